@@ -1,0 +1,149 @@
+/**
+ * The config.yaml schema (Quay's format), shared by the registry and the operator.
+ * Every key the project reads is declared here with its default; keys Quay knows but we do not use
+ * are listed in QUAY_KNOWN_KEYS so that real Quay configs load without noise.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
+const Str = (def: string, description: string) => Type.String({ default: def, description });
+
+/** Duration strings as Quay writes them: `30s`, `10m`, `2h`, `14d`, `2w`. */
+export const DURATION_PATTERN = '^[0-9]+[smhdw]$';
+
+export const RedisConfig = Type.Object(
+  {
+    host: Type.String({ minLength: 1 }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    password: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    ssl: Type.Optional(Type.Boolean()),
+    db: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: true },
+);
+
+/** One storage location: `[DriverName, {params}]`. Params are checked per driver in storage/. */
+export const StorageLocation = Type.Tuple([
+  Type.Union([
+    Type.Literal('LocalStorage'),
+    Type.Literal('S3Storage'),
+    Type.Literal('RadosGWStorage'),
+    Type.Literal('RHOCSStorage'),
+    Type.Literal('IBMCloudStorage'),
+    Type.Literal('STSS3Storage'),
+  ]),
+  Type.Record(Type.String(), Type.Unknown()),
+]);
+
+export const QuayConfigSchema = Type.Object(
+  {
+    SERVER_HOSTNAME: Str('localhost:8080', 'public host[:port] of the registry; the JWT audience'),
+    PREFERRED_URL_SCHEME: Type.Union([Type.Literal('http'), Type.Literal('https')], { default: 'http' }),
+    EXTERNAL_TLS_TERMINATION: Bool(false, 'TLS is terminated in front of the registry'),
+    REGISTRY_TITLE: Str('Quay', 'name shown in the UI'),
+    REGISTRY_TITLE_SHORT: Str('Quay', 'short name shown in the UI'),
+    DB_URI: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'Postgres URI; absent = embedded PGlite' })),
+    DB_CONNECTION_ARGS: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    DISTRIBUTED_STORAGE_CONFIG: Type.Optional(Type.Record(Type.String(), StorageLocation)),
+    DISTRIBUTED_STORAGE_PREFERENCE: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: Type.Optional(Type.Array(Type.String())),
+    BUILDLOGS_REDIS: Type.Optional(RedisConfig),
+    USER_EVENTS_REDIS: Type.Optional(RedisConfig),
+    SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
+    DATABASE_SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
+    AUTHENTICATION_TYPE: Type.Union([Type.Literal('Database'), Type.Literal('AppToken')], { default: 'Database' }),
+    SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    GLOBAL_READONLY_SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    LIBRARY_NAMESPACE: Str('library', 'namespace used for single-segment repository names'),
+    CREATE_PRIVATE_REPO_ON_PUSH: Bool(true, 'repositories created by a push are private'),
+    CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization'),
+    TAG_EXPIRATION_OPTIONS: Type.Array(Type.String({ pattern: DURATION_PATTERN }), { default: ['0s', '1d', '1w', '2w', '4w'] }),
+    DEFAULT_TAG_EXPIRATION: Type.String({ pattern: DURATION_PATTERN, default: '2w' }),
+    PUSH_TEMP_TAG_EXPIRATION_SEC: Type.Integer({ minimum: 0, default: 3600 }),
+    MAXIMUM_LAYER_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '20G' }),
+    V2_PAGINATION_SIZE: Type.Integer({ minimum: 1, default: 100 }),
+    DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+    ALLOWED_OCI_ARTIFACT_TYPES: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+    REGISTRY_STATE: Type.Union([Type.Literal('normal'), Type.Literal('readonly')], { default: 'normal' }),
+    DISABLE_PUSHES: Bool(false, 'refuse every push'),
+    APP_SPECIFIC_TOKEN_EXPIRATION: Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Null()], { default: null }),
+    BROWSER_API_CALLS_XHR_ONLY: Bool(true, 'browser GETs on /api/v1 need X-Requested-With'),
+    FRESH_LOGIN_TIMEOUT: Type.String({ pattern: DURATION_PATTERN, default: '10m' }),
+    SESSION_TIMEOUT: Type.String({ pattern: DURATION_PATTERN, default: '31d' }),
+    ROBOTS_DISALLOW: Bool(false, 'forbid creating robot accounts'),
+    GARBAGE_COLLECTION_FREQUENCY: Type.Integer({ minimum: 1, default: 30 }),
+    BLOBUPLOAD_DELETION_DATE_THRESHOLD: Type.Integer({ minimum: 0, default: 172800, description: 'seconds before an abandoned upload is deleted' }),
+    FEATURE_USER_INITIALIZE: Bool(false, 'create the first user through POST /api/v1/user/initialize'),
+    FEATURE_USER_CREATION: Bool(true, 'self sign-up through POST /api/v1/user/'),
+    FEATURE_DIRECT_LOGIN: Bool(true, 'password logins'),
+    FEATURE_ANONYMOUS_ACCESS: Bool(true, 'anonymous pulls of public repositories'),
+    FEATURE_SUPER_USERS: Bool(true, 'superuser API'),
+    FEATURE_SUPERUSERS_FULL_ACCESS: Bool(false, 'superusers may act on every repository'),
+    FEATURE_GENERAL_OCI_SUPPORT: Bool(true, 'accept OCI manifests and the allowed artifact types'),
+    FEATURE_HELM_OCI_SUPPORT: Bool(true, 'accept Helm charts'),
+    FEATURE_REFERRERS_API: Bool(true, 'the OCI referrers API'),
+    FEATURE_PUBLIC_CATALOG: Bool(false, 'public repositories appear in /v2/_catalog for everyone'),
+    FEATURE_EXTENDED_REPOSITORY_NAMES: Bool(true, 'repository names with several path segments'),
+    FEATURE_LIBRARY_SUPPORT: Bool(true, 'implicit library/ namespace'),
+    FEATURE_APP_SPECIFIC_TOKENS: Bool(true, 'app-specific tokens'),
+    FEATURE_QUOTA_MANAGEMENT: Bool(false, 'track namespace sizes and enforce quotas'),
+    FEATURE_EDIT_QUOTA: Bool(true, 'quota API'),
+    FEATURE_VERIFY_QUOTA: Bool(true, 'refuse pushes over a Reject limit'),
+    FEATURE_GARBAGE_COLLECTION: Bool(true, 'the garbage collection worker'),
+    FEATURE_CHANGE_TAG_EXPIRATION: Bool(true, 'namespace admins may change the time machine window'),
+    FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL: Bool(true, 'aggregate log endpoints'),
+    FEATURE_MAILING: Bool(false, 'e-mail delivery'),
+    FEATURE_REQUIRE_TEAM_INVITE: Bool(true, 'adding a user to a team creates an invitation'),
+    FEATURE_BUILD_SUPPORT: Bool(false, 'Dockerfile builds'),
+    FEATURE_REPO_MIRROR: Bool(false, 'repository mirroring'),
+    FEATURE_PROXY_CACHE: Bool(false, 'proxy cache organizations'),
+    FEATURE_SECURITY_SCANNER: Bool(false, 'security scanning with Clair'),
+    BUILD_MANAGER: Type.Optional(Type.Unknown()),
+    BUILDMAN_HOSTNAME: Type.Optional(Type.String()),
+    SECURITY_SCANNER_V4_ENDPOINT: Type.Optional(Type.String()),
+    SECURITY_SCANNER_V4_PSK: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+export type QuayConfig = Static<typeof QuayConfigSchema>;
+
+/**
+ * Keys Quay's config.yaml may carry that this project accepts but does not act on (yet).
+ * They are not warned about; anything outside the schema and this list is.
+ */
+export const QUAY_KNOWN_KEYS: readonly string[] = [
+  'SETUP_COMPLETE', 'TESTING', 'DEBUGGING', 'ENTERPRISE_LOGO_URL', 'FOOTER_LINKS', 'BRANDING', 'CONTACT_INFO',
+  'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN', 'FEATURE_PROXY_STORAGE',
+  'FEATURE_STORAGE_REPLICATION', 'FEATURE_SECURITY_NOTIFICATIONS', 'SECURITY_SCANNER_INDEXING_INTERVAL',
+  'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'SECURITY_SCANNER_ENDPOINT', 'SECURITY_SCANNER_NOTIFICATIONS',
+  'REPO_MIRROR_INTERVAL', 'REPO_MIRROR_TLS_VERIFY', 'REPO_MIRROR_SERVER_HOSTNAME', 'REPO_MIRROR_ROLLBACK',
+  'DATA_MODEL_CACHE_CONFIG', 'PULL_METRICS_REDIS', 'MAIL_SERVER', 'MAIL_PORT', 'MAIL_USE_TLS', 'MAIL_USE_AUTH',
+  'MAIL_USERNAME', 'MAIL_PASSWORD', 'MAIL_DEFAULT_SENDER', 'LOGS_MODEL', 'LOGS_MODEL_CONFIG',
+  'ACTION_LOG_AUDIT_LOGINS', 'ACTION_LOG_AUDIT_LOGIN_FAILURES', 'ACTION_LOG_ARCHIVE_LOCATION',
+  'ACTION_LOG_ARCHIVE_PATH', 'LOG_ARCHIVE_LOCATION', 'SERVER_HOSTNAME_ALIASES', 'FEATURE_ACI_CONVERSION',
+  'FEATURE_ACTION_LOG_ROTATION', 'FEATURE_BITBUCKET_BUILD', 'FEATURE_GITHUB_BUILD', 'FEATURE_GITLAB_BUILD',
+  'FEATURE_GITHUB_LOGIN', 'FEATURE_GOOGLE_LOGIN', 'FEATURE_INVITE_ONLY_USER_CREATION', 'FEATURE_PARTIAL_USER_AUTOCOMPLETE',
+  'FEATURE_PERMANENT_SESSIONS', 'FEATURE_RECAPTCHA', 'FEATURE_TEAM_SYNCING', 'FEATURE_USER_LAST_ACCESSED',
+  'FEATURE_USER_LOG_ACCESS', 'FEATURE_USER_METADATA', 'FEATURE_USER_RENAME', 'FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP',
+  'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_LOG_EXPORT', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
+  'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN', 'FEATURE_QUOTA_NOTIFICATIONS',
+  'FEATURE_UI_V2', 'FEATURE_SPARSE_INDEX', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
+  'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP', 'FEATURE_SUPERUSERS_ORG_CREATION_ONLY',
+  'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'SSRF_ALLOWED_HOSTS', 'WEBHOOK_HOSTNAME_BLACKLIST',
+  'NOTIFICATION_SEND_TIMEOUT', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
+  'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH', 'PAGE_TOKEN_KEY', 'LABEL_KEY_RESERVED_PREFIXES',
+  'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
+  'DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT', 'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
+  'SERVICE_ACCOUNT_TOKEN', 'ORCHESTRATOR', 'ORCHESTRATOR_PREFIX', 'JOB_REGISTRATION_TIMEOUT',
+  'SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE', 'FEATURE_BLACKLISTED_EMAILS', 'BLACKLISTED_EMAIL_DOMAINS',
+  'AVATAR_KIND', 'DEFAULT_LABEL_KEY_RESERVED_PREFIXES', 'FEATURE_EXTENDED_ACTION_LOGGING', 'SUPERUSERS_ORG_CREATION_ONLY',
+  'GITHUB_LOGIN_CONFIG', 'GOOGLE_LOGIN_CONFIG', 'LDAP_URI',
+  'LDAP_BASE_DN', 'LDAP_ADMIN_DN', 'LDAP_ADMIN_PASSWD', 'LDAP_EMAIL_ATTR', 'LDAP_UID_ATTR', 'LDAP_USER_RDN',
+  'HEALTH_CHECKER', 'PROMETHEUS_PUSHGATEWAY_URL', 'MAXIMUM_CHUNK_SIZE_MB',
+];
+
+/** The schema of one key, or undefined when the key is not declared. */
+export function keySchema(key: string): TSchema | undefined {
+  return (QuayConfigSchema.properties as Record<string, TSchema>)[key];
+}

@@ -1,0 +1,39 @@
+import { parseConfig, defaultConfig } from '../../config/index.js';
+
+describe('config.yaml schema', () => {
+  test('defaults apply when keys are absent', () => {
+    const cfg = defaultConfig();
+    expect(cfg.SERVER_HOSTNAME).toBe('localhost:8080');
+    expect(cfg.FEATURE_GENERAL_OCI_SUPPORT).toBe(true);
+    expect(cfg.TAG_EXPIRATION_OPTIONS).toEqual(['0s', '1d', '1w', '2w', '4w']);
+  });
+
+  test('every problem is listed as KEY: reason', () => {
+    const r = parseConfig('PREFERRED_URL_SCHEME: ftp\nDB_URI: mysql://x\nSUPER_USERS: admin\n');
+    const keys = r.errors.map((e) => e.split(':')[0]);
+    expect(keys).toEqual(expect.arrayContaining(['PREFERRED_URL_SCHEME', 'DB_URI', 'SUPER_USERS']));
+  });
+
+  test('unknown keys are warnings, Quay keys are not', () => {
+    const r = parseConfig('SETUP_COMPLETE: true\nMY_OWN_KEY: 1\n');
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual(['MY_OWN_KEY: unknown key, ignored']);
+  });
+
+  test('storage locations are checked per driver', () => {
+    const r = parseConfig(
+      'DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_access_key: a}]\n  fs: [LocalStorage, {}]\nDISTRIBUTED_STORAGE_PREFERENCE: [nope]\n',
+    );
+    expect(r.errors).toEqual(
+      expect.arrayContaining([
+        'DISTRIBUTED_STORAGE_PREFERENCE: location "nope" is not in DISTRIBUTED_STORAGE_CONFIG',
+        'DISTRIBUTED_STORAGE_CONFIG.s3: S3Storage needs "s3_bucket"',
+        'DISTRIBUTED_STORAGE_CONFIG.fs: LocalStorage needs "storage_path"',
+      ]),
+    );
+  });
+
+  test('invalid YAML is one clear problem', () => {
+    expect(parseConfig('a: [').errors[0]).toMatch(/^\(root\): invalid YAML/);
+  });
+});
