@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Provisions every real part the tests use (see README "Test bench").
+#
+#   test/setup/install.sh           install what is missing (idempotent; fast when cached)
+#   test/setup/install.sh --check   install nothing; exit 0 if everything is present at the pinned
+#                                   versions, 3 (naming what is missing) otherwise
+#
+# Debian packages come from apt (needs root). Go-built clients and servers are compiled once with the
+# machine's Go and cached in $QUAY_TS_TOOLS (default $HOME/.cache/quay-ts/bin), each with a stamp
+# file recording module@version; a tool whose stamp matches is skipped. Go's module and build caches
+# ($HOME/go/pkg/mod, $HOME/.cache/go-build) make a rebuild after a version bump cheap.
+set -euo pipefail
+
+TOOLS="${QUAY_TS_TOOLS:-$HOME/.cache/quay-ts/bin}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CHECK_ONLY=0
+[[ "${1:-}" == "--check" ]] && CHECK_ONLY=1
+
+# Debian packages the tests need. postgresql: the server (initdb/postgres in /usr/lib/postgresql/15/bin);
+# chromium + fonts: the web UI tests (playwright-core drives /usr/bin/chromium).
+APT_PACKAGES=(
+  postgresql redis-server
+  skopeo podman buildah umoci docker-registry golang-github-containers-common crun
+  wrk curl jq ca-certificates git
+  chromium fonts-liberation
+)
+
+# name | go package to install | version (pinned; served by the Go module proxy)
+GO_TOOLS=(
+  "oras|oras.land/oras/cmd/oras|v1.3.6"
+  "crane|github.com/google/go-containerregistry/cmd/crane|v0.22.1"
+  "helm|helm.sh/helm/v3/cmd/helm|v3.22.0"
+  "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
+  "conformance|github.com/opencontainers/distribution-spec/conformance|v0.0.0-20260831232431-97274622c111"
+  "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
+)
+
+T0=$(date +%s)
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+log() { printf '[install] %s\n' "$*"; }
+
+missing=()
+
+# ---------------------------------------------------------------------------------------------- apt
+apt_missing() {
+  local p out=()
+  for p in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then out+=("$p"); fi
+  done
+  echo "${out[@]:-}"
+}
+
+s=$(now)
+read -r -a need_apt <<<"$(apt_missing)"
+if ((${#need_apt[@]} == 0)); then
+  log "apt: all ${#APT_PACKAGES[@]} packages present ($(elapsed "$s")s)"
+elif ((CHECK_ONLY)); then
+  missing+=("apt packages: ${need_apt[*]}")
+else
+  if [[ $(id -u) -ne 0 ]]; then
+    log "apt packages missing (${need_apt[*]}) and not running as root: install them with apt-get, or rerun as root"
+    exit 1
+  fi
+  log "apt: installing ${need_apt[*]}"
+  # Keep package scripts from starting services (redis, postgres, docker-registry) on the machine:
+  # the tests start their own, on loopback only.
+  made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/tmp/quay-ts-apt.log 2>&1 || {
+    tail -40 /tmp/quay-ts-apt.log; ((made_policy)) && rm -f /usr/sbin/policy-rc.d; exit 1; }
+  ((made_policy)) && rm -f /usr/sbin/policy-rc.d
+  log "apt: installed in $(elapsed "$s")s"
+fi
+
+# The containers tools read /etc/containers/policy.json unless a test points elsewhere; make sure the
+# default exists (tests get their own through tools.ts anyway).
+if [[ ! -e /etc/containers/policy.json && $(id -u) -eq 0 && $CHECK_ONLY -eq 0 ]]; then
+  mkdir -p /etc/containers
+  printf '{"default":[{"type":"insecureAcceptAnything"}]}\n' >/etc/containers/policy.json
+fi
+
+# ---------------------------------------------------------------------------------------------- go
+if ! command -v go >/dev/null; then
+  log "Go is not installed (needed to build: ${GO_TOOLS[*]%%|*}); install Go >= 1.26"
+  exit 1
+fi
+mkdir -p "$TOOLS"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+
+for entry in "${GO_TOOLS[@]}"; do
+  IFS='|' read -r name pkg version <<<"$entry"
+  want="$pkg@$version"
+  stamp="$TOOLS/.$name.version"
+  if [[ -x "$TOOLS/$name" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    log "$name: cached ($version)"
+    continue
+  fi
+  if ((CHECK_ONLY)); then missing+=("$name ($want)"); continue; fi
+  s=$(now)
+  log "$name: building $want ..."
+  tmp=$(mktemp -d)
+  if ! GOBIN="$tmp" go install -trimpath -ldflags='-s -w' "$want" >"$tmp/build.log" 2>&1; then
+    tail -30 "$tmp/build.log"
+    log "$name: BUILD FAILED ($want)"
+    rm -rf "$tmp"
+    exit 1
+  fi
+  mv -f "$tmp/$(basename "$pkg")" "$TOOLS/$name"
+  echo "$want" >"$stamp"
+  rm -rf "$tmp"
+  log "$name: built in $(elapsed "$s")s"
+done
+
+if ((CHECK_ONLY)); then
+  if ((${#missing[@]})); then
+    printf '[install] missing: %s\n' "${missing[@]}"
+    exit 3
+  fi
+  log "everything present"
+  exit 0
+fi
+
+# ------------------------------------------------------------------------------- kubernetes (operator)
+if [[ -f "$ROOT/test/setup/k8s/build.sh" ]]; then
+  s=$(now)
+  log "k8s: running test/setup/k8s/build.sh"
+  bash "$ROOT/test/setup/k8s/build.sh"
+  log "k8s: done in $(elapsed "$s")s"
+fi
+
+log "all done in $(( $(date +%s) - T0 ))s; tools in $TOOLS"
