@@ -1,0 +1,316 @@
+/**
+ * What every component module shares: the render context (all inputs of the pure desired-state
+ * functions), object naming and labelling, overrides, and Deployment health.
+ */
+import { createHash } from 'node:crypto';
+import {
+  API_VERSION,
+  KIND,
+  LABEL_COMPONENT,
+  LABEL_REGISTRY,
+  type BuilderNamespace,
+  type Component,
+  type ComponentKind,
+  type Condition,
+  type KubeObject,
+  type Overrides,
+  type Platform,
+} from '../types.js';
+
+export interface Images {
+  quay: string;
+  clair: string;
+  postgres: string;
+  clairpostgres: string;
+  redis: string;
+}
+
+/** Values generated once and kept in `<n>-quay-registry-managed-secret-keys` (see bundle.ts). */
+export interface ManagedKeys {
+  SECRET_KEY: string;
+  DATABASE_SECRET_KEY: string;
+  DB_URI?: string;
+  DB_ROOT_PW: string;
+  SECURITY_SCANNER_V4_PSK: string;
+  CLAIR_DB_USER: string;
+  CLAIR_DB_NAME: string;
+  CLAIR_DB_PASSWORD: string;
+  CLAIR_DB_ROOT_PW: string;
+}
+
+/** A certificate chain and its key, PEM. `ca` is the issuing CA when the operator made the pair. */
+export interface TlsPair {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+export interface ObjectBucket {
+  host: string;
+  port: number;
+  secure: boolean;
+  bucket: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+/** Operator-wide settings (from its environment). */
+export interface Settings {
+  /** StorageClass of managed ObjectBucketClaims. */
+  bucketStorageClass: string;
+  /** IngressClass of managed Ingresses; unset uses the cluster default. */
+  ingressClassName?: string;
+}
+
+/** Everything the pure render functions may look at. Built by reconcile.ts from the cluster. */
+export interface RenderContext {
+  name: string;
+  namespace: string;
+  uid: string;
+  components: Record<ComponentKind, Component>;
+  platform: Platform;
+  settings: Settings;
+  images: Images;
+  quayVersion: string;
+  /** Resolved SERVER_HOSTNAME, `host[:port]`. */
+  hostname: string;
+  /** The scheme clients use to reach `hostname`. */
+  scheme: 'http' | 'https';
+  /** Host the builders dial back to (BUILDMAN_HOSTNAME without its port), when builds are on. */
+  builderHostname?: string;
+  /** The user's config.yaml, parsed. */
+  userConfig: Record<string, unknown>;
+  /** The user's config bundle Secret, decoded. */
+  bundle: Record<string, string>;
+  keys: ManagedKeys;
+  /** The TLS pair in use: generated (managed tls on Kubernetes) or the user's (unmanaged). */
+  tls?: TlsPair;
+  /** The operator's CA (managed tls on Kubernetes), kept so the serving certificate can be renewed. */
+  managedCa?: { cert: string; key: string };
+  /** Name of a kubernetes.io/tls Secret that already holds `tls` (unmanaged tls with secretRef). */
+  tlsSecretName?: string;
+  objectBucket?: ObjectBucket;
+  /** Builder namespaces to provision (empty when builds are off). */
+  builders: BuilderNamespace[];
+  /** Service account tokens for the builders, by `namespace/serviceAccount`. */
+  builderTokens: Record<string, string>;
+  /** Database migrations must run before the app scales up (status.currentVersion != quayVersion). */
+  migrating: boolean;
+  /** Set once bundle.ts has rendered the config Secret. */
+  configSecretName: string;
+  /** Content hashes stamped on pod templates so a change rolls the pods. */
+  podHashes: Record<string, string>;
+}
+
+export interface ComponentModule {
+  kind: ComponentKind;
+  /** config.yaml keys that mean "the user configures this component". */
+  fieldGroup: readonly string[];
+  /** The config.yaml overlay this component writes when managed. */
+  config?(ctx: RenderContext): Record<string, unknown>;
+  /** The objects this component owns when managed. */
+  objects(ctx: RenderContext): KubeObject[];
+  /** Its `Component<Kind>Ready` condition when managed, from the objects as the cluster returned them. */
+  ready(ctx: RenderContext, observed: Observed): ComponentHealth;
+}
+
+export type ComponentHealth = Pick<Condition, 'status' | 'reason' | 'message'>;
+
+/** Live objects by `Kind/name`, as the API server returned them (apply responses or reads). */
+export type Observed = Map<string, Record<string, any>>;
+
+export const observedKey = (kind: string, name: string): string => `${kind}/${name}`;
+
+export const ready = (message: string): ComponentHealth => ({ status: 'True', reason: 'ComponentReady', message });
+export const notReady = (message: string, reason = 'ComponentNotReady'): ComponentHealth => ({ status: 'False', reason, message });
+
+export function ownerReference(ctx: RenderContext): Record<string, unknown> {
+  return { apiVersion: API_VERSION, kind: KIND, name: ctx.name, uid: ctx.uid };
+}
+
+export function baseLabels(ctx: RenderContext, component: string): Record<string, string> {
+  return { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: component, app: 'quay' };
+}
+
+/** Metadata of a namespaced object owned by the registry. */
+export function meta(
+  ctx: RenderContext,
+  name: string,
+  component: string,
+  kind: ComponentKind,
+  extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+): KubeObject['metadata'] {
+  return {
+    name,
+    namespace: ctx.namespace,
+    labels: { ...baseLabels(ctx, component), ...extra.labels },
+    annotations: { 'quay-component': kind, ...extra.annotations },
+    ownerReferences: [ownerReference(ctx)],
+  };
+}
+
+/** `<name>-<suffix>`: every generated object is named after its registry. */
+export const prefixed = (ctx: Named, suffix: string): string => `${ctx.name}-${suffix}`;
+export type Named = Pick<RenderContext, 'name'>;
+
+export function overridesOf(ctx: RenderContext, kind: ComponentKind): Overrides {
+  return ctx.components[kind]?.overrides ?? {};
+}
+
+export const isManaged = (ctx: RenderContext, kind: ComponentKind): boolean => ctx.components[kind]?.managed === true;
+
+/** Labels users may not override: selectors and ownership depend on them. */
+const PROTECTED_LABELS = new Set([LABEL_COMPONENT, 'app', LABEL_REGISTRY]);
+
+function userLabels(labels: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !PROTECTED_LABELS.has(k)));
+}
+
+export interface DeploymentSpecInput {
+  name: string;
+  component: string;
+  kind: ComponentKind;
+  serviceAccount: string;
+  containers: Record<string, any>[];
+  initContainers?: Record<string, any>[];
+  volumes?: Record<string, any>[];
+  /** undefined leaves `spec.replicas` to someone else (an HPA); the field is then not applied. */
+  replicas: number | undefined;
+  strategy?: Record<string, unknown>;
+  podAnnotations?: Record<string, string>;
+}
+
+/** A Deployment with the component's overrides applied (spec.ts has rejected overrides a kind does not support). */
+export function deployment(ctx: RenderContext, d: DeploymentSpecInput): KubeObject {
+  const o = overridesOf(ctx, d.kind);
+  const labels = baseLabels(ctx, d.component);
+  const containers = d.containers.map((c, i) => {
+    const env = mergeEnv(c.env ?? [], o.env ?? []);
+    const out: Record<string, any> = { ...c };
+    if (env.length) out.env = env;
+    if (i === 0 && o.resources) out.resources = { ...c.resources, ...o.resources };
+    if (o.securityContext) out.securityContext = o.securityContext;
+    return out;
+  });
+  const podSpec: Record<string, any> = {
+    serviceAccountName: d.serviceAccount,
+    containers,
+  };
+  if (d.initContainers) podSpec.initContainers = d.initContainers;
+  if (d.volumes?.length) podSpec.volumes = d.volumes;
+  if (o.affinity) podSpec.affinity = o.affinity;
+  if (o.tolerations) podSpec.tolerations = o.tolerations;
+  if (o.nodeSelector) podSpec.nodeSelector = o.nodeSelector;
+  const spec: Record<string, any> = {
+    selector: { matchLabels: { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: d.component } },
+    template: {
+      metadata: {
+        labels: { ...userLabels(o.labels), ...labels },
+        annotations: { ...o.annotations, ...d.podAnnotations },
+      },
+      spec: podSpec,
+    },
+  };
+  if (d.replicas !== undefined) spec.replicas = d.replicas;
+  if (d.strategy) spec.strategy = d.strategy;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(ctx, d.name, d.component, d.kind, { labels: userLabels(o.labels), annotations: o.annotations }),
+    spec,
+  };
+}
+
+/** Env overrides replace same-named variables and append the rest. */
+export function mergeEnv(base: Record<string, any>[], extra: Record<string, any>[]): Record<string, any>[] {
+  const out = base.filter((e) => !extra.some((x) => x.name === e.name));
+  return [...out, ...extra];
+}
+
+export function service(
+  ctx: RenderContext,
+  name: string,
+  component: string,
+  kind: ComponentKind,
+  selectorComponent: string,
+  ports: { name: string; port: number; targetPort: number | string }[],
+): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(ctx, name, component, kind),
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: selectorComponent },
+      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: 'TCP' })),
+    },
+  };
+}
+
+export function serviceAccount(ctx: RenderContext, name: string, component: string, kind: ComponentKind): KubeObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, component, kind) };
+}
+
+export function secret(
+  ctx: RenderContext,
+  name: string,
+  component: string,
+  kind: ComponentKind,
+  stringData: Record<string, string>,
+  type = 'Opaque',
+): KubeObject {
+  // Sorted keys and base64 `data` (not stringData) so the applied body equals what the server stores.
+  const data = Object.fromEntries(
+    Object.keys(stringData)
+      .sort()
+      .map((k) => [k, Buffer.from(stringData[k], 'utf8').toString('base64')]),
+  );
+  return { apiVersion: 'v1', kind: 'Secret', metadata: meta(ctx, name, component, kind), type, data };
+}
+
+export function pvc(ctx: RenderContext, name: string, component: string, kind: ComponentKind, defaultSize: string): KubeObject {
+  const o = overridesOf(ctx, kind);
+  const spec: Record<string, unknown> = {
+    accessModes: ['ReadWriteOnce'],
+    resources: { requests: { storage: String(o.volumeSize ?? defaultSize) } },
+  };
+  if (o.storageClassName) spec.storageClassName = o.storageClassName;
+  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: meta(ctx, name, component, kind), spec };
+}
+
+/** Health of a Deployment the way Quay's operator reports it. */
+export function deploymentHealth(observed: Observed, name: string, opts: { scaledDownOk?: boolean } = {}): ComponentHealth {
+  const d = observed.get(observedKey('Deployment', name));
+  if (!d) return notReady(`Deployment ${name} not found`);
+  if (opts.scaledDownOk && d.spec?.replicas === 0) return ready(`Deployment ${name} manually scaled down`);
+  const status = d.status ?? {};
+  if (!status.availableReplicas) return notReady(`Deployment ${name} has zero replicas available`);
+  const available = (status.conditions ?? []).find((c: any) => c.type === 'Available');
+  if (!available) return notReady(`Available condition not found for ${name}`);
+  if (available.status !== 'True') return notReady(`Deployment ${name}: ${available.message ?? 'not available'}`);
+  return ready(`Deployment ${name} healthy`);
+}
+
+/** Readiness of a managed database: its PVC must be bound and its Deployment healthy. */
+export function databaseHealth(observed: Observed, deploymentName: string, pvcName: string): ComponentHealth {
+  const claim = observed.get(observedKey('PersistentVolumeClaim', pvcName));
+  if (claim && claim.status?.phase === 'Pending') {
+    return notReady(`PersistentVolumeClaim ${pvcName} is pending`, 'PVCPending');
+  }
+  return deploymentHealth(observed, deploymentName);
+}
+
+/** Standard container hardening; Quay's images run as non-root. */
+export const restrictedSecurityContext = {
+  allowPrivilegeEscalation: false,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** A short, stable hash of string data (keys sorted), for names and pod-template annotations. */
+export function contentHash(data: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const k of Object.keys(data).sort()) h.update(`${k}\0${data[k]}\0`);
+  return h.digest('hex').slice(0, 10);
+}

@@ -1,0 +1,44 @@
+/** Repository mirroring workers: the registry image in its mirror role. */
+import { deployment, deploymentHealth, prefixed, restrictedSecurityContext } from './common.js';
+import type { ComponentModule, Named } from './common.js';
+import { REGISTRY_MAIN, appName, registryArgs, registryPod, scalableReplicas } from './quay.js';
+
+export const mirrorName = (ctx: Named) => prefixed(ctx, 'quay-mirror');
+
+export const mirror: ComponentModule = {
+  kind: 'mirror',
+  fieldGroup: ['FEATURE_REPO_MIRROR', 'REPO_MIRROR_INTERVAL', 'REPO_MIRROR_SERVER_HOSTNAME', 'REPO_MIRROR_TLS_VERIFY'],
+  config() {
+    return { FEATURE_REPO_MIRROR: true, REPO_MIRROR_INTERVAL: 30, REPO_MIRROR_TLS_VERIFY: true };
+  },
+  objects(ctx) {
+    const { env, volumes, mounts } = registryPod(ctx);
+    return [
+      deployment(ctx, {
+        name: mirrorName(ctx),
+        component: 'quay-mirror',
+        kind: 'mirror',
+        serviceAccount: appName(ctx),
+        replicas: ctx.migrating ? 0 : scalableReplicas(ctx, 'mirror'),
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        podAnnotations: ctx.podHashes,
+        volumes,
+        containers: [
+          {
+            name: 'quay-mirror',
+            image: ctx.images.quay,
+            command: ['node', REGISTRY_MAIN],
+            args: registryArgs('mirror'),
+            env,
+            volumeMounts: mounts,
+            resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
+            securityContext: restrictedSecurityContext,
+          },
+        ],
+      }),
+    ];
+  },
+  ready(ctx, observed) {
+    return deploymentHealth(observed, mirrorName(ctx), { scaledDownOk: true });
+  },
+};

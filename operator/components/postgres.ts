@@ -1,0 +1,83 @@
+/** The managed Postgres for the registry: PVC, Deployment, Service and its credentials Secret. */
+import { databaseHealth, deployment, prefixed, pvc, secret, service, serviceAccount } from './common.js';
+import type { ComponentModule, Named, RenderContext } from './common.js';
+
+export const databaseName = (ctx: Named) => prefixed(ctx, 'quay-database');
+export const postgresPvcName = (ctx: Named) => prefixed(ctx, 'quay-postgres-13');
+export const postgresSecretName = (ctx: Named) => prefixed(ctx, 'postgres-config-secret');
+
+/** The generated DB_URI: user, password and database as Quay's operator names them. */
+export function generatedDbUri(name: string, password: string): string {
+  const db = `${name}-quay-database`;
+  return `postgresql://${db}:${encodeURIComponent(password)}@${db}:5432/${db}`;
+}
+
+/** A Postgres Deployment as both database components run it (sclorg images, credentials from a Secret). */
+export function postgresDeployment(
+  ctx: RenderContext,
+  opts: { name: string; component: string; kind: 'postgres' | 'clairpostgres'; image: string; pvc: string; secretName: string },
+) {
+  const fromSecret = (key: string) => ({ secretKeyRef: { name: opts.secretName, key } });
+  return deployment(ctx, {
+    name: opts.name,
+    component: opts.component,
+    kind: opts.kind,
+    serviceAccount: opts.name,
+    replicas: 1,
+    strategy: { type: 'Recreate' },
+    volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: opts.pvc } }],
+    containers: [
+      {
+        name: 'postgres',
+        image: opts.image,
+        env: [
+          { name: 'POSTGRESQL_USER', valueFrom: fromSecret('database-username') },
+          { name: 'POSTGRESQL_PASSWORD', valueFrom: fromSecret('database-password') },
+          { name: 'POSTGRESQL_DATABASE', valueFrom: fromSecret('database-name') },
+          { name: 'POSTGRESQL_ADMIN_PASSWORD', valueFrom: fromSecret('database-root-password') },
+          { name: 'POSTGRESQL_MAX_CONNECTIONS', value: '1000' },
+          { name: 'POSTGRESQL_SHARED_BUFFERS', value: '256MB' },
+        ],
+        ports: [{ name: 'postgres', containerPort: 5432, protocol: 'TCP' }],
+        volumeMounts: [{ name: 'postgres-data', mountPath: '/var/lib/pgsql/data' }],
+        readinessProbe: { exec: { command: ['/usr/libexec/check-container'] }, periodSeconds: 10, timeoutSeconds: 5 },
+        livenessProbe: { exec: { command: ['/usr/libexec/check-container', '--live'] }, initialDelaySeconds: 120, periodSeconds: 10 },
+        resources: { requests: { cpu: '250m', memory: '512Mi' } },
+      },
+    ],
+  });
+}
+
+export const postgres: ComponentModule = {
+  kind: 'postgres',
+  fieldGroup: ['DB_URI', 'DB_CONNECTION_ARGS'],
+  config(ctx) {
+    return { DB_URI: ctx.keys.DB_URI, DB_CONNECTION_ARGS: { autorollback: true, threadlocals: true } };
+  },
+  objects(ctx) {
+    const uri = new URL(ctx.keys.DB_URI ?? '');
+    const name = databaseName(ctx);
+    return [
+      serviceAccount(ctx, name, 'postgres', 'postgres'),
+      secret(ctx, postgresSecretName(ctx), 'postgres', 'postgres', {
+        'database-username': decodeURIComponent(uri.username),
+        'database-password': decodeURIComponent(uri.password),
+        'database-name': uri.pathname.slice(1),
+        'database-root-password': ctx.keys.DB_ROOT_PW,
+      }),
+      pvc(ctx, postgresPvcName(ctx), 'postgres', 'postgres', '50Gi'),
+      service(ctx, name, 'postgres', 'postgres', 'postgres', [{ name: 'postgres', port: 5432, targetPort: 5432 }]),
+      postgresDeployment(ctx, {
+        name,
+        component: 'postgres',
+        kind: 'postgres',
+        image: ctx.images.postgres,
+        pvc: postgresPvcName(ctx),
+        secretName: postgresSecretName(ctx),
+      }),
+    ];
+  },
+  ready(ctx, observed) {
+    return databaseHealth(observed, databaseName(ctx), postgresPvcName(ctx));
+  },
+};

@@ -1,0 +1,118 @@
+/**
+ * The controller: @dot-i/k8s-operator watches QuayRegistries and the kinds the operator creates, maps
+ * every event to its registry, and a keyed work queue runs one reconcile pass per registry at a time.
+ * Finalizer and status writes go through the library's helpers.
+ */
+import dotI, { ResourceEventType, ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { ANNOTATION_OWNER, API_VERSION, FINALIZER, GROUP, KIND, PLURAL, VERSION, type QuayRegistry, type QuayRegistryStatus } from './types.js';
+import { Kube, errorMessage } from './kube.js';
+import { Reconciler, type Logger, type OperatorOptions } from './reconcile.js';
+import { WorkQueue } from './queue.js';
+
+/** group, version, plural of each kind the operator creates: an event on one requeues its registry. */
+const OWNED: [string, string, string][] = [
+  ['apps', 'v1', 'deployments'],
+  ['', 'v1', 'services'],
+  ['', 'v1', 'secrets'],
+  ['', 'v1', 'configmaps'],
+  ['', 'v1', 'serviceaccounts'],
+  ['', 'v1', 'persistentvolumeclaims'],
+  ['batch', 'v1', 'jobs'],
+  ['networking.k8s.io', 'v1', 'ingresses'],
+  ['autoscaling', 'v2', 'horizontalpodautoscalers'],
+  ['rbac.authorization.k8s.io', 'v1', 'rolebindings'],
+];
+/** Watched only when the cluster serves them. */
+const OPTIONAL: [string, string, string][] = [
+  ['route.openshift.io', 'v1', 'routes'],
+  ['objectbucket.io', 'v1alpha1', 'objectbucketclaims'],
+  ['monitoring.coreos.com', 'v1', 'servicemonitors'],
+  ['monitoring.coreos.com', 'v1', 'prometheusrules'],
+];
+
+export interface ControllerOptions extends OperatorOptions {
+  /** Watch one namespace; undefined watches all. */
+  namespace?: string;
+  concurrency: number;
+}
+
+// The package is CommonJS: its class is the `default` property of what ESM imports.
+export class QuayOperator extends dotI.default {
+  readonly kube: Kube;
+  readonly reconciler: Reconciler;
+  private readonly queue: WorkQueue;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly opts: ControllerOptions,
+    private readonly log: Logger,
+  ) {
+    super({ ...log, debug: () => undefined });
+    this.kube = new Kube(kc);
+    this.reconciler = new Reconciler(this.kube, opts, log, (cr, status) => this.writeStatus(cr, status));
+    this.queue = new WorkQueue((key) => this.process(key), opts.concurrency, (key, err) => {
+      this.log.error(`${key}: ${errorMessage(err)}`);
+      return 2000;
+    });
+  }
+
+  protected async init(): Promise<void> {
+    const ns = this.opts.namespace;
+    await this.watchResource(GROUP, VERSION, PLURAL, async (e: ResourceEvent) => this.onRegistryEvent(e), ns);
+    const platform = await this.kube.discover();
+    const optional = OPTIONAL.filter(([group]) =>
+      group === 'route.openshift.io' ? platform.routes : group === 'objectbucket.io' ? platform.objectBuckets : platform.monitoring,
+    );
+    for (const [group, version, plural] of [...OWNED, ...optional]) {
+      if (plural === 'horizontalpodautoscalers' && !platform.hpaV2) continue;
+      await this.watchResource(group, version, plural, async (e: ResourceEvent) => this.onOwnedEvent(e), ns);
+    }
+    this.log.info(`watching QuayRegistries in ${ns ? `namespace ${ns}` : 'all namespaces'}`);
+  }
+
+  stop(): void {
+    this.queue.stop();
+    super.stop();
+  }
+
+  private async onRegistryEvent(e: ResourceEvent): Promise<void> {
+    const key = `${e.object.metadata?.namespace}/${e.object.metadata?.name}`;
+    if (e.type === ResourceEventType.Deleted) {
+      this.reconciler.forget(e.object.metadata!.namespace!, e.object.metadata!.name!);
+      return;
+    }
+    this.queue.add(key);
+  }
+
+  private async onOwnedEvent(e: ResourceEvent): Promise<void> {
+    const md = e.object.metadata;
+    if (!md) return;
+    for (const ref of md.ownerReferences ?? []) {
+      if (ref.kind === KIND && ref.apiVersion === API_VERSION) this.queue.add(`${md.namespace}/${ref.name}`);
+    }
+    const owner = md.annotations?.[ANNOTATION_OWNER];
+    if (owner) this.queue.add(owner);
+    const refs = this.reconciler.references.get(`${e.object.kind}/${md.namespace}/${md.name}`);
+    for (const key of refs ?? []) this.queue.add(key);
+  }
+
+  /** One pass for one registry; returns when to run it again. */
+  private async process(key: string): Promise<number | undefined> {
+    const [namespace, name] = key.split('/');
+    const cr = (await this.kube.get(API_VERSION, KIND, name, namespace)) as QuayRegistry | undefined;
+    if (!cr) return undefined;
+    const object = cr as unknown as KubernetesObject;
+    const event: ResourceEvent = { meta: ResourceMetaImpl.createWithPlural(PLURAL, object), type: ResourceEventType.Modified, object };
+    // Adds the finalizer on first sight (the resulting event runs the pass), or on deletion cleans up and removes it.
+    if (await this.handleResourceFinalizer(event, FINALIZER, async () => this.reconciler.finalize(cr))) return undefined;
+    const result = await this.reconciler.reconcile(cr);
+    return result.requeueAfterMs;
+  }
+
+  /** Status via the library's merge patch, guarded by the CR's resourceVersion; false on a lost race. */
+  private async writeStatus(cr: QuayRegistry, status: QuayRegistryStatus): Promise<boolean> {
+    const meta = ResourceMetaImpl.createWithPlural(PLURAL, cr as unknown as KubernetesObject);
+    return (await this.patchResourceStatus(meta, status)) !== null;
+  }
+}

@@ -1,0 +1,557 @@
+/**
+ * One reconcile pass for one QuayRegistry: read the CR and its bundle, check them, compute the desired
+ * objects (pure functions in components/), apply them with server-side apply, then write status.
+ * Nothing is applied when a check fails, and a pass over a converged registry writes nothing.
+ */
+import yaml from 'js-yaml';
+import { validateConfig } from '../config/index.js';
+import {
+  ANNOTATION_OWNER,
+  API_VERSION,
+  KIND,
+  LABEL_COMPONENT,
+  LABEL_REGISTRY,
+  FIELD_MANAGER,
+  type BuilderNamespace,
+  type Component,
+  type ComponentKind,
+  type Condition,
+  type KubeObject,
+  type Platform,
+  type QuayRegistry,
+  type QuayRegistryStatus,
+} from './types.js';
+import { COMPONENTS } from './components/index.js';
+import { contentHash, observedKey, ownerReference, prefixed, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
+import { appName, upgradeJob, upgradeJobName } from './components/quay.js';
+import { databaseName } from './components/postgres.js';
+import { clairDatabaseName } from './components/clairpostgres.js';
+import { mirrorName } from './components/mirror.js';
+import { bucketClaimName } from './components/objectstorage.js';
+import { caSecretName } from './components/tls.js';
+import { hostOnly } from './components/route.js';
+import {
+  ANNOTATION_CREATED_BY,
+  BUILDER_ROLE,
+  BUILDER_SCC,
+  LABEL_BUILDER_SCC,
+  builderNamespaces,
+  builderObjects,
+  buildsEnabled,
+  resolveBuilderHostname,
+  tokenKey,
+} from './components/builders.js';
+import { CONFIG_KEY, baseConfig, configSecretPrefix, managedKeysName, managedKeysSecret, renderConfig, resolveManagedKeys } from './bundle.js';
+import { componentMap, configProblems, dependencyProblems, fillComponents, hasBundleCerts, validateOverrides, type Blocked } from './spec.js';
+import { caUsable, generateCa, issueServingCert, pairProblem, servingCertUsable } from './tls.js';
+import { CONDITION, KNOWN_CONDITIONS, changedConditions, componentConditions, componentHealth, mergeConditions, sameStatus } from './status.js';
+import { Kube, errorMessage, type Live } from './kube.js';
+
+export interface OperatorOptions {
+  quayVersion: string;
+  images: Images;
+  settings: Settings;
+  /** Apps domain for generated hostnames: `<n>-quay-<ns>.<domain>` (OpenShift's is discovered). */
+  ingressDomain?: string;
+  /** How long a converged registry waits for its next pass. */
+  resyncMs: number;
+}
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+/** Writes status.conditions etc.; resolves false when the write lost a race (the pass is retried). */
+export type StatusWriter = (cr: QuayRegistry, status: QuayRegistryStatus) => Promise<boolean>;
+
+export interface PassResult {
+  requeueAfterMs: number;
+}
+
+const WAIT_MS = 10_000;
+const BUILDER_TOKEN_SECONDS = 365 * 24 * 3600;
+const TLS_SECRET_LABEL = 'quay.redhat.com/tls-secret';
+
+const decode = (data: Record<string, string> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+
+const nowSeconds = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Objects applied before the app: everything but Deployments and Jobs, then the databases and Redis. */
+const EARLY_WORKLOADS = new Set(['postgres', 'clair-postgres', 'redis']);
+const isEarly = (o: KubeObject) => (o.kind !== 'Deployment' && o.kind !== 'Job') || EARLY_WORKLOADS.has(o.metadata.labels?.[LABEL_COMPONENT] ?? '');
+
+export class Reconciler {
+  /** Per applied object, the time of our last change to it (from managedFields): tells a change from a no-op. */
+  private readonly applyTimes = new Map<string, string>();
+  private platformCache?: { at: number; value: Platform };
+  /** Secrets/ConfigMaps a registry reads but does not own (bundle, secretRef, bucket): `Kind/ns/name` -> registry keys. */
+  readonly references = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly opts: OperatorOptions,
+    private readonly log: Logger,
+    private readonly writeStatus: StatusWriter,
+  ) {}
+
+  /** Discovery is cached briefly: it changes only when APIs are installed. */
+  private async platform(): Promise<Platform> {
+    if (!this.platformCache || Date.now() - this.platformCache.at > 30_000) {
+      this.platformCache = { at: Date.now(), value: await this.kube.discover() };
+    }
+    return this.platformCache.value;
+  }
+
+  private reference(cr: QuayRegistry, kind: string, name: string): void {
+    const key = `${kind}/${cr.metadata.namespace}/${name}`;
+    const set = this.references.get(key) ?? new Set<string>();
+    set.add(`${cr.metadata.namespace}/${cr.metadata.name}`);
+    this.references.set(key, set);
+  }
+
+  forget(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    for (const [ref, set] of this.references) {
+      set.delete(key);
+      if (!set.size) this.references.delete(ref);
+    }
+    for (const k of this.applyTimes.keys()) if (k.startsWith(`${key}|`)) this.applyTimes.delete(k);
+  }
+
+  async event(cr: QuayRegistry, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date();
+    try {
+      await this.kube.core.createNamespacedEvent({
+        namespace: cr.metadata.namespace,
+        body: {
+          metadata: { name: `${cr.metadata.name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`, namespace: cr.metadata.namespace },
+          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, namespace: cr.metadata.namespace, uid: cr.metadata.uid },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component: 'quayregistry-controller' },
+          reportingComponent: FIELD_MANAGER,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    } catch (err) {
+      this.log.warn(`event for ${cr.metadata.namespace}/${cr.metadata.name} not recorded: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Status write with Events for the conditions that changed. */
+  private async setStatus(cr: QuayRegistry, updates: Condition[], extra: Partial<QuayRegistryStatus> = {}): Promise<boolean> {
+    const old = cr.status ?? {};
+    const now = nowSeconds();
+    const conditions = mergeConditions(old.conditions, updates, now, (t) => KNOWN_CONDITIONS.has(t));
+    const changed = changedConditions(old.conditions, conditions);
+    const status: QuayRegistryStatus = {
+      ...old,
+      ...extra,
+      observedGeneration: cr.metadata.generation,
+      conditions,
+      lastUpdated: changed.length ? now : old.lastUpdated,
+    };
+    if (sameStatus(old, status)) return true;
+    const ok = await this.writeStatus(cr, status);
+    if (!ok) return false;
+    for (const c of changed) {
+      if (c.type !== CONDITION.RolloutBlocked && c.type !== CONDITION.ComponentsCreated && c.type !== CONDITION.Available) continue;
+      const warning = (c.type === CONDITION.RolloutBlocked && c.status === 'True') || c.reason === 'MigrationsFailed';
+      await this.event(cr, warning ? 'Warning' : 'Normal', c.reason, c.message);
+    }
+    return true;
+  }
+
+  private async block(cr: QuayRegistry, b: Blocked, retryMs = this.opts.resyncMs): Promise<PassResult> {
+    this.log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: rollout blocked (${b.reason}): ${b.message}`);
+    const ok = await this.setStatus(cr, [{ type: CONDITION.RolloutBlocked, status: 'True', reason: b.reason, message: b.message }]);
+    return { requeueAfterMs: ok ? retryMs : 1000 };
+  }
+
+  /** Apply one object; record whether the apply changed it. */
+  private async apply(cr: QuayRegistry, obj: KubeObject, observed: Observed, changed: string[], passStart: number): Promise<void> {
+    const live = await this.kube.apply(obj);
+    observed.set(observedKey(obj.kind, obj.metadata.name), live);
+    const entry = (live.metadata?.managedFields ?? []).find((f: any) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
+    const key = `${cr.metadata.namespace}/${cr.metadata.name}|${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    const time: string | undefined = entry?.time;
+    const previous = this.applyTimes.get(key);
+    if (time && (previous ? previous !== time : Date.parse(time) >= Math.floor(passStart / 1000) * 1000 - 1000)) {
+      changed.push(`${obj.kind} ${obj.metadata.name}`);
+    }
+    if (time) this.applyTimes.set(key, time);
+  }
+
+  async reconcile(cr: QuayRegistry): Promise<PassResult> {
+    const passStart = Date.now();
+    const { name, namespace } = cr.metadata;
+    const platform = await this.platform();
+
+    // 1. The config bundle: created when the spec names none.
+    if (!cr.spec?.configBundleSecret) {
+      const created = await this.kube.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: '',
+          generateName: `${name}-config-bundle-`,
+          namespace,
+          labels: { [LABEL_REGISTRY]: name },
+          ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: cr.metadata.uid }],
+        },
+        stringData: { [CONFIG_KEY]: yaml.dump(baseConfig(), { sortKeys: true }) },
+      } as KubeObject);
+      await this.kube.mergePatch({
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name, namespace, resourceVersion: cr.metadata.resourceVersion },
+        spec: { configBundleSecret: created.metadata.name },
+      });
+      await this.event(cr, 'Normal', 'ConfigBundleCreated', `Created config bundle Secret ${created.metadata.name}`);
+      return { requeueAfterMs: 0 };
+    }
+    this.reference(cr, 'Secret', cr.spec.configBundleSecret);
+    const bundleSecret = await this.kube.get('v1', 'Secret', cr.spec.configBundleSecret, namespace);
+    if (!bundleSecret) {
+      return this.block(cr, { reason: 'ConfigInvalid', message: `unable to get \`configBundleSecret\`: Secret "${cr.spec.configBundleSecret}" not found` });
+    }
+    const bundle = decode(bundleSecret.data);
+
+    // 2. Every component kind present in the spec, written back once.
+    const filled = fillComponents(cr.spec.components, platform, bundle);
+    if (filled.changed) {
+      await this.kube.mergePatch({
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name, namespace, resourceVersion: cr.metadata.resourceVersion },
+        spec: { components: filled.components },
+      });
+      return { requeueAfterMs: 0 };
+    }
+    const components = componentMap(filled.components);
+
+    // 3. Checks that block the rollout before anything is touched.
+    let userConfig: Record<string, unknown>;
+    try {
+      const loaded = yaml.load(bundle[CONFIG_KEY] ?? '') ?? {};
+      if (typeof loaded !== 'object' || Array.isArray(loaded)) throw new Error('config.yaml must be a YAML mapping');
+      userConfig = loaded as Record<string, unknown>;
+    } catch (err) {
+      return this.block(cr, { reason: 'ConfigInvalid', message: `invalid config.yaml: ${(err as Error).message}` });
+    }
+    const schemaErrors = validateConfig(userConfig).errors;
+    if (schemaErrors.length) return this.block(cr, { reason: 'ConfigInvalid', message: `invalid config.yaml: ${schemaErrors.join('; ')}` });
+    const blocked = validateOverrides(components) ?? dependencyProblems(components, platform) ?? configProblems(components, userConfig, bundle);
+    if (blocked) return this.block(cr, blocked);
+
+    // 4. Hostnames.
+    const domain = this.opts.ingressDomain ?? (platform.routes ? await this.kube.openshiftAppsDomain() : undefined);
+    const hostname = typeof userConfig.SERVER_HOSTNAME === 'string' && userConfig.SERVER_HOSTNAME ? userConfig.SERVER_HOSTNAME : domain ? `${name}-quay-${namespace}.${domain}` : undefined;
+    if (!hostname) {
+      return this.block(cr, {
+        reason: 'RouteComponentDependencyError',
+        message: platform.routes
+          ? 'cannot determine the cluster apps domain (ingresses.config.openshift.io/cluster): set SERVER_HOSTNAME in config.yaml or INGRESS_DOMAIN on the operator'
+          : 'the route component makes an Ingress, which needs a host: set SERVER_HOSTNAME in config.yaml, or INGRESS_DOMAIN on the operator',
+      });
+    }
+    const builds = buildsEnabled(userConfig);
+    const builderHostname = builds ? resolveBuilderHostname(userConfig, name, namespace, domain) : undefined;
+    if (builds && components.route.managed && !platform.routes && !builderHostname) {
+      return this.block(cr, {
+        reason: 'ConfigInvalid',
+        message: 'builds are enabled but the builder Ingress has no host: set BUILDMAN_HOSTNAME in config.yaml, or INGRESS_DOMAIN on the operator',
+      });
+    }
+    const tlsHosts = [hostOnly(hostname), ...(builderHostname ? [builderHostname] : [])];
+
+    // 5. TLS material.
+    let tls: TlsPair | undefined;
+    let tlsSecretName: string | undefined;
+    let managedCa: { cert: string; key: string } | undefined;
+    const secretRef = components.tls.secretRef?.name;
+    if (!components.tls.managed) {
+      if (secretRef) {
+        this.reference(cr, 'Secret', secretRef);
+        const s = await this.kube.get('v1', 'Secret', secretRef, namespace);
+        const d = decode(s?.data);
+        const problem = !s
+          ? `Secret "${secretRef}" not found`
+          : s.type !== 'kubernetes.io/tls'
+            ? `Secret "${secretRef}" has type ${s.type}, want kubernetes.io/tls`
+            : !d['tls.crt'] || !d['tls.key']
+              ? `Secret "${secretRef}" needs non-empty tls.crt and tls.key`
+              : undefined;
+        if (problem) return this.block(cr, { reason: 'ConfigInvalid', message: `external TLS secret error: ${problem}` });
+        if (s!.metadata.labels?.[TLS_SECRET_LABEL] !== 'true') {
+          // Quay's operator marks the Secrets it reads so cluster tooling can find them; same label here.
+          await this.kube.mergePatch({ apiVersion: 'v1', kind: 'Secret', metadata: { name: secretRef, namespace, labels: { [TLS_SECRET_LABEL]: 'true' } } });
+        }
+        tls = { cert: d['tls.crt'], key: d['tls.key'] };
+        tlsSecretName = secretRef;
+      } else if (hasBundleCerts(bundle)) {
+        tls = { cert: bundle['ssl.cert'], key: bundle['ssl.key'] };
+      }
+      const problem = tls && pairProblem(tls, tlsHosts);
+      if (problem) return this.block(cr, { reason: 'ConfigInvalid', message: `TLS certificate problem: ${problem}` });
+    } else if (!platform.routes) {
+      const caData = decode((await this.kube.get('v1', 'Secret', caSecretName({ name }), namespace))?.data);
+      let ca = caData['tls.crt'] ? { cert: caData['tls.crt'], key: caData['tls.key'] } : undefined;
+      if (!ca || !caUsable(ca)) ca = generateCa(`${name}.${namespace} quay-operator CA`);
+      const servingData = decode((await this.kube.get('v1', 'Secret', prefixed({ name }, 'quay-tls'), namespace))?.data);
+      let serving = servingData['tls.crt'] ? { cert: servingData['tls.crt'], key: servingData['tls.key'] } : undefined;
+      const servingHosts = [...tlsHosts, appName({ name }), `${appName({ name })}.${namespace}.svc`];
+      if (!serving || !servingCertUsable(serving, ca, tlsHosts)) serving = issueServingCert(ca, servingHosts);
+      managedCa = ca;
+      tls = { ...serving, ca: ca.cert };
+    }
+
+    // 6. Generated secrets, object bucket, builders: read back what exists.
+    const persisted = decode((await this.kube.get('v1', 'Secret', managedKeysName(name), namespace))?.data);
+    const keys = resolveManagedKeys(name, persisted, userConfig, components);
+    let objectBucket: ObjectBucket | undefined;
+    if (components.objectstorage.managed) {
+      const claim = bucketClaimName({ name });
+      this.reference(cr, 'Secret', claim);
+      this.reference(cr, 'ConfigMap', claim);
+      const [s, cm] = await Promise.all([this.kube.get('v1', 'Secret', claim, namespace), this.kube.get('v1', 'ConfigMap', claim, namespace)]);
+      if (s && cm) {
+        const creds = decode(s.data);
+        let host = String(cm.data?.BUCKET_HOST ?? '');
+        if (host.endsWith('.svc')) host += '.cluster.local';
+        const port = Number(cm.data?.BUCKET_PORT ?? 443);
+        objectBucket = { host, port, secure: port !== 80, bucket: cm.data?.BUCKET_NAME, accessKey: creds.AWS_ACCESS_KEY_ID, secretKey: creds.AWS_SECRET_ACCESS_KEY };
+      }
+    }
+    const builders: BuilderNamespace[] = [];
+    for (const b of builderNamespaces(userConfig)) {
+      const ns = await this.kube.get('v1', 'Namespace', b.namespace);
+      builders.push({ ...b, ours: !ns || ns.metadata?.annotations?.[ANNOTATION_CREATED_BY] === `${namespace}/${name}` });
+    }
+
+    const migrating = cr.status?.currentVersion !== this.opts.quayVersion;
+    const ctx: RenderContext = {
+      name,
+      namespace,
+      uid: cr.metadata.uid,
+      components,
+      platform,
+      settings: this.opts.settings,
+      images: this.opts.images,
+      quayVersion: this.opts.quayVersion,
+      hostname,
+      scheme: 'https',
+      builderHostname,
+      userConfig,
+      bundle,
+      keys,
+      tls,
+      managedCa,
+      tlsSecretName,
+      objectBucket,
+      builders,
+      builderTokens: {},
+      migrating,
+      configSecretName: '',
+      podHashes: {},
+    };
+    if (!components.route.managed) ctx.scheme = userConfig.PREFERRED_URL_SCHEME === 'http' ? 'http' : 'https';
+
+    const observed: Observed = new Map();
+    const changed: string[] = [];
+    const apply = (o: KubeObject) => this.apply(cr, o, observed, changed, passStart);
+    try {
+      // 7. What the config needs to exist first: the generated secrets, builder access and its tokens.
+      await apply(managedKeysSecret(ctx));
+      for (const o of builderObjects(ctx)) await apply(o);
+      ctx.builderTokens = await this.builderTokens(cr, ctx, apply);
+
+      // 8. The rendered config, then every component's objects.
+      const rendered = renderConfig(ctx);
+      const generated = validateConfig(rendered.config);
+      if (generated.errors.length) {
+        return this.block(cr, { reason: 'ComponentCreationFailed', message: `generated config.yaml is invalid: ${generated.errors.join('; ')}` }, WAIT_MS);
+      }
+      ctx.configSecretName = rendered.name;
+      if (rendered.config.PREFERRED_URL_SCHEME === 'http') ctx.scheme = 'http';
+      ctx.podHashes = {
+        'quay-config-tls-hash': tls ? contentHash({ cert: tls.cert, key: tls.key }) : '',
+      };
+      const desired: KubeObject[] = [];
+      for (const [kind, c] of Object.entries(components) as [ComponentKind, Component][]) {
+        if (c.managed) desired.push(...COMPONENTS[kind].objects(ctx));
+      }
+      for (const o of desired.filter(isEarly)) await apply(o);
+      if (components.objectstorage.managed) {
+        this.observe(observed, await this.kube.get('objectbucket.io/v1alpha1', 'ObjectBucketClaim', bucketClaimName(ctx), namespace));
+      }
+
+      // 9. The app waits for its databases and bucket (Quay's order), so it never starts half-configured.
+      const dbReady = (kind: 'postgres' | 'clairpostgres', deployment: string) =>
+        !components[kind].managed || (observed.get(observedKey('Deployment', deployment))?.status?.availableReplicas ?? 0) > 0;
+      const waitingFor = [
+        ...(dbReady('postgres', databaseName(ctx)) ? [] : ['postgres']),
+        ...(dbReady('clairpostgres', clairDatabaseName(ctx)) ? [] : ['clairpostgres']),
+        ...(components.objectstorage.managed && !objectBucket ? ['objectstorage'] : []),
+      ];
+      let migration: Condition | undefined;
+      let currentVersion = cr.status?.currentVersion;
+      if (!waitingFor.length) {
+        await apply(rendered.object);
+        for (const o of desired.filter((d) => !isEarly(d))) await apply(o);
+        if (migrating) {
+          migration = await this.migrate(ctx, observed, apply);
+          if (migration.status === 'True') currentVersion = this.opts.quayVersion;
+        }
+        await this.pruneConfigSecrets(cr, ctx, observed);
+      } else {
+        for (const o of desired.filter((d) => !isEarly(d))) this.observe(observed, await this.kube.get(o.apiVersion, o.kind, o.metadata.name, namespace));
+      }
+      if (changed.length) {
+        this.log.info(`${namespace}/${name}: applied ${changed.join(', ')}`);
+        await this.event(cr, 'Normal', 'ObjectsUpdated', `Created or updated ${changed.length} object(s): ${changed.join(', ')}`);
+      }
+
+      // 10. Status.
+      const ctxForStatus = migration?.status === 'True' ? { ...ctx, migrating: false } : ctx;
+      const updates: Condition[] = [
+        { type: CONDITION.RolloutBlocked, status: 'False', reason: 'ComponentsCreationSuccess', message: 'All objects created/updated successfully' },
+        ...componentConditions(componentHealth(ctxForStatus, observed)),
+      ];
+      if (waitingFor.length) {
+        updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'AwaitingDependencies', message: `Awaiting for component ${waitingFor.join(',')} to become available` });
+      } else {
+        updates.push(migration ?? { type: CONDITION.ComponentsCreated, status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' });
+      }
+      const ok = await this.setStatus(cr, updates, { registryEndpoint: `${ctx.scheme}://${hostname}`, currentVersion });
+      if (!ok) return { requeueAfterMs: 1000 };
+      const waiting = waitingFor.length > 0 || (migration !== undefined && migration.status !== 'True');
+      return { requeueAfterMs: waiting ? WAIT_MS : this.opts.resyncMs };
+    } catch (err) {
+      const message = errorMessage(err);
+      await this.event(cr, 'Warning', 'ComponentCreationFailed', message);
+      return this.block(cr, { reason: 'ComponentCreationFailed', message: `error creating/updating objects: ${message}` }, WAIT_MS);
+    }
+  }
+
+  private observe(observed: Observed, live: Live | undefined): void {
+    if (live) observed.set(observedKey(live.kind, live.metadata.name), live);
+  }
+
+  /**
+   * Tokens for builder service accounts, kept in `<n>-quay-builder-tokens` and renewed when a fifth of
+   * their lifetime is left, so the rendered config (and the app's pods) change about once a year.
+   */
+  private async builderTokens(cr: QuayRegistry, ctx: RenderContext, apply: (o: KubeObject) => Promise<void>): Promise<Record<string, string>> {
+    if (!ctx.builders.length) return {};
+    const storeName = prefixed(ctx, 'quay-builder-tokens');
+    const stored = decode((await this.kube.get('v1', 'Secret', storeName, ctx.namespace))?.data);
+    const tokens: Record<string, { token: string; expires: string }> = stored['tokens.json'] ? JSON.parse(stored['tokens.json']) : {};
+    const out: Record<string, { token: string; expires: string }> = {};
+    let issued = false;
+    for (const b of ctx.builders) {
+      const key = tokenKey(b);
+      const t = tokens[key];
+      if (t && Date.parse(t.expires) - Date.now() > (BUILDER_TOKEN_SECONDS * 1000) / 5) {
+        out[key] = t;
+        continue;
+      }
+      const fresh = await this.kube.requestToken(b.namespace, b.serviceAccount, BUILDER_TOKEN_SECONDS);
+      out[key] = { token: fresh.token, expires: fresh.expires.toISOString() };
+      issued = true;
+    }
+    const body = Object.keys(out).sort().map((k) => [k, out[k]]);
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: storeName, namespace: ctx.namespace, labels: { [LABEL_REGISTRY]: ctx.name }, ownerReferences: [ownerReference(ctx)] },
+      type: 'Opaque',
+      data: { 'tokens.json': Buffer.from(JSON.stringify(Object.fromEntries(body))).toString('base64') },
+    });
+    if (issued) await this.event(cr, 'Normal', 'BuilderTokenIssued', `Issued service account tokens for builders in ${ctx.builders.map((b) => b.namespace).join(', ')}`);
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.token]));
+  }
+
+  /**
+   * The migration Job for this version: created once, recreated only when it is not running and was
+   * made for another version or config; its success moves status.currentVersion.
+   */
+  private async migrate(ctx: RenderContext, observed: Observed, apply: (o: KubeObject) => Promise<void>): Promise<Condition> {
+    const jobName = upgradeJobName(ctx);
+    const desired = upgradeJob(ctx);
+    let job = await this.kube.get('batch/v1', 'Job', jobName, ctx.namespace);
+    const stale = job && (job.metadata.annotations?.['quay-version'] !== ctx.quayVersion || job.metadata.annotations?.['quay-config-secret'] !== ctx.configSecretName);
+    if (stale && !job!.status?.active) {
+      await this.kube.delete('batch/v1', 'Job', jobName, ctx.namespace, 'Background');
+      job = undefined;
+    }
+    if (!job) {
+      await apply(desired);
+      job = observed.get(observedKey('Job', jobName));
+    }
+    this.observe(observed, job);
+    const failed = (job!.status?.conditions ?? []).find((c: any) => c.type === 'Failed' && c.status === 'True');
+    const created = { type: CONDITION.ComponentsCreated };
+    if (job!.status?.succeeded && !stale) return { ...created, status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' };
+    if (failed) return { ...created, status: 'False', reason: 'MigrationsFailed', message: `migration job ${jobName} failed: ${failed.message ?? failed.reason ?? 'unknown'}` };
+    return { ...created, status: 'False', reason: 'MigrationsInProgress', message: 'running database migrations' };
+  }
+
+  /** Old rendered config Secrets go once every pod that could mount them has been replaced. */
+  private async pruneConfigSecrets(cr: QuayRegistry, ctx: RenderContext, observed: Observed): Promise<void> {
+    const rolledOut = (name: string) => {
+      const d = observed.get(observedKey('Deployment', name));
+      if (!d) return true;
+      const want = d.spec?.replicas ?? 1;
+      const s = d.status ?? {};
+      return (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) && (s.updatedReplicas ?? 0) === want && (s.availableReplicas ?? 0) === want && (s.replicas ?? 0) === want;
+    };
+    if (!rolledOut(appName(ctx)) || (ctx.components.mirror.managed && !rolledOut(mirrorName(ctx)))) return;
+    const secrets = await this.kube.list('v1', 'Secret', ctx.namespace, `${LABEL_REGISTRY}=${ctx.name}`);
+    const old = secrets.filter((s) => s.metadata.name.startsWith(configSecretPrefix(ctx.name)) && s.metadata.name !== ctx.configSecretName);
+    for (const s of old) await this.kube.delete('v1', 'Secret', s.metadata.name, ctx.namespace);
+    if (old.length) await this.event(cr, 'Normal', 'ConfigSecretsPruned', `Deleted old config Secret(s) ${old.map((s) => s.metadata.name).join(', ')} after rollout`);
+  }
+
+  /**
+   * Before the CR goes: delete what ownerReferences cannot reach (objects in builder namespaces, a
+   * builder namespace the operator created, the shared builder SCC once no registry uses it).
+   */
+  async finalize(cr: QuayRegistry): Promise<void> {
+    const owner = `${cr.metadata.namespace}/${cr.metadata.name}`;
+    const selector = `${LABEL_REGISTRY}=${cr.metadata.name}`;
+    const mine = (o: Live) => o.metadata.annotations?.[ANNOTATION_OWNER] === owner;
+    for (const ns of (await this.kube.list('v1', 'Namespace', undefined, selector)).filter(mine)) {
+      if (ns.metadata.annotations?.[ANNOTATION_CREATED_BY] === owner) {
+        await this.kube.delete('v1', 'Namespace', ns.metadata.name);
+      } else {
+        // A namespace the user made: give back the labels and annotations this registry applied.
+        await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.metadata.name } });
+      }
+    }
+    for (const [apiVersion, kind] of [
+      ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
+      ['rbac.authorization.k8s.io/v1', 'Role'],
+      ['v1', 'ServiceAccount'],
+    ]) {
+      for (const o of (await this.kube.list(apiVersion, kind, undefined, selector)).filter(mine)) {
+        await this.kube.delete(apiVersion, kind, o.metadata.name, o.metadata.namespace);
+      }
+    }
+    const platform = await this.platform();
+    if (platform.scc) {
+      const users = await this.kube.list('rbac.authorization.k8s.io/v1', 'RoleBinding', undefined, `${LABEL_BUILDER_SCC}=true`);
+      const others = users.filter((rb) => rb.metadata.name === `${BUILDER_ROLE}-scc` && rb.metadata.annotations?.[ANNOTATION_OWNER] !== owner);
+      if (!others.length) await this.kube.delete('security.openshift.io/v1', 'SecurityContextConstraints', BUILDER_SCC);
+    }
+    await this.event(cr, 'Normal', 'Finalized', 'Deleted the objects outside the registry namespace');
+    this.forget(cr.metadata.namespace, cr.metadata.name);
+  }
+}
+

@@ -1,0 +1,125 @@
+/**
+ * Certificates: a CA and serving certificates made with node-forge (managed tls on Kubernetes), and
+ * checks of a user's pair (key matches, hosts covered, not expired) with Node's X509Certificate.
+ */
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+
+export interface Pem {
+  cert: string;
+  key: string;
+}
+
+const DAY = 24 * 3600 * 1000;
+export const CA_DAYS = 3650;
+export const SERVING_DAYS = 365;
+/** A serving certificate is replaced when less than this is left. */
+export const RENEW_BEFORE_DAYS = 30;
+
+function serial(): string {
+  // Positive 16-byte serial: clear the top bit so it is not read as negative.
+  const b = randomBytes(16);
+  b[0] &= 0x7f;
+  return b.toString('hex');
+}
+
+function newCert(publicKey: forge.pki.PublicKey, days: number, now: Date): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - 5 * 60 * 1000);
+  cert.validity.notAfter = new Date(now.getTime() + days * DAY);
+  return cert;
+}
+
+export function generateCa(commonName: string, now = new Date()): Pem {
+  // node-forge uses Node's native RSA key generation when available, so this takes milliseconds.
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const cert = newCert(keys.publicKey, CA_DAYS, now);
+  const subject = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'quay-operator' }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+const isIp = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.includes(':');
+
+/** A serving certificate for `hosts` (DNS names or IPs), signed by `ca`. */
+export function issueServingCert(ca: Pem, hosts: string[], now = new Date()): Pem {
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const caKey = forge.pki.privateKeyFromPem(ca.key);
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const cert = newCert(keys.publicKey, SERVING_DAYS, now);
+  cert.setSubject([{ name: 'commonName', value: hosts[0].slice(0, 64) }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: hosts.map((h) => (isIp(h) ? { type: 7, ip: h } : { type: 2, value: h })) },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/** The first certificate of a PEM chain. */
+function leaf(chain: string): X509Certificate {
+  const m = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
+  if (!m) throw new Error('no PEM certificate found');
+  return new X509Certificate(m[0]);
+}
+
+export function covers(cert: X509Certificate, host: string): boolean {
+  return isIp(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
+}
+
+/**
+ * Why a pair cannot serve `hosts`, or undefined when it can: the key must match the certificate, the
+ * certificate must be valid now and name every host (wildcards allowed).
+ */
+export function pairProblem(pair: Pem, hosts: string[], now = new Date()): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = leaf(pair.cert);
+  } catch (e) {
+    return `certificate cannot be parsed: ${(e as Error).message}`;
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(pair.key))) return 'the private key does not match the certificate';
+  } catch (e) {
+    return `private key cannot be parsed: ${(e as Error).message}`;
+  }
+  if (new Date(cert.validTo).getTime() < now.getTime()) return `certificate expired on ${new Date(cert.validTo).toISOString()}`;
+  const uncovered = hosts.filter((h) => !covers(cert, h));
+  if (uncovered.length) return `provided certificate pair not valid for host '${uncovered.join("', '")}'`;
+  return undefined;
+}
+
+/** A generated serving pair is kept while it covers `hosts`, chains to `ca`, and has RENEW_BEFORE_DAYS left. */
+export function servingCertUsable(pair: Pem, ca: Pem, hosts: string[], now = new Date()): boolean {
+  if (pairProblem(pair, hosts, now)) return false;
+  const cert = leaf(pair.cert);
+  if (!cert.checkIssued(leaf(ca.cert)) || !cert.verify(leaf(ca.cert).publicKey)) return false;
+  return new Date(cert.validTo).getTime() - now.getTime() > RENEW_BEFORE_DAYS * DAY;
+}
+
+/** A CA is kept while it is valid for longer than any certificate it would issue. */
+export function caUsable(ca: Pem, now = new Date()): boolean {
+  try {
+    const cert = leaf(ca.cert);
+    if (!cert.checkPrivateKey(createPrivateKey(ca.key)) || !cert.ca) return false;
+    return new Date(cert.validTo).getTime() - now.getTime() > (SERVING_DAYS + RENEW_BEFORE_DAYS) * DAY;
+  } catch {
+    return false;
+  }
+}
+
+/** Expiry of a PEM certificate. */
+export const notAfter = (pem: string): Date => new Date(leaf(pem).validTo);
