@@ -1,0 +1,109 @@
+/**
+ * Registry bearer tokens (the Docker token flow): ES256 JWTs signed with a key kept in the database, so every
+ * replica issues and verifies the same tokens. Verified tokens are cached until they expire.
+ */
+import { SignJWT, jwtVerify, generateKeyPair, exportJWK, importJWK, decodeProtectedHeader, type JWK, type CryptoKey } from 'jose';
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/index.js';
+
+export interface AccessEntry {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+export interface RegistryClaims {
+  sub: string;
+  access: AccessEntry[];
+  context?: Record<string, unknown>;
+  exp: number;
+}
+
+export const TOKEN_ISSUER = 'quay';
+const TOKEN_TTL_S = 3600;
+/** Clock skew tolerated between replicas. */
+const SKEW_S = 30;
+
+export class TokenError extends Error {}
+
+export class TokenService {
+  private signing!: { kid: string; key: CryptoKey };
+  private readonly publicKeys = new Map<string, CryptoKey>();
+  private readonly verified = new Map<string, RegistryClaims>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly audience: string,
+  ) {}
+
+  /** Load the newest signing key, creating one on first start. */
+  async init(): Promise<void> {
+    let row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key ORDER BY created_at DESC LIMIT 1')).rows[0];
+    if (!row) {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const kid = randomUUID();
+      const priv = await exportJWK(privateKey);
+      const pub = await exportJWK(publicKey);
+      await this.db.query('INSERT INTO service_key (kid, private_jwk, public_jwk) VALUES ($1, $2, $3)', [kid, priv, pub]);
+      row = { kid, private_jwk: priv };
+    }
+    this.signing = { kid: row.kid, key: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey };
+  }
+
+  async issue(sub: string, access: AccessEntry[], context: Record<string, unknown>): Promise<{ token: string; expiresIn: number; issuedAt: Date }> {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ access, context })
+      .setProtectedHeader({ alg: 'ES256', kid: this.signing.kid, typ: 'JWT' })
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(this.audience)
+      .setSubject(sub)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + TOKEN_TTL_S)
+      .setJti(randomUUID())
+      .sign(this.signing.key);
+    return { token, expiresIn: TOKEN_TTL_S, issuedAt: new Date(now * 1000) };
+  }
+
+  /** Verify signature, issuer, audience and lifetime; throws TokenError otherwise. */
+  async verify(token: string): Promise<RegistryClaims> {
+    const now = Date.now() / 1000;
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.exp + SKEW_S > now) return cached;
+      this.verified.delete(token);
+    }
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new TokenError('malformed token');
+    }
+    if (!kid) throw new TokenError('token has no key id');
+    const key = await this.publicKey(kid);
+    try {
+      const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: this.audience, clockTolerance: SKEW_S, algorithms: ['ES256'] });
+      const claims: RegistryClaims = {
+        sub: String(payload.sub ?? ''),
+        access: Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [],
+        context: payload.context as Record<string, unknown> | undefined,
+        exp: payload.exp ?? 0,
+      };
+      if (this.verified.size > 50_000) this.verified.clear();
+      this.verified.set(token, claims);
+      return claims;
+    } catch (err) {
+      throw new TokenError(`invalid token: ${(err as Error).message}`);
+    }
+  }
+
+  private async publicKey(kid: string): Promise<CryptoKey> {
+    const known = this.publicKeys.get(kid);
+    if (known) return known;
+    const row = (await this.db.query<{ public_jwk: JWK }>('SELECT public_jwk FROM service_key WHERE kid = $1', [kid])).rows[0];
+    if (!row) throw new TokenError('token signed by an unknown key');
+    const key = (await importJWK(row.public_jwk, 'ES256')) as CryptoKey;
+    this.publicKeys.set(kid, key);
+    return key;
+  }
+}

@@ -1,0 +1,43 @@
+/** Quay's REST API error shape: `{type, title, status, detail, error_message, error_type}`. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../../runtime.js';
+
+export type ApiErrorType =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'expired_token'
+  | 'fresh_login_required'
+  | 'not_found'
+  | 'tag_immutable'
+  | 'downstream_issue'
+  | 'internal_error';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorType: ApiErrorType,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, extra?: Record<string, unknown>) => new ApiError(400, 'invalid_request', message, extra);
+export const notFound = (message = 'Not Found') => new ApiError(404, 'not_found', message);
+export const unauthorized = (message = 'Unauthorized') => new ApiError(401, 'invalid_token', message);
+export const forbidden = (message = 'Unauthorized') => new ApiError(403, 'insufficient_scope', message);
+
+export function sendApiError(rt: Runtime, req: FastifyRequest, reply: FastifyReply, err: ApiError): void {
+  const host = req.headers.host ?? rt.config.SERVER_HOSTNAME;
+  reply.code(err.status).send({
+    type: `${rt.config.PREFERRED_URL_SCHEME}://${host}/api/v1/error/${err.errorType}`,
+    title: err.errorType,
+    status: err.status,
+    detail: err.message,
+    error_message: err.message,
+    error_type: err.errorType,
+    ...err.extra,
+  });
+}

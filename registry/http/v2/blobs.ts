@@ -1,0 +1,79 @@
+/** Blob endpoints: GET/HEAD (with Range) and DELETE /v2/<name>/blobs/<digest>. */
+import { parseDigest, DigestError } from '../../oci/digest.js';
+import { RegistryError } from '../../errors.js';
+import type { ByteRange } from '../../storage/index.js';
+import { authorize } from './access.js';
+import { requireRepo, type V2Context } from './context.js';
+
+function checkDigest(digest: string): void {
+  try {
+    parseDigest(digest);
+  } catch (e) {
+    throw new RegistryError((e as DigestError).unsupported ? 'UNSUPPORTED' : 'DIGEST_INVALID', (e as Error).message, { status: 400 });
+  }
+}
+
+/** A single `bytes=` range against a blob of `size` bytes: a range, 'unsatisfiable', or null for "whole blob". */
+export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || (m[2] !== '' && Number(m[2]) < start)) return 'unsatisfiable';
+  return { start, end };
+}
+
+export async function getBlob(ctx: V2Context): Promise<void> {
+  const [digest] = ctx.params;
+  await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'pull');
+  checkDigest(digest);
+  const repo = requireRepo(ctx);
+  const blob = await ctx.rt.blobs.findInRepo(repo.id, digest);
+  if (!blob) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest } });
+  const { reply } = ctx;
+  reply.header('docker-content-digest', blob.digest);
+  reply.header('etag', `"${blob.digest}"`);
+  reply.header('accept-ranges', 'bytes');
+  reply.header('content-type', 'application/octet-stream');
+  reply.header('cache-control', 'max-age=31536000');
+  const range = parseRange(ctx.req.headers.range, blob.size);
+  if (range === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', `range not satisfiable for a blob of ${blob.size} bytes`, {
+      headers: { 'content-range': `bytes */${blob.size}` },
+    });
+  }
+  if (ctx.req.method === 'HEAD') {
+    reply.header('content-length', range ? range.end - range.start + 1 : blob.size);
+    reply.code(range ? 206 : 200);
+    if (range) reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
+    return reply.send();
+  }
+  if (range) {
+    reply.code(206);
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
+    reply.header('content-length', range.end - range.start + 1);
+  } else {
+    reply.header('content-length', blob.size);
+  }
+  const stream = await ctx.rt.blobs.open(blob, range ?? undefined);
+  return reply.send(stream);
+}
+
+export async function deleteBlob(ctx: V2Context): Promise<void> {
+  const [digest] = ctx.params;
+  await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'delete', ['delete', 'push', '*']);
+  checkDigest(digest);
+  const repo = requireRepo(ctx);
+  const outcome = await ctx.rt.blobs.unlink(repo.id, digest);
+  if (outcome === 'unknown') throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest } });
+  if (outcome === 'referenced') {
+    throw new RegistryError('UNSUPPORTED', 'the blob is referenced by a manifest in this repository; delete the manifest first');
+  }
+  ctx.reply.code(202).header('content-length', 0).send();
+}

@@ -1,0 +1,129 @@
+/**
+ * The distribution API plugin. Repository names contain slashes, so one wildcard route takes every /v2 path
+ * and a table matched from the right (the fixed keyword ends the name) picks the handler.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../../runtime.js';
+import { RegistryError } from '../../errors.js';
+import { NameError, parseRepositoryPath } from '../../oci/names.js';
+import { identify } from './access.js';
+import type { V2Context, V2Handler } from './context.js';
+import { catalog, ping } from './base.js';
+import { deleteBlob, getBlob } from './blobs.js';
+import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from './uploads.js';
+import { deleteManifest, getManifest, putManifest } from './manifests.js';
+import { listTags } from './tags.js';
+import { listReferrers } from './referrers.js';
+import { issueToken } from './token.js';
+
+interface Route {
+  name: string;
+  pattern: RegExp;
+  methods: Partial<Record<string, V2Handler>>;
+  /** false for routes that are not under a repository name */
+  repo: boolean;
+}
+
+const NAME = '(.+?)';
+const ROUTES: Route[] = [
+  { name: 'v2_base', pattern: /^$/, methods: { GET: ping, HEAD: ping }, repo: false },
+  { name: 'v2_catalog', pattern: /^_catalog$/, methods: { GET: catalog }, repo: false },
+  { name: 'v2_tags', pattern: new RegExp(`^${NAME}/tags/list$`), methods: { GET: listTags }, repo: true },
+  { name: 'v2_manifest', pattern: new RegExp(`^${NAME}/manifests/([^/]+)$`), methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest }, repo: true },
+  { name: 'v2_upload_start', pattern: new RegExp(`^${NAME}/blobs/uploads/?$`), methods: { POST: startUpload }, repo: true },
+  {
+    name: 'v2_upload',
+    pattern: new RegExp(`^${NAME}/blobs/uploads/([^/]+)$`),
+    methods: { GET: uploadStatus, PATCH: patchUpload, PUT: putUpload, DELETE: cancelUpload },
+    repo: true,
+  },
+  { name: 'v2_blob', pattern: new RegExp(`^${NAME}/blobs/([^/]+)$`), methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }, repo: true },
+  { name: 'v2_referrers', pattern: new RegExp(`^${NAME}/referrers/([^/]+)$`), methods: { GET: listReferrers }, repo: true },
+];
+
+function errorBody(err: RegistryError): string {
+  return JSON.stringify({ errors: [{ code: err.code, message: err.message, detail: err.detail ?? {} }] });
+}
+
+export function sendRegistryError(req: FastifyRequest, reply: FastifyReply, err: RegistryError): void {
+  reply.code(err.status);
+  for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  if (err.code === 'TOOMANYREQUESTS' && !err.headers['retry-after']) reply.header('retry-after', '1');
+  reply.header('content-type', 'application/json; charset=utf-8');
+  if (req.method === 'HEAD') {
+    reply.header('content-length', 0);
+    reply.send();
+  } else {
+    reply.send(errorBody(err));
+  }
+}
+
+export async function v2Plugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
+  const { rt } = opts;
+  // Bodies are streams handled by the routes themselves (blobs may be gigabytes).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof RegistryError) return sendRegistryError(req, reply, err);
+    req.log.error({ err }, 'unexpected error');
+    sendRegistryError(req, reply, new RegistryError('UNKNOWN', 'internal server error'));
+  });
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/v2/auth',
+    handler: async (req, reply) => {
+      req.metricRoute = 'v2_auth';
+      await issueToken(rt, req, reply);
+    },
+  });
+
+  app.route({
+    method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    url: '/v2/*',
+    exposeHeadRoute: false,
+    handler: async (req, reply) => {
+      const [pathPart, queryPart] = req.url.split('?', 2);
+      let rest: string;
+      try {
+        rest = decodeURIComponent(pathPart.slice('/v2/'.length));
+      } catch {
+        throw new RegistryError('NAME_INVALID', 'malformed path encoding');
+      }
+      const query = new URLSearchParams(queryPart ?? '');
+      for (const route of ROUTES) {
+        const m = route.pattern.exec(rest);
+        if (!m) continue;
+        const handler = route.methods[req.method];
+        req.metricRoute = route.name;
+        if (!handler) throw new RegistryError('UNSUPPORTED', `method ${req.method} is not allowed here`);
+        const caller = await identify(rt, req);
+        let target: V2Context['target'] = { ref: { namespace: '', name: '', full: '' }, namespace: null, repo: null };
+        if (route.repo) {
+          let ref;
+          try {
+            ref = parseRepositoryPath(m[1], {
+              libraryNamespace: rt.config.FEATURE_LIBRARY_SUPPORT ? rt.config.LIBRARY_NAMESPACE : null,
+              extendedNames: rt.config.FEATURE_EXTENDED_REPOSITORY_NAMES,
+            });
+          } catch (e) {
+            if (e instanceof NameError) throw new RegistryError('NAME_INVALID', e.message, { detail: { name: m[1] } });
+            throw e;
+          }
+          target = await rt.repositories.lookup(ref);
+        }
+        return handler({ rt, req, reply, caller, target, params: m.slice(2), query });
+      }
+      req.metricRoute = 'v2_unknown';
+      throw new RegistryError('NAME_UNKNOWN', `no route for ${pathPart}`, { status: 404 });
+    },
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The route name used as the metrics label. */
+    metricRoute?: string;
+  }
+}

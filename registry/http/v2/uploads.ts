@@ -1,0 +1,170 @@
+/**
+ * Upload endpoints: POST /v2/<name>/blobs/uploads/ (session, single POST, mount) and
+ * GET/PATCH/PUT/DELETE /v2/<name>/blobs/uploads/<id>.
+ */
+import { isSupportedAlgorithm, parseDigest, type DigestAlgorithm } from '../../oci/digest.js';
+import { parseRepositoryPath, NameError } from '../../oci/names.js';
+import { RegistryError } from '../../errors.js';
+import type { ChunkInput, ChunkRange, UploadRow } from '../../model/uploads.js';
+import type { BlobRow } from '../../model/blobs.js';
+import { authorize, grantedActions } from './access.js';
+import { contentLength, hasBody, pushTarget, repoPath, requireRepo, type V2Context } from './context.js';
+
+function uploadLocation(ctx: V2Context, id: string): string {
+  return `${repoPath(ctx)}/blobs/uploads/${id}`;
+}
+
+/** `Range: 0-<last byte>` as the spec writes it (inclusive, no unit). */
+function rangeHeader(u: UploadRow): string {
+  return `0-${Math.max(0, u.byte_count - 1)}`;
+}
+
+function sendSession(ctx: V2Context, u: UploadRow, status: 202 | 204): void {
+  ctx.reply
+    .code(status)
+    .header('location', uploadLocation(ctx, u.id))
+    .header('range', rangeHeader(u))
+    .header('docker-upload-uuid', u.id)
+    .header('content-length', 0)
+    .send();
+}
+
+function sendBlobCreated(ctx: V2Context, blob: BlobRow): void {
+  ctx.reply
+    .code(201)
+    .header('location', `${repoPath(ctx)}/blobs/${blob.digest}`)
+    .header('docker-content-digest', blob.digest)
+    .header('content-length', 0)
+    .send();
+}
+
+function parseContentRange(value: string | undefined): ChunkRange | null {
+  if (value === undefined) return null;
+  const m = /^(?:bytes[= ])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(value.trim());
+  if (!m) throw new RegistryError('RANGE_INVALID', `invalid Content-Range "${value}"`);
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+function chunkOf(ctx: V2Context): ChunkInput {
+  return { body: ctx.req.raw, range: parseContentRange(ctx.req.headers['content-range']), length: contentLength(ctx.req) };
+}
+
+/** Run an upload step; a 416 carries the session's current state so the client can recover. */
+async function withRecovery<T>(ctx: V2Context, u: UploadRow, step: () => Promise<T>): Promise<T> {
+  const timer = ctx.rt.metrics.uploadDuration.startTimer();
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof RegistryError && err.code === 'RANGE_INVALID') {
+      const current = await ctx.rt.uploads.get(u.repository_id, u.id).catch(() => u);
+      throw new RegistryError('RANGE_INVALID', err.message, {
+        headers: { location: uploadLocation(ctx, u.id), range: rangeHeader(current), 'docker-upload-uuid': u.id },
+      });
+    }
+    throw err;
+  } finally {
+    timer();
+  }
+}
+
+/** Try a cross-repository mount; null when it cannot be done (the client then uploads normally). */
+async function tryMount(ctx: V2Context, repoId: number, digest: string): Promise<BlobRow | null> {
+  try {
+    parseDigest(digest);
+  } catch {
+    return null;
+  }
+  const { rt } = ctx;
+  const from = ctx.query.get('from');
+  let candidates: number[];
+  if (from) {
+    let ref;
+    try {
+      ref = parseRepositoryPath(from, { libraryNamespace: rt.config.FEATURE_LIBRARY_SUPPORT ? rt.config.LIBRARY_NAMESPACE : null, extendedNames: rt.config.FEATURE_EXTENDED_REPOSITORY_NAMES });
+    } catch (e) {
+      if (e instanceof NameError) return null;
+      throw e;
+    }
+    const source = await rt.repositories.lookup(ref);
+    if (!source.repo || !(await grantedActions(rt, ctx.caller, source, ['pull'])).has('pull')) return null;
+    candidates = [source.repo.id];
+  } else {
+    // Automatic mount: any repository holding the blob that the caller may read.
+    candidates = [];
+    for (const id of await rt.blobs.repositoriesHolding(digest, 20)) {
+      if (id === repoId) continue;
+      const repo = await rt.repositories.byId(id);
+      const ns = repo && (await rt.namespaces.byId(repo.namespace_id));
+      if (!repo || !ns) continue;
+      const target = { ref: { namespace: ns.name, name: repo.name, full: `${ns.name}/${repo.name}` }, namespace: ns, repo };
+      if ((await rt.permissions.registryActions(ctx.caller.principal, target, ['pull'])).includes('pull')) candidates.push(id);
+    }
+    const own = await rt.blobs.findInRepo(repoId, digest);
+    if (own) return own;
+  }
+  return candidates.length > 0 ? rt.blobs.mount(candidates, repoId, digest) : null;
+}
+
+export async function startUpload(ctx: V2Context): Promise<void> {
+  const { rt } = ctx;
+  await authorize(rt, ctx.req, ctx.caller, ctx.target, 'push');
+  const repo = await pushTarget(ctx);
+  const mount = ctx.query.get('mount');
+  if (mount) {
+    const blob = await tryMount(ctx, repo.id, mount);
+    if (blob) return sendBlobCreated(ctx, blob);
+  }
+  const algorithmParam = ctx.query.get('digest-algorithm');
+  let algorithm: DigestAlgorithm = 'sha256';
+  if (algorithmParam !== null) {
+    if (!isSupportedAlgorithm(algorithmParam)) throw new RegistryError('UNSUPPORTED', `unsupported digest algorithm "${algorithmParam}"`, { status: 400 });
+    algorithm = algorithmParam;
+  }
+  const digest = ctx.query.get('digest');
+  if (digest !== null) {
+    // Single-request monolithic push.
+    const u = await rt.uploads.start(repo.id, parseDigestAlgorithm(digest) ?? algorithm);
+    const blob = await withRecovery(ctx, u, () => rt.uploads.finish(u, digest, hasBody(ctx.req) ? chunkOf(ctx) : null));
+    return sendBlobCreated(ctx, blob);
+  }
+  const u = await rt.uploads.start(repo.id, algorithm);
+  sendSession(ctx, u, 202);
+}
+
+function parseDigestAlgorithm(digest: string): DigestAlgorithm | null {
+  const alg = digest.split(':')[0];
+  return isSupportedAlgorithm(alg) ? alg : null;
+}
+
+async function session(ctx: V2Context): Promise<UploadRow> {
+  await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'push');
+  const repo = requireRepo(ctx);
+  return ctx.rt.uploads.get(repo.id, ctx.params[0]);
+}
+
+export async function uploadStatus(ctx: V2Context): Promise<void> {
+  sendSession(ctx, await session(ctx), 204);
+}
+
+export async function patchUpload(ctx: V2Context): Promise<void> {
+  const u = await session(ctx);
+  const next = await withRecovery(ctx, u, () => ctx.rt.uploads.append(u, chunkOf(ctx)));
+  ctx.rt.metrics.bytesReceived.inc(next.byte_count - u.byte_count);
+  sendSession(ctx, next, 202);
+}
+
+export async function putUpload(ctx: V2Context): Promise<void> {
+  const u = await session(ctx);
+  const digest = ctx.query.get('digest');
+  if (!digest) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
+  const before = u.byte_count;
+  const blob = await withRecovery(ctx, u, () => ctx.rt.uploads.finish(u, digest, hasBody(ctx.req) ? chunkOf(ctx) : null));
+  ctx.rt.metrics.bytesReceived.inc(blob.size - before);
+  sendBlobCreated(ctx, blob);
+}
+
+export async function cancelUpload(ctx: V2Context): Promise<void> {
+  const u = await session(ctx);
+  await ctx.rt.uploads.cancel(u);
+  ctx.reply.code(204).send();
+}

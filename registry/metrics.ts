@@ -1,0 +1,61 @@
+/** Prometheus metrics (served at /metrics). */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Readable } from 'node:stream';
+import type { BlobStore, ByteRange } from './storage/index.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'quay_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'quay_http_request_duration_seconds',
+    help: 'HTTP request latency by route and method',
+    labelNames: ['route', 'method'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new Counter({ name: 'quay_http_bytes_received_total', help: 'Blob bytes received in uploads', registers: [this.registry] });
+  readonly bytesSent = new Counter({ name: 'quay_http_bytes_sent_total', help: 'Response body bytes sent', registers: [this.registry] });
+  readonly uploadDuration = new Histogram({
+    name: 'quay_blob_upload_request_duration_seconds',
+    help: 'Duration of requests that carry blob bytes (PATCH, PUT, single POST)',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly storageDuration = new Histogram({
+    name: 'quay_storage_operation_duration_seconds',
+    help: 'Blob store operation latency by driver and operation',
+    labelNames: ['driver', 'operation'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'quay_' });
+  }
+
+  /** Wrap a blob store so that every operation is timed. */
+  instrument(store: BlobStore): BlobStore {
+    const h = this.storageDuration;
+    const timed = <T>(operation: string, p: () => Promise<T>): Promise<T> => {
+      const end = h.startTimer({ driver: store.driver, operation });
+      return p().finally(() => end());
+    };
+    return {
+      driver: store.driver,
+      appendUpload: (id: string, offset: number, body: Readable) => timed('append_upload', () => store.appendUpload(id, offset, body)),
+      readUpload: (id: string, size: number) => timed('read_upload', () => store.readUpload(id, size)),
+      commitUpload: (id: string, digest: string, size: number) => timed('commit_upload', () => store.commitUpload(id, digest, size)),
+      deleteUpload: (id: string) => timed('delete_upload', () => store.deleteUpload(id)),
+      listUploads: () => store.listUploads(),
+      exists: (digest: string) => timed('exists', () => store.exists(digest)),
+      read: (digest: string, range?: ByteRange) => timed('open_read', () => store.read(digest, range)),
+      delete: (digest: string) => timed('delete', () => store.delete(digest)),
+      check: () => timed('check', () => store.check()),
+    };
+  }
+}

@@ -1,0 +1,100 @@
+/** Blobs: which repositories may serve a digest, mounts, and the repository-level delete. */
+import type { Readable } from 'node:stream';
+import type { Db, Queryable } from '../db/index.js';
+import type { BlobStore, ByteRange } from '../storage/index.js';
+
+export interface BlobRow {
+  id: number;
+  digest: string;
+  size: number;
+}
+
+/**
+ * Visibility rule: a repository may serve a blob that its manifests (not deleted ones) reference, or that was
+ * uploaded or mounted into it recently.
+ */
+const VISIBLE_IN_REPO = `(EXISTS (SELECT 1 FROM uploaded_blob u WHERE u.blob_id = b.id AND u.repository_id = $1)
+  OR EXISTS (SELECT 1 FROM manifest_blob mb JOIN manifest m ON m.id = mb.manifest_id
+              WHERE mb.blob_id = b.id AND mb.repository_id = $1 AND m.deleted_at IS NULL))`;
+
+export class Blobs {
+  constructor(
+    private readonly db: Db,
+    private readonly store: BlobStore,
+    private readonly tempRefSeconds: number,
+  ) {}
+
+  async findInRepo(repoId: number, digest: string, q: Queryable = this.db): Promise<BlobRow | null> {
+    const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = $2 AND ${VISIBLE_IN_REPO}`, [repoId, digest]);
+    return r.rows[0] ?? null;
+  }
+
+  /** Lock blob rows (against a concurrent GC deletion) and return those visible in the repository, by digest. */
+  async lockVisible(q: Queryable, repoId: number, digests: string[]): Promise<Map<string, BlobRow>> {
+    if (digests.length === 0) return new Map();
+    const r = await q.query<BlobRow>(
+      `SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = ANY($2::text[]) AND ${VISIBLE_IN_REPO} ORDER BY b.id FOR SHARE`,
+      [repoId, digests],
+    );
+    return new Map(r.rows.map((b) => [b.digest, b]));
+  }
+
+  /** Hold a temporary reference to a blob in a repository (after an upload or a mount) until a manifest references it. */
+  async holdTemporaryReference(q: Queryable, repoId: number, blobId: number): Promise<void> {
+    await q.query(
+      `INSERT INTO uploaded_blob (repository_id, blob_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+       ON CONFLICT (repository_id, blob_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+      [repoId, blobId, this.tempRefSeconds],
+    );
+  }
+
+  /** Make a blob visible in `toRepoId` if it is visible in one of `fromRepoIds`. */
+  async mount(fromRepoIds: number[], toRepoId: number, digest: string): Promise<BlobRow | null> {
+    return this.db.tx(async (q) => {
+      for (const from of fromRepoIds) {
+        const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = $2 AND ${VISIBLE_IN_REPO} FOR SHARE`, [from, digest]);
+        if (r.rows[0]) {
+          await this.holdTemporaryReference(q, toRepoId, r.rows[0].id);
+          return r.rows[0];
+        }
+      }
+      return null;
+    });
+  }
+
+  /** Repositories that hold a blob (candidates for an automatic mount), at most `limit`. */
+  async repositoriesHolding(digest: string, limit: number): Promise<number[]> {
+    const r = await this.db.query<{ repository_id: number }>(
+      `SELECT DISTINCT repository_id FROM (
+         SELECT u.repository_id FROM uploaded_blob u JOIN blob b ON b.id = u.blob_id WHERE b.digest = $1
+         UNION SELECT mb.repository_id FROM manifest_blob mb JOIN blob b ON b.id = mb.blob_id WHERE b.digest = $1) x
+       LIMIT $2`,
+      [digest, limit],
+    );
+    return r.rows.map((x) => x.repository_id);
+  }
+
+  /**
+   * Remove the repository's upload reference to a blob. A blob that a live manifest in the repository
+   * references stays (deleting it would break that manifest): the result says which case applied. The bytes
+   * go when GC finds nothing referencing them.
+   */
+  async unlink(repoId: number, digest: string): Promise<'deleted' | 'referenced' | 'unknown'> {
+    return this.db.tx(async (q) => {
+      const blob = await this.findInRepo(repoId, digest, q);
+      if (!blob) return 'unknown';
+      const used = await q.query(
+        `SELECT 1 FROM manifest_blob mb JOIN manifest m ON m.id = mb.manifest_id
+          WHERE mb.blob_id = $1 AND mb.repository_id = $2 AND m.deleted_at IS NULL LIMIT 1`,
+        [blob.id, repoId],
+      );
+      if (used.rows.length > 0) return 'referenced';
+      await q.query('DELETE FROM uploaded_blob WHERE repository_id = $1 AND blob_id = $2', [repoId, blob.id]);
+      return 'deleted';
+    });
+  }
+
+  open(blob: BlobRow, range?: ByteRange): Promise<Readable> {
+    return this.store.read(blob.digest, range);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Usage logs: append-only, written in batches so that busy pulls do not pay one INSERT each. Readers in this
+ * process call flush() first so that they see everything logged before them.
+ */
+import type { Db } from '../db/index.js';
+import type { Principal } from '../auth/principal.js';
+
+export interface LogInput {
+  kind: string;
+  performer: Principal;
+  namespaceId: number | null;
+  repositoryId?: number | null;
+  ip?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+interface PendingRow {
+  kind: string;
+  account_id: number | null;
+  performer_id: number | null;
+  repository_id: number | null;
+  datetime: Date;
+  ip: string | null;
+  metadata: string;
+}
+
+const FLUSH_INTERVAL_MS = 250;
+const FLUSH_BATCH = 500;
+
+export class UsageLogs {
+  private pending: PendingRow[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  log(entry: LogInput): void {
+    this.pending.push({
+      kind: entry.kind,
+      account_id: entry.namespaceId,
+      performer_id: entry.performer.kind === 'anonymous' ? null : entry.performer.id,
+      repository_id: entry.repositoryId ?? null,
+      datetime: new Date(),
+      ip: entry.ip ?? null,
+      metadata: JSON.stringify(entry.metadata ?? {}),
+    });
+    if (this.pending.length >= FLUSH_BATCH) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Write everything logged so far. Concurrent callers share one ordered chain of writes. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.pending;
+    this.pending = [];
+    this.flushing = this.flushing.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.db.query(
+          `INSERT INTO log_entry (kind, account_id, performer_id, repository_id, datetime, ip, metadata)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::jsonb[])`,
+          [
+            batch.map((r) => r.kind),
+            batch.map((r) => r.account_id),
+            batch.map((r) => r.performer_id),
+            batch.map((r) => r.repository_id),
+            batch.map((r) => r.datetime.toISOString()),
+            batch.map((r) => r.ip),
+            batch.map((r) => r.metadata),
+          ],
+        );
+      } catch (err) {
+        this.onError(err);
+      }
+    });
+    return this.flushing;
+  }
+}

@@ -1,0 +1,184 @@
+/** Manifests: push (validation, references, tags), lookup by tag or digest, delete, referrers. */
+import type { Db } from '../db/index.js';
+import { DigestError, digestOf, looksLikeDigest, parseDigest } from '../oci/digest.js';
+import { ManifestError, parseManifest, referrerArtifactType, type ParsedManifest } from '../oci/manifest.js';
+import { checkArtifactType, type ArtifactPolicy } from '../oci/artifacts.js';
+import { isNonDistributable } from '../oci/mediatypes.js';
+import { validTag } from '../oci/names.js';
+import { RegistryError } from '../errors.js';
+import type { Blobs } from './blobs.js';
+import { LIVE, type Tags } from './tags.js';
+
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export interface ManifestRow {
+  id: number;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  bytes: Buffer;
+  size: number;
+  config_media_type: string | null;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  annotations: Record<string, string> | null;
+  layers_size: number;
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+export interface PushResult {
+  digest: string;
+  subject?: string;
+  tags: string[];
+  manifest: ParsedManifest;
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export class Manifests {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: Blobs,
+    private readonly tags: Tags,
+    private readonly policy: ArtifactPolicy,
+  ) {}
+
+  /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
+  async put(repoId: number, reference: string, bytes: Buffer, contentType: string | undefined, extraTags: string[] = []): Promise<PushResult> {
+    let digest: string;
+    const tags: string[] = [];
+    if (looksLikeDigest(reference)) {
+      let expected;
+      try {
+        expected = parseDigest(reference);
+      } catch (e) {
+        throw new RegistryError((e as DigestError).unsupported ? 'UNSUPPORTED' : 'DIGEST_INVALID', (e as Error).message, { status: 400 });
+      }
+      digest = digestOf(bytes, expected.algorithm);
+      if (digest !== expected.digest) throw new RegistryError('DIGEST_INVALID', `manifest has digest ${digest}, not ${reference}`);
+    } else {
+      digest = digestOf(bytes);
+      tags.push(reference);
+    }
+    for (const t of [...tags, ...extraTags]) {
+      if (!validTag(t)) throw new RegistryError('TAG_INVALID', `invalid tag "${t}"`);
+    }
+    tags.push(...extraTags.filter((t) => !tags.includes(t)));
+
+    let m: ParsedManifest;
+    try {
+      m = parseManifest(bytes, contentType);
+      checkArtifactType(m, this.policy);
+    } catch (e) {
+      if (e instanceof ManifestError) throw new RegistryError('MANIFEST_INVALID', e.message, { status: e.unsupported ? 415 : 400 });
+      throw e;
+    }
+    const blobDigests = [...new Set([...(m.config ? [m.config] : []), ...m.layers].filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest))];
+    const childDigests = [...new Set(m.manifests.map((d) => d.digest))];
+
+    await this.db.tx(async (q) => {
+      const found = await this.blobs.lockVisible(q, repoId, blobDigests);
+      const missingBlob = blobDigests.find((d) => !found.has(d));
+      if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${missingBlob}`, { detail: { digest: missingBlob } });
+      const children = await q.query<{ id: number; digest: string }>(
+        'SELECT id, digest FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
+        [repoId, childDigests],
+      );
+      const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
+      if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+
+      const ins = await q.query<{ id: number; inserted: boolean }>(
+        `INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (repository_id, digest) DO UPDATE SET deleted_at = NULL
+         RETURNING id, (xmax = 0) AS inserted`,
+        [
+          repoId,
+          digest,
+          m.mediaType,
+          bytes,
+          bytes.length,
+          m.config?.mediaType ?? null,
+          referrerArtifactType(m) ?? null,
+          m.subject?.digest ?? null,
+          m.annotations ? JSON.stringify(m.annotations) : null,
+          m.layers.reduce((n, l) => n + l.size, 0),
+        ],
+      );
+      const manifestId = ins.rows[0].id;
+      if (ins.rows[0].inserted) {
+        if (found.size > 0) {
+          await q.query(
+            'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
+            [manifestId, [...found.values()].map((b) => b.id), repoId],
+          );
+        }
+        if (children.rows.length > 0) {
+          await q.query('INSERT INTO manifest_child (manifest_id, child_manifest_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [
+            manifestId,
+            children.rows.map((c) => c.id),
+          ]);
+        }
+      }
+      for (const t of tags) await this.tags.set(q, repoId, t, manifestId);
+    });
+    return { digest, subject: m.subject?.digest, tags, manifest: m };
+  }
+
+  /** The manifest a reference (tag or digest) names in a repository, or null. */
+  async resolve(repoId: number, reference: string): Promise<ManifestRow | null> {
+    if (looksLikeDigest(reference)) {
+      const r = await this.db.query<ManifestRow>('SELECT * FROM manifest WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL', [
+        repoId,
+        reference,
+      ]);
+      return r.rows[0] ?? null;
+    }
+    const r = await this.db.query<ManifestRow>(
+      `SELECT m.* FROM tag t JOIN manifest m ON m.id = t.manifest_id
+        WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
+      [repoId, reference, Date.now()],
+    );
+    return r.rows[0] ?? null;
+  }
+
+  /**
+   * Delete a manifest by digest: every live tag on it ends, and it is hidden from pulls. It stays restorable
+   * inside the namespace's time machine window; GC removes it afterwards. Returns the ended tag names, or null
+   * when the manifest is unknown.
+   */
+  async deleteByDigest(repoId: number, digest: string): Promise<string[] | null> {
+    return this.db.tx(async (q) => {
+      const r = await q.query<{ id: number }>(
+        'UPDATE manifest SET deleted_at = now() WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL RETURNING id',
+        [repoId, digest],
+      );
+      if (!r.rows[0]) return null;
+      return this.tags.endForManifest(q, r.rows[0].id);
+    });
+  }
+
+  /** Manifests in the repository whose subject is `digest`, optionally of one artifact type. */
+  async referrers(repoId: number, digest: string, artifactType?: string): Promise<ReferrerDescriptor[]> {
+    const r = await this.db.query<ManifestRow>(
+      `SELECT digest, media_type, size, artifact_type, annotations FROM manifest
+        WHERE repository_id = $1 AND subject_digest = $2 AND deleted_at IS NULL AND ($3::text IS NULL OR artifact_type = $3)
+        ORDER BY created_at, id`,
+      [repoId, digest, artifactType ?? null],
+    );
+    return r.rows.map((row) => ({
+      mediaType: row.media_type,
+      digest: row.digest,
+      size: row.size,
+      ...(row.artifact_type ? { artifactType: row.artifact_type } : {}),
+      ...(row.annotations ? { annotations: row.annotations } : {}),
+    }));
+  }
+}

@@ -1,0 +1,67 @@
+/** Repositories: lookup by path, creation (by API or on first push). */
+import type { Db, Queryable } from '../db/index.js';
+import type { RepoRef } from '../oci/names.js';
+import type { NamespaceRow } from './namespaces.js';
+
+export interface RepositoryRow {
+  id: number;
+  namespace_id: number;
+  name: string;
+  visibility: 'public' | 'private';
+  description: string;
+  state: string;
+  kind: string;
+  created_at: Date;
+}
+
+/** A repository path resolved against the database: either part may be missing. */
+export interface RepoTarget {
+  ref: RepoRef;
+  namespace: NamespaceRow | null;
+  repo: RepositoryRow | null;
+}
+
+export class Repositories {
+  constructor(private readonly db: Db) {}
+
+  /** Namespace and repository in one query. */
+  async lookup(ref: RepoRef, q: Queryable = this.db): Promise<RepoTarget> {
+    const r = await q.query<{ ns: NamespaceRow; repo: RepositoryRow | null }>(
+      `SELECT row_to_json(n.*) AS ns, row_to_json(r.*) AS repo
+         FROM namespace n LEFT JOIN repository r ON r.namespace_id = n.id AND r.name = $2
+        WHERE n.name = $1`,
+      [ref.namespace, ref.name],
+    );
+    const row = r.rows[0];
+    if (!row) return { ref, namespace: null, repo: null };
+    return { ref, namespace: reviveDates(row.ns), repo: row.repo ? reviveDates(row.repo) : null };
+  }
+
+  async byId(id: number, q: Queryable = this.db): Promise<RepositoryRow | null> {
+    return (await q.query<RepositoryRow>('SELECT * FROM repository WHERE id = $1', [id])).rows[0] ?? null;
+  }
+
+  /** Create the repository unless it exists; returns the row and whether this call created it. */
+  async create(
+    namespaceId: number,
+    name: string,
+    opts: { visibility: 'public' | 'private'; description?: string },
+    q: Queryable = this.db,
+  ): Promise<{ repo: RepositoryRow; created: boolean }> {
+    const ins = await q.query<RepositoryRow>(
+      `INSERT INTO repository (namespace_id, name, visibility, description) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (namespace_id, name) DO NOTHING RETURNING *`,
+      [namespaceId, name, opts.visibility, opts.description ?? ''],
+    );
+    if (ins.rows[0]) return { repo: ins.rows[0], created: true };
+    const existing = await q.query<RepositoryRow>('SELECT * FROM repository WHERE namespace_id = $1 AND name = $2', [namespaceId, name]);
+    return { repo: existing.rows[0], created: false };
+  }
+}
+
+/** row_to_json turns timestamps into strings; callers expect Dates like every other query returns. */
+function reviveDates<T>(row: T): T {
+  const r = row as Record<string, unknown>;
+  for (const k of ['created_at', 'updated_at']) if (typeof r[k] === 'string') r[k] = new Date(r[k] as string);
+  return row;
+}

@@ -1,0 +1,114 @@
+/** The composition root: builds every service from the config. Routes and workers receive this object. */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Redis } from 'ioredis';
+import type { QuayConfig } from '../config/index.js';
+import { openEmbedded, openPostgres, type Db } from './db/index.js';
+import { migrate } from './db/migrate.js';
+import { createBlobStore, type BlobStore } from './storage/index.js';
+import { Metrics } from './metrics.js';
+import { TokenService } from './auth/tokens.js';
+import { Authenticator } from './auth/credentials.js';
+import { Permissions } from './auth/permissions.js';
+import { generateSecret } from './auth/passwords.js';
+import { Namespaces, type NamespaceRow } from './model/namespaces.js';
+import { Repositories } from './model/repositories.js';
+import { Blobs } from './model/blobs.js';
+import { Uploads } from './model/uploads.js';
+import { Tags } from './model/tags.js';
+import { Manifests } from './model/manifests.js';
+import { UsageLogs } from './model/logs.js';
+
+export interface Runtime {
+  config: QuayConfig;
+  dataDir: string;
+  log: Logger;
+  db: Db;
+  store: BlobStore;
+  metrics: Metrics;
+  tokens: TokenService;
+  auth: Authenticator;
+  permissions: Permissions;
+  namespaces: Namespaces;
+  repositories: Repositories;
+  blobs: Blobs;
+  uploads: Uploads;
+  tags: Tags;
+  manifests: Manifests;
+  logs: UsageLogs;
+  /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
+  redis: Redis | null;
+  close(): Promise<void>;
+}
+
+/** `20G`-style sizes (MAXIMUM_LAYER_SIZE) in bytes. */
+export function parseSize(s: string): number {
+  const m = /^([0-9]+)([KMGT]?)$/.exec(s);
+  if (!m) throw new Error(`invalid size "${s}"`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]]!;
+  return Number(m[1]) * unit;
+}
+
+export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger): Promise<Runtime> {
+  const db = config.DB_URI ? await openPostgres(config.DB_URI) : await openEmbedded(join(dataDir, 'db'));
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) log.info({ applied }, 'database migrations applied');
+    const metrics = new Metrics();
+    const store = metrics.instrument(createBlobStore(config, dataDir));
+    const tokens = new TokenService(db, config.SERVER_HOSTNAME);
+    await tokens.init();
+    const namespaces = new Namespaces(db, config);
+    const blobs = new Blobs(db, store, config.PUSH_TEMP_TAG_EXPIRATION_SEC);
+    const tags = new Tags(db);
+    const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
+    const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
+    const r = config.BUILDLOGS_REDIS;
+    const redis = r
+      ? new Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
+      : null;
+    redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    return {
+      config,
+      dataDir,
+      log,
+      db,
+      store,
+      metrics,
+      tokens,
+      auth: new Authenticator(namespaces),
+      permissions: new Permissions(db, config),
+      namespaces,
+      repositories: new Repositories(db),
+      blobs,
+      uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
+      tags,
+      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }),
+      logs,
+      redis,
+      async close() {
+        await logs.flush();
+        redis?.disconnect();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * On first start with no user (and FEATURE_USER_INITIALIZE off), create the superuser: `admin`, or the first
+ * name in SUPER_USERS. Returns its generated password once, or null when nothing was created.
+ */
+export async function bootstrapSuperuser(rt: Runtime, password = generateSecret(20)): Promise<{ user: NamespaceRow; password: string } | null> {
+  if (rt.config.FEATURE_USER_INITIALIZE) return null;
+  return rt.db.tx(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock(774412)');
+    if ((await rt.namespaces.countUsers(q)) > 0) return null;
+    const name = rt.config.SUPER_USERS[0] ?? 'admin';
+    const user = await rt.namespaces.createUser({ name, password, email: null, superuser: true }, q);
+    return { user, password };
+  });
+}

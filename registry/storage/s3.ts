@@ -1,0 +1,244 @@
+/**
+ * S3 and S3-compatible blob store (Quay's S3Storage, RadosGWStorage, RHOCSStorage).
+ * An upload is a series of segment objects, one per request body, so any replica can append to it; commit
+ * copies a single segment server-side, or joins several with a multipart upload.
+ */
+import {
+  S3Client,
+  GetObjectCommand,
+  HeadObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCopyCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
+  PutObjectCommand,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { casPath, type BlobStore, type ByteRange, type StagedUpload } from './blobstore.js';
+
+export interface S3Options {
+  driver: string;
+  bucket: string;
+  /** key prefix, without leading or trailing slash */
+  prefix: string;
+  endpoint?: string;
+  region: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle: boolean;
+}
+
+const MIN_PART = 5 * 1024 * 1024;
+/** S3 refuses a single CopyObject above 5 GiB; larger copies go part by part. */
+const MAX_COPY = 5 * 1024 * 1024 * 1024;
+const PART_SIZE = 8 * 1024 * 1024;
+
+export class S3BlobStore implements BlobStore {
+  readonly driver: string;
+  private readonly s3: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(opts: S3Options) {
+    this.driver = opts.driver;
+    this.bucket = opts.bucket;
+    this.prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
+    this.s3 = new S3Client({
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle,
+      credentials: opts.accessKeyId ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey ?? '' } : undefined,
+      maxAttempts: 3,
+      // Checksums of streamed bodies of unknown length are not supported by every S3 implementation.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  private key(rel: string): string {
+    return this.prefix ? `${this.prefix}/${rel}` : rel;
+  }
+
+  private uploadDir(id: string): string {
+    return this.key(`uploads/${id}/`);
+  }
+
+  private segmentKey(id: string, offset: number): string {
+    return `${this.uploadDir(id)}${String(offset).padStart(16, '0')}`;
+  }
+
+  private async segments(id: string): Promise<Array<{ key: string; offset: number; size: number }>> {
+    const out: Array<{ key: string; offset: number; size: number }> = [];
+    for await (const obj of this.list(this.uploadDir(id))) {
+      out.push({ key: obj.Key!, offset: Number(obj.Key!.slice(this.uploadDir(id).length)), size: obj.Size ?? 0 });
+    }
+    return out.sort((a, b) => a.offset - b.offset);
+  }
+
+  private async *list(prefix: string): AsyncIterable<_Object> {
+    let token: string | undefined;
+    do {
+      const r = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of r.Contents ?? []) yield o;
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async appendUpload(uploadId: string, offset: number, body: Readable): Promise<number> {
+    // Segments at or past the offset are leftovers of a request that failed after storing them.
+    const stale = (await this.segments(uploadId)).filter((s) => s.offset >= offset);
+    await this.deleteKeys(stale.map((s) => s.key));
+    let written = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const source = body.pipe(counter);
+    body.on('error', (err) => counter.destroy(err));
+    const upload = new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: this.segmentKey(uploadId, offset), Body: source },
+      partSize: PART_SIZE,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+    return written;
+  }
+
+  async readUpload(uploadId: string, size: number): Promise<Readable> {
+    const segs = (await this.segments(uploadId)).filter((s) => s.offset < size);
+    const self = this;
+    async function* concat(): AsyncIterable<Buffer> {
+      let remaining = size;
+      for (const seg of segs) {
+        const take = Math.min(seg.size, remaining);
+        if (take <= 0) break;
+        const r = await self.s3.send(new GetObjectCommand({ Bucket: self.bucket, Key: seg.key, Range: `bytes=0-${take - 1}` }));
+        for await (const chunk of r.Body as Readable) yield chunk as Buffer;
+        remaining -= take;
+      }
+    }
+    return Readable.from(concat());
+  }
+
+  async commitUpload(uploadId: string, digest: string, size: number): Promise<void> {
+    if (await this.exists(digest)) return;
+    const target = this.key(casPath(digest));
+    const segs = (await this.segments(uploadId)).filter((s) => s.offset < size);
+    const total = segs.reduce((n, s) => n + s.size, 0);
+    if (total < size) throw new Error(`upload ${uploadId} has ${total} staged bytes, expected ${size}`);
+    if (size === 0) {
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: target, Body: Buffer.alloc(0) }));
+    } else if (segs.length === 1 && segs[0].size === size && size <= MAX_COPY) {
+      await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: target, CopySource: this.copySource(segs[0].key) }));
+    } else if (segs.slice(0, -1).every((s) => s.size >= MIN_PART) && segs.every((s) => s.size <= MAX_COPY) && total === size) {
+      await this.multipartCopy(target, segs);
+    } else {
+      const upload = new Upload({
+        client: this.s3,
+        params: { Bucket: this.bucket, Key: target, Body: await this.readUpload(uploadId, size) },
+        partSize: PART_SIZE,
+        queueSize: 2,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+    }
+  }
+
+  private copySource(key: string): string {
+    return `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  private async multipartCopy(target: string, segs: Array<{ key: string; size: number }>): Promise<void> {
+    const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: target }));
+    try {
+      const parts = [];
+      for (let i = 0; i < segs.length; i++) {
+        const r = await this.s3.send(
+          new UploadPartCopyCommand({ Bucket: this.bucket, Key: target, UploadId, PartNumber: i + 1, CopySource: this.copySource(segs[i].key) }),
+        );
+        parts.push({ PartNumber: i + 1, ETag: r.CopyPartResult?.ETag });
+      }
+      await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId })).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async deleteUpload(uploadId: string): Promise<void> {
+    await this.deleteKeys((await this.segments(uploadId)).map((s) => s.key));
+  }
+
+  private async deleteKeys(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      if (batch.length === 1) await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: batch[0] }));
+      else if (batch.length > 1) {
+        await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      }
+    }
+  }
+
+  async *listUploads(): AsyncIterable<StagedUpload> {
+    const seen = new Map<string, Date>();
+    const base = this.key('uploads/');
+    for await (const obj of this.list(base)) {
+      const id = obj.Key!.slice(base.length).split('/')[0];
+      const modified = obj.LastModified ?? new Date(0);
+      const prev = seen.get(id);
+      if (!prev || prev < modified) seen.set(id, modified);
+    }
+    for (const [id, modified] of seen) yield { id, modified };
+  }
+
+  async exists(digest: string): Promise<boolean> {
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)) }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async read(digest: string, range?: ByteRange): Promise<Readable> {
+    if (range && range.end < range.start) return Readable.from([]);
+    const r = await this.s3.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+    );
+    const body = r.Body as Readable;
+    // Hand out a plain stream so that callers do not depend on the SDK's stream type.
+    const out = new PassThrough();
+    body.on('error', (err) => out.destroy(err));
+    return body.pipe(out);
+  }
+
+  async delete(digest: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)) }));
+  }
+
+  async check(): Promise<void> {
+    const key = this.key(`health/${randomUUID()}`);
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'ok' }));
+    const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const text = await r.Body!.transformToString();
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    if (text !== 'ok') throw new Error('S3 storage read back different bytes');
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}

@@ -1,0 +1,19 @@
+/** Removes abandoned uploads: sessions untouched for longer than the threshold, and staged bytes without a session. */
+import type { Runtime } from '../runtime.js';
+
+export async function cleanupUploads(rt: Runtime, maxAgeMs: number): Promise<{ sessions: number; staged: number }> {
+  const cutoff = new Date(Date.now() - maxAgeMs);
+  const expired = await rt.db.query<{ id: string }>('DELETE FROM blob_upload WHERE updated_at < $1 RETURNING id', [cutoff]);
+  for (const { id } of expired.rows) await rt.store.deleteUpload(id);
+  let staged = 0;
+  for await (const u of rt.store.listUploads()) {
+    if (u.modified >= cutoff) continue;
+    const live = await rt.db.query('SELECT 1 FROM blob_upload WHERE id::text = $1', [u.id]);
+    if (live.rows.length === 0) {
+      await rt.store.deleteUpload(u.id);
+      staged++;
+    }
+  }
+  if (expired.rows.length > 0 || staged > 0) rt.log.info({ sessions: expired.rows.length, staged }, 'removed abandoned uploads');
+  return { sessions: expired.rows.length, staged };
+}
