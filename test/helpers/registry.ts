@@ -1,0 +1,128 @@
+/**
+ * Starts the registry as a real process (`node dist/registry/main.js serve`) for tests: embedded mode
+ * (PGlite + filesystem) or with a config.yaml (Postgres, S3, Redis from the test bench).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { REPO_ROOT, workDir } from '../setup/paths.js';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup/procs.js';
+import { createTestBucket, createTestDatabase } from '../setup/services.js';
+
+export const ADMIN_PASSWORD = 'admin-password-1';
+
+export interface RegistryProcess {
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** 127.0.0.1:<port>, the registry part of image references */
+  readonly hostPort: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly configPath: string | null;
+  readonly admin: { username: string; password: string };
+  readonly process: ManagedProcess;
+  /** SIGTERM and wait (graceful). */
+  stop(): Promise<void>;
+  /** SIGKILL, no cleanup (crash tests). */
+  kill(): Promise<void>;
+  /** Everything the process printed so far. */
+  output(): string;
+}
+
+export interface StartOptions {
+  /** config.yaml contents; absent = embedded defaults (no config file). */
+  config?: Record<string, unknown>;
+  /** Reuse a data directory (restart tests). */
+  dataDir?: string;
+  /** Reuse a port (restart tests). */
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Password of the superuser created at first start (INITIAL_ADMIN_PASSWORD). */
+  adminPassword?: string;
+  label?: string;
+}
+
+/** A config.yaml for Postgres (a fresh database) and S3 (a fresh bucket) on the test bench. */
+export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const dbUri = await createTestDatabase('registry');
+  const bucket = await createTestBucket('registry');
+  const url = new URL(bucket.endpoint);
+  return {
+    DB_URI: dbUri,
+    DISTRIBUTED_STORAGE_CONFIG: {
+      s3: [
+        'S3Storage',
+        {
+          host: url.hostname,
+          port: Number(url.port),
+          is_secure: false,
+          s3_bucket: bucket.bucket,
+          s3_access_key: bucket.accessKey,
+          s3_secret_key: bucket.secretKey,
+          s3_region: bucket.region,
+          storage_path: '/registry',
+        },
+      ],
+    },
+    DISTRIBUTED_STORAGE_PREFERENCE: ['s3'],
+    SUPER_USERS: ['admin'],
+    ...extra,
+  };
+}
+
+export async function startRegistry(opts: StartOptions = {}): Promise<RegistryProcess> {
+  const dir = workDir(opts.label ?? 'registry');
+  const dataDir = opts.dataDir ?? join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const hostPort = `127.0.0.1:${port}`;
+  let configPath: string | null = null;
+  if (opts.config) {
+    configPath = join(dir, 'config.yaml');
+    writeFileSync(configPath, yaml.dump({ SERVER_HOSTNAME: hostPort, ...opts.config }));
+  }
+  const logFile = join(dir, `registry-${port}-${Date.now()}.log`);
+  const args = [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir];
+  if (configPath) args.push('--config', configPath);
+  const adminPassword = opts.adminPassword ?? ADMIN_PASSWORD;
+  const proc = startProcess({
+    name: 'registry',
+    bin: process.execPath,
+    args,
+    logFile,
+    cwd: REPO_ROOT,
+    env: { ...process.env, INITIAL_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: process.env.REGISTRY_LOG_LEVEL ?? 'info', ...opts.env },
+  });
+  const url = `http://${hostPort}`;
+  await waitUntil(proc, `${url}/health/instance answers 200`, async () => (await fetch(`${url}/health/instance`)).status === 200, 60_000);
+  const adminName = (opts.config?.SUPER_USERS as string[] | undefined)?.[0] ?? 'admin';
+  return {
+    url,
+    hostPort,
+    port,
+    dataDir,
+    configPath,
+    admin: { username: adminName, password: adminPassword },
+    process: proc,
+    stop: () => proc.stop(35_000),
+    async kill() {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    },
+    output: () => readFileSync(logFile, 'utf8'),
+  };
+}
+
+/** `Authorization: Basic` for a user. */
+export function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
+/** A registry bearer token from /v2/auth for the given scopes. */
+export async function registryToken(reg: RegistryProcess, scopes: string[], creds?: { username: string; password: string }): Promise<string> {
+  const q = new URLSearchParams({ service: reg.hostPort });
+  for (const s of scopes) q.append('scope', s);
+  const res = await fetch(`${reg.url}/v2/auth?${q}`, { headers: creds ? { authorization: basicAuth(creds.username, creds.password) } : {} });
+  if (res.status !== 200) throw new Error(`/v2/auth answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
