@@ -1,0 +1,179 @@
+/**
+ * The test cluster has no kubelet or controller-manager, so tests play their parts where readiness
+ * matters: mark a Deployment available, finish a Job, admit a Route, bind an ObjectBucketClaim.
+ * `FakeControllers` does the Deployment and Job parts automatically, driven by watches.
+ */
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Job,
+} from '@kubernetes/client-node';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** What a Deployment controller and kubelets would report once every replica runs. */
+export async function markDeploymentAvailable(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const d = await apps.readNamespacedDeployment({ name, namespace });
+  await apps.patchNamespacedDeploymentStatus({ name, namespace, body: deploymentStatus(d) }, mergePatch);
+}
+
+function deploymentStatus(d: V1Deployment): Record<string, unknown> {
+  const replicas = d.spec?.replicas ?? 1;
+  const now = new Date().toISOString();
+  return {
+    status: {
+      observedGeneration: d.metadata?.generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+      conditions: [
+        { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.', lastUpdateTime: now, lastTransitionTime: now },
+        { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'ReplicaSet has successfully progressed.', lastUpdateTime: now, lastTransitionTime: now },
+      ],
+    },
+  };
+}
+
+function deploymentSettled(d: V1Deployment): boolean {
+  const s = d.status;
+  const replicas = d.spec?.replicas ?? 1;
+  return !!s && s.observedGeneration === d.metadata?.generation && s.availableReplicas === replicas && s.updatedReplicas === replicas && s.replicas === replicas && (s.conditions ?? []).some((c) => c.type === 'Available');
+}
+
+export async function completeJob(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  const now = new Date().toISOString();
+  await kc.makeApiClient(BatchV1Api).patchNamespacedJobStatus(
+    {
+      name,
+      namespace,
+      body: {
+        status: {
+          startTime: now,
+          completionTime: now,
+          succeeded: 1,
+          conditions: [
+            { type: 'SuccessCriteriaMet', status: 'True', lastProbeTime: now, lastTransitionTime: now },
+            { type: 'Complete', status: 'True', lastProbeTime: now, lastTransitionTime: now },
+          ],
+        },
+      },
+    },
+    mergePatch,
+  );
+}
+
+export async function failJob(kc: KubeConfig, namespace: string, name: string, message: string): Promise<void> {
+  const now = new Date().toISOString();
+  await kc.makeApiClient(BatchV1Api).patchNamespacedJobStatus(
+    {
+      name,
+      namespace,
+      body: {
+        status: {
+          startTime: now,
+          failed: 1,
+          conditions: [
+            { type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded', message, lastProbeTime: now, lastTransitionTime: now },
+            { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message, lastProbeTime: now, lastTransitionTime: now },
+          ],
+        },
+      },
+    },
+    mergePatch,
+  );
+}
+
+/** What OpenShift's router writes on a Route it serves. */
+export async function admitRoute(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const route = (await api.getNamespacedCustomObject({ group: 'route.openshift.io', version: 'v1', namespace, plural: 'routes', name })) as any;
+  await api.patchNamespacedCustomObjectStatus(
+    {
+      group: 'route.openshift.io',
+      version: 'v1',
+      namespace,
+      plural: 'routes',
+      name,
+      body: { status: { ingress: [{ host: route.spec?.host, routerName: 'default', conditions: [{ type: 'Admitted', status: 'True' }] }] } },
+    },
+    mergePatch,
+  );
+}
+
+/** What a bucket provisioner (NooBaa, Rook) creates for a bound ObjectBucketClaim. */
+export async function bindBucket(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  b: { host: string; port: number; bucket: string; accessKey: string; secretKey: string },
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name }, stringData: { AWS_ACCESS_KEY_ID: b.accessKey, AWS_SECRET_ACCESS_KEY: b.secretKey } },
+  });
+  await core.createNamespacedConfigMap({
+    namespace,
+    body: { metadata: { name }, data: { BUCKET_HOST: b.host, BUCKET_PORT: String(b.port), BUCKET_NAME: b.bucket } },
+  });
+}
+
+/**
+ * Watches Deployments (and optionally Jobs) and reports them available (succeeded) as soon as they
+ * change, like the real controllers would once pods run.
+ */
+export class FakeControllers {
+  private aborts: AbortController[] = [];
+  private stopped = false;
+  paused = false;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly opts: { jobs?: boolean; namespace?: string } = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const prefix = (group: string) => (this.opts.namespace ? `${group}/namespaces/${this.opts.namespace}` : group);
+    await this.watch(`${prefix('/apis/apps/v1')}/deployments`, async (d: V1Deployment) => {
+      if (!deploymentSettled(d)) await markDeploymentAvailable(this.kc, d.metadata!.namespace!, d.metadata!.name!);
+    });
+    if (this.opts.jobs) {
+      await this.watch(`${prefix('/apis/batch/v1')}/jobs`, async (j: V1Job) => {
+        if (!j.status?.succeeded && !j.status?.failed) await completeJob(this.kc, j.metadata!.namespace!, j.metadata!.name!);
+      });
+    }
+  }
+
+  private async watch<T>(path: string, onObject: (o: T) => Promise<void>): Promise<void> {
+    const start = async (): Promise<void> => {
+      const ac = await new Watch(this.kc).watch(
+        path,
+        {},
+        (type, obj) => {
+          if (this.paused || (type !== 'ADDED' && type !== 'MODIFIED')) return;
+          // Objects deleted meanwhile or updated concurrently are simply seen again on their next event.
+          onObject(obj as T).catch(() => undefined);
+        },
+        () => {
+          if (!this.stopped) setTimeout(() => void start().catch(() => undefined), 200);
+        },
+      );
+      this.aborts.push(ac);
+    };
+    await start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const a of this.aborts) a.abort();
+  }
+}
