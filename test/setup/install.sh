@@ -26,11 +26,11 @@ APT_PACKAGES=(
   chromium fonts-liberation
 )
 
-# name | go package to install | version (pinned; served by the Go module proxy)
+# name | go package to install | version (pinned; served by the Go module proxy) | extra -ldflags
 GO_TOOLS=(
   "oras|oras.land/oras/cmd/oras|v1.3.6"
   "crane|github.com/google/go-containerregistry/cmd/crane|v0.22.1"
-  "helm|helm.sh/helm/v3/cmd/helm|v3.22.0"
+  "helm|helm.sh/helm/v3/cmd/helm|v3.22.0|-X helm.sh/helm/v3/internal/version.version=v3.22.0"
   "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
   "conformance|github.com/opencontainers/distribution-spec/conformance|v0.0.0-20260831232431-97274622c111"
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
@@ -42,6 +42,16 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 log() { printf '[install] %s\n' "$*"; }
 
 missing=()
+
+# One install at a time per tools dir (global setup of a concurrent `npm test` may call us too).
+if ((CHECK_ONLY == 0)); then
+  mkdir -p "$TOOLS"
+  exec 9>"$TOOLS/.install.lock"
+  if ! flock -n 9; then
+    log "another install.sh is running; waiting for it"
+    flock 9
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------- apt
 apt_missing() {
@@ -94,8 +104,8 @@ mkdir -p "$TOOLS"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 for entry in "${GO_TOOLS[@]}"; do
-  IFS='|' read -r name pkg version <<<"$entry"
-  want="$pkg@$version"
+  IFS='|' read -r name pkg version ldflags <<<"$entry"
+  want="$pkg@$version${ldflags:+ $ldflags}"
   stamp="$TOOLS/.$name.version"
   if [[ -x "$TOOLS/$name" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     log "$name: cached ($version)"
@@ -105,7 +115,7 @@ for entry in "${GO_TOOLS[@]}"; do
   s=$(now)
   log "$name: building $want ..."
   tmp=$(mktemp -d)
-  if ! GOBIN="$tmp" go install -trimpath -ldflags='-s -w' "$want" >"$tmp/build.log" 2>&1; then
+  if ! GOBIN="$tmp" go install -trimpath -ldflags="-s -w ${ldflags:-}" "$pkg@$version" >"$tmp/build.log" 2>&1; then
     tail -30 "$tmp/build.log"
     log "$name: BUILD FAILED ($want)"
     rm -rf "$tmp"

@@ -145,7 +145,7 @@ export function startProcess(o: StartOptions): ManagedProcess {
         } catch {
           /* gone */
         }
-        const t = sleep(timeoutMs).then(() => 'timeout' as const);
+        const t = sleep(timeoutMs, undefined, { ref: false }).then(() => 'timeout' as const);
         if ((await Promise.race([exited, t])) === 'timeout') {
           child.kill('SIGKILL');
           await exited;

@@ -93,9 +93,10 @@ export function tool(name: string): string {
   );
 }
 
-/** Version pinned by install.sh for a Go-built tool (module@version, from its stamp file). */
+/** Version install.sh built a Go tool at, e.g. "v1.3.6" (from its stamp file `package@version [ldflags]`). */
 export function toolVersion(name: (typeof GO_TOOLS)[number]): string {
-  return readFileSync(join(toolsDir(), `.${name}.version`), 'utf8').trim();
+  const stamp = readFileSync(join(toolsDir(), `.${name}.version`), 'utf8').trim();
+  return /^[^@\s]+@(\S+)/.exec(stamp)?.[1] ?? stamp;
 }
 
 export interface RunOptions {
