@@ -18,6 +18,10 @@ import { Uploads } from './model/uploads.js';
 import { Tags } from './model/tags.js';
 import { Manifests } from './model/manifests.js';
 import { UsageLogs } from './model/logs.js';
+import { GarbageCollector } from './model/gc.js';
+import { Quotas } from './model/quota.js';
+import { Labels } from './model/labels.js';
+import { Notifications } from './model/notifications.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -36,6 +40,10 @@ export interface Runtime {
   tags: Tags;
   manifests: Manifests;
   logs: UsageLogs;
+  gc: GarbageCollector;
+  quotas: Quotas;
+  labels: Labels;
+  notifications: Notifications;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -63,6 +71,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
+    const notifications = new Notifications(db);
+    const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
     const r = config.BUILDLOGS_REDIS;
     const redis = r
       ? new Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
@@ -83,8 +93,14 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       blobs,
       uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }),
+      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, (q, p) =>
+        labels.onManifestPushed(q, p),
+      ),
       logs,
+      gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
+      quotas: new Quotas(db, config, notifications),
+      labels,
+      notifications,
       redis,
       async close() {
         await logs.flush();

@@ -1,5 +1,5 @@
 /** Manifests: push (validation, references, tags), lookup by tag or digest, delete, referrers. */
-import type { Db } from '../db/index.js';
+import type { Db, Queryable } from '../db/index.js';
 import { DigestError, digestOf, looksLikeDigest, parseDigest } from '../oci/digest.js';
 import { ManifestError, parseManifest, referrerArtifactType, type ParsedManifest } from '../oci/manifest.js';
 import { checkArtifactType, type ArtifactPolicy } from '../oci/artifacts.js';
@@ -34,6 +34,12 @@ export interface PushResult {
   manifest: ParsedManifest;
 }
 
+/** Called in the push's transaction after the manifest and its tags are written (labels, label side effects). */
+export type ManifestPushedHook = (
+  q: Queryable,
+  p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[] },
+) => Promise<void>;
+
 export interface ReferrerDescriptor {
   mediaType: string;
   digest: string;
@@ -48,6 +54,7 @@ export class Manifests {
     private readonly blobs: Blobs,
     private readonly tags: Tags,
     private readonly policy: ArtifactPolicy,
+    private readonly onPushed?: ManifestPushedHook,
   ) {}
 
   /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
@@ -97,7 +104,7 @@ export class Manifests {
       const ins = await q.query<{ id: number; inserted: boolean }>(
         `INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (repository_id, digest) DO UPDATE SET deleted_at = NULL
+         ON CONFLICT (repository_id, digest) DO UPDATE SET deleted_at = NULL, pushed_at = now()
          RETURNING id, (xmax = 0) AS inserted`,
         [
           repoId,
@@ -128,6 +135,7 @@ export class Manifests {
         }
       }
       for (const t of tags) await this.tags.set(q, repoId, t, manifestId);
+      await this.onPushed?.(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags });
     });
     return { digest, subject: m.subject?.digest, tags, manifest: m };
   }

@@ -15,6 +15,24 @@ export interface TagRow {
   start_ms: number;
   end_ms: number | null;
   reversion: boolean;
+  expiry_state: 'scheduled' | 'done' | null;
+}
+
+/** A tag row with what the REST API shows of its manifest. */
+export interface TagHistoryRow extends TagRow {
+  manifest_digest: string;
+  media_type: string;
+  layers_size: number;
+}
+
+export interface TagListOptions {
+  onlyActive: boolean;
+  /** exact name */
+  name?: string;
+  /** SQL LIKE-free substring filter (`like:<s>`) or exact (`eq:<s>`) */
+  filter?: { op: 'like' | 'eq'; value: string };
+  page: number;
+  limit: number;
 }
 
 export class Tags {
@@ -29,7 +47,7 @@ export class Tags {
   }
 
   /** Serialise writers of one tag name for the rest of the transaction. */
-  private async lock(q: Queryable, repoId: number, name: string): Promise<void> {
+  async lock(q: Queryable, repoId: number, name: string): Promise<void> {
     await q.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [repoId % 2147483647, name]);
   }
 
@@ -39,7 +57,7 @@ export class Tags {
     const now = Date.now();
     const current = await this.live(repoId, name, q, now);
     if (current && current.manifest_id === manifestId && !opts.reversion) return 'unchanged';
-    if (current) await q.query('UPDATE tag SET end_ms = GREATEST($2::bigint, start_ms) WHERE id = $1', [current.id, now]);
+    if (current) await q.query('UPDATE tag SET end_ms = GREATEST($2::bigint, start_ms), expiry_state = NULL WHERE id = $1', [current.id, now]);
     await q.query('INSERT INTO tag (repository_id, name, manifest_id, start_ms, reversion) VALUES ($1, $2, $3, $4, $5)', [
       repoId,
       name,
@@ -55,7 +73,7 @@ export class Tags {
     return this.db.tx(async (q) => {
       await this.lock(q, repoId, name);
       const now = Date.now();
-      const r = await q.query(`UPDATE tag t SET end_ms = GREATEST($3::bigint, t.start_ms) WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')}`, [
+      const r = await q.query(`UPDATE tag t SET end_ms = GREATEST($3::bigint, t.start_ms), expiry_state = NULL WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')}`, [
         repoId,
         name,
         now,
@@ -68,7 +86,7 @@ export class Tags {
   async endForManifest(q: Queryable, manifestId: number): Promise<string[]> {
     const now = Date.now();
     const r = await q.query<{ name: string }>(
-      `UPDATE tag t SET end_ms = GREATEST($2::bigint, t.start_ms) WHERE t.manifest_id = $1 AND ${LIVE('t', '$2')} RETURNING t.name`,
+      `UPDATE tag t SET end_ms = GREATEST($2::bigint, t.start_ms), expiry_state = NULL WHERE t.manifest_id = $1 AND ${LIVE('t', '$2')} RETURNING t.name`,
       [manifestId, now],
     );
     return r.rows.map((x) => x.name);
@@ -83,5 +101,100 @@ export class Tags {
       [repoId, Date.now(), last, limit],
     );
     return r.rows.map((x) => x.name);
+  }
+
+  /**
+   * Tag rows with their manifests for the REST API, newest first: every row (history) or only live ones.
+   * Returns one page and whether more follow.
+   */
+  async list(repoId: number, o: TagListOptions, now = Date.now()): Promise<{ rows: TagHistoryRow[]; more: boolean }> {
+    const where = ['t.repository_id = $1'];
+    const params: unknown[] = [repoId];
+    if (o.onlyActive) {
+      params.push(now);
+      where.push(LIVE('t', `$${params.length}`));
+    }
+    if (o.name !== undefined) {
+      params.push(o.name);
+      where.push(`t.name = $${params.length}`);
+    }
+    if (o.filter) {
+      params.push(o.filter.value);
+      where.push(o.filter.op === 'eq' ? `t.name = $${params.length}` : `strpos(t.name, $${params.length}) > 0`);
+    }
+    params.push(o.limit + 1, (o.page - 1) * o.limit);
+    const r = await this.db.query<TagHistoryRow>(
+      `SELECT t.*, m.digest AS manifest_digest, m.media_type, m.layers_size FROM tag t JOIN manifest m ON m.id = t.manifest_id
+        WHERE ${where.join(' AND ')}
+        ORDER BY t.start_ms DESC, t.id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    return { rows: r.rows.slice(0, o.limit), more: r.rows.length > o.limit };
+  }
+
+  /**
+   * Set or clear the expiry of a tag's live row: `endMs` in the future, or null for none. Returns the
+   * previous expiry (ms or null), or undefined when the tag has no live row.
+   */
+  async setExpiration(repoId: number, name: string, endMs: number | null): Promise<{ previous: number | null } | undefined> {
+    return this.db.tx(async (q) => {
+      await this.lock(q, repoId, name);
+      const current = await this.live(repoId, name, q);
+      if (!current) return undefined;
+      await q.query('UPDATE tag SET end_ms = $2, expiry_state = $3 WHERE id = $1', [current.id, endMs, endMs === null ? null : 'scheduled']);
+      return { previous: current.end_ms };
+    });
+  }
+
+  /**
+   * Expiries that have passed and were not yet recorded: marks them done and returns them, so the caller
+   * logs each exactly once (the rows are claimed with SKIP LOCKED; every replica may run this).
+   */
+  async claimPassedExpiries(now = Date.now(), limit = 500): Promise<Array<{ repository_id: number; name: string; end_ms: number; manifest_digest: string }>> {
+    const r = await this.db.query<{ repository_id: number; name: string; end_ms: number; manifest_id: number }>(
+      `UPDATE tag SET expiry_state = 'done' WHERE id IN (
+         SELECT id FROM tag WHERE expiry_state = 'scheduled' AND end_ms <= $1 ORDER BY end_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING repository_id, name, end_ms, manifest_id`,
+      [now, limit],
+    );
+    if (r.rows.length === 0) return [];
+    const digests = await this.db.query<{ id: number; digest: string }>('SELECT id, digest FROM manifest WHERE id = ANY($1::bigint[])', [r.rows.map((x) => x.manifest_id)]);
+    const byId = new Map(digests.rows.map((d) => [d.id, d.digest]));
+    return r.rows.map((x) => ({ repository_id: x.repository_id, name: x.name, end_ms: x.end_ms, manifest_digest: byId.get(x.manifest_id) ?? '' }));
+  }
+
+  /**
+   * Point a tag at a manifest of the repository, by digest (the REST API's create and move). The manifest
+   * row is locked first, so a concurrent GC either finished deleting it (null) or sees the new tag. A
+   * manifest hidden by a v2 DELETE becomes visible again.
+   */
+  async assign(repoId: number, name: string, digest: string): Promise<'created' | 'moved' | 'unchanged' | null> {
+    return this.db.tx(async (q) => {
+      const m = await q.query<{ id: number }>('UPDATE manifest SET deleted_at = NULL WHERE repository_id = $1 AND digest = $2 RETURNING id', [repoId, digest]);
+      if (!m.rows[0]) return null;
+      return this.set(q, repoId, name, m.rows[0].id);
+    });
+  }
+
+  /**
+   * Restore a tag to a manifest it pointed at before, if that row ended inside the time machine window
+   * (`windowSeconds`). The new row is marked as a reversion.
+   */
+  async restore(repoId: number, name: string, digest: string, windowSeconds: number): Promise<'restored' | 'unknown_manifest' | 'not_in_history' | 'outside_window'> {
+    return this.db.tx(async (q) => {
+      const m = await q.query<{ id: number }>('SELECT id FROM manifest WHERE repository_id = $1 AND digest = $2 FOR UPDATE', [repoId, digest]);
+      if (!m.rows[0]) return 'unknown_manifest';
+      const manifestId = m.rows[0].id;
+      const now = Date.now();
+      const h = await q.query<{ last_end: number | null; rows: number }>(
+        `SELECT count(*)::int AS rows, max(coalesce(end_ms, $4::bigint)) AS last_end FROM tag WHERE repository_id = $1 AND name = $2 AND manifest_id = $3`,
+        [repoId, name, manifestId, now],
+      );
+      if (h.rows[0].rows === 0) return 'not_in_history';
+      if (h.rows[0].last_end! <= now - windowSeconds * 1000) return 'outside_window';
+      await q.query('UPDATE manifest SET deleted_at = NULL WHERE id = $1', [manifestId]);
+      await this.set(q, repoId, name, manifestId, { reversion: true });
+      return 'restored';
+    });
   }
 }

@@ -1,6 +1,8 @@
 /** Background workers of the `serve` process. Each runs on a timer and is safe to run on every replica. */
 import type { Runtime } from '../runtime.js';
 import { cleanupUploads } from './upload_cleanup.js';
+import { collectGarbage } from './gc.js';
+import { recordExpiredTags } from './tag_expiry.js';
 
 export interface Worker {
   name: string;
@@ -13,12 +15,18 @@ export function startWorkers(rt: Runtime, workers: Worker[] = defaultWorkers(rt)
   const running = new Set<Promise<void>>();
   let stopped = false;
   for (const w of workers) {
+    let busy = false;
     const tick = () => {
-      if (stopped) return;
+      // A run that outlasts the interval is not started twice in one process.
+      if (stopped || busy) return;
+      busy = true;
       const p = w
         .run(rt)
         .catch((err) => rt.log.error({ err, worker: w.name }, 'worker failed'))
-        .finally(() => running.delete(p));
+        .finally(() => {
+          busy = false;
+          running.delete(p);
+        });
       running.add(p);
     };
     const t = setInterval(tick, w.intervalMs);
@@ -35,6 +43,13 @@ export function startWorkers(rt: Runtime, workers: Worker[] = defaultWorkers(rt)
 }
 
 function defaultWorkers(rt: Runtime): Worker[] {
-  const ageMs = rt.config.BLOBUPLOAD_DELETION_DATE_THRESHOLD * 1000;
-  return [{ name: 'upload_cleanup', intervalMs: Math.min(Math.max(ageMs / 4, 10_000), 3_600_000), run: (r) => cleanupUploads(r, ageMs).then(() => undefined) }];
+  const { config } = rt;
+  const ageMs = config.BLOBUPLOAD_DELETION_DATE_THRESHOLD * 1000;
+  const cleanupMs = config.BLOBUPLOAD_CLEANUP_FREQUENCY ? config.BLOBUPLOAD_CLEANUP_FREQUENCY * 1000 : Math.min(Math.max(ageMs / 4, 10_000), 3_600_000);
+  const workers: Worker[] = [
+    { name: 'upload_cleanup', intervalMs: cleanupMs, run: (r) => cleanupUploads(r, ageMs).then(() => undefined) },
+    { name: 'tag_expiry', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => recordExpiredTags(r).then(() => undefined) },
+  ];
+  if (config.FEATURE_GARBAGE_COLLECTION) workers.push({ name: 'gc', intervalMs: config.GARBAGE_COLLECTION_FREQUENCY * 1000, run: collectGarbage });
+  return workers;
 }

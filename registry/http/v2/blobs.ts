@@ -2,7 +2,7 @@
 import { parseDigest, DigestError } from '../../oci/digest.js';
 import { RegistryError } from '../../errors.js';
 import type { ByteRange } from '../../storage/index.js';
-import { authorize } from './access.js';
+import { authorize, grantedActions } from './access.js';
 import { requireRepo, type V2Context } from './context.js';
 
 function checkDigest(digest: string): void {
@@ -34,7 +34,10 @@ export async function getBlob(ctx: V2Context): Promise<void> {
   await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'pull');
   checkDigest(digest);
   const repo = requireRepo(ctx);
-  const blob = await ctx.rt.blobs.findInRepo(repo.id, digest);
+  // A pusher's HEAD that finds the blob is followed by a manifest that references it without uploading it:
+  // renew the repository's temporary reference so that GC cannot delete the blob in between.
+  const pusher = ctx.req.method === 'HEAD' && (await grantedActions(ctx.rt, ctx.caller, ctx.target, ['push'])).has('push');
+  const blob = pusher ? await ctx.rt.blobs.mount([repo.id], repo.id, digest) : await ctx.rt.blobs.findInRepo(repo.id, digest);
   if (!blob) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest } });
   const { reply } = ctx;
   reply.header('docker-content-digest', blob.digest);

@@ -99,7 +99,8 @@ async function tryMount(ctx: V2Context, repoId: number, digest: string): Promise
       const target = { ref: { namespace: ns.name, name: repo.name, full: `${ns.name}/${repo.name}` }, namespace: ns, repo };
       if ((await rt.permissions.registryActions(ctx.caller.principal, target, ['pull'])).includes('pull')) candidates.push(id);
     }
-    const own = await rt.blobs.findInRepo(repoId, digest);
+    // Already here: renew the repository's temporary reference, so GC keeps the blob until the manifest lands.
+    const own = await rt.blobs.mount([repoId], repoId, digest);
     if (own) return own;
   }
   return candidates.length > 0 ? rt.blobs.mount(candidates, repoId, digest) : null;
@@ -109,6 +110,7 @@ export async function startUpload(ctx: V2Context): Promise<void> {
   const { rt } = ctx;
   await authorize(rt, ctx.req, ctx.caller, ctx.target, 'push');
   const repo = await pushTarget(ctx);
+  await rt.quotas.checkUploadAllowed(repo.namespace_id);
   const mount = ctx.query.get('mount');
   if (mount) {
     const blob = await tryMount(ctx, repo.id, mount);

@@ -1,0 +1,129 @@
+/**
+ * Manifest labels: the image config's LABELs (source `manifest`, created at push) and labels added through
+ * the API (source `api`). Label side effect at push: `quay.expires-after=<n><s|m|h|d|w>` makes the tags
+ * the push pointed at the manifest expire that long after the push.
+ */
+import type { Db, Queryable } from '../db/index.js';
+import type { BlobStore } from '../storage/index.js';
+import type { ParsedManifest } from '../oci/manifest.js';
+
+export interface LabelRow {
+  id: number;
+  uuid: string;
+  manifest_id: number;
+  key: string;
+  value: string;
+  media_type: string;
+  source_type: 'manifest' | 'api' | 'internal';
+}
+
+export function labelView(l: LabelRow): Record<string, unknown> {
+  return { id: l.uuid, key: l.key, value: l.value, source_type: l.source_type, media_type: l.media_type };
+}
+
+export const LABEL_KEY_PATTERN = /^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$/;
+export const LABEL_MEDIA_TYPES = ['text/plain', 'application/json'] as const;
+const DEFAULT_RESERVED = ['com.docker.', 'io.docker.', 'org.dockerproject.', 'org.opencontainers.', 'io.cncf.', 'io.kubernetes.', 'io.k8s.', 'io.quay', 'com.coreos', 'com.tectonic', 'internal', 'quay'];
+
+/** Image configs Quay reads labels from (Docker and OCI image configs). */
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.docker.container.image.v1+json', 'application/vnd.oci.image.config.v1+json']);
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+const MAX_LABELS = 500;
+
+/** `2h` → milliseconds; null when the value is not a Quay duration. */
+export function expiresAfterMs(value: string): number | null {
+  const m = /^\s*([0-9]{1,9})\s*([smhdw])\s*$/.exec(value);
+  if (!m) return null;
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * unit;
+}
+
+export class Labels {
+  private readonly reserved: string[];
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: BlobStore,
+    extraReserved: string[] = [],
+  ) {
+    this.reserved = [...DEFAULT_RESERVED, ...extraReserved];
+  }
+
+  /** Why a key cannot be added through the API, or null when it can. */
+  keyProblem(key: string): string | null {
+    if (key.length === 0 || key.length > 255 || !LABEL_KEY_PATTERN.test(key)) {
+      return `Invalid label key "${key}": use lowercase letters, digits, and single . or - between them (at most 255 characters)`;
+    }
+    const prefix = this.reserved.find((p) => key.startsWith(p));
+    if (prefix) return `Label key "${key}" has the reserved prefix "${prefix}"`;
+    return null;
+  }
+
+  async list(manifestId: number, prefix?: string): Promise<LabelRow[]> {
+    const r = await this.db.query<LabelRow>(
+      `SELECT * FROM manifest_label WHERE manifest_id = $1 AND ($2::text IS NULL OR starts_with(key, $2)) ORDER BY id`,
+      [manifestId, prefix ?? null],
+    );
+    return r.rows;
+  }
+
+  async get(manifestId: number, uuid: string): Promise<LabelRow | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(uuid)) return null;
+    const r = await this.db.query<LabelRow>('SELECT * FROM manifest_label WHERE manifest_id = $1 AND uuid = $2', [manifestId, uuid]);
+    return r.rows[0] ?? null;
+  }
+
+  async add(manifestId: number, key: string, value: string, mediaType: string, source: LabelRow['source_type'], q: Queryable = this.db): Promise<LabelRow> {
+    const r = await q.query<LabelRow>(
+      'INSERT INTO manifest_label (manifest_id, key, value, media_type, source_type) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+      [manifestId, key, value, mediaType, source],
+    );
+    return r.rows[0];
+  }
+
+  async delete(labelId: number): Promise<void> {
+    await this.db.query('DELETE FROM manifest_label WHERE id = $1', [labelId]);
+  }
+
+  /**
+   * Push hook, in the manifest's transaction: on the first push of a manifest its config's labels become
+   * labels; on every push, `quay.expires-after` sets the expiry of the tags this push pointed at it.
+   */
+  async onManifestPushed(q: Queryable, p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[] }): Promise<void> {
+    if (p.inserted && p.manifest.config && IMAGE_CONFIG_TYPES.has(p.manifest.config.mediaType)) {
+      const labels = await this.configLabels(p.manifest.config.digest, p.manifest.config.size);
+      for (const [key, value] of labels) await this.add(p.manifestId, key, value, 'text/plain', 'manifest', q);
+    }
+    if (p.tags.length === 0) return;
+    const r = await q.query<{ value: string }>(
+      `SELECT value FROM manifest_label WHERE manifest_id = $1 AND key = 'quay.expires-after' AND source_type = 'manifest' ORDER BY id DESC LIMIT 1`,
+      [p.manifestId],
+    );
+    const ms = r.rows[0] ? expiresAfterMs(r.rows[0].value) : null;
+    if (ms === null) return;
+    const now = Date.now();
+    await q.query(
+      `UPDATE tag SET end_ms = $4, expiry_state = 'scheduled'
+        WHERE repository_id = $1 AND name = ANY($2::text[]) AND manifest_id = $3 AND (end_ms IS NULL OR end_ms > $5)`,
+      [p.repositoryId, p.tags, p.manifestId, now + ms, now],
+    );
+  }
+
+  private async configLabels(digest: string, size: number): Promise<Array<[string, string]>> {
+    if (size > MAX_CONFIG_BYTES) return [];
+    const chunks: Buffer[] = [];
+    for await (const c of await this.store.read(digest)) chunks.push(c as Buffer);
+    let config: unknown;
+    try {
+      config = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      // Not every registry client writes a parseable config; the push stands, without labels.
+      return [];
+    }
+    const labels = (config as { config?: { Labels?: unknown } } | null)?.config?.Labels;
+    if (!labels || typeof labels !== 'object') return [];
+    return Object.entries(labels as Record<string, unknown>)
+      .filter((e): e is [string, string] => typeof e[1] === 'string')
+      .slice(0, MAX_LABELS);
+  }
+}

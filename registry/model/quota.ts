@@ -1,0 +1,201 @@
+/**
+ * Quota: limits per namespace, the maintained sizes (see migration 003: triggers on manifest_blob keep a
+ * per-namespace and per-repository count of each distinct blob in the transaction that adds or removes the
+ * references, so usage is one row read), and the check at the start of an upload.
+ *
+ * A namespace's size counts each blob once however many manifests, tags and repositories of the namespace
+ * use it. Blobs count from the push of the first manifest that references them until GC deletes the last
+ * such manifest (dead tags inside the time machine window keep theirs), as in Quay.
+ */
+import type { Db, Queryable } from '../db/index.js';
+import type { QuayConfig } from '../../config/index.js';
+import { RegistryError } from '../errors.js';
+import type { Notifications } from './notifications.js';
+
+export type LimitType = 'Warning' | 'Reject';
+
+export interface QuotaLimitRow {
+  id: number;
+  quota_id: number;
+  type: LimitType;
+  threshold_percent: number;
+}
+
+export interface QuotaRow {
+  id: number;
+  namespace_id: number;
+  limit_bytes: number;
+  limits: QuotaLimitRow[];
+}
+
+/** The limit that applies to a namespace: its own quota, or the system default (a 100 % Reject limit). */
+export interface EffectiveQuota {
+  quota: QuotaRow | null;
+  limitBytes: number;
+  limits: Array<{ type: LimitType; threshold_percent: number }>;
+}
+
+export interface Severity {
+  type: LimitType;
+  threshold_percent: number;
+  usage_bytes: number;
+  limit_bytes: number;
+}
+
+/** Text of the DENIED error podman shows (user guide 14.4.5.3). */
+export const QUOTA_EXCEEDED = 'Quota has been exceeded on namespace';
+
+/** Postgres BIGINT holds more, but nothing real is above 8 EiB; bigger numbers are typos. */
+export const MAX_QUOTA_BYTES = 2 ** 63 - 1;
+
+const UNITS: Record<string, number> = {
+  B: 1,
+  K: 1024, KB: 1000, KIB: 1024,
+  M: 1024 ** 2, MB: 1000 ** 2, MIB: 1024 ** 2,
+  G: 1024 ** 3, GB: 1000 ** 3, GIB: 1024 ** 3,
+  T: 1024 ** 4, TB: 1000 ** 4, TIB: 1024 ** 4,
+  P: 1024 ** 5, PB: 1000 ** 5, PIB: 1024 ** 5,
+  E: 1024 ** 6, EB: 1000 ** 6, EIB: 1024 ** 6,
+};
+
+/** `"10 GiB"`, `"500MB"`, `"1.5 T"` → bytes; null when not understood. */
+export function parseHumanSize(s: string): number | null {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$/.exec(s);
+  if (!m) return null;
+  const unit = UNITS[m[2].toUpperCase() || 'B'];
+  if (unit === undefined) return null;
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** Bytes as Quay shows them: `1.0 GiB`. */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+export class Quotas {
+  constructor(
+    private readonly db: Db,
+    private readonly config: QuayConfig,
+    private readonly notifications: Notifications,
+  ) {}
+
+  get enabled(): boolean {
+    return this.config.FEATURE_QUOTA_MANAGEMENT;
+  }
+
+  async namespaceSize(namespaceId: number, q: Queryable = this.db): Promise<number> {
+    const r = await q.query<{ size_bytes: number }>('SELECT size_bytes FROM quota_namespace_size WHERE namespace_id = $1', [namespaceId]);
+    return r.rows[0]?.size_bytes ?? 0;
+  }
+
+  async repositorySizes(repositoryIds: number[]): Promise<Map<number, number>> {
+    const r = await this.db.query<{ repository_id: number; size_bytes: number }>(
+      'SELECT repository_id, size_bytes FROM quota_repository_size WHERE repository_id = ANY($1::bigint[])',
+      [repositoryIds],
+    );
+    return new Map(r.rows.map((x) => [x.repository_id, x.size_bytes]));
+  }
+
+  async forNamespace(namespaceId: number, q: Queryable = this.db): Promise<QuotaRow | null> {
+    const r = await q.query<QuotaRow>(
+      `SELECT q.id, q.namespace_id, q.limit_bytes,
+              coalesce((SELECT json_agg(json_build_object('id', l.id, 'quota_id', l.quota_id, 'type', l.type, 'threshold_percent', l.threshold_percent) ORDER BY l.id DESC)
+                          FROM quota_limit l WHERE l.quota_id = q.id), '[]'::json) AS limits
+         FROM quota q WHERE q.namespace_id = $1`,
+      [namespaceId],
+    );
+    return r.rows[0] ?? null;
+  }
+
+  async effective(namespaceId: number, q: Queryable = this.db): Promise<EffectiveQuota | null> {
+    const quota = await this.forNamespace(namespaceId, q);
+    if (quota) return { quota, limitBytes: quota.limit_bytes, limits: quota.limits };
+    const def = this.config.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES;
+    if (def > 0) return { quota: null, limitBytes: def, limits: [{ type: 'Reject', threshold_percent: 100 }] };
+    return null;
+  }
+
+  /** The highest limit the namespace's usage has reached (Reject wins over Warning), or null. */
+  async severity(namespaceId: number): Promise<Severity | null> {
+    const eff = await this.effective(namespaceId);
+    if (!eff) return null;
+    const usage = await this.namespaceSize(namespaceId);
+    let worst: Severity | null = null;
+    for (const l of eff.limits) {
+      if (usage < (eff.limitBytes * l.threshold_percent) / 100) continue;
+      const s: Severity = { type: l.type, threshold_percent: l.threshold_percent, usage_bytes: usage, limit_bytes: eff.limitBytes };
+      if (!worst || (l.type === 'Reject' && worst.type === 'Warning') || (l.type === worst.type && l.threshold_percent > worst.threshold_percent)) worst = s;
+    }
+    return worst;
+  }
+
+  /**
+   * Called when a push starts an upload into the namespace: over a Reject limit the upload is refused with
+   * Quay's DENIED error; over a Warning limit it goes on and the namespace is notified (at most once per
+   * cooldown).
+   */
+  async checkUploadAllowed(namespaceId: number): Promise<void> {
+    if (!this.config.FEATURE_QUOTA_MANAGEMENT || !this.config.FEATURE_VERIFY_QUOTA) return;
+    const s = await this.severity(namespaceId);
+    if (!s) return;
+    const usagePercent = Math.round((s.usage_bytes / s.limit_bytes) * 1000) / 10;
+    const metadata = {
+      threshold_percent: s.threshold_percent,
+      usage_bytes: s.usage_bytes,
+      limit_bytes: s.limit_bytes,
+      usage_percent: usagePercent,
+      usage_bytes_formatted: formatSize(s.usage_bytes),
+      limit_bytes_formatted: formatSize(s.limit_bytes),
+    };
+    const kind = s.type === 'Reject' ? 'quota_error' : 'quota_warning';
+    await this.notifications.notifyOnce(namespaceId, kind, metadata, this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
+    if (s.type === 'Reject') throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+  }
+
+  /** Create the namespace's quota; null when it already has one (Quay allows one per namespace). */
+  async create(namespaceId: number, limitBytes: number): Promise<QuotaRow | null> {
+    const r = await this.db.query<{ id: number }>('INSERT INTO quota (namespace_id, limit_bytes) VALUES ($1, $2) ON CONFLICT (namespace_id) DO NOTHING RETURNING id', [
+      namespaceId,
+      limitBytes,
+    ]);
+    return r.rows[0] ? this.forNamespace(namespaceId) : null;
+  }
+
+  async setLimitBytes(quotaId: number, limitBytes: number): Promise<void> {
+    await this.db.query('UPDATE quota SET limit_bytes = $2 WHERE id = $1', [quotaId, limitBytes]);
+  }
+
+  async delete(quotaId: number): Promise<void> {
+    await this.db.query('DELETE FROM quota WHERE id = $1', [quotaId]);
+  }
+
+  /** Add a limit; null when the same type and threshold exist already. */
+  async addLimit(quotaId: number, type: LimitType, thresholdPercent: number): Promise<QuotaLimitRow | null> {
+    const r = await this.db.query<QuotaLimitRow>(
+      'INSERT INTO quota_limit (quota_id, type, threshold_percent) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *',
+      [quotaId, type, thresholdPercent],
+    );
+    return r.rows[0] ?? null;
+  }
+
+  /** Change a limit; false when another limit of the quota has that type and threshold. */
+  async updateLimit(limitId: number, type: LimitType, thresholdPercent: number): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE quota_limit l SET type = $2, threshold_percent = $3 WHERE l.id = $1
+         AND NOT EXISTS (SELECT 1 FROM quota_limit o WHERE o.quota_id = l.quota_id AND o.id <> l.id AND o.type = $2 AND o.threshold_percent = $3)`,
+      [limitId, type, thresholdPercent],
+    );
+    return r.rowCount > 0;
+  }
+
+  async deleteLimit(limitId: number): Promise<void> {
+    await this.db.query('DELETE FROM quota_limit WHERE id = $1', [limitId]);
+  }
+}
