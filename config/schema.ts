@@ -62,6 +62,10 @@ export const QuayConfigSchema = Type.Object(
     PUSH_TEMP_TAG_EXPIRATION_SEC: Type.Integer({ minimum: 0, default: 3600 }),
     MAXIMUM_LAYER_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '20G' }),
     V2_PAGINATION_SIZE: Type.Integer({ minimum: 1, default: 100 }),
+    V2_AUTH_CHALLENGE: Type.Union([Type.Literal('bearer'), Type.Literal('basic')], {
+      default: 'bearer',
+      description: 'not in Quay: the 401 challenge of /v2 (bearer = token service; basic = credentials on every request)',
+    }),
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: Type.Integer({ minimum: 0, default: 0 }),
     ALLOWED_OCI_ARTIFACT_TYPES: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
     REGISTRY_STATE: Type.Union([Type.Literal('normal'), Type.Literal('readonly')], { default: 'normal' }),
@@ -106,6 +110,9 @@ export const QuayConfigSchema = Type.Object(
     BUILDMAN_HOSTNAME: Type.Optional(Type.String()),
     SECURITY_SCANNER_V4_ENDPOINT: Type.Optional(Type.String()),
     SECURITY_SCANNER_V4_PSK: Type.Optional(Type.String()),
+    PAGE_TOKEN_KEY: Type.Optional(Type.String({ minLength: 1, description: 'key sealing opaque next_page tokens; generated and kept in the database when absent' })),
+    DEBUGGING: Bool(false, 'development mode: browser GETs on /api/v1 need no X-Requested-With'),
+    FEATURE_SUPERUSERS_ORG_CREATION_ONLY: Bool(false, 'only superusers may create organizations'),
   },
   { additionalProperties: true },
 );
@@ -117,7 +124,7 @@ export type QuayConfig = Static<typeof QuayConfigSchema>;
  * They are not warned about; anything outside the schema and this list is.
  */
 export const QUAY_KNOWN_KEYS: readonly string[] = [
-  'SETUP_COMPLETE', 'TESTING', 'DEBUGGING', 'ENTERPRISE_LOGO_URL', 'FOOTER_LINKS', 'BRANDING', 'CONTACT_INFO',
+  'SETUP_COMPLETE', 'TESTING', 'ENTERPRISE_LOGO_URL', 'FOOTER_LINKS', 'BRANDING', 'CONTACT_INFO',
   'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN', 'FEATURE_PROXY_STORAGE',
   'FEATURE_STORAGE_REPLICATION', 'FEATURE_SECURITY_NOTIFICATIONS', 'SECURITY_SCANNER_INDEXING_INTERVAL',
   'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'SECURITY_SCANNER_ENDPOINT', 'SECURITY_SCANNER_NOTIFICATIONS',
@@ -133,10 +140,10 @@ export const QUAY_KNOWN_KEYS: readonly string[] = [
   'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_LOG_EXPORT', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
   'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN', 'FEATURE_QUOTA_NOTIFICATIONS',
   'FEATURE_UI_V2', 'FEATURE_SPARSE_INDEX', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
-  'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP', 'FEATURE_SUPERUSERS_ORG_CREATION_ONLY',
+  'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP',
   'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'SSRF_ALLOWED_HOSTS', 'WEBHOOK_HOSTNAME_BLACKLIST',
   'NOTIFICATION_SEND_TIMEOUT', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
-  'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH', 'PAGE_TOKEN_KEY',
+  'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH',
   'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
   'DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT', 'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
   'SERVICE_ACCOUNT_TOKEN', 'ORCHESTRATOR', 'ORCHESTRATOR_PREFIX', 'JOB_REGISTRATION_TIMEOUT',
