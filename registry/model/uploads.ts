@@ -4,7 +4,7 @@
  * memory for speed; a process without it re-hashes the staged bytes.
  */
 import { randomUUID, type Hash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
 import type { BlobStore } from '../storage/index.js';
 import { DigestError, newHash, parseDigest, type DigestAlgorithm } from '../oci/digest.js';
@@ -86,9 +86,10 @@ export class Uploads {
         cb(null, data);
       },
     });
-    chunk.body.on('error', (err) => hashing.destroy(err));
     this.hashes.delete(upload.id);
-    const written = await this.store.appendUpload(upload.id, offset, chunk.body.pipe(hashing));
+    // pipeline() carries an aborted request's error into the hashing stream (and so to the store's writer).
+    const source = pipeline(chunk.body, hashing, () => undefined);
+    const written = await this.store.appendUpload(upload.id, offset, source);
     if (expected !== null && written !== expected) {
       throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${expected}`);
     }

@@ -19,7 +19,7 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { casPath, type BlobStore, type ByteRange, type StagedUpload } from './blobstore.js';
 
@@ -102,8 +102,7 @@ export class S3BlobStore implements BlobStore {
         cb(null, chunk);
       },
     });
-    const source = body.pipe(counter);
-    body.on('error', (err) => counter.destroy(err));
+    const source = pipeline(body, counter, () => undefined);
     const upload = new Upload({
       client: this.s3,
       params: { Bucket: this.bucket, Key: this.segmentKey(uploadId, offset), Body: source },
@@ -217,11 +216,8 @@ export class S3BlobStore implements BlobStore {
     const r = await this.s3.send(
       new GetObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
     );
-    const body = r.Body as Readable;
     // Hand out a plain stream so that callers do not depend on the SDK's stream type.
-    const out = new PassThrough();
-    body.on('error', (err) => out.destroy(err));
-    return body.pipe(out);
+    return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
   }
 
   async delete(digest: string): Promise<void> {

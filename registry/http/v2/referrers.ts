@@ -18,5 +18,5 @@ export async function listReferrers(ctx: V2Context): Promise<void> {
   const manifests = ctx.target.repo ? await ctx.rt.manifests.referrers(ctx.target.repo.id, digest, artifactType) : [];
   if (artifactType) ctx.reply.header('oci-filters-applied', 'artifactType');
   ctx.reply.header('content-type', MT.ociIndex);
-  ctx.reply.send(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests }));
+  ctx.reply.send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests })));
 }
