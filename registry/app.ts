@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Runtime } from './runtime.js';
 import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
+import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
 
 export interface AppOptions {
@@ -47,5 +48,6 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
   await app.register(v2Plugin, { rt });
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
+  await app.register(webSessionPlugin, { rt });
   return app;
 }

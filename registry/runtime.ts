@@ -8,8 +8,8 @@ import { migrate } from './db/migrate.js';
 import { createBlobStore, type BlobStore } from './storage/index.js';
 import { Metrics } from './metrics.js';
 import { TokenService } from './auth/tokens.js';
-import { Authenticator } from './auth/credentials.js';
-import { Permissions } from './auth/permissions.js';
+import type { Authenticator } from './auth/credentials.js';
+import type { Permissions } from './auth/permissions.js';
 import { generateSecret } from './auth/passwords.js';
 import { Namespaces, type NamespaceRow } from './model/namespaces.js';
 import { Repositories } from './model/repositories.js';
@@ -22,6 +22,7 @@ import { GarbageCollector } from './model/gc.js';
 import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
+import { createTenancy, type Tenancy } from './model/tenancy.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -44,6 +45,8 @@ export interface Runtime {
   quotas: Quotas;
   labels: Labels;
   notifications: Notifications;
+  /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
+  tenancy: Tenancy;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -70,6 +73,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const blobs = new Blobs(db, store, config.PUSH_TEMP_TAG_EXPIRATION_SEC);
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
+    const repositories = new Repositories(db);
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
@@ -86,10 +91,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       store,
       metrics,
       tokens,
-      auth: new Authenticator(namespaces),
-      permissions: new Permissions(db, config),
+      auth: tenancy.auth,
+      permissions: tenancy.permissions,
       namespaces,
-      repositories: new Repositories(db),
+      repositories,
       blobs,
       uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
       tags,
@@ -101,6 +106,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       quotas: new Quotas(db, config, notifications),
       labels,
       notifications,
+      tenancy,
       redis,
       async close() {
         await logs.flush();

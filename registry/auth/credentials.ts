@@ -1,27 +1,147 @@
-/** Turns credentials into a Principal. Basic auth forms: `<user>:<password>` (robots and tokens come with tenancy). */
+/**
+ * Turns credentials into a Principal. Basic auth (registry clients) takes Quay's forms:
+ *   <user>:<password>            a user (unless AUTHENTICATION_TYPE is AppToken)
+ *   <ns>+<robot>:<robot token>   a robot (its owner must be enabled)
+ *   $oauthtoken:<OAuth token>    the token's user, limited to the token's scopes
+ *   $app:<app-specific token>    the token's user (FEATURE_APP_SPECIFIC_TOKENS)
+ *   $token:<access token>        a repository access token (one role on one repository)
+ * Bearer tokens on /api/v1 are OAuth access tokens.
+ */
 import { createHash } from 'node:crypto';
+import type { Db } from '../db/index.js';
+import type { QuayConfig } from '../../config/index.js';
 import type { Namespaces, NamespaceRow } from '../model/namespaces.js';
 import { verifyPassword } from './passwords.js';
-import type { Principal } from './principal.js';
+import { parseScopes, type Principal } from './principal.js';
+import type { Role } from './permissions.js';
+import { hashToken, sameSecret, type SecretBox } from './secrets.js';
 
 /** Remembers recent successful bcrypt checks; an entry is valid only while the stored hash is unchanged. */
 const VERIFIED_TTL_MS = 60_000;
+/** last_accessed is written at most this often per credential. */
+const TOUCH_INTERVAL = "interval '1 minute'";
+
+export const OAUTH_TOKEN_USERNAME = '$oauthtoken';
+export const APP_TOKEN_USERNAME = '$app';
+export const ACCESS_TOKEN_USERNAME = '$token';
+
+/** Lengths of the public lookup part of each token kind (the rest is the secret). */
+export const OAUTH_NAME_LENGTH = 20;
+export const APP_TOKEN_NAME_LENGTH = 60;
+export const ACCESS_TOKEN_NAME_LENGTH = 32;
+
+export type BearerResult = { principal: Principal } | { error: 'invalid' | 'expired' };
 
 export class Authenticator {
   private readonly verified = new Map<string, { hash: string; until: number }>();
 
-  constructor(private readonly namespaces: Namespaces) {}
+  constructor(
+    private readonly db: Db,
+    private readonly namespaces: Namespaces,
+    private readonly config: QuayConfig,
+    private readonly box: SecretBox,
+  ) {}
 
-  userPrincipal(row: NamespaceRow): Principal {
-    return { kind: 'user', id: row.id, name: row.name, superuser: this.namespaces.isSuperuser(row) };
+  /** Quay's `encrypted_password`: usable as the password, so scripts need not store the real one. */
+  encryptPassword(password: string): string {
+    return this.box.seal(password);
+  }
+
+  userPrincipal(row: NamespaceRow, extra: Partial<Extract<Principal, { kind: 'user' }>> = {}): Principal {
+    return { kind: 'user', id: row.id, name: row.name, superuser: this.namespaces.isSuperuser(row), ...extra };
   }
 
   /** The principal for basic credentials, or null when they are wrong or the account is disabled. */
   async basic(username: string, password: string): Promise<Principal | null> {
+    if (!password) return null;
+    if (username === OAUTH_TOKEN_USERNAME) {
+      const r = await this.bearer(password);
+      return 'principal' in r ? r.principal : null;
+    }
+    if (username === APP_TOKEN_USERNAME) return this.config.FEATURE_APP_SPECIFIC_TOKENS ? this.appToken(password) : null;
+    if (username === ACCESS_TOKEN_USERNAME) return this.accessToken(password);
+    if (username.includes('+')) return this.robot(username, password);
+    return this.password(username, password);
+  }
+
+  /** A user's password (Database authentication). */
+  async password(username: string, password: string): Promise<Principal | null> {
+    if (this.config.AUTHENTICATION_TYPE === 'AppToken') return null;
     const row = await this.namespaces.byName(username);
     if (!row || row.kind !== 'user' || !row.enabled || !row.password_hash) return null;
-    if (!(await this.checkPassword(row, password))) return null;
-    return this.userPrincipal(row);
+    if (await this.checkPassword(row, password)) return this.userPrincipal(row, { via: 'password' });
+    // The "encrypted password" Quay hands out (superuser user creation, /user/initialize) works too.
+    const decrypted = password.length > 40 ? this.box.open(password) : null;
+    if (decrypted !== null && (await this.checkPassword(row, decrypted))) return this.userPrincipal(row, { via: 'password' });
+    return null;
+  }
+
+  /** An OAuth access token (`Authorization: Bearer` on the API, `$oauthtoken` on the registry). */
+  async bearer(token: string): Promise<BearerResult> {
+    if (token.length <= OAUTH_NAME_LENGTH) return { error: 'invalid' };
+    const r = await this.db.query<NamespaceRow & { token_hash: string; scope: string; expired: boolean; token_uuid: string; token_id: number }>(
+      `SELECT n.*, t.token_hash, t.scope, t.uuid AS token_uuid, t.id AS token_id, (t.expires_at IS NOT NULL AND t.expires_at <= now()) AS expired
+         FROM oauth_access_token t JOIN namespace n ON n.id = t.user_id WHERE t.token_name = $1`,
+      [token.slice(0, OAUTH_NAME_LENGTH)],
+    );
+    const row = r.rows[0];
+    if (!row || !sameSecret(row.token_hash, hashToken(token.slice(OAUTH_NAME_LENGTH))) || !row.enabled) return { error: 'invalid' };
+    if (row.expired) return { error: 'expired' };
+    const scopes = parseScopes(row.scope);
+    if (!scopes) return { error: 'invalid' };
+    this.touch('oauth_access_token', row.token_id);
+    return { principal: this.userPrincipal(row, { scopes, via: 'oauth', credentialId: row.token_uuid }) };
+  }
+
+  private async appToken(code: string): Promise<Principal | null> {
+    if (code.length <= APP_TOKEN_NAME_LENGTH) return null;
+    const r = await this.db.query<NamespaceRow & { secret_enc: string; token_uuid: string; token_id: number }>(
+      `SELECT n.*, t.secret_enc, t.uuid AS token_uuid, t.id AS token_id
+         FROM app_token t JOIN namespace n ON n.id = t.user_id
+        WHERE t.token_name = $1 AND (t.expiration IS NULL OR t.expiration > now())`,
+      [code.slice(0, APP_TOKEN_NAME_LENGTH)],
+    );
+    const row = r.rows[0];
+    if (!row || !row.enabled) return null;
+    const secret = this.box.open(row.secret_enc);
+    if (secret === null || !sameSecret(secret, code.slice(APP_TOKEN_NAME_LENGTH))) return null;
+    this.touch('app_token', row.token_id);
+    return this.userPrincipal(row, { via: 'app_token', credentialId: row.token_uuid });
+  }
+
+  private async accessToken(code: string): Promise<Principal | null> {
+    if (code.length <= ACCESS_TOKEN_NAME_LENGTH) return null;
+    const r = await this.db.query<{ id: number; repository_id: number; role: Role; kind: string; token_hash: string }>(
+      `SELECT t.id, t.repository_id, t.role, t.kind, t.token_hash FROM access_token t
+        WHERE t.token_name = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
+      [code.slice(0, ACCESS_TOKEN_NAME_LENGTH)],
+    );
+    const row = r.rows[0];
+    if (!row || !sameSecret(row.token_hash, hashToken(code.slice(ACCESS_TOKEN_NAME_LENGTH)))) return null;
+    return { kind: 'token', id: row.id, repositoryId: row.repository_id, role: row.role, tokenKind: row.kind };
+  }
+
+  private async robot(name: string, token: string): Promise<Principal | null> {
+    const r = await this.db.query<{ id: number; name: string; owner_id: number; owner_name: string; owner_enabled: boolean; token_enc: string }>(
+      `SELECT b.id, b.name, o.id AS owner_id, o.name AS owner_name, o.enabled AS owner_enabled, a.token_enc
+         FROM namespace b JOIN namespace o ON o.id = b.robot_owner_id JOIN robot_account a ON a.robot_id = b.id
+        WHERE b.name = $1 AND b.kind = 'robot' AND b.enabled`,
+      [name],
+    );
+    const row = r.rows[0];
+    if (!row || !row.owner_enabled) return null;
+    const stored = this.box.open(row.token_enc);
+    if (stored === null || !sameSecret(stored, token)) return null;
+    void this.db
+      .query(`UPDATE robot_account SET last_accessed = now() WHERE robot_id = $1 AND (last_accessed IS NULL OR last_accessed < now() - ${TOUCH_INTERVAL})`, [row.id])
+      .catch(() => undefined);
+    return { kind: 'robot', id: row.id, name: row.name, ownerId: row.owner_id, ownerName: row.owner_name };
+  }
+
+  private touch(table: 'oauth_access_token' | 'app_token', id: number): void {
+    void this.db
+      .query(`UPDATE ${table} SET last_accessed = now() WHERE id = $1 AND (last_accessed IS NULL OR last_accessed < now() - ${TOUCH_INTERVAL})`, [id])
+      .catch(() => undefined);
   }
 
   private async checkPassword(row: NamespaceRow, password: string): Promise<boolean> {

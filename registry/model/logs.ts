@@ -3,7 +3,7 @@
  * process call flush() first so that they see everything logged before them.
  */
 import type { Db } from '../db/index.js';
-import type { Principal } from '../auth/principal.js';
+import { performerId, type Principal } from '../auth/principal.js';
 
 export interface LogInput {
   kind: string;
@@ -41,7 +41,7 @@ export class UsageLogs {
     this.pending.push({
       kind: entry.kind,
       account_id: entry.namespaceId,
-      performer_id: entry.performer.kind === 'anonymous' ? null : entry.performer.id,
+      performer_id: performerId(entry.performer),
       repository_id: entry.repositoryId ?? null,
       datetime: new Date(),
       ip: entry.ip ?? null,

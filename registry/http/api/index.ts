@@ -1,9 +1,27 @@
-/** The Quay REST API under /api/v1: one file per resource, registered here. */
+/**
+ * The Quay REST API under /api/v1: one file per resource, registered here. The OpenAPI (Swagger 2.0, as
+ * Quay publishes) document at /api/v1/discovery is generated from the routes' TypeBox schemas.
+ */
 import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
+import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
 import { ApiError, sendApiError } from './errors.js';
+import { registerApiAuth } from './auth.js';
 import { userInitializeRoutes } from './user_initialize.js';
+import { userRoutes } from './user.js';
+import { superuserRoutes } from './superuser.js';
+import { organizationRoutes } from './organization.js';
+import { teamRoutes } from './team.js';
+import { robotRoutes } from './robot.js';
+import { repositoryRoutes } from './repository.js';
+import { permissionRoutes } from './permission.js';
+import { prototypeRoutes } from './prototype.js';
+import { applicationRoutes } from './application.js';
+import { appTokenRoutes } from './apptoken.js';
+import { logRoutes } from './logs.js';
+import { discoveryRoutes } from './discovery.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -16,5 +34,52 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));
   });
   app.setNotFoundHandler((req, reply) => sendApiError(rt, req, reply, new ApiError(404, 'not_found', 'Not Found')));
+
+  // Scripts send JSON with or without the right Content-Type, and PUTs often with no body at all (Quay reads
+  // the body as JSON whatever its type): an empty body is "no body", anything else must be JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body).trim();
+    if (text === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new ApiError(400, 'invalid_request', 'Invalid JSON body'), undefined);
+    }
+  });
+
+  const scheme = rt.config.PREFERRED_URL_SCHEME;
+  await app.register(swagger, {
+    swagger: {
+      info: { title: 'Quay Frontend', version: 'v1', description: 'This API allows you to perform many of the operations required to work with Quay repositories, users, and organizations.' },
+      host: rt.config.SERVER_HOSTNAME,
+      basePath: '/',
+      schemes: [scheme],
+      consumes: ['application/json'],
+      produces: ['application/json'],
+      securityDefinitions: {
+        oauth2_implicit: {
+          type: 'oauth2',
+          flow: 'implicit',
+          authorizationUrl: `${scheme}://${rt.config.SERVER_HOSTNAME}/oauth/authorize`,
+          scopes: Object.fromEntries(SCOPES.filter((s) => s !== 'super:user' || rt.config.FEATURE_SUPER_USERS).map((s) => [s, SCOPE_DESCRIPTIONS[s]])),
+        },
+      },
+    },
+  });
+
+  registerApiAuth(app, rt);
   await userInitializeRoutes(app, rt);
+  await userRoutes(app, rt);
+  await superuserRoutes(app, rt);
+  await organizationRoutes(app, rt);
+  await teamRoutes(app, rt);
+  await robotRoutes(app, rt);
+  await repositoryRoutes(app, rt);
+  await permissionRoutes(app, rt);
+  await prototypeRoutes(app, rt);
+  await applicationRoutes(app, rt);
+  await appTokenRoutes(app, rt);
+  await logRoutes(app, rt);
+  await discoveryRoutes(app);
 }

@@ -30,7 +30,7 @@ export async function pushTarget(ctx: V2Context): Promise<RepositoryRow> {
   const ns = ctx.target.namespace;
   if (!ns) throw new RegistryError('NAME_UNKNOWN', `namespace ${ctx.target.ref.namespace} not found`);
   const visibility = ctx.rt.config.CREATE_PRIVATE_REPO_ON_PUSH ? 'private' : 'public';
-  const { repo, created } = await ctx.rt.repositories.create(ns.id, ctx.target.ref.name, { visibility });
+  const { repo, created } = await ctx.rt.tenancy.repoPermissions.createRepository(ns, ctx.target.ref.name, { visibility }, ctx.caller.principal);
   if (created) {
     ctx.rt.logs.log({
       kind: 'create_repo',

@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { ANONYMOUS, principalName, type Principal } from '../../auth/principal.js';
+import { ANONYMOUS, performerId, principalName, type Principal } from '../../auth/principal.js';
 import { parseBasic } from '../../auth/credentials.js';
 import type { AccessEntry } from '../../auth/tokens.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
@@ -80,7 +80,7 @@ export async function issueToken(rt: Runtime, req: FastifyRequest, reply: Fastif
   const access: AccessEntry[] = [];
   for (const scope of scopes) access.push(await accessFor(rt, principal, scope));
   if (credentials && scopes.length === 0) {
-    rt.logs.log({ kind: 'login_success', performer: principal, namespaceId: principal.kind === 'anonymous' ? null : principal.id, ip: req.ip, metadata: { type: 'v2auth' } });
+    rt.logs.log({ kind: 'login_success', performer: principal, namespaceId: performerId(principal), ip: req.ip, metadata: { type: 'v2auth' } });
   }
   const context =
     principal.kind === 'user'

@@ -1,0 +1,52 @@
+/**
+ * Browser sessions: `POST /api/v1/signin` creates one; the cookie carries a random id and the database keeps
+ * only its hash, the user and the CSRF token, so every replica sees the same sessions and sign-out ends one
+ * everywhere.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/index.js';
+import { hashToken } from './secrets.js';
+
+export const SESSION_COOKIE = 'quay_session';
+
+export interface SessionRow {
+  user_id: number;
+  csrf_token: string;
+  fresh_at: Date;
+}
+
+export class Sessions {
+  constructor(
+    private readonly db: Db,
+    private readonly ttlS: number,
+  ) {}
+
+  async create(userId: number): Promise<{ id: string; csrf: string }> {
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(48).toString('base64url');
+    await this.db.query(
+      `INSERT INTO web_session (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
+      [hashToken(id), userId, csrf, this.ttlS],
+    );
+    return { id, csrf };
+  }
+
+  async lookup(id: string): Promise<SessionRow | null> {
+    const r = await this.db.query<SessionRow>('SELECT user_id, csrf_token, fresh_at FROM web_session WHERE id_hash = $1 AND expires_at > now()', [hashToken(id)]);
+    return r.rows[0] ?? null;
+  }
+
+  /** Re-entering the password (signin/verify) restarts the fresh-login clock. */
+  async refresh(id: string): Promise<void> {
+    await this.db.query('UPDATE web_session SET fresh_at = now() WHERE id_hash = $1', [hashToken(id)]);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.db.query('DELETE FROM web_session WHERE id_hash = $1', [hashToken(id)]);
+  }
+
+  /** Ends every session of a user (password change, disable, delete). */
+  async destroyAll(userId: number): Promise<void> {
+    await this.db.query('DELETE FROM web_session WHERE user_id = $1', [userId]);
+  }
+}

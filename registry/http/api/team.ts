@@ -1,0 +1,110 @@
+/** Teams of an organization: create/update, delete, members and invitations, permissions. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Runtime } from '../../runtime.js';
+import { notFound } from './errors.js';
+import { adminOrg, orgByName, requireUser, unauthorizedFor } from './auth.js';
+import { TeamRole, op, typed } from './schema.js';
+import { namespaceAvatar } from './views.js';
+
+const TeamParams = Type.Object({ orgname: Type.String(), teamname: Type.String() });
+const MemberParams = Type.Object({ orgname: Type.String(), teamname: Type.String(), membername: Type.String() });
+
+export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
+  const app = typed(base);
+  const tag = 'team';
+  const teamAvatar = (name: string) => namespaceAvatar({ name, kind: 'user', email: null });
+
+  app.put(
+    '/organization/:orgname/team/:teamname',
+    {
+      schema: {
+        ...op('updateOrganizationTeam', tag, 'Update the org-wide permission for the specified team (creates it if absent).', 'org:admin'),
+        params: TeamParams,
+        body: Type.Object({ role: TeamRole, description: Type.Optional(Type.String({ maxLength: 1024, description: 'Markdown description for the team' })) }),
+      },
+      config: { scope: 'org:admin' },
+    },
+    async (req) => {
+      const caller = requireUser(req);
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const { team, created } = await rt.tenancy.teams.upsert(org, req.params.teamname, req.body.role, req.body.description, caller.id);
+      rt.logs.log({
+        kind: created ? 'org_create_team' : 'org_set_team_role',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { team: team.name, role: team.role, description: team.description },
+      });
+      return { name: team.name, description: team.description, can_view: true, role: team.role, avatar: teamAvatar(team.name), new_team: created };
+    },
+  );
+
+  app.delete('/organization/:orgname/team/:teamname', { schema: { ...op('deleteOrganizationTeam', tag, 'Delete the specified team.', 'org:admin'), params: TeamParams }, config: { scope: 'org:admin' } }, async (req, reply) => {
+    const caller = requireUser(req);
+    const org = await adminOrg(rt, req, req.params.orgname);
+    const team = await rt.tenancy.teams.get(org, req.params.teamname);
+    await rt.tenancy.teams.delete(org, team, caller.id);
+    rt.logs.log({ kind: 'org_delete_team', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name } });
+    reply.code(204).send();
+  });
+
+  app.get(
+    '/organization/:orgname/team/:teamname/members',
+    {
+      schema: {
+        ...op('getOrganizationTeamMembers', tag, 'Retrieve the list of members for the specified team.', 'org:admin'),
+        params: TeamParams,
+        querystring: Type.Object({ includePending: Type.Optional(Type.Boolean({ description: 'Whether to include pending members' })) }),
+      },
+    },
+    async (req) => {
+      const org = await orgByName(rt, req.params.orgname);
+      const team = await rt.tenancy.teams.byName(org, req.params.teamname);
+      if (!team) throw notFound();
+      if (!(await rt.permissions.canViewTeam(req.principal, org, team.id))) throw unauthorizedFor(req.principal);
+      const canEdit = await rt.permissions.canAdminNamespace(req.principal, org);
+      const members = await rt.tenancy.teams.members(team, Boolean(req.query.includePending) && canEdit);
+      return {
+        name: team.name,
+        members: members.map((m) => ({ name: m.name, kind: 'user', is_robot: m.kind === 'robot', avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: null }), invited: m.invited })),
+        can_edit: canEdit,
+      };
+    },
+  );
+
+  app.put('/organization/:orgname/team/:teamname/members/:membername', { schema: { ...op('updateOrganizationTeamMember', tag, 'Adds or invites a member to an existing team.', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req) => {
+    const caller = requireUser(req);
+    const org = await adminOrg(rt, req, req.params.orgname);
+    const team = await rt.tenancy.teams.get(org, req.params.teamname);
+    const member = await rt.namespaces.byName(req.params.membername);
+    if (!member) throw notFound();
+    const { invited } = await rt.tenancy.teams.addMember(org, team, member, caller.id);
+    rt.logs.log({
+      kind: invited ? 'org_invite_team_member' : 'org_add_team_member',
+      performer: req.principal,
+      namespaceId: org.id,
+      ip: req.ip,
+      metadata: { team: team.name, member: member.name },
+    });
+    return { name: member.name, kind: 'user', is_robot: member.kind === 'robot', avatar: namespaceAvatar(member), invited };
+  });
+
+  app.delete('/organization/:orgname/team/:teamname/members/:membername', { schema: { ...op('deleteOrganizationTeamMember', tag, 'Delete a member of a team (or its pending invitation).', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req, reply) => {
+    const caller = requireUser(req);
+    const org = await adminOrg(rt, req, req.params.orgname);
+    const team = await rt.tenancy.teams.get(org, req.params.teamname);
+    const member = await rt.namespaces.byName(req.params.membername);
+    if (!member) throw notFound();
+    await rt.tenancy.teams.removeMember(org, team, member, caller.id);
+    rt.logs.log({ kind: 'org_remove_team_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, member: member.name } });
+    reply.code(204).send();
+  });
+
+  app.get('/organization/:orgname/team/:teamname/permissions', { schema: { ...op('getOrganizationTeamPermissions', tag, 'Returns the list of repository permissions for the team.', 'org:admin'), params: TeamParams }, config: { scope: 'org:admin' } }, async (req) => {
+    const org = await adminOrg(rt, req, req.params.orgname);
+    const team = await rt.tenancy.teams.get(org, req.params.teamname);
+    const perms = await rt.tenancy.teams.permissions(team);
+    return { permissions: perms.map((p) => ({ repository: { name: p.repository, is_public: p.visibility === 'public' }, role: p.role })) };
+  });
+}

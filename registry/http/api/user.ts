@@ -1,0 +1,261 @@
+/**
+ * The calling user: profile, sign-up, sign-in/out (browser sessions), stars, team invitations (as
+ * notifications) and the OAuth tokens the user holds.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Runtime } from '../../runtime.js';
+import { passwordProblem } from '../../auth/passwords.js';
+import type { NamespaceRow } from '../../model/namespaces.js';
+import { validNamespaceName } from '../../oci/names.js';
+import { NAME_RULE } from '../../model/orgs.js';
+import { ApiError, badRequest, notFound } from './errors.js';
+import { currentUser, repoWithRole, requireUser, setSessionCookie } from './auth.js';
+import { Email, RepoParams, op, typed } from './schema.js';
+import { formatDate, namespaceAvatar } from './views.js';
+
+/** The full view of the calling user (GET /user/). */
+export async function userView(rt: Runtime, user: NamespaceRow) {
+  const orgs = await rt.tenancy.orgs.ofUser(user.id);
+  const superuser = rt.namespaces.isSuperuser(user);
+  return {
+    anonymous: false,
+    username: user.name,
+    avatar: namespaceAvatar(user),
+    can_create_repo: true,
+    is_me: true,
+    verified: true,
+    email: user.email,
+    logins: [],
+    invoice_email: false,
+    invoice_email_address: null,
+    preferred_namespace: false,
+    tag_expiration_s: user.removed_tag_expiration_s,
+    prompts: [],
+    is_free_account: true,
+    has_password_set: user.password_hash !== null,
+    organizations: orgs.map(({ org, admin, creator }) => ({
+      name: org.name,
+      avatar: namespaceAvatar(org),
+      can_create_repo: creator,
+      public: false,
+      is_org_admin: admin,
+      preferred_namespace: false,
+    })),
+    super_user: superuser,
+  };
+}
+
+export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
+  const app = typed(base);
+
+  app.get('/user/', { schema: op('getLoggedInUser', 'user', 'Get user information for the authenticated user.', 'user:read'), config: { scope: 'user:read' } }, async (req) => {
+    if (req.principal.kind !== 'user') throw new ApiError(401, 'invalid_token', 'Requires authentication', { session_required: false });
+    return userView(rt, await currentUser(rt, req));
+  });
+
+  app.post(
+    '/user/',
+    {
+      schema: {
+        ...op('createNewUser', 'user', 'Create a new user.'),
+        body: Type.Object({
+          username: Type.String({ minLength: 1, description: 'The user\'s username' }),
+          password: Type.String({ minLength: 1, description: 'The user\'s password' }),
+          email: Type.Optional(Email),
+        }),
+      },
+      config: { noCsrf: true },
+    },
+    async (req, reply) => {
+      if (!rt.config.FEATURE_USER_CREATION || !rt.config.FEATURE_DIRECT_LOGIN) throw notFound();
+      const { username, password, email } = req.body;
+      if (!validNamespaceName(username)) throw badRequest(`Invalid username "${username}": ${NAME_RULE}`);
+      const problem = passwordProblem(password);
+      if (problem) throw badRequest(problem);
+      if (rt.config.FEATURE_MAILING && !email) throw badRequest('Email address is required');
+      const user = await rt.namespaces.createUser({ name: username, password, email: email ?? null });
+      rt.logs.log({ kind: 'user_create', performer: rt.auth.userPrincipal(user), namespaceId: user.id, ip: req.ip, metadata: { username } });
+      const session = await rt.tenancy.sessions.create(user.id);
+      setSessionCookie(rt, reply, session.id);
+      reply.header('x-next-csrf-token', session.csrf);
+      return userView(rt, user);
+    },
+  );
+
+  app.put(
+    '/user/',
+    {
+      schema: {
+        ...op('changeUserDetails', 'user', 'Update a users details such as password or email.', 'user:admin'),
+        body: Type.Object({ password: Type.Optional(Type.String()), email: Type.Optional(Email) }),
+      },
+      config: { scope: 'user:admin', fresh: true },
+    },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      const { password, email } = req.body ?? {};
+      if (password !== undefined) {
+        const problem = passwordProblem(password);
+        if (problem) throw badRequest(problem);
+        await rt.tenancy.users.setPassword(user, password);
+        rt.logs.log({ kind: 'change_password', performer: req.principal, namespaceId: user.id, ip: req.ip });
+      }
+      if (email !== undefined) {
+        await rt.tenancy.users.setEmail(user, email);
+        rt.logs.log({ kind: 'change_email', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { email } });
+      }
+      return userView(rt, (await rt.namespaces.byId(user.id))!);
+    },
+  );
+
+  app.delete('/user/', { schema: op('deleteUser', 'user', 'Deletes the current user.', 'user:admin'), config: { scope: 'user:admin', fresh: true } }, async (req, reply) => {
+    const user = await currentUser(rt, req);
+    if (rt.namespaces.isSuperuser(user)) throw badRequest('Cannot delete a superuser');
+    await rt.tenancy.orgs.deleteNamespace(user);
+    setSessionCookie(rt, reply, null);
+    reply.code(204).send();
+  });
+
+  app.post(
+    '/signin',
+    {
+      schema: {
+        ...op('signinUser', 'user', 'Sign in the user with the specified credentials.'),
+        body: Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String({ minLength: 1 }), invite_code: Type.Optional(Type.String()) }),
+      },
+      config: { noCsrf: true, readonlyAllowed: true },
+    },
+    async (req, reply) => {
+      if (!rt.config.FEATURE_DIRECT_LOGIN) throw notFound();
+      const principal = await rt.auth.password(req.body.username, req.body.password);
+      if (!principal || principal.kind !== 'user') {
+        rt.logs.log({ kind: 'login_failure', performer: { kind: 'anonymous' }, namespaceId: null, ip: req.ip, metadata: { type: 'quayauth', username: req.body.username } });
+        reply.code(403);
+        return { needsEmailVerification: false, invalidCredentials: true, message: 'Invalid username or password' };
+      }
+      const session = await rt.tenancy.sessions.create(principal.id);
+      rt.logs.log({ kind: 'login_success', performer: principal, namespaceId: principal.id, ip: req.ip, metadata: { type: 'quayauth' } });
+      setSessionCookie(rt, reply, session.id);
+      reply.header('x-next-csrf-token', session.csrf);
+      return { success: true };
+    },
+  );
+
+  app.post(
+    '/signin/verify',
+    { schema: { ...op('verifyUser', 'user', 'Verifies the signed in user with the specified credentials.'), body: Type.Object({ password: Type.String({ minLength: 1 }) }) }, config: { readonlyAllowed: true } },
+    async (req, reply) => {
+      const p = requireUser(req);
+      if (req.apiAuth.kind !== 'session' || !(await rt.auth.password(p.name, req.body.password))) {
+        reply.code(403);
+        return { message: 'Invalid verification credentials', invalidCredentials: true };
+      }
+      await rt.tenancy.sessions.refresh(req.apiAuth.sessionId!);
+      return { success: true };
+    },
+  );
+
+  app.post('/signout', { schema: op('logout', 'user', 'Request that the current user be signed out.'), config: { readonlyAllowed: true } }, async (req, reply) => {
+    if (req.apiAuth.sessionId) await rt.tenancy.sessions.destroy(req.apiAuth.sessionId);
+    setSessionCookie(rt, reply, null);
+    return { success: true };
+  });
+
+  app.get(
+    '/users/:username',
+    { schema: { ...op('getUserInformation', 'user', 'Get user information for the specified user.'), params: Type.Object({ username: Type.String() }) } },
+    async (req) => {
+      const user = await rt.namespaces.byName(req.params.username);
+      if (!user || user.kind !== 'user') throw notFound();
+      return { anonymous: false, username: user.name, avatar: namespaceAvatar(user), super_user: rt.namespaces.isSuperuser(user) };
+    },
+  );
+
+  app.get(
+    '/user/starred',
+    { schema: { ...op('listStarredRepos', 'user', 'List all starred repositories.', 'repo:read'), querystring: Type.Object({ next_page: Type.Optional(Type.String()) }) }, config: { scope: 'repo:read' } },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      const after = req.query.next_page ? rt.tenancy.pages.openJson<{ start_id: number }>(req.query.next_page) : { start_id: 0 };
+      if (!after) throw badRequest('Invalid or expired next_page token');
+      const rows = await rt.tenancy.repoViews.list(req.principal, { starredBy: user.id, includePublic: true, lastModified: false, popularity: false, afterId: after.start_id, limit: 100 });
+      const page = rows.slice(0, 100);
+      return {
+        repositories: page.map((r) => ({ namespace: r.namespace, name: r.name, description: r.description, is_public: r.visibility === 'public' })),
+        ...(rows.length > 100 ? { next_page: rt.tenancy.pages.sealJson({ start_id: page[page.length - 1].id }, 2 * 86400) } : {}),
+      };
+    },
+  );
+
+  app.post(
+    '/user/starred',
+    {
+      schema: { ...op('createStar', 'user', 'Star a repository.', 'repo:read'), body: Type.Object({ namespace: Type.String({ minLength: 1 }), repository: Type.String({ minLength: 1 }) }) },
+      config: { scope: 'repo:read' },
+    },
+    async (req, reply) => {
+      const user = await currentUser(rt, req);
+      const { repo } = await repoWithRole(rt, req, `${req.body.namespace}/${req.body.repository}`, 'read');
+      await rt.tenancy.repoViews.star(user.id, repo.id);
+      reply.code(201);
+      return { namespace: req.body.namespace, repository: req.body.repository };
+    },
+  );
+
+  app.delete('/user/starred/:namespace/:repository', { schema: { ...op('deleteStar', 'user', 'Removes a star from a repository.', 'user:admin'), params: RepoParams }, config: { scope: 'user:admin' } }, async (req, reply) => {
+    const user = await currentUser(rt, req);
+    const target = await rt.repositories.lookup({ namespace: req.params.namespace, name: req.params.repository, full: `${req.params.namespace}/${req.params.repository}` });
+    if (target.repo) await rt.tenancy.repoViews.unstar(user.id, target.repo.id);
+    reply.code(204).send();
+  });
+
+  app.get('/user/notifications', { schema: op('listUserNotifications', 'user', 'List the notifications for the user.', 'user:admin'), config: { scope: 'user:admin' } }, async (req) => {
+    const user = await currentUser(rt, req);
+    const invites = await rt.tenancy.teams.invitesFor(user.id);
+    return {
+      notifications: invites.map((i) => ({
+        id: i.code,
+        organization: i.org,
+        kind: 'org_team_invite',
+        created: formatDate(i.created_at),
+        metadata: { code: i.code, inviter: i.inviter, org: i.org, team: i.team },
+        dismissed: false,
+      })),
+      additional: false,
+    };
+  });
+
+  app.put('/teaminvite/:code', { schema: { ...op('acceptOrganizationTeamInvite', 'team', 'Accepts an invite to join a team in an organization.', 'user:admin'), params: Type.Object({ code: Type.String() }) }, config: { scope: 'user:admin' } }, async (req) => {
+    const user = await currentUser(rt, req);
+    const joined = await rt.tenancy.teams.acceptInvite(req.params.code, user);
+    const org = await rt.namespaces.byName(joined.org);
+    rt.logs.log({ kind: 'org_team_member_invite_accepted', performer: req.principal, namespaceId: org?.id ?? null, ip: req.ip, metadata: { member: user.name, team: joined.team } });
+    return joined;
+  });
+
+  app.delete('/teaminvite/:code', { schema: { ...op('declineOrganizationTeamInvite', 'team', 'Declines an invite to join a team in an organization.', 'user:admin'), params: Type.Object({ code: Type.String() }) }, config: { scope: 'user:admin' } }, async (req, reply) => {
+    const user = await currentUser(rt, req);
+    await rt.tenancy.teams.declineInvite(req.params.code, user);
+    reply.code(204).send();
+  });
+
+  app.get('/user/authorizations', { schema: op('listUserAuthorizations', 'user', 'List the OAuth tokens the user holds.', 'user:admin'), config: { scope: 'user:admin' } }, async (req) => {
+    const user = await currentUser(rt, req);
+    const tokens = await rt.tenancy.oauth.authorizationsOf(user);
+    return {
+      authorizations: tokens.map((t) => ({
+        uuid: t.uuid,
+        scopes: t.scope.split(/[\s,]+/).filter(Boolean),
+        application: { name: t.application, clientId: t.client_id, organization: { name: t.namespace } },
+        expires_at: formatDate(t.expires_at),
+      })),
+    };
+  });
+
+  app.delete('/user/authorizations/:uuid', { schema: { ...op('deleteUserAuthorization', 'user', 'Revoke an OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) }, config: { scope: 'user:admin' } }, async (req, reply) => {
+    const user = await currentUser(rt, req);
+    await rt.tenancy.oauth.revokeAuthorization(user, req.params.uuid);
+    reply.code(204).send();
+  });
+}

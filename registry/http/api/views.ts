@@ -1,0 +1,59 @@
+/** Quay's JSON views shared by several resources: avatars, dates, entity summaries, log entries. */
+import { createHash } from 'node:crypto';
+import type { NamespaceRow } from '../../model/namespaces.js';
+import type { LogRow } from '../../model/log_reader.js';
+
+const COLORS = ['#969696', '#aec7e8', '#ff7f0e', '#ffbb78', '#2ca02c', '#98df8a', '#d62728', '#ff9896', '#9467bd', '#c5b0d5', '#8c564b', '#c49c94', '#e377c2', '#f7b6d2', '#7f7f7f', '#c7c7c7', '#bcbd22', '#1f77b4', '#17becf', '#9edae5', '#393b79', '#5254a3', '#6b6ecf', '#9c9ede', '#9ecae1', '#31a354', '#b5cf6b', '#a1d99b', '#8ca252', '#ad494a', '#843c39'];
+
+export interface Avatar {
+  name: string;
+  hash: string;
+  color: string;
+  kind: string;
+}
+
+/** Quay's avatar: a hash of the e-mail (or name) and a color picked from it. */
+export function avatar(name: string, kind: string, email?: string | null): Avatar {
+  const hash = createHash('md5').update((email || name).trim().toLowerCase()).digest('hex');
+  return { name, hash, color: COLORS[parseInt(hash.slice(0, 8), 16) % COLORS.length], kind };
+}
+
+export function namespaceAvatar(ns: Pick<NamespaceRow, 'name' | 'kind' | 'email'>): Avatar {
+  return avatar(ns.name, ns.kind === 'org' ? 'org' : ns.kind === 'robot' ? 'robot' : 'user', ns.email);
+}
+
+/** RFC 2822 dates as Quay writes them: `Tue, 03 Sep 2024 10:00:00 -0000`. */
+export function formatDate(d: Date | string | null | undefined): string | null {
+  if (d === null || d === undefined) return null;
+  return new Date(d).toUTCString().replace('GMT', '-0000');
+}
+
+export function userSummary(u: NamespaceRow, superuser: boolean) {
+  return {
+    kind: 'user',
+    name: u.name,
+    username: u.name,
+    email: u.email,
+    verified: true,
+    avatar: namespaceAvatar(u),
+    super_user: superuser,
+    enabled: u.enabled,
+  };
+}
+
+/** One log entry; `namespace` only in listings that span namespaces. */
+export function logView(row: LogRow, includeNamespace: boolean) {
+  const view: Record<string, unknown> = { kind: row.kind, metadata: row.metadata, ip: row.ip, datetime: formatDate(row.datetime) };
+  if (row.performer_name && row.performer_kind) {
+    view.performer = {
+      kind: 'user',
+      name: row.performer_name,
+      is_robot: row.performer_kind === 'robot',
+      avatar: avatar(row.performer_name, row.performer_kind === 'robot' ? 'robot' : 'user', row.performer_email),
+    };
+  }
+  if (includeNamespace && row.account_name && row.account_kind) {
+    view.namespace = { kind: row.account_kind, name: row.account_name, avatar: avatar(row.account_name, row.account_kind) };
+  }
+  return view;
+}

@@ -1,0 +1,111 @@
+/** Organizations: a namespace of kind `org`, created with an `owners` admin team holding its creator. */
+import type { Db, Queryable } from '../db/index.js';
+import type { QuayConfig } from '../../config/index.js';
+import { validNamespaceName } from '../oci/names.js';
+import { RegistryError } from '../errors.js';
+import { durationSeconds, type NamespaceRow } from './namespaces.js';
+
+export const OWNERS_TEAM = 'owners';
+
+export function invalid(message: string): RegistryError {
+  return new RegistryError('INVALID_REQUEST', message, { status: 400 });
+}
+
+export function missing(message: string): RegistryError {
+  return new RegistryError('NAME_UNKNOWN', message, { status: 404 });
+}
+
+export const NAME_RULE = 'use 2-255 characters: lowercase letters and digits, separated by single ".", "_" or "-"';
+
+export class Organizations {
+  constructor(
+    private readonly db: Db,
+    private readonly config: QuayConfig,
+  ) {}
+
+  /** Create the organization, its owners team and the creator's membership: all or nothing. */
+  async create(input: { name: string; email: string | null; creator: NamespaceRow }): Promise<NamespaceRow> {
+    if (!validNamespaceName(input.name)) throw invalid(`Invalid organization name "${input.name}": ${NAME_RULE}`);
+    return this.db.tx(async (q) => {
+      const r = await q.query<NamespaceRow>(
+        `INSERT INTO namespace (name, kind, email, removed_tag_expiration_s) VALUES ($1, 'org', $2, $3)
+         ON CONFLICT (name) DO NOTHING RETURNING *`,
+        [input.name, input.email, durationSeconds(this.config.DEFAULT_TAG_EXPIRATION)],
+      );
+      const org = r.rows[0];
+      if (!org) throw invalid('A user or organization with this name already exists');
+      const team = await q.query<{ id: number }>(
+        `INSERT INTO team (org_id, name, role, description) VALUES ($1, $2, 'admin', 'Organization owners') RETURNING id`,
+        [org.id, OWNERS_TEAM],
+      );
+      await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2)', [team.rows[0].id, input.creator.id]);
+      return org;
+    });
+  }
+
+  async update(org: NamespaceRow, changes: { email?: string | null; tagExpirationS?: number }): Promise<NamespaceRow> {
+    const r = await this.db.query<NamespaceRow>(
+      `UPDATE namespace SET email = CASE WHEN $2 THEN $3 ELSE email END,
+                            removed_tag_expiration_s = COALESCE($4, removed_tag_expiration_s)
+        WHERE id = $1 RETURNING *`,
+      [org.id, changes.email !== undefined, changes.email ?? null, changes.tagExpirationS ?? null],
+    );
+    return r.rows[0];
+  }
+
+  /**
+   * Delete a user or organization with everything in it (repositories, robots, teams, permissions, tokens):
+   * one statement, cascading. Blob bytes no longer referenced are left to garbage collection.
+   */
+  async deleteNamespace(ns: NamespaceRow, q: Queryable = this.db): Promise<void> {
+    await q.query('DELETE FROM namespace WHERE id = $1', [ns.id]);
+  }
+
+  /** Every user and robot in any team of the organization, with their teams. */
+  async members(org: NamespaceRow): Promise<{ name: string; kind: 'user' | 'robot'; teams: string[] }[]> {
+    const r = await this.db.query<{ name: string; kind: 'user' | 'robot'; teams: string[] }>(
+      `SELECT n.name, n.kind, array_agg(t.name ORDER BY t.name) AS teams
+         FROM team t JOIN team_member m ON m.team_id = t.id JOIN namespace n ON n.id = m.member_id
+        WHERE t.org_id = $1 GROUP BY n.name, n.kind ORDER BY n.name`,
+      [org.id],
+    );
+    return r.rows;
+  }
+
+  /** Remove a member from every team of the organization. */
+  async removeMember(org: NamespaceRow, member: NamespaceRow): Promise<void> {
+    await this.db.tx(async (q) => {
+      await q.query('DELETE FROM team_member WHERE member_id = $2 AND team_id IN (SELECT id FROM team WHERE org_id = $1)', [org.id, member.id]);
+      await assertHasAdmin(q, org);
+    });
+  }
+
+  /** Organizations a user belongs to (any team), with whether they administer it. */
+  async ofUser(userId: number): Promise<{ org: NamespaceRow; admin: boolean; creator: boolean }[]> {
+    const r = await this.db.query<NamespaceRow & { is_admin: boolean; is_creator: boolean }>(
+      `SELECT o.*, bool_or(t.role = 'admin') AS is_admin, bool_or(t.role IN ('admin', 'creator')) AS is_creator
+         FROM team t JOIN team_member m ON m.team_id = t.id JOIN namespace o ON o.id = t.org_id
+        WHERE m.member_id = $1 GROUP BY o.id ORDER BY o.name`,
+      [userId],
+    );
+    return r.rows.map(({ is_admin, is_creator, ...org }) => ({ org: org as NamespaceRow, admin: is_admin, creator: is_creator }));
+  }
+
+  async list(afterName: string, limit: number): Promise<NamespaceRow[]> {
+    const r = await this.db.query<NamespaceRow>(
+      "SELECT * FROM namespace WHERE kind = 'org' AND name COLLATE \"C\" > $1 ORDER BY name COLLATE \"C\" LIMIT $2",
+      [afterName, limit],
+    );
+    return r.rows;
+  }
+}
+
+/** An organization must keep at least one user in an admin team; checked inside the changing transaction. */
+export async function assertHasAdmin(q: Queryable, org: NamespaceRow): Promise<void> {
+  const r = await q.query(
+    `SELECT 1 FROM team t JOIN team_member m ON m.team_id = t.id JOIN namespace n ON n.id = m.member_id
+      WHERE t.org_id = $1 AND t.role = 'admin' AND n.kind = 'user' LIMIT 1`,
+    [org.id],
+  );
+  if (r.rows.length === 0) throw invalid(`Organization ${org.name} must keep at least one admin`);
+}

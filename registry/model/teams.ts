@@ -1,0 +1,211 @@
+/** Teams of an organization: roles, members (users and the organization's robots), invitations. */
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../db/index.js';
+import { validNamespaceName } from '../oci/names.js';
+import type { NamespaceRow } from './namespaces.js';
+import type { TeamRole } from '../auth/permissions.js';
+import { assertHasAdmin, invalid, missing, NAME_RULE } from './orgs.js';
+
+export interface TeamRow {
+  id: number;
+  org_id: number;
+  name: string;
+  role: TeamRole;
+  description: string;
+}
+
+export interface TeamSummary extends TeamRow {
+  member_count: number;
+  repo_count: number;
+}
+
+export interface TeamMemberView {
+  name: string;
+  kind: 'user' | 'robot';
+  invited: boolean;
+}
+
+export interface InviteRow {
+  code: string;
+  team_id: number;
+  team: string;
+  org: string;
+  inviter: string | null;
+  created_at: Date;
+}
+
+export class Teams {
+  constructor(
+    private readonly db: Db,
+    private readonly requireInvite: boolean,
+  ) {}
+
+  async byName(org: NamespaceRow, name: string, q: Queryable = this.db): Promise<TeamRow | null> {
+    const r = await q.query<TeamRow>('SELECT * FROM team WHERE org_id = $1 AND name = $2', [org.id, name]);
+    return r.rows[0] ?? null;
+  }
+
+  async get(org: NamespaceRow, name: string): Promise<TeamRow> {
+    const team = await this.byName(org, name);
+    if (!team) throw missing(`Team ${name} does not exist in organization ${org.name}`);
+    return team;
+  }
+
+  async list(org: NamespaceRow): Promise<TeamSummary[]> {
+    const r = await this.db.query<TeamSummary>(
+      `SELECT t.*, (SELECT count(*) FROM team_member m WHERE m.team_id = t.id)::int AS member_count,
+              (SELECT count(*) FROM repository_permission p WHERE p.team_id = t.id)::int AS repo_count
+         FROM team t WHERE t.org_id = $1 ORDER BY t.name`,
+      [org.id],
+    );
+    return r.rows;
+  }
+
+  /**
+   * Create the team or change its role and description. Demoting an admin team must not take away the
+   * caller's last admin team, and the organization must keep an admin.
+   */
+  async upsert(org: NamespaceRow, name: string, role: TeamRole, description: string | undefined, caller: number): Promise<{ team: TeamRow; created: boolean }> {
+    if (!validNamespaceName(name)) throw invalid(`Invalid team name "${name}": ${NAME_RULE}`);
+    return this.db.tx(async (q) => {
+      const existing = (await q.query<TeamRow>('SELECT * FROM team WHERE org_id = $1 AND name = $2 FOR UPDATE', [org.id, name])).rows[0];
+      if (!existing) {
+        const r = await q.query<TeamRow>('INSERT INTO team (org_id, name, role, description) VALUES ($1, $2, $3, $4) RETURNING *', [org.id, name, role, description ?? '']);
+        return { team: r.rows[0], created: true };
+      }
+      if (existing.role === 'admin' && role !== 'admin' && (await this.isOnlyAdminTeamOf(q, org, existing, caller))) {
+        throw invalid(`Cannot remove admin from team '${name}' because calling user would no longer have admin on org '${org.name}'`);
+      }
+      const r = await q.query<TeamRow>('UPDATE team SET role = $2, description = COALESCE($3, description) WHERE id = $1 RETURNING *', [existing.id, role, description ?? null]);
+      await assertHasAdmin(q, org);
+      return { team: r.rows[0], created: false };
+    });
+  }
+
+  async delete(org: NamespaceRow, team: TeamRow, caller: number): Promise<void> {
+    await this.db.tx(async (q) => {
+      if (team.role === 'admin' && (await this.isOnlyAdminTeamOf(q, org, team, caller))) {
+        throw invalid(`Deleting team '${team.name}' would remove admin ability for the calling user in organization '${org.name}'`);
+      }
+      await q.query('DELETE FROM team WHERE id = $1', [team.id]);
+      await assertHasAdmin(q, org);
+    });
+  }
+
+  /** Is `team` the caller's only admin team in the organization? (Superusers acting on others' orgs have none.) */
+  private async isOnlyAdminTeamOf(q: Queryable, org: NamespaceRow, team: TeamRow, caller: number): Promise<boolean> {
+    const r = await q.query<{ id: number }>(
+      `SELECT t.id FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND t.role = 'admin' AND m.member_id = $2`,
+      [org.id, caller],
+    );
+    return r.rows.length === 1 && r.rows[0].id === team.id;
+  }
+
+  async members(team: TeamRow, includePending: boolean): Promise<TeamMemberView[]> {
+    const r = await this.db.query<TeamMemberView>(
+      `SELECT n.name, n.kind, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
+       UNION ALL
+       SELECT n.name, n.kind, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
+       ORDER BY 1`,
+      [team.id, includePending],
+    );
+    return r.rows;
+  }
+
+  /**
+   * Add a member. Robots of the organization join at once; a user already in another team of the organization
+   * too (Quay's rule); any other user gets an invitation that stays pending until they accept it.
+   */
+  async addMember(org: NamespaceRow, team: TeamRow, member: NamespaceRow, inviter: number | null): Promise<{ invited: boolean }> {
+    if (member.kind === 'org') throw invalid('Cannot add an organization to a team');
+    if (member.kind === 'robot' && member.robot_owner_id !== org.id) {
+      throw invalid('Cannot add the specified robot to this team, as it is not a member of the organization');
+    }
+    if (member.kind === 'user' && !member.enabled) throw invalid(`User ${member.name} is disabled`);
+    return this.db.tx(async (q) => {
+      const already = await q.query('SELECT 1 FROM team_member WHERE team_id = $1 AND member_id = $2', [team.id, member.id]);
+      if (already.rows.length > 0) return { invited: false };
+      let invite = member.kind === 'user' && this.requireInvite;
+      if (invite) {
+        const inOrg = await q.query('SELECT 1 FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND m.member_id = $2 LIMIT 1', [org.id, member.id]);
+        invite = inOrg.rows.length === 0;
+      }
+      if (!invite) {
+        await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2)', [team.id, member.id]);
+        await q.query('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2', [team.id, member.id]);
+        return { invited: false };
+      }
+      await q.query(
+        `INSERT INTO team_invite (team_id, user_id, inviter_id, code) VALUES ($1, $2, $3, $4) ON CONFLICT (team_id, user_id) WHERE user_id IS NOT NULL DO NOTHING`,
+        [team.id, member.id, inviter, `urn:teaminvite:${randomUUID()}`],
+      );
+      return { invited: true };
+    });
+  }
+
+  /** Remove a pending invitation if there is one, else the membership. The organization must keep an admin. */
+  async removeMember(org: NamespaceRow, team: TeamRow, member: NamespaceRow, caller: number): Promise<void> {
+    await this.db.tx(async (q) => {
+      const inv = await q.query('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2', [team.id, member.id]);
+      if (inv.rowCount > 0) return;
+      if (member.id === caller && team.role === 'admin' && (await this.isOnlyAdminTeamOf(q, org, team, caller))) {
+        throw invalid('User cannot remove themselves from their only admin team.');
+      }
+      const r = await q.query('DELETE FROM team_member WHERE team_id = $1 AND member_id = $2', [team.id, member.id]);
+      if (r.rowCount === 0) throw missing(`${member.name} is not a member of team ${team.name}`);
+      await assertHasAdmin(q, org);
+    });
+  }
+
+  /** Pending invitations of a user (their `org_team_invite` notifications). */
+  async invitesFor(userId: number): Promise<InviteRow[]> {
+    const r = await this.db.query<InviteRow>(
+      `SELECT i.code, i.team_id, t.name AS team, o.name AS org, v.name AS inviter, i.created_at
+         FROM team_invite i JOIN team t ON t.id = i.team_id JOIN namespace o ON o.id = t.org_id
+         LEFT JOIN namespace v ON v.id = i.inviter_id
+        WHERE i.user_id = $1 ORDER BY i.created_at`,
+      [userId],
+    );
+    return r.rows;
+  }
+
+  /** Accept an invitation addressed to this user: they join the team. */
+  async acceptInvite(code: string, user: NamespaceRow): Promise<{ org: string; team: string }> {
+    return this.db.tx(async (q) => {
+      const r = await q.query<{ team_id: number; team: string; org: string }>(
+        `DELETE FROM team_invite i USING team t, namespace o
+          WHERE i.code = $1 AND i.user_id = $2 AND t.id = i.team_id AND o.id = t.org_id
+          RETURNING i.team_id, t.name AS team, o.name AS org`,
+        [code, user.id],
+      );
+      const inv = r.rows[0];
+      if (!inv) throw missing('Invalid confirmation code.');
+      await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [inv.team_id, user.id]);
+      return { org: inv.org, team: inv.team };
+    });
+  }
+
+  async declineInvite(code: string, user: NamespaceRow): Promise<void> {
+    const r = await this.db.query('DELETE FROM team_invite WHERE code = $1 AND user_id = $2', [code, user.id]);
+    if (r.rowCount === 0) throw missing('Invalid confirmation code.');
+  }
+
+  /** The repositories a team holds a role on. */
+  async permissions(team: TeamRow): Promise<{ repository: string; visibility: string; role: string }[]> {
+    const r = await this.db.query<{ repository: string; visibility: string; role: string }>(
+      `SELECT r.name AS repository, r.visibility, p.role FROM repository_permission p JOIN repository r ON r.id = p.repository_id
+        WHERE p.team_id = $1 ORDER BY r.name`,
+      [team.id],
+    );
+    return r.rows;
+  }
+
+  /** The teams of an organization that a member belongs to. */
+  async teamsOf(org: NamespaceRow, memberId: number): Promise<string[]> {
+    const r = await this.db.query<{ name: string }>(
+      'SELECT t.name FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND m.member_id = $2 ORDER BY t.name',
+      [org.id, memberId],
+    );
+    return r.rows.map((x) => x.name);
+  }
+}
