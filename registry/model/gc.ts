@@ -80,6 +80,7 @@ export class GarbageCollector {
         const repo = await this.deleteManifest(id, now);
         if (repo !== null) {
           deleted++;
+          this.metrics.manifests.inc();
           report.byRepository.set(repo, (report.byRepository.get(repo) ?? 0) + 1);
         }
       }
@@ -94,6 +95,8 @@ export class GarbageCollector {
         if (size !== null) {
           deleted++;
           report.bytes += size;
+          this.metrics.blobs.inc();
+          this.metrics.bytes.inc(size);
         }
       }
       report.blobs += deleted;
@@ -101,9 +104,6 @@ export class GarbageCollector {
     }
     this.metrics.runs.inc();
     this.metrics.tags.inc(report.tags);
-    this.metrics.manifests.inc(report.manifests);
-    this.metrics.blobs.inc(report.blobs);
-    this.metrics.bytes.inc(report.bytes);
     if (report.tags + report.manifests + report.blobs + report.uploadReferences > 0) {
       this.log.info(
         { tags: report.tags, uploadReferences: report.uploadReferences, manifests: report.manifests, blobs: report.blobs, bytesFreed: report.bytes },
