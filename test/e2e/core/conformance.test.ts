@@ -14,24 +14,18 @@ interface Summary {
   failures: string[];
 }
 
-/** Walk results.yaml and count test outcomes; the shape is the runner's own, so be liberal in what we read. */
-function summarize(results: unknown): Summary {
+/** results.yaml lists each API and data set with its outcome (Pass, Fail, Disabled...). */
+function summarize(results: Record<string, unknown> | undefined): Summary {
   const s: Summary = { passed: 0, failed: 0, failures: [] };
-  const walk = (node: unknown, path: string) => {
-    if (Array.isArray(node)) return node.forEach((v, i) => walk(v, `${path}[${i}]`));
-    if (typeof node !== 'object' || node === null) return;
-    const o = node as Record<string, unknown>;
-    const status = typeof o.status === 'string' ? o.status.toLowerCase() : typeof o.result === 'string' ? o.result.toLowerCase() : undefined;
-    if (status && typeof (o.name ?? o.test) === 'string') {
-      if (/^(pass|passed|ok|success)$/.test(status)) s.passed++;
-      else if (/^(fail|failed|error)$/.test(status)) {
+  for (const section of ['apis', 'data']) {
+    for (const [name, outcome] of Object.entries((results?.[section] ?? {}) as Record<string, string>)) {
+      if (outcome === 'Pass') s.passed++;
+      else if (outcome !== 'Disabled') {
         s.failed++;
-        s.failures.push(`${path}/${String(o.name ?? o.test)}: ${JSON.stringify(o.error ?? o.message ?? '')}`);
+        s.failures.push(`${section}/${name}: ${outcome}`);
       }
     }
-    for (const [k, v] of Object.entries(o)) walk(v, `${path}/${k}`);
-  };
-  walk(results, '');
+  }
   return s;
 }
 
@@ -59,12 +53,14 @@ describe.each(modes)('OCI conformance, %s', (mode, makeConfig) => {
       username: reg.admin.username,
       password: reg.admin.password,
       version: '1.1',
+      // Beyond the 1.1 defaults: upload cancel, digest headers everywhere, and tags as PUT parameters.
+      extraEnv: { OCI_API_BLOBS_UPLOAD_CANCEL: 'true', OCI_API_BLOBS_DIGEST_HEADER: 'true', OCI_API_MANIFESTS_DIGEST_HEADER: 'true', OCI_API_MANIFESTS_TAG_PARAM: 'true' },
     });
     const summary = summarize(r.results);
     process.stdout.write(`conformance (${mode}, ${auth}): ${summary.passed} passed, ${summary.failed} failed\n`);
     expect(r.results).toBeDefined();
     expect(summary.failures).toEqual([]);
-    expect(summary.passed).toBeGreaterThan(50);
+    expect(summary.passed).toBeGreaterThanOrEqual(50);
     expect(r.code).toBe(0);
   });
 });
