@@ -1,0 +1,72 @@
+/**
+ * Quota enforcement with real clients (user guide 14.4.5.3), using the system default Reject quota
+ * (DEFAULT_SYSTEM_REJECT_QUOTA_BYTES) so no API call is involved: images built offline with buildah are
+ * pushed with podman until the namespace is full; the next push is refused at its first upload with the
+ * exact text podman prints; deleting a tag and letting GC run frees the space and the push passes.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { startRegistry } from '../../helpers/registry.js';
+import { createTestDatabase } from '../../setup/services.js';
+import { clientSandbox, INSECURE, type ClientSandbox } from '../../setup/tools.js';
+import { gcRuns, metric, sleep } from '../../integration/gc/lib.js';
+
+const MiB = 1024 * 1024;
+
+/** buildah: FROM scratch with `size` bytes of random (incompressible) data. */
+async function build(sb: ClientSandbox, ref: string, size: number): Promise<void> {
+  const ctx = join(sb.dir, `ctx-${randomBytes(4).toString('hex')}`);
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, 'data.bin'), randomBytes(size));
+  writeFileSync(join(ctx, 'Containerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
+  await sb.run('buildah', ['--storage-driver', 'vfs', 'bud', '--isolation', 'chroot', '-f', join(ctx, 'Containerfile'), '-t', ref, ctx]);
+}
+
+test('podman push is refused over the Reject limit with "Quota has been exceeded on namespace", and passes after delete + GC', async () => {
+  const dbUri = await createTestDatabase('quotae2e');
+  const reg = await startRegistry({
+    label: 'quota-e2e',
+    config: {
+      DB_URI: dbUri,
+      SUPER_USERS: ['admin'],
+      FEATURE_QUOTA_MANAGEMENT: true,
+      DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: 5 * MiB,
+      DEFAULT_TAG_EXPIRATION: '0s',
+      GARBAGE_COLLECTION_FREQUENCY: 1,
+      PUSH_TEMP_TAG_EXPIRATION_SEC: 4,
+    },
+  });
+  try {
+    const sb = clientSandbox('quota-e2e');
+    const creds = ['--creds', `admin:${reg.admin.password}`];
+    const repo = `${reg.hostPort}/admin/big`;
+    await build(sb, `${repo}:one`, 3 * MiB);
+    await build(sb, `${repo}:two`, 3 * MiB);
+    await build(sb, `${repo}:three`, 1 * MiB);
+    await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:one`]);
+    // 3 MiB of 5: under the limit, this push starts and goes through, ending at 6 MiB.
+    await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:two`]);
+    const refused = await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:three`], { allowFail: true });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('denied: Quota has been exceeded on namespace');
+    expect(refused.stderr).toContain('/v2/admin/big/blobs/uploads/');
+
+    // The raw answer is Quay's: 403 with the DENIED error.
+    const raw = await fetch(`${reg.url}/v2/admin/big/blobs/uploads/`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`admin:${reg.admin.password}`).toString('base64')}` } });
+    expect(raw.status).toBe(403);
+    expect(await raw.json()).toEqual({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace', detail: {} }] });
+
+    const del = await fetch(`${reg.url}/v2/admin/big/manifests/one`, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`admin:${reg.admin.password}`).toString('base64')}` } });
+    expect(del.status).toBe(202);
+    const freedBefore = await metric(reg, 'quay_gc_bytes_freed_total');
+    // The layer's bytes stay while the push's temporary reference lives (PUSH_TEMP_TAG_EXPIRATION_SEC).
+    await sleep(4500);
+    await gcRuns(reg, 2);
+    expect((await metric(reg, 'quay_gc_bytes_freed_total')) - freedBefore).toBeGreaterThanOrEqual(3 * MiB);
+    await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:three`]);
+    await sb.run('podman', ['pull', ...INSECURE.podman, ...creds, `${repo}:three`]);
+  } finally {
+    await reg.stop();
+  }
+});
