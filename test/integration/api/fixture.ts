@@ -14,7 +14,7 @@ export interface ApiResponse<T = any> {
 export class Api {
   constructor(
     readonly base: string,
-    private readonly auth: { bearer?: string; cookie?: string; csrf?: string; basic?: string } = {},
+    readonly auth: { bearer?: string; cookie?: string; csrf?: string; basic?: string } = {},
   ) {}
 
   async call<T = any>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
