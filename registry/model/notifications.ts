@@ -67,6 +67,15 @@ export class Notifications {
     });
   }
 
+  /** Whose notifications a user sees: its own and those of the organizations it administers (an admin team). */
+  async targetsOf(userId: number): Promise<number[]> {
+    const r = await this.db.query<{ org_id: number }>(
+      `SELECT DISTINCT t.org_id FROM team t JOIN team_member m ON m.team_id = t.id WHERE m.member_id = $1 AND t.role = 'admin'`,
+      [userId],
+    );
+    return [userId, ...r.rows.map((x) => x.org_id)];
+  }
+
   /** Notifications of a user and of the organizations it administers, newest first, one page. */
   async list(targets: number[], page: number, limit: number): Promise<{ rows: NotificationRow[]; additional: boolean }> {
     const r = await this.db.query<NotificationRow>(`${SELECT} WHERE x.target_id = ANY($1::bigint[]) ORDER BY x.created_at DESC, x.id DESC LIMIT $2 OFFSET $3`, [

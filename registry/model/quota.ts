@@ -103,6 +103,27 @@ export class Quotas {
     return new Map(r.rows.map((x) => [x.repository_id, x.size_bytes]));
   }
 
+  /**
+   * Quay's `quota_report` of repositories: `{quota_bytes: <repository size>, configured_quota: <namespace
+   * limit or null>}` by repository id.
+   */
+  async repositoryReports(repositoryIds: number[]): Promise<Map<number, { quota_bytes: number; configured_quota: number | null }>> {
+    const r = await this.db.query<{ id: number; size_bytes: number | null; limit_bytes: number | null }>(
+      `SELECT r.id, s.size_bytes, q.limit_bytes FROM repository r
+         LEFT JOIN quota_repository_size s ON s.repository_id = r.id LEFT JOIN quota q ON q.namespace_id = r.namespace_id
+        WHERE r.id = ANY($1::bigint[])`,
+      [repositoryIds],
+    );
+    const def = this.config.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES;
+    return new Map(r.rows.map((x) => [x.id, { quota_bytes: x.size_bytes ?? 0, configured_quota: x.limit_bytes ?? (def > 0 ? def : null) }]));
+  }
+
+  /** Quay's `quota_report` of a namespace: its size and its limit (own or default). */
+  async namespaceReport(namespaceId: number): Promise<{ quota_bytes: number; configured_quota: number | null }> {
+    const eff = await this.effective(namespaceId);
+    return { quota_bytes: await this.namespaceSize(namespaceId), configured_quota: eff?.limitBytes ?? null };
+  }
+
   async forNamespace(namespaceId: number, q: Queryable = this.db): Promise<QuotaRow | null> {
     const r = await q.query<QuotaRow>(
       `SELECT q.id, q.namespace_id, q.limit_bytes,

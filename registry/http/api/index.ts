@@ -22,6 +22,13 @@ import { applicationRoutes } from './application.js';
 import { appTokenRoutes } from './apptoken.js';
 import { logRoutes } from './logs.js';
 import { discoveryRoutes } from './discovery.js';
+import { tagRoutes } from './tags.js';
+import { manifestRoutes } from './manifest.js';
+import { manifestLabelRoutes } from './manifest_labels.js';
+import { organizationQuotaRoutes } from './quota.js';
+import { superuserQuotaRoutes } from './superuser_quota.js';
+import { userQuotaRoutes } from './user_quota.js';
+import { notificationRoutes } from './notifications.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -81,5 +88,12 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await applicationRoutes(app, rt);
   await appTokenRoutes(app, rt);
   await logRoutes(app, rt);
+  await tagRoutes(app, rt);
+  await manifestRoutes(app, rt);
+  await manifestLabelRoutes(app, rt);
+  await organizationQuotaRoutes(app, rt);
+  await superuserQuotaRoutes(app, rt);
+  await userQuotaRoutes(app, rt);
+  await notificationRoutes(app, rt);
   await discoveryRoutes(app);
 }

@@ -49,6 +49,11 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
         teams.map((t) => [t.name, { name: t.name, description: t.description, role: t.role, avatar: namespaceAvatar({ name: t.name, kind: 'user', email: null }), can_view: isAdmin, repo_count: t.repo_count, member_count: t.member_count, is_synced: false }]),
       );
       view.ordered_teams = teams.map((t) => t.name);
+      if (rt.config.FEATURE_QUOTA_MANAGEMENT && rt.config.FEATURE_EDIT_QUOTA) {
+        const quota = await rt.quotas.forNamespace(org.id);
+        view.quotas = quota ? [{ id: quota.id, limit_bytes: quota.limit_bytes, limits: quota.limits.map((l) => ({ id: l.id, type: l.type, limit_percent: l.threshold_percent })) }] : [];
+        view.quota_report = await rt.quotas.namespaceReport(org.id);
+      }
     }
     if (isAdmin) {
       Object.assign(view, { email: org.email, invoice_email: false, invoice_email_address: null, tag_expiration_s: org.removed_tag_expiration_s, is_free_account: true });

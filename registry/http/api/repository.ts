@@ -88,6 +88,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
         limit: REPOS_PER_PAGE,
       });
       const page = rows.slice(0, REPOS_PER_PAGE);
+      const quota = rt.config.FEATURE_QUOTA_MANAGEMENT && rt.config.FEATURE_EDIT_QUOTA ? await rt.quotas.repositoryReports(page.map((r) => r.id)) : null;
       return {
         repositories: page.map((r) => ({
           namespace: r.namespace,
@@ -99,6 +100,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
           is_starred: r.is_starred,
           ...(q.last_modified ? { last_modified: r.last_modified } : {}),
           ...(q.popularity ? { popularity: r.popularity } : {}),
+          ...(quota ? { quota_report: quota.get(r.id) } : {}),
         })),
         ...(rows.length > REPOS_PER_PAGE ? { next_page: rt.tenancy.pages.sealJson({ start_id: page[page.length - 1].id }, PAGE_TTL_S) } : {}),
       };

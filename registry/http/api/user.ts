@@ -3,6 +3,7 @@
  * notifications) and the OAuth tokens the user holds.
  */
 import type { FastifyInstance } from 'fastify';
+import { notificationView } from '../../model/notifications.js';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { passwordProblem } from '../../auth/passwords.js';
@@ -213,16 +214,17 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
   app.get('/user/notifications', { schema: op('listUserNotifications', 'user', 'List the notifications for the user.', 'user:admin'), config: { scope: 'user:admin' } }, async (req) => {
     const user = await currentUser(rt, req);
     const invites = await rt.tenancy.teams.invitesFor(user.id);
+    const records = await rt.notifications.list(await rt.notifications.targetsOf(user.id), 1, 100);
     return {
-      notifications: invites.map((i) => ({
+      notifications: [...records.rows.map(notificationView), ...invites.map((i) => ({
         id: i.code,
         organization: i.org,
         kind: 'org_team_invite',
         created: formatDate(i.created_at),
         metadata: { code: i.code, inviter: i.inviter, org: i.org, team: i.team },
         dismissed: false,
-      })),
-      additional: false,
+      }))],
+      additional: records.additional,
     };
   });
 

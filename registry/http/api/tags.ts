@@ -1,0 +1,190 @@
+/**
+ * Tags on the REST API (time machine aware): list with Quay's filters and history, create/move and expiry
+ * (PUT), delete, restore inside the namespace's time machine window.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Runtime } from '../../runtime.js';
+import type { RepositoryRow } from '../../model/repositories.js';
+import type { TagHistoryRow } from '../../model/tags.js';
+import { rfc2822 } from '../../model/notifications.js';
+import { validTag } from '../../oci/names.js';
+import { looksLikeDigest } from '../../oci/digest.js';
+import { isIndexMediaType } from './manifest.js';
+import { repoWithRole } from './auth.js';
+import { op, RepoParams, typed } from './schema.js';
+import { ApiError, badRequest, notFound } from './errors.js';
+
+const tag = 'tag';
+const TagParams = Type.Composite([RepoParams, Type.Object({ tag: Type.String({ description: 'The name of the tag' }) })]);
+/** Expirations further out than this are typos (Quay's UI offers dates, not centuries). */
+const MAX_EXPIRATION_S = 10 * 365 * 86400;
+
+/** Tag and label mutations need a repository in the NORMAL state (not READ_ONLY or MIRROR). */
+export function requireNormal(repo: RepositoryRow): void {
+  if (repo.state !== 'NORMAL') throw new ApiError(503, 'internal_error', `Repository is in read only or mirror mode: ${repo.state}`);
+}
+
+export function tagView(t: TagHistoryRow): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    name: t.name,
+    reversion: t.reversion,
+    start_ts: Math.floor(t.start_ms / 1000),
+    manifest_digest: t.manifest_digest,
+    is_manifest_list: isIndexMediaType(t.media_type),
+    size: isIndexMediaType(t.media_type) ? null : t.layers_size,
+    last_modified: rfc2822(t.start_ms),
+  };
+  if (t.end_ms !== null) {
+    view.end_ts = Math.floor(t.end_ms / 1000);
+    view.expiration = rfc2822(t.end_ms);
+  }
+  return view;
+}
+
+function intParam(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function logTag(rt: Runtime, req: FastifyRequest, repo: RepositoryRow, namespace: string, kind: string, metadata: Record<string, unknown>): void {
+  rt.logs.log({ kind, performer: req.principal, namespaceId: repo.namespace_id, repositoryId: repo.id, ip: req.ip, metadata: { repo: repo.name, namespace, ...metadata } });
+}
+
+export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
+  const t = typed(app);
+
+  t.get(
+    '/repository/:namespace/:repository/tag/',
+    {
+      schema: {
+        ...op('listRepoTags', tag, 'List the tags of a repository, with their history unless onlyActiveTags.', 'repo:read'),
+        params: RepoParams,
+        querystring: Type.Object({
+          specificTag: Type.Optional(Type.String()),
+          filter_tag_name: Type.Optional(Type.String({ description: '"like:<text>" or "eq:<name>"' })),
+          onlyActiveTags: Type.Optional(Type.String()),
+          page: Type.Optional(Type.String()),
+          limit: Type.Optional(Type.String()),
+        }),
+      },
+      config: { scope: 'repo:read' },
+    },
+    async (req) => {
+      const { repo } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'read');
+      const q = req.query;
+      let filter: { op: 'like' | 'eq'; value: string } | undefined;
+      if (q.filter_tag_name !== undefined) {
+        const m = /^(like|eq):(.+)$/.exec(q.filter_tag_name);
+        if (!m) throw badRequest('filter_tag_name must be "like:<text>" or "eq:<name>"');
+        filter = { op: m[1] as 'like' | 'eq', value: m[2] };
+      }
+      const page = intParam(q.page, 'page', 1, 1_000_000, 1);
+      const limit = intParam(q.limit, 'limit', 1, 100, 50);
+      const onlyActive = q.onlyActiveTags === 'true' || q.onlyActiveTags === '1';
+      const r = await rt.tags.list(repo.id, { onlyActive, name: q.specificTag, filter, page, limit });
+      return { tags: r.rows.map(tagView), page, has_additional: r.more };
+    },
+  );
+
+  t.put(
+    '/repository/:namespace/:repository/tag/:tag',
+    {
+      schema: {
+        ...op('changeTag', tag, 'Create or move a tag (manifest_digest) and/or set or clear its expiration (epoch seconds, null clears).', 'repo:write'),
+        params: TagParams,
+        body: Type.Optional(
+          Type.Object({
+            manifest_digest: Type.Optional(Type.String()),
+            // Checked by hand: schema coercion would turn null (clear) into 0.
+            expiration: Type.Optional(Type.Unknown({ description: 'Epoch seconds in the future, or null to clear' })),
+          }),
+        ),
+      },
+      config: { scope: 'repo:write' },
+    },
+    async (req, reply) => {
+      const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
+      requireNormal(repo);
+      const name = req.params.tag;
+      if (!validTag(name)) throw badRequest(`Invalid tag name "${name}": use letters, digits, _ . - (at most 128, not starting with . or -)`);
+      const body = req.body ?? {};
+      if (body.manifest_digest === undefined && body.expiration === undefined) throw badRequest('Nothing to change: give manifest_digest and/or expiration');
+      if (body.manifest_digest !== undefined && !looksLikeDigest(body.manifest_digest)) throw badRequest(`Invalid manifest digest "${body.manifest_digest}"`);
+      let expirationMs: number | null | undefined;
+      if (body.expiration !== undefined) {
+        if (body.expiration !== null && (typeof body.expiration !== 'number' || !Number.isInteger(body.expiration))) {
+          throw badRequest('Invalid expiration: give epoch seconds, or null to clear it');
+        }
+        const now = Date.now() / 1000;
+        if (body.expiration !== null && body.expiration <= now) throw badRequest('Invalid expiration: it must be in the future');
+        if (body.expiration !== null && body.expiration > now + MAX_EXPIRATION_S) throw badRequest('Invalid expiration: at most 10 years from now');
+        expirationMs = body.expiration === null ? null : body.expiration * 1000;
+      }
+      if (body.manifest_digest !== undefined) {
+        const before = await rt.tags.live(repo.id, name);
+        const beforeDigest = before ? (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [before.manifest_id])).rows[0]?.digest : undefined;
+        const result = await rt.tags.assign(repo.id, name, body.manifest_digest);
+        if (result === null) throw notFound(`Manifest ${body.manifest_digest} not found in ${namespace.name}/${repo.name}`);
+        if (result === 'created') logTag(rt, req, repo, namespace.name, 'create_tag', { tag: name, manifest_digest: body.manifest_digest });
+        if (result === 'moved') logTag(rt, req, repo, namespace.name, 'move_tag', { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
+      }
+      if (expirationMs !== undefined) {
+        const r = await rt.tags.setExpiration(repo.id, name, expirationMs);
+        if (!r) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
+        logTag(rt, req, repo, namespace.name, 'change_tag_expiration', {
+          tag: name,
+          expiration_date: expirationMs === null ? null : rfc2822(expirationMs),
+          old_expiration_date: r.previous === null ? null : rfc2822(r.previous),
+        });
+      }
+      reply.code(201);
+      return 'Updated';
+    },
+  );
+
+  t.delete(
+    '/repository/:namespace/:repository/tag/:tag',
+    { schema: { ...op('deleteFullTag', tag, 'Delete the tag (it stays restorable inside the time machine window).', 'repo:write'), params: TagParams }, config: { scope: 'repo:write' } },
+    async (req, reply) => {
+      const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
+      requireNormal(repo);
+      const live = await rt.tags.live(repo.id, req.params.tag);
+      if (!live || !(await rt.tags.delete(repo.id, req.params.tag))) throw notFound(`Tag ${req.params.tag} not found in ${namespace.name}/${repo.name}`);
+      const digest = (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0]?.digest;
+      logTag(rt, req, repo, namespace.name, 'delete_tag', { tag: req.params.tag, manifest_digest: digest });
+      reply.code(204).send();
+    },
+  );
+
+  t.post(
+    '/repository/:namespace/:repository/tag/:tag/restore',
+    {
+      schema: {
+        ...op('restoreTag', tag, 'Point the tag back at a manifest it pointed at inside the time machine window.', 'repo:write'),
+        params: TagParams,
+        body: Type.Object({ manifest_digest: Type.String() }),
+      },
+      config: { scope: 'repo:write' },
+    },
+    async (req) => {
+      const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
+      requireNormal(repo);
+      const name = req.params.tag;
+      const digest = req.body.manifest_digest;
+      if (!validTag(name)) throw badRequest(`Invalid tag name "${name}"`);
+      if (!looksLikeDigest(digest)) throw badRequest(`Invalid manifest digest "${digest}"`);
+      const before = await rt.tags.live(repo.id, name);
+      const beforeDigest = before ? (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [before.manifest_id])).rows[0]?.digest : undefined;
+      const window = namespace.removed_tag_expiration_s;
+      const r = await rt.tags.restore(repo.id, name, digest, window);
+      if (r === 'unknown_manifest') throw notFound(`Manifest ${digest} not found in ${namespace.name}/${repo.name}`);
+      if (r === 'not_in_history') throw notFound(`Tag ${name} never pointed at ${digest}`);
+      if (r === 'outside_window') throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
+      logTag(rt, req, repo, namespace.name, 'revert_tag', { tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
+      return {};
+    },
+  );
+}
