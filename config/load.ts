@@ -1,6 +1,7 @@
 /** Parse and validate a config.yaml: every problem is reported as `KEY: reason`, unknown keys are warnings. */
 import yaml from 'js-yaml';
 import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
 import { QuayConfigSchema, QUAY_KNOWN_KEYS, type QuayConfig } from './schema.js';
 
 export interface ConfigResult {
@@ -18,6 +19,14 @@ export class ConfigError extends Error {
 function keyOfPath(path: string): string {
   const parts = path.split('/').filter(Boolean);
   return parts.join('.') || '(root)';
+}
+
+/** TypeBox's message, made specific where it is vague ("Expected union value" for a list of choices). */
+function describeError(schema: TSchema, value: unknown, message: string): string {
+  const choices = (schema.anyOf as TSchema[] | undefined)?.map((s) => s.const).filter((c) => c !== undefined);
+  if (choices && choices.length > 0) return `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')} (got ${JSON.stringify(value)})`;
+  if (typeof schema.pattern === 'string') return `${JSON.stringify(value)} does not match ${schema.pattern}`;
+  return message;
 }
 
 /** Cross-key rules that a JSON schema cannot state. */
@@ -66,7 +75,7 @@ export function validateConfig(raw: unknown): ConfigResult {
   const errors: string[] = [];
   const seen = new Set<string>();
   for (const e of Value.Errors(QuayConfigSchema, withDefaults)) {
-    const line = `${keyOfPath(e.path)}: ${e.message}`;
+    const line = `${keyOfPath(e.path)}: ${describeError(e.schema, e.value, e.message)}`;
     if (!seen.has(line)) {
       seen.add(line);
       errors.push(line);

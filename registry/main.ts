@@ -24,11 +24,11 @@ function loadConfig(path: string | undefined, port: number): QuayConfig {
     process.exit(2);
   }
   const { config, errors, warnings } = parseConfig(text);
+  for (const w of warnings) console.error(`config warning: ${w}`);
   if (errors.length > 0) {
     console.error(`invalid config file ${path}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
     process.exit(2);
   }
-  for (const w of warnings) console.error(`config warning: ${w}`);
   return config;
 }
 
@@ -55,12 +55,12 @@ async function serve(argv: string[]): Promise<void> {
   });
 
   const rt = await createRuntime(config, dataDir, log);
-  const created = await bootstrapSuperuser(rt, process.env.INITIAL_ADMIN_PASSWORD || undefined);
+  const chosenPassword = process.env.INITIAL_ADMIN_PASSWORD || undefined;
+  const created = await bootstrapSuperuser(rt, chosenPassword);
   if (created) {
-    // Printed once, on the console, like other servers' initial admin password; never written to the logs.
-    process.stdout.write(
-      `\n  First start: created superuser "${created.user.name}"\n  username: ${created.user.name}\n  password: ${created.password}\n  (shown only this once)\n\n`,
-    );
+    // A generated password is printed once, on the console, like other servers' initial admin password.
+    const password = chosenPassword ? '(the value of INITIAL_ADMIN_PASSWORD)' : `${created.password}\n  (shown only this once)`;
+    process.stdout.write(`\n  First start: created superuser "${created.user.name}"\n  username: ${created.user.name}\n  password: ${password}\n\n`);
   }
 
   let shuttingDown = false;

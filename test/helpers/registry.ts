@@ -119,8 +119,8 @@ export function basicAuth(username: string, password: string): string {
 }
 
 /** A registry bearer token from /v2/auth for the given scopes. */
-export async function registryToken(reg: RegistryProcess, scopes: string[], creds?: { username: string; password: string }): Promise<string> {
-  const q = new URLSearchParams({ service: reg.hostPort });
+export async function registryToken(reg: RegistryProcess, scopes: string[], creds?: { username: string; password: string }, service = reg.hostPort): Promise<string> {
+  const q = new URLSearchParams({ service });
   for (const s of scopes) q.append('scope', s);
   const res = await fetch(`${reg.url}/v2/auth?${q}`, { headers: creds ? { authorization: basicAuth(creds.username, creds.password) } : {} });
   if (res.status !== 200) throw new Error(`/v2/auth answered ${res.status}: ${await res.text()}`);
