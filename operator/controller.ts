@@ -4,7 +4,7 @@
  * Finalizer and status writes go through the library's helpers.
  */
 import dotI, { ResourceEventType, ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATION_OWNER, API_VERSION, FINALIZER, GROUP, KIND, PLURAL, VERSION, type QuayRegistry, type QuayRegistryStatus } from './types.js';
 import { Kube, errorMessage } from './kube.js';
 import { Reconciler, type Logger, type OperatorOptions } from './reconcile.js';
@@ -57,16 +57,47 @@ export class QuayOperator extends dotI.default {
     });
   }
 
+  /**
+   * The library exits the process when a watch cannot start, and a freshly installed CRD answers
+   * watches with 429 until its watch cache is ready: so wait until a watch on `path` opens.
+   */
+  private async watchable(group: string, version: string, plural: string): Promise<void> {
+    const path = `${group ? `/apis/${group}` : '/api'}/${version}${this.opts.namespace ? `/namespaces/${this.opts.namespace}` : ''}/${plural}`;
+    for (let attempt = 1; ; attempt++) {
+      const opened = await new Promise<boolean>((resolve) => {
+        let settled = false;
+        const finish = (ok: boolean) => {
+          if (!settled) resolve((settled = true) && ok);
+        };
+        new Watch(this.kube.kc)
+          .watch(path, { timeoutSeconds: 1 }, () => undefined, (err) => finish(!err))
+          .then((ac) => {
+            finish(true);
+            ac.abort();
+          })
+          .catch(() => finish(false));
+      });
+      if (opened) return;
+      if (attempt >= 60) throw new Error(`cannot watch ${path}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  private async watch(group: string, version: string, plural: string, onEvent: (e: ResourceEvent) => Promise<void>): Promise<void> {
+    await this.watchable(group, version, plural);
+    await this.watchResource(group, version, plural, onEvent, this.opts.namespace);
+  }
+
   protected async init(): Promise<void> {
     const ns = this.opts.namespace;
-    await this.watchResource(GROUP, VERSION, PLURAL, async (e: ResourceEvent) => this.onRegistryEvent(e), ns);
+    await this.watch(GROUP, VERSION, PLURAL, async (e: ResourceEvent) => this.onRegistryEvent(e));
     const platform = await this.kube.discover();
     const optional = OPTIONAL.filter(([group]) =>
       group === 'route.openshift.io' ? platform.routes : group === 'objectbucket.io' ? platform.objectBuckets : platform.monitoring,
     );
     for (const [group, version, plural] of [...OWNED, ...optional]) {
       if (plural === 'horizontalpodautoscalers' && !platform.hpaV2) continue;
-      await this.watchResource(group, version, plural, async (e: ResourceEvent) => this.onOwnedEvent(e), ns);
+      await this.watch(group, version, plural, async (e: ResourceEvent) => this.onOwnedEvent(e));
     }
     this.log.info(`watching QuayRegistries in ${ns ? `namespace ${ns}` : 'all namespaces'}`);
   }

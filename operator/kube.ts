@@ -6,10 +6,12 @@ import {
   ApiException,
   ApisApi,
   CoreV1Api,
+  HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
   type KubernetesObject,
+  type ResponseContext,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, type KubeObject, type Platform } from './types.js';
 
@@ -46,31 +48,55 @@ export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Pr
   }
 }
 
-/** Typed client objects (Dates, class instances) back to the JSON the API server sent. */
-const plain = (o: unknown): any => JSON.parse(JSON.stringify(o));
+/**
+ * KubernetesObjectApi that sends and returns the API server's JSON as it is. The library's typed models
+ * drop or rename fields on the way (`x-kubernetes-*`, `from`, `$ref`) and pick a model by version+kind
+ * alone, so OpenShift's config.openshift.io Ingress would be read as a networking Ingress.
+ */
+export class JsonObjectApi extends KubernetesObjectApi {
+  static make(kc: KubeConfig): JsonObjectApi {
+    const api = kc.makeApiClient(JsonObjectApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext): Promise<T> {
+    const text = await response.body.text();
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(text) as T;
+    throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', text, response.headers);
+  }
+
+  /** POST (create) or PATCH an object with a JSON body. */
+  async send<T extends KubernetesObject>(method: 'POST' | 'PATCH', obj: KubernetesObject, query: Record<string, string>, contentType = 'application/json'): Promise<T> {
+    const path = await this.specUriPath(obj, method === 'POST' ? 'create' : 'patch');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, method === 'POST' ? HttpMethod.POST : HttpMethod.PATCH);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Content-Type', contentType);
+    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
+    ctx.setBody(JSON.stringify(obj));
+    return this.requestPromise<T>(ctx);
+  }
+}
 
 export class Kube {
-  readonly objects: KubernetesObjectApi;
+  readonly objects: JsonObjectApi;
   readonly core: CoreV1Api;
   private readonly apis: ApisApi;
 
   constructor(readonly kc: KubeConfig) {
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.objects = JsonObjectApi.make(kc);
     this.core = kc.makeApiClient(CoreV1Api);
     this.apis = kc.makeApiClient(ApisApi);
   }
 
   /** Server-side apply with force: the operator owns every field it sets, and a no-op apply writes nothing. */
   async apply(obj: KubeObject): Promise<Live> {
-    const res = await retryOnConflict(() =>
-      this.objects.patch(obj as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
-    );
-    return plain(res);
+    return retryOnConflict(() => this.objects.send('PATCH', obj as KubernetesObject, { fieldManager: FIELD_MANAGER, force: 'true' }, PatchStrategy.ServerSideApply));
   }
 
   async get(apiVersion: string, kind: string, name: string, namespace?: string): Promise<Live | undefined> {
     try {
-      return plain(await this.objects.read({ apiVersion, kind, metadata: { name, namespace } }));
+      return await this.objects.read({ apiVersion, kind, metadata: { name, namespace } });
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
@@ -79,16 +105,16 @@ export class Kube {
 
   async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<Live[]> {
     const res = await this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
-    return plain(res.items) as Live[];
+    return res.items as Live[];
   }
 
   async create(obj: KubeObject): Promise<Live> {
-    return plain(await this.objects.create(obj as KubernetesObject, undefined, undefined, FIELD_MANAGER));
+    return this.objects.send('POST', obj as KubernetesObject, { fieldManager: FIELD_MANAGER });
   }
 
   /** A JSON merge patch (a plain update, not an apply: it never removes what it does not mention). */
   async mergePatch(obj: KubeObject): Promise<Live> {
-    return plain(await this.objects.patch(obj as KubernetesObject, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
+    return this.objects.send('PATCH', obj as KubernetesObject, { fieldManager: FIELD_MANAGER }, PatchStrategy.MergePatch);
   }
 
   async delete(apiVersion: string, kind: string, name: string, namespace?: string, propagationPolicy = 'Background'): Promise<boolean> {

@@ -24,8 +24,8 @@ import {
 import { COMPONENTS } from './components/index.js';
 import { contentHash, observedKey, ownerReference, prefixed, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
 import { appName, upgradeJob, upgradeJobName } from './components/quay.js';
-import { databaseName } from './components/postgres.js';
-import { clairDatabaseName } from './components/clairpostgres.js';
+import { databaseName, postgresPvcName } from './components/postgres.js';
+import { clairDatabaseName, clairPvcName } from './components/clairpostgres.js';
 import { mirrorName } from './components/mirror.js';
 import { bucketClaimName } from './components/objectstorage.js';
 import { caSecretName } from './components/tls.js';
@@ -45,7 +45,7 @@ import { CONFIG_KEY, baseConfig, configSecretPrefix, managedKeysName, managedKey
 import { componentMap, configProblems, dependencyProblems, fillComponents, hasBundleCerts, validateOverrides, type Blocked } from './spec.js';
 import { caUsable, generateCa, issueServingCert, pairProblem, servingCertUsable } from './tls.js';
 import { CONDITION, KNOWN_CONDITIONS, changedConditions, componentConditions, componentHealth, mergeConditions, sameStatus } from './status.js';
-import { Kube, errorMessage, type Live } from './kube.js';
+import { Kube, errorMessage, isStatus, type Live } from './kube.js';
 
 export interface OperatorOptions {
   quayVersion: string;
@@ -176,7 +176,17 @@ export class Reconciler {
 
   /** Apply one object; record whether the apply changed it. */
   private async apply(cr: QuayRegistry, obj: KubeObject, observed: Observed, changed: string[], passStart: number): Promise<void> {
-    const live = await this.kube.apply(obj);
+    let live: Live;
+    try {
+      live = await this.kube.apply(obj);
+    } catch (err) {
+      if (!isStatus(err, 422)) throw err;
+      // Someone changed a list-map key (say, a Service port): apply adds ours next to theirs and the
+      // result is invalid. An update with our whole object replaces those lists; then apply again.
+      this.log.warn(`${obj.kind} ${obj.metadata.name}: ${errorMessage(err)}; resetting it to the desired state`);
+      await this.kube.mergePatch(obj);
+      live = await this.kube.apply(obj);
+    }
     observed.set(observedKey(obj.kind, obj.metadata.name), live);
     const entry = (live.metadata?.managedFields ?? []).find((f: any) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
     const key = `${cr.metadata.namespace}/${cr.metadata.name}|${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
@@ -383,10 +393,9 @@ export class Reconciler {
       ctx.podHashes = {
         'quay-config-tls-hash': tls ? contentHash({ cert: tls.cert, key: tls.key }) : '',
       };
-      const desired: KubeObject[] = [];
-      for (const [kind, c] of Object.entries(components) as [ComponentKind, Component][]) {
-        if (c.managed) desired.push(...COMPONENTS[kind].objects(ctx));
-      }
+      const render = () =>
+        (Object.entries(components) as [ComponentKind, Component][]).flatMap(([kind, c]) => (c.managed ? COMPONENTS[kind].objects(ctx) : []));
+      const desired = render();
       for (const o of desired.filter(isEarly)) await apply(o);
       if (components.objectstorage.managed) {
         this.observe(observed, await this.kube.get('objectbucket.io/v1alpha1', 'ObjectBucketClaim', bucketClaimName(ctx), namespace));
@@ -407,22 +416,27 @@ export class Reconciler {
         for (const o of desired.filter((d) => !isEarly(d))) await apply(o);
         if (migrating) {
           migration = await this.migrate(ctx, observed, apply);
-          if (migration.status === 'True') currentVersion = this.opts.quayVersion;
+          if (migration.status === 'True') {
+            // Migrated: scale the app back up in this same pass, so the pass ends converged.
+            currentVersion = this.opts.quayVersion;
+            ctx.migrating = false;
+            for (const o of render().filter((d) => !isEarly(d))) await apply(o);
+          }
         }
         await this.pruneConfigSecrets(cr, ctx, observed);
       } else {
         for (const o of desired.filter((d) => !isEarly(d))) this.observe(observed, await this.kube.get(o.apiVersion, o.kind, o.metadata.name, namespace));
       }
+      await this.releaseVolumes(cr, ctx);
       if (changed.length) {
         this.log.info(`${namespace}/${name}: applied ${changed.join(', ')}`);
         await this.event(cr, 'Normal', 'ObjectsUpdated', `Created or updated ${changed.length} object(s): ${changed.join(', ')}`);
       }
 
       // 10. Status.
-      const ctxForStatus = migration?.status === 'True' ? { ...ctx, migrating: false } : ctx;
       const updates: Condition[] = [
         { type: CONDITION.RolloutBlocked, status: 'False', reason: 'ComponentsCreationSuccess', message: 'All objects created/updated successfully' },
-        ...componentConditions(componentHealth(ctxForStatus, observed)),
+        ...componentConditions(componentHealth(ctx, observed)),
       ];
       if (waitingFor.length) {
         updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'AwaitingDependencies', message: `Awaiting for component ${waitingFor.join(',')} to become available` });
@@ -501,6 +515,28 @@ export class Reconciler {
     if (job!.status?.succeeded && !stale) return { ...created, status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' };
     if (failed) return { ...created, status: 'False', reason: 'MigrationsFailed', message: `migration job ${jobName} failed: ${failed.message ?? failed.reason ?? 'unknown'}` };
     return { ...created, status: 'False', reason: 'MigrationsInProgress', message: 'running database migrations' };
+  }
+
+  /**
+   * A database switched to unmanaged keeps its data: its PVC loses the ownerReference, so deleting the
+   * QuayRegistry later does not garbage-collect it either.
+   */
+  private async releaseVolumes(cr: QuayRegistry, ctx: RenderContext): Promise<void> {
+    const claims: [ComponentKind, string][] = [
+      ['postgres', postgresPvcName(ctx)],
+      ['clairpostgres', clairPvcName(ctx)],
+    ];
+    for (const [kind, claim] of claims) {
+      if (ctx.components[kind].managed) continue;
+      const pvc = await this.kube.get('v1', 'PersistentVolumeClaim', claim, ctx.namespace);
+      if (!pvc?.metadata.ownerReferences?.some((r: any) => r.uid === ctx.uid)) continue;
+      await this.kube.mergePatch({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: claim, namespace: ctx.namespace, resourceVersion: pvc.metadata.resourceVersion, ownerReferences: null } as unknown as KubeObject['metadata'],
+      });
+      await this.event(cr, 'Normal', 'VolumeReleased', `${kind} is unmanaged: PersistentVolumeClaim ${claim} and its data are kept, no longer owned by the registry`);
+    }
   }
 
   /** Old rendered config Secrets go once every pod that could mount them has been replaced. */

@@ -51,11 +51,11 @@ export function generateCa(commonName: string, now = new Date()): Pem {
 const isIp = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.includes(':');
 
 /** A serving certificate for `hosts` (DNS names or IPs), signed by `ca`. */
-export function issueServingCert(ca: Pem, hosts: string[], now = new Date()): Pem {
+export function issueServingCert(ca: Pem, hosts: string[], now = new Date(), days = SERVING_DAYS): Pem {
   const caCert = forge.pki.certificateFromPem(ca.cert);
   const caKey = forge.pki.privateKeyFromPem(ca.key);
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
-  const cert = newCert(keys.publicKey, SERVING_DAYS, now);
+  const cert = newCert(keys.publicKey, days, now);
   cert.setSubject([{ name: 'commonName', value: hosts[0].slice(0, 64) }]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([

@@ -119,6 +119,6 @@ export const clair: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, clairName(ctx), { scaledDownOk: true });
+    return deploymentHealth(observed, clairName(ctx), { scaledDownOk: overridesOf(ctx, 'clair').replicas === 0 });
   },
 };

@@ -1,5 +1,5 @@
 /** Repository mirroring workers: the registry image in its mirror role. */
-import { deployment, deploymentHealth, prefixed, restrictedSecurityContext } from './common.js';
+import { deployment, deploymentHealth, overridesOf, prefixed, restrictedSecurityContext } from './common.js';
 import type { ComponentModule, Named } from './common.js';
 import { REGISTRY_MAIN, appName, registryArgs, registryPod, scalableReplicas } from './quay.js';
 
@@ -39,6 +39,6 @@ export const mirror: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, mirrorName(ctx), { scaledDownOk: true });
+    return deploymentHealth(observed, mirrorName(ctx), { scaledDownOk: overridesOf(ctx, 'mirror').replicas === 0 });
   },
 };

@@ -150,7 +150,7 @@ export const quay: ComponentModule = {
     return objs;
   },
   ready(ctx, observed: Observed) {
-    const health = deploymentHealth(observed, appName(ctx), { scaledDownOk: !ctx.migrating });
+    const health = deploymentHealth(observed, appName(ctx), { scaledDownOk: overridesOf(ctx, 'quay').replicas === 0 });
     if (health.status !== 'True') return health;
     const job = observed.get(observedKey('Job', upgradeJobName(ctx)));
     if (ctx.migrating && !job?.status?.succeeded) return notReady(`job ${upgradeJobName(ctx)} not finished`);

@@ -8,12 +8,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { get as httpsGet } from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import forge from 'node-forge';
 import yaml from 'js-yaml';
-import { ApiextensionsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { JsonObjectApi } from '../../../operator/kube.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/setup/k8s). */
@@ -170,8 +172,18 @@ export class TestCluster {
         '--v=0',
       ]);
       cluster.kc.loadFromFile(kubeconfig);
+      const readyz = () =>
+        new Promise<true | undefined>((res, rej) => {
+          const req = httpsGet(`${server}/readyz`, { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem }, (r) => {
+            r.resume();
+            res(r.statusCode === 200 ? true : undefined);
+          });
+          req.on('error', rej);
+        });
+      // Until /readyz passes the server answers 429 to some requests (its post-start hooks are running).
+      await until('the API server to be ready', readyz, 90_000, () => cluster.logs());
       const core = cluster.kc.makeApiClient(CoreV1Api);
-      await until('the API server', async () => ((await core.readNamespace({ name: 'default' })) ? true : undefined), 90_000, () => cluster.logs());
+      await until('the default namespace', async () => ((await core.readNamespace({ name: 'default' })) ? true : undefined), 30_000);
       await cluster.installCrds(join(ROOT, 'crds'));
       const extra = readdirSync(join(SOURCE_DIR, 'crds')).filter(
         (f) =>
@@ -181,7 +193,7 @@ export class TestCluster {
       );
       for (const f of extra) await cluster.installCrdFile(join(SOURCE_DIR, 'crds', f));
       if (opts.openshift) {
-        await cluster.objects.create({ apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: OPENSHIFT_APPS_DOMAIN } } as KubernetesObject);
+        await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: OPENSHIFT_APPS_DOMAIN } } as KubernetesObject, {});
       }
       return cluster;
     } catch (err) {
@@ -190,8 +202,9 @@ export class TestCluster {
     }
   }
 
-  get objects(): KubernetesObjectApi {
-    return KubernetesObjectApi.makeApiClient(this.kc);
+  /** Plain-JSON object access (see JsonObjectApi). */
+  get objects(): JsonObjectApi {
+    return JsonObjectApi.make(this.kc);
   }
 
   private spawn(bin: string, args: string[]): void {
@@ -219,8 +232,10 @@ export class TestCluster {
 
   async installCrdFile(path: string): Promise<void> {
     const api = this.kc.makeApiClient(ApiextensionsV1Api);
+    // kubectl sends the file as it is (the typed client models would drop x-kubernetes-* fields).
+    const created = this.kubectl(['create', '-f', path]);
+    if (created.status !== 0) throw new Error(`kubectl create -f ${path}: ${created.stderr}`);
     for (const crd of loadYamlFile(path)) {
-      await this.objects.create(crd);
       await until(
         `CRD ${crd.metadata!.name} established`,
         async () => {

@@ -14,6 +14,7 @@ import {
   setHeaderOptions,
   type V1Deployment,
   type V1Job,
+  type V1PersistentVolumeClaim,
 } from '@kubernetes/client-node';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -92,6 +93,11 @@ export async function failJob(kc: KubeConfig, namespace: string, name: string, m
   );
 }
 
+/** What the PV controller writes once a volume is provisioned. */
+export async function bindVolume(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  await kc.makeApiClient(CoreV1Api).patchNamespacedPersistentVolumeClaimStatus({ name, namespace, body: { status: { phase: 'Bound' } } }, mergePatch);
+}
+
 /** What OpenShift's router writes on a Route it serves. */
 export async function admitRoute(kc: KubeConfig, namespace: string, name: string): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
@@ -138,7 +144,7 @@ export class FakeControllers {
 
   constructor(
     private readonly kc: KubeConfig,
-    private readonly opts: { jobs?: boolean; namespace?: string } = {},
+    private readonly opts: { jobs?: boolean; volumes?: boolean; namespace?: string } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -146,6 +152,11 @@ export class FakeControllers {
     await this.watch(`${prefix('/apis/apps/v1')}/deployments`, async (d: V1Deployment) => {
       if (!deploymentSettled(d)) await markDeploymentAvailable(this.kc, d.metadata!.namespace!, d.metadata!.name!);
     });
+    if (this.opts.volumes) {
+      await this.watch(`${prefix('/api/v1')}/persistentvolumeclaims`, async (c: V1PersistentVolumeClaim) => {
+        if (c.status?.phase !== 'Bound') await bindVolume(this.kc, c.metadata!.namespace!, c.metadata!.name!);
+      });
+    }
     if (this.opts.jobs) {
       await this.watch(`${prefix('/apis/batch/v1')}/jobs`, async (j: V1Job) => {
         if (!j.status?.succeeded && !j.status?.failed) await completeJob(this.kc, j.metadata!.namespace!, j.metadata!.name!);
