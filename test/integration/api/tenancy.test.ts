@@ -306,3 +306,19 @@ test('deleting an organization removes everything in it', async () => {
   expect(await sql("SELECT r.id FROM repository r WHERE r.name = 'repo' AND NOT EXISTS (SELECT 1 FROM namespace n WHERE n.id = r.namespace_id)")).toEqual([]);
   expect((await owner.get('/organization/doomed')).status).toBe(404);
 });
+
+test('self sign-up (FEATURE_USER_CREATION) creates the user, its namespace and a session', async () => {
+  const signup = (body: unknown) => fetch(`${reg.url}/api/v1/user/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await signup({ username: 'dave', password: 'dave-password', email: 'dave@example.com' });
+  expect(r.status).toBe(200);
+  expect(await r.json()).toMatchObject({ username: 'dave', email: 'dave@example.com', organizations: [] });
+  const dave = new Api(reg.url, { cookie: (r.headers.get('set-cookie') ?? '').split(';')[0], csrf: r.headers.get('x-next-csrf-token') ?? '' });
+  expect((await dave.ok('GET', '/user/')).username).toBe('dave');
+  await dave.ok('POST', '/repository', { repository: 'own', visibility: 'public', description: '' });
+  const dup = await signup({ username: 'dave', password: 'dave-password' });
+  expectBadRequest({ status: dup.status, body: await dup.json() }, /already exists/);
+  const weak = await signup({ username: 'erin', password: 'short' });
+  expectBadRequest({ status: weak.status, body: await weak.json() }, /at least 8 characters/);
+  const badName = await signup({ username: 'Erin', password: 'erin-password' });
+  expectBadRequest({ status: badName.status, body: await badName.json() }, /Invalid username "Erin"/);
+});
