@@ -49,6 +49,8 @@ declare module 'fastify' {
     noCsrf?: boolean;
     /** Allowed while REGISTRY_STATE is readonly. */
     readonlyAllowed?: boolean;
+    /** Answers anonymous callers even when FEATURE_ANONYMOUS_ACCESS is off (sign-in, sign-up, discovery). */
+    anonymousAllowed?: boolean;
   }
 }
 
@@ -97,6 +99,9 @@ export function registerApiAuth(app: FastifyInstance, rt: Runtime): void {
           req.apiAuth = { kind: 'session', sessionId: sid, csrfToken: session.csrf_token, freshAt: session.fresh_at };
         }
       }
+    }
+    if (!rt.config.FEATURE_ANONYMOUS_ACCESS && req.apiAuth.kind === 'anonymous' && !cfg.anonymousAllowed) {
+      throw new ApiError(401, 'invalid_token', 'Anonymous access is not allowed');
     }
     if (
       rt.config.BROWSER_API_CALLS_XHR_ONLY &&

@@ -2,5 +2,5 @@
 import type { FastifyInstance } from 'fastify';
 
 export async function discoveryRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/discovery', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/discovery', { schema: { hide: true }, config: { anonymousAllowed: true } }, async () => app.swagger());
 }

@@ -66,7 +66,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
           email: Type.Optional(Email),
         }),
       },
-      config: { noCsrf: true },
+      config: { noCsrf: true, anonymousAllowed: true },
     },
     async (req, reply) => {
       if (!rt.config.FEATURE_USER_CREATION || !rt.config.FEATURE_DIRECT_LOGIN) throw notFound();
@@ -125,7 +125,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
         ...op('signinUser', 'user', 'Sign in the user with the specified credentials.'),
         body: Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String({ minLength: 1 }), invite_code: Type.Optional(Type.String()) }),
       },
-      config: { noCsrf: true, readonlyAllowed: true },
+      config: { noCsrf: true, readonlyAllowed: true, anonymousAllowed: true },
     },
     async (req, reply) => {
       if (!rt.config.FEATURE_DIRECT_LOGIN) throw notFound();

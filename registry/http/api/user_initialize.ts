@@ -22,7 +22,7 @@ export function validEmail(email: string): boolean {
 }
 
 export async function userInitializeRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.post<{ Body: Body }>('/user/initialize', { schema: { hide: true }, config: { noCsrf: true } }, async (req, reply) => {
+  app.post<{ Body: Body }>('/user/initialize', { schema: { hide: true }, config: { noCsrf: true, anonymousAllowed: true } }, async (req, reply) => {
     if (!rt.config.FEATURE_USER_INITIALIZE) throw notFound();
     const { username, password, email } = req.body ?? {};
     if (typeof username !== 'string' || !validNamespaceName(username)) throw badRequest('Invalid username: use 2-255 lowercase letters, digits and single . _ - separators');
