@@ -15,10 +15,13 @@ export const configTlsName = (ctx: Named) => prefixed(ctx, 'quay-config-tls');
 export const extraCaName = (ctx: Named) => prefixed(ctx, 'extra-ca-certs');
 export const upgradeJobName = (ctx: Named) => prefixed(ctx, 'quay-app-upgrade');
 
-/** The registry command line for one process role. */
-export function registryArgs(role: 'serve' | 'migrate' | 'mirror'): string[] {
-  if (role === 'mirror') return ['serve', '--role', 'mirror', '--config', CONFIG_FILE];
-  return [role, '--config', CONFIG_FILE];
+/**
+ * The registry command line: `serve` (the web server and the background workers, which are safe on
+ * every replica; the registry has no mirror-only role, so the mirror Deployment runs it too) or
+ * `migrate` (the schema only, then exit).
+ */
+export function registryArgs(command: 'serve' | 'migrate'): string[] {
+  return [command, '--config', CONFIG_FILE];
 }
 
 /** CAs the registry trusts beyond the system's: the bundle's `extra_ca_cert_<name>` keys and the operator's own CA. */

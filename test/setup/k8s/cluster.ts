@@ -4,8 +4,8 @@
  * installed as they are. "OpenShift mode" adds the Route, SecurityContextConstraints and cluster
  * Ingress config APIs. There is no kubelet, scheduler or controller-manager: tests play those parts.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { get as httpsGet } from 'node:https';
@@ -16,6 +16,7 @@ import forge from 'node-forge';
 import yaml from 'js-yaml';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { JsonObjectApi } from '../../../operator/kube.js';
+import { startProcess, type ManagedProcess } from '../procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/setup/k8s). */
@@ -104,7 +105,7 @@ export function loadYamlFile(path: string): KubernetesObject[] {
 
 export class TestCluster {
   readonly kc = new KubeConfig();
-  private procs: ChildProcess[] = [];
+  private procs: ManagedProcess[] = [];
 
   private constructor(
     readonly dir: string,
@@ -207,12 +208,9 @@ export class TestCluster {
     return JsonObjectApi.make(this.kc);
   }
 
+  /** Through the test bench's process registry, so nothing outlives a run even if a test crashes. */
   private spawn(bin: string, args: string[]): void {
-    const out = createWriteStream(join(this.dir, `${bin}.log`));
-    const p = spawn(join(TOOLS, bin), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout!.pipe(out);
-    p.stderr!.pipe(out);
-    this.procs.push(p);
+    this.procs.push(startProcess({ name: bin, bin: join(TOOLS, bin), args, logFile: join(this.dir, `${bin}.log`) }));
   }
 
   /** The tail of the control plane's logs, for failure messages. */
@@ -259,14 +257,7 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     // The API server first, so it does not log etcd's disappearance as errors.
-    for (const p of [...this.procs].reverse()) {
-      if (p.exitCode !== null) continue;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const p of [...this.procs].reverse()) await p.stop(5000);
     this.procs = [];
     if (!process.env.KEEP_TEST_CLUSTER) rmSync(this.dir, { recursive: true, force: true });
   }
