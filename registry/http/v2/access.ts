@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { ANONYMOUS, type Principal } from '../../auth/principal.js';
+import { ANONYMOUS, parseScopes, type Principal } from '../../auth/principal.js';
 import { parseBasic, parseBearer } from '../../auth/credentials.js';
 import { TokenError, type RegistryClaims } from '../../auth/tokens.js';
 import type { RegistryAction } from '../../auth/permissions.js';
@@ -41,7 +41,11 @@ export function challenge(rt: Runtime, req: FastifyRequest, scope?: string, erro
 function principalFromClaims(claims: RegistryClaims): Principal {
   const ctx = claims.context ?? {};
   const id = Number(ctx.id);
-  if (ctx.kind === 'user' && Number.isFinite(id)) return { kind: 'user', id, name: claims.sub, superuser: ctx.superuser === true };
+  if (ctx.kind === 'user' && Number.isFinite(id)) {
+    // A token obtained with an OAuth token keeps its scopes (they cap what the catalog shows).
+    const scopes = typeof ctx.scopes === 'string' ? (parseScopes(ctx.scopes) ?? new Set<never>()) : undefined;
+    return { kind: 'user', id, name: claims.sub, superuser: ctx.superuser === true, ...(scopes ? { scopes } : {}) };
+  }
   if (ctx.kind === 'robot' && Number.isFinite(id)) {
     return { kind: 'robot', id, name: claims.sub, ownerId: Number(ctx.owner_id), ownerName: claims.sub.split('+')[0] };
   }

@@ -16,7 +16,7 @@ async function catalogPrincipal(ctx: V2Context): Promise<Principal> {
   const p = ctx.caller.principal;
   if (p.kind !== 'user') return p;
   const row = await ctx.rt.namespaces.byId(p.id);
-  return row && row.enabled ? ctx.rt.auth.userPrincipal(row) : { kind: 'anonymous' };
+  return row && row.enabled ? ctx.rt.auth.userPrincipal(row, p.scopes ? { scopes: p.scopes } : {}) : { kind: 'anonymous' };
 }
 
 export async function catalog(ctx: V2Context): Promise<void> {

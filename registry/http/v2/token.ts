@@ -84,7 +84,7 @@ export async function issueToken(rt: Runtime, req: FastifyRequest, reply: Fastif
   }
   const context =
     principal.kind === 'user'
-      ? { kind: 'user', id: principal.id, superuser: principal.superuser }
+      ? { kind: 'user', id: principal.id, superuser: principal.superuser, ...(principal.scopes ? { scopes: [...principal.scopes].join(' ') } : {}) }
       : principal.kind === 'robot'
         ? { kind: 'robot', id: principal.id, owner_id: principal.ownerId }
         : { kind: 'anonymous' };

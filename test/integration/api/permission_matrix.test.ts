@@ -233,6 +233,22 @@ describe('no escalation', () => {
     expect(r.status).toBe(400);
   });
 
+  test('the catalog shows an OAuth token only what its scopes allow, with Basic and with a registry token', async () => {
+    const catalog = async (creds: { username: string; password: string }) => {
+      const basic = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      const direct = (await (await fetch(`${reg.url}/v2/_catalog`, { headers: { authorization: basic } })).json()) as { repositories: string[] };
+      const q = new URLSearchParams({ service: reg.hostPort, scope: 'registry:catalog:*' });
+      const { token } = (await (await fetch(`${reg.url}/v2/auth?${q}`, { headers: { authorization: basic } })).json()) as { token: string };
+      const viaToken = (await (await fetch(`${reg.url}/v2/_catalog`, { headers: { authorization: `Bearer ${token}` } })).json()) as { repositories: string[] };
+      expect(viaToken.repositories).toEqual(direct.repositories);
+      return direct.repositories;
+    };
+    expect(await catalog(P.oauth_repo_read.creds!)).toContain('acme/private');
+    expect(await catalog(P.oauth_user_read.creds!)).not.toContain('acme/private');
+    expect(await catalog(P.robot_with_perm.creds!)).toContain('acme/private');
+    expect(await catalog(P.robot_with_perm.creds!)).not.toContain('stranger/secret');
+  });
+
   test('a bad or revoked bearer token is refused with 401 invalid_token', async () => {
     const r = await new Api(reg.url, { bearer: 'A'.repeat(40) }).get('/user/');
     expect(r.status).toBe(401);
