@@ -52,6 +52,11 @@ test('a robot pushes with skopeo --creds; regenerating its token locks the old o
   await c.run('skopeo', copyArgs(`${robot.name}:${robot.token}`, 'acme/app:v1'));
   const inspect = await c.run('skopeo', ['inspect', ...INSECURE.skopeo, '--creds', `${robot.name}:${robot.token}`, `docker://${reg.hostPort}/acme/app:v1`]);
   expect(JSON.parse(inspect.stdout).Name).toBe(`${reg.hostPort}/acme/app`);
+  // The push and the pull are in the repository's usage log, performed by the robot.
+  const logs = await owner.ok<{ logs: { kind: string; performer?: { name: string; is_robot: boolean }; metadata: Record<string, unknown> }[] }>('GET', '/repository/acme/app/logs');
+  for (const kind of ['push_repo', 'pull_repo']) {
+    expect(logs.logs.find((l) => l.kind === kind)).toMatchObject({ performer: { name: 'acme+deployer', is_robot: true }, metadata: { repo: 'app', namespace: 'acme' } });
+  }
 
   const fresh = await owner.ok<{ token: string }>('POST', `/organization/acme/robots/deployer/regenerate`);
   expect(fresh.token).not.toBe(robot.token);
