@@ -171,7 +171,7 @@ export async function waitUntil(
   proc: ManagedProcess,
   what: string,
   check: () => Promise<boolean>,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
