@@ -33,7 +33,7 @@ export function atLeast(role: Role | null, needed: Role): boolean {
   return role !== null && RANK[role] >= RANK[needed];
 }
 
-export function maxRole(a: Role | null, b: Role | null): Role | null {
+function maxRole(a: Role | null, b: Role | null): Role | null {
   if (a === null) return b;
   if (b === null) return a;
   return RANK[a] >= RANK[b] ? a : b;
@@ -68,12 +68,6 @@ function capTeam(role: TeamRole | null, cap: TeamRole | null): TeamRole | null {
   return TEAM_RANK[role] <= TEAM_RANK[cap] ? role : cap;
 }
 
-/** A SQL condition over a repository alias, with its parameters appended to `params`. */
-export interface SqlFilter {
-  sql: string;
-  params: unknown[];
-}
-
 export class Permissions {
   constructor(
     private readonly db: Db,
@@ -99,11 +93,6 @@ export class Permissions {
     if (scope === 'repo:write') return p.scopes.has('repo:admin');
     if (scope === 'user:read') return p.scopes.has('user:admin');
     return false;
-  }
-
-  /** May the principal read (`read`) or administer (`admin`) its own account (robots, app tokens, logs)? */
-  canUseOwnAccount(p: Principal, level: 'read' | 'admin'): boolean {
-    return p.kind === 'user' && this.hasScope(p, level === 'read' ? 'user:read' : 'user:admin');
   }
 
   /** The team role a principal holds in an organization (its highest team), capped by its scopes. */

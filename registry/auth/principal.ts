@@ -17,7 +17,7 @@ export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
 };
 
 /** How a user principal authenticated: full-power logins versus tokens that carry their own limits. */
-export type UserAuth = 'password' | 'session' | 'oauth' | 'app_token' | 'registry_token';
+export type UserAuth = 'password' | 'session' | 'oauth' | 'app_token';
 
 export type Principal =
   | { kind: 'anonymous' }

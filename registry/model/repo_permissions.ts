@@ -70,7 +70,7 @@ export class RepositoryPermissions {
     return r.rows.map((x) => x.role);
   }
 
-  async setUser(repo: RepositoryRow, subject: NamespaceRow, role: Role, q: Queryable = this.db): Promise<void> {
+  async setUser(repo: RepositoryRow, subject: Pick<NamespaceRow, 'id'>, role: Role, q: Queryable = this.db): Promise<void> {
     await q.query(
       `INSERT INTO repository_permission (repository_id, user_id, role) VALUES ($1, $2, $3)
        ON CONFLICT (repository_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET role = EXCLUDED.role`,
@@ -111,7 +111,7 @@ export class RepositoryPermissions {
       const res = await this.repositories.create(ns.id, name, opts, q);
       if (!res.created) return res;
       if (creator.kind === 'user' || creator.kind === 'robot') {
-        await this.setUser(res.repo, { id: creator.id } as NamespaceRow, 'admin', q);
+        await this.setUser(res.repo, creator, 'admin', q);
         if (ns.kind === 'org') await this.applyPrototypes(q, ns, res.repo, creator.id);
       }
       return res;

@@ -11,7 +11,7 @@ import { adminOrg, currentUser, repoWithRole, requireSuperuser } from './auth.js
 import { Endtime, OrgParams, RepoParams, Starttime, op, typed } from './schema.js';
 import { formatDate, logView } from './views.js';
 
-export const LOGS_PER_PAGE = 20;
+const LOGS_PER_PAGE = 20;
 const PAGE_TTL_S = 2 * 86400;
 const DAY_MS = 86_400_000;
 /** Kinds about the registry's own keys, hidden from user logs (as in Quay). */

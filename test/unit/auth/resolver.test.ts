@@ -73,7 +73,7 @@ test('a user robot holds only what it is given, only in its namespace', async ()
   expect(p).toMatchObject({ kind: 'robot', name: 'alice+ci', ownerName: 'alice' });
   expect(await t.permissions.repositoryRole(p, target(mine))).toBeNull();
   expect(await t.permissions.canCreateIn(p, alice)).toBe(false);
-  await t.repoPermissions.setUser(mine, { id: p.kind === 'robot' ? p.id : 0 } as NamespaceRow, 'read');
+  await t.repoPermissions.setUser(mine, { id: p.kind === 'robot' ? p.id : 0 }, 'read');
   expect(await t.permissions.repositoryRole(p, target(mine))).toBe('read');
   expect(await t.permissions.repositoryRole(p, target(other))).toBeNull();
   const regenerated = await t.robots.regenerate(alice, 'ci');
