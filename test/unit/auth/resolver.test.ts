@@ -1,12 +1,10 @@
 /**
  * The permission resolver and the credential forms that have no REST API to create them (`$token` access
- * tokens come from builds), on an embedded database.
+ * tokens come from builds), on a fresh database of the test bench's Postgres.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { defaultConfig } from '../../../config/index.js';
-import { openEmbedded, type Db } from '../../../registry/db/index.js';
+import { createTestDatabase, dropTestDatabase } from '../../setup/services.js';
+import { openPostgres, type Db } from '../../../registry/db/index.js';
 import { migrate } from '../../../registry/db/migrate.js';
 import { Namespaces, type NamespaceRow } from '../../../registry/model/namespaces.js';
 import { Repositories, type RepositoryRow } from '../../../registry/model/repositories.js';
@@ -15,7 +13,7 @@ import { createTenancy, type Tenancy } from '../../../registry/model/tenancy.js'
 import { hashToken } from '../../../registry/auth/secrets.js';
 import type { Principal } from '../../../registry/auth/principal.js';
 
-let dir: string;
+let uri: string;
 let db: Db;
 let t: Tenancy;
 let repos: Repositories;
@@ -24,8 +22,8 @@ let mine: RepositoryRow;
 let other: RepositoryRow;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'resolver-'));
-  db = await openEmbedded(dir);
+  uri = await createTestDatabase('resolver');
+  db = await openPostgres(uri);
   await migrate(db);
   const config = { ...defaultConfig(), SUPER_USERS: ['root'], FEATURE_SUPERUSERS_FULL_ACCESS: false };
   const namespaces = new Namespaces(db, config);
@@ -36,11 +34,11 @@ beforeAll(async () => {
   mine = (await repos.create(alice.id, 'mine', { visibility: 'private' })).repo;
   other = (await repos.create(alice.id, 'other', { visibility: 'private' })).repo;
   await db.query(`INSERT INTO access_token (repository_id, role, kind, token_name, token_hash) VALUES ($1, 'write', 'build-worker', $2, $3)`, [mine.id, 'N'.repeat(32), hashToken('S'.repeat(32))]);
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await dropTestDatabase(uri);
 });
 
 const target = (repo: RepositoryRow) => ({ ref: { namespace: 'alice', name: repo.name, full: `alice/${repo.name}` }, namespace: alice, repo });
