@@ -2,10 +2,12 @@
  * Starts the registry as a real process (`node dist/registry/main.js serve`) for tests: embedded mode
  * (PGlite + filesystem) or with a config.yaml (Postgres, S3, Redis from the test bench).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import yaml from 'js-yaml';
-import { REPO_ROOT, workDir } from '../setup/paths.js';
+import { PGlite } from '@electric-sql/pglite';
+import { REPO_ROOT, runDir, workDir } from '../setup/paths.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup/procs.js';
 import { createTestBucket, createTestDatabase } from '../setup/services.js';
 
@@ -70,10 +72,44 @@ export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promi
   };
 }
 
+/**
+ * An initialised, empty PGlite data directory, made once per test run. PGlite's initdb (in WebAssembly) takes
+ * ten seconds and more on a busy machine; a copy of its result opens in one or two.
+ */
+async function pgliteTemplate(): Promise<string> {
+  const dir = join(runDir(), 'pglite-template');
+  const ready = join(dir, '.ready');
+  const lock = `${dir}.lock`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (existsSync(ready)) return dir;
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Another test worker is making it.
+      if (Date.now() > deadline) throw new Error(`the PGlite template ${dir} was not made within 180 s`);
+      await sleep(200);
+      continue;
+    }
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      const db = await PGlite.create(dir);
+      await db.close();
+      writeFileSync(ready, '');
+      return dir;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
 export async function startRegistry(opts: StartOptions = {}): Promise<RegistryProcess> {
   const dir = workDir(opts.label ?? 'registry');
   const dataDir = opts.dataDir ?? join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
+  if (!opts.config?.DB_URI && !existsSync(join(dataDir, 'db'))) {
+    cpSync(await pgliteTemplate(), join(dataDir, 'db'), { recursive: true, filter: (src) => !src.endsWith('.ready') });
+  }
   const port = opts.port ?? (await freePort());
   const hostPort = `127.0.0.1:${port}`;
   let configPath: string | null = null;
