@@ -97,7 +97,10 @@ export class Uploads {
       'UPDATE blob_upload SET byte_count = $3, updated_at = now() WHERE id = $1 AND byte_count = $2 RETURNING *',
       [upload.id, offset, offset + written],
     );
-    if (!r.rows[0]) throw new RegistryError('RANGE_INVALID', 'the upload was changed by a concurrent request');
+    if (!r.rows[0]) {
+      await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or expired meanwhile
+      throw new RegistryError('RANGE_INVALID', 'the upload was changed by a concurrent request');
+    }
     this.remember(upload.id, offset + written, upload.algorithm, hash);
     return r.rows[0];
   }

@@ -130,7 +130,7 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryPr
     env: { ...process.env, INITIAL_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: process.env.REGISTRY_LOG_LEVEL ?? 'info', ...opts.env },
   });
   const url = `http://${hostPort}`;
-  await waitUntil(proc, `${url}/health/instance answers 200`, async () => (await fetch(`${url}/health/instance`)).status === 200, 60_000);
+  await waitUntil(proc, `${url}/health/instance answers 200`, async () => (await fetch(`${url}/health/instance`)).status === 200, 120_000);
   const adminName = (opts.config?.SUPER_USERS as string[] | undefined)?.[0] ?? 'admin';
   return {
     url,

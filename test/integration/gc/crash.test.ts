@@ -43,7 +43,8 @@ function hangingUpload(reg: RegistryProcess, client: Client, location: string): 
 test('SIGKILL during GC and during pushes: nothing referenced is lost, the next run finishes', async () => {
   const dbUri = await createTestDatabase('gccrash');
   // First life: no GC; 5 images stay tagged, 100 become garbage (3 own layers each).
-  let reg = await startRegistry({ label: 'gc-crash', config: { DB_URI: dbUri, ...BASE, FEATURE_GARBAGE_COLLECTION: false } });
+  // (A long upload threshold: on a busy machine a POST and its PUT may be seconds apart.)
+  let reg = await startRegistry({ label: 'gc-crash', config: { DB_URI: dbUri, ...BASE, FEATURE_GARBAGE_COLLECTION: false, BLOBUPLOAD_DELETION_DATE_THRESHOLD: 600 } });
   const { dataDir, port } = reg;
   const storage = join(dataDir, 'blobs');
   const shared = randomBlob(32 * 1024);
