@@ -67,6 +67,32 @@ async function withRecovery<T>(ctx: V2Context, u: UploadRow, step: () => Promise
   }
 }
 
+/** The repositories a blob may be mounted from: `from` when given and readable, else any readable one holding it. */
+async function mountSources(ctx: V2Context, repoId: number, digest: string): Promise<number[]> {
+  const { rt } = ctx;
+  const from = ctx.query.get('from');
+  if (from) {
+    let ref;
+    try {
+      ref = parseRepositoryPath(from, { libraryNamespace: rt.config.FEATURE_LIBRARY_SUPPORT ? rt.config.LIBRARY_NAMESPACE : null, extendedNames: rt.config.FEATURE_EXTENDED_REPOSITORY_NAMES });
+    } catch (e) {
+      if (e instanceof NameError) return [];
+      throw e;
+    }
+    const source = await rt.repositories.lookup(ref);
+    return source.repo && (await grantedActions(rt, ctx.caller, source, ['pull'])).has('pull') ? [source.repo.id] : [];
+  }
+  const sources: number[] = [];
+  for (const id of await rt.blobs.repositoriesHolding(digest, 20)) {
+    const repo = id === repoId ? null : await rt.repositories.byId(id);
+    const ns = repo && (await rt.namespaces.byId(repo.namespace_id));
+    if (!repo || !ns) continue;
+    const target = { ref: { namespace: ns.name, name: repo.name, full: `${ns.name}/${repo.name}` }, namespace: ns, repo };
+    if ((await rt.permissions.registryActions(ctx.caller.principal, target, ['pull'])).includes('pull')) sources.push(id);
+  }
+  return sources;
+}
+
 /** Try a cross-repository mount; null when it cannot be done (the client then uploads normally). */
 async function tryMount(ctx: V2Context, repoId: number, digest: string): Promise<BlobRow | null> {
   try {
@@ -74,36 +100,11 @@ async function tryMount(ctx: V2Context, repoId: number, digest: string): Promise
   } catch {
     return null;
   }
-  const { rt } = ctx;
-  const from = ctx.query.get('from');
-  let candidates: number[];
-  if (from) {
-    let ref;
-    try {
-      ref = parseRepositoryPath(from, { libraryNamespace: rt.config.FEATURE_LIBRARY_SUPPORT ? rt.config.LIBRARY_NAMESPACE : null, extendedNames: rt.config.FEATURE_EXTENDED_REPOSITORY_NAMES });
-    } catch (e) {
-      if (e instanceof NameError) return null;
-      throw e;
-    }
-    const source = await rt.repositories.lookup(ref);
-    if (!source.repo || !(await grantedActions(rt, ctx.caller, source, ['pull'])).has('pull')) return null;
-    candidates = [source.repo.id];
-  } else {
-    // Automatic mount: any repository holding the blob that the caller may read.
-    candidates = [];
-    for (const id of await rt.blobs.repositoriesHolding(digest, 20)) {
-      if (id === repoId) continue;
-      const repo = await rt.repositories.byId(id);
-      const ns = repo && (await rt.namespaces.byId(repo.namespace_id));
-      if (!repo || !ns) continue;
-      const target = { ref: { namespace: ns.name, name: repo.name, full: `${ns.name}/${repo.name}` }, namespace: ns, repo };
-      if ((await rt.permissions.registryActions(ctx.caller.principal, target, ['pull'])).includes('pull')) candidates.push(id);
-    }
-    // Already here: renew the repository's temporary reference, so GC keeps the blob until the manifest lands.
-    const own = await rt.blobs.mount([repoId], repoId, digest);
-    if (own) return own;
-  }
-  return candidates.length > 0 ? rt.blobs.mount(candidates, repoId, digest) : null;
+  // Already here: renew the repository's temporary reference, so GC keeps the blob until the manifest lands.
+  const own = await ctx.rt.blobs.mount([repoId], repoId, digest);
+  if (own) return own;
+  const sources = await mountSources(ctx, repoId, digest);
+  return sources.length > 0 ? ctx.rt.blobs.mount(sources, repoId, digest) : null;
 }
 
 export async function startUpload(ctx: V2Context): Promise<void> {
