@@ -10,14 +10,14 @@
  */
 import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import yaml from 'js-yaml';
-import { workDir } from './paths.js';
+import { WORK_ROOT, workDir } from './paths.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from './procs.js';
 import { tool } from './tools.js';
 
@@ -139,6 +139,36 @@ function reachableBy(dir: string, uid: number): boolean {
   }
 }
 
+const INITDB_ARGS = ['-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'];
+
+/** A data directory made by initdb, cached in .test-work/pg-template/ (keyed by version and arguments). */
+function postgresTemplate(initdb: string, asUser: { uid?: number; gid?: number }, env: NodeJS.ProcessEnv): string {
+  const version = execFileSync(initdb, ['--version'], { encoding: 'utf8' }).trim();
+  const key = createHash('sha256').update(`${initdb}\n${version}\n${INITDB_ARGS.join(' ')}\n${asUser.uid ?? ''}`).digest('hex').slice(0, 16);
+  mkdirSync(WORK_ROOT, { recursive: true });
+  const base =
+    asUser.uid !== undefined && !reachableBy(WORK_ROOT, asUser.uid) ? join(tmpdir(), 'quay-ts-pg-template') : join(WORK_ROOT, 'pg-template');
+  const template = join(base, key);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  mkdirSync(base, { recursive: true });
+  const tmp = mkdtempSync(join(base, `${key}.tmp-`));
+  if (asUser.uid !== undefined) chownSync(tmp, asUser.uid, asUser.gid!);
+  chmodSync(tmp, 0o700);
+  try {
+    execFileSync(initdb, ['-D', tmp, ...INITDB_ARGS], { ...asUser, env, cwd: tmp, stdio: 'pipe' });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    const err = e as { stderr?: Buffer; message: string };
+    throw new Error(`initdb failed: ${err.stderr?.toString() || err.message}`);
+  }
+  try {
+    renameSync(tmp, template);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another run made it first
+  }
+  return template;
+}
+
 /** Starts a private PostgreSQL server (trust auth on 127.0.0.1, no unix socket, fsync off). */
 export async function startPostgres(): Promise<PostgresService> {
   const initdb = tool('initdb');
@@ -150,25 +180,13 @@ export async function startPostgres(): Promise<PostgresService> {
     rmSync(dir, { recursive: true, force: true });
     dir = mkdtempSync(join(tmpdir(), 'quay-ts-postgres-'));
   }
-  const data = join(dir, 'data');
-  mkdirSync(data, { mode: 0o700 });
-  if (user) {
-    chownSync(dir, user.uid, user.gid);
-    chownSync(data, user.uid, user.gid);
-  }
+  if (user) chownSync(dir, user.uid, user.gid);
   const asUser = user ? { uid: user.uid, gid: user.gid } : {};
   const env = { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
-  try {
-    execFileSync(initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'], {
-      ...asUser,
-      env,
-      cwd: dir,
-      stdio: 'pipe',
-    });
-  } catch (e) {
-    const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`initdb failed: ${err.stderr?.toString() || err.message}`);
-  }
+  // initdb once per machine and PostgreSQL version (seconds on a busy machine), then copy the
+  // template for each server (cp -a keeps the postgres user's ownership and the 0700 mode).
+  const data = join(dir, 'data');
+  execFileSync('cp', ['-a', postgresTemplate(initdb, asUser, env), data]);
   return onFreePort('postgres', async (port) => {
     const proc = startProcess({
       name: 'postgres',
