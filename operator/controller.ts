@@ -48,7 +48,8 @@ export class QuayOperator extends dotI.default {
     private readonly opts: ControllerOptions,
     private readonly log: Logger,
   ) {
-    super({ ...log, debug: () => undefined });
+    // The library logs a lost optimistic-concurrency race on status as an error; it is retried (see writeStatus).
+    super({ ...log, debug: () => undefined, error: (m) => (m.includes('status code 409') ? log.info('status write conflicted; retrying') : log.error(m)) });
     this.kube = new Kube(kc);
     this.reconciler = new Reconciler(this.kube, opts, log, (cr, status) => this.writeStatus(cr, status));
     this.queue = new WorkQueue((key) => this.process(key), opts.concurrency, (key, err) => {
@@ -119,11 +120,13 @@ export class QuayOperator extends dotI.default {
   private async onOwnedEvent(e: ResourceEvent): Promise<void> {
     const md = e.object.metadata;
     if (!md) return;
-    for (const ref of md.ownerReferences ?? []) {
-      if (ref.kind === KIND && ref.apiVersion === API_VERSION) this.queue.add(`${md.namespace}/${ref.name}`);
+    const owners = (md.ownerReferences ?? []).filter((r) => r.kind === KIND && r.apiVersion === API_VERSION).map((r) => `${md.namespace}/${r.name}`);
+    const foreignOwner = md.annotations?.[ANNOTATION_OWNER];
+    if (foreignOwner) owners.push(foreignOwner);
+    if (owners.length) {
+      this.reconciler.noteObject(e.object.kind!, md.namespace, md.name!, e.type === ResourceEventType.Deleted ? undefined : md.resourceVersion);
     }
-    const owner = md.annotations?.[ANNOTATION_OWNER];
-    if (owner) this.queue.add(owner);
+    for (const key of owners) this.queue.add(key);
     const refs = this.reconciler.references.get(`${e.object.kind}/${md.namespace}/${md.name}`);
     for (const key of refs ?? []) this.queue.add(key);
   }
@@ -131,12 +134,17 @@ export class QuayOperator extends dotI.default {
   /** One pass for one registry; returns when to run it again. */
   private async process(key: string): Promise<number | undefined> {
     const [namespace, name] = key.split('/');
-    const cr = (await this.kube.get(API_VERSION, KIND, name, namespace)) as QuayRegistry | undefined;
+    let cr = (await this.kube.get(API_VERSION, KIND, name, namespace)) as QuayRegistry | undefined;
     if (!cr) return undefined;
     const object = cr as unknown as KubernetesObject;
     const event: ResourceEvent = { meta: ResourceMetaImpl.createWithPlural(PLURAL, object), type: ResourceEventType.Modified, object };
-    // Adds the finalizer on first sight (the resulting event runs the pass), or on deletion cleans up and removes it.
-    if (await this.handleResourceFinalizer(event, FINALIZER, async () => this.reconciler.finalize(cr))) return undefined;
+    // On deletion: clean up and remove the finalizer. On first sight: add it, then go on with the pass.
+    const deleting = Boolean(cr.metadata.deletionTimestamp);
+    if (await this.handleResourceFinalizer(event, FINALIZER, async () => this.reconciler.finalize(cr!))) {
+      if (deleting) return undefined;
+      cr = (await this.kube.get(API_VERSION, KIND, name, namespace)) as QuayRegistry | undefined;
+      if (!cr) return undefined;
+    }
     const result = await this.reconciler.reconcile(cr);
     return result.requeueAfterMs;
   }

@@ -3,6 +3,7 @@
  * objects (pure functions in components/), apply them with server-side apply, then write status.
  * Nothing is applied when a check fails, and a pass over a converged registry writes nothing.
  */
+import { createHash } from 'node:crypto';
 import yaml from 'js-yaml';
 import { validateConfig } from '../config/index.js';
 import {
@@ -71,6 +72,9 @@ export interface PassResult {
 }
 
 const WAIT_MS = 10_000;
+const APPLY_CONCURRENCY = 8;
+/** How often every object is applied even when its watch says nothing changed. */
+const FULL_APPLY_MS = 10 * 60_000;
 const BUILDER_TOKEN_SECONDS = 365 * 24 * 3600;
 const TLS_SECRET_LABEL = 'quay.redhat.com/tls-secret';
 
@@ -79,13 +83,29 @@ const decode = (data: Record<string, string> | undefined): Record<string, string
 
 const nowSeconds = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+const objectKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
+
+/** What readiness checks read of a live object; the rest (managedFields, pod templates) is not kept. */
+function trim(live: Live): Live {
+  const { apiVersion, kind, metadata, spec, status } = live;
+  return {
+    apiVersion,
+    kind,
+    metadata: { name: metadata.name, namespace: metadata.namespace, generation: metadata.generation, resourceVersion: metadata.resourceVersion, annotations: metadata.annotations },
+    spec: spec && 'replicas' in spec ? { replicas: spec.replicas } : {},
+    status,
+  };
+}
+
 /** Objects applied before the app: everything but Deployments and Jobs, then the databases and Redis. */
 const EARLY_WORKLOADS = new Set(['postgres', 'clair-postgres', 'redis']);
 const isEarly = (o: KubeObject) => (o.kind !== 'Deployment' && o.kind !== 'Job') || EARLY_WORKLOADS.has(o.metadata.labels?.[LABEL_COMPONENT] ?? '');
 
 export class Reconciler {
-  /** Per applied object, the time of our last change to it (from managedFields): tells a change from a no-op. */
-  private readonly applyTimes = new Map<string, string>();
+  /** Per applied object: what was applied, the response, and the time of our last change (managedFields). */
+  private readonly applied = new Map<string, { hash: string; rv: string; at: number; time?: string; live: Live }>();
+  /** Latest resourceVersion of each owned object, from the watches (see noteObject). */
+  private readonly seen = new Map<string, string>();
   private platformCache?: { at: number; value: Platform };
   /** Secrets/ConfigMaps a registry reads but does not own (bundle, secretRef, bucket): `Kind/ns/name` -> registry keys. */
   readonly references = new Map<string, Set<string>>();
@@ -118,7 +138,7 @@ export class Reconciler {
       set.delete(key);
       if (!set.size) this.references.delete(ref);
     }
-    for (const k of this.applyTimes.keys()) if (k.startsWith(`${key}|`)) this.applyTimes.delete(k);
+    for (const k of this.applied.keys()) if (k.startsWith(`${key}|`)) this.applied.delete(k);
   }
 
   async event(cr: QuayRegistry, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -163,7 +183,7 @@ export class Reconciler {
     for (const c of changed) {
       if (c.type !== CONDITION.RolloutBlocked && c.type !== CONDITION.ComponentsCreated && c.type !== CONDITION.Available) continue;
       const warning = (c.type === CONDITION.RolloutBlocked && c.status === 'True') || c.reason === 'MigrationsFailed';
-      await this.event(cr, warning ? 'Warning' : 'Normal', c.reason, c.message);
+      void this.event(cr, warning ? 'Warning' : 'Normal', c.reason, c.message);
     }
     return true;
   }
@@ -174,8 +194,28 @@ export class Reconciler {
     return { requeueAfterMs: ok ? retryMs : 1000 };
   }
 
-  /** Apply one object; record whether the apply changed it. */
+  /** The API server's latest resourceVersion of an object the operator owns, as its watches report it. */
+  noteObject(kind: string, namespace: string | undefined, name: string, resourceVersion: string | undefined): void {
+    const key = objectKey(kind, namespace, name);
+    if (resourceVersion) this.seen.set(key, resourceVersion);
+    else this.seen.delete(key);
+  }
+
+  /**
+   * Apply one object and record whether the apply changed it. Skipped when the object is what this
+   * operator last applied and nothing has written it since (its watch reports the resourceVersion of
+   * our apply): then the last response is still the live object. Entries expire after FULL_APPLY_MS,
+   * so a watch event that was missed cannot hide a change for long.
+   */
   private async apply(cr: QuayRegistry, obj: KubeObject, observed: Observed, changed: string[], passStart: number): Promise<void> {
+    const key = objectKey(obj.kind, obj.metadata.namespace, obj.metadata.name);
+    const cacheKey = `${cr.metadata.namespace}/${cr.metadata.name}|${key}`;
+    const hash = createHash('sha1').update(JSON.stringify(obj)).digest('base64');
+    const last = this.applied.get(cacheKey);
+    if (last && last.hash === hash && this.seen.get(key) === last.rv && passStart - last.at < FULL_APPLY_MS) {
+      observed.set(observedKey(obj.kind, obj.metadata.name), last.live);
+      return;
+    }
     let live: Live;
     try {
       live = await this.kube.apply(obj);
@@ -187,19 +227,18 @@ export class Reconciler {
       await this.kube.mergePatch(obj);
       live = await this.kube.apply(obj);
     }
-    observed.set(observedKey(obj.kind, obj.metadata.name), live);
-    const entry = (live.metadata?.managedFields ?? []).find((f: any) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
-    const key = `${cr.metadata.namespace}/${cr.metadata.name}|${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
-    const time: string | undefined = entry?.time;
-    const previous = this.applyTimes.get(key);
-    if (time && (previous ? previous !== time : Date.parse(time) >= Math.floor(passStart / 1000) * 1000 - 1000)) {
+    const trimmed = trim(live);
+    observed.set(observedKey(obj.kind, obj.metadata.name), trimmed);
+    const time: string | undefined = (live.metadata?.managedFields ?? []).find((f: any) => f.manager === FIELD_MANAGER && f.operation === 'Apply')?.time;
+    if (time && (last ? last.time !== time : Date.parse(time) >= Math.floor(passStart / 1000) * 1000 - 1000)) {
       changed.push(`${obj.kind} ${obj.metadata.name}`);
     }
-    if (time) this.applyTimes.set(key, time);
+    this.applied.set(cacheKey, { hash, rv: live.metadata.resourceVersion, at: passStart, time, live: trimmed });
   }
 
-  async reconcile(cr: QuayRegistry): Promise<PassResult> {
+  async reconcile(current: QuayRegistry): Promise<PassResult> {
     const passStart = Date.now();
+    let cr = current;
     const { name, namespace } = cr.metadata;
     const platform = await this.platform();
 
@@ -217,32 +256,32 @@ export class Reconciler {
         },
         stringData: { [CONFIG_KEY]: yaml.dump(baseConfig(), { sortKeys: true }) },
       } as KubeObject);
-      await this.kube.mergePatch({
+      // The spec writes below go on in the same pass with the CR the API server returned.
+      cr = (await this.kube.mergePatch({
         apiVersion: API_VERSION,
         kind: KIND,
         metadata: { name, namespace, resourceVersion: cr.metadata.resourceVersion },
         spec: { configBundleSecret: created.metadata.name },
-      });
-      await this.event(cr, 'Normal', 'ConfigBundleCreated', `Created config bundle Secret ${created.metadata.name}`);
-      return { requeueAfterMs: 0 };
+      })) as QuayRegistry;
+      void this.event(cr, 'Normal', 'ConfigBundleCreated', `Created config bundle Secret ${created.metadata.name}`);
     }
-    this.reference(cr, 'Secret', cr.spec.configBundleSecret);
-    const bundleSecret = await this.kube.get('v1', 'Secret', cr.spec.configBundleSecret, namespace);
+    const bundleName = cr.spec!.configBundleSecret!;
+    this.reference(cr, 'Secret', bundleName);
+    const bundleSecret = await this.kube.get('v1', 'Secret', bundleName, namespace);
     if (!bundleSecret) {
-      return this.block(cr, { reason: 'ConfigInvalid', message: `unable to get \`configBundleSecret\`: Secret "${cr.spec.configBundleSecret}" not found` });
+      return this.block(cr, { reason: 'ConfigInvalid', message: `unable to get \`configBundleSecret\`: Secret "${bundleName}" not found` });
     }
     const bundle = decode(bundleSecret.data);
 
     // 2. Every component kind present in the spec, written back once.
-    const filled = fillComponents(cr.spec.components, platform, bundle);
+    const filled = fillComponents(cr.spec!.components, platform, bundle);
     if (filled.changed) {
-      await this.kube.mergePatch({
+      cr = (await this.kube.mergePatch({
         apiVersion: API_VERSION,
         kind: KIND,
         metadata: { name, namespace, resourceVersion: cr.metadata.resourceVersion },
         spec: { components: filled.components },
-      });
-      return { requeueAfterMs: 0 };
+      })) as QuayRegistry;
     }
     const components = componentMap(filled.components);
 
@@ -281,40 +320,54 @@ export class Reconciler {
     }
     const tlsHosts = [hostOnly(hostname), ...(builderHostname ? [builderHostname] : [])];
 
-    // 5. TLS material.
+    // 5. What the render reads back from the cluster, fetched at once.
+    const secretRef = components.tls.managed ? undefined : components.tls.secretRef?.name;
+    const managedTls = components.tls.managed && !platform.routes;
+    const claim = bucketClaimName({ name });
+    const wanted = builderNamespaces(userConfig);
+    const getSecret = (n: string) => this.kube.get('v1', 'Secret', n, namespace);
+    const none = Promise.resolve(undefined);
+    const [caSecret, servingSecret, persistedSecret, bucketSecret, bucketMap, refSecret, ...builderNs] = await Promise.all([
+      managedTls ? getSecret(caSecretName({ name })) : none,
+      managedTls ? getSecret(prefixed({ name }, 'quay-tls')) : none,
+      getSecret(managedKeysName(name)),
+      components.objectstorage.managed ? getSecret(claim) : none,
+      components.objectstorage.managed ? this.kube.get('v1', 'ConfigMap', claim, namespace) : none,
+      secretRef ? getSecret(secretRef) : none,
+      ...wanted.map((b) => this.kube.get('v1', 'Namespace', b.namespace)),
+    ]);
+
+    // 6. TLS material: the user's pair (checked), or the operator's CA and serving pair (made or renewed).
     let tls: TlsPair | undefined;
     let tlsSecretName: string | undefined;
     let managedCa: { cert: string; key: string } | undefined;
-    const secretRef = components.tls.secretRef?.name;
-    if (!components.tls.managed) {
-      if (secretRef) {
-        this.reference(cr, 'Secret', secretRef);
-        const s = await this.kube.get('v1', 'Secret', secretRef, namespace);
-        const d = decode(s?.data);
-        const problem = !s
-          ? `Secret "${secretRef}" not found`
-          : s.type !== 'kubernetes.io/tls'
-            ? `Secret "${secretRef}" has type ${s.type}, want kubernetes.io/tls`
-            : !d['tls.crt'] || !d['tls.key']
-              ? `Secret "${secretRef}" needs non-empty tls.crt and tls.key`
-              : undefined;
-        if (problem) return this.block(cr, { reason: 'ConfigInvalid', message: `external TLS secret error: ${problem}` });
-        if (s!.metadata.labels?.[TLS_SECRET_LABEL] !== 'true') {
-          // Quay's operator marks the Secrets it reads so cluster tooling can find them; same label here.
-          await this.kube.mergePatch({ apiVersion: 'v1', kind: 'Secret', metadata: { name: secretRef, namespace, labels: { [TLS_SECRET_LABEL]: 'true' } } });
-        }
-        tls = { cert: d['tls.crt'], key: d['tls.key'] };
-        tlsSecretName = secretRef;
-      } else if (hasBundleCerts(bundle)) {
-        tls = { cert: bundle['ssl.cert'], key: bundle['ssl.key'] };
+    if (secretRef) {
+      this.reference(cr, 'Secret', secretRef);
+      const d = decode(refSecret?.data);
+      const problem = !refSecret
+        ? `Secret "${secretRef}" not found`
+        : refSecret.type !== 'kubernetes.io/tls'
+          ? `Secret "${secretRef}" has type ${refSecret.type}, want kubernetes.io/tls`
+          : !d['tls.crt'] || !d['tls.key']
+            ? `Secret "${secretRef}" needs non-empty tls.crt and tls.key`
+            : undefined;
+      if (problem) return this.block(cr, { reason: 'ConfigInvalid', message: `external TLS secret error: ${problem}` });
+      if (refSecret!.metadata.labels?.[TLS_SECRET_LABEL] !== 'true') {
+        // Quay's operator marks the Secrets it reads so cluster tooling can find them; same label here.
+        await this.kube.mergePatch({ apiVersion: 'v1', kind: 'Secret', metadata: { name: secretRef, namespace, labels: { [TLS_SECRET_LABEL]: 'true' } } });
       }
-      const problem = tls && pairProblem(tls, tlsHosts);
-      if (problem) return this.block(cr, { reason: 'ConfigInvalid', message: `TLS certificate problem: ${problem}` });
-    } else if (!platform.routes) {
-      const caData = decode((await this.kube.get('v1', 'Secret', caSecretName({ name }), namespace))?.data);
+      tls = { cert: d['tls.crt'], key: d['tls.key'] };
+      tlsSecretName = secretRef;
+    } else if (!components.tls.managed && hasBundleCerts(bundle)) {
+      tls = { cert: bundle['ssl.cert'], key: bundle['ssl.key'] };
+    }
+    const tlsProblem = tls && pairProblem(tls, tlsHosts);
+    if (tlsProblem) return this.block(cr, { reason: 'ConfigInvalid', message: `TLS certificate problem: ${tlsProblem}` });
+    if (managedTls) {
+      const caData = decode(caSecret?.data);
       let ca = caData['tls.crt'] ? { cert: caData['tls.crt'], key: caData['tls.key'] } : undefined;
       if (!ca || !caUsable(ca)) ca = generateCa(`${name}.${namespace} quay-operator CA`);
-      const servingData = decode((await this.kube.get('v1', 'Secret', prefixed({ name }, 'quay-tls'), namespace))?.data);
+      const servingData = decode(servingSecret?.data);
       let serving = servingData['tls.crt'] ? { cert: servingData['tls.crt'], key: servingData['tls.key'] } : undefined;
       const servingHosts = [...tlsHosts, appName({ name }), `${appName({ name })}.${namespace}.svc`];
       if (!serving || !servingCertUsable(serving, ca, tlsHosts)) serving = issueServingCert(ca, servingHosts);
@@ -322,28 +375,24 @@ export class Reconciler {
       tls = { ...serving, ca: ca.cert };
     }
 
-    // 6. Generated secrets, object bucket, builders: read back what exists.
-    const persisted = decode((await this.kube.get('v1', 'Secret', managedKeysName(name), namespace))?.data);
-    const keys = resolveManagedKeys(name, persisted, userConfig, components);
+    // 7. Generated secrets, object bucket, builders.
+    const keys = resolveManagedKeys(name, decode(persistedSecret?.data), userConfig, components);
     let objectBucket: ObjectBucket | undefined;
     if (components.objectstorage.managed) {
-      const claim = bucketClaimName({ name });
       this.reference(cr, 'Secret', claim);
       this.reference(cr, 'ConfigMap', claim);
-      const [s, cm] = await Promise.all([this.kube.get('v1', 'Secret', claim, namespace), this.kube.get('v1', 'ConfigMap', claim, namespace)]);
-      if (s && cm) {
-        const creds = decode(s.data);
-        let host = String(cm.data?.BUCKET_HOST ?? '');
+      if (bucketSecret && bucketMap) {
+        const creds = decode(bucketSecret.data);
+        let host = String(bucketMap.data?.BUCKET_HOST ?? '');
         if (host.endsWith('.svc')) host += '.cluster.local';
-        const port = Number(cm.data?.BUCKET_PORT ?? 443);
-        objectBucket = { host, port, secure: port !== 80, bucket: cm.data?.BUCKET_NAME, accessKey: creds.AWS_ACCESS_KEY_ID, secretKey: creds.AWS_SECRET_ACCESS_KEY };
+        const port = Number(bucketMap.data?.BUCKET_PORT ?? 443);
+        objectBucket = { host, port, secure: port !== 80, bucket: bucketMap.data?.BUCKET_NAME, accessKey: creds.AWS_ACCESS_KEY_ID, secretKey: creds.AWS_SECRET_ACCESS_KEY };
       }
     }
-    const builders: BuilderNamespace[] = [];
-    for (const b of builderNamespaces(userConfig)) {
-      const ns = await this.kube.get('v1', 'Namespace', b.namespace);
-      builders.push({ ...b, ours: !ns || ns.metadata?.annotations?.[ANNOTATION_CREATED_BY] === `${namespace}/${name}` });
-    }
+    const builders: BuilderNamespace[] = wanted.map((b, i) => ({
+      ...b,
+      ours: !builderNs[i] || builderNs[i]?.metadata?.annotations?.[ANNOTATION_CREATED_BY] === `${namespace}/${name}`,
+    }));
 
     const migrating = cr.status?.currentVersion !== this.opts.quayVersion;
     const ctx: RenderContext = {
@@ -376,13 +425,18 @@ export class Reconciler {
     const observed: Observed = new Map();
     const changed: string[] = [];
     const apply = (o: KubeObject) => this.apply(cr, o, observed, changed, passStart);
+    // Objects of one phase do not depend on each other: apply them a few at a time.
+    const applyAll = async (objs: KubeObject[]) => {
+      for (let i = 0; i < objs.length; i += APPLY_CONCURRENCY) await Promise.all(objs.slice(i, i + APPLY_CONCURRENCY).map(apply));
+    };
     try {
-      // 7. What the config needs to exist first: the generated secrets, builder access and its tokens.
-      await apply(managedKeysSecret(ctx));
-      for (const o of builderObjects(ctx)) await apply(o);
+      // 8. What the config needs to exist first: the generated secrets, builder access and its tokens.
+      const access = builderObjects(ctx);
+      await applyAll([managedKeysSecret(ctx), ...access.filter((o) => o.kind === 'Namespace')]);
+      await applyAll(access.filter((o) => o.kind !== 'Namespace'));
       ctx.builderTokens = await this.builderTokens(cr, ctx, apply);
 
-      // 8. The rendered config, then every component's objects.
+      // 9. The rendered config, then every component's objects.
       const rendered = renderConfig(ctx);
       const generated = validateConfig(rendered.config);
       if (generated.errors.length) {
@@ -396,12 +450,12 @@ export class Reconciler {
       const render = () =>
         (Object.entries(components) as [ComponentKind, Component][]).flatMap(([kind, c]) => (c.managed ? COMPONENTS[kind].objects(ctx) : []));
       const desired = render();
-      for (const o of desired.filter(isEarly)) await apply(o);
+      await applyAll(desired.filter(isEarly));
       if (components.objectstorage.managed) {
         this.observe(observed, await this.kube.get('objectbucket.io/v1alpha1', 'ObjectBucketClaim', bucketClaimName(ctx), namespace));
       }
 
-      // 9. The app waits for its databases and bucket (Quay's order), so it never starts half-configured.
+      // 10. The app waits for its databases and bucket (Quay's order), so it never starts half-configured.
       const dbReady = (kind: 'postgres' | 'clairpostgres', deployment: string) =>
         !components[kind].managed || (observed.get(observedKey('Deployment', deployment))?.status?.availableReplicas ?? 0) > 0;
       const waitingFor = [
@@ -413,19 +467,20 @@ export class Reconciler {
       let currentVersion = cr.status?.currentVersion;
       if (!waitingFor.length) {
         await apply(rendered.object);
-        for (const o of desired.filter((d) => !isEarly(d))) await apply(o);
+        await applyAll(desired.filter((d) => !isEarly(d)));
         if (migrating) {
           migration = await this.migrate(ctx, observed, apply);
           if (migration.status === 'True') {
             // Migrated: scale the app back up in this same pass, so the pass ends converged.
             currentVersion = this.opts.quayVersion;
             ctx.migrating = false;
-            for (const o of render().filter((d) => !isEarly(d))) await apply(o);
+            await applyAll(render().filter((d) => !isEarly(d)));
           }
         }
         await this.pruneConfigSecrets(cr, ctx, observed);
       } else {
-        for (const o of desired.filter((d) => !isEarly(d))) this.observe(observed, await this.kube.get(o.apiVersion, o.kind, o.metadata.name, namespace));
+        const late = await Promise.all(desired.filter((d) => !isEarly(d)).map((o) => this.kube.get(o.apiVersion, o.kind, o.metadata.name, namespace)));
+        for (const live of late) this.observe(observed, live);
       }
       await this.releaseVolumes(cr, ctx);
       if (changed.length) {
@@ -433,7 +488,7 @@ export class Reconciler {
         await this.event(cr, 'Normal', 'ObjectsUpdated', `Created or updated ${changed.length} object(s): ${changed.join(', ')}`);
       }
 
-      // 10. Status.
+      // 11. Status.
       const updates: Condition[] = [
         { type: CONDITION.RolloutBlocked, status: 'False', reason: 'ComponentsCreationSuccess', message: 'All objects created/updated successfully' },
         ...componentConditions(componentHealth(ctx, observed)),

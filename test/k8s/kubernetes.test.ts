@@ -44,7 +44,7 @@ beforeAll(async () => {
   controllers = new FakeControllers(cluster.kc, { jobs: true, volumes: true });
   await controllers.start();
   // A short resync, so the quietness checks below see many passes over converged registries.
-  operator = await OperatorProcess.start(cluster, { RESYNC_SECONDS: '2', QUAY_VERSION: '1.0.0', RELATED_IMAGE_COMPONENT_QUAY: 'quay-ts:test' });
+  operator = await OperatorProcess.start(cluster, { RESYNC_SECONDS: '4', QUAY_VERSION: '1.0.0', RELATED_IMAGE_COMPONENT_QUAY: 'quay-ts:test' });
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -149,7 +149,7 @@ describe('an all-managed registry on Kubernetes', () => {
       expect(r.status).toBe(0);
       await applyYaml(cluster, bundleYaml(ns, 'reg-bundle', { SERVER_HOSTNAME: HOST, ...S3 }));
     }
-    await sleep(6000); // three resync periods
+    await sleep(9000); // two resync periods
     const after = await snapshot(cluster, [ns]);
     // kubectl records its last-applied annotation on the CR the first time; nothing else may move.
     expect(diff(before, after).filter((d) => !d.startsWith('QuayRegistry/'))).toEqual([]);
@@ -333,7 +333,7 @@ describe('bad input blocks the rollout and changes nothing that runs', () => {
         cluster.kubectl(['patch', 'quayregistry', 'reg', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { components: change.components } })]);
       }
       await waitBlocked(cluster, ns, 'reg', reason, message, logs);
-      await sleep(2500); // a resync over the blocked registry
+      await sleep(4500); // a resync over the blocked registry
       const after = await snapshot(cluster, [ns]);
       // Only the inputs, the CR and the Events about the block may change.
       expect(diff(before, after).filter((d) => !/^(QuayRegistry\/|Event\/|Secret\/bad\/bundle:)/.test(d))).toEqual([]);
@@ -535,7 +535,7 @@ describe('a new operator version', () => {
     const ns = 'all';
     await operator.stop();
     controllers.paused = true;
-    operator = await OperatorProcess.start(cluster, { RESYNC_SECONDS: '2', QUAY_VERSION: '1.1.0', RELATED_IMAGE_COMPONENT_QUAY: 'quay-ts:test' }, 'operator-1.1.0');
+    operator = await OperatorProcess.start(cluster, { RESYNC_SECONDS: '4', QUAY_VERSION: '1.1.0', RELATED_IMAGE_COMPONENT_QUAY: 'quay-ts:test' }, 'operator-1.1.0');
     try {
       const cr = await waitCondition(cluster, ns, 'reg', 'ComponentsCreated', 'False', 'MigrationsInProgress', 30_000, logs);
       expect(cr.status!.currentVersion).toBe('1.0.0');

@@ -10,12 +10,12 @@ export class OperatorProcess {
     readonly logFile: string,
   ) {}
 
-  static async start(cluster: TestCluster, env: Record<string, string> = {}, name = 'operator'): Promise<OperatorProcess> {
+  static async start(cluster: TestCluster, env: Record<string, string> = {}, name = 'operator', nodeArgs: string[] = []): Promise<OperatorProcess> {
     const logFile = join(cluster.dir, `${name}.log`);
     const proc = startProcess({
       name: 'quay-operator',
       bin: process.execPath,
-      args: [join(ROOT, 'dist/operator/main.js')],
+      args: [...nodeArgs, join(ROOT, 'dist/operator/main.js')],
       logFile,
       env: { ...process.env, KUBECONFIG: cluster.kubeconfig, RESYNC_SECONDS: '3600', ...env },
     });

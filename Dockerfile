@@ -1,0 +1,23 @@
+# One image for the registry and its operator.
+#   registry:  node /app/dist/registry/main.js serve --config /conf/stack/config.yaml   (the default)
+#   operator:  node --optimize-for-size --max-semi-space-size=1 --max-old-space-size=128 /app/dist/operator/main.js
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY config ./config
+COPY registry ./registry
+COPY operator ./operator
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Quay's images run as an arbitrary non-root user (OpenShift assigns one); nothing here needs root.
+USER 1001
+EXPOSE 8080
+CMD ["node", "/app/dist/registry/main.js", "serve", "--config", "/conf/stack/config.yaml"]
