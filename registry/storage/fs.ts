@@ -7,6 +7,9 @@ import { Readable, Transform } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { casPath, type BlobStore, type ByteRange, type StagedUpload } from './blobstore.js';
 
+/** Chunk size of blob reads (see read()). */
+const READ_CHUNK_BYTES = 256 * 1024;
+
 export class FsBlobStore implements BlobStore {
   readonly driver = 'LocalStorage';
   constructor(private readonly root: string) {}
@@ -81,7 +84,10 @@ export class FsBlobStore implements BlobStore {
     if (range && range.end < range.start) return emptyStream();
     // Open first so that a missing file rejects here rather than erroring the response stream.
     const fh = await open(path, 'r');
-    return fh.createReadStream(range ? { start: range.start, end: range.end } : {});
+    // 256 KiB reads instead of the default 64 KiB: a quarter of the per-chunk work (thread-pool round trip,
+    // promise, stream and socket write) for the same bytes; memory per stream stays bounded.
+    const chunk = { highWaterMark: READ_CHUNK_BYTES };
+    return fh.createReadStream(range ? { start: range.start, end: range.end, ...chunk } : chunk);
   }
 
   async delete(digest: string): Promise<void> {

@@ -1,0 +1,116 @@
+/**
+ * The pushed images: one layer holding one file of random (incompressible) bytes, built offline with umoci
+ * into an OCI layout. Built once per size and kept under `.test-work/bench-images/` for later runs.
+ */
+import { randomFillSync } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { WORK_ROOT } from '../../test/setup/paths.js';
+import { runTool } from '../../test/setup/tools.js';
+
+export interface BenchImage {
+  /** OCI layout directory */
+  layout: string;
+  /** Tag inside the layout */
+  tag: string;
+  /** skopeo source reference, `oci:<layout>:<tag>` */
+  ref: string;
+  /** Size of the random file in the layer (bytes) */
+  payload: number;
+  /** The layer blob (gzip, as umoci writes it) */
+  layer: { digest: string; size: number };
+  config: { digest: string; size: number };
+}
+
+const IMAGES = join(WORK_ROOT, 'bench-images');
+const TAG = 'bench';
+
+/** A tar archive (ustar) holding one file of `bytes` random bytes, written without buffering it whole. */
+async function writeRandomTar(path: string, bytes: number): Promise<void> {
+  const out = createWriteStream(path);
+  const header = Buffer.alloc(512);
+  header.write('payload.bin', 0, 'ascii');
+  header.write('0000644\0', 100, 'ascii');
+  header.write('0000000\0', 108, 'ascii');
+  header.write('0000000\0', 116, 'ascii');
+  header.write(`${bytes.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
+  header.write(`${Math.floor(Date.UTC(2024, 0, 1) / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
+  header.write('        ', 148, 'ascii');
+  header.write('0', 156, 'ascii');
+  header.write('ustar\0', 257, 'ascii');
+  header.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+  const write = async (buf: Buffer) => {
+    if (!out.write(buf)) await once(out, 'drain');
+  };
+  await write(header);
+  const chunk = Buffer.alloc(4 << 20);
+  for (let left = bytes; left > 0; ) {
+    const n = Math.min(left, chunk.length);
+    randomFillSync(chunk, 0, n);
+    await write(Buffer.from(chunk.subarray(0, n)));
+    left -= n;
+  }
+  const pad = (512 - (bytes % 512)) % 512;
+  await write(Buffer.alloc(pad + 1024)); // padding, then the two zero blocks that end an archive
+  out.end();
+  await once(out, 'finish');
+}
+
+function readImage(layout: string, payload: number): BenchImage {
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const desc = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === TAG);
+  if (!desc) throw new Error(`${layout}: no manifest tagged ${TAG}`);
+  const blob = (digest: string) => join(layout, 'blobs', ...digest.split(':'));
+  const manifest = JSON.parse(readFileSync(blob(desc.digest), 'utf8')) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+  if (manifest.layers.length !== 1) throw new Error(`${layout}: expected one layer, found ${manifest.layers.length}`);
+  return {
+    layout,
+    tag: TAG,
+    ref: `oci:${layout}:${TAG}`,
+    payload,
+    layer: { digest: manifest.layers[0].digest, size: manifest.layers[0].size },
+    config: { digest: manifest.config.digest, size: manifest.config.size },
+  };
+}
+
+/**
+ * Image number `variant` with a `mib` MiB payload, built with umoci on first use. Variants differ in every
+ * byte: each push of a repetition must upload its layer (skopeo running as root keeps a machine-wide
+ * blob-info cache in /var/lib/containers/cache and would otherwise mount the layer from an earlier push).
+ */
+export async function benchImage(mib: number, log: (s: string) => void, variant = 1): Promise<BenchImage> {
+  const payload = mib * 1024 * 1024;
+  const layout = join(IMAGES, `random-${mib}mib-${variant}`);
+  if (existsSync(join(layout, 'index.json'))) {
+    try {
+      return readImage(layout, payload);
+    } catch {
+      rmSync(layout, { recursive: true, force: true });
+    }
+  }
+  mkdirSync(IMAGES, { recursive: true });
+  const t0 = Date.now();
+  log(`building ${mib} MiB single-layer image #${variant} with umoci (once; kept in ${IMAGES})`);
+  const building = `${layout}.building-${process.pid}`;
+  const tar = `${building}.tar`;
+  rmSync(building, { recursive: true, force: true });
+  try {
+    await writeRandomTar(tar, payload);
+    await runTool('umoci', ['init', '--layout', building]);
+    await runTool('umoci', ['new', '--image', `${building}:${TAG}`]);
+    await runTool('umoci', ['config', '--image', `${building}:${TAG}`, '--os', 'linux', '--architecture', 'amd64', '--no-history']);
+    await runTool('umoci', ['raw', 'add-layer', '--image', `${building}:${TAG}`, '--no-history', tar], { timeoutMs: 1_800_000 });
+    await runTool('umoci', ['gc', '--layout', building]);
+    renameSync(building, layout);
+  } finally {
+    rmSync(tar, { force: true });
+    rmSync(building, { recursive: true, force: true });
+  }
+  const img = readImage(layout, payload);
+  log(`  built in ${((Date.now() - t0) / 1000).toFixed(1)} s: layer ${img.layer.digest.slice(0, 19)}… ${(img.layer.size / 2 ** 20).toFixed(1)} MiB`);
+  return img;
+}

@@ -1,0 +1,517 @@
+/**
+ * Registry benchmark (issue #2): this registry (Postgres + LocalStorage, token auth) against Debian's
+ * docker-registry (CNCF Distribution 2.8, no auth), side by side on loopback in one run.
+ *
+ *   npm run bench -- registry [--blob-mib 256] [--big-mib 1024] [--reps 3] [--duration 10]
+ *                             [--phases push,pull,blob,big,manifest,tags,put] [--request-logs]
+ *                             [--cpu-prof] [--markdown FILE] [--keep]
+ *
+ * Every measurement runs against one server at a time (the machine has few cores), alternating which goes
+ * first, with the same client and the same load for both. Prints one table with ratios and targets.
+ */
+import { cpus, getPriority, loadavg, release, setPriority } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT, runDir } from '../../test/setup/paths.js';
+import { runTool, tool } from '../../test/setup/tools.js';
+import { benchImage, type BenchImage } from './image.js';
+import { startServers, type Server, type StartedServers } from './servers.js';
+import { PeakWatch, memStatus } from './rss.js';
+import { cpuSeconds } from './cpu.js';
+import { ACCEPT, curlBlob, manifestPutScript, probe, seedBlobs, seedTags, skopeoPull, skopeoPush, wrk } from './clients.js';
+import { formatProfile, summarizeProfile } from './profile.js';
+
+const PHASES = ['push', 'pull', 'blob', 'big', 'manifest', 'tags', 'put'] as const;
+type Phase = (typeof PHASES)[number];
+
+const USAGE = `usage: npm run bench -- registry [options]
+  --blob-mib N       payload of the pushed image in MiB (default 256)
+  --big-mib N        payload of the large image for the RSS flatness check (default 1024; 0 skips it)
+  --reps N           repetitions of push, pull and blob GET per server (default 3; the median is reported)
+  --duration S       seconds of each wrk run (default 10)
+  --rounds N         measured wrk runs per server and measurement, alternating servers (default 3; median)
+  --phases LIST      comma-separated subset of ${PHASES.join(',')} (default all)
+  --request-logs     both servers log every request (each one's default); otherwise warnings only
+  --nice N           scheduling priority of the benchmark, everything it starts (servers, Postgres, clients)
+                     and its autogroup, e.g. -10 on a machine shared with other work (root for negative values)
+  --node-options S   extra NODE_OPTIONS for the registry process (e.g. heap flags), shown in the report
+  --cpu-prof         profile the registry's CPU per phase (V8 profiler) and print its hotspots
+  --markdown FILE    also write the result table (Markdown) to FILE
+  --keep             keep the run's directory (.test-work/run-<pid>) afterwards
+`;
+
+interface Row {
+  metric: string;
+  quay: number;
+  dist: number;
+  unit: string;
+  /** No quay-ts / Distribution ratio (differences) */
+  noRatio?: boolean;
+  target?: { text: string; met: (r: Row) => boolean };
+}
+
+const MB = 1e6;
+const MiB = 2 ** 20;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmt(n: number, unit: string): string {
+  if (unit === 's') return `${n.toFixed(2)} s`;
+  if (unit === 'MB/s') return `${n.toFixed(0)} MB/s`;
+  if (unit === 'MB') return `${n.toFixed(1)} MB`;
+  if (unit === 'req/s') return `${n.toFixed(0)} req/s`;
+  return `${n} ${unit}`;
+}
+
+function ratio(r: Row): number {
+  return r.quay / r.dist;
+}
+
+function table(rows: Row[]): string {
+  const lines = ['| measurement | quay-ts | Distribution 2.8 | quay-ts / Distribution | target | result |', '|---|---:|---:|---:|---|---|'];
+  for (const r of rows) {
+    const met = r.target ? (r.target.met(r) ? 'met' : '**missed**') : '–';
+    lines.push(`| ${r.metric} | ${fmt(r.quay, r.unit)} | ${fmt(r.dist, r.unit)} | ${r.noRatio ? '–' : `${ratio(r).toFixed(2)}×`} | ${r.target?.text ?? '–'} | ${met} |`);
+  }
+  return lines.join('\n');
+}
+
+class Bench {
+  readonly rows: Row[] = [];
+  readonly cpuRows: string[] = [];
+  /** Failed requests and the like: the run exits 1. */
+  readonly problems: string[] = [];
+  /** Facts that explain a number. */
+  readonly notes: string[] = [];
+  readonly peaks = new Map<string, { quay: number; dist: number }>();
+
+  constructor(
+    readonly s: StartedServers,
+    readonly o: { reps: number; duration: number; rounds: number; profDir: string | null },
+    readonly log: (m: string) => void,
+  ) {}
+
+  /**
+   * With --cpu-prof: ends the registry's current CPU profile under `label` and starts the next one (see
+   * cpu-prof-preload.ts). Call with a "-setup" label before a phase and the phase's name after it.
+   */
+  async cutProfile(label: string): Promise<void> {
+    const dir = this.o.profDir;
+    if (!dir) return;
+    const before = new Set(readdirSync(dir));
+    writeFileSync(join(dir, 'label'), label);
+    process.kill(this.s.quay.pid, 'SIGUSR2');
+    for (let i = 0; i < 100; i++) {
+      if (readdirSync(dir).some((f) => f.endsWith(`-${label}.done`) && !before.has(f))) return;
+      await sleep(100);
+    }
+    throw new Error(`the registry wrote no CPU profile for ${label} in ${dir}`);
+  }
+
+  get both(): Server[] {
+    return [this.s.distribution, this.s.quay];
+  }
+
+  /** Servers in the order of repetition i: alternate who goes first. */
+  order(i: number): Server[] {
+    return i % 2 === 0 ? this.both : [...this.both].reverse();
+  }
+
+  watch(): PeakWatch {
+    return new PeakWatch([this.s.quay.pid, this.s.distribution.pid]);
+  }
+
+  endWatch(w: PeakWatch, label: string): void {
+    const m = w.stop();
+    this.peaks.set(label, { quay: m.get(this.s.quay.pid)! / MB, dist: m.get(this.s.distribution.pid)! / MB });
+  }
+
+  /** Seconds quay-ts spent in a blob store operation so far (from its /metrics histogram). */
+  async storageSeconds(operation: string): Promise<number> {
+    const text = await (await fetch(`${this.s.quay.url}/metrics`)).text();
+    const m = new RegExp(`^quay_storage_operation_duration_seconds_sum\\{[^}]*operation="${operation}"[^}]*\\} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  }
+
+  /** Seconds quay-ts spent answering a route so far, and how many requests (from its /metrics histogram). */
+  async routeSeconds(route: string): Promise<{ seconds: number; count: number }> {
+    const text = await (await fetch(`${this.s.quay.url}/metrics`)).text();
+    let seconds = 0;
+    let count = 0;
+    for (const m of text.matchAll(new RegExp(`^quay_http_request_duration_seconds_(sum|count)\\{[^}]*route="${route}"[^}]*\\} (\\S+)$`, 'gm'))) {
+      if (m[1] === 'sum') seconds += Number(m[2]);
+      else count += Number(m[2]);
+    }
+    return { seconds, count };
+  }
+
+  /** Push repetition i sends images[i] to repoOf(i). */
+  async push(images: BenchImage[], repoOf: (i: number) => string, label: string): Promise<void> {
+    const reps = images.length;
+    const t = { quay: [] as number[], dist: [] as number[] };
+    const c0 = this.both.map((s) => cpuSeconds(s.pid));
+    const pg0 = cpuSeconds(this.s.postgres.process.pid, true);
+    const auth0 = await this.routeSeconds('v2_auth');
+    const commit0 = await this.storageSeconds('commit_upload');
+    const append0 = await this.storageSeconds('append_upload');
+    for (let i = 0; i < reps; i++) {
+      for (const srv of this.order(i)) {
+        const s = await skopeoPush(srv, images[i].ref, repoOf(i));
+        (srv === this.s.quay ? t.quay : t.dist).push(s);
+        this.log(`  ${label} push #${i + 1} ${srv.name}: ${s.toFixed(2)} s`);
+      }
+    }
+    this.recordCpu(`${label} push ×${reps}`, c0, pg0);
+    const commit = ((await this.storageSeconds('commit_upload')) - commit0) / reps;
+    const append = ((await this.storageSeconds('append_upload')) - append0) / reps;
+    const auth = await this.routeSeconds('v2_auth');
+    this.notes.push(
+      `${label} push on quay-ts, per push: ${append.toFixed(2)} s streaming the layer to disk (hashing on the way), ` +
+        `${commit.toFixed(2)} s committing it (fsync of file and directory, rename; Distribution does not fsync); ` +
+        `${reps} push(es): ${(auth.seconds - auth0.seconds).toFixed(2)} s in ${auth.count - auth0.count} token request(s) (bcrypt check of the password).`,
+    );
+    this.rows.push({
+      metric: `skopeo push, ${label} single-layer image (median of ${reps})`,
+      quay: median(t.quay),
+      dist: median(t.dist),
+      unit: 's',
+      target: { text: '≤ 1.0×', met: (r) => ratio(r) <= 1.0 },
+    });
+  }
+
+  async pull(repo: string, reps: number, label: string): Promise<void> {
+    const t = { quay: [] as number[], dist: [] as number[] };
+    const c0 = this.both.map((s) => cpuSeconds(s.pid));
+    const pg0 = cpuSeconds(this.s.postgres.process.pid, true);
+    const auth0 = await this.routeSeconds('v2_auth');
+    const blob0 = await this.routeSeconds('v2_blob');
+    for (let i = 0; i < reps; i++) {
+      for (const srv of this.order(i)) {
+        const s = await skopeoPull(srv, repo);
+        (srv === this.s.quay ? t.quay : t.dist).push(s);
+        this.log(`  ${label} pull #${i + 1} ${srv.name}: ${s.toFixed(2)} s`);
+      }
+    }
+    this.recordCpu(`${label} pull ×${reps}`, c0, pg0);
+    const auth = await this.routeSeconds('v2_auth');
+    const blob = await this.routeSeconds('v2_blob');
+    this.notes.push(
+      `${label} pull on quay-ts, ${reps} pull(s): ${(auth.seconds - auth0.seconds).toFixed(2)} s in ${auth.count - auth0.count} token request(s), ` +
+        `${(blob.seconds - blob0.seconds).toFixed(2)} s in ${blob.count - blob0.count} blob request(s) (each until its last byte is handed to the socket).`,
+    );
+    this.rows.push({
+      metric: `skopeo pull, ${label} single-layer image (median of ${reps})`,
+      quay: median(t.quay),
+      dist: median(t.dist),
+      unit: 's',
+      target: { text: '≤ 1.0×', met: (r) => ratio(r) <= 1.0 },
+    });
+  }
+
+  async blobGet(repo: string, img: BenchImage, reps: number, label: string): Promise<void> {
+    const v = { quay: [] as number[], dist: [] as number[] };
+    const c0 = this.both.map((s) => cpuSeconds(s.pid));
+    const pg0 = cpuSeconds(this.s.postgres.process.pid, true);
+    for (let i = 0; i < reps; i++) {
+      for (const srv of this.order(i)) {
+        const r = await curlBlob(srv, repo, img.layer.digest, img.layer.size);
+        (srv === this.s.quay ? v.quay : v.dist).push(r.speed / MB);
+        this.log(`  ${label} blob GET #${i + 1} ${srv.name}: ${(r.speed / MB).toFixed(0)} MB/s (${r.seconds.toFixed(2)} s)`);
+      }
+    }
+    this.recordCpu(`${label} blob GET ×${reps}`, c0, pg0);
+    this.rows.push({
+      metric: `blob GET with curl, ${label} layer (${(img.layer.size / MiB).toFixed(0)} MiB, median of ${reps})`,
+      quay: median(v.quay),
+      dist: median(v.dist),
+      unit: 'MB/s',
+      target: { text: '≥ 1.0×', met: (r) => ratio(r) >= 1.0 },
+    });
+  }
+
+  private recordCpu(label: string, before: number[], pg0: number): void {
+    const [d, q] = this.both.map((s, i) => cpuSeconds(s.pid) - before[i]);
+    const pg = cpuSeconds(this.s.postgres.process.pid, true) - pg0;
+    this.cpuRows.push(`| ${label} | ${q.toFixed(1)} s + Postgres ${pg.toFixed(1)} s | ${d.toFixed(1)} s |`);
+  }
+
+  /**
+   * wrk against each server with the same URL path and load: a 2 s warm-up, then `rounds` measured runs that
+   * alternate which server goes first (the median counts). Also the server CPU time per request, which other
+   * load on the machine disturbs much less than requests/s.
+   */
+  async wrkBoth(
+    label: string,
+    path: string,
+    opts: { connections: number; headers?: Record<string, string>; scriptFor?: (srv: Server, run: string) => string; repos: string[]; actions: string[] },
+  ): Promise<Map<Server, WrkSummary>> {
+    const runs = new Map<Server, { rps: number[]; cpuMs: number[]; pgMs: number[]; p99: number[] }>();
+    const pgPid = this.s.postgres.process.pid;
+    for (const srv of this.both) {
+      runs.set(srv, { rps: [], cpuMs: [], pgMs: [], p99: [] });
+      const headers = { ...opts.headers, ...(await srv.authHeaders(opts.repos, opts.actions)) };
+      await wrk(`${srv.url}${path}`, { threads: 2, connections: opts.connections, headers, seconds: 2, script: opts.scriptFor?.(srv, 'warm') });
+    }
+    for (let round = 0; round < this.o.rounds; round++) {
+      for (const srv of this.order(round)) {
+        await sleep(500);
+        const headers = { ...opts.headers, ...(await srv.authHeaders(opts.repos, opts.actions)) };
+        const cpu0 = cpuSeconds(srv.pid);
+        const pg0 = cpuSeconds(pgPid, true);
+        const r = await wrk(`${srv.url}${path}`, { threads: 2, connections: opts.connections, headers, seconds: this.o.duration, script: opts.scriptFor?.(srv, `r${round}`) });
+        const cpuMs = ((cpuSeconds(srv.pid) - cpu0) * 1000) / r.requests;
+        // Postgres serves only quay-ts (Distribution has no database).
+        const pgMs = srv === this.s.quay ? ((cpuSeconds(pgPid, true) - pg0) * 1000) / r.requests : 0;
+        const x = runs.get(srv)!;
+        x.rps.push(r.requestsPerSec);
+        x.cpuMs.push(cpuMs);
+        x.pgMs.push(pgMs);
+        x.p99.push(r.p99);
+        this.log(
+          `  ${label} #${round + 1} ${srv.name}: ${r.requestsPerSec.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
+            `server CPU ${cpuMs.toFixed(3)} ms/request${srv === this.s.quay ? ` + Postgres ${pgMs.toFixed(3)} ms` : ''}, non-2xx ${r.non2xx}, socket errors ${r.errors}`,
+        );
+        if (r.non2xx > 0 || r.errors > 0) this.problems.push(`${label} on ${srv.name}: ${r.non2xx} non-2xx responses, ${r.errors} socket errors`);
+      }
+    }
+    const out = new Map<Server, WrkSummary>();
+    for (const [srv, x] of runs) out.set(srv, { rps: median(x.rps), cpuMsPerRequest: median(x.cpuMs), pgMsPerRequest: median(x.pgMs), p99: median(x.p99) });
+    const q = out.get(this.s.quay)!;
+    const d = out.get(this.s.distribution)!;
+    this.cpuRows.push(
+      `| ${label}, per request (median of ${this.o.rounds}) | ${q.cpuMsPerRequest.toFixed(2)} ms + Postgres ${q.pgMsPerRequest.toFixed(2)} ms | ${d.cpuMsPerRequest.toFixed(2)} ms |`,
+    );
+    return out;
+  }
+}
+
+interface WrkSummary {
+  rps: number;
+  cpuMsPerRequest: number;
+  pgMsPerRequest: number;
+  p99: number;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'blob-mib': { type: 'string', default: '256' },
+      'big-mib': { type: 'string', default: '1024' },
+      reps: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '3' },
+      phases: { type: 'string', default: PHASES.join(',') },
+      'request-logs': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      'node-options': { type: 'string' },
+      nice: { type: 'string', default: '0' },
+      markdown: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const phases = new Set(values.phases!.split(',').map((p) => p.trim()) as Phase[]);
+  for (const p of phases) if (!PHASES.includes(p)) throw new Error(`unknown phase "${p}"; phases: ${PHASES.join(',')}`);
+  const blobMiB = Number(values['blob-mib']);
+  const bigMiB = Number(values['big-mib']);
+  const reps = Number(values.reps);
+  const duration = Number(values.duration);
+  const rounds = Number(values.rounds);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+
+  const nice = Number(values.nice);
+  if (nice !== 0) {
+    setPriority(0, nice); // inherited by every process started from here on
+    // With autogroup scheduling, CPU is first shared between sessions: the session's own nice value counts.
+    try {
+      writeFileSync('/proc/self/autogroup', String(nice));
+    } catch {
+      /* no autogroup scheduling */
+    }
+  }
+  for (const t of ['skopeo', 'umoci', 'wrk', 'curl', 'docker-registry', 'postgres', 'initdb']) tool(t);
+  const needsImages = phases.has('push') || phases.has('pull') || phases.has('blob') || phases.has('manifest');
+  const img = needsImages ? await benchImage(blobMiB, log) : null;
+  // One image per push repetition (see benchImage): repetition i pushes image i into admin/push-<i>.
+  const pushImages = phases.has('push') && img ? [img] : [];
+  for (let i = 2; phases.has('push') && i <= reps; i++) pushImages.push(await benchImage(blobMiB, log, i));
+  const big = phases.has('big') && bigMiB > 0 ? await benchImage(bigMiB, log) : null;
+
+  const profDir = values['cpu-prof'] ? join(runDir(), 'cpu-prof') : null;
+  if (profDir) mkdirSync(profDir, { recursive: true });
+  log('starting Postgres, quay-ts and Distribution on loopback');
+  const servers = await startServers({
+    requestLogs: values['request-logs']!,
+    nodeOptions:
+      [values['node-options'], profDir ? `--import=${pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof-preload.js')).href}` : '']
+        .filter(Boolean)
+        .join(' ') || undefined,
+    env: profDir ? { BENCH_CPU_PROF_DIR: profDir } : undefined,
+  });
+  const stopOnSignal = () => void servers.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  const b = new Bench(servers, { reps, duration, rounds, profDir }, log);
+  const loadBefore = loadavg()[0];
+  const idle = { quay: memStatus(servers.quay.pid).rss / MB, dist: memStatus(servers.distribution.pid).rss / MB };
+  const pushedRepo = 'admin/push-1';
+  try {
+    // Large transfers at the usual size: push, pull, blob GET (peak RSS over the three).
+    await b.cutProfile('start-setup');
+    let w = b.watch();
+    if (img && (phases.has('push') || phases.has('pull') || phases.has('blob') || phases.has('manifest'))) {
+      if (phases.has('push')) {
+        await b.push(pushImages, (i) => `admin/push-${i + 1}`, `${blobMiB} MiB`);
+      } else {
+        for (const srv of b.both) await skopeoPush(srv, img.ref, pushedRepo);
+      }
+      await b.cutProfile('push');
+      if (phases.has('pull')) await b.pull(pushedRepo, reps, `${blobMiB} MiB`);
+      await b.cutProfile('pull');
+      if (phases.has('blob')) await b.blobGet(pushedRepo, img, Math.max(reps, 5), `${blobMiB} MiB`);
+      await b.cutProfile('blob-get');
+    }
+    b.endWatch(w, `${blobMiB} MiB push, pull, blob GET`);
+
+    if (big) {
+      w = b.watch();
+      await b.push([big], () => 'admin/big', `${bigMiB} MiB`);
+      await b.pull('admin/big', 1, `${bigMiB} MiB`);
+      await b.blobGet('admin/big', big, 1, `${bigMiB} MiB`);
+      b.endWatch(w, `${bigMiB} MiB push, pull, blob GET`);
+      await b.cutProfile('big-transfers');
+      // Those rows carry no target of their own: flatness is judged on peak RSS below.
+      for (const r of b.rows.slice(-3)) r.target = undefined;
+    }
+
+    w = b.watch();
+    if (phases.has('manifest') && img) {
+      const path = `/v2/${pushedRepo}/manifests/latest`;
+      for (const srv of b.both) {
+        const p = await probe(`${srv.url}${path}`, { accept: ACCEPT, ...(await srv.authHeaders([pushedRepo], ['pull'])) });
+        if (p.status !== 200) throw new Error(`${srv.name}: manifest GET answered ${p.status}: ${p.body}`);
+      }
+      await b.cutProfile('manifest-get-setup');
+      const r = await b.wrkBoth('manifest GET by tag', path, { connections: 32, headers: { accept: ACCEPT }, repos: [pushedRepo], actions: ['pull'] });
+      b.rows.push({
+        metric: `manifest GET by tag, wrk -t2 -c32 -d${duration}s`,
+        quay: r.get(servers.quay)!.rps,
+        dist: r.get(servers.distribution)!.rps,
+        unit: 'req/s',
+          target: { text: '≥ 2.0×', met: (x) => ratio(x) >= 2.0 },
+      });
+      await b.cutProfile('manifest-get');
+    }
+
+    if (phases.has('tags')) {
+      const repo = 'admin/tags1000';
+      for (const srv of b.both) {
+        const t0 = Date.now();
+        await seedTags(srv, repo, 1000, 8);
+        log(`  seeded 1000 tags on ${srv.name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        const p = await probe(`${srv.url}/v2/${repo}/tags/list`, await srv.authHeaders([repo], ['pull']));
+        const n = p.status === 200 ? ((JSON.parse(p.body) as { tags: string[] }).tags ?? []).length : -1;
+        if (n !== 1000) throw new Error(`${srv.name}: tag list answered ${p.status} with ${n} tags: ${p.body.slice(0, 300)}`);
+      }
+      await b.cutProfile('tag-list-setup');
+      const r = await b.wrkBoth('tag list (1000 tags)', `/v2/${repo}/tags/list`, { connections: 32, repos: [repo], actions: ['pull'] });
+      b.rows.push({
+        metric: `tag list of a 1000-tag repository, wrk -t2 -c32 -d${duration}s`,
+        quay: r.get(servers.quay)!.rps,
+        dist: r.get(servers.distribution)!.rps,
+        unit: 'req/s',
+          target: { text: '≥ 2.0×', met: (x) => ratio(x) >= 2.0 },
+      });
+      await b.cutProfile('tag-list');
+    }
+
+    if (phases.has('put')) {
+      const repo = 'admin/put';
+      const seeds = new Map<Server, Awaited<ReturnType<typeof seedBlobs>>>();
+      for (const srv of b.both) seeds.set(srv, await seedBlobs(srv, repo));
+      await b.cutProfile('manifest-put-setup');
+      const r = await b.wrkBoth('manifest PUT (new tag each)', `/v2/${repo}/manifests/x`, {
+        connections: 8,
+        repos: [repo],
+        actions: ['pull', 'push'],
+        scriptFor: (srv, runLabel) => manifestPutScript(repo, seeds.get(srv)!.config, seeds.get(srv)!.layer, runLabel),
+      });
+      b.rows.push({
+        metric: `manifest PUT, a new manifest and tag each, wrk -t2 -c8 -d${duration}s`,
+        quay: r.get(servers.quay)!.rps,
+        dist: r.get(servers.distribution)!.rps,
+        unit: 'req/s',
+        });
+      await b.cutProfile('manifest-put');
+    }
+    b.endWatch(w, 'manifest GET, tag seeding + list, manifest PUT');
+  } finally {
+    process.removeListener('SIGINT', stopOnSignal);
+    process.removeListener('SIGTERM', stopOnSignal);
+    await servers.stop();
+  }
+
+  // Peak RSS rows.
+  const peakRows: Row[] = [];
+  const rssTarget = { text: '< 150 MB', met: (r: Row) => r.quay < 150 };
+  for (const [label, p] of b.peaks) peakRows.push({ metric: `peak RSS of the server during ${label}`, quay: p.quay, dist: p.dist, unit: 'MB', target: rssTarget });
+  const small = b.peaks.get(`${blobMiB} MiB push, pull, blob GET`);
+  const large = b.peaks.get(`${bigMiB} MiB push, pull, blob GET`);
+  if (small && large && big) {
+    peakRows.push({
+      metric: `peak RSS growth, ${blobMiB} MiB → ${bigMiB} MiB image`,
+      quay: large.quay - small.quay,
+      dist: large.dist - small.dist,
+      unit: 'MB',
+      noRatio: true,
+      target: { text: 'flat (≤ +10%)', met: (r) => r.quay <= 0.1 * small.quay },
+    });
+  }
+  const allRows = [...b.rows.filter((r) => !r.metric.includes(`${bigMiB} MiB`)), ...peakRows, ...b.rows.filter((r) => r.metric.includes(`${bigMiB} MiB`))];
+
+  const pgVersion = (await runTool('postgres', ['--version'])).stdout.trim();
+  const env = [
+    `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node.js ${process.version}, ${pgVersion}, Distribution ${(await runTool('docker-registry', ['--version'])).stdout.trim().split(' ').pop()}`,
+    `load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${loadavg()[0].toFixed(1)}; benchmark processes at nice ${getPriority(0)}`,
+    ...(values['node-options'] ? [`registry NODE_OPTIONS: ${values['node-options']}`] : []),
+    `request logging: ${values['request-logs'] ? 'every request on both servers' : 'warnings only on both servers'}; idle RSS after start: quay-ts ${idle.quay.toFixed(1)} MB, Distribution ${idle.dist.toFixed(1)} MB`,
+  ];
+  const out = [
+    `Registry benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    ...env,
+    '',
+    table(allRows),
+    '',
+    '| server CPU time (user + system) in | quay-ts (+ its Postgres) | Distribution |',
+    '|---|---|---|',
+    ...b.cpuRows,
+    ...(b.notes.length ? ['', ...b.notes.map((n) => `- ${n}`)] : []),
+    ...(b.problems.length ? ['', 'Problems:', ...b.problems.map((n) => `- ${n}`)] : []),
+  ].join('\n');
+  process.stdout.write(`\n${out}\n`);
+  if (values.markdown) writeFileSync(values.markdown, `${out}\n`);
+
+  if (profDir) {
+    const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !f.includes('-setup'));
+    if (files.length === 0) log(`no CPU profile was written to ${profDir}`);
+    for (const f of files.sort()) {
+      const text = formatProfile(summarizeProfile(join(profDir, f), REPO_ROOT));
+      process.stdout.write(`\n### quay-ts CPU profile: ${f.replace(/^\d+-|\.cpuprofile$/g, '')} (${join(profDir, f)})\n${text}\n`);
+    }
+  }
+  if (!values.keep && !profDir) rmSync(runDir(), { recursive: true, force: true });
+  else log(`kept ${runDir()}`);
+  return b.problems.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,128 @@
+/**
+ * The two servers under test, side by side on loopback for the whole run:
+ *   quay-ts       this registry, Postgres (a private server) + LocalStorage, token auth (the default)
+ *   distribution  Debian's docker-registry (CNCF Distribution 2.8), filesystem storage, no auth
+ * Both are started with the test bench's helpers; each `Server` knows how to authenticate a client.
+ */
+import { join } from 'node:path';
+import { startDistribution, startPostgres, createTestDatabase, type PostgresService, type DistributionService } from '../../test/setup/services.js';
+import { startRegistry, basicAuth, type RegistryProcess } from '../../test/helpers/registry.js';
+import { workDir } from '../../test/setup/paths.js';
+
+export type ServerName = 'quay-ts' | 'distribution';
+
+export interface Server {
+  readonly name: ServerName;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** 127.0.0.1:<port> */
+  readonly hostPort: string;
+  /** The server process (for RSS). */
+  readonly pid: number;
+  readonly logFile: string;
+  /** skopeo `--src-creds`/`--dest-creds` value, or null (no auth). */
+  readonly creds: string | null;
+  /** Headers that authorise `actions` on `repos` (a bearer token from /v2/auth, or nothing). */
+  authHeaders(repos: string[], actions: string[]): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+export interface StartedServers {
+  quay: Server;
+  distribution: Server;
+  postgres: PostgresService;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Log every request on both servers (each server's default) instead of warnings only. */
+  requestLogs: boolean;
+  /** Extra NODE_OPTIONS for the registry process (e.g. --cpu-prof). */
+  nodeOptions?: string;
+  /** Extra env for the registry process. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const ADMIN_PASSWORD = 'bench-admin-password';
+
+function quayServer(reg: RegistryProcess): Server {
+  const tokens = new Map<string, string>();
+  return {
+    name: 'quay-ts',
+    url: reg.url,
+    hostPort: reg.hostPort,
+    pid: reg.process.pid,
+    logFile: reg.process.logFile,
+    creds: `${reg.admin.username}:${reg.admin.password}`,
+    async authHeaders(repos, actions) {
+      const key = `${repos.join(' ')}|${actions.join(',')}`;
+      let token = tokens.get(key);
+      if (!token) {
+        const q = new URLSearchParams({ service: reg.hostPort });
+        for (const r of repos) q.append('scope', `repository:${r}:${actions.join(',')}`);
+        const res = await fetch(`${reg.url}/v2/auth?${q}`, { headers: { authorization: basicAuth(reg.admin.username, reg.admin.password) } });
+        if (res.status !== 200) throw new Error(`quay-ts /v2/auth answered ${res.status}: ${await res.text()}`);
+        token = ((await res.json()) as { token: string }).token;
+        tokens.set(key, token);
+      }
+      return { authorization: `Bearer ${token}` };
+    },
+    stop: () => reg.stop(),
+  };
+}
+
+function distributionServer(d: DistributionService): Server {
+  return {
+    name: 'distribution',
+    url: d.url,
+    hostPort: d.hostPort,
+    pid: d.process.pid,
+    logFile: d.process.logFile,
+    creds: null,
+    authHeaders: async () => ({}),
+    stop: () => d.stop(),
+  };
+}
+
+export async function startServers(o: ServerOptions): Promise<StartedServers> {
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const postgres = await startPostgres();
+    started.push(postgres);
+    const dbUri = await createTestDatabase('bench', postgres.url);
+    const storage = join(workDir('bench-quay-storage'), 'blobs');
+    const reg = await startRegistry({
+      label: 'bench-quay',
+      adminPassword: ADMIN_PASSWORD,
+      config: {
+        DB_URI: dbUri,
+        DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: storage }] },
+        DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+        SUPER_USERS: ['admin'],
+      },
+      env: {
+        LOG_LEVEL: o.requestLogs ? 'info' : 'warn',
+        ...(o.nodeOptions ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, o.nodeOptions].filter(Boolean).join(' ') } : {}),
+        ...o.env,
+      },
+    });
+    const quay = quayServer(reg);
+    started.push(quay);
+    const dist = await startDistribution({
+      config: { log: { level: o.requestLogs ? 'info' : 'warn', accesslog: { disabled: !o.requestLogs } } },
+    });
+    const distribution = distributionServer(dist);
+    started.push(distribution);
+    return {
+      quay,
+      distribution,
+      postgres,
+      stop: async () => {
+        for (const s of started.reverse()) await s.stop().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    throw err;
+  }
+}
