@@ -76,9 +76,9 @@ export class Notifications {
     return [userId, ...r.rows.map((x) => x.org_id)];
   }
 
-  /** Notifications of a user and of the organizations it administers, newest first, one page. */
+  /** Undismissed notifications of a user and of the organizations it administers, newest first, one page (from 1). */
   async list(targets: number[], page: number, limit: number): Promise<{ rows: NotificationRow[]; additional: boolean }> {
-    const r = await this.db.query<NotificationRow>(`${SELECT} WHERE x.target_id = ANY($1::bigint[]) ORDER BY x.created_at DESC, x.id DESC LIMIT $2 OFFSET $3`, [
+    const r = await this.db.query<NotificationRow>(`${SELECT} WHERE x.target_id = ANY($1::bigint[]) AND NOT x.dismissed ORDER BY x.created_at DESC, x.id DESC LIMIT $2 OFFSET $3`, [
       targets,
       limit + 1,
       (page - 1) * limit,

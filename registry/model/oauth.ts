@@ -38,6 +38,17 @@ export interface TokenView {
   last_accessed: Date | null;
 }
 
+/** An access token as the user who holds it sees it, with the application that issued it. */
+export interface AuthorizationRow {
+  uuid: string;
+  scope: string;
+  application: string;
+  application_uri: string;
+  avatar_email: string | null;
+  namespace: string;
+  namespace_email: string | null;
+}
+
 /** Ten years, Quay's default and longest token lifetime. */
 export const MAX_TOKEN_EXPIRATION_S = 10 * 365 * 86400;
 
@@ -140,14 +151,13 @@ export class OAuthApps {
     if (r.rowCount === 0) throw missing('Unknown token');
   }
 
-  /** Tokens a user holds (`/user/authorizations`). */
-  async authorizationsOf(user: NamespaceRow): Promise<(TokenView & { application: string; client_id: string; namespace: string })[]> {
-    const r = await this.db.query<TokenView & { application: string; client_id: string; namespace: string }>(
-      `SELECT t.uuid, t.name, t.scope, t.expires_at, t.created_at AS created, NULL AS created_by, t.last_accessed,
-              a.name AS application, a.client_id, n.name AS namespace
+  /** Tokens a user holds (`/user/authorizations`), or the one with `uuid`. */
+  async authorizationsOf(user: NamespaceRow, uuid?: string): Promise<AuthorizationRow[]> {
+    const r = await this.db.query<AuthorizationRow>(
+      `SELECT t.uuid, t.scope, a.name AS application, a.application_uri, a.avatar_email, n.name AS namespace, n.email AS namespace_email
          FROM oauth_access_token t JOIN oauth_application a ON a.id = t.application_id JOIN namespace n ON n.id = a.namespace_id
-        WHERE t.user_id = $1 ORDER BY t.id`,
-      [user.id],
+        WHERE t.user_id = $1 AND ($2::text IS NULL OR t.uuid::text = $2) ORDER BY t.id`,
+      [user.id, uuid ?? null],
     );
     return r.rows;
   }

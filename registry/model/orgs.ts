@@ -43,6 +43,7 @@ export class Organizations {
     });
   }
 
+  /** Change an organization's e-mail, or a user's or organization's time machine window. */
   async update(org: NamespaceRow, changes: { email?: string | null; tagExpirationS?: number }): Promise<NamespaceRow> {
     const r = await this.db.query<NamespaceRow>(
       `UPDATE namespace SET email = CASE WHEN $2 THEN $3 ELSE email END,
@@ -62,11 +63,37 @@ export class Organizations {
   }
 
   /** Every user and robot in any team of the organization, with their teams. */
-  async members(org: NamespaceRow): Promise<{ name: string; kind: 'user' | 'robot'; teams: string[] }[]> {
-    const r = await this.db.query<{ name: string; kind: 'user' | 'robot'; teams: string[] }>(
-      `SELECT n.name, n.kind, array_agg(t.name ORDER BY t.name) AS teams
+  async members(org: NamespaceRow): Promise<{ name: string; kind: 'user' | 'robot'; email: string | null; teams: string[] }[]> {
+    const r = await this.db.query<{ name: string; kind: 'user' | 'robot'; email: string | null; teams: string[] }>(
+      `SELECT n.name, n.kind, n.email, array_agg(t.name ORDER BY t.name) AS teams
          FROM team t JOIN team_member m ON m.team_id = t.id JOIN namespace n ON n.id = m.member_id
-        WHERE t.org_id = $1 GROUP BY n.name, n.kind ORDER BY n.name`,
+        WHERE t.org_id = $1 GROUP BY n.name, n.kind, n.email ORDER BY n.name`,
+      [org.id],
+    );
+    return r.rows;
+  }
+
+  /** Direct (not team) permissions of users and robots on the organization's repositories, by holder name. */
+  async directPermissions(org: NamespaceRow, holderId?: number): Promise<Map<string, string[]>> {
+    const r = await this.db.query<{ name: string; repository: string }>(
+      `SELECT n.name, r.name AS repository FROM repository_permission p
+         JOIN repository r ON r.id = p.repository_id JOIN namespace n ON n.id = p.user_id
+        WHERE r.namespace_id = $1 AND ($2::bigint IS NULL OR p.user_id = $2) ORDER BY n.name, r.name`,
+      [org.id, holderId ?? null],
+    );
+    const byName = new Map<string, string[]>();
+    for (const x of r.rows) byName.set(x.name, [...(byName.get(x.name) ?? []), x.repository]);
+    return byName;
+  }
+
+  /** Outside collaborators: users in no team of the organization holding a direct permission on one of its repositories. */
+  async collaborators(org: NamespaceRow): Promise<{ name: string; email: string | null; repositories: string[] }[]> {
+    const r = await this.db.query<{ name: string; email: string | null; repositories: string[] }>(
+      `SELECT n.name, n.email, array_agg(r.name ORDER BY r.name) AS repositories
+         FROM repository_permission p JOIN repository r ON r.id = p.repository_id JOIN namespace n ON n.id = p.user_id
+        WHERE r.namespace_id = $1 AND n.kind = 'user'
+          AND NOT EXISTS (SELECT 1 FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND m.member_id = n.id)
+        GROUP BY n.name, n.email ORDER BY n.name`,
       [org.id],
     );
     return r.rows;

@@ -18,11 +18,21 @@ export interface UserPermission {
   is_org_member: boolean;
 }
 
-export interface PrototypeView {
+/** A user or robot named by a default permission, with whether it belongs to a team of the organization. */
+export interface PrototypeUser {
+  name: string;
+  kind: 'user' | 'robot';
+  email: string | null;
+  in_org: boolean;
+}
+
+export interface PrototypeRow {
   id: string;
   role: Role;
-  activating_user: { name: string; kind: string } | null;
-  delegate: { name: string; kind: 'user' | 'team'; is_robot: boolean };
+  activating_user: PrototypeUser | null;
+  /** Exactly one of the two. */
+  delegate_user: PrototypeUser | null;
+  delegate_team: string | null;
 }
 
 export class RepositoryPermissions {
@@ -141,9 +151,13 @@ export class RepositoryPermissions {
     );
   }
 
-  async prototypes(org: NamespaceRow): Promise<PrototypeView[]> {
-    const r = await this.db.query<{ uuid: string; role: Role; act_name: string | null; act_kind: string | null; du_name: string | null; du_kind: string | null; team_name: string | null }>(
-      `SELECT p.uuid, p.role, a.name AS act_name, a.kind AS act_kind, du.name AS du_name, du.kind AS du_kind, t.name AS team_name
+  async prototypes(org: NamespaceRow): Promise<PrototypeRow[]> {
+    type Row = { uuid: string; role: Role; team_name: string | null } & Record<`${'a' | 'd'}_${'name' | 'kind' | 'email'}`, string | null> & Record<`${'a' | 'd'}_in_org`, boolean>;
+    const inOrg = (alias: string) => `EXISTS (SELECT 1 FROM team t2 JOIN team_member m ON m.team_id = t2.id WHERE t2.org_id = p.org_id AND m.member_id = ${alias}.id)`;
+    const r = await this.db.query<Row>(
+      `SELECT p.uuid, p.role, t.name AS team_name,
+              a.name AS a_name, a.kind AS a_kind, a.email AS a_email, ${inOrg('a')} AS a_in_org,
+              du.name AS d_name, du.kind AS d_kind, du.email AS d_email, ${inOrg('du')} AS d_in_org
          FROM permission_prototype p
          LEFT JOIN namespace a ON a.id = p.activating_user_id
          LEFT JOIN namespace du ON du.id = p.delegate_user_id
@@ -151,17 +165,12 @@ export class RepositoryPermissions {
         WHERE p.org_id = $1 ORDER BY p.id`,
       [org.id],
     );
-    return r.rows.map((x) => ({
-      id: x.uuid,
-      role: x.role,
-      activating_user: x.act_name ? { name: x.act_name, kind: 'user' } : null,
-      delegate: x.team_name
-        ? { name: x.team_name, kind: 'team' as const, is_robot: false }
-        : { name: x.du_name!, kind: 'user' as const, is_robot: x.du_kind === 'robot' },
-    }));
+    const user = (x: Row, k: 'a' | 'd'): PrototypeUser | null =>
+      x[`${k}_name`] ? { name: x[`${k}_name`]!, kind: x[`${k}_kind`] === 'robot' ? 'robot' : 'user', email: x[`${k}_email`], in_org: x[`${k}_in_org`] } : null;
+    return r.rows.map((x) => ({ id: x.uuid, role: x.role, activating_user: user(x, 'a'), delegate_user: user(x, 'd'), delegate_team: x.team_name }));
   }
 
-  async createPrototype(org: NamespaceRow, input: { role: Role; delegateUser?: NamespaceRow; delegateTeam?: TeamRow; activatingUser?: NamespaceRow }): Promise<PrototypeView> {
+  async createPrototype(org: NamespaceRow, input: { role: Role; delegateUser?: NamespaceRow; delegateTeam?: TeamRow; activatingUser?: NamespaceRow }): Promise<PrototypeRow> {
     if (input.delegateUser?.kind === 'robot' && input.delegateUser.robot_owner_id !== org.id) {
       throw invalid(`Cannot add robot ${input.delegateUser.name} under namespace ${org.name}`);
     }
@@ -174,7 +183,7 @@ export class RepositoryPermissions {
     return (await this.prototypes(org)).find((p) => p.id === r.rows[0].uuid)!;
   }
 
-  async updatePrototype(org: NamespaceRow, id: string, role: Role): Promise<PrototypeView> {
+  async updatePrototype(org: NamespaceRow, id: string, role: Role): Promise<PrototypeRow> {
     const r = await this.db.query('UPDATE permission_prototype SET role = $3 WHERE org_id = $1 AND uuid::text = $2', [org.id, id, role]);
     if (r.rowCount === 0) throw missing('Unknown permission prototype');
     return (await this.prototypes(org)).find((p) => p.id === id)!;

@@ -21,6 +21,9 @@ export interface RepoListQuery {
   limit: number;
 }
 
+/** `last_modified`: the newest start of a live tag, in epoch seconds, as Quay counts it. */
+const lastModified = (now: string) => `(SELECT max(t.start_ms) / 1000 FROM tag t WHERE t.repository_id = r.id AND t.start_ms <= ${now} AND (t.end_ms IS NULL OR t.end_ms > ${now}))`;
+
 /** Days of usage counted for `popularity`. */
 const POPULARITY_DAYS = 30;
 
@@ -45,7 +48,7 @@ export class RepoViews {
     const r = await this.db.query<RepoListRow>(
       `SELECT r.*, n.name AS namespace,
               EXISTS (SELECT 1 FROM star s WHERE s.repository_id = r.id AND s.user_id = ${me}) AS is_starred,
-              ${query.lastModified ? '(SELECT max(t.start_ms) / 1000 FROM tag t WHERE t.repository_id = r.id)' : 'NULL::bigint'} AS last_modified,
+              ${query.lastModified ? lastModified(add(Date.now())) : 'NULL::bigint'} AS last_modified,
               ${query.popularity ? `(SELECT count(*) FROM log_entry l WHERE l.repository_id = r.id AND l.datetime > now() - interval '${POPULARITY_DAYS} days')::int` : 'NULL::int'} AS popularity
          FROM repository r JOIN namespace n ON n.id = r.namespace_id
         WHERE ${where.join(' AND ')}
@@ -73,6 +76,18 @@ export class RepoViews {
       `SELECT t.name, m.digest, m.layers_size AS size, t.start_ms, t.end_ms FROM tag t JOIN manifest m ON m.id = t.manifest_id
         WHERE t.repository_id = $1 AND t.start_ms <= $2 AND (t.end_ms IS NULL OR t.end_ms > $2) ORDER BY t.start_ms DESC LIMIT $3`,
       [repoId, Date.now(), limit],
+    );
+    return r.rows;
+  }
+
+  /** Usage log entries of a repository per UTC day over the last `days` days (today included), every day present. */
+  async dailyActions(repoId: number, days: number): Promise<{ date: string; count: number }[]> {
+    const r = await this.db.query<{ date: string; count: number }>(
+      `SELECT to_char(d, 'YYYY-MM-DD') AS date,
+              (SELECT count(*) FROM log_entry l WHERE l.repository_id = $1 AND l.datetime >= d AT TIME ZONE 'UTC' AND l.datetime < (d + interval '1 day') AT TIME ZONE 'UTC')::int AS count
+         FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($2::int - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
+        ORDER BY d`,
+      [repoId, days],
     );
     return r.rows;
   }

@@ -25,13 +25,9 @@ export interface TeamMemberView {
   invited: boolean;
 }
 
-export interface InviteRow {
-  code: string;
-  team_id: number;
-  team: string;
-  org: string;
-  inviter: string | null;
-  created_at: Date;
+/** Removes the `org_team_invite` notifications of invitations that are gone. */
+async function dropInviteNotifications(q: Queryable, codes: string[]): Promise<void> {
+  if (codes.length > 0) await q.query(`DELETE FROM notification WHERE kind = 'org_team_invite' AND metadata->>'code' = ANY($1::text[])`, [codes]);
 }
 
 export class Teams {
@@ -43,6 +39,12 @@ export class Teams {
   async byName(org: NamespaceRow, name: string, q: Queryable = this.db): Promise<TeamRow | null> {
     const r = await q.query<TeamRow>('SELECT * FROM team WHERE org_id = $1 AND name = $2', [org.id, name]);
     return r.rows[0] ?? null;
+  }
+
+  /** Teams of the organization whose name starts with `prefix` (at most 10). */
+  async matching(org: NamespaceRow, prefix: string): Promise<TeamRow[]> {
+    const r = await this.db.query<TeamRow>(`SELECT * FROM team WHERE org_id = $1 AND starts_with(name, $2) ORDER BY name LIMIT 10`, [org.id, prefix]);
+    return r.rows;
   }
 
   async get(org: NamespaceRow, name: string): Promise<TeamRow> {
@@ -65,20 +67,20 @@ export class Teams {
    * Create the team or change its role and description. Demoting an admin team must not take away the
    * caller's last admin team, and the organization must keep an admin.
    */
-  async upsert(org: NamespaceRow, name: string, role: TeamRole, description: string | undefined, caller: number): Promise<{ team: TeamRow; created: boolean }> {
+  async upsert(org: NamespaceRow, name: string, role: TeamRole, description: string | undefined, caller: number): Promise<{ team: TeamRow; created: boolean; previous: TeamRow | null }> {
     if (!validNamespaceName(name)) throw invalid(`Invalid team name "${name}": ${NAME_RULE}`);
     return this.db.tx(async (q) => {
       const existing = (await q.query<TeamRow>('SELECT * FROM team WHERE org_id = $1 AND name = $2 FOR UPDATE', [org.id, name])).rows[0];
       if (!existing) {
         const r = await q.query<TeamRow>('INSERT INTO team (org_id, name, role, description) VALUES ($1, $2, $3, $4) RETURNING *', [org.id, name, role, description ?? '']);
-        return { team: r.rows[0], created: true };
+        return { team: r.rows[0], created: true, previous: null };
       }
       if (existing.role === 'admin' && role !== 'admin' && (await this.isOnlyAdminTeamOf(q, org, existing, caller))) {
         throw invalid(`Cannot remove admin from team '${name}' because calling user would no longer have admin on org '${org.name}'`);
       }
       const r = await q.query<TeamRow>('UPDATE team SET role = $2, description = COALESCE($3, description) WHERE id = $1 RETURNING *', [existing.id, role, description ?? null]);
       await assertHasAdmin(q, org);
-      return { team: r.rows[0], created: false };
+      return { team: r.rows[0], created: false, previous: existing };
     });
   }
 
@@ -87,6 +89,8 @@ export class Teams {
       if (team.role === 'admin' && (await this.isOnlyAdminTeamOf(q, org, team, caller))) {
         throw invalid(`Deleting team '${team.name}' would remove admin ability for the calling user in organization '${org.name}'`);
       }
+      const invites = await q.query<{ code: string }>('SELECT code FROM team_invite WHERE team_id = $1', [team.id]);
+      await dropInviteNotifications(q, invites.rows.map((x) => x.code));
       await q.query('DELETE FROM team WHERE id = $1', [team.id]);
       await assertHasAdmin(q, org);
     });
@@ -132,13 +136,23 @@ export class Teams {
       }
       if (!invite) {
         await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2)', [team.id, member.id]);
-        await q.query('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2', [team.id, member.id]);
+        const dropped = await q.query<{ code: string }>('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2 RETURNING code', [team.id, member.id]);
+        await dropInviteNotifications(q, dropped.rows.map((x) => x.code));
         return { invited: false };
       }
-      await q.query(
-        `INSERT INTO team_invite (team_id, user_id, inviter_id, code) VALUES ($1, $2, $3, $4) ON CONFLICT (team_id, user_id) WHERE user_id IS NOT NULL DO NOTHING`,
+      const created = await q.query<{ code: string; inviter: string | null }>(
+        `INSERT INTO team_invite (team_id, user_id, inviter_id, code) VALUES ($1, $2, $3, $4) ON CONFLICT (team_id, user_id) WHERE user_id IS NOT NULL DO NOTHING
+         RETURNING code, (SELECT name FROM namespace WHERE id = $3) AS inviter`,
         [team.id, member.id, inviter, `urn:teaminvite:${randomUUID()}`],
       );
+      // The invitee learns of it as an in-app notification (Quay's org_team_invite), which carries the code to accept.
+      const inv = created.rows[0];
+      if (inv) {
+        await q.query(`INSERT INTO notification (target_id, kind, metadata) VALUES ($1, 'org_team_invite', $2)`, [
+          member.id,
+          JSON.stringify({ code: inv.code, inviter: inv.inviter, org: org.name, team: team.name }),
+        ]);
+      }
       return { invited: true };
     });
   }
@@ -146,8 +160,11 @@ export class Teams {
   /** Remove a pending invitation if there is one, else the membership. The organization must keep an admin. */
   async removeMember(org: NamespaceRow, team: TeamRow, member: NamespaceRow, caller: number): Promise<void> {
     await this.db.tx(async (q) => {
-      const inv = await q.query('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2', [team.id, member.id]);
-      if (inv.rowCount > 0) return;
+      const inv = await q.query<{ code: string }>('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2 RETURNING code', [team.id, member.id]);
+      if (inv.rowCount > 0) {
+        await dropInviteNotifications(q, inv.rows.map((x) => x.code));
+        return;
+      }
       if (member.id === caller && team.role === 'admin' && (await this.isOnlyAdminTeamOf(q, org, team, caller))) {
         throw invalid('User cannot remove themselves from their only admin team.');
       }
@@ -155,18 +172,6 @@ export class Teams {
       if (r.rowCount === 0) throw missing(`${member.name} is not a member of team ${team.name}`);
       await assertHasAdmin(q, org);
     });
-  }
-
-  /** Pending invitations of a user (their `org_team_invite` notifications). */
-  async invitesFor(userId: number): Promise<InviteRow[]> {
-    const r = await this.db.query<InviteRow>(
-      `SELECT i.code, i.team_id, t.name AS team, o.name AS org, v.name AS inviter, i.created_at
-         FROM team_invite i JOIN team t ON t.id = i.team_id JOIN namespace o ON o.id = t.org_id
-         LEFT JOIN namespace v ON v.id = i.inviter_id
-        WHERE i.user_id = $1 ORDER BY i.created_at`,
-      [userId],
-    );
-    return r.rows;
   }
 
   /** Accept an invitation addressed to this user: they join the team. */
@@ -181,13 +186,17 @@ export class Teams {
       const inv = r.rows[0];
       if (!inv) throw missing('Invalid confirmation code.');
       await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [inv.team_id, user.id]);
+      await dropInviteNotifications(q, [code]);
       return { org: inv.org, team: inv.team };
     });
   }
 
   async declineInvite(code: string, user: NamespaceRow): Promise<void> {
-    const r = await this.db.query('DELETE FROM team_invite WHERE code = $1 AND user_id = $2', [code, user.id]);
-    if (r.rowCount === 0) throw missing('Invalid confirmation code.');
+    await this.db.tx(async (q) => {
+      const r = await q.query('DELETE FROM team_invite WHERE code = $1 AND user_id = $2', [code, user.id]);
+      if (r.rowCount === 0) throw missing('Invalid confirmation code.');
+      await dropInviteNotifications(q, [code]);
+    });
   }
 
   /** The repositories a team holds a role on. */

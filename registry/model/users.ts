@@ -15,6 +15,22 @@ export class Users {
     return r.rows;
   }
 
+  /**
+   * Users whose name starts with `prefix` (an exact match first), and robots of `robotOwner` whose short name
+   * does, at most `limit`; with `org`, whether each is in a team of it.
+   */
+  async matching(prefix: string, robotOwner: NamespaceRow | null, org: NamespaceRow | null, limit: number): Promise<(NamespaceRow & { in_org: boolean })[]> {
+    const like = (p: string) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const r = await this.db.query<NamespaceRow & { in_org: boolean }>(
+      `SELECT n.*, ($4::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $4 AND m.member_id = n.id)) AS in_org
+         FROM namespace n
+        WHERE (n.kind = 'user' AND n.name LIKE $1) OR (n.kind = 'robot' AND n.robot_owner_id = $2 AND n.name LIKE $3)
+        ORDER BY n.name = $5 DESC, n.kind = 'robot' DESC, n.name LIMIT $6`,
+      [like(prefix), robotOwner?.id ?? null, like(`${robotOwner?.name ?? ''}+${prefix}`), org?.id ?? null, prefix, limit],
+    );
+    return r.rows;
+  }
+
   async setPassword(user: NamespaceRow, password: string): Promise<void> {
     await this.db.query('UPDATE namespace SET password_hash = $2 WHERE id = $1', [user.id, await hashPassword(password)]);
   }

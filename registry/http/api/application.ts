@@ -7,7 +7,12 @@ import { MAX_TOKEN_EXPIRATION_S, type AppRow } from '../../model/oauth.js';
 import { badRequest, notFound } from './errors.js';
 import { adminOrg, currentUser } from './auth.js';
 import { OrgParams, op, typed } from './schema.js';
-import { avatar, formatDate } from './views.js';
+import { avatar } from './views.js';
+
+/** Application tokens carry ISO 8601 UTC dates, unlike the rest of the API (as Quay writes them). */
+function isoDate(d: Date | null): string | null {
+  return d ? new Date(d).toISOString() : null;
+}
 
 const AppParams = Type.Object({ orgname: Type.String(), client_id: Type.String({ description: 'The OAuth client ID' }) });
 const AppBody = Type.Object({
@@ -70,17 +75,17 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
     return rt.tenancy.oauth.view(updated);
   });
 
-  app.get('/organization/:orgname/applications/:client_id/tokens', { schema: { ...op('listApplicationTokens', tag, 'List the access tokens issued by the application.', 'org:admin'), params: AppParams }, config: cfg }, async (req) => {
+  app.get('/organization/:orgname/applications/:client_id/tokens', { schema: { ...op('listOrganizationApplicationTokens', tag, 'List the access tokens issued by the application.', 'org:admin'), params: AppParams }, config: cfg }, async (req) => {
     const { application } = await appOf(req, req.params);
     const tokens = await rt.tenancy.oauth.tokens(application);
-    return { tokens: tokens.map((t) => ({ ...t, expires_at: formatDate(t.expires_at), created: formatDate(t.created), last_accessed: formatDate(t.last_accessed) })) };
+    return { tokens: tokens.map((t) => ({ ...t, expires_at: isoDate(t.expires_at), created: isoDate(t.created), last_accessed: isoDate(t.last_accessed) })) };
   });
 
   app.post(
     '/organization/:orgname/applications/:client_id/tokens',
     {
       schema: {
-        ...op('createApplicationToken', tag, 'Generate an access token for the calling user; the token is returned once.', 'org:admin'),
+        ...op('createOrganizationApplicationToken', tag, 'Generate an access token for the calling user; the token is returned once.', 'org:admin'),
         params: AppParams,
         body: Type.Object({
           name: Type.String({ minLength: 1, maxLength: 255, description: 'A name for the token' }),
@@ -90,7 +95,7 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
       },
       config: cfg,
     },
-    async (req, reply) => {
+    async (req) => {
       const { org, application } = await appOf(req, req.params);
       const user = await currentUser(rt, req);
       const scopes = parseScopes(req.body.scope);
@@ -101,19 +106,30 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
         if (s === 'super:user' && !rt.permissions.isSuperuser(req.principal)) throw badRequest('Only superusers may grant the super:user scope');
       }
       const { token, view } = await rt.tenancy.oauth.createToken(application, user, { name: req.body.name, scope: [...scopes].join(' '), expirationS: req.body.expiration ?? MAX_TOKEN_EXPIRATION_S });
-      rt.logs.log({ kind: 'create_application_token', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { application_name: application.name, client_id: application.client_id, scope: view.scope, token_name: view.name } });
-      reply.code(201);
-      return { ...view, expires_at: formatDate(view.expires_at), created: formatDate(view.created), last_accessed: null, token };
+      rt.logs.log({
+        kind: 'create_oauth_api_token',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { oauth_token_uuid: view.uuid, application_name: application.name, client_id: application.client_id, scope: view.scope, token_display_name: view.name },
+      });
+      return { ...view, expires_at: isoDate(view.expires_at), created: isoDate(view.created), last_accessed: null, token };
     },
   );
 
   app.delete(
     '/organization/:orgname/applications/:client_id/tokens/:token_uuid',
-    { schema: { ...op('revokeApplicationToken', tag, 'Revoke an access token of the application.', 'org:admin'), params: Type.Composite([AppParams, Type.Object({ token_uuid: Type.String() })]) }, config: cfg },
+    { schema: { ...op('deleteOrganizationApplicationToken', tag, 'Revoke an access token of the application.', 'org:admin'), params: Type.Composite([AppParams, Type.Object({ token_uuid: Type.String() })]) }, config: cfg },
     async (req, reply) => {
       const { org, application } = await appOf(req, req.params);
       await rt.tenancy.oauth.deleteToken(application, req.params.token_uuid);
-      rt.logs.log({ kind: 'revoke_application_token', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { application_name: application.name, token_uuid: req.params.token_uuid } });
+      rt.logs.log({
+        kind: 'revoke_oauth_api_token',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { oauth_token_uuid: req.params.token_uuid, application_name: application.name, client_id: application.client_id },
+      });
       reply.code(204).send();
     },
   );

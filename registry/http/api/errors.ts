@@ -1,4 +1,7 @@
-/** Quay's REST API error shape: `{type, title, status, detail, error_message, error_type}`. */
+/**
+ * Quay's REST API error shape: `{type, title, status, detail, error_message, error_type}`, plus `message`:
+ * many of Quay's handlers answer `{message}` instead (model errors, flask aborts), so scripts read either.
+ */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 
@@ -38,6 +41,7 @@ export function sendApiError(rt: Runtime, req: FastifyRequest, reply: FastifyRep
     detail: err.message,
     error_message: err.message,
     error_type: err.errorType,
+    message: err.message,
     ...err.extra,
   });
 }

@@ -22,6 +22,7 @@ import { applicationRoutes } from './application.js';
 import { appTokenRoutes } from './apptoken.js';
 import { logRoutes } from './logs.js';
 import { discoveryRoutes } from './discovery.js';
+import { quayQueryBooleans } from './schema.js';
 import { tagRoutes } from './tags.js';
 import { manifestRoutes } from './manifest.js';
 import { manifestLabelRoutes } from './manifest_labels.js';
@@ -29,6 +30,7 @@ import { organizationQuotaRoutes } from './quota.js';
 import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
+import { searchRoutes } from './search.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -76,6 +78,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   });
 
   registerApiAuth(app, rt);
+  app.addHook('preValidation', quayQueryBooleans);
   await userInitializeRoutes(app, rt);
   await userRoutes(app, rt);
   await superuserRoutes(app, rt);
@@ -95,5 +98,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await superuserQuotaRoutes(app, rt);
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
+  await searchRoutes(app, rt);
   await discoveryRoutes(app);
 }

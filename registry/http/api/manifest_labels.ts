@@ -68,7 +68,7 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
         metadata: { id: label.uuid, key, value, manifest_digest: manifest.digest, repo: repo.name, namespace: namespace.name },
       });
       reply.code(201).header('location', `/api/v1/repository/${namespace.name}/${repo.name}/manifest/${manifest.digest}/labels/${label.uuid}`);
-      return labelView(label);
+      return { label: labelView(label) };
     },
   );
 

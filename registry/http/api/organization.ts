@@ -1,12 +1,52 @@
 /** Organizations: create, view, change, delete; members. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
-import { durationSeconds } from '../../model/namespaces.js';
+import { durationSeconds, type NamespaceRow } from '../../model/namespaces.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { adminOrg, currentUser, orgByName, requireUser } from './auth.js';
+import { namespaceQuotaFields } from './quota.js';
 import { Email, OrgParams, op, typed } from './schema.js';
-import { namespaceAvatar } from './views.js';
+import { namespaceAvatar, teamAvatar } from './views.js';
+
+/** A namespace's time machine window must be one of TAG_EXPIRATION_OPTIONS (users and organizations alike). */
+export function checkTagExpiration(rt: Runtime, seconds: number): void {
+  if (!rt.config.FEATURE_CHANGE_TAG_EXPIRATION) throw badRequest('Changing the tag expiration is disabled');
+  const allowed = rt.config.TAG_EXPIRATION_OPTIONS.map(durationSeconds);
+  if (!allowed.includes(seconds)) throw badRequest(`Invalid tag expiration: must be one of ${rt.config.TAG_EXPIRATION_OPTIONS.join(', ')}`);
+}
+
+/** Quay's organization view: the e-mail only for admins (empty otherwise), teams for members, settings for admins. */
+async function orgView(rt: Runtime, req: FastifyRequest, org: NamespaceRow): Promise<Record<string, unknown>> {
+  const isAdmin = await rt.permissions.canAdminNamespace(req.principal, org);
+  const isMember = isAdmin || (await rt.permissions.isOrgMember(req.principal, org));
+  const view: Record<string, unknown> = { name: org.name, email: isAdmin ? org.email : '', avatar: namespaceAvatar(org), is_admin: isAdmin, is_member: isMember };
+  if (isMember) {
+    const teams = await rt.tenancy.teams.list(org);
+    const entries = await Promise.all(
+      teams.map(async (t) => [
+        t.name,
+        {
+          name: t.name,
+          description: t.description,
+          role: t.role,
+          avatar: teamAvatar(t.name),
+          can_view: isAdmin || (await rt.permissions.canViewTeam(req.principal, org, t.id)),
+          repo_count: t.repo_count,
+          member_count: t.member_count,
+          is_synced: false,
+        },
+      ]),
+    );
+    view.teams = Object.fromEntries(entries);
+    view.ordered_teams = teams.map((t) => t.name);
+    Object.assign(view, await namespaceQuotaFields(rt, org));
+  }
+  if (isAdmin) {
+    Object.assign(view, { invoice_email: false, invoice_email_address: null, tag_expiration_s: org.removed_tag_expiration_s, is_free_account: true });
+  }
+  return view;
+}
 
 export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
   const app = typed(base);
@@ -39,26 +79,7 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
   );
 
   app.get('/organization/:orgname', { schema: { ...op('getOrganization', tag, 'Get the details for the specified organization'), params: OrgParams } }, async (req) => {
-    const org = await orgByName(rt, req.params.orgname);
-    const isAdmin = await rt.permissions.canAdminNamespace(req.principal, org);
-    const isMember = isAdmin || (await rt.permissions.isOrgMember(req.principal, org));
-    const view: Record<string, unknown> = { name: org.name, avatar: namespaceAvatar(org), is_admin: isAdmin, is_member: isMember };
-    if (isMember) {
-      const teams = await rt.tenancy.teams.list(org);
-      view.teams = Object.fromEntries(
-        teams.map((t) => [t.name, { name: t.name, description: t.description, role: t.role, avatar: namespaceAvatar({ name: t.name, kind: 'user', email: null }), can_view: isAdmin, repo_count: t.repo_count, member_count: t.member_count, is_synced: false }]),
-      );
-      view.ordered_teams = teams.map((t) => t.name);
-      if (rt.config.FEATURE_QUOTA_MANAGEMENT && rt.config.FEATURE_EDIT_QUOTA) {
-        const quota = await rt.quotas.forNamespace(org.id);
-        view.quotas = quota ? [{ id: quota.id, limit_bytes: quota.limit_bytes, limits: quota.limits.map((l) => ({ id: l.id, type: l.type, limit_percent: l.threshold_percent })) }] : [];
-        view.quota_report = await rt.quotas.namespaceReport(org.id);
-      }
-    }
-    if (isAdmin) {
-      Object.assign(view, { email: org.email, invoice_email: false, invoice_email_address: null, tag_expiration_s: org.removed_tag_expiration_s, is_free_account: true });
-    }
-    return view;
+    return orgView(rt, req, await orgByName(rt, req.params.orgname));
   });
 
   app.put(
@@ -74,14 +95,15 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
     async (req) => {
       const org = await adminOrg(rt, req, req.params.orgname);
       const { email, tag_expiration_s } = req.body ?? {};
-      if (tag_expiration_s !== undefined) {
-        if (!rt.config.FEATURE_CHANGE_TAG_EXPIRATION) throw badRequest('Changing the tag expiration is disabled');
-        const allowed = rt.config.TAG_EXPIRATION_OPTIONS.map(durationSeconds);
-        if (!allowed.includes(tag_expiration_s)) throw badRequest(`Invalid tag expiration: must be one of ${rt.config.TAG_EXPIRATION_OPTIONS.join(', ')}`);
+      if (tag_expiration_s !== undefined) checkTagExpiration(rt, tag_expiration_s);
+      const changedEmail = email !== undefined && email !== org.email ? email : undefined;
+      const updated = await rt.tenancy.orgs.update(org, { email: changedEmail, tagExpirationS: tag_expiration_s });
+      if (changedEmail !== undefined) rt.logs.log({ kind: 'org_change_email', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { email: changedEmail, old_email: org.email } });
+      if (tag_expiration_s !== undefined && tag_expiration_s !== org.removed_tag_expiration_s) {
+        rt.logs.log({ kind: 'org_change_tag_expiration', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { tag_expiration: tag_expiration_s, namespace: org.name } });
       }
-      const updated = await rt.tenancy.orgs.update(org, { email, tagExpirationS: tag_expiration_s });
-      rt.logs.log({ kind: 'org_change_details', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { namespace: org.name, email, tag_expiration_s } });
-      return { name: updated.name, avatar: namespaceAvatar(updated), email: updated.email, is_admin: true, is_member: true, tag_expiration_s: updated.removed_tag_expiration_s };
+      // Quay answers with the organization's full view.
+      return orgView(rt, req, updated);
     },
   );
 
@@ -92,19 +114,25 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
     reply.code(204).send();
   });
 
-  app.get('/organization/:orgname/members', { schema: { ...op('getOrganizationMembers', tag, 'List the human members and robots of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } }, async (req) => {
+  app.get('/organization/:orgname/members', { schema: { ...op('getOrganizationMembers', tag, 'List the human members of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } }, async (req) => {
     const org = await adminOrg(rt, req, req.params.orgname);
-    const members = await rt.tenancy.orgs.members(org);
+    const members = (await rt.tenancy.orgs.members(org)).filter((m) => m.kind === 'user');
+    const direct = await rt.tenancy.orgs.directPermissions(org);
     return {
       members: members.map((m) => ({
         name: m.name,
         kind: 'user',
-        is_robot: m.kind === 'robot',
-        avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: null }),
-        teams: m.teams.map((t) => ({ name: t, avatar: namespaceAvatar({ name: t, kind: 'user', email: null }) })),
-        repositories: [],
+        avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: m.email }),
+        teams: m.teams.map((t) => ({ name: t, avatar: teamAvatar(t) })),
+        repositories: direct.get(m.name) ?? [],
       })),
     };
+  });
+
+  app.get('/organization/:orgname/collaborators', { schema: { ...op('getOrganizationCollaborators', tag, 'List outside collaborators of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } }, async (req) => {
+    const org = await adminOrg(rt, req, req.params.orgname);
+    const collaborators = await rt.tenancy.orgs.collaborators(org);
+    return { collaborators: collaborators.map((c) => ({ kind: 'user', name: c.name, avatar: namespaceAvatar({ name: c.name, kind: 'user', email: c.email }), repositories: c.repositories })) };
   });
 
   const MemberParams = Type.Object({ orgname: Type.String(), membername: Type.String() });
@@ -113,8 +141,15 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
     const org = await adminOrg(rt, req, req.params.orgname);
     const member = await rt.namespaces.byName(req.params.membername);
     const teams = member ? await rt.tenancy.teams.teamsOf(org, member.id) : [];
-    if (!member || teams.length === 0) throw notFound();
-    return { name: member.name, kind: 'user', is_robot: member.kind === 'robot', avatar: namespaceAvatar(member), teams: teams.map((t) => ({ name: t })), repositories: [] };
+    // The organization's own robots are members whether or not they are in a team.
+    if (!member || member.kind === 'org' || (teams.length === 0 && member.robot_owner_id !== org.id)) throw notFound();
+    return {
+      name: member.name,
+      kind: member.kind === 'robot' ? 'robot' : 'user',
+      avatar: namespaceAvatar(member),
+      teams: teams.map((t) => ({ name: t, avatar: teamAvatar(t) })),
+      repositories: (await rt.tenancy.orgs.directPermissions(org, member.id)).get(member.name) ?? [],
+    };
   });
 
   app.delete('/organization/:orgname/members/:membername', { schema: { ...op('removeOrganizationMember', tag, 'Removes a member from an organization (from every team).', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req, reply) => {

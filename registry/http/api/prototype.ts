@@ -3,9 +3,22 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
+import type { PrototypeRow, PrototypeUser } from '../../model/repo_permissions.js';
 import { badRequest } from './errors.js';
 import { adminOrg } from './auth.js';
 import { OrgParams, Role, op, typed } from './schema.js';
+import { namespaceAvatar, teamAvatar } from './views.js';
+
+/** Quay's view of a default permission: users and robots with avatar and organization membership, or a team. */
+function prototypeView(p: PrototypeRow) {
+  const user = (u: PrototypeUser) => ({ name: u.name, is_robot: u.kind === 'robot', kind: 'user', is_org_member: u.kind === 'robot' || u.in_org, avatar: namespaceAvatar(u) });
+  return {
+    activating_user: p.activating_user ? user(p.activating_user) : null,
+    delegate: p.delegate_user ? user(p.delegate_user) : { name: p.delegate_team!, kind: 'team', avatar: teamAvatar(p.delegate_team!) },
+    role: p.role,
+    id: p.id,
+  };
+}
 
 const ProtoParams = Type.Object({ orgname: Type.String(), prototypeid: Type.String({ description: 'The ID of the prototype' }) });
 
@@ -16,7 +29,7 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
 
   app.get('/organization/:orgname/prototypes', { schema: { ...op('getOrganizationPrototypePermissions', tag, 'List the existing prototypes for this organization.', 'org:admin'), params: OrgParams }, config: cfg }, async (req) => {
     const org = await adminOrg(rt, req, req.params.orgname);
-    return { prototypes: await rt.tenancy.repoPermissions.prototypes(org) };
+    return { prototypes: (await rt.tenancy.repoPermissions.prototypes(org)).map(prototypeView) };
   });
 
   app.post(
@@ -58,7 +71,7 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
               return rt.tenancy.repoPermissions.createPrototype(org, { role, delegateUser: u, activatingUser });
             })();
       rt.logs.log({ kind: 'create_prototype_permission', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { role, delegate: delegate.name, activating_user: activating_user?.name ?? null } });
-      return proto;
+      return prototypeView(proto);
     },
   );
 
@@ -69,7 +82,7 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
       const org = await adminOrg(rt, req, req.params.orgname);
       const proto = await rt.tenancy.repoPermissions.updatePrototype(org, req.params.prototypeid, req.body.role);
       rt.logs.log({ kind: 'modify_prototype_permission', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { id: proto.id, role: proto.role } });
-      return proto;
+      return prototypeView(proto);
     },
   );
 

@@ -52,6 +52,19 @@ export function defaultQuotaView(rt: Runtime): Record<string, unknown> | null {
   return { id: null, limit_bytes: def, limit: formatSize(def), default_config: true, limits: [{ id: null, type: 'Reject', limit_percent: 100 }], default_config_exists: true };
 }
 
+/**
+ * `quotas` and `quota_report` as Quay adds them to user, organization and superuser listing views (only with
+ * quota management on; `{}` otherwise).
+ */
+export async function namespaceQuotaFields(rt: Runtime, ns: Pick<NamespaceRow, 'id'>): Promise<Record<string, unknown>> {
+  if (!rt.config.FEATURE_QUOTA_MANAGEMENT || !rt.config.FEATURE_EDIT_QUOTA) return {};
+  const quota = await rt.quotas.forNamespace(ns.id);
+  return {
+    quotas: quota ? [{ id: quota.id, limit_bytes: quota.limit_bytes, limits: quota.limits.map((l) => ({ id: l.id, type: l.type, limit_percent: l.threshold_percent })) }] : [],
+    quota_report: await rt.quotas.namespaceReport(ns.id),
+  };
+}
+
 /** `limit_bytes` (integer) or `limit` ("10 GiB"), exactly one, 1 byte to 8 EiB. */
 type QuotaInput = { limit_bytes?: unknown; limit?: unknown } | undefined;
 type LimitInput = { type?: unknown; threshold_percent?: unknown } | undefined;
@@ -204,7 +217,8 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     const { type, percent } = limitOf(req.body as LimitInput, current);
     if (!(await rt.quotas.updateLimit(current.id, type, percent))) throw badRequest('Quota limit already exists');
     log(req, ns, 'org_change_quota_limit', { quota_id: q.id, limit_id: current.id, type, threshold_percent: percent });
-    return { id: current.id, type, limit_percent: percent };
+    // Quay answers a limit change with the whole quota, its limits included.
+    return quotaView(rt, (await rt.quotas.forNamespace(ns.id))!);
   });
 
   t.delete(`${m.prefix}/quota/:quota_id/limit/:limit_id`, { schema: { ...op(`delete${m.opPrefix}QuotaLimit`, m.tag, 'Delete a limit of a quota.', 'super:user'), params: LimitParams }, config: cfg }, async (req, reply) => {

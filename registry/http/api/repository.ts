@@ -11,6 +11,8 @@ import { formatDate } from './views.js';
 const REPOS_PER_PAGE = 100;
 const PAGE_TTL_S = 2 * 86400;
 const MAX_TAGS_IN_VIEW = 500;
+/** Days of `stats` (usage per day) in a repository view: about three months, as Quay shows. */
+const STATS_DAYS = 90;
 
 const Visibility = Type.Union([Type.Literal('public'), Type.Literal('private')], { description: 'Visibility which the repository will start with' });
 
@@ -113,7 +115,10 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       schema: {
         ...op('getRepo', tag, 'Fetch the specified repository.', 'repo:read'),
         params: RepoParams,
-        querystring: Type.Object({ includeTags: Type.Optional(Type.Boolean({ default: true, description: 'Whether to include repository tags' })) }),
+        querystring: Type.Object({
+          includeTags: Type.Optional(Type.Boolean({ default: true, description: 'Whether to include repository tags' })),
+          includeStats: Type.Optional(Type.Boolean({ default: false, description: 'Whether to include action statistics' })),
+        }),
       },
       config: { scope: 'repo:read' },
     },
@@ -134,7 +139,8 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
         tag_expiration_s: namespace.removed_tag_expiration_s,
         is_free_account: true,
         state: repo.state,
-        can_write: atLeast(role, 'write'),
+        // Only a NORMAL repository can be written to through the API (not READ_ONLY or MIRROR).
+        can_write: atLeast(role, 'write') && repo.state === 'NORMAL',
         can_admin: atLeast(role, 'admin'),
       };
       if (req.query.includeTags !== false) {
@@ -146,6 +152,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
           ]),
         );
       }
+      if (req.query.includeStats) view.stats = await rt.tenancy.repoViews.dailyActions(repo.id, STATS_DAYS);
       return view;
     },
   );

@@ -12,7 +12,7 @@ import type { Scope } from '../../auth/principal.js';
 import { badRequest } from './errors.js';
 import { currentUser, orgByName, unauthorizedFor } from './auth.js';
 import { op, typed } from './schema.js';
-import { formatDate, namespaceAvatar } from './views.js';
+import { formatDate, teamAvatar } from './views.js';
 
 function robotView(r: RobotView, withToken: boolean) {
   return {
@@ -94,7 +94,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
             ...robotView(r, admin && req.query.token !== false),
             ...(memberships
               ? {
-                  teams: (memberships.get(r.id)?.teams ?? []).map((t) => ({ name: t, avatar: namespaceAvatar({ name: t, kind: 'user', email: null }) })),
+                  teams: (memberships.get(r.id)?.teams ?? []).map((t) => ({ name: t, avatar: teamAvatar(t) })),
                   repositories: memberships.get(r.id)?.repositories ?? [],
                 }
               : {}),

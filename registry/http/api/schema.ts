@@ -1,6 +1,6 @@
 /** Schema pieces shared by the resources: OpenAPI operation metadata, roles, path parameters. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Scope } from '../../auth/principal.js';
 
@@ -29,3 +29,16 @@ export const Email = Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s.]+
 
 export const Starttime = Type.Optional(Type.String({ description: 'Earliest time for logs. Format: "%m/%d/%Y" in UTC.' }));
 export const Endtime = Type.Optional(Type.String({ description: 'Latest time for logs. Format: "%m/%d/%Y" in UTC.' }));
+
+/** Quay parses boolean query parameters as true unless one of these (Python's `requests` sends `True`/`False`). */
+const FALSY_QUERY = new Set(['false', 'False', 'FALSE', '0', '', 'null']);
+
+/** Before validation: a query parameter the route declares boolean becomes `true`/`false` by Quay's rule. */
+export async function quayQueryBooleans(req: FastifyRequest): Promise<void> {
+  const props = (req.routeOptions.schema?.querystring as { properties?: Record<string, { type?: string }> } | undefined)?.properties;
+  const query = req.query as Record<string, unknown> | undefined;
+  if (!props || !query) return;
+  for (const [key, value] of Object.entries(query)) {
+    if (props[key]?.type === 'boolean' && typeof value === 'string') query[key] = FALSY_QUERY.has(value) ? 'false' : 'true';
+  }
+}

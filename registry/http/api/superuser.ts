@@ -9,6 +9,7 @@ import { NAME_RULE } from '../../model/orgs.js';
 import { badRequest, notFound } from './errors.js';
 import { requireSuperuser } from './auth.js';
 import { Email, op, typed } from './schema.js';
+import { namespaceQuotaFields } from './quota.js';
 import { namespaceAvatar, userSummary } from './views.js';
 
 const GENERATED_PASSWORD_LENGTH = 32;
@@ -18,6 +19,9 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
   const app = typed(base);
   const cfg = { scope: 'super:user' as const, fresh: true };
   const tag = 'superuser';
+
+  /** A user as the superuser panel shows it, with its quota when quota management is on. */
+  const userView = async (u: NamespaceRow) => ({ ...userSummary(u, rt.namespaces.isSuperuser(u)), ...(await namespaceQuotaFields(rt, u)) });
 
   const userByName = async (name: string): Promise<NamespaceRow> => {
     const u = await rt.namespaces.byName(name);
@@ -46,7 +50,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       const rows = await rt.tenancy.users.list({ includeDisabled: disabled !== false, afterName: after.after, limit: limit ? limit + 1 : null });
       const page = limit ? rows.slice(0, limit) : rows;
       return {
-        users: page.map((u) => userSummary(u, rt.namespaces.isSuperuser(u))),
+        users: await Promise.all(page.map(userView)),
         ...(limit && rows.length > limit ? { next_page: rt.tenancy.pages.sealJson({ after: page[page.length - 1].name }, PAGE_TTL_S) } : {}),
       };
     },
@@ -76,7 +80,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
   app.get('/superuser/users/:username', { schema: { ...op('getInstallUser', tag, 'Returns information about the specified user.', 'super:user'), params: Type.Object({ username: Type.String() }) }, config: cfg }, async (req) => {
     requireSuperuser(rt, req);
     const u = await userByName(req.params.username);
-    return userSummary(u, rt.namespaces.isSuperuser(u));
+    return userView(u);
   });
 
   app.put(
@@ -122,7 +126,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       }
       if (body.superuser !== undefined) await rt.tenancy.users.setSuperuser(u, body.superuser);
       const after = (await rt.namespaces.byId(u.id))!;
-      return { ...userSummary(after, rt.namespaces.isSuperuser(after)), ...result };
+      return { ...(await userView(after)), ...result };
     },
   );
 
@@ -152,7 +156,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       const rows = await rt.tenancy.orgs.list(after.after, limit ? limit + 1 : 100_000);
       const page = limit ? rows.slice(0, limit) : rows;
       return {
-        organizations: page.map((o) => ({ name: o.name, email: o.email, avatar: namespaceAvatar(o) })),
+        organizations: await Promise.all(page.map(async (o) => ({ name: o.name, email: o.email, avatar: namespaceAvatar(o), ...(await namespaceQuotaFields(rt, o)) }))),
         ...(limit && rows.length > limit ? { next_page: rt.tenancy.pages.sealJson({ after: page[page.length - 1].name }, PAGE_TTL_S) } : {}),
       };
     },

@@ -42,11 +42,9 @@ export function tagView(t: TagHistoryRow): Record<string, unknown> {
   return view;
 }
 
-function intParam(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}`);
-  return n;
+/** Quay brings `page` and `limit` into range (page ≥ 1, limit 1-100) rather than refusing them. */
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, n));
 }
 
 function logTag(rt: Runtime, req: FastifyRequest, repo: RepositoryRow, namespace: string, kind: string, metadata: Record<string, unknown>): void {
@@ -65,9 +63,9 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         querystring: Type.Object({
           specificTag: Type.Optional(Type.String()),
           filter_tag_name: Type.Optional(Type.String({ description: '"like:<text>" or "eq:<name>"' })),
-          onlyActiveTags: Type.Optional(Type.String()),
-          page: Type.Optional(Type.String()),
-          limit: Type.Optional(Type.String()),
+          onlyActiveTags: Type.Optional(Type.Boolean({ default: false, description: 'Filter to only active tags.' })),
+          page: Type.Integer({ default: 1, description: 'Page index for the results. Default 1.' }),
+          limit: Type.Integer({ default: 50, description: 'Limit to the number of results to return per page. Max 100.' }),
         }),
       },
       config: { scope: 'repo:read' },
@@ -81,10 +79,9 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         if (!m) throw badRequest('filter_tag_name must be "like:<text>" or "eq:<name>"');
         filter = { op: m[1] as 'like' | 'eq', value: m[2] };
       }
-      const page = intParam(q.page, 'page', 1, 1_000_000, 1);
-      const limit = intParam(q.limit, 'limit', 1, 100, 50);
-      const onlyActive = q.onlyActiveTags === 'true' || q.onlyActiveTags === '1';
-      const r = await rt.tags.list(repo.id, { onlyActive, name: q.specificTag, filter, page, limit });
+      const page = clamp(q.page, 1, 1_000_000);
+      const limit = clamp(q.limit, 1, 100);
+      const r = await rt.tags.list(repo.id, { onlyActive: Boolean(q.onlyActiveTags), name: q.specificTag || undefined, filter, page, limit });
       return { tags: r.rows.map(tagView), page, has_additional: r.more };
     },
   );
@@ -115,13 +112,14 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       if (body.manifest_digest !== undefined && !looksLikeDigest(body.manifest_digest)) throw badRequest(`Invalid manifest digest "${body.manifest_digest}"`);
       let expirationMs: number | null | undefined;
       if (body.expiration !== undefined) {
-        if (body.expiration !== null && (typeof body.expiration !== 'number' || !Number.isInteger(body.expiration))) {
+        // Any number, as Quay takes it (browsers send fractional seconds); kept to the millisecond.
+        if (body.expiration !== null && (typeof body.expiration !== 'number' || !Number.isFinite(body.expiration))) {
           throw badRequest('Invalid expiration: give epoch seconds, or null to clear it');
         }
         const now = Date.now() / 1000;
         if (body.expiration !== null && body.expiration <= now) throw badRequest('Invalid expiration: it must be in the future');
         if (body.expiration !== null && body.expiration > now + MAX_EXPIRATION_S) throw badRequest('Invalid expiration: at most 10 years from now');
-        expirationMs = body.expiration === null ? null : body.expiration * 1000;
+        expirationMs = body.expiration === null ? null : Math.round(body.expiration * 1000);
       }
       if (body.manifest_digest !== undefined) {
         const before = await rt.tags.live(repo.id, name);

@@ -2,10 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
-import { notFound } from './errors.js';
+import { badRequest, notFound } from './errors.js';
 import { adminOrg, orgByName, requireUser, unauthorizedFor } from './auth.js';
 import { TeamRole, op, typed } from './schema.js';
-import { namespaceAvatar } from './views.js';
+import { namespaceAvatar, teamAvatar } from './views.js';
 
 const TeamParams = Type.Object({ orgname: Type.String(), teamname: Type.String() });
 const MemberParams = Type.Object({ orgname: Type.String(), teamname: Type.String(), membername: Type.String() });
@@ -13,7 +13,6 @@ const MemberParams = Type.Object({ orgname: Type.String(), teamname: Type.String
 export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
   const app = typed(base);
   const tag = 'team';
-  const teamAvatar = (name: string) => namespaceAvatar({ name, kind: 'user', email: null });
 
   app.put(
     '/organization/:orgname/team/:teamname',
@@ -28,14 +27,12 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     async (req) => {
       const caller = requireUser(req);
       const org = await adminOrg(rt, req, req.params.orgname);
-      const { team, created } = await rt.tenancy.teams.upsert(org, req.params.teamname, req.body.role, req.body.description, caller.id);
-      rt.logs.log({
-        kind: created ? 'org_create_team' : 'org_set_team_role',
-        performer: req.principal,
-        namespaceId: org.id,
-        ip: req.ip,
-        metadata: { team: team.name, role: team.role, description: team.description },
-      });
+      const { team, created, previous } = await rt.tenancy.teams.upsert(org, req.params.teamname, req.body.role, req.body.description, caller.id);
+      const log = (kind: string, metadata: Record<string, unknown>) => rt.logs.log({ kind, performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, ...metadata } });
+      // Quay's kinds: one for the creation, then one per attribute that actually changed.
+      if (created) log('org_create_team', { role: team.role, description: team.description });
+      if (previous && previous.description !== team.description) log('org_set_team_description', { description: team.description });
+      if (previous && previous.role !== team.role) log('org_set_team_role', { role: team.role });
       return { name: team.name, description: team.description, can_view: true, role: team.role, avatar: teamAvatar(team.name), new_team: created };
     },
   );
@@ -78,7 +75,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     const org = await adminOrg(rt, req, req.params.orgname);
     const team = await rt.tenancy.teams.get(org, req.params.teamname);
     const member = await rt.namespaces.byName(req.params.membername);
-    if (!member) throw notFound();
+    if (!member) throw badRequest('Unknown user');
     const { invited } = await rt.tenancy.teams.addMember(org, team, member, caller.id);
     rt.logs.log({
       kind: invited ? 'org_invite_team_member' : 'org_add_team_member',

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { notificationView } from '../../model/notifications.js';
+import type { AuthorizationRow } from '../../model/oauth.js';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { passwordProblem } from '../../auth/passwords.js';
@@ -12,8 +13,10 @@ import { validNamespaceName } from '../../oci/names.js';
 import { NAME_RULE } from '../../model/orgs.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { currentUser, repoWithRole, requireUser, setSessionCookie } from './auth.js';
+import { checkTagExpiration } from './organization.js';
+import { namespaceQuotaFields } from './quota.js';
 import { Email, RepoParams, op, typed } from './schema.js';
-import { formatDate, namespaceAvatar } from './views.js';
+import { avatar, namespaceAvatar, scopeInformation } from './views.js';
 
 /** The full view of the calling user (GET /user/). */
 export async function userView(rt: Runtime, user: NamespaceRow) {
@@ -33,8 +36,13 @@ export async function userView(rt: Runtime, user: NamespaceRow) {
     preferred_namespace: false,
     tag_expiration_s: user.removed_tag_expiration_s,
     prompts: [],
+    company: null,
+    family_name: null,
+    given_name: null,
+    location: null,
     is_free_account: true,
     has_password_set: user.password_hash !== null,
+    ...(await namespaceQuotaFields(rt, user)),
     organizations: orgs.map(({ org, admin, creator }) => ({
       name: org.name,
       avatar: namespaceAvatar(org),
@@ -44,6 +52,20 @@ export async function userView(rt: Runtime, user: NamespaceRow) {
       preferred_namespace: false,
     })),
     super_user: superuser,
+  };
+}
+
+/** Quay's view of an OAuth token the user granted: the application (with its organization) and the scopes. */
+function authorizationView(t: AuthorizationRow) {
+  return {
+    application: {
+      name: t.application,
+      url: t.application_uri,
+      avatar: avatar(t.application, 'app', t.avatar_email ?? t.namespace_email),
+      organization: { name: t.namespace, avatar: avatar(t.namespace, 'org', t.namespace_email) },
+    },
+    scopes: scopeInformation(t.scope),
+    uuid: t.uuid,
   };
 }
 
@@ -89,34 +111,56 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     {
       schema: {
         ...op('changeUserDetails', 'user', 'Update a users details such as password or email.', 'user:admin'),
-        body: Type.Object({ password: Type.Optional(Type.String()), email: Type.Optional(Email) }),
+        body: Type.Object({
+          password: Type.Optional(Type.String()),
+          email: Type.Optional(Email),
+          tag_expiration_s: Type.Optional(Type.Integer({ minimum: 0, description: 'The number of seconds for tag expiration' })),
+        }),
       },
       config: { scope: 'user:admin', fresh: true },
     },
     async (req) => {
       const user = await currentUser(rt, req);
-      const { password, email } = req.body ?? {};
+      const { password, email, tag_expiration_s } = req.body ?? {};
+      if (tag_expiration_s !== undefined) checkTagExpiration(rt, tag_expiration_s);
       if (password !== undefined) {
         const problem = passwordProblem(password);
         if (problem) throw badRequest(problem);
         await rt.tenancy.users.setPassword(user, password);
-        rt.logs.log({ kind: 'change_password', performer: req.principal, namespaceId: user.id, ip: req.ip });
+        rt.logs.log({ kind: 'account_change_password', performer: req.principal, namespaceId: user.id, ip: req.ip });
       }
-      if (email !== undefined) {
+      if (email !== undefined && email !== user.email) {
         await rt.tenancy.users.setEmail(user, email);
-        rt.logs.log({ kind: 'change_email', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { email } });
+        rt.logs.log({ kind: 'user_change_email', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { email, old_email: user.email } });
+      }
+      if (tag_expiration_s !== undefined && tag_expiration_s !== user.removed_tag_expiration_s) {
+        await rt.tenancy.orgs.update(user, { tagExpirationS: tag_expiration_s });
+        rt.logs.log({ kind: 'user_change_tag_expiration', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { tag_expiration: tag_expiration_s, username: user.name } });
       }
       return userView(rt, (await rt.namespaces.byId(user.id))!);
     },
   );
 
-  app.delete('/user/', { schema: op('deleteUser', 'user', 'Deletes the current user.', 'user:admin'), config: { scope: 'user:admin', fresh: true } }, async (req, reply) => {
+  app.delete('/user/', { schema: op('deleteCurrentUser', 'user', 'Deletes the current user.', 'user:admin'), config: { scope: 'user:admin', fresh: true } }, async (req, reply) => {
     const user = await currentUser(rt, req);
     if (rt.namespaces.isSuperuser(user)) throw badRequest('Cannot delete a superuser');
     await rt.tenancy.orgs.deleteNamespace(user);
     setSessionCookie(rt, reply, null);
     reply.code(204).send();
   });
+
+  app.post(
+    '/user/clientkey',
+    {
+      schema: { ...op('generateUserClientKey', 'user', "Return the user's encrypted password, usable in place of the password by registry clients.", 'user:admin'), body: Type.Object({ password: Type.String({ minLength: 1 }) }) },
+      config: { scope: 'user:admin' },
+    },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      if (!(await rt.auth.password(user.name, req.body.password))) throw badRequest('Invalid password');
+      return { key: rt.auth.encryptPassword(req.body.password) };
+    },
+  );
 
   app.post(
     '/signin',
@@ -169,7 +213,15 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     async (req) => {
       const user = await rt.namespaces.byName(req.params.username);
       if (!user || user.kind !== 'user') throw notFound();
-      return { anonymous: false, username: user.name, avatar: namespaceAvatar(user), super_user: rt.namespaces.isSuperuser(user) };
+      // As in Quay, whether someone is a superuser is not shown: `super_user` is there only for a superuser
+      // caller, and true only when they look themselves up.
+      const self = req.principal.kind === 'user' && req.principal.id === user.id;
+      return {
+        anonymous: false,
+        username: user.name,
+        avatar: namespaceAvatar(user),
+        ...(rt.permissions.isSuperuser(req.principal) ? { super_user: self } : {}),
+      };
     },
   );
 
@@ -211,22 +263,25 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     reply.code(204).send();
   });
 
-  app.get('/user/notifications', { schema: op('listUserNotifications', 'user', 'List the notifications for the user.', 'user:admin'), config: { scope: 'user:admin' } }, async (req) => {
-    const user = await currentUser(rt, req);
-    const invites = await rt.tenancy.teams.invitesFor(user.id);
-    const records = await rt.notifications.list(await rt.notifications.targetsOf(user.id), 1, 100);
-    return {
-      notifications: [...records.rows.map(notificationView), ...invites.map((i) => ({
-        id: i.code,
-        organization: i.org,
-        kind: 'org_team_invite',
-        created: formatDate(i.created_at),
-        metadata: { code: i.code, inviter: i.inviter, org: i.org, team: i.team },
-        dismissed: false,
-      }))],
-      additional: records.additional,
-    };
-  });
+  app.get(
+    '/user/notifications',
+    {
+      schema: {
+        ...op('listUserNotifications', 'user', 'List the notifications for the user.', 'user:admin'),
+        querystring: Type.Object({
+          page: Type.Integer({ minimum: 0, default: 0, description: 'Offset page number. (int)' }),
+          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Limit on the number of results (int)' }),
+        }),
+      },
+      config: { scope: 'user:admin' },
+    },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      // Quay's pages count from 1, and page 0 (its default) is the first page too.
+      const records = await rt.notifications.list(await rt.notifications.targetsOf(user.id), Math.max(1, req.query.page), req.query.limit);
+      return { notifications: records.rows.map(notificationView), additional: records.additional };
+    },
+  );
 
   app.put('/teaminvite/:code', { schema: { ...op('acceptOrganizationTeamInvite', 'team', 'Accepts an invite to join a team in an organization.', 'user:admin'), params: Type.Object({ code: Type.String() }) }, config: { scope: 'user:admin' } }, async (req) => {
     const user = await currentUser(rt, req);
@@ -244,15 +299,14 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
 
   app.get('/user/authorizations', { schema: op('listUserAuthorizations', 'user', 'List the OAuth tokens the user holds.', 'user:admin'), config: { scope: 'user:admin' } }, async (req) => {
     const user = await currentUser(rt, req);
-    const tokens = await rt.tenancy.oauth.authorizationsOf(user);
-    return {
-      authorizations: tokens.map((t) => ({
-        uuid: t.uuid,
-        scopes: t.scope.split(/[\s,]+/).filter(Boolean),
-        application: { name: t.application, clientId: t.client_id, organization: { name: t.namespace } },
-        expires_at: formatDate(t.expires_at),
-      })),
-    };
+    return { authorizations: (await rt.tenancy.oauth.authorizationsOf(user)).map(authorizationView) };
+  });
+
+  app.get('/user/authorizations/:uuid', { schema: { ...op('getUserAuthorization', 'user', 'An OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) }, config: { scope: 'user:admin' } }, async (req) => {
+    const user = await currentUser(rt, req);
+    const [token] = await rt.tenancy.oauth.authorizationsOf(user, req.params.uuid);
+    if (!token) throw notFound();
+    return authorizationView(token);
   });
 
   app.delete('/user/authorizations/:uuid', { schema: { ...op('deleteUserAuthorization', 'user', 'Revoke an OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) }, config: { scope: 'user:admin' } }, async (req, reply) => {

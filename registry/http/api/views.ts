@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { NamespaceRow } from '../../model/namespaces.js';
 import type { LogRow } from '../../model/log_reader.js';
+import { parseScopes, SCOPE_DESCRIPTIONS, type Scope } from '../../auth/principal.js';
 
 const COLORS = ['#969696', '#aec7e8', '#ff7f0e', '#ffbb78', '#2ca02c', '#98df8a', '#d62728', '#ff9896', '#9467bd', '#c5b0d5', '#8c564b', '#c49c94', '#e377c2', '#f7b6d2', '#7f7f7f', '#c7c7c7', '#bcbd22', '#1f77b4', '#17becf', '#9edae5', '#393b79', '#5254a3', '#6b6ecf', '#9c9ede', '#9ecae1', '#31a354', '#b5cf6b', '#a1d99b', '#8ca252', '#ad494a', '#843c39'];
 
@@ -20,6 +21,11 @@ export function avatar(name: string, kind: string, email?: string | null): Avata
 
 export function namespaceAvatar(ns: Pick<NamespaceRow, 'name' | 'kind' | 'email'>): Avatar {
   return avatar(ns.name, ns.kind === 'org' ? 'org' : ns.kind === 'robot' ? 'robot' : 'user', ns.email);
+}
+
+/** A team's avatar: hashed from its name, kind `team` (the UI draws teams round). */
+export function teamAvatar(name: string): Avatar {
+  return avatar(name, 'team');
 }
 
 /** RFC 2822 dates as Quay writes them: `Tue, 03 Sep 2024 10:00:00 -0000`. */
@@ -56,4 +62,21 @@ export function logView(row: LogRow, includeNamespace: boolean) {
     view.namespace = { kind: row.account_kind, name: row.account_name, avatar: avatar(row.account_name, row.account_kind) };
   }
   return view;
+}
+
+/** What Quay shows of each scope a user granted: an icon, whether it is dangerous, and what it allows. */
+const SCOPE_DETAILS: Record<Scope, { icon: string; dangerous: boolean; description: string }> = {
+  'repo:read': { icon: 'fa-hdd-o', dangerous: false, description: 'The application may list and pull every repository the user can see.' },
+  'repo:write': { icon: 'fa-hdd-o', dangerous: false, description: 'The application may pull from and push to every repository the user can write to.' },
+  'repo:admin': { icon: 'fa-hdd-o', dangerous: false, description: 'The application may administer every repository the user administers.' },
+  'repo:create': { icon: 'fa-plus', dangerous: false, description: 'The application may create repositories wherever the user may.' },
+  'user:read': { icon: 'fa-user', dangerous: false, description: "The application may read the user's account information." },
+  'user:admin': { icon: 'fa-gear', dangerous: true, description: "The application may change the user's account, its robots included." },
+  'org:admin': { icon: 'fa-gear', dangerous: true, description: 'The application may administer the organizations the user administers: teams, robots, settings.' },
+  'super:user': { icon: 'fa-street-view', dangerous: true, description: 'The application may use the superuser API of the registry.' },
+};
+
+/** `[{scope, title, description, icon, dangerous}]` of a scope string (Quay's `scopes` in authorization views). */
+export function scopeInformation(scope: string) {
+  return [...(parseScopes(scope) ?? [])].map((s) => ({ scope: s, title: SCOPE_DESCRIPTIONS[s], description: SCOPE_DETAILS[s].description, icon: SCOPE_DETAILS[s].icon, dangerous: SCOPE_DETAILS[s].dangerous }));
 }
