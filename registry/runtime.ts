@@ -1,7 +1,7 @@
 /** The composition root: builds every service from the config. Routes and workers receive this object. */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { QuayConfig } from '../config/index.js';
 import { openEmbedded, openPostgres, type Db } from './db/index.js';
 import { migrate } from './db/migrate.js';
@@ -66,7 +66,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const metrics = new Metrics();
-    const store = metrics.instrument(createBlobStore(config, dataDir));
+    const store = metrics.instrument(await createBlobStore(config, dataDir));
     const tokens = new TokenService(db, config.SERVER_HOSTNAME);
     await tokens.init();
     const namespaces = new Namespaces(db, config);
@@ -79,8 +79,9 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const notifications = new Notifications(db);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
     const r = config.BUILDLOGS_REDIS;
+    // ioredis is loaded only when Redis is configured.
     const redis = r
-      ? new Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
+      ? new (await import('ioredis')).Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
       : null;
     redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     return {

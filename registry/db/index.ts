@@ -1,6 +1,6 @@
 /** Postgres access: one interface over `pg` (a real server) and PGlite (the embedded default). */
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
 
 export interface QueryResult<T> {
@@ -8,8 +8,17 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Name of a prepared statement for a hot query: Postgres then plans it once per connection instead of on every
+   * call. Only for statements whose result columns are listed explicitly (or are one JSON value), so that a
+   * migration adding columns cannot change a cached plan's result type.
+   */
+  prepare?: string;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>>;
   /** Several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -29,8 +38,8 @@ class PgDb implements Db {
   readonly kind = 'postgres' as const;
   constructor(private readonly pool: pg.Pool) {}
 
-  async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-    const r = await this.pool.query(sql, params as unknown[]);
+  async query<T>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
+    const r = await this.pool.query({ text: sql, values: params as unknown[], name: opts?.prepare });
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
   }
 
@@ -120,6 +129,8 @@ export async function openPostgres(uri: string, options: { max?: number } = {}):
 
 export async function openEmbedded(dataDir: string): Promise<Db> {
   mkdirSync(dataDir, { recursive: true });
+  // Loaded only in embedded mode: a server on Postgres does not carry PGlite's code in memory.
+  const { PGlite } = await import('@electric-sql/pglite');
   const lite = await PGlite.create(dataDir);
   return new PgliteDb(lite);
 }

@@ -27,6 +27,10 @@ export interface ManifestRow {
   deleted_at: Date | null;
 }
 
+/** The columns of ManifestRow, listed so that hot lookups can be prepared statements (see db/index.ts). */
+const MANIFEST_COLUMNS = `m.id, m.repository_id, m.digest, m.media_type, m.bytes, m.size, m.config_media_type, m.artifact_type,
+  m.subject_digest, m.annotations, m.layers_size, m.created_at, m.deleted_at`;
+
 export interface PushResult {
   digest: string;
   subject?: string;
@@ -143,16 +147,18 @@ export class Manifests {
   /** The manifest a reference (tag or digest) names in a repository, or null. */
   async resolve(repoId: number, reference: string): Promise<ManifestRow | null> {
     if (looksLikeDigest(reference)) {
-      const r = await this.db.query<ManifestRow>('SELECT * FROM manifest WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL', [
-        repoId,
-        reference,
-      ]);
+      const r = await this.db.query<ManifestRow>(
+        `SELECT ${MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2 AND m.deleted_at IS NULL`,
+        [repoId, reference],
+        { prepare: 'manifest_by_digest' },
+      );
       return r.rows[0] ?? null;
     }
     const r = await this.db.query<ManifestRow>(
-      `SELECT m.* FROM tag t JOIN manifest m ON m.id = t.manifest_id
+      `SELECT ${MANIFEST_COLUMNS} FROM tag t JOIN manifest m ON m.id = t.manifest_id
         WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
       [repoId, reference, Date.now()],
+      { prepare: 'manifest_by_tag' },
     );
     return r.rows[0] ?? null;
   }

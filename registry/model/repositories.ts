@@ -31,6 +31,7 @@ export class Repositories {
          FROM namespace n LEFT JOIN repository r ON r.namespace_id = n.id AND r.name = $2
         WHERE n.name = $1`,
       [ref.namespace, ref.name],
+      { prepare: 'repository_lookup' },
     );
     const row = r.rows[0];
     if (!row) return { ref, namespace: null, repo: null };

@@ -92,15 +92,23 @@ export class Tags {
     return r.rows.map((x) => x.name);
   }
 
-  /** Live tag names in byte order after `last`, at most `limit`. */
-  async names(repoId: number, last: string, limit: number): Promise<string[]> {
-    const r = await this.db.query<{ name: string }>(
-      `SELECT DISTINCT t.name COLLATE "C" AS name FROM tag t
-        WHERE t.repository_id = $1 AND ${LIVE('t', '$2')} AND t.name COLLATE "C" > $3
-        ORDER BY 1 LIMIT $4`,
+  /**
+   * One page of live tag names in byte order after `last`: at most `limit` names as a JSON array (built by
+   * Postgres, so a long list is not parsed and re-serialised row by row), whether more follow, and the last name.
+   */
+  async page(repoId: number, last: string, limit: number): Promise<{ json: string; more: boolean; last: string | null }> {
+    const r = await this.db.query<{ json: string; more: boolean; last: string | null }>(
+      `WITH names AS (
+         SELECT DISTINCT t.name COLLATE "C" AS name FROM tag t
+          WHERE t.repository_id = $1 AND ${LIVE('t', '$2')} AND t.name COLLATE "C" > $3
+          ORDER BY 1 LIMIT $4 + 1),
+       page AS (SELECT name FROM names ORDER BY name LIMIT $4)
+       SELECT coalesce((SELECT json_agg(name ORDER BY name) FROM page), '[]')::text AS json,
+              (SELECT count(*) FROM names) > $4 AS more,
+              (SELECT max(name) FROM page) AS last`,
       [repoId, Date.now(), last, limit],
     );
-    return r.rows.map((x) => x.name);
+    return r.rows[0];
   }
 
   /**

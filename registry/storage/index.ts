@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { QuayConfig } from '../../config/index.js';
 import type { BlobStore } from './blobstore.js';
 import { FsBlobStore } from './fs.js';
-import { S3BlobStore } from './s3.js';
 
 export type { BlobStore, ByteRange } from './blobstore.js';
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null || v === '' ? undefined : String(v));
 
-export function createBlobStore(config: QuayConfig, dataDir: string): BlobStore {
+/** The S3 driver (and the AWS SDK) is loaded only when a configuration uses it. */
+export async function createBlobStore(config: QuayConfig, dataDir: string): Promise<BlobStore> {
   const locations = config.DISTRIBUTED_STORAGE_CONFIG;
   if (!locations || Object.keys(locations).length === 0) return new FsBlobStore(join(dataDir, 'blobs'));
   const id = config.DISTRIBUTED_STORAGE_PREFERENCE?.[0] ?? Object.keys(locations)[0];
@@ -19,6 +19,7 @@ export function createBlobStore(config: QuayConfig, dataDir: string): BlobStore 
       return new FsBlobStore(String(p.storage_path));
     case 'S3Storage':
     case 'STSS3Storage': {
+      const { S3BlobStore } = await import('./s3.js');
       const host = str(p.host);
       const port = str(p.port);
       const secure = p.is_secure === undefined ? true : Boolean(p.is_secure);
@@ -36,6 +37,7 @@ export function createBlobStore(config: QuayConfig, dataDir: string): BlobStore 
     }
     default: {
       // RadosGW, RHOCS (NooBaa) and IBM COS: S3-compatible with hostname/port/is_secure.
+      const { S3BlobStore } = await import('./s3.js');
       const secure = p.is_secure === undefined ? true : Boolean(p.is_secure);
       const port = str(p.port);
       return new S3BlobStore({

@@ -3,10 +3,12 @@ import core from './001_core.js';
 import tenancy from './002_tenancy.js';
 import lifecycle from './003_lifecycle.js';
 import inviteNotifications from './004_invite_notifications.js';
+import tagNameOrder from './005_tag_name_order.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
   { version: 2, name: 'tenancy', sql: tenancy },
   { version: 3, name: 'lifecycle', sql: lifecycle },
   { version: 4, name: 'invite notifications', sql: inviteNotifications },
+  { version: 5, name: 'tag name order', sql: tagNameOrder },
 ];
