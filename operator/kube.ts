@@ -2,6 +2,7 @@
  * The operator's access to the API server (@kubernetes/client-node 1.4): server-side apply under one
  * field manager, reads that treat 404 as absent, discovery, Events and service account tokens.
  */
+import { Agent } from 'node:https';
 import {
   ApiException,
   ApisApi,
@@ -10,7 +11,11 @@ import {
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  ServerConfiguration,
+  createConfiguration,
+  type Configuration,
   type KubernetesObject,
+  type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, type KubeObject, type Platform } from './types.js';
@@ -54,8 +59,8 @@ export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Pr
  * alone, so OpenShift's config.openshift.io Ingress would be read as a networking Ingress.
  */
 export class JsonObjectApi extends KubernetesObjectApi {
-  static make(kc: KubeConfig): JsonObjectApi {
-    const api = kc.makeApiClient(JsonObjectApi);
+  static make(kc: KubeConfig, configuration = keepAliveConfiguration(kc)): JsonObjectApi {
+    const api = new JsonObjectApi(configuration);
     api.setDefaultNamespace(kc);
     return api;
   }
@@ -78,15 +83,42 @@ export class JsonObjectApi extends KubernetesObjectApi {
   }
 }
 
+/**
+ * The client's configuration, except that every request goes over one keep-alive agent: the library
+ * makes a new agent, so a new TLS connection, for each request, which costs more CPU than the request.
+ * The agent's TLS material (CA, client certificate) is the one the library put on the first request;
+ * credentials in headers (tokens) are still set per request.
+ */
+export function keepAliveConfiguration(kc: KubeConfig): Configuration {
+  let shared: Agent | undefined;
+  const reuse = {
+    pre: async (ctx: RequestContext) => {
+      const fresh = ctx.getAgent() as (Agent & { options: Record<string, unknown> }) | undefined;
+      if (fresh instanceof Agent) {
+        shared ??= new Agent({ ...fresh.options, keepAlive: true, maxSockets: 16 });
+        ctx.setAgent(shared);
+      }
+      return ctx;
+    },
+    post: async (rsp: ResponseContext) => rsp,
+  };
+  return createConfiguration({
+    baseServer: new ServerConfiguration(kc.getCurrentCluster()!.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [reuse],
+  });
+}
+
 export class Kube {
   readonly objects: JsonObjectApi;
   readonly core: CoreV1Api;
   private readonly apis: ApisApi;
 
   constructor(readonly kc: KubeConfig) {
-    this.objects = JsonObjectApi.make(kc);
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apis = kc.makeApiClient(ApisApi);
+    const configuration = keepAliveConfiguration(kc);
+    this.objects = JsonObjectApi.make(kc, configuration);
+    this.core = new CoreV1Api(configuration);
+    this.apis = new ApisApi(configuration);
   }
 
   /** Server-side apply with force: the operator owns every field it sets, and a no-op apply writes nothing. */

@@ -366,11 +366,11 @@ export class Reconciler {
     if (managedTls) {
       const caData = decode(caSecret?.data);
       let ca = caData['tls.crt'] ? { cert: caData['tls.crt'], key: caData['tls.key'] } : undefined;
-      if (!ca || !caUsable(ca)) ca = generateCa(`${name}.${namespace} quay-operator CA`);
+      if (!ca || !caUsable(ca)) ca = await generateCa(`${name}.${namespace} quay-operator CA`);
       const servingData = decode(servingSecret?.data);
       let serving = servingData['tls.crt'] ? { cert: servingData['tls.crt'], key: servingData['tls.key'] } : undefined;
       const servingHosts = [...tlsHosts, appName({ name }), `${appName({ name })}.${namespace}.svc`];
-      if (!serving || !servingCertUsable(serving, ca, tlsHosts)) serving = issueServingCert(ca, servingHosts);
+      if (!serving || !servingCertUsable(serving, ca, tlsHosts)) serving = await issueServingCert(ca, servingHosts);
       managedCa = ca;
       tls = { ...serving, ca: ca.cert };
     }

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- operator [--registries N] [--latency-samples N]`: the operator against a real
+ * `npm run bench -- operator [--registries N] [--latency-samples N]`: the operator (started with the
+ * command line of the OLM bundle's CSV, V8 flags included, default resync) against a real
  * kube-apiserver + etcd on loopback (test/setup/k8s), with the Deployment, Job and volume controllers
  * played instantly (no kubelet), so what is measured is the operator and the API server.
  *
@@ -8,9 +9,10 @@
  *   memory:  the operator's resident memory with N registries reconciled and converged (target < 150 MB).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
-import { TestCluster } from '../../test/setup/k8s/cluster.js';
+import { ROOT, TestCluster } from '../../test/setup/k8s/cluster.js';
 import { OperatorProcess } from '../../test/setup/k8s/operator.js';
 import { FakeControllers } from '../../test/setup/k8s/controllers.js';
 import type { QuayRegistry } from '../../operator/types.js';
@@ -52,7 +54,10 @@ export async function run(args: string[]): Promise<number> {
   let operator: OperatorProcess | undefined;
   try {
     await controllers.start();
-    operator = await OperatorProcess.start(cluster, { QUAY_VERSION: '1.0.0', RESYNC_SECONDS: '60' }, 'operator-bench', (process.env.OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean));
+    // Run it as the OLM bundle deploys it: the CSV's node flags.
+    const csv = yaml.load(readFileSync(join(ROOT, 'bundle/manifests/quay-ts-operator.clusterserviceversion.yaml'), 'utf8')) as any;
+    const command: string[] = csv.spec.install.spec.deployments[0].spec.template.spec.containers[0].command;
+    operator = await OperatorProcess.start(cluster, { QUAY_VERSION: '1.0.0' }, 'operator-bench', command.slice(1, -1));
     const idle = memory(operator.pid);
     const created = async (ns: string) => {
       const cr = (await cluster.objects.read({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: ns } })) as unknown as QuayRegistry;

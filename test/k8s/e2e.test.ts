@@ -50,7 +50,7 @@ test('the operator-rendered config.yaml runs the registry; skopeo pushes and pul
   const s3 = new URL(bucket.endpoint);
   const redisConfig = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   // TLS is terminated in front of the registry in a cluster; the certificate still has to name the host.
-  const pair = issueServingCert(generateCa('e2e CA'), ['127.0.0.1']);
+  const pair = await issueServingCert(await generateCa('e2e CA'), ['127.0.0.1']);
   await createNamespace(cluster, ns);
   await applyYaml(
     cluster,

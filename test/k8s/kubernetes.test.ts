@@ -9,7 +9,7 @@ import { validateConfig } from '../../config/index.js';
 import { TestCluster } from '../setup/k8s/cluster.js';
 import { OperatorProcess } from '../setup/k8s/operator.js';
 import { FakeControllers, completeJob, markDeploymentAvailable } from '../setup/k8s/controllers.js';
-import { generateCa, issueServingCert } from '../../operator/tls.js';
+import { generateCa, issueServingCert, type Pem } from '../../operator/tls.js';
 import {
   applyYaml,
   bundleYaml,
@@ -195,7 +195,7 @@ describe('an all-managed registry on Kubernetes', () => {
     const keys = secretData(await get(cluster, 'v1', 'Secret', 'reg-quay-registry-managed-secret-keys', ns));
     const ca = secretData(await get(cluster, 'v1', 'Secret', 'reg-quay-tls-ca', ns));
     // Swap in a pair from the same CA that expires in ten days.
-    const expiring = issueServingCert({ cert: ca['tls.crt'], key: ca['tls.key'] }, [HOST], new Date(), 10);
+    const expiring = await issueServingCert({ cert: ca['tls.crt'], key: ca['tls.key'] }, [HOST], new Date(), 10);
     const b64 = (v: string) => Buffer.from(v).toString('base64');
     const r = cluster.kubectl(['patch', 'secret', 'reg-quay-tls', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { 'tls.crt': b64(expiring.cert), 'tls.key': b64(expiring.key) } })]);
     expect(r.stderr).toBe('');
@@ -218,10 +218,12 @@ describe('an all-managed registry on Kubernetes', () => {
 
 describe('unmanaged components', () => {
   const ns = 'unmanaged';
-  const ca = generateCa('user CA');
-  const pair = issueServingCert(ca, [HOST]);
+  let ca: Pem;
+  let pair: Pem;
 
   beforeAll(async () => {
+    ca = await generateCa('user CA');
+    pair = await issueServingCert(ca, [HOST]);
     await createNamespace(cluster, ns);
     await applyYaml(
       cluster,
@@ -298,7 +300,7 @@ describe('unmanaged components', () => {
     );
     // The user's certificate names registry.example.test, not quay.internal: that blocks the rollout.
     await waitBlocked(cluster, ns2, 'reg', 'ConfigInvalid', /^TLS certificate problem: provided certificate pair not valid for host 'quay.internal'$/, logs);
-    const good = issueServingCert(ca, ['quay.internal']);
+    const good = await issueServingCert(ca, ['quay.internal']);
     await applyYaml(cluster, bundleYaml(ns2, 'bundle', { SERVER_HOSTNAME: 'quay.internal:8080', PREFERRED_URL_SCHEME: 'http', ...S3 }, { 'ssl.cert': good.cert, 'ssl.key': good.key }));
     const cr = await waitCondition(cluster, ns2, 'reg', 'ComponentsCreated', 'True', undefined, 30_000, logs);
     expect(cr.status!.registryEndpoint).toBe('http://quay.internal:8080');

@@ -109,7 +109,7 @@ describe('a user certificate on OpenShift', () => {
   test('is served by the Route itself', async () => {
     const ns = 'own-cert';
     const host = 'quay.example.test';
-    const pair = issueServingCert(generateCa('user CA'), [host, 'builder.example.test']);
+    const pair = await issueServingCert(await generateCa('user CA'), [host, 'builder.example.test']);
     await createNamespace(cluster, ns);
     await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host }, { 'ssl.cert': pair.cert, 'ssl.key': pair.key }));
     await applyYaml(cluster, registryYaml(ns, 'reg', { configBundleSecret: 'bundle' }));
