@@ -124,22 +124,22 @@ export class Manifests {
         ],
       );
       const manifestId = ins.rows[0].id;
-      if (ins.rows[0].inserted) {
-        if (found.size > 0) {
-          await q.query(
-            'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
-            [manifestId, [...found.values()].map((b) => b.id), repoId],
-          );
-        }
-        if (children.rows.length > 0) {
-          await q.query('INSERT INTO manifest_child (manifest_id, child_manifest_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [
-            manifestId,
-            children.rows.map((c) => c.id),
-          ]);
-        }
+      if (ins.rows[0].inserted && children.rows.length > 0) {
+        await q.query('INSERT INTO manifest_child (manifest_id, child_manifest_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [
+          manifestId,
+          children.rows.map((c) => c.id),
+        ]);
       }
       for (const t of tags) await this.tags.set(q, repoId, t, manifestId);
       await this.onPushed?.(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags });
+      // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
+      // pushes into the namespace wait for it, so nothing slow may follow it.
+      if (ins.rows[0].inserted && found.size > 0) {
+        await q.query(
+          'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
+          [manifestId, [...found.values()].map((b) => b.id), repoId],
+        );
+      }
     });
     return { digest, subject: m.subject?.digest, tags, manifest: m };
   }
