@@ -85,9 +85,13 @@ const nowSeconds = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 const objectKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
 
+/** Kinds whose live state readiness and rollout checks read; of the others only existence matters. */
+const READ_KINDS = new Set(['Deployment', 'Job', 'PersistentVolumeClaim', 'Route', 'Ingress']);
+
 /** What readiness checks read of a live object; the rest (managedFields, pod templates) is not kept. */
 function trim(live: Live): Live {
   const { apiVersion, kind, metadata, spec, status } = live;
+  if (!READ_KINDS.has(kind)) return { apiVersion, kind, metadata: { name: metadata.name, namespace: metadata.namespace } };
   return {
     apiVersion,
     kind,
