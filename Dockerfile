@@ -1,6 +1,6 @@
 # One image for the registry and its operator.
 #   registry:  node /app/dist/registry/main.js serve --config /conf/stack/config.yaml   (the default)
-#   operator:  node --optimize-for-size --max-semi-space-size=1 --max-old-space-size=128 /app/dist/operator/main.js
+#   operator:  node --optimize-for-size --max-semi-space-size=1 --max-old-space-size=96 /app/dist/operator/main.js
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./

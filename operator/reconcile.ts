@@ -622,30 +622,37 @@ export class Reconciler {
     const owner = `${cr.metadata.namespace}/${cr.metadata.name}`;
     const selector = `${LABEL_REGISTRY}=${cr.metadata.name}`;
     const mine = (o: Live) => o.metadata.annotations?.[ANNOTATION_OWNER] === owner;
-    for (const ns of (await this.kube.list('v1', 'Namespace', undefined, selector)).filter(mine)) {
-      if (ns.metadata.annotations?.[ANNOTATION_CREATED_BY] === owner) {
-        await this.kube.delete('v1', 'Namespace', ns.metadata.name);
-      } else {
-        // A namespace the user made: give back the labels and annotations this registry applied.
-        await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.metadata.name } });
+    try {
+      for (const ns of (await this.kube.list('v1', 'Namespace', undefined, selector)).filter(mine)) {
+        if (ns.metadata.annotations?.[ANNOTATION_CREATED_BY] === owner) {
+          await this.kube.delete('v1', 'Namespace', ns.metadata.name);
+        } else {
+          // A namespace the user made: give back the labels and annotations this registry applied.
+          await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.metadata.name } });
+        }
       }
-    }
-    for (const [apiVersion, kind] of [
-      ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
-      ['rbac.authorization.k8s.io/v1', 'Role'],
-      ['v1', 'ServiceAccount'],
-    ]) {
-      for (const o of (await this.kube.list(apiVersion, kind, undefined, selector)).filter(mine)) {
-        await this.kube.delete(apiVersion, kind, o.metadata.name, o.metadata.namespace);
+      for (const [apiVersion, kind] of [
+        ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
+        ['rbac.authorization.k8s.io/v1', 'Role'],
+        ['v1', 'ServiceAccount'],
+      ]) {
+        for (const o of (await this.kube.list(apiVersion, kind, undefined, selector)).filter(mine)) {
+          await this.kube.delete(apiVersion, kind, o.metadata.name, o.metadata.namespace);
+        }
       }
+      const platform = await this.platform();
+      if (platform.scc) {
+        const users = await this.kube.list('rbac.authorization.k8s.io/v1', 'RoleBinding', undefined, `${LABEL_BUILDER_SCC}=true`);
+        const others = users.filter((rb) => rb.metadata.name === `${BUILDER_ROLE}-scc` && rb.metadata.annotations?.[ANNOTATION_OWNER] !== owner);
+        if (!others.length) await this.kube.delete('security.openshift.io/v1', 'SecurityContextConstraints', BUILDER_SCC);
+      }
+      void this.event(cr, 'Normal', 'Finalized', 'Deleted the objects outside the registry namespace');
+    } catch (err) {
+      // Watching one namespace, the operator may lack cluster-wide rights: the CR must still go.
+      if (!isStatus(err, 403)) throw err;
+      this.log.warn(`${owner}: cleanup outside the namespace not allowed: ${errorMessage(err)}`);
+      void this.event(cr, 'Warning', 'FinalizeIncomplete', `Objects outside the namespace were left: ${errorMessage(err)}`);
     }
-    const platform = await this.platform();
-    if (platform.scc) {
-      const users = await this.kube.list('rbac.authorization.k8s.io/v1', 'RoleBinding', undefined, `${LABEL_BUILDER_SCC}=true`);
-      const others = users.filter((rb) => rb.metadata.name === `${BUILDER_ROLE}-scc` && rb.metadata.annotations?.[ANNOTATION_OWNER] !== owner);
-      if (!others.length) await this.kube.delete('security.openshift.io/v1', 'SecurityContextConstraints', BUILDER_SCC);
-    }
-    await this.event(cr, 'Normal', 'Finalized', 'Deleted the objects outside the registry namespace');
     this.forget(cr.metadata.namespace, cr.metadata.name);
   }
 }
