@@ -46,11 +46,6 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Keys waiting, running or scheduled. */
-  get size(): number {
-    return new Set([...this.queued, ...this.running, ...this.timers.keys()]).size;
-  }
-
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t.timer);

@@ -101,7 +101,7 @@ function leaf(chain: string): X509Certificate {
   return new X509Certificate(m[0]);
 }
 
-export function covers(cert: X509Certificate, host: string): boolean {
+function covers(cert: X509Certificate, host: string): boolean {
   return isIp(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
 }
 
@@ -145,6 +145,3 @@ export function caUsable(ca: Pem, now = new Date()): boolean {
     return false;
   }
 }
-
-/** Expiry of a PEM certificate. */
-export const notAfter = (pem: string): Date => new Date(leaf(pem).validTo);
