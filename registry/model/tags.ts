@@ -98,15 +98,15 @@ export class Tags {
    */
   async page(repoId: number, last: string, limit: number): Promise<{ json: string; more: boolean; last: string | null }> {
     const r = await this.db.query<{ json: string; more: boolean; last: string | null }>(
-      `WITH names AS (
-         SELECT DISTINCT t.name COLLATE "C" AS name FROM tag t
-          WHERE t.repository_id = $1 AND ${LIVE('t', '$2')} AND t.name COLLATE "C" > $3
-          ORDER BY 1 LIMIT $4 + 1),
-       page AS (SELECT name FROM names ORDER BY name LIMIT $4)
-       SELECT coalesce((SELECT json_agg(name ORDER BY name) FROM page), '[]')::text AS json,
-              (SELECT count(*) FROM names) > $4 AS more,
-              (SELECT max(name) FROM page) AS last`,
+      `SELECT coalesce(json_agg(name ORDER BY rn) FILTER (WHERE rn <= $4), '[]')::text AS json,
+              count(*) > $4 AS more,
+              max(name) FILTER (WHERE rn <= $4) AS last
+         FROM (SELECT name, row_number() OVER () AS rn FROM (
+                 SELECT DISTINCT t.name COLLATE "C" AS name FROM tag t
+                  WHERE t.repository_id = $1 AND ${LIVE('t', '$2')} AND t.name COLLATE "C" > $3
+                  ORDER BY 1 LIMIT $4 + 1) s) x`,
       [repoId, Date.now(), last, limit],
+      { prepare: 'tag_page' },
     );
     return r.rows[0];
   }
