@@ -1,6 +1,8 @@
 /**
- * Process entry. `serve` runs the web server and the background workers.
+ * Process entry. `serve` runs the web server and the background workers; `migrate` brings the database
+ * schema up to date and exits (the operator's migration Job runs it before a new version rolls out).
  *   node dist/registry/main.js serve [--config config.yaml] [--port 8080] [--host 0.0.0.0] [--data-dir ./data]
+ *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
  * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD.
  */
 import { readFileSync } from 'node:fs';
@@ -9,6 +11,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
 import { bootstrapSuperuser, createRuntime } from './runtime.js';
+import { openDatabase } from './db/index.js';
+import { migrate } from './db/migrate.js';
 import { buildApp } from './app.js';
 import { startWorkers } from './workers/index.js';
 
@@ -30,6 +34,19 @@ function loadConfig(path: string | undefined, port: number): QuayConfig {
     process.exit(2);
   }
   return config;
+}
+
+async function migrateOnly(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'data-dir': { type: 'string' } }, allowPositionals: false });
+  const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? 'data');
+  const config = loadConfig(values.config ?? process.env.QUAY_CONFIG, Number(process.env.PORT ?? 8080));
+  const db = await openDatabase(config, dataDir);
+  try {
+    const applied = await migrate(db);
+    console.log(applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'the schema is up to date');
+  } finally {
+    await db.close();
+  }
 }
 
 async function serve(argv: string[]): Promise<void> {
@@ -89,12 +106,13 @@ async function serve(argv: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-if (command === 'serve' || command === undefined) {
-  serve(rest).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else {
-  console.error(`unknown command "${command}"; usage: main.js serve [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, migrate: migrateOnly };
+const run = commands[command ?? 'serve'];
+if (!run) {
+  console.error(`unknown command "${command}"; usage: main.js serve|migrate [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
   process.exit(2);
 }
+run(rest).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

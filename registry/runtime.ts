@@ -1,9 +1,8 @@
 /** The composition root: builds every service from the config. Routes and workers receive this object. */
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { QuayConfig } from '../config/index.js';
-import { openEmbedded, openPostgres, type Db } from './db/index.js';
+import { openDatabase, type Db } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { createBlobStore, type BlobStore } from './storage/index.js';
 import { Metrics } from './metrics.js';
@@ -61,7 +60,7 @@ export function parseSize(s: string): number {
 }
 
 export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger): Promise<Runtime> {
-  const db = config.DB_URI ? await openPostgres(config.DB_URI) : await openEmbedded(join(dataDir, 'db'));
+  const db = await openDatabase(config, dataDir);
   try {
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');

@@ -2,6 +2,8 @@
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { QuayConfig } from '../../config/index.js';
 
 export interface QueryResult<T> {
   rows: T[];
@@ -133,4 +135,9 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
   const lite = await PGlite.create(dataDir);
   return new PgliteDb(lite);
+}
+
+/** The database a config names: Postgres at DB_URI, or the embedded one under the data directory. */
+export function openDatabase(config: QuayConfig, dataDir: string): Promise<Db> {
+  return config.DB_URI ? openPostgres(config.DB_URI) : openEmbedded(join(dataDir, 'db'));
 }

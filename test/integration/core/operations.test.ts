@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { startRegistry, scaleOutConfig, registryToken, type RegistryProcess } from '../../helpers/registry.js';
+import { createTestDatabase } from '../../setup/services.js';
 import { V2Client, randomBlob, errorCode } from '../../helpers/v2.js';
 import { REPO_ROOT, workDir } from '../../setup/paths.js';
 
@@ -222,4 +223,24 @@ test('an invalid config.yaml is refused at start with every problem as KEY: reas
   expect(r.stderr).toMatch(/^  PREFERRED_URL_SCHEME: must be one of "http", "https" \(got "gopher"\)$/m);
   expect(r.stderr).toMatch(/^  DB_URI: /m);
   expect(r.stderr).toMatch(/SOMETHING_ELSE: unknown key, ignored/);
+});
+
+test('`migrate` brings the schema up to date and exits; a later `serve` finds nothing to apply', async () => {
+  const config = { DB_URI: await createTestDatabase('migrate'), SUPER_USERS: ['admin'] };
+  const path = join(workDir('migrate'), 'config.yaml');
+  writeFileSync(path, JSON.stringify(config)); // JSON is YAML
+  const migrate = () => spawnSync(process.execPath, [join(REPO_ROOT, 'dist/registry/main.js'), 'migrate', '--config', path], { encoding: 'utf8' });
+  const first = migrate();
+  expect(first.status).toBe(0);
+  expect(first.stdout).toMatch(/^applied migrations 1, 2/);
+  const again = migrate();
+  expect(again.status).toBe(0);
+  expect(again.stdout.trim()).toBe('the schema is up to date');
+  const reg = await startRegistry({ label: 'after-migrate', config });
+  try {
+    expect(reg.output()).not.toMatch(/database migrations applied/);
+    expect((await fetch(`${reg.url}/health/instance`)).status).toBe(200);
+  } finally {
+    await reg.stop();
+  }
 });
