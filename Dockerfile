@@ -1,5 +1,6 @@
 # One image for the registry and its operator.
-#   registry:  node /app/dist/registry/main.js serve --config /conf/stack/config.yaml   (the default)
+#   registry:  node --max-semi-space-size=2 /app/dist/registry/main.js serve --config /conf/stack/config.yaml   (the default;
+#              the flag is config/node.ts REGISTRY_NODE_FLAGS)
 #   operator:  node --optimize-for-size --max-semi-space-size=1 --max-old-space-size=96 /app/dist/operator/main.js
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -20,4 +21,4 @@ COPY --from=build /app/dist ./dist
 # Quay's images run as an arbitrary non-root user (OpenShift assigns one); nothing here needs root.
 USER 1001
 EXPOSE 8080
-CMD ["node", "/app/dist/registry/main.js", "serve", "--config", "/conf/stack/config.yaml"]
+CMD ["node", "--max-semi-space-size=2", "/app/dist/registry/main.js", "serve", "--config", "/conf/stack/config.yaml"]

@@ -23,6 +23,7 @@ import { PeakWatch, memStatus } from './rss.js';
 import { cpuSeconds } from './cpu.js';
 import { ACCEPT, curlBlob, manifestPutScript, probe, seedBlobs, seedTags, skopeoPull, skopeoPush, wrk } from './clients.js';
 import { formatProfile, summarizeProfile } from './profile.js';
+import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
 
 const PHASES = ['push', 'pull', 'blob', 'big', 'manifest', 'tags', 'put'] as const;
 type Phase = (typeof PHASES)[number];
@@ -37,7 +38,7 @@ const USAGE = `usage: npm run bench -- registry [options]
   --request-logs     both servers log every request (each one's default); otherwise warnings only
   --nice N           scheduling priority of the benchmark, everything it starts (servers, Postgres, clients)
                      and its autogroup, e.g. -10 on a machine shared with other work (root for negative values)
-  --node-options S   extra NODE_OPTIONS for the registry process (e.g. heap flags), shown in the report
+  --node-options S   NODE_OPTIONS for the registry process instead of its production flags (config/node.ts), shown in the report
   --cpu-prof         profile the registry's CPU per phase (V8 profiler) and print its hotspots
   --markdown FILE    also write the result table (Markdown) to FILE
   --keep             keep the run's directory (.test-work/run-<pid>) afterwards
@@ -355,7 +356,7 @@ export async function run(args: string[]): Promise<number> {
   const servers = await startServers({
     requestLogs: values['request-logs']!,
     nodeOptions:
-      [values['node-options'], profDir ? `--import=${pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof-preload.js')).href}` : '']
+      [values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' '), profDir ? `--import=${pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof-preload.js')).href}` : '']
         .filter(Boolean)
         .join(' ') || undefined,
     env: profDir ? { BENCH_CPU_PROF_DIR: profDir } : undefined,
@@ -485,7 +486,7 @@ export async function run(args: string[]): Promise<number> {
   const env = [
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node.js ${process.version}, ${pgVersion}, Distribution ${(await runTool('docker-registry', ['--version'])).stdout.trim().split(' ').pop()}`,
     `load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${loadavg()[0].toFixed(1)}; benchmark processes at nice ${getPriority(0)}`,
-    ...(values['node-options'] ? [`registry NODE_OPTIONS: ${values['node-options']}`] : []),
+    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')}`,
     `request logging: ${values['request-logs'] ? 'every request on both servers' : 'warnings only on both servers'}; idle RSS after start: quay-ts ${idle.quay.toFixed(1)} MB, Distribution ${idle.dist.toFixed(1)} MB`,
   ];
   const out = [

@@ -2,6 +2,7 @@
 import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount, deployment, deploymentHealth, notReady, ready, observedKey } from './common.js';
 import type { ComponentModule, Named, RenderContext, Observed } from './common.js';
 import type { KubeObject } from '../types.js';
+import { REGISTRY_NODE_FLAGS } from '../../config/index.js';
 
 /** Where the registry lives in the image built by the project's Dockerfile. */
 export const REGISTRY_MAIN = '/app/dist/registry/main.js';
@@ -81,7 +82,7 @@ function appDeployment(ctx: RenderContext): KubeObject {
       {
         name: 'quay-app',
         image: ctx.images.quay,
-        command: ['node', REGISTRY_MAIN],
+        command: ['node', ...REGISTRY_NODE_FLAGS, REGISTRY_MAIN],
         args: registryArgs('serve'),
         env,
         ports: Object.entries(PORTS).map(([name, containerPort]) => ({ name, containerPort, protocol: 'TCP' })),
