@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startDistribution, startPostgres, createTestDatabase, type PostgresService, type DistributionService } from '../../test/setup/services.js';
 import { startRegistry, basicAuth, type RegistryProcess } from '../../test/helpers/registry.js';
 import { workDir } from '../../test/setup/paths.js';
+import { casPath } from '../../registry/storage/blobstore.js';
 
 export type ServerName = 'quay-ts' | 'distribution';
 
@@ -20,6 +21,8 @@ export interface Server {
   /** The server process (for RSS). */
   readonly pid: number;
   readonly logFile: string;
+  /** The file holding a blob's bytes in the server's storage. */
+  blobFile(digest: string): string;
   /** skopeo `--src-creds`/`--dest-creds` value, or null (no auth). */
   readonly creds: string | null;
   /** Headers that authorise `actions` on `repos` (a bearer token from /v2/auth, or nothing). */
@@ -45,7 +48,7 @@ export interface ServerOptions {
 
 const ADMIN_PASSWORD = 'bench-admin-password';
 
-function quayServer(reg: RegistryProcess): Server {
+function quayServer(reg: RegistryProcess, storage: string): Server {
   const tokens = new Map<string, string>();
   return {
     name: 'quay-ts',
@@ -53,6 +56,7 @@ function quayServer(reg: RegistryProcess): Server {
     hostPort: reg.hostPort,
     pid: reg.process.pid,
     logFile: reg.process.logFile,
+    blobFile: (digest) => join(storage, casPath(digest)),
     creds: `${reg.admin.username}:${reg.admin.password}`,
     async authHeaders(repos, actions) {
       const key = `${repos.join(' ')}|${actions.join(',')}`;
@@ -78,6 +82,10 @@ function distributionServer(d: DistributionService): Server {
     hostPort: d.hostPort,
     pid: d.process.pid,
     logFile: d.process.logFile,
+    blobFile: (digest) => {
+      const [algorithm, hex] = digest.split(':');
+      return join(d.storageDir, 'docker/registry/v2/blobs', algorithm, hex.slice(0, 2), hex, 'data');
+    },
     creds: null,
     authHeaders: async () => ({}),
     stop: () => d.stop(),
@@ -106,7 +114,7 @@ export async function startServers(o: ServerOptions): Promise<StartedServers> {
         ...o.env,
       },
     });
-    const quay = quayServer(reg);
+    const quay = quayServer(reg, storage);
     started.push(quay);
     const dist = await startDistribution({
       config: { log: { level: o.requestLogs ? 'info' : 'warn', accesslog: { disabled: !o.requestLogs } } },
