@@ -14,7 +14,9 @@
  *   org:admin cap team roles (creator/admin), user:read/user:admin cap rights over one's own account,
  *   super:user is needed to act as superuser;
  * - superusers administer users and read everything in the superuser API; with
- *   FEATURE_SUPERUSERS_FULL_ACCESS they also act as admin on every namespace and repository.
+ *   FEATURE_SUPERUSERS_FULL_ACCESS they also act as admin on every namespace and repository;
+ * - global read-only superusers (GLOBAL_READONLY_SUPER_USERS) read every repository and what the superuser
+ *   API shows, and change nothing through it.
  */
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
@@ -77,6 +79,21 @@ export class Permissions {
   /** May this principal act as a superuser (superuser API)? OAuth tokens need the super:user scope. */
   isSuperuser(p: Principal): boolean {
     return this.config.FEATURE_SUPER_USERS && p.kind === 'user' && p.superuser && (!p.scopes || p.scopes.has('super:user'));
+  }
+
+  /** Is the principal a global read-only superuser (listed in GLOBAL_READONLY_SUPER_USERS)? */
+  private globalReader(p: Principal): boolean {
+    return this.config.FEATURE_SUPER_USERS && p.kind === 'user' && this.config.GLOBAL_READONLY_SUPER_USERS.includes(p.name);
+  }
+
+  /** May the principal read what the superuser API shows (users, organizations, every usage log)? */
+  canReadAsSuperuser(p: Principal): boolean {
+    return this.isSuperuser(p) || (this.globalReader(p) && this.hasScope(p, 'super:user'));
+  }
+
+  /** Read on every repository for global read-only superusers, within their token's repo scopes. */
+  private globalRead(p: Principal): Role | null {
+    return this.globalReader(p) && p.kind === 'user' ? minRole('read', repoCap(p.scopes)) : null;
   }
 
   /** Superusers with FEATURE_SUPERUSERS_FULL_ACCESS act as admin of every namespace and repository. */
@@ -166,7 +183,7 @@ export class Permissions {
       raw = ROLES[r.rows[0]?.rank ?? 0] ?? null;
     }
     const capped = p.kind === 'user' ? minRole(raw, repoCap(p.scopes)) : raw;
-    return maxRole(capped, publicRead);
+    return maxRole(maxRole(capped, publicRead), this.globalRead(p));
   }
 
   /**
@@ -227,7 +244,7 @@ export class Permissions {
   /**
    * A SQL condition true for the repositories (alias `r`) the principal may read, for listings. Mirrors
    * repositoryRole: public ones (when `includePublic`), own namespace, explicit user/team permissions,
-   * org admin teams; robots only in their namespace; everything for full-access superusers.
+   * org admin teams; robots only in their namespace; everything for full-access and global read-only superusers.
    */
   visibleRepositories(p: Principal, params: unknown[], includePublic: boolean): string {
     const pub = includePublic && (p.kind !== 'anonymous' || this.config.FEATURE_ANONYMOUS_ACCESS) ? "r.visibility = 'public'" : 'false';
@@ -236,7 +253,7 @@ export class Permissions {
       params.push(p.repositoryId);
       return `(${pub} OR r.id = $${params.length})`;
     }
-    if (this.fullAccessSuperuser(p)) return 'true';
+    if (this.fullAccessSuperuser(p) || this.globalRead(p)) return 'true';
     if (p.kind === 'user' && repoCap(p.scopes) === null) return pub;
     params.push(p.id);
     const me = `$${params.length}`;

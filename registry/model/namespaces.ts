@@ -46,6 +46,10 @@ export class Namespaces {
     return row.kind === 'user' && (row.superuser || this.config.SUPER_USERS.includes(row.name));
   }
 
+  isGlobalReadonlySuperuser(row: Pick<NamespaceRow, 'kind' | 'name'>): boolean {
+    return row.kind === 'user' && this.config.GLOBAL_READONLY_SUPER_USERS.includes(row.name);
+  }
+
   async countUsers(q: Queryable = this.db): Promise<number> {
     const r = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM namespace WHERE kind = 'user'");
     return r.rows[0].n;

@@ -171,6 +171,12 @@ export function requireSuperuser(rt: Runtime, req: FastifyRequest): void {
   if (!rt.permissions.isSuperuser(req.principal)) throw unauthorizedFor(req.principal);
 }
 
+/** The superuser API's reads: superusers and global read-only superusers. */
+export function requireSuperuserRead(rt: Runtime, req: FastifyRequest): void {
+  if (!rt.config.FEATURE_SUPER_USERS) throw notFound();
+  if (!rt.permissions.canReadAsSuperuser(req.principal)) throw unauthorizedFor(req.principal);
+}
+
 /** `{namespace, name}` of a repository path parameter (`namespace/name`, nested names allowed). */
 export function parseRepoParam(rt: Runtime, path: string): { namespace: string; name: string; full: string } {
   try {

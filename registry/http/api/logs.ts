@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import type { LogCursor, LogFilter } from '../../model/log_reader.js';
 import { badRequest, notFound } from './errors.js';
-import { adminOrg, currentUser, repoWithRole, requireSuperuser } from './auth.js';
+import { adminOrg, currentUser, repoWithRole, requireSuperuserRead } from './auth.js';
 import { Endtime, OrgParams, RepoParams, Starttime, op, typed } from './schema.js';
 import { formatDate, logView } from './views.js';
 
@@ -131,11 +131,11 @@ export async function logRoutes(base: FastifyInstance, rt: Runtime): Promise<voi
   });
 
   app.get('/superuser/logs', { schema: { ...op('listAllLogs', 'superuser', 'List the usage logs for the current system.', 'super:user'), querystring: LogQuery }, config: { scope: 'super:user', fresh: true } }, async (req) => {
-    requireSuperuser(rt, req);
+    requireSuperuserRead(rt, req);
     return page('all', req.query, {}, true);
   });
   app.get('/superuser/aggregatelogs', { schema: { ...op('listAllAggregateLogs', 'superuser', 'Returns the aggregated logs for the current system.', 'super:user'), querystring: LogQuery }, config: { scope: 'super:user', fresh: true } }, async (req) => {
-    requireSuperuser(rt, req);
+    requireSuperuserRead(rt, req);
     return aggregate(req.query, {});
   });
 }

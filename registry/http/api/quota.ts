@@ -248,7 +248,7 @@ export async function organizationQuotaRoutes(app: FastifyInstance, rt: Runtime)
       const ns = await rt.namespaces.byName(name);
       if (!ns || ns.kind !== 'org') throw notFound(`Organization ${name} not found`);
       const p = req.principal;
-      if (!rt.permissions.isSuperuser(p) && !(await rt.permissions.isOrgMember(p, ns))) throw unauthorizedFor(p);
+      if (!rt.permissions.canReadAsSuperuser(p) && !(await rt.permissions.isOrgMember(p, ns))) throw unauthorizedFor(p);
       return ns;
     },
   });

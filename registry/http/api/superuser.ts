@@ -7,7 +7,7 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
 import { NAME_RULE } from '../../model/orgs.js';
 import { badRequest, notFound } from './errors.js';
-import { requireSuperuser } from './auth.js';
+import { requireSuperuser, requireSuperuserRead } from './auth.js';
 import { Email, op, typed } from './schema.js';
 import { namespaceQuotaFields } from './quota.js';
 import { namespaceAvatar, userSummary } from './views.js';
@@ -21,7 +21,10 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
   const tag = 'superuser';
 
   /** A user as the superuser panel shows it, with its quota when quota management is on. */
-  const userView = async (u: NamespaceRow) => ({ ...userSummary(u, rt.namespaces.isSuperuser(u)), ...(await namespaceQuotaFields(rt, u)) });
+  const userView = async (u: NamespaceRow) => ({
+    ...userSummary(u, rt.namespaces.isSuperuser(u), rt.namespaces.isGlobalReadonlySuperuser(u)),
+    ...(await namespaceQuotaFields(rt, u)),
+  });
 
   const userByName = async (name: string): Promise<NamespaceRow> => {
     const u = await rt.namespaces.byName(name);
@@ -43,7 +46,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       config: cfg,
     },
     async (req) => {
-      requireSuperuser(rt, req);
+      requireSuperuserRead(rt, req);
       const { disabled, limit, next_page } = req.query;
       const after = next_page ? rt.tenancy.pages.openJson<{ after: string }>(next_page) : { after: '' };
       if (!after) throw badRequest('Invalid or expired next_page token');
@@ -78,7 +81,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
   );
 
   app.get('/superuser/users/:username', { schema: { ...op('getInstallUser', tag, 'Returns information about the specified user.', 'super:user'), params: Type.Object({ username: Type.String() }) }, config: cfg }, async (req) => {
-    requireSuperuser(rt, req);
+    requireSuperuserRead(rt, req);
     const u = await userByName(req.params.username);
     return userView(u);
   });
@@ -149,7 +152,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       config: cfg,
     },
     async (req) => {
-      requireSuperuser(rt, req);
+      requireSuperuserRead(rt, req);
       const { limit, next_page } = req.query;
       const after = next_page ? rt.tenancy.pages.openJson<{ after: string }>(next_page) : { after: '' };
       if (!after) throw badRequest('Invalid or expired next_page token');

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { requireSuperuser } from './auth.js';
+import { requireSuperuserRead } from './auth.js';
 import { notFound } from './errors.js';
 import { quotaResource } from './quota.js';
 
@@ -15,7 +15,7 @@ export async function superuserQuotaRoutes(app: FastifyInstance, rt: Runtime): P
       opPrefix,
       canWrite: true,
       async namespace(req) {
-        requireSuperuser(rt, req);
+        requireSuperuserRead(rt, req);
         const name = (req.params as { namespace: string }).namespace;
         const ns = await rt.namespaces.byName(name);
         if (!ns || ns.kind !== kind) throw notFound(`${kind === 'user' ? 'User' : 'Organization'} ${name} not found`);

@@ -52,6 +52,7 @@ export async function userView(rt: Runtime, user: NamespaceRow) {
       preferred_namespace: false,
     })),
     super_user: superuser,
+    ...(rt.namespaces.isGlobalReadonlySuperuser(user) ? { global_readonly_super_user: true } : {}),
   };
 }
 

@@ -34,7 +34,7 @@ export function formatDate(d: Date | string | null | undefined): string | null {
   return new Date(d).toUTCString().replace('GMT', '-0000');
 }
 
-export function userSummary(u: NamespaceRow, superuser: boolean) {
+export function userSummary(u: NamespaceRow, superuser: boolean, globalReadonlySuperuser: boolean) {
   return {
     kind: 'user',
     name: u.name,
@@ -43,6 +43,7 @@ export function userSummary(u: NamespaceRow, superuser: boolean) {
     verified: true,
     avatar: namespaceAvatar(u),
     super_user: superuser,
+    global_readonly_super_user: globalReadonlySuperuser,
     enabled: u.enabled,
   };
 }

@@ -54,6 +54,8 @@ const ALLOWED: Record<string, Op[]> = {
   oauth_user_read: ['user_me'],
   app_token: [],
   superuser: ['su_users', 'public_read', 'user_me'],
+  // GLOBAL_READONLY_SUPER_USERS: reads every repository and the superuser API, changes nothing.
+  global_reader: ['repo_read', 'su_users', 'other_ns_read', 'public_read', 'user_me'],
 };
 
 /** Registry actions granted by /v2/auth for `pull,push,*` on each repository. */
@@ -74,6 +76,7 @@ const REGISTRY: Record<string, { private: string[]; fresh: string[]; other: stri
   oauth_user_read: { private: [], fresh: [], other: [], public: ['pull'] },
   app_token: { private: ['pull'], fresh: [], other: [], public: ['pull'] },
   superuser: { private: [], fresh: [], other: [], public: ['pull'] },
+  global_reader: { private: ['pull'], fresh: [], other: ['pull'], public: ['pull'] },
   // A robot of another namespace, with admin on its own repository, reaches nothing here.
   stranger_robot: { private: [], fresh: [], other: ['pull'], public: ['pull'] },
 };
@@ -117,10 +120,10 @@ function call(api: Api, op: Op, name: string) {
 }
 
 beforeAll(async () => {
-  reg = await startRegistry({ label: 'matrix', config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'] }) });
+  reg = await startRegistry({ label: 'matrix', config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'] }) });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};
-  for (const u of ['owner', 'creator', 'member', 'reader', 'writer', 'repoadmin', 'outsider', 'stranger', 'grantee']) pw[u] = await createUser(admin.api, u);
+  for (const u of ['owner', 'creator', 'member', 'reader', 'writer', 'repoadmin', 'outsider', 'stranger', 'grantee', 'auditor']) pw[u] = await createUser(admin.api, u);
   const owner = await signin(reg, 'owner', pw.owner);
   await owner.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   await owner.ok('PUT', '/organization/acme/team/creators', { role: 'creator' });
@@ -154,6 +157,7 @@ beforeAll(async () => {
   const anonymous = new Api(reg.url);
   P.anonymous = { api: anonymous, creds: null, denied: 401 };
   for (const name of ['outsider', 'reader', 'writer', 'repoadmin', 'member', 'creator']) P[name] = await user(name);
+  P.global_reader = await user('auditor');
   P.orgadmin = { api: owner, creds: { username: 'owner', password: pw.owner }, denied: 403 };
   // The API takes no Basic auth: a robot there is anonymous.
   const robot = (r: { name: string; token: string }): Principal => ({
@@ -247,6 +251,20 @@ describe('no escalation', () => {
     expect(await catalog(P.oauth_user_read.creds!)).not.toContain('acme/private');
     expect(await catalog(P.robot_with_perm.creds!)).toContain('acme/private');
     expect(await catalog(P.robot_with_perm.creds!)).not.toContain('stranger/secret');
+  });
+
+  test('a global read-only superuser changes nothing through the superuser API and is shown as one', async () => {
+    const api = P.global_reader.api;
+    expect((await api.post('/superuser/users/', { username: 'made-by-auditor', email: 'm@example.com' })).status).toBe(403);
+    expect((await api.put('/superuser/users/outsider', { enabled: false })).status).toBe(403);
+    expect((await api.delete('/superuser/users/outsider')).status).toBe(403);
+    expect(await P.superuser.api.ok('GET', '/superuser/users/outsider')).toMatchObject({ username: 'outsider', enabled: true });
+    expect((await P.superuser.api.get('/superuser/users/made-by-auditor')).status).toBe(404);
+    expect((await api.get('/superuser/logs')).status).toBe(200);
+    const users = await api.ok<{ users: { username: string; super_user: boolean; global_readonly_super_user: boolean }[] }>('GET', '/superuser/users/');
+    expect(users.users.find((u) => u.username === 'auditor')).toMatchObject({ super_user: false, global_readonly_super_user: true });
+    expect(users.users.find((u) => u.username === 'admin')).toMatchObject({ super_user: true, global_readonly_super_user: false });
+    expect(await api.ok('GET', '/user/')).toMatchObject({ username: 'auditor', super_user: false, global_readonly_super_user: true });
   });
 
   test('a bad or revoked bearer token is refused with 401 invalid_token', async () => {
