@@ -4,7 +4,6 @@
  * Finalizer and status writes go through the library's helpers.
  */
 import dotI, { ResourceEventType, ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATION_OWNER, API_VERSION, FINALIZER, GROUP, KIND, PLURAL, VERSION, type QuayRegistry, type QuayRegistryStatus } from './types.js';
 import { Kube, errorMessage } from './kube.js';
 import { Reconciler, type Logger, type OperatorOptions } from './reconcile.js';
@@ -44,13 +43,14 @@ export class QuayOperator extends dotI.default {
   private readonly queue: WorkQueue;
 
   constructor(
-    kc: KubeConfig,
     private readonly opts: ControllerOptions,
     private readonly log: Logger,
   ) {
     // The library logs a lost optimistic-concurrency race on status as an error; it is retried (see writeStatus).
     super({ ...log, debug: () => undefined, error: (m) => (m.includes('status code 409') ? log.info('status write conflicted; retrying') : log.error(m)) });
-    this.kube = new Kube(kc);
+    // The library has loaded the kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster).
+    const kc = this.kubeConfig;
+    this.kube = new Kube({ server: kc.getCurrentCluster()!.server, authenticate: (o) => kc.applyToHTTPSOptions(o) });
     this.reconciler = new Reconciler(this.kube, opts, log, (cr, status) => this.writeStatus(cr, status));
     this.queue = new WorkQueue((key) => this.process(key), opts.concurrency, (key, err) => {
       this.log.error(`${key}: ${errorMessage(err)}`);
@@ -64,21 +64,7 @@ export class QuayOperator extends dotI.default {
    */
   private async watchable(group: string, version: string, plural: string): Promise<void> {
     const path = `${group ? `/apis/${group}` : '/api'}/${version}${this.opts.namespace ? `/namespaces/${this.opts.namespace}` : ''}/${plural}`;
-    for (let attempt = 1; ; attempt++) {
-      const opened = await new Promise<boolean>((resolve) => {
-        let settled = false;
-        const finish = (ok: boolean) => {
-          if (!settled) resolve((settled = true) && ok);
-        };
-        new Watch(this.kube.kc)
-          .watch(path, { timeoutSeconds: 1 }, () => undefined, (err) => finish(!err))
-          .then((ac) => {
-            finish(true);
-            ac.abort();
-          })
-          .catch(() => finish(false));
-      });
-      if (opened) return;
+    for (let attempt = 1; !(await this.kube.canWatch(path)); attempt++) {
       if (attempt >= 60) throw new Error(`cannot watch ${path}`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -136,7 +122,7 @@ export class QuayOperator extends dotI.default {
     const [namespace, name] = key.split('/');
     let cr = (await this.kube.get(API_VERSION, KIND, name, namespace)) as QuayRegistry | undefined;
     if (!cr) return undefined;
-    const object = cr as unknown as KubernetesObject;
+    const object = cr as unknown as ResourceEvent['object'];
     const event: ResourceEvent = { meta: ResourceMetaImpl.createWithPlural(PLURAL, object), type: ResourceEventType.Modified, object };
     // On deletion: clean up and remove the finalizer. On first sight: add it, then go on with the pass.
     const deleting = Boolean(cr.metadata.deletionTimestamp);
@@ -151,7 +137,7 @@ export class QuayOperator extends dotI.default {
 
   /** Status via the library's merge patch, guarded by the CR's resourceVersion; false on a lost race. */
   private async writeStatus(cr: QuayRegistry, status: QuayRegistryStatus): Promise<boolean> {
-    const meta = ResourceMetaImpl.createWithPlural(PLURAL, cr as unknown as KubernetesObject);
+    const meta = ResourceMetaImpl.createWithPlural(PLURAL, cr as unknown as ResourceEvent['object']);
     return (await this.patchResourceStatus(meta, status)) !== null;
   }
 }

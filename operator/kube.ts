@@ -1,42 +1,47 @@
 /**
- * The operator's access to the API server (@kubernetes/client-node 1.4): server-side apply under one
- * field manager, reads that treat 404 as absent, discovery, Events and service account tokens.
+ * The operator's access to the API server: server-side apply under one field manager, reads that treat 404 as
+ * absent, discovery, Events and service account tokens. JSON as the API server sends it (no typed models
+ * that drop or rename fields) over one keep-alive agent. The kubeconfig's TLS material and credentials are
+ * applied by the @kubernetes/client-node copy that @dot-i/k8s-operator loads anyway: loading a second,
+ * newer copy of that library for these few calls cost the operator about 40 MiB of memory.
  */
-import { Agent } from 'node:https';
-import {
-  ApiException,
-  ApisApi,
-  CoreV1Api,
-  HttpMethod,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  ServerConfiguration,
-  createConfiguration,
-  type Configuration,
-  type KubernetesObject,
-  type RequestContext,
-  type ResponseContext,
-} from '@kubernetes/client-node';
+import { Agent, request, type RequestOptions } from 'node:https';
 import { FIELD_MANAGER, type KubeObject, type Platform } from './types.js';
 
 export type Live = Record<string, any>;
 
+/** How to reach the API server (from the kubeconfig). */
+export interface Cluster {
+  /** `https://host:port` */
+  server: string;
+  /** Put the kubeconfig's TLS material and credentials on a request (client-node's applyToHTTPSOptions). */
+  authenticate(opts: RequestOptions): Promise<void>;
+}
+
+/** A non-2xx answer of the API server, with its body (usually a `Status` object). */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${code}`);
+  }
+}
+
 export function isStatus(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
+  return err instanceof KubeApiError && err.code === code;
 }
 
 /** The API server's own message for an error, else the error's. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = err.body as unknown;
+  if (err instanceof KubeApiError) {
     try {
-      const parsed = typeof body === 'string' ? JSON.parse(body) : body;
+      const parsed = JSON.parse(err.body) as unknown;
       if (parsed && typeof parsed === 'object' && 'message' in parsed) return String((parsed as { message: unknown }).message);
     } catch {
       // not JSON: fall through to the raw body
     }
-    return `HTTP ${err.code}: ${typeof body === 'string' ? body : JSON.stringify(body)}`;
+    return `HTTP ${err.code}: ${err.body}`;
   }
   return err instanceof Error ? err.message : String(err);
 }
@@ -53,82 +58,101 @@ export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Pr
   }
 }
 
-/**
- * KubernetesObjectApi that sends and returns the API server's JSON as it is. The library's typed models
- * drop or rename fields on the way (`x-kubernetes-*`, `from`, `$ref`) and pick a model by version+kind
- * alone, so OpenShift's config.openshift.io Ingress would be read as a networking Ingress.
- */
-export class JsonObjectApi extends KubernetesObjectApi {
-  static make(kc: KubeConfig, configuration = keepAliveConfiguration(kc)): JsonObjectApi {
-    const api = new JsonObjectApi(configuration);
-    api.setDefaultNamespace(kc);
-    return api;
-  }
-
-  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext): Promise<T> {
-    const text = await response.body.text();
-    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(text) as T;
-    throw new ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', text, response.headers);
-  }
-
-  /** POST (create) or PATCH an object with a JSON body. */
-  async send<T extends KubernetesObject>(method: 'POST' | 'PATCH', obj: KubernetesObject, query: Record<string, string>, contentType = 'application/json'): Promise<T> {
-    const path = await this.specUriPath(obj, method === 'POST' ? 'create' : 'patch');
-    const ctx = this.configuration.baseServer.makeRequestContext(path, method === 'POST' ? HttpMethod.POST : HttpMethod.PATCH);
-    ctx.setHeaderParam('Accept', 'application/json');
-    ctx.setHeaderParam('Content-Type', contentType);
-    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
-    ctx.setBody(JSON.stringify(obj));
-    return this.requestPromise<T>(ctx);
-  }
+interface Resource {
+  name: string;
+  kind: string;
+  namespaced: boolean;
 }
 
-/**
- * The client's configuration, except that every request goes over one keep-alive agent: the library
- * makes a new agent, so a new TLS connection, for each request, which costs more CPU than the request.
- * The agent's TLS material (CA, client certificate) is the one the library put on the first request;
- * credentials in headers (tokens) are still set per request.
- */
-export function keepAliveConfiguration(kc: KubeConfig): Configuration {
-  let shared: Agent | undefined;
-  const reuse = {
-    pre: async (ctx: RequestContext) => {
-      const fresh = ctx.getAgent() as (Agent & { options: Record<string, unknown> }) | undefined;
-      if (fresh instanceof Agent) {
-        shared ??= new Agent({ ...fresh.options, keepAlive: true, maxSockets: 16 });
-        ctx.setAgent(shared);
-      }
-      return ctx;
-    },
-    post: async (rsp: ResponseContext) => rsp,
-  };
-  return createConfiguration({
-    baseServer: new ServerConfiguration(kc.getCurrentCluster()!.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [reuse],
-  });
-}
+const APPLY = 'application/apply-patch+yaml';
+const MERGE_PATCH = 'application/merge-patch+json';
 
 export class Kube {
-  readonly objects: JsonObjectApi;
-  readonly core: CoreV1Api;
-  private readonly apis: ApisApi;
+  /** One TLS connection pool for every request (connections are keyed by their TLS material). */
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  /** apiVersion → its resources (discovery), to turn a kind into a URL path. */
+  private readonly resources = new Map<string, Promise<Resource[]>>();
 
-  constructor(readonly kc: KubeConfig) {
-    const configuration = keepAliveConfiguration(kc);
-    this.objects = JsonObjectApi.make(kc, configuration);
-    this.core = new CoreV1Api(configuration);
-    this.apis = new ApisApi(configuration);
+  constructor(private readonly cluster: Cluster) {}
+
+  /** Request options for `path` with the kubeconfig's TLS material and credentials. */
+  private async options(method: string, path: string): Promise<RequestOptions & { headers: Record<string, string> }> {
+    const url = new URL(path, this.cluster.server);
+    const opts = {
+      method,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+      path: url.pathname + url.search,
+      agent: this.agent,
+      headers: { accept: 'application/json' } as Record<string, string>,
+    };
+    await this.cluster.authenticate(opts);
+    return opts;
+  }
+
+  /** One request; resolves with the parsed JSON body of a 2xx answer, rejects with KubeApiError otherwise. */
+  async request<T = Live>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const opts = await this.options(method, path);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) opts.headers['content-type'] = contentType;
+    return new Promise<T>((resolve, reject) => {
+      const req = request(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status > 299) return reject(new KubeApiError(status, text));
+          try {
+            resolve((text ? JSON.parse(text) : {}) as T);
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  private apiRoot(apiVersion: string): string {
+    return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  }
+
+  private async resource(apiVersion: string, kind: string): Promise<Resource> {
+    let list = this.resources.get(apiVersion);
+    if (!list) {
+      list = this.request<{ resources: Resource[] }>('GET', this.apiRoot(apiVersion)).then((r) => r.resources.filter((x) => !x.name.includes('/')));
+      this.resources.set(apiVersion, list);
+      // An API that is not served yet (a CRD installed later) is looked up again next time.
+      list.catch(() => this.resources.delete(apiVersion));
+    }
+    const found = (await list).find((r) => r.kind === kind);
+    if (!found) throw new Error(`the API server serves no ${kind} in ${apiVersion}`);
+    return found;
+  }
+
+  /** The URL path of a kind's collection in a namespace (or cluster-wide), or of one object in it. */
+  private async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    const r = await this.resource(apiVersion, kind);
+    const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+    return `${this.apiRoot(apiVersion)}${ns}/${r.name}${name ? `/${encodeURIComponent(name)}` : ''}`;
+  }
+
+  private async objectPath(obj: KubeObject): Promise<string> {
+    return this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
   }
 
   /** Server-side apply with force: the operator owns every field it sets, and a no-op apply writes nothing. */
   async apply(obj: KubeObject): Promise<Live> {
-    return retryOnConflict(() => this.objects.send('PATCH', obj as KubernetesObject, { fieldManager: FIELD_MANAGER, force: 'true' }, PatchStrategy.ServerSideApply));
+    const path = `${await this.objectPath(obj)}?${new URLSearchParams({ fieldManager: FIELD_MANAGER, force: 'true' })}`;
+    return retryOnConflict(() => this.request('PATCH', path, obj, APPLY));
   }
 
   async get(apiVersion: string, kind: string, name: string, namespace?: string): Promise<Live | undefined> {
     try {
-      return await this.objects.read({ apiVersion, kind, metadata: { name, namespace } });
+      return await this.request('GET', await this.path(apiVersion, kind, namespace, name));
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
@@ -136,22 +160,24 @@ export class Kube {
   }
 
   async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<Live[]> {
-    const res = await this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
-    return res.items as Live[];
+    const query = labelSelector ? `?${new URLSearchParams({ labelSelector })}` : '';
+    const res = await this.request<{ items: Live[] }>('GET', `${await this.path(apiVersion, kind, namespace)}${query}`);
+    return res.items;
   }
 
   async create(obj: KubeObject): Promise<Live> {
-    return this.objects.send('POST', obj as KubernetesObject, { fieldManager: FIELD_MANAGER });
+    const path = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace);
+    return this.request('POST', `${path}?${new URLSearchParams({ fieldManager: FIELD_MANAGER })}`, obj);
   }
 
   /** A JSON merge patch (a plain update, not an apply: it never removes what it does not mention). */
   async mergePatch(obj: KubeObject): Promise<Live> {
-    return this.objects.send('PATCH', obj as KubernetesObject, { fieldManager: FIELD_MANAGER }, PatchStrategy.MergePatch);
+    return this.request('PATCH', `${await this.objectPath(obj)}?${new URLSearchParams({ fieldManager: FIELD_MANAGER })}`, obj, MERGE_PATCH);
   }
 
   async delete(apiVersion: string, kind: string, name: string, namespace?: string, propagationPolicy = 'Background'): Promise<boolean> {
     try {
-      await this.objects.delete({ apiVersion, kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, propagationPolicy);
+      await this.request('DELETE', `${await this.path(apiVersion, kind, namespace, name)}?${new URLSearchParams({ propagationPolicy })}`);
       return true;
     } catch (err) {
       if (isStatus(err, 404)) return false;
@@ -161,7 +187,7 @@ export class Kube {
 
   /** Which optional APIs the cluster serves. */
   async discover(): Promise<Platform> {
-    const groups = (await this.apis.getAPIVersions()).groups;
+    const { groups } = await this.request<{ groups: { name: string; versions: { version: string }[] }[] }>('GET', '/apis');
     const has = (group: string, version?: string) =>
       groups.some((g) => g.name === group && (!version || g.versions.some((v) => v.version === version)));
     return {
@@ -186,11 +212,24 @@ export class Kube {
 
   /** A bounded service account token (TokenRequest API). */
   async requestToken(namespace: string, serviceAccount: string, seconds: number): Promise<{ token: string; expires: Date }> {
-    const res = await this.core.createNamespacedServiceAccountToken({
-      name: serviceAccount,
-      namespace,
-      body: { spec: { audiences: [], expirationSeconds: seconds } },
+    const res = await this.request<{ status: { token: string; expirationTimestamp: string } }>(
+      'POST',
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`,
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds: seconds } },
+    );
+    return { token: res.status.token, expires: new Date(res.status.expirationTimestamp) };
+  }
+
+  /** Can a watch on `path` be opened now? (A freshly installed CRD answers watches with 429 for a while.) */
+  async canWatch(path: string): Promise<boolean> {
+    const opts = await this.options('GET', `${path}?${new URLSearchParams({ watch: '1', timeoutSeconds: '1' })}`);
+    return new Promise<boolean>((resolve) => {
+      const req = request(opts, (res) => {
+        resolve(res.statusCode === 200);
+        req.destroy();
+      });
+      req.on('error', () => resolve(false));
+      req.end();
     });
-    return { token: res.status!.token, expires: new Date(res.status!.expirationTimestamp) };
   }
 }

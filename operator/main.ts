@@ -11,7 +11,6 @@
  *   RECONCILE_CONCURRENCY      registries reconciled at once (default 4)
  */
 import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import { QuayOperator } from './controller.js';
 import type { Images } from './components/common.js';
 
@@ -32,10 +31,7 @@ function log(level: string, msg: string): void {
 const logger = { info: (m: string) => log('info', m), warn: (m: string) => log('warn', m), error: (m: string) => log('error', m) };
 
 async function main(): Promise<void> {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
   const operator = new QuayOperator(
-    kc,
     {
       namespace: env('WATCH_NAMESPACE'),
       quayVersion: env('QUAY_VERSION') ?? pkg.version,

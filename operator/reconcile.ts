@@ -148,20 +148,19 @@ export class Reconciler {
   async event(cr: QuayRegistry, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = new Date();
     try {
-      await this.kube.core.createNamespacedEvent({
-        namespace: cr.metadata.namespace,
-        body: {
-          metadata: { name: `${cr.metadata.name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`, namespace: cr.metadata.namespace },
-          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, namespace: cr.metadata.namespace, uid: cr.metadata.uid },
-          type,
-          reason,
-          message: message.slice(0, 1024),
-          source: { component: 'quayregistry-controller' },
-          reportingComponent: FIELD_MANAGER,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
+      await this.kube.create({
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: `${cr.metadata.name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`, namespace: cr.metadata.namespace },
+        involvedObject: { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, namespace: cr.metadata.namespace, uid: cr.metadata.uid },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        source: { component: 'quayregistry-controller' },
+        reportingComponent: FIELD_MANAGER,
+        firstTimestamp: now.toISOString(),
+        lastTimestamp: now.toISOString(),
+        count: 1,
       });
     } catch (err) {
       this.log.warn(`event for ${cr.metadata.namespace}/${cr.metadata.name} not recorded: ${errorMessage(err)}`);

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import forge from 'node-forge';
 import yaml from 'js-yaml';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { JsonObjectApi } from '../../../operator/kube.js';
+import { JsonObjectApi } from './objects.js';
 import { startProcess, type ManagedProcess } from '../procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

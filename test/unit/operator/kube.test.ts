@@ -1,7 +1,6 @@
-import { ApiException } from '@kubernetes/client-node';
-import { errorMessage, retryOnConflict } from '../../../operator/kube.js';
+import { KubeApiError, errorMessage, retryOnConflict } from '../../../operator/kube.js';
 
-const conflict = () => new ApiException(409, 'Conflict', '{"kind":"Status","message":"the object has been modified"}', {});
+const conflict = () => new KubeApiError(409, '{"kind":"Status","message":"the object has been modified"}');
 
 describe('API errors', () => {
   test('a 409 Conflict is retried until the write goes through', async () => {
@@ -15,7 +14,7 @@ describe('API errors', () => {
   });
 
   test('other errors, and a conflict that persists, are not swallowed', async () => {
-    await expect(retryOnConflict(async () => Promise.reject(new ApiException(422, 'Invalid', '{}', {})))).rejects.toMatchObject({ code: 422 });
+    await expect(retryOnConflict(async () => Promise.reject(new KubeApiError(422, '{}')))).rejects.toMatchObject({ code: 422 });
     let calls = 0;
     await expect(
       retryOnConflict(async () => {
@@ -28,7 +27,7 @@ describe('API errors', () => {
 
   test('messages come from the API server Status when there is one', () => {
     expect(errorMessage(conflict())).toBe('the object has been modified');
-    expect(errorMessage(new ApiException(500, 'x', 'plain text', {}))).toBe('HTTP 500: plain text');
+    expect(errorMessage(new KubeApiError(500, 'plain text'))).toBe('HTTP 500: plain text');
     expect(errorMessage(new Error('boom'))).toBe('boom');
   });
 });
