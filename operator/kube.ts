@@ -65,6 +65,7 @@ interface Resource {
 }
 
 const APPLY = 'application/apply-patch+yaml';
+const REQUEST_TIMEOUT_MS = 60_000;
 const MERGE_PATCH = 'application/merge-patch+json';
 
 export class Kube {
@@ -111,6 +112,8 @@ export class Kube {
           }
         });
       });
+      // A request the API server never answers must not stall its registry's passes forever.
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no answer from the API server in ${REQUEST_TIMEOUT_MS / 1000} s`)));
       req.on('error', reject);
       req.end(payload);
     });

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WORK_ROOT } from './paths.js';
@@ -195,8 +196,41 @@ export async function waitUntil(
   }
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
+/** The kernel's range for the local ports of outgoing connections (`ip_local_port_range`). */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // not Linux: use Linux's default
+  }
+  return [32768, 60999];
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
+const LOWEST_TEST_PORT = 10_000;
+
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago, for a server the tests start. It is picked below the
+ * kernel's ephemeral range: a port from that range (what `listen(0)` hands out) can be taken as the local
+ * port of any outgoing connection (a client of Postgres, of S3…) before the server gets to bind it.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralPorts();
+  if (low - LOWEST_TEST_PORT >= 1000) {
+    for (let i = 0; i < 100; i++) {
+      const port = LOWEST_TEST_PORT + randomInt(low - LOWEST_TEST_PORT);
+      if (await canBind(port)) return port;
+    }
+  }
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();

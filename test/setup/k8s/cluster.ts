@@ -7,7 +7,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { get as httpsGet } from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +15,7 @@ import forge from 'node-forge';
 import yaml from 'js-yaml';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { JsonObjectApi } from './objects.js';
-import { startProcess, type ManagedProcess } from '../procs.js';
+import { freePort, startProcess, type ManagedProcess } from '../procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file runs from dist/test/setup/k8s). */
@@ -40,17 +39,6 @@ export function ensureTools(): void {
   if (['kube-apiserver', 'etcd', 'kubectl'].every((b) => existsSync(join(TOOLS, b)))) return;
   const r = spawnSync('bash', [join(SOURCE_DIR, 'build.sh')], { stdio: 'inherit', env: { ...process.env, QUAY_TS_TOOLS: TOOLS } });
   if (r.status !== 0) throw new Error('test/setup/k8s/build.sh failed: kube-apiserver, etcd and kubectl are needed for the Kubernetes tests');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 interface Pair {
