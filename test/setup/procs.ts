@@ -216,7 +216,8 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-const LOWEST_TEST_PORT = 10_000;
+/** Above every port of the Fetch standard's "bad ports" list (the highest is 10080), which `fetch` refuses. */
+const LOWEST_TEST_PORT = 10_100;
 
 /**
  * A TCP port that was free on 127.0.0.1 a moment ago, for a server the tests start. It is picked below the
