@@ -11,6 +11,8 @@ export interface RepositoryRow {
   description: string;
   state: string;
   kind: string;
+  /** Changes with every change to the repository's tags (migration 006). */
+  tag_version: number;
   created_at: Date;
 }
 

@@ -35,7 +35,63 @@ export interface TagListOptions {
   limit: number;
 }
 
+export interface TagPage {
+  json: string;
+  more: boolean;
+  last: string | null;
+}
+
+interface CachedPage {
+  /** The repository's tag_version the page was built at. */
+  version: number;
+  /** When the first of the page's tags (or the one after it) expires, in ms. */
+  validUntil: number;
+  page: TagPage;
+}
+
+/** Tag pages kept in memory, least recently used first out, bounded by the size of their JSON. */
+class TagPageCache {
+  private readonly entries = new Map<string, CachedPage>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(key: string, version: number, now: number): TagPage | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    this.delete(key);
+    if (e.version !== version || now >= e.validUntil) return undefined;
+    this.entries.set(key, e);
+    this.bytes += e.page.json.length;
+    return e.page;
+  }
+
+  set(key: string, e: CachedPage): void {
+    this.delete(key);
+    if (e.page.json.length > this.maxBytes) return;
+    this.entries.set(key, e);
+    this.bytes += e.page.json.length;
+    for (const [k, old] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= old.page.json.length;
+    }
+  }
+
+  private delete(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.bytes -= e.page.json.length;
+  }
+}
+
+/** Memory for cached tag pages (JSON characters): a 1000-tag page is about 7 KB. */
+const TAG_PAGE_CACHE_BYTES = 4 * 1024 * 1024;
+
 export class Tags {
+  private readonly pages = new TagPageCache(TAG_PAGE_CACHE_BYTES);
+
   constructor(private readonly db: Db) {}
 
   async live(repoId: number, name: string, q: Queryable = this.db, now = Date.now()): Promise<TagRow | null> {
@@ -95,20 +151,30 @@ export class Tags {
   /**
    * One page of live tag names in byte order after `last`: at most `limit` names as a JSON array (built by
    * Postgres, so a long list is not parsed and re-serialised row by row), whether more follow, and the last name.
+   * Served from memory while the repository's `tag_version` (read with the repository on every request) is the
+   * one the page was built at and none of the page's tags, nor the one after it, has expired since.
    */
-  async page(repoId: number, last: string, limit: number): Promise<{ json: string; more: boolean; last: string | null }> {
-    const r = await this.db.query<{ json: string; more: boolean; last: string | null }>(
+  async page(repo: { id: number; tag_version: number }, last: string, limit: number): Promise<TagPage> {
+    const key = `${repo.id}|${limit}|${last}`;
+    const now = Date.now();
+    const cached = this.pages.get(key, repo.tag_version, now);
+    if (cached) return cached;
+    const r = await this.db.query<{ json: string; more: boolean; last: string | null; valid_until: string | null }>(
       `SELECT coalesce(json_agg(name ORDER BY rn) FILTER (WHERE rn <= $4), '[]')::text AS json,
               count(*) > $4 AS more,
-              max(name) FILTER (WHERE rn <= $4) AS last
-         FROM (SELECT name, row_number() OVER () AS rn FROM (
-                 SELECT DISTINCT t.name COLLATE "C" AS name FROM tag t
+              max(name) FILTER (WHERE rn <= $4) AS last,
+              min(end_ms) AS valid_until
+         FROM (SELECT name, end_ms, row_number() OVER () AS rn FROM (
+                 SELECT t.name COLLATE "C" AS name, min(t.end_ms) AS end_ms FROM tag t
                   WHERE t.repository_id = $1 AND ${LIVE('t', '$2')} AND t.name COLLATE "C" > $3
-                  ORDER BY 1 LIMIT $4 + 1) s) x`,
-      [repoId, Date.now(), last, limit],
+                  GROUP BY 1 ORDER BY 1 LIMIT $4 + 1) s) x`,
+      [repo.id, now, last, limit],
       { prepare: 'tag_page' },
     );
-    return r.rows[0];
+    const { json, more, last: pageLast, valid_until } = r.rows[0];
+    const page = { json, more, last: pageLast };
+    this.pages.set(key, { version: repo.tag_version, validUntil: valid_until === null ? Infinity : Number(valid_until), page });
+    return page;
   }
 
   /**
