@@ -54,6 +54,18 @@ export class UsageLogs {
     }
   }
 
+  /** An action on a repository: its namespace and repository, with `repo` and `namespace` names in the metadata as Quay writes them. */
+  repoAction(
+    kind: string,
+    performer: Principal,
+    ip: string | null,
+    repo: { id: number; namespace_id: number; name: string },
+    namespace: string,
+    metadata: Record<string, unknown> = {},
+  ): void {
+    this.log({ kind, performer, namespaceId: repo.namespace_id, repositoryId: repo.id, ip, metadata: { repo: repo.name, namespace, ...metadata } });
+  }
+
   /** Write everything logged so far. Concurrent callers share one ordered chain of writes. */
   flush(): Promise<void> {
     if (this.timer) {

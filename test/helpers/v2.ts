@@ -21,14 +21,16 @@ export interface Blob {
   size: number;
 }
 
+export function blobOf(data: Buffer): Blob {
+  return { data, digest: sha256(data), size: data.length };
+}
+
 export function randomBlob(size = 1024): Blob {
-  const data = randomBytes(size);
-  return { data, digest: sha256(data), size };
+  return blobOf(randomBytes(size));
 }
 
 export function jsonBlob(value: unknown): Blob {
-  const data = Buffer.from(JSON.stringify(value));
-  return { data, digest: sha256(data), size: data.length };
+  return blobOf(Buffer.from(JSON.stringify(value)));
 }
 
 export class V2Client {

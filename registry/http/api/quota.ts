@@ -118,6 +118,12 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     if (!q || q.id !== idParam(id, 'Quota')) throw notFound(`Quota ${id} not found for ${ns.name}`);
     return q;
   };
+  const existingLimit = async (ns: NamespaceRow, p: { quota_id: string; limit_id: string }) => {
+    const q = await quotaOf(ns, p.quota_id);
+    const current = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
+    if (!current) throw notFound(`Quota limit ${p.limit_id} not found`);
+    return { q, current };
+  };
   const log = (req: FastifyRequest, ns: NamespaceRow, kind: string, metadata: Record<string, unknown>) =>
     rt.logs.log({ kind, performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { namespace: ns.name, ...metadata } });
   const cfg = { scope: m.canWrite ? ('super:user' as const) : ('user:read' as const) };
@@ -210,10 +216,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     enabled();
     writer(req);
     const ns = await m.namespace(req);
-    const p = req.params as { quota_id: string; limit_id: string };
-    const q = await quotaOf(ns, p.quota_id);
-    const current = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
-    if (!current) throw notFound(`Quota limit ${p.limit_id} not found`);
+    const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
     const { type, percent } = limitOf(req.body as LimitInput, current);
     if (!(await rt.quotas.updateLimit(current.id, type, percent))) throw badRequest('Quota limit already exists');
     log(req, ns, 'org_change_quota_limit', { quota_id: q.id, limit_id: current.id, type, threshold_percent: percent });
@@ -225,10 +228,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     enabled();
     writer(req);
     const ns = await m.namespace(req);
-    const p = req.params as { quota_id: string; limit_id: string };
-    const q = await quotaOf(ns, p.quota_id);
-    const current = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
-    if (!current) throw notFound(`Quota limit ${p.limit_id} not found`);
+    const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
     await rt.quotas.deleteLimit(current.id);
     log(req, ns, 'org_delete_quota_limit', { quota_id: q.id, limit_id: current.id });
     reply.code(204).send();

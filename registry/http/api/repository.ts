@@ -45,7 +45,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       if (!(await rt.permissions.canCreateIn(req.principal, ns))) throw unauthorizedFor(req.principal);
       const { repo, created } = await rt.tenancy.repoPermissions.createRepository(ns!, ref.name, { visibility, description }, req.principal);
       if (!created) throw badRequest('Repository already exists');
-      rt.logs.log({ kind: 'create_repo', performer: req.principal, namespaceId: ns!.id, repositoryId: repo.id, ip: req.ip, metadata: { repo: repo.name, namespace: ns!.name } });
+      rt.logs.repoAction('create_repo', req.principal, req.ip, repo, ns!.name);
       reply.code(201);
       return { namespace: ns!.name, name: repo.name, kind: repo.kind };
     },
@@ -170,7 +170,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
     async (req) => {
       const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'write');
       await rt.tenancy.repoViews.setDescription(repo.id, req.body.description);
-      rt.logs.log({ kind: 'set_repo_description', performer: req.principal, namespaceId: namespace.id, repositoryId: repo.id, ip: req.ip, metadata: { repo: repo.name, namespace: namespace.name, description: req.body.description } });
+      rt.logs.repoAction('set_repo_description', req.principal, req.ip, repo, namespace.name, { description: req.body.description });
       return { success: true };
     },
   );
@@ -191,7 +191,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
     async (req) => {
       const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
       await rt.tenancy.repoViews.setVisibility(repo.id, req.body.visibility);
-      rt.logs.log({ kind: 'change_repo_visibility', performer: req.principal, namespaceId: namespace.id, repositoryId: repo.id, ip: req.ip, metadata: { repo: repo.name, namespace: namespace.name, visibility: req.body.visibility } });
+      rt.logs.repoAction('change_repo_visibility', req.principal, req.ip, repo, namespace.name, { visibility: req.body.visibility });
       return { success: true };
     },
   );

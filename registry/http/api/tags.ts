@@ -3,7 +3,7 @@
  * (PUT), delete, restore inside the namespace's time machine window.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import type { RepositoryRow } from '../../model/repositories.js';
 import type { TagHistoryRow } from '../../model/tags.js';
@@ -45,10 +45,6 @@ export function tagView(t: TagHistoryRow): Record<string, unknown> {
 /** Quay brings `page` and `limit` into range (page ≥ 1, limit 1-100) rather than refusing them. */
 function clamp(n: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, n));
-}
-
-function logTag(rt: Runtime, req: FastifyRequest, repo: RepositoryRow, namespace: string, kind: string, metadata: Record<string, unknown>): void {
-  rt.logs.log({ kind, performer: req.principal, namespaceId: repo.namespace_id, repositoryId: repo.id, ip: req.ip, metadata: { repo: repo.name, namespace, ...metadata } });
 }
 
 export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
@@ -126,13 +122,13 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const beforeDigest = before ? (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [before.manifest_id])).rows[0]?.digest : undefined;
         const result = await rt.tags.assign(repo.id, name, body.manifest_digest);
         if (result === null) throw notFound(`Manifest ${body.manifest_digest} not found in ${namespace.name}/${repo.name}`);
-        if (result === 'created') logTag(rt, req, repo, namespace.name, 'create_tag', { tag: name, manifest_digest: body.manifest_digest });
-        if (result === 'moved') logTag(rt, req, repo, namespace.name, 'move_tag', { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
+        if (result === 'created') rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest });
+        if (result === 'moved') rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
       }
       if (expirationMs !== undefined) {
         const r = await rt.tags.setExpiration(repo.id, name, expirationMs);
         if (!r) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
-        logTag(rt, req, repo, namespace.name, 'change_tag_expiration', {
+        rt.logs.repoAction('change_tag_expiration', req.principal, req.ip, repo, namespace.name, {
           tag: name,
           expiration_date: expirationMs === null ? null : rfc2822(expirationMs),
           old_expiration_date: r.previous === null ? null : rfc2822(r.previous),
@@ -152,7 +148,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       const live = await rt.tags.live(repo.id, req.params.tag);
       if (!live || !(await rt.tags.delete(repo.id, req.params.tag))) throw notFound(`Tag ${req.params.tag} not found in ${namespace.name}/${repo.name}`);
       const digest = (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0]?.digest;
-      logTag(rt, req, repo, namespace.name, 'delete_tag', { tag: req.params.tag, manifest_digest: digest });
+      rt.logs.repoAction('delete_tag', req.principal, req.ip, repo, namespace.name, { tag: req.params.tag, manifest_digest: digest });
       reply.code(204).send();
     },
   );
@@ -181,7 +177,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       if (r === 'unknown_manifest') throw notFound(`Manifest ${digest} not found in ${namespace.name}/${repo.name}`);
       if (r === 'not_in_history') throw notFound(`Tag ${name} never pointed at ${digest}`);
       if (r === 'outside_window') throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
-      logTag(rt, req, repo, namespace.name, 'revert_tag', { tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
+      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
       return {};
     },
   );

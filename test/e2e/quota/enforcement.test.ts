@@ -4,24 +4,11 @@
  * pushed with podman until the namespace is full; the next push is refused at its first upload with the
  * exact text podman prints; deleting a tag and letting GC run frees the space and the push passes.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { startRegistry } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
-import { clientSandbox, INSECURE, type ClientSandbox } from '../../setup/tools.js';
+import { clientSandbox, INSECURE } from '../../setup/tools.js';
+import { buildRandomImage, MiB } from './lib.js';
 import { gcRuns, metric, sleep } from '../../integration/gc/lib.js';
-
-const MiB = 1024 * 1024;
-
-/** buildah: FROM scratch with `size` bytes of random (incompressible) data. */
-async function build(sb: ClientSandbox, ref: string, size: number): Promise<void> {
-  const ctx = join(sb.dir, `ctx-${randomBytes(4).toString('hex')}`);
-  mkdirSync(ctx);
-  writeFileSync(join(ctx, 'data.bin'), randomBytes(size));
-  writeFileSync(join(ctx, 'Containerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
-  await sb.run('buildah', ['--storage-driver', 'vfs', 'bud', '--isolation', 'chroot', '-f', join(ctx, 'Containerfile'), '-t', ref, ctx]);
-}
 
 test('podman push is refused over the Reject limit with "Quota has been exceeded on namespace", and passes after delete + GC', async () => {
   const dbUri = await createTestDatabase('quotae2e');
@@ -41,9 +28,9 @@ test('podman push is refused over the Reject limit with "Quota has been exceeded
     const sb = clientSandbox('quota-e2e');
     const creds = ['--creds', `admin:${reg.admin.password}`];
     const repo = `${reg.hostPort}/admin/big`;
-    await build(sb, `${repo}:one`, 3 * MiB);
-    await build(sb, `${repo}:two`, 3 * MiB);
-    await build(sb, `${repo}:three`, 1 * MiB);
+    await buildRandomImage(sb, `${repo}:one`, 3 * MiB);
+    await buildRandomImage(sb, `${repo}:two`, 3 * MiB);
+    await buildRandomImage(sb, `${repo}:three`, 1 * MiB);
     await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:one`]);
     // 3 MiB of 5: under the limit, this push starts and goes through, ending at 6 MiB.
     await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:two`]);

@@ -5,24 +5,12 @@
  * limit is refused with the text podman prints in 14.4.5.3, a tag is deleted, GC frees the space, the size
  * drops and the next push passes.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { startRegistry } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
-import { clientSandbox, INSECURE, type ClientSandbox } from '../../setup/tools.js';
+import { clientSandbox, INSECURE } from '../../setup/tools.js';
+import { buildRandomImage, MiB } from './lib.js';
 import { gcRuns, sleep } from '../../integration/gc/lib.js';
 import { signin } from '../../integration/api/fixture.js';
-
-const MiB = 1024 * 1024;
-
-async function build(sb: ClientSandbox, ref: string, size: number): Promise<void> {
-  const ctx = join(sb.dir, `ctx-${randomBytes(4).toString('hex')}`);
-  mkdirSync(ctx);
-  writeFileSync(join(ctx, 'data.bin'), randomBytes(size));
-  writeFileSync(join(ctx, 'Containerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
-  await sb.run('buildah', ['--storage-driver', 'vfs', 'bud', '--isolation', 'chroot', '-f', join(ctx, 'Containerfile'), '-t', ref, ctx]);
-}
 
 test('chapter 14 walkthrough with podman: quota, quota_report, Warning and Reject limits, refusal, delete, GC, push again', async () => {
   const reg = await startRegistry({
@@ -48,9 +36,9 @@ test('chapter 14 walkthrough with podman: quota, quota_report, Warning and Rejec
     const sb = clientSandbox('quota-walkthrough');
     const creds = ['--creds', `admin:${reg.admin.password}`];
     const repo = `${reg.hostPort}/testorg/ubuntu`;
-    await build(sb, `${repo}:18.04`, 3 * MiB);
-    await build(sb, `${repo}:20.04`, 3 * MiB);
-    await build(sb, `${repo}:22.04`, 3 * MiB);
+    await buildRandomImage(sb, `${repo}:18.04`, 3 * MiB);
+    await buildRandomImage(sb, `${repo}:20.04`, 3 * MiB);
+    await buildRandomImage(sb, `${repo}:22.04`, 3 * MiB);
 
     // 14.4.2: push, then read quota_report on the repository listing and the organization.
     await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:18.04`]);
@@ -75,7 +63,7 @@ test('chapter 14 walkthrough with podman: quota, quota_report, Warning and Rejec
     expect(await size()).toBeGreaterThan(8 * MiB);
 
     // 14.4.5.3: over Reject, the next push is refused with the text podman prints.
-    await build(sb, `${repo}:24.04`, 1 * MiB);
+    await buildRandomImage(sb, `${repo}:24.04`, 1 * MiB);
     const refused = await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:24.04`], { allowFail: true });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('denied: Quota has been exceeded on namespace');

@@ -10,7 +10,8 @@ import pg from 'pg';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
-import { Client, fsDigests, gcRuns, makeImage, metric, randomBlob, sleep, type Image } from './lib.js';
+import { Client, fsDigests, gcRuns, makeImage, metric, sleep, type Image } from './lib.js';
+import { randomBlob } from '../../helpers/v2.js';
 
 const BASE = {
   SUPER_USERS: ['admin'],

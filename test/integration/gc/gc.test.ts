@@ -9,7 +9,8 @@ import pg from 'pg';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
-import { Client, fsDigests, gcRuns, metric, makeImage, randomBlob, s3Digests, sleep, type Blob, type Image } from './lib.js';
+import { Client, fsDigests, gcRuns, metric, makeImage, s3Digests, sleep, type Image } from './lib.js';
+import { randomBlob, type Blob } from '../../helpers/v2.js';
 
 const TEMP_REF_SECONDS = 6;
 const GC = { FEATURE_GARBAGE_COLLECTION: true, GARBAGE_COLLECTION_FREQUENCY: 1, DEFAULT_TAG_EXPIRATION: '0s', PUSH_TEMP_TAG_EXPIRATION_SEC: TEMP_REF_SECONDS };

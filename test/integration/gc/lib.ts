@@ -2,33 +2,13 @@
  * Shared by the tag, GC and quota tests: image building over the distribution API (real HTTP against a real
  * registry process), REST calls, storage listings and metric reads.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { basicAuth, type RegistryProcess } from '../../helpers/registry.js';
+import { jsonBlob, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, sha256, type Blob } from '../../helpers/v2.js';
 import { s3Client, testS3 } from '../../setup/services.js';
-
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-
-export interface Blob {
-  data: Buffer;
-  digest: string;
-  size: number;
-}
-
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-export function blobOf(data: Buffer): Blob {
-  return { data, digest: sha256(data), size: data.length };
-}
-
-export function randomBlob(size: number): Blob {
-  return blobOf(randomBytes(size));
-}
 
 export interface Image {
   config: Blob;
@@ -37,29 +17,30 @@ export interface Image {
   digest: string;
 }
 
-/** An OCI image: a config (with optional LABELs) and the given layers. */
-export function makeImage(layers: Blob[], labels: Record<string, string> = {}): Image {
-  const config = blobOf(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Labels: labels },
-        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-        created: new Date().toISOString(),
-        nonce: randomBytes(8).toString('hex'),
-      }),
-    ),
-  );
+/** An OCI image manifest for a config and layers. */
+export function imageOf(config: Blob, layers: Blob[]): Image {
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
-      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+      config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
+      layers: layers.map((l) => ({ mediaType: OCI_LAYER, digest: l.digest, size: l.size })),
     }),
   );
   return { config, layers, manifest, digest: sha256(manifest) };
+}
+
+/** An OCI image: a config (with optional LABELs) and the given layers. */
+export function makeImage(layers: Blob[], labels: Record<string, string> = {}): Image {
+  const config = jsonBlob({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Labels: labels },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    created: new Date().toISOString(),
+    nonce: randomBytes(8).toString('hex'),
+  });
+  return imageOf(config, layers);
 }
 
 export class Client {

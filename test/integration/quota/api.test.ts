@@ -4,7 +4,8 @@
  */
 import { startRegistry } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
-import { Client, makeImage, randomBlob } from '../gc/lib.js';
+import { Client, makeImage } from '../gc/lib.js';
+import { randomBlob } from '../../helpers/v2.js';
 import { signin } from '../api/fixture.js';
 
 const MiB = 1024 * 1024;

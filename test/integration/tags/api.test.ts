@@ -5,7 +5,8 @@
 import pg from 'pg';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
-import { Client, makeImage, randomBlob } from '../gc/lib.js';
+import { Client, makeImage } from '../gc/lib.js';
+import { randomBlob } from '../../helpers/v2.js';
 import { signin, type Api } from '../api/fixture.js';
 
 let reg: RegistryProcess;

@@ -5,7 +5,8 @@
  */
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
-import { blobOf, Client, makeImage, OCI_MANIFEST, randomBlob, sha256, type Image } from '../gc/lib.js';
+import { Client, imageOf, makeImage, type Image } from '../gc/lib.js';
+import { jsonBlob, randomBlob, type Blob } from '../../helpers/v2.js';
 import { signin, type Api } from '../api/fixture.js';
 
 let reg: RegistryProcess;
@@ -22,17 +23,8 @@ afterAll(async () => {
 });
 
 /** An OCI image whose config carries `history` (what `docker build` and buildah write). */
-function imageWithHistory(layers: ReturnType<typeof randomBlob>[], history: Record<string, unknown>[]): Image {
-  const config = blobOf(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, history })));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
-      layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
-    }),
-  );
-  return { config, layers, manifest, digest: sha256(manifest) };
+function imageWithHistory(layers: Blob[], history: Record<string, unknown>[]): Image {
+  return imageOf(jsonBlob({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, history }), layers);
 }
 
 test('the tag list brings page and limit into range as Quay does (limit at most 100, page at least 1)', async () => {
