@@ -16,6 +16,8 @@ import {
   FormGroup,
   FormSelect,
   FormSelectOption,
+  Flex,
+  FlexItem,
   Label,
   Progress,
   ProgressMeasureLocation,
@@ -422,28 +424,25 @@ export default function NamespaceSettings({ name, org }: { name: string; org: Or
   const me = useMe();
   const [tab, setTab] = useState<string | number>('general');
   const source = org ?? (me as unknown as Org);
-  const hasQuota = source.quotas !== undefined;
+  const tabs = [
+    { key: 'general', title: 'General settings', show: true },
+    { key: 'cli', title: 'CLI configuration', show: !org },
+    { key: 'quota', title: 'Quota', show: source.quotas !== undefined },
+  ].filter((t) => t.show);
   return (
-    <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} isVertical aria-label="Settings" mountOnEnter unmountOnExit>
-      <Tab eventKey="general" title={<TabTitleText>General settings</TabTitleText>}>
-        <div style={{ padding: '0 1.5rem' }}>
-          <General name={name} org={org} />
-        </div>
-      </Tab>
-      {!org && (
-        <Tab eventKey="cli" title={<TabTitleText>CLI configuration</TabTitleText>}>
-          <div style={{ padding: '0 1.5rem' }}>
-            <CliConfiguration />
-          </div>
-        </Tab>
-      )}
-      {hasQuota && (
-        <Tab eventKey="quota" title={<TabTitleText>Quota</TabTitleText>}>
-          <div style={{ padding: '0 1.5rem' }}>
-            <Quota name={name} org={org} />
-          </div>
-        </Tab>
-      )}
-    </Tabs>
+    <Flex flexWrap={{ default: 'nowrap' }} alignItems={{ default: 'alignItemsFlexStart' }}>
+      <FlexItem>
+        <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} isVertical aria-label="Settings">
+          {tabs.map((t) => (
+            <Tab key={t.key} eventKey={t.key} title={<TabTitleText>{t.title}</TabTitleText>} tabContentId={`settings-${t.key}`} />
+          ))}
+        </Tabs>
+      </FlexItem>
+      <FlexItem grow={{ default: 'grow' }} id={`settings-${tab}`} role="tabpanel">
+        {tab === 'general' && <General name={name} org={org} />}
+        {tab === 'cli' && <CliConfiguration />}
+        {tab === 'quota' && <Quota name={name} org={org} />}
+      </FlexItem>
+    </Flex>
   );
 }
