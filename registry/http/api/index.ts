@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
+import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
 import { ApiError, sendApiError } from './errors.js';
 import { registerApiAuth } from './auth.js';
@@ -52,9 +53,9 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     const text = String(body).trim();
     if (text === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new ApiError(400, 'invalid_request', 'Invalid JSON body'), undefined);
+      done(null, parseUntrustedJson(text));
+    } catch (err) {
+      done(new ApiError(400, 'invalid_request', (err as Error).message), undefined);
     }
   });
 
