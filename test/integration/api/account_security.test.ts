@@ -3,6 +3,7 @@
  * tokens stay, as in Quay); names in SUPER_USERS / GLOBAL_READONLY_SUPER_USERS cannot be claimed by sign-up
  * or by someone else's /user/initialize. Real registry process on Postgres.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basicAuth, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, initialize, signin } from './fixture.js';
 
@@ -36,6 +37,8 @@ test('changing a password ends every other session of the user; the changing ses
   const viaApp = await fetch(`${reg.url}/v2/auth?service=${reg.hostPort}`, { headers: { authorization: basicAuth('$app', app.token.token_code) } });
   expect(viaApp.status).toBe(200);
   expect((await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'changer', password: old }) })).status).toBe(403);
+  // The failed attempt above makes the next one wait 0.5 s (login backoff).
+  await sleep(700);
   await signin(reg, 'changer', 'brand-new-password');
 });
 
