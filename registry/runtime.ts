@@ -22,6 +22,9 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import { Queues } from './queue/index.js';
+import { Outbound } from './net/outbound.js';
+import { Events } from './model/events.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -46,6 +49,12 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** The durable work queues (registry/queue/). */
+  queues: Queues;
+  /** The SSRF guard every outbound HTTP call goes through. */
+  outbound: Outbound;
+  /** Event emission inside producers' transactions. */
+  events: Events;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -76,6 +85,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
+    const queues = new Queues(db);
+    metrics.watchQueues(() => queues.depth());
+    const outbound = new Outbound(config);
+    const events = new Events(config, queues);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
@@ -98,18 +111,23 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       blobs,
       uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, (q, p) =>
-        labels.onManifestPushed(q, p),
-      ),
+      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
+        await labels.onManifestPushed(q, p);
+        if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+      }),
       logs,
       gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
       quotas: new Quotas(db, config, notifications),
       labels,
       notifications,
       tenancy,
+      queues,
+      outbound,
+      events,
       redis,
       async close() {
         await logs.flush();
+        outbound.close();
         redis?.disconnect();
         await db.close();
       },
