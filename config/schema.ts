@@ -42,6 +42,11 @@ export const QuayConfigSchema = Type.Object(
     EXTERNAL_TLS_TERMINATION: Bool(false, 'TLS is terminated in front of the registry'),
     REGISTRY_TITLE: Str('Quay', 'name shown in the UI'),
     REGISTRY_TITLE_SHORT: Str('Quay', 'short name shown in the UI'),
+    ENTERPRISE_LOGO_URL: Type.Optional(Type.String({ description: 'logo shown in the UI (published in GET /config as BRANDING.logo)' })),
+    BRANDING: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'UI branding: logo, footer_img, footer_url' })),
+    CONTACT_INFO: Type.Optional(Type.Array(Type.String(), { description: 'contact links shown in the UI (mailto:, irc:, tel:, https:)' })),
+    DOCUMENTATION_ROOT: Type.Optional(Type.String({ description: 'base URL of the documentation the UI links to' })),
+    FOOTER_LINKS: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'UI footer links: TERMS_OF_SERVICE_URL, PRIVACY_POLICY_URL, SECURITY_URL, ABOUT_URL' })),
     DB_URI: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'Postgres URI; absent = embedded PGlite' })),
     DB_CONNECTION_ARGS: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     DISTRIBUTED_STORAGE_CONFIG: Type.Optional(Type.Record(Type.String(), StorageLocation)),
@@ -130,7 +135,7 @@ export type QuayConfig = Static<typeof QuayConfigSchema>;
  * They are not warned about; anything outside the schema and this list is.
  */
 export const QUAY_KNOWN_KEYS: readonly string[] = [
-  'SETUP_COMPLETE', 'TESTING', 'ENTERPRISE_LOGO_URL', 'FOOTER_LINKS', 'BRANDING', 'CONTACT_INFO',
+  'SETUP_COMPLETE', 'TESTING',
   'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN', 'FEATURE_PROXY_STORAGE',
   'FEATURE_STORAGE_REPLICATION', 'FEATURE_SECURITY_NOTIFICATIONS', 'SECURITY_SCANNER_INDEXING_INTERVAL',
   'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'SECURITY_SCANNER_ENDPOINT', 'SECURITY_SCANNER_NOTIFICATIONS',
