@@ -6,6 +6,7 @@ import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
+import { checkRequestInput } from './http/edge.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
@@ -28,6 +29,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     reply.header('docker-distribution-api-version', 'registry/2.0');
     reply.header('x-request-id', req.id);
   });
+  app.addHook('onRequest', checkRequestInput);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.metricRoute ?? req.routeOptions.url ?? 'unknown';

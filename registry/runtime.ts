@@ -25,6 +25,8 @@ import { createTenancy, type Tenancy } from './model/tenancy.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
+import { SecretBox, secretMaterial } from './auth/secrets.js';
+import { ProxyCache } from './proxy/cache.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -55,6 +57,10 @@ export interface Runtime {
   outbound: Outbound;
   /** Event emission inside producers' transactions. */
   events: Events;
+  /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
+  proxyCache: ProxyCache;
+  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
+  upstreamSecrets: SecretBox;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -90,6 +96,29 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
+      await labels.onManifestPushed(q, p);
+      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+    });
+    const quotas = new Quotas(db, config, notifications);
+    const proxyCache = new ProxyCache({
+      db,
+      config,
+      store,
+      blobs,
+      manifests,
+      tags,
+      repositories,
+      quotas,
+      box: upstreamSecrets,
+      log,
+      maxBlobSize,
+      grantRead: async (repo, principal) => {
+        if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
+      },
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -109,21 +138,20 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       namespaces,
       repositories,
       blobs,
-      uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
+      uploads: new Uploads(db, store, blobs, maxBlobSize),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
-        await labels.onManifestPushed(q, p);
-        if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
-      }),
+      manifests,
       logs,
       gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
-      quotas: new Quotas(db, config, notifications),
+      quotas,
       labels,
       notifications,
       tenancy,
       queues,
       outbound,
       events,
+      proxyCache,
+      upstreamSecrets,
       redis,
       async close() {
         await logs.flush();
