@@ -22,6 +22,7 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import type { WriteGate } from './model/write_gate.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -46,6 +47,8 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
+  writeGate: WriteGate;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -107,6 +110,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       labels,
       notifications,
       tenancy,
+      writeGate: tenancy.writeGate,
       redis,
       async close() {
         await logs.flush();
