@@ -22,6 +22,9 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import { SecurityScanner, parseLayerSize } from './model/secscan.js';
+import { BuiltinScanner } from './scan/builtin.js';
+import { DEFAULT_LIMITS } from './scan/layer.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -46,6 +49,10 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** Security scanning (FEATURE_SECURITY_SCANNER): statuses, indexing, the /security lookup. */
+  secscan: SecurityScanner;
+  /** The built-in scanner (also the OSV database importer), when Clair is not configured. */
+  builtinScanner: BuiltinScanner | null;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -77,6 +84,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
+    const secscan = new SecurityScanner(db, store, config, log, builtinScanner);
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -98,15 +107,18 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       blobs,
       uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, (q, p) =>
-        labels.onManifestPushed(q, p),
-      ),
+      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
+        await labels.onManifestPushed(q, p);
+        await secscan.onManifestPushed(q, p);
+      }),
       logs,
       gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
       quotas: new Quotas(db, config, notifications),
       labels,
       notifications,
       tenancy,
+      secscan,
+      builtinScanner,
       redis,
       async close() {
         await logs.flush();

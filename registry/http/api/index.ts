@@ -31,6 +31,7 @@ import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { searchRoutes } from './search.js';
+import { secscanRoutes } from './secscan.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -99,5 +100,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
   await searchRoutes(app, rt);
+  await secscanRoutes(app, rt);
   await discoveryRoutes(app);
 }

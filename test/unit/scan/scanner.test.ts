@@ -111,6 +111,13 @@ describe('layer reading', () => {
     await expect(readLayer(Readable.from([gzipSync(Buffer.from('short'))]))).rejects.toThrow(LayerError);
     await expect(readLayer(Readable.from([Buffer.from([0x1f, 0x8b, 0x08, 0, 1, 2, 3, 4, 5, 6])]))).rejects.toThrow(LayerError);
   });
+  test('an archive cut right after the last file (no padding, no end blocks) is read; one cut inside a file is not', async () => {
+    const bytes = await tarOf([{ name: 'etc/os-release', data: 'ID=alpine\n' }, { name: 'lib/apk/db/installed', data: 'P:musl\nV:1.2.3-r4\n' }]);
+    const dataEnd = 512 * 3 + 'P:musl\nV:1.2.3-r4\n'.length;
+    const entries = await readLayer(Readable.from([gzipSync(bytes.subarray(0, dataEnd))]));
+    expect(entries.map((e) => e.path)).toEqual(['etc/os-release', 'lib/apk/db/installed']);
+    await expect(readLayer(Readable.from([gzipSync(bytes.subarray(0, dataEnd - 3))]))).rejects.toThrow(/Unexpected end of data/);
+  });
   test('a gzip bomb fails at the decompression limit without being held in memory', async () => {
     // 256 MiB of zeros compresses to about 256 KiB
     const zeros = Buffer.alloc(1024 * 1024);
