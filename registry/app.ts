@@ -7,6 +7,8 @@ import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
 import { secscanPlugin } from './http/secscan.js';
+import { checkRequestInput } from './http/edge.js';
+import { registerUi } from './http/ui.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
@@ -29,6 +31,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     reply.header('docker-distribution-api-version', 'registry/2.0');
     reply.header('x-request-id', req.id);
   });
+  app.addHook('onRequest', checkRequestInput);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.metricRoute ?? req.routeOptions.url ?? 'unknown';
@@ -51,5 +54,6 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
   await app.register(secscanPlugin, { rt });
+  await registerUi(app);
   return app;
 }

@@ -25,6 +25,11 @@ import { createTenancy, type Tenancy } from './model/tenancy.js';
 import { SecurityScanner, parseLayerSize } from './model/secscan.js';
 import { BuiltinScanner } from './scan/builtin.js';
 import { DEFAULT_LIMITS } from './scan/layer.js';
+import { Queues } from './queue/index.js';
+import { Outbound } from './net/outbound.js';
+import { Events } from './model/events.js';
+import { SecretBox, secretMaterial } from './auth/secrets.js';
+import { ProxyCache } from './proxy/cache.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -53,6 +58,16 @@ export interface Runtime {
   secscan: SecurityScanner;
   /** The built-in scanner (also the OSV database importer), when Clair is not configured. */
   builtinScanner: BuiltinScanner | null;
+  /** The durable work queues (registry/queue/). */
+  queues: Queues;
+  /** The SSRF guard every outbound HTTP call goes through. */
+  outbound: Outbound;
+  /** Event emission inside producers' transactions. */
+  events: Events;
+  /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
+  proxyCache: ProxyCache;
+  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
+  upstreamSecrets: SecretBox;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -83,9 +98,37 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
+    const queues = new Queues(db);
+    metrics.watchQueues(() => queues.depth());
+    const outbound = new Outbound(config);
+    const events = new Events(config, queues);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
     const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
-    const secscan = new SecurityScanner(db, store, config, log, builtinScanner);
+    const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
+    const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
+      await labels.onManifestPushed(q, p);
+      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+      await secscan.onManifestPushed(q, p);
+    });
+    const quotas = new Quotas(db, config, notifications);
+    const proxyCache = new ProxyCache({
+      db,
+      config,
+      store,
+      blobs,
+      manifests,
+      tags,
+      repositories,
+      quotas,
+      box: upstreamSecrets,
+      log,
+      maxBlobSize,
+      grantRead: async (repo, principal) => {
+        if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
+      },
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -105,23 +148,26 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       namespaces,
       repositories,
       blobs,
-      uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
+      uploads: new Uploads(db, store, blobs, maxBlobSize),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
-        await labels.onManifestPushed(q, p);
-        await secscan.onManifestPushed(q, p);
-      }),
+      manifests,
       logs,
       gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
-      quotas: new Quotas(db, config, notifications),
+      quotas,
       labels,
       notifications,
       tenancy,
       secscan,
       builtinScanner,
+      queues,
+      outbound,
+      events,
+      proxyCache,
+      upstreamSecrets,
       redis,
       async close() {
         await logs.flush();
+        outbound.close();
         redis?.disconnect();
         await db.close();
       },

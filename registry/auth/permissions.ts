@@ -187,6 +187,19 @@ export class Permissions {
   }
 
   /**
+   * Quay's pull-through right: in a proxy cache organization (FEATURE_PROXY_CACHE), its members (and its
+   * robots) may pull any repository, including one the pull is about to create from the upstream.
+   */
+  async canPullThrough(p: Principal, target: RepoTarget, q: Queryable = this.db): Promise<boolean> {
+    const ns = target.namespace;
+    if (!this.config.FEATURE_PROXY_CACHE || !ns || ns.kind !== 'org' || (p.kind !== 'user' && p.kind !== 'robot')) return false;
+    if (p.kind === 'user' && repoCap(p.scopes) === null) return false;
+    const proxy = await q.query('SELECT 1 FROM proxy_cache_config WHERE namespace_id = $1', [ns.id]);
+    if (proxy.rows.length === 0) return false;
+    return p.kind === 'robot' ? p.ownerId === ns.id : this.isOrgMember(p, ns, q);
+  }
+
+  /**
    * May the principal create repositories in this namespace? Its owner (with repo:create), org admins and
    * members of creator teams (robots too, in their own organization), full-access superusers.
    */
@@ -225,7 +238,7 @@ export class Permissions {
     for (const action of new Set(requested)) {
       switch (action) {
         case 'pull':
-          if (atLeast(role, 'read')) granted.push('pull');
+          if (atLeast(role, 'read') || (await this.canPullThrough(p, target))) granted.push('pull');
           break;
         case 'push':
           if (target.repo ? atLeast(role, 'write') && normal : await this.canCreateIn(p, target.namespace)) granted.push('push');

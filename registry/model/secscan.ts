@@ -14,6 +14,9 @@ import { ScannerUnavailable, type IndexLayer, type IndexOutcome, type ScannerBac
 import type { QuaySecurityData } from '../scan/report.js';
 import { SEVERITIES, type QuaySeverity } from '../scan/osv.js';
 import { LIVE } from './tags.js';
+import type { Events } from './events.js';
+import type { NewMatch } from '../scan/builtin.js';
+import type { QuayVulnerability } from '../scan/report.js';
 
 export const IndexStatus = {
   PENDING: 0,
@@ -80,6 +83,7 @@ export class SecurityScanner {
     private readonly config: QuayConfig,
     private readonly log: Logger,
     readonly backend: ScannerBackend,
+    private readonly events: Events,
   ) {}
 
   get enabled(): boolean {
@@ -256,6 +260,67 @@ export class SecurityScanner {
     );
     const manifests = Number(r.rows[0].manifests);
     return manifests === 0 ? 100 : (Number(r.rows[0].statuses) / manifests) * 100;
+  }
+
+  /**
+   * After a manifest's first successful index (FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX): one
+   * `vulnerability_found` per vulnerability at or above NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX, flagged
+   * `vulnerable_index_report_created` as Quay does (such events ignore the notification's level filter).
+   */
+  async notifyFirstIndex(m: IndexedManifest): Promise<number> {
+    if (!m.firstIndex || !this.config.FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX) return 0;
+    const report = await this.backend.report(m.manifestId, m.digest);
+    if (!report) return 0;
+    const min = severityIndex(this.config.NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX);
+    const vulns = new Map<string, QuayVulnerability>();
+    for (const f of report.Layer.Features) for (const v of f.Vulnerabilities) if (severityIndex(v.Severity) <= min && !vulns.has(v.Name)) vulns.set(v.Name, v);
+    if (!vulns.size) return 0;
+    return this.db.tx(async (q) => {
+      const repo = await this.repoNames(q, m.repositoryId);
+      if (!repo) return 0;
+      const tags = await this.tagsOf(q, m.manifestId);
+      let n = 0;
+      for (const v of vulns.values()) {
+        n += await this.events.emitRepository(q, 'vulnerability_found', repo, {
+          tags: tags.length ? tags : [m.digest],
+          vulnerable_index_report_created: 'true',
+          vulnerability: { id: v.Name, description: v.Description, link: v.Link, priority: v.Severity, has_fix: Boolean(v.FixedBy) },
+        });
+      }
+      return n;
+    });
+  }
+
+  /**
+   * FEATURE_SECURITY_NOTIFICATIONS: one `vulnerability_found` per (manifest, advisory) that a database update
+   * made match, for manifests that have tags (as Quay's notification worker); the level filter applies.
+   */
+  async notifyNewMatches(matches: NewMatch[], vulnerability: (m: NewMatch) => QuayVulnerability): Promise<number> {
+    if (!this.config.FEATURE_SECURITY_NOTIFICATIONS || !matches.length) return 0;
+    const seen = new Set<string>();
+    let n = 0;
+    for (const m of matches) {
+      const key = `${m.manifestId}\0${m.record.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      n += await this.db.tx(async (q) => {
+        const r = await q.query<{ repository_id: number }>('SELECT repository_id FROM manifest WHERE id = $1', [m.manifestId]);
+        const repo = r.rows[0] && (await this.repoNames(q, r.rows[0].repository_id));
+        const tags = await this.tagsOf(q, m.manifestId);
+        if (!repo || !tags.length) return 0;
+        const v = vulnerability(m);
+        return this.events.emitRepository(q, 'vulnerability_found', repo, {
+          tags,
+          vulnerability: { id: v.Name, description: v.Description, link: v.Link, priority: v.Severity, has_fix: Boolean(v.FixedBy) },
+        });
+      });
+    }
+    return n;
+  }
+
+  private async repoNames(q: Queryable, repositoryId: number): Promise<{ id: number; namespace: string; name: string } | null> {
+    const r = await q.query<{ name: string; namespace: string }>('SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1', [repositoryId]);
+    return r.rows[0] ? { id: repositoryId, ...r.rows[0] } : null;
   }
 
   /** Live tag names of a manifest (up to 100), for event payloads. */

@@ -43,7 +43,7 @@ export async function createTenancy(db: Db, config: QuayConfig, namespaces: Name
   return {
     auth: new Authenticator(db, namespaces, config, data),
     permissions,
-    sessions: new Sessions(db, durationSeconds(config.SESSION_TIMEOUT)),
+    sessions: new Sessions(db, durationSeconds(config.SESSION_TIMEOUT), await secretMaterial(db, 'SECRET_KEY', config.SECRET_KEY)),
     orgs: new Organizations(db, config),
     teams: new Teams(db, config.FEATURE_REQUIRE_TEAM_INVITE),
     robots: new Robots(db, data),

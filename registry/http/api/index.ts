@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
+import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
 import { ApiError, sendApiError } from './errors.js';
 import { registerApiAuth } from './auth.js';
@@ -32,6 +33,7 @@ import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { searchRoutes } from './search.js';
 import { secscanRoutes } from './secscan.js';
+import { proxyCacheRoutes } from './proxycache.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -52,9 +54,9 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     const text = String(body).trim();
     if (text === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new ApiError(400, 'invalid_request', 'Invalid JSON body'), undefined);
+      done(null, parseUntrustedJson(text));
+    } catch (err) {
+      done(new ApiError(400, 'invalid_request', (err as Error).message), undefined);
     }
   });
 
@@ -101,5 +103,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await notificationRoutes(app, rt);
   await searchRoutes(app, rt);
   await secscanRoutes(app, rt);
+  await proxyCacheRoutes(app, rt);
   await discoveryRoutes(app);
 }
