@@ -11,6 +11,7 @@ import { signin, type Api } from '../../integration/api/fixture.js';
 import { INSECURE, clientSandbox, type ClientSandbox } from '../../setup/tools.js';
 import { REPO_ROOT, workDir } from '../../setup/paths.js';
 import { buildScanImages } from './images.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
 
 let reg: RegistryProcess;
 let sb: ClientSandbox;
@@ -186,4 +187,33 @@ test('a garbage package database makes the manifest `failed`; the worker carries
   // the worker is still alive: a good image pushed afterwards is scanned
   await sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', pushCreds(), `oci:${layout}:alpine`, `docker://${reg.hostPort}/admin/bad:alpine`]);
   await until('alpine scanned after the failure', async () => (await security('admin/bad', layoutDigest('alpine'))).status === 'scanned');
+});
+
+test('a layer that is not a tarball is `failed`; a manifest list is `unsupported` and each child is scanned on its own', async () => {
+  const v2 = V2Client.basic(reg);
+  const junk = await v2.pushImage('admin/lists', 'junk', { layers: [randomBlob(4096)] });
+  const alpineLayers = layersOf(layoutDigest('alpine'));
+  await sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', pushCreds(), `oci:${layout}:alpine`, `docker://${reg.hostPort}/admin/lists:alpine`]);
+  const alpine = layoutDigest('alpine');
+  const size = (d: string) => readFileSync(join(layout, 'blobs', 'sha256', d.split(':')[1])).length;
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      { mediaType: OCI_MANIFEST, digest: alpine, size: size(alpine), platform: { architecture: 'amd64', os: 'linux' } },
+      { mediaType: OCI_MANIFEST, digest: junk.digest, size: junk.manifest.length, platform: { architecture: 'arm64', os: 'linux' } },
+    ],
+  };
+  const put = await v2.pushManifest('admin/lists', 'multi', index, OCI_INDEX);
+  expect(put.status).toBe(201);
+  const listDigest = put.headers.get('docker-content-digest')!;
+  const settled = async (d: string) => until(`${d} settled`, async () => {
+    const s = await security('admin/lists', d);
+    return s.status !== 'queued' ? s : null;
+  });
+  expect(await settled(listDigest)).toEqual({ status: 'unsupported', data: null });
+  expect(await settled(junk.digest)).toEqual({ status: 'failed', data: null });
+  const child = await settled(alpine);
+  expect(child.status).toBe('scanned');
+  expect(child.data.Layer.Features.map((f: any) => f.AddedBy)).toEqual([alpineLayers[0], alpineLayers[0], alpineLayers[0]]);
 });
