@@ -25,6 +25,7 @@ import { createTenancy, type Tenancy } from './model/tenancy.js';
 import { SecurityScanner, parseLayerSize } from './model/secscan.js';
 import { BuiltinScanner } from './scan/builtin.js';
 import { DEFAULT_LIMITS } from './scan/layer.js';
+import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
@@ -58,6 +59,8 @@ export interface Runtime {
   secscan: SecurityScanner;
   /** The built-in scanner (also the OSV database importer), when Clair is not configured. */
   builtinScanner: BuiltinScanner | null;
+  /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
+  writeGate: WriteGate;
   /** The durable work queues (registry/queue/). */
   queues: Queues;
   /** The SSRF guard every outbound HTTP call goes through. */
@@ -159,6 +162,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       tenancy,
       secscan,
       builtinScanner,
+      writeGate: tenancy.writeGate,
       queues,
       outbound,
       events,
