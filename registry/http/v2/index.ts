@@ -16,7 +16,7 @@ import { listTags } from './tags.js';
 import { listReferrers } from './referrers.js';
 import { issueToken } from './token.js';
 
-interface Route {
+export interface Route {
   name: string;
   pattern: RegExp;
   methods: Partial<Record<string, V2Handler>>;
@@ -25,7 +25,7 @@ interface Route {
 }
 
 const NAME = '(.+?)';
-const ROUTES: Route[] = [
+export const ROUTES: Route[] = [
   { name: 'v2_base', pattern: /^$/, methods: { GET: ping, HEAD: ping }, repo: false },
   { name: 'v2_catalog', pattern: /^_catalog$/, methods: { GET: catalog }, repo: false },
   { name: 'v2_tags', pattern: new RegExp(`^${NAME}/tags/list$`), methods: { GET: listTags }, repo: true },
