@@ -37,6 +37,7 @@ import { enabledUnbuiltFeatures, unbuiltFeatureError } from './unbuilt.js';
 import { errorRoutes } from './error.js';
 import { messageRoutes } from './messages.js';
 import { repoTokenRoutes } from './repotoken.js';
+import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
@@ -111,6 +112,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
   await searchRoutes(app, rt);
+  await secscanRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
   await errorRoutes(app, rt);
   await messageRoutes(app, rt);

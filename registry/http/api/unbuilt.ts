@@ -21,7 +21,6 @@ export const UNBUILT_FEATURES: readonly UnbuiltFeature[] = [
     paths: [/^\/repository\/.+\/(build|trigger)(\/|$)/, /^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
   },
   { flag: 'FEATURE_REPO_MIRROR', what: 'repository mirroring', paths: [/^\/repository\/.+\/mirror(\/|$)/] },
-  { flag: 'FEATURE_SECURITY_SCANNER', what: 'security scanning', paths: [/^\/repository\/.+\/manifest\/[^/]+\/security$/] },
 ];
 
 /** The configured-on features this registry does not implement (warned about at start). */
