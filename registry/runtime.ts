@@ -24,6 +24,8 @@ import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
+import type { OutboundGuard } from './proxy/upstream.js';
+import { RepoMirrors } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -50,8 +52,10 @@ export interface Runtime {
   tenancy: Tenancy;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
-  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
-  upstreamSecrets: SecretBox;
+  /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
+  mirrors: RepoMirrors;
+  /** The SSRF guard for upstream registries (absent: no outbound restrictions). */
+  outboundGuard?: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -134,7 +138,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       notifications,
       tenancy,
       proxyCache,
-      upstreamSecrets,
+      mirrors: new RepoMirrors(db, upstreamSecrets),
       redis,
       async close() {
         await logs.flush();

@@ -33,6 +33,7 @@ import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { searchRoutes } from './search.js';
 import { proxyCacheRoutes } from './proxycache.js';
+import { mirrorRoutes } from './mirror.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -102,5 +103,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await notificationRoutes(app, rt);
   await searchRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
+  await mirrorRoutes(app, rt);
   await discoveryRoutes(app);
 }
