@@ -242,20 +242,22 @@ export class RepoMirrors {
 
   /**
    * Release the claim with the run's outcome (Quay's table): success resets the retries and schedules the
-   * next grid point `start + k·interval` after now; a failure uses up one retry and is retried at the next
-   * pass, and when none are left the retries reset and the next grid point is scheduled.
+   * next grid point `start + k·interval` after now; a failure uses up one retry and is retried after a
+   * back-off (one worker interval more for each retry used, at most the sync interval), and when none are
+   * left the retries reset and the next grid point is scheduled.
    */
-  async release(row: MirrorRow, outcome: 'SUCCESS' | 'FAIL'): Promise<void> {
+  async release(row: MirrorRow, outcome: 'SUCCESS' | 'FAIL', retryIntervalSeconds: number): Promise<void> {
     await this.db.query(
       `UPDATE repo_mirror_config SET
           sync_status = $3,
           sync_expiration_date = NULL,
           sync_worker = NULL,
           sync_retries_remaining = CASE WHEN $3 = 'FAIL' AND sync_retries_remaining > 1 THEN sync_retries_remaining - 1 ELSE $4 END,
-          sync_start_date = CASE WHEN $3 = 'FAIL' AND sync_retries_remaining > 1 AND sync_start_date IS NOT NULL THEN sync_start_date
+          sync_start_date = CASE WHEN $3 = 'FAIL' AND sync_retries_remaining > 1
+              THEN now() + make_interval(secs => least(sync_interval, $5 * ($4 + 1 - sync_retries_remaining)))
             ELSE coalesce(sync_start_date, now()) + make_interval(secs => sync_interval * (floor(extract(epoch FROM now() - coalesce(sync_start_date, now())) / sync_interval) + 1)) END
         WHERE repository_id = $1 AND sync_transaction_id = $2`,
-      [row.repository_id, row.sync_transaction_id, outcome, MIRROR_RETRIES],
+      [row.repository_id, row.sync_transaction_id, outcome, MIRROR_RETRIES, retryIntervalSeconds],
     );
   }
 

@@ -66,7 +66,9 @@ async function ensureBlob(s: SyncContext, d: { digest: string; size: number }): 
     { digest: d.digest, expectedSize: d.size, repositoryId: s.repo.id, source: { open: () => s.client.getBlob(s.upstreamRepo, d.digest) } },
     false,
   );
-  await done;
+  const blob = await done;
+  // The fill may have been another repository's (one fill per digest per process): reference it here too.
+  await s.rt.db.tx((q) => s.rt.blobs.holdTemporaryReference(q, s.repo.id, blob.id));
 }
 
 async function copyManifest(s: SyncContext, m: UpstreamManifest, tag: string | null, depth = 0): Promise<void> {
@@ -124,7 +126,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
   const robotRow = await rt.namespaces.byId(row.robot_id);
   const namespace = repo ? await rt.namespaces.byId(repo.namespace_id) : null;
   if (!repo || !namespace || !robotRow || robotRow.kind !== 'robot') {
-    await rt.mirrors.release(row, 'FAIL');
+    await rt.mirrors.release(row, 'FAIL', rt.config.REPO_MIRROR_INTERVAL);
     return 'FAIL';
   }
   const robot: Principal = { kind: 'robot', id: robotRow.id, name: robotRow.name, ownerId: robotRow.robot_owner_id!, ownerName: namespace.name };
@@ -174,7 +176,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     const matched = matchingTags(await s.client.listTags(s.upstreamRepo), row.tag_rules);
     if (matched.length === 0) {
       log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: 'No tags matched' });
-      await rt.mirrors.release(row, 'SUCCESS');
+      await rt.mirrors.release(row, 'SUCCESS', rt.config.REPO_MIRROR_INTERVAL);
       return 'SUCCESS';
     }
     try {
@@ -186,6 +188,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
         } catch (e) {
           if (e instanceof SyncStopped) throw e;
           failed.push(tag);
+          rt.log.warn({ err: e, repository: `${namespace.name}/${repo.name}`, tag }, 'mirror: copying a tag failed');
           log(s, 'repo_mirror_sync_tag_failed', { verb: 'finish', message, tag, stderr: (e as Error).message });
         }
       }
@@ -211,7 +214,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
   if (outcome === 'SUCCESS') log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: copied.join(',') });
   else if (outcome === 'CANCEL') log(s, 'repo_mirror_sync_failed', { verb: 'Cancelled', message, tags: copied.join(',') });
   else log(s, 'repo_mirror_sync_failed', { verb: 'end', message: copied.length > 0 ? `${message}: PARTIAL SYNC` : message, tags: failed.map((t) => `${t}(FAILED)`).join(','), stderr: error });
-  if (outcome !== 'CANCEL') await rt.mirrors.release(row, outcome);
+  if (outcome !== 'CANCEL') await rt.mirrors.release(row, outcome, rt.config.REPO_MIRROR_INTERVAL);
   rt.log.info({ repositoryId: repo.id, repository: `${namespace.name}/${repo.name}`, outcome, copied: copied.length, failed: failed.length, error }, 'mirror sync finished');
   return outcome;
 }
