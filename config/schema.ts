@@ -120,6 +120,12 @@ export const QuayConfigSchema = Type.Object(
     PAGE_TOKEN_KEY: Type.Optional(Type.String({ minLength: 1, description: 'key sealing opaque next_page tokens; generated and kept in the database when absent' })),
     DEBUGGING: Bool(false, 'development mode: browser GETs on /api/v1 need no X-Requested-With'),
     FEATURE_SUPERUSERS_ORG_CREATION_ONLY: Bool(false, 'only superusers may create organizations'),
+    SSRF_ALLOWED_HOSTS: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'host names or CIDRs that outbound calls (webhooks, callbacks, upstream registries, Clair) may reach although private, loopback or link-local',
+    }),
+    WEBHOOK_HOSTNAME_BLACKLIST: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'host names refused for notification deliveries and log-export callbacks' }),
+    NOTIFICATION_SEND_TIMEOUT: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'seconds an outbound notification call may take to answer' }),
   },
   { additionalProperties: true },
 );
@@ -148,8 +154,7 @@ export const QUAY_KNOWN_KEYS: readonly string[] = [
   'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN', 'FEATURE_QUOTA_NOTIFICATIONS',
   'FEATURE_UI_V2', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
   'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP',
-  'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'SSRF_ALLOWED_HOSTS', 'WEBHOOK_HOSTNAME_BLACKLIST',
-  'NOTIFICATION_SEND_TIMEOUT', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
+  'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
   'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH',
   'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
   'DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT', 'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',

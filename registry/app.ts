@@ -7,6 +7,7 @@ import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
 import { checkRequestInput } from './http/edge.js';
+import { registerUi } from './http/ui.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
@@ -66,5 +67,6 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(v2Plugin, { rt });
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
+  await registerUi(app);
   return app;
 }

@@ -22,6 +22,9 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import { Queues } from './queue/index.js';
+import { Outbound } from './net/outbound.js';
+import { Events } from './model/events.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
@@ -50,12 +53,18 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** The durable work queues (registry/queue/). */
+  queues: Queues;
+  /** The SSRF guard every outbound HTTP call goes through. */
+  outbound: Outbound;
+  /** Event emission inside producers' transactions. */
+  events: Events;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
   /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
   mirrors: RepoMirrors;
-  /** The SSRF guard for upstream registries (absent: no outbound restrictions). */
-  outboundGuard?: OutboundGuard;
+  /** The SSRF guard as the upstream registry client uses it (proxy cache, mirroring). */
+  outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -86,14 +95,26 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
+    const queues = new Queues(db);
+    metrics.watchQueues(() => queues.depth());
+    const outbound = new Outbound(config);
+    const events = new Events(config, queues);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
-    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, (q, p) =>
-      labels.onManifestPushed(q, p),
-    );
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
+      await labels.onManifestPushed(q, p);
+      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+    });
     const quotas = new Quotas(db, config, notifications);
+    const outboundGuard: OutboundGuard = {
+      check: async (url) => {
+        outbound.parse(url, 'upstream');
+      },
+      lookup: outbound.guardedLookup(),
+    };
     const proxyCache = new ProxyCache({
+      guard: outboundGuard,
       db,
       config,
       store,
@@ -137,11 +158,16 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       labels,
       notifications,
       tenancy,
+      queues,
+      outbound,
+      events,
       proxyCache,
       mirrors: new RepoMirrors(db, upstreamSecrets),
+      outboundGuard,
       redis,
       async close() {
         await logs.flush();
+        outbound.close();
         redis?.disconnect();
         await db.close();
       },

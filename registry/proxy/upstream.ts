@@ -355,6 +355,14 @@ export class UpstreamClient {
 
   /** One HTTP exchange; resolves with the response head (the body is the caller's to consume). */
   private async send(method: string, url: URL, headers: Record<string, string>, readTimeoutMs?: number): Promise<IncomingMessage> {
+    // Literal addresses never reach the lookup: the guard checks every URL (token realms, redirects) first.
+    if (this.o.guard) {
+      try {
+        await this.o.guard.check(url.href);
+      } catch (e) {
+        throw new UpstreamError('invalid', `${url.host} is not allowed: ${(e as Error).message}`);
+      }
+    }
     try {
       return await this.exchange(method, url, headers, readTimeoutMs);
     } catch (e) {

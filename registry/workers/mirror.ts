@@ -99,7 +99,7 @@ async function copyManifest(s: SyncContext, m: UpstreamManifest, tag: string | n
     }
   }
   checkpoint(s);
-  await s.rt.manifests.put(s.repo.id, tag ?? m.digest, m.bytes, m.mediaType, [], { sparse });
+  await s.rt.manifests.put(s.repo.id, tag ?? m.digest, m.bytes, m.mediaType, [], s.robot, { sparse });
 }
 
 /** Copy one tag; false when the local tag already names the upstream's manifest. */

@@ -102,7 +102,7 @@ beforeAll(async () => {
   upstream = new V2Client({ url: up.url } as RegistryProcess, basicAuth(UP_USER, UP_PASSWORD));
   reg = await startRegistry({
     label: 'mirror-registry',
-    config: await scaleOutConfig({ FEATURE_REPO_MIRROR: true, FEATURE_SPARSE_INDEX: true, REPO_MIRROR_INTERVAL: 1, V2_AUTH_CHALLENGE: 'basic' }),
+    config: await scaleOutConfig({ FEATURE_REPO_MIRROR: true, FEATURE_SPARSE_INDEX: true, REPO_MIRROR_INTERVAL: 1, V2_AUTH_CHALLENGE: 'basic', SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }),
   });
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
@@ -122,6 +122,8 @@ test('API: Quay validation texts, one config per repository, credentials never r
   const bad: Array<[Record<string, unknown>, string]> = [
     [{ external_reference: `http://${up.hostPort}/x` }, 'External registry reference must not include a URL scheme'],
     [{ external_reference: up.hostPort }, 'External registry reference must include a repository path'],
+    [{ external_reference: '169.254.169.254/latest/meta-data' }, 'The provided registry location is not allowed'],
+    [{ external_reference: 'localhost:5000/team/app' }, 'The provided registry location is not allowed'],
     [{ skopeo_timeout_interval: 299 }, 'Skopeo timeout interval cannot be less than 300 seconds'],
     [{ sync_start_date: '2020-01-01 00:00:00' }, 'Incorrect DateTime format for sync_start_date.'],
     [{ sync_start_date: '2020-02-30T00:00:00Z' }, 'Incorrect DateTime format for sync_start_date.'],
