@@ -20,7 +20,6 @@ export const UNBUILT_FEATURES: readonly UnbuiltFeature[] = [
     what: 'Dockerfile builds',
     paths: [/^\/repository\/.+\/(build|trigger)(\/|$)/, /^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
   },
-  { flag: 'FEATURE_REPO_MIRROR', what: 'repository mirroring', paths: [/^\/repository\/.+\/mirror(\/|$)/] },
 ];
 
 /** The configured-on features this registry does not implement (warned about at start). */
