@@ -31,6 +31,8 @@ import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
+import type { OutboundGuard } from './proxy/upstream.js';
+import { RepoMirrors } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -69,8 +71,10 @@ export interface Runtime {
   events: Events;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
-  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
-  upstreamSecrets: SecretBox;
+  /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
+  mirrors: RepoMirrors;
+  /** The SSRF guard as the upstream registry client uses it (proxy cache, mirroring). */
+  outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -98,7 +102,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
-    const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    const mirrors = new RepoMirrors(db, upstreamSecrets);
+    // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, { mirrorRobot: async (id, q) => (await mirrors.get(id, q))?.robot_id ?? null });
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
@@ -109,14 +116,20 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
     const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
       await labels.onManifestPushed(q, p);
       if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
       await secscan.onManifestPushed(q, p);
     });
     const quotas = new Quotas(db, config, notifications);
+    const outboundGuard: OutboundGuard = {
+      check: async (url) => {
+        outbound.parse(url, 'upstream');
+      },
+      lookup: outbound.guardedLookup(),
+    };
     const proxyCache = new ProxyCache({
+      guard: outboundGuard,
       db,
       config,
       store,
@@ -167,7 +180,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       outbound,
       events,
       proxyCache,
-      upstreamSecrets,
+      mirrors,
+      outboundGuard,
       redis,
       async close() {
         await logs.flush();
