@@ -76,7 +76,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
-    const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -98,9 +98,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       blobs,
       uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, (q, p) =>
-        labels.onManifestPushed(q, p),
-      ),
+      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, labels),
       logs,
       gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
       quotas: new Quotas(db, config, notifications),

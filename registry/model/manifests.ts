@@ -38,11 +38,14 @@ export interface PushResult {
   manifest: ParsedManifest;
 }
 
-/** Called in the push's transaction after the manifest and its tags are written (labels, label side effects). */
-export type ManifestPushedHook = (
-  q: Queryable,
-  p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[] },
-) => Promise<void>;
+/** What a push does with a manifest's image config: read its labels before the transaction, apply them inside it. */
+export interface ManifestPushHooks {
+  configLabels(repoId: number, manifest: ParsedManifest): Promise<Array<[string, string]>>;
+  onManifestPushed(
+    q: Queryable,
+    p: { repositoryId: number; manifestId: number; inserted: boolean; tags: string[]; configLabels: Array<[string, string]> },
+  ): Promise<void>;
+}
 
 export interface ReferrerDescriptor {
   mediaType: string;
@@ -58,7 +61,7 @@ export class Manifests {
     private readonly blobs: Blobs,
     private readonly tags: Tags,
     private readonly policy: ArtifactPolicy,
-    private readonly onPushed?: ManifestPushedHook,
+    private readonly hooks?: ManifestPushHooks,
   ) {}
 
   /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
@@ -93,17 +96,27 @@ export class Manifests {
     }
     const blobDigests = [...new Set([...(m.config ? [m.config] : []), ...m.layers].filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest))];
     const childDigests = [...new Set(m.manifests.map((d) => d.digest))];
+    // The config is read (capped, verified) before the transaction, never inside it; only for a new manifest.
+    const known = await this.db.query('SELECT 1 FROM manifest WHERE repository_id = $1 AND digest = $2', [repoId, digest]);
+    const configLabels = known.rows.length === 0 && this.hooks ? await this.hooks.configLabels(repoId, m) : [];
 
     await this.db.tx(async (q) => {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
       if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${missingBlob}`, { detail: { digest: missingBlob } });
-      const children = await q.query<{ id: number; digest: string }>(
-        'SELECT id, digest FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
+      const children = await q.query<{ id: number; digest: string; size: number }>(
+        'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
         [repoId, childDigests],
       );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
       if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);
+      const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
+      if (lying) {
+        throw new RegistryError('MANIFEST_INVALID', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, {
+          detail: { digest: lying.digest },
+        });
+      }
 
       const ins = await q.query<{ id: number; inserted: boolean }>(
         `INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
@@ -131,7 +144,7 @@ export class Manifests {
         ]);
       }
       for (const t of tags) await this.tags.set(q, repoId, t, manifestId);
-      await this.onPushed?.(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags });
+      await this.hooks?.onManifestPushed(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, tags, configLabels });
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
       if (ins.rows[0].inserted && found.size > 0) {

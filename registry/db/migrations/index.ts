@@ -5,6 +5,7 @@ import lifecycle from './003_lifecycle.js';
 import inviteNotifications from './004_invite_notifications.js';
 import tagNameOrder from './005_tag_name_order.js';
 import tagVersion from './006_tag_version.js';
+import uploadSegments from './010_upload_segments.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -13,4 +14,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 4, name: 'invite notifications', sql: inviteNotifications },
   { version: 5, name: 'tag name order', sql: tagNameOrder },
   { version: 6, name: 'tag version', sql: tagVersion },
+  { version: 10, name: 'upload segments', sql: uploadSegments },
 ];

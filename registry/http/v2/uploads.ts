@@ -88,7 +88,8 @@ async function mountSources(ctx: V2Context, repoId: number, digest: string): Pro
     const ns = repo && (await rt.namespaces.byId(repo.namespace_id));
     if (!repo || !ns) continue;
     const target = { ref: { namespace: ns.name, name: repo.name, full: `${ns.name}/${repo.name}` }, namespace: ns, repo };
-    if ((await rt.permissions.registryActions(ctx.caller.principal, target, ['pull'])).includes('pull')) sources.push(id);
+    // With a bearer token, the token itself must grant pull on the source (not only the database).
+    if ((await grantedActions(rt, ctx.caller, target, ['pull'])).has('pull')) sources.push(id);
   }
   return sources;
 }
