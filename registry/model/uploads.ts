@@ -108,6 +108,7 @@ export class Uploads {
       written = await this.store.writeSegment(upload.id, segment, source);
     } catch (err) {
       await discard();
+      await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or finished meanwhile
       throw err;
     }
     if (expected !== null && written !== expected) {

@@ -40,9 +40,8 @@ export class FsBlobStore implements BlobStore {
       },
     });
     try {
-      // 'wx': a segment is written once, by the request that named it.
-      await pipeline(body, counter, createWriteStream(path, { flags: 'wx' }));
-      await fsync(path);
+      // 'wx': a segment is written once, by the request that named it; flush: fsync before close.
+      await pipeline(body, counter, createWriteStream(path, { flags: 'wx', flush: true }));
     } catch (err) {
       await rm(path, { force: true });
       throw err;
@@ -76,8 +75,7 @@ export class FsBlobStore implements BlobStore {
     } else {
       source = this.segmentPath(uploadId, `${randomUUID()}.joined`);
       await mkdir(dirname(source), { recursive: true });
-      await pipeline(await this.readSegments(uploadId, segments), createWriteStream(source, { flags: 'wx' }));
-      await fsync(source);
+      await pipeline(await this.readSegments(uploadId, segments), createWriteStream(source, { flags: 'wx', flush: true }));
     }
     // rename() replaces an existing file atomically: readers see the old or the new bytes, never a mix.
     await rename(source, target);
@@ -131,7 +129,7 @@ function emptyStream(): Readable {
   return Readable.from([]);
 }
 
-/** fsync a file or directory by path (fsync flushes the inode, whichever descriptor wrote it). */
+/** fsync a directory (a rename in it is durable after this). */
 async function fsync(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {

@@ -6,6 +6,8 @@ import inviteNotifications from './004_invite_notifications.js';
 import tagNameOrder from './005_tag_name_order.js';
 import tagVersion from './006_tag_version.js';
 import uploadSegments from './010_upload_segments.js';
+import manifestChildDeferred from './011_manifest_child_deferred.js';
+import quotaDeletedNamespace from './012_quota_deleted_namespace.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -15,4 +17,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 5, name: 'tag name order', sql: tagNameOrder },
   { version: 6, name: 'tag version', sql: tagVersion },
   { version: 10, name: 'upload segments', sql: uploadSegments },
+  { version: 11, name: 'manifest child checked at commit', sql: manifestChildDeferred },
+  { version: 12, name: 'quota skips deleted namespaces', sql: quotaDeletedNamespace },
 ];

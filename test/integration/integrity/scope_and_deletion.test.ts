@@ -1,7 +1,9 @@
 /**
  * Issue 13, finding 8 (sec-blobs' items): an automatic mount needs a pull grant on the source in the token
- * itself, and a repository (and its organization) holding an index of indexes can be deleted.
+ * itself, and a repository (and its organization) holding an index of indexes can be deleted. Finding 9: every
+ * /v2 route and method names its action, and the dispatcher enforces it.
  */
+import { V2_ROUTES } from '../../../registry/http/v2/routes.js';
 import { startRegistry, registryToken, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client, randomBlob, sha256, OCI_INDEX, OCI_MANIFEST } from '../../helpers/v2.js';
 import { signin, type Api } from '../api/fixture.js';
@@ -18,6 +20,36 @@ describe('mount scope and nested index deletion', () => {
   });
   afterAll(async () => {
     await reg?.stop();
+  });
+
+  test('every /v2 route and method names an action, and the dispatcher enforces it for anonymous callers', async () => {
+    const secret = randomBlob(100);
+    expect((await c.pushBlob('admin/private', secret)).status).toBe(201);
+    const session = (await c.req('POST', '/v2/admin/private/blobs/uploads/')).headers.get('location')!;
+    const samples: Record<string, string> = {
+      v2_base: '/v2/',
+      v2_catalog: '/v2/_catalog',
+      v2_tags: '/v2/admin/private/tags/list',
+      v2_manifest: '/v2/admin/private/manifests/latest',
+      v2_upload_start: '/v2/admin/private/blobs/uploads/',
+      v2_upload: session,
+      v2_blob: `/v2/admin/private/blobs/${secret.digest}`,
+      v2_referrers: `/v2/admin/private/referrers/${secret.digest}`,
+    };
+    expect(Object.keys(samples).sort()).toEqual(V2_ROUTES.map((r) => r.name).sort());
+    const anonymous = new V2Client(reg);
+    for (const route of V2_ROUTES) {
+      for (const [method, endpoint] of Object.entries(route.methods)) {
+        expect(['pull', 'push', 'delete', 'none']).toContain(endpoint!.action);
+        expect(route.repo || endpoint!.action === 'none').toBe(true);
+        const res = await anonymous.req(method, samples[route.name]);
+        // Without credentials every repository action is challenged, and so are the login probe and the catalog.
+        expect({ route: route.name, method, status: res.status }).toEqual({ route: route.name, method, status: 401 });
+      }
+    }
+    // The session and the blob were untouched by all of that.
+    expect((await c.req('GET', session)).status).toBe(204);
+    expect((await c.req('HEAD', `/v2/admin/private/blobs/${secret.digest}`)).status).toBe(200);
   });
 
   test('an automatic mount (no from) needs a pull grant on the source repository in the token', async () => {

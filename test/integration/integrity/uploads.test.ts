@@ -170,7 +170,8 @@ describe.each(modes)('upload integrity, %s', (_mode, makeConfig) => {
     async function offsetOf(loc: string): Promise<number | null> {
       const res = await c.req('GET', loc);
       if (res.status !== 204) return null;
-      return Number(res.headers.get('range')!.split('-')[1]) + 1;
+      const range = res.headers.get('range')!;
+      return range === '0-0' ? 0 : Number(range.split('-')[1]) + 1;
     }
 
     async function send(method: string, path: string, body: Buffer, extra: Record<string, string> = {}): Promise<number> {
@@ -181,9 +182,13 @@ describe.each(modes)('upload integrity, %s', (_mode, makeConfig) => {
         ...extra,
       });
       const cut = Math.floor(rnd() * body.length);
-      await req.write(body.subarray(0, cut));
-      await sleep(Math.floor(rnd() * 30));
-      await req.write(body.subarray(cut));
+      try {
+        await req.write(body.subarray(0, cut));
+        await sleep(Math.floor(rnd() * 30));
+        await req.write(body.subarray(cut));
+      } catch {
+        // The server answered (an unknown session, a 416) before reading the whole body.
+      }
       const res = await req.response();
       statuses.push(res.status);
       return res.status;
@@ -194,7 +199,7 @@ describe.each(modes)('upload integrity, %s', (_mode, makeConfig) => {
         const off = await offsetOf(loc);
         if (off === null) return;
         const roll = rnd();
-        const len = 1 + Math.floor(rnd() * 24 * 1024);
+        const len = 2 + Math.floor(rnd() * 24 * 1024); // at least 2: a Range of 0-0 then always means an empty session
         if (roll < 0.65 && off + len <= honest.length) {
           // PATCH: honest bytes continue the pattern; an attacker's bytes do not.
           const body = roll < 0.55 ? honest.subarray(off, off + len) : randomBytes(len);
