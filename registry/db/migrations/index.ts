@@ -8,6 +8,11 @@ import tagVersion from './006_tag_version.js';
 import uploadSegments from './010_upload_segments.js';
 import manifestChildDeferred from './011_manifest_child_deferred.js';
 import quotaDeletedNamespace from './012_quota_deleted_namespace.js';
+import queue from './030_queue.js';
+import repositoryNotifications from './031_notifications.js';
+import repositoryState from './040_repository_state.js';
+import proxyCache from './050_proxy_cache.js';
+import repoMirror from './051_repo_mirror.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -19,4 +24,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 10, name: 'upload segments', sql: uploadSegments },
   { version: 11, name: 'manifest child checked at commit', sql: manifestChildDeferred },
   { version: 12, name: 'quota skips deleted namespaces', sql: quotaDeletedNamespace },
+  { version: 30, name: 'work queue', sql: queue },
+  { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
+  { version: 40, name: 'repository state', sql: repositoryState },
+  { version: 50, name: 'proxy cache', sql: proxyCache },
+  { version: 51, name: 'repository mirroring', sql: repoMirror },
 ];
