@@ -6,6 +6,7 @@ import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
+import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 
@@ -52,6 +53,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(v2Plugin, { rt });
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
+  await app.register(secscanPlugin, { rt });
   await registerUi(app);
   return app;
 }

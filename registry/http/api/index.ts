@@ -33,6 +33,7 @@ import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { searchRoutes } from './search.js';
+import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
@@ -103,6 +104,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
   await searchRoutes(app, rt);
+  await secscanRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
   await discoveryRoutes(app);
 }
