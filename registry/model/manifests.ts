@@ -78,8 +78,20 @@ export class Manifests {
     private readonly hooks?: ManifestPushHooks,
   ) {}
 
-  /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
-  async put(repoId: number, reference: string, bytes: Buffer, contentType: string | undefined, extraTags: string[] = [], performer?: Principal): Promise<PushResult> {
+  /**
+   * Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it; `performer`:
+   * who pushed (events). With `sparse` (FEATURE_SPARSE_INDEX), an index may name child manifests the
+   * repository does not hold.
+   */
+  async put(
+    repoId: number,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    extraTags: string[] = [],
+    performer?: Principal,
+    opts: { sparse?: boolean } = {},
+  ): Promise<PushResult> {
     let digest: string;
     const tags: string[] = [];
     if (looksLikeDigest(reference)) {
@@ -123,7 +135,7 @@ export class Manifests {
         [repoId, childDigests],
       );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
-      if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
       const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);
       const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
       if (lying) {
