@@ -542,8 +542,14 @@ describe('route coverage', () => {
   ];
 
   test('every /api/v1 and /v2 route has a row, and every row a route', async () => {
-    const { ROUTES } = await import('../../../registry/http/v2/index.js');
+    const { V2_ROUTES: ROUTES } = await import('../../../registry/http/v2/routes.js');
     const v2 = [...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.name}`)), 'GET v2_auth', 'POST v2_auth'];
+    // The dispatcher's action for each route agrees with the matrix's class.
+    const classOf = { pull: 'repo:read', push: 'repo:write', delete: 'repo:write' } as const;
+    const disagreeing = ROUTES.flatMap((r) =>
+      Object.entries(r.methods).flatMap(([m, e]) => (e!.action !== 'none' && classOf[e!.action] !== V2_ROUTES[`${m} ${r.name}`] ? [`${m} ${r.name}: ${e!.action}`] : [])),
+    );
+    expect(disagreeing).toEqual([]);
     const api = apiRoutes();
     expect(api.filter((r) => !(r in API_ROUTES)).sort()).toEqual([]);
     expect(Object.keys(API_ROUTES).filter((r) => !api.includes(r)).sort()).toEqual([]);
@@ -568,7 +574,7 @@ describe('route coverage', () => {
   });
 
   test('/v2 routes on a private repository refuse anonymous callers and outsiders in the distribution format', async () => {
-    const { ROUTES } = await import('../../../registry/http/v2/index.js');
+    const { V2_ROUTES: ROUTES } = await import('../../../registry/http/v2/routes.js');
     const sample: Record<string, string> = {
       v2_tags: 'acme/private/tags/list',
       v2_manifest: 'acme/private/manifests/latest',
