@@ -11,7 +11,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { cpus, loadavg } from 'node:os';
+import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { startRegistry } from '../../test/helpers/registry.js';
 import { tool } from '../../test/setup/tools.js';
 import { REPO_ROOT } from '../../test/setup/paths.js';
@@ -58,21 +59,30 @@ async function seed(api: Api, v2: V2Client, repos: number, tags: number): Promis
 interface Load {
   ms: number;
   requests: string[];
+  /** The slowest API request of the load, request start to response end: the server's share. */
+  slowestApiMs: number;
 }
 
 async function load(page: Page, path: string, rows: number): Promise<Load> {
   const requests: string[] = [];
-  const onRequest = (r: { url(): string }) => {
+  let slowestApiMs = 0;
+  const isApi = (url: string) => /^\/(api\/v1|config|csrf_token)/.test(new URL(url).pathname);
+  const onRequest = (r: Request) => {
     const u = new URL(r.url());
-    if (/^\/(api\/v1|config|csrf_token)/.test(u.pathname)) requests.push(`${u.pathname}${u.search ? '?…' : ''}`);
+    if (isApi(r.url())) requests.push(`${u.pathname}${u.search ? '?…' : ''}`);
+  };
+  const onFinished = (r: Request) => {
+    if (isApi(r.url())) slowestApiMs = Math.max(slowestApiMs, r.timing().responseEnd);
   };
   page.on('request', onRequest);
+  page.on('requestfinished', onFinished);
   await page.goto(path);
   await page.locator('[data-testid="table-entry"]').nth(rows - 1).waitFor({ timeout: 60_000 });
   const ms = (await page.evaluate('performance.now()')) as number;
   await page.waitForLoadState('networkidle');
   page.off('request', onRequest);
-  return { ms, requests };
+  page.off('requestfinished', onFinished);
+  return { ms, requests, slowestApiMs };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -102,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
       ['tags tab (1000 tags)', '/repository/bench/repo-0000?tab=tags', 100],
       ['organizations list', '/organization', 1],
     ];
-    const results: Record<string, { cold: number[]; warm: number[]; requests: string[] }> = {};
+    const results: Record<string, { cold: number[]; warm: number[]; api: number[]; requests: string[] }> = {};
     for (let i = 0; i < runs; i++) {
       const context = await browser.newContext({ baseURL: reg.url, viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
@@ -112,22 +122,24 @@ export async function run(args: string[]): Promise<number> {
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL('**/organization');
       for (const [name, path, rows] of pages) {
-        const r = (results[name] ??= { cold: [], warm: [], requests: [] });
+        const r = (results[name] ??= { cold: [], warm: [], api: [], requests: [] });
         // A fresh context per run: the first load of each page fetches its lazily loaded chunks.
         const cold = await load(page, path, rows);
         const warm = await load(page, path, rows);
         r.cold.push(cold.ms);
         r.warm.push(warm.ms);
+        r.api.push(warm.slowestApiMs);
         r.requests = warm.requests;
       }
       await context.close();
     }
     for (const [name, r] of Object.entries(results)) {
       process.stdout.write(
-        `${name}: time to interactive median ${median(r.cold).toFixed(0)} ms cold, ${median(r.warm).toFixed(0)} ms warm (${runs} runs); ` +
+        `${name}: time to interactive median ${median(r.cold).toFixed(0)} ms cold, ${median(r.warm).toFixed(0)} ms warm (${runs} runs; slowest API request ${median(r.api).toFixed(0)} ms); ` +
           `${r.requests.length} API requests per load: ${r.requests.join(', ')}\n`,
       );
     }
+    process.stdout.write(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`);
     return 0;
   } finally {
     await browser?.close();
