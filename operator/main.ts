@@ -9,6 +9,7 @@
  *   OBJECT_BUCKET_STORAGE_CLASS  StorageClass of ObjectBucketClaims (default openshift-storage.noobaa.io)
  *   RESYNC_SECONDS             pass interval for a converged registry (default 120)
  *   RECONCILE_CONCURRENCY      registries reconciled at once (default 4)
+ *   HEALTH_SECONDS             component health evaluated between passes every so often (default 60)
  */
 import { readFileSync } from 'node:fs';
 import { QuayOperator } from './controller.js';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       ingressDomain: env('INGRESS_DOMAIN'),
       resyncMs: Number(env('RESYNC_SECONDS') ?? 120) * 1000,
       concurrency: Number(env('RECONCILE_CONCURRENCY') ?? 4),
+      healthMs: Number(env('HEALTH_SECONDS') ?? 60) * 1000,
     },
     logger,
   );

@@ -23,7 +23,7 @@ import {
   type QuayRegistryStatus,
 } from './types.js';
 import { COMPONENTS } from './components/index.js';
-import { contentHash, observedKey, ownerReference, prefixed, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
+import { contentHash, observedKey, ownerReference, prefixed, type HealthContext, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
 import { appName, upgradeJob, upgradeJobName } from './components/quay.js';
 import { databaseName, postgresPvcName } from './components/postgres.js';
 import { clairDatabaseName, clairPvcName } from './components/clairpostgres.js';
@@ -46,6 +46,7 @@ import { CONFIG_KEY, baseConfig, configSecretPrefix, managedKeysName, managedKey
 import { componentMap, configProblems, dependencyProblems, fillComponents, hasBundleCerts, validateOverrides, type Blocked } from './spec.js';
 import { caUsable, generateCa, issueServingCert, pairProblem, servingCertUsable } from './tls.js';
 import { CONDITION, KNOWN_CONDITIONS, changedConditions, componentConditions, componentHealth, mergeConditions, sameStatus } from './status.js';
+import { observeHealth, tlsHealth } from './health.js';
 import { Kube, errorMessage, isStatus, type Live } from './kube.js';
 
 export interface OperatorOptions {
@@ -167,8 +168,11 @@ export class Reconciler {
     }
   }
 
-  /** Status write with Events for the conditions that changed. */
-  private async setStatus(cr: QuayRegistry, updates: Condition[], extra: Partial<QuayRegistryStatus> = {}): Promise<boolean> {
+  /**
+   * Status write with Events for the conditions that changed. A pass records that it saw the CR's
+   * generation; a health refresh between passes does not (`pass` false).
+   */
+  private async setStatus(cr: QuayRegistry, updates: Condition[], extra: Partial<QuayRegistryStatus> = {}, pass = true): Promise<boolean> {
     const old = cr.status ?? {};
     const now = nowSeconds();
     const conditions = mergeConditions(old.conditions, updates, now, (t) => KNOWN_CONDITIONS.has(t));
@@ -176,7 +180,7 @@ export class Reconciler {
     const status: QuayRegistryStatus = {
       ...old,
       ...extra,
-      observedGeneration: cr.metadata.generation,
+      observedGeneration: pass ? cr.metadata.generation : old.observedGeneration,
       conditions,
       lastUpdated: changed.length ? now : old.lastUpdated,
     };
@@ -191,10 +195,45 @@ export class Reconciler {
     return true;
   }
 
+  /** A blocked pass applies nothing, but the component conditions still tell what runs and what does not. */
   private async block(cr: QuayRegistry, b: Blocked, retryMs = this.opts.resyncMs): Promise<PassResult> {
     this.log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: rollout blocked (${b.reason}): ${b.message}`);
-    const ok = await this.setStatus(cr, [{ type: CONDITION.RolloutBlocked, status: 'True', reason: b.reason, message: b.message }]);
+    const health = await this.healthConditions(cr).catch((err) => {
+      this.log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: health not evaluated: ${errorMessage(err)}`);
+      return [];
+    });
+    const ok = await this.setStatus(cr, [{ type: CONDITION.RolloutBlocked, status: 'True', reason: b.reason, message: b.message }, ...health]);
     return { requeueAfterMs: ok ? retryMs : 1000 };
+  }
+
+  /**
+   * Every component condition and `Available`, from fresh reads of the bundle, the tls `secretRef`
+   * and the registry's objects (health.ts), whatever state the last pass left.
+   */
+  async healthConditions(cr: QuayRegistry, currentVersion = cr.status?.currentVersion): Promise<Condition[]> {
+    const { name, namespace, uid } = cr.metadata;
+    const platform = await this.platform();
+    const bundleName = cr.spec?.configBundleSecret;
+    if (bundleName) this.reference(cr, 'Secret', bundleName);
+    const bundleSecret = bundleName ? await this.kube.get('v1', 'Secret', bundleName, namespace) : undefined;
+    const bundle = bundleSecret ? decode(bundleSecret.data) : undefined;
+    const components = componentMap(fillComponents(cr.spec?.components, platform, bundle ?? {}).components);
+    const ctx: HealthContext = { name, namespace, uid, components, platform, migrating: currentVersion !== this.opts.quayVersion };
+    const secretRef = components.tls.managed ? undefined : components.tls.secretRef?.name;
+    if (secretRef) this.reference(cr, 'Secret', secretRef);
+    const managedTls = components.tls.managed && !platform.routes;
+    const [refSecret, serving, observed] = await Promise.all([
+      secretRef ? this.kube.get('v1', 'Secret', secretRef, namespace) : undefined,
+      managedTls ? this.kube.get('v1', 'Secret', prefixed(ctx, 'quay-tls'), namespace) : undefined,
+      observeHealth(this.kube, ctx),
+    ]);
+    const tls = tlsHealth(ctx, { bundleName, bundle, refSecret, servingSecret: Boolean(serving) });
+    return componentConditions(componentHealth(ctx, observed, tls));
+  }
+
+  /** Between passes: the component conditions and `Available` brought up to date, nothing else. */
+  async refreshHealth(cr: QuayRegistry): Promise<void> {
+    await this.setStatus(cr, await this.healthConditions(cr), {}, false);
   }
 
   /** The API server's latest resourceVersion of an object the operator owns, as its watches report it. */
@@ -472,7 +511,7 @@ export class Reconciler {
         await apply(rendered.object);
         await applyAll(desired.filter((d) => !isEarly(d)));
         if (migrating) {
-          migration = await this.migrate(ctx, observed, apply);
+          migration = await this.migrate(ctx, observed, apply, cr.status?.conditions?.find((c) => c.type === CONDITION.ComponentsCreated));
           if (migration.status === 'True') {
             // Migrated: scale the app back up in this same pass, so the pass ends converged.
             currentVersion = this.opts.quayVersion;
@@ -494,7 +533,7 @@ export class Reconciler {
       // 11. Status.
       const updates: Condition[] = [
         { type: CONDITION.RolloutBlocked, status: 'False', reason: 'ComponentsCreationSuccess', message: 'All objects created/updated successfully' },
-        ...componentConditions(componentHealth(ctx, observed)),
+        ...(await this.healthConditions(cr, currentVersion)),
       ];
       if (waitingFor.length) {
         updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'AwaitingDependencies', message: `Awaiting for component ${waitingFor.join(',')} to become available` });
@@ -504,7 +543,7 @@ export class Reconciler {
       const ok = await this.setStatus(cr, updates, { registryEndpoint: `${ctx.scheme}://${hostname}`, currentVersion });
       if (!ok) return { requeueAfterMs: 1000 };
       const waiting = waitingFor.length > 0 || (migration !== undefined && migration.status !== 'True');
-      return { requeueAfterMs: waiting ? WAIT_MS : this.opts.resyncMs };
+      return { requeueAfterMs: migration?.reason === 'MigrationsJobMissing' ? 1000 : waiting ? WAIT_MS : this.opts.resyncMs };
     } catch (err) {
       const message = errorMessage(err);
       await this.event(cr, 'Warning', 'ComponentCreationFailed', message);
@@ -554,10 +593,14 @@ export class Reconciler {
    * The migration Job for this version: created once, recreated only when it is not running and was
    * made for another version or config; its success moves status.currentVersion.
    */
-  private async migrate(ctx: RenderContext, observed: Observed, apply: (o: KubeObject) => Promise<void>): Promise<Condition> {
+  private async migrate(ctx: RenderContext, observed: Observed, apply: (o: KubeObject) => Promise<void>, previous: Condition | undefined): Promise<Condition> {
     const jobName = upgradeJobName(ctx);
     const desired = upgradeJob(ctx);
     let job = await this.kube.get('batch/v1', 'Job', jobName, ctx.namespace);
+    if (!job && previous?.reason === 'MigrationsInProgress') {
+      // Someone deleted the running Job: say so (as Quay's operator does); the next pass makes a new one.
+      return { type: CONDITION.ComponentsCreated, status: 'False', reason: 'MigrationsJobMissing', message: 'upgrade job not found' };
+    }
     const stale = job && (job.metadata.annotations?.['quay-version'] !== ctx.quayVersion || job.metadata.annotations?.['quay-config-secret'] !== ctx.configSecretName);
     if (stale && !job!.status?.active) {
       await this.kube.delete('batch/v1', 'Job', jobName, ctx.namespace, 'Background');

@@ -119,6 +119,10 @@ export const clair: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, clairName(ctx), { scaledDownOk: overridesOf(ctx, 'clair').replicas === 0 });
+    return deploymentHealth(ctx, observed, clairName(ctx), {
+      healthy: 'Clair component healthy',
+      replicasOverride: overridesOf(ctx, 'clair').replicas,
+      scaledDown: { done: 'Clair manually scaled down', inProgress: 'Clair component is being scaled down' },
+    });
   },
 };

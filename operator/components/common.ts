@@ -110,8 +110,22 @@ export interface ComponentModule {
   config?(ctx: RenderContext): Record<string, unknown>;
   /** The objects this component owns when managed. */
   objects(ctx: RenderContext): KubeObject[];
-  /** Its `Component<Kind>Ready` condition when managed, from the objects as the cluster returned them. */
-  ready(ctx: RenderContext, observed: Observed): ComponentHealth;
+  /**
+   * Its `Component<Kind>Ready` condition when managed, from live objects (health.ts reads them).
+   * tls has none here: its condition comes from the bundle and `secretRef` (health.ts).
+   */
+  ready?(ctx: HealthContext, observed: Observed): ComponentHealth;
+}
+
+/** What health checks know of a registry besides the live objects: its spec, filled with defaults. */
+export interface HealthContext {
+  name: string;
+  namespace: string;
+  uid: string;
+  components: Record<ComponentKind, Component>;
+  platform: Platform;
+  /** A migration Job for this version is due (status.currentVersion != the operator's version). */
+  migrating: boolean;
 }
 
 export type ComponentHealth = Pick<Condition, 'status' | 'reason' | 'message'>;
@@ -153,11 +167,11 @@ export function meta(
 export const prefixed = (ctx: Named, suffix: string): string => `${ctx.name}-${suffix}`;
 export type Named = Pick<RenderContext, 'name'>;
 
-export function overridesOf(ctx: RenderContext, kind: ComponentKind): Overrides {
+export function overridesOf(ctx: Pick<RenderContext, 'components'>, kind: ComponentKind): Overrides {
   return ctx.components[kind]?.overrides ?? {};
 }
 
-export const isManaged = (ctx: RenderContext, kind: ComponentKind): boolean => ctx.components[kind]?.managed === true;
+export const isManaged = (ctx: Pick<RenderContext, 'components'>, kind: ComponentKind): boolean => ctx.components[kind]?.managed === true;
 
 /** Labels users may not override: selectors and ownership depend on them. */
 const PROTECTED_LABELS = new Set([LABEL_COMPONENT, 'app', LABEL_REGISTRY]);
@@ -278,26 +292,68 @@ export function pvc(ctx: RenderContext, name: string, component: string, kind: C
   return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: meta(ctx, name, component, kind), spec };
 }
 
-/** Health of a Deployment the way Quay's operator reports it. */
-export function deploymentHealth(observed: Observed, name: string, opts: { scaledDownOk?: boolean } = {}): ComponentHealth {
-  const d = observed.get(observedKey('Deployment', name));
-  if (!d) return notReady(`Deployment ${name} not found`);
-  if (opts.scaledDownOk && d.spec?.replicas === 0) return ready(`Deployment ${name} manually scaled down`);
+/** The object carries an ownerReference to this registry (Quay's operator checks the same). */
+export const ownedBy = (ctx: Pick<HealthContext, 'uid'>, o: Record<string, any>): boolean =>
+  (o.metadata?.ownerReferences ?? []).some((r: any) => r.uid === ctx.uid);
+
+/** Deployment health as Quay's operator words it: replicas available and the `Available` condition True. */
+export function deploymentCheck(d: Record<string, any>): ComponentHealth {
+  const name = d.metadata?.name;
   const status = d.status ?? {};
   if (!status.availableReplicas) return notReady(`Deployment ${name} has zero replicas available`);
   const available = (status.conditions ?? []).find((c: any) => c.type === 'Available');
   if (!available) return notReady(`Available condition not found for ${name}`);
-  if (available.status !== 'True') return notReady(`Deployment ${name}: ${available.message ?? 'not available'}`);
+  if (available.status !== 'True') return notReady(`Deployment ${name}: ${available.message ?? ''}`);
   return ready(`Deployment ${name} healthy`);
 }
 
-/** Readiness of a managed database: its PVC must be bound and its Deployment healthy. */
-export function databaseHealth(observed: Observed, deploymentName: string, pvcName: string): ComponentHealth {
-  const claim = observed.get(observedKey('PersistentVolumeClaim', pvcName));
-  if (claim && claim.status?.phase === 'Pending') {
-    return notReady(`PersistentVolumeClaim ${pvcName} is pending`, 'PVCPending');
+/**
+ * A component Deployment: present, owned, healthy. `label` words the not-found/not-owned messages
+ * (`Deployment <name>` for quay and clair, `Mirror deployment` for mirror, ...); `healthy` replaces
+ * the "Deployment <name> healthy" message. With a replicas
+ * override of 0, "scaled down" is healthy once no replica is left.
+ */
+export function deploymentHealth(
+  ctx: HealthContext,
+  observed: Observed,
+  name: string,
+  opts: { label?: string; healthy?: string; scaledDown?: { done: string; inProgress: string }; replicasOverride?: number | null } = {},
+): ComponentHealth {
+  const label = opts.label ?? `Deployment ${name}`;
+  const d = observed.get(observedKey('Deployment', name));
+  if (!d) return notReady(`${label} not found`);
+  if (!ownedBy(ctx, d)) return notReady(`${label} not owned by QuayRegistry`);
+  if (opts.scaledDown && opts.replicasOverride === 0) {
+    return d.status?.availableReplicas ? notReady(opts.scaledDown.inProgress) : ready(opts.scaledDown.done);
   }
-  return deploymentHealth(observed, deploymentName);
+  const health = deploymentCheck(d);
+  return health.status === 'True' && opts.healthy ? ready(opts.healthy) : health;
+}
+
+/**
+ * A managed database as Quay's operator checks it: the Deployment (present, owned), the claim its
+ * pod mounts (present; Pending reported as PVCPending, or PVCProvisioningFailed with the
+ * provisioner's Event message), then the Deployment's health. `component` is `Postgres` or `ClairPostgres`.
+ */
+export function databaseHealth(ctx: HealthContext, observed: Observed, deploymentName: string, component: string): ComponentHealth {
+  const d = observed.get(observedKey('Deployment', deploymentName));
+  if (!d) return notReady(`${component} deployment ${deploymentName} not found`);
+  if (!ownedBy(ctx, d)) return notReady(`${component} deployment ${deploymentName} not owned by QuayRegistry`);
+  const claimName = claimOf(d);
+  if (!claimName) return deploymentCheck(d);
+  const claim = observed.get(observedKey('PersistentVolumeClaim', claimName));
+  if (!claim) return notReady(`PersistentVolumeClaim ${claimName} not found`);
+  if (claim.status?.phase === 'Pending') {
+    const failed = observed.get(observedKey('ProvisioningFailed', claimName));
+    if (failed) return notReady(`${component} PVC ${claimName} provisioning failed: ${failed.message}`, 'PVCProvisioningFailed');
+    return notReady(`${component} PersistentVolumeClaim ${claimName} is pending`, 'PVCPending');
+  }
+  return deploymentCheck(d);
+}
+
+/** The first PersistentVolumeClaim a Deployment's pods mount. */
+export function claimOf(d: Record<string, any>): string | undefined {
+  return (d.spec?.template?.spec?.volumes ?? []).find((v: any) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName;
 }
 
 /** Standard container hardening; Quay's images run as non-root. */

@@ -39,6 +39,10 @@ export const mirror: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, mirrorName(ctx), { scaledDownOk: overridesOf(ctx, 'mirror').replicas === 0 });
+    return deploymentHealth(ctx, observed, mirrorName(ctx), {
+      label: 'Mirror deployment',
+      replicasOverride: overridesOf(ctx, 'mirror').replicas,
+      scaledDown: { done: 'Mirror manually scaled down', inProgress: 'Mirror component is being scaled down' },
+    });
   },
 };

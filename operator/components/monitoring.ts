@@ -1,5 +1,5 @@
 /** Prometheus Operator objects: a metrics Service, its ServiceMonitor and alert rules. */
-import { meta, notReady, observedKey, prefixed, ready, service } from './common.js';
+import { meta, notReady, observedKey, ownedBy, prefixed, ready, service } from './common.js';
 import type { ComponentModule, Named } from './common.js';
 import type { KubeObject } from '../types.js';
 import { PORTS } from './quay.js';
@@ -70,8 +70,14 @@ export const monitoring: ComponentModule = {
     return objs;
   },
   ready(ctx, observed) {
-    if (!observed.has(observedKey('ServiceMonitor', serviceMonitorName(ctx)))) return notReady('ServiceMonitor not found');
-    if (!observed.has(observedKey('PrometheusRule', prometheusRuleName(ctx)))) return notReady('PrometheusRule not found');
-    return ready('ServiceMonitor and PrometheusRule found');
+    for (const [kind, name] of [
+      ['PrometheusRule', prometheusRuleName(ctx)],
+      ['ServiceMonitor', serviceMonitorName(ctx)],
+    ]) {
+      const o = observed.get(observedKey(kind, name));
+      if (!o) return notReady(`${kind} ${name} not found`);
+      if (!ownedBy(ctx, o)) return notReady(`${kind} ${name} not owned by QuayRegistry`);
+    }
+    return ready('ServiceMonitor and PrometheusRules created');
   },
 };

@@ -78,6 +78,6 @@ export const postgres: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return databaseHealth(observed, databaseName(ctx), postgresPvcName(ctx));
+    return databaseHealth(ctx, observed, databaseName(ctx), 'Postgres');
   },
 };

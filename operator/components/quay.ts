@@ -1,5 +1,5 @@
 /** The registry itself: its Deployment, Service, ServiceAccount, TLS/CA secrets and the migration Job. */
-import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount, deployment, deploymentHealth, notReady, ready, observedKey } from './common.js';
+import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount, deployment, deploymentHealth, notReady, observedKey } from './common.js';
 import type { ComponentModule, Named, RenderContext, Observed } from './common.js';
 import type { KubeObject } from '../types.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/index.js';
@@ -154,10 +154,17 @@ export const quay: ComponentModule = {
     return objs;
   },
   ready(ctx, observed: Observed) {
-    const health = deploymentHealth(observed, appName(ctx), { scaledDownOk: overridesOf(ctx, 'quay').replicas === 0 });
-    if (health.status !== 'True') return health;
-    const job = observed.get(observedKey('Job', upgradeJobName(ctx)));
-    if (ctx.migrating && !job?.status?.succeeded) return notReady(`job ${upgradeJobName(ctx)} not finished`);
-    return ready(health.message);
+    // The migration Job counts only while one is due: a registry on its version needs none (Quay's
+    // operator also fails a healthy registry whose finished Job was deleted).
+    if (ctx.migrating) {
+      const job = observed.get(observedKey('Job', upgradeJobName(ctx)));
+      if (!job) return notReady(`job ${upgradeJobName(ctx)} not found`);
+      if (!job.status?.succeeded) return notReady(`job ${upgradeJobName(ctx)} not finished`);
+    }
+    return deploymentHealth(ctx, observed, appName(ctx), {
+      healthy: 'Quay component healthy',
+      replicasOverride: overridesOf(ctx, 'quay').replicas,
+      scaledDown: { done: 'Quay component healthy', inProgress: 'Quay component is being scaled down' },
+    });
   },
 };

@@ -36,6 +36,6 @@ export const redis: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, redisName(ctx));
+    return deploymentHealth(ctx, observed, redisName(ctx), { label: 'Redis deployment' });
   },
 };
