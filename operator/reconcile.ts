@@ -23,8 +23,9 @@ import {
   type QuayRegistryStatus,
 } from './types.js';
 import { COMPONENTS } from './components/index.js';
-import { contentHash, observedKey, ownerReference, prefixed, type HealthContext, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
-import { appName, upgradeJob, upgradeJobName } from './components/quay.js';
+import { TLS_HASH_ANNOTATION, observedKey, tlsHash, ownerReference, prefixed, type HealthContext, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
+import { appName, serviceCaName, trustedCaName, upgradeJob, upgradeJobName } from './components/quay.js';
+import { SERVICE_CA_ANNOTATION, TRUSTED_CA_ANNOTATION, caHash, clusterTlsSettings } from './openshift.js';
 import { databaseName, postgresPvcName } from './components/postgres.js';
 import { clairDatabaseName, clairPvcName } from './components/clairpostgres.js';
 import { mirrorName } from './components/mirror.js';
@@ -78,6 +79,8 @@ const APPLY_CONCURRENCY = 8;
 const FULL_APPLY_MS = 10 * 60_000;
 const BUILDER_TOKEN_SECONDS = 365 * 24 * 3600;
 const TLS_SECRET_LABEL = 'quay.redhat.com/tls-secret';
+/** How long a replaced Deployment may take to go (the garbage collector orphans its ReplicaSets first). */
+const REPLACE_TIMEOUT_MS = 30_000;
 
 const decode = (data: Record<string, string> | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -195,6 +198,16 @@ export class Reconciler {
     return true;
   }
 
+  /** OpenShift's `apiservers.config.openshift.io/cluster`; undefined where that API does not exist. */
+  private async apiServer(): Promise<Live | undefined> {
+    try {
+      return await this.kube.get('config.openshift.io/v1', 'APIServer', 'cluster');
+    } catch (err) {
+      if (/serves no APIServer/.test(errorMessage(err))) return undefined;
+      throw err;
+    }
+  }
+
   /** A blocked pass applies nothing, but the component conditions still tell what runs and what does not. */
   private async block(cr: QuayRegistry, b: Blocked, retryMs = this.opts.resyncMs): Promise<PassResult> {
     this.log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: rollout blocked (${b.reason}): ${b.message}`);
@@ -263,11 +276,15 @@ export class Reconciler {
       live = await this.kube.apply(obj);
     } catch (err) {
       if (!isStatus(err, 422)) throw err;
-      // Someone changed a list-map key (say, a Service port): apply adds ours next to theirs and the
-      // result is invalid. An update with our whole object replaces those lists; then apply again.
-      this.log.warn(`${obj.kind} ${obj.metadata.name}: ${errorMessage(err)}; resetting it to the desired state`);
-      await this.kube.mergePatch(obj);
-      live = await this.kube.apply(obj);
+      if (obj.kind === 'Deployment' && /spec\.selector[^]*field is immutable/.test(errorMessage(err))) {
+        live = await this.replaceDeployment(cr, obj, errorMessage(err));
+      } else {
+        // Someone changed a list-map key (say, a Service port): apply adds ours next to theirs and the
+        // result is invalid. An update with our whole object replaces those lists; then apply again.
+        this.log.warn(`${obj.kind} ${obj.metadata.name}: ${errorMessage(err)}; resetting it to the desired state`);
+        await this.kube.mergePatch(obj);
+        live = await this.kube.apply(obj);
+      }
     }
     const trimmed = trim(live);
     observed.set(observedKey(obj.kind, obj.metadata.name), trimmed);
@@ -276,6 +293,27 @@ export class Reconciler {
       changed.push(`${obj.kind} ${obj.metadata.name}`);
     }
     this.applied.set(cacheKey, { hash, rv: live.metadata.resourceVersion, at: passStart, time, live: trimmed });
+  }
+
+  /**
+   * A Deployment whose selector differs from ours (one made by Quay's operator, or by an older
+   * version of this one) cannot be changed in place: it is deleted orphaning its ReplicaSets and pods,
+   * which keep serving, and created again; its selector matches those pods' labels, so it adopts
+   * them and rolls them as any template change would.
+   * Volumes are separate objects and stay.
+   */
+  private async replaceDeployment(cr: QuayRegistry, obj: KubeObject, why: string): Promise<Live> {
+    const { name, namespace } = obj.metadata;
+    this.log.warn(`Deployment ${name}: ${why}; replacing it, its pods kept`);
+    await this.kube.delete('apps/v1', 'Deployment', name, namespace, 'Orphan');
+    const deadline = Date.now() + REPLACE_TIMEOUT_MS;
+    while (await this.kube.get('apps/v1', 'Deployment', name, namespace)) {
+      if (Date.now() > deadline) throw new Error(`Deployment ${name} is still being deleted (orphaning its ReplicaSets); retrying`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const live = await this.kube.apply(obj);
+    await this.event(cr, 'Normal', 'DeploymentReplaced', `Deployment ${name} had another selector: replaced, its pods kept running until rolled`);
+    return live;
   }
 
   async reconcile(current: QuayRegistry): Promise<PassResult> {
@@ -369,13 +407,17 @@ export class Reconciler {
     const wanted = builderNamespaces(userConfig);
     const getSecret = (n: string) => this.kube.get('v1', 'Secret', n, namespace);
     const none = Promise.resolve(undefined);
-    const [caSecret, servingSecret, persistedSecret, bucketSecret, bucketMap, refSecret, ...builderNs] = await Promise.all([
+    const wantProfile = !components.tls.managed && !('SSL_PROTOCOLS' in userConfig) && !('SSL_CIPHERS' in userConfig);
+    const [caSecret, servingSecret, persistedSecret, bucketSecret, bucketMap, refSecret, apiServer, serviceCa, trustedCa, ...builderNs] = await Promise.all([
       managedTls ? getSecret(caSecretName({ name })) : none,
       managedTls ? getSecret(prefixed({ name }, 'quay-tls')) : none,
       getSecret(managedKeysName(name)),
       components.objectstorage.managed ? getSecret(claim) : none,
       components.objectstorage.managed ? this.kube.get('v1', 'ConfigMap', claim, namespace) : none,
       secretRef ? getSecret(secretRef) : none,
+      wantProfile ? this.apiServer() : none,
+      platform.routes ? this.kube.get('v1', 'ConfigMap', serviceCaName({ name }), namespace) : none,
+      platform.routes ? this.kube.get('v1', 'ConfigMap', trustedCaName({ name }), namespace) : none,
       ...wanted.map((b) => this.kube.get('v1', 'Namespace', b.namespace)),
     ]);
 
@@ -460,7 +502,12 @@ export class Reconciler {
       builderTokens: {},
       migrating,
       configSecretName: '',
-      podHashes: {},
+      tlsAnnotations: {},
+      // Quay's operator reads the profile only when the registry terminates TLS itself (tls unmanaged).
+      clusterTls: apiServer ? clusterTlsSettings(apiServer.spec?.tlsSecurityProfile) : undefined,
+      caAnnotations: platform.routes
+        ? { [SERVICE_CA_ANNOTATION]: caHash(serviceCa?.data?.['service-ca.crt'] ?? ''), [TRUSTED_CA_ANNOTATION]: caHash(trustedCa?.data?.['ca-bundle.crt'] ?? '') }
+        : {},
     };
     if (!components.route.managed) ctx.scheme = userConfig.PREFERRED_URL_SCHEME === 'http' ? 'http' : 'https';
 
@@ -486,9 +533,7 @@ export class Reconciler {
       }
       ctx.configSecretName = rendered.name;
       if (rendered.config.PREFERRED_URL_SCHEME === 'http') ctx.scheme = 'http';
-      ctx.podHashes = {
-        'quay-config-tls-hash': tls ? contentHash({ cert: tls.cert, key: tls.key }) : '',
-      };
+      ctx.tlsAnnotations = tls ? { [TLS_HASH_ANNOTATION]: tlsHash(tls) } : {};
       const render = () =>
         (Object.entries(components) as [ComponentKind, Component][]).flatMap(([kind, c]) => (c.managed ? COMPONENTS[kind].objects(ctx) : []));
       const desired = render();
@@ -597,7 +642,7 @@ export class Reconciler {
     const jobName = upgradeJobName(ctx);
     const desired = upgradeJob(ctx);
     let job = await this.kube.get('batch/v1', 'Job', jobName, ctx.namespace);
-    if (!job && previous?.reason === 'MigrationsInProgress') {
+    if (job?.metadata.deletionTimestamp || (!job && previous?.reason === 'MigrationsInProgress')) {
       // Someone deleted the running Job: say so (as Quay's operator does); the next pass makes a new one.
       return { type: CONDITION.ComponentsCreated, status: 'False', reason: 'MigrationsJobMissing', message: 'upgrade job not found' };
     }

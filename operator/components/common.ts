@@ -60,6 +60,8 @@ export interface Settings {
   bucketStorageClass: string;
   /** IngressClass of managed Ingresses; unset uses the cluster default. */
   ingressClassName?: string;
+  /** The operator's own proxy settings (the cluster proxy on OpenShift), passed to quay, clair and mirror. */
+  proxy: { HTTP_PROXY?: string; HTTPS_PROXY?: string; NO_PROXY?: string };
 }
 
 /** Everything the pure render functions may look at. Built by reconcile.ts from the cluster. */
@@ -98,8 +100,15 @@ export interface RenderContext {
   migrating: boolean;
   /** Set once bundle.ts has rendered the config Secret. */
   configSecretName: string;
-  /** Content hashes stamped on pod templates so a change rolls the pods. */
-  podHashes: Record<string, string>;
+  /**
+   * On the Deployments (and their pod templates) that mount the registry certificate: Quay's
+   * `quay.redhat.com/tls-secret-hash`, so a new certificate rolls them. Empty without a certificate.
+   */
+  tlsAnnotations: Record<string, string>;
+  /** OpenShift's TLS security profile as config keys (tls unmanaged and the user set neither key). */
+  clusterTls?: { SSL_PROTOCOLS: string[]; SSL_CIPHERS: string[] };
+  /** On OpenShift: hashes of the CA ConfigMaps (`cluster-service-ca`, `cluster-trusted-ca`), on the pods that mount them. */
+  caAnnotations: Record<string, string>;
 }
 
 export interface ComponentModule {
@@ -192,6 +201,29 @@ export interface DeploymentSpecInput {
   replicas: number | undefined;
   strategy?: Record<string, unknown>;
   podAnnotations?: Record<string, string>;
+  /** Annotations on the Deployment itself (also put on the pod template). */
+  annotations?: Record<string, string>;
+  /** Labels the selector has beyond registry and component (Quay's quay-app also selects `app: quay`). */
+  selector?: Record<string, string>;
+  /** Spread replicas over nodes (Quay's default for quay-app, clair-app, quay-mirror) unless `affinity` is overridden. */
+  spread?: boolean;
+}
+
+/** Preferred anti-affinity by node for the pods of one component, as Quay's operator sets it. */
+export function spreadByNode(component: string): Record<string, unknown> {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            labelSelector: { matchExpressions: [{ key: LABEL_COMPONENT, operator: 'In', values: [component] }] },
+            topologyKey: 'kubernetes.io/hostname',
+          },
+        },
+      ],
+    },
+  };
 }
 
 /** A Deployment with the component's overrides applied (spec.ts has rejected overrides a kind does not support). */
@@ -213,14 +245,15 @@ export function deployment(ctx: RenderContext, d: DeploymentSpecInput): KubeObje
   if (d.initContainers) podSpec.initContainers = d.initContainers;
   if (d.volumes?.length) podSpec.volumes = d.volumes;
   if (o.affinity) podSpec.affinity = o.affinity;
+  else if (d.spread) podSpec.affinity = spreadByNode(d.component);
   if (o.tolerations) podSpec.tolerations = o.tolerations;
   if (o.nodeSelector) podSpec.nodeSelector = o.nodeSelector;
   const spec: Record<string, any> = {
-    selector: { matchLabels: { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: d.component } },
+    selector: { matchLabels: { ...d.selector, [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: d.component } },
     template: {
       metadata: {
         labels: { ...userLabels(o.labels), ...labels },
-        annotations: { ...o.annotations, ...d.podAnnotations },
+        annotations: { ...o.annotations, ...d.podAnnotations, ...d.annotations },
       },
       spec: podSpec,
     },
@@ -230,7 +263,7 @@ export function deployment(ctx: RenderContext, d: DeploymentSpecInput): KubeObje
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: meta(ctx, d.name, d.component, d.kind, { labels: userLabels(o.labels), annotations: o.annotations }),
+    metadata: meta(ctx, d.name, d.component, d.kind, { labels: userLabels(o.labels), annotations: { ...o.annotations, ...d.annotations } }),
     spec,
   };
 }
@@ -248,6 +281,7 @@ export function service(
   kind: ComponentKind,
   selectorComponent: string,
   ports: { name: string; port: number; targetPort: number | string }[],
+  selector: Record<string, string> = {},
 ): KubeObject {
   return {
     apiVersion: 'v1',
@@ -255,7 +289,7 @@ export function service(
     metadata: meta(ctx, name, component, kind),
     spec: {
       type: 'ClusterIP',
-      selector: { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: selectorComponent },
+      selector: { ...selector, [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: selectorComponent },
       ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: 'TCP' })),
     },
   };
@@ -363,6 +397,13 @@ export const restrictedSecurityContext = {
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 };
+
+export const TLS_HASH_ANNOTATION = 'quay.redhat.com/tls-secret-hash';
+
+/** Quay's certificate hash: the last 8 hex digits of sha256(cert || key). */
+export function tlsHash(pair: { cert: string; key: string }): string {
+  return createHash('sha256').update(pair.cert).update(pair.key).digest('hex').slice(-8);
+}
 
 /** A short, stable hash of string data (keys sorted), for names and pod-template annotations. */
 export function contentHash(data: Record<string, string>): string {

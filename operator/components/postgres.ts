@@ -28,7 +28,8 @@ export function postgresDeployment(
     volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: opts.pvc } }],
     containers: [
       {
-        name: 'postgres',
+        // Quay's names: `postgres` and `clair-postgres`.
+        name: opts.component,
         image: opts.image,
         env: [
           { name: 'POSTGRESQL_USER', valueFrom: fromSecret('database-username') },

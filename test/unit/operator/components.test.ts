@@ -1,6 +1,7 @@
 import { COMPONENTS } from '../../../operator/components/index.js';
 import { builderNamespaces, builderObjects, fillBuilderConfig } from '../../../operator/components/builders.js';
-import type { RenderContext } from '../../../operator/components/common.js';
+import { createHash } from 'node:crypto';
+import { tlsHash, type RenderContext } from '../../../operator/components/common.js';
 import type { ComponentKind, KubeObject } from '../../../operator/types.js';
 import { context, KUBERNETES, OPENSHIFT } from './fixtures.js';
 
@@ -29,6 +30,33 @@ describe('component renderers', () => {
       'ObjectBucketClaim/reg-quay-datastore', 'Route/reg-quay', 'Route/reg-quay-builder', 'ServiceMonitor/reg-quay-metrics-monitor',
       'PrometheusRule/reg-quay-prometheus-rules',
     ]) expect(names).toContain(n);
+  });
+
+  test("Quay's container names, selectors, anti-affinity and certificate hash annotation", () => {
+    const ctx = context({ components: [{ kind: 'clair', managed: true, overrides: { affinity: { nodeAffinity: {} } } }] });
+    ctx.tlsAnnotations = { 'quay.redhat.com/tls-secret-hash': 'abcd1234' };
+    const objs = render(ctx);
+    const d = (name: string) => find(objs, 'Deployment', name);
+    expect(d('reg-quay-redis').spec.template.spec.containers[0].name).toBe('redis-master');
+    expect(d('reg-clair-postgres').spec.template.spec.containers[0].name).toBe('clair-postgres');
+    expect(d('reg-quay-database').spec.template.spec.containers[0].name).toBe('postgres');
+    expect(d('reg-quay-app').spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
+    expect(find(objs, 'Service', 'reg-quay-app').spec.selector).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
+    expect(d('reg-clair-postgres').spec.selector.matchLabels).toEqual({ 'quay-component': 'clair-postgres', 'quay-operator/quayregistry': 'reg' });
+    for (const name of ['reg-quay-app', 'reg-quay-mirror']) {
+      expect(d(name).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+        { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'quay-component', operator: 'In', values: [name.slice(4)] }] }, topologyKey: 'kubernetes.io/hostname' } },
+      ]);
+    }
+    // An affinity override replaces the default wholesale.
+    expect(d('reg-clair-app').spec.template.spec.affinity).toEqual({ nodeAffinity: {} });
+    expect(d('reg-quay-redis').spec.template.spec.affinity).toBeUndefined();
+    for (const name of ['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app']) {
+      expect(d(name).metadata.annotations['quay.redhat.com/tls-secret-hash']).toBe('abcd1234');
+      expect(d(name).spec.template.metadata.annotations['quay.redhat.com/tls-secret-hash']).toBe('abcd1234');
+    }
+    expect(d('reg-quay-database').metadata.annotations['quay.redhat.com/tls-secret-hash']).toBeUndefined();
+    expect(tlsHash({ cert: 'c', key: 'k' })).toBe(createHash('sha256').update('ck').digest('hex').slice(-8));
   });
 
   test('a managed HPA owns replicas; without it the default is 2, an override wins, migration scales to 0', () => {
@@ -67,7 +95,7 @@ describe('component renderers', () => {
     expect(d.spec.template.metadata.labels).toMatchObject({ team: 'a', 'quay-component': 'quay-app' });
     expect(d.spec.template.metadata.annotations.note).toBe('x');
     expect(d.spec.template.spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
-    expect(d.spec.selector.matchLabels).toEqual({ 'quay-operator/quayregistry': 'reg', 'quay-component': 'quay-app' });
+    expect(d.spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-operator/quayregistry': 'reg', 'quay-component': 'quay-app' });
   });
 
   test('Kubernetes gets Ingresses with the generated certificate, OpenShift gets edge Routes', () => {

@@ -19,7 +19,7 @@ export function context(opts: { platform?: Platform; components?: Component[]; u
     uid: 'uid-1',
     components,
     platform,
-    settings: { bucketStorageClass: 'openshift-storage.noobaa.io' },
+    settings: { bucketStorageClass: 'openshift-storage.noobaa.io', proxy: {} },
     images: { quay: 'quay-ts:test', clair: 'clair:test', postgres: 'pg13:test', clairpostgres: 'pg15:test', redis: 'redis:test' },
     quayVersion: '1.2.3',
     hostname: String(userConfig.SERVER_HOSTNAME ?? 'reg-quay-ns1.apps.example.test'),
@@ -31,6 +31,7 @@ export function context(opts: { platform?: Platform; components?: Component[]; u
     builderTokens: {},
     migrating: false,
     configSecretName: 'reg-quay-config-secret-abc',
-    podHashes: {},
+    tlsAnnotations: {},
+    caAnnotations: {},
   };
 }
