@@ -200,6 +200,7 @@ export class Kube {
       objectBuckets: has('objectbucket.io', 'v1alpha1'),
       monitoring: has('monitoring.coreos.com', 'v1'),
       hpaV2: has('autoscaling', 'v2'),
+      consoleDashboards: has('route.openshift.io', 'v1') && (await this.get('v1', 'Namespace', 'openshift-config-managed').catch(() => undefined)) !== undefined,
     };
   }
 

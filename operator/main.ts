@@ -47,6 +47,7 @@ async function main(): Promise<void> {
       settings: {
         bucketStorageClass: env('OBJECT_BUCKET_STORAGE_CLASS') ?? 'openshift-storage.noobaa.io',
         ingressClassName: env('INGRESS_CLASS_NAME'),
+        clusterWide: !env('WATCH_NAMESPACE'),
         proxy: { HTTP_PROXY: env('HTTP_PROXY'), HTTPS_PROXY: env('HTTPS_PROXY'), NO_PROXY: env('NO_PROXY') },
       },
       ingressDomain: env('INGRESS_DOMAIN'),

@@ -25,6 +25,7 @@ import {
 import { COMPONENTS } from './components/index.js';
 import { TLS_HASH_ANNOTATION, observedKey, tlsHash, ownerReference, prefixed, type HealthContext, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
 import { appName, serviceCaName, trustedCaName, upgradeJob, upgradeJobName } from './components/quay.js';
+import { MONITORING_LABELS } from './components/monitoring.js';
 import { SERVICE_CA_ANNOTATION, TRUSTED_CA_ANNOTATION, caHash, clusterTlsSettings } from './openshift.js';
 import { databaseName, postgresPvcName } from './components/postgres.js';
 import { clairDatabaseName, clairPvcName } from './components/clairpostgres.js';
@@ -702,6 +703,17 @@ export class Reconciler {
   }
 
   /**
+   * The monitoring labels this operator put on the registry's namespace go with its last registry
+   * there (applying the Namespace without them releases them; labels others also set stay).
+   */
+  private async releaseNamespaceLabels(cr: QuayRegistry): Promise<void> {
+    const ns = await this.kube.get('v1', 'Namespace', cr.metadata.namespace);
+    if (ns?.metadata.labels?.[Object.keys(MONITORING_LABELS)[1]] !== 'true') return;
+    const others = (await this.kube.list(API_VERSION, KIND, cr.metadata.namespace)).filter((r) => r.metadata.uid !== cr.metadata.uid && !r.metadata.deletionTimestamp);
+    if (!others.length) await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: cr.metadata.namespace } });
+  }
+
+  /**
    * Before the CR goes: delete what ownerReferences cannot reach (objects in builder namespaces, a
    * builder namespace the operator created, the shared builder SCC once no registry uses it).
    */
@@ -719,6 +731,7 @@ export class Reconciler {
         }
       }
       for (const [apiVersion, kind] of [
+        ['v1', 'ConfigMap'],
         ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
         ['rbac.authorization.k8s.io/v1', 'Role'],
         ['v1', 'ServiceAccount'],
@@ -727,6 +740,7 @@ export class Reconciler {
           await this.kube.delete(apiVersion, kind, o.metadata.name, o.metadata.namespace);
         }
       }
+      await this.releaseNamespaceLabels(cr);
       const platform = await this.platform();
       if (platform.scc) {
         const users = await this.kube.list('rbac.authorization.k8s.io/v1', 'RoleBinding', undefined, `${LABEL_BUILDER_SCC}=true`);

@@ -60,6 +60,8 @@ export interface Settings {
   bucketStorageClass: string;
   /** IngressClass of managed Ingresses; unset uses the cluster default. */
   ingressClassName?: string;
+  /** The operator watches every namespace (cluster-scoped extras such as the console dashboard need it). */
+  clusterWide: boolean;
   /** The operator's own proxy settings (the cluster proxy on OpenShift), passed to quay, clair and mirror. */
   proxy: { HTTP_PROXY?: string; HTTPS_PROXY?: string; NO_PROXY?: string };
 }

@@ -6,14 +6,14 @@
  */
 import yaml from 'js-yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { TestCluster } from '../setup/k8s/cluster.js';
+import { OPENSHIFT_APPS_DOMAIN, TestCluster } from '../setup/k8s/cluster.js';
 import { OperatorProcess } from '../setup/k8s/operator.js';
 import { FakeControllers, admitRoute, bindBucket, bindVolume, completeJob, markDeploymentAvailable } from '../setup/k8s/controllers.js';
 import { QUAY_BASE_CONFIG, QUAY_OPERATOR_VERSION, quayOperatorObjects } from '../setup/k8s/quay-operator.js';
 import { applyYaml, createNamespace, get, registry, renderedConfig, secretData, waitCondition, waitFor } from './helpers.js';
 
 const ns = 'quay';
-const HOST = 'quay.apps.example.test';
+const HOST = `reg-quay-${ns}.${OPENSHIFT_APPS_DOMAIN}`;
 const KEYS = {
   DATABASE_SECRET_KEY: 'd'.repeat(80),
   SECRET_KEY: 's'.repeat(80),
@@ -111,7 +111,7 @@ describe("a registry Quay's operator ran", () => {
     const cr = await registry(cluster, ns, 'reg');
     expect(cr.spec!.components!.map((c) => c.kind)).toEqual(KINDS);
     expect(cr.status!.currentVersion).toBe('1.0.0');
-    expect(cr.status!.registryEndpoint).toBe(`https://reg-quay-${ns}.apps.example.test`);
+    expect(cr.status!.registryEndpoint).toBe(`https://${HOST}`);
   });
 
   test('the databases keep their claims; the rendered config keeps the generated secrets', async () => {

@@ -185,6 +185,8 @@ export class TestCluster {
       for (const f of extra) await cluster.installCrdFile(join(SOURCE_DIR, 'crds', f));
       if (opts.openshift) {
         await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: OPENSHIFT_APPS_DOMAIN } } as KubernetesObject, {});
+        // Where the console reads dashboards from.
+        await cluster.createNamespace('openshift-config-managed');
       }
       return cluster;
     } catch (err) {
