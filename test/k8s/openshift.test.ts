@@ -153,6 +153,8 @@ describe('a user certificate on OpenShift', () => {
 
   test("with tls unmanaged, the APIServer's TLS profile reaches the config unless the user set it", async () => {
     const certs = { 'ssl.cert': pair.cert, 'ssl.key': pair.key };
+    await waitFor('bucket claim', async () => get(cluster, 'objectbucket.io/v1alpha1', 'ObjectBucketClaim', 'reg-quay-datastore', ns), 30_000, logs);
+    await bindBucket(cluster.kc, ns, 'reg-quay-datastore', { host: 's3.openshift-storage.svc', port: 443, bucket: 'own-cert', accessKey: 'AK', secretKey: 'SK' });
     await waitFor('the app Deployment', () => get(cluster, 'apps/v1', 'Deployment', 'reg-quay-app', ns), 60_000, logs);
     expect((await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS).toBeUndefined();
     await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'APIServer', metadata: { name: 'cluster' }, spec: { tlsSecurityProfile: { type: 'Modern', modern: {} } } } as never, {});
