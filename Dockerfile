@@ -10,7 +10,8 @@ COPY tsconfig.json ./
 COPY config ./config
 COPY registry ./registry
 COPY operator ./operator
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+# The registry (tsc) and the web UI (Vite, into dist/ui); the UI's packages are build-time only.
+RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app

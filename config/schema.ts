@@ -42,6 +42,11 @@ export const QuayConfigSchema = Type.Object(
     EXTERNAL_TLS_TERMINATION: Bool(false, 'TLS is terminated in front of the registry'),
     REGISTRY_TITLE: Str('Quay', 'name shown in the UI'),
     REGISTRY_TITLE_SHORT: Str('Quay', 'short name shown in the UI'),
+    ENTERPRISE_LOGO_URL: Type.Optional(Type.String({ description: 'logo shown in the UI (published in GET /config as BRANDING.logo)' })),
+    BRANDING: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'UI branding: logo, footer_img, footer_url' })),
+    CONTACT_INFO: Type.Optional(Type.Array(Type.String(), { description: 'contact links shown in the UI (mailto:, irc:, tel:, https:)' })),
+    DOCUMENTATION_ROOT: Type.Optional(Type.String({ description: 'base URL of the documentation the UI links to' })),
+    FOOTER_LINKS: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'UI footer links: TERMS_OF_SERVICE_URL, PRIVACY_POLICY_URL, SECURITY_URL, ABOUT_URL' })),
     DB_URI: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'Postgres URI; absent = embedded PGlite' })),
     DB_CONNECTION_ARGS: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     DISTRIBUTED_STORAGE_CONFIG: Type.Optional(Type.Record(Type.String(), StorageLocation)),
@@ -113,6 +118,12 @@ export const QuayConfigSchema = Type.Object(
     PAGE_TOKEN_KEY: Type.Optional(Type.String({ minLength: 1, description: 'key sealing opaque next_page tokens; generated and kept in the database when absent' })),
     DEBUGGING: Bool(false, 'development mode: browser GETs on /api/v1 need no X-Requested-With'),
     FEATURE_SUPERUSERS_ORG_CREATION_ONLY: Bool(false, 'only superusers may create organizations'),
+    SSRF_ALLOWED_HOSTS: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'host names or CIDRs that outbound calls (webhooks, callbacks, upstream registries, Clair) may reach although private, loopback or link-local',
+    }),
+    WEBHOOK_HOSTNAME_BLACKLIST: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'host names refused for notification deliveries and log-export callbacks' }),
+    NOTIFICATION_SEND_TIMEOUT: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'seconds an outbound notification call may take to answer' }),
   },
   { additionalProperties: true },
 );
@@ -124,7 +135,7 @@ export type QuayConfig = Static<typeof QuayConfigSchema>;
  * They are not warned about; anything outside the schema and this list is.
  */
 export const QUAY_KNOWN_KEYS: readonly string[] = [
-  'SETUP_COMPLETE', 'TESTING', 'ENTERPRISE_LOGO_URL', 'FOOTER_LINKS', 'BRANDING', 'CONTACT_INFO',
+  'SETUP_COMPLETE', 'TESTING',
   'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN', 'FEATURE_PROXY_STORAGE',
   'FEATURE_STORAGE_REPLICATION', 'FEATURE_SECURITY_NOTIFICATIONS', 'SECURITY_SCANNER_INDEXING_INTERVAL',
   'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'SECURITY_SCANNER_ENDPOINT', 'SECURITY_SCANNER_NOTIFICATIONS',
@@ -141,8 +152,7 @@ export const QUAY_KNOWN_KEYS: readonly string[] = [
   'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN', 'FEATURE_QUOTA_NOTIFICATIONS',
   'FEATURE_UI_V2', 'FEATURE_SPARSE_INDEX', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
   'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP',
-  'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'SSRF_ALLOWED_HOSTS', 'WEBHOOK_HOSTNAME_BLACKLIST',
-  'NOTIFICATION_SEND_TIMEOUT', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
+  'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
   'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH',
   'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
   'DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT', 'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',

@@ -6,6 +6,8 @@ import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
+import { checkRequestInput } from './http/edge.js';
+import { registerUi } from './http/ui.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
@@ -28,6 +30,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     reply.header('docker-distribution-api-version', 'registry/2.0');
     reply.header('x-request-id', req.id);
   });
+  app.addHook('onRequest', checkRequestInput);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.metricRoute ?? req.routeOptions.url ?? 'unknown';
@@ -49,5 +52,6 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(v2Plugin, { rt });
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
+  await registerUi(app);
   return app;
 }

@@ -1,5 +1,5 @@
 /** Prometheus metrics (served at /metrics). */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Readable } from 'node:stream';
 import type { BlobStore, ByteRange } from './storage/index.js';
 
@@ -34,8 +34,55 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly queueJobs = new Counter({
+    name: 'quay_queue_jobs_total',
+    help: 'Work queue items handled, by queue and outcome (done, retry, error, gave_up, lease_lost)',
+    labelNames: ['queue', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly queueJobDuration = new Histogram({
+    name: 'quay_queue_job_duration_seconds',
+    help: 'Time a handler spent on one work queue item',
+    labelNames: ['queue'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 120],
+    registers: [this.registry],
+  });
+  readonly notificationDeliveries = new Counter({
+    name: 'quay_notification_deliveries_total',
+    help: 'Notification deliveries by method and outcome (success, failure, skipped, disabled)',
+    labelNames: ['method', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly notificationLatency = new Histogram({
+    name: 'quay_notification_delivery_latency_seconds',
+    help: 'Time from the event (its commit) to a successful delivery, by method',
+    labelNames: ['method'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  private depthSource: (() => Promise<Array<{ queue: string; waiting: number; processing: number }>>) | null = null;
+  readonly queueDepth = new Gauge({
+    name: 'quay_queue_items',
+    help: 'Work queue items by queue and state (waiting, processing), read from the database at scrape time',
+    labelNames: ['queue', 'state'],
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.depthSource) return;
+      this.queueDepth.reset();
+      for (const d of await this.depthSource()) {
+        this.queueDepth.set({ queue: d.queue, state: 'waiting' }, d.waiting);
+        this.queueDepth.set({ queue: d.queue, state: 'processing' }, d.processing);
+      }
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quay_' });
+  }
+
+  /** Where the queue depth gauge reads from (the runtime's queues). */
+  watchQueues(source: () => Promise<Array<{ queue: string; waiting: number; processing: number }>>): void {
+    this.depthSource = source;
   }
 
   /** Wrap a blob store so that every operation is timed. */

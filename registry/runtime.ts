@@ -22,6 +22,12 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import type { WriteGate } from './model/write_gate.js';
+import { Queues } from './queue/index.js';
+import { Outbound } from './net/outbound.js';
+import { Events } from './model/events.js';
+import { SecretBox, secretMaterial } from './auth/secrets.js';
+import { ProxyCache } from './proxy/cache.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -46,6 +52,18 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
+  writeGate: WriteGate;
+  /** The durable work queues (registry/queue/). */
+  queues: Queues;
+  /** The SSRF guard every outbound HTTP call goes through. */
+  outbound: Outbound;
+  /** Event emission inside producers' transactions. */
+  events: Events;
+  /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
+  proxyCache: ProxyCache;
+  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
+  upstreamSecrets: SecretBox;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -76,7 +94,34 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
+    const queues = new Queues(db);
+    metrics.watchQueues(() => queues.depth());
+    const outbound = new Outbound(config);
+    const events = new Events(config, queues);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
+      await labels.onManifestPushed(q, p);
+      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+    });
+    const quotas = new Quotas(db, config, notifications);
+    const proxyCache = new ProxyCache({
+      db,
+      config,
+      store,
+      blobs,
+      manifests,
+      tags,
+      repositories,
+      quotas,
+      box: upstreamSecrets,
+      log,
+      maxBlobSize,
+      grantRead: async (repo, principal) => {
+        if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
+      },
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -96,20 +141,25 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       namespaces,
       repositories,
       blobs,
-      uploads: new Uploads(db, store, blobs, parseSize(config.MAXIMUM_LAYER_SIZE)),
+      uploads: new Uploads(db, store, blobs, maxBlobSize),
       tags,
-      manifests: new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, (q, p) =>
-        labels.onManifestPushed(q, p),
-      ),
+      manifests,
       logs,
       gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
-      quotas: new Quotas(db, config, notifications),
+      quotas,
       labels,
       notifications,
       tenancy,
+      writeGate: tenancy.writeGate,
+      queues,
+      outbound,
+      events,
+      proxyCache,
+      upstreamSecrets,
       redis,
       async close() {
         await logs.flush();
+        outbound.close();
         redis?.disconnect();
         await db.close();
       },

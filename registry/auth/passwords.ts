@@ -1,6 +1,7 @@
 /** Password hashing (bcrypt, as Quay stores them) and the password rule. */
 import bcrypt from 'bcryptjs';
 import { randomBytes } from 'node:crypto';
+import { hasControlChars } from '../input.js';
 
 const COST = 10;
 
@@ -16,6 +17,7 @@ export function verifyPassword(password: string, hash: string): Promise<boolean>
 export function passwordProblem(password: unknown): string | null {
   if (typeof password !== 'string' || password.length < 8) return 'Password must be at least 8 characters long';
   if (/\s/.test(password)) return 'Password must not contain whitespace';
+  if (hasControlChars(password)) return 'Password must not contain control characters';
   return null;
 }
 

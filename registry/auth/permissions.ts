@@ -23,6 +23,7 @@ import type { QuayConfig } from '../../config/index.js';
 import type { Principal, Scope } from './principal.js';
 import type { RepoTarget } from '../model/repositories.js';
 import type { NamespaceRow } from '../model/namespaces.js';
+import type { WriteGate } from '../model/write_gate.js';
 
 export type Role = 'read' | 'write' | 'admin';
 export type TeamRole = 'member' | 'creator' | 'admin';
@@ -74,6 +75,8 @@ export class Permissions {
   constructor(
     private readonly db: Db,
     private readonly config: QuayConfig,
+    /** The repository-state rule: push, delete and `*` are withheld where the state refuses writes. */
+    private readonly writeGate: WriteGate,
   ) {}
 
   /** May this principal act as a superuser (superuser API)? OAuth tokens need the super:user scope. */
@@ -187,6 +190,19 @@ export class Permissions {
   }
 
   /**
+   * Quay's pull-through right: in a proxy cache organization (FEATURE_PROXY_CACHE), its members (and its
+   * robots) may pull any repository, including one the pull is about to create from the upstream.
+   */
+  async canPullThrough(p: Principal, target: RepoTarget, q: Queryable = this.db): Promise<boolean> {
+    const ns = target.namespace;
+    if (!this.config.FEATURE_PROXY_CACHE || !ns || ns.kind !== 'org' || (p.kind !== 'user' && p.kind !== 'robot')) return false;
+    if (p.kind === 'user' && repoCap(p.scopes) === null) return false;
+    const proxy = await q.query('SELECT 1 FROM proxy_cache_config WHERE namespace_id = $1', [ns.id]);
+    if (proxy.rows.length === 0) return false;
+    return p.kind === 'robot' ? p.ownerId === ns.id : this.isOrgMember(p, ns, q);
+  }
+
+  /**
    * May the principal create repositories in this namespace? Its owner (with repo:create), org admins and
    * members of creator teams (robots too, in their own organization), full-access superusers.
    */
@@ -219,22 +235,21 @@ export class Permissions {
    */
   async registryActions(p: Principal, target: RepoTarget, requested: readonly string[]): Promise<RegistryAction[]> {
     const role = await this.repositoryRole(p, target);
-    // A repository that does not exist yet is created in the NORMAL state by the push.
-    const normal = (target.repo?.state ?? 'NORMAL') === 'NORMAL';
+    const writable = await this.writeGate.stateAllows(p, target.repo, 'v2');
     const granted: RegistryAction[] = [];
     for (const action of new Set(requested)) {
       switch (action) {
         case 'pull':
-          if (atLeast(role, 'read')) granted.push('pull');
+          if (atLeast(role, 'read') || (await this.canPullThrough(p, target))) granted.push('pull');
           break;
         case 'push':
-          if (target.repo ? atLeast(role, 'write') && normal : await this.canCreateIn(p, target.namespace)) granted.push('push');
+          if (target.repo ? atLeast(role, 'write') && writable : await this.canCreateIn(p, target.namespace)) granted.push('push');
           break;
         case 'delete':
-          if (atLeast(role, 'write') && normal) granted.push('delete');
+          if (atLeast(role, 'write') && writable) granted.push('delete');
           break;
         case '*':
-          if (atLeast(role, 'admin') && normal) granted.push('*');
+          if (atLeast(role, 'admin') && writable) granted.push('*');
           break;
       }
     }

@@ -1,9 +1,10 @@
 /**
  * Browser sessions: `POST /api/v1/signin` creates one; the cookie carries a random id and the database keeps
  * only its hash, the user and the CSRF token, so every replica sees the same sessions and sign-out ends one
- * everywhere.
+ * everywhere. Before sign-in, `GET /csrf_token` hands out an anonymous session (as Quay's cookie session
+ * does): its cookie is `anon.<random>` and its CSRF token an HMAC of that value, so it costs no database row.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { hashToken } from './secrets.js';
 
@@ -15,11 +16,27 @@ export interface SessionRow {
   fresh_at: Date;
 }
 
+const ANONYMOUS_PREFIX = 'anon.';
+
 export class Sessions {
   constructor(
     private readonly db: Db,
     private readonly ttlS: number,
+    /** Secret material keying the anonymous sessions' CSRF tokens. */
+    private readonly anonymousKey: string,
   ) {}
+
+  /** A fresh session without a user: the cookie value and its CSRF token. */
+  anonymous(): { id: string; csrf: string } {
+    const id = `${ANONYMOUS_PREFIX}${randomBytes(32).toString('base64url')}`;
+    return { id, csrf: this.anonymousCsrf(id)! };
+  }
+
+  /** The CSRF token of an anonymous session cookie, or null when the value is not one. */
+  anonymousCsrf(id: string): string | null {
+    if (!id.startsWith(ANONYMOUS_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(id.slice(ANONYMOUS_PREFIX.length))) return null;
+    return createHmac('sha256', this.anonymousKey).update(id).digest('base64url');
+  }
 
   async create(userId: number): Promise<{ id: string; csrf: string }> {
     const id = randomBytes(32).toString('base64url');
@@ -32,6 +49,7 @@ export class Sessions {
   }
 
   async lookup(id: string): Promise<SessionRow | null> {
+    if (id.startsWith(ANONYMOUS_PREFIX)) return null;
     const r = await this.db.query<SessionRow>('SELECT user_id, csrf_token, fresh_at FROM web_session WHERE id_hash = $1 AND expires_at > now()', [hashToken(id)]);
     return r.rows[0] ?? null;
   }

@@ -29,6 +29,11 @@ export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Run `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Call `onNotify` for each NOTIFY on `channel` (delivered at the notifier's commit), on a connection of its
+   * own that reconnects after errors. Returns the unsubscribe.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -38,7 +43,10 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
 
 class PgDb implements Db {
   readonly kind = 'postgres' as const;
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly uri: string,
+  ) {}
 
   async query<T>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
     const r = await this.pool.query({ text: sql, values: params as unknown[], name: opts?.prepare });
@@ -73,6 +81,41 @@ class PgDb implements Db {
     }
   }
 
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    let client: pg.Client | null = null;
+    let stopped = false;
+    let retry: NodeJS.Timeout | null = null;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.uri });
+      c.on('notification', (m) => {
+        if (m.channel === channel) onNotify(m.payload ?? '');
+      });
+      c.on('error', () => {
+        if (client !== c) return;
+        client = null;
+        void c.end().catch(() => undefined);
+        if (!stopped) retry = setTimeout(() => void connect().catch(() => undefined), 1000).unref();
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        await c.end().catch(() => undefined);
+        if (!stopped) retry = setTimeout(() => void connect().catch(() => undefined), 1000).unref();
+        throw err;
+      }
+      if (stopped) await c.end().catch(() => undefined);
+      else client = c;
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      await client?.end().catch(() => undefined);
+      client = null;
+    };
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -105,6 +148,10 @@ class PgliteDb implements Db {
     );
   }
 
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    return this.lite.listen(channel, onNotify);
+  }
+
   async close(): Promise<void> {
     await this.lite.close();
   }
@@ -124,7 +171,7 @@ export async function openPostgres(uri: string, options: { max?: number } = {}):
   const pool = new pg.Pool({ connectionString: uri, max: options.max ?? 20 });
   // A broken idle connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const db = new PgDb(pool);
+  const db = new PgDb(pool, uri);
   await db.query('SELECT 1');
   return db;
 }

@@ -123,7 +123,8 @@ export class Labels {
     const labels = (config as { config?: { Labels?: unknown } } | null)?.config?.Labels;
     if (!labels || typeof labels !== 'object') return [];
     return Object.entries(labels as Record<string, unknown>)
-      .filter((e): e is [string, string] => typeof e[1] === 'string')
+      // Postgres cannot store NUL: such a label is dropped, the push stands.
+      .filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].includes('\u0000') && !e[1].includes('\u0000'))
       .slice(0, MAX_LABELS);
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { Db } from '../db/index.js';
 import { performerId, type Principal } from '../auth/principal.js';
+import { sanitizeLogString, sanitizeLogValue } from '../input.js';
 
 export interface LogInput {
   kind: string;
@@ -37,15 +38,16 @@ export class UsageLogs {
     private readonly onError: (err: unknown) => void,
   ) {}
 
+  /** Strings in the entry may come from clients (names, user agents): they are sanitised and capped here. */
   log(entry: LogInput): void {
     this.pending.push({
-      kind: entry.kind,
+      kind: sanitizeLogString(entry.kind),
       account_id: entry.namespaceId,
       performer_id: performerId(entry.performer),
       repository_id: entry.repositoryId ?? null,
       datetime: new Date(),
-      ip: entry.ip ?? null,
-      metadata: JSON.stringify(entry.metadata ?? {}),
+      ip: entry.ip == null ? null : sanitizeLogString(entry.ip),
+      metadata: JSON.stringify(sanitizeLogValue(entry.metadata ?? {})),
     });
     if (this.pending.length >= FLUSH_BATCH) void this.flush();
     else if (!this.timer) {
@@ -66,7 +68,10 @@ export class UsageLogs {
     this.log({ kind, performer, namespaceId: repo.namespace_id, repositoryId: repo.id, ip, metadata: { repo: repo.name, namespace, ...metadata } });
   }
 
-  /** Write everything logged so far. Concurrent callers share one ordered chain of writes. */
+  /**
+   * Write everything logged so far. Concurrent callers share one ordered chain of writes. When the batch
+   * insert fails, its rows are written one by one, so that one bad row loses only itself.
+   */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -77,23 +82,33 @@ export class UsageLogs {
     this.flushing = this.flushing.then(async () => {
       if (batch.length === 0) return;
       try {
-        await this.db.query(
-          `INSERT INTO log_entry (kind, account_id, performer_id, repository_id, datetime, ip, metadata)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::jsonb[])`,
-          [
-            batch.map((r) => r.kind),
-            batch.map((r) => r.account_id),
-            batch.map((r) => r.performer_id),
-            batch.map((r) => r.repository_id),
-            batch.map((r) => r.datetime.toISOString()),
-            batch.map((r) => r.ip),
-            batch.map((r) => r.metadata),
-          ],
-        );
-      } catch (err) {
-        this.onError(err);
+        await this.insert(batch);
+      } catch {
+        for (const row of batch) {
+          try {
+            await this.insert([row]);
+          } catch (err) {
+            this.onError(Object.assign(err as Error, { logKind: row.kind }));
+          }
+        }
       }
     });
     return this.flushing;
+  }
+
+  private async insert(rows: PendingRow[]): Promise<void> {
+    await this.db.query(
+      `INSERT INTO log_entry (kind, account_id, performer_id, repository_id, datetime, ip, metadata)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::jsonb[])`,
+      [
+        rows.map((r) => r.kind),
+        rows.map((r) => r.account_id),
+        rows.map((r) => r.performer_id),
+        rows.map((r) => r.repository_id),
+        rows.map((r) => r.datetime.toISOString()),
+        rows.map((r) => r.ip),
+        rows.map((r) => r.metadata),
+      ],
+    );
   }
 }

@@ -8,6 +8,7 @@ import { validTag } from '../oci/names.js';
 import { RegistryError } from '../errors.js';
 import type { Blobs } from './blobs.js';
 import { LIVE, type Tags } from './tags.js';
+import type { Principal } from '../auth/principal.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -38,10 +39,13 @@ export interface PushResult {
   manifest: ParsedManifest;
 }
 
-/** Called in the push's transaction after the manifest and its tags are written (labels, label side effects). */
+/**
+ * Called in the push's transaction after the manifest and its tags are written (labels, label side effects, the
+ * repo_push event). `movedTags`: the tags this push created or moved; `performer`: who pushed.
+ */
 export type ManifestPushedHook = (
   q: Queryable,
-  p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[] },
+  p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[]; movedTags: string[]; performer?: Principal },
 ) => Promise<void>;
 
 export interface ReferrerDescriptor {
@@ -62,7 +66,7 @@ export class Manifests {
   ) {}
 
   /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
-  async put(repoId: number, reference: string, bytes: Buffer, contentType: string | undefined, extraTags: string[] = []): Promise<PushResult> {
+  async put(repoId: number, reference: string, bytes: Buffer, contentType: string | undefined, extraTags: string[] = [], performer?: Principal): Promise<PushResult> {
     let digest: string;
     const tags: string[] = [];
     if (looksLikeDigest(reference)) {
@@ -130,8 +134,9 @@ export class Manifests {
           children.rows.map((c) => c.id),
         ]);
       }
-      for (const t of tags) await this.tags.set(q, repoId, t, manifestId);
-      await this.onPushed?.(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags });
+      const movedTags: string[] = [];
+      for (const t of tags) if ((await this.tags.set(q, repoId, t, manifestId)) !== 'unchanged') movedTags.push(t);
+      await this.onPushed?.(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags, movedTags, performer });
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
       if (ins.rows[0].inserted && found.size > 0) {

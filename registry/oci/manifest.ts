@@ -1,6 +1,7 @@
 /** Manifest and index parsing and structural validation (pure; no storage access). */
 import { DigestError, parseDigest } from './digest.js';
 import { INDEX_TYPES, MANIFEST_TYPES, MT, SCHEMA1_TYPES, baseMediaType } from './mediatypes.js';
+import { parseUntrustedJson } from '../input.js';
 
 export interface Descriptor {
   mediaType: string;
@@ -72,7 +73,8 @@ function descriptorList(v: unknown, where: string): Descriptor[] {
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    // Depth-capped, and no NUL: annotations and artifactType are stored in Postgres, which cannot hold one.
+    doc = parseUntrustedJson(Buffer.from(bytes).toString('utf8'));
   } catch (e) {
     throw new ManifestError(`manifest is not valid JSON: ${(e as Error).message}`);
   }

@@ -3,6 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { cleanupUploads } from './upload_cleanup.js';
 import { collectGarbage } from './gc.js';
 import { recordExpiredTags } from './tag_expiry.js';
+import { startQueueRunner, type QueueHandler } from './queue_runner.js';
 
 export interface Worker {
   name: string;
@@ -10,7 +11,12 @@ export interface Worker {
   run(rt: Runtime): Promise<void>;
 }
 
-export function startWorkers(rt: Runtime, workers: Worker[] = defaultWorkers(rt)): { stop(): Promise<void> } {
+/**
+ * Timer workers plus the queue runner, which drains each named work queue with its handler. A feature that
+ * consumes a queue adds its handler to queueHandlers().
+ */
+export function startWorkers(rt: Runtime, workers: Worker[] = defaultWorkers(rt), handlers: QueueHandler[] = queueHandlers(rt)): { stop(): Promise<void> } {
+  const queueRunner = startQueueRunner(rt, handlers);
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<void>>();
   let stopped = false;
@@ -37,7 +43,7 @@ export function startWorkers(rt: Runtime, workers: Worker[] = defaultWorkers(rt)
     async stop() {
       stopped = true;
       timers.forEach(clearInterval);
-      await Promise.all(running);
+      await Promise.all([...running, queueRunner.stop()]);
     },
   };
 }
@@ -52,4 +58,9 @@ function defaultWorkers(rt: Runtime): Worker[] {
   ];
   if (config.FEATURE_GARBAGE_COLLECTION) workers.push({ name: 'gc', intervalMs: config.GARBAGE_COLLECTION_FREQUENCY * 1000, run: collectGarbage });
   return workers;
+}
+
+/** The handler of each named work queue. */
+export function queueHandlers(_rt: Runtime): QueueHandler[] {
+  return [];
 }

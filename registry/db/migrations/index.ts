@@ -5,6 +5,11 @@ import lifecycle from './003_lifecycle.js';
 import inviteNotifications from './004_invite_notifications.js';
 import tagNameOrder from './005_tag_name_order.js';
 import tagVersion from './006_tag_version.js';
+import queue from './030_queue.js';
+import repositoryNotifications from './031_notifications.js';
+import repositoryState from './040_repository_state.js';
+import proxyCache from './050_proxy_cache.js';
+import repoMirror from './051_repo_mirror.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -13,4 +18,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 4, name: 'invite notifications', sql: inviteNotifications },
   { version: 5, name: 'tag name order', sql: tagNameOrder },
   { version: 6, name: 'tag version', sql: tagVersion },
+  { version: 30, name: 'work queue', sql: queue },
+  { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
+  { version: 40, name: 'repository state', sql: repositoryState },
+  { version: 50, name: 'proxy cache', sql: proxyCache },
+  { version: 51, name: 'repository mirroring', sql: repoMirror },
 ];

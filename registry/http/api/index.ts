@@ -6,8 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
+import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
-import { ApiError, sendApiError } from './errors.js';
+import { WriteRefused } from '../../model/write_gate.js';
+import { ApiError, messageError, sendApiError } from './errors.js';
 import { registerApiAuth } from './auth.js';
 import { userInitializeRoutes } from './user_initialize.js';
 import { userRoutes } from './user.js';
@@ -31,11 +33,13 @@ import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { searchRoutes } from './search.js';
+import { proxyCacheRoutes } from './proxycache.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
+    if (err instanceof WriteRefused) return sendApiError(rt, req, reply, messageError(err.status, err.message, err.extra));
     if (err instanceof RegistryError && err.status < 500) return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
     const e = err as { statusCode?: number; validation?: unknown; message: string };
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));
@@ -51,9 +55,9 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     const text = String(body).trim();
     if (text === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new ApiError(400, 'invalid_request', 'Invalid JSON body'), undefined);
+      done(null, parseUntrustedJson(text));
+    } catch (err) {
+      done(new ApiError(400, 'invalid_request', (err as Error).message), undefined);
     }
   });
 
@@ -99,5 +103,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
   await searchRoutes(app, rt);
+  await proxyCacheRoutes(app, rt);
   await discoveryRoutes(app);
 }

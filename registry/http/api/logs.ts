@@ -26,11 +26,15 @@ function parseDay(value: string | undefined, name: string): Date | null {
   return d;
 }
 
+/** The end of the range is exclusive: the last day a range may include is 12/30/9999 (timestamps stop at year 9999). */
+const LAST_END = Date.UTC(9999, 11, 31);
+
 /** Quay's range: start defaults to a day ago; the end day is inclusive (end + 1 day), default today. */
 function range(q: { starttime?: string; endtime?: string }): { start: Date; end: Date } {
   const now = Date.now();
   const start = parseDay(q.starttime, 'starttime') ?? new Date(now - DAY_MS);
   const end = new Date((parseDay(q.endtime, 'endtime')?.getTime() ?? now) + DAY_MS);
+  if (end.getTime() > LAST_END) throw badRequest('Invalid date range: dates must be before 12/31/9999');
   if (end < start) throw badRequest('Invalid date range: endtime is before starttime');
   return { start, end };
 }

@@ -8,6 +8,7 @@ import type { AuthorizationRow } from '../../model/oauth.js';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { passwordProblem } from '../../auth/passwords.js';
+import { NO_CONTROL_PATTERN } from '../../input.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
 import { NAME_RULE } from '../../model/orgs.js';
@@ -17,6 +18,9 @@ import { checkTagExpiration } from './organization.js';
 import { namespaceQuotaFields } from './quota.js';
 import { Email, RepoParams, op, typed } from './schema.js';
 import { avatar, namespaceAvatar, scopeInformation } from './views.js';
+
+/** A user name or password: never empty, never a control character. */
+const Credential = (description: string) => Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description });
 
 /** The full view of the calling user (GET /user/). */
 export async function userView(rt: Runtime, user: NamespaceRow) {
@@ -84,8 +88,8 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       schema: {
         ...op('createNewUser', 'user', 'Create a new user.'),
         body: Type.Object({
-          username: Type.String({ minLength: 1, description: 'The user\'s username' }),
-          password: Type.String({ minLength: 1, description: 'The user\'s password' }),
+          username: Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description: 'The user\'s username' }),
+          password: Credential('The user\'s password'),
           email: Type.Optional(Email),
         }),
       },
@@ -153,7 +157,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
   app.post(
     '/user/clientkey',
     {
-      schema: { ...op('generateUserClientKey', 'user', "Return the user's encrypted password, usable in place of the password by registry clients.", 'user:admin'), body: Type.Object({ password: Type.String({ minLength: 1 }) }) },
+      schema: { ...op('generateUserClientKey', 'user', "Return the user's encrypted password, usable in place of the password by registry clients.", 'user:admin'), body: Type.Object({ password: Credential('The user\'s password') }) },
       config: { scope: 'user:admin' },
     },
     async (req) => {
@@ -168,7 +172,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     {
       schema: {
         ...op('signinUser', 'user', 'Sign in the user with the specified credentials.'),
-        body: Type.Object({ username: Type.String({ minLength: 1 }), password: Type.String({ minLength: 1 }), invite_code: Type.Optional(Type.String()) }),
+        body: Type.Object({ username: Credential('The user name'), password: Credential('The password'), invite_code: Type.Optional(Type.String()) }),
       },
       config: { noCsrf: true, readonlyAllowed: true, anonymousAllowed: true },
     },
@@ -190,7 +194,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
 
   app.post(
     '/signin/verify',
-    { schema: { ...op('verifyUser', 'user', 'Verifies the signed in user with the specified credentials.'), body: Type.Object({ password: Type.String({ minLength: 1 }) }) }, config: { readonlyAllowed: true } },
+    { schema: { ...op('verifyUser', 'user', 'Verifies the signed in user with the specified credentials.'), body: Type.Object({ password: Credential('The password') }) }, config: { readonlyAllowed: true } },
     async (req, reply) => {
       const p = requireUser(req);
       if (req.apiAuth.kind !== 'session' || !(await rt.auth.password(p.name, req.body.password))) {

@@ -1,15 +1,44 @@
-/** Web routes outside /api/v1 that browser sessions need: GET /csrf_token. */
+/**
+ * Web routes outside /api/v1 that every Quay web client reads first: `GET /config` (the public settings and
+ * feature flags) and `GET /csrf_token` (the session's CSRF token; a fresh anonymous session when there is
+ * none, as Quay's cookie session gives one).
+ */
 import type { FastifyInstance } from 'fastify';
 import { parse as parseCookies } from 'cookie';
 import type { Runtime } from '../../runtime.js';
+import { featureFlags, frontendVisibleConfig } from '../../../config/index.js';
 import { SESSION_COOKIE } from '../../auth/sessions.js';
+import { setSessionCookie } from './auth.js';
 
 export async function webSessionPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
-  app.get('/csrf_token', async (req, reply) => {
-    const sid = req.headers.cookie ? parseCookies(req.headers.cookie)[SESSION_COOKIE] : undefined;
-    const session = sid ? await opts.rt.tenancy.sessions.lookup(sid) : null;
+  const { rt } = opts;
+  const sessions = rt.tenancy.sessions;
+
+  app.get('/config', async (_req, reply) => {
     reply.header('cache-control', 'no-store');
-    // Without a session there is nothing a CSRF token would protect.
-    return { csrf_token: session?.csrf_token ?? null };
+    return {
+      config: frontendVisibleConfig(rt.config),
+      features: featureFlags(rt.config),
+      // No OAuth login services (GitHub, Google, OIDC) are implemented: nothing to publish.
+      oauth: {},
+      external_login: [],
+      registry_state: rt.config.REGISTRY_STATE,
+      // Account recovery mode is not implemented; the registry is never in it.
+      account_recovery_mode: false,
+    };
+  });
+
+  app.get('/csrf_token', async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    const sid = req.headers.cookie ? parseCookies(req.headers.cookie)[SESSION_COOKIE] : undefined;
+    if (sid) {
+      const signedIn = await sessions.lookup(sid);
+      if (signedIn) return { csrf_token: signedIn.csrf_token };
+      const anonymous = sessions.anonymousCsrf(sid);
+      if (anonymous) return { csrf_token: anonymous };
+    }
+    const fresh = sessions.anonymous();
+    setSessionCookie(rt, reply, fresh.id);
+    return { csrf_token: fresh.csrf };
   });
 }

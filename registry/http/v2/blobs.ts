@@ -51,6 +51,9 @@ export async function getBlob(ctx: V2Context): Promise<void> {
       headers: { 'content-range': `bytes */${blob.size}` },
     });
   }
+  // A blob of a proxy cache organization may still be only upstream: fetched now, streamed while stored.
+  const cold = ctx.req.method === 'GET' ? await ctx.rt.proxyCache.prepareBlob(repo, blob, !range) : null;
+  if (cold) return reply.header('content-length', blob.size).send(cold);
   if (ctx.req.method === 'HEAD') {
     reply.header('content-length', range ? range.end - range.start + 1 : blob.size);
     reply.code(range ? 206 : 200);

@@ -26,6 +26,7 @@ export function requireRepo(ctx: V2Context): RepositoryRow {
 
 /** The repository to push into, created on the first push (the caller was authorised to push). */
 export async function pushTarget(ctx: V2Context): Promise<RepositoryRow> {
+  await ctx.rt.proxyCache.refusePush(ctx.target.namespace);
   if (ctx.target.repo) return ctx.target.repo;
   const ns = ctx.target.namespace;
   if (!ns) throw new RegistryError('NAME_UNKNOWN', `namespace ${ctx.target.ref.namespace} not found`);

@@ -22,9 +22,10 @@ function checkReference(reference: string): void {
 export async function getManifest(ctx: V2Context): Promise<void> {
   const [reference] = ctx.params;
   await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'pull');
-  const repo = requireRepo(ctx);
   checkReference(reference);
-  const m = await ctx.rt.manifests.resolve(repo.id, reference);
+  const proxied = await ctx.rt.proxyCache.pullManifest(ctx.target, reference, ctx.caller.principal);
+  const repo = proxied?.repo ?? requireRepo(ctx);
+  const m = proxied ? proxied.manifest : await ctx.rt.manifests.resolve(repo.id, reference);
   if (!m) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { reference } });
   const { reply } = ctx;
   reply.header('docker-content-digest', m.digest);
@@ -76,7 +77,7 @@ export async function putManifest(ctx: V2Context): Promise<void> {
   const extraTags = ctx.query.getAll('tag');
   const body = await readManifestBody(ctx);
   const repo = await pushTarget(ctx);
-  const result = await rt.manifests.put(repo.id, reference, body, ctx.req.headers['content-type'], extraTags);
+  const result = await rt.manifests.put(repo.id, reference, body, ctx.req.headers['content-type'], extraTags, ctx.caller.principal);
   rt.logs.log({
     kind: 'push_repo',
     performer: ctx.caller.principal,

@@ -10,6 +10,7 @@ import { parseBasic } from '../../auth/credentials.js';
 import type { AccessEntry } from '../../auth/tokens.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
 import { RegistryError } from '../../errors.js';
+import { requireNoControl } from '../../input.js';
 
 const SCOPE = /^([a-z0-9]+)(?:\([a-z0-9]+\))?:(.+):([a-z*]*(?:,[a-z*]*)*)$/;
 
@@ -19,7 +20,11 @@ function scopesOf(values: string[]): string[] {
 
 async function principalOf(rt: Runtime, req: FastifyRequest, form: URLSearchParams | null): Promise<{ principal: Principal; credentials: boolean }> {
   let creds = parseBasic(req.headers.authorization);
-  if (!creds && form?.get('grant_type') === 'password') creds = { username: form.get('username') ?? '', password: form.get('password') ?? '' };
+  if (!creds && form?.get('grant_type') === 'password') {
+    creds = { username: form.get('username') ?? '', password: form.get('password') ?? '' };
+    requireNoControl(creds.username, 'the username');
+    requireNoControl(creds.password, 'the password');
+  }
   if (!creds) return { principal: ANONYMOUS, credentials: false };
   const principal = await rt.auth.basic(creds.username, creds.password);
   if (!principal) {

@@ -34,6 +34,7 @@ const ALL_OPS = [
   'public_read',
   'user_me',
   'org_add_owner',
+  'repo_state',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
@@ -43,7 +44,7 @@ const ALLOWED: Record<string, Op[]> = {
   outsider: ['public_read', 'user_me'],
   reader: ['repo_read', 'public_read', 'user_me'],
   writer: ['repo_read', 'repo_write', 'public_read', 'user_me'],
-  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me'],
+  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me', 'repo_state'],
   member: ['public_read', 'user_me'],
   creator: ['repo_create', 'public_read', 'user_me'],
   orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
@@ -116,6 +117,9 @@ function call(api: Api, op: Op, name: string) {
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
+    case 'repo_state':
+      // NORMAL: the state the other operations need.
+      return api.put('/repository/acme/private/changestate', { state: 'NORMAL' });
   }
 }
 

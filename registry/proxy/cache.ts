@@ -1,0 +1,463 @@
+/**
+ * Proxy cache organizations (user guide chapter 15): an organization's configuration, and pull-through of
+ * manifests and blobs from its upstream registry.
+ *
+ * Manifest by tag: the upstream is asked (HEAD) on every pull; an unchanged digest serves the local copy and
+ * pushes the tag's expiry `expiration_s` forward (that end time is the least-recently-pulled order quota
+ * pruning uses); a changed digest fetches the new manifest. When the upstream is down, times out, answers
+ * 5xx/429 or 404 on HEAD, a tag that has not expired is served as cached (the staleness period is its
+ * remaining lifetime); an auth failure is never masked by stale content. Manifest by digest never goes
+ * upstream once cached. Blobs are rows with the descriptor's size until their bytes are fetched, on the
+ * first request for them, streamed to that client while stored (see fill.ts).
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Db, Queryable } from '../db/index.js';
+import type { QuayConfig } from '../../config/index.js';
+import type { BlobStore } from '../storage/index.js';
+import type { Blobs, BlobRow } from '../model/blobs.js';
+import type { Manifests, ManifestRow } from '../model/manifests.js';
+import type { Tags } from '../model/tags.js';
+import type { NamespaceRow } from '../model/namespaces.js';
+import type { RepoTarget, RepositoryRow, Repositories } from '../model/repositories.js';
+import type { Principal } from '../auth/principal.js';
+import type { SecretBox } from '../auth/secrets.js';
+import { looksLikeDigest } from '../oci/digest.js';
+import { ManifestError, parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
+import { RegistryError } from '../errors.js';
+import { QUOTA_EXCEEDED, type Quotas } from '../model/quota.js';
+import { BlobFiller } from './fill.js';
+import { UpstreamClient, UpstreamError, registryHost, type OutboundGuard, type UpstreamManifest } from './upstream.js';
+
+export interface ProxyConfigRow {
+  namespace_id: number;
+  upstream_registry: string;
+  username_enc: string | null;
+  password_enc: string | null;
+  expiration_s: number;
+  insecure: boolean;
+  created_at: Date;
+}
+
+export interface ProxyConfigInput {
+  upstream_registry: string;
+  upstream_registry_username?: string | null;
+  upstream_registry_password?: string | null;
+  expiration_s?: number;
+  insecure?: boolean;
+}
+
+/** Thrown for configuration problems; the API answers 400 with the message (Quay's texts). */
+export class ProxyConfigError extends Error {}
+
+/** `host[:port]` and the optional upstream namespace of `upstream_registry` (`docker.io/library`). */
+export function parseUpstreamRegistry(value: string): { host: string; namespace: string | null } {
+  const v = value.trim();
+  if (!v || /[\s\0]/.test(v) || v.includes('://') || v.includes('@')) throw new ProxyConfigError('The provided registry URL is not allowed');
+  const [host, ...rest] = v.replace(/\/+$/, '').split('/');
+  let url: URL;
+  try {
+    url = new URL(`http://${host}`);
+  } catch {
+    throw new ProxyConfigError('The provided registry URL is not allowed');
+  }
+  if (url.host !== host.toLowerCase() || !url.hostname) throw new ProxyConfigError('The provided registry URL is not allowed');
+  const namespace = rest.join('/');
+  if (namespace && !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(namespace)) {
+    throw new ProxyConfigError('The provided registry URL is not allowed');
+  }
+  return { host: host.toLowerCase(), namespace: namespace || null };
+}
+
+/** Where a local repository of a proxy organization lives upstream (Quay's rule: no automatic `library/`). */
+export function upstreamRepository(cfg: Pick<ProxyConfigRow, 'upstream_registry'>, localName: string): string {
+  const { namespace } = parseUpstreamRegistry(cfg.upstream_registry);
+  return namespace ? `${namespace}/${localName}` : localName;
+}
+
+export interface ProxyDeps {
+  db: Db;
+  config: QuayConfig;
+  store: BlobStore;
+  blobs: Blobs;
+  manifests: Manifests;
+  tags: Tags;
+  repositories: Repositories;
+  quotas: Quotas;
+  box: SecretBox;
+  log: Logger;
+  maxBlobSize: number;
+  guard?: OutboundGuard;
+  /** Grant a role on a repository to the principal that caused its creation. */
+  grantRead(repo: RepositoryRow, principal: Principal): Promise<void>;
+}
+
+const CONFIG_CACHE_MS = 2_000;
+
+export class ProxyCache {
+  readonly filler: BlobFiller;
+  private readonly configs = new Map<number, { row: ProxyConfigRow | null; at: number }>();
+  private readonly clients = new Map<string, UpstreamClient>();
+  private readonly manifestFlights = new Map<string, Promise<{ repo: RepositoryRow; manifest: ManifestRow }>>();
+
+  constructor(private readonly d: ProxyDeps) {
+    this.filler = new BlobFiller(d.db, d.store, d.blobs, d.maxBlobSize);
+  }
+
+  get enabled(): boolean {
+    return this.d.config.FEATURE_PROXY_CACHE;
+  }
+
+  // ------------------------------------------------------------------ configuration
+
+  async configFor(namespaceId: number, q: Queryable = this.d.db): Promise<ProxyConfigRow | null> {
+    if (!this.enabled) return null;
+    const hit = this.configs.get(namespaceId);
+    if (hit && Date.now() - hit.at < CONFIG_CACHE_MS && q === this.d.db) return hit.row;
+    const r = await q.query<ProxyConfigRow>('SELECT * FROM proxy_cache_config WHERE namespace_id = $1', [namespaceId]);
+    const row = r.rows[0] ?? null;
+    this.configs.set(namespaceId, { row, at: Date.now() });
+    return row;
+  }
+
+  /** Validate an input the way create and validate both need; returns the normalised values. */
+  normalise(input: ProxyConfigInput): Required<Omit<ProxyConfigInput, 'upstream_registry_username' | 'upstream_registry_password'>> & {
+    username: string | null;
+    password: string | null;
+  } {
+    if (typeof input.upstream_registry !== 'string') throw new ProxyConfigError('Missing upstream_registry');
+    const { host, namespace } = parseUpstreamRegistry(input.upstream_registry);
+    const expiration = input.expiration_s ?? 86400;
+    if (typeof expiration !== 'number' || !Number.isSafeInteger(expiration) || expiration < 0) throw new ProxyConfigError('expiration_s must be a whole number of seconds, 0 or more');
+    const insecure = input.insecure ?? false;
+    if (typeof insecure !== 'boolean') throw new ProxyConfigError('insecure must be true or false');
+    const username = input.upstream_registry_username ?? null;
+    const password = input.upstream_registry_password ?? null;
+    for (const [k, v] of [['upstream_registry_username', username], ['upstream_registry_password', password]] as const) {
+      if (v !== null && (typeof v !== 'string' || v.length > 4096 || v.includes('\0'))) throw new ProxyConfigError(`Invalid ${k}`);
+    }
+    return {
+      upstream_registry: namespace ? `${host}/${namespace}` : host,
+      expiration_s: expiration,
+      insecure,
+      username: username || null,
+      password: password || null,
+    };
+  }
+
+  /** The SSRF rules for an upstream host (`SSRF_ALLOWED_HOSTS` exempts hosts), at configuration time. */
+  async checkAllowed(upstreamRegistry: string): Promise<void> {
+    const { host } = parseUpstreamRegistry(upstreamRegistry);
+    if (!this.d.guard) return;
+    try {
+      await this.d.guard.check(`https://${registryHost(host)}/v2/`);
+    } catch {
+      throw new ProxyConfigError('The provided registry URL is not allowed');
+    }
+  }
+
+  /** False when the organization already has a configuration. */
+  async create(org: NamespaceRow, input: ProxyConfigInput): Promise<boolean> {
+    const v = this.normalise(input);
+    const r = await this.d.db.query(
+      `INSERT INTO proxy_cache_config (namespace_id, upstream_registry, username_enc, password_enc, expiration_s, insecure)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (namespace_id) DO NOTHING`,
+      [org.id, v.upstream_registry, v.username ? this.d.box.seal(v.username) : null, v.password ? this.d.box.seal(v.password) : null, v.expiration_s, v.insecure],
+    );
+    this.configs.delete(org.id);
+    return r.rowCount > 0;
+  }
+
+  async delete(org: NamespaceRow): Promise<boolean> {
+    const r = await this.d.db.query('DELETE FROM proxy_cache_config WHERE namespace_id = $1', [org.id]);
+    this.configs.delete(org.id);
+    for (const [k, c] of this.clients) {
+      if (k.startsWith(`${org.id}|`)) {
+        c.close();
+        this.clients.delete(k);
+      }
+    }
+    return r.rowCount > 0;
+  }
+
+  /** Try the configuration against the upstream: `Valid` (credentials or none needed) or `Anonymous`. */
+  async validate(input: ProxyConfigInput): Promise<'Valid' | 'Anonymous'> {
+    const v = this.normalise(input);
+    const client = new UpstreamClient({
+      host: parseUpstreamRegistry(v.upstream_registry).host,
+      insecure: v.insecure,
+      username: v.username,
+      password: v.password,
+      guard: this.d.guard,
+    });
+    try {
+      return (await client.validate()) === 'valid' ? 'Valid' : 'Anonymous';
+    } finally {
+      client.close();
+    }
+  }
+
+  private client(cfg: ProxyConfigRow): UpstreamClient {
+    const key = `${cfg.namespace_id}|${cfg.created_at.getTime()}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = new UpstreamClient({
+        host: parseUpstreamRegistry(cfg.upstream_registry).host,
+        insecure: cfg.insecure,
+        username: cfg.username_enc ? this.d.box.open(cfg.username_enc) : null,
+        password: cfg.password_enc ? this.d.box.open(cfg.password_enc) : null,
+        guard: this.d.guard,
+      });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  /** Pushes into a proxy organization are refused whatever the caller's role (Distribution's rule). */
+  async refusePush(namespace: NamespaceRow | null): Promise<void> {
+    if (namespace && (await this.configFor(namespace.id))) {
+      throw new RegistryError('DENIED', `${namespace.name} is a proxy cache organization: its repositories are filled from the upstream registry and cannot be pushed to`);
+    }
+  }
+
+  // ------------------------------------------------------------------ manifests
+
+  /**
+   * The manifest a pull of `reference` gets in a proxy organization, or null when the namespace is not one.
+   * Concurrent pulls of the same reference share one upstream exchange.
+   */
+  async pullManifest(target: RepoTarget, reference: string, principal: Principal): Promise<{ repo: RepositoryRow; manifest: ManifestRow } | null> {
+    if (!target.namespace) return null;
+    const cfg = await this.configFor(target.namespace.id);
+    if (!cfg) return null;
+    const key = `${target.namespace.id}|${target.ref.name}|${reference}`;
+    const running = this.manifestFlights.get(key);
+    if (running) return running;
+    const p = this.resolveManifest(cfg, target, reference, principal).finally(() => this.manifestFlights.delete(key));
+    this.manifestFlights.set(key, p);
+    return p;
+  }
+
+  private async resolveManifest(cfg: ProxyConfigRow, target: RepoTarget, reference: string, principal: Principal): Promise<{ repo: RepositoryRow; manifest: ManifestRow }> {
+    const client = this.client(cfg);
+    const upstreamRepo = upstreamRepository(cfg, target.ref.name);
+    let repo = target.repo;
+    const unknown = (why: string) =>
+      repo ? new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { reference, upstream: why } }) : new RegistryError('NAME_UNKNOWN', 'repository not found', { detail: { upstream: why } });
+
+    if (looksLikeDigest(reference)) {
+      const local = repo ? await this.d.manifests.resolve(repo.id, reference) : null;
+      if (local) return { repo: repo!, manifest: local };
+      let fetched: UpstreamManifest;
+      try {
+        fetched = await client.getManifest(upstreamRepo, reference);
+      } catch (e) {
+        throw unknown(this.reason(e));
+      }
+      repo ??= await this.createRepository(target, principal);
+      return { repo, manifest: await this.store(cfg, client, upstreamRepo, repo, fetched, null) };
+    }
+
+    const local = repo ? await this.d.manifests.resolve(repo.id, reference) : null;
+    const liveTag = repo && local ? await this.d.tags.live(repo.id, reference) : null;
+    let head;
+    try {
+      head = await client.headManifest(upstreamRepo, reference);
+    } catch (e) {
+      if (e instanceof UpstreamError && e.kind !== 'auth' && local) return { repo: repo!, manifest: local };
+      throw unknown(this.reason(e));
+    }
+    if (local && liveTag && head.digest === local.digest) {
+      await this.bumpTag(liveTag.id, cfg);
+      return { repo: repo!, manifest: local };
+    }
+    let fetched: UpstreamManifest;
+    try {
+      fetched = await client.getManifest(upstreamRepo, head.digest ?? reference);
+    } catch (e) {
+      if (e instanceof UpstreamError && e.kind === 'unavailable' && local) return { repo: repo!, manifest: local };
+      throw unknown(this.reason(e));
+    }
+    repo ??= await this.createRepository(target, principal);
+    const manifest = await this.store(cfg, client, upstreamRepo, repo, fetched, reference);
+    return { repo, manifest };
+  }
+
+  private reason(e: unknown): string {
+    return e instanceof Error ? e.message : String(e);
+  }
+
+  /** The repository a first pull creates; the puller gets `read` on it (never admin: Quay's CVE-2025-4374 fix). */
+  private async createRepository(target: RepoTarget, principal: Principal): Promise<RepositoryRow> {
+    const visibility = this.d.config.CREATE_PRIVATE_REPO_ON_PUSH ? 'private' : 'public';
+    const { repo, created } = await this.d.repositories.create(target.namespace!.id, target.ref.name, { visibility });
+    if (created) await this.d.grantRead(repo, principal);
+    return repo;
+  }
+
+  private async bumpTag(tagId: number, cfg: ProxyConfigRow): Promise<void> {
+    if (cfg.expiration_s === 0) return;
+    await this.d.db.query(`UPDATE tag SET end_ms = $2, expiry_state = 'scheduled' WHERE id = $1`, [tagId, Date.now() + cfg.expiration_s * 1000]);
+  }
+
+  /**
+   * Store a manifest fetched from the upstream: the children of an index first (each a manifest of its own),
+   * then blob rows for what the manifest names (placeholders until their bytes are fetched), the quota gate
+   * with least-recently-pulled pruning, the manifest, and the tag with its expiry.
+   */
+  private async store(cfg: ProxyConfigRow, client: UpstreamClient, upstreamRepo: string, repo: RepositoryRow, m: UpstreamManifest, tag: string | null, depth = 0): Promise<ManifestRow> {
+    let parsed: ParsedManifest;
+    try {
+      parsed = parseManifest(m.bytes, m.mediaType);
+    } catch (e) {
+      if (e instanceof ManifestError) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: `the upstream manifest is invalid: ${e.message}` } });
+      throw e;
+    }
+    if (INDEX_TYPES.has(parsed.mediaType)) {
+      if (depth > 0) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: 'nested indexes are not cached' } });
+      for (const child of parsed.manifests) {
+        if (await this.d.manifests.resolve(repo.id, child.digest)) continue;
+        let fetched: UpstreamManifest;
+        try {
+          fetched = await client.getManifest(upstreamRepo, child.digest);
+        } catch (e) {
+          throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: this.reason(e) } });
+        }
+        await this.store(cfg, client, upstreamRepo, repo, fetched, null, depth + 1);
+      }
+    }
+    const descriptors = [...(parsed.config ? [parsed.config] : []), ...parsed.layers].filter((d) => !isNonDistributable(d.mediaType));
+    await this.d.db.tx(async (q) => {
+      // One cache fill at a time per namespace: the quota gate reads usage and prunes.
+      await q.query('SELECT pg_advisory_xact_lock(774413, $1::int)', [repo.namespace_id % 2147483647]);
+      if (!INDEX_TYPES.has(parsed.mediaType)) await this.makeRoom(q, repo.namespace_id, descriptors);
+      await this.placeholders(q, repo.id, descriptors);
+    });
+    // The config is read when the manifest is stored (labels, artifact type): fetch it now; it is small.
+    if (parsed.config && !isNonDistributable(parsed.config.mediaType)) await this.fetchNow(client, upstreamRepo, repo, parsed.config);
+    await this.d.manifests.put(repo.id, tag ?? m.digest, m.bytes, m.mediaType);
+    if (tag) {
+      const live = await this.d.tags.live(repo.id, tag);
+      if (live) await this.bumpTag(live.id, cfg);
+    }
+    const stored = await this.d.manifests.resolve(repo.id, m.digest);
+    if (!stored) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown');
+    return stored;
+  }
+
+  private async fetchNow(client: UpstreamClient, upstreamRepo: string, repo: RepositoryRow, d: { digest: string; size: number }): Promise<void> {
+    const row = await this.d.db.query<{ id: number }>('SELECT b.id FROM blob b JOIN proxy_blob_placeholder p ON p.blob_id = b.id WHERE b.digest = $1', [d.digest]);
+    if (!row.rows[0] && !this.filler.pending(d.digest)) return;
+    const { done } = this.filler.fill({ digest: d.digest, expectedSize: d.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, d.digest) } }, false);
+    try {
+      await done;
+    } catch (e) {
+      throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: `config blob: ${this.reason(e)}` } });
+    }
+  }
+
+  /** Blob rows for descriptors not stored yet (with the declared size) and the repository's references to all. */
+  private async placeholders(q: Queryable, repoId: number, descriptors: Array<{ digest: string; size: number }>): Promise<void> {
+    if (descriptors.length === 0) return;
+    const unique = [...new Map(descriptors.map((d) => [d.digest, d])).values()];
+    if (unique.some((d) => !Number.isSafeInteger(d.size) || d.size < 0 || d.size > this.d.maxBlobSize)) {
+      throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: `blob too large, max allowed is ${this.d.maxBlobSize}` } });
+    }
+    const ins = await q.query<{ id: number }>(
+      `INSERT INTO blob (digest, size) SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1 ON CONFLICT (digest) DO NOTHING RETURNING id`,
+      [unique.map((d) => d.digest), unique.map((d) => d.size)],
+    );
+    if (ins.rows.length > 0) await q.query('INSERT INTO proxy_blob_placeholder (blob_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING', [ins.rows.map((r) => r.id)]);
+    const all = await q.query<{ id: number }>('SELECT id FROM blob WHERE digest = ANY($1::text[]) ORDER BY id FOR SHARE', [unique.map((d) => d.digest)]);
+    for (const b of all.rows) await this.d.blobs.holdTemporaryReference(q, repoId, b.id);
+  }
+
+  /**
+   * Quay's quota gate for proxy organizations (15.3.1): an image larger than the limit is refused; otherwise
+   * tags are expired, least recently pulled first (soonest end time, since every pull pushes it forward),
+   * until the live content plus the new image fits. Space is given back by GC later.
+   */
+  private async makeRoom(q: Queryable, namespaceId: number, descriptors: Array<{ digest: string; size: number }>): Promise<void> {
+    if (!this.d.config.FEATURE_QUOTA_MANAGEMENT) return;
+    const quota = await this.d.quotas.effective(namespaceId, q);
+    if (!quota) return;
+    const unique = [...new Map(descriptors.map((d) => [d.digest, d.size])).entries()];
+    const imageSize = unique.reduce((n, [, s]) => n + s, 0);
+    if (imageSize > quota.limitBytes) throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+    const needed = async () => {
+      const now = Date.now();
+      const r = await q.query<{ live: string; fresh: string }>(
+        `WITH RECURSIVE live AS (
+           SELECT t.manifest_id AS id FROM tag t JOIN repository r ON r.id = t.repository_id
+            WHERE r.namespace_id = $1 AND (t.end_ms IS NULL OR t.end_ms > $2)
+           UNION SELECT mc.child_manifest_id FROM manifest_child mc JOIN live ON mc.manifest_id = live.id),
+         used AS (SELECT DISTINCT mb.blob_id FROM manifest_blob mb WHERE mb.manifest_id IN (SELECT id FROM live))
+         SELECT (SELECT coalesce(sum(b.size), 0) FROM blob b WHERE b.id IN (SELECT blob_id FROM used)) AS live,
+                (SELECT coalesce(sum(x.size), 0) FROM unnest($3::text[], $4::bigint[]) AS x(digest, size)
+                  WHERE NOT EXISTS (SELECT 1 FROM blob b JOIN used u ON u.blob_id = b.id WHERE b.digest = x.digest)) AS fresh`,
+        [namespaceId, now, unique.map(([d]) => d), unique.map(([, s]) => s)],
+      );
+      return Number(r.rows[0].live) + Number(r.rows[0].fresh) - quota.limitBytes;
+    };
+    for (let over = await needed(); over > 0; over = await needed()) {
+      const now = Date.now();
+      const victim = await q.query<{ id: number; repository_id: number; name: string }>(
+        `SELECT t.id, t.repository_id, t.name FROM tag t JOIN repository r ON r.id = t.repository_id
+          WHERE r.namespace_id = $1 AND t.end_ms IS NOT NULL AND t.end_ms > $2
+          ORDER BY t.end_ms, t.id LIMIT 1`,
+        [namespaceId, now],
+      );
+      if (!victim.rows[0]) throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+      await q.query('UPDATE tag SET end_ms = GREATEST($2::bigint, start_ms), expiry_state = NULL WHERE id = $1', [victim.rows[0].id, now]);
+      this.d.log.info({ namespaceId, repositoryId: victim.rows[0].repository_id, tag: victim.rows[0].name }, 'proxy cache: tag pruned to stay within quota');
+    }
+  }
+
+  // ------------------------------------------------------------------ blobs
+
+  /**
+   * Make a blob of a proxy repository servable. Null when its bytes are stored (serve it as usual, after
+   * waiting for a fill in flight); a stream when this request leads the fill and gets the bytes as they
+   * arrive (only when `tee`; otherwise the fill completes before this resolves).
+   */
+  async prepareBlob(repo: RepositoryRow, blob: BlobRow, tee: boolean): Promise<Readable | null> {
+    const inflight = this.filler.pending(blob.digest);
+    if (inflight) {
+      await inflight.catch((e) => {
+        throw this.blobError(e);
+      });
+      return null;
+    }
+    const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
+    if (placeholder.rows.length === 0) return null;
+    const cfg = await this.configFor(repo.namespace_id);
+    if (!cfg) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest: blob.digest } });
+    const client = this.client(cfg);
+    const upstreamRepo = upstreamRepository(cfg, repo.name);
+    const { done, stream } = this.filler.fill(
+      { digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } },
+      tee,
+    );
+    if (stream) return stream;
+    try {
+      await done;
+    } catch (e) {
+      throw this.blobError(e);
+    }
+    return null;
+  }
+
+  /** Is the blob's content still only at the upstream? (HEAD answers from the row without fetching.) */
+  async isPlaceholder(blobId: number): Promise<boolean> {
+    return (await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blobId])).rows.length > 0;
+  }
+
+  private blobError(e: unknown): RegistryError {
+    if (e instanceof RegistryError) return e;
+    return new RegistryError(
+      'INVALID_REQUEST',
+      `the requested image may not exist in the upstream registry, or the configured Quay organization credentials have insufficient rights to access it (${this.reason(e)})`,
+    );
+  }
+}

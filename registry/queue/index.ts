@@ -1,0 +1,216 @@
+/**
+ * The one durable work queue (Quay's QueueItem semantics), in Postgres (or PGlite), shared by notifications,
+ * log export, mirroring, proxy-cache prefetch, builds and scanning. Safe with any number of replicas.
+ *
+ * Producer (inside its own transaction, so the item exists exactly when the change that caused it commits):
+ *   await rt.queues.queue('notification').put([ns, repo, 'repo_push'], body, { retries: 5 }, q);
+ * Consumer: register a handler with the worker runner (registry/workers/queue_runner.ts):
+ *   { queue: 'notification', processingSeconds: 30, handle: async (item, rt) => { ... } }
+ * The runner leases items (SELECT ... FOR UPDATE SKIP LOCKED: two consumers never get the same item), runs
+ * the handler and then:
+ *   - resolves               -> the item is deleted (done);
+ *   - throws RetryLater(s)   -> available again after s seconds (Quay's JobException; the attempt is spent);
+ *   - throws anything else   -> left leased: claimable again when its lease lapses (as after a crash).
+ * Every lease spends one of `retries_remaining`; an item with none left is never leased again and is removed
+ * by `purgeDead` (counted as given up). A handler that runs longer than its lease calls `extend`.
+ *
+ * Delivery is at least once: an item whose worker dies mid-handler is leased again after its lease lapses,
+ * so handlers make their effects idempotent or accept a duplicate.
+ */
+import type { Db, Queryable } from '../db/index.js';
+
+/** NOTIFY channel woken at the commit of every put, so idle consumers start at once instead of at their next poll. */
+export const QUEUE_CHANNEL = 'queue_item_put';
+
+export interface QueueItem<B = Record<string, unknown>> {
+  id: number;
+  queue_name: string;
+  /** The path segments given to put (Quay puts the namespace first). */
+  path: string[];
+  body: B;
+  /** Retries left after this lease. */
+  retries_remaining: number;
+  /** 1 for the first lease. */
+  attempts: number;
+  /** The lease token; completing, retrying or extending needs the current one. */
+  state_id: string;
+  processing_expires: Date;
+  created_at: Date;
+}
+
+export interface PutOptions {
+  /** Seconds before the item may be leased (default 0). */
+  availableAfterSeconds?: number;
+  /** Leases the item may get (Quay's retries_remaining, default 5). */
+  retries?: number;
+}
+
+/** Thrown by a handler: make the item available again after `seconds` (Quay's JobException). */
+export class RetryLater extends Error {
+  constructor(
+    readonly seconds: number,
+    message = 'retry later',
+  ) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}
+
+interface ItemRow {
+  id: number;
+  queue_name: string;
+  path: string;
+  body: Record<string, unknown>;
+  retries_remaining: number;
+  attempts: number;
+  state_id: string;
+  processing_expires: Date;
+  created_at: Date;
+}
+
+function toItem<B>(r: ItemRow): QueueItem<B> {
+  return { ...r, path: r.path === '' ? [] : r.path.split('/'), body: r.body as B };
+}
+
+/** One named queue. Obtain it from `Queues.queue(name)`. */
+export class WorkQueue {
+  constructor(
+    private readonly db: Db,
+    readonly name: string,
+  ) {
+    if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`invalid queue name "${name}"`);
+  }
+
+  /** Enqueue an item; pass the caller's transaction `q` so the item commits (or not) with the caller's change. */
+  async put(path: string[], body: Record<string, unknown>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number> {
+    for (const p of path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
+    const r = await q.query<{ id: number }>(
+      `INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) RETURNING id`,
+      [this.name, path.join('/'), JSON.stringify(body), opts.availableAfterSeconds ?? 0, opts.retries ?? 5],
+    );
+    await q.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, this.name]);
+    return r.rows[0].id;
+  }
+
+  /**
+   * Lease up to `limit` available items for `processingSeconds`, oldest first. Rows another consumer is
+   * leasing at this moment are skipped, not waited for.
+   */
+  async lease<B = Record<string, unknown>>(processingSeconds: number, limit = 1): Promise<Array<QueueItem<B>>> {
+    const r = await this.db.query<ItemRow>(
+      `WITH c AS (
+         SELECT id FROM queue_item
+          WHERE queue_name = $1 AND retries_remaining > 0 AND available_after <= now()
+            AND (processing_expires IS NULL OR processing_expires <= now())
+          ORDER BY available_after, id
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED)
+       UPDATE queue_item i
+          SET processing_expires = now() + make_interval(secs => $2), retries_remaining = i.retries_remaining - 1,
+              attempts = i.attempts + 1, state_id = gen_random_uuid()
+         FROM c WHERE i.id = c.id
+       RETURNING i.id, i.queue_name, i.path, i.body, i.retries_remaining, i.attempts, i.state_id, i.processing_expires, i.created_at`,
+      [this.name, processingSeconds, limit],
+    );
+    return r.rows.map((x) => toItem<B>(x));
+  }
+
+  /** Done: delete the item. False when the lease was lost (it lapsed and someone else holds the item now). */
+  async complete(item: QueueItem<unknown>, q: Queryable = this.db): Promise<boolean> {
+    const r = await q.query('DELETE FROM queue_item WHERE id = $1 AND state_id = $2', [item.id, item.state_id]);
+    return r.rowCount > 0;
+  }
+
+  /** Make the item available again after `seconds`; the attempt stays spent. False when the lease was lost. */
+  async retry(item: QueueItem<unknown>, seconds: number, error?: string, q: Queryable = this.db): Promise<boolean> {
+    const r = await q.query(
+      `UPDATE queue_item SET processing_expires = NULL, available_after = now() + make_interval(secs => $3), last_error = $4
+        WHERE id = $1 AND state_id = $2`,
+      [item.id, item.state_id, seconds, error?.slice(0, 2000) ?? null],
+    );
+    return r.rowCount > 0;
+  }
+
+  /** Give the item back untouched (shutting down): available now, the attempt refunded. */
+  async release(item: QueueItem<unknown>): Promise<boolean> {
+    const r = await this.db.query(
+      'UPDATE queue_item SET processing_expires = NULL, retries_remaining = retries_remaining + 1, attempts = attempts - 1 WHERE id = $1 AND state_id = $2',
+      [item.id, item.state_id],
+    );
+    return r.rowCount > 0;
+  }
+
+  /** Lengthen a lease held by a long-running handler. False when the lease was lost. */
+  async extend(item: QueueItem<unknown>, seconds: number): Promise<boolean> {
+    const r = await this.db.query('UPDATE queue_item SET processing_expires = now() + make_interval(secs => $3) WHERE id = $1 AND state_id = $2', [
+      item.id,
+      item.state_id,
+      seconds,
+    ]);
+    return r.rowCount > 0;
+  }
+
+  /** Milliseconds until the next item becomes leasable (0: now), or null when the queue holds none. */
+  async nextDueMs(): Promise<number | null> {
+    const r = await this.db.query<{ ms: number | null }>(
+      `SELECT greatest(0, extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
+         FROM queue_item WHERE queue_name = $1 AND retries_remaining > 0`,
+      [this.name],
+    );
+    return r.rows[0]?.ms ?? null;
+  }
+
+  /** Items under a path prefix still waiting or running (e.g. "is a sync of this repository queued?"). */
+  async alive(pathPrefix: string[]): Promise<number> {
+    const prefix = pathPrefix.join('/');
+    const r = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM queue_item WHERE queue_name = $1 AND (path = $2 OR path LIKE $3) AND retries_remaining > 0`,
+      [this.name, prefix, `${prefix.replace(/[\\%_]/g, '\\$&')}/%`],
+    );
+    return r.rows[0].n;
+  }
+
+  /** Delete items that ran out of retries (their last lease lapsed or failed); returns their ids. */
+  async purgeDead(): Promise<number[]> {
+    const r = await this.db.query<{ id: number }>(
+      `DELETE FROM queue_item WHERE queue_name = $1 AND retries_remaining <= 0 AND (processing_expires IS NULL OR processing_expires <= now()) RETURNING id`,
+      [this.name],
+    );
+    return r.rows.map((x) => x.id);
+  }
+}
+
+export interface QueueDepth {
+  queue: string;
+  /** Waiting to be leased (including those scheduled for later). */
+  waiting: number;
+  /** Leased now. */
+  processing: number;
+}
+
+/** All named queues over one database. */
+export class Queues {
+  private readonly byName = new Map<string, WorkQueue>();
+  constructor(private readonly db: Db) {}
+
+  queue(name: string): WorkQueue {
+    let q = this.byName.get(name);
+    if (!q) {
+      q = new WorkQueue(this.db, name);
+      this.byName.set(name, q);
+    }
+    return q;
+  }
+
+  /** Items per queue, for /metrics. */
+  async depth(): Promise<QueueDepth[]> {
+    const r = await this.db.query<QueueDepth>(
+      `SELECT queue_name AS queue,
+              count(*) FILTER (WHERE processing_expires IS NULL OR processing_expires <= now())::int AS waiting,
+              count(*) FILTER (WHERE processing_expires > now())::int AS processing
+         FROM queue_item WHERE retries_remaining > 0 OR processing_expires > now() GROUP BY queue_name`,
+    );
+    return r.rows;
+  }
+}

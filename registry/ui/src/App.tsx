@@ -1,0 +1,55 @@
+/** Route table (the same paths as Quay's UI). Pages load lazily so the first screen stays small. */
+import { lazy, Suspense } from 'react';
+import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
+import { Loading } from './components/common';
+import { useUser } from './api/hooks';
+import Shell from './shell/Shell';
+import Signin from './pages/Signin';
+import CreateAccount from './pages/CreateAccount';
+
+const RepositoriesList = lazy(() => import('./pages/RepositoriesList'));
+const RepositoryRouter = lazy(() => import('./pages/repository/RepositoryRouter'));
+const OrganizationsList = lazy(() => import('./pages/OrganizationsList'));
+const Organization = lazy(() => import('./pages/organization/Organization'));
+const TeamPage = lazy(() => import('./pages/organization/TeamPage'));
+const SuperuserUsageLogs = lazy(() => import('./pages/SuperuserUsageLogs'));
+const NotFound = lazy(() => import('./pages/NotFound'));
+
+/** Anonymous visitors may browse repositories; everything else asks them to sign in. */
+function RequireUser({ children }: { children: React.ReactNode }) {
+  const { data: user } = useUser();
+  const location = useLocation();
+  if (user?.anonymous) return <Navigate to={`/signin?redirect=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  return children;
+}
+
+export default function App() {
+  const { data: user, isLoading } = useUser();
+  if (isLoading || !user) return <Loading />;
+  return (
+    <Routes>
+      <Route path="/signin" element={<Signin />} />
+      <Route path="/createaccount" element={<CreateAccount />} />
+      <Route
+        path="/*"
+        element={
+          <Shell>
+            <Suspense fallback={<Loading />}>
+              <Routes>
+                <Route path="/" element={<Navigate to={user.anonymous ? '/signin' : '/organization'} replace />} />
+                <Route path="/organization" element={<RequireUser><OrganizationsList /></RequireUser>} />
+                <Route path="/organization/:organizationName" element={<RequireUser><Organization /></RequireUser>} />
+                <Route path="/organization/:organizationName/teams/:teamName" element={<RequireUser><TeamPage /></RequireUser>} />
+                <Route path="/user/:organizationName" element={<RequireUser><Organization /></RequireUser>} />
+                <Route path="/repository" element={<RepositoriesList />} />
+                <Route path="/repository/:organizationName/*" element={<RepositoryRouter />} />
+                <Route path="/usage-logs" element={<RequireUser><SuperuserUsageLogs /></RequireUser>} />
+                <Route path="*" element={<NotFound />} />
+              </Routes>
+            </Suspense>
+          </Shell>
+        }
+      />
+    </Routes>
+  );
+}

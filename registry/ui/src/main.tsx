@@ -1,0 +1,28 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { BrowserRouter } from 'react-router-dom';
+import '@patternfly/patternfly/patternfly-base.css';
+import '@patternfly/patternfly/patternfly-addons.css';
+import './app.css';
+import App from './App';
+import { AlertsProvider } from './components/alerts';
+import { applyTheme, storedTheme } from './shell/theme';
+
+applyTheme(storedTheme());
+
+const queryClient = new QueryClient({
+  defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } },
+});
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter>
+        <AlertsProvider>
+          <App />
+        </AlertsProvider>
+      </BrowserRouter>
+    </QueryClientProvider>
+  </StrictMode>,
+);

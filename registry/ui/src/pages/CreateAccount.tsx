@@ -1,0 +1,84 @@
+/** Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in. */
+import { useState, type FormEvent } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { ActionGroup, Alert, Button, Card, CardBody, CardTitle, Content, Form, FormGroup, FormHelperText, HelperText, HelperTextItem, TextInput, Title } from '@patternfly/react-core';
+import { useQueryClient } from '@tanstack/react-query';
+import { api, resetCsrf } from '../api/client';
+import { errorMessage } from '../components/alerts';
+
+export default function CreateAccount() {
+  const [username, setUsername] = useState('');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const mismatch = confirm !== '' && confirm !== password;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post('/user/', { username, password, ...(email ? { email } : {}) });
+      resetCsrf();
+      await qc.resetQueries();
+      navigate('/organization', { replace: true });
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="quay-signin">
+      <Card>
+        <CardTitle>
+          <Title headingLevel="h1" size="2xl">
+            Create account
+          </Title>
+        </CardTitle>
+        <CardBody>
+          {error && <Alert variant="danger" isInline title={error} style={{ marginBottom: '1rem' }} />}
+          <Form onSubmit={submit}>
+            <FormGroup label="Username" fieldId="new-username" isRequired>
+              <TextInput id="new-username" value={username} onChange={(_e, v) => setUsername(v)} autoComplete="username" isRequired />
+            </FormGroup>
+            <FormGroup label="Email" fieldId="new-email">
+              <TextInput id="new-email" type="email" value={email} onChange={(_e, v) => setEmail(v)} autoComplete="email" />
+            </FormGroup>
+            <FormGroup label="Password" fieldId="new-password" isRequired>
+              <TextInput id="new-password" type="password" value={password} onChange={(_e, v) => setPassword(v)} autoComplete="new-password" isRequired />
+              <FormHelperText>
+                <HelperText>
+                  <HelperTextItem>At least 8 characters.</HelperTextItem>
+                </HelperText>
+              </FormHelperText>
+            </FormGroup>
+            <FormGroup label="Confirm password" fieldId="confirm-password" isRequired>
+              <TextInput id="confirm-password" type="password" value={confirm} onChange={(_e, v) => setConfirm(v)} autoComplete="new-password" validated={mismatch ? 'error' : 'default'} isRequired />
+              {mismatch && (
+                <FormHelperText>
+                  <HelperText>
+                    <HelperTextItem variant="error">Passwords do not match.</HelperTextItem>
+                  </HelperText>
+                </FormHelperText>
+              )}
+            </FormGroup>
+            <ActionGroup>
+              <Button type="submit" isBlock isLoading={busy} isDisabled={busy || !username || password.length < 8 || password !== confirm}>
+                Create account
+              </Button>
+            </ActionGroup>
+          </Form>
+          <Content style={{ marginTop: '1rem' }}>
+            <p>
+              Already have an account? <Link to="/signin">Sign in</Link>
+            </p>
+          </Content>
+        </CardBody>
+      </Card>
+    </main>
+  );
+}

@@ -1,0 +1,84 @@
+/** Sign-in page: username/password against POST /api/v1/signin, then the page the visitor wanted. */
+import { useState, type FormEvent } from 'react';
+import { Link, Navigate, useNavigate, useSearchParams } from 'react-router-dom';
+import { ActionGroup, Alert, Button, Card, CardBody, CardTitle, Content, Form, FormGroup, TextInput, Title } from '@patternfly/react-core';
+import { useQueryClient } from '@tanstack/react-query';
+import { api, resetCsrf } from '../api/client';
+import { useRegistryInfo, useUser } from '../api/hooks';
+import { errorMessage } from '../components/alerts';
+
+/** Only same-site paths are followed after sign-in. */
+export function safeRedirect(target: string | null): string {
+  return target && target.startsWith('/') && !target.startsWith('//') ? target : '/organization';
+}
+
+export default function Signin() {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const { data: user } = useUser();
+  const { title, features } = useRegistryInfo();
+  if (user && !user.anonymous) return <Navigate to={safeRedirect(params.get('redirect'))} replace />;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      resetCsrf();
+      await api.post('/signin', { username, password });
+      setPassword('');
+      resetCsrf();
+      await qc.resetQueries();
+      navigate(safeRedirect(params.get('redirect')), { replace: true });
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="quay-signin">
+      <Card>
+        <CardTitle>
+          <Title headingLevel="h1" size="2xl">
+            <img src="/favicon.svg" alt="" width={32} height={32} style={{ verticalAlign: 'middle', marginRight: 8 }} />
+            {title}
+          </Title>
+        </CardTitle>
+        <CardBody>
+          {error && <Alert variant="danger" isInline title={error} style={{ marginBottom: '1rem' }} data-testid="signin-error" />}
+          <Form onSubmit={submit}>
+            <FormGroup label="Username" fieldId="username" isRequired>
+              <TextInput id="username" value={username} onChange={(_e, v) => setUsername(v)} autoComplete="username" isRequired autoFocus />
+            </FormGroup>
+            <FormGroup label="Password" fieldId="password" isRequired>
+              <TextInput id="password" type="password" value={password} onChange={(_e, v) => setPassword(v)} autoComplete="current-password" isRequired />
+            </FormGroup>
+            <ActionGroup>
+              <Button type="submit" variant="primary" isBlock isLoading={busy} isDisabled={busy || !username || !password}>
+                Sign in
+              </Button>
+            </ActionGroup>
+          </Form>
+          <Content style={{ marginTop: '1rem' }}>
+            {features.USER_CREATION !== false && (
+              <p>
+                Don&apos;t have an account? <Link to="/createaccount">Create account</Link>
+              </p>
+            )}
+            {features.ANONYMOUS_ACCESS !== false && (
+              <p>
+                Or <Link to="/repository">browse public repositories</Link>
+              </p>
+            )}
+          </Content>
+        </CardBody>
+      </Card>
+    </main>
+  );
+}

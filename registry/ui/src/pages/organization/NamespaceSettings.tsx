@@ -1,0 +1,448 @@
+/**
+ * Settings of an organization or of the signed-in user: General settings (email, time machine, password,
+ * delete), CLI configuration (encrypted password, application tokens; users), Quota (usage bar, limits;
+ * superusers change them).
+ */
+import { useState } from 'react';
+import { useNavigate } from 'react-router-dom';
+import {
+  ActionGroup,
+  Alert,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Form,
+  FormGroup,
+  FormSelect,
+  FormSelectOption,
+  Flex,
+  FlexItem,
+  Label,
+  Progress,
+  ProgressMeasureLocation,
+  ProgressVariant,
+  Stack,
+  StackItem,
+  Tab,
+  TabTitleText,
+  Tabs,
+  TextInput,
+  Title,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { useQuery } from '@tanstack/react-query';
+import { api, enc } from '../../api/client';
+import { useInvalidate, useMe, useRegistryInfo, type QuotaReport } from '../../api/hooks';
+import { bytes, dateTime, duration } from '../../api/format';
+import { Copy, ErrorState, FormModal, Loading } from '../../components/common';
+import { errorMessage, useAlert } from '../../components/alerts';
+import type { Org } from './types';
+
+const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+const parseDuration = (d: string) => {
+  const m = /^(\d+)([smhdw])$/.exec(d);
+  return m ? Number(m[1]) * UNIT_S[m[2]] : 0;
+};
+
+function General({ name, org }: { name: string; org: Org | null }) {
+  const me = useMe();
+  const { config } = useRegistryInfo();
+  const invalidate = useInvalidate();
+  const alert = useAlert();
+  const navigate = useNavigate();
+  const current = org ? org : { email: me.email, tag_expiration_s: me.tag_expiration_s ?? 0 };
+  const [email, setEmail] = useState(current.email ?? '');
+  const [expiration, setExpiration] = useState(String(current.tag_expiration_s));
+  const [busy, setBusy] = useState(false);
+  const [changingPassword, setChangingPassword] = useState(false);
+  const [password, setPassword] = useState('');
+  const [deleting, setDeleting] = useState(false);
+  const [confirm, setConfirm] = useState('');
+  const options = ((config.TAG_EXPIRATION_OPTIONS as string[] | undefined) ?? ['0s', '1d', '1w', '2w', '4w']).map(parseDuration);
+  if (!options.includes(current.tag_expiration_s)) options.push(current.tag_expiration_s);
+  const path = org ? `/organization/${enc(name)}` : '/user/';
+  const save = async () => {
+    setBusy(true);
+    try {
+      await api.put(path, { email: email || undefined, tag_expiration_s: Number(expiration) });
+      await invalidate(org ? ['organization', name] : ['user']);
+      alert('success', 'Settings saved');
+    } catch (e) {
+      alert('danger', errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Stack hasGutter>
+      <StackItem>
+        <Form onSubmit={(e) => { e.preventDefault(); void save(); }} style={{ maxWidth: '40rem' }}>
+          <FormGroup label={org ? 'Organization' : 'Username'} fieldId="settings-name">
+            <TextInput id="settings-name" value={name} isDisabled />
+          </FormGroup>
+          <FormGroup label="Email" fieldId="settings-email">
+            <TextInput id="settings-email" type="email" value={email} onChange={(_e, v) => setEmail(v)} />
+          </FormGroup>
+          <FormGroup label="Time machine" fieldId="settings-expiration">
+            <FormSelect id="settings-expiration" value={expiration} onChange={(_e, v) => setExpiration(v)}>
+              {options.sort((a, b) => a - b).map((s) => (
+                <FormSelectOption key={s} value={String(s)} label={duration(s)} />
+              ))}
+            </FormSelect>
+          </FormGroup>
+          <ActionGroup>
+            <Button type="submit" isLoading={busy}>
+              Save
+            </Button>
+          </ActionGroup>
+        </Form>
+      </StackItem>
+      {!org && (
+        <StackItem>
+          <Title headingLevel="h3" size="md">
+            Password
+          </Title>
+          <Button variant="secondary" onClick={() => setChangingPassword(true)} style={{ marginTop: 8 }}>
+            Change password
+          </Button>
+        </StackItem>
+      )}
+      <StackItem>
+        <Alert variant="danger" isInline title={org ? 'Delete organization' : 'Delete account'}>
+          <p>Deleting {org ? 'an organization' : 'your account'} removes all of its repositories and cannot be undone.</p>
+          <Button variant="danger" onClick={() => setDeleting(true)} style={{ marginTop: 8 }}>
+            {org ? 'Delete organization' : 'Delete account'}
+          </Button>
+        </Alert>
+      </StackItem>
+      <FormModal
+        title="Change password"
+        isOpen={changingPassword}
+        onClose={() => { setChangingPassword(false); setPassword(''); }}
+        submitLabel="Change password"
+        submitDisabled={password.length < 8}
+        onSubmit={async () => {
+          await api.put('/user/', { password });
+          setPassword('');
+          alert('success', 'Password changed');
+        }}
+      >
+        <FormGroup label="New password (at least 8 characters)" fieldId="new-password-settings">
+          <TextInput id="new-password-settings" type="password" value={password} onChange={(_e, v) => setPassword(v)} autoComplete="new-password" />
+        </FormGroup>
+      </FormModal>
+      <FormModal
+        title={org ? 'Delete organization' : 'Delete account'}
+        isOpen={deleting}
+        onClose={() => setDeleting(false)}
+        danger
+        submitLabel="Delete"
+        submitDisabled={confirm !== name}
+        onSubmit={async () => {
+          await api.del(path);
+          await invalidate(['user']);
+          navigate(org ? '/organization' : '/signin');
+        }}
+      >
+        <FormGroup label={`Type ${name} to confirm`} fieldId="confirm-delete-ns">
+          <TextInput id="confirm-delete-ns" value={confirm} onChange={(_e, v) => setConfirm(v)} />
+        </FormGroup>
+      </FormModal>
+    </Stack>
+  );
+}
+
+interface AppToken {
+  uuid: string;
+  title: string;
+  last_accessed: string | null;
+  expiration: string | null;
+  created: string;
+  token_code?: string;
+}
+
+function CliConfiguration() {
+  const me = useMe();
+  const { host } = useRegistryInfo();
+  const invalidate = useInvalidate();
+  const alert = useAlert();
+  const [creating, setCreating] = useState(false);
+  const [title, setTitle] = useState('');
+  const [shown, setShown] = useState<{ title: string; secret: string } | null>(null);
+  const [encrypting, setEncrypting] = useState(false);
+  const [password, setPassword] = useState('');
+  const q = useQuery({ queryKey: ['apptokens'], queryFn: () => api.get<{ tokens: AppToken[] }>('/user/apptoken') });
+  return (
+    <Stack hasGutter>
+      <StackItem>
+        <Card>
+          <CardTitle>Docker CLI password</CardTitle>
+          <CardBody>
+            <p>Generate an encrypted version of your password for the Docker and Podman command lines.</p>
+            <Button variant="secondary" onClick={() => setEncrypting(true)} style={{ marginTop: 8 }}>
+              Generate encrypted password
+            </Button>
+          </CardBody>
+        </Card>
+      </StackItem>
+      <StackItem>
+        <Card>
+          <CardTitle>Docker CLI and other Application Tokens</CardTitle>
+          <CardBody>
+            <Button onClick={() => setCreating(true)}>Create application token</Button>
+            {q.isLoading ? (
+              <Loading />
+            ) : q.error ? (
+              <ErrorState error={q.error} />
+            ) : (
+              <Table aria-label="Application tokens" variant="compact">
+                <Thead>
+                  <Tr>
+                    <Th>Title</Th>
+                    <Th>Last Accessed</Th>
+                    <Th>Expiration</Th>
+                    <Th>Created</Th>
+                    <Th screenReaderText="Actions" />
+                  </Tr>
+                </Thead>
+                <Tbody>
+                  {q.data!.tokens.map((t) => (
+                    <Tr key={t.uuid} data-testid="table-entry">
+                      <Td dataLabel="Title">{t.title}</Td>
+                      <Td dataLabel="Last Accessed">{dateTime(t.last_accessed)}</Td>
+                      <Td dataLabel="Expiration">{dateTime(t.expiration)}</Td>
+                      <Td dataLabel="Created">{dateTime(t.created)}</Td>
+                      <Td isActionCell>
+                        <Button
+                          variant="link"
+                          isDanger
+                          onClick={async () => {
+                            try {
+                              await api.del(`/user/apptoken/${enc(t.uuid)}`);
+                              alert('success', `Revoked ${t.title}`);
+                            } catch (e) {
+                              alert('danger', errorMessage(e));
+                            }
+                            await invalidate(['apptokens']);
+                          }}
+                        >
+                          Revoke
+                        </Button>
+                      </Td>
+                    </Tr>
+                  ))}
+                </Tbody>
+              </Table>
+            )}
+          </CardBody>
+        </Card>
+      </StackItem>
+      <FormModal
+        title="Create application token"
+        isOpen={creating}
+        onClose={() => setCreating(false)}
+        submitLabel="Create"
+        submitDisabled={!title}
+        onSubmit={async () => {
+          const r = await api.post<{ token: AppToken }>('/user/apptoken', { title });
+          setShown({ title: r.token.title, secret: r.token.token_code ?? '' });
+          setTitle('');
+          await invalidate(['apptokens']);
+        }}
+      >
+        <FormGroup label="Title" fieldId="apptoken-title" isRequired>
+          <TextInput id="apptoken-title" value={title} onChange={(_e, v) => setTitle(v)} />
+        </FormGroup>
+      </FormModal>
+      <FormModal
+        title="Generate encrypted password"
+        isOpen={encrypting}
+        onClose={() => { setEncrypting(false); setPassword(''); }}
+        submitLabel="Generate"
+        submitDisabled={!password}
+        onSubmit={async () => {
+          const r = await api.post<{ key: string }>('/user/clientkey', { password });
+          setPassword('');
+          setShown({ title: 'Encrypted password', secret: r.key });
+        }}
+      >
+        <FormGroup label="Current password" fieldId="clientkey-password">
+          <TextInput id="clientkey-password" type="password" value={password} onChange={(_e, v) => setPassword(v)} />
+        </FormGroup>
+      </FormModal>
+      {shown && (
+        <FormModal title={shown.title} isOpen onClose={() => setShown(null)} submitLabel="Done" onSubmit={async () => undefined} variant="medium">
+          <p>This secret is shown once. Copy it now.</p>
+          <FormGroup label="Secret" fieldId="shown-secret">
+            <Copy label="Secret" value={shown.secret} testId="shown-secret" />
+          </FormGroup>
+          <FormGroup label="Podman Login" fieldId="shown-podman">
+            <Copy label="Podman login" value={`podman login -u='${me.username}' -p='${shown.secret}' ${host}`} />
+          </FormGroup>
+          <FormGroup label="Docker Login" fieldId="shown-docker">
+            <Copy label="Docker login" value={`docker login -u='${me.username}' -p='${shown.secret}' ${host}`} />
+          </FormGroup>
+        </FormModal>
+      )}
+    </Stack>
+  );
+}
+
+export function QuotaBar({ report }: { report?: QuotaReport }) {
+  if (!report?.configured_quota) return <span>No quota configured ({bytes(report?.quota_bytes ?? 0)} used)</span>;
+  const percent = Math.round((report.quota_bytes / report.configured_quota) * 1000) / 10;
+  const over = percent >= 100;
+  return (
+    <Progress
+      value={Math.min(100, percent)}
+      title="Quota consumed"
+      measureLocation={ProgressMeasureLocation.outside}
+      label={`${bytes(report.quota_bytes)} of ${bytes(report.configured_quota)} (${percent}%)${over ? ' — Quota has been exceeded' : ''}`}
+      variant={over ? ProgressVariant.danger : percent >= 80 ? ProgressVariant.warning : undefined}
+      aria-label="Quota consumed"
+      data-testid="quota-bar"
+    />
+  );
+}
+
+function Quota({ name, org }: { name: string; org: Org | null }) {
+  const me = useMe();
+  const invalidate = useInvalidate();
+  const alert = useAlert();
+  const source = org ?? (me as unknown as Org);
+  const quota = source.quotas?.[0];
+  const [limit, setLimit] = useState(quota ? String(quota.limit_bytes / 1024 ** 3) : '');
+  const [unit, setUnit] = useState('GiB');
+  const [limitType, setLimitType] = useState('Warning');
+  const [percent, setPercent] = useState('80');
+  const base = `/organization/${enc(name)}/quota`;
+  const refresh = () => invalidate(org ? ['organization', name] : ['user']);
+  const run = async (label: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+      alert('success', label);
+    } catch (e) {
+      alert('danger', errorMessage(e));
+    }
+    await refresh();
+  };
+  const units: Record<string, number> = { MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+  const limitBytes = Math.round(Number(limit) * units[unit]);
+  const canEdit = !!me.super_user && !!org;
+  return (
+    <Stack hasGutter>
+      <StackItem>
+        <QuotaBar report={source.quota_report} />
+      </StackItem>
+      {canEdit && (
+        <StackItem>
+          <Form onSubmit={(e) => { e.preventDefault(); void run('Quota saved', () => (quota ? api.put(`${base}/${enc(quota.id)}`, { limit_bytes: limitBytes }) : api.post(base, { limit_bytes: limitBytes }))); }} isHorizontal style={{ maxWidth: '40rem' }}>
+            <FormGroup label="Storage quota" fieldId="quota-limit">
+              <div style={{ display: 'flex', gap: 8 }}>
+                <TextInput id="quota-limit" type="number" min={0} step="any" value={limit} onChange={(_e, v) => setLimit(v)} />
+                <FormSelect value={unit} onChange={(_e, v) => setUnit(v)} aria-label="Unit" style={{ width: '8rem' }}>
+                  {Object.keys(units).map((u) => (
+                    <FormSelectOption key={u} value={u} label={u} />
+                  ))}
+                </FormSelect>
+              </div>
+            </FormGroup>
+            <ActionGroup>
+              <Button type="submit" isDisabled={!(limitBytes > 0)}>
+                Apply
+              </Button>
+              {quota && (
+                <Button variant="danger" onClick={() => run('Quota removed', () => api.del(`${base}/${enc(quota.id)}`))}>
+                  Remove quota
+                </Button>
+              )}
+            </ActionGroup>
+          </Form>
+        </StackItem>
+      )}
+      {quota && (
+        <StackItem>
+          <Title headingLevel="h3" size="md">
+            Quota Policy
+          </Title>
+          <Table aria-label="Quota limits" variant="compact">
+            <Thead>
+              <Tr>
+                <Th>Action</Th>
+                <Th>Quota Threshold</Th>
+                {canEdit && <Th screenReaderText="Actions" />}
+              </Tr>
+            </Thead>
+            <Tbody>
+              {quota.limits.map((l) => (
+                <Tr key={l.id} data-testid="quota-limit">
+                  <Td dataLabel="Action">
+                    <Label color={l.type === 'Reject' ? 'red' : 'orange'}>{l.type}</Label>
+                  </Td>
+                  <Td dataLabel="Quota Threshold">{l.limit_percent}%</Td>
+                  {canEdit && (
+                    <Td isActionCell>
+                      <Button variant="link" isDanger onClick={() => run('Limit removed', () => api.del(`${base}/${enc(quota.id)}/limit/${enc(l.id)}`))}>
+                        Remove
+                      </Button>
+                    </Td>
+                  )}
+                </Tr>
+              ))}
+            </Tbody>
+          </Table>
+          {canEdit && (
+            <Form
+              isHorizontal
+              style={{ maxWidth: '40rem', marginTop: '1rem' }}
+              onSubmit={(e) => { e.preventDefault(); void run(`${limitType} limit added`, () => api.post(`${base}/${enc(quota.id)}/limit`, { type: limitType, threshold_percent: Number(percent) })); }}
+            >
+              <FormGroup label="Action" fieldId="limit-type">
+                <FormSelect id="limit-type" value={limitType} onChange={(_e, v) => setLimitType(v)}>
+                  <FormSelectOption value="Warning" label="Warning" />
+                  <FormSelectOption value="Reject" label="Reject" />
+                </FormSelect>
+              </FormGroup>
+              <FormGroup label="Quota Threshold (%)" fieldId="limit-percent">
+                <TextInput id="limit-percent" type="number" min={1} max={100} value={percent} onChange={(_e, v) => setPercent(v)} />
+              </FormGroup>
+              <ActionGroup>
+                <Button type="submit" variant="secondary">
+                  Add Limit
+                </Button>
+              </ActionGroup>
+            </Form>
+          )}
+        </StackItem>
+      )}
+    </Stack>
+  );
+}
+
+export default function NamespaceSettings({ name, org }: { name: string; org: Org | null }) {
+  const me = useMe();
+  const [tab, setTab] = useState<string | number>('general');
+  const source = org ?? (me as unknown as Org);
+  const tabs = [
+    { key: 'general', title: 'General settings', show: true },
+    { key: 'cli', title: 'CLI configuration', show: !org },
+    { key: 'quota', title: 'Quota', show: source.quotas !== undefined },
+  ].filter((t) => t.show);
+  return (
+    <Flex flexWrap={{ default: 'nowrap' }} alignItems={{ default: 'alignItemsFlexStart' }}>
+      <FlexItem>
+        <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} isVertical aria-label="Settings">
+          {tabs.map((t) => (
+            <Tab key={t.key} eventKey={t.key} title={<TabTitleText>{t.title}</TabTitleText>} tabContentId={`settings-${t.key}`} />
+          ))}
+        </Tabs>
+      </FlexItem>
+      <FlexItem grow={{ default: 'grow' }} id={`settings-${tab}`} role="tabpanel">
+        {tab === 'general' && <General name={name} org={org} />}
+        {tab === 'cli' && <CliConfiguration />}
+        {tab === 'quota' && <Quota name={name} org={org} />}
+      </FlexItem>
+    </Flex>
+  );
+}

@@ -1,0 +1,178 @@
+/** Repository page: tabs Information, Tags, Tag history, Logs, Settings (`?tab=`). */
+import { lazy, Suspense, useState } from 'react';
+import { Link, Navigate, useSearchParams } from 'react-router-dom';
+import {
+  Breadcrumb,
+  BreadcrumbItem,
+  Button,
+  Card,
+  CardBody,
+  CardHeader,
+  CardTitle,
+  Flex,
+  FlexItem,
+  FormGroup,
+  Gallery,
+  Label,
+  PageSection,
+  Tab,
+  TabTitleText,
+  Tabs,
+  TextArea,
+  Title,
+} from '@patternfly/react-core';
+import { useQuery } from '@tanstack/react-query';
+import { api, ApiError, repoPath } from '../../api/client';
+import { useInvalidate, useMe, useRegistryInfo } from '../../api/hooks';
+import { Copy, ErrorState, FormModal, Loading } from '../../components/common';
+import Markdown from '../../components/Markdown';
+import type { Repository } from './types';
+import Tags from './Tags';
+
+const TagHistory = lazy(() => import('./TagHistory'));
+const UsageLogs = lazy(() => import('../UsageLogs'));
+const RepoSettings = lazy(() => import('./RepoSettings'));
+
+export function useRepository(namespace: string, repo: string) {
+  return useQuery({
+    queryKey: ['repository', namespace, repo],
+    queryFn: () => api.get<Repository>(`${repoPath(namespace, repo)}?includeStats=false&includeTags=false`),
+  });
+}
+
+function Information({ repo }: { repo: Repository }) {
+  const { host } = useRegistryInfo();
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(repo.description ?? '');
+  const invalidate = useInvalidate();
+  const ref = `${host}/${repo.namespace}/${repo.name}`;
+  return (
+    <Gallery hasGutter minWidths={{ default: '100%', lg: '45%' }}>
+      <Card>
+        <CardTitle>Pull Commands</CardTitle>
+        <CardBody>
+          <Flex direction={{ default: 'column' }}>
+            <FlexItem>
+              <strong>Podman</strong>
+              <Copy label="Podman pull command" value={`podman pull ${ref}`} testId="pull-podman" />
+            </FlexItem>
+            <FlexItem>
+              <strong>Docker</strong>
+              <Copy label="Docker pull command" value={`docker pull ${ref}`} testId="pull-docker" />
+            </FlexItem>
+          </Flex>
+        </CardBody>
+      </Card>
+      <Card>
+        <CardHeader
+          actions={
+            repo.can_write
+              ? {
+                  actions: (
+                    <Button variant="secondary" onClick={() => { setText(repo.description ?? ''); setEditing(true); }}>
+                      Edit description
+                    </Button>
+                  ),
+                }
+              : undefined
+          }
+        >
+          <CardTitle>Description</CardTitle>
+        </CardHeader>
+        <CardBody>{repo.description ? <Markdown source={repo.description} /> : <em>No description has been set for this repository.</em>}</CardBody>
+      </Card>
+      <FormModal
+        title="Edit description"
+        isOpen={editing}
+        onClose={() => setEditing(false)}
+        submitLabel="Save"
+        variant="medium"
+        onSubmit={async () => {
+          await api.put(repoPath(repo.namespace, repo.name), { description: text });
+          await invalidate(['repository', repo.namespace, repo.name]);
+        }}
+      >
+        <FormGroup label="Description (Markdown)" fieldId="edit-description">
+          <TextArea id="edit-description" value={text} onChange={(_e, v) => setText(v)} rows={10} resizeOrientation="vertical" />
+        </FormGroup>
+      </FormModal>
+    </Gallery>
+  );
+}
+
+const TABS = ['information', 'tags', 'history', 'logs', 'settings'] as const;
+
+export default function RepositoryDetails({ namespace, repo }: { namespace: string; repo: string }) {
+  const [params, setParams] = useSearchParams();
+  const me = useMe();
+  const q = useRepository(namespace, repo);
+  if (q.isLoading) return <Loading />;
+  if (q.error) {
+    if (me.anonymous && q.error instanceof ApiError && (q.error.status === 401 || q.error.status === 403)) {
+      return <Navigate to={`/signin?redirect=${encodeURIComponent(`/repository/${namespace}/${repo}`)}`} replace />;
+    }
+    return (
+      <PageSection>
+        <ErrorState error={q.error} title={`Repository ${namespace}/${repo}`} />
+      </PageSection>
+    );
+  }
+  const r = q.data!;
+  const visible = TABS.filter((t) => (t === 'logs' ? r.can_write || r.can_admin : t === 'settings' ? r.can_admin : t === 'history' ? r.can_write : true));
+  const wanted = (params.get('tab') ?? 'information').toLowerCase();
+  const tab = (visible as string[]).includes(wanted) ? wanted : 'information';
+  const nsLink = r.is_organization ? `/organization/${namespace}` : `/user/${namespace}`;
+  return (
+    <>
+      <PageSection>
+        <Breadcrumb>
+          <BreadcrumbItem>
+            <Link to="/repository">Repositories</Link>
+          </BreadcrumbItem>
+          <BreadcrumbItem>{me.anonymous ? namespace : <Link to={nsLink}>{namespace}</Link>}</BreadcrumbItem>
+          <BreadcrumbItem isActive>{repo}</BreadcrumbItem>
+        </Breadcrumb>
+        <Flex alignItems={{ default: 'alignItemsCenter' }} style={{ marginTop: '1rem' }}>
+          <Title headingLevel="h1" data-testid="repo-title">
+            {namespace}/{repo}
+          </Title>
+          <Label color={r.is_public ? 'green' : 'orange'}>{r.is_public ? 'public' : 'private'}</Label>
+          {r.state !== 'NORMAL' && <Label color="purple">{r.state}</Label>}
+        </Flex>
+      </PageSection>
+      <PageSection>
+        <Tabs activeKey={tab} onSelect={(_e, k) => setParams({ tab: String(k) })} aria-label="Repository tabs" mountOnEnter unmountOnExit>
+          <Tab eventKey="information" title={<TabTitleText>Information</TabTitleText>}>
+            <div style={{ paddingTop: '1rem' }}>
+              <Information repo={r} />
+            </div>
+          </Tab>
+          <Tab eventKey="tags" title={<TabTitleText>Tags</TabTitleText>}>
+            <Tags repo={r} />
+          </Tab>
+          {visible.includes('history') && (
+            <Tab eventKey="history" title={<TabTitleText>Tag history</TabTitleText>}>
+              <Suspense fallback={<Loading />}>
+                <TagHistory repo={r} />
+              </Suspense>
+            </Tab>
+          )}
+          {visible.includes('logs') && (
+            <Tab eventKey="logs" title={<TabTitleText>Logs</TabTitleText>}>
+              <Suspense fallback={<Loading />}>
+                <UsageLogs scope={{ kind: 'repository', namespace, repo }} />
+              </Suspense>
+            </Tab>
+          )}
+          {visible.includes('settings') && (
+            <Tab eventKey="settings" title={<TabTitleText>Settings</TabTitleText>}>
+              <Suspense fallback={<Loading />}>
+                <RepoSettings repo={r} />
+              </Suspense>
+            </Tab>
+          )}
+        </Tabs>
+      </PageSection>
+    </>
+  );
+}

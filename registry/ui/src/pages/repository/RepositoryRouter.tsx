@@ -1,0 +1,15 @@
+/** `/repository/:ns/*`: the tail is a (possibly nested) repository name, optionally `/tag/:tag` or `/manifest/:digest`. */
+import { lazy } from 'react';
+import { useParams } from 'react-router-dom';
+
+const RepositoryDetails = lazy(() => import('./RepositoryDetails'));
+const TagDetails = lazy(() => import('./TagDetails'));
+
+export default function RepositoryRouter() {
+  const { organizationName = '', '*': tail = '' } = useParams();
+  const tag = /^(.+)\/tag\/([^/]+)$/.exec(tail);
+  if (tag) return <TagDetails namespace={organizationName} repo={tag[1]} tag={decodeURIComponent(tag[2])} />;
+  const manifest = /^(.+)\/manifest\/([^/]+)$/.exec(tail);
+  if (manifest) return <TagDetails namespace={organizationName} repo={manifest[1]} digest={decodeURIComponent(manifest[2])} />;
+  return <RepositoryDetails namespace={organizationName} repo={tail.replace(/\/$/, '')} />;
+}

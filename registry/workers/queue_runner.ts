@@ -1,0 +1,131 @@
+/**
+ * Drains the named work queues (registry/queue/) with the handler registered for each queue name. Runs in
+ * every replica; the queue's SKIP LOCKED lease keeps replicas from taking the same item. A consumer wakes
+ * at once when an item is put (NOTIFY at the producer's commit) and polls as a fallback.
+ */
+import type { Runtime } from '../runtime.js';
+import { QUEUE_CHANNEL, RetryLater, type QueueItem, type WorkQueue } from '../queue/index.js';
+
+export interface QueueHandler {
+  /** The queue name (e.g. 'notification', 'exportactionlogs'). */
+  queue: string;
+  /** Lease length: a handler running longer must call `queue.extend(item, s)`, or another consumer gets the item. */
+  processingSeconds: number;
+  /** Items handled at once in this process (default 1). */
+  concurrency?: number;
+  /** Fallback poll interval when no NOTIFY arrives (default 5000 ms). */
+  pollMs?: number;
+  handle(item: QueueItem, rt: Runtime, queue: WorkQueue): Promise<void>;
+}
+
+const PURGE_INTERVAL_MS = 60_000;
+
+export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(): Promise<void> } {
+  let stopped = false;
+  const wakers = new Map<string, () => void>();
+  const loops: Promise<void>[] = [];
+  let unlisten: (() => Promise<void>) | null = null;
+
+  rt.db
+    .listen(QUEUE_CHANNEL, (name) => wakers.get(name)?.())
+    .then((u) => {
+      if (stopped) void u();
+      else unlisten = u;
+    })
+    .catch((err) => rt.log.warn({ err }, 'queue wake-up channel unavailable; polling only'));
+
+  for (const h of handlers) {
+    const queue = rt.queues.queue(h.queue);
+    const concurrency = h.concurrency ?? 1;
+    const pollMs = h.pollMs ?? 5000;
+    const running = new Set<Promise<void>>();
+    let wake: () => void = () => undefined;
+    let woken = false;
+    wakers.set(h.queue, () => {
+      woken = true;
+      wake();
+    });
+    let lastPurge = 0;
+
+    const runOne = async (item: QueueItem): Promise<void> => {
+      const end = rt.metrics.queueJobDuration.startTimer({ queue: h.queue });
+      let outcome = 'done';
+      try {
+        await h.handle(item, rt, queue);
+        if (!(await queue.complete(item))) outcome = 'lease_lost';
+      } catch (err) {
+        if (err instanceof RetryLater) {
+          outcome = item.retries_remaining > 0 ? 'retry' : 'gave_up';
+          if (item.retries_remaining > 0) await queue.retry(item, err.seconds, err.message).catch((e) => rt.log.error({ err: e }, 'queue retry failed'));
+          else await queue.complete(item).catch(() => undefined);
+          rt.log.warn({ queue: h.queue, item: item.id, retries_remaining: item.retries_remaining, reason: err.message }, outcome === 'retry' ? 'queue item will be retried' : 'queue item gave up');
+        } else {
+          // Left leased, as after a crash: claimable again once the lease lapses.
+          outcome = 'error';
+          rt.log.error({ err, queue: h.queue, item: item.id }, 'queue handler failed');
+        }
+      } finally {
+        end();
+        rt.metrics.queueJobs.inc({ queue: h.queue, outcome });
+      }
+    };
+
+    const loop = async (): Promise<void> => {
+      while (!stopped) {
+        let leased: QueueItem[] = [];
+        let sleepMs = pollMs;
+        try {
+          if (Date.now() - lastPurge > PURGE_INTERVAL_MS) {
+            lastPurge = Date.now();
+            const dead = await queue.purgeDead();
+            if (dead.length > 0) {
+              rt.metrics.queueJobs.inc({ queue: h.queue, outcome: 'gave_up' }, dead.length);
+              rt.log.warn({ queue: h.queue, items: dead }, 'queue items ran out of retries');
+            }
+          }
+          const free = concurrency - running.size;
+          woken = false;
+          if (free > 0) leased = await queue.lease(h.processingSeconds, free);
+          // Items scheduled for later (retries, lapsing leases) send no NOTIFY: wake when the first is due.
+          if (leased.length === 0) {
+            const due = await queue.nextDueMs();
+            if (due !== null) sleepMs = Math.min(pollMs, Math.ceil(due) + 20);
+          }
+        } catch (err) {
+          rt.log.error({ err, queue: h.queue }, 'queue lease failed');
+        }
+        for (const item of leased) {
+          const p = runOne(item).finally(() => {
+            running.delete(p);
+            wake();
+          });
+          running.add(p);
+        }
+        if (stopped) break;
+        // More may be waiting when this lease filled every slot; otherwise sleep until woken or the poll.
+        if (leased.length > 0 && running.size < concurrency) continue;
+        if (woken && running.size < concurrency) continue;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, sleepMs);
+          function done() {
+            clearTimeout(t);
+            wake = () => undefined;
+            resolve();
+          }
+          wake = done;
+        });
+      }
+      await Promise.all(running);
+    };
+    loops.push(loop());
+  }
+
+  return {
+    async stop() {
+      stopped = true;
+      for (const w of wakers.values()) w();
+      await Promise.all(loops);
+      await unlisten?.();
+    },
+  };
+}

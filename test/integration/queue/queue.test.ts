@@ -1,0 +1,207 @@
+/**
+ * The durable work queue against a real Postgres (and PGlite): leases are exclusive across consumers with
+ * their own connection pools (as two replicas), a lapsed lease is leased again and the old holder can no
+ * longer complete it, retries run out, an item put in a rolled-back transaction never exists, and the
+ * runner drains a queue with its handler, waking on NOTIFY.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pino } from 'pino';
+import { openEmbedded, openPostgres, type Db } from '../../../registry/db/index.js';
+import { migrate } from '../../../registry/db/migrate.js';
+import { Queues, RetryLater, type QueueItem } from '../../../registry/queue/index.js';
+import { startQueueRunner } from '../../../registry/workers/queue_runner.js';
+import { Metrics } from '../../../registry/metrics.js';
+import type { Runtime } from '../../../registry/runtime.js';
+import { createTestDatabase, dropTestDatabase } from '../../setup/services.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('work queue on Postgres', () => {
+  let uri: string;
+  let a: Db;
+  let b: Db;
+
+  beforeAll(async () => {
+    uri = await createTestDatabase('queue');
+    a = await openPostgres(uri, { max: 5 });
+    b = await openPostgres(uri, { max: 5 });
+    await migrate(a);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await dropTestDatabase(uri);
+  });
+
+  test('two consumers leasing concurrently never get the same item, and together get all', async () => {
+    const qa = new Queues(a).queue('exclusive');
+    const qb = new Queues(b).queue('exclusive');
+    for (let i = 0; i < 300; i++) await qa.put(['ns', `i${i}`], { n: i });
+    const seen: number[] = [];
+    const consume = async (q: typeof qa) => {
+      for (;;) {
+        const items = await q.lease(30, 3);
+        if (items.length === 0) return;
+        for (const it of items) {
+          seen.push(it.body.n as number);
+          expect(await q.complete(it)).toBe(true);
+        }
+      }
+    };
+    await Promise.all([consume(qa), consume(qb), consume(qa), consume(qb)]);
+    expect(seen.length).toBe(300);
+    expect(new Set(seen).size).toBe(300);
+  });
+
+  test('an expired lease is leased again; the old holder can no longer complete or retry it', async () => {
+    const q = new Queues(a).queue('expiry');
+    await q.put(['x'], { v: 1 }, { retries: 3 });
+    const [first] = await q.lease(1);
+    expect(first.attempts).toBe(1);
+    expect(first.retries_remaining).toBe(2);
+    expect(first.path).toEqual(['x']);
+    expect(await q.lease(1)).toEqual([]);
+    await sleep(1300);
+    const [second] = await new Queues(b).queue('expiry').lease(30);
+    expect(second.id).toBe(first.id);
+    expect(second.attempts).toBe(2);
+    expect(second.retries_remaining).toBe(1);
+    expect(await q.complete(first)).toBe(false);
+    expect(await q.retry(first, 0)).toBe(false);
+    expect(await q.complete(second)).toBe(true);
+  });
+
+  test('retry makes the item available after the delay; retries run out; purgeDead removes the dead', async () => {
+    const q = new Queues(a).queue('retries');
+    const id = await q.put([], { v: 2 }, { retries: 2 });
+    const [one] = await q.lease(30);
+    expect(await q.retry(one, 1, 'boom')).toBe(true);
+    expect(await q.lease(30)).toEqual([]);
+    await sleep(1200);
+    const [two] = await q.lease(1);
+    expect(two.id).toBe(id);
+    expect(two.retries_remaining).toBe(0);
+    await sleep(1200);
+    // No retries left: never leased again, even though its lease lapsed.
+    expect(await q.lease(30)).toEqual([]);
+    expect(await q.purgeDead()).toEqual([id]);
+    expect((await a.query('SELECT 1 FROM queue_item WHERE id = $1', [id])).rows.length).toBe(0);
+  });
+
+  test('an item put inside a rolled-back transaction never exists; a committed one does', async () => {
+    const q = new Queues(a).queue('tx');
+    await expect(
+      a.tx(async (t) => {
+        await q.put(['gone'], { v: 1 }, {}, t);
+        throw new Error('rollback');
+      }),
+    ).rejects.toThrow('rollback');
+    await a.tx(async (t) => q.put(['kept'], { v: 2 }, {}, t));
+    const items = await q.lease(30, 10);
+    expect(items.map((i) => i.path[0])).toEqual(['kept']);
+  });
+
+  test('release refunds the attempt; extend keeps the lease; alive counts a path prefix', async () => {
+    const q = new Queues(a).queue('release');
+    await q.put(['ns', 'repo'], { v: 1 }, { retries: 1 });
+    expect(await q.alive(['ns'])).toBe(1);
+    expect(await q.alive(['ns', 'repo'])).toBe(1);
+    expect(await q.alive(['n'])).toBe(0);
+    const [it] = await q.lease(1);
+    expect(it.retries_remaining).toBe(0);
+    expect(await q.extend(it, 30)).toBe(true);
+    await sleep(1200);
+    expect(await q.lease(30)).toEqual([]);
+    expect(await q.release(it)).toBe(true);
+    const [again] = await q.lease(30);
+    expect(again.attempts).toBe(1);
+    expect(again.retries_remaining).toBe(0);
+  });
+
+  test('depth reports waiting and processing items per queue', async () => {
+    const queues = new Queues(a);
+    const q = queues.queue('depth');
+    await q.put([], { v: 1 });
+    await q.put([], { v: 2 });
+    await q.lease(30, 1);
+    const d = (await queues.depth()).find((x) => x.queue === 'depth');
+    expect(d).toEqual({ queue: 'depth', waiting: 1, processing: 1 });
+  });
+
+  test('the runner drains a queue with its handler, retries on RetryLater, and wakes on NOTIFY before its poll', async () => {
+    const queues = new Queues(b);
+    const metrics = new Metrics();
+    const rt = { db: b, queues, metrics, log: pino({ level: 'silent' }) } as unknown as Runtime;
+    const handled: Array<{ n: number; attempts: number; at: number }> = [];
+    const runner = startQueueRunner(rt, [
+      {
+        queue: 'runner',
+        processingSeconds: 30,
+        concurrency: 4,
+        pollMs: 60_000,
+        handle: async (item: QueueItem) => {
+          const n = item.body.n as number;
+          handled.push({ n, attempts: item.attempts, at: Date.now() });
+          if (n === 0 && item.attempts === 1) throw new RetryLater(1, 'first try fails');
+        },
+      },
+    ]);
+    try {
+      // Let the listener connect and the first (empty) lease pass, so the next items arrive by NOTIFY only.
+      await sleep(1000);
+      const producer = new Queues(a).queue('runner');
+      const start = Date.now();
+      for (let i = 0; i < 20; i++) await a.tx((t) => producer.put([], { n: i }, {}, t));
+      for (let i = 0; i < 100 && handled.length < 21; i++) await sleep(100);
+      expect(handled.length).toBe(21);
+      expect(handled.filter((h) => h.n === 0).map((h) => h.attempts)).toEqual([1, 2]);
+      // Woken by NOTIFY: well before the 60 s poll.
+      const firstFive = handled.filter((h) => h.n !== 0).slice(0, 5);
+      expect(Math.max(...firstFive.map((h) => h.at - start))).toBeLessThan(5000);
+      expect((await b.query('SELECT count(*)::int AS n FROM queue_item WHERE queue_name = $1', ['runner'])).rows[0]).toEqual({ n: 0 });
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(/quay_queue_jobs_total\{queue="runner",outcome="done"\} 20/);
+      expect(text).toMatch(/quay_queue_jobs_total\{queue="runner",outcome="retry"\} 1/);
+    } finally {
+      await runner.stop();
+    }
+  });
+});
+
+describe('work queue on PGlite', () => {
+  let dir: string;
+  let db: Db;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'queue-pglite-'));
+    db = await openEmbedded(dir);
+    await migrate(db);
+  });
+  afterAll(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('put, lease, lapse, lease again, complete', async () => {
+    const q = new Queues(db).queue('lite');
+    await db.tx((t) => q.put(['a'], { v: 1 }, { retries: 2 }, t));
+    const [one] = await q.lease(1);
+    expect(one.body).toEqual({ v: 1 });
+    expect(await q.lease(1)).toEqual([]);
+    await sleep(1200);
+    const [two] = await q.lease(30);
+    expect(two.attempts).toBe(2);
+    expect(await q.complete(one)).toBe(false);
+    expect(await q.complete(two)).toBe(true);
+  });
+
+  test('NOTIFY from a put reaches a listener at commit', async () => {
+    const got: string[] = [];
+    const unlisten = await db.listen('queue_item_put', (p) => got.push(p));
+    await db.tx((t) => new Queues(db).queue('lite_notify').put([], { v: 1 }, {}, t));
+    for (let i = 0; i < 20 && got.length === 0; i++) await sleep(50);
+    await unlisten();
+    expect(got).toContain('lite_notify');
+  });
+});
