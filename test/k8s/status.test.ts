@@ -14,6 +14,8 @@ const CONFIG = {
   DISTRIBUTED_STORAGE_PREFERENCE: ['default'],
 };
 
+const PROXY = { HTTP_PROXY: 'http://proxy.example.test:3128', HTTPS_PROXY: 'http://proxy.example.test:3128', NO_PROXY: '127.0.0.1,localhost,.svc' };
+
 let cluster: TestCluster;
 let operator: OperatorProcess;
 const controllers: FakeControllers[] = [];
@@ -25,8 +27,9 @@ beforeAll(async () => {
   // In `mig` migration Jobs run until the test finishes them.
   controllers.push(new FakeControllers(cluster.kc, { namespace: 'health', jobs: true, volumes: true }), new FakeControllers(cluster.kc, { namespace: 'mig', volumes: true }));
   for (const c of controllers) await c.start();
-  // No resync within the test: what changes between passes comes from the health cadence.
-  operator = await OperatorProcess.start(cluster, { HEALTH_SECONDS: '2', QUAY_VERSION: '1.0.0' });
+  // No resync within the test: what changes between passes comes from the health cadence. Behind a
+  // proxy (as OLM passes OpenShift's cluster proxy), which the API server on loopback is exempt from.
+  operator = await OperatorProcess.start(cluster, { HEALTH_SECONDS: '2', QUAY_VERSION: '1.0.0', ...PROXY });
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -72,9 +75,28 @@ describe('status', () => {
     expect(condition(cr, 'ComponentsCreated')).toMatchObject({ status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' });
   });
 
+  test("the operator's proxy settings reach quay, mirror and Clair; client certificates for an external Postgres are mounted", async () => {
+    for (const name of ['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app']) {
+      const d = await get(cluster, 'apps/v1', 'Deployment', name, 'health');
+      const env = Object.fromEntries(d.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+      expect({ name, ...env }).toMatchObject({ name, HTTP_PROXY: PROXY.HTTP_PROXY, HTTPS_PROXY: PROXY.HTTPS_PROXY, NO_PROXY: `registry.example.test,${PROXY.NO_PROXY}` });
+    }
+    const app = await get(cluster, 'apps/v1', 'Deployment', 'reg-quay-app', 'health');
+    expect(app.spec.template.spec.volumes.find((v: any) => v.name === 'postgres-certs').projected.sources).toEqual([
+      { secret: { name: 'postgresql-ca', optional: true } },
+      { secret: { name: 'postgresql-client-certs', optional: true } },
+    ]);
+    expect(app.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'postgres-certs', mountPath: '/run/secrets/postgresql', readOnly: true });
+  });
+
   test('health is evaluated on its own cadence between passes, writing nothing when unchanged', async () => {
     const key = 'health/reg';
-    await sleep(3000); // the rollout's last watch events pass
+    // The rollout's last watch events (config Secret pruning, status updates) start passes; wait for a
+    // 3 s window without one.
+    for (let seen = -1, deadline = Date.now() + 60_000; seen !== logCount(operator.logs(), key) && Date.now() < deadline; ) {
+      seen = logCount(operator.logs(), key);
+      await sleep(3000);
+    }
     const passes = logCount(operator.logs(), key);
     const health = logCount(operator.logs(), key, 'health evaluated');
     const rv = (await registry(cluster, 'health', 'reg')).metadata.resourceVersion;
