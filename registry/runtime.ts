@@ -22,12 +22,17 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import { SecurityScanner, parseLayerSize } from './model/secscan.js';
+import { BuiltinScanner } from './scan/builtin.js';
+import { DEFAULT_LIMITS } from './scan/layer.js';
 import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
+import type { OutboundGuard } from './proxy/upstream.js';
+import { RepoMirrors } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -52,6 +57,10 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** Security scanning (FEATURE_SECURITY_SCANNER): statuses, indexing, the /security lookup. */
+  secscan: SecurityScanner;
+  /** The built-in scanner (also the OSV database importer), when Clair is not configured. */
+  builtinScanner: BuiltinScanner | null;
   /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
   writeGate: WriteGate;
   /** The durable work queues (registry/queue/). */
@@ -62,8 +71,10 @@ export interface Runtime {
   events: Events;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
-  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
-  upstreamSecrets: SecretBox;
+  /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
+  mirrors: RepoMirrors;
+  /** The SSRF guard as the upstream registry client uses it (proxy cache, mirroring). */
+  outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -91,7 +102,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
-    const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    const mirrors = new RepoMirrors(db, upstreamSecrets);
+    // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, { mirrorRobot: async (id, q) => (await mirrors.get(id, q))?.robot_id ?? null });
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
@@ -99,14 +113,23 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
+    const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
     const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
       await labels.onManifestPushed(q, p);
       if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+      await secscan.onManifestPushed(q, p);
     });
     const quotas = new Quotas(db, config, notifications);
+    const outboundGuard: OutboundGuard = {
+      check: async (url) => {
+        outbound.parse(url, 'upstream');
+      },
+      lookup: outbound.guardedLookup(),
+    };
     const proxyCache = new ProxyCache({
+      guard: outboundGuard,
       db,
       config,
       store,
@@ -150,12 +173,15 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       labels,
       notifications,
       tenancy,
+      secscan,
+      builtinScanner,
       writeGate: tenancy.writeGate,
       queues,
       outbound,
       events,
       proxyCache,
-      upstreamSecrets,
+      mirrors,
+      outboundGuard,
       redis,
       async close() {
         await logs.flush();

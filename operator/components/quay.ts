@@ -51,7 +51,7 @@ export const rolloutAnnotations = (ctx: RenderContext): Record<string, string> =
  * every replica; the registry has no mirror-only role, so the mirror Deployment runs it too) or
  * `migrate` (the schema only, then exit).
  */
-export function registryArgs(command: 'serve' | 'migrate'): string[] {
+export function registryArgs(command: 'serve' | 'mirror' | 'migrate'): string[] {
   return [command, '--config', CONFIG_FILE];
 }
 

@@ -8,8 +8,11 @@ import tagVersion from './006_tag_version.js';
 import queue from './030_queue.js';
 import repositoryNotifications from './031_notifications.js';
 import repositoryState from './040_repository_state.js';
+import globalMessages from './041_global_messages.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
+import loginBackoff from './020_login_backoff.js';
+import securityScan from './060_security_scan.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -21,6 +24,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 30, name: 'work queue', sql: queue },
   { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
   { version: 40, name: 'repository state', sql: repositoryState },
+  { version: 41, name: 'global messages', sql: globalMessages },
   { version: 50, name: 'proxy cache', sql: proxyCache },
   { version: 51, name: 'repository mirroring', sql: repoMirror },
+  { version: 20, name: 'login backoff', sql: loginBackoff },
+  { version: 60, name: 'security scan', sql: securityScan },
 ];

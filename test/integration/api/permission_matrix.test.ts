@@ -5,6 +5,7 @@
  */
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, grantedActions, initialize, oauthToken, signin } from './fixture.js';
+import { V2Client } from '../../helpers/v2.js';
 
 let reg: RegistryProcess;
 
@@ -34,30 +35,40 @@ const ALL_OPS = [
   'public_read',
   'user_me',
   'org_add_owner',
+  'repo_security',
+  'public_security',
   'repo_state',
+  'repo_tokens',
+  'su_messages',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
+/** The answer of an allowed call where it is not a 2xx (repository tokens are gone in Quay 3.8: 410). */
+const ALLOWED_STATUS: Partial<Record<Op, number>> = { repo_tokens: 410 };
+
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
-  anonymous: ['public_read'],
-  outsider: ['public_read', 'user_me'],
-  reader: ['repo_read', 'public_read', 'user_me'],
-  writer: ['repo_read', 'repo_write', 'public_read', 'user_me'],
-  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me', 'repo_state'],
-  member: ['public_read', 'user_me'],
-  creator: ['repo_create', 'public_read', 'user_me'],
-  orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
-  robot_with_perm: ['public_read'],
-  robot_without_perm: ['public_read'],
-  oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
-  oauth_repo_read: ['repo_read', 'public_read'],
+  anonymous: ['public_read', 'public_security'],
+  outsider: ['public_read', 'public_security', 'user_me'],
+  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me'],
+  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me'],
+  repoadmin: ['repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens'],
+  member: ['public_read', 'public_security', 'user_me'],
+  creator: ['repo_create', 'public_read', 'public_security', 'user_me'],
+  orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
+  robot_with_perm: ['public_read', 'public_security'],
+  robot_without_perm: ['public_read', 'public_security'],
+  oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
+  oauth_repo_read: ['repo_read', 'repo_security', 'public_read', 'public_security'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'user_me'],
+  superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository and the superuser API, changes nothing.
-  global_reader: ['repo_read', 'su_users', 'other_ns_read', 'public_read', 'user_me'],
+  global_reader: ['repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me'],
 };
+
+/** Digests of the images pushed into acme/private and acme/public (for the /security rows). */
+const IMAGES: { private: string; public: string } = { private: '', public: '' };
 
 /** Registry actions granted by /v2/auth for `pull,push,*` on each repository. */
 const REGISTRY: Record<string, { private: string[]; fresh: string[]; other: string[]; public: string[] }> = {
@@ -114,17 +125,28 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/repository/acme/public');
     case 'user_me':
       return api.get('/user/');
+    case 'repo_security':
+      return api.get(`/repository/acme/private/manifest/${IMAGES.private}/security?vulnerabilities=true`);
+    case 'public_security':
+      return api.get(`/repository/acme/public/manifest/${IMAGES.public}/security?vulnerabilities=true`);
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
     case 'repo_state':
       // NORMAL: the state the other operations need.
       return api.put('/repository/acme/private/changestate', { state: 'NORMAL' });
+    case 'repo_tokens':
+      return api.get('/repository/acme/private/tokens/');
+    case 'su_messages':
+      return api.post('/messages', { message: { content: `from ${name}`, media_type: 'text/plain', severity: 'info' } });
   }
 }
 
 beforeAll(async () => {
-  reg = await startRegistry({ label: 'matrix', config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'] }) });
+  reg = await startRegistry({
+    label: 'matrix',
+    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true }),
+  });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};
   for (const u of ['owner', 'creator', 'member', 'reader', 'writer', 'repoadmin', 'outsider', 'stranger', 'grantee', 'auditor']) pw[u] = await createUser(admin.api, u);
@@ -144,6 +166,9 @@ beforeAll(async () => {
   for (const [u, role] of [['reader', 'read'], ['writer', 'write'], ['repoadmin', 'admin']]) {
     await owner.ok('PUT', `/repository/acme/private/permissions/user/${u}`, { role });
   }
+  const pusher = V2Client.basic(reg, 'owner', pw.owner);
+  IMAGES.private = (await pusher.pushImage('acme/private', 'v1')).digest;
+  IMAGES.public = (await pusher.pushImage('acme/public', 'v1')).digest;
   const withPerm = await owner.ok<{ name: string; token: string }>('PUT', '/organization/acme/robots/withperm');
   const noPerm = await owner.ok<{ name: string; token: string }>('PUT', '/organization/acme/robots/noperm');
   await owner.ok('PUT', `/repository/acme/private/permissions/user/${encodeURIComponent(withPerm.name)}`, { role: 'write' });
@@ -191,8 +216,9 @@ describe('REST API', () => {
     for (const op of ALL_OPS) {
       const r = await call(p.api, op, name);
       const allowed = ALLOWED[name].includes(op);
-      const ok = allowed ? r.status >= 200 && r.status < 300 : r.status === p.denied;
-      if (!ok) mismatches.push(`${op}: expected ${allowed ? '2xx' : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
+      const expectedOk = ALLOWED_STATUS[op];
+      const ok = allowed ? (expectedOk ? r.status === expectedOk : r.status >= 200 && r.status < 300) : r.status === p.denied;
+      if (!ok) mismatches.push(`${op}: expected ${allowed ? (expectedOk ?? '2xx') : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
       if (!allowed && r.status !== 404) {
         // Denials use Quay's error shape.
         expect(r.body).toMatchObject({ status: r.status, error_type: expect.any(String), error_message: expect.any(String), title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
