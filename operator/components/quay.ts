@@ -48,8 +48,8 @@ export const rolloutAnnotations = (ctx: RenderContext): Record<string, string> =
 
 /**
  * The registry command line: `serve` (the web server and the background workers, which are safe on
- * every replica; the registry has no mirror-only role, so the mirror Deployment runs it too) or
- * `migrate` (the schema only, then exit).
+ * every replica), `mirror` (the repository mirror worker, for the quay-mirror Deployment) or `migrate`
+ * (the schema only, then exit).
  */
 export function registryArgs(command: 'serve' | 'mirror' | 'migrate'): string[] {
   return [command, '--config', CONFIG_FILE];
