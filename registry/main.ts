@@ -6,7 +6,7 @@
  * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
@@ -71,7 +71,7 @@ async function serve(argv: string[]): Promise<void> {
     redact: { paths: ['req.headers.authorization', 'password', 'token', '*.password', '*.token'], censor: '[redacted]' },
   });
 
-  const rt = await createRuntime(config, dataDir, log);
+  const rt = await createRuntime(config, dataDir, log, { configDir: configPath ? dirname(resolve(configPath)) : undefined });
   const chosenPassword = process.env.INITIAL_ADMIN_PASSWORD || undefined;
   const created = await bootstrapSuperuser(rt, chosenPassword);
   if (created) {

@@ -25,6 +25,9 @@ import { createTenancy, type Tenancy } from './model/tenancy.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
+import { NotificationConfigs } from './model/notification_configs.js';
+import { NotificationDelivery } from './model/notification_delivery.js';
+import { Mailer } from './net/mail.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 
@@ -57,6 +60,14 @@ export interface Runtime {
   outbound: Outbound;
   /** Event emission inside producers' transactions. */
   events: Events;
+  /** Repository and namespace notification configurations, authorized e-mails, failure accounting. */
+  notificationConfigs: NotificationConfigs;
+  /** Delivery of an event to a notification by its method. */
+  delivery: NotificationDelivery;
+  /** Outgoing e-mail (MAIL_*, FEATURE_MAILING). */
+  mailer: Mailer;
+  /** The directory of config.yaml (ssl.cert / ssl.key for webhook client certificates); null in embedded mode. */
+  configDir: string | null;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
   /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
@@ -74,7 +85,7 @@ export function parseSize(s: string): number {
   return Number(m[1]) * unit;
 }
 
-export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger): Promise<Runtime> {
+export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger, opts: { configDir?: string } = {}): Promise<Runtime> {
   const db = await openDatabase(config, dataDir);
   try {
     const applied = await migrate(db);
@@ -95,6 +106,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     metrics.watchQueues(() => queues.depth());
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
+    const notificationConfigs = new NotificationConfigs(db, config, outbound);
+    const mailer = new Mailer(config);
+    const configDir = opts.configDir ?? null;
+    const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
@@ -150,12 +165,17 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       queues,
       outbound,
       events,
+      notificationConfigs,
+      delivery,
+      mailer,
+      configDir,
       proxyCache,
       upstreamSecrets,
       redis,
       async close() {
         await logs.flush();
         outbound.close();
+        mailer.close();
         redis?.disconnect();
         await db.close();
       },

@@ -4,6 +4,7 @@ import { cleanupUploads } from './upload_cleanup.js';
 import { collectGarbage } from './gc.js';
 import { recordExpiredTags } from './tag_expiry.js';
 import { startQueueRunner, type QueueHandler } from './queue_runner.js';
+import { notificationHandler } from './notification_worker.js';
 
 export interface Worker {
   name: string;
@@ -61,6 +62,6 @@ function defaultWorkers(rt: Runtime): Worker[] {
 }
 
 /** The handler of each named work queue. */
-export function queueHandlers(_rt: Runtime): QueueHandler[] {
-  return [];
+export function queueHandlers(rt: Runtime): QueueHandler[] {
+  return [notificationHandler(rt)];
 }

@@ -7,6 +7,7 @@ import tagNameOrder from './005_tag_name_order.js';
 import tagVersion from './006_tag_version.js';
 import queue from './030_queue.js';
 import repositoryNotifications from './031_notifications.js';
+import notificationPause from './032_notification_pause.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: 'tag version', sql: tagVersion },
   { version: 30, name: 'work queue', sql: queue },
   { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
+  { version: 32, name: 'notification pause', sql: notificationPause },
   { version: 50, name: 'proxy cache', sql: proxyCache },
   { version: 51, name: 'repository mirroring', sql: repoMirror },
 ];
