@@ -31,6 +31,7 @@ import { organizationQuotaRoutes } from './quota.js';
 import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
+import { namespaceNotificationRoutes, repoNotificationRoutes } from './repo_notifications.js';
 import { searchRoutes } from './search.js';
 import { proxyCacheRoutes } from './proxycache.js';
 
@@ -100,6 +101,8 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await superuserQuotaRoutes(app, rt);
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
+  await repoNotificationRoutes(app, rt);
+  await namespaceNotificationRoutes(app, rt);
   await searchRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
   await discoveryRoutes(app);
