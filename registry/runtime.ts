@@ -117,7 +117,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       await labels.onManifestPushed(q, p);
       if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
     });
-    const quotas = new Quotas(db, config, notifications);
+    const quotas = new Quotas(db, config, notifications, events);
     const proxyCache = new ProxyCache({
       db,
       config,
