@@ -6,8 +6,8 @@
  * the mailed link, in-app notifications for a team, audit logs and metrics.
  */
 import { join } from 'node:path';
-import { scaleOutConfig, startRegistry, basicAuth, type RegistryProcess } from '../../helpers/registry.js';
-import { Api, createUser } from '../api/fixture.js';
+import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { createUser, signin, type Api } from '../api/fixture.js';
 import { startMailpit, type MailpitService } from '../../setup/services.js';
 import { makeTestPki, type TestPki } from '../../helpers/pki.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
@@ -49,16 +49,16 @@ describe('repository notifications', () => {
       files: { 'ssl.cert': pki.clientCert, 'ssl.key': pki.clientKey },
       env: { NODE_EXTRA_CA_CERTS: pki.caFile },
     });
-    admin = new Api(reg.url, { basic: basicAuth(reg.admin.username, reg.admin.password) });
+    admin = await signin(reg, reg.admin.username, reg.admin.password);
     await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
     await admin.ok('POST', '/organization/', { name: 'other', email: 'other@example.com' });
     await admin.ok('PUT', '/organization/other/team/outsiders', { role: 'member' });
     await admin.ok('PUT', '/organization/acme/team/devs', { role: 'member' });
     const devPassword = await createUser(admin, 'dev');
     await admin.ok('PUT', '/organization/acme/team/devs/members/dev');
-    dev = new Api(reg.url, { basic: basicAuth('dev', devPassword) });
+    dev = await signin(reg, 'dev', devPassword);
     const otherPassword = await createUser(admin, 'stranger');
-    other = new Api(reg.url, { basic: basicAuth('stranger', otherPassword) });
+    other = await signin(reg, 'stranger', otherPassword);
     await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'app', visibility: 'private', description: '' });
     await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'second', visibility: 'private', description: '' });
     await admin.ok('PUT', `${repoPath}/permissions/team/devs`, { role: 'write' });
