@@ -34,18 +34,23 @@ const ALL_OPS = [
   'public_read',
   'user_me',
   'org_add_owner',
+  'repo_notify_list',
+  'repo_notify_create',
+  'repo_authorized_email',
+  'org_notify',
+  'user_namespace_notify',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
   anonymous: ['public_read'],
-  outsider: ['public_read', 'user_me'],
-  reader: ['repo_read', 'public_read', 'user_me'],
-  writer: ['repo_read', 'repo_write', 'public_read', 'user_me'],
-  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me'],
-  member: ['public_read', 'user_me'],
-  creator: ['repo_create', 'public_read', 'user_me'],
+  outsider: ['public_read', 'user_me', 'user_namespace_notify'],
+  reader: ['repo_read', 'public_read', 'user_me', 'user_namespace_notify'],
+  writer: ['repo_read', 'repo_write', 'public_read', 'user_me', 'user_namespace_notify'],
+  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me', 'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify'],
+  member: ['public_read', 'user_me', 'user_namespace_notify'],
+  creator: ['repo_create', 'public_read', 'user_me', 'user_namespace_notify'],
   orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
   robot_with_perm: ['public_read'],
   robot_without_perm: ['public_read'],
@@ -53,9 +58,9 @@ const ALLOWED: Record<string, Op[]> = {
   oauth_repo_read: ['repo_read', 'public_read'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'user_me'],
-  // GLOBAL_READONLY_SUPER_USERS: reads every repository and the superuser API, changes nothing.
-  global_reader: ['repo_read', 'su_users', 'other_ns_read', 'public_read', 'user_me'],
+  superuser: ['su_users', 'public_read', 'user_me', 'user_namespace_notify'],
+  // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
+  global_reader: ['repo_read', 'su_users', 'other_ns_read', 'public_read', 'user_me', 'repo_notify_list', 'user_namespace_notify'],
 };
 
 /** Registry actions granted by /v2/auth for `pull,push,*` on each repository. */
@@ -116,8 +121,21 @@ function call(api: Api, op: Op, name: string) {
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
+    case 'repo_notify_list':
+      return api.get('/repository/acme/private/notification/');
+    case 'repo_notify_create':
+      return api.post('/repository/acme/private/notification/', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'acme' } }, eventConfig: {}, title: name });
+    case 'repo_authorized_email':
+      return api.get('/repository/acme/private/authorizedemail/nobody@example.com');
+    case 'org_notify':
+      return api.get('/organization/acme/notifications');
+    case 'user_namespace_notify':
+      return api.get('/user/namespacenotifications');
   }
 }
+
+/** Operations whose allowed answer is not 2xx: the address was never authorized, so an admin learns 404. */
+const ALLOWED_STATUS: Partial<Record<Op, number>> = { repo_authorized_email: 404 };
 
 beforeAll(async () => {
   reg = await startRegistry({ label: 'matrix', config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'] }) });
@@ -187,8 +205,8 @@ describe('REST API', () => {
     for (const op of ALL_OPS) {
       const r = await call(p.api, op, name);
       const allowed = ALLOWED[name].includes(op);
-      const ok = allowed ? r.status >= 200 && r.status < 300 : r.status === p.denied;
-      if (!ok) mismatches.push(`${op}: expected ${allowed ? '2xx' : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
+      const ok = allowed ? (ALLOWED_STATUS[op] ? r.status === ALLOWED_STATUS[op] : r.status >= 200 && r.status < 300) : r.status === p.denied;
+      if (!ok) mismatches.push(`${op}: expected ${allowed ? (ALLOWED_STATUS[op] ?? '2xx') : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
       if (!allowed && r.status !== 404) {
         // Denials use Quay's error shape.
         expect(r.body).toMatchObject({ status: r.status, error_type: expect.any(String), error_message: expect.any(String), title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
