@@ -22,6 +22,7 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
@@ -54,6 +55,8 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
+  writeGate: WriteGate;
   /** The durable work queues (registry/queue/). */
   queues: Queues;
   /** The SSRF guard every outbound HTTP call goes through. */
@@ -162,6 +165,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       labels,
       notifications,
       tenancy,
+      writeGate: tenancy.writeGate,
       queues,
       outbound,
       events,

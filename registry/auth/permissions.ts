@@ -23,6 +23,7 @@ import type { QuayConfig } from '../../config/index.js';
 import type { Principal, Scope } from './principal.js';
 import type { RepoTarget } from '../model/repositories.js';
 import type { NamespaceRow } from '../model/namespaces.js';
+import type { WriteGate } from '../model/write_gate.js';
 
 export type Role = 'read' | 'write' | 'admin';
 export type TeamRole = 'member' | 'creator' | 'admin';
@@ -74,6 +75,8 @@ export class Permissions {
   constructor(
     private readonly db: Db,
     private readonly config: QuayConfig,
+    /** The repository-state rule: push, delete and `*` are withheld where the state refuses writes. */
+    private readonly writeGate: WriteGate,
   ) {}
 
   /** May this principal act as a superuser (superuser API)? OAuth tokens need the super:user scope. */
@@ -232,8 +235,7 @@ export class Permissions {
    */
   async registryActions(p: Principal, target: RepoTarget, requested: readonly string[]): Promise<RegistryAction[]> {
     const role = await this.repositoryRole(p, target);
-    // A repository that does not exist yet is created in the NORMAL state by the push.
-    const normal = (target.repo?.state ?? 'NORMAL') === 'NORMAL';
+    const writable = await this.writeGate.stateAllows(p, target.repo, 'v2');
     const granted: RegistryAction[] = [];
     for (const action of new Set(requested)) {
       switch (action) {
@@ -241,13 +243,13 @@ export class Permissions {
           if (atLeast(role, 'read') || (await this.canPullThrough(p, target))) granted.push('pull');
           break;
         case 'push':
-          if (target.repo ? atLeast(role, 'write') && normal : await this.canCreateIn(p, target.namespace)) granted.push('push');
+          if (target.repo ? atLeast(role, 'write') && writable : await this.canCreateIn(p, target.namespace)) granted.push('push');
           break;
         case 'delete':
-          if (atLeast(role, 'write') && normal) granted.push('delete');
+          if (atLeast(role, 'write') && writable) granted.push('delete');
           break;
         case '*':
-          if (atLeast(role, 'admin') && normal) granted.push('*');
+          if (atLeast(role, 'admin') && writable) granted.push('*');
           break;
       }
     }

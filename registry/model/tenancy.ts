@@ -17,6 +17,7 @@ import { AppTokens } from './app_tokens.js';
 import { RepoViews } from './repo_views.js';
 import { LogReader } from './log_reader.js';
 import { Users } from './users.js';
+import { WriteGate, type MirrorRobotLookup } from './write_gate.js';
 
 export interface Tenancy {
   auth: Authenticator;
@@ -33,12 +34,20 @@ export interface Tenancy {
   users: Users;
   /** Seals opaque page tokens (PAGE_TOKEN_KEY). */
   pages: SecretBox;
+  /** Whether a write may happen now: registry state, DISABLE_PUSHES, repository state. */
+  writeGate: WriteGate;
 }
 
-export async function createTenancy(db: Db, config: QuayConfig, namespaces: Namespaces, repositories: Repositories, logs: UsageLogs): Promise<Tenancy> {
+export interface TenancyOptions {
+  /** The robot of a repository's mirror configuration (the mirroring feature supplies it). */
+  mirrorRobot?: MirrorRobotLookup;
+}
+
+export async function createTenancy(db: Db, config: QuayConfig, namespaces: Namespaces, repositories: Repositories, logs: UsageLogs, opts: TenancyOptions = {}): Promise<Tenancy> {
   const data = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'database');
   const pages = new SecretBox(await secretMaterial(db, 'PAGE_TOKEN_KEY', config.PAGE_TOKEN_KEY), 'page-token');
-  const permissions = new Permissions(db, config);
+  const writeGate = new WriteGate(db, config, opts.mirrorRobot);
+  const permissions = new Permissions(db, config, writeGate);
   const expiration = config.APP_SPECIFIC_TOKEN_EXPIRATION ? durationSeconds(config.APP_SPECIFIC_TOKEN_EXPIRATION) : null;
   return {
     auth: new Authenticator(db, namespaces, config, data),
@@ -54,5 +63,6 @@ export async function createTenancy(db: Db, config: QuayConfig, namespaces: Name
     logReader: new LogReader(db, () => logs.flush()),
     users: new Users(db),
     pages,
+    writeGate,
   };
 }

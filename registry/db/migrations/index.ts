@@ -8,6 +8,7 @@ import tagVersion from './006_tag_version.js';
 import queue from './030_queue.js';
 import repositoryNotifications from './031_notifications.js';
 import notificationPause from './032_notification_pause.js';
+import repositoryState from './040_repository_state.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 
@@ -21,6 +22,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 30, name: 'work queue', sql: queue },
   { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
   { version: 32, name: 'notification pause', sql: notificationPause },
+  { version: 40, name: 'repository state', sql: repositoryState },
   { version: 50, name: 'proxy cache', sql: proxyCache },
   { version: 51, name: 'repository mirroring', sql: repoMirror },
 ];

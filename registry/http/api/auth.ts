@@ -113,8 +113,9 @@ export function registerApiAuth(app: FastifyInstance, rt: Runtime): void {
     ) {
       throw badRequest('API calls must be invoked with an X-Requested-With header if called from a browser');
     }
-    if (rt.config.REGISTRY_STATE === 'readonly' && !SAFE_METHODS.has(req.method) && !cfg.readonlyAllowed) {
-      throw new ApiError(503, 'internal_error', 'System is currently read-only. Pulls will succeed but all write operations are currently suspended.', { is_readonly: true });
+    if (!SAFE_METHODS.has(req.method) && !cfg.readonlyAllowed) {
+      const refusal = rt.writeGate.registryRefusal('api');
+      if (refusal) throw refusal;
     }
   });
 

@@ -22,10 +22,21 @@ export class ApiError extends Error {
     readonly errorType: ApiErrorType,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    /**
+     * `problem`: Quay's ApiException body; `message`: the `{message}` body of Quay's flask-restful aborts;
+     * `detail`: the `{detail}` body Quay's changestate and mirror handlers return.
+     */
+    readonly shape: 'problem' | 'message' | 'detail' = 'problem',
   ) {
     super(message);
   }
 }
+
+/** An error Quay's handler returns as `{"detail": ...}` (changestate, mirror). */
+export const detailError = (status: number, message: string) => new ApiError(status, 'invalid_request', message, {}, 'detail');
+
+/** An error Quay answers with flask-restful's `{"message": ...}` body (plus `extra` keys). */
+export const messageError = (status: number, message: string, extra: Record<string, unknown> = {}) => new ApiError(status, 'internal_error', message, extra, 'message');
 
 export const badRequest = (message: string, extra?: Record<string, unknown>) => new ApiError(400, 'invalid_request', message, extra);
 export const notFound = (message = 'Not Found') => new ApiError(404, 'not_found', message);
@@ -33,6 +44,10 @@ export const unauthorized = (message = 'Unauthorized') => new ApiError(401, 'inv
 export const forbidden = (message = 'Unauthorized') => new ApiError(403, 'insufficient_scope', message);
 
 export function sendApiError(rt: Runtime, req: FastifyRequest, reply: FastifyReply, err: ApiError): void {
+  if (err.shape !== 'problem') {
+    reply.code(err.status).send({ [err.shape]: err.message, ...err.extra });
+    return;
+  }
   const host = req.headers.host ?? rt.config.SERVER_HOSTNAME;
   reply.code(err.status).send({
     type: `${rt.config.PREFERRED_URL_SCHEME}://${host}/api/v1/error/${err.errorType}`,

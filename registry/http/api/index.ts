@@ -8,7 +8,8 @@ import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
 import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
-import { ApiError, sendApiError } from './errors.js';
+import { WriteRefused } from '../../model/write_gate.js';
+import { ApiError, messageError, sendApiError } from './errors.js';
 import { registerApiAuth } from './auth.js';
 import { userInitializeRoutes } from './user_initialize.js';
 import { userRoutes } from './user.js';
@@ -39,6 +40,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   const { rt } = opts;
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
+    if (err instanceof WriteRefused) return sendApiError(rt, req, reply, messageError(err.status, err.message, err.extra));
     if (err instanceof RegistryError && err.status < 500) return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
     const e = err as { statusCode?: number; validation?: unknown; message: string };
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));

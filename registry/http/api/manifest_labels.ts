@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import { labelView } from '../../model/labels.js';
 import { manifestAt, ManifestParams } from './manifest.js';
-import { requireNormal } from './tags.js';
 import { op, typed } from './schema.js';
 import { badRequest, notFound } from './errors.js';
 
@@ -46,7 +45,7 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
     },
     async (req, reply) => {
       const { repo, namespace, manifest } = await manifestAt(rt, req, req.params, 'write');
-      requireNormal(repo);
+      await rt.writeGate.check(req.principal, repo, 'api');
       const { key, value } = req.body;
       const mediaType = req.body.media_type ?? 'text/plain';
       const problem = rt.labels.keyProblem(key);
@@ -88,7 +87,7 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
     { schema: { ...op('deleteManifestLabel', tag, 'Deletes an existing label from a manifest.', 'repo:write'), params: LabelParams }, config: { scope: 'repo:write' } },
     async (req, reply) => {
       const { repo, namespace, manifest } = await manifestAt(rt, req, req.params, 'write');
-      requireNormal(repo);
+      await rt.writeGate.check(req.principal, repo, 'api');
       const label = await rt.labels.get(manifest.id, req.params.labelid);
       if (!label) throw notFound(`Label ${req.params.labelid} not found on ${manifest.digest}`);
       await rt.labels.delete(label.id);

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { atLeast } from '../../auth/permissions.js';
-import { ApiError, badRequest } from './errors.js';
+import { ApiError, badRequest, detailError } from './errors.js';
+import { REPOSITORY_STATES, type RepositoryState } from '../../model/write_gate.js';
 import { parseRepoParam, repoWithRole, requireUser, unauthorizedFor } from './auth.js';
 import { RepoParams, op, typed } from './schema.js';
 import { formatDate } from './views.js';
@@ -192,6 +193,29 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
       await rt.tenancy.repoViews.setVisibility(repo.id, req.body.visibility);
       rt.logs.repoAction('change_repo_visibility', req.principal, req.ip, repo, namespace.name, { visibility: req.body.visibility });
+      return { success: true };
+    },
+  );
+
+  app.put(
+    '/repository/:namespace/:repository/changestate',
+    {
+      schema: {
+        ...op('changeRepoState', tag, 'Change the state of a repository.', 'repo:admin'),
+        params: RepoParams,
+        body: Type.Object(
+          { state: Type.Union(REPOSITORY_STATES.map((s) => Type.Literal(s)), { description: 'Determines whether pushes are allowed.' }) },
+          { description: 'Change the state of the repository.' },
+        ),
+      },
+      config: { scope: 'repo:admin' },
+    },
+    async (req) => {
+      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
+      const state: RepositoryState = req.body.state;
+      if (state === 'MIRROR' && !rt.config.FEATURE_REPO_MIRROR) throw detailError(400, `Unknown Repository State: ${state}`);
+      await rt.writeGate.setState(repo.id, state);
+      rt.logs.repoAction('change_repo_state', req.principal, req.ip, repo, namespace.name, { state_changed: state });
       return { success: true };
     },
   );

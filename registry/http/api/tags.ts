@@ -5,7 +5,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import type { RepositoryRow } from '../../model/repositories.js';
 import type { TagHistoryRow } from '../../model/tags.js';
 import { rfc2822 } from '../../model/notifications.js';
 import { validTag } from '../../oci/names.js';
@@ -13,17 +12,12 @@ import { looksLikeDigest } from '../../oci/digest.js';
 import { isIndexMediaType } from './manifest.js';
 import { repoWithRole } from './auth.js';
 import { op, RepoParams, typed } from './schema.js';
-import { ApiError, badRequest, notFound } from './errors.js';
+import { badRequest, notFound } from './errors.js';
 
 const tag = 'tag';
 const TagParams = Type.Composite([RepoParams, Type.Object({ tag: Type.String({ description: 'The name of the tag' }) })]);
 /** Expirations further out than this are typos (Quay's UI offers dates, not centuries). */
 const MAX_EXPIRATION_S = 10 * 365 * 86400;
-
-/** Tag and label mutations need a repository in the NORMAL state (not READ_ONLY or MIRROR). */
-export function requireNormal(repo: RepositoryRow): void {
-  if (repo.state !== 'NORMAL') throw new ApiError(503, 'internal_error', `Repository is in read only or mirror mode: ${repo.state}`);
-}
 
 export function tagView(t: TagHistoryRow): Record<string, unknown> {
   const view: Record<string, unknown> = {
@@ -100,7 +94,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
     },
     async (req, reply) => {
       const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
-      requireNormal(repo);
+      await rt.writeGate.check(req.principal, repo, 'api');
       const name = req.params.tag;
       if (!validTag(name)) throw badRequest(`Invalid tag name "${name}": use letters, digits, _ . - (at most 128, not starting with . or -)`);
       const body = req.body ?? {};
@@ -144,7 +138,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
     { schema: { ...op('deleteFullTag', tag, 'Delete the tag (it stays restorable inside the time machine window).', 'repo:write'), params: TagParams }, config: { scope: 'repo:write' } },
     async (req, reply) => {
       const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
-      requireNormal(repo);
+      await rt.writeGate.check(req.principal, repo, 'api');
       const live = await rt.tags.live(repo.id, req.params.tag);
       if (!live || !(await rt.tags.delete(repo.id, req.params.tag))) throw notFound(`Tag ${req.params.tag} not found in ${namespace.name}/${repo.name}`);
       const digest = (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0]?.digest;
@@ -165,7 +159,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
     },
     async (req) => {
       const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
-      requireNormal(repo);
+      await rt.writeGate.check(req.principal, repo, 'api');
       const name = req.params.tag;
       const digest = req.body.manifest_digest;
       if (!validTag(name)) throw badRequest(`Invalid tag name "${name}"`);

@@ -95,13 +95,22 @@ export async function grantedActions(rt: Runtime, caller: Caller, target: RepoTa
 }
 
 /**
- * Require that the caller may perform `needed` (any one of `anyOf` satisfies it) on the target. Without
+ * Require that the caller may perform `needed` (any one of `anyOf` satisfies it) on the target, and that a
+ * write may happen now (the write gate). Without
  * credentials or with an under-scoped token the answer is a 401 challenge; a known caller without the right
  * gets 403.
  */
 export async function authorize(rt: Runtime, req: FastifyRequest, caller: Caller, target: RepoTarget, needed: RegistryAction, anyOf: RegistryAction[] = [needed]): Promise<void> {
   const granted = await grantedActions(rt, caller, target, anyOf);
-  if (anyOf.some((a) => granted.has(a))) return;
+  if (anyOf.some((a) => granted.has(a))) {
+    // Every write (a token granted before the state changed included) passes the write gate.
+    if (needed !== 'pull' && req.method !== 'GET' && req.method !== 'HEAD') await rt.writeGate.check(caller.principal, target.repo, 'v2');
+    return;
+  }
+  // A write withheld by the repository's state is explained to those who may read the repository anyway.
+  if (needed !== 'pull' && target.repo && (granted.has('pull') || (await grantedActions(rt, caller, target, ['pull'])).has('pull'))) {
+    await rt.writeGate.check(caller.principal, target.repo, 'v2');
+  }
   const scopeActions = needed === 'pull' ? 'pull' : needed === 'push' ? 'pull,push' : needed;
   const scope = `repository:${target.ref.full}:${scopeActions}`;
   if (caller.claims) throw challenge(rt, req, scope, 'insufficient_scope', 'the token does not grant this action');

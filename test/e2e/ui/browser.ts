@@ -82,7 +82,11 @@ export class UiSession {
 
   async screenshot(name: string): Promise<void> {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    // Toasts of earlier steps would cover the page.
+    const toasts = "document.querySelectorAll('.pf-v6-c-alert-group.pf-m-toast').forEach((e) => { e.style.visibility = '%s'; })";
+    await this.page.evaluate(toasts.replace('%s', 'hidden'));
     await this.page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
+    await this.page.evaluate(toasts.replace('%s', ''));
   }
 
   /** The value a ClipboardCopy field shows (its read-only input). */

@@ -39,6 +39,7 @@ const ALL_OPS = [
   'repo_authorized_email',
   'org_notify',
   'user_namespace_notify',
+  'repo_state',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
@@ -48,7 +49,7 @@ const ALLOWED: Record<string, Op[]> = {
   outsider: ['public_read', 'user_me', 'user_namespace_notify'],
   reader: ['repo_read', 'public_read', 'user_me', 'user_namespace_notify'],
   writer: ['repo_read', 'repo_write', 'public_read', 'user_me', 'user_namespace_notify'],
-  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me', 'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify'],
+  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me', 'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_state'],
   member: ['public_read', 'user_me', 'user_namespace_notify'],
   creator: ['repo_create', 'public_read', 'user_me', 'user_namespace_notify'],
   orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
@@ -131,6 +132,9 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/organization/acme/notifications');
     case 'user_namespace_notify':
       return api.get('/user/namespacenotifications');
+    case 'repo_state':
+      // NORMAL: the state the other operations need.
+      return api.put('/repository/acme/private/changestate', { state: 'NORMAL' });
   }
 }
 

@@ -115,9 +115,10 @@ export default function TeamPage() {
         submitLabel="Add member"
         submitDisabled={!entity}
         onSubmit={async () => {
-          await api.put(`${base}/${enc(entity!.name)}`);
+          const r = await api.put<{ invited?: boolean }>(`${base}/${enc(entity!.name)}`);
           await refresh();
-          alert('success', `Added ${entity!.name} to ${teamName}`);
+          // Users outside the organization are invited; they join when they accept.
+          alert('success', r.invited ? `Invited ${entity!.name} to ${teamName}` : `Added ${entity!.name} to ${teamName}`);
         }}
       >
         <EntityPicker namespace={organizationName} value={entity} onChange={setEntity} includeTeams={false} label="User or robot account" />

@@ -393,7 +393,7 @@ export default function Tags({ repo }: { repo: Repository }) {
                   <Td dataLabel="Last Modified">{dateTime(t.last_modified)}</Td>
                   <Td dataLabel="Expires">
                     {writable ? (
-                      <Button variant="link" isInline onClick={() => setAction({ kind: 'expiration', tags: [t] })} aria-label={`Change expiration of ${t.name}`}>
+                      <Button variant="link" isInline onClick={() => setAction({ kind: 'expiration', tags: [t] })} aria-label={`${dateTime(t.expiration, 'Never')}: change expiration of ${t.name}`}>
                         {dateTime(t.expiration, 'Never')}
                       </Button>
                     ) : (
