@@ -6,6 +6,7 @@ import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
+import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
@@ -54,6 +55,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
+  await app.register(secscanPlugin, { rt });
   await registerUi(app);
   return app;
 }

@@ -22,6 +22,9 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import { SecurityScanner, parseLayerSize } from './model/secscan.js';
+import { BuiltinScanner } from './scan/builtin.js';
+import { DEFAULT_LIMITS } from './scan/layer.js';
 import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
@@ -55,6 +58,10 @@ export interface Runtime {
   notifications: Notifications;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
+  /** Security scanning (FEATURE_SECURITY_SCANNER): statuses, indexing, the /security lookup. */
+  secscan: SecurityScanner;
+  /** The built-in scanner (also the OSV database importer), when Clair is not configured. */
+  builtinScanner: BuiltinScanner | null;
   /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
   writeGate: WriteGate;
   /** The durable work queues (registry/queue/). */
@@ -114,11 +121,14 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const configDir = opts.configDir ?? null;
     const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
+    const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
     const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
       await labels.onManifestPushed(q, p);
       if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+      await secscan.onManifestPushed(q, p);
     });
     const quotas = new Quotas(db, config, notifications, events);
     const proxyCache = new ProxyCache({
@@ -165,6 +175,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       labels,
       notifications,
       tenancy,
+      secscan,
+      builtinScanner,
       writeGate: tenancy.writeGate,
       queues,
       outbound,

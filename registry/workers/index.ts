@@ -3,6 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { cleanupUploads } from './upload_cleanup.js';
 import { collectGarbage } from './gc.js';
 import { recordExpiredTags } from './tag_expiry.js';
+import { runIndexing, runOsvImport } from './secscan.js';
 import { startQueueRunner, type QueueHandler } from './queue_runner.js';
 import { notificationHandler } from './notification_worker.js';
 import { notifyExpiringImages } from './image_expiry_notifications.js';
@@ -59,6 +60,11 @@ function defaultWorkers(rt: Runtime): Worker[] {
     { name: 'tag_expiry', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => recordExpiredTags(r).then(() => undefined) },
     { name: 'image_expiry_notifications', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => notifyExpiringImages(r).then(() => undefined) },
   ];
+  if (config.FEATURE_SECURITY_SCANNER) {
+    const everyMs = config.SECURITY_SCANNER_INDEXING_INTERVAL * 1000;
+    workers.push({ name: 'secscan_index', intervalMs: everyMs, run: (r) => runIndexing(r).then(() => undefined) });
+    if (config.SECURITY_SCANNER_OSV_DB_PATH) workers.push({ name: 'secscan_osv_import', intervalMs: everyMs, run: runOsvImport });
+  }
   if (config.FEATURE_GARBAGE_COLLECTION) workers.push({ name: 'gc', intervalMs: config.GARBAGE_COLLECTION_FREQUENCY * 1000, run: collectGarbage });
   return workers;
 }

@@ -34,6 +34,7 @@ import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { namespaceNotificationRoutes, repoNotificationRoutes } from './repo_notifications.js';
 import { searchRoutes } from './search.js';
+import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
@@ -106,6 +107,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await repoNotificationRoutes(app, rt);
   await namespaceNotificationRoutes(app, rt);
   await searchRoutes(app, rt);
+  await secscanRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
   await discoveryRoutes(app);
 }

@@ -5,6 +5,7 @@
  */
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, grantedActions, initialize, oauthToken, signin } from './fixture.js';
+import { V2Client } from '../../helpers/v2.js';
 
 let reg: RegistryProcess;
 
@@ -39,30 +40,35 @@ const ALL_OPS = [
   'repo_authorized_email',
   'org_notify',
   'user_namespace_notify',
+  'repo_security',
+  'public_security',
   'repo_state',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
-  anonymous: ['public_read'],
-  outsider: ['public_read', 'user_me', 'user_namespace_notify'],
-  reader: ['repo_read', 'public_read', 'user_me', 'user_namespace_notify'],
-  writer: ['repo_read', 'repo_write', 'public_read', 'user_me', 'user_namespace_notify'],
-  repoadmin: ['repo_read', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'user_me', 'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_state'],
-  member: ['public_read', 'user_me', 'user_namespace_notify'],
-  creator: ['repo_create', 'public_read', 'user_me', 'user_namespace_notify'],
+  anonymous: ['public_read', 'public_security'],
+  outsider: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  repoadmin: ['repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify'],
+  member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
-  robot_with_perm: ['public_read'],
-  robot_without_perm: ['public_read'],
+  robot_with_perm: ['public_read', 'public_security'],
+  robot_without_perm: ['public_read', 'public_security'],
   oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
-  oauth_repo_read: ['repo_read', 'public_read'],
+  oauth_repo_read: ['repo_read', 'repo_security', 'public_read', 'public_security'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'user_me', 'user_namespace_notify'],
+  superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
-  global_reader: ['repo_read', 'su_users', 'other_ns_read', 'public_read', 'user_me', 'repo_notify_list', 'user_namespace_notify'],
+  global_reader: ['repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify'],
 };
+
+/** Digests of the images pushed into acme/private and acme/public (for the /security rows). */
+const IMAGES: { private: string; public: string } = { private: '', public: '' };
 
 /** Registry actions granted by /v2/auth for `pull,push,*` on each repository. */
 const REGISTRY: Record<string, { private: string[]; fresh: string[]; other: string[]; public: string[] }> = {
@@ -119,6 +125,10 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/repository/acme/public');
     case 'user_me':
       return api.get('/user/');
+    case 'repo_security':
+      return api.get(`/repository/acme/private/manifest/${IMAGES.private}/security?vulnerabilities=true`);
+    case 'public_security':
+      return api.get(`/repository/acme/public/manifest/${IMAGES.public}/security?vulnerabilities=true`);
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
@@ -142,7 +152,10 @@ function call(api: Api, op: Op, name: string) {
 const ALLOWED_STATUS: Partial<Record<Op, number>> = { repo_authorized_email: 404 };
 
 beforeAll(async () => {
-  reg = await startRegistry({ label: 'matrix', config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'] }) });
+  reg = await startRegistry({
+    label: 'matrix',
+    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true }),
+  });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};
   for (const u of ['owner', 'creator', 'member', 'reader', 'writer', 'repoadmin', 'outsider', 'stranger', 'grantee', 'auditor']) pw[u] = await createUser(admin.api, u);
@@ -162,6 +175,9 @@ beforeAll(async () => {
   for (const [u, role] of [['reader', 'read'], ['writer', 'write'], ['repoadmin', 'admin']]) {
     await owner.ok('PUT', `/repository/acme/private/permissions/user/${u}`, { role });
   }
+  const pusher = V2Client.basic(reg, 'owner', pw.owner);
+  IMAGES.private = (await pusher.pushImage('acme/private', 'v1')).digest;
+  IMAGES.public = (await pusher.pushImage('acme/public', 'v1')).digest;
   const withPerm = await owner.ok<{ name: string; token: string }>('PUT', '/organization/acme/robots/withperm');
   const noPerm = await owner.ok<{ name: string; token: string }>('PUT', '/organization/acme/robots/noperm');
   await owner.ok('PUT', `/repository/acme/private/permissions/user/${encodeURIComponent(withPerm.name)}`, { role: 'write' });
