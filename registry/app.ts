@@ -15,8 +15,8 @@ export interface AppOptions {
   isShuttingDown: () => boolean;
 }
 
-export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({
+function createServer(rt: Runtime): FastifyInstance {
+  return Fastify({
     loggerInstance: rt.log as FastifyBaseLogger,
     // One line per request is written in onResponse, with the route and status.
     logController: new LogController({ disableRequestLogging: true }),
@@ -27,6 +27,21 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
   });
+}
+
+/** A worker role's server (`mirror`): health checks and /metrics only. */
+export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
+  const app = createServer(rt);
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', rt.metrics.registry.contentType);
+    return rt.metrics.registry.metrics();
+  });
+  await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
+  return app;
+}
+
+export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = createServer(rt);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');

@@ -34,6 +34,8 @@ import { NotificationDelivery } from './model/notification_delivery.js';
 import { Mailer } from './net/mail.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
+import type { OutboundGuard } from './proxy/upstream.js';
+import { RepoMirrors } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -80,8 +82,10 @@ export interface Runtime {
   configDir: string | null;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
-  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
-  upstreamSecrets: SecretBox;
+  /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
+  mirrors: RepoMirrors;
+  /** The SSRF guard as the upstream registry client uses it (proxy cache, mirroring). */
+  outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -131,7 +135,14 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       await secscan.onManifestPushed(q, p);
     });
     const quotas = new Quotas(db, config, notifications, events);
+    const outboundGuard: OutboundGuard = {
+      check: async (url) => {
+        outbound.parse(url, 'upstream');
+      },
+      lookup: outbound.guardedLookup(),
+    };
     const proxyCache = new ProxyCache({
+      guard: outboundGuard,
       db,
       config,
       store,
@@ -186,7 +197,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mailer,
       configDir,
       proxyCache,
-      upstreamSecrets,
+      mirrors: new RepoMirrors(db, upstreamSecrets),
+      outboundGuard,
       redis,
       async close() {
         await logs.flush();

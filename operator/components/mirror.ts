@@ -28,7 +28,7 @@ export const mirror: ComponentModule = {
             name: 'quay-mirror',
             image: ctx.images.quay,
             command: ['node', REGISTRY_MAIN],
-            args: registryArgs('serve'),
+            args: registryArgs('mirror'),
             env,
             volumeMounts: mounts,
             resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },

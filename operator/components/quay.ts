@@ -21,7 +21,7 @@ export const upgradeJobName = (ctx: Named) => prefixed(ctx, 'quay-app-upgrade');
  * every replica; the registry has no mirror-only role, so the mirror Deployment runs it too) or
  * `migrate` (the schema only, then exit).
  */
-export function registryArgs(command: 'serve' | 'migrate'): string[] {
+export function registryArgs(command: 'serve' | 'mirror' | 'migrate'): string[] {
   return [command, '--config', CONFIG_FILE];
 }
 

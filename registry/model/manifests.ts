@@ -65,8 +65,20 @@ export class Manifests {
     private readonly onPushed?: ManifestPushedHook,
   ) {}
 
-  /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
-  async put(repoId: number, reference: string, bytes: Buffer, contentType: string | undefined, extraTags: string[] = [], performer?: Principal): Promise<PushResult> {
+  /**
+   * Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it; `performer`:
+   * who pushed (events). With `sparse` (FEATURE_SPARSE_INDEX), an index may name child manifests the
+   * repository does not hold.
+   */
+  async put(
+    repoId: number,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    extraTags: string[] = [],
+    performer?: Principal,
+    opts: { sparse?: boolean } = {},
+  ): Promise<PushResult> {
     let digest: string;
     const tags: string[] = [];
     if (looksLikeDigest(reference)) {
@@ -107,7 +119,7 @@ export class Manifests {
         [repoId, childDigests],
       );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
-      if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
 
       const ins = await q.query<{ id: number; inserted: boolean }>(
         `INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)

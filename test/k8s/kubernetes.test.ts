@@ -102,7 +102,7 @@ describe('an all-managed registry on Kubernetes', () => {
     expect(clair.spec.template.spec.volumes.find((v: any) => v.name === 'indexer-layer-storage').ephemeral.volumeClaimTemplate.spec.resources.requests.storage).toBe('20Gi');
     const clairConfig = yaml.load(secretData(await get(cluster, 'v1', 'Secret', 'reg-clair-config-secret', ns))['config.yaml']) as any;
     expect(clairConfig.indexer.connstring).toMatch(/^host=reg-clair-postgres port=5432 /);
-    expect((await get(cluster, 'apps/v1', 'Deployment', 'reg-quay-mirror', ns)).spec.template.spec.containers[0].args).toEqual(['serve', '--config', '/conf/stack/config.yaml']);
+    expect((await get(cluster, 'apps/v1', 'Deployment', 'reg-quay-mirror', ns)).spec.template.spec.containers[0].args).toEqual(['mirror', '--config', '/conf/stack/config.yaml']);
     expect((await get(cluster, 'batch/v1', 'Job', 'reg-quay-app-upgrade', ns)).metadata.annotations['quay-version']).toBe('1.0.0');
 
     // Ownership: everything labelled for the registry is owned by it.

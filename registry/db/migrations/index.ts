@@ -11,6 +11,7 @@ import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
+import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -26,5 +27,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 40, name: 'repository state', sql: repositoryState },
   { version: 50, name: 'proxy cache', sql: proxyCache },
   { version: 51, name: 'repository mirroring', sql: repoMirror },
+  { version: 20, name: 'login backoff', sql: loginBackoff },
   { version: 60, name: 'security scan', sql: securityScan },
 ];

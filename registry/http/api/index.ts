@@ -36,13 +36,17 @@ import { namespaceNotificationRoutes, repoNotificationRoutes } from './repo_noti
 import { searchRoutes } from './search.js';
 import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
+import { mirrorRoutes } from './mirror.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
     if (err instanceof WriteRefused) return sendApiError(rt, req, reply, messageError(err.status, err.message, err.extra));
-    if (err instanceof RegistryError && err.status < 500) return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
+    if (err instanceof RegistryError && err.status < 500) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
+    }
     const e = err as { statusCode?: number; validation?: unknown; message: string };
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));
     req.log.error({ err }, 'unexpected error');
@@ -109,5 +113,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await searchRoutes(app, rt);
   await secscanRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
+  await mirrorRoutes(app, rt);
   await discoveryRoutes(app);
 }

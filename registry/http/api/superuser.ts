@@ -113,8 +113,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       if (body.password !== undefined) {
         const problem = passwordProblem(body.password);
         if (problem) throw badRequest(problem);
-        await rt.tenancy.users.setPassword(u, body.password);
-        await rt.tenancy.sessions.destroyAll(u.id);
+        await rt.tenancy.users.setPassword(u, body.password, self ? req.apiAuth.sessionId : undefined);
         result.encrypted_password = rt.auth.encryptPassword(body.password);
         rt.logs.log({ kind: 'user_change_password', performer: req.principal, namespaceId: u.id, ip: req.ip, metadata: { username: u.name } });
       }

@@ -31,6 +31,11 @@ describe('component renderers', () => {
     ]) expect(names).toContain(n);
   });
 
+  test('the quay-mirror Deployment runs the mirror role of the registry image', () => {
+    const c = find(render(context()), 'Deployment', 'reg-quay-mirror').spec.template.spec.containers[0];
+    expect(c.args).toEqual(['mirror', '--config', '/conf/stack/config.yaml']);
+  });
+
   test('a managed HPA owns replicas; without it the default is 2, an override wins, migration scales to 0', () => {
     let ctx = context();
     expect(find(render(ctx), 'Deployment', 'reg-quay-app').spec.replicas).toBeUndefined();
