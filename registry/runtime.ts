@@ -113,7 +113,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
-    const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    const mirrors = new RepoMirrors(db, upstreamSecrets);
+    // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, { mirrorRobot: async (id, q) => (await mirrors.get(id, q))?.robot_id ?? null });
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
@@ -128,7 +131,6 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
     const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
       await labels.onManifestPushed(q, p);
       if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
@@ -197,7 +199,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mailer,
       configDir,
       proxyCache,
-      mirrors: new RepoMirrors(db, upstreamSecrets),
+      mirrors,
       outboundGuard,
       redis,
       async close() {

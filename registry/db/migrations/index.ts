@@ -9,6 +9,7 @@ import queue from './030_queue.js';
 import repositoryNotifications from './031_notifications.js';
 import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
+import globalMessages from './041_global_messages.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import loginBackoff from './020_login_backoff.js';
@@ -25,6 +26,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
   { version: 32, name: 'notification pause', sql: notificationPause },
   { version: 40, name: 'repository state', sql: repositoryState },
+  { version: 41, name: 'global messages', sql: globalMessages },
   { version: 50, name: 'proxy cache', sql: proxyCache },
   { version: 51, name: 'repository mirroring', sql: repoMirror },
   { version: 20, name: 'login backoff', sql: loginBackoff },
