@@ -127,14 +127,17 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const mailer = new Mailer(config);
     const configDir = opts.configDir ?? null;
     const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
-    const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
     const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
-      await labels.onManifestPushed(q, p);
-      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
-      await secscan.onManifestPushed(q, p);
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, {
+      configLabels: (repoId, m) => labels.configLabels(repoId, m),
+      async pushed(q, p) {
+        await labels.onManifestPushed(q, p);
+        if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+        await secscan.onManifestPushed(q, p);
+      },
     });
     const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
