@@ -6,7 +6,9 @@
  *   node dist/registry/main.js serve [--config config.yaml] [--port 8080] [--host 0.0.0.0] [--data-dir ./data]
  *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
- * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD.
+ * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD,
+ *   TRUSTED_PROXIES (comma-separated addresses/CIDRs whose X-Forwarded-For is believed; default none),
+ *   HTTP_IDLE_TIMEOUT_SECONDS (close connections idle this long; default 120).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -113,7 +115,13 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
 
   let shuttingDown = false;
-  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown });
+  const trustedProxies = (process.env.TRUSTED_PROXIES ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const idle = process.env.HTTP_IDLE_TIMEOUT_SECONDS;
+  if (idle !== undefined && !(Number(idle) > 0)) {
+    console.error(`HTTP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds (got "${idle}")`);
+    process.exit(2);
+  }
+  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, trustedProxies, idleTimeoutMs: idle ? Number(idle) * 1000 : undefined });
   const workers = startWorkers(rt);
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
