@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as SecureServer } from 'node:tls';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
@@ -110,7 +110,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
     process.exit(2);
   }
-  const rt = await createRuntime(config, dataDir, log);
+  const rt = await createRuntime(config, dataDir, log, { configDir: configPath ? dirname(resolve(configPath)) : undefined });
   if (role === 'mirror') {
     let stopping = false;
     const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
