@@ -32,7 +32,7 @@ import { Events } from './model/events.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
-import { RepoMirrors } from './model/mirror.js';
+import { RepoMirrors, mirrorRobot } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -102,7 +102,9 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
-    const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
+      mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
+    });
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
@@ -178,7 +180,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       outbound,
       events,
       proxyCache,
-      mirrors: new RepoMirrors(db, upstreamSecrets),
+      mirrors: new RepoMirrors(db, upstreamSecrets, tenancy.writeGate),
       outboundGuard,
       redis,
       async close() {
