@@ -223,7 +223,7 @@ export class RepoMirrors {
     return r.rowCount > 0;
   }
 
-  /** Claim one due configuration for `worker`, or null. */
+  /** Claim one due configuration for `worker`, or null. A SYNCING row whose lease lapsed (its worker died) is taken over. */
   async claim(worker: string): Promise<MirrorRow | null> {
     const r = await this.db.query<MirrorRow>(
       `UPDATE repo_mirror_config c SET sync_status = 'SYNCING', sync_expiration_date = now() + make_interval(secs => $2),
@@ -231,8 +231,8 @@ export class RepoMirrors {
         WHERE c.repository_id = (
           SELECT m.repository_id FROM repo_mirror_config m JOIN repository r ON r.id = m.repository_id
            WHERE r.state = 'MIRROR' AND (m.sync_expiration_date IS NULL OR m.sync_expiration_date <= now()) AND (
-                 m.sync_status = 'SYNC_NOW'
-              OR (m.is_enabled AND m.sync_retries_remaining > 0 AND m.sync_start_date <= now() AND m.sync_status IN ('NEVER_RUN', 'SUCCESS', 'FAIL', 'SYNCING')))
+                 m.sync_status IN ('SYNC_NOW', 'SYNCING')
+              OR (m.is_enabled AND m.sync_retries_remaining > 0 AND m.sync_start_date <= now() AND m.sync_status IN ('NEVER_RUN', 'SUCCESS', 'FAIL')))
            ORDER BY random() LIMIT 1 FOR UPDATE OF m SKIP LOCKED)
         RETURNING c.*`,
       [worker, MIRROR_LEASE_SECONDS],
