@@ -102,24 +102,29 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
       mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
     });
+    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
     metrics.watchQueues(() => queues.depth());
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
-    const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
     const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
-    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
-      await labels.onManifestPushed(q, p);
-      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
-      await secscan.onManifestPushed(q, p);
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, {
+      configLabels: (repoId, m) => labels.configLabels(repoId, m),
+      async pushed(q, p) {
+        await labels.onManifestPushed(q, p);
+        if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+        await secscan.onManifestPushed(q, p);
+      },
     });
     const quotas = new Quotas(db, config, notifications);
     const outboundGuard: OutboundGuard = {
@@ -180,7 +185,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       outbound,
       events,
       proxyCache,
-      mirrors: new RepoMirrors(db, upstreamSecrets, tenancy.writeGate),
+      mirrors,
       outboundGuard,
       redis,
       async close() {

@@ -1,7 +1,7 @@
 /** Repository mirroring workers: the registry image in its mirror role. */
 import { deployment, deploymentHealth, overridesOf, prefixed, restrictedSecurityContext } from './common.js';
 import type { ComponentModule, Named } from './common.js';
-import { REGISTRY_MAIN, appName, registryArgs, registryPod, scalableReplicas } from './quay.js';
+import { REGISTRY_MAIN, appName, registryArgs, registryPod, rolloutAnnotations, scalableReplicas } from './quay.js';
 
 export const mirrorName = (ctx: Named) => prefixed(ctx, 'quay-mirror');
 
@@ -21,7 +21,8 @@ export const mirror: ComponentModule = {
         serviceAccount: appName(ctx),
         replicas: ctx.migrating ? 0 : scalableReplicas(ctx, 'mirror'),
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        podAnnotations: ctx.podHashes,
+        annotations: rolloutAnnotations(ctx),
+        spread: true,
         volumes,
         containers: [
           {
@@ -39,6 +40,10 @@ export const mirror: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, mirrorName(ctx), { scaledDownOk: overridesOf(ctx, 'mirror').replicas === 0 });
+    return deploymentHealth(ctx, observed, mirrorName(ctx), {
+      label: 'Mirror deployment',
+      replicasOverride: overridesOf(ctx, 'mirror').replicas,
+      scaledDown: { done: 'Mirror manually scaled down', inProgress: 'Mirror component is being scaled down' },
+    });
   },
 };
