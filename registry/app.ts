@@ -9,6 +9,7 @@ import { healthPlugin } from './http/health.js';
 import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput } from './http/edge.js';
 import { registerUi } from './http/ui.js';
+import { linksPlugin } from './http/links.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
@@ -68,6 +69,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(v2Plugin, { rt });
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
+  await app.register(linksPlugin, { rt });
   await app.register(secscanPlugin, { rt });
   await registerUi(app);
   return app;

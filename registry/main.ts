@@ -9,7 +9,7 @@
  * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
@@ -84,7 +84,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
     process.exit(2);
   }
-  const rt = await createRuntime(config, dataDir, log);
+  const rt = await createRuntime(config, dataDir, log, { configDir: configPath ? dirname(resolve(configPath)) : undefined });
   if (role === 'mirror') {
     let stopping = false;
     const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });

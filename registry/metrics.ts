@@ -36,7 +36,7 @@ export class Metrics {
 
   readonly queueJobs = new Counter({
     name: 'quay_queue_jobs_total',
-    help: 'Work queue items handled, by queue and outcome (done, retry, error, gave_up, lease_lost)',
+    help: 'Work queue items handled, by queue and outcome (done, retry, postponed, error, gave_up, lease_lost)',
     labelNames: ['queue', 'outcome'],
     registers: [this.registry],
   });
@@ -49,7 +49,7 @@ export class Metrics {
   });
   readonly notificationDeliveries = new Counter({
     name: 'quay_notification_deliveries_total',
-    help: 'Notification deliveries by method and outcome (success, failure, skipped, disabled)',
+    help: 'Notification deliveries by method and outcome (success, failure, filtered, disabled, deleted)',
     labelNames: ['method', 'outcome'],
     registers: [this.registry],
   });

@@ -29,6 +29,9 @@ import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
+import { NotificationConfigs } from './model/notification_configs.js';
+import { NotificationDelivery } from './model/notification_delivery.js';
+import { Mailer } from './net/mail.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
@@ -69,6 +72,14 @@ export interface Runtime {
   outbound: Outbound;
   /** Event emission inside producers' transactions. */
   events: Events;
+  /** Repository and namespace notification configurations, authorized e-mails, failure accounting. */
+  notificationConfigs: NotificationConfigs;
+  /** Delivery of an event to a notification by its method. */
+  delivery: NotificationDelivery;
+  /** Outgoing e-mail (MAIL_*, FEATURE_MAILING). */
+  mailer: Mailer;
+  /** The directory of config.yaml (ssl.cert / ssl.key for webhook client certificates); null in embedded mode. */
+  configDir: string | null;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
   /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
@@ -88,7 +99,7 @@ export function parseSize(s: string): number {
   return Number(m[1]) * unit;
 }
 
-export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger): Promise<Runtime> {
+export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger, opts: { configDir?: string } = {}): Promise<Runtime> {
   const db = await openDatabase(config, dataDir);
   try {
     const applied = await migrate(db);
@@ -114,6 +125,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     metrics.watchQueues(() => queues.depth());
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
+    const notificationConfigs = new NotificationConfigs(db, config, outbound);
+    const mailer = new Mailer(config);
+    const configDir = opts.configDir ?? null;
+    const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
     const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
@@ -126,7 +141,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         await secscan.onManifestPushed(q, p);
       },
     });
-    const quotas = new Quotas(db, config, notifications);
+    const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
       check: async (url) => {
         outbound.parse(url, 'upstream');
@@ -184,6 +199,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       queues,
       outbound,
       events,
+      notificationConfigs,
+      delivery,
+      mailer,
+      configDir,
       proxyCache,
       mirrors,
       outboundGuard,
@@ -191,6 +210,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       async close() {
         await logs.flush();
         outbound.close();
+        mailer.close();
         redis?.disconnect();
         await db.close();
       },

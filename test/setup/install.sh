@@ -34,6 +34,7 @@ GO_TOOLS=(
   "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
   "conformance|github.com/opencontainers/distribution-spec/conformance|v0.0.0-20260831232431-97274622c111"
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
+  "mailpit|github.com/axllent/mailpit|v1.33.1"
 )
 
 T0=$(date +%s)

@@ -10,6 +10,7 @@ import manifestChildDeferred from './011_manifest_child_deferred.js';
 import quotaDeletedNamespace from './012_quota_deleted_namespace.js';
 import queue from './030_queue.js';
 import repositoryNotifications from './031_notifications.js';
+import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
 import globalMessages from './041_global_messages.js';
 import proxyCache from './050_proxy_cache.js';
@@ -29,6 +30,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 12, name: 'quota skips deleted namespaces', sql: quotaDeletedNamespace },
   { version: 30, name: 'work queue', sql: queue },
   { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
+  { version: 32, name: 'notification pause', sql: notificationPause },
   { version: 40, name: 'repository state', sql: repositoryState },
   { version: 41, name: 'global messages', sql: globalMessages },
   { version: 50, name: 'proxy cache', sql: proxyCache },

@@ -32,6 +32,7 @@ import { organizationQuotaRoutes } from './quota.js';
 import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
+import { namespaceNotificationRoutes, repoNotificationRoutes } from './repo_notifications.js';
 import { searchRoutes } from './search.js';
 import { enabledUnbuiltFeatures, unbuiltFeatureError } from './unbuilt.js';
 import { errorRoutes } from './error.js';
@@ -115,6 +116,8 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await superuserQuotaRoutes(app, rt);
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
+  await repoNotificationRoutes(app, rt);
+  await namespaceNotificationRoutes(app, rt);
   await searchRoutes(app, rt);
   await secscanRoutes(app, rt);
   await proxyCacheRoutes(app, rt);

@@ -35,6 +35,11 @@ const ALL_OPS = [
   'public_read',
   'user_me',
   'org_add_owner',
+  'repo_notify_list',
+  'repo_notify_create',
+  'repo_authorized_email',
+  'org_notify',
+  'user_namespace_notify',
   'repo_security',
   'public_security',
   'repo_state',
@@ -47,10 +52,14 @@ const ALL_OPS = [
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
-/** The answer of an allowed call where it is not a 2xx (repository tokens are gone in Quay 3.8: 410). */
+/**
+ * The answer of an allowed call where it is not a 2xx (repository tokens are gone in Quay 3.8: 410; the
+ * e-mail address was never authorized, so an admin learns 404; past authorization the proxy cache and mirror
+ * rows fail on purpose: a refused upstream, a repository without a mirror configuration).
+ */
 const ALLOWED_STATUS: Partial<Record<Op, number>> = {
   repo_tokens: 410,
-  // Past authorization these fail on purpose: a refused upstream, a repository without a mirror configuration.
+  repo_authorized_email: 404,
   org_proxycache_admin: 400,
   repo_mirror_read: 404,
   repo_mirror_admin: 404,
@@ -59,12 +68,15 @@ const ALLOWED_STATUS: Partial<Record<Op, number>> = {
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
   anonymous: ['public_read', 'public_security'],
-  outsider: ['public_read', 'public_security', 'user_me'],
-  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me'],
-  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me'],
-  repoadmin: ['repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens', 'repo_mirror_read', 'repo_mirror_admin'],
-  member: ['public_read', 'public_security', 'user_me', 'org_proxycache_read'],
-  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'org_proxycache_read'],
+  outsider: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  repoadmin: [
+    'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
+    'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
+  ],
+  member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
+  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
   orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
   robot_with_perm: ['public_read', 'public_security'],
   robot_without_perm: ['public_read', 'public_security'],
@@ -72,9 +84,12 @@ const ALLOWED: Record<string, Op[]> = {
   oauth_repo_read: ['repo_read', 'repo_security', 'public_read', 'public_security'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages'],
-  // GLOBAL_READONLY_SUPER_USERS: reads every repository and the superuser API, changes nothing.
-  global_reader: ['repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'org_proxycache_read', 'repo_mirror_read'],
+  superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages', 'user_namespace_notify'],
+  // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
+  global_reader: [
+    'repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify',
+    'org_proxycache_read', 'repo_mirror_read',
+  ],
 };
 
 /** Digests of the images pushed into acme/private and acme/public (for the /security rows). */
@@ -142,6 +157,16 @@ function call(api: Api, op: Op, name: string) {
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
+    case 'repo_notify_list':
+      return api.get('/repository/acme/private/notification/');
+    case 'repo_notify_create':
+      return api.post('/repository/acme/private/notification/', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'acme' } }, eventConfig: {}, title: name });
+    case 'repo_authorized_email':
+      return api.get('/repository/acme/private/authorizedemail/nobody@example.com');
+    case 'org_notify':
+      return api.get('/organization/acme/notifications');
+    case 'user_namespace_notify':
+      return api.get('/user/namespacenotifications');
     case 'repo_state':
       // NORMAL: the state the other operations need.
       return api.put('/repository/acme/private/changestate', { state: 'NORMAL' });
@@ -159,6 +184,7 @@ function call(api: Api, op: Op, name: string) {
       return api.post('/messages', { message: { content: `from ${name}`, media_type: 'text/plain', severity: 'info' } });
   }
 }
+
 
 beforeAll(async () => {
   reg = await startRegistry({
