@@ -13,6 +13,8 @@ import { linksPlugin } from './http/links.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
+  /** Serve HTTPS with this pair (HTTP/2 by ALPN, HTTP/1.1 beside it); plain HTTP is routed in by the caller. */
+  tls?: { cert: Buffer; key: Buffer } | null;
   /**
    * Addresses or CIDRs of the proxies in front of the registry (TRUSTED_PROXIES): only a request arriving
    * from one of them may set the client address with X-Forwarded-For. Empty: nobody may.
@@ -27,7 +29,7 @@ const HEADERS_TIMEOUT_MS = 30_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
-  const app = Fastify({
+  const options = {
     loggerInstance: rt.log as FastifyBaseLogger,
     // One line per request is written in onResponse, with the route and status.
     logController: new LogController({ disableRequestLogging: true }),
@@ -40,8 +42,11 @@ function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
     connectionTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     // No limit on a whole request: blob uploads of many gigabytes may take long; an idle one is closed above.
     requestTimeout: 0,
-  });
-  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  };
+  const tls = opts.tls;
+  // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
+  const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }) as unknown as FastifyInstance) : Fastify(options);
+  (app.server as { headersTimeout?: number }).headersTimeout = HEADERS_TIMEOUT_MS;
   return app;
 }
 
