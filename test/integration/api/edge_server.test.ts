@@ -56,7 +56,7 @@ test('a stalled upload body is closed after the idle timeout and its descriptors
   const stalledAt = Date.now();
   await sleep(1000);
   expect(fds()).toBeGreaterThan(before);
-  const closedAt = await Promise.race([closed, sleep((IDLE_S + 10) * 1000).then(() => -1)]);
+  const closedAt = await Promise.race([closed, sleep((IDLE_S + 10) * 1000, -1, { ref: false })]);
   expect(closedAt).toBeGreaterThan(0);
   expect(closedAt - stalledAt).toBeGreaterThanOrEqual((IDLE_S - 1) * 1000);
   await sleep(500);
