@@ -1,7 +1,9 @@
 /** Repository mirroring workers: the registry image in its mirror role. */
 import { deployment, deploymentHealth, overridesOf, prefixed, restrictedSecurityContext } from './common.js';
 import type { ComponentModule, Named } from './common.js';
-import { REGISTRY_MAIN, appName, registryArgs, registryPod, rolloutAnnotations, scalableReplicas } from './quay.js';
+import { PORTS, REGISTRY_MAIN, appName, registryArgs, registryPod, rolloutAnnotations, scalableReplicas } from './quay.js';
+
+const healthProbe = (failureThreshold: number) => ({ httpGet: { path: '/health/instance', port: PORTS.http, scheme: 'HTTP' }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold });
 
 export const mirrorName = (ctx: Named) => prefixed(ctx, 'quay-mirror');
 
@@ -31,6 +33,10 @@ export const mirror: ComponentModule = {
             command: ['node', REGISTRY_MAIN],
             args: registryArgs('mirror'),
             env,
+            // The mirror role serves /health/instance and /metrics on PORT.
+            ports: [{ name: 'http', containerPort: PORTS.http, protocol: 'TCP' }],
+            readinessProbe: healthProbe(3),
+            livenessProbe: healthProbe(5),
             volumeMounts: mounts,
             resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
             securityContext: restrictedSecurityContext,

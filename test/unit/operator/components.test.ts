@@ -66,6 +66,10 @@ describe('component renderers', () => {
   test('the quay-mirror Deployment runs the mirror role of the registry image', () => {
     const c = find(render(context()), 'Deployment', 'reg-quay-mirror').spec.template.spec.containers[0];
     expect(c.args).toEqual(['mirror', '--config', '/conf/stack/config.yaml']);
+    // The mirror role's health endpoint on PORT backs the probes.
+    expect(c.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/health/instance', port: 8080, scheme: 'HTTP' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/health/instance', port: 8080, scheme: 'HTTP' });
   });
 
   test('a managed HPA owns replicas; without it the default is 2, an override wins, migration scales to 0', () => {
