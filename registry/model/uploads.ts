@@ -109,7 +109,7 @@ export class Uploads {
     } catch (err) {
       await discard();
       await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or finished meanwhile
-      throw err;
+      throw storageFull(err) ?? err;
     }
     if (expected !== null && written !== expected) {
       await discard();
@@ -160,7 +160,9 @@ export class Uploads {
         `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id, digest, size`,
         [parsed.digest, size],
       );
-      await this.store.commitUpload(upload.id, upload.segments, parsed.digest);
+      await this.store.commitUpload(upload.id, upload.segments, parsed.digest).catch((err: unknown) => {
+        throw storageFull(err) ?? err;
+      });
       await this.blobs.holdTemporaryReference(q, upload.repository_id, b.rows[0].id);
       await q.query('DELETE FROM blob_upload WHERE id = $1', [upload.id]);
       return b.rows[0];
@@ -213,4 +215,10 @@ export class Uploads {
 function isMissing(err: unknown): boolean {
   const e = err as { code?: string; name?: string };
   return e.code === 'ENOENT' || e.name === 'NoSuchKey' || e.name === 'NotFound';
+}
+
+/** The storage has no room left: a clear 507 instead of an internal error (nothing was attached or published). */
+function storageFull(err: unknown): RegistryError | null {
+  if ((err as { code?: string }).code !== 'ENOSPC') return null;
+  return new RegistryError('UNAVAILABLE', 'the registry storage is full; try again later', { status: 507 });
 }
