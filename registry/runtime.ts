@@ -35,7 +35,7 @@ import { Mailer } from './net/mail.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
-import { RepoMirrors } from './model/mirror.js';
+import { RepoMirrors, mirrorRobot } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -114,9 +114,11 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
     const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
-    const mirrors = new RepoMirrors(db, upstreamSecrets);
     // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
-    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, { mirrorRobot: async (id, q) => (await mirrors.get(id, q))?.robot_id ?? null });
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
+      mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
+    });
+    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);

@@ -12,6 +12,8 @@ import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../auth/secrets.js';
 import type { NamespaceRow } from './namespaces.js';
 import type { RepositoryRow } from './repositories.js';
+import type { WriteGate } from './write_gate.js';
+import type { QuayConfig } from '../../config/index.js';
 
 export const MIRROR_ARCHITECTURES = ['amd64', 'arm64', 'ppc64le', 's390x'] as const;
 export const MIRROR_RETRIES = 3;
@@ -109,10 +111,18 @@ export function matchingTags(tags: string[], rules: string[]): string[] {
   return [...new Set(tags.filter((t) => res.some((r) => r.test(t))))].sort();
 }
 
+/** The write gate's question: which robot may push into a MIRROR repository (FEATURE_REPO_MIRROR on)? */
+export async function mirrorRobot(config: Pick<QuayConfig, 'FEATURE_REPO_MIRROR'>, repositoryId: number, q: Queryable): Promise<number | null> {
+  if (!config.FEATURE_REPO_MIRROR) return null;
+  const r = await q.query<{ robot_id: number }>('SELECT robot_id FROM repo_mirror_config WHERE repository_id = $1', [repositoryId]);
+  return r.rows[0]?.robot_id ?? null;
+}
+
 export class RepoMirrors {
   constructor(
     private readonly db: Db,
     readonly box: SecretBox,
+    private readonly writeGate: WriteGate,
   ) {}
 
   async get(repositoryId: number, q: Queryable = this.db): Promise<MirrorRow | null> {
@@ -162,7 +172,7 @@ export class RepoMirrors {
         ],
       );
       if (r.rowCount === 0) return false;
-      await q.query(`UPDATE repository SET state = 'MIRROR' WHERE id = $1`, [repo.id]);
+      await this.writeGate.setState(repo.id, 'MIRROR', q);
       await this.grantRobotWrite(q, repo.id, robot.id);
       return true;
     });
@@ -213,7 +223,7 @@ export class RepoMirrors {
     return r.rowCount > 0;
   }
 
-  /** Claim one due configuration for `worker`, or null. */
+  /** Claim one due configuration for `worker`, or null. A SYNCING row whose lease lapsed (its worker died) is taken over. */
   async claim(worker: string): Promise<MirrorRow | null> {
     const r = await this.db.query<MirrorRow>(
       `UPDATE repo_mirror_config c SET sync_status = 'SYNCING', sync_expiration_date = now() + make_interval(secs => $2),
@@ -221,8 +231,8 @@ export class RepoMirrors {
         WHERE c.repository_id = (
           SELECT m.repository_id FROM repo_mirror_config m JOIN repository r ON r.id = m.repository_id
            WHERE r.state = 'MIRROR' AND (m.sync_expiration_date IS NULL OR m.sync_expiration_date <= now()) AND (
-                 m.sync_status = 'SYNC_NOW'
-              OR (m.is_enabled AND m.sync_retries_remaining > 0 AND m.sync_start_date <= now() AND m.sync_status IN ('NEVER_RUN', 'SUCCESS', 'FAIL', 'SYNCING')))
+                 m.sync_status IN ('SYNC_NOW', 'SYNCING')
+              OR (m.is_enabled AND m.sync_retries_remaining > 0 AND m.sync_start_date <= now() AND m.sync_status IN ('NEVER_RUN', 'SUCCESS', 'FAIL')))
            ORDER BY random() LIMIT 1 FOR UPDATE OF m SKIP LOCKED)
         RETURNING c.*`,
       [worker, MIRROR_LEASE_SECONDS],

@@ -158,6 +158,8 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
   let outcome: 'SUCCESS' | 'FAIL' | 'CANCEL' = 'SUCCESS';
   let error: string | null = null;
   try {
+    const refusal = rt.writeGate.registryRefusal('v2');
+    if (refusal) throw refusal;
     const ref = parseExternalReference(row.external_reference);
     await rt.proxyCache.checkAllowed(`${ref.host}`);
     if (!atLeast(await rt.permissions.repositoryRole(robot, { ref: { namespace: namespace.name, name: repo.name, full: `${namespace.name}/${repo.name}` }, namespace, repo }), 'write')) {
@@ -181,6 +183,8 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     }
     try {
       for (const tag of matched) {
+        // A sync-cancel rolls the transaction id: look before each tag, not only at lease renewal.
+        if (!(await rt.mirrors.stillClaimed(row))) s.lost = true;
         checkpoint(s);
         try {
           if (await copyTag(s, tag)) copied.push(tag);

@@ -129,7 +129,7 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
     try {
       target = await admin(req);
     } catch (e) {
-      if (!rt.permissions.canReadAsSuperuser(req.principal)) throw e;
+      if (!rt.permissions.isGlobalReadonlySuperuser(req.principal)) throw e;
       target = await repoWithRole(rt, req, repoPath(req), 'read');
     }
     const row = await rt.mirrors.get(target.repo.id);

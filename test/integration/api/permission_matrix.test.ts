@@ -45,14 +45,25 @@ const ALL_OPS = [
   'repo_state',
   'repo_tokens',
   'su_messages',
+  'org_proxycache_read',
+  'org_proxycache_admin',
+  'repo_mirror_read',
+  'repo_mirror_admin',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
 /**
  * The answer of an allowed call where it is not a 2xx (repository tokens are gone in Quay 3.8: 410; the
- * e-mail address was never authorized, so an admin learns 404).
+ * e-mail address was never authorized, so an admin learns 404; past authorization the proxy cache and mirror
+ * rows fail on purpose: a refused upstream, a repository without a mirror configuration).
  */
-const ALLOWED_STATUS: Partial<Record<Op, number>> = { repo_tokens: 410, repo_authorized_email: 404 };
+const ALLOWED_STATUS: Partial<Record<Op, number>> = {
+  repo_tokens: 410,
+  repo_authorized_email: 404,
+  org_proxycache_admin: 400,
+  repo_mirror_read: 404,
+  repo_mirror_admin: 404,
+};
 
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
@@ -60,9 +71,12 @@ const ALLOWED: Record<string, Op[]> = {
   outsider: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
-  repoadmin: ['repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens', 'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify'],
-  member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
-  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  repoadmin: [
+    'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
+    'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
+  ],
+  member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
+  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
   orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
   robot_with_perm: ['public_read', 'public_security'],
   robot_without_perm: ['public_read', 'public_security'],
@@ -72,7 +86,10 @@ const ALLOWED: Record<string, Op[]> = {
   app_token: [],
   superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages', 'user_namespace_notify'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
-  global_reader: ['repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify'],
+  global_reader: [
+    'repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify',
+    'org_proxycache_read', 'repo_mirror_read',
+  ],
 };
 
 /** Digests of the images pushed into acme/private and acme/public (for the /security rows). */
@@ -155,6 +172,14 @@ function call(api: Api, op: Op, name: string) {
       return api.put('/repository/acme/private/changestate', { state: 'NORMAL' });
     case 'repo_tokens':
       return api.get('/repository/acme/private/tokens/');
+    case 'org_proxycache_read':
+      return api.get('/organization/acme/proxycache');
+    case 'org_proxycache_admin':
+      return api.post('/organization/acme/validateproxycache', { upstream_registry: '169.254.169.254' });
+    case 'repo_mirror_read':
+      return api.get('/repository/acme/private/mirror');
+    case 'repo_mirror_admin':
+      return api.post('/repository/acme/private/mirror/sync-now');
     case 'su_messages':
       return api.post('/messages', { message: { content: `from ${name}`, media_type: 'text/plain', severity: 'info' } });
   }
@@ -164,7 +189,7 @@ function call(api: Api, op: Op, name: string) {
 beforeAll(async () => {
   reg = await startRegistry({
     label: 'matrix',
-    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true }),
+    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true, FEATURE_PROXY_CACHE: true, FEATURE_REPO_MIRROR: true }),
   });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};

@@ -256,6 +256,48 @@ test('two mirror processes, twenty repositories syncing every second: every repo
     logs.forEach((l, i) => expect({ r, i, kind: l.kind }).toEqual({ r, i, kind: i % 2 === 0 ? 'repo_mirror_sync_started' : expect.stringMatching(/success|failed/) }));
     expect(await localTags(r)).toHaveProperty('v1');
   }
+  for (const r of repos) await admin.ok('PUT', `/repository/mirrors/${r}/mirror`, { is_enabled: false });
   const served = new Set(workers.map((w) => w.logTail(100000)).flatMap((t) => (t.includes('mirror sync finished') ? [t] : [])));
   expect(served.size).toBe(2);
 }, 180_000);
+
+test('a mirrored repository takes pushes from its mirror robot only', async () => {
+  const robot = await admin.ok('GET', '/organization/mirrors/robots/bot');
+  const asRobot = V2Client.basic(reg, 'mirrors+bot', robot.token);
+  const asAdmin = V2Client.basic(reg);
+  const refused = await asAdmin.req('POST', '/v2/mirrors/app/blobs/uploads/');
+  expect(refused.status).toBe(403);
+  expect(JSON.stringify(await refused.json())).toContain('mirror');
+  expect((await asRobot.pushBlob('mirrors/app', randomBlob(512))).status).toBe(201);
+}, 60_000);
+
+test('sync-cancel during a sync, then a worker killed mid-blob: the next worker completes, nothing partial is visible', async () => {
+  const layers = [randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024)];
+  for (let i = 0; i < 6; i++) await upstream.pushImage('team/big', `v${i}`, { layers: [layers[i % 3], randomBlob(1024)] });
+  await createMirroredRepo('big', body('team/big'));
+  await waitFor('big syncing', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
+  expect((await admin.post('/repository/mirrors/big/mirror/sync-cancel')).status).toBe(204);
+  expect((await mirrorState('big')).sync_status).toBe('CANCEL');
+  await waitFor('cancel logged', async () => (await repoLogs('big')).some((l) => l.kind === 'repo_mirror_sync_failed' && l.metadata.verb === 'Cancelled'), 60_000);
+  expect((await mirrorState('big')).sync_status).toBe('CANCEL');
+  // Stop the two workers; one new worker takes the next run and is killed while it copies.
+  for (const w of workers.splice(0)) await w.stop();
+  const doomed = await startMirror('mirror-doomed');
+  expect((await admin.post('/repository/mirrors/big/mirror/sync-now')).status).toBe(204);
+  await waitFor('big syncing again', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+  // Whatever is visible is whole: every blob the repository serves has its digest.
+  for (const l of layers) {
+    const r = await fetch(`${reg.url}/v2/mirrors/big/blobs/${l.digest}`, { headers: pullAuth() });
+    if (r.status === 200) expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(l.digest);
+    else expect(r.status).toBe(404);
+  }
+  await startMirror('mirror-after-kill');
+  await waitFor('big synced after the lease lapsed', async () => (await mirrorState('big')).sync_status === 'SUCCESS', 150_000);
+  expect(Object.keys(await localTags('big')).sort()).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+  for (const l of layers) {
+    const r = await fetch(`${reg.url}/v2/mirrors/big/blobs/${l.digest}`, { headers: pullAuth() });
+    expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(l.digest);
+  }
+}, 300_000);
