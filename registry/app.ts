@@ -13,10 +13,12 @@ import { linksPlugin } from './http/links.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
+  /** Serve HTTPS with this pair (HTTP/2 by ALPN, HTTP/1.1 beside it); plain HTTP is routed in by the caller. */
+  tls?: { cert: Buffer; key: Buffer } | null;
 }
 
-function createServer(rt: Runtime): FastifyInstance {
-  return Fastify({
+function createServer(rt: Runtime, tls?: AppOptions['tls']): FastifyInstance {
+  const options = {
     loggerInstance: rt.log as FastifyBaseLogger,
     // One line per request is written in onResponse, with the route and status.
     logController: new LogController({ disableRequestLogging: true }),
@@ -26,7 +28,10 @@ function createServer(rt: Runtime): FastifyInstance {
     trustProxy: true,
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
-  });
+  };
+  if (!tls) return Fastify(options);
+  // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
+  return Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }) as unknown as FastifyInstance;
 }
 
 /** A worker role's server (`mirror`): health checks and /metrics only. */
@@ -41,7 +46,7 @@ export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<Fas
 }
 
 export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = createServer(rt);
+  const app: FastifyInstance = createServer(rt, opts.tls);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
