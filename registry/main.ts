@@ -9,7 +9,9 @@
  *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
  *   node dist/registry/main.js verify --config config.yaml   (config linter: exit 1 when invalid)
- * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE.
+ * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE,
+ *   TRUSTED_PROXIES (comma-separated addresses/CIDRs whose X-Forwarded-For is believed; default none),
+ *   HTTP_IDLE_TIMEOUT_SECONDS (close connections idle this long; default 120).
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -21,7 +23,7 @@ import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js'
 import { bootstrapSuperuser, createRuntime } from './runtime.js';
 import { openDatabase } from './db/index.js';
 import { migrate } from './db/migrate.js';
-import { buildApp, buildWorkerApp } from './app.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp } from './app.js';
 import { startWorkers } from './workers/index.js';
 import { MirrorWorker } from './workers/mirror.js';
 import { findTlsFiles, loadTlsPair, TlsConfigError, watchTlsPair, type TlsFiles, type TlsPair } from './tls.js';
@@ -140,7 +142,14 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
 
   let shuttingDown = false;
-  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls?.pair });
+  const trustedProxies = (process.env.TRUSTED_PROXIES ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const idle = process.env.HTTP_IDLE_TIMEOUT_SECONDS;
+  if (idle !== undefined && !(Number(idle) > 0)) {
+    console.error(`HTTP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds (got "${idle}")`);
+    process.exit(2);
+  }
+  const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
+  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls?.pair, trustedProxies, idleTimeoutMs });
   const workers = startWorkers(rt);
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
@@ -151,6 +160,8 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     await app.listen({ port: tlsPort, host });
     plain = createHttpServer((req, res) => app.routing(req, res));
     plain.keepAliveTimeout = 75_000;
+    plain.headersTimeout = app.server.headersTimeout;
+    plain.setTimeout(idleTimeoutMs);
     await new Promise<void>((ok, fail) => plain!.once('error', fail).listen(port, host, () => ok()));
     const secure = app.server as unknown as SecureServer;
     stopWatching = watchTlsPair(tls.files, (pair) => secure.setSecureContext({ cert: pair.cert, key: pair.key }), log);
