@@ -168,3 +168,26 @@ test('htpasswd upstream with credentials: wrong ones refused on validate, a move
     await locked.stop();
   }
 }, 120_000);
+
+test('15.3.1.1 scaled down: quota 15 MiB, three 6 MiB images pulled, the least recently pulled tag pruned; an image above the quota refused', async () => {
+  const MiB = 1024 * 1024;
+  for (const t of ['3.7.9', '3.6.2', '3.5.1']) await upstream.pushImage('projectquay/quay', t, { layers: [randomBlob(6 * MiB)] });
+  await upstream.pushImage('projectquay/huge', 'latest', { layers: [randomBlob(16 * MiB)] });
+  await admin.ok('POST', '/organization/', { name: 'proxytest', email: 'proxytest@example.com' });
+  expect((await admin.post('/organization/proxytest/quota', { limit_bytes: 15 * MiB })).status).toBe(201);
+  expect((await admin.post('/organization/proxytest/proxycache', { upstream_registry: up.hostPort, insecure: true })).status).toBe(201);
+  const active = async () =>
+    ((await admin.ok('GET', '/repository/proxytest/projectquay%2Fquay/tag/?onlyActiveTags=true')).tags as { name: string }[]).map((t) => t.name).sort();
+  // Steps 1-3: two pulls fit (12 MiB of 15).
+  expect((await pull('proxytest/projectquay/quay/manifests/3.7.9')).status).toBe(200);
+  expect((await pull('proxytest/projectquay/quay/manifests/3.6.2')).status).toBe(200);
+  expect(await active()).toEqual(['3.6.2', '3.7.9']);
+  // Step 4-5: the third would exceed the quota: 3.7.9, pulled least recently, is pruned.
+  expect((await pull('proxytest/projectquay/quay/manifests/3.5.1')).status).toBe(200);
+  expect(await active()).toEqual(['3.5.1', '3.6.2']);
+  // An image larger than the whole quota is refused with Quay's text.
+  const huge = await pull('proxytest/projectquay/huge/manifests/latest');
+  expect(huge.status).toBe(403);
+  expect(await huge.json()).toMatchObject({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace' }] });
+  expect(await active()).toEqual(['3.5.1', '3.6.2']);
+}, 120_000);
