@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { cleanupUploads } from './upload_cleanup.js';
 import { collectGarbage } from './gc.js';
 import { recordExpiredTags } from './tag_expiry.js';
-import { runIndexing, runOsvImport } from './secscan.js';
+import { runIndexing, runOsvImport, secscanQueueHandlers } from './secscan.js';
 import { startQueueRunner, type QueueHandler } from './queue_runner.js';
 
 export interface Worker {
@@ -67,6 +67,6 @@ function defaultWorkers(rt: Runtime): Worker[] {
 }
 
 /** The handler of each named work queue. */
-export function queueHandlers(_rt: Runtime): QueueHandler[] {
-  return [];
+export function queueHandlers(rt: Runtime): QueueHandler[] {
+  return [...secscanQueueHandlers(rt)];
 }
