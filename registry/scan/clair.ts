@@ -237,7 +237,7 @@ export class ClairScanner implements ScannerBackend {
   }
 
   async report(_manifestId: number, manifestDigest: string): Promise<QuaySecurityData | null> {
-    const res = await this.call('GET', `matcher/api/v1/vulnerability_report/${encodeURIComponent(manifestDigest)}`, { timeoutMs: MATCHER_TIMEOUT_MS });
+    const res = await this.call('GET', `matcher/api/v1/vulnerability_report/${manifestDigest}`, { timeoutMs: MATCHER_TIMEOUT_MS });
     if (res.status === 404) {
       res.discard();
       return null;
@@ -263,7 +263,7 @@ export class ClairScanner implements ScannerBackend {
   }
 
   async deleteReport(manifestDigest: string): Promise<void> {
-    const res = await this.call('DELETE', `indexer/api/v1/index_report/${encodeURIComponent(manifestDigest)}`, { timeoutMs: INDEXER_TIMEOUT_MS });
+    const res = await this.call('DELETE', `indexer/api/v1/index_report/${manifestDigest}`, { timeoutMs: INDEXER_TIMEOUT_MS });
     res.discard();
     if (res.status >= 300 && res.status !== 404) throw new ScannerUnavailable(`Clair delete index_report answered ${res.status}`);
   }
