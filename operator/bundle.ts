@@ -103,6 +103,7 @@ export function renderConfig(ctx: RenderContext): RenderedConfig {
   config.DATABASE_SECRET_KEY = ctx.keys.DATABASE_SECRET_KEY;
   if (ctx.keys.DB_URI) config.DB_URI = ctx.keys.DB_URI;
   for (const [k, v] of Object.entries(baseConfig(ctx.userConfig))) if (!(k in config)) config[k] = v;
+  if (ctx.clusterTls) Object.assign(config, ctx.clusterTls);
   for (const kind of COMPONENT_KINDS) {
     const overlay = isManaged(ctx, kind) ? COMPONENTS[kind].config?.(ctx) : undefined;
     if (overlay) Object.assign(config, structuredClone(overlay));

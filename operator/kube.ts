@@ -162,8 +162,9 @@ export class Kube {
     }
   }
 
-  async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<Live[]> {
-    const query = labelSelector ? `?${new URLSearchParams({ labelSelector })}` : '';
+  async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string, fieldSelector?: string): Promise<Live[]> {
+    const params = new URLSearchParams({ ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) });
+    const query = params.size ? `?${params}` : '';
     const res = await this.request<{ items: Live[] }>('GET', `${await this.path(apiVersion, kind, namespace)}${query}`);
     return res.items;
   }
@@ -199,6 +200,7 @@ export class Kube {
       objectBuckets: has('objectbucket.io', 'v1alpha1'),
       monitoring: has('monitoring.coreos.com', 'v1'),
       hpaV2: has('autoscaling', 'v2'),
+      consoleDashboards: has('route.openshift.io', 'v1') && (await this.get('v1', 'Namespace', 'openshift-config-managed').catch(() => undefined)) !== undefined,
     };
   }
 

@@ -9,6 +9,8 @@
  *   OBJECT_BUCKET_STORAGE_CLASS  StorageClass of ObjectBucketClaims (default openshift-storage.noobaa.io)
  *   RESYNC_SECONDS             pass interval for a converged registry (default 120)
  *   RECONCILE_CONCURRENCY      registries reconciled at once (default 4)
+ *   HTTP_PROXY, HTTPS_PROXY, NO_PROXY   passed to quay, clair and mirror (OLM sets the cluster proxy)
+ *   HEALTH_SECONDS             component health evaluated between passes every so often (default 60)
  */
 import { readFileSync } from 'node:fs';
 import { QuayOperator } from './controller.js';
@@ -45,10 +47,13 @@ async function main(): Promise<void> {
       settings: {
         bucketStorageClass: env('OBJECT_BUCKET_STORAGE_CLASS') ?? 'openshift-storage.noobaa.io',
         ingressClassName: env('INGRESS_CLASS_NAME'),
+        clusterWide: !env('WATCH_NAMESPACE'),
+        proxy: { HTTP_PROXY: env('HTTP_PROXY'), HTTPS_PROXY: env('HTTPS_PROXY'), NO_PROXY: env('NO_PROXY') },
       },
       ingressDomain: env('INGRESS_DOMAIN'),
       resyncMs: Number(env('RESYNC_SECONDS') ?? 120) * 1000,
       concurrency: Number(env('RECONCILE_CONCURRENCY') ?? 4),
+      healthMs: Number(env('HEALTH_SECONDS') ?? 60) * 1000,
     },
     logger,
   );

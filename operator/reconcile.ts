@@ -23,8 +23,10 @@ import {
   type QuayRegistryStatus,
 } from './types.js';
 import { COMPONENTS } from './components/index.js';
-import { contentHash, observedKey, ownerReference, prefixed, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
-import { appName, upgradeJob, upgradeJobName } from './components/quay.js';
+import { TLS_HASH_ANNOTATION, observedKey, tlsHash, ownerReference, prefixed, type HealthContext, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
+import { appName, serviceCaName, trustedCaName, upgradeJob, upgradeJobName } from './components/quay.js';
+import { MONITORING_LABELS } from './components/monitoring.js';
+import { SERVICE_CA_ANNOTATION, TRUSTED_CA_ANNOTATION, caHash, clusterTlsSettings } from './openshift.js';
 import { databaseName, postgresPvcName } from './components/postgres.js';
 import { clairDatabaseName, clairPvcName } from './components/clairpostgres.js';
 import { mirrorName } from './components/mirror.js';
@@ -46,6 +48,7 @@ import { CONFIG_KEY, baseConfig, configSecretPrefix, managedKeysName, managedKey
 import { componentMap, configProblems, dependencyProblems, fillComponents, hasBundleCerts, validateOverrides, type Blocked } from './spec.js';
 import { caUsable, generateCa, issueServingCert, pairProblem, servingCertUsable } from './tls.js';
 import { CONDITION, KNOWN_CONDITIONS, changedConditions, componentConditions, componentHealth, mergeConditions, sameStatus } from './status.js';
+import { observeHealth, tlsHealth } from './health.js';
 import { Kube, errorMessage, isStatus, type Live } from './kube.js';
 
 export interface OperatorOptions {
@@ -77,6 +80,8 @@ const APPLY_CONCURRENCY = 8;
 const FULL_APPLY_MS = 10 * 60_000;
 const BUILDER_TOKEN_SECONDS = 365 * 24 * 3600;
 const TLS_SECRET_LABEL = 'quay.redhat.com/tls-secret';
+/** How long a replaced Deployment may take to go (the garbage collector orphans its ReplicaSets first). */
+const REPLACE_TIMEOUT_MS = 30_000;
 
 const decode = (data: Record<string, string> | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -167,8 +172,11 @@ export class Reconciler {
     }
   }
 
-  /** Status write with Events for the conditions that changed. */
-  private async setStatus(cr: QuayRegistry, updates: Condition[], extra: Partial<QuayRegistryStatus> = {}): Promise<boolean> {
+  /**
+   * Status write with Events for the conditions that changed. A pass records that it saw the CR's
+   * generation; a health refresh between passes does not (`pass` false).
+   */
+  private async setStatus(cr: QuayRegistry, updates: Condition[], extra: Partial<QuayRegistryStatus> = {}, pass = true): Promise<boolean> {
     const old = cr.status ?? {};
     const now = nowSeconds();
     const conditions = mergeConditions(old.conditions, updates, now, (t) => KNOWN_CONDITIONS.has(t));
@@ -176,7 +184,7 @@ export class Reconciler {
     const status: QuayRegistryStatus = {
       ...old,
       ...extra,
-      observedGeneration: cr.metadata.generation,
+      observedGeneration: pass ? cr.metadata.generation : old.observedGeneration,
       conditions,
       lastUpdated: changed.length ? now : old.lastUpdated,
     };
@@ -191,10 +199,55 @@ export class Reconciler {
     return true;
   }
 
+  /** OpenShift's `apiservers.config.openshift.io/cluster`; undefined where that API does not exist. */
+  private async apiServer(): Promise<Live | undefined> {
+    try {
+      return await this.kube.get('config.openshift.io/v1', 'APIServer', 'cluster');
+    } catch (err) {
+      if (/serves no APIServer/.test(errorMessage(err))) return undefined;
+      throw err;
+    }
+  }
+
+  /** A blocked pass applies nothing, but the component conditions still tell what runs and what does not. */
   private async block(cr: QuayRegistry, b: Blocked, retryMs = this.opts.resyncMs): Promise<PassResult> {
     this.log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: rollout blocked (${b.reason}): ${b.message}`);
-    const ok = await this.setStatus(cr, [{ type: CONDITION.RolloutBlocked, status: 'True', reason: b.reason, message: b.message }]);
+    const health = await this.healthConditions(cr).catch((err) => {
+      this.log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: health not evaluated: ${errorMessage(err)}`);
+      return [];
+    });
+    const ok = await this.setStatus(cr, [{ type: CONDITION.RolloutBlocked, status: 'True', reason: b.reason, message: b.message }, ...health]);
     return { requeueAfterMs: ok ? retryMs : 1000 };
+  }
+
+  /**
+   * Every component condition and `Available`, from fresh reads of the bundle, the tls `secretRef`
+   * and the registry's objects (health.ts), whatever state the last pass left.
+   */
+  async healthConditions(cr: QuayRegistry, currentVersion = cr.status?.currentVersion): Promise<Condition[]> {
+    const { name, namespace, uid } = cr.metadata;
+    const platform = await this.platform();
+    const bundleName = cr.spec?.configBundleSecret;
+    if (bundleName) this.reference(cr, 'Secret', bundleName);
+    const bundleSecret = bundleName ? await this.kube.get('v1', 'Secret', bundleName, namespace) : undefined;
+    const bundle = bundleSecret ? decode(bundleSecret.data) : undefined;
+    const components = componentMap(fillComponents(cr.spec?.components, platform, bundle ?? {}).components);
+    const ctx: HealthContext = { name, namespace, uid, components, platform, migrating: currentVersion !== this.opts.quayVersion };
+    const secretRef = components.tls.managed ? undefined : components.tls.secretRef?.name;
+    if (secretRef) this.reference(cr, 'Secret', secretRef);
+    const managedTls = components.tls.managed && !platform.routes;
+    const [refSecret, serving, observed] = await Promise.all([
+      secretRef ? this.kube.get('v1', 'Secret', secretRef, namespace) : undefined,
+      managedTls ? this.kube.get('v1', 'Secret', prefixed(ctx, 'quay-tls'), namespace) : undefined,
+      observeHealth(this.kube, ctx),
+    ]);
+    const tls = tlsHealth(ctx, { bundleName, bundle, refSecret, servingSecret: Boolean(serving) });
+    return componentConditions(componentHealth(ctx, observed, tls));
+  }
+
+  /** Between passes: the component conditions and `Available` brought up to date, nothing else. */
+  async refreshHealth(cr: QuayRegistry): Promise<void> {
+    await this.setStatus(cr, await this.healthConditions(cr), {}, false);
   }
 
   /** The API server's latest resourceVersion of an object the operator owns, as its watches report it. */
@@ -224,11 +277,15 @@ export class Reconciler {
       live = await this.kube.apply(obj);
     } catch (err) {
       if (!isStatus(err, 422)) throw err;
-      // Someone changed a list-map key (say, a Service port): apply adds ours next to theirs and the
-      // result is invalid. An update with our whole object replaces those lists; then apply again.
-      this.log.warn(`${obj.kind} ${obj.metadata.name}: ${errorMessage(err)}; resetting it to the desired state`);
-      await this.kube.mergePatch(obj);
-      live = await this.kube.apply(obj);
+      if (obj.kind === 'Deployment' && /spec\.selector[^]*field is immutable/.test(errorMessage(err))) {
+        live = await this.replaceDeployment(cr, obj, errorMessage(err));
+      } else {
+        // Someone changed a list-map key (say, a Service port): apply adds ours next to theirs and the
+        // result is invalid. An update with our whole object replaces those lists; then apply again.
+        this.log.warn(`${obj.kind} ${obj.metadata.name}: ${errorMessage(err)}; resetting it to the desired state`);
+        await this.kube.mergePatch(obj);
+        live = await this.kube.apply(obj);
+      }
     }
     const trimmed = trim(live);
     observed.set(observedKey(obj.kind, obj.metadata.name), trimmed);
@@ -237,6 +294,27 @@ export class Reconciler {
       changed.push(`${obj.kind} ${obj.metadata.name}`);
     }
     this.applied.set(cacheKey, { hash, rv: live.metadata.resourceVersion, at: passStart, time, live: trimmed });
+  }
+
+  /**
+   * A Deployment whose selector differs from ours (one made by Quay's operator, or by an older
+   * version of this one) cannot be changed in place: it is deleted orphaning its ReplicaSets and pods,
+   * which keep serving, and created again; its selector matches those pods' labels, so it adopts
+   * them and rolls them as any template change would.
+   * Volumes are separate objects and stay.
+   */
+  private async replaceDeployment(cr: QuayRegistry, obj: KubeObject, why: string): Promise<Live> {
+    const { name, namespace } = obj.metadata;
+    this.log.warn(`Deployment ${name}: ${why}; replacing it, its pods kept`);
+    await this.kube.delete('apps/v1', 'Deployment', name, namespace, 'Orphan');
+    const deadline = Date.now() + REPLACE_TIMEOUT_MS;
+    while (await this.kube.get('apps/v1', 'Deployment', name, namespace)) {
+      if (Date.now() > deadline) throw new Error(`Deployment ${name} is still being deleted (orphaning its ReplicaSets); retrying`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const live = await this.kube.apply(obj);
+    await this.event(cr, 'Normal', 'DeploymentReplaced', `Deployment ${name} had another selector: replaced, its pods kept running until rolled`);
+    return live;
   }
 
   async reconcile(current: QuayRegistry): Promise<PassResult> {
@@ -330,13 +408,17 @@ export class Reconciler {
     const wanted = builderNamespaces(userConfig);
     const getSecret = (n: string) => this.kube.get('v1', 'Secret', n, namespace);
     const none = Promise.resolve(undefined);
-    const [caSecret, servingSecret, persistedSecret, bucketSecret, bucketMap, refSecret, ...builderNs] = await Promise.all([
+    const wantProfile = !components.tls.managed && !('SSL_PROTOCOLS' in userConfig) && !('SSL_CIPHERS' in userConfig);
+    const [caSecret, servingSecret, persistedSecret, bucketSecret, bucketMap, refSecret, apiServer, serviceCa, trustedCa, ...builderNs] = await Promise.all([
       managedTls ? getSecret(caSecretName({ name })) : none,
       managedTls ? getSecret(prefixed({ name }, 'quay-tls')) : none,
       getSecret(managedKeysName(name)),
       components.objectstorage.managed ? getSecret(claim) : none,
       components.objectstorage.managed ? this.kube.get('v1', 'ConfigMap', claim, namespace) : none,
       secretRef ? getSecret(secretRef) : none,
+      wantProfile ? this.apiServer() : none,
+      platform.routes ? this.kube.get('v1', 'ConfigMap', serviceCaName({ name }), namespace) : none,
+      platform.routes ? this.kube.get('v1', 'ConfigMap', trustedCaName({ name }), namespace) : none,
       ...wanted.map((b) => this.kube.get('v1', 'Namespace', b.namespace)),
     ]);
 
@@ -421,7 +503,12 @@ export class Reconciler {
       builderTokens: {},
       migrating,
       configSecretName: '',
-      podHashes: {},
+      tlsAnnotations: {},
+      // Quay's operator reads the profile only when the registry terminates TLS itself (tls unmanaged).
+      clusterTls: apiServer ? clusterTlsSettings(apiServer.spec?.tlsSecurityProfile) : undefined,
+      caAnnotations: platform.routes
+        ? { [SERVICE_CA_ANNOTATION]: caHash(serviceCa?.data?.['service-ca.crt'] ?? ''), [TRUSTED_CA_ANNOTATION]: caHash(trustedCa?.data?.['ca-bundle.crt'] ?? '') }
+        : {},
     };
     if (!components.route.managed) ctx.scheme = userConfig.PREFERRED_URL_SCHEME === 'http' ? 'http' : 'https';
 
@@ -447,9 +534,7 @@ export class Reconciler {
       }
       ctx.configSecretName = rendered.name;
       if (rendered.config.PREFERRED_URL_SCHEME === 'http') ctx.scheme = 'http';
-      ctx.podHashes = {
-        'quay-config-tls-hash': tls ? contentHash({ cert: tls.cert, key: tls.key }) : '',
-      };
+      ctx.tlsAnnotations = tls ? { [TLS_HASH_ANNOTATION]: tlsHash(tls) } : {};
       const render = () =>
         (Object.entries(components) as [ComponentKind, Component][]).flatMap(([kind, c]) => (c.managed ? COMPONENTS[kind].objects(ctx) : []));
       const desired = render();
@@ -472,7 +557,7 @@ export class Reconciler {
         await apply(rendered.object);
         await applyAll(desired.filter((d) => !isEarly(d)));
         if (migrating) {
-          migration = await this.migrate(ctx, observed, apply);
+          migration = await this.migrate(ctx, observed, apply, cr.status?.conditions?.find((c) => c.type === CONDITION.ComponentsCreated));
           if (migration.status === 'True') {
             // Migrated: scale the app back up in this same pass, so the pass ends converged.
             currentVersion = this.opts.quayVersion;
@@ -494,7 +579,7 @@ export class Reconciler {
       // 11. Status.
       const updates: Condition[] = [
         { type: CONDITION.RolloutBlocked, status: 'False', reason: 'ComponentsCreationSuccess', message: 'All objects created/updated successfully' },
-        ...componentConditions(componentHealth(ctx, observed)),
+        ...(await this.healthConditions(cr, currentVersion)),
       ];
       if (waitingFor.length) {
         updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'AwaitingDependencies', message: `Awaiting for component ${waitingFor.join(',')} to become available` });
@@ -504,7 +589,7 @@ export class Reconciler {
       const ok = await this.setStatus(cr, updates, { registryEndpoint: `${ctx.scheme}://${hostname}`, currentVersion });
       if (!ok) return { requeueAfterMs: 1000 };
       const waiting = waitingFor.length > 0 || (migration !== undefined && migration.status !== 'True');
-      return { requeueAfterMs: waiting ? WAIT_MS : this.opts.resyncMs };
+      return { requeueAfterMs: migration?.reason === 'MigrationsJobMissing' ? 1000 : waiting ? WAIT_MS : this.opts.resyncMs };
     } catch (err) {
       const message = errorMessage(err);
       await this.event(cr, 'Warning', 'ComponentCreationFailed', message);
@@ -554,10 +639,14 @@ export class Reconciler {
    * The migration Job for this version: created once, recreated only when it is not running and was
    * made for another version or config; its success moves status.currentVersion.
    */
-  private async migrate(ctx: RenderContext, observed: Observed, apply: (o: KubeObject) => Promise<void>): Promise<Condition> {
+  private async migrate(ctx: RenderContext, observed: Observed, apply: (o: KubeObject) => Promise<void>, previous: Condition | undefined): Promise<Condition> {
     const jobName = upgradeJobName(ctx);
     const desired = upgradeJob(ctx);
     let job = await this.kube.get('batch/v1', 'Job', jobName, ctx.namespace);
+    if (job?.metadata.deletionTimestamp || (!job && previous?.reason === 'MigrationsInProgress')) {
+      // Someone deleted the running Job: say so (as Quay's operator does); the next pass makes a new one.
+      return { type: CONDITION.ComponentsCreated, status: 'False', reason: 'MigrationsJobMissing', message: 'upgrade job not found' };
+    }
     const stale = job && (job.metadata.annotations?.['quay-version'] !== ctx.quayVersion || job.metadata.annotations?.['quay-config-secret'] !== ctx.configSecretName);
     if (stale && !job!.status?.active) {
       await this.kube.delete('batch/v1', 'Job', jobName, ctx.namespace, 'Background');
@@ -614,6 +703,17 @@ export class Reconciler {
   }
 
   /**
+   * The monitoring labels this operator put on the registry's namespace go with its last registry
+   * there (applying the Namespace without them releases them; labels others also set stay).
+   */
+  private async releaseNamespaceLabels(cr: QuayRegistry): Promise<void> {
+    const ns = await this.kube.get('v1', 'Namespace', cr.metadata.namespace);
+    if (ns?.metadata.labels?.[Object.keys(MONITORING_LABELS)[1]] !== 'true') return;
+    const others = (await this.kube.list(API_VERSION, KIND, cr.metadata.namespace)).filter((r) => r.metadata.uid !== cr.metadata.uid && !r.metadata.deletionTimestamp);
+    if (!others.length) await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: cr.metadata.namespace } });
+  }
+
+  /**
    * Before the CR goes: delete what ownerReferences cannot reach (objects in builder namespaces, a
    * builder namespace the operator created, the shared builder SCC once no registry uses it).
    */
@@ -631,6 +731,7 @@ export class Reconciler {
         }
       }
       for (const [apiVersion, kind] of [
+        ['v1', 'ConfigMap'],
         ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
         ['rbac.authorization.k8s.io/v1', 'Role'],
         ['v1', 'ServiceAccount'],
@@ -639,6 +740,7 @@ export class Reconciler {
           await this.kube.delete(apiVersion, kind, o.metadata.name, o.metadata.namespace);
         }
       }
+      await this.releaseNamespaceLabels(cr);
       const platform = await this.platform();
       if (platform.scc) {
         const users = await this.kube.list('rbac.authorization.k8s.io/v1', 'RoleBinding', undefined, `${LABEL_BUILDER_SCC}=true`);

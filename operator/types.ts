@@ -117,6 +117,8 @@ export interface Platform {
   monitoring: boolean;
   /** autoscaling/v2 is served (else v2beta2). */
   hpaV2: boolean;
+  /** The OpenShift console's dashboard namespace (openshift-config-managed) exists. */
+  consoleDashboards: boolean;
 }
 
 /** Which executor a builder namespace serves: VM builders need privileged pods, podman builders do not. */

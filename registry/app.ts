@@ -9,13 +9,14 @@ import { healthPlugin } from './http/health.js';
 import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput } from './http/edge.js';
 import { registerUi } from './http/ui.js';
+import { linksPlugin } from './http/links.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
 }
 
-export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({
+function createServer(rt: Runtime): FastifyInstance {
+  return Fastify({
     loggerInstance: rt.log as FastifyBaseLogger,
     // One line per request is written in onResponse, with the route and status.
     logController: new LogController({ disableRequestLogging: true }),
@@ -26,6 +27,21 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
   });
+}
+
+/** A worker role's server (`mirror`): health checks and /metrics only. */
+export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
+  const app = createServer(rt);
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', rt.metrics.registry.contentType);
+    return rt.metrics.registry.metrics();
+  });
+  await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
+  return app;
+}
+
+export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = createServer(rt);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
@@ -53,6 +69,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(v2Plugin, { rt });
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
+  await app.register(linksPlugin, { rt });
   await app.register(secscanPlugin, { rt });
   await registerUi(app);
   return app;

@@ -1,20 +1,24 @@
 /**
- * Process entry. `serve` runs the web server and the background workers; `migrate` brings the database
- * schema up to date and exits (the operator's migration Job runs it before a new version rolls out).
+ * Process entry. `serve` runs the web server and the background workers (in embedded mode, without a
+ * config file, also the repository mirror worker); `mirror` runs only the repository mirror worker, with
+ * health checks and /metrics (the operator's quay-mirror Deployment); `migrate` brings the database schema
+ * up to date and exits (the operator's migration Job runs it before a new version rolls out).
  *   node dist/registry/main.js serve [--config config.yaml] [--port 8080] [--host 0.0.0.0] [--data-dir ./data]
+ *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
  * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
 import { bootstrapSuperuser, createRuntime } from './runtime.js';
 import { openDatabase } from './db/index.js';
 import { migrate } from './db/migrate.js';
-import { buildApp } from './app.js';
+import { buildApp, buildWorkerApp } from './app.js';
 import { startWorkers } from './workers/index.js';
+import { MirrorWorker } from './workers/mirror.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -49,7 +53,12 @@ async function migrateOnly(argv: string[]): Promise<void> {
   }
 }
 
-async function serve(argv: string[]): Promise<void> {
+/** `serve` (the web server and workers) or `mirror` (the repository mirror worker, health and /metrics only). */
+function server(role: 'serve' | 'mirror') {
+  return (argv: string[]) => run(role, argv);
+}
+
+async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -71,7 +80,30 @@ async function serve(argv: string[]): Promise<void> {
     redact: { paths: ['req.headers.authorization', 'password', 'token', '*.password', '*.token'], censor: '[redacted]' },
   });
 
-  const rt = await createRuntime(config, dataDir, log);
+  if (role === 'mirror' && !config.FEATURE_REPO_MIRROR) {
+    console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
+    process.exit(2);
+  }
+  const rt = await createRuntime(config, dataDir, log, { configDir: configPath ? dirname(resolve(configPath)) : undefined });
+  if (role === 'mirror') {
+    let stopping = false;
+    const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
+    const worker = new MirrorWorker(rt).start();
+    await app.listen({ port, host });
+    log.info({ port, host, worker: worker.id, database: rt.db.kind }, 'mirror worker running');
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: finishing running syncs');
+      await worker.stop();
+      await app.close();
+      await rt.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    return;
+  }
   const chosenPassword = process.env.INITIAL_ADMIN_PASSWORD || undefined;
   const created = await bootstrapSuperuser(rt, chosenPassword);
   if (created) {
@@ -83,6 +115,8 @@ async function serve(argv: string[]): Promise<void> {
   let shuttingDown = false;
   const app = await buildApp(rt, { isShuttingDown: () => shuttingDown });
   const workers = startWorkers(rt);
+  // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
+  const mirrorWorker = config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
   await app.listen({ port, host });
   log.info({ port, host, dataDir, database: rt.db.kind, storage: rt.store.driver }, 'registry listening');
 
@@ -96,6 +130,7 @@ async function serve(argv: string[]): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     await workers.stop();
+    await mirrorWorker?.stop();
     await app.close();
     await rt.close();
     log.info('stopped');
@@ -106,13 +141,13 @@ async function serve(argv: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, migrate: migrateOnly };
-const run = commands[command ?? 'serve'];
-if (!run) {
-  console.error(`unknown command "${command}"; usage: main.js serve|migrate [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve: server('serve'), mirror: server('mirror'), migrate: migrateOnly };
+const main = commands[command ?? 'serve'];
+if (!main) {
+  console.error(`unknown command "${command}"; usage: main.js serve|mirror|migrate [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
   process.exit(2);
 }
-run(rest).catch((err) => {
+main(rest).catch((err) => {
   console.error(err);
   process.exit(1);
 });

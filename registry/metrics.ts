@@ -1,7 +1,7 @@
 /** Prometheus metrics (served at /metrics). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Readable } from 'node:stream';
-import type { BlobStore, ByteRange } from './storage/index.js';
+import type { BlobStore, ByteRange, Segment } from './storage/index.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -36,7 +36,7 @@ export class Metrics {
 
   readonly queueJobs = new Counter({
     name: 'quay_queue_jobs_total',
-    help: 'Work queue items handled, by queue and outcome (done, retry, error, gave_up, lease_lost)',
+    help: 'Work queue items handled, by queue and outcome (done, retry, postponed, error, gave_up, lease_lost)',
     labelNames: ['queue', 'outcome'],
     registers: [this.registry],
   });
@@ -49,7 +49,7 @@ export class Metrics {
   });
   readonly notificationDeliveries = new Counter({
     name: 'quay_notification_deliveries_total',
-    help: 'Notification deliveries by method and outcome (success, failure, skipped, disabled)',
+    help: 'Notification deliveries by method and outcome (success, failure, filtered, disabled, deleted)',
     labelNames: ['method', 'outcome'],
     registers: [this.registry],
   });
@@ -94,9 +94,10 @@ export class Metrics {
     };
     return {
       driver: store.driver,
-      appendUpload: (id: string, offset: number, body: Readable) => timed('append_upload', () => store.appendUpload(id, offset, body)),
-      readUpload: (id: string, size: number) => timed('read_upload', () => store.readUpload(id, size)),
-      commitUpload: (id: string, digest: string, size: number) => timed('commit_upload', () => store.commitUpload(id, digest, size)),
+      writeSegment: (id: string, segmentId: string, body: Readable) => timed('write_segment', () => store.writeSegment(id, segmentId, body)),
+      deleteSegment: (id: string, segmentId: string) => timed('delete_segment', () => store.deleteSegment(id, segmentId)),
+      readSegments: (id: string, segments: readonly Segment[]) => timed('read_segments', () => store.readSegments(id, segments)),
+      commitUpload: (id: string, segments: readonly Segment[], digest: string) => timed('commit_upload', () => store.commitUpload(id, segments, digest)),
       deleteUpload: (id: string) => timed('delete_upload', () => store.deleteUpload(id)),
       listUploads: () => store.listUploads(),
       exists: (digest: string) => timed('exists', () => store.exists(digest)),

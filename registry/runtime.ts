@@ -31,8 +31,13 @@ import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
 import { Events } from './model/events.js';
+import { NotificationConfigs } from './model/notification_configs.js';
+import { NotificationDelivery } from './model/notification_delivery.js';
+import { Mailer } from './net/mail.js';
 import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
+import type { OutboundGuard } from './proxy/upstream.js';
+import { RepoMirrors, mirrorRobot } from './model/mirror.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -73,10 +78,20 @@ export interface Runtime {
   outbound: Outbound;
   /** Event emission inside producers' transactions. */
   events: Events;
+  /** Repository and namespace notification configurations, authorized e-mails, failure accounting. */
+  notificationConfigs: NotificationConfigs;
+  /** Delivery of an event to a notification by its method. */
+  delivery: NotificationDelivery;
+  /** Outgoing e-mail (MAIL_*, FEATURE_MAILING). */
+  mailer: Mailer;
+  /** The directory of config.yaml (ssl.cert / ssl.key for webhook client certificates); null in embedded mode. */
+  configDir: string | null;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
   proxyCache: ProxyCache;
-  /** Seals upstream registry credentials (proxy cache, mirroring) with DATABASE_SECRET_KEY. */
-  upstreamSecrets: SecretBox;
+  /** Repository mirroring configuration and sync leases (FEATURE_REPO_MIRROR). */
+  mirrors: RepoMirrors;
+  /** The SSRF guard as the upstream registry client uses it (proxy cache, mirroring). */
+  outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
   close(): Promise<void>;
@@ -90,7 +105,7 @@ export function parseSize(s: string): number {
   return Number(m[1]) * unit;
 }
 
-export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger): Promise<Runtime> {
+export async function createRuntime(config: QuayConfig, dataDir: string, log: Logger, opts: { configDir?: string } = {}): Promise<Runtime> {
   const db = await openDatabase(config, dataDir);
   try {
     const applied = await migrate(db);
@@ -104,14 +119,23 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
     const repositories = new Repositories(db);
-    const tenancy = await createTenancy(db, config, namespaces, repositories, logs);
+    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
+    // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
+    const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
+      mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
+    });
+    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
     metrics.watchQueues(() => queues.depth());
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
-    const labels = new Labels(db, store, config.LABEL_KEY_RESERVED_PREFIXES);
+    const notificationConfigs = new NotificationConfigs(db, config, outbound);
+    const mailer = new Mailer(config);
+    const configDir = opts.configDir ?? null;
+    const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
+    const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
     const layerUrls = new LayerUrlSigner(await secretMaterial(db, 'SECSCAN_LAYER_URL_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`);
     const clairEndpoint = config.SECURITY_SCANNER_V4_ENDPOINT;
     // Clair is the admin's own service: its host is allowed through the SSRF guard, which still applies its other rules.
@@ -128,14 +152,23 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       : new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, clairScanner ?? builtinScanner!, events, queues);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
-    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, async (q, p) => {
-      await labels.onManifestPushed(q, p);
-      if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
-      await secscan.onManifestPushed(q, p);
+    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, {
+      configLabels: (repoId, m) => labels.configLabels(repoId, m),
+      async pushed(q, p) {
+        await labels.onManifestPushed(q, p);
+        if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+        await secscan.onManifestPushed(q, p);
+      },
     });
-    const quotas = new Quotas(db, config, notifications);
+    const quotas = new Quotas(db, config, notifications, events);
+    const outboundGuard: OutboundGuard = {
+      check: async (url) => {
+        outbound.parse(url, 'upstream');
+      },
+      lookup: outbound.guardedLookup(),
+    };
     const proxyCache = new ProxyCache({
+      guard: outboundGuard,
       db,
       config,
       store,
@@ -195,12 +228,18 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       queues,
       outbound,
       events,
+      notificationConfigs,
+      delivery,
+      mailer,
+      configDir,
       proxyCache,
-      upstreamSecrets,
+      mirrors,
+      outboundGuard,
       redis,
       async close() {
         await logs.flush();
         outbound.close();
+        mailer.close();
         redis?.disconnect();
         await db.close();
       },

@@ -3,7 +3,7 @@ import yaml from 'js-yaml';
 import { contentHash, deployment, deploymentHealth, isManaged, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount } from './common.js';
 import type { ComponentModule, Named, RenderContext } from './common.js';
 import { clairDatabaseName } from './clairpostgres.js';
-import { scalableReplicas } from './quay.js';
+import { caSources, configTlsName, proxyEnv, rolloutAnnotations, scalableReplicas, trustedCaName } from './quay.js';
 
 export const clairName = (ctx: Named) => prefixed(ctx, 'clair-app');
 export const clairConfigName = (ctx: Named) => prefixed(ctx, 'clair-config-secret');
@@ -42,6 +42,27 @@ export function clairConfig(ctx: RenderContext): Record<string, unknown> {
   };
 }
 
+/**
+ * What Clair trusts when it fetches layers through the registry and talks to updaters: the CAs and the
+ * registry's certificate (not its key) at /var/run/certs, and on OpenShift the cluster's trusted bundle
+ * as the system bundle.
+ */
+function clairTrust(ctx: RenderContext): { volumes: Record<string, any>[]; mounts: Record<string, any>[] } {
+  const sources = caSources(ctx);
+  if (ctx.tls) sources.push({ secret: { name: configTlsName(ctx), items: [{ key: 'ssl.cert', path: 'ssl.cert' }] } });
+  const volumes: Record<string, any>[] = [];
+  const mounts: Record<string, any>[] = [];
+  if (sources.length) {
+    volumes.push({ name: 'certificates', projected: { sources } });
+    mounts.push({ name: 'certificates', mountPath: '/var/run/certs', readOnly: true });
+  }
+  if (ctx.platform.routes) {
+    volumes.push({ name: 'cluster-trusted-ca', configMap: { name: trustedCaName(ctx), optional: true, items: [{ key: 'ca-bundle.crt', path: 'tls-ca-bundle.pem' }] } });
+    mounts.push({ name: 'cluster-trusted-ca', mountPath: '/etc/pki/ca-trust/extracted/pem', readOnly: true });
+  }
+  return { volumes, mounts };
+}
+
 export const clair: ComponentModule = {
   kind: 'clair',
   fieldGroup: [
@@ -74,6 +95,7 @@ export const clair: ComponentModule = {
     const scratch: Record<string, unknown> = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: String(o.volumeSize ?? '20Gi') } } };
     if (o.storageClassName) scratch.storageClassName = o.storageClassName;
     const probe = { httpGet: { path: '/healthz', port: 8089 }, periodSeconds: 15, timeoutSeconds: 5 };
+    const trust = clairTrust(ctx);
     return [
       serviceAccount(ctx, name, 'clair-app', 'clair'),
       secret(ctx, clairConfigName(ctx), 'clair-app', 'clair', files),
@@ -88,8 +110,11 @@ export const clair: ComponentModule = {
         serviceAccount: name,
         replicas: scalableReplicas(ctx, 'clair'),
         podAnnotations: { 'quay-clair-config-hash': contentHash(files) },
+        annotations: rolloutAnnotations(ctx),
+        spread: true,
         volumes: [
           { name: 'config', secret: { secretName: clairConfigName(ctx), items } },
+          ...trust.volumes,
           // Layer extraction scratch space on its own claim, so it cannot fill the node's disk.
           { name: 'indexer-layer-storage', ephemeral: { volumeClaimTemplate: { spec: scratch } } },
         ],
@@ -100,6 +125,7 @@ export const clair: ComponentModule = {
             env: [
               { name: 'CLAIR_CONF', value: '/clair/config.yaml' },
               { name: 'CLAIR_MODE', value: 'combo' },
+              ...proxyEnv(ctx),
             ],
             ports: [
               { name: 'clair-http', containerPort: 8080, protocol: 'TCP' },
@@ -107,6 +133,7 @@ export const clair: ComponentModule = {
             ],
             volumeMounts: [
               { name: 'config', mountPath: '/clair', readOnly: true },
+              ...trust.mounts,
               { name: 'indexer-layer-storage', mountPath: '/var/tmp' },
             ],
             readinessProbe: probe,
@@ -119,6 +146,10 @@ export const clair: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, clairName(ctx), { scaledDownOk: overridesOf(ctx, 'clair').replicas === 0 });
+    return deploymentHealth(ctx, observed, clairName(ctx), {
+      healthy: 'Clair component healthy',
+      replicasOverride: overridesOf(ctx, 'clair').replicas,
+      scaledDown: { done: 'Clair manually scaled down', inProgress: 'Clair component is being scaled down' },
+    });
   },
 };

@@ -33,6 +33,6 @@ export const clairpostgres: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return databaseHealth(observed, clairDatabaseName(ctx), clairPvcName(ctx));
+    return databaseHealth(ctx, observed, clairDatabaseName(ctx), 'ClairPostgres');
   },
 };

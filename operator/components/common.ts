@@ -60,6 +60,10 @@ export interface Settings {
   bucketStorageClass: string;
   /** IngressClass of managed Ingresses; unset uses the cluster default. */
   ingressClassName?: string;
+  /** The operator watches every namespace (cluster-scoped extras such as the console dashboard need it). */
+  clusterWide: boolean;
+  /** The operator's own proxy settings (the cluster proxy on OpenShift), passed to quay, clair and mirror. */
+  proxy: { HTTP_PROXY?: string; HTTPS_PROXY?: string; NO_PROXY?: string };
 }
 
 /** Everything the pure render functions may look at. Built by reconcile.ts from the cluster. */
@@ -98,8 +102,15 @@ export interface RenderContext {
   migrating: boolean;
   /** Set once bundle.ts has rendered the config Secret. */
   configSecretName: string;
-  /** Content hashes stamped on pod templates so a change rolls the pods. */
-  podHashes: Record<string, string>;
+  /**
+   * On the Deployments (and their pod templates) that mount the registry certificate: Quay's
+   * `quay.redhat.com/tls-secret-hash`, so a new certificate rolls them. Empty without a certificate.
+   */
+  tlsAnnotations: Record<string, string>;
+  /** OpenShift's TLS security profile as config keys (tls unmanaged and the user set neither key). */
+  clusterTls?: { SSL_PROTOCOLS: string[]; SSL_CIPHERS: string[] };
+  /** On OpenShift: hashes of the CA ConfigMaps (`cluster-service-ca`, `cluster-trusted-ca`), on the pods that mount them. */
+  caAnnotations: Record<string, string>;
 }
 
 export interface ComponentModule {
@@ -110,8 +121,22 @@ export interface ComponentModule {
   config?(ctx: RenderContext): Record<string, unknown>;
   /** The objects this component owns when managed. */
   objects(ctx: RenderContext): KubeObject[];
-  /** Its `Component<Kind>Ready` condition when managed, from the objects as the cluster returned them. */
-  ready(ctx: RenderContext, observed: Observed): ComponentHealth;
+  /**
+   * Its `Component<Kind>Ready` condition when managed, from live objects (health.ts reads them).
+   * tls has none here: its condition comes from the bundle and `secretRef` (health.ts).
+   */
+  ready?(ctx: HealthContext, observed: Observed): ComponentHealth;
+}
+
+/** What health checks know of a registry besides the live objects: its spec, filled with defaults. */
+export interface HealthContext {
+  name: string;
+  namespace: string;
+  uid: string;
+  components: Record<ComponentKind, Component>;
+  platform: Platform;
+  /** A migration Job for this version is due (status.currentVersion != the operator's version). */
+  migrating: boolean;
 }
 
 export type ComponentHealth = Pick<Condition, 'status' | 'reason' | 'message'>;
@@ -153,11 +178,11 @@ export function meta(
 export const prefixed = (ctx: Named, suffix: string): string => `${ctx.name}-${suffix}`;
 export type Named = Pick<RenderContext, 'name'>;
 
-export function overridesOf(ctx: RenderContext, kind: ComponentKind): Overrides {
+export function overridesOf(ctx: Pick<RenderContext, 'components'>, kind: ComponentKind): Overrides {
   return ctx.components[kind]?.overrides ?? {};
 }
 
-export const isManaged = (ctx: RenderContext, kind: ComponentKind): boolean => ctx.components[kind]?.managed === true;
+export const isManaged = (ctx: Pick<RenderContext, 'components'>, kind: ComponentKind): boolean => ctx.components[kind]?.managed === true;
 
 /** Labels users may not override: selectors and ownership depend on them. */
 const PROTECTED_LABELS = new Set([LABEL_COMPONENT, 'app', LABEL_REGISTRY]);
@@ -178,6 +203,29 @@ export interface DeploymentSpecInput {
   replicas: number | undefined;
   strategy?: Record<string, unknown>;
   podAnnotations?: Record<string, string>;
+  /** Annotations on the Deployment itself (also put on the pod template). */
+  annotations?: Record<string, string>;
+  /** Labels the selector has beyond registry and component (Quay's quay-app also selects `app: quay`). */
+  selector?: Record<string, string>;
+  /** Spread replicas over nodes (Quay's default for quay-app, clair-app, quay-mirror) unless `affinity` is overridden. */
+  spread?: boolean;
+}
+
+/** Preferred anti-affinity by node for the pods of one component, as Quay's operator sets it. */
+export function spreadByNode(component: string): Record<string, unknown> {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            labelSelector: { matchExpressions: [{ key: LABEL_COMPONENT, operator: 'In', values: [component] }] },
+            topologyKey: 'kubernetes.io/hostname',
+          },
+        },
+      ],
+    },
+  };
 }
 
 /** A Deployment with the component's overrides applied (spec.ts has rejected overrides a kind does not support). */
@@ -199,14 +247,15 @@ export function deployment(ctx: RenderContext, d: DeploymentSpecInput): KubeObje
   if (d.initContainers) podSpec.initContainers = d.initContainers;
   if (d.volumes?.length) podSpec.volumes = d.volumes;
   if (o.affinity) podSpec.affinity = o.affinity;
+  else if (d.spread) podSpec.affinity = spreadByNode(d.component);
   if (o.tolerations) podSpec.tolerations = o.tolerations;
   if (o.nodeSelector) podSpec.nodeSelector = o.nodeSelector;
   const spec: Record<string, any> = {
-    selector: { matchLabels: { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: d.component } },
+    selector: { matchLabels: { ...d.selector, [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: d.component } },
     template: {
       metadata: {
         labels: { ...userLabels(o.labels), ...labels },
-        annotations: { ...o.annotations, ...d.podAnnotations },
+        annotations: { ...o.annotations, ...d.podAnnotations, ...d.annotations },
       },
       spec: podSpec,
     },
@@ -216,7 +265,7 @@ export function deployment(ctx: RenderContext, d: DeploymentSpecInput): KubeObje
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: meta(ctx, d.name, d.component, d.kind, { labels: userLabels(o.labels), annotations: o.annotations }),
+    metadata: meta(ctx, d.name, d.component, d.kind, { labels: userLabels(o.labels), annotations: { ...o.annotations, ...d.annotations } }),
     spec,
   };
 }
@@ -234,6 +283,7 @@ export function service(
   kind: ComponentKind,
   selectorComponent: string,
   ports: { name: string; port: number; targetPort: number | string }[],
+  selector: Record<string, string> = {},
 ): KubeObject {
   return {
     apiVersion: 'v1',
@@ -241,7 +291,7 @@ export function service(
     metadata: meta(ctx, name, component, kind),
     spec: {
       type: 'ClusterIP',
-      selector: { [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: selectorComponent },
+      selector: { ...selector, [LABEL_REGISTRY]: ctx.name, [LABEL_COMPONENT]: selectorComponent },
       ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: 'TCP' })),
     },
   };
@@ -278,26 +328,68 @@ export function pvc(ctx: RenderContext, name: string, component: string, kind: C
   return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: meta(ctx, name, component, kind), spec };
 }
 
-/** Health of a Deployment the way Quay's operator reports it. */
-export function deploymentHealth(observed: Observed, name: string, opts: { scaledDownOk?: boolean } = {}): ComponentHealth {
-  const d = observed.get(observedKey('Deployment', name));
-  if (!d) return notReady(`Deployment ${name} not found`);
-  if (opts.scaledDownOk && d.spec?.replicas === 0) return ready(`Deployment ${name} manually scaled down`);
+/** The object carries an ownerReference to this registry (Quay's operator checks the same). */
+export const ownedBy = (ctx: Pick<HealthContext, 'uid'>, o: Record<string, any>): boolean =>
+  (o.metadata?.ownerReferences ?? []).some((r: any) => r.uid === ctx.uid);
+
+/** Deployment health as Quay's operator words it: replicas available and the `Available` condition True. */
+export function deploymentCheck(d: Record<string, any>): ComponentHealth {
+  const name = d.metadata?.name;
   const status = d.status ?? {};
   if (!status.availableReplicas) return notReady(`Deployment ${name} has zero replicas available`);
   const available = (status.conditions ?? []).find((c: any) => c.type === 'Available');
   if (!available) return notReady(`Available condition not found for ${name}`);
-  if (available.status !== 'True') return notReady(`Deployment ${name}: ${available.message ?? 'not available'}`);
+  if (available.status !== 'True') return notReady(`Deployment ${name}: ${available.message ?? ''}`);
   return ready(`Deployment ${name} healthy`);
 }
 
-/** Readiness of a managed database: its PVC must be bound and its Deployment healthy. */
-export function databaseHealth(observed: Observed, deploymentName: string, pvcName: string): ComponentHealth {
-  const claim = observed.get(observedKey('PersistentVolumeClaim', pvcName));
-  if (claim && claim.status?.phase === 'Pending') {
-    return notReady(`PersistentVolumeClaim ${pvcName} is pending`, 'PVCPending');
+/**
+ * A component Deployment: present, owned, healthy. `label` words the not-found/not-owned messages
+ * (`Deployment <name>` for quay and clair, `Mirror deployment` for mirror, ...); `healthy` replaces
+ * the "Deployment <name> healthy" message. With a replicas
+ * override of 0, "scaled down" is healthy once no replica is left.
+ */
+export function deploymentHealth(
+  ctx: HealthContext,
+  observed: Observed,
+  name: string,
+  opts: { label?: string; healthy?: string; scaledDown?: { done: string; inProgress: string }; replicasOverride?: number | null } = {},
+): ComponentHealth {
+  const label = opts.label ?? `Deployment ${name}`;
+  const d = observed.get(observedKey('Deployment', name));
+  if (!d) return notReady(`${label} not found`);
+  if (!ownedBy(ctx, d)) return notReady(`${label} not owned by QuayRegistry`);
+  if (opts.scaledDown && opts.replicasOverride === 0) {
+    return d.status?.availableReplicas ? notReady(opts.scaledDown.inProgress) : ready(opts.scaledDown.done);
   }
-  return deploymentHealth(observed, deploymentName);
+  const health = deploymentCheck(d);
+  return health.status === 'True' && opts.healthy ? ready(opts.healthy) : health;
+}
+
+/**
+ * A managed database as Quay's operator checks it: the Deployment (present, owned), the claim its
+ * pod mounts (present; Pending reported as PVCPending, or PVCProvisioningFailed with the
+ * provisioner's Event message), then the Deployment's health. `component` is `Postgres` or `ClairPostgres`.
+ */
+export function databaseHealth(ctx: HealthContext, observed: Observed, deploymentName: string, component: string): ComponentHealth {
+  const d = observed.get(observedKey('Deployment', deploymentName));
+  if (!d) return notReady(`${component} deployment ${deploymentName} not found`);
+  if (!ownedBy(ctx, d)) return notReady(`${component} deployment ${deploymentName} not owned by QuayRegistry`);
+  const claimName = claimOf(d);
+  if (!claimName) return deploymentCheck(d);
+  const claim = observed.get(observedKey('PersistentVolumeClaim', claimName));
+  if (!claim) return notReady(`PersistentVolumeClaim ${claimName} not found`);
+  if (claim.status?.phase === 'Pending') {
+    const failed = observed.get(observedKey('ProvisioningFailed', claimName));
+    if (failed) return notReady(`${component} PVC ${claimName} provisioning failed: ${failed.message}`, 'PVCProvisioningFailed');
+    return notReady(`${component} PersistentVolumeClaim ${claimName} is pending`, 'PVCPending');
+  }
+  return deploymentCheck(d);
+}
+
+/** The first PersistentVolumeClaim a Deployment's pods mount. */
+export function claimOf(d: Record<string, any>): string | undefined {
+  return (d.spec?.template?.spec?.volumes ?? []).find((v: any) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName;
 }
 
 /** Standard container hardening; Quay's images run as non-root. */
@@ -307,6 +399,13 @@ export const restrictedSecurityContext = {
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 };
+
+export const TLS_HASH_ANNOTATION = 'quay.redhat.com/tls-secret-hash';
+
+/** Quay's certificate hash: the last 8 hex digits of sha256(cert || key). */
+export function tlsHash(pair: { cert: string; key: string }): string {
+  return createHash('sha256').update(pair.cert).update(pair.key).digest('hex').slice(-8);
+}
 
 /** A short, stable hash of string data (keys sorted), for names and pod-template annotations. */
 export function contentHash(data: Record<string, string>): string {

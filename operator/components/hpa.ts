@@ -1,9 +1,9 @@
 /** HorizontalPodAutoscalers for the app, Clair and the mirror workers. */
-import { isManaged, meta, notReady, observedKey, prefixed, ready } from './common.js';
-import type { ComponentModule, RenderContext } from './common.js';
+import { isManaged, meta, notReady, observedKey, ownedBy, prefixed, ready } from './common.js';
+import type { ComponentModule, HealthContext } from './common.js';
 import type { KubeObject } from '../types.js';
 
-function targets(ctx: RenderContext): { name: string; component: string; min: number; max: number }[] {
+function targets(ctx: HealthContext): { name: string; component: string; min: number; max: number }[] {
   const out = [{ name: prefixed(ctx, 'quay-app'), component: 'quay-app', min: 2, max: 20 }];
   if (isManaged(ctx, 'clair')) out.push({ name: prefixed(ctx, 'clair-app'), component: 'clair-app', min: 2, max: 10 });
   if (isManaged(ctx, 'mirror')) out.push({ name: prefixed(ctx, 'quay-mirror'), component: 'quay-mirror', min: 2, max: 20 });
@@ -34,8 +34,13 @@ export const hpa: ComponentModule = {
     );
   },
   ready(ctx, observed) {
-    const missing = targets(ctx).filter((t) => !observed.has(observedKey('HorizontalPodAutoscaler', t.name)));
-    if (missing.length) return notReady(`HorizontalPodAutoscaler ${missing.map((t) => t.name).join(', ')} not found`);
-    return ready('All HorizontalPodAutoscalers found');
+    // Only the HPAs this registry has: Quay's operator also wants clair's and mirror's when those are
+    // unmanaged (and their HPAs dropped), which never becomes ready.
+    for (const t of targets(ctx)) {
+      const h = observed.get(observedKey('HorizontalPodAutoscaler', t.name));
+      if (!h) return notReady('Horizontal pod autoscaler not found');
+      if (!ownedBy(ctx, h)) return notReady('Horizontal pod autoscaler not owned by QuayRegistry');
+    }
+    return ready('Horizontal pod autoscaler found');
   },
 };

@@ -1,7 +1,9 @@
 /** Repository mirroring workers: the registry image in its mirror role. */
 import { deployment, deploymentHealth, overridesOf, prefixed, restrictedSecurityContext } from './common.js';
 import type { ComponentModule, Named } from './common.js';
-import { REGISTRY_MAIN, appName, registryArgs, registryPod, scalableReplicas } from './quay.js';
+import { PORTS, REGISTRY_MAIN, appName, registryArgs, registryPod, rolloutAnnotations, scalableReplicas } from './quay.js';
+
+const healthProbe = (failureThreshold: number) => ({ httpGet: { path: '/health/instance', port: PORTS.http, scheme: 'HTTP' }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold });
 
 export const mirrorName = (ctx: Named) => prefixed(ctx, 'quay-mirror');
 
@@ -21,15 +23,20 @@ export const mirror: ComponentModule = {
         serviceAccount: appName(ctx),
         replicas: ctx.migrating ? 0 : scalableReplicas(ctx, 'mirror'),
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        podAnnotations: ctx.podHashes,
+        annotations: rolloutAnnotations(ctx),
+        spread: true,
         volumes,
         containers: [
           {
             name: 'quay-mirror',
             image: ctx.images.quay,
             command: ['node', REGISTRY_MAIN],
-            args: registryArgs('serve'),
+            args: registryArgs('mirror'),
             env,
+            // The mirror role serves /health/instance and /metrics on PORT.
+            ports: [{ name: 'http', containerPort: PORTS.http, protocol: 'TCP' }],
+            readinessProbe: healthProbe(3),
+            livenessProbe: healthProbe(5),
             volumeMounts: mounts,
             resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
             securityContext: restrictedSecurityContext,
@@ -39,6 +46,10 @@ export const mirror: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, mirrorName(ctx), { scaledDownOk: overridesOf(ctx, 'mirror').replicas === 0 });
+    return deploymentHealth(ctx, observed, mirrorName(ctx), {
+      label: 'Mirror deployment',
+      replicasOverride: overridesOf(ctx, 'mirror').replicas,
+      scaledDown: { done: 'Mirror manually scaled down', inProgress: 'Mirror component is being scaled down' },
+    });
   },
 };

@@ -45,8 +45,8 @@ export const objectstorage: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    if (ctx.objectBucket) return ready('Object bucket claim bound');
-    if (!observed.has(observedKey('ObjectBucketClaim', bucketClaimName(ctx)))) return notReady('Unable to locate object bucket claim');
-    return notReady('Object bucket claim not bound');
+    const claim = observed.get(observedKey('ObjectBucketClaim', bucketClaimName(ctx)));
+    if (!claim) return notReady('Unable to locate object bucket claim');
+    return claim.status?.phase === 'Bound' ? ready('Object bucket claim bound') : notReady('Object bucket claim not bound');
   },
 };

@@ -28,7 +28,8 @@ export function postgresDeployment(
     volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: opts.pvc } }],
     containers: [
       {
-        name: 'postgres',
+        // Quay's names: `postgres` and `clair-postgres`.
+        name: opts.component,
         image: opts.image,
         env: [
           { name: 'POSTGRESQL_USER', valueFrom: fromSecret('database-username') },
@@ -78,6 +79,6 @@ export const postgres: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return databaseHealth(observed, databaseName(ctx), postgresPvcName(ctx));
+    return databaseHealth(ctx, observed, databaseName(ctx), 'Postgres');
   },
 };

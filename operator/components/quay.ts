@@ -1,5 +1,5 @@
 /** The registry itself: its Deployment, Service, ServiceAccount, TLS/CA secrets and the migration Job. */
-import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount, deployment, deploymentHealth, notReady, ready, observedKey } from './common.js';
+import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount, deployment, deploymentHealth, notReady, observedKey } from './common.js';
 import type { ComponentModule, Named, RenderContext, Observed } from './common.js';
 import type { KubeObject } from '../types.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/index.js';
@@ -15,13 +15,43 @@ export const appName = (ctx: Named) => prefixed(ctx, 'quay-app');
 export const configTlsName = (ctx: Named) => prefixed(ctx, 'quay-config-tls');
 export const extraCaName = (ctx: Named) => prefixed(ctx, 'extra-ca-certs');
 export const upgradeJobName = (ctx: Named) => prefixed(ctx, 'quay-app-upgrade');
+/** ConfigMaps OpenShift fills: the service CA (annotation) and the cluster's trusted CA bundle (label). */
+export const serviceCaName = (ctx: Named) => prefixed(ctx, 'cluster-service-ca');
+export const trustedCaName = (ctx: Named) => prefixed(ctx, 'cluster-trusted-ca');
+/** Client certificates for an external Postgres, Secrets the user creates (Quay's names). */
+export const POSTGRES_CERT_SECRETS = ['postgresql-ca', 'postgresql-client-certs'];
+
+/** CA sources every pod that talks to the registry's dependencies trusts: OpenShift's CA ConfigMaps and the bundle's CAs. */
+export function caSources(ctx: RenderContext): Record<string, any>[] {
+  const sources: Record<string, any>[] = [];
+  if (ctx.platform.routes) {
+    sources.push({ configMap: { name: serviceCaName(ctx), optional: true } }, { configMap: { name: trustedCaName(ctx), optional: true } });
+  }
+  if (Object.keys(extraCas(ctx)).length) sources.push({ secret: { name: extraCaName(ctx) } });
+  return sources;
+}
+
+/** HTTP_PROXY, HTTPS_PROXY and NO_PROXY when the operator runs behind a proxy; NO_PROXY starts with the registry's host (as Quay's operator sets it). */
+export function proxyEnv(ctx: RenderContext): Record<string, any>[] {
+  const p = ctx.settings.proxy;
+  if (!p.HTTP_PROXY && !p.HTTPS_PROXY) return [];
+  const noProxy = [ctx.hostname.replace(/:\d+$/, ''), ...(p.NO_PROXY ? [p.NO_PROXY] : [])].join(',');
+  return [
+    { name: 'HTTP_PROXY', value: p.HTTP_PROXY ?? '' },
+    { name: 'HTTPS_PROXY', value: p.HTTPS_PROXY ?? '' },
+    { name: 'NO_PROXY', value: noProxy },
+  ];
+}
+
+/** Annotations that roll a pod when the certificate or the CAs it mounts change. */
+export const rolloutAnnotations = (ctx: RenderContext): Record<string, string> => ({ ...ctx.tlsAnnotations, ...ctx.caAnnotations });
 
 /**
  * The registry command line: `serve` (the web server and the background workers, which are safe on
- * every replica; the registry has no mirror-only role, so the mirror Deployment runs it too) or
- * `migrate` (the schema only, then exit).
+ * every replica), `mirror` (the repository mirror worker, for the quay-mirror Deployment) or `migrate`
+ * (the schema only, then exit).
  */
-export function registryArgs(command: 'serve' | 'migrate'): string[] {
+export function registryArgs(command: 'serve' | 'mirror' | 'migrate'): string[] {
   return [command, '--config', CONFIG_FILE];
 }
 
@@ -41,15 +71,24 @@ export function registryPod(ctx: RenderContext): { env: Record<string, any>[]; v
   if (ctx.tls) sources.push({ secret: { name: configTlsName(ctx) } });
   const volumes: Record<string, any>[] = [{ name: 'configvolume', projected: { sources } }];
   const mounts: Record<string, any>[] = [{ name: 'configvolume', mountPath: CONFIG_DIR, readOnly: true }];
-  if (Object.keys(extraCas(ctx)).length) {
-    volumes.push({ name: 'extra-ca-certs', secret: { secretName: extraCaName(ctx) } });
+  const cas = caSources(ctx);
+  if (cas.length) {
+    volumes.push({ name: 'extra-ca-certs', projected: { sources: cas } });
     mounts.push({ name: 'extra-ca-certs', mountPath: `${CONFIG_DIR}/extra_ca_certs`, readOnly: true });
   }
+  // Client certificates for an external database, where Quay's images look for them; optional, so
+  // nothing is needed unless DB_CONNECTION_ARGS points at them.
+  volumes.push(
+    { name: 'postgres-certs', projected: { sources: POSTGRES_CERT_SECRETS.map((name) => ({ secret: { name, optional: true } })) } },
+    { name: 'postgres-certs-store', emptyDir: { sizeLimit: '5Mi' } },
+  );
+  mounts.push({ name: 'postgres-certs', mountPath: '/run/secrets/postgresql', readOnly: true }, { name: 'postgres-certs-store', mountPath: '/.postgresql' });
   const env = [
     { name: 'QE_K8S_CONFIG_SECRET', value: ctx.configSecretName },
     { name: 'QE_K8S_NAMESPACE', value: ctx.namespace },
     { name: 'QUAY_VERSION', value: ctx.quayVersion },
     { name: 'PORT', value: String(PORTS.http) },
+    ...proxyEnv(ctx),
   ];
   return { env, volumes, mounts };
 }
@@ -61,6 +100,9 @@ export function scalableReplicas(ctx: RenderContext, kind: 'quay' | 'clair' | 'm
   if (!o) return 2;
   return o.replicas ?? undefined;
 }
+
+/** Quay's base objects also select `app: quay`; the same selector lets this operator adopt its Deployment. */
+export const APP_SELECTOR = { app: 'quay' };
 
 function appDeployment(ctx: RenderContext): KubeObject {
   const { env, volumes, mounts } = registryPod(ctx);
@@ -76,7 +118,9 @@ function appDeployment(ctx: RenderContext): KubeObject {
     kind: 'quay',
     serviceAccount: appName(ctx),
     replicas: ctx.migrating ? 0 : scalableReplicas(ctx, 'quay'),
-    podAnnotations: ctx.podHashes,
+    annotations: rolloutAnnotations(ctx),
+    selector: APP_SELECTOR,
+    spread: true,
     volumes,
     containers: [
       {
@@ -143,7 +187,7 @@ export const quay: ComponentModule = {
         { name: 'http', port: 80, targetPort: PORTS.http },
         { name: 'https', port: 443, targetPort: PORTS.https },
         { name: 'grpc', port: PORTS.grpc, targetPort: PORTS.grpc },
-      ]),
+      ], APP_SELECTOR),
       appDeployment(ctx),
     ];
     if (ctx.tls) {
@@ -151,13 +195,27 @@ export const quay: ComponentModule = {
     }
     const cas = extraCas(ctx);
     if (Object.keys(cas).length) objs.push(secret(ctx, extraCaName(ctx), 'quay-app', 'quay', cas));
+    if (ctx.platform.routes) {
+      // Only metadata: OpenShift's injectors own the content, so applying these never fights them.
+      objs.push(
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, serviceCaName(ctx), 'quay-app', 'quay', { annotations: { 'service.beta.openshift.io/inject-cabundle': 'true' } }) },
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, trustedCaName(ctx), 'quay-app', 'quay', { labels: { 'config.openshift.io/inject-trusted-cabundle': 'true' } }) },
+      );
+    }
     return objs;
   },
   ready(ctx, observed: Observed) {
-    const health = deploymentHealth(observed, appName(ctx), { scaledDownOk: overridesOf(ctx, 'quay').replicas === 0 });
-    if (health.status !== 'True') return health;
-    const job = observed.get(observedKey('Job', upgradeJobName(ctx)));
-    if (ctx.migrating && !job?.status?.succeeded) return notReady(`job ${upgradeJobName(ctx)} not finished`);
-    return ready(health.message);
+    // The migration Job counts only while one is due: a registry on its version needs none (Quay's
+    // operator also fails a healthy registry whose finished Job was deleted).
+    if (ctx.migrating) {
+      const job = observed.get(observedKey('Job', upgradeJobName(ctx)));
+      if (!job) return notReady(`job ${upgradeJobName(ctx)} not found`);
+      if (!job.status?.succeeded) return notReady(`job ${upgradeJobName(ctx)} not finished`);
+    }
+    return deploymentHealth(ctx, observed, appName(ctx), {
+      healthy: 'Quay component healthy',
+      replicasOverride: overridesOf(ctx, 'quay').replicas,
+      scaledDown: { done: 'Quay component healthy', inProgress: 'Quay component is being scaled down' },
+    });
   },
 };

@@ -24,7 +24,7 @@ export const redis: ComponentModule = {
         replicas: 1,
         containers: [
           {
-            name: 'redis',
+            name: 'redis-master',
             image: ctx.images.redis,
             ports: [{ name: 'redis', containerPort: 6379, protocol: 'TCP' }],
             readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 10 },
@@ -36,6 +36,6 @@ export const redis: ComponentModule = {
     ];
   },
   ready(ctx, observed) {
-    return deploymentHealth(observed, redisName(ctx));
+    return deploymentHealth(ctx, observed, redisName(ctx), { label: 'Redis deployment' });
   },
 };

@@ -2,7 +2,7 @@
  * How clients reach the registry: OpenShift Routes where the Route API exists, Ingresses elsewhere.
  * Both terminate TLS at the edge and forward plain HTTP (and gRPC for builders) to the app Service.
  */
-import { meta, notReady, observedKey, overridesOf, prefixed, ready } from './common.js';
+import { meta, notReady, observedKey, overridesOf, ownedBy, prefixed, ready } from './common.js';
 import type { ComponentModule, Named, RenderContext } from './common.js';
 import type { KubeObject } from '../types.js';
 import { appName } from './quay.js';
@@ -89,14 +89,14 @@ export const route: ComponentModule = {
   ready(ctx, observed) {
     if (ctx.platform.routes) {
       const r = observed.get(observedKey('Route', routeName(ctx)));
-      if (!r) return notReady(`Route ${routeName(ctx)} not found`);
+      if (!r || !ownedBy(ctx, r)) return notReady('Route not found');
       const ingress: any[] = r.status?.ingress ?? [];
       if (!ingress.length) return notReady('Route found but no ingress');
       const admitted = ingress.every((i) => (i.conditions ?? []).some((c: any) => c.type === 'Admitted' && c.status === 'True'));
       return admitted ? ready('Route admitted') : notReady('Route not fully admitted');
     }
     const ing = observed.get(observedKey('Ingress', routeName(ctx)));
-    if (!ing) return notReady(`Ingress ${routeName(ctx)} not found`);
+    if (!ing || !ownedBy(ctx, ing)) return notReady(`Ingress ${routeName(ctx)} not found`);
     const lb: any[] = ing.status?.loadBalancer?.ingress ?? [];
     const address = lb.map((i) => i.hostname ?? i.ip).filter(Boolean).join(', ');
     return ready(address ? `Ingress served at ${address}` : 'Ingress created, no load balancer address reported yet');

@@ -12,6 +12,7 @@ import type { Db } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import type { Namespaces, NamespaceRow } from '../model/namespaces.js';
 import { verifyPassword } from './passwords.js';
+import type { LoginBackoff } from './login_backoff.js';
 import { parseScopes, type Principal } from './principal.js';
 import type { Role } from './permissions.js';
 import { hashToken, sameSecret, type SecretBox } from './secrets.js';
@@ -40,6 +41,7 @@ export class Authenticator {
     private readonly namespaces: Namespaces,
     private readonly config: QuayConfig,
     private readonly box: SecretBox,
+    private readonly backoff: LoginBackoff,
   ) {}
 
   /** Quay's `encrypted_password`: usable as the password, so scripts need not store the real one. */
@@ -64,15 +66,26 @@ export class Authenticator {
     return this.password(username, password);
   }
 
-  /** A user's password (Database authentication). */
+  /**
+   * A user's password (Database authentication), under Quay's login backoff: throws 429 TOOMANYREQUESTS
+   * while the user is backing off from failed attempts. A password verified within the last minute skips
+   * the backoff (only its owner can present it).
+   */
   async password(username: string, password: string): Promise<Principal | null> {
     if (this.config.AUTHENTICATION_TYPE === 'AppToken') return null;
     const row = await this.namespaces.byName(username);
     if (!row || row.kind !== 'user' || !row.enabled || !row.password_hash) return null;
-    if (await this.checkPassword(row, password)) return this.userPrincipal(row, { via: 'password' });
     // The "encrypted password" Quay hands out (superuser user creation, /user/initialize) works too.
     const decrypted = password.length > 40 ? this.box.open(password) : null;
-    if (decrypted !== null && (await this.checkPassword(row, decrypted))) return this.userPrincipal(row, { via: 'password' });
+    const candidates = decrypted === null ? [password] : [password, decrypted];
+    if (candidates.some((c) => this.recentlyVerified(row, c))) return this.userPrincipal(row, { via: 'password' });
+    await this.backoff.begin(row.id);
+    for (const c of candidates) {
+      if (await this.checkPassword(row, c)) {
+        await this.backoff.clear(row.id);
+        return this.userPrincipal(row, { via: 'password' });
+      }
+    }
     return null;
   }
 
@@ -144,14 +157,19 @@ export class Authenticator {
       .catch(() => undefined);
   }
 
+  private verifiedKey(row: NamespaceRow, password: string): string {
+    return createHash('sha256').update(`${row.id}\0${password}`).digest('hex');
+  }
+
+  private recentlyVerified(row: NamespaceRow, password: string): boolean {
+    const hit = this.verified.get(this.verifiedKey(row, password));
+    return hit !== undefined && hit.hash === row.password_hash && hit.until > Date.now();
+  }
+
   private async checkPassword(row: NamespaceRow, password: string): Promise<boolean> {
-    const key = createHash('sha256').update(`${row.id}\0${password}`).digest('hex');
-    const hit = this.verified.get(key);
-    const now = Date.now();
-    if (hit && hit.hash === row.password_hash && hit.until > now) return true;
     if (!(await verifyPassword(password, row.password_hash!))) return false;
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, { hash: row.password_hash!, until: now + VERIFIED_TTL_MS });
+    this.verified.set(this.verifiedKey(row, password), { hash: row.password_hash!, until: Date.now() + VERIFIED_TTL_MS });
     return true;
   }
 }

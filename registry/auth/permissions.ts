@@ -94,6 +94,14 @@ export class Permissions {
     return this.isSuperuser(p) || (this.globalReader(p) && this.hasScope(p, 'super:user'));
   }
 
+  /**
+   * Quay's allow_if_global_readonly_superuser: reads that Quay opens to global read-only superusers beyond
+   * repositories (an organization's proxy cache configuration, a repository's mirror configuration).
+   */
+  isGlobalReadonlySuperuser(p: Principal): boolean {
+    return this.globalRead(p) !== null;
+  }
+
   /** Read on every repository for global read-only superusers, within their token's repo scopes. */
   private globalRead(p: Principal): Role | null {
     return this.globalReader(p) && p.kind === 'user' ? minRole('read', repoCap(p.scopes)) : null;

@@ -63,8 +63,8 @@ export class Sessions {
     await this.db.query('DELETE FROM web_session WHERE id_hash = $1', [hashToken(id)]);
   }
 
-  /** Ends every session of a user (password change, disable, delete). */
-  async destroyAll(userId: number): Promise<void> {
-    await this.db.query('DELETE FROM web_session WHERE user_id = $1', [userId]);
+  /** Ends every session of a user (password change, disable, delete), except `keep` (the caller's own). */
+  async destroyAll(userId: number, keep?: string): Promise<void> {
+    await this.db.query('DELETE FROM web_session WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2', [userId, keep === undefined ? null : hashToken(keep)]);
   }
 }

@@ -1,4 +1,15 @@
-/** Quay's health endpoints: /health/instance (this process and its database) and /health/endtoend (every dependency). */
+/**
+ * Quay's health endpoints (endpoints/web.py, health/services.py), each `{data: {services: {name: bool}},
+ * status_code}` with 200 when every service is healthy, else 503:
+ *   /health/instance  — this process and what it depends on: Quay's services map (registry_gunicorn,
+ *                       web_gunicorn, service_key, disk_space, database, redis, storage, auth);
+ *   /health/endtoend  — the shared dependencies only (database, redis, storage, auth);
+ *   /health/warning   — disk_space_warning: free space above DISKSPACE_HEALTH_WARNING_THRESHOLD.
+ * The registry and web API are one process here, so registry_gunicorn and web_gunicorn both say whether
+ * it is serving (false while it shuts down).
+ */
+import { statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 
@@ -11,25 +22,46 @@ async function probe(fn: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** Is at least `threshold` of the data volume and of the temp volume free? */
+async function diskWithin(dataDir: string, threshold: number): Promise<boolean> {
+  for (const dir of [dataDir, tmpdir()]) {
+    const s = await statfs(dir).catch(() => null);
+    if (s && s.blocks > 0 && s.bavail / s.blocks < threshold) return false;
+  }
+  return true;
+}
+
 export async function healthPlugin(app: FastifyInstance, opts: { rt: Runtime; isShuttingDown: () => boolean }): Promise<void> {
   const { rt } = opts;
   const answer = (services: Record<string, boolean>) => {
-    const ok = Object.values(services).every(Boolean) && !opts.isShuttingDown();
+    const ok = Object.values(services).every(Boolean);
     return { status: ok ? 200 : 503, body: { data: { services }, status_code: ok ? 200 : 503 } };
   };
+  const shared = async (): Promise<Record<string, boolean>> => ({
+    database: await probe(() => rt.db.query('SELECT 1')),
+    // Without BUILDLOGS_REDIS nothing depends on Redis.
+    redis: rt.redis ? await probe(() => rt.redis!.ping()) : true,
+    storage: await probe(() => rt.store.check()),
+    auth: await probe(() => rt.namespaces.countUsers()),
+  });
+
   app.get('/health/instance', async (_req, reply) => {
-    const database = await probe(() => rt.db.query('SELECT 1'));
-    const { status, body } = answer({ database, web: true, registry: !opts.isShuttingDown() });
-    reply.code(status).send(body);
+    const serving = !opts.isShuttingDown();
+    const { status, body } = answer({
+      registry_gunicorn: serving,
+      web_gunicorn: serving,
+      service_key: await probe(() => rt.tokens.issue('(health)', [], {})),
+      disk_space: await diskWithin(rt.dataDir, rt.config.DISKSPACE_HEALTH_THRESHOLD),
+      ...(await shared()),
+    });
+    reply.header('cache-control', 'no-store').code(status).send(body);
   });
   app.get('/health/endtoend', async (_req, reply) => {
-    const services: Record<string, boolean> = {
-      database: await probe(() => rt.db.query('SELECT 1')),
-      storage: await probe(() => rt.store.check()),
-      auth: await probe(() => rt.tokens.issue('(health)', [], {}).then(() => undefined)),
-    };
-    if (rt.redis) services.redis = await probe(() => rt.redis!.ping());
-    const { status, body } = answer(services);
-    reply.code(status).send(body);
+    const { status, body } = answer(await shared());
+    reply.header('cache-control', 'no-store').code(status).send(body);
+  });
+  app.get('/health/warning', async (_req, reply) => {
+    const { status, body } = answer({ disk_space_warning: await diskWithin(rt.dataDir, rt.config.DISKSPACE_HEALTH_WARNING_THRESHOLD) });
+    reply.header('cache-control', 'no-store').code(status).send(body);
   });
 }

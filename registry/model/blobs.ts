@@ -2,6 +2,14 @@
 import type { Readable } from 'node:stream';
 import type { Db, Queryable } from '../db/index.js';
 import type { BlobStore, ByteRange } from '../storage/index.js';
+import { newHash, parseDigest } from '../oci/digest.js';
+
+/** Stored bytes that do not hash to their digest or do not have the recorded size (damaged or lost content). */
+export class BlobIntegrityError extends Error {
+  constructor(readonly digest: string) {
+    super(`the stored bytes of blob ${digest} do not match its digest`);
+  }
+}
 
 export interface BlobRow {
   id: number;
@@ -92,6 +100,39 @@ export class Blobs {
       await q.query('DELETE FROM uploaded_blob WHERE repository_id = $1 AND blob_id = $2', [repoId, blob.id]);
       return 'deleted';
     });
+  }
+
+  /**
+   * A blob's bytes for interpreting them (an image config): null when the blob is larger than `cap` (nothing is
+   * read), else the bytes, only after they hashed to the digest with exactly the recorded size. Memory stays
+   * within `cap` plus one read chunk whatever the store holds.
+   */
+  async readVerified(blob: BlobRow, cap: number): Promise<Buffer | null> {
+    if (blob.size > cap) return null;
+    const hash = newHash(parseDigest(blob.digest).algorithm);
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const stream = await this.store.read(blob.digest);
+    try {
+      for await (const c of stream) {
+        n += (c as Buffer).length;
+        if (n > blob.size) break;
+        hash.update(c as Buffer);
+        chunks.push(c as Buffer);
+      }
+    } finally {
+      stream.destroy();
+    }
+    if (n !== blob.size || `${blob.digest.split(':')[0]}:${hash.digest('hex')}` !== blob.digest) throw new BlobIntegrityError(blob.digest);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Drop a repository's temporary reference to a blob whose stored bytes are damaged, so that the blob is no
+   * longer visible there (unless a manifest references it) and the client uploads it again, which repairs it.
+   */
+  async forgetDamaged(repoId: number, blobId: number): Promise<void> {
+    await this.db.query('DELETE FROM uploaded_blob WHERE repository_id = $1 AND blob_id = $2', [repoId, blobId]);
   }
 
   open(blob: BlobRow, range?: ByteRange): Promise<Readable> {

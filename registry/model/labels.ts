@@ -4,8 +4,9 @@
  * the push pointed at the manifest expire that long after the push.
  */
 import type { Db, Queryable } from '../db/index.js';
-import type { BlobStore } from '../storage/index.js';
 import type { ParsedManifest } from '../oci/manifest.js';
+import { RegistryError } from '../errors.js';
+import { BlobIntegrityError, type Blobs } from './blobs.js';
 
 export interface LabelRow {
   id: number;
@@ -43,7 +44,7 @@ export class Labels {
 
   constructor(
     private readonly db: Db,
-    private readonly store: BlobStore,
+    private readonly blobs: Blobs,
     extraReserved: string[] = [],
   ) {
     this.reserved = [...DEFAULT_RESERVED, ...extraReserved];
@@ -86,13 +87,38 @@ export class Labels {
   }
 
   /**
-   * Push hook, in the manifest's transaction: on the first push of a manifest its config's labels become
-   * labels; on every push, `quay.expires-after` sets the expiry of the tags this push pointed at it.
+   * Before a push's transaction: the labels of the manifest's image config, read with a size cap and verified
+   * against the config's digest. Nothing is read when the config is not a stored blob of the declared size
+   * (the push itself is then refused). Damaged stored bytes refuse the push, and the repository forgets the
+   * blob so that the client uploads it again.
    */
-  async onManifestPushed(q: Queryable, p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[] }): Promise<void> {
-    if (p.inserted && p.manifest.config && IMAGE_CONFIG_TYPES.has(p.manifest.config.mediaType)) {
-      const labels = await this.configLabels(p.manifest.config.digest, p.manifest.config.size);
-      for (const [key, value] of labels) await this.add(p.manifestId, key, value, 'text/plain', 'manifest', q);
+  async configLabels(repoId: number, manifest: ParsedManifest): Promise<Array<[string, string]>> {
+    const cfg = manifest.config;
+    if (!cfg || !IMAGE_CONFIG_TYPES.has(cfg.mediaType)) return [];
+    const blob = await this.blobs.findInRepo(repoId, cfg.digest);
+    if (!blob || blob.size !== cfg.size) return [];
+    let bytes: Buffer | null;
+    try {
+      bytes = await this.blobs.readVerified(blob, MAX_CONFIG_BYTES);
+    } catch (e) {
+      if (!(e instanceof BlobIntegrityError)) throw e;
+      await this.blobs.forgetDamaged(repoId, blob.id);
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `${e.message}; upload it again`, { detail: { digest: cfg.digest } });
+    }
+    return bytes ? labelsOf(bytes) : [];
+  }
+
+  /**
+   * Push hook, in the manifest's transaction: on the first push of a manifest its config's labels (read by
+   * configLabels before the transaction) become labels; on every push, `quay.expires-after` sets the expiry of
+   * the tags this push pointed at it.
+   */
+  async onManifestPushed(
+    q: Queryable,
+    p: { repositoryId: number; manifestId: number; inserted: boolean; tags: string[]; configLabels: Array<[string, string]> },
+  ): Promise<void> {
+    if (p.inserted) {
+      for (const [key, value] of p.configLabels) await this.add(p.manifestId, key, value, 'text/plain', 'manifest', q);
     }
     if (p.tags.length === 0) return;
     const r = await q.query<{ value: string }>(
@@ -108,23 +134,20 @@ export class Labels {
       [p.repositoryId, p.tags, p.manifestId, now + ms, now],
     );
   }
+}
 
-  private async configLabels(digest: string, size: number): Promise<Array<[string, string]>> {
-    if (size > MAX_CONFIG_BYTES) return [];
-    const chunks: Buffer[] = [];
-    for await (const c of await this.store.read(digest)) chunks.push(c as Buffer);
-    let config: unknown;
-    try {
-      config = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      // Not every registry client writes a parseable config; the push stands, without labels.
-      return [];
-    }
-    const labels = (config as { config?: { Labels?: unknown } } | null)?.config?.Labels;
-    if (!labels || typeof labels !== 'object') return [];
-    return Object.entries(labels as Record<string, unknown>)
-      // Postgres cannot store NUL: such a label is dropped, the push stands.
-      .filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].includes('\u0000') && !e[1].includes('\u0000'))
-      .slice(0, MAX_LABELS);
+/** The `config.Labels` of an image config; none when it does not parse (not every client writes one that does). */
+function labelsOf(bytes: Buffer): Array<[string, string]> {
+  let config: unknown;
+  try {
+    config = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return [];
   }
+  const labels = (config as { config?: { Labels?: unknown } } | null)?.config?.Labels;
+  if (!labels || typeof labels !== 'object') return [];
+  return Object.entries(labels as Record<string, unknown>)
+    // Postgres cannot store NUL: such a label is dropped, the push stands.
+    .filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].includes('\u0000') && !e[1].includes('\u0000'))
+    .slice(0, MAX_LABELS);
 }

@@ -39,14 +39,27 @@ export interface PushResult {
   manifest: ParsedManifest;
 }
 
-/**
- * Called in the push's transaction after the manifest and its tags are written (labels, label side effects, the
- * repo_push event). `movedTags`: the tags this push created or moved; `performer`: who pushed.
- */
-export type ManifestPushedHook = (
-  q: Queryable,
-  p: { repositoryId: number; manifestId: number; inserted: boolean; manifest: ParsedManifest; tags: string[]; movedTags: string[]; performer?: Principal },
-) => Promise<void>;
+/** What a push does besides storing the manifest. */
+export interface ManifestPushHooks {
+  /** Before the push's transaction, never inside it: the labels of the manifest's image config (read capped, verified). */
+  configLabels(repoId: number, manifest: ParsedManifest): Promise<Array<[string, string]>>;
+  /**
+   * In the push's transaction after the manifest and its tags are written (labels, label side effects, the
+   * repo_push event). `movedTags`: the tags this push created or moved; `performer`: who pushed.
+   */
+  pushed(q: Queryable, p: ManifestPushed): Promise<void>;
+}
+
+export interface ManifestPushed {
+  repositoryId: number;
+  manifestId: number;
+  inserted: boolean;
+  manifest: ParsedManifest;
+  tags: string[];
+  movedTags: string[];
+  performer?: Principal;
+  configLabels: Array<[string, string]>;
+}
 
 export interface ReferrerDescriptor {
   mediaType: string;
@@ -62,11 +75,23 @@ export class Manifests {
     private readonly blobs: Blobs,
     private readonly tags: Tags,
     private readonly policy: ArtifactPolicy,
-    private readonly onPushed?: ManifestPushedHook,
+    private readonly hooks?: ManifestPushHooks,
   ) {}
 
-  /** Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it. */
-  async put(repoId: number, reference: string, bytes: Buffer, contentType: string | undefined, extraTags: string[] = [], performer?: Principal): Promise<PushResult> {
+  /**
+   * Store a manifest exactly as sent and point `reference` (when a tag) and `extraTags` at it; `performer`:
+   * who pushed (events). With `sparse` (FEATURE_SPARSE_INDEX), an index may name child manifests the
+   * repository does not hold.
+   */
+  async put(
+    repoId: number,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    extraTags: string[] = [],
+    performer?: Principal,
+    opts: { sparse?: boolean } = {},
+  ): Promise<PushResult> {
     let digest: string;
     const tags: string[] = [];
     if (looksLikeDigest(reference)) {
@@ -97,17 +122,27 @@ export class Manifests {
     }
     const blobDigests = [...new Set([...(m.config ? [m.config] : []), ...m.layers].filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest))];
     const childDigests = [...new Set(m.manifests.map((d) => d.digest))];
+    // The config is read (capped, verified) before the transaction, never inside it; only for a new manifest.
+    const known = await this.db.query('SELECT 1 FROM manifest WHERE repository_id = $1 AND digest = $2', [repoId, digest]);
+    const configLabels = known.rows.length === 0 && this.hooks ? await this.hooks.configLabels(repoId, m) : [];
 
     await this.db.tx(async (q) => {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
       if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${missingBlob}`, { detail: { digest: missingBlob } });
-      const children = await q.query<{ id: number; digest: string }>(
-        'SELECT id, digest FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
+      const children = await q.query<{ id: number; digest: string; size: number }>(
+        'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
         [repoId, childDigests],
       );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
-      if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);
+      const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
+      if (lying) {
+        throw new RegistryError('MANIFEST_INVALID', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, {
+          detail: { digest: lying.digest },
+        });
+      }
 
       const ins = await q.query<{ id: number; inserted: boolean }>(
         `INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
@@ -136,7 +171,7 @@ export class Manifests {
       }
       const movedTags: string[] = [];
       for (const t of tags) if ((await this.tags.set(q, repoId, t, manifestId)) !== 'unchanged') movedTags.push(t);
-      await this.onPushed?.(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags, movedTags, performer });
+      await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags, movedTags, performer, configLabels });
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
       if (ins.rows[0].inserted && found.size > 0) {

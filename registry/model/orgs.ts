@@ -54,6 +54,57 @@ export class Organizations {
     return r.rows[0];
   }
 
+  /** Rename an organization; its robots (`org+short`) follow. */
+  async rename(org: NamespaceRow, newName: string): Promise<NamespaceRow> {
+    if (!validNamespaceName(newName)) throw invalid(`Invalid organization name "${newName}": ${NAME_RULE}`);
+    return this.db.tx(async (q) => {
+      const r = await q.query<NamespaceRow>(`UPDATE namespace SET name = $2 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM namespace WHERE name = $2) RETURNING *`, [org.id, newName]);
+      if (!r.rows[0]) throw invalid('A user or organization with this name already exists');
+      await q.query(`UPDATE namespace SET name = $2 || '+' || split_part(name, '+', 2) WHERE robot_owner_id = $1`, [org.id, newName]);
+      return r.rows[0];
+    });
+  }
+
+  /**
+   * A superuser takes a namespace over (Quay's take_ownership): joins an organization's owners team, or turns
+   * a user into an organization owned by the superuser. The former user's sign-ins, tokens, memberships and
+   * grants end with it; its repositories and robots stay. Returns whether the namespace was a user.
+   */
+  async takeOwnership(ns: NamespaceRow, superuser: NamespaceRow): Promise<{ wasUser: boolean }> {
+    return this.db.tx(async (q) => {
+      const wasUser = ns.kind === 'user';
+      if (wasUser) {
+        await q.query(`UPDATE namespace SET kind = 'org', password_hash = NULL, superuser = false WHERE id = $1`, [ns.id]);
+        for (const sql of [
+          'DELETE FROM team_member WHERE member_id = $1',
+          'DELETE FROM team_invite WHERE user_id = $1',
+          'DELETE FROM repository_permission WHERE user_id = $1',
+          'DELETE FROM permission_prototype WHERE activating_user_id = $1 OR delegate_user_id = $1',
+          'DELETE FROM oauth_access_token WHERE user_id = $1',
+          'DELETE FROM app_token WHERE user_id = $1',
+          'DELETE FROM star WHERE user_id = $1',
+          'DELETE FROM web_session WHERE user_id = $1',
+          'DELETE FROM notification WHERE target_id = $1',
+        ]) {
+          await q.query(sql, [ns.id]);
+        }
+      }
+      // The organization's first admin team, or an owners team made for the purpose.
+      const admins = await q.query<{ id: number }>(`SELECT id FROM team WHERE org_id = $1 AND role = 'admin' ORDER BY id LIMIT 1`, [ns.id]);
+      const teamId =
+        admins.rows[0]?.id ??
+        (
+          await q.query<{ id: number }>(
+            `INSERT INTO team (org_id, name, role, description) VALUES ($1, $2, 'admin', 'Organization owners')
+             ON CONFLICT (org_id, name) DO UPDATE SET role = 'admin' RETURNING id`,
+            [ns.id, OWNERS_TEAM],
+          )
+        ).rows[0].id;
+      await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [teamId, superuser.id]);
+      return { wasUser };
+    });
+  }
+
   /**
    * Delete a user or organization with everything in it (repositories, robots, teams, permissions, tokens):
    * one statement, cascading. Blob bytes no longer referenced are left to garbage collection.

@@ -11,6 +11,7 @@ import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import { RegistryError } from '../errors.js';
 import type { Notifications } from './notifications.js';
+import type { Events } from './events.js';
 
 export type LimitType = 'Warning' | 'Reject';
 
@@ -84,6 +85,7 @@ export class Quotas {
     private readonly db: Db,
     private readonly config: QuayConfig,
     private readonly notifications: Notifications,
+    private readonly events: Events,
   ) {}
 
   get enabled(): boolean {
@@ -177,7 +179,31 @@ export class Quotas {
     };
     const kind = s.type === 'Reject' ? 'quota_error' : 'quota_warning';
     await this.notifications.notifyOnce(namespaceId, kind, metadata, this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
+    if (this.config.FEATURE_QUOTA_NOTIFICATIONS) await this.fireQuotaEvent(namespaceId, kind, metadata);
     if (s.type === 'Reject') throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+  }
+
+  /**
+   * The quota_warning / quota_error event for the namespace's notifications: only when one exists for the
+   * event, at most once per (namespace, event, threshold) per QUOTA_NOTIFICATION_COOLDOWN_SECONDS (the state
+   * row is locked, so concurrent pushes fire once).
+   */
+  private async fireQuotaEvent(namespaceId: number, event: string, metadata: Record<string, unknown> & { threshold_percent: number }): Promise<void> {
+    await this.db.tx(async (q) => {
+      const ns = await q.query<{ name: string }>(
+        'SELECT n.name FROM namespace n WHERE n.id = $1 AND EXISTS (SELECT 1 FROM namespace_notification x WHERE x.namespace_id = n.id AND x.event = $2)',
+        [namespaceId, event],
+      );
+      if (ns.rows.length === 0) return;
+      const fire = await q.query(
+        `INSERT INTO quota_event_state (namespace_id, event, threshold_percent, last_fired_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (namespace_id, event, threshold_percent) DO UPDATE SET last_fired_at = now()
+           WHERE quota_event_state.last_fired_at < now() - make_interval(secs => $4)
+         RETURNING 1`,
+        [namespaceId, event, metadata.threshold_percent, this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS],
+      );
+      if (fire.rows.length > 0) await this.events.emitNamespace(q, event, { id: namespaceId, name: ns.rows[0].name }, metadata);
+    });
   }
 
   /** Create the namespace's quota; null when it already has one (Quay allows one per namespace). */

@@ -5,6 +5,7 @@ import { Authenticator } from '../auth/credentials.js';
 import { Permissions } from '../auth/permissions.js';
 import { SecretBox, secretMaterial } from '../auth/secrets.js';
 import { Sessions } from '../auth/sessions.js';
+import { LoginBackoff } from '../auth/login_backoff.js';
 import { durationSeconds, type Namespaces } from './namespaces.js';
 import type { Repositories } from './repositories.js';
 import type { UsageLogs } from './logs.js';
@@ -48,11 +49,13 @@ export async function createTenancy(db: Db, config: QuayConfig, namespaces: Name
   const pages = new SecretBox(await secretMaterial(db, 'PAGE_TOKEN_KEY', config.PAGE_TOKEN_KEY), 'page-token');
   const writeGate = new WriteGate(db, config, opts.mirrorRobot);
   const permissions = new Permissions(db, config, writeGate);
+  const backoff = new LoginBackoff(db);
+  const sessions = new Sessions(db, durationSeconds(config.SESSION_TIMEOUT), await secretMaterial(db, 'SECRET_KEY', config.SECRET_KEY));
   const expiration = config.APP_SPECIFIC_TOKEN_EXPIRATION ? durationSeconds(config.APP_SPECIFIC_TOKEN_EXPIRATION) : null;
   return {
-    auth: new Authenticator(db, namespaces, config, data),
+    auth: new Authenticator(db, namespaces, config, data, backoff),
     permissions,
-    sessions: new Sessions(db, durationSeconds(config.SESSION_TIMEOUT), await secretMaterial(db, 'SECRET_KEY', config.SECRET_KEY)),
+    sessions,
     orgs: new Organizations(db, config),
     teams: new Teams(db, config.FEATURE_REQUIRE_TEAM_INVITE),
     robots: new Robots(db, data),
@@ -61,7 +64,7 @@ export async function createTenancy(db: Db, config: QuayConfig, namespaces: Name
     appTokens: new AppTokens(db, data, expiration),
     repoViews: new RepoViews(db, permissions),
     logReader: new LogReader(db, () => logs.flush()),
-    users: new Users(db),
+    users: new Users(db, backoff, sessions),
     pages,
     writeGate,
   };

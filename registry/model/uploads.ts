@@ -1,12 +1,17 @@
 /**
- * Upload sessions. Bytes stream from the request through a hasher into the blob store; the session's offset
- * lives in the database, so any replica (or a restarted process) can continue it. The hash state is kept in
- * memory for speed; a process without it re-hashes the staged bytes.
+ * Upload sessions. Each request streams its bytes through a counter (and a hasher) into a private segment of
+ * the blob store; a compare-and-set on the session's offset in the database then attaches the segment, so
+ * concurrent requests on one session cannot mix their bytes and a loser leaves nothing behind. The session
+ * lives in the database, so any replica (or a restarted process) can continue it.
+ *
+ * The digest is computed over exactly the committed segments: a hash that this process chained while writing
+ * them (keyed by the exact list of segment ids, which are immutable once written), or else by reading them
+ * back. A blob is published under a digest only when that hash matches.
  */
 import { randomUUID, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
-import type { BlobStore } from '../storage/index.js';
+import type { BlobStore, Segment } from '../storage/index.js';
 import { DigestError, newHash, parseDigest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../errors.js';
 import type { Blobs, BlobRow } from './blobs.js';
@@ -16,6 +21,8 @@ export interface UploadRow {
   repository_id: number;
   byte_count: number;
   algorithm: DigestAlgorithm;
+  /** The committed segments, in order; their sizes add up to byte_count. */
+  segments: Segment[];
   created_at: Date;
   updated_at: Date;
 }
@@ -35,9 +42,14 @@ export interface ChunkInput {
 
 const HASH_CACHE_LIMIT = 2000;
 
+/** Identifies the committed bytes of a session: its segment ids in order. */
+function chainKey(u: UploadRow): string {
+  return u.segments.map((s) => s.id).join(',');
+}
+
 export class Uploads {
-  /** uploadId -> hash over the first `offset` bytes */
-  private readonly hashes = new Map<string, { offset: number; algorithm: DigestAlgorithm; hash: Hash }>();
+  /** uploadId -> hash over the segments named by `chain` */
+  private readonly hashes = new Map<string, { chain: string; algorithm: DigestAlgorithm; hash: Hash }>();
 
   constructor(
     private readonly db: Db,
@@ -62,7 +74,7 @@ export class Uploads {
     return r.rows[0];
   }
 
-  /** Append one chunk. A chunk must start where the staged bytes end; otherwise 416 with the current range. */
+  /** Append one chunk. A chunk must start where the committed bytes end; otherwise 416 with the current range. */
   async append(upload: UploadRow, chunk: ChunkInput): Promise<UploadRow> {
     const offset = upload.byte_count;
     if (chunk.range) {
@@ -75,37 +87,53 @@ export class Uploads {
     if (expected !== null && offset + expected > this.maxBlobSize) {
       throw new RegistryError('SIZE_INVALID', `blob exceeds the maximum layer size of ${this.maxBlobSize} bytes`, { status: 413 });
     }
-    const hash = await this.hashAt(upload, upload.algorithm);
+    // Continue the hash of the committed bytes when this process has it; a copy, so a losing request cannot touch it.
+    const hash = this.cachedHash(upload, upload.algorithm)?.copy() ?? null;
     const maxBlobSize = this.maxBlobSize;
     let seen = offset;
     const hashing = new Transform({
       transform(data: Buffer, _enc, cb) {
         seen += data.length;
         if (seen > maxBlobSize) return cb(new RegistryError('SIZE_INVALID', `blob exceeds the maximum layer size of ${maxBlobSize} bytes`, { status: 413 }));
-        hash.update(data);
+        hash?.update(data);
         cb(null, data);
       },
     });
-    this.hashes.delete(upload.id);
     // pipeline() carries an aborted request's error into the hashing stream (and so to the store's writer).
     const source = pipeline(chunk.body, hashing, () => undefined);
-    const written = await this.store.appendUpload(upload.id, offset, source);
+    const segment = randomUUID();
+    const discard = () => this.store.deleteSegment(upload.id, segment).catch(() => undefined);
+    let written: number;
+    try {
+      written = await this.store.writeSegment(upload.id, segment, source);
+    } catch (err) {
+      await discard();
+      await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or finished meanwhile
+      throw storageFull(err) ?? err;
+    }
     if (expected !== null && written !== expected) {
+      await discard();
       throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${expected}`);
     }
+    if (written === 0) {
+      await discard();
+      return upload;
+    }
     const r = await this.db.query<UploadRow>(
-      'UPDATE blob_upload SET byte_count = $3, updated_at = now() WHERE id = $1 AND byte_count = $2 RETURNING *',
-      [upload.id, offset, offset + written],
+      `UPDATE blob_upload SET byte_count = $3, segments = segments || $4::jsonb, updated_at = now()
+        WHERE id = $1 AND byte_count = $2 RETURNING *`,
+      [upload.id, offset, offset + written, JSON.stringify([{ id: segment, size: written }])],
     );
     if (!r.rows[0]) {
-      await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or expired meanwhile
+      await discard();
+      await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or finished meanwhile
       throw new RegistryError('RANGE_INVALID', 'the upload was changed by a concurrent request');
     }
-    this.remember(upload.id, offset + written, upload.algorithm, hash);
+    if (hash) this.remember(r.rows[0], upload.algorithm, hash);
     return r.rows[0];
   }
 
-  /** Close the session: append the last chunk if any, verify the digest, then publish the blob. */
+  /** Close the session: append the last chunk if any, verify the digest over the committed bytes, then publish the blob. */
   async finish(upload: UploadRow, digest: string, last: ChunkInput | null): Promise<BlobRow> {
     let parsed;
     try {
@@ -115,18 +143,26 @@ export class Uploads {
     }
     if (last) upload = await this.append(upload, last);
     const size = upload.byte_count;
-    const actual = `${parsed.algorithm}:${(await this.hashAt(upload, parsed.algorithm)).copy().digest('hex')}`;
+    const hash = this.cachedHash(upload, parsed.algorithm) ?? (await this.hashCommitted(upload, parsed.algorithm));
+    const actual = `${parsed.algorithm}:${hash.copy().digest('hex')}`;
     if (actual !== parsed.digest) {
       await this.cancel(upload);
       throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${parsed.digest}`);
     }
     const blob = await this.db.tx(async (q) => {
+      // The session must still hold exactly the bytes just verified; the row lock keeps appends, a cancel and a
+      // second finish out until this one is done.
+      const cur = await q.query<{ byte_count: number }>('SELECT byte_count FROM blob_upload WHERE id = $1 FOR UPDATE', [upload.id]);
+      if (!cur.rows[0]) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
+      if (Number(cur.rows[0].byte_count) !== size) throw new RegistryError('RANGE_INVALID', 'the upload was changed by a concurrent request');
       // Inserting or touching the row locks it: GC cannot delete this digest's bytes while we publish them.
       const b = await q.query<BlobRow>(
         `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id, digest, size`,
         [parsed.digest, size],
       );
-      await this.store.commitUpload(upload.id, parsed.digest, size);
+      await this.store.commitUpload(upload.id, upload.segments, parsed.digest).catch((err: unknown) => {
+        throw storageFull(err) ?? err;
+      });
       await this.blobs.holdTemporaryReference(q, upload.repository_id, b.rows[0].id);
       await q.query('DELETE FROM blob_upload WHERE id = $1', [upload.id]);
       return b.rows[0];
@@ -142,20 +178,47 @@ export class Uploads {
     await this.store.deleteUpload(upload.id);
   }
 
-  /** A hash over the staged bytes, from memory when this process has it, else by re-reading them. */
-  private async hashAt(upload: UploadRow, algorithm: DigestAlgorithm): Promise<Hash> {
+  /** The hash this process chained over exactly the session's committed segments, if it has one. */
+  private cachedHash(upload: UploadRow, algorithm: DigestAlgorithm): Hash | null {
+    if (upload.segments.length === 0) return upload.byte_count === 0 ? newHash(algorithm) : null;
     const known = this.hashes.get(upload.id);
-    if (known && known.offset === upload.byte_count && known.algorithm === algorithm) return known.hash;
+    return known && known.algorithm === algorithm && known.chain === chainKey(upload) ? known.hash : null;
+  }
+
+  /** Hash the committed segments by reading them back; their length must be the session's byte count. */
+  private async hashCommitted(upload: UploadRow, algorithm: DigestAlgorithm): Promise<Hash> {
     const hash = newHash(algorithm);
-    if (upload.byte_count > 0) {
-      for await (const data of await this.store.readUpload(upload.id, upload.byte_count)) hash.update(data as Buffer);
+    let n = 0;
+    try {
+      for await (const data of await this.store.readSegments(upload.id, upload.segments)) {
+        hash.update(data as Buffer);
+        n += (data as Buffer).length;
+      }
+    } catch (err) {
+      if (!isMissing(err)) throw err;
     }
-    this.remember(upload.id, upload.byte_count, algorithm, hash);
+    if (n !== upload.byte_count) {
+      await this.cancel(upload);
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `the upload's staged bytes are incomplete (${n} of ${upload.byte_count}); start it again`);
+    }
+    this.remember(upload, algorithm, hash);
     return hash;
   }
 
-  private remember(id: string, offset: number, algorithm: DigestAlgorithm, hash: Hash): void {
+  private remember(upload: UploadRow, algorithm: DigestAlgorithm, hash: Hash): void {
+    this.hashes.delete(upload.id);
     if (this.hashes.size >= HASH_CACHE_LIMIT) this.hashes.delete(this.hashes.keys().next().value!);
-    this.hashes.set(id, { offset, algorithm, hash });
+    this.hashes.set(upload.id, { chain: chainKey(upload), algorithm, hash });
   }
+}
+
+function isMissing(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return e.code === 'ENOENT' || e.name === 'NoSuchKey' || e.name === 'NotFound';
+}
+
+/** The storage has no room left: a clear 507 instead of an internal error (nothing was attached or published). */
+function storageFull(err: unknown): RegistryError | null {
+  if ((err as { code?: string }).code !== 'ENOSPC') return null;
+  return new RegistryError('UNAVAILABLE', 'the registry storage is full; try again later', { status: 507 });
 }

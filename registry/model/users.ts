@@ -1,11 +1,17 @@
 /** User accounts as superusers manage them: list, password, e-mail, enable/disable. */
 import type { Db } from '../db/index.js';
 import { hashPassword } from '../auth/passwords.js';
+import type { LoginBackoff } from '../auth/login_backoff.js';
+import type { Sessions } from '../auth/sessions.js';
 import type { NamespaceRow } from './namespaces.js';
 import { invalid } from './orgs.js';
 
 export class Users {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly backoff: LoginBackoff,
+    private readonly sessions: Sessions,
+  ) {}
 
   async list(opts: { includeDisabled: boolean; afterName: string; limit: number | null }): Promise<NamespaceRow[]> {
     const r = await this.db.query<NamespaceRow>(
@@ -31,8 +37,15 @@ export class Users {
     return r.rows;
   }
 
-  async setPassword(user: NamespaceRow, password: string): Promise<void> {
+  /**
+   * A new password clears the failed-login count and ends every browser session of the user but
+   * `keepSession` (the one that changed it), as Quay's change_password does. App-specific and OAuth tokens
+   * are separate credentials and stay valid.
+   */
+  async setPassword(user: NamespaceRow, password: string, keepSession?: string): Promise<void> {
     await this.db.query('UPDATE namespace SET password_hash = $2 WHERE id = $1', [user.id, await hashPassword(password)]);
+    await this.backoff.clear(user.id);
+    await this.sessions.destroyAll(user.id, keepSession);
   }
 
   async setEmail(user: NamespaceRow, email: string | null): Promise<void> {

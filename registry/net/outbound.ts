@@ -251,6 +251,22 @@ export class Outbound {
     return addrs;
   }
 
+  /**
+   * The connect-time check for a client that makes its own connections (the upstream registry client with its
+   * TLS and proxy settings): a `lookup` for node:http that resolves the name and refuses what request() refuses.
+   */
+  guardedLookup(): LookupFunction {
+    return (host, opts, cb) => {
+      this.resolveChecked(host).then(
+        (addrs) => {
+          if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [addrs[0]]);
+          else cb(null, addrs[0].address, addrs[0].family);
+        },
+        (err: Error) => cb(err as NodeJS.ErrnoException, '', 0),
+      );
+    };
+  }
+
   /** A request through the guard. Non-2xx statuses (3xx included) are returned, not thrown. */
   async request(raw: string, o: OutboundRequest): Promise<OutboundResponse> {
     const url = this.parse(raw, o.purpose);

@@ -109,7 +109,9 @@ export class BlobFiller {
     });
     try {
       const staged = pipeline(source.stream, hashing, () => undefined);
-      const written = await this.store.appendUpload(stagingId, 0, staged);
+      // One private segment, hashed as it is written (storage/blobstore.ts).
+      const segment = randomUUID();
+      const written = await this.store.writeSegment(stagingId, segment, staged);
       const actual = `${algorithm}:${hash.digest('hex')}`;
       if (actual !== req.digest) throw new UpstreamError('invalid', 'blob digest mismatch');
       if (req.expectedSize !== null && written !== req.expectedSize) throw new UpstreamError('invalid', 'range mismatch');
@@ -119,7 +121,7 @@ export class BlobFiller {
           `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size RETURNING id, digest, size`,
           [req.digest, written],
         );
-        await this.store.commitUpload(stagingId, req.digest, written);
+        await this.store.commitUpload(stagingId, [{ id: segment, size: written }], req.digest);
         await this.blobs.holdTemporaryReference(q, req.repositoryId, b.rows[0].id);
         await q.query('DELETE FROM proxy_blob_placeholder WHERE blob_id = $1', [b.rows[0].id]);
         return b.rows[0];

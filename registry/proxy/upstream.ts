@@ -57,6 +57,8 @@ export interface UpstreamOptions {
   insecure?: boolean;
   /** Verify the upstream's TLS certificate (mirroring's `verify_tls`). */
   verifyTls?: boolean;
+  /** Without TLS verification, fall back to plain http when the upstream does not speak TLS (skopeo's `--tls-verify=false`). */
+  httpFallback?: boolean;
   username?: string | null;
   password?: string | null;
   proxy?: ProxySettings;
@@ -152,7 +154,7 @@ function statusFailure(status: number, what: string): UpstreamError {
 
 export class UpstreamClient {
   readonly host: string;
-  private readonly base: URL;
+  private base: URL;
   /** Authorization header value per token scope (`''` = the upstream needs none), with its expiry. */
   private readonly auth = new Map<string, { header: string | null; expires: number }>();
   private readonly agent: http.Agent;
@@ -352,7 +354,26 @@ export class UpstreamClient {
   }
 
   /** One HTTP exchange; resolves with the response head (the body is the caller's to consume). */
-  private send(method: string, url: URL, headers: Record<string, string>, readTimeoutMs = this.o.readTimeoutMs ?? 30_000): Promise<IncomingMessage> {
+  private async send(method: string, url: URL, headers: Record<string, string>, readTimeoutMs?: number): Promise<IncomingMessage> {
+    // Literal addresses never reach the lookup: the guard checks every URL (token realms, redirects) first.
+    if (this.o.guard) {
+      try {
+        await this.o.guard.check(url.href);
+      } catch (e) {
+        throw new UpstreamError('invalid', `${url.host} is not allowed: ${(e as Error).message}`);
+      }
+    }
+    try {
+      return await this.exchange(method, url, headers, readTimeoutMs);
+    } catch (e) {
+      const plainHttp = this.o.httpFallback && this.o.verifyTls === false && url.protocol === 'https:' && url.host === this.base.host && /SSL|TLS|EPROTO|wrong version/i.test((e as Error).message);
+      if (!plainHttp) throw e;
+      this.base = new URL(`http://${this.host}`);
+      return this.exchange(method, new URL(url.pathname + url.search, this.base), headers, readTimeoutMs);
+    }
+  }
+
+  private exchange(method: string, url: URL, headers: Record<string, string>, readTimeoutMs = this.o.readTimeoutMs ?? 30_000): Promise<IncomingMessage> {
     const connectTimeoutMs = this.o.connectTimeoutMs ?? 5_000;
     const isHttps = url.protocol === 'https:';
     const proxy = this.proxyFor(url);
@@ -369,7 +390,7 @@ export class UpstreamClient {
         req = https.request({ ...common, host: url.hostname, port: url.port || 443, path: url.pathname + url.search, servername: url.hostname, createConnection: tunnel(proxy, url, common.rejectUnauthorized, this.o.guard) } as https.RequestOptions);
       } else {
         const mod = isHttps ? https : http;
-        req = mod.request({ ...common, host: url.hostname, port: url.port || (isHttps ? 443 : 80), path: url.pathname + url.search, agent: sameOrigin ? this.agent : undefined, servername: isHttps ? url.hostname : undefined });
+        req = mod.request({ ...common, host: url.hostname, port: url.port || (isHttps ? 443 : 80), path: url.pathname + url.search, agent: sameOrigin && isHttps === !this.o.insecure ? this.agent : undefined, servername: isHttps ? url.hostname : undefined });
       }
       const connectTimer = setTimeout(() => req.destroy(new UpstreamError('unavailable', `connecting to ${url.host} timed out`)), connectTimeoutMs);
       req.on('socket', (s: Socket) => {

@@ -9,7 +9,8 @@
  * The runner leases items (SELECT ... FOR UPDATE SKIP LOCKED: two consumers never get the same item), runs
  * the handler and then:
  *   - resolves               -> the item is deleted (done);
- *   - throws RetryLater(s)   -> available again after s seconds (Quay's JobException; the attempt is spent);
+ *   - throws RetryLater(s)   -> available again after s seconds (Quay's JobException; the attempt is spent,
+ *                               or given back with RetryLater(s, reason, true));
  *   - throws anything else   -> left leased: claimable again when its lease lapses (as after a crash).
  * Every lease spends one of `retries_remaining`; an item with none left is never leased again and is removed
  * by `purgeDead` (counted as given up). A handler that runs longer than its lease calls `extend`.
@@ -45,11 +46,15 @@ export interface PutOptions {
   retries?: number;
 }
 
-/** Thrown by a handler: make the item available again after `seconds` (Quay's JobException). */
+/**
+ * Thrown by a handler: make the item available again after `seconds` (Quay's JobException). With
+ * `refund` the attempt is given back (the item was not tried, e.g. its target is paused).
+ */
 export class RetryLater extends Error {
   constructor(
     readonly seconds: number,
     message = 'retry later',
+    readonly refund = false,
   ) {
     super(message);
     this.name = 'RetryLater';
@@ -128,6 +133,17 @@ export class WorkQueue {
       `UPDATE queue_item SET processing_expires = NULL, available_after = now() + make_interval(secs => $3), last_error = $4
         WHERE id = $1 AND state_id = $2`,
       [item.id, item.state_id, seconds, error?.slice(0, 2000) ?? null],
+    );
+    return r.rowCount > 0;
+  }
+
+  /** Put the item back for `seconds` without spending the attempt (its target is paused, not failing). */
+  async postpone(item: QueueItem<unknown>, seconds: number): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE queue_item SET processing_expires = NULL, available_after = now() + make_interval(secs => $3),
+              retries_remaining = retries_remaining + 1, attempts = attempts - 1
+        WHERE id = $1 AND state_id = $2`,
+      [item.id, item.state_id, seconds],
     );
     return r.rowCount > 0;
   }

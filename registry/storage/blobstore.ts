@@ -2,6 +2,12 @@
  * Where blob bytes live. The database decides what exists; a store only holds bytes addressed by digest,
  * plus the staged bytes of upload sessions. Bytes are streamed, never held whole in memory.
  *
+ * Staging protocol: each request that carries upload bytes writes them to a segment of its own (a new id,
+ * never written by anyone else, immutable once written); the database attaches a segment to the session only
+ * after a compare-and-set on the session's offset, and a losing request deletes its segment. So concurrent
+ * requests on one session can never mix their bytes, and the bytes a session holds are exactly the
+ * database's list of segments.
+ *
  * Publishing protocol (shared with GC): the caller inserts or locks the blob's database row in a
  * transaction, then calls commitUpload while holding that lock; GC deletes bytes only while holding the
  * same row lock, so a commit and a deletion of one digest never interleave.
@@ -20,14 +26,26 @@ export interface StagedUpload {
   modified: Date;
 }
 
+/** One request's staged bytes of an upload session. */
+export interface Segment {
+  id: string;
+  size: number;
+}
+
 export interface BlobStore {
   readonly driver: string;
-  /** Append `body` to an upload's staged bytes, which must currently hold exactly `offset` bytes. Resolves to the bytes written. */
-  appendUpload(uploadId: string, offset: number, body: Readable): Promise<number>;
-  /** The staged bytes of an upload from the start, for re-hashing when no hash state is at hand. */
-  readUpload(uploadId: string, size: number): Promise<Readable>;
-  /** Make the first `size` staged bytes the content of `digest` (verified by the caller); idempotent when the content exists. */
-  commitUpload(uploadId: string, digest: string, size: number): Promise<void>;
+  /** Write `body` to a new private segment of an upload; durable when it resolves (to the bytes written). */
+  writeSegment(uploadId: string, segmentId: string, body: Readable): Promise<number>;
+  deleteSegment(uploadId: string, segmentId: string): Promise<void>;
+  /** The bytes of `segments`, in order (for hashing the committed bytes of a session). */
+  readSegments(uploadId: string, segments: readonly Segment[]): Promise<Readable>;
+  /**
+   * Make the bytes of `segments` the content of `digest` (verified by the caller over exactly these segments),
+   * replacing whatever is stored under the digest: content that was lost or damaged is repaired by the next
+   * upload of the same digest.
+   */
+  commitUpload(uploadId: string, segments: readonly Segment[], digest: string): Promise<void>;
+  /** Every staged byte of an upload (all its segments, attached or not). */
   deleteUpload(uploadId: string): Promise<void>;
   /** Staged uploads, for removing the abandoned ones. */
   listUploads(): AsyncIterable<StagedUpload>;

@@ -1,11 +1,14 @@
-/** Filesystem blob store (Quay's LocalStorage). Uploads are single files appended in place; commit is fsync + rename. */
+/**
+ * Filesystem blob store (Quay's LocalStorage). An upload is a directory of segment files, one per request
+ * (see blobstore.ts); commit renames the only segment, or a fsynced concatenation of several, into place.
+ */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, truncate, writeFile, readFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { casPath, type BlobStore, type ByteRange, type StagedUpload } from './blobstore.js';
+import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
 
 /** Chunk size of blob reads (see read()). */
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -14,21 +17,21 @@ export class FsBlobStore implements BlobStore {
   readonly driver = 'LocalStorage';
   constructor(private readonly root: string) {}
 
-  private uploadPath(id: string): string {
+  private uploadDir(id: string): string {
     return join(this.root, 'uploads', id);
+  }
+
+  private segmentPath(uploadId: string, segmentId: string): string {
+    return join(this.uploadDir(uploadId), segmentId);
   }
 
   private blobPath(digest: string): string {
     return join(this.root, casPath(digest));
   }
 
-  async appendUpload(uploadId: string, offset: number, body: Readable): Promise<number> {
-    const path = this.uploadPath(uploadId);
+  async writeSegment(uploadId: string, segmentId: string, body: Readable): Promise<number> {
+    const path = this.segmentPath(uploadId, segmentId);
     await mkdir(dirname(path), { recursive: true });
-    // Drop bytes a failed earlier request left beyond the recorded offset.
-    const current = await stat(path).then((s) => s.size, () => 0);
-    if (current > offset) await truncate(path, offset);
-    else if (current < offset) throw new Error(`upload ${uploadId} has ${current} staged bytes, expected ${offset}`);
     let written = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -36,34 +39,51 @@ export class FsBlobStore implements BlobStore {
         cb(null, chunk);
       },
     });
-    await pipeline(body, counter, createWriteStream(path, { flags: 'a' }));
+    try {
+      // 'wx': a segment is written once, by the request that named it; flush: fsync before close.
+      await pipeline(body, counter, createWriteStream(path, { flags: 'wx', flush: true }));
+    } catch (err) {
+      await rm(path, { force: true });
+      throw err;
+    }
     return written;
   }
 
-  async readUpload(uploadId: string, size: number): Promise<Readable> {
-    if (size === 0) return emptyStream();
-    return createReadStream(this.uploadPath(uploadId), { start: 0, end: size - 1 });
+  async deleteSegment(uploadId: string, segmentId: string): Promise<void> {
+    await rm(this.segmentPath(uploadId, segmentId), { force: true });
   }
 
-  async commitUpload(uploadId: string, digest: string, size: number): Promise<void> {
-    const target = this.blobPath(digest);
-    if (await this.exists(digest)) return;
-    const staged = this.uploadPath(uploadId);
-    await mkdir(dirname(staged), { recursive: true });
-    const fh = await open(staged, 'a+');
-    try {
-      await fh.truncate(size);
-      await fh.sync();
-    } finally {
-      await fh.close();
+  async readSegments(uploadId: string, segments: readonly Segment[]): Promise<Readable> {
+    const paths = segments.filter((s) => s.size > 0).map((s) => this.segmentPath(uploadId, s.id));
+    async function* concat(): AsyncIterable<Buffer> {
+      for (const path of paths) {
+        for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })) yield chunk as Buffer;
+      }
     }
+    return Readable.from(concat());
+  }
+
+  async commitUpload(uploadId: string, segments: readonly Segment[], digest: string): Promise<void> {
+    const target = this.blobPath(digest);
     await mkdir(dirname(target), { recursive: true });
-    await rename(staged, target);
-    await syncDir(dirname(target));
+    let source: string;
+    if (segments.length === 1) {
+      // Already fsynced by writeSegment and never written again: publish it as it is, through a second link so
+      // that the session keeps its bytes until the caller's transaction commits.
+      source = `${target}.${randomUUID()}.tmp`;
+      await link(this.segmentPath(uploadId, segments[0].id), source);
+    } else {
+      source = this.segmentPath(uploadId, `${randomUUID()}.joined`);
+      await mkdir(dirname(source), { recursive: true });
+      await pipeline(await this.readSegments(uploadId, segments), createWriteStream(source, { flags: 'wx', flush: true }));
+    }
+    // rename() replaces an existing file atomically: readers see the old or the new bytes, never a mix.
+    await rename(source, target);
+    await fsync(dirname(target));
   }
 
   async deleteUpload(uploadId: string): Promise<void> {
-    await rm(this.uploadPath(uploadId), { force: true });
+    await rm(this.uploadDir(uploadId), { recursive: true, force: true });
   }
 
   async *listUploads(): AsyncIterable<StagedUpload> {
@@ -109,8 +129,9 @@ function emptyStream(): Readable {
   return Readable.from([]);
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+/** fsync a directory (a rename in it is durable after this). */
+async function fsync(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {

@@ -1,7 +1,7 @@
 /**
  * S3 and S3-compatible blob store (Quay's S3Storage, RadosGWStorage, RHOCSStorage).
- * An upload is a series of segment objects, one per request body, so any replica can append to it; commit
- * copies a single segment server-side, or joins several with a multipart upload.
+ * An upload is a series of segment objects, one per request body (see blobstore.ts), so any replica can
+ * append to it; commit copies a single segment server-side, or joins several with a multipart upload.
  */
 import {
   S3Client,
@@ -21,7 +21,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { casPath, type BlobStore, type ByteRange, type StagedUpload } from './blobstore.js';
+import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
 
 export interface S3Options {
   driver: string;
@@ -70,16 +70,8 @@ export class S3BlobStore implements BlobStore {
     return this.key(`uploads/${id}/`);
   }
 
-  private segmentKey(id: string, offset: number): string {
-    return `${this.uploadDir(id)}${String(offset).padStart(16, '0')}`;
-  }
-
-  private async segments(id: string): Promise<Array<{ key: string; offset: number; size: number }>> {
-    const out: Array<{ key: string; offset: number; size: number }> = [];
-    for await (const obj of this.list(this.uploadDir(id))) {
-      out.push({ key: obj.Key!, offset: Number(obj.Key!.slice(this.uploadDir(id).length)), size: obj.Size ?? 0 });
-    }
-    return out.sort((a, b) => a.offset - b.offset);
+  private segmentKey(uploadId: string, segmentId: string): string {
+    return `${this.uploadDir(uploadId)}${segmentId}`;
   }
 
   private async *list(prefix: string): AsyncIterable<_Object> {
@@ -91,10 +83,7 @@ export class S3BlobStore implements BlobStore {
     } while (token);
   }
 
-  async appendUpload(uploadId: string, offset: number, body: Readable): Promise<number> {
-    // Segments at or past the offset are leftovers of a request that failed after storing them.
-    const stale = (await this.segments(uploadId)).filter((s) => s.offset >= offset);
-    await this.deleteKeys(stale.map((s) => s.key));
+  async writeSegment(uploadId: string, segmentId: string, body: Readable): Promise<number> {
     let written = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -105,7 +94,7 @@ export class S3BlobStore implements BlobStore {
     const source = pipeline(body, counter, () => undefined);
     const upload = new Upload({
       client: this.s3,
-      params: { Bucket: this.bucket, Key: this.segmentKey(uploadId, offset), Body: source },
+      params: { Bucket: this.bucket, Key: this.segmentKey(uploadId, segmentId), Body: source },
       partSize: PART_SIZE,
       queueSize: 2,
       leavePartsOnError: false,
@@ -114,38 +103,35 @@ export class S3BlobStore implements BlobStore {
     return written;
   }
 
-  async readUpload(uploadId: string, size: number): Promise<Readable> {
-    const segs = (await this.segments(uploadId)).filter((s) => s.offset < size);
+  async deleteSegment(uploadId: string, segmentId: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.segmentKey(uploadId, segmentId) }));
+  }
+
+  async readSegments(uploadId: string, segments: readonly Segment[]): Promise<Readable> {
+    const keys = segments.filter((s) => s.size > 0).map((s) => ({ key: this.segmentKey(uploadId, s.id), size: s.size }));
     const self = this;
     async function* concat(): AsyncIterable<Buffer> {
-      let remaining = size;
-      for (const seg of segs) {
-        const take = Math.min(seg.size, remaining);
-        if (take <= 0) break;
-        const r = await self.s3.send(new GetObjectCommand({ Bucket: self.bucket, Key: seg.key, Range: `bytes=0-${take - 1}` }));
+      for (const seg of keys) {
+        const r = await self.s3.send(new GetObjectCommand({ Bucket: self.bucket, Key: seg.key, Range: `bytes=0-${seg.size - 1}` }));
         for await (const chunk of r.Body as Readable) yield chunk as Buffer;
-        remaining -= take;
       }
     }
     return Readable.from(concat());
   }
 
-  async commitUpload(uploadId: string, digest: string, size: number): Promise<void> {
-    if (await this.exists(digest)) return;
+  async commitUpload(uploadId: string, segments: readonly Segment[], digest: string): Promise<void> {
     const target = this.key(casPath(digest));
-    const segs = (await this.segments(uploadId)).filter((s) => s.offset < size);
-    const total = segs.reduce((n, s) => n + s.size, 0);
-    if (total < size) throw new Error(`upload ${uploadId} has ${total} staged bytes, expected ${size}`);
-    if (size === 0) {
+    const segs = segments.filter((s) => s.size > 0).map((s) => ({ key: this.segmentKey(uploadId, s.id), size: s.size }));
+    if (segs.length === 0) {
       await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: target, Body: Buffer.alloc(0) }));
-    } else if (segs.length === 1 && segs[0].size === size && size <= MAX_COPY) {
+    } else if (segs.length === 1 && segs[0].size <= MAX_COPY) {
       await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: target, CopySource: this.copySource(segs[0].key) }));
-    } else if (segs.slice(0, -1).every((s) => s.size >= MIN_PART) && segs.every((s) => s.size <= MAX_COPY) && total === size) {
+    } else if (segs.slice(0, -1).every((s) => s.size >= MIN_PART) && segs.every((s) => s.size <= MAX_COPY)) {
       await this.multipartCopy(target, segs);
     } else {
       const upload = new Upload({
         client: this.s3,
-        params: { Bucket: this.bucket, Key: target, Body: await this.readUpload(uploadId, size) },
+        params: { Bucket: this.bucket, Key: target, Body: await this.readSegments(uploadId, segments) },
         partSize: PART_SIZE,
         queueSize: 2,
         leavePartsOnError: false,
@@ -176,7 +162,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async deleteUpload(uploadId: string): Promise<void> {
-    await this.deleteKeys((await this.segments(uploadId)).map((s) => s.key));
+    const keys: string[] = [];
+    for await (const obj of this.list(this.uploadDir(uploadId))) keys.push(obj.Key!);
+    await this.deleteKeys(keys);
   }
 
   private async deleteKeys(keys: string[]): Promise<void> {

@@ -5,6 +5,8 @@ import { collectGarbage } from './gc.js';
 import { recordExpiredTags } from './tag_expiry.js';
 import { runIndexing, runOsvImport, secscanQueueHandlers } from './secscan.js';
 import { startQueueRunner, type QueueHandler } from './queue_runner.js';
+import { notificationHandler } from './notification_worker.js';
+import { notifyExpiringImages } from './image_expiry_notifications.js';
 
 export interface Worker {
   name: string;
@@ -56,6 +58,7 @@ function defaultWorkers(rt: Runtime): Worker[] {
   const workers: Worker[] = [
     { name: 'upload_cleanup', intervalMs: cleanupMs, run: (r) => cleanupUploads(r, ageMs).then(() => undefined) },
     { name: 'tag_expiry', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => recordExpiredTags(r).then(() => undefined) },
+    { name: 'image_expiry_notifications', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => notifyExpiringImages(r).then(() => undefined) },
   ];
   if (config.FEATURE_SECURITY_SCANNER) {
     const everyMs = config.SECURITY_SCANNER_INDEXING_INTERVAL * 1000;
@@ -68,5 +71,5 @@ function defaultWorkers(rt: Runtime): Worker[] {
 
 /** The handler of each named work queue. */
 export function queueHandlers(rt: Runtime): QueueHandler[] {
-  return [...secscanQueueHandlers(rt)];
+  return [notificationHandler(rt), ...secscanQueueHandlers(rt)];
 }

@@ -54,7 +54,10 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
         await h.handle(item, rt, queue);
         if (!(await queue.complete(item))) outcome = 'lease_lost';
       } catch (err) {
-        if (err instanceof RetryLater) {
+        if (err instanceof RetryLater && err.refund) {
+          outcome = 'postponed';
+          await queue.postpone(item, err.seconds).catch((e) => rt.log.error({ err: e }, 'queue postpone failed'));
+        } else if (err instanceof RetryLater) {
           outcome = item.retries_remaining > 0 ? 'retry' : 'gave_up';
           if (item.retries_remaining > 0) await queue.retry(item, err.seconds, err.message).catch((e) => rt.log.error({ err: e }, 'queue retry failed'));
           else await queue.complete(item).catch(() => undefined);

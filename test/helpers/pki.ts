@@ -1,5 +1,5 @@
 /**
- * A throw-away PKI made with the openssl CLI: a CA, a server certificate for 127.0.0.1/localhost and a client
+ * A throw-away PKI made with the openssl CLI: a CA, a server certificate for 127.0.0.1, 127.0.0.5 and localhost and a client
  * certificate (clientAuth), as PEM strings and as files.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,7 +31,7 @@ export function makeTestPki(dir: string): TestPki {
     openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj]);
     openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
   };
-  issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,IP:127.0.0.5,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   issue('client', '/CN=quay-ts registry', 'extendedKeyUsage=clientAuth\n');
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   return {

@@ -15,7 +15,7 @@ import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup
 import { createTestBucket, createTestDatabase, createTestRedisUrl, s3Client, type S3Bucket } from '../setup/services.js';
 import { INSECURE, clientSandbox } from '../setup/tools.js';
 import { generateCa, issueServingCert } from '../../operator/tls.js';
-import { applyYaml, bundleYaml, createNamespace, registryYaml, renderedConfig, waitCondition } from './helpers.js';
+import { applyYaml, bundleYaml, createNamespace, get, registryYaml, renderedConfig, waitCondition } from './helpers.js';
 
 const ns = 'e2e';
 const ADMIN_PASSWORD = 'operator-e2e-password';
@@ -24,6 +24,10 @@ let cluster: TestCluster;
 let operator: OperatorProcess;
 let controllers: FakeControllers;
 let registry: ManagedProcess | undefined;
+let mirror: ManagedProcess | undefined;
+/** The rendered config.yaml written where the test processes read it, and their work dir. */
+let configPath: string;
+let dir: string;
 let bucket: S3Bucket;
 let port: number;
 
@@ -35,6 +39,7 @@ beforeAll(async () => {
 }, 20 * 60_000);
 
 afterAll(async () => {
+  await mirror?.stop(35_000);
   await registry?.stop(35_000);
   controllers?.stop();
   await operator?.stop();
@@ -85,8 +90,8 @@ test('the operator-rendered config.yaml runs the registry; skopeo pushes and pul
   const { secretName, data, config } = await renderedConfig(cluster, ns, 'reg');
   expect(config).toMatchObject({ DB_URI: dbUri, SERVER_HOSTNAME: hostPort, FEATURE_SECURITY_SCANNER: true, FEATURE_REPO_MIRROR: true });
   expect(config.SECRET_KEY).toHaveLength(80);
-  const dir = workDir('operator-e2e');
-  const configPath = join(dir, 'config.yaml');
+  dir = workDir('operator-e2e');
+  configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, data['config.yaml']);
   mkdirSync(join(dir, 'data'));
   registry = startProcess({
@@ -125,3 +130,24 @@ test('the operator-rendered config.yaml runs the registry; skopeo pushes and pul
     client.destroy();
   }
 }, 180_000);
+
+test("the quay-mirror Deployment's command line runs the registry's mirror role, which answers its probes", async () => {
+  const d = await get(cluster, 'apps/v1', 'Deployment', 'reg-quay-mirror', ns);
+  const c = d.spec.template.spec.containers[0];
+  expect(c.command).toEqual(['node', '/app/dist/registry/main.js']);
+  const probe = c.readinessProbe.httpGet;
+  expect(probe.port).toBe(Number(c.env.find((e: any) => e.name === 'PORT').value));
+  const mirrorPort = await freePort();
+  // As the pod runs it, with the config where the pod mounts it replaced by the test's copy.
+  const args = c.args.map((a: string) => (a === '/conf/stack/config.yaml' ? configPath : a));
+  mirror = startProcess({
+    name: 'mirror',
+    bin: process.execPath,
+    args: [join(REPO_ROOT, 'dist/registry/main.js'), ...args, '--host', '127.0.0.1', '--data-dir', join(dir, 'data')],
+    logFile: join(dir, 'mirror.log'),
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: String(mirrorPort) },
+  });
+  await waitUntil(mirror, `the mirror role on ${mirrorPort}`, async () => (await fetch(`http://127.0.0.1:${mirrorPort}${probe.path}`)).status === 200, 60_000);
+  expect(c.livenessProbe.httpGet.path).toBe(probe.path);
+}, 120_000);

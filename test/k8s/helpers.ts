@@ -151,3 +151,29 @@ export function diff(a: Map<string, string>, b: Map<string, string>): string[] {
   const keys = new Set([...a.keys(), ...b.keys()]);
   return [...keys].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? '-'} -> ${b.get(k) ?? '-'}`);
 }
+
+/** How many passes (or health refreshes) the operator logged for registry `namespace/name` so far. */
+export function logCount(logs: string, key: string, what: 'pass done' | 'health evaluated' = 'pass done'): number {
+  return logs.split('\n').filter((l) => l.includes(`"msg":"${key}: ${what}`)).length;
+}
+
+/**
+ * Quietness that can fail: over `windowMs` the operator must have run at least `minPasses` passes
+ * for each registry in `keys` (so a stalled operator does not pass), and nothing in `namespaces`
+ * may have moved except what `allow` matches. Returns the snapshot diff for further checks.
+ */
+export async function expectQuiet(
+  cluster: TestCluster,
+  operatorLogs: () => string,
+  opts: { namespaces: string[]; keys: string[]; windowMs: number; minPasses: number; allow?: RegExp; before?: Map<string, string> },
+): Promise<void> {
+  const before = opts.before ?? (await snapshot(cluster, opts.namespaces));
+  const passesBefore = opts.keys.map((k) => logCount(operatorLogs(), k));
+  await sleep(opts.windowMs);
+  const after = await snapshot(cluster, opts.namespaces);
+  const passes = opts.keys.map((k, i) => logCount(operatorLogs(), k) - passesBefore[i]);
+  for (const [i, k] of opts.keys.entries()) {
+    if (passes[i] < opts.minPasses) throw new Error(`${k}: ${passes[i]} passes in ${opts.windowMs} ms, expected at least ${opts.minPasses}`);
+  }
+  expect(diff(before, after).filter((d) => !opts.allow?.test(d))).toEqual([]);
+}

@@ -8,8 +8,9 @@ import { validateConfig } from '../../config/index.js';
 import { OPENSHIFT_APPS_DOMAIN, TestCluster } from '../setup/k8s/cluster.js';
 import { OperatorProcess } from '../setup/k8s/operator.js';
 import { FakeControllers, admitRoute, bindBucket } from '../setup/k8s/controllers.js';
-import { generateCa, issueServingCert } from '../../operator/tls.js';
-import { applyYaml, bundleYaml, condition, createNamespace, get, registry, registryYaml, renderedConfig, secretData, waitCondition, waitFor } from './helpers.js';
+import { generateCa, issueServingCert, type Pem } from '../../operator/tls.js';
+import { caHash } from '../../operator/openshift.js';
+import { applyYaml, bundleYaml, condition, createNamespace, get, registry, registryYaml, renderedConfig, secretData, sleep, waitCondition, waitFor } from './helpers.js';
 
 let cluster: TestCluster;
 let operator: OperatorProcess;
@@ -102,14 +103,41 @@ describe('an empty QuayRegistry on OpenShift', () => {
     const rb = await get(cluster, 'rbac.authorization.k8s.io/v1', 'RoleBinding', 'reg-quay-metrics', ns);
     expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'prometheus-k8s', namespace: 'openshift-monitoring' }]);
     expect(condition(await registry(cluster, ns, 'reg'), 'ComponentMonitoringReady')).toMatchObject({ status: 'True' });
+    // The console dashboard (no ownerReference: another namespace) and the cluster-monitoring label.
+    const dash = await get(cluster, 'v1', 'ConfigMap', 'reg-grafana-dashboard-quay', 'openshift-config-managed');
+    expect(dash.metadata.labels['console.openshift.io/dashboard']).toBe('true');
+    expect(dash.metadata.ownerReferences).toBeUndefined();
+    const board = JSON.parse(dash.data['quay.json']);
+    expect(board.title).toBe(`Quay - ${ns} - reg`);
+    expect(board.panels[0].targets[0].expr).toContain(`namespace="${ns}",service="reg-quay-metrics"`);
+    expect((await get(cluster, 'v1', 'Namespace', ns)).metadata.labels).toMatchObject({ 'openshift.io/cluster-monitoring': 'true', 'quay-operator/managed-label': 'true' });
+  });
+
+  test('CA ConfigMaps for OpenShift to fill; an injected CA rolls quay, mirror and Clair', async () => {
+    const service = await get(cluster, 'v1', 'ConfigMap', 'reg-cluster-service-ca', ns);
+    expect(service.metadata.annotations['service.beta.openshift.io/inject-cabundle']).toBe('true');
+    expect((await get(cluster, 'v1', 'ConfigMap', 'reg-cluster-trusted-ca', ns)).metadata.labels['config.openshift.io/inject-trusted-cabundle']).toBe('true');
+    const hashes = async () =>
+      Promise.all(['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app'].map(async (d) => (await get(cluster, 'apps/v1', 'Deployment', d, ns)).spec.template.metadata.annotations['cluster-service-ca']));
+    const before = await hashes();
+    expect(new Set(before).size).toBe(1);
+    // What OpenShift's service CA operator does: it writes the bundle into the ConfigMap.
+    const pem = (await generateCa('service CA')).cert;
+    await cluster.objects.send('PATCH', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'reg-cluster-service-ca', namespace: ns }, data: { 'service-ca.crt': pem } } as never, { fieldManager: 'service-ca-operator' }, 'application/merge-patch+json');
+    await waitFor('the new CA hash on the pods', async () => (await hashes()).every((h) => h === caHash(pem)), 30_000, logs);
+    // The operator's applies never take the injected content away.
+    await sleep(2000);
+    expect((await get(cluster, 'v1', 'ConfigMap', 'reg-cluster-service-ca', ns)).data['service-ca.crt']).toBe(pem);
   });
 });
 
 describe('a user certificate on OpenShift', () => {
+  const ns = 'own-cert';
+  const host = 'quay.example.test';
+  let pair: Pem;
+
   test('is served by the Route itself', async () => {
-    const ns = 'own-cert';
-    const host = 'quay.example.test';
-    const pair = await issueServingCert(await generateCa('user CA'), [host, 'builder.example.test']);
+    pair = await issueServingCert(await generateCa('user CA'), [host, 'builder.example.test']);
     await createNamespace(cluster, ns);
     await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host }, { 'ssl.cert': pair.cert, 'ssl.key': pair.key }));
     await applyYaml(cluster, registryYaml(ns, 'reg', { configBundleSecret: 'bundle' }));
@@ -121,6 +149,25 @@ describe('a user certificate on OpenShift', () => {
     const route = await waitFor('Route', async () => get(cluster, 'route.openshift.io/v1', 'Route', 'reg-quay', ns), 30_000, logs);
     expect(route.spec.host).toBe(host);
     expect(route.spec.tls).toEqual({ termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect', certificate: pair.cert, key: pair.key });
+  });
+
+  test("with tls unmanaged, the APIServer's TLS profile reaches the config unless the user set it", async () => {
+    const certs = { 'ssl.cert': pair.cert, 'ssl.key': pair.key };
+    await waitFor('bucket claim', async () => get(cluster, 'objectbucket.io/v1alpha1', 'ObjectBucketClaim', 'reg-quay-datastore', ns), 30_000, logs);
+    await bindBucket(cluster.kc, ns, 'reg-quay-datastore', { host: 's3.openshift-storage.svc', port: 443, bucket: 'own-cert', accessKey: 'AK', secretKey: 'SK' });
+    await waitFor('the app Deployment', () => get(cluster, 'apps/v1', 'Deployment', 'reg-quay-app', ns), 60_000, logs);
+    expect((await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS).toBeUndefined();
+    await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'APIServer', metadata: { name: 'cluster' }, spec: { tlsSecurityProfile: { type: 'Modern', modern: {} } } } as never, {});
+    // APIServer is not watched (as in Quay's operator): the next pass picks it up; a bundle edit starts one.
+    await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host, REGISTRY_TITLE: 'Own' }, certs));
+    await waitFor('SSL_PROTOCOLS in the config', async () => (await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS?.[0] === 'TLSv1.3', 30_000, logs);
+    const { config } = await renderedConfig(cluster, ns, 'reg');
+    expect(config.SSL_PROTOCOLS).toEqual(['TLSv1.3']);
+    expect(config.SSL_CIPHERS).toEqual(['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']);
+    // The user's own value wins over the profile.
+    await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host, SSL_PROTOCOLS: ['TLSv1.2'] }, certs));
+    await waitFor('the user value', async () => (await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS?.[0] === 'TLSv1.2', 30_000, logs);
+    expect((await renderedConfig(cluster, ns, 'reg')).config.SSL_CIPHERS).toBeUndefined();
   });
 });
 

@@ -36,6 +36,7 @@ GO_TOOLS=(
   "conformance|github.com/opencontainers/distribution-spec/conformance|v0.0.0-20260831232431-97274622c111"
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
   "osv-scanner|github.com/google/osv-scanner/v2/cmd/osv-scanner|v2.6.0||go1.27.3"
+  "mailpit|github.com/axllent/mailpit|v1.33.1"
 )
 
 T0=$(date +%s)

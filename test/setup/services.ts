@@ -469,3 +469,66 @@ export function removeStaleRunDirs(workRoot: string): void {
     if (!alive) rmSync(join(workRoot, d), { recursive: true, force: true });
   }
 }
+
+// ------------------------------------------------------------------------------------------------ Mailpit
+
+export interface MailpitMessage {
+  ID: string;
+  From: { Address: string };
+  To: Array<{ Address: string }>;
+  Subject: string;
+  Created: string;
+}
+
+export interface MailpitService extends Service {
+  smtpPort: number;
+  /** Mailpit's HTTP API base, http://127.0.0.1:<port> */
+  apiUrl: string;
+  /** Every message received so far, newest first. */
+  messages(): Promise<MailpitMessage[]>;
+  /** One message's HTML and text bodies. */
+  body(id: string): Promise<{ HTML: string; Text: string; Subject: string; To: Array<{ Address: string }> }>;
+  /** Waits until `n` messages match `filter`; returns them. */
+  waitFor(filter: (m: MailpitMessage) => boolean, n?: number, timeoutMs?: number): Promise<MailpitMessage[]>;
+}
+
+/** Starts a private Mailpit (SMTP and its HTTP API on loopback, messages in memory). */
+export async function startMailpit(): Promise<MailpitService> {
+  const bin = tool('mailpit');
+  const dir = workDir('mailpit');
+  return onFreePort('mailpit', async (smtpPort) => {
+    const httpPort = await freePort();
+    const proc = startProcess({
+      name: 'mailpit',
+      bin,
+      args: ['--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`, '--database', join(dir, 'mailpit.db'), '--smtp-auth-accept-any', '--smtp-auth-allow-insecure'],
+      cwd: dir,
+      logFile: join(dir, 'mailpit.log'),
+    });
+    const apiUrl = `http://127.0.0.1:${httpPort}`;
+    await waitUntil(proc, `Mailpit API on ${apiUrl} and SMTP on ${smtpPort}`, async () => (await fetch(`${apiUrl}/api/v1/messages`)).ok && (await tcpOpen(smtpPort)));
+    const messages = async (): Promise<MailpitMessage[]> => {
+      const r = await fetch(`${apiUrl}/api/v1/messages?limit=1000`);
+      return ((await r.json()) as { messages: MailpitMessage[] }).messages;
+    };
+    return makeService<MailpitService>({
+      host: '127.0.0.1',
+      port: smtpPort,
+      dir,
+      process: proc,
+      smtpPort,
+      apiUrl,
+      messages,
+      body: async (id) => (await (await fetch(`${apiUrl}/api/v1/message/${id}`)).json()) as { HTML: string; Text: string; Subject: string; To: Array<{ Address: string }> },
+      waitFor: async (filter, n = 1, timeoutMs = 30_000) => {
+        const end = Date.now() + timeoutMs;
+        for (;;) {
+          const hits = (await messages()).filter(filter);
+          if (hits.length >= n) return hits;
+          if (Date.now() > end) throw new Error(`mailpit: ${hits.length} of ${n} expected messages within ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+    });
+  });
+}

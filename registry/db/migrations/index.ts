@@ -5,11 +5,17 @@ import lifecycle from './003_lifecycle.js';
 import inviteNotifications from './004_invite_notifications.js';
 import tagNameOrder from './005_tag_name_order.js';
 import tagVersion from './006_tag_version.js';
+import uploadSegments from './010_upload_segments.js';
+import manifestChildDeferred from './011_manifest_child_deferred.js';
+import quotaDeletedNamespace from './012_quota_deleted_namespace.js';
 import queue from './030_queue.js';
 import repositoryNotifications from './031_notifications.js';
+import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
+import globalMessages from './041_global_messages.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
+import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -19,10 +25,16 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 4, name: 'invite notifications', sql: inviteNotifications },
   { version: 5, name: 'tag name order', sql: tagNameOrder },
   { version: 6, name: 'tag version', sql: tagVersion },
+  { version: 10, name: 'upload segments', sql: uploadSegments },
+  { version: 11, name: 'manifest child checked at commit', sql: manifestChildDeferred },
+  { version: 12, name: 'quota skips deleted namespaces', sql: quotaDeletedNamespace },
   { version: 30, name: 'work queue', sql: queue },
   { version: 31, name: 'repository and namespace notifications', sql: repositoryNotifications },
+  { version: 32, name: 'notification pause', sql: notificationPause },
   { version: 40, name: 'repository state', sql: repositoryState },
+  { version: 41, name: 'global messages', sql: globalMessages },
   { version: 50, name: 'proxy cache', sql: proxyCache },
   { version: 51, name: 'repository mirroring', sql: repoMirror },
+  { version: 20, name: 'login backoff', sql: loginBackoff },
   { version: 60, name: 'security scan', sql: securityScan },
 ];

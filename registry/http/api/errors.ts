@@ -14,7 +14,25 @@ export type ApiErrorType =
   | 'not_found'
   | 'tag_immutable'
   | 'downstream_issue'
-  | 'internal_error';
+  | 'internal_error'
+  | 'feature_not_implemented';
+
+/** What `GET /api/v1/error/{type}` says about each error type this API answers with (Quay's texts). */
+export const ERROR_DESCRIPTIONS: Record<ApiErrorType | 'external_service_timeout' | 'invalid_response' | 'exceeds_license', string> = {
+  external_service_timeout: 'An external service timed out. Retrying the request may resolve the issue.',
+  invalid_request: 'The request was invalid. It may have contained invalid values or was improperly formatted.',
+  invalid_response: 'The response was invalid.',
+  invalid_token: 'The access token provided was invalid.',
+  expired_token: 'The access token provided has expired.',
+  insufficient_scope: 'The access token did not have sufficient scope to access the requested resource.',
+  fresh_login_required: 'The action requires a fresh login to succeed.',
+  exceeds_license: 'The action was refused because the current license does not allow it.',
+  not_found: 'The resource was not found.',
+  downstream_issue: 'An error occurred in a downstream service.',
+  tag_immutable: 'The tag is immutable and cannot be changed or deleted.',
+  internal_error: 'The server failed to handle the request. Retrying the request may resolve the issue.',
+  feature_not_implemented: 'The feature this request needs is enabled in the configuration but not implemented by this registry.',
+};
 
 export class ApiError extends Error {
   constructor(

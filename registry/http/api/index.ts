@@ -32,22 +32,35 @@ import { organizationQuotaRoutes } from './quota.js';
 import { superuserQuotaRoutes } from './superuser_quota.js';
 import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
+import { namespaceNotificationRoutes, repoNotificationRoutes } from './repo_notifications.js';
 import { searchRoutes } from './search.js';
+import { enabledUnbuiltFeatures, unbuiltFeatureError } from './unbuilt.js';
+import { errorRoutes } from './error.js';
+import { messageRoutes } from './messages.js';
+import { repoTokenRoutes } from './repotoken.js';
 import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
+import { mirrorRoutes } from './mirror.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
     if (err instanceof WriteRefused) return sendApiError(rt, req, reply, messageError(err.status, err.message, err.extra));
-    if (err instanceof RegistryError && err.status < 500) return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
+    if (err instanceof RegistryError && err.status < 500) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
+    }
     const e = err as { statusCode?: number; validation?: unknown; message: string };
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));
     req.log.error({ err }, 'unexpected error');
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));
   });
-  app.setNotFoundHandler((req, reply) => sendApiError(rt, req, reply, new ApiError(404, 'not_found', 'Not Found')));
+  for (const f of enabledUnbuiltFeatures(rt.config)) rt.log.warn({ feature: f.flag }, `${f.flag} is enabled, but this registry does not implement ${f.what}: its endpoints answer 501`);
+  app.setNotFoundHandler((req, reply) => {
+    const unbuilt = unbuiltFeatureError(rt.config, req.url.split('?')[0].slice('/api/v1'.length));
+    sendApiError(rt, req, reply, unbuilt ?? new ApiError(404, 'not_found', 'Not Found'));
+  });
 
   // Scripts send JSON with or without the right Content-Type, and PUTs often with no body at all (Quay reads
   // the body as JSON whatever its type): an empty body is "no body", anything else must be JSON.
@@ -103,8 +116,14 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await superuserQuotaRoutes(app, rt);
   await userQuotaRoutes(app, rt);
   await notificationRoutes(app, rt);
+  await repoNotificationRoutes(app, rt);
+  await namespaceNotificationRoutes(app, rt);
   await searchRoutes(app, rt);
   await secscanRoutes(app, rt);
   await proxyCacheRoutes(app, rt);
+  await errorRoutes(app, rt);
+  await messageRoutes(app, rt);
+  await repoTokenRoutes(app, rt);
+  await mirrorRoutes(app, rt);
   await discoveryRoutes(app);
 }

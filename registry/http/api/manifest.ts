@@ -57,15 +57,17 @@ interface ImageConfig {
   history?: unknown;
 }
 
-async function readConfig(rt: Runtime, digest: string, size: number): Promise<ImageConfig | null> {
-  if (size > MAX_CONFIG_BYTES) return null;
+/** The image config, read with a size cap and only after its bytes were verified; null when unavailable. */
+async function readConfig(rt: Runtime, repoId: number, digest: string, size: number): Promise<ImageConfig | null> {
+  const blob = await rt.blobs.findInRepo(repoId, digest);
+  if (!blob || blob.size !== size) return null;
   try {
-    const chunks: Buffer[] = [];
-    for await (const c of await rt.store.read(digest)) chunks.push(c as Buffer);
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const bytes = await rt.blobs.readVerified(blob, MAX_CONFIG_BYTES);
+    const parsed: unknown = bytes && JSON.parse(bytes.toString('utf8'));
     return parsed && typeof parsed === 'object' ? (parsed as ImageConfig) : null;
-  } catch {
-    // A config that cannot be read or parsed: the layers are still shown, without their history.
+  } catch (err) {
+    // A config that cannot be read, verified or parsed: the layers are still shown, without their history.
+    rt.log.warn({ err: (err as Error).message, digest }, 'manifest view without its image config');
     return null;
   }
 }
@@ -127,7 +129,7 @@ async function manifestView(rt: Runtime, m: ManifestRow): Promise<Record<string,
   if (!list) {
     const parsed = JSON.parse(m.bytes.toString('utf8')) as { config?: { digest?: string; size?: number; mediaType?: string }; layers?: Layer[] };
     const cfg = parsed.config;
-    const config = cfg?.digest && IMAGE_CONFIG_TYPES.has(m.config_media_type ?? '') ? await readConfig(rt, cfg.digest, cfg.size ?? 0) : null;
+    const config = cfg?.digest && IMAGE_CONFIG_TYPES.has(m.config_media_type ?? '') ? await readConfig(rt, m.repository_id, cfg.digest, cfg.size ?? 0) : null;
     layers = layerViews(parsed.layers ?? [], config);
   }
   return {

@@ -47,7 +47,7 @@ export async function proxyCacheRoutes(base: FastifyInstance, rt: Runtime): Prom
         if (req.principal.kind !== 'user') throw unauthorizedFor(req.principal);
         throw e;
       });
-      if (!(await rt.permissions.isOrgMember(req.principal, org)) && !rt.permissions.canReadAsSuperuser(req.principal)) throw unauthorizedFor(req.principal);
+      if (!(await rt.permissions.isOrgMember(req.principal, org)) && !rt.permissions.isGlobalReadonlySuperuser(req.principal)) throw unauthorizedFor(req.principal);
       const cfg = await rt.proxyCache.configFor(org.id, rt.db);
       if (!cfg) return { upstream_registry: '', expiration_s: '', insecure: '' };
       return { upstream_registry: cfg.upstream_registry, expiration_s: cfg.expiration_s, insecure: cfg.insecure };

@@ -7,7 +7,7 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
 import { NAME_RULE } from '../../model/orgs.js';
 import { badRequest, notFound } from './errors.js';
-import { requireSuperuser, requireSuperuserRead } from './auth.js';
+import { currentUser, requireSuperuser, requireSuperuserRead } from './auth.js';
 import { Email, op, typed } from './schema.js';
 import { namespaceQuotaFields } from './quota.js';
 import { namespaceAvatar, userSummary } from './views.js';
@@ -113,8 +113,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       if (body.password !== undefined) {
         const problem = passwordProblem(body.password);
         if (problem) throw badRequest(problem);
-        await rt.tenancy.users.setPassword(u, body.password);
-        await rt.tenancy.sessions.destroyAll(u.id);
+        await rt.tenancy.users.setPassword(u, body.password, self ? req.apiAuth.sessionId : undefined);
         result.encrypted_password = rt.auth.encryptPassword(body.password);
         rt.logs.log({ kind: 'user_change_password', performer: req.principal, namespaceId: u.id, ip: req.ip, metadata: { username: u.name } });
       }
@@ -173,4 +172,55 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
     reply.code(204).send();
   });
+
+  app.put(
+    '/superuser/organizations/:name',
+    {
+      schema: {
+        ...op('changeOrganization', tag, 'Updates information about the specified organization.', 'super:user'),
+        params: Type.Object({ name: Type.String({ description: 'The name of the organizaton being managed' }) }),
+        body: Type.Object({ name: Type.Optional(Type.String({ description: 'The new name for the organization' })) }, { description: 'Description of updates for an existing organization' }),
+      },
+      config: cfg,
+    },
+    async (req) => {
+      requireSuperuser(rt, req);
+      let org = await rt.namespaces.byName(req.params.name);
+      if (!org || org.kind !== 'org') throw notFound();
+      const newName = req.body.name;
+      if (newName !== undefined && newName !== org.name) {
+        org = await rt.tenancy.orgs.rename(org, newName);
+        rt.logs.log({ kind: 'org_change_name', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { old_name: req.params.name, new_name: newName, superuser: req.principal.kind === 'user' ? req.principal.name : null } });
+      }
+      return { name: org.name, email: org.email, avatar: namespaceAvatar(org), ...(await namespaceQuotaFields(rt, org)) };
+    },
+  );
+
+  app.post(
+    '/superuser/takeownership/:namespace',
+    {
+      schema: {
+        ...op('takeOwnership', tag, 'Takes ownership of the specified organization or user.', 'super:user'),
+        params: Type.Object({ namespace: Type.String({ description: 'The namespace of the user or organization being managed' }) }),
+      },
+      config: cfg,
+    },
+    async (req) => {
+      requireSuperuser(rt, req);
+      const me = await currentUser(rt, req);
+      const ns = await rt.namespaces.byName(req.params.namespace);
+      if (!ns || ns.kind === 'robot') throw notFound();
+      if (ns.kind === 'user' && rt.namespaces.isSuperuser(ns)) throw badRequest('Cannot take ownership of a superuser');
+      const { wasUser } = await rt.tenancy.orgs.takeOwnership(ns, me);
+      rt.logs.log({ kind: 'take_ownership', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { entity_id: ns.id, namespace: ns.name, was_user: wasUser, superuser: me.name } });
+      return { namespace: ns.name };
+    },
+  );
+
+  app.get(
+    '/superuser/registrystatus',
+    { schema: { ...op('scRegistryStatus', tag, 'Returns the status of the registry.'), hide: true }, config: { anonymousAllowed: true } },
+    // A registry that started has a valid configuration and an up-to-date schema: it is set up.
+    async () => ({ provider_id: 'file', status: 'ready' }),
+  );
 }

@@ -1,5 +1,5 @@
 /** Teams of an organization: create/update, delete, members and invitations, permissions. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { badRequest, notFound } from './errors.js';
@@ -104,4 +104,34 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     const perms = await rt.tenancy.teams.permissions(team);
     return { permissions: perms.map((p) => ({ repository: { name: p.repository, is_public: p.visibility === 'public' }, role: p.role })) };
   });
+
+  // Team syncing needs a directory (LDAP, OIDC, Keystone); with Database authentication there is none, and
+  // Quay's database backend answers every group lookup "Not supported".
+  if (rt.config.FEATURE_TEAM_SYNCING) {
+    const syncingTeam = async (req: FastifyRequest, params: { orgname: string; teamname: string }) => {
+      const org = await adminOrg(rt, req, params.orgname);
+      if (!rt.config.FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP && !rt.permissions.isSuperuser(req.principal)) throw unauthorizedFor(req.principal);
+      const team = await rt.tenancy.teams.byName(org, params.teamname);
+      if (!team) throw notFound();
+      return team;
+    };
+    const syncCfg = { scope: 'org:admin' as const, fresh: true };
+    app.post(
+      '/organization/:orgname/team/:teamname/syncing',
+      { schema: { ...op('enableOrganizationTeamSync', tag, 'Enables syncing of the team with a backing group.', 'org:admin'), params: TeamParams }, config: syncCfg },
+      async (req) => {
+        await syncingTeam(req, req.params);
+        throw badRequest('Could not sync to group: Not supported');
+      },
+    );
+    app.delete(
+      '/organization/:orgname/team/:teamname/syncing',
+      { schema: { ...op('disableOrganizationTeamSync', tag, 'Disables syncing of the team with a backing group.', 'org:admin'), params: TeamParams }, config: syncCfg },
+      async (req) => {
+        const team = await syncingTeam(req, req.params);
+        // No team can be synced here, so there is nothing to stop.
+        return { name: team.name, description: team.description, can_view: true, role: team.role, avatar: teamAvatar(team.name) };
+      },
+    );
+  }
 }

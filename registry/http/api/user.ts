@@ -131,7 +131,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       if (password !== undefined) {
         const problem = passwordProblem(password);
         if (problem) throw badRequest(problem);
-        await rt.tenancy.users.setPassword(user, password);
+        await rt.tenancy.users.setPassword(user, password, req.apiAuth.sessionId);
         rt.logs.log({ kind: 'account_change_password', performer: req.principal, namespaceId: user.id, ip: req.ip });
       }
       if (email !== undefined && email !== user.email) {

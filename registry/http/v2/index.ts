@@ -1,45 +1,15 @@
 /**
  * The distribution API plugin. Repository names contain slashes, so one wildcard route takes every /v2 path
- * and a table matched from the right (the fixed keyword ends the name) picks the handler.
+ * and the route table (routes.ts) picks the handler and the action to authorize.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
-import { identify } from './access.js';
-import type { V2Context, V2Handler } from './context.js';
-import { catalog, ping } from './base.js';
-import { deleteBlob, getBlob } from './blobs.js';
-import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from './uploads.js';
-import { deleteManifest, getManifest, putManifest } from './manifests.js';
-import { listTags } from './tags.js';
-import { listReferrers } from './referrers.js';
+import { authorize, identify } from './access.js';
+import type { V2Context } from './context.js';
+import { V2_ROUTES, type V2Method } from './routes.js';
 import { issueToken } from './token.js';
-
-interface Route {
-  name: string;
-  pattern: RegExp;
-  methods: Partial<Record<string, V2Handler>>;
-  /** false for routes that are not under a repository name */
-  repo: boolean;
-}
-
-const NAME = '(.+?)';
-const ROUTES: Route[] = [
-  { name: 'v2_base', pattern: /^$/, methods: { GET: ping, HEAD: ping }, repo: false },
-  { name: 'v2_catalog', pattern: /^_catalog$/, methods: { GET: catalog }, repo: false },
-  { name: 'v2_tags', pattern: new RegExp(`^${NAME}/tags/list$`), methods: { GET: listTags }, repo: true },
-  { name: 'v2_manifest', pattern: new RegExp(`^${NAME}/manifests/([^/]+)$`), methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest }, repo: true },
-  { name: 'v2_upload_start', pattern: new RegExp(`^${NAME}/blobs/uploads/?$`), methods: { POST: startUpload }, repo: true },
-  {
-    name: 'v2_upload',
-    pattern: new RegExp(`^${NAME}/blobs/uploads/([^/]+)$`),
-    methods: { GET: uploadStatus, PATCH: patchUpload, PUT: putUpload, DELETE: cancelUpload },
-    repo: true,
-  },
-  { name: 'v2_blob', pattern: new RegExp(`^${NAME}/blobs/([^/]+)$`), methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }, repo: true },
-  { name: 'v2_referrers', pattern: new RegExp(`^${NAME}/referrers/([^/]+)$`), methods: { GET: listReferrers }, repo: true },
-];
 
 function errorBody(err: RegistryError): string {
   return JSON.stringify({ errors: [{ code: err.code, message: err.message, detail: err.detail ?? {} }] });
@@ -92,12 +62,12 @@ export async function v2Plugin(app: FastifyInstance, opts: { rt: Runtime }): Pro
         throw new RegistryError('NAME_INVALID', 'malformed path encoding');
       }
       const query = new URLSearchParams(queryPart ?? '');
-      for (const route of ROUTES) {
+      for (const route of V2_ROUTES) {
         const m = route.pattern.exec(rest);
         if (!m) continue;
-        const handler = route.methods[req.method];
+        const endpoint = route.methods[req.method as V2Method];
         req.metricRoute = route.name;
-        if (!handler) throw new RegistryError('UNSUPPORTED', `method ${req.method} is not allowed here`);
+        if (!endpoint) throw new RegistryError('UNSUPPORTED', `method ${req.method} is not allowed here`);
         const caller = await identify(rt, req);
         let target: V2Context['target'] = { ref: { namespace: '', name: '', full: '' }, namespace: null, repo: null };
         if (route.repo) {
@@ -113,7 +83,10 @@ export async function v2Plugin(app: FastifyInstance, opts: { rt: Runtime }): Pro
           }
           target = await rt.repositories.lookup(ref);
         }
-        return handler({ rt, req, reply, caller, target, params: m.slice(2), query });
+        // The one authorization of every /v2 request, from the route table.
+        if (endpoint.action === 'delete') await authorize(rt, req, caller, target, 'delete', ['delete', 'push', '*']);
+        else if (endpoint.action !== 'none') await authorize(rt, req, caller, target, endpoint.action);
+        return endpoint.handler({ rt, req, reply, caller, target, params: m.slice(2), query });
       }
       req.metricRoute = 'v2_unknown';
       throw new RegistryError('NAME_UNKNOWN', `no route for ${pathPart}`, { status: 404 });

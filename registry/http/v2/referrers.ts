@@ -2,12 +2,10 @@
 import { parseDigest } from '../../oci/digest.js';
 import { MT } from '../../oci/mediatypes.js';
 import { RegistryError } from '../../errors.js';
-import { authorize } from './access.js';
 import type { V2Context } from './context.js';
 
 export async function listReferrers(ctx: V2Context): Promise<void> {
   const [digest] = ctx.params;
-  await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'pull');
   try {
     parseDigest(digest);
   } catch (e) {

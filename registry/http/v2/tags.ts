@@ -1,6 +1,5 @@
 /** GET /v2/<name>/tags/list with n / last pagination and a Link header. */
 import { RegistryError } from '../../errors.js';
-import { authorize } from './access.js';
 import { repoPath, requireRepo, type V2Context } from './context.js';
 
 /** The `n` page size: absent → `fallback`; invalid → 400; capped at `max`. */
@@ -13,7 +12,6 @@ export function pageSize(value: string | null, fallback: number, max: number): n
 const MAX_TAGS_PAGE = 10_000;
 
 export async function listTags(ctx: V2Context): Promise<void> {
-  await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'pull');
   const repo = requireRepo(ctx);
   const n = pageSize(ctx.query.get('n'), MAX_TAGS_PAGE, MAX_TAGS_PAGE);
   const last = ctx.query.get('last') ?? '';

@@ -7,7 +7,7 @@ import { parseRepositoryPath, NameError } from '../../oci/names.js';
 import { RegistryError } from '../../errors.js';
 import type { ChunkInput, ChunkRange, UploadRow } from '../../model/uploads.js';
 import type { BlobRow } from '../../model/blobs.js';
-import { authorize, grantedActions } from './access.js';
+import { grantedActions } from './access.js';
 import { contentLength, hasBody, pushTarget, repoPath, requireRepo, type V2Context } from './context.js';
 
 function uploadLocation(ctx: V2Context, id: string): string {
@@ -88,7 +88,8 @@ async function mountSources(ctx: V2Context, repoId: number, digest: string): Pro
     const ns = repo && (await rt.namespaces.byId(repo.namespace_id));
     if (!repo || !ns) continue;
     const target = { ref: { namespace: ns.name, name: repo.name, full: `${ns.name}/${repo.name}` }, namespace: ns, repo };
-    if ((await rt.permissions.registryActions(ctx.caller.principal, target, ['pull'])).includes('pull')) sources.push(id);
+    // With a bearer token, the token itself must grant pull on the source (not only the database).
+    if ((await grantedActions(rt, ctx.caller, target, ['pull'])).has('pull')) sources.push(id);
   }
   return sources;
 }
@@ -109,7 +110,6 @@ async function tryMount(ctx: V2Context, repoId: number, digest: string): Promise
 
 export async function startUpload(ctx: V2Context): Promise<void> {
   const { rt } = ctx;
-  await authorize(rt, ctx.req, ctx.caller, ctx.target, 'push');
   const repo = await pushTarget(ctx);
   await rt.quotas.checkUploadAllowed(repo.namespace_id);
   const mount = ctx.query.get('mount');
@@ -140,7 +140,6 @@ function parseDigestAlgorithm(digest: string): DigestAlgorithm | null {
 }
 
 async function session(ctx: V2Context): Promise<UploadRow> {
-  await authorize(ctx.rt, ctx.req, ctx.caller, ctx.target, 'push');
   const repo = requireRepo(ctx);
   return ctx.rt.uploads.get(repo.id, ctx.params[0]);
 }

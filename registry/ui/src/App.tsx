@@ -19,13 +19,22 @@ const NotFound = lazy(() => import('./pages/NotFound'));
 function RequireUser({ children }: { children: React.ReactNode }) {
   const { data: user } = useUser();
   const location = useLocation();
-  if (user?.anonymous) return <Navigate to={`/signin?redirect=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  if (!user) return <Loading />;
+  if (user.anonymous) return <Navigate to={`/signin?redirect=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   return children;
 }
 
+function Home() {
+  const { data: user } = useUser();
+  if (!user) return <Loading />;
+  return <Navigate to={user.anonymous ? '/signin' : '/organization'} replace />;
+}
+
+/**
+ * Pages render while GET /api/v1/user/ is in flight, so a page's code and data load in parallel with it;
+ * only the pages that need a signed-in user wait for the answer.
+ */
 export default function App() {
-  const { data: user, isLoading } = useUser();
-  if (isLoading || !user) return <Loading />;
   return (
     <Routes>
       <Route path="/signin" element={<Signin />} />
@@ -36,7 +45,7 @@ export default function App() {
           <Shell>
             <Suspense fallback={<Loading />}>
               <Routes>
-                <Route path="/" element={<Navigate to={user.anonymous ? '/signin' : '/organization'} replace />} />
+                <Route path="/" element={<Home />} />
                 <Route path="/organization" element={<RequireUser><OrganizationsList /></RequireUser>} />
                 <Route path="/organization/:organizationName" element={<RequireUser><Organization /></RequireUser>} />
                 <Route path="/organization/:organizationName/teams/:teamName" element={<RequireUser><TeamPage /></RequireUser>} />

@@ -3,7 +3,7 @@
  * registry's pull/push/admin through the token service, the expected allow or deny. Runs against the real
  * registry process on Postgres, with the world built through the API itself.
  */
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { basicAuth, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, grantedActions, initialize, oauthToken, signin } from './fixture.js';
 import { V2Client } from '../../helpers/v2.js';
 
@@ -35,31 +35,61 @@ const ALL_OPS = [
   'public_read',
   'user_me',
   'org_add_owner',
+  'repo_notify_list',
+  'repo_notify_create',
+  'repo_authorized_email',
+  'org_notify',
+  'user_namespace_notify',
   'repo_security',
   'public_security',
   'repo_state',
+  'repo_tokens',
+  'su_messages',
+  'org_proxycache_read',
+  'org_proxycache_admin',
+  'repo_mirror_read',
+  'repo_mirror_admin',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
+
+/**
+ * The answer of an allowed call where it is not a 2xx (repository tokens are gone in Quay 3.8: 410; the
+ * e-mail address was never authorized, so an admin learns 404; past authorization the proxy cache and mirror
+ * rows fail on purpose: a refused upstream, a repository without a mirror configuration).
+ */
+const ALLOWED_STATUS: Partial<Record<Op, number>> = {
+  repo_tokens: 410,
+  repo_authorized_email: 404,
+  org_proxycache_admin: 400,
+  repo_mirror_read: 404,
+  repo_mirror_admin: 404,
+};
 
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
   anonymous: ['public_read', 'public_security'],
-  outsider: ['public_read', 'public_security', 'user_me'],
-  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me'],
-  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me'],
-  repoadmin: ['repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state'],
-  member: ['public_read', 'public_security', 'user_me'],
-  creator: ['repo_create', 'public_read', 'public_security', 'user_me'],
-  orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
+  outsider: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  repoadmin: [
+    'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
+    'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
+  ],
+  member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
+  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
+  orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
   robot_with_perm: ['public_read', 'public_security'],
   robot_without_perm: ['public_read', 'public_security'],
-  oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read'),
+  oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
   oauth_repo_read: ['repo_read', 'repo_security', 'public_read', 'public_security'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'public_security', 'user_me'],
-  // GLOBAL_READONLY_SUPER_USERS: reads every repository and the superuser API, changes nothing.
-  global_reader: ['repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me'],
+  superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages', 'user_namespace_notify'],
+  // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
+  global_reader: [
+    'repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify',
+    'org_proxycache_read', 'repo_mirror_read',
+  ],
 };
 
 /** Digests of the images pushed into acme/private and acme/public (for the /security rows). */
@@ -127,16 +157,39 @@ function call(api: Api, op: Op, name: string) {
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
+    case 'repo_notify_list':
+      return api.get('/repository/acme/private/notification/');
+    case 'repo_notify_create':
+      return api.post('/repository/acme/private/notification/', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'acme' } }, eventConfig: {}, title: name });
+    case 'repo_authorized_email':
+      return api.get('/repository/acme/private/authorizedemail/nobody@example.com');
+    case 'org_notify':
+      return api.get('/organization/acme/notifications');
+    case 'user_namespace_notify':
+      return api.get('/user/namespacenotifications');
     case 'repo_state':
       // NORMAL: the state the other operations need.
       return api.put('/repository/acme/private/changestate', { state: 'NORMAL' });
+    case 'repo_tokens':
+      return api.get('/repository/acme/private/tokens/');
+    case 'org_proxycache_read':
+      return api.get('/organization/acme/proxycache');
+    case 'org_proxycache_admin':
+      return api.post('/organization/acme/validateproxycache', { upstream_registry: '169.254.169.254' });
+    case 'repo_mirror_read':
+      return api.get('/repository/acme/private/mirror');
+    case 'repo_mirror_admin':
+      return api.post('/repository/acme/private/mirror/sync-now');
+    case 'su_messages':
+      return api.post('/messages', { message: { content: `from ${name}`, media_type: 'text/plain', severity: 'info' } });
   }
 }
+
 
 beforeAll(async () => {
   reg = await startRegistry({
     label: 'matrix',
-    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true }),
+    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true, FEATURE_PROXY_CACHE: true, FEATURE_REPO_MIRROR: true }),
   });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};
@@ -207,8 +260,9 @@ describe('REST API', () => {
     for (const op of ALL_OPS) {
       const r = await call(p.api, op, name);
       const allowed = ALLOWED[name].includes(op);
-      const ok = allowed ? r.status >= 200 && r.status < 300 : r.status === p.denied;
-      if (!ok) mismatches.push(`${op}: expected ${allowed ? '2xx' : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
+      const expectedOk = ALLOWED_STATUS[op];
+      const ok = allowed ? (expectedOk ? r.status === expectedOk : r.status >= 200 && r.status < 300) : r.status === p.denied;
+      if (!ok) mismatches.push(`${op}: expected ${allowed ? (expectedOk ?? '2xx') : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
       if (!allowed && r.status !== 404) {
         // Denials use Quay's error shape.
         expect(r.body).toMatchObject({ status: r.status, error_type: expect.any(String), error_message: expect.any(String), title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
@@ -291,5 +345,303 @@ describe('no escalation', () => {
     const r = await new Api(reg.url, { bearer: 'A'.repeat(40) }).get('/user/');
     expect(r.status).toBe(401);
     expect(r.body.error_type).toBe('invalid_token');
+  });
+});
+
+/**
+ * Every route of /api/v1 and /v2 has a row here naming who may reach it; a route without a row fails the
+ * build. Each row is checked for the principals its access class denies: they must get a refusal in the
+ * protocol's error format (401/403, or 404 where the resource is hidden; 400 only where the body schema has
+ * required fields, which are validated before the handler decides).
+ */
+type Access = 'public' | 'user' | 'repo:read' | 'repo:write' | 'repo:admin' | 'org:member' | 'org:admin' | 'superuser:read' | 'superuser';
+
+const DENIED: Record<Access, string[]> = {
+  public: [],
+  user: ['anonymous'],
+  'repo:read': ['anonymous', 'outsider', 'member', 'oauth_user_read'],
+  'repo:write': ['anonymous', 'outsider', 'member', 'reader', 'oauth_repo_read', 'oauth_user_read'],
+  'repo:admin': ['anonymous', 'outsider', 'member', 'reader', 'writer', 'oauth_repo_read', 'oauth_user_read'],
+  'org:member': ['anonymous', 'outsider'],
+  'org:admin': ['anonymous', 'outsider', 'member', 'reader', 'writer', 'repoadmin', 'creator', 'oauth_repo_read', 'oauth_user_read'],
+  'superuser:read': ['anonymous', 'outsider', 'orgadmin', 'oauth_full'],
+  superuser: ['anonymous', 'outsider', 'orgadmin', 'oauth_full', 'global_reader'],
+};
+
+/** Who may reach each REST route (`METHOD /api/v1/path` as /api/v1/discovery names it). */
+const API_ROUTES: Record<string, Access> = {
+  'GET /api/v1/discovery': 'public',
+  'POST /api/v1/user/initialize': 'public',
+  'GET /api/v1/app/{client_id}': 'public',
+  // As in Quay: the entity search answers anonymous callers too (users only, no robots or teams).
+  'GET /api/v1/entities/{prefix}': 'public',
+  'POST /api/v1/organization/': 'user',
+  'GET /api/v1/organization/{orgname}': 'public',
+  'PUT /api/v1/organization/{orgname}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/aggregatelogs': 'org:admin',
+  'GET /api/v1/organization/{orgname}/logs': 'org:admin',
+  'GET /api/v1/organization/{orgname}/applications': 'org:admin',
+  'POST /api/v1/organization/{orgname}/applications': 'org:admin',
+  'GET /api/v1/organization/{orgname}/applications/{client_id}': 'org:admin',
+  'PUT /api/v1/organization/{orgname}/applications/{client_id}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/applications/{client_id}': 'org:admin',
+  'POST /api/v1/organization/{orgname}/applications/{client_id}/resetclientsecret': 'org:admin',
+  'GET /api/v1/organization/{orgname}/applications/{client_id}/tokens': 'org:admin',
+  'POST /api/v1/organization/{orgname}/applications/{client_id}/tokens': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/applications/{client_id}/tokens/{token_uuid}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/collaborators': 'org:admin',
+  'GET /api/v1/organization/{orgname}/members': 'org:admin',
+  'GET /api/v1/organization/{orgname}/members/{membername}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/members/{membername}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/prototypes': 'org:admin',
+  'POST /api/v1/organization/{orgname}/prototypes': 'org:admin',
+  'PUT /api/v1/organization/{orgname}/prototypes/{prototypeid}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/prototypes/{prototypeid}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/quota': 'org:member',
+  'GET /api/v1/organization/{orgname}/quota/{quota_id}': 'org:member',
+  'GET /api/v1/organization/{orgname}/quota/{quota_id}/limit': 'org:member',
+  'GET /api/v1/organization/{orgname}/quota/{quota_id}/limit/{limit_id}': 'org:member',
+  'POST /api/v1/organization/{orgname}/quota': 'superuser',
+  'PUT /api/v1/organization/{orgname}/quota/{quota_id}': 'superuser',
+  'DELETE /api/v1/organization/{orgname}/quota/{quota_id}': 'superuser',
+  'POST /api/v1/organization/{orgname}/quota/{quota_id}/limit': 'superuser',
+  'PUT /api/v1/organization/{orgname}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  'DELETE /api/v1/organization/{orgname}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  // Members see the robots (without tokens), as in Quay.
+  'GET /api/v1/organization/{orgname}/robots': 'org:member',
+  'GET /api/v1/organization/{orgname}/robots/{robot_shortname}': 'org:admin',
+  'PUT /api/v1/organization/{orgname}/robots/{robot_shortname}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/robots/{robot_shortname}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/robots/{robot_shortname}/credentials': 'org:admin',
+  'GET /api/v1/organization/{orgname}/robots/{robot_shortname}/permissions': 'org:admin',
+  'POST /api/v1/organization/{orgname}/robots/{robot_shortname}/regenerate': 'org:admin',
+  'PUT /api/v1/organization/{orgname}/team/{teamname}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/team/{teamname}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/team/{teamname}/members': 'org:admin',
+  'PUT /api/v1/organization/{orgname}/team/{teamname}/members/{membername}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/team/{teamname}/members/{membername}': 'org:admin',
+  'GET /api/v1/organization/{orgname}/team/{teamname}/permissions': 'org:admin',
+  'GET /api/v1/organization/{orgname}/proxycache': 'org:admin',
+  'POST /api/v1/organization/{orgname}/proxycache': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/proxycache': 'org:admin',
+  'POST /api/v1/organization/{orgname}/validateproxycache': 'org:admin',
+  'PUT /api/v1/repository/{namespace}/{repository}/changestate': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}/security': 'repo:read',
+  'GET /api/v1/error/{error_type}': 'public',
+  'GET /api/v1/messages': 'public',
+  'POST /api/v1/messages': 'superuser',
+  'DELETE /api/v1/message/{uuid}': 'superuser',
+  'POST /api/v1/superuser/takeownership/{namespace}': 'superuser',
+  'PUT /api/v1/superuser/organizations/{name}': 'superuser',
+  'GET /api/v1/repository/{namespace}/{repository}/tokens/': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/tokens/': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/tokens/{code}': 'repo:admin',
+  'PUT /api/v1/repository/{namespace}/{repository}/tokens/{code}': 'repo:admin',
+  'DELETE /api/v1/repository/{namespace}/{repository}/tokens/{code}': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/mirror': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/mirror': 'repo:admin',
+  'PUT /api/v1/repository/{namespace}/{repository}/mirror': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/mirror/sync-now': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/mirror/sync-cancel': 'repo:admin',
+  'GET /api/v1/repository': 'public',
+  'POST /api/v1/repository': 'user',
+  'GET /api/v1/repository/{namespace}/{repository}': 'repo:read',
+  'PUT /api/v1/repository/{namespace}/{repository}': 'repo:write',
+  'DELETE /api/v1/repository/{namespace}/{repository}': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/aggregatelogs': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/logs': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/changevisibility': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}': 'repo:read',
+  'GET /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}/labels': 'repo:read',
+  'POST /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}/labels': 'repo:write',
+  'GET /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}/labels/{labelid}': 'repo:read',
+  'DELETE /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}/labels/{labelid}': 'repo:write',
+  'GET /api/v1/repository/{namespace}/{repository}/permissions/team/': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/permissions/team/{teamname}': 'repo:admin',
+  'PUT /api/v1/repository/{namespace}/{repository}/permissions/team/{teamname}': 'repo:admin',
+  'DELETE /api/v1/repository/{namespace}/{repository}/permissions/team/{teamname}': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/permissions/user/': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/permissions/user/{username}': 'repo:admin',
+  'PUT /api/v1/repository/{namespace}/{repository}/permissions/user/{username}': 'repo:admin',
+  'DELETE /api/v1/repository/{namespace}/{repository}/permissions/user/{username}': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/permissions/user/{username}/transitive': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/tag/': 'repo:read',
+  'PUT /api/v1/repository/{namespace}/{repository}/tag/{tag}': 'repo:write',
+  'DELETE /api/v1/repository/{namespace}/{repository}/tag/{tag}': 'repo:write',
+  'POST /api/v1/repository/{namespace}/{repository}/tag/{tag}/restore': 'repo:write',
+  'POST /api/v1/signin': 'public',
+  'POST /api/v1/signin/verify': 'user',
+  'POST /api/v1/signout': 'public',
+  'GET /api/v1/superuser/aggregatelogs': 'superuser:read',
+  'GET /api/v1/superuser/logs': 'superuser:read',
+  'GET /api/v1/superuser/apptokens': 'superuser:read',
+  'GET /api/v1/superuser/organizations/': 'superuser:read',
+  'DELETE /api/v1/superuser/organizations/{name}': 'superuser',
+  'GET /api/v1/superuser/organization/{namespace}/quota': 'superuser:read',
+  'GET /api/v1/superuser/organization/{namespace}/quota/{quota_id}': 'superuser:read',
+  'GET /api/v1/superuser/organization/{namespace}/quota/{quota_id}/limit': 'superuser:read',
+  'GET /api/v1/superuser/organization/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser:read',
+  'POST /api/v1/superuser/organization/{namespace}/quota': 'superuser',
+  'PUT /api/v1/superuser/organization/{namespace}/quota/{quota_id}': 'superuser',
+  'DELETE /api/v1/superuser/organization/{namespace}/quota/{quota_id}': 'superuser',
+  'POST /api/v1/superuser/organization/{namespace}/quota/{quota_id}/limit': 'superuser',
+  'PUT /api/v1/superuser/organization/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  'DELETE /api/v1/superuser/organization/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  'GET /api/v1/superuser/users/{namespace}/quota': 'superuser:read',
+  'GET /api/v1/superuser/users/{namespace}/quota/{quota_id}': 'superuser:read',
+  'GET /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit': 'superuser:read',
+  'GET /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser:read',
+  'POST /api/v1/superuser/users/{namespace}/quota': 'superuser',
+  'PUT /api/v1/superuser/users/{namespace}/quota/{quota_id}': 'superuser',
+  'DELETE /api/v1/superuser/users/{namespace}/quota/{quota_id}': 'superuser',
+  'POST /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit': 'superuser',
+  'PUT /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  'DELETE /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  'GET /api/v1/superuser/users/': 'superuser:read',
+  'POST /api/v1/superuser/users/': 'superuser',
+  'GET /api/v1/superuser/users/{username}': 'superuser:read',
+  'PUT /api/v1/superuser/users/{username}': 'superuser',
+  'DELETE /api/v1/superuser/users/{username}': 'superuser',
+  'PUT /api/v1/teaminvite/{code}': 'user',
+  'DELETE /api/v1/teaminvite/{code}': 'user',
+  'GET /api/v1/user/': 'user',
+  'POST /api/v1/user/': 'public',
+  'PUT /api/v1/user/': 'user',
+  'DELETE /api/v1/user/': 'user',
+  'GET /api/v1/user/aggregatelogs': 'user',
+  'GET /api/v1/user/logs': 'user',
+  'GET /api/v1/user/apptoken': 'user',
+  'POST /api/v1/user/apptoken': 'user',
+  'GET /api/v1/user/apptoken/{token_uuid}': 'user',
+  'DELETE /api/v1/user/apptoken/{token_uuid}': 'user',
+  'GET /api/v1/user/authorizations': 'user',
+  'GET /api/v1/user/authorizations/{uuid}': 'user',
+  'DELETE /api/v1/user/authorizations/{uuid}': 'user',
+  'POST /api/v1/user/clientkey': 'user',
+  'GET /api/v1/user/notifications': 'user',
+  'GET /api/v1/user/notifications/{uuid}': 'user',
+  'PUT /api/v1/user/notifications/{uuid}': 'user',
+  'GET /api/v1/user/quota': 'user',
+  'GET /api/v1/user/quota/{quota_id}': 'user',
+  'GET /api/v1/user/quota/{quota_id}/limit': 'user',
+  'GET /api/v1/user/quota/{quota_id}/limit/{limit_id}': 'user',
+  'GET /api/v1/user/robots': 'user',
+  'GET /api/v1/user/robots/{robot_shortname}': 'user',
+  'PUT /api/v1/user/robots/{robot_shortname}': 'user',
+  'DELETE /api/v1/user/robots/{robot_shortname}': 'user',
+  'GET /api/v1/user/robots/{robot_shortname}/credentials': 'user',
+  'GET /api/v1/user/robots/{robot_shortname}/permissions': 'user',
+  'POST /api/v1/user/robots/{robot_shortname}/regenerate': 'user',
+  'GET /api/v1/user/starred': 'user',
+  'POST /api/v1/user/starred': 'user',
+  'DELETE /api/v1/user/starred/{namespace}/{repository}': 'user',
+  'GET /api/v1/users/{username}': 'public',
+};
+
+/** Who may use each /v2 route (`METHOD route-name` of the dispatcher's table), on the private repository acme/private. */
+const V2_ROUTES: Record<string, Access> = {
+  'GET v2_base': 'public',
+  'HEAD v2_base': 'public',
+  'GET v2_catalog': 'user',
+  'GET v2_tags': 'repo:read',
+  'GET v2_manifest': 'repo:read',
+  'HEAD v2_manifest': 'repo:read',
+  'PUT v2_manifest': 'repo:write',
+  'DELETE v2_manifest': 'repo:write',
+  'POST v2_upload_start': 'repo:write',
+  'GET v2_upload': 'repo:write',
+  'PATCH v2_upload': 'repo:write',
+  'PUT v2_upload': 'repo:write',
+  'DELETE v2_upload': 'repo:write',
+  'GET v2_blob': 'repo:read',
+  'HEAD v2_blob': 'repo:read',
+  'DELETE v2_blob': 'repo:write',
+  'GET v2_referrers': 'repo:read',
+  'GET v2_auth': 'public',
+  'POST v2_auth': 'public',
+};
+
+/** Values for path parameters: the matrix world's names, or something that does not exist. */
+const PARAMS: Record<string, string> = {
+  namespace: 'acme', repository: 'private', orgname: 'acme', name: 'acme', username: 'grantee', teamname: 'owners', membername: 'owner',
+  robot_shortname: 'withperm', tag: 'latest', manifestref: `sha256:${'0'.repeat(64)}`, prefix: 'ow',
+};
+
+interface Discovery {
+  paths: Record<string, Record<string, { parameters?: { in: string; schema?: { required?: string[] } }[] }>>;
+}
+
+describe('route coverage', () => {
+  let discovery: Discovery;
+  beforeAll(async () => {
+    discovery = (await (await fetch(`${reg.url}/api/v1/discovery`)).json()) as Discovery;
+  });
+
+  const apiRoutes = () => [
+    ...Object.entries(discovery.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)),
+    // Hidden from the document, routes all the same.
+    'GET /api/v1/discovery',
+    'POST /api/v1/user/initialize',
+  ];
+
+  test('every /api/v1 and /v2 route has a row, and every row a route', async () => {
+    const { V2_ROUTES: ROUTES } = await import('../../../registry/http/v2/routes.js');
+    const v2 = [...ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.name}`)), 'GET v2_auth', 'POST v2_auth'];
+    // The dispatcher's action for each route agrees with the matrix's class.
+    const classOf = { pull: 'repo:read', push: 'repo:write', delete: 'repo:write' } as const;
+    const disagreeing = ROUTES.flatMap((r) =>
+      Object.entries(r.methods).flatMap(([m, e]) => (e!.action !== 'none' && classOf[e!.action] !== V2_ROUTES[`${m} ${r.name}`] ? [`${m} ${r.name}: ${e!.action}`] : [])),
+    );
+    expect(disagreeing).toEqual([]);
+    const api = apiRoutes();
+    expect(api.filter((r) => !(r in API_ROUTES)).sort()).toEqual([]);
+    expect(Object.keys(API_ROUTES).filter((r) => !api.includes(r)).sort()).toEqual([]);
+    expect(v2.filter((r) => !(r in V2_ROUTES)).sort()).toEqual([]);
+    expect(Object.keys(V2_ROUTES).filter((r) => !v2.includes(r)).sort()).toEqual([]);
+  });
+
+  test.each(Object.keys(DENIED).filter((a) => DENIED[a as Access].length > 0))('REST routes of class %s refuse the principals it excludes', async (access) => {
+    const wrong: string[] = [];
+    for (const route of apiRoutes().filter((r) => API_ROUTES[r] === access)) {
+      const [method, template] = route.split(' ');
+      const path = template.replace(/^\/api\/v1/, '').replace(/\{([^}]+)\}/g, (_m, k: string) => encodeURIComponent(PARAMS[k] ?? 'nonexistent'));
+      const op = discovery.paths[template]?.[method.toLowerCase()];
+      const bodyRequired = (op?.parameters ?? []).some((p) => p.in === 'body' && (p.schema?.required?.length ?? 0) > 0);
+      const allowed = bodyRequired ? [400, 401, 403, 404] : [401, 403, 404];
+      for (const name of DENIED[access as Access]) {
+        const r = await P[name].api.call(method, path, method === 'POST' || method === 'PUT' ? {} : undefined);
+        if (!allowed.includes(r.status) || typeof r.body?.error_message !== 'string') wrong.push(`${name} ${route}: ${r.status} ${JSON.stringify(r.body).slice(0, 120)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test('/v2 routes on a private repository refuse anonymous callers and outsiders in the distribution format', async () => {
+    const { V2_ROUTES: ROUTES } = await import('../../../registry/http/v2/routes.js');
+    const sample: Record<string, string> = {
+      v2_tags: 'acme/private/tags/list',
+      v2_manifest: 'acme/private/manifests/latest',
+      v2_upload_start: 'acme/private/blobs/uploads/',
+      v2_upload: 'acme/private/blobs/uploads/00000000-0000-0000-0000-000000000000',
+      v2_blob: `acme/private/blobs/sha256:${'0'.repeat(64)}`,
+      v2_referrers: `acme/private/referrers/sha256:${'0'.repeat(64)}`,
+      v2_catalog: '_catalog',
+    };
+    const wrong: string[] = [];
+    for (const r of ROUTES) {
+      for (const method of Object.keys(r.methods)) {
+        const access = V2_ROUTES[`${method} ${r.name}`];
+        if (access === 'public') continue;
+        for (const name of ['anonymous', 'outsider'].filter((n) => DENIED[access].includes(n))) {
+          const creds = P[name].creds;
+          const res = await fetch(`${reg.url}/v2/${sample[r.name]}`, { method, headers: creds ? { authorization: basicAuth(creds.username, creds.password) } : {} });
+          const text = await res.text();
+          const code = method === 'HEAD' ? 'HEAD' : (JSON.parse(text || '{}') as { errors?: { code: string }[] }).errors?.[0]?.code;
+          if (![401, 403, 404].includes(res.status) || !code) wrong.push(`${name} ${method} ${r.name}: ${res.status} ${text.slice(0, 120)}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });

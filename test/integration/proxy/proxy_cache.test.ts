@@ -30,7 +30,7 @@ async function pull(path: string, accept = `${OCI_MANIFEST}, ${OCI_INDEX}`): Pro
 beforeAll(async () => {
   up = await startDistribution({ config: { log: { level: 'info', accesslog: { disabled: false } } } });
   upstream = new V2Client({ url: up.url } as RegistryProcess);
-  reg = await startRegistry({ label: 'proxy-cache', config: await scaleOutConfig({ FEATURE_PROXY_CACHE: true, FEATURE_QUOTA_MANAGEMENT: true }) });
+  reg = await startRegistry({ label: 'proxy-cache', config: await scaleOutConfig({ FEATURE_PROXY_CACHE: true, FEATURE_QUOTA_MANAGEMENT: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }) });
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'cache', email: 'cache@example.com' });
 }, 180_000);
@@ -47,6 +47,13 @@ test('configuration API: Quay bodies and texts, bad input refused, credentials n
     expect(r.status).toBe(400);
   }
   expect((await admin.post('/organization/cache/proxycache', { upstream_registry: 'http://127.0.0.1:5000' })).body.error_message).toBe('The provided registry URL is not allowed');
+  // SSRF: the metadata address and localhost (not in SSRF_ALLOWED_HOSTS) are refused, on create and validate.
+  for (const blocked of ['169.254.169.254', 'localhost:5000/library', '10.0.0.1:5000']) {
+    for (const path of ['proxycache', 'validateproxycache']) {
+      const r = await admin.post(`/organization/cache/${path}`, { upstream_registry: blocked, insecure: true });
+      expect({ blocked, path, status: r.status, text: r.body.error_message }).toEqual({ blocked, path, status: 400, text: 'The provided registry URL is not allowed' });
+    }
+  }
   const v = await admin.post('/organization/cache/validateproxycache', { upstream_registry: up.hostPort, insecure: true });
   expect(v).toMatchObject({ status: 202, body: 'Valid' });
   const c = await admin.post('/organization/cache/proxycache', { upstream_registry: up.hostPort, insecure: true, expiration_s: 3600, upstream_registry_username: null });

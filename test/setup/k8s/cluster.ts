@@ -32,6 +32,8 @@ export interface ClusterOptions {
   objectBuckets?: boolean;
   /** ServiceMonitor and PrometheusRule APIs. */
   monitoring?: boolean;
+  /** Install crds/ (default true; the install tests apply the CRD themselves). */
+  crds?: boolean;
 }
 
 /** Builds the binaries when they are missing (build.sh is idempotent and cached). */
@@ -173,7 +175,7 @@ export class TestCluster {
       await until('the API server to be ready', readyz, 90_000, () => cluster.logs());
       const core = cluster.kc.makeApiClient(CoreV1Api);
       await until('the default namespace', async () => ((await core.readNamespace({ name: 'default' })) ? true : undefined), 30_000);
-      await cluster.installCrds(join(ROOT, 'crds'));
+      if (opts.crds !== false) await cluster.installCrds(join(ROOT, 'crds'));
       const extra = readdirSync(join(SOURCE_DIR, 'crds')).filter(
         (f) =>
           (opts.openshift && f.startsWith('openshift-')) ||
@@ -183,6 +185,8 @@ export class TestCluster {
       for (const f of extra) await cluster.installCrdFile(join(SOURCE_DIR, 'crds', f));
       if (opts.openshift) {
         await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: OPENSHIFT_APPS_DOMAIN } } as KubernetesObject, {});
+        // Where the console reads dashboards from.
+        await cluster.createNamespace('openshift-config-managed');
       }
       return cluster;
     } catch (err) {

@@ -9,6 +9,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  KubernetesObjectApi,
   PatchStrategy,
   Watch,
   setHeaderOptions,
@@ -98,6 +99,32 @@ export async function bindVolume(kc: KubeConfig, namespace: string, name: string
   await kc.makeApiClient(CoreV1Api).patchNamespacedPersistentVolumeClaimStatus({ name, namespace, body: { status: { phase: 'Bound' } } }, mergePatch);
 }
 
+/** A StorageClass the fake volume controller treats as absent: claims naming it stay Pending. */
+export const MISSING_STORAGE_CLASS = 'missing';
+
+/** What the PV controller records on a claim whose StorageClass does not exist (once per claim). */
+async function provisioningFailed(kc: KubeConfig, c: V1PersistentVolumeClaim): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const namespace = c.metadata!.namespace!;
+  const name = `${c.metadata!.name}.provisioning-failed`;
+  const now = new Date();
+  const message = `storageclass.storage.k8s.io "${c.spec!.storageClassName}" not found`;
+  await core.createNamespacedEvent({
+    namespace,
+    body: {
+      metadata: { name, namespace },
+      involvedObject: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: c.metadata!.name, namespace, uid: c.metadata!.uid },
+      reason: 'ProvisioningFailed',
+      message,
+      type: 'Warning',
+      source: { component: 'persistentvolume-controller' },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    },
+  });
+}
+
 /** What OpenShift's router writes on a Route it serves. */
 export async function admitRoute(kc: KubeConfig, namespace: string, name: string): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
@@ -131,6 +158,10 @@ export async function bindBucket(
     namespace,
     body: { metadata: { name }, data: { BUCKET_HOST: b.host, BUCKET_PORT: String(b.port), BUCKET_NAME: b.bucket } },
   });
+  await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus(
+    { group: 'objectbucket.io', version: 'v1alpha1', namespace, plural: 'objectbucketclaims', name, body: { status: { phase: 'Bound' } } },
+    mergePatch,
+  );
 }
 
 /**
@@ -150,18 +181,49 @@ export class FakeControllers {
   async start(): Promise<void> {
     const prefix = (group: string) => (this.opts.namespace ? `${group}/namespaces/${this.opts.namespace}` : group);
     await this.watch(`${prefix('/apis/apps/v1')}/deployments`, async (d: V1Deployment) => {
-      if (!deploymentSettled(d)) await markDeploymentAvailable(this.kc, d.metadata!.namespace!, d.metadata!.name!);
+      if (d.metadata?.deletionTimestamp) return this.orphaned(d, 'apps/v1', 'Deployment');
+      if (deploymentSettled(d)) return;
+      // Pods of a claim that is not bound are not scheduled: wait a while for the volume controller.
+      const claims = (d.spec?.template?.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []));
+      const core = this.kc.makeApiClient(CoreV1Api);
+      const bound = async (claim: string) => (await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: d.metadata!.namespace! }).catch(() => undefined))?.status?.phase === 'Bound';
+      for (let waited = 0; !(await Promise.all(claims.map(bound))).every(Boolean); waited += 250) {
+        if (waited > 15_000 || this.stopped) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      await markDeploymentAvailable(this.kc, d.metadata!.namespace!, d.metadata!.name!);
     });
     if (this.opts.volumes) {
       await this.watch(`${prefix('/api/v1')}/persistentvolumeclaims`, async (c: V1PersistentVolumeClaim) => {
-        if (c.status?.phase !== 'Bound') await bindVolume(this.kc, c.metadata!.namespace!, c.metadata!.name!);
+        if (c.status?.phase === 'Bound') return;
+        if (c.spec?.storageClassName === MISSING_STORAGE_CLASS) await provisioningFailed(this.kc, c);
+        else await bindVolume(this.kc, c.metadata!.namespace!, c.metadata!.name!);
       });
     }
     if (this.opts.jobs) {
       await this.watch(`${prefix('/apis/batch/v1')}/jobs`, async (j: V1Job) => {
+        if (j.metadata?.deletionTimestamp) return this.orphaned(j, 'batch/v1', 'Job');
         if (!j.status?.succeeded && !j.status?.failed) await completeJob(this.kc, j.metadata!.namespace!, j.metadata!.name!);
       });
     }
+  }
+
+  /**
+   * The garbage collector's part in an orphaning delete: dependents keep running (there are none
+   * here), the `orphan` finalizer goes, and with it the object.
+   */
+  private async orphaned(o: V1Deployment | V1Job, apiVersion: string, kind: string): Promise<void> {
+    const finalizers = o.metadata?.finalizers ?? [];
+    if (!finalizers.includes('orphan')) return;
+    const objects = KubernetesObjectApi.makeApiClient(this.kc);
+    await objects.patch(
+      { apiVersion, kind, metadata: { name: o.metadata!.name, namespace: o.metadata!.namespace, finalizers: finalizers.filter((f) => f !== 'orphan') } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
+    );
   }
 
   private async watch<T>(path: string, onObject: (o: T) => Promise<void>): Promise<void> {

@@ -1,8 +1,12 @@
 import { COMPONENTS } from '../../../operator/components/index.js';
 import { builderNamespaces, builderObjects, fillBuilderConfig } from '../../../operator/components/builders.js';
-import type { RenderContext } from '../../../operator/components/common.js';
+import { createHash } from 'node:crypto';
+import { tlsHash, type RenderContext } from '../../../operator/components/common.js';
 import type { ComponentKind, KubeObject } from '../../../operator/types.js';
 import { context, KUBERNETES, OPENSHIFT } from './fixtures.js';
+import { clusterTlsSettings } from '../../../operator/openshift.js';
+import { renderConfig } from '../../../operator/bundle.js';
+import { upgradeJob } from '../../../operator/components/quay.js';
 
 function render(ctx: RenderContext): KubeObject[] {
   return (Object.keys(COMPONENTS) as ComponentKind[]).filter((k) => ctx.components[k].managed).flatMap((k) => COMPONENTS[k].objects(ctx));
@@ -14,7 +18,8 @@ describe('component renderers', () => {
     const ctx = context({ platform: OPENSHIFT });
     const objs = render(ctx);
     expect(objs.length).toBeGreaterThan(20);
-    for (const o of objs) {
+    // Cluster-wide monitoring objects live elsewhere (see the OpenShift integrations tests).
+    for (const o of objs.filter((o) => o.kind !== 'Namespace' && o.metadata.namespace === 'ns1')) {
       expect(o.metadata.name.startsWith('reg-')).toBe(true);
       expect(o.metadata.namespace).toBe('ns1');
       expect(o.metadata.labels!['quay-operator/quayregistry']).toBe('reg');
@@ -29,6 +34,42 @@ describe('component renderers', () => {
       'ObjectBucketClaim/reg-quay-datastore', 'Route/reg-quay', 'Route/reg-quay-builder', 'ServiceMonitor/reg-quay-metrics-monitor',
       'PrometheusRule/reg-quay-prometheus-rules',
     ]) expect(names).toContain(n);
+  });
+
+  test("Quay's container names, selectors, anti-affinity and certificate hash annotation", () => {
+    const ctx = context({ components: [{ kind: 'clair', managed: true, overrides: { affinity: { nodeAffinity: {} } } }] });
+    ctx.tlsAnnotations = { 'quay.redhat.com/tls-secret-hash': 'abcd1234' };
+    const objs = render(ctx);
+    const d = (name: string) => find(objs, 'Deployment', name);
+    expect(d('reg-quay-redis').spec.template.spec.containers[0].name).toBe('redis-master');
+    expect(d('reg-clair-postgres').spec.template.spec.containers[0].name).toBe('clair-postgres');
+    expect(d('reg-quay-database').spec.template.spec.containers[0].name).toBe('postgres');
+    expect(d('reg-quay-app').spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
+    expect(find(objs, 'Service', 'reg-quay-app').spec.selector).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
+    expect(d('reg-clair-postgres').spec.selector.matchLabels).toEqual({ 'quay-component': 'clair-postgres', 'quay-operator/quayregistry': 'reg' });
+    for (const name of ['reg-quay-app', 'reg-quay-mirror']) {
+      expect(d(name).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+        { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'quay-component', operator: 'In', values: [name.slice(4)] }] }, topologyKey: 'kubernetes.io/hostname' } },
+      ]);
+    }
+    // An affinity override replaces the default wholesale.
+    expect(d('reg-clair-app').spec.template.spec.affinity).toEqual({ nodeAffinity: {} });
+    expect(d('reg-quay-redis').spec.template.spec.affinity).toBeUndefined();
+    for (const name of ['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app']) {
+      expect(d(name).metadata.annotations['quay.redhat.com/tls-secret-hash']).toBe('abcd1234');
+      expect(d(name).spec.template.metadata.annotations['quay.redhat.com/tls-secret-hash']).toBe('abcd1234');
+    }
+    expect(d('reg-quay-database').metadata.annotations['quay.redhat.com/tls-secret-hash']).toBeUndefined();
+    expect(tlsHash({ cert: 'c', key: 'k' })).toBe(createHash('sha256').update('ck').digest('hex').slice(-8));
+  });
+
+  test('the quay-mirror Deployment runs the mirror role of the registry image', () => {
+    const c = find(render(context()), 'Deployment', 'reg-quay-mirror').spec.template.spec.containers[0];
+    expect(c.args).toEqual(['mirror', '--config', '/conf/stack/config.yaml']);
+    // The mirror role's health endpoint on PORT backs the probes.
+    expect(c.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/health/instance', port: 8080, scheme: 'HTTP' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/health/instance', port: 8080, scheme: 'HTTP' });
   });
 
   test('a managed HPA owns replicas; without it the default is 2, an override wins, migration scales to 0', () => {
@@ -67,7 +108,7 @@ describe('component renderers', () => {
     expect(d.spec.template.metadata.labels).toMatchObject({ team: 'a', 'quay-component': 'quay-app' });
     expect(d.spec.template.metadata.annotations.note).toBe('x');
     expect(d.spec.template.spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
-    expect(d.spec.selector.matchLabels).toEqual({ 'quay-operator/quayregistry': 'reg', 'quay-component': 'quay-app' });
+    expect(d.spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-operator/quayregistry': 'reg', 'quay-component': 'quay-app' });
   });
 
   test('Kubernetes gets Ingresses with the generated certificate, OpenShift gets edge Routes', () => {
@@ -155,5 +196,76 @@ describe('builders', () => {
     expect(vm).toMatchObject({ SERVICE_ACCOUNT_TOKEN: 'TOKEN2', K8S_API_SERVER: 'api.other:6443' });
     expect(vm.K8S_API_TLS_CA).toBeUndefined();
     expect(cfg.BUILD_MANAGER[1].ORCHESTRATOR.REDIS_HOST).toBe('reg-quay-redis');
+  });
+});
+
+describe('OpenShift integrations', () => {
+  test("the APIServer's TLS profile as SSL_PROTOCOLS / SSL_CIPHERS, as Quay's operator translates it", () => {
+    expect(clusterTlsSettings(undefined).SSL_PROTOCOLS).toEqual(['TLSv1.2', 'TLSv1.3']);
+    expect(clusterTlsSettings({ type: 'Old' }).SSL_PROTOCOLS).toEqual(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+    expect(clusterTlsSettings({ type: 'Old' }).SSL_CIPHERS).toContain('DES-CBC3-SHA');
+    expect(clusterTlsSettings({ type: 'Modern' })).toEqual({ SSL_PROTOCOLS: ['TLSv1.3'], SSL_CIPHERS: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] });
+    expect(clusterTlsSettings({ type: 'Custom', custom: { minTLSVersion: 'VersionTLS11', ciphers: ['ECDHE-RSA-AES128-GCM-SHA256'] } })).toEqual({
+      SSL_PROTOCOLS: ['TLSv1.1', 'TLSv1.2', 'TLSv1.3'],
+      SSL_CIPHERS: ['ECDHE-RSA-AES128-GCM-SHA256'],
+    });
+    expect(clusterTlsSettings({ type: 'Custom' })).toEqual(clusterTlsSettings({ type: 'Intermediate' }));
+    expect(clusterTlsSettings({ type: 'Bogus' })).toEqual(clusterTlsSettings(undefined));
+    const ctx = context();
+    ctx.clusterTls = clusterTlsSettings({ type: 'Modern' });
+    expect(renderConfig(ctx).config).toMatchObject({ SSL_PROTOCOLS: ['TLSv1.3'] });
+  });
+
+  test('the cluster proxy reaches quay, mirror, clair and the migration Job; NO_PROXY starts with the registry host', () => {
+    const ctx = context();
+    ctx.settings = { ...ctx.settings, proxy: { HTTP_PROXY: 'http://proxy:3128', HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: '.cluster.local,.svc' } };
+    const objs = render(ctx);
+    const env = (o: any) => Object.fromEntries((o.spec.template.spec.containers[0].env ?? []).map((e: any) => [e.name, e.value]));
+    for (const o of [find(objs, 'Deployment', 'reg-quay-app'), find(objs, 'Deployment', 'reg-quay-mirror'), find(objs, 'Deployment', 'reg-clair-app'), upgradeJob(ctx) as any]) {
+      expect(env(o)).toMatchObject({ HTTP_PROXY: 'http://proxy:3128', HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'registry.example.test,.cluster.local,.svc' });
+    }
+    expect(env(find(objs, 'Deployment', 'reg-quay-redis')).HTTP_PROXY).toBeUndefined();
+    expect(env(find(render(context()), 'Deployment', 'reg-quay-app')).HTTP_PROXY).toBeUndefined();
+  });
+
+  test('CA ConfigMaps for OpenShift to fill, mounted with their hashes; Clair trusts the CAs and the certificate, not the key', () => {
+    const ctx = context({ platform: OPENSHIFT, bundle: { extra_ca_cert_corp: 'CA' } });
+    ctx.tls = { cert: 'CERT', key: 'KEY' };
+    ctx.caAnnotations = { 'cluster-service-ca': '11111111', 'cluster-trusted-ca': '22222222' };
+    const objs = render(ctx);
+    expect(find(objs, 'ConfigMap', 'reg-cluster-service-ca').metadata.annotations['service.beta.openshift.io/inject-cabundle']).toBe('true');
+    expect(find(objs, 'ConfigMap', 'reg-cluster-trusted-ca').metadata.labels['config.openshift.io/inject-trusted-cabundle']).toBe('true');
+    expect(find(objs, 'ConfigMap', 'reg-cluster-trusted-ca').data).toBeUndefined();
+    const app = find(objs, 'Deployment', 'reg-quay-app');
+    expect(app.spec.template.spec.volumes.find((v: any) => v.name === 'extra-ca-certs').projected.sources).toEqual([
+      { configMap: { name: 'reg-cluster-service-ca', optional: true } },
+      { configMap: { name: 'reg-cluster-trusted-ca', optional: true } },
+      { secret: { name: 'reg-extra-ca-certs' } },
+    ]);
+    expect(app.spec.template.spec.volumes.find((v: any) => v.name === 'postgres-certs').projected.sources).toEqual([
+      { secret: { name: 'postgresql-ca', optional: true } },
+      { secret: { name: 'postgresql-client-certs', optional: true } },
+    ]);
+    expect(app.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'postgres-certs', mountPath: '/run/secrets/postgresql', readOnly: true });
+    for (const d of ['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app']) {
+      expect(find(objs, 'Deployment', d).spec.template.metadata.annotations).toMatchObject(ctx.caAnnotations);
+    }
+    const clairPod = find(objs, 'Deployment', 'reg-clair-app').spec.template.spec;
+    const certs = clairPod.volumes.find((v: any) => v.name === 'certificates').projected.sources;
+    expect(certs).toContainEqual({ secret: { name: 'reg-quay-config-tls', items: [{ key: 'ssl.cert', path: 'ssl.cert' }] } });
+    expect(certs).toContainEqual({ secret: { name: 'reg-extra-ca-certs' } });
+    expect(clairPod.containers[0].volumeMounts).toContainEqual({ name: 'certificates', mountPath: '/var/run/certs', readOnly: true });
+    expect(clairPod.containers[0].volumeMounts).toContainEqual({ name: 'cluster-trusted-ca', mountPath: '/etc/pki/ca-trust/extracted/pem', readOnly: true });
+    // The console dashboard and the namespace labels, only when the operator watches every namespace.
+    const dash = find(objs, 'ConfigMap', 'reg-grafana-dashboard-quay');
+    expect(dash.metadata).toMatchObject({ namespace: 'openshift-config-managed', labels: { 'console.openshift.io/dashboard': 'true' }, annotations: { 'quay.redhat.com/owner': 'ns1/reg' } });
+    expect(dash.metadata.ownerReferences).toBeUndefined();
+    expect(JSON.parse(dash.data['quay.json']).title).toBe('Quay - ns1 - reg');
+    expect(find(objs, 'Namespace', 'ns1').metadata.labels).toEqual({ 'openshift.io/cluster-monitoring': 'true', 'quay-operator/managed-label': 'true' });
+    ctx.settings = { ...ctx.settings, clusterWide: false };
+    expect(render(ctx).some((o) => o.kind === 'Namespace' || o.metadata.name === 'reg-grafana-dashboard-quay')).toBe(false);
+    // Plain Kubernetes has no CA injection: no ConfigMaps, nothing mounted from them.
+    const k8s = render(context());
+    expect(k8s.some((o) => o.kind === 'ConfigMap')).toBe(false);
   });
 });

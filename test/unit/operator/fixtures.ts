@@ -4,8 +4,8 @@ import { resolveManagedKeys } from '../../../operator/bundle.js';
 import type { RenderContext } from '../../../operator/components/common.js';
 import type { Component, Platform } from '../../../operator/types.js';
 
-export const KUBERNETES: Platform = { routes: false, scc: false, objectBuckets: false, monitoring: false, hpaV2: true };
-export const OPENSHIFT: Platform = { routes: true, scc: true, objectBuckets: true, monitoring: true, hpaV2: true };
+export const KUBERNETES: Platform = { routes: false, scc: false, objectBuckets: false, monitoring: false, hpaV2: true, consoleDashboards: false };
+export const OPENSHIFT: Platform = { routes: true, scc: true, objectBuckets: true, monitoring: true, hpaV2: true, consoleDashboards: true };
 
 
 export function context(opts: { platform?: Platform; components?: Component[]; userConfig?: Record<string, unknown>; bundle?: Record<string, string> } = {}): RenderContext {
@@ -19,7 +19,7 @@ export function context(opts: { platform?: Platform; components?: Component[]; u
     uid: 'uid-1',
     components,
     platform,
-    settings: { bucketStorageClass: 'openshift-storage.noobaa.io' },
+    settings: { bucketStorageClass: 'openshift-storage.noobaa.io', proxy: {}, clusterWide: true },
     images: { quay: 'quay-ts:test', clair: 'clair:test', postgres: 'pg13:test', clairpostgres: 'pg15:test', redis: 'redis:test' },
     quayVersion: '1.2.3',
     hostname: String(userConfig.SERVER_HOSTNAME ?? 'reg-quay-ns1.apps.example.test'),
@@ -31,6 +31,7 @@ export function context(opts: { platform?: Platform; components?: Component[]; u
     builderTokens: {},
     migrating: false,
     configSecretName: 'reg-quay-config-secret-abc',
-    podHashes: {},
+    tlsAnnotations: {},
+    caAnnotations: {},
   };
 }

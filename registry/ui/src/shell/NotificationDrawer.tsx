@@ -37,11 +37,12 @@ export function useNotifications(enabled: boolean) {
 export function notificationText(n: UserNotification): { title: string; variant: 'info' | 'warning' | 'danger' | 'success' } {
   const m = n.metadata ?? {};
   const ns = (m.namespace as string) ?? n.organization ?? '';
+  const usage = m.usage_bytes_formatted && m.limit_bytes_formatted ? ` (${String(m.usage_bytes_formatted)} of ${String(m.limit_bytes_formatted)})` : '';
   switch (n.kind) {
     case 'quota_warning':
-      return { title: `Quota warning: namespace ${ns} is close to its storage quota`, variant: 'warning' };
+      return { title: `Quota warning: namespace ${ns} is close to its storage quota${usage}`, variant: 'warning' };
     case 'quota_error':
-      return { title: `Quota has been exceeded on namespace ${ns}`, variant: 'danger' };
+      return { title: `Quota has been exceeded on namespace ${ns}${usage}`, variant: 'danger' };
     case 'org_team_invite':
       return { title: `You have been invited to join team ${String(m.team ?? '')} in ${ns}`, variant: 'info' };
     case 'repo_push':

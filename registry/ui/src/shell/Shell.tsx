@@ -124,7 +124,7 @@ function Header({ onBell, unread }: { onBell: () => void; unread: number }) {
                     variant={unread ? 'unread' : 'read'}
                     count={unread}
                     onClick={onBell}
-                    aria-label={`Notifications (${unread} unread)`}
+                    aria-label={`${unread} unread notifications`}
                     data-testid="notification-bell"
                   />
                 </ToolbarItem>

@@ -289,17 +289,20 @@ function CliConfiguration() {
   );
 }
 
-export function QuotaBar({ report }: { report?: QuotaReport }) {
+/** Usage against the quota; past the Reject limit (or 100 %) the namespace takes no more pushes. */
+export function QuotaBar({ report, limits = [] }: { report?: QuotaReport; limits?: { type: string; limit_percent: number }[] }) {
   if (!report?.configured_quota) return <span>No quota configured ({bytes(report?.quota_bytes ?? 0)} used)</span>;
   const percent = Math.round((report.quota_bytes / report.configured_quota) * 1000) / 10;
-  const over = percent >= 100;
+  const reject = Math.min(100, ...limits.filter((l) => l.type === 'Reject').map((l) => l.limit_percent));
+  const warning = Math.min(...limits.filter((l) => l.type === 'Warning').map((l) => l.limit_percent));
+  const state = percent >= reject ? 'exceeded' : percent >= warning ? 'warning' : 'ok';
   return (
     <Progress
       value={Math.min(100, percent)}
       title="Quota consumed"
       measureLocation={ProgressMeasureLocation.outside}
-      label={`${bytes(report.quota_bytes)} of ${bytes(report.configured_quota)} (${percent}%)${over ? ' — Quota has been exceeded' : ''}`}
-      variant={over ? ProgressVariant.danger : percent >= 80 ? ProgressVariant.warning : undefined}
+      label={`${bytes(report.quota_bytes)} of ${bytes(report.configured_quota)} (${percent}%)${state === 'exceeded' ? ' — Quota has been exceeded' : state === 'warning' ? ' — Warning: close to the quota' : ''}`}
+      variant={state === 'exceeded' ? ProgressVariant.danger : state === 'warning' ? ProgressVariant.warning : undefined}
       aria-label="Quota consumed"
       data-testid="quota-bar"
     />
@@ -333,7 +336,7 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
   return (
     <Stack hasGutter>
       <StackItem>
-        <QuotaBar report={source.quota_report} />
+        <QuotaBar report={source.quota_report} limits={quota?.limits} />
       </StackItem>
       {canEdit && (
         <StackItem>

@@ -20,6 +20,7 @@ const DefaultPermissions = lazy(() => import('./DefaultPermissions'));
 const OAuthApps = lazy(() => import('./OAuthApps'));
 const UsageLogs = lazy(() => import('../UsageLogs'));
 const NamespaceSettings = lazy(() => import('./NamespaceSettings'));
+const QuotaBar = lazy(() => import('./NamespaceSettings').then((m) => ({ default: m.QuotaBar })));
 
 export function useOrganization(name: string, enabled = true) {
   return useQuery({ queryKey: ['organization', name], queryFn: () => api.get<Org>(`/organization/${enc(name)}`), enabled });
@@ -61,8 +62,22 @@ export default function Organization() {
   const active = tabs.find((t) => t.key.toLowerCase() === wanted.toLowerCase())?.key ?? 'Repositories';
   const content = (key: string) => {
     switch (key) {
-      case 'Repositories':
-        return <RepositoriesTable namespace={organizationName} />;
+      case 'Repositories': {
+        const report = isMe ? me.quota_report : org?.quota_report;
+        const limits = isMe ? (me as { quotas?: Org['quotas'] }).quotas?.[0]?.limits : org?.quotas?.[0]?.limits;
+        return (
+          <>
+            {report?.configured_quota ? (
+              <div style={{ maxWidth: '40rem', marginBottom: '1rem' }}>
+                <Suspense fallback={null}>
+                  <QuotaBar report={report} limits={limits} />
+                </Suspense>
+              </div>
+            ) : null}
+            <RepositoriesTable namespace={organizationName} />
+          </>
+        );
+      }
       case 'Teamsandmembership':
         return <Teams org={org!} />;
       case 'Robotaccounts':

@@ -1,5 +1,5 @@
 /** Repository page: tabs Information, Tags, Tag history, Logs, Settings (`?tab=`). */
-import { lazy, Suspense, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Navigate, useSearchParams } from 'react-router-dom';
 import {
   Breadcrumb,
@@ -21,13 +21,13 @@ import {
   TextArea,
   Title,
 } from '@patternfly/react-core';
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, repoPath } from '../../api/client';
-import { useInvalidate, useMe, useRegistryInfo } from '../../api/hooks';
+import { useInvalidate, useMe, useRegistryInfo, useUser } from '../../api/hooks';
 import { Copy, ErrorState, FormModal, Loading } from '../../components/common';
 import Markdown from '../../components/Markdown';
 import type { Repository } from './types';
-import Tags from './Tags';
+import Tags, { tagPageQuery } from './Tags';
 
 const TagHistory = lazy(() => import('./TagHistory'));
 const UsageLogs = lazy(() => import('../UsageLogs'));
@@ -105,10 +105,19 @@ const TABS = ['information', 'tags', 'history', 'logs', 'settings'] as const;
 export default function RepositoryDetails({ namespace, repo }: { namespace: string; repo: string }) {
   const [params, setParams] = useSearchParams();
   const me = useMe();
+  const { data: user } = useUser();
   const q = useRepository(namespace, repo);
+  // The Tags tab's first page loads alongside the repository instead of after it.
+  const qc = useQueryClient();
+  const startTab = (params.get('tab') ?? '').toLowerCase();
+  useEffect(() => {
+    if (startTab === 'tags') void qc.prefetchQuery(tagPageQuery(namespace, repo, 1, ''));
+  }, [qc, namespace, repo, startTab]);
   if (q.isLoading) return <Loading />;
   if (q.error) {
-    if (me.anonymous && q.error instanceof ApiError && (q.error.status === 401 || q.error.status === 403)) {
+    const refused = q.error instanceof ApiError && (q.error.status === 401 || q.error.status === 403);
+    if (refused && !user) return <Loading />;
+    if (refused && user?.anonymous) {
       return <Navigate to={`/signin?redirect=${encodeURIComponent(`/repository/${namespace}/${repo}`)}`} replace />;
     }
     return (

@@ -1,8 +1,8 @@
 /** `/repository/:ns/*`: the tail is a (possibly nested) repository name, optionally `/tag/:tag` or `/manifest/:digest`. */
 import { lazy } from 'react';
 import { useParams } from 'react-router-dom';
+import RepositoryDetails from './RepositoryDetails';
 
-const RepositoryDetails = lazy(() => import('./RepositoryDetails'));
 const TagDetails = lazy(() => import('./TagDetails'));
 
 export default function RepositoryRouter() {

@@ -35,6 +35,18 @@ import type { Repository, Tag, TagPage } from './types';
 
 const PER_PAGE = 100;
 
+/** One page of active tags; shared with the repository page, which starts it together with the repository. */
+export function tagPageQuery(namespace: string, name: string, page: number, filter: string) {
+  return {
+    queryKey: ['tags', namespace, name, page, filter],
+    queryFn: () => {
+      const p = new URLSearchParams({ limit: String(PER_PAGE), page: String(page), onlyActiveTags: 'true' });
+      if (filter) p.set('filter_tag_name', `like:${filter}`);
+      return api.get<TagPage>(`${repoPath(namespace, name)}/tag/?${p}`);
+    },
+  };
+}
+
 interface ManifestView {
   digest: string;
   is_manifest_list: boolean;
@@ -260,15 +272,7 @@ export default function Tags({ repo }: { repo: Repository }) {
   const invalidate = useInvalidate();
   const alert = useAlert();
   const base = repoPath(repo.namespace, repo.name);
-  const q = useQuery({
-    queryKey: ['tags', repo.namespace, repo.name, page, filter],
-    queryFn: () => {
-      const p = new URLSearchParams({ limit: String(PER_PAGE), page: String(page), onlyActiveTags: 'true' });
-      if (filter) p.set('filter_tag_name', `like:${filter}`);
-      return api.get<TagPage>(`${base}/tag/?${p}`);
-    },
-    placeholderData: keepPreviousData,
-  });
+  const q = useQuery({ ...tagPageQuery(repo.namespace, repo.name, page, filter), placeholderData: keepPreviousData });
   const tags = q.data?.tags ?? [];
   const chosen = tags.filter((t) => selected.has(t.name));
   const writable = repo.can_write && repo.state === 'NORMAL';

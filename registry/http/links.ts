@@ -1,0 +1,22 @@
+/**
+ * Links the registry mails or posts to people, outside /api/v1: the e-mail authorization confirmation
+ * (`/authrepoemail?code=`).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime.js';
+import { escapeHtml } from '../model/event_kinds.js';
+
+function page(title: string, text: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>`;
+}
+
+export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
+  const { rt } = opts;
+  app.get<{ Querystring: { code?: string } }>('/authrepoemail', async (req, reply) => {
+    const code = typeof req.query.code === 'string' ? req.query.code : '';
+    const done = await rt.notificationConfigs.confirmEmail(code);
+    reply.header('content-type', 'text/html; charset=utf-8');
+    if (!done) return reply.code(404).send(page('Invalid confirmation code', 'This confirmation link is not valid. Ask a repository administrator for a new one.'));
+    return page('E-mail address confirmed', `${done.email} will now receive the notifications of repository ${done.namespace}/${done.repository} it is configured for.`);
+  });
+}

@@ -1,0 +1,271 @@
+/**
+ * The repository mirror worker: every REPO_MIRROR_INTERVAL seconds it claims due mirror configurations
+ * (a lease in Postgres, so any number of `mirror` processes share the work without syncing one repository
+ * twice at once) and runs one sync for each.
+ *
+ * A sync speaks the Distribution API to the upstream with the same client as the proxy cache (no skopeo
+ * child processes): list tags, keep those matching the rule's globs, copy each tag whose upstream digest
+ * differs from the local one (index children filtered by architecture_filter, blobs the registry already
+ * holds not fetched again, the rest streamed from the upstream into the blob store), then end the local
+ * tags that no longer match. It writes as the configured robot: the robot needs write on the repository,
+ * the namespace's quota applies and pushes are logged with the robot as performer.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Runtime } from '../runtime.js';
+import type { Principal } from '../auth/principal.js';
+import { atLeast } from '../auth/permissions.js';
+import { ManifestError, parseManifest } from '../oci/manifest.js';
+import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
+import { LIVE } from '../model/tags.js';
+import type { RepositoryRow } from '../model/repositories.js';
+import type { NamespaceRow } from '../model/namespaces.js';
+import { MIRROR_LEASE_SECONDS, matchingTags, parseExternalReference, type MirrorRow } from '../model/mirror.js';
+import { UpstreamClient, type UpstreamManifest } from '../proxy/upstream.js';
+
+/** Syncs one process runs at the same time. */
+const CONCURRENCY = 4;
+
+class SyncStopped extends Error {}
+
+interface SyncContext {
+  rt: Runtime;
+  row: MirrorRow;
+  repo: RepositoryRow;
+  namespace: NamespaceRow;
+  robot: Principal;
+  client: UpstreamClient;
+  upstreamRepo: string;
+  deadline: number;
+  /** Set when the claim is lost (sync-cancel, or another worker took over an expired lease). */
+  lost: boolean;
+}
+
+function checkpoint(s: SyncContext): void {
+  if (s.lost) throw new SyncStopped('cancelled');
+  if (Date.now() > s.deadline) throw new Error(`the sync took longer than skopeo_timeout_interval (${s.row.skopeo_timeout_interval} s)`);
+}
+
+function log(s: SyncContext, kind: string, metadata: Record<string, unknown>): void {
+  s.rt.logs.repoAction(kind, s.robot, null, s.repo, s.namespace.name, metadata);
+}
+
+/** Store a blob in the repository: a reference to the copy the registry holds, or the bytes from the upstream. */
+async function ensureBlob(s: SyncContext, d: { digest: string; size: number }): Promise<void> {
+  const held = await s.rt.db.tx(async (q) => {
+    const r = await q.query<{ id: number }>(
+      'SELECT b.id FROM blob b WHERE b.digest = $1 AND NOT EXISTS (SELECT 1 FROM proxy_blob_placeholder p WHERE p.blob_id = b.id) FOR SHARE',
+      [d.digest],
+    );
+    if (!r.rows[0]) return false;
+    await s.rt.blobs.holdTemporaryReference(q, s.repo.id, r.rows[0].id);
+    return true;
+  });
+  if (held) return;
+  const { done } = s.rt.proxyCache.filler.fill(
+    { digest: d.digest, expectedSize: d.size, repositoryId: s.repo.id, source: { open: () => s.client.getBlob(s.upstreamRepo, d.digest) } },
+    false,
+  );
+  const blob = await done;
+  // The fill may have been another repository's (one fill per digest per process): reference it here too.
+  await s.rt.db.tx((q) => s.rt.blobs.holdTemporaryReference(q, s.repo.id, blob.id));
+}
+
+async function copyManifest(s: SyncContext, m: UpstreamManifest, tag: string | null, depth = 0): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseManifest(m.bytes, m.mediaType);
+  } catch (e) {
+    if (e instanceof ManifestError) throw new Error(`the upstream manifest ${m.digest} is invalid: ${e.message}`);
+    throw e;
+  }
+  let sparse = false;
+  if (INDEX_TYPES.has(parsed.mediaType)) {
+    if (depth > 0) throw new Error(`nested index ${m.digest} is not mirrored`);
+    const filter = s.row.architecture_filter;
+    const wanted = parsed.manifests.filter((c) => filter.length === 0 || (c.platform?.architecture !== undefined && filter.includes(c.platform.architecture)));
+    sparse = wanted.length < parsed.manifests.length;
+    if (wanted.length === 0) throw new Error(`no child of ${m.digest} matches the architecture filter ${filter.join(',')}`);
+    for (const child of wanted) {
+      checkpoint(s);
+      if (await s.rt.manifests.resolve(s.repo.id, child.digest)) continue;
+      await copyManifest(s, await s.client.getManifest(s.upstreamRepo, child.digest), null, depth + 1);
+    }
+  } else {
+    for (const d of [...(parsed.config ? [parsed.config] : []), ...parsed.layers]) {
+      if (isNonDistributable(d.mediaType)) continue;
+      checkpoint(s);
+      await ensureBlob(s, d);
+    }
+  }
+  checkpoint(s);
+  await s.rt.manifests.put(s.repo.id, tag ?? m.digest, m.bytes, m.mediaType, [], s.robot, { sparse });
+}
+
+/** Copy one tag; false when the local tag already names the upstream's manifest. */
+async function copyTag(s: SyncContext, tag: string): Promise<boolean> {
+  await s.rt.quotas.checkUploadAllowed(s.namespace.id);
+  const head = await s.client.headManifest(s.upstreamRepo, tag);
+  const local = await s.rt.manifests.resolve(s.repo.id, tag);
+  if (local && head.digest && local.digest === head.digest) return false;
+  const m = await s.client.getManifest(s.upstreamRepo, head.digest ?? tag);
+  if (local?.digest === m.digest) return false;
+  await copyManifest(s, m, tag);
+  log(s, 'push_repo', { tag, manifest_digest: m.digest, via: 'mirror' });
+  return true;
+}
+
+async function liveTagNames(rt: Runtime, repoId: number): Promise<string[]> {
+  const r = await rt.db.query<{ name: string }>(`SELECT DISTINCT t.name FROM tag t WHERE t.repository_id = $1 AND ${LIVE('t', '$2')}`, [repoId, Date.now()]);
+  return r.rows.map((x) => x.name);
+}
+
+/** One sync run of a claimed configuration; releases the claim with its outcome. */
+export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 'FAIL' | 'CANCEL'> {
+  const repo = await rt.repositories.byId(row.repository_id);
+  const robotRow = await rt.namespaces.byId(row.robot_id);
+  const namespace = repo ? await rt.namespaces.byId(repo.namespace_id) : null;
+  if (!repo || !namespace || !robotRow || robotRow.kind !== 'robot') {
+    await rt.mirrors.release(row, 'FAIL', rt.config.REPO_MIRROR_INTERVAL);
+    return 'FAIL';
+  }
+  const robot: Principal = { kind: 'robot', id: robotRow.id, name: robotRow.name, ownerId: robotRow.robot_owner_id!, ownerName: namespace.name };
+  const patterns = row.tag_rules.join(',');
+  const s: SyncContext = {
+    rt,
+    row,
+    repo,
+    namespace,
+    robot,
+    client: undefined as unknown as UpstreamClient,
+    upstreamRepo: '',
+    deadline: Date.now() + row.skopeo_timeout_interval * 1000,
+    lost: false,
+  };
+  const renewal = setInterval(() => {
+    rt.mirrors.renew(row).then(
+      (ok) => {
+        if (!ok) s.lost = true;
+      },
+      (err) => rt.log.warn({ err, repositoryId: row.repository_id }, 'mirror: lease renewal failed'),
+    );
+  }, (MIRROR_LEASE_SECONDS * 1000) / 3);
+  renewal.unref();
+  const message = `'${row.external_reference}' with tag pattern '${patterns}'`;
+  log(s, 'repo_mirror_sync_started', { verb: 'start', message, tags: patterns });
+  const failed: string[] = [];
+  const copied: string[] = [];
+  let outcome: 'SUCCESS' | 'FAIL' | 'CANCEL' = 'SUCCESS';
+  let error: string | null = null;
+  try {
+    const refusal = rt.writeGate.registryRefusal('v2');
+    if (refusal) throw refusal;
+    const ref = parseExternalReference(row.external_reference);
+    await rt.proxyCache.checkAllowed(`${ref.host}`);
+    if (!atLeast(await rt.permissions.repositoryRole(robot, { ref: { namespace: namespace.name, name: repo.name, full: `${namespace.name}/${repo.name}` }, namespace, repo }), 'write')) {
+      throw new Error(`the robot ${robot.name} may not write to ${namespace.name}/${repo.name}`);
+    }
+    s.upstreamRepo = ref.repository;
+    s.client = new UpstreamClient({
+      host: ref.host,
+      verifyTls: row.verify_tls,
+      httpFallback: true,
+      username: row.username_enc ? rt.mirrors.box.open(row.username_enc) : null,
+      password: row.password_enc ? rt.mirrors.box.open(row.password_enc) : null,
+      proxy: { http_proxy: row.http_proxy, https_proxy: row.https_proxy, no_proxy: row.no_proxy },
+      guard: rt.outboundGuard,
+    });
+    const matched = matchingTags(await s.client.listTags(s.upstreamRepo), row.tag_rules);
+    if (matched.length === 0) {
+      log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: 'No tags matched' });
+      await rt.mirrors.release(row, 'SUCCESS', rt.config.REPO_MIRROR_INTERVAL);
+      return 'SUCCESS';
+    }
+    try {
+      for (const tag of matched) {
+        // A sync-cancel rolls the transaction id: look before each tag, not only at lease renewal.
+        if (!(await rt.mirrors.stillClaimed(row))) s.lost = true;
+        checkpoint(s);
+        try {
+          if (await copyTag(s, tag)) copied.push(tag);
+          log(s, 'repo_mirror_sync_tag_success', { verb: 'finish', message, tag });
+        } catch (e) {
+          if (e instanceof SyncStopped) throw e;
+          failed.push(tag);
+          rt.log.warn({ err: e, repository: `${namespace.name}/${repo.name}`, tag }, 'mirror: copying a tag failed');
+          log(s, 'repo_mirror_sync_tag_failed', { verb: 'finish', message, tag, stderr: (e as Error).message });
+        }
+      }
+    } finally {
+      // Tags gone upstream (or no longer matching) end here too, also after a partial run or a cancel:
+      // the upstream listing was complete.
+      for (const name of await liveTagNames(rt, repo.id)) {
+        if (matched.includes(name)) continue;
+        if (await rt.tags.delete(repo.id, name)) log(s, 'delete_tag', { tag: name, via: 'mirror' });
+      }
+    }
+    if (failed.length > 0) {
+      outcome = 'FAIL';
+      error = `${failed.length} of ${matched.length} tags failed: ${failed.join(', ')}`;
+    }
+  } catch (e) {
+    outcome = e instanceof SyncStopped ? 'CANCEL' : 'FAIL';
+    error = (e as Error).message;
+  } finally {
+    clearInterval(renewal);
+    s.client?.close();
+  }
+  if (outcome === 'SUCCESS') log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: copied.join(',') });
+  else if (outcome === 'CANCEL') log(s, 'repo_mirror_sync_failed', { verb: 'Cancelled', message, tags: copied.join(',') });
+  else log(s, 'repo_mirror_sync_failed', { verb: 'end', message: copied.length > 0 ? `${message}: PARTIAL SYNC` : message, tags: failed.map((t) => `${t}(FAILED)`).join(','), stderr: error });
+  if (outcome !== 'CANCEL') await rt.mirrors.release(row, outcome, rt.config.REPO_MIRROR_INTERVAL);
+  rt.log.info({ repositoryId: repo.id, repository: `${namespace.name}/${repo.name}`, outcome, copied: copied.length, failed: failed.length, error }, 'mirror sync finished');
+  return outcome;
+}
+
+/** The worker: claims due repositories every REPO_MIRROR_INTERVAL seconds, up to CONCURRENCY at once. */
+export class MirrorWorker {
+  readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly running = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private claiming = false;
+
+  constructor(private readonly rt: Runtime) {}
+
+  start(): this {
+    this.timer = setInterval(() => void this.pass(), this.rt.config.REPO_MIRROR_INTERVAL * 1000);
+    this.timer.unref();
+    void this.pass();
+    return this;
+  }
+
+  /** Claim as many due repositories as there are free slots and start their syncs. */
+  async pass(): Promise<void> {
+    if (this.stopped || this.claiming) return;
+    this.claiming = true;
+    try {
+      while (!this.stopped && this.running.size < CONCURRENCY) {
+        const row = await this.rt.mirrors.claim(this.id);
+        if (!row) break;
+        const p = runSync(this.rt, row)
+          .catch((err) => this.rt.log.error({ err, repositoryId: row.repository_id }, 'mirror sync failed'))
+          .finally(() => {
+            this.running.delete(p);
+            void this.pass();
+          });
+        this.running.add(p);
+      }
+    } catch (err) {
+      this.rt.log.error({ err }, 'mirror worker: claiming failed');
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all(this.running);
+  }
+}

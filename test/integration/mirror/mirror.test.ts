@@ -1,0 +1,303 @@
+/**
+ * Repository mirroring against a real upstream (Debian's docker-registry, Distribution 2.8, with htpasswd
+ * Basic auth), the registry on Postgres and S3, and the mirror worker as separate `mirror` processes (two of
+ * them on one database). API validation texts, 30 tags with globs, an upstream deletion mirrored, an OCI
+ * index with two platforms and an architecture_filter, wrong credentials counting retries down, twenty
+ * repositories synced by two workers without overlap, and a worker killed mid-blob.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { basicAuth, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { startDistribution, type DistributionService } from '../../setup/services.js';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../setup/procs.js';
+import { REPO_ROOT, workDir } from '../../setup/paths.js';
+import { Api, createUser, signin } from '../api/fixture.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, jsonBlob, randomBlob, sha256 } from '../../helpers/v2.js';
+
+let up: DistributionService;
+let reg: RegistryProcess;
+let admin: Api;
+let upstream: V2Client;
+const workers: ManagedProcess[] = [];
+const UP_USER = 'mirror';
+const UP_PASSWORD = 'upstream-s3cret';
+
+async function startMirror(label: string): Promise<ManagedProcess> {
+  const port = await freePort();
+  const dir = workDir(label);
+  const proc = startProcess({
+    name: label,
+    bin: process.execPath,
+    args: [join(REPO_ROOT, 'dist/registry/main.js'), 'mirror', '--config', reg.configPath!, '--port', String(port), '--host', '127.0.0.1'],
+    logFile: join(dir, 'mirror.log'),
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info' },
+  });
+  await waitUntil(proc, `${label} health`, async () => (await fetch(`http://127.0.0.1:${port}/health/instance`).catch(() => null))?.status === 200, 120_000);
+  // Only health and metrics: the API and /v2 are not served by a mirror process.
+  expect((await fetch(`http://127.0.0.1:${port}/v2/`)).status).toBe(404);
+  expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+  workers.push(proc);
+  return proc;
+}
+
+const body = (repoUpstream: string, extra: Record<string, unknown> = {}) => ({
+  external_reference: `${up.hostPort}/${repoUpstream}`,
+  external_registry_username: UP_USER,
+  external_registry_password: UP_PASSWORD,
+  external_registry_config: { verify_tls: false, unsigned_images: false },
+  sync_interval: 3600,
+  sync_start_date: '2020-01-01T00:00:00Z',
+  robot_username: 'mirrors+bot',
+  skopeo_timeout_interval: 300,
+  root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['*'] },
+  ...extra,
+});
+
+async function createMirroredRepo(name: string, b: Record<string, unknown>): Promise<void> {
+  await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: name, visibility: 'private', description: '' });
+  const r = await admin.post(`/repository/mirrors/${name}/mirror`, b);
+  if (r.status !== 201) throw new Error(`mirror config for ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+async function mirrorState(name: string): Promise<{ sync_status: string; sync_retries_remaining: number }> {
+  return admin.ok('GET', `/repository/mirrors/${name}/mirror`);
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null | false>, timeoutMs = 120_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function localTags(name: string): Promise<Record<string, string>> {
+  const r = await admin.ok('GET', `/repository/mirrors/${name}/tag/?onlyActiveTags=true&limit=100`);
+  return Object.fromEntries((r.tags as { name: string; manifest_digest: string }[]).map((t) => [t.name, t.manifest_digest]));
+}
+
+/** Every usage log entry of a repository, oldest first (the API pages 20 at a time, newest first). */
+async function repoLogs(name: string): Promise<{ kind: string; datetime: string; metadata: Record<string, string> }[]> {
+  const all = [];
+  let next = '';
+  do {
+    const page = await admin.ok('GET', `/repository/mirrors/${name}/logs${next ? `?next_page=${encodeURIComponent(next)}` : ''}`);
+    all.push(...page.logs);
+    next = page.next_page ?? '';
+  } while (next);
+  return all.reverse();
+}
+
+const pullAuth = () => ({ authorization: basicAuth(reg.admin.username, reg.admin.password) });
+
+beforeAll(async () => {
+  const dir = workDir('mirror-upstream');
+  const htpasswd = join(dir, 'htpasswd');
+  writeFileSync(htpasswd, `${UP_USER}:${bcrypt.hashSync(UP_PASSWORD, 8)}\n`);
+  up = await startDistribution({ htpasswdFile: htpasswd });
+  upstream = new V2Client({ url: up.url } as RegistryProcess, basicAuth(UP_USER, UP_PASSWORD));
+  reg = await startRegistry({
+    label: 'mirror-registry',
+    config: await scaleOutConfig({ FEATURE_REPO_MIRROR: true, FEATURE_SPARSE_INDEX: true, REPO_MIRROR_INTERVAL: 1, V2_AUTH_CHALLENGE: 'basic', SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }),
+  });
+  admin = await signin(reg, 'admin', reg.admin.password);
+  await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
+  await admin.ok('PUT', '/organization/mirrors/robots/bot', {});
+  await admin.ok('POST', '/organization/', { name: 'other', email: 'other@example.com' });
+  await admin.ok('PUT', '/organization/other/robots/bot', {});
+}, 180_000);
+
+afterAll(async () => {
+  for (const w of workers) await w.stop();
+  await reg?.stop();
+  await up?.stop();
+});
+
+test('API: Quay validation texts, one config per repository, credentials never returned, audit entries, admins only', async () => {
+  await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'api', visibility: 'private', description: '' });
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ external_reference: `http://${up.hostPort}/x` }, 'External registry reference must not include a URL scheme'],
+    [{ external_reference: up.hostPort }, 'External registry reference must include a repository path'],
+    [{ external_reference: '169.254.169.254/latest/meta-data' }, 'The provided registry location is not allowed'],
+    [{ external_reference: 'localhost:5000/team/app' }, 'The provided registry location is not allowed'],
+    [{ skopeo_timeout_interval: 299 }, 'Skopeo timeout interval cannot be less than 300 seconds'],
+    [{ sync_start_date: '2020-01-01 00:00:00' }, 'Incorrect DateTime format for sync_start_date.'],
+    [{ sync_start_date: '2020-02-30T00:00:00Z' }, 'Incorrect DateTime format for sync_start_date.'],
+    [{ architecture_filter: ['amd64', 'mips'] }, 'Invalid architectures: mips'],
+    [{ robot_username: 'other+bot' }, 'Invalid robot'],
+    [{ external_registry_username: null }, 'Unable to set a new password without also specifying a username.'],
+    [{ root_rule: { rule_kind: 'tag_glob_csv', rule_value: [] } }, 'validation failed: rule_value for TAG_GLOB_CSV must be a list with at least one rule'],
+  ];
+  for (const [extra, text] of bad) {
+    const r = await admin.post('/repository/mirrors/api/mirror', body('up/api', extra));
+    expect({ extra, status: r.status, text: r.body?.error_message }).toEqual({ extra, status: 400, text });
+  }
+  expect((await admin.get('/repository/mirrors/api/mirror')).status).toBe(404);
+  expect((await admin.post('/repository/mirrors/api/mirror', body('up/api'))).status).toBe(201);
+  const again = await admin.post('/repository/mirrors/api/mirror', body('up/api'));
+  expect(again).toMatchObject({ status: 409, body: { detail: 'Mirror configuration already exits for repository mirrors/api' } });
+  const view = await admin.ok('GET', '/repository/mirrors/api/mirror');
+  expect(view).toMatchObject({
+    is_enabled: true,
+    mirror_type: 'PULL',
+    external_reference: `${up.hostPort}/up/api`,
+    external_registry_username: UP_USER,
+    sync_status: 'NEVER_RUN',
+    sync_retries_remaining: 3,
+    sync_start_date: '2020-01-01T00:00:00Z',
+    root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['*'] },
+    robot_username: 'mirrors+bot',
+    skopeo_timeout_interval: 300,
+    architecture_filter: [],
+  });
+  expect(JSON.stringify(view)).not.toContain(UP_PASSWORD);
+  // PUT: each key applied and audited on its own; a password needs a username.
+  expect((await admin.put('/repository/mirrors/api/mirror', { external_registry_password: 'x' })).body.error_message).toBe('Unable to set a new password without also specifying a username.');
+  expect((await admin.put('/repository/mirrors/api/mirror', { skopeo_timeout_interval: 10 })).body.error_message).toBe('Skopeo timeout interval cannot be less than 300 seconds.');
+  expect((await admin.put('/repository/mirrors/api/mirror', { is_enabled: false, sync_interval: 60, root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v*'] } })).status).toBe(201);
+  expect(await admin.ok('GET', '/repository/mirrors/api/mirror')).toMatchObject({ is_enabled: false, sync_interval: 60, root_rule: { rule_value: ['v*'] } });
+  const logs = await repoLogs('api');
+  const changed = logs.filter((l) => l.kind === 'repo_mirror_config_changed').map((l) => l.metadata.changed).sort();
+  expect(changed).toEqual(['external_reference', 'is_enabled', 'mirror_rule', 'sync_interval']);
+  // Not running: sync-cancel has nothing to cancel; sync-now is accepted.
+  expect((await admin.post('/repository/mirrors/api/mirror/sync-cancel')).status).toBe(404);
+  // A user without admin on the repository: 403; anonymous: 401.
+  const pw = await createUser(admin, 'notadmin');
+  const user = await signin(reg, 'notadmin', pw);
+  expect((await user.get('/repository/mirrors/api/mirror')).status).toBe(403);
+  expect((await user.post('/repository/mirrors/api/mirror/sync-now')).status).toBe(403);
+  expect((await new Api(reg.url).get('/repository/mirrors/api/mirror')).status).toBe(401);
+}, 120_000);
+
+test('30 tags with globs v1.* and latest, unmatched tags left out, an upstream deletion mirrored, sync-now', async () => {
+  const shared = randomBlob(64 * 1024);
+  const digests: Record<string, string> = {};
+  const names = [...Array.from({ length: 29 }, (_, i) => `v1.${i}`), 'latest', 'v2.0', 'dev'];
+  for (const t of names) digests[t] = (await upstream.pushImage('team/app', t, { layers: [shared, randomBlob(1024)] })).digest;
+  await createMirroredRepo('app', body('team/app', { root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1.*', 'latest'] } }));
+  await startMirror('mirror-a');
+  await waitFor('first sync', async () => (await mirrorState('app')).sync_status === 'SUCCESS');
+  const expected = Object.fromEntries(Object.entries(digests).filter(([t]) => t !== 'v2.0' && t !== 'dev'));
+  expect(Object.keys(expected)).toHaveLength(30);
+  expect(await localTags('app')).toEqual(expected);
+  // Pull one mirrored image back: manifest and blobs byte-exact.
+  const m = await fetch(`${reg.url}/v2/mirrors/app/manifests/v1.7`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
+  expect(sha256(Buffer.from(await m.arrayBuffer()))).toBe(digests['v1.7']);
+  const blob = await fetch(`${reg.url}/v2/mirrors/app/blobs/${shared.digest}`, { headers: pullAuth() });
+  expect(sha256(Buffer.from(await blob.arrayBuffer()))).toBe(shared.digest);
+
+  // Upstream deletes v1.3: the next sync (sync-now) ends the local tag.
+  expect((await upstream.req('DELETE', `/v2/team/app/manifests/${digests['v1.3']}`)).status).toBe(202);
+  expect((await admin.post('/repository/mirrors/app/mirror/sync-now')).status).toBe(204);
+  await waitFor('v1.3 gone', async () => !('v1.3' in (await localTags('app'))) && (await mirrorState('app')).sync_status === 'SUCCESS');
+  const after = await localTags('app');
+  expect(Object.keys(after)).toHaveLength(29);
+  // Usage logs are written in batches: wait for the second run's entry.
+  const logs = await waitFor('two successes logged', async () => {
+    const l = await repoLogs('app');
+    return l.filter((x) => x.kind === 'repo_mirror_sync_success').length >= 2 && l;
+  });
+  expect(logs.some((l) => l.kind === 'repo_mirror_sync_started' && l.metadata.message === `'${up.hostPort}/team/app' with tag pattern 'v1.*,latest'`)).toBe(true);
+  expect(logs.some((l) => l.kind === 'repo_mirror_config_changed' && l.metadata.changed === 'sync_status' && l.metadata.to === 'SYNC_NOW')).toBe(true);
+  expect(logs.some((l) => l.kind === 'delete_tag' && l.metadata.tag === 'v1.3')).toBe(true);
+}, 240_000);
+
+test('an OCI index with two platforms and architecture_filter [arm64]: same index digest, only the arm64 image', async () => {
+  const images: Record<string, { digest: string; size: number }> = {};
+  for (const arch of ['amd64', 'arm64']) {
+    const img = await upstream.pushImage('team/multi', `only-${arch}`, { layers: [randomBlob(2048)] });
+    images[arch] = { digest: img.digest, size: img.manifest.length };
+  }
+  const index = jsonBlob({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: ['amd64', 'arm64'].map((arch) => ({ mediaType: OCI_MANIFEST, digest: images[arch].digest, size: images[arch].size, platform: { architecture: arch, os: 'linux' } })),
+  });
+  expect((await upstream.pushManifest('team/multi', 'latest', index.data.toString(), OCI_INDEX)).status).toBe(201);
+  await createMirroredRepo('multi', body('team/multi', { architecture_filter: ['arm64'], root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['latest'] } }));
+  await waitFor('multi synced', async () => (await mirrorState('multi')).sync_status === 'SUCCESS');
+  expect(await localTags('multi')).toEqual({ latest: index.digest });
+  const arm = await fetch(`${reg.url}/v2/mirrors/multi/manifests/${images.arm64.digest}`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
+  expect(arm.status).toBe(200);
+  const amd = await fetch(`${reg.url}/v2/mirrors/multi/manifests/${images.amd64.digest}`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
+  expect(amd.status).toBe(404);
+}, 120_000);
+
+test('wrong upstream credentials: FAIL with the retries counted down', async () => {
+  await upstream.pushImage('team/locked', 'v1');
+  await createMirroredRepo('locked', body('team/locked', { external_registry_password: 'wrong' }));
+  await waitFor('first failure', async () => {
+    const s = await mirrorState('locked');
+    return s.sync_status === 'FAIL' && s.sync_retries_remaining === 2;
+  });
+  await waitFor('second failure', async () => (await mirrorState('locked')).sync_retries_remaining === 1);
+  const logs = await waitFor('two failures logged', async () => {
+    const l = await repoLogs('locked');
+    return l.filter((x) => x.kind === 'repo_mirror_sync_failed').length >= 2 && l;
+  });
+  expect(logs.filter((l) => l.kind === 'repo_mirror_sync_failed').every((l) => l.metadata.stderr?.includes('401'))).toBe(true);
+  expect(await localTags('locked')).toEqual({});
+}, 120_000);
+
+test('two mirror processes, twenty repositories syncing every second: every repository synced, never two runs of one at once', async () => {
+  await startMirror('mirror-b');
+  await upstream.pushImage('team/many', 'v1', { layers: [randomBlob(4096)] });
+  const repos = Array.from({ length: 20 }, (_, i) => `many${i}`);
+  for (const r of repos) await createMirroredRepo(r, body('team/many', { sync_interval: 1 }));
+  await new Promise((r) => setTimeout(r, 12_000));
+  for (const r of repos) {
+    const logs = (await repoLogs(r)).filter((l) => l.kind === 'repo_mirror_sync_started' || l.kind === 'repo_mirror_sync_success' || l.kind === 'repo_mirror_sync_failed');
+    expect(logs.length).toBeGreaterThanOrEqual(2);
+    // started, finished, started, finished ...: a start never follows a start.
+    logs.forEach((l, i) => expect({ r, i, kind: l.kind }).toEqual({ r, i, kind: i % 2 === 0 ? 'repo_mirror_sync_started' : expect.stringMatching(/success|failed/) }));
+    expect(await localTags(r)).toHaveProperty('v1');
+  }
+  for (const r of repos) await admin.ok('PUT', `/repository/mirrors/${r}/mirror`, { is_enabled: false });
+  const served = new Set(workers.map((w) => w.logTail(100000)).flatMap((t) => (t.includes('mirror sync finished') ? [t] : [])));
+  expect(served.size).toBe(2);
+}, 180_000);
+
+test('a mirrored repository takes pushes from its mirror robot only', async () => {
+  const robot = await admin.ok('GET', '/organization/mirrors/robots/bot');
+  const asRobot = V2Client.basic(reg, 'mirrors+bot', robot.token);
+  const asAdmin = V2Client.basic(reg);
+  const refused = await asAdmin.req('POST', '/v2/mirrors/app/blobs/uploads/');
+  expect(refused.status).toBe(403);
+  expect(JSON.stringify(await refused.json())).toContain('mirror');
+  expect((await asRobot.pushBlob('mirrors/app', randomBlob(512))).status).toBe(201);
+}, 60_000);
+
+test('sync-cancel during a sync, then a worker killed mid-blob: the next worker completes, nothing partial is visible', async () => {
+  const layers = [randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024)];
+  for (let i = 0; i < 6; i++) await upstream.pushImage('team/big', `v${i}`, { layers: [layers[i % 3], randomBlob(1024)] });
+  await createMirroredRepo('big', body('team/big'));
+  await waitFor('big syncing', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
+  expect((await admin.post('/repository/mirrors/big/mirror/sync-cancel')).status).toBe(204);
+  expect((await mirrorState('big')).sync_status).toBe('CANCEL');
+  await waitFor('cancel logged', async () => (await repoLogs('big')).some((l) => l.kind === 'repo_mirror_sync_failed' && l.metadata.verb === 'Cancelled'), 60_000);
+  expect((await mirrorState('big')).sync_status).toBe('CANCEL');
+  // Stop the two workers; one new worker takes the next run and is killed while it copies.
+  for (const w of workers.splice(0)) await w.stop();
+  const doomed = await startMirror('mirror-doomed');
+  expect((await admin.post('/repository/mirrors/big/mirror/sync-now')).status).toBe(204);
+  await waitFor('big syncing again', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+  // Whatever is visible is whole: every blob the repository serves has its digest.
+  for (const l of layers) {
+    const r = await fetch(`${reg.url}/v2/mirrors/big/blobs/${l.digest}`, { headers: pullAuth() });
+    if (r.status === 200) expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(l.digest);
+    else expect(r.status).toBe(404);
+  }
+  await startMirror('mirror-after-kill');
+  await waitFor('big synced after the lease lapsed', async () => (await mirrorState('big')).sync_status === 'SUCCESS', 150_000);
+  expect(Object.keys(await localTags('big')).sort()).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+  for (const l of layers) {
+    const r = await fetch(`${reg.url}/v2/mirrors/big/blobs/${l.digest}`, { headers: pullAuth() });
+    expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(l.digest);
+  }
+}, 300_000);
