@@ -7,31 +7,52 @@ import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
 import { secscanPlugin } from './http/secscan.js';
-import { checkRequestInput } from './http/edge.js';
+import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
+  /** Serve HTTPS with this pair (HTTP/2 by ALPN, HTTP/1.1 beside it); plain HTTP is routed in by the caller. */
+  tls?: { cert: Buffer; key: Buffer } | null;
+  /**
+   * Addresses or CIDRs of the proxies in front of the registry (TRUSTED_PROXIES): only a request arriving
+   * from one of them may set the client address with X-Forwarded-For. Empty: nobody may.
+   */
+  trustedProxies?: string[];
+  /** A connection idle this long (no bytes either way) is closed: a stalled upload body does not hold a descriptor forever. */
+  idleTimeoutMs?: number;
 }
 
-function createServer(rt: Runtime): FastifyInstance {
-  return Fastify({
+/** Request headers must arrive within this (slowloris). */
+const HEADERS_TIMEOUT_MS = 30_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+
+function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
+  const options = {
     loggerInstance: rt.log as FastifyBaseLogger,
     // One line per request is written in onResponse, with the route and status.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
-    trustProxy: true,
+    trustProxy: opts.trustedProxies && opts.trustedProxies.length > 0 ? opts.trustedProxies : false,
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
-  });
+    connectionTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    // No limit on a whole request: blob uploads of many gigabytes may take long; an idle one is closed above.
+    requestTimeout: 0,
+  };
+  const tls = opts.tls;
+  // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
+  const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }) as unknown as FastifyInstance) : Fastify(options);
+  (app.server as { headersTimeout?: number }).headersTimeout = HEADERS_TIMEOUT_MS;
+  return app;
 }
 
 /** A worker role's server (`mirror`): health checks and /metrics only. */
 export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
-  const app = createServer(rt);
+  const app = createServer(rt, opts);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
     return rt.metrics.registry.metrics();
@@ -41,7 +62,7 @@ export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<Fas
 }
 
 export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = createServer(rt);
+  const app: FastifyInstance = createServer(rt, opts);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
@@ -56,8 +77,8 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     rt.metrics.requestDuration.observe({ route, method: req.method }, seconds);
     const sent = Number(reply.getHeader('content-length') ?? 0);
     if (req.method !== 'HEAD' && sent > 0) rt.metrics.bytesSent.inc(sent);
-    // The URL never carries credentials (tokens travel in headers); query strings are kept for debugging.
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), route }, 'request');
+    // Query strings are kept for debugging, with the values of secret-bearing parameters redacted.
+    req.log.info({ method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), route }, 'request');
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -4,11 +4,17 @@
  * health checks and /metrics (the operator's quay-mirror Deployment); `migrate` brings the database schema
  * up to date and exits (the operator's migration Job runs it before a new version rolls out).
  *   node dist/registry/main.js serve [--config config.yaml] [--port 8080] [--host 0.0.0.0] [--data-dir ./data]
+ *                                    [--tls-port 8443] [--tls-cert FILE --tls-key FILE]
+ *     HTTPS is served on --tls-port when ssl.cert and ssl.key sit beside config.yaml or are named.
  *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
- * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD.
+ * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE,
+ *   TRUSTED_PROXIES (comma-separated addresses/CIDRs whose X-Forwarded-For is believed; default none),
+ *   HTTP_IDLE_TIMEOUT_SECONDS (close connections idle this long; default 120).
  */
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as SecureServer } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -16,9 +22,10 @@ import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js'
 import { bootstrapSuperuser, createRuntime } from './runtime.js';
 import { openDatabase } from './db/index.js';
 import { migrate } from './db/migrate.js';
-import { buildApp, buildWorkerApp } from './app.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp } from './app.js';
 import { startWorkers } from './workers/index.js';
 import { MirrorWorker } from './workers/mirror.js';
+import { findTlsFiles, loadTlsPair, TlsConfigError, watchTlsPair, type TlsFiles, type TlsPair } from './tls.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -66,10 +73,14 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
+      'tls-port': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
     allowPositionals: false,
   });
   const port = Number(values.port ?? process.env.PORT ?? 8080);
+  const tlsPort = Number(values['tls-port'] ?? process.env.TLS_PORT ?? 8443);
   const configPath = values.config ?? process.env.QUAY_CONFIG;
   // Embedded mode is for a developer's machine: loopback unless told otherwise. A configured server listens everywhere.
   const host = values.host ?? process.env.HOST ?? (configPath ? '0.0.0.0' : '127.0.0.1');
@@ -79,6 +90,23 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     level: process.env.LOG_LEVEL ?? 'info',
     redact: { paths: ['req.headers.authorization', 'password', 'token', '*.password', '*.token'], censor: '[redacted]' },
   });
+
+  let tls: { files: TlsFiles; pair: TlsPair } | null = null;
+  if (role === 'serve') {
+    try {
+      const files = findTlsFiles({ cert: values['tls-cert'] ?? process.env.TLS_CERT_FILE, key: values['tls-key'] ?? process.env.TLS_KEY_FILE, configPath });
+      if (files) tls = { files, pair: loadTlsPair(files) };
+    } catch (err) {
+      if (!(err instanceof TlsConfigError)) throw err;
+      console.error(`cannot serve TLS: ${err.message}`);
+      process.exit(2);
+    }
+    // As Quay: https URLs without a terminating proxy in front need the registry's own certificate.
+    if (!tls && config.PREFERRED_URL_SCHEME === 'https' && !config.EXTERNAL_TLS_TERMINATION) {
+      console.error('PREFERRED_URL_SCHEME is https and EXTERNAL_TLS_TERMINATION is false, but there is no certificate: put ssl.cert and ssl.key beside config.yaml (or pass --tls-cert/--tls-key), or set EXTERNAL_TLS_TERMINATION: true when a proxy terminates TLS');
+      process.exit(2);
+    }
+  }
 
   if (role === 'mirror' && !config.FEATURE_REPO_MIRROR) {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
@@ -113,11 +141,33 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
 
   let shuttingDown = false;
-  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown });
+  const trustedProxies = (process.env.TRUSTED_PROXIES ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const idle = process.env.HTTP_IDLE_TIMEOUT_SECONDS;
+  if (idle !== undefined && !(Number(idle) > 0)) {
+    console.error(`HTTP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds (got "${idle}")`);
+    process.exit(2);
+  }
+  const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
+  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls?.pair, trustedProxies, idleTimeoutMs });
   const workers = startWorkers(rt);
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
-  await app.listen({ port, host });
+  let plain: HttpServer | null = null;
+  let stopWatching = () => {};
+  if (tls) {
+    // HTTPS (h2 + HTTP/1.1) is the app's own server; plain HTTP beside it is routed into the same app.
+    await app.listen({ port: tlsPort, host });
+    plain = createHttpServer((req, res) => app.routing(req, res));
+    plain.keepAliveTimeout = 75_000;
+    plain.headersTimeout = app.server.headersTimeout;
+    plain.setTimeout(idleTimeoutMs);
+    await new Promise<void>((ok, fail) => plain!.once('error', fail).listen(port, host, () => ok()));
+    const secure = app.server as unknown as SecureServer;
+    stopWatching = watchTlsPair(tls.files, (pair) => secure.setSecureContext({ cert: pair.cert, key: pair.key }), log);
+    log.info({ subject: tls.pair.subject, validTo: tls.pair.validTo.toISOString(), tlsPort }, 'serving HTTPS (HTTP/2 and HTTP/1.1)');
+  } else {
+    await app.listen({ port, host });
+  }
   log.info({ port, host, dataDir, database: rt.db.kind, storage: rt.store.driver }, 'registry listening');
 
   const shutdown = async (signal: string) => {
@@ -131,6 +181,12 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     force.unref();
     await workers.stop();
     await mirrorWorker?.stop();
+    stopWatching();
+    if (plain) {
+      const closed = new Promise((done) => plain!.close(done));
+      plain.closeIdleConnections();
+      await closed;
+    }
     await app.close();
     await rt.close();
     log.info('stopped');

@@ -29,3 +29,21 @@ export async function checkRequestInput(req: FastifyRequest): Promise<void> {
     requireNoControl(basic.password, 'the password');
   }
 }
+
+/** Query parameters whose values are secrets: never written to the request log. */
+const SECRET_PARAMS = /^(_csrf_token|csrf_token|password|passwd|token|access_token|refresh_token|id_token|client_secret|code|secret|api_key|x-amz-signature|x-amz-credential|signature)$/i;
+
+/** The request URL for the log: values of secret-bearing query parameters replaced by `[redacted]`. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  let changed = false;
+  for (const key of new Set(params.keys())) {
+    if (SECRET_PARAMS.test(key)) {
+      params.set(key, '[redacted]');
+      changed = true;
+    }
+  }
+  return changed ? `${url.slice(0, q)}?${params.toString()}` : url;
+}

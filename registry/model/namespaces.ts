@@ -50,6 +50,19 @@ export class Namespaces {
     return row.kind === 'user' && this.config.GLOBAL_READONLY_SUPER_USERS.includes(row.name);
   }
 
+  /**
+   * Names that config makes superusers (SUPER_USERS, GLOBAL_READONLY_SUPER_USERS) cannot be claimed by
+   * self sign-up, or whoever registered one first would hold its rights. (Quay lets them be claimed.)
+   */
+  reservedForSuperusers(name: string): boolean {
+    return this.config.SUPER_USERS.includes(name) || this.config.GLOBAL_READONLY_SUPER_USERS.includes(name);
+  }
+
+  /** With SUPER_USERS set, /user/initialize creates one of them, and nobody else can take the first account. */
+  mayInitializeAs(name: string): boolean {
+    return this.config.SUPER_USERS.length === 0 || this.config.SUPER_USERS.includes(name);
+  }
+
   async countUsers(q: Queryable = this.db): Promise<number> {
     const r = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM namespace WHERE kind = 'user'");
     return r.rows[0].n;

@@ -42,8 +42,8 @@ export interface StartOptions {
   /** Password of the superuser created at first start (INITIAL_ADMIN_PASSWORD). */
   adminPassword?: string;
   label?: string;
-  /** Files written beside config.yaml (e.g. ssl.cert / ssl.key), name -> contents. */
-  files?: Record<string, string>;
+  /** Files written beside config.yaml before the start (ssl.cert, ssl.key). */
+  files?: Record<string, string | Buffer>;
 }
 
 /** A config.yaml for Postgres (a fresh database) and S3 (a fresh bucket) on the test bench. */
@@ -118,7 +118,7 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryPr
   if (opts.config) {
     configPath = join(dir, 'config.yaml');
     writeFileSync(configPath, yaml.dump({ SERVER_HOSTNAME: hostPort, ...opts.config }));
-    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
+    for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
   }
   const logFile = join(dir, `registry-${port}-${Date.now()}.log`);
   const args = [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir];

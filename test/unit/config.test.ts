@@ -36,4 +36,16 @@ describe('config.yaml schema', () => {
   test('invalid YAML is one clear problem', () => {
     expect(parseConfig('a: [').errors[0]).toMatch(/^\(root\): invalid YAML/);
   });
+
+  test('security settings that are not implemented refuse the config when on, with a clear reason', () => {
+    const on = parseConfig('FEATURE_RECAPTCHA: true\nFEATURE_INVITE_ONLY_USER_CREATION: true\nACCOUNT_RECOVERY_MODE: true\n');
+    expect(on.errors).toEqual([
+      expect.stringMatching(/^FEATURE_RECAPTCHA: reCAPTCHA needs Google's service/),
+      expect.stringMatching(/^FEATURE_INVITE_ONLY_USER_CREATION: not implemented/),
+      expect.stringMatching(/^ACCOUNT_RECOVERY_MODE: not implemented/),
+    ]);
+    const off = parseConfig('FEATURE_RECAPTCHA: false\nFEATURE_RESTRICTED_USERS: false\n');
+    expect(off.errors).toEqual([]);
+    expect(off.warnings).toEqual([]);
+  });
 });

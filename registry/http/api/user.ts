@@ -99,6 +99,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       if (!rt.config.FEATURE_USER_CREATION || !rt.config.FEATURE_DIRECT_LOGIN) throw notFound();
       const { username, password, email } = req.body;
       if (!validNamespaceName(username)) throw badRequest(`Invalid username "${username}": ${NAME_RULE}`);
+      if (rt.namespaces.reservedForSuperusers(username)) throw badRequest(`The username "${username}" is reserved for a superuser named in the configuration`);
       const problem = passwordProblem(password);
       if (problem) throw badRequest(problem);
       if (rt.config.FEATURE_MAILING && !email) throw badRequest('Email address is required');

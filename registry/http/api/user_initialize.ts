@@ -26,6 +26,7 @@ export async function userInitializeRoutes(app: FastifyInstance, rt: Runtime): P
     if (!rt.config.FEATURE_USER_INITIALIZE) throw notFound();
     const { username, password, email } = req.body ?? {};
     if (typeof username !== 'string' || !validNamespaceName(username)) throw badRequest('Invalid username: use 2-255 lowercase letters, digits and single . _ - separators');
+    if (!rt.namespaces.mayInitializeAs(username)) throw badRequest('The first user must be one of SUPER_USERS in the configuration');
     const problem = passwordProblem(password);
     if (problem) throw badRequest(problem);
     if (email !== undefined && email !== null && (typeof email !== 'string' || !validEmail(email))) throw badRequest('Invalid email address');

@@ -19,20 +19,20 @@ export interface Caller {
   authenticated: boolean;
 }
 
-export function realm(rt: Runtime, req: FastifyRequest): string {
-  const host = req.headers.host ?? rt.config.SERVER_HOSTNAME;
-  return `${rt.config.PREFERRED_URL_SCHEME}://${host}/v2/auth`;
+/** The token service's URL, from the configuration only: a client's Host header never shapes the challenge. */
+export function realm(rt: Runtime): string {
+  return `${rt.config.PREFERRED_URL_SCHEME}://${rt.config.SERVER_HOSTNAME}/v2/auth`;
 }
 
 /**
  * A 401 with the challenge that tells clients how to authenticate: Bearer (the token service, Quay's way), or
  * Basic when V2_AUTH_CHALLENGE is `basic` (clients then send their credentials on every request).
  */
-export function challenge(rt: Runtime, req: FastifyRequest, scope?: string, error?: string, message = 'authentication required'): RegistryError {
+export function challenge(rt: Runtime, _req: FastifyRequest, scope?: string, error?: string, message = 'authentication required'): RegistryError {
   if (rt.config.V2_AUTH_CHALLENGE === 'basic') {
     return new RegistryError('UNAUTHORIZED', message, { headers: { 'www-authenticate': `Basic realm="${rt.config.SERVER_HOSTNAME}"` } });
   }
-  let value = `Bearer realm="${realm(rt, req)}",service="${rt.config.SERVER_HOSTNAME}"`;
+  let value = `Bearer realm="${realm(rt)}",service="${rt.config.SERVER_HOSTNAME}"`;
   if (scope) value += `,scope="${scope}"`;
   if (error) value += `,error="${error}"`;
   return new RegistryError('UNAUTHORIZED', message, { headers: { 'www-authenticate': value } });

@@ -48,3 +48,31 @@ test('a superuser setting a user\'s password ends all of that user\'s sessions',
   await admin.ok('PUT', '/superuser/users/reset', { password: 'another-password-1' });
   expect((await s.get('/user/')).status).toBe(401);
 });
+
+describe('superuser names from the configuration', () => {
+  test('sign-up cannot claim a name in SUPER_USERS or GLOBAL_READONLY_SUPER_USERS', async () => {
+    const anon = new Api(reg.url);
+    for (const username of ['root', 'auditor']) {
+      const r = await anon.post('/user/', { username, password: 'claimed-password-1', email: `${username}@example.com` });
+      expect(r.status).toBe(400);
+      expect(r.body.error_message).toMatch(/reserved/);
+      expect((await admin.get(`/superuser/users/${username}`)).status).toBe(404);
+    }
+    expect((await anon.post('/user/', { username: 'ordinary', password: 'ordinary-password-1', email: 'ordinary@example.com' })).status).toBe(200);
+  });
+
+  test('/user/initialize refuses anyone but a SUPER_USERS name', async () => {
+    const fresh = await startRegistry({ label: 'account-init', config: { FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['boss'] } });
+    try {
+      const init = (username: string) =>
+        fetch(`${fresh.url}/api/v1/user/initialize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'first-password-1', email: `${username}@example.com` }) });
+      const squatter = await init('mallory');
+      expect(squatter.status).toBe(400);
+      expect(((await squatter.json()) as { error_message: string }).error_message).toMatch(/SUPER_USERS/);
+      expect((await init('boss')).status).toBe(200);
+      expect((await init('boss')).status).toBe(400);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});

@@ -4,12 +4,14 @@
  * pull-through of manifests and blobs (digest-exact), a second pull with the upstream stopped, staleness,
  * concurrent pulls fetching each blob once (the upstream's access log), pushes refused, failure matrix.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import bcrypt from 'bcryptjs';
 import { join } from 'node:path';
 import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { startDistribution, type DistributionService } from '../../setup/services.js';
 import { clientSandbox, INSECURE, tool } from '../../setup/tools.js';
 import { startProcess, waitUntil } from '../../setup/procs.js';
+import { workDir } from '../../setup/paths.js';
 import { Api, createUser, signin } from '../api/fixture.js';
 import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
 
@@ -127,3 +129,65 @@ async function restartDistribution(old: DistributionService): Promise<Distributi
   await waitUntil(proc, 'upstream back', async () => (await fetch(`${old.url}/v2/`).catch(() => null))?.status === 200);
   return { ...old, process: proc, stop: async () => proc.stop() };
 }
+
+test('htpasswd upstream with credentials: wrong ones refused on validate, a moved tag re-fetched, staleness bounded by expiration_s, upstream 404', async () => {
+  const dir = workDir('proxy-htpasswd');
+  const htpasswd = join(dir, 'htpasswd');
+  writeFileSync(htpasswd, `puller:${bcrypt.hashSync('pull-s3cret', 8)}\n`);
+  const locked = await startDistribution({ htpasswdFile: htpasswd });
+  try {
+    const pusher = new V2Client({ url: locked.url } as RegistryProcess, `Basic ${Buffer.from('puller:pull-s3cret').toString('base64')}`);
+    const first = await pusher.pushImage('team/app', 'v1');
+    await admin.ok('POST', '/organization/', { name: 'hcache', email: 'hcache@example.com' });
+    const cfg = { upstream_registry: `${locked.hostPort}/team`, insecure: true, upstream_registry_username: 'puller', expiration_s: 4 };
+    const wrong = await admin.post('/organization/hcache/validateproxycache', { ...cfg, upstream_registry_password: 'nope' });
+    expect(wrong).toMatchObject({ status: 400, body: { error_message: 'Failed login to remote registry. Please verify entered details and try again.' } });
+    expect(await admin.post('/organization/hcache/validateproxycache', { ...cfg, upstream_registry_password: 'pull-s3cret' })).toMatchObject({ status: 202, body: 'Valid' });
+    expect((await admin.post('/organization/hcache/proxycache', { ...cfg, upstream_registry_password: 'pull-s3cret' })).status).toBe(201);
+    expect(JSON.stringify(await admin.ok('GET', '/organization/hcache/proxycache'))).not.toContain('pull-s3cret');
+
+    // With an upstream namespace, `hcache/app` is `team/app` upstream.
+    expect((await pull('hcache/app/manifests/v1')).headers.get('docker-content-digest')).toBe(first.digest);
+    // The tag moves upstream: the next pull sees it at once (HEAD on every tag pull).
+    const moved = await pusher.pushImage('team/app', 'v1');
+    expect((await pull('hcache/app/manifests/v1')).headers.get('docker-content-digest')).toBe(moved.digest);
+    // An unknown tag upstream: 404.
+    const unknown = await pull('hcache/app/manifests/nope');
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { errors: { code: string }[] }).errors[0].code).toBe('MANIFEST_UNKNOWN');
+
+    // Upstream down: served as cached while the tag lives (expiration_s: 4), then 404.
+    await locked.process.stop();
+    const stale = await pull('hcache/app/manifests/v1');
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('docker-content-digest')).toBe(moved.digest);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const expired = await pull('hcache/app/manifests/v1');
+    expect(expired.status).toBe(404);
+  } finally {
+    await locked.stop();
+  }
+}, 120_000);
+
+test('15.3.1.1 scaled down: quota 15 MiB, three 6 MiB images pulled, the least recently pulled tag pruned; an image above the quota refused', async () => {
+  const MiB = 1024 * 1024;
+  for (const t of ['3.7.9', '3.6.2', '3.5.1']) await upstream.pushImage('projectquay/quay', t, { layers: [randomBlob(6 * MiB)] });
+  await upstream.pushImage('projectquay/huge', 'latest', { layers: [randomBlob(16 * MiB)] });
+  await admin.ok('POST', '/organization/', { name: 'proxytest', email: 'proxytest@example.com' });
+  expect((await admin.post('/organization/proxytest/quota', { limit_bytes: 15 * MiB })).status).toBe(201);
+  expect((await admin.post('/organization/proxytest/proxycache', { upstream_registry: up.hostPort, insecure: true })).status).toBe(201);
+  const active = async () =>
+    ((await admin.ok('GET', '/repository/proxytest/projectquay%2Fquay/tag/?onlyActiveTags=true')).tags as { name: string }[]).map((t) => t.name).sort();
+  // Steps 1-3: two pulls fit (12 MiB of 15).
+  expect((await pull('proxytest/projectquay/quay/manifests/3.7.9')).status).toBe(200);
+  expect((await pull('proxytest/projectquay/quay/manifests/3.6.2')).status).toBe(200);
+  expect(await active()).toEqual(['3.6.2', '3.7.9']);
+  // Step 4-5: the third would exceed the quota: 3.7.9, pulled least recently, is pruned.
+  expect((await pull('proxytest/projectquay/quay/manifests/3.5.1')).status).toBe(200);
+  expect(await active()).toEqual(['3.5.1', '3.6.2']);
+  // An image larger than the whole quota is refused with Quay's text.
+  const huge = await pull('proxytest/projectquay/huge/manifests/latest');
+  expect(huge.status).toBe(403);
+  expect(await huge.json()).toMatchObject({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace' }] });
+  expect(await active()).toEqual(['3.5.1', '3.6.2']);
+}, 120_000);
