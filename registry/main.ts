@@ -8,6 +8,7 @@
  *     HTTPS is served on --tls-port when ssl.cert and ssl.key sit beside config.yaml or are named.
  *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
+ *   node dist/registry/main.js verify --config config.yaml   (config linter: exit 1 when invalid)
  * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE,
  *   TRUSTED_PROXIES (comma-separated addresses/CIDRs whose X-Forwarded-For is believed; default none),
  *   HTTP_IDLE_TIMEOUT_SECONDS (close connections idle this long; default 120).
@@ -196,11 +197,47 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+/**
+ * `verify --config FILE`: the config linter (like `zot verify`). Prints every invalid key (errors), every
+ * unknown or unsupported key (warnings, from the same loader the server uses) and checks a TLS pair beside
+ * the file; exits 1 when the server would refuse to start with this file, 0 otherwise.
+ */
+async function verify(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: false });
+  const path = values.config ?? process.env.QUAY_CONFIG;
+  if (!path) {
+    console.error('usage: main.js verify --config FILE');
+    process.exit(2);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    console.error(`cannot read config file ${path}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const { config, errors, warnings } = parseConfig(text);
+  try {
+    const files = findTlsFiles({ configPath: path });
+    if (files) loadTlsPair(files);
+    else if (config.PREFERRED_URL_SCHEME === 'https' && !config.EXTERNAL_TLS_TERMINATION && errors.length === 0) {
+      errors.push('PREFERRED_URL_SCHEME: https without EXTERNAL_TLS_TERMINATION needs ssl.cert and ssl.key beside the config file');
+    }
+  } catch (err) {
+    if (!(err instanceof TlsConfigError)) throw err;
+    errors.push(`ssl.cert/ssl.key: ${err.message}`);
+  }
+  for (const w of warnings) console.log(`warning: ${w}`);
+  for (const e of errors) console.log(`error: ${e}`);
+  console.log(`${path}: ${errors.length === 0 ? 'valid' : 'invalid'} (${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings.length} warning${warnings.length === 1 ? '' : 's'})`);
+  process.exit(errors.length === 0 ? 0 : 1);
+}
+
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { serve: server('serve'), mirror: server('mirror'), migrate: migrateOnly };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve: server('serve'), mirror: server('mirror'), migrate: migrateOnly, verify };
 const main = commands[command ?? 'serve'];
 if (!main) {
-  console.error(`unknown command "${command}"; usage: main.js serve|mirror|migrate [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
+  console.error(`unknown command "${command}"; usage: main.js serve|mirror|migrate|verify [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
   process.exit(2);
 }
 main(rest).catch((err) => {

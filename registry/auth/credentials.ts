@@ -35,6 +35,8 @@ export type BearerResult = { principal: Principal } | { error: 'invalid' | 'expi
 
 export class Authenticator {
   private readonly verified = new Map<string, { hash: string; until: number }>();
+  /** Per user, the last password check queued in this process (see password()). */
+  private readonly checking = new Map<number, Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -69,7 +71,9 @@ export class Authenticator {
   /**
    * A user's password (Database authentication), under Quay's login backoff: throws 429 TOOMANYREQUESTS
    * while the user is backing off from failed attempts. A password verified within the last minute skips
-   * the backoff (only its owner can present it).
+   * the backoff (only its owner can present it). Unverified passwords of one user are checked one at a time
+   * in this process, so a burst of guesses meets the backoff after the first failure, and a burst of
+   * requests with the right password costs one hash.
    */
   async password(username: string, password: string): Promise<Principal | null> {
     if (this.config.AUTHENTICATION_TYPE === 'AppToken') return null;
@@ -78,15 +82,35 @@ export class Authenticator {
     // The "encrypted password" Quay hands out (superuser user creation, /user/initialize) works too.
     const decrypted = password.length > 40 ? this.box.open(password) : null;
     const candidates = decrypted === null ? [password] : [password, decrypted];
-    if (candidates.some((c) => this.recentlyVerified(row, c))) return this.userPrincipal(row, { via: 'password' });
-    await this.backoff.begin(row.id);
-    for (const c of candidates) {
-      if (await this.checkPassword(row, c)) {
-        await this.backoff.clear(row.id);
-        return this.userPrincipal(row, { via: 'password' });
+    const verified = () => candidates.some((c) => this.recentlyVerified(row, c));
+    if (verified()) return this.userPrincipal(row, { via: 'password' });
+    return this.oneAtATime(row.id, async () => {
+      if (verified()) return this.userPrincipal(row, { via: 'password' });
+      await this.backoff.check(row.id);
+      for (const c of candidates) {
+        if (await this.checkPassword(row, c)) {
+          await this.backoff.clear(row.id);
+          return this.userPrincipal(row, { via: 'password' });
+        }
       }
-    }
-    return null;
+      await this.backoff.fail(row.id);
+      return null;
+    });
+  }
+
+  /** Runs `fn` after every earlier call for the same user in this process has settled. */
+  private oneAtATime<T>(userId: number, fn: () => Promise<T>): Promise<T> {
+    const prev = this.checking.get(userId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.checking.set(userId, settled);
+    void settled.then(() => {
+      if (this.checking.get(userId) === settled) this.checking.delete(userId);
+    });
+    return run;
   }
 
   /** An OAuth access token (`Authorization: Bearer` on the API, `$oauthtoken` on the registry). */

@@ -2,8 +2,9 @@
  * Quay's login backoff: every failed password login of a user counts in `invalid_login_attempts`, and the
  * next attempt is allowed only 0.5 × (2^attempts − 1) seconds after the last failure (Quay's exponential
  * backoff with a one-second scale), capped at MAX_BACKOFF_S so that strangers cannot lock an account out for
- * days. An attempt is counted before the password is checked, in one statement, so concurrent guesses cannot
- * all slip through while the first is being verified; a success clears the count.
+ * days. Only failures count: a client sending many requests at once with the right password is never held
+ * back. Concurrent guesses are kept from slipping through together by the caller, which checks one password
+ * per user at a time in each process (see Authenticator.password).
  */
 import type { Db } from '../db/index.js';
 import { RegistryError } from '../errors.js';
@@ -18,25 +19,24 @@ const DELAY = (attempts: string) => `make_interval(secs => least(0.5 * (power(2,
 export class LoginBackoff {
   constructor(private readonly db: Db) {}
 
-  /**
-   * Counts an attempt for `userId`, or throws 429 TOOMANYREQUESTS with Retry-After when the user is still
-   * backing off.
-   */
-  async begin(userId: number): Promise<void> {
-    const r = await this.db.query(
-      `INSERT INTO login_failure AS f (user_id, invalid_login_attempts, last_invalid_login) VALUES ($1, 1, now())
-       ON CONFLICT (user_id) DO UPDATE SET invalid_login_attempts = f.invalid_login_attempts + 1, last_invalid_login = now()
-        WHERE f.last_invalid_login + ${DELAY('f.invalid_login_attempts')} <= now()
-       RETURNING 1`,
-      [userId],
-    );
-    if (r.rows.length > 0) return;
-    const wait = await this.db.query<{ s: number }>(
+  /** Throws 429 TOOMANYREQUESTS with Retry-After while the user is backing off from failed attempts. */
+  async check(userId: number): Promise<void> {
+    const r = await this.db.query<{ s: number }>(
       `SELECT greatest(1, ceil(extract(epoch FROM last_invalid_login + ${DELAY('invalid_login_attempts')} - now())))::int AS s
-         FROM login_failure WHERE user_id = $1`,
+         FROM login_failure WHERE user_id = $1 AND last_invalid_login + ${DELAY('invalid_login_attempts')} > now()`,
       [userId],
     );
-    throw new RegistryError('TOOMANYREQUESTS', TOO_MANY_LOGIN_ATTEMPTS, { headers: { 'retry-after': String(wait.rows[0]?.s ?? 1) } });
+    if (r.rows.length === 0) return;
+    throw new RegistryError('TOOMANYREQUESTS', TOO_MANY_LOGIN_ATTEMPTS, { headers: { 'retry-after': String(r.rows[0].s) } });
+  }
+
+  /** Counts a failed attempt. */
+  async fail(userId: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO login_failure AS f (user_id, invalid_login_attempts, last_invalid_login) VALUES ($1, 1, now())
+       ON CONFLICT (user_id) DO UPDATE SET invalid_login_attempts = f.invalid_login_attempts + 1, last_invalid_login = now()`,
+      [userId],
+    );
   }
 
   /** A successful login (or a new password) clears the count. */

@@ -422,7 +422,8 @@ const API_ROUTES: Record<string, Access> = {
   'PUT /api/v1/organization/{orgname}/team/{teamname}/members/{membername}': 'org:admin',
   'DELETE /api/v1/organization/{orgname}/team/{teamname}/members/{membername}': 'org:admin',
   'GET /api/v1/organization/{orgname}/team/{teamname}/permissions': 'org:admin',
-  'GET /api/v1/organization/{orgname}/proxycache': 'org:admin',
+  // Members may read the proxy cache settings, as in Quay.
+  'GET /api/v1/organization/{orgname}/proxycache': 'org:member',
   'POST /api/v1/organization/{orgname}/proxycache': 'org:admin',
   'DELETE /api/v1/organization/{orgname}/proxycache': 'org:admin',
   'POST /api/v1/organization/{orgname}/validateproxycache': 'org:admin',
