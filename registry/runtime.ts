@@ -25,6 +25,8 @@ import { createTenancy, type Tenancy } from './model/tenancy.js';
 import { SecurityScanner, parseLayerSize } from './model/secscan.js';
 import { BuiltinScanner } from './scan/builtin.js';
 import { DEFAULT_LIMITS } from './scan/layer.js';
+import { ClairScanner } from './scan/clair.js';
+import { LayerUrlSigner } from './scan/layer_urls.js';
 import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
@@ -64,6 +66,10 @@ export interface Runtime {
   secscan: SecurityScanner;
   /** The built-in scanner (also the OSV database importer), when Clair is not configured. */
   builtinScanner: BuiltinScanner | null;
+  /** The Clair v4 client, when SECURITY_SCANNER_V4_ENDPOINT is set. */
+  clairScanner: ClairScanner | null;
+  /** Signs the short-lived single-blob URLs Clair downloads layers from. */
+  layerUrls: LayerUrlSigner;
   /** Whether a write may happen now (REGISTRY_STATE, DISABLE_PUSHES, repository state): every write path asks it. */
   writeGate: WriteGate;
   /** The durable work queues (registry/queue/). */
@@ -130,8 +136,21 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const configDir = opts.configDir ?? null;
     const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
-    const builtinScanner = new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
-    const secscan = new SecurityScanner(db, store, config, log, builtinScanner, events);
+    const layerUrls = new LayerUrlSigner(await secretMaterial(db, 'SECSCAN_LAYER_URL_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`);
+    const clairEndpoint = config.SECURITY_SCANNER_V4_ENDPOINT;
+    // Clair is the admin's own service: its host is allowed through the SSRF guard, which still applies its other rules.
+    const clairScanner = clairEndpoint
+      ? new ClairScanner(
+          clairEndpoint,
+          config.SECURITY_SCANNER_V4_PSK ? Buffer.from(config.SECURITY_SCANNER_V4_PSK, 'base64') : null,
+          new Outbound({ ...config, SSRF_ALLOWED_HOSTS: [...(config.SSRF_ALLOWED_HOSTS ?? []), new URL(clairEndpoint).hostname] }),
+          async (_job, layer) => ({ uri: layerUrls.url(layer.digest), headers: {} }),
+        )
+      : null;
+    const builtinScanner = clairScanner
+      ? null
+      : new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
+    const secscan = new SecurityScanner(db, store, config, log, clairScanner ?? builtinScanner!, events, queues);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, {
       configLabels: (repoId, m) => labels.configLabels(repoId, m),
@@ -188,13 +207,23 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       tags,
       manifests,
       logs,
-      gc: new GarbageCollector(db, store, metrics, log, config.PUSH_TEMP_TAG_EXPIRATION_SEC),
+      gc: new GarbageCollector(
+        db,
+        store,
+        metrics,
+        log,
+        config.PUSH_TEMP_TAG_EXPIRATION_SEC,
+        // built-in reports go with the manifest rows (ON DELETE CASCADE); Clair keeps its own
+        clairScanner && config.FEATURE_SECURITY_SCANNER && config.SECURITY_SCANNER_V4_MANIFEST_CLEANUP ? (digest) => clairScanner.deleteReport(digest) : undefined,
+      ),
       quotas,
       labels,
       notifications,
       tenancy,
       secscan,
       builtinScanner,
+      clairScanner,
+      layerUrls,
       writeGate: tenancy.writeGate,
       queues,
       outbound,

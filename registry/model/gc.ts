@@ -65,6 +65,8 @@ export class GarbageCollector {
     private readonly log: Logger,
     /** PUSH_TEMP_TAG_EXPIRATION_SEC */
     private readonly pushGraceSeconds: number,
+    /** After a manifest digest is gone from every repository (the security scanner forgets its report). */
+    private readonly onDigestCollected?: (digest: string) => Promise<void>,
   ) {
     this.metrics = new GcMetrics(metrics);
   }
@@ -77,7 +79,9 @@ export class GarbageCollector {
       const candidates = await this.unreferencedManifests(now);
       let deleted = 0;
       for (const id of candidates) {
-        const repo = await this.deleteManifest(id, now);
+        const deletedRow = await this.deleteManifest(id, now);
+        const repo = deletedRow?.repositoryId ?? null;
+        if (deletedRow) await this.digestCollected(deletedRow.digest);
         if (repo !== null) {
           deleted++;
           this.metrics.manifests.inc();
@@ -150,10 +154,18 @@ export class GarbageCollector {
     return r.rows.map((x) => x.id);
   }
 
-  /** Delete one manifest if it is still garbage under its row lock; returns its repository id, or null. */
-  private async deleteManifest(id: number, now: number): Promise<number | null> {
+  private async digestCollected(digest: string): Promise<void> {
+    if (!this.onDigestCollected) return;
+    const left = await this.db.query('SELECT 1 FROM manifest WHERE digest = $1 LIMIT 1', [digest]);
+    if (left.rows.length) return;
+    // Best effort, as Quay: the registry's own rows are already gone; a report left at the scanner is harmless.
+    await this.onDigestCollected(digest).catch((err) => this.log.warn({ err: (err as Error).message, digest }, 'could not delete the security report of a collected manifest'));
+  }
+
+  /** Delete one manifest if it is still garbage under its row lock; returns its repository id and digest, or null. */
+  private async deleteManifest(id: number, now: number): Promise<{ repositoryId: number; digest: string } | null> {
     return this.db.tx(async (q) => {
-      const locked = await q.query<{ repository_id: number }>('SELECT repository_id FROM manifest WHERE id = $1 FOR UPDATE SKIP LOCKED', [id]);
+      const locked = await q.query<{ repository_id: number; digest: string }>('SELECT repository_id, digest FROM manifest WHERE id = $1 FOR UPDATE SKIP LOCKED', [id]);
       if (!locked.rows[0]) return null;
       const still = await q.query(`SELECT 1 FROM manifest m WHERE m.id = $3 AND ${GarbageCollector.GARBAGE}`, [now, this.pushGraceSeconds, id]);
       if (still.rows.length === 0) return null;
@@ -161,7 +173,7 @@ export class GarbageCollector {
       await q.query('DELETE FROM manifest_blob WHERE manifest_id = $1', [id]);
       await q.query('DELETE FROM manifest_child WHERE manifest_id = $1', [id]);
       await q.query('DELETE FROM manifest WHERE id = $1', [id]);
-      return locked.rows[0].repository_id;
+      return { repositoryId: locked.rows[0].repository_id, digest: locked.rows[0].digest };
     });
   }
 

@@ -15,8 +15,13 @@ import type { QuaySecurityData } from '../scan/report.js';
 import { SEVERITIES, type QuaySeverity } from '../scan/osv.js';
 import { LIVE } from './tags.js';
 import type { Events } from './events.js';
+import type { Queues } from '../queue/index.js';
+
+/** Work queue of manifests to index, one item per pushed manifest. */
+export const SECSCAN_INDEX_QUEUE = 'secscan_index';
 import type { NewMatch } from '../scan/builtin.js';
 import type { QuayVulnerability } from '../scan/report.js';
+import { fixedBy, type ClairNotification } from '../scan/clair.js';
 
 export const IndexStatus = {
   PENDING: 0,
@@ -84,6 +89,7 @@ export class SecurityScanner {
     private readonly log: Logger,
     readonly backend: ScannerBackend,
     private readonly events: Events,
+    private readonly queues: Queues,
   ) {}
 
   get enabled(): boolean {
@@ -94,6 +100,25 @@ export class SecurityScanner {
   async onManifestPushed(q: Queryable, p: { repositoryId: number; manifestId: number; inserted: boolean }): Promise<void> {
     if (!this.enabled || !p.inserted) return;
     await q.query('INSERT INTO manifest_security_status (manifest_id, repository_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [p.manifestId, p.repositoryId]);
+    // The queue item (committed with the push) starts indexing at once; the periodic pass is the safety net.
+    if (this.config.SECURITY_SCANNER_V4_INDEXING) await this.queues.queue(SECSCAN_INDEX_QUEUE).put([String(p.repositoryId), String(p.manifestId)], { manifest_id: p.manifestId }, {}, q);
+  }
+
+  /**
+   * Index one manifest from its queue item, if it still needs it and no other worker holds it. Returns
+   * 'unavailable' when the scanner cannot be reached (the item is retried later), else the completed manifest or null.
+   */
+  async indexOne(manifestId: number): Promise<IndexedManifest | null | 'unavailable'> {
+    if (!this.enabled || !this.config.SECURITY_SCANNER_V4_INDEXING) return null;
+    let state: string;
+    try {
+      state = await this.backend.state();
+    } catch (err) {
+      if (err instanceof ScannerUnavailable) return 'unavailable';
+      throw err;
+    }
+    const [row] = await this.claim(state, 1, manifestId);
+    return row ? this.indexClaimed(row, state) : null;
   }
 
   /**
@@ -101,10 +126,10 @@ export class SecurityScanner {
    * feature was on), PENDING, FAILED past the reindex threshold, a stale claim, or COMPLETED under another
    * indexer state past the threshold.
    */
-  async claim(state: string, limit: number): Promise<ClaimRow[]> {
+  async claim(state: string, limit: number, onlyManifest: number | null = null): Promise<ClaimRow[]> {
     const threshold = this.config.SECURITY_SCANNER_V4_REINDEX_THRESHOLD;
     return this.db.tx(async (q) => {
-      await q.query(
+      if (onlyManifest === null) await q.query(
         `INSERT INTO manifest_security_status (manifest_id, repository_id)
          SELECT m.id, m.repository_id FROM manifest m
           WHERE NOT EXISTS (SELECT 1 FROM manifest_security_status s WHERE s.manifest_id = m.id)
@@ -114,13 +139,13 @@ export class SecurityScanner {
       );
       const r = await q.query<ClaimRow>(
         `SELECT manifest_id, repository_id, index_status, last_indexed, metadata_json FROM manifest_security_status
-          WHERE index_status = ${IndexStatus.PENDING}
+          WHERE ($4::bigint IS NULL OR manifest_id = $4) AND (index_status = ${IndexStatus.PENDING}
              OR (index_status = ${IndexStatus.FAILED} AND last_indexed < now() - make_interval(secs => $2))
              OR (index_status = ${IndexStatus.IN_PROGRESS} AND last_indexed < now() - make_interval(secs => ${STALE_CLAIM_SECONDS}))
              OR (index_status = ${IndexStatus.COMPLETED} AND indexer_hash <> $3 AND last_indexed < now() - make_interval(secs => $2))
-             OR (index_status = ${IndexStatus.SCAN_RETRIES_EXHAUSTED} AND metadata_json->>'last_failed_hash' IS DISTINCT FROM $3)
+             OR (index_status = ${IndexStatus.SCAN_RETRIES_EXHAUSTED} AND metadata_json->>'last_failed_hash' IS DISTINCT FROM $3))
           ORDER BY index_status DESC, manifest_id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit, threshold, state],
+        [limit, threshold, state, onlyManifest],
       );
       if (r.rows.length) {
         await q.query(
@@ -316,6 +341,29 @@ export class SecurityScanner {
       });
     }
     return n;
+  }
+
+  /** One `added` entry of a Clair notification: an event per tagged manifest with that digest. */
+  async notifyClairEntry(n: ClairNotification): Promise<number> {
+    const r = await this.db.query<{ id: number; repository_id: number }>(
+      `SELECT m.id, m.repository_id FROM manifest m
+        WHERE m.digest = $1 AND EXISTS (SELECT 1 FROM repository_notification x WHERE x.repository_id = m.repository_id AND x.event = 'vulnerability_found')`,
+      [n.manifest],
+    );
+    let count = 0;
+    for (const m of r.rows) {
+      count += await this.db.tx(async (q) => {
+        const repo = await this.repoNames(q, m.repository_id);
+        const tags = await this.tagsOf(q, m.id);
+        if (!repo || !tags.length) return 0;
+        const v = n.vulnerability ?? {};
+        return this.events.emitRepository(q, 'vulnerability_found', repo, {
+          tags,
+          vulnerability: { id: v.name ?? '', description: v.description ?? '', link: v.links ?? '', priority: v.normalized_severity ?? 'Unknown', has_fix: Boolean(fixedBy(v.fixed_in_version)) },
+        });
+      });
+    }
+    return count;
   }
 
   private async repoNames(q: Queryable, repositoryId: number): Promise<{ id: number; namespace: string; name: string } | null> {

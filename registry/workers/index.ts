@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { cleanupUploads } from './upload_cleanup.js';
 import { collectGarbage } from './gc.js';
 import { recordExpiredTags } from './tag_expiry.js';
-import { runIndexing, runOsvImport } from './secscan.js';
+import { runIndexing, runOsvImport, secscanQueueHandlers } from './secscan.js';
 import { startQueueRunner, type QueueHandler } from './queue_runner.js';
 import { notificationHandler } from './notification_worker.js';
 import { notifyExpiringImages } from './image_expiry_notifications.js';
@@ -71,5 +71,5 @@ function defaultWorkers(rt: Runtime): Worker[] {
 
 /** The handler of each named work queue. */
 export function queueHandlers(rt: Runtime): QueueHandler[] {
-  return [notificationHandler(rt)];
+  return [notificationHandler(rt), ...secscanQueueHandlers(rt)];
 }

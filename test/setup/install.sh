@@ -26,7 +26,8 @@ APT_PACKAGES=(
   chromium fonts-liberation
 )
 
-# name | go package to install | version (pinned; served by the Go module proxy) | extra -ldflags
+# name | go package to install | version (pinned; served by the Go module proxy) | extra -ldflags | Go toolchain
+# (a tool needing a newer Go than the machine's names the approved one; the go command fetches it from the proxy)
 GO_TOOLS=(
   "oras|oras.land/oras/cmd/oras|v1.3.6"
   "crane|github.com/google/go-containerregistry/cmd/crane|v0.22.1"
@@ -34,6 +35,7 @@ GO_TOOLS=(
   "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3"
   "conformance|github.com/opencontainers/distribution-spec/conformance|v0.0.0-20260831232431-97274622c111"
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
+  "osv-scanner|github.com/google/osv-scanner/v2/cmd/osv-scanner|v2.6.0||go1.27.3"
   "mailpit|github.com/axllent/mailpit|v1.33.1"
 )
 
@@ -106,13 +108,13 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOL
 
 # Builds one tool (an entry of GO_TOOLS) into $TOOLS; prints its timing; non-zero on failure.
 build_tool() {
-  local name pkg version ldflags want s tmp
-  IFS='|' read -r name pkg version ldflags <<<"$1"
+  local name pkg version ldflags toolchain want s tmp
+  IFS='|' read -r name pkg version ldflags toolchain <<<"$1"
   want="$pkg@$version${ldflags:+ $ldflags}"
   s=$(now)
   log "$name: building $want ..."
   tmp=$(mktemp -d)
-  if ! GOBIN="$tmp" go install -trimpath -ldflags="-s -w ${ldflags:-}" "$pkg@$version" >"$tmp/build.log" 2>&1; then
+  if ! GOBIN="$tmp" GOTOOLCHAIN="${toolchain:-$GOTOOLCHAIN}" go install -trimpath -ldflags="-s -w ${ldflags:-}" "$pkg@$version" >"$tmp/build.log" 2>&1; then
     tail -30 "$tmp/build.log" | sed "s/^/[install] $name: /"
     log "$name: BUILD FAILED ($want)"
     rm -rf "$tmp"
@@ -132,7 +134,7 @@ build_lane() {
 
 to_build=()
 for entry in "${GO_TOOLS[@]}"; do
-  IFS='|' read -r name pkg version ldflags <<<"$entry"
+  IFS='|' read -r name pkg version ldflags toolchain <<<"$entry"
   want="$pkg@$version${ldflags:+ $ldflags}"
   stamp="$TOOLS/.$name.version"
   if [[ -x "$TOOLS/$name" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then

@@ -13,7 +13,7 @@ import yaml from 'js-yaml';
 import { toolsDir, workDir } from './paths.js';
 
 /** Built by test/setup/install.sh with Go into $QUAY_TS_TOOLS. */
-export const GO_TOOLS = ['oras', 'crane', 'helm', 'cosign', 'conformance', 'minio', 'mailpit'] as const;
+export const GO_TOOLS = ['oras', 'crane', 'helm', 'cosign', 'conformance', 'minio', 'osv-scanner', 'mailpit'] as const;
 
 /** Where a missing tool comes from, for the error message. */
 const SOURCE: Record<string, string> = {
@@ -23,6 +23,7 @@ const SOURCE: Record<string, string> = {
   cosign: 'Go module github.com/sigstore/cosign/v3',
   conformance: 'Go module github.com/opencontainers/distribution-spec/conformance',
   minio: 'Go module github.com/minio/minio',
+  'osv-scanner': 'Go module github.com/google/osv-scanner/v2/cmd/osv-scanner',
   mailpit: 'Go module github.com/axllent/mailpit',
   initdb: 'Debian package postgresql',
   postgres: 'Debian package postgresql',

@@ -2,7 +2,7 @@
  * Test images for the scanners, built offline with umoci (one `umoci insert` per layer) into one OCI
  * layout. Package versions are real releases that the advisories in test/fixtures/osv affect.
  *   debian: Debian 11 dpkg status (openssl 1.1.1n-0+deb11u3, zlib 1:1.2.11.dfsg-2+deb11u1), then an app
- *           layer (package-lock.json: lodash 4.17.20, semver 7.5.1; node_modules/ms; Python requests
+ *           layer (package-lock.json and node_modules: lodash 4.17.20, semver 7.5.1; Python requests
  *           2.30.0 and urllib3 1.26.5), then a whiteout layer deleting urllib3.
  *   alpine: Alpine 3.17 apk database (libssl3/libcrypto3 3.0.7-r2 from origin openssl, musl).
  */
@@ -107,6 +107,10 @@ export async function buildScanImages(sb: ClientSandbox): Promise<string> {
     tree(join(sb.dir, 'debian-app'), {
       'app/package.json': JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { lodash: '4.17.20', semver: '7.5.1' } }),
       'app/package-lock.json': JSON.stringify(PACKAGE_LOCK, null, 2),
+      // npm ≥ 7 writes this hidden lock file into node_modules when it installs
+      'app/node_modules/.package-lock.json': JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { 'node_modules/lodash': PACKAGE_LOCK.packages['node_modules/lodash'], 'node_modules/semver': PACKAGE_LOCK.packages['node_modules/semver'] } }),
+      'app/node_modules/lodash/package.json': JSON.stringify({ name: 'lodash', version: '4.17.20', main: 'lodash.js' }),
+      'app/node_modules/semver/package.json': JSON.stringify({ name: 'semver', version: '7.5.1', main: 'index.js' }),
       'usr/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\nSummary: Python HTTP for Humans.\n',
       'usr/lib/python3/dist-packages/requests-2.30.0.dist-info/RECORD': '',
       'usr/lib/python3/dist-packages/urllib3-1.26.5.dist-info/METADATA': 'Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.5\nSummary: HTTP library\n',
