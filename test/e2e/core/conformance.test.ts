@@ -59,7 +59,11 @@ describe.each(modes)('OCI conformance, %s', (mode, makeConfig) => {
     const summary = summarize(r.results);
     process.stdout.write(`conformance (${mode}, ${auth}): ${summary.passed} passed, ${summary.failed} failed\n`);
     expect(r.results).toBeDefined();
-    expect(summary.failures).toEqual([]);
+    // Mounting without `from` is optional in the spec. A registry token names the repositories it grants, and
+    // the suite's token covers only the target, so the registry must not mount from a repository the token
+    // cannot read (issue 13): it answers 202 and the suite records a skip. Basic credentials reach every
+    // repository the user can read, so there the mount happens.
+    expect(summary.failures).toEqual(challenge === 'bearer' ? ['apis/Blob anonymous mount: Skip'] : []);
     expect(summary.passed).toBeGreaterThanOrEqual(50);
     expect(r.code).toBe(0);
   });
