@@ -39,6 +39,9 @@ import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
 import { RepoMirrors, mirrorRobot } from './model/mirror.js';
 import { ServiceKeys } from './model/service_keys.js';
+import { LogExports } from './model/log_export.js';
+import { SignedLinks } from './auth/signed_links.js';
+import { logView } from './http/api/views.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -97,6 +100,8 @@ export interface Runtime {
   outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
+  /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
+  logExports: LogExports;
   close(): Promise<void>;
 }
 
@@ -187,6 +192,18 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },
     });
+    const logExports = new LogExports({
+      config,
+      store,
+      queues,
+      outbound,
+      mailer,
+      reader: tenancy.logReader,
+      logs,
+      links: new SignedLinks(await secretMaterial(db, 'EXPORT_LINK_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`, 'exported-logs', '/exportedlogs/'),
+      view: (row) => logView(row, false),
+      log,
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -242,6 +259,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mirrors,
       outboundGuard,
       redis,
+      logExports,
       async close() {
         await logs.flush();
         outbound.close();
