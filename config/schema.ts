@@ -69,6 +69,12 @@ export const QuayConfigSchema = Type.Object(
     SERVER_HOSTNAME: Str('localhost:8080', 'public host[:port] of the registry; the JWT audience'),
     PREFERRED_URL_SCHEME: Type.Union([Type.Literal('http'), Type.Literal('https')], { default: 'http' }),
     EXTERNAL_TLS_TERMINATION: Bool(false, 'TLS is terminated in front of the registry'),
+    SSL_PROTOCOLS: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('TLSv1'), Type.Literal('TLSv1.1'), Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')]), {
+        description: 'TLS versions the HTTPS listener accepts (a contiguous range; default TLSv1.2 and TLSv1.3)',
+      }),
+    ),
+    SSL_CIPHERS: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'OpenSSL cipher names the HTTPS listener offers' })),
     REGISTRY_TITLE: Str('Quay', 'name shown in the UI'),
     REGISTRY_TITLE_SHORT: Str('Quay', 'short name shown in the UI'),
     ENTERPRISE_LOGO_URL: Type.Optional(Type.String({ description: 'logo shown in the UI (published in GET /config as BRANDING.logo)' })),

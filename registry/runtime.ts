@@ -134,13 +134,13 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
       mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
     });
-    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
     metrics.watchQueues(() => queues.depth());
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
+    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate, events);
     const notificationConfigs = new NotificationConfigs(db, config, outbound);
     const mailer = new Mailer(config);
     const configDir = opts.configDir ?? null;
