@@ -42,6 +42,9 @@ import { Builds } from './model/builds.js';
 import { MemoryBuildLogs, RedisBuildLogs } from './build/logs.js';
 import { buildManagerSettings, type BuildManagerSettings } from './build/config.js';
 import { MemoryOrchestrator, RedisOrchestrator, type Orchestrator } from './build/orchestrator.js';
+import { LogExports } from './model/log_export.js';
+import { SignedLinks } from './auth/signed_links.js';
+import { logView } from './http/api/views.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -104,6 +107,8 @@ export interface Runtime {
   buildSettings: BuildManagerSettings | null;
   /** The build orchestrator shared with the build managers (in memory when BUILD_MANAGER names no Redis). */
   buildOrchestrator: Orchestrator | null;
+  /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
+  logExports: LogExports;
   close(): Promise<void>;
 }
 
@@ -194,6 +199,18 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },
     });
+    const logExports = new LogExports({
+      config,
+      store,
+      queues,
+      outbound,
+      mailer,
+      reader: tenancy.logReader,
+      logs,
+      links: new SignedLinks(await secretMaterial(db, 'EXPORT_LINK_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`, 'exported-logs', '/exportedlogs/'),
+      view: (row) => logView(row, false),
+      log,
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -270,6 +287,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       builds,
       buildSettings,
       buildOrchestrator,
+      logExports,
       async close() {
         await buildOrchestrator?.close();
         await logs.flush();
