@@ -42,6 +42,7 @@ import { Builds } from './model/builds.js';
 import { MemoryBuildLogs, RedisBuildLogs } from './build/logs.js';
 import { buildManagerSettings, type BuildManagerSettings } from './build/config.js';
 import { MemoryOrchestrator, RedisOrchestrator, type Orchestrator } from './build/orchestrator.js';
+import { ServiceKeys } from './model/service_keys.js';
 import { LogExports } from './model/log_export.js';
 import { SignedLinks } from './auth/signed_links.js';
 import { logView } from './http/api/views.js';
@@ -67,6 +68,8 @@ export interface Runtime {
   quotas: Quotas;
   labels: Labels;
   notifications: Notifications;
+  /** Service keys: the instance's signing keys, preshared keys, keys services submit for approval. */
+  serviceKeys: ServiceKeys;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
   /** Security scanning (FEATURE_SECURITY_SCANNER): statuses, indexing, the /security lookup. */
@@ -267,6 +270,9 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       quotas,
       labels,
       notifications,
+      serviceKeys: new ServiceKeys(db, notifications, async () =>
+        (await db.query<{ id: number }>(`SELECT id FROM namespace WHERE kind = 'user' AND (superuser OR name = ANY($1::text[]))`, [config.SUPER_USERS])).rows.map((r) => r.id),
+      ),
       tenancy,
       secscan,
       builtinScanner,
