@@ -177,6 +177,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
         await secscan.onManifestPushed(q, p);
       },
+      // A quota event must never fail the push that caused it: the next check fires it.
+      usageGrew: (repositoryId) => quotas.usageGrew(repositoryId).catch((err) => log.warn({ err, repositoryId }, 'quota event check failed')).then(() => undefined),
     });
     const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
