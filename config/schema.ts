@@ -22,6 +22,35 @@ export const RedisConfig = Type.Object(
   { additionalProperties: true },
 );
 
+/** One executor of BUILD_MANAGER's EXECUTORS: the shared keys; each executor checks its own (registry/build/executors/). */
+export const BuildExecutorConfig = Type.Object(
+  {
+    EXECUTOR: Type.Union([Type.Literal('popen'), Type.Literal('kubernetesPodman'), Type.Literal('kubernetes'), Type.Literal('ec2')]),
+    NAME: Type.Optional(Type.String({ minLength: 1 })),
+    SETUP_TIME: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    MINIMUM_RETRY_THRESHOLD: Type.Optional(Type.Integer({ minimum: 0 })),
+    NAMESPACE_WHITELIST: Type.Optional(Type.Array(Type.String())),
+    STAGED_ROLLOUT: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    DEBUG: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+);
+
+/** BUILD_MANAGER's second element (Quay's ephemeral manager config). */
+export const BuildManagerConfig = Type.Object(
+  {
+    ALLOWED_WORKER_COUNT: Type.Optional(Type.Integer({ minimum: 1 })),
+    ORCHESTRATOR: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ORCHESTRATOR_PREFIX: Type.Optional(Type.String()),
+    EXECUTORS: Type.Optional(Type.Array(BuildExecutorConfig)),
+    EXECUTOR: Type.Optional(Type.String()),
+    EXECUTOR_CONFIG: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    JOB_REGISTRATION_TIMEOUT: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    MACHINE_MAX_TIME: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { additionalProperties: true },
+);
+
 /** One storage location: `[DriverName, {params}]`. Params are checked per driver in storage/. */
 export const StorageLocation = Type.Tuple([
   Type.Union([
@@ -134,8 +163,16 @@ export const QuayConfigSchema = Type.Object(
     FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: Bool(false, 'organization admins who are not superusers may set up team syncing'),
     DISKSPACE_HEALTH_THRESHOLD: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'free fraction of the data and temp volumes below which /health/instance fails' }),
     DISKSPACE_HEALTH_WARNING_THRESHOLD: Type.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'free fraction below which /health/warning fails' }),
-    BUILD_MANAGER: Type.Optional(Type.Unknown()),
-    BUILDMAN_HOSTNAME: Type.Optional(Type.String()),
+    BUILD_MANAGER: Type.Optional(
+      Type.Tuple([Type.Union([Type.Literal('ephemeral'), Type.Literal('external')]), BuildManagerConfig], {
+        description: '["ephemeral", {manager config}] runs builds (registry/build/); "external": builds are handled by another process',
+      }),
+    ),
+    BUILDMAN_HOSTNAME: Type.Optional(Type.String({ minLength: 1, description: 'host[:port] of the build manager gRPC API the workers call, and the audience of their JWTs (default SERVER_HOSTNAME)' })),
+    DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      default: null,
+      description: 'queued-or-running builds a namespace may have when its own maximum_queued_builds_count is unset (null: no limit)',
+    }),
     SECURITY_SCANNER_V4_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Clair v4 base URL; absent = the built-in scanner' })),
     SECURITY_SCANNER_V4_PSK: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/=_-]+$', description: 'base64 key of the HS256 JWTs between Quay and Clair' })),
     PAGE_TOKEN_KEY: Type.Optional(Type.String({ minLength: 1, description: 'key sealing opaque next_page tokens; generated and kept in the database when absent' })),
@@ -159,6 +196,15 @@ export const QuayConfigSchema = Type.Object(
       description: 'not in Quay (fixed at 30 there): seconds before a failed notification delivery is tried again',
     }),
     FEATURE_QUOTA_NOTIFICATIONS: Bool(false, 'quota_warning / quota_error events for namespace notifications'),
+    FEATURE_LOG_EXPORT: Bool(true, 'usage-log export (POST .../exportlogs) and its worker'),
+    EXPORT_ACTION_LOGS_STORAGE_PATH: Str('exportedactionlogs', 'folder of the blob store where exported usage logs are written'),
+    EXPORT_ACTION_LOGS_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds the download link of a usage-log export stays valid' }),
+    EXPORT_ACTION_LOGS_MAXIMUM_SECONDS: Type.Integer({ minimum: 1, default: 7200, description: 'seconds one usage-log export may run before it is reported as timedout' }),
+    EXPORT_ACTION_LOGS_WORKER_POLL_PERIOD: Type.Number({
+      exclusiveMinimum: 0,
+      default: 60,
+      description: 'seconds between polls of the export queue when no wake-up arrives (new exports start at once)',
+    }),
     NOTIFICATION_TASK_RUN_MINIMUM_INTERVAL_MINUTES: Type.Number({
       minimum: 0,
       default: 300,
@@ -187,14 +233,14 @@ export const QUAY_KNOWN_KEYS: readonly string[] = [
   'FEATURE_ACTION_LOG_ROTATION', 'FEATURE_BITBUCKET_BUILD', 'FEATURE_GITHUB_BUILD', 'FEATURE_GITLAB_BUILD',
   'FEATURE_GITHUB_LOGIN', 'FEATURE_GOOGLE_LOGIN', 'FEATURE_INVITE_ONLY_USER_CREATION', 'FEATURE_PARTIAL_USER_AUTOCOMPLETE',
   'FEATURE_PERMANENT_SESSIONS', 'FEATURE_RECAPTCHA', 'FEATURE_USER_LAST_ACCESSED',
-  'FEATURE_USER_LOG_ACCESS', 'FEATURE_USER_METADATA', 'FEATURE_USER_RENAME', 'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_LOG_EXPORT', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
+  'FEATURE_USER_LOG_ACCESS', 'FEATURE_USER_METADATA', 'FEATURE_USER_RENAME', 'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
   'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN',
   'FEATURE_UI_V2', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
   'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP',
   'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
   'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH',
   'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
-  'DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT', 'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
+  'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
   'SERVICE_ACCOUNT_TOKEN', 'ORCHESTRATOR', 'ORCHESTRATOR_PREFIX', 'JOB_REGISTRATION_TIMEOUT',
   'FEATURE_BLACKLISTED_EMAILS', 'BLACKLISTED_EMAIL_DOMAINS',
   'AVATAR_KIND', 'DEFAULT_LABEL_KEY_RESERVED_PREFIXES', 'FEATURE_EXTENDED_ACTION_LOGGING', 'SUPERUSERS_ORG_CREATION_ONLY',

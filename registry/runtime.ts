@@ -41,6 +41,14 @@ import { RepoMirrors, mirrorRobot } from './model/mirror.js';
 import { CacheCoherence } from './cache/coherence.js';
 import type { ByteLru } from './cache/lru.js';
 import { HotCaches } from './cache/hot.js';
+import { Builds } from './model/builds.js';
+import { MemoryBuildLogs, RedisBuildLogs } from './build/logs.js';
+import { buildManagerSettings, type BuildManagerSettings } from './build/config.js';
+import { MemoryOrchestrator, RedisOrchestrator, type Orchestrator } from './build/orchestrator.js';
+import { ServiceKeys } from './model/service_keys.js';
+import { LogExports } from './model/log_export.js';
+import { SignedLinks } from './auth/signed_links.js';
+import { logView } from './http/api/views.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -63,6 +71,8 @@ export interface Runtime {
   quotas: Quotas;
   labels: Labels;
   notifications: Notifications;
+  /** Service keys: the instance's signing keys, preshared keys, keys services submit for approval. */
+  serviceKeys: ServiceKeys;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
   /** Security scanning (FEATURE_SECURITY_SCANNER): statuses, indexing, the /security lookup. */
@@ -99,6 +109,14 @@ export interface Runtime {
   redis: Redis | null;
   /** The pull path's in-process caches and what keeps them coherent (registry/cache/). */
   caches: HotCaches;
+  /** Dockerfile builds: creation, phases, cancellation, completion, logs. */
+  builds: Builds;
+  /** BUILD_MANAGER resolved (null when FEATURE_BUILD_SUPPORT is off). */
+  buildSettings: BuildManagerSettings | null;
+  /** The build orchestrator shared with the build managers (in memory when BUILD_MANAGER names no Redis). */
+  buildOrchestrator: Orchestrator | null;
+  /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
+  logExports: LogExports;
   close(): Promise<void>;
 }
 
@@ -166,6 +184,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
         await secscan.onManifestPushed(q, p);
       },
+      // A quota event must never fail the push that caused it: the next check fires it.
+      usageGrew: (repositoryId) => quotas.usageGrew(repositoryId).catch((err) => log.warn({ err, repositoryId }, 'quota event check failed')).then(() => undefined),
     }, caches);
     const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
@@ -191,12 +211,45 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },
     });
+    const logExports = new LogExports({
+      config,
+      store,
+      queues,
+      outbound,
+      mailer,
+      reader: tenancy.logReader,
+      logs,
+      links: new SignedLinks(await secretMaterial(db, 'EXPORT_LINK_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`, 'exported-logs', '/exportedlogs/'),
+      view: (row) => logView(row, false),
+      log,
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
       ? new (await import('ioredis')).Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
       : null;
     redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    const buildSettings = buildManagerSettings(config);
+    const buildOrchestrator = buildSettings
+      ? buildSettings.orchestrator
+        ? new RedisOrchestrator(buildSettings.orchestrator, buildSettings.prefix)
+        : new MemoryOrchestrator()
+      : null;
+    const builds = new Builds(
+      db,
+      config,
+      queues,
+      events,
+      redis ? new RedisBuildLogs(redis) : new MemoryBuildLogs(),
+      store,
+      new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'build-push-token'),
+    );
+    if (buildOrchestrator) {
+      const prefix = buildOrchestrator.prefix;
+      builds.cancelSignal = async (uuid) => {
+        await buildOrchestrator.set(`${prefix}cancel/${uuid}`, uuid, 60);
+      };
+    }
     return {
       config,
       dataDir,
@@ -226,6 +279,9 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       quotas,
       labels,
       notifications,
+      serviceKeys: new ServiceKeys(db, notifications, async () =>
+        (await db.query<{ id: number }>(`SELECT id FROM namespace WHERE kind = 'user' AND (superuser OR name = ANY($1::text[]))`, [config.SUPER_USERS])).rows.map((r) => r.id),
+      ),
       tenancy,
       secscan,
       builtinScanner,
@@ -244,8 +300,13 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       outboundGuard,
       redis,
       caches,
+      builds,
+      buildSettings,
+      buildOrchestrator,
+      logExports,
       async close() {
         await caches.coherence.stop();
+        await buildOrchestrator?.close();
         await logs.flush();
         outbound.close();
         mailer.close();
