@@ -38,6 +38,8 @@ import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
 import { RepoMirrors, mirrorRobot } from './model/mirror.js';
+import { Triggers, triggerSecretBox } from './model/triggers.js';
+import { Userfiles } from './model/userfiles.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -94,6 +96,10 @@ export interface Runtime {
   outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
+  /** Build triggers (model/triggers.ts). */
+  triggers: Triggers;
+  /** Build packs uploaded through /api/v1/filedrop/. */
+  userfiles: Userfiles;
   close(): Promise<void>;
 }
 
@@ -236,6 +242,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mirrors,
       outboundGuard,
       redis,
+      triggers: new Triggers(db, config, await triggerSecretBox(db, config)),
+      userfiles: new Userfiles(db, store, parseSize(config.USERFILES_MAX_SIZE)),
       async close() {
         await logs.flush();
         outbound.close();
