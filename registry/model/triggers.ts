@@ -90,20 +90,24 @@ export async function recordTriggerOutcome(q: Queryable, triggerUuid: string, ph
     await q.query('UPDATE repository_build_trigger SET successive_failure_count = 0, successive_internal_error_count = 0 WHERE uuid = $1', [triggerUuid]);
     return;
   }
-  let counts: string;
-  if (phase === 'error') counts = 'successive_failure_count = successive_failure_count + 1, successive_internal_error_count = 0';
-  else if (phase === 'internalerror') counts = 'successive_internal_error_count = successive_internal_error_count + 1';
+  let f: string;
+  let i: string;
+  if (phase === 'error') [f, i] = ['successive_failure_count + 1', '0'];
+  else if (phase === 'internalerror') [f, i] = ['successive_failure_count', 'successive_internal_error_count + 1'];
   else return;
+  // SET expressions read the row before the update: the counts, the check and the disabling in one statement.
+  const failed = `($2::int IS NOT NULL AND ${f} >= $2::int)`;
+  const broken = `($3::int IS NOT NULL AND ${i} >= $3::int)`;
   await q.query(
-    `WITH counted AS (
-       UPDATE repository_build_trigger SET ${counts} WHERE uuid = $1
-       RETURNING id, enabled, successive_failure_count AS f, successive_internal_error_count AS i)
-     UPDATE repository_build_trigger t
-        SET enabled = false, disabled_datetime = now(),
-            disabled_reason = CASE WHEN $2::int IS NOT NULL AND c.f >= $2::int THEN 'successive_build_failures'
-                                   ELSE 'successive_build_internal_errors' END
-       FROM counted c
-      WHERE t.id = c.id AND c.enabled AND (($2::int IS NOT NULL AND c.f >= $2::int) OR ($3::int IS NOT NULL AND c.i >= $3::int))`,
+    `UPDATE repository_build_trigger
+        SET successive_failure_count = ${f}, successive_internal_error_count = ${i},
+            enabled = enabled AND NOT (${failed} OR ${broken}),
+            disabled_reason = CASE WHEN NOT enabled THEN disabled_reason
+                                   WHEN ${failed} THEN 'successive_build_failures'
+                                   WHEN ${broken} THEN 'successive_build_internal_errors'
+                                   ELSE disabled_reason END,
+            disabled_datetime = CASE WHEN enabled AND (${failed} OR ${broken}) THEN now() ELSE disabled_datetime END
+      WHERE uuid = $1`,
     [triggerUuid, failures, internal],
   );
 }
