@@ -41,6 +41,7 @@ import { repoTokenRoutes } from './repotoken.js';
 import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
 import { mirrorRoutes } from './mirror.js';
+import { serviceKeyRoutes } from './service_keys.js';
 import { triggerRoutes } from './trigger.js';
 import { filedropRoutes } from './filedrop.js';
 
@@ -127,6 +128,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await messageRoutes(app, rt);
   await repoTokenRoutes(app, rt);
   await mirrorRoutes(app, rt);
+  await serviceKeyRoutes(app, rt);
   await triggerRoutes(app, rt);
   await filedropRoutes(app, rt);
   await discoveryRoutes(app);
