@@ -60,14 +60,14 @@ const SELECT = `SELECT t.id, t.uuid::text AS uuid, t.service, t.repository_id, t
                        b.name AS pull_robot_name, t.enabled, t.disabled_reason, t.disabled_datetime,
                        t.successive_failure_count, t.successive_internal_error_count,
                        (t.secure_private_key IS NOT NULL) AS has_private_key
-                  FROM repository_build_trigger t LEFT JOIN namespace b ON b.id = t.pull_robot_id`;
+                  FROM build_trigger t LEFT JOIN namespace b ON b.id = t.pull_robot_id`;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The trigger's SSH deploy private key (OpenSSH format) for the builder's git clone; null when it has none. */
 export async function loadTriggerDeployKey(db: Db, triggerUuid: string, config: Pick<QuayConfig, 'DATABASE_SECRET_KEY'>): Promise<string | null> {
   if (!UUID_RE.test(triggerUuid)) return null;
-  const r = await db.query<{ secure_private_key: string | null }>('SELECT secure_private_key FROM repository_build_trigger WHERE uuid = $1', [triggerUuid]);
+  const r = await db.query<{ secure_private_key: string | null }>('SELECT secure_private_key FROM build_trigger WHERE uuid = $1', [triggerUuid]);
   const sealed = r.rows[0]?.secure_private_key;
   if (!sealed) return null;
   return (await triggerSecretBox(db, config)).open(sealed);
@@ -87,7 +87,7 @@ export async function recordTriggerOutcome(q: Queryable, triggerUuid: string, ph
   const failures = config.SUCCESSIVE_TRIGGER_FAILURE_DISABLE_THRESHOLD ?? null;
   const internal = config.SUCCESSIVE_TRIGGER_INTERNAL_ERROR_DISABLE_THRESHOLD ?? null;
   if (phase === 'complete') {
-    await q.query('UPDATE repository_build_trigger SET successive_failure_count = 0, successive_internal_error_count = 0 WHERE uuid = $1', [triggerUuid]);
+    await q.query('UPDATE build_trigger SET successive_failure_count = 0, successive_internal_error_count = 0 WHERE uuid = $1', [triggerUuid]);
     return;
   }
   let f: string;
@@ -99,7 +99,7 @@ export async function recordTriggerOutcome(q: Queryable, triggerUuid: string, ph
   const failed = `($2::int IS NOT NULL AND ${f} >= $2::int)`;
   const broken = `($3::int IS NOT NULL AND ${i} >= $3::int)`;
   await q.query(
-    `UPDATE repository_build_trigger
+    `UPDATE build_trigger
         SET successive_failure_count = ${f}, successive_internal_error_count = ${i},
             enabled = enabled AND NOT (${failed} OR ${broken}),
             disabled_reason = CASE WHEN NOT enabled THEN disabled_reason
@@ -196,7 +196,7 @@ export class Triggers {
   /** A new, inactive trigger of `service` on the repository, connected to `userId`. */
   async create(repositoryId: number, service: TriggerService, userId: number | null): Promise<TriggerRow> {
     const r = await this.db.query<{ id: number }>(
-      'INSERT INTO repository_build_trigger (service, repository_id, connected_user_id) VALUES ($1, $2, $3) RETURNING id',
+      'INSERT INTO build_trigger (service, repository_id, connected_user_id) VALUES ($1, $2, $3) RETURNING id',
       [service, repositoryId, userId],
     );
     return (await this.byId(r.rows[0].id))!;
@@ -231,7 +231,7 @@ export class Triggers {
       { name: 'Webhook Endpoint URL', value: this.webhookUrl(t.uuid, token) },
     ];
     const r = await this.db.query(
-      `UPDATE repository_build_trigger SET config = $2, pull_robot_id = $3, secure_private_key = $4, secure_webhook_token = $5
+      `UPDATE build_trigger SET config = $2, pull_robot_id = $3, secure_private_key = $4, secure_webhook_token = $5
         WHERE id = $1 AND NOT (config ? 'credentials')`,
       [t.id, JSON.stringify(config), input.pullRobotId, this.box.seal(key.privateKey), this.box.seal(token)],
     );
@@ -249,16 +249,16 @@ export class Triggers {
     if (!isActive(t)) throw new TriggerError('Cannot update an unactivated trigger');
     await this.db.query(
       enabled
-        ? `UPDATE repository_build_trigger SET enabled = true, disabled_reason = NULL, disabled_datetime = NULL,
+        ? `UPDATE build_trigger SET enabled = true, disabled_reason = NULL, disabled_datetime = NULL,
                   successive_failure_count = 0, successive_internal_error_count = 0 WHERE id = $1`
-        : `UPDATE repository_build_trigger SET enabled = false, disabled_reason = 'user_toggled', disabled_datetime = now() WHERE id = $1`,
+        : `UPDATE build_trigger SET enabled = false, disabled_reason = 'user_toggled', disabled_datetime = now() WHERE id = $1`,
       [t.id],
     );
     return (await this.byId(t.id))!;
   }
 
   async delete(t: TriggerRow): Promise<void> {
-    await this.db.query('DELETE FROM repository_build_trigger WHERE id = $1', [t.id]);
+    await this.db.query('DELETE FROM build_trigger WHERE id = $1', [t.id]);
   }
 
   /**
@@ -268,7 +268,7 @@ export class Triggers {
   async authenticateWebhook(uuid: string, token: string | null): Promise<TriggerRow | null> {
     if (!UUID_RE.test(uuid) || !token) return null;
     const r = await this.db.query<{ id: number; secure_webhook_token: string | null }>(
-      'SELECT id, secure_webhook_token FROM repository_build_trigger WHERE uuid = $1',
+      'SELECT id, secure_webhook_token FROM build_trigger WHERE uuid = $1',
       [uuid],
     );
     const sealed = r.rows[0]?.secure_webhook_token;

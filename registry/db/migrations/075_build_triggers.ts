@@ -5,7 +5,8 @@
  * its deploy key and webhook token.
  */
 export default `
-CREATE TABLE repository_build_trigger (
+-- Quay names the table RepositoryBuildTrigger; "repository_build_trigger" is an index of migration 70.
+CREATE TABLE build_trigger (
   id BIGSERIAL PRIMARY KEY,
   uuid UUID NOT NULL UNIQUE DEFAULT gen_random_uuid(),
   service TEXT NOT NULL CHECK (service IN ('custom-git', 'github', 'gitlab', 'bitbucket')),
@@ -23,7 +24,7 @@ CREATE TABLE repository_build_trigger (
   successive_internal_error_count INT NOT NULL DEFAULT 0,
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX repository_build_trigger_repository ON repository_build_trigger (repository_id);
+CREATE INDEX repository_build_trigger_repository ON build_trigger (repository_id);
 
 -- An upload URL handed out by POST /api/v1/filedrop/; the bytes are stored once, under their digest.
 CREATE TABLE userfile (
