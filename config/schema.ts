@@ -94,6 +94,8 @@ export const QuayConfigSchema = Type.Object(
     AUTHENTICATION_TYPE: Type.Union([Type.Literal('Database'), Type.Literal('AppToken')], { default: 'Database' }),
     SUPER_USERS: Type.Array(Type.String(), { default: [] }),
     GLOBAL_READONLY_SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    SEARCH_RESULTS_PER_PAGE: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'repositories per page of GET /api/v1/find/repositories' }),
+    SEARCH_MAX_RESULT_PAGE_COUNT: Type.Integer({ minimum: 1, default: 10, description: 'last page GET /api/v1/find/repositories answers (higher pages are clamped to it)' }),
     LIBRARY_NAMESPACE: Str('library', 'namespace used for single-segment repository names'),
     CREATE_PRIVATE_REPO_ON_PUSH: Bool(true, 'repositories created by a push are private'),
     CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization'),
