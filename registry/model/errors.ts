@@ -106,8 +106,11 @@ export class TooManyRequests extends DomainError {
   }
 }
 
-/** What is not supported: a digest algorithm, a (manifest/artifact) media type, or an operation here. */
-export type UnsupportedThing = 'digest_algorithm' | 'media_type' | 'operation';
+/**
+ * What is not supported: a digest algorithm, a (manifest/artifact) media type, an operation here, or the
+ * operation on this kind of repository (builds of an application repository).
+ */
+export type UnsupportedThing = 'digest_algorithm' | 'media_type' | 'operation' | 'repository_kind';
 
 export class Unsupported extends DomainError {
   readonly kind = 'unsupported';

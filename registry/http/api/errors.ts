@@ -92,6 +92,8 @@ export function toApiError(err: DomainError): ApiError {
       return out;
     }
     case 'unsupported':
+      // Quay aborts with 501 for what an application repository cannot do.
+      if (e.what === 'repository_kind') return new ApiError(501, 'feature_not_implemented', e.message);
       return new ApiError(e.what === 'media_type' ? 415 : e.what === 'operation' ? 405 : 400, 'invalid_request', e.message);
     case 'storage_full':
       return new ApiError(507, 'downstream_issue', e.message);

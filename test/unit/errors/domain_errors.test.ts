@@ -47,6 +47,7 @@ const SAMPLES: [domain.DomainError, Expect][] = [
   [new domain.Unsupported('digest_algorithm', 'x'), { v2: { code: 'UNSUPPORTED', status: 400 }, api: { status: 400 } }],
   [new domain.Unsupported('media_type', 'x'), { v2: { code: 'MANIFEST_INVALID', status: 415 }, api: { status: 415 } }],
   [new domain.Unsupported('operation', 'x'), { v2: { code: 'UNSUPPORTED', status: 405 }, api: { status: 405 } }],
+  [new domain.Unsupported('repository_kind', 'x'), { v2: { code: 'UNSUPPORTED', status: 405 }, api: { status: 501 } }],
   [new domain.StorageFull('x'), { v2: { code: 'UNAVAILABLE', status: 507 }, api: { status: 507 } }],
 ];
 
