@@ -1,0 +1,199 @@
+/**
+ * Organization administration in the browser beyond the user guide's chapters: the organizations list's
+ * counts, a team's repository permissions, a team invitation accepted from the bell, an OAuth application's
+ * generated token used on the API, and the superuser's registry size and global messages. Every step is
+ * checked on screen and through the API; axe-core runs on each page.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { V2Client } from '../../helpers/v2.js';
+import { Api, createUser, signin } from '../../integration/api/fixture.js';
+import { launchBrowser, UiSession } from './browser.js';
+
+let reg: RegistryProcess;
+let browser: Browser;
+let admin: Api;
+let alicePassword: string;
+
+beforeAll(async () => {
+  [reg, browser] = await Promise.all([startRegistry({ label: 'ui-admin', config: { SUPER_USERS: ['admin'] } }), launchBrowser()]);
+  admin = await signin(reg, 'admin', reg.admin.password);
+  await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
+  alicePassword = await createUser(admin, 'alice');
+  await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'app', visibility: 'private', description: '' });
+  await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'web', visibility: 'public', description: '' });
+  await admin.ok('PUT', '/organization/acme/team/devs', { name: 'devs', role: 'member', description: '' });
+  await admin.ok('PUT', '/organization/acme/robots/ci', { description: '' });
+  await V2Client.basic(reg).pushImage('acme/web', 'v1');
+});
+afterAll(async () => {
+  await browser?.close();
+  await reg?.stop();
+});
+
+/** The cells of the table row whose first cell names `name`, by column header. */
+async function rowCells(page: Page, table: string, name: string): Promise<Record<string, string>> {
+  const t = page.getByRole('grid', { name: table });
+  const headers = (await t.locator('thead th').allInnerTexts()).map((h) => h.trim());
+  const row = t.getByTestId('table-entry').filter({ has: page.getByRole('link', { name, exact: true }) });
+  const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
+  return Object.fromEntries(headers.map((h, i) => [h, cells[i]]));
+}
+
+async function kebab(page: Page, rowText: string, action: string): Promise<void> {
+  await page.getByTestId('table-entry').filter({ hasText: rowText }).getByRole('button', { name: 'Kebab toggle' }).click();
+  await page.getByRole('menuitem', { name: action }).click();
+}
+
+test('organizations list counts, team repository permissions, a team invitation accepted from the bell', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+
+  // The counts of the list come from one request; they match the organization's own endpoints.
+  await ui.goto('/organization');
+  const cells = await rowCells(page, 'Organizations', 'acme');
+  const teams = Object.keys((await admin.ok('GET', '/organization/acme')).teams).length;
+  const members = (await admin.ok('GET', '/organization/acme/members')).members.filter((m: { kind: string }) => m.kind === 'user').length;
+  const robots = (await admin.ok('GET', '/organization/acme/robots')).robots.length;
+  expect(cells).toMatchObject({ 'Repo Count': '2', Teams: String(teams), Members: String(members), Robots: String(robots) });
+  expect([teams, members, robots]).toEqual([2, 1, 1]);
+  expect(cells['Last Modified']).not.toBe('—');
+  await ui.expectAccessible('organizations list with counts');
+
+  // Team repository permissions: Write on app, then back to None.
+  await ui.goto('/organization/acme?tab=Teamsandmembership');
+  await kebab(page, 'devs', 'Set repository permissions');
+  let dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Permission on app').selectOption('write');
+  await ui.expectAccessible('team repository permissions');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await ui.toast('Repository permissions of devs saved');
+  expect((await admin.ok('GET', '/repository/acme/app/permissions/team/devs')).role).toBe('write');
+  expect((await admin.ok('GET', '/organization/acme/team/devs/permissions')).permissions).toEqual([expect.objectContaining({ repository: expect.objectContaining({ name: 'app' }), role: 'write' })]);
+  await kebab(page, 'devs', 'Set repository permissions');
+  dialog = page.getByRole('dialog');
+  expect(await dialog.getByLabel('Permission on app').inputValue()).toBe('write');
+  expect(await dialog.getByLabel('Permission on web').inputValue()).toBe('none');
+  await dialog.getByLabel('Permission on app').selectOption('none');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await ui.toast('Repository permissions of devs saved');
+  expect((await admin.ok('GET', '/repository/acme/app/permissions/team/')).permissions).toEqual({});
+
+  // Invite alice; she accepts from the bell's drawer.
+  expect((await admin.ok('PUT', '/organization/acme/team/devs/members/alice')).invited).toBe(true);
+  await ui.close();
+  const alice = await UiSession.open(browser, reg);
+  await alice.signIn('alice', alicePassword);
+  await alice.goto('/organization');
+  await alice.page.getByText('You are not a member of any organization').waitFor();
+  await alice.page.getByTestId('notification-bell').click();
+  await alice.page.getByText('You have been invited to join team devs').waitFor();
+  await alice.expectAccessible('notification drawer with an invitation');
+  await alice.page.getByRole('button', { name: 'Accept invitation' }).click();
+  await alice.toast('Joined team devs');
+  const devs = await admin.ok('GET', '/organization/acme/team/devs/members?includePending=true');
+  expect(devs.members).toEqual([expect.objectContaining({ name: 'alice' })]);
+  expect(devs.members[0].invited).toBeFalsy();
+  // Now a member: the list shows acme with what alice may see (the public repository only) and no admin counts.
+  await alice.page.getByRole('link', { name: 'acme', exact: true }).waitFor();
+  const aliceCells = await rowCells(alice.page, 'Organizations', 'acme');
+  const aliceApi = await signin(reg, 'alice', alicePassword);
+  const [summary] = (await aliceApi.ok('GET', '/user/organizations')).organizations;
+  expect(summary).toMatchObject({ name: 'acme', is_org_admin: false, repo_count: 1, team_count: 2, member_count: null, robot_count: null });
+  expect(aliceCells).toMatchObject({ 'Repo Count': '1', Teams: '2', Members: '—', Robots: '—', 'Your role': 'Member' });
+  expect(alice.problems).toEqual([]);
+  await alice.close();
+});
+
+test('OAuth application: a token generated in the UI works on the API with its scopes only, until revoked', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/organization/acme?tab=OAuthApplications');
+  await page.getByRole('button', { name: 'Create new application' }).click();
+  const create = page.getByRole('dialog');
+  await create.getByLabel('Application Name').fill('ci-app');
+  await create.getByRole('button', { name: 'Create application' }).click();
+  await ui.toast('Created application ci-app');
+  await page.getByRole('button', { name: 'ci-app', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('tab', { name: 'Generate Token' }).click();
+  await dialog.getByLabel('Token name').fill('reader');
+  await dialog.getByRole('checkbox', { name: 'repo:read' }).check();
+  await ui.expectAccessible('generate token');
+  await dialog.getByRole('button', { name: 'Generate Access Token' }).click();
+  const token = await dialog.getByRole('textbox', { name: 'Access token', exact: true }).inputValue();
+  expect(token.length).toBeGreaterThanOrEqual(40);
+  await dialog.getByTestId('token-entry').filter({ hasText: 'reader' }).getByText('repo:read').waitFor();
+
+  const bearer = new Api(reg.url, { bearer: token });
+  const repos = await bearer.ok('GET', '/repository?namespace=acme');
+  expect(repos.repositories.map((r: { name: string }) => r.name).sort()).toEqual(['app', 'web']);
+  // repo:read does not create repositories.
+  expect((await bearer.call('POST', '/repository', { namespace: 'acme', repository: 'nope', visibility: 'private', description: '' })).status).toBe(403);
+  const apps = await admin.ok('GET', '/organization/acme/applications');
+  const clientId = apps.applications.find((a: { name: string }) => a.name === 'ci-app').client_id;
+  expect((await admin.ok('GET', `/organization/acme/applications/${clientId}/tokens`)).tokens).toEqual([expect.objectContaining({ name: 'reader', scope: 'repo:read' })]);
+
+  await dialog.getByTestId('token-entry').filter({ hasText: 'reader' }).getByRole('button', { name: 'Kebab toggle' }).click();
+  await page.getByRole('menuitem', { name: 'Revoke token' }).click();
+  await page.getByRole('dialog', { name: 'Revoke token?' }).getByRole('button', { name: 'Revoke token' }).click();
+  await ui.toast('Revoked reader');
+  expect((await bearer.call('GET', '/repository?namespace=acme')).status).toBe(401);
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
+
+test('superuser: registry size and global messages shown to every visitor', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/organization');
+  const size = await admin.ok('GET', '/superuser/registrysize/');
+  expect(size.size_bytes).toBeGreaterThan(2048);
+  const shown = page.getByTestId('registry-size');
+  await shown.getByText(/Total Registry Size: \d/).waitFor();
+  await V2Client.basic(reg).pushImage('acme/web', 'v2');
+  const grown = await admin.ok('GET', '/superuser/registrysize/');
+  expect(grown.size_bytes).toBeGreaterThan(size.size_bytes);
+  await shown.getByRole('button', { name: 'Calculate' }).click();
+  await ui.toast('Registry size calculated');
+  // The UI's format: KiB with two decimals below 10, one above.
+  const kib = (n: number) => `${(n / 1024).toFixed(n / 1024 < 10 ? 2 : 1)} KiB`;
+  await shown.getByText(kib(grown.size_bytes)).waitFor();
+
+  await ui.goto('/messages');
+  await page.getByRole('button', { name: 'Create Message' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Severity').selectOption('warning');
+  await dialog.getByLabel('Message (Markdown)').fill('**Maintenance** tonight <script>document.title="owned"</script>');
+  await dialog.getByRole('tab', { name: 'Preview' }).click();
+  await dialog.getByTestId('message-preview').locator('strong', { hasText: 'Maintenance' }).waitFor();
+  await ui.expectAccessible('create message');
+  await dialog.getByRole('button', { name: 'Create Message' }).click();
+  await ui.toast('Message created');
+  const messages = (await admin.ok('GET', '/messages')).messages;
+  expect(messages).toEqual([expect.objectContaining({ severity: 'warning', media_type: 'text/markdown' })]);
+  await page.getByTestId('table-entry').filter({ hasText: 'Maintenance' }).getByText('Warning').waitFor();
+  await ui.expectAccessible('messages');
+
+  // Anonymous visitors see the banner; the raw HTML stays inert.
+  const anon = await UiSession.open(browser, reg);
+  await anon.goto('/repository/acme/web');
+  const banner = anon.page.getByTestId('global-message');
+  await banner.locator('strong', { hasText: 'Maintenance' }).waitFor();
+  expect(await banner.locator('script').count()).toBe(0);
+  expect(await anon.page.title()).not.toBe('owned');
+  await anon.expectAccessible('global message banner');
+  expect(anon.problems).toEqual([]);
+  await anon.close();
+
+  await kebab(page, 'Maintenance', 'Delete message');
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete message' }).click();
+  await ui.toast('Message deleted');
+  expect((await admin.ok('GET', '/messages')).messages).toEqual([]);
+  await page.getByTestId('global-message').waitFor({ state: 'detached' });
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
