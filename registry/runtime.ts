@@ -38,6 +38,9 @@ import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
 import { RepoMirrors, mirrorRobot } from './model/mirror.js';
+import { LogExports } from './model/log_export.js';
+import { SignedLinks } from './auth/signed_links.js';
+import { logView } from './http/api/views.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -94,6 +97,8 @@ export interface Runtime {
   outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
+  /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
+  logExports: LogExports;
   close(): Promise<void>;
 }
 
@@ -124,13 +129,13 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
       mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
     });
-    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate);
     const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
     const notifications = new Notifications(db);
     const queues = new Queues(db);
     metrics.watchQueues(() => queues.depth());
     const outbound = new Outbound(config);
     const events = new Events(config, queues);
+    const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate, events);
     const notificationConfigs = new NotificationConfigs(db, config, outbound);
     const mailer = new Mailer(config);
     const configDir = opts.configDir ?? null;
@@ -184,6 +189,18 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },
     });
+    const logExports = new LogExports({
+      config,
+      store,
+      queues,
+      outbound,
+      mailer,
+      reader: tenancy.logReader,
+      logs,
+      links: new SignedLinks(await secretMaterial(db, 'EXPORT_LINK_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`, 'exported-logs', '/exportedlogs/'),
+      view: (row) => logView(row, false),
+      log,
+    });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
@@ -236,6 +253,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mirrors,
       outboundGuard,
       redis,
+      logExports,
       async close() {
         await logs.flush();
         outbound.close();

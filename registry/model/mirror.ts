@@ -13,6 +13,7 @@ import type { SecretBox } from '../auth/secrets.js';
 import type { NamespaceRow } from './namespaces.js';
 import type { RepositoryRow } from './repositories.js';
 import type { WriteGate } from './write_gate.js';
+import type { Events } from './events.js';
 import type { QuayConfig } from '../../config/index.js';
 
 export const MIRROR_ARCHITECTURES = ['amd64', 'arm64', 'ppc64le', 's390x'] as const;
@@ -106,6 +107,17 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`, 's');
 }
 
+/** The message of a sync's events and log entries (Quay's): `'<external_reference>' with tag pattern '<p1,p2>'`. */
+export function syncMessage(row: Pick<MirrorRow, 'external_reference' | 'tag_rules'>): string {
+  return `'${row.external_reference}' with tag pattern '${row.tag_rules.join(',')}'`;
+}
+
+/** The repository notification a sync outcome fires (Quay spawns these with `{message}` only). */
+export interface SyncEvent {
+  kind: 'repo_mirror_sync_success' | 'repo_mirror_sync_failed';
+  message: string;
+}
+
 export function matchingTags(tags: string[], rules: string[]): string[] {
   const res = rules.map(globToRegExp);
   return [...new Set(tags.filter((t) => res.some((r) => r.test(t))))].sort();
@@ -123,7 +135,17 @@ export class RepoMirrors {
     private readonly db: Db,
     readonly box: SecretBox,
     private readonly writeGate: WriteGate,
+    private readonly events: Events,
   ) {}
+
+  /** Emit a sync event for the mirrored repository in the transaction `q` (so it exists exactly when the state change commits). */
+  private async emit(q: Queryable, repositoryId: number, kind: string, message: string): Promise<void> {
+    const r = await q.query<{ name: string; namespace: string }>(
+      'SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1',
+      [repositoryId],
+    );
+    if (r.rows[0]) await this.events.emitRepository(q, kind, { id: repositoryId, ...r.rows[0] }, { message });
+  }
 
   async get(repositoryId: number, q: Queryable = this.db): Promise<MirrorRow | null> {
     return (await q.query<MirrorRow>('SELECT * FROM repo_mirror_config WHERE repository_id = $1', [repositoryId])).rows[0] ?? null;
@@ -225,7 +247,16 @@ export class RepoMirrors {
 
   /** Claim one due configuration for `worker`, or null. A SYNCING row whose lease lapsed (its worker died) is taken over. */
   async claim(worker: string): Promise<MirrorRow | null> {
-    const r = await this.db.query<MirrorRow>(
+    return this.db.tx(async (q) => {
+      const claimed = await this.claimIn(q, worker);
+      if (claimed) await this.emit(q, claimed.repository_id, 'repo_mirror_sync_started', syncMessage(claimed));
+      return claimed;
+    });
+  }
+
+  /** The claim itself; the same transaction emits repo_mirror_sync_started. */
+  private async claimIn(q: Queryable, worker: string): Promise<MirrorRow | null> {
+    const r = await q.query<MirrorRow>(
       `UPDATE repo_mirror_config c SET sync_status = 'SYNCING', sync_expiration_date = now() + make_interval(secs => $2),
               sync_transaction_id = gen_random_uuid(), sync_worker = $1
         WHERE c.repository_id = (
@@ -256,8 +287,17 @@ export class RepoMirrors {
    * back-off (one worker interval more for each retry used, at most the sync interval), and when none are
    * left the retries reset and the next grid point is scheduled.
    */
-  async release(row: MirrorRow, outcome: 'SUCCESS' | 'FAIL', retryIntervalSeconds: number): Promise<void> {
-    await this.db.query(
+  async release(row: MirrorRow, outcome: 'SUCCESS' | 'FAIL', retryIntervalSeconds: number, event: SyncEvent): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      const released = await this.releaseIn(q, row, outcome, retryIntervalSeconds);
+      if (released) await this.emit(q, row.repository_id, event.kind, event.message);
+      return released;
+    });
+  }
+
+  /** The release itself; false when the claim was lost meanwhile (its outcome is then not reported). */
+  private async releaseIn(q: Queryable, row: MirrorRow, outcome: 'SUCCESS' | 'FAIL', retryIntervalSeconds: number): Promise<boolean> {
+    const r = await q.query(
       `UPDATE repo_mirror_config SET
           sync_status = $3,
           sync_expiration_date = NULL,
@@ -269,6 +309,15 @@ export class RepoMirrors {
         WHERE repository_id = $1 AND sync_transaction_id = $2`,
       [row.repository_id, row.sync_transaction_id, outcome, MIRROR_RETRIES, retryIntervalSeconds],
     );
+    return r.rowCount > 0;
+  }
+
+  /**
+   * A run stopped by sync-cancel (or a lost claim): the cancel already moved the row, so only Quay's
+   * `repo_mirror_sync_failed` (verb `Cancelled`) is left to emit.
+   */
+  async reportCancelled(row: MirrorRow, message: string): Promise<void> {
+    await this.db.tx((q) => this.emit(q, row.repository_id, 'repo_mirror_sync_failed', message));
   }
 
   /** The status now (a worker checks for CANCEL between steps); null when the claim was lost. */

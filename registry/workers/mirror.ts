@@ -20,7 +20,7 @@ import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
 import { LIVE } from '../model/tags.js';
 import type { RepositoryRow } from '../model/repositories.js';
 import type { NamespaceRow } from '../model/namespaces.js';
-import { MIRROR_LEASE_SECONDS, matchingTags, parseExternalReference, type MirrorRow } from '../model/mirror.js';
+import { MIRROR_LEASE_SECONDS, matchingTags, parseExternalReference, syncMessage, type MirrorRow } from '../model/mirror.js';
 import { UpstreamClient, type UpstreamManifest } from '../proxy/upstream.js';
 
 /** Syncs one process runs at the same time. */
@@ -126,11 +126,12 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
   const robotRow = await rt.namespaces.byId(row.robot_id);
   const namespace = repo ? await rt.namespaces.byId(repo.namespace_id) : null;
   if (!repo || !namespace || !robotRow || robotRow.kind !== 'robot') {
-    await rt.mirrors.release(row, 'FAIL', rt.config.REPO_MIRROR_INTERVAL);
+    await rt.mirrors.release(row, 'FAIL', rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_failed', message: `${syncMessage(row)}: the mirror robot no longer exists` });
     return 'FAIL';
   }
   const robot: Principal = { kind: 'robot', id: robotRow.id, name: robotRow.name, ownerId: robotRow.robot_owner_id!, ownerName: namespace.name };
   const patterns = row.tag_rules.join(',');
+  const message = syncMessage(row);
   const s: SyncContext = {
     rt,
     row,
@@ -151,7 +152,6 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     );
   }, (MIRROR_LEASE_SECONDS * 1000) / 3);
   renewal.unref();
-  const message = `'${row.external_reference}' with tag pattern '${patterns}'`;
   log(s, 'repo_mirror_sync_started', { verb: 'start', message, tags: patterns });
   const failed: string[] = [];
   const copied: string[] = [];
@@ -178,7 +178,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     const matched = matchingTags(await s.client.listTags(s.upstreamRepo), row.tag_rules);
     if (matched.length === 0) {
       log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: 'No tags matched' });
-      await rt.mirrors.release(row, 'SUCCESS', rt.config.REPO_MIRROR_INTERVAL);
+      await rt.mirrors.release(row, 'SUCCESS', rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_success', message });
       return 'SUCCESS';
     }
     try {
@@ -215,10 +215,18 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     clearInterval(renewal);
     s.client?.close();
   }
-  if (outcome === 'SUCCESS') log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: copied.join(',') });
-  else if (outcome === 'CANCEL') log(s, 'repo_mirror_sync_failed', { verb: 'Cancelled', message, tags: copied.join(',') });
-  else log(s, 'repo_mirror_sync_failed', { verb: 'end', message: copied.length > 0 ? `${message}: PARTIAL SYNC` : message, tags: failed.map((t) => `${t}(FAILED)`).join(','), stderr: error });
-  if (outcome !== 'CANCEL') await rt.mirrors.release(row, outcome, rt.config.REPO_MIRROR_INTERVAL);
+  // The usage log entry and the repository notification carry the same message, as Quay's emit_log does.
+  if (outcome === 'SUCCESS') {
+    log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: copied.join(',') });
+    await rt.mirrors.release(row, outcome, rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_success', message });
+  } else if (outcome === 'CANCEL') {
+    log(s, 'repo_mirror_sync_failed', { verb: 'Cancelled', message, tags: copied.join(',') });
+    await rt.mirrors.reportCancelled(row, message);
+  } else {
+    const failMessage = copied.length > 0 ? `${message}: PARTIAL SYNC` : message;
+    log(s, 'repo_mirror_sync_failed', { verb: 'end', message: failMessage, tags: failed.map((t) => `${t}(FAILED)`).join(','), stderr: error });
+    await rt.mirrors.release(row, outcome, rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_failed', message: failMessage });
+  }
   rt.log.info({ repositoryId: repo.id, repository: `${namespace.name}/${repo.name}`, outcome, copied: copied.length, failed: failed.length, error }, 'mirror sync finished');
   return outcome;
 }

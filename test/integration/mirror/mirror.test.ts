@@ -14,11 +14,13 @@ import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../se
 import { REPO_ROOT, workDir } from '../../setup/paths.js';
 import { Api, createUser, signin } from '../api/fixture.js';
 import { OCI_INDEX, OCI_MANIFEST, V2Client, jsonBlob, randomBlob, sha256 } from '../../helpers/v2.js';
+import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 
 let up: DistributionService;
 let reg: RegistryProcess;
 let admin: Api;
 let upstream: V2Client;
+let rx: Receiver;
 const workers: ManagedProcess[] = [];
 const UP_USER = 'mirror';
 const UP_PASSWORD = 'upstream-s3cret';
@@ -99,10 +101,12 @@ beforeAll(async () => {
   const htpasswd = join(dir, 'htpasswd');
   writeFileSync(htpasswd, `${UP_USER}:${bcrypt.hashSync(UP_PASSWORD, 8)}\n`);
   up = await startDistribution({ htpasswdFile: htpasswd });
+  // Webhooks go to a loopback address of their own (127.0.0.1 is always refused for webhooks, as in Quay).
+  rx = await startReceiver({ host: '127.0.0.5' });
   upstream = new V2Client({ url: up.url } as RegistryProcess, basicAuth(UP_USER, UP_PASSWORD));
   reg = await startRegistry({
     label: 'mirror-registry',
-    config: await scaleOutConfig({ FEATURE_REPO_MIRROR: true, FEATURE_SPARSE_INDEX: true, REPO_MIRROR_INTERVAL: 1, V2_AUTH_CHALLENGE: 'basic', SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }),
+    config: await scaleOutConfig({ FEATURE_REPO_MIRROR: true, FEATURE_SPARSE_INDEX: true, REPO_MIRROR_INTERVAL: 1, V2_AUTH_CHALLENGE: 'basic', SSRF_ALLOWED_HOSTS: ['127.0.0.1', '127.0.0.5/32'] }),
   });
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
@@ -115,6 +119,7 @@ afterAll(async () => {
   for (const w of workers) await w.stop();
   await reg?.stop();
   await up?.stop();
+  await rx?.close();
 });
 
 test('API: Quay validation texts, one config per repository, credentials never returned, audit entries, admins only', async () => {
@@ -241,6 +246,38 @@ test('wrong upstream credentials: FAIL with the retries counted down', async () 
   });
   expect(logs.filter((l) => l.kind === 'repo_mirror_sync_failed').every((l) => l.metadata.stderr?.includes('401'))).toBe(true);
   expect(await localTags('locked')).toEqual({});
+}, 120_000);
+
+test('repo_mirror_sync_started/_success/_failed notifications reach a real webhook receiver', async () => {
+  const img = await upstream.pushImage('team/notified', 'v1', { layers: [randomBlob(2048)] });
+  await upstream.pushImage('team/notified', 'other');
+  await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'notified', visibility: 'private', description: '' });
+  for (const event of ['repo_mirror_sync_started', 'repo_mirror_sync_success', 'repo_mirror_sync_failed']) {
+    await admin.ok('POST', '/repository/mirrors/notified/notification/', { event, method: 'webhook', config: { url: `${rx.url}/${event}` }, eventConfig: {} });
+  }
+  const r = await admin.post('/repository/mirrors/notified/mirror', body('team/notified', { root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1'] } }));
+  expect(r.status).toBe(201);
+  const message = `'${up.hostPort}/team/notified' with tag pattern 'v1'`;
+  const mine = () => rx.received.filter((x) => x.path.startsWith('/repo_mirror_sync_')).map((x) => ({ path: x.path, body: JSON.parse(x.body) }));
+  await waitFor('started and success delivered', async () => mine().length >= 2);
+  const common = { repository: 'mirrors/notified', namespace: 'mirrors', name: 'notified', message };
+  expect(mine()).toEqual(
+    expect.arrayContaining([
+      { path: '/repo_mirror_sync_started', body: expect.objectContaining(common) },
+      { path: '/repo_mirror_sync_success', body: expect.objectContaining(common) },
+    ]),
+  );
+  expect(await localTags('notified')).toEqual({ v1: img.digest });
+
+  // Wrong credentials, disabled so that only sync-now runs it (no retries): one run, one failure event.
+  await admin.ok('PUT', '/repository/mirrors/notified/mirror', { external_registry_username: UP_USER, external_registry_password: 'wrong', is_enabled: false });
+  expect((await admin.post('/repository/mirrors/notified/mirror/sync-now')).status).toBe(204);
+  await waitFor('failure delivered', async () => mine().some((x) => x.path === '/repo_mirror_sync_failed'));
+  await new Promise((res) => setTimeout(res, 3000));
+  expect(mine().filter((x) => x.path === '/repo_mirror_sync_failed').map((x) => x.body)).toEqual([expect.objectContaining(common)]);
+  expect(mine().filter((x) => x.path === '/repo_mirror_sync_started')).toHaveLength(2);
+  expect(mine().filter((x) => x.path === '/repo_mirror_sync_success')).toHaveLength(1);
+  expect((await mirrorState('notified')).sync_status).toBe('FAIL');
 }, 120_000);
 
 test('two mirror processes, twenty repositories syncing every second: every repository synced, never two runs of one at once', async () => {
