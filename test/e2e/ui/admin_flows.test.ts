@@ -7,6 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client } from '../../helpers/v2.js';
+import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { launchBrowser, UiSession } from './browser.js';
 
@@ -14,9 +15,15 @@ let reg: RegistryProcess;
 let browser: Browser;
 let admin: Api;
 let alicePassword: string;
+let receiver: Receiver;
 
 beforeAll(async () => {
-  [reg, browser] = await Promise.all([startRegistry({ label: 'ui-admin', config: { SUPER_USERS: ['admin'] } }), launchBrowser()]);
+  // The log export's callback goes to a real receiver, on an address the SSRF guard is told to allow.
+  receiver = await startReceiver({ host: '127.0.0.5' });
+  [reg, browser] = await Promise.all([
+    startRegistry({ label: 'ui-admin', config: { SUPER_USERS: ['admin'], SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'], PREFERRED_URL_SCHEME: 'http' } }),
+    launchBrowser(),
+  ]);
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   alicePassword = await createUser(admin, 'alice');
@@ -29,6 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await reg?.stop();
+  await receiver?.close();
 });
 
 /** The cells of the table row whose first cell names `name`, by column header. */
@@ -194,6 +202,32 @@ test('superuser: registry size and global messages shown to every visitor', asyn
   await ui.toast('Message deleted');
   expect((await admin.ok('GET', '/messages')).messages).toEqual([]);
   await page.getByTestId('global-message').waitFor({ state: 'detached' });
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
+
+test('usage logs: Export queues an export whose callback brings the logs of the period', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/organization/acme?tab=Logs');
+  await page.getByRole('button', { name: 'Export' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Export Usage Logs' });
+  await dialog.getByLabel('Callback URL', { exact: true }).first().check();
+  await dialog.getByRole('textbox', { name: 'Callback URL' }).fill(`${receiver.url}/exported`);
+  await ui.expectAccessible('export usage logs');
+  await dialog.getByRole('button', { name: 'Start Logs Export' }).click();
+  const toast = page.locator('.pf-v6-c-alert-group').getByText(/Logs export queued with ID \S+/);
+  await toast.waitFor();
+  const exportId = /ID (\S+)/.exec((await toast.innerText()) ?? '')![1];
+  const [hit] = await receiver.waitFor(1, 60_000);
+  expect(hit.path).toBe('/exported');
+  const callback = JSON.parse(hit.body);
+  expect(callback).toMatchObject({ export_id: exportId, namespace: 'acme', repository: null, status: 'success' });
+  const doc = (await (await fetch(callback.exported_data_url)).json()) as { export_id: string; logs: { kind: string }[] };
+  // The organization's own log of this session is in the document (the repositories and teams made above).
+  expect(doc.export_id).toBe(exportId);
+  expect(doc.logs.map((l) => l.kind)).toEqual(expect.arrayContaining(['create_repo', 'org_create_team']));
   expect(ui.problems).toEqual([]);
   await ui.close();
 });
