@@ -6,6 +6,7 @@ import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
+import { keyServerPlugin } from './http/keyserver.js';
 import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
@@ -93,6 +94,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
   await app.register(secscanPlugin, { rt });
+  await app.register(keyServerPlugin, { rt });
   await registerUi(app);
   return app;
 }
