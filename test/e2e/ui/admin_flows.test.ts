@@ -4,6 +4,8 @@
  * generated token used on the API, and the superuser's registry size and global messages. Every step is
  * checked on screen and through the API; axe-core runs on each page.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client } from '../../helpers/v2.js';
@@ -228,6 +230,91 @@ test('usage logs: Export queues an export whose callback brings the logs of the 
   // The organization's own log of this session is in the document (the repositories and teams made above).
   expect(doc.export_id).toBe(exportId);
   expect(doc.logs.map((l) => l.kind)).toEqual(expect.arrayContaining(['create_repo', 'org_create_team']));
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
+
+test('repository settings: a user permission added, changed and deleted from the shared list', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/repository/acme/app?tab=settings');
+  await page.getByRole('button', { name: 'Add permissions' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('User, robot or team').fill('ali');
+  await dialog.getByRole('option', { name: 'user alice' }).click();
+  await dialog.getByLabel('Permission', { exact: true }).selectOption('write');
+  await dialog.getByRole('button', { name: 'Add permission' }).click();
+  await ui.toast('Added alice with write');
+  expect((await admin.ok('GET', '/repository/acme/app/permissions/user/alice')).role).toBe('write');
+  await page.getByLabel('Permission of alice').selectOption('admin');
+  await ui.toast('Changed alice to admin');
+  expect((await admin.ok('GET', '/repository/acme/app/permissions/user/alice')).role).toBe('admin');
+  await ui.expectAccessible('repository permissions');
+  await page.getByTestId('permission-entry').filter({ hasText: 'alice' }).getByRole('button', { name: 'Kebab toggle' }).click();
+  await page.getByRole('menuitem', { name: 'Delete permission' }).click();
+  await page.getByRole('dialog', { name: 'Delete permission?' }).getByRole('button', { name: 'Delete permission' }).click();
+  await ui.toast('Removed permission of alice');
+  expect((await admin.call('GET', '/repository/acme/app/permissions/user/alice')).status).toBe(404);
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
+
+test('superuser Service Keys: approve a submitted key, create a preshareable key, rename, set expiration, delete', async () => {
+  // A service submits its own key through the key server; it waits for approval.
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer('secscan').setAudience(`http://${reg.hostPort}`).setIssuedAt().setExpirationTime('5m').sign(pair.privateKey);
+  const submitted = await fetch(`${reg.url}/keys/services/secscan/keys/k1`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+    body: JSON.stringify(pair.publicKey.export({ format: 'jwk' })),
+  });
+  expect(submitted.status).toBe(202);
+
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/service-keys');
+  const pending = page.getByTestId('table-entry').filter({ hasText: 'secscan' });
+  await pending.getByText('Awaiting Approval').waitFor();
+  await ui.expectAccessible('service keys');
+  await kebab(page, 'secscan', 'Approve Key');
+  await ui.toast('Approved k1');
+  expect((await admin.ok('GET', '/superuser/keys/k1')).approval).toMatchObject({ approval_type: 'Super User API' });
+  await pending.getByText('Approved by admin').waitFor();
+
+  await page.getByRole('button', { name: 'Create Preshareable Key' }).click();
+  let dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Key Name').fill('ci signer');
+  await dialog.getByLabel('Service Name').fill('quay');
+  await dialog.getByRole('button', { name: 'Create Key' }).click();
+  await ui.toast('Created a key for quay');
+  const privateKey = await page.getByRole('dialog', { name: 'Private key of ci signer' }).getByRole('textbox', { name: 'Private key' }).inputValue();
+  expect(privateKey).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+  await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+  const keys = (await admin.ok('GET', '/superuser/keys')).keys as { kid: string; name: string; service: string; expiration_date: string | null; approval: unknown }[];
+  const preshared = keys.find((k) => k.name === 'ci signer')!;
+  expect(preshared).toMatchObject({ service: 'quay', expiration_date: null, approval: expect.objectContaining({ approval_type: 'Super User API' }) });
+
+  await kebab(page, 'secscan', 'Set Friendly Name');
+  dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Friendly name').fill('scanner');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.getByTestId('table-entry').filter({ hasText: 'scanner' }).waitFor();
+  expect((await admin.ok('GET', '/superuser/keys/k1')).name).toBe('scanner');
+
+  await kebab(page, 'ci signer', 'Change Expiration Time');
+  dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Expires (empty: never)').fill('2031-03-04T05:06');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const expiry = new Date((await admin.ok('GET', `/superuser/keys/${preshared.kid}`)).expiration_date);
+  expect(expiry.getTime()).toBe(new Date('2031-03-04T05:06').getTime());
+
+  await kebab(page, 'scanner', 'Delete Key');
+  await page.getByRole('dialog', { name: 'Delete Key?' }).getByRole('button', { name: 'Delete Key' }).click();
+  await ui.toast('Deleted scanner');
+  expect((await admin.call('GET', '/superuser/keys/k1')).status).toBe(404);
   expect(ui.problems).toEqual([]);
   await ui.close();
 });
