@@ -23,6 +23,18 @@ interface Props {
 
 const NONE = 'none';
 
+/** Every repository of the namespace, following `next_page`. */
+async function allRepositories(namespace: string): Promise<string[]> {
+  const names: string[] = [];
+  let page: string | undefined;
+  do {
+    const r = await api.get<{ repositories: { name: string }[]; next_page?: string }>(`/repository?namespace=${enc(namespace)}${page ? `&next_page=${enc(page)}` : ''}`);
+    names.push(...r.repositories.map((x) => x.name));
+    page = r.next_page;
+  } while (page);
+  return names;
+}
+
 export default function RepositoryPermissionsModal({ namespace, entity, permissionsPath, onClose }: Props) {
   const invalidate = useInvalidate();
   const alert = useAlert();
@@ -30,12 +42,9 @@ export default function RepositoryPermissionsModal({ namespace, entity, permissi
     queryKey: ['entity-permissions', namespace, entity.kind, entity.name],
     gcTime: 0,
     queryFn: async () => {
-      const [repos, perms] = await Promise.all([
-        api.get<{ repositories: { name: string }[] }>(`/repository?namespace=${enc(namespace)}`),
-        api.get<{ permissions: { repository: { name: string }; role: string }[] }>(permissionsPath),
-      ]);
+      const [repos, perms] = await Promise.all([allRepositories(namespace), api.get<{ permissions: { repository: { name: string }; role: string }[] }>(permissionsPath)]);
       const current = Object.fromEntries(perms.permissions.map((p) => [p.repository.name, p.role]));
-      return repos.repositories.map((r) => ({ name: r.name, role: current[r.name] ?? NONE }));
+      return repos.map((name) => ({ name, role: current[name] ?? NONE }));
     },
   });
   const [changes, setChanges] = useState<Record<string, string>>({});
