@@ -15,6 +15,7 @@ import repositoryState from './040_repository_state.js';
 import globalMessages from './041_global_messages.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
+import proxyBlobFill from './052_proxy_blob_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 
@@ -37,4 +38,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 51, name: 'repository mirroring', sql: repoMirror },
   { version: 20, name: 'login backoff', sql: loginBackoff },
   { version: 60, name: 'security scan', sql: securityScan },
+  { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
 ];
