@@ -15,13 +15,15 @@ export interface FaultFront {
   mode: FrontMode;
   /** `METHOD path` of every request forwarded to the upstream (not the injected answers). */
   forwarded: string[];
+  /** Response body bytes the upstream sent through the front. */
+  bytesFromUpstream: number;
   close(): Promise<void>;
 }
 
 export async function startFaultFront(target: string): Promise<FaultFront> {
   const base = new URL(target);
   const held = new Set<http.ServerResponse>();
-  const front: FaultFront = { hostPort: '', mode: { kind: 'pass' }, forwarded: [], close: async () => undefined };
+  const front: FaultFront = { hostPort: '', mode: { kind: 'pass' }, forwarded: [], bytesFromUpstream: 0, close: async () => undefined };
   const server = http.createServer((req, res) => {
     const m = front.mode;
     if (m.kind === 'hang') {
@@ -39,6 +41,9 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
     const headers = { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.on('data', (c: Buffer) => {
+        front.bytesFromUpstream += c.length;
+      });
       upRes.pipe(res);
     });
     up.on('error', (err) => {

@@ -22,6 +22,8 @@ let admin: Api;
 let upstream: V2Client;
 let rx: Receiver;
 const workers: ManagedProcess[] = [];
+/** /metrics of each mirror process, by label. */
+const metricsUrl: Record<string, string> = {};
 const UP_USER = 'mirror';
 const UP_PASSWORD = 'upstream-s3cret';
 
@@ -41,6 +43,7 @@ async function startMirror(label: string): Promise<ManagedProcess> {
   expect((await fetch(`http://127.0.0.1:${port}/v2/`)).status).toBe(404);
   expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
   workers.push(proc);
+  metricsUrl[label] = `http://127.0.0.1:${port}/metrics`;
   return proc;
 }
 
@@ -278,6 +281,16 @@ test('repo_mirror_sync_started/_success/_failed notifications reach a real webho
   expect(mine().filter((x) => x.path === '/repo_mirror_sync_started')).toHaveLength(2);
   expect(mine().filter((x) => x.path === '/repo_mirror_sync_success')).toHaveLength(1);
   expect((await mirrorState('notified')).sync_status).toBe('FAIL');
+
+  // The only worker so far counted these runs in its /metrics.
+  const text = await (await fetch(metricsUrl['mirror-a'])).text();
+  const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  expect(value('quay_repository_mirror_syncs_total{result="success"}')).toBeGreaterThanOrEqual(4);
+  expect(value('quay_repository_mirror_syncs_total{result="fail"}')).toBeGreaterThanOrEqual(3);
+  expect(value('quay_repository_mirror_tags_total{result="copied"}')).toBeGreaterThanOrEqual(32);
+  expect(value('quay_repository_mirror_sync_duration_seconds_count{result="success"}')).toBe(value('quay_repository_mirror_syncs_total{result="success"}'));
+  expect(value('quay_repository_mirror_last_success_timestamp_seconds') * 1000).toBeGreaterThan(Date.now() - 120_000);
+  expect(text).toContain('# TYPE quay_repository_mirror_syncs_running gauge');
 }, 120_000);
 
 test('two mirror processes, twenty repositories syncing every second: every repository synced, never two runs of one at once', async () => {
