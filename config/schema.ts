@@ -40,6 +40,12 @@ export const QuayConfigSchema = Type.Object(
     SERVER_HOSTNAME: Str('localhost:8080', 'public host[:port] of the registry; the JWT audience'),
     PREFERRED_URL_SCHEME: Type.Union([Type.Literal('http'), Type.Literal('https')], { default: 'http' }),
     EXTERNAL_TLS_TERMINATION: Bool(false, 'TLS is terminated in front of the registry'),
+    SSL_PROTOCOLS: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('TLSv1'), Type.Literal('TLSv1.1'), Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')]), {
+        description: 'TLS versions the HTTPS listener accepts (a contiguous range; default TLSv1.2 and TLSv1.3)',
+      }),
+    ),
+    SSL_CIPHERS: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'OpenSSL cipher names the HTTPS listener offers' })),
     REGISTRY_TITLE: Str('Quay', 'name shown in the UI'),
     REGISTRY_TITLE_SHORT: Str('Quay', 'short name shown in the UI'),
     ENTERPRISE_LOGO_URL: Type.Optional(Type.String({ description: 'logo shown in the UI (published in GET /config as BRANDING.logo)' })),
@@ -153,6 +159,15 @@ export const QuayConfigSchema = Type.Object(
       description: 'not in Quay (fixed at 30 there): seconds before a failed notification delivery is tried again',
     }),
     FEATURE_QUOTA_NOTIFICATIONS: Bool(false, 'quota_warning / quota_error events for namespace notifications'),
+    FEATURE_LOG_EXPORT: Bool(true, 'usage-log export (POST .../exportlogs) and its worker'),
+    EXPORT_ACTION_LOGS_STORAGE_PATH: Str('exportedactionlogs', 'folder of the blob store where exported usage logs are written'),
+    EXPORT_ACTION_LOGS_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'seconds the download link of a usage-log export stays valid' }),
+    EXPORT_ACTION_LOGS_MAXIMUM_SECONDS: Type.Integer({ minimum: 1, default: 7200, description: 'seconds one usage-log export may run before it is reported as timedout' }),
+    EXPORT_ACTION_LOGS_WORKER_POLL_PERIOD: Type.Number({
+      exclusiveMinimum: 0,
+      default: 60,
+      description: 'seconds between polls of the export queue when no wake-up arrives (new exports start at once)',
+    }),
     NOTIFICATION_TASK_RUN_MINIMUM_INTERVAL_MINUTES: Type.Number({
       minimum: 0,
       default: 300,
@@ -181,7 +196,7 @@ export const QUAY_KNOWN_KEYS: readonly string[] = [
   'FEATURE_ACTION_LOG_ROTATION', 'FEATURE_BITBUCKET_BUILD', 'FEATURE_GITHUB_BUILD', 'FEATURE_GITLAB_BUILD',
   'FEATURE_GITHUB_LOGIN', 'FEATURE_GOOGLE_LOGIN', 'FEATURE_INVITE_ONLY_USER_CREATION', 'FEATURE_PARTIAL_USER_AUTOCOMPLETE',
   'FEATURE_PERMANENT_SESSIONS', 'FEATURE_RECAPTCHA', 'FEATURE_USER_LAST_ACCESSED',
-  'FEATURE_USER_LOG_ACCESS', 'FEATURE_USER_METADATA', 'FEATURE_USER_RENAME', 'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_LOG_EXPORT', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
+  'FEATURE_USER_LOG_ACCESS', 'FEATURE_USER_METADATA', 'FEATURE_USER_RENAME', 'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
   'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN',
   'FEATURE_UI_V2', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
   'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP',

@@ -6,15 +6,17 @@ import { v2Plugin } from './http/v2/index.js';
 import { apiPlugin } from './http/api/index.js';
 import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
+import { keyServerPlugin } from './http/keyserver.js';
 import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
+import type { TlsPolicy } from './tls.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
   /** Serve HTTPS with this pair (HTTP/2 by ALPN, HTTP/1.1 beside it); plain HTTP is routed in by the caller. */
-  tls?: { cert: Buffer; key: Buffer } | null;
+  tls?: ({ cert: Buffer; key: Buffer } & TlsPolicy) | null;
   /**
    * Addresses or CIDRs of the proxies in front of the registry (TRUSTED_PROXIES): only a request arriving
    * from one of them may set the client address with X-Forwarded-For. Empty: nobody may.
@@ -45,7 +47,7 @@ function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
   };
   const tls = opts.tls;
   // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
-  const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } }) as unknown as FastifyInstance) : Fastify(options);
+  const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers } }) as unknown as FastifyInstance) : Fastify(options);
   (app.server as { headersTimeout?: number }).headersTimeout = HEADERS_TIMEOUT_MS;
   return app;
 }
@@ -92,6 +94,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
   await app.register(secscanPlugin, { rt });
+  await app.register(keyServerPlugin, { rt });
   await registerUi(app);
   return app;
 }

@@ -26,7 +26,7 @@ import { migrate } from './db/migrate.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp } from './app.js';
 import { startWorkers } from './workers/index.js';
 import { MirrorWorker } from './workers/mirror.js';
-import { findTlsFiles, loadTlsPair, TlsConfigError, watchTlsPair, type TlsFiles, type TlsPair } from './tls.js';
+import { findTlsFiles, loadTlsPair, TlsConfigError, tlsPolicy, watchTlsPair, type TlsFiles, type TlsPair, type TlsPolicy } from './tls.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -92,11 +92,11 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     redact: { paths: ['req.headers.authorization', 'password', 'token', '*.password', '*.token'], censor: '[redacted]' },
   });
 
-  let tls: { files: TlsFiles; pair: TlsPair } | null = null;
+  let tls: { files: TlsFiles; pair: TlsPair; policy: TlsPolicy } | null = null;
   if (role === 'serve') {
     try {
       const files = findTlsFiles({ cert: values['tls-cert'] ?? process.env.TLS_CERT_FILE, key: values['tls-key'] ?? process.env.TLS_KEY_FILE, configPath });
-      if (files) tls = { files, pair: loadTlsPair(files) };
+      if (files) tls = { files, pair: loadTlsPair(files), policy: tlsPolicy(config) };
     } catch (err) {
       if (!(err instanceof TlsConfigError)) throw err;
       console.error(`cannot serve TLS: ${err.message}`);
@@ -149,7 +149,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     process.exit(2);
   }
   const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
-  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls?.pair, trustedProxies, idleTimeoutMs });
+  const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls && { cert: tls.pair.cert, key: tls.pair.key, ...tls.policy }, trustedProxies, idleTimeoutMs });
   const workers = startWorkers(rt);
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
@@ -164,7 +164,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     plain.setTimeout(idleTimeoutMs);
     await new Promise<void>((ok, fail) => plain!.once('error', fail).listen(port, host, () => ok()));
     const secure = app.server as unknown as SecureServer;
-    stopWatching = watchTlsPair(tls.files, (pair) => secure.setSecureContext({ cert: pair.cert, key: pair.key }), log);
+    stopWatching = watchTlsPair(tls.files, (pair) => secure.setSecureContext({ cert: pair.cert, key: pair.key, ...tls!.policy }), log);
     log.info({ subject: tls.pair.subject, validTo: tls.pair.validTo.toISOString(), tlsPort }, 'serving HTTPS (HTTP/2 and HTTP/1.1)');
   } else {
     await app.listen({ port, host });
@@ -226,6 +226,12 @@ async function verify(argv: string[]): Promise<void> {
   } catch (err) {
     if (!(err instanceof TlsConfigError)) throw err;
     errors.push(`ssl.cert/ssl.key: ${err.message}`);
+  }
+  try {
+    tlsPolicy(config);
+  } catch (err) {
+    if (!(err instanceof TlsConfigError)) throw err;
+    errors.push(err.message);
   }
   for (const w of warnings) console.log(`warning: ${w}`);
   for (const e of errors) console.log(`error: ${e}`);

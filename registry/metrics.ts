@@ -133,6 +133,9 @@ export class Metrics {
       read: (digest: string, range?: ByteRange) => timed('open_read', () => store.read(digest, range)),
       delete: (digest: string) => timed('delete', () => store.delete(digest)),
       check: () => timed('check', () => store.check()),
+      writeFile: (path: string, body: Readable) => timed('write_file', () => store.writeFile(path, body)),
+      readFile: (path: string) => timed('open_read_file', () => store.readFile(path)),
+      signedFileUrl: (path: string, seconds: number) => store.signedFileUrl(path, seconds),
     };
   }
 }

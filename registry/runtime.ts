@@ -38,6 +38,10 @@ import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
 import { RepoMirrors, mirrorRobot } from './model/mirror.js';
+import { ServiceKeys } from './model/service_keys.js';
+import { LogExports } from './model/log_export.js';
+import { SignedLinks } from './auth/signed_links.js';
+import { logView } from './http/api/views.js';
 
 export interface Runtime {
   config: QuayConfig;
@@ -60,6 +64,8 @@ export interface Runtime {
   quotas: Quotas;
   labels: Labels;
   notifications: Notifications;
+  /** Service keys: the instance's signing keys, preshared keys, keys services submit for approval. */
+  serviceKeys: ServiceKeys;
   /** Organizations, teams, robots, repository permissions, OAuth and app tokens, sessions, log reading. */
   tenancy: Tenancy;
   /** Security scanning (FEATURE_SECURITY_SCANNER): statuses, indexing, the /security lookup. */
@@ -94,6 +100,8 @@ export interface Runtime {
   outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
+  /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
+  logExports: LogExports;
   close(): Promise<void>;
 }
 
@@ -159,6 +167,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
         await secscan.onManifestPushed(q, p);
       },
+      // A quota event must never fail the push that caused it: the next check fires it.
+      usageGrew: (repositoryId) => quotas.usageGrew(repositoryId).catch((err) => log.warn({ err, repositoryId }, 'quota event check failed')).then(() => undefined),
     });
     const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
@@ -183,6 +193,18 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       grantRead: async (repo, principal) => {
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },
+    });
+    const logExports = new LogExports({
+      config,
+      store,
+      queues,
+      outbound,
+      mailer,
+      reader: tenancy.logReader,
+      logs,
+      links: new SignedLinks(await secretMaterial(db, 'EXPORT_LINK_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`, 'exported-logs', '/exportedlogs/'),
+      view: (row) => logView(row, false),
+      log,
     });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
@@ -219,6 +241,9 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       quotas,
       labels,
       notifications,
+      serviceKeys: new ServiceKeys(db, notifications, async () =>
+        (await db.query<{ id: number }>(`SELECT id FROM namespace WHERE kind = 'user' AND (superuser OR name = ANY($1::text[]))`, [config.SUPER_USERS])).rows.map((r) => r.id),
+      ),
       tenancy,
       secscan,
       builtinScanner,
@@ -236,6 +261,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mirrors,
       outboundGuard,
       redis,
+      logExports,
       async close() {
         await logs.flush();
         outbound.close();

@@ -6,6 +6,7 @@
  * one for new handshakes without dropping open connections (the operator rotates them in place).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { SecureVersion } from 'node:tls';
 import { existsSync, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +25,38 @@ export interface TlsPair {
 }
 
 export class TlsConfigError extends Error {}
+
+/** Protocol range and cipher list of the HTTPS listener, from Quay's SSL_PROTOCOLS and SSL_CIPHERS. */
+export interface TlsPolicy {
+  minVersion?: SecureVersion;
+  maxVersion?: SecureVersion;
+  ciphers?: string;
+}
+
+const PROTOCOL_ORDER: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+/**
+ * Quay hands SSL_PROTOCOLS and SSL_CIPHERS to its nginx; here they bound the registry's own listener.
+ * Node takes a range of versions, so a list with a hole (TLSv1.1 and TLSv1.3 without TLSv1.2) is refused
+ * rather than silently widened. Cipher names are OpenSSL's; TLS 1.3 suites may be listed beside them.
+ */
+export function tlsPolicy(config: { SSL_PROTOCOLS?: string[]; SSL_CIPHERS?: string[] }): TlsPolicy {
+  const policy: TlsPolicy = {};
+  if (config.SSL_PROTOCOLS) {
+    const idx = [...new Set(config.SSL_PROTOCOLS)].map((p) => PROTOCOL_ORDER.indexOf(p as SecureVersion)).sort((a, b) => a - b);
+    if (!idx.length) throw new TlsConfigError('SSL_PROTOCOLS is empty: name at least one of TLSv1.2, TLSv1.3');
+    if (idx[idx.length - 1] - idx[0] !== idx.length - 1) {
+      throw new TlsConfigError(`SSL_PROTOCOLS must be a contiguous range of versions, got ${config.SSL_PROTOCOLS.join(', ')}`);
+    }
+    policy.minVersion = PROTOCOL_ORDER[idx[0]];
+    policy.maxVersion = PROTOCOL_ORDER[idx[idx.length - 1]];
+  }
+  if (config.SSL_CIPHERS) {
+    if (!config.SSL_CIPHERS.length) throw new TlsConfigError('SSL_CIPHERS is empty');
+    policy.ciphers = config.SSL_CIPHERS.join(':');
+  }
+  return policy;
+}
 
 /** The pair to serve: named explicitly (both or neither), else ssl.cert + ssl.key beside the config file. */
 export function findTlsFiles(opts: { cert?: string; key?: string; configPath?: string }): TlsFiles | null {

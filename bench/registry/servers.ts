@@ -1,19 +1,24 @@
 /**
  * The two servers under test, side by side on loopback for the whole run:
  *   quay-ts       this registry, Postgres (a private server) + LocalStorage, token auth (the default)
- *   distribution  Debian's docker-registry (CNCF Distribution 2.8), filesystem storage, no auth
+ *   distribution  CNCF Distribution v3.1.2 built by test/setup/install.sh (or, with `anchor: '2.8'`, Debian's
+ *                 docker-registry 2.8), filesystem storage, in-memory blob descriptor cache, no auth
  * Both are started with the test bench's helpers; each `Server` knows how to authenticate a client.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDistribution, startPostgres, createTestDatabase, type PostgresService, type DistributionService } from '../../test/setup/services.js';
 import { startRegistry, basicAuth, type RegistryProcess } from '../../test/helpers/registry.js';
-import { workDir } from '../../test/setup/paths.js';
+import { REPO_ROOT, workDir } from '../../test/setup/paths.js';
+import { runTool } from '../../test/setup/tools.js';
 import { casPath } from '../../registry/storage/blobstore.js';
 
 export type ServerName = 'quay-ts' | 'distribution';
 
 export interface Server {
   readonly name: ServerName;
+  /** What `--version` of the binary says (the report names the real build). */
+  readonly version: string;
   /** http://127.0.0.1:<port> */
   readonly url: string;
   /** 127.0.0.1:<port> */
@@ -44,14 +49,25 @@ export interface ServerOptions {
   nodeOptions?: string;
   /** Extra env for the registry process. */
   env?: NodeJS.ProcessEnv;
+  /** The Distribution build to compare against: v3 (install.sh's `distribution`, default) or Debian's 2.8. */
+  anchor: 'v3' | '2.8';
+}
+
+/** The binary of each anchor. */
+export const ANCHOR_BINARY = { v3: 'distribution', '2.8': 'docker-registry' } as const;
+
+/** `registry github.com/distribution/distribution/v3 v3.1.2` → `v3.1.2`. */
+async function binaryVersion(bin: string): Promise<string> {
+  return (await runTool(bin, ['--version'])).stdout.trim().split(/\s+/).pop() ?? 'unknown';
 }
 
 const ADMIN_PASSWORD = 'bench-admin-password';
 
-function quayServer(reg: RegistryProcess, storage: string): Server {
+function quayServer(reg: RegistryProcess, storage: string, version: string): Server {
   const tokens = new Map<string, string>();
   return {
     name: 'quay-ts',
+    version,
     url: reg.url,
     hostPort: reg.hostPort,
     pid: reg.process.pid,
@@ -75,9 +91,10 @@ function quayServer(reg: RegistryProcess, storage: string): Server {
   };
 }
 
-function distributionServer(d: DistributionService): Server {
+function distributionServer(d: DistributionService, version: string): Server {
   return {
     name: 'distribution',
+    version,
     url: d.url,
     hostPort: d.hostPort,
     pid: d.process.pid,
@@ -114,12 +131,15 @@ export async function startServers(o: ServerOptions): Promise<StartedServers> {
         ...o.env,
       },
     });
-    const quay = quayServer(reg, storage);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const quay = quayServer(reg, storage, pkg.version);
     started.push(quay);
+    const binary = ANCHOR_BINARY[o.anchor];
     const dist = await startDistribution({
+      binary,
       config: { log: { level: o.requestLogs ? 'info' : 'warn', accesslog: { disabled: !o.requestLogs } } },
     });
-    const distribution = distributionServer(dist);
+    const distribution = distributionServer(dist, await binaryVersion(binary));
     started.push(distribution);
     return {
       quay,

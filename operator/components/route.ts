@@ -1,6 +1,8 @@
 /**
  * How clients reach the registry: OpenShift Routes where the Route API exists, Ingresses elsewhere.
- * Both terminate TLS at the edge and forward plain HTTP (and gRPC for builders) to the app Service.
+ * Both terminate TLS at the edge and forward plain HTTP (and gRPC for builders) to the app Service,
+ * except a Route in front of the user's own certificate (tls unmanaged): as Quay's operator does, it
+ * passes TLS through to the registry, which serves that pair on its https port.
  */
 import { meta, notReady, observedKey, overridesOf, ownedBy, prefixed, ready } from './common.js';
 import type { ComponentModule, Named, RenderContext } from './common.js';
@@ -19,10 +21,12 @@ function routeMeta(ctx: RenderContext, name: string, component: string, annotati
   return meta(ctx, name, component, 'route', { labels: o.labels, annotations: { ...annotations, ...o.annotations } });
 }
 
+/** The registry terminates TLS itself behind a passthrough Route: tls unmanaged with the user's pair, on OpenShift. */
+export const passthrough = (ctx: RenderContext): boolean => ctx.platform.routes && !ctx.components.tls.managed && Boolean(ctx.tls);
+
 function openshiftRoutes(ctx: RenderContext): KubeObject[] {
-  // A user certificate goes into the Route; without one the router's wildcard certificate serves.
-  const tls: Record<string, unknown> = { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' };
-  if (ctx.tls) Object.assign(tls, { certificate: ctx.tls.cert, key: ctx.tls.key });
+  // Without the user's pair the router's wildcard certificate serves at the edge.
+  const tls = passthrough(ctx) ? { termination: 'passthrough', insecureEdgeTerminationPolicy: 'Redirect' } : { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' };
   const route = (name: string, component: string, host: string | undefined, port: string): KubeObject => ({
     apiVersion: 'route.openshift.io/v1',
     kind: 'Route',
@@ -36,7 +40,7 @@ function openshiftRoutes(ctx: RenderContext): KubeObject[] {
     },
   });
   return [
-    route(routeName(ctx), 'quay-app-route', hostOnly(ctx.hostname), 'http'),
+    route(routeName(ctx), 'quay-app-route', hostOnly(ctx.hostname), passthrough(ctx) ? 'https' : 'http'),
     route(builderRouteName(ctx), 'quay-builder-route', ctx.builderHostname, 'grpc'),
   ];
 }
@@ -81,7 +85,7 @@ export const route: ComponentModule = {
   kind: 'route',
   fieldGroup: ['SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'EXTERNAL_TLS_TERMINATION'],
   config(ctx) {
-    return { SERVER_HOSTNAME: ctx.hostname, PREFERRED_URL_SCHEME: 'https', EXTERNAL_TLS_TERMINATION: true };
+    return { SERVER_HOSTNAME: ctx.hostname, PREFERRED_URL_SCHEME: 'https', EXTERNAL_TLS_TERMINATION: !passthrough(ctx) };
   },
   objects(ctx) {
     return ctx.platform.routes ? openshiftRoutes(ctx) : ingresses(ctx);

@@ -38,13 +38,16 @@ export class TokenService {
 
   /** Load the newest signing key, creating one on first start. */
   async init(): Promise<void> {
-    let row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key ORDER BY created_at DESC LIMIT 1')).rows[0];
+    let row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key WHERE private_jwk IS NOT NULL ORDER BY created_at DESC LIMIT 1')).rows[0];
     if (!row) {
       const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
       const kid = randomUUID();
       const priv = await exportJWK(privateKey);
       const pub = await exportJWK(publicKey);
-      await this.db.query('INSERT INTO service_key (kid, private_jwk, public_jwk) VALUES ($1, $2, $3)', [kid, priv, pub]);
+      await this.db.query(
+        `INSERT INTO service_key (kid, private_jwk, public_jwk, service, metadata, approval_type, approved_date) VALUES ($1, $2, $3, $4, '{"created_by": "Quay instance"}', 'Automatic', now())`,
+        [kid, priv, pub, TOKEN_ISSUER],
+      );
       row = { kid, private_jwk: priv };
     }
     this.signing = { kid: row.kid, key: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey };
@@ -80,30 +83,44 @@ export class TokenService {
       throw new TokenError('malformed token');
     }
     if (!kid) throw new TokenError('token has no key id');
-    const key = await this.publicKey(kid);
+    const { key, alg, own } = await this.publicKey(kid);
     try {
-      const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: this.audience, clockTolerance: SKEW_S, algorithms: ['ES256'] });
+      const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: this.audience, clockTolerance: SKEW_S, algorithms: [alg] });
       const claims: RegistryClaims = {
         sub: String(payload.sub ?? ''),
         access: Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [],
         context: payload.context as Record<string, unknown> | undefined,
         exp: payload.exp ?? 0,
       };
-      if (this.verified.size > 50_000) this.verified.clear();
-      this.verified.set(token, claims);
+      // A token signed by a preshared key is checked against its key every time: deleting the key revokes it.
+      if (own) {
+        if (this.verified.size > 50_000) this.verified.clear();
+        this.verified.set(token, claims);
+      }
       return claims;
     } catch (err) {
       throw new TokenError(`invalid token: ${(err as Error).message}`);
     }
   }
 
-  private async publicKey(kid: string): Promise<CryptoKey> {
+  /**
+   * The key of `kid`: one of the instance's own, or (as in Quay) an approved, unexpired service key of the
+   * `quay` service that a superuser created. Only the instance's keys are cached: the others may be deleted.
+   */
+  private async publicKey(kid: string): Promise<{ key: CryptoKey; alg: string; own: boolean }> {
     const known = this.publicKeys.get(kid);
-    if (known) return known;
-    const row = (await this.db.query<{ public_jwk: JWK }>('SELECT public_jwk FROM service_key WHERE kid = $1', [kid])).rows[0];
+    if (known) return { key: known, alg: 'ES256', own: true };
+    const row = (
+      await this.db.query<{ public_jwk: JWK; own: boolean }>(
+        `SELECT public_jwk, private_jwk IS NOT NULL AS own FROM service_key
+          WHERE kid = $1 AND service = $2 AND approval_type IS NOT NULL AND (expiration_date IS NULL OR expiration_date > now())`,
+        [kid, TOKEN_ISSUER],
+      )
+    ).rows[0];
     if (!row) throw new TokenError('token signed by an unknown key');
-    const key = (await importJWK(row.public_jwk, 'ES256')) as CryptoKey;
-    this.publicKeys.set(kid, key);
-    return key;
+    const alg = row.public_jwk.kty === 'RSA' ? 'RS256' : 'ES256';
+    const key = (await importJWK(row.public_jwk, alg)) as CryptoKey;
+    if (row.own) this.publicKeys.set(kid, key);
+    return { key, alg, own: row.own };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Links the registry mails or posts to people, outside /api/v1: the e-mail authorization confirmation
- * (`/authrepoemail?code=`).
+ * (`/authrepoemail?code=`) and the download of an exported usage-log document (`/exportedlogs/<file>`, signed
+ * and expiring; used where the blob store cannot pre-sign a URL of its own).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
@@ -18,5 +19,12 @@ export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): 
     reply.header('content-type', 'text/html; charset=utf-8');
     if (!done) return reply.code(404).send(page('Invalid confirmation code', 'This confirmation link is not valid. Ask a repository administrator for a new one.'));
     return page('E-mail address confirmed', `${done.email} will now receive the notifications of repository ${done.namespace}/${done.repository} it is configured for.`);
+  });
+
+  app.get<{ Params: { file: string }; Querystring: { expires?: string; signature?: string } }>('/exportedlogs/:file', async (req, reply) => {
+    const body = await rt.logExports.open(req.params.file, req.query.expires, req.query.signature);
+    if (!body) return reply.code(404).send({ error_message: 'This export link is not valid or has expired', error_type: 'not_found', status: 404 });
+    reply.header('content-type', 'application/json').header('content-disposition', `attachment; filename="${req.params.file}.json"`).header('cache-control', 'private, no-store');
+    return reply.send(body);
   });
 }

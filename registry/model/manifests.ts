@@ -48,6 +48,8 @@ export interface ManifestPushHooks {
    * repo_push event). `movedTags`: the tags this push created or moved; `performer`: who pushed.
    */
   pushed(q: Queryable, p: ManifestPushed): Promise<void>;
+  /** After the push's transaction committed, when it added blob references (the namespace's usage grew). */
+  usageGrew?(repositoryId: number): Promise<void>;
 }
 
 export interface ManifestPushed {
@@ -126,6 +128,7 @@ export class Manifests {
     const known = await this.db.query('SELECT 1 FROM manifest WHERE repository_id = $1 AND digest = $2', [repoId, digest]);
     const configLabels = known.rows.length === 0 && this.hooks ? await this.hooks.configLabels(repoId, m) : [];
 
+    let referencedBlobs = false;
     await this.db.tx(async (q) => {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
@@ -179,8 +182,10 @@ export class Manifests {
           'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
           [manifestId, [...found.values()].map((b) => b.id), repoId],
         );
+        referencedBlobs = true;
       }
     });
+    if (referencedBlobs) await this.hooks?.usageGrew?.(repoId);
     return { digest, subject: m.subject?.digest, tags, manifest: m };
   }
 

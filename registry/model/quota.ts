@@ -80,6 +80,18 @@ export function formatSize(bytes: number): string {
   return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
+/** Quay's quota event payload (after the namespace keys). */
+function quotaPayload(thresholdPercent: number, usage: number, limit: number): Record<string, unknown> & { threshold_percent: number } {
+  return {
+    threshold_percent: thresholdPercent,
+    usage_bytes: usage,
+    limit_bytes: limit,
+    usage_percent: Math.round((usage / limit) * 1000) / 10,
+    usage_bytes_formatted: formatSize(usage),
+    limit_bytes_formatted: formatSize(limit),
+  };
+}
+
 export class Quotas {
   constructor(
     private readonly db: Db,
@@ -161,49 +173,79 @@ export class Quotas {
 
   /**
    * Called when a push starts an upload into the namespace: over a Reject limit the upload is refused with
-   * Quay's DENIED error; over a Warning limit it goes on and the namespace is notified (at most once per
-   * cooldown).
+   * Quay's DENIED error; over a Warning limit it goes on and the namespace is notified in the app (at most once
+   * per cooldown), and the quota events of every limit reached are fired (see fireReachedLimits).
    */
   async checkUploadAllowed(namespaceId: number): Promise<void> {
     if (!this.config.FEATURE_QUOTA_MANAGEMENT || !this.config.FEATURE_VERIFY_QUOTA) return;
     const s = await this.severity(namespaceId);
     if (!s) return;
-    const usagePercent = Math.round((s.usage_bytes / s.limit_bytes) * 1000) / 10;
-    const metadata = {
-      threshold_percent: s.threshold_percent,
-      usage_bytes: s.usage_bytes,
-      limit_bytes: s.limit_bytes,
-      usage_percent: usagePercent,
-      usage_bytes_formatted: formatSize(s.usage_bytes),
-      limit_bytes_formatted: formatSize(s.limit_bytes),
-    };
     const kind = s.type === 'Reject' ? 'quota_error' : 'quota_warning';
-    await this.notifications.notifyOnce(namespaceId, kind, metadata, this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
-    if (this.config.FEATURE_QUOTA_NOTIFICATIONS) await this.fireQuotaEvent(namespaceId, kind, metadata);
+    await this.notifications.notifyOnce(namespaceId, kind, quotaPayload(s.threshold_percent, s.usage_bytes, s.limit_bytes), this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
+    await this.fireReachedLimits(namespaceId);
     if (s.type === 'Reject') throw new RegistryError('DENIED', QUOTA_EXCEEDED);
   }
 
   /**
-   * The quota_warning / quota_error event for the namespace's notifications: only when one exists for the
-   * event, at most once per (namespace, event, threshold) per QUOTA_NOTIFICATION_COOLDOWN_SECONDS (the state
-   * row is locked, so concurrent pushes fire once).
+   * A push committed new blob references in the repository (a client's manifest PUT, a proxy-cache fill, a
+   * mirror sync): the namespace's usage may have crossed a limit now, before any later upload looks.
    */
-  private async fireQuotaEvent(namespaceId: number, event: string, metadata: Record<string, unknown> & { threshold_percent: number }): Promise<void> {
-    await this.db.tx(async (q) => {
-      const ns = await q.query<{ name: string }>(
-        'SELECT n.name FROM namespace n WHERE n.id = $1 AND EXISTS (SELECT 1 FROM namespace_notification x WHERE x.namespace_id = n.id AND x.event = $2)',
-        [namespaceId, event],
+  async usageGrew(repositoryId: number): Promise<void> {
+    if (!this.eventsEnabled) return;
+    const r = await this.db.query<{ namespace_id: number }>('SELECT namespace_id FROM repository WHERE id = $1', [repositoryId]);
+    if (r.rows[0]) await this.fireReachedLimits(r.rows[0].namespace_id);
+  }
+
+  private get eventsEnabled(): boolean {
+    return this.config.FEATURE_QUOTA_MANAGEMENT && this.config.FEATURE_QUOTA_NOTIFICATIONS;
+  }
+
+  /**
+   * The quota_warning / quota_error events of the namespace's notifications, one per limit its usage has
+   * reached (Warning limits fire quota_warning, Reject limits quota_error, lowest threshold first): only when a
+   * notification for the event exists, and at most once per (namespace, event, threshold) per
+   * QUOTA_NOTIFICATION_COOLDOWN_SECONDS — the state row is written in the transaction that enqueues the event,
+   * so concurrent pushes and replicas fire once. Called wherever usage grows (usageGrew), where limits change
+   * (create, setLimitBytes, addLimit, updateLimit: retroactively) and at the upload check. Returns the events
+   * fired.
+   */
+  async fireReachedLimits(namespaceId: number): Promise<number> {
+    if (!this.eventsEnabled) return 0;
+    return this.db.tx(async (q) => {
+      const ns = await q.query<{ name: string; events: string[] }>(
+        `SELECT n.name, array_agg(DISTINCT x.event) AS events FROM namespace n
+           JOIN namespace_notification x ON x.namespace_id = n.id AND x.event IN ('quota_warning', 'quota_error')
+          WHERE n.id = $1 GROUP BY n.name`,
+        [namespaceId],
       );
-      if (ns.rows.length === 0) return;
-      const fire = await q.query(
-        `INSERT INTO quota_event_state (namespace_id, event, threshold_percent, last_fired_at) VALUES ($1, $2, $3, now())
-         ON CONFLICT (namespace_id, event, threshold_percent) DO UPDATE SET last_fired_at = now()
-           WHERE quota_event_state.last_fired_at < now() - make_interval(secs => $4)
-         RETURNING 1`,
-        [namespaceId, event, metadata.threshold_percent, this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS],
-      );
-      if (fire.rows.length > 0) await this.events.emitNamespace(q, event, { id: namespaceId, name: ns.rows[0].name }, metadata);
+      if (ns.rows.length === 0) return 0;
+      const eff = await this.effective(namespaceId, q);
+      if (!eff) return 0;
+      const usage = await this.namespaceSize(namespaceId, q);
+      let fired = 0;
+      for (const l of [...eff.limits].sort((a, b) => a.threshold_percent - b.threshold_percent)) {
+        const event = l.type === 'Reject' ? 'quota_error' : 'quota_warning';
+        if (usage < (eff.limitBytes * l.threshold_percent) / 100 || !ns.rows[0].events.includes(event)) continue;
+        const fire = await q.query(
+          `INSERT INTO quota_event_state (namespace_id, event, threshold_percent, last_fired_at) VALUES ($1, $2, $3, now())
+           ON CONFLICT (namespace_id, event, threshold_percent) DO UPDATE SET last_fired_at = now()
+             WHERE quota_event_state.last_fired_at < now() - make_interval(secs => $4)
+           RETURNING 1`,
+          [namespaceId, event, l.threshold_percent, this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS],
+        );
+        if (fire.rows.length === 0) continue;
+        await this.events.emitNamespace(q, event, { id: namespaceId, name: ns.rows[0].name }, quotaPayload(l.threshold_percent, usage, eff.limitBytes));
+        fired++;
+      }
+      return fired;
     });
+  }
+
+  /** After a limit changed: fire what the namespace's usage reaches now. */
+  private async limitsChanged(quotaId: number): Promise<void> {
+    if (!this.eventsEnabled) return;
+    const r = await this.db.query<{ namespace_id: number }>('SELECT namespace_id FROM quota WHERE id = $1', [quotaId]);
+    if (r.rows[0]) await this.fireReachedLimits(r.rows[0].namespace_id);
   }
 
   /** Create the namespace's quota; null when it already has one (Quay allows one per namespace). */
@@ -212,11 +254,14 @@ export class Quotas {
       namespaceId,
       limitBytes,
     ]);
-    return r.rows[0] ? this.forNamespace(namespaceId) : null;
+    if (!r.rows[0]) return null;
+    await this.limitsChanged(r.rows[0].id);
+    return this.forNamespace(namespaceId);
   }
 
   async setLimitBytes(quotaId: number, limitBytes: number): Promise<void> {
     await this.db.query('UPDATE quota SET limit_bytes = $2 WHERE id = $1', [quotaId, limitBytes]);
+    await this.limitsChanged(quotaId);
   }
 
   async delete(quotaId: number): Promise<void> {
@@ -229,16 +274,19 @@ export class Quotas {
       'INSERT INTO quota_limit (quota_id, type, threshold_percent) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *',
       [quotaId, type, thresholdPercent],
     );
+    if (r.rows[0]) await this.limitsChanged(quotaId);
     return r.rows[0] ?? null;
   }
 
   /** Change a limit; false when another limit of the quota has that type and threshold. */
   async updateLimit(limitId: number, type: LimitType, thresholdPercent: number): Promise<boolean> {
-    const r = await this.db.query(
+    const r = await this.db.query<{ quota_id: number }>(
       `UPDATE quota_limit l SET type = $2, threshold_percent = $3 WHERE l.id = $1
-         AND NOT EXISTS (SELECT 1 FROM quota_limit o WHERE o.quota_id = l.quota_id AND o.id <> l.id AND o.type = $2 AND o.threshold_percent = $3)`,
+         AND NOT EXISTS (SELECT 1 FROM quota_limit o WHERE o.quota_id = l.quota_id AND o.id <> l.id AND o.type = $2 AND o.threshold_percent = $3)
+       RETURNING l.quota_id`,
       [limitId, type, thresholdPercent],
     );
+    if (r.rows[0]) await this.limitsChanged(r.rows[0].quota_id);
     return r.rowCount > 0;
   }
 

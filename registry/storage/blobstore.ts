@@ -54,6 +54,15 @@ export interface BlobStore {
   delete(digest: string): Promise<void>;
   /** Throws when the store cannot be written and read (health checks). */
   check(): Promise<void>;
+  /**
+   * Named files beside the blobs (exported usage logs under EXPORT_ACTION_LOGS_STORAGE_PATH): `path` is
+   * relative to the store's root, made by the registry, never by a client. Written from a stream, durable
+   * when it resolves (to the bytes written); a failed write leaves nothing behind.
+   */
+  writeFile(path: string, body: Readable): Promise<number>;
+  readFile(path: string): Promise<Readable>;
+  /** A pre-signed GET URL valid for `seconds`, or null when the store cannot sign (LocalStorage). */
+  signedFileUrl(path: string, seconds: number): Promise<string | null>;
 }
 
 /** Content-addressed path of a digest: `sha256/ab/abcdef...` (Quay's layout). */

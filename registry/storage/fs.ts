@@ -114,6 +114,37 @@ export class FsBlobStore implements BlobStore {
     await rm(this.blobPath(digest), { force: true });
   }
 
+  async writeFile(path: string, body: Readable): Promise<number> {
+    const target = join(this.root, path);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${randomUUID()}.tmp`;
+    let written = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx', flush: true }));
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fsync(dirname(target));
+    return written;
+  }
+
+  async readFile(path: string): Promise<Readable> {
+    const fh = await open(join(this.root, path), 'r');
+    return fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  async signedFileUrl(): Promise<string | null> {
+    return null;
+  }
+
   async check(): Promise<void> {
     const dir = join(this.root, 'health');
     await mkdir(dir, { recursive: true });

@@ -212,6 +212,36 @@ export class S3BlobStore implements BlobStore {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)) }));
   }
 
+  async writeFile(path: string, body: Readable): Promise<number> {
+    let written = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const upload = new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: this.key(path), Body: pipeline(body, counter, () => undefined), ContentType: 'application/json' },
+      partSize: PART_SIZE,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+    return written;
+  }
+
+  async readFile(path: string): Promise<Readable> {
+    const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+    return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
+  }
+
+  async signedFileUrl(path: string, seconds: number): Promise<string | null> {
+    // The presigner is loaded with the first signature, as the S3 driver is with the first S3 configuration.
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }), { expiresIn: seconds });
+  }
+
   async check(): Promise<void> {
     const key = this.key(`health/${randomUUID()}`);
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'ok' }));

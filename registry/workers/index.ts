@@ -7,6 +7,7 @@ import { runIndexing, runOsvImport, secscanQueueHandlers } from './secscan.js';
 import { startQueueRunner, type QueueHandler } from './queue_runner.js';
 import { notificationHandler } from './notification_worker.js';
 import { notifyExpiringImages } from './image_expiry_notifications.js';
+import { logExportHandler } from './log_export.js';
 
 export interface Worker {
   name: string;
@@ -71,5 +72,5 @@ function defaultWorkers(rt: Runtime): Worker[] {
 
 /** The handler of each named work queue. */
 export function queueHandlers(rt: Runtime): QueueHandler[] {
-  return [notificationHandler(rt), ...secscanQueueHandlers(rt)];
+  return [notificationHandler(rt), ...secscanQueueHandlers(rt), ...(rt.config.FEATURE_LOG_EXPORT ? [logExportHandler(rt)] : [])];
 }

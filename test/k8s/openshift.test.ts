@@ -136,7 +136,7 @@ describe('a user certificate on OpenShift', () => {
   const host = 'quay.example.test';
   let pair: Pem;
 
-  test('is served by the Route itself', async () => {
+  test('is served by the registry itself, behind passthrough Routes (as Quay\'s operator does)', async () => {
     pair = await issueServingCert(await generateCa('user CA'), [host, 'builder.example.test']);
     await createNamespace(cluster, ns);
     await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host }, { 'ssl.cert': pair.cert, 'ssl.key': pair.key }));
@@ -148,8 +148,12 @@ describe('a user certificate on OpenShift', () => {
     expect(cr.spec!.components!.find((c) => c.kind === 'tls')!.managed).toBe(false);
     const route = await waitFor('Route', async () => get(cluster, 'route.openshift.io/v1', 'Route', 'reg-quay', ns), 30_000, logs);
     expect(route.spec.host).toBe(host);
-    expect(route.spec.tls).toEqual({ termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect', certificate: pair.cert, key: pair.key });
+    expect(route.spec.tls).toEqual({ termination: 'passthrough', insecureEdgeTerminationPolicy: 'Redirect' });
+    expect(route.spec.port).toEqual({ targetPort: 'https' });
+    // No certificate in the Route: the pair stays in the bundle, which the registry reads beside config.yaml.
+    expect(JSON.stringify(route)).not.toContain('PRIVATE KEY');
   });
+
 
   test("with tls unmanaged, the APIServer's TLS profile reaches the config unless the user set it", async () => {
     const certs = { 'ssl.cert': pair.cert, 'ssl.key': pair.key };
@@ -168,6 +172,14 @@ describe('a user certificate on OpenShift', () => {
     await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host, SSL_PROTOCOLS: ['TLSv1.2'] }, certs));
     await waitFor('the user value', async () => (await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS?.[0] === 'TLSv1.2', 30_000, logs);
     expect((await renderedConfig(cluster, ns, 'reg')).config.SSL_CIPHERS).toBeUndefined();
+  });
+
+  test('the registry is told it terminates TLS, and its Service carries the https port the Route targets', async () => {
+    const { config } = await renderedConfig(cluster, ns, 'reg');
+    expect(config).toMatchObject({ PREFERRED_URL_SCHEME: 'https', EXTERNAL_TLS_TERMINATION: false });
+    const svc = await waitFor('the app Service', () => get(cluster, 'v1', 'Service', 'reg-quay-app', ns), 60_000, logs);
+    expect(svc.spec.ports).toContainEqual(expect.objectContaining({ name: 'https', port: 443, targetPort: 8443 }));
+    expect(secretData(await get(cluster, 'v1', 'Secret', 'reg-quay-config-tls', ns))['ssl.cert']).toBe(pair.cert);
   });
 });
 

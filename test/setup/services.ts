@@ -66,6 +66,8 @@ export interface DistributionService extends Service {
 }
 
 export interface DistributionOptions {
+  /** Which build: Debian's `docker-registry` (2.8, the default) or `distribution` (v3, built by install.sh). */
+  binary?: 'docker-registry' | 'distribution';
   /** Pull-through cache of another registry (Distribution's `proxy` section). */
   proxy?: { remoteurl: string; username?: string; password?: string };
   /** htpasswd file (bcrypt entries) for Basic auth; clients then need credentials. */
@@ -419,7 +421,7 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
  * baseline of bench/.
  */
 export async function startDistribution(opts: DistributionOptions = {}): Promise<DistributionService> {
-  const bin = tool('docker-registry');
+  const bin = tool(opts.binary ?? 'docker-registry');
   const dir = workDir('distribution');
   const storageDir = join(dir, 'storage');
   mkdirSync(storageDir);

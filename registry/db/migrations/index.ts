@@ -13,6 +13,7 @@ import repositoryNotifications from './031_notifications.js';
 import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
 import globalMessages from './041_global_messages.js';
+import serviceKeys from './042_service_keys.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
@@ -38,5 +39,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 51, name: 'repository mirroring', sql: repoMirror },
   { version: 20, name: 'login backoff', sql: loginBackoff },
   { version: 60, name: 'security scan', sql: securityScan },
+  { version: 42, name: 'service keys', sql: serviceKeys },
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
 ];

@@ -41,6 +41,7 @@ import { repoTokenRoutes } from './repotoken.js';
 import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
 import { mirrorRoutes } from './mirror.js';
+import { serviceKeyRoutes } from './service_keys.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -125,5 +126,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await messageRoutes(app, rt);
   await repoTokenRoutes(app, rt);
   await mirrorRoutes(app, rt);
+  await serviceKeyRoutes(app, rt);
   await discoveryRoutes(app);
 }

@@ -10,6 +10,7 @@ import { badRequest, notFound } from './errors.js';
 import { adminOrg, currentUser, repoWithRole, requireSuperuserRead } from './auth.js';
 import { Endtime, OrgParams, RepoParams, Starttime, op, typed } from './schema.js';
 import { formatDate, logView } from './views.js';
+import { ExportInvalid, type ExportRequest, type ExportScope } from '../../model/log_export.js';
 
 const LOGS_PER_PAGE = 20;
 const PAGE_TTL_S = 2 * 86400;
@@ -46,6 +47,14 @@ const LogQuery = Type.Object({
   filter: Type.Optional(Type.String({ maxLength: 255, description: 'Only entries whose kind, performer or metadata contain this text (case-insensitive)' })),
   next_page: Type.Optional(Type.String({ description: 'The page token for the next page' })),
 });
+const ExportQuery = Type.Object({ starttime: Starttime, endtime: Endtime });
+const ExportLogs = Type.Object(
+  {
+    callback_url: Type.Optional(Type.String({ maxLength: 2048, description: 'The callback URL to invoke with a link to the exported logs' })),
+    callback_email: Type.Optional(Type.String({ maxLength: 254, description: 'The e-mail address at which to e-mail a link to the exported logs' })),
+  },
+  { description: 'Configuration for an export logs operation' },
+);
 type LogQueryT = { starttime?: string; endtime?: string; performer?: string; filter?: string; next_page?: string };
 
 interface Sealed {
@@ -133,6 +142,39 @@ export async function logRoutes(base: FastifyInstance, rt: Runtime): Promise<voi
     const s = await orgScope(req, req.params.orgname);
     return aggregate(req.query, s.base);
   });
+
+  /** Queue an export (Quay's `{"export_id": …}`); 404 when FEATURE_LOG_EXPORT is off. */
+  const exportLogs = async (req: FastifyRequest, scope: ExportScope, q: { starttime?: string; endtime?: string }, body: ExportRequest | undefined) => {
+    if (!rt.config.FEATURE_LOG_EXPORT) throw notFound();
+    try {
+      return { export_id: await rt.logExports.request(scope, { ...q, ...body }, req.principal, req.ip) };
+    } catch (err) {
+      if (err instanceof ExportInvalid) throw badRequest(err.message);
+      throw err;
+    }
+  };
+  const exportSchema = { querystring: ExportQuery, body: Type.Optional(ExportLogs) };
+
+  app.post(
+    '/repository/:namespace/:repository/exportlogs',
+    { schema: { ...op('exportRepoLogs', tag, 'Queues an export of the logs for the specified repository.', 'repo:admin'), params: RepoParams, ...exportSchema }, config: { scope: 'repo:admin' } },
+    async (req) => {
+      const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
+      return exportLogs(req, { namespace, repository: repo }, req.query, req.body);
+    },
+  );
+  app.post('/user/exportlogs', { schema: { ...op('exportUserLogs', tag, 'Queues an export of the logs for the current user.', 'user:admin'), ...exportSchema }, config: { scope: 'user:admin' } }, async (req) => {
+    const user = await currentUser(rt, req);
+    return exportLogs(req, { namespace: user }, req.query, req.body);
+  });
+  app.post(
+    '/organization/:orgname/exportlogs',
+    { schema: { ...op('exportOrgLogs', tag, 'Exports the logs for the specified organization.', 'org:admin'), params: OrgParams, ...exportSchema }, config: { scope: 'org:admin' } },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      return exportLogs(req, { namespace: org }, req.query, req.body);
+    },
+  );
 
   app.get('/superuser/logs', { schema: { ...op('listAllLogs', 'superuser', 'List the usage logs for the current system.', 'super:user'), querystring: LogQuery }, config: { scope: 'super:user', fresh: true } }, async (req) => {
     requireSuperuserRead(rt, req);

@@ -184,6 +184,60 @@ test('the pair rotated in place under load: new handshakes get the new certifica
   expect(reg.output()).toMatch(/TLS certificate loaded/);
 });
 
+describe('SSL_PROTOCOLS and SSL_CIPHERS (Quay hands them to its nginx; here they bound the listener)', () => {
+  let strict: RegistryProcess;
+  let port: number;
+  const connectWith = (opts: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string }) =>
+    new Promise<string>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca, ...opts }, () => {
+        resolve(`${socket.getProtocol()} ${socket.getCipher().name}`);
+        socket.end();
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(`refused ${err.code}`));
+    });
+
+  beforeAll(async () => {
+    const pair = makeServer('strict');
+    port = await freePort();
+    strict = await startRegistry({
+      label: 'tls-policy',
+      config: {
+        PREFERRED_URL_SCHEME: 'https',
+        SERVER_HOSTNAME: `127.0.0.1:${port}`,
+        SSL_PROTOCOLS: ['TLSv1.3'],
+        SSL_CIPHERS: ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'],
+      },
+      files: { 'ssl.cert': readFileSync(pair.cert), 'ssl.key': readFileSync(pair.key) },
+      env: { TLS_PORT: String(port) },
+    });
+  });
+  afterAll(async () => {
+    await strict?.stop();
+  });
+
+  test('a TLS 1.2 client is refused; TLS 1.3 gets only a listed suite', async () => {
+    expect(await connectWith({ maxVersion: 'TLSv1.2' })).toMatch(/^refused /);
+    expect(await connectWith({})).toMatch(/^TLSv1\.3 TLS_(AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)$/);
+    expect(await connectWith({ ciphers: 'TLS_AES_128_GCM_SHA256' })).toMatch(/^refused /);
+  });
+
+  test('a protocol list with a hole is refused at start and by verify', () => {
+    const conf = join(dir, 'holey');
+    mkdirSync(conf, { recursive: true });
+    writeFileSync(join(conf, 'config.yaml'), 'SSL_PROTOCOLS: [TLSv1.1, TLSv1.3]\n');
+    const pair = makeServer('holey');
+    writeFileSync(join(conf, 'ssl.cert'), readFileSync(pair.cert));
+    writeFileSync(join(conf, 'ssl.key'), readFileSync(pair.key));
+    const main = join(REPO_ROOT, 'dist/registry/main.js');
+    const serve = spawnSync(process.execPath, [main, 'serve', '--port', '0', '--tls-port', '0', '--data-dir', join(conf, 'data'), '--config', join(conf, 'config.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    expect(serve.status).toBe(2);
+    expect(serve.stderr).toContain('cannot serve TLS: SSL_PROTOCOLS must be a contiguous range of versions, got TLSv1.1, TLSv1.3');
+    const verify = spawnSync(process.execPath, [main, 'verify', '--config', join(conf, 'config.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    expect(verify.status).toBe(1);
+    expect(verify.stdout).toContain('error: SSL_PROTOCOLS must be a contiguous range of versions');
+  });
+});
+
 describe('refusal to start', () => {
   const start = (cert: string, key: string) =>
     spawnSync(process.execPath, [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', '0', '--tls-port', '0', '--data-dir', join(dir, 'never'), '--tls-cert', cert, '--tls-key', key], {

@@ -29,6 +29,8 @@ const ALL_OPS = [
   'org_robot',
   'org_logs',
   'repo_logs',
+  'org_export_logs',
+  'repo_export_logs',
   'org_members',
   'su_users',
   'other_ns_read',
@@ -72,7 +74,7 @@ const ALLOWED: Record<string, Op[]> = {
   reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   repoadmin: [
-    'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
+    'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'repo_export_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
     'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
   ],
   member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
@@ -140,6 +142,10 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/organization/acme/logs');
     case 'repo_logs':
       return api.get('/repository/acme/private/logs');
+    case 'org_export_logs':
+      return api.post('/organization/acme/exportlogs', {});
+    case 'repo_export_logs':
+      return api.post('/repository/acme/private/exportlogs', {});
     case 'org_members':
       return api.get('/organization/acme/members');
     case 'su_users':
@@ -381,6 +387,7 @@ const API_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/organization/{orgname}': 'org:admin',
   'GET /api/v1/organization/{orgname}/aggregatelogs': 'org:admin',
   'GET /api/v1/organization/{orgname}/logs': 'org:admin',
+  'POST /api/v1/organization/{orgname}/exportlogs': 'org:admin',
   'GET /api/v1/organization/{orgname}/applications': 'org:admin',
   'POST /api/v1/organization/{orgname}/applications': 'org:admin',
   'GET /api/v1/organization/{orgname}/applications/{client_id}': 'org:admin',
@@ -435,6 +442,12 @@ const API_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/message/{uuid}': 'superuser',
   'POST /api/v1/superuser/takeownership/{namespace}': 'superuser',
   'PUT /api/v1/superuser/organizations/{name}': 'superuser',
+  'GET /api/v1/superuser/keys': 'superuser:read',
+  'POST /api/v1/superuser/keys': 'superuser',
+  'GET /api/v1/superuser/keys/{kid}': 'superuser:read',
+  'PUT /api/v1/superuser/keys/{kid}': 'superuser',
+  'DELETE /api/v1/superuser/keys/{kid}': 'superuser',
+  'POST /api/v1/superuser/approvedkeys/{kid}': 'superuser',
   'GET /api/v1/repository/{namespace}/{repository}/tokens/': 'repo:admin',
   'POST /api/v1/repository/{namespace}/{repository}/tokens/': 'repo:admin',
   'GET /api/v1/repository/{namespace}/{repository}/tokens/{code}': 'repo:admin',
@@ -472,6 +485,7 @@ const API_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/repository/{namespace}/{repository}': 'repo:admin',
   'GET /api/v1/repository/{namespace}/{repository}/aggregatelogs': 'repo:admin',
   'GET /api/v1/repository/{namespace}/{repository}/logs': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/exportlogs': 'repo:admin',
   'POST /api/v1/repository/{namespace}/{repository}/changevisibility': 'repo:admin',
   'GET /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}': 'repo:read',
   'GET /api/v1/repository/{namespace}/{repository}/manifest/{manifestref}/labels': 'repo:read',
@@ -532,6 +546,7 @@ const API_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/user/': 'user',
   'GET /api/v1/user/aggregatelogs': 'user',
   'GET /api/v1/user/logs': 'user',
+  'POST /api/v1/user/exportlogs': 'user',
   'GET /api/v1/user/apptoken': 'user',
   'POST /api/v1/user/apptoken': 'user',
   'GET /api/v1/user/apptoken/{token_uuid}': 'user',

@@ -15,6 +15,7 @@ describe('test bench tools', () => {
     ['helm', ['version', '--short'], () => new RegExp(`^${pinned('helm').replace(/\./g, '\\.')}`)],
     ['cosign', ['version'], () => new RegExp(`GitVersion:\\s+${pinned('cosign').replace(/\./g, '\\.')}\\b`)],
     ['minio', ['--version'], () => /^minio version .*\nRuntime: go1\.\d+/m],
+    ['distribution', ['--version'], () => new RegExp(`github\\.com/distribution/distribution/v3 ${pinned('distribution').replace(/\./g, '\\.')}\\b`)],
   ] as const)('%s prints its version', async (name, args, expected) => {
     const r = await runTool(name, [...args]);
     expect(r.stdout + r.stderr).toMatch(expected());

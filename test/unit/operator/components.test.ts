@@ -126,6 +126,17 @@ describe('component renderers', () => {
     expect(route.spec).toMatchObject({ host: 'registry.example.test', port: { targetPort: 'http' }, tls: { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' } });
     expect(find(ocp, 'Route', 'reg-quay-builder').spec.port).toEqual({ targetPort: 'grpc' });
     expect(ocp.some((o) => o.kind === 'Ingress')).toBe(false);
+    expect(renderConfig(context({ platform: OPENSHIFT })).config).toMatchObject({ EXTERNAL_TLS_TERMINATION: true });
+  });
+
+  test("OpenShift with the user's own certificate: passthrough Routes, the registry terminates TLS", () => {
+    const ctx = context({ platform: OPENSHIFT });
+    ctx.components.tls = { kind: 'tls', managed: false };
+    ctx.tls = { cert: 'CERT', key: 'KEY' };
+    const objs = render(ctx);
+    expect(find(objs, 'Route', 'reg-quay').spec).toMatchObject({ port: { targetPort: 'https' }, tls: { termination: 'passthrough', insecureEdgeTerminationPolicy: 'Redirect' } });
+    expect(find(objs, 'Route', 'reg-quay-builder').spec).toMatchObject({ port: { targetPort: 'grpc' }, tls: { termination: 'passthrough' } });
+    expect(renderConfig(ctx).config).toMatchObject({ EXTERNAL_TLS_TERMINATION: false, PREFERRED_URL_SCHEME: 'https' });
   });
 
   test('postgres credentials come from the generated DB_URI', () => {
