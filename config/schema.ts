@@ -22,6 +22,35 @@ export const RedisConfig = Type.Object(
   { additionalProperties: true },
 );
 
+/** One executor of BUILD_MANAGER's EXECUTORS: the shared keys; each executor checks its own (registry/build/executors/). */
+export const BuildExecutorConfig = Type.Object(
+  {
+    EXECUTOR: Type.Union([Type.Literal('popen'), Type.Literal('kubernetesPodman'), Type.Literal('kubernetes'), Type.Literal('ec2')]),
+    NAME: Type.Optional(Type.String({ minLength: 1 })),
+    SETUP_TIME: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    MINIMUM_RETRY_THRESHOLD: Type.Optional(Type.Integer({ minimum: 0 })),
+    NAMESPACE_WHITELIST: Type.Optional(Type.Array(Type.String())),
+    STAGED_ROLLOUT: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    DEBUG: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+);
+
+/** BUILD_MANAGER's second element (Quay's ephemeral manager config). */
+export const BuildManagerConfig = Type.Object(
+  {
+    ALLOWED_WORKER_COUNT: Type.Optional(Type.Integer({ minimum: 1 })),
+    ORCHESTRATOR: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ORCHESTRATOR_PREFIX: Type.Optional(Type.String()),
+    EXECUTORS: Type.Optional(Type.Array(BuildExecutorConfig)),
+    EXECUTOR: Type.Optional(Type.String()),
+    EXECUTOR_CONFIG: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    JOB_REGISTRATION_TIMEOUT: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    MACHINE_MAX_TIME: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { additionalProperties: true },
+);
+
 /** One storage location: `[DriverName, {params}]`. Params are checked per driver in storage/. */
 export const StorageLocation = Type.Tuple([
   Type.Union([
@@ -65,6 +94,8 @@ export const QuayConfigSchema = Type.Object(
     AUTHENTICATION_TYPE: Type.Union([Type.Literal('Database'), Type.Literal('AppToken')], { default: 'Database' }),
     SUPER_USERS: Type.Array(Type.String(), { default: [] }),
     GLOBAL_READONLY_SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    SEARCH_RESULTS_PER_PAGE: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'repositories per page of GET /api/v1/find/repositories' }),
+    SEARCH_MAX_RESULT_PAGE_COUNT: Type.Integer({ minimum: 1, default: 10, description: 'last page GET /api/v1/find/repositories answers (higher pages are clamped to it)' }),
     LIBRARY_NAMESPACE: Str('library', 'namespace used for single-segment repository names'),
     CREATE_PRIVATE_REPO_ON_PUSH: Bool(true, 'repositories created by a push are private'),
     CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization'),
@@ -134,8 +165,16 @@ export const QuayConfigSchema = Type.Object(
     FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: Bool(false, 'organization admins who are not superusers may set up team syncing'),
     DISKSPACE_HEALTH_THRESHOLD: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'free fraction of the data and temp volumes below which /health/instance fails' }),
     DISKSPACE_HEALTH_WARNING_THRESHOLD: Type.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'free fraction below which /health/warning fails' }),
-    BUILD_MANAGER: Type.Optional(Type.Unknown()),
-    BUILDMAN_HOSTNAME: Type.Optional(Type.String()),
+    BUILD_MANAGER: Type.Optional(
+      Type.Tuple([Type.Union([Type.Literal('ephemeral'), Type.Literal('external')]), BuildManagerConfig], {
+        description: '["ephemeral", {manager config}] runs builds (registry/build/); "external": builds are handled by another process',
+      }),
+    ),
+    BUILDMAN_HOSTNAME: Type.Optional(Type.String({ minLength: 1, description: 'host[:port] of the build manager gRPC API the workers call, and the audience of their JWTs (default SERVER_HOSTNAME)' })),
+    DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      default: null,
+      description: 'queued-or-running builds a namespace may have when its own maximum_queued_builds_count is unset (null: no limit)',
+    }),
     SECURITY_SCANNER_V4_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Clair v4 base URL; absent = the built-in scanner' })),
     SECURITY_SCANNER_V4_PSK: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/=_-]+$', description: 'base64 key of the HS256 JWTs between Quay and Clair' })),
     PAGE_TOKEN_KEY: Type.Optional(Type.String({ minLength: 1, description: 'key sealing opaque next_page tokens; generated and kept in the database when absent' })),
@@ -203,7 +242,7 @@ export const QUAY_KNOWN_KEYS: readonly string[] = [
   'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
   'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH',
   'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
-  'DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT', 'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
+  'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
   'SERVICE_ACCOUNT_TOKEN', 'ORCHESTRATOR', 'ORCHESTRATOR_PREFIX', 'JOB_REGISTRATION_TIMEOUT',
   'FEATURE_BLACKLISTED_EMAILS', 'BLACKLISTED_EMAIL_DOMAINS',
   'AVATAR_KIND', 'DEFAULT_LABEL_KEY_RESERVED_PREFIXES', 'FEATURE_EXTENDED_ACTION_LOGGING', 'SUPERUSERS_ORG_CREATION_ONLY',

@@ -4,6 +4,8 @@
  *   WATCH_NAMESPACE            one namespace to watch (empty: all)
  *   QUAY_VERSION               the registry version rolled out (default: this package's version)
  *   RELATED_IMAGE_COMPONENT_{QUAY,CLAIR,REDIS,POSTGRES,CLAIRPOSTGRES}   image overrides
+ *   RELATED_IMAGE_COMPONENT_{POSTGRES,CLAIRPOSTGRES}_PREVIOUS             the databases' previous major (upgrades)
+ *   POSTGRES_UPGRADE_DELETE_BACKUP=true   delete a database's old volume after a major upgrade
  *   INGRESS_DOMAIN             apps domain for generated hostnames (`<n>-quay-<ns>.<domain>`)
  *   INGRESS_CLASS_NAME         IngressClass of the Ingresses it creates (default: the cluster default)
  *   OBJECT_BUCKET_STORAGE_CLASS  StorageClass of ObjectBucketClaims (default openshift-storage.noobaa.io)
@@ -43,12 +45,15 @@ async function main(): Promise<void> {
         postgres: env('RELATED_IMAGE_COMPONENT_POSTGRES') ?? DEFAULT_IMAGES.postgres,
         clairpostgres: env('RELATED_IMAGE_COMPONENT_CLAIRPOSTGRES') ?? DEFAULT_IMAGES.clairpostgres,
         redis: env('RELATED_IMAGE_COMPONENT_REDIS') ?? DEFAULT_IMAGES.redis,
+        postgresPrevious: env('RELATED_IMAGE_COMPONENT_POSTGRES_PREVIOUS'),
+        clairpostgresPrevious: env('RELATED_IMAGE_COMPONENT_CLAIRPOSTGRES_PREVIOUS'),
       },
       settings: {
         bucketStorageClass: env('OBJECT_BUCKET_STORAGE_CLASS') ?? 'openshift-storage.noobaa.io',
         ingressClassName: env('INGRESS_CLASS_NAME'),
         clusterWide: !env('WATCH_NAMESPACE'),
         proxy: { HTTP_PROXY: env('HTTP_PROXY'), HTTPS_PROXY: env('HTTPS_PROXY'), NO_PROXY: env('NO_PROXY') },
+        deleteUpgradeBackup: env('POSTGRES_UPGRADE_DELETE_BACKUP') === 'true',
       },
       ingressDomain: env('INGRESS_DOMAIN'),
       resyncMs: Number(env('RESYNC_SECONDS') ?? 120) * 1000,

@@ -27,8 +27,10 @@ import { TLS_HASH_ANNOTATION, observedKey, tlsHash, ownerReference, prefixed, ty
 import { appName, serviceCaName, trustedCaName, upgradeJob, upgradeJobName } from './components/quay.js';
 import { MONITORING_LABELS } from './components/monitoring.js';
 import { SERVICE_CA_ANNOTATION, TRUSTED_CA_ANNOTATION, caHash, clusterTlsSettings } from './openshift.js';
-import { databaseName, postgresPvcName } from './components/postgres.js';
-import { clairDatabaseName, clairPvcName } from './components/clairpostgres.js';
+import { databaseName, postgresPvcName, postgresSecretName } from './components/postgres.js';
+import { clairDatabaseName, clairPostgresSecretName, clairPvcName } from './components/clairpostgres.js';
+import { clairName } from './components/clair.js';
+import { UPGRADE_FROM_VOLUME, pgMajor, pgUpgradeJob, pgUpgradeJobName, upgradeState, type DbKind, type PgUpgrade } from './pgupgrade.js';
 import { mirrorName } from './components/mirror.js';
 import { bucketClaimName } from './components/objectstorage.js';
 import { caSecretName } from './components/tls.js';
@@ -105,6 +107,13 @@ function trim(live: Live): Live {
     status,
   };
 }
+
+const DB_KINDS: readonly DbKind[] = ['postgres', 'clairpostgres'];
+/** Each managed database: its Deployment (and Service, service account), credentials, and the Deployments that write to it. */
+const DB_OBJECTS: Record<DbKind, { deployment: (ctx: { name: string }) => string; secret: (ctx: { name: string }) => string; writers: (ctx: RenderContext) => string[] }> = {
+  postgres: { deployment: databaseName, secret: postgresSecretName, writers: (ctx) => [appName(ctx), ...(ctx.components.mirror.managed ? [mirrorName(ctx)] : [])] },
+  clairpostgres: { deployment: clairDatabaseName, secret: clairPostgresSecretName, writers: (ctx) => (ctx.components.clair.managed ? [clairName(ctx)] : []) },
+};
 
 /** Objects applied before the app: everything but Deployments and Jobs, then the databases and Redis. */
 const EARLY_WORKLOADS = new Set(['postgres', 'clair-postgres', 'redis']);
@@ -479,6 +488,28 @@ export class Reconciler {
       ours: !builderNs[i] || builderNs[i]?.metadata?.annotations?.[ANNOTATION_CREATED_BY] === `${namespace}/${name}`,
     }));
 
+    // 7b. Managed databases whose Postgres major the operator's image raises (pgupgrade.ts).
+    const pgUpgrades: RenderContext['pgUpgrades'] = {};
+    const finishedCopies: Live[] = [];
+    for (const kind of DB_KINDS) {
+      if (!components[kind].managed) continue;
+      const [live, job] = await Promise.all([
+        this.kube.get('apps/v1', 'Deployment', DB_OBJECTS[kind].deployment({ name }), namespace),
+        this.kube.get('batch/v1', 'Job', pgUpgradeJobName({ name }, kind), namespace),
+      ]);
+      const liveImage: string | undefined = live?.spec?.template?.spec?.containers?.[0]?.image;
+      const want = this.opts.images[kind];
+      const u = upgradeState(liveImage, want, this.opts.images[`${kind}Previous`], job);
+      if (u === 'downgrade') {
+        return this.block(cr, {
+          reason: 'UpgradeUnsupported',
+          message: `${kind} holds Postgres ${pgMajor(liveImage!)} data but the operator's image ${want} is Postgres ${pgMajor(want)}: Postgres cannot read a newer major's data; set RELATED_IMAGE_COMPONENT_${kind.toUpperCase()} to Postgres ${pgMajor(liveImage!)} or newer`,
+        });
+      }
+      if (u) pgUpgrades[kind] = u;
+      else if (job?.status?.succeeded) finishedCopies.push(job);
+    }
+
     const migrating = cr.status?.currentVersion !== this.opts.quayVersion;
     const ctx: RenderContext = {
       name,
@@ -502,6 +533,7 @@ export class Reconciler {
       builders,
       builderTokens: {},
       migrating,
+      pgUpgrades,
       configSecretName: '',
       tlsAnnotations: {},
       // Quay's operator reads the profile only when the registry terminates TLS itself (tls unmanaged).
@@ -553,10 +585,12 @@ export class Reconciler {
       ];
       let migration: Condition | undefined;
       let currentVersion = cr.status?.currentVersion;
+      const copying = (Object.values(pgUpgrades) as PgUpgrade[]).some((u) => u.state === 'pending' || u.state === 'running');
       if (!waitingFor.length) {
         await apply(rendered.object);
         await applyAll(desired.filter((d) => !isEarly(d)));
-        if (migrating) {
+        await this.startCopies(ctx, observed, apply);
+        if (migrating && !copying) {
           migration = await this.migrate(ctx, observed, apply, cr.status?.conditions?.find((c) => c.type === CONDITION.ComponentsCreated));
           if (migration.status === 'True') {
             // Migrated: scale the app back up in this same pass, so the pass ends converged.
@@ -571,6 +605,8 @@ export class Reconciler {
         for (const live of late) this.observe(observed, live);
       }
       await this.releaseVolumes(cr, ctx);
+      for (const kind of DB_KINDS) if (pgUpgrades[kind]?.state === 'succeeded') finishedCopies.push((await this.kube.get('batch/v1', 'Job', pgUpgradeJobName(ctx, kind), namespace))!);
+      await this.finishCopies(cr, ctx, finishedCopies);
       if (changed.length) {
         this.log.info(`${namespace}/${name}: applied ${changed.join(', ')}`);
         await this.event(cr, 'Normal', 'ObjectsUpdated', `Created or updated ${changed.length} object(s): ${changed.join(', ')}`);
@@ -581,14 +617,25 @@ export class Reconciler {
         { type: CONDITION.RolloutBlocked, status: 'False', reason: 'ComponentsCreationSuccess', message: 'All objects created/updated successfully' },
         ...(await this.healthConditions(cr, currentVersion)),
       ];
+      const failedCopy = (Object.entries(pgUpgrades) as [DbKind, PgUpgrade][]).find(([, u]) => u.state === 'failed');
       if (waitingFor.length) {
         updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'AwaitingDependencies', message: `Awaiting for component ${waitingFor.join(',')} to become available` });
+      } else if (copying) {
+        updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'PostgresUpgradeInProgress', message: 'running postgres update operations' });
+      } else if (failedCopy) {
+        const [kind, u] = failedCopy;
+        updates.push({
+          type: CONDITION.ComponentsCreated,
+          status: 'False',
+          reason: 'PostgresUpgradeFailed',
+          message: `postgres upgrade job ${pgUpgradeJobName(ctx, kind)} failed: ${u.message}; ${kind} still runs Postgres ${u.fromMajor} on its old volume (delete the Job to try again)`,
+        });
       } else {
         updates.push(migration ?? { type: CONDITION.ComponentsCreated, status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' });
       }
       const ok = await this.setStatus(cr, updates, { registryEndpoint: `${ctx.scheme}://${hostname}`, currentVersion });
       if (!ok) return { requeueAfterMs: 1000 };
-      const waiting = waitingFor.length > 0 || (migration !== undefined && migration.status !== 'True');
+      const waiting = waitingFor.length > 0 || copying || (migration !== undefined && migration.status !== 'True');
       return { requeueAfterMs: migration?.reason === 'MigrationsJobMissing' ? 1000 : waiting ? WAIT_MS : this.opts.resyncMs };
     } catch (err) {
       const message = errorMessage(err);
@@ -662,6 +709,45 @@ export class Reconciler {
     if (job!.status?.succeeded && !stale) return { ...created, status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' };
     if (failed) return { ...created, status: 'False', reason: 'MigrationsFailed', message: `migration job ${jobName} failed: ${failed.message ?? failed.reason ?? 'unknown'}` };
     return { ...created, status: 'False', reason: 'MigrationsInProgress', message: 'running database migrations' };
+  }
+
+  /**
+   * The copy Job of a database upgrade starts once its writers have no pods left (they were scaled to
+   * zero in this or an earlier pass), so the dump sees no write in flight.
+   */
+  private async startCopies(ctx: RenderContext, observed: Observed, apply: (o: KubeObject) => Promise<void>): Promise<void> {
+    for (const kind of DB_KINDS) {
+      const u = ctx.pgUpgrades[kind];
+      if (u?.state !== 'pending') continue;
+      const writers = DB_OBJECTS[kind].writers(ctx).map((w) => observed.get(observedKey('Deployment', w)));
+      if (writers.some((w) => (w?.status?.replicas ?? 0) > 0)) continue;
+      const db = DB_OBJECTS[kind];
+      await apply(pgUpgradeJob(ctx, kind, { serviceName: db.deployment(ctx), secretName: db.secret(ctx), serviceAccount: db.deployment(ctx) }));
+      u.state = 'running';
+    }
+  }
+
+  /**
+   * After a database moved to its new major: the copy Job goes, and the old volume is kept as a backup
+   * no longer owned by the registry (deleted when the operator runs with POSTGRES_UPGRADE_DELETE_BACKUP=true).
+   */
+  private async finishCopies(cr: QuayRegistry, ctx: RenderContext, jobs: Live[]): Promise<void> {
+    for (const job of jobs) {
+      const volume = job.metadata.annotations?.[UPGRADE_FROM_VOLUME];
+      const pvc = volume ? await this.kube.get('v1', 'PersistentVolumeClaim', volume, ctx.namespace) : undefined;
+      if (pvc && this.opts.settings.deleteUpgradeBackup) {
+        await this.kube.delete('v1', 'PersistentVolumeClaim', volume!, ctx.namespace);
+      } else if (pvc?.metadata.ownerReferences?.length) {
+        await this.kube.mergePatch({
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: volume!, namespace: ctx.namespace, resourceVersion: pvc.metadata.resourceVersion, ownerReferences: null } as unknown as KubeObject['metadata'],
+        });
+      }
+      await this.kube.delete('batch/v1', 'Job', job.metadata.name, ctx.namespace, 'Background');
+      const kept = pvc && !this.opts.settings.deleteUpgradeBackup ? `; the old volume ${volume} is kept as a backup, no longer owned by the registry` : '';
+      await this.event(cr, 'Normal', 'PostgresUpgraded', `Postgres ${job.metadata.annotations?.['quay-ts.io/upgrade'] ?? ''} done by ${job.metadata.name}${kept}`);
+    }
   }
 
   /**

@@ -38,6 +38,10 @@ import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
 import { RepoMirrors, mirrorRobot } from './model/mirror.js';
+import { Builds } from './model/builds.js';
+import { MemoryBuildLogs, RedisBuildLogs } from './build/logs.js';
+import { buildManagerSettings, type BuildManagerSettings } from './build/config.js';
+import { MemoryOrchestrator, RedisOrchestrator, type Orchestrator } from './build/orchestrator.js';
 import { ServiceKeys } from './model/service_keys.js';
 import { LogExports } from './model/log_export.js';
 import { SignedLinks } from './auth/signed_links.js';
@@ -100,6 +104,12 @@ export interface Runtime {
   outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
+  /** Dockerfile builds: creation, phases, cancellation, completion, logs. */
+  builds: Builds;
+  /** BUILD_MANAGER resolved (null when FEATURE_BUILD_SUPPORT is off). */
+  buildSettings: BuildManagerSettings | null;
+  /** The build orchestrator shared with the build managers (in memory when BUILD_MANAGER names no Redis). */
+  buildOrchestrator: Orchestrator | null;
   /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
   logExports: LogExports;
   close(): Promise<void>;
@@ -212,6 +222,27 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       ? new (await import('ioredis')).Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
       : null;
     redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    const buildSettings = buildManagerSettings(config);
+    const buildOrchestrator = buildSettings
+      ? buildSettings.orchestrator
+        ? new RedisOrchestrator(buildSettings.orchestrator, buildSettings.prefix)
+        : new MemoryOrchestrator()
+      : null;
+    const builds = new Builds(
+      db,
+      config,
+      queues,
+      events,
+      redis ? new RedisBuildLogs(redis) : new MemoryBuildLogs(),
+      store,
+      new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'build-push-token'),
+    );
+    if (buildOrchestrator) {
+      const prefix = buildOrchestrator.prefix;
+      builds.cancelSignal = async (uuid) => {
+        await buildOrchestrator.set(`${prefix}cancel/${uuid}`, uuid, 60);
+      };
+    }
     return {
       config,
       dataDir,
@@ -261,8 +292,12 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mirrors,
       outboundGuard,
       redis,
+      builds,
+      buildSettings,
+      buildOrchestrator,
       logExports,
       async close() {
+        await buildOrchestrator?.close();
         await logs.flush();
         outbound.close();
         mailer.close();

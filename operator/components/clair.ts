@@ -4,6 +4,7 @@ import { contentHash, deployment, deploymentHealth, isManaged, overridesOf, pref
 import type { ComponentModule, Named, RenderContext } from './common.js';
 import { clairDatabaseName } from './clairpostgres.js';
 import { caSources, configTlsName, proxyEnv, rolloutAnnotations, scalableReplicas, trustedCaName } from './quay.js';
+import { writersStopped } from '../pgupgrade.js';
 
 export const clairName = (ctx: Named) => prefixed(ctx, 'clair-app');
 export const clairConfigName = (ctx: Named) => prefixed(ctx, 'clair-config-secret');
@@ -108,7 +109,7 @@ export const clair: ComponentModule = {
         component: 'clair-app',
         kind: 'clair',
         serviceAccount: name,
-        replicas: scalableReplicas(ctx, 'clair'),
+        replicas: writersStopped(ctx, 'clairpostgres') ? 0 : scalableReplicas(ctx, 'clair'),
         podAnnotations: { 'quay-clair-config-hash': contentHash(files) },
         annotations: rolloutAnnotations(ctx),
         spread: true,

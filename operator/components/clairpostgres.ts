@@ -1,10 +1,12 @@
 /** The managed Postgres for Clair. */
-import { databaseHealth, prefixed, pvc, secret, service, serviceAccount } from './common.js';
-import type { ComponentModule, Named } from './common.js';
-import { postgresDeployment } from './postgres.js';
+import { databaseHealth, prefixed, secret, service, serviceAccount } from './common.js';
+import type { ComponentModule, Named, RenderContext } from './common.js';
+import { databaseVolumes, postgresDeployment } from './postgres.js';
+import { dbRuns } from '../pgupgrade.js';
 
 export const clairDatabaseName = (ctx: Named) => prefixed(ctx, 'clair-postgres');
-export const clairPvcName = (ctx: Named) => prefixed(ctx, 'clair-postgres-15');
+/** The volume Clair's database runs on now (one per Postgres major; see pgupgrade.ts). */
+export const clairPvcName = (ctx: RenderContext) => dbRuns(ctx, 'clairpostgres').volume;
 export const clairPostgresSecretName = (ctx: Named) => prefixed(ctx, 'clairpostgres-config-secret');
 
 export const clairpostgres: ComponentModule = {
@@ -20,13 +22,13 @@ export const clairpostgres: ComponentModule = {
         'database-name': ctx.keys.CLAIR_DB_NAME,
         'database-root-password': ctx.keys.CLAIR_DB_ROOT_PW,
       }),
-      pvc(ctx, clairPvcName(ctx), 'clair-postgres', 'clairpostgres', '50Gi'),
+      ...databaseVolumes(ctx, 'clairpostgres', 'clair-postgres'),
       service(ctx, name, 'clair-postgres', 'clairpostgres', 'clair-postgres', [{ name: 'postgres', port: 5432, targetPort: 5432 }]),
       postgresDeployment(ctx, {
         name,
         component: 'clair-postgres',
         kind: 'clairpostgres',
-        image: ctx.images.clairpostgres,
+        image: dbRuns(ctx, 'clairpostgres').image,
         pvc: clairPvcName(ctx),
         secretName: clairPostgresSecretName(ctx),
       }),

@@ -16,6 +16,7 @@ import {
   type Overrides,
   type Platform,
 } from '../types.js';
+import type { PgUpgrade } from '../pgupgrade.js';
 
 export interface Images {
   quay: string;
@@ -23,6 +24,9 @@ export interface Images {
   postgres: string;
   clairpostgres: string;
   redis: string;
+  /** RELATED_IMAGE_COMPONENT_*_PREVIOUS: where to pull the major a database runs before its upgrade (pgupgrade.ts). */
+  postgresPrevious?: string;
+  clairpostgresPrevious?: string;
 }
 
 /** Values generated once and kept in `<n>-quay-registry-managed-secret-keys` (see bundle.ts). */
@@ -64,6 +68,8 @@ export interface Settings {
   clusterWide: boolean;
   /** The operator's own proxy settings (the cluster proxy on OpenShift), passed to quay, clair and mirror. */
   proxy: { HTTP_PROXY?: string; HTTPS_PROXY?: string; NO_PROXY?: string };
+  /** POSTGRES_UPGRADE_DELETE_BACKUP: delete a database's old volume after a major upgrade instead of keeping it. */
+  deleteUpgradeBackup?: boolean;
 }
 
 /** Everything the pure render functions may look at. Built by reconcile.ts from the cluster. */
@@ -100,6 +106,8 @@ export interface RenderContext {
   builderTokens: Record<string, string>;
   /** Database migrations must run before the app scales up (status.currentVersion != quayVersion). */
   migrating: boolean;
+  /** Managed databases moving to a new Postgres major, and how far (pgupgrade.ts). */
+  pgUpgrades: Partial<Record<'postgres' | 'clairpostgres', PgUpgrade>>;
   /** Set once bundle.ts has rendered the config Secret. */
   configSecretName: string;
   /**

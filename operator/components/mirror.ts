@@ -2,6 +2,7 @@
 import { deployment, deploymentHealth, overridesOf, prefixed, restrictedSecurityContext } from './common.js';
 import type { ComponentModule, Named } from './common.js';
 import { PORTS, REGISTRY_MAIN, appName, registryArgs, registryPod, rolloutAnnotations, scalableReplicas } from './quay.js';
+import { writersStopped } from '../pgupgrade.js';
 
 const healthProbe = (failureThreshold: number) => ({ httpGet: { path: '/health/instance', port: PORTS.http, scheme: 'HTTP' }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold });
 
@@ -21,7 +22,7 @@ export const mirror: ComponentModule = {
         component: 'quay-mirror',
         kind: 'mirror',
         serviceAccount: appName(ctx),
-        replicas: ctx.migrating ? 0 : scalableReplicas(ctx, 'mirror'),
+        replicas: ctx.migrating || writersStopped(ctx, 'postgres') ? 0 : scalableReplicas(ctx, 'mirror'),
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         annotations: rolloutAnnotations(ctx),
         spread: true,

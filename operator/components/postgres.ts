@@ -1,15 +1,24 @@
 /** The managed Postgres for the registry: PVC, Deployment, Service and its credentials Secret. */
 import { databaseHealth, deployment, prefixed, pvc, secret, service, serviceAccount } from './common.js';
 import type { ComponentModule, Named, RenderContext } from './common.js';
+import { dbRuns, dbVolumeName, type DbKind } from '../pgupgrade.js';
 
 export const databaseName = (ctx: Named) => prefixed(ctx, 'quay-database');
-export const postgresPvcName = (ctx: Named) => prefixed(ctx, 'quay-postgres-13');
+/** The volume the database runs on now (one per Postgres major; see pgupgrade.ts). */
+export const postgresPvcName = (ctx: RenderContext) => dbRuns(ctx, 'postgres').volume;
 export const postgresSecretName = (ctx: Named) => prefixed(ctx, 'postgres-config-secret');
 
 /** The generated DB_URI: user, password and database as Quay's operator names them. */
 export function generatedDbUri(name: string, password: string): string {
   const db = `${name}-quay-database`;
   return `postgresql://${db}:${encodeURIComponent(password)}@${db}:5432/${db}`;
+}
+
+/** The volume the database runs on, and during an upgrade to a new major the one the copy goes to. */
+export function databaseVolumes(ctx: RenderContext, kind: DbKind, component: string) {
+  const now = dbRuns(ctx, kind).volume;
+  const next = dbVolumeName(ctx, kind, ctx.images[kind]);
+  return [now, ...(next !== now ? [next] : [])].map((v) => pvc(ctx, v, component, kind, '50Gi'));
 }
 
 /** A Postgres Deployment as both database components run it (sclorg images, credentials from a Secret). */
@@ -66,13 +75,13 @@ export const postgres: ComponentModule = {
         'database-name': uri.pathname.slice(1),
         'database-root-password': ctx.keys.DB_ROOT_PW,
       }),
-      pvc(ctx, postgresPvcName(ctx), 'postgres', 'postgres', '50Gi'),
+      ...databaseVolumes(ctx, 'postgres', 'postgres'),
       service(ctx, name, 'postgres', 'postgres', 'postgres', [{ name: 'postgres', port: 5432, targetPort: 5432 }]),
       postgresDeployment(ctx, {
         name,
         component: 'postgres',
         kind: 'postgres',
-        image: ctx.images.postgres,
+        image: dbRuns(ctx, 'postgres').image,
         pvc: postgresPvcName(ctx),
         secretName: postgresSecretName(ctx),
       }),

@@ -3,6 +3,7 @@ import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secr
 import type { ComponentModule, Named, RenderContext, Observed } from './common.js';
 import type { KubeObject } from '../types.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/index.js';
+import { writersStopped } from '../pgupgrade.js';
 
 /** Where the registry lives in the image built by the project's Dockerfile. */
 export const REGISTRY_MAIN = '/app/dist/registry/main.js';
@@ -117,7 +118,7 @@ function appDeployment(ctx: RenderContext): KubeObject {
     component: 'quay-app',
     kind: 'quay',
     serviceAccount: appName(ctx),
-    replicas: ctx.migrating ? 0 : scalableReplicas(ctx, 'quay'),
+    replicas: ctx.migrating || writersStopped(ctx, 'postgres') ? 0 : scalableReplicas(ctx, 'quay'),
     annotations: rolloutAnnotations(ctx),
     selector: APP_SELECTOR,
     spread: true,

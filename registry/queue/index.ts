@@ -73,6 +73,9 @@ interface ItemRow {
   created_at: Date;
 }
 
+/** What settling an item needs: its id and the current lease token. */
+export type LeaseRef = Pick<QueueItem<unknown>, 'id' | 'state_id'>;
+
 function toItem<B>(r: ItemRow): QueueItem<B> {
   return { ...r, path: r.path === '' ? [] : r.path.split('/'), body: r.body as B };
 }
@@ -122,13 +125,13 @@ export class WorkQueue {
   }
 
   /** Done: delete the item. False when the lease was lost (it lapsed and someone else holds the item now). */
-  async complete(item: QueueItem<unknown>, q: Queryable = this.db): Promise<boolean> {
+  async complete(item: LeaseRef, q: Queryable = this.db): Promise<boolean> {
     const r = await q.query('DELETE FROM queue_item WHERE id = $1 AND state_id = $2', [item.id, item.state_id]);
     return r.rowCount > 0;
   }
 
   /** Make the item available again after `seconds`; the attempt stays spent. False when the lease was lost. */
-  async retry(item: QueueItem<unknown>, seconds: number, error?: string, q: Queryable = this.db): Promise<boolean> {
+  async retry(item: LeaseRef, seconds: number, error?: string, q: Queryable = this.db): Promise<boolean> {
     const r = await q.query(
       `UPDATE queue_item SET processing_expires = NULL, available_after = now() + make_interval(secs => $3), last_error = $4
         WHERE id = $1 AND state_id = $2`,
@@ -138,8 +141,8 @@ export class WorkQueue {
   }
 
   /** Put the item back for `seconds` without spending the attempt (its target is paused, not failing). */
-  async postpone(item: QueueItem<unknown>, seconds: number): Promise<boolean> {
-    const r = await this.db.query(
+  async postpone(item: LeaseRef, seconds: number, q: Queryable = this.db): Promise<boolean> {
+    const r = await q.query(
       `UPDATE queue_item SET processing_expires = NULL, available_after = now() + make_interval(secs => $3),
               retries_remaining = retries_remaining + 1, attempts = attempts - 1
         WHERE id = $1 AND state_id = $2`,
@@ -149,7 +152,7 @@ export class WorkQueue {
   }
 
   /** Give the item back untouched (shutting down): available now, the attempt refunded. */
-  async release(item: QueueItem<unknown>): Promise<boolean> {
+  async release(item: LeaseRef): Promise<boolean> {
     const r = await this.db.query(
       'UPDATE queue_item SET processing_expires = NULL, retries_remaining = retries_remaining + 1, attempts = attempts - 1 WHERE id = $1 AND state_id = $2',
       [item.id, item.state_id],
@@ -158,7 +161,7 @@ export class WorkQueue {
   }
 
   /** Lengthen a lease held by a long-running handler. False when the lease was lost. */
-  async extend(item: QueueItem<unknown>, seconds: number): Promise<boolean> {
+  async extend(item: LeaseRef, seconds: number): Promise<boolean> {
     const r = await this.db.query('UPDATE queue_item SET processing_expires = now() + make_interval(secs => $3) WHERE id = $1 AND state_id = $2', [
       item.id,
       item.state_id,
@@ -178,9 +181,9 @@ export class WorkQueue {
   }
 
   /** Items under a path prefix still waiting or running (e.g. "is a sync of this repository queued?"). */
-  async alive(pathPrefix: string[]): Promise<number> {
+  async alive(pathPrefix: string[], q: Queryable = this.db): Promise<number> {
     const prefix = pathPrefix.join('/');
-    const r = await this.db.query<{ n: number }>(
+    const r = await q.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM queue_item WHERE queue_name = $1 AND (path = $2 OR path LIKE $3) AND retries_remaining > 0`,
       [this.name, prefix, `${prefix.replace(/[\\%_]/g, '\\$&')}/%`],
     );

@@ -19,6 +19,7 @@ import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
+import builds from './070_builds.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -39,6 +40,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 51, name: 'repository mirroring', sql: repoMirror },
   { version: 20, name: 'login backoff', sql: loginBackoff },
   { version: 60, name: 'security scan', sql: securityScan },
+  { version: 70, name: 'repository builds', sql: builds },
   { version: 42, name: 'service keys', sql: serviceKeys },
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
 ];

@@ -381,6 +381,9 @@ const API_ROUTES: Record<string, Access> = {
   'GET /api/v1/app/{client_id}': 'public',
   // As in Quay: the entity search answers anonymous callers too (users only, no robots or teams).
   'GET /api/v1/entities/{prefix}': 'public',
+  // Search answers everyone, with what each caller may see.
+  'GET /api/v1/find/all': 'public',
+  'GET /api/v1/find/repositories': 'public',
   'POST /api/v1/organization/': 'user',
   'GET /api/v1/organization/{orgname}': 'public',
   'PUT /api/v1/organization/{orgname}': 'org:admin',

@@ -30,6 +30,7 @@ export function context(opts: { platform?: Platform; components?: Component[]; u
     builders: [],
     builderTokens: {},
     migrating: false,
+    pgUpgrades: {},
     configSecretName: 'reg-quay-config-secret-abc',
     tlsAnnotations: {},
     caAnnotations: {},
