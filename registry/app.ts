@@ -11,6 +11,7 @@ import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
+import { userfilesPlugin } from './http/userfiles.js';
 import type { TlsPolicy } from './tls.js';
 
 export interface AppOptions {
@@ -93,6 +94,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
+  await app.register(userfilesPlugin, { rt });
   await app.register(secscanPlugin, { rt });
   await app.register(keyServerPlugin, { rt });
   await registerUi(app);

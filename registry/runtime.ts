@@ -43,6 +43,8 @@ import { MemoryBuildLogs, RedisBuildLogs } from './build/logs.js';
 import { buildManagerSettings, type BuildManagerSettings } from './build/config.js';
 import { MemoryOrchestrator, RedisOrchestrator, type Orchestrator } from './build/orchestrator.js';
 import { ServiceKeys } from './model/service_keys.js';
+import { Triggers, triggerSecretBox } from './model/triggers.js';
+import { Userfiles } from './model/userfiles.js';
 import { LogExports } from './model/log_export.js';
 import { SignedLinks } from './auth/signed_links.js';
 import { logView } from './http/api/views.js';
@@ -110,6 +112,10 @@ export interface Runtime {
   buildSettings: BuildManagerSettings | null;
   /** The build orchestrator shared with the build managers (in memory when BUILD_MANAGER names no Redis). */
   buildOrchestrator: Orchestrator | null;
+  /** Build triggers (model/triggers.ts). */
+  triggers: Triggers;
+  /** Build packs uploaded through /api/v1/filedrop/. */
+  userfiles: Userfiles;
   /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
   logExports: LogExports;
   close(): Promise<void>;
@@ -295,6 +301,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       builds,
       buildSettings,
       buildOrchestrator,
+      triggers: new Triggers(db, config, await triggerSecretBox(db, config)),
+      userfiles: new Userfiles(db, store, parseSize(config.USERFILES_MAX_SIZE)),
       logExports,
       async close() {
         await buildOrchestrator?.close();

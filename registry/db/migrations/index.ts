@@ -20,6 +20,7 @@ import proxyBlobFill from './052_proxy_blob_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
+import buildTriggers from './075_build_triggers.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -42,5 +43,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 60, name: 'security scan', sql: securityScan },
   { version: 70, name: 'repository builds', sql: builds },
   { version: 42, name: 'service keys', sql: serviceKeys },
+  { version: 75, name: 'build triggers and user files', sql: buildTriggers },
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
 ];
