@@ -63,6 +63,35 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly mirrorSyncs = new Counter({
+    name: 'quay_repository_mirror_syncs_total',
+    help: 'Repository mirror sync runs finished by this process, by result (success, fail, cancel)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly mirrorSyncDuration = new Histogram({
+    name: 'quay_repository_mirror_sync_duration_seconds',
+    help: 'Duration of repository mirror sync runs, by result',
+    labelNames: ['result'],
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  readonly mirrorTags = new Counter({
+    name: 'quay_repository_mirror_tags_total',
+    help: 'Tags handled by repository mirror syncs, by result (copied, unchanged, failed)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly mirrorLastSuccess = new Gauge({
+    name: 'quay_repository_mirror_last_success_timestamp_seconds',
+    help: 'When a sync run of this process last succeeded (Unix time; 0 before the first)',
+    registers: [this.registry],
+  });
+  readonly mirrorSyncsRunning = new Gauge({
+    name: 'quay_repository_mirror_syncs_running',
+    help: 'Repository mirror sync runs in progress in this process',
+    registers: [this.registry],
+  });
   private depthSource: (() => Promise<Array<{ queue: string; waiting: number; processing: number }>>) | null = null;
   readonly queueDepth = new Gauge({
     name: 'quay_queue_items',
