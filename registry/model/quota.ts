@@ -187,6 +187,28 @@ export class Quotas {
   }
 
   /**
+   * Before an upload session takes more bytes (PATCH, the final PUT), as Quay's
+   * verify_namespace_quota_during_upload: the namespace's stored bytes plus the bytes of every upload in
+   * progress into it plus the `incoming` bytes the request declares must not pass a Reject limit. Otherwise
+   * Quay's DENIED error, and the namespace is told (quota_error, once per cooldown).
+   */
+  async checkUploadProgress(namespaceId: number, incoming: number): Promise<void> {
+    if (!this.config.FEATURE_QUOTA_MANAGEMENT || !this.config.FEATURE_VERIFY_QUOTA) return;
+    const eff = await this.effective(namespaceId);
+    const rejects = eff?.limits.filter((l) => l.type === 'Reject') ?? [];
+    if (!eff || rejects.length === 0) return;
+    const r = await this.db.query<{ uploading: string }>(
+      'SELECT coalesce(sum(u.byte_count), 0) AS uploading FROM blob_upload u JOIN repository r ON r.id = u.repository_id WHERE r.namespace_id = $1',
+      [namespaceId],
+    );
+    const usage = (await this.namespaceSize(namespaceId)) + Number(r.rows[0].uploading) + incoming;
+    const hit = rejects.find((l) => usage > (eff.limitBytes * l.threshold_percent) / 100);
+    if (!hit) return;
+    await this.notifications.notifyOnce(namespaceId, 'quota_error', quotaPayload(hit.threshold_percent, usage, eff.limitBytes), this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
+    throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+  }
+
+  /**
    * A push committed new blob references in the repository (a client's manifest PUT, a proxy-cache fill, a
    * mirror sync): the namespace's usage may have crossed a limit now, before any later upload looks.
    */
