@@ -232,6 +232,15 @@ export const QuayConfigSchema = Type.Object(
       description: 'minutes between two scans of one repo_image_expiry notification for expiring tags',
     }),
     NOTIFICATION_SEND_TIMEOUT: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'seconds an outbound notification call may take to answer' }),
+    SUCCESSIVE_TRIGGER_FAILURE_DISABLE_THRESHOLD: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      default: 100,
+      description: 'consecutive builds of a trigger ending in error after which the trigger is disabled (null: never)',
+    }),
+    SUCCESSIVE_TRIGGER_INTERNAL_ERROR_DISABLE_THRESHOLD: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      default: 5,
+      description: 'consecutive builds of a trigger ending in internalerror after which the trigger is disabled (null: never)',
+    }),
+    USERFILES_MAX_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '1G', description: 'not in Quay: the largest build pack PUT to a /api/v1/filedrop/ upload URL (413 beyond)' }),
   },
   { additionalProperties: true },
 );
