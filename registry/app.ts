@@ -58,7 +58,7 @@ export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<Fas
   const app = createServer(rt, opts);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
-    return rt.metrics.registry.metrics();
+    return rt.metrics.text();
   });
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
   return app;
@@ -93,7 +93,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
-    return rt.metrics.registry.metrics();
+    return rt.metrics.text();
   });
 
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
