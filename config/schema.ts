@@ -94,6 +94,8 @@ export const QuayConfigSchema = Type.Object(
     AUTHENTICATION_TYPE: Type.Union([Type.Literal('Database'), Type.Literal('AppToken')], { default: 'Database' }),
     SUPER_USERS: Type.Array(Type.String(), { default: [] }),
     GLOBAL_READONLY_SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    SEARCH_RESULTS_PER_PAGE: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'repositories per page of GET /api/v1/find/repositories' }),
+    SEARCH_MAX_RESULT_PAGE_COUNT: Type.Integer({ minimum: 1, default: 10, description: 'last page GET /api/v1/find/repositories answers (higher pages are clamped to it)' }),
     LIBRARY_NAMESPACE: Str('library', 'namespace used for single-segment repository names'),
     CREATE_PRIVATE_REPO_ON_PUSH: Bool(true, 'repositories created by a push are private'),
     CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization'),
@@ -211,6 +213,15 @@ export const QuayConfigSchema = Type.Object(
       description: 'minutes between two scans of one repo_image_expiry notification for expiring tags',
     }),
     NOTIFICATION_SEND_TIMEOUT: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'seconds an outbound notification call may take to answer' }),
+    SUCCESSIVE_TRIGGER_FAILURE_DISABLE_THRESHOLD: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      default: 100,
+      description: 'consecutive builds of a trigger ending in error after which the trigger is disabled (null: never)',
+    }),
+    SUCCESSIVE_TRIGGER_INTERNAL_ERROR_DISABLE_THRESHOLD: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      default: 5,
+      description: 'consecutive builds of a trigger ending in internalerror after which the trigger is disabled (null: never)',
+    }),
+    USERFILES_MAX_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '1G', description: 'not in Quay: the largest build pack PUT to a /api/v1/filedrop/ upload URL (413 beyond)' }),
   },
   { additionalProperties: true },
 );

@@ -11,6 +11,7 @@ import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
+import { userfilesPlugin } from './http/userfiles.js';
 import type { TlsPolicy } from './tls.js';
 
 export interface AppOptions {
@@ -83,6 +84,13 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     req.log.info({ method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), route }, 'request');
   });
 
+  // A write outside /v2 (the REST API: visibility, permissions, tags, deletions, ...) answers once this process's
+  // caches have applied it and the other processes have been sent it (cache/coherence.ts); /v2 manifest writes
+  // fence themselves, blob uploads change nothing cached.
+  app.addHook('onSend', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/v2/')) await rt.caches.coherence.fence();
+  });
+
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
     return rt.metrics.registry.metrics();
@@ -93,6 +101,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
+  await app.register(userfilesPlugin, { rt });
   await app.register(secscanPlugin, { rt });
   await app.register(keyServerPlugin, { rt });
   await registerUi(app);

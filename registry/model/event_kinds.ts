@@ -180,8 +180,9 @@ const KINDS: EventKind[] = [
         `in tags ${tagLinks(d, list(d.tags))}.<br><br>${escapeHtml(v.description)}${v.has_fix ? '<br><br>A fix is available.' : ''}`
       );
     },
+    // Unlike Quay, the level also filters the events of a manifest's first index (`vulnerable_index_report_created`):
+    // a notification set to Critical is not sent the High findings of every push.
     shouldPerform: (d, cfg) => {
-      if (d.vulnerable_index_report_created === 'true' || d.vulnerable_index_report_created === true) return true;
       if (cfg.level === undefined || cfg.level === null || cfg.level === '') return true;
       const found = priorityIndex((d.vulnerability as Record<string, unknown> | undefined)?.priority);
       if (found < 0) return false;

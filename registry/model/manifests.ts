@@ -9,6 +9,7 @@ import { RegistryError } from '../errors.js';
 import type { Blobs } from './blobs.js';
 import { LIVE, type Tags } from './tags.js';
 import type { Principal } from '../auth/principal.js';
+import type { HotCaches } from '../cache/hot.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -78,6 +79,7 @@ export class Manifests {
     private readonly tags: Tags,
     private readonly policy: ArtifactPolicy,
     private readonly hooks?: ManifestPushHooks,
+    private readonly cache?: HotCaches,
   ) {}
 
   /**
@@ -189,23 +191,48 @@ export class Manifests {
     return { digest, subject: m.subject?.digest, tags, manifest: m };
   }
 
-  /** The manifest a reference (tag or digest) names in a repository, or null. */
-  async resolve(repoId: number, reference: string): Promise<ManifestRow | null> {
-    if (looksLikeDigest(reference)) {
-      const r = await this.db.query<ManifestRow>(
-        `SELECT ${MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2 AND m.deleted_at IS NULL`,
-        [repoId, reference],
-        { prepare: 'manifest_by_digest' },
-      );
-      return r.rows[0] ?? null;
+  /**
+   * The manifest a reference (tag or digest) names in a repository, or null. Manifests by digest come from the
+   * hot caches when present; with `tagVersion` (the repository's, as just looked up) so does a tag's digest.
+   */
+  async resolve(repoId: number, reference: string, tagVersion?: number): Promise<ManifestRow | null> {
+    const now = Date.now();
+    const byTag = !looksLikeDigest(reference);
+    let digest = reference;
+    if (byTag) {
+      const tag = tagVersion === undefined ? undefined : this.cache?.tag(repoId, tagVersion, reference, now);
+      if (!tag) return this.resolveTag(repoId, reference, tagVersion, now);
+      digest = tag.digest;
     }
+    const cached = this.cache?.manifest(repoId, digest);
+    if (cached) return cached;
+    const startGen = this.cache?.coherence.generation ?? 0;
     const r = await this.db.query<ManifestRow>(
-      `SELECT ${MANIFEST_COLUMNS} FROM tag t JOIN manifest m ON m.id = t.manifest_id
-        WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
-      [repoId, reference, Date.now()],
-      { prepare: 'manifest_by_tag' },
+      `SELECT ${MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2 AND m.deleted_at IS NULL`,
+      [repoId, digest],
+      { prepare: 'manifest_by_digest' },
     );
-    return r.rows[0] ?? null;
+    const row = r.rows[0] ?? null;
+    if (row) this.cache?.keepManifest(row, startGen);
+    return row;
+  }
+
+  private async resolveTag(repoId: number, tag: string, tagVersion: number | undefined, now: number): Promise<ManifestRow | null> {
+    const startGen = this.cache?.coherence.generation ?? 0;
+    const r = await this.db.query<ManifestRow & { tag_end_ms: number | null }>(
+      `SELECT ${MANIFEST_COLUMNS}, t.end_ms AS tag_end_ms FROM tag t JOIN manifest m ON m.id = t.manifest_id
+        WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
+      [repoId, tag, now],
+      { prepare: 'manifest_by_tag_until' },
+    );
+    const found = r.rows[0];
+    if (!found) return null;
+    const { tag_end_ms, ...row } = found;
+    if (this.cache) {
+      if (tagVersion !== undefined) this.cache.keepTag(repoId, tagVersion, tag, { digest: row.digest, validUntil: tag_end_ms ?? Infinity });
+      if (row.deleted_at === null) this.cache.keepManifest(row, startGen);
+    }
+    return row;
   }
 
   /**
@@ -214,7 +241,7 @@ export class Manifests {
    * when the manifest is unknown.
    */
   async deleteByDigest(repoId: number, digest: string): Promise<string[] | null> {
-    return this.db.tx(async (q) => {
+    const ended = await this.db.tx(async (q) => {
       const r = await q.query<{ id: number }>(
         'UPDATE manifest SET deleted_at = now() WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL RETURNING id',
         [repoId, digest],
@@ -222,6 +249,9 @@ export class Manifests {
       if (!r.rows[0]) return null;
       return this.tags.endForManifest(q, r.rows[0].id);
     });
+    // This process's next read must not wait for the notification (cache/coherence.ts).
+    if (ended) await this.cache?.coherence.changed({ kind: 'm', key: `${repoId}:${digest}` });
+    return ended;
   }
 
   /** Manifests in the repository whose subject is `digest`, optionally of one artifact type. */

@@ -104,6 +104,12 @@ export class Quotas {
     return this.config.FEATURE_QUOTA_MANAGEMENT;
   }
 
+  /** Bytes of every blob stored once per digest: what the registry occupies in storage (Quay's registry size). */
+  async registrySize(): Promise<number> {
+    const r = await this.db.query<{ size_bytes: string }>('SELECT COALESCE(sum(size), 0)::text AS size_bytes FROM blob');
+    return Number(r.rows[0].size_bytes);
+  }
+
   async namespaceSize(namespaceId: number, q: Queryable = this.db): Promise<number> {
     const r = await q.query<{ size_bytes: number }>('SELECT size_bytes FROM quota_namespace_size WHERE namespace_id = $1', [namespaceId]);
     return r.rows[0]?.size_bytes ?? 0;

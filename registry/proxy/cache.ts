@@ -435,11 +435,17 @@ export class ProxyCache {
     if (!cfg) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest: blob.digest } });
     const client = this.client(cfg);
     const upstreamRepo = upstreamRepository(cfg, repo.name);
-    const { done, stream } = this.filler.fill(
+    const { done, stream, started } = this.filler.fill(
       { digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } },
       tee,
     );
-    if (stream) return stream;
+    if (stream) {
+      // Answer with Quay's error while no byte is sent yet; once bytes flow, a failure can only cut the body.
+      await started.catch((e) => {
+        throw this.blobError(e);
+      });
+      return stream;
+    }
     try {
       await done;
     } catch (e) {

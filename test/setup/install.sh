@@ -18,9 +18,10 @@ CHECK_ONLY=0
 [[ "${1:-}" == "--check" ]] && CHECK_ONLY=1
 
 # Debian packages the tests need. postgresql: the server (initdb/postgres in /usr/lib/postgresql/15/bin);
-# chromium + fonts: the web UI tests (playwright-core drives /usr/bin/chromium).
+# chromium + fonts: the web UI tests (playwright-core drives /usr/bin/chromium); rpm: rpmbuild and an sqlite
+# rpmdb for the scanner's rpm detector.
 APT_PACKAGES=(
-  postgresql redis-server
+  postgresql redis-server rpm
   skopeo podman buildah umoci docker-registry golang-github-containers-common crun
   wrk curl jq ca-certificates git
   chromium fonts-liberation

@@ -42,6 +42,8 @@ import { secscanRoutes } from './secscan.js';
 import { proxyCacheRoutes } from './proxycache.js';
 import { mirrorRoutes } from './mirror.js';
 import { serviceKeyRoutes } from './service_keys.js';
+import { triggerRoutes } from './trigger.js';
+import { filedropRoutes } from './filedrop.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -127,5 +129,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await repoTokenRoutes(app, rt);
   await mirrorRoutes(app, rt);
   await serviceKeyRoutes(app, rt);
+  await triggerRoutes(app, rt);
+  await filedropRoutes(app, rt);
   await discoveryRoutes(app);
 }

@@ -18,7 +18,7 @@ export const UNBUILT_FEATURES: readonly UnbuiltFeature[] = [
   {
     flag: 'FEATURE_BUILD_SUPPORT',
     what: 'Dockerfile builds',
-    paths: [/^\/repository\/.+\/(build|trigger)(\/|$)/, /^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
+    paths: [/^\/repository\/.+\/build(\/|$)/, /^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
   },
 ];
 

@@ -51,6 +51,7 @@ const ALL_OPS = [
   'org_proxycache_admin',
   'repo_mirror_read',
   'repo_mirror_admin',
+  'repo_triggers',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
@@ -76,6 +77,7 @@ const ALLOWED: Record<string, Op[]> = {
   repoadmin: [
     'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'repo_export_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
     'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
+    'repo_triggers',
   ],
   member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
   creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
@@ -186,6 +188,8 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/repository/acme/private/mirror');
     case 'repo_mirror_admin':
       return api.post('/repository/acme/private/mirror/sync-now');
+    case 'repo_triggers':
+      return api.get('/repository/acme/private/trigger/');
     case 'su_messages':
       return api.post('/messages', { message: { content: `from ${name}`, media_type: 'text/plain', severity: 'info' } });
   }
@@ -381,6 +385,9 @@ const API_ROUTES: Record<string, Access> = {
   'GET /api/v1/app/{client_id}': 'public',
   // As in Quay: the entity search answers anonymous callers too (users only, no robots or teams).
   'GET /api/v1/entities/{prefix}': 'public',
+  // Search answers everyone, with what each caller may see.
+  'GET /api/v1/find/all': 'public',
+  'GET /api/v1/find/repositories': 'public',
   'POST /api/v1/organization/': 'user',
   'GET /api/v1/organization/{orgname}': 'public',
   'PUT /api/v1/organization/{orgname}': 'org:admin',
@@ -512,6 +519,8 @@ const API_ROUTES: Record<string, Access> = {
   'GET /api/v1/superuser/logs': 'superuser:read',
   'GET /api/v1/superuser/apptokens': 'superuser:read',
   'GET /api/v1/superuser/organizations/': 'superuser:read',
+  'GET /api/v1/superuser/registrysize/': 'superuser:read',
+  'POST /api/v1/superuser/registrysize/': 'superuser',
   'DELETE /api/v1/superuser/organizations/{name}': 'superuser',
   'GET /api/v1/superuser/organization/{namespace}/quota': 'superuser:read',
   'GET /api/v1/superuser/organization/{namespace}/quota/{quota_id}': 'superuser:read',
@@ -556,6 +565,7 @@ const API_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/user/authorizations/{uuid}': 'user',
   'POST /api/v1/user/clientkey': 'user',
   'GET /api/v1/user/notifications': 'user',
+  'GET /api/v1/user/organizations': 'user',
   'GET /api/v1/user/notifications/{uuid}': 'user',
   'PUT /api/v1/user/notifications/{uuid}': 'user',
   'GET /api/v1/user/quota': 'user',
@@ -573,6 +583,14 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/user/starred': 'user',
   'DELETE /api/v1/user/starred/{namespace}/{repository}': 'user',
   'GET /api/v1/users/{username}': 'public',
+  'GET /api/v1/repository/{namespace}/{repository}/trigger/': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/trigger/': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}': 'repo:admin',
+  'PUT /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}': 'repo:admin',
+  'DELETE /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}/activate': 'repo:admin',
+  // Quay: anyone past the anonymous-access guard; here a signed-in user.
+  'POST /api/v1/filedrop/': 'user',
 };
 
 /** Who may use each /v2 route (`METHOD route-name` of the dispatcher's table), on the private repository acme/private. */

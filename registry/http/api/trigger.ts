@@ -1,0 +1,147 @@
+/**
+ * Build triggers (Quay: endpoints/api/trigger.py): `/repository/{ns}/{repo}/trigger/...`, repository admins
+ * only. A trigger of another repository is not found here (Quay looks triggers up by uuid alone).
+ * Creation is not in Quay's API (its web setup flows create inactive triggers); here
+ * `POST …/trigger/ {"service": "custom-git"}` does that, then `…/activate` with the config generates the
+ * SSH deploy key and the webhook URL. `…/start` runs a trigger now; its build is created by `start`
+ * routes in build.ts's helpers.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Runtime } from '../../runtime.js';
+import { TRIGGER_SERVICES, TriggerError, isActive, triggerView, type TriggerRow, type TriggerService } from '../../model/triggers.js';
+import { repoWithRole, unauthorizedFor } from './auth.js';
+import { badRequest, notFound } from './errors.js';
+import { op, RepoParams, typed } from './schema.js';
+
+const tag = 'trigger';
+export const TriggerParams = Type.Composite([RepoParams, Type.Object({ trigger_uuid: Type.String({ description: 'The UUID of the build trigger' }) })]);
+type RepoP = { namespace: string; repository: string };
+type TriggerP = RepoP & { trigger_uuid: string };
+
+/** The repository (admin required) and its trigger; 404 for a trigger of another repository. */
+export async function triggerFor(rt: Runtime, req: FastifyRequest, p: TriggerP) {
+  const target = await repoWithRole(rt, req, `${p.namespace}/${p.repository}`, 'admin');
+  const trigger = await rt.triggers.get(target.repo.id, p.trigger_uuid);
+  if (!trigger) throw notFound();
+  return { ...target, trigger };
+}
+
+/** A change to a trigger or its repository's builds needs the repository in the NORMAL state (503 otherwise). */
+export async function writable(rt: Runtime, req: FastifyRequest, repo: { id: number; state: string; name: string }): Promise<void> {
+  await rt.writeGate.check(req.principal, repo, 'api');
+}
+
+/**
+ * A pull robot named by a caller: it must exist (404), be a robot of `namespace` (403 otherwise, as Quay's
+ * Unauthorized), and the caller must administer that namespace.
+ */
+export async function pullRobotFor(rt: Runtime, req: FastifyRequest, name: string | undefined, namespace: { id: number; name: string }): Promise<{ id: number; name: string } | null> {
+  if (!name) return null;
+  const plus = name.indexOf('+');
+  if (plus <= 0) throw unauthorizedFor(req.principal);
+  const robot = await rt.namespaces.byName(name);
+  if (!robot || robot.kind !== 'robot') throw notFound();
+  const owner = await rt.namespaces.byId(robot.robot_owner_id!);
+  if (!owner || owner.id !== namespace.id || !(await rt.permissions.canAdminNamespace(req.principal, owner))) throw unauthorizedFor(req.principal);
+  return { id: robot.id, name: robot.name };
+}
+
+function triggerErrors<T>(fn: () => Promise<T>): Promise<T> {
+  return fn().catch((err: unknown) => {
+    if (err instanceof TriggerError) throw badRequest(err.message);
+    throw err;
+  });
+}
+
+export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
+  const app = typed(base);
+  const cfg = { scope: 'repo:admin' as const };
+  const audit = (kind: string, req: FastifyRequest, t: { repo: { id: number; namespace_id: number; name: string }; namespace: { name: string } }, trigger: TriggerRow, extra: Record<string, unknown> = {}) =>
+    rt.logs.repoAction(kind, req.principal, req.ip, t.repo, t.namespace.name, { trigger_id: trigger.uuid, service: trigger.service, ...extra });
+
+  app.get('/repository/:namespace/:repository/trigger/', { schema: { ...op('listBuildTriggers', tag, 'List the triggers for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg }, async (req) => {
+    const { repo } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
+    return { triggers: (await rt.triggers.list(repo.id)).map((t) => triggerView(t, { canAdmin: true })) };
+  });
+
+  app.post(
+    '/repository/:namespace/:repository/trigger/',
+    {
+      schema: {
+        ...op('createBuildTrigger', tag, 'Create an inactive build trigger (not in Quay, whose web setup flows do this); activate it next.', 'repo:admin'),
+        params: RepoParams,
+        body: Type.Object({ service: Type.Union(TRIGGER_SERVICES.map((s) => Type.Literal(s)), { description: 'custom-git, github, gitlab or bitbucket' }) }, { additionalProperties: false }),
+      },
+      config: cfg,
+    },
+    async (req, reply) => {
+      const t = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
+      await writable(rt, req, t.repo);
+      const trigger = await rt.triggers.create(t.repo.id, req.body.service as TriggerService, req.principal.kind === 'user' ? req.principal.id : null);
+      reply.code(201);
+      return triggerView(trigger, { canAdmin: true });
+    },
+  );
+
+  app.get('/repository/:namespace/:repository/trigger/:trigger_uuid', { schema: { ...op('getBuildTrigger', tag, 'Get information for the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg }, async (req) => {
+    const { trigger } = await triggerFor(rt, req, req.params);
+    return triggerView(trigger, { canAdmin: true });
+  });
+
+  app.put(
+    '/repository/:namespace/:repository/trigger/:trigger_uuid',
+    {
+      schema: {
+        ...op('updateBuildTrigger', tag, 'Updates the specified build trigger.', 'repo:admin'),
+        params: TriggerParams,
+        body: Type.Object({ enabled: Type.Boolean({ description: 'Whether the build trigger is enabled' }) }, { description: 'Options for updating a build trigger' }),
+      },
+      config: cfg,
+    },
+    async (req) => {
+      const t = await triggerFor(rt, req, req.params);
+      await writable(rt, req, t.repo);
+      const updated = await triggerErrors(() => rt.triggers.setEnabled(t.trigger, req.body.enabled));
+      audit('toggle_repo_trigger', req, t, updated, { enabled: req.body.enabled });
+      return triggerView(updated, { canAdmin: false });
+    },
+  );
+
+  app.delete('/repository/:namespace/:repository/trigger/:trigger_uuid', { schema: { ...op('deleteBuildTrigger', tag, 'Delete the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg }, async (req, reply) => {
+    const t = await triggerFor(rt, req, req.params);
+    await writable(rt, req, t.repo);
+    await rt.triggers.delete(t.trigger);
+    if (isActive(t.trigger)) audit('delete_repo_trigger', req, t, t.trigger);
+    reply.code(204);
+  });
+
+  app.post(
+    '/repository/:namespace/:repository/trigger/:trigger_uuid/activate',
+    {
+      schema: {
+        ...op('activateBuildTrigger', tag, 'Activate the specified build trigger.', 'repo:admin'),
+        params: TriggerParams,
+        body: Type.Object({
+          config: Type.Record(Type.String(), Type.Unknown(), { description: 'build_source (the git URL for custom-git), dockerfile_path, context, branchtag_regex, default_tag_from_ref, latest_for_default_branch, tag_templates' }),
+          pull_robot: Type.Optional(Type.String({ description: 'The name of the robot that will be used to pull images.' })),
+        }),
+      },
+      config: cfg,
+    },
+    async (req) => {
+      const t = await triggerFor(rt, req, req.params);
+      await writable(rt, req, t.repo);
+      if (isActive(t.trigger)) throw badRequest('Trigger config is not sufficient for activation.');
+      // Quay: only the user the trigger is connected to activates it.
+      if (req.principal.kind !== 'user' || (t.trigger.connected_user_id !== null && t.trigger.connected_user_id !== req.principal.id && !rt.permissions.fullAccessSuperuser(req.principal))) {
+        throw unauthorizedFor(req.principal);
+      }
+      const robot = await pullRobotFor(rt, req, req.body.pull_robot, t.namespace);
+      const activated = await triggerErrors(() => rt.triggers.activate(t.trigger, { config: req.body.config, pullRobotId: robot?.id ?? null }));
+      const { credentials: _hidden, ...loggedConfig } = activated.config;
+      audit('setup_repo_trigger', req, t, activated, { namespace: t.namespace.name, pull_robot: robot?.name ?? null, config: loggedConfig });
+      return triggerView(activated, { canAdmin: true });
+    },
+  );
+}

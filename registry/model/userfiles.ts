@@ -1,0 +1,101 @@
+/**
+ * Build packs uploaded through the filedrop flow (Quay's userfiles): POST /api/v1/filedrop/ hands out a
+ * `file_id` and an upload URL; the client PUTs the bytes there once; a build then names the file_id. The
+ * bytes are streamed into the blob store under their sha256 (never held in memory), size-limited while
+ * they stream (USERFILES_MAX_SIZE). A file is written once: a second PUT, or a PUT to an id that was
+ * never handed out, is refused.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import type { Db } from '../db/index.js';
+import type { QuayConfig } from '../../config/index.js';
+import type { BlobStore } from '../storage/index.js';
+import { RegistryError } from '../errors.js';
+
+export interface UserfileRow {
+  uuid: string;
+  mime_type: string;
+  created_by: number | null;
+  digest: string | null;
+  size: number | null;
+  created_at: Date;
+  uploaded_at: Date | null;
+}
+
+/** Where a file is PUT by the client and fetched by the builder (`/userfiles/<file_id>` on the registry host). */
+export function userfileUrl(config: Pick<QuayConfig, 'PREFERRED_URL_SCHEME' | 'SERVER_HOSTNAME'>, fileId: string): string {
+  return `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}/userfiles/${fileId}`;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Staging ids of userfile uploads in the blob store (apart from the v2 upload sessions). */
+const stagingId = (uuid: string) => `userfile-${uuid}`;
+
+export class Userfiles {
+  constructor(
+    private readonly db: Db,
+    private readonly store: BlobStore,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** A new upload slot for a file of `mimeType`. */
+  async prepare(mimeType: string, createdBy: number | null): Promise<string> {
+    const uuid = randomUUID();
+    await this.db.query('INSERT INTO userfile (uuid, mime_type, created_by) VALUES ($1, $2, $3)', [uuid, mimeType, createdBy]);
+    return uuid;
+  }
+
+  async get(uuid: string): Promise<UserfileRow | null> {
+    if (!UUID_RE.test(uuid)) return null;
+    const r = await this.db.query<UserfileRow>('SELECT uuid::text AS uuid, mime_type, created_by, digest, size::float8 AS size, created_at, uploaded_at FROM userfile WHERE uuid = $1', [uuid]);
+    return r.rows[0] ?? null;
+  }
+
+  /** Store the bytes of a prepared, not yet uploaded file. 404 unknown id, 409 already uploaded, 413 too large. */
+  async upload(uuid: string, body: Readable, declaredLength: number | null): Promise<UserfileRow> {
+    const file = await this.get(uuid);
+    if (!file) throw new RegistryError('NAME_UNKNOWN', 'Unknown file', { status: 404 });
+    if (file.digest) throw new RegistryError('INVALID_REQUEST', 'The file was already uploaded', { status: 409 });
+    const max = this.maxBytes;
+    const tooLarge = () => new RegistryError('SIZE_INVALID', `The file exceeds the maximum build pack size of ${max} bytes`, { status: 413 });
+    if (declaredLength !== null && declaredLength > max) throw tooLarge();
+    const hash = createHash('sha256');
+    let seen = 0;
+    const hashing = new Transform({
+      transform(data: Buffer, _enc, cb) {
+        seen += data.length;
+        if (seen > max) return cb(tooLarge());
+        hash.update(data);
+        cb(null, data);
+      },
+    });
+    const source = pipeline(body, hashing, () => undefined);
+    const staging = stagingId(uuid);
+    const segment = randomUUID();
+    try {
+      const written = await this.store.writeSegment(staging, segment, source);
+      if (seen > max) throw tooLarge();
+      if (declaredLength !== null && written !== declaredLength) throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${declaredLength}`);
+      const digest = `sha256:${hash.digest('hex')}`;
+      await this.store.commitUpload(staging, [{ id: segment, size: written }], digest);
+      const r = await this.db.query<{ uuid: string }>(
+        'UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL RETURNING uuid',
+        [uuid, digest, written],
+      );
+      if (r.rows.length === 0) throw new RegistryError('INVALID_REQUEST', 'The file was already uploaded', { status: 409 });
+      return (await this.get(uuid))!;
+    } catch (err) {
+      // The hashing stream's own error is the real cause when the store reports a broken pipe.
+      throw seen > max ? tooLarge() : err;
+    } finally {
+      await this.store.deleteUpload(staging).catch(() => undefined);
+    }
+  }
+
+  /** The uploaded bytes of a file (null when unknown or not uploaded yet). */
+  async open(uuid: string): Promise<{ file: UserfileRow; body: Readable } | null> {
+    const file = await this.get(uuid);
+    if (!file?.digest) return null;
+    return { file, body: await this.store.read(file.digest) };
+  }
+}
