@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { BlobStore, ByteRange, Segment } from './storage/index.js';
 import type { ByteLru } from './cache/lru.js';
 import type { CacheCoherence } from './cache/coherence.js';
+import { serverMetrics, shareMetrics, workerIndex } from './cluster.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -97,6 +98,8 @@ export class Metrics {
     help: 'Work queue items by queue and state (waiting, processing), read from the database at scrape time',
     labelNames: ['queue', 'state'],
     registers: [this.registry],
+    // Read from the database: every worker process reports the same numbers.
+    aggregator: 'max',
     collect: async () => {
       if (!this.depthSource) return;
       this.queueDepth.reset();
@@ -109,6 +112,22 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quay_' });
+    // Summed over worker processes, quay_process_resident_memory_bytes is the server's; this is each one's.
+    new Gauge({
+      name: 'quay_worker_resident_memory_bytes',
+      help: 'Resident memory of each HTTP worker process (serve --workers), by worker index and pid',
+      labelNames: ['worker', 'pid'],
+      registers: [this.registry],
+      collect() {
+        this.set({ worker: String(workerIndex()), pid: String(process.pid) }, process.memoryUsage.rss());
+      },
+    });
+    shareMetrics(this.registry);
+  }
+
+  /** The /metrics text: the whole server's (all worker processes) under `serve --workers`. */
+  text(): Promise<string> {
+    return serverMetrics(this.registry);
   }
 
   /**

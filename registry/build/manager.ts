@@ -347,6 +347,11 @@ export class BuildManager {
     }
     const left = job.max_expiration - now;
     if (left <= 0) return false;
+    // Cancelled through a process whose cancel signal did not reach this manager (in-memory orchestrator).
+    if ((await this.rt.builds.getBuild(ctx.build_id))?.phase === 'cancelled') {
+      await this.completeJob(ctx.build_id, 'cancelled', job);
+      return false;
+    }
     const updated: JobValue = { ...job, last_heartbeat: new Date().toISOString() };
     if (!(await this.orch.set(ctx.job_id, JSON.stringify(updated), Math.min(HEARTBEAT_TTL_S, left), { overwrite: false }))) return false;
     const last = this.extendedAt.get(ctx.build_id) ?? 0;
