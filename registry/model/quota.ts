@@ -214,7 +214,7 @@ export class Quotas {
     await this.notifications.notifyOnce(namespaceId, 'quota_error', quotaPayload(hit.threshold_percent, usage, eff.limitBytes), this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
     // The limit is reached by this push: its quota events fire as if the bytes had landed.
     await this.fireReachedLimits(namespaceId, pending);
-    throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+    throw new QuotaExceeded(QUOTA_EXCEEDED);
   }
 
   /**
