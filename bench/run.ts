@@ -5,6 +5,7 @@
  *   npm run bench -- registry [--help]    this registry vs CNCF Distribution (bench/registry/)
  *   npm run bench -- operator [--help]    the operator (bench/operator/)
  *   npm run bench -- events [--help]      notifications: push throughput, webhook latency, queue drain (bench/events/)
+ *   npm run bench -- scan [--help]        the built-in scanner vs osv-scanner (bench/scan/)
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

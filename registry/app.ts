@@ -11,6 +11,8 @@ import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
+import { DomainError } from './model/errors.js';
+import { sendApiError, toApiError } from './http/api/errors.js';
 import { userfilesPlugin } from './http/userfiles.js';
 import { webhooksPlugin } from './http/webhooks.js';
 import type { TlsPolicy } from './tls.js';
@@ -59,7 +61,7 @@ export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<Fas
   const app = createServer(rt, opts);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
-    return rt.metrics.registry.metrics();
+    return rt.metrics.text();
   });
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
   return app;
@@ -73,6 +75,12 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     reply.header('x-request-id', req.id);
   });
   app.addHook('onRequest', checkRequestInput);
+  // Outside /v2 and /api/v1 (health, web sign-in, UI paths) a domain error answers in the REST API's format;
+  // anything else goes on to Fastify's own handler.
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof DomainError) return sendApiError(rt, req, reply, toApiError(err));
+    throw err;
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.metricRoute ?? req.routeOptions.url ?? 'unknown';
@@ -85,9 +93,16 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     req.log.info({ method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), route }, 'request');
   });
 
+  // A write outside /v2 (the REST API: visibility, permissions, tags, deletions, ...) answers once this process's
+  // caches have applied it and the other processes have been sent it (cache/coherence.ts); /v2 manifest writes
+  // fence themselves, blob uploads change nothing cached.
+  app.addHook('onSend', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/v2/')) await rt.caches.coherence.fence();
+  });
+
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
-    return rt.metrics.registry.metrics();
+    return rt.metrics.text();
   });
 
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });

@@ -4,16 +4,18 @@
  * health checks and /metrics (the operator's quay-mirror Deployment); `migrate` brings the database schema
  * up to date and exits (the operator's migration Job runs it before a new version rolls out).
  *   node dist/registry/main.js serve [--config config.yaml] [--port 8080] [--host 0.0.0.0] [--data-dir ./data]
- *                                    [--tls-port 8443] [--tls-cert FILE --tls-key FILE]
+ *                                    [--tls-port 8443] [--tls-cert FILE --tls-key FILE] [--workers N]
  *     HTTPS is served on --tls-port when ssl.cert and ssl.key sit beside config.yaml or are named.
+ *     --workers N: HTTP worker processes sharing the ports (default the CPUs; 1 with the embedded database).
  *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
  *   node dist/registry/main.js verify --config config.yaml   (config linter: exit 1 when invalid)
- * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE,
+ * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, WORKERS, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE,
  *   TRUSTED_PROXIES (comma-separated addresses/CIDRs whose X-Forwarded-For is believed; default none),
  *   HTTP_IDLE_TIMEOUT_SECONDS (close connections idle this long; default 120).
  */
 import { readFileSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as SecureServer } from 'node:tls';
 import { dirname, resolve } from 'node:path';
@@ -26,6 +28,7 @@ import { migrate } from './db/migrate.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp } from './app.js';
 import { startWorkers } from './workers/index.js';
 import { MirrorWorker } from './workers/mirror.js';
+import { runPrimary, workerCount, workerIndex } from './cluster.js';
 import { findTlsFiles, loadTlsPair, TlsConfigError, tlsPolicy, watchTlsPair, type TlsFiles, type TlsPair, type TlsPolicy } from './tls.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -77,6 +80,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
       'tls-port': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      workers: { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -108,6 +112,17 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
       process.exit(2);
     }
   }
+
+  if (role === 'serve' && cluster.isPrimary) {
+    const workers = workerCount(values.workers ?? process.env.WORKERS, Boolean(config.DB_URI));
+    if ('error' in workers) {
+      console.error(workers.error);
+      process.exit(2);
+    }
+    if (workers.count > 1) return runPrimary(workers.count, log, SHUTDOWN_GRACE_MS);
+  }
+  // Background work (GC, expiry, the queue runner, the embedded mirror worker) runs in one process of a cluster.
+  const background = workerIndex() === 0;
 
   if (role === 'mirror' && !config.FEATURE_REPO_MIRROR) {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
@@ -150,9 +165,9 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
   const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
   const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls && { cert: tls.pair.cert, key: tls.pair.key, ...tls.policy }, trustedProxies, idleTimeoutMs });
-  const workers = startWorkers(rt);
+  const workers = background ? startWorkers(rt) : null;
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
-  const mirrorWorker = config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
+  const mirrorWorker = background && config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
   let plain: HttpServer | null = null;
   let stopWatching = () => {};
   if (tls) {
@@ -169,7 +184,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   } else {
     await app.listen({ port, host });
   }
-  log.info({ port, host, dataDir, database: rt.db.kind, storage: rt.store.driver }, 'registry listening');
+  log.info({ port, host, dataDir, database: rt.db.kind, storage: rt.store.driver, ...(cluster.isWorker ? { worker: workerIndex(), background } : {}) }, 'registry listening');
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
@@ -180,7 +195,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    await workers.stop();
+    await workers?.stop();
     await mirrorWorker?.stop();
     stopWatching();
     if (plain) {

@@ -2,6 +2,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Readable } from 'node:stream';
 import type { BlobStore, ByteRange, Segment } from './storage/index.js';
+import type { ByteLru } from './cache/lru.js';
+import type { CacheCoherence } from './cache/coherence.js';
+import { serverMetrics, shareMetrics, workerIndex } from './cluster.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -60,12 +63,43 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly mirrorSyncs = new Counter({
+    name: 'quay_repository_mirror_syncs_total',
+    help: 'Repository mirror sync runs finished by this process, by result (success, fail, cancel)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly mirrorSyncDuration = new Histogram({
+    name: 'quay_repository_mirror_sync_duration_seconds',
+    help: 'Duration of repository mirror sync runs, by result',
+    labelNames: ['result'],
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  readonly mirrorTags = new Counter({
+    name: 'quay_repository_mirror_tags_total',
+    help: 'Tags handled by repository mirror syncs, by result (copied, unchanged, failed)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly mirrorLastSuccess = new Gauge({
+    name: 'quay_repository_mirror_last_success_timestamp_seconds',
+    help: 'When a sync run of this process last succeeded (Unix time; 0 before the first)',
+    registers: [this.registry],
+  });
+  readonly mirrorSyncsRunning = new Gauge({
+    name: 'quay_repository_mirror_syncs_running',
+    help: 'Repository mirror sync runs in progress in this process',
+    registers: [this.registry],
+  });
   private depthSource: (() => Promise<Array<{ queue: string; waiting: number; processing: number }>>) | null = null;
   readonly queueDepth = new Gauge({
     name: 'quay_queue_items',
     help: 'Work queue items by queue and state (waiting, processing), read from the database at scrape time',
     labelNames: ['queue', 'state'],
     registers: [this.registry],
+    // Read from the database: every worker process reports the same numbers.
+    aggregator: 'max',
     collect: async () => {
       if (!this.depthSource) return;
       this.queueDepth.reset();
@@ -78,6 +112,46 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quay_' });
+    // Summed over worker processes, quay_process_resident_memory_bytes is the server's; this is each one's.
+    new Gauge({
+      name: 'quay_worker_resident_memory_bytes',
+      help: 'Resident memory of each HTTP worker process (serve --workers), by worker index and pid',
+      labelNames: ['worker', 'pid'],
+      registers: [this.registry],
+      collect() {
+        this.set({ worker: String(workerIndex()), pid: String(process.pid) }, process.memoryUsage.rss());
+      },
+    });
+    shareMetrics(this.registry);
+  }
+
+  /** The /metrics text: the whole server's (all worker processes) under `serve --workers`. */
+  text(): Promise<string> {
+    return serverMetrics(this.registry);
+  }
+
+  /**
+   * The in-process caches: bytes held and their bound, entries, lookups by result (hit, miss), evictions;
+   * whether the notification path is confirmed (caches served) and how often it emptied them.
+   */
+  watchCaches(caches: ByteLru<unknown>[], coherence: CacheCoherence): void {
+    const gauge = (name: string, help: string, labelNames: string[], read: (g: Gauge) => void) =>
+      new Gauge({ name, help, labelNames, registers: [this.registry], collect() { read(this as unknown as Gauge); } });
+    gauge('quay_cache_bytes', 'Bytes held by each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.bytes)));
+    gauge('quay_cache_max_bytes', 'The byte bound of each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.maxBytes)));
+    gauge('quay_cache_entries', 'Entries in each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.size)));
+    const counter = (name: string, help: string, labelNames: string[], read: (c: Counter) => void) =>
+      new Counter({ name, help, labelNames, registers: [this.registry], collect() { (this as unknown as Counter).reset(); read(this as unknown as Counter); } });
+    counter('quay_cache_lookups_total', 'Cache lookups by cache and result (hit, miss)', ['cache', 'result'], (m) =>
+      caches.forEach((c) => {
+        m.inc({ cache: c.name, result: 'hit' }, c.hits);
+        m.inc({ cache: c.name, result: 'miss' }, c.misses);
+      }),
+    );
+    counter('quay_cache_evictions_total', 'Entries pushed out of each cache by its byte bound', ['cache'], (m) => caches.forEach((c) => m.inc({ cache: c.name }, c.evictions)));
+    counter('quay_cache_invalidations_total', 'Cache changes applied (notifications and this process\'s own writes)', [], (m) => m.inc(coherence.invalidations));
+    counter('quay_cache_resets_total', 'Times the caches were emptied because notifications may have been missed', [], (m) => m.inc(coherence.resets));
+    gauge('quay_cache_trusted', '1 while the cache notification path is confirmed by heartbeats (caches are served), 0 otherwise', [], (g) => g.set(coherence.trusted() ? 1 : 0));
   }
 
   /** Where the queue depth gauge reads from (the runtime's queues). */

@@ -38,6 +38,9 @@ import { SecretBox, secretMaterial } from './auth/secrets.js';
 import { ProxyCache } from './proxy/cache.js';
 import type { OutboundGuard } from './proxy/upstream.js';
 import { RepoMirrors, mirrorRobot } from './model/mirror.js';
+import { CacheCoherence } from './cache/coherence.js';
+import type { ByteLru } from './cache/lru.js';
+import { HotCaches } from './cache/hot.js';
 import { Builds } from './model/builds.js';
 import { MemoryBuildLogs, RedisBuildLogs } from './build/logs.js';
 import { buildManagerSettings, type BuildManagerSettings } from './build/config.js';
@@ -107,6 +110,8 @@ export interface Runtime {
   outboundGuard: OutboundGuard;
   /** BUILDLOGS_REDIS, when configured (build logs, events, shared queues). */
   redis: Redis | null;
+  /** The pull path's in-process caches and what keeps them coherent (registry/cache/). */
+  caches: HotCaches;
   /** Dockerfile builds: creation, phases, cancellation, completion, logs. */
   builds: Builds;
   /** BUILD_MANAGER resolved (null when FEATURE_BUILD_SUPPORT is off). */
@@ -141,11 +146,13 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const store = metrics.instrument(await createBlobStore(config, dataDir));
     const tokens = new TokenService(db, config.SERVER_HOSTNAME);
     await tokens.init();
+    const caches = new HotCaches(await new CacheCoherence(db).start());
+    metrics.watchCaches([...caches.all, tokens.verified as ByteLru<unknown>], caches.coherence);
     const namespaces = new Namespaces(db, config);
     const blobs = new Blobs(db, store, config.PUSH_TEMP_TAG_EXPIRATION_SEC);
     const tags = new Tags(db);
     const logs = new UsageLogs(db, (err) => log.error({ err }, 'writing usage logs failed'));
-    const repositories = new Repositories(db);
+    const repositories = new Repositories(db, caches);
     const upstreamSecrets = new SecretBox(await secretMaterial(db, 'DATABASE_SECRET_KEY', config.DATABASE_SECRET_KEY), 'upstream-credentials');
     // A repository in the MIRROR state takes pushes only from the robot of its mirror configuration.
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
@@ -188,7 +195,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       },
       // A quota event must never fail the push that caused it: the next check fires it.
       usageGrew: (repositoryId) => quotas.usageGrew(repositoryId).catch((err) => log.warn({ err, repositoryId }, 'quota event check failed')).then(() => undefined),
-    });
+    }, caches);
     const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
       check: async (url) => {
@@ -302,6 +309,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mirrors,
       outboundGuard,
       redis,
+      caches,
       builds,
       buildSettings,
       buildOrchestrator,
@@ -310,6 +318,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       buildRequests: new BuildRequests(db, builds, userfiles, outbound, logs),
       logExports,
       async close() {
+        await caches.coherence.stop();
         await buildOrchestrator?.close();
         await logs.flush();
         outbound.close();

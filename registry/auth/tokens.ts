@@ -3,8 +3,9 @@
  * replica issues and verifies the same tokens. Verified tokens are cached until they expire.
  */
 import { SignJWT, jwtVerify, generateKeyPair, exportJWK, importJWK, decodeProtectedHeader, type JWK, type CryptoKey } from 'jose';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
+import { ByteLru } from '../cache/lru.js';
 
 export interface AccessEntry {
   type: string;
@@ -23,13 +24,19 @@ export const TOKEN_ISSUER = 'quay';
 const TOKEN_TTL_S = 3600;
 /** Clock skew tolerated between replicas. */
 const SKEW_S = 30;
+/** Memory for verified tokens' claims (a pull token's are about 1 KB). */
+export const TOKEN_CACHE_BYTES = 8 * 1024 * 1024;
 
 export class TokenError extends Error {}
 
 export class TokenService {
   private signing!: { kid: string; key: CryptoKey };
   private readonly publicKeys = new Map<string, CryptoKey>();
-  private readonly verified = new Map<string, RegistryClaims>();
+  /**
+   * Verified tokens by the SHA-256 of their text, until they expire: a token's grants are fixed when it is
+   * issued (as in Quay), so keeping its verification changes no answer; the text itself is not kept.
+   */
+  readonly verified = new ByteLru<RegistryClaims>('token', TOKEN_CACHE_BYTES);
 
   constructor(
     private readonly db: Db,
@@ -71,10 +78,11 @@ export class TokenService {
   /** Verify signature, issuer, audience and lifetime; throws TokenError otherwise. */
   async verify(token: string): Promise<RegistryClaims> {
     const now = Date.now() / 1000;
-    const cached = this.verified.get(token);
+    const hash = createHash('sha256').update(token).digest('base64');
+    const cached = this.verified.get(hash);
     if (cached) {
       if (cached.exp + SKEW_S > now) return cached;
-      this.verified.delete(token);
+      this.verified.delete(hash);
     }
     let kid: string | undefined;
     try {
@@ -93,10 +101,7 @@ export class TokenService {
         exp: payload.exp ?? 0,
       };
       // A token signed by a preshared key is checked against its key every time: deleting the key revokes it.
-      if (own) {
-        if (this.verified.size > 50_000) this.verified.clear();
-        this.verified.set(token, claims);
-      }
+      if (own) this.verified.set(hash, claims, 160 + JSON.stringify(claims).length * 2);
       return claims;
     } catch (err) {
       throw new TokenError(`invalid token: ${(err as Error).message}`);

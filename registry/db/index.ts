@@ -31,9 +31,10 @@ export interface Db extends Queryable {
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /**
    * Call `onNotify` for each NOTIFY on `channel` (delivered at the notifier's commit), on a connection of its
-   * own that reconnects after errors. Returns the unsubscribe.
+   * own that reconnects after errors; `onListening` runs each time the LISTEN is (re)established (what was
+   * committed in between was not delivered). Returns the unsubscribe.
    */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  listen(channel: string, onNotify: (payload: string) => void, onListening?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -81,12 +82,13 @@ class PgDb implements Db {
     }
   }
 
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+  async listen(channel: string, onNotify: (payload: string) => void, onListening?: () => void): Promise<() => Promise<void>> {
     let client: pg.Client | null = null;
     let stopped = false;
     let retry: NodeJS.Timeout | null = null;
     const connect = async (): Promise<void> => {
-      const c = new pg.Client({ connectionString: this.uri });
+      // Named, so that an operator (and a test) can tell the listening connections apart in pg_stat_activity.
+      const c = new pg.Client({ connectionString: this.uri, application_name: `quay-listen:${channel}` });
       c.on('notification', (m) => {
         if (m.channel === channel) onNotify(m.payload ?? '');
       });
@@ -105,7 +107,10 @@ class PgDb implements Db {
         throw err;
       }
       if (stopped) await c.end().catch(() => undefined);
-      else client = c;
+      else {
+        client = c;
+        onListening?.();
+      }
     };
     await connect();
     return async () => {
@@ -148,8 +153,10 @@ class PgliteDb implements Db {
     );
   }
 
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    return this.lite.listen(channel, onNotify);
+  async listen(channel: string, onNotify: (payload: string) => void, onListening?: () => void): Promise<() => Promise<void>> {
+    const unlisten = await this.lite.listen(channel, onNotify);
+    onListening?.();
+    return unlisten;
   }
 
   async close(): Promise<void> {

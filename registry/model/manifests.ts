@@ -5,10 +5,11 @@ import { ManifestError, parseManifest, referrerArtifactType, type ParsedManifest
 import { checkArtifactType, type ArtifactPolicy } from '../oci/artifacts.js';
 import { isNonDistributable } from '../oci/mediatypes.js';
 import { validTag } from '../oci/names.js';
-import { RegistryError } from '../errors.js';
+import { Invalid, digestError, manifestError } from './errors.js';
 import type { Blobs } from './blobs.js';
 import { LIVE, type Tags } from './tags.js';
 import type { Principal } from '../auth/principal.js';
+import type { HotCaches } from '../cache/hot.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -78,6 +79,7 @@ export class Manifests {
     private readonly tags: Tags,
     private readonly policy: ArtifactPolicy,
     private readonly hooks?: ManifestPushHooks,
+    private readonly cache?: HotCaches,
   ) {}
 
   /**
@@ -101,16 +103,16 @@ export class Manifests {
       try {
         expected = parseDigest(reference);
       } catch (e) {
-        throw new RegistryError((e as DigestError).unsupported ? 'UNSUPPORTED' : 'DIGEST_INVALID', (e as Error).message, { status: 400 });
+        throw digestError(e as DigestError);
       }
       digest = digestOf(bytes, expected.algorithm);
-      if (digest !== expected.digest) throw new RegistryError('DIGEST_INVALID', `manifest has digest ${digest}, not ${reference}`);
+      if (digest !== expected.digest) throw new Invalid('digest', `manifest has digest ${digest}, not ${reference}`);
     } else {
       digest = digestOf(bytes);
       tags.push(reference);
     }
     for (const t of [...tags, ...extraTags]) {
-      if (!validTag(t)) throw new RegistryError('TAG_INVALID', `invalid tag "${t}"`);
+      if (!validTag(t)) throw new Invalid('tag', `invalid tag "${t}"`);
     }
     tags.push(...extraTags.filter((t) => !tags.includes(t)));
 
@@ -119,7 +121,7 @@ export class Manifests {
       m = parseManifest(bytes, contentType);
       checkArtifactType(m, this.policy);
     } catch (e) {
-      if (e instanceof ManifestError) throw new RegistryError('MANIFEST_INVALID', e.message, { status: e.unsupported ? 415 : 400 });
+      if (e instanceof ManifestError) throw manifestError(e);
       throw e;
     }
     const blobDigests = [...new Set([...(m.config ? [m.config] : []), ...m.layers].filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest))];
@@ -132,19 +134,17 @@ export class Manifests {
     await this.db.tx(async (q) => {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
-      if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${missingBlob}`, { detail: { digest: missingBlob } });
+      if (missingBlob) throw new Invalid('reference', `blob unknown to registry: ${missingBlob}`, { digest: missingBlob });
       const children = await q.query<{ id: number; digest: string; size: number }>(
         'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
         [repoId, childDigests],
       );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
-      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new Invalid('reference', `manifest unknown to registry: ${missingChild}`, { digest: missingChild });
       const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);
       const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
       if (lying) {
-        throw new RegistryError('MANIFEST_INVALID', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, {
-          detail: { digest: lying.digest },
-        });
+        throw new Invalid('manifest', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, { digest: lying.digest });
       }
 
       const ins = await q.query<{ id: number; inserted: boolean }>(
@@ -189,23 +189,48 @@ export class Manifests {
     return { digest, subject: m.subject?.digest, tags, manifest: m };
   }
 
-  /** The manifest a reference (tag or digest) names in a repository, or null. */
-  async resolve(repoId: number, reference: string): Promise<ManifestRow | null> {
-    if (looksLikeDigest(reference)) {
-      const r = await this.db.query<ManifestRow>(
-        `SELECT ${MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2 AND m.deleted_at IS NULL`,
-        [repoId, reference],
-        { prepare: 'manifest_by_digest' },
-      );
-      return r.rows[0] ?? null;
+  /**
+   * The manifest a reference (tag or digest) names in a repository, or null. Manifests by digest come from the
+   * hot caches when present; with `tagVersion` (the repository's, as just looked up) so does a tag's digest.
+   */
+  async resolve(repoId: number, reference: string, tagVersion?: number): Promise<ManifestRow | null> {
+    const now = Date.now();
+    const byTag = !looksLikeDigest(reference);
+    let digest = reference;
+    if (byTag) {
+      const tag = tagVersion === undefined ? undefined : this.cache?.tag(repoId, tagVersion, reference, now);
+      if (!tag) return this.resolveTag(repoId, reference, tagVersion, now);
+      digest = tag.digest;
     }
+    const cached = this.cache?.manifest(repoId, digest);
+    if (cached) return cached;
+    const startGen = this.cache?.coherence.generation ?? 0;
     const r = await this.db.query<ManifestRow>(
-      `SELECT ${MANIFEST_COLUMNS} FROM tag t JOIN manifest m ON m.id = t.manifest_id
-        WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
-      [repoId, reference, Date.now()],
-      { prepare: 'manifest_by_tag' },
+      `SELECT ${MANIFEST_COLUMNS} FROM manifest m WHERE m.repository_id = $1 AND m.digest = $2 AND m.deleted_at IS NULL`,
+      [repoId, digest],
+      { prepare: 'manifest_by_digest' },
     );
-    return r.rows[0] ?? null;
+    const row = r.rows[0] ?? null;
+    if (row) this.cache?.keepManifest(row, startGen);
+    return row;
+  }
+
+  private async resolveTag(repoId: number, tag: string, tagVersion: number | undefined, now: number): Promise<ManifestRow | null> {
+    const startGen = this.cache?.coherence.generation ?? 0;
+    const r = await this.db.query<ManifestRow & { tag_end_ms: number | null }>(
+      `SELECT ${MANIFEST_COLUMNS}, t.end_ms AS tag_end_ms FROM tag t JOIN manifest m ON m.id = t.manifest_id
+        WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
+      [repoId, tag, now],
+      { prepare: 'manifest_by_tag_until' },
+    );
+    const found = r.rows[0];
+    if (!found) return null;
+    const { tag_end_ms, ...row } = found;
+    if (this.cache) {
+      if (tagVersion !== undefined) this.cache.keepTag(repoId, tagVersion, tag, { digest: row.digest, validUntil: tag_end_ms ?? Infinity });
+      if (row.deleted_at === null) this.cache.keepManifest(row, startGen);
+    }
+    return row;
   }
 
   /**
@@ -214,7 +239,7 @@ export class Manifests {
    * when the manifest is unknown.
    */
   async deleteByDigest(repoId: number, digest: string): Promise<string[] | null> {
-    return this.db.tx(async (q) => {
+    const ended = await this.db.tx(async (q) => {
       const r = await q.query<{ id: number }>(
         'UPDATE manifest SET deleted_at = now() WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL RETURNING id',
         [repoId, digest],
@@ -222,6 +247,9 @@ export class Manifests {
       if (!r.rows[0]) return null;
       return this.tags.endForManifest(q, r.rows[0].id);
     });
+    // This process's next read must not wait for the notification (cache/coherence.ts).
+    if (ended) await this.cache?.coherence.changed({ kind: 'm', key: `${repoId}:${digest}` });
+    return ended;
   }
 
   /** Manifests in the repository whose subject is `digest`, optionally of one artifact type. */

@@ -9,7 +9,7 @@
  */
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
-import { RegistryError } from '../errors.js';
+import { QuotaExceeded } from './errors.js';
 import type { Notifications } from './notifications.js';
 import type { Events } from './events.js';
 
@@ -104,6 +104,12 @@ export class Quotas {
     return this.config.FEATURE_QUOTA_MANAGEMENT;
   }
 
+  /** Bytes of every blob stored once per digest: what the registry occupies in storage (Quay's registry size). */
+  async registrySize(): Promise<number> {
+    const r = await this.db.query<{ size_bytes: string }>('SELECT COALESCE(sum(size), 0)::text AS size_bytes FROM blob');
+    return Number(r.rows[0].size_bytes);
+  }
+
   async namespaceSize(namespaceId: number, q: Queryable = this.db): Promise<number> {
     const r = await q.query<{ size_bytes: number }>('SELECT size_bytes FROM quota_namespace_size WHERE namespace_id = $1', [namespaceId]);
     return r.rows[0]?.size_bytes ?? 0;
@@ -183,7 +189,7 @@ export class Quotas {
     const kind = s.type === 'Reject' ? 'quota_error' : 'quota_warning';
     await this.notifications.notifyOnce(namespaceId, kind, quotaPayload(s.threshold_percent, s.usage_bytes, s.limit_bytes), this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
     await this.fireReachedLimits(namespaceId);
-    if (s.type === 'Reject') throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+    if (s.type === 'Reject') throw new QuotaExceeded(QUOTA_EXCEEDED);
   }
 
   /**

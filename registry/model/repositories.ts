@@ -2,6 +2,7 @@
 import type { Db, Queryable } from '../db/index.js';
 import type { RepoRef } from '../oci/names.js';
 import type { NamespaceRow } from './namespaces.js';
+import type { HotCaches } from '../cache/hot.js';
 
 export interface RepositoryRow {
   id: number;
@@ -24,10 +25,33 @@ export interface RepoTarget {
 }
 
 export class Repositories {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cache?: HotCaches,
+  ) {}
 
-  /** Namespace and repository in one query. */
+  /**
+   * Namespace and repository in one query; outside a transaction from the hot caches when both exist (kept
+   * coherent by notifications, see cache/coherence.ts).
+   */
   async lookup(ref: RepoRef, q: Queryable = this.db): Promise<RepoTarget> {
+    const cached = q === this.db ? this.cache?.target(ref.namespace, ref.name) : undefined;
+    if (cached) return { ...cached, ref };
+    const startGen = this.cache?.coherence.generation ?? 0;
+    const target = await this.query(ref, q);
+    if (q === this.db) this.cache?.keepTarget(target, startGen);
+    return target;
+  }
+
+  /**
+   * This process changed the repository's tags or row and committed: its own next lookup must not be older
+   * than the notification that is on its way.
+   */
+  async changed(ref: RepoRef): Promise<void> {
+    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` });
+  }
+
+  private async query(ref: RepoRef, q: Queryable): Promise<RepoTarget> {
     const r = await q.query<{ ns: NamespaceRow; repo: RepositoryRow | null }>(
       `SELECT row_to_json(n.*) AS ns, row_to_json(r.*) AS repo
          FROM namespace n LEFT JOIN repository r ON r.namespace_id = n.id AND r.name = $2

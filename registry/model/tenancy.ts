@@ -56,7 +56,7 @@ export async function createTenancy(db: Db, config: QuayConfig, namespaces: Name
     auth: new Authenticator(db, namespaces, config, data, backoff),
     permissions,
     sessions,
-    orgs: new Organizations(db, config),
+    orgs: new Organizations(db, config, permissions),
     teams: new Teams(db, config.FEATURE_REQUIRE_TEAM_INVITE),
     robots: new Robots(db, data),
     repoPermissions: new RepositoryPermissions(db, repositories),

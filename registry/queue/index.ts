@@ -101,6 +101,19 @@ export class WorkQueue {
     return r.rows[0].id;
   }
 
+  /** Enqueue several items with one INSERT and one wake-up (a producer fanning an event out to its notifications). */
+  async putMany(items: Array<{ path: string[]; body: Record<string, unknown> }>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number[]> {
+    if (items.length === 0) return [];
+    for (const it of items) for (const p of it.path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
+    const r = await q.query<{ id: number }>(
+      `INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
+       SELECT $1, p, b::jsonb, now() + make_interval(secs => $4), $5 FROM unnest($2::text[], $3::text[]) AS t(p, b) RETURNING id`,
+      [this.name, items.map((it) => it.path.join('/')), items.map((it) => JSON.stringify(it.body)), opts.availableAfterSeconds ?? 0, opts.retries ?? 5],
+    );
+    await q.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, this.name]);
+    return r.rows.map((x) => x.id);
+  }
+
   /**
    * Lease up to `limit` available items for `processingSeconds`, oldest first. Rows another consumer is
    * leasing at this moment are skipped, not waited for.

@@ -16,10 +16,12 @@ import globalMessages from './041_global_messages.js';
 import serviceKeys from './042_service_keys.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
+import proxyBlobFill from './052_proxy_blob_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
 import buildTriggers from './075_build_triggers.js';
+import cacheNotify from './080_cache_notify.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -43,4 +45,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 70, name: 'repository builds', sql: builds },
   { version: 42, name: 'service keys', sql: serviceKeys },
   { version: 75, name: 'build triggers and user files', sql: buildTriggers },
+  { version: 80, name: 'cache notifications', sql: cacheNotify },
+  { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
 ];

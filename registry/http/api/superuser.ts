@@ -141,6 +141,18 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     reply.code(204).send();
   });
 
+  // Quay queues a worker to add up its storage rows; here the size is one aggregate over the blob table, so
+  // every GET is current and `last_ran` is the moment of the answer. POST (the UI's "Calculate") answers 201 with an
+  // empty body as Quay does when it queues, and the next GET has the figure.
+  app.get('/superuser/registrysize/', { schema: op('getRegistrySize', tag, 'Returns the size of the registry: the bytes of every blob stored once.', 'super:user'), config: cfg }, async (req) => {
+    requireSuperuserRead(rt, req);
+    return { size_bytes: await rt.quotas.registrySize(), last_ran: Date.now(), queued: false, running: false };
+  });
+  app.post('/superuser/registrysize/', { schema: op('queueRegistrySizeCalculation', tag, 'Calculates the registry size now (Quay queues it).', 'super:user'), config: cfg }, async (req, reply) => {
+    requireSuperuser(rt, req);
+    reply.code(201).type('text/html; charset=utf-8').send('');
+  });
+
   app.get(
     '/superuser/organizations/',
     {
@@ -157,8 +169,16 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       if (!after) throw badRequest('Invalid or expired next_page token');
       const rows = await rt.tenancy.orgs.list(after.after, limit ? limit + 1 : 100_000);
       const page = limit ? rows.slice(0, limit) : rows;
+      // The counts of the organizations list (superusers administer every organization).
+      const ids = page.map((o) => o.id);
+      const counts = await rt.tenancy.orgs.summaries(req.principal, ids, new Set(ids));
       return {
-        organizations: await Promise.all(page.map(async (o) => ({ name: o.name, email: o.email, avatar: namespaceAvatar(o), ...(await namespaceQuotaFields(rt, o)) }))),
+        organizations: await Promise.all(
+          page.map(async (o) => {
+            const { id: _id, ...c } = counts.get(o.id)!;
+            return { name: o.name, email: o.email, avatar: namespaceAvatar(o), ...(await namespaceQuotaFields(rt, o)), ...c };
+          }),
+        ),
         ...(limit && rows.length > limit ? { next_page: rt.tenancy.pages.sealJson({ after: page[page.length - 1].name }, PAGE_TTL_S) } : {}),
       };
     },

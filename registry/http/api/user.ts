@@ -82,6 +82,32 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     return userView(rt, await currentUser(rt, req));
   });
 
+  app.get(
+    '/user/organizations',
+    {
+      schema: op(
+        'listUserOrganizations',
+        'user',
+        'The organizations of the calling user with the counts the organizations list shows (repositories visible to the caller, teams, last modified; members and robots where the caller is an admin), in one call instead of one per row.',
+        'user:read',
+      ),
+      config: { scope: 'user:read' },
+    },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      const orgs = await rt.tenancy.orgs.ofUser(user.id);
+      const superuser = rt.permissions.canReadAsSuperuser(req.principal);
+      const administered = new Set(orgs.filter((o) => o.admin || superuser).map((o) => o.org.id));
+      const counts = await rt.tenancy.orgs.summaries(req.principal, orgs.map((o) => o.org.id), administered);
+      return {
+        organizations: orgs.map(({ org, admin }) => {
+          const { id: _id, ...c } = counts.get(org.id)!;
+          return { name: org.name, avatar: namespaceAvatar(org), is_org_admin: admin, ...c };
+        }),
+      };
+    },
+  );
+
   app.post(
     '/user/',
     {

@@ -23,7 +23,7 @@ export async function getManifest(ctx: V2Context): Promise<void> {
   checkReference(reference);
   const proxied = await ctx.rt.proxyCache.pullManifest(ctx.target, reference, ctx.caller.principal);
   const repo = proxied?.repo ?? requireRepo(ctx);
-  const m = proxied ? proxied.manifest : await ctx.rt.manifests.resolve(repo.id, reference);
+  const m = proxied ? proxied.manifest : await ctx.rt.manifests.resolve(repo.id, reference, repo.tag_version);
   if (!m) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { reference } });
   const { reply } = ctx;
   reply.header('docker-content-digest', m.digest);
@@ -75,6 +75,7 @@ export async function putManifest(ctx: V2Context): Promise<void> {
   const body = await readManifestBody(ctx);
   const repo = await pushTarget(ctx);
   const result = await rt.manifests.put(repo.id, reference, body, ctx.req.headers['content-type'], extraTags, ctx.caller.principal, { sparse: rt.config.FEATURE_SPARSE_INDEX });
+  await rt.repositories.changed(ctx.target.ref);
   rt.logs.log({
     kind: 'push_repo',
     performer: ctx.caller.principal,
@@ -107,6 +108,7 @@ export async function deleteManifest(ctx: V2Context): Promise<void> {
     if (!(await rt.tags.delete(repo.id, reference))) throw new RegistryError('MANIFEST_UNKNOWN', 'tag unknown', { detail: { reference } });
     ended = [reference];
   }
+  await rt.repositories.changed(ctx.target.ref);
   for (const tag of ended) {
     rt.logs.log({
       kind: 'delete_tag',

@@ -13,6 +13,8 @@ const OrganizationsList = lazy(() => import('./pages/OrganizationsList'));
 const Organization = lazy(() => import('./pages/organization/Organization'));
 const TeamPage = lazy(() => import('./pages/organization/TeamPage'));
 const SuperuserUsageLogs = lazy(() => import('./pages/SuperuserUsageLogs'));
+const Messages = lazy(() => import('./pages/superuser/Messages'));
+const ServiceKeys = lazy(() => import('./pages/superuser/ServiceKeys'));
 const NotFound = lazy(() => import('./pages/NotFound'));
 
 /** Anonymous visitors may browse repositories; everything else asks them to sign in. */
@@ -53,6 +55,8 @@ export default function App() {
                 <Route path="/repository" element={<RepositoriesList />} />
                 <Route path="/repository/:organizationName/*" element={<RepositoryRouter />} />
                 <Route path="/usage-logs" element={<RequireUser><SuperuserUsageLogs /></RequireUser>} />
+                <Route path="/messages" element={<RequireUser><Messages /></RequireUser>} />
+                <Route path="/service-keys" element={<RequireUser><ServiceKeys /></RequireUser>} />
                 <Route path="*" element={<NotFound />} />
               </Routes>
             </Suspense>

@@ -19,9 +19,12 @@ export function toDate(v: string | number | null | undefined): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+// One formatter for every cell: toLocaleString builds a new one per call, a visible cost on 100-row tables.
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
 export function dateTime(v: string | number | null | undefined, empty = 'Never'): string {
   const d = toDate(v);
-  return d ? d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : empty;
+  return d ? DATE_TIME.format(d) : empty;
 }
 
 export function shortDigest(d: string | null | undefined): string {

@@ -9,11 +9,13 @@ import {
   EmptyState,
   EmptyStateBody,
   Form,
+  FormGroup,
   Modal,
   ModalBody,
   ModalFooter,
   ModalHeader,
   Spinner,
+  TextInput,
 } from '@patternfly/react-core';
 import { errorMessage } from './alerts';
 
@@ -113,5 +115,17 @@ export function FormModal({ title, isOpen, onClose, onSubmit, submitLabel, submi
         </Button>
       </ModalFooter>
     </Modal>
+  );
+}
+
+/** A destructive action that cannot be undone: the user types the name of what goes away first. */
+export function TypeToConfirmModal({ title, name, isOpen, onClose, onConfirm }: { title: string; name: string; isOpen: boolean; onClose: () => void; onConfirm: () => Promise<unknown> }) {
+  const [typed, setTyped] = useState('');
+  return (
+    <FormModal title={title} isOpen={isOpen} onClose={() => { setTyped(''); onClose(); }} danger submitLabel="Delete" submitDisabled={typed !== name} onSubmit={onConfirm}>
+      <FormGroup label={`Type ${name} to confirm`} fieldId="type-to-confirm">
+        <TextInput id="type-to-confirm" value={typed} onChange={(_e, v) => setTyped(v)} />
+      </FormGroup>
+    </FormModal>
   );
 }

@@ -1,20 +1,29 @@
 /**
- * Organizations list: the user's organizations straight from GET /api/v1/user/ (one request, no per-row
- * calls), create organization; superusers get the registry's users and organizations in one table with
- * their management actions.
+ * Organizations list: the user's organizations with their counts from GET /api/v1/user/organizations (one
+ * request, no per-row calls), create organization; superusers get the registry's users and organizations
+ * (with the same counts) in one table with their management actions, and the registry's size.
  */
-import { useMemo, useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Link } from 'react-router-dom';
-import { Button, FormGroup, Label, Modal, ModalBody, ModalHeader, PageSection, SearchInput, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
-import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { Button, Flex, FlexItem, FormGroup, Label, Modal, ModalBody, ModalHeader, PageSection, TextInput, Title, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../api/client';
 import { useInvalidate, useMe, type Avatar as AvatarData } from '../api/hooks';
 import Avatar from '../components/Avatar';
-import { Copy, Empty, FormModal } from '../components/common';
+import { Copy, FormModal } from '../components/common';
+import ListWithActions, { useRunAction } from '../components/ListWithActions';
+import { bytes, dateTime } from '../api/format';
 import { useAlert } from '../components/alerts';
 
-interface Row {
+interface Counts {
+  repo_count?: number;
+  team_count?: number;
+  member_count?: number | null;
+  robot_count?: number | null;
+  last_modified?: number | null;
+}
+
+interface Row extends Counts {
   name: string;
   kind: 'org' | 'user';
   avatar?: AvatarData;
@@ -22,36 +31,6 @@ interface Row {
   role?: string;
   enabled?: boolean;
   superuser?: boolean;
-}
-
-function CreateOrganizationModal({ isOpen, onClose }: { isOpen: boolean; onClose: () => void }) {
-  const [name, setName] = useState('');
-  const [email, setEmail] = useState('');
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  return (
-    <FormModal
-      title="Create Organization"
-      isOpen={isOpen}
-      onClose={onClose}
-      submitLabel="Create"
-      submitDisabled={!/^[a-z0-9][a-z0-9_-]{1,254}$/.test(name)}
-      onSubmit={async () => {
-        await api.post('/organization/', { name, ...(email ? { email } : {}) });
-        await invalidate(['user'], ['superuser']);
-        alert('success', `Created organization ${name}`);
-        setName('');
-        setEmail('');
-      }}
-    >
-      <FormGroup label="Organization Name" fieldId="org-name" isRequired>
-        <TextInput id="org-name" value={name} onChange={(_e, v) => setName(v)} isRequired />
-      </FormGroup>
-      <FormGroup label="Email (Optional)" fieldId="org-email">
-        <TextInput id="org-email" type="email" value={email} onChange={(_e, v) => setEmail(v)} />
-      </FormGroup>
-    </FormModal>
-  );
 }
 
 function CreateUserModal({ isOpen, onClose }: { isOpen: boolean; onClose: () => void }) {
@@ -94,126 +73,159 @@ function CreateUserModal({ isOpen, onClose }: { isOpen: boolean; onClose: () => 
   );
 }
 
+/** Superusers: the registry's size (one aggregate on the server), with Calculate to refresh it. */
+function RegistrySize() {
+  const q = useQuery({ queryKey: ['superuser', 'registrysize'], queryFn: () => api.get<{ size_bytes: number; last_ran: number | null }>('/superuser/registrysize/') });
+  const run = useRunAction([['superuser', 'registrysize']]);
+  return (
+    <Flex alignItems={{ default: 'alignItemsCenter' }} data-testid="registry-size">
+      <FlexItem>
+        <strong>Total Registry Size:</strong> {q.data ? bytes(q.data.size_bytes) : '…'}
+      </FlexItem>
+      <FlexItem>
+        <strong>Updated:</strong> {q.data ? dateTime(q.data.last_ran === null ? null : q.data.last_ran / 1000) : '…'}
+      </FlexItem>
+      <FlexItem>
+        <Button variant="secondary" size="sm" onClick={() => run('Registry size calculated', () => api.post('/superuser/registrysize/'))}>
+          Calculate
+        </Button>
+      </FlexItem>
+    </Flex>
+  );
+}
+
+const count = (n: number | null | undefined) => (n === null || n === undefined ? '—' : n);
+
 export default function OrganizationsList() {
   const me = useMe();
-  const [filter, setFilter] = useState('');
-  const [creating, setCreating] = useState<'org' | 'user' | null>(null);
+  const [orgName, setOrgName] = useState('');
+  const [orgEmail, setOrgEmail] = useState('');
+  const [creatingUser, setCreatingUser] = useState(false);
   const [editing, setEditing] = useState<{ row: Row; field: 'email' | 'password' } | null>(null);
   const [value, setValue] = useState('');
   const invalidate = useInvalidate();
   const alert = useAlert();
+  // One request for the user's organizations with their counts; superusers get every user and organization.
+  const mine = useQuery({
+    queryKey: ['user', 'organizations'],
+    enabled: !me.super_user,
+    queryFn: () => api.get<{ organizations: ({ name: string; avatar: AvatarData; is_org_admin: boolean } & Counts)[] }>('/user/organizations'),
+    select: (d): Row[] => d.organizations.map((o) => ({ ...o, kind: 'org', role: o.is_org_admin ? 'Admin' : 'Member' })),
+  });
   const su = useQuery({
     queryKey: ['superuser', 'namespaces'],
     enabled: !!me.super_user,
-    queryFn: async () => {
+    queryFn: async (): Promise<Row[]> => {
       const [orgs, users] = await Promise.all([
-        api.get<{ organizations: { name: string; email: string | null; avatar: AvatarData }[] }>('/superuser/organizations/'),
+        api.get<{ organizations: ({ name: string; email: string | null; avatar: AvatarData } & Counts)[] }>('/superuser/organizations/'),
         api.get<{ users: { username: string; email: string | null; avatar: AvatarData; enabled: boolean; super_user: boolean }[] }>('/superuser/users/'),
       ]);
-      return { orgs: orgs.organizations, users: users.users };
+      const roles = new Map(me.organizations.map((o) => [o.name, o.is_org_admin ? 'Admin' : 'Member']));
+      return [
+        ...orgs.organizations.map((o) => ({ ...o, kind: 'org' as const, role: roles.get(o.name) ?? '' })),
+        ...users.users.map((u) => ({ name: u.username, kind: 'user' as const, avatar: u.avatar, email: u.email, enabled: u.enabled, superuser: u.super_user })),
+      ].sort((a, b) => a.name.localeCompare(b.name));
     },
   });
-  const rows: Row[] = useMemo(() => {
-    const mine = new Map(me.organizations.map((o) => [o.name, o]));
-    const list: Row[] = su.data
-      ? [
-          ...su.data.orgs.map((o) => ({ name: o.name, kind: 'org' as const, avatar: o.avatar, email: o.email, role: mine.get(o.name) ? (mine.get(o.name)!.is_org_admin ? 'Admin' : 'Member') : '' })),
-          ...su.data.users.map((u) => ({ name: u.username, kind: 'user' as const, avatar: u.avatar, email: u.email, enabled: u.enabled, superuser: u.super_user })),
-        ]
-      : me.organizations.map((o) => ({ name: o.name, kind: 'org' as const, avatar: o.avatar, role: o.is_org_admin ? 'Admin' : 'Member' }));
-    return list.filter((r) => r.name.includes(filter)).sort((a, b) => a.name.localeCompare(b.name));
-  }, [me, su.data, filter]);
-
-  const act = async (label: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      alert('success', label);
-    } catch (e) {
-      alert('danger', e instanceof Error ? e.message : String(e));
-    }
-    await invalidate(['superuser'], ['user']);
-  };
+  const rows = me.super_user ? su : mine;
   const actions = (r: Row) =>
     r.kind === 'org'
-      ? [{ title: 'Delete Organization', onClick: () => act(`Deleted organization ${r.name}`, () => api.del(me.super_user ? `/superuser/organizations/${enc(r.name)}` : `/organization/${enc(r.name)}`)) }]
+      ? me.super_user
+        ? [{ title: 'Delete Organization', confirm: () => `Delete the organization ${r.name} with all of its repositories?`, run: () => api.del(`/superuser/organizations/${enc(r.name)}`), done: () => `Deleted organization ${r.name}` }]
+        : []
       : [
-          { title: 'Change E-mail', onClick: () => { setValue(r.email ?? ''); setEditing({ row: r, field: 'email' }); } },
-          { title: 'Change Password', onClick: () => { setValue(''); setEditing({ row: r, field: 'password' }); } },
-          { title: r.enabled ? 'Disable User' : 'Enable User', onClick: () => act(`${r.enabled ? 'Disabled' : 'Enabled'} ${r.name}`, () => api.put(`/superuser/users/${enc(r.name)}`, { enabled: !r.enabled })) },
-          { title: 'Delete User', onClick: () => act(`Deleted user ${r.name}`, () => api.del(`/superuser/users/${enc(r.name)}`)) },
+          { title: 'Change E-mail', open: () => { setValue(r.email ?? ''); setEditing({ row: r, field: 'email' }); } },
+          { title: 'Change Password', open: () => { setValue(''); setEditing({ row: r, field: 'password' }); } },
+          { title: r.enabled ? 'Disable User' : 'Enable User', run: () => api.put(`/superuser/users/${enc(r.name)}`, { enabled: !r.enabled }), done: () => `${r.enabled ? 'Disabled' : 'Enabled'} ${r.name}` },
+          { title: 'Delete User', confirm: () => `Delete the user ${r.name} with all of its repositories?`, run: () => api.del(`/superuser/users/${enc(r.name)}`), done: () => `Deleted user ${r.name}` },
         ];
+  const orgCounts = (r: Row, cell: (r: Row) => ReactNode) => (r.kind === 'org' ? cell(r) : '');
 
   return (
     <>
       <PageSection>
         <Title headingLevel="h1">Organizations</Title>
+        {me.super_user && (
+          <div style={{ marginTop: '1rem' }}>
+            <RegistrySize />
+          </div>
+        )}
       </PageSection>
       <PageSection>
-        <Toolbar>
-          <ToolbarContent>
-            <ToolbarItem>
-              <SearchInput placeholder="Filter by name" aria-label="Filter by name" value={filter} onChange={(_e, v) => setFilter(v)} onClear={() => setFilter('')} />
-            </ToolbarItem>
-            <ToolbarItem>
-              <Button onClick={() => setCreating('org')}>Create Organization</Button>
-            </ToolbarItem>
-            {me.super_user && (
+        <ListWithActions<Row>
+          label="Organizations"
+          query={rows}
+          rowKey={(r) => `${r.kind}-${r.name}`}
+          filterText={(r) => r.name}
+          columns={[
+            {
+              title: 'Name',
+              cell: (r) => (
+                <>
+                  <Avatar avatar={r.avatar} />
+                  <Link to={r.kind === 'org' ? `/organization/${r.name}` : `/user/${r.name}`}>{r.name}</Link>
+                  {r.superuser && (
+                    <Label isCompact color="purple" style={{ marginLeft: 8 }}>
+                      superuser
+                    </Label>
+                  )}
+                  {r.enabled === false && (
+                    <Label isCompact color="red" style={{ marginLeft: 8 }}>
+                      disabled
+                    </Label>
+                  )}
+                </>
+              ),
+            },
+            ...(me.super_user
+              ? [
+                  { title: 'Type', cell: (r: Row) => (r.kind === 'org' ? 'Organization' : 'User') },
+                  { title: 'Admin Email', cell: (r: Row) => r.email ?? '' },
+                ]
+              : []),
+            { title: 'Repo Count', cell: (r) => orgCounts(r, (o) => count(o.repo_count)) },
+            { title: 'Teams', cell: (r) => orgCounts(r, (o) => count(o.team_count)) },
+            { title: 'Members', cell: (r) => orgCounts(r, (o) => count(o.member_count)) },
+            { title: 'Robots', cell: (r) => orgCounts(r, (o) => count(o.robot_count)) },
+            { title: 'Last Modified', cell: (r) => orgCounts(r, (o) => dateTime(o.last_modified, '—')) },
+            { title: 'Your role', cell: (r) => (r.kind === 'org' ? r.role : r.name === me.username ? 'You' : '') },
+          ]}
+          actions={me.super_user ? actions : undefined}
+          create={{
+            label: 'Create Organization',
+            submitLabel: 'Create',
+            submitDisabled: !/^[a-z0-9][a-z0-9_-]{1,254}$/.test(orgName),
+            onSubmit: () => api.post('/organization/', { name: orgName, ...(orgEmail ? { email: orgEmail } : {}) }),
+            done: `Created organization ${orgName}`,
+            onClose: () => {
+              setOrgName('');
+              setOrgEmail('');
+            },
+            fields: (
+              <>
+                <FormGroup label="Organization Name" fieldId="org-name" isRequired>
+                  <TextInput id="org-name" value={orgName} onChange={(_e, v) => setOrgName(v)} isRequired />
+                </FormGroup>
+                <FormGroup label="Email (Optional)" fieldId="org-email">
+                  <TextInput id="org-email" type="email" value={orgEmail} onChange={(_e, v) => setOrgEmail(v)} />
+                </FormGroup>
+              </>
+            ),
+          }}
+          toolbar={
+            me.super_user && (
               <ToolbarItem>
-                <Button variant="secondary" onClick={() => setCreating('user')}>
+                <Button variant="secondary" onClick={() => setCreatingUser(true)}>
                   Create User
                 </Button>
               </ToolbarItem>
-            )}
-          </ToolbarContent>
-        </Toolbar>
-        {rows.length === 0 ? (
-          <Empty title="You are not a member of any organization" action={<Button onClick={() => setCreating('org')}>Create Organization</Button>}>
-            Organizations group repositories, teams and robot accounts.
-          </Empty>
-        ) : (
-          <Table aria-label="Organizations" variant="compact">
-            <Thead>
-              <Tr>
-                <Th>Name</Th>
-                {me.super_user && <Th>Type</Th>}
-                {me.super_user && <Th>Email</Th>}
-                <Th>Your role</Th>
-                {me.super_user && <Th screenReaderText="Actions" />}
-              </Tr>
-            </Thead>
-            <Tbody>
-              {rows.map((r) => (
-                <Tr key={`${r.kind}-${r.name}`} data-testid="table-entry">
-                  <Td dataLabel="Name">
-                    <Avatar avatar={r.avatar} />
-                    <Link to={r.kind === 'org' ? `/organization/${r.name}` : `/user/${r.name}`}>{r.name}</Link>
-                    {r.superuser && (
-                      <Label isCompact color="purple" style={{ marginLeft: 8 }}>
-                        superuser
-                      </Label>
-                    )}
-                    {r.enabled === false && (
-                      <Label isCompact color="red" style={{ marginLeft: 8 }}>
-                        disabled
-                      </Label>
-                    )}
-                  </Td>
-                  {me.super_user && <Td dataLabel="Type">{r.kind === 'org' ? 'Organization' : 'User'}</Td>}
-                  {me.super_user && <Td dataLabel="Email">{r.email ?? ''}</Td>}
-                  <Td dataLabel="Your role">{r.kind === 'org' ? r.role : r.name === me.username ? 'You' : ''}</Td>
-                  {me.super_user && (
-                    <Td isActionCell>
-                      <ActionsColumn items={actions(r)} />
-                    </Td>
-                  )}
-                </Tr>
-              ))}
-            </Tbody>
-          </Table>
-        )}
+            )
+          }
+          empty={{ title: 'You are not a member of any organization', body: 'Organizations group repositories, teams and robot accounts.' }}
+          invalidates={[['user'], ['superuser']]}
+        />
       </PageSection>
-      <CreateOrganizationModal isOpen={creating === 'org'} onClose={() => setCreating(null)} />
-      {me.super_user && <CreateUserModal isOpen={creating === 'user'} onClose={() => setCreating(null)} />}
+      {me.super_user && <CreateUserModal isOpen={creatingUser} onClose={() => setCreatingUser(false)} />}
       {editing && (
         <FormModal
           title={editing.field === 'email' ? `Change e-mail of ${editing.row.name}` : `Change password of ${editing.row.name}`}

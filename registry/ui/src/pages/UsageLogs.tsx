@@ -3,12 +3,14 @@
  * table with server-side filter and `next_page` paging.
  */
 import { lazy, Suspense, useMemo, useState } from 'react';
-import { Button, Flex, FlexItem, FormGroup, SearchInput, TextInput, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
+import { Button, Flex, FlexItem, FormGroup, Radio, SearchInput, TextInput, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath } from '../api/client';
 import { dateTime } from '../api/format';
-import { Empty, ErrorState, Loading } from '../components/common';
+import { useRegistryInfo } from '../api/hooks';
+import { useAlert } from '../components/alerts';
+import { Empty, ErrorState, FormModal, Loading } from '../components/common';
 import { Pager, useTokenPages } from '../components/TokenPager';
 import { describeLog } from './logDescriptions';
 import type { Aggregate } from './LogsChart';
@@ -46,12 +48,43 @@ const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 /** The API takes MM/DD/YYYY (UTC). */
 const apiDay = (iso: string) => `${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(0, 4)}`;
 
+/** Quay's "Export Usage Logs": the export is queued; the link arrives by e-mail or at a callback URL. */
+function ExportLogsModal({ base, range, onClose }: { base: string; range: URLSearchParams; onClose: () => void }) {
+  const alert = useAlert();
+  const [target, setTarget] = useState<'email' | 'url'>('email');
+  const [value, setValue] = useState('');
+  return (
+    <FormModal
+      title="Export Usage Logs"
+      isOpen
+      onClose={onClose}
+      submitLabel="Start Logs Export"
+      submitDisabled={!value}
+      onSubmit={async () => {
+        const r = await api.post<{ export_id: string }>(`${base}/exportlogs?${range}`, target === 'email' ? { callback_email: value } : { callback_url: value });
+        alert('success', `Logs export queued with ID ${r.export_id}`);
+      }}
+    >
+      <p>The logs of the chosen period are collected in the background; a link to the file is sent when it is ready.</p>
+      <FormGroup role="radiogroup" fieldId="export-target" label="Send the link to" isStack>
+        <Radio id="export-email" name="export-target" label="E-mail address" isChecked={target === 'email'} onChange={() => setTarget('email')} />
+        <Radio id="export-url" name="export-target" label="Callback URL" isChecked={target === 'url'} onChange={() => setTarget('url')} />
+      </FormGroup>
+      <FormGroup label={target === 'email' ? 'E-mail address' : 'Callback URL'} fieldId="export-value" isRequired>
+        <TextInput id="export-value" type={target === 'email' ? 'email' : 'url'} value={value} onChange={(_e, v) => setValue(v)} />
+      </FormGroup>
+    </FormModal>
+  );
+}
+
 export default function UsageLogs({ scope }: { scope: LogScope }) {
   const today = isoDay(new Date());
   const [from, setFrom] = useState(isoDay(new Date(Date.now() - 30 * 86400_000)));
   const [to, setTo] = useState(today);
   const [filter, setFilter] = useState('');
   const [showChart, setShowChart] = useState(true);
+  const [exporting, setExporting] = useState(false);
+  const { features } = useRegistryInfo();
   const pages = useTokenPages();
   const base = basePath(scope);
   const range = useMemo(() => new URLSearchParams({ starttime: apiDay(from), endtime: apiDay(to) }), [from, to]);
@@ -90,6 +123,13 @@ export default function UsageLogs({ scope }: { scope: LogScope }) {
             {showChart ? 'Hide Chart' : 'Show Chart'}
           </Button>
         </FlexItem>
+        {features.LOG_EXPORT && scope.kind !== 'superuser' && (
+          <FlexItem>
+            <Button variant="secondary" onClick={() => setExporting(true)} isDisabled={!validRange}>
+              Export
+            </Button>
+          </FlexItem>
+        )}
       </Flex>
       {showChart && validRange && (
         <div style={{ marginTop: '1rem' }}>
@@ -144,6 +184,7 @@ export default function UsageLogs({ scope }: { scope: LogScope }) {
           </Tbody>
         </Table>
       )}
+      {exporting && <ExportLogsModal base={base} range={range} onClose={() => setExporting(false)} />}
     </div>
   );
 }

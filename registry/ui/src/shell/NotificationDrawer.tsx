@@ -1,6 +1,7 @@
 /** The bell's drawer: the user's undismissed notifications, each dismissable. */
 import {
   Button,
+  Flex,
   NotificationDrawer,
   NotificationDrawerBody,
   NotificationDrawerHeader,
@@ -14,6 +15,7 @@ import { api } from '../api/client';
 import { useInvalidate } from '../api/hooks';
 import { dateTime } from '../api/format';
 import { Empty } from '../components/common';
+import { useRunAction } from '../components/ListWithActions';
 
 export interface UserNotification {
   id: string;
@@ -54,6 +56,21 @@ export function notificationText(n: UserNotification): { title: string; variant:
   }
 }
 
+/** A team invitation is answered where it is announced: joining changes the user's organizations. */
+function InviteActions({ code, team }: { code: string; team: string }) {
+  const run = useRunAction([['notifications'], ['user']]);
+  return (
+    <Flex style={{ marginTop: 8 }}>
+      <Button size="sm" onClick={() => run(`Joined team ${team}`, () => api.put(`/teaminvite/${encodeURIComponent(code)}`))}>
+        Accept invitation
+      </Button>
+      <Button size="sm" variant="secondary" onClick={() => run(`Declined the invitation to ${team}`, () => api.del(`/teaminvite/${encodeURIComponent(code)}`))}>
+        Decline
+      </Button>
+    </Flex>
+  );
+}
+
 export default function NotificationDrawerPanel({ onClose }: { onClose: () => void }) {
   const { data } = useNotifications(true);
   const invalidate = useInvalidate();
@@ -79,7 +96,9 @@ export default function NotificationDrawerPanel({ onClose }: { onClose: () => vo
                       Dismiss
                     </Button>
                   </NotificationDrawerListItemHeader>
-                  <NotificationDrawerListItemBody timestamp={dateTime(n.created)} />
+                  <NotificationDrawerListItemBody timestamp={dateTime(n.created)}>
+                    {n.kind === 'org_team_invite' && typeof n.metadata?.code === 'string' && <InviteActions code={n.metadata.code} team={String(n.metadata.team ?? '')} />}
+                  </NotificationDrawerListItemBody>
                 </NotificationDrawerListItem>
               );
             })}

@@ -1,5 +1,5 @@
 /** The signed-in frame: masthead (bell, appearance, user menu), sidebar navigation, notification drawer. */
-import { useEffect, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router-dom';
 import {
   Button,
@@ -30,13 +30,17 @@ import {
   ToolbarItem,
 } from '@patternfly/react-core';
 import { BarsIcon } from '@patternfly/react-icons';
-import { useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, resetCsrf } from '../api/client';
 import { useRegistryInfo, useUser } from '../api/hooks';
 import Avatar from '../components/Avatar';
 import { applyTheme, storedTheme, type Theme } from './theme';
 import NotificationDrawerPanel, { useNotifications } from './NotificationDrawer';
 import FreshLoginModal from './FreshLoginModal';
+import type { GlobalMessage } from './GlobalMessages';
+
+// Markdown rendering loads only when there is a message to show.
+const GlobalMessages = lazy(() => import('./GlobalMessages'));
 
 function UserMenu() {
   const { data: user } = useUser();
@@ -140,6 +144,12 @@ function Header({ onBell, unread }: { onBell: () => void; unread: number }) {
   );
 }
 
+const SUPERUSER_PAGES = [
+  ['/service-keys', 'Service Keys'],
+  ['/usage-logs', 'Usage Logs'],
+  ['/messages', 'Messages'],
+] as const;
+
 function Sidebar() {
   const { data: user } = useUser();
   const { pathname } = useLocation();
@@ -156,8 +166,8 @@ function Sidebar() {
             {user && !user.anonymous && item('/organization', 'Organizations', pathname.startsWith('/organization') || pathname.startsWith('/user'))}
             {item('/repository', 'Repositories')}
             {user?.super_user && (
-              <NavExpandable title="Superuser" isExpanded isActive={pathname.startsWith('/usage-logs')}>
-                {item('/usage-logs', 'Usage Logs')}
+              <NavExpandable title="Superuser" isExpanded isActive={SUPERUSER_PAGES.some(([to]) => pathname.startsWith(to))}>
+                {SUPERUSER_PAGES.map(([to, label]) => item(to, label))}
               </NavExpandable>
             )}
           </NavList>
@@ -172,6 +182,7 @@ export default function Shell({ children }: { children: ReactNode }) {
   const { data: user } = useUser();
   const notifications = useNotifications(!!user && !user.anonymous);
   const { title } = useRegistryInfo();
+  const messages = useQuery({ queryKey: ['messages'], queryFn: () => api.get<{ messages: GlobalMessage[] }>('/messages'), staleTime: 60_000 });
   useEffect(() => {
     document.title = title;
   }, [title]);
@@ -185,6 +196,11 @@ export default function Shell({ children }: { children: ReactNode }) {
       notificationDrawer={<NotificationDrawerPanel onClose={() => setDrawerOpen(false)} />}
       isNotificationDrawerExpanded={drawerOpen}
     >
+      {!!messages.data?.messages.length && (
+        <Suspense fallback={null}>
+          <GlobalMessages messages={messages.data.messages} />
+        </Suspense>
+      )}
       {children}
       <FreshLoginModal />
     </Page>

@@ -1,12 +1,9 @@
 /** Default permissions (prototypes): who gets which role on repositories created in the organization. */
 import { useState } from 'react';
-import { Button, FormGroup, Radio, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { FormGroup, Radio } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
-import { useInvalidate } from '../../api/hooks';
-import { Empty, ErrorState, FormModal, Loading } from '../../components/common';
-import { errorMessage, useAlert } from '../../components/alerts';
+import ListWithActions, { useRunAction } from '../../components/ListWithActions';
 import EntityPicker, { entityLabel, type Entity } from '../../components/EntityPicker';
 import RoleSelect from '../../components/RoleSelect';
 
@@ -19,89 +16,53 @@ interface Prototype {
 
 export default function DefaultPermissions({ org }: { org: string }) {
   const base = `/organization/${enc(org)}/prototypes`;
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  const [creating, setCreating] = useState(false);
+  const key = ['prototypes', org];
   const [anyone, setAnyone] = useState(true);
   const [creator, setCreator] = useState<Entity | null>(null);
   const [delegate, setDelegate] = useState<Entity | null>(null);
   const [role, setRole] = useState('read');
-  const q = useQuery({ queryKey: ['prototypes', org], queryFn: () => api.get<{ prototypes: Prototype[] }>(base) });
-  const run = async (label: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      alert('success', label);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-    await invalidate(['prototypes', org]);
-  };
+  const q = useQuery({ queryKey: key, queryFn: () => api.get<{ prototypes: Prototype[] }>(base), select: (d) => d.prototypes });
+  const run = useRunAction([key]);
   const entity = (e: Entity) => ({ name: e.name, kind: e.kind, is_robot: !!e.is_robot });
   return (
-    <>
-      <Toolbar>
-        <ToolbarContent>
-          <ToolbarItem>
-            <Button onClick={() => setCreating(true)}>Create default permission</Button>
-          </ToolbarItem>
-        </ToolbarContent>
-      </Toolbar>
-      {q.isLoading ? (
-        <Loading />
-      ) : q.error ? (
-        <ErrorState error={q.error} />
-      ) : q.data!.prototypes.length === 0 ? (
-        <Empty title="No default permissions">Default permissions give a user, robot or team a role on every new repository of the organization.</Empty>
-      ) : (
-        <Table aria-label="Default permissions" variant="compact">
-          <Thead>
-            <Tr>
-              <Th>Repository Created By</Th>
-              <Th>Permission Applied To</Th>
-              <Th>Permission</Th>
-              <Th screenReaderText="Actions" />
-            </Tr>
-          </Thead>
-          <Tbody>
-            {q.data!.prototypes.map((p) => (
-              <Tr key={p.id} data-testid="table-entry">
-                <Td dataLabel="Repository Created By">{p.activating_user ? p.activating_user.name : 'organization default'}</Td>
-                <Td dataLabel="Permission Applied To">{entityLabel(p.delegate)}</Td>
-                <Td dataLabel="Permission">
-                  <RoleSelect id={`proto-${p.id}`} label={`Permission for ${p.delegate.name}`} value={p.role} onChange={(r) => run(`Changed to ${r}`, () => api.put(`${base}/${enc(p.id)}`, { role: r }))} />
-                </Td>
-                <Td isActionCell>
-                  <Button variant="link" isDanger onClick={() => run('Deleted default permission', () => api.del(`${base}/${enc(p.id)}`))}>
-                    Delete
-                  </Button>
-                </Td>
-              </Tr>
-            ))}
-          </Tbody>
-        </Table>
-      )}
-      <FormModal
-        title="Create default permission"
-        isOpen={creating}
-        onClose={() => { setCreating(false); setCreator(null); setDelegate(null); }}
-        submitLabel="Create default permission"
-        submitDisabled={!delegate || (!anyone && !creator)}
-        onSubmit={async () => {
-          await api.post(base, { ...(anyone || !creator ? {} : { activating_user: entity(creator) }), delegate: entity(delegate!), role });
-          await invalidate(['prototypes', org]);
-          alert('success', 'Created default permission');
-        }}
-      >
-        <FormGroup label="Repository creator" role="radiogroup" fieldId="proto-creator" isStack>
-          <Radio id="proto-anyone" name="proto-creator" label="Anyone" isChecked={anyone} onChange={() => setAnyone(true)} />
-          <Radio id="proto-specific" name="proto-creator" label="Specific user" isChecked={!anyone} onChange={() => setAnyone(false)} />
-        </FormGroup>
-        {!anyone && <EntityPicker id="proto-creator-name" namespace={org} value={creator} onChange={setCreator} includeTeams={false} label="Repository created by" />}
-        <EntityPicker id="proto-delegate" namespace={org} value={delegate} onChange={setDelegate} label="Applied to" />
-        <FormGroup label="Permission" fieldId="proto-role">
-          <RoleSelect id="proto-role" label="Permission" value={role} onChange={setRole} />
-        </FormGroup>
-      </FormModal>
-    </>
+    <ListWithActions<Prototype>
+      label="Default permissions"
+      query={q}
+      rowKey={(p) => p.id}
+      columns={[
+        { title: 'Repository Created By', cell: (p) => (p.activating_user ? p.activating_user.name : 'organization default') },
+        { title: 'Permission Applied To', cell: (p) => entityLabel(p.delegate) },
+        {
+          title: 'Permission',
+          cell: (p) => <RoleSelect id={`proto-${p.id}`} label={`Permission for ${p.delegate.name}`} value={p.role} onChange={(r) => run(`Changed to ${r}`, () => api.put(`${base}/${enc(p.id)}`, { role: r }))} />,
+        },
+      ]}
+      actions={() => [{ title: 'Delete', confirm: (p) => `Delete the default permission of ${p.delegate.name}? Existing repositories keep their permissions.`, run: (p) => api.del(`${base}/${enc(p.id)}`), done: () => 'Deleted default permission' }]}
+      create={{
+        label: 'Create default permission',
+        submitDisabled: !delegate || (!anyone && !creator),
+        onSubmit: () => api.post(base, { ...(anyone || !creator ? {} : { activating_user: entity(creator) }), delegate: entity(delegate!), role }),
+        done: 'Created default permission',
+        onClose: () => {
+          setCreator(null);
+          setDelegate(null);
+        },
+        fields: (
+          <>
+            <FormGroup label="Repository creator" role="radiogroup" fieldId="proto-creator" isStack>
+              <Radio id="proto-anyone" name="proto-creator" label="Anyone" isChecked={anyone} onChange={() => setAnyone(true)} />
+              <Radio id="proto-specific" name="proto-creator" label="Specific user" isChecked={!anyone} onChange={() => setAnyone(false)} />
+            </FormGroup>
+            {!anyone && <EntityPicker id="proto-creator-name" namespace={org} value={creator} onChange={setCreator} includeTeams={false} label="Repository created by" />}
+            <EntityPicker id="proto-delegate" namespace={org} value={delegate} onChange={setDelegate} label="Applied to" />
+            <FormGroup label="Permission" fieldId="proto-role">
+              <RoleSelect id="proto-role" label="Permission" value={role} onChange={setRole} />
+            </FormGroup>
+          </>
+        ),
+      }}
+      empty={{ title: 'No default permissions', body: 'Default permissions give a user, robot or team a role on every new repository of the organization.' }}
+      invalidates={[key]}
+    />
   );
 }

@@ -30,14 +30,16 @@ import {
   TextInput,
   Title,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
 import { useInvalidate, useMe, useRegistryInfo, type QuotaReport } from '../../api/hooks';
 import { bytes, dateTime, duration } from '../../api/format';
-import { Copy, ErrorState, FormModal, Loading } from '../../components/common';
+import { Copy, FormModal, TypeToConfirmModal } from '../../components/common';
+import ListWithActions, { useRunAction } from '../../components/ListWithActions';
 import { errorMessage, useAlert } from '../../components/alerts';
 import type { Org } from './types';
+
+type Limit = NonNullable<Org['quotas']>[number]['limits'][number];
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 const parseDuration = (d: string) => {
@@ -58,7 +60,6 @@ function General({ name, org }: { name: string; org: Org | null }) {
   const [changingPassword, setChangingPassword] = useState(false);
   const [password, setPassword] = useState('');
   const [deleting, setDeleting] = useState(false);
-  const [confirm, setConfirm] = useState('');
   const options = ((config.TAG_EXPIRATION_OPTIONS as string[] | undefined) ?? ['0s', '1d', '1w', '2w', '4w']).map(parseDuration);
   if (!options.includes(current.tag_expiration_s)) options.push(current.tag_expiration_s);
   const path = org ? `/organization/${enc(name)}` : '/user/';
@@ -132,23 +133,17 @@ function General({ name, org }: { name: string; org: Org | null }) {
           <TextInput id="new-password-settings" type="password" value={password} onChange={(_e, v) => setPassword(v)} autoComplete="new-password" />
         </FormGroup>
       </FormModal>
-      <FormModal
+      <TypeToConfirmModal
         title={org ? 'Delete organization' : 'Delete account'}
+        name={name}
         isOpen={deleting}
         onClose={() => setDeleting(false)}
-        danger
-        submitLabel="Delete"
-        submitDisabled={confirm !== name}
-        onSubmit={async () => {
+        onConfirm={async () => {
           await api.del(path);
           await invalidate(['user']);
           navigate(org ? '/organization' : '/signin');
         }}
-      >
-        <FormGroup label={`Type ${name} to confirm`} fieldId="confirm-delete-ns">
-          <TextInput id="confirm-delete-ns" value={confirm} onChange={(_e, v) => setConfirm(v)} />
-        </FormGroup>
-      </FormModal>
+      />
     </Stack>
   );
 }
@@ -165,14 +160,11 @@ interface AppToken {
 function CliConfiguration() {
   const me = useMe();
   const { host } = useRegistryInfo();
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  const [creating, setCreating] = useState(false);
   const [title, setTitle] = useState('');
   const [shown, setShown] = useState<{ title: string; secret: string } | null>(null);
   const [encrypting, setEncrypting] = useState(false);
   const [password, setPassword] = useState('');
-  const q = useQuery({ queryKey: ['apptokens'], queryFn: () => api.get<{ tokens: AppToken[] }>('/user/apptoken') });
+  const tokens = useQuery({ queryKey: ['apptokens'], queryFn: () => api.get<{ tokens: AppToken[] }>('/user/apptoken'), select: (d) => d.tokens });
   return (
     <Stack hasGutter>
       <StackItem>
@@ -190,71 +182,40 @@ function CliConfiguration() {
         <Card>
           <CardTitle>Docker CLI and other Application Tokens</CardTitle>
           <CardBody>
-            <Button onClick={() => setCreating(true)}>Create application token</Button>
-            {q.isLoading ? (
-              <Loading />
-            ) : q.error ? (
-              <ErrorState error={q.error} />
-            ) : (
-              <Table aria-label="Application tokens" variant="compact">
-                <Thead>
-                  <Tr>
-                    <Th>Title</Th>
-                    <Th>Last Accessed</Th>
-                    <Th>Expiration</Th>
-                    <Th>Created</Th>
-                    <Th screenReaderText="Actions" />
-                  </Tr>
-                </Thead>
-                <Tbody>
-                  {q.data!.tokens.map((t) => (
-                    <Tr key={t.uuid} data-testid="table-entry">
-                      <Td dataLabel="Title">{t.title}</Td>
-                      <Td dataLabel="Last Accessed">{dateTime(t.last_accessed)}</Td>
-                      <Td dataLabel="Expiration">{dateTime(t.expiration)}</Td>
-                      <Td dataLabel="Created">{dateTime(t.created)}</Td>
-                      <Td isActionCell>
-                        <Button
-                          variant="link"
-                          isDanger
-                          onClick={async () => {
-                            try {
-                              await api.del(`/user/apptoken/${enc(t.uuid)}`);
-                              alert('success', `Revoked ${t.title}`);
-                            } catch (e) {
-                              alert('danger', errorMessage(e));
-                            }
-                            await invalidate(['apptokens']);
-                          }}
-                        >
-                          Revoke
-                        </Button>
-                      </Td>
-                    </Tr>
-                  ))}
-                </Tbody>
-              </Table>
-            )}
+            <ListWithActions<AppToken>
+              label="Application tokens"
+              query={tokens}
+              rowKey={(t) => t.uuid}
+              columns={[
+                { title: 'Title', cell: (t) => t.title },
+                { title: 'Last Accessed', cell: (t) => dateTime(t.last_accessed) },
+                { title: 'Expiration', cell: (t) => dateTime(t.expiration) },
+                { title: 'Created', cell: (t) => dateTime(t.created) },
+              ]}
+              actions={() => [{ title: 'Revoke', confirm: (t) => `Revoke the token ${t.title}? Logins with it stop working.`, run: (t) => api.del(`/user/apptoken/${enc(t.uuid)}`), done: (t) => `Revoked ${t.title}` }]}
+              create={{
+                label: 'Create application token',
+                submitLabel: 'Create',
+                submitDisabled: !title,
+                onSubmit: async () => {
+                  const r = await api.post<{ token: AppToken }>('/user/apptoken', { title });
+                  setShown({ title: r.token.title, secret: r.token.token_code ?? '' });
+                  return r.token;
+                },
+                done: (t) => `Created application token ${(t as AppToken).title}`,
+                onClose: () => setTitle(''),
+                fields: (
+                  <FormGroup label="Title" fieldId="apptoken-title" isRequired>
+                    <TextInput id="apptoken-title" value={title} onChange={(_e, v) => setTitle(v)} />
+                  </FormGroup>
+                ),
+              }}
+              empty={{ title: 'No application tokens', body: 'Application tokens log the Docker and Podman command lines in as you without your password.' }}
+              invalidates={[['apptokens']]}
+            />
           </CardBody>
         </Card>
       </StackItem>
-      <FormModal
-        title="Create application token"
-        isOpen={creating}
-        onClose={() => setCreating(false)}
-        submitLabel="Create"
-        submitDisabled={!title}
-        onSubmit={async () => {
-          const r = await api.post<{ token: AppToken }>('/user/apptoken', { title });
-          setShown({ title: r.token.title, secret: r.token.token_code ?? '' });
-          setTitle('');
-          await invalidate(['apptokens']);
-        }}
-      >
-        <FormGroup label="Title" fieldId="apptoken-title" isRequired>
-          <TextInput id="apptoken-title" value={title} onChange={(_e, v) => setTitle(v)} />
-        </FormGroup>
-      </FormModal>
       <FormModal
         title="Generate encrypted password"
         isOpen={encrypting}
@@ -311,8 +272,6 @@ export function QuotaBar({ report, limits = [] }: { report?: QuotaReport; limits
 
 function Quota({ name, org }: { name: string; org: Org | null }) {
   const me = useMe();
-  const invalidate = useInvalidate();
-  const alert = useAlert();
   const source = org ?? (me as unknown as Org);
   const quota = source.quotas?.[0];
   const [limit, setLimit] = useState(quota ? String(quota.limit_bytes / 1024 ** 3) : '');
@@ -320,16 +279,8 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
   const [limitType, setLimitType] = useState('Warning');
   const [percent, setPercent] = useState('80');
   const base = `/organization/${enc(name)}/quota`;
-  const refresh = () => invalidate(org ? ['organization', name] : ['user']);
-  const run = async (label: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      alert('success', label);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-    await refresh();
-  };
+  const owner = org ? ['organization', name] : ['user'];
+  const run = useRunAction([owner]);
   const units: Record<string, number> = { MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
   const limitBytes = Math.round(Number(limit) * units[unit]);
   const canEdit = !!me.super_user && !!org;
@@ -369,32 +320,19 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
           <Title headingLevel="h3" size="md">
             Quota Policy
           </Title>
-          <Table aria-label="Quota limits" variant="compact">
-            <Thead>
-              <Tr>
-                <Th>Action</Th>
-                <Th>Quota Threshold</Th>
-                {canEdit && <Th screenReaderText="Actions" />}
-              </Tr>
-            </Thead>
-            <Tbody>
-              {quota.limits.map((l) => (
-                <Tr key={l.id} data-testid="quota-limit">
-                  <Td dataLabel="Action">
-                    <Label color={l.type === 'Reject' ? 'red' : 'orange'}>{l.type}</Label>
-                  </Td>
-                  <Td dataLabel="Quota Threshold">{l.limit_percent}%</Td>
-                  {canEdit && (
-                    <Td isActionCell>
-                      <Button variant="link" isDanger onClick={() => run('Limit removed', () => api.del(`${base}/${enc(quota.id)}/limit/${enc(l.id)}`))}>
-                        Remove
-                      </Button>
-                    </Td>
-                  )}
-                </Tr>
-              ))}
-            </Tbody>
-          </Table>
+          <ListWithActions<Limit>
+            label="Quota limits"
+            query={{ data: quota.limits, isLoading: false, error: null }}
+            rowKey={(l) => l.id}
+            rowTestId="quota-limit"
+            columns={[
+              { title: 'Action', cell: (l) => <Label color={l.type === 'Reject' ? 'red' : 'orange'}>{l.type}</Label> },
+              { title: 'Quota Threshold', cell: (l) => `${l.limit_percent}%` },
+            ]}
+            actions={canEdit ? () => [{ title: 'Remove', confirm: (l) => `Remove the ${l.type} limit at ${l.limit_percent}%?`, run: (l) => api.del(`${base}/${enc(quota.id)}/limit/${enc(l.id)}`), done: () => 'Limit removed' }] : undefined}
+            empty={{ title: 'No limits', body: 'Without a Reject limit, pushes are refused at 100 % of the quota.' }}
+            invalidates={[owner]}
+          />
           {canEdit && (
             <Form
               isHorizontal

@@ -4,15 +4,14 @@
  * fetched when the credentials open and dropped from the cache when they close.
  */
 import { useState } from 'react';
-import { Button, FormGroup, FormSelect, FormSelectOption, Modal, ModalBody, ModalHeader, Radio, Tab, TabTitleText, Tabs, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
-import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { Button, FormGroup, Modal, ModalBody, ModalHeader, Radio, Tab, TabTitleText, Tabs, TextInput, Title } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
-import { api, enc, repoPath } from '../../api/client';
-import { useInvalidate, useRegistryInfo } from '../../api/hooks';
+import { api, enc } from '../../api/client';
+import { useRegistryInfo } from '../../api/hooks';
 import { dateTime } from '../../api/format';
-import { Copy, Empty, ErrorState, FormModal, Loading } from '../../components/common';
-import { errorMessage, useAlert } from '../../components/alerts';
-import RoleSelect from '../../components/RoleSelect';
+import { Copy, ErrorState, Loading } from '../../components/common';
+import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import RepositoryPermissionsModal from '../../components/RepositoryPermissionsModal';
 import { robotBase } from './types';
 
 interface Robot {
@@ -48,8 +47,7 @@ export function kubernetesSecret(scope: string, username: string, token: string)
 function Credentials({ base, robot, onClose }: { base: string; robot: Robot; onClose: () => void }) {
   const { host } = useRegistryInfo();
   const short = robot.name.split('+')[1];
-  const invalidate = useInvalidate();
-  const alert = useAlert();
+  const run = useRunAction([['robot-token', robot.name]]);
   const [scope, setScope] = useState<'org' | 'registry'>('org');
   const q = useQuery({ queryKey: ['robot-token', robot.name], queryFn: () => api.get<Robot>(`${base}/${enc(short)}`), gcTime: 0 });
   const [tab, setTab] = useState<string | number>('robot');
@@ -74,18 +72,7 @@ function Credentials({ base, robot, onClose }: { base: string; robot: Robot; onC
                 <Copy label="Robot token" value={token} testId="robot-token" />
               </FormGroup>
               <p style={{ margin: '1rem 0' }}>Regenerating the token invalidates every login that uses the current one.</p>
-              <Button
-                variant="warning"
-                onClick={async () => {
-                  try {
-                    await api.post(`${base}/${enc(short)}/regenerate`);
-                    await invalidate(['robot-token', robot.name]);
-                    alert('success', `Regenerated the token of ${robot.name}`);
-                  } catch (e) {
-                    alert('danger', errorMessage(e));
-                  }
-                }}
-              >
+              <Button variant="warning" onClick={() => run(`Regenerated the token of ${robot.name}`, () => api.post(`${base}/${enc(short)}/regenerate`))}>
                 Regenerate token now
               </Button>
             </Tab>
@@ -130,139 +117,68 @@ function Credentials({ base, robot, onClose }: { base: string; robot: Robot; onC
   );
 }
 
-function RepoPermissionModal({ namespace, robot, onClose }: { namespace: string; robot: Robot; onClose: () => void }) {
-  const repos = useQuery({ queryKey: ['repositories', namespace, ''], queryFn: () => api.get<{ repositories: { name: string }[] }>(`/repository?namespace=${enc(namespace)}`) });
-  const [repo, setRepo] = useState('');
-  const [role, setRole] = useState('read');
-  const invalidate = useInvalidate();
-  const names = repos.data?.repositories.map((r) => r.name) ?? [];
-  const chosen = repo || names[0] || '';
-  return (
-    <FormModal
-      title={`Set repository permissions for ${robot.name}`}
-      isOpen
-      onClose={onClose}
-      submitLabel="Save"
-      submitDisabled={!chosen}
-      onSubmit={async () => {
-        await api.put(`${repoPath(namespace, chosen)}/permissions/user/${enc(robot.name)}`, { role });
-        await invalidate(['robots', namespace], ['permissions', namespace, chosen]);
-      }}
-    >
-      <FormGroup label="Repository" fieldId="robot-repo">
-        <FormSelect id="robot-repo" value={chosen} onChange={(_e, v) => setRepo(v)}>
-          {names.map((n) => (
-            <FormSelectOption key={n} value={n} label={n} />
-          ))}
-        </FormSelect>
-      </FormGroup>
-      <FormGroup label="Permission" fieldId="robot-role">
-        <RoleSelect id="robot-role" label="Permission" value={role} onChange={setRole} />
-      </FormGroup>
-    </FormModal>
-  );
-}
-
 export default function Robots({ namespace, isUser }: { namespace: string; isUser: boolean }) {
   const base = robotBase(namespace, isUser);
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  const [creating, setCreating] = useState(false);
+  const key = ['robots', namespace];
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [viewing, setViewing] = useState<Robot | null>(null);
   const [perms, setPerms] = useState<Robot | null>(null);
-  const q = useQuery({ queryKey: ['robots', namespace], queryFn: () => api.get<{ robots: Robot[] }>(`${base}?permissions=true&token=false`) });
+  const q = useQuery({ queryKey: key, queryFn: () => api.get<{ robots: Robot[] }>(`${base}?permissions=true&token=false`), select: (d) => d.robots });
   return (
     <>
-      <Toolbar>
-        <ToolbarContent>
-          <ToolbarItem>
-            <Button onClick={() => setCreating(true)}>Create robot account</Button>
-          </ToolbarItem>
-        </ToolbarContent>
-      </Toolbar>
-      {q.isLoading ? (
-        <Loading />
-      ) : q.error ? (
-        <ErrorState error={q.error} />
-      ) : q.data!.robots.length === 0 ? (
-        <Empty title="No robot accounts" action={<Button onClick={() => setCreating(true)}>Create robot account</Button>}>
-          Robot accounts give automation (CI, Kubernetes) its own credentials with only the permissions it needs.
-        </Empty>
-      ) : (
-        <Table aria-label="Robot accounts" variant="compact">
-          <Thead>
-            <Tr>
-              <Th>Robot account name</Th>
-              <Th>Teams</Th>
-              <Th>Repositories</Th>
-              <Th>Last accessed</Th>
-              <Th>Created</Th>
-              <Th screenReaderText="Actions" />
-            </Tr>
-          </Thead>
-          <Tbody>
-            {q.data!.robots.map((r) => (
-              <Tr key={r.name} data-testid="table-entry">
-                <Td dataLabel="Robot account name">
-                  <Button variant="link" isInline onClick={() => setViewing(r)}>
-                    {r.name}
-                  </Button>
-                  {r.description && <div className="pf-v6-u-color-200">{r.description}</div>}
-                </Td>
-                <Td dataLabel="Teams">{(r.teams ?? []).map((t) => t.name).join(', ') || '—'}</Td>
-                <Td dataLabel="Repositories">{(r.repositories ?? []).join(', ') || '—'}</Td>
-                <Td dataLabel="Last accessed">{dateTime(r.last_accessed)}</Td>
-                <Td dataLabel="Created">{dateTime(r.created)}</Td>
-                <Td isActionCell>
-                  <ActionsColumn
-                    items={[
-                      { title: 'View credentials', onClick: () => setViewing(r) },
-                      { title: 'Set repository permissions', onClick: () => setPerms(r) },
-                      {
-                        title: 'Delete',
-                        onClick: async () => {
-                          try {
-                            await api.del(`${base}/${enc(r.name.split('+')[1])}`);
-                            alert('success', `Deleted ${r.name}`);
-                          } catch (e) {
-                            alert('danger', errorMessage(e));
-                          }
-                          await invalidate(['robots', namespace]);
-                        },
-                      },
-                    ]}
-                  />
-                </Td>
-              </Tr>
-            ))}
-          </Tbody>
-        </Table>
-      )}
-      <FormModal
-        title="Create robot account"
-        isOpen={creating}
-        onClose={() => setCreating(false)}
-        submitLabel="Create robot account"
-        submitDisabled={!/^[a-z][a-z0-9_]{1,254}$/.test(name)}
-        onSubmit={async () => {
-          await api.put(`${base}/${enc(name)}`, { description });
-          await invalidate(['robots', namespace]);
-          alert('success', `Created robot account ${namespace}+${name}`);
-          setName('');
-          setDescription('');
+      <ListWithActions<Robot>
+        label="Robot accounts"
+        query={q}
+        rowKey={(r) => r.name}
+        filterText={(r) => r.name}
+        columns={[
+          {
+            title: 'Robot account name',
+            cell: (r) => (
+              <>
+                <Button variant="link" isInline onClick={() => setViewing(r)}>
+                  {r.name}
+                </Button>
+                {r.description && <div className="pf-v6-u-color-200">{r.description}</div>}
+              </>
+            ),
+          },
+          { title: 'Teams', cell: (r) => (r.teams ?? []).map((t) => t.name).join(', ') || '—' },
+          { title: 'Repositories', cell: (r) => (r.repositories ?? []).join(', ') || '—' },
+          { title: 'Last accessed', cell: (r) => dateTime(r.last_accessed) },
+          { title: 'Created', cell: (r) => dateTime(r.created) },
+        ]}
+        actions={() => [
+          { title: 'View credentials', open: setViewing },
+          { title: 'Set repository permissions', open: setPerms },
+          { title: 'Delete', confirm: (r) => `Delete the robot account ${r.name}? Logins with its token stop working.`, run: (r) => api.del(`${base}/${enc(r.name.split('+')[1])}`), done: (r) => `Deleted ${r.name}` },
+        ]}
+        create={{
+          label: 'Create robot account',
+          submitDisabled: !/^[a-z][a-z0-9_]{1,254}$/.test(name),
+          onSubmit: () => api.put(`${base}/${enc(name)}`, { description }),
+          done: `Created robot account ${namespace}+${name}`,
+          onClose: () => {
+            setName('');
+            setDescription('');
+          },
+          fields: (
+            <>
+              <FormGroup label="Robot name" fieldId="robot-name" isRequired>
+                <TextInput id="robot-name" value={name} onChange={(_e, v) => setName(v)} />
+              </FormGroup>
+              <FormGroup label="Description" fieldId="robot-description">
+                <TextInput id="robot-description" value={description} onChange={(_e, v) => setDescription(v)} />
+              </FormGroup>
+            </>
+          ),
         }}
-      >
-        <FormGroup label="Robot name" fieldId="robot-name" isRequired>
-          <TextInput id="robot-name" value={name} onChange={(_e, v) => setName(v)} />
-        </FormGroup>
-        <FormGroup label="Description" fieldId="robot-description">
-          <TextInput id="robot-description" value={description} onChange={(_e, v) => setDescription(v)} />
-        </FormGroup>
-      </FormModal>
+        empty={{ title: 'No robot accounts', body: 'Robot accounts give automation (CI, Kubernetes) its own credentials with only the permissions it needs.' }}
+        invalidates={[key]}
+      />
       {viewing && <Credentials base={base} robot={viewing} onClose={() => setViewing(null)} />}
-      {perms && <RepoPermissionModal namespace={namespace} robot={perms} onClose={() => setPerms(null)} />}
+      {perms && <RepositoryPermissionsModal namespace={namespace} entity={{ kind: 'user', name: perms.name }} permissionsPath={`${base}/${enc(perms.name.split('+')[1])}/permissions`} onClose={() => setPerms(null)} />}
     </>
   );
 }

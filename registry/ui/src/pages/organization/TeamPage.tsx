@@ -1,14 +1,12 @@
 /** Team page: members (users, robots, pending invitations), add and remove. */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { Breadcrumb, BreadcrumbItem, Button, Label, PageSection, Title, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { Breadcrumb, BreadcrumbItem, Label, PageSection, Title } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
-import { useInvalidate, type Avatar as AvatarData } from '../../api/hooks';
+import type { Avatar as AvatarData } from '../../api/hooks';
 import Avatar from '../../components/Avatar';
-import { Empty, ErrorState, FormModal, Loading } from '../../components/common';
-import { errorMessage, useAlert } from '../../components/alerts';
+import ListWithActions from '../../components/ListWithActions';
 import EntityPicker, { type Entity } from '../../components/EntityPicker';
 
 interface TeamMember {
@@ -22,12 +20,8 @@ interface TeamMember {
 export default function TeamPage() {
   const { organizationName = '', teamName = '' } = useParams();
   const base = `/organization/${enc(organizationName)}/team/${enc(teamName)}/members`;
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  const [adding, setAdding] = useState(false);
   const [entity, setEntity] = useState<Entity | null>(null);
   const q = useQuery({ queryKey: ['team', organizationName, teamName], queryFn: () => api.get<{ members: TeamMember[]; can_edit: boolean }>(`${base}?includePending=true`) });
-  const refresh = () => invalidate(['team', organizationName, teamName], ['organization', organizationName]);
   return (
     <>
       <PageSection>
@@ -45,84 +39,51 @@ export default function TeamPage() {
         </Title>
       </PageSection>
       <PageSection>
-        {q.data?.can_edit && (
-          <Toolbar>
-            <ToolbarContent>
-              <ToolbarItem>
-                <Button onClick={() => setAdding(true)}>Add new member</Button>
-              </ToolbarItem>
-            </ToolbarContent>
-          </Toolbar>
-        )}
-        {q.isLoading ? (
-          <Loading />
-        ) : q.error ? (
-          <ErrorState error={q.error} />
-        ) : q.data!.members.length === 0 ? (
-          <Empty title="This team has no members" />
-        ) : (
-          <Table aria-label="Team members" variant="compact">
-            <Thead>
-              <Tr>
-                <Th>Team member</Th>
-                <Th>Type</Th>
-                {q.data!.can_edit && <Th screenReaderText="Actions" />}
-              </Tr>
-            </Thead>
-            <Tbody>
-              {q.data!.members.map((m) => (
-                <Tr key={m.name} data-testid="table-entry">
-                  <Td dataLabel="Team member">
-                    <Avatar avatar={m.avatar} />
-                    {m.name}
-                    {m.invited && (
-                      <Label isCompact color="orange" style={{ marginLeft: 8 }}>
-                        invited
-                      </Label>
-                    )}
-                  </Td>
-                  <Td dataLabel="Type">{m.is_robot ? 'Robot account' : m.invited ? 'Invited' : 'User'}</Td>
-                  {q.data!.can_edit && (
-                    <Td isActionCell>
-                      <Button
-                        variant="link"
-                        isDanger
-                        aria-label={`Remove ${m.name}`}
-                        onClick={async () => {
-                          try {
-                            await api.del(`${base}/${enc(m.name)}`);
-                            alert('success', `Removed ${m.name} from ${teamName}`);
-                          } catch (e) {
-                            alert('danger', errorMessage(e));
-                          }
-                          await refresh();
-                        }}
-                      >
-                        Remove
-                      </Button>
-                    </Td>
+        <ListWithActions<TeamMember>
+          label="Team members"
+          query={{ ...q, data: q.data?.members }}
+          rowKey={(m) => m.name}
+          filterText={(m) => m.name}
+          columns={[
+            {
+              title: 'Team member',
+              cell: (m) => (
+                <>
+                  <Avatar avatar={m.avatar} />
+                  {m.name}
+                  {m.invited && (
+                    <Label isCompact color="orange" style={{ marginLeft: 8 }}>
+                      invited
+                    </Label>
                   )}
-                </Tr>
-              ))}
-            </Tbody>
-          </Table>
-        )}
+                </>
+              ),
+            },
+            { title: 'Type', cell: (m) => (m.is_robot ? 'Robot account' : m.invited ? 'Invited' : 'User') },
+          ]}
+          actions={
+            q.data?.can_edit
+              ? () => [{ title: 'Remove', confirm: (m) => `Remove ${m.name} from team ${teamName}?`, run: (m) => api.del(`${base}/${enc(m.name)}`), done: (m) => `Removed ${m.name} from ${teamName}` }]
+              : undefined
+          }
+          create={
+            q.data?.can_edit
+              ? {
+                  label: 'Add new member',
+                  submitLabel: 'Add member',
+                  submitDisabled: !entity,
+                  onSubmit: () => api.put<{ invited?: boolean }>(`${base}/${enc(entity!.name)}`),
+                  // Users outside the organization are invited; they join when they accept.
+                  done: (r) => `${(r as { invited?: boolean }).invited ? 'Invited' : 'Added'} ${entity!.name} to ${teamName}`,
+                  onClose: () => setEntity(null),
+                  fields: <EntityPicker namespace={organizationName} value={entity} onChange={setEntity} includeTeams={false} label="User or robot account" />,
+                }
+              : undefined
+          }
+          empty={{ title: 'This team has no members' }}
+          invalidates={[['team', organizationName, teamName], ['organization', organizationName]]}
+        />
       </PageSection>
-      <FormModal
-        title="Add new member"
-        isOpen={adding}
-        onClose={() => { setAdding(false); setEntity(null); }}
-        submitLabel="Add member"
-        submitDisabled={!entity}
-        onSubmit={async () => {
-          const r = await api.put<{ invited?: boolean }>(`${base}/${enc(entity!.name)}`);
-          await refresh();
-          // Users outside the organization are invited; they join when they accept.
-          alert('success', r.invited ? `Invited ${entity!.name} to ${teamName}` : `Added ${entity!.name} to ${teamName}`);
-        }}
-      >
-        <EntityPicker namespace={organizationName} value={entity} onChange={setEntity} includeTeams={false} label="User or robot account" />
-      </FormModal>
     </>
   );
 }

@@ -1,16 +1,14 @@
 /** Teams and membership: Team View (roles, create, delete), Members View, Collaborators View. */
 import { useState } from 'react';
-import { Link } from 'react-router-dom';
-import { Button, FormGroup, FormSelect, FormSelectOption, TextInput, ToggleGroup, ToggleGroupItem, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
-import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { FormGroup, FormSelect, FormSelectOption, TextInput, ToggleGroup, ToggleGroupItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
-import { useNavigate } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import { api, enc } from '../../api/client';
-import { useInvalidate, type Avatar as AvatarData } from '../../api/hooks';
+import type { Avatar as AvatarData } from '../../api/hooks';
 import Avatar from '../../components/Avatar';
-import { Empty, ErrorState, FormModal, Loading } from '../../components/common';
-import { errorMessage, useAlert } from '../../components/alerts';
-import type { Org } from './types';
+import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import RepositoryPermissionsModal from '../../components/RepositoryPermissionsModal';
+import type { Org, TeamSummary } from './types';
 
 const ROLES = ['member', 'creator', 'admin'];
 
@@ -23,171 +21,125 @@ interface Member {
 }
 
 function TeamView({ org }: { org: Org }) {
-  const invalidate = useInvalidate();
-  const alert = useAlert();
   const navigate = useNavigate();
-  const [creating, setCreating] = useState(false);
+  const key = ['organization', org.name];
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [role, setRole] = useState('member');
+  const [perms, setPerms] = useState<TeamSummary | null>(null);
   const base = `/organization/${enc(org.name)}/team`;
   const teams = (org.ordered_teams ?? Object.keys(org.teams ?? {})).map((t) => org.teams![t]).filter(Boolean);
-  const setTeamRole = async (team: string, newRole: string) => {
-    try {
-      await api.put(`${base}/${enc(team)}`, { role: newRole });
-      alert('success', `Team ${team} is now ${newRole}`);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-    await invalidate(['organization', org.name]);
-  };
-  const remove = async (team: string) => {
-    try {
-      await api.del(`${base}/${enc(team)}`);
-      alert('success', `Deleted team ${team}`);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-    await invalidate(['organization', org.name]);
-  };
+  const run = useRunAction([key]);
+  const roleSelect = (id: string, label: string, value: string, onChange: (v: string) => void) => (
+    <FormSelect id={id} value={value} onChange={(_e, v) => onChange(v)} aria-label={label} style={{ width: 'auto' }}>
+      {ROLES.map((r) => (
+        <FormSelectOption key={r} value={r} label={r.charAt(0).toUpperCase() + r.slice(1)} />
+      ))}
+    </FormSelect>
+  );
   return (
     <>
-      {org.is_admin && (
-        <Toolbar>
-          <ToolbarContent>
-            <ToolbarItem>
-              <Button onClick={() => setCreating(true)}>Create new team</Button>
-            </ToolbarItem>
-          </ToolbarContent>
-        </Toolbar>
-      )}
-      <Table aria-label="Teams" variant="compact">
-        <Thead>
-          <Tr>
-            <Th>Team name</Th>
-            <Th>Members</Th>
-            <Th>Repositories</Th>
-            <Th>Team role</Th>
-            {org.is_admin && <Th screenReaderText="Actions" />}
-          </Tr>
-        </Thead>
-        <Tbody>
-          {teams.map((t) => (
-            <Tr key={t.name} data-testid="table-entry">
-              <Td dataLabel="Team name">
+      <ListWithActions<TeamSummary>
+        label="Teams"
+        query={{ data: teams, isLoading: false, error: null }}
+        rowKey={(t) => t.name}
+        filterText={(t) => t.name}
+        columns={[
+          {
+            title: 'Team name',
+            cell: (t) => (
+              <>
                 <Avatar avatar={t.avatar} />
                 <Link to={`/organization/${org.name}/teams/${t.name}`}>{t.name}</Link>
-              </Td>
-              <Td dataLabel="Members">{t.member_count}</Td>
-              <Td dataLabel="Repositories">{t.repo_count}</Td>
-              <Td dataLabel="Team role">
-                {org.is_admin ? (
-                  <FormSelect value={t.role} onChange={(_e, v) => setTeamRole(t.name, v)} aria-label={`Role of team ${t.name}`} style={{ width: 'auto' }}>
-                    {ROLES.map((r) => (
-                      <FormSelectOption key={r} value={r} label={r.charAt(0).toUpperCase() + r.slice(1)} />
-                    ))}
-                  </FormSelect>
-                ) : (
-                  t.role
-                )}
-              </Td>
-              {org.is_admin && (
-                <Td isActionCell>
-                  <ActionsColumn
-                    items={[
-                      { title: 'Manage team members', onClick: () => navigate(`/organization/${org.name}/teams/${t.name}`) },
-                      { title: 'Delete', onClick: () => remove(t.name) },
-                    ]}
-                  />
-                </Td>
-              )}
-            </Tr>
-          ))}
-        </Tbody>
-      </Table>
-      <FormModal
-        title="Create team"
-        isOpen={creating}
-        onClose={() => setCreating(false)}
-        submitLabel="Create team"
-        submitDisabled={!/^[a-z][a-z0-9]+$/.test(name)}
-        onSubmit={async () => {
-          await api.put(`${base}/${enc(name)}`, { name, role, description });
-          await invalidate(['organization', org.name]);
-          alert('success', `Created team ${name}`);
-          setName('');
-          setDescription('');
-        }}
-      >
-        <FormGroup label="Team name" fieldId="team-name" isRequired>
-          <TextInput id="team-name" value={name} onChange={(_e, v) => setName(v)} />
-        </FormGroup>
-        <FormGroup label="Description" fieldId="team-description">
-          <TextInput id="team-description" value={description} onChange={(_e, v) => setDescription(v)} />
-        </FormGroup>
-        <FormGroup label="Team role" fieldId="team-role">
-          <FormSelect id="team-role" value={role} onChange={(_e, v) => setRole(v)}>
-            {ROLES.map((r) => (
-              <FormSelectOption key={r} value={r} label={r.charAt(0).toUpperCase() + r.slice(1)} />
-            ))}
-          </FormSelect>
-        </FormGroup>
-      </FormModal>
+              </>
+            ),
+          },
+          { title: 'Members', cell: (t) => t.member_count },
+          { title: 'Repositories', cell: (t) => t.repo_count },
+          {
+            title: 'Team role',
+            cell: (t) => (org.is_admin ? roleSelect(`team-role-${t.name}`, `Role of team ${t.name}`, t.role, (r) => void run(`Team ${t.name} is now ${r}`, () => api.put(`${base}/${enc(t.name)}`, { role: r }))) : t.role),
+          },
+        ]}
+        actions={
+          org.is_admin
+            ? () => [
+                { title: 'Manage team members', open: (t) => navigate(`/organization/${org.name}/teams/${t.name}`) },
+                { title: 'Set repository permissions', open: setPerms },
+                { title: 'Delete', confirm: (t) => `Delete the team ${t.name}? Its members lose the permissions it gave them.`, run: (t) => api.del(`${base}/${enc(t.name)}`), done: (t) => `Deleted team ${t.name}` },
+              ]
+            : undefined
+        }
+        create={
+          org.is_admin
+            ? {
+                label: 'Create new team',
+                submitLabel: 'Create team',
+                submitDisabled: !/^[a-z][a-z0-9]+$/.test(name),
+                onSubmit: () => api.put(`${base}/${enc(name)}`, { name, role, description }),
+                done: `Created team ${name}`,
+                onClose: () => {
+                  setName('');
+                  setDescription('');
+                },
+                fields: (
+                  <>
+                    <FormGroup label="Team name" fieldId="team-name" isRequired>
+                      <TextInput id="team-name" value={name} onChange={(_e, v) => setName(v)} />
+                    </FormGroup>
+                    <FormGroup label="Description" fieldId="team-description">
+                      <TextInput id="team-description" value={description} onChange={(_e, v) => setDescription(v)} />
+                    </FormGroup>
+                    <FormGroup label="Team role" fieldId="team-role">
+                      {roleSelect('team-role', 'Team role', role, setRole)}
+                    </FormGroup>
+                  </>
+                ),
+              }
+            : undefined
+        }
+        empty={{ title: 'No teams', body: 'Teams give their members a role in the organization and permissions on its repositories.' }}
+        invalidates={[key]}
+      />
+      {perms && (
+        <RepositoryPermissionsModal namespace={org.name} entity={{ kind: 'team', name: perms.name }} permissionsPath={`${base}/${enc(perms.name)}/permissions`} onClose={() => setPerms(null)} />
+      )}
     </>
   );
 }
 
 function MembersView({ org, collaborators }: { org: Org; collaborators: boolean }) {
   const path = `/organization/${enc(org.name)}/${collaborators ? 'collaborators' : 'members'}`;
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  const q = useQuery({ queryKey: ['organization', org.name, collaborators ? 'collaborators' : 'members'], queryFn: () => api.get<{ members?: Member[]; collaborators?: Member[] }>(path) });
-  if (q.isLoading) return <Loading />;
-  if (q.error) return <ErrorState error={q.error} />;
-  const rows = q.data!.members ?? q.data!.collaborators ?? [];
-  if (rows.length === 0) return <Empty title={collaborators ? 'No collaborators' : 'No members'}>{collaborators ? 'Users outside the organization with permissions on its repositories appear here.' : undefined}</Empty>;
+  const key = ['organization', org.name, collaborators ? 'collaborators' : 'members'];
+  const q = useQuery({ queryKey: key, queryFn: () => api.get<{ members?: Member[]; collaborators?: Member[] }>(path), select: (d) => d.members ?? d.collaborators ?? [] });
   return (
-    <Table aria-label={collaborators ? 'Collaborators' : 'Members'} variant="compact">
-      <Thead>
-        <Tr>
-          <Th>User name</Th>
-          <Th>Teams</Th>
-          <Th>Direct repository permissions</Th>
-          {collaborators && org.is_admin && <Th screenReaderText="Actions" />}
-        </Tr>
-      </Thead>
-      <Tbody>
-        {rows.map((m) => (
-          <Tr key={m.name}>
-            <Td dataLabel="User name">
+    <ListWithActions<Member>
+      label={collaborators ? 'Collaborators' : 'Members'}
+      query={q}
+      rowKey={(m) => m.name}
+      rowTestId="member-entry"
+      filterText={(m) => m.name}
+      columns={[
+        {
+          title: 'User name',
+          cell: (m) => (
+            <>
               <Avatar avatar={m.avatar} />
               {m.name}
-            </Td>
-            <Td dataLabel="Teams">{(m.teams ?? []).map((t) => t.name).join(', ')}</Td>
-            <Td dataLabel="Direct repository permissions">{(m.repositories ?? []).length}</Td>
-            {collaborators && org.is_admin && (
-              <Td isActionCell>
-                <Button
-                  variant="link"
-                  isDanger
-                  onClick={async () => {
-                    try {
-                      await api.del(`/organization/${enc(org.name)}/members/${enc(m.name)}`);
-                      alert('success', `Removed ${m.name}`);
-                    } catch (e) {
-                      alert('danger', errorMessage(e));
-                    }
-                    await invalidate(['organization', org.name]);
-                  }}
-                >
-                  Remove
-                </Button>
-              </Td>
-            )}
-          </Tr>
-        ))}
-      </Tbody>
-    </Table>
+            </>
+          ),
+        },
+        { title: 'Teams', cell: (m) => (m.teams ?? []).map((t) => t.name).join(', ') },
+        { title: 'Direct repository permissions', cell: (m) => (m.repositories ?? []).length },
+      ]}
+      actions={
+        collaborators && org.is_admin
+          ? () => [{ title: 'Remove', confirm: (m) => `Remove ${m.name}'s permissions on every repository of ${org.name}?`, run: (m) => api.del(`/organization/${enc(org.name)}/members/${enc(m.name)}`), done: (m) => `Removed ${m.name}` }]
+          : undefined
+      }
+      empty={collaborators ? { title: 'No collaborators', body: 'Users outside the organization with permissions on its repositories appear here.' } : { title: 'No members' }}
+      invalidates={[['organization', org.name]]}
+    />
   );
 }
 

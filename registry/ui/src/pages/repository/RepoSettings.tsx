@@ -10,17 +10,13 @@ import {
   FormGroup,
   Stack,
   StackItem,
-  TextInput,
-  Toolbar,
-  ToolbarContent,
-  ToolbarItem,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath } from '../../api/client';
 import { useInvalidate } from '../../api/hooks';
-import { ErrorState, FormModal, Loading } from '../../components/common';
-import { errorMessage, useAlert } from '../../components/alerts';
+import { TypeToConfirmModal } from '../../components/common';
+import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import { useAlert } from '../../components/alerts';
 import EntityPicker, { type Entity } from '../../components/EntityPicker';
 import RoleSelect from '../../components/RoleSelect';
 import Avatar from '../../components/Avatar';
@@ -34,107 +30,73 @@ interface Permission {
   avatar?: AvatarData;
 }
 
+type PermissionRow = Permission & { type: 'user' | 'robot' | 'team' };
+
 function Permissions({ repo }: { repo: Repository }) {
   const base = repoPath(repo.namespace, repo.name);
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  const [adding, setAdding] = useState(false);
+  const key = ['permissions', repo.namespace, repo.name];
   const [entity, setEntity] = useState<Entity | null>(null);
   const [role, setRole] = useState('read');
   const q = useQuery({
-    queryKey: ['permissions', repo.namespace, repo.name],
-    queryFn: async () => {
+    queryKey: key,
+    queryFn: async (): Promise<PermissionRow[]> => {
       const [users, teams] = await Promise.all([
         api.get<{ permissions: Record<string, Permission> }>(`${base}/permissions/user/`),
         repo.is_organization ? api.get<{ permissions: Record<string, Permission> }>(`${base}/permissions/team/`) : Promise.resolve({ permissions: {} as Record<string, Permission> }),
       ]);
       return [
-        ...Object.values(users.permissions).map((p) => ({ ...p, type: p.is_robot ? 'robot' : 'user' })),
-        ...Object.values(teams.permissions).map((p) => ({ ...p, type: 'team' })),
+        ...Object.values(users.permissions).map((p) => ({ ...p, type: p.is_robot ? ('robot' as const) : ('user' as const) })),
+        ...Object.values(teams.permissions).map((p) => ({ ...p, type: 'team' as const })),
       ];
     },
   });
+  const run = useRunAction([key]);
   const path = (type: string, name: string) => `${base}/permissions/${type === 'team' ? 'team' : 'user'}/${enc(name)}`;
-  const change = async (type: string, name: string, newRole: string) => {
-    try {
-      await api.put(path(type, name), { role: newRole });
-      alert('success', `Changed ${name} to ${newRole}`);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-    await invalidate(['permissions', repo.namespace, repo.name]);
-  };
-  const remove = async (type: string, name: string) => {
-    try {
-      await api.del(path(type, name));
-      alert('success', `Removed permission of ${name}`);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-    await invalidate(['permissions', repo.namespace, repo.name]);
-  };
   return (
     <Card>
       <CardTitle>User and robot permissions</CardTitle>
       <CardBody>
-        <Toolbar>
-          <ToolbarContent>
-            <ToolbarItem>
-              <Button onClick={() => setAdding(true)}>Add permissions</Button>
-            </ToolbarItem>
-          </ToolbarContent>
-        </Toolbar>
-        {q.isLoading ? (
-          <Loading />
-        ) : q.error ? (
-          <ErrorState error={q.error} />
-        ) : (
-          <Table aria-label="Repository permissions" variant="compact">
-            <Thead>
-              <Tr>
-                <Th>Account</Th>
-                <Th>Type</Th>
-                <Th>Permissions</Th>
-                <Th screenReaderText="Actions" />
-              </Tr>
-            </Thead>
-            <Tbody>
-              {q.data!.map((p) => (
-                <Tr key={`${p.type}-${p.name}`} data-testid="permission-entry">
-                  <Td dataLabel="Account">
-                    <Avatar avatar={p.avatar} />
-                    {p.name}
-                  </Td>
-                  <Td dataLabel="Type">{p.type}</Td>
-                  <Td dataLabel="Permissions">
-                    <RoleSelect id={`role-${p.type}-${p.name}`} label={`Permission of ${p.name}`} value={p.role} onChange={(r) => change(p.type, p.name, r)} />
-                  </Td>
-                  <Td isActionCell>
-                    <Button variant="link" isDanger onClick={() => remove(p.type, p.name)} aria-label={`Delete permission of ${p.name}`}>
-                      Delete
-                    </Button>
-                  </Td>
-                </Tr>
-              ))}
-            </Tbody>
-          </Table>
-        )}
-        <FormModal
-          title="Add permissions"
-          isOpen={adding}
-          onClose={() => { setAdding(false); setEntity(null); }}
-          submitLabel="Add permission"
-          submitDisabled={!entity}
-          onSubmit={async () => {
-            await api.put(path(entity!.kind, entity!.name), { role });
-            await invalidate(['permissions', repo.namespace, repo.name]);
+        <ListWithActions<PermissionRow>
+          label="Repository permissions"
+          query={q}
+          rowKey={(p) => `${p.type}-${p.name}`}
+          rowTestId="permission-entry"
+          columns={[
+            {
+              title: 'Account',
+              cell: (p) => (
+                <>
+                  <Avatar avatar={p.avatar} />
+                  {p.name}
+                </>
+              ),
+            },
+            { title: 'Type', cell: (p) => p.type },
+            {
+              title: 'Permissions',
+              cell: (p) => <RoleSelect id={`role-${p.type}-${p.name}`} label={`Permission of ${p.name}`} value={p.role} onChange={(r) => run(`Changed ${p.name} to ${r}`, () => api.put(path(p.type, p.name), { role: r }))} />,
+            },
+          ]}
+          actions={() => [{ title: 'Delete permission', confirm: (p) => `Remove the ${p.role} permission of ${p.name} on ${repo.namespace}/${repo.name}?`, run: (p) => api.del(path(p.type, p.name)), done: (p) => `Removed permission of ${p.name}` }]}
+          create={{
+            label: 'Add permissions',
+            submitLabel: 'Add permission',
+            submitDisabled: !entity,
+            onSubmit: () => api.put(path(entity!.kind, entity!.name), { role }),
+            done: `Added ${entity?.name ?? ''} with ${role}`,
+            onClose: () => setEntity(null),
+            fields: (
+              <>
+                <EntityPicker namespace={repo.namespace} value={entity} onChange={setEntity} includeTeams={repo.is_organization} />
+                <FormGroup label="Permission" fieldId="new-permission-role">
+                  <RoleSelect id="new-permission-role" label="Permission" value={role} onChange={setRole} />
+                </FormGroup>
+              </>
+            ),
           }}
-        >
-          <EntityPicker namespace={repo.namespace} value={entity} onChange={setEntity} includeTeams={repo.is_organization} />
-          <FormGroup label="Permission" fieldId="new-permission-role">
-            <RoleSelect id="new-permission-role" label="Permission" value={role} onChange={setRole} />
-          </FormGroup>
-        </FormModal>
+          empty={{ title: 'No permissions', body: 'Only the namespace admins can use this repository.' }}
+          invalidates={[key]}
+        />
       </CardBody>
     </Card>
   );
@@ -144,20 +106,12 @@ export default function RepoSettings({ repo }: { repo: Repository }) {
   const base = repoPath(repo.namespace, repo.name);
   const invalidate = useInvalidate();
   const alert = useAlert();
+  const run = useRunAction([['repository', repo.namespace, repo.name], ['repositories']]);
   const navigate = useNavigate();
   const [deleting, setDeleting] = useState(false);
-  const [confirm, setConfirm] = useState('');
   const full = `${repo.namespace}/${repo.name}`;
-  const toggleVisibility = async () => {
-    const visibility = repo.is_public ? 'private' : 'public';
-    try {
-      await api.post(`${base}/changevisibility`, { visibility });
-      alert('success', `${full} is now ${visibility}`);
-      await invalidate(['repository', repo.namespace, repo.name], ['repositories']);
-    } catch (e) {
-      alert('danger', errorMessage(e));
-    }
-  };
+  const visibility = repo.is_public ? 'private' : 'public';
+  const toggleVisibility = () => run(`${full} is now ${visibility}`, () => api.post(`${base}/changevisibility`, { visibility }));
   return (
     <Stack hasGutter style={{ paddingTop: '1rem' }}>
       <StackItem>
@@ -189,24 +143,18 @@ export default function RepoSettings({ repo }: { repo: Repository }) {
           </CardBody>
         </Card>
       </StackItem>
-      <FormModal
+      <TypeToConfirmModal
         title="Delete Repository"
+        name={full}
         isOpen={deleting}
         onClose={() => setDeleting(false)}
-        danger
-        submitLabel="Delete"
-        submitDisabled={confirm !== full}
-        onSubmit={async () => {
+        onConfirm={async () => {
           await api.del(base);
           await invalidate(['repositories']);
           alert('success', `Deleted ${full}`);
           navigate('/repository');
         }}
-      >
-        <FormGroup label={`Type ${full} to confirm`} fieldId="confirm-delete-repo">
-          <TextInput id="confirm-delete-repo" value={confirm} onChange={(_e, v) => setConfirm(v)} />
-        </FormGroup>
-      </FormModal>
+      />
     </Stack>
   );
 }
