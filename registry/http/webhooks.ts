@@ -11,11 +11,10 @@ import type { Runtime } from '../runtime.js';
 import { parseUntrustedJson } from '../input.js';
 import { parseBasic } from '../auth/credentials.js';
 import { ACCESS_TOKEN_USERNAME } from '../auth/credentials.js';
-import { BuildQueueFullError, BuildRefusedError } from '../model/builds.js';
-import { BuildRequestInvalid } from '../model/build_requests.js';
-import { InvalidPayload, SkipRequest } from '../model/trigger_metadata.js';
+import { SkipRequest } from '../model/trigger_metadata.js';
 import { isActive } from '../model/triggers.js';
-import { WriteRefused } from '../model/write_gate.js';
+import { DomainError } from '../model/errors.js';
+import { toApiError } from './api/errors.js';
 
 const fail = (reply: FastifyReply, status: number, message: string) => reply.code(status).send({ message });
 
@@ -34,12 +33,6 @@ export async function webhooksPlugin(app: FastifyInstance, opts: { rt: Runtime }
     const pathMatches = req.params.namespace === undefined || (namespace?.name === req.params.namespace && repo?.name === req.params.repository);
     if (!trigger || !repo || !namespace || !pathMatches || !isActive(trigger)) return fail(reply, 403, 'Invalid webhook credentials for this trigger');
     const principal = { kind: 'token' as const, id: 0, repositoryId: repo.id, role: 'write' as const, tokenKind: 'build-trigger' };
-    try {
-      await rt.writeGate.check(principal, repo, 'api');
-    } catch (err) {
-      if (err instanceof WriteRefused) return fail(reply, err.status, err.message);
-      throw err;
-    }
     if (!trigger.enabled) return fail(reply, 400, 'This build trigger is currently disabled. Please re-enable to continue.');
     const text = typeof req.body === 'string' ? req.body : '';
     let body: unknown;
@@ -49,6 +42,7 @@ export async function webhooksPlugin(app: FastifyInstance, opts: { rt: Runtime }
       return fail(reply, 400, `Invalid payload: ${(err as Error).message}`);
     }
     try {
+      await rt.writeGate.check(principal, repo, 'api');
       const prepared = rt.triggers.prepareWebhookBuild(trigger, body);
       await rt.buildRequests.fromTrigger({ id: repo.id, namespace_id: repo.namespace_id, namespace: namespace.name, name: repo.name }, trigger, prepared, { principal, ip: req.ip });
     } catch (err) {
@@ -56,9 +50,8 @@ export async function webhooksPlugin(app: FastifyInstance, opts: { rt: Runtime }
         req.log.info({ trigger: trigger.uuid, reason: err.message }, 'webhook skipped');
         return reply.code(200).send('Okay');
       }
-      if (err instanceof InvalidPayload || err instanceof BuildRequestInvalid) return fail(reply, 400, err.message);
-      if (err instanceof BuildQueueFullError) return fail(reply, 429, 'Maximum queued build rate exceeded.');
-      if (err instanceof BuildRefusedError) return fail(reply, err.status, err.message);
+      // Bad payloads 400, the queue limit 429, a repository that takes no builds 501/503: as the REST API maps them.
+      if (err instanceof DomainError) return fail(reply, toApiError(err).status, err.message);
       throw err;
     }
     return reply.code(200).send('Okay');

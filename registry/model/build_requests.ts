@@ -11,13 +11,18 @@ import type { Principal } from '../auth/principal.js';
 import type { Outbound } from '../net/outbound.js';
 import { OutboundError, OutboundRefused } from '../net/outbound.js';
 import { validTag } from '../oci/names.js';
+import { Invalid } from './errors.js';
 import type { Builds, BuildRow } from './builds.js';
 import type { UsageLogs } from './logs.js';
 import type { Userfiles } from './userfiles.js';
 import type { PreparedTriggerBuild, TriggerRow } from './triggers.js';
 
 /** A request refused with 400 and this message. */
-export class BuildRequestInvalid extends Error {}
+export class BuildRequestInvalid extends Invalid {
+  constructor(message: string) {
+    super('request', message);
+  }
+}
 
 export interface ManualBuildRequest {
   file_id?: string;

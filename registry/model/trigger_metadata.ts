@@ -12,6 +12,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { JSONPath } from 'jsonpath-plus';
 import { sanitizeTag } from './builds.js';
+import { Invalid } from './errors.js';
 
 /** The request must be answered 200 without a build (a ping, a deleted branch, `[skip build]`, a filtered ref). */
 export class SkipRequest extends Error {
@@ -21,7 +22,11 @@ export class SkipRequest extends Error {
 }
 
 /** The payload does not have the shape of any accepted format: 400 with this message. */
-export class InvalidPayload extends Error {}
+export class InvalidPayload extends Invalid {
+  constructor(message: string) {
+    super('request', message);
+  }
+}
 
 export interface CommitPerson {
   username?: string;

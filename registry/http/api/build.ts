@@ -8,13 +8,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import { atLeast, type Role } from '../../auth/permissions.js';
-import { BuildQueueFullError, BuildRefusedError, type BuildRow } from '../../model/builds.js';
-import { BuildRequestInvalid, type BuildRepository } from '../../model/build_requests.js';
-import { TriggerError, triggerView } from '../../model/triggers.js';
+import type { BuildRow } from '../../model/builds.js';
+import type { BuildRepository } from '../../model/build_requests.js';
+import { triggerView } from '../../model/triggers.js';
 import { userfileUrl } from '../../model/userfiles.js';
 import { formatDate } from './views.js';
 import { repoWithRole, unauthorizedFor } from './auth.js';
-import { badRequest, messageError, notFound } from './errors.js';
+import { badRequest, notFound } from './errors.js';
 import { op, RepoParams, typed } from './schema.js';
 import { pullRobotFor, TriggerParams, triggerFor, writable } from './trigger.js';
 
@@ -104,17 +104,9 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
     return { ...t, build, role: await rt.permissions.repositoryRole(req.principal, t) };
   }
 
-  /** Quay's answers to a refused build: 429 over the queue limit, 400 bad requests, 501/503 unbuildable repositories. */
+  /** 201 with the Build and its status URL (refusals are domain errors: 400, 429, 501, 503). */
   async function started(reply: FastifyReply, p: RepoP, role: Role | null, start: () => Promise<BuildRow>) {
-    let build: BuildRow;
-    try {
-      build = await start();
-    } catch (err) {
-      if (err instanceof BuildQueueFullError) throw messageError(429, 'Maximum queued build rate exceeded.');
-      if (err instanceof BuildRequestInvalid || err instanceof TriggerError) throw badRequest(err.message);
-      if (err instanceof BuildRefusedError) throw messageError(err.status, err.message);
-      throw err;
-    }
+    const build = await start();
     reply.code(201).header('location', `/api/v1/repository/${p.namespace}/${p.repository}/build/${build.uuid}/status`);
     return buildView(build, role);
   }
