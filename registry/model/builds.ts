@@ -499,13 +499,16 @@ export class Builds {
     }
   }
 
-  /** Archive the logs of up to `limit` finished (or very old) builds; returns how many were archived. */
-  async archivePending(limit = 50): Promise<number> {
+  /**
+   * Archive the logs of up to `limit` builds finished at least `minAgeS` ago (or very old); returns how many
+   * were archived.
+   */
+  async archivePending(limit = 50, minAgeS = 0): Promise<number> {
     const r = await this.db.query<{ uuid: string }>(
       `SELECT uuid::text AS uuid FROM repository_build
-        WHERE NOT logs_archived AND (completed_at IS NOT NULL OR started < now() - make_interval(secs => $2))
+        WHERE NOT logs_archived AND (completed_at <= now() - make_interval(secs => $3) OR started < now() - make_interval(secs => $2))
         ORDER BY started LIMIT $1`,
-      [limit, ARCHIVE_AFTER_S],
+      [limit, ARCHIVE_AFTER_S, minAgeS],
     );
     let n = 0;
     for (const { uuid } of r.rows) if (await this.archiveLogs(uuid)) n++;

@@ -137,6 +137,34 @@ export class WorkQueue {
     return r.rows.map((x) => toItem<B>(x));
   }
 
+  /**
+   * Lease the oldest available item whose path has no item leased at this moment (Quay's ordering_required
+   * get: builds run one at a time per repository). Leases of this queue are serialised by an advisory lock,
+   * so two consumers cannot both pass the "nothing leased on this path" check.
+   */
+  async leaseOnePerPath<B = Record<string, unknown>>(processingSeconds: number): Promise<QueueItem<B> | null> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock(774414, hashtext($1))', [this.name]);
+      const r = await q.query<ItemRow>(
+        `WITH c AS (
+           SELECT i.id FROM queue_item i
+            WHERE i.queue_name = $1 AND i.retries_remaining > 0 AND i.available_after <= now()
+              AND (i.processing_expires IS NULL OR i.processing_expires <= now())
+              AND NOT EXISTS (SELECT 1 FROM queue_item j WHERE j.queue_name = $1 AND j.path = i.path AND j.processing_expires > now())
+            ORDER BY i.available_after, i.id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+         UPDATE queue_item i
+            SET processing_expires = now() + make_interval(secs => $2), retries_remaining = i.retries_remaining - 1,
+                attempts = i.attempts + 1, state_id = gen_random_uuid()
+           FROM c WHERE i.id = c.id
+         RETURNING i.id, i.queue_name, i.path, i.body, i.retries_remaining, i.attempts, i.state_id, i.processing_expires, i.created_at`,
+        [this.name, processingSeconds],
+      );
+      return r.rows[0] ? toItem<B>(r.rows[0]) : null;
+    });
+  }
+
   /** Done: delete the item. False when the lease was lost (it lapsed and someone else holds the item now). */
   async complete(item: LeaseRef, q: Queryable = this.db): Promise<boolean> {
     const r = await q.query('DELETE FROM queue_item WHERE id = $1 AND state_id = $2', [item.id, item.state_id]);
