@@ -2,7 +2,7 @@
  * The build REST API and the trigger webhook against the real registry on Postgres, Redis (build logs) and S3:
  * manual builds from a filedrop upload or an archive URL, Quay's Build view, the request checks (tags, archive
  * URL through the SSRF guard, paths, pull robot, 403, 429), cancel, trigger runs, and the custom-git webhook
- * (token, skips, filters, tags from templates). No build manager runs here: builds stay queued.
+ * (token, skips, filters, tags from templates). BUILD_MANAGER is `external` (no manager in this process): builds stay queued.
  */
 import pg from 'pg';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
@@ -30,6 +30,7 @@ beforeAll(async () => {
   const redis = new URL(await createTestRedisUrl());
   const config = await scaleOutConfig({
     FEATURE_BUILD_SUPPORT: true,
+    BUILD_MANAGER: ['external', {}],
     SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'],
     BUILDLOGS_REDIS: { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) },
   });
