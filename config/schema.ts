@@ -86,6 +86,8 @@ export const QuayConfigSchema = Type.Object(
     DB_CONNECTION_ARGS: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     DISTRIBUTED_STORAGE_CONFIG: Type.Optional(Type.Record(Type.String(), StorageLocation)),
     DISTRIBUTED_STORAGE_PREFERENCE: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    FEATURE_PROXY_STORAGE: Bool(false, 'blob GETs stream the bytes through the registry instead of redirecting to a pre-signed object storage URL'),
+    BLOB_REDIRECT_URL_EXPIRATION_SECONDS: Type.Integer({ minimum: 10, maximum: 604800, default: 60, description: 'lifetime of the pre-signed object storage URL a blob GET redirects to' }),
     DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: Type.Optional(Type.Array(Type.String())),
     BUILDLOGS_REDIS: Type.Optional(RedisConfig),
     USER_EVENTS_REDIS: Type.Optional(RedisConfig),
@@ -234,7 +236,7 @@ export type QuayConfig = Static<typeof QuayConfigSchema>;
  */
 export const QUAY_KNOWN_KEYS: readonly string[] = [
   'SETUP_COMPLETE', 'TESTING',
-  'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN', 'FEATURE_PROXY_STORAGE',
+  'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN',
   'FEATURE_STORAGE_REPLICATION',
   'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'SECURITY_SCANNER_ENDPOINT', 'SECURITY_SCANNER_NOTIFICATIONS',
   'REPO_MIRROR_TLS_VERIFY', 'REPO_MIRROR_SERVER_HOSTNAME', 'REPO_MIRROR_ROLLBACK',

@@ -11,6 +11,8 @@ import { secscanPlugin } from './http/secscan.js';
 import { checkRequestInput, redactUrl } from './http/edge.js';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
+import { DomainError } from './model/errors.js';
+import { sendApiError, toApiError } from './http/api/errors.js';
 import { userfilesPlugin } from './http/userfiles.js';
 import type { TlsPolicy } from './tls.js';
 
@@ -58,7 +60,7 @@ export async function buildWorkerApp(rt: Runtime, opts: AppOptions): Promise<Fas
   const app = createServer(rt, opts);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
-    return rt.metrics.registry.metrics();
+    return rt.metrics.text();
   });
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });
   return app;
@@ -72,6 +74,12 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
     reply.header('x-request-id', req.id);
   });
   app.addHook('onRequest', checkRequestInput);
+  // Outside /v2 and /api/v1 (health, web sign-in, UI paths) a domain error answers in the REST API's format;
+  // anything else goes on to Fastify's own handler.
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof DomainError) return sendApiError(rt, req, reply, toApiError(err));
+    throw err;
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.metricRoute ?? req.routeOptions.url ?? 'unknown';
@@ -93,7 +101,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', rt.metrics.registry.contentType);
-    return rt.metrics.registry.metrics();
+    return rt.metrics.text();
   });
 
   await app.register(healthPlugin, { rt, isShuttingDown: opts.isShuttingDown });

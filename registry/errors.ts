@@ -1,6 +1,7 @@
 /**
- * Domain errors, named by the distribution spec's error codes. Services throw them; the HTTP layers render
- * them (the v2 API as `{"errors":[...]}`, the REST API in Quay's error shape).
+ * The distribution API's errors, named by the spec's error codes and rendered as `{"errors":[...]}`. Only the
+ * /v2 layer (registry/http/v2) throws these; domain code throws the typed errors of model/errors.ts, which
+ * http/v2/errors.ts maps to these once.
  */
 export const ERROR_STATUS = {
   BLOB_UNKNOWN: 404,

@@ -3,7 +3,7 @@
  * and no name, credential or query parameter legitimately carries a C0 control), JSON nested without bound,
  * and strings written to the usage log.
  */
-import { RegistryError } from './errors.js';
+import { Invalid } from './model/errors.js';
 
 /** C0 controls and DEL. */
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -23,8 +23,8 @@ export function hasControlChars(s: string): boolean {
 }
 
 /** A client-input error: 400 in whichever protocol the request came in. */
-export function invalidInput(message: string): RegistryError {
-  return new RegistryError('INVALID_REQUEST', message, { status: 400 });
+export function invalidInput(message: string): Invalid {
+  return new Invalid('request', message);
 }
 
 /** Refuses `value` when it holds a control character; `what` names it in the error. */
@@ -61,7 +61,7 @@ export function parseUntrustedJson(text: string): unknown {
       return value;
     });
   } catch (err) {
-    if (err instanceof RegistryError) throw err;
+    if (err instanceof Invalid) throw err;
     throw invalidInput('Invalid JSON body');
   }
 }

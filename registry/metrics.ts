@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { BlobStore, ByteRange, Segment } from './storage/index.js';
 import type { ByteLru } from './cache/lru.js';
 import type { CacheCoherence } from './cache/coherence.js';
+import { serverMetrics, shareMetrics, workerIndex } from './cluster.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -62,12 +63,43 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly mirrorSyncs = new Counter({
+    name: 'quay_repository_mirror_syncs_total',
+    help: 'Repository mirror sync runs finished by this process, by result (success, fail, cancel)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly mirrorSyncDuration = new Histogram({
+    name: 'quay_repository_mirror_sync_duration_seconds',
+    help: 'Duration of repository mirror sync runs, by result',
+    labelNames: ['result'],
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  readonly mirrorTags = new Counter({
+    name: 'quay_repository_mirror_tags_total',
+    help: 'Tags handled by repository mirror syncs, by result (copied, unchanged, failed)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly mirrorLastSuccess = new Gauge({
+    name: 'quay_repository_mirror_last_success_timestamp_seconds',
+    help: 'When a sync run of this process last succeeded (Unix time; 0 before the first)',
+    registers: [this.registry],
+  });
+  readonly mirrorSyncsRunning = new Gauge({
+    name: 'quay_repository_mirror_syncs_running',
+    help: 'Repository mirror sync runs in progress in this process',
+    registers: [this.registry],
+  });
   private depthSource: (() => Promise<Array<{ queue: string; waiting: number; processing: number }>>) | null = null;
   readonly queueDepth = new Gauge({
     name: 'quay_queue_items',
     help: 'Work queue items by queue and state (waiting, processing), read from the database at scrape time',
     labelNames: ['queue', 'state'],
     registers: [this.registry],
+    // Read from the database: every worker process reports the same numbers.
+    aggregator: 'max',
     collect: async () => {
       if (!this.depthSource) return;
       this.queueDepth.reset();
@@ -80,6 +112,22 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quay_' });
+    // Summed over worker processes, quay_process_resident_memory_bytes is the server's; this is each one's.
+    new Gauge({
+      name: 'quay_worker_resident_memory_bytes',
+      help: 'Resident memory of each HTTP worker process (serve --workers), by worker index and pid',
+      labelNames: ['worker', 'pid'],
+      registers: [this.registry],
+      collect() {
+        this.set({ worker: String(workerIndex()), pid: String(process.pid) }, process.memoryUsage.rss());
+      },
+    });
+    shareMetrics(this.registry);
+  }
+
+  /** The /metrics text: the whole server's (all worker processes) under `serve --workers`. */
+  text(): Promise<string> {
+    return serverMetrics(this.registry);
   }
 
   /**
@@ -133,6 +181,7 @@ export class Metrics {
       writeFile: (path: string, body: Readable) => timed('write_file', () => store.writeFile(path, body)),
       readFile: (path: string) => timed('open_read_file', () => store.readFile(path)),
       signedFileUrl: (path: string, seconds: number) => store.signedFileUrl(path, seconds),
+      blobUrl: (digest: string, seconds: number) => timed('sign_url', () => store.blobUrl(digest, seconds)),
     };
   }
 }

@@ -129,7 +129,8 @@ function appDeployment(ctx: RenderContext): KubeObject {
         image: ctx.images.quay,
         command: ['node', ...REGISTRY_NODE_FLAGS, REGISTRY_MAIN],
         args: registryArgs('serve'),
-        env,
+        // One HTTP worker process per CPU of the container's limit (rounded up; the node's CPUs without a limit).
+        env: [{ name: 'WORKERS', valueFrom: { resourceFieldRef: { containerName: 'quay-app', resource: 'limits.cpu', divisor: '1' } } }, ...env],
         ports: Object.entries(PORTS).map(([name, containerPort]) => ({ name, containerPort, protocol: 'TCP' })),
         volumeMounts: mounts,
         readinessProbe: probe(3),

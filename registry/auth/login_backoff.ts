@@ -7,7 +7,7 @@
  * per user at a time in each process (see Authenticator.password).
  */
 import type { Db } from '../db/index.js';
-import { RegistryError } from '../errors.js';
+import { TooManyRequests } from '../model/errors.js';
 
 export const MAX_BACKOFF_S = 3600;
 
@@ -27,7 +27,7 @@ export class LoginBackoff {
       [userId],
     );
     if (r.rows.length === 0) return;
-    throw new RegistryError('TOOMANYREQUESTS', TOO_MANY_LOGIN_ATTEMPTS, { headers: { 'retry-after': String(r.rows[0].s) } });
+    throw new TooManyRequests(TOO_MANY_LOGIN_ATTEMPTS, r.rows[0].s);
   }
 
   /** Counts a failed attempt. */

@@ -1,7 +1,7 @@
 /**
  * The first check of every request, before any route reads it: control characters in the decoded path, the
  * query string or Basic credentials are a 400 in the protocol's own error format (each plugin's error handler
- * renders the RegistryError). Header values with control characters never get this far: Node's HTTP parser
+ * maps the domain error). Header values with control characters never get this far: Node's HTTP parser
  * answers them with 400 itself.
  */
 import type { FastifyRequest } from 'fastify';

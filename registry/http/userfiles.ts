@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Runtime } from '../runtime.js';
-import { RegistryError } from '../errors.js';
+import { DomainError } from '../model/errors.js';
+import { toApiError } from './api/errors.js';
 
 function fail(reply: FastifyReply, status: number, message: string) {
   return reply.code(status).send({ message });
@@ -24,10 +25,11 @@ export async function userfilesPlugin(app: FastifyInstance, opts: { rt: Runtime 
     try {
       await rt.userfiles.upload(req.params.file_id, req.raw, declared);
     } catch (err) {
-      if (err instanceof RegistryError && err.status < 500) {
+      const mapped = err instanceof DomainError ? toApiError(err) : null;
+      if (mapped && mapped.status < 500) {
         // Unread bytes of a refused body are not worth receiving.
-        if (err.status === 413) reply.header('connection', 'close');
-        return fail(reply, err.status, err.message);
+        if (mapped.status === 413) reply.header('connection', 'close');
+        return fail(reply, mapped.status, mapped.message);
       }
       throw err;
     }

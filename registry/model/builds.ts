@@ -24,7 +24,7 @@ import type { Queues, WorkQueue } from '../queue/index.js';
 import type { Events } from './events.js';
 import type { SecretBox } from '../auth/secrets.js';
 import type { BuildLogEntry, BuildLogStore } from '../build/logs.js';
-import { RegistryError } from '../errors.js';
+import { NotFound, ReadOnly, TooManyRequests, Unsupported } from './errors.js';
 import { createAccessToken, setAccessTokenExpiry } from './access_tokens.js';
 
 export const BUILD_QUEUE = 'dockerfilebuild';
@@ -100,18 +100,10 @@ export interface StartBuildInput {
 }
 
 /** The namespace already has its maximum of queued builds (the API answers 429). */
-export class BuildQueueFullError extends RegistryError {
+export class BuildQueueFullError extends TooManyRequests {
   constructor() {
-    super('TOOMANYREQUESTS', 'Maximum queued build rate exceeded.');
+    super('Maximum queued build rate exceeded.', 1);
     this.name = 'BuildQueueFullError';
-  }
-}
-
-/** The repository cannot take builds now (not an image repository, or not in the NORMAL state). */
-export class BuildRefusedError extends RegistryError {
-  constructor(message: string, status: number) {
-    super(status === 503 ? 'UNAVAILABLE' : 'UNSUPPORTED', message, { status });
-    this.name = 'BuildRefusedError';
   }
 }
 
@@ -177,9 +169,11 @@ export class Builds {
           [input.repository.id],
         )
       ).rows[0];
-      if (!repo) throw new RegistryError('NAME_UNKNOWN', 'repository not found');
-      if (repo.kind !== 'image') throw new BuildRefusedError('Builds are only supported for image repositories', 501);
-      if (repo.state !== 'NORMAL') throw new BuildRefusedError(`Repository is in ${repo.state} state: builds cannot push to it`, 503);
+      if (!repo) throw new NotFound('repository', 'repository not found');
+      if (repo.kind !== 'image') throw new Unsupported('repository_kind', 'Builds are only supported for image repositories');
+      if (repo.state !== 'NORMAL') {
+        throw new ReadOnly('repository_state', `Repository is in ${repo.state} state: builds cannot push to it`, { name: input.repository.name, state: repo.state });
+      }
       const limit = repo.max ?? this.config.DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT;
       if (limit !== null && limit !== undefined) {
         // Serialise the count-then-insert of one namespace, or two concurrent starts could both pass the check.
@@ -502,13 +496,16 @@ export class Builds {
     }
   }
 
-  /** Archive the logs of up to `limit` finished (or very old) builds; returns how many were archived. */
-  async archivePending(limit = 50): Promise<number> {
+  /**
+   * Archive the logs of up to `limit` builds finished at least `minAgeS` ago (or very old); returns how many
+   * were archived.
+   */
+  async archivePending(limit = 50, minAgeS = 0): Promise<number> {
     const r = await this.db.query<{ uuid: string }>(
       `SELECT uuid::text AS uuid FROM repository_build
-        WHERE NOT logs_archived AND (completed_at IS NOT NULL OR started < now() - make_interval(secs => $2))
+        WHERE NOT logs_archived AND (completed_at <= now() - make_interval(secs => $3) OR started < now() - make_interval(secs => $2))
         ORDER BY started LIMIT $1`,
-      [limit, ARCHIVE_AFTER_S],
+      [limit, ARCHIVE_AFTER_S, minAgeS],
     );
     let n = 0;
     for (const { uuid } of r.rows) if (await this.archiveLogs(uuid)) n++;

@@ -5,7 +5,7 @@
  */
 import type { Db, Queryable } from '../db/index.js';
 import type { ParsedManifest } from '../oci/manifest.js';
-import { RegistryError } from '../errors.js';
+import { Invalid } from './errors.js';
 import { BlobIntegrityError, type Blobs } from './blobs.js';
 
 export interface LabelRow {
@@ -103,7 +103,7 @@ export class Labels {
     } catch (e) {
       if (!(e instanceof BlobIntegrityError)) throw e;
       await this.blobs.forgetDamaged(repoId, blob.id);
-      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `${e.message}; upload it again`, { detail: { digest: cfg.digest } });
+      throw new Invalid('reference', `${e.message}; upload it again`, { digest: cfg.digest });
     }
     return bytes ? labelsOf(bytes) : [];
   }

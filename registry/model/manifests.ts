@@ -5,7 +5,7 @@ import { ManifestError, parseManifest, referrerArtifactType, type ParsedManifest
 import { checkArtifactType, type ArtifactPolicy } from '../oci/artifacts.js';
 import { isNonDistributable } from '../oci/mediatypes.js';
 import { validTag } from '../oci/names.js';
-import { RegistryError } from '../errors.js';
+import { Invalid, digestError, manifestError } from './errors.js';
 import type { Blobs } from './blobs.js';
 import { LIVE, type Tags } from './tags.js';
 import type { Principal } from '../auth/principal.js';
@@ -103,16 +103,16 @@ export class Manifests {
       try {
         expected = parseDigest(reference);
       } catch (e) {
-        throw new RegistryError((e as DigestError).unsupported ? 'UNSUPPORTED' : 'DIGEST_INVALID', (e as Error).message, { status: 400 });
+        throw digestError(e as DigestError);
       }
       digest = digestOf(bytes, expected.algorithm);
-      if (digest !== expected.digest) throw new RegistryError('DIGEST_INVALID', `manifest has digest ${digest}, not ${reference}`);
+      if (digest !== expected.digest) throw new Invalid('digest', `manifest has digest ${digest}, not ${reference}`);
     } else {
       digest = digestOf(bytes);
       tags.push(reference);
     }
     for (const t of [...tags, ...extraTags]) {
-      if (!validTag(t)) throw new RegistryError('TAG_INVALID', `invalid tag "${t}"`);
+      if (!validTag(t)) throw new Invalid('tag', `invalid tag "${t}"`);
     }
     tags.push(...extraTags.filter((t) => !tags.includes(t)));
 
@@ -121,7 +121,7 @@ export class Manifests {
       m = parseManifest(bytes, contentType);
       checkArtifactType(m, this.policy);
     } catch (e) {
-      if (e instanceof ManifestError) throw new RegistryError('MANIFEST_INVALID', e.message, { status: e.unsupported ? 415 : 400 });
+      if (e instanceof ManifestError) throw manifestError(e);
       throw e;
     }
     const blobDigests = [...new Set([...(m.config ? [m.config] : []), ...m.layers].filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest))];
@@ -134,19 +134,17 @@ export class Manifests {
     await this.db.tx(async (q) => {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
-      if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${missingBlob}`, { detail: { digest: missingBlob } });
+      if (missingBlob) throw new Invalid('reference', `blob unknown to registry: ${missingBlob}`, { digest: missingBlob });
       const children = await q.query<{ id: number; digest: string; size: number }>(
         'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
         [repoId, childDigests],
       );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
-      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest unknown to registry: ${missingChild}`, { detail: { digest: missingChild } });
+      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new Invalid('reference', `manifest unknown to registry: ${missingChild}`, { digest: missingChild });
       const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);
       const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
       if (lying) {
-        throw new RegistryError('MANIFEST_INVALID', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, {
-          detail: { digest: lying.digest },
-        });
+        throw new Invalid('manifest', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, { digest: lying.digest });
       }
 
       const ins = await q.query<{ id: number; inserted: boolean }>(

@@ -3,7 +3,7 @@ import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import { hashPassword } from '../auth/passwords.js';
 import { validNamespaceName } from '../oci/names.js';
-import { RegistryError } from '../errors.js';
+import { Invalid } from './errors.js';
 
 export interface NamespaceRow {
   id: number;
@@ -74,7 +74,7 @@ export class Namespaces {
     q: Queryable = this.db,
   ): Promise<NamespaceRow> {
     if (!validNamespaceName(input.name)) {
-      throw new RegistryError('NAME_INVALID', `Invalid username "${input.name}": use 2-255 lowercase letters, digits and single . _ - separators`);
+      throw new Invalid('name', `Invalid username "${input.name}": use 2-255 lowercase letters, digits and single . _ - separators`);
     }
     const hash = input.password === null ? null : await hashPassword(input.password);
     const r = await q.query<NamespaceRow>(
@@ -84,7 +84,7 @@ export class Namespaces {
     );
     if (r.rows.length === 0) {
       const taken = await this.byName(input.name, q);
-      throw new RegistryError('NAME_INVALID', taken ? 'The username already exists' : 'The email address is already used');
+      throw new Invalid('name', taken ? 'The username already exists' : 'The email address is already used');
     }
     return r.rows[0];
   }

@@ -4,17 +4,17 @@ import type { QuayConfig } from '../../config/index.js';
 import type { Principal } from '../auth/principal.js';
 import type { Permissions } from '../auth/permissions.js';
 import { validNamespaceName } from '../oci/names.js';
-import { RegistryError } from '../errors.js';
+import { Invalid, NotFound } from './errors.js';
 import { durationSeconds, type NamespaceRow } from './namespaces.js';
 
 export const OWNERS_TEAM = 'owners';
 
-export function invalid(message: string): RegistryError {
-  return new RegistryError('INVALID_REQUEST', message, { status: 400 });
+export function invalid(message: string): Invalid {
+  return new Invalid('request', message);
 }
 
-export function missing(message: string): RegistryError {
-  return new RegistryError('NAME_UNKNOWN', message, { status: 404 });
+export function missing(message: string): NotFound {
+  return new NotFound('resource', message);
 }
 
 export const NAME_RULE = 'use 2-255 characters: lowercase letters and digits, separated by single ".", "_" or "-"';

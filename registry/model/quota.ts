@@ -9,7 +9,7 @@
  */
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
-import { RegistryError } from '../errors.js';
+import { QuotaExceeded } from './errors.js';
 import type { Notifications } from './notifications.js';
 import type { Events } from './events.js';
 
@@ -189,7 +189,7 @@ export class Quotas {
     const kind = s.type === 'Reject' ? 'quota_error' : 'quota_warning';
     await this.notifications.notifyOnce(namespaceId, kind, quotaPayload(s.threshold_percent, s.usage_bytes, s.limit_bytes), this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
     await this.fireReachedLimits(namespaceId);
-    if (s.type === 'Reject') throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+    if (s.type === 'Reject') throw new QuotaExceeded(QUOTA_EXCEEDED);
   }
 
   /**

@@ -12,8 +12,8 @@ import { randomUUID, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
 import type { BlobStore, Segment } from '../storage/index.js';
-import { DigestError, newHash, parseDigest, type DigestAlgorithm } from '../oci/digest.js';
-import { RegistryError } from '../errors.js';
+import { type DigestError, newHash, parseDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { Conflict, Invalid, NotFound, StorageFull, TooLarge, digestError } from './errors.js';
 import type { Blobs, BlobRow } from './blobs.js';
 
 export interface UploadRow {
@@ -68,9 +68,9 @@ export class Uploads {
   }
 
   async get(repoId: number, id: string): Promise<UploadRow> {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new NotFound('upload', 'blob upload unknown to registry');
     const r = await this.db.query<UploadRow>('SELECT * FROM blob_upload WHERE id = $1 AND repository_id = $2', [id, repoId]);
-    if (!r.rows[0]) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
+    if (!r.rows[0]) throw new NotFound('upload', 'blob upload unknown to registry');
     return r.rows[0];
   }
 
@@ -80,12 +80,12 @@ export class Uploads {
     if (chunk.range) {
       const expectedLength = chunk.range.end - chunk.range.start + 1;
       if (chunk.range.start !== offset || expectedLength < 0 || (chunk.length !== null && chunk.length !== expectedLength)) {
-        throw new RegistryError('RANGE_INVALID', `chunk ${chunk.range.start}-${chunk.range.end} does not continue the upload at offset ${offset}`);
+        throw new Invalid('range', `chunk ${chunk.range.start}-${chunk.range.end} does not continue the upload at offset ${offset}`);
       }
     }
     const expected = chunk.range ? chunk.range.end - chunk.range.start + 1 : chunk.length;
     if (expected !== null && offset + expected > this.maxBlobSize) {
-      throw new RegistryError('SIZE_INVALID', `blob exceeds the maximum layer size of ${this.maxBlobSize} bytes`, { status: 413 });
+      throw new TooLarge(`blob exceeds the maximum layer size of ${this.maxBlobSize} bytes`);
     }
     // Continue the hash of the committed bytes when this process has it; a copy, so a losing request cannot touch it.
     const hash = this.cachedHash(upload, upload.algorithm)?.copy() ?? null;
@@ -94,7 +94,7 @@ export class Uploads {
     const hashing = new Transform({
       transform(data: Buffer, _enc, cb) {
         seen += data.length;
-        if (seen > maxBlobSize) return cb(new RegistryError('SIZE_INVALID', `blob exceeds the maximum layer size of ${maxBlobSize} bytes`, { status: 413 }));
+        if (seen > maxBlobSize) return cb(new TooLarge(`blob exceeds the maximum layer size of ${maxBlobSize} bytes`));
         hash?.update(data);
         cb(null, data);
       },
@@ -113,7 +113,7 @@ export class Uploads {
     }
     if (expected !== null && written !== expected) {
       await discard();
-      throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${expected}`);
+      throw new Invalid('size', `received ${written} bytes, expected ${expected}`);
     }
     if (written === 0) {
       await discard();
@@ -127,7 +127,7 @@ export class Uploads {
     if (!r.rows[0]) {
       await discard();
       await this.get(upload.repository_id, upload.id); // 404 when the session was cancelled or finished meanwhile
-      throw new RegistryError('RANGE_INVALID', 'the upload was changed by a concurrent request');
+      throw new Conflict('the upload was changed by a concurrent request');
     }
     if (hash) this.remember(r.rows[0], upload.algorithm, hash);
     return r.rows[0];
@@ -139,7 +139,7 @@ export class Uploads {
     try {
       parsed = parseDigest(digest);
     } catch (e) {
-      throw new RegistryError((e as DigestError).unsupported ? 'UNSUPPORTED' : 'DIGEST_INVALID', (e as Error).message, { status: 400 });
+      throw digestError(e as DigestError);
     }
     if (last) upload = await this.append(upload, last);
     const size = upload.byte_count;
@@ -147,14 +147,14 @@ export class Uploads {
     const actual = `${parsed.algorithm}:${hash.copy().digest('hex')}`;
     if (actual !== parsed.digest) {
       await this.cancel(upload);
-      throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${parsed.digest}`);
+      throw new Invalid('digest', `uploaded content has digest ${actual}, not ${parsed.digest}`);
     }
     const blob = await this.db.tx(async (q) => {
       // The session must still hold exactly the bytes just verified; the row lock keeps appends, a cancel and a
       // second finish out until this one is done.
       const cur = await q.query<{ byte_count: number }>('SELECT byte_count FROM blob_upload WHERE id = $1 FOR UPDATE', [upload.id]);
-      if (!cur.rows[0]) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
-      if (Number(cur.rows[0].byte_count) !== size) throw new RegistryError('RANGE_INVALID', 'the upload was changed by a concurrent request');
+      if (!cur.rows[0]) throw new NotFound('upload', 'blob upload unknown to registry');
+      if (Number(cur.rows[0].byte_count) !== size) throw new Conflict('the upload was changed by a concurrent request');
       // Inserting or touching the row locks it: GC cannot delete this digest's bytes while we publish them.
       const b = await q.query<BlobRow>(
         `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id, digest, size`,
@@ -199,7 +199,7 @@ export class Uploads {
     }
     if (n !== upload.byte_count) {
       await this.cancel(upload);
-      throw new RegistryError('BLOB_UPLOAD_INVALID', `the upload's staged bytes are incomplete (${n} of ${upload.byte_count}); start it again`);
+      throw new Invalid('upload', `the upload's staged bytes are incomplete (${n} of ${upload.byte_count}); start it again`);
     }
     this.remember(upload, algorithm, hash);
     return hash;
@@ -218,7 +218,7 @@ function isMissing(err: unknown): boolean {
 }
 
 /** The storage has no room left: a clear 507 instead of an internal error (nothing was attached or published). */
-function storageFull(err: unknown): RegistryError | null {
+function storageFull(err: unknown): StorageFull | null {
   if ((err as { code?: string }).code !== 'ENOSPC') return null;
-  return new RegistryError('UNAVAILABLE', 'the registry storage is full; try again later', { status: 507 });
+  return new StorageFull('the registry storage is full; try again later');
 }

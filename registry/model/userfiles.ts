@@ -10,7 +10,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import type { BlobStore } from '../storage/index.js';
-import { RegistryError } from '../errors.js';
+import { Conflict, Invalid, NotFound, TooLarge } from './errors.js';
 
 export interface UserfileRow {
   uuid: string;
@@ -54,10 +54,10 @@ export class Userfiles {
   /** Store the bytes of a prepared, not yet uploaded file. 404 unknown id, 409 already uploaded, 413 too large. */
   async upload(uuid: string, body: Readable, declaredLength: number | null): Promise<UserfileRow> {
     const file = await this.get(uuid);
-    if (!file) throw new RegistryError('NAME_UNKNOWN', 'Unknown file', { status: 404 });
-    if (file.digest) throw new RegistryError('INVALID_REQUEST', 'The file was already uploaded', { status: 409 });
+    if (!file) throw new NotFound('resource', 'Unknown file');
+    if (file.digest) throw new Conflict('The file was already uploaded');
     const max = this.maxBytes;
-    const tooLarge = () => new RegistryError('SIZE_INVALID', `The file exceeds the maximum build pack size of ${max} bytes`, { status: 413 });
+    const tooLarge = () => new TooLarge(`The file exceeds the maximum build pack size of ${max} bytes`);
     if (declaredLength !== null && declaredLength > max) throw tooLarge();
     const hash = createHash('sha256');
     let seen = 0;
@@ -75,14 +75,14 @@ export class Userfiles {
     try {
       const written = await this.store.writeSegment(staging, segment, source);
       if (seen > max) throw tooLarge();
-      if (declaredLength !== null && written !== declaredLength) throw new RegistryError('SIZE_INVALID', `received ${written} bytes, expected ${declaredLength}`);
+      if (declaredLength !== null && written !== declaredLength) throw new Invalid('size', `received ${written} bytes, expected ${declaredLength}`);
       const digest = `sha256:${hash.digest('hex')}`;
       await this.store.commitUpload(staging, [{ id: segment, size: written }], digest);
       const r = await this.db.query<{ uuid: string }>(
         'UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL RETURNING uuid',
         [uuid, digest, written],
       );
-      if (r.rows.length === 0) throw new RegistryError('INVALID_REQUEST', 'The file was already uploaded', { status: 409 });
+      if (r.rows.length === 0) throw new Conflict('The file was already uploaded');
       return (await this.get(uuid))!;
     } catch (err) {
       // The hashing stream's own error is the real cause when the store reports a broken pipe.

@@ -11,13 +11,13 @@
  */
 import type { Db, Queryable } from '../db/index.js';
 import type { Principal } from '../auth/principal.js';
-import { RegistryError } from '../errors.js';
+import { ReadOnly } from './errors.js';
 import type { RepositoryRow } from './repositories.js';
 
 export const REPOSITORY_STATES = ['NORMAL', 'READ_ONLY', 'MIRROR'] as const;
 export type RepositoryState = (typeof REPOSITORY_STATES)[number];
 
-/** Which protocol asks: the refusal is worded and coded as that protocol's clients expect. */
+/** Which protocol asks: the rules differ (DISABLE_PUSHES and mirror robots concern /v2 only); each protocol's error mapper words the refusal. */
 export type WritePath = 'v2' | 'api';
 
 /** The robot allowed to push into a repository in the MIRROR state, or null when it has no mirror. */
@@ -26,18 +26,6 @@ export type MirrorRobotLookup = (repositoryId: number, q: Queryable) => Promise<
 /** The text Quay answers with in read-only mode, on both protocols. */
 export const READ_ONLY_MESSAGE = 'System is currently read-only. Pulls will succeed but all write operations are currently suspended.';
 export const PUSHES_DISABLED_MESSAGE = 'Pushes to the registry are currently disabled. Please contact the administrator for more information.';
-
-/** A write refused by the gate. `path` says which protocol's wording it carries. */
-export class WriteRefused extends RegistryError {
-  constructor(
-    message: string,
-    readonly reason: 'registry_readonly' | 'pushes_disabled' | 'repository_state',
-    status: number,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super('DENIED', message, { status });
-  }
-}
 
 export class WriteGate {
   constructor(
@@ -48,10 +36,9 @@ export class WriteGate {
   ) {}
 
   /** The registry-wide refusal for a write on `path`, or null when the registry takes writes. */
-  registryRefusal(path: WritePath): WriteRefused | null {
-    // Quay answers 405 on /v2 and 503 with is_readonly on the REST API.
-    if (this.config.REGISTRY_STATE === 'readonly') return new WriteRefused(READ_ONLY_MESSAGE, 'registry_readonly', path === 'v2' ? 405 : 503, { is_readonly: true });
-    if (path === 'v2' && this.config.DISABLE_PUSHES) return new WriteRefused(PUSHES_DISABLED_MESSAGE, 'pushes_disabled', 405);
+  registryRefusal(path: WritePath): ReadOnly | null {
+    if (this.config.REGISTRY_STATE === 'readonly') return new ReadOnly('registry_readonly', READ_ONLY_MESSAGE);
+    if (path === 'v2' && this.config.DISABLE_PUSHES) return new ReadOnly('pushes_disabled', PUSHES_DISABLED_MESSAGE);
     return null;
   }
 
@@ -63,17 +50,16 @@ export class WriteGate {
     return false;
   }
 
-  /** Throws WriteRefused unless `p` may write into `repo` (null: a repository the write creates) now. */
+  /** Throws ReadOnly unless `p` may write into `repo` (null: a repository the write creates) now. */
   async check(p: Principal, repo: Pick<RepositoryRow, 'id' | 'state' | 'name'> | null, path: WritePath, q: Queryable = this.db): Promise<void> {
     const refusal = this.registryRefusal(path);
     if (refusal) throw refusal;
     if (await this.stateAllows(p, repo, path, q)) return;
-    const state = repo!.state;
-    if (path === 'api') throw new WriteRefused(`Repository is in read only or mirror mode: ${state}`, 'repository_state', 503);
-    throw new WriteRefused(
-      state === 'MIRROR' ? `repository ${repo!.name} is mirrored: only its mirror robot may push` : `repository ${repo!.name} is in read-only mode`,
+    const { name, state } = repo!;
+    throw new ReadOnly(
       'repository_state',
-      403,
+      state === 'MIRROR' ? `repository ${name} is mirrored: only its mirror robot may push` : `repository ${name} is in read-only mode`,
+      { name, state },
     );
   }
 

@@ -25,7 +25,7 @@ import type { SecretBox } from '../auth/secrets.js';
 import { looksLikeDigest } from '../oci/digest.js';
 import { ManifestError, parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
-import { RegistryError } from '../errors.js';
+import { Denied, DomainError, Invalid, NotFound, QuotaExceeded } from '../model/errors.js';
 import { QUOTA_EXCEEDED, type Quotas } from '../model/quota.js';
 import { BlobFiller } from './fill.js';
 import { UpstreamClient, UpstreamError, registryHost, type OutboundGuard, type UpstreamManifest } from './upstream.js';
@@ -217,7 +217,7 @@ export class ProxyCache {
   /** Pushes into a proxy organization are refused whatever the caller's role (Distribution's rule). */
   async refusePush(namespace: NamespaceRow | null): Promise<void> {
     if (namespace && (await this.configFor(namespace.id))) {
-      throw new RegistryError('DENIED', `${namespace.name} is a proxy cache organization: its repositories are filled from the upstream registry and cannot be pushed to`);
+      throw new Denied(`${namespace.name} is a proxy cache organization: its repositories are filled from the upstream registry and cannot be pushed to`);
     }
   }
 
@@ -244,7 +244,7 @@ export class ProxyCache {
     const upstreamRepo = upstreamRepository(cfg, target.ref.name);
     let repo = target.repo;
     const unknown = (why: string) =>
-      repo ? new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { reference, upstream: why } }) : new RegistryError('NAME_UNKNOWN', 'repository not found', { detail: { upstream: why } });
+      repo ? new NotFound('manifest', 'manifest unknown', { reference, upstream: why }) : new NotFound('repository', 'repository not found', { upstream: why });
 
     if (looksLikeDigest(reference)) {
       const local = repo ? await this.d.manifests.resolve(repo.id, reference) : null;
@@ -311,18 +311,18 @@ export class ProxyCache {
     try {
       parsed = parseManifest(m.bytes, m.mediaType);
     } catch (e) {
-      if (e instanceof ManifestError) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: `the upstream manifest is invalid: ${e.message}` } });
+      if (e instanceof ManifestError) throw new NotFound('manifest', 'manifest unknown', { upstream: `the upstream manifest is invalid: ${e.message}` });
       throw e;
     }
     if (INDEX_TYPES.has(parsed.mediaType)) {
-      if (depth > 0) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: 'nested indexes are not cached' } });
+      if (depth > 0) throw new NotFound('manifest', 'manifest unknown', { upstream: 'nested indexes are not cached' });
       for (const child of parsed.manifests) {
         if (await this.d.manifests.resolve(repo.id, child.digest)) continue;
         let fetched: UpstreamManifest;
         try {
           fetched = await client.getManifest(upstreamRepo, child.digest);
         } catch (e) {
-          throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: this.reason(e) } });
+          throw new NotFound('manifest', 'manifest unknown', { upstream: this.reason(e) });
         }
         await this.store(cfg, client, upstreamRepo, repo, fetched, null, depth + 1);
       }
@@ -342,7 +342,7 @@ export class ProxyCache {
       if (live) await this.bumpTag(live.id, cfg);
     }
     const stored = await this.d.manifests.resolve(repo.id, m.digest);
-    if (!stored) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown');
+    if (!stored) throw new NotFound('manifest', 'manifest unknown');
     return stored;
   }
 
@@ -353,7 +353,7 @@ export class ProxyCache {
     try {
       await done;
     } catch (e) {
-      throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: `config blob: ${this.reason(e)}` } });
+      throw new NotFound('manifest', 'manifest unknown', { upstream: `config blob: ${this.reason(e)}` });
     }
   }
 
@@ -362,7 +362,7 @@ export class ProxyCache {
     if (descriptors.length === 0) return;
     const unique = [...new Map(descriptors.map((d) => [d.digest, d])).values()];
     if (unique.some((d) => !Number.isSafeInteger(d.size) || d.size < 0 || d.size > this.d.maxBlobSize)) {
-      throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { detail: { upstream: `blob too large, max allowed is ${this.d.maxBlobSize}` } });
+      throw new NotFound('manifest', 'manifest unknown', { upstream: `blob too large, max allowed is ${this.d.maxBlobSize}` });
     }
     const ins = await q.query<{ id: number }>(
       `INSERT INTO blob (digest, size) SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1 ON CONFLICT (digest) DO NOTHING RETURNING id`,
@@ -384,7 +384,7 @@ export class ProxyCache {
     if (!quota) return;
     const unique = [...new Map(descriptors.map((d) => [d.digest, d.size])).entries()];
     const imageSize = unique.reduce((n, [, s]) => n + s, 0);
-    if (imageSize > quota.limitBytes) throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+    if (imageSize > quota.limitBytes) throw new QuotaExceeded(QUOTA_EXCEEDED);
     const needed = async () => {
       const now = Date.now();
       const r = await q.query<{ live: string; fresh: string }>(
@@ -408,7 +408,7 @@ export class ProxyCache {
           ORDER BY t.end_ms, t.id LIMIT 1`,
         [namespaceId, now],
       );
-      if (!victim.rows[0]) throw new RegistryError('DENIED', QUOTA_EXCEEDED);
+      if (!victim.rows[0]) throw new QuotaExceeded(QUOTA_EXCEEDED);
       await q.query('UPDATE tag SET end_ms = GREATEST($2::bigint, start_ms), expiry_state = NULL WHERE id = $1', [victim.rows[0].id, now]);
       this.d.log.info({ namespaceId, repositoryId: victim.rows[0].repository_id, tag: victim.rows[0].name }, 'proxy cache: tag pruned to stay within quota');
     }
@@ -432,14 +432,20 @@ export class ProxyCache {
     const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
     if (placeholder.rows.length === 0) return null;
     const cfg = await this.configFor(repo.namespace_id);
-    if (!cfg) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest: blob.digest } });
+    if (!cfg) throw new NotFound('blob', 'blob unknown to registry', { digest: blob.digest });
     const client = this.client(cfg);
     const upstreamRepo = upstreamRepository(cfg, repo.name);
-    const { done, stream } = this.filler.fill(
+    const { done, stream, started } = this.filler.fill(
       { digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } },
       tee,
     );
-    if (stream) return stream;
+    if (stream) {
+      // Answer with Quay's error while no byte is sent yet; once bytes flow, a failure can only cut the body.
+      await started.catch((e) => {
+        throw this.blobError(e);
+      });
+      return stream;
+    }
     try {
       await done;
     } catch (e) {
@@ -453,10 +459,10 @@ export class ProxyCache {
     return (await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blobId])).rows.length > 0;
   }
 
-  private blobError(e: unknown): RegistryError {
-    if (e instanceof RegistryError) return e;
-    return new RegistryError(
-      'INVALID_REQUEST',
+  private blobError(e: unknown): DomainError {
+    if (e instanceof DomainError) return e;
+    return new Invalid(
+      'request',
       `the requested image may not exist in the upstream registry, or the configured Quay organization credentials have insufficient rights to access it (${this.reason(e)})`,
     );
   }

@@ -120,14 +120,42 @@ async function liveTagNames(rt: Runtime, repoId: number): Promise<string[]> {
   return r.rows.map((x) => x.name);
 }
 
-/** One sync run of a claimed configuration; releases the claim with its outcome. */
-export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 'FAIL' | 'CANCEL'> {
+export interface SyncResult {
+  outcome: 'SUCCESS' | 'FAIL' | 'CANCEL';
+  /** Matched tags copied, already up to date, and failed. */
+  copied: number;
+  unchanged: number;
+  failed: number;
+}
+
+/** One sync run of a claimed configuration, counted in /metrics. */
+export async function runSync(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
+  const m = rt.metrics;
+  const timer = m.mirrorSyncDuration.startTimer();
+  m.mirrorSyncsRunning.inc();
+  try {
+    const r = await syncOnce(rt, row);
+    const result = r.outcome.toLowerCase();
+    timer({ result });
+    m.mirrorSyncs.inc({ result });
+    m.mirrorTags.inc({ result: 'copied' }, r.copied);
+    m.mirrorTags.inc({ result: 'unchanged' }, r.unchanged);
+    m.mirrorTags.inc({ result: 'failed' }, r.failed);
+    if (r.outcome === 'SUCCESS') m.mirrorLastSuccess.set(Date.now() / 1000);
+    return r;
+  } finally {
+    m.mirrorSyncsRunning.dec();
+  }
+}
+
+/** The run itself: releases the claim with its outcome. */
+async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
   const repo = await rt.repositories.byId(row.repository_id);
   const robotRow = await rt.namespaces.byId(row.robot_id);
   const namespace = repo ? await rt.namespaces.byId(repo.namespace_id) : null;
   if (!repo || !namespace || !robotRow || robotRow.kind !== 'robot') {
     await rt.mirrors.release(row, 'FAIL', rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_failed', message: `${syncMessage(row)}: the mirror robot no longer exists` });
-    return 'FAIL';
+    return { outcome: 'FAIL', copied: 0, unchanged: 0, failed: 0 };
   }
   const robot: Principal = { kind: 'robot', id: robotRow.id, name: robotRow.name, ownerId: robotRow.robot_owner_id!, ownerName: namespace.name };
   const patterns = row.tag_rules.join(',');
@@ -155,6 +183,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
   log(s, 'repo_mirror_sync_started', { verb: 'start', message, tags: patterns });
   const failed: string[] = [];
   const copied: string[] = [];
+  let unchanged = 0;
   let outcome: 'SUCCESS' | 'FAIL' | 'CANCEL' = 'SUCCESS';
   let error: string | null = null;
   try {
@@ -179,7 +208,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     if (matched.length === 0) {
       log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: 'No tags matched' });
       await rt.mirrors.release(row, 'SUCCESS', rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_success', message });
-      return 'SUCCESS';
+      return { outcome: 'SUCCESS', copied: 0, unchanged: 0, failed: 0 };
     }
     try {
       for (const tag of matched) {
@@ -188,6 +217,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
         checkpoint(s);
         try {
           if (await copyTag(s, tag)) copied.push(tag);
+          else unchanged++;
           log(s, 'repo_mirror_sync_tag_success', { verb: 'finish', message, tag });
         } catch (e) {
           if (e instanceof SyncStopped) throw e;
@@ -228,7 +258,7 @@ export async function runSync(rt: Runtime, row: MirrorRow): Promise<'SUCCESS' | 
     await rt.mirrors.release(row, outcome, rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_failed', message: failMessage });
   }
   rt.log.info({ repositoryId: repo.id, repository: `${namespace.name}/${repo.name}`, outcome, copied: copied.length, failed: failed.length, error }, 'mirror sync finished');
-  return outcome;
+  return { outcome, copied: copied.length, unchanged, failed: failed.length };
 }
 
 /** The worker: claims due repositories every REPO_MIRROR_INTERVAL seconds, up to CONCURRENCY at once. */

@@ -70,6 +70,9 @@ export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promi
     },
     DISTRIBUTED_STORAGE_PREFERENCE: ['s3'],
     SUPER_USERS: ['admin'],
+    // Blob GETs stream through the registry, so tests read blob bodies from it; the default, a redirect to a
+    // pre-signed URL, has its own tests (core/blob_redirect.test.ts).
+    FEATURE_PROXY_STORAGE: true,
     ...extra,
   };
 }
@@ -130,7 +133,8 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryPr
     args,
     logFile,
     cwd: REPO_ROOT,
-    env: { ...process.env, INITIAL_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: process.env.REGISTRY_LOG_LEVEL ?? 'info', ...opts.env },
+    // One HTTP worker process unless a test asks for more (the default is one per CPU with an external database).
+    env: { ...process.env, INITIAL_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: process.env.REGISTRY_LOG_LEVEL ?? 'info', WORKERS: '1', ...opts.env },
   });
   const url = `http://${hostPort}`;
   await waitUntil(proc, `${url}/health/instance answers 200`, async () => (await fetch(`${url}/health/instance`)).status === 200, 120_000);

@@ -16,6 +16,7 @@ import globalMessages from './041_global_messages.js';
 import serviceKeys from './042_service_keys.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
+import proxyBlobFill from './052_proxy_blob_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
@@ -45,4 +46,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 42, name: 'service keys', sql: serviceKeys },
   { version: 75, name: 'build triggers and user files', sql: buildTriggers },
   { version: 80, name: 'cache notifications', sql: cacheNotify },
+  { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
 ];

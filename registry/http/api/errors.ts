@@ -4,6 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
+import type { AnyDomainError, DomainError } from '../../model/errors.js';
 
 export type ApiErrorType =
   | 'invalid_request'
@@ -48,6 +49,8 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+  /** Response headers the error carries (Retry-After). */
+  headers: Record<string, string> = {};
 }
 
 /** An error Quay's handler returns as `{"detail": ...}` (changestate, mirror). */
@@ -61,7 +64,44 @@ export const notFound = (message = 'Not Found') => new ApiError(404, 'not_found'
 export const unauthorized = (message = 'Unauthorized') => new ApiError(401, 'invalid_token', message);
 export const forbidden = (message = 'Unauthorized') => new ApiError(403, 'insufficient_scope', message);
 
+/** The text Quay's disallow_for_non_normal_repositories answers with. */
+const repositoryStateMessage = (state: string) => `Repository is in read only or mirror mode: ${state}`;
+
+/** The one mapping of domain errors (model/errors.ts) to the REST API's statuses and error bodies. */
+export function toApiError(err: DomainError): ApiError {
+  const e = err as AnyDomainError;
+  switch (e.kind) {
+    case 'not_found':
+      return new ApiError(404, 'not_found', e.message);
+    case 'invalid':
+      return badRequest(e.message);
+    case 'conflict':
+      return new ApiError(409, 'invalid_request', e.message);
+    case 'too_large':
+      return new ApiError(413, 'invalid_request', e.message);
+    case 'denied':
+    case 'quota_exceeded':
+      return new ApiError(403, 'invalid_request', e.message);
+    case 'read_only':
+      // Quay: 503 with `is_readonly` in read-only mode, 503 `{message}` for a repository that is not NORMAL.
+      if (e.reason === 'repository_state') return messageError(503, repositoryStateMessage(e.repository?.state ?? 'READ_ONLY'));
+      return messageError(503, e.message, e.reason === 'registry_readonly' ? { is_readonly: true } : {});
+    case 'too_many_requests': {
+      const out = new ApiError(429, 'invalid_request', e.message);
+      out.headers['retry-after'] = String(e.retryAfterSeconds);
+      return out;
+    }
+    case 'unsupported':
+      // Quay aborts with 501 for what an application repository cannot do.
+      if (e.what === 'repository_kind') return new ApiError(501, 'feature_not_implemented', e.message);
+      return new ApiError(e.what === 'media_type' ? 415 : e.what === 'operation' ? 405 : 400, 'invalid_request', e.message);
+    case 'storage_full':
+      return new ApiError(507, 'downstream_issue', e.message);
+  }
+}
+
 export function sendApiError(rt: Runtime, req: FastifyRequest, reply: FastifyReply, err: ApiError): void {
+  for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
   if (err.shape !== 'problem') {
     reply.code(err.status).send({ [err.shape]: err.message, ...err.extra });
     return;

@@ -5,11 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Runtime } from '../../runtime.js';
-import { RegistryError } from '../../errors.js';
 import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
-import { WriteRefused } from '../../model/write_gate.js';
-import { ApiError, messageError, sendApiError } from './errors.js';
+import { DomainError } from '../../model/errors.js';
+import { ApiError, sendApiError, toApiError } from './errors.js';
 import { registerApiAuth } from './auth.js';
 import { userInitializeRoutes } from './user_initialize.js';
 import { userRoutes } from './user.js';
@@ -49,11 +48,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   const { rt } = opts;
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
-    if (err instanceof WriteRefused) return sendApiError(rt, req, reply, messageError(err.status, err.message, err.extra));
-    if (err instanceof RegistryError && err.status < 500) {
-      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-      return sendApiError(rt, req, reply, new ApiError(err.status, err.status === 404 ? 'not_found' : 'invalid_request', err.message));
-    }
+    if (err instanceof DomainError) return sendApiError(rt, req, reply, toApiError(err));
     const e = err as { statusCode?: number; validation?: unknown; message: string };
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));
     req.log.error({ err }, 'unexpected error');

@@ -5,6 +5,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
+import { DomainError } from '../../model/errors.js';
+import { toRegistryError } from './errors.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
 import { authorize, identify } from './access.js';
 import type { V2Context } from './context.js';
@@ -36,6 +38,7 @@ export async function v2Plugin(app: FastifyInstance, opts: { rt: Runtime }): Pro
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RegistryError) return sendRegistryError(req, reply, err);
+    if (err instanceof DomainError) return sendRegistryError(req, reply, toRegistryError(err));
     req.log.error({ err }, 'unexpected error');
     sendRegistryError(req, reply, new RegistryError('UNKNOWN', 'internal server error'));
   });

@@ -9,6 +9,8 @@ import type { ChunkInput, ChunkRange, UploadRow } from '../../model/uploads.js';
 import type { BlobRow } from '../../model/blobs.js';
 import { grantedActions } from './access.js';
 import { contentLength, hasBody, pushTarget, repoPath, requireRepo, type V2Context } from './context.js';
+import { DomainError } from '../../model/errors.js';
+import { toRegistryError } from './errors.js';
 
 function uploadLocation(ctx: V2Context, id: string): string {
   return `${repoPath(ctx)}/blobs/uploads/${id}`;
@@ -55,9 +57,10 @@ async function withRecovery<T>(ctx: V2Context, u: UploadRow, step: () => Promise
   try {
     return await step();
   } catch (err) {
-    if (err instanceof RegistryError && err.code === 'RANGE_INVALID') {
+    const mapped = err instanceof DomainError ? toRegistryError(err) : err;
+    if (mapped instanceof RegistryError && mapped.code === 'RANGE_INVALID') {
       const current = await ctx.rt.uploads.get(u.repository_id, u.id).catch(() => u);
-      throw new RegistryError('RANGE_INVALID', err.message, {
+      throw new RegistryError('RANGE_INVALID', mapped.message, {
         headers: { location: uploadLocation(ctx, u.id), range: rangeHeader(current), 'docker-upload-uuid': u.id },
       });
     }

@@ -86,6 +86,11 @@ describe('the NUL-byte 500s', () => {
     expect(await v2Error(res)).toEqual({ status: 400, code: 'INVALID_REQUEST' });
   });
 
+  test('NUL outside /v2 and /api/v1 is a 400 in Quay\'s format too, not a 500', async () => {
+    const res = await fetch(`${reg.url}/health/instance?x=a%00b`);
+    expectQuayError({ status: res.status, body: await res.json() });
+  });
+
   test('NUL in a JSON string of an API body; nothing is created', async () => {
     const r = await session.post('/repository', { repository: 'nul-desc', visibility: 'private', description: 'a\u0000b' });
     expectQuayError(r);

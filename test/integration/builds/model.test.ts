@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseConfig } from '../../../config/index.js';
 import { createRuntime, type Runtime } from '../../../registry/runtime.js';
+import { toApiError } from '../../../registry/http/api/errors.js';
 import { BUILD_QUEUE, BuildQueueFullError, sanitizeTag, type BuildRow } from '../../../registry/model/builds.js';
 import { createTestBucket, createTestDatabase, createTestRedisUrl, dropTestDatabase } from '../../setup/services.js';
 
@@ -126,7 +127,7 @@ test('maximum_queued_builds_count: 429 error above it, exact under concurrency',
   expect(rejected).toHaveLength(5);
   for (const r of rejected) {
     expect(r.reason).toBeInstanceOf(BuildQueueFullError);
-    expect(r.reason.status).toBe(429);
+    expect(toApiError(r.reason).status).toBe(429);
     expect(r.reason.message).toBe('Maximum queued build rate exceeded.');
   }
   // Finishing one frees a slot.

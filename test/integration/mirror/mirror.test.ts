@@ -22,6 +22,8 @@ let admin: Api;
 let upstream: V2Client;
 let rx: Receiver;
 const workers: ManagedProcess[] = [];
+/** /metrics of each mirror process, by label. */
+const metricsUrl: Record<string, string> = {};
 const UP_USER = 'mirror';
 const UP_PASSWORD = 'upstream-s3cret';
 
@@ -41,6 +43,7 @@ async function startMirror(label: string): Promise<ManagedProcess> {
   expect((await fetch(`http://127.0.0.1:${port}/v2/`)).status).toBe(404);
   expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
   workers.push(proc);
+  metricsUrl[label] = `http://127.0.0.1:${port}/metrics`;
   return proc;
 }
 
@@ -61,6 +64,12 @@ async function createMirroredRepo(name: string, b: Record<string, unknown>): Pro
   await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: name, visibility: 'private', description: '' });
   const r = await admin.post(`/repository/mirrors/${name}/mirror`, b);
   if (r.status !== 201) throw new Error(`mirror config for ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+/** A mirror process's /metrics: `value('name{labels}')` is the sample's value (0 when absent). */
+async function mirrorMetrics(label: string): Promise<{ text: string; value(name: string): number }> {
+  const text = await (await fetch(metricsUrl[label])).text();
+  return { text, value: (name) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) };
 }
 
 async function mirrorState(name: string): Promise<{ sync_status: string; sync_retries_remaining: number }> {
@@ -255,6 +264,7 @@ test('repo_mirror_sync_started/_success/_failed notifications reach a real webho
   for (const event of ['repo_mirror_sync_started', 'repo_mirror_sync_success', 'repo_mirror_sync_failed']) {
     await admin.ok('POST', '/repository/mirrors/notified/notification/', { event, method: 'webhook', config: { url: `${rx.url}/${event}` }, eventConfig: {} });
   }
+  const metricsBefore = await mirrorMetrics('mirror-a');
   const r = await admin.post('/repository/mirrors/notified/mirror', body('team/notified', { root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1'] } }));
   expect(r.status).toBe(201);
   const message = `'${up.hostPort}/team/notified' with tag pattern 'v1'`;
@@ -278,6 +288,16 @@ test('repo_mirror_sync_started/_success/_failed notifications reach a real webho
   expect(mine().filter((x) => x.path === '/repo_mirror_sync_started')).toHaveLength(2);
   expect(mine().filter((x) => x.path === '/repo_mirror_sync_success')).toHaveLength(1);
   expect((await mirrorState('notified')).sync_status).toBe('FAIL');
+
+  // The only worker so far counted these two runs in its /metrics (other repositories' retries may add failures).
+  const after = await mirrorMetrics('mirror-a');
+  const delta = (name: string) => after.value(name) - metricsBefore.value(name);
+  expect(delta('quay_repository_mirror_syncs_total{result="success"}')).toBe(1);
+  expect(delta('quay_repository_mirror_syncs_total{result="fail"}')).toBeGreaterThanOrEqual(1);
+  expect(delta('quay_repository_mirror_tags_total{result="copied"}')).toBe(1);
+  expect(delta('quay_repository_mirror_sync_duration_seconds_count{result="success"}')).toBe(1);
+  expect(after.value('quay_repository_mirror_last_success_timestamp_seconds') * 1000).toBeGreaterThan(Date.now() - 120_000);
+  expect(after.text).toContain('# TYPE quay_repository_mirror_syncs_running gauge');
 }, 120_000);
 
 test('two mirror processes, twenty repositories syncing every second: every repository synced, never two runs of one at once', async () => {

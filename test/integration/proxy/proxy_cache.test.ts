@@ -14,6 +14,7 @@ import { startProcess, waitUntil } from '../../setup/procs.js';
 import { workDir } from '../../setup/paths.js';
 import { Api, createUser, signin } from '../api/fixture.js';
 import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
+import { pushRunnableImage, tarLayer } from '../../helpers/image.js';
 
 let up: DistributionService;
 let reg: RegistryProcess;
@@ -169,25 +170,35 @@ test('htpasswd upstream with credentials: wrong ones refused on validate, a move
   }
 }, 120_000);
 
-test('15.3.1.1 scaled down: quota 15 MiB, three 6 MiB images pulled, the least recently pulled tag pruned; an image above the quota refused', async () => {
+test('15.3.1.1 at full size: quota 150 MiB, podman pulls three 60 MiB images, the least recently pulled tag pruned; an image above the quota refused', async () => {
   const MiB = 1024 * 1024;
-  for (const t of ['3.7.9', '3.6.2', '3.5.1']) await upstream.pushImage('projectquay/quay', t, { layers: [randomBlob(6 * MiB)] });
-  await upstream.pushImage('projectquay/huge', 'latest', { layers: [randomBlob(16 * MiB)] });
+  const images: Record<string, string> = {};
+  for (const t of ['3.7.9', '3.6.2', '3.5.1']) images[t] = (await pushRunnableImage(upstream, 'projectquay/quay', t, [tarLayer(60 * MiB)])).digest;
+  await upstream.pushImage('projectquay/huge', 'latest', { layers: [randomBlob(151 * MiB)] });
   await admin.ok('POST', '/organization/', { name: 'proxytest', email: 'proxytest@example.com' });
-  expect((await admin.post('/organization/proxytest/quota', { limit_bytes: 15 * MiB })).status).toBe(201);
+  expect((await admin.post('/organization/proxytest/quota', { limit_bytes: 150 * MiB })).status).toBe(201);
   expect((await admin.post('/organization/proxytest/proxycache', { upstream_registry: up.hostPort, insecure: true })).status).toBe(201);
   const active = async () =>
     ((await admin.ok('GET', '/repository/proxytest/projectquay%2Fquay/tag/?onlyActiveTags=true')).tags as { name: string }[]).map((t) => t.name).sort();
-  // Steps 1-3: two pulls fit (12 MiB of 15).
-  expect((await pull('proxytest/projectquay/quay/manifests/3.7.9')).status).toBe(200);
-  expect((await pull('proxytest/projectquay/quay/manifests/3.6.2')).status).toBe(200);
+  const sb = clientSandbox('proxy-walkthrough');
+  await sb.run('podman', ['login', ...INSECURE.podman, '-u', reg.admin.username, '-p', reg.admin.password, reg.hostPort]);
+  const podmanPull = async (tag: string) => {
+    const ref = `${reg.hostPort}/proxytest/projectquay/quay:${tag}`;
+    await sb.run('podman', ['pull', ...INSECURE.podman, ref], { timeoutMs: 300_000 });
+    expect((await sb.run('podman', ['image', 'inspect', '--format', '{{.Digest}}', ref])).stdout.trim()).toBe(images[tag]);
+    // podman keeps what it pulled; drop it so the sandbox stays small.
+    await sb.run('podman', ['rmi', ref]);
+  };
+  // Steps 1-3: 3.7.9 then 3.6.2 fit (about 120 MiB of 150); both are tagged.
+  await podmanPull('3.7.9');
+  await podmanPull('3.6.2');
   expect(await active()).toEqual(['3.6.2', '3.7.9']);
-  // Step 4-5: the third would exceed the quota: 3.7.9, pulled least recently, is pruned.
-  expect((await pull('proxytest/projectquay/quay/manifests/3.5.1')).status).toBe(200);
+  // Steps 4-5: 3.5.1 would exceed the quota: 3.7.9, pulled least recently, is auto-pruned.
+  await podmanPull('3.5.1');
   expect(await active()).toEqual(['3.5.1', '3.6.2']);
-  // An image larger than the whole quota is refused with Quay's text.
+  // An image larger than the whole quota is refused with Quay's text, and nothing is pruned for it.
   const huge = await pull('proxytest/projectquay/huge/manifests/latest');
   expect(huge.status).toBe(403);
   expect(await huge.json()).toMatchObject({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace' }] });
   expect(await active()).toEqual(['3.5.1', '3.6.2']);
-}, 120_000);
+}, 600_000);

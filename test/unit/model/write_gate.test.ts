@@ -10,7 +10,10 @@ import { Namespaces, type NamespaceRow } from '../../../registry/model/namespace
 import { Repositories, type RepositoryRow } from '../../../registry/model/repositories.js';
 import { UsageLogs } from '../../../registry/model/logs.js';
 import { createTenancy, type Tenancy } from '../../../registry/model/tenancy.js';
-import { WriteGate, WriteRefused, READ_ONLY_MESSAGE, PUSHES_DISABLED_MESSAGE } from '../../../registry/model/write_gate.js';
+import { WriteGate, READ_ONLY_MESSAGE, PUSHES_DISABLED_MESSAGE } from '../../../registry/model/write_gate.js';
+import { ReadOnly } from '../../../registry/model/errors.js';
+import { toRegistryError } from '../../../registry/http/v2/errors.js';
+import { toApiError } from '../../../registry/http/api/errors.js';
 import type { Principal } from '../../../registry/auth/principal.js';
 
 let uri: string;
@@ -62,15 +65,20 @@ async function setState(state: 'NORMAL' | 'READ_ONLY' | 'MIRROR') {
   repo = (await repos.byId(repo.id))!;
 }
 
-async function refusal(p: Principal, path: 'v2' | 'api'): Promise<WriteRefused | null> {
+/** The gate's refusal as the protocol that asked renders it (status, code, message, extra fields), or null. */
+async function refusal(p: Principal, path: 'v2' | 'api', gate = t.writeGate, r: typeof repo | null = repo) {
   try {
-    await t.writeGate.check(p, repo, path);
+    await gate.check(p, r, path);
     return null;
   } catch (e) {
-    if (e instanceof WriteRefused) return e;
-    throw e;
+    if (!(e instanceof ReadOnly)) throw e;
+    if (path === 'v2') return { reason: e.reason, ...pick(toRegistryError(e)) };
+    const a = toApiError(e);
+    return { reason: e.reason, ...pick(a), extra: a.extra };
   }
 }
+
+const pick = (e: { status: number; message: string; code?: string }) => ({ status: e.status, message: e.message, ...(e.code ? { code: e.code } : {}) });
 
 test('NORMAL: writers push; READ_ONLY: nobody, on either protocol, and tokens carry no push', async () => {
   await setState('NORMAL');
@@ -105,9 +113,9 @@ test('the repository state column accepts only Quay\'s states', async () => {
 
 test('REGISTRY_STATE readonly refuses every write on both protocols; DISABLE_PUSHES only on /v2', async () => {
   const readonly = new WriteGate(db, { REGISTRY_STATE: 'readonly', DISABLE_PUSHES: false });
-  await expect(readonly.check(owner, repo, 'v2')).rejects.toMatchObject({ status: 405, code: 'DENIED', message: READ_ONLY_MESSAGE, reason: 'registry_readonly' });
-  await expect(readonly.check(owner, null, 'api')).rejects.toMatchObject({ status: 503, extra: { is_readonly: true } });
+  expect(await refusal(owner, 'v2', readonly)).toMatchObject({ status: 405, code: 'DENIED', message: READ_ONLY_MESSAGE, reason: 'registry_readonly' });
+  expect(await refusal(owner, 'api', readonly, null)).toMatchObject({ status: 503, extra: { is_readonly: true } });
   const noPush = new WriteGate(db, { REGISTRY_STATE: 'normal', DISABLE_PUSHES: true });
-  await expect(noPush.check(owner, null, 'v2')).rejects.toMatchObject({ status: 405, message: PUSHES_DISABLED_MESSAGE, reason: 'pushes_disabled' });
+  expect(await refusal(owner, 'v2', noPush, null)).toMatchObject({ status: 405, message: PUSHES_DISABLED_MESSAGE, reason: 'pushes_disabled' });
   await expect(noPush.check(owner, repo, 'api')).resolves.toBeUndefined();
 });

@@ -44,6 +44,11 @@ describe('component renderers', () => {
     expect(d('reg-quay-redis').spec.template.spec.containers[0].name).toBe('redis-master');
     expect(d('reg-clair-postgres').spec.template.spec.containers[0].name).toBe('clair-postgres');
     expect(d('reg-quay-database').spec.template.spec.containers[0].name).toBe('postgres');
+    // One HTTP worker process per CPU of the quay-app container's limit.
+    expect(d('reg-quay-app').spec.template.spec.containers[0].env).toContainEqual({
+      name: 'WORKERS',
+      valueFrom: { resourceFieldRef: { containerName: 'quay-app', resource: 'limits.cpu', divisor: '1' } },
+    });
     expect(d('reg-quay-app').spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
     expect(find(objs, 'Service', 'reg-quay-app').spec.selector).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
     expect(d('reg-clair-postgres').spec.selector.matchLabels).toEqual({ 'quay-component': 'clair-postgres', 'quay-operator/quayregistry': 'reg' });

@@ -1,0 +1,169 @@
+/**
+ * `serve --workers N`: N HTTP worker processes (node:cluster) sharing the listening ports. The primary only
+ * forks, restarts a worker that dies, relays shutdown and aggregates /metrics; worker 0 starts first (it
+ * applies migrations and creates the first superuser alone) and is the only one running the background
+ * workers (GC, expiry, queue runner, mirror).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
+
+type metricJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+import type { Logger } from 'pino';
+
+/** worker → primary: the whole server's /metrics, please; primary → worker: its answer. */
+const METRICS_MESSAGE = 'quay:metrics';
+/** primary → worker: your registry's metrics as JSON, please; worker → primary: here. */
+const COLLECT_MESSAGE = 'quay:collect';
+/** A worker that exits on its own is started again after this, unless the whole server is stopping. */
+const RESTART_DELAY_MS = 1000;
+
+/** This process's worker index (0 runs the background workers); 0 outside a cluster. */
+export function workerIndex(): number {
+  return cluster.isWorker ? Number(process.env.QUAY_WORKER_INDEX ?? 0) : 0;
+}
+
+/**
+ * How many HTTP worker processes: `--workers`/`WORKERS`, default the CPUs available. The embedded database
+ * (PGlite) lives inside one process, so embedded mode runs one, and refuses more.
+ */
+export function workerCount(asked: string | undefined, externalDatabase: boolean): { count: number } | { error: string } {
+  if (asked !== undefined && !/^[1-9][0-9]*$/.test(asked.trim())) return { error: `--workers/WORKERS must be a positive integer (got "${asked}")` };
+  const n = asked === undefined ? (externalDatabase ? availableParallelism() : 1) : Number(asked);
+  if (n > 1 && !externalDatabase) return { error: `${n} worker processes need an external database (DB_URI): the embedded database lives in one process` };
+  return { count: n };
+}
+
+/** Runs the primary: forks `count` workers (this same script), and returns once worker 0 listens. */
+export async function runPrimary(count: number, log: Logger, graceMs: number): Promise<void> {
+  const own = new Registry();
+  new Gauge({
+    name: 'quay_primary_resident_memory_bytes',
+    help: 'Resident memory of the primary process of `serve --workers`',
+    registers: [own],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  /** Workers that listen (and so have their metrics registry): the ones asked at a collection. */
+  const listening = new Set<Worker>();
+  let collection = 0;
+  const pending = new Map<number, { left: number; parts: metricJson[]; done: () => void }>();
+  const collect = async (): Promise<string> => {
+    const id = collection++;
+    const asked = [...listening].filter((w) => w.isConnected());
+    const parts: metricJson[] = [];
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, 5000);
+      pending.set(id, { left: asked.length, parts, done: () => (clearTimeout(timer), done()) });
+      if (asked.length === 0) pending.get(id)!.done();
+      for (const w of asked) w.send({ type: COLLECT_MESSAGE, id });
+    });
+    pending.delete(id);
+    return `${await AggregatorRegistry.aggregate(parts).metrics()}\n${await own.metrics()}`;
+  };
+  let stopping = false;
+  const byIndex = new Map<number, Worker>();
+  const fork = (index: number): Worker => {
+    const w = cluster.fork({ QUAY_WORKER_INDEX: String(index) });
+    byIndex.set(index, w);
+    w.on('listening', () => listening.add(w));
+    w.on('message', (m: { type?: string; id?: number; metrics?: metricJson }) => {
+      if (m?.type === COLLECT_MESSAGE) {
+        const p = pending.get(m.id!);
+        if (!p) return;
+        p.parts.push(m.metrics!);
+        if (--p.left === 0) p.done();
+      } else if (m?.type === METRICS_MESSAGE) {
+        collect()
+          .then((text) => w.send({ type: METRICS_MESSAGE, id: m.id, text }))
+          .catch((err: Error) => w.send({ type: METRICS_MESSAGE, id: m.id, error: err.message }));
+      }
+    });
+    w.on('exit', (code, signal) => {
+      listening.delete(w);
+      if (byIndex.get(index) === w) byIndex.delete(index);
+      if (stopping) return;
+      log.error({ worker: index, pid: w.process.pid, code, signal }, 'worker process exited; starting it again');
+      setTimeout(() => {
+        if (!stopping) fork(index);
+      }, RESTART_DELAY_MS);
+    });
+    return w;
+  };
+  const first = fork(0);
+  await new Promise<void>((ok, fail) => {
+    first.once('listening', () => ok());
+    first.once('exit', (code) => fail(new Error(`worker 0 exited with code ${code} before listening`)));
+  }).catch((err) => {
+    stopping = true;
+    throw err;
+  });
+  for (let i = 1; i < count; i++) fork(i);
+  log.info({ workers: count, pid: process.pid }, 'worker processes started');
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the worker processes');
+    const workers = [...byIndex.values()];
+    const force = setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+    }, graceMs + 5000);
+    force.unref();
+    let failed = false;
+    Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((done) => {
+            if (w.isDead()) return done();
+            // A worker still starting has no handler yet and ends by the signal itself: nothing was in flight.
+            w.once('exit', (code, signal) => {
+              if (code !== 0 && signal !== 'SIGTERM') failed = true;
+              done();
+            });
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    ).then(() => process.exit(failed ? 1 : 0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** In a worker: answer the primary's collections with `registry`. */
+export function shareMetrics(registry: Registry): void {
+  if (!cluster.isWorker) return;
+  shared = registry;
+  if (answering) return;
+  answering = true;
+  process.on('message', (m: { type?: string; id?: number }) => {
+    if (m?.type !== COLLECT_MESSAGE) return;
+    void shared!.getMetricsAsJSON().then((metrics) => process.send!({ type: COLLECT_MESSAGE, id: m.id, metrics }));
+  });
+}
+
+let shared: Registry | null = null;
+let answering = false;
+let nextRequest = 0;
+
+/** The /metrics text of the whole server: aggregated by the primary in a cluster, this process's otherwise. */
+export function serverMetrics(registry: Registry): Promise<string> {
+  if (!cluster.isWorker || !process.send) return registry.metrics();
+  const id = nextRequest++;
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type?: string; id?: number; text?: string; error?: string }) => {
+      if (m?.type !== METRICS_MESSAGE || m.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      if (m.error !== undefined) reject(new Error(m.error));
+      else resolve(m.text ?? '');
+    };
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error('the primary did not answer the metrics request'));
+    }, 10_000);
+    process.on('message', onMessage);
+    process.send!({ type: METRICS_MESSAGE, id });
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * A fault-injecting front for a real upstream registry: an HTTP reverse proxy on loopback that forwards to
+ * the upstream unchanged, or answers with a chosen status (503, 429), or accepts requests and never answers
+ * (a timeout), as the test switches it. It counts what passed through, so a test sees how often the
+ * upstream was asked for a path. The registry behind it stays real; only the network path misbehaves.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' };
+
+export interface FaultFront {
+  /** 127.0.0.1:<port>, the upstream_registry value to configure. */
+  hostPort: string;
+  mode: FrontMode;
+  /** `METHOD path` of every request forwarded to the upstream (not the injected answers). */
+  forwarded: string[];
+  /** Response body bytes the upstream sent through the front. */
+  bytesFromUpstream: number;
+  close(): Promise<void>;
+}
+
+export async function startFaultFront(target: string): Promise<FaultFront> {
+  const base = new URL(target);
+  const held = new Set<http.ServerResponse>();
+  const front: FaultFront = { hostPort: '', mode: { kind: 'pass' }, forwarded: [], bytesFromUpstream: 0, close: async () => undefined };
+  const server = http.createServer((req, res) => {
+    const m = front.mode;
+    if (m.kind === 'hang') {
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      req.resume();
+      return;
+    }
+    if (m.kind === 'status') {
+      req.resume();
+      res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
+      return;
+    }
+    front.forwarded.push(`${req.method} ${req.url}`);
+    const headers = { ...req.headers, host: base.host };
+    const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.on('data', (c: Buffer) => {
+        front.bytesFromUpstream += c.length;
+      });
+      upRes.pipe(res);
+    });
+    up.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502).end(String(err));
+      else res.destroy(err);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  front.hostPort = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  front.close = async () => {
+    for (const r of held) r.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return front;
+}

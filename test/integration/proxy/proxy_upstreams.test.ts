@@ -1,0 +1,165 @@
+/**
+ * Proxy cache organizations against more upstreams, all real: a second quay-ts with the Docker token flow
+ * (realm/service/scope, a robot's credentials), pulled by podman; Debian's docker-registry (Distribution 2.8)
+ * behind a fault-injecting front for the upstream failure matrix (5xx, 429, a timeout: the cached copy is
+ * served while the tag lives, a clear 404 otherwise); and two registry replicas on one Postgres and S3 with
+ * 20 concurrent `skopeo copy` of an uncached 64 MiB image, the upstream sending each blob once.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { startDistribution, type DistributionService } from '../../setup/services.js';
+import { clientSandbox, INSECURE } from '../../setup/tools.js';
+import { signin, type Api } from '../api/fixture.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
+import { pushRunnableImage, tarLayer } from '../../helpers/image.js';
+import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
+
+const MiB = 1024 * 1024;
+let dist: DistributionService;
+let front: FaultFront;
+let reg: RegistryProcess;
+let reg2: RegistryProcess;
+let admin: Api;
+let upstream: V2Client;
+
+async function pull(r: RegistryProcess, path: string, accept = `${OCI_MANIFEST}, ${OCI_INDEX}`): Promise<Response> {
+  const repo = path.split(/\/(manifests|blobs)\//)[0];
+  const token = await registryToken(r, [`repository:${repo}:pull`], r.admin);
+  return fetch(`${r.url}/v2/${path}`, { headers: { authorization: `Bearer ${token}`, accept } });
+}
+
+async function errorOf(res: Response): Promise<{ code: string; message: string }> {
+  return ((await res.json()) as { errors: { code: string; message: string }[] }).errors[0];
+}
+
+beforeAll(async () => {
+  dist = await startDistribution();
+  front = await startFaultFront(dist.url);
+  upstream = new V2Client({ url: dist.url } as RegistryProcess);
+  // Two replicas of one registry: one Postgres database, one S3 bucket.
+  const config = await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
+  reg = await startRegistry({ label: 'proxy-up-a', config });
+  reg2 = await startRegistry({ label: 'proxy-up-b', config });
+  admin = await signin(reg, 'admin', reg.admin.password);
+}, 240_000);
+
+afterAll(async () => {
+  await reg2?.stop();
+  await reg?.stop();
+  await front?.close();
+  await dist?.stop();
+});
+
+test('a quay-ts upstream with token auth: robot credentials through realm/service/scope, podman pull digest-exact, anonymous refused', async () => {
+  const up = await startRegistry({ label: 'proxy-up-quay', config: await scaleOutConfig({}) });
+  try {
+    const upAdmin = await signin(up, 'admin', up.admin.password);
+    await upAdmin.ok('POST', '/organization/', { name: 'team', email: 'team@example.com' });
+    const pusher = new V2Client(up, `Bearer ${await registryToken(up, ['repository:team/app:pull,push'], up.admin)}`);
+    const img = await pushRunnableImage(pusher, 'team/app', 'v1', [tarLayer(2 * MiB)]);
+    const robot = await upAdmin.ok('PUT', '/organization/team/robots/puller', {});
+    await upAdmin.ok('PUT', '/repository/team/app/permissions/user/team+puller', { role: 'read' });
+    // The upstream answers 401 with a Bearer challenge: the token flow is what the proxy must speak.
+    const challenge = (await fetch(`${up.url}/v2/`)).headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer realm="[^"]+",service="[^"]+"/);
+
+    await admin.ok('POST', '/organization/', { name: 'tcache', email: 'tcache@example.com' });
+    const cfg = { upstream_registry: `${up.hostPort}/team`, insecure: true, upstream_registry_username: 'team+puller' };
+    const wrong = await admin.post('/organization/tcache/validateproxycache', { ...cfg, upstream_registry_password: 'not-the-token' });
+    expect(wrong).toMatchObject({ status: 400, body: { error_message: 'Failed login to remote registry. Please verify entered details and try again.' } });
+    expect(await admin.post('/organization/tcache/validateproxycache', { ...cfg, upstream_registry_password: robot.token })).toMatchObject({ status: 202, body: 'Valid' });
+    expect((await admin.post('/organization/tcache/proxycache', { ...cfg, upstream_registry_password: robot.token })).status).toBe(201);
+
+    const sb = clientSandbox('proxy-podman');
+    await sb.run('podman', ['login', ...INSECURE.podman, '-u', reg.admin.username, '-p', reg.admin.password, reg.hostPort]);
+    await sb.run('podman', ['pull', ...INSECURE.podman, `${reg.hostPort}/tcache/app:v1`]);
+    const digest = (await sb.run('podman', ['image', 'inspect', '--format', '{{.Digest}}', `${reg.hostPort}/tcache/app:v1`])).stdout.trim();
+    expect(digest).toBe(img.digest);
+    // The layer came through whole: podman unpacked it (a tar whose diff_id the config lists).
+    const layer = await pull(reg, `tcache/app/blobs/${img.layers[0].digest}`);
+    expect(sha256(Buffer.from(await layer.arrayBuffer()))).toBe(img.layers[0].digest);
+
+    // Without credentials the private upstream repository is out of reach: validate says Anonymous, pulls 404.
+    await admin.ok('POST', '/organization/', { name: 'tanon', email: 'tanon@example.com' });
+    expect(await admin.post('/organization/tanon/validateproxycache', { upstream_registry: `${up.hostPort}/team`, insecure: true })).toMatchObject({ status: 202, body: 'Anonymous' });
+    expect((await admin.post('/organization/tanon/proxycache', { upstream_registry: `${up.hostPort}/team`, insecure: true })).status).toBe(201);
+    const anon = await pull(reg, 'tanon/app/manifests/v1');
+    expect(anon.status).toBe(404);
+    expect((await errorOf(anon)).code).toBe('NAME_UNKNOWN');
+  } finally {
+    await up.stop();
+  }
+}, 240_000);
+
+test('failure matrix: upstream 503, 429 and a timeout serve the cached tag while it lives, 404 when nothing is cached or it expired; blobs get Quay’s text', async () => {
+  const img = await upstream.pushImage('fm/app', 'v1', { layers: [randomBlob(64 * 1024)] });
+  await admin.ok('POST', '/organization/', { name: 'fm', email: 'fm@example.com' });
+  // expiration_s outlives the timeout row (30 s read timeout) but not the whole test.
+  expect((await admin.post('/organization/fm/proxycache', { upstream_registry: `${front.hostPort}/fm`, insecure: true, expiration_s: 45 })).status).toBe(201);
+  const cachedAt = Date.now();
+  expect((await pull(reg, 'fm/app/manifests/v1')).headers.get('docker-content-digest')).toBe(img.digest);
+
+  for (const status of [503, 500, 429]) {
+    front.mode = { kind: 'status', status };
+    const cached = await pull(reg, 'fm/app/manifests/v1');
+    expect({ status, got: cached.status, digest: cached.headers.get('docker-content-digest') }).toEqual({ status, got: 200, digest: img.digest });
+    const unknownTag = await pull(reg, 'fm/app/manifests/v2');
+    expect({ status, got: unknownTag.status, code: (await errorOf(unknownTag)).code }).toEqual({ status, got: 404, code: 'MANIFEST_UNKNOWN' });
+    const unknownRepo = await pull(reg, 'fm/other/manifests/v1');
+    expect({ status, got: unknownRepo.status, code: (await errorOf(unknownRepo)).code }).toEqual({ status, got: 404, code: 'NAME_UNKNOWN' });
+    // The layer was never fetched: a blob pull needs the upstream and says why it failed, in Quay's words.
+    const blob = await pull(reg, `fm/app/blobs/${img.layers[0].digest}`);
+    const err = await errorOf(blob);
+    expect({ status, got: blob.status, code: err.code }).toEqual({ status, got: 400, code: 'INVALID_REQUEST' });
+    expect(err.message).toContain('the requested image may not exist in the upstream registry');
+    expect(err.message).toContain(String(status));
+  }
+
+  // The upstream accepts connections and never answers: after the read timeout, the same answers.
+  front.mode = { kind: 'hang' };
+  const started = Date.now();
+  const [cached, unknownRepo] = await Promise.all([pull(reg, 'fm/app/manifests/v1'), pull(reg, 'fm/slow/manifests/v1')]);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(25_000);
+  expect(cached.status).toBe(200);
+  expect(cached.headers.get('docker-content-digest')).toBe(img.digest);
+  expect(unknownRepo.status).toBe(404);
+  expect((await errorOf(unknownRepo)).code).toBe('NAME_UNKNOWN');
+
+  // Serving stale did not push the expiry forward: once expiration_s has passed since the last confirmed pull, 404.
+  front.mode = { kind: 'status', status: 503 };
+  await new Promise((r) => setTimeout(r, Math.max(0, cachedAt + 47_000 - Date.now())));
+  const expired = await pull(reg, 'fm/app/manifests/v1');
+  expect(expired.status).toBe(404);
+  expect((await errorOf(expired)).code).toBe('MANIFEST_UNKNOWN');
+  // The upstream is back: the tag is confirmed and served again, the blob fetched.
+  front.mode = { kind: 'pass' };
+  expect((await pull(reg, 'fm/app/manifests/v1')).headers.get('docker-content-digest')).toBe(img.digest);
+  const blob = await pull(reg, `fm/app/blobs/${img.layers[0].digest}`);
+  expect(sha256(Buffer.from(await blob.arrayBuffer()))).toBe(img.layers[0].digest);
+}, 180_000);
+
+test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas: every blob fetched from the upstream once', async () => {
+  const layer = randomBlob(64 * MiB);
+  const img = await upstream.pushImage('big/image', 'v1', { layers: [layer] });
+  await admin.ok('POST', '/organization/', { name: 'bigcache', email: 'bigcache@example.com' });
+  expect((await admin.post('/organization/bigcache/proxycache', { upstream_registry: front.hostPort, insecure: true })).status).toBe(201);
+  front.mode = { kind: 'pass' };
+  front.forwarded.length = 0;
+  const creds = ['--src-creds', `admin:${reg.admin.password}`];
+  const sb = clientSandbox('proxy-skopeo-20');
+  const outs = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => {
+      const r = i % 2 === 0 ? reg : reg2;
+      const out = join(sb.dir, `copy-${i}`);
+      await sb.run('skopeo', ['copy', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${r.hostPort}/bigcache/big/image:v1`, `dir:${out}`], { timeoutMs: 600_000 });
+      return out;
+    }),
+  );
+  for (const out of outs) {
+    expect(sha256(readFileSync(join(out, 'manifest.json')))).toBe(img.digest);
+    expect(sha256(readFileSync(join(out, layer.digest.slice(7))))).toBe(layer.digest);
+  }
+  const gets = (digest: string) => front.forwarded.filter((l) => l === `GET /v2/big/image/blobs/${digest}`).length;
+  expect({ layer: gets(layer.digest), config: gets(img.config.digest) }).toEqual({ layer: 1, config: 1 });
+}, 900_000);
