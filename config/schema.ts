@@ -111,7 +111,26 @@ export const QuayConfigSchema = Type.Object(
       description: 'not in Quay: the 401 challenge of /v2 (bearer = token service; basic = credentials on every request)',
     }),
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: Type.Integer({ minimum: 0, default: 0 }),
-    ALLOWED_OCI_ARTIFACT_TYPES: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+    ALLOWED_OCI_ARTIFACT_TYPES: Type.Record(Type.String(), Type.Array(Type.String()), {
+      // Quay 3.8's default (config.py): SBOMs and attestations in image manifests, Helm charts, source images.
+      default: {
+        'application/vnd.oci.image.config.v1+json': [
+          'application/vnd.dev.cosign.simplesigning.v1+json',
+          'application/vnd.dsse.envelope.v1+json',
+          'text/spdx',
+          'text/spdx+xml',
+          'text/spdx+json',
+          'application/vnd.syft+json',
+          'application/vnd.cyclonedx',
+          'application/vnd.cyclonedx+xml',
+          'application/vnd.cyclonedx+json',
+          'application/vnd.in-toto+json',
+        ],
+        'application/vnd.cncf.helm.config.v1+json': ['application/tar+gzip', 'application/vnd.cncf.helm.chart.content.v1.tar+gzip'],
+        'application/vnd.oci.source.image.config.v1+json': ['application/vnd.oci.image.layer.v1.tar+gzip'],
+      },
+      description: 'config media type -> layer media types accepted (as Quay, every listed layer type is accepted in every listed config type)',
+    }),
     REGISTRY_STATE: Type.Union([Type.Literal('normal'), Type.Literal('readonly')], { default: 'normal' }),
     DISABLE_PUSHES: Bool(false, 'refuse every push'),
     APP_SPECIFIC_TOKEN_EXPIRATION: Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Null()], { default: null }),

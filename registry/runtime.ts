@@ -155,7 +155,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
       mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
     });
-    const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
+    const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES;
     const notifications = new Notifications(db);
     const queues = new Queues(db);
     metrics.watchQueues(() => queues.depth());
