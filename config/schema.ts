@@ -245,6 +245,7 @@ export const QuayConfigSchema = Type.Object(
       default: 5,
       description: 'consecutive builds of a trigger ending in internalerror after which the trigger is disabled (null: never)',
     }),
+    FEATURE_READER_BUILD_LOGS: Bool(false, 'users with read access may see build logs (else write access is needed)'),
     USERFILES_MAX_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '1G', description: 'not in Quay: the largest build pack PUT to a /api/v1/filedrop/ upload URL (413 beyond)' }),
   },
   { additionalProperties: true },
