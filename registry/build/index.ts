@@ -8,6 +8,7 @@ import { BuildManager, type BuildSources } from './manager.js';
 import type { Executor } from './executors/index.js';
 import { LocalExecutor } from './executors/local.js';
 import { KubernetesExecutor } from './executors/kubernetes.js';
+import { loadTriggerDeployKey } from '../model/triggers.js';
 
 export interface ManagerOptions {
   /** gRPC listen address (default 0.0.0.0) and port (0: any free port). */
@@ -19,9 +20,7 @@ export interface ManagerOptions {
 
 function defaultSources(rt: Runtime): BuildSources {
   return {
-    async deployKey() {
-      return null;
-    },
+    deployKey: (triggerUuid) => loadTriggerDeployKey(rt.db, triggerUuid, rt.config),
     async uploadUrl(resourceKey) {
       return `${rt.config.PREFERRED_URL_SCHEME}://${rt.config.SERVER_HOSTNAME}/userfiles/${encodeURIComponent(resourceKey)}`;
     },

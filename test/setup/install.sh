@@ -23,7 +23,7 @@ CHECK_ONLY=0
 APT_PACKAGES=(
   postgresql redis-server rpm
   skopeo podman buildah umoci docker-registry golang-github-containers-common crun
-  wrk curl jq ca-certificates git
+  wrk curl jq ca-certificates git openssh-server
   chromium fonts-liberation
 )
 
