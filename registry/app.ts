@@ -8,7 +8,8 @@ import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
 import { keyServerPlugin } from './http/keyserver.js';
 import { secscanPlugin } from './http/secscan.js';
-import { checkRequestInput, redactUrl } from './http/edge.js';
+import { checkRequestInput, clientErrorResponse, redactUrl } from './http/edge.js';
+import type { Duplex } from 'node:stream';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
 import { DomainError } from './model/errors.js';
@@ -53,6 +54,13 @@ function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
   // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
   const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers } }) as unknown as FastifyInstance) : Fastify(options);
   (app.server as { headersTimeout?: number }).headersTimeout = HEADERS_TIMEOUT_MS;
+  // Fastify's own answer to a request the HTTP parser refused is a JSON of neither protocol.
+  app.server.removeAllListeners('clientError');
+  app.server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (socket.writable) socket.write(clientErrorResponse(err, `${rt.config.PREFERRED_URL_SCHEME}://${rt.config.SERVER_HOSTNAME}`));
+    socket.destroy();
+  });
   return app;
 }
 
