@@ -1,8 +1,8 @@
 /**
  * Builds in the browser (issue 11's REST API): the Builds tab, "Start New Build" from an uploaded Dockerfile
  * (filedrop, the bytes PUT to the registry, then the build request), the build's page with its phase and
- * log, and Cancel while it waits. No build manager runs here, so the build stays queued; each step is checked
- * through the API as well.
+ * log, and Cancel while it waits. No build manager runs (BUILDMAN_IN_SERVE=false), so the build stays queued;
+ * each step is checked through the API as well.
  */
 import type { Browser } from 'playwright-core';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
@@ -16,7 +16,11 @@ let admin: Api;
 const DOCKERFILE = 'FROM scratch\nLABEL built-by=ui-spec\n';
 
 beforeAll(async () => {
-  [reg, browser] = await Promise.all([startRegistry({ label: 'ui-builds', config: { SUPER_USERS: ['admin'], FEATURE_BUILD_SUPPORT: true } }), launchBrowser()]);
+  // No build manager in serve: the build stays queued, so the UI's Cancel applies.
+  [reg, browser] = await Promise.all([
+    startRegistry({ label: 'ui-builds', config: { SUPER_USERS: ['admin'], FEATURE_BUILD_SUPPORT: true }, env: { BUILDMAN_IN_SERVE: 'false' } }),
+    launchBrowser(),
+  ]);
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'app', visibility: 'private', description: '' });
