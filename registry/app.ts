@@ -14,6 +14,7 @@ import { linksPlugin } from './http/links.js';
 import { DomainError } from './model/errors.js';
 import { sendApiError, toApiError } from './http/api/errors.js';
 import { userfilesPlugin } from './http/userfiles.js';
+import { webhooksPlugin } from './http/webhooks.js';
 import type { TlsPolicy } from './tls.js';
 
 export interface AppOptions {
@@ -109,7 +110,10 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
-  await app.register(userfilesPlugin, { rt });
+  if (rt.config.FEATURE_BUILD_SUPPORT) {
+    await app.register(userfilesPlugin, { rt });
+    await app.register(webhooksPlugin, { rt });
+  }
   await app.register(secscanPlugin, { rt });
   await app.register(keyServerPlugin, { rt });
   await registerUi(app);

@@ -64,6 +64,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
   let logSeq = 0;
   let current: ChildProcess | null = null;
   let stopped = false;
+  const abort = new AbortController();
   const logStream = client.LogMessage() as grpc.ClientDuplexStream<unknown, { success: boolean; sequence_number: number }>;
   let logAcked = 0;
   logStream.on('data', (r: { sequence_number: number }) => {
@@ -77,6 +78,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
   };
   const stopBuild = () => {
     stopped = true;
+    abort.abort();
     if (current?.pid) {
       try {
         process.kill(-current.pid, 'SIGKILL');
@@ -131,7 +133,8 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       refusals = r.reply ? 0 : refusals + 1;
       if (refusals >= 3) stopBuild();
     });
-    hbStream.on('error', () => undefined);
+    // The manager went away (its process died): stop, so that the retry on another manager is the only push.
+    hbStream.on('error', () => stopBuild());
     const beat = () => hbStream?.write({ job_jwt: jobJwt });
     beat();
     heartbeat = setInterval(beat, 2000);
@@ -143,7 +146,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       root = await cloneGit(pack.git_package, work, log);
     } else if (pack.package_url) {
       const allowed = (env.SSRF_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-      const got = await fetchPack(pack.package_url, work, { maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES, allowedHosts: allowed });
+      const got = await fetchPack(pack.package_url, work, { maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES, allowedHosts: allowed, signal: abort.signal });
       log(`unpacked the build pack (${got.kind})`);
       root = got.root;
     } else {

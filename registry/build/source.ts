@@ -215,19 +215,28 @@ export async function unpackZip(file: string, root: string, maxBytes: number): P
 }
 
 /** Download `url` (SSRF-guarded) into `dir/pack`, then unpack it into `dir/src`; returns the unpacked root. */
-export async function fetchPack(url: string, dir: string, opts: { maxBytes: number; allowedHosts: string[] }): Promise<{ root: string; kind: PackKind }> {
+export async function fetchPack(url: string, dir: string, opts: { maxBytes: number; allowedHosts: string[]; signal?: AbortSignal }): Promise<{ root: string; kind: PackKind }> {
   const out = new Outbound({ SSRF_ALLOWED_HOSTS: opts.allowedHosts });
   let res: Response;
   try {
-    res = await out.fetch(url, { purpose: 'archive', maxResponseBytes: Infinity, timeoutMs: 300_000 } as never);
+    res = await out.fetch(url, { purpose: 'archive', maxResponseBytes: Infinity, timeoutMs: 300_000, idleTimeoutMs: 120_000, signal: opts.signal });
   } catch (err) {
+    out.close();
+    throw new BuildSourceError(`Could not fetch the build pack: ${(err as Error).message}`, 'io.quay.builder.buildpackissue');
+  }
+  if (res.status !== 200 || !res.body) {
+    out.close();
+    throw new BuildSourceError(`Could not fetch the build pack: HTTP ${res.status}`, 'io.quay.builder.buildpackissue');
+  }
+  const packFile = join(dir, 'pack');
+  try {
+    await pipeline(Readable.fromWeb(res.body as never), new Limit({ left: opts.maxBytes }, 'The build pack'), createWriteStream(packFile), { signal: opts.signal });
+  } catch (err) {
+    if (err instanceof BuildSourceError) throw err;
     throw new BuildSourceError(`Could not fetch the build pack: ${(err as Error).message}`, 'io.quay.builder.buildpackissue');
   } finally {
     out.close();
   }
-  if (res.status !== 200 || !res.body) throw new BuildSourceError(`Could not fetch the build pack: HTTP ${res.status}`, 'io.quay.builder.buildpackissue');
-  const packFile = join(dir, 'pack');
-  await pipeline(Readable.fromWeb(res.body as never), new Limit({ left: opts.maxBytes }, 'The build pack'), createWriteStream(packFile));
   const fh = await open(packFile);
   const head = Buffer.alloc(512);
   const { bytesRead } = await fh.read(head, 0, 512, 0);

@@ -26,6 +26,7 @@ import type { SecretBox } from '../auth/secrets.js';
 import type { BuildLogEntry, BuildLogStore } from '../build/logs.js';
 import { NotFound, ReadOnly, TooManyRequests, Unsupported } from './errors.js';
 import { createAccessToken, setAccessTokenExpiry } from './access_tokens.js';
+import { recordTriggerOutcome } from './triggers.js';
 
 export const BUILD_QUEUE = 'dockerfilebuild';
 /** Leases a build item gets (Quay's builds use 3, not the queue default). */
@@ -351,6 +352,8 @@ export class Builds {
         if (queueItem) await this.queue.complete(queueItem, q);
         return { phase: row.phase, final: true };
       }
+      // The trigger's auto-disable accounting (an expired worker counts as an internal error).
+      if (row.trigger_uuid) await recordTriggerOutcome(q, row.trigger_uuid, result === 'expired' ? 'internalerror' : result, this.config);
       switch (result) {
         case 'complete':
         case 'error':

@@ -43,6 +43,7 @@ import { mirrorRoutes } from './mirror.js';
 import { serviceKeyRoutes } from './service_keys.js';
 import { triggerRoutes } from './trigger.js';
 import { filedropRoutes } from './filedrop.js';
+import { buildRoutes } from './build.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -137,7 +138,10 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await repoTokenRoutes(app, rt);
   await mirrorRoutes(app, rt);
   await serviceKeyRoutes(app, rt);
-  await triggerRoutes(app, rt);
-  await filedropRoutes(app, rt);
+  if (rt.config.FEATURE_BUILD_SUPPORT) {
+    await triggerRoutes(app, rt);
+    await filedropRoutes(app, rt);
+    await buildRoutes(app, rt);
+  }
   await discoveryRoutes(app);
 }
