@@ -96,6 +96,8 @@ export const QuayConfigSchema = Type.Object(
     AUTHENTICATION_TYPE: Type.Union([Type.Literal('Database'), Type.Literal('AppToken')], { default: 'Database' }),
     SUPER_USERS: Type.Array(Type.String(), { default: [] }),
     GLOBAL_READONLY_SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    LABELED_EXPIRATION_MINIMUM: Type.String({ pattern: DURATION_PATTERN, default: '1h', description: 'a tag expiration set through the API is at least this long after the tag was pushed' }),
+    LABELED_EXPIRATION_MAXIMUM: Type.String({ pattern: DURATION_PATTERN, default: '104w', description: 'a tag expiration set through the API is at most this long after the tag was pushed' }),
     SEARCH_RESULTS_PER_PAGE: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'repositories per page of GET /api/v1/find/repositories' }),
     SEARCH_MAX_RESULT_PAGE_COUNT: Type.Integer({ minimum: 1, default: 10, description: 'last page GET /api/v1/find/repositories answers (higher pages are clamped to it)' }),
     LIBRARY_NAMESPACE: Str('library', 'namespace used for single-segment repository names'),
