@@ -2,7 +2,7 @@
  * The first check of every request, before any route reads it: control characters in the decoded path, the
  * query string or Basic credentials are a 400 in the protocol's own error format (each plugin's error handler
  * maps the domain error). Header values with control characters never get this far: Node's HTTP parser
- * answers them with 400 itself.
+ * refuses them, and clientErrorResponse below words that refusal.
  */
 import type { FastifyRequest } from 'fastify';
 import { parseBasic } from '../auth/credentials.js';
