@@ -1,8 +1,12 @@
-/** Parse and validate a config.yaml: every problem is reported as `KEY: reason`, unknown keys are warnings. */
+/**
+ * Parse and validate a config.yaml: every problem is reported as `KEY: reason`; unknown keys are warnings, and
+ * Quay keys this registry does not implement are warnings or errors by the list in unsupported.ts.
+ */
 import yaml from 'js-yaml';
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { QuayConfigSchema, QUAY_KNOWN_KEYS, type QuayConfig } from './schema.js';
+import { UNSUPPORTED_KEYS, unsupportedKeyProblems } from './unsupported.js';
 
 export interface ConfigResult {
   config: QuayConfig;
@@ -29,26 +33,10 @@ function describeError(schema: TSchema, value: unknown, message: string): string
   return message;
 }
 
-/**
- * Quay security settings this registry does not implement. Ignoring one that is switched on would quietly
- * weaken what the operator asked for, so the config is refused instead (off, they load without a word).
- */
-export const REFUSED_WHEN_ENABLED: Readonly<Record<string, string>> = {
-  FEATURE_RECAPTCHA: 'reCAPTCHA needs Google\'s service, which this registry does not call; set it to false',
-  FEATURE_INVITE_ONLY_USER_CREATION: 'not implemented; use FEATURE_USER_CREATION: false and create users through the superuser API',
-  FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: 'not implemented; refusing rather than accepting plain passwords on Basic auth',
-  FEATURE_RESTRICTED_USERS: 'not implemented; refusing rather than leaving users unrestricted',
-  FEATURE_BLACKLISTED_EMAILS: 'not implemented; refusing rather than accepting every e-mail domain',
-  ACCOUNT_RECOVERY_MODE: 'not implemented; refusing rather than serving normally',
-};
 
 /** Cross-key rules that a JSON schema cannot state. */
 function semanticErrors(cfg: QuayConfig): string[] {
   const errors: string[] = [];
-  const raw = cfg as Record<string, unknown>;
-  for (const [key, reason] of Object.entries(REFUSED_WHEN_ENABLED)) {
-    if (raw[key] === true) errors.push(`${key}: ${reason}`);
-  }
   const storage = cfg.DISTRIBUTED_STORAGE_CONFIG;
   if (storage) {
     const prefs = cfg.DISTRIBUTED_STORAGE_PREFERENCE ?? Object.keys(storage).slice(0, 1);
@@ -98,11 +86,13 @@ export function validateConfig(raw: unknown): ConfigResult {
       errors.push(line);
     }
   }
-  const known = new Set([...Object.keys(QuayConfigSchema.properties), ...QUAY_KNOWN_KEYS]);
+  const known = new Set([...Object.keys(QuayConfigSchema.properties), ...QUAY_KNOWN_KEYS, ...Object.keys(UNSUPPORTED_KEYS)]);
   const warnings = Object.keys(input)
     .filter((k) => !known.has(k))
     .map((k) => `${k}: unknown key, ignored`);
-  if (errors.length === 0) errors.push(...semanticErrors(withDefaults));
+  const unsupported = unsupportedKeyProblems(input);
+  warnings.push(...unsupported.warnings);
+  if (errors.length === 0) errors.push(...unsupported.errors, ...semanticErrors(withDefaults));
   return { config: withDefaults, errors, warnings };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The config.yaml schema (Quay's format), shared by the registry and the operator.
- * Every key the project reads is declared here with its default; keys Quay knows but we do not use
- * are listed in QUAY_KNOWN_KEYS so that real Quay configs load without noise.
+ * Every key the project reads is declared here with its default; keys Quay knows but this registry does not
+ * implement are reported by the loader from the list in unsupported.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
@@ -86,6 +86,8 @@ export const QuayConfigSchema = Type.Object(
     DB_CONNECTION_ARGS: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     DISTRIBUTED_STORAGE_CONFIG: Type.Optional(Type.Record(Type.String(), StorageLocation)),
     DISTRIBUTED_STORAGE_PREFERENCE: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    FEATURE_PROXY_STORAGE: Bool(false, 'blob GETs stream the bytes through the registry instead of redirecting to a pre-signed object storage URL'),
+    BLOB_REDIRECT_URL_EXPIRATION_SECONDS: Type.Integer({ minimum: 10, maximum: 604800, default: 60, description: 'lifetime of the pre-signed object storage URL a blob GET redirects to' }),
     DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: Type.Optional(Type.Array(Type.String())),
     BUILDLOGS_REDIS: Type.Optional(RedisConfig),
     USER_EVENTS_REDIS: Type.Optional(RedisConfig),
@@ -94,11 +96,16 @@ export const QuayConfigSchema = Type.Object(
     AUTHENTICATION_TYPE: Type.Union([Type.Literal('Database'), Type.Literal('AppToken')], { default: 'Database' }),
     SUPER_USERS: Type.Array(Type.String(), { default: [] }),
     GLOBAL_READONLY_SUPER_USERS: Type.Array(Type.String(), { default: [] }),
+    LABELED_EXPIRATION_MINIMUM: Type.String({ pattern: DURATION_PATTERN, default: '1h', description: 'a tag expiration set through the API is at least this long after the tag was pushed' }),
+    LABELED_EXPIRATION_MAXIMUM: Type.String({ pattern: DURATION_PATTERN, default: '104w', description: 'a tag expiration set through the API is at most this long after the tag was pushed' }),
     SEARCH_RESULTS_PER_PAGE: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'repositories per page of GET /api/v1/find/repositories' }),
     SEARCH_MAX_RESULT_PAGE_COUNT: Type.Integer({ minimum: 1, default: 10, description: 'last page GET /api/v1/find/repositories answers (higher pages are clamped to it)' }),
     LIBRARY_NAMESPACE: Str('library', 'namespace used for single-segment repository names'),
     CREATE_PRIVATE_REPO_ON_PUSH: Bool(true, 'repositories created by a push are private'),
-    CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization'),
+    CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization owned by the pushing user'),
+    FEATURE_BLACKLISTED_EMAILS: Bool(false, 'refuse user e-mail addresses in BLACKLISTED_EMAIL_DOMAINS (sign-up and e-mail changes)'),
+    BLACKLISTED_EMAIL_DOMAINS: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'e-mail domains refused with FEATURE_BLACKLISTED_EMAILS (subdomains too)' }),
+    FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: Bool(false, 'Basic auth on /v2 and /v2/auth takes a user\'s encrypted password (POST /api/v1/user/clientkey), never the plain one'),
     TAG_EXPIRATION_OPTIONS: Type.Array(Type.String({ pattern: DURATION_PATTERN }), { default: ['0s', '1d', '1w', '2w', '4w'] }),
     DEFAULT_TAG_EXPIRATION: Type.String({ pattern: DURATION_PATTERN, default: '2w' }),
     PUSH_TEMP_TAG_EXPIRATION_SEC: Type.Integer({ minimum: 0, default: 3600 }),
@@ -109,7 +116,26 @@ export const QuayConfigSchema = Type.Object(
       description: 'not in Quay: the 401 challenge of /v2 (bearer = token service; basic = credentials on every request)',
     }),
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: Type.Integer({ minimum: 0, default: 0 }),
-    ALLOWED_OCI_ARTIFACT_TYPES: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+    ALLOWED_OCI_ARTIFACT_TYPES: Type.Record(Type.String(), Type.Array(Type.String()), {
+      // Quay 3.8's default (config.py): SBOMs and attestations in image manifests, Helm charts, source images.
+      default: {
+        'application/vnd.oci.image.config.v1+json': [
+          'application/vnd.dev.cosign.simplesigning.v1+json',
+          'application/vnd.dsse.envelope.v1+json',
+          'text/spdx',
+          'text/spdx+xml',
+          'text/spdx+json',
+          'application/vnd.syft+json',
+          'application/vnd.cyclonedx',
+          'application/vnd.cyclonedx+xml',
+          'application/vnd.cyclonedx+json',
+          'application/vnd.in-toto+json',
+        ],
+        'application/vnd.cncf.helm.config.v1+json': ['application/tar+gzip', 'application/vnd.cncf.helm.chart.content.v1.tar+gzip'],
+        'application/vnd.oci.source.image.config.v1+json': ['application/vnd.oci.image.layer.v1.tar+gzip'],
+      },
+      description: 'config media type -> layer media types accepted (as Quay, every listed layer type is accepted in every listed config type)',
+    }),
     REGISTRY_STATE: Type.Union([Type.Literal('normal'), Type.Literal('readonly')], { default: 'normal' }),
     DISABLE_PUSHES: Bool(false, 'refuse every push'),
     APP_SPECIFIC_TOKEN_EXPIRATION: Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Null()], { default: null }),
@@ -221,6 +247,7 @@ export const QuayConfigSchema = Type.Object(
       default: 5,
       description: 'consecutive builds of a trigger ending in internalerror after which the trigger is disabled (null: never)',
     }),
+    FEATURE_READER_BUILD_LOGS: Bool(false, 'users with read access may see build logs (else write access is needed)'),
     USERFILES_MAX_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '1G', description: 'not in Quay: the largest build pack PUT to a /api/v1/filedrop/ upload URL (413 beyond)' }),
   },
   { additionalProperties: true },
@@ -229,36 +256,12 @@ export const QuayConfigSchema = Type.Object(
 export type QuayConfig = Static<typeof QuayConfigSchema>;
 
 /**
- * Keys Quay's config.yaml may carry that this project accepts but does not act on (yet).
- * They are not warned about; anything outside the schema and this list is.
+ * Quay keys that load silently although nothing reads them: markers of Quay's config tool and test harness,
+ * and three keys the operator's base config writes as Quay's operator does (team syncing and the v4 scanner's
+ * namespace list are not implemented; mirror TLS is decided per mirror configuration). Every other Quay key
+ * this registry does not implement is in config/unsupported.ts and reported when set.
  */
-export const QUAY_KNOWN_KEYS: readonly string[] = [
-  'SETUP_COMPLETE', 'TESTING',
-  'ALLOW_PULLS_WITHOUT_STRICT_LOGGING', 'TEAM_RESYNC_STALE_TIME', 'USE_CDN', 'FEATURE_PROXY_STORAGE',
-  'FEATURE_STORAGE_REPLICATION',
-  'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'SECURITY_SCANNER_ENDPOINT', 'SECURITY_SCANNER_NOTIFICATIONS',
-  'REPO_MIRROR_TLS_VERIFY', 'REPO_MIRROR_SERVER_HOSTNAME', 'REPO_MIRROR_ROLLBACK',
-  'DATA_MODEL_CACHE_CONFIG', 'PULL_METRICS_REDIS', 'LOGS_MODEL', 'LOGS_MODEL_CONFIG',
-  'ACTION_LOG_AUDIT_LOGINS', 'ACTION_LOG_AUDIT_LOGIN_FAILURES', 'ACTION_LOG_ARCHIVE_LOCATION',
-  'ACTION_LOG_ARCHIVE_PATH', 'LOG_ARCHIVE_LOCATION', 'SERVER_HOSTNAME_ALIASES', 'FEATURE_ACI_CONVERSION',
-  'FEATURE_ACTION_LOG_ROTATION', 'FEATURE_BITBUCKET_BUILD', 'FEATURE_GITHUB_BUILD', 'FEATURE_GITLAB_BUILD',
-  'FEATURE_GITHUB_LOGIN', 'FEATURE_GOOGLE_LOGIN', 'FEATURE_INVITE_ONLY_USER_CREATION', 'FEATURE_PARTIAL_USER_AUTOCOMPLETE',
-  'FEATURE_PERMANENT_SESSIONS', 'FEATURE_RECAPTCHA', 'FEATURE_USER_LAST_ACCESSED',
-  'FEATURE_USER_LOG_ACCESS', 'FEATURE_USER_METADATA', 'FEATURE_USER_RENAME', 'FEATURE_REPOSITORY_ACTION_COUNTER', 'FEATURE_IMMUTABLE_TAGS', 'FEATURE_AUTO_PRUNE',
-  'FEATURE_IMAGE_PULL_STATS', 'FEATURE_RESTRICTED_USERS', 'FEATURE_ASSIGN_OAUTH_TOKEN',
-  'FEATURE_UI_V2', 'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', 'FEATURE_EXPERIMENTAL_HELM_OCI_SUPPORT',
-  'FEATURE_ORG_MIRROR', 'FEATURE_SUPERUSER_CONFIGDUMP',
-  'OCI_NAMESPACE_WHITELIST', 'V22_NAMESPACE_BLACKLIST', 'EXPIRED_APP_SPECIFIC_TOKEN_GC', 'INSTANCE_SERVICE_KEY_SERVICE',
-  'INSTANCE_SERVICE_KEY_EXPIRATION', 'INSTANCE_SERVICE_KEY_REFRESH',
-  'PERMANENTLY_DELETE_TAGS', 'RESET_CHILD_MANIFEST_EXPIRATION', 'QUOTA_TOTAL_DELAY_SECONDS', 'QUOTA_BACKFILL',
-  'ACCOUNT_RECOVERY_MODE', 'EXECUTORS', 'BUILDER_NAMESPACE',
-  'SERVICE_ACCOUNT_TOKEN', 'ORCHESTRATOR', 'ORCHESTRATOR_PREFIX', 'JOB_REGISTRATION_TIMEOUT',
-  'FEATURE_BLACKLISTED_EMAILS', 'BLACKLISTED_EMAIL_DOMAINS',
-  'AVATAR_KIND', 'DEFAULT_LABEL_KEY_RESERVED_PREFIXES', 'FEATURE_EXTENDED_ACTION_LOGGING', 'SUPERUSERS_ORG_CREATION_ONLY',
-  'GITHUB_LOGIN_CONFIG', 'GOOGLE_LOGIN_CONFIG', 'LDAP_URI',
-  'LDAP_BASE_DN', 'LDAP_ADMIN_DN', 'LDAP_ADMIN_PASSWD', 'LDAP_EMAIL_ATTR', 'LDAP_UID_ATTR', 'LDAP_USER_RDN',
-  'HEALTH_CHECKER', 'PROMETHEUS_PUSHGATEWAY_URL', 'MAXIMUM_CHUNK_SIZE_MB',
-];
+export const QUAY_KNOWN_KEYS: readonly string[] = ['SETUP_COMPLETE', 'TESTING', 'TEAM_RESYNC_STALE_TIME', 'SECURITY_SCANNER_V4_NAMESPACE_WHITELIST', 'REPO_MIRROR_TLS_VERIFY'];
 
 /** The schema of one key, or undefined when the key is not declared. */
 export function keySchema(key: string): TSchema | undefined {

@@ -8,12 +8,14 @@ import { webSessionPlugin } from './http/api/web.js';
 import { healthPlugin } from './http/health.js';
 import { keyServerPlugin } from './http/keyserver.js';
 import { secscanPlugin } from './http/secscan.js';
-import { checkRequestInput, redactUrl } from './http/edge.js';
+import { checkRequestInput, clientErrorResponse, redactUrl } from './http/edge.js';
+import type { Duplex } from 'node:stream';
 import { registerUi } from './http/ui.js';
 import { linksPlugin } from './http/links.js';
 import { DomainError } from './model/errors.js';
 import { sendApiError, toApiError } from './http/api/errors.js';
 import { userfilesPlugin } from './http/userfiles.js';
+import { webhooksPlugin } from './http/webhooks.js';
 import type { TlsPolicy } from './tls.js';
 
 export interface AppOptions {
@@ -52,6 +54,13 @@ function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
   // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
   const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers } }) as unknown as FastifyInstance) : Fastify(options);
   (app.server as { headersTimeout?: number }).headersTimeout = HEADERS_TIMEOUT_MS;
+  // Fastify's own answer to a request the HTTP parser refused is a JSON of neither protocol.
+  app.server.removeAllListeners('clientError');
+  app.server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (socket.writable) socket.write(clientErrorResponse(err, `${rt.config.PREFERRED_URL_SCHEME}://${rt.config.SERVER_HOSTNAME}`));
+    socket.destroy();
+  });
   return app;
 }
 
@@ -109,7 +118,10 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   await app.register(apiPlugin, { rt, prefix: '/api/v1' });
   await app.register(webSessionPlugin, { rt });
   await app.register(linksPlugin, { rt });
-  await app.register(userfilesPlugin, { rt });
+  if (rt.config.FEATURE_BUILD_SUPPORT) {
+    await app.register(userfilesPlugin, { rt });
+    await app.register(webhooksPlugin, { rt });
+  }
   await app.register(secscanPlugin, { rt });
   await app.register(keyServerPlugin, { rt });
   await registerUi(app);

@@ -10,6 +10,12 @@
  *   node dist/registry/main.js mirror --config config.yaml [--port 8080] [--host 0.0.0.0]
  *   node dist/registry/main.js migrate [--config config.yaml] [--data-dir ./data]
  *   node dist/registry/main.js verify --config config.yaml   (config linter: exit 1 when invalid)
+ *   node dist/registry/main.js buildmanager --config config.yaml [--port 8080] [--grpc-port 50051]
+ *     the build manager alone (health and /metrics on --port, the builder gRPC API on --grpc-port)
+ *   node dist/registry/main.js builder     (the build worker agent; configured by its environment, see build/agent.ts)
+ *   `serve` also runs a build manager when FEATURE_BUILD_SUPPORT is on and BUILD_MANAGER is absent (the embedded
+ *   default, local executor) or of kind ephemeral; BUILDMAN_IN_SERVE=false leaves it to `buildmanager` processes.
+ *   BUILDMAN_GRPC_PORT: its gRPC port (default 50051; the embedded default takes any free loopback port).
  * Environment: PORT, HOST, DATA_DIR, QUAY_CONFIG, WORKERS, LOG_LEVEL, INITIAL_ADMIN_PASSWORD, TLS_PORT, TLS_CERT_FILE, TLS_KEY_FILE,
  *   TRUSTED_PROXIES (comma-separated addresses/CIDRs whose X-Forwarded-For is believed; default none),
  *   HTTP_IDLE_TIMEOUT_SECONDS (close connections idle this long; default 120).
@@ -28,6 +34,9 @@ import { migrate } from './db/migrate.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp } from './app.js';
 import { startWorkers } from './workers/index.js';
 import { MirrorWorker } from './workers/mirror.js';
+import { startBuildManager } from './build/index.js';
+import type { BuildManager } from './build/manager.js';
+import { runAgent } from './build/agent.js';
 import { runPrimary, workerCount, workerIndex } from './cluster.js';
 import { findTlsFiles, loadTlsPair, TlsConfigError, tlsPolicy, watchTlsPair, type TlsFiles, type TlsPair, type TlsPolicy } from './tls.js';
 
@@ -166,6 +175,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
   const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls && { cert: tls.pair.cert, key: tls.pair.key, ...tls.policy }, trustedProxies, idleTimeoutMs });
   const workers = background ? startWorkers(rt) : null;
+  const buildManager = background ? await startServeBuildManager(rt, !configPath, dataDir) : null;
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = background && config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
   let plain: HttpServer | null = null;
@@ -196,6 +206,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     await workers?.stop();
+    await buildManager?.stop();
     await mirrorWorker?.stop();
     stopWatching();
     if (plain) {
@@ -255,10 +266,78 @@ async function verify(argv: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { serve: server('serve'), mirror: server('mirror'), migrate: migrateOnly, verify };
+/** The build manager of `serve` (see the file comment), or null. */
+async function startServeBuildManager(rt: Awaited<ReturnType<typeof createRuntime>>, embedded: boolean, dataDir: string): Promise<BuildManager | null> {
+  const settings = rt.buildSettings;
+  if (!settings || settings.kind !== 'ephemeral' || process.env.BUILDMAN_IN_SERVE === 'false') return null;
+  const envPort = process.env.BUILDMAN_GRPC_PORT;
+  return startBuildManager(rt, settings, {
+    grpcHost: embedded ? '127.0.0.1' : '0.0.0.0',
+    grpcPort: envPort !== undefined ? Number(envPort) : embedded ? 0 : 50051,
+    workerLogDir: resolve(dataDir, 'build-workers'),
+  });
+}
+
+/** `buildmanager --config FILE`: the build manager alone, with health checks and /metrics. */
+async function buildmanager(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'grpc-port': { type: 'string' }, 'data-dir': { type: 'string' } },
+    allowPositionals: false,
+  });
+  const configPath = values.config ?? process.env.QUAY_CONFIG;
+  if (!configPath) {
+    console.error('usage: main.js buildmanager --config FILE [--port 8080] [--grpc-port 50051]');
+    process.exit(2);
+  }
+  const port = Number(values.port ?? process.env.PORT ?? 8080);
+  const host = values.host ?? process.env.HOST ?? '0.0.0.0';
+  const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? 'data');
+  const config = loadConfig(configPath, port);
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const rt = await createRuntime(config, dataDir, log, { configDir: dirname(resolve(configPath)) });
+  const settings = rt.buildSettings;
+  if (!settings || settings.kind !== 'ephemeral') {
+    console.error('the buildmanager role needs FEATURE_BUILD_SUPPORT: true and BUILD_MANAGER: [ephemeral, {...}] in the config');
+    process.exit(2);
+  }
+  let stopping = false;
+  const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
+  const manager = await startBuildManager(rt, settings, {
+    grpcHost: host,
+    grpcPort: Number(values['grpc-port'] ?? process.env.BUILDMAN_GRPC_PORT ?? 50051),
+    workerLogDir: resolve(dataDir, 'build-workers'),
+  });
+  await app.listen({ port, host });
+  log.info({ port, host, grpcPort: manager.port, manager: manager.id }, 'build manager listening');
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down the build manager');
+    await manager.stop();
+    await app.close();
+    await rt.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function builder(): Promise<void> {
+  process.exit(await runAgent(process.env));
+}
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  serve: server('serve'),
+  mirror: server('mirror'),
+  buildmanager,
+  builder,
+  migrate: migrateOnly,
+  verify,
+};
 const main = commands[command ?? 'serve'];
 if (!main) {
-  console.error(`unknown command "${command}"; usage: main.js serve|mirror|migrate|verify [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
+  console.error(`unknown command "${command}"; usage: main.js serve|mirror|buildmanager|builder|migrate|verify [--config FILE] [--port N] [--host H] [--data-dir DIR]`);
   process.exit(2);
 }
 main(rest).catch((err) => {

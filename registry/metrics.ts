@@ -181,6 +181,7 @@ export class Metrics {
       writeFile: (path: string, body: Readable) => timed('write_file', () => store.writeFile(path, body)),
       readFile: (path: string) => timed('open_read_file', () => store.readFile(path)),
       signedFileUrl: (path: string, seconds: number) => store.signedFileUrl(path, seconds),
+      blobUrl: (digest: string, seconds: number) => timed('sign_url', () => store.blobUrl(digest, seconds)),
     };
   }
 }

@@ -48,6 +48,7 @@ import { MemoryOrchestrator, RedisOrchestrator, type Orchestrator } from './buil
 import { ServiceKeys } from './model/service_keys.js';
 import { Triggers, triggerSecretBox } from './model/triggers.js';
 import { Userfiles } from './model/userfiles.js';
+import { BuildRequests } from './model/build_requests.js';
 import { LogExports } from './model/log_export.js';
 import { SignedLinks } from './auth/signed_links.js';
 import { logView } from './http/api/views.js';
@@ -121,6 +122,8 @@ export interface Runtime {
   triggers: Triggers;
   /** Build packs uploaded through /api/v1/filedrop/. */
   userfiles: Userfiles;
+  /** The checks of a build request (manual, webhook, trigger run) before Builds.startBuild. */
+  buildRequests: BuildRequests;
   /** Usage-log export (FEATURE_LOG_EXPORT): requests, the export run, the signed local download links. */
   logExports: LogExports;
   close(): Promise<void>;
@@ -155,7 +158,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tenancy = await createTenancy(db, config, namespaces, repositories, logs, {
       mirrorRobot: (repositoryId, q) => mirrorRobot(config, repositoryId, q),
     });
-    const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES ?? {};
+    const allowed = config.ALLOWED_OCI_ARTIFACT_TYPES;
     const notifications = new Notifications(db);
     const queues = new Queues(db);
     metrics.watchQueues(() => queues.depth());
@@ -235,6 +238,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       ? new (await import('ioredis')).Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
       : null;
     redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    const userfiles = new Userfiles(db, store, parseSize(config.USERFILES_MAX_SIZE));
     const buildSettings = buildManagerSettings(config);
     const buildOrchestrator = buildSettings
       ? buildSettings.orchestrator
@@ -310,7 +314,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       buildSettings,
       buildOrchestrator,
       triggers: new Triggers(db, config, await triggerSecretBox(db, config)),
-      userfiles: new Userfiles(db, store, parseSize(config.USERFILES_MAX_SIZE)),
+      userfiles,
+      buildRequests: new BuildRequests(db, builds, userfiles, outbound, logs),
       logExports,
       async close() {
         await caches.coherence.stop();

@@ -25,6 +25,8 @@ export interface Server {
   readonly hostPort: string;
   /** The server process (for RSS). */
   readonly pid: number;
+  /** Every process of the server: quay-ts' primary and its HTTP worker processes. */
+  processes(): number[];
   readonly logFile: string;
   /** The file holding a blob's bytes in the server's storage. */
   blobFile(digest: string): string;
@@ -49,12 +51,23 @@ export interface ServerOptions {
   nodeOptions?: string;
   /** Extra env for the registry process. */
   env?: NodeJS.ProcessEnv;
+  /** quay-ts HTTP worker processes (`serve --workers`). */
+  workers: number;
   /** The Distribution build to compare against: v3 (install.sh's `distribution`, default) or Debian's 2.8. */
   anchor: 'v3' | '2.8';
 }
 
 /** The binary of each anchor. */
 export const ANCHOR_BINARY = { v3: 'distribution', '2.8': 'docker-registry' } as const;
+
+/** Direct children of a process (from /proc/<pid>/task/<pid>/children). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
 
 /** `registry github.com/distribution/distribution/v3 v3.1.2` → `v3.1.2`. */
 async function binaryVersion(bin: string): Promise<string> {
@@ -71,6 +84,7 @@ function quayServer(reg: RegistryProcess, storage: string, version: string): Ser
     url: reg.url,
     hostPort: reg.hostPort,
     pid: reg.process.pid,
+    processes: () => [reg.process.pid, ...childrenOf(reg.process.pid)],
     logFile: reg.process.logFile,
     blobFile: (digest) => join(storage, casPath(digest)),
     creds: `${reg.admin.username}:${reg.admin.password}`,
@@ -98,6 +112,7 @@ function distributionServer(d: DistributionService, version: string): Server {
     url: d.url,
     hostPort: d.hostPort,
     pid: d.process.pid,
+    processes: () => [d.process.pid],
     logFile: d.process.logFile,
     blobFile: (digest) => {
       const [algorithm, hex] = digest.split(':');
@@ -127,12 +142,20 @@ export async function startServers(o: ServerOptions): Promise<StartedServers> {
       },
       env: {
         LOG_LEVEL: o.requestLogs ? 'info' : 'warn',
+        WORKERS: String(o.workers),
         ...(o.nodeOptions ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, o.nodeOptions].filter(Boolean).join(' ') } : {}),
         ...o.env,
       },
     });
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     const quay = quayServer(reg, storage, pkg.version);
+    // Worker 0 answers first; measure only once every HTTP worker process listens.
+    for (let i = 0; ; i++) {
+      const text = await (await fetch(`${reg.url}/metrics`)).text();
+      if ((text.match(/^quay_worker_resident_memory_bytes\{/gm) ?? []).length >= o.workers) break;
+      if (i > 600) throw new Error(`quay-ts did not start ${o.workers} worker processes within 2 minutes`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     started.push(quay);
     const binary = ANCHOR_BINARY[o.anchor];
     const dist = await startDistribution({

@@ -130,7 +130,12 @@ function appDeployment(ctx: RenderContext): KubeObject {
         command: ['node', ...REGISTRY_NODE_FLAGS, REGISTRY_MAIN],
         args: registryArgs('serve'),
         // One HTTP worker process per CPU of the container's limit (rounded up; the node's CPUs without a limit).
-        env: [{ name: 'WORKERS', valueFrom: { resourceFieldRef: { containerName: 'quay-app', resource: 'limits.cpu', divisor: '1' } } }, ...env],
+        // The build manager in `serve` listens for builders' gRPC on the port the Service and builder route expose.
+        env: [
+          { name: 'WORKERS', valueFrom: { resourceFieldRef: { containerName: 'quay-app', resource: 'limits.cpu', divisor: '1' } } },
+          { name: 'BUILDMAN_GRPC_PORT', value: String(PORTS.grpc) },
+          ...env,
+        ],
         ports: Object.entries(PORTS).map(([name, containerPort]) => ({ name, containerPort, protocol: 'TCP' })),
         volumeMounts: mounts,
         readinessProbe: probe(3),

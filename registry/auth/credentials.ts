@@ -16,11 +16,16 @@ import type { LoginBackoff } from './login_backoff.js';
 import { parseScopes, type Principal } from './principal.js';
 import type { Role } from './permissions.js';
 import { hashToken, sameSecret, type SecretBox } from './secrets.js';
+import { Unauthenticated } from '../model/errors.js';
 
 /** Remembers recent successful bcrypt checks; an entry is valid only while the stored hash is unchanged. */
 const VERIFIED_TTL_MS = 60_000;
 /** last_accessed is written at most this often per credential. */
 const TOUCH_INTERVAL = "interval '1 minute'";
+
+/** Quay's answer to a plain password on Basic auth with FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH. */
+export const UNENCRYPTED_PASSWORD_REFUSED =
+  'Client login with unencrypted passwords is disabled. Please generate an encrypted password in the user admin panel for use here.';
 
 export const OAUTH_TOKEN_USERNAME = '$oauthtoken';
 export const APP_TOKEN_USERNAME = '$app';
@@ -65,7 +70,7 @@ export class Authenticator {
     if (username === APP_TOKEN_USERNAME) return this.config.FEATURE_APP_SPECIFIC_TOKENS ? this.appToken(password) : null;
     if (username === ACCESS_TOKEN_USERNAME) return this.accessToken(password);
     if (username.includes('+')) return this.robot(username, password);
-    return this.password(username, password);
+    return this.password(username, password, { encryptedOnly: this.config.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH });
   }
 
   /**
@@ -75,13 +80,15 @@ export class Authenticator {
    * in this process, so a burst of guesses meets the backoff after the first failure, and a burst of
    * requests with the right password costs one hash.
    */
-  async password(username: string, password: string): Promise<Principal | null> {
+  async password(username: string, password: string, opts: { encryptedOnly?: boolean } = {}): Promise<Principal | null> {
     if (this.config.AUTHENTICATION_TYPE === 'AppToken') return null;
     const row = await this.namespaces.byName(username);
     if (!row || row.kind !== 'user' || !row.enabled || !row.password_hash) return null;
-    // The "encrypted password" Quay hands out (superuser user creation, /user/initialize) works too.
+    // The "encrypted password" Quay hands out (/user/clientkey, superuser user creation, /user/initialize) works too.
     const decrypted = password.length > 40 ? this.box.open(password) : null;
-    const candidates = decrypted === null ? [password] : [password, decrypted];
+    // FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: a plain password is refused before it is checked (no hash, no backoff).
+    if (opts.encryptedOnly && decrypted === null) throw new Unauthenticated(UNENCRYPTED_PASSWORD_REFUSED);
+    const candidates = decrypted === null ? [password] : opts.encryptedOnly ? [decrypted] : [password, decrypted];
     const verified = () => candidates.some((c) => this.recentlyVerified(row, c));
     if (verified()) return this.userPrincipal(row, { via: 'password' });
     return this.oneAtATime(row.id, async () => {

@@ -16,7 +16,7 @@ export const CACHE_CHANNEL = 'quay_cache';
 export const HEARTBEAT_MS = 1000;
 export const STALENESS_MS = 3000;
 /** The longest a write waits for its fence (see `fence`) when notifications are slow or down. */
-export const FENCE_TIMEOUT_MS = 500;
+export const FENCE_TIMEOUT_MS = 2000;
 
 /** A change to react to: `r` repository (by `namespace/name`), `n` namespace (by name), `m` manifest (`repoId:digest`). */
 export interface CacheChange {

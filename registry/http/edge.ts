@@ -2,7 +2,7 @@
  * The first check of every request, before any route reads it: control characters in the decoded path, the
  * query string or Basic credentials are a 400 in the protocol's own error format (each plugin's error handler
  * maps the domain error). Header values with control characters never get this far: Node's HTTP parser
- * answers them with 400 itself.
+ * refuses them, and clientErrorResponse below words that refusal.
  */
 import type { FastifyRequest } from 'fastify';
 import { parseBasic } from '../auth/credentials.js';
@@ -46,4 +46,23 @@ export function redactUrl(url: string): string {
     }
   }
   return changed ? `${url.slice(0, q)}?${params.toString()}` : url;
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request headers did not arrive in time'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'the request headers are too large'],
+};
+
+/**
+ * Node's HTTP parser refuses some requests before any route sees them (a control byte in a header, a malformed
+ * request line, headers too large or too slow). The answer still comes in the protocol's own error format,
+ * chosen from the request line's path: the distribution format under /v2, Quay's error JSON elsewhere.
+ */
+export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, urlBase: string): string {
+  const [status, reason, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'malformed HTTP request'];
+  const path = (err.rawPacket?.subarray(0, 4096).toString('latin1').split('\r\n', 1)[0] ?? '').split(' ')[1] ?? '';
+  const body = /^\/v2(\/|$)/.test(path)
+    ? JSON.stringify({ errors: [{ code: status === 400 ? 'INVALID_REQUEST' : status === 431 ? 'SIZE_INVALID' : 'UNAVAILABLE', message, detail: {} }] })
+    : JSON.stringify({ type: `${urlBase}/api/v1/error/invalid_request`, title: 'invalid_request', status, detail: message, error_message: message, error_type: 'invalid_request', message });
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -138,4 +138,9 @@ export class Blobs {
   open(blob: BlobRow, range?: ByteRange): Promise<Readable> {
     return this.store.read(blob.digest, range);
   }
+
+  /** Where a client may download the blob's bytes directly for `seconds` (a pre-signed URL), or null. */
+  downloadUrl(blob: BlobRow, seconds: number): Promise<string | null> {
+    return this.store.blobUrl(blob.digest, seconds);
+  }
 }

@@ -26,6 +26,7 @@ import type { SecretBox } from '../auth/secrets.js';
 import type { BuildLogEntry, BuildLogStore } from '../build/logs.js';
 import { NotFound, ReadOnly, TooManyRequests, Unsupported } from './errors.js';
 import { createAccessToken, setAccessTokenExpiry } from './access_tokens.js';
+import { recordTriggerOutcome } from './triggers.js';
 
 export const BUILD_QUEUE = 'dockerfilebuild';
 /** Leases a build item gets (Quay's builds use 3, not the queue default). */
@@ -351,6 +352,8 @@ export class Builds {
         if (queueItem) await this.queue.complete(queueItem, q);
         return { phase: row.phase, final: true };
       }
+      // The trigger's auto-disable accounting (an expired worker counts as an internal error).
+      if (row.trigger_uuid) await recordTriggerOutcome(q, row.trigger_uuid, result === 'expired' ? 'internalerror' : result, this.config);
       switch (result) {
         case 'complete':
         case 'error':
@@ -496,13 +499,16 @@ export class Builds {
     }
   }
 
-  /** Archive the logs of up to `limit` finished (or very old) builds; returns how many were archived. */
-  async archivePending(limit = 50): Promise<number> {
+  /**
+   * Archive the logs of up to `limit` builds finished at least `minAgeS` ago (or very old); returns how many
+   * were archived.
+   */
+  async archivePending(limit = 50, minAgeS = 0): Promise<number> {
     const r = await this.db.query<{ uuid: string }>(
       `SELECT uuid::text AS uuid FROM repository_build
-        WHERE NOT logs_archived AND (completed_at IS NOT NULL OR started < now() - make_interval(secs => $2))
+        WHERE NOT logs_archived AND (completed_at <= now() - make_interval(secs => $3) OR started < now() - make_interval(secs => $2))
         ORDER BY started LIMIT $1`,
-      [limit, ARCHIVE_AFTER_S],
+      [limit, ARCHIVE_AFTER_S, minAgeS],
     );
     let n = 0;
     for (const { uuid } of r.rows) if (await this.archiveLogs(uuid)) n++;

@@ -8,6 +8,7 @@ import type { DigestError } from '../oci/digest.js';
 import type { ManifestError } from '../oci/manifest.js';
 
 export type DomainErrorKind =
+  | 'unauthenticated'
   | 'not_found'
   | 'invalid'
   | 'conflict'
@@ -28,6 +29,11 @@ export abstract class DomainError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The credentials presented cannot authenticate this way (not a wrong password: that is simply no principal). */
+export class Unauthenticated extends DomainError {
+  readonly kind = 'unauthenticated';
 }
 
 /** What was looked for. */
@@ -128,7 +134,7 @@ export class StorageFull extends DomainError {
 }
 
 /** Every domain error class; the protocol mappers switch over this union, so each must map all of them. */
-export type AnyDomainError = NotFound | Invalid | Conflict | TooLarge | Denied | QuotaExceeded | ReadOnly | TooManyRequests | Unsupported | StorageFull;
+export type AnyDomainError = Unauthenticated | NotFound | Invalid | Conflict | TooLarge | Denied | QuotaExceeded | ReadOnly | TooManyRequests | Unsupported | StorageFull;
 
 /** A digest the client named: malformed, or of an algorithm this registry does not implement. */
 export function digestError(e: DigestError): Invalid | Unsupported {

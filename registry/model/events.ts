@@ -95,29 +95,45 @@ export class Events {
         WHERE repository_id = $1 AND event = $2 AND number_of_failures < $3 AND ($4::uuid IS NULL OR uuid = $4::uuid)`,
       [repo.id, event, MAX_NOTIFICATION_FAILURES, opts.onlyUuid ?? null],
     );
-    if (rows.rows.length === 0) return 0;
+    return this.enqueueRepository(q, event, repo, rows.rows.map((r) => r.uuid), data, performer, opts);
+  }
+
+  /** One queue item per notification uuid, in one INSERT. */
+  private async enqueueRepository(
+    q: Queryable,
+    event: string,
+    repo: RepoRefNames,
+    uuids: string[],
+    data: Record<string, unknown>,
+    performer: Principal | undefined,
+    opts: { subpage?: string; extraPath?: string[] },
+  ): Promise<number> {
+    if (uuids.length === 0) return 0;
     const eventData = this.repositoryPayload(repo.namespace, repo.name, data, opts.subpage);
     const pd = performerData(performer);
-    const queue = this.queues.queue(NOTIFICATION_QUEUE);
-    for (const n of rows.rows) {
-      const body: NotificationItemBody = { notification_uuid: n.uuid, event, event_data: eventData, performer_data: pd, emitted_at: Date.now() };
-      await queue.put([repo.namespace, repo.name.replace(/\//g, '+'), event, ...(opts.extraPath ?? [])], { ...body }, { retries: NOTIFICATION_RETRIES }, q);
-    }
-    return rows.rows.length;
+    const path = [repo.namespace, repo.name.replace(/\//g, '+'), event, ...(opts.extraPath ?? [])];
+    const items = uuids.map((uuid) => {
+      const body: NotificationItemBody = { notification_uuid: uuid, event, event_data: eventData, performer_data: pd, emitted_at: Date.now() };
+      return { path, body: { ...body } };
+    });
+    await this.queues.queue(NOTIFICATION_QUEUE).putMany(items, { retries: NOTIFICATION_RETRIES }, q);
+    return uuids.length;
   }
 
   /**
    * repo_push: one event per manifest PUT that created or moved tags, with all of them in `updated_tags`.
-   * One query when the repository has no repo_push notification.
+   * One query when the repository has no repo_push notification, three when it has any.
    */
   async emitRepositoryPush(q: Queryable, repositoryId: number, updatedTags: string[], performer?: Principal): Promise<number> {
-    const r = await q.query<{ name: string; namespace: string }>(
-      `SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id
-        WHERE r.id = $1 AND EXISTS (SELECT 1 FROM repository_notification x WHERE x.repository_id = r.id AND x.event = 'repo_push')`,
-      [repositoryId],
+    const r = await q.query<{ name: string; namespace: string; uuid: string }>(
+      `SELECT r.name, n.name AS namespace, x.uuid FROM repository r JOIN namespace n ON n.id = r.namespace_id
+         JOIN repository_notification x ON x.repository_id = r.id AND x.event = 'repo_push' AND x.number_of_failures < $2
+        WHERE r.id = $1`,
+      [repositoryId, MAX_NOTIFICATION_FAILURES],
     );
     if (r.rows.length === 0) return 0;
-    return this.emitRepository(q, 'repo_push', { id: repositoryId, ...r.rows[0] }, { updated_tags: updatedTags }, performer);
+    const repo = { id: repositoryId, name: r.rows[0].name, namespace: r.rows[0].namespace };
+    return this.enqueueRepository(q, 'repo_push', repo, r.rows.map((x) => x.uuid), { updated_tags: updatedTags }, performer, {});
   }
 
   /** Emit a namespace event (quota_warning, quota_error) in the producer's transaction. */

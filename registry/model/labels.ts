@@ -121,6 +121,8 @@ export class Labels {
       for (const [key, value] of p.configLabels) await this.add(p.manifestId, key, value, 'text/plain', 'manifest', q);
     }
     if (p.tags.length === 0) return;
+    // A manifest this push created has only the labels just added: without that key there is nothing to read.
+    if (p.inserted && !p.configLabels.some(([key]) => key === 'quay.expires-after')) return;
     const r = await q.query<{ value: string }>(
       `SELECT value FROM manifest_label WHERE manifest_id = $1 AND key = 'quay.expires-after' AND source_type = 'manifest' ORDER BY id DESC LIMIT 1`,
       [p.manifestId],

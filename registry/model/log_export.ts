@@ -24,6 +24,7 @@ import type { SignedLinks } from '../auth/signed_links.js';
 import type { LogFilter, LogReader, LogRow } from './log_reader.js';
 import type { UsageLogs } from './logs.js';
 import { escapeHtml } from './event_kinds.js';
+import { Invalid } from './errors.js';
 
 /** Quay's EXPORT_ACTION_LOGS_QUEUE_NAME. */
 export const EXPORT_QUEUE = 'exportactionlogs';
@@ -50,8 +51,12 @@ export interface ExportJob {
   callback_email: string | null;
 }
 
-/** A request the API refuses with 400 and this text. */
-export class ExportInvalid extends Error {}
+/** A request refused with this text (the REST API answers 400). */
+export class ExportInvalid extends Invalid {
+  constructor(message: string) {
+    super('request', message);
+  }
+}
 
 /** `MM/DD/YYYY` (UTC) → that day's midnight; null when malformed. */
 export function parseExportDay(value: string): Date | null {

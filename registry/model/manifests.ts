@@ -135,10 +135,14 @@ export class Manifests {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
       if (missingBlob) throw new Invalid('reference', `blob unknown to registry: ${missingBlob}`, { digest: missingBlob });
-      const children = await q.query<{ id: number; digest: string; size: number }>(
-        'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
-        [repoId, childDigests],
-      );
+      // An image manifest (the common push) names no child manifests: no round trip for them.
+      const children =
+        childDigests.length === 0
+          ? { rows: [] as Array<{ id: number; digest: string; size: number }> }
+          : await q.query<{ id: number; digest: string; size: number }>(
+              'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
+              [repoId, childDigests],
+            );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
       if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new Invalid('reference', `manifest unknown to registry: ${missingChild}`, { digest: missingChild });
       const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);

@@ -68,6 +68,14 @@ export class Namespaces {
     return r.rows[0].n;
   }
 
+  /** Refuses an e-mail address whose domain (or a parent domain) is in BLACKLISTED_EMAIL_DOMAINS, with FEATURE_BLACKLISTED_EMAILS. */
+  checkEmailAllowed(email: string | null): void {
+    if (!email || !this.config.FEATURE_BLACKLISTED_EMAILS) return;
+    const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+    const hit = this.config.BLACKLISTED_EMAIL_DOMAINS.map((d) => d.toLowerCase()).find((d) => domain === d || domain.endsWith(`.${d}`));
+    if (hit) throw new Invalid('request', `E-mail addresses of the domain ${hit} are not allowed on this registry`);
+  }
+
   /** Create a user with its namespace. Name rules and uniqueness (across users, orgs and robots) are checked here. */
   async createUser(
     input: { name: string; password: string | null; email: string | null; superuser?: boolean },
@@ -76,6 +84,7 @@ export class Namespaces {
     if (!validNamespaceName(input.name)) {
       throw new Invalid('name', `Invalid username "${input.name}": use 2-255 lowercase letters, digits and single . _ - separators`);
     }
+    this.checkEmailAllowed(input.email);
     const hash = input.password === null ? null : await hashPassword(input.password);
     const r = await q.query<NamespaceRow>(
       `INSERT INTO namespace (name, kind, email, password_hash, superuser, removed_tag_expiration_s)

@@ -83,6 +83,26 @@ export class Organizations {
     });
   }
 
+  /**
+   * CREATE_NAMESPACE_ON_PUSH (Quay's v2 auth): a user pushing into a namespace that does not exist gets an
+   * organization of that name, owned by them, with the e-mail `local+namespace@domain` derived from theirs.
+   * Robots and anonymous callers never create one. Returns the namespace now under that name, or null.
+   */
+  async createOnPush(name: string, p: Principal): Promise<NamespaceRow | null> {
+    if (!this.config.CREATE_NAMESPACE_ON_PUSH || p.kind !== 'user') return null;
+    const user = (await this.db.query<NamespaceRow>("SELECT * FROM namespace WHERE id = $1 AND kind = 'user'", [p.id])).rows[0];
+    if (!user) return null;
+    const at = user.email?.lastIndexOf('@') ?? -1;
+    const email = user.email && at > 0 ? `${user.email.slice(0, at)}+${name}@${user.email.slice(at + 1)}` : null;
+    try {
+      return await this.create({ name, email, creator: user });
+    } catch (err) {
+      // A concurrent push created it first (or the name is not a valid organization name).
+      if (!(err instanceof Invalid)) throw err;
+      return (await this.db.query<NamespaceRow>('SELECT * FROM namespace WHERE name = $1', [name])).rows[0] ?? null;
+    }
+  }
+
   /** Change an organization's e-mail, or a user's or organization's time machine window. */
   async update(org: NamespaceRow, changes: { email?: string | null; tagExpirationS?: number }): Promise<NamespaceRow> {
     const r = await this.db.query<NamespaceRow>(

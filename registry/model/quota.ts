@@ -193,6 +193,31 @@ export class Quotas {
   }
 
   /**
+   * Before an upload session takes more bytes (PATCH, the final PUT), as Quay's
+   * verify_namespace_quota_during_upload: the namespace's stored bytes plus the bytes of every upload in
+   * progress into it plus the `incoming` bytes the request declares must not pass a Reject limit. Otherwise
+   * Quay's DENIED error, and the namespace is told (quota_error, once per cooldown).
+   */
+  async checkUploadProgress(namespaceId: number, incoming: number): Promise<void> {
+    if (!this.config.FEATURE_QUOTA_MANAGEMENT || !this.config.FEATURE_VERIFY_QUOTA) return;
+    const eff = await this.effective(namespaceId);
+    const rejects = eff?.limits.filter((l) => l.type === 'Reject') ?? [];
+    if (!eff || rejects.length === 0) return;
+    const r = await this.db.query<{ uploading: string }>(
+      'SELECT coalesce(sum(u.byte_count), 0) AS uploading FROM blob_upload u JOIN repository r ON r.id = u.repository_id WHERE r.namespace_id = $1',
+      [namespaceId],
+    );
+    const pending = Number(r.rows[0].uploading) + incoming;
+    const usage = (await this.namespaceSize(namespaceId)) + pending;
+    const hit = rejects.find((l) => usage > (eff.limitBytes * l.threshold_percent) / 100);
+    if (!hit) return;
+    await this.notifications.notifyOnce(namespaceId, 'quota_error', quotaPayload(hit.threshold_percent, usage, eff.limitBytes), this.config.QUOTA_NOTIFICATION_COOLDOWN_SECONDS);
+    // The limit is reached by this push: its quota events fire as if the bytes had landed.
+    await this.fireReachedLimits(namespaceId, pending);
+    throw new QuotaExceeded(QUOTA_EXCEEDED);
+  }
+
+  /**
    * A push committed new blob references in the repository (a client's manifest PUT, a proxy-cache fill, a
    * mirror sync): the namespace's usage may have crossed a limit now, before any later upload looks.
    */
@@ -212,10 +237,10 @@ export class Quotas {
    * notification for the event exists, and at most once per (namespace, event, threshold) per
    * QUOTA_NOTIFICATION_COOLDOWN_SECONDS — the state row is written in the transaction that enqueues the event,
    * so concurrent pushes and replicas fire once. Called wherever usage grows (usageGrew), where limits change
-   * (create, setLimitBytes, addLimit, updateLimit: retroactively) and at the upload check. Returns the events
-   * fired.
+   * (create, setLimitBytes, addLimit, updateLimit: retroactively), at the upload check and when an upload in
+   * progress is refused (`pendingBytes`: its bytes count as usage). Returns the events fired.
    */
-  async fireReachedLimits(namespaceId: number): Promise<number> {
+  async fireReachedLimits(namespaceId: number, pendingBytes = 0): Promise<number> {
     if (!this.eventsEnabled) return 0;
     return this.db.tx(async (q) => {
       const ns = await q.query<{ name: string; events: string[] }>(
@@ -227,7 +252,7 @@ export class Quotas {
       if (ns.rows.length === 0) return 0;
       const eff = await this.effective(namespaceId, q);
       if (!eff) return 0;
-      const usage = await this.namespaceSize(namespaceId, q);
+      const usage = (await this.namespaceSize(namespaceId, q)) + pendingBytes;
       let fired = 0;
       for (const l of [...eff.limits].sort((a, b) => a.threshold_percent - b.threshold_percent)) {
         const event = l.type === 'Reject' ? 'quota_error' : 'quota_warning';

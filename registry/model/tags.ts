@@ -210,13 +210,19 @@ export class Tags {
    * Set or clear the expiry of a tag's live row: `endMs` in the future, or null for none. Returns the
    * previous expiry (ms or null), or undefined when the tag has no live row.
    */
-  async setExpiration(repoId: number, name: string, endMs: number | null): Promise<{ previous: number | null } | undefined> {
+  /**
+   * Sets (or with null clears) when the live tag expires. With `bounds` (Quay's change_tag_expiration), the
+   * time is clamped to [tag start + minS, tag start + maxS]. Returns the previous and the stored end.
+   */
+  async setExpiration(repoId: number, name: string, endMs: number | null, bounds?: { minS: number; maxS: number }): Promise<{ previous: number | null; end: number | null } | undefined> {
     return this.db.tx(async (q) => {
       await this.lock(q, repoId, name);
       const current = await this.live(repoId, name, q);
       if (!current) return undefined;
-      await q.query('UPDATE tag SET end_ms = $2, expiry_state = $3 WHERE id = $1', [current.id, endMs, endMs === null ? null : 'scheduled']);
-      return { previous: current.end_ms };
+      const start = Number(current.start_ms);
+      const end = endMs !== null && bounds ? Math.min(Math.max(endMs, start + bounds.minS * 1000), start + bounds.maxS * 1000) : endMs;
+      await q.query('UPDATE tag SET end_ms = $2, expiry_state = $3 WHERE id = $1', [current.id, end, end === null ? null : 'scheduled']);
+      return { previous: current.end_ms, end };
     });
   }
 

@@ -64,7 +64,7 @@ export async function createTenancy(db: Db, config: QuayConfig, namespaces: Name
     appTokens: new AppTokens(db, data, expiration),
     repoViews: new RepoViews(db, permissions),
     logReader: new LogReader(db, () => logs.flush()),
-    users: new Users(db, backoff, sessions),
+    users: new Users(db, backoff, sessions, namespaces),
     pages,
     writeGate,
   };

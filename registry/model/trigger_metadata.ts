@@ -11,6 +11,8 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { JSONPath } from 'jsonpath-plus';
+import { sanitizeTag } from './builds.js';
+import { Invalid } from './errors.js';
 
 /** The request must be answered 200 without a build (a ping, a deleted branch, `[skip build]`, a filtered ref). */
 export class SkipRequest extends Error {
@@ -20,7 +22,11 @@ export class SkipRequest extends Error {
 }
 
 /** The payload does not have the shape of any accepted format: 400 with this message. */
-export class InvalidPayload extends Error {}
+export class InvalidPayload extends Invalid {
+  constructor(message: string) {
+    super('request', message);
+  }
+}
 
 export interface CommitPerson {
   username?: string;
@@ -353,12 +359,6 @@ export function parseRef(ref: string | undefined): { branch?: string; tag?: stri
   const m = /^refs\/(heads|tags|remotes)\/(.+)$/.exec(ref ?? '');
   if (!m) return null;
   return { heads: { branch: m[2] }, tags: { tag: m[2] }, remotes: { remote: m[2] } }[m[1] as 'heads' | 'tags' | 'remotes'];
-}
-
-/** Quay's tag sanitizing: empty → latest; a bad first character → `_`; other bad characters → `_`; 127 at most. */
-export function sanitizeTag(tag: string): string {
-  const t = tag || 'latest';
-  return t.replace(/^[^A-Za-z0-9_]/, '_').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 127);
 }
 
 const PLACEHOLDER = /\$\{([^}]+)\}/g;

@@ -13,6 +13,7 @@ import sshpk from 'sshpk';
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import { SecretBox, sameSecret, secretMaterial } from '../auth/secrets.js';
+import { Invalid } from './errors.js';
 import {
   bitbucketMetadata,
   checkedMetadata,
@@ -49,7 +50,11 @@ export interface TriggerRow {
 }
 
 /** A request the trigger refuses (400 with this message). */
-export class TriggerError extends Error {}
+export class TriggerError extends Invalid {
+  constructor(message: string) {
+    super('request', message);
+  }
+}
 
 /** The key the secrets of triggers are sealed with (derived from DATABASE_SECRET_KEY). */
 export async function triggerSecretBox(db: Db, config: Pick<QuayConfig, 'DATABASE_SECRET_KEY'>): Promise<SecretBox> {

@@ -3,7 +3,7 @@ import type { Db } from '../db/index.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { LoginBackoff } from '../auth/login_backoff.js';
 import type { Sessions } from '../auth/sessions.js';
-import type { NamespaceRow } from './namespaces.js';
+import type { NamespaceRow, Namespaces } from './namespaces.js';
 import { invalid } from './orgs.js';
 
 export class Users {
@@ -11,6 +11,7 @@ export class Users {
     private readonly db: Db,
     private readonly backoff: LoginBackoff,
     private readonly sessions: Sessions,
+    private readonly namespaces: Namespaces,
   ) {}
 
   async list(opts: { includeDisabled: boolean; afterName: string; limit: number | null }): Promise<NamespaceRow[]> {
@@ -49,6 +50,7 @@ export class Users {
   }
 
   async setEmail(user: NamespaceRow, email: string | null): Promise<void> {
+    this.namespaces.checkEmailAllowed(email);
     try {
       await this.db.query('UPDATE namespace SET email = $2 WHERE id = $1', [user.id, email]);
     } catch (err) {

@@ -101,6 +101,19 @@ export class WorkQueue {
     return r.rows[0].id;
   }
 
+  /** Enqueue several items with one INSERT and one wake-up (a producer fanning an event out to its notifications). */
+  async putMany(items: Array<{ path: string[]; body: Record<string, unknown> }>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number[]> {
+    if (items.length === 0) return [];
+    for (const it of items) for (const p of it.path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
+    const r = await q.query<{ id: number }>(
+      `INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
+       SELECT $1, p, b::jsonb, now() + make_interval(secs => $4), $5 FROM unnest($2::text[], $3::text[]) AS t(p, b) RETURNING id`,
+      [this.name, items.map((it) => it.path.join('/')), items.map((it) => JSON.stringify(it.body)), opts.availableAfterSeconds ?? 0, opts.retries ?? 5],
+    );
+    await q.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, this.name]);
+    return r.rows.map((x) => x.id);
+  }
+
   /**
    * Lease up to `limit` available items for `processingSeconds`, oldest first. Rows another consumer is
    * leasing at this moment are skipped, not waited for.
@@ -122,6 +135,34 @@ export class WorkQueue {
       [this.name, processingSeconds, limit],
     );
     return r.rows.map((x) => toItem<B>(x));
+  }
+
+  /**
+   * Lease the oldest available item whose path has no item leased at this moment (Quay's ordering_required
+   * get: builds run one at a time per repository). Leases of this queue are serialised by an advisory lock,
+   * so two consumers cannot both pass the "nothing leased on this path" check.
+   */
+  async leaseOnePerPath<B = Record<string, unknown>>(processingSeconds: number): Promise<QueueItem<B> | null> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock(774414, hashtext($1))', [this.name]);
+      const r = await q.query<ItemRow>(
+        `WITH c AS (
+           SELECT i.id FROM queue_item i
+            WHERE i.queue_name = $1 AND i.retries_remaining > 0 AND i.available_after <= now()
+              AND (i.processing_expires IS NULL OR i.processing_expires <= now())
+              AND NOT EXISTS (SELECT 1 FROM queue_item j WHERE j.queue_name = $1 AND j.path = i.path AND j.processing_expires > now())
+            ORDER BY i.available_after, i.id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+         UPDATE queue_item i
+            SET processing_expires = now() + make_interval(secs => $2), retries_remaining = i.retries_remaining - 1,
+                attempts = i.attempts + 1, state_id = gen_random_uuid()
+           FROM c WHERE i.id = c.id
+         RETURNING i.id, i.queue_name, i.path, i.body, i.retries_remaining, i.attempts, i.state_id, i.processing_expires, i.created_at`,
+        [this.name, processingSeconds],
+      );
+      return r.rows[0] ? toItem<B>(r.rows[0]) : null;
+    });
   }
 
   /** Done: delete the item. False when the lease was lost (it lapsed and someone else holds the item now). */

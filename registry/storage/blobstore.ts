@@ -51,6 +51,8 @@ export interface BlobStore {
   listUploads(): AsyncIterable<StagedUpload>;
   exists(digest: string): Promise<boolean>;
   read(digest: string, range?: ByteRange): Promise<Readable>;
+  /** A pre-signed GET URL of a blob's bytes valid for `seconds` (clients download directly), or null (LocalStorage). */
+  blobUrl(digest: string, seconds: number): Promise<string | null>;
   delete(digest: string): Promise<void>;
   /** Throws when the store cannot be written and read (health checks). */
   check(): Promise<void>;

@@ -141,6 +141,10 @@ export class FsBlobStore implements BlobStore {
     return fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
   }
 
+  async blobUrl(): Promise<string | null> {
+    return null;
+  }
+
   async signedFileUrl(): Promise<string | null> {
     return null;
   }

@@ -242,6 +242,10 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }), { expiresIn: seconds });
   }
 
+  blobUrl(digest: string, seconds: number): Promise<string | null> {
+    return this.signedFileUrl(casPath(digest), seconds);
+  }
+
   async check(): Promise<void> {
     const key = this.key(`health/${randomUUID()}`);
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'ok' }));

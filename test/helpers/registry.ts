@@ -70,6 +70,9 @@ export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promi
     },
     DISTRIBUTED_STORAGE_PREFERENCE: ['s3'],
     SUPER_USERS: ['admin'],
+    // Blob GETs stream through the registry, so tests read blob bodies from it; the default, a redirect to a
+    // pre-signed URL, has its own tests (core/blob_redirect.test.ts).
+    FEATURE_PROXY_STORAGE: true,
     ...extra,
   };
 }

@@ -12,9 +12,12 @@ import { OperatorProcess } from '../setup/k8s/operator.js';
 import { FakeControllers } from '../setup/k8s/controllers.js';
 import { REPO_ROOT, workDir } from '../setup/paths.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup/procs.js';
-import { createTestBucket, createTestDatabase, createTestRedisUrl, s3Client, type S3Bucket } from '../setup/services.js';
+import { createTestBucket, createTestDatabase, createTestRedisUrl, s3Client, startDistribution, type S3Bucket } from '../setup/services.js';
 import { INSECURE, clientSandbox } from '../setup/tools.js';
 import { generateCa, issueServingCert } from '../../operator/tls.js';
+import { signin } from '../integration/api/fixture.js';
+import { V2Client } from '../helpers/v2.js';
+import type { RegistryProcess } from '../helpers/registry.js';
 import { applyYaml, bundleYaml, createNamespace, get, registryYaml, renderedConfig, waitCondition } from './helpers.js';
 
 const ns = 'e2e';
@@ -73,6 +76,8 @@ test('the operator-rendered config.yaml runs the registry; skopeo pushes and pul
           default: ['S3Storage', { host: s3.hostname, port: Number(s3.port), is_secure: false, s3_bucket: bucket.bucket, s3_access_key: bucket.accessKey, s3_secret_key: bucket.secretKey, s3_region: bucket.region, storage_path: '/registry' }],
         },
         DISTRIBUTED_STORAGE_PREFERENCE: ['default'],
+        // The mirror test's upstream is the test bench's Distribution on loopback.
+        SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
       },
       { 'ssl.cert': pair.cert, 'ssl.key': pair.key },
     ),
@@ -151,3 +156,40 @@ test("the quay-mirror Deployment's command line runs the registry's mirror role,
   await waitUntil(mirror, `the mirror role on ${mirrorPort}`, async () => (await fetch(`http://127.0.0.1:${mirrorPort}${probe.path}`)).status === 200, 60_000);
   expect(c.livenessProbe.httpGet.path).toBe(probe.path);
 }, 120_000);
+
+test('a mirror configured through the API is synced by that mirror process: the upstream tags arrive', async () => {
+  const upstream = await startDistribution();
+  try {
+    const up = new V2Client({ url: upstream.url } as RegistryProcess);
+    const images: Record<string, string> = {};
+    for (const tag of ['v1.0', 'v1.1', 'latest', 'dev']) images[tag] = (await up.pushImage('team/app', tag)).digest;
+    const hostPort = `127.0.0.1:${port}`;
+    const admin = await signin({ url: `http://${hostPort}` } as RegistryProcess, 'admin', ADMIN_PASSWORD);
+    await admin.ok('POST', '/organization/', { name: 'mirrored', email: 'mirrored@example.com' });
+    await admin.ok('PUT', '/organization/mirrored/robots/bot', {});
+    await admin.ok('POST', '/repository', { namespace: 'mirrored', repository: 'app', visibility: 'private', description: '' });
+    await admin.ok('POST', '/repository/mirrored/app/mirror', {
+      external_reference: `${upstream.hostPort}/team/app`,
+      external_registry_config: { verify_tls: false },
+      sync_interval: 3600,
+      sync_start_date: '2020-01-01T00:00:00Z',
+      robot_username: 'mirrored+bot',
+      skopeo_timeout_interval: 300,
+      root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1.*', 'latest'] },
+    });
+    // The managed mirror component renders REPO_MIRROR_INTERVAL: 30: the first pass after the config may take that long.
+    const deadline = Date.now() + 120_000;
+    let state = await admin.ok('GET', '/repository/mirrored/app/mirror');
+    while (state.sync_status !== 'SUCCESS' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      state = await admin.ok('GET', '/repository/mirrored/app/mirror');
+    }
+    expect(state.sync_status).toBe('SUCCESS');
+    const tags = (await admin.ok('GET', '/repository/mirrored/app/tag/?onlyActiveTags=true')).tags as { name: string; manifest_digest: string }[];
+    expect(Object.fromEntries(tags.map((t) => [t.name, t.manifest_digest]))).toEqual({ 'v1.0': images['v1.0'], 'v1.1': images['v1.1'], latest: images.latest });
+    // The sync ran in the mirror process (the registry process runs no mirror worker with a config file).
+    expect(readFileSync(mirror!.logFile, 'utf8')).toContain('mirror sync finished');
+  } finally {
+    await upstream.stop();
+  }
+}, 180_000);

@@ -19,11 +19,11 @@ CHECK_ONLY=0
 
 # Debian packages the tests need. postgresql: the server (initdb/postgres in /usr/lib/postgresql/15/bin);
 # chromium + fonts: the web UI tests (playwright-core drives /usr/bin/chromium); rpm: rpmbuild and an sqlite
-# rpmdb for the scanner's rpm detector.
+# rpmdb for the scanner's rpm detector; openssh-server: the sshd serving git repositories to build triggers.
 APT_PACKAGES=(
   postgresql redis-server rpm
   skopeo podman buildah umoci docker-registry golang-github-containers-common crun
-  wrk curl jq ca-certificates git
+  wrk curl jq ca-certificates git openssh-server
   chromium fonts-liberation
 )
 

@@ -38,14 +38,31 @@ describe('config.yaml schema', () => {
   });
 
   test('security settings that are not implemented refuse the config when on, with a clear reason', () => {
-    const on = parseConfig('FEATURE_RECAPTCHA: true\nFEATURE_INVITE_ONLY_USER_CREATION: true\nACCOUNT_RECOVERY_MODE: true\n');
+    const on = parseConfig('FEATURE_RECAPTCHA: true\nFEATURE_INVITE_ONLY_USER_CREATION: true\nACCOUNT_RECOVERY_MODE: true\nRESTRICTED_USERS_WHITELIST: [bob]\n');
     expect(on.errors).toEqual([
       expect.stringMatching(/^FEATURE_RECAPTCHA: reCAPTCHA needs Google's service/),
       expect.stringMatching(/^FEATURE_INVITE_ONLY_USER_CREATION: not implemented/),
       expect.stringMatching(/^ACCOUNT_RECOVERY_MODE: not implemented/),
+      expect.stringMatching(/^RESTRICTED_USERS_WHITELIST: FEATURE_RESTRICTED_USERS is not implemented/),
     ]);
-    const off = parseConfig('FEATURE_RECAPTCHA: false\nFEATURE_RESTRICTED_USERS: false\n');
+    const off = parseConfig('FEATURE_RECAPTCHA: false\nFEATURE_RESTRICTED_USERS: false\nRESTRICTED_USERS_WHITELIST: []\n');
     expect(off.errors).toEqual([]);
     expect(off.warnings).toEqual([]);
+  });
+
+  test('Quay keys this registry does not implement are warned about when set, not silently accepted', () => {
+    const r = parseConfig('FEATURE_GITHUB_LOGIN: true\nLOGS_MODEL: elasticsearch\nDATA_MODEL_CACHE_CONFIG: {engine: memcached}\nFEATURE_USER_RENAME: false\n');
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/^FEATURE_GITHUB_LOGIN: external login providers are not implemented/),
+      expect.stringMatching(/^LOGS_MODEL: usage logs are always kept in the database/),
+      expect.stringMatching(/^DATA_MODEL_CACHE_CONFIG: /),
+    ]);
+  });
+
+  test('implemented security keys load: encrypted Basic auth, e-mail domain blacklist, namespace creation on push', () => {
+    const r = parseConfig('FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: true\nFEATURE_BLACKLISTED_EMAILS: true\nBLACKLISTED_EMAIL_DOMAINS: [spam.example]\nCREATE_NAMESPACE_ON_PUSH: true\n');
+    expect({ errors: r.errors, warnings: r.warnings }).toEqual({ errors: [], warnings: [] });
+    expect(r.config.BLACKLISTED_EMAIL_DOMAINS).toEqual(['spam.example']);
   });
 });

@@ -71,6 +71,8 @@ const repositoryStateMessage = (state: string) => `Repository is in read only or
 export function toApiError(err: DomainError): ApiError {
   const e = err as AnyDomainError;
   switch (e.kind) {
+    case 'unauthenticated':
+      return unauthorized(e.message);
     case 'not_found':
       return new ApiError(404, 'not_found', e.message);
     case 'invalid':

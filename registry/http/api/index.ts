@@ -43,6 +43,7 @@ import { mirrorRoutes } from './mirror.js';
 import { serviceKeyRoutes } from './service_keys.js';
 import { triggerRoutes } from './trigger.js';
 import { filedropRoutes } from './filedrop.js';
+import { buildRoutes } from './build.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -55,7 +56,20 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));
   });
   for (const f of enabledUnbuiltFeatures(rt.config)) rt.log.warn({ feature: f.flag }, `${f.flag} is enabled, but this registry does not implement ${f.what}: its endpoints answer 501`);
+  // Quay's router (werkzeug, strict slashes) answers a route declared with a trailing slash, asked without
+  // it, with 308 to the slashed URL: scripts calling `/api/v1/user` or `POST /api/v1/organization` work.
+  const slashedRoutes: { method: string; path: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    if (!route.url.endsWith('/')) return;
+    const pattern = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+');
+    for (const method of [route.method].flat()) slashedRoutes.push({ method, path: new RegExp(`^${pattern}$`) });
+  });
   app.setNotFoundHandler((req, reply) => {
+    const [path, query] = [req.url.split('?')[0], req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''];
+    if (!path.endsWith('/') && slashedRoutes.some((r) => r.method === req.method && r.path.test(`${path}/`))) {
+      reply.code(308).header('location', `${path}/${query}`).send();
+      return;
+    }
     const unbuilt = unbuiltFeatureError(rt.config, req.url.split('?')[0].slice('/api/v1'.length));
     sendApiError(rt, req, reply, unbuilt ?? new ApiError(404, 'not_found', 'Not Found'));
   });
@@ -124,7 +138,10 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   await repoTokenRoutes(app, rt);
   await mirrorRoutes(app, rt);
   await serviceKeyRoutes(app, rt);
-  await triggerRoutes(app, rt);
-  await filedropRoutes(app, rt);
+  if (rt.config.FEATURE_BUILD_SUPPORT) {
+    await triggerRoutes(app, rt);
+    await filedropRoutes(app, rt);
+    await buildRoutes(app, rt);
+  }
   await discoveryRoutes(app);
 }

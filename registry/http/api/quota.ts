@@ -9,7 +9,7 @@ import type { Runtime } from '../../runtime.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
 import { formatSize, MAX_QUOTA_BYTES, parseHumanSize, type LimitType, type QuotaRow } from '../../model/quota.js';
 import { requireSuperuser, unauthorizedFor } from './auth.js';
-import { op } from './schema.js';
+import { op, sendJsonString } from './schema.js';
 import { badRequest, notFound } from './errors.js';
 
 const QuotaBody = Type.Object({
@@ -171,8 +171,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     const q = await rt.quotas.create(ns.id, bytes);
     if (!q) throw badRequest(`Quota for ${ns.name} already exists`);
     log(req, ns, 'org_create_quota', { quota_id: q.id, limit_bytes: bytes });
-    reply.code(201);
-    return 'Created';
+    sendJsonString(reply, 201, 'Created');
   });
 
   t.put(`${m.prefix}/quota/:quota_id`, { schema: { ...op(`change${m.opPrefix}Quota`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) }, config: cfg }, async (req) => {
@@ -208,8 +207,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     const l = await rt.quotas.addLimit(q.id, type, percent);
     if (!l) throw badRequest('Quota limit already exists');
     log(req, ns, 'org_create_quota_limit', { quota_id: q.id, limit_id: l.id, type, threshold_percent: percent });
-    reply.code(201);
-    return 'Created';
+    sendJsonString(reply, 201, 'Created');
   });
 
   t.put(`${m.prefix}/quota/:quota_id/limit/:limit_id`, { schema: { ...op(`change${m.opPrefix}QuotaLimit`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) }, config: cfg }, async (req) => {

@@ -1,6 +1,6 @@
 /** Schema pieces shared by the resources: OpenAPI operation metadata, roles, path parameters. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Scope } from '../../auth/principal.js';
 
@@ -41,4 +41,9 @@ export async function quayQueryBooleans(req: FastifyRequest): Promise<void> {
   for (const [key, value] of Object.entries(query)) {
     if (props[key]?.type === 'boolean' && typeof value === 'string') query[key] = FALSY_QUERY.has(value) ? 'false' : 'true';
   }
+}
+
+/** Quay answers some writes with a bare JSON string (`"Created"`, `"Updated"`, `"Deleted"`): JSON, not text. */
+export function sendJsonString(reply: FastifyReply, status: number, text: string): void {
+  reply.code(status).type('application/json').send(JSON.stringify(text));
 }

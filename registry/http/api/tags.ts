@@ -7,17 +7,17 @@ import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import type { TagHistoryRow } from '../../model/tags.js';
 import { rfc2822 } from '../../model/notifications.js';
+import { durationSeconds } from '../../model/namespaces.js';
 import { validTag } from '../../oci/names.js';
 import { looksLikeDigest } from '../../oci/digest.js';
 import { isIndexMediaType } from './manifest.js';
 import { repoWithRole } from './auth.js';
-import { op, RepoParams, typed } from './schema.js';
+import { op, RepoParams, sendJsonString, typed } from './schema.js';
 import { badRequest, notFound } from './errors.js';
 
 const tag = 'tag';
 const TagParams = Type.Composite([RepoParams, Type.Object({ tag: Type.String({ description: 'The name of the tag' }) })]);
 /** Expirations further out than this are typos (Quay's UI offers dates, not centuries). */
-const MAX_EXPIRATION_S = 10 * 365 * 86400;
 
 export function tagView(t: TagHistoryRow): Record<string, unknown> {
   const view: Record<string, unknown> = {
@@ -108,7 +108,6 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         }
         const now = Date.now() / 1000;
         if (body.expiration !== null && body.expiration <= now) throw badRequest('Invalid expiration: it must be in the future');
-        if (body.expiration !== null && body.expiration > now + MAX_EXPIRATION_S) throw badRequest('Invalid expiration: at most 10 years from now');
         expirationMs = body.expiration === null ? null : Math.round(body.expiration * 1000);
       }
       if (body.manifest_digest !== undefined) {
@@ -120,16 +119,17 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         if (result === 'moved') rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
       }
       if (expirationMs !== undefined) {
-        const r = await rt.tags.setExpiration(repo.id, name, expirationMs);
+        // As Quay: clamped to [pushed + LABELED_EXPIRATION_MINIMUM, pushed + LABELED_EXPIRATION_MAXIMUM].
+        const bounds = { minS: durationSeconds(rt.config.LABELED_EXPIRATION_MINIMUM), maxS: durationSeconds(rt.config.LABELED_EXPIRATION_MAXIMUM) };
+        const r = await rt.tags.setExpiration(repo.id, name, expirationMs, bounds);
         if (!r) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
         rt.logs.repoAction('change_tag_expiration', req.principal, req.ip, repo, namespace.name, {
           tag: name,
-          expiration_date: expirationMs === null ? null : rfc2822(expirationMs),
+          expiration_date: r.end === null ? null : rfc2822(r.end),
           old_expiration_date: r.previous === null ? null : rfc2822(r.previous),
         });
       }
-      reply.code(201);
-      return 'Updated';
+      sendJsonString(reply, 201, 'Updated');
     },
   );
 

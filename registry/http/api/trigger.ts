@@ -9,7 +9,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { TRIGGER_SERVICES, TriggerError, isActive, triggerView, type TriggerRow, type TriggerService } from '../../model/triggers.js';
+import { TRIGGER_SERVICES, isActive, triggerView, type TriggerRow, type TriggerService } from '../../model/triggers.js';
 import { repoWithRole, unauthorizedFor } from './auth.js';
 import { badRequest, notFound } from './errors.js';
 import { op, RepoParams, typed } from './schema.js';
@@ -45,13 +45,6 @@ export async function pullRobotFor(rt: Runtime, req: FastifyRequest, name: strin
   const owner = await rt.namespaces.byId(robot.robot_owner_id!);
   if (!owner || owner.id !== namespace.id || !(await rt.permissions.canAdminNamespace(req.principal, owner))) throw unauthorizedFor(req.principal);
   return { id: robot.id, name: robot.name };
-}
-
-function triggerErrors<T>(fn: () => Promise<T>): Promise<T> {
-  return fn().catch((err: unknown) => {
-    if (err instanceof TriggerError) throw badRequest(err.message);
-    throw err;
-  });
 }
 
 export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
@@ -102,7 +95,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     async (req) => {
       const t = await triggerFor(rt, req, req.params);
       await writable(rt, req, t.repo);
-      const updated = await triggerErrors(() => rt.triggers.setEnabled(t.trigger, req.body.enabled));
+      const updated = await rt.triggers.setEnabled(t.trigger, req.body.enabled);
       audit('toggle_repo_trigger', req, t, updated, { enabled: req.body.enabled });
       return triggerView(updated, { canAdmin: false });
     },
@@ -138,7 +131,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
         throw unauthorizedFor(req.principal);
       }
       const robot = await pullRobotFor(rt, req, req.body.pull_robot, t.namespace);
-      const activated = await triggerErrors(() => rt.triggers.activate(t.trigger, { config: req.body.config, pullRobotId: robot?.id ?? null }));
+      const activated = await rt.triggers.activate(t.trigger, { config: req.body.config, pullRobotId: robot?.id ?? null });
       const { credentials: _hidden, ...loggedConfig } = activated.config;
       audit('setup_repo_trigger', req, t, activated, { namespace: t.namespace.name, pull_robot: robot?.name ?? null, config: loggedConfig });
       return triggerView(activated, { canAdmin: true });

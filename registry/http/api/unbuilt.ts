@@ -17,8 +17,8 @@ interface UnbuiltFeature {
 export const UNBUILT_FEATURES: readonly UnbuiltFeature[] = [
   {
     flag: 'FEATURE_BUILD_SUPPORT',
-    what: 'Dockerfile builds',
-    paths: [/^\/repository\/.+\/build(\/|$)/, /^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
+    what: "the superuser's build views",
+    paths: [/^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
   },
 ];
 

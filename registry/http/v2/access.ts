@@ -10,6 +10,7 @@ import { TokenError, type RegistryClaims } from '../../auth/tokens.js';
 import type { RegistryAction } from '../../auth/permissions.js';
 import type { RepoTarget } from '../../model/repositories.js';
 import { RegistryError } from '../../errors.js';
+import { Unauthenticated } from '../../model/errors.js';
 
 export interface Caller {
   principal: Principal;
@@ -67,7 +68,13 @@ export async function identify(rt: Runtime, req: FastifyRequest): Promise<Caller
   }
   const basic = parseBasic(header);
   if (basic) {
-    const principal = await rt.auth.basic(basic.username, basic.password);
+    let principal;
+    try {
+      principal = await rt.auth.basic(basic.username, basic.password);
+    } catch (err) {
+      if (err instanceof Unauthenticated) throw challenge(rt, req, undefined, undefined, err.message);
+      throw err;
+    }
     if (!principal) throw challenge(rt, req, undefined, undefined, 'invalid username or password');
     return { principal, authenticated: true };
   }

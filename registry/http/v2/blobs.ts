@@ -59,6 +59,13 @@ export async function getBlob(ctx: V2Context): Promise<void> {
     if (range) reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
     return reply.send();
   }
+  // As Quay: on object storage the client downloads from the store itself (a pre-signed URL; Range goes with
+  // it), so the registry's work per pull does not grow with the blob; FEATURE_PROXY_STORAGE streams instead.
+  const direct = ctx.rt.config.FEATURE_PROXY_STORAGE ? null : await ctx.rt.blobs.downloadUrl(blob, ctx.rt.config.BLOB_REDIRECT_URL_EXPIRATION_SECONDS);
+  if (direct) {
+    reply.removeHeader('content-type');
+    return reply.code(302).header('location', direct).header('cache-control', 'no-store').header('content-length', 0).send();
+  }
   if (range) {
     reply.code(206);
     reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);

@@ -27,6 +27,8 @@ export function toRegistryError(err: DomainError): RegistryError {
   const e = err as AnyDomainError;
   const detail = e.detail;
   switch (e.kind) {
+    case 'unauthenticated':
+      return new RegistryError('UNAUTHORIZED', e.message, { detail });
     case 'not_found':
       return new RegistryError(MISSING[e.what], e.message, { status: 404, detail });
     case 'invalid':

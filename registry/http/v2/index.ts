@@ -85,6 +85,9 @@ export async function v2Plugin(app: FastifyInstance, opts: { rt: Runtime }): Pro
             throw e;
           }
           target = await rt.repositories.lookup(ref);
+          if (!target.namespace && endpoint.action === 'push' && (await rt.tenancy.orgs.createOnPush(ref.namespace, caller.principal))) {
+            target = await rt.repositories.lookup(ref);
+          }
         }
         // The one authorization of every /v2 request, from the route table.
         if (endpoint.action === 'delete') await authorize(rt, req, caller, target, 'delete', ['delete', 'push', '*']);

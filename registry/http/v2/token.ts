@@ -55,7 +55,10 @@ async function accessFor(rt: Runtime, principal: Principal, scope: string): Prom
     if (e instanceof NameError) throw new RegistryError('NAME_INVALID', e.message);
     throw e;
   }
-  const target = await rt.repositories.lookup(ref);
+  let target = await rt.repositories.lookup(ref);
+  if (!target.namespace && requested.includes('push') && (await rt.tenancy.orgs.createOnPush(ref.namespace, principal))) {
+    target = await rt.repositories.lookup(ref);
+  }
   return { type, name, actions: await rt.permissions.registryActions(principal, target, requested) };
 }
 

@@ -130,6 +130,7 @@ export async function startUpload(ctx: V2Context): Promise<void> {
   if (digest !== null) {
     // Single-request monolithic push.
     const u = await rt.uploads.start(repo.id, parseDigestAlgorithm(digest) ?? algorithm);
+    await checkQuota(ctx, repo.namespace_id, u);
     const blob = await withRecovery(ctx, u, () => rt.uploads.finish(u, digest, hasBody(ctx.req) ? chunkOf(ctx) : null));
     return sendBlobCreated(ctx, blob);
   }
@@ -151,8 +152,19 @@ export async function uploadStatus(ctx: V2Context): Promise<void> {
   sendSession(ctx, await session(ctx), 204);
 }
 
+/** Quota of uploads in progress: a session that would pass a Reject limit is refused and dropped (its bytes freed). */
+async function checkQuota(ctx: V2Context, namespaceId: number, u: UploadRow): Promise<void> {
+  try {
+    await ctx.rt.quotas.checkUploadProgress(namespaceId, hasBody(ctx.req) ? (contentLength(ctx.req) ?? 0) : 0);
+  } catch (err) {
+    await ctx.rt.uploads.cancel(u);
+    throw err;
+  }
+}
+
 export async function patchUpload(ctx: V2Context): Promise<void> {
   const u = await session(ctx);
+  await checkQuota(ctx, requireRepo(ctx).namespace_id, u);
   const next = await withRecovery(ctx, u, () => ctx.rt.uploads.append(u, chunkOf(ctx)));
   ctx.rt.metrics.bytesReceived.inc(next.byte_count - u.byte_count);
   sendSession(ctx, next, 202);
@@ -162,6 +174,7 @@ export async function putUpload(ctx: V2Context): Promise<void> {
   const u = await session(ctx);
   const digest = ctx.query.get('digest');
   if (!digest) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
+  await checkQuota(ctx, requireRepo(ctx).namespace_id, u);
   const before = u.byte_count;
   const blob = await withRecovery(ctx, u, () => ctx.rt.uploads.finish(u, digest, hasBody(ctx.req) ? chunkOf(ctx) : null));
   ctx.rt.metrics.bytesReceived.inc(blob.size - before);

@@ -1,9 +1,10 @@
 /**
  * Quota enforcement with real clients (user guide 14.4.5.3), using the system default Reject quota
  * (DEFAULT_SYSTEM_REJECT_QUOTA_BYTES) so no API call is involved: images built offline with buildah are
- * pushed with podman until the namespace is full; the next push is refused at its first upload with the
- * exact text podman prints; deleting a tag and letting GC run frees the space and the push passes.
+ * pushed with podman until the next one does not fit: as in Quay, its bytes count while they arrive, so it is
+ * refused with the exact text podman prints; deleting a tag and letting GC run frees the space and it passes.
  */
+import { createHash } from 'node:crypto';
 import { startRegistry } from '../../helpers/registry.js';
 import { createTestDatabase } from '../../setup/services.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
@@ -30,17 +31,21 @@ test('podman push is refused over the Reject limit with "Quota has been exceeded
     const repo = `${reg.hostPort}/admin/big`;
     await buildRandomImage(sb, `${repo}:one`, 3 * MiB);
     await buildRandomImage(sb, `${repo}:two`, 3 * MiB);
-    await buildRandomImage(sb, `${repo}:three`, 1 * MiB);
     await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:one`]);
-    // 3 MiB of 5: under the limit, this push starts and goes through, ending at 6 MiB.
-    await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:two`]);
-    const refused = await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:three`], { allowFail: true });
+    // 3 MiB of 5: this push starts, but its 3 MiB layer does not fit.
+    const refused = await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:two`], { allowFail: true });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('denied: Quota has been exceeded on namespace');
     expect(refused.stderr).toContain('/v2/admin/big/blobs/uploads/');
 
-    // The raw answer is Quay's: 403 with the DENIED error.
-    const raw = await fetch(`${reg.url}/v2/admin/big/blobs/uploads/`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`admin:${reg.admin.password}`).toString('base64')}` } });
+    // The raw answer is Quay's: 403 with the DENIED error (a monolithic upload of 3 MiB).
+    const layer = Buffer.alloc(3 * MiB, 7);
+    const digest = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+    const raw = await fetch(`${reg.url}/v2/admin/big/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`admin:${reg.admin.password}`).toString('base64')}`, 'content-type': 'application/octet-stream' },
+      body: layer,
+    });
     expect(raw.status).toBe(403);
     expect(await raw.json()).toEqual({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace', detail: {} }] });
 
@@ -51,8 +56,8 @@ test('podman push is refused over the Reject limit with "Quota has been exceeded
     await sleep(4500);
     await gcRuns(reg, 2);
     expect((await metric(reg, 'quay_gc_bytes_freed_total')) - freedBefore).toBeGreaterThanOrEqual(3 * MiB);
-    await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:three`]);
-    await sb.run('podman', ['pull', ...INSECURE.podman, ...creds, `${repo}:three`]);
+    await sb.run('podman', ['push', ...INSECURE.podman, ...creds, `${repo}:two`]);
+    await sb.run('podman', ['pull', ...INSECURE.podman, ...creds, `${repo}:two`]);
   } finally {
     await reg.stop();
   }

@@ -113,16 +113,24 @@ describe('the NUL-byte 500s', () => {
 });
 
 describe('headers, depth and dates', () => {
-  test('a header value with a control character is a 400 and the server keeps serving', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
+  const rawRequest = (path: string) =>
+    new Promise<string>((resolve, reject) => {
       const sock = connect(reg.port, '127.0.0.1');
       let out = '';
       sock.on('data', (d) => (out += d.toString()));
       sock.on('close', () => resolve(out));
       sock.on('error', reject);
-      sock.write(`GET /v2/ HTTP/1.1\r\nHost: ${reg.hostPort}\r\nX-Evil: a\u0000b\r\nConnection: close\r\n\r\n`);
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: ${reg.hostPort}\r\nX-Evil: a\u0000b\r\nConnection: close\r\n\r\n`);
     });
-    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+  const bodyOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+
+  test('a header value with a control character is a 400 in the protocol\'s error format, and the server keeps serving', async () => {
+    const v2 = await rawRequest('/v2/');
+    expect(v2).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bodyOf(v2)).toEqual({ errors: [{ code: 'INVALID_REQUEST', message: 'malformed HTTP request', detail: {} }] });
+    const api = await rawRequest('/api/v1/user/');
+    expect(api).toMatch(/^HTTP\/1\.1 400 /);
+    expectQuayError({ status: 400, body: bodyOf(api) });
     expect((await fetch(`${reg.url}/health/instance`)).status).toBe(200);
   });
 

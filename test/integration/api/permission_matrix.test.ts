@@ -52,6 +52,7 @@ const ALL_OPS = [
   'repo_mirror_read',
   'repo_mirror_admin',
   'repo_triggers',
+  'repo_builds',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
@@ -72,10 +73,10 @@ const ALLOWED_STATUS: Partial<Record<Op, number>> = {
 const ALLOWED: Record<string, Op[]> = {
   anonymous: ['public_read', 'public_security'],
   outsider: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
-  reader: ['repo_read', 'repo_security', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
-  writer: ['repo_read', 'repo_security', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  reader: ['repo_read', 'repo_security', 'repo_builds', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  writer: ['repo_read', 'repo_security', 'repo_builds', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   repoadmin: [
-    'repo_read', 'repo_security', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'repo_export_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
+    'repo_read', 'repo_security', 'repo_builds', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'repo_export_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
     'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
     'repo_triggers',
   ],
@@ -85,13 +86,13 @@ const ALLOWED: Record<string, Op[]> = {
   robot_with_perm: ['public_read', 'public_security'],
   robot_without_perm: ['public_read', 'public_security'],
   oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
-  oauth_repo_read: ['repo_read', 'repo_security', 'public_read', 'public_security'],
+  oauth_repo_read: ['repo_read', 'repo_security', 'repo_builds', 'public_read', 'public_security'],
   oauth_user_read: ['user_me'],
   app_token: [],
   superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages', 'user_namespace_notify'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
   global_reader: [
-    'repo_read', 'repo_security', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify',
+    'repo_read', 'repo_security', 'repo_builds', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify',
     'org_proxycache_read', 'repo_mirror_read',
   ],
 };
@@ -188,6 +189,8 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/repository/acme/private/mirror');
     case 'repo_mirror_admin':
       return api.post('/repository/acme/private/mirror/sync-now');
+    case 'repo_builds':
+      return api.get('/repository/acme/private/build/');
     case 'repo_triggers':
       return api.get('/repository/acme/private/trigger/');
     case 'su_messages':
@@ -199,7 +202,7 @@ function call(api: Api, op: Op, name: string) {
 beforeAll(async () => {
   reg = await startRegistry({
     label: 'matrix',
-    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true, FEATURE_PROXY_CACHE: true, FEATURE_REPO_MIRROR: true }),
+    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true, FEATURE_PROXY_CACHE: true, FEATURE_REPO_MIRROR: true, FEATURE_BUILD_SUPPORT: true }),
   });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};
@@ -591,6 +594,15 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}/activate': 'repo:admin',
   // Quay: anyone past the anonymous-access guard; here a signed-in user.
   'POST /api/v1/filedrop/': 'user',
+  'GET /api/v1/repository/{namespace}/{repository}/build/': 'repo:read',
+  'POST /api/v1/repository/{namespace}/{repository}/build/': 'repo:write',
+  'GET /api/v1/repository/{namespace}/{repository}/build/{build_uuid}': 'repo:read',
+  'GET /api/v1/repository/{namespace}/{repository}/build/{build_uuid}/status': 'repo:read',
+  // Logs need write (or FEATURE_READER_BUILD_LOGS): the denial of readers is in test/integration/builds.
+  'GET /api/v1/repository/{namespace}/{repository}/build/{build_uuid}/logs': 'repo:read',
+  'DELETE /api/v1/repository/{namespace}/{repository}/build/{build_uuid}': 'repo:admin',
+  'POST /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}/start': 'repo:admin',
+  'GET /api/v1/repository/{namespace}/{repository}/trigger/{trigger_uuid}/builds': 'repo:admin',
 };
 
 /** Who may use each /v2 route (`METHOD route-name` of the dispatcher's table), on the private repository acme/private. */

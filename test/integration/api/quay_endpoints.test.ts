@@ -127,10 +127,12 @@ test('superuser organization rename (endpoints/api/superuser.py SuperUserOrganiz
 });
 
 test('features configured on but not built answer 501 naming the feature, and are warned about at start', async () => {
-  const r = await alice.get('/repository/acme2/app/build/');
-  expect(r).toMatchObject({ status: 501, body: { error_type: 'feature_not_implemented', error_message: 'FEATURE_BUILD_SUPPORT is enabled in the configuration, but this registry does not implement Dockerfile builds' } });
+  const r = await alice.get('/superuser/00000000-0000-4000-8000-000000000000/build');
+  expect(r).toMatchObject({ status: 501, body: { error_type: 'feature_not_implemented', error_message: "FEATURE_BUILD_SUPPORT is enabled in the configuration, but this registry does not implement the superuser's build views" } });
   expect((await fetch(r.body.type)).status).toBe(200);
-  expect(reg.output()).toMatch(/FEATURE_BUILD_SUPPORT is enabled, but this registry does not implement Dockerfile builds/);
+  expect(reg.output()).toMatch(/FEATURE_BUILD_SUPPORT is enabled, but this registry does not implement the superuser's build views/);
+  // The repository build API is implemented.
+  expect((await alice.get('/repository/acme2/app/build/')).status).toBe(200);
   // A feature that is off has no endpoints, as in Quay.
   expect((await alice.get('/repository/acme2/app/mirror')).status).toBe(404);
 });

@@ -17,7 +17,7 @@ let admin: Api;
 let writer: Api;
 
 beforeAll(async () => {
-  const config = await scaleOutConfig({ USERFILES_MAX_SIZE: '64K' });
+  const config = await scaleOutConfig({ FEATURE_BUILD_SUPPORT: true, BUILD_MANAGER: ['external', {}], USERFILES_MAX_SIZE: '64K' });
   dbUri = config.DB_URI as string;
   reg = await startRegistry({ label: 'triggers', config });
   db = await openPostgres(dbUri);

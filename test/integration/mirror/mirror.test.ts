@@ -331,11 +331,16 @@ test('a mirrored repository takes pushes from its mirror robot only', async () =
 test('sync-cancel during a sync, then a worker killed mid-blob: the next worker completes, nothing partial is visible', async () => {
   const layers = [randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024)];
   for (let i = 0; i < 6; i++) await upstream.pushImage('team/big', `v${i}`, { layers: [layers[i % 3], randomBlob(1024)] });
-  await createMirroredRepo('big', body('team/big'));
+  await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'big', visibility: 'private', description: '' });
+  await admin.ok('POST', '/repository/mirrors/big/notification/', { event: 'repo_mirror_sync_failed', method: 'webhook', config: { url: `${rx.url}/big-failed` }, eventConfig: {} });
+  expect((await admin.post('/repository/mirrors/big/mirror', body('team/big'))).status).toBe(201);
   await waitFor('big syncing', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
   expect((await admin.post('/repository/mirrors/big/mirror/sync-cancel')).status).toBe(204);
   expect((await mirrorState('big')).sync_status).toBe('CANCEL');
   await waitFor('cancel logged', async () => (await repoLogs('big')).some((l) => l.kind === 'repo_mirror_sync_failed' && l.metadata.verb === 'Cancelled'), 60_000);
+  // The cancelled run fires repo_mirror_sync_failed, as Quay's does.
+  const cancelled = await waitFor('cancel notified', async () => rx.received.find((x) => x.path === '/big-failed') ?? null, 60_000);
+  expect(JSON.parse(cancelled.body)).toMatchObject({ repository: 'mirrors/big', message: `'${up.hostPort}/team/big' with tag pattern '*'` });
   expect((await mirrorState('big')).sync_status).toBe('CANCEL');
   // Stop the two workers; one new worker takes the next run and is killed while it copies.
   for (const w of workers.splice(0)) await w.stop();

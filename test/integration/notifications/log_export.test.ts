@@ -5,6 +5,7 @@
  * expires; the organization, repository and user scopes; validation texts, permissions, audit kinds, and a
  * callback URL the SSRF guard refuses at send time.
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
@@ -58,6 +59,7 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
   let db: pg.Client;
   let admin: Api;
   let dev: Api;
+  let localStorage = '';
   const label = storage.toLowerCase();
 
   beforeAll(async () => {
@@ -72,9 +74,10 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
       FEATURE_REQUIRE_TEAM_INVITE: false,
       PREFERRED_URL_SCHEME: 'http',
     });
+    localStorage = join(workDir(`export-${label}`), 'blobs');
     const config =
       storage === 'LocalStorage'
-        ? { ...base, DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: join(workDir(`export-${label}`), 'blobs') }] }, DISTRIBUTED_STORAGE_PREFERENCE: ['local'] }
+        ? { ...base, DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: localStorage }] }, DISTRIBUTED_STORAGE_PREFERENCE: ['local'] }
         : base;
     reg = await startRegistry({ label: `export-${label}`, config });
     db = new pg.Client({ connectionString: String(config.DB_URI) });
@@ -227,6 +230,31 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     const out = reg.output();
     expect(out).toContain('export callback URL refused; skipped');
     expect(out).toContain(r.export_id);
+  });
+
+  // LocalStorage only: the failure is made by replacing the export folder with a file.
+  if (storage === 'LocalStorage') test('a storage failure reports `failed` to the callback and keeps the export queued for a retry', async () => {
+    // The export folder replaced by a file: the document cannot be written.
+    const folder = join(localStorage, 'exportedactionlogs');
+    renameSync(folder, `${folder}.moved`);
+    writeFileSync(folder, 'not a folder');
+    try {
+      const path = `/cb-${label}-failed`;
+      const r = await admin.ok('POST', `/repository/acme/app/exportlogs?${range}`, { callback_url: `${receiver.url}${path}` });
+      expect(await callbackFor(path)).toMatchObject({ export_id: r.export_id, status: 'failed', exported_data_url: null });
+      const queued = await db.query<{ attempts: number; retries_remaining: number; last_error: string | null }>(
+        "SELECT attempts, retries_remaining, last_error FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'export_id' = $1",
+        [r.export_id],
+      );
+      for (let i = 0; i < 50 && !queued.rows[0]?.last_error; i++) {
+        await sleep(100);
+        queued.rows = (await db.query("SELECT attempts, retries_remaining, last_error FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'export_id' = $1", [r.export_id])).rows;
+      }
+      expect(queued.rows[0]).toMatchObject({ attempts: 1, retries_remaining: 2, last_error: expect.any(String) });
+    } finally {
+      rmSync(folder, { force: true });
+      renameSync(`${folder}.moved`, folder);
+    }
   });
 
   test('bad requests get Quay\'s 400 texts, audited as export_logs_failure; non-admins get 403', async () => {

@@ -7,7 +7,7 @@
  */
 import { scaleOutConfig, startRegistry, registryToken, type RegistryProcess } from '../../helpers/registry.js';
 import { signin, type Api } from '../api/fixture.js';
-import { V2Client, randomBlob } from '../../helpers/v2.js';
+import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, V2Client, jsonBlob, randomBlob } from '../../helpers/v2.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { startDistribution, type DistributionService } from '../../setup/services.js';
 
@@ -84,9 +84,21 @@ test('pushes over Warning then Reject limits fire quota_warning and quota_error 
 
 test('one manifest PUT that crosses both limits fires both events at its commit, without a later upload', async () => {
   await org('jump', 100 * KB, [['Warning', 50], ['Reject', 90]]);
-  const client = await pusher('jump');
-  // Usage 0 % at the upload check, about 95 % once the manifest lands.
-  await client.pushImage('jump/app', 'big', { layers: [randomBlob(95 * KB)] });
+  // The layer is mounted from a namespace without quota, so it is never an upload in progress here (those are
+  // refused before they pass Reject): usage is 0 % at the upload checks, about 95 % once the manifest lands.
+  const layer = randomBlob(95 * KB);
+  expect((await V2Client.basic(reg).pushBlob(`${reg.admin.username}/staging`, layer)).status).toBe(201);
+  const client = new V2Client(reg, `Bearer ${await registryToken(reg, ['repository:jump/app:pull,push', `repository:${reg.admin.username}/staging:pull`], reg.admin)}`);
+  expect((await client.req('POST', `/v2/jump/app/blobs/uploads/?mount=${layer.digest}&from=${reg.admin.username}/staging`)).status).toBe(201);
+  const config = jsonBlob({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
+  expect((await client.pushBlob('jump/app', config)).status).toBe(201);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
+    layers: [{ mediaType: OCI_LAYER, digest: layer.digest, size: layer.size }],
+  };
+  expect((await client.pushManifest('jump/app', 'big', manifest)).status).toBe(201);
   const got = await settled('jump', 2);
   expect(got.map((g) => g.path).sort()).toEqual(['/jump/quota_error', '/jump/quota_warning']);
   const error = got.find((g) => g.path.endsWith('error'))!.body;

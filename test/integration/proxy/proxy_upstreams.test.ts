@@ -3,7 +3,8 @@
  * (realm/service/scope, a robot's credentials), pulled by podman; Debian's docker-registry (Distribution 2.8)
  * behind a fault-injecting front for the upstream failure matrix (5xx, 429, a timeout: the cached copy is
  * served while the tag lives, a clear 404 otherwise); and two registry replicas on one Postgres and S3 with
- * 20 concurrent `skopeo copy` of an uncached 64 MiB image, the upstream sending each blob once.
+ * 20 concurrent `skopeo copy` of an uncached 64 MiB image, the upstream sending each blob once; an OCI index
+ * with two platforms copied with `skopeo copy --all`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } fr
 import { startDistribution, type DistributionService } from '../../setup/services.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
 import { signin, type Api } from '../api/fixture.js';
-import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, jsonBlob, randomBlob, sha256 } from '../../helpers/v2.js';
 import { pushRunnableImage, tarLayer } from '../../helpers/image.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 
@@ -163,3 +164,33 @@ test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas
   const gets = (digest: string) => front.forwarded.filter((l) => l === `GET /v2/big/image/blobs/${digest}`).length;
   expect({ layer: gets(layer.digest), config: gets(img.config.digest) }).toEqual({ layer: 1, config: 1 });
 }, 900_000);
+
+test('an OCI index with two platforms: skopeo copy --all through the proxy is digest-exact for the index and both images', async () => {
+  const images: Record<string, { digest: string; size: number; layer: string }> = {};
+  for (const arch of ['amd64', 'arm64']) {
+    const img = await upstream.pushImage('multi/app', `only-${arch}`, { layers: [randomBlob(256 * 1024)] });
+    images[arch] = { digest: img.digest, size: img.manifest.length, layer: img.layers[0].digest };
+  }
+  const index = jsonBlob({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: ['amd64', 'arm64'].map((arch) => ({ mediaType: OCI_MANIFEST, digest: images[arch].digest, size: images[arch].size, platform: { architecture: arch, os: 'linux' } })),
+  });
+  expect((await upstream.pushManifest('multi/app', 'v1', index.data.toString(), OCI_INDEX)).status).toBe(201);
+  await admin.ok('POST', '/organization/', { name: 'mcache', email: 'mcache@example.com' });
+  expect((await admin.post('/organization/mcache/proxycache', { upstream_registry: `${front.hostPort}/multi`, insecure: true })).status).toBe(201);
+  front.mode = { kind: 'pass' };
+  const sb = clientSandbox('proxy-multiarch');
+  const out = join(sb.dir, 'layout');
+  await sb.run('skopeo', ['copy', '--all', '--preserve-digests', ...INSECURE.skopeoCopy, '--src-creds', `admin:${reg.admin.password}`, `docker://${reg.hostPort}/mcache/app:v1`, `oci:${out}:v1`]);
+  const top = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  expect(top.manifests[0].digest).toBe(index.digest);
+  for (const arch of ['amd64', 'arm64']) {
+    expect(sha256(readFileSync(join(out, 'blobs', 'sha256', images[arch].digest.slice(7))))).toBe(images[arch].digest);
+    expect(sha256(readFileSync(join(out, 'blobs', 'sha256', images[arch].layer.slice(7))))).toBe(images[arch].layer);
+  }
+  // Once cached, each child is served by digest without the upstream.
+  front.mode = { kind: 'status', status: 503 };
+  for (const arch of ['amd64', 'arm64']) expect((await pull(reg, `mcache/app/manifests/${images[arch].digest}`)).status).toBe(200);
+  front.mode = { kind: 'pass' };
+}, 240_000);

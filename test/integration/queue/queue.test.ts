@@ -103,6 +103,24 @@ describe('work queue on Postgres', () => {
     expect(items.map((i) => i.path[0])).toEqual(['kept']);
   });
 
+  test('putMany enqueues every item in the caller\'s transaction, or none of them', async () => {
+    const q = new Queues(a).queue('many');
+    const items = [0, 1, 2].map((i) => ({ path: ['ns', 'repo', `e${i}`], body: { i } }));
+    await expect(
+      a.tx(async (t) => {
+        await q.putMany(items, { retries: 2 }, t);
+        throw new Error('rollback');
+      }),
+    ).rejects.toThrow('rollback');
+    expect(await q.lease(30, 10)).toEqual([]);
+    const ids = await a.tx(async (t) => q.putMany(items, { retries: 2 }, t));
+    expect(ids).toHaveLength(3);
+    const leased = await q.lease(30, 10);
+    expect(leased.map((x) => [x.path, x.body, x.retries_remaining])).toEqual(items.map((it) => [it.path, it.body, 1]));
+    expect(await q.putMany([])).toEqual([]);
+    await expect(q.putMany([{ path: ['a/b'], body: {} }])).rejects.toThrow(/contains '\/'/);
+  });
+
   test('release refunds the attempt; extend keeps the lease; alive counts a path prefix', async () => {
     const q = new Queues(a).queue('release');
     await q.put(['ns', 'repo'], { v: 1 }, { retries: 1 });

@@ -59,14 +59,17 @@ test('set a quota, push, read quota_report, Warning 50 % notifies, Reject 80 % r
     const [withLimits] = await api.ok('GET', '/organization/testorg/quota');
     expect(withLimits.limits.map((l: { type: string; limit_percent: number }) => [l.type, l.limit_percent])).toEqual([['Warning', 50], ['Reject', 80]]);
 
-    // Over Warning (about 52 %): the push goes through and the org's admins are notified.
-    await v2.pushImage('testorg/ubuntu', '20.04', makeImage([randomBlob(3 * MiB)]));
+    // Over Warning (about 77 %): the push goes through and the org's admins are notified.
+    await v2.pushImage('testorg/ubuntu', '20.04', makeImage([randomBlob(2.5 * MiB)]));
     const notes = await api.ok('GET', '/user/notifications');
     const warning = notes.notifications.find((n: { kind: string }) => n.kind === 'quota_warning');
     expect(warning).toMatchObject({ organization: 'testorg', dismissed: false, metadata: { threshold_percent: 50, limit_bytes: 10 * MiB } });
     expect((await api.call('PUT', `/user/notifications/${warning.id}`, { dismissed: true })).body.dismissed).toBe(true);
 
-    // Over Reject (about 82 %): the next upload is refused at its start.
+    // A push that would pass Reject (80 %) is refused while its bytes arrive, as Quay counts uploads in progress.
+    await expect(v2.pushImage('testorg/ubuntu', '22.04', makeImage([randomBlob(MiB)]))).rejects.toThrow(/403.*Quota has been exceeded on namespace/);
+    // Lowering the quota puts the namespace over Reject (about 86 %): the next upload is refused at its start.
+    expect((await api.call('PUT', `/organization/testorg/quota/${quota.id}`, { limit_bytes: 9 * MiB })).status).toBe(200);
     const start = await v2.req('POST', '/v2/testorg/ubuntu/blobs/uploads/');
     expect(start.status).toBe(403);
     expect(await start.json()).toEqual({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace', detail: {} }] });

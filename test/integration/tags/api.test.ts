@@ -120,7 +120,6 @@ test('bad input is refused with a clear message and changes nothing', async () =
   const cases: Array<[string, string, unknown, number, RegExp]> = [
     ['DELETE', `${R}/tag/nosuchtag`, undefined, 404, /not found/],
     ['PUT', `${R}/tag/keep`, { expiration: Math.floor(Date.now() / 1000) - 60 }, 400, /in the future/],
-    ['PUT', `${R}/tag/keep`, { expiration: 99999999999 }, 400, /at most 10 years/],
     ['PUT', `${R}/tag/keep`, { manifest_digest: `sha256:${'1'.repeat(64)}` }, 404, /not found/],
     ['PUT', `${R}/tag/-bad`, { manifest_digest: a.digest }, 400, /Invalid tag name/],
     ['PUT', `${R}/tag/nosuchtag`, { expiration: Math.floor(Date.now() / 1000) + 60 }, 404, /not found/],

@@ -13,7 +13,8 @@ let b: RegistryProcess;
 
 beforeAll(async () => {
   // No expiry worker pass and no GC during the test: an expiry must show without any write to the tag.
-  const config = await scaleOutConfig({ SUPER_USERS: ['admin'], TAG_EXPIRY_FREQUENCY: 3600, FEATURE_GARBAGE_COLLECTION: false });
+  // LABELED_EXPIRATION_MINIMUM: an API expiry a few seconds after the push (Quay's default clamps it to 1 h).
+  const config = await scaleOutConfig({ SUPER_USERS: ['admin'], TAG_EXPIRY_FREQUENCY: 3600, FEATURE_GARBAGE_COLLECTION: false, LABELED_EXPIRATION_MINIMUM: '1s' });
   a = await startRegistry({ label: 'tag-list-a', config });
   b = await startRegistry({ label: 'tag-list-b', config, adminPassword: a.admin.password });
 });

@@ -15,6 +15,7 @@ type Expect = { v2: { code: string; status: number }; api: { status: number; bod
 
 /** One or more instances of every class, with the rendering each protocol must give it. */
 const SAMPLES: [domain.DomainError, Expect][] = [
+  [new domain.Unauthenticated('x'), { v2: { code: 'UNAUTHORIZED', status: 401 }, api: { status: 401 } }],
   [new domain.NotFound('blob', 'x', { digest: 'sha256:1' }), { v2: { code: 'BLOB_UNKNOWN', status: 404 }, api: { status: 404 } }],
   [new domain.NotFound('manifest', 'x'), { v2: { code: 'MANIFEST_UNKNOWN', status: 404 }, api: { status: 404 } }],
   [new domain.NotFound('repository', 'x'), { v2: { code: 'NAME_UNKNOWN', status: 404 }, api: { status: 404 } }],

@@ -1,6 +1,8 @@
 import { digestOf, parseDigest, DigestError, EMPTY_BLOB_SHA256 } from '../../../registry/oci/digest.js';
 import { parseRepositoryPath, NameError, validTag } from '../../../registry/oci/names.js';
 import { parseManifest, ManifestError, referrerArtifactType } from '../../../registry/oci/manifest.js';
+import { Value } from '@sinclair/typebox/value';
+import { QuayConfigSchema, type QuayConfig } from '../../../config/schema.js';
 import { checkArtifactType, type ArtifactPolicy } from '../../../registry/oci/artifacts.js';
 import { MT } from '../../../registry/oci/mediatypes.js';
 import { parseRange } from '../../../registry/http/v2/blobs.js';
@@ -109,6 +111,17 @@ describe('artifact policy', () => {
     expect(() => checkArtifactType(manifest(MT.ociEmpty, 'x', 'application/vnd.unknown'), policy)).toThrow(/not allowed/);
     expect(() => checkArtifactType(manifest('application/vnd.example.thing+json', 'application/other'), policy)).toThrow(/layer type/);
     expect(() => checkArtifactType(manifest(MT.helmConfig, 'application/tar+gzip'), { ...policy, helm: false })).toThrow(/not allowed/);
+  });
+  test("Quay 3.8's default ALLOWED_OCI_ARTIFACT_TYPES: SBOM and attestation layers, helm, source images; listed layer types are shared", () => {
+    const defaults: ArtifactPolicy = { generalOci: true, helm: true, allowed: (Value.Default(QuayConfigSchema, {}) as QuayConfig).ALLOWED_OCI_ARTIFACT_TYPES };
+    for (const layer of ['text/spdx', 'text/spdx+json', 'application/vnd.cyclonedx+json', 'application/vnd.in-toto+json', 'application/vnd.oci.image.layer.v1.tar+zstd']) {
+      expect(() => checkArtifactType(manifest(MT.ociConfig, layer), defaults)).not.toThrow();
+    }
+    // As Quay: a layer type listed for one config type is accepted in every listed type.
+    expect(() => checkArtifactType(manifest(MT.helmConfig, 'text/spdx'), defaults)).not.toThrow();
+    expect(() => checkArtifactType(manifest('application/vnd.oci.source.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip'), defaults)).not.toThrow();
+    expect(() => checkArtifactType(manifest(MT.helmConfig, 'application/x-unlisted'), defaults)).toThrow(/layer type "application\/x-unlisted"/);
+    expect(() => checkArtifactType(manifest('application/vnd.unknown.config.v1+json', 'text/spdx'), defaults)).toThrow(/ALLOWED_OCI_ARTIFACT_TYPES/);
   });
   test('FEATURE_GENERAL_OCI_SUPPORT off refuses OCI manifests', () => {
     expect(() => checkArtifactType(manifest(MT.ociConfig), { ...policy, generalOci: false })).toThrow(/FEATURE_GENERAL_OCI_SUPPORT/);

@@ -49,6 +49,9 @@ function errorText(status: number, body: unknown): string {
 
 export interface RequestOptions {
   body?: unknown;
+  /** Bytes sent as they are (a build pack upload), with their content type. */
+  raw?: Blob;
+  contentType?: string;
   /** Do not show the fresh-login prompt on 401 (the prompt's own call). */
   noFreshLogin?: boolean;
 }
@@ -61,12 +64,13 @@ export async function request<T = unknown>(method: string, path: string, opts: R
   }
   const headers: Record<string, string> = { 'X-Requested-With': 'XMLHttpRequest', Accept: 'application/json' };
   if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
-  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.raw !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/octet-stream';
+  else if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(path, {
     method,
     headers,
     credentials: 'same-origin',
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
   });
   const next = res.headers.get('X-Next-CSRF-Token');
   if (next) csrfToken = next;

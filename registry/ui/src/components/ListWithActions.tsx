@@ -8,26 +8,9 @@ import { useState, type ReactNode } from 'react';
 import { Button, SearchInput, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
 import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useInvalidate } from '../api/hooks';
-import { errorMessage, useAlert } from './alerts';
+import { useAlert } from './alerts';
+import { useRunAction } from './runAction';
 import { Empty, ErrorState, FormModal, Loading } from './common';
-
-/** Runs one API call for the user: toast the outcome, then reload the named queries either way. */
-export function useRunAction(invalidates: unknown[][]) {
-  const invalidate = useInvalidate();
-  const alert = useAlert();
-  return async (done: string, fn: () => Promise<unknown>): Promise<boolean> => {
-    let ok = true;
-    try {
-      await fn();
-      alert('success', done);
-    } catch (e) {
-      ok = false;
-      alert('danger', errorMessage(e));
-    }
-    await invalidate(...invalidates);
-    return ok;
-  };
-}
 
 export interface Column<T> {
   title: string;

@@ -11,7 +11,8 @@ import { api, enc } from '../api/client';
 import { useInvalidate, useMe, type Avatar as AvatarData } from '../api/hooks';
 import Avatar from '../components/Avatar';
 import { Copy, FormModal } from '../components/common';
-import ListWithActions, { useRunAction } from '../components/ListWithActions';
+import ListWithActions from '../components/ListWithActions';
+import { useRunAction } from '../components/runAction';
 import { bytes, dateTime } from '../api/format';
 import { useAlert } from '../components/alerts';
 

@@ -15,7 +15,7 @@ import { api } from '../api/client';
 import { useInvalidate } from '../api/hooks';
 import { dateTime } from '../api/format';
 import { Empty } from '../components/common';
-import { useRunAction } from '../components/ListWithActions';
+import { useRunAction } from '../components/runAction';
 
 export interface UserNotification {
   id: string;

@@ -3,7 +3,8 @@ import { useState } from 'react';
 import { FormGroup, Radio } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
-import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import ListWithActions from '../../components/ListWithActions';
+import { useRunAction } from '../../components/runAction';
 import EntityPicker, { entityLabel, type Entity } from '../../components/EntityPicker';
 import RoleSelect from '../../components/RoleSelect';
 

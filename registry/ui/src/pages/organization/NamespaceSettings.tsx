@@ -35,7 +35,8 @@ import { api, enc } from '../../api/client';
 import { useInvalidate, useMe, useRegistryInfo, type QuotaReport } from '../../api/hooks';
 import { bytes, dateTime, duration } from '../../api/format';
 import { Copy, FormModal, TypeToConfirmModal } from '../../components/common';
-import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import ListWithActions from '../../components/ListWithActions';
+import { useRunAction } from '../../components/runAction';
 import { errorMessage, useAlert } from '../../components/alerts';
 import type { Org } from './types';
 

@@ -27,7 +27,8 @@ import { useInvalidate } from '../../api/hooks';
 import { dateTime } from '../../api/format';
 import { Copy, ErrorState, Loading } from '../../components/common';
 import { errorMessage, useAlert } from '../../components/alerts';
-import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import ListWithActions from '../../components/ListWithActions';
+import { useRunAction } from '../../components/runAction';
 
 interface Application {
   name: string;

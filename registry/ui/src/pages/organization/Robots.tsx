@@ -10,7 +10,8 @@ import { api, enc } from '../../api/client';
 import { useRegistryInfo } from '../../api/hooks';
 import { dateTime } from '../../api/format';
 import { Copy, ErrorState, Loading } from '../../components/common';
-import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import ListWithActions from '../../components/ListWithActions';
+import { useRunAction } from '../../components/runAction';
 import RepositoryPermissionsModal from '../../components/RepositoryPermissionsModal';
 import { robotBase } from './types';
 

@@ -6,7 +6,8 @@ import { Link, useNavigate } from 'react-router-dom';
 import { api, enc } from '../../api/client';
 import type { Avatar as AvatarData } from '../../api/hooks';
 import Avatar from '../../components/Avatar';
-import ListWithActions, { useRunAction } from '../../components/ListWithActions';
+import ListWithActions from '../../components/ListWithActions';
+import { useRunAction } from '../../components/runAction';
 import RepositoryPermissionsModal from '../../components/RepositoryPermissionsModal';
 import type { Org, TeamSummary } from './types';
 

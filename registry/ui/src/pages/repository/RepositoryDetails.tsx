@@ -32,6 +32,7 @@ import Tags, { tagPageQuery } from './Tags';
 const TagHistory = lazy(() => import('./TagHistory'));
 const UsageLogs = lazy(() => import('../UsageLogs'));
 const RepoSettings = lazy(() => import('./RepoSettings'));
+const Builds = lazy(() => import('./Builds'));
 
 export function useRepository(namespace: string, repo: string) {
   return useQuery({
@@ -100,12 +101,13 @@ function Information({ repo }: { repo: Repository }) {
   );
 }
 
-const TABS = ['information', 'tags', 'history', 'logs', 'settings'] as const;
+const TABS = ['information', 'tags', 'history', 'builds', 'logs', 'settings'] as const;
 
 export default function RepositoryDetails({ namespace, repo }: { namespace: string; repo: string }) {
   const [params, setParams] = useSearchParams();
   const me = useMe();
   const { data: user } = useUser();
+  const { features } = useRegistryInfo();
   const q = useRepository(namespace, repo);
   // The Tags tab's first page loads alongside the repository instead of after it.
   const qc = useQueryClient();
@@ -127,7 +129,9 @@ export default function RepositoryDetails({ namespace, repo }: { namespace: stri
     );
   }
   const r = q.data!;
-  const visible = TABS.filter((t) => (t === 'logs' ? r.can_write || r.can_admin : t === 'settings' ? r.can_admin : t === 'history' ? r.can_write : true));
+  // Builds as in Quay: BUILD_SUPPORT, a repository in the normal state, writers and admins.
+  const builds = !!features.BUILD_SUPPORT && r.state === 'NORMAL' && (r.can_write || r.can_admin);
+  const visible = TABS.filter((t) => (t === 'logs' ? r.can_write || r.can_admin : t === 'settings' ? r.can_admin : t === 'history' ? r.can_write : t === 'builds' ? builds : true));
   const wanted = (params.get('tab') ?? 'information').toLowerCase();
   const tab = (visible as string[]).includes(wanted) ? wanted : 'information';
   const nsLink = r.is_organization ? `/organization/${namespace}` : `/user/${namespace}`;
@@ -163,6 +167,13 @@ export default function RepositoryDetails({ namespace, repo }: { namespace: stri
             <Tab eventKey="history" title={<TabTitleText>Tag history</TabTitleText>}>
               <Suspense fallback={<Loading />}>
                 <TagHistory repo={r} />
+              </Suspense>
+            </Tab>
+          )}
+          {visible.includes('builds') && (
+            <Tab eventKey="builds" title={<TabTitleText>Builds</TabTitleText>}>
+              <Suspense fallback={<Loading />}>
+                <Builds repo={r} />
               </Suspense>
             </Tab>
           )}

@@ -1,9 +1,10 @@
-/** `/repository/:ns/*`: the tail is a (possibly nested) repository name, optionally `/tag/:tag` or `/manifest/:digest`. */
+/** `/repository/:ns/*`: the tail is a (possibly nested) repository name, optionally `/tag/:tag`, `/manifest/:digest` or `/build/:id`. */
 import { lazy } from 'react';
 import { useParams } from 'react-router-dom';
 import RepositoryDetails from './RepositoryDetails';
 
 const TagDetails = lazy(() => import('./TagDetails'));
+const BuildLog = lazy(() => import('./BuildLog'));
 
 export default function RepositoryRouter() {
   const { organizationName = '', '*': tail = '' } = useParams();
@@ -11,5 +12,7 @@ export default function RepositoryRouter() {
   if (tag) return <TagDetails namespace={organizationName} repo={tag[1]} tag={decodeURIComponent(tag[2])} />;
   const manifest = /^(.+)\/manifest\/([^/]+)$/.exec(tail);
   if (manifest) return <TagDetails namespace={organizationName} repo={manifest[1]} digest={decodeURIComponent(manifest[2])} />;
+  const build = /^(.+)\/build\/([^/]+)$/.exec(tail);
+  if (build) return <BuildLog namespace={organizationName} repo={build[1]} buildId={decodeURIComponent(build[2])} />;
   return <RepositoryDetails namespace={organizationName} repo={tail.replace(/\/$/, '')} />;
 }

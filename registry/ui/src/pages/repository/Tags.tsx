@@ -99,25 +99,27 @@ function Children({ repo, digest }: { repo: Repository; digest: string }) {
   );
 }
 
-function PullPopover({ repo, tag }: { repo: Repository; tag: Tag }) {
-  const { host } = useRegistryInfo();
-  const ref = `${host}/${repo.namespace}/${repo.name}`;
+/**
+ * The row's "Pull" popover. Rendered 100 times per page, so it takes the pull reference from the table
+ * (no per-row query hook) and builds its body only when opened.
+ */
+function PullPopover({ pullRef, tag }: { pullRef: string; tag: Tag }) {
   return (
     <Popover
       headerContent="Fetch Tag"
       minWidth="36rem"
-      bodyContent={
+      bodyContent={() => (
         <div data-testid="pull-popover">
           <strong>Podman Pull (By Tag)</strong>
-          <Copy label="Podman pull by tag" value={`podman pull ${ref}:${tag.name}`} testId="copy-tag-podman" />
+          <Copy label="Podman pull by tag" value={`podman pull ${pullRef}:${tag.name}`} testId="copy-tag-podman" />
           <strong>Docker Pull (By Tag)</strong>
-          <Copy label="Docker pull by tag" value={`docker pull ${ref}:${tag.name}`} />
+          <Copy label="Docker pull by tag" value={`docker pull ${pullRef}:${tag.name}`} />
           <strong>Podman Pull (By Digest)</strong>
-          <Copy label="Podman pull by digest" value={`podman pull ${ref}@${tag.manifest_digest}`} />
+          <Copy label="Podman pull by digest" value={`podman pull ${pullRef}@${tag.manifest_digest}`} />
           <strong>Docker Pull (By Digest)</strong>
-          <Copy label="Docker pull by digest" value={`docker pull ${ref}@${tag.manifest_digest}`} />
+          <Copy label="Docker pull by digest" value={`docker pull ${pullRef}@${tag.manifest_digest}`} />
         </div>
-      }
+      )}
     >
       <Button variant="link" isInline aria-label={`Pull commands for ${tag.name}`}>
         Pull
@@ -263,6 +265,8 @@ function AddTagModal({ repo, tag, onClose }: { repo: Repository; tag: Tag; onClo
 type Action = { kind: 'add' | 'labels'; tag: Tag } | { kind: 'expiration' | 'remove'; tags: Tag[] };
 
 export default function Tags({ repo }: { repo: Repository }) {
+  const { host } = useRegistryInfo();
+  const pullRef = `${host}/${repo.namespace}/${repo.name}`;
   const [page, setPage] = useState(1);
   const [filter, setFilter] = useState('');
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
@@ -408,7 +412,7 @@ export default function Tags({ repo }: { repo: Repository }) {
                     <span className="quay-mono">{shortDigest(t.manifest_digest)}</span>
                   </Td>
                   <Td dataLabel="Pull">
-                    <PullPopover repo={repo} tag={t} />
+                    <PullPopover pullRef={pullRef} tag={t} />
                   </Td>
                   {writable && (
                     <Td isActionCell>

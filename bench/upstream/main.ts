@@ -1,0 +1,242 @@
+/**
+ * `npm run bench -- upstream`: content from other registries, against Distribution 2.8 (Debian's
+ * docker-registry) as the upstream and as the reference proxy.
+ *
+ *   cold/warm   skopeo pull of an N MiB image through quay-ts's proxy cache and through Distribution's
+ *               pull-through proxy (`proxy.remoteurl`), the first pull cold, the second warm
+ *   dedupe      C concurrent cold skopeo pulls of another image through quay-ts: bytes the upstream sent,
+ *               as a multiple of the image size (1.0 = every blob fetched once)
+ *   mirror      T tags sharing a layer, mirrored by quay-ts's `mirror` process vs `skopeo sync` of the same
+ *               tags into a second Distribution: wall time and bytes fetched from the upstream
+ *
+ * Every upstream sits behind a counting front (test/helpers/fault_front.ts in pass-through mode), so bytes
+ * fetched are measured on the wire. Registry RSS (serve and mirror processes) is sampled throughout.
+ */
+import { loadavg, cpus } from 'node:os';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createTestDatabase, startDistribution, startPostgres } from '../../test/setup/services.js';
+import { startRegistry } from '../../test/helpers/registry.js';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../test/setup/procs.js';
+import { REPO_ROOT, workDir } from '../../test/setup/paths.js';
+import { clientSandbox, INSECURE, tool } from '../../test/setup/tools.js';
+import { startFaultFront, type FaultFront } from '../../test/helpers/fault_front.js';
+import { signin } from '../../test/integration/api/fixture.js';
+import { V2Client, randomBlob } from '../../test/helpers/v2.js';
+import type { RegistryProcess } from '../../test/helpers/registry.js';
+import { benchImage, type BenchImage } from '../registry/image.js';
+import { PeakWatch } from '../registry/rss.js';
+
+const USAGE = `usage: npm run bench -- upstream [--mib 256] [--dedupe-mib 64] [--clients 20] [--tags 20] [--shared-mib 32]
+
+  --mib N          image size for the cold/warm pulls (default 256)
+  --dedupe-mib N   image size for the concurrent cold pulls (default 64)
+  --clients N      concurrent cold pulls (default 20)
+  --tags N         mirrored tags, each a shared layer plus a 1 MiB layer of its own (default 20)
+  --shared-mib N   size of the shared layer (default 32)
+`;
+
+const MiB = 1024 * 1024;
+const ADMIN_PASSWORD = 'bench-admin-password';
+
+async function skopeo(args: string[]): Promise<number> {
+  const c = clientSandbox('bench-upstream-skopeo');
+  const t0 = performance.now();
+  try {
+    await c.run('skopeo', args.map((a) => a.replace('{dir}', c.dir)), { timeoutMs: 1_800_000 });
+    return (performance.now() - t0) / 1000;
+  } finally {
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+}
+
+const pullArgs = (hostPort: string, ref: string, creds: string | null) => [
+  'copy',
+  '--quiet',
+  ...INSECURE.skopeoCopy,
+  ...(creds ? ['--src-creds', creds] : []),
+  `docker://${hostPort}/${ref}`,
+  'oci:{dir}/pulled:pulled',
+];
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null | false>, timeoutMs = 1_800_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startMirror(reg: RegistryProcess): Promise<ManagedProcess> {
+  const port = await freePort();
+  const proc = startProcess({
+    name: 'bench-mirror',
+    bin: process.execPath,
+    args: [join(REPO_ROOT, 'dist/registry/main.js'), 'mirror', '--config', reg.configPath!, '--port', String(port), '--host', '127.0.0.1'],
+    logFile: join(workDir('bench-mirror'), 'mirror.log'),
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
+  await waitUntil(proc, 'mirror health', async () => (await fetch(`http://127.0.0.1:${port}/health/instance`).catch(() => null))?.status === 200, 120_000);
+  return proc;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      mib: { type: 'string', default: '256' },
+      'dedupe-mib': { type: 'string', default: '64' },
+      clients: { type: 'string', default: '20' },
+      tags: { type: 'string', default: '20' },
+      'shared-mib': { type: 'string', default: '32' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const mib = Number(values.mib);
+  const dedupeMiB = Number(values['dedupe-mib']);
+  const clients = Number(values.clients);
+  const tagCount = Number(values.tags);
+  const sharedMiB = Number(values['shared-mib']);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  for (const t of ['skopeo', 'umoci', 'docker-registry', 'postgres']) tool(t);
+  const loadBefore = loadavg();
+
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    const img = await benchImage(mib, log, 11);
+    const dedupeImg = await benchImage(dedupeMiB, log, 12);
+    const postgres = await startPostgres();
+    stops.push(() => postgres.stop());
+    const upstream = await startDistribution();
+    stops.push(() => upstream.stop());
+    // One counting front per consumer, so each one's upstream bytes are its own.
+    const fronts: Record<'quay' | 'distribution' | 'skopeo', FaultFront> = {
+      quay: await startFaultFront(upstream.url),
+      distribution: await startFaultFront(upstream.url),
+      skopeo: await startFaultFront(upstream.url),
+    };
+    for (const f of Object.values(fronts)) stops.push(() => f.close());
+    const distProxy = await startDistribution({ proxy: { remoteurl: `http://${fronts.distribution.hostPort}` } });
+    stops.push(() => distProxy.stop());
+    const skopeoTarget = await startDistribution();
+    stops.push(() => skopeoTarget.stop());
+    const reg = await startRegistry({
+      label: 'bench-upstream',
+      adminPassword: ADMIN_PASSWORD,
+      config: {
+        DB_URI: await createTestDatabase('bench-upstream', postgres.url),
+        DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: join(workDir('bench-upstream-storage'), 'blobs') }] },
+        DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+        SUPER_USERS: ['admin'],
+        FEATURE_PROXY_CACHE: true,
+        FEATURE_REPO_MIRROR: true,
+        REPO_MIRROR_INTERVAL: 1,
+        SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
+      },
+      env: { LOG_LEVEL: 'warn' },
+    });
+    stops.push(() => reg.stop());
+    const mirror = await startMirror(reg);
+    stops.push(() => mirror.stop());
+    const watch = new PeakWatch([reg.process.pid, mirror.pid]);
+    const creds = `admin:${ADMIN_PASSWORD}`;
+    const admin = await signin(reg, 'admin', ADMIN_PASSWORD);
+    await admin.ok('POST', '/organization/', { name: 'cache', email: 'cache@example.com' });
+    await admin.ok('POST', '/organization/cache/proxycache', { upstream_registry: fronts.quay.hostPort, insecure: true });
+
+    log(`pushing the images to the upstream`);
+    await skopeo(['copy', '--quiet', ...INSECURE.skopeoCopy, img.ref, `docker://${upstream.hostPort}/bench/big:v1`]);
+    await skopeo(['copy', '--quiet', ...INSECURE.skopeoCopy, dedupeImg.ref, `docker://${upstream.hostPort}/bench/many:v1`]);
+
+    log(`cold and warm pulls of ${mib} MiB`);
+    const quayCold = await skopeo(pullArgs(reg.hostPort, 'cache/bench/big:v1', creds));
+    const quayColdBytes = fronts.quay.bytesFromUpstream;
+    const quayWarm = await skopeo(pullArgs(reg.hostPort, 'cache/bench/big:v1', creds));
+    const quayWarmBytes = fronts.quay.bytesFromUpstream - quayColdBytes;
+    const distCold = await skopeo(pullArgs(distProxy.hostPort, 'bench/big:v1', null));
+    const distColdBytes = fronts.distribution.bytesFromUpstream;
+    const distWarm = await skopeo(pullArgs(distProxy.hostPort, 'bench/big:v1', null));
+    const distWarmBytes = fronts.distribution.bytesFromUpstream - distColdBytes;
+    const t = { quayCold, quayWarm, distCold, distWarm };
+    const imageBytes = (i: BenchImage) => i.layer.size + i.config.size;
+
+    log(`${clients} concurrent cold pulls of ${dedupeMiB} MiB`);
+    const before = fronts.quay.bytesFromUpstream;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: clients }, () => skopeo(pullArgs(reg.hostPort, 'cache/bench/many:v1', creds))));
+    const dedupeSeconds = (performance.now() - t0) / 1000;
+    const dedupeRatio = (fronts.quay.bytesFromUpstream - before) / imageBytes(dedupeImg);
+
+    log(`mirroring ${tagCount} tags sharing a ${sharedMiB} MiB layer`);
+    const up = new V2Client({ url: upstream.url } as RegistryProcess);
+    const shared = randomBlob(sharedMiB * MiB);
+    let tagBytes = shared.size;
+    for (let i = 0; i < tagCount; i++) {
+      const own = randomBlob(MiB);
+      const pushed = await up.pushImage('bench/tags', `v1.${i}`, { layers: [shared, own] });
+      tagBytes += own.size + pushed.config.size + pushed.manifest.length;
+    }
+    await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
+    await admin.ok('PUT', '/organization/mirrors/robots/bot', {});
+    await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'tags', visibility: 'private', description: '' });
+    const mirrorBefore = fronts.quay.bytesFromUpstream;
+    const m0 = performance.now();
+    await admin.ok('POST', '/repository/mirrors/tags/mirror', {
+      external_reference: `${fronts.quay.hostPort}/bench/tags`,
+      external_registry_config: { verify_tls: false },
+      sync_interval: 86400,
+      sync_start_date: '2020-01-01T00:00:00Z',
+      robot_username: 'mirrors+bot',
+      skopeo_timeout_interval: 3600,
+      root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1.*'] },
+    });
+    await waitFor('the mirror sync', async () => (await admin.ok('GET', '/repository/mirrors/tags/mirror')).sync_status === 'SUCCESS');
+    const mirrorSeconds = (performance.now() - m0) / 1000;
+    const mirrorBytes = fronts.quay.bytesFromUpstream - mirrorBefore;
+    const skopeoBefore = fronts.skopeo.bytesFromUpstream;
+    const skopeoSeconds = await skopeo([
+      'sync',
+      '--src',
+      'docker',
+      '--dest',
+      'docker',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `${fronts.skopeo.hostPort}/bench/tags`,
+      `${skopeoTarget.hostPort}/synced`,
+    ]);
+    const skopeoBytes = fronts.skopeo.bytesFromUpstream - skopeoBefore;
+    const peaks = watch.stop();
+    const loadAfter = loadavg();
+
+    const s = (x: number) => `${x.toFixed(1)} s`;
+    const m = (x: number) => `${(x / MiB).toFixed(1)} MiB`;
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    const out = [
+      `## upstream benchmark (${cpus().length} CPUs; load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(1)).join(' ')} after)`,
+      '',
+      '| measure | quay-ts | Distribution 2.8 | quay-ts / Distribution |',
+      '|---|---|---|---|',
+      `| cold pull of ${mib} MiB through the proxy (skopeo) | ${s(t.quayCold)} | ${s(t.distCold)} | ${ratio(t.quayCold, t.distCold)} |`,
+      `| warm pull of ${mib} MiB through the proxy | ${s(t.quayWarm)} | ${s(t.distWarm)} | ${ratio(t.quayWarm, t.distWarm)} |`,
+      `| upstream bytes: cold pull, warm pull | ${m(quayColdBytes)}, ${m(quayWarmBytes)} | ${m(distColdBytes)}, ${m(distWarmBytes)} | |`,
+      `| ${clients} concurrent cold pulls of ${dedupeMiB} MiB: time, upstream bytes / image size | ${s(dedupeSeconds)}, ${dedupeRatio.toFixed(2)}× | | |`,
+      `| mirror ${tagCount} tags sharing a ${sharedMiB} MiB layer (${m(tagBytes)} distinct) | ${s(mirrorSeconds)}, ${m(mirrorBytes)} fetched | skopeo sync: ${s(skopeoSeconds)}, ${m(skopeoBytes)} fetched | ${ratio(mirrorSeconds, skopeoSeconds)} |`,
+      `| peak RSS: serve, mirror | ${m(peaks.get(reg.process.pid) ?? 0)}, ${m(peaks.get(mirror.pid) ?? 0)} | | |`,
+      '',
+      'The mirror time includes up to one REPO_MIRROR_INTERVAL (1 s here) before the worker claims the new configuration.',
+    ].join('\n');
+    process.stdout.write(`${out}\n`);
+    return 0;
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The builder agent (`node dist/registry/main.js builder`): the worker side of the buildman gRPC API, as
+ * Quay's quay-builder does it. One process per build, configured by its environment (what the executors set):
+ *   TOKEN       the registration JWT            SERVER   gRPC host:port of the build manager
+ *   INSECURE    "true": plaintext gRPC and plain-HTTP registry pushes (local executor, tests)
+ *   CA_CERT     PEM bundle trusted for gRPC TLS (and given to buildah)
+ *   SSRF_ALLOWED_HOSTS  comma list the build-pack download may reach although private (the registry itself)
+ *   BUILD_WORKDIR       scratch directory (default: the OS temp dir); MAX_PACK_BYTES (default 1 GiB)
+ * Sequence: Ping, LogMessage stream, RegisterBuildJob -> BuildPack, Heartbeat loop (every 2 s; three refusals
+ * in a row stop the build), SetPhase(UNPACKING) + fetch/unpack or git clone, SetPhase(PULLING),
+ * SetPhase(BUILDING) + `buildah bud` (vfs storage of its own, chroot isolation), SetPhase(PUSHING) +
+ * `buildah push` of every tag with the build's token, SetPhase(COMPLETE). A failure logs the error line and
+ * ends in SetPhase(ERROR). The registry's own credentials are never here: only the build's token.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { BuildSourceError, DEFAULT_MAX_PACK_BYTES, buildPaths, cloneGit, fetchPack } from './source.js';
+import { buildManagerService, type BuildPackMessage, type PhaseName } from './proto.js';
+
+type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+/** The build was refused by the manager (cancelled, expired): stop without reporting an error. */
+class Rejected extends Error {}
+
+function unary<T>(client: Client, method: string, req: unknown, deadlineS = 30): Promise<T> {
+  return new Promise((ok, fail) => {
+    client[method](req, { deadline: Date.now() + deadlineS * 1000 }, (err: grpc.ServiceError | null, res: T) => (err ? fail(err) : ok(res)));
+  });
+}
+
+/** The first FROM image of a Dockerfile, for the PULLING phase's metadata. */
+export function baseImageOf(dockerfile: string): { image: string; tag: string } | null {
+  for (const raw of dockerfile.split(/\r?\n/)) {
+    const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(raw);
+    if (!m) continue;
+    const ref = m[1];
+    const at = ref.indexOf('@');
+    const colon = ref.lastIndexOf(':');
+    if (at >= 0) return { image: ref.slice(0, at), tag: ref.slice(at + 1) };
+    if (colon > ref.lastIndexOf('/')) return { image: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+    return { image: ref, tag: 'latest' };
+  }
+  return null;
+}
+
+export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const token = env.TOKEN;
+  const server = env.SERVER;
+  if (!token || !server) {
+    console.error('builder: TOKEN and SERVER must be set (the executor sets them)');
+    return 2;
+  }
+  const insecure = env.INSECURE === 'true';
+  const creds = insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(env.CA_CERT ? Buffer.from(env.CA_CERT) : undefined);
+  const Service = buildManagerService();
+  const client = new Service(server, creds, { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }) as unknown as Client;
+  const work = await mkdtemp(join(env.BUILD_WORKDIR || tmpdir(), 'quay-build-'));
+  let jobJwt = '';
+  let seq = 0;
+  let logSeq = 0;
+  let current: ChildProcess | null = null;
+  let stopped = false;
+  const abort = new AbortController();
+  const logStream = client.LogMessage() as grpc.ClientDuplexStream<unknown, { success: boolean; sequence_number: number }>;
+  let logAcked = 0;
+  logStream.on('data', (r: { sequence_number: number }) => {
+    logAcked = Math.max(logAcked, r.sequence_number);
+  });
+  logStream.on('error', () => undefined);
+  const log = (message: unknown) => {
+    if (!jobJwt) return;
+    const text = typeof message === 'string' ? JSON.stringify({ stream: message }) : JSON.stringify(message);
+    logStream.write({ job_jwt: jobJwt, sequence_number: ++logSeq, log_message: text, phase: '' });
+  };
+  const stopBuild = () => {
+    stopped = true;
+    abort.abort();
+    if (current?.pid) {
+      try {
+        process.kill(-current.pid, 'SIGKILL');
+      } catch {
+        current.kill('SIGKILL');
+      }
+    }
+  };
+  const setPhase = async (phase: PhaseName, pull?: Record<string, string>) => {
+    // A final phase settles the build and archives its logs: the log lines before it must have arrived.
+    if (phase === 'COMPLETE' || phase === 'ERROR') {
+      for (let waited = 0; logAcked < logSeq && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    }
+    const n = ++seq;
+    const res = await unary<{ success: boolean; sequence_number: number }>(client, 'SetPhase', { job_jwt: jobJwt, sequence_number: n, phase, pull_metadata: pull ?? null });
+    if (!res.success || res.sequence_number !== n) throw new Rejected(`the manager refused the phase ${phase}`);
+  };
+  /** Run a command in its own process group, every output line to the build log. */
+  const exec = (what: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
+    new Promise<void>((ok, fail) => {
+      if (stopped) return fail(new Rejected('stopped'));
+      const child = spawn(cmd, args, { cwd: opts.cwd ?? work, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      current = child;
+      const lines: string[] = [];
+      for (const s of [child.stdout, child.stderr]) {
+        createInterface({ input: s }).on('line', (l) => {
+          lines.push(l);
+          if (lines.length > 20) lines.shift();
+          log(l);
+        });
+      }
+      child.on('error', fail);
+      child.on('close', (code, signal) => {
+        current = null;
+        if (stopped) fail(new Rejected('stopped'));
+        else if (code === 0) ok();
+        else fail(new Error(`${what} failed (${signal ?? `exit code ${code}`}): ${lines.filter((l) => /error/i.test(l)).pop() ?? lines.pop() ?? ''}`));
+      });
+    });
+
+  let heartbeat: NodeJS.Timeout | null = null;
+  let hbStream: grpc.ClientDuplexStream<unknown, { reply: boolean }> | null = null;
+  try {
+    const pong = await unary<{ reply: string }>(client, 'Ping', {}, 60);
+    if (pong.reply !== 'pong') throw new Error('the build manager did not answer the ping');
+    const pack = await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
+    jobJwt = pack.job_jwt;
+
+    hbStream = client.Heartbeat() as grpc.ClientDuplexStream<unknown, { reply: boolean }>;
+    let refusals = 0;
+    hbStream.on('data', (r: { reply: boolean }) => {
+      refusals = r.reply ? 0 : refusals + 1;
+      if (refusals >= 3) stopBuild();
+    });
+    // The manager went away (its process died): stop, so that the retry on another manager is the only push.
+    hbStream.on('error', () => stopBuild());
+    const beat = () => hbStream?.write({ job_jwt: jobJwt });
+    beat();
+    heartbeat = setInterval(beat, 2000);
+
+    await setPhase('UNPACKING');
+    let root: string;
+    if (pack.git_package?.url) {
+      log(`cloning ${pack.git_package.url} at ${pack.git_package.sha}`);
+      root = await cloneGit(pack.git_package, work, log);
+    } else if (pack.package_url) {
+      const allowed = (env.SSRF_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      const got = await fetchPack(pack.package_url, work, { maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES, allowedHosts: allowed, signal: abort.signal });
+      log(`unpacked the build pack (${got.kind})`);
+      root = got.root;
+    } else {
+      throw new BuildSourceError('The build has neither a package URL nor a git source', 'io.quay.builder.missingorinvalidargument');
+    }
+    const { contextDir, dockerfile } = await buildPaths(root, pack.context, pack.dockerfile_path);
+
+    const base = baseImageOf(await readFile(dockerfile, 'utf8'));
+    await setPhase('PULLING', base ? { registry_url: pack.registry, base_image: base.image, base_image_tag: base.tag, pull_username: pack.base_image?.username ?? '' } : undefined);
+
+    // Credentials for the registry only: the pull robot for base images when given, else the build token;
+    // buildah reads them from an auth file (never from the command line).
+    const authFile = join(work, 'auth.json');
+    const auth = (u: string, p: string) => ({ auths: { [pack.registry]: { auth: Buffer.from(`${u}:${p}`).toString('base64') } } });
+    const pullAuth = pack.base_image?.username ? auth(pack.base_image.username, pack.base_image.password) : auth('$token', pack.pull_token);
+    await writeFile(authFile, JSON.stringify(pullAuth), { mode: 0o600 });
+    const storage = ['--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs'];
+    const tls = insecure ? ['--tls-verify=false'] : [];
+    const image = `${pack.registry}/${pack.repository}`;
+    const tags = pack.tag_names.length > 0 ? pack.tag_names : ['latest'];
+    const isolation = env.BUILDAH_ISOLATION || env.BULDAH_ISOLATION || 'chroot';
+
+    await setPhase('BUILDING');
+    await exec('buildah bud', 'buildah', [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, '--layers=false', '-f', dockerfile, '-t', `${image}:${tags[0]}`, contextDir], {
+      env: { BUILDAH_ISOLATION: isolation, REGISTRY_AUTH_FILE: authFile },
+    });
+
+    await setPhase('PUSHING');
+    await writeFile(authFile, JSON.stringify(auth('$token', pack.push_token)), { mode: 0o600 });
+    for (const tag of tags) {
+      let tries = 0;
+      for (;;) {
+        try {
+          await exec(`buildah push of ${tag}`, 'buildah', [...storage, 'push', '--authfile', authFile, ...tls, `${image}:${tags[0]}`, `docker://${image}:${tag}`]);
+          break;
+        } catch (err) {
+          if (err instanceof Rejected || ++tries >= 3) throw err;
+          log(`push of ${tag} failed, trying again`);
+        }
+      }
+    }
+    await setPhase('COMPLETE');
+    return 0;
+  } catch (err) {
+    if (err instanceof Rejected || stopped) {
+      console.error(`builder: stopped: ${(err as Error).message}`);
+      return 3;
+    }
+    const message = (err as Error).message ?? String(err);
+    console.error(`builder: ${message}`);
+    try {
+      if (jobJwt) {
+        log({ error: message, errorDetail: { code: err instanceof BuildSourceError ? err.code : 'io.quay.builder.builderror' } });
+        await setPhase('ERROR');
+      }
+    } catch {
+      // The manager is gone or refused: the job expires on its side.
+    }
+    return 1;
+  } finally {
+    if (heartbeat) clearInterval(heartbeat);
+    hbStream?.end();
+    await new Promise<void>((ok) => logStream.end(ok));
+    client.close();
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

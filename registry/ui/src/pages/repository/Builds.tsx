@@ -1,0 +1,129 @@
+/**
+ * Builds tab: the repository's build history (refreshed while a build is unfinished), "Start New Build" from
+ * an uploaded Dockerfile or archive (filedrop, then the build request) or an archive URL, and Cancel for
+ * builds that have not started. Each build links to its log page.
+ */
+import { useState } from 'react';
+import { Link } from 'react-router-dom';
+import { FormGroup, Label, Radio, TextInput } from '@patternfly/react-core';
+import { useQuery } from '@tanstack/react-query';
+import { api, enc, repoPath, request } from '../../api/client';
+import { dateTime } from '../../api/format';
+import ListWithActions from '../../components/ListWithActions';
+import type { Repository } from './types';
+
+export interface Build {
+  id: string;
+  phase: string;
+  started: string;
+  display_name: string;
+  tags: string[];
+  manual_user: string | null;
+  trigger: { service?: string; id?: string } | null;
+  archive_url?: string;
+}
+
+/** Phases after which nothing changes any more. */
+export const FINAL_PHASES = ['complete', 'error', 'cancelled', 'expired'];
+/** Phases in which a build can still be cancelled (it has not reached a builder). */
+const CANCELLABLE = ['waiting'];
+
+const PHASE_COLOR: Record<string, 'green' | 'red' | 'grey' | 'blue' | 'orange'> = { complete: 'green', error: 'red', expired: 'red', internalerror: 'red', cancelled: 'grey', waiting: 'orange' };
+
+export function PhaseLabel({ phase }: { phase: string }) {
+  return (
+    <Label color={PHASE_COLOR[phase] ?? 'blue'} data-testid="build-phase">
+      {phase}
+    </Label>
+  );
+}
+
+export const buildsPath = (repo: Pick<Repository, 'namespace' | 'name'>) => `${repoPath(repo.namespace, repo.name)}/build/`;
+
+/** Upload a build pack the way Quay's UI does: ask for a drop URL, PUT the bytes there, name the file id. */
+async function uploadPack(file: File): Promise<string> {
+  const mimeType = file.type || 'application/octet-stream';
+  const drop = await api.post<{ url: string; file_id: string }>('/filedrop/', { mimeType });
+  // The URL names SERVER_HOSTNAME; the page's own origin is the same registry and the one CSP allows.
+  await request('PUT', new URL(drop.url).pathname, { raw: file, contentType: mimeType });
+  return drop.file_id;
+}
+
+export default function Builds({ repo }: { repo: Repository }) {
+  const base = buildsPath(repo);
+  const key = ['builds', repo.namespace, repo.name];
+  const q = useQuery({
+    queryKey: key,
+    queryFn: () => api.get<{ builds: Build[] }>(`${base}?limit=100`),
+    select: (d) => d.builds,
+    refetchInterval: (query) => (query.state.data?.builds.some((b) => !FINAL_PHASES.includes(b.phase)) ? 5000 : false),
+  });
+  const [source, setSource] = useState<'upload' | 'url'>('upload');
+  const [file, setFile] = useState<File | null>(null);
+  const [archiveUrl, setArchiveUrl] = useState('');
+  const [tags, setTags] = useState('latest');
+  const dockerTags = tags.split(/[\s,]+/).filter(Boolean);
+  return (
+    <div style={{ paddingTop: '1rem' }}>
+      <ListWithActions<Build>
+        label="Build history"
+        query={q}
+        rowKey={(b) => b.id}
+        columns={[
+          { title: 'Build ID', cell: (b) => <Link to={`/repository/${repo.namespace}/${repo.name}/build/${b.id}`}>{b.id.slice(0, 8)}</Link> },
+          { title: 'Status', cell: (b) => <PhaseLabel phase={b.phase} /> },
+          { title: 'Triggered by', cell: (b) => b.manual_user ?? b.trigger?.service ?? '—' },
+          { title: 'Date started', cell: (b) => dateTime(b.started) },
+          { title: 'Tags', cell: (b) => b.tags.join(', ') },
+        ]}
+        actions={
+          repo.can_admin
+            ? (b) =>
+                CANCELLABLE.includes(b.phase)
+                  ? [{ title: 'Cancel build', confirm: () => `Cancel build ${b.id.slice(0, 8)}? It has not started yet.`, run: () => api.del(`${base}${enc(b.id)}`), done: () => `Cancelled build ${b.id.slice(0, 8)}` }]
+                  : []
+            : undefined
+        }
+        create={
+          repo.can_write
+            ? {
+                label: 'Start New Build',
+                submitDisabled: (source === 'upload' ? !file : !/^https?:\/\//.test(archiveUrl)) || dockerTags.length === 0,
+                onSubmit: async () => {
+                  const input = source === 'upload' ? { file_id: await uploadPack(file!) } : { archive_url: archiveUrl };
+                  return api.post<Build>(base, { ...input, docker_tags: dockerTags });
+                },
+                done: (b) => `Build ${(b as Build).id.slice(0, 8)} queued`,
+                onClose: () => {
+                  setFile(null);
+                  setArchiveUrl('');
+                },
+                fields: (
+                  <>
+                    <FormGroup role="radiogroup" fieldId="build-source" label="Build from" isStack>
+                      <Radio id="build-upload" name="build-source" label="Upload a Dockerfile or an archive (.tar.gz, .zip)" isChecked={source === 'upload'} onChange={() => setSource('upload')} />
+                      <Radio id="build-url" name="build-source" label="Archive URL" isChecked={source === 'url'} onChange={() => setSource('url')} />
+                    </FormGroup>
+                    {source === 'upload' ? (
+                      <FormGroup label="Dockerfile or archive" fieldId="build-file" isRequired>
+                        <input id="build-file" type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+                      </FormGroup>
+                    ) : (
+                      <FormGroup label="Archive URL (http or https)" fieldId="build-archive-url" isRequired>
+                        <TextInput id="build-archive-url" type="url" value={archiveUrl} onChange={(_e, v) => setArchiveUrl(v)} />
+                      </FormGroup>
+                    )}
+                    <FormGroup label="Tags (comma separated)" fieldId="build-tags" isRequired>
+                      <TextInput id="build-tags" value={tags} onChange={(_e, v) => setTags(v)} />
+                    </FormGroup>
+                  </>
+                ),
+              }
+            : undefined
+        }
+        empty={{ title: 'No builds', body: 'Builds run a Dockerfile and push the image to this repository.' }}
+        invalidates={[key]}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,214 @@
+/**
+ * A custom-git build trigger end to end: a real git repository served over SSH by Debian's sshd (only the
+ * trigger's deploy key in authorized_keys, git-shell forced), two commits pushed, the webhook POSTed with the
+ * FIRST commit → the build manager (local executor, real builder agent, buildah) clones with the deploy key,
+ * checks out exactly that commit and pushes the tags the templates give; pulled back with podman. A `[skip
+ * build]` commit and a branch outside `branchtag_regex` queue nothing; a trigger whose key the server does not
+ * know fails its build at the clone.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { Api, signin } from '../../integration/api/fixture.js';
+import { createTestRedisUrl } from '../../setup/services.js';
+import { workDir } from '../../setup/paths.js';
+import { clientSandbox, INSECURE } from '../../setup/tools.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let reg: RegistryProcess;
+let admin: Api;
+let sshd: ChildProcess;
+let dir: string;
+let sshPort: number;
+let bare: string;
+let work: string;
+const shas: Record<string, string> = {};
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((ok) => s.close(ok));
+  return port;
+}
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' } }).toString().trim();
+
+function commit(name: string, message: string, msgTxt: string, branch = 'main'): string {
+  git(work, 'checkout', '-q', '-B', branch);
+  writeFileSync(join(work, 'msg.txt'), msgTxt);
+  git(work, 'add', '-A');
+  git(work, 'commit', '-q', '-m', message);
+  git(work, 'push', '-q', bare, `${branch}:${branch}`);
+  shas[name] = git(work, 'rev-parse', 'HEAD');
+  return shas[name];
+}
+
+async function waitDone(api: Api, uuid: string, timeoutMs = 300_000): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const b = await api.ok('GET', `/repository/acme/app/build/${uuid}/status`);
+    if (['complete', 'error', 'expired', 'cancelled'].includes(b.phase)) return b;
+    if (Date.now() > end) throw new Error(`build ${uuid} is ${b.phase} after ${timeoutMs} ms\n${reg.output().slice(-3000)}`);
+    await sleep(500);
+  }
+}
+
+async function logText(uuid: string): Promise<string> {
+  const l = await admin.ok<{ logs: { message: string; type?: string }[] }>('GET', `/repository/acme/app/build/${uuid}/logs`);
+  return l.logs.map((e) => `${e.type ?? ''}: ${e.message}`).join('\n');
+}
+
+beforeAll(async () => {
+  dir = workDir('git-trigger');
+  // sshd: loopback only, keys only, nothing but git (git-shell), our authorized_keys.
+  sshPort = await freePort();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
+  writeFileSync(join(dir, 'authorized_keys'), '');
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      `Port ${sshPort}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_ed25519')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin prohibit-password',
+      'ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"',
+      '',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let sshdLog = '';
+  sshd.stderr!.on('data', (b: Buffer) => (sshdLog += b.toString()));
+  for (let i = 0; ; i++) {
+    if (sshd.exitCode !== null) throw new Error(`sshd exited: ${sshdLog}`);
+    if (/Server listening/.test(sshdLog)) break;
+    if (i > 100) throw new Error(`sshd did not start: ${sshdLog}`);
+    await sleep(100);
+  }
+
+  bare = join(dir, 'app.git');
+  git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
+  work = join(dir, 'work');
+  git(dir, 'init', '-q', '-b', 'main', work);
+  writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\nCOPY msg.txt /msg.txt\n');
+  commit('first', 'first version', 'first\n');
+  commit('second', 'second version', 'second\n');
+
+  const redis = new URL(await createTestRedisUrl());
+  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
+  const config = await scaleOutConfig({
+    FEATURE_BUILD_SUPPORT: true,
+    BUILDLOGS_REDIS: redisCfg,
+    BUILD_MANAGER: [
+      'ephemeral',
+      {
+        ALLOWED_WORKER_COUNT: 1,
+        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
+        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 60 }],
+      },
+    ],
+  });
+  const sandbox = clientSandbox('git-trigger-worker');
+  reg = await startRegistry({
+    label: 'git-trigger',
+    config,
+    env: { BUILDMAN_GRPC_PORT: '0', CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF, TMPDIR: sandbox.env.TMPDIR },
+  });
+  admin = await signin(reg, reg.admin.username, reg.admin.password);
+  await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
+  await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'app', visibility: 'private', description: '' });
+}, 180_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  if (sshd && sshd.exitCode === null) {
+    sshd.kill('SIGTERM');
+    await new Promise((ok) => sshd.once('exit', ok));
+  }
+});
+
+async function activeTrigger(): Promise<{ id: string; publicKey: string; token: string }> {
+  const created = await admin.ok('POST', '/repository/acme/app/trigger/', { service: 'custom-git' });
+  const t = await admin.ok('POST', `/repository/acme/app/trigger/${created.id}/activate`, {
+    config: {
+      build_source: `ssh://${userInfo().username}@127.0.0.1:${sshPort}${bare}`,
+      dockerfile_path: '/Dockerfile',
+      context: '/',
+      branchtag_regex: 'heads/main',
+      tag_templates: ['${commit_info.short_sha}', 'branch-${parsed_ref.branch}'],
+    },
+  });
+  const [pub, hook] = t.config.credentials as { value: string }[];
+  return { id: t.id, publicKey: pub.value, token: /\$token:([^@]+)@/.exec(hook.value)![1] };
+}
+
+const webhook = (t: { id: string; token: string }, body: unknown) =>
+  fetch(`${reg.url}/webhooks/push/trigger/${t.id}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`$token:${t.token}`).toString('base64')}` },
+    body: JSON.stringify(body),
+  });
+
+const pushPayload = (sha: string, ref: string, message: string) => ({
+  commit: sha,
+  ref,
+  default_branch: 'main',
+  commit_info: { url: `https://git.example.com/c/${sha}`, message, date: '2024-05-01T12:00:00Z' },
+});
+
+test('a push webhook builds exactly the named commit, cloned with the deploy key, and pushes the template tags; skips and filtered branches build nothing', async () => {
+  const t = await activeTrigger();
+  writeFileSync(join(dir, 'authorized_keys'), `${t.publicKey}\n`);
+
+  const r = await webhook(t, pushPayload(shas.first, 'refs/heads/main', 'first version'));
+  expect([r.status, await r.text()]).toEqual([200, 'Okay']);
+  const [queued] = (await admin.ok<{ builds: any[] }>('GET', `/repository/acme/app/trigger/${t.id}/builds`)).builds;
+  const short = shas.first.slice(0, 7);
+  expect(queued.tags).toEqual([short, 'branch-main', 'latest', 'main'].sort());
+  const done = await waitDone(admin, queued.id);
+  expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
+  expect(await logText(queued.id)).toContain(`checked out ${shas.first}`);
+
+  const c = clientSandbox('git-trigger-pull');
+  await c.run('podman', ['login', ...INSECURE.podman, '-u', reg.admin.username, '-p', reg.admin.password, reg.hostPort]);
+  const tags = JSON.parse((await c.run('skopeo', ['list-tags', ...INSECURE.skopeo, `docker://${reg.hostPort}/acme/app`])).stdout) as { Tags: string[] };
+  expect(tags.Tags.sort()).toEqual([short, 'branch-main', 'latest', 'main'].sort());
+  await c.run('podman', ['pull', ...INSECURE.podman, `${reg.hostPort}/acme/app:${short}`]);
+  await c.run('podman', ['create', '--name', 'built', `${reg.hostPort}/acme/app:${short}`, '/none']);
+  const out = join(c.dir, 'fs.tar');
+  await c.run('podman', ['export', '-o', out, 'built']);
+  const fs = join(c.dir, 'fs');
+  mkdirSync(fs);
+  execFileSync('tar', ['-xf', out, '-C', fs]);
+  // The first commit, not the branch head (which says "second").
+  expect(readFileSync(join(fs, 'msg.txt'), 'utf8')).toBe('first\n');
+
+  // Skipped: [skip build] in the message; a branch outside branchtag_regex.
+  const skip = commit('skip', 'docs only [skip build]', 'skip\n');
+  const feature = commit('feature', 'feature work', 'feature\n', 'feature');
+  for (const body of [pushPayload(skip, 'refs/heads/main', 'docs only [skip build]'), pushPayload(feature, 'refs/heads/feature', 'feature work')]) {
+    const s = await webhook(t, body);
+    expect([s.status, await s.text()]).toEqual([200, 'Okay']);
+  }
+  expect((await admin.ok<{ builds: any[] }>('GET', `/repository/acme/app/trigger/${t.id}/builds?limit=10`)).builds).toHaveLength(1);
+}, 420_000);
+
+test('the deploy key is what authenticates: a trigger whose key the git server does not know fails at the clone', async () => {
+  const stranger = await activeTrigger();
+  const r = await admin.post(`/repository/acme/app/trigger/${stranger.id}/start`, { commit_sha: shas.second });
+  expect(r.status).toBe(201);
+  const done = await waitDone(admin, r.body.id);
+  expect(done.phase).toBe('error');
+  expect(await logText(r.body.id)).toMatch(/git clone failed/);
+}, 420_000);

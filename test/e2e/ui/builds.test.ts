@@ -1,0 +1,68 @@
+/**
+ * Builds in the browser (issue 11's REST API): the Builds tab, "Start New Build" from an uploaded Dockerfile
+ * (filedrop, the bytes PUT to the registry, then the build request), the build's page with its phase and
+ * log, and Cancel while it waits. No build manager runs (BUILDMAN_IN_SERVE=false), so the build stays queued;
+ * each step is checked through the API as well.
+ */
+import type { Browser } from 'playwright-core';
+import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { Api, signin } from '../../integration/api/fixture.js';
+import { launchBrowser, UiSession } from './browser.js';
+
+let reg: RegistryProcess;
+let browser: Browser;
+let admin: Api;
+
+const DOCKERFILE = 'FROM scratch\nLABEL built-by=ui-spec\n';
+
+beforeAll(async () => {
+  // No build manager in serve: the build stays queued, so the UI's Cancel applies.
+  [reg, browser] = await Promise.all([
+    startRegistry({ label: 'ui-builds', config: { SUPER_USERS: ['admin'], FEATURE_BUILD_SUPPORT: true }, env: { BUILDMAN_IN_SERVE: 'false' } }),
+    launchBrowser(),
+  ]);
+  admin = await signin(reg, 'admin', reg.admin.password);
+  await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
+  await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'app', visibility: 'private', description: '' });
+});
+afterAll(async () => {
+  await browser?.close();
+  await reg?.stop();
+});
+
+test('start a build from an uploaded Dockerfile, follow it on its page, cancel it while it waits', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/repository/acme/app?tab=builds');
+  await page.getByText('No builds').waitFor();
+  await ui.expectAccessible('builds tab');
+  await page.getByRole('button', { name: 'Start New Build' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Dockerfile or archive').setInputFiles({ name: 'Dockerfile', mimeType: 'text/plain', buffer: Buffer.from(DOCKERFILE) });
+  await dialog.getByLabel('Tags (comma separated)').fill('latest, v1');
+  await ui.expectAccessible('start new build');
+  await dialog.getByRole('button', { name: 'Start New Build' }).click();
+  await ui.toast(/Build \w{8} queued/);
+
+  const [build] = (await admin.ok('GET', '/repository/acme/app/build/?limit=10')).builds;
+  expect(build).toMatchObject({ phase: 'waiting', tags: ['latest', 'v1'], manual_user: 'admin' });
+  // The uploaded bytes are what the builder will fetch.
+  const pack = await fetch(new URL(new URL(build.archive_url).pathname, reg.url));
+  expect(pack.status).toBe(200);
+  expect(await pack.text()).toBe(DOCKERFILE);
+  const row = page.getByTestId('table-entry').filter({ hasText: build.id.slice(0, 8) });
+  await row.getByText('waiting').waitFor();
+
+  await row.getByRole('link', { name: build.id.slice(0, 8) }).click();
+  await page.getByRole('heading', { name: `Build ${build.id}` }).waitFor();
+  await page.getByTestId('build-log').getByText('Waiting for the build to start').waitFor();
+  await ui.expectAccessible('build page');
+  await page.getByRole('button', { name: 'Cancel build' }).click();
+  await page.getByRole('dialog', { name: 'Cancel build?' }).getByRole('button', { name: 'Cancel build' }).click();
+  await ui.toast(`Cancelled build ${build.id.slice(0, 8)}`);
+  await page.getByTestId('build-phase').getByText('cancelled').waitFor();
+  expect((await admin.ok('GET', `/repository/acme/app/build/${build.id}`)).phase).toBe('cancelled');
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});

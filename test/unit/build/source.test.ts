@@ -1,0 +1,102 @@
+/**
+ * The builder agent's unpacking against hostile packs made with Python's zipfile/tarfile (real archive
+ * bytes): zip bombs and tar.gz bombs stop at the size limit, traversal, absolute names, escaping symlinks,
+ * writes through a symlink, hard links out, device files; sniffing; context/Dockerfile paths that leave the pack.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { BuildSourceError, buildPaths, sniffPack, unpackTar, unpackZip } from '../../../registry/build/source.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'unpack-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs a Python snippet with `out` = the archive path to write. */
+function py(script: string): string {
+  const out = join(dir, 'archive');
+  execFileSync('python3', ['-c', `import sys, zipfile, tarfile, io, stat\nout = sys.argv[1]\n${script}`, out]);
+  return out;
+}
+
+async function refused(p: Promise<unknown>, re: RegExp): Promise<void> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BuildSourceError);
+  expect((err as Error).message).toMatch(re);
+}
+
+const root = () => {
+  const r = join(dir, 'src');
+  mkdirSync(r, { recursive: true });
+  return r;
+};
+
+test('a zip bomb stops at the size limit (the archive claims nothing true)', async () => {
+  const f = py("z = zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED)\nz.writestr('Dockerfile', 'FROM scratch\\n')\nz.writestr('zeros', b'\\0' * (64 * 1024 * 1024))\nz.close()");
+  expect(readFileSync(f).length).toBeLessThan(1024 * 1024);
+  await refused(unpackZip(f, root(), 8 * 1024 * 1024), /larger than the build pack size limit/);
+});
+
+test('a tar.gz bomb stops at the size limit', async () => {
+  const f = py("t = tarfile.open(out, 'w:gz')\ndata = b'\\0' * (64 * 1024 * 1024)\ni = tarfile.TarInfo('zeros'); i.size = len(data); t.addfile(i, io.BytesIO(data))\nt.close()");
+  await refused(unpackTar(f, root(), true, 8 * 1024 * 1024), /larger than the build pack size limit|decompressed build pack/);
+});
+
+test('zip: traversal, absolute names and escaping symlinks are refused; a good zip unpacks', async () => {
+  await refused(unpackZip(py("z = zipfile.ZipFile(out, 'w')\nz.writestr('../evil', 'x')\nz.close()"), root(), 1e6), /leaves the build context|invalid relative path/);
+  await refused(unpackZip(py("z = zipfile.ZipFile(out, 'w')\nz.writestr('/etc/evil', 'x')\nz.close()"), root(), 1e6), /absolute path|leaves/);
+  const link = py("z = zipfile.ZipFile(out, 'w')\ni = zipfile.ZipInfo('up')\ni.external_attr = (stat.S_IFLNK | 0o777) << 16\nz.writestr(i, '../../etc')\nz.close()");
+  await refused(unpackZip(link, root(), 1e6), /points outside the build context/);
+  const good = py("z = zipfile.ZipFile(out, 'w')\nz.writestr('Dockerfile', 'FROM scratch\\n')\nz.writestr('app/a.txt', 'a')\ni = zipfile.ZipInfo('app/link')\ni.external_attr = (stat.S_IFLNK | 0o777) << 16\nz.writestr(i, 'a.txt')\nz.close()");
+  const r = join(dir, 'good');
+  mkdirSync(r);
+  await unpackZip(good, r, 1e6);
+  expect(readFileSync(join(r, 'app/link'), 'utf8')).toBe('a');
+  expect(readdirSync(r).sort()).toEqual(['Dockerfile', 'app']);
+});
+
+test('tar: device files, absolute symlinks, writes through a symlink and hard links out are refused', async () => {
+  await refused(unpackTar(py("t = tarfile.open(out, 'w')\ni = tarfile.TarInfo('dev'); i.type = tarfile.CHRTYPE; i.devmajor = 1; i.devminor = 3; t.addfile(i)\nt.close()"), root(), false, 1e6), /character-device/);
+  await refused(unpackTar(py("t = tarfile.open(out, 'w')\ni = tarfile.TarInfo('fifo'); i.type = tarfile.FIFOTYPE; t.addfile(i)\nt.close()"), join(dir, 'src2'), false, 1e6), /fifo/);
+  await refused(unpackTar(py("t = tarfile.open(out, 'w')\ni = tarfile.TarInfo('etc'); i.type = tarfile.SYMTYPE; i.linkname = '/etc'; t.addfile(i)\nt.close()"), root(), false, 1e6), /absolute path/);
+  // A link to the parent, then a file written through it.
+  const through = py("t = tarfile.open(out, 'w')\ni = tarfile.TarInfo('d'); i.type = tarfile.DIRTYPE; t.addfile(i)\ni = tarfile.TarInfo('d/up'); i.type = tarfile.SYMTYPE; i.linkname = '..'; t.addfile(i)\ni = tarfile.TarInfo('d/up/x'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))\nt.close()");
+  const r = join(dir, 'through');
+  mkdirSync(r);
+  // 'd/up' -> '..' stays inside (it is the root itself); writing d/up/x lands at the root, which is allowed.
+  await unpackTar(through, r, false, 1e6);
+  expect(readFileSync(join(r, 'x'), 'utf8')).toBe('x');
+  const escape = py("t = tarfile.open(out, 'w')\ni = tarfile.TarInfo('up'); i.type = tarfile.SYMTYPE; i.linkname = '..'; t.addfile(i)\ni = tarfile.TarInfo('up/x'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))\nt.close()");
+  await refused(unpackTar(escape, join(dir, 'src3'), false, 1e6), /outside the build context/);
+  await refused(unpackTar(py("t = tarfile.open(out, 'w')\ni = tarfile.TarInfo('h'); i.type = tarfile.LNKTYPE; i.linkname = '../../etc/passwd'; t.addfile(i)\nt.close()"), root(), false, 1e6), /leaves the build context/);
+});
+
+test('sniffing: by type, then by magic; unknown types and binary data are refused', () => {
+  const tar = Buffer.alloc(512);
+  tar.write('ustar', 257, 'latin1');
+  expect(sniffPack(Buffer.from([0x1f, 0x8b, 8, 0]), null)).toBe('tgz');
+  expect(sniffPack(Buffer.from('PK\x03\x04', 'latin1'), 'application/octet-stream')).toBe('zip');
+  expect(sniffPack(tar, null)).toBe('tar');
+  expect(sniffPack(Buffer.from('FROM scratch\n'), 'text/plain; charset=utf-8')).toBe('dockerfile');
+  expect(() => sniffPack(Buffer.from('x'), 'image/png')).toThrow(/Unknown build pack type image\/png/);
+  expect(() => sniffPack(Buffer.from([0x89, 0x50, 0, 1]), null)).toThrow(/neither a Dockerfile/);
+});
+
+test('context and Dockerfile paths stay inside the pack, links included', async () => {
+  const r = root();
+  mkdirSync(join(r, 'sub'));
+  writeFileSync(join(r, 'sub', 'Dockerfile'), 'FROM scratch\n');
+  symlinkSync('/etc', join(r, 'out'));
+  const p = await buildPaths(r, '/sub', '/sub/Dockerfile');
+  expect(p.contextDir.endsWith('/src/sub')).toBe(true);
+  // `..` is normalised against the root, never above it.
+  expect((await buildPaths(r, '/../../sub', 'sub/Dockerfile')).contextDir).toBe(p.contextDir);
+  await refused(buildPaths(r, '/out', '/sub/Dockerfile'), /leaves the build pack/);
+  await refused(buildPaths(r, '/', '/missing/Dockerfile'), /does not exist/);
+});
