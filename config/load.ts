@@ -33,7 +33,6 @@ function describeError(schema: TSchema, value: unknown, message: string): string
   return message;
 }
 
-
 /** Cross-key rules that a JSON schema cannot state. */
 function semanticErrors(cfg: QuayConfig): string[] {
   const errors: string[] = [];

@@ -17,7 +17,15 @@ export const configSecretPrefix = (name: string) => `${name}-quay-config-secret-
 
 /** Bundle keys that are consumed by the operator and not copied into the rendered config Secret. */
 function consumedKey(k: string): boolean {
-  return k === CONFIG_KEY || k === 'ssl.cert' || k === 'ssl.key' || k === 'clair-config.yaml' || k.startsWith('clair-ssl.') || k.startsWith('extra_ca_cert_') || k.endsWith('.config.yaml');
+  return (
+    k === CONFIG_KEY ||
+    k === 'ssl.cert' ||
+    k === 'ssl.key' ||
+    k === 'clair-config.yaml' ||
+    k.startsWith('clair-ssl.') ||
+    k.startsWith('extra_ca_cert_') ||
+    k.endsWith('.config.yaml')
+  );
 }
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-';

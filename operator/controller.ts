@@ -58,14 +58,22 @@ export class QuayOperator extends dotI.default {
     const kc = this.kubeConfig;
     this.kube = new Kube({ server: kc.getCurrentCluster()!.server, authenticate: (o) => kc.applyToHTTPSOptions(o) });
     this.reconciler = new Reconciler(this.kube, opts, log, (cr, status) => this.writeStatus(cr, status));
-    this.queue = new WorkQueue((key) => this.exclusive(key, () => this.process(key)), opts.concurrency, (key, err) => {
-      this.log.error(`${key}: ${errorMessage(err)}`);
-      return 2000;
-    });
-    this.healthQueue = new WorkQueue((key) => this.exclusive(key, () => this.refreshHealth(key)), opts.concurrency, (key, err) => {
-      this.log.error(`${key}: health: ${errorMessage(err)}`);
-      return opts.healthMs;
-    });
+    this.queue = new WorkQueue(
+      (key) => this.exclusive(key, () => this.process(key)),
+      opts.concurrency,
+      (key, err) => {
+        this.log.error(`${key}: ${errorMessage(err)}`);
+        return 2000;
+      },
+    );
+    this.healthQueue = new WorkQueue(
+      (key) => this.exclusive(key, () => this.refreshHealth(key)),
+      opts.concurrency,
+      (key, err) => {
+        this.log.error(`${key}: health: ${errorMessage(err)}`);
+        return opts.healthMs;
+      },
+    );
   }
 
   /**
@@ -89,9 +97,7 @@ export class QuayOperator extends dotI.default {
     const ns = this.opts.namespace;
     await this.watch(GROUP, VERSION, PLURAL, async (e: ResourceEvent) => this.onRegistryEvent(e));
     const platform = await this.kube.discover();
-    const optional = OPTIONAL.filter(([group]) =>
-      group === 'route.openshift.io' ? platform.routes : group === 'objectbucket.io' ? platform.objectBuckets : platform.monitoring,
-    );
+    const optional = OPTIONAL.filter(([group]) => (group === 'route.openshift.io' ? platform.routes : group === 'objectbucket.io' ? platform.objectBuckets : platform.monitoring));
     for (const [group, version, plural] of [...OWNED, ...optional]) {
       if (plural === 'horizontalpodautoscalers' && !platform.hpaV2) continue;
       await this.watch(group, version, plural, async (e: ResourceEvent) => this.onOwnedEvent(e));

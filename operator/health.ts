@@ -100,4 +100,3 @@ export async function observeHealth(kube: Kube, ctx: HealthContext): Promise<Obs
   );
   return observed;
 }
-

@@ -118,7 +118,9 @@ function helmize(text: string): string {
 /** The chart's files, by path inside the chart directory. */
 export function chart(csv: Obj, crd: Obj): Record<string, string> {
   const i = fromCsv(csv);
-  const objs = installObjects(csv, crd, { namespace: '__NAMESPACE__', watchNamespace: '__WATCH_NAMESPACE__' }).filter((o) => o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition');
+  const objs = installObjects(csv, crd, { namespace: '__NAMESPACE__', watchNamespace: '__WATCH_NAMESPACE__' }).filter(
+    (o) => o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition',
+  );
   const container = (d: Obj) => d.spec.template.spec.containers[0];
   const dep = objs.find((o) => o.kind === 'Deployment')!;
   const c = container(dep);
@@ -137,7 +139,16 @@ export function chart(csv: Obj, crd: Obj): Record<string, string> {
   dep.spec.template.spec.nodeSelector = '__BLOCK_NODESELECTOR__';
   const note = '# Generated from the OLM bundle by `npm run operator:manifests` (operator/install.ts); do not edit.\n';
   return {
-    'Chart.yaml': note + dump({ apiVersion: 'v2', name: i.name, description: 'The quay-ts operator: Quay-compatible registries from QuayRegistry resources', type: 'application', version: i.version, appVersion: i.quayVersion }),
+    'Chart.yaml':
+      note +
+      dump({
+        apiVersion: 'v2',
+        name: i.name,
+        description: 'The quay-ts operator: Quay-compatible registries from QuayRegistry resources',
+        type: 'application',
+        version: i.version,
+        appVersion: i.quayVersion,
+      }),
     'values.yaml':
       note +
       '# image: the operator image (the project image). watchNamespace: one namespace to watch, empty for all.\n' +

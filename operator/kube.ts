@@ -192,8 +192,7 @@ export class Kube {
   /** Which optional APIs the cluster serves. */
   async discover(): Promise<Platform> {
     const { groups } = await this.request<{ groups: { name: string; versions: { version: string }[] }[] }>('GET', '/apis');
-    const has = (group: string, version?: string) =>
-      groups.some((g) => g.name === group && (!version || g.versions.some((v) => v.version === version)));
+    const has = (group: string, version?: string) => groups.some((g) => g.name === group && (!version || g.versions.some((v) => v.version === version)));
     return {
       routes: has('route.openshift.io', 'v1'),
       scc: has('security.openshift.io', 'v1'),

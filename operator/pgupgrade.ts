@@ -49,7 +49,12 @@ export const pgUpgradeJobName = (ctx: Named, kind: DbKind): string => prefixed(c
  * What an upgrade looks like from the live Deployment's image and the Job, if any. `downgrade` when the
  * operator's image is an older major than the data: Postgres cannot read it, so the rollout must stop.
  */
-export function upgradeState(liveImage: string | undefined, wantImage: string, previousImage: string | undefined, job: Record<string, any> | undefined): PgUpgrade | 'downgrade' | undefined {
+export function upgradeState(
+  liveImage: string | undefined,
+  wantImage: string,
+  previousImage: string | undefined,
+  job: Record<string, any> | undefined,
+): PgUpgrade | 'downgrade' | undefined {
   if (!liveImage) return undefined;
   const from = pgMajor(liveImage);
   const to = pgMajor(wantImage);

@@ -23,7 +23,20 @@ import {
   type QuayRegistryStatus,
 } from './types.js';
 import { COMPONENTS } from './components/index.js';
-import { TLS_HASH_ANNOTATION, observedKey, tlsHash, ownerReference, prefixed, type HealthContext, type Images, type ObjectBucket, type Observed, type RenderContext, type Settings, type TlsPair } from './components/common.js';
+import {
+  TLS_HASH_ANNOTATION,
+  observedKey,
+  tlsHash,
+  ownerReference,
+  prefixed,
+  type HealthContext,
+  type Images,
+  type ObjectBucket,
+  type Observed,
+  type RenderContext,
+  type Settings,
+  type TlsPair,
+} from './components/common.js';
 import { appName, serviceCaName, trustedCaName, upgradeJob, upgradeJobName } from './components/quay.js';
 import { MONITORING_LABELS } from './components/monitoring.js';
 import { SERVICE_CA_ANNOTATION, TRUSTED_CA_ANNOTATION, caHash, clusterTlsSettings } from './openshift.js';
@@ -391,7 +404,8 @@ export class Reconciler {
 
     // 4. Hostnames.
     const domain = this.opts.ingressDomain ?? (platform.routes ? await this.kube.openshiftAppsDomain() : undefined);
-    const hostname = typeof userConfig.SERVER_HOSTNAME === 'string' && userConfig.SERVER_HOSTNAME ? userConfig.SERVER_HOSTNAME : domain ? `${name}-quay-${namespace}.${domain}` : undefined;
+    const hostname =
+      typeof userConfig.SERVER_HOSTNAME === 'string' && userConfig.SERVER_HOSTNAME ? userConfig.SERVER_HOSTNAME : domain ? `${name}-quay-${namespace}.${domain}` : undefined;
     if (!hostname) {
       return this.block(cr, {
         reason: 'RouteComponentDependencyError',
@@ -567,8 +581,7 @@ export class Reconciler {
       ctx.configSecretName = rendered.name;
       if (rendered.config.PREFERRED_URL_SCHEME === 'http') ctx.scheme = 'http';
       ctx.tlsAnnotations = tls ? { [TLS_HASH_ANNOTATION]: tlsHash(tls) } : {};
-      const render = () =>
-        (Object.entries(components) as [ComponentKind, Component][]).flatMap(([kind, c]) => (c.managed ? COMPONENTS[kind].objects(ctx) : []));
+      const render = () => (Object.entries(components) as [ComponentKind, Component][]).flatMap(([kind, c]) => (c.managed ? COMPONENTS[kind].objects(ctx) : []));
       const desired = render();
       await applyAll(desired.filter(isEarly));
       if (components.objectstorage.managed) {
@@ -591,7 +604,12 @@ export class Reconciler {
         await applyAll(desired.filter((d) => !isEarly(d)));
         await this.startCopies(ctx, observed, apply);
         if (migrating && !copying) {
-          migration = await this.migrate(ctx, observed, apply, cr.status?.conditions?.find((c) => c.type === CONDITION.ComponentsCreated));
+          migration = await this.migrate(
+            ctx,
+            observed,
+            apply,
+            cr.status?.conditions?.find((c) => c.type === CONDITION.ComponentsCreated),
+          );
           if (migration.status === 'True') {
             // Migrated: scale the app back up in this same pass, so the pass ends converged.
             currentVersion = this.opts.quayVersion;
@@ -605,7 +623,8 @@ export class Reconciler {
         for (const live of late) this.observe(observed, live);
       }
       await this.releaseVolumes(cr, ctx);
-      for (const kind of DB_KINDS) if (pgUpgrades[kind]?.state === 'succeeded') finishedCopies.push((await this.kube.get('batch/v1', 'Job', pgUpgradeJobName(ctx, kind), namespace))!);
+      for (const kind of DB_KINDS)
+        if (pgUpgrades[kind]?.state === 'succeeded') finishedCopies.push((await this.kube.get('batch/v1', 'Job', pgUpgradeJobName(ctx, kind), namespace))!);
       await this.finishCopies(cr, ctx, finishedCopies);
       if (changed.length) {
         this.log.info(`${namespace}/${name}: applied ${changed.join(', ')}`);
@@ -619,7 +638,12 @@ export class Reconciler {
       ];
       const failedCopy = (Object.entries(pgUpgrades) as [DbKind, PgUpgrade][]).find(([, u]) => u.state === 'failed');
       if (waitingFor.length) {
-        updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'AwaitingDependencies', message: `Awaiting for component ${waitingFor.join(',')} to become available` });
+        updates.push({
+          type: CONDITION.ComponentsCreated,
+          status: 'False',
+          reason: 'AwaitingDependencies',
+          message: `Awaiting for component ${waitingFor.join(',')} to become available`,
+        });
       } else if (copying) {
         updates.push({ type: CONDITION.ComponentsCreated, status: 'False', reason: 'PostgresUpgradeInProgress', message: 'running postgres update operations' });
       } else if (failedCopy) {
@@ -670,7 +694,9 @@ export class Reconciler {
       out[key] = { token: fresh.token, expires: fresh.expires.toISOString() };
       issued = true;
     }
-    const body = Object.keys(out).sort().map((k) => [k, out[k]]);
+    const body = Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]]);
     await apply({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -843,4 +869,3 @@ export class Reconciler {
     this.forget(cr.metadata.namespace, cr.metadata.name);
   }
 }
-

@@ -124,11 +124,7 @@ function clairConnstringGiven(bundle: Record<string, string>): boolean {
 }
 
 /** The managed/unmanaged rules between spec.components and the bundle. */
-export function configProblems(
-  components: Record<ComponentKind, Component>,
-  userConfig: Record<string, unknown>,
-  bundle: Record<string, string>,
-): Blocked | undefined {
+export function configProblems(components: Record<ComponentKind, Component>, userConfig: Record<string, unknown>, bundle: Record<string, string>): Blocked | undefined {
   const invalid = (message: string): Blocked => ({ reason: 'ConfigInvalid', message });
   const certs = hasBundleCerts(bundle);
   const secretRef = components.tls.secretRef?.name;
@@ -138,7 +134,9 @@ export function configProblems(
   for (const c of Object.values(components)) {
     const given = COMPONENTS[c.kind].fieldGroup.filter((k) => k in userConfig);
     if (c.managed && given.length && !TOLERANT.includes(c.kind)) {
-      return invalid(`\`${c.kind}\` component marked as managed, but \`configBundleSecret\` contains required fields: ${given.join(', ')} (remove them, or set the component unmanaged)`);
+      return invalid(
+        `\`${c.kind}\` component marked as managed, but \`configBundleSecret\` contains required fields: ${given.join(', ')} (remove them, or set the component unmanaged)`,
+      );
     }
     const required = REQUIRED_WHEN_UNMANAGED[c.kind];
     if (!c.managed && required && !required.some((k) => userConfig[k] !== undefined && userConfig[k] !== '')) {
@@ -149,7 +147,9 @@ export function configProblems(
     return invalid('`tls` component marked as managed, but `configBundleSecret` contains required fields: ssl.cert, ssl.key (remove them, or set tls unmanaged)');
   }
   if (!components.tls.managed && !certs && !secretRef) {
-    return invalid('required component `tls` marked as unmanaged, but `configBundleSecret` is missing necessary fields: ssl.cert and ssl.key (or set the tls component `secretRef`)');
+    return invalid(
+      'required component `tls` marked as unmanaged, but `configBundleSecret` is missing necessary fields: ssl.cert and ssl.key (or set the tls component `secretRef`)',
+    );
   }
   if (components.clairpostgres.managed && clairConnstringGiven(bundle)) {
     return invalid('`clairpostgres` component marked as managed, but `configBundleSecret` contains required fields: clair-config.yaml connstring');

@@ -62,9 +62,7 @@ export function componentHealth(ctx: HealthContext, observed: Observed, tls: Com
   const out = {} as Record<ComponentKind, ComponentHealth>;
   const evaluate = (kind: Exclude<ComponentKind, 'tls'>) =>
     (out[kind] =
-      kind !== 'quay' && !ctx.components[kind].managed
-        ? { status: 'True', reason: 'ComponentNotManaged', message: UNMANAGED[kind] }
-        : COMPONENTS[kind].ready!(ctx, observed));
+      kind !== 'quay' && !ctx.components[kind].managed ? { status: 'True', reason: 'ComponentNotManaged', message: UNMANAGED[kind] } : COMPONENTS[kind].ready!(ctx, observed));
   for (const kind of COMPONENT_KINDS) if (kind !== 'quay' && kind !== 'mirror' && kind !== 'tls') evaluate(kind);
   out.tls = tls;
   const waiting = QUAY_DEPENDENCIES.filter((k) => out[k].status !== 'True');

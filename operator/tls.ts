@@ -62,7 +62,10 @@ function signWith(cert: forge.pki.Certificate, keyPem: string): void {
 export async function generateCa(commonName: string, now = new Date()): Promise<Pem> {
   const key = await rsaKey();
   const cert = newCert(key.publicKey, CA_DAYS, now);
-  const subject = [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'quay-operator' }];
+  const subject = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'quay-operator' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([

@@ -13,19 +13,7 @@ export const LABEL_COMPONENT = 'quay-component';
 /** On objects outside the registry's namespace, where an ownerReference cannot point: `<namespace>/<name>`. */
 export const ANNOTATION_OWNER = 'quay.redhat.com/owner';
 
-export const COMPONENT_KINDS = [
-  'quay',
-  'postgres',
-  'clair',
-  'clairpostgres',
-  'redis',
-  'horizontalpodautoscaler',
-  'objectstorage',
-  'route',
-  'mirror',
-  'monitoring',
-  'tls',
-] as const;
+export const COMPONENT_KINDS = ['quay', 'postgres', 'clair', 'clairpostgres', 'redis', 'horizontalpodautoscaler', 'objectstorage', 'route', 'mirror', 'monitoring', 'tls'] as const;
 export type ComponentKind = (typeof COMPONENT_KINDS)[number];
 
 export interface EnvVar {

@@ -52,7 +52,13 @@ function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
   };
   const tls = opts.tls;
   // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.
-  const app = tls ? (Fastify({ ...options, http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers } }) as unknown as FastifyInstance) : Fastify(options);
+  const app = tls
+    ? (Fastify({
+        ...options,
+        http2: true,
+        https: { allowHTTP1: true, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, maxVersion: tls.maxVersion, ciphers: tls.ciphers },
+      }) as unknown as FastifyInstance)
+    : Fastify(options);
   (app.server as { headersTimeout?: number }).headersTimeout = HEADERS_TIMEOUT_MS;
   // Fastify's own answer to a request the HTTP parser refused is a JSON of neither protocol.
   app.server.removeAllListeners('clientError');

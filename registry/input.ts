@@ -6,7 +6,9 @@
 import { Invalid } from './model/errors.js';
 
 /** C0 controls and DEL. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
+// eslint-disable-next-line no-control-regex -- as above
 const CONTROL_ALL = /[\u0000-\u001f\u007f]/g;
 
 /** JSON bodies deeper than this are refused (no API body of Quay's nests beyond a handful of levels). */

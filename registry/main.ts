@@ -117,7 +117,9 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     }
     // As Quay: https URLs without a terminating proxy in front need the registry's own certificate.
     if (!tls && config.PREFERRED_URL_SCHEME === 'https' && !config.EXTERNAL_TLS_TERMINATION) {
-      console.error('PREFERRED_URL_SCHEME is https and EXTERNAL_TLS_TERMINATION is false, but there is no certificate: put ssl.cert and ssl.key beside config.yaml (or pass --tls-cert/--tls-key), or set EXTERNAL_TLS_TERMINATION: true when a proxy terminates TLS');
+      console.error(
+        'PREFERRED_URL_SCHEME is https and EXTERNAL_TLS_TERMINATION is false, but there is no certificate: put ssl.cert and ssl.key beside config.yaml (or pass --tls-cert/--tls-key), or set EXTERNAL_TLS_TERMINATION: true when a proxy terminates TLS',
+      );
       process.exit(2);
     }
   }
@@ -166,7 +168,10 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
 
   let shuttingDown = false;
-  const trustedProxies = (process.env.TRUSTED_PROXIES ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const trustedProxies = (process.env.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const idle = process.env.HTTP_IDLE_TIMEOUT_SECONDS;
   if (idle !== undefined && !(Number(idle) > 0)) {
     console.error(`HTTP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds (got "${idle}")`);
@@ -261,7 +266,9 @@ async function verify(argv: string[]): Promise<void> {
   }
   for (const w of warnings) console.log(`warning: ${w}`);
   for (const e of errors) console.log(`error: ${e}`);
-  console.log(`${path}: ${errors.length === 0 ? 'valid' : 'invalid'} (${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings.length} warning${warnings.length === 1 ? '' : 's'})`);
+  console.log(
+    `${path}: ${errors.length === 0 ? 'valid' : 'invalid'} (${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings.length} warning${warnings.length === 1 ? '' : 's'})`,
+  );
   process.exit(errors.length === 0 ? 0 : 1);
 }
 

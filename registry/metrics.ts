@@ -136,12 +136,29 @@ export class Metrics {
    */
   watchCaches(caches: ByteLru<unknown>[], coherence: CacheCoherence): void {
     const gauge = (name: string, help: string, labelNames: string[], read: (g: Gauge) => void) =>
-      new Gauge({ name, help, labelNames, registers: [this.registry], collect() { read(this as unknown as Gauge); } });
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          read(this as unknown as Gauge);
+        },
+      });
     gauge('quay_cache_bytes', 'Bytes held by each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.bytes)));
     gauge('quay_cache_max_bytes', 'The byte bound of each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.maxBytes)));
     gauge('quay_cache_entries', 'Entries in each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.size)));
     const counter = (name: string, help: string, labelNames: string[], read: (c: Counter) => void) =>
-      new Counter({ name, help, labelNames, registers: [this.registry], collect() { (this as unknown as Counter).reset(); read(this as unknown as Counter); } });
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          (this as unknown as Counter).reset();
+          read(this as unknown as Counter);
+        },
+      });
     counter('quay_cache_lookups_total', 'Cache lookups by cache and result (hit, miss)', ['cache', 'result'], (m) =>
       caches.forEach((c) => {
         m.inc({ cache: c.name, result: 'hit' }, c.hits);
@@ -149,7 +166,7 @@ export class Metrics {
       }),
     );
     counter('quay_cache_evictions_total', 'Entries pushed out of each cache by its byte bound', ['cache'], (m) => caches.forEach((c) => m.inc({ cache: c.name }, c.evictions)));
-    counter('quay_cache_invalidations_total', 'Cache changes applied (notifications and this process\'s own writes)', [], (m) => m.inc(coherence.invalidations));
+    counter('quay_cache_invalidations_total', "Cache changes applied (notifications and this process's own writes)", [], (m) => m.inc(coherence.invalidations));
     counter('quay_cache_resets_total', 'Times the caches were emptied because notifications may have been missed', [], (m) => m.inc(coherence.resets));
     gauge('quay_cache_trusted', '1 while the cache notification path is confirmed by heartbeats (caches are served), 0 otherwise', [], (g) => g.set(coherence.trusted() ? 1 : 0));
   }

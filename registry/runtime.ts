@@ -186,16 +186,27 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       : new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
     const secscan = new SecurityScanner(db, store, config, log, clairScanner ?? builtinScanner!, events, queues);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
-    const manifests = new Manifests(db, blobs, tags, { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed }, {
-      configLabels: (repoId, m) => labels.configLabels(repoId, m),
-      async pushed(q, p) {
-        await labels.onManifestPushed(q, p);
-        if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
-        await secscan.onManifestPushed(q, p);
+    const manifests = new Manifests(
+      db,
+      blobs,
+      tags,
+      { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed },
+      {
+        configLabels: (repoId, m) => labels.configLabels(repoId, m),
+        async pushed(q, p) {
+          await labels.onManifestPushed(q, p);
+          if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+          await secscan.onManifestPushed(q, p);
+        },
+        // A quota event must never fail the push that caused it: the next check fires it.
+        usageGrew: (repositoryId) =>
+          quotas
+            .usageGrew(repositoryId)
+            .catch((err) => log.warn({ err, repositoryId }, 'quota event check failed'))
+            .then(() => undefined),
       },
-      // A quota event must never fail the push that caused it: the next check fires it.
-      usageGrew: (repositoryId) => quotas.usageGrew(repositoryId).catch((err) => log.warn({ err, repositoryId }, 'quota event check failed')).then(() => undefined),
-    }, caches);
+      caches,
+    );
     const quotas = new Quotas(db, config, notifications, events);
     const outboundGuard: OutboundGuard = {
       check: async (url) => {
@@ -228,14 +239,27 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       mailer,
       reader: tenancy.logReader,
       logs,
-      links: new SignedLinks(await secretMaterial(db, 'EXPORT_LINK_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`, 'exported-logs', '/exportedlogs/'),
+      links: new SignedLinks(
+        await secretMaterial(db, 'EXPORT_LINK_KEY', undefined),
+        `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`,
+        'exported-logs',
+        '/exportedlogs/',
+      ),
       view: (row) => logView(row, false),
       log,
     });
     const r = config.BUILDLOGS_REDIS;
     // ioredis is loaded only when Redis is configured.
     const redis = r
-      ? new (await import('ioredis')).Redis({ host: r.host, port: r.port ?? 6379, password: r.password ?? undefined, db: r.db ?? 0, tls: r.ssl ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2 })
+      ? new (await import('ioredis')).Redis({
+          host: r.host,
+          port: r.port ?? 6379,
+          password: r.password ?? undefined,
+          db: r.db ?? 0,
+          tls: r.ssl ? {} : undefined,
+          lazyConnect: true,
+          maxRetriesPerRequest: 2,
+        })
       : null;
     redis?.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     const userfiles = new Userfiles(db, store, parseSize(config.USERFILES_MAX_SIZE));

@@ -147,7 +147,10 @@ export async function run(args: string[]): Promise<number> {
     cleanup.push(() => postgres.stop());
     const webhook: Receiver = await startReceiver();
     const slack: Receiver = await startReceiver();
-    cleanup.push(() => webhook.close(), () => slack.close());
+    cleanup.push(
+      () => webhook.close(),
+      () => slack.close(),
+    );
     const dbUri = await createTestDatabase('bench-events', postgres.url);
     const reg = await startRegistry({
       label: 'bench-events',
@@ -166,8 +169,20 @@ export async function run(args: string[]): Promise<number> {
     const session = await signin(reg, 'admin', ADMIN_PASSWORD);
     await session.ok('POST', '/organization/', { name: 'bench', email: 'bench@example.com' });
     for (const r of ['on', 'off']) await session.ok('POST', '/repository', { namespace: 'bench', repository: r, visibility: 'private', description: '' });
-    const hook = await session.ok('POST', '/repository/bench/on/notification/', { event: 'repo_push', method: 'webhook', config: { url: `${webhook.url}/hook` }, eventConfig: {}, title: 'ci' });
-    const chat = await session.ok('POST', '/repository/bench/on/notification/', { event: 'repo_push', method: 'slack', config: { url: `${slack.url}/services/T/B/X` }, eventConfig: {}, title: 'chat' });
+    const hook = await session.ok('POST', '/repository/bench/on/notification/', {
+      event: 'repo_push',
+      method: 'webhook',
+      config: { url: `${webhook.url}/hook` },
+      eventConfig: {},
+      title: 'ci',
+    });
+    const chat = await session.ok('POST', '/repository/bench/on/notification/', {
+      event: 'repo_push',
+      method: 'slack',
+      config: { url: `${slack.url}/services/T/B/X` },
+      eventConfig: {},
+      title: 'chat',
+    });
 
     const pusher = new Pusher(reg, ['bench/on', 'bench/off']);
     await pusher.auth();
@@ -178,7 +193,12 @@ export async function run(args: string[]): Promise<number> {
     const putStart = new Map<string, number>();
     const elapsed = { on: 0, off: 0 };
     const half = Math.ceil(pushes / 2);
-    for (const [round, mode] of [[0, 'off'], [0, 'on'], [1, 'off'], [1, 'on']] as const) {
+    for (const [round, mode] of [
+      [0, 'off'],
+      [0, 'on'],
+      [1, 'off'],
+      [1, 'on'],
+    ] as const) {
       const tags = Array.from({ length: half }, (_, i) => `r${round}-${i}`);
       log(`${half} pushes with notifications ${mode}`);
       const t0 = Date.now();
@@ -220,7 +240,14 @@ export async function run(args: string[]): Promise<number> {
       JSON.stringify({
         notification_uuid: i % 2 ? chat.uuid : hook.uuid,
         event: 'repo_push',
-        event_data: { repository: 'bench/on', namespace: 'bench', name: 'on', docker_url: `${reg.hostPort}/bench/on`, homepage: `http://${reg.hostPort}/repository/bench/on`, updated_tags: [`backlog-${i}`] },
+        event_data: {
+          repository: 'bench/on',
+          namespace: 'bench',
+          name: 'on',
+          docker_url: `${reg.hostPort}/bench/on`,
+          homepage: `http://${reg.hostPort}/repository/bench/on`,
+          updated_tags: [`backlog-${i}`],
+        },
         performer_data: {},
         emitted_at: b0,
       }),
@@ -256,7 +283,12 @@ export async function run(args: string[]): Promise<number> {
     const p99 = quantile(latencies, 0.99);
     const rows: Array<[string, string, string, string]> = [
       ['push throughput, notifications off', `${offRate.toFixed(1)} pushes/s`, '–', '–'],
-      ['push throughput, notifications on (webhook + Slack)', `${onRate.toFixed(1)} pushes/s`, '≥ 0.95× off', onRate / offRate >= 0.95 ? `met (${(onRate / offRate).toFixed(2)}×)` : `**missed** (${(onRate / offRate).toFixed(2)}×)`],
+      [
+        'push throughput, notifications on (webhook + Slack)',
+        `${onRate.toFixed(1)} pushes/s`,
+        '≥ 0.95× off',
+        onRate / offRate >= 0.95 ? `met (${(onRate / offRate).toFixed(2)}×)` : `**missed** (${(onRate / offRate).toFixed(2)}×)`,
+      ],
       ['manifest PUT → webhook received, median', `${p50} ms`, '–', '–'],
       ['manifest PUT → webhook received, p99', `${p99} ms`, '< 2000 ms', p99 < 2000 ? 'met' : '**missed**'],
       ['queue throughput (backlog committed → last delivery)', `${(delivered / ((last - enqueued) / 1000)).toFixed(0)} deliveries/s`, '–', '–'],

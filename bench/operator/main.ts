@@ -65,10 +65,24 @@ export async function run(args: string[]): Promise<number> {
     };
     const prepare = async (ns: string) => {
       await cluster.createNamespace(ns);
-      await cluster.objects.send('POST', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bundle', namespace: ns }, stringData: { 'config.yaml': yaml.dump({ SERVER_HOSTNAME: `${ns}.example.test`, ...S3 }) } } as never, {});
+      await cluster.objects.send(
+        'POST',
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'bundle', namespace: ns },
+          stringData: { 'config.yaml': yaml.dump({ SERVER_HOSTNAME: `${ns}.example.test`, ...S3 }) },
+        } as never,
+        {},
+      );
     };
     const apply = (ns: string) =>
-      cluster.objects.send('PATCH', { apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: ns }, spec: { configBundleSecret: 'bundle' } } as never, { fieldManager: 'bench', force: 'true' }, 'application/apply-patch+yaml');
+      cluster.objects.send(
+        'PATCH',
+        { apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: ns }, spec: { configBundleSecret: 'bundle' } } as never,
+        { fieldManager: 'bench', force: 'true' },
+        'application/apply-patch+yaml',
+      );
 
     // Latency, one registry at a time.
     const latencies: number[] = [];

@@ -36,7 +36,14 @@ export async function skopeoPush(server: Server, source: string, repo: string, t
 export async function skopeoPull(server: Server, repo: string, tag = 'latest'): Promise<number> {
   const c = clientSandbox('bench-skopeo');
   const dest = join(c.dir, 'pulled');
-  const args = ['copy', '--quiet', ...INSECURE.skopeoCopy, ...(server.creds ? ['--src-creds', server.creds] : []), `docker://${server.hostPort}/${repo}:${tag}`, `oci:${dest}:pulled`];
+  const args = [
+    'copy',
+    '--quiet',
+    ...INSECURE.skopeoCopy,
+    ...(server.creds ? ['--src-creds', server.creds] : []),
+    `docker://${server.hostPort}/${repo}:${tag}`,
+    `oci:${dest}:pulled`,
+  ];
   const t0 = performance.now();
   await c.run('skopeo', args, { timeoutMs: 1_800_000 });
   const s = (performance.now() - t0) / 1000;
@@ -187,9 +194,7 @@ export async function uploadBlob(server: Server, repo: string, bytes: Buffer, me
 /** A config and a small layer in `repo`, for manifests made up by the benchmark. */
 export async function seedBlobs(server: Server, repo: string): Promise<{ config: Descriptor; layer: Descriptor }> {
   const layerBytes = randomBytes(1024);
-  const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(layerBytes)] } }),
-  );
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(layerBytes)] } }));
   return {
     config: await uploadBlob(server, repo, config, 'application/vnd.oci.image.config.v1+json'),
     layer: await uploadBlob(server, repo, layerBytes, 'application/vnd.oci.image.layer.v1.tar+gzip'),

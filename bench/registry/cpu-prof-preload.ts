@@ -12,8 +12,7 @@ const dir = process.env.BENCH_CPU_PROF_DIR;
 if (dir) {
   const session = new Session();
   session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((res, rej) => session.post(method, params ?? {}, (err, result) => (err ? rej(err) : res(result))));
+  const post = (method: string, params?: object) => new Promise<unknown>((res, rej) => session.post(method, params ?? {}, (err, result) => (err ? rej(err) : res(result))));
   let n = 0;
   const start = async () => {
     await post('Profiler.enable');

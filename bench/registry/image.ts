@@ -35,7 +35,13 @@ async function writeRandomTar(path: string, bytes: number): Promise<void> {
   header.write('0000000\0', 108, 'ascii');
   header.write('0000000\0', 116, 'ascii');
   header.write(`${bytes.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  header.write(`${Math.floor(Date.UTC(2024, 0, 1) / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
+  header.write(
+    `${Math.floor(Date.UTC(2024, 0, 1) / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+    'ascii',
+  );
   header.write('        ', 148, 'ascii');
   header.write('0', 156, 'ascii');
   header.write('ustar\0', 257, 'ascii');
@@ -48,7 +54,7 @@ async function writeRandomTar(path: string, bytes: number): Promise<void> {
   };
   await write(header);
   const chunk = Buffer.alloc(4 << 20);
-  for (let left = bytes; left > 0; ) {
+  for (let left = bytes; left > 0;) {
     const n = Math.min(left, chunk.length);
     randomFillSync(chunk, 0, n);
     await write(Buffer.from(chunk.subarray(0, n)));

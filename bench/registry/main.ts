@@ -390,7 +390,10 @@ export async function run(args: string[]): Promise<number> {
     workers: profDir ? 1 : Number(values.workers),
     requestLogs: values['request-logs']!,
     nodeOptions:
-      [values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' '), profDir ? `--import=${pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof-preload.js')).href}` : '']
+      [
+        values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' '),
+        profDir ? `--import=${pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof-preload.js')).href}` : '',
+      ]
         .filter(Boolean)
         .join(' ') || undefined,
     env: profDir ? { BENCH_CPU_PROF_DIR: profDir } : undefined,

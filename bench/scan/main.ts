@@ -62,7 +62,8 @@ function dpkgStatus(n: number): string {
     ['zlib1g', 'zlib', '1:1.2.11.dfsg-2+deb11u1'],
   ];
   const entries = real.map(([p, src, v]) => `Package: ${p}\nStatus: install ok installed\nSource: ${src}\nVersion: ${v}\nArchitecture: amd64\nDescription: ${p}\n`);
-  for (let i = entries.length; i < n; i++) entries.push(`Package: bench-pkg-${i}\nStatus: install ok installed\nVersion: 1.${i}-1\nArchitecture: amd64\nDescription: filler package ${i}\n multi-line description\n`);
+  for (let i = entries.length; i < n; i++)
+    entries.push(`Package: bench-pkg-${i}\nStatus: install ok installed\nVersion: 1.${i}-1\nArchitecture: amd64\nDescription: filler package ${i}\n multi-line description\n`);
   return entries.join('\n');
 }
 
@@ -76,7 +77,11 @@ function npmTree(n: number, salt: string): Record<string, string> {
   const packages: Record<string, unknown> = { '': { name: 'app', version: '1.0.0', dependencies: Object.fromEntries(names) } };
   const files: Record<string, string> = {};
   for (const [name, version] of names) {
-    packages[`node_modules/${name}`] = { version, resolved: `https://registry.npmjs.org/${name}/-/${name}-${version}.tgz`, integrity: `sha512-${randomBytes(48).toString('base64')}` };
+    packages[`node_modules/${name}`] = {
+      version,
+      resolved: `https://registry.npmjs.org/${name}/-/${name}-${version}.tgz`,
+      integrity: `sha512-${randomBytes(48).toString('base64')}`,
+    };
     files[`app/node_modules/${name}/package.json`] = JSON.stringify({ name, version, main: 'index.js' });
   }
   files['app/package-lock.json'] = JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2);
@@ -194,19 +199,28 @@ export async function run(args: string[]): Promise<number> {
 
     // 2. Built-in scanner on the big image.
     log('pushing the big image');
-    await runTool('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', creds, `oci:${layout}:big`, `docker://${reg.hostPort}/admin/big:latest`], { env: sb.env, timeoutMs: 1_800_000 });
+    await runTool('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', creds, `oci:${layout}:big`, `docker://${reg.hostPort}/admin/big:latest`], {
+      env: sb.env,
+      timeoutMs: 1_800_000,
+    });
     // The index is queued by the manifest PUT, skopeo's last request: timing starts when skopeo ends.
     const t0 = Date.now();
     const rssBefore = memStatus(reg.process.pid).rss / MiB;
     const peak = new PeakWatch([reg.process.pid]);
     const big = layoutDigest(layout, 'big');
-    const final = await until('the big image indexed', async () => {
-      const s = await status(api, 'admin/big', big);
-      return s !== 'queued' ? s : null;
-    }, 1_800_000);
+    const final = await until(
+      'the big image indexed',
+      async () => {
+        const s = await status(api, 'admin/big', big);
+        return s !== 'queued' ? s : null;
+      },
+      1_800_000,
+    );
     const builtinSeconds = (Date.now() - t0) / 1000;
     const builtinRss = peak.stop().get(reg.process.pid)! / MiB;
-    const report = (await api.get(`/repository/admin/big/manifest/${big}/security?vulnerabilities=true`)).body as { data: { Layer: { Features: Array<{ Vulnerabilities: unknown[] }> } } };
+    const report = (await api.get(`/repository/admin/big/manifest/${big}/security?vulnerabilities=true`)).body as {
+      data: { Layer: { Features: Array<{ Vulnerabilities: unknown[] }> } };
+    };
     const features = report.data?.Layer.Features ?? [];
     const vulns = features.reduce((n, f) => n + f.Vulnerabilities.length, 0);
     log(`built-in: ${final} in ${builtinSeconds.toFixed(1)} s, ${features.length} packages, ${vulns} vulnerabilities, peak RSS ${builtinRss.toFixed(0)} MiB`);
@@ -227,11 +241,15 @@ export async function run(args: string[]): Promise<number> {
     log('osv-scanner on the same image');
     const timeFile = join(sb.dir, 'osv-time.txt');
     const o0 = Date.now();
-    const r = await runTool('/usr/bin/time', ['-v', '-o', timeFile, tool('osv-scanner'), 'scan', 'image', '--archive', '--offline', '--offline-vulnerabilities', '--format', 'json', archive], {
-      env: { ...sb.env, OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY: dbDir },
-      allowFail: true,
-      timeoutMs: 1_800_000,
-    });
+    const r = await runTool(
+      '/usr/bin/time',
+      ['-v', '-o', timeFile, tool('osv-scanner'), 'scan', 'image', '--archive', '--offline', '--offline-vulnerabilities', '--format', 'json', archive],
+      {
+        env: { ...sb.env, OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY: dbDir },
+        allowFail: true,
+        timeoutMs: 1_800_000,
+      },
+    );
     const osvSeconds = (Date.now() - o0) / 1000;
     const osvRss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'))?.[1] ?? 0) / 1024;
     const problems: string[] = [];
@@ -246,15 +264,22 @@ export async function run(args: string[]): Promise<number> {
     await Promise.all(
       replicas.map(async (target) => {
         for (let i = next++; i < o.manifests; i = next++) {
-          await runTool('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', creds, `oci:${layout}:small-${i}`, `docker://${target.hostPort}/admin/small:s${i}`], { env: sb.env, timeoutMs: 600_000 });
+          await runTool('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', creds, `oci:${layout}:small-${i}`, `docker://${target.hostPort}/admin/small:s${i}`], {
+            env: sb.env,
+            timeoutMs: 600_000,
+          });
         }
       }),
     );
     const smalls = Array.from({ length: o.manifests }, (_, i) => layoutDigest(layout, `small-${i}`));
-    await until('every small image indexed', async () => {
-      for (const d of smalls) if ((await status(api, 'admin/small', d)) === 'queued') return false;
-      return true;
-    }, 1_800_000);
+    await until(
+      'every small image indexed',
+      async () => {
+        for (const d of smalls) if ((await status(api, 'admin/small', d)) === 'queued') return false;
+        return true;
+      },
+      1_800_000,
+    );
     const perMinute = o.manifests / ((Date.now() - p0) / 60_000);
 
     const load1 = loadavg();
@@ -262,7 +287,12 @@ export async function run(args: string[]): Promise<number> {
       [`built-in: index the ${o.imageMib} MiB image (${o.dpkg} dpkg + ${o.npm} npm packages)`, `${builtinSeconds.toFixed(1)} s`, '–', '–'],
       ['osv-scanner 2.6 on the same image (docker archive, offline)', `${osvSeconds.toFixed(1)} s`, '–', '–'],
       ['built-in / osv-scanner time', `${(builtinSeconds / osvSeconds).toFixed(2)}×`, '≤ 1.0×', builtinSeconds <= osvSeconds ? 'met' : '**missed**'],
-      ['built-in: registry RSS when the push ended / peak while indexing', `${rssBefore.toFixed(0)} / ${builtinRss.toFixed(0)} MiB`, '< 150 MB', builtinRss * 1.048576 < 150 ? 'met' : '**missed**'],
+      [
+        'built-in: registry RSS when the push ended / peak while indexing',
+        `${rssBefore.toFixed(0)} / ${builtinRss.toFixed(0)} MiB`,
+        '< 150 MB',
+        builtinRss * 1.048576 < 150 ? 'met' : '**missed**',
+      ],
       ['osv-scanner peak RSS', `${osvRss.toFixed(0)} MiB`, '–', '–'],
       [`manifests indexed per minute, ${o.replicas} replicas (push of ${o.manifests} images included)`, `${perMinute.toFixed(1)}`, '–', '–'],
     ];

@@ -43,19 +43,29 @@ function bundle(): { initialGzip: number; initialRaw: number; allJsGzip: number;
 /** In parallel, `width` at a time. */
 async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
 }
 
 async function seed(api: Api, v2: V2Client, repos: number, tags: number): Promise<void> {
   await api.ok('POST', '/organization/', { name: 'bench', email: 'bench@example.com' });
-  await pool(Array.from({ length: repos }, (_, i) => i), 8, (i) => api.ok('POST', '/repository', { namespace: 'bench', repository: `repo-${String(i).padStart(4, '0')}`, visibility: 'private', description: '' }));
+  await pool(
+    Array.from({ length: repos }, (_, i) => i),
+    8,
+    (i) => api.ok('POST', '/repository', { namespace: 'bench', repository: `repo-${String(i).padStart(4, '0')}`, visibility: 'private', description: '' }),
+  );
   const { manifest } = await v2.pushImage('bench/repo-0000', 'tag-0000');
-  await pool(Array.from({ length: tags - 1 }, (_, i) => i + 1), 8, async (i) => {
-    const r = await v2.pushManifest('bench/repo-0000', `tag-${String(i).padStart(4, '0')}`, manifest.toString());
-    if (r.status !== 201) throw new Error(`tag push: ${r.status}`);
-  });
+  await pool(
+    Array.from({ length: tags - 1 }, (_, i) => i + 1),
+    8,
+    async (i) => {
+      const r = await v2.pushManifest('bench/repo-0000', `tag-${String(i).padStart(4, '0')}`, manifest.toString());
+      if (r.status !== 201) throw new Error(`tag push: ${r.status}`);
+    },
+  );
 }
 
 interface Load {
@@ -88,7 +98,10 @@ async function load(page: Page, path: string, rows: number): Promise<Load> {
   const threadTime = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'ThreadTime')?.value ?? 0;
   const cpuBefore = await threadTime();
   await page.goto(path);
-  await page.locator('[data-testid="table-entry"]').nth(rows - 1).waitFor({ timeout: 60_000 });
+  await page
+    .locator('[data-testid="table-entry"]')
+    .nth(rows - 1)
+    .waitFor({ timeout: 60_000 });
   const ms = (await page.evaluate('performance.now()')) as number;
   const cpuMs = ((await threadTime()) - cpuBefore) * 1000;
   await cdp.detach();
@@ -109,7 +122,9 @@ export async function run(args: string[]): Promise<number> {
   const repos = option(args, 'repos', 1000);
   const tags = option(args, 'tags', 1000);
   const b = bundle();
-  process.stdout.write(`bundle: initial JS ${(b.initialGzip / 1024).toFixed(1)} KiB gzipped (${(b.initialRaw / 1024).toFixed(1)} KiB raw, ${b.files} files); all JS ${(b.allJsGzip / 1024).toFixed(1)} KiB gzipped\n`);
+  process.stdout.write(
+    `bundle: initial JS ${(b.initialGzip / 1024).toFixed(1)} KiB gzipped (${(b.initialRaw / 1024).toFixed(1)} KiB raw, ${b.files} files); all JS ${(b.allJsGzip / 1024).toFixed(1)} KiB gzipped\n`,
+  );
 
   const reg = await startRegistry({ label: 'bench-ui', config: { SUPER_USERS: ['admin'] } });
   let browser: Browser | null = null;
@@ -155,7 +170,11 @@ export async function run(args: string[]): Promise<number> {
           `${r.requests.length} API requests per load: ${r.requests.join(', ')}\n`,
       );
     }
-    process.stdout.write(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`);
+    process.stdout.write(
+      `load average during the run: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${cpus().length} CPUs\n`,
+    );
     return 0;
   } finally {
     await browser?.close();

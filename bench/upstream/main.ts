@@ -44,7 +44,11 @@ async function skopeo(args: string[]): Promise<number> {
   const c = clientSandbox('bench-upstream-skopeo');
   const t0 = performance.now();
   try {
-    await c.run('skopeo', args.map((a) => a.replace('{dir}', c.dir)), { timeoutMs: 1_800_000 });
+    await c.run(
+      'skopeo',
+      args.map((a) => a.replace('{dir}', c.dir)),
+      { timeoutMs: 1_800_000 },
+    );
     return (performance.now() - t0) / 1000;
   } finally {
     rmSync(c.dir, { recursive: true, force: true });

@@ -123,20 +123,12 @@ export const clair: ComponentModule = {
           {
             name: 'clair-app',
             image: ctx.images.clair,
-            env: [
-              { name: 'CLAIR_CONF', value: '/clair/config.yaml' },
-              { name: 'CLAIR_MODE', value: 'combo' },
-              ...proxyEnv(ctx),
-            ],
+            env: [{ name: 'CLAIR_CONF', value: '/clair/config.yaml' }, { name: 'CLAIR_MODE', value: 'combo' }, ...proxyEnv(ctx)],
             ports: [
               { name: 'clair-http', containerPort: 8080, protocol: 'TCP' },
               { name: 'clair-intro', containerPort: 8089, protocol: 'TCP' },
             ],
-            volumeMounts: [
-              { name: 'config', mountPath: '/clair', readOnly: true },
-              ...trust.mounts,
-              { name: 'indexer-layer-storage', mountPath: '/var/tmp' },
-            ],
+            volumeMounts: [{ name: 'config', mountPath: '/clair', readOnly: true }, ...trust.mounts, { name: 'indexer-layer-storage', mountPath: '/var/tmp' }],
             readinessProbe: probe,
             livenessProbe: { ...probe, failureThreshold: 5 },
             resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '8Gi' } },

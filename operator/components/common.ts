@@ -309,14 +309,7 @@ export function serviceAccount(ctx: RenderContext, name: string, component: stri
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(ctx, name, component, kind) };
 }
 
-export function secret(
-  ctx: RenderContext,
-  name: string,
-  component: string,
-  kind: ComponentKind,
-  stringData: Record<string, string>,
-  type = 'Opaque',
-): KubeObject {
+export function secret(ctx: RenderContext, name: string, component: string, kind: ComponentKind, stringData: Record<string, string>, type = 'Opaque'): KubeObject {
   // Sorted keys and base64 `data` (not stringData) so the applied body equals what the server stores.
   const data = Object.fromEntries(
     Object.keys(stringData)
@@ -337,8 +330,7 @@ export function pvc(ctx: RenderContext, name: string, component: string, kind: C
 }
 
 /** The object carries an ownerReference to this registry (Quay's operator checks the same). */
-export const ownedBy = (ctx: Pick<HealthContext, 'uid'>, o: Record<string, any>): boolean =>
-  (o.metadata?.ownerReferences ?? []).some((r: any) => r.uid === ctx.uid);
+export const ownedBy = (ctx: Pick<HealthContext, 'uid'>, o: Record<string, any>): boolean => (o.metadata?.ownerReferences ?? []).some((r: any) => r.uid === ctx.uid);
 
 /** Deployment health as Quay's operator words it: replicas available and the `Available` condition True. */
 export function deploymentCheck(d: Record<string, any>): ComponentHealth {

@@ -19,19 +19,17 @@ export const hpa: ComponentModule = {
       type: 'Resource',
       resource: { name, target: { type: 'Utilization', averageUtilization: 90 } },
     });
-    return targets(ctx).map(
-      (t): KubeObject => ({
-        apiVersion,
-        kind: 'HorizontalPodAutoscaler',
-        metadata: meta(ctx, t.name, t.component, 'horizontalpodautoscaler'),
-        spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: t.name },
-          minReplicas: t.min,
-          maxReplicas: t.max,
-          metrics: [utilisation('cpu'), utilisation('memory')],
-        },
-      }),
-    );
+    return targets(ctx).map((t): KubeObject => ({
+      apiVersion,
+      kind: 'HorizontalPodAutoscaler',
+      metadata: meta(ctx, t.name, t.component, 'horizontalpodautoscaler'),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: t.name },
+        minReplicas: t.min,
+        maxReplicas: t.max,
+        metrics: [utilisation('cpu'), utilisation('memory')],
+      },
+    }));
   },
   ready(ctx, observed) {
     // Only the HPAs this registry has: Quay's operator also wants clair's and mirror's when those are

@@ -4,7 +4,12 @@ import type { ComponentModule, Named } from './common.js';
 import { PORTS, REGISTRY_MAIN, appName, registryArgs, registryPod, rolloutAnnotations, scalableReplicas } from './quay.js';
 import { writersStopped } from '../pgupgrade.js';
 
-const healthProbe = (failureThreshold: number) => ({ httpGet: { path: '/health/instance', port: PORTS.http, scheme: 'HTTP' }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold });
+const healthProbe = (failureThreshold: number) => ({
+  httpGet: { path: '/health/instance', port: PORTS.http, scheme: 'HTTP' },
+  periodSeconds: 15,
+  timeoutSeconds: 5,
+  failureThreshold,
+});
 
 export const mirrorName = (ctx: Named) => prefixed(ctx, 'quay-mirror');
 

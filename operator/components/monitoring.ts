@@ -73,9 +73,7 @@ export const monitoring: ComponentModule = {
   kind: 'monitoring',
   fieldGroup: [],
   objects(ctx) {
-    const svc = service(ctx, metricsServiceName(ctx), 'monitoring', 'monitoring', 'quay-app', [
-      { name: 'quay-metrics', port: PORTS.metrics, targetPort: PORTS.metrics },
-    ]);
+    const svc = service(ctx, metricsServiceName(ctx), 'monitoring', 'monitoring', 'quay-app', [{ name: 'quay-metrics', port: PORTS.metrics, targetPort: PORTS.metrics }]);
     svc.metadata.annotations = { ...svc.metadata.annotations, 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(PORTS.metrics) };
     const objs: KubeObject[] = [
       svc,

@@ -1,5 +1,18 @@
 /** The registry itself: its Deployment, Service, ServiceAccount, TLS/CA secrets and the migration Job. */
-import { isManaged, meta, overridesOf, prefixed, restrictedSecurityContext, secret, service, serviceAccount, deployment, deploymentHealth, notReady, observedKey } from './common.js';
+import {
+  isManaged,
+  meta,
+  overridesOf,
+  prefixed,
+  restrictedSecurityContext,
+  secret,
+  service,
+  serviceAccount,
+  deployment,
+  deploymentHealth,
+  notReady,
+  observedKey,
+} from './common.js';
 import type { ComponentModule, Named, RenderContext, Observed } from './common.js';
 import type { KubeObject } from '../types.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/index.js';
@@ -190,11 +203,19 @@ export const quay: ComponentModule = {
   objects(ctx) {
     const objs: KubeObject[] = [
       serviceAccount(ctx, appName(ctx), 'quay-app', 'quay'),
-      service(ctx, appName(ctx), 'quay-app', 'quay', 'quay-app', [
-        { name: 'http', port: 80, targetPort: PORTS.http },
-        { name: 'https', port: 443, targetPort: PORTS.https },
-        { name: 'grpc', port: PORTS.grpc, targetPort: PORTS.grpc },
-      ], APP_SELECTOR),
+      service(
+        ctx,
+        appName(ctx),
+        'quay-app',
+        'quay',
+        'quay-app',
+        [
+          { name: 'http', port: 80, targetPort: PORTS.http },
+          { name: 'https', port: 443, targetPort: PORTS.https },
+          { name: 'grpc', port: PORTS.grpc, targetPort: PORTS.grpc },
+        ],
+        APP_SELECTOR,
+      ),
       appDeployment(ctx),
     ];
     if (ctx.tls) {
@@ -205,7 +226,11 @@ export const quay: ComponentModule = {
     if (ctx.platform.routes) {
       // Only metadata: OpenShift's injectors own the content, so applying these never fights them.
       objs.push(
-        { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, serviceCaName(ctx), 'quay-app', 'quay', { annotations: { 'service.beta.openshift.io/inject-cabundle': 'true' } }) },
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: meta(ctx, serviceCaName(ctx), 'quay-app', 'quay', { annotations: { 'service.beta.openshift.io/inject-cabundle': 'true' } }),
+        },
         { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(ctx, trustedCaName(ctx), 'quay-app', 'quay', { labels: { 'config.openshift.io/inject-trusted-cabundle': 'true' } }) },
       );
     }

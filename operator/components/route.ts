@@ -102,7 +102,10 @@ export const route: ComponentModule = {
     const ing = observed.get(observedKey('Ingress', routeName(ctx)));
     if (!ing || !ownedBy(ctx, ing)) return notReady(`Ingress ${routeName(ctx)} not found`);
     const lb: any[] = ing.status?.loadBalancer?.ingress ?? [];
-    const address = lb.map((i) => i.hostname ?? i.ip).filter(Boolean).join(', ');
+    const address = lb
+      .map((i) => i.hostname ?? i.ip)
+      .filter(Boolean)
+      .join(', ');
     return ready(address ? `Ingress served at ${address}` : 'Ingress created, no load balancer address reported yet');
   },
 };

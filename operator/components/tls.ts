@@ -17,7 +17,11 @@ function tlsTypedSecret(ctx: RenderContext, name: string, data: Record<string, s
     kind: 'Secret',
     metadata: meta(ctx, name, 'quay-tls', 'tls'),
     type: 'kubernetes.io/tls',
-    data: Object.fromEntries(Object.keys(data).sort().map((k) => [k, b64(data[k])])),
+    data: Object.fromEntries(
+      Object.keys(data)
+        .sort()
+        .map((k) => [k, b64(data[k])]),
+    ),
   };
 }
 

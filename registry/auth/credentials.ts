@@ -24,8 +24,7 @@ const VERIFIED_TTL_MS = 60_000;
 const TOUCH_INTERVAL = "interval '1 minute'";
 
 /** Quay's answer to a plain password on Basic auth with FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH. */
-export const UNENCRYPTED_PASSWORD_REFUSED =
-  'Client login with unencrypted passwords is disabled. Please generate an encrypted password in the user admin panel for use here.';
+export const UNENCRYPTED_PASSWORD_REFUSED = 'Client login with unencrypted passwords is disabled. Please generate an encrypted password in the user admin panel for use here.';
 
 export const OAUTH_TOKEN_USERNAME = '$oauthtoken';
 export const APP_TOKEN_USERNAME = '$app';

@@ -172,8 +172,7 @@ export class Permissions {
   async repositoryRole(p: Principal, target: RepoTarget, q: Queryable = this.db): Promise<Role | null> {
     const { repo, namespace } = target;
     if (!namespace) return null;
-    const publicRead: Role | null =
-      repo?.visibility === 'public' && (p.kind !== 'anonymous' || this.config.FEATURE_ANONYMOUS_ACCESS) ? 'read' : null;
+    const publicRead: Role | null = repo?.visibility === 'public' && (p.kind !== 'anonymous' || this.config.FEATURE_ANONYMOUS_ACCESS) ? 'read' : null;
     if (p.kind === 'anonymous') return publicRead;
     if (p.kind === 'token') return maxRole(repo && repo.id === p.repositoryId ? p.role : null, publicRead);
     if (this.fullAccessSuperuser(p)) return 'admin';

@@ -41,10 +41,12 @@ export class Sessions {
   async create(userId: number): Promise<{ id: string; csrf: string }> {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(48).toString('base64url');
-    await this.db.query(
-      `INSERT INTO web_session (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-      [hashToken(id), userId, csrf, this.ttlS],
-    );
+    await this.db.query(`INSERT INTO web_session (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`, [
+      hashToken(id),
+      userId,
+      csrf,
+      this.ttlS,
+    ]);
     return { id, csrf };
   }
 

@@ -45,7 +45,8 @@ export class TokenService {
 
   /** Load the newest signing key, creating one on first start. */
   async init(): Promise<void> {
-    let row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key WHERE private_jwk IS NOT NULL ORDER BY created_at DESC LIMIT 1')).rows[0];
+    let row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key WHERE private_jwk IS NOT NULL ORDER BY created_at DESC LIMIT 1'))
+      .rows[0];
     if (!row) {
       const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
       const kid = randomUUID();

@@ -145,7 +145,10 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       log(`cloning ${pack.git_package.url} at ${pack.git_package.sha}`);
       root = await cloneGit(pack.git_package, work, log);
     } else if (pack.package_url) {
-      const allowed = (env.SSRF_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+      const allowed = (env.SSRF_ALLOWED_HOSTS ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
       const got = await fetchPack(pack.package_url, work, { maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES, allowedHosts: allowed, signal: abort.signal });
       log(`unpacked the build pack (${got.kind})`);
       root = got.root;
@@ -170,9 +173,14 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     const isolation = env.BUILDAH_ISOLATION || env.BULDAH_ISOLATION || 'chroot';
 
     await setPhase('BUILDING');
-    await exec('buildah bud', 'buildah', [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, '--layers=false', '-f', dockerfile, '-t', `${image}:${tags[0]}`, contextDir], {
-      env: { BUILDAH_ISOLATION: isolation, REGISTRY_AUTH_FILE: authFile },
-    });
+    await exec(
+      'buildah bud',
+      'buildah',
+      [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, '--layers=false', '-f', dockerfile, '-t', `${image}:${tags[0]}`, contextDir],
+      {
+        env: { BUILDAH_ISOLATION: isolation, REGISTRY_AUTH_FILE: authFile },
+      },
+    );
 
     await setPhase('PUSHING');
     await writeFile(authFile, JSON.stringify(auth('$token', pack.push_token)), { mode: 0o600 });

@@ -34,7 +34,8 @@ export class BuildJwts {
 
   private async signer(): Promise<{ kid: string; key: CryptoKey }> {
     if (this.signing) return this.signing;
-    const row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key WHERE private_jwk IS NOT NULL ORDER BY created_at DESC LIMIT 1')).rows[0];
+    const row = (await this.db.query<{ kid: string; private_jwk: JWK }>('SELECT kid, private_jwk FROM service_key WHERE private_jwk IS NOT NULL ORDER BY created_at DESC LIMIT 1'))
+      .rows[0];
     if (!row) throw new BuildTokenError('the instance has no service key yet');
     this.signing = { kid: row.kid, key: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey };
     return this.signing;

@@ -304,8 +304,8 @@ export class BuildManager {
       return;
     }
     this.rt.log.warn({ build: uuid, registered: job.last_heartbeat !== null }, 'build job expired');
-    await this.completeJob(uuid, 'expired', job, job.last_heartbeat === null ? 'The build worker did not register in time' : 'The build worker stopped sending heartbeats').catch((err) =>
-      this.rt.log.error({ err, build: uuid }, 'handling an expired build job failed'),
+    await this.completeJob(uuid, 'expired', job, job.last_heartbeat === null ? 'The build worker did not register in time' : 'The build worker stopped sending heartbeats').catch(
+      (err) => this.rt.log.error({ err, build: uuid }, 'handling an expired build job failed'),
     );
   }
 
@@ -412,7 +412,12 @@ export class BuildManager {
     return pack;
   }
 
-  private async setPhase(req: { job_jwt: string; sequence_number: number; phase: string; pull_metadata?: Record<string, string> | null }): Promise<{ success: boolean; sequence_number: number }> {
+  private async setPhase(req: {
+    job_jwt: string;
+    sequence_number: number;
+    phase: string;
+    pull_metadata?: Record<string, string> | null;
+  }): Promise<{ success: boolean; sequence_number: number }> {
     const ctx = await this.verify(req.job_jwt, 'build_job_token');
     const phase = PHASES[req.phase];
     const seq = req.sequence_number;

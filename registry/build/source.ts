@@ -62,7 +62,8 @@ export function sniffPack(head: Buffer, contentType: string | null): PackKind {
   const isTar = head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
   if (type && ZIP_TYPES.has(type)) return 'zip';
   if (type && TAR_TYPES.has(type)) return isGzip ? 'tgz' : 'tar';
-  if (type !== null && !PLAIN_TYPES.has(type)) throw new BuildSourceError(`Unknown build pack type ${type}: send a Dockerfile, a zip, a tar or a tar.gz archive`, 'io.quay.builder.buildpackissue');
+  if (type !== null && !PLAIN_TYPES.has(type))
+    throw new BuildSourceError(`Unknown build pack type ${type}: send a Dockerfile, a zip, a tar or a tar.gz archive`, 'io.quay.builder.buildpackissue');
   if (isGzip) return 'tgz';
   if (isZip) return 'zip';
   if (isTar) return 'tar';
@@ -161,16 +162,16 @@ export async function unpackTar(file: string, root: string, gz: boolean, maxByte
     throw err instanceof BuildSourceError ? err : new BuildSourceError(`the tar archive cannot be read: ${err.message}`);
   };
   // The tar stream itself is bounded too: a gzip bomb of empty blocks would otherwise inflate without limit.
-  const piped = gz
-    ? pipeline(src, createGunzip(), new Limit({ left: maxBytes * 2 + 1024 ** 2 }, 'The decompressed build pack'), ex)
-    : pipeline(src, ex);
+  const piped = gz ? pipeline(src, createGunzip(), new Limit({ left: maxBytes * 2 + 1024 ** 2 }, 'The decompressed build pack'), ex) : pipeline(src, ex);
   await Promise.all([piped.catch(wrap), done.catch(wrap)]);
 }
 
 export async function unpackZip(file: string, root: string, maxBytes: number): Promise<void> {
   const budget = { left: maxBytes };
   const zip = await new Promise<yauzl.ZipFile>((ok, fail) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: true, validateEntrySizes: true }, (err, z) => (err ? fail(new BuildSourceError(`the zip archive cannot be read: ${err.message}`)) : ok(z!))),
+    yauzl.open(file, { lazyEntries: true, autoClose: true, validateEntrySizes: true }, (err, z) =>
+      err ? fail(new BuildSourceError(`the zip archive cannot be read: ${err.message}`)) : ok(z!),
+    ),
   );
   try {
     if (zip.entryCount > MAX_ENTRIES) throw new BuildSourceError(`the build pack has more than ${MAX_ENTRIES} entries`);
@@ -282,7 +283,13 @@ export async function cloneGit(git: { url: string; sha: string; private_key: str
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (code === 0) ok();
-        else fail(new BuildSourceError(`git ${args[0]} failed (${signal ? `killed: no output for ${idleMs / 1000} s` : `exit ${code}`})`, args[0] === 'clone' ? 'io.quay.builder.gitfailure' : 'io.quay.builder.gitcheckout'));
+        else
+          fail(
+            new BuildSourceError(
+              `git ${args[0]} failed (${signal ? `killed: no output for ${idleMs / 1000} s` : `exit ${code}`})`,
+              args[0] === 'clone' ? 'io.quay.builder.gitfailure' : 'io.quay.builder.gitcheckout',
+            ),
+          );
       });
     });
   await step(['clone', '--progress', git.url, root], dir, 60_000);
@@ -302,9 +309,13 @@ export async function buildPaths(root: string, context: string, dockerfilePath: 
   const contextDir = resolve(realRoot, `.${posix.normalize(`/${context || '/'}`)}`);
   const relDockerfile = posix.normalize(`/${dockerfilePath || 'Dockerfile'}`);
   const dockerfile = resolve(realRoot, `.${relDockerfile}`);
-  for (const [what, p] of [['context', contextDir], ['Dockerfile', dockerfile]] as const) {
+  for (const [what, p] of [
+    ['context', contextDir],
+    ['Dockerfile', dockerfile],
+  ] as const) {
     const real = await realpath(p).catch(() => null);
-    if (real === null) throw new BuildSourceError(`The ${what} ${what === 'context' ? context : dockerfilePath} does not exist in the build pack`, 'io.quay.builder.dockerfileissue');
+    if (real === null)
+      throw new BuildSourceError(`The ${what} ${what === 'context' ? context : dockerfilePath} does not exist in the build pack`, 'io.quay.builder.dockerfileissue');
     if (!within(realRoot, real)) throw new BuildSourceError(`The ${what} leaves the build pack`, 'io.quay.builder.dockerfileissue');
   }
   return { contextDir, dockerfile };

@@ -62,7 +62,11 @@ export class CacheCoherence {
 
   async start(): Promise<this> {
     // Whatever was committed while no connection listened is unknown: every (re)connection empties the caches.
-    this.unlisten = await this.db.listen(CACHE_CHANNEL, (payload) => this.onNotify(payload), () => this.reset());
+    this.unlisten = await this.db.listen(
+      CACHE_CHANNEL,
+      (payload) => this.onNotify(payload),
+      () => this.reset(),
+    );
     await this.beat();
     this.timer = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? HEARTBEAT_MS).unref();
     return this;

@@ -20,6 +20,7 @@ export async function checkRequestInput(req: FastifyRequest): Promise<void> {
   if (decoded !== null) requireNoControl(decoded, 'the request path');
   if (q >= 0) {
     for (const [k, v] of new URLSearchParams(req.url.slice(q + 1))) {
+      // eslint-disable-next-line no-control-regex -- naming the control characters is the point
       if (hasControlChars(k) || hasControlChars(v)) throw invalidInput(`query parameter "${k.replace(/[\u0000-\u001f\u007f]/g, '?')}" contains a control character`);
     }
   }
@@ -31,7 +32,8 @@ export async function checkRequestInput(req: FastifyRequest): Promise<void> {
 }
 
 /** Query parameters whose values are secrets: never written to the request log. */
-const SECRET_PARAMS = /^(_csrf_token|csrf_token|password|passwd|token|access_token|refresh_token|id_token|client_secret|code|secret|api_key|x-amz-signature|x-amz-credential|signature)$/i;
+const SECRET_PARAMS =
+  /^(_csrf_token|csrf_token|password|passwd|token|access_token|refresh_token|id_token|client_secret|code|secret|api_key|x-amz-signature|x-amz-credential|signature)$/i;
 
 /** The request URL for the log: values of secret-bearing query parameters replaced by `[redacted]`. */
 export function redactUrl(url: string): string {
@@ -63,6 +65,14 @@ export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: B
   const path = (err.rawPacket?.subarray(0, 4096).toString('latin1').split('\r\n', 1)[0] ?? '').split(' ')[1] ?? '';
   const body = /^\/v2(\/|$)/.test(path)
     ? JSON.stringify({ errors: [{ code: status === 400 ? 'INVALID_REQUEST' : status === 431 ? 'SIZE_INVALID' : 'UNAVAILABLE', message, detail: {} }] })
-    : JSON.stringify({ type: `${urlBase}/api/v1/error/invalid_request`, title: 'invalid_request', status, detail: message, error_message: message, error_type: 'invalid_request', message });
+    : JSON.stringify({
+        type: `${urlBase}/api/v1/error/invalid_request`,
+        title: 'invalid_request',
+        status,
+        detail: message,
+        error_message: message,
+        error_type: 'invalid_request',
+        message,
+      });
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

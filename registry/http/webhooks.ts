@@ -26,7 +26,11 @@ export async function webhooksPlugin(app: FastifyInstance, opts: { rt: Runtime }
 
   async function handle(req: FastifyRequest<{ Params: { uuid: string; namespace?: string; repository?: string } }>, reply: FastifyReply) {
     const creds = parseBasic(req.headers.authorization);
-    if (!creds) return reply.header('www-authenticate', 'Basic realm="webhooks"').code(401).send({ message: 'Authentication required: use the webhook URL of the trigger, with its $token credentials' });
+    if (!creds)
+      return reply
+        .header('www-authenticate', 'Basic realm="webhooks"')
+        .code(401)
+        .send({ message: 'Authentication required: use the webhook URL of the trigger, with its $token credentials' });
     const trigger = creds.username === ACCESS_TOKEN_USERNAME ? await rt.triggers.authenticateWebhook(req.params.uuid, creds.password) : null;
     const repo = trigger ? await rt.repositories.byId(trigger.repository_id) : null;
     const namespace = repo ? await rt.namespaces.byId(repo.namespace_id) : null;
@@ -44,7 +48,10 @@ export async function webhooksPlugin(app: FastifyInstance, opts: { rt: Runtime }
     try {
       await rt.writeGate.check(principal, repo, 'api');
       const prepared = rt.triggers.prepareWebhookBuild(trigger, body);
-      await rt.buildRequests.fromTrigger({ id: repo.id, namespace_id: repo.namespace_id, namespace: namespace.name, name: repo.name }, trigger, prepared, { principal, ip: req.ip });
+      await rt.buildRequests.fromTrigger({ id: repo.id, namespace_id: repo.namespace_id, namespace: namespace.name, name: repo.name }, trigger, prepared, {
+        principal,
+        ip: req.ip,
+      });
     } catch (err) {
       if (err instanceof SkipRequest) {
         req.log.info({ trigger: trigger.uuid, reason: err.message }, 'webhook skipped');

@@ -40,10 +40,10 @@ export class Blobs {
   /** Lock blob rows (against a concurrent GC deletion) and return those visible in the repository, by digest. */
   async lockVisible(q: Queryable, repoId: number, digests: string[]): Promise<Map<string, BlobRow>> {
     if (digests.length === 0) return new Map();
-    const r = await q.query<BlobRow>(
-      `SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = ANY($2::text[]) AND ${VISIBLE_IN_REPO} ORDER BY b.id FOR SHARE`,
-      [repoId, digests],
-    );
+    const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = ANY($2::text[]) AND ${VISIBLE_IN_REPO} ORDER BY b.id FOR SHARE`, [
+      repoId,
+      digests,
+    ]);
     return new Map(r.rows.map((b) => [b.digest, b]));
   }
 

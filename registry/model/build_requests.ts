@@ -107,7 +107,10 @@ export class BuildRequests {
     } else {
       const file = await this.userfiles.get(req.file_id!);
       if (!file?.digest) throw new BuildRequestInvalid(`File ${req.file_id} could not be found or is invalid`);
-      const used = await this.db.query<{ repository_id: number }>('SELECT DISTINCT repository_id FROM repository_build WHERE resource_key = $1 AND repository_id <> $2', [req.file_id, repo.id]);
+      const used = await this.db.query<{ repository_id: number }>('SELECT DISTINCT repository_id FROM repository_build WHERE resource_key = $1 AND repository_id <> $2', [
+        req.file_id,
+        repo.id,
+      ]);
       for (const { repository_id } of used.rows) {
         if (!(await opts.canWriteRepository(repository_id))) throw new BuildRequestInvalid(`File ${req.file_id} could not be found or is invalid`);
       }
@@ -176,7 +179,13 @@ export class BuildRequests {
       is_manual: build.job_config.is_manual,
       manual_user: build.job_config.manual_user,
     };
-    if (trigger) Object.assign(metadata, { trigger_id: trigger.uuid, trigger_kind: trigger.service, config: { ...trigger.config, credentials: undefined }, trigger_metadata: build.job_config.trigger_metadata });
+    if (trigger)
+      Object.assign(metadata, {
+        trigger_id: trigger.uuid,
+        trigger_kind: trigger.service,
+        config: { ...trigger.config, credentials: undefined },
+        trigger_metadata: build.job_config.trigger_metadata,
+      });
     this.logs.repoAction('build_dockerfile', who.principal, who.ip, { id: repo.id, namespace_id: repo.namespace_id, name: repo.name }, repo.namespace, metadata);
   }
 }

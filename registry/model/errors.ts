@@ -8,17 +8,7 @@ import type { DigestError } from '../oci/digest.js';
 import type { ManifestError } from '../oci/manifest.js';
 
 export type DomainErrorKind =
-  | 'unauthenticated'
-  | 'not_found'
-  | 'invalid'
-  | 'conflict'
-  | 'too_large'
-  | 'denied'
-  | 'quota_exceeded'
-  | 'read_only'
-  | 'too_many_requests'
-  | 'unsupported'
-  | 'storage_full';
+  'unauthenticated' | 'not_found' | 'invalid' | 'conflict' | 'too_large' | 'denied' | 'quota_exceeded' | 'read_only' | 'too_many_requests' | 'unsupported' | 'storage_full';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;

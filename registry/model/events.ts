@@ -95,7 +95,15 @@ export class Events {
         WHERE repository_id = $1 AND event = $2 AND number_of_failures < $3 AND ($4::uuid IS NULL OR uuid = $4::uuid)`,
       [repo.id, event, MAX_NOTIFICATION_FAILURES, opts.onlyUuid ?? null],
     );
-    return this.enqueueRepository(q, event, repo, rows.rows.map((r) => r.uuid), data, performer, opts);
+    return this.enqueueRepository(
+      q,
+      event,
+      repo,
+      rows.rows.map((r) => r.uuid),
+      data,
+      performer,
+      opts,
+    );
   }
 
   /** One queue item per notification uuid, in one INSERT. */
@@ -133,15 +141,24 @@ export class Events {
     );
     if (r.rows.length === 0) return 0;
     const repo = { id: repositoryId, name: r.rows[0].name, namespace: r.rows[0].namespace };
-    return this.enqueueRepository(q, 'repo_push', repo, r.rows.map((x) => x.uuid), { updated_tags: updatedTags }, performer, {});
+    return this.enqueueRepository(
+      q,
+      'repo_push',
+      repo,
+      r.rows.map((x) => x.uuid),
+      { updated_tags: updatedTags },
+      performer,
+      {},
+    );
   }
 
   /** Emit a namespace event (quota_warning, quota_error) in the producer's transaction. */
   async emitNamespace(q: Queryable, event: string, namespace: { id: number; name: string }, data: Record<string, unknown>): Promise<number> {
-    const rows = await q.query<{ uuid: string }>(
-      'SELECT uuid FROM namespace_notification WHERE namespace_id = $1 AND event = $2 AND number_of_failures < $3',
-      [namespace.id, event, MAX_NOTIFICATION_FAILURES],
-    );
+    const rows = await q.query<{ uuid: string }>('SELECT uuid FROM namespace_notification WHERE namespace_id = $1 AND event = $2 AND number_of_failures < $3', [
+      namespace.id,
+      event,
+      MAX_NOTIFICATION_FAILURES,
+    ]);
     if (rows.rows.length === 0) return 0;
     const eventData = this.namespacePayload(namespace.name, data);
     const queue = this.queues.queue(NOTIFICATION_QUEUE);

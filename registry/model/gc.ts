@@ -193,10 +193,7 @@ export class GarbageCollector {
       const locked = await q.query<{ digest: string; size: number }>('SELECT digest, size FROM blob WHERE id = $1 FOR UPDATE SKIP LOCKED', [id]);
       const blob = locked.rows[0];
       if (!blob) return null;
-      const used = await q.query(
-        `SELECT 1 WHERE EXISTS (SELECT 1 FROM manifest_blob WHERE blob_id = $1) OR EXISTS (SELECT 1 FROM uploaded_blob WHERE blob_id = $1)`,
-        [id],
-      );
+      const used = await q.query(`SELECT 1 WHERE EXISTS (SELECT 1 FROM manifest_blob WHERE blob_id = $1) OR EXISTS (SELECT 1 FROM uploaded_blob WHERE blob_id = $1)`, [id]);
       if (used.rows.length > 0) return null;
       await this.store.delete(blob.digest);
       await q.query('DELETE FROM blob WHERE id = $1', [id]);

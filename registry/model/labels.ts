@@ -24,7 +24,20 @@ export function labelView(l: LabelRow): Record<string, unknown> {
 
 export const LABEL_KEY_PATTERN = /^[a-z0-9](([a-z0-9]|[-.](?![.-]))*[a-z0-9])?$/;
 export const LABEL_MEDIA_TYPES = ['text/plain', 'application/json'] as const;
-const DEFAULT_RESERVED = ['com.docker.', 'io.docker.', 'org.dockerproject.', 'org.opencontainers.', 'io.cncf.', 'io.kubernetes.', 'io.k8s.', 'io.quay', 'com.coreos', 'com.tectonic', 'internal', 'quay'];
+const DEFAULT_RESERVED = [
+  'com.docker.',
+  'io.docker.',
+  'org.dockerproject.',
+  'org.opencontainers.',
+  'io.cncf.',
+  'io.kubernetes.',
+  'io.k8s.',
+  'io.quay',
+  'com.coreos',
+  'com.tectonic',
+  'internal',
+  'quay',
+];
 
 /** Image configs Quay reads labels from (Docker and OCI image configs). */
 const IMAGE_CONFIG_TYPES = new Set(['application/vnd.docker.container.image.v1+json', 'application/vnd.oci.image.config.v1+json']);
@@ -61,10 +74,10 @@ export class Labels {
   }
 
   async list(manifestId: number, prefix?: string): Promise<LabelRow[]> {
-    const r = await this.db.query<LabelRow>(
-      `SELECT * FROM manifest_label WHERE manifest_id = $1 AND ($2::text IS NULL OR starts_with(key, $2)) ORDER BY id`,
-      [manifestId, prefix ?? null],
-    );
+    const r = await this.db.query<LabelRow>(`SELECT * FROM manifest_label WHERE manifest_id = $1 AND ($2::text IS NULL OR starts_with(key, $2)) ORDER BY id`, [
+      manifestId,
+      prefix ?? null,
+    ]);
     return r.rows;
   }
 
@@ -75,10 +88,13 @@ export class Labels {
   }
 
   async add(manifestId: number, key: string, value: string, mediaType: string, source: LabelRow['source_type'], q: Queryable = this.db): Promise<LabelRow> {
-    const r = await q.query<LabelRow>(
-      'INSERT INTO manifest_label (manifest_id, key, value, media_type, source_type) VALUES ($1, $2, $3, $4, $5) RETURNING *',
-      [manifestId, key, value, mediaType, source],
-    );
+    const r = await q.query<LabelRow>('INSERT INTO manifest_label (manifest_id, key, value, media_type, source_type) VALUES ($1, $2, $3, $4, $5) RETURNING *', [
+      manifestId,
+      key,
+      value,
+      mediaType,
+      source,
+    ]);
     return r.rows[0];
   }
 
@@ -113,10 +129,7 @@ export class Labels {
    * configLabels before the transaction) become labels; on every push, `quay.expires-after` sets the expiry of
    * the tags this push pointed at it.
    */
-  async onManifestPushed(
-    q: Queryable,
-    p: { repositoryId: number; manifestId: number; inserted: boolean; tags: string[]; configLabels: Array<[string, string]> },
-  ): Promise<void> {
+  async onManifestPushed(q: Queryable, p: { repositoryId: number; manifestId: number; inserted: boolean; tags: string[]; configLabels: Array<[string, string]> }): Promise<void> {
     if (p.inserted) {
       for (const [key, value] of p.configLabels) await this.add(p.manifestId, key, value, 'text/plain', 'manifest', q);
     }
@@ -148,8 +161,10 @@ function labelsOf(bytes: Buffer): Array<[string, string]> {
   }
   const labels = (config as { config?: { Labels?: unknown } } | null)?.config?.Labels;
   if (!labels || typeof labels !== 'object') return [];
-  return Object.entries(labels as Record<string, unknown>)
-    // Postgres cannot store NUL: such a label is dropped, the push stands.
-    .filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].includes('\u0000') && !e[1].includes('\u0000'))
-    .slice(0, MAX_LABELS);
+  return (
+    Object.entries(labels as Record<string, unknown>)
+      // Postgres cannot store NUL: such a label is dropped, the push stands.
+      .filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].includes('\u0000') && !e[1].includes('\u0000'))
+      .slice(0, MAX_LABELS)
+  );
 }

@@ -145,7 +145,10 @@ export class Manifests {
             );
       const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
       if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new Invalid('reference', `manifest unknown to registry: ${missingChild}`, { digest: missingChild });
-      const stored = new Map<string, number>([...[...found.values()].map((b): [string, number] => [b.digest, b.size]), ...children.rows.map((c): [string, number] => [c.digest, c.size])]);
+      const stored = new Map<string, number>([
+        ...[...found.values()].map((b): [string, number] => [b.digest, b.size]),
+        ...children.rows.map((c): [string, number] => [c.digest, c.size]),
+      ]);
       const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
       if (lying) {
         throw new Invalid('manifest', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, { digest: lying.digest });
@@ -182,10 +185,11 @@ export class Manifests {
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
       if (ins.rows[0].inserted && found.size > 0) {
-        await q.query(
-          'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
-          [manifestId, [...found.values()].map((b) => b.id), repoId],
-        );
+        await q.query('INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING', [
+          manifestId,
+          [...found.values()].map((b) => b.id),
+          repoId,
+        ]);
         referencedBlobs = true;
       }
     });
@@ -244,10 +248,10 @@ export class Manifests {
    */
   async deleteByDigest(repoId: number, digest: string): Promise<string[] | null> {
     const ended = await this.db.tx(async (q) => {
-      const r = await q.query<{ id: number }>(
-        'UPDATE manifest SET deleted_at = now() WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL RETURNING id',
-        [repoId, digest],
-      );
+      const r = await q.query<{ id: number }>('UPDATE manifest SET deleted_at = now() WHERE repository_id = $1 AND digest = $2 AND deleted_at IS NULL RETURNING id', [
+        repoId,
+        digest,
+      ]);
       if (!r.rows[0]) return null;
       return this.tags.endForManifest(q, r.rows[0].id);
     });

@@ -140,10 +140,9 @@ export class RepoMirrors {
 
   /** Emit a sync event for the mirrored repository in the transaction `q` (so it exists exactly when the state change commits). */
   private async emit(q: Queryable, repositoryId: number, kind: string, message: string): Promise<void> {
-    const r = await q.query<{ name: string; namespace: string }>(
-      'SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1',
-      [repositoryId],
-    );
+    const r = await q.query<{ name: string; namespace: string }>('SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1', [
+      repositoryId,
+    ]);
     if (r.rows[0]) await this.events.emitRepository(q, kind, { id: repositoryId, ...r.rows[0] }, { message });
   }
 
@@ -181,16 +180,33 @@ export class RepoMirrors {
    * Create the configuration, put the repository in MIRROR state and give the robot `write` on it (when it
    * has less), in one transaction. False when the repository already has one.
    */
-  async create(repo: RepositoryRow, robot: NamespaceRow, c: Omit<MirrorRow, 'repository_id' | 'robot_id' | 'sync_expiration_date' | 'sync_retries_remaining' | 'sync_status' | 'sync_transaction_id' | 'sync_worker'>): Promise<boolean> {
+  async create(
+    repo: RepositoryRow,
+    robot: NamespaceRow,
+    c: Omit<MirrorRow, 'repository_id' | 'robot_id' | 'sync_expiration_date' | 'sync_retries_remaining' | 'sync_status' | 'sync_transaction_id' | 'sync_worker'>,
+  ): Promise<boolean> {
     return this.db.tx(async (q) => {
       const r = await q.query(
         `INSERT INTO repo_mirror_config (repository_id, is_enabled, external_reference, username_enc, password_enc, verify_tls, unsigned_images,
            http_proxy, https_proxy, no_proxy, robot_id, tag_rules, architecture_filter, sync_interval, sync_start_date, skopeo_timeout_interval)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (repository_id) DO NOTHING`,
         [
-          repo.id, c.is_enabled, c.external_reference, c.username_enc, c.password_enc, c.verify_tls, c.unsigned_images,
-          c.http_proxy, c.https_proxy, c.no_proxy, robot.id, JSON.stringify(c.tag_rules), JSON.stringify(c.architecture_filter),
-          c.sync_interval, c.sync_start_date, c.skopeo_timeout_interval,
+          repo.id,
+          c.is_enabled,
+          c.external_reference,
+          c.username_enc,
+          c.password_enc,
+          c.verify_tls,
+          c.unsigned_images,
+          c.http_proxy,
+          c.https_proxy,
+          c.no_proxy,
+          robot.id,
+          JSON.stringify(c.tag_rules),
+          JSON.stringify(c.architecture_filter),
+          c.sync_interval,
+          c.sync_start_date,
+          c.skopeo_timeout_interval,
         ],
       );
       if (r.rowCount === 0) return false;

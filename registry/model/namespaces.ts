@@ -77,10 +77,7 @@ export class Namespaces {
   }
 
   /** Create a user with its namespace. Name rules and uniqueness (across users, orgs and robots) are checked here. */
-  async createUser(
-    input: { name: string; password: string | null; email: string | null; superuser?: boolean },
-    q: Queryable = this.db,
-  ): Promise<NamespaceRow> {
+  async createUser(input: { name: string; password: string | null; email: string | null; superuser?: boolean }, q: Queryable = this.db): Promise<NamespaceRow> {
     if (!validNamespaceName(input.name)) {
       throw new Invalid('name', `Invalid username "${input.name}": use 2-255 lowercase letters, digits and single . _ - separators`);
     }

@@ -69,10 +69,9 @@ export class Notifications {
 
   /** Whose notifications a user sees: its own and those of the organizations it administers (an admin team). */
   async targetsOf(userId: number): Promise<number[]> {
-    const r = await this.db.query<{ org_id: number }>(
-      `SELECT DISTINCT t.org_id FROM team t JOIN team_member m ON m.team_id = t.id WHERE m.member_id = $1 AND t.role = 'admin'`,
-      [userId],
-    );
+    const r = await this.db.query<{ org_id: number }>(`SELECT DISTINCT t.org_id FROM team t JOIN team_member m ON m.team_id = t.id WHERE m.member_id = $1 AND t.role = 'admin'`, [
+      userId,
+    ]);
     return [userId, ...r.rows.map((x) => x.org_id)];
   }
 

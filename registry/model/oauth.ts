@@ -82,7 +82,16 @@ export class OAuthApps {
     const r = await this.db.query<AppRow>(
       `INSERT INTO oauth_application (client_id, client_secret_enc, namespace_id, name, description, redirect_uri, application_uri, avatar_email)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-      [clientId, this.box.seal(generateSecret(40)), owner.id, input.name, input.description ?? '', input.redirect_uri ?? '', input.application_uri ?? '', input.avatar_email ?? null],
+      [
+        clientId,
+        this.box.seal(generateSecret(40)),
+        owner.id,
+        input.name,
+        input.description ?? '',
+        input.redirect_uri ?? '',
+        input.application_uri ?? '',
+        input.avatar_email ?? null,
+      ],
     );
     return r.rows[0];
   }
@@ -125,13 +134,26 @@ export class OAuthApps {
   }
 
   /** Issue a token for `user` with `scope`; the secret is returned once and only its hash is kept. */
-  async createToken(app: AppRow, user: NamespaceRow, input: { name: string; scope: string; expirationS?: number | null; createdBy?: number }): Promise<{ token: string; view: TokenView }> {
+  async createToken(
+    app: AppRow,
+    user: NamespaceRow,
+    input: { name: string; scope: string; expirationS?: number | null; createdBy?: number },
+  ): Promise<{ token: string; view: TokenView }> {
     const token = generateSecret(OAUTH_NAME_LENGTH * 2);
     const r = await this.db.query<{ uuid: string }>(
       `INSERT INTO oauth_access_token (application_id, user_id, created_by_id, name, scope, token_name, token_hash, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::bigint IS NULL THEN NULL ELSE now() + make_interval(secs => $8::bigint) END)
        RETURNING uuid`,
-      [app.id, user.id, input.createdBy ?? user.id, input.name, input.scope, token.slice(0, OAUTH_NAME_LENGTH), hashToken(token.slice(OAUTH_NAME_LENGTH)), input.expirationS ?? null],
+      [
+        app.id,
+        user.id,
+        input.createdBy ?? user.id,
+        input.name,
+        input.scope,
+        token.slice(0, OAUTH_NAME_LENGTH),
+        hashToken(token.slice(OAUTH_NAME_LENGTH)),
+        input.expirationS ?? null,
+      ],
     );
     const view = (await this.tokens(app)).find((t) => t.uuid === r.rows[0].uuid)!;
     return { token, view };

@@ -74,10 +74,10 @@ export class Organizations {
       );
       const org = r.rows[0];
       if (!org) throw invalid('A user or organization with this name already exists');
-      const team = await q.query<{ id: number }>(
-        `INSERT INTO team (org_id, name, role, description) VALUES ($1, $2, 'admin', 'Organization owners') RETURNING id`,
-        [org.id, OWNERS_TEAM],
-      );
+      const team = await q.query<{ id: number }>(`INSERT INTO team (org_id, name, role, description) VALUES ($1, $2, 'admin', 'Organization owners') RETURNING id`, [
+        org.id,
+        OWNERS_TEAM,
+      ]);
       await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2)', [team.rows[0].id, input.creator.id]);
       return org;
     });
@@ -230,10 +230,7 @@ export class Organizations {
   }
 
   async list(afterName: string, limit: number): Promise<NamespaceRow[]> {
-    const r = await this.db.query<NamespaceRow>(
-      "SELECT * FROM namespace WHERE kind = 'org' AND name COLLATE \"C\" > $1 ORDER BY name COLLATE \"C\" LIMIT $2",
-      [afterName, limit],
-    );
+    const r = await this.db.query<NamespaceRow>('SELECT * FROM namespace WHERE kind = \'org\' AND name COLLATE "C" > $1 ORDER BY name COLLATE "C" LIMIT $2', [afterName, limit]);
     return r.rows;
   }
 }

@@ -51,12 +51,24 @@ export const MAX_QUOTA_BYTES = 2 ** 63 - 1;
 
 const UNITS: Record<string, number> = {
   B: 1,
-  K: 1024, KB: 1000, KIB: 1024,
-  M: 1024 ** 2, MB: 1000 ** 2, MIB: 1024 ** 2,
-  G: 1024 ** 3, GB: 1000 ** 3, GIB: 1024 ** 3,
-  T: 1024 ** 4, TB: 1000 ** 4, TIB: 1024 ** 4,
-  P: 1024 ** 5, PB: 1000 ** 5, PIB: 1024 ** 5,
-  E: 1024 ** 6, EB: 1000 ** 6, EIB: 1024 ** 6,
+  K: 1024,
+  KB: 1000,
+  KIB: 1024,
+  M: 1024 ** 2,
+  MB: 1000 ** 2,
+  MIB: 1024 ** 2,
+  G: 1024 ** 3,
+  GB: 1000 ** 3,
+  GIB: 1024 ** 3,
+  T: 1024 ** 4,
+  TB: 1000 ** 4,
+  TIB: 1024 ** 4,
+  P: 1024 ** 5,
+  PB: 1000 ** 5,
+  PIB: 1024 ** 5,
+  E: 1024 ** 6,
+  EB: 1000 ** 6,
+  EIB: 1024 ** 6,
 };
 
 /** `"10 GiB"`, `"500MB"`, `"1.5 T"` → bytes; null when not understood. */
@@ -301,10 +313,11 @@ export class Quotas {
 
   /** Add a limit; null when the same type and threshold exist already. */
   async addLimit(quotaId: number, type: LimitType, thresholdPercent: number): Promise<QuotaLimitRow | null> {
-    const r = await this.db.query<QuotaLimitRow>(
-      'INSERT INTO quota_limit (quota_id, type, threshold_percent) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *',
-      [quotaId, type, thresholdPercent],
-    );
+    const r = await this.db.query<QuotaLimitRow>('INSERT INTO quota_limit (quota_id, type, threshold_percent) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *', [
+      quotaId,
+      type,
+      thresholdPercent,
+    ]);
     if (r.rows[0]) await this.limitsChanged(quotaId);
     return r.rows[0] ?? null;
   }

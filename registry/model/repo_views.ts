@@ -22,7 +22,8 @@ export interface RepoListQuery {
 }
 
 /** `last_modified`: the newest start of a live tag, in epoch seconds, as Quay counts it. */
-const lastModified = (now: string) => `(SELECT max(t.start_ms) / 1000 FROM tag t WHERE t.repository_id = r.id AND t.start_ms <= ${now} AND (t.end_ms IS NULL OR t.end_ms > ${now}))`;
+const lastModified = (now: string) =>
+  `(SELECT max(t.start_ms) / 1000 FROM tag t WHERE t.repository_id = r.id AND t.start_ms <= ${now} AND (t.end_ms IS NULL OR t.end_ms > ${now}))`;
 
 /** Days of usage counted for `popularity`. */
 const POPULARITY_DAYS = 30;

@@ -53,10 +53,10 @@ export class Robots {
     const name = `${owner.name}+${short}`;
     const token = generateSecret(ROBOT_TOKEN_LENGTH);
     return this.db.tx(async (q) => {
-      const r = await q.query<NamespaceRow>(
-        `INSERT INTO namespace (name, kind, robot_owner_id) VALUES ($1, 'robot', $2) ON CONFLICT (name) DO NOTHING RETURNING *`,
-        [name, owner.id],
-      );
+      const r = await q.query<NamespaceRow>(`INSERT INTO namespace (name, kind, robot_owner_id) VALUES ($1, 'robot', $2) ON CONFLICT (name) DO NOTHING RETURNING *`, [
+        name,
+        owner.id,
+      ]);
       if (!r.rows[0]) throw invalid(`Existing robot with name: ${name}`);
       const a = await q.query<RobotRow>(
         `INSERT INTO robot_account (robot_id, token_enc, description, unstructured_metadata) VALUES ($1, $2, $3, $4)
@@ -80,10 +80,11 @@ export class Robots {
 
   async update(owner: NamespaceRow, short: string, input: { description?: string; metadata?: Record<string, unknown> }): Promise<RobotView> {
     const robot = await this.get(owner, short);
-    await this.db.query(
-      'UPDATE robot_account SET description = COALESCE($2, description), unstructured_metadata = COALESCE($3, unstructured_metadata) WHERE robot_id = $1',
-      [robot.id, input.description ?? null, input.metadata ? JSON.stringify(input.metadata) : null],
-    );
+    await this.db.query('UPDATE robot_account SET description = COALESCE($2, description), unstructured_metadata = COALESCE($3, unstructured_metadata) WHERE robot_id = $1', [
+      robot.id,
+      input.description ?? null,
+      input.metadata ? JSON.stringify(input.metadata) : null,
+    ]);
     return this.get(owner, short);
   }
 

@@ -59,7 +59,13 @@ export class Search {
         LIMIT $${params.length - 1} OFFSET $${params.length}`,
       params,
     );
-    return r.rows.map((row) => ({ id: Number(row.id), name: String(row.name), description: String(row.description ?? ''), visibility: row.visibility as 'public' | 'private', namespace: namespaceOf(row, 'n_') }));
+    return r.rows.map((row) => ({
+      id: Number(row.id),
+      name: String(row.name),
+      description: String(row.description ?? ''),
+      visibility: row.visibility as 'public' | 'private',
+      namespace: namespaceOf(row, 'n_'),
+    }));
   }
 
   /** Users and organizations named `prefix…` that own a repository `p` can see (robots never). */
@@ -132,5 +138,7 @@ export async function repositoryUsage(db: Db, ids: number[]): Promise<Map<number
        FROM repository r WHERE r.id = ANY($1::bigint[])`,
     [ids, now],
   );
-  return new Map(r.rows.map((row) => [Number(row.id), { last_modified: row.last_modified === null ? null : Number(row.last_modified), stars: row.stars, popularity: row.popularity }]));
+  return new Map(
+    r.rows.map((row) => [Number(row.id), { last_modified: row.last_modified === null ? null : Number(row.last_modified), stars: row.stars, popularity: row.popularity }]),
+  );
 }

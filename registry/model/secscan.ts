@@ -101,7 +101,8 @@ export class SecurityScanner {
     if (!this.enabled || !p.inserted) return;
     await q.query('INSERT INTO manifest_security_status (manifest_id, repository_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [p.manifestId, p.repositoryId]);
     // The queue item (committed with the push) starts indexing at once; the periodic pass is the safety net.
-    if (this.config.SECURITY_SCANNER_V4_INDEXING) await this.queues.queue(SECSCAN_INDEX_QUEUE).put([String(p.repositoryId), String(p.manifestId)], { manifest_id: p.manifestId }, {}, q);
+    if (this.config.SECURITY_SCANNER_V4_INDEXING)
+      await this.queues.queue(SECSCAN_INDEX_QUEUE).put([String(p.repositoryId), String(p.manifestId)], { manifest_id: p.manifestId }, {}, q);
   }
 
   /**
@@ -129,14 +130,15 @@ export class SecurityScanner {
   async claim(state: string, limit: number, onlyManifest: number | null = null): Promise<ClaimRow[]> {
     const threshold = this.config.SECURITY_SCANNER_V4_REINDEX_THRESHOLD;
     return this.db.tx(async (q) => {
-      if (onlyManifest === null) await q.query(
-        `INSERT INTO manifest_security_status (manifest_id, repository_id)
+      if (onlyManifest === null)
+        await q.query(
+          `INSERT INTO manifest_security_status (manifest_id, repository_id)
          SELECT m.id, m.repository_id FROM manifest m
           WHERE NOT EXISTS (SELECT 1 FROM manifest_security_status s WHERE s.manifest_id = m.id)
           ORDER BY m.id DESC LIMIT $1
          ON CONFLICT DO NOTHING`,
-        [limit * 4],
-      );
+          [limit * 4],
+        );
       const r = await q.query<ClaimRow>(
         `SELECT manifest_id, repository_id, index_status, last_indexed, metadata_json FROM manifest_security_status
           WHERE ($4::bigint IS NULL OR manifest_id = $4) AND (index_status = ${IndexStatus.PENDING}
@@ -225,7 +227,13 @@ export class SecurityScanner {
     }));
     let outcome: IndexOutcome;
     try {
-      outcome = await this.backend.index({ manifestId: row.manifest_id, manifestDigest: manifest.digest, namespace: manifest.namespace, repository: manifest.repository, layers: indexLayers });
+      outcome = await this.backend.index({
+        manifestId: row.manifest_id,
+        manifestDigest: manifest.digest,
+        namespace: manifest.namespace,
+        repository: manifest.repository,
+        layers: indexLayers,
+      });
     } catch (err) {
       if (err instanceof ScannerUnavailable) {
         // Quay counts this as a failure too; the manifest shows `failed` until the retry after the threshold.
@@ -359,7 +367,13 @@ export class SecurityScanner {
         const v = n.vulnerability ?? {};
         return this.events.emitRepository(q, 'vulnerability_found', repo, {
           tags,
-          vulnerability: { id: v.name ?? '', description: v.description ?? '', link: v.links ?? '', priority: v.normalized_severity ?? 'Unknown', has_fix: Boolean(fixedBy(v.fixed_in_version)) },
+          vulnerability: {
+            id: v.name ?? '',
+            description: v.description ?? '',
+            link: v.links ?? '',
+            priority: v.normalized_severity ?? 'Unknown',
+            has_fix: Boolean(fixedBy(v.fixed_in_version)),
+          },
         });
       });
     }
@@ -367,16 +381,18 @@ export class SecurityScanner {
   }
 
   private async repoNames(q: Queryable, repositoryId: number): Promise<{ id: number; namespace: string; name: string } | null> {
-    const r = await q.query<{ name: string; namespace: string }>('SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1', [repositoryId]);
+    const r = await q.query<{ name: string; namespace: string }>('SELECT r.name, n.name AS namespace FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE r.id = $1', [
+      repositoryId,
+    ]);
     return r.rows[0] ? { id: repositoryId, ...r.rows[0] } : null;
   }
 
   /** Live tag names of a manifest (up to 100), for event payloads. */
   async tagsOf(q: Queryable, manifestId: number): Promise<string[]> {
-    const r = await q.query<{ name: string }>(
-      `SELECT DISTINCT t.name FROM tag t WHERE t.manifest_id = $1 AND ${LIVE('t', '$2')} ORDER BY t.name LIMIT 100`,
-      [manifestId, Date.now()],
-    );
+    const r = await q.query<{ name: string }>(`SELECT DISTINCT t.name FROM tag t WHERE t.manifest_id = $1 AND ${LIVE('t', '$2')} ORDER BY t.name LIMIT 100`, [
+      manifestId,
+      Date.now(),
+    ]);
     return r.rows.map((x) => x.name);
   }
 }

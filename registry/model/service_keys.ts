@@ -133,7 +133,14 @@ export class ServiceKeys {
    * A superuser's preshared key: a fresh RSA 2048 pair whose kid is the JWK thumbprint (RFC 7638), approved
    * by that superuser at once. Returns the private key as PEM; it is not stored anywhere.
    */
-  async createPreshared(input: { service: string; name: string; metadata: Record<string, unknown>; expiration: Date | null; notes: string; approverId: number }): Promise<{ key: ServiceKeyRow; privatePem: string; publicPem: string }> {
+  async createPreshared(input: {
+    service: string;
+    name: string;
+    metadata: Record<string, unknown>;
+    expiration: Date | null;
+    notes: string;
+    approverId: number;
+  }): Promise<{ key: ServiceKeyRow; privatePem: string; publicPem: string }> {
     if (!SERVICE_NAME.test(input.service)) throw new ServiceKeyError('invalid_service', `Invalid service name: ${input.service}`);
     const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = publicJwk(pair.publicKey.export({ format: 'jwk' }));
@@ -151,7 +158,14 @@ export class ServiceKeys {
   }
 
   /** A key a service submitted for itself: stored unapproved, and every superuser is told (service_key_submitted). */
-  async submit(input: { kid: string; service: string; jwk: JWK; metadata: Record<string, unknown>; expiration: Date | null; rotationDuration: number | null }): Promise<ServiceKeyRow> {
+  async submit(input: {
+    kid: string;
+    service: string;
+    jwk: JWK;
+    metadata: Record<string, unknown>;
+    expiration: Date | null;
+    rotationDuration: number | null;
+  }): Promise<ServiceKeyRow> {
     if (!SERVICE_NAME.test(input.service)) throw new ServiceKeyError('invalid_service', `Invalid service name: ${input.service}`);
     const superusers = await this.superuserIds();
     return this.db.tx(async (q) => {
@@ -205,7 +219,11 @@ export class ServiceKeys {
 
   /** Sets the friendly name (when given) and merges `metadata` into the key's. */
   async update(kid: string, name: string | undefined, metadata: Record<string, unknown> | undefined): Promise<void> {
-    const r = await this.db.query('UPDATE service_key SET name = COALESCE($2, name), metadata = metadata || $3::jsonb WHERE kid = $1', [kid, name ?? null, JSON.stringify(metadata ?? {})]);
+    const r = await this.db.query('UPDATE service_key SET name = COALESCE($2, name), metadata = metadata || $3::jsonb WHERE kid = $1', [
+      kid,
+      name ?? null,
+      JSON.stringify(metadata ?? {}),
+    ]);
     if (!r.rowCount) throw new ServiceKeyError('not_found', `No service key ${kid}`);
   }
 

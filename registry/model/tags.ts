@@ -95,10 +95,7 @@ export class Tags {
   constructor(private readonly db: Db) {}
 
   async live(repoId: number, name: string, q: Queryable = this.db, now = Date.now()): Promise<TagRow | null> {
-    const r = await q.query<TagRow>(
-      `SELECT * FROM tag t WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`,
-      [repoId, name, now],
-    );
+    const r = await q.query<TagRow>(`SELECT * FROM tag t WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$3')} ORDER BY t.start_ms DESC LIMIT 1`, [repoId, name, now]);
     return r.rows[0] ?? null;
   }
 
@@ -114,13 +111,7 @@ export class Tags {
     const current = await this.live(repoId, name, q, now);
     if (current && current.manifest_id === manifestId && !opts.reversion) return 'unchanged';
     if (current) await q.query('UPDATE tag SET end_ms = GREATEST($2::bigint, start_ms), expiry_state = NULL WHERE id = $1', [current.id, now]);
-    await q.query('INSERT INTO tag (repository_id, name, manifest_id, start_ms, reversion) VALUES ($1, $2, $3, $4, $5)', [
-      repoId,
-      name,
-      manifestId,
-      now,
-      opts.reversion ?? false,
-    ]);
+    await q.query('INSERT INTO tag (repository_id, name, manifest_id, start_ms, reversion) VALUES ($1, $2, $3, $4, $5)', [repoId, name, manifestId, now, opts.reversion ?? false]);
     return current ? 'moved' : 'created';
   }
 
@@ -214,7 +205,12 @@ export class Tags {
    * Sets (or with null clears) when the live tag expires. With `bounds` (Quay's change_tag_expiration), the
    * time is clamped to [tag start + minS, tag start + maxS]. Returns the previous and the stored end.
    */
-  async setExpiration(repoId: number, name: string, endMs: number | null, bounds?: { minS: number; maxS: number }): Promise<{ previous: number | null; end: number | null } | undefined> {
+  async setExpiration(
+    repoId: number,
+    name: string,
+    endMs: number | null,
+    bounds?: { minS: number; maxS: number },
+  ): Promise<{ previous: number | null; end: number | null } | undefined> {
     return this.db.tx(async (q) => {
       await this.lock(q, repoId, name);
       const current = await this.live(repoId, name, q);

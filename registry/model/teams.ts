@@ -67,7 +67,13 @@ export class Teams {
    * Create the team or change its role and description. Demoting an admin team must not take away the
    * caller's last admin team, and the organization must keep an admin.
    */
-  async upsert(org: NamespaceRow, name: string, role: TeamRole, description: string | undefined, caller: number): Promise<{ team: TeamRow; created: boolean; previous: TeamRow | null }> {
+  async upsert(
+    org: NamespaceRow,
+    name: string,
+    role: TeamRole,
+    description: string | undefined,
+    caller: number,
+  ): Promise<{ team: TeamRow; created: boolean; previous: TeamRow | null }> {
     if (!validNamespaceName(name)) throw invalid(`Invalid team name "${name}": ${NAME_RULE}`);
     return this.db.tx(async (q) => {
       const existing = (await q.query<TeamRow>('SELECT * FROM team WHERE org_id = $1 AND name = $2 FOR UPDATE', [org.id, name])).rows[0];
@@ -90,7 +96,10 @@ export class Teams {
         throw invalid(`Deleting team '${team.name}' would remove admin ability for the calling user in organization '${org.name}'`);
       }
       const invites = await q.query<{ code: string }>('SELECT code FROM team_invite WHERE team_id = $1', [team.id]);
-      await dropInviteNotifications(q, invites.rows.map((x) => x.code));
+      await dropInviteNotifications(
+        q,
+        invites.rows.map((x) => x.code),
+      );
       await q.query('DELETE FROM team WHERE id = $1', [team.id]);
       await assertHasAdmin(q, org);
     });
@@ -98,10 +107,10 @@ export class Teams {
 
   /** Is `team` the caller's only admin team in the organization? (Superusers acting on others' orgs have none.) */
   private async isOnlyAdminTeamOf(q: Queryable, org: NamespaceRow, team: TeamRow, caller: number): Promise<boolean> {
-    const r = await q.query<{ id: number }>(
-      `SELECT t.id FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND t.role = 'admin' AND m.member_id = $2`,
-      [org.id, caller],
-    );
+    const r = await q.query<{ id: number }>(`SELECT t.id FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND t.role = 'admin' AND m.member_id = $2`, [
+      org.id,
+      caller,
+    ]);
     return r.rows.length === 1 && r.rows[0].id === team.id;
   }
 
@@ -137,7 +146,10 @@ export class Teams {
       if (!invite) {
         await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2)', [team.id, member.id]);
         const dropped = await q.query<{ code: string }>('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2 RETURNING code', [team.id, member.id]);
-        await dropInviteNotifications(q, dropped.rows.map((x) => x.code));
+        await dropInviteNotifications(
+          q,
+          dropped.rows.map((x) => x.code),
+        );
         return { invited: false };
       }
       const created = await q.query<{ code: string; inviter: string | null }>(
@@ -162,7 +174,10 @@ export class Teams {
     await this.db.tx(async (q) => {
       const inv = await q.query<{ code: string }>('DELETE FROM team_invite WHERE team_id = $1 AND user_id = $2 RETURNING code', [team.id, member.id]);
       if (inv.rowCount > 0) {
-        await dropInviteNotifications(q, inv.rows.map((x) => x.code));
+        await dropInviteNotifications(
+          q,
+          inv.rows.map((x) => x.code),
+        );
         return;
       }
       if (member.id === caller && team.role === 'admin' && (await this.isOnlyAdminTeamOf(q, org, team, caller))) {
@@ -211,10 +226,10 @@ export class Teams {
 
   /** The teams of an organization that a member belongs to. */
   async teamsOf(org: NamespaceRow, memberId: number): Promise<string[]> {
-    const r = await this.db.query<{ name: string }>(
-      'SELECT t.name FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND m.member_id = $2 ORDER BY t.name',
-      [org.id, memberId],
-    );
+    const r = await this.db.query<{ name: string }>('SELECT t.name FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $1 AND m.member_id = $2 ORDER BY t.name', [
+      org.id,
+      memberId,
+    ]);
     return r.rows.map((x) => x.name);
   }
 }

@@ -67,18 +67,13 @@ export const CUSTOM_GIT_PAYLOAD = Type.Object({
   commit: Type.String({ pattern: '^([A-Fa-f0-9]{7,})$' }),
   ref: Type.String({ pattern: '^refs/(heads|tags|remotes)/(.+)$' }),
   default_branch: Str,
-  commit_info: Type.Optional(
-    Type.Object({ url: Str, message: Str, date: Str, author: Type.Optional(Person), committer: Type.Optional(Person) }),
-  ),
+  commit_info: Type.Optional(Type.Object({ url: Str, message: Str, date: Str, author: Type.Optional(Person), committer: Type.Optional(Person) })),
 });
 
 const GithubUser = Type.Object({ username: Type.Optional(Str), html_url: Type.Optional(Str), avatar_url: Type.Optional(Str) });
 const GITHUB_PAYLOAD = Type.Object({
   ref: Str,
-  head_commit: Type.Union([
-    Type.Null(),
-    Type.Object({ id: Str, url: Str, message: Str, timestamp: Str, author: Type.Optional(GithubUser), committer: Type.Optional(GithubUser) }),
-  ]),
+  head_commit: Type.Union([Type.Null(), Type.Object({ id: Str, url: Str, message: Str, timestamp: Str, author: Type.Optional(GithubUser), committer: Type.Optional(GithubUser) })]),
   repository: Type.Object({ ssh_url: Str, default_branch: Type.Optional(Type.Union([Str, Type.Null()])) }),
 });
 

@@ -189,7 +189,16 @@ export function isActive(t: Pick<TriggerRow, 'config'>): boolean {
   return Array.isArray(t.config.credentials);
 }
 
-const USER_CONFIG_KEYS = ['build_source', 'dockerfile_path', 'context', 'branchtag_regex', 'default_tag_from_ref', 'latest_for_default_branch', 'tag_templates', 'master_branch'] as const;
+const USER_CONFIG_KEYS = [
+  'build_source',
+  'dockerfile_path',
+  'context',
+  'branchtag_regex',
+  'default_tag_from_ref',
+  'latest_for_default_branch',
+  'tag_templates',
+  'master_branch',
+] as const;
 
 export class Triggers {
   constructor(
@@ -200,10 +209,11 @@ export class Triggers {
 
   /** A new, inactive trigger of `service` on the repository, connected to `userId`. */
   async create(repositoryId: number, service: TriggerService, userId: number | null): Promise<TriggerRow> {
-    const r = await this.db.query<{ id: number }>(
-      'INSERT INTO build_trigger (service, repository_id, connected_user_id) VALUES ($1, $2, $3) RETURNING id',
-      [service, repositoryId, userId],
-    );
+    const r = await this.db.query<{ id: number }>('INSERT INTO build_trigger (service, repository_id, connected_user_id) VALUES ($1, $2, $3) RETURNING id', [
+      service,
+      repositoryId,
+      userId,
+    ]);
     return (await this.byId(r.rows[0].id))!;
   }
 
@@ -272,10 +282,7 @@ export class Triggers {
    */
   async authenticateWebhook(uuid: string, token: string | null): Promise<TriggerRow | null> {
     if (!UUID_RE.test(uuid) || !token) return null;
-    const r = await this.db.query<{ id: number; secure_webhook_token: string | null }>(
-      'SELECT id, secure_webhook_token FROM build_trigger WHERE uuid = $1',
-      [uuid],
-    );
+    const r = await this.db.query<{ id: number; secure_webhook_token: string | null }>('SELECT id, secure_webhook_token FROM build_trigger WHERE uuid = $1', [uuid]);
     const sealed = r.rows[0]?.secure_webhook_token;
     const expected = sealed ? this.box.open(sealed) : null;
     if (!expected || !sameSecret(expected, token)) return null;

@@ -59,11 +59,7 @@ export class Uploads {
   ) {}
 
   async start(repoId: number, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadRow> {
-    const r = await this.db.query<UploadRow>('INSERT INTO blob_upload (id, repository_id, algorithm) VALUES ($1, $2, $3) RETURNING *', [
-      randomUUID(),
-      repoId,
-      algorithm,
-    ]);
+    const r = await this.db.query<UploadRow>('INSERT INTO blob_upload (id, repository_id, algorithm) VALUES ($1, $2, $3) RETURNING *', [randomUUID(), repoId, algorithm]);
     return r.rows[0];
   }
 
@@ -156,10 +152,10 @@ export class Uploads {
       if (!cur.rows[0]) throw new NotFound('upload', 'blob upload unknown to registry');
       if (Number(cur.rows[0].byte_count) !== size) throw new Conflict('the upload was changed by a concurrent request');
       // Inserting or touching the row locks it: GC cannot delete this digest's bytes while we publish them.
-      const b = await q.query<BlobRow>(
-        `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id, digest, size`,
-        [parsed.digest, size],
-      );
+      const b = await q.query<BlobRow>(`INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id, digest, size`, [
+        parsed.digest,
+        size,
+      ]);
       await this.store.commitUpload(upload.id, upload.segments, parsed.digest).catch((err: unknown) => {
         throw storageFull(err) ?? err;
       });

@@ -47,7 +47,10 @@ export class Userfiles {
 
   async get(uuid: string): Promise<UserfileRow | null> {
     if (!UUID_RE.test(uuid)) return null;
-    const r = await this.db.query<UserfileRow>('SELECT uuid::text AS uuid, mime_type, created_by, digest, size::float8 AS size, created_at, uploaded_at FROM userfile WHERE uuid = $1', [uuid]);
+    const r = await this.db.query<UserfileRow>(
+      'SELECT uuid::text AS uuid, mime_type, created_by, digest, size::float8 AS size, created_at, uploaded_at FROM userfile WHERE uuid = $1',
+      [uuid],
+    );
     return r.rows[0] ?? null;
   }
 
@@ -78,10 +81,11 @@ export class Userfiles {
       if (declaredLength !== null && written !== declaredLength) throw new Invalid('size', `received ${written} bytes, expected ${declaredLength}`);
       const digest = `sha256:${hash.digest('hex')}`;
       await this.store.commitUpload(staging, [{ id: segment, size: written }], digest);
-      const r = await this.db.query<{ uuid: string }>(
-        'UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL RETURNING uuid',
-        [uuid, digest, written],
-      );
+      const r = await this.db.query<{ uuid: string }>('UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL RETURNING uuid', [
+        uuid,
+        digest,
+        written,
+      ]);
       if (r.rows.length === 0) throw new Conflict('The file was already uploaded');
       return (await this.get(uuid))!;
     } catch (err) {

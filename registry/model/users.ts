@@ -15,10 +15,11 @@ export class Users {
   ) {}
 
   async list(opts: { includeDisabled: boolean; afterName: string; limit: number | null }): Promise<NamespaceRow[]> {
-    const r = await this.db.query<NamespaceRow>(
-      `SELECT * FROM namespace WHERE kind = 'user' AND ($1 OR enabled) AND name COLLATE "C" > $2 ORDER BY name COLLATE "C" LIMIT $3`,
-      [opts.includeDisabled, opts.afterName, opts.limit],
-    );
+    const r = await this.db.query<NamespaceRow>(`SELECT * FROM namespace WHERE kind = 'user' AND ($1 OR enabled) AND name COLLATE "C" > $2 ORDER BY name COLLATE "C" LIMIT $3`, [
+      opts.includeDisabled,
+      opts.afterName,
+      opts.limit,
+    ]);
     return r.rows;
   }
 

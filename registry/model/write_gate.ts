@@ -56,11 +56,10 @@ export class WriteGate {
     if (refusal) throw refusal;
     if (await this.stateAllows(p, repo, path, q)) return;
     const { name, state } = repo!;
-    throw new ReadOnly(
-      'repository_state',
-      state === 'MIRROR' ? `repository ${name} is mirrored: only its mirror robot may push` : `repository ${name} is in read-only mode`,
-      { name, state },
-    );
+    throw new ReadOnly('repository_state', state === 'MIRROR' ? `repository ${name} is mirrored: only its mirror robot may push` : `repository ${name} is in read-only mode`, {
+      name,
+      state,
+    });
   }
 
   /** Sets a repository's state; returns false when the repository is gone. */

@@ -9,11 +9,7 @@ export interface ArtifactPolicy {
   allowed: Record<string, string[]>;
 }
 
-const HELM_LAYERS = [
-  'application/tar+gzip',
-  'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
-  'application/vnd.cncf.helm.chart.provenance.v1.prov',
-];
+const HELM_LAYERS = ['application/tar+gzip', 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', 'application/vnd.cncf.helm.chart.provenance.v1.prov'];
 
 /** Quay's OCI_IMAGE_LAYER_CONTENT_TYPES: accepted in every allowed artifact. */
 const OCI_LAYERS = [

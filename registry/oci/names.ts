@@ -29,7 +29,8 @@ export function validNamespaceName(name: string): boolean {
 export function parseRepositoryPath(path: string, opts: { libraryNamespace: string | null; extendedNames: boolean }): RepoRef {
   if (path.length === 0) throw new NameError('repository name is empty');
   if (path.length > MAX_REPOSITORY_PATH) throw new NameError(`repository name is longer than ${MAX_REPOSITORY_PATH} characters`);
-  if (!OCI_NAME.test(path)) throw new NameError(`invalid repository name "${path}": use lowercase letters, digits and single separators (. _ __ -) between "/"-separated components`);
+  if (!OCI_NAME.test(path))
+    throw new NameError(`invalid repository name "${path}": use lowercase letters, digits and single separators (. _ __ -) between "/"-separated components`);
   const slash = path.indexOf('/');
   let namespace: string;
   let name: string;

@@ -129,12 +129,16 @@ export class ProxyCache {
     if (typeof input.upstream_registry !== 'string') throw new ProxyConfigError('Missing upstream_registry');
     const { host, namespace } = parseUpstreamRegistry(input.upstream_registry);
     const expiration = input.expiration_s ?? 86400;
-    if (typeof expiration !== 'number' || !Number.isSafeInteger(expiration) || expiration < 0) throw new ProxyConfigError('expiration_s must be a whole number of seconds, 0 or more');
+    if (typeof expiration !== 'number' || !Number.isSafeInteger(expiration) || expiration < 0)
+      throw new ProxyConfigError('expiration_s must be a whole number of seconds, 0 or more');
     const insecure = input.insecure ?? false;
     if (typeof insecure !== 'boolean') throw new ProxyConfigError('insecure must be true or false');
     const username = input.upstream_registry_username ?? null;
     const password = input.upstream_registry_password ?? null;
-    for (const [k, v] of [['upstream_registry_username', username], ['upstream_registry_password', password]] as const) {
+    for (const [k, v] of [
+      ['upstream_registry_username', username],
+      ['upstream_registry_password', password],
+    ] as const) {
       if (v !== null && (typeof v !== 'string' || v.length > 4096 || v.includes('\0'))) throw new ProxyConfigError(`Invalid ${k}`);
     }
     return {
@@ -306,7 +310,15 @@ export class ProxyCache {
    * then blob rows for what the manifest names (placeholders until their bytes are fetched), the quota gate
    * with least-recently-pulled pruning, the manifest, and the tag with its expiry.
    */
-  private async store(cfg: ProxyConfigRow, client: UpstreamClient, upstreamRepo: string, repo: RepositoryRow, m: UpstreamManifest, tag: string | null, depth = 0): Promise<ManifestRow> {
+  private async store(
+    cfg: ProxyConfigRow,
+    client: UpstreamClient,
+    upstreamRepo: string,
+    repo: RepositoryRow,
+    m: UpstreamManifest,
+    tag: string | null,
+    depth = 0,
+  ): Promise<ManifestRow> {
     let parsed: ParsedManifest;
     try {
       parsed = parseManifest(m.bytes, m.mediaType);

@@ -94,11 +94,14 @@ export class BlobFiller {
       }
       if (landed) return this.deliverStored(landed, client, began);
     }
-    const renewal = setInterval(() => {
-      this.db
-        .query(`UPDATE proxy_blob_fill SET expires_at = now() + make_interval(secs => $3) WHERE digest = $1 AND owner = $2`, [req.digest, owner, FILL_LEASE_SECONDS])
-        .catch(() => undefined);
-    }, (FILL_LEASE_SECONDS * 1000) / 3);
+    const renewal = setInterval(
+      () => {
+        this.db
+          .query(`UPDATE proxy_blob_fill SET expires_at = now() + make_interval(secs => $3) WHERE digest = $1 AND owner = $2`, [req.digest, owner, FILL_LEASE_SECONDS])
+          .catch(() => undefined);
+      },
+      (FILL_LEASE_SECONDS * 1000) / 3,
+    );
     renewal.unref();
     try {
       // Another replica may have finished between this one's look at the blob and its claim.
@@ -223,10 +226,10 @@ export class BlobFiller {
       if (req.expectedSize !== null && written !== req.expectedSize) throw new UpstreamError('invalid', 'range mismatch');
       const blob = await this.db.tx(async (q) => {
         // Inserting or touching the row locks it against a concurrent GC deletion while the bytes land.
-        const b = await q.query<BlobRow>(
-          `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size RETURNING id, digest, size`,
-          [req.digest, written],
-        );
+        const b = await q.query<BlobRow>(`INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size RETURNING id, digest, size`, [
+          req.digest,
+          written,
+        ]);
         await this.store.commitUpload(stagingId, [{ id: segment, size: written }], req.digest);
         await this.blobs.holdTemporaryReference(q, req.repositoryId, b.rows[0].id);
         await q.query('DELETE FROM proxy_blob_placeholder WHERE blob_id = $1', [b.rows[0].id]);

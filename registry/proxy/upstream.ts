@@ -366,7 +366,8 @@ export class UpstreamClient {
     try {
       return await this.exchange(method, url, headers, readTimeoutMs);
     } catch (e) {
-      const plainHttp = this.o.httpFallback && this.o.verifyTls === false && url.protocol === 'https:' && url.host === this.base.host && /SSL|TLS|EPROTO|wrong version/i.test((e as Error).message);
+      const plainHttp =
+        this.o.httpFallback && this.o.verifyTls === false && url.protocol === 'https:' && url.host === this.base.host && /SSL|TLS|EPROTO|wrong version/i.test((e as Error).message);
       if (!plainHttp) throw e;
       this.base = new URL(`http://${this.host}`);
       return this.exchange(method, new URL(url.pathname + url.search, this.base), headers, readTimeoutMs);
@@ -387,10 +388,24 @@ export class UpstreamClient {
         // A plain-http request through a proxy names the absolute URL.
         req = http.request({ ...common, host: proxy.hostname, port: proxy.port || 80, path: url.href, headers: { ...allHeaders, host: url.host } });
       } else if (proxy) {
-        req = https.request({ ...common, host: url.hostname, port: url.port || 443, path: url.pathname + url.search, servername: url.hostname, createConnection: tunnel(proxy, url, common.rejectUnauthorized, this.o.guard) } as https.RequestOptions);
+        req = https.request({
+          ...common,
+          host: url.hostname,
+          port: url.port || 443,
+          path: url.pathname + url.search,
+          servername: url.hostname,
+          createConnection: tunnel(proxy, url, common.rejectUnauthorized, this.o.guard),
+        } as https.RequestOptions);
       } else {
         const mod = isHttps ? https : http;
-        req = mod.request({ ...common, host: url.hostname, port: url.port || (isHttps ? 443 : 80), path: url.pathname + url.search, agent: sameOrigin && isHttps === !this.o.insecure ? this.agent : undefined, servername: isHttps ? url.hostname : undefined });
+        req = mod.request({
+          ...common,
+          host: url.hostname,
+          port: url.port || (isHttps ? 443 : 80),
+          path: url.pathname + url.search,
+          agent: sameOrigin && isHttps === !this.o.insecure ? this.agent : undefined,
+          servername: isHttps ? url.hostname : undefined,
+        });
       }
       const connectTimer = setTimeout(() => req.destroy(new UpstreamError('unavailable', `connecting to ${url.host} timed out`)), connectTimeoutMs);
       req.on('socket', (s: Socket) => {

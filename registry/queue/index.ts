@@ -224,10 +224,11 @@ export class WorkQueue {
   /** Items under a path prefix still waiting or running (e.g. "is a sync of this repository queued?"). */
   async alive(pathPrefix: string[], q: Queryable = this.db): Promise<number> {
     const prefix = pathPrefix.join('/');
-    const r = await q.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM queue_item WHERE queue_name = $1 AND (path = $2 OR path LIKE $3) AND retries_remaining > 0`,
-      [this.name, prefix, `${prefix.replace(/[\\%_]/g, '\\$&')}/%`],
-    );
+    const r = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM queue_item WHERE queue_name = $1 AND (path = $2 OR path LIKE $3) AND retries_remaining > 0`, [
+      this.name,
+      prefix,
+      `${prefix.replace(/[\\%_]/g, '\\$&')}/%`,
+    ]);
     return r.rows[0].n;
   }
 

@@ -85,7 +85,10 @@ export class BuiltinScanner implements ScannerBackend {
     }
     await this.db.tx(async (q) => {
       await q.query('DELETE FROM secscan_package WHERE manifest_id = $1', [job.manifestId]);
-      await q.query('UPDATE manifest_security_status SET distribution = $2 WHERE manifest_id = $1', [job.manifestId, report.distribution ? JSON.stringify(report.distribution) : null]);
+      await q.query('UPDATE manifest_security_status SET distribution = $2 WHERE manifest_id = $1', [
+        job.manifestId,
+        report.distribution ? JSON.stringify(report.distribution) : null,
+      ]);
       const p = report.packages;
       for (let at = 0; at < p.length; at += 1000) {
         const chunk = p.slice(at, at + 1000);
@@ -196,7 +199,9 @@ export class BuiltinScanner implements ScannerBackend {
       batch = [];
       if (!records.length) return;
       await this.db.tx(async (q) => {
-        const old = await q.query<{ id: string; modified: string; doc: OsvRecord }>('SELECT id, modified, doc FROM osv_advisory WHERE id = ANY($1::text[]) FOR UPDATE', [records.map((r) => r.id)]);
+        const old = await q.query<{ id: string; modified: string; doc: OsvRecord }>('SELECT id, modified, doc FROM osv_advisory WHERE id = ANY($1::text[]) FOR UPDATE', [
+          records.map((r) => r.id),
+        ]);
         const before = new Map(old.rows.map((r) => [r.id, r]));
         const fresh = records.filter((r) => before.get(r.id)?.modified !== (r.modified ?? '') || !before.has(r.id));
         await q.query('UPDATE osv_advisory SET imported_at = now() WHERE id = ANY($1::text[])', [records.map((r) => r.id)]);

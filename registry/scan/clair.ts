@@ -167,7 +167,11 @@ export class ClairScanner implements ScannerBackend {
   private async headers(): Promise<Record<string, string>> {
     if (!this.psk) return {};
     const now = Math.floor(Date.now() / 1000);
-    const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuer('quay').setExpirationTime(now + 300).sign(this.psk);
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('quay')
+      .setExpirationTime(now + 300)
+      .sign(this.psk);
     return { authorization: `Bearer ${jwt}` };
   }
 

@@ -9,7 +9,10 @@ import { createRequire } from 'node:module';
 import { parseGoBuildInfo } from './gobuildinfo.js';
 
 export class PackageDbError extends Error {
-  constructor(readonly packageDb: string, message: string) {
+  constructor(
+    readonly packageDb: string,
+    message: string,
+  ) {
     super(`${packageDb}: ${message}`);
     this.name = 'PackageDbError';
   }
@@ -298,11 +301,24 @@ function pythonPackage(f: ImageFile, path: string): DetectedPackage {
     if (m && !(m[1] in headers)) headers[m[1]] = m[2].trim();
   }
   if (!headers.Name || !headers.Version) throw new PackageDbError(path, 'metadata without Name or Version');
-  return { name: headers.Name, version: headers.Version, ecosystem: 'PyPI', matchName: normalizePypiName(headers.Name), matchVersion: headers.Version, kind: 'source', packageDb: path, addedBy: f.layer, arch: '' };
+  return {
+    name: headers.Name,
+    version: headers.Version,
+    ecosystem: 'PyPI',
+    matchName: normalizePypiName(headers.Name),
+    matchVersion: headers.Version,
+    kind: 'source',
+    packageDb: path,
+    addedBy: f.layer,
+    arch: '',
+  };
 }
 
 /** Every package in the assembled filesystem. `goBinaries` holds build-info text per binary path. */
-export async function detectPackages(files: Map<string, ImageFile>, goBinaries: Map<string, ImageFile>): Promise<{ distribution: Distribution | null; packages: DetectedPackage[] }> {
+export async function detectPackages(
+  files: Map<string, ImageFile>,
+  goBinaries: Map<string, ImageFile>,
+): Promise<{ distribution: Distribution | null; packages: DetectedPackage[] }> {
   const distribution = detectDistribution(files);
   const packages: DetectedPackage[] = [];
   const dpkgEco = osEcosystem(distribution, 'dpkg');
@@ -318,7 +334,17 @@ export async function detectPackages(files: Map<string, ImageFile>, goBinaries: 
     } else if (path.endsWith('/package.json')) {
       const p = jsonOf(f, path) as { name?: unknown; version?: unknown } | null;
       if (p && typeof p.name === 'string' && typeof p.version === 'string') {
-        packages.push({ name: p.name, version: p.version, ecosystem: 'npm', matchName: p.name, matchVersion: p.version, kind: 'source', packageDb: path, addedBy: f.layer, arch: '' });
+        packages.push({
+          name: p.name,
+          version: p.version,
+          ecosystem: 'npm',
+          matchName: p.name,
+          matchVersion: p.version,
+          kind: 'source',
+          packageDb: path,
+          addedBy: f.layer,
+          arch: '',
+        });
       }
     } else if (path.endsWith('.dist-info/METADATA') || path.endsWith('.egg-info/PKG-INFO')) {
       packages.push(pythonPackage(f, path));
@@ -326,7 +352,17 @@ export async function detectPackages(files: Map<string, ImageFile>, goBinaries: 
   }
   for (const [path, f] of goBinaries) {
     for (const m of parseGoBuildInfo(f.data.toString('utf8'))) {
-      packages.push({ name: m.path, version: m.version, ecosystem: 'Go', matchName: m.path, matchVersion: m.version.replace(/^v/, ''), kind: 'source', packageDb: path, addedBy: f.layer, arch: '' });
+      packages.push({
+        name: m.path,
+        version: m.version,
+        ecosystem: 'Go',
+        matchName: m.path,
+        matchVersion: m.version.replace(/^v/, ''),
+        kind: 'source',
+        packageDb: path,
+        addedBy: f.layer,
+        arch: '',
+      });
     }
   }
   return { distribution, packages: dedupe(packages) };

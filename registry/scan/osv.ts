@@ -92,8 +92,11 @@ async function* fromZip(file: string): AsyncGenerator<OsvRecord> {
   try {
     for (let e = await next(); e; e = await next()) {
       if (!e.fileName.endsWith('.json') || e.fileName.endsWith('/')) continue;
-      if (e.uncompressedSize > MAX_RECORD_BYTES) throw new OsvImportError(`${file}:${e.fileName}: ${e.uncompressedSize} bytes is over the ${MAX_RECORD_BYTES}-byte limit per advisory`);
-      const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => zip.openReadStream(e!, (err, s) => (err ? reject(new OsvImportError(`${file}:${e!.fileName}: ${err.message}`)) : resolve(s!))));
+      if (e.uncompressedSize > MAX_RECORD_BYTES)
+        throw new OsvImportError(`${file}:${e.fileName}: ${e.uncompressedSize} bytes is over the ${MAX_RECORD_BYTES}-byte limit per advisory`);
+      const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
+        zip.openReadStream(e!, (err, s) => (err ? reject(new OsvImportError(`${file}:${e!.fileName}: ${err.message}`)) : resolve(s!))),
+      );
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of stream as AsyncIterable<Buffer>) {

@@ -41,7 +41,10 @@ const CVE = /CVE-\d{4}-\d{4,7}/g;
 
 export function vulnerabilityOf(record: OsvRecord, pkg: DetectedPackage, fixedBy: string, distribution: Distribution | null): QuayVulnerability {
   const cvss = cvssOf(record);
-  const links = [`https://osv.dev/vulnerability/${record.id}`, ...(record.references ?? []).map((r) => r.url).filter((u): u is string => typeof u === 'string' && /^https?:\/\/\S+$/.test(u))];
+  const links = [
+    `https://osv.dev/vulnerability/${record.id}`,
+    ...(record.references ?? []).map((r) => r.url).filter((u): u is string => typeof u === 'string' && /^https?:\/\/\S+$/.test(u)),
+  ];
   const updater = `osv/${pkg.ecosystem}`;
   const osPackage = pkg.kind === 'binary';
   return {

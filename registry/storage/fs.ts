@@ -96,7 +96,10 @@ export class FsBlobStore implements BlobStore {
   }
 
   async exists(digest: string): Promise<boolean> {
-    return stat(this.blobPath(digest)).then(() => true, () => false);
+    return stat(this.blobPath(digest)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async read(digest: string, range?: ByteRange): Promise<Readable> {

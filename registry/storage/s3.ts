@@ -109,10 +109,10 @@ export class S3BlobStore implements BlobStore {
 
   async readSegments(uploadId: string, segments: readonly Segment[]): Promise<Readable> {
     const keys = segments.filter((s) => s.size > 0).map((s) => ({ key: this.segmentKey(uploadId, s.id), size: s.size }));
-    const self = this;
+    const { s3, bucket } = this;
     async function* concat(): AsyncIterable<Buffer> {
       for (const seg of keys) {
-        const r = await self.s3.send(new GetObjectCommand({ Bucket: self.bucket, Key: seg.key, Range: `bytes=0-${seg.size - 1}` }));
+        const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: seg.key, Range: `bytes=0-${seg.size - 1}` }));
         for await (const chunk of r.Body as Readable) yield chunk as Buffer;
       }
     }
@@ -149,9 +149,7 @@ export class S3BlobStore implements BlobStore {
     try {
       const parts = [];
       for (let i = 0; i < segs.length; i++) {
-        const r = await this.s3.send(
-          new UploadPartCopyCommand({ Bucket: this.bucket, Key: target, UploadId, PartNumber: i + 1, CopySource: this.copySource(segs[i].key) }),
-        );
+        const r = await this.s3.send(new UploadPartCopyCommand({ Bucket: this.bucket, Key: target, UploadId, PartNumber: i + 1, CopySource: this.copySource(segs[i].key) }));
         parts.push({ PartNumber: i + 1, ETag: r.CopyPartResult?.ETag });
       }
       await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId, MultipartUpload: { Parts: parts } }));
@@ -201,9 +199,7 @@ export class S3BlobStore implements BlobStore {
 
   async read(digest: string, range?: ByteRange): Promise<Readable> {
     if (range && range.end < range.start) return Readable.from([]);
-    const r = await this.s3.send(
-      new GetObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
-    );
+    const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
     // Hand out a plain stream so that callers do not depend on the SDK's stream type.
     return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
   }

@@ -76,7 +76,7 @@ async function copyManifest(s: SyncContext, m: UpstreamManifest, tag: string | n
   try {
     parsed = parseManifest(m.bytes, m.mediaType);
   } catch (e) {
-    if (e instanceof ManifestError) throw new Error(`the upstream manifest ${m.digest} is invalid: ${e.message}`);
+    if (e instanceof ManifestError) throw new Error(`the upstream manifest ${m.digest} is invalid: ${e.message}`, { cause: e });
     throw e;
   }
   let sparse = false;
@@ -171,14 +171,17 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
     deadline: Date.now() + row.skopeo_timeout_interval * 1000,
     lost: false,
   };
-  const renewal = setInterval(() => {
-    rt.mirrors.renew(row).then(
-      (ok) => {
-        if (!ok) s.lost = true;
-      },
-      (err) => rt.log.warn({ err, repositoryId: row.repository_id }, 'mirror: lease renewal failed'),
-    );
-  }, (MIRROR_LEASE_SECONDS * 1000) / 3);
+  const renewal = setInterval(
+    () => {
+      rt.mirrors.renew(row).then(
+        (ok) => {
+          if (!ok) s.lost = true;
+        },
+        (err) => rt.log.warn({ err, repositoryId: row.repository_id }, 'mirror: lease renewal failed'),
+      );
+    },
+    (MIRROR_LEASE_SECONDS * 1000) / 3,
+  );
   renewal.unref();
   log(s, 'repo_mirror_sync_started', { verb: 'start', message, tags: patterns });
   const failed: string[] = [];
@@ -191,7 +194,12 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
     if (refusal) throw refusal;
     const ref = parseExternalReference(row.external_reference);
     await rt.proxyCache.checkAllowed(`${ref.host}`);
-    if (!atLeast(await rt.permissions.repositoryRole(robot, { ref: { namespace: namespace.name, name: repo.name, full: `${namespace.name}/${repo.name}` }, namespace, repo }), 'write')) {
+    if (
+      !atLeast(
+        await rt.permissions.repositoryRole(robot, { ref: { namespace: namespace.name, name: repo.name, full: `${namespace.name}/${repo.name}` }, namespace, repo }),
+        'write',
+      )
+    ) {
       throw new Error(`the robot ${robot.name} may not write to ${namespace.name}/${repo.name}`);
     }
     s.upstreamRepo = ref.repository;

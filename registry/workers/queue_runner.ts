@@ -61,7 +61,10 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
           outcome = item.retries_remaining > 0 ? 'retry' : 'gave_up';
           if (item.retries_remaining > 0) await queue.retry(item, err.seconds, err.message).catch((e) => rt.log.error({ err: e }, 'queue retry failed'));
           else await queue.complete(item).catch(() => undefined);
-          rt.log.warn({ queue: h.queue, item: item.id, retries_remaining: item.retries_remaining, reason: err.message }, outcome === 'retry' ? 'queue item will be retried' : 'queue item gave up');
+          rt.log.warn(
+            { queue: h.queue, item: item.id, retries_remaining: item.retries_remaining, reason: err.message },
+            outcome === 'retry' ? 'queue item will be retried' : 'queue item gave up',
+          );
         } else {
           // Left leased, as after a crash: claimable again once the lease lapses.
           outcome = 'error';

@@ -69,7 +69,8 @@ describe('the operator with the CSV permissions only', () => {
         .map((o) => yaml.dump(o))
         .join('---\n'),
     );
-    const issued = (await cluster.kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: sa, namespace: 'operators', body: { spec: { audiences: [] } } })).status!.token;
+    const issued = (await cluster.kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: sa, namespace: 'operators', body: { spec: { audiences: [] } } })).status!
+      .token;
     const kubeconfig = join(cluster.dir, 'operator-sa.kubeconfig');
     const admin = yaml.load(readFileSync(cluster.kubeconfig, 'utf8')) as any;
     writeFileSync(kubeconfig, yaml.dump({ ...admin, users: [{ name: 'admin', user: { token: issued } }] }));
@@ -96,9 +97,19 @@ describe('the operator with the CSV permissions only', () => {
       }),
     );
     await applyYaml(cluster, yaml.dump({ ...example, metadata: { ...example.metadata, namespace: ns }, spec: { ...example.spec, configBundleSecret: 'bundle' } }));
-    await waitFor('bucket claim', async () => get(cluster, 'objectbucket.io/v1alpha1', 'ObjectBucketClaim', 'example-registry-quay-datastore', ns), 30_000, () => operator.logs());
+    await waitFor(
+      'bucket claim',
+      async () => get(cluster, 'objectbucket.io/v1alpha1', 'ObjectBucketClaim', 'example-registry-quay-datastore', ns),
+      30_000,
+      () => operator.logs(),
+    );
     await bindBucket(cluster.kc, ns, 'example-registry-quay-datastore', { host: 's3.example.svc', port: 443, bucket: 'b', accessKey: 'a', secretKey: 's' });
-    await waitFor('route', async () => get(cluster, 'route.openshift.io/v1', 'Route', 'example-registry-quay', ns), 30_000, () => operator.logs());
+    await waitFor(
+      'route',
+      async () => get(cluster, 'route.openshift.io/v1', 'Route', 'example-registry-quay', ns),
+      30_000,
+      () => operator.logs(),
+    );
     await admitRoute(cluster.kc, ns, 'example-registry-quay');
     await waitCondition(cluster, ns, 'example-registry', 'Available', 'True', undefined, 60_000, () => operator.logs());
     expect(await get(cluster, 'security.openshift.io/v1', 'SecurityContextConstraints', 'quay-builder')).toBeDefined();
@@ -106,7 +117,12 @@ describe('the operator with the CSV permissions only', () => {
     expect(operator.logs()).not.toMatch(/forbidden/i);
 
     await cluster.objects.delete({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'example-registry', namespace: ns } });
-    await waitFor('registry gone', async () => (await get(cluster, 'quay.redhat.com/v1', 'QuayRegistry', 'example-registry', ns)) === undefined, 30_000, () => operator.logs());
+    await waitFor(
+      'registry gone',
+      async () => (await get(cluster, 'quay.redhat.com/v1', 'QuayRegistry', 'example-registry', ns)) === undefined,
+      30_000,
+      () => operator.logs(),
+    );
     expect(await get(cluster, 'security.openshift.io/v1', 'SecurityContextConstraints', 'quay-builder')).toBeUndefined();
   });
 });

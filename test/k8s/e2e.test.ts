@@ -73,7 +73,19 @@ test('the operator-rendered config.yaml runs the registry; skopeo pushes and pul
         BUILDLOGS_REDIS: redisConfig,
         USER_EVENTS_REDIS: redisConfig,
         DISTRIBUTED_STORAGE_CONFIG: {
-          default: ['S3Storage', { host: s3.hostname, port: Number(s3.port), is_secure: false, s3_bucket: bucket.bucket, s3_access_key: bucket.accessKey, s3_secret_key: bucket.secretKey, s3_region: bucket.region, storage_path: '/registry' }],
+          default: [
+            'S3Storage',
+            {
+              host: s3.hostname,
+              port: Number(s3.port),
+              is_secure: false,
+              s3_bucket: bucket.bucket,
+              s3_access_key: bucket.accessKey,
+              s3_secret_key: bucket.secretKey,
+              s3_region: bucket.region,
+              storage_path: '/registry',
+            },
+          ],
         },
         DISTRIBUTED_STORAGE_PREFERENCE: ['default'],
         // The mirror test's upstream is the test bench's Distribution on loopback.

@@ -110,7 +110,11 @@ export function secretData(secret: any): Record<string, string> {
 }
 
 /** The rendered config Secret the app Deployment points at, and its parsed config.yaml. */
-export async function renderedConfig(cluster: TestCluster, namespace: string, name: string): Promise<{ secretName: string; config: Record<string, any>; data: Record<string, string> }> {
+export async function renderedConfig(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+): Promise<{ secretName: string; config: Record<string, any>; data: Record<string, string> }> {
   const d = await get(cluster, 'apps/v1', 'Deployment', `${name}-quay-app`, namespace);
   const secretName = d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'QE_K8S_CONFIG_SECRET').value;
   const data = secretData(await get(cluster, 'v1', 'Secret', secretName, namespace));

@@ -26,7 +26,12 @@ function helm(args: string[], kubeconfig?: string): { status: number | null; std
     encoding: 'utf8',
     timeout: 120_000,
     // Helm keeps its caches and config under these; nothing outside the repository's work dir.
-    env: { ...process.env, HELM_CACHE_HOME: join(ROOT, '.test-work/helm/cache'), HELM_CONFIG_HOME: join(ROOT, '.test-work/helm/config'), HELM_DATA_HOME: join(ROOT, '.test-work/helm/data') },
+    env: {
+      ...process.env,
+      HELM_CACHE_HOME: join(ROOT, '.test-work/helm/cache'),
+      HELM_CONFIG_HOME: join(ROOT, '.test-work/helm/config'),
+      HELM_DATA_HOME: join(ROOT, '.test-work/helm/data'),
+    },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -54,15 +59,30 @@ describe('generated from the bundle', () => {
     const plain = installObjects(csv, crd).filter((o) => o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition');
     expect(rendered).toEqual(plain);
     // The chart's CRD is crds/ as it is.
-    expect(readFileSync(join(ROOT, CHART_DIR, 'crds/quayregistries.quay.redhat.com.yaml'), 'utf8')).toBe(readFileSync(join(ROOT, 'crds/quay.redhat.com_quayregistries.yaml'), 'utf8'));
+    expect(readFileSync(join(ROOT, CHART_DIR, 'crds/quayregistries.quay.redhat.com.yaml'), 'utf8')).toBe(
+      readFileSync(join(ROOT, 'crds/quay.redhat.com_quayregistries.yaml'), 'utf8'),
+    );
   });
 
   test('values reach the Deployment', () => {
     const r = helm([
-      'template', 'op', join(ROOT, CHART_DIR), '--namespace', 'ops',
-      '--set', 'image=registry.example.test/quay-ts:9', '--set', 'watchNamespace=team-a',
-      '--set', 'tolerations[0].key=dedicated', '--set', 'tolerations[0].operator=Exists', '--set', 'nodeSelector.role=infra',
-      '--set', 'resources.limits.memory=300Mi',
+      'template',
+      'op',
+      join(ROOT, CHART_DIR),
+      '--namespace',
+      'ops',
+      '--set',
+      'image=registry.example.test/quay-ts:9',
+      '--set',
+      'watchNamespace=team-a',
+      '--set',
+      'tolerations[0].key=dedicated',
+      '--set',
+      'tolerations[0].operator=Exists',
+      '--set',
+      'nodeSelector.role=infra',
+      '--set',
+      'resources.limits.memory=300Mi',
     ]);
     expect(r.stderr).toBe('');
     const d = (yaml.loadAll(r.stdout) as any[]).find((o) => o?.kind === 'Deployment');
@@ -112,38 +132,54 @@ describe('installed on the test cluster', () => {
     try {
       await createNamespace(cluster, ns);
       await applyYaml(cluster, bundleYaml(ns, 'bundle', CONFIG));
-      await applyYaml(cluster, yaml.dump({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: ns }, spec: { configBundleSecret: 'bundle' } }));
+      await applyYaml(
+        cluster,
+        yaml.dump({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: ns }, spec: { configBundleSecret: 'bundle' } }),
+      );
       await waitCondition(cluster, ns, 'reg', 'Available', 'True', 'HealthChecksPassing', 90_000, () => operator.logs());
       expect(operator.logs()).not.toMatch(/forbidden/i);
       await cluster.objects.delete({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: ns } });
-      await waitFor('registry gone', async () => (await get(cluster, 'quay.redhat.com/v1', 'QuayRegistry', 'reg', ns)) === undefined, 30_000, () => operator.logs());
+      await waitFor(
+        'registry gone',
+        async () => (await get(cluster, 'quay.redhat.com/v1', 'QuayRegistry', 'reg', ns)) === undefined,
+        30_000,
+        () => operator.logs(),
+      );
     } finally {
       await operator.stop();
     }
   }
 
-  test('kubectl apply -f of the manifest, a rollout and deletion, kubectl delete -f', async () => {
-    const path = join(ROOT, MANIFEST_PATH);
-    const applied = cluster.kubectl(['apply', '-f', path]);
-    expect(applied.stderr).toBe('');
-    expect(applied.stdout).toContain('customresourcedefinition.apiextensions.k8s.io/quayregistries.quay.redhat.com created');
-    await waitFor('CRD established', async () => cluster.kubectl(['wait', '--for=condition=Established', 'crd/quayregistries.quay.redhat.com', '--timeout=5s']).status === 0);
-    await rolloutAs('quay-operator', 'manifest');
-    const deleted = cluster.kubectl(['delete', '-f', path, '--wait=false']);
-    expect(deleted.status).toBe(0);
-    await waitFor('ClusterRole gone', async () => (await get(cluster, 'rbac.authorization.k8s.io/v1', 'ClusterRole', 'quay-ts-operator')) === undefined);
-    await waitFor('CRD gone', async () => (await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'quayregistries.quay.redhat.com')) === undefined, 30_000);
-  }, 5 * 60_000);
+  test(
+    'kubectl apply -f of the manifest, a rollout and deletion, kubectl delete -f',
+    async () => {
+      const path = join(ROOT, MANIFEST_PATH);
+      const applied = cluster.kubectl(['apply', '-f', path]);
+      expect(applied.stderr).toBe('');
+      expect(applied.stdout).toContain('customresourcedefinition.apiextensions.k8s.io/quayregistries.quay.redhat.com created');
+      await waitFor('CRD established', async () => cluster.kubectl(['wait', '--for=condition=Established', 'crd/quayregistries.quay.redhat.com', '--timeout=5s']).status === 0);
+      await rolloutAs('quay-operator', 'manifest');
+      const deleted = cluster.kubectl(['delete', '-f', path, '--wait=false']);
+      expect(deleted.status).toBe(0);
+      await waitFor('ClusterRole gone', async () => (await get(cluster, 'rbac.authorization.k8s.io/v1', 'ClusterRole', 'quay-ts-operator')) === undefined);
+      await waitFor('CRD gone', async () => (await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'quayregistries.quay.redhat.com')) === undefined, 30_000);
+    },
+    5 * 60_000,
+  );
 
-  test('helm install of the chart, a rollout and deletion, helm uninstall', async () => {
-    const installed = helm(['install', 'quay-ts-operator', join(ROOT, CHART_DIR), '--namespace', 'quay-helm', '--create-namespace'], cluster.kubeconfig);
-    expect(installed.status).toBe(0);
-    expect(installed.stdout).toContain('STATUS: deployed');
-    await waitFor('CRD established', async () => cluster.kubectl(['wait', '--for=condition=Established', 'crd/quayregistries.quay.redhat.com', '--timeout=5s']).status === 0);
-    await rolloutAs('quay-helm', 'helm');
-    const removed = helm(['uninstall', 'quay-ts-operator', '--namespace', 'quay-helm'], cluster.kubeconfig);
-    expect(removed.status).toBe(0);
-    expect(await get(cluster, 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'quay-ts-operator')).toBeUndefined();
-    expect(await get(cluster, 'apps/v1', 'Deployment', 'quay-ts-operator', 'quay-helm')).toBeUndefined();
-  }, 5 * 60_000);
+  test(
+    'helm install of the chart, a rollout and deletion, helm uninstall',
+    async () => {
+      const installed = helm(['install', 'quay-ts-operator', join(ROOT, CHART_DIR), '--namespace', 'quay-helm', '--create-namespace'], cluster.kubeconfig);
+      expect(installed.status).toBe(0);
+      expect(installed.stdout).toContain('STATUS: deployed');
+      await waitFor('CRD established', async () => cluster.kubectl(['wait', '--for=condition=Established', 'crd/quayregistries.quay.redhat.com', '--timeout=5s']).status === 0);
+      await rolloutAs('quay-helm', 'helm');
+      const removed = helm(['uninstall', 'quay-ts-operator', '--namespace', 'quay-helm'], cluster.kubeconfig);
+      expect(removed.status).toBe(0);
+      expect(await get(cluster, 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'quay-ts-operator')).toBeUndefined();
+      expect(await get(cluster, 'apps/v1', 'Deployment', 'quay-ts-operator', 'quay-helm')).toBeUndefined();
+    },
+    5 * 60_000,
+  );
 });

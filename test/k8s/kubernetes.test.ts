@@ -74,12 +74,32 @@ describe('an all-managed registry on Kubernetes', () => {
   test('fills spec.components, adds the finalizer and reports status', async () => {
     const cr = await registry(cluster, ns, 'reg');
     expect(cr.spec!.components!.map((c) => `${c.kind}:${c.managed}`)).toEqual([
-      'quay:true', 'postgres:true', 'clair:true', 'clairpostgres:true', 'redis:true', 'horizontalpodautoscaler:true',
-      'objectstorage:false', 'route:true', 'mirror:true', 'monitoring:false', 'tls:true',
+      'quay:true',
+      'postgres:true',
+      'clair:true',
+      'clairpostgres:true',
+      'redis:true',
+      'horizontalpodautoscaler:true',
+      'objectstorage:false',
+      'route:true',
+      'mirror:true',
+      'monitoring:false',
+      'tls:true',
     ]);
     expect(cr.metadata.finalizers).toEqual(['quay-operator/finalizer']);
     expect(cr.status).toMatchObject({ currentVersion: '1.0.0', registryEndpoint: `https://${HOST}`, observedGeneration: cr.metadata.generation });
-    for (const type of ['ComponentsCreated', 'ComponentQuayReady', 'ComponentPostgresReady', 'ComponentClairReady', 'ComponentClairPostgresReady', 'ComponentRedisReady', 'ComponentHPAReady', 'ComponentRouteReady', 'ComponentMirrorReady', 'ComponentTLSReady']) {
+    for (const type of [
+      'ComponentsCreated',
+      'ComponentQuayReady',
+      'ComponentPostgresReady',
+      'ComponentClairReady',
+      'ComponentClairPostgresReady',
+      'ComponentRedisReady',
+      'ComponentHPAReady',
+      'ComponentRouteReady',
+      'ComponentMirrorReady',
+      'ComponentTLSReady',
+    ]) {
       expect(condition(cr, type)).toMatchObject({ status: 'True' });
     }
     expect(condition(cr, 'RolloutBlocked')).toMatchObject({ status: 'False', reason: 'ComponentsCreationSuccess' });
@@ -109,7 +129,16 @@ describe('an all-managed registry on Kubernetes', () => {
     expect((await get(cluster, 'batch/v1', 'Job', 'reg-quay-app-upgrade', ns)).metadata.annotations['quay-version']).toBe('1.0.0');
 
     // Ownership: everything labelled for the registry is owned by it.
-    for (const [apiVersion, kind] of [['apps/v1', 'Deployment'], ['v1', 'Service'], ['v1', 'Secret'], ['v1', 'PersistentVolumeClaim'], ['v1', 'ServiceAccount'], ['networking.k8s.io/v1', 'Ingress'], ['batch/v1', 'Job'], ['autoscaling/v2', 'HorizontalPodAutoscaler']]) {
+    for (const [apiVersion, kind] of [
+      ['apps/v1', 'Deployment'],
+      ['v1', 'Service'],
+      ['v1', 'Secret'],
+      ['v1', 'PersistentVolumeClaim'],
+      ['v1', 'ServiceAccount'],
+      ['networking.k8s.io/v1', 'Ingress'],
+      ['batch/v1', 'Job'],
+      ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+    ]) {
       const items = (await cluster.objects.list(apiVersion, kind, ns, undefined, undefined, undefined, undefined, 'quay-operator/quayregistry=reg')).items;
       expect(items.length).toBeGreaterThan(0);
       for (const o of items) expect(o.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'QuayRegistry', name: 'reg', uid: cr.metadata.uid })]);
@@ -207,7 +236,16 @@ describe('an all-managed registry on Kubernetes', () => {
     // Swap in a pair from the same CA that expires in ten days.
     const expiring = await issueServingCert({ cert: ca['tls.crt'], key: ca['tls.key'] }, [HOST], new Date(), 10);
     const b64 = (v: string) => Buffer.from(v).toString('base64');
-    const r = cluster.kubectl(['patch', 'secret', 'reg-quay-tls', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { 'tls.crt': b64(expiring.cert), 'tls.key': b64(expiring.key) } })]);
+    const r = cluster.kubectl([
+      'patch',
+      'secret',
+      'reg-quay-tls',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { 'tls.crt': b64(expiring.cert), 'tls.key': b64(expiring.key) } }),
+    ]);
     expect(r.stderr).toBe('');
     const fresh = await waitFor(
       'serving certificate renewed',
@@ -289,23 +327,60 @@ describe('unmanaged components', () => {
   test('tls from a secretRef: the Secret is labelled and used as it is', async () => {
     await applyYaml(
       cluster,
-      yaml.dump({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'my-tls', namespace: ns }, stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key } }),
+      yaml.dump({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: 'my-tls', namespace: ns },
+        stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key },
+      }),
     );
     const bundle = secretData(await get(cluster, 'v1', 'Secret', 'bundle', ns));
     await cluster.objects.replace({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bundle', namespace: ns }, stringData: { 'config.yaml': bundle['config.yaml'] } } as never);
-    cluster.kubectl(['patch', 'quayregistry', 'reg', '-n', ns, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/components/3', value: { kind: 'tls', managed: false, secretRef: { name: 'my-tls' } } }])]);
+    cluster.kubectl([
+      'patch',
+      'quayregistry',
+      'reg',
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec/components/3', value: { kind: 'tls', managed: false, secretRef: { name: 'my-tls' } } }]),
+    ]);
     await waitFor('Ingress on my-tls', async () => (await get(cluster, 'networking.k8s.io/v1', 'Ingress', 'reg-quay', ns)).spec.tls[0].secretName === 'my-tls', 30_000, logs);
     expect((await get(cluster, 'v1', 'Secret', 'my-tls', ns)).metadata.labels['quay.redhat.com/tls-secret']).toBe('true');
     const cr = await waitCondition(cluster, ns, 'reg', 'ComponentTLSReady', 'True');
     expect(condition(cr, 'ComponentTLSReady')!.message).toBe('Using externally managed TLS certificate');
     const hashes = async () =>
-      Promise.all(['reg-quay-app', 'reg-quay-mirror'].map(async (d) => (await get(cluster, 'apps/v1', 'Deployment', d, ns)).spec.template.metadata.annotations['quay.redhat.com/tls-secret-hash']));
+      Promise.all(
+        ['reg-quay-app', 'reg-quay-mirror'].map(
+          async (d) => (await get(cluster, 'apps/v1', 'Deployment', d, ns)).spec.template.metadata.annotations['quay.redhat.com/tls-secret-hash'],
+        ),
+      );
     expect(await hashes()).toEqual([tlsHash(pair), tlsHash(pair)]);
     // Rotating the certificate in the Secret rolls the pods that mount it.
     const rotated = await issueServingCert(ca, [HOST]);
-    await applyYaml(cluster, yaml.dump({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'my-tls', namespace: ns }, stringData: { 'tls.crt': rotated.cert, 'tls.key': rotated.key } }));
+    await applyYaml(
+      cluster,
+      yaml.dump({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: 'my-tls', namespace: ns },
+        stringData: { 'tls.crt': rotated.cert, 'tls.key': rotated.key },
+      }),
+    );
     await waitFor('the new hash on quay-app and mirror', async () => (await hashes()).every((h) => h === tlsHash(rotated)), 30_000, logs);
-    await applyYaml(cluster, yaml.dump({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'my-tls', namespace: ns }, stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key } }));
+    await applyYaml(
+      cluster,
+      yaml.dump({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: 'my-tls', namespace: ns },
+        stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key },
+      }),
+    );
     await waitFor('the first hash back', async () => (await hashes()).every((h) => h === tlsHash(pair)), 30_000, logs);
   });
 
@@ -335,15 +410,27 @@ describe('unmanaged components', () => {
   test('an unmanaged route: no Ingress for a new registry, and the user scheme is kept', async () => {
     const ns2 = 'noroute';
     await createNamespace(cluster, ns2);
-    await applyYaml(cluster, bundleYaml(ns2, 'bundle', { SERVER_HOSTNAME: 'quay.internal:8080', PREFERRED_URL_SCHEME: 'http', ...S3 }, { 'ssl.cert': pair.cert, 'ssl.key': pair.key }));
     await applyYaml(
       cluster,
-      registryYaml(ns2, 'reg', { configBundleSecret: 'bundle', components: [{ kind: 'route', managed: false }, { kind: 'tls', managed: false }] }),
+      bundleYaml(ns2, 'bundle', { SERVER_HOSTNAME: 'quay.internal:8080', PREFERRED_URL_SCHEME: 'http', ...S3 }, { 'ssl.cert': pair.cert, 'ssl.key': pair.key }),
+    );
+    await applyYaml(
+      cluster,
+      registryYaml(ns2, 'reg', {
+        configBundleSecret: 'bundle',
+        components: [
+          { kind: 'route', managed: false },
+          { kind: 'tls', managed: false },
+        ],
+      }),
     );
     // The user's certificate names registry.example.test, not quay.internal: that blocks the rollout.
     await waitBlocked(cluster, ns2, 'reg', 'ConfigInvalid', /^TLS certificate problem: provided certificate pair not valid for host 'quay.internal'$/, logs);
     const good = await issueServingCert(ca, ['quay.internal']);
-    await applyYaml(cluster, bundleYaml(ns2, 'bundle', { SERVER_HOSTNAME: 'quay.internal:8080', PREFERRED_URL_SCHEME: 'http', ...S3 }, { 'ssl.cert': good.cert, 'ssl.key': good.key }));
+    await applyYaml(
+      cluster,
+      bundleYaml(ns2, 'bundle', { SERVER_HOSTNAME: 'quay.internal:8080', PREFERRED_URL_SCHEME: 'http', ...S3 }, { 'ssl.cert': good.cert, 'ssl.key': good.key }),
+    );
     const cr = await waitCondition(cluster, ns2, 'reg', 'ComponentsCreated', 'True', undefined, 30_000, logs);
     expect(cr.status!.registryEndpoint).toBe('http://quay.internal:8080');
     expect(await get(cluster, 'networking.k8s.io/v1', 'Ingress', 'reg-quay', ns2)).toBeUndefined();
@@ -379,7 +466,14 @@ describe('bad input blocks the rollout and changes nothing that runs', () => {
       await waitBlocked(cluster, ns, 'reg', reason, message, logs);
       // A resync over the blocked registry runs and changes nothing but the inputs, the CR and the
       // Events about the block.
-      await expectQuiet(cluster, () => operator.logs(), { namespaces: [ns], keys: [`${ns}/reg`], windowMs: 4500, minPasses: 1, allow: /^(QuayRegistry\/|Event\/|Secret\/bad\/bundle:)/, before });
+      await expectQuiet(cluster, () => operator.logs(), {
+        namespaces: [ns],
+        keys: [`${ns}/reg`],
+        windowMs: 4500,
+        minPasses: 1,
+        allow: /^(QuayRegistry\/|Event\/|Secret\/bad\/bundle:)/,
+        before,
+      });
       const events = (await cluster.objects.list('v1', 'Event', ns)).items as any[];
       expect(events.some((e) => e.reason === reason && e.type === 'Warning' && message.test(e.message))).toBe(true);
     } finally {
@@ -392,7 +486,11 @@ describe('bad input blocks the rollout and changes nothing that runs', () => {
   }
 
   test('unmanaged objectstorage without DISTRIBUTED_STORAGE_CONFIG', async () => {
-    await expectBlocked({ config: { SERVER_HOSTNAME: HOST } }, 'ConfigInvalid', /^required component `objectstorage` marked as unmanaged, but `configBundleSecret` is missing necessary fields/);
+    await expectBlocked(
+      { config: { SERVER_HOSTNAME: HOST } },
+      'ConfigInvalid',
+      /^required component `objectstorage` marked as unmanaged, but `configBundleSecret` is missing necessary fields/,
+    );
   });
 
   test('unmanaged tls without certificates', async () => {
@@ -402,7 +500,11 @@ describe('bad input blocks the rollout and changes nothing that runs', () => {
   });
 
   test('a managed component whose keys the user also set', async () => {
-    await expectBlocked({ config: { ...good, DB_URI: 'postgresql://x:y@elsewhere/db' } }, 'ConfigInvalid', /^`postgres` component marked as managed, but `configBundleSecret` contains required fields: DB_URI/);
+    await expectBlocked(
+      { config: { ...good, DB_URI: 'postgresql://x:y@elsewhere/db' } },
+      'ConfigInvalid',
+      /^`postgres` component marked as managed, but `configBundleSecret` contains required fields: DB_URI/,
+    );
   });
 
   test('config.yaml that is not YAML, or breaks the shared schema', async () => {
@@ -428,7 +530,12 @@ describe('bad input blocks the rollout and changes nothing that runs', () => {
   test('the API server rejects what the CRD forbids', () => {
     const r = cluster.kubectl(
       ['apply', '-f', '-'],
-      registryYaml(ns, 'invalid', { components: [{ kind: 'postgres', managed: false, overrides: { volumeSize: '1Gi' } }, { kind: 'tls', managed: true, secretRef: { name: 'x' } }] }),
+      registryYaml(ns, 'invalid', {
+        components: [
+          { kind: 'postgres', managed: false, overrides: { volumeSize: '1Gi' } },
+          { kind: 'tls', managed: true, secretRef: { name: 'x' } },
+        ],
+      }),
     );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('cannot set overrides on unmanaged component');
@@ -445,7 +552,16 @@ describe('switching the database to unmanaged', () => {
     expect(pvc.metadata.ownerReferences).toHaveLength(1);
     await applyYaml(cluster, bundleYaml(ns, 'reg-bundle', { SERVER_HOSTNAME: HOST, ...S3, DB_URI: 'postgresql://quay:pw@external-db:5432/quay' }));
     const cr = await registry(cluster, ns, 'reg');
-    cluster.kubectl(['patch', 'quayregistry', 'reg', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { components: cr.spec!.components!.map((c) => (c.kind === 'postgres' ? { kind: 'postgres', managed: false } : c)) } })]);
+    cluster.kubectl([
+      'patch',
+      'quayregistry',
+      'reg',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { components: cr.spec!.components!.map((c) => (c.kind === 'postgres' ? { kind: 'postgres', managed: false } : c)) } }),
+    ]);
     await waitFor('PVC released', async () => !(await get(cluster, 'v1', 'PersistentVolumeClaim', 'reg-quay-postgres-13', ns)).metadata.ownerReferences, 30_000, logs);
     const kept = await get(cluster, 'v1', 'PersistentVolumeClaim', 'reg-quay-postgres-13', ns);
     expect(kept.metadata.uid).toBe(pvc.metadata.uid);
@@ -463,7 +579,15 @@ describe('builders on Kubernetes', () => {
   const buildConfig = {
     FEATURE_BUILD_SUPPORT: true,
     BUILDMAN_HOSTNAME: 'builder.example.test',
-    BUILD_MANAGER: ['ephemeral', { ALLOWED_WORKER_COUNT: 1, ORCHESTRATOR_PREFIX: 'buildman/production/', ORCHESTRATOR: { REDIS_PASSWORD: '', REDIS_SSL: false }, EXECUTORS: [{ EXECUTOR: 'kubernetesPodman', NAME: 'k8s', BUILDER_NAMESPACE: 'virtual-builders', SETUP_TIME: 180 }] }],
+    BUILD_MANAGER: [
+      'ephemeral',
+      {
+        ALLOWED_WORKER_COUNT: 1,
+        ORCHESTRATOR_PREFIX: 'buildman/production/',
+        ORCHESTRATOR: { REDIS_PASSWORD: '', REDIS_SSL: false },
+        EXECUTORS: [{ EXECUTOR: 'kubernetesPodman', NAME: 'k8s', BUILDER_NAMESPACE: 'virtual-builders', SETUP_TIME: 180 }],
+      },
+    ],
   };
 
   beforeAll(async () => {
@@ -488,7 +612,12 @@ describe('builders on Kubernetes', () => {
     expect(config.BUILD_MANAGER[1].ORCHESTRATOR.REDIS_HOST).toBe('reg-quay-redis');
     const executor = config.BUILD_MANAGER[1].EXECUTORS[0];
     expect(executor).toMatchObject({ SERVICE_ACCOUNT_NAME: 'quay-builder', K8S_API_SERVER: 'kubernetes.default.svc:443', KUBERNETES_DISTRIBUTION: 'k8s' });
-    const review = (await cluster.objects.create({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: { token: executor.SERVICE_ACCOUNT_TOKEN } } as never)) as any;
+    const review = (await cluster.objects.create({
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      metadata: {},
+      spec: { token: executor.SERVICE_ACCOUNT_TOKEN },
+    } as never)) as any;
     expect(review.status.authenticated).toBe(true);
     expect(review.status.user.username).toBe('system:serviceaccount:virtual-builders:quay-builder');
     expect(validateConfig(config).errors).toEqual([]);
@@ -557,12 +686,18 @@ describe('kubectl', () => {
   });
 
   test('server-side apply of a partial component list owns only its items: re-applies write nothing', async () => {
-    const partial = [{ kind: 'clair', managed: false }, { kind: 'mirror', managed: false }];
+    const partial = [
+      { kind: 'clair', managed: false },
+      { kind: 'mirror', managed: false },
+    ];
     const first = cluster.kubectl(['apply', '--server-side', '--field-manager=gitops', '--force-conflicts', '-f', '-'], manifest(partial));
     expect(first.status).toBe(0);
     await waitFor('clair unmanaged', async () => condition(await registry(cluster, ns, 'example-registry'), 'ComponentClairReady')?.reason === 'ComponentNotManaged', 30_000, logs);
     await waitCondition(cluster, ns, 'example-registry', 'Available', 'True', undefined, 30_000, logs);
-    await waitFor('the old config Secret pruned', async () => (await cluster.objects.list('v1', 'Secret', ns)).items.filter((s) => s.metadata!.name!.includes('-quay-config-secret-')).length === 1);
+    await waitFor(
+      'the old config Secret pruned',
+      async () => (await cluster.objects.list('v1', 'Secret', ns)).items.filter((s) => s.metadata!.name!.includes('-quay-config-secret-')).length === 1,
+    );
     await sleep(2500);
     const before = await snapshot(cluster, [ns]);
     for (let i = 0; i < 5; i++) expect(cluster.kubectl(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], manifest(partial)).stderr).toBe('');

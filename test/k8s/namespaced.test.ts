@@ -42,5 +42,10 @@ test('only the watched namespace is reconciled', async () => {
   expect(await get(cluster, 'apps/v1', 'Deployment', 'reg-quay-app', 'team-b')).toBeUndefined();
 
   await cluster.objects.delete({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: 'team-a' } });
-  await waitFor('team-a registry gone', async () => (await get(cluster, 'quay.redhat.com/v1', 'QuayRegistry', 'reg', 'team-a')) === undefined, 30_000, () => operator.logs());
+  await waitFor(
+    'team-a registry gone',
+    async () => (await get(cluster, 'quay.redhat.com/v1', 'QuayRegistry', 'reg', 'team-a')) === undefined,
+    30_000,
+    () => operator.logs(),
+  );
 });

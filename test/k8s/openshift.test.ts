@@ -63,7 +63,18 @@ describe('an empty QuayRegistry on OpenShift', () => {
     await waitCondition(cluster, ns, 'reg', 'ComponentsCreated', 'True', undefined, 30_000, logs);
     const { config } = await renderedConfig(cluster, ns, 'reg');
     expect(config.DISTRIBUTED_STORAGE_CONFIG).toEqual({
-      local_us: ['RHOCSStorage', { hostname: 's3.openshift-storage.svc.cluster.local', port: 443, is_secure: true, bucket_name: 'quay-datastore-1234', access_key: 'AK', secret_key: 'SK', storage_path: '/datastorage/registry' }],
+      local_us: [
+        'RHOCSStorage',
+        {
+          hostname: 's3.openshift-storage.svc.cluster.local',
+          port: 443,
+          is_secure: true,
+          bucket_name: 'quay-datastore-1234',
+          access_key: 'AK',
+          secret_key: 'SK',
+          storage_path: '/datastorage/registry',
+        },
+      ],
     });
     expect(validateConfig(config).errors).toEqual([]);
   });
@@ -118,12 +129,21 @@ describe('an empty QuayRegistry on OpenShift', () => {
     expect(service.metadata.annotations['service.beta.openshift.io/inject-cabundle']).toBe('true');
     expect((await get(cluster, 'v1', 'ConfigMap', 'reg-cluster-trusted-ca', ns)).metadata.labels['config.openshift.io/inject-trusted-cabundle']).toBe('true');
     const hashes = async () =>
-      Promise.all(['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app'].map(async (d) => (await get(cluster, 'apps/v1', 'Deployment', d, ns)).spec.template.metadata.annotations['cluster-service-ca']));
+      Promise.all(
+        ['reg-quay-app', 'reg-quay-mirror', 'reg-clair-app'].map(
+          async (d) => (await get(cluster, 'apps/v1', 'Deployment', d, ns)).spec.template.metadata.annotations['cluster-service-ca'],
+        ),
+      );
     const before = await hashes();
     expect(new Set(before).size).toBe(1);
     // What OpenShift's service CA operator does: it writes the bundle into the ConfigMap.
     const pem = (await generateCa('service CA')).cert;
-    await cluster.objects.send('PATCH', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'reg-cluster-service-ca', namespace: ns }, data: { 'service-ca.crt': pem } } as never, { fieldManager: 'service-ca-operator' }, 'application/merge-patch+json');
+    await cluster.objects.send(
+      'PATCH',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'reg-cluster-service-ca', namespace: ns }, data: { 'service-ca.crt': pem } } as never,
+      { fieldManager: 'service-ca-operator' },
+      'application/merge-patch+json',
+    );
     await waitFor('the new CA hash on the pods', async () => (await hashes()).every((h) => h === caHash(pem)), 30_000, logs);
     // The operator's applies never take the injected content away.
     await sleep(2000);
@@ -136,7 +156,7 @@ describe('a user certificate on OpenShift', () => {
   const host = 'quay.example.test';
   let pair: Pem;
 
-  test('is served by the registry itself, behind passthrough Routes (as Quay\'s operator does)', async () => {
+  test("is served by the registry itself, behind passthrough Routes (as Quay's operator does)", async () => {
     pair = await issueServingCert(await generateCa('user CA'), [host, 'builder.example.test']);
     await createNamespace(cluster, ns);
     await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host }, { 'ssl.cert': pair.cert, 'ssl.key': pair.key }));
@@ -154,14 +174,17 @@ describe('a user certificate on OpenShift', () => {
     expect(JSON.stringify(route)).not.toContain('PRIVATE KEY');
   });
 
-
   test("with tls unmanaged, the APIServer's TLS profile reaches the config unless the user set it", async () => {
     const certs = { 'ssl.cert': pair.cert, 'ssl.key': pair.key };
     await waitFor('bucket claim', async () => get(cluster, 'objectbucket.io/v1alpha1', 'ObjectBucketClaim', 'reg-quay-datastore', ns), 30_000, logs);
     await bindBucket(cluster.kc, ns, 'reg-quay-datastore', { host: 's3.openshift-storage.svc', port: 443, bucket: 'own-cert', accessKey: 'AK', secretKey: 'SK' });
     await waitFor('the app Deployment', () => get(cluster, 'apps/v1', 'Deployment', 'reg-quay-app', ns), 60_000, logs);
     expect((await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS).toBeUndefined();
-    await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'APIServer', metadata: { name: 'cluster' }, spec: { tlsSecurityProfile: { type: 'Modern', modern: {} } } } as never, {});
+    await cluster.objects.send(
+      'POST',
+      { apiVersion: 'config.openshift.io/v1', kind: 'APIServer', metadata: { name: 'cluster' }, spec: { tlsSecurityProfile: { type: 'Modern', modern: {} } } } as never,
+      {},
+    );
     // APIServer is not watched (as in Quay's operator): the next pass picks it up; a bundle edit starts one.
     await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: host, REGISTRY_TITLE: 'Own' }, certs));
     await waitFor('SSL_PROTOCOLS in the config', async () => (await renderedConfig(cluster, ns, 'reg')).config.SSL_PROTOCOLS?.[0] === 'TLSv1.3', 30_000, logs);

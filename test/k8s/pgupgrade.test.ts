@@ -49,7 +49,10 @@ afterAll(async () => {
 test('a registry on Postgres 12 runs on the volume named after its major', async () => {
   await createNamespace(cluster, ns);
   const storage = { default: ['S3Storage', { host: 's3.example.test', port: 443, s3_bucket: 'quay', s3_access_key: 'AK', s3_secret_key: 'SK' }] };
-  await applyYaml(cluster, bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: 'registry.example.test', DISTRIBUTED_STORAGE_CONFIG: storage, DISTRIBUTED_STORAGE_PREFERENCE: ['default'] }));
+  await applyYaml(
+    cluster,
+    bundleYaml(ns, 'bundle', { SERVER_HOSTNAME: 'registry.example.test', DISTRIBUTED_STORAGE_CONFIG: storage, DISTRIBUTED_STORAGE_PREFERENCE: ['default'] }),
+  );
   await applyYaml(cluster, registryYaml(ns, 'reg', { configBundleSecret: 'bundle', components: [{ kind: 'horizontalpodautoscaler', managed: false }] }));
   await waitCondition(cluster, ns, 'reg', 'Available', 'True', 'HealthChecksPassing', 90_000, logs);
   expect(await dbRuns()).toEqual({ image: OLD, claim: 'reg-quay-postgres-12' });
@@ -91,10 +94,15 @@ test('a failed copy brings the writers back on the old database and says why; th
 test('deleting the failed Job retries; success moves the database and keeps the old volume as an unowned backup', async () => {
   const failedUid = (await get(cluster, 'batch/v1', 'Job', JOB, ns)).metadata.uid;
   await cluster.objects.delete({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: JOB, namespace: ns } } as never, undefined, undefined, undefined, undefined, 'Background');
-  const retry = await waitFor('a new copy Job', async () => {
-    const j = await get(cluster, 'batch/v1', 'Job', JOB, ns).catch(() => undefined);
-    return j && j.metadata.uid !== failedUid ? j : undefined;
-  }, 60_000, logs);
+  const retry = await waitFor(
+    'a new copy Job',
+    async () => {
+      const j = await get(cluster, 'batch/v1', 'Job', JOB, ns).catch(() => undefined);
+      return j && j.metadata.uid !== failedUid ? j : undefined;
+    },
+    60_000,
+    logs,
+  );
   expect(condition(await registry(cluster, ns, 'reg'), 'ComponentsCreated')!.reason).toBe('PostgresUpgradeInProgress');
   await completeJob(cluster.kc, ns, retry.metadata.name);
   await waitCondition(cluster, ns, 'reg', 'ComponentsCreated', 'True', 'ComponentsCreationSuccess', 60_000, logs);

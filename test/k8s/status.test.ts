@@ -93,7 +93,7 @@ describe('status', () => {
     const key = 'health/reg';
     // The rollout's last watch events (config Secret pruning, status updates) start passes; wait for a
     // 3 s window without one.
-    for (let seen = -1, deadline = Date.now() + 60_000; seen !== logCount(operator.logs(), key) && Date.now() < deadline; ) {
+    for (let seen = -1, deadline = Date.now() + 60_000; seen !== logCount(operator.logs(), key) && Date.now() < deadline;) {
       seen = logCount(operator.logs(), key);
       await sleep(3000);
     }
@@ -129,8 +129,21 @@ describe('status', () => {
 
   test('mirror scaled to 0 by override: "Mirror manually scaled down"', async () => {
     cluster.kubectl([
-      'patch', 'quayregistry', 'reg', '-n', 'health', '--type=merge',
-      '-p', JSON.stringify({ spec: { components: [{ kind: 'horizontalpodautoscaler', managed: false }, { kind: 'mirror', managed: true, overrides: { replicas: 0 } }] } }),
+      'patch',
+      'quayregistry',
+      'reg',
+      '-n',
+      'health',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: {
+          components: [
+            { kind: 'horizontalpodautoscaler', managed: false },
+            { kind: 'mirror', managed: true, overrides: { replicas: 0 } },
+          ],
+        },
+      }),
     ]);
     const cr = await waitFor(
       'mirror scaled down',

@@ -80,7 +80,17 @@ describe("a registry Quay's operator ran", () => {
     await completeJob(cluster.kc, ns, 'reg-quay-app-upgrade');
     await bindBucket(cluster.kc, ns, 'reg-quay-datastore', { host: 's3.openshift-storage.svc', port: 443, bucket: 'quay-datastore-1234', accessKey: 'AK', secretKey: 'SK' });
     for (const r of ['reg-quay', 'reg-quay-builder']) await admitRoute(cluster.kc, ns, r);
-    cluster.kubectl(['patch', 'quayregistry', 'reg', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { currentVersion: QUAY_OPERATOR_VERSION, registryEndpoint: `https://${HOST}` } })]);
+    cluster.kubectl([
+      'patch',
+      'quayregistry',
+      'reg',
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { currentVersion: QUAY_OPERATOR_VERSION, registryEndpoint: `https://${HOST}` } }),
+    ]);
     for (const [kind, apiVersion, name] of [
       ...DEPLOYMENTS.map((d) => ['Deployment', 'apps/v1', d]),
       ['PersistentVolumeClaim', 'v1', 'reg-quay-postgres-13'],
@@ -122,7 +132,12 @@ describe("a registry Quay's operator ran", () => {
       expect.objectContaining({ persistentVolumeClaim: { claimName: 'reg-clair-postgres-15' } }),
     );
     const { config } = await renderedConfig(cluster, ns, 'reg');
-    expect(config).toMatchObject({ DB_URI: KEYS.DB_URI, SECRET_KEY: KEYS.SECRET_KEY, DATABASE_SECRET_KEY: KEYS.DATABASE_SECRET_KEY, SECURITY_SCANNER_V4_PSK: KEYS.SECURITY_SCANNER_V4_PSK });
+    expect(config).toMatchObject({
+      DB_URI: KEYS.DB_URI,
+      SECRET_KEY: KEYS.SECRET_KEY,
+      DATABASE_SECRET_KEY: KEYS.DATABASE_SECRET_KEY,
+      SECURITY_SCANNER_V4_PSK: KEYS.SECURITY_SCANNER_V4_PSK,
+    });
     const pgSecret = secretData(await get(cluster, 'v1', 'Secret', 'reg-postgres-config-secret', ns));
     expect(pgSecret['database-password']).toBe('p'.repeat(80));
   });
@@ -141,11 +156,19 @@ describe("a registry Quay's operator ran", () => {
 test('a Deployment with an immutable selector of its own is replaced; its claim stays', async () => {
   const legacy = 'legacy';
   await createNamespace(cluster, legacy);
-  const storage = { DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { host: 's3.example.test', port: 443, s3_bucket: 'quay', s3_access_key: 'AK', s3_secret_key: 'SK' }] }, DISTRIBUTED_STORAGE_PREFERENCE: ['default'] };
+  const storage = {
+    DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { host: 's3.example.test', port: 443, s3_bucket: 'quay', s3_access_key: 'AK', s3_secret_key: 'SK' }] },
+    DISTRIBUTED_STORAGE_PREFERENCE: ['default'],
+  };
   await applyYaml(cluster, yaml.dump({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bundle', namespace: legacy }, stringData: { 'config.yaml': yaml.dump(storage) } }));
   await applyYaml(
     cluster,
-    yaml.dump({ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', metadata: { name: 'reg', namespace: legacy }, spec: { configBundleSecret: 'bundle', components: [{ kind: 'objectstorage', managed: false }] } }),
+    yaml.dump({
+      apiVersion: 'quay.redhat.com/v1',
+      kind: 'QuayRegistry',
+      metadata: { name: 'reg', namespace: legacy },
+      spec: { configBundleSecret: 'bundle', components: [{ kind: 'objectstorage', managed: false }] },
+    }),
   );
   const cr = await registry(cluster, legacy, 'reg');
   const owner = [{ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', name: 'reg', uid: cr.metadata.uid }];
@@ -161,7 +184,10 @@ test('a Deployment with an immutable selector of its own is replaced; its claim 
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'reg-quay-app', namespace: legacy, labels: selector, ownerReferences: owner },
-    spec: { selector: { matchLabels: selector }, template: { metadata: { labels: { ...selector, app: 'quay' } }, spec: { containers: [{ name: 'quay-app', image: 'quay-ts:old' }] } } },
+    spec: {
+      selector: { matchLabels: selector },
+      template: { metadata: { labels: { ...selector, app: 'quay' } }, spec: { containers: [{ name: 'quay-app', image: 'quay-ts:old' }] } },
+    },
   } as KubernetesObject);
   operator = await OperatorProcess.start(cluster, { QUAY_VERSION: '1.0.0', HEALTH_SECONDS: '2' }, 'operator-2');
   const replaced = await waitFor(

@@ -18,7 +18,6 @@ export interface BenchState {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
   var __QUAY_TS_BENCH__: BenchState | undefined;
 }
 
@@ -27,7 +26,12 @@ function ensureInstalled(): void {
   const env = { ...process.env, QUAY_TS_TOOLS: toolsDir() };
   const check = spawnSync('bash', [script, '--check'], { env, encoding: 'utf8' });
   if (check.status === 0) return;
-  process.stderr.write(`\n[test bench] provisioning: ${check.stdout.split('\n').filter((l) => l.includes('missing')).join('; ')}\n`);
+  process.stderr.write(
+    `\n[test bench] provisioning: ${check.stdout
+      .split('\n')
+      .filter((l) => l.includes('missing'))
+      .join('; ')}\n`,
+  );
   const full = spawnSync('bash', [script], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (full.status !== 0) {
     throw new Error(`test/setup/install.sh failed (exit ${full.status ?? full.signal}); the test bench cannot start`);

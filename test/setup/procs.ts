@@ -168,12 +168,7 @@ export function startProcess(o: StartOptions): ManagedProcess {
  * Polls `check` until it returns true. Fails early, with the log tail, if the process ends; fails
  * after timeoutMs naming what it waited for.
  */
-export async function waitUntil(
-  proc: ManagedProcess,
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
+export async function waitUntil(proc: ManagedProcess, what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
   for (;;) {
@@ -188,8 +183,7 @@ export async function waitUntil(
     if (Date.now() > deadline) {
       await proc.stop(2000);
       throw new Error(
-        `${proc.name} did not become ready (${what}) within ${timeoutMs} ms${lastErr ? ` (last error: ${lastErr})` : ''}; ` +
-          `log ${proc.logFile}:\n${proc.logTail()}`,
+        `${proc.name} did not become ready (${what}) within ${timeoutMs} ms${lastErr ? ` (last error: ${lastErr})` : ''}; ` + `log ${proc.logFile}:\n${proc.logTail()}`,
       );
     }
     await sleep(100);

@@ -125,10 +125,7 @@ function postgresUser(): { uid: number; gid: number } | undefined {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new Error(
-      'postgres refuses to run as root and there is no "postgres" user to run it as: ' +
-        'install the Debian package postgresql (test/setup/install.sh creates it)',
-    );
+    throw new Error('postgres refuses to run as root and there is no "postgres" user to run it as: ' + 'install the Debian package postgresql (test/setup/install.sh creates it)');
   }
 }
 
@@ -146,10 +143,12 @@ const INITDB_ARGS = ['-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.
 /** A data directory made by initdb, cached in .test-work/pg-template/ (keyed by version and arguments). */
 function postgresTemplate(initdb: string, asUser: { uid?: number; gid?: number }, env: NodeJS.ProcessEnv): string {
   const version = execFileSync(initdb, ['--version'], { encoding: 'utf8' }).trim();
-  const key = createHash('sha256').update(`${initdb}\n${version}\n${INITDB_ARGS.join(' ')}\n${asUser.uid ?? ''}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(`${initdb}\n${version}\n${INITDB_ARGS.join(' ')}\n${asUser.uid ?? ''}`)
+    .digest('hex')
+    .slice(0, 16);
   mkdirSync(WORK_ROOT, { recursive: true });
-  const base =
-    asUser.uid !== undefined && !reachableBy(WORK_ROOT, asUser.uid) ? join(tmpdir(), 'quay-ts-pg-template') : join(WORK_ROOT, 'pg-template');
+  const base = asUser.uid !== undefined && !reachableBy(WORK_ROOT, asUser.uid) ? join(tmpdir(), 'quay-ts-pg-template') : join(WORK_ROOT, 'pg-template');
   const template = join(base, key);
   if (existsSync(join(template, 'PG_VERSION'))) return template;
   mkdirSync(base, { recursive: true });
@@ -161,7 +160,7 @@ function postgresTemplate(initdb: string, asUser: { uid?: number; gid?: number }
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`initdb failed: ${err.stderr?.toString() || err.message}`);
+    throw new Error(`initdb failed: ${err.stderr?.toString() || err.message}`, { cause: e });
   }
   try {
     renameSync(tmp, template);
@@ -194,16 +193,26 @@ export async function startPostgres(): Promise<PostgresService> {
       name: 'postgres',
       bin: postgres,
       args: [
-        '-D', data,
-        '-p', String(port),
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        '-c', 'fsync=off',
-        '-c', 'synchronous_commit=off',
-        '-c', 'full_page_writes=off',
-        '-c', 'max_connections=400',
-        '-c', 'shared_buffers=128MB',
-        '-c', 'log_min_messages=warning',
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=400',
+        '-c',
+        'shared_buffers=128MB',
+        '-c',
+        'log_min_messages=warning',
       ],
       env,
       cwd: dir,
@@ -229,10 +238,7 @@ export async function startPostgres(): Promise<PostgresService> {
 function requireEnv(name: string): string {
   const v = process.env[name];
   if (!v) {
-    throw new Error(
-      `${name} is not set: the test bench's global setup (test/setup/global-setup.ts) did not run; ` +
-        'run tests through `npm test` (or `npm test -- <file>`)',
-    );
+    throw new Error(`${name} is not set: the test bench's global setup (test/setup/global-setup.ts) did not run; ` + 'run tests through `npm test` (or `npm test -- <file>`)');
   }
   return v;
 }
@@ -242,7 +248,10 @@ function requireEnv(name: string): string {
  * postgresql:// URI. Name: t_<label>_<random>.
  */
 export async function createTestDatabase(label = 'test', adminUrl = requireEnv('TEST_PG_URL')): Promise<string> {
-  const name = `t_${label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const name = `t_${label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
@@ -301,14 +310,22 @@ export async function startRedis(): Promise<RedisService> {
       name: 'redis',
       bin,
       args: [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--protected-mode', 'yes',
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', dir,
-        '--databases', String(REDIS_DATABASES),
-        '--logfile', '',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--protected-mode',
+        'yes',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--databases',
+        String(REDIS_DATABASES),
+        '--logfile',
+        '',
       ],
       cwd: dir,
       logFile: join(dir, 'redis.log'),
@@ -391,7 +408,10 @@ export function testS3(): Omit<S3Bucket, 'bucket'> {
 
 /** Creates a fresh, empty bucket on the run's S3 server (or on `server`). */
 export async function createTestBucket(label = 'test', server = testS3()): Promise<S3Bucket> {
-  const bucket = `t-${label.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 30)}-${randomBytes(4).toString('hex')}`;
+  const bucket = `t-${label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 30)}-${randomBytes(4).toString('hex')}`;
   const client = s3Client(server);
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -90,10 +90,7 @@ export function tool(name: string): string {
       return p;
     }
   }
-  throw new Error(
-    `test tool "${name}" is missing (${SOURCE[name] ?? 'unknown source'}): not in ${toolsDir()} (QUAY_TS_TOOLS) ` +
-      'nor on PATH; run test/setup/install.sh',
-  );
+  throw new Error(`test tool "${name}" is missing (${SOURCE[name] ?? 'unknown source'}): not in ${toolsDir()} (QUAY_TS_TOOLS) ` + 'nor on PATH; run test/setup/install.sh');
 }
 
 /** Version install.sh built a Go tool at, e.g. "v1.3.6" (from its stamp file `package@version [ldflags]`). */
@@ -208,15 +205,9 @@ export function clientSandbox(label = 'clients'): ClientSandbox {
   const policy = JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] });
   writeFileSync(join(cfg, 'policy.json'), policy);
   writeFileSync(join(home, '.config', 'containers', 'policy.json'), policy);
-  writeFileSync(
-    join(cfg, 'storage.conf'),
-    `[storage]\ndriver = "vfs"\nrunroot = "${join(dir, 'run', 'storage')}"\ngraphroot = "${join(dir, 'storage')}"\n`,
-  );
+  writeFileSync(join(cfg, 'storage.conf'), `[storage]\ndriver = "vfs"\nrunroot = "${join(dir, 'run', 'storage')}"\ngraphroot = "${join(dir, 'storage')}"\n`);
   writeFileSync(join(cfg, 'registries.conf'), 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n');
-  writeFileSync(
-    join(cfg, 'containers.conf'),
-    '[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\n',
-  );
+  writeFileSync(join(cfg, 'containers.conf'), '[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\n');
   writeFileSync(authFile, '{"auths":{}}\n');
   writeFileSync(join(dockerConfigDir, 'config.json'), '{"auths":{}}\n');
   const env: NodeJS.ProcessEnv = {

@@ -21,9 +21,7 @@ describe('config.yaml schema', () => {
   });
 
   test('storage locations are checked per driver', () => {
-    const r = parseConfig(
-      'DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_access_key: a}]\n  fs: [LocalStorage, {}]\nDISTRIBUTED_STORAGE_PREFERENCE: [nope]\n',
-    );
+    const r = parseConfig('DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_access_key: a}]\n  fs: [LocalStorage, {}]\nDISTRIBUTED_STORAGE_PREFERENCE: [nope]\n');
     expect(r.errors).toEqual(
       expect.arrayContaining([
         'DISTRIBUTED_STORAGE_PREFERENCE: location "nope" is not in DISTRIBUTED_STORAGE_CONFIG',
@@ -61,7 +59,9 @@ describe('config.yaml schema', () => {
   });
 
   test('implemented security keys load: encrypted Basic auth, e-mail domain blacklist, namespace creation on push', () => {
-    const r = parseConfig('FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: true\nFEATURE_BLACKLISTED_EMAILS: true\nBLACKLISTED_EMAIL_DOMAINS: [spam.example]\nCREATE_NAMESPACE_ON_PUSH: true\n');
+    const r = parseConfig(
+      'FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: true\nFEATURE_BLACKLISTED_EMAILS: true\nBLACKLISTED_EMAIL_DOMAINS: [spam.example]\nCREATE_NAMESPACE_ON_PUSH: true\n',
+    );
     expect({ errors: r.errors, warnings: r.warnings }).toEqual({ errors: [], warnings: [] });
     expect(r.config.BLACKLISTED_EMAIL_DOMAINS).toEqual(['spam.example']);
   });

@@ -83,7 +83,12 @@ export function renderJob(s: ExecutorSettings, o: KubernetesExecutorOptions, w: 
     containers: [container],
   };
   if (openshift) {
-    Object.assign(podSpec, { automountServiceAccountToken: false, serviceAccount: str(s.SERVICE_ACCOUNT_NAME, 'quay-builder-sa'), serviceAccountName: str(s.SERVICE_ACCOUNT_NAME, 'quay-builder-sa'), enableServiceLinks: false });
+    Object.assign(podSpec, {
+      automountServiceAccountToken: false,
+      serviceAccount: str(s.SERVICE_ACCOUNT_NAME, 'quay-builder-sa'),
+      serviceAccountName: str(s.SERVICE_ACCOUNT_NAME, 'quay-builder-sa'),
+      enableServiceLinks: false,
+    });
   } else {
     // Hide the service account token from the build: an in-memory volume over its mount point.
     podSpec.volumes = [{ name: 'secrets-mask', emptyDir: { medium: 'Memory' } }];
@@ -126,7 +131,11 @@ function ignition(s: ExecutorSettings, w: WorkerStart, server: string): Record<s
       units: [
         { name: 'quay-builder.service', enabled: true, contents: unit },
         { name: 'zincati.service', mask: true },
-        { name: 'machine-lifetime.service', enabled: true, contents: `[Service]\nType=simple\nExecStart=/bin/sh -c "sleep ${lifetime}; systemctl poweroff -f"\n[Install]\nWantedBy=multi-user.target\n` },
+        {
+          name: 'machine-lifetime.service',
+          enabled: true,
+          contents: `[Service]\nType=simple\nExecStart=/bin/sh -c "sleep ${lifetime}; systemctl poweroff -f"\n[Install]\nWantedBy=multi-user.target\n`,
+        },
       ],
     },
   };
@@ -192,7 +201,11 @@ export class KubernetesExecutor implements Executor {
   async stop(executionId: string): Promise<void> {
     if (this.settings.DEBUG) return;
     const name = encodeURIComponent(executionId);
-    const r = await this.request('DELETE', `/apis/batch/v1/namespaces/${this.namespace}/jobs/${name}`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' });
+    const r = await this.request('DELETE', `/apis/batch/v1/namespaces/${this.namespace}/jobs/${name}`, {
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+      propagationPolicy: 'Background',
+    });
     if (r.status >= 400 && r.status !== 404) throw new Error(`deleting the build Job failed: HTTP ${r.status}`);
     const p = await this.request('DELETE', `/api/v1/namespaces/${this.namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${executionId}`)}`);
     if (p.status >= 400 && p.status !== 404) throw new Error(`deleting the build pods failed: HTTP ${p.status}`);

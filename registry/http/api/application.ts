@@ -17,8 +17,8 @@ function isoDate(d: Date | null): string | null {
 const AppParams = Type.Object({ orgname: Type.String(), client_id: Type.String({ description: 'The OAuth client ID' }) });
 const AppBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 255, description: 'The name of the application' }),
-  redirect_uri: Type.Optional(Type.String({ description: 'The URI for the application\'s OAuth redirect' })),
-  application_uri: Type.Optional(Type.String({ description: 'The URI for the application\'s homepage' })),
+  redirect_uri: Type.Optional(Type.String({ description: "The URI for the application's OAuth redirect" })),
+  application_uri: Type.Optional(Type.String({ description: "The URI for the application's homepage" })),
   description: Type.Optional(Type.String({ description: 'The human-readable description for the application' })),
   avatar_email: Type.Optional(Type.String({ description: 'The e-mail address of the avatar to use for the application' })),
 });
@@ -28,27 +28,48 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
   const tag = 'organization';
   const cfg = { scope: 'org:admin' as const };
 
-  app.get('/organization/:orgname/applications', { schema: { ...op('getOrganizationApplications', tag, 'List the applications for the specified organization', 'org:admin'), params: OrgParams }, config: cfg }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    return { applications: (await rt.tenancy.oauth.list(org)).map((a) => rt.tenancy.oauth.view(a)) };
-  });
+  app.get(
+    '/organization/:orgname/applications',
+    { schema: { ...op('getOrganizationApplications', tag, 'List the applications for the specified organization', 'org:admin'), params: OrgParams }, config: cfg },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      return { applications: (await rt.tenancy.oauth.list(org)).map((a) => rt.tenancy.oauth.view(a)) };
+    },
+  );
 
-  app.post('/organization/:orgname/applications', { schema: { ...op('createOrganizationApplication', tag, 'Creates a new application under this organization.', 'org:admin'), params: OrgParams, body: AppBody }, config: cfg }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const created = await rt.tenancy.oauth.create(org, req.body);
-    rt.logs.log({ kind: 'create_application', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { application_name: created.name, client_id: created.client_id } });
-    return rt.tenancy.oauth.view(created);
-  });
+  app.post(
+    '/organization/:orgname/applications',
+    { schema: { ...op('createOrganizationApplication', tag, 'Creates a new application under this organization.', 'org:admin'), params: OrgParams, body: AppBody }, config: cfg },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const created = await rt.tenancy.oauth.create(org, req.body);
+      rt.logs.log({
+        kind: 'create_application',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { application_name: created.name, client_id: created.client_id },
+      });
+      return rt.tenancy.oauth.view(created);
+    },
+  );
 
-  const appOf = async (req: Parameters<typeof adminOrg>[1], p: { orgname: string; client_id: string }): Promise<{ org: Awaited<ReturnType<typeof adminOrg>>; application: AppRow }> => {
+  const appOf = async (
+    req: Parameters<typeof adminOrg>[1],
+    p: { orgname: string; client_id: string },
+  ): Promise<{ org: Awaited<ReturnType<typeof adminOrg>>; application: AppRow }> => {
     const org = await adminOrg(rt, req, p.orgname);
     return { org, application: await rt.tenancy.oauth.get(org, p.client_id) };
   };
 
-  app.get('/organization/:orgname/applications/:client_id', { schema: { ...op('getOrganizationApplication', tag, 'Retrieves the application with the specified client_id.', 'org:admin'), params: AppParams }, config: cfg }, async (req) => {
-    const { application } = await appOf(req, req.params);
-    return rt.tenancy.oauth.view(application);
-  });
+  app.get(
+    '/organization/:orgname/applications/:client_id',
+    { schema: { ...op('getOrganizationApplication', tag, 'Retrieves the application with the specified client_id.', 'org:admin'), params: AppParams }, config: cfg },
+    async (req) => {
+      const { application } = await appOf(req, req.params);
+      return rt.tenancy.oauth.view(application);
+    },
+  );
 
   app.put(
     '/organization/:orgname/applications/:client_id',
@@ -56,30 +77,63 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
     async (req) => {
       const { org, application } = await appOf(req, req.params);
       const updated = await rt.tenancy.oauth.update(application, req.body);
-      rt.logs.log({ kind: 'update_application', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { application_name: updated.name, client_id: updated.client_id } });
+      rt.logs.log({
+        kind: 'update_application',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { application_name: updated.name, client_id: updated.client_id },
+      });
       return rt.tenancy.oauth.view(updated);
     },
   );
 
-  app.delete('/organization/:orgname/applications/:client_id', { schema: { ...op('deleteOrganizationApplication', tag, 'Deletes the application under this organization, revoking its tokens.', 'org:admin'), params: AppParams }, config: cfg }, async (req, reply) => {
-    const { org, application } = await appOf(req, req.params);
-    await rt.tenancy.oauth.delete(application);
-    rt.logs.log({ kind: 'delete_application', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { application_name: application.name, client_id: application.client_id } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/organization/:orgname/applications/:client_id',
+    {
+      schema: { ...op('deleteOrganizationApplication', tag, 'Deletes the application under this organization, revoking its tokens.', 'org:admin'), params: AppParams },
+      config: cfg,
+    },
+    async (req, reply) => {
+      const { org, application } = await appOf(req, req.params);
+      await rt.tenancy.oauth.delete(application);
+      rt.logs.log({
+        kind: 'delete_application',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { application_name: application.name, client_id: application.client_id },
+      });
+      reply.code(204).send();
+    },
+  );
 
-  app.post('/organization/:orgname/applications/:client_id/resetclientsecret', { schema: { ...op('resetOrganizationApplicationClientSecret', tag, 'Resets the client secret of the application.', 'org:admin'), params: AppParams }, config: cfg }, async (req) => {
-    const { org, application } = await appOf(req, req.params);
-    const updated = await rt.tenancy.oauth.resetSecret(application);
-    rt.logs.log({ kind: 'reset_application_client_secret', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { application_name: updated.name, client_id: updated.client_id } });
-    return rt.tenancy.oauth.view(updated);
-  });
+  app.post(
+    '/organization/:orgname/applications/:client_id/resetclientsecret',
+    { schema: { ...op('resetOrganizationApplicationClientSecret', tag, 'Resets the client secret of the application.', 'org:admin'), params: AppParams }, config: cfg },
+    async (req) => {
+      const { org, application } = await appOf(req, req.params);
+      const updated = await rt.tenancy.oauth.resetSecret(application);
+      rt.logs.log({
+        kind: 'reset_application_client_secret',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { application_name: updated.name, client_id: updated.client_id },
+      });
+      return rt.tenancy.oauth.view(updated);
+    },
+  );
 
-  app.get('/organization/:orgname/applications/:client_id/tokens', { schema: { ...op('listOrganizationApplicationTokens', tag, 'List the access tokens issued by the application.', 'org:admin'), params: AppParams }, config: cfg }, async (req) => {
-    const { application } = await appOf(req, req.params);
-    const tokens = await rt.tenancy.oauth.tokens(application);
-    return { tokens: tokens.map((t) => ({ ...t, expires_at: isoDate(t.expires_at), created: isoDate(t.created), last_accessed: isoDate(t.last_accessed) })) };
-  });
+  app.get(
+    '/organization/:orgname/applications/:client_id/tokens',
+    { schema: { ...op('listOrganizationApplicationTokens', tag, 'List the access tokens issued by the application.', 'org:admin'), params: AppParams }, config: cfg },
+    async (req) => {
+      const { application } = await appOf(req, req.params);
+      const tokens = await rt.tenancy.oauth.tokens(application);
+      return { tokens: tokens.map((t) => ({ ...t, expires_at: isoDate(t.expires_at), created: isoDate(t.created), last_accessed: isoDate(t.last_accessed) })) };
+    },
+  );
 
   app.post(
     '/organization/:orgname/applications/:client_id/tokens',
@@ -105,7 +159,11 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
         if (!rt.permissions.hasScope(req.principal, s)) throw badRequest(`You cannot grant the ${s} scope: your own credentials do not carry it`);
         if (s === 'super:user' && !rt.permissions.isSuperuser(req.principal)) throw badRequest('Only superusers may grant the super:user scope');
       }
-      const { token, view } = await rt.tenancy.oauth.createToken(application, user, { name: req.body.name, scope: [...scopes].join(' '), expirationS: req.body.expiration ?? MAX_TOKEN_EXPIRATION_S });
+      const { token, view } = await rt.tenancy.oauth.createToken(application, user, {
+        name: req.body.name,
+        scope: [...scopes].join(' '),
+        expirationS: req.body.expiration ?? MAX_TOKEN_EXPIRATION_S,
+      });
       rt.logs.log({
         kind: 'create_oauth_api_token',
         performer: req.principal,
@@ -119,7 +177,13 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
 
   app.delete(
     '/organization/:orgname/applications/:client_id/tokens/:token_uuid',
-    { schema: { ...op('deleteOrganizationApplicationToken', tag, 'Revoke an access token of the application.', 'org:admin'), params: Type.Composite([AppParams, Type.Object({ token_uuid: Type.String() })]) }, config: cfg },
+    {
+      schema: {
+        ...op('deleteOrganizationApplicationToken', tag, 'Revoke an access token of the application.', 'org:admin'),
+        params: Type.Composite([AppParams, Type.Object({ token_uuid: Type.String() })]),
+      },
+      config: cfg,
+    },
     async (req, reply) => {
       const { org, application } = await appOf(req, req.params);
       await rt.tenancy.oauth.deleteToken(application, req.params.token_uuid);
@@ -134,9 +198,13 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
     },
   );
 
-  app.get('/app/:client_id', { schema: { ...op('getApplicationInformation', 'application', 'Get information on the specified application'), params: Type.Object({ client_id: Type.String() }) } }, async (req) => {
-    const a = await rt.tenancy.oauth.byClientId(req.params.client_id);
-    if (!a) throw notFound();
-    return { name: a.name, description: a.description, uri: a.application_uri, avatar: avatar(a.name, 'app', a.avatar_email), organization: { name: a.namespace } };
-  });
+  app.get(
+    '/app/:client_id',
+    { schema: { ...op('getApplicationInformation', 'application', 'Get information on the specified application'), params: Type.Object({ client_id: Type.String() }) } },
+    async (req) => {
+      const a = await rt.tenancy.oauth.byClientId(req.params.client_id);
+      if (!a) throw notFound();
+      return { name: a.name, description: a.description, uri: a.application_uri, avatar: avatar(a.name, 'app', a.avatar_email), organization: { name: a.namespace } };
+    },
+  );
 }

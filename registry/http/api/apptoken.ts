@@ -29,7 +29,13 @@ export async function appTokenRoutes(base: FastifyInstance, rt: Runtime): Promis
 
   app.get(
     '/user/apptoken',
-    { schema: { ...op('listAppTokens', tag, 'Lists the app specific tokens for the user.', 'user:admin'), querystring: Type.Object({ expiring: Type.Optional(Type.Boolean({ description: 'If true, only returns those tokens expiring soon' })) }) }, config: cfg },
+    {
+      schema: {
+        ...op('listAppTokens', tag, 'Lists the app specific tokens for the user.', 'user:admin'),
+        querystring: Type.Object({ expiring: Type.Optional(Type.Boolean({ description: 'If true, only returns those tokens expiring soon' })) }),
+      },
+      config: cfg,
+    },
     async (req) => {
       enabled();
       const user = await currentUser(rt, req);
@@ -40,34 +46,66 @@ export async function appTokenRoutes(base: FastifyInstance, rt: Runtime): Promis
 
   app.post(
     '/user/apptoken',
-    { schema: { ...op('createAppToken', tag, 'Create a new app specific token for user.', 'user:admin'), body: Type.Object({ title: Type.String({ minLength: 1, maxLength: 255, description: 'The user-defined title for the token' }) }) }, config: { ...cfg, fresh: true } },
+    {
+      schema: {
+        ...op('createAppToken', tag, 'Create a new app specific token for user.', 'user:admin'),
+        body: Type.Object({ title: Type.String({ minLength: 1, maxLength: 255, description: 'The user-defined title for the token' }) }),
+      },
+      config: { ...cfg, fresh: true },
+    },
     async (req) => {
       enabled();
       const user = await currentUser(rt, req);
       const t = await rt.tenancy.appTokens.create(user, req.body.title);
-      rt.logs.log({ kind: 'create_app_specific_token', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { app_specific_token_title: t.title, app_specific_token: t.uuid } });
+      rt.logs.log({
+        kind: 'create_app_specific_token',
+        performer: req.principal,
+        namespaceId: user.id,
+        ip: req.ip,
+        metadata: { app_specific_token_title: t.title, app_specific_token: t.uuid },
+      });
       return { token: { ...view(t), token_code: t.token_code } };
     },
   );
 
-  app.get('/user/apptoken/:token_uuid', { schema: { ...op('getAppToken', tag, 'Returns a specific app token for the user.', 'user:admin'), params: TokenParams }, config: { ...cfg, fresh: true } }, async (req) => {
-    enabled();
-    const user = await currentUser(rt, req);
-    const t = await rt.tenancy.appTokens.get(user, req.params.token_uuid);
-    return { token: { ...view(t), token_code: t.token_code } };
-  });
+  app.get(
+    '/user/apptoken/:token_uuid',
+    { schema: { ...op('getAppToken', tag, 'Returns a specific app token for the user.', 'user:admin'), params: TokenParams }, config: { ...cfg, fresh: true } },
+    async (req) => {
+      enabled();
+      const user = await currentUser(rt, req);
+      const t = await rt.tenancy.appTokens.get(user, req.params.token_uuid);
+      return { token: { ...view(t), token_code: t.token_code } };
+    },
+  );
 
-  app.delete('/user/apptoken/:token_uuid', { schema: { ...op('revokeAppToken', tag, 'Revokes a specific app token for the user.', 'user:admin'), params: TokenParams }, config: { ...cfg, fresh: true } }, async (req, reply) => {
-    enabled();
-    const user = await currentUser(rt, req);
-    const t = await rt.tenancy.appTokens.revoke(user, req.params.token_uuid);
-    rt.logs.log({ kind: 'revoke_app_specific_token', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { app_specific_token_title: t.title, app_specific_token: t.uuid } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/user/apptoken/:token_uuid',
+    { schema: { ...op('revokeAppToken', tag, 'Revokes a specific app token for the user.', 'user:admin'), params: TokenParams }, config: { ...cfg, fresh: true } },
+    async (req, reply) => {
+      enabled();
+      const user = await currentUser(rt, req);
+      const t = await rt.tenancy.appTokens.revoke(user, req.params.token_uuid);
+      rt.logs.log({
+        kind: 'revoke_app_specific_token',
+        performer: req.principal,
+        namespaceId: user.id,
+        ip: req.ip,
+        metadata: { app_specific_token_title: t.title, app_specific_token: t.uuid },
+      });
+      reply.code(204).send();
+    },
+  );
 
   app.get(
     '/superuser/apptokens',
-    { schema: { ...op('listAllAppTokens', 'superuser', 'Lists the app specific tokens of every user.', 'super:user'), querystring: Type.Object({ expiring: Type.Optional(Type.Boolean()) }) }, config: { scope: 'super:user' as const, fresh: true } },
+    {
+      schema: {
+        ...op('listAllAppTokens', 'superuser', 'Lists the app specific tokens of every user.', 'super:user'),
+        querystring: Type.Object({ expiring: Type.Optional(Type.Boolean()) }),
+      },
+      config: { scope: 'super:user' as const, fresh: true },
+    },
     async (req) => {
       enabled();
       requireSuperuser(rt, req);

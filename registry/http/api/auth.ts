@@ -192,7 +192,12 @@ export function parseRepoParam(rt: Runtime, path: string): { namespace: string; 
  * The repository at `path` if the caller holds at least `role` on it: 401/403 otherwise (checked first, so
  * that private names do not leak), 404 when it does not exist.
  */
-export async function repoWithRole(rt: Runtime, req: FastifyRequest, path: string, role: Role): Promise<RepoTarget & { repo: NonNullable<RepoTarget['repo']>; namespace: NamespaceRow }> {
+export async function repoWithRole(
+  rt: Runtime,
+  req: FastifyRequest,
+  path: string,
+  role: Role,
+): Promise<RepoTarget & { repo: NonNullable<RepoTarget['repo']>; namespace: NamespaceRow }> {
   const ref = parseRepoParam(rt, path);
   const target = await rt.repositories.lookup(ref);
   // For a missing repository the resolver answers with the namespace-wide role: only those who could see it

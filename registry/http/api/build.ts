@@ -31,7 +31,12 @@ const BuildRequest = Type.Object(
     context: Type.Optional(Type.String({ maxLength: 1024, description: 'Pass in the context for the dockerfile. This is optional.' })),
     pull_robot: Type.Optional(Type.String({ description: 'Username of a Quay robot account to use as pull credentials' })),
     docker_tags: Type.Optional(
-      Type.Array(Type.String(), { minItems: 1, maxItems: 100, uniqueItems: true, description: 'The tags to which the built images will be pushed. If none specified, "latest" is used.' }),
+      Type.Array(Type.String(), {
+        minItems: 1,
+        maxItems: 100,
+        uniqueItems: true,
+        description: 'The tags to which the built images will be pushed. If none specified, "latest" is used.',
+      }),
     ),
   },
   { description: 'Description of a new repository build.' },
@@ -41,7 +46,11 @@ const RunParameters = Type.Object(
   {
     branch_name: Type.Optional(Type.String({ maxLength: 255, description: '(SCM only) If specified, the name of the branch to build.' })),
     commit_sha: Type.Optional(Type.String({ maxLength: 64, description: '(Custom Only) If specified, the ref/SHA1 used to checkout a git repository.' })),
-    refs: Type.Optional(Type.Union([Type.Object({ kind: Type.Union([Type.Literal('branch'), Type.Literal('tag')]), name: Type.String({ maxLength: 255 }) }), Type.Null()], { description: '(SCM Only) If specified, the ref to build.' })),
+    refs: Type.Optional(
+      Type.Union([Type.Object({ kind: Type.Union([Type.Literal('branch'), Type.Literal('tag')]), name: Type.String({ maxLength: 255 }) }), Type.Null()], {
+        description: '(SCM Only) If specified, the ref to build.',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'Optional run parameters for activating the build trigger' },
 );
@@ -134,20 +143,35 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
 
   app.post(
     '/repository/:namespace/:repository/build/',
-    { schema: { ...op('requestRepoBuild', tag, 'Request that a repository be built and pushed from the specified input.', 'repo:write'), params: RepoParams, body: BuildRequest }, config: { scope: 'repo:write' } },
+    {
+      schema: { ...op('requestRepoBuild', tag, 'Request that a repository be built and pushed from the specified input.', 'repo:write'), params: RepoParams, body: BuildRequest },
+      config: { scope: 'repo:write' },
+    },
     async (req, reply) => {
       const t = await repoWithRole(rt, req, path(req.params), 'write');
       await writable(rt, req, t.repo);
       const robot = req.body.pull_robot ? await manualPullRobot(req, req.body.pull_robot) : null;
       return started(reply, req.params, await rt.permissions.repositoryRole(req.principal, t), () =>
-        rt.buildRequests.manual(buildRepository(t), req.body, { principal: req.principal, ip: req.ip }, {
-          pullRobot: robot,
-          canWriteRepository: async (repositoryId) => {
-            const other = await rt.repositories.byId(repositoryId);
-            const ns = other ? await rt.namespaces.byId(other.namespace_id) : null;
-            return atLeast(await rt.permissions.repositoryRole(req.principal, { ref: { namespace: ns?.name ?? '', name: other?.name ?? '', full: `${ns?.name}/${other?.name}` }, namespace: ns, repo: other }), 'write');
+        rt.buildRequests.manual(
+          buildRepository(t),
+          req.body,
+          { principal: req.principal, ip: req.ip },
+          {
+            pullRobot: robot,
+            canWriteRepository: async (repositoryId) => {
+              const other = await rt.repositories.byId(repositoryId);
+              const ns = other ? await rt.namespaces.byId(other.namespace_id) : null;
+              return atLeast(
+                await rt.permissions.repositoryRole(req.principal, {
+                  ref: { namespace: ns?.name ?? '', name: other?.name ?? '', full: `${ns?.name}/${other?.name}` },
+                  namespace: ns,
+                  repo: other,
+                }),
+                'write',
+              );
+            },
           },
-        }),
+        ),
       );
     },
   );
@@ -161,14 +185,21 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
     return pullRobotFor(rt, req, name, owner);
   }
 
-  app.get('/repository/:namespace/:repository/build/:build_uuid', { schema: { ...op('getRepoBuild', tag, 'Returns information about a build.', 'repo:read'), params: BuildParams }, config: { scope: 'repo:read' } }, async (req) => {
-    const { build, role } = await readBuild(req, req.params);
-    return buildView(build, role);
-  });
+  app.get(
+    '/repository/:namespace/:repository/build/:build_uuid',
+    { schema: { ...op('getRepoBuild', tag, 'Returns information about a build.', 'repo:read'), params: BuildParams }, config: { scope: 'repo:read' } },
+    async (req) => {
+      const { build, role } = await readBuild(req, req.params);
+      return buildView(build, role);
+    },
+  );
 
   app.get(
     '/repository/:namespace/:repository/build/:build_uuid/status',
-    { schema: { ...op('getRepoBuildStatus', tag, 'Return the status for the builds specified by the build uuids.', 'repo:read'), params: BuildParams }, config: { scope: 'repo:read' } },
+    {
+      schema: { ...op('getRepoBuildStatus', tag, 'Return the status for the builds specified by the build uuids.', 'repo:read'), params: BuildParams },
+      config: { scope: 'repo:read' },
+    },
     async (req) => {
       const { build, role } = await readBuild(req, req.params);
       return buildView(build, role);
@@ -197,20 +228,27 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
     },
   );
 
-  app.delete('/repository/:namespace/:repository/build/:build_uuid', { schema: { ...op('cancelRepoBuild', tag, 'Cancels a repository build.', 'repo:admin'), params: BuildParams }, config: { scope: 'repo:admin' } }, async (req, reply) => {
-    const t = await repoWithRole(rt, req, path(req.params), 'admin');
-    await writable(rt, req, t.repo);
-    const build = await rt.builds.getBuild(req.params.build_uuid);
-    if (!build || build.repository_id !== t.repo.id) throw notFound();
-    if (!(await rt.builds.cancelBuild(build.uuid, req.principal))) throw badRequest('Build is currently running or has finished');
-    rt.logs.repoAction('cancel_build', req.principal, req.ip, t.repo, t.namespace.name, { build_uuid: build.uuid });
-    reply.code(201);
-    return 'Okay';
-  });
+  app.delete(
+    '/repository/:namespace/:repository/build/:build_uuid',
+    { schema: { ...op('cancelRepoBuild', tag, 'Cancels a repository build.', 'repo:admin'), params: BuildParams }, config: { scope: 'repo:admin' } },
+    async (req, reply) => {
+      const t = await repoWithRole(rt, req, path(req.params), 'admin');
+      await writable(rt, req, t.repo);
+      const build = await rt.builds.getBuild(req.params.build_uuid);
+      if (!build || build.repository_id !== t.repo.id) throw notFound();
+      if (!(await rt.builds.cancelBuild(build.uuid, req.principal))) throw badRequest('Build is currently running or has finished');
+      rt.logs.repoAction('cancel_build', req.principal, req.ip, t.repo, t.namespace.name, { build_uuid: build.uuid });
+      reply.code(201);
+      return 'Okay';
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/trigger/:trigger_uuid/start',
-    { schema: { ...op('manuallyStartBuildTrigger', 'trigger', 'Manually start a build from the specified trigger.', 'repo:admin'), params: TriggerParams, body: RunParameters }, config: { scope: 'repo:admin' } },
+    {
+      schema: { ...op('manuallyStartBuildTrigger', 'trigger', 'Manually start a build from the specified trigger.', 'repo:admin'), params: TriggerParams, body: RunParameters },
+      config: { scope: 'repo:admin' },
+    },
     async (req, reply) => {
       const t = await triggerFor(rt, req, req.params);
       await writable(rt, req, t.repo);

@@ -55,7 +55,8 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     req.log.error({ err }, 'unexpected error');
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));
   });
-  for (const f of enabledUnbuiltFeatures(rt.config)) rt.log.warn({ feature: f.flag }, `${f.flag} is enabled, but this registry does not implement ${f.what}: its endpoints answer 501`);
+  for (const f of enabledUnbuiltFeatures(rt.config))
+    rt.log.warn({ feature: f.flag }, `${f.flag} is enabled, but this registry does not implement ${f.what}: its endpoints answer 501`);
   // Quay's router (werkzeug, strict slashes) answers a route declared with a trailing slash, asked without
   // it, with 308 to the slashed URL: scripts calling `/api/v1/user` or `POST /api/v1/organization` work.
   const slashedRoutes: { method: string; path: RegExp }[] = [];
@@ -90,7 +91,11 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   const scheme = rt.config.PREFERRED_URL_SCHEME;
   await app.register(swagger, {
     swagger: {
-      info: { title: 'Quay Frontend', version: 'v1', description: 'This API allows you to perform many of the operations required to work with Quay repositories, users, and organizations.' },
+      info: {
+        title: 'Quay Frontend',
+        version: 'v1',
+        description: 'This API allows you to perform many of the operations required to work with Quay repositories, users, and organizations.',
+      },
       host: rt.config.SERVER_HOSTNAME,
       basePath: '/',
       schemes: [scheme],

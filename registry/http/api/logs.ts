@@ -116,32 +116,68 @@ export async function logRoutes(base: FastifyInstance, rt: Runtime): Promise<voi
     return { key: `org:${org.id}`, base: { namespaceId: org.id } };
   };
 
-  app.get('/repository/:namespace/:repository/logs', { schema: { ...op('listRepoLogs', tag, 'List the logs for the specified repository.', 'repo:admin'), params: RepoParams, querystring: LogQuery }, config: { scope: 'repo:admin' } }, async (req) => {
-    const s = await repoScope(req, req.params);
-    return page(s.key, req.query, s.base, false);
-  });
-  app.get('/repository/:namespace/:repository/aggregatelogs', { schema: { ...op('getAggregateRepoLogs', tag, 'Returns the aggregated logs for the specified repository.', 'repo:admin'), params: RepoParams, querystring: LogQuery }, config: { scope: 'repo:admin' } }, async (req) => {
-    const s = await repoScope(req, req.params);
-    return aggregate(req.query, s.base);
-  });
+  app.get(
+    '/repository/:namespace/:repository/logs',
+    {
+      schema: { ...op('listRepoLogs', tag, 'List the logs for the specified repository.', 'repo:admin'), params: RepoParams, querystring: LogQuery },
+      config: { scope: 'repo:admin' },
+    },
+    async (req) => {
+      const s = await repoScope(req, req.params);
+      return page(s.key, req.query, s.base, false);
+    },
+  );
+  app.get(
+    '/repository/:namespace/:repository/aggregatelogs',
+    {
+      schema: { ...op('getAggregateRepoLogs', tag, 'Returns the aggregated logs for the specified repository.', 'repo:admin'), params: RepoParams, querystring: LogQuery },
+      config: { scope: 'repo:admin' },
+    },
+    async (req) => {
+      const s = await repoScope(req, req.params);
+      return aggregate(req.query, s.base);
+    },
+  );
 
-  app.get('/user/logs', { schema: { ...op('listUserLogs', tag, 'List the logs for the current user.', 'user:admin'), querystring: LogQuery }, config: { scope: 'user:admin' } }, async (req) => {
-    const s = await userScope(req);
-    return page(s.key, req.query, s.base, false);
-  });
-  app.get('/user/aggregatelogs', { schema: { ...op('getAggregateUserLogs', tag, 'Returns the aggregated logs for the current user.', 'user:admin'), querystring: LogQuery }, config: { scope: 'user:admin' } }, async (req) => {
-    const s = await userScope(req);
-    return aggregate(req.query, s.base);
-  });
+  app.get(
+    '/user/logs',
+    { schema: { ...op('listUserLogs', tag, 'List the logs for the current user.', 'user:admin'), querystring: LogQuery }, config: { scope: 'user:admin' } },
+    async (req) => {
+      const s = await userScope(req);
+      return page(s.key, req.query, s.base, false);
+    },
+  );
+  app.get(
+    '/user/aggregatelogs',
+    { schema: { ...op('getAggregateUserLogs', tag, 'Returns the aggregated logs for the current user.', 'user:admin'), querystring: LogQuery }, config: { scope: 'user:admin' } },
+    async (req) => {
+      const s = await userScope(req);
+      return aggregate(req.query, s.base);
+    },
+  );
 
-  app.get('/organization/:orgname/logs', { schema: { ...op('listOrgLogs', tag, 'List the logs for the specified organization.', 'org:admin'), params: OrgParams, querystring: LogQuery }, config: { scope: 'org:admin' } }, async (req) => {
-    const s = await orgScope(req, req.params.orgname);
-    return page(s.key, req.query, s.base, false);
-  });
-  app.get('/organization/:orgname/aggregatelogs', { schema: { ...op('getAggregateOrgLogs', tag, 'Gets the aggregated logs for the specified organization.', 'org:admin'), params: OrgParams, querystring: LogQuery }, config: { scope: 'org:admin' } }, async (req) => {
-    const s = await orgScope(req, req.params.orgname);
-    return aggregate(req.query, s.base);
-  });
+  app.get(
+    '/organization/:orgname/logs',
+    {
+      schema: { ...op('listOrgLogs', tag, 'List the logs for the specified organization.', 'org:admin'), params: OrgParams, querystring: LogQuery },
+      config: { scope: 'org:admin' },
+    },
+    async (req) => {
+      const s = await orgScope(req, req.params.orgname);
+      return page(s.key, req.query, s.base, false);
+    },
+  );
+  app.get(
+    '/organization/:orgname/aggregatelogs',
+    {
+      schema: { ...op('getAggregateOrgLogs', tag, 'Gets the aggregated logs for the specified organization.', 'org:admin'), params: OrgParams, querystring: LogQuery },
+      config: { scope: 'org:admin' },
+    },
+    async (req) => {
+      const s = await orgScope(req, req.params.orgname);
+      return aggregate(req.query, s.base);
+    },
+  );
 
   /** Queue an export (Quay's `{"export_id": …}`); 404 when FEATURE_LOG_EXPORT is off. */
   const exportLogs = async (req: FastifyRequest, scope: ExportScope, q: { starttime?: string; endtime?: string }, body: ExportRequest | undefined) => {
@@ -152,31 +188,55 @@ export async function logRoutes(base: FastifyInstance, rt: Runtime): Promise<voi
 
   app.post(
     '/repository/:namespace/:repository/exportlogs',
-    { schema: { ...op('exportRepoLogs', tag, 'Queues an export of the logs for the specified repository.', 'repo:admin'), params: RepoParams, ...exportSchema }, config: { scope: 'repo:admin' } },
+    {
+      schema: { ...op('exportRepoLogs', tag, 'Queues an export of the logs for the specified repository.', 'repo:admin'), params: RepoParams, ...exportSchema },
+      config: { scope: 'repo:admin' },
+    },
     async (req) => {
       const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
       return exportLogs(req, { namespace, repository: repo }, req.query, req.body);
     },
   );
-  app.post('/user/exportlogs', { schema: { ...op('exportUserLogs', tag, 'Queues an export of the logs for the current user.', 'user:admin'), ...exportSchema }, config: { scope: 'user:admin' } }, async (req) => {
-    const user = await currentUser(rt, req);
-    return exportLogs(req, { namespace: user }, req.query, req.body);
-  });
+  app.post(
+    '/user/exportlogs',
+    { schema: { ...op('exportUserLogs', tag, 'Queues an export of the logs for the current user.', 'user:admin'), ...exportSchema }, config: { scope: 'user:admin' } },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      return exportLogs(req, { namespace: user }, req.query, req.body);
+    },
+  );
   app.post(
     '/organization/:orgname/exportlogs',
-    { schema: { ...op('exportOrgLogs', tag, 'Exports the logs for the specified organization.', 'org:admin'), params: OrgParams, ...exportSchema }, config: { scope: 'org:admin' } },
+    {
+      schema: { ...op('exportOrgLogs', tag, 'Exports the logs for the specified organization.', 'org:admin'), params: OrgParams, ...exportSchema },
+      config: { scope: 'org:admin' },
+    },
     async (req) => {
       const org = await adminOrg(rt, req, req.params.orgname);
       return exportLogs(req, { namespace: org }, req.query, req.body);
     },
   );
 
-  app.get('/superuser/logs', { schema: { ...op('listAllLogs', 'superuser', 'List the usage logs for the current system.', 'super:user'), querystring: LogQuery }, config: { scope: 'super:user', fresh: true } }, async (req) => {
-    requireSuperuserRead(rt, req);
-    return page('all', req.query, {}, true);
-  });
-  app.get('/superuser/aggregatelogs', { schema: { ...op('listAllAggregateLogs', 'superuser', 'Returns the aggregated logs for the current system.', 'super:user'), querystring: LogQuery }, config: { scope: 'super:user', fresh: true } }, async (req) => {
-    requireSuperuserRead(rt, req);
-    return aggregate(req.query, {});
-  });
+  app.get(
+    '/superuser/logs',
+    {
+      schema: { ...op('listAllLogs', 'superuser', 'List the usage logs for the current system.', 'super:user'), querystring: LogQuery },
+      config: { scope: 'super:user', fresh: true },
+    },
+    async (req) => {
+      requireSuperuserRead(rt, req);
+      return page('all', req.query, {}, true);
+    },
+  );
+  app.get(
+    '/superuser/aggregatelogs',
+    {
+      schema: { ...op('listAllAggregateLogs', 'superuser', 'Returns the aggregated logs for the current system.', 'super:user'), querystring: LogQuery },
+      config: { scope: 'super:user', fresh: true },
+    },
+    async (req) => {
+      requireSuperuserRead(rt, req);
+      return aggregate(req.query, {});
+    },
+  );
 }

@@ -18,12 +18,7 @@ export function isIndexMediaType(mediaType: string): boolean {
 export const ManifestParams = Type.Composite([RepoParams, Type.Object({ manifestref: Type.String({ description: 'The digest of the manifest' }) })]);
 
 /** The repository (at `role`) and the manifest a `.../manifest/{digest}` path names; 404 when either is missing. */
-export async function manifestAt(
-  rt: Runtime,
-  req: FastifyRequest,
-  params: { namespace: string; repository: string; manifestref: string },
-  role: 'read' | 'write',
-) {
+export async function manifestAt(rt: Runtime, req: FastifyRequest, params: { namespace: string; repository: string; manifestref: string }, role: 'read' | 'write') {
   const target = await repoWithRole(rt, req, `${params.namespace}/${params.repository}`, role);
   if (!looksLikeDigest(params.manifestref)) throw badRequest(`Invalid manifest digest "${params.manifestref}"`);
   const manifest = await rt.manifests.resolve(target.repo.id, params.manifestref);

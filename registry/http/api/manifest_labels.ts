@@ -73,7 +73,10 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
 
   t.get(
     '/repository/:namespace/:repository/manifest/:manifestref/labels/:labelid',
-    { schema: { ...op('getManifestLabel', tag, 'Retrieves the label with the specific ID under the manifest.', 'repo:read'), params: LabelParams }, config: { scope: 'repo:read' } },
+    {
+      schema: { ...op('getManifestLabel', tag, 'Retrieves the label with the specific ID under the manifest.', 'repo:read'), params: LabelParams },
+      config: { scope: 'repo:read' },
+    },
     async (req) => {
       const { manifest } = await manifestAt(rt, req, req.params, 'read');
       const label = await rt.labels.get(manifest.id, req.params.labelid);

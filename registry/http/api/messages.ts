@@ -16,7 +16,9 @@ export async function messageRoutes(base: FastifyInstance, rt: Runtime): Promise
   const app = typed(base);
   const messages = new GlobalMessages(rt.db);
 
-  app.get('/messages', { schema: op('getGlobalMessages', tag, 'Return a super users messages.'), config: { anonymousAllowed: true } }, async () => ({ messages: await messages.list() }));
+  app.get('/messages', { schema: op('getGlobalMessages', tag, 'Return a super users messages.'), config: { anonymousAllowed: true } }, async () => ({
+    messages: await messages.list(),
+  }));
 
   app.post(
     '/messages',
@@ -43,7 +45,10 @@ export async function messageRoutes(base: FastifyInstance, rt: Runtime): Promise
 
   app.delete(
     '/message/:uuid',
-    { schema: { ...op('deleteGlobalMessage', tag, 'Delete a message.', 'super:user'), params: Type.Object({ uuid: Type.String() }) }, config: { scope: 'super:user', fresh: true } },
+    {
+      schema: { ...op('deleteGlobalMessage', tag, 'Delete a message.', 'super:user'), params: Type.Object({ uuid: Type.String() }) },
+      config: { scope: 'super:user', fresh: true },
+    },
     async (req, reply) => {
       requireSuperuser(rt, req);
       await messages.delete(req.params.uuid);

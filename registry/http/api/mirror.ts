@@ -139,16 +139,26 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
 
   app.post(
     path,
-    { schema: { ...op('createRepoMirrorConfig', tag, 'Create a RepoMirrorConfig for a given Repository.', 'repo:admin'), params: RepoParams, body: MirrorBody }, config: { scope: 'repo:admin' } },
+    {
+      schema: { ...op('createRepoMirrorConfig', tag, 'Create a RepoMirrorConfig for a given Repository.', 'repo:admin'), params: RepoParams, body: MirrorBody },
+      config: { scope: 'repo:admin' },
+    },
     async (req, reply) => {
       enabled();
       const { repo, namespace } = await admin(req);
       const b = (req.body ?? {}) as Body;
       try {
-        for (const k of ['external_reference', 'sync_interval', 'sync_start_date', 'root_rule']) if (b[k] === undefined || b[k] === null) throw fail(`'${k}' is a required property`);
+        for (const k of ['external_reference', 'sync_interval', 'sync_start_date', 'root_rule'])
+          if (b[k] === undefined || b[k] === null) throw fail(`'${k}' is a required property`);
         const external = await checkSource(textOf(b.external_reference, 'external_reference', 2048));
-        const username = b.external_registry_username === undefined || b.external_registry_username === null || b.external_registry_username === '' ? null : textOf(b.external_registry_username, 'external_registry_username');
-        const password = b.external_registry_password === undefined || b.external_registry_password === null || b.external_registry_password === '' ? null : textOf(b.external_registry_password, 'external_registry_password', 9000);
+        const username =
+          b.external_registry_username === undefined || b.external_registry_username === null || b.external_registry_username === ''
+            ? null
+            : textOf(b.external_registry_username, 'external_registry_username');
+        const password =
+          b.external_registry_password === undefined || b.external_registry_password === null || b.external_registry_password === ''
+            ? null
+            : textOf(b.external_registry_password, 'external_registry_password', 9000);
         if (password !== null && username === null) throw fail('Unable to set a new password without also specifying a username.');
         const cfg = b.external_registry_config === undefined || b.external_registry_config === null ? {} : registryConfigOf(b.external_registry_config);
         const row = {
@@ -165,7 +175,10 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
           architecture_filter: b.architecture_filter === undefined || b.architecture_filter === null ? [] : archOf(rt, b.architecture_filter),
           sync_interval: intOf(b.sync_interval, 'sync_interval', 1, 'sync_interval must be at least 1 second'),
           sync_start_date: parseMirrorDate(b.sync_start_date),
-          skopeo_timeout_interval: b.skopeo_timeout_interval === undefined ? 300 : intOf(b.skopeo_timeout_interval, 'skopeo_timeout_interval', 300, 'Skopeo timeout interval cannot be less than 300 seconds'),
+          skopeo_timeout_interval:
+            b.skopeo_timeout_interval === undefined
+              ? 300
+              : intOf(b.skopeo_timeout_interval, 'skopeo_timeout_interval', 300, 'Skopeo timeout interval cannot be less than 300 seconds'),
         };
         const robot = await robotOf(namespace, b.robot_username);
         if (!(await rt.mirrors.create(repo, robot, row))) {
@@ -183,7 +196,10 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
 
   app.put(
     path,
-    { schema: { ...op('changeRepoMirrorConfig', tag, 'Allow users to modifying the repository\'s mirroring configuration.', 'repo:admin'), params: RepoParams, body: MirrorBody }, config: { scope: 'repo:admin' } },
+    {
+      schema: { ...op('changeRepoMirrorConfig', tag, "Allow users to modifying the repository's mirroring configuration.", 'repo:admin'), params: RepoParams, body: MirrorBody },
+      config: { scope: 'repo:admin' },
+    },
     async (req, reply) => {
       enabled();
       const { repo, namespace } = await admin(req);
@@ -194,29 +210,42 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
       const logged: Array<[string, unknown]> = [];
       try {
         if (b.is_enabled !== undefined) logged.push(['is_enabled', (changes.is_enabled = boolOf(b.is_enabled, 'is_enabled'))]);
-        if (b.external_reference !== undefined) logged.push(['external_reference', (changes.external_reference = await checkSource(textOf(b.external_reference, 'external_reference', 2048)))]);
+        if (b.external_reference !== undefined)
+          logged.push(['external_reference', (changes.external_reference = await checkSource(textOf(b.external_reference, 'external_reference', 2048)))]);
         if (b.robot_username !== undefined) {
           const robot = await robotOf(namespace, b.robot_username);
           changes.robot_id = robot.id;
           logged.push(['robot_username', robot.name]);
         }
-        if (b.sync_start_date !== undefined) logged.push(['sync_start_date', b.sync_start_date]), (changes.sync_start_date = parseMirrorDate(b.sync_start_date));
-        if (b.sync_interval !== undefined) logged.push(['sync_interval', (changes.sync_interval = intOf(b.sync_interval, 'sync_interval', 1, 'sync_interval must be at least 1 second'))]);
-        if (b.skopeo_timeout_interval !== undefined) {
-          logged.push(['skopeo_timeout_interval', (changes.skopeo_timeout_interval = intOf(b.skopeo_timeout_interval, 'skopeo_timeout_interval', 300, 'Skopeo timeout interval cannot be less than 300 seconds.'))]);
+        if (b.sync_start_date !== undefined) {
+          changes.sync_start_date = parseMirrorDate(b.sync_start_date);
+          logged.push(['sync_start_date', b.sync_start_date]);
         }
-        if (b.architecture_filter !== undefined) logged.push(['architecture_filter', (changes.architecture_filter = b.architecture_filter === null ? [] : archOf(rt, b.architecture_filter))]);
+        if (b.sync_interval !== undefined)
+          logged.push(['sync_interval', (changes.sync_interval = intOf(b.sync_interval, 'sync_interval', 1, 'sync_interval must be at least 1 second'))]);
+        if (b.skopeo_timeout_interval !== undefined) {
+          logged.push([
+            'skopeo_timeout_interval',
+            (changes.skopeo_timeout_interval = intOf(b.skopeo_timeout_interval, 'skopeo_timeout_interval', 300, 'Skopeo timeout interval cannot be less than 300 seconds.')),
+          ]);
+        }
+        if (b.architecture_filter !== undefined)
+          logged.push(['architecture_filter', (changes.architecture_filter = b.architecture_filter === null ? [] : archOf(rt, b.architecture_filter))]);
         if (b.root_rule !== undefined) logged.push(['mirror_rule', (changes.tag_rules = rulesOf(b.root_rule))]);
         const hasUser = b.external_registry_username !== undefined;
         const hasPassword = b.external_registry_password !== undefined;
         if (hasPassword && !hasUser) throw fail('Unable to set a new password without also specifying a username.');
         if (hasUser) {
           const username = b.external_registry_username === null || b.external_registry_username === '' ? null : textOf(b.external_registry_username, 'external_registry_username');
-          if (username === null && hasPassword && b.external_registry_password !== null && b.external_registry_password !== '') throw fail('Unable to delete username while setting a password.');
+          if (username === null && hasPassword && b.external_registry_password !== null && b.external_registry_password !== '')
+            throw fail('Unable to delete username while setting a password.');
           changes.username_enc = username ? rt.mirrors.box.seal(username) : null;
           logged.push(['external_registry_username', username]);
           if (hasPassword || username === null) {
-            const password = b.external_registry_password === null || b.external_registry_password === '' || b.external_registry_password === undefined ? null : textOf(b.external_registry_password, 'external_registry_password', 9000);
+            const password =
+              b.external_registry_password === null || b.external_registry_password === '' || b.external_registry_password === undefined
+                ? null
+                : textOf(b.external_registry_password, 'external_registry_password', 9000);
             changes.password_enc = password ? rt.mirrors.box.seal(password) : null;
             logged.push(['external_registry_password', password ? '********' : null]);
           }
@@ -239,21 +268,18 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
   );
 
   for (const [suffix, operationId, summary, action, to] of [
-    ['sync-now', 'syncNow', 'Update the sync_status for a given Repository\'s mirroring configuration.', (id: number) => rt.mirrors.syncNow(id), 'SYNC_NOW'],
-    ['sync-cancel', 'syncCancel', 'Update the sync_status for a given Repository\'s mirroring configuration.', (id: number) => rt.mirrors.cancel(id), 'SYNC_CANCEL'],
+    ['sync-now', 'syncNow', "Update the sync_status for a given Repository's mirroring configuration.", (id: number) => rt.mirrors.syncNow(id), 'SYNC_NOW'],
+    ['sync-cancel', 'syncCancel', "Update the sync_status for a given Repository's mirroring configuration.", (id: number) => rt.mirrors.cancel(id), 'SYNC_CANCEL'],
   ] as const) {
-    app.post(
-      `${path}/${suffix}`,
-      { schema: { ...op(operationId, tag, summary, 'repo:admin'), params: RepoParams }, config: { scope: 'repo:admin' } },
-      async (req, reply) => {
-        enabled();
-        const { repo, namespace } = await admin(req);
-        if (!(await rt.mirrors.get(repo.id))) throw notFound('No mirror configuration found.');
-        if (!(await action(repo.id))) throw new ApiError(404, 'not_found', suffix === 'sync-now' ? 'A synchronization is already running' : 'No synchronization is running or requested');
-        audit(req, repo, namespace, 'sync_status', to);
-        reply.code(204);
-        return reply.send();
-      },
-    );
+    app.post(`${path}/${suffix}`, { schema: { ...op(operationId, tag, summary, 'repo:admin'), params: RepoParams }, config: { scope: 'repo:admin' } }, async (req, reply) => {
+      enabled();
+      const { repo, namespace } = await admin(req);
+      if (!(await rt.mirrors.get(repo.id))) throw notFound('No mirror configuration found.');
+      if (!(await action(repo.id)))
+        throw new ApiError(404, 'not_found', suffix === 'sync-now' ? 'A synchronization is already running' : 'No synchronization is running or requested');
+      audit(req, repo, namespace, 'sync_status', to);
+      reply.code(204);
+      return reply.send();
+    });
   }
 }

@@ -17,15 +17,23 @@ export async function notificationRoutes(app: FastifyInstance, rt: Runtime): Pro
     return n;
   };
 
-  t.get('/user/notifications/:uuid', { schema: { ...op('getUserNotification', 'user', 'Get a notification of the user.', 'user:admin'), params: Params }, config: { scope: 'user:admin' } }, async (req) => {
-    const user = await currentUser(rt, req);
-    return notificationView(await lookup(user.id, req.params.uuid));
-  });
+  t.get(
+    '/user/notifications/:uuid',
+    { schema: { ...op('getUserNotification', 'user', 'Get a notification of the user.', 'user:admin'), params: Params }, config: { scope: 'user:admin' } },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      return notificationView(await lookup(user.id, req.params.uuid));
+    },
+  );
 
   t.put(
     '/user/notifications/:uuid',
     {
-      schema: { ...op('updateUserNotification', 'user', 'Dismiss (or un-dismiss) a notification of the user.', 'user:admin'), params: Params, body: Type.Optional(Type.Object({ dismissed: Type.Optional(Type.Unknown()) })) },
+      schema: {
+        ...op('updateUserNotification', 'user', 'Dismiss (or un-dismiss) a notification of the user.', 'user:admin'),
+        params: Params,
+        body: Type.Optional(Type.Object({ dismissed: Type.Optional(Type.Unknown()) })),
+      },
       config: { scope: 'user:admin' },
     },
     async (req) => {

@@ -98,67 +98,110 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
       if (tag_expiration_s !== undefined) checkTagExpiration(rt, tag_expiration_s);
       const changedEmail = email !== undefined && email !== org.email ? email : undefined;
       const updated = await rt.tenancy.orgs.update(org, { email: changedEmail, tagExpirationS: tag_expiration_s });
-      if (changedEmail !== undefined) rt.logs.log({ kind: 'org_change_email', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { email: changedEmail, old_email: org.email } });
+      if (changedEmail !== undefined)
+        rt.logs.log({ kind: 'org_change_email', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { email: changedEmail, old_email: org.email } });
       if (tag_expiration_s !== undefined && tag_expiration_s !== org.removed_tag_expiration_s) {
-        rt.logs.log({ kind: 'org_change_tag_expiration', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { tag_expiration: tag_expiration_s, namespace: org.name } });
+        rt.logs.log({
+          kind: 'org_change_tag_expiration',
+          performer: req.principal,
+          namespaceId: org.id,
+          ip: req.ip,
+          metadata: { tag_expiration: tag_expiration_s, namespace: org.name },
+        });
       }
       // Quay answers with the organization's full view.
       return orgView(rt, req, updated);
     },
   );
 
-  app.delete('/organization/:orgname', { schema: { ...op('deleteAdminedOrganization', tag, 'Deletes the specified organization and everything in it.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin', fresh: true } }, async (req, reply) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    await rt.tenancy.orgs.deleteNamespace(org);
-    rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/organization/:orgname',
+    {
+      schema: { ...op('deleteAdminedOrganization', tag, 'Deletes the specified organization and everything in it.', 'org:admin'), params: OrgParams },
+      config: { scope: 'org:admin', fresh: true },
+    },
+    async (req, reply) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      await rt.tenancy.orgs.deleteNamespace(org);
+      rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
+      reply.code(204).send();
+    },
+  );
 
-  app.get('/organization/:orgname/members', { schema: { ...op('getOrganizationMembers', tag, 'List the human members of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const members = (await rt.tenancy.orgs.members(org)).filter((m) => m.kind === 'user');
-    const direct = await rt.tenancy.orgs.directPermissions(org);
-    return {
-      members: members.map((m) => ({
-        name: m.name,
-        kind: 'user',
-        avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: m.email }),
-        teams: m.teams.map((t) => ({ name: t, avatar: teamAvatar(t) })),
-        repositories: direct.get(m.name) ?? [],
-      })),
-    };
-  });
+  app.get(
+    '/organization/:orgname/members',
+    { schema: { ...op('getOrganizationMembers', tag, 'List the human members of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const members = (await rt.tenancy.orgs.members(org)).filter((m) => m.kind === 'user');
+      const direct = await rt.tenancy.orgs.directPermissions(org);
+      return {
+        members: members.map((m) => ({
+          name: m.name,
+          kind: 'user',
+          avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: m.email }),
+          teams: m.teams.map((t) => ({ name: t, avatar: teamAvatar(t) })),
+          repositories: direct.get(m.name) ?? [],
+        })),
+      };
+    },
+  );
 
-  app.get('/organization/:orgname/collaborators', { schema: { ...op('getOrganizationCollaborators', tag, 'List outside collaborators of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const collaborators = await rt.tenancy.orgs.collaborators(org);
-    return { collaborators: collaborators.map((c) => ({ kind: 'user', name: c.name, avatar: namespaceAvatar({ name: c.name, kind: 'user', email: c.email }), repositories: c.repositories })) };
-  });
+  app.get(
+    '/organization/:orgname/collaborators',
+    { schema: { ...op('getOrganizationCollaborators', tag, 'List outside collaborators of the organization.', 'org:admin'), params: OrgParams }, config: { scope: 'org:admin' } },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const collaborators = await rt.tenancy.orgs.collaborators(org);
+      return {
+        collaborators: collaborators.map((c) => ({
+          kind: 'user',
+          name: c.name,
+          avatar: namespaceAvatar({ name: c.name, kind: 'user', email: c.email }),
+          repositories: c.repositories,
+        })),
+      };
+    },
+  );
 
   const MemberParams = Type.Object({ orgname: Type.String(), membername: Type.String() });
 
-  app.get('/organization/:orgname/members/:membername', { schema: { ...op('getOrganizationMember', tag, 'Retrieves the details of a member of the organization.', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const member = await rt.namespaces.byName(req.params.membername);
-    const teams = member ? await rt.tenancy.teams.teamsOf(org, member.id) : [];
-    // The organization's own robots are members whether or not they are in a team.
-    if (!member || member.kind === 'org' || (teams.length === 0 && member.robot_owner_id !== org.id)) throw notFound();
-    return {
-      name: member.name,
-      kind: member.kind === 'robot' ? 'robot' : 'user',
-      avatar: namespaceAvatar(member),
-      teams: teams.map((t) => ({ name: t, avatar: teamAvatar(t) })),
-      repositories: (await rt.tenancy.orgs.directPermissions(org, member.id)).get(member.name) ?? [],
-    };
-  });
+  app.get(
+    '/organization/:orgname/members/:membername',
+    {
+      schema: { ...op('getOrganizationMember', tag, 'Retrieves the details of a member of the organization.', 'org:admin'), params: MemberParams },
+      config: { scope: 'org:admin' },
+    },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const member = await rt.namespaces.byName(req.params.membername);
+      const teams = member ? await rt.tenancy.teams.teamsOf(org, member.id) : [];
+      // The organization's own robots are members whether or not they are in a team.
+      if (!member || member.kind === 'org' || (teams.length === 0 && member.robot_owner_id !== org.id)) throw notFound();
+      return {
+        name: member.name,
+        kind: member.kind === 'robot' ? 'robot' : 'user',
+        avatar: namespaceAvatar(member),
+        teams: teams.map((t) => ({ name: t, avatar: teamAvatar(t) })),
+        repositories: (await rt.tenancy.orgs.directPermissions(org, member.id)).get(member.name) ?? [],
+      };
+    },
+  );
 
-  app.delete('/organization/:orgname/members/:membername', { schema: { ...op('removeOrganizationMember', tag, 'Removes a member from an organization (from every team).', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req, reply) => {
-    requireUser(req);
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const member = await rt.namespaces.byName(req.params.membername);
-    if (!member) throw notFound();
-    await rt.tenancy.orgs.removeMember(org, member);
-    rt.logs.log({ kind: 'org_remove_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { member: member.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/organization/:orgname/members/:membername',
+    {
+      schema: { ...op('removeOrganizationMember', tag, 'Removes a member from an organization (from every team).', 'org:admin'), params: MemberParams },
+      config: { scope: 'org:admin' },
+    },
+    async (req, reply) => {
+      requireUser(req);
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const member = await rt.namespaces.byName(req.params.membername);
+      if (!member) throw notFound();
+      await rt.tenancy.orgs.removeMember(org, member);
+      rt.logs.log({ kind: 'org_remove_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { member: member.name } });
+      reply.code(204).send();
+    },
+  );
 }

@@ -32,50 +32,83 @@ export async function permissionRoutes(base: FastifyInstance, rt: Runtime): Prom
   });
   const inTeam = async (namespace: NamespaceRow, s: NamespaceRow) => namespace.kind === 'org' && (await rt.tenancy.teams.teamsOf(namespace, s.id)).length > 0;
 
-  app.get('/repository/:namespace/:repository/permissions/user/', { schema: { ...op('listRepoUserPermissions', tag, 'List all user permissions.', 'repo:admin'), params: RepoOnly }, config: cfg }, async (req) => {
-    const { repo, namespace } = await admin(req, req.params);
-    const perms = await rt.tenancy.repoPermissions.users(repo);
-    return { permissions: Object.fromEntries(perms.map((p) => [p.name, userView({ name: p.name, kind: p.kind, email: null }, p.role, namespace, p.is_org_member)])) };
-  });
+  app.get(
+    '/repository/:namespace/:repository/permissions/user/',
+    { schema: { ...op('listRepoUserPermissions', tag, 'List all user permissions.', 'repo:admin'), params: RepoOnly }, config: cfg },
+    async (req) => {
+      const { repo, namespace } = await admin(req, req.params);
+      const perms = await rt.tenancy.repoPermissions.users(repo);
+      return { permissions: Object.fromEntries(perms.map((p) => [p.name, userView({ name: p.name, kind: p.kind, email: null }, p.role, namespace, p.is_org_member)])) };
+    },
+  );
 
-  app.get('/repository/:namespace/:repository/permissions/user/:username', { schema: { ...op('getUserPermissions', tag, 'Get the permission for the specified user.', 'repo:admin'), params: UserParams }, config: cfg }, async (req) => {
-    const { repo, namespace } = await admin(req, req.params);
-    const s = await subject(req.params.username);
-    const role = await rt.tenancy.repoPermissions.userRole(repo, s);
-    if (!role) throw notFound();
-    return userView(s, role, namespace, await inTeam(namespace, s));
-  });
+  app.get(
+    '/repository/:namespace/:repository/permissions/user/:username',
+    { schema: { ...op('getUserPermissions', tag, 'Get the permission for the specified user.', 'repo:admin'), params: UserParams }, config: cfg },
+    async (req) => {
+      const { repo, namespace } = await admin(req, req.params);
+      const s = await subject(req.params.username);
+      const role = await rt.tenancy.repoPermissions.userRole(repo, s);
+      if (!role) throw notFound();
+      return userView(s, role, namespace, await inTeam(namespace, s));
+    },
+  );
 
-  app.get('/repository/:namespace/:repository/permissions/user/:username/transitive', { schema: { ...op('getUserTransitivePermission', tag, 'Get the direct and team-derived permissions of a user.', 'repo:admin'), params: UserParams }, config: cfg }, async (req) => {
-    const { repo } = await admin(req, req.params);
-    const s = await subject(req.params.username);
-    const roles = await rt.tenancy.repoPermissions.transitive(repo, s);
-    if (roles.length === 0) throw notFound();
-    return { permissions: roles.map((role) => ({ role })) };
-  });
+  app.get(
+    '/repository/:namespace/:repository/permissions/user/:username/transitive',
+    { schema: { ...op('getUserTransitivePermission', tag, 'Get the direct and team-derived permissions of a user.', 'repo:admin'), params: UserParams }, config: cfg },
+    async (req) => {
+      const { repo } = await admin(req, req.params);
+      const s = await subject(req.params.username);
+      const roles = await rt.tenancy.repoPermissions.transitive(repo, s);
+      if (roles.length === 0) throw notFound();
+      return { permissions: roles.map((role) => ({ role })) };
+    },
+  );
 
   app.put(
     '/repository/:namespace/:repository/permissions/user/:username',
-    { schema: { ...op('changeUserPermissions', tag, 'Update the permissions for an existing repository.', 'repo:admin'), params: UserParams, body: Type.Object({ role: Role }) }, config: cfg },
+    {
+      schema: { ...op('changeUserPermissions', tag, 'Update the permissions for an existing repository.', 'repo:admin'), params: UserParams, body: Type.Object({ role: Role }) },
+      config: cfg,
+    },
     async (req) => {
       const { repo, namespace } = await admin(req, req.params);
       const s = await subject(req.params.username);
       const problem = rt.permissions.grantProblem(s, namespace);
       if (problem) throw badRequest(problem);
       await rt.tenancy.repoPermissions.setUser(repo, s, req.body.role);
-      rt.logs.log({ kind: 'change_repo_permission', performer: req.principal, namespaceId: namespace.id, repositoryId: repo.id, ip: req.ip, metadata: { username: s.name, repo: repo.name, namespace: namespace.name, role: req.body.role } });
+      rt.logs.log({
+        kind: 'change_repo_permission',
+        performer: req.principal,
+        namespaceId: namespace.id,
+        repositoryId: repo.id,
+        ip: req.ip,
+        metadata: { username: s.name, repo: repo.name, namespace: namespace.name, role: req.body.role },
+      });
       return userView(s, req.body.role, namespace, await inTeam(namespace, s));
     },
   );
 
-  app.delete('/repository/:namespace/:repository/permissions/user/:username', { schema: { ...op('deleteUserPermissions', tag, 'Delete the permission for the user.', 'repo:admin'), params: UserParams }, config: cfg }, async (req, reply) => {
-    const { repo, namespace } = await admin(req, req.params);
-    const s = await subject(req.params.username);
-    if (s.id === namespace.id) throw badRequest('Namespace owner must always be admin.');
-    await rt.tenancy.repoPermissions.deleteUser(repo, s);
-    rt.logs.log({ kind: 'delete_repo_permission', performer: req.principal, namespaceId: namespace.id, repositoryId: repo.id, ip: req.ip, metadata: { username: s.name, repo: repo.name, namespace: namespace.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/repository/:namespace/:repository/permissions/user/:username',
+    { schema: { ...op('deleteUserPermissions', tag, 'Delete the permission for the user.', 'repo:admin'), params: UserParams }, config: cfg },
+    async (req, reply) => {
+      const { repo, namespace } = await admin(req, req.params);
+      const s = await subject(req.params.username);
+      if (s.id === namespace.id) throw badRequest('Namespace owner must always be admin.');
+      await rt.tenancy.repoPermissions.deleteUser(repo, s);
+      rt.logs.log({
+        kind: 'delete_repo_permission',
+        performer: req.principal,
+        namespaceId: namespace.id,
+        repositoryId: repo.id,
+        ip: req.ip,
+        metadata: { username: s.name, repo: repo.name, namespace: namespace.name },
+      });
+      reply.code(204).send();
+    },
+  );
 
   const team = async (namespace: NamespaceRow, name: string) => {
     const t = namespace.kind === 'org' ? await rt.tenancy.teams.byName(namespace, name) : null;
@@ -83,19 +116,27 @@ export async function permissionRoutes(base: FastifyInstance, rt: Runtime): Prom
     return t;
   };
 
-  app.get('/repository/:namespace/:repository/permissions/team/', { schema: { ...op('listRepoTeamPermissions', tag, 'List all team permission.', 'repo:admin'), params: RepoOnly }, config: cfg }, async (req) => {
-    const { repo } = await admin(req, req.params);
-    const perms = await rt.tenancy.repoPermissions.teams(repo);
-    return { permissions: Object.fromEntries(perms.map((p) => [p.name, { role: p.role, name: p.name, avatar: teamAvatar(p.name) }])) };
-  });
+  app.get(
+    '/repository/:namespace/:repository/permissions/team/',
+    { schema: { ...op('listRepoTeamPermissions', tag, 'List all team permission.', 'repo:admin'), params: RepoOnly }, config: cfg },
+    async (req) => {
+      const { repo } = await admin(req, req.params);
+      const perms = await rt.tenancy.repoPermissions.teams(repo);
+      return { permissions: Object.fromEntries(perms.map((p) => [p.name, { role: p.role, name: p.name, avatar: teamAvatar(p.name) }])) };
+    },
+  );
 
-  app.get('/repository/:namespace/:repository/permissions/team/:teamname', { schema: { ...op('getTeamPermissions', tag, 'Fetch the permission for the specified team.', 'repo:admin'), params: TeamParams }, config: cfg }, async (req) => {
-    const { repo, namespace } = await admin(req, req.params);
-    const t = await team(namespace, req.params.teamname);
-    const role = await rt.tenancy.repoPermissions.teamRole(repo, t);
-    if (!role) throw notFound();
-    return { role, name: t.name, avatar: teamAvatar(t.name) };
-  });
+  app.get(
+    '/repository/:namespace/:repository/permissions/team/:teamname',
+    { schema: { ...op('getTeamPermissions', tag, 'Fetch the permission for the specified team.', 'repo:admin'), params: TeamParams }, config: cfg },
+    async (req) => {
+      const { repo, namespace } = await admin(req, req.params);
+      const t = await team(namespace, req.params.teamname);
+      const role = await rt.tenancy.repoPermissions.teamRole(repo, t);
+      if (!role) throw notFound();
+      return { role, name: t.name, avatar: teamAvatar(t.name) };
+    },
+  );
 
   app.put(
     '/repository/:namespace/:repository/permissions/team/:teamname',
@@ -104,16 +145,34 @@ export async function permissionRoutes(base: FastifyInstance, rt: Runtime): Prom
       const { repo, namespace } = await admin(req, req.params);
       const t = await team(namespace, req.params.teamname);
       await rt.tenancy.repoPermissions.setTeam(repo, t, req.body.role);
-      rt.logs.log({ kind: 'change_repo_permission', performer: req.principal, namespaceId: namespace.id, repositoryId: repo.id, ip: req.ip, metadata: { team: t.name, repo: repo.name, namespace: namespace.name, role: req.body.role } });
+      rt.logs.log({
+        kind: 'change_repo_permission',
+        performer: req.principal,
+        namespaceId: namespace.id,
+        repositoryId: repo.id,
+        ip: req.ip,
+        metadata: { team: t.name, repo: repo.name, namespace: namespace.name, role: req.body.role },
+      });
       return { role: req.body.role, name: t.name, avatar: teamAvatar(t.name) };
     },
   );
 
-  app.delete('/repository/:namespace/:repository/permissions/team/:teamname', { schema: { ...op('deleteTeamPermissions', tag, 'Delete the permission for the specified team.', 'repo:admin'), params: TeamParams }, config: cfg }, async (req, reply) => {
-    const { repo, namespace } = await admin(req, req.params);
-    const t = await team(namespace, req.params.teamname);
-    await rt.tenancy.repoPermissions.deleteTeam(repo, t);
-    rt.logs.log({ kind: 'delete_repo_permission', performer: req.principal, namespaceId: namespace.id, repositoryId: repo.id, ip: req.ip, metadata: { team: t.name, repo: repo.name, namespace: namespace.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/repository/:namespace/:repository/permissions/team/:teamname',
+    { schema: { ...op('deleteTeamPermissions', tag, 'Delete the permission for the specified team.', 'repo:admin'), params: TeamParams }, config: cfg },
+    async (req, reply) => {
+      const { repo, namespace } = await admin(req, req.params);
+      const t = await team(namespace, req.params.teamname);
+      await rt.tenancy.repoPermissions.deleteTeam(repo, t);
+      rt.logs.log({
+        kind: 'delete_repo_permission',
+        performer: req.principal,
+        namespaceId: namespace.id,
+        repositoryId: repo.id,
+        ip: req.ip,
+        metadata: { team: t.name, repo: repo.name, namespace: namespace.name },
+      });
+      reply.code(204).send();
+    },
+  );
 }

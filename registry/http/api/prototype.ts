@@ -27,10 +27,14 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
   const tag = 'prototype';
   const cfg = { scope: 'org:admin' as const };
 
-  app.get('/organization/:orgname/prototypes', { schema: { ...op('getOrganizationPrototypePermissions', tag, 'List the existing prototypes for this organization.', 'org:admin'), params: OrgParams }, config: cfg }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    return { prototypes: (await rt.tenancy.repoPermissions.prototypes(org)).map(prototypeView) };
-  });
+  app.get(
+    '/organization/:orgname/prototypes',
+    { schema: { ...op('getOrganizationPrototypePermissions', tag, 'List the existing prototypes for this organization.', 'org:admin'), params: OrgParams }, config: cfg },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      return { prototypes: (await rt.tenancy.repoPermissions.prototypes(org)).map(prototypeView) };
+    },
+  );
 
   app.post(
     '/organization/:orgname/prototypes',
@@ -40,9 +44,17 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
         params: OrgParams,
         body: Type.Object({
           role: Role,
-          activating_user: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, description: 'The username for the activating_user' }) }, { description: 'Repository creating user to whom the rule should apply' })),
+          activating_user: Type.Optional(
+            Type.Object(
+              { name: Type.String({ minLength: 1, description: 'The username for the activating_user' }) },
+              { description: 'Repository creating user to whom the rule should apply' },
+            ),
+          ),
           delegate: Type.Object(
-            { name: Type.String({ minLength: 1, description: 'The name for the delegate team or user' }), kind: Type.Union([Type.Literal('user'), Type.Literal('team')], { description: 'Whether the delegate is a user or a team' }) },
+            {
+              name: Type.String({ minLength: 1, description: 'The name for the delegate team or user' }),
+              kind: Type.Union([Type.Literal('user'), Type.Literal('team')], { description: 'Whether the delegate is a user or a team' }),
+            },
             { description: 'Information about the user or team to which the rule grants access' },
           ),
         }),
@@ -70,14 +82,27 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
               if (!u) throw badRequest(`Unknown user or robot: ${delegate.name}`);
               return rt.tenancy.repoPermissions.createPrototype(org, { role, delegateUser: u, activatingUser });
             })();
-      rt.logs.log({ kind: 'create_prototype_permission', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { role, delegate: delegate.name, activating_user: activating_user?.name ?? null } });
+      rt.logs.log({
+        kind: 'create_prototype_permission',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { role, delegate: delegate.name, activating_user: activating_user?.name ?? null },
+      });
       return prototypeView(proto);
     },
   );
 
   app.put(
     '/organization/:orgname/prototypes/:prototypeid',
-    { schema: { ...op('updateOrganizationPrototypePermission', tag, 'Update the role of an existing permission prototype.', 'org:admin'), params: ProtoParams, body: Type.Object({ role: Role }) }, config: cfg },
+    {
+      schema: {
+        ...op('updateOrganizationPrototypePermission', tag, 'Update the role of an existing permission prototype.', 'org:admin'),
+        params: ProtoParams,
+        body: Type.Object({ role: Role }),
+      },
+      config: cfg,
+    },
     async (req) => {
       const org = await adminOrg(rt, req, req.params.orgname);
       const proto = await rt.tenancy.repoPermissions.updatePrototype(org, req.params.prototypeid, req.body.role);
@@ -86,10 +111,14 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
     },
   );
 
-  app.delete('/organization/:orgname/prototypes/:prototypeid', { schema: { ...op('deleteOrganizationPrototypePermission', tag, 'Delete an existing permission prototype.', 'org:admin'), params: ProtoParams }, config: cfg }, async (req, reply) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    await rt.tenancy.repoPermissions.deletePrototype(org, req.params.prototypeid);
-    rt.logs.log({ kind: 'delete_prototype_permission', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { id: req.params.prototypeid } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/organization/:orgname/prototypes/:prototypeid',
+    { schema: { ...op('deleteOrganizationPrototypePermission', tag, 'Delete an existing permission prototype.', 'org:admin'), params: ProtoParams }, config: cfg },
+    async (req, reply) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      await rt.tenancy.repoPermissions.deletePrototype(org, req.params.prototypeid);
+      rt.logs.log({ kind: 'delete_prototype_permission', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { id: req.params.prototypeid } });
+      reply.code(204).send();
+    },
+  );
 }

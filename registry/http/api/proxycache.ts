@@ -95,7 +95,11 @@ export async function proxyCacheRoutes(base: FastifyInstance, rt: Runtime): Prom
   app.post(
     '/organization/:orgname/validateproxycache',
     {
-      schema: { ...op('validateProxyCacheConfig', tag, 'Validates the proxy cache configuration against the upstream registry.', 'org:admin'), params: OrgParams, body: ProxyCacheBody },
+      schema: {
+        ...op('validateProxyCacheConfig', tag, 'Validates the proxy cache configuration against the upstream registry.', 'org:admin'),
+        params: OrgParams,
+        body: ProxyCacheBody,
+      },
       config: { scope: 'org:admin' },
     },
     async (req, reply) => {

@@ -144,93 +144,135 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     return quotaView(rt, await quotaOf(ns, (req.params as { quota_id: string }).quota_id));
   });
 
-  t.get(`${m.prefix}/quota/:quota_id/limit`, { schema: { ...op(`list${m.opPrefix}QuotaLimit`, m.tag, 'List the limits of a quota.'), params: IdParams }, config: readCfg }, async (req) => {
-    enabled();
-    const ns = await m.namespace(req);
-    const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
-    return q.limits.map((l) => ({ id: l.id, type: l.type, limit_percent: l.threshold_percent }));
-  });
+  t.get(
+    `${m.prefix}/quota/:quota_id/limit`,
+    { schema: { ...op(`list${m.opPrefix}QuotaLimit`, m.tag, 'List the limits of a quota.'), params: IdParams }, config: readCfg },
+    async (req) => {
+      enabled();
+      const ns = await m.namespace(req);
+      const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
+      return q.limits.map((l) => ({ id: l.id, type: l.type, limit_percent: l.threshold_percent }));
+    },
+  );
 
-  t.get(`${m.prefix}/quota/:quota_id/limit/:limit_id`, { schema: { ...op(`get${m.opPrefix}QuotaLimit`, m.tag, 'Get a limit of a quota.'), params: LimitParams }, config: readCfg }, async (req) => {
-    enabled();
-    const ns = await m.namespace(req);
-    const p = req.params as { quota_id: string; limit_id: string };
-    const q = await quotaOf(ns, p.quota_id);
-    const l = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
-    if (!l) throw notFound(`Quota limit ${p.limit_id} not found`);
-    return { id: l.id, type: l.type, limit_percent: l.threshold_percent };
-  });
+  t.get(
+    `${m.prefix}/quota/:quota_id/limit/:limit_id`,
+    { schema: { ...op(`get${m.opPrefix}QuotaLimit`, m.tag, 'Get a limit of a quota.'), params: LimitParams }, config: readCfg },
+    async (req) => {
+      enabled();
+      const ns = await m.namespace(req);
+      const p = req.params as { quota_id: string; limit_id: string };
+      const q = await quotaOf(ns, p.quota_id);
+      const l = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
+      if (!l) throw notFound(`Quota limit ${p.limit_id} not found`);
+      return { id: l.id, type: l.type, limit_percent: l.threshold_percent };
+    },
+  );
 
   if (!m.canWrite) return;
 
-  t.post(`${m.prefix}/quota`, { schema: { ...op(`create${m.opPrefix}Quota`, m.tag, 'Create the quota of the namespace (one per namespace).', 'super:user'), params: m.params, body: Type.Optional(QuotaBody) }, config: cfg }, async (req, reply) => {
-    enabled();
-    writer(req);
-    const ns = await m.namespace(req);
-    const bytes = limitBytesOf(req.body as QuotaInput);
-    const q = await rt.quotas.create(ns.id, bytes);
-    if (!q) throw badRequest(`Quota for ${ns.name} already exists`);
-    log(req, ns, 'org_create_quota', { quota_id: q.id, limit_bytes: bytes });
-    sendJsonString(reply, 201, 'Created');
-  });
+  t.post(
+    `${m.prefix}/quota`,
+    {
+      schema: {
+        ...op(`create${m.opPrefix}Quota`, m.tag, 'Create the quota of the namespace (one per namespace).', 'super:user'),
+        params: m.params,
+        body: Type.Optional(QuotaBody),
+      },
+      config: cfg,
+    },
+    async (req, reply) => {
+      enabled();
+      writer(req);
+      const ns = await m.namespace(req);
+      const bytes = limitBytesOf(req.body as QuotaInput);
+      const q = await rt.quotas.create(ns.id, bytes);
+      if (!q) throw badRequest(`Quota for ${ns.name} already exists`);
+      log(req, ns, 'org_create_quota', { quota_id: q.id, limit_bytes: bytes });
+      sendJsonString(reply, 201, 'Created');
+    },
+  );
 
-  t.put(`${m.prefix}/quota/:quota_id`, { schema: { ...op(`change${m.opPrefix}Quota`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) }, config: cfg }, async (req) => {
-    enabled();
-    writer(req);
-    const ns = await m.namespace(req);
-    const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
-    const body = req.body as QuotaInput;
-    if (body && (body.limit_bytes !== undefined || body.limit !== undefined)) {
-      const bytes = limitBytesOf(body);
-      await rt.quotas.setLimitBytes(q.id, bytes);
-      log(req, ns, 'org_change_quota', { quota_id: q.id, limit_bytes: bytes, previous_limit_bytes: q.limit_bytes });
-    }
-    return quotaView(rt, (await rt.quotas.forNamespace(ns.id))!);
-  });
+  t.put(
+    `${m.prefix}/quota/:quota_id`,
+    { schema: { ...op(`change${m.opPrefix}Quota`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) }, config: cfg },
+    async (req) => {
+      enabled();
+      writer(req);
+      const ns = await m.namespace(req);
+      const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
+      const body = req.body as QuotaInput;
+      if (body && (body.limit_bytes !== undefined || body.limit !== undefined)) {
+        const bytes = limitBytesOf(body);
+        await rt.quotas.setLimitBytes(q.id, bytes);
+        log(req, ns, 'org_change_quota', { quota_id: q.id, limit_bytes: bytes, previous_limit_bytes: q.limit_bytes });
+      }
+      return quotaView(rt, (await rt.quotas.forNamespace(ns.id))!);
+    },
+  );
 
-  t.delete(`${m.prefix}/quota/:quota_id`, { schema: { ...op(`delete${m.opPrefix}Quota`, m.tag, 'Delete the quota of the namespace.', 'super:user'), params: IdParams }, config: cfg }, async (req, reply) => {
-    enabled();
-    writer(req);
-    const ns = await m.namespace(req);
-    const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
-    await rt.quotas.delete(q.id);
-    log(req, ns, 'org_delete_quota', { quota_id: q.id });
-    reply.code(204).send();
-  });
+  t.delete(
+    `${m.prefix}/quota/:quota_id`,
+    { schema: { ...op(`delete${m.opPrefix}Quota`, m.tag, 'Delete the quota of the namespace.', 'super:user'), params: IdParams }, config: cfg },
+    async (req, reply) => {
+      enabled();
+      writer(req);
+      const ns = await m.namespace(req);
+      const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
+      await rt.quotas.delete(q.id);
+      log(req, ns, 'org_delete_quota', { quota_id: q.id });
+      reply.code(204).send();
+    },
+  );
 
-  t.post(`${m.prefix}/quota/:quota_id/limit`, { schema: { ...op(`create${m.opPrefix}QuotaLimit`, m.tag, 'Add a Warning or Reject limit to a quota.', 'super:user'), params: IdParams, body: Type.Optional(LimitBody) }, config: cfg }, async (req, reply) => {
-    enabled();
-    writer(req);
-    const ns = await m.namespace(req);
-    const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
-    const { type, percent } = limitOf(req.body as LimitInput);
-    const l = await rt.quotas.addLimit(q.id, type, percent);
-    if (!l) throw badRequest('Quota limit already exists');
-    log(req, ns, 'org_create_quota_limit', { quota_id: q.id, limit_id: l.id, type, threshold_percent: percent });
-    sendJsonString(reply, 201, 'Created');
-  });
+  t.post(
+    `${m.prefix}/quota/:quota_id/limit`,
+    {
+      schema: { ...op(`create${m.opPrefix}QuotaLimit`, m.tag, 'Add a Warning or Reject limit to a quota.', 'super:user'), params: IdParams, body: Type.Optional(LimitBody) },
+      config: cfg,
+    },
+    async (req, reply) => {
+      enabled();
+      writer(req);
+      const ns = await m.namespace(req);
+      const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
+      const { type, percent } = limitOf(req.body as LimitInput);
+      const l = await rt.quotas.addLimit(q.id, type, percent);
+      if (!l) throw badRequest('Quota limit already exists');
+      log(req, ns, 'org_create_quota_limit', { quota_id: q.id, limit_id: l.id, type, threshold_percent: percent });
+      sendJsonString(reply, 201, 'Created');
+    },
+  );
 
-  t.put(`${m.prefix}/quota/:quota_id/limit/:limit_id`, { schema: { ...op(`change${m.opPrefix}QuotaLimit`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) }, config: cfg }, async (req) => {
-    enabled();
-    writer(req);
-    const ns = await m.namespace(req);
-    const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
-    const { type, percent } = limitOf(req.body as LimitInput, current);
-    if (!(await rt.quotas.updateLimit(current.id, type, percent))) throw badRequest('Quota limit already exists');
-    log(req, ns, 'org_change_quota_limit', { quota_id: q.id, limit_id: current.id, type, threshold_percent: percent });
-    // Quay answers a limit change with the whole quota, its limits included.
-    return quotaView(rt, (await rt.quotas.forNamespace(ns.id))!);
-  });
+  t.put(
+    `${m.prefix}/quota/:quota_id/limit/:limit_id`,
+    { schema: { ...op(`change${m.opPrefix}QuotaLimit`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) }, config: cfg },
+    async (req) => {
+      enabled();
+      writer(req);
+      const ns = await m.namespace(req);
+      const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
+      const { type, percent } = limitOf(req.body as LimitInput, current);
+      if (!(await rt.quotas.updateLimit(current.id, type, percent))) throw badRequest('Quota limit already exists');
+      log(req, ns, 'org_change_quota_limit', { quota_id: q.id, limit_id: current.id, type, threshold_percent: percent });
+      // Quay answers a limit change with the whole quota, its limits included.
+      return quotaView(rt, (await rt.quotas.forNamespace(ns.id))!);
+    },
+  );
 
-  t.delete(`${m.prefix}/quota/:quota_id/limit/:limit_id`, { schema: { ...op(`delete${m.opPrefix}QuotaLimit`, m.tag, 'Delete a limit of a quota.', 'super:user'), params: LimitParams }, config: cfg }, async (req, reply) => {
-    enabled();
-    writer(req);
-    const ns = await m.namespace(req);
-    const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
-    await rt.quotas.deleteLimit(current.id);
-    log(req, ns, 'org_delete_quota_limit', { quota_id: q.id, limit_id: current.id });
-    reply.code(204).send();
-  });
+  t.delete(
+    `${m.prefix}/quota/:quota_id/limit/:limit_id`,
+    { schema: { ...op(`delete${m.opPrefix}QuotaLimit`, m.tag, 'Delete a limit of a quota.', 'super:user'), params: LimitParams }, config: cfg },
+    async (req, reply) => {
+      enabled();
+      writer(req);
+      const ns = await m.namespace(req);
+      const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
+      await rt.quotas.deleteLimit(current.id);
+      log(req, ns, 'org_delete_quota_limit', { quota_id: q.id, limit_id: current.id });
+      reply.code(204).send();
+    },
+  );
 }
 
 /** `/organization/{org}/quota...`: members read, superusers write. */

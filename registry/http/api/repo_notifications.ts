@@ -52,14 +52,25 @@ export async function repoNotificationRoutes(base: FastifyInstance, rt: Runtime)
   const audit = (kind: string, req: FastifyRequest, t: { repo: { id: number; namespace_id: number; name: string }; namespace: NamespaceRow }, n: NotificationRow) =>
     rt.logs.repoAction(kind, req.principal, req.ip, t.repo, t.namespace.name, { notification_id: n.uuid, event: n.event, method: n.method });
 
-  app.get('/repository/:namespace/:repository/notification/', { schema: { ...op('listRepoNotifications', tag, 'List the notifications for the specified repository.', 'repo:admin'), params: RepoOnly }, config: adminCfg }, async (req) => {
-    const { repo } = await reader(req, req.params);
-    return { notifications: (await rt.notificationConfigs.listForRepository(repo.id)).map(notificationConfigView) };
-  });
+  app.get(
+    '/repository/:namespace/:repository/notification/',
+    { schema: { ...op('listRepoNotifications', tag, 'List the notifications for the specified repository.', 'repo:admin'), params: RepoOnly }, config: adminCfg },
+    async (req) => {
+      const { repo } = await reader(req, req.params);
+      return { notifications: (await rt.notificationConfigs.listForRepository(repo.id)).map(notificationConfigView) };
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/notification/',
-    { schema: { ...op('createRepoNotification', tag, 'Create a notification for the specified repository.', 'repo:admin'), params: RepoOnly, body: Type.Optional(NotificationCreate) }, config: adminCfg },
+    {
+      schema: {
+        ...op('createRepoNotification', tag, 'Create a notification for the specified repository.', 'repo:admin'),
+        params: RepoOnly,
+        body: Type.Optional(NotificationCreate),
+      },
+      config: adminCfg,
+    },
     async (req, reply) => {
       const t = await admin(req, req.params);
       const input = required(req.body, ['event', 'method', 'config', 'eventConfig']);
@@ -76,21 +87,29 @@ export async function repoNotificationRoutes(base: FastifyInstance, rt: Runtime)
     },
   );
 
-  app.get('/repository/:namespace/:repository/notification/:uuid', { schema: { ...op('getRepoNotification', tag, 'Get information for the specified notification.', 'repo:admin'), params: RepoUuid }, config: adminCfg }, async (req) => {
-    const { repo } = await reader(req, req.params);
-    const n = await rt.notificationConfigs.forRepository(repo.id, req.params.uuid);
-    if (!n) throw notFound();
-    return notificationConfigView(n);
-  });
+  app.get(
+    '/repository/:namespace/:repository/notification/:uuid',
+    { schema: { ...op('getRepoNotification', tag, 'Get information for the specified notification.', 'repo:admin'), params: RepoUuid }, config: adminCfg },
+    async (req) => {
+      const { repo } = await reader(req, req.params);
+      const n = await rt.notificationConfigs.forRepository(repo.id, req.params.uuid);
+      if (!n) throw notFound();
+      return notificationConfigView(n);
+    },
+  );
 
-  app.delete('/repository/:namespace/:repository/notification/:uuid', { schema: { ...op('deleteRepoNotification', tag, 'Deletes the specified notification.', 'repo:admin'), params: RepoUuid }, config: adminCfg }, async (req, reply) => {
-    const t = await admin(req, req.params);
-    const n = await rt.notificationConfigs.forRepository(t.repo.id, req.params.uuid);
-    if (!n) throw missing(req.params);
-    await rt.notificationConfigs.delete(n);
-    audit('delete_repo_notification', req, t, n);
-    reply.code(204).send();
-  });
+  app.delete(
+    '/repository/:namespace/:repository/notification/:uuid',
+    { schema: { ...op('deleteRepoNotification', tag, 'Deletes the specified notification.', 'repo:admin'), params: RepoUuid }, config: adminCfg },
+    async (req, reply) => {
+      const t = await admin(req, req.params);
+      const n = await rt.notificationConfigs.forRepository(t.repo.id, req.params.uuid);
+      if (!n) throw missing(req.params);
+      await rt.notificationConfigs.delete(n);
+      audit('delete_repo_notification', req, t, n);
+      reply.code(204).send();
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/notification/:uuid',
@@ -113,7 +132,9 @@ export async function repoNotificationRoutes(base: FastifyInstance, rt: Runtime)
       const n = await rt.notificationConfigs.forRepository(t.repo.id, req.params.uuid);
       if (!n) throw missing(req.params);
       const data = rt.events.repositoryPayload(t.namespace.name, t.repo.name, eventKind(n.event)!.sample({ notificationUuid: n.uuid, namespace: t.namespace.name }));
-      await rt.db.tx((q) => rt.events.enqueueFor(q, { uuid: n.uuid, event: n.event, namespace: t.namespace.name, scope: 'repository' }, data, { test: true, performer: req.principal }));
+      await rt.db.tx((q) =>
+        rt.events.enqueueFor(q, { uuid: n.uuid, event: n.event, namespace: t.namespace.name, scope: 'repository' }, data, { test: true, performer: req.principal }),
+      );
       return {};
     },
   );
@@ -124,16 +145,26 @@ export async function repoNotificationRoutes(base: FastifyInstance, rt: Runtime)
     if (!EMAIL.test(email) || email.length > 254) throw badRequest('Invalid e-mail address');
   };
 
-  app.get('/repository/:namespace/:repository/authorizedemail/:email', { schema: { ...op('checkRepoEmailAuthorized', tag, 'Checks to see if the given e-mail address is authorized on this repository.', 'repo:admin'), params: RepoEmail }, config: adminCfg }, async (req) => {
-    const t = await admin(req, req.params);
-    const r = await rt.notificationConfigs.authorizedEmail(t.repo.id, req.params.email);
-    if (!r) throw notFound();
-    return emailView(t.namespace.name, t.repo.name, r);
-  });
+  app.get(
+    '/repository/:namespace/:repository/authorizedemail/:email',
+    {
+      schema: { ...op('checkRepoEmailAuthorized', tag, 'Checks to see if the given e-mail address is authorized on this repository.', 'repo:admin'), params: RepoEmail },
+      config: adminCfg,
+    },
+    async (req) => {
+      const t = await admin(req, req.params);
+      const r = await rt.notificationConfigs.authorizedEmail(t.repo.id, req.params.email);
+      if (!r) throw notFound();
+      return emailView(t.namespace.name, t.repo.name, r);
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/authorizedemail/:email',
-    { schema: { ...op('sendAuthorizeRepoEmail', tag, 'Starts the authorization process for an e-mail address on a repository.', 'repo:admin'), params: RepoEmail }, config: adminCfg },
+    {
+      schema: { ...op('sendAuthorizeRepoEmail', tag, 'Starts the authorization process for an e-mail address on a repository.', 'repo:admin'), params: RepoEmail },
+      config: adminCfg,
+    },
     async (req) => {
       const t = await admin(req, req.params);
       checkEmail(req.params.email);
@@ -169,7 +200,13 @@ export async function namespaceNotificationRoutes(base: FastifyInstance, rt: Run
 
   const handlers = () => {
     const audit = (action: string, req: FastifyRequest, ns: NamespaceRow, n: NotificationRow) =>
-      rt.logs.log({ kind: action, performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { namespace: ns.name, notification_id: n.uuid, event: n.event, method: n.method } });
+      rt.logs.log({
+        kind: action,
+        performer: req.principal,
+        namespaceId: ns.id,
+        ip: req.ip,
+        metadata: { namespace: ns.name, notification_id: n.uuid, event: n.event, method: n.method },
+      });
     const missing = (ns: NamespaceRow, uuid: string) => badRequest(`No namespace notification found for: ${ns.name}, ${uuid}`);
     return {
       list: async (ns: NamespaceRow) => ({ notifications: (await rt.notificationConfigs.listForNamespace(ns.id)).map(notificationConfigView) }),
@@ -213,46 +250,96 @@ export async function namespaceNotificationRoutes(base: FastifyInstance, rt: Run
 
   const org = handlers();
   const orgOf = (req: FastifyRequest) => adminOrg(rt, req, (req.params as { orgname: string }).orgname);
-  app.get('/organization/:orgname/notifications', { schema: { ...op('getOrganizationNotifications', tag, 'List the quota notifications of the organization.', 'org:admin'), params: OrgParams }, config: orgCfg }, async (req) => org.list(await orgOf(req)));
+  app.get(
+    '/organization/:orgname/notifications',
+    { schema: { ...op('getOrganizationNotifications', tag, 'List the quota notifications of the organization.', 'org:admin'), params: OrgParams }, config: orgCfg },
+    async (req) => org.list(await orgOf(req)),
+  );
   app.post(
     '/organization/:orgname/notifications',
-    { schema: { ...op('createOrganizationNotification', tag, 'Create a quota notification for the organization.', 'org:admin'), params: OrgParams, body: Type.Optional(NotificationCreate) }, config: orgCfg },
+    {
+      schema: {
+        ...op('createOrganizationNotification', tag, 'Create a quota notification for the organization.', 'org:admin'),
+        params: OrgParams,
+        body: Type.Optional(NotificationCreate),
+      },
+      config: orgCfg,
+    },
     async (req, reply) => {
       const view = await org.create(req, await orgOf(req));
       reply.code(201);
       return view;
     },
   );
-  app.get('/organization/:orgname/notifications/:uuid', { schema: { ...op('getOrganizationNotification', tag, 'Get a quota notification of the organization.', 'org:admin'), params: OrgUuid }, config: orgCfg }, async (req) => org.get(await orgOf(req), req.params.uuid));
-  app.delete('/organization/:orgname/notifications/:uuid', { schema: { ...op('deleteOrganizationNotification', tag, 'Delete a quota notification of the organization.', 'org:admin'), params: OrgUuid }, config: orgCfg }, async (req, reply) => {
-    await org.remove(req, await orgOf(req), req.params.uuid);
-    reply.code(204).send();
-  });
-  app.post('/organization/:orgname/notifications/:uuid', { schema: { ...op('resetOrganizationNotificationFailures', tag, 'Reset the failure count of a quota notification.', 'org:admin'), params: OrgUuid }, config: orgCfg }, async (req, reply) => {
-    await org.reset(req, await orgOf(req), req.params.uuid);
-    reply.code(204).send();
-  });
-  app.post('/organization/:orgname/notifications/:uuid/test', { schema: { ...op('testOrganizationNotification', tag, 'Queue a test quota notification.', 'org:admin'), params: OrgUuid }, config: orgCfg }, async (req) => org.test(req, await orgOf(req), req.params.uuid));
+  app.get(
+    '/organization/:orgname/notifications/:uuid',
+    { schema: { ...op('getOrganizationNotification', tag, 'Get a quota notification of the organization.', 'org:admin'), params: OrgUuid }, config: orgCfg },
+    async (req) => org.get(await orgOf(req), req.params.uuid),
+  );
+  app.delete(
+    '/organization/:orgname/notifications/:uuid',
+    { schema: { ...op('deleteOrganizationNotification', tag, 'Delete a quota notification of the organization.', 'org:admin'), params: OrgUuid }, config: orgCfg },
+    async (req, reply) => {
+      await org.remove(req, await orgOf(req), req.params.uuid);
+      reply.code(204).send();
+    },
+  );
+  app.post(
+    '/organization/:orgname/notifications/:uuid',
+    { schema: { ...op('resetOrganizationNotificationFailures', tag, 'Reset the failure count of a quota notification.', 'org:admin'), params: OrgUuid }, config: orgCfg },
+    async (req, reply) => {
+      await org.reset(req, await orgOf(req), req.params.uuid);
+      reply.code(204).send();
+    },
+  );
+  app.post(
+    '/organization/:orgname/notifications/:uuid/test',
+    { schema: { ...op('testOrganizationNotification', tag, 'Queue a test quota notification.', 'org:admin'), params: OrgUuid }, config: orgCfg },
+    async (req) => org.test(req, await orgOf(req), req.params.uuid),
+  );
 
   const user = handlers();
-  app.get('/user/namespacenotifications', { schema: { ...op('getUserNamespaceNotifications', tag, "List the quota notifications of the user's namespace.", 'user:admin') }, config: userCfg }, async (req) => user.list(await currentUser(rt, req)));
+  app.get(
+    '/user/namespacenotifications',
+    { schema: { ...op('getUserNamespaceNotifications', tag, "List the quota notifications of the user's namespace.", 'user:admin') }, config: userCfg },
+    async (req) => user.list(await currentUser(rt, req)),
+  );
   app.post(
     '/user/namespacenotifications',
-    { schema: { ...op('createUserNamespaceNotification', tag, "Create a quota notification for the user's namespace.", 'user:admin'), body: Type.Optional(NotificationCreate) }, config: userCfg },
+    {
+      schema: { ...op('createUserNamespaceNotification', tag, "Create a quota notification for the user's namespace.", 'user:admin'), body: Type.Optional(NotificationCreate) },
+      config: userCfg,
+    },
     async (req, reply) => {
       const view = await user.create(req, await currentUser(rt, req));
       reply.code(201);
       return view;
     },
   );
-  app.get('/user/namespacenotifications/:uuid', { schema: { ...op('getUserNamespaceNotification', tag, "Get a quota notification of the user's namespace.", 'user:admin'), params: UserUuid }, config: userCfg }, async (req) => user.get(await currentUser(rt, req), req.params.uuid));
-  app.delete('/user/namespacenotifications/:uuid', { schema: { ...op('deleteUserNamespaceNotification', tag, "Delete a quota notification of the user's namespace.", 'user:admin'), params: UserUuid }, config: userCfg }, async (req, reply) => {
-    await user.remove(req, await currentUser(rt, req), req.params.uuid);
-    reply.code(204).send();
-  });
-  app.post('/user/namespacenotifications/:uuid', { schema: { ...op('resetUserNamespaceNotificationFailures', tag, 'Reset the failure count of a quota notification.', 'user:admin'), params: UserUuid }, config: userCfg }, async (req, reply) => {
-    await user.reset(req, await currentUser(rt, req), req.params.uuid);
-    reply.code(204).send();
-  });
-  app.post('/user/namespacenotifications/:uuid/test', { schema: { ...op('testUserNamespaceNotification', tag, 'Queue a test quota notification.', 'user:admin'), params: UserUuid }, config: userCfg }, async (req) => user.test(req, await currentUser(rt, req), req.params.uuid));
+  app.get(
+    '/user/namespacenotifications/:uuid',
+    { schema: { ...op('getUserNamespaceNotification', tag, "Get a quota notification of the user's namespace.", 'user:admin'), params: UserUuid }, config: userCfg },
+    async (req) => user.get(await currentUser(rt, req), req.params.uuid),
+  );
+  app.delete(
+    '/user/namespacenotifications/:uuid',
+    { schema: { ...op('deleteUserNamespaceNotification', tag, "Delete a quota notification of the user's namespace.", 'user:admin'), params: UserUuid }, config: userCfg },
+    async (req, reply) => {
+      await user.remove(req, await currentUser(rt, req), req.params.uuid);
+      reply.code(204).send();
+    },
+  );
+  app.post(
+    '/user/namespacenotifications/:uuid',
+    { schema: { ...op('resetUserNamespaceNotificationFailures', tag, 'Reset the failure count of a quota notification.', 'user:admin'), params: UserUuid }, config: userCfg },
+    async (req, reply) => {
+      await user.reset(req, await currentUser(rt, req), req.params.uuid);
+      reply.code(204).send();
+    },
+  );
+  app.post(
+    '/user/namespacenotifications/:uuid/test',
+    { schema: { ...op('testUserNamespaceNotification', tag, 'Queue a test quota notification.', 'user:admin'), params: UserUuid }, config: userCfg },
+    async (req) => user.test(req, await currentUser(rt, req), req.params.uuid),
+  );
 }

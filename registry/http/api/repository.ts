@@ -60,7 +60,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
         querystring: Type.Object({
           next_page: Type.Optional(Type.String({ description: 'The page token for the next page' })),
           repo_kind: Type.Optional(Type.String({ default: 'image', description: 'The kind of repositories to return' })),
-          popularity: Type.Optional(Type.Boolean({ description: 'Whether to include the repository\'s popularity metric.' })),
+          popularity: Type.Optional(Type.Boolean({ description: "Whether to include the repository's popularity metric." })),
           last_modified: Type.Optional(Type.Boolean({ description: 'Whether to include when the repository was last modified.' })),
           public: Type.Optional(Type.Boolean({ description: 'Adds any repositories visible to the user by virtue of being public' })),
           starred: Type.Optional(Type.Boolean({ description: 'Filters the repositories returned to those starred by the user' })),
@@ -149,7 +149,13 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
         view.tags = Object.fromEntries(
           tags.map((t) => [
             t.name,
-            { name: t.name, size: t.size, last_modified: formatDate(new Date(Number(t.start_ms))), manifest_digest: t.digest, ...(t.end_ms ? { expiration: formatDate(new Date(Number(t.end_ms))) } : {}) },
+            {
+              name: t.name,
+              size: t.size,
+              last_modified: formatDate(new Date(Number(t.start_ms))),
+              manifest_digest: t.digest,
+              ...(t.end_ms ? { expiration: formatDate(new Date(Number(t.end_ms))) } : {}),
+            },
           ]),
         );
       }
@@ -176,12 +182,16 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
     },
   );
 
-  app.delete('/repository/:namespace/:repository', { schema: { ...op('deleteRepository', tag, 'Delete a repository.', 'repo:admin'), params: RepoParams }, config: { scope: 'repo:admin' } }, async (req, reply) => {
-    const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
-    await rt.tenancy.repoViews.deleteRepository(repo.id);
-    rt.logs.log({ kind: 'delete_repo', performer: req.principal, namespaceId: namespace.id, ip: req.ip, metadata: { repo: repo.name, namespace: namespace.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/repository/:namespace/:repository',
+    { schema: { ...op('deleteRepository', tag, 'Delete a repository.', 'repo:admin'), params: RepoParams }, config: { scope: 'repo:admin' } },
+    async (req, reply) => {
+      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
+      await rt.tenancy.repoViews.deleteRepository(repo.id);
+      rt.logs.log({ kind: 'delete_repo', performer: req.principal, namespaceId: namespace.id, ip: req.ip, metadata: { repo: repo.name, namespace: namespace.name } });
+      reply.code(204).send();
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/changevisibility',
@@ -204,7 +214,12 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
         ...op('changeRepoState', tag, 'Change the state of a repository.', 'repo:admin'),
         params: RepoParams,
         body: Type.Object(
-          { state: Type.Union(REPOSITORY_STATES.map((s) => Type.Literal(s)), { description: 'Determines whether pushes are allowed.' }) },
+          {
+            state: Type.Union(
+              REPOSITORY_STATES.map((s) => Type.Literal(s)),
+              { description: 'Determines whether pushes are allowed.' },
+            ),
+          },
           { description: 'Change the state of the repository.' },
         ),
       },

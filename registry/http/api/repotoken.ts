@@ -21,9 +21,29 @@ export async function repoTokenRoutes(base: FastifyInstance, rt: Runtime): Promi
     await repoWithRole(rt, req, `${params.namespace}/${params.repository}`, 'admin');
     throw messageError(410, message);
   };
-  app.get('/repository/:namespace/:repository/tokens/', { schema: { ...op('listRepoTokens', tag, 'List the tokens for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg }, (req) => gone(req, req.params, HANDLING));
-  app.post('/repository/:namespace/:repository/tokens/', { schema: { ...op('createToken', tag, 'Create a new repository token.', 'repo:admin'), params: RepoParams }, config: cfg }, (req) => gone(req, req.params, CREATION));
-  app.get('/repository/:namespace/:repository/tokens/:code', { schema: { ...op('getTokens', tag, 'Fetch the specified repository token information.', 'repo:admin'), params: CodeParams }, config: cfg }, (req) => gone(req, req.params, HANDLING));
-  app.put('/repository/:namespace/:repository/tokens/:code', { schema: { ...op('changeToken', tag, 'Update the permissions for the specified repository token.', 'repo:admin'), params: CodeParams }, config: cfg }, (req) => gone(req, req.params, HANDLING));
-  app.delete('/repository/:namespace/:repository/tokens/:code', { schema: { ...op('deleteToken', tag, 'Delete the repository token.', 'repo:admin'), params: CodeParams }, config: cfg }, (req) => gone(req, req.params, HANDLING));
+  app.get(
+    '/repository/:namespace/:repository/tokens/',
+    { schema: { ...op('listRepoTokens', tag, 'List the tokens for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg },
+    (req) => gone(req, req.params, HANDLING),
+  );
+  app.post(
+    '/repository/:namespace/:repository/tokens/',
+    { schema: { ...op('createToken', tag, 'Create a new repository token.', 'repo:admin'), params: RepoParams }, config: cfg },
+    (req) => gone(req, req.params, CREATION),
+  );
+  app.get(
+    '/repository/:namespace/:repository/tokens/:code',
+    { schema: { ...op('getTokens', tag, 'Fetch the specified repository token information.', 'repo:admin'), params: CodeParams }, config: cfg },
+    (req) => gone(req, req.params, HANDLING),
+  );
+  app.put(
+    '/repository/:namespace/:repository/tokens/:code',
+    { schema: { ...op('changeToken', tag, 'Update the permissions for the specified repository token.', 'repo:admin'), params: CodeParams }, config: cfg },
+    (req) => gone(req, req.params, HANDLING),
+  );
+  app.delete(
+    '/repository/:namespace/:repository/tokens/:code',
+    { schema: { ...op('deleteToken', tag, 'Delete the repository token.', 'repo:admin'), params: CodeParams }, config: cfg },
+    (req) => gone(req, req.params, HANDLING),
+  );
 }

@@ -68,7 +68,10 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
 
   /** Registers one set of robot routes under `prefix`; `ownerOf` resolves the owning namespace from the params. */
   const register = (prefix: string, params: ReturnType<typeof Type.Object>, ownerOf: (p: Record<string, string>) => Owner, scope: Scope, nick: string) => {
-    const RobotParams = Type.Composite([params, Type.Object({ robot_shortname: Type.String({ description: 'The short name for the robot, without any user or organization prefix' }) })]);
+    const RobotParams = Type.Composite([
+      params,
+      Type.Object({ robot_shortname: Type.String({ description: 'The short name for the robot, without any user or organization prefix' }) }),
+    ]);
     const cfg = { scope };
 
     app.get(
@@ -79,7 +82,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
           params,
           querystring: Type.Object({
             permissions: Type.Optional(Type.Boolean({ description: 'Whether to include repositories and teams in which the robots have permission.' })),
-            token: Type.Optional(Type.Boolean({ default: true, description: 'If false, the robot\'s token is not returned.' })),
+            token: Type.Optional(Type.Boolean({ default: true, description: "If false, the robot's token is not returned." })),
             limit: Type.Optional(Type.Integer({ minimum: 1, description: 'If specified, the number of robots to return.' })),
           }),
         },
@@ -103,11 +106,15 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       },
     );
 
-    app.get(`${prefix}/:robot_shortname`, { schema: { ...op(`get${nick}Robot`, tag, 'Returns the robot with the specified name.', scope), params: RobotParams }, config: cfg }, async (req) => {
-      const p = req.params as Record<string, string>;
-      const ns = await ownerOf(p).admin(req);
-      return robotView(await rt.tenancy.robots.get(ns, p.robot_shortname), true);
-    });
+    app.get(
+      `${prefix}/:robot_shortname`,
+      { schema: { ...op(`get${nick}Robot`, tag, 'Returns the robot with the specified name.', scope), params: RobotParams }, config: cfg },
+      async (req) => {
+        const p = req.params as Record<string, string>;
+        const ns = await ownerOf(p).admin(req);
+        return robotView(await rt.tenancy.robots.get(ns, p.robot_shortname), true);
+      },
+    );
 
     app.put(
       `${prefix}/:robot_shortname`,
@@ -117,39 +124,63 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
         const ns = await ownerOf(p).admin(req);
         if (rt.config.ROBOTS_DISALLOW) throw badRequest('Robot accounts are disabled on this registry');
         const robot = await rt.tenancy.robots.create(ns, p.robot_shortname, { description: req.body.description, metadata: req.body.unstructured_metadata });
-        rt.logs.log({ kind: 'create_robot', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: robot.name, description: robot.description, unstructured_metadata: robot.unstructured_metadata } });
+        rt.logs.log({
+          kind: 'create_robot',
+          performer: req.principal,
+          namespaceId: ns.id,
+          ip: req.ip,
+          metadata: { robot: robot.name, description: robot.description, unstructured_metadata: robot.unstructured_metadata },
+        });
         reply.code(201);
         return robotView(robot, true);
       },
     );
 
-    app.delete(`${prefix}/:robot_shortname`, { schema: { ...op(`delete${nick}Robot`, tag, 'Delete an existing robot.', scope), params: RobotParams }, config: cfg }, async (req, reply) => {
-      const p = req.params as Record<string, string>;
-      const ns = await ownerOf(p).admin(req);
-      await rt.tenancy.robots.delete(ns, p.robot_shortname);
-      rt.logs.log({ kind: 'delete_robot', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: `${ns.name}+${p.robot_shortname}` } });
-      reply.code(204).send();
-    });
+    app.delete(
+      `${prefix}/:robot_shortname`,
+      { schema: { ...op(`delete${nick}Robot`, tag, 'Delete an existing robot.', scope), params: RobotParams }, config: cfg },
+      async (req, reply) => {
+        const p = req.params as Record<string, string>;
+        const ns = await ownerOf(p).admin(req);
+        await rt.tenancy.robots.delete(ns, p.robot_shortname);
+        rt.logs.log({ kind: 'delete_robot', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: `${ns.name}+${p.robot_shortname}` } });
+        reply.code(204).send();
+      },
+    );
 
-    app.get(`${prefix}/:robot_shortname/permissions`, { schema: { ...op(`get${nick}RobotPermissions`, tag, 'Returns the list of repository permissions for the robot.', scope), params: RobotParams }, config: cfg }, async (req) => {
-      const p = req.params as Record<string, string>;
-      const ns = await ownerOf(p).admin(req);
-      const robot = await rt.tenancy.robots.get(ns, p.robot_shortname);
-      const perms = await rt.tenancy.robots.permissions(robot.id);
-      return { permissions: perms.map((x) => ({ repository: { name: x.repository, is_public: x.visibility === 'public' }, role: x.role })) };
-    });
+    app.get(
+      `${prefix}/:robot_shortname/permissions`,
+      { schema: { ...op(`get${nick}RobotPermissions`, tag, 'Returns the list of repository permissions for the robot.', scope), params: RobotParams }, config: cfg },
+      async (req) => {
+        const p = req.params as Record<string, string>;
+        const ns = await ownerOf(p).admin(req);
+        const robot = await rt.tenancy.robots.get(ns, p.robot_shortname);
+        const perms = await rt.tenancy.robots.permissions(robot.id);
+        return { permissions: perms.map((x) => ({ repository: { name: x.repository, is_public: x.visibility === 'public' }, role: x.role })) };
+      },
+    );
 
-    app.post(`${prefix}/:robot_shortname/regenerate`, { schema: { ...op(`regenerate${nick}RobotToken`, tag, 'Regenerates the token for a robot.', scope), params: RobotParams }, config: cfg }, async (req) => {
-      const p = req.params as Record<string, string>;
-      const ns = await ownerOf(p).admin(req);
-      const robot = await rt.tenancy.robots.regenerate(ns, p.robot_shortname);
-      rt.logs.log({ kind: 'regenerate_robot_token', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: robot.name } });
-      return robotView(robot, true);
-    });
+    app.post(
+      `${prefix}/:robot_shortname/regenerate`,
+      { schema: { ...op(`regenerate${nick}RobotToken`, tag, 'Regenerates the token for a robot.', scope), params: RobotParams }, config: cfg },
+      async (req) => {
+        const p = req.params as Record<string, string>;
+        const ns = await ownerOf(p).admin(req);
+        const robot = await rt.tenancy.robots.regenerate(ns, p.robot_shortname);
+        rt.logs.log({ kind: 'regenerate_robot_token', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: robot.name } });
+        return robotView(robot, true);
+      },
+    );
 
     app.get(
       `${prefix}/:robot_shortname/credentials`,
-      { schema: { ...op(`get${nick}RobotCredentials`, tag, 'The robot\'s credentials as docker/podman login, Docker config.json, Kubernetes secret, rkt and Mesos forms.', scope), params: RobotParams }, config: cfg },
+      {
+        schema: {
+          ...op(`get${nick}RobotCredentials`, tag, "The robot's credentials as docker/podman login, Docker config.json, Kubernetes secret, rkt and Mesos forms.", scope),
+          params: RobotParams,
+        },
+        config: cfg,
+      },
       async (req) => {
         const p = req.params as Record<string, string>;
         const ns = await ownerOf(p).admin(req);

@@ -68,7 +68,14 @@ export async function searchRoutes(base: FastifyInstance, rt: Runtime): Promise<
       const results: Record<string, unknown>[] = [];
       if (user) {
         for (const t of await search.teams(user, query, FIND_ALL_PER_KIND)) {
-          results.push({ kind: 'team', name: t.name, organization: entityView(me, t.org), avatar: teamAvatar(t.name), score: TEAM_SEARCH_SCORE, href: `/organization/${t.org.name}/teams/${t.name}` });
+          results.push({
+            kind: 'team',
+            name: t.name,
+            organization: entityView(me, t.org),
+            avatar: teamAvatar(t.name),
+            score: TEAM_SEARCH_SCORE,
+            href: `/organization/${t.org.name}/teams/${t.name}`,
+          });
         }
         for (const r of await search.robots(user, query, FIND_ALL_PER_KIND)) results.push(entityView(me, r, true));
       }
@@ -100,7 +107,12 @@ export async function searchRoutes(base: FastifyInstance, rt: Runtime): Promise<
       const me = p.kind === 'user' ? p.name : null;
       const hits = await search.repositories(p, query, offset, perPage + 1);
       const shown = hits.slice(0, perPage);
-      const usage = includeUsage ? await repositoryUsage(rt.db, shown.map((h) => h.id)) : null;
+      const usage = includeUsage
+        ? await repositoryUsage(
+            rt.db,
+            shown.map((h) => h.id),
+          )
+        : null;
       return {
         results: shown.map((h) => repoView(me, h, usage?.get(h.id))),
         has_additional: hits.length > perPage,

@@ -105,10 +105,14 @@ export async function serviceKeyRoutes(base: FastifyInstance, rt: Runtime): Prom
     },
   );
 
-  app.get('/superuser/keys/:kid', { schema: { ...op('getServiceKey', tag, 'Returns information about the specified service key.', 'super:user'), params: KidParams }, config: cfg }, async (req) => {
-    requireSuperuserRead(rt, req);
-    return keyView(await existing(req.params.kid));
-  });
+  app.get(
+    '/superuser/keys/:kid',
+    { schema: { ...op('getServiceKey', tag, 'Returns information about the specified service key.', 'super:user'), params: KidParams }, config: cfg },
+    async (req) => {
+      requireSuperuserRead(rt, req);
+      return keyView(await existing(req.params.kid));
+    },
+  );
 
   app.put(
     '/superuser/keys/:kid',
@@ -151,7 +155,13 @@ export async function serviceKeyRoutes(base: FastifyInstance, rt: Runtime): Prom
       if (err instanceof ServiceKeyError) throw notFound();
       throw err;
     }
-    log(req, 'service_key_delete', { kid: key.kid, service: key.service, name: key.name, created_date: key.created_date.toISOString(), expiration_date: key.expiration_date?.toISOString() ?? null });
+    log(req, 'service_key_delete', {
+      kid: key.kid,
+      service: key.service,
+      name: key.name,
+      created_date: key.created_date.toISOString(),
+      expiration_date: key.expiration_date?.toISOString() ?? null,
+    });
     reply.code(204).send();
   });
 
@@ -161,7 +171,9 @@ export async function serviceKeyRoutes(base: FastifyInstance, rt: Runtime): Prom
       schema: {
         ...op('approveServiceKey', tag, 'Approves a service key a service submitted.', 'super:user'),
         params: KidParams,
-        body: Type.Optional(Type.Object({ notes: Type.Optional(Type.String({ description: 'Optional approval notes' })) }, { description: 'Information for approving service keys' })),
+        body: Type.Optional(
+          Type.Object({ notes: Type.Optional(Type.String({ description: 'Optional approval notes' })) }, { description: 'Information for approving service keys' }),
+        ),
       },
       config: cfg,
     },

@@ -80,11 +80,15 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     },
   );
 
-  app.get('/superuser/users/:username', { schema: { ...op('getInstallUser', tag, 'Returns information about the specified user.', 'super:user'), params: Type.Object({ username: Type.String() }) }, config: cfg }, async (req) => {
-    requireSuperuserRead(rt, req);
-    const u = await userByName(req.params.username);
-    return userView(u);
-  });
+  app.get(
+    '/superuser/users/:username',
+    { schema: { ...op('getInstallUser', tag, 'Returns information about the specified user.', 'super:user'), params: Type.Object({ username: Type.String() }) }, config: cfg },
+    async (req) => {
+      requireSuperuserRead(rt, req);
+      const u = await userByName(req.params.username);
+      return userView(u);
+    },
+  );
 
   app.put(
     '/superuser/users/:username',
@@ -132,26 +136,41 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     },
   );
 
-  app.delete('/superuser/users/:username', { schema: { ...op('deleteInstallUser', tag, 'Deletes the specified user and everything in its namespace.', 'super:user'), params: Type.Object({ username: Type.String() }) }, config: cfg }, async (req, reply) => {
-    requireSuperuser(rt, req);
-    const u = await userByName(req.params.username);
-    if (rt.namespaces.isSuperuser(u)) throw badRequest('Cannot delete a superuser');
-    await rt.tenancy.orgs.deleteNamespace(u);
-    rt.logs.log({ kind: 'user_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { username: u.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/superuser/users/:username',
+    {
+      schema: { ...op('deleteInstallUser', tag, 'Deletes the specified user and everything in its namespace.', 'super:user'), params: Type.Object({ username: Type.String() }) },
+      config: cfg,
+    },
+    async (req, reply) => {
+      requireSuperuser(rt, req);
+      const u = await userByName(req.params.username);
+      if (rt.namespaces.isSuperuser(u)) throw badRequest('Cannot delete a superuser');
+      await rt.tenancy.orgs.deleteNamespace(u);
+      rt.logs.log({ kind: 'user_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { username: u.name } });
+      reply.code(204).send();
+    },
+  );
 
   // Quay queues a worker to add up its storage rows; here the size is one aggregate over the blob table, so
   // every GET is current and `last_ran` is the moment of the answer. POST (the UI's "Calculate") answers 201 with an
   // empty body as Quay does when it queues, and the next GET has the figure.
-  app.get('/superuser/registrysize/', { schema: op('getRegistrySize', tag, 'Returns the size of the registry: the bytes of every blob stored once.', 'super:user'), config: cfg }, async (req) => {
-    requireSuperuserRead(rt, req);
-    return { size_bytes: await rt.quotas.registrySize(), last_ran: Date.now(), queued: false, running: false };
-  });
-  app.post('/superuser/registrysize/', { schema: op('queueRegistrySizeCalculation', tag, 'Calculates the registry size now (Quay queues it).', 'super:user'), config: cfg }, async (req, reply) => {
-    requireSuperuser(rt, req);
-    reply.code(201).type('text/html; charset=utf-8').send('');
-  });
+  app.get(
+    '/superuser/registrysize/',
+    { schema: op('getRegistrySize', tag, 'Returns the size of the registry: the bytes of every blob stored once.', 'super:user'), config: cfg },
+    async (req) => {
+      requireSuperuserRead(rt, req);
+      return { size_bytes: await rt.quotas.registrySize(), last_ran: Date.now(), queued: false, running: false };
+    },
+  );
+  app.post(
+    '/superuser/registrysize/',
+    { schema: op('queueRegistrySizeCalculation', tag, 'Calculates the registry size now (Quay queues it).', 'super:user'), config: cfg },
+    async (req, reply) => {
+      requireSuperuser(rt, req);
+      reply.code(201).type('text/html; charset=utf-8').send('');
+    },
+  );
 
   app.get(
     '/superuser/organizations/',
@@ -184,14 +203,21 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     },
   );
 
-  app.delete('/superuser/organizations/:name', { schema: { ...op('deleteOrganization', tag, 'Deletes the specified organization and everything in it.', 'super:user'), params: Type.Object({ name: Type.String() }) }, config: cfg }, async (req, reply) => {
-    requireSuperuser(rt, req);
-    const org = await rt.namespaces.byName(req.params.name);
-    if (!org || org.kind !== 'org') throw notFound();
-    await rt.tenancy.orgs.deleteNamespace(org);
-    rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/superuser/organizations/:name',
+    {
+      schema: { ...op('deleteOrganization', tag, 'Deletes the specified organization and everything in it.', 'super:user'), params: Type.Object({ name: Type.String() }) },
+      config: cfg,
+    },
+    async (req, reply) => {
+      requireSuperuser(rt, req);
+      const org = await rt.namespaces.byName(req.params.name);
+      if (!org || org.kind !== 'org') throw notFound();
+      await rt.tenancy.orgs.deleteNamespace(org);
+      rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
+      reply.code(204).send();
+    },
+  );
 
   app.put(
     '/superuser/organizations/:name',
@@ -199,7 +225,10 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       schema: {
         ...op('changeOrganization', tag, 'Updates information about the specified organization.', 'super:user'),
         params: Type.Object({ name: Type.String({ description: 'The name of the organizaton being managed' }) }),
-        body: Type.Object({ name: Type.Optional(Type.String({ description: 'The new name for the organization' })) }, { description: 'Description of updates for an existing organization' }),
+        body: Type.Object(
+          { name: Type.Optional(Type.String({ description: 'The new name for the organization' })) },
+          { description: 'Description of updates for an existing organization' },
+        ),
       },
       config: cfg,
     },
@@ -210,7 +239,13 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       const newName = req.body.name;
       if (newName !== undefined && newName !== org.name) {
         org = await rt.tenancy.orgs.rename(org, newName);
-        rt.logs.log({ kind: 'org_change_name', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { old_name: req.params.name, new_name: newName, superuser: req.principal.kind === 'user' ? req.principal.name : null } });
+        rt.logs.log({
+          kind: 'org_change_name',
+          performer: req.principal,
+          namespaceId: org.id,
+          ip: req.ip,
+          metadata: { old_name: req.params.name, new_name: newName, superuser: req.principal.kind === 'user' ? req.principal.name : null },
+        });
       }
       return { name: org.name, email: org.email, avatar: namespaceAvatar(org), ...(await namespaceQuotaFields(rt, org)) };
     },
@@ -232,7 +267,13 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       if (!ns || ns.kind === 'robot') throw notFound();
       if (ns.kind === 'user' && rt.namespaces.isSuperuser(ns)) throw badRequest('Cannot take ownership of a superuser');
       const { wasUser } = await rt.tenancy.orgs.takeOwnership(ns, me);
-      rt.logs.log({ kind: 'take_ownership', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { entity_id: ns.id, namespace: ns.name, was_user: wasUser, superuser: me.name } });
+      rt.logs.log({
+        kind: 'take_ownership',
+        performer: req.principal,
+        namespaceId: ns.id,
+        ip: req.ip,
+        metadata: { entity_id: ns.id, namespace: ns.name, was_user: wasUser, superuser: me.name },
+      });
       return { namespace: ns.name };
     },
   );

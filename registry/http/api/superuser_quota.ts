@@ -7,7 +7,10 @@ import { notFound } from './errors.js';
 import { quotaResource } from './quota.js';
 
 export async function superuserQuotaRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
-  for (const [path, kind, opPrefix] of [['users', 'user', 'SuperuserUser'], ['organization', 'org', 'SuperuserOrganization']] as const) {
+  for (const [path, kind, opPrefix] of [
+    ['users', 'user', 'SuperuserUser'],
+    ['organization', 'org', 'SuperuserOrganization'],
+  ] as const) {
     await quotaResource(app, rt, {
       prefix: `/superuser/${path}/:namespace`,
       params: Type.Object({ namespace: Type.String() }),

@@ -116,7 +116,8 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const result = await rt.tags.assign(repo.id, name, body.manifest_digest);
         if (result === null) throw notFound(`Manifest ${body.manifest_digest} not found in ${namespace.name}/${repo.name}`);
         if (result === 'created') rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest });
-        if (result === 'moved') rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
+        if (result === 'moved')
+          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
       }
       if (expirationMs !== undefined) {
         // As Quay: clamped to [pushed + LABELED_EXPIRATION_MINIMUM, pushed + LABELED_EXPIRATION_MAXIMUM].
@@ -135,7 +136,10 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
 
   t.delete(
     '/repository/:namespace/:repository/tag/:tag',
-    { schema: { ...op('deleteFullTag', tag, 'Delete the tag (it stays restorable inside the time machine window).', 'repo:write'), params: TagParams }, config: { scope: 'repo:write' } },
+    {
+      schema: { ...op('deleteFullTag', tag, 'Delete the tag (it stays restorable inside the time machine window).', 'repo:write'), params: TagParams },
+      config: { scope: 'repo:write' },
+    },
     async (req, reply) => {
       const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
       await rt.writeGate.check(req.principal, repo, 'api');
@@ -170,7 +174,8 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       const r = await rt.tags.restore(repo.id, name, digest, window);
       if (r === 'unknown_manifest') throw notFound(`Manifest ${digest} not found in ${namespace.name}/${repo.name}`);
       if (r === 'not_in_history') throw notFound(`Tag ${name} never pointed at ${digest}`);
-      if (r === 'outside_window') throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
+      if (r === 'outside_window')
+        throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
       rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
       return {};
     },

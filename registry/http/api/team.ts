@@ -28,7 +28,8 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       const caller = requireUser(req);
       const org = await adminOrg(rt, req, req.params.orgname);
       const { team, created, previous } = await rt.tenancy.teams.upsert(org, req.params.teamname, req.body.role, req.body.description, caller.id);
-      const log = (kind: string, metadata: Record<string, unknown>) => rt.logs.log({ kind, performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, ...metadata } });
+      const log = (kind: string, metadata: Record<string, unknown>) =>
+        rt.logs.log({ kind, performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, ...metadata } });
       // Quay's kinds: one for the creation, then one per attribute that actually changed.
       if (created) log('org_create_team', { role: team.role, description: team.description });
       if (previous && previous.description !== team.description) log('org_set_team_description', { description: team.description });
@@ -37,14 +38,18 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
   );
 
-  app.delete('/organization/:orgname/team/:teamname', { schema: { ...op('deleteOrganizationTeam', tag, 'Delete the specified team.', 'org:admin'), params: TeamParams }, config: { scope: 'org:admin' } }, async (req, reply) => {
-    const caller = requireUser(req);
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const team = await rt.tenancy.teams.get(org, req.params.teamname);
-    await rt.tenancy.teams.delete(org, team, caller.id);
-    rt.logs.log({ kind: 'org_delete_team', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/organization/:orgname/team/:teamname',
+    { schema: { ...op('deleteOrganizationTeam', tag, 'Delete the specified team.', 'org:admin'), params: TeamParams }, config: { scope: 'org:admin' } },
+    async (req, reply) => {
+      const caller = requireUser(req);
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const team = await rt.tenancy.teams.get(org, req.params.teamname);
+      await rt.tenancy.teams.delete(org, team, caller.id);
+      rt.logs.log({ kind: 'org_delete_team', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name } });
+      reply.code(204).send();
+    },
+  );
 
   app.get(
     '/organization/:orgname/team/:teamname/members',
@@ -64,46 +69,70 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       const members = await rt.tenancy.teams.members(team, Boolean(req.query.includePending) && canEdit);
       return {
         name: team.name,
-        members: members.map((m) => ({ name: m.name, kind: 'user', is_robot: m.kind === 'robot', avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: null }), invited: m.invited })),
+        members: members.map((m) => ({
+          name: m.name,
+          kind: 'user',
+          is_robot: m.kind === 'robot',
+          avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: null }),
+          invited: m.invited,
+        })),
         can_edit: canEdit,
       };
     },
   );
 
-  app.put('/organization/:orgname/team/:teamname/members/:membername', { schema: { ...op('updateOrganizationTeamMember', tag, 'Adds or invites a member to an existing team.', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req) => {
-    const caller = requireUser(req);
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const team = await rt.tenancy.teams.get(org, req.params.teamname);
-    const member = await rt.namespaces.byName(req.params.membername);
-    if (!member) throw badRequest('Unknown user');
-    const { invited } = await rt.tenancy.teams.addMember(org, team, member, caller.id);
-    rt.logs.log({
-      kind: invited ? 'org_invite_team_member' : 'org_add_team_member',
-      performer: req.principal,
-      namespaceId: org.id,
-      ip: req.ip,
-      metadata: { team: team.name, member: member.name },
-    });
-    return { name: member.name, kind: 'user', is_robot: member.kind === 'robot', avatar: namespaceAvatar(member), invited };
-  });
+  app.put(
+    '/organization/:orgname/team/:teamname/members/:membername',
+    { schema: { ...op('updateOrganizationTeamMember', tag, 'Adds or invites a member to an existing team.', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } },
+    async (req) => {
+      const caller = requireUser(req);
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const team = await rt.tenancy.teams.get(org, req.params.teamname);
+      const member = await rt.namespaces.byName(req.params.membername);
+      if (!member) throw badRequest('Unknown user');
+      const { invited } = await rt.tenancy.teams.addMember(org, team, member, caller.id);
+      rt.logs.log({
+        kind: invited ? 'org_invite_team_member' : 'org_add_team_member',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { team: team.name, member: member.name },
+      });
+      return { name: member.name, kind: 'user', is_robot: member.kind === 'robot', avatar: namespaceAvatar(member), invited };
+    },
+  );
 
-  app.delete('/organization/:orgname/team/:teamname/members/:membername', { schema: { ...op('deleteOrganizationTeamMember', tag, 'Delete a member of a team (or its pending invitation).', 'org:admin'), params: MemberParams }, config: { scope: 'org:admin' } }, async (req, reply) => {
-    const caller = requireUser(req);
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const team = await rt.tenancy.teams.get(org, req.params.teamname);
-    const member = await rt.namespaces.byName(req.params.membername);
-    if (!member) throw notFound();
-    await rt.tenancy.teams.removeMember(org, team, member, caller.id);
-    rt.logs.log({ kind: 'org_remove_team_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, member: member.name } });
-    reply.code(204).send();
-  });
+  app.delete(
+    '/organization/:orgname/team/:teamname/members/:membername',
+    {
+      schema: { ...op('deleteOrganizationTeamMember', tag, 'Delete a member of a team (or its pending invitation).', 'org:admin'), params: MemberParams },
+      config: { scope: 'org:admin' },
+    },
+    async (req, reply) => {
+      const caller = requireUser(req);
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const team = await rt.tenancy.teams.get(org, req.params.teamname);
+      const member = await rt.namespaces.byName(req.params.membername);
+      if (!member) throw notFound();
+      await rt.tenancy.teams.removeMember(org, team, member, caller.id);
+      rt.logs.log({ kind: 'org_remove_team_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, member: member.name } });
+      reply.code(204).send();
+    },
+  );
 
-  app.get('/organization/:orgname/team/:teamname/permissions', { schema: { ...op('getOrganizationTeamPermissions', tag, 'Returns the list of repository permissions for the team.', 'org:admin'), params: TeamParams }, config: { scope: 'org:admin' } }, async (req) => {
-    const org = await adminOrg(rt, req, req.params.orgname);
-    const team = await rt.tenancy.teams.get(org, req.params.teamname);
-    const perms = await rt.tenancy.teams.permissions(team);
-    return { permissions: perms.map((p) => ({ repository: { name: p.repository, is_public: p.visibility === 'public' }, role: p.role })) };
-  });
+  app.get(
+    '/organization/:orgname/team/:teamname/permissions',
+    {
+      schema: { ...op('getOrganizationTeamPermissions', tag, 'Returns the list of repository permissions for the team.', 'org:admin'), params: TeamParams },
+      config: { scope: 'org:admin' },
+    },
+    async (req) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const team = await rt.tenancy.teams.get(org, req.params.teamname);
+      const perms = await rt.tenancy.teams.permissions(team);
+      return { permissions: perms.map((p) => ({ repository: { name: p.repository, is_public: p.visibility === 'public' }, role: p.role })) };
+    },
+  );
 
   // Team syncing needs a directory (LDAP, OIDC, Keystone); with Database authentication there is none, and
   // Quay's database backend answers every group lookup "Not supported".

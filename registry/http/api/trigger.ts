@@ -36,7 +36,12 @@ export async function writable(rt: Runtime, req: FastifyRequest, repo: { id: num
  * A pull robot named by a caller: it must exist (404), be a robot of `namespace` (403 otherwise, as Quay's
  * Unauthorized), and the caller must administer that namespace.
  */
-export async function pullRobotFor(rt: Runtime, req: FastifyRequest, name: string | undefined, namespace: { id: number; name: string }): Promise<{ id: number; name: string } | null> {
+export async function pullRobotFor(
+  rt: Runtime,
+  req: FastifyRequest,
+  name: string | undefined,
+  namespace: { id: number; name: string },
+): Promise<{ id: number; name: string } | null> {
   if (!name) return null;
   const plus = name.indexOf('+');
   if (plus <= 0) throw unauthorizedFor(req.principal);
@@ -50,13 +55,22 @@ export async function pullRobotFor(rt: Runtime, req: FastifyRequest, name: strin
 export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
   const app = typed(base);
   const cfg = { scope: 'repo:admin' as const };
-  const audit = (kind: string, req: FastifyRequest, t: { repo: { id: number; namespace_id: number; name: string }; namespace: { name: string } }, trigger: TriggerRow, extra: Record<string, unknown> = {}) =>
-    rt.logs.repoAction(kind, req.principal, req.ip, t.repo, t.namespace.name, { trigger_id: trigger.uuid, service: trigger.service, ...extra });
+  const audit = (
+    kind: string,
+    req: FastifyRequest,
+    t: { repo: { id: number; namespace_id: number; name: string }; namespace: { name: string } },
+    trigger: TriggerRow,
+    extra: Record<string, unknown> = {},
+  ) => rt.logs.repoAction(kind, req.principal, req.ip, t.repo, t.namespace.name, { trigger_id: trigger.uuid, service: trigger.service, ...extra });
 
-  app.get('/repository/:namespace/:repository/trigger/', { schema: { ...op('listBuildTriggers', tag, 'List the triggers for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg }, async (req) => {
-    const { repo } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
-    return { triggers: (await rt.triggers.list(repo.id)).map((t) => triggerView(t, { canAdmin: true })) };
-  });
+  app.get(
+    '/repository/:namespace/:repository/trigger/',
+    { schema: { ...op('listBuildTriggers', tag, 'List the triggers for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg },
+    async (req) => {
+      const { repo } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
+      return { triggers: (await rt.triggers.list(repo.id)).map((t) => triggerView(t, { canAdmin: true })) };
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/trigger/',
@@ -64,7 +78,15 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       schema: {
         ...op('createBuildTrigger', tag, 'Create an inactive build trigger (not in Quay, whose web setup flows do this); activate it next.', 'repo:admin'),
         params: RepoParams,
-        body: Type.Object({ service: Type.Union(TRIGGER_SERVICES.map((s) => Type.Literal(s)), { description: 'custom-git, github, gitlab or bitbucket' }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            service: Type.Union(
+              TRIGGER_SERVICES.map((s) => Type.Literal(s)),
+              { description: 'custom-git, github, gitlab or bitbucket' },
+            ),
+          },
+          { additionalProperties: false },
+        ),
       },
       config: cfg,
     },
@@ -77,10 +99,14 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     },
   );
 
-  app.get('/repository/:namespace/:repository/trigger/:trigger_uuid', { schema: { ...op('getBuildTrigger', tag, 'Get information for the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg }, async (req) => {
-    const { trigger } = await triggerFor(rt, req, req.params);
-    return triggerView(trigger, { canAdmin: true });
-  });
+  app.get(
+    '/repository/:namespace/:repository/trigger/:trigger_uuid',
+    { schema: { ...op('getBuildTrigger', tag, 'Get information for the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg },
+    async (req) => {
+      const { trigger } = await triggerFor(rt, req, req.params);
+      return triggerView(trigger, { canAdmin: true });
+    },
+  );
 
   app.put(
     '/repository/:namespace/:repository/trigger/:trigger_uuid',
@@ -101,13 +127,17 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     },
   );
 
-  app.delete('/repository/:namespace/:repository/trigger/:trigger_uuid', { schema: { ...op('deleteBuildTrigger', tag, 'Delete the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg }, async (req, reply) => {
-    const t = await triggerFor(rt, req, req.params);
-    await writable(rt, req, t.repo);
-    await rt.triggers.delete(t.trigger);
-    if (isActive(t.trigger)) audit('delete_repo_trigger', req, t, t.trigger);
-    reply.code(204);
-  });
+  app.delete(
+    '/repository/:namespace/:repository/trigger/:trigger_uuid',
+    { schema: { ...op('deleteBuildTrigger', tag, 'Delete the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg },
+    async (req, reply) => {
+      const t = await triggerFor(rt, req, req.params);
+      await writable(rt, req, t.repo);
+      await rt.triggers.delete(t.trigger);
+      if (isActive(t.trigger)) audit('delete_repo_trigger', req, t, t.trigger);
+      reply.code(204);
+    },
+  );
 
   app.post(
     '/repository/:namespace/:repository/trigger/:trigger_uuid/activate',
@@ -116,7 +146,9 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
         ...op('activateBuildTrigger', tag, 'Activate the specified build trigger.', 'repo:admin'),
         params: TriggerParams,
         body: Type.Object({
-          config: Type.Record(Type.String(), Type.Unknown(), { description: 'build_source (the git URL for custom-git), dockerfile_path, context, branchtag_regex, default_tag_from_ref, latest_for_default_branch, tag_templates' }),
+          config: Type.Record(Type.String(), Type.Unknown(), {
+            description: 'build_source (the git URL for custom-git), dockerfile_path, context, branchtag_regex, default_tag_from_ref, latest_for_default_branch, tag_templates',
+          }),
           pull_robot: Type.Optional(Type.String({ description: 'The name of the robot that will be used to pull images.' })),
         }),
       },
@@ -127,7 +159,10 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       await writable(rt, req, t.repo);
       if (isActive(t.trigger)) throw badRequest('Trigger config is not sufficient for activation.');
       // Quay: only the user the trigger is connected to activates it.
-      if (req.principal.kind !== 'user' || (t.trigger.connected_user_id !== null && t.trigger.connected_user_id !== req.principal.id && !rt.permissions.fullAccessSuperuser(req.principal))) {
+      if (
+        req.principal.kind !== 'user' ||
+        (t.trigger.connected_user_id !== null && t.trigger.connected_user_id !== req.principal.id && !rt.permissions.fullAccessSuperuser(req.principal))
+      ) {
         throw unauthorizedFor(req.principal);
       }
       const robot = await pullRobotFor(rt, req, req.body.pull_robot, t.namespace);

@@ -98,7 +98,11 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       const orgs = await rt.tenancy.orgs.ofUser(user.id);
       const superuser = rt.permissions.canReadAsSuperuser(req.principal);
       const administered = new Set(orgs.filter((o) => o.admin || superuser).map((o) => o.org.id));
-      const counts = await rt.tenancy.orgs.summaries(req.principal, orgs.map((o) => o.org.id), administered);
+      const counts = await rt.tenancy.orgs.summaries(
+        req.principal,
+        orgs.map((o) => o.org.id),
+        administered,
+      );
       return {
         organizations: orgs.map(({ org, admin }) => {
           const { id: _id, ...c } = counts.get(org.id)!;
@@ -114,8 +118,8 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       schema: {
         ...op('createNewUser', 'user', 'Create a new user.'),
         body: Type.Object({
-          username: Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description: 'The user\'s username' }),
-          password: Credential('The user\'s password'),
+          username: Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description: "The user's username" }),
+          password: Credential("The user's password"),
           email: Type.Optional(Email),
         }),
       },
@@ -167,7 +171,13 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       }
       if (tag_expiration_s !== undefined && tag_expiration_s !== user.removed_tag_expiration_s) {
         await rt.tenancy.orgs.update(user, { tagExpirationS: tag_expiration_s });
-        rt.logs.log({ kind: 'user_change_tag_expiration', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { tag_expiration: tag_expiration_s, username: user.name } });
+        rt.logs.log({
+          kind: 'user_change_tag_expiration',
+          performer: req.principal,
+          namespaceId: user.id,
+          ip: req.ip,
+          metadata: { tag_expiration: tag_expiration_s, username: user.name },
+        });
       }
       return userView(rt, (await rt.namespaces.byId(user.id))!);
     },
@@ -184,7 +194,10 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
   app.post(
     '/user/clientkey',
     {
-      schema: { ...op('generateUserClientKey', 'user', "Return the user's encrypted password, usable in place of the password by registry clients.", 'user:admin'), body: Type.Object({ password: Credential('The user\'s password') }) },
+      schema: {
+        ...op('generateUserClientKey', 'user', "Return the user's encrypted password, usable in place of the password by registry clients.", 'user:admin'),
+        body: Type.Object({ password: Credential("The user's password") }),
+      },
       config: { scope: 'user:admin' },
     },
     async (req) => {
@@ -221,7 +234,10 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
 
   app.post(
     '/signin/verify',
-    { schema: { ...op('verifyUser', 'user', 'Verifies the signed in user with the specified credentials.'), body: Type.Object({ password: Credential('The password') }) }, config: { readonlyAllowed: true } },
+    {
+      schema: { ...op('verifyUser', 'user', 'Verifies the signed in user with the specified credentials.'), body: Type.Object({ password: Credential('The password') }) },
+      config: { readonlyAllowed: true },
+    },
     async (req, reply) => {
       const p = requireUser(req);
       if (req.apiAuth.kind !== 'session' || !(await rt.auth.password(p.name, req.body.password))) {
@@ -259,12 +275,22 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
 
   app.get(
     '/user/starred',
-    { schema: { ...op('listStarredRepos', 'user', 'List all starred repositories.', 'repo:read'), querystring: Type.Object({ next_page: Type.Optional(Type.String()) }) }, config: { scope: 'repo:read' } },
+    {
+      schema: { ...op('listStarredRepos', 'user', 'List all starred repositories.', 'repo:read'), querystring: Type.Object({ next_page: Type.Optional(Type.String()) }) },
+      config: { scope: 'repo:read' },
+    },
     async (req) => {
       const user = await currentUser(rt, req);
       const after = req.query.next_page ? rt.tenancy.pages.openJson<{ start_id: number }>(req.query.next_page) : { start_id: 0 };
       if (!after) throw badRequest('Invalid or expired next_page token');
-      const rows = await rt.tenancy.repoViews.list(req.principal, { starredBy: user.id, includePublic: true, lastModified: false, popularity: false, afterId: after.start_id, limit: 100 });
+      const rows = await rt.tenancy.repoViews.list(req.principal, {
+        starredBy: user.id,
+        includePublic: true,
+        lastModified: false,
+        popularity: false,
+        afterId: after.start_id,
+        limit: 100,
+      });
       const page = rows.slice(0, 100);
       return {
         repositories: page.map((r) => ({ namespace: r.namespace, name: r.name, description: r.description, is_public: r.visibility === 'public' })),
@@ -276,7 +302,10 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
   app.post(
     '/user/starred',
     {
-      schema: { ...op('createStar', 'user', 'Star a repository.', 'repo:read'), body: Type.Object({ namespace: Type.String({ minLength: 1 }), repository: Type.String({ minLength: 1 }) }) },
+      schema: {
+        ...op('createStar', 'user', 'Star a repository.', 'repo:read'),
+        body: Type.Object({ namespace: Type.String({ minLength: 1 }), repository: Type.String({ minLength: 1 }) }),
+      },
       config: { scope: 'repo:read' },
     },
     async (req, reply) => {
@@ -288,12 +317,16 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
   );
 
-  app.delete('/user/starred/:namespace/:repository', { schema: { ...op('deleteStar', 'user', 'Removes a star from a repository.', 'user:admin'), params: RepoParams }, config: { scope: 'user:admin' } }, async (req, reply) => {
-    const user = await currentUser(rt, req);
-    const target = await rt.repositories.lookup({ namespace: req.params.namespace, name: req.params.repository, full: `${req.params.namespace}/${req.params.repository}` });
-    if (target.repo) await rt.tenancy.repoViews.unstar(user.id, target.repo.id);
-    reply.code(204).send();
-  });
+  app.delete(
+    '/user/starred/:namespace/:repository',
+    { schema: { ...op('deleteStar', 'user', 'Removes a star from a repository.', 'user:admin'), params: RepoParams }, config: { scope: 'user:admin' } },
+    async (req, reply) => {
+      const user = await currentUser(rt, req);
+      const target = await rt.repositories.lookup({ namespace: req.params.namespace, name: req.params.repository, full: `${req.params.namespace}/${req.params.repository}` });
+      if (target.repo) await rt.tenancy.repoViews.unstar(user.id, target.repo.id);
+      reply.code(204).send();
+    },
+  );
 
   app.get(
     '/user/notifications',
@@ -315,35 +348,76 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
   );
 
-  app.put('/teaminvite/:code', { schema: { ...op('acceptOrganizationTeamInvite', 'team', 'Accepts an invite to join a team in an organization.', 'user:admin'), params: Type.Object({ code: Type.String() }) }, config: { scope: 'user:admin' } }, async (req) => {
-    const user = await currentUser(rt, req);
-    const joined = await rt.tenancy.teams.acceptInvite(req.params.code, user);
-    const org = await rt.namespaces.byName(joined.org);
-    rt.logs.log({ kind: 'org_team_member_invite_accepted', performer: req.principal, namespaceId: org?.id ?? null, ip: req.ip, metadata: { member: user.name, team: joined.team } });
-    return joined;
-  });
+  app.put(
+    '/teaminvite/:code',
+    {
+      schema: { ...op('acceptOrganizationTeamInvite', 'team', 'Accepts an invite to join a team in an organization.', 'user:admin'), params: Type.Object({ code: Type.String() }) },
+      config: { scope: 'user:admin' },
+    },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      const joined = await rt.tenancy.teams.acceptInvite(req.params.code, user);
+      const org = await rt.namespaces.byName(joined.org);
+      rt.logs.log({
+        kind: 'org_team_member_invite_accepted',
+        performer: req.principal,
+        namespaceId: org?.id ?? null,
+        ip: req.ip,
+        metadata: { member: user.name, team: joined.team },
+      });
+      return joined;
+    },
+  );
 
-  app.delete('/teaminvite/:code', { schema: { ...op('declineOrganizationTeamInvite', 'team', 'Declines an invite to join a team in an organization.', 'user:admin'), params: Type.Object({ code: Type.String() }) }, config: { scope: 'user:admin' } }, async (req, reply) => {
-    const user = await currentUser(rt, req);
-    await rt.tenancy.teams.declineInvite(req.params.code, user);
-    reply.code(204).send();
-  });
+  app.delete(
+    '/teaminvite/:code',
+    {
+      schema: {
+        ...op('declineOrganizationTeamInvite', 'team', 'Declines an invite to join a team in an organization.', 'user:admin'),
+        params: Type.Object({ code: Type.String() }),
+      },
+      config: { scope: 'user:admin' },
+    },
+    async (req, reply) => {
+      const user = await currentUser(rt, req);
+      await rt.tenancy.teams.declineInvite(req.params.code, user);
+      reply.code(204).send();
+    },
+  );
 
-  app.get('/user/authorizations', { schema: op('listUserAuthorizations', 'user', 'List the OAuth tokens the user holds.', 'user:admin'), config: { scope: 'user:admin' } }, async (req) => {
-    const user = await currentUser(rt, req);
-    return { authorizations: (await rt.tenancy.oauth.authorizationsOf(user)).map(authorizationView) };
-  });
+  app.get(
+    '/user/authorizations',
+    { schema: op('listUserAuthorizations', 'user', 'List the OAuth tokens the user holds.', 'user:admin'), config: { scope: 'user:admin' } },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      return { authorizations: (await rt.tenancy.oauth.authorizationsOf(user)).map(authorizationView) };
+    },
+  );
 
-  app.get('/user/authorizations/:uuid', { schema: { ...op('getUserAuthorization', 'user', 'An OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) }, config: { scope: 'user:admin' } }, async (req) => {
-    const user = await currentUser(rt, req);
-    const [token] = await rt.tenancy.oauth.authorizationsOf(user, req.params.uuid);
-    if (!token) throw notFound();
-    return authorizationView(token);
-  });
+  app.get(
+    '/user/authorizations/:uuid',
+    {
+      schema: { ...op('getUserAuthorization', 'user', 'An OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) },
+      config: { scope: 'user:admin' },
+    },
+    async (req) => {
+      const user = await currentUser(rt, req);
+      const [token] = await rt.tenancy.oauth.authorizationsOf(user, req.params.uuid);
+      if (!token) throw notFound();
+      return authorizationView(token);
+    },
+  );
 
-  app.delete('/user/authorizations/:uuid', { schema: { ...op('deleteUserAuthorization', 'user', 'Revoke an OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) }, config: { scope: 'user:admin' } }, async (req, reply) => {
-    const user = await currentUser(rt, req);
-    await rt.tenancy.oauth.revokeAuthorization(user, req.params.uuid);
-    reply.code(204).send();
-  });
+  app.delete(
+    '/user/authorizations/:uuid',
+    {
+      schema: { ...op('deleteUserAuthorization', 'user', 'Revoke an OAuth token the user holds.', 'user:admin'), params: Type.Object({ uuid: Type.String() }) },
+      config: { scope: 'user:admin' },
+    },
+    async (req, reply) => {
+      const user = await currentUser(rt, req);
+      await rt.tenancy.oauth.revokeAuthorization(user, req.params.uuid);
+      reply.code(204).send();
+    },
+  );
 }

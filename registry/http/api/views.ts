@@ -4,7 +4,39 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import type { LogRow } from '../../model/log_reader.js';
 import { parseScopes, SCOPE_DESCRIPTIONS, type Scope } from '../../auth/principal.js';
 
-const COLORS = ['#969696', '#aec7e8', '#ff7f0e', '#ffbb78', '#2ca02c', '#98df8a', '#d62728', '#ff9896', '#9467bd', '#c5b0d5', '#8c564b', '#c49c94', '#e377c2', '#f7b6d2', '#7f7f7f', '#c7c7c7', '#bcbd22', '#1f77b4', '#17becf', '#9edae5', '#393b79', '#5254a3', '#6b6ecf', '#9c9ede', '#9ecae1', '#31a354', '#b5cf6b', '#a1d99b', '#8ca252', '#ad494a', '#843c39'];
+const COLORS = [
+  '#969696',
+  '#aec7e8',
+  '#ff7f0e',
+  '#ffbb78',
+  '#2ca02c',
+  '#98df8a',
+  '#d62728',
+  '#ff9896',
+  '#9467bd',
+  '#c5b0d5',
+  '#8c564b',
+  '#c49c94',
+  '#e377c2',
+  '#f7b6d2',
+  '#7f7f7f',
+  '#c7c7c7',
+  '#bcbd22',
+  '#1f77b4',
+  '#17becf',
+  '#9edae5',
+  '#393b79',
+  '#5254a3',
+  '#6b6ecf',
+  '#9c9ede',
+  '#9ecae1',
+  '#31a354',
+  '#b5cf6b',
+  '#a1d99b',
+  '#8ca252',
+  '#ad494a',
+  '#843c39',
+];
 
 export interface Avatar {
   name: string;
@@ -15,7 +47,9 @@ export interface Avatar {
 
 /** Quay's avatar: a hash of the e-mail (or name) and a color picked from it. */
 export function avatar(name: string, kind: string, email?: string | null): Avatar {
-  const hash = createHash('md5').update((email || name).trim().toLowerCase()).digest('hex');
+  const hash = createHash('md5')
+    .update((email || name).trim().toLowerCase())
+    .digest('hex');
   return { name, hash, color: COLORS[parseInt(hash.slice(0, 8), 16) % COLORS.length], kind };
 }
 
@@ -79,5 +113,11 @@ const SCOPE_DETAILS: Record<Scope, { icon: string; dangerous: boolean; descripti
 
 /** `[{scope, title, description, icon, dangerous}]` of a scope string (Quay's `scopes` in authorization views). */
 export function scopeInformation(scope: string) {
-  return [...(parseScopes(scope) ?? [])].map((s) => ({ scope: s, title: SCOPE_DESCRIPTIONS[s], description: SCOPE_DETAILS[s].description, icon: SCOPE_DETAILS[s].icon, dangerous: SCOPE_DETAILS[s].dangerous }));
+  return [...(parseScopes(scope) ?? [])].map((s) => ({
+    scope: s,
+    title: SCOPE_DESCRIPTIONS[s],
+    description: SCOPE_DETAILS[s].description,
+    icon: SCOPE_DETAILS[s].icon,
+    dangerous: SCOPE_DETAILS[s].dangerous,
+  }));
 }

@@ -40,7 +40,11 @@ export async function getManifest(ctx: V2Context): Promise<void> {
     namespaceId: repo.namespace_id,
     repositoryId: repo.id,
     ip: ctx.req.ip,
-    metadata: { repo: repo.name, namespace: ctx.target.ref.namespace, ...(looksLikeDigest(reference) ? { manifest_digest: m.digest } : { tag: reference, manifest_digest: m.digest }) },
+    metadata: {
+      repo: repo.name,
+      namespace: ctx.target.ref.namespace,
+      ...(looksLikeDigest(reference) ? { manifest_digest: m.digest } : { tag: reference, manifest_digest: m.digest }),
+    },
   });
   return reply.send(m.bytes);
 }
@@ -48,8 +52,7 @@ export async function getManifest(ctx: V2Context): Promise<void> {
 /** Read the manifest body, refusing (413) anything above the limit without buffering it. */
 async function readManifestBody(ctx: V2Context): Promise<Buffer> {
   const declared = Number(ctx.req.headers['content-length'] ?? 0);
-  const tooLarge = () =>
-    new RegistryError('MANIFEST_INVALID', `manifest is larger than the ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB limit`, { status: 413 });
+  const tooLarge = () => new RegistryError('MANIFEST_INVALID', `manifest is larger than the ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB limit`, { status: 413 });
   if (declared > MAX_MANIFEST_BYTES) {
     ctx.req.raw.resume();
     throw tooLarge();

@@ -22,13 +22,7 @@ function rangeHeader(u: UploadRow): string {
 }
 
 function sendSession(ctx: V2Context, u: UploadRow, status: 202 | 204): void {
-  ctx.reply
-    .code(status)
-    .header('location', uploadLocation(ctx, u.id))
-    .header('range', rangeHeader(u))
-    .header('docker-upload-uuid', u.id)
-    .header('content-length', 0)
-    .send();
+  ctx.reply.code(status).header('location', uploadLocation(ctx, u.id)).header('range', rangeHeader(u)).header('docker-upload-uuid', u.id).header('content-length', 0).send();
 }
 
 function sendBlobCreated(ctx: V2Context, blob: BlobRow): void {
@@ -77,7 +71,10 @@ async function mountSources(ctx: V2Context, repoId: number, digest: string): Pro
   if (from) {
     let ref;
     try {
-      ref = parseRepositoryPath(from, { libraryNamespace: rt.config.FEATURE_LIBRARY_SUPPORT ? rt.config.LIBRARY_NAMESPACE : null, extendedNames: rt.config.FEATURE_EXTENDED_REPOSITORY_NAMES });
+      ref = parseRepositoryPath(from, {
+        libraryNamespace: rt.config.FEATURE_LIBRARY_SUPPORT ? rt.config.LIBRARY_NAMESPACE : null,
+        extendedNames: rt.config.FEATURE_EXTENDED_REPOSITORY_NAMES,
+      });
     } catch (e) {
       if (e instanceof NameError) return [];
       throw e;

@@ -48,15 +48,64 @@ export default function App() {
             <Suspense fallback={<Loading />}>
               <Routes>
                 <Route path="/" element={<Home />} />
-                <Route path="/organization" element={<RequireUser><OrganizationsList /></RequireUser>} />
-                <Route path="/organization/:organizationName" element={<RequireUser><Organization /></RequireUser>} />
-                <Route path="/organization/:organizationName/teams/:teamName" element={<RequireUser><TeamPage /></RequireUser>} />
-                <Route path="/user/:organizationName" element={<RequireUser><Organization /></RequireUser>} />
+                <Route
+                  path="/organization"
+                  element={
+                    <RequireUser>
+                      <OrganizationsList />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/organization/:organizationName"
+                  element={
+                    <RequireUser>
+                      <Organization />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/organization/:organizationName/teams/:teamName"
+                  element={
+                    <RequireUser>
+                      <TeamPage />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/user/:organizationName"
+                  element={
+                    <RequireUser>
+                      <Organization />
+                    </RequireUser>
+                  }
+                />
                 <Route path="/repository" element={<RepositoriesList />} />
                 <Route path="/repository/:organizationName/*" element={<RepositoryRouter />} />
-                <Route path="/usage-logs" element={<RequireUser><SuperuserUsageLogs /></RequireUser>} />
-                <Route path="/messages" element={<RequireUser><Messages /></RequireUser>} />
-                <Route path="/service-keys" element={<RequireUser><ServiceKeys /></RequireUser>} />
+                <Route
+                  path="/usage-logs"
+                  element={
+                    <RequireUser>
+                      <SuperuserUsageLogs />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/messages"
+                  element={
+                    <RequireUser>
+                      <Messages />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/service-keys"
+                  element={
+                    <RequireUser>
+                      <ServiceKeys />
+                    </RequireUser>
+                  }
+                />
                 <Route path="*" element={<NotFound />} />
               </Routes>
             </Suspense>

@@ -90,7 +90,13 @@ test('SIGKILL of the manager mid-build: retried by the other manager, completed 
     ],
   });
   const sandbox = clientSandbox('builds-failover-worker');
-  const env = { BUILDMAN_GRPC_PORT: '0', WORKERS: '1', CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF, TMPDIR: sandbox.env.TMPDIR };
+  const env = {
+    BUILDMAN_GRPC_PORT: '0',
+    WORKERS: '1',
+    CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
+    CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
+    TMPDIR: sandbox.env.TMPDIR,
+  };
   a = await startRegistry({ label: 'builds-failover-a', config, env });
   const parsed = parseConfig(yaml.dump({ SERVER_HOSTNAME: a.hostPort, ...config }));
   rt = await createRuntime(parsed.config, join(dir, 'data'), pino({ level: 'silent' }));
@@ -103,7 +109,8 @@ test('SIGKILL of the manager mid-build: retried by the other manager, completed 
   const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
     const end = Date.now() + ms;
     while (!(await ok())) {
-      if (Date.now() > end) throw new Error(`${what} within ${ms} ms; build ${(await rt!.builds.getBuild(build.uuid))?.phase}\nA:\n${a?.output().slice(-2000)}\nB:\n${b?.output().slice(-3000)}`);
+      if (Date.now() > end)
+        throw new Error(`${what} within ${ms} ms; build ${(await rt!.builds.getBuild(build.uuid))?.phase}\nA:\n${a?.output().slice(-2000)}\nB:\n${b?.output().slice(-3000)}`);
       await sleep(300);
     }
   };

@@ -147,18 +147,15 @@ afterAll(async () => {
 });
 
 test('multi-stage FROM scratch with COPY, ADD and COPY --from from an archive URL: pushed with every tag, pulled back with podman', async () => {
-  served.set(
-    '/multi.tgz',
-    {
-      type: 'application/gzip',
-      body: tgz('multi', {
-        Dockerfile: 'FROM scratch AS first\nCOPY a.txt /stage/a.txt\nFROM scratch\nCOPY --from=first /stage/a.txt /copied.txt\nCOPY hello.txt /hello.txt\nADD sub/ /added/\n',
-        'a.txt': 'from the first stage\n',
-        'hello.txt': 'hello from a build\n',
-        'sub/deep.txt': 'added directory\n',
-      }),
-    },
-  );
+  served.set('/multi.tgz', {
+    type: 'application/gzip',
+    body: tgz('multi', {
+      Dockerfile: 'FROM scratch AS first\nCOPY a.txt /stage/a.txt\nFROM scratch\nCOPY --from=first /stage/a.txt /copied.txt\nCOPY hello.txt /hello.txt\nADD sub/ /added/\n',
+      'a.txt': 'from the first stage\n',
+      'hello.txt': 'hello from a build\n',
+      'sub/deep.txt': 'added directory\n',
+    }),
+  });
   const b = await build(`${filesUrl}/multi.tgz`, { dockerTags: ['v1', 'latest'] });
   const done = await waitPhase(b.uuid, ['complete', 'error', 'internalerror']);
   expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(b.uuid) }).toEqual({ phase: 'complete', logs: '' });
@@ -188,7 +185,7 @@ test('a failing RUN ends in error with the buildah log line; a bare Dockerfile i
   served.set('/Dockerfile.fail', { type: 'text/plain', body: Buffer.from('FROM scratch\nRUN false\n') });
   served.set('/Dockerfile.ok', { body: Buffer.from('FROM scratch\nLABEL built=bare\n') });
   const bad = await build(`${filesUrl}/Dockerfile.fail`);
-  const good = await build(`${filesUrl}/Dockerfile.ok`, { repository: { ...repo } , dockerTags: ['bare'] });
+  const good = await build(`${filesUrl}/Dockerfile.ok`, { repository: { ...repo }, dockerTags: ['bare'] });
   const failed = await waitPhase(bad.uuid, ['complete', 'error', 'internalerror']);
   expect(failed.phase).toBe('error');
   const text = await logText(bad.uuid);
@@ -220,12 +217,17 @@ test('hostile packs: traversal, absolute path, escaping symlink, unknown type ->
   const cases: Array<[string, Buffer, string, RegExp]> = [
     ['/traversal.tar', execFileSync('tar', ['-C', evil, '-cf', '-', '--transform', 's,^,../,', 'Dockerfile']), 'application/x-tar', /leaves the build context/],
     ['/absolute.tar', execFileSync('tar', ['-C', evil, '-cPf', '-', '--transform', 's,^,/tmp/,', 'Dockerfile']), 'application/x-tar', /absolute path/],
-    ['/link.tgz', (() => {
-      execFileSync('ln', ['-sf', '/etc', join(evil, 'etc')]);
-      const t = execFileSync('tar', ['-C', evil, '-czf', '-', 'Dockerfile', 'etc']);
-      rmSync(join(evil, 'etc'));
-      return t;
-    })(), 'application/gzip', /points to an absolute path/],
+    [
+      '/link.tgz',
+      (() => {
+        execFileSync('ln', ['-sf', '/etc', join(evil, 'etc')]);
+        const t = execFileSync('tar', ['-C', evil, '-czf', '-', 'Dockerfile', 'etc']);
+        rmSync(join(evil, 'etc'));
+        return t;
+      })(),
+      'application/gzip',
+      /points to an absolute path/,
+    ],
     ['/image.png', Buffer.from('\x89PNG\r\n'), 'image/png', /Unknown build pack type image\/png/],
   ];
   const builds = [];
@@ -244,13 +246,23 @@ test('gRPC: Ping answers; a foreign, expired or wrong-type JWT is UNAUTHENTICATE
   const port = Number(/"grpcPort":(\d+)/.exec(reg.output())?.[1]);
   expect(port).toBeGreaterThan(0);
   const Service = buildManagerService();
-  const client = new Service(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<string, (req: unknown, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void> & grpc.Client;
+  const client = new Service(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: unknown, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
+  > &
+    grpc.Client;
   const call = (method: string, req: unknown) => new Promise<{ err: grpc.ServiceError | null; res: unknown }>((ok) => client[method](req, (err, res) => ok({ err, res })));
   expect((await call('Ping', {})).res).toEqual({ reply: 'pong' });
   const { privateKey } = await generateKeyPair('ES256');
   const now = Math.floor(Date.now() / 1000);
   const context = { token_type: 'build_job_registration', build_id: '00000000-0000-0000-0000-000000000000', job_id: 'x', expiration: now + 60 };
-  const foreign = await new SignJWT({ access: {}, context }).setProtectedHeader({ alg: 'ES256', kid: 'not-ours' }).setIssuer('quay').setAudience(reg.hostPort).setSubject('(anonymous)').setExpirationTime(now + 60).sign(privateKey);
+  const foreign = await new SignJWT({ access: {}, context })
+    .setProtectedHeader({ alg: 'ES256', kid: 'not-ours' })
+    .setIssuer('quay')
+    .setAudience(reg.hostPort)
+    .setSubject('(anonymous)')
+    .setExpirationTime(now + 60)
+    .sign(privateKey);
   const jwts = new BuildJwts(rt.db, reg.hostPort);
   const expired = await jwts.sign('build_job_registration', context.build_id, 'x', -120);
   const wrongType = await jwts.sign('build_job_token', context.build_id, 'x', 60);

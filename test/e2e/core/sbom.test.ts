@@ -41,7 +41,9 @@ test('oras pushes text/spdx and CycloneDX SBOM layers with the default artifact 
   writeFileSync(join(c.dir, 'chart.json'), JSON.stringify({ name: 'app', version: '1.0.0', apiVersion: 'v2' }));
   await c.run('oras', ['push', ...INSECURE.oras, '--config', 'chart.json:application/vnd.cncf.helm.config.v1+json', `${ref}:chart-sbom`, 'sbom.spdx:text/spdx']);
   // An unknown config type is refused, whatever its layers.
-  const refused = await c.run('oras', ['push', ...INSECURE.oras, '--config', 'config.json:application/vnd.example.unlisted.config+json', `${ref}:bad`, 'sbom.spdx:text/spdx'], { allowFail: true });
+  const refused = await c.run('oras', ['push', ...INSECURE.oras, '--config', 'config.json:application/vnd.example.unlisted.config+json', `${ref}:bad`, 'sbom.spdx:text/spdx'], {
+    allowFail: true,
+  });
   expect(refused.code).not.toBe(0);
   expect(refused.stderr + refused.stdout).toMatch(/ALLOWED_OCI_ARTIFACT_TYPES/);
 });

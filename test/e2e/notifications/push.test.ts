@@ -19,7 +19,12 @@ test('podman push: one webhook, one in-app notification per team member, a hangi
   try {
     reg = await startRegistry({
       label: 'notify-e2e',
-      config: await scaleOutConfig({ SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'], FEATURE_REQUIRE_TEAM_INVITE: false, TAG_EXPIRY_FREQUENCY: 1, NOTIFICATION_TASK_RUN_MINIMUM_INTERVAL_MINUTES: 0 }),
+      config: await scaleOutConfig({
+        SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'],
+        FEATURE_REQUIRE_TEAM_INVITE: false,
+        TAG_EXPIRY_FREQUENCY: 1,
+        NOTIFICATION_TASK_RUN_MINIMUM_INTERVAL_MINUTES: 0,
+      }),
     });
     const admin = await signin(reg, reg.admin.username, reg.admin.password);
     await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
@@ -31,7 +36,12 @@ test('podman push: one webhook, one in-app notification per team member, a hangi
     const hook = { event: 'repo_push', method: 'webhook', eventConfig: {} };
     await admin.ok('POST', '/repository/acme/app/notification/', { ...hook, config: { url: `${rx.url}/push` } });
     await admin.ok('POST', '/repository/acme/app/notification/', { ...hook, config: { url: `${hang.url}/slow` } });
-    await admin.ok('POST', '/repository/acme/app/notification/', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'team', name: 'devs' } }, eventConfig: {} });
+    await admin.ok('POST', '/repository/acme/app/notification/', {
+      event: 'repo_push',
+      method: 'quay_notification',
+      config: { target: { kind: 'team', name: 'devs' } },
+      eventConfig: {},
+    });
     await admin.ok('POST', '/repository/acme/app/notification/', { event: 'repo_image_expiry', method: 'webhook', config: { url: `${rx.url}/expiry` }, eventConfig: { days: 3 } });
 
     const sb = clientSandbox('notify-push');

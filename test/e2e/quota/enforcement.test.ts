@@ -49,7 +49,10 @@ test('podman push is refused over the Reject limit with "Quota has been exceeded
     expect(raw.status).toBe(403);
     expect(await raw.json()).toEqual({ errors: [{ code: 'DENIED', message: 'Quota has been exceeded on namespace', detail: {} }] });
 
-    const del = await fetch(`${reg.url}/v2/admin/big/manifests/one`, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`admin:${reg.admin.password}`).toString('base64')}` } });
+    const del = await fetch(`${reg.url}/v2/admin/big/manifests/one`, {
+      method: 'DELETE',
+      headers: { authorization: `Basic ${Buffer.from(`admin:${reg.admin.password}`).toString('base64')}` },
+    });
     expect(del.status).toBe(202);
     const freedBefore = await metric(reg, 'quay_gc_bytes_freed_total');
     // The layer's bytes stay while the push's temporary reference lives (PUSH_TEMP_TAG_EXPIRATION_SEC).

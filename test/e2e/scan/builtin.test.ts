@@ -117,7 +117,11 @@ test('push → queued → scanned; /security in Quay shape key by key; whiteouts
   expect(Object.keys(byName).sort()).toEqual(['base-files', 'libssl1.1', 'lodash', 'openssl', 'requests', 'semver', 'zlib1g']);
   expect(byName['libssl1.1']).toMatchObject({ Version: '1.1.1n-0+deb11u3', AddedBy: base, CVEIds: ['CVE-2022-4304', 'CVE-2022-4450', 'CVE-2023-0215', 'CVE-2023-0286'] });
   expect(byName['libssl1.1'].Vulnerabilities.map((v: any) => [v.Name, v.FixedBy, v.NamespaceName])).toEqual([['DSA-5343-1', '1.1.1n-0+deb11u4', 'osv/Debian:11']]);
-  expect(byName.zlib1g.Vulnerabilities[0]).toMatchObject({ Name: 'DSA-5218-1', FixedBy: '1:1.2.11.dfsg-2+deb11u2', Metadata: { DistroName: 'Debian GNU/Linux', DistroVersion: '11' } });
+  expect(byName.zlib1g.Vulnerabilities[0]).toMatchObject({
+    Name: 'DSA-5218-1',
+    FixedBy: '1:1.2.11.dfsg-2+deb11u2',
+    Metadata: { DistroName: 'Debian GNU/Linux', DistroVersion: '11' },
+  });
   expect(byName.lodash).toMatchObject({ AddedBy: app, BaseScores: [7.2], CVEIds: ['CVE-2021-23337'] });
   expect(byName.lodash.Vulnerabilities[0]).toEqual({
     Severity: 'High',
@@ -126,7 +130,14 @@ test('push → queued → scanned; /security in Quay shape key by key; whiteouts
     FixedBy: '4.17.21',
     Description: 'Command Injection in lodash',
     Name: 'GHSA-35jh-r3h4-6jhm',
-    Metadata: { UpdatedBy: 'osv/npm', RepoName: null, RepoLink: null, DistroName: null, DistroVersion: null, NVD: { CVSSv3: { Vectors: 'CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H', Score: 7.2 } } },
+    Metadata: {
+      UpdatedBy: 'osv/npm',
+      RepoName: null,
+      RepoLink: null,
+      DistroName: null,
+      DistroVersion: null,
+      NVD: { CVSSv3: { Vectors: 'CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H', Score: 7.2 } },
+    },
   });
   expect(byName.semver.Vulnerabilities.map((v: any) => [v.Name, v.FixedBy, v.Severity])).toEqual([['GHSA-c2qf-rxjj-qqgw', '7.5.2', 'Medium']]);
   expect(byName.requests.Vulnerabilities.map((v: any) => v.Name)).toEqual(['GHSA-j8r2-6x86-q33q']);
@@ -207,10 +218,11 @@ test('a layer that is not a tarball is `failed`; a manifest list is `unsupported
   const put = await v2.pushManifest('admin/lists', 'multi', index, OCI_INDEX);
   expect(put.status).toBe(201);
   const listDigest = put.headers.get('docker-content-digest')!;
-  const settled = async (d: string) => until(`${d} settled`, async () => {
-    const s = await security('admin/lists', d);
-    return s.status !== 'queued' ? s : null;
-  });
+  const settled = async (d: string) =>
+    until(`${d} settled`, async () => {
+      const s = await security('admin/lists', d);
+      return s.status !== 'queued' ? s : null;
+    });
   expect(await settled(listDigest)).toEqual({ status: 'unsupported', data: null });
   expect(await settled(junk.digest)).toEqual({ status: 'failed', data: null });
   const child = await settled(alpine);

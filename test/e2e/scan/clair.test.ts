@@ -116,8 +116,12 @@ function indexReport(hash: string) {
   return {
     manifest_hash: hash,
     state: 'IndexFinished',
-    packages: { '10': { id: '10', name: 'libssl3', version: '3.0.7-r2', kind: 'binary', source: { id: '9', name: 'openssl', version: '3.0.7-r2', kind: 'source' }, arch: 'x86_64' } },
-    distributions: { '1': { id: '1', did: 'alpine', name: 'Alpine Linux', version: '3.17', version_code_name: '', version_id: '3.17', arch: '', cpe: '', pretty_name: 'Alpine Linux v3.17' } },
+    packages: {
+      '10': { id: '10', name: 'libssl3', version: '3.0.7-r2', kind: 'binary', source: { id: '9', name: 'openssl', version: '3.0.7-r2', kind: 'source' }, arch: 'x86_64' },
+    },
+    distributions: {
+      '1': { id: '1', did: 'alpine', name: 'Alpine Linux', version: '3.17', version_code_name: '', version_id: '3.17', arch: '', cpe: '', pretty_name: 'Alpine Linux v3.17' },
+    },
     repository: {},
     environments: { '10': [{ package_db: 'lib/apk/db/installed', introduced_in: LAYER_PLACEHOLDER, distribution_id: '1' }] },
     success: true,
@@ -176,8 +180,10 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-const security = async (repo: string, digest: string) => (await admin.get(`/repository/${repo}/manifest/${digest}/security?vulnerabilities=true`)).body as { status: string; data: any };
-const alpineDigest = () => JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests.find((m: any) => m.annotations['org.opencontainers.image.ref.name'] === 'alpine').digest as string;
+const security = async (repo: string, digest: string) =>
+  (await admin.get(`/repository/${repo}/manifest/${digest}/security?vulnerabilities=true`)).body as { status: string; data: any };
+const alpineDigest = () =>
+  JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests.find((m: any) => m.annotations['org.opencontainers.image.ref.name'] === 'alpine').digest as string;
 const push = (repo: string) =>
   sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', `${reg.admin.username}:${reg.admin.password}`, `oci:${layout}:alpine`, `docker://${reg.hostPort}/${repo}`]);
 
@@ -298,14 +304,21 @@ test('wrong PSK: Clair refuses the registry (manifests stay queued); the webhook
   expect(wrong.requests.every((r) => r.path === '/indexer/api/v1/index_state')).toBe(true);
   await wrong.stop();
 
-  const body = JSON.stringify({ notification_id: '5e4b387e-88d3-4364-86fd-063447a6fad2', callback: `${clair.url}/notifier/api/v1/notification/5e4b387e-88d3-4364-86fd-063447a6fad2` });
+  const body = JSON.stringify({
+    notification_id: '5e4b387e-88d3-4364-86fd-063447a6fad2',
+    callback: `${clair.url}/notifier/api/v1/notification/5e4b387e-88d3-4364-86fd-063447a6fad2`,
+  });
   const post = (authorization?: string) =>
     fetch(`${reg.url}/secscan/notification`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body });
   const badJwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('clair-notifier').setExpirationTime('5m').sign(Buffer.from(WRONG_PSK, 'base64'));
   expect((await post()).status).toBe(401);
   expect((await post(`Bearer ${badJwt}`)).status).toBe(401);
   const goodJwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('clair-notifier').setExpirationTime('5m').sign(Buffer.from(PSK, 'base64'));
-  const bad = await fetch(`${reg.url}/secscan/notification`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${goodJwt}` }, body: '{"notification_id": "x"}' });
+  const bad = await fetch(`${reg.url}/secscan/notification`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${goodJwt}` },
+    body: '{"notification_id": "x"}',
+  });
   expect(bad.status).toBe(400);
 });
 
@@ -327,7 +340,16 @@ test('notification webhook → paged notifications → vulnerability_found queue
       id: `n-${name}`,
       manifest: digest,
       reason: 'added',
-      vulnerability: { name, fixed_in_version: '3.0.8-r0', links: `https://nvd.nist.gov/vuln/detail/${name}`, description: 'd', normalized_severity: severity, package: {}, distribution: {}, repository: {} },
+      vulnerability: {
+        name,
+        fixed_in_version: '3.0.8-r0',
+        links: `https://nvd.nist.gov/vuln/detail/${name}`,
+        description: 'd',
+        normalized_severity: severity,
+        package: {},
+        distribution: {},
+        repository: {},
+      },
     });
     clair.notifications.set(id, [
       { page: { size: 1, next: '1' }, notifications: [entry('CVE-2023-0286', 'High')] },

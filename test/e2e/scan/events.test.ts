@@ -80,7 +80,10 @@ test('a push of a vulnerable image fires vulnerability_found for each notificati
   const found = new Map<string, string>();
   for (const f of report.data.Layer.Features) for (const v of f.Vulnerabilities) found.set(v.Name, v.Severity);
   const wanted = (level: string | undefined) =>
-    [...found].filter(([, sev]) => PRIORITIES.indexOf(sev) <= PRIORITIES.indexOf('Low') && (level === undefined || PRIORITIES.indexOf(sev) <= PRIORITIES.indexOf(level))).map(([id]) => id).sort();
+    [...found]
+      .filter(([, sev]) => PRIORITIES.indexOf(sev) <= PRIORITIES.indexOf('Low') && (level === undefined || PRIORITIES.indexOf(sev) <= PRIORITIES.indexOf(level)))
+      .map(([id]) => id)
+      .sort();
   // The fixtures give one High (lodash), two Medium (semver, requests) and Debian advisories without a severity.
   expect(wanted('High')).toEqual(['GHSA-35jh-r3h4-6jhm']);
   expect(wanted('Medium')).toEqual(['GHSA-35jh-r3h4-6jhm', 'GHSA-c2qf-rxjj-qqgw', 'GHSA-j8r2-6x86-q33q']);

@@ -108,7 +108,13 @@ export async function buildScanImages(sb: ClientSandbox): Promise<string> {
       'app/package.json': JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { lodash: '4.17.20', semver: '7.5.1' } }),
       'app/package-lock.json': JSON.stringify(PACKAGE_LOCK, null, 2),
       // npm ≥ 7 writes this hidden lock file into node_modules when it installs
-      'app/node_modules/.package-lock.json': JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { 'node_modules/lodash': PACKAGE_LOCK.packages['node_modules/lodash'], 'node_modules/semver': PACKAGE_LOCK.packages['node_modules/semver'] } }),
+      'app/node_modules/.package-lock.json': JSON.stringify({
+        name: 'app',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { 'node_modules/lodash': PACKAGE_LOCK.packages['node_modules/lodash'], 'node_modules/semver': PACKAGE_LOCK.packages['node_modules/semver'] },
+      }),
       'app/node_modules/lodash/package.json': JSON.stringify({ name: 'lodash', version: '4.17.20', main: 'lodash.js' }),
       'app/node_modules/semver/package.json': JSON.stringify({ name: 'semver', version: '7.5.1', main: 'index.js' }),
       'usr/lib/python3/dist-packages/requests-2.30.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\nSummary: Python HTTP for Humans.\n',

@@ -60,7 +60,12 @@ beforeAll(async () => {
   reg = await startRegistry({
     label: 'tls',
     // The public name is the HTTPS one: token realms point there.
-    config: { SUPER_USERS: ['admin'], PREFERRED_URL_SCHEME: 'https', SERVER_HOSTNAME: `127.0.0.1:${tlsPort}`, ALLOWED_OCI_ARTIFACT_TYPES: { 'application/vnd.quay-ts.notes': ['text/plain'] } },
+    config: {
+      SUPER_USERS: ['admin'],
+      PREFERRED_URL_SCHEME: 'https',
+      SERVER_HOSTNAME: `127.0.0.1:${tlsPort}`,
+      ALLOWED_OCI_ARTIFACT_TYPES: { 'application/vnd.quay-ts.notes': ['text/plain'] },
+    },
     files: { 'ssl.cert': readFileSync(first.cert), 'ssl.key': readFileSync(first.key) },
     env: { TLS_PORT: String(tlsPort) },
   });
@@ -96,7 +101,19 @@ test('skopeo and podman verify the registry with the CA in a certs.d directory',
   writeFileSync(join(certs, 'ca.crt'), ca);
   const creds = `${reg.admin.username}:${reg.admin.password}`;
   const host = `127.0.0.1:${tlsPort}`;
-  await c.run('skopeo', ['copy', '--src-cert-dir', certs, '--dest-cert-dir', certs, '--src-creds', creds, '--dest-creds', creds, `docker://${host}/admin/source:v1`, `docker://${host}/admin/skopeo:v1`]);
+  await c.run('skopeo', [
+    'copy',
+    '--src-cert-dir',
+    certs,
+    '--dest-cert-dir',
+    certs,
+    '--src-creds',
+    creds,
+    '--dest-creds',
+    creds,
+    `docker://${host}/admin/source:v1`,
+    `docker://${host}/admin/skopeo:v1`,
+  ]);
   const inspect = JSON.parse((await c.run('skopeo', ['inspect', '--cert-dir', certs, '--creds', creds, `docker://${host}/admin/skopeo:v1`])).stdout) as { Digest: string };
   expect(inspect.Digest).toMatch(/^sha256:/);
   // Without the CA the same call fails verification: the test proves verification is on.
@@ -108,7 +125,13 @@ test('skopeo and podman verify the registry with the CA in a certs.d directory',
   await c.run('podman', ['pull', '--cert-dir', certs, `${host}/admin/skopeo:v1`]);
   await c.run('podman', ['tag', `${host}/admin/skopeo:v1`, `${host}/admin/podman:v1`]);
   await c.run('podman', ['push', '--cert-dir', certs, `${host}/admin/podman:v1`]);
-  expect((await V2Client.basic(reg).req('HEAD', '/v2/admin/podman/manifests/v1', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } })).status).toBe(200);
+  expect(
+    (
+      await V2Client.basic(reg).req('HEAD', '/v2/admin/podman/manifests/v1', {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+      })
+    ).status,
+  ).toBe(200);
 });
 
 test('oras and helm with --ca-file, crane with SSL_CERT_FILE', async () => {
@@ -229,7 +252,10 @@ describe('SSL_PROTOCOLS and SSL_CIPHERS (Quay hands them to its nginx; here they
     writeFileSync(join(conf, 'ssl.cert'), readFileSync(pair.cert));
     writeFileSync(join(conf, 'ssl.key'), readFileSync(pair.key));
     const main = join(REPO_ROOT, 'dist/registry/main.js');
-    const serve = spawnSync(process.execPath, [main, 'serve', '--port', '0', '--tls-port', '0', '--data-dir', join(conf, 'data'), '--config', join(conf, 'config.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    const serve = spawnSync(process.execPath, [main, 'serve', '--port', '0', '--tls-port', '0', '--data-dir', join(conf, 'data'), '--config', join(conf, 'config.yaml')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(serve.status).toBe(2);
     expect(serve.stderr).toContain('cannot serve TLS: SSL_PROTOCOLS must be a contiguous range of versions, got TLSv1.1, TLSv1.3');
     const verify = spawnSync(process.execPath, [main, 'verify', '--config', join(conf, 'config.yaml')], { encoding: 'utf8', timeout: 60_000 });
@@ -240,12 +266,16 @@ describe('SSL_PROTOCOLS and SSL_CIPHERS (Quay hands them to its nginx; here they
 
 describe('refusal to start', () => {
   const start = (cert: string, key: string) =>
-    spawnSync(process.execPath, [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', '0', '--tls-port', '0', '--data-dir', join(dir, 'never'), '--tls-cert', cert, '--tls-key', key], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', '0', '--tls-port', '0', '--data-dir', join(dir, 'never'), '--tls-cert', cert, '--tls-key', key],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
 
-  test('a key that is not the certificate\'s', () => {
+  test("a key that is not the certificate's", () => {
     const a = makeServer('pair-a');
     const b = makeServer('pair-b');
     const r = start(a.cert, b.key);
@@ -275,7 +305,11 @@ describe('refusal to start', () => {
     const conf = join(dir, 'https-only');
     mkdirSync(conf, { recursive: true });
     writeFileSync(join(conf, 'config.yaml'), 'PREFERRED_URL_SCHEME: https\nSERVER_HOSTNAME: registry.example\n');
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', '0', '--data-dir', join(conf, 'data'), '--config', join(conf, 'config.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--port', '0', '--data-dir', join(conf, 'data'), '--config', join(conf, 'config.yaml')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('PREFERRED_URL_SCHEME is https and EXTERNAL_TLS_TERMINATION is false, but there is no certificate');
   });

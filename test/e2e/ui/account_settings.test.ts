@@ -68,7 +68,9 @@ test('application token from CLI configuration works with podman; changing the p
   await verifyPassword(password);
   await ui.toast('Password changed');
   await signin(reg, 'carol', 'carol-new-password');
-  expect((await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password }) })).status).not.toBe(200);
+  expect(
+    (await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password }) })).status,
+  ).not.toBe(200);
   expect(ui.problems).toEqual([]);
   await ui.close();
 });

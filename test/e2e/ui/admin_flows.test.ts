@@ -80,7 +80,9 @@ test('organizations list counts, team repository permissions, a team invitation 
   await dialog.getByRole('button', { name: 'Save' }).click();
   await ui.toast('Repository permissions of devs saved');
   expect((await admin.ok('GET', '/repository/acme/app/permissions/team/devs')).role).toBe('write');
-  expect((await admin.ok('GET', '/organization/acme/team/devs/permissions')).permissions).toEqual([expect.objectContaining({ repository: expect.objectContaining({ name: 'app' }), role: 'write' })]);
+  expect((await admin.ok('GET', '/organization/acme/team/devs/permissions')).permissions).toEqual([
+    expect.objectContaining({ repository: expect.objectContaining({ name: 'app' }), role: 'write' }),
+  ]);
   await kebab(page, 'devs', 'Set repository permissions');
   dialog = page.getByRole('dialog');
   expect(await dialog.getByLabel('Permission on app').inputValue()).toBe('write');
@@ -263,7 +265,13 @@ test('repository settings: a user permission added, changed and deleted from the
 test('superuser Service Keys: approve a submitted key, create a preshareable key, rename, set expiration, delete', async () => {
   // A service submits its own key through the key server; it waits for approval.
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer('secscan').setAudience(`http://${reg.hostPort}`).setIssuedAt().setExpirationTime('5m').sign(pair.privateKey);
+  const jwt = await new SignJWT({})
+    .setProtectedHeader({ alg: 'RS256' })
+    .setIssuer('secscan')
+    .setAudience(`http://${reg.hostPort}`)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(pair.privateKey);
   const submitted = await fetch(`${reg.url}/keys/services/secscan/keys/k1`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },

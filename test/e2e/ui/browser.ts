@@ -55,7 +55,11 @@ export class UiSession {
   /** Until no spinner is left on the page. */
   async settle(): Promise<void> {
     await this.page.waitForLoadState('networkidle');
-    await this.page.locator('.pf-v6-c-spinner').first().waitFor({ state: 'detached', timeout: 30_000 }).catch(() => undefined);
+    await this.page
+      .locator('.pf-v6-c-spinner')
+      .first()
+      .waitFor({ state: 'detached', timeout: 30_000 })
+      .catch(() => undefined);
   }
 
   async signIn(username: string, password: string): Promise<void> {

@@ -45,7 +45,14 @@ test('/ serves the app with a strict CSP and no framing; client routes fall back
   const missingAsset = await fetch(`${reg.url}/assets/nope.js`);
   expect(missingAsset.status).toBe(404);
 
-  const sessionCookie = (await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: reg.admin.password }) })).headers.get('set-cookie') ?? '';
+  const sessionCookie =
+    (
+      await fetch(`${reg.url}/api/v1/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: reg.admin.password }),
+      })
+    ).headers.get('set-cookie') ?? '';
   expect(sessionCookie).toMatch(/HttpOnly/i);
   expect(sessionCookie).toMatch(/SameSite=Lax/i);
 });
@@ -112,12 +119,16 @@ test('chapter 1: sign in, create an organization, sign out, create an account', 
   await ui.close();
 });
 
-test('a forged request without the CSRF header is refused; the UI\'s own requests carry it', async () => {
+test("a forged request without the CSRF header is refused; the UI's own requests carry it", async () => {
   const ui = await UiSession.open(browser, reg);
   await ui.signIn('admin', reg.admin.password);
   const result = await ui.page.evaluate(async () => {
     const post = (headers: Record<string, string>) =>
-      fetch('/api/v1/organization/', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest', ...headers }, body: JSON.stringify({ name: 'forged' }) });
+      fetch('/api/v1/organization/', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest', ...headers },
+        body: JSON.stringify({ name: 'forged' }),
+      });
     const forged = await post({});
     const token = ((await (await fetch('/csrf_token', { headers: { 'X-Requested-With': 'XMLHttpRequest' } })).json()) as { csrf_token: string }).csrf_token;
     const real = await post({ 'X-CSRF-Token': token });

@@ -87,7 +87,12 @@ test('chapter 2: create a repository, push with podman, see the tag; the descrip
   expect(await page.getByTestId('manifest-digest').getByRole('textbox').inputValue()).toBe(tags.tags[0].manifest_digest);
   await ui.expectAccessible('tag details');
   await page.getByRole('tab', { name: 'Layers' }).click();
-  await page.getByRole('grid', { name: 'Layers' }).or(page.getByRole('table', { name: 'Layers' })).getByText('COPY').first().waitFor();
+  await page
+    .getByRole('grid', { name: 'Layers' })
+    .or(page.getByRole('table', { name: 'Layers' }))
+    .getByText('COPY')
+    .first()
+    .waitFor();
   expect(ui.problems).toEqual([]);
   await ui.close();
 });

@@ -86,7 +86,10 @@ test('chapter 4: add, move, expire, label, delete and restore tags', async () =>
   await dialog.getByRole('button', { name: 'Change expiration' }).click();
   await ui.toast('Set expiration of v1');
   expect((await activeTags(api)).get('v1')!.end_ts).toBe(Math.floor(when.getTime() / 1000));
-  await page.getByRole('button', { name: /: change expiration of v1$/ }).filter({ hasNotText: 'Never' }).waitFor();
+  await page
+    .getByRole('button', { name: /: change expiration of v1$/ })
+    .filter({ hasNotText: 'Never' })
+    .waitFor();
   await ui.screenshot('tags-with-expiration');
   await rowAction(page, 'v1', 'Change expiration');
   await page.getByRole('dialog').getByRole('button', { name: 'Clear expiration' }).click();
@@ -117,13 +120,20 @@ test('chapter 4: add, move, expire, label, delete and restore tags', async () =>
   await entries.filter({ hasText: 'stable was moved from' }).waitFor();
   await ui.expectAccessible('tag history');
   await ui.screenshot('tag-history');
-  await entries.filter({ hasText: 'stable was deleted' }).getByRole('button', { name: /^Restore stable to/ }).click();
+  await entries
+    .filter({ hasText: 'stable was deleted' })
+    .getByRole('button', { name: /^Restore stable to/ })
+    .click();
   await ui.toast('Restored stable');
   expect((await activeTags(api)).get('stable')!.manifest_digest).toBe(v2);
   await entries.filter({ hasText: 'stable was restored to' }).waitFor();
 
   // Restore the move too: stable back on v1.
-  await entries.filter({ hasText: 'stable was moved from' }).first().getByRole('button', { name: /^Restore stable to/ }).click();
+  await entries
+    .filter({ hasText: 'stable was moved from' })
+    .first()
+    .getByRole('button', { name: /^Restore stable to/ })
+    .click();
   await ui.toast('Restored stable');
   expect((await activeTags(api)).get('stable')!.manifest_digest).toBe(v1);
   expect(ui.problems).toEqual([]);

@@ -42,7 +42,10 @@ test('chapter 14: quota and limits set in the UI, podman past Warning then refus
   const [quota] = await api.ok('GET', '/organization/testorg/quota');
   expect(quota.limit_bytes).toBe(10 * MiB);
 
-  for (const [type, percent] of [['Warning', '50'], ['Reject', '80']]) {
+  for (const [type, percent] of [
+    ['Warning', '50'],
+    ['Reject', '80'],
+  ]) {
     await page.getByLabel('Action').selectOption(type);
     await page.getByLabel('Quota Threshold (%)').fill(percent);
     await page.getByRole('button', { name: 'Add Limit' }).click();
@@ -50,7 +53,10 @@ test('chapter 14: quota and limits set in the UI, podman past Warning then refus
   }
   await page.getByTestId('quota-limit').filter({ hasText: 'Reject' }).waitFor();
   const limits = (await api.ok('GET', `/organization/testorg/quota/${quota.id}/limit`)) as { type: string; limit_percent: number }[];
-  expect(limits.map((l) => [l.type, l.limit_percent]).sort()).toEqual([['Reject', 80], ['Warning', 50]]);
+  expect(limits.map((l) => [l.type, l.limit_percent]).sort()).toEqual([
+    ['Reject', 80],
+    ['Warning', 50],
+  ]);
   await ui.expectAccessible('quota settings');
 
   const sb = clientSandbox('ui-ch14');
@@ -96,7 +102,10 @@ test('chapter 14: quota and limits set in the UI, podman past Warning then refus
   await drawer.getByText('Quota warning: namespace testorg is close to its storage quota').first().waitFor();
   await ui.expectAccessible('notification drawer');
   await ui.screenshot('notifications');
-  await exceeded.first().getByRole('button', { name: /^Dismiss/ }).click();
+  await exceeded
+    .first()
+    .getByRole('button', { name: /^Dismiss/ })
+    .click();
   await exceeded.first().waitFor({ state: 'detached' });
   const open = (await api.ok('GET', '/user/notifications')).notifications as { kind: string; dismissed: boolean }[];
   expect(open.filter((n) => n.kind === 'quota_error' && !n.dismissed)).toEqual([]);

@@ -36,13 +36,16 @@ test('changing a password ends every other session of the user; the changing ses
   expect(await bystander.ok('GET', '/user/')).toMatchObject({ username: 'admin' });
   const viaApp = await fetch(`${reg.url}/v2/auth?service=${reg.hostPort}`, { headers: { authorization: basicAuth('$app', app.token.token_code) } });
   expect(viaApp.status).toBe(200);
-  expect((await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'changer', password: old }) })).status).toBe(403);
+  expect(
+    (await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'changer', password: old }) }))
+      .status,
+  ).toBe(403);
   // The failed attempt above makes the next one wait 0.5 s (login backoff).
   await sleep(700);
   await signin(reg, 'changer', 'brand-new-password');
 });
 
-test('a superuser setting a user\'s password ends all of that user\'s sessions', async () => {
+test("a superuser setting a user's password ends all of that user's sessions", async () => {
   const pw = await createUser(admin, 'reset');
   const s = await signin(reg, 'reset', pw);
   await admin.ok('PUT', '/superuser/users/reset', { password: 'another-password-1' });
@@ -65,7 +68,11 @@ describe('superuser names from the configuration', () => {
     const fresh = await startRegistry({ label: 'account-init', config: { FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['boss'] } });
     try {
       const init = (username: string) =>
-        fetch(`${fresh.url}/api/v1/user/initialize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'first-password-1', email: `${username}@example.com` }) });
+        fetch(`${fresh.url}/api/v1/user/initialize`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username, password: 'first-password-1', email: `${username}@example.com` }),
+        });
       const squatter = await init('mallory');
       expect(squatter.status).toBe(400);
       expect(((await squatter.json()) as { error_message: string }).error_message).toMatch(/SUPER_USERS/);

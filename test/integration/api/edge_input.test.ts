@@ -43,10 +43,14 @@ function expectQuayError(r: { status: number; body: any }, status = 400): void {
 }
 
 describe('credentials', () => {
-  test('a NUL-byte username at /v2/auth is a 400 and no longer drops other tenants\' log rows', async () => {
+  test("a NUL-byte username at /v2/auth is a 400 and no longer drops other tenants' log rows", async () => {
     // The bad requests and alice's sign-in land in the same log batch (one flush every 250 ms).
     const bad = Array.from({ length: 5 }, () => fetch(`${reg.url}/v2/auth?service=${reg.hostPort}`, { headers: { authorization: NUL_USER } }));
-    const good = fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: alicePassword }) });
+    const good = fetch(`${reg.url}/api/v1/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: alicePassword }),
+    });
     for (const res of await Promise.all(bad)) expect(await v2Error(res)).toEqual({ status: 400, code: 'INVALID_REQUEST' });
     expect((await good).status).toBe(200);
     const alice = await signin(reg, 'alice', alicePassword);
@@ -61,11 +65,15 @@ describe('credentials', () => {
   });
 
   test('a password grant with a control character in the form is a 400', async () => {
-    const res = await fetch(`${reg.url}/v2/auth`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=a%00b&password=x' });
+    const res = await fetch(`${reg.url}/v2/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=password&username=a%00b&password=x',
+    });
     expect(await v2Error(res)).toEqual({ status: 400, code: 'INVALID_REQUEST' });
   });
 
-  test('signin with NUL or a control character in the credentials is a 400 in Quay\'s format', async () => {
+  test("signin with NUL or a control character in the credentials is a 400 in Quay's format", async () => {
     const anon = new Api(reg.url);
     expectQuayError(await anon.post('/signin', { username: 'ad\u0000min', password: 'x' }));
     expectQuayError(await anon.post('/signin', { username: 'ad\u0001min', password: 'x' }));
@@ -86,7 +94,7 @@ describe('the NUL-byte 500s', () => {
     expect(await v2Error(res)).toEqual({ status: 400, code: 'INVALID_REQUEST' });
   });
 
-  test('NUL outside /v2 and /api/v1 is a 400 in Quay\'s format too, not a 500', async () => {
+  test("NUL outside /v2 and /api/v1 is a 400 in Quay's format too, not a 500", async () => {
     const res = await fetch(`${reg.url}/health/instance?x=a%00b`);
     expectQuayError({ status: res.status, body: await res.json() });
   });
@@ -100,9 +108,20 @@ describe('the NUL-byte 500s', () => {
 
   test('NUL in a manifest annotation is MANIFEST_INVALID; NUL in a config label drops that label only', async () => {
     const v2 = V2Client.basic(reg);
-    const labels = jsonBlob({ architecture: 'amd64', os: 'linux', config: { Labels: { good: 'yes', 'bad\u0000key': 'x', bad: 'v\u0000' } }, rootfs: { type: 'layers', diff_ids: [] } });
+    const labels = jsonBlob({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: { good: 'yes', 'bad\u0000key': 'x', bad: 'v\u0000' } },
+      rootfs: { type: 'layers', diff_ids: [] },
+    });
     expect((await v2.pushBlob('admin/nul', labels)).status).toBe(201);
-    const manifest = (annotations?: Record<string, string>) => ({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: labels.digest, size: labels.size }, layers: [], ...(annotations ? { annotations } : {}) });
+    const manifest = (annotations?: Record<string, string>) => ({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, digest: labels.digest, size: labels.size },
+      layers: [],
+      ...(annotations ? { annotations } : {}),
+    });
     expect(await v2Error(await v2.pushManifest('admin/nul', 'annotated', manifest({ a: 'b\u0000' })))).toEqual({ status: 400, code: 'MANIFEST_INVALID' });
     const pushed = await v2.pushManifest('admin/nul', 'labelled', manifest());
     expect(pushed.status).toBe(201);
@@ -124,7 +143,7 @@ describe('headers, depth and dates', () => {
     });
   const bodyOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
 
-  test('a header value with a control character is a 400 in the protocol\'s error format, and the server keeps serving', async () => {
+  test("a header value with a control character is a 400 in the protocol's error format, and the server keeps serving", async () => {
     const v2 = await rawRequest('/v2/');
     expect(v2).toMatch(/^HTTP\/1\.1 400 /);
     expect(bodyOf(v2)).toEqual({ errors: [{ code: 'INVALID_REQUEST', message: 'malformed HTTP request', detail: {} }] });
@@ -136,7 +155,11 @@ describe('headers, depth and dates', () => {
 
   test('JSON nested 200 000 deep is a 400, on the API and in a manifest', async () => {
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
-    const res = await fetch(`${reg.url}/api/v1/repository`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: session.auth.cookie!, 'x-csrf-token': session.auth.csrf! }, body: deep });
+    const res = await fetch(`${reg.url}/api/v1/repository`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: session.auth.cookie!, 'x-csrf-token': session.auth.csrf! },
+      body: deep,
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error_message: string }).error_message).toMatch(/nested deeper/);
     const m = `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","x":${deep}}`;

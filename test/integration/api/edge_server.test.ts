@@ -26,7 +26,11 @@ afterAll(async () => {
 });
 
 async function lastLoginIp(r: RegistryProcess, forwardedFor: string): Promise<string> {
-  const res = await fetch(`${r.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+  const res = await fetch(`${r.url}/api/v1/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  });
   expect(res.status).toBe(200);
   const api = await signin(r, 'admin', ADMIN_PASSWORD);
   const logs = await api.ok<{ logs: { kind: string; ip: string }[] }>('GET', '/user/logs');

@@ -87,7 +87,7 @@ test('a burst of requests with the right password is never held back', async () 
   expect(statuses).toEqual(Array(20).fill(200));
 });
 
-test('8 clients guessing passwords do not raise /health/instance latency above 50 ms', async () => {
+test('8 clients guessing passwords leave /health/instance latency within a small factor of its baseline', async () => {
   const users = Array.from({ length: 48 }, (_, i) => `spray${i}`);
   for (const u of users) await createUser(admin, u);
 
@@ -124,5 +124,7 @@ test('8 clients guessing passwords do not raise /health/instance latency above 5
   console.log('health latency under password guessing (ms):', JSON.stringify(report));
   // The load was real: bcrypt verifications ran all along (with bcryptjs each blocked the loop for 50-250 ms).
   expect(checked).toBeGreaterThanOrEqual(24);
-  expect(report.median).toBeLessThan(50);
+  // Relative to the same run's baseline, so a machine busy with other work does not decide the result:
+  // hashing on the event loop (bcryptjs) or on every pool thread multiplied it by 10 and more.
+  expect(report.median).toBeLessThan(4 * Math.max(report.baselineMedian, 10));
 });

@@ -52,5 +52,8 @@ test('MIRROR: the mirror robot pushes, the owner and another robot with write do
   }
   expect((await V2Client.basic(reg).req('GET', '/v2/mirrors/app/manifests/synced', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status).toBe(200);
   // The REST API changes no tag of a mirrored repository, whoever asks.
-  expect(await admin.put('/repository/mirrors/app/tag/other', { manifest_digest: 'sha256:' + '0'.repeat(64) })).toMatchObject({ status: 503, body: { message: 'Repository is in read only or mirror mode: MIRROR' } });
+  expect(await admin.put('/repository/mirrors/app/tag/other', { manifest_digest: 'sha256:' + '0'.repeat(64) })).toMatchObject({
+    status: 503,
+    body: { message: 'Repository is in read only or mirror mode: MIRROR' },
+  });
 });

@@ -76,8 +76,25 @@ const ALLOWED: Record<string, Op[]> = {
   reader: ['repo_read', 'repo_security', 'repo_builds', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   writer: ['repo_read', 'repo_security', 'repo_builds', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
   repoadmin: [
-    'repo_read', 'repo_security', 'repo_builds', 'repo_write', 'repo_admin', 'grant_admin', 'repo_logs', 'repo_export_logs', 'public_read', 'public_security', 'user_me', 'repo_state', 'repo_tokens',
-    'repo_notify_list', 'repo_notify_create', 'repo_authorized_email', 'user_namespace_notify', 'repo_mirror_read', 'repo_mirror_admin',
+    'repo_read',
+    'repo_security',
+    'repo_builds',
+    'repo_write',
+    'repo_admin',
+    'grant_admin',
+    'repo_logs',
+    'repo_export_logs',
+    'public_read',
+    'public_security',
+    'user_me',
+    'repo_state',
+    'repo_tokens',
+    'repo_notify_list',
+    'repo_notify_create',
+    'repo_authorized_email',
+    'user_namespace_notify',
+    'repo_mirror_read',
+    'repo_mirror_admin',
     'repo_triggers',
   ],
   member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
@@ -92,8 +109,18 @@ const ALLOWED: Record<string, Op[]> = {
   superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages', 'user_namespace_notify'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
   global_reader: [
-    'repo_read', 'repo_security', 'repo_builds', 'su_users', 'other_ns_read', 'public_read', 'public_security', 'user_me', 'repo_notify_list', 'user_namespace_notify',
-    'org_proxycache_read', 'repo_mirror_read',
+    'repo_read',
+    'repo_security',
+    'repo_builds',
+    'su_users',
+    'other_ns_read',
+    'public_read',
+    'public_security',
+    'user_me',
+    'repo_notify_list',
+    'user_namespace_notify',
+    'org_proxycache_read',
+    'repo_mirror_read',
   ],
 };
 
@@ -169,7 +196,13 @@ function call(api: Api, op: Op, name: string) {
     case 'repo_notify_list':
       return api.get('/repository/acme/private/notification/');
     case 'repo_notify_create':
-      return api.post('/repository/acme/private/notification/', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'acme' } }, eventConfig: {}, title: name });
+      return api.post('/repository/acme/private/notification/', {
+        event: 'repo_push',
+        method: 'quay_notification',
+        config: { target: { kind: 'org', name: 'acme' } },
+        eventConfig: {},
+        title: name,
+      });
     case 'repo_authorized_email':
       return api.get('/repository/acme/private/authorizedemail/nobody@example.com');
     case 'org_notify':
@@ -198,11 +231,18 @@ function call(api: Api, op: Op, name: string) {
   }
 }
 
-
 beforeAll(async () => {
   reg = await startRegistry({
     label: 'matrix',
-    config: await scaleOutConfig({ FEATURE_USER_INITIALIZE: true, SUPER_USERS: ['admin'], GLOBAL_READONLY_SUPER_USERS: ['auditor'], FEATURE_SECURITY_SCANNER: true, FEATURE_PROXY_CACHE: true, FEATURE_REPO_MIRROR: true, FEATURE_BUILD_SUPPORT: true }),
+    config: await scaleOutConfig({
+      FEATURE_USER_INITIALIZE: true,
+      SUPER_USERS: ['admin'],
+      GLOBAL_READONLY_SUPER_USERS: ['auditor'],
+      FEATURE_SECURITY_SCANNER: true,
+      FEATURE_PROXY_CACHE: true,
+      FEATURE_REPO_MIRROR: true,
+      FEATURE_BUILD_SUPPORT: true,
+    }),
   });
   const admin = await initialize(reg);
   const pw: Record<string, string> = {};
@@ -211,7 +251,10 @@ beforeAll(async () => {
   await owner.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   await owner.ok('PUT', '/organization/acme/team/creators', { role: 'creator' });
   await owner.ok('PUT', '/organization/acme/team/members', { role: 'member' });
-  for (const [user, team] of [['creator', 'creators'], ['member', 'members']]) {
+  for (const [user, team] of [
+    ['creator', 'creators'],
+    ['member', 'members'],
+  ]) {
     const added = await owner.ok<{ invited: boolean }>('PUT', `/organization/acme/team/${team}/members/${user}`);
     expect(added.invited).toBe(true);
     const s = await signin(reg, user, pw[user]);
@@ -220,7 +263,11 @@ beforeAll(async () => {
   }
   await owner.ok('POST', '/repository', { namespace: 'acme', repository: 'private', visibility: 'private', description: 'private' });
   await owner.ok('POST', '/repository', { namespace: 'acme', repository: 'public', visibility: 'public', description: 'public' });
-  for (const [u, role] of [['reader', 'read'], ['writer', 'write'], ['repoadmin', 'admin']]) {
+  for (const [u, role] of [
+    ['reader', 'read'],
+    ['writer', 'write'],
+    ['repoadmin', 'admin'],
+  ]) {
     await owner.ok('PUT', `/repository/acme/private/permissions/user/${u}`, { role });
   }
   const pusher = V2Client.basic(reg, 'owner', pw.owner);
@@ -278,7 +325,14 @@ describe('REST API', () => {
       if (!ok) mismatches.push(`${op}: expected ${allowed ? (expectedOk ?? '2xx') : p.denied}, got ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
       if (!allowed && r.status !== 404) {
         // Denials use Quay's error shape.
-        expect(r.body).toMatchObject({ status: r.status, error_type: expect.any(String), error_message: expect.any(String), title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
+        expect(r.body).toMatchObject({
+          status: r.status,
+          error_type: expect.any(String),
+          error_message: expect.any(String),
+          title: expect.any(String),
+          type: expect.any(String),
+          detail: expect.any(String),
+        });
       }
     }
     expect(mismatches).toEqual([]);
@@ -630,8 +684,17 @@ const V2_ROUTES: Record<string, Access> = {
 
 /** Values for path parameters: the matrix world's names, or something that does not exist. */
 const PARAMS: Record<string, string> = {
-  namespace: 'acme', repository: 'private', orgname: 'acme', name: 'acme', username: 'grantee', teamname: 'owners', membername: 'owner',
-  robot_shortname: 'withperm', tag: 'latest', manifestref: `sha256:${'0'.repeat(64)}`, prefix: 'ow',
+  namespace: 'acme',
+  repository: 'private',
+  orgname: 'acme',
+  name: 'acme',
+  username: 'grantee',
+  teamname: 'owners',
+  membername: 'owner',
+  robot_shortname: 'withperm',
+  tag: 'latest',
+  manifestref: `sha256:${'0'.repeat(64)}`,
+  prefix: 'ow',
 };
 
 interface Discovery {
@@ -662,9 +725,17 @@ describe('route coverage', () => {
     expect(disagreeing).toEqual([]);
     const api = apiRoutes();
     expect(api.filter((r) => !(r in API_ROUTES)).sort()).toEqual([]);
-    expect(Object.keys(API_ROUTES).filter((r) => !api.includes(r)).sort()).toEqual([]);
+    expect(
+      Object.keys(API_ROUTES)
+        .filter((r) => !api.includes(r))
+        .sort(),
+    ).toEqual([]);
     expect(v2.filter((r) => !(r in V2_ROUTES)).sort()).toEqual([]);
-    expect(Object.keys(V2_ROUTES).filter((r) => !v2.includes(r)).sort()).toEqual([]);
+    expect(
+      Object.keys(V2_ROUTES)
+        .filter((r) => !v2.includes(r))
+        .sort(),
+    ).toEqual([]);
   });
 
   test.each(Object.keys(DENIED).filter((a) => DENIED[a as Access].length > 0))('REST routes of class %s refuse the principals it excludes', async (access) => {

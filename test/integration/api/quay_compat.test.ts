@@ -66,9 +66,16 @@ test('boolean query parameters are read as Quay reads them: True/False (Python r
   await admin.ok('PUT', '/superuser/users/carol', { enabled: true });
 });
 
-test('GET /user/ has Quay\'s profile and quota keys; PUT /user/ sets the time machine window, logged by Quay\'s kinds', async () => {
+test("GET /user/ has Quay's profile and quota keys; PUT /user/ sets the time machine window, logged by Quay's kinds", async () => {
   const alice = session.alice;
-  expect(await alice.ok('GET', '/user/')).toMatchObject({ company: null, family_name: null, given_name: null, location: null, quotas: [], quota_report: { quota_bytes: 0, configured_quota: null } });
+  expect(await alice.ok('GET', '/user/')).toMatchObject({
+    company: null,
+    family_name: null,
+    given_name: null,
+    location: null,
+    quotas: [],
+    quota_report: { quota_bytes: 0, configured_quota: null },
+  });
   expect((await alice.ok('PUT', '/user/', { tag_expiration_s: 604800 })).tag_expiration_s).toBe(604800);
   const bad = await alice.put('/user/', { tag_expiration_s: 1234 });
   expect(bad.status).toBe(400);
@@ -100,7 +107,13 @@ test('notifications page by page/limit (default 5), dismissed ones drop out, tea
   const all = (await bob.ok('GET', '/user/notifications?limit=10')).notifications;
   expect(all).toHaveLength(6);
   for (const n of all) {
-    expect(n).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), kind: 'org_team_invite', organization: null, dismissed: false, metadata: { org: 'acme', inviter: 'owner', code: expect.any(String) } });
+    expect(n).toMatchObject({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      kind: 'org_team_invite',
+      organization: null,
+      dismissed: false,
+      metadata: { org: 'acme', inviter: 'owner', code: expect.any(String) },
+    });
   }
   const byTeam = Object.fromEntries(all.map((n: { metadata: { team: string } }) => [n.metadata.team, n]));
 
@@ -139,7 +152,13 @@ test('members are the humans with their direct repository permissions; collabora
   const { members } = await owner.ok('GET', '/organization/acme/members');
   expect(members.map((m: { name: string }) => m.name)).toEqual(['bob', 'owner']);
   const bob = members.find((m: { name: string }) => m.name === 'bob');
-  expect(bob).toEqual({ name: 'bob', kind: 'user', avatar: expect.objectContaining({ kind: 'user' }), teams: ['t1', 't4'].map((name) => ({ name, avatar: expect.objectContaining({ kind: 'team', name }) })), repositories: ['shared'] });
+  expect(bob).toEqual({
+    name: 'bob',
+    kind: 'user',
+    avatar: expect.objectContaining({ kind: 'user' }),
+    teams: ['t1', 't4'].map((name) => ({ name, avatar: expect.objectContaining({ kind: 'team', name }) })),
+    repositories: ['shared'],
+  });
 
   expect(await owner.ok('GET', '/organization/acme/collaborators')).toEqual({
     collaborators: [{ kind: 'user', name: 'carol', avatar: expect.objectContaining({ name: 'carol' }), repositories: ['shared'] }],
@@ -186,7 +205,7 @@ test('default permissions show users and robots with avatar and membership, team
   expect((await owner.ok('GET', '/organization/acme/prototypes')).prototypes).toEqual([user, { ...team, role: 'admin' }]);
 });
 
-test('OAuth: application tokens with ISO dates (200), and the user\'s authorizations as Quay shows them', async () => {
+test("OAuth: application tokens with ISO dates (200), and the user's authorizations as Quay shows them", async () => {
   const app = await owner.ok('POST', '/organization/acme/applications', { name: 'compat', application_uri: 'https://compat.example.com' });
   const created = await owner.call('POST', `/organization/acme/applications/${app.client_id}/tokens`, { name: 'ci', scope: 'repo:read user:read' });
   expect(created.status).toBe(200);
@@ -223,7 +242,7 @@ test('POST /user/clientkey: the encrypted password logs in to the registry; a wr
   expect(wrong.status).toBe(400);
 });
 
-test('entity search (/entities/{prefix}) finds users, the namespace\'s robots and teams, and the organization', async () => {
+test("entity search (/entities/{prefix}) finds users, the namespace's robots and teams, and the organization", async () => {
   const names = (r: { results: { name: string }[] }) => r.results.map((x) => x.name);
   const teams = await session.bob.ok('GET', '/entities/t?namespace=acme&includeTeams=true');
   expect(teams.results.filter((x: { kind: string }) => x.kind === 'team').map((x: { name: string }) => x.name)).toEqual(['t1', 't2', 't3', 't4', 't5', 't6']);
@@ -231,7 +250,9 @@ test('entity search (/entities/{prefix}) finds users, the namespace\'s robots an
   expect((await owner.ok('GET', '/entities/lo?namespace=acme')).results).toEqual([
     { name: 'acme+loner', kind: 'user', is_robot: true, is_org_member: true, avatar: expect.objectContaining({ kind: 'robot' }) },
   ]);
-  expect((await owner.ok('GET', '/entities/car?namespace=acme')).results).toEqual([{ name: 'carol', kind: 'user', is_robot: false, is_org_member: false, avatar: expect.objectContaining({ kind: 'user' }) }]);
+  expect((await owner.ok('GET', '/entities/car?namespace=acme')).results).toEqual([
+    { name: 'carol', kind: 'user', is_robot: false, is_org_member: false, avatar: expect.objectContaining({ kind: 'user' }) },
+  ]);
   const plain = await session.alice.ok('GET', '/entities/bo');
   expect(plain.results).toEqual([{ name: 'bob', kind: 'user', is_robot: false, avatar: expect.objectContaining({ kind: 'user' }) }]);
   // Robots only from a namespace the caller belongs to.
@@ -280,7 +301,7 @@ test('adding an unknown user to a team is a 400 "Unknown user", as in Quay', asy
   expect(r.body.error_message).toBe('Unknown user');
 });
 
-test('team changes are logged with Quay\'s kinds: creation, then one entry per attribute that changed', async () => {
+test("team changes are logged with Quay's kinds: creation, then one entry per attribute that changed", async () => {
   await owner.ok('PUT', '/organization/acme/team/logged', { role: 'member' });
   await owner.ok('PUT', '/organization/acme/team/logged', { role: 'member', description: 'the logged team' });
   await owner.ok('PUT', '/organization/acme/team/logged', { role: 'creator', description: 'the logged team' });
@@ -290,7 +311,7 @@ test('team changes are logged with Quay\'s kinds: creation, then one entry per a
   expect(mine.reverse()).toEqual(['org_create_team', 'org_set_team_description', 'org_set_team_role']);
 });
 
-test('error bodies carry `message` too, which Quay\'s model errors answer with', async () => {
+test("error bodies carry `message` too, which Quay's model errors answer with", async () => {
   const r = await owner.put('/organization/acme/robots/bot');
   expect(r.status).toBe(400);
   expect(r.body).toMatchObject({ message: 'Existing robot with name: acme+bot', error_message: 'Existing robot with name: acme+bot', error_type: 'invalid_request' });

@@ -34,7 +34,7 @@ test('GET /api/v1/error/{type} (endpoints/api/error.py Error.get): every error b
   expect((await anonymous().get('/error/no_such_error')).status).toBe(404);
 });
 
-test('health (endpoints/web.py instance_health, warning_health; health/services.py): Quay\'s services maps', async () => {
+test("health (endpoints/web.py instance_health, warning_health; health/services.py): Quay's services maps", async () => {
   const instance = await fetch(`${reg.url}/health/instance`);
   expect(instance.status).toBe(200);
   const body = (await instance.json()) as { data: { services: Record<string, boolean> }; status_code: number };
@@ -66,7 +66,7 @@ test('global messages (endpoints/api/globalmessages.py): everyone reads, superus
   expect((await anonymous().get('/messages')).body.messages).toEqual([]);
 });
 
-test('repository tokens (endpoints/api/repotoken.py): 410 Gone with Quay\'s {message} for repository admins', async () => {
+test("repository tokens (endpoints/api/repotoken.py): 410 Gone with Quay's {message} for repository admins", async () => {
   const bobPassword = await createUser(admin, 'bob');
   const bob = await signin(reg, 'bob', bobPassword);
   for (const [method, path, text] of [
@@ -104,7 +104,15 @@ test('take ownership (endpoints/api/superuser.py SuperUserTakeOwnership.post): o
   expect(await admin.ok('POST', '/superuser/takeownership/carol')).toEqual({ namespace: 'carol' });
   // carol is now an organization the superuser owns: her session and password are gone, her repository stays.
   expect((await carol.get('/user/')).status).toBe(401);
-  expect((await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: carolPassword }) })).status).toBe(403);
+  expect(
+    (
+      await fetch(`${reg.url}/api/v1/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'carol', password: carolPassword }),
+      })
+    ).status,
+  ).toBe(403);
   expect(await admin.ok('GET', '/organization/carol')).toMatchObject({ name: 'carol', is_admin: true });
   expect((await admin.get('/repository/carol/own')).status).toBe(200);
   expect(await admin.post('/superuser/takeownership/admin')).toMatchObject({ status: 400, body: { error_message: 'Cannot take ownership of a superuser' } });
@@ -128,7 +136,13 @@ test('superuser organization rename (endpoints/api/superuser.py SuperUserOrganiz
 
 test('features configured on but not built answer 501 naming the feature, and are warned about at start', async () => {
   const r = await alice.get('/superuser/00000000-0000-4000-8000-000000000000/build');
-  expect(r).toMatchObject({ status: 501, body: { error_type: 'feature_not_implemented', error_message: "FEATURE_BUILD_SUPPORT is enabled in the configuration, but this registry does not implement the superuser's build views" } });
+  expect(r).toMatchObject({
+    status: 501,
+    body: {
+      error_type: 'feature_not_implemented',
+      error_message: "FEATURE_BUILD_SUPPORT is enabled in the configuration, but this registry does not implement the superuser's build views",
+    },
+  });
   expect((await fetch(r.body.type)).status).toBe(200);
   expect(reg.output()).toMatch(/FEATURE_BUILD_SUPPORT is enabled, but this registry does not implement the superuser's build views/);
   // The repository build API is implemented.

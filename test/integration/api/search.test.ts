@@ -20,7 +20,8 @@ beforeAll(async () => {
   alice = await signin(reg, 'alice', await createUser(admin, 'alice'));
   bob = await signin(reg, 'bob', await createUser(admin, 'bob'));
   await alice.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
-  const repo = (api: Api, namespace: string, repository: string, visibility: string, description: string) => api.ok('POST', '/repository', { namespace, repository, visibility, description });
+  const repo = (api: Api, namespace: string, repository: string, visibility: string, description: string) =>
+    api.ok('POST', '/repository', { namespace, repository, visibility, description });
   await repo(alice, 'acme', 'webapp', 'public', 'the frontend');
   await repo(alice, 'acme', 'secretweb', 'private', 'internal');
   await repo(alice, 'alice', 'web-tools', 'private', '');
@@ -39,7 +40,7 @@ afterAll(async () => {
 
 const names = (results: { namespace: { name: string }; name: string }[]) => results.map((r) => `${r.namespace.name}/${r.name}`);
 
-test('find/repositories: Quay\'s page shape, only visible repositories, name matches a hundredfold over description matches', async () => {
+test("find/repositories: Quay's page shape, only visible repositories, name matches a hundredfold over description matches", async () => {
   const anon = await anonymous().get('/find/repositories?query=WEB');
   expect(anon.status).toBe(200);
   expect(Object.keys(anon.body).sort()).toEqual(['has_additional', 'page', 'page_size', 'results', 'start_index']);
@@ -88,7 +89,13 @@ test('find/all: teams, robots, repositories and namespaces the caller may see, s
   const kinds = new Set(results.map((x) => x.kind));
   expect(kinds).toEqual(new Set(['team', 'robot', 'repository']));
   expect(results.find((x) => x.kind === 'team')).toMatchObject({ name: 'webteam', href: '/organization/acme/teams/webteam', organization: { name: 'acme', kind: 'organization' } });
-  expect(results.find((x) => x.kind === 'robot')).toMatchObject({ name: 'acme+webbot', short_name: 'webbot', title: 'robot', avatar: null, href: '/organization/acme?tab=robots&showRobot=acme+webbot' });
+  expect(results.find((x) => x.kind === 'robot')).toMatchObject({
+    name: 'acme+webbot',
+    short_name: 'webbot',
+    title: 'robot',
+    avatar: null,
+    href: '/organization/acme?tab=robots&showRobot=acme+webbot',
+  });
   for (let i = 1; i < results.length; i++) expect(results[i - 1].score).toBeGreaterThanOrEqual(results[i].score);
   // A repository (base 4) whose name starts with the query outranks a team (base 2).
   expect(results[0]).toMatchObject({ kind: 'repository', name: 'webapp' });
@@ -97,7 +104,9 @@ test('find/all: teams, robots, repositories and namespaces the caller may see, s
   expect(strangers.map((x) => `${x.kind}:${x.name}`).sort()).toEqual(['repository:other', 'repository:webapp']);
   // Namespaces by prefix, those with a repository the caller can see.
   const ns = (await anonymous().get('/find/all?query=ac')).body.results;
-  expect(ns).toEqual([{ title: 'org', kind: 'organization', avatar: expect.objectContaining({ name: 'acme' }), name: 'acme', score: expect.any(Number), href: '/organization/acme' }]);
+  expect(ns).toEqual([
+    { title: 'org', kind: 'organization', avatar: expect.objectContaining({ name: 'acme' }), name: 'acme', score: expect.any(Number), href: '/organization/acme' },
+  ]);
   expect((await anonymous().get('/find/all?query=ali')).body.results).toEqual([]);
   expect((await alice.get('/find/all?query=ali')).body.results.map((x: { name: string }) => x.name)).toEqual(['alice']);
 });

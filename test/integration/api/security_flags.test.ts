@@ -48,7 +48,7 @@ async function v2Status(reg: RegistryProcess, username: string, password: string
 }
 
 describe('FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH', () => {
-  test('on: a plain password on Basic auth is refused with Quay\'s message, on /v2 and /v2/auth; the encrypted one works', async () => {
+  test("on: a plain password on Basic auth is refused with Quay's message, on /v2 and /v2/auth; the encrypted one works", async () => {
     const plain = await v2Status(on.reg, 'alice', on.alice.password);
     expect(plain).toMatchObject({ status: 401, message: UNENCRYPTED_PASSWORD_REFUSED });
     expect(plain.challenge).toMatch(/realm=/);

@@ -76,7 +76,7 @@ test('a superuser creates a preshared key: approved at once, private key answere
   }
 });
 
-test('Quay\'s validation texts: a past expiration, a bad friendly name, an invalid service name; non-superusers are refused', async () => {
+test("Quay's validation texts: a past expiration, a bad friendly name, an invalid service name; non-superusers are refused", async () => {
   const past = await admin.post('/superuser/keys', { service: 'quay', expiration: 1000 });
   expect(past.status).toBe(400);
   expect(past.body.error_message).toBe('Expiration date cannot be in the past');
@@ -125,7 +125,12 @@ test('a preshared key of the quay service signs registry tokens until it is dele
   expect(await v2(await registryToken())).toBe(200);
   // A key of another service signs nothing for the registry.
   const other = await admin.ok('POST', '/superuser/keys', { service: 'clair', expiration: null });
-  const clairToken = await new SignJWT({ access: [] }).setProtectedHeader({ alg: 'RS256', kid: other.kid }).setIssuer('quay').setAudience(reg.hostPort).setExpirationTime('5m').sign(createPrivateKey(other.private_key));
+  const clairToken = await new SignJWT({ access: [] })
+    .setProtectedHeader({ alg: 'RS256', kid: other.kid })
+    .setIssuer('quay')
+    .setAudience(reg.hostPort)
+    .setExpirationTime('5m')
+    .sign(createPrivateKey(other.private_key));
   expect(await v2(clairToken)).toBe(401);
   await admin.ok('DELETE', `/superuser/keys/${kid}`);
   expect(await v2(await registryToken())).toBe(401);
@@ -170,7 +175,11 @@ test('the approval flow: a service submits its key (202, unapproved, superusers 
   const rotated = await keyServer('PUT', 'secscan/keys/k2', await serviceJwt(first.priv, 'secscan', 'k1'), second.jwk);
   expect(rotated.status).toBe(200);
   expect((await admin.get('/superuser/keys/k1')).status).toBe(404);
-  expect((await admin.get('/superuser/keys/k2')).body).toMatchObject({ service: 'secscan', approval: { approval_type: 'Super User API' }, metadata: { created_by: 'Key Rotation' } });
+  expect((await admin.get('/superuser/keys/k2')).body).toMatchObject({
+    service: 'secscan',
+    approval: { approval_type: 'Super User API' },
+    metadata: { created_by: 'Key Rotation' },
+  });
   // An unapproved key cannot rotate itself into approval.
   const third = rsa();
   expect((await keyServer('PUT', 'secscan/keys/k3', await serviceJwt(third.priv, 'secscan'), third.jwk)).status).toBe(202);
@@ -180,6 +189,8 @@ test('the approval flow: a service submits its key (202, unapproved, superusers 
   const deleted = await keyServer('DELETE', 'secscan/keys/k2', await serviceJwt(second.priv, 'secscan', 'k2'));
   expect(deleted.status).toBe(204);
   expect((await anon('secscan/keys/k2')).status).toBe(404);
-  const kinds = ((await admin.ok('GET', '/superuser/logs')).logs as { kind: string; metadata: { kid?: string; user_agent?: string } }[]).filter((l) => ['k1', 'k2'].includes(l.metadata.kid ?? ''));
+  const kinds = ((await admin.ok('GET', '/superuser/logs')).logs as { kind: string; metadata: { kid?: string; user_agent?: string } }[]).filter((l) =>
+    ['k1', 'k2'].includes(l.metadata.kid ?? ''),
+  );
   expect(kinds.map((l) => l.kind)).toEqual(expect.arrayContaining(['service_key_create', 'service_key_approve', 'service_key_rotate', 'service_key_delete']));
 });

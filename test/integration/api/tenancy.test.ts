@@ -75,7 +75,11 @@ describe('bad input is a 400 with a clear message', () => {
     }
     const r =
       typeof body === 'string'
-        ? await fetch(`${reg.url}/api/v1${url}`, { method: method as string, headers: { 'content-type': 'application/json', cookie: owner.auth.cookie!, 'x-csrf-token': owner.auth.csrf! }, body }).then(async (x) => ({ status: x.status, body: await x.json() }))
+        ? await fetch(`${reg.url}/api/v1${url}`, {
+            method: method as string,
+            headers: { 'content-type': 'application/json', cookie: owner.auth.cookie!, 'x-csrf-token': owner.auth.csrf! },
+            body,
+          }).then(async (x) => ({ status: x.status, body: await x.json() }))
         : await owner.call(method as string, url, body);
     expectBadRequest(r, message as RegExp);
   });
@@ -116,11 +120,19 @@ describe('creating an organization or a robot is one transaction', () => {
 describe('browser sessions', () => {
   test('mutations need the CSRF token; GETs from browsers need X-Requested-With; bearer callers need neither', async () => {
     const cookie = owner.auth.cookie!;
-    const noCsrf = await fetch(`${reg.url}/api/v1/organization/acme/team/csrf`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json' }, body: '{"role":"member"}' });
+    const noCsrf = await fetch(`${reg.url}/api/v1/organization/acme/team/csrf`, {
+      method: 'PUT',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: '{"role":"member"}',
+    });
     expect(noCsrf.status).toBe(403);
     expect(((await noCsrf.json()) as { error_message: string }).error_message).toBe('CSRF token was invalid or missing.');
     const csrf = ((await (await fetch(`${reg.url}/csrf_token`, { headers: { cookie } })).json()) as { csrf_token: string }).csrf_token;
-    const withCsrf = await fetch(`${reg.url}/api/v1/organization/acme/team/csrf`, { method: 'PUT', headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{"role":"member"}' });
+    const withCsrf = await fetch(`${reg.url}/api/v1/organization/acme/team/csrf`, {
+      method: 'PUT',
+      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: '{"role":"member"}',
+    });
     expect(withCsrf.status).toBe(200);
 
     const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
@@ -138,7 +150,11 @@ describe('browser sessions', () => {
   });
 
   test('wrong passwords do not sign in', async () => {
-    const r = await fetch(`${reg.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'owner', password: 'wrong-password' }) });
+    const r = await fetch(`${reg.url}/api/v1/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'owner', password: 'wrong-password' }),
+    });
     expect(r.status).toBe(403);
     expect(r.headers.get('set-cookie')).toBeNull();
   });
@@ -147,7 +163,16 @@ describe('browser sessions', () => {
 test('/api/v1/discovery is generated from the routes, with scopes and operation ids', async () => {
   const doc = await new Api(reg.url).ok('GET', '/discovery');
   expect(doc.swagger).toBe('2.0');
-  expect(Object.keys(doc.securityDefinitions.oauth2_implicit.scopes).sort()).toEqual(['org:admin', 'repo:admin', 'repo:create', 'repo:read', 'repo:write', 'super:user', 'user:admin', 'user:read']);
+  expect(Object.keys(doc.securityDefinitions.oauth2_implicit.scopes).sort()).toEqual([
+    'org:admin',
+    'repo:admin',
+    'repo:create',
+    'repo:read',
+    'repo:write',
+    'super:user',
+    'user:admin',
+    'user:read',
+  ]);
   const robots = doc.paths['/api/v1/organization/{orgname}/robots/{robot_shortname}'];
   expect(robots.put).toMatchObject({ operationId: 'createOrgRobot', security: [{ oauth2_implicit: ['org:admin'] }] });
   expect(robots.put.parameters.find((p: { in: string }) => p.in === 'body').schema.properties.description.maxLength).toBe(255);
@@ -218,7 +243,13 @@ test('robot credential forms: docker login, config.json, Kubernetes secret, rkt,
   expect(forms.kubernetes_secret).toContain('type: kubernetes.io/dockerconfigjson');
   const dockerconfig = /\.dockerconfigjson: (\S+)/.exec(forms.kubernetes_secret)![1];
   expect(JSON.parse(Buffer.from(dockerconfig, 'base64').toString())).toEqual(JSON.parse(forms.docker_config));
-  expect(JSON.parse(forms.rkt_auth)).toEqual({ rktKind: 'auth', rktVersion: 'v1', domains: [reg.hostPort], type: 'basic', credentials: { user: 'acme+puller', password: robot.token } });
+  expect(JSON.parse(forms.rkt_auth)).toEqual({
+    rktKind: 'auth',
+    rktVersion: 'v1',
+    domains: [reg.hostPort],
+    type: 'basic',
+    credentials: { user: 'acme+puller', password: robot.token },
+  });
   const tar = gunzipSync(Buffer.from(forms.mesos_bundle_base64, 'base64'));
   expect(tar.subarray(0, 100).toString().replace(/\0+$/, '')).toBe('.docker/config.json');
   expect(tar.toString()).toContain(auth);
@@ -236,7 +267,17 @@ test('repository listing: namespace, public and starred filters, stars, visibili
   const ns = await bob.ok('GET', '/repository?namespace=acme&last_modified=true&popularity=true');
   expect(ns.repositories.map((r: { name: string }) => r.name)).toEqual(expect.arrayContaining(['shown', 'by-alice']));
   expect(ns.repositories.find((r: { name: string }) => r.name === 'perm')).toBeUndefined();
-  expect(ns.repositories[0]).toEqual(expect.objectContaining({ namespace: 'acme', is_public: expect.any(Boolean), is_starred: false, kind: 'image', state: 'NORMAL', last_modified: null, popularity: expect.any(Number) }));
+  expect(ns.repositories[0]).toEqual(
+    expect.objectContaining({
+      namespace: 'acme',
+      is_public: expect.any(Boolean),
+      is_starred: false,
+      kind: 'image',
+      state: 'NORMAL',
+      last_modified: null,
+      popularity: expect.any(Number),
+    }),
+  );
   await bob.ok('POST', '/user/starred', { namespace: 'acme', repository: 'shown' });
   expect((await bob.ok('GET', '/repository?starred=true')).repositories.map((r: { name: string }) => r.name)).toEqual(['shown']);
   expect((await bob.ok('GET', '/user/starred')).repositories).toEqual([{ namespace: 'acme', name: 'shown', description: 'public one', is_public: true }]);
@@ -273,7 +314,9 @@ test('usage logs: per repository, filter string, performer, aggregates, admins o
   const byAlice = await owner.ok('GET', '/organization/acme/logs?performer=alice');
   expect(byAlice.logs.map((l: { kind: string }) => l.kind)).toEqual(['create_repo', 'org_team_member_invite_accepted']);
   const agg = await owner.ok('GET', '/organization/acme/aggregatelogs');
-  expect(agg.aggregated).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'create_robot', count: expect.any(Number), datetime: expect.stringMatching(/00:00:00 -0000$/) })]));
+  expect(agg.aggregated).toEqual(
+    expect.arrayContaining([expect.objectContaining({ kind: 'create_robot', count: expect.any(Number), datetime: expect.stringMatching(/00:00:00 -0000$/) })]),
+  );
   const bob = await signin(reg, 'bob', pw.bob);
   expect((await bob.get('/organization/acme/logs')).status).toBe(403);
   expect((await bob.get('/repository/acme/by-alice/logs')).status).toBe(403);

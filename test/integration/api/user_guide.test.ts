@@ -28,12 +28,31 @@ afterAll(async () => {
 test('17.4.1 get superuser information', async () => {
   const out = await curl(['-X', 'GET', '-H', `Authorization: Bearer ${token}`, `http://${host}/api/v1/superuser/users/`]);
   expect(out.users).toEqual([
-    expect.objectContaining({ kind: 'user', name: 'quayadmin', username: 'quayadmin', email: 'quayadmin@example.com', verified: true, super_user: true, enabled: true, avatar: expect.objectContaining({ name: 'quayadmin', kind: 'user', hash: expect.stringMatching(/^[0-9a-f]{32}$/) }) }),
+    expect.objectContaining({
+      kind: 'user',
+      name: 'quayadmin',
+      username: 'quayadmin',
+      email: 'quayadmin@example.com',
+      verified: true,
+      super_user: true,
+      enabled: true,
+      avatar: expect.objectContaining({ name: 'quayadmin', kind: 'user', hash: expect.stringMatching(/^[0-9a-f]{32}$/) }),
+    }),
   ]);
 });
 
 test('17.4.2 create a superuser with the API: the generated password is returned and works', async () => {
-  const created = await curl(['-H', 'Content-Type: application/json', '-H', `Authorization: Bearer ${token}`, '-X', 'POST', '--data', '{\n  "username": "quaysuper",\n  "email": "quaysuper@example.com"\n}', `http://${host}/api/v1/superuser/users/`]);
+  const created = await curl([
+    '-H',
+    'Content-Type: application/json',
+    '-H',
+    `Authorization: Bearer ${token}`,
+    '-X',
+    'POST',
+    '--data',
+    '{\n  "username": "quaysuper",\n  "email": "quaysuper@example.com"\n}',
+    `http://${host}/api/v1/superuser/users/`,
+  ]);
   expect(created).toEqual({ username: 'quaysuper', email: 'quaysuper@example.com', password: expect.stringMatching(/^[A-Z0-9]{32}$/), encrypted_password: expect.any(String) });
   const list = await curl(['-X', 'GET', '-H', `Authorization: Bearer ${token}`, `http://${host}/api/v1/superuser/users/`]);
   expect(list.users.map((u: { name: string; super_user: boolean }) => [u.name, u.super_user])).toEqual([
@@ -53,10 +72,15 @@ test('17.4.6 create an org robot (PUT without a body)', async () => {
 
 test('17.4.8 create a private repository', async () => {
   const out = await curl([
-    '-X', 'POST', `http://${host}/api/v1/repository`,
-    '-H', `Authorization: Bearer ${token}`,
-    '-H', 'Content-Type: application/json',
-    '-d', '{"namespace": "orgname", "repository": "yourreponame",\n"description": "descriptionofyourrepo", "visibility": "private"}',
+    '-X',
+    'POST',
+    `http://${host}/api/v1/repository`,
+    '-H',
+    `Authorization: Bearer ${token}`,
+    '-H',
+    'Content-Type: application/json',
+    '-d',
+    '{"namespace": "orgname", "repository": "yourreponame",\n"description": "descriptionofyourrepo", "visibility": "private"}',
   ]);
   expect(out).toEqual({ namespace: 'orgname', name: 'yourreponame', kind: 'image' });
   const repo = await new Api(reg.url, { bearer: token }).ok('GET', '/repository/orgname/yourreponame');

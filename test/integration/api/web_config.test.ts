@@ -98,7 +98,7 @@ test('GET /csrf_token without a session starts one; the same session keeps its t
   expect(forged.body.csrf_token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
 });
 
-test('GET /csrf_token of a signed-in session is the token that session\'s writes must carry', async () => {
+test("GET /csrf_token of a signed-in session is the token that session's writes must carry", async () => {
   await initialize(reg);
   const anon = await getJson('/csrf_token');
   const anonCookie = anon.setCookie!.split(';')[0];

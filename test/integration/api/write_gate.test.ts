@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('repository state', () => {
-  test('changestate: Quay\'s body, texts and permissions, and the audit log', async () => {
+  test("changestate: Quay's body, texts and permissions, and the audit log", async () => {
     expect((await admin.put('/repository/admin/app/changestate', { state: 'BOGUS' })).status).toBe(400);
     const mirror = await admin.put('/repository/admin/app/changestate', { state: 'MIRROR' });
     expect(mirror).toMatchObject({ status: 400, body: { detail: 'Unknown Repository State: MIRROR' } });
@@ -79,7 +79,10 @@ describe('repository state', () => {
     const sep = upload.includes('?') ? '&' : '?';
     const writes: [string, () => Promise<Response>][] = [
       ['start upload', () => v2.req('POST', '/v2/admin/app/blobs/uploads/')],
-      ['monolithic upload', () => v2.req('POST', `/v2/admin/app/blobs/uploads/?digest=${blob.digest}`, { headers: { 'content-type': 'application/octet-stream' }, body: blob.data })],
+      [
+        'monolithic upload',
+        () => v2.req('POST', `/v2/admin/app/blobs/uploads/?digest=${blob.digest}`, { headers: { 'content-type': 'application/octet-stream' }, body: blob.data }),
+      ],
       ['mount', () => v2.req('POST', `/v2/admin/app/blobs/uploads/?mount=${blob.digest}&from=admin/other`)],
       ['patch upload', () => v2.req('PATCH', upload, { headers: { 'content-type': 'application/octet-stream' }, body: blob.data })],
       ['finish upload', () => v2.req('PUT', `${upload}${sep}digest=${blob.digest}`, { headers: { 'content-type': 'application/octet-stream' }, body: blob.data })],
@@ -102,7 +105,7 @@ describe('repository state', () => {
     expect(claims.access[0].actions).toEqual(['pull']);
   });
 
-  test('READ_ONLY: tag and label changes of the REST API answer Quay\'s 503; other repository settings still change', async () => {
+  test("READ_ONLY: tag and label changes of the REST API answer Quay's 503; other repository settings still change", async () => {
     const refused = { status: 503, body: { message: 'Repository is in read only or mirror mode: READ_ONLY' } };
     expect(await admin.put('/repository/admin/app/tag/v9', { manifest_digest: digest })).toMatchObject(refused);
     expect(await admin.delete('/repository/admin/app/tag/v1')).toMatchObject(refused);
@@ -125,7 +128,7 @@ describe('repository state', () => {
 });
 
 describe('registry-wide switches (restarts on the same data)', () => {
-  test('REGISTRY_STATE readonly: /v2 writes 405 with Quay\'s text, REST writes 503 {message, is_readonly}; pulls and sign-in work', async () => {
+  test("REGISTRY_STATE readonly: /v2 writes 405 with Quay's text, REST writes 503 {message, is_readonly}; pulls and sign-in work", async () => {
     await reg.stop();
     reg = await startRegistry({ label: 'write-gate-ro', dataDir: reg.dataDir, config: { SUPER_USERS: ['admin'], REGISTRY_STATE: 'readonly' } });
     v2 = V2Client.basic(reg);
@@ -151,12 +154,16 @@ describe('registry-wide switches (restarts on the same data)', () => {
     expect((await admin.get('/repository/admin/app')).status).toBe(200);
   });
 
-  test('DISABLE_PUSHES: /v2 writes 405 with Quay\'s text; the REST API still changes tags', async () => {
+  test("DISABLE_PUSHES: /v2 writes 405 with Quay's text; the REST API still changes tags", async () => {
     await reg.stop();
     reg = await startRegistry({ label: 'write-gate-nopush', dataDir: reg.dataDir, config: { SUPER_USERS: ['admin'], DISABLE_PUSHES: true } });
     v2 = V2Client.basic(reg);
     admin = await signin(reg, 'admin', reg.admin.password);
-    for (const res of [await v2.req('POST', '/v2/admin/app/blobs/uploads/'), await v2.req('DELETE', `/v2/admin/app/manifests/${digest}`), await v2.pushManifest('admin/app', 'v4', '{}')]) {
+    for (const res of [
+      await v2.req('POST', '/v2/admin/app/blobs/uploads/'),
+      await v2.req('DELETE', `/v2/admin/app/manifests/${digest}`),
+      await v2.pushManifest('admin/app', 'v4', '{}'),
+    ]) {
       expect(await errorOf(res)).toEqual({ status: 405, code: 'DENIED', message: DISABLED_TEXT });
     }
     await admin.ok('PUT', '/repository/admin/app/tag/v11', { manifest_digest: digest });

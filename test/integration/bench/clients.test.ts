@@ -26,11 +26,7 @@ async function registryDigest(repo: string, ref: string): Promise<string> {
   const r = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
     method: 'HEAD',
     headers: {
-      Accept: [
-        'application/vnd.oci.image.manifest.v1+json',
-        'application/vnd.oci.image.index.v1+json',
-        'application/vnd.docker.distribution.manifest.v2+json',
-      ].join(', '),
+      Accept: ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', '),
     },
   });
   expect(r.status).toBe(200);

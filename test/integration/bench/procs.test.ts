@@ -39,7 +39,7 @@ test('killRecorded() kills processes of an ended run and spares those of a live 
   expect(existsSync(join(WORK_ROOT, 'pids', `${mine.pid}.json`))).toBe(false);
 });
 
-test('freePort() picks distinct bindable ports below the kernel\'s ephemeral range', async () => {
+test("freePort() picks distinct bindable ports below the kernel's ephemeral range", async () => {
   const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
   for (const port of ports) {

@@ -39,8 +39,16 @@ beforeAll(async () => {
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   await admin.ok('POST', '/organization/', { name: 'limited', email: 'limited@example.com' });
-  for (const [ns, name] of [['acme', 'app'], ['acme', 'other'], ['limited', 'app']]) await admin.ok('POST', '/repository', { namespace: ns, repository: name, visibility: 'private', description: '' });
-  for (const [user, role] of [['wendy', 'write'], ['rita', 'read']]) {
+  for (const [ns, name] of [
+    ['acme', 'app'],
+    ['acme', 'other'],
+    ['limited', 'app'],
+  ])
+    await admin.ok('POST', '/repository', { namespace: ns, repository: name, visibility: 'private', description: '' });
+  for (const [user, role] of [
+    ['wendy', 'write'],
+    ['rita', 'read'],
+  ]) {
     const pw = await createUser(admin, user);
     await admin.ok('PUT', `/repository/acme/app/permissions/user/${user}`, { role });
     if (user === 'wendy') writer = await signin(reg, user, pw);
@@ -102,7 +110,11 @@ describe('manual builds', () => {
     expect((await admin.get('/repository/acme/app/build/not-a-uuid')).status).toBe(404);
 
     const audit = await admin.ok<{ logs: { kind: string; metadata: any }[] }>('GET', '/repository/acme/app/logs');
-    expect(audit.logs.find((l) => l.kind === 'build_dockerfile' && l.metadata.build_id === b.id)?.metadata).toMatchObject({ docker_tags: ['v1', 'latest'], is_manual: true, manual_user: 'wendy' });
+    expect(audit.logs.find((l) => l.kind === 'build_dockerfile' && l.metadata.build_id === b.id)?.metadata).toMatchObject({
+      docker_tags: ['v1', 'latest'],
+      is_manual: true,
+      manual_user: 'wendy',
+    });
   });
 
   test.each([
@@ -276,7 +288,12 @@ describe('trigger builds', () => {
 
   test('webhook skips: [skip build], [build skip], a branch the regex filters out (200, no build)', async () => {
     const before = await buildCount();
-    for (const body of [payload('refs/heads/main', 'wip [skip build]'), payload('refs/heads/main', '[build skip] docs'), payload('refs/heads/feature/x'), payload('refs/tags/v1')]) {
+    for (const body of [
+      payload('refs/heads/main', 'wip [skip build]'),
+      payload('refs/heads/main', '[build skip] docs'),
+      payload('refs/heads/feature/x'),
+      payload('refs/tags/v1'),
+    ]) {
       const r = await hook(trigger.id, body);
       expect([r.status, await r.text()]).toEqual([200, 'Okay']);
     }
@@ -320,7 +337,10 @@ describe('trigger builds', () => {
   test('build_queued is delivered with the trigger metadata, and a ref-regex notification only for matching refs', async () => {
     const receiver = await startReceiver({ host: '127.0.0.5' });
     try {
-      for (const [title, refRegex] of [['all', ''], ['main', 'refs/heads/main']]) {
+      for (const [title, refRegex] of [
+        ['all', ''],
+        ['main', 'refs/heads/main'],
+      ]) {
         await admin.ok('POST', '/repository/acme/app/notification/', {
           event: 'build_queued',
           method: 'webhook',

@@ -49,7 +49,19 @@ beforeAll(async () => {
       FEATURE_BUILD_SUPPORT: true,
       BUILDLOGS_REDIS: { host: r.hostname, port: Number(r.port), db: Number(r.pathname.slice(1)) },
       DISTRIBUTED_STORAGE_CONFIG: {
-        s3: ['S3Storage', { host: u.hostname, port: Number(u.port), is_secure: false, s3_bucket: bucket.bucket, s3_access_key: bucket.accessKey, s3_secret_key: bucket.secretKey, s3_region: bucket.region, storage_path: '/r' }],
+        s3: [
+          'S3Storage',
+          {
+            host: u.hostname,
+            port: Number(u.port),
+            is_secure: false,
+            s3_bucket: bucket.bucket,
+            s3_access_key: bucket.accessKey,
+            s3_secret_key: bucket.secretKey,
+            s3_region: bucket.region,
+            storage_path: '/r',
+          },
+        ],
       },
       DISTRIBUTED_STORAGE_PREFERENCE: ['s3'],
     }),
@@ -65,7 +77,7 @@ beforeAll(async () => {
   repo = { id: a.repo.id, namespace: 'builder', name: 'app' };
   other = { id: b.repo.id, namespace: 'builder', name: 'other' };
   for (const event of ['build_queued', 'build_start', 'build_success', 'build_failure', 'build_cancelled']) {
-    await rt.db.query("INSERT INTO repository_notification (repository_id, event, method, config) VALUES ($1, $2, 'webhook', '{\"url\":\"http://x\"}')", [repo.id, event]);
+    await rt.db.query('INSERT INTO repository_notification (repository_id, event, method, config) VALUES ($1, $2, \'webhook\', \'{"url":"http://x"}\')', [repo.id, event]);
   }
 });
 
@@ -97,13 +109,22 @@ test('startBuild: row, queue item, inert push token and build_queued in one tran
     manual_user: 'builder',
     archive_url: 'http://files.test/pack.tgz',
   });
-  const items = await rt.db.query<{ id: number; path: string; body: Record<string, unknown>; retries_remaining: number }>('SELECT * FROM queue_item WHERE queue_name = $1', [BUILD_QUEUE]);
+  const items = await rt.db.query<{ id: number; path: string; body: Record<string, unknown>; retries_remaining: number }>('SELECT * FROM queue_item WHERE queue_name = $1', [
+    BUILD_QUEUE,
+  ]);
   expect(items.rows).toHaveLength(1);
   expect(items.rows[0]).toMatchObject({ id: b.queue_id, path: 'builder/app', body: { build_uuid: b.uuid }, retries_remaining: 3 });
   // The token exists but cannot be used before the manager schedules the build.
   expect(await tokenPrincipal(b)).toBeNull();
   const ev = (await queued('build_queued')).find((e) => e.event_data.build_id === b.uuid);
-  expect(ev?.event_data).toMatchObject({ repository: 'builder/app', docker_tags: ['feature_x', '_dash', 'latest'], is_manual: true, manual_user: 'builder', repo: 'app', namespace: 'builder' });
+  expect(ev?.event_data).toMatchObject({
+    repository: 'builder/app',
+    docker_tags: ['feature_x', '_dash', 'latest'],
+    is_manual: true,
+    manual_user: 'builder',
+    repo: 'app',
+    namespace: 'builder',
+  });
   expect(String(ev?.event_data.homepage)).toMatch(new RegExp(`/repository/builder/app/build/${b.uuid}$`));
 
   // Inside a caller's transaction that rolls back, nothing of it remains.
@@ -177,7 +198,12 @@ test('error sends build_failure at once; expired retries with the attempt spent,
   [item] = await rt.builds.queue.lease(60);
   expect(item.retries_remaining).toBe(2);
   expect(await rt.builds.finishBuild(x.uuid, 'internalerror', item)).toEqual({ phase: 'internalerror', final: false });
-  let row = (await rt.db.query<{ retries_remaining: number; wait: number }>('SELECT retries_remaining, extract(epoch FROM available_after - now())::float8 AS wait FROM queue_item WHERE id = $1', [item.id])).rows[0];
+  const row = (
+    await rt.db.query<{ retries_remaining: number; wait: number }>(
+      'SELECT retries_remaining, extract(epoch FROM available_after - now())::float8 AS wait FROM queue_item WHERE id = $1',
+      [item.id],
+    )
+  ).rows[0];
   expect(row.retries_remaining).toBe(3);
   expect(row.wait).toBeGreaterThan(25);
   for (let left = 2; left >= 0; left--) {
@@ -282,4 +308,3 @@ test('sanitizeTag follows Quay', () => {
   expect(sanitizeTag('v1.2-rc')).toBe('v1.2-rc');
   expect(sanitizeTag('a'.repeat(200))).toHaveLength(127);
 });
-

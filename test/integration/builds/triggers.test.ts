@@ -65,7 +65,9 @@ describe('triggers', () => {
     expect(hook.value).toMatch(new RegExp(`^http://\\$token:[A-Za-z0-9_-]{43}@[^/]+/webhooks/push/trigger/${created.id}$`));
     const everything = JSON.stringify(await admin.ok('GET', '/repository/acme/app/trigger/'));
     expect(everything).not.toContain('PRIVATE KEY');
-    const [row] = await sql<{ secure_private_key: string; secure_webhook_token: string }>('SELECT secure_private_key, secure_webhook_token FROM build_trigger WHERE uuid = $1', [created.id]);
+    const [row] = await sql<{ secure_private_key: string; secure_webhook_token: string }>('SELECT secure_private_key, secure_webhook_token FROM build_trigger WHERE uuid = $1', [
+      created.id,
+    ]);
     expect(row.secure_private_key).not.toContain('PRIVATE');
     expect(row.secure_webhook_token).not.toContain(hook.value.split(':')[2].split('@')[0]);
 
@@ -134,7 +136,8 @@ describe('triggers', () => {
   test('auto-disable after successive internal errors or failures; complete resets; re-enabling resets', async () => {
     const t = await activeTrigger();
     const thresholds = { SUCCESSIVE_TRIGGER_FAILURE_DISABLE_THRESHOLD: 3, SUCCESSIVE_TRIGGER_INTERNAL_ERROR_DISABLE_THRESHOLD: 2 };
-    const state = async () => (await sql<any>('SELECT enabled, disabled_reason, successive_failure_count AS f, successive_internal_error_count AS i FROM build_trigger WHERE uuid = $1', [t.id]))[0];
+    const state = async () =>
+      (await sql<any>('SELECT enabled, disabled_reason, successive_failure_count AS f, successive_internal_error_count AS i FROM build_trigger WHERE uuid = $1', [t.id]))[0];
 
     await recordTriggerOutcome(db, t.id, 'internalerror', thresholds);
     expect(await state()).toMatchObject({ enabled: true, i: 1 });
@@ -154,7 +157,8 @@ describe('triggers', () => {
 
     // A threshold of null never disables.
     await admin.ok('PUT', `/repository/acme/app/trigger/${t.id}`, { enabled: true });
-    for (let i = 0; i < 4; i++) await recordTriggerOutcome(db, t.id, 'error', { SUCCESSIVE_TRIGGER_FAILURE_DISABLE_THRESHOLD: null, SUCCESSIVE_TRIGGER_INTERNAL_ERROR_DISABLE_THRESHOLD: null });
+    for (let i = 0; i < 4; i++)
+      await recordTriggerOutcome(db, t.id, 'error', { SUCCESSIVE_TRIGGER_FAILURE_DISABLE_THRESHOLD: null, SUCCESSIVE_TRIGGER_INTERNAL_ERROR_DISABLE_THRESHOLD: null });
     expect(await state()).toMatchObject({ enabled: true, f: 4 });
   });
 

@@ -108,7 +108,9 @@ test('a revoked permission and a repository made private take effect on both rep
     const r = await reader(reg).req('GET', `/v2/${repo}/manifests/latest`, { headers: { accept: OCI_MANIFEST } });
     expect(r.status).toBe(403);
     expect(await errorCode(r)).toBe('DENIED');
-    const t = await fetch(`${reg.url}/v2/auth?service=${reg.hostPort}&scope=repository:${repo}:pull`, { headers: { authorization: `Basic ${Buffer.from(`cachereader:${password}`).toString('base64')}` } });
+    const t = await fetch(`${reg.url}/v2/auth?service=${reg.hostPort}&scope=repository:${repo}:pull`, {
+      headers: { authorization: `Basic ${Buffer.from(`cachereader:${password}`).toString('base64')}` },
+    });
     const { token } = (await t.json()) as { token: string };
     const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { access: Array<{ actions: string[] }> };
     expect(claims.access.flatMap((e) => e.actions)).not.toContain('pull');
@@ -134,7 +136,10 @@ test('when the notification connections drop, a deleted tag disappears everywher
     const killed = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'quay-listen:quay_cache'`);
     expect(killed.rowCount).toBeGreaterThanOrEqual(2);
     // The tag ends in the database while nobody listens: its notification is lost.
-    await db.query(`UPDATE tag SET end_ms = $1 WHERE name = 'v1' AND end_ms IS NULL AND repository_id = (SELECT r.id FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = 'admin' AND r.name = 'dropped')`, [Date.now()]);
+    await db.query(
+      `UPDATE tag SET end_ms = $1 WHERE name = 'v1' AND end_ms IS NULL AND repository_id = (SELECT r.id FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = 'admin' AND r.name = 'dropped')`,
+      [Date.now()],
+    );
   } finally {
     await db.end();
   }

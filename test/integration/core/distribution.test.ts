@@ -4,19 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startRegistry, scaleOutConfig, type RegistryProcess } from '../../helpers/registry.js';
-import {
-  V2Client,
-  randomBlob,
-  jsonBlob,
-  sha256,
-  errorCode,
-  OCI_MANIFEST,
-  OCI_INDEX,
-  OCI_CONFIG,
-  OCI_LAYER,
-  DOCKER_MANIFEST,
-  DOCKER_LIST,
-} from '../../helpers/v2.js';
+import { V2Client, randomBlob, jsonBlob, sha256, errorCode, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, OCI_LAYER, DOCKER_MANIFEST, DOCKER_LIST } from '../../helpers/v2.js';
 
 const modes: Array<[string, () => Promise<Record<string, unknown> | undefined>]> = [
   ['embedded (PGlite + filesystem)', async () => undefined],
@@ -306,10 +294,12 @@ describe.each(modes)('distribution API, %s', (_mode, makeConfig) => {
       const name = repo();
       const b = randomBlob(1000);
       const loc = (await c.req('POST', `/v2/${name}/blobs/uploads/`)).headers.get('location')!;
-      const r = await c.req('PATCH', loc, {
-        headers: { 'content-range': '0-999', 'content-length': '1000' },
-        body: b.data.subarray(0, 400),
-      }).catch((e: Error) => e);
+      const r = await c
+        .req('PATCH', loc, {
+          headers: { 'content-range': '0-999', 'content-length': '1000' },
+          body: b.data.subarray(0, 400),
+        })
+        .catch((e: Error) => e);
       // Node's fetch refuses a body shorter than its Content-Length; either way nothing is accepted.
       if (r instanceof Response) expect(r.status).toBeGreaterThanOrEqual(400);
       const status = await c.req('GET', loc);

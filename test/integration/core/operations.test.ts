@@ -56,7 +56,10 @@ describe('replicas on one Postgres and one S3 bucket', () => {
     const start = await ca.req('POST', '/v2/admin/shared/blobs/uploads/');
     const id = start.headers.get('location')!.split('/').pop();
     const first = blob.data.subarray(0, 100_000);
-    const p1 = await cb.req('PATCH', `/v2/admin/shared/blobs/uploads/${id}`, { headers: { 'content-range': `0-${first.length - 1}`, 'content-length': String(first.length) }, body: first });
+    const p1 = await cb.req('PATCH', `/v2/admin/shared/blobs/uploads/${id}`, {
+      headers: { 'content-range': `0-${first.length - 1}`, 'content-length': String(first.length) },
+      body: first,
+    });
     expect(p1.status).toBe(202);
     const rest = blob.data.subarray(100_000);
     const put = await ca.req('PUT', `/v2/admin/shared/blobs/uploads/${id}?digest=${blob.digest}`, {
@@ -98,7 +101,10 @@ describe('crashes and restarts', () => {
       expect(status.status).toBe(204);
       expect(status.headers.get('range')).toBe('0-499999');
       const rest = blob.data.subarray(500_000);
-      const put = await c2.req('PUT', `${loc}?digest=${blob.digest}`, { headers: { 'content-range': `500000-${blob.size - 1}`, 'content-length': String(rest.length) }, body: rest });
+      const put = await c2.req('PUT', `${loc}?digest=${blob.digest}`, {
+        headers: { 'content-range': `500000-${blob.size - 1}`, 'content-length': String(rest.length) },
+        body: rest,
+      });
       expect(put.status).toBe(201);
       const got = await c2.req('GET', `/v2/admin/crash/blobs/${blob.digest}`);
       expect(Buffer.from(await got.arrayBuffer()).equals(blob.data)).toBe(true);
@@ -220,8 +226,8 @@ test('an invalid config.yaml is refused at start with every problem as KEY: reas
   writeFileSync(path, 'PREFERRED_URL_SCHEME: gopher\nDB_URI: mysql://nope\nDISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {}]\nSOMETHING_ELSE: 1\n');
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/registry/main.js'), 'serve', '--config', path, '--port', '0', '--data-dir', dir], { encoding: 'utf8' });
   expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/^  PREFERRED_URL_SCHEME: must be one of "http", "https" \(got "gopher"\)$/m);
-  expect(r.stderr).toMatch(/^  DB_URI: /m);
+  expect(r.stderr).toMatch(/^ {2}PREFERRED_URL_SCHEME: must be one of "http", "https" \(got "gopher"\)$/m);
+  expect(r.stderr).toMatch(/^ {2}DB_URI: /m);
   expect(r.stderr).toMatch(/SOMETHING_ELSE: unknown key, ignored/);
 });
 

@@ -56,7 +56,10 @@ test('two processes answer, /metrics covers both, background work runs in one', 
   const served = [...text.matchAll(/^quay_http_requests_total\{route="v2_base",method="GET",status="401"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   expect(served).toBeGreaterThanOrEqual(20);
   expect(text).toMatch(/^quay_primary_resident_memory_bytes \d+/m);
-  const listening = reg.output().split('\n').filter((l) => l.includes('"registry listening"'));
+  const listening = reg
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"registry listening"'));
   expect(listening.filter((l) => l.includes('"background":true'))).toHaveLength(1);
   expect(listening.filter((l) => l.includes('"background":false'))).toHaveLength(1);
 });

@@ -91,7 +91,14 @@ test('SIGKILL during GC and during pushes: nothing referenced is lost, the next 
   try {
     const sb = clientSandbox('gc-crash-pull');
     for (const l of live) {
-      await sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--src-creds', `admin:${reg.admin.password}`, `docker://${reg.hostPort}/admin/crash:${l.tag}`, `dir:${join(sb.dir, l.tag)}`]);
+      await sb.run('skopeo', [
+        'copy',
+        ...INSECURE.skopeoCopy,
+        '--src-creds',
+        `admin:${reg.admin.password}`,
+        `docker://${reg.hostPort}/admin/crash:${l.tag}`,
+        `dir:${join(sb.dir, l.tag)}`,
+      ]);
     }
     await sleep(3500);
     await gcRuns(reg, 2);

@@ -55,7 +55,14 @@ async function pullAll(reg: RegistryProcess, live: Live[]): Promise<void> {
   const sb = clientSandbox('gc-pull');
   for (const l of live) {
     const dest = join(sb.dir, `${l.repo.replace('/', '_')}-${l.tag}`);
-    await sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--src-creds', `${reg.admin.username}:${reg.admin.password}`, `docker://${reg.hostPort}/${l.repo}:${l.tag}`, `dir:${dest}`]);
+    await sb.run('skopeo', [
+      'copy',
+      ...INSECURE.skopeoCopy,
+      '--src-creds',
+      `${reg.admin.username}:${reg.admin.password}`,
+      `docker://${reg.hostPort}/${l.repo}:${l.tag}`,
+      `dir:${dest}`,
+    ]);
   }
 }
 

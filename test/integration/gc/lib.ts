@@ -115,7 +115,7 @@ export async function gcRuns(reg: RegistryProcess, n = 2, timeoutMs = 60_000): P
 export function fsDigests(root: string): Set<string> {
   const out = new Set<string>();
   const dir = join(root, 'sha256');
-  let prefixes: string[] = [];
+  let prefixes: string[];
   try {
     prefixes = readdirSync(dir);
   } catch {

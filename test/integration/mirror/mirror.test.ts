@@ -115,7 +115,13 @@ beforeAll(async () => {
   upstream = new V2Client({ url: up.url } as RegistryProcess, basicAuth(UP_USER, UP_PASSWORD));
   reg = await startRegistry({
     label: 'mirror-registry',
-    config: await scaleOutConfig({ FEATURE_REPO_MIRROR: true, FEATURE_SPARSE_INDEX: true, REPO_MIRROR_INTERVAL: 1, V2_AUTH_CHALLENGE: 'basic', SSRF_ALLOWED_HOSTS: ['127.0.0.1', '127.0.0.5/32'] }),
+    config: await scaleOutConfig({
+      FEATURE_REPO_MIRROR: true,
+      FEATURE_SPARSE_INDEX: true,
+      REPO_MIRROR_INTERVAL: 1,
+      V2_AUTH_CHALLENGE: 'basic',
+      SSRF_ALLOWED_HOSTS: ['127.0.0.1', '127.0.0.5/32'],
+    }),
   });
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
@@ -170,12 +176,19 @@ test('API: Quay validation texts, one config per repository, credentials never r
   });
   expect(JSON.stringify(view)).not.toContain(UP_PASSWORD);
   // PUT: each key applied and audited on its own; a password needs a username.
-  expect((await admin.put('/repository/mirrors/api/mirror', { external_registry_password: 'x' })).body.error_message).toBe('Unable to set a new password without also specifying a username.');
+  expect((await admin.put('/repository/mirrors/api/mirror', { external_registry_password: 'x' })).body.error_message).toBe(
+    'Unable to set a new password without also specifying a username.',
+  );
   expect((await admin.put('/repository/mirrors/api/mirror', { skopeo_timeout_interval: 10 })).body.error_message).toBe('Skopeo timeout interval cannot be less than 300 seconds.');
-  expect((await admin.put('/repository/mirrors/api/mirror', { is_enabled: false, sync_interval: 60, root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v*'] } })).status).toBe(201);
+  expect((await admin.put('/repository/mirrors/api/mirror', { is_enabled: false, sync_interval: 60, root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v*'] } })).status).toBe(
+    201,
+  );
   expect(await admin.ok('GET', '/repository/mirrors/api/mirror')).toMatchObject({ is_enabled: false, sync_interval: 60, root_rule: { rule_value: ['v*'] } });
   const logs = await repoLogs('api');
-  const changed = logs.filter((l) => l.kind === 'repo_mirror_config_changed').map((l) => l.metadata.changed).sort();
+  const changed = logs
+    .filter((l) => l.kind === 'repo_mirror_config_changed')
+    .map((l) => l.metadata.changed)
+    .sort();
   expect(changed).toEqual(['external_reference', 'is_enabled', 'mirror_rule', 'sync_interval']);
   // Not running: sync-cancel has nothing to cancel; sync-now is accepted.
   expect((await admin.post('/repository/mirrors/api/mirror/sync-cancel')).status).toBe(404);
@@ -284,7 +297,11 @@ test('repo_mirror_sync_started/_success/_failed notifications reach a real webho
   expect((await admin.post('/repository/mirrors/notified/mirror/sync-now')).status).toBe(204);
   await waitFor('failure delivered', async () => mine().some((x) => x.path === '/repo_mirror_sync_failed'));
   await new Promise((res) => setTimeout(res, 3000));
-  expect(mine().filter((x) => x.path === '/repo_mirror_sync_failed').map((x) => x.body)).toEqual([expect.objectContaining(common)]);
+  expect(
+    mine()
+      .filter((x) => x.path === '/repo_mirror_sync_failed')
+      .map((x) => x.body),
+  ).toEqual([expect.objectContaining(common)]);
   expect(mine().filter((x) => x.path === '/repo_mirror_sync_started')).toHaveLength(2);
   expect(mine().filter((x) => x.path === '/repo_mirror_sync_success')).toHaveLength(1);
   expect((await mirrorState('notified')).sync_status).toBe('FAIL');
@@ -332,7 +349,12 @@ test('sync-cancel during a sync, then a worker killed mid-blob: the next worker 
   const layers = [randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024), randomBlob(24 * 1024 * 1024)];
   for (let i = 0; i < 6; i++) await upstream.pushImage('team/big', `v${i}`, { layers: [layers[i % 3], randomBlob(1024)] });
   await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'big', visibility: 'private', description: '' });
-  await admin.ok('POST', '/repository/mirrors/big/notification/', { event: 'repo_mirror_sync_failed', method: 'webhook', config: { url: `${rx.url}/big-failed` }, eventConfig: {} });
+  await admin.ok('POST', '/repository/mirrors/big/notification/', {
+    event: 'repo_mirror_sync_failed',
+    method: 'webhook',
+    config: { url: `${rx.url}/big-failed` },
+    eventConfig: {},
+  });
   expect((await admin.post('/repository/mirrors/big/mirror', body('team/big'))).status).toBe(201);
   await waitFor('big syncing', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
   expect((await admin.post('/repository/mirrors/big/mirror/sync-cancel')).status).toBe(204);

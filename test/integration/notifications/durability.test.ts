@@ -101,15 +101,28 @@ test('two replicas on one Postgres deliver 500 events exactly once', async () =>
     const { manifest, mediaType } = await setup(a, `${rx.url}/hook`);
     const tags = Array.from({ length: 500 }, (_, i) => `r${i}`);
     await Promise.all([
-      pushTags(await bearer(a), manifest, mediaType, tags.filter((_, i) => i % 2 === 0), 4),
-      pushTags(await bearer(b), manifest, mediaType, tags.filter((_, i) => i % 2 === 1), 4),
+      pushTags(
+        await bearer(a),
+        manifest,
+        mediaType,
+        tags.filter((_, i) => i % 2 === 0),
+        4,
+      ),
+      pushTags(
+        await bearer(b),
+        manifest,
+        mediaType,
+        tags.filter((_, i) => i % 2 === 1),
+        4,
+      ),
     ]);
     await waitDistinct(rx, 501, 120_000);
     await sleep(3000);
     const got = tagsReceived(rx);
     expect(got.length).toBe(501);
     expect(new Set(got)).toEqual(new Set(['base', ...tags]));
-    const delivered = async (r: RegistryProcess) => Number(/quay_notification_deliveries_total\{method="webhook",outcome="success"\} (\d+)/.exec(await (await fetch(`${r.url}/metrics`)).text())?.[1] ?? 0);
+    const delivered = async (r: RegistryProcess) =>
+      Number(/quay_notification_deliveries_total\{method="webhook",outcome="success"\} (\d+)/.exec(await (await fetch(`${r.url}/metrics`)).text())?.[1] ?? 0);
     const [na, nb] = [await delivered(a), await delivered(b)];
     console.log(`replicas: a delivered ${na}, b delivered ${nb}`);
     expect(na + nb).toBe(501);

@@ -94,7 +94,7 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     // the same namespace 40 days ago and another namespace.
     const ids = (await db.query<{ name: string; id: number }>("SELECT name, id FROM namespace WHERE name IN ('acme', 'admin', 'dev')")).rows;
     const id = (n: string) => ids.find((r) => r.name === n)!.id;
-    const repos = (await db.query<{ name: string; id: number }>("SELECT name, id FROM repository WHERE namespace_id = $1", [id('acme')])).rows;
+    const repos = (await db.query<{ name: string; id: number }>('SELECT name, id FROM repository WHERE namespace_id = $1', [id('acme')])).rows;
     const repoId = (n: string) => repos.find((r) => r.name === n)!.id;
     const span = Date.now() - yesterday.getTime() - 60_000;
     const insert = (n: number, repo: number, account: number, at: (i: number) => Date, tag: string) =>
@@ -131,7 +131,7 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     return JSON.parse(await res.text()) as ExportDoc;
   };
 
-  test('an organization export: 10 000 rows in Quay\'s document, callback and mail with the link, the link expires', async () => {
+  test("an organization export: 10 000 rows in Quay's document, callback and mail with the link, the link expires", async () => {
     const path = `/cb-${label}-org`;
     const email = `auditor-${label}@example.com`;
     const r = await admin.post(`/organization/acme/exportlogs?${range}`, { callback_url: `${receiver.url}${path}`, callback_email: email });
@@ -155,7 +155,12 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     const doc = await download(url);
 
     expect(doc.export_id).toBe(r.body.export_id);
-    expect(doc.details).toEqual({ start_time: expect.stringMatching(/ 00:00:00 -0000$/), end_time: expect.stringMatching(/ 23:59:59 -0000$/), namespace: 'acme', repository: null });
+    expect(doc.details).toEqual({
+      start_time: expect.stringMatching(/ 00:00:00 -0000$/),
+      end_time: expect.stringMatching(/ 23:59:59 -0000$/),
+      namespace: 'acme',
+      repository: null,
+    });
     expect(doc.logs[doc.logs.length - 1]).toEqual({ terminator: true });
     const logs = doc.logs.slice(0, -1);
     const bulk = logs.filter((l) => l.metadata?.set === 'bulk');
@@ -200,7 +205,7 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     expect([403, 404]).toContain((await fetch(url)).status);
   });
 
-  test('a repository export holds only that repository; a user export only the user\'s namespace', async () => {
+  test("a repository export holds only that repository; a user export only the user's namespace", async () => {
     const path = `/cb-${label}-repo`;
     const r = await admin.ok('POST', `/repository/acme/app/exportlogs?${range}`, { callback_url: `${receiver.url}${path}` });
     const cb = await callbackFor(path);
@@ -233,31 +238,34 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
   });
 
   // LocalStorage only: the failure is made by replacing the export folder with a file.
-  if (storage === 'LocalStorage') test('a storage failure reports `failed` to the callback and keeps the export queued for a retry', async () => {
-    // The export folder replaced by a file: the document cannot be written.
-    const folder = join(localStorage, 'exportedactionlogs');
-    renameSync(folder, `${folder}.moved`);
-    writeFileSync(folder, 'not a folder');
-    try {
-      const path = `/cb-${label}-failed`;
-      const r = await admin.ok('POST', `/repository/acme/app/exportlogs?${range}`, { callback_url: `${receiver.url}${path}` });
-      expect(await callbackFor(path)).toMatchObject({ export_id: r.export_id, status: 'failed', exported_data_url: null });
-      const queued = await db.query<{ attempts: number; retries_remaining: number; last_error: string | null }>(
-        "SELECT attempts, retries_remaining, last_error FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'export_id' = $1",
-        [r.export_id],
-      );
-      for (let i = 0; i < 50 && !queued.rows[0]?.last_error; i++) {
-        await sleep(100);
-        queued.rows = (await db.query("SELECT attempts, retries_remaining, last_error FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'export_id' = $1", [r.export_id])).rows;
+  if (storage === 'LocalStorage')
+    test('a storage failure reports `failed` to the callback and keeps the export queued for a retry', async () => {
+      // The export folder replaced by a file: the document cannot be written.
+      const folder = join(localStorage, 'exportedactionlogs');
+      renameSync(folder, `${folder}.moved`);
+      writeFileSync(folder, 'not a folder');
+      try {
+        const path = `/cb-${label}-failed`;
+        const r = await admin.ok('POST', `/repository/acme/app/exportlogs?${range}`, { callback_url: `${receiver.url}${path}` });
+        expect(await callbackFor(path)).toMatchObject({ export_id: r.export_id, status: 'failed', exported_data_url: null });
+        const queued = await db.query<{ attempts: number; retries_remaining: number; last_error: string | null }>(
+          "SELECT attempts, retries_remaining, last_error FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'export_id' = $1",
+          [r.export_id],
+        );
+        for (let i = 0; i < 50 && !queued.rows[0]?.last_error; i++) {
+          await sleep(100);
+          queued.rows = (
+            await db.query("SELECT attempts, retries_remaining, last_error FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'export_id' = $1", [r.export_id])
+          ).rows;
+        }
+        expect(queued.rows[0]).toMatchObject({ attempts: 1, retries_remaining: 2, last_error: expect.any(String) });
+      } finally {
+        rmSync(folder, { force: true });
+        renameSync(`${folder}.moved`, folder);
       }
-      expect(queued.rows[0]).toMatchObject({ attempts: 1, retries_remaining: 2, last_error: expect.any(String) });
-    } finally {
-      rmSync(folder, { force: true });
-      renameSync(`${folder}.moved`, folder);
-    }
-  });
+    });
 
-  test('bad requests get Quay\'s 400 texts, audited as export_logs_failure; non-admins get 403', async () => {
+  test("bad requests get Quay's 400 texts, audited as export_logs_failure; non-admins get 403", async () => {
     const bad = async (path: string, body: Record<string, unknown>, text: string | RegExp) => {
       const r = await admin.post(path, body);
       expect(r.status).toBe(400);
@@ -266,7 +274,11 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     };
     const org = '/organization/acme/exportlogs';
     await bad(`${org}?starttime=${encodeURIComponent(mmddyyyy(today))}&endtime=${encodeURIComponent(mmddyyyy(yesterday))}`, {}, 'Invalid time span selected');
-    await bad(`${org}?starttime=${encodeURIComponent(mmddyyyy(new Date(today.getTime() - 31 * DAY_MS)))}&endtime=${encodeURIComponent(mmddyyyy(today))}`, {}, 'Cannot export logs over a period longer than 30 days');
+    await bad(
+      `${org}?starttime=${encodeURIComponent(mmddyyyy(new Date(today.getTime() - 31 * DAY_MS)))}&endtime=${encodeURIComponent(mmddyyyy(today))}`,
+      {},
+      'Cannot export logs over a period longer than 30 days',
+    );
     await bad(`${org}?starttime=13/45/2026`, {}, 'Invalid starttime "13/45/2026": use MM/DD/YYYY (UTC)');
     await bad(org, { callback_email: 'no-at-sign' }, 'Invalid callback e-mail');
     await bad(org, { callback_url: 'http://169.254.169.254/latest/meta-data/' }, 'Invalid callback URL: Address 169.254.169.254 is not allowed');

@@ -89,23 +89,47 @@ describe('repository notifications', () => {
     ['missing target', { event: 'repo_push', method: 'quay_notification', config: {}, eventConfig: {} }, 'Missing target'],
     ['unknown user', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'user', name: 'nobody' } }, eventConfig: {} }, 'Unknown user nobody'],
     ['unknown org', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'nope' } }, eventConfig: {} }, 'Unknown organization nope'],
-    ['org of another namespace', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'other' } }, eventConfig: {} }, 'Organization name must match repository namespace'],
-    ['team of another org', { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'team', name: 'outsiders' } }, eventConfig: {} }, 'Unknown team outsiders'],
+    [
+      'org of another namespace',
+      { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'org', name: 'other' } }, eventConfig: {} },
+      'Organization name must match repository namespace',
+    ],
+    [
+      'team of another org',
+      { event: 'repo_push', method: 'quay_notification', config: { target: { kind: 'team', name: 'outsiders' } }, eventConfig: {} },
+      'Unknown team outsiders',
+    ],
     ['missing Flowdock token', { event: 'repo_push', method: 'flowdock', config: {}, eventConfig: {} }, 'Missing Flowdock API Token'],
     ['missing HipChat token', { event: 'repo_push', method: 'hipchat', config: { room_id: '1' }, eventConfig: {} }, 'Missing Hipchat Room Notification Token'],
     ['missing HipChat room', { event: 'repo_push', method: 'hipchat', config: { notification_token: 't' }, eventConfig: {} }, 'Missing Hipchat Room ID'],
     ['unknown event', { event: 'repo_exploded', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: {} }, "Unknown event 'repo_exploded'"],
     ['unknown method', { event: 'repo_push', method: 'carrier_pigeon', config: {}, eventConfig: {} }, "Unknown notification method 'carrier_pigeon'"],
     ['namespace-only event on a repository', { event: 'quota_warning', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: {} }, "Unknown event 'quota_warning'"],
-    ['unauthorized e-mail', { event: 'repo_push', method: 'email', config: { email: 'nobody@example.com' }, eventConfig: {} }, 'The specified e-mail address is not authorized to receive notifications for this repository'],
+    [
+      'unauthorized e-mail',
+      { event: 'repo_push', method: 'email', config: { email: 'nobody@example.com' }, eventConfig: {} },
+      'The specified e-mail address is not authorized to receive notifications for this repository',
+    ],
     ['metadata address', webhook('http://169.254.169.254/latest/meta-data/'), 'Invalid webhook URL: Address 169.254.169.254 is not allowed'],
     ['loopback not in SSRF_ALLOWED_HOSTS', webhook('http://127.0.0.1:8080/'), 'Invalid webhook URL: Address 127.0.0.1 is not allowed'],
     ['a DNS name resolving to a private address', webhook('http://vm/'), "Invalid webhook URL: Host 'vm' resolves to 127.0.0.1, which is not allowed"],
     ['file URL', webhook('file:///etc/passwd'), "Invalid webhook URL: Invalid URL scheme 'file': only HTTP and HTTPS are allowed"],
-    ['Slack URL on the metadata address', { event: 'repo_push', method: 'slack', config: { url: 'http://169.254.169.254/' }, eventConfig: {} }, 'Invalid Slack Callback URL: Address 169.254.169.254 is not allowed'],
+    [
+      'Slack URL on the metadata address',
+      { event: 'repo_push', method: 'slack', config: { url: 'http://169.254.169.254/' }, eventConfig: {} },
+      'Invalid Slack Callback URL: Address 169.254.169.254 is not allowed',
+    ],
     ['template with invalid JSON', webhook('http://127.0.0.5/', { template: '{"a": ' }), /^Invalid webhook template: not JSON/],
-    ['repo_image_expiry without days', { event: 'repo_image_expiry', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: {} }, 'days must be a whole number of days between 1 and 365'],
-    ['invalid vulnerability level', { event: 'vulnerability_found', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: { level: 'Apocalyptic' } }, 'Invalid vulnerability level: Apocalyptic'],
+    [
+      'repo_image_expiry without days',
+      { event: 'repo_image_expiry', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: {} },
+      'days must be a whole number of days between 1 and 365',
+    ],
+    [
+      'invalid vulnerability level',
+      { event: 'vulnerability_found', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: { level: 'Apocalyptic' } },
+      'Invalid vulnerability level: Apocalyptic',
+    ],
     ['invalid ref-regex', { event: 'build_success', method: 'webhook', config: { url: 'http://127.0.0.5/' }, eventConfig: { 'ref-regex': '(' } }, 'Invalid ref-regex: ('],
     ['missing eventConfig', { event: 'repo_push', method: 'webhook', config: { url: 'http://127.0.0.5/' } }, "'eventConfig' is a required property"],
   ])('400 for %s, nothing stored', async (_name, body, text) => {
@@ -151,7 +175,9 @@ describe('repository notifications', () => {
       pruned_image_count: 3,
     });
 
-    const templated = (await create(webhook(`${https.url}/templated`, { template: '{"text": "${repository} got ${updated_tags}", "tags": "${updated_tags}", "none": "x ${nothing}"}' }))).body;
+    const templated = (
+      await create(webhook(`${https.url}/templated`, { template: '{"text": "${repository} got ${updated_tags}", "tags": "${updated_tags}", "none": "x ${nothing}"}' }))
+    ).body;
     await admin.ok('POST', `${repoPath}/notification/${templated.uuid}/test`);
     const all = await https.waitFor(2);
     expect(JSON.parse(all[1].body)).toEqual({ text: 'acme/app got latest,foo', tags: ['latest', 'foo'], none: 'x (none)' });
@@ -270,7 +296,10 @@ describe('repository notifications', () => {
     for (const n of [high, branch, some]) await admin.ok('POST', `${repoPath}/notification/${n.uuid}/test`);
     await plain.waitFor(seen + 2);
     await sleep(1000);
-    const paths = plain.received.slice(seen).map((r) => r.path).sort();
+    const paths = plain.received
+      .slice(seen)
+      .map((r) => r.path)
+      .sort();
     expect(paths).toEqual(['/build-some', '/vuln-high']);
     const vuln = JSON.parse(plain.received.slice(seen).find((r) => r.path === '/vuln-high')!.body);
     expect(vuln.vulnerability.priority).toBe('Critical');
@@ -298,7 +327,9 @@ describe('repository notifications', () => {
     const bad = await admin.post('/organization/acme/notifications', { event: 'repo_push', method: 'webhook', config: { url: `${plain.url}/ns` } });
     expect(bad.status).toBe(400);
     expect(bad.body.error_message).toBe("Invalid event 'repo_push'. Must be one of: quota_error, quota_warning");
-    expect((await admin.post('/organization/acme/notifications', { event: 'quota_warning', method: 'pager', config: {} })).body.error_message).toBe("Unknown notification method 'pager'");
+    expect((await admin.post('/organization/acme/notifications', { event: 'quota_warning', method: 'pager', config: {} })).body.error_message).toBe(
+      "Unknown notification method 'pager'",
+    );
     expect((await dev.post('/organization/acme/notifications', { event: 'quota_warning', method: 'webhook', config: { url: `${plain.url}/ns` } })).status).toBe(403);
     const n = (await admin.post('/organization/acme/notifications', { event: 'quota_warning', method: 'webhook', config: { url: `${plain.url}/ns` } })).body;
     expect(n.event).toBe('quota_warning');

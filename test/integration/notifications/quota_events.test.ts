@@ -46,7 +46,8 @@ async function org(name: string, limitBytes: number, limits: Array<['Warning' | 
   await admin.ok('POST', `/organization/${name}/quota`, { limit_bytes: limitBytes });
   const [quota] = await admin.ok('GET', `/organization/${name}/quota`);
   for (const [type, threshold_percent] of limits) await admin.ok('POST', `/organization/${name}/quota/${quota.id}/limit`, { type, threshold_percent });
-  for (const event of ['quota_warning', 'quota_error']) await admin.ok('POST', `/organization/${name}/notifications`, { event, method: 'webhook', config: { url: `${rx.url}/${name}/${event}` } });
+  for (const event of ['quota_warning', 'quota_error'])
+    await admin.ok('POST', `/organization/${name}/notifications`, { event, method: 'webhook', config: { url: `${rx.url}/${name}/${event}` } });
   await admin.ok('POST', '/repository', { namespace: name, repository: 'app', visibility: 'private', description: '' });
   return quota.id;
 }
@@ -65,7 +66,10 @@ async function settled(name: string, n: number) {
 }
 
 test('pushes over Warning then Reject limits fire quota_warning and quota_error once each', async () => {
-  await org('steady', 100 * KB, [['Warning', 50], ['Reject', 90]]);
+  await org('steady', 100 * KB, [
+    ['Warning', 50],
+    ['Reject', 90],
+  ]);
   const client = await pusher('steady');
   let refused = 0;
   for (let i = 0; i < 8; i++) {
@@ -83,7 +87,10 @@ test('pushes over Warning then Reject limits fire quota_warning and quota_error 
 });
 
 test('one manifest PUT that crosses both limits fires both events at its commit, without a later upload', async () => {
-  await org('jump', 100 * KB, [['Warning', 50], ['Reject', 90]]);
+  await org('jump', 100 * KB, [
+    ['Warning', 50],
+    ['Reject', 90],
+  ]);
   // The layer is mounted from a namespace without quota, so it is never an upload in progress here (those are
   // refused before they pass Reject): usage is 0 % at the upload checks, about 95 % once the manifest lands.
   const layer = randomBlob(95 * KB);

@@ -22,7 +22,10 @@ let admin: Api;
 let upstream: V2Client;
 
 const accessLog = () => readFileSync(join(up.dir, 'registry.log'), 'utf8');
-const blobGets = (digest: string) => accessLog().split('\n').filter((l) => l.includes(`"GET /v2/`) && l.includes(`/blobs/${digest}`) && / 200 /.test(l)).length;
+const blobGets = (digest: string) =>
+  accessLog()
+    .split('\n')
+    .filter((l) => l.includes(`"GET /v2/`) && l.includes(`/blobs/${digest}`) && / 200 /.test(l)).length;
 
 async function pull(path: string, accept = `${OCI_MANIFEST}, ${OCI_INDEX}`): Promise<Response> {
   const repo = path.split(/\/(manifests|blobs)\//)[0];
@@ -33,7 +36,10 @@ async function pull(path: string, accept = `${OCI_MANIFEST}, ${OCI_INDEX}`): Pro
 beforeAll(async () => {
   up = await startDistribution({ config: { log: { level: 'info', accesslog: { disabled: false } } } });
   upstream = new V2Client({ url: up.url } as RegistryProcess);
-  reg = await startRegistry({ label: 'proxy-cache', config: await scaleOutConfig({ FEATURE_PROXY_CACHE: true, FEATURE_QUOTA_MANAGEMENT: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }) });
+  reg = await startRegistry({
+    label: 'proxy-cache',
+    config: await scaleOutConfig({ FEATURE_PROXY_CACHE: true, FEATURE_QUOTA_MANAGEMENT: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }),
+  });
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'cache', email: 'cache@example.com' });
 }, 180_000);
@@ -72,7 +78,9 @@ test('configuration API: Quay bodies and texts, bad input refused, credentials n
   expect((await outsider.post('/organization/cache/proxycache', { upstream_registry: 'quay.io' })).status).toBe(403);
   expect((await new Api(reg.url).get('/organization/cache/proxycache')).status).toBe(401);
   const logs = await admin.ok('GET', '/organization/cache/logs');
-  expect(logs.logs.some((l: { kind: string; metadata: { upstream_registry?: string } }) => l.kind === 'create_proxy_cache_config' && l.metadata.upstream_registry === up.hostPort)).toBe(true);
+  expect(
+    logs.logs.some((l: { kind: string; metadata: { upstream_registry?: string } }) => l.kind === 'create_proxy_cache_config' && l.metadata.upstream_registry === up.hostPort),
+  ).toBe(true);
 }, 60_000);
 
 test('pull-through: skopeo copy is digest-exact, blobs stream from the upstream once, then serve with the upstream stopped', async () => {
@@ -91,9 +99,7 @@ test('pull-through: skopeo copy is digest-exact, blobs stream from the upstream 
   const layer2 = randomBlob(4 * 1024 * 1024);
   const img2 = await upstream.pushImage('library/busybox', 'latest', { layers: [layer2] });
   expect((await pull('cache/library/busybox/manifests/latest')).headers.get('docker-content-digest')).toBe(img2.digest);
-  const bodies = await Promise.all(
-    Array.from({ length: 20 }, async () => Buffer.from(await (await pull(`cache/library/busybox/blobs/${layer2.digest}`)).arrayBuffer())),
-  );
+  const bodies = await Promise.all(Array.from({ length: 20 }, async () => Buffer.from(await (await pull(`cache/library/busybox/blobs/${layer2.digest}`)).arrayBuffer())));
   for (const b of bodies) expect(sha256(b)).toBe(layer2.digest);
   expect(blobGets(layer2.digest)).toBe(1);
 
@@ -178,8 +184,7 @@ test('15.3.1.1 at full size: quota 150 MiB, podman pulls three 60 MiB images, th
   await admin.ok('POST', '/organization/', { name: 'proxytest', email: 'proxytest@example.com' });
   expect((await admin.post('/organization/proxytest/quota', { limit_bytes: 150 * MiB })).status).toBe(201);
   expect((await admin.post('/organization/proxytest/proxycache', { upstream_registry: up.hostPort, insecure: true })).status).toBe(201);
-  const active = async () =>
-    ((await admin.ok('GET', '/repository/proxytest/projectquay%2Fquay/tag/?onlyActiveTags=true')).tags as { name: string }[]).map((t) => t.name).sort();
+  const active = async () => ((await admin.ok('GET', '/repository/proxytest/projectquay%2Fquay/tag/?onlyActiveTags=true')).tags as { name: string }[]).map((t) => t.name).sort();
   const sb = clientSandbox('proxy-walkthrough');
   await sb.run('podman', ['login', ...INSECURE.podman, '-u', reg.admin.username, '-p', reg.admin.password, reg.hostPort]);
   const podmanPull = async (tag: string) => {

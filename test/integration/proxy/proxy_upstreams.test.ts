@@ -83,7 +83,10 @@ test('a quay-ts upstream with token auth: robot credentials through realm/servic
 
     // Without credentials the private upstream repository is out of reach: validate says Anonymous, pulls 404.
     await admin.ok('POST', '/organization/', { name: 'tanon', email: 'tanon@example.com' });
-    expect(await admin.post('/organization/tanon/validateproxycache', { upstream_registry: `${up.hostPort}/team`, insecure: true })).toMatchObject({ status: 202, body: 'Anonymous' });
+    expect(await admin.post('/organization/tanon/validateproxycache', { upstream_registry: `${up.hostPort}/team`, insecure: true })).toMatchObject({
+      status: 202,
+      body: 'Anonymous',
+    });
     expect((await admin.post('/organization/tanon/proxycache', { upstream_registry: `${up.hostPort}/team`, insecure: true })).status).toBe(201);
     const anon = await pull(reg, 'tanon/app/manifests/v1');
     expect(anon.status).toBe(404);
@@ -153,7 +156,9 @@ test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas
     Array.from({ length: 20 }, async (_, i) => {
       const r = i % 2 === 0 ? reg : reg2;
       const out = join(sb.dir, `copy-${i}`);
-      await sb.run('skopeo', ['copy', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${r.hostPort}/bigcache/big/image:v1`, `dir:${out}`], { timeoutMs: 600_000 });
+      await sb.run('skopeo', ['copy', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${r.hostPort}/bigcache/big/image:v1`, `dir:${out}`], {
+        timeoutMs: 600_000,
+      });
       return out;
     }),
   );
@@ -182,7 +187,16 @@ test('an OCI index with two platforms: skopeo copy --all through the proxy is di
   front.mode = { kind: 'pass' };
   const sb = clientSandbox('proxy-multiarch');
   const out = join(sb.dir, 'layout');
-  await sb.run('skopeo', ['copy', '--all', '--preserve-digests', ...INSECURE.skopeoCopy, '--src-creds', `admin:${reg.admin.password}`, `docker://${reg.hostPort}/mcache/app:v1`, `oci:${out}:v1`]);
+  await sb.run('skopeo', [
+    'copy',
+    '--all',
+    '--preserve-digests',
+    ...INSECURE.skopeoCopy,
+    '--src-creds',
+    `admin:${reg.admin.password}`,
+    `docker://${reg.hostPort}/mcache/app:v1`,
+    `oci:${out}:v1`,
+  ]);
   const top = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
   expect(top.manifests[0].digest).toBe(index.digest);
   for (const arch of ['amd64', 'arm64']) {

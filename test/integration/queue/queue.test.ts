@@ -103,7 +103,7 @@ describe('work queue on Postgres', () => {
     expect(items.map((i) => i.path[0])).toEqual(['kept']);
   });
 
-  test('putMany enqueues every item in the caller\'s transaction, or none of them', async () => {
+  test("putMany enqueues every item in the caller's transaction, or none of them", async () => {
     const q = new Queues(a).queue('many');
     const items = [0, 1, 2].map((i) => ({ path: ['ns', 'repo', `e${i}`], body: { i } }));
     await expect(

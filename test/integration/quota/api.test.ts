@@ -57,7 +57,10 @@ test('set a quota, push, read quota_report, Warning 50 % notifies, Reject 80 % r
     expect((await api.call('POST', `/organization/testorg/quota/${quota.id}/limit`, { type: 'Warning', threshold_percent: 50 })).status).toBe(201);
     expect((await api.call('POST', `/organization/testorg/quota/${quota.id}/limit`, { type: 'Warning', threshold_percent: 50 })).body.detail).toBe('Quota limit already exists');
     const [withLimits] = await api.ok('GET', '/organization/testorg/quota');
-    expect(withLimits.limits.map((l: { type: string; limit_percent: number }) => [l.type, l.limit_percent])).toEqual([['Warning', 50], ['Reject', 80]]);
+    expect(withLimits.limits.map((l: { type: string; limit_percent: number }) => [l.type, l.limit_percent])).toEqual([
+      ['Warning', 50],
+      ['Reject', 80],
+    ]);
 
     // Over Warning (about 77 %): the push goes through and the org's admins are notified.
     await v2.pushImage('testorg/ubuntu', '20.04', makeImage([randomBlob(2.5 * MiB)]));

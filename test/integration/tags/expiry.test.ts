@@ -18,7 +18,10 @@ test('an image labelled quay.expires-after=5s expires 5 s after its push; 2h giv
   try {
     const sb = clientSandbox('expiry');
     const repo = `${reg.hostPort}/admin/expiring`;
-    for (const [tag, after] of [['soon', '5s'], ['later', '2h']]) {
+    for (const [tag, after] of [
+      ['soon', '5s'],
+      ['later', '2h'],
+    ]) {
       const ctx = join(sb.dir, tag);
       mkdirSync(ctx);
       writeFileSync(join(ctx, 'f.txt'), `expires after ${after}\n`);
@@ -34,7 +37,7 @@ test('an image labelled quay.expires-after=5s expires 5 s after its push; 2h giv
     const doneAt = Date.now();
     expect((await get('soon')).status).toBe(200);
 
-    const rows = (await db.query<{ name: string; end_ms: string; expiry_state: string }>("SELECT name, end_ms, expiry_state FROM tag ORDER BY name")).rows;
+    const rows = (await db.query<{ name: string; end_ms: string; expiry_state: string }>('SELECT name, end_ms, expiry_state FROM tag ORDER BY name')).rows;
     const later = rows.find((r) => r.name === 'later')!;
     expect(Number(later.end_ms)).toBeGreaterThanOrEqual(pushedAt + 2 * 3600_000);
     expect(Number(later.end_ms)).toBeLessThanOrEqual(doneAt + 2 * 3600_000);
@@ -42,9 +45,11 @@ test('an image labelled quay.expires-after=5s expires 5 s after its push; 2h giv
     expect(soon.expiry_state).toBe('scheduled');
 
     // The labels of the image config are the manifest's labels.
-    const labels = (await db.query<{ key: string; value: string; source_type: string }>(
-      `SELECT l.key, l.value, l.source_type FROM manifest_label l JOIN tag t ON t.manifest_id = l.manifest_id WHERE t.name = 'soon' AND l.key IN ('org.example.team', 'quay.expires-after') ORDER BY l.key`,
-    )).rows;
+    const labels = (
+      await db.query<{ key: string; value: string; source_type: string }>(
+        `SELECT l.key, l.value, l.source_type FROM manifest_label l JOIN tag t ON t.manifest_id = l.manifest_id WHERE t.name = 'soon' AND l.key IN ('org.example.team', 'quay.expires-after') ORDER BY l.key`,
+      )
+    ).rows;
     expect(labels).toEqual([
       { key: 'org.example.team', value: 'builds', source_type: 'manifest' },
       { key: 'quay.expires-after', value: '5s', source_type: 'manifest' },

@@ -80,7 +80,17 @@ test('manifest layers come from the image config history: commands, authors, dat
   await v2.pushImage('admin/layers', 'v1', img);
   const m = await api.ok('GET', `/repository/admin/layers/manifest/${img.digest}`);
   expect(m.layers).toEqual([
-    { index: 0, compressed_size: 300, is_remote: false, urls: null, command: ['/bin/sh -c #(nop) ADD file:0a1b in / '], comment: null, author: null, blob_digest: base.digest, created_datetime: 'Tue, 02 Jan 2024 03:04:05 -0000' },
+    {
+      index: 0,
+      compressed_size: 300,
+      is_remote: false,
+      urls: null,
+      command: ['/bin/sh -c #(nop) ADD file:0a1b in / '],
+      comment: null,
+      author: null,
+      blob_digest: base.digest,
+      created_datetime: 'Tue, 02 Jan 2024 03:04:05 -0000',
+    },
     {
       index: 1,
       compressed_size: 32,
@@ -92,7 +102,17 @@ test('manifest layers come from the image config history: commands, authors, dat
       blob_digest: 'sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4',
       created_datetime: 'Tue, 02 Jan 2024 03:04:06 -0000',
     },
-    { index: 2, compressed_size: 200, is_remote: false, urls: null, command: ['/bin/sh -c make install'], comment: 'buildkit', author: 'builder@example.com', blob_digest: top.digest, created_datetime: 'Tue, 02 Jan 2024 03:04:07 -0000' },
+    {
+      index: 2,
+      compressed_size: 200,
+      is_remote: false,
+      urls: null,
+      command: ['/bin/sh -c make install'],
+      comment: 'buildkit',
+      author: 'builder@example.com',
+      blob_digest: top.digest,
+      created_datetime: 'Tue, 02 Jan 2024 03:04:07 -0000',
+    },
   ]);
 
   // Without history, one entry per layer; the last one is described by the config itself.

@@ -124,7 +124,9 @@ export class TestCluster {
         apiVersion: 'v1',
         kind: 'Config',
         clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') } }],
-        users: [{ name: 'admin', user: { 'client-certificate-data': Buffer.from(admin.certPem).toString('base64'), 'client-key-data': Buffer.from(admin.keyPem).toString('base64') } }],
+        users: [
+          { name: 'admin', user: { 'client-certificate-data': Buffer.from(admin.certPem).toString('base64'), 'client-key-data': Buffer.from(admin.keyPem).toString('base64') } },
+        ],
         contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin', namespace: 'default' } }],
         'current-context': 'test',
       }),
@@ -177,14 +179,15 @@ export class TestCluster {
       await until('the default namespace', async () => ((await core.readNamespace({ name: 'default' })) ? true : undefined), 30_000);
       if (opts.crds !== false) await cluster.installCrds(join(ROOT, 'crds'));
       const extra = readdirSync(join(SOURCE_DIR, 'crds')).filter(
-        (f) =>
-          (opts.openshift && f.startsWith('openshift-')) ||
-          (opts.objectBuckets && f.startsWith('objectbucket')) ||
-          (opts.monitoring && f.startsWith('monitoring-')),
+        (f) => (opts.openshift && f.startsWith('openshift-')) || (opts.objectBuckets && f.startsWith('objectbucket')) || (opts.monitoring && f.startsWith('monitoring-')),
       );
       for (const f of extra) await cluster.installCrdFile(join(SOURCE_DIR, 'crds', f));
       if (opts.openshift) {
-        await cluster.objects.send('POST', { apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: OPENSHIFT_APPS_DOMAIN } } as KubernetesObject, {});
+        await cluster.objects.send(
+          'POST',
+          { apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: OPENSHIFT_APPS_DOMAIN } } as KubernetesObject,
+          {},
+        );
         // Where the console reads dashboards from.
         await cluster.createNamespace('openshift-config-managed');
       }

@@ -48,7 +48,14 @@ function deploymentStatus(d: V1Deployment): Record<string, unknown> {
 function deploymentSettled(d: V1Deployment): boolean {
   const s = d.status;
   const replicas = d.spec?.replicas ?? 1;
-  return !!s && s.observedGeneration === d.metadata?.generation && s.availableReplicas === replicas && s.updatedReplicas === replicas && s.replicas === replicas && (s.conditions ?? []).some((c) => c.type === 'Available');
+  return (
+    !!s &&
+    s.observedGeneration === d.metadata?.generation &&
+    s.availableReplicas === replicas &&
+    s.updatedReplicas === replicas &&
+    s.replicas === replicas &&
+    (s.conditions ?? []).some((c) => c.type === 'Available')
+  );
 }
 
 export async function completeJob(kc: KubeConfig, namespace: string, name: string): Promise<void> {
@@ -158,10 +165,12 @@ export async function bindBucket(
     namespace,
     body: { metadata: { name }, data: { BUCKET_HOST: b.host, BUCKET_PORT: String(b.port), BUCKET_NAME: b.bucket } },
   });
-  await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus(
-    { group: 'objectbucket.io', version: 'v1alpha1', namespace, plural: 'objectbucketclaims', name, body: { status: { phase: 'Bound' } } },
-    mergePatch,
-  );
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .patchNamespacedCustomObjectStatus(
+      { group: 'objectbucket.io', version: 'v1alpha1', namespace, plural: 'objectbucketclaims', name, body: { status: { phase: 'Bound' } } },
+      mergePatch,
+    );
 }
 
 /**
@@ -186,7 +195,8 @@ export class FakeControllers {
       // Pods of a claim that is not bound are not scheduled: wait a while for the volume controller.
       const claims = (d.spec?.template?.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []));
       const core = this.kc.makeApiClient(CoreV1Api);
-      const bound = async (claim: string) => (await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: d.metadata!.namespace! }).catch(() => undefined))?.status?.phase === 'Bound';
+      const bound = async (claim: string) =>
+        (await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: d.metadata!.namespace! }).catch(() => undefined))?.status?.phase === 'Bound';
       for (let waited = 0; !(await Promise.all(claims.map(bound))).every(Boolean); waited += 250) {
         if (waited > 15_000 || this.stopped) return;
         await new Promise((r) => setTimeout(r, 250));

@@ -40,7 +40,11 @@ export const QUAY_BASE_CONFIG = {
 export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] {
   const n = (s: string) => `${q.name}-${s}`;
   const owner = [{ apiVersion: 'quay.redhat.com/v1', kind: 'QuayRegistry', name: q.name, uid: q.uid }];
-  const common = { 'quay-registry-hostname': q.hostname, 'quay-buildmanager-hostname': '', 'quay-operator-service-endpoint': 'http://quay-operator.openshift-operators.svc.cluster.local:7071' };
+  const common = {
+    'quay-registry-hostname': q.hostname,
+    'quay-buildmanager-hostname': '',
+    'quay-operator-service-endpoint': 'http://quay-operator.openshift-operators.svc.cluster.local:7071',
+  };
   const meta = (name: string, component: string, kind: string, base = false) => ({
     name: n(name),
     namespace: q.namespace,
@@ -60,7 +64,10 @@ export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] 
   const spread = (component: string) => ({
     podAntiAffinity: {
       preferredDuringSchedulingIgnoredDuringExecution: [
-        { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'quay-component', operator: 'In', values: [component] }] }, topologyKey: 'kubernetes.io/hostname' } },
+        {
+          weight: 100,
+          podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'quay-component', operator: 'In', values: [component] }] }, topologyKey: 'kubernetes.io/hostname' },
+        },
       ],
     },
   });
@@ -71,14 +78,25 @@ export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] 
     spec: {
       ...extra,
       selector: { matchLabels: selector(podComponent, base) },
-      template: { metadata: { labels: selector(podComponent, base), annotations: { 'quay-managed-fieldgroups': 'SecurityScanner,Database,Redis,DistributedStorage,HostSettings,RepoMirror', ...common } }, spec: pod },
+      template: {
+        metadata: {
+          labels: selector(podComponent, base),
+          annotations: { 'quay-managed-fieldgroups': 'SecurityScanner,Database,Redis,DistributedStorage,HostSettings,RepoMirror', ...common },
+        },
+        spec: pod,
+      },
     },
   });
   const quayImage = 'quay.io/projectquay/quay:v3.12.0';
   const configSecret = n('quay-config-secret-7f8dk2m9bb');
   const quayVolumes = [
     { name: 'config', projected: { sources: [{ secret: { name: configSecret } }, { secret: { name: n('quay-config-tls-6t2bmf5k8h') } }] } },
-    { name: 'extra-ca-certs', projected: { sources: [{ configMap: { name: n('cluster-service-ca') } }, { configMap: { name: n('cluster-trusted-ca') } }, { secret: { name: n('extra-ca-certs-9d7f6bm2h4') } }] } },
+    {
+      name: 'extra-ca-certs',
+      projected: {
+        sources: [{ configMap: { name: n('cluster-service-ca') } }, { configMap: { name: n('cluster-trusted-ca') } }, { secret: { name: n('extra-ca-certs-9d7f6bm2h4') } }],
+      },
+    },
     { name: 'postgres-certs', projected: { sources: [{ secret: { name: 'postgresql-ca', optional: true } }, { secret: { name: 'postgresql-client-certs', optional: true } }] } },
     { name: 'postgres-certs-store', emptyDir: { sizeLimit: '5Mi' } },
   ];
@@ -126,13 +144,30 @@ export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] 
     apiVersion: 'route.openshift.io/v1',
     kind: 'Route',
     metadata: { ...meta(name, component, 'route'), annotations: { ...meta(name, component, 'route').annotations, 'haproxy.router.openshift.io/timeout': '30m' } },
-    spec: { ...(host ? { host } : {}), to: { kind: 'Service', name: n('quay-app') }, port: { targetPort: port }, tls: { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' } },
+    spec: {
+      ...(host ? { host } : {}),
+      to: { kind: 'Service', name: n('quay-app') },
+      port: { targetPort: port },
+      tls: { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' },
+    },
   });
   return [
     secret('quay-registry-managed-secret-keys', 'quay-app', 'quay', q.keys),
-    secret('quay-config-secret-7f8dk2m9bb', 'quay-app', 'quay', {
-      'config.yaml': yaml.dump({ ...QUAY_BASE_CONFIG, SERVER_HOSTNAME: q.hostname, DB_URI: q.keys.DB_URI, SECRET_KEY: q.keys.SECRET_KEY, DATABASE_SECRET_KEY: q.keys.DATABASE_SECRET_KEY }),
-    }, true),
+    secret(
+      'quay-config-secret-7f8dk2m9bb',
+      'quay-app',
+      'quay',
+      {
+        'config.yaml': yaml.dump({
+          ...QUAY_BASE_CONFIG,
+          SERVER_HOSTNAME: q.hostname,
+          DB_URI: q.keys.DB_URI,
+          SECRET_KEY: q.keys.SECRET_KEY,
+          DATABASE_SECRET_KEY: q.keys.DATABASE_SECRET_KEY,
+        }),
+      },
+      true,
+    ),
     secret('quay-config-tls-6t2bmf5k8h', 'quay-app', 'quay', {}, true),
     secret('extra-ca-certs-9d7f6bm2h4', 'quay-app', 'quay', {}, true),
     secret('quay-proxy-config-2k8h5d7g9f', 'quay-app', 'quay', { HTTP_PROXY: '', HTTPS_PROXY: '', NO_PROXY: q.hostname }, true),
@@ -149,8 +184,23 @@ export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] 
       'database-root-password': q.keys.CLAIR_DB_ROOT_PW,
     }),
     secret('clair-config-secret', 'clair-app', 'clair', { 'config.yaml': 'http_listen_addr: :8080\n' }),
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...meta('cluster-service-ca', 'quay-app', 'quay', true), annotations: { ...meta('cluster-service-ca', 'quay', 'quay').annotations, 'service.beta.openshift.io/inject-cabundle': 'true' } } },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...meta('cluster-trusted-ca', 'quay-app', 'quay', true), labels: { ...meta('cluster-trusted-ca', 'quay-app', 'quay', true).labels, 'config.openshift.io/inject-trusted-cabundle': 'true' } }, data: { 'ca-bundle.crt': '' } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        ...meta('cluster-service-ca', 'quay-app', 'quay', true),
+        annotations: { ...meta('cluster-service-ca', 'quay', 'quay').annotations, 'service.beta.openshift.io/inject-cabundle': 'true' },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        ...meta('cluster-trusted-ca', 'quay-app', 'quay', true),
+        labels: { ...meta('cluster-trusted-ca', 'quay-app', 'quay', true).labels, 'config.openshift.io/inject-trusted-cabundle': 'true' },
+      },
+      data: { 'ca-bundle.crt': '' },
+    },
     sa('quay-app', 'quay', 'quay', true),
     sa('quay-database', 'postgres', 'postgres'),
     sa('clair-app', 'clair-app', 'clair'),
@@ -158,49 +208,111 @@ export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] 
     sa('quay-redis', 'redis', 'redis'),
     pvc('quay-postgres-13', 'postgres', 'postgres'),
     pvc('clair-postgres-15', 'clair-postgres', 'clairpostgres'),
-    service('quay-app', 'quay', 'quay', [
-      { name: 'https', port: 443, targetPort: 8443 },
-      { name: 'http', port: 80, targetPort: 8080 },
-      { name: 'jwtproxy', port: 8081, targetPort: 8081 },
-      { name: 'grpc', port: 55443, targetPort: 55443 },
-    ], true),
+    service(
+      'quay-app',
+      'quay',
+      'quay',
+      [
+        { name: 'https', port: 443, targetPort: 8443 },
+        { name: 'http', port: 80, targetPort: 8080 },
+        { name: 'jwtproxy', port: 8081, targetPort: 8081 },
+        { name: 'grpc', port: 55443, targetPort: 55443 },
+      ],
+      true,
+    ),
     service('quay-database', 'postgres', 'postgres', [{ port: 5432, targetPort: 5432 }]),
-    service('clair-app', 'clair-app', 'clair', [{ name: 'clair-http', port: 80, targetPort: 8080 }, { name: 'clair-introspection', port: 8089, targetPort: 8089 }]),
+    service('clair-app', 'clair-app', 'clair', [
+      { name: 'clair-http', port: 80, targetPort: 8080 },
+      { name: 'clair-introspection', port: 8089, targetPort: 8089 },
+    ]),
     service('clair-postgres', 'clair-postgres', 'clairpostgres', [{ port: 5432, targetPort: 5432 }]),
     service('quay-redis', 'redis', 'redis', [{ port: 6379, targetPort: 6379 }]),
-    deployment('quay-app', 'quay', 'quay-app', 'quay', {
-      serviceAccountName: n('quay-app'),
-      volumes: quayVolumes,
-      affinity: spread('quay-app'),
-      containers: [{ name: 'quay-app', image: quayImage, args: ['registry-nomigrate'], env: quayEnv, ports: [8443, 8080, 8081, 9091, 55443].map((containerPort) => ({ containerPort, protocol: 'TCP' })) }],
-    }, {}, true),
-    deployment('quay-mirror', 'quay-mirror', 'quay-mirror', 'mirror', {
-      serviceAccountName: n('quay-app'),
-      volumes: quayVolumes,
-      affinity: spread('quay-mirror'),
-      initContainers: [{ name: 'quay-mirror-init', image: quayImage, command: ['sh', '-c', 'true'] }],
-      containers: [{ name: 'quay-mirror', image: quayImage, args: ['repomirror-nomigrate'], env: [...quayEnv, { name: 'ENSURE_NO_MIGRATION', value: 'true' }] }],
-    }, { strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } }),
-    deployment('quay-database', 'postgres', 'postgres', 'postgres', {
-      serviceAccountName: n('quay-database'),
-      volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: n('quay-postgres-13') } }],
-      containers: [pgContainer('postgres', 'quay.io/sclorg/postgresql-13-c9s:latest', n('postgres-config-secret'))],
-    }, { replicas: 1, strategy: { type: 'Recreate' } }),
-    deployment('clair-postgres', 'clair-postgres', 'clair-postgres', 'clair-postgres', {
-      serviceAccountName: n('clair-postgres'),
-      volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: n('clair-postgres-15') } }],
-      containers: [pgContainer('clair-postgres', 'quay.io/sclorg/postgresql-15-c9s:latest', n('clairpostgres-config-secret'))],
-    }, { replicas: 1, strategy: { type: 'Recreate' } }),
+    deployment(
+      'quay-app',
+      'quay',
+      'quay-app',
+      'quay',
+      {
+        serviceAccountName: n('quay-app'),
+        volumes: quayVolumes,
+        affinity: spread('quay-app'),
+        containers: [
+          {
+            name: 'quay-app',
+            image: quayImage,
+            args: ['registry-nomigrate'],
+            env: quayEnv,
+            ports: [8443, 8080, 8081, 9091, 55443].map((containerPort) => ({ containerPort, protocol: 'TCP' })),
+          },
+        ],
+      },
+      {},
+      true,
+    ),
+    deployment(
+      'quay-mirror',
+      'quay-mirror',
+      'quay-mirror',
+      'mirror',
+      {
+        serviceAccountName: n('quay-app'),
+        volumes: quayVolumes,
+        affinity: spread('quay-mirror'),
+        initContainers: [{ name: 'quay-mirror-init', image: quayImage, command: ['sh', '-c', 'true'] }],
+        containers: [{ name: 'quay-mirror', image: quayImage, args: ['repomirror-nomigrate'], env: [...quayEnv, { name: 'ENSURE_NO_MIGRATION', value: 'true' }] }],
+      },
+      { strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } },
+    ),
+    deployment(
+      'quay-database',
+      'postgres',
+      'postgres',
+      'postgres',
+      {
+        serviceAccountName: n('quay-database'),
+        volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: n('quay-postgres-13') } }],
+        containers: [pgContainer('postgres', 'quay.io/sclorg/postgresql-13-c9s:latest', n('postgres-config-secret'))],
+      },
+      { replicas: 1, strategy: { type: 'Recreate' } },
+    ),
+    deployment(
+      'clair-postgres',
+      'clair-postgres',
+      'clair-postgres',
+      'clair-postgres',
+      {
+        serviceAccountName: n('clair-postgres'),
+        volumes: [{ name: 'postgres-data', persistentVolumeClaim: { claimName: n('clair-postgres-15') } }],
+        containers: [pgContainer('clair-postgres', 'quay.io/sclorg/postgresql-15-c9s:latest', n('clairpostgres-config-secret'))],
+      },
+      { replicas: 1, strategy: { type: 'Recreate' } },
+    ),
     deployment('clair-app', 'clair-app', 'clair-app', 'clair', {
       serviceAccountName: n('clair-app'),
       affinity: spread('clair-app'),
       volumes: [{ name: 'config', secret: { secretName: n('clair-config-secret') } }],
-      containers: [{ name: 'clair-app', image: 'quay.io/projectquay/clair:4.8.0', env: [{ name: 'CLAIR_CONF', value: '/clair/config.yaml' }, { name: 'CLAIR_MODE', value: 'combo' }] }],
+      containers: [
+        {
+          name: 'clair-app',
+          image: 'quay.io/projectquay/clair:4.8.0',
+          env: [
+            { name: 'CLAIR_CONF', value: '/clair/config.yaml' },
+            { name: 'CLAIR_MODE', value: 'combo' },
+          ],
+        },
+      ],
     }),
-    deployment('quay-redis', 'redis', 'redis', 'redis', {
-      serviceAccountName: n('quay-redis'),
-      containers: [{ name: 'redis-master', image: 'quay.io/sclorg/redis-7-c9s:latest', ports: [{ containerPort: 6379, protocol: 'TCP' }] }],
-    }, { replicas: 1 }),
+    deployment(
+      'quay-redis',
+      'redis',
+      'redis',
+      'redis',
+      {
+        serviceAccountName: n('quay-redis'),
+        containers: [{ name: 'redis-master', image: 'quay.io/sclorg/redis-7-c9s:latest', ports: [{ containerPort: 6379, protocol: 'TCP' }] }],
+      },
+      { replicas: 1 },
+    ),
     hpa('quay-app', 2, 20),
     hpa('clair-app', 2, 10),
     hpa('quay-mirror', 2, 20),
@@ -219,7 +331,12 @@ export function quayOperatorObjects(q: QuayOperatorInstall): KubernetesObject[] 
       spec: {
         template: {
           metadata: { labels: { 'quay-operator/quayregistry': q.name, 'quay-component': 'quay-app-upgrade' } },
-          spec: { restartPolicy: 'OnFailure', serviceAccountName: n('quay-app'), volumes: quayVolumes, containers: [{ name: 'quay-app-upgrade', image: quayImage, args: ['migrate', 'head'], env: quayEnv }] },
+          spec: {
+            restartPolicy: 'OnFailure',
+            serviceAccountName: n('quay-app'),
+            volumes: quayVolumes,
+            containers: [{ name: 'quay-app-upgrade', image: quayImage, args: ['migrate', 'head'], env: quayEnv }],
+          },
         },
       },
     },

@@ -33,7 +33,11 @@ beforeAll(async () => {
   await namespaces.createUser({ name: 'root', password: 'root-password', email: null });
   mine = (await repos.create(alice.id, 'mine', { visibility: 'private' })).repo;
   other = (await repos.create(alice.id, 'other', { visibility: 'private' })).repo;
-  await db.query(`INSERT INTO access_token (repository_id, role, kind, token_name, token_hash) VALUES ($1, 'write', 'build-worker', $2, $3)`, [mine.id, 'N'.repeat(32), hashToken('S'.repeat(32))]);
+  await db.query(`INSERT INTO access_token (repository_id, role, kind, token_name, token_hash) VALUES ($1, 'write', 'build-worker', $2, $3)`, [
+    mine.id,
+    'N'.repeat(32),
+    hashToken('S'.repeat(32)),
+  ]);
 });
 
 afterAll(async () => {

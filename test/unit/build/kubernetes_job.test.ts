@@ -7,7 +7,7 @@ const config = { ...defaultConfig(), SERVER_HOSTNAME: 'quay.example.com' };
 const settings = { buildmanHostname: 'builder.example.com:443' } as BuildManagerSettings;
 const start = { buildUuid: '3f1c6f7e-9a3b-4a55-9a39-0d7c2b1f8a11', registrationJwt: 'jwt.reg.token', namespace: 'acme' };
 const now = new Date('2026-12-05T09:41:00Z');
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 test('kubernetesPodman, basic distribution: the table of the reference', () => {
   const job = renderJob({ EXECUTOR: 'kubernetesPodman', BUILDER_NAMESPACE: 'builders', CA_CERT: 'PEM' }, { config, settings, manager: 'mgr-1' }, start, now) as Obj;
@@ -49,7 +49,15 @@ test('kubernetesPodman, basic distribution: the table of the reference', () => {
 
 test('openshift: cpu/limits, no token automount, the builder service account, no service links, node selector; DEBUG keeps the Job', () => {
   const job = renderJob(
-    { EXECUTOR: 'kubernetesPodman', KUBERNETES_DISTRIBUTION: 'openshift', SERVICE_ACCOUNT_NAME: 'quay-builder', NODE_SELECTOR_LABEL_KEY: 'role', NODE_SELECTOR_LABEL_VALUE: 'builds', MAXIMUM_JOB_TIME: 600, DEBUG: true },
+    {
+      EXECUTOR: 'kubernetesPodman',
+      KUBERNETES_DISTRIBUTION: 'openshift',
+      SERVICE_ACCOUNT_NAME: 'quay-builder',
+      NODE_SELECTOR_LABEL_KEY: 'role',
+      NODE_SELECTOR_LABEL_VALUE: 'builds',
+      MAXIMUM_JOB_TIME: 600,
+      DEBUG: true,
+    },
     { config, settings, manager: 'm' },
     start,
     now,
@@ -63,7 +71,12 @@ test('openshift: cpu/limits, no token automount, the builder service account, no
 });
 
 test('kubernetes (VM): privileged QEMU pod with the Ignition config carrying TOKEN and SERVER', () => {
-  const job = renderJob({ EXECUTOR: 'kubernetes', WORKER_IMAGE: 'quay.io/x/worker', WORKER_TAG: 'v1' }, { config, settings: { buildmanHostname: 'quay.example.com' } as BuildManagerSettings, manager: 'm' }, start, now) as Obj;
+  const job = renderJob(
+    { EXECUTOR: 'kubernetes', WORKER_IMAGE: 'quay.io/x/worker', WORKER_TAG: 'v1' },
+    { config, settings: { buildmanHostname: 'quay.example.com' } as BuildManagerSettings, manager: 'm' },
+    start,
+    now,
+  ) as Obj;
   const c = job.spec.template.spec.containers[0];
   expect(c.image).toBe('quay.io/quay/quay-builder-qemu-fedoracoreos:stable');
   expect(c.securityContext).toEqual({ privileged: true });

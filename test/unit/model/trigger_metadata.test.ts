@@ -107,7 +107,12 @@ describe('Bitbucket push payloads', () => {
       commit: '709d658dc5b6d6afcd46049c2f332ee3f515a67d',
       ref: 'refs/tags/v2.1.0',
       git_url: 'git@bitbucket.org:teamsinspace/docker-app.git',
-      commit_info: { url: '', message: 'Release 2.1.0', date: '2024-02-12T08:00:00+00:00', committer: { username: 'CI Robot', avatar_url: 'https://avatar-management.example/ci.png' } },
+      commit_info: {
+        url: '',
+        message: 'Release 2.1.0',
+        date: '2024-02-12T08:00:00+00:00',
+        committer: { username: 'CI Robot', avatar_url: 'https://avatar-management.example/ci.png' },
+      },
     });
     expect(() => bitbucketMetadata(fixture('bitbucket_deleted'))).toThrow(SkipRequest);
   });
@@ -144,7 +149,10 @@ describe('custom git payloads', () => {
     ['bad ref', { commit: 'abcdef1', ref: 'heads/x', default_branch: 'x' }],
     ['no default branch', { commit: 'abcdef1', ref: 'refs/heads/x' }],
     ['commit_info without date', { commit: 'abcdef1', ref: 'refs/heads/x', default_branch: 'x', commit_info: { url: 'u', message: 'm' } }],
-    ['author without avatar', { commit: 'abcdef1', ref: 'refs/heads/x', default_branch: 'x', commit_info: { url: 'u', message: 'm', date: 'd', author: { username: 'a', url: 'u' } } }],
+    [
+      'author without avatar',
+      { commit: 'abcdef1', ref: 'refs/heads/x', default_branch: 'x', commit_info: { url: 'u', message: 'm', date: 'd', author: { username: 'a', url: 'u' } } },
+    ],
     ['a list', [1, 2]],
     ['a string', 'commit'],
   ])('invalid custom payload: %s', (_name, body) => {
@@ -202,12 +210,27 @@ describe('tag naming', () => {
       { tag_templates: ['${commit_info.short_sha}', 'author-${commit_info.author.username}'], default_tag_from_ref: true, latest_for_default_branch: true },
       ['author-someguy', 'helloth', 'latest', 'somebranch'],
     ],
-    ['parsed_ref.branch and commit_info.date templates', onDefault, { tag_templates: ['${parsed_ref.branch}-${commit_info.date}'], default_tag_from_ref: false, latest_for_default_branch: false }, ['somebranch-2024-01-05']],
-    ['a template naming a missing value is dropped', onDefault, { tag_templates: ['${parsed_ref.tag}', 'x-${commit_info.committer.username}'], default_tag_from_ref: false, latest_for_default_branch: false }, ['helloth']],
+    [
+      'parsed_ref.branch and commit_info.date templates',
+      onDefault,
+      { tag_templates: ['${parsed_ref.branch}-${commit_info.date}'], default_tag_from_ref: false, latest_for_default_branch: false },
+      ['somebranch-2024-01-05'],
+    ],
+    [
+      'a template naming a missing value is dropped',
+      onDefault,
+      { tag_templates: ['${parsed_ref.tag}', 'x-${commit_info.committer.username}'], default_tag_from_ref: false, latest_for_default_branch: false },
+      ['helloth'],
+    ],
     ['parsed_ref.tag on a tag ref', { ...base, ref: 'refs/tags/v2' }, { tag_templates: ['release-${parsed_ref.tag}'], default_tag_from_ref: false }, ['release-v2']],
     ['${commit} and ${ref} (sanitized)', { ...base, ref: 'refs/heads/b' }, { tag_templates: ['${ref}'], default_tag_from_ref: false }, ['refs_heads_b']],
     ['a template that does not parse is skipped', { ...base, ref: 'refs/heads/b' }, { tag_templates: ['${[[[}'], default_tag_from_ref: false }, ['helloth']],
-    ['a template expanding to a bad first character is sanitized', { ...base, ref: 'refs/heads/b' }, { tag_templates: ['.${commit_info.short_sha}'], default_tag_from_ref: false }, ['_helloth']],
+    [
+      'a template expanding to a bad first character is sanitized',
+      { ...base, ref: 'refs/heads/b' },
+      { tag_templates: ['.${commit_info.short_sha}'], default_tag_from_ref: false },
+      ['_helloth'],
+    ],
   ])('%s', (_name, metadata, config, expected) => {
     expect(determineTags(metadata, config)).toEqual(expected);
   });

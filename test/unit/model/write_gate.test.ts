@@ -36,7 +36,8 @@ beforeAll(async () => {
   // The mirroring feature's lookup: here a table of this test, as the feature keeps its own configuration.
   await db.query('CREATE TABLE test_mirror (repository_id BIGINT PRIMARY KEY, robot_id BIGINT NOT NULL)');
   t = await createTenancy(db, config, namespaces, repos, new UsageLogs(db, () => undefined), {
-    mirrorRobot: async (id, q) => (await q.query<{ robot_id: string }>('SELECT robot_id FROM test_mirror WHERE repository_id = $1', [id])).rows.map((r) => Number(r.robot_id))[0] ?? null,
+    mirrorRobot: async (id, q) =>
+      (await q.query<{ robot_id: string }>('SELECT robot_id FROM test_mirror WHERE repository_id = $1', [id])).rows.map((r) => Number(r.robot_id))[0] ?? null,
   });
   const user = await namespaces.createUser({ name: 'owner', password: 'owner-password', email: null });
   owner = { kind: 'user', id: user.id, name: 'owner', superuser: false };
@@ -107,7 +108,7 @@ test('MIRROR: only the robot the mirror configuration names may push, and only o
   await setState('NORMAL');
 });
 
-test('the repository state column accepts only Quay\'s states', async () => {
+test("the repository state column accepts only Quay's states", async () => {
   await expect(db.query("UPDATE repository SET state = 'BROKEN' WHERE id = $1", [repo.id])).rejects.toThrow(/repository_state_known/);
 });
 

@@ -5,8 +5,7 @@ import { componentMap, fillComponents } from '../../../operator/spec.js';
 import { context, OPENSHIFT } from './fixtures.js';
 import type { KubeObject } from '../../../operator/types.js';
 
-const decode = (o: KubeObject) =>
-  Object.fromEntries(Object.entries(o.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+const decode = (o: KubeObject) => Object.fromEntries(Object.entries(o.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
 
 describe('generated secrets', () => {
   const components = componentMap(fillComponents([], OPENSHIFT, {}).components);

@@ -27,13 +27,27 @@ describe('component renderers', () => {
     }
     const names = objs.map((o) => `${o.kind}/${o.metadata.name}`);
     for (const n of [
-      'Deployment/reg-quay-app', 'Service/reg-quay-app', 'ServiceAccount/reg-quay-app',
-      'Deployment/reg-quay-database', 'PersistentVolumeClaim/reg-quay-postgres-13', 'Secret/reg-postgres-config-secret',
-      'Deployment/reg-clair-app', 'Secret/reg-clair-config-secret', 'Deployment/reg-clair-postgres', 'PersistentVolumeClaim/reg-clair-postgres-15',
-      'Deployment/reg-quay-redis', 'Deployment/reg-quay-mirror', 'HorizontalPodAutoscaler/reg-quay-app', 'HorizontalPodAutoscaler/reg-clair-app',
-      'ObjectBucketClaim/reg-quay-datastore', 'Route/reg-quay', 'Route/reg-quay-builder', 'ServiceMonitor/reg-quay-metrics-monitor',
+      'Deployment/reg-quay-app',
+      'Service/reg-quay-app',
+      'ServiceAccount/reg-quay-app',
+      'Deployment/reg-quay-database',
+      'PersistentVolumeClaim/reg-quay-postgres-13',
+      'Secret/reg-postgres-config-secret',
+      'Deployment/reg-clair-app',
+      'Secret/reg-clair-config-secret',
+      'Deployment/reg-clair-postgres',
+      'PersistentVolumeClaim/reg-clair-postgres-15',
+      'Deployment/reg-quay-redis',
+      'Deployment/reg-quay-mirror',
+      'HorizontalPodAutoscaler/reg-quay-app',
+      'HorizontalPodAutoscaler/reg-clair-app',
+      'ObjectBucketClaim/reg-quay-datastore',
+      'Route/reg-quay',
+      'Route/reg-quay-builder',
+      'ServiceMonitor/reg-quay-metrics-monitor',
       'PrometheusRule/reg-quay-prometheus-rules',
-    ]) expect(names).toContain(n);
+    ])
+      expect(names).toContain(n);
   });
 
   test("Quay's container names, selectors, anti-affinity and certificate hash annotation", () => {
@@ -54,7 +68,10 @@ describe('component renderers', () => {
     expect(d('reg-clair-postgres').spec.selector.matchLabels).toEqual({ 'quay-component': 'clair-postgres', 'quay-operator/quayregistry': 'reg' });
     for (const name of ['reg-quay-app', 'reg-quay-mirror']) {
       expect(d(name).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
-        { weight: 100, podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'quay-component', operator: 'In', values: [name.slice(4)] }] }, topologyKey: 'kubernetes.io/hostname' } },
+        {
+          weight: 100,
+          podAffinityTerm: { labelSelector: { matchExpressions: [{ key: 'quay-component', operator: 'In', values: [name.slice(4)] }] }, topologyKey: 'kubernetes.io/hostname' },
+        },
       ]);
     }
     // An affinity override replaces the default wholesale.
@@ -82,7 +99,12 @@ describe('component renderers', () => {
     expect(find(render(ctx), 'Deployment', 'reg-quay-app').spec.replicas).toBeUndefined();
     ctx = context({ components: [{ kind: 'horizontalpodautoscaler', managed: false }] });
     expect(find(render(ctx), 'Deployment', 'reg-quay-app').spec.replicas).toBe(2);
-    ctx = context({ components: [{ kind: 'horizontalpodautoscaler', managed: false }, { kind: 'quay', managed: true, overrides: { replicas: 5 } }] });
+    ctx = context({
+      components: [
+        { kind: 'horizontalpodautoscaler', managed: false },
+        { kind: 'quay', managed: true, overrides: { replicas: 5 } },
+      ],
+    });
     expect(find(render(ctx), 'Deployment', 'reg-quay-app').spec.replicas).toBe(5);
     ctx.migrating = true;
     expect(find(render(ctx), 'Deployment', 'reg-quay-app').spec.replicas).toBe(0);
@@ -95,7 +117,10 @@ describe('component renderers', () => {
           kind: 'quay',
           managed: true,
           overrides: {
-            env: [{ name: 'DEBUGLOG', value: 'true' }, { name: 'PORT', value: '9000' }],
+            env: [
+              { name: 'DEBUGLOG', value: 'true' },
+              { name: 'PORT', value: '9000' },
+            ],
             labels: { team: 'a', 'quay-component': 'hijack' },
             annotations: { note: 'x' },
             resources: { limits: { memory: '8Gi' } },
@@ -208,7 +233,12 @@ describe('builders', () => {
     fillBuilderConfig(ctx, cfg);
     expect(cfg.BUILDMAN_HOSTNAME).toBe('reg-quay-builder-ns1.apps.example.test:443');
     const [podman, vm] = cfg.BUILD_MANAGER[1].EXECUTORS;
-    expect(podman).toMatchObject({ SERVICE_ACCOUNT_NAME: 'quay-builder', SERVICE_ACCOUNT_TOKEN: 'TOKEN1', K8S_API_SERVER: 'kubernetes.default.svc:443', KUBERNETES_DISTRIBUTION: 'k8s' });
+    expect(podman).toMatchObject({
+      SERVICE_ACCOUNT_NAME: 'quay-builder',
+      SERVICE_ACCOUNT_TOKEN: 'TOKEN1',
+      K8S_API_SERVER: 'kubernetes.default.svc:443',
+      KUBERNETES_DISTRIBUTION: 'k8s',
+    });
     expect(vm).toMatchObject({ SERVICE_ACCOUNT_TOKEN: 'TOKEN2', K8S_API_SERVER: 'api.other:6443' });
     expect(vm.K8S_API_TLS_CA).toBeUndefined();
     expect(cfg.BUILD_MANAGER[1].ORCHESTRATOR.REDIS_HOST).toBe('reg-quay-redis');
@@ -220,7 +250,10 @@ describe('OpenShift integrations', () => {
     expect(clusterTlsSettings(undefined).SSL_PROTOCOLS).toEqual(['TLSv1.2', 'TLSv1.3']);
     expect(clusterTlsSettings({ type: 'Old' }).SSL_PROTOCOLS).toEqual(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
     expect(clusterTlsSettings({ type: 'Old' }).SSL_CIPHERS).toContain('DES-CBC3-SHA');
-    expect(clusterTlsSettings({ type: 'Modern' })).toEqual({ SSL_PROTOCOLS: ['TLSv1.3'], SSL_CIPHERS: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] });
+    expect(clusterTlsSettings({ type: 'Modern' })).toEqual({
+      SSL_PROTOCOLS: ['TLSv1.3'],
+      SSL_CIPHERS: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'],
+    });
     expect(clusterTlsSettings({ type: 'Custom', custom: { minTLSVersion: 'VersionTLS11', ciphers: ['ECDHE-RSA-AES128-GCM-SHA256'] } })).toEqual({
       SSL_PROTOCOLS: ['TLSv1.1', 'TLSv1.2', 'TLSv1.3'],
       SSL_CIPHERS: ['ECDHE-RSA-AES128-GCM-SHA256'],
@@ -274,7 +307,11 @@ describe('OpenShift integrations', () => {
     expect(clairPod.containers[0].volumeMounts).toContainEqual({ name: 'cluster-trusted-ca', mountPath: '/etc/pki/ca-trust/extracted/pem', readOnly: true });
     // The console dashboard and the namespace labels, only when the operator watches every namespace.
     const dash = find(objs, 'ConfigMap', 'reg-grafana-dashboard-quay');
-    expect(dash.metadata).toMatchObject({ namespace: 'openshift-config-managed', labels: { 'console.openshift.io/dashboard': 'true' }, annotations: { 'quay.redhat.com/owner': 'ns1/reg' } });
+    expect(dash.metadata).toMatchObject({
+      namespace: 'openshift-config-managed',
+      labels: { 'console.openshift.io/dashboard': 'true' },
+      annotations: { 'quay.redhat.com/owner': 'ns1/reg' },
+    });
     expect(dash.metadata.ownerReferences).toBeUndefined();
     expect(JSON.parse(dash.data['quay.json']).title).toBe('Quay - ns1 - reg');
     expect(find(objs, 'Namespace', 'ns1').metadata.labels).toEqual({ 'openshift.io/cluster-monitoring': 'true', 'quay-operator/managed-label': 'true' });

@@ -7,7 +7,6 @@ import type { Component, Platform } from '../../../operator/types.js';
 export const KUBERNETES: Platform = { routes: false, scc: false, objectBuckets: false, monitoring: false, hpaV2: true, consoleDashboards: false };
 export const OPENSHIFT: Platform = { routes: true, scc: true, objectBuckets: true, monitoring: true, hpaV2: true, consoleDashboards: true };
 
-
 export function context(opts: { platform?: Platform; components?: Component[]; userConfig?: Record<string, unknown>; bundle?: Record<string, string> } = {}): RenderContext {
   const platform = opts.platform ?? KUBERNETES;
   const bundle = opts.bundle ?? {};

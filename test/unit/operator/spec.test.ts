@@ -3,7 +3,13 @@ import { COMPONENT_KINDS, type Component } from '../../../operator/types.js';
 import { KUBERNETES, OPENSHIFT } from './fixtures.js';
 
 const all = (managed: boolean, platform = KUBERNETES): Record<string, Component> =>
-  componentMap(fillComponents(COMPONENT_KINDS.map((kind) => ({ kind, managed })), platform, {}).components);
+  componentMap(
+    fillComponents(
+      COMPONENT_KINDS.map((kind) => ({ kind, managed })),
+      platform,
+      {},
+    ).components,
+  );
 
 describe('spec.components defaults', () => {
   test('an empty spec gets every kind; OBC and monitoring follow the cluster; quay is forced managed', () => {

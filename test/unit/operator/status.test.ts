@@ -44,7 +44,12 @@ describe('status conditions', () => {
   const tlsOk = { status: 'True', reason: 'ComponentReady', message: 'Using cluster wildcard certs' } as const;
 
   test('quay waits for its dependencies, mirror for quay; Available needs all', () => {
-    const ctx = context({ components: [{ kind: 'clair', managed: false }, { kind: 'mirror', managed: true }] });
+    const ctx = context({
+      components: [
+        { kind: 'clair', managed: false },
+        { kind: 'mirror', managed: true },
+      ],
+    });
     const observed: Observed = new Map();
     const tlsDown = tlsHealth(ctx, { bundleName: 'b', bundle: {}, servingSecret: false });
     let h = componentHealth(ctx, observed, tlsDown);
@@ -78,7 +83,10 @@ describe('status conditions', () => {
     const ctx = context();
     const conds = componentConditions(componentHealth(ctx, new Map(), tlsOk));
     const merged = mergeConditions(
-      [{ type: 'RolloutBlocked', status: 'False', reason: 'ComponentsCreationSuccess', message: 'x' }, { type: 'ConfigEditorReady', status: 'True', reason: 'x', message: 'x' }],
+      [
+        { type: 'RolloutBlocked', status: 'False', reason: 'ComponentsCreationSuccess', message: 'x' },
+        { type: 'ConfigEditorReady', status: 'True', reason: 'x', message: 'x' },
+      ],
       [...conds, { type: 'ComponentsCreated', status: 'True', reason: 'ComponentsCreationSuccess', message: 'All registry components created' }],
       't',
       (t) => KNOWN_CONDITIONS.has(t),

@@ -112,7 +112,10 @@ describe('layer reading', () => {
     await expect(readLayer(Readable.from([Buffer.from([0x1f, 0x8b, 0x08, 0, 1, 2, 3, 4, 5, 6])]))).rejects.toThrow(LayerError);
   });
   test('an archive cut right after the last file (no padding, no end blocks) is read; one cut inside a file is not', async () => {
-    const bytes = await tarOf([{ name: 'etc/os-release', data: 'ID=alpine\n' }, { name: 'lib/apk/db/installed', data: 'P:musl\nV:1.2.3-r4\n' }]);
+    const bytes = await tarOf([
+      { name: 'etc/os-release', data: 'ID=alpine\n' },
+      { name: 'lib/apk/db/installed', data: 'P:musl\nV:1.2.3-r4\n' },
+    ]);
     const dataEnd = 512 * 3 + 'P:musl\nV:1.2.3-r4\n'.length;
     const entries = await readLayer(Readable.from([gzipSync(bytes.subarray(0, dataEnd))]));
     expect(entries.map((e) => e.path)).toEqual(['etc/os-release', 'lib/apk/db/installed']);
@@ -139,7 +142,10 @@ describe('layer reading', () => {
     await expect(readLayer(Readable.from([bytes]), { maxUncompressedBytes: 1 << 30, maxKeptBytes: 1 << 20, maxFileBytes: 1024 })).rejects.toThrow(/over the scanner's limit/);
   });
   test('path traversal names never escape the root', async () => {
-    const bytes = await tarOf([{ name: '../../etc/os-release', data: 'ID=evil\n' }, { name: './var/../etc/debian_version', data: '11.6\n' }]);
+    const bytes = await tarOf([
+      { name: '../../etc/os-release', data: 'ID=evil\n' },
+      { name: './var/../etc/debian_version', data: '11.6\n' },
+    ]);
     const entries = await readLayer(Readable.from([bytes]));
     expect(entries.map((e) => e.path)).toEqual(['etc/debian_version']);
   });
@@ -155,7 +161,10 @@ describe('image indexing', () => {
     const app = await tarOf([
       {
         name: 'app/package-lock.json',
-        data: JSON.stringify({ lockfileVersion: 3, packages: { '': { name: 'app' }, 'node_modules/lodash': { version: '4.17.20' }, 'node_modules/a/node_modules/semver': { version: '7.5.1' } } }),
+        data: JSON.stringify({
+          lockfileVersion: 3,
+          packages: { '': { name: 'app' }, 'node_modules/lodash': { version: '4.17.20' }, 'node_modules/a/node_modules/semver': { version: '7.5.1' } },
+        }),
       },
       { name: 'usr/lib/node_modules/npm/node_modules/ms/package.json', data: JSON.stringify({ name: 'ms', version: '2.1.2' }) },
       { name: 'usr/lib/python3/site-packages/requests-2.30.0.dist-info/METADATA', data: 'Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\n\nbody: x\n' },
@@ -181,10 +190,11 @@ describe('image indexing', () => {
 
     const records = await osvRecords();
     const byKey = new Map<string, OsvRecord[]>();
-    for (const r of records) for (const a of r.affected ?? []) {
-      const k = `${a.package!.ecosystem}\0${a.package!.name}`;
-      if (!byKey.get(k)?.includes(r)) byKey.set(k, [...(byKey.get(k) ?? []), r]);
-    }
+    for (const r of records)
+      for (const a of r.affected ?? []) {
+        const k = `${a.package!.ecosystem}\0${a.package!.name}`;
+        if (!byKey.get(k)?.includes(r)) byKey.set(k, [...(byKey.get(k) ?? []), r]);
+      }
     const data = buildSecurityData('sha256:m', report.distribution, report.packages, byKey, (p) => `${p.ecosystem}\0${p.matchName}`);
     const found = data.Layer.Features.flatMap((f) => f.Vulnerabilities.map((v) => `${f.Name} ${v.Name} ${v.FixedBy} ${v.Severity}`)).sort();
     expect(found).toEqual([
@@ -229,7 +239,10 @@ describe('image indexing', () => {
 
   test('apk database with origin packages', async () => {
     const installed = 'C:Q1abc=\nP:libssl3\nV:3.0.7-r2\nA:x86_64\no:openssl\nF:lib\nR:libssl.so.3\n\nP:musl\nV:1.2.3-r4\nA:x86_64\no:musl\n';
-    const l = await tarOf([{ name: 'etc/os-release', data: 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.17.1\n' }, { name: 'lib/apk/db/installed', data: installed }]);
+    const l = await tarOf([
+      { name: 'etc/os-release', data: 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.17.1\n' },
+      { name: 'lib/apk/db/installed', data: installed },
+    ]);
     const report = await indexImage([layer('sha256:a', gzipSync(l))]);
     expect(report.packages.map((p) => [p.ecosystem, p.name, p.matchName, p.version])).toEqual([
       ['Alpine:v3.17', 'libssl3', 'openssl', '3.0.7-r2'],
@@ -283,7 +296,10 @@ describe('image indexing', () => {
 });
 
 describe('OSV matching rules', () => {
-  const rec = (events: object[], extra: object = {}): OsvRecord => ({ id: 'X', affected: [{ package: { ecosystem: 'npm', name: 'p' }, ranges: [{ type: 'SEMVER', events }], ...extra }] });
+  const rec = (events: object[], extra: object = {}): OsvRecord => ({
+    id: 'X',
+    affected: [{ package: { ecosystem: 'npm', name: 'p' }, ranges: [{ type: 'SEMVER', events }], ...extra }],
+  });
   test('introduced/fixed, last_affected, explicit versions, withdrawn', () => {
     expect(matchRecord(rec([{ introduced: '1.0.0' }, { fixed: '1.2.0' }]), 'npm', 'p', '0.9.0')).toBeNull();
     expect(matchRecord(rec([{ introduced: '1.0.0' }, { fixed: '1.2.0' }]), 'npm', 'p', '1.1.0')).toEqual({ fixedBy: '1.2.0' });
@@ -301,7 +317,11 @@ describe('OSV matching rules', () => {
 
 describe('Go build info', () => {
   test('module list text', () => {
-    expect(parseGoBuildInfo('go1.21.3\npath\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.5\th1:x\ndep\tgithub.com/a/b\tv1.0.0\th1:y\n=>\tgithub.com/c/b\tv1.0.1\th1:z\n')).toEqual([
+    expect(
+      parseGoBuildInfo(
+        'go1.21.3\npath\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.5\th1:x\ndep\tgithub.com/a/b\tv1.0.0\th1:y\n=>\tgithub.com/c/b\tv1.0.1\th1:z\n',
+      ),
+    ).toEqual([
       { path: 'stdlib', version: '1.21.3' },
       { path: 'golang.org/x/text', version: 'v0.3.5' },
       { path: 'github.com/c/b', version: 'v1.0.1' },
@@ -315,7 +335,16 @@ describe('Go build info', () => {
     Buffer.from('\xff Go buildinf:', 'latin1').copy(header);
     header[14] = 8;
     header[15] = 2;
-    const body = Buffer.concat([Buffer.from('\x7fELF'), Buffer.alloc(4092), header, varint(8), Buffer.from('go1.20.1'), varint(framed.length), Buffer.from(framed), Buffer.alloc(100)]);
+    const body = Buffer.concat([
+      Buffer.from('\x7fELF'),
+      Buffer.alloc(4092),
+      header,
+      varint(8),
+      Buffer.from('go1.20.1'),
+      varint(framed.length),
+      Buffer.from(framed),
+      Buffer.alloc(100),
+    ]);
     const s = new GoBuildInfoScanner();
     for (let i = 0; i < body.length; i += 7) s.write(body.subarray(i, i + 7));
     expect(parseGoBuildInfo(s.result()!.toString())).toEqual([

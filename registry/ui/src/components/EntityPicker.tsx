@@ -14,7 +14,14 @@ export function entityLabel(e: Entity): string {
   return e.kind === 'team' ? `team ${e.name}` : e.is_robot ? `robot ${e.name}` : `user ${e.name}`;
 }
 
-export default function EntityPicker({ namespace, value, onChange, label = 'User, robot or team', includeTeams = true, id = 'entity' }: {
+export default function EntityPicker({
+  namespace,
+  value,
+  onChange,
+  label = 'User, robot or team',
+  includeTeams = true,
+  id = 'entity',
+}: {
   namespace: string;
   value: Entity | null;
   onChange: (e: Entity | null) => void;

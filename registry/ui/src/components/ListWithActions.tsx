@@ -95,11 +95,7 @@ export default function ListWithActions<T>({ label, query, rowKey, columns, acti
                     {c.cell(row)}
                   </Td>
                 ))}
-                {actions && (
-                  <Td isActionCell>
-                    {items.length > 0 && <ActionsColumn items={items.map((a) => ({ title: a.title, onClick: () => select(a, row) }))} />}
-                  </Td>
-                )}
+                {actions && <Td isActionCell>{items.length > 0 && <ActionsColumn items={items.map((a) => ({ title: a.title, onClick: () => select(a, row) }))} />}</Td>}
               </Tr>
             );
           })}
@@ -114,7 +110,13 @@ export default function ListWithActions<T>({ label, query, rowKey, columns, acti
           <ToolbarContent>
             {filterText && (
               <ToolbarItem>
-                <SearchInput placeholder="Filter by name" aria-label={`Filter ${label.toLowerCase()} by name`} value={filter} onChange={(_e, v) => setFilter(v)} onClear={() => setFilter('')} />
+                <SearchInput
+                  placeholder="Filter by name"
+                  aria-label={`Filter ${label.toLowerCase()} by name`}
+                  value={filter}
+                  onChange={(_e, v) => setFilter(v)}
+                  onClear={() => setFilter('')}
+                />
               </ToolbarItem>
             )}
             {create && (

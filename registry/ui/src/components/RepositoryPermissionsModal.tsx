@@ -79,7 +79,13 @@ export default function RepositoryPermissionsModal({ namespace, entity, permissi
               <Tr key={r.name} data-testid="repo-permission">
                 <Td dataLabel="Repository">{r.name}</Td>
                 <Td dataLabel="Permission">
-                  <RoleSelect id={`perm-${r.name}`} label={`Permission on ${r.name}`} roles={[NONE, 'read', 'write', 'admin']} value={roleOf(r)} onChange={(v) => setChanges({ ...changes, [r.name]: v })} />
+                  <RoleSelect
+                    id={`perm-${r.name}`}
+                    label={`Permission on ${r.name}`}
+                    roles={[NONE, 'read', 'write', 'admin']}
+                    value={roleOf(r)}
+                    onChange={(v) => setChanges({ ...changes, [r.name]: v })}
+                  />
                 </Td>
               </Tr>
             ))}

@@ -24,12 +24,7 @@ export function AlertsProvider({ children }: { children: ReactNode }) {
       {children}
       <AlertGroup isToast isLiveRegion>
         {toasts.map((t) => (
-          <Alert
-            key={t.id}
-            variant={t.variant}
-            title={t.title}
-            actionClose={<AlertActionCloseButton onClose={() => setToasts((all) => all.filter((x) => x.id !== t.id))} />}
-          />
+          <Alert key={t.id} variant={t.variant} title={t.title} actionClose={<AlertActionCloseButton onClose={() => setToasts((all) => all.filter((x) => x.id !== t.id))} />} />
         ))}
       </AlertGroup>
     </Ctx.Provider>

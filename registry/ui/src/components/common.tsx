@@ -99,9 +99,7 @@ export function FormModal({ title, isOpen, onClose, onSubmit, submitLabel, submi
     <Modal variant={variant} isOpen={isOpen} onClose={close} aria-labelledby={`${formId}-title`}>
       <ModalHeader title={title} labelId={`${formId}-title`} />
       <ModalBody>
-        {error && (
-          <Alert variant="danger" isInline title={error} style={{ marginBottom: '1rem' }} data-testid="modal-error" />
-        )}
+        {error && <Alert variant="danger" isInline title={error} style={{ marginBottom: '1rem' }} data-testid="modal-error" />}
         <Form id={formId} onSubmit={submit}>
           {children}
         </Form>
@@ -119,10 +117,33 @@ export function FormModal({ title, isOpen, onClose, onSubmit, submitLabel, submi
 }
 
 /** A destructive action that cannot be undone: the user types the name of what goes away first. */
-export function TypeToConfirmModal({ title, name, isOpen, onClose, onConfirm }: { title: string; name: string; isOpen: boolean; onClose: () => void; onConfirm: () => Promise<unknown> }) {
+export function TypeToConfirmModal({
+  title,
+  name,
+  isOpen,
+  onClose,
+  onConfirm,
+}: {
+  title: string;
+  name: string;
+  isOpen: boolean;
+  onClose: () => void;
+  onConfirm: () => Promise<unknown>;
+}) {
   const [typed, setTyped] = useState('');
   return (
-    <FormModal title={title} isOpen={isOpen} onClose={() => { setTyped(''); onClose(); }} danger submitLabel="Delete" submitDisabled={typed !== name} onSubmit={onConfirm}>
+    <FormModal
+      title={title}
+      isOpen={isOpen}
+      onClose={() => {
+        setTyped('');
+        onClose();
+      }}
+      danger
+      submitLabel="Delete"
+      submitDisabled={typed !== name}
+      onSubmit={onConfirm}
+    >
       <FormGroup label={`Type ${name} to confirm`} fieldId="type-to-confirm">
         <TextInput id="type-to-confirm" value={typed} onChange={(_e, v) => setTyped(v)} />
       </FormGroup>

@@ -1,7 +1,22 @@
 /** Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in. */
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { ActionGroup, Alert, Button, Card, CardBody, CardTitle, Content, Form, FormGroup, FormHelperText, HelperText, HelperTextItem, TextInput, Title } from '@patternfly/react-core';
+import {
+  ActionGroup,
+  Alert,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  Content,
+  Form,
+  FormGroup,
+  FormHelperText,
+  HelperText,
+  HelperTextItem,
+  TextInput,
+  Title,
+} from '@patternfly/react-core';
 import { useQueryClient } from '@tanstack/react-query';
 import { api, resetCsrf } from '../api/client';
 import { errorMessage } from '../components/alerts';
@@ -57,7 +72,15 @@ export default function CreateAccount() {
               </FormHelperText>
             </FormGroup>
             <FormGroup label="Confirm password" fieldId="confirm-password" isRequired>
-              <TextInput id="confirm-password" type="password" value={confirm} onChange={(_e, v) => setConfirm(v)} autoComplete="new-password" validated={mismatch ? 'error' : 'default'} isRequired />
+              <TextInput
+                id="confirm-password"
+                type="password"
+                value={confirm}
+                onChange={(_e, v) => setConfirm(v)}
+                autoComplete="new-password"
+                validated={mismatch ? 'error' : 'default'}
+                isRequired
+              />
               {mismatch && (
                 <FormHelperText>
                   <HelperText>

@@ -33,7 +33,12 @@ export default function LogsChart({ data, start, end }: { data: Aggregate[]; sta
     <div className="quay-chart" data-testid="usage-logs-chart" role="img" aria-label={`Actions per day from ${days[0]} to ${days[days.length - 1]}`}>
       <Chart
         ariaTitle="Usage logs: actions per day"
-        containerComponent={<ChartVoronoiContainer labels={({ datum }: { datum: { name: string; y: number; x: string } }) => (datum.y ? `${datum.name} (${datum.x}): ${datum.y}` : '')} constrainToVisibleArea />}
+        containerComponent={
+          <ChartVoronoiContainer
+            labels={({ datum }: { datum: { name: string; y: number; x: string } }) => (datum.y ? `${datum.name} (${datum.x}): ${datum.y}` : '')}
+            constrainToVisibleArea
+          />
+        }
         legendComponent={<ChartLegend data={kinds.map((k) => ({ name: kindTitle(k) }))} itemsPerRow={4} />}
         legendPosition="bottom"
         height={280}

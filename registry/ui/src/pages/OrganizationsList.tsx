@@ -132,13 +132,41 @@ export default function OrganizationsList() {
   const actions = (r: Row) =>
     r.kind === 'org'
       ? me.super_user
-        ? [{ title: 'Delete Organization', confirm: () => `Delete the organization ${r.name} with all of its repositories?`, run: () => api.del(`/superuser/organizations/${enc(r.name)}`), done: () => `Deleted organization ${r.name}` }]
+        ? [
+            {
+              title: 'Delete Organization',
+              confirm: () => `Delete the organization ${r.name} with all of its repositories?`,
+              run: () => api.del(`/superuser/organizations/${enc(r.name)}`),
+              done: () => `Deleted organization ${r.name}`,
+            },
+          ]
         : []
       : [
-          { title: 'Change E-mail', open: () => { setValue(r.email ?? ''); setEditing({ row: r, field: 'email' }); } },
-          { title: 'Change Password', open: () => { setValue(''); setEditing({ row: r, field: 'password' }); } },
-          { title: r.enabled ? 'Disable User' : 'Enable User', run: () => api.put(`/superuser/users/${enc(r.name)}`, { enabled: !r.enabled }), done: () => `${r.enabled ? 'Disabled' : 'Enabled'} ${r.name}` },
-          { title: 'Delete User', confirm: () => `Delete the user ${r.name} with all of its repositories?`, run: () => api.del(`/superuser/users/${enc(r.name)}`), done: () => `Deleted user ${r.name}` },
+          {
+            title: 'Change E-mail',
+            open: () => {
+              setValue(r.email ?? '');
+              setEditing({ row: r, field: 'email' });
+            },
+          },
+          {
+            title: 'Change Password',
+            open: () => {
+              setValue('');
+              setEditing({ row: r, field: 'password' });
+            },
+          },
+          {
+            title: r.enabled ? 'Disable User' : 'Enable User',
+            run: () => api.put(`/superuser/users/${enc(r.name)}`, { enabled: !r.enabled }),
+            done: () => `${r.enabled ? 'Disabled' : 'Enabled'} ${r.name}`,
+          },
+          {
+            title: 'Delete User',
+            confirm: () => `Delete the user ${r.name} with all of its repositories?`,
+            run: () => api.del(`/superuser/users/${enc(r.name)}`),
+            done: () => `Deleted user ${r.name}`,
+          },
         ];
   const orgCounts = (r: Row, cell: (r: Row) => ReactNode) => (r.kind === 'org' ? cell(r) : '');
 

@@ -78,8 +78,22 @@ export function CreateRepositoryModal({ isOpen, onClose, namespace }: { isOpen: 
         <TextArea id="repo-description" value={description} onChange={(_e, v) => setDescription(v)} resizeOrientation="vertical" />
       </FormGroup>
       <FormGroup label="Repository visibility" role="radiogroup" fieldId="repo-visibility" isStack>
-        <Radio id="visibility-public" name="visibility" label="Public" description="Anyone can see and pull from this repository." isChecked={visibility === 'public'} onChange={() => setVisibility('public')} />
-        <Radio id="visibility-private" name="visibility" label="Private" description="You choose who can see, pull and push." isChecked={visibility === 'private'} onChange={() => setVisibility('private')} />
+        <Radio
+          id="visibility-public"
+          name="visibility"
+          label="Public"
+          description="Anyone can see and pull from this repository."
+          isChecked={visibility === 'public'}
+          onChange={() => setVisibility('public')}
+        />
+        <Radio
+          id="visibility-private"
+          name="visibility"
+          label="Private"
+          description="You choose who can see, pull and push."
+          isChecked={visibility === 'private'}
+          onChange={() => setVisibility('private')}
+        />
       </FormGroup>
     </FormModal>
   );
@@ -144,8 +158,12 @@ export function RepositoriesTable({ namespace }: { namespace?: string }) {
                   )}
                 >
                   <DropdownList>
-                    <DropdownItem onClick={() => bulk('Made public', (r) => api.post(`${repoPath(r.namespace, r.name)}/changevisibility`, { visibility: 'public' }))}>Make public</DropdownItem>
-                    <DropdownItem onClick={() => bulk('Made private', (r) => api.post(`${repoPath(r.namespace, r.name)}/changevisibility`, { visibility: 'private' }))}>Make private</DropdownItem>
+                    <DropdownItem onClick={() => bulk('Made public', (r) => api.post(`${repoPath(r.namespace, r.name)}/changevisibility`, { visibility: 'public' }))}>
+                      Make public
+                    </DropdownItem>
+                    <DropdownItem onClick={() => bulk('Made private', (r) => api.post(`${repoPath(r.namespace, r.name)}/changevisibility`, { visibility: 'private' }))}>
+                      Make private
+                    </DropdownItem>
                     <DropdownItem onClick={() => setConfirmDelete(true)}>Delete</DropdownItem>
                   </DropdownList>
                 </Dropdown>

@@ -10,7 +10,9 @@ export default function SuperuserUsageLogs() {
       <PageSection>
         <Title headingLevel="h1">Usage Logs</Title>
       </PageSection>
-      <PageSection>{me.super_user ? <UsageLogs scope={{ kind: 'superuser' }} /> : <Empty title="Superusers only">This page shows the logs of the whole registry.</Empty>}</PageSection>
+      <PageSection>
+        {me.super_user ? <UsageLogs scope={{ kind: 'superuser' }} /> : <Empty title="Superusers only">This page shows the logs of the whole registry.</Empty>}
+      </PageSection>
     </>
   );
 }

@@ -17,11 +17,7 @@ import type { Aggregate } from './LogsChart';
 
 const LogsChart = lazy(() => import('./LogsChart'));
 
-export type LogScope =
-  | { kind: 'repository'; namespace: string; repo: string }
-  | { kind: 'organization'; namespace: string }
-  | { kind: 'user' }
-  | { kind: 'superuser' };
+export type LogScope = { kind: 'repository'; namespace: string; repo: string } | { kind: 'organization'; namespace: string } | { kind: 'user' } | { kind: 'superuser' };
 
 interface LogEntry {
   kind: string;
@@ -110,12 +106,31 @@ export default function UsageLogs({ scope }: { scope: LogScope }) {
       <Flex alignItems={{ default: 'alignItemsFlexEnd' }}>
         <FlexItem>
           <FormGroup label="From" fieldId="logs-from">
-            <TextInput id="logs-from" type="date" value={from} max={to} onChange={(_e, v) => { setFrom(v); pages.reset(); }} />
+            <TextInput
+              id="logs-from"
+              type="date"
+              value={from}
+              max={to}
+              onChange={(_e, v) => {
+                setFrom(v);
+                pages.reset();
+              }}
+            />
           </FormGroup>
         </FlexItem>
         <FlexItem>
           <FormGroup label="To" fieldId="logs-to">
-            <TextInput id="logs-to" type="date" value={to} min={from} max={today} onChange={(_e, v) => { setTo(v); pages.reset(); }} />
+            <TextInput
+              id="logs-to"
+              type="date"
+              value={to}
+              min={from}
+              max={today}
+              onChange={(_e, v) => {
+                setTo(v);
+                pages.reset();
+              }}
+            />
           </FormGroup>
         </FlexItem>
         <FlexItem>
@@ -147,7 +162,16 @@ export default function UsageLogs({ scope }: { scope: LogScope }) {
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>
-            <SearchInput placeholder="Filter logs" aria-label="Filter logs" value={filter} onChange={(_e, v) => { setFilter(v); pages.reset(); }} onClear={() => setFilter('')} />
+            <SearchInput
+              placeholder="Filter logs"
+              aria-label="Filter logs"
+              value={filter}
+              onChange={(_e, v) => {
+                setFilter(v);
+                pages.reset();
+              }}
+              onClear={() => setFilter('')}
+            />
           </ToolbarItem>
           <ToolbarItem variant="pagination" align={{ default: 'alignEnd' }}>
             <Pager label="Logs" page={pages.page} hasNext={!!logs.data?.next_page} onPrev={pages.prev} onNext={() => logs.data?.next_page && pages.next(logs.data.next_page)} />

@@ -35,10 +35,24 @@ export default function DefaultPermissions({ org }: { org: string }) {
         { title: 'Permission Applied To', cell: (p) => entityLabel(p.delegate) },
         {
           title: 'Permission',
-          cell: (p) => <RoleSelect id={`proto-${p.id}`} label={`Permission for ${p.delegate.name}`} value={p.role} onChange={(r) => run(`Changed to ${r}`, () => api.put(`${base}/${enc(p.id)}`, { role: r }))} />,
+          cell: (p) => (
+            <RoleSelect
+              id={`proto-${p.id}`}
+              label={`Permission for ${p.delegate.name}`}
+              value={p.role}
+              onChange={(r) => run(`Changed to ${r}`, () => api.put(`${base}/${enc(p.id)}`, { role: r }))}
+            />
+          ),
         },
       ]}
-      actions={() => [{ title: 'Delete', confirm: (p) => `Delete the default permission of ${p.delegate.name}? Existing repositories keep their permissions.`, run: (p) => api.del(`${base}/${enc(p.id)}`), done: () => 'Deleted default permission' }]}
+      actions={() => [
+        {
+          title: 'Delete',
+          confirm: (p) => `Delete the default permission of ${p.delegate.name}? Existing repositories keep their permissions.`,
+          run: (p) => api.del(`${base}/${enc(p.id)}`),
+          done: () => 'Deleted default permission',
+        },
+      ]}
       create={{
         label: 'Create default permission',
         submitDisabled: !delegate || (!anyone && !creator),

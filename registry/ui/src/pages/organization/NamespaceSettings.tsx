@@ -79,7 +79,13 @@ function General({ name, org }: { name: string; org: Org | null }) {
   return (
     <Stack hasGutter>
       <StackItem>
-        <Form onSubmit={(e) => { e.preventDefault(); void save(); }} style={{ maxWidth: '40rem' }}>
+        <Form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+          style={{ maxWidth: '40rem' }}
+        >
           <FormGroup label={org ? 'Organization' : 'Username'} fieldId="settings-name">
             <TextInput id="settings-name" value={name} isDisabled />
           </FormGroup>
@@ -88,9 +94,11 @@ function General({ name, org }: { name: string; org: Org | null }) {
           </FormGroup>
           <FormGroup label="Time machine" fieldId="settings-expiration">
             <FormSelect id="settings-expiration" value={expiration} onChange={(_e, v) => setExpiration(v)}>
-              {options.sort((a, b) => a - b).map((s) => (
-                <FormSelectOption key={s} value={String(s)} label={duration(s)} />
-              ))}
+              {options
+                .sort((a, b) => a - b)
+                .map((s) => (
+                  <FormSelectOption key={s} value={String(s)} label={duration(s)} />
+                ))}
             </FormSelect>
           </FormGroup>
           <ActionGroup>
@@ -121,7 +129,10 @@ function General({ name, org }: { name: string; org: Org | null }) {
       <FormModal
         title="Change password"
         isOpen={changingPassword}
-        onClose={() => { setChangingPassword(false); setPassword(''); }}
+        onClose={() => {
+          setChangingPassword(false);
+          setPassword('');
+        }}
         submitLabel="Change password"
         submitDisabled={password.length < 8}
         onSubmit={async () => {
@@ -193,7 +204,14 @@ function CliConfiguration() {
                 { title: 'Expiration', cell: (t) => dateTime(t.expiration) },
                 { title: 'Created', cell: (t) => dateTime(t.created) },
               ]}
-              actions={() => [{ title: 'Revoke', confirm: (t) => `Revoke the token ${t.title}? Logins with it stop working.`, run: (t) => api.del(`/user/apptoken/${enc(t.uuid)}`), done: (t) => `Revoked ${t.title}` }]}
+              actions={() => [
+                {
+                  title: 'Revoke',
+                  confirm: (t) => `Revoke the token ${t.title}? Logins with it stop working.`,
+                  run: (t) => api.del(`/user/apptoken/${enc(t.uuid)}`),
+                  done: (t) => `Revoked ${t.title}`,
+                },
+              ]}
               create={{
                 label: 'Create application token',
                 submitLabel: 'Create',
@@ -220,7 +238,10 @@ function CliConfiguration() {
       <FormModal
         title="Generate encrypted password"
         isOpen={encrypting}
-        onClose={() => { setEncrypting(false); setPassword(''); }}
+        onClose={() => {
+          setEncrypting(false);
+          setPassword('');
+        }}
         submitLabel="Generate"
         submitDisabled={!password}
         onSubmit={async () => {
@@ -292,7 +313,14 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
       </StackItem>
       {canEdit && (
         <StackItem>
-          <Form onSubmit={(e) => { e.preventDefault(); void run('Quota saved', () => (quota ? api.put(`${base}/${enc(quota.id)}`, { limit_bytes: limitBytes }) : api.post(base, { limit_bytes: limitBytes }))); }} isHorizontal style={{ maxWidth: '40rem' }}>
+          <Form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void run('Quota saved', () => (quota ? api.put(`${base}/${enc(quota.id)}`, { limit_bytes: limitBytes }) : api.post(base, { limit_bytes: limitBytes })));
+            }}
+            isHorizontal
+            style={{ maxWidth: '40rem' }}
+          >
             <FormGroup label="Storage quota" fieldId="quota-limit">
               <div style={{ display: 'flex', gap: 8 }}>
                 <TextInput id="quota-limit" type="number" min={0} step="any" value={limit} onChange={(_e, v) => setLimit(v)} />
@@ -330,7 +358,18 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
               { title: 'Action', cell: (l) => <Label color={l.type === 'Reject' ? 'red' : 'orange'}>{l.type}</Label> },
               { title: 'Quota Threshold', cell: (l) => `${l.limit_percent}%` },
             ]}
-            actions={canEdit ? () => [{ title: 'Remove', confirm: (l) => `Remove the ${l.type} limit at ${l.limit_percent}%?`, run: (l) => api.del(`${base}/${enc(quota.id)}/limit/${enc(l.id)}`), done: () => 'Limit removed' }] : undefined}
+            actions={
+              canEdit
+                ? () => [
+                    {
+                      title: 'Remove',
+                      confirm: (l) => `Remove the ${l.type} limit at ${l.limit_percent}%?`,
+                      run: (l) => api.del(`${base}/${enc(quota.id)}/limit/${enc(l.id)}`),
+                      done: () => 'Limit removed',
+                    },
+                  ]
+                : undefined
+            }
             empty={{ title: 'No limits', body: 'Without a Reject limit, pushes are refused at 100 % of the quota.' }}
             invalidates={[owner]}
           />
@@ -338,7 +377,10 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
             <Form
               isHorizontal
               style={{ maxWidth: '40rem', marginTop: '1rem' }}
-              onSubmit={(e) => { e.preventDefault(); void run(`${limitType} limit added`, () => api.post(`${base}/${enc(quota.id)}/limit`, { type: limitType, threshold_percent: Number(percent) })); }}
+              onSubmit={(e) => {
+                e.preventDefault();
+                void run(`${limitType} limit added`, () => api.post(`${base}/${enc(quota.id)}/limit`, { type: limitType, threshold_percent: Number(percent) }));
+              }}
             >
               <FormGroup label="Action" fieldId="limit-type">
                 <FormSelect id="limit-type" value={limitType} onChange={(_e, v) => setLimitType(v)}>

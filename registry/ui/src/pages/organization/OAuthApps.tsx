@@ -76,7 +76,12 @@ function Credentials({ base, app }: { base: string; app: Application }) {
         <DescriptionListTerm>Client Secret</DescriptionListTerm>
         <DescriptionListDescription>
           <Copy label="Client secret" value={q.data!.client_secret ?? ''} />
-          <Button variant="warning" size="sm" style={{ marginTop: 8 }} onClick={() => run('Client secret reset', () => api.post(`${base}/${enc(app.client_id)}/resetclientsecret`))}>
+          <Button
+            variant="warning"
+            size="sm"
+            style={{ marginTop: 8 }}
+            onClick={() => run('Client secret reset', () => api.post(`${base}/${enc(app.client_id)}/resetclientsecret`))}
+          >
             Reset Client Secret
           </Button>
         </DescriptionListDescription>
@@ -124,7 +129,12 @@ function GenerateToken({ base, app }: { base: string; app: Application }) {
           </Button>
         </FormGroup>
       ) : (
-        <Form onSubmit={(e) => { e.preventDefault(); void generate(); }}>
+        <Form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void generate();
+          }}
+        >
           {error && <ErrorState error={error} title="Unable to generate the token" />}
           <FormGroup label="Token name" fieldId="token-name" isRequired>
             <TextInput id="token-name" value={name} onChange={(_e, v) => setName(v)} />
@@ -161,7 +171,14 @@ function GenerateToken({ base, app }: { base: string; app: Application }) {
             { title: 'Expires', cell: (t) => dateTime(t.expires_at) },
             { title: 'Last Accessed', cell: (t) => dateTime(t.last_accessed) },
           ]}
-          actions={() => [{ title: 'Revoke token', confirm: (t) => `Revoke the token ${t.name}? Clients using it lose access at once.`, run: (t) => api.del(`${path}/${enc(t.uuid)}`), done: (t) => `Revoked ${t.name}` }]}
+          actions={() => [
+            {
+              title: 'Revoke token',
+              confirm: (t) => `Revoke the token ${t.name}? Clients using it lose access at once.`,
+              run: (t) => api.del(`${path}/${enc(t.uuid)}`),
+              done: (t) => `Revoked ${t.name}`,
+            },
+          ]}
           empty={{ title: 'No access tokens', body: 'Tokens generated here act for you with the scopes chosen.' }}
           invalidates={[key]}
         />
@@ -221,7 +238,12 @@ export default function OAuthApps({ org }: { org: string }) {
         ]}
         actions={() => [
           { title: 'Manage application', open: setViewing },
-          { title: 'Delete', confirm: (a) => `Delete the application ${a.name}? Every token it issued stops working.`, run: (a) => api.del(`${base}/${enc(a.client_id)}`), done: (a) => `Deleted ${a.name}` },
+          {
+            title: 'Delete',
+            confirm: (a) => `Delete the application ${a.name}? Every token it issued stops working.`,
+            run: (a) => api.del(`${base}/${enc(a.client_id)}`),
+            done: (a) => `Deleted ${a.name}`,
+          },
         ]}
         create={{
           label: 'Create new application',

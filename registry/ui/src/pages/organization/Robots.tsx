@@ -94,7 +94,11 @@ function Credentials({ base, robot, onClose }: { base: string; robot: Robot; onC
               <Title headingLevel="h3" size="md" style={{ marginTop: '1rem' }}>
                 Step 4: Reference the secret in a pod
               </Title>
-              <Copy multiline label="Pod with imagePullSecrets" value={`apiVersion: v1\nkind: Pod\nmetadata:\n  name: somepod\n  namespace: all\nspec:\n  containers:\n    - name: web\n      image: ${host}/${ns}/REPONAME\n  imagePullSecrets:\n    - name: ${escaped}-pull-secret\n`} />
+              <Copy
+                multiline
+                label="Pod with imagePullSecrets"
+                value={`apiVersion: v1\nkind: Pod\nmetadata:\n  name: somepod\n  namespace: all\nspec:\n  containers:\n    - name: web\n      image: ${host}/${ns}/REPONAME\n  imagePullSecrets:\n    - name: ${escaped}-pull-secret\n`}
+              />
             </Tab>
             <Tab eventKey="podman" title={<TabTitleText>Podman</TabTitleText>}>
               <div style={{ marginTop: '1rem' }}>
@@ -153,7 +157,12 @@ export default function Robots({ namespace, isUser }: { namespace: string; isUse
         actions={() => [
           { title: 'View credentials', open: setViewing },
           { title: 'Set repository permissions', open: setPerms },
-          { title: 'Delete', confirm: (r) => `Delete the robot account ${r.name}? Logins with its token stop working.`, run: (r) => api.del(`${base}/${enc(r.name.split('+')[1])}`), done: (r) => `Deleted ${r.name}` },
+          {
+            title: 'Delete',
+            confirm: (r) => `Delete the robot account ${r.name}? Logins with its token stop working.`,
+            run: (r) => api.del(`${base}/${enc(r.name.split('+')[1])}`),
+            done: (r) => `Deleted ${r.name}`,
+          },
         ]}
         create={{
           label: 'Create robot account',
@@ -179,7 +188,14 @@ export default function Robots({ namespace, isUser }: { namespace: string; isUse
         invalidates={[key]}
       />
       {viewing && <Credentials base={base} robot={viewing} onClose={() => setViewing(null)} />}
-      {perms && <RepositoryPermissionsModal namespace={namespace} entity={{ kind: 'user', name: perms.name }} permissionsPath={`${base}/${enc(perms.name.split('+')[1])}/permissions`} onClose={() => setPerms(null)} />}
+      {perms && (
+        <RepositoryPermissionsModal
+          namespace={namespace}
+          entity={{ kind: 'user', name: perms.name }}
+          permissionsPath={`${base}/${enc(perms.name.split('+')[1])}/permissions`}
+          onClose={() => setPerms(null)}
+        />
+      )}
     </>
   );
 }

@@ -63,7 +63,14 @@ export default function TeamPage() {
           ]}
           actions={
             q.data?.can_edit
-              ? () => [{ title: 'Remove', confirm: (m) => `Remove ${m.name} from team ${teamName}?`, run: (m) => api.del(`${base}/${enc(m.name)}`), done: (m) => `Removed ${m.name} from ${teamName}` }]
+              ? () => [
+                  {
+                    title: 'Remove',
+                    confirm: (m) => `Remove ${m.name} from team ${teamName}?`,
+                    run: (m) => api.del(`${base}/${enc(m.name)}`),
+                    done: (m) => `Removed ${m.name} from ${teamName}`,
+                  },
+                ]
               : undefined
           }
           create={
@@ -81,7 +88,10 @@ export default function TeamPage() {
               : undefined
           }
           empty={{ title: 'This team has no members' }}
-          invalidates={[['team', organizationName, teamName], ['organization', organizationName]]}
+          invalidates={[
+            ['team', organizationName, teamName],
+            ['organization', organizationName],
+          ]}
         />
       </PageSection>
     </>

@@ -59,7 +59,15 @@ function TeamView({ org }: { org: Org }) {
           { title: 'Repositories', cell: (t) => t.repo_count },
           {
             title: 'Team role',
-            cell: (t) => (org.is_admin ? roleSelect(`team-role-${t.name}`, `Role of team ${t.name}`, t.role, (r) => void run(`Team ${t.name} is now ${r}`, () => api.put(`${base}/${enc(t.name)}`, { role: r }))) : t.role),
+            cell: (t) =>
+              org.is_admin
+                ? roleSelect(
+                    `team-role-${t.name}`,
+                    `Role of team ${t.name}`,
+                    t.role,
+                    (r) => void run(`Team ${t.name} is now ${r}`, () => api.put(`${base}/${enc(t.name)}`, { role: r })),
+                  )
+                : t.role,
           },
         ]}
         actions={
@@ -67,7 +75,12 @@ function TeamView({ org }: { org: Org }) {
             ? () => [
                 { title: 'Manage team members', open: (t) => navigate(`/organization/${org.name}/teams/${t.name}`) },
                 { title: 'Set repository permissions', open: setPerms },
-                { title: 'Delete', confirm: (t) => `Delete the team ${t.name}? Its members lose the permissions it gave them.`, run: (t) => api.del(`${base}/${enc(t.name)}`), done: (t) => `Deleted team ${t.name}` },
+                {
+                  title: 'Delete',
+                  confirm: (t) => `Delete the team ${t.name}? Its members lose the permissions it gave them.`,
+                  run: (t) => api.del(`${base}/${enc(t.name)}`),
+                  done: (t) => `Deleted team ${t.name}`,
+                },
               ]
             : undefined
         }
@@ -103,7 +116,12 @@ function TeamView({ org }: { org: Org }) {
         invalidates={[key]}
       />
       {perms && (
-        <RepositoryPermissionsModal namespace={org.name} entity={{ kind: 'team', name: perms.name }} permissionsPath={`${base}/${enc(perms.name)}/permissions`} onClose={() => setPerms(null)} />
+        <RepositoryPermissionsModal
+          namespace={org.name}
+          entity={{ kind: 'team', name: perms.name }}
+          permissionsPath={`${base}/${enc(perms.name)}/permissions`}
+          onClose={() => setPerms(null)}
+        />
       )}
     </>
   );
@@ -135,7 +153,14 @@ function MembersView({ org, collaborators }: { org: Org; collaborators: boolean 
       ]}
       actions={
         collaborators && org.is_admin
-          ? () => [{ title: 'Remove', confirm: (m) => `Remove ${m.name}'s permissions on every repository of ${org.name}?`, run: (m) => api.del(`/organization/${enc(org.name)}/members/${enc(m.name)}`), done: (m) => `Removed ${m.name}` }]
+          ? () => [
+              {
+                title: 'Remove',
+                confirm: (m) => `Remove ${m.name}'s permissions on every repository of ${org.name}?`,
+                run: (m) => api.del(`/organization/${enc(org.name)}/members/${enc(m.name)}`),
+                done: (m) => `Removed ${m.name}`,
+              },
+            ]
           : undefined
       }
       empty={collaborators ? { title: 'No collaborators', body: 'Users outside the organization with permissions on its repositories appear here.' } : { title: 'No members' }}

@@ -4,7 +4,18 @@
  */
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { Breadcrumb, BreadcrumbItem, Button, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm, Flex, PageSection, Title } from '@patternfly/react-core';
+import {
+  Breadcrumb,
+  BreadcrumbItem,
+  Button,
+  DescriptionList,
+  DescriptionListDescription,
+  DescriptionListGroup,
+  DescriptionListTerm,
+  Flex,
+  PageSection,
+  Title,
+} from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
 import { dateTime } from '../../api/format';
@@ -62,7 +73,10 @@ export default function BuildLog({ namespace, repo, buildId }: { namespace: stri
   });
   const final = !!build.data && FINAL_PHASES.includes(build.data.phase);
   const log = useBuildLog(path, final);
-  const run = useRunAction([['build', namespace, repo, buildId], ['builds', namespace, repo]]);
+  const run = useRunAction([
+    ['build', namespace, repo, buildId],
+    ['builds', namespace, repo],
+  ]);
   const [cancelling, setCancelling] = useState(false);
   const b = build.data;
   return (
@@ -115,15 +129,26 @@ export default function BuildLog({ namespace, repo, buildId }: { namespace: stri
         </Title>
         {log.error ? <ErrorState error={log.error} title="Unable to read the build log" /> : null}
         <pre className="quay-build-log" data-testid="build-log" aria-live="polite">
-          {log.entries.length === 0 ? (final ? 'This build wrote no log.' : 'Waiting for the build to start…') : log.entries.map((e, i) => (
-            <div key={i} className={e.type ? `quay-log-${e.type}` : undefined}>
-              {e.type === 'phase' ? `— ${e.message} —` : e.message}
-            </div>
-          ))}
+          {log.entries.length === 0
+            ? final
+              ? 'This build wrote no log.'
+              : 'Waiting for the build to start…'
+            : log.entries.map((e, i) => (
+                <div key={i} className={e.type ? `quay-log-${e.type}` : undefined}>
+                  {e.type === 'phase' ? `— ${e.message} —` : e.message}
+                </div>
+              ))}
         </pre>
       </PageSection>
       {cancelling && (
-        <FormModal title="Cancel build?" isOpen danger onClose={() => setCancelling(false)} submitLabel="Cancel build" onSubmit={() => run(`Cancelled build ${buildId.slice(0, 8)}`, () => api.del(path))}>
+        <FormModal
+          title="Cancel build?"
+          isOpen
+          danger
+          onClose={() => setCancelling(false)}
+          submitLabel="Cancel build"
+          onSubmit={() => run(`Cancelled build ${buildId.slice(0, 8)}`, () => api.del(path))}
+        >
           <p>The build has not started yet; cancelling removes it from the queue.</p>
         </FormModal>
       )}

@@ -28,7 +28,14 @@ export const FINAL_PHASES = ['complete', 'error', 'cancelled', 'expired'];
 /** Phases in which a build can still be cancelled (it has not reached a builder). */
 const CANCELLABLE = ['waiting'];
 
-const PHASE_COLOR: Record<string, 'green' | 'red' | 'grey' | 'blue' | 'orange'> = { complete: 'green', error: 'red', expired: 'red', internalerror: 'red', cancelled: 'grey', waiting: 'orange' };
+const PHASE_COLOR: Record<string, 'green' | 'red' | 'grey' | 'blue' | 'orange'> = {
+  complete: 'green',
+  error: 'red',
+  expired: 'red',
+  internalerror: 'red',
+  cancelled: 'grey',
+  waiting: 'orange',
+};
 
 export function PhaseLabel({ phase }: { phase: string }) {
   return (
@@ -80,7 +87,14 @@ export default function Builds({ repo }: { repo: Repository }) {
           repo.can_admin
             ? (b) =>
                 CANCELLABLE.includes(b.phase)
-                  ? [{ title: 'Cancel build', confirm: () => `Cancel build ${b.id.slice(0, 8)}? It has not started yet.`, run: () => api.del(`${base}${enc(b.id)}`), done: () => `Cancelled build ${b.id.slice(0, 8)}` }]
+                  ? [
+                      {
+                        title: 'Cancel build',
+                        confirm: () => `Cancel build ${b.id.slice(0, 8)}? It has not started yet.`,
+                        run: () => api.del(`${base}${enc(b.id)}`),
+                        done: () => `Cancelled build ${b.id.slice(0, 8)}`,
+                      },
+                    ]
                   : []
             : undefined
         }
@@ -101,7 +115,13 @@ export default function Builds({ repo }: { repo: Repository }) {
                 fields: (
                   <>
                     <FormGroup role="radiogroup" fieldId="build-source" label="Build from" isStack>
-                      <Radio id="build-upload" name="build-source" label="Upload a Dockerfile or an archive (.tar.gz, .zip)" isChecked={source === 'upload'} onChange={() => setSource('upload')} />
+                      <Radio
+                        id="build-upload"
+                        name="build-source"
+                        label="Upload a Dockerfile or an archive (.tar.gz, .zip)"
+                        isChecked={source === 'upload'}
+                        onChange={() => setSource('upload')}
+                      />
                       <Radio id="build-url" name="build-source" label="Archive URL" isChecked={source === 'url'} onChange={() => setSource('url')} />
                     </FormGroup>
                     {source === 'upload' ? (

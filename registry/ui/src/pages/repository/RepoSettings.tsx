@@ -1,16 +1,7 @@
 /** Repository settings: user/robot/team permissions, visibility, deletion. */
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import {
-  Button,
-  Card,
-  CardBody,
-  CardTitle,
-  Content,
-  FormGroup,
-  Stack,
-  StackItem,
-} from '@patternfly/react-core';
+import { Button, Card, CardBody, CardTitle, Content, FormGroup, Stack, StackItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath } from '../../api/client';
 import { useInvalidate } from '../../api/hooks';
@@ -43,7 +34,9 @@ function Permissions({ repo }: { repo: Repository }) {
     queryFn: async (): Promise<PermissionRow[]> => {
       const [users, teams] = await Promise.all([
         api.get<{ permissions: Record<string, Permission> }>(`${base}/permissions/user/`),
-        repo.is_organization ? api.get<{ permissions: Record<string, Permission> }>(`${base}/permissions/team/`) : Promise.resolve({ permissions: {} as Record<string, Permission> }),
+        repo.is_organization
+          ? api.get<{ permissions: Record<string, Permission> }>(`${base}/permissions/team/`)
+          : Promise.resolve({ permissions: {} as Record<string, Permission> }),
       ]);
       return [
         ...Object.values(users.permissions).map((p) => ({ ...p, type: p.is_robot ? ('robot' as const) : ('user' as const) })),
@@ -75,10 +68,24 @@ function Permissions({ repo }: { repo: Repository }) {
             { title: 'Type', cell: (p) => p.type },
             {
               title: 'Permissions',
-              cell: (p) => <RoleSelect id={`role-${p.type}-${p.name}`} label={`Permission of ${p.name}`} value={p.role} onChange={(r) => run(`Changed ${p.name} to ${r}`, () => api.put(path(p.type, p.name), { role: r }))} />,
+              cell: (p) => (
+                <RoleSelect
+                  id={`role-${p.type}-${p.name}`}
+                  label={`Permission of ${p.name}`}
+                  value={p.role}
+                  onChange={(r) => run(`Changed ${p.name} to ${r}`, () => api.put(path(p.type, p.name), { role: r }))}
+                />
+              ),
             },
           ]}
-          actions={() => [{ title: 'Delete permission', confirm: (p) => `Remove the ${p.role} permission of ${p.name} on ${repo.namespace}/${repo.name}?`, run: (p) => api.del(path(p.type, p.name)), done: (p) => `Removed permission of ${p.name}` }]}
+          actions={() => [
+            {
+              title: 'Delete permission',
+              confirm: (p) => `Remove the ${p.role} permission of ${p.name} on ${repo.namespace}/${repo.name}?`,
+              run: (p) => api.del(path(p.type, p.name)),
+              done: (p) => `Removed permission of ${p.name}`,
+            },
+          ]}
           create={{
             label: 'Add permissions',
             submitLabel: 'Add permission',
@@ -123,7 +130,13 @@ export default function RepoSettings({ repo }: { repo: Repository }) {
           <CardTitle>Repository visibility</CardTitle>
           <CardBody>
             <Content>
-              <p>This repository is currently {repo.is_public ? 'public and is visible to all users, and may be pulled by all users' : 'private. Only users on the permissions list may view and interact with it'}.</p>
+              <p>
+                This repository is currently{' '}
+                {repo.is_public
+                  ? 'public and is visible to all users, and may be pulled by all users'
+                  : 'private. Only users on the permissions list may view and interact with it'}
+                .
+              </p>
             </Content>
             <Button variant="secondary" onClick={toggleVisibility}>
               Make {repo.is_public ? 'private' : 'public'}

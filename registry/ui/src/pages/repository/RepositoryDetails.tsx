@@ -70,7 +70,13 @@ function Information({ repo }: { repo: Repository }) {
             repo.can_write
               ? {
                   actions: (
-                    <Button variant="secondary" onClick={() => { setText(repo.description ?? ''); setEditing(true); }}>
+                    <Button
+                      variant="secondary"
+                      onClick={() => {
+                        setText(repo.description ?? '');
+                        setEditing(true);
+                      }}
+                    >
                       Edit description
                     </Button>
                   ),

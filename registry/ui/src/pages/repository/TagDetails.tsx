@@ -47,7 +47,9 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
   const { host } = useRegistryInfo();
   const base = repoPath(repo.namespace, repo.name);
   const m = useQuery({ queryKey: ['manifest', repo.namespace, repo.name, digest], queryFn: () => api.get<Manifest>(`${base}/manifest/${enc(digest)}`) });
-  const children = m.data?.is_manifest_list ? ((JSON.parse(m.data.manifest_data) as { manifests?: { digest: string; platform?: { os: string; architecture: string; variant?: string } }[] }).manifests ?? []) : [];
+  const children = m.data?.is_manifest_list
+    ? ((JSON.parse(m.data.manifest_data) as { manifests?: { digest: string; platform?: { os: string; architecture: string; variant?: string } }[] }).manifests ?? [])
+    : [];
   const childDigest = m.data?.is_manifest_list ? (params.get('digest') ?? children[0]?.digest) : undefined;
   const shown = childDigest ?? digest;
   const child = useQuery({
@@ -68,14 +70,13 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
   return (
     <>
       {children.length > 0 && (
-        <FormSelect
-          value={childDigest}
-          onChange={(_e, v) => setParams({ tab, digest: v })}
-          aria-label="Architecture"
-          style={{ maxWidth: '20rem', marginBottom: '1rem' }}
-        >
+        <FormSelect value={childDigest} onChange={(_e, v) => setParams({ tab, digest: v })} aria-label="Architecture" style={{ maxWidth: '20rem', marginBottom: '1rem' }}>
           {children.map((c) => (
-            <FormSelectOption key={c.digest} value={c.digest} label={c.platform ? `${c.platform.os}/${c.platform.architecture}${c.platform.variant ? `/${c.platform.variant}` : ''}` : c.digest} />
+            <FormSelectOption
+              key={c.digest}
+              value={c.digest}
+              label={c.platform ? `${c.platform.os}/${c.platform.architecture}${c.platform.variant ? `/${c.platform.variant}` : ''}` : c.digest}
+            />
           ))}
         </FormSelect>
       )}

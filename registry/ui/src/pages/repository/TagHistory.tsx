@@ -47,7 +47,15 @@ export default function TagHistory({ repo }: { repo: Repository }) {
     for (const r of rows) {
       const before = rows.find((o) => o.name === r.name && o.end_ts === r.start_ts && o !== r);
       const kind = r.reversion ? 'revert' : before ? 'move' : 'create';
-      out.push({ key: `${r.name}-${r.start_ts}-s`, tag: r.name, at: r.start_ts, kind, digest: r.manifest_digest, oldDigest: before?.manifest_digest, restoreTo: before?.manifest_digest });
+      out.push({
+        key: `${r.name}-${r.start_ts}-s`,
+        tag: r.name,
+        at: r.start_ts,
+        kind,
+        digest: r.manifest_digest,
+        oldDigest: before?.manifest_digest,
+        restoreTo: before?.manifest_digest,
+      });
       if (r.end_ts !== undefined && r.end_ts <= now) {
         const followed = rows.some((o) => o.name === r.name && o.start_ts === r.end_ts && o !== r);
         if (!followed) out.push({ key: `${r.name}-${r.end_ts}-e`, tag: r.name, at: r.end_ts, kind: 'delete', digest: r.manifest_digest, restoreTo: r.manifest_digest });
@@ -72,7 +80,11 @@ export default function TagHistory({ repo }: { repo: Repository }) {
     const d = <span className="quay-mono">{shortDigest(e.digest)}</span>;
     switch (e.kind) {
       case 'create':
-        return <>{e.tag} was created pointing to {d}</>;
+        return (
+          <>
+            {e.tag} was created pointing to {d}
+          </>
+        );
       case 'move':
         return (
           <>
@@ -80,13 +92,24 @@ export default function TagHistory({ repo }: { repo: Repository }) {
           </>
         );
       case 'revert':
-        return <>{e.tag} was restored to {d}</>;
+        return (
+          <>
+            {e.tag} was restored to {d}
+          </>
+        );
       case 'delete':
-        return <>{e.tag} was deleted (pointed to {d})</>;
+        return (
+          <>
+            {e.tag} was deleted (pointed to {d})
+          </>
+        );
       case 'expire':
         return (
           <>
-            {e.tag} will expire <Label isCompact color="orange">future</Label>
+            {e.tag} will expire{' '}
+            <Label isCompact color="orange">
+              future
+            </Label>
           </>
         );
     }
@@ -97,7 +120,16 @@ export default function TagHistory({ repo }: { repo: Repository }) {
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>
-            <SearchInput placeholder="Search by tag name" aria-label="Search by tag name" value={filter} onChange={(_e, v) => { setFilter(v); setPage(1); }} onClear={() => setFilter('')} />
+            <SearchInput
+              placeholder="Search by tag name"
+              aria-label="Search by tag name"
+              value={filter}
+              onChange={(_e, v) => {
+                setFilter(v);
+                setPage(1);
+              }}
+              onClear={() => setFilter('')}
+            />
           </ToolbarItem>
           <ToolbarItem>Time machine window: {duration(repo.tag_expiration_s)}</ToolbarItem>
           <ToolbarItem variant="pagination" align={{ default: 'alignEnd' }}>

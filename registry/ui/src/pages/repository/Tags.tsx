@@ -200,13 +200,7 @@ function ExpirationModal({ repo, tags, onClose }: { repo: Repository; tags: Tag[
   };
   const [clearing, setClearing] = useState(false);
   return (
-    <FormModal
-      title="Change expiration"
-      isOpen
-      onClose={onClose}
-      submitLabel="Change expiration"
-      onSubmit={() => set(Math.floor(new Date(value).getTime() / 1000))}
-    >
+    <FormModal title="Change expiration" isOpen onClose={onClose} submitLabel="Change expiration" onSubmit={() => set(Math.floor(new Date(value).getTime() / 1000))}>
       <FormGroup label="Expires at (local time)" fieldId="tag-expiration">
         <TextInput id="tag-expiration" type="datetime-local" value={value} onChange={(_e, v) => setValue(v)} />
       </FormGroup>
@@ -342,7 +336,12 @@ export default function Tags({ repo }: { repo: Repository }) {
           <Thead>
             <Tr>
               <Th screenReaderText="Expand" />
-              {writable && <Th select={{ onSelect: (_e, all) => setSelected(all ? new Set(tags.map((t) => t.name)) : new Set()), isSelected: chosen.length === tags.length }} aria-label="Select all tags" />}
+              {writable && (
+                <Th
+                  select={{ onSelect: (_e, all) => setSelected(all ? new Set(tags.map((t) => t.name)) : new Set()), isSelected: chosen.length === tags.length }}
+                  aria-label="Select all tags"
+                />
+              )}
               <Th>Tag</Th>
               <Th>Size</Th>
               <Th>Last Modified</Th>
@@ -401,7 +400,12 @@ export default function Tags({ repo }: { repo: Repository }) {
                   <Td dataLabel="Last Modified">{dateTime(t.last_modified)}</Td>
                   <Td dataLabel="Expires">
                     {writable ? (
-                      <Button variant="link" isInline onClick={() => setAction({ kind: 'expiration', tags: [t] })} aria-label={`${dateTime(t.expiration, 'Never')}: change expiration of ${t.name}`}>
+                      <Button
+                        variant="link"
+                        isInline
+                        onClick={() => setAction({ kind: 'expiration', tags: [t] })}
+                        aria-label={`${dateTime(t.expiration, 'Never')}: change expiration of ${t.name}`}
+                      >
                         {dateTime(t.expiration, 'Never')}
                       </Button>
                     ) : (
@@ -450,7 +454,8 @@ export default function Tags({ repo }: { repo: Repository }) {
       {action?.kind === 'remove' && (
         <FormModal title="Remove tags" isOpen danger submitLabel="Remove" onClose={() => setAction(null)} onSubmit={() => remove(action.tags)}>
           <p>
-            Remove {action.tags.map((t) => t.name).join(', ')}? {repo.tag_expiration_s > 0 ? 'They can be restored from Tag history within the time machine window.' : 'The time machine window is zero: they cannot be restored.'}
+            Remove {action.tags.map((t) => t.name).join(', ')}?{' '}
+            {repo.tag_expiration_s > 0 ? 'They can be restored from Tag history within the time machine window.' : 'The time machine window is zero: they cannot be restored.'}
           </p>
         </FormModal>
       )}

@@ -44,7 +44,18 @@ export default function Messages() {
               },
             },
           ]}
-          actions={writable ? () => [{ title: 'Delete message', confirm: () => 'Delete this message? Visitors stop seeing it at once.', run: (m) => api.del(`/message/${enc(m.uuid)}`), done: () => 'Message deleted' }] : undefined}
+          actions={
+            writable
+              ? () => [
+                  {
+                    title: 'Delete message',
+                    confirm: () => 'Delete this message? Visitors stop seeing it at once.',
+                    run: (m) => api.del(`/message/${enc(m.uuid)}`),
+                    done: () => 'Message deleted',
+                  },
+                ]
+              : undefined
+          }
           create={
             writable
               ? {

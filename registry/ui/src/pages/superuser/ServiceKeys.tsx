@@ -78,10 +78,29 @@ export default function ServiceKeys() {
           actions={
             writable
               ? (k) => [
-                  { title: 'Set Friendly Name', open: () => { setValue(k.name ?? ''); setEditing({ key: k, field: 'name' }); } },
-                  { title: 'Change Expiration Time', open: () => { setValue(''); setEditing({ key: k, field: 'expiration' }); } },
-                  ...(k.approval ? [] : [{ title: 'Approve Key', run: () => api.post(`/superuser/approvedkeys/${enc(k.kid)}`, { notes: '' }), done: () => `Approved ${k.name || k.kid}` }]),
-                  { title: 'Delete Key', confirm: () => `Delete the key ${k.name || k.kid}? The service it belongs to can no longer sign with it.`, run: () => api.del(`/superuser/keys/${enc(k.kid)}`), done: () => `Deleted ${k.name || k.kid}` },
+                  {
+                    title: 'Set Friendly Name',
+                    open: () => {
+                      setValue(k.name ?? '');
+                      setEditing({ key: k, field: 'name' });
+                    },
+                  },
+                  {
+                    title: 'Change Expiration Time',
+                    open: () => {
+                      setValue('');
+                      setEditing({ key: k, field: 'expiration' });
+                    },
+                  },
+                  ...(k.approval
+                    ? []
+                    : [{ title: 'Approve Key', run: () => api.post(`/superuser/approvedkeys/${enc(k.kid)}`, { notes: '' }), done: () => `Approved ${k.name || k.kid}` }]),
+                  {
+                    title: 'Delete Key',
+                    confirm: () => `Delete the key ${k.name || k.kid}? The service it belongs to can no longer sign with it.`,
+                    run: () => api.del(`/superuser/keys/${enc(k.kid)}`),
+                    done: () => `Deleted ${k.name || k.kid}`,
+                  },
                 ]
               : undefined
           }
