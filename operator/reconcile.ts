@@ -521,7 +521,8 @@ export class Reconciler {
         });
       }
       if (u) pgUpgrades[kind] = u;
-      else if (job?.status?.succeeded) finishedCopies.push(job);
+      // A copy that went through (now, or before a restart of the operator) is finished after the applies below.
+      if (job?.status?.succeeded && (!u || u.state === 'succeeded')) finishedCopies.push(job);
     }
 
     const migrating = cr.status?.currentVersion !== this.opts.quayVersion;
@@ -623,8 +624,6 @@ export class Reconciler {
         for (const live of late) this.observe(observed, live);
       }
       await this.releaseVolumes(cr, ctx);
-      for (const kind of DB_KINDS)
-        if (pgUpgrades[kind]?.state === 'succeeded') finishedCopies.push((await this.kube.get('batch/v1', 'Job', pgUpgradeJobName(ctx, kind), namespace))!);
       await this.finishCopies(cr, ctx, finishedCopies);
       if (changed.length) {
         this.log.info(`${namespace}/${name}: applied ${changed.join(', ')}`);
