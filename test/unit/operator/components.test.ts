@@ -63,6 +63,9 @@ describe('component renderers', () => {
       name: 'WORKERS',
       valueFrom: { resourceFieldRef: { containerName: 'quay-app', resource: 'limits.cpu', divisor: '1' } },
     });
+    // The build manager inside `serve` listens where the Service's grpc port (and the builder route) send builders.
+    expect(d('reg-quay-app').spec.template.spec.containers[0].env).toContainEqual({ name: 'BUILDMAN_GRPC_PORT', value: '55443' });
+    expect(find(objs, 'Service', 'reg-quay-app').spec.ports).toContainEqual(expect.objectContaining({ name: 'grpc', port: 55443, targetPort: 55443 }));
     expect(d('reg-quay-app').spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
     expect(find(objs, 'Service', 'reg-quay-app').spec.selector).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
     expect(d('reg-clair-postgres').spec.selector.matchLabels).toEqual({ 'quay-component': 'clair-postgres', 'quay-operator/quayregistry': 'reg' });
