@@ -97,7 +97,7 @@ export function pgUpgradeJob(ctx: RenderContext, kind: DbKind, opts: { serviceNa
       ownerReferences: [ownerReference(ctx)],
     },
     spec: {
-      // Each attempt starts from an empty volume (the command wipes it on failure); a few, then report.
+      // A few attempts, each from an empty volume (see the command), then report.
       backoffLimit: 3,
       template: {
         metadata: { labels: { 'quay-operator/quayregistry': ctx.name, 'quay-component': component } },
@@ -118,7 +118,9 @@ export function pgUpgradeJob(ctx: RenderContext, kind: DbKind, opts: { serviceNa
               ],
               // The image initialises the new cluster from the remote dump, then `postgres --version` exits.
               command: ['/bin/sh', '-c'],
-              args: ['run-postgresql --version || (echo "postgres migration failed, cleaning the new volume" && rm -rf /var/lib/pgsql/data/* && exit 1)'],
+              // Every attempt starts from an empty volume: an attempt killed mid-copy (evicted, OOM) leaves a data
+              // directory the image would take as already initialised, and skip the copy.
+              args: ['rm -rf /var/lib/pgsql/data/* && run-postgresql --version'],
               volumeMounts: [{ name: 'postgres-data', mountPath: '/var/lib/pgsql/data' }],
               resources: { requests: { cpu: '250m', memory: '512Mi' } },
             },

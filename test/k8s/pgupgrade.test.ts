@@ -70,6 +70,8 @@ test('a newer major stops the writers, then copies into a new volume while the o
   expect(pod.containers[0].image).toBe(NEW);
   expect(pod.volumes).toEqual([{ name: 'postgres-data', persistentVolumeClaim: { claimName: 'reg-quay-postgres-13' } }]);
   expect(pod.containers[0].env).toContainEqual({ name: 'POSTGRESQL_MIGRATION_REMOTE_HOST', value: 'reg-quay-database' });
+  // Each attempt empties the new volume first, so a killed attempt cannot pass for a finished copy.
+  expect(pod.containers[0].args).toEqual(['rm -rf /var/lib/pgsql/data/* && run-postgresql --version']);
   expect(pod.containers[0].env).toContainEqual({
     name: 'POSTGRESQL_MIGRATION_ADMIN_PASSWORD',
     valueFrom: { secretKeyRef: { name: 'reg-postgres-config-secret', key: 'database-root-password' } },
