@@ -183,7 +183,11 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       : null;
     const builtinScanner = clairScanner
       ? null
-      : new BuiltinScanner(db, { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) });
+      : new BuiltinScanner(
+          db,
+          { ...DEFAULT_LIMITS, maxUncompressedBytes: parseLayerSize(config.SECURITY_SCANNER_MAX_UNCOMPRESSED_LAYER_SIZE) },
+          Boolean(config.SECURITY_SCANNER_OSV_DB_PATH),
+        );
     const secscan = new SecurityScanner(db, store, config, log, clairScanner ?? builtinScanner!, events, queues);
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const manifests = new Manifests(

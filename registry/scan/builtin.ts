@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Db, Queryable } from '../db/index.js';
-import type { IndexJob, IndexOutcome, ScannerBackend } from './backend.js';
+import { ScannerUnavailable, type IndexJob, type IndexOutcome, type ScannerBackend } from './backend.js';
 import { indexImage, INDEXER_VERSION } from './indexer.js';
 import { LayerError, type LayerLimits } from './layer.js';
 import { PackageDbError, type DetectedPackage, type Distribution } from './detect.js';
@@ -63,12 +63,27 @@ export interface ImportResult {
 export class BuiltinScanner implements ScannerBackend {
   readonly name = 'builtin' as const;
 
+  /** Set once the configured database has been imported (by any replica); it never goes back. */
+  private databaseReady: boolean;
+
+  /**
+   * `awaitDatabase`: a database location is configured, so indexing waits for its first import. A manifest
+   * indexed before it would get its first-index `vulnerability_found` events checked against no advisories.
+   */
   constructor(
     private readonly db: Db,
     private readonly limits: LayerLimits,
-  ) {}
+    awaitDatabase = false,
+  ) {
+    this.databaseReady = !awaitDatabase;
+  }
 
   async state(): Promise<string> {
+    if (!this.databaseReady) {
+      const r = await this.db.query('SELECT 1 FROM osv_import WHERE id = 1 AND imported_at IS NOT NULL');
+      if (!r.rowCount) throw new ScannerUnavailable('the vulnerability database has not been imported yet');
+      this.databaseReady = true;
+    }
     return INDEXER_VERSION;
   }
 

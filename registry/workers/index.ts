@@ -12,6 +12,8 @@ import { logExportHandler } from './log_export.js';
 export interface Worker {
   name: string;
   intervalMs: number;
+  /** Run once right away instead of waiting a whole interval first. */
+  startNow?: boolean;
   run(rt: Runtime): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export function startWorkers(rt: Runtime, workers: Worker[] = defaultWorkers(rt)
     const t = setInterval(tick, w.intervalMs);
     t.unref();
     timers.push(t);
+    if (w.startNow) setImmediate(tick);
   }
   return {
     async stop() {
@@ -64,7 +67,7 @@ function defaultWorkers(rt: Runtime): Worker[] {
   if (config.FEATURE_SECURITY_SCANNER) {
     const everyMs = config.SECURITY_SCANNER_INDEXING_INTERVAL * 1000;
     workers.push({ name: 'secscan_index', intervalMs: everyMs, run: (r) => runIndexing(r).then(() => undefined) });
-    if (config.SECURITY_SCANNER_OSV_DB_PATH) workers.push({ name: 'secscan_osv_import', intervalMs: everyMs, run: runOsvImport });
+    if (config.SECURITY_SCANNER_OSV_DB_PATH) workers.push({ name: 'secscan_osv_import', intervalMs: everyMs, startNow: true, run: runOsvImport });
   }
   if (config.FEATURE_GARBAGE_COLLECTION) workers.push({ name: 'gc', intervalMs: config.GARBAGE_COLLECTION_FREQUENCY * 1000, run: collectGarbage });
   return workers;

@@ -2,9 +2,10 @@
  * vulnerability_found end to end: a vulnerable image (built offline with umoci) pushed with podman into the
  * real registry process (Postgres, S3) with the built-in scanner, indexed by the worker, and the events
  * delivered to a real webhook receiver through four notifications whose `level` differ: each receives
- * exactly the findings at or above its level, none below it.
+ * exactly the findings at or above its level, none below it. The image is pushed before the vulnerability
+ * database exists: indexing waits for its first import, so the first-index events are not lost.
  */
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
@@ -21,14 +22,19 @@ let rx: Receiver;
 let sb: ClientSandbox;
 let admin: Api;
 let layout: string;
+let osvDir: string;
+let osvStaging: string;
 
 beforeAll(async () => {
   sb = clientSandbox('scan-events');
   layout = await buildScanImages(sb);
-  const osvDir = workDir('scan-events-osv');
-  mkdirSync(osvDir, { recursive: true });
+  // The database directory appears only after the push, whole (a rename), so no import sees half of it.
+  const osvRoot = workDir('scan-events-osv');
+  osvDir = join(osvRoot, 'db');
+  osvStaging = join(osvRoot, 'staging');
+  mkdirSync(osvStaging, { recursive: true });
   for (const id of ['DSA-5343-1', 'DSA-5218-1', 'GHSA-35jh-r3h4-6jhm', 'GHSA-c2qf-rxjj-qqgw', 'GHSA-j8r2-6x86-q33q']) {
-    cpSync(join(REPO_ROOT, 'test/fixtures/osv', `${id}.json`), join(osvDir, `${id}.json`));
+    cpSync(join(REPO_ROOT, 'test/fixtures/osv', `${id}.json`), join(osvStaging, `${id}.json`));
   }
   rx = await startReceiver({ host: '127.0.0.5' });
   reg = await startRegistry({
@@ -67,6 +73,12 @@ test('a push of a vulnerable image fires vulnerability_found for each notificati
   await sb.run('podman', ['push', ...INSECURE.podman, 'localhost/vuln:debian', `docker://${reg.hostPort}/admin/vuln:debian`]);
   const tags = (await admin.ok('GET', '/repository/admin/vuln/tag/?onlyActiveTags=true')) as { tags: Array<{ name: string; manifest_digest: string }> };
   const digest = tags.tags[0].manifest_digest;
+
+  // Three indexing intervals without a database: the manifest is not indexed against an empty one.
+  await sleep(3000);
+  const waiting = (await admin.ok('GET', `/repository/admin/vuln/manifest/${digest}/security`)) as { status: string };
+  expect(waiting.status).toBe('queued');
+  renameSync(osvStaging, osvDir);
 
   let report: any;
   const end = Date.now() + 90_000;
