@@ -1,6 +1,7 @@
 /**
- * Quay's REST API error shape: `{type, title, status, detail, error_message, error_type}`, plus `message`:
- * many of Quay's handlers answer `{message}` instead (model errors, flask aborts), so scripts read either.
+ * Quay's REST API error shape (endpoints/exception.py ApiException.to_dict): `{type, title, status, detail,
+ * error_message, error_type}` and the exception's payload; the handlers Quay answers with flask-restful's
+ * `{message}` (aborts) or `{detail}` use those shapes instead (see ApiError.shape).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
@@ -116,7 +117,6 @@ export function sendApiError(rt: Runtime, req: FastifyRequest, reply: FastifyRep
     detail: err.message,
     error_message: err.message,
     error_type: err.errorType,
-    message: err.message,
     ...err.extra,
   });
 }
