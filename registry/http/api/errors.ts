@@ -90,7 +90,8 @@ export function toApiError(err: DomainError): ApiError {
       if (e.reason === 'repository_state') return messageError(503, repositoryStateMessage(e.repository?.state ?? 'READ_ONLY'));
       return messageError(503, e.message, e.reason === 'registry_readonly' ? { is_readonly: true } : {});
     case 'too_many_requests': {
-      const out = new ApiError(429, 'invalid_request', e.message);
+      // Quay answers the build rate with flask-restful's abort(429, message=...): `{message}`.
+      const out = e.what === 'queued_builds' ? messageError(429, e.message) : new ApiError(429, 'invalid_request', e.message);
       out.headers['retry-after'] = String(e.retryAfterSeconds);
       return out;
     }

@@ -131,20 +131,28 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
   const cfg = { scope: m.canWrite ? ('super:user' as const) : ('user:read' as const) };
   const readCfg: FastifyContextConfig = m.canWrite ? {} : { scope: 'user:read' };
 
-  t.get(`${m.prefix}/quota`, { schema: { ...op(`list${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'List the quota of the namespace.'), params: m.params }, config: readCfg }, async (req) => {
-    enabled();
-    const ns = await m.namespace(req);
-    const q = await rt.quotas.forNamespace(ns.id);
-    if (q) return [quotaView(rt, q)];
-    const def = defaultQuotaView(rt);
-    return def ? [def] : [];
-  });
+  t.get(
+    `${m.prefix}/quota`,
+    { schema: { ...op(`list${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'List the quota of the namespace.'), params: m.params }, config: readCfg },
+    async (req) => {
+      enabled();
+      const ns = await m.namespace(req);
+      const q = await rt.quotas.forNamespace(ns.id);
+      if (q) return [quotaView(rt, q)];
+      const def = defaultQuotaView(rt);
+      return def ? [def] : [];
+    },
+  );
 
-  t.get(`${m.prefix}/quota/:quota_id`, { schema: { ...op(`get${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Get a quota of the namespace.'), params: IdParams }, config: readCfg }, async (req) => {
-    enabled();
-    const ns = await m.namespace(req);
-    return quotaView(rt, await quotaOf(ns, (req.params as { quota_id: string }).quota_id));
-  });
+  t.get(
+    `${m.prefix}/quota/:quota_id`,
+    { schema: { ...op(`get${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Get a quota of the namespace.'), params: IdParams }, config: readCfg },
+    async (req) => {
+      enabled();
+      const ns = await m.namespace(req);
+      return quotaView(rt, await quotaOf(ns, (req.params as { quota_id: string }).quota_id));
+    },
+  );
 
   t.get(
     `${m.prefix}/quota/:quota_id/limit`,
@@ -197,7 +205,10 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.put(
     `${m.prefix}/quota/:quota_id`,
-    { schema: { ...op(`change${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) }, config: cfg },
+    {
+      schema: { ...op(`change${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) },
+      config: cfg,
+    },
     async (req) => {
       enabled();
       writer(req);
@@ -230,7 +241,11 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
   t.post(
     `${m.prefix}/quota/:quota_id/limit`,
     {
-      schema: { ...op(`create${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Add a Warning or Reject limit to a quota.', 'super:user'), params: IdParams, body: Type.Optional(LimitBody) },
+      schema: {
+        ...op(`create${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Add a Warning or Reject limit to a quota.', 'super:user'),
+        params: IdParams,
+        body: Type.Optional(LimitBody),
+      },
       config: cfg,
     },
     async (req, reply) => {
@@ -248,7 +263,10 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.put(
     `${m.prefix}/quota/:quota_id/limit/:limit_id`,
-    { schema: { ...op(`change${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) }, config: cfg },
+    {
+      schema: { ...op(`change${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) },
+      config: cfg,
+    },
     async (req) => {
       enabled();
       writer(req);

@@ -116,14 +116,20 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const beforeDigest = before ? (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [before.manifest_id])).rows[0]?.digest : undefined;
         const result = await rt.tags.assign(repo.id, name, body.manifest_digest);
         if (result === null) throw notFound(`Manifest ${body.manifest_digest} not found in ${namespace.name}/${repo.name}`);
-        if (result === 'created') rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, {
+        if (result === 'created')
+          rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, {
             ...performerUsername(req.principal),
             tag: name,
             manifest_digest: body.manifest_digest,
             original_manifest_digest: null,
           });
         if (result === 'moved')
-          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { ...performerUsername(req.principal), tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
+          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, {
+            ...performerUsername(req.principal),
+            tag: name,
+            manifest_digest: body.manifest_digest,
+            original_manifest_digest: beforeDigest,
+          });
       }
       if (expirationMs !== undefined) {
         // As Quay: clamped to [pushed + LABELED_EXPIRATION_MINIMUM, pushed + LABELED_EXPIRATION_MAXIMUM].
@@ -183,7 +189,12 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       if (r === 'not_in_history') throw notFound(`Tag ${name} never pointed at ${digest}`);
       if (r === 'outside_window')
         throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
-      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, { ...performerUsername(req.principal), tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
+      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, {
+        ...performerUsername(req.principal),
+        tag: name,
+        manifest_digest: digest,
+        original_manifest_digest: beforeDigest,
+      });
       return {};
     },
   );

@@ -1,8 +1,9 @@
 /**
  * Request-body validation errors in Quay's words. Quay validates bodies with Python's jsonschema and answers
  * 400 `invalid_request` with the error's text (endpoints/api/__init__.py validate_json_request); scripts
- * match on it. Here Ajv finds the error and this module words it as jsonschema does (its first line; Quay's
- * text goes on with a dump of the schema).
+ * match on it. Here Ajv finds the error and this module words it as jsonschema does: the message, then where
+ * (`On instance['role']:` and the value). Quay's text also quotes the failing part of its schema between the
+ * two; that paragraph is left out.
  */
 import type { FastifySchemaValidationError as ErrorObject } from 'fastify';
 
@@ -23,22 +24,27 @@ export function pyRepr(v: unknown): string {
     .join(', ')}}`;
 }
 
-/** The value at an Ajv instancePath (a JSON pointer) inside the body. */
-function at(body: unknown, pointer: string): unknown {
-  let cur = body;
+/** The value at an Ajv instancePath (a JSON pointer) inside the body, and jsonschema's `['a'][0]` form of the path. */
+function at(body: unknown, pointer: string): { value: unknown; path: string } {
+  let value = body;
+  let path = '';
   for (const raw of pointer.split('/').slice(1)) {
     const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+    path += Array.isArray(value) ? `[${key}]` : `[${pyRepr(key)}]`;
+    value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
   }
-  return cur;
+  return { value, path };
 }
 
-/** jsonschema's message for the first error Ajv reports on a body. */
+/** jsonschema's text for the first error Ajv reports on a body. */
 export function jsonschemaMessage(errors: ErrorObject[], body: unknown): string {
   const first = errors[0];
   if (body === undefined && first.instancePath === '') return 'Missing JSON body';
-  const value = at(body, first.instancePath);
-  const repr = pyRepr(value);
+  const { value, path } = at(body, first.instancePath);
+  return `${message(errors, first, pyRepr(value))}\n\nOn instance${path}:\n    ${pyRepr(value)}`;
+}
+
+function message(errors: ErrorObject[], first: ErrorObject, repr: string): string {
   // A TypeBox union of literals is Quay's `enum`: Ajv reports one `const` error per branch, then `anyOf`.
   const union = errors.find((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
   if (union) {

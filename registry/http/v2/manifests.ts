@@ -94,7 +94,8 @@ export async function putManifest(ctx: V2Context): Promise<void> {
       'user-agent': ctx.req.headers['user-agent'] ?? '',
       ...authContextMetadata(ctx.caller.principal),
       manifest_digest: result.digest,
-      ...(result.tags.length ? { tag: result.tags.join(',') } : {}) },
+      ...(result.tags.length ? { tag: result.tags.join(',') } : {}),
+    },
   });
   const { reply } = ctx;
   reply.code(201);

@@ -90,7 +90,10 @@ test('a tag expiration is clamped to [pushed + 1 h, pushed + 104 weeks] and answ
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Quay 3.8's AVATAR_COLORS (config.py), indexed by the hash's first two hex digits. */
-const QUAY_COLORS = '#969696 #aec7e8 #ff7f0e #ffbb78 #2ca02c #98df8a #d62728 #ff9896 #9467bd #c5b0d5 #8c564b #c49c94 #e377c2 #f7b6d2 #7f7f7f #c7c7c7 #bcbd22 #1f77b4 #17becf #9edae5 #393b79 #5254a3 #6b6ecf #9c9ede #9ecae1 #31a354 #b5cf6b #a1d99b #8c6d31 #ad494a #e7ba52 #a55194'.split(' ');
+const QUAY_COLORS =
+  '#969696 #aec7e8 #ff7f0e #ffbb78 #2ca02c #98df8a #d62728 #ff9896 #9467bd #c5b0d5 #8c564b #c49c94 #e377c2 #f7b6d2 #7f7f7f #c7c7c7 #bcbd22 #1f77b4 #17becf #9edae5 #393b79 #5254a3 #6b6ecf #9c9ede #9ecae1 #31a354 #b5cf6b #a1d99b #8c6d31 #ad494a #e7ba52 #a55194'.split(
+    ' ',
+  );
 
 test('avatars: the SHA-256 of the e-mail, and one avatar per account in every view', async () => {
   await createUser(admin, 'avabob');
@@ -158,10 +161,25 @@ test("error bodies have exactly Quay's keys, and validation errors jsonschema's 
   const missing = await admin.call('POST', '/organization/', {});
   expect(missing.status).toBe(400);
   expect(Object.keys(missing.body).sort()).toEqual(['detail', 'error_message', 'error_type', 'status', 'title', 'type']);
-  expect(missing.body).toMatchObject({ status: 400, title: 'invalid_request', error_type: 'invalid_request', detail: "'name' is a required property" });
+  expect(missing.body).toMatchObject({ status: 400, title: 'invalid_request', error_type: 'invalid_request', detail: "'name' is a required property\n\nOn instance:\n    {}" });
   expect(missing.body.type).toBe(`http://${new URL(reg.url).host}/api/v1/error/invalid_request`);
-  expect((await admin.call('PUT', '/organization/acme/team/x', { role: 'owner' })).body.error_message).toBe("'owner' is not one of ['member', 'creator', 'admin']");
-  expect((await admin.call('POST', '/organization/acme/quota', { limit_bytes: 'big' })).body.error_message).toBe("'big' is not of type 'integer'");
+  const line = async (method: string, path: string, body: unknown) => ((await admin.call(method, path, body)).body.error_message as string).split('\n');
+  expect(await line('PUT', '/organization/acme/team/x', { role: 'owner' })).toEqual([
+    "'owner' is not one of ['member', 'creator', 'admin']",
+    '',
+    "On instance['role']:",
+    "    'owner'",
+  ]);
+  expect((await line('POST', '/repository', { namespace: 'acme', repository: 'r', visibility: 'secret', description: '' }))[0]).toBe(
+    "'secret' is not one of ['public', 'private']",
+  );
+  expect((await line('PUT', '/organization/acme/robots/long', { description: 'x'.repeat(256) }))[0]).toBe(`'${'x'.repeat(256)}' is too long`);
+  expect(await line('POST', '/organization/', { name: 'mail', email: "it's" })).toEqual([
+    `"it's" does not match '^[^@\\\\s]+@[^@\\\\s.]+(\\\\.[^@\\\\s.]+)+$'`,
+    '',
+    "On instance['email']:",
+    `    "it's"`,
+  ]);
   const notFound = await admin.call('GET', '/repository/acme/nothing-here');
   expect(notFound.status).toBe(404);
   expect(Object.keys(notFound.body).sort()).toEqual(['detail', 'error_message', 'error_type', 'status', 'title', 'type']);
