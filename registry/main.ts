@@ -180,7 +180,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
   const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls && { cert: tls.pair.cert, key: tls.pair.key, ...tls.policy }, trustedProxies, idleTimeoutMs });
   const workers = background ? startWorkers(rt) : null;
-  const buildManager = background ? await startServeBuildManager(rt, !configPath, dataDir) : null;
+  const buildManager = background ? await startServeBuildManager(rt, !configPath, dataDir, tls) : null;
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = background && config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
   let plain: HttpServer | null = null;
@@ -274,7 +274,12 @@ async function verify(argv: string[]): Promise<void> {
 
 const [command, ...rest] = process.argv.slice(2);
 /** The build manager of `serve` (see the file comment), or null. */
-async function startServeBuildManager(rt: Awaited<ReturnType<typeof createRuntime>>, embedded: boolean, dataDir: string): Promise<BuildManager | null> {
+async function startServeBuildManager(
+  rt: Awaited<ReturnType<typeof createRuntime>>,
+  embedded: boolean,
+  dataDir: string,
+  tls: { files: TlsFiles; policy: TlsPolicy } | null,
+): Promise<BuildManager | null> {
   const settings = rt.buildSettings;
   if (!settings || settings.kind !== 'ephemeral' || process.env.BUILDMAN_IN_SERVE === 'false') return null;
   const envPort = process.env.BUILDMAN_GRPC_PORT;
@@ -282,6 +287,7 @@ async function startServeBuildManager(rt: Awaited<ReturnType<typeof createRuntim
     grpcHost: embedded ? '127.0.0.1' : '0.0.0.0',
     grpcPort: envPort !== undefined ? Number(envPort) : embedded ? 0 : 50051,
     workerLogDir: resolve(dataDir, 'build-workers'),
+    tls: tls && { files: tls.files, policy: tls.policy },
   });
 }
 
@@ -310,10 +316,13 @@ async function buildmanager(argv: string[]): Promise<void> {
   }
   let stopping = false;
   const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
+  // gRPC over TLS with the registry's pair, found as `serve` finds it.
+  const tlsFiles = findTlsFiles({ cert: process.env.TLS_CERT_FILE, key: process.env.TLS_KEY_FILE, configPath });
   const manager = await startBuildManager(rt, settings, {
     grpcHost: host,
     grpcPort: Number(values['grpc-port'] ?? process.env.BUILDMAN_GRPC_PORT ?? 50051),
     workerLogDir: resolve(dataDir, 'build-workers'),
+    tls: tlsFiles && { files: tlsFiles, policy: tlsPolicy(config) },
   });
   await app.listen({ port, host });
   log.info({ port, host, grpcPort: manager.port, manager: manager.id }, 'build manager listening');
