@@ -74,6 +74,12 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       Type.Object({ robot_shortname: Type.String({ description: 'The short name for the robot, without any user or organization prefix' }) }),
     ]);
     const cfg = { scope };
+    /** The owning namespace, for a caller who may create, change or delete its robots (a restricted user may not, in their own). */
+    const managedOwner = async (req: FastifyRequest, params: Record<string, string>) => {
+      const ns = await ownerOf(params).admin(req);
+      if (!(await rt.permissions.canManageRobots(req.principal, ns))) throw unauthorizedFor(req.principal);
+      return ns;
+    };
 
     app.get(
       prefix,
@@ -122,7 +128,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       { schema: { ...op(`create${nick}Robot`, tag, 'Create a new robot with the specified name.', scope), params: RobotParams, body: RobotBody }, config: cfg },
       async (req, reply) => {
         const p = req.params as Record<string, string>;
-        const ns = await ownerOf(p).admin(req);
+        const ns = await managedOwner(req, p);
         if (rt.config.ROBOTS_DISALLOW) throw badRequest('Robot accounts are disabled on this registry');
         // Quay lets the data model's refusal (bad or taken name) reach its DataModelException handler: `{message}`.
         const robot = await rt.tenancy.robots.create(ns, p.robot_shortname, { description: req.body.description, metadata: req.body.unstructured_metadata }).catch((e: unknown) => {
@@ -145,7 +151,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       { schema: { ...op(`delete${nick}Robot`, tag, 'Delete an existing robot.', scope), params: RobotParams }, config: cfg },
       async (req, reply) => {
         const p = req.params as Record<string, string>;
-        const ns = await ownerOf(p).admin(req);
+        const ns = await managedOwner(req, p);
         await rt.tenancy.robots.delete(ns, p.robot_shortname);
         rt.logs.log({ kind: 'delete_robot', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: `${ns.name}+${p.robot_shortname}` } });
         reply.code(204).send();
@@ -169,7 +175,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       { schema: { ...op(`regenerate${nick}RobotToken`, tag, 'Regenerates the token for a robot.', scope), params: RobotParams }, config: cfg },
       async (req) => {
         const p = req.params as Record<string, string>;
-        const ns = await ownerOf(p).admin(req);
+        const ns = await managedOwner(req, p);
         const robot = await rt.tenancy.robots.regenerate(ns, p.robot_shortname);
         rt.logs.log({ kind: 'regenerate_robot_token', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: robot.name } });
         return robotView(robot, true);
