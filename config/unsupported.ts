@@ -21,8 +21,6 @@ const TOP_LEVEL_BUILD = 'read only inside BUILD_MANAGER (as Quay does); ignored 
 const SCANNER_V2 = 'the v2 scanner API is not implemented (SECURITY_SCANNER_V4_ENDPOINT is); ignored';
 
 export const UNSUPPORTED_KEYS: Readonly<Record<string, Unsupported>> = {
-  FEATURE_RECAPTCHA: { reason: "reCAPTCHA needs Google's service, which this registry does not call; set it to false", refuse: true },
-  FEATURE_INVITE_ONLY_USER_CREATION: { reason: 'not implemented; use FEATURE_USER_CREATION: false and create users through the superuser API', refuse: true },
   ALLOW_PULLS_WITHOUT_STRICT_LOGGING: { reason: NOT_BUILT },
   USE_CDN: { reason: NOT_BUILT },
   FEATURE_STORAGE_REPLICATION: { reason: 'storage replication is not implemented (one storage location is used); ignored' },

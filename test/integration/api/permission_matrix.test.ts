@@ -494,6 +494,8 @@ const API_ROUTES: Record<string, Access> = {
   'PUT /api/v1/organization/{orgname}/team/{teamname}/members/{membername}': 'org:admin',
   'DELETE /api/v1/organization/{orgname}/team/{teamname}/members/{membername}': 'org:admin',
   'GET /api/v1/organization/{orgname}/team/{teamname}/permissions': 'org:admin',
+  'PUT /api/v1/organization/{orgname}/team/{teamname}/invite/{email}': 'org:admin',
+  'DELETE /api/v1/organization/{orgname}/team/{teamname}/invite/{email}': 'org:admin',
   // Members may read the proxy cache settings, as in Quay.
   'GET /api/v1/organization/{orgname}/proxycache': 'org:member',
   'POST /api/v1/organization/{orgname}/proxycache': 'org:admin',
@@ -700,6 +702,7 @@ const PARAMS: Record<string, string> = {
   tag: 'latest',
   manifestref: `sha256:${'0'.repeat(64)}`,
   prefix: 'ow',
+  email: 'invitee@example.com',
 };
 
 interface Discovery {
