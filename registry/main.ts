@@ -133,7 +133,8 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     if (workers.count > 1) return runPrimary(workers.count, log, SHUTDOWN_GRACE_MS);
   }
   // Background work (GC, expiry, the queue runner, the embedded mirror worker) runs in one process of a cluster.
-  const background = workerIndex() === 0;
+  // ACCOUNT_RECOVERY_MODE (as Quay): the web server only; no workers, builds or mirroring touch the data.
+  const background = workerIndex() === 0 && !config.ACCOUNT_RECOVERY_MODE;
 
   if (role === 'mirror' && !config.FEATURE_REPO_MIRROR) {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
@@ -143,14 +144,14 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   if (role === 'mirror') {
     let stopping = false;
     const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
-    const worker = new MirrorWorker(rt).start();
+    const worker = config.ACCOUNT_RECOVERY_MODE ? null : new MirrorWorker(rt).start();
     await app.listen({ port, host });
-    log.info({ port, host, worker: worker.id, database: rt.db.kind }, 'mirror worker running');
+    log.info({ port, host, worker: worker?.id ?? 'off (ACCOUNT_RECOVERY_MODE)', database: rt.db.kind }, 'mirror worker running');
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down: finishing running syncs');
-      await worker.stop();
+      await worker?.stop();
       await app.close();
       await rt.close();
       process.exit(0);
@@ -180,7 +181,7 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
   const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls && { cert: tls.pair.cert, key: tls.pair.key, ...tls.policy }, trustedProxies, idleTimeoutMs });
   const workers = background ? startWorkers(rt) : null;
-  const buildManager = background ? await startServeBuildManager(rt, !configPath, dataDir) : null;
+  const buildManager = background ? await startServeBuildManager(rt, !configPath, dataDir, tls) : null;
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
   const mirrorWorker = background && config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
   let plain: HttpServer | null = null;
@@ -274,7 +275,12 @@ async function verify(argv: string[]): Promise<void> {
 
 const [command, ...rest] = process.argv.slice(2);
 /** The build manager of `serve` (see the file comment), or null. */
-async function startServeBuildManager(rt: Awaited<ReturnType<typeof createRuntime>>, embedded: boolean, dataDir: string): Promise<BuildManager | null> {
+async function startServeBuildManager(
+  rt: Awaited<ReturnType<typeof createRuntime>>,
+  embedded: boolean,
+  dataDir: string,
+  tls: { files: TlsFiles; policy: TlsPolicy } | null,
+): Promise<BuildManager | null> {
   const settings = rt.buildSettings;
   if (!settings || settings.kind !== 'ephemeral' || process.env.BUILDMAN_IN_SERVE === 'false') return null;
   const envPort = process.env.BUILDMAN_GRPC_PORT;
@@ -282,6 +288,7 @@ async function startServeBuildManager(rt: Awaited<ReturnType<typeof createRuntim
     grpcHost: embedded ? '127.0.0.1' : '0.0.0.0',
     grpcPort: envPort !== undefined ? Number(envPort) : embedded ? 0 : 50051,
     workerLogDir: resolve(dataDir, 'build-workers'),
+    tls: tls && { files: tls.files, policy: tls.policy },
   });
 }
 
@@ -310,10 +317,13 @@ async function buildmanager(argv: string[]): Promise<void> {
   }
   let stopping = false;
   const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
+  // gRPC over TLS with the registry's pair, found as `serve` finds it.
+  const tlsFiles = findTlsFiles({ cert: process.env.TLS_CERT_FILE, key: process.env.TLS_KEY_FILE, configPath });
   const manager = await startBuildManager(rt, settings, {
     grpcHost: host,
     grpcPort: Number(values['grpc-port'] ?? process.env.BUILDMAN_GRPC_PORT ?? 50051),
     workerLogDir: resolve(dataDir, 'build-workers'),
+    tls: tlsFiles && { files: tlsFiles, policy: tlsPolicy(config) },
   });
   await app.listen({ port, host });
   log.info({ port, host, grpcPort: manager.port, manager: manager.id }, 'build manager listening');

@@ -15,17 +15,38 @@ export function generatedDbUri(name: string, password: string): string {
 }
 
 /** The volume the database runs on, and during an upgrade to a new major the one the copy goes to. */
-export function databaseVolumes(ctx: RenderContext, kind: DbKind, component: string) {
+function databaseVolumes(ctx: RenderContext, kind: DbKind, component: string) {
   const now = dbRuns(ctx, kind).volume;
   const next = dbVolumeName(ctx, kind, ctx.images[kind]);
   return [now, ...(next !== now ? [next] : [])].map((v) => pvc(ctx, v, component, kind, '50Gi'));
 }
 
-/** A Postgres Deployment as both database components run it (sclorg images, credentials from a Secret). */
-export function postgresDeployment(
+/** The credentials Secret's keys, as the sclorg image's environment reads them. */
+export interface DatabaseCredentials {
+  'database-username': string;
+  'database-password': string;
+  'database-name': string;
+  'database-root-password': string;
+}
+
+/**
+ * Everything one managed database is made of, for both database components (sclorg images): service
+ * account, credentials Secret, volumes, Service and Deployment.
+ */
+export function databaseObjects(
   ctx: RenderContext,
-  opts: { name: string; component: string; kind: 'postgres' | 'clairpostgres'; image: string; pvc: string; secretName: string },
+  opts: { name: string; component: string; kind: 'postgres' | 'clairpostgres'; secretName: string; credentials: DatabaseCredentials },
 ) {
+  return [
+    serviceAccount(ctx, opts.name, opts.component, opts.kind),
+    secret(ctx, opts.secretName, opts.component, opts.kind, { ...opts.credentials }),
+    ...databaseVolumes(ctx, opts.kind, opts.component),
+    service(ctx, opts.name, opts.component, opts.kind, opts.component, [{ name: 'postgres', port: 5432, targetPort: 5432 }]),
+    postgresDeployment(ctx, { ...opts, image: dbRuns(ctx, opts.kind).image, pvc: dbRuns(ctx, opts.kind).volume }),
+  ];
+}
+
+function postgresDeployment(ctx: RenderContext, opts: { name: string; component: string; kind: DbKind; image: string; pvc: string; secretName: string }) {
   const fromSecret = (key: string) => ({ secretKeyRef: { name: opts.secretName, key } });
   return deployment(ctx, {
     name: opts.name,
@@ -66,26 +87,18 @@ export const postgres: ComponentModule = {
   },
   objects(ctx) {
     const uri = new URL(ctx.keys.DB_URI ?? '');
-    const name = databaseName(ctx);
-    return [
-      serviceAccount(ctx, name, 'postgres', 'postgres'),
-      secret(ctx, postgresSecretName(ctx), 'postgres', 'postgres', {
+    return databaseObjects(ctx, {
+      name: databaseName(ctx),
+      component: 'postgres',
+      kind: 'postgres',
+      secretName: postgresSecretName(ctx),
+      credentials: {
         'database-username': decodeURIComponent(uri.username),
         'database-password': decodeURIComponent(uri.password),
         'database-name': uri.pathname.slice(1),
         'database-root-password': ctx.keys.DB_ROOT_PW,
-      }),
-      ...databaseVolumes(ctx, 'postgres', 'postgres'),
-      service(ctx, name, 'postgres', 'postgres', 'postgres', [{ name: 'postgres', port: 5432, targetPort: 5432 }]),
-      postgresDeployment(ctx, {
-        name,
-        component: 'postgres',
-        kind: 'postgres',
-        image: dbRuns(ctx, 'postgres').image,
-        pvc: postgresPvcName(ctx),
-        secretName: postgresSecretName(ctx),
-      }),
-    ];
+      },
+    });
   },
   ready(ctx, observed) {
     return databaseHealth(ctx, observed, databaseName(ctx), 'Postgres');

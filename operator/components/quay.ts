@@ -17,6 +17,7 @@ import type { ComponentModule, Named, RenderContext, Observed } from './common.j
 import type { KubeObject } from '../types.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/index.js';
 import { writersStopped } from '../pgupgrade.js';
+import { passthrough } from './route.js';
 
 /** Where the registry lives in the image built by the project's Dockerfile. */
 export const REGISTRY_MAIN = '/app/dist/registry/main.js';
@@ -147,6 +148,8 @@ function appDeployment(ctx: RenderContext): KubeObject {
         env: [
           { name: 'WORKERS', valueFrom: { resourceFieldRef: { containerName: 'quay-app', resource: 'limits.cpu', divisor: '1' } } },
           { name: 'BUILDMAN_GRPC_PORT', value: String(PORTS.grpc) },
+          // gRPC TLS only behind the passthrough builder Route; an edge Route or Ingress forwards plaintext gRPC.
+          { name: 'BUILDMAN_GRPC_TLS', value: String(passthrough(ctx)) },
           ...env,
         ],
         ports: Object.entries(PORTS).map(([name, containerPort]) => ({ name, containerPort, protocol: 'TCP' })),

@@ -2,8 +2,10 @@
  * The builder agent (`node dist/registry/main.js builder`): the worker side of the buildman gRPC API, as
  * Quay's quay-builder does it. One process per build, configured by its environment (what the executors set):
  *   TOKEN       the registration JWT            SERVER   gRPC host:port of the build manager
- *   INSECURE    "true": plaintext gRPC and plain-HTTP registry pushes (local executor, tests)
- *   CA_CERT     PEM bundle trusted for gRPC TLS (and given to buildah)
+ *   INSECURE    "true": plain-HTTP registry pushes, and plaintext gRPC unless GRPC_TLS says otherwise
+ *   GRPC_TLS    "true"/"false": gRPC over TLS or not (default: TLS unless INSECURE)
+ *   GRPC_SERVER_NAME  the name the manager's certificate is checked against when it differs from SERVER's host
+ *   CA_CERT     PEM bundle trusted for gRPC TLS and, unless INSECURE, by buildah for the registry
  *   SSRF_ALLOWED_HOSTS  comma list the build-pack download may reach although private (the registry itself)
  *   BUILD_WORKDIR       scratch directory (default: the OS temp dir); MAX_PACK_BYTES (default 1 GiB)
  * Sequence: Ping, LogMessage stream, RegisterBuildJob -> BuildPack, Heartbeat loop (every 2 s; three refusals
@@ -14,7 +16,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -55,9 +57,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     return 2;
   }
   const insecure = env.INSECURE === 'true';
-  const creds = insecure ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(env.CA_CERT ? Buffer.from(env.CA_CERT) : undefined);
+  const grpcTls = env.GRPC_TLS ? env.GRPC_TLS === 'true' : !insecure;
+  const creds = grpcTls ? grpc.credentials.createSsl(env.CA_CERT ? Buffer.from(env.CA_CERT) : undefined) : grpc.credentials.createInsecure();
   const Service = buildManagerService();
-  const client = new Service(server, creds, { 'grpc.max_receive_message_length': 16 * 1024 * 1024 }) as unknown as Client;
+  const client = new Service(server, creds, {
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    ...(grpcTls && env.GRPC_SERVER_NAME ? { 'grpc.ssl_target_name_override': env.GRPC_SERVER_NAME, 'grpc.default_authority': env.GRPC_SERVER_NAME } : {}),
+  }) as unknown as Client;
   const work = await mkdtemp(join(env.BUILD_WORKDIR || tmpdir(), 'quay-build-'));
   let jobJwt = '';
   let seq = 0;
@@ -167,7 +173,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     const pullAuth = pack.base_image?.username ? auth(pack.base_image.username, pack.base_image.password) : auth('$token', pack.pull_token);
     await writeFile(authFile, JSON.stringify(pullAuth), { mode: 0o600 });
     const storage = ['--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs'];
-    const tls = insecure ? ['--tls-verify=false'] : [];
+    let tls = insecure ? ['--tls-verify=false'] : [];
+    if (!insecure && env.CA_CERT) {
+      // buildah reads a registry's extra CAs from a directory of *.crt files.
+      await mkdir(join(work, 'certs'), { recursive: true });
+      await writeFile(join(work, 'certs', 'ca.crt'), env.CA_CERT);
+      tls = ['--cert-dir', join(work, 'certs')];
+    }
     const image = `${pack.registry}/${pack.repository}`;
     const tags = pack.tag_names.length > 0 ? pack.tag_names : ['latest'];
     const isolation = env.BUILDAH_ISOLATION || env.BULDAH_ISOLATION || 'chroot';

@@ -24,6 +24,7 @@ import { BuildJwts, BuildTokenError, type BuildTokenContext } from './jwt.js';
 import { buildManagerService, type BuildPackMessage } from './proto.js';
 import { candidates, setupTimeS, type Executor } from './executors/index.js';
 import type { BuildLogEntry } from './logs.js';
+import { grpcServerCredentials, type GrpcTlsOptions } from './grpc_tls.js';
 
 /** Initial lease after get (Quay's EPHEMERAL_SETUP_TIMEOUT + SETUP_LEEWAY_SECONDS). */
 const INITIAL_LEASE_S = 530;
@@ -105,6 +106,9 @@ export class BuildManager {
   private loop: Promise<void> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private archiveTimer: NodeJS.Timeout | null = null;
+  private unwatchTls: () => void = () => undefined;
+  /** gRPC is served over TLS. */
+  tls = false;
   private readonly jwts: BuildJwts;
   /** Lease extensions done by this process (epoch ms per build). */
   private readonly extendedAt = new Map<string, number>();
@@ -128,12 +132,19 @@ export class BuildManager {
     return `${this.prefix}building/${uuid}`;
   }
 
-  /** Serve gRPC on host:port (port 0: any free one; `port` then holds it). */
-  async listen(host: string, port: number): Promise<number> {
+  /** Serve gRPC on host:port (port 0: any free one; `port` then holds it), over TLS when given a pair. */
+  async listen(host: string, port: number, tls: GrpcTlsOptions | null = null): Promise<number> {
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 5 * 1024 * 1024 });
     server.addService(buildManagerService().service, this.handlers());
-    this.port = await new Promise<number>((ok, fail) => server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? fail(err) : ok(p))));
+    let credentials = grpc.ServerCredentials.createInsecure();
+    if (tls) {
+      const served = grpcServerCredentials(tls, this.rt.log);
+      credentials = served.credentials;
+      this.unwatchTls = served.unwatch;
+    }
+    this.port = await new Promise<number>((ok, fail) => server.bindAsync(`${host}:${port}`, credentials, (err, p) => (err ? fail(err) : ok(p))));
     this.server = server;
+    this.tls = Boolean(tls);
     return this.port;
   }
 
@@ -154,7 +165,10 @@ export class BuildManager {
     this.archiveTimer = setInterval(() => void this.rt.builds.archivePending(50, 5).catch((err) => this.rt.log.warn({ err }, 'build log archiving failed')), ARCHIVE_EVERY_MS);
     this.archiveTimer.unref();
     this.loop = this.workLoop();
-    this.rt.log.info({ manager: this.id, grpcPort: this.port, executors: this.executors.map((e) => e.name), allowed: this.settings.allowedWorkerCount }, 'build manager running');
+    this.rt.log.info(
+      { manager: this.id, grpcPort: this.port, grpcTls: this.tls, executors: this.executors.map((e) => e.name), allowed: this.settings.allowedWorkerCount },
+      'build manager running',
+    );
   }
 
   poke(): void {
@@ -169,6 +183,7 @@ export class BuildManager {
     await this.loop;
     await this.unlisten?.();
     await new Promise<void>((ok) => (this.server ? this.server.tryShutdown(() => ok()) : ok()));
+    this.unwatchTls();
     for (const e of this.executors) await e.close();
   }
 

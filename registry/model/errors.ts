@@ -108,6 +108,9 @@ export class TooManyRequests extends DomainError {
  */
 export type UnsupportedThing = 'digest_algorithm' | 'media_type' | 'operation' | 'repository_kind';
 
+/** Quay's answer to registry operations under ACCOUNT_RECOVERY_MODE. */
+export const ACCOUNT_RECOVERY_MESSAGE = 'Quay running for account recoveries only.';
+
 export class Unsupported extends DomainError {
   readonly kind = 'unsupported';
   constructor(

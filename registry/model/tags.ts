@@ -272,6 +272,24 @@ export class Tags {
   }
 
   /**
+   * PERMANENTLY_DELETE_TAGS (Quay's remove_tag_from_timemachine): take a tag out of the time machine, so it can
+   * no longer be restored and the garbage collector may reclaim its manifest. `alive`: the live row, which must
+   * point at `manifestId`; otherwise every ended row of the name that pointed at `manifestId`. The rows are
+   * deleted (what the collector does to rows once the window has passed). Returns the number of rows removed.
+   */
+  async removeFromTimeMachine(repoId: number, name: string, manifestId: number, alive: boolean): Promise<number> {
+    return this.db.tx(async (q) => {
+      await this.lock(q, repoId, name);
+      const now = Date.now();
+      const r = await q.query(
+        `DELETE FROM tag t WHERE t.repository_id = $1 AND t.name = $2 AND t.manifest_id = $3 AND ${alive ? LIVE('t', '$4') : 't.end_ms IS NOT NULL AND t.end_ms <= $4'}`,
+        [repoId, name, manifestId, now],
+      );
+      return r.rowCount;
+    });
+  }
+
+  /**
    * Restore a tag to a manifest it pointed at before, if that row ended inside the time machine window
    * (`windowSeconds`). The new row is marked as a reversion.
    */

@@ -230,7 +230,8 @@ export class ClairScanner implements ScannerBackend {
     const etag = String(res.headers.etag ?? '').replace(/"/g, '');
     let report: Record<string, unknown>;
     try {
-      report = requireKeys(await this.json(res, 'index_report'), 'IndexReport', ['manifest_hash', 'state', 'packages', 'distributions', 'environments', 'success', 'err']);
+      // the keys Clair's OpenAPI document requires; the others may be absent
+      report = requireKeys(await this.json(res, 'index_report'), 'IndexReport', ['manifest_hash', 'state', 'success']);
       if (!etag) throw new ClairSchemaError('IndexReport: no ETag header');
     } catch (err) {
       return { kind: 'error', state: 'api_failure', error: (err as Error).message };
@@ -246,7 +247,8 @@ export class ClairScanner implements ScannerBackend {
       res.discard();
       return null;
     }
-    if (res.status !== 200) {
+    // Clair's OpenAPI document gives this GET a 201; Clair's handler answers 200
+    if (res.status !== 200 && res.status !== 201) {
       res.discard();
       throw new ScannerUnavailable(`Clair vulnerability_report answered ${res.status}`);
     }

@@ -31,6 +31,8 @@ export interface OsvRecord {
   published?: string;
   withdrawn?: string;
   aliases?: string[];
+  /** Closely related ids: a distribution advisory (ALSA, RLSA, …) lists the CVEs it fixes here. */
+  related?: string[];
   summary?: string;
   details?: string;
   severity?: Array<{ type?: string; score?: string }>;

@@ -101,6 +101,8 @@ export function buildSecurityData(
   return { Layer: { Name: manifestDigest, ParentName: '', NamespaceName: '', IndexedByVersion: 4, Features: features } };
 }
 
+/** The other ids of advisory `id`: its aliases, and the related ids under which distributions list the CVEs they fix. */
 function aliasesOf(records: OsvRecord[] | undefined, id: string): string[] {
-  return records?.find((r) => r.id === id)?.aliases ?? [];
+  const r = records?.find((x) => x.id === id);
+  return [...(r?.aliases ?? []), ...(r?.related ?? [])];
 }

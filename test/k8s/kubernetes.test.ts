@@ -324,17 +324,21 @@ describe('unmanaged components', () => {
     expect((await get(cluster, 'networking.k8s.io/v1', 'Ingress', 'reg-quay', ns)).spec.tls[0].secretName).toBe('reg-quay-tls');
   });
 
-  test('tls from a secretRef: the Secret is labelled and used as it is', async () => {
-    await applyYaml(
+  /** The user's own certificate in the Secret `my-tls` (created or replaced). */
+  const putTlsSecret = (cert: { cert: string; key: string }) =>
+    applyYaml(
       cluster,
       yaml.dump({
         apiVersion: 'v1',
         kind: 'Secret',
         type: 'kubernetes.io/tls',
         metadata: { name: 'my-tls', namespace: ns },
-        stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key },
+        stringData: { 'tls.crt': cert.cert, 'tls.key': cert.key },
       }),
     );
+
+  test('tls from a secretRef: the Secret is labelled and used as it is', async () => {
+    await putTlsSecret(pair);
     const bundle = secretData(await get(cluster, 'v1', 'Secret', 'bundle', ns));
     await cluster.objects.replace({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bundle', namespace: ns }, stringData: { 'config.yaml': bundle['config.yaml'] } } as never);
     cluster.kubectl([
@@ -360,27 +364,9 @@ describe('unmanaged components', () => {
     expect(await hashes()).toEqual([tlsHash(pair), tlsHash(pair)]);
     // Rotating the certificate in the Secret rolls the pods that mount it.
     const rotated = await issueServingCert(ca, [HOST]);
-    await applyYaml(
-      cluster,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: { name: 'my-tls', namespace: ns },
-        stringData: { 'tls.crt': rotated.cert, 'tls.key': rotated.key },
-      }),
-    );
+    await putTlsSecret(rotated);
     await waitFor('the new hash on quay-app and mirror', async () => (await hashes()).every((h) => h === tlsHash(rotated)), 30_000, logs);
-    await applyYaml(
-      cluster,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: { name: 'my-tls', namespace: ns },
-        stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key },
-      }),
-    );
+    await putTlsSecret(pair);
     await waitFor('the first hash back', async () => (await hashes()).every((h) => h === tlsHash(pair)), 30_000, logs);
   });
 

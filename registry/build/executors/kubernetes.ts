@@ -20,6 +20,8 @@ export interface KubernetesExecutorOptions {
   settings: BuildManagerSettings;
   /** The manager label value (Quay: the host name). */
   manager?: string;
+  /** The workers' CA bundle (executor CA_CERT, else the served chain, plus extra CAs); CA_CERT otherwise. */
+  caCert?: string;
 }
 
 const str = (v: unknown, d: string): string => (typeof v === 'string' && v !== '' ? v : d);
@@ -36,7 +38,7 @@ export function renderJob(s: ExecutorSettings, o: KubernetesExecutorOptions, w: 
   const openshift = s.KUBERNETES_DISTRIBUTION === 'openshift';
   const time = `${now.toISOString().slice(0, 10)}-${now.toISOString().slice(11, 13)}`;
   const labels = { build: w.buildUuid, time, manager: (o.manager ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63), 'quay-sha': str(process.env.QUAY_GIT_HASH, 'none') };
-  const caCert = str(s.CA_CERT, '');
+  const caCert = str(o.caCert, str(s.CA_CERT, ''));
   const server = workerServerAddress(o.config, o.settings.buildmanHostname);
   const env: Array<{ name: string; value: string }> = [];
   let container: Record<string, unknown>;

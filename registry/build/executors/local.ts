@@ -17,7 +17,11 @@ const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 export interface LocalExecutorOptions {
   /** gRPC address the agent calls. */
   server: string;
-  /** Plain gRPC and plain-HTTP pushes (PREFERRED_URL_SCHEME http). */
+  /** The manager serves gRPC over TLS: the name its certificate carries (the agent dials loopback). */
+  grpcTls: { serverName: string } | null;
+  /** PEM bundle the agent trusts (CA_CERT). */
+  caCert: string;
+  /** Plain-HTTP pushes (PREFERRED_URL_SCHEME http). */
   insecure: boolean;
   /** SERVER_HOSTNAME (REGISTRY_HOSTNAME for the worker). */
   registryHostname: string;
@@ -61,6 +65,9 @@ export class LocalExecutor implements Executor {
       EXECUTOR: 'popen',
       SSRF_ALLOWED_HOSTS: this.opts.allowedHosts.join(','),
       ...(this.opts.insecure ? { INSECURE: 'true' } : {}),
+      GRPC_TLS: this.opts.grpcTls ? 'true' : 'false',
+      ...(this.opts.grpcTls ? { GRPC_SERVER_NAME: this.opts.grpcTls.serverName } : {}),
+      ...(this.opts.caCert ? { CA_CERT: this.opts.caCert } : {}),
       ...(this.settings.BUILD_WORKDIR ? { BUILD_WORKDIR: String(this.settings.BUILD_WORKDIR) } : {}),
       ...(this.settings.DEBUG ? { DEBUG: 'true' } : {}),
     };

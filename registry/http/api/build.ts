@@ -13,7 +13,7 @@ import type { BuildRepository } from '../../model/build_requests.js';
 import { triggerView } from '../../model/triggers.js';
 import { userfileUrl } from '../../model/userfiles.js';
 import { formatDate } from './views.js';
-import { repoWithRole, unauthorizedFor } from './auth.js';
+import { repoWithRole, requireSuperuserRead, unauthorizedFor } from './auth.js';
 import { badRequest, notFound } from './errors.js';
 import { op, RepoParams, typed } from './schema.js';
 import { pullRobotFor, TriggerParams, triggerFor, writable } from './trigger.js';
@@ -225,6 +225,54 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       if (!build || build.repository_id !== t.repo.id) throw notFound();
       const logs = await rt.builds.readBuildLogs(build.uuid, req.query.start);
       return logs ?? { start: req.query.start, total: 0, logs: [] };
+    },
+  );
+
+  // The superuser's views of any build by its uuid (Quay: endpoints/api/superuser.py), for support staff
+  // reading a user's failed build. Quay answers 400 for an unknown uuid on /status and /logs; 404 here.
+  const superCfg = { scope: 'super:user' as const, fresh: true };
+  const SuperBuildParams = Type.Object({ build_uuid: Type.String({ description: 'The UUID of the build' }) });
+  async function superuserBuild(req: FastifyRequest, uuid: string): Promise<{ build: BuildRow; role: Role }> {
+    requireSuperuserRead(rt, req);
+    const build = await rt.builds.getBuild(uuid);
+    if (!build) throw notFound();
+    return { build, role: rt.permissions.isSuperuser(req.principal) ? 'admin' : 'read' };
+  }
+
+  app.get(
+    '/superuser/:build_uuid/build',
+    { schema: { ...op('getRepoBuildSuperUser', 'superuser', 'Returns information about a build.', 'super:user'), params: SuperBuildParams }, config: superCfg },
+    async (req) => {
+      const { build, role } = await superuserBuild(req, req.params.build_uuid);
+      return buildView(build, role);
+    },
+  );
+
+  app.get(
+    '/superuser/:build_uuid/status',
+    {
+      schema: { ...op('getRepoBuildStatusSuperUser', 'superuser', 'Return the status for the builds specified by the build uuids.', 'super:user'), params: SuperBuildParams },
+      config: superCfg,
+    },
+    async (req) => {
+      const { build, role } = await superuserBuild(req, req.params.build_uuid);
+      return buildView(build, role);
+    },
+  );
+
+  app.get(
+    '/superuser/:build_uuid/logs',
+    {
+      schema: {
+        ...op('getRepoBuildLogsSuperUser', 'superuser', 'Return the build logs for the build specified by the build uuid.', 'super:user'),
+        params: SuperBuildParams,
+        querystring: Type.Object({ start: Type.Integer({ minimum: 0, default: 0, description: 'The first log entry to return' }) }),
+      },
+      config: superCfg,
+    },
+    async (req) => {
+      const { build } = await superuserBuild(req, req.params.build_uuid);
+      return (await rt.builds.readBuildLogs(build.uuid, req.query.start)) ?? { start: req.query.start, total: 0, logs: [] };
     },
   );
 

@@ -67,8 +67,9 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
     },
     async (req, reply) => {
       const user = await currentUser(rt, req);
-      if (rt.config.FEATURE_SUPERUSERS_ORG_CREATION_ONLY && !rt.permissions.isSuperuser(req.principal)) {
-        throw new ApiError(403, 'insufficient_scope', 'Only superusers may create organizations');
+      if (!rt.permissions.mayCreateOrganization(req.principal)) {
+        const why = rt.config.FEATURE_SUPERUSERS_ORG_CREATION_ONLY ? 'Only superusers may create organizations' : 'Restricted users cannot create organizations';
+        throw new ApiError(403, 'insufficient_scope', why);
       }
       const org = await rt.tenancy.orgs.create({ name: req.body.name, email: req.body.email ?? req.body.contact_email ?? null, creator: user });
       rt.logs.log({ kind: 'org_create', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { namespace: org.name, email: org.email } });

@@ -14,6 +14,7 @@ import { isIndexMediaType } from './manifest.js';
 import { repoWithRole } from './auth.js';
 import { op, RepoParams, sendJsonString, typed } from './schema.js';
 import { badRequest, notFound } from './errors.js';
+import { principalName } from '../../auth/principal.js';
 
 const tag = 'tag';
 const TagParams = Type.Composite([RepoParams, Type.Object({ tag: Type.String({ description: 'The name of the tag' }) })]);
@@ -180,4 +181,54 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       return {};
     },
   );
+  if (rt.config.PERMANENTLY_DELETE_TAGS) {
+    t.post(
+      '/repository/:namespace/:repository/tag/:tag/expire',
+      {
+        schema: {
+          ...op(
+            'removeTagFromTimemachine',
+            tag,
+            'Take the tag out of the time machine window: it can no longer be restored, and its manifest is garbage collected once nothing else references it.',
+            'repo:write',
+          ),
+          params: TagParams,
+          body: Type.Object({
+            manifest_digest: Type.Optional(Type.String({ description: 'Required if is_alive is false: the manifest whose expired tags are removed.' })),
+            include_submanifests: Type.Optional(Type.Boolean({ description: 'Accepted for Quay compatibility: the child manifests of an index are always collected with it.' })),
+            is_alive: Type.Optional(Type.Boolean({ description: 'If true, remove the live tag; if false, the expired tags of the name that pointed at manifest_digest.' })),
+          }),
+        },
+        config: { scope: 'repo:write' },
+      },
+      async (req, reply) => {
+        const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
+        await rt.writeGate.check(req.principal, repo, 'api');
+        const name = req.params.tag;
+        const alive = req.body.is_alive ?? false;
+        let manifest: { id: number; digest: string } | undefined;
+        if (alive) {
+          const live = await rt.tags.live(repo.id, name);
+          if (!live) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
+          manifest = (await rt.db.query<{ id: number; digest: string }>('SELECT id, digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0];
+        } else {
+          const digest = req.body.manifest_digest;
+          if (digest === undefined) throw badRequest('manifest_digest required when is_alive set to false');
+          if (!looksLikeDigest(digest)) throw badRequest(`Invalid manifest digest "${digest}"`);
+          manifest = (await rt.db.query<{ id: number; digest: string }>('SELECT id, digest FROM manifest WHERE repository_id = $1 AND digest = $2', [repo.id, digest])).rows[0];
+        }
+        if (!manifest || (await rt.tags.removeFromTimeMachine(repo.id, name, manifest.id, alive)) === 0) {
+          throw notFound(`No ${alive ? 'live' : 'expired'} tag ${name} of ${namespace.name}/${repo.name} to remove`);
+        }
+        rt.logs.repoAction('permanently_delete_tag', req.principal, req.ip, repo, namespace.name, {
+          username: principalName(req.principal),
+          repo: repo.name,
+          namespace: namespace.name,
+          tag: name,
+          manifest_digest: manifest.digest,
+        });
+        sendJsonString(reply, 200, '');
+      },
+    );
+  }
 }

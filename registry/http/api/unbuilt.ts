@@ -14,13 +14,7 @@ interface UnbuiltFeature {
   paths: RegExp[];
 }
 
-export const UNBUILT_FEATURES: readonly UnbuiltFeature[] = [
-  {
-    flag: 'FEATURE_BUILD_SUPPORT',
-    what: "the superuser's build views",
-    paths: [/^\/superuser\/[^/]+\/(logs|status|build)$/, /^\/superuser\/[^/]+\/logs\/archive$/],
-  },
-];
+export const UNBUILT_FEATURES: readonly UnbuiltFeature[] = [];
 
 /** The configured-on features this registry does not implement (warned about at start). */
 export function enabledUnbuiltFeatures(config: QuayConfig): readonly UnbuiltFeature[] {

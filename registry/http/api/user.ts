@@ -30,7 +30,7 @@ export async function userView(rt: Runtime, user: NamespaceRow) {
     anonymous: false,
     username: user.name,
     avatar: namespaceAvatar(user),
-    can_create_repo: true,
+    can_create_repo: !rt.permissions.isRestrictedUserName(user.name),
     is_me: true,
     verified: true,
     email: user.email,

@@ -2,8 +2,9 @@
  * Clair v4 backend: a PROTOCOL test, not an integration test. Clair's Go modules are not served by this
  * machine's module proxy and the project may not build fetched source, so a small loopback server plays
  * Clair's indexer, matcher and notifier with exchanges written for these tests after Clair's OpenAPI
- * document (as bundled in Quay: util/secscan/v4/clair-v4.openapi.json): State, Manifest/Layer, IndexReport
- * (+ ETag), VulnerabilityReport, PagedNotifications. What is real: the registry process (Postgres, S3),
+ * document: State, Manifest/Layer, IndexReport (+ ETag), VulnerabilityReport, PagedNotifications. Every
+ * request the registry sends and every answer the stand-in gives is checked against the document's shapes
+ * (./clair_shapes.ts); the test fails on any departure. What is real: the registry process (Postgres, S3),
  * the image pushed with skopeo, the PSK JWTs checked both ways, the layer downloads the fake Clair makes
  * from the URLs the registry hands it, the notification queue, GC.
  */
@@ -19,6 +20,8 @@ import { freePort } from '../../setup/procs.js';
 import { INSECURE, clientSandbox, type ClientSandbox } from '../../setup/tools.js';
 import { signin, type Api } from '../../integration/api/fixture.js';
 import { buildScanImages } from './images.js';
+import * as shapes from './clair_shapes.js';
+import type { TSchema } from '@sinclair/typebox';
 
 const PSK = Buffer.from('clair-and-quay-share-this-32-byte-key!').toString('base64');
 const WRONG_PSK = Buffer.from('some-other-key-that-clair-does-not-know').toString('base64');
@@ -40,6 +43,8 @@ class FakeClair {
   deleted: string[] = [];
   notifications = new Map<string, Array<{ page: object; notifications: object[] }>>();
   notificationDeletes: string[] = [];
+  /** Every departure from Clair's OpenAPI shapes, in the registry's requests or in this stand-in's answers. */
+  violations: string[] = [];
   constructor(private readonly psk: Buffer) {}
 
   async start(port = 0): Promise<void> {
@@ -56,7 +61,12 @@ class FakeClair {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  private send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
+  private check(what: string, schema: TSchema, value: unknown) {
+    for (const v of shapes.violations(schema, value)) this.violations.push(`${what} ${v}`);
+  }
+
+  private send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}, schema?: TSchema) {
+    if (body !== undefined) this.check(`answer ${status}`, status >= 400 ? shapes.ClairError : schema!, body);
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(body === undefined ? undefined : JSON.stringify(body));
   }
@@ -74,8 +84,11 @@ class FakeClair {
     } catch {
       return this.send(res, 401, { code: 'unauthorized', message: 'bad token' });
     }
-    if (req.method === 'GET' && path === '/indexer/api/v1/index_state') return this.send(res, 200, { state: INDEXER_STATE }, { etag: `"${INDEXER_STATE}"` });
+    if (req.method === 'GET' && path === '/indexer/api/v1/index_state') return this.send(res, 200, { state: INDEXER_STATE }, { etag: `"${INDEXER_STATE}"` }, shapes.IndexState);
     if (req.method === 'POST' && path === '/indexer/api/v1/index_report') {
+      const type = String(req.headers['content-type'] ?? '').split(';')[0];
+      if (type !== 'application/json' && type !== 'application/vnd.clair.manifest.v1+json') this.violations.push(`index request content-type ${type}`);
+      this.check('index request', shapes.Manifest, JSON.parse(text));
       const manifest = JSON.parse(text) as { hash: string; layers: Array<{ hash: string; uri: string; headers: Record<string, string[]> }> };
       for (const l of manifest.layers) {
         const r = await fetch(l.uri, { headers: Object.fromEntries(Object.entries(l.headers).map(([k, v]) => [k, v.join(', ')])) });
@@ -83,11 +96,21 @@ class FakeClair {
         this.downloads.push({ hash: l.hash, status: r.status, sha256: `sha256:${createHash('sha256').update(bytes).digest('hex')}` });
       }
       this.indexed.add(manifest.hash);
-      return this.send(res, 201, indexReport(manifest.hash), { etag: `"${INDEXER_STATE}"` });
+      const location = `/indexer/api/v1/index_report/${manifest.hash}`;
+      return this.send(
+        res,
+        201,
+        indexReport(manifest.hash),
+        { etag: `"${INDEXER_STATE}"`, location, link: `<${location}>; rel="https://projectquay.io/clair/v1/index_report"` },
+        shapes.IndexReport,
+      );
     }
     const report = /^\/matcher\/api\/v1\/vulnerability_report\/(sha256:[0-9a-f]{64})$/.exec(path);
     if (req.method === 'GET' && report) {
-      return this.indexed.has(report[1]) ? this.send(res, 200, vulnerabilityReport(report[1])) : this.send(res, 404, { code: 'not-found', message: 'no report' });
+      // 201, as the document specifies for this GET (Clair's own handler answers 200; the registry takes either)
+      return this.indexed.has(report[1])
+        ? this.send(res, 201, vulnerabilityReport(report[1]), {}, shapes.VulnerabilityReport)
+        : this.send(res, 404, { code: 'not-found', message: 'no report' });
     }
     const del = /^\/indexer\/api\/v1\/index_report\/(sha256:[0-9a-f]{64})$/.exec(path);
     if (req.method === 'DELETE' && del) {
@@ -100,7 +123,7 @@ class FakeClair {
     if (note && req.method === 'GET') {
       const pages = this.notifications.get(note[1]);
       if (!pages) return this.send(res, 404, { code: 'not-found', message: 'no notification' });
-      return this.send(res, 200, pages[note[2] ? Number(note[2]) : 0]);
+      return this.send(res, 200, pages[note[2] ? Number(note[2]) : 0], {}, shapes.NotificationPage);
     }
     if (note && req.method === 'DELETE') {
       this.notificationDeletes.push(note[1]);
@@ -143,9 +166,9 @@ function vulnerabilityReport(hash: string) {
     severity: 'High',
     normalized_severity: 'Unknown',
     package: { id: '', name: 'openssl', version: '', kind: 'binary' },
+    arch_op: 'equals',
     distribution: { id: '', did: 'alpine', name: 'Alpine Linux', version: '3.17', version_code_name: '', version_id: '3.17', arch: '', cpe: '', pretty_name: '' },
     repository: { id: '', name: '', key: '', uri: '', cpe: '' },
-    range: '',
     fixed_in_version: 'fixed=3.0.8-r0&arch=x86_64',
   });
   return {
@@ -346,20 +369,23 @@ test('notification webhook → paged notifications → vulnerability_found queue
         links: `https://nvd.nist.gov/vuln/detail/${name}`,
         description: 'd',
         normalized_severity: severity,
-        package: {},
-        distribution: {},
-        repository: {},
+        package: { name: 'openssl', version: '', kind: 'binary' },
+        arch_op: 'equals',
+        distribution: { id: '1', did: 'alpine', name: 'Alpine Linux', version_id: '3.17' },
       },
     });
     clair.notifications.set(id, [
       { page: { size: 1, next: '1' }, notifications: [entry('CVE-2023-0286', 'High')] },
-      { page: { size: 1, next: '-1' }, notifications: [entry('CVE-2022-4304', 'Medium'), { ...entry('CVE-2020-0001', 'Low'), reason: 'removed' }] },
+      // the last page has no `next`, as the document says
+      { page: { size: 2 }, notifications: [entry('CVE-2022-4304', 'Medium'), { ...entry('CVE-2020-0001', 'Low'), reason: 'removed' }] },
     ]);
     const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('clair-notifier').setExpirationTime('5m').sign(Buffer.from(PSK, 'base64'));
+    const webhook = { notification_id: id, callback: `${clair.url}/notifier/api/v1/notification/${id}` };
+    expect(shapes.violations(shapes.NotificationWebhook, webhook)).toEqual([]);
     const r = await fetch(`${reg.url}/secscan/notification`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` },
-      body: JSON.stringify({ notification_id: id, callback: `${clair.url}/notifier/api/v1/notification/${id}` }),
+      body: JSON.stringify(webhook),
     });
     expect([r.status, await r.text()]).toEqual([200, 'Okay']);
     await until('notification deleted at Clair', async () => clair.notificationDeletes.includes(id));
@@ -382,4 +408,25 @@ test('GC of a manifest deletes its index report at Clair', async () => {
     expect(del.status).toBe(204);
   }
   await until('DELETE index_report at Clair', async () => clair.deleted.includes(digest), 30_000);
+});
+
+test("every exchange kept to Clair's OpenAPI shapes; the checks catch departures", async () => {
+  expect(clair.requests.some((r) => r.method === 'POST' && r.path === '/indexer/api/v1/index_report')).toBe(true);
+  expect(clair.violations).toEqual([]);
+  // The checks are not vacuous: each of these departs from the document.
+  const layer = { hash: LAYER_PLACEHOLDER, uri: 'http://registry/blob', headers: { Accept: ['application/gzip'] } };
+  expect(shapes.violations(shapes.Manifest, { hash: 'sha256:abc', layers: [layer] })).not.toEqual([]);
+  expect(shapes.violations(shapes.Manifest, { hash: LAYER_PLACEHOLDER, layers: [{ ...layer, size: 1 }] })).not.toEqual([]);
+  expect(shapes.violations(shapes.Manifest, { hash: LAYER_PLACEHOLDER, layers: [{ ...layer, headers: { Accept: 'application/gzip' } }] })).not.toEqual([]);
+  const report = vulnerabilityReport(LAYER_PLACEHOLDER);
+  expect(shapes.violations(shapes.VulnerabilityReport, report)).toEqual([]);
+  const { package_vulnerabilities: _dropped, ...incomplete } = report;
+  expect(shapes.violations(shapes.VulnerabilityReport, incomplete)).not.toEqual([]);
+  const { arch_op: _op, ...noArchOp } = report.vulnerabilities['501'];
+  expect(shapes.violations(shapes.VulnerabilityReport, { ...report, vulnerabilities: { '501': noArchOp } })).toEqual(['/vulnerabilities/501: package without arch_op']);
+  expect(shapes.violations(shapes.VulnerabilityReport, { ...report, vulnerabilities: { '501': { ...report.vulnerabilities['501'], normalized_severity: 'Severe' } } })).not.toEqual(
+    [],
+  );
+  expect(shapes.violations(shapes.IndexReport, { manifest_hash: LAYER_PLACEHOLDER, state: 'IndexFinished' })).not.toEqual([]);
+  expect(shapes.violations(shapes.NotificationPage, { page: { next: '1' }, notifications: [] })).not.toEqual([]);
 });

@@ -242,6 +242,7 @@ beforeAll(async () => {
       FEATURE_PROXY_CACHE: true,
       FEATURE_REPO_MIRROR: true,
       FEATURE_BUILD_SUPPORT: true,
+      PERMANENTLY_DELETE_TAGS: true,
     }),
   });
   const admin = await initialize(reg);
@@ -569,6 +570,7 @@ const API_ROUTES: Record<string, Access> = {
   'PUT /api/v1/repository/{namespace}/{repository}/tag/{tag}': 'repo:write',
   'DELETE /api/v1/repository/{namespace}/{repository}/tag/{tag}': 'repo:write',
   'POST /api/v1/repository/{namespace}/{repository}/tag/{tag}/restore': 'repo:write',
+  'POST /api/v1/repository/{namespace}/{repository}/tag/{tag}/expire': 'repo:write',
   'POST /api/v1/signin': 'public',
   'POST /api/v1/signin/verify': 'user',
   'POST /api/v1/signout': 'public',
@@ -599,6 +601,9 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit': 'superuser',
   'PUT /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser',
   'DELETE /api/v1/superuser/users/{namespace}/quota/{quota_id}/limit/{limit_id}': 'superuser',
+  'GET /api/v1/superuser/{build_uuid}/build': 'superuser:read',
+  'GET /api/v1/superuser/{build_uuid}/status': 'superuser:read',
+  'GET /api/v1/superuser/{build_uuid}/logs': 'superuser:read',
   'GET /api/v1/superuser/users/': 'superuser:read',
   'POST /api/v1/superuser/users/': 'superuser',
   'GET /api/v1/superuser/users/{username}': 'superuser:read',

@@ -220,6 +220,27 @@ describe('manual builds', () => {
   });
 });
 
+describe("the superuser's build views (Quay: endpoints/api/superuser.py)", () => {
+  test('build, status and logs of any build by uuid, as the repository views show them; others refused', async () => {
+    const b = await writer.ok('POST', '/repository/acme/app/build/', { archive_url: 'http://archives.example.com/support.tgz', docker_tags: ['su'] });
+    await admin.ok('DELETE', `/repository/acme/app/build/${b.id}`);
+    const view = await admin.ok('GET', `/repository/acme/app/build/${b.id}`);
+    expect(await admin.ok('GET', `/superuser/${b.id}/build`)).toEqual(view);
+    expect(await admin.ok('GET', `/superuser/${b.id}/status`)).toEqual(view);
+    const logs = await admin.ok<{ start: number; total: number; logs: { message: string }[] }>('GET', `/superuser/${b.id}/logs`);
+    expect(logs).toEqual(await writer.ok('GET', `/repository/acme/app/build/${b.id}/logs`));
+    expect(logs.logs.map((l) => l.message)).toContain('cancelled');
+    expect(await admin.ok('GET', `/superuser/${b.id}/logs?start=${logs.total}`)).toEqual({ start: logs.total, total: logs.total, logs: [] });
+    // Unknown and malformed uuids are not found; a repository writer and anonymous callers are refused.
+    for (const path of ['00000000-0000-4000-8000-000000000000/build', '00000000-0000-4000-8000-000000000000/logs', 'not-a-uuid/status'])
+      expect((await admin.get(`/superuser/${path}`)).status).toBe(404);
+    for (const what of ['build', 'status', 'logs']) {
+      expect((await writer.get(`/superuser/${b.id}/${what}`)).status).toBe(403);
+      expect((await new Api(reg.url).get(`/superuser/${b.id}/${what}`)).status).toBe(401);
+    }
+  });
+});
+
 describe('trigger builds', () => {
   const config = {
     build_source: 'ssh://git@git.example.com/app.git',

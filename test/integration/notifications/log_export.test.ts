@@ -5,7 +5,7 @@
  * expires; the organization, repository and user scopes; validation texts, permissions, audit kinds, and a
  * callback URL the SSRF guard refuses at send time.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
@@ -265,6 +265,52 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
       }
     });
 
+  const exportItem = (callbackUrl: string) =>
+    db.query<{ id: number; attempts: number; lease_age_ms: number | null }>(
+      `SELECT id, attempts, (extract(epoch FROM now() - (processing_expires - interval '120 seconds')) * 1000)::float8 AS lease_age_ms
+         FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'callback_url' = $1`,
+      [callbackUrl],
+    );
+
+  test('a callback answering 500 retries the export; the retry succeeds with a working link', async () => {
+    const flaky = await startReceiver({ host: '127.0.0.5' });
+    try {
+      flaky.mode = { kind: 'status', status: 500 };
+      const callbackUrl = `${flaky.url}/cb-${label}-retry`;
+      const r = await admin.ok('POST', `/repository/acme/app/exportlogs?${range}`, { callback_url: callbackUrl });
+      const [first] = await flaky.waitFor(1, 120_000);
+      expect(JSON.parse(first.body)).toMatchObject({ export_id: r.export_id, status: 'success' });
+      // The failed callback puts the export back for a retry a minute later, with its attempt spent.
+      let item = (await exportItem(callbackUrl)).rows[0];
+      for (const end = Date.now() + 30_000; !item || item.lease_age_ms !== null; item = (await exportItem(callbackUrl)).rows[0]) {
+        if (Date.now() > end) throw new Error(`the export was not put back for a retry:\n${reg.output().slice(-3000)}`);
+        await sleep(100);
+      }
+      expect(item.attempts).toBe(1);
+      const scheduled = await db.query<{ wait_s: number }>('SELECT extract(epoch FROM available_after - now())::float8 AS wait_s FROM queue_item WHERE id = $1', [item.id]);
+      expect(scheduled.rows[0].wait_s).toBeGreaterThan(30);
+
+      // The receiver recovers; the minute is skipped by making the item due now and waking the worker.
+      flaky.mode = { kind: 'ok' };
+      await db.query('UPDATE queue_item SET available_after = now() WHERE id = $1', [item.id]);
+      await db.query("SELECT pg_notify('queue_item_put', 'exportactionlogs')");
+      const received = await flaky.waitFor(2, 120_000);
+      const second = JSON.parse(received[1].body) as Callback;
+      expect(second).toMatchObject({ export_id: r.export_id, status: 'success', repository: 'app', exported_data_url: expect.any(String) });
+      const doc = await download(second.exported_data_url!);
+      expect(doc.export_id).toBe(r.export_id);
+      expect(doc.logs[doc.logs.length - 1]).toEqual({ terminator: true });
+      expect(doc.logs.filter((l) => l.metadata?.set === 'bulk')).toHaveLength(ROWS);
+      for (const end = Date.now() + 30_000; (await exportItem(callbackUrl)).rows.length > 0;) {
+        if (Date.now() > end) throw new Error('the retried export stayed queued');
+        await sleep(100);
+      }
+      expect(flaky.received).toHaveLength(2);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   test("bad requests get Quay's 400 texts, audited as export_logs_failure; non-admins get 403", async () => {
     const bad = async (path: string, body: Record<string, unknown>, text: string | RegExp) => {
       const r = await admin.post(path, body);
@@ -295,5 +341,88 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     const audit = await admin.ok('GET', '/organization/acme/logs?filter=export_logs_failure');
     const errors = audit.logs.filter((l: any) => l.kind === 'export_logs_failure').map((l: any) => l.metadata.error);
     expect(errors).toEqual(expect.arrayContaining(['Invalid time span selected', 'Invalid callback e-mail', 'Invalid callback URL: Address 169.254.169.254 is not allowed']));
+  });
+});
+
+describe('an export running past EXPORT_ACTION_LOGS_MAXIMUM_SECONDS', () => {
+  let reg: RegistryProcess;
+  let db: pg.Client;
+  let dbUri = '';
+  let admin: Api;
+  let localStorage = '';
+
+  beforeAll(async () => {
+    const base = await scaleOutConfig({ SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'], EXPORT_ACTION_LOGS_MAXIMUM_SECONDS: 1, PREFERRED_URL_SCHEME: 'http' });
+    localStorage = join(workDir('export-timedout'), 'blobs');
+    dbUri = String(base.DB_URI);
+    reg = await startRegistry({
+      label: 'export-timedout',
+      config: { ...base, DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: localStorage }] }, DISTRIBUTED_STORAGE_PREFERENCE: ['local'] },
+    });
+    db = new pg.Client({ connectionString: dbUri });
+    await db.connect();
+    admin = await signin(reg, reg.admin.username, reg.admin.password);
+    const ns = (await db.query<{ id: number }>("SELECT id FROM namespace WHERE name = 'admin'")).rows[0].id;
+    await db.query(
+      `INSERT INTO log_entry (kind, account_id, performer_id, datetime, ip, metadata)
+       SELECT 'login_success', $1, $1, now() - make_interval(secs => i), '10.2.0.1', jsonb_build_object('i', i) FROM generate_series(1, 1500) AS i`,
+      [ns],
+    );
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await reg?.stop();
+  });
+
+  test('reports `timedout` once, without a link, leaves no partial document, and is not retried', async () => {
+    const callbackUrl = `${receiver.url}/cb-timedout`;
+    const item = () =>
+      db.query<{ lease_age_ms: number | null }>(
+        `SELECT (extract(epoch FROM now() - (processing_expires - interval '120 seconds')) * 1000)::float8 AS lease_age_ms
+           FROM queue_item WHERE queue_name = 'exportactionlogs' AND body->>'callback_url' = $1`,
+        [callbackUrl],
+      );
+    // The log table locked: the export's first page waits until the run is older than its 1 s maximum, so the
+    // run finds its deadline passed once the page arrives.
+    const locker = new pg.Client({ connectionString: dbUri });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE log_entry IN ACCESS EXCLUSIVE MODE');
+    const request = admin.post('/user/exportlogs', { callback_url: callbackUrl });
+    try {
+      for (const end = Date.now() + 60_000; ;) {
+        const leased = (await item()).rows[0];
+        if (leased?.lease_age_ms != null && leased.lease_age_ms > 1500) break;
+        if (Date.now() > end) throw new Error(`the export was not leased:\n${reg.output().slice(-3000)}`);
+        await sleep(100);
+      }
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    const r = await request;
+    expect(r.status).toBe(200);
+    const end = Date.now() + 60_000;
+    while (!receiver.received.some((x) => x.path === '/cb-timedout')) {
+      if (Date.now() > end) throw new Error(`no callback:\n${reg.output().slice(-3000)}`);
+      await sleep(100);
+    }
+    expect(JSON.parse(receiver.received.find((x) => x.path === '/cb-timedout')!.body)).toEqual({
+      export_id: r.body.export_id,
+      start_time: mmddyyyy(yesterday),
+      end_time: mmddyyyy(today),
+      namespace: 'admin',
+      repository: null,
+      exported_data_url: null,
+      status: 'timedout',
+    });
+    // Reported and done: the queue item is deleted, not scheduled again.
+    for (const until = Date.now() + 30_000; (await item()).rows.length > 0;) {
+      if (Date.now() > until) throw new Error('the timed-out export stayed queued');
+      await sleep(100);
+    }
+    expect(receiver.received.filter((x) => x.path === '/cb-timedout')).toHaveLength(1);
+    expect(readdirSync(join(localStorage, 'exportedactionlogs')).filter((f) => f.startsWith(r.body.export_id))).toEqual([]);
   });
 });

@@ -1,15 +1,22 @@
 /**
  * The rpm detector on a real rpmdb: packages built with Debian's `rpmbuild`, recorded with `rpm -i --justdb`
  * into a fresh sqlite rpmdb (`rpm --initdb`, the format RHEL 9 / AlmaLinux images carry at
- * /var/lib/rpm/rpmdb.sqlite), put in an image layer beside an AlmaLinux os-release and indexed.
+ * /var/lib/rpm/rpmdb.sqlite), put in an image layer beside an AlmaLinux os-release and indexed; then the
+ * same layer pushed to a registry process (Postgres, S3) whose OSV database holds AlmaLinux's ALSA-2023:1405,
+ * which the installed openssl-libs is older than: the finding comes out of /security in Quay's shape.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tar from 'tar-stream';
 import { runTool } from '../../setup/tools.js';
-import { workDir } from '../../setup/paths.js';
+import { REPO_ROOT, workDir } from '../../setup/paths.js';
 import { indexImage } from '../../../registry/scan/indexer.js';
+import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { V2Client, blobOf } from '../../helpers/v2.js';
+import { signin } from '../api/fixture.js';
 
 interface Rpm {
   name: string;
@@ -60,7 +67,10 @@ async function layerOf(files: Record<string, Buffer | string>): Promise<Buffer> 
   return Buffer.concat(chunks);
 }
 
-test('packages installed with rpm into an sqlite rpmdb are found with epoch, version, release and arch', async () => {
+const OS_RELEASE = 'NAME="AlmaLinux"\nVERSION="8.7 (Stone Smilodon)"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.7"\n';
+let layer: Buffer;
+
+beforeAll(async () => {
   const dir = workDir('rpmdb');
   const top = join(dir, 'rpmbuild');
   mkdirSync(top, { recursive: true });
@@ -75,11 +85,10 @@ test('packages installed with rpm into an sqlite rpmdb are found with epoch, ver
   expect(listed).toEqual(['curl 0:7.61.1-25.el8 x86_64', 'openssl-libs 1:1.1.1k-7.el8_6 x86_64', 'tzdata 0:2022a-1.el8 noarch']);
   const sqlite = readFileSync(join(dbpath, 'rpmdb.sqlite'));
   expect(sqlite.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
+  layer = await layerOf({ 'etc/os-release': OS_RELEASE, 'var/lib/rpm/rpmdb.sqlite': sqlite });
+});
 
-  const layer = await layerOf({
-    'etc/os-release': 'NAME="AlmaLinux"\nVERSION="8.7 (Stone Smilodon)"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.7"\n',
-    'var/lib/rpm/rpmdb.sqlite': sqlite,
-  });
+test('packages installed with rpm into an sqlite rpmdb are found with epoch, version, release and arch', async () => {
   const report = await indexImage([{ digest: 'sha256:rpmlayer', open: async () => Readable.from([layer]) }]);
   expect(report.distribution).toMatchObject({ did: 'almalinux', versionId: '8.7' });
   const found = report.packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch, ecosystem: p.ecosystem, packageDb: p.packageDb, addedBy: p.addedBy }));
@@ -88,4 +97,70 @@ test('packages installed with rpm into an sqlite rpmdb are found with epoch, ver
     { name: 'openssl-libs', version: '1:1.1.1k-7.el8_6', arch: 'x86_64', ecosystem: 'AlmaLinux:8', packageDb: 'var/lib/rpm/rpmdb.sqlite', addedBy: 'sha256:rpmlayer' },
     { name: 'tzdata', version: '2022a-1.el8', arch: 'noarch', ecosystem: 'AlmaLinux:8', packageDb: 'var/lib/rpm/rpmdb.sqlite', addedBy: 'sha256:rpmlayer' },
   ]);
+});
+
+describe('an AlmaLinux advisory on the rpm image, through the registry', () => {
+  let reg: RegistryProcess;
+
+  beforeAll(async () => {
+    const osvDir = workDir('rpm-osv');
+    mkdirSync(osvDir, { recursive: true });
+    cpSync(join(REPO_ROOT, 'test/fixtures/osv/ALSA-2023-1405.json'), join(osvDir, 'ALSA-2023-1405.json'));
+    // an advisory of another ecosystem for the same software stays out of the report
+    cpSync(join(REPO_ROOT, 'test/fixtures/osv/DSA-5343-1.json'), join(osvDir, 'DSA-5343-1.json'));
+    const config = await scaleOutConfig({ SUPER_USERS: ['admin'], FEATURE_SECURITY_SCANNER: true, SECURITY_SCANNER_INDEXING_INTERVAL: 1, SECURITY_SCANNER_OSV_DB_PATH: osvDir });
+    reg = await startRegistry({ label: 'rpm-alsa', config });
+  });
+
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  test("ALSA-2023:1405 is found on openssl-libs 1:1.1.1k-7.el8_6 and reported in Quay's shape", async () => {
+    const gz = blobOf(gzipSync(layer));
+    const pushed = await V2Client.basic(reg).pushImage('admin/alma', '8.7', { layers: [gz] });
+    const admin = await signin(reg, reg.admin.username, reg.admin.password);
+    let report: { status: string; data: any } = { status: '', data: null };
+    for (const end = Date.now() + 120_000; report.status !== 'scanned'; await sleep(250)) {
+      const r = await admin.get(`/repository/admin/alma/manifest/${pushed.digest}/security?vulnerabilities=true`);
+      expect(r.status).toBe(200);
+      report = r.body;
+      if (report.status === 'failed' || Date.now() > end) throw new Error(`not scanned: ${JSON.stringify(report)}\n${reg.output().slice(-3000)}`);
+    }
+    const features = report.data.Layer.Features as Array<Record<string, any>>;
+    expect(features.map((f) => [f.Name, f.Version]).sort()).toEqual([
+      ['curl', '7.61.1-25.el8'],
+      ['openssl-libs', '1:1.1.1k-7.el8_6'],
+      ['tzdata', '2022a-1.el8'],
+    ]);
+    const openssl = features.find((f) => f.Name === 'openssl-libs')!;
+    expect(openssl).toEqual({
+      Name: 'openssl-libs',
+      VersionFormat: '',
+      NamespaceName: '',
+      AddedBy: gz.digest,
+      Version: '1:1.1.1k-7.el8_6',
+      BaseScores: [],
+      CVEIds: ['CVE-2022-4304', 'CVE-2022-4450', 'CVE-2023-0215', 'CVE-2023-0286'],
+      Vulnerabilities: [
+        {
+          Severity: 'Unknown',
+          NamespaceName: 'osv/AlmaLinux:8',
+          Link: 'https://osv.dev/vulnerability/ALSA-2023:1405 https://errata.almalinux.org/8/ALSA-2023-1405.html',
+          FixedBy: '1:1.1.1k-9.el8_7',
+          Description: 'Important: openssl security and bug fix update',
+          Name: 'ALSA-2023:1405',
+          Metadata: {
+            UpdatedBy: 'osv/AlmaLinux:8',
+            RepoName: null,
+            RepoLink: null,
+            DistroName: 'AlmaLinux',
+            DistroVersion: '8.7',
+            NVD: { CVSSv3: { Vectors: '', Score: '' } },
+          },
+        },
+      ],
+    });
+    for (const f of features.filter((x) => x.Name !== 'openssl-libs')) expect(f.Vulnerabilities).toEqual([]);
+  });
 });

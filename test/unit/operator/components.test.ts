@@ -65,6 +65,8 @@ describe('component renderers', () => {
     });
     // The build manager inside `serve` listens where the Service's grpc port (and the builder route) send builders.
     expect(d('reg-quay-app').spec.template.spec.containers[0].env).toContainEqual({ name: 'BUILDMAN_GRPC_PORT', value: '55443' });
+    // Behind an Ingress the builder gRPC arrives in plaintext.
+    expect(d('reg-quay-app').spec.template.spec.containers[0].env).toContainEqual({ name: 'BUILDMAN_GRPC_TLS', value: 'false' });
     expect(find(objs, 'Service', 'reg-quay-app').spec.ports).toContainEqual(expect.objectContaining({ name: 'grpc', port: 55443, targetPort: 55443 }));
     expect(d('reg-quay-app').spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
     expect(find(objs, 'Service', 'reg-quay-app').spec.selector).toEqual({ app: 'quay', 'quay-component': 'quay-app', 'quay-operator/quayregistry': 'reg' });
@@ -169,6 +171,8 @@ describe('component renderers', () => {
     const objs = render(ctx);
     expect(find(objs, 'Route', 'reg-quay').spec).toMatchObject({ port: { targetPort: 'https' }, tls: { termination: 'passthrough', insecureEdgeTerminationPolicy: 'Redirect' } });
     expect(find(objs, 'Route', 'reg-quay-builder').spec).toMatchObject({ port: { targetPort: 'grpc' }, tls: { termination: 'passthrough' } });
+    // The passthrough builder Route delivers TLS: the build manager serves gRPC with the user's pair.
+    expect(find(objs, 'Deployment', 'reg-quay-app').spec.template.spec.containers[0].env).toContainEqual({ name: 'BUILDMAN_GRPC_TLS', value: 'true' });
     expect(renderConfig(ctx).config).toMatchObject({ EXTERNAL_TLS_TERMINATION: false, PREFERRED_URL_SCHEME: 'https' });
   });
 

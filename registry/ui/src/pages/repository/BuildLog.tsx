@@ -2,7 +2,7 @@
  * A build's page (`/repository/{ns}/{repo}/build/{id}`): its phase, tags and trigger, and its log, read
  * incrementally (`logs?start=N`) every two seconds until the build reaches a final phase.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
   Breadcrumb,
@@ -32,15 +32,23 @@ interface LogEntry {
 
 const POLL_MS = 2000;
 
-/** Log entries appended as they arrive; polling stops once the build is final and the last read is done. */
+/**
+ * Log entries appended as they arrive, each read starting where the last one ended. One polling loop per
+ * build: the build turning final does not restart it (a restart would read from 0 again and show every
+ * line twice); the loop stops after a read that began once the build was known to be final.
+ */
 function useBuildLog(path: string, final: boolean) {
   const [entries, setEntries] = useState<LogEntry[]>([]);
   const [error, setError] = useState<unknown>(null);
+  const finalRef = useRef(final);
+  finalRef.current = final;
   useEffect(() => {
     let stopped = false;
     let start = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    setEntries([]);
     const read = async () => {
+      const last = finalRef.current;
       try {
         const r = await api.get<{ start: number; total: number; logs: LogEntry[] }>(`${path}/logs?start=${start}`);
         if (stopped) return;
@@ -50,16 +58,17 @@ function useBuildLog(path: string, final: boolean) {
         }
         setError(null);
       } catch (e) {
-        if (!stopped) setError(e);
+        if (stopped) return;
+        setError(e);
       }
-      if (!stopped && !final) timer = setTimeout(read, POLL_MS);
+      if (!last) timer = setTimeout(read, POLL_MS);
     };
     void read();
     return () => {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [path, final]);
+  }, [path]);
   return { entries, error };
 }
 
@@ -128,7 +137,7 @@ export default function BuildLog({ namespace, repo, buildId }: { namespace: stri
           Build log
         </Title>
         {log.error ? <ErrorState error={log.error} title="Unable to read the build log" /> : null}
-        <pre className="quay-build-log" data-testid="build-log" aria-live="polite">
+        <pre className="quay-build-log" data-testid="build-log" aria-live="polite" aria-label="Build log" tabIndex={0}>
           {log.entries.length === 0
             ? final
               ? 'This build wrote no log.'

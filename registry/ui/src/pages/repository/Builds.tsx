@@ -10,6 +10,7 @@ import { useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath, request } from '../../api/client';
 import { dateTime } from '../../api/format';
 import ListWithActions from '../../components/ListWithActions';
+import BuildTriggers from './BuildTriggers';
 import type { Repository } from './types';
 
 export interface Build {
@@ -144,6 +145,7 @@ export default function Builds({ repo }: { repo: Repository }) {
         empty={{ title: 'No builds', body: 'Builds run a Dockerfile and push the image to this repository.' }}
         invalidates={[key]}
       />
+      {repo.can_admin && <BuildTriggers repo={repo} />}
     </div>
   );
 }
