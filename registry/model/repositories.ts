@@ -15,6 +15,8 @@ export interface RepositoryRow {
   /** Changes with every change to the repository's tags (migration 006). */
   tag_version: number;
   created_at: Date;
+  /** The secret of the build-status badge of a private repository (Quay's badge_token, migration 043). */
+  badge_token: string;
 }
 
 /** A repository path resolved against the database: either part may be missing. */
