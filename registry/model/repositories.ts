@@ -47,10 +47,11 @@ export class Repositories {
 
   /**
    * This process changed the repository's tags or row and committed: its own next lookup must not be older
-   * than the notification that is on its way.
+   * than the notification that is on its way, nor, unless the change only created tags (`onlyCreatedTags`),
+   * any other process's (see CacheCoherence.changed).
    */
-  async changed(ref: RepoRef): Promise<void> {
-    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` });
+  async changed(ref: RepoRef, onlyCreatedTags = false): Promise<void> {
+    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` }, !onlyCreatedTags);
   }
 
   private async query(ref: RepoRef, q: Queryable): Promise<RepoTarget> {

@@ -81,7 +81,7 @@ export async function putManifest(ctx: V2Context): Promise<void> {
   const body = await readManifestBody(ctx);
   const repo = await pushTarget(ctx);
   const result = await rt.manifests.put(repo.id, reference, body, ctx.req.headers['content-type'], extraTags, ctx.caller.principal, { sparse: rt.config.FEATURE_SPARSE_INDEX });
-  await rt.repositories.changed(ctx.target.ref);
+  await rt.repositories.changed(ctx.target.ref, !result.changedExistingTags);
   rt.logs.log({
     kind: 'push_repo',
     performer: ctx.caller.principal,
