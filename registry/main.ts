@@ -133,7 +133,8 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     if (workers.count > 1) return runPrimary(workers.count, log, SHUTDOWN_GRACE_MS);
   }
   // Background work (GC, expiry, the queue runner, the embedded mirror worker) runs in one process of a cluster.
-  const background = workerIndex() === 0;
+  // ACCOUNT_RECOVERY_MODE (as Quay): the web server only; no workers, builds or mirroring touch the data.
+  const background = workerIndex() === 0 && !config.ACCOUNT_RECOVERY_MODE;
 
   if (role === 'mirror' && !config.FEATURE_REPO_MIRROR) {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
@@ -143,14 +144,14 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   if (role === 'mirror') {
     let stopping = false;
     const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
-    const worker = new MirrorWorker(rt).start();
+    const worker = config.ACCOUNT_RECOVERY_MODE ? null : new MirrorWorker(rt).start();
     await app.listen({ port, host });
-    log.info({ port, host, worker: worker.id, database: rt.db.kind }, 'mirror worker running');
+    log.info({ port, host, worker: worker?.id ?? 'off (ACCOUNT_RECOVERY_MODE)', database: rt.db.kind }, 'mirror worker running');
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down: finishing running syncs');
-      await worker.stop();
+      await worker?.stop();
       await app.close();
       await rt.close();
       process.exit(0);

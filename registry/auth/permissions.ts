@@ -16,7 +16,9 @@
  * - superusers administer users and read everything in the superuser API; with
  *   FEATURE_SUPERUSERS_FULL_ACCESS they also act as admin on every namespace and repository;
  * - global read-only superusers (GLOBAL_READONLY_SUPER_USERS) read every repository and what the superuser
- *   API shows, and change nothing through it.
+ *   API shows, and change nothing through it;
+ * - with FEATURE_RESTRICTED_USERS, users not in RESTRICTED_USERS_WHITELIST (and not superusers) are
+ *   restricted: in their own namespace they (and their robots) only read, and they create no organizations.
  */
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
@@ -107,6 +109,38 @@ export class Permissions {
     return this.globalReader(p) && p.kind === 'user' ? minRole('read', repoCap(p.scopes)) : null;
   }
 
+  /**
+   * FEATURE_RESTRICTED_USERS (Quay's is_restricted_user): a user is restricted unless listed in
+   * RESTRICTED_USERS_WHITELIST (absent: every user is) or a superuser named in SUPER_USERS.
+   */
+  isRestrictedUserName(name: string): boolean {
+    if (!this.config.FEATURE_RESTRICTED_USERS) return false;
+    if (this.config.FEATURE_SUPER_USERS && this.config.SUPER_USERS.includes(name)) return false;
+    return !(this.config.RESTRICTED_USERS_WHITELIST ?? []).includes(name);
+  }
+
+  /** Is `ns` the own namespace of a restricted user acting in it (the user, or one of their robots)? */
+  private restrictedIn(p: Principal, ns: NamespaceRow): boolean {
+    if (ns.kind !== 'user') return false;
+    const own = (p.kind === 'user' && p.id === ns.id) || (p.kind === 'robot' && p.ownerId === ns.id);
+    return own && this.isRestrictedUserName(ns.name);
+  }
+
+  /**
+   * May the principal create an organization (the REST API, or a push with CREATE_NAMESPACE_ON_PUSH)? Users
+   * only; not restricted users; with FEATURE_SUPERUSERS_ORG_CREATION_ONLY, superusers only.
+   */
+  mayCreateOrganization(p: Principal): boolean {
+    if (p.kind !== 'user') return false;
+    if (this.config.FEATURE_SUPERUSERS_ORG_CREATION_ONLY && !this.isSuperuser(p)) return false;
+    return !this.isRestrictedUserName(p.name);
+  }
+
+  /** May the principal create, change or delete robots of this namespace (its admins; not a restricted user's own)? */
+  async canManageRobots(p: Principal, ns: NamespaceRow): Promise<boolean> {
+    return !this.restrictedIn(p, ns) && (await this.canAdminNamespace(p, ns));
+  }
+
   /** Superusers with FEATURE_SUPERUSERS_FULL_ACCESS act as admin of every namespace and repository. */
   fullAccessSuperuser(p: Principal): boolean {
     return this.isSuperuser(p) && this.config.FEATURE_SUPERUSERS_FULL_ACCESS;
@@ -192,7 +226,8 @@ export class Permissions {
       );
       raw = ROLES[r.rows[0]?.rank ?? 0] ?? null;
     }
-    const capped = p.kind === 'user' ? minRole(raw, repoCap(p.scopes)) : raw;
+    const scoped = p.kind === 'user' ? minRole(raw, repoCap(p.scopes)) : raw;
+    const capped = this.restrictedIn(p, namespace) ? minRole(scoped, 'read') : scoped;
     return maxRole(maxRole(capped, publicRead), this.globalRead(p));
   }
 
@@ -217,6 +252,7 @@ export class Permissions {
     if (!namespace || namespace.kind === 'robot') return false;
     if (p.kind !== 'user' && p.kind !== 'robot') return false;
     if (this.fullAccessSuperuser(p)) return true;
+    if (this.restrictedIn(p, namespace)) return false;
     if (p.kind === 'user' && namespace.id === p.id) return teamCap(p.scopes) !== null;
     const role = await this.orgRole(p, namespace, q);
     return role === 'creator' || role === 'admin';

@@ -97,6 +97,8 @@ export class TooManyRequests extends DomainError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    /** What is limited: password attempts of an account, or queued builds of a namespace. */
+    readonly what: 'login_attempts' | 'queued_builds',
   ) {
     super(message);
   }
@@ -107,6 +109,9 @@ export class TooManyRequests extends DomainError {
  * operation on this kind of repository (builds of an application repository).
  */
 export type UnsupportedThing = 'digest_algorithm' | 'media_type' | 'operation' | 'repository_kind';
+
+/** Quay's answer to registry operations under ACCOUNT_RECOVERY_MODE. */
+export const ACCOUNT_RECOVERY_MESSAGE = 'Quay running for account recoveries only.';
 
 export class Unsupported extends DomainError {
   readonly kind = 'unsupported';

@@ -20,6 +20,11 @@ export const MIRROR_ARCHITECTURES = ['amd64', 'arm64', 'ppc64le', 's390x'] as co
 export const MIRROR_RETRIES = 3;
 /** How long a claim lives without renewal; a worker renews it every third of that. */
 export const MIRROR_LEASE_SECONDS = 30;
+/**
+ * NOTIFY channel woken when a configuration is created or changed and at sync-now, so idle mirror workers
+ * look for due work at once instead of at their next REPO_MIRROR_INTERVAL pass.
+ */
+export const MIRROR_CHANNEL = 'repo_mirror_changed';
 
 export type MirrorStatus = 'CANCEL' | 'FAIL' | 'NEVER_RUN' | 'SUCCESS' | 'SYNCING' | 'SYNC_NOW';
 
@@ -212,6 +217,7 @@ export class RepoMirrors {
       if (r.rowCount === 0) return false;
       await this.writeGate.setState(repo.id, 'MIRROR', q);
       await this.grantRobotWrite(q, repo.id, robot.id);
+      await this.wake(q);
       return true;
     });
   }
@@ -236,7 +242,13 @@ export class RepoMirrors {
     await this.db.tx(async (q) => {
       await q.query(`UPDATE repo_mirror_config SET ${sets.join(', ')} WHERE repository_id = $1`, [repositoryId, ...values]);
       if (changes.robot_id !== undefined) await this.grantRobotWrite(q, repositoryId, changes.robot_id as number);
+      await this.wake(q);
     });
+  }
+
+  /** Wake the mirror workers at commit (see MIRROR_CHANNEL). */
+  private async wake(q: Queryable): Promise<void> {
+    await q.query('SELECT pg_notify($1, $2)', [MIRROR_CHANNEL, '']);
   }
 
   /** Quay's sync-now: unless a sync runs, run one at the next pass. False when one is running. */
@@ -247,7 +259,9 @@ export class RepoMirrors {
         WHERE repository_id = $1 AND sync_status <> 'SYNCING'`,
       [repositoryId],
     );
-    return r.rowCount > 0;
+    if (r.rowCount === 0) return false;
+    await this.wake(this.db);
+    return true;
   }
 
   /** Quay's sync-cancel: a running or requested sync stops; nothing runs again until sync-now. */

@@ -86,10 +86,11 @@ export class Organizations {
   /**
    * CREATE_NAMESPACE_ON_PUSH (Quay's v2 auth): a user pushing into a namespace that does not exist gets an
    * organization of that name, owned by them, with the e-mail `local+namespace@domain` derived from theirs.
-   * Robots and anonymous callers never create one. Returns the namespace now under that name, or null.
+   * Only callers who may create organizations at all (not robots, anonymous or restricted users). Returns the
+   * namespace now under that name, or null.
    */
   async createOnPush(name: string, p: Principal): Promise<NamespaceRow | null> {
-    if (!this.config.CREATE_NAMESPACE_ON_PUSH || p.kind !== 'user') return null;
+    if (!this.config.CREATE_NAMESPACE_ON_PUSH || p.kind !== 'user' || !this.permissions.mayCreateOrganization(p)) return null;
     const user = (await this.db.query<NamespaceRow>("SELECT * FROM namespace WHERE id = $1 AND kind = 'user'", [p.id])).rows[0];
     if (!user) return null;
     const at = user.email?.lastIndexOf('@') ?? -1;

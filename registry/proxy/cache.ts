@@ -7,10 +7,13 @@
  * pruning uses); a changed digest fetches the new manifest. When the upstream is down, times out, answers
  * 5xx/429 or 404 on HEAD, a tag that has not expired is served as cached (the staleness period is its
  * remaining lifetime); an auth failure is never masked by stale content. Manifest by digest never goes
- * upstream once cached. Blobs are rows with the descriptor's size until their bytes are fetched, on the
+ * upstream once cached. A manifest is fetched from the upstream once however many replicas are asked for it
+ * at the same time. Blobs are rows with the descriptor's size until their bytes are fetched, on the
  * first request for them, streamed to that client while stored (see fill.ts).
  */
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
@@ -94,12 +97,23 @@ export interface ProxyDeps {
 }
 
 const CONFIG_CACHE_MS = 2_000;
+/** A manifest fill lease lives this long without renewal; its holder renews it every third of that. */
+const MANIFEST_LEASE_SECONDS = 30;
+/** How often a replica waiting for another's manifest fill looks whether it is done. */
+const MANIFEST_WAIT_POLL_MS = 50;
+/** Blob ids remembered as stored (a few hundred KiB at most). */
+const STORED_MEMO_ENTRIES = 20_000;
 
 export class ProxyCache {
   readonly filler: BlobFiller;
   private readonly configs = new Map<number, { row: ProxyConfigRow | null; at: number }>();
   private readonly clients = new Map<string, UpstreamClient>();
   private readonly manifestFlights = new Map<string, Promise<{ repo: RepositoryRow; manifest: ManifestRow }>>();
+  /**
+   * Blob rows whose bytes this process saw stored: a placeholder row is only ever made with a new blob row,
+   * so once gone it never comes back for that id, and a warm blob pull needs no look at the placeholders.
+   */
+  private readonly stored = new Set<number>();
 
   constructor(private readonly d: ProxyDeps) {
     this.filler = new BlobFiller(d.db, d.store, d.blobs, d.maxBlobSize);
@@ -229,7 +243,8 @@ export class ProxyCache {
 
   /**
    * The manifest a pull of `reference` gets in a proxy organization, or null when the namespace is not one.
-   * Concurrent pulls of the same reference share one upstream exchange.
+   * Concurrent pulls of the same reference share one upstream exchange: in this process through a promise
+   * map, across replicas through a lease row (see fillOnce).
    */
   async pullManifest(target: RepoTarget, reference: string, principal: Principal): Promise<{ repo: RepositoryRow; manifest: ManifestRow } | null> {
     if (!target.namespace) return null;
@@ -246,46 +261,132 @@ export class ProxyCache {
   private async resolveManifest(cfg: ProxyConfigRow, target: RepoTarget, reference: string, principal: Principal): Promise<{ repo: RepositoryRow; manifest: ManifestRow }> {
     const client = this.client(cfg);
     const upstreamRepo = upstreamRepository(cfg, target.ref.name);
-    let repo = target.repo;
+    const repo = target.repo;
     const unknown = (why: string) =>
       repo ? new NotFound('manifest', 'manifest unknown', { reference, upstream: why }) : new NotFound('repository', 'repository not found', { upstream: why });
+    const getManifest = async (ref: string): Promise<UpstreamManifest> => {
+      try {
+        return await client.getManifest(upstreamRepo, ref);
+      } catch (e) {
+        throw unknown(this.reason(e));
+      }
+    };
+    const keep = async (fetched: UpstreamManifest, tag: string | null) => {
+      const into = repo ?? (await this.createRepository(target, principal));
+      return { repo: into, manifest: await this.store(cfg, client, upstreamRepo, into, fetched, tag) };
+    };
+    const stored = () => this.storedManifest(target, reference);
 
     if (looksLikeDigest(reference)) {
       const local = repo ? await this.d.manifests.resolve(repo.id, reference) : null;
       if (local) return { repo: repo!, manifest: local };
-      let fetched: UpstreamManifest;
-      try {
-        fetched = await client.getManifest(upstreamRepo, reference);
-      } catch (e) {
-        throw unknown(this.reason(e));
-      }
-      repo ??= await this.createRepository(target, principal);
-      return { repo, manifest: await this.store(cfg, client, upstreamRepo, repo, fetched, null) };
+      return this.fillOnce(target, reference, stored, async () => keep(await getManifest(reference), null));
     }
 
-    const local = repo ? await this.d.manifests.resolve(repo.id, reference) : null;
-    const liveTag = repo && local ? await this.d.tags.live(repo.id, reference) : null;
-    let head;
-    try {
-      head = await client.headManifest(upstreamRepo, reference);
-    } catch (e) {
-      if (e instanceof UpstreamError && e.kind !== 'auth' && local) return { repo: repo!, manifest: local };
-      throw unknown(this.reason(e));
+    if (!repo) {
+      // Nothing of the repository is cached: one replica asks the upstream, the others serve what it stored.
+      return this.fillOnce(target, reference, stored, async () => {
+        let head;
+        try {
+          head = await client.headManifest(upstreamRepo, reference);
+        } catch (e) {
+          throw unknown(this.reason(e));
+        }
+        return keep(await getManifest(head.digest ?? reference), reference);
+      });
+    }
+
+    // The upstream is asked on every tag pull (Quay's rule); the local lookups run meanwhile.
+    const [local, liveTag, head] = await Promise.all([
+      this.d.manifests.resolve(repo.id, reference),
+      this.d.tags.live(repo.id, reference),
+      client.headManifest(upstreamRepo, reference).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+    ]);
+    if (head instanceof Error) {
+      if (head instanceof UpstreamError && head.kind !== 'auth' && local) return { repo, manifest: local };
+      throw unknown(this.reason(head));
     }
     if (local && liveTag && head.digest === local.digest) {
       await this.bumpTag(liveTag.id, cfg);
-      return { repo: repo!, manifest: local };
+      return { repo, manifest: local };
     }
-    let fetched: UpstreamManifest;
-    try {
-      fetched = await client.getManifest(upstreamRepo, head.digest ?? reference);
-    } catch (e) {
-      if (e instanceof UpstreamError && e.kind === 'unavailable' && local) return { repo: repo!, manifest: local };
-      throw unknown(this.reason(e));
+    const landed = async () => {
+      const got = await stored();
+      return got && head.digest && got.manifest.digest === head.digest ? got : null;
+    };
+    return this.fillOnce(target, reference, landed, async () => {
+      let fetched: UpstreamManifest;
+      try {
+        fetched = await client.getManifest(upstreamRepo, head.digest ?? reference);
+      } catch (e) {
+        if (e instanceof UpstreamError && e.kind === 'unavailable' && local) return { repo, manifest: local };
+        throw unknown(this.reason(e));
+      }
+      return keep(fetched, reference);
+    });
+  }
+
+  /** The manifest a reference names in the organization's repository, as stored now (another replica may just have stored it). */
+  private async storedManifest(target: RepoTarget, reference: string): Promise<{ repo: RepositoryRow; manifest: ManifestRow } | null> {
+    const r = await this.d.db.query<RepositoryRow>('SELECT * FROM repository WHERE namespace_id = $1 AND name = $2', [target.namespace!.id, target.ref.name]);
+    const repo = r.rows[0];
+    if (!repo) return null;
+    const manifest = await this.d.manifests.resolve(repo.id, reference);
+    return manifest ? { repo, manifest } : null;
+  }
+
+  /**
+   * Fetch a manifest from the upstream once across replicas: the replica holding the reference's lease leads
+   * (after a last look whether another one stored it meanwhile); the others wait for the lease to go and serve
+   * what was stored. When the leader failed or died, a waiter leads in its turn.
+   */
+  private async fillOnce<T>(target: RepoTarget, reference: string, landed: () => Promise<T | null>, lead: () => Promise<T>): Promise<T> {
+    const key = [target.namespace!.id, target.ref.name, reference];
+    const owner = randomUUID();
+    for (;;) {
+      const claim = await this.d.db.query(
+        `INSERT INTO proxy_manifest_fill (namespace_id, repository, reference, owner, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+         ON CONFLICT (namespace_id, repository, reference) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+         WHERE proxy_manifest_fill.expires_at <= now()`,
+        [...key, owner, MANIFEST_LEASE_SECONDS],
+      );
+      if (claim.rowCount > 0) {
+        const renewal = setInterval(
+          () => {
+            this.d.db
+              .query(
+                `UPDATE proxy_manifest_fill SET expires_at = now() + make_interval(secs => $5)
+                  WHERE namespace_id = $1 AND repository = $2 AND reference = $3 AND owner = $4`,
+                [...key, owner, MANIFEST_LEASE_SECONDS],
+              )
+              .catch(() => undefined);
+          },
+          (MANIFEST_LEASE_SECONDS * 1000) / 3,
+        );
+        renewal.unref();
+        try {
+          return (await landed()) ?? (await lead());
+        } finally {
+          clearInterval(renewal);
+          await this.d.db
+            .query('DELETE FROM proxy_manifest_fill WHERE namespace_id = $1 AND repository = $2 AND reference = $3 AND owner = $4', [...key, owner])
+            .catch(() => undefined);
+        }
+      }
+      for (;;) {
+        await sleep(MANIFEST_WAIT_POLL_MS);
+        const lease = await this.d.db.query<{ lapsed: boolean }>(
+          'SELECT expires_at <= now() AS lapsed FROM proxy_manifest_fill WHERE namespace_id = $1 AND repository = $2 AND reference = $3',
+          key,
+        );
+        if (lease.rows[0]?.lapsed) break;
+        if (!lease.rows[0]) {
+          const got = await landed();
+          if (got) return got;
+          break;
+        }
+      }
     }
-    repo ??= await this.createRepository(target, principal);
-    const manifest = await this.store(cfg, client, upstreamRepo, repo, fetched, reference);
-    return { repo, manifest };
   }
 
   private reason(e: unknown): string {
@@ -441,8 +542,12 @@ export class ProxyCache {
       });
       return null;
     }
+    if (this.stored.has(blob.id)) return null;
     const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
-    if (placeholder.rows.length === 0) return null;
+    if (placeholder.rows.length === 0) {
+      this.rememberStored(blob.id);
+      return null;
+    }
     const cfg = await this.configFor(repo.namespace_id);
     if (!cfg) throw new NotFound('blob', 'blob unknown to registry', { digest: blob.digest });
     const client = this.client(cfg);
@@ -466,9 +571,9 @@ export class ProxyCache {
     return null;
   }
 
-  /** Is the blob's content still only at the upstream? (HEAD answers from the row without fetching.) */
-  async isPlaceholder(blobId: number): Promise<boolean> {
-    return (await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blobId])).rows.length > 0;
+  private rememberStored(blobId: number): void {
+    if (this.stored.size >= STORED_MEMO_ENTRIES) this.stored.clear();
+    this.stored.add(blobId);
   }
 
   private blobError(e: unknown): DomainError {

@@ -4,10 +4,10 @@
  * twice at once) and runs one sync for each.
  *
  * A sync speaks the Distribution API to the upstream with the same client as the proxy cache (no skopeo
- * child processes): list tags, keep those matching the rule's globs, copy each tag whose upstream digest
- * differs from the local one (index children filtered by architecture_filter, blobs the registry already
- * holds not fetched again, the rest streamed from the upstream into the blob store), then end the local
- * tags that no longer match. It writes as the configured robot: the robot needs write on the repository,
+ * child processes): list tags, keep those matching the rule's globs, copy (a few tags at a time) each tag
+ * whose upstream digest differs from the local one (index children filtered by architecture_filter, blobs
+ * the registry already holds not fetched again, the rest streamed from the upstream into the blob store),
+ * then end the local tags that no longer match. It writes as the configured robot: the robot needs write on the repository,
  * the namespace's quota applies and pushes are logged with the robot as performer.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,11 +20,15 @@ import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
 import { LIVE } from '../model/tags.js';
 import type { RepositoryRow } from '../model/repositories.js';
 import type { NamespaceRow } from '../model/namespaces.js';
-import { MIRROR_LEASE_SECONDS, matchingTags, parseExternalReference, syncMessage, type MirrorRow } from '../model/mirror.js';
+import { MIRROR_CHANNEL, MIRROR_LEASE_SECONDS, matchingTags, parseExternalReference, syncMessage, type MirrorRow } from '../model/mirror.js';
 import { UpstreamClient, type UpstreamManifest } from '../proxy/upstream.js';
 
 /** Syncs one process runs at the same time. */
 const CONCURRENCY = 4;
+/** Tags one sync copies at the same time (skopeo sync copies one after the other). */
+const TAG_CONCURRENCY = 4;
+/** Blobs (or index children) of one manifest fetched at the same time. */
+const BLOB_CONCURRENCY = 4;
 
 class SyncStopped extends Error {}
 
@@ -50,25 +54,48 @@ function log(s: SyncContext, kind: string, metadata: Record<string, unknown>): v
   s.rt.logs.repoAction(kind, s.robot, null, s.repo, s.namespace.name, metadata);
 }
 
-/** Store a blob in the repository: a reference to the copy the registry holds, or the bytes from the upstream. */
-async function ensureBlob(s: SyncContext, d: { digest: string; size: number }): Promise<void> {
-  const held = await s.rt.db.tx(async (q) => {
-    const r = await q.query<{ id: number }>(
-      'SELECT b.id FROM blob b WHERE b.digest = $1 AND NOT EXISTS (SELECT 1 FROM proxy_blob_placeholder p WHERE p.blob_id = b.id) FOR SHARE',
-      [d.digest],
-    );
-    if (!r.rows[0]) return false;
-    await s.rt.blobs.holdTemporaryReference(q, s.repo.id, r.rows[0].id);
-    return true;
+/** Run `work` over `items`, at most `limit` at a time; every item is attempted and the first failure is thrown at the end. */
+async function bounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
   });
-  if (held) return;
-  const { done } = s.rt.proxyCache.filler.fill(
-    { digest: d.digest, expectedSize: d.size, repositoryId: s.repo.id, source: { open: () => s.client.getBlob(s.upstreamRepo, d.digest) } },
-    false,
+  const results = await Promise.allSettled(lanes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Store a manifest's blobs in the repository: one look for those the registry already holds (referenced
+ * from here at once), the rest streamed from the upstream, a few at a time (one fill per digest per process:
+ * tags sharing a layer wait for the same fill).
+ */
+async function ensureBlobs(s: SyncContext, descriptors: ReadonlyArray<{ digest: string; size: number }>): Promise<void> {
+  const wanted = [...new Map(descriptors.map((d) => [d.digest, d])).values()];
+  if (wanted.length === 0) return;
+  const held = await s.rt.db.tx(async (q) => {
+    const r = await q.query<{ id: number; digest: string }>(
+      `SELECT b.id, b.digest FROM blob b WHERE b.digest = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM proxy_blob_placeholder p WHERE p.blob_id = b.id) ORDER BY b.id FOR SHARE`,
+      [wanted.map((d) => d.digest)],
+    );
+    for (const b of r.rows) await s.rt.blobs.holdTemporaryReference(q, s.repo.id, b.id);
+    return new Set(r.rows.map((b) => b.digest));
+  });
+  await bounded(
+    wanted.filter((d) => !held.has(d.digest)),
+    BLOB_CONCURRENCY,
+    async (d) => {
+      checkpoint(s);
+      const { done } = s.rt.proxyCache.filler.fill(
+        { digest: d.digest, expectedSize: d.size, repositoryId: s.repo.id, source: { open: () => s.client.getBlob(s.upstreamRepo, d.digest) } },
+        false,
+      );
+      const blob = await done;
+      // The fill may have been another repository's (one fill per digest per process): reference it here too.
+      await s.rt.db.tx((q) => s.rt.blobs.holdTemporaryReference(q, s.repo.id, blob.id));
+    },
   );
-  const blob = await done;
-  // The fill may have been another repository's (one fill per digest per process): reference it here too.
-  await s.rt.db.tx((q) => s.rt.blobs.holdTemporaryReference(q, s.repo.id, blob.id));
 }
 
 async function copyManifest(s: SyncContext, m: UpstreamManifest, tag: string | null, depth = 0): Promise<void> {
@@ -86,17 +113,17 @@ async function copyManifest(s: SyncContext, m: UpstreamManifest, tag: string | n
     const wanted = parsed.manifests.filter((c) => filter.length === 0 || (c.platform?.architecture !== undefined && filter.includes(c.platform.architecture)));
     sparse = wanted.length < parsed.manifests.length;
     if (wanted.length === 0) throw new Error(`no child of ${m.digest} matches the architecture filter ${filter.join(',')}`);
-    for (const child of wanted) {
+    await bounded(wanted, BLOB_CONCURRENCY, async (child) => {
       checkpoint(s);
-      if (await s.rt.manifests.resolve(s.repo.id, child.digest)) continue;
+      if (await s.rt.manifests.resolve(s.repo.id, child.digest)) return;
       await copyManifest(s, await s.client.getManifest(s.upstreamRepo, child.digest), null, depth + 1);
-    }
+    });
   } else {
-    for (const d of [...(parsed.config ? [parsed.config] : []), ...parsed.layers]) {
-      if (isNonDistributable(d.mediaType)) continue;
-      checkpoint(s);
-      await ensureBlob(s, d);
-    }
+    checkpoint(s);
+    await ensureBlobs(
+      s,
+      [...(parsed.config ? [parsed.config] : []), ...parsed.layers].filter((d) => !isNonDistributable(d.mediaType)),
+    );
   }
   checkpoint(s);
   await s.rt.manifests.put(s.repo.id, tag ?? m.digest, m.bytes, m.mediaType, [], s.robot, { sparse });
@@ -219,9 +246,9 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
       return { outcome: 'SUCCESS', copied: 0, unchanged: 0, failed: 0 };
     }
     try {
-      for (const tag of matched) {
+      await bounded(matched, TAG_CONCURRENCY, async (tag) => {
         // A sync-cancel rolls the transaction id: look before each tag, not only at lease renewal.
-        if (!(await rt.mirrors.stillClaimed(row))) s.lost = true;
+        if (!s.lost && !(await rt.mirrors.stillClaimed(row))) s.lost = true;
         checkpoint(s);
         try {
           if (await copyTag(s, tag)) copied.push(tag);
@@ -233,7 +260,7 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
           rt.log.warn({ err: e, repository: `${namespace.name}/${repo.name}`, tag }, 'mirror: copying a tag failed');
           log(s, 'repo_mirror_sync_tag_failed', { verb: 'finish', message, tag, stderr: (e as Error).message });
         }
-      }
+      });
     } finally {
       // Tags gone upstream (or no longer matching) end here too, also after a partial run or a cancel:
       // the upstream listing was complete.
@@ -269,39 +296,63 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
   return { outcome, copied: copied.length, unchanged, failed: failed.length };
 }
 
-/** The worker: claims due repositories every REPO_MIRROR_INTERVAL seconds, up to CONCURRENCY at once. */
+/**
+ * The worker: claims due repositories every REPO_MIRROR_INTERVAL seconds, and at once when a configuration
+ * is created or changed or a sync-now is asked for (MIRROR_CHANNEL), up to CONCURRENCY at once.
+ */
 export class MirrorWorker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly running = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private claiming = false;
+  /** A pass was asked for while one was claiming: claim again once it is done. */
+  private again = false;
+  private unlisten: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
 
   constructor(private readonly rt: Runtime) {}
 
   start(): this {
     this.timer = setInterval(() => void this.pass(), this.rt.config.REPO_MIRROR_INTERVAL * 1000);
     this.timer.unref();
+    this.unlisten = this.rt.db
+      .listen(
+        MIRROR_CHANNEL,
+        () => void this.pass(),
+        () => void this.pass(),
+      )
+      .catch((err: unknown) => {
+        // The interval still finds due work; only the immediate start is lost.
+        this.rt.log.warn({ err }, 'mirror worker: listening for configuration changes failed');
+        return null;
+      });
     void this.pass();
     return this;
   }
 
   /** Claim as many due repositories as there are free slots and start their syncs. */
   async pass(): Promise<void> {
-    if (this.stopped || this.claiming) return;
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
     this.claiming = true;
     try {
-      while (!this.stopped && this.running.size < CONCURRENCY) {
-        const row = await this.rt.mirrors.claim(this.id);
-        if (!row) break;
-        const p = runSync(this.rt, row)
-          .catch((err) => this.rt.log.error({ err, repositoryId: row.repository_id }, 'mirror sync failed'))
-          .finally(() => {
-            this.running.delete(p);
-            void this.pass();
-          });
-        this.running.add(p);
-      }
+      do {
+        this.again = false;
+        while (!this.stopped && this.running.size < CONCURRENCY) {
+          const row = await this.rt.mirrors.claim(this.id);
+          if (!row) break;
+          const p = runSync(this.rt, row)
+            .catch((err) => this.rt.log.error({ err, repositoryId: row.repository_id }, 'mirror sync failed'))
+            .finally(() => {
+              this.running.delete(p);
+              void this.pass();
+            });
+          this.running.add(p);
+        }
+      } while (this.again && !this.stopped);
     } catch (err) {
       this.rt.log.error({ err }, 'mirror worker: claiming failed');
     } finally {
@@ -312,6 +363,9 @@ export class MirrorWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await (
+      await this.unlisten
+    )?.();
     await Promise.all(this.running);
   }
 }

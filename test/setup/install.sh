@@ -26,6 +26,9 @@ APT_PACKAGES=(
   wrk curl jq ca-certificates git openssh-server
   chromium fonts-liberation
 )
+# nginx: the load balancer in front of the registry replicas of `bench -- scale` and test/e2e/scale (started
+# by the bench on loopback with a generated config; the package's own service is kept from starting below).
+APT_PACKAGES+=(nginx)
 
 # name | go package to install | version (pinned; served by the Go module proxy) | extra -ldflags | Go toolchain
 # (a tool needing a newer Go than the machine's names the approved one; the go command fetches it from the proxy)

@@ -37,6 +37,7 @@ const SOURCE: Record<string, string> = {
   buildah: 'Debian package buildah',
   umoci: 'Debian package umoci',
   'docker-registry': 'Debian package docker-registry',
+  nginx: 'Debian package nginx',
   wrk: 'Debian package wrk',
   chromium: 'Debian package chromium',
   jq: 'Debian package jq',

@@ -36,16 +36,35 @@ describe('config.yaml schema', () => {
   });
 
   test('security settings that are not implemented refuse the config when on, with a clear reason', () => {
-    const on = parseConfig('FEATURE_RECAPTCHA: true\nFEATURE_INVITE_ONLY_USER_CREATION: true\nACCOUNT_RECOVERY_MODE: true\nRESTRICTED_USERS_WHITELIST: [bob]\n');
+    const on = parseConfig('FEATURE_IMMUTABLE_TAGS: true\nSUPERUSERS_ORG_CREATION_ONLY: true\n');
     expect(on.errors).toEqual([
-      expect.stringMatching(/^FEATURE_RECAPTCHA: reCAPTCHA needs Google's service/),
-      expect.stringMatching(/^FEATURE_INVITE_ONLY_USER_CREATION: not implemented/),
-      expect.stringMatching(/^ACCOUNT_RECOVERY_MODE: not implemented/),
-      expect.stringMatching(/^RESTRICTED_USERS_WHITELIST: FEATURE_RESTRICTED_USERS is not implemented/),
+      expect.stringMatching(/^FEATURE_IMMUTABLE_TAGS: immutable tags are not implemented/),
+      expect.stringMatching(/^SUPERUSERS_ORG_CREATION_ONLY: not read; the key is FEATURE_SUPERUSERS_ORG_CREATION_ONLY/),
     ]);
-    const off = parseConfig('FEATURE_RECAPTCHA: false\nFEATURE_RESTRICTED_USERS: false\nRESTRICTED_USERS_WHITELIST: []\n');
+    const off = parseConfig('FEATURE_IMMUTABLE_TAGS: false\n');
     expect(off.errors).toEqual([]);
     expect(off.warnings).toEqual([]);
+  });
+
+  test('reCAPTCHA and invite-only sign-up load as implemented keys; reCAPTCHA needs both keys', () => {
+    const r = parseConfig(
+      'FEATURE_RECAPTCHA: true\nRECAPTCHA_SITE_KEY: site\nRECAPTCHA_SECRET_KEY: secret\nRECAPTCHA_WHITELISTED_USERS: [bob]\nFEATURE_INVITE_ONLY_USER_CREATION: true\n',
+    );
+    expect({ errors: r.errors, warnings: r.warnings }).toEqual({ errors: [], warnings: [] });
+    expect(r.config.RECAPTCHA_VERIFY_URL).toBe('https://www.google.com/recaptcha/api/siteverify');
+    expect(parseConfig('FEATURE_RECAPTCHA: true\nRECAPTCHA_SITE_KEY: site\n').errors).toEqual(['FEATURE_RECAPTCHA: needs RECAPTCHA_SITE_KEY and RECAPTCHA_SECRET_KEY']);
+    expect(parseConfig('FEATURE_RECAPTCHA: true\nRECAPTCHA_SITE_KEY: a\nRECAPTCHA_SECRET_KEY: b\nRECAPTCHA_VERIFY_URL: ftp://x\n').errors).toEqual([
+      'RECAPTCHA_VERIFY_URL: "ftp://x" is not an http(s) URL',
+    ]);
+  });
+
+  test('restricted users, account recovery mode, permanent tag deletion and user log access load as implemented keys', () => {
+    const r = parseConfig(
+      'FEATURE_RESTRICTED_USERS: true\nRESTRICTED_USERS_WHITELIST: [bob]\nACCOUNT_RECOVERY_MODE: true\nPERMANENTLY_DELETE_TAGS: true\nFEATURE_USER_LOG_ACCESS: true\n',
+    );
+    expect({ errors: r.errors, warnings: r.warnings }).toEqual({ errors: [], warnings: [] });
+    expect(r.config).toMatchObject({ FEATURE_RESTRICTED_USERS: true, RESTRICTED_USERS_WHITELIST: ['bob'], ACCOUNT_RECOVERY_MODE: true, PERMANENTLY_DELETE_TAGS: true });
+    expect(parseConfig('FEATURE_RESTRICTED_USERS: true\n').config.RESTRICTED_USERS_WHITELIST).toBeNull();
   });
 
   test('Quay keys this registry does not implement are warned about when set, not silently accepted', () => {

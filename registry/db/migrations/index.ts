@@ -17,11 +17,13 @@ import serviceKeys from './042_service_keys.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
+import proxyManifestFill from './053_proxy_manifest_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
 import buildTriggers from './075_build_triggers.js';
 import cacheNotify from './080_cache_notify.js';
+import badgeToken from './043_badge_token.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -47,4 +49,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 75, name: 'build triggers and user files', sql: buildTriggers },
   { version: 80, name: 'cache notifications', sql: cacheNotify },
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
+  { version: 43, name: 'repository badge token', sql: badgeToken },
+  { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
 ];

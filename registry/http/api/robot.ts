@@ -9,7 +9,8 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import type { RobotView } from '../../model/robots.js';
 import { credentialForms } from '../../auth/credential_forms.js';
 import type { Scope } from '../../auth/principal.js';
-import { badRequest } from './errors.js';
+import { DomainError } from '../../model/errors.js';
+import { badRequest, messageError } from './errors.js';
 import { currentUser, orgByName, unauthorizedFor } from './auth.js';
 import { op, typed } from './schema.js';
 import { formatDate, teamAvatar } from './views.js';
@@ -73,6 +74,12 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       Type.Object({ robot_shortname: Type.String({ description: 'The short name for the robot, without any user or organization prefix' }) }),
     ]);
     const cfg = { scope };
+    /** The owning namespace, for a caller who may create, change or delete its robots (a restricted user may not, in their own). */
+    const managedOwner = async (req: FastifyRequest, params: Record<string, string>) => {
+      const ns = await ownerOf(params).admin(req);
+      if (!(await rt.permissions.canManageRobots(req.principal, ns))) throw unauthorizedFor(req.principal);
+      return ns;
+    };
 
     app.get(
       prefix,
@@ -121,9 +128,12 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       { schema: { ...op(`create${nick}Robot`, tag, 'Create a new robot with the specified name.', scope), params: RobotParams, body: RobotBody }, config: cfg },
       async (req, reply) => {
         const p = req.params as Record<string, string>;
-        const ns = await ownerOf(p).admin(req);
+        const ns = await managedOwner(req, p);
         if (rt.config.ROBOTS_DISALLOW) throw badRequest('Robot accounts are disabled on this registry');
-        const robot = await rt.tenancy.robots.create(ns, p.robot_shortname, { description: req.body.description, metadata: req.body.unstructured_metadata });
+        // Quay lets the data model's refusal (bad or taken name) reach its DataModelException handler: `{message}`.
+        const robot = await rt.tenancy.robots.create(ns, p.robot_shortname, { description: req.body.description, metadata: req.body.unstructured_metadata }).catch((e: unknown) => {
+          throw e instanceof DomainError && e.kind === 'invalid' ? messageError(400, e.message) : e;
+        });
         rt.logs.log({
           kind: 'create_robot',
           performer: req.principal,
@@ -141,7 +151,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       { schema: { ...op(`delete${nick}Robot`, tag, 'Delete an existing robot.', scope), params: RobotParams }, config: cfg },
       async (req, reply) => {
         const p = req.params as Record<string, string>;
-        const ns = await ownerOf(p).admin(req);
+        const ns = await managedOwner(req, p);
         await rt.tenancy.robots.delete(ns, p.robot_shortname);
         rt.logs.log({ kind: 'delete_robot', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: `${ns.name}+${p.robot_shortname}` } });
         reply.code(204).send();
@@ -165,7 +175,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       { schema: { ...op(`regenerate${nick}RobotToken`, tag, 'Regenerates the token for a robot.', scope), params: RobotParams }, config: cfg },
       async (req) => {
         const p = req.params as Record<string, string>;
-        const ns = await ownerOf(p).admin(req);
+        const ns = await managedOwner(req, p);
         const robot = await rt.tenancy.robots.regenerate(ns, p.robot_shortname);
         rt.logs.log({ kind: 'regenerate_robot_token', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: robot.name } });
         return robotView(robot, true);

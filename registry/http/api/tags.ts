@@ -8,12 +8,14 @@ import type { Runtime } from '../../runtime.js';
 import type { TagHistoryRow } from '../../model/tags.js';
 import { rfc2822 } from '../../model/notifications.js';
 import { durationSeconds } from '../../model/namespaces.js';
+import { performerUsername } from '../../model/logs.js';
 import { validTag } from '../../oci/names.js';
 import { looksLikeDigest } from '../../oci/digest.js';
 import { isIndexMediaType } from './manifest.js';
 import { repoWithRole } from './auth.js';
 import { op, RepoParams, sendJsonString, typed } from './schema.js';
 import { badRequest, notFound } from './errors.js';
+import { principalName } from '../../auth/principal.js';
 
 const tag = 'tag';
 const TagParams = Type.Composite([RepoParams, Type.Object({ tag: Type.String({ description: 'The name of the tag' }) })]);
@@ -115,9 +117,20 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const beforeDigest = before ? (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [before.manifest_id])).rows[0]?.digest : undefined;
         const result = await rt.tags.assign(repo.id, name, body.manifest_digest);
         if (result === null) throw notFound(`Manifest ${body.manifest_digest} not found in ${namespace.name}/${repo.name}`);
-        if (result === 'created') rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest });
+        if (result === 'created')
+          rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, {
+            ...performerUsername(req.principal),
+            tag: name,
+            manifest_digest: body.manifest_digest,
+            original_manifest_digest: null,
+          });
         if (result === 'moved')
-          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
+          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, {
+            ...performerUsername(req.principal),
+            tag: name,
+            manifest_digest: body.manifest_digest,
+            original_manifest_digest: beforeDigest,
+          });
       }
       if (expirationMs !== undefined) {
         // As Quay: clamped to [pushed + LABELED_EXPIRATION_MINIMUM, pushed + LABELED_EXPIRATION_MAXIMUM].
@@ -125,6 +138,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const r = await rt.tags.setExpiration(repo.id, name, expirationMs, bounds);
         if (!r) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
         rt.logs.repoAction('change_tag_expiration', req.principal, req.ip, repo, namespace.name, {
+          ...performerUsername(req.principal),
           tag: name,
           expiration_date: r.end === null ? null : rfc2822(r.end),
           old_expiration_date: r.previous === null ? null : rfc2822(r.previous),
@@ -146,7 +160,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       const live = await rt.tags.live(repo.id, req.params.tag);
       if (!live || !(await rt.tags.delete(repo.id, req.params.tag))) throw notFound(`Tag ${req.params.tag} not found in ${namespace.name}/${repo.name}`);
       const digest = (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0]?.digest;
-      rt.logs.repoAction('delete_tag', req.principal, req.ip, repo, namespace.name, { tag: req.params.tag, manifest_digest: digest });
+      rt.logs.repoAction('delete_tag', req.principal, req.ip, repo, namespace.name, { ...performerUsername(req.principal), tag: req.params.tag, manifest_digest: digest });
       reply.code(204).send();
     },
   );
@@ -176,8 +190,63 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       if (r === 'not_in_history') throw notFound(`Tag ${name} never pointed at ${digest}`);
       if (r === 'outside_window')
         throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
-      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
+      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, {
+        ...performerUsername(req.principal),
+        tag: name,
+        manifest_digest: digest,
+        original_manifest_digest: beforeDigest,
+      });
       return {};
     },
   );
+  if (rt.config.PERMANENTLY_DELETE_TAGS) {
+    t.post(
+      '/repository/:namespace/:repository/tag/:tag/expire',
+      {
+        schema: {
+          ...op(
+            'removeTagFromTimemachine',
+            tag,
+            'Take the tag out of the time machine window: it can no longer be restored, and its manifest is garbage collected once nothing else references it.',
+            'repo:write',
+          ),
+          params: TagParams,
+          body: Type.Object({
+            manifest_digest: Type.Optional(Type.String({ description: 'Required if is_alive is false: the manifest whose expired tags are removed.' })),
+            include_submanifests: Type.Optional(Type.Boolean({ description: 'Accepted for Quay compatibility: the child manifests of an index are always collected with it.' })),
+            is_alive: Type.Optional(Type.Boolean({ description: 'If true, remove the live tag; if false, the expired tags of the name that pointed at manifest_digest.' })),
+          }),
+        },
+        config: { scope: 'repo:write' },
+      },
+      async (req, reply) => {
+        const { repo, namespace } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'write');
+        await rt.writeGate.check(req.principal, repo, 'api');
+        const name = req.params.tag;
+        const alive = req.body.is_alive ?? false;
+        let manifest: { id: number; digest: string } | undefined;
+        if (alive) {
+          const live = await rt.tags.live(repo.id, name);
+          if (!live) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
+          manifest = (await rt.db.query<{ id: number; digest: string }>('SELECT id, digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0];
+        } else {
+          const digest = req.body.manifest_digest;
+          if (digest === undefined) throw badRequest('manifest_digest required when is_alive set to false');
+          if (!looksLikeDigest(digest)) throw badRequest(`Invalid manifest digest "${digest}"`);
+          manifest = (await rt.db.query<{ id: number; digest: string }>('SELECT id, digest FROM manifest WHERE repository_id = $1 AND digest = $2', [repo.id, digest])).rows[0];
+        }
+        if (!manifest || (await rt.tags.removeFromTimeMachine(repo.id, name, manifest.id, alive)) === 0) {
+          throw notFound(`No ${alive ? 'live' : 'expired'} tag ${name} of ${namespace.name}/${repo.name} to remove`);
+        }
+        rt.logs.repoAction('permanently_delete_tag', req.principal, req.ip, repo, namespace.name, {
+          username: principalName(req.principal),
+          repo: repo.name,
+          namespace: namespace.name,
+          tag: name,
+          manifest_digest: manifest.digest,
+        });
+        sendJsonString(reply, 200, '');
+      },
+    );
+  }
 }

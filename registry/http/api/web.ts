@@ -23,8 +23,7 @@ export async function webSessionPlugin(app: FastifyInstance, opts: { rt: Runtime
       oauth: {},
       external_login: [],
       registry_state: rt.config.REGISTRY_STATE,
-      // Account recovery mode is not implemented; the registry is never in it.
-      account_recovery_mode: false,
+      account_recovery_mode: rt.config.ACCOUNT_RECOVERY_MODE,
     };
   });
 

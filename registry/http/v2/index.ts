@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import { RegistryError } from '../../errors.js';
-import { DomainError } from '../../model/errors.js';
+import { ACCOUNT_RECOVERY_MESSAGE, DomainError, Unsupported } from '../../model/errors.js';
 import { toRegistryError } from './errors.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
 import { authorize, identify } from './access.js';
@@ -71,6 +71,8 @@ export async function v2Plugin(app: FastifyInstance, opts: { rt: Runtime }): Pro
         const endpoint = route.methods[req.method as V2Method];
         req.metricRoute = route.name;
         if (!endpoint) throw new RegistryError('UNSUPPORTED', `method ${req.method} is not allowed here`);
+        // ACCOUNT_RECOVERY_MODE (as Quay): only the login probe answers; content, catalog and referrers are off.
+        if (rt.config.ACCOUNT_RECOVERY_MODE && route.name !== 'v2_base') throw new Unsupported('operation', ACCOUNT_RECOVERY_MESSAGE);
         const caller = await identify(rt, req);
         let target: V2Context['target'] = { ref: { namespace: '', name: '', full: '' }, namespace: null, repo: null };
         if (route.repo) {

@@ -3,11 +3,13 @@
  * Basic auth), the registry on Postgres and S3, and the mirror worker as separate `mirror` processes (two of
  * them on one database). API validation texts, 30 tags with globs, an upstream deletion mirrored, an OCI
  * index with two platforms and an architecture_filter, wrong credentials counting retries down, twenty
- * repositories synced by two workers without overlap, and a worker killed mid-blob.
+ * repositories synced by two workers without overlap, a worker killed mid-blob, and a worker with an hour
+ * between passes starting new configurations and sync-now at once.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import yaml from 'js-yaml';
 import { basicAuth, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { startDistribution, type DistributionService } from '../../setup/services.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../setup/procs.js';
@@ -27,13 +29,13 @@ const metricsUrl: Record<string, string> = {};
 const UP_USER = 'mirror';
 const UP_PASSWORD = 'upstream-s3cret';
 
-async function startMirror(label: string): Promise<ManagedProcess> {
+async function startMirror(label: string, configPath = reg.configPath!): Promise<ManagedProcess> {
   const port = await freePort();
   const dir = workDir(label);
   const proc = startProcess({
     name: label,
     bin: process.execPath,
-    args: [join(REPO_ROOT, 'dist/registry/main.js'), 'mirror', '--config', reg.configPath!, '--port', String(port), '--host', '127.0.0.1'],
+    args: [join(REPO_ROOT, 'dist/registry/main.js'), 'mirror', '--config', configPath, '--port', String(port), '--host', '127.0.0.1'],
     logFile: join(dir, 'mirror.log'),
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info' },
@@ -384,4 +386,21 @@ test('sync-cancel during a sync, then a worker killed mid-blob: the next worker 
     const r = await fetch(`${reg.url}/v2/mirrors/big/blobs/${l.digest}`, { headers: pullAuth() });
     expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(l.digest);
   }
+}, 300_000);
+
+test('a worker with REPO_MIRROR_INTERVAL of an hour starts a new configuration and a sync-now at once (woken by NOTIFY)', async () => {
+  for (const w of workers.splice(0)) await w.stop();
+  const config = yaml.load(readFileSync(reg.configPath!, 'utf8')) as Record<string, unknown>;
+  const hourly = join(workDir('mirror-hourly'), 'config.yaml');
+  writeFileSync(hourly, yaml.dump({ ...config, REPO_MIRROR_INTERVAL: 3600 }));
+  await startMirror('mirror-hourly', hourly);
+  const v1 = await upstream.pushImage('team/hourly', 'v1', { layers: [randomBlob(2048)] });
+  await createMirroredRepo('hourly', body('team/hourly'));
+  await waitFor('first sync', async () => (await mirrorState('hourly')).sync_status === 'SUCCESS');
+  expect(await localTags('hourly')).toEqual({ v1: v1.digest });
+  // The worker's pass after that run found nothing due; the next timed pass is an hour away.
+  const v2 = await upstream.pushImage('team/hourly', 'v2', { layers: [randomBlob(2048)] });
+  expect((await admin.post('/repository/mirrors/hourly/mirror/sync-now')).status).toBe(204);
+  await waitFor('v2 mirrored', async () => (await mirrorState('hourly')).sync_status === 'SUCCESS' && (await localTags('hourly')).v2 === v2.digest);
+  expect(await localTags('hourly')).toEqual({ v1: v1.digest, v2: v2.digest });
 }, 300_000);

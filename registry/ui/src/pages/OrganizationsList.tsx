@@ -8,13 +8,15 @@ import { Link } from 'react-router-dom';
 import { Button, Flex, FlexItem, FormGroup, Label, Modal, ModalBody, ModalHeader, PageSection, TextInput, Title, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../api/client';
-import { useInvalidate, useMe, type Avatar as AvatarData } from '../api/hooks';
+import { useInvalidate, useMe, useRegistryInfo, type Avatar as AvatarData, type QuotaReport } from '../api/hooks';
 import Avatar from '../components/Avatar';
 import { Copy, FormModal } from '../components/common';
 import ListWithActions from '../components/ListWithActions';
 import { useRunAction } from '../components/runAction';
 import { bytes, dateTime } from '../api/format';
 import { useAlert } from '../components/alerts';
+import { QuotaEditor } from './organization/NamespaceSettings';
+import type { Org } from './organization/types';
 
 interface Counts {
   repo_count?: number;
@@ -32,7 +34,18 @@ interface Row extends Counts {
   role?: string;
   enabled?: boolean;
   superuser?: boolean;
+  quota_report?: QuotaReport;
+  quotas?: Org['quotas'];
 }
+
+type Edit = 'email' | 'password' | 'name';
+const EDIT_TEXT: Record<Edit, { title: string; label: string; done: string }> = {
+  email: { title: 'Change e-mail of', label: 'E-mail', done: 'Changed e-mail of' },
+  password: { title: 'Change password of', label: 'New password', done: 'Changed password of' },
+  name: { title: 'Rename Organization', label: 'New organization name', done: 'Renamed organization' },
+};
+
+const rowKey = (r: Pick<Row, 'kind' | 'name'>) => `${r.kind}-${r.name}`;
 
 function CreateUserModal({ isOpen, onClose }: { isOpen: boolean; onClose: () => void }) {
   const [username, setUsername] = useState('');
@@ -102,7 +115,10 @@ export default function OrganizationsList() {
   const [orgName, setOrgName] = useState('');
   const [orgEmail, setOrgEmail] = useState('');
   const [creatingUser, setCreatingUser] = useState(false);
-  const [editing, setEditing] = useState<{ row: Row; field: 'email' | 'password' } | null>(null);
+  const [editing, setEditing] = useState<{ row: Row; field: Edit } | null>(null);
+  const [quotaOf, setQuotaOf] = useState<string | null>(null);
+  const { features } = useRegistryInfo();
+  const quotaEditable = !!features.QUOTA_MANAGEMENT && !!features.EDIT_QUOTA;
   const [value, setValue] = useState('');
   const invalidate = useInvalidate();
   const alert = useAlert();
@@ -119,48 +135,56 @@ export default function OrganizationsList() {
     queryFn: async (): Promise<Row[]> => {
       const [orgs, users] = await Promise.all([
         api.get<{ organizations: ({ name: string; email: string | null; avatar: AvatarData } & Counts)[] }>('/superuser/organizations/'),
-        api.get<{ users: { username: string; email: string | null; avatar: AvatarData; enabled: boolean; super_user: boolean }[] }>('/superuser/users/'),
+        api.get<{
+          users: { username: string; email: string | null; avatar: AvatarData; enabled: boolean; super_user: boolean; quota_report?: QuotaReport; quotas?: Org['quotas'] }[];
+        }>('/superuser/users/'),
       ]);
       const roles = new Map(me.organizations.map((o) => [o.name, o.is_org_admin ? 'Admin' : 'Member']));
       return [
         ...orgs.organizations.map((o) => ({ ...o, kind: 'org' as const, role: roles.get(o.name) ?? '' })),
-        ...users.users.map((u) => ({ name: u.username, kind: 'user' as const, avatar: u.avatar, email: u.email, enabled: u.enabled, superuser: u.super_user })),
+        ...users.users.map((u) => ({ ...u, name: u.username, kind: 'user' as const, superuser: u.super_user })),
       ].sort((a, b) => a.name.localeCompare(b.name));
     },
   });
   const rows = me.super_user ? su : mine;
+  const edit = (row: Row, field: Edit) => {
+    setValue(field === 'email' ? (row.email ?? '') : field === 'name' ? row.name : '');
+    setEditing({ row, field });
+  };
+  const takeOwnership = (r: Row) => ({
+    title: 'Take Ownership',
+    confirm: () =>
+      r.kind === 'user'
+        ? `Take ownership of ${r.name}? The user account becomes an organization that you administer, and ${r.name} can no longer sign in.`
+        : `Take ownership of ${r.name}? You become an administrator of the organization.`,
+    run: () => api.post(`/superuser/takeownership/${enc(r.name)}`),
+    done: () => `Took ownership of ${r.name}`,
+  });
+  const configureQuota = (r: Row) => (quotaEditable ? [{ title: 'Configure Quota', open: () => setQuotaOf(rowKey(r)) }] : []);
   const actions = (r: Row) =>
     r.kind === 'org'
-      ? me.super_user
-        ? [
-            {
-              title: 'Delete Organization',
-              confirm: () => `Delete the organization ${r.name} with all of its repositories?`,
-              run: () => api.del(`/superuser/organizations/${enc(r.name)}`),
-              done: () => `Deleted organization ${r.name}`,
-            },
-          ]
-        : []
+      ? [
+          { title: 'Rename Organization', open: () => edit(r, 'name') },
+          takeOwnership(r),
+          ...configureQuota(r),
+          {
+            title: 'Delete Organization',
+            confirm: () => `Delete the organization ${r.name} with all of its repositories?`,
+            run: () => api.del(`/superuser/organizations/${enc(r.name)}`),
+            done: () => `Deleted organization ${r.name}`,
+          },
+        ]
       : [
-          {
-            title: 'Change E-mail',
-            open: () => {
-              setValue(r.email ?? '');
-              setEditing({ row: r, field: 'email' });
-            },
-          },
-          {
-            title: 'Change Password',
-            open: () => {
-              setValue('');
-              setEditing({ row: r, field: 'password' });
-            },
-          },
+          { title: 'Change E-mail', open: () => edit(r, 'email') },
+          { title: 'Change Password', open: () => edit(r, 'password') },
           {
             title: r.enabled ? 'Disable User' : 'Enable User',
             run: () => api.put(`/superuser/users/${enc(r.name)}`, { enabled: !r.enabled }),
             done: () => `${r.enabled ? 'Disabled' : 'Enabled'} ${r.name}`,
           },
+          // Quay refuses to take over a superuser's account.
+          ...(r.superuser ? [] : [takeOwnership(r)]),
+          ...configureQuota(r),
           {
             title: 'Delete User',
             confirm: () => `Delete the user ${r.name} with all of its repositories?`,
@@ -168,6 +192,7 @@ export default function OrganizationsList() {
             done: () => `Deleted user ${r.name}`,
           },
         ];
+  const quotaRow = quotaOf ? su.data?.find((r) => rowKey(r) === quotaOf) : undefined;
   const orgCounts = (r: Row, cell: (r: Row) => ReactNode) => (r.kind === 'org' ? cell(r) : '');
 
   return (
@@ -184,7 +209,7 @@ export default function OrganizationsList() {
         <ListWithActions<Row>
           label="Organizations"
           query={rows}
-          rowKey={(r) => `${r.kind}-${r.name}`}
+          rowKey={rowKey}
           filterText={(r) => r.name}
           columns={[
             {
@@ -217,6 +242,7 @@ export default function OrganizationsList() {
             { title: 'Members', cell: (r) => orgCounts(r, (o) => count(o.member_count)) },
             { title: 'Robots', cell: (r) => orgCounts(r, (o) => count(o.robot_count)) },
             { title: 'Last Modified', cell: (r) => orgCounts(r, (o) => dateTime(o.last_modified, '—')) },
+            ...(quotaEditable ? [{ title: 'Size', cell: (r: Row) => (r.quota_report ? bytes(r.quota_report.quota_bytes) : '—') }] : []),
             { title: 'Your role', cell: (r) => (r.kind === 'org' ? r.role : r.name === me.username ? 'You' : '') },
           ]}
           actions={me.super_user ? actions : undefined}
@@ -257,21 +283,43 @@ export default function OrganizationsList() {
       {me.super_user && <CreateUserModal isOpen={creatingUser} onClose={() => setCreatingUser(false)} />}
       {editing && (
         <FormModal
-          title={editing.field === 'email' ? `Change e-mail of ${editing.row.name}` : `Change password of ${editing.row.name}`}
+          title={editing.field === 'name' ? EDIT_TEXT.name.title : `${EDIT_TEXT[editing.field].title} ${editing.row.name}`}
           isOpen
           onClose={() => setEditing(null)}
           submitLabel="Save"
+          submitDisabled={!value || (editing.field === 'name' && value === editing.row.name)}
           onSubmit={async () => {
-            await api.put(`/superuser/users/${enc(editing.row.name)}`, { [editing.field]: value });
+            const { row, field } = editing;
+            if (field === 'name') await api.put(`/superuser/organizations/${enc(row.name)}`, { name: value });
+            else await api.put(`/superuser/users/${enc(row.name)}`, { [field]: value });
             setValue('');
-            await invalidate(['superuser']);
-            alert('success', `Changed ${editing.field} of ${editing.row.name}`);
+            await invalidate(['superuser'], ['user']);
+            alert('success', field === 'name' ? `${EDIT_TEXT.name.done} ${row.name} to ${value}` : `${EDIT_TEXT[field].done} ${row.name}`);
           }}
         >
-          <FormGroup label={editing.field === 'email' ? 'E-mail' : 'New password'} fieldId="su-edit">
-            <TextInput id="su-edit" type={editing.field === 'email' ? 'email' : 'password'} value={value} onChange={(_e, v) => setValue(v)} />
+          <FormGroup label={EDIT_TEXT[editing.field].label} fieldId="su-edit">
+            <TextInput
+              id="su-edit"
+              type={editing.field === 'email' ? 'email' : editing.field === 'password' ? 'password' : 'text'}
+              value={value}
+              onChange={(_e, v) => setValue(v)}
+            />
           </FormGroup>
         </FormModal>
+      )}
+      {quotaRow && (
+        <Modal isOpen variant="medium" onClose={() => setQuotaOf(null)} aria-labelledby="su-quota-title">
+          <ModalHeader title={`Configure Quota for ${quotaRow.name}`} labelId="su-quota-title" />
+          <ModalBody>
+            <QuotaEditor
+              base={`/superuser/${quotaRow.kind === 'org' ? 'organization' : 'users'}/${enc(quotaRow.name)}/quota`}
+              quota={quotaRow.quotas?.[0]}
+              report={quotaRow.quota_report}
+              canEdit
+              invalidates={[['superuser']]}
+            />
+          </ModalBody>
+        </Modal>
       )}
     </>
   );

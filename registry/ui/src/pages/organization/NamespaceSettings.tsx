@@ -292,24 +292,36 @@ export function QuotaBar({ report, limits = [] }: { report?: QuotaReport; limits
   );
 }
 
-function Quota({ name, org }: { name: string; org: Org | null }) {
-  const me = useMe();
-  const source = org ?? (me as unknown as Org);
-  const quota = source.quotas?.[0];
+type QuotaRow = NonNullable<Org['quotas']>[number];
+
+/**
+ * The quota of one namespace: its usage bar, and for superusers the limit and its Warning/Reject thresholds.
+ * `base` is the quota resource (`/organization/{org}/quota` or a superuser's `/superuser/{users|organization}/{ns}/quota`).
+ */
+export function QuotaEditor({
+  base,
+  quota,
+  report,
+  canEdit,
+  invalidates,
+}: {
+  base: string;
+  quota: QuotaRow | undefined;
+  report: QuotaReport | undefined;
+  canEdit: boolean;
+  invalidates: unknown[][];
+}) {
   const [limit, setLimit] = useState(quota ? String(quota.limit_bytes / 1024 ** 3) : '');
   const [unit, setUnit] = useState('GiB');
   const [limitType, setLimitType] = useState('Warning');
   const [percent, setPercent] = useState('80');
-  const base = `/organization/${enc(name)}/quota`;
-  const owner = org ? ['organization', name] : ['user'];
-  const run = useRunAction([owner]);
+  const run = useRunAction(invalidates);
   const units: Record<string, number> = { MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
   const limitBytes = Math.round(Number(limit) * units[unit]);
-  const canEdit = !!me.super_user && !!org;
   return (
     <Stack hasGutter>
       <StackItem>
-        <QuotaBar report={source.quota_report} limits={quota?.limits} />
+        <QuotaBar report={report} limits={quota?.limits} />
       </StackItem>
       {canEdit && (
         <StackItem>
@@ -371,7 +383,7 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
                 : undefined
             }
             empty={{ title: 'No limits', body: 'Without a Reject limit, pushes are refused at 100 % of the quota.' }}
-            invalidates={[owner]}
+            invalidates={invalidates}
           />
           {canEdit && (
             <Form
@@ -401,6 +413,20 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
         </StackItem>
       )}
     </Stack>
+  );
+}
+
+function Quota({ name, org }: { name: string; org: Org | null }) {
+  const me = useMe();
+  const source = org ?? (me as unknown as Org);
+  return (
+    <QuotaEditor
+      base={`/organization/${enc(name)}/quota`}
+      quota={source.quotas?.[0]}
+      report={source.quota_report}
+      canEdit={!!me.super_user && !!org}
+      invalidates={[org ? ['organization', name] : ['user']]}
+    />
   );
 }
 

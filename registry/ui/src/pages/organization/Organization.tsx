@@ -31,7 +31,7 @@ export default function Organization() {
   const { pathname } = useLocation();
   const [params, setParams] = useSearchParams();
   const me = useMe();
-  const { readonly } = useRegistryInfo();
+  const { readonly, features } = useRegistryInfo();
   const isMe = organizationName === me.username;
   const isUserPath = pathname.startsWith('/user/');
   // A name is an organization unless it is the user's own or the URL says /user/.
@@ -55,7 +55,8 @@ export default function Organization() {
     { key: 'Robotaccounts', title: 'Robot accounts', show: admin && !readonly },
     { key: 'Defaultpermissions', title: 'Default permissions', show: !isUser && admin },
     { key: 'OAuthApplications', title: 'OAuth Applications', show: !isUser && admin },
-    { key: 'Logs', title: 'Logs', show: admin },
+    // A user's own usage logs are shown with FEATURE_USER_LOG_ACCESS, as in Quay.
+    { key: 'Logs', title: 'Logs', show: admin && (!isUser || !!features.USER_LOG_ACCESS) },
     { key: 'Settings', title: 'Settings', show: admin && !readonly },
   ].filter((t) => t.show);
   const wanted = params.get('tab') ?? 'Repositories';

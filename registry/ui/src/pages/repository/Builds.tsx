@@ -10,6 +10,7 @@ import { useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath, request } from '../../api/client';
 import { dateTime } from '../../api/format';
 import ListWithActions from '../../components/ListWithActions';
+import BuildTriggers from './BuildTriggers';
 import type { Repository } from './types';
 
 export interface Build {
@@ -21,6 +22,7 @@ export interface Build {
   manual_user: string | null;
   trigger: { service?: string; id?: string } | null;
   archive_url?: string;
+  repository?: { namespace: string; name: string };
 }
 
 /** Phases after which nothing changes any more. */
@@ -144,6 +146,7 @@ export default function Builds({ repo }: { repo: Repository }) {
         empty={{ title: 'No builds', body: 'Builds run a Dockerfile and push the image to this repository.' }}
         invalidates={[key]}
       />
+      {repo.can_admin && <BuildTriggers repo={repo} />}
     </div>
   );
 }
