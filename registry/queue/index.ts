@@ -216,12 +216,14 @@ export class WorkQueue {
 
   /** Milliseconds until the next item becomes leasable (0: now), or null when the queue holds none. */
   async nextDueMs(): Promise<number | null> {
+    // Clamped here, not with SQL greatest(), which ignores the NULL of an empty queue and made it "due now".
     const r = await this.db.query<{ ms: number | null }>(
-      `SELECT greatest(0, extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
+      `SELECT (extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
          FROM queue_item WHERE queue_name = $1 AND retries_remaining > 0`,
       [this.name],
     );
-    return r.rows[0]?.ms ?? null;
+    const ms = r.rows[0]?.ms ?? null;
+    return ms === null ? null : Math.max(0, ms);
   }
 
   /** Items under a path prefix still waiting or running (e.g. "is a sync of this repository queued?"). */

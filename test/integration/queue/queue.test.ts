@@ -138,6 +138,17 @@ describe('work queue on Postgres', () => {
     expect(again.retries_remaining).toBe(0);
   });
 
+  test('nextDueMs: null for an empty queue (the runner then sleeps its poll, not 20 ms), 0 when due, the wait when later', async () => {
+    const q = new Queues(a).queue('due');
+    expect(await q.nextDueMs()).toBeNull();
+    await q.put([], { v: 1 }, { availableAfterSeconds: 600 });
+    const later = await q.nextDueMs();
+    expect(later).toBeGreaterThan(500_000);
+    expect(later).toBeLessThanOrEqual(600_000);
+    await q.put([], { v: 2 });
+    expect(await q.nextDueMs()).toBe(0);
+  });
+
   test('depth reports waiting and processing items per queue', async () => {
     const queues = new Queues(a);
     const q = queues.queue('depth');
