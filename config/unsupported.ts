@@ -74,7 +74,7 @@ export const UNSUPPORTED_KEYS: Readonly<Record<string, Unsupported>> = {
   RESET_CHILD_MANIFEST_EXPIRATION: { reason: NOT_BUILT },
   QUOTA_TOTAL_DELAY_SECONDS: { reason: 'quota totals are maintained, never back-filled; ignored' },
   QUOTA_BACKFILL: { reason: 'quota totals are maintained, never back-filled; ignored' },
-  AVATAR_KIND: { reason: NOT_BUILT },
+  AVATAR_KIND: { reason: "avatars are always Quay's default 'local' kind (SHA-256 of the e-mail); ignored" },
   DEFAULT_LABEL_KEY_RESERVED_PREFIXES: { reason: NOT_BUILT },
   FEATURE_EXTENDED_ACTION_LOGGING: { reason: NOT_BUILT },
   SUPERUSERS_ORG_CREATION_ONLY: { reason: 'not read; the key is FEATURE_SUPERUSERS_ORG_CREATION_ONLY', refuse: true },

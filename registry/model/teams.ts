@@ -22,6 +22,7 @@ export interface TeamSummary extends TeamRow {
 export interface TeamMemberView {
   name: string;
   kind: 'user' | 'robot';
+  email: string | null;
   invited: boolean;
 }
 
@@ -116,9 +117,9 @@ export class Teams {
 
   async members(team: TeamRow, includePending: boolean): Promise<TeamMemberView[]> {
     const r = await this.db.query<TeamMemberView>(
-      `SELECT n.name, n.kind, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
+      `SELECT n.name, n.kind, n.email, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
        UNION ALL
-       SELECT n.name, n.kind, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
+       SELECT n.name, n.kind, n.email, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
        ORDER BY 1`,
       [team.id, includePending],
     );

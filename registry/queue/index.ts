@@ -174,6 +174,16 @@ export class WorkQueue {
     return r.rowCount > 0;
   }
 
+  /** Done, for several items in one statement: the ids whose lease was still held (and are now deleted). */
+  async completeMany(items: LeaseRef[]): Promise<Set<number>> {
+    if (items.length === 0) return new Set();
+    const r = await this.db.query<{ id: number }>(
+      'DELETE FROM queue_item i USING unnest($1::bigint[], $2::uuid[]) AS d(id, state_id) WHERE i.id = d.id AND i.state_id = d.state_id RETURNING i.id',
+      [items.map((x) => x.id), items.map((x) => x.state_id)],
+    );
+    return new Set(r.rows.map((x) => Number(x.id)));
+  }
+
   /** Make the item available again after `seconds`; the attempt stays spent. False when the lease was lost. */
   async retry(item: LeaseRef, seconds: number, error?: string, q: Queryable = this.db): Promise<boolean> {
     const r = await q.query(
@@ -216,12 +226,14 @@ export class WorkQueue {
 
   /** Milliseconds until the next item becomes leasable (0: now), or null when the queue holds none. */
   async nextDueMs(): Promise<number | null> {
+    // Clamped here, not with SQL greatest(), which ignores the NULL of an empty queue and made it "due now".
     const r = await this.db.query<{ ms: number | null }>(
-      `SELECT greatest(0, extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
+      `SELECT (extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
          FROM queue_item WHERE queue_name = $1 AND retries_remaining > 0`,
       [this.name],
     );
-    return r.rows[0]?.ms ?? null;
+    const ms = r.rows[0]?.ms ?? null;
+    return ms === null ? null : Math.max(0, ms);
   }
 
   /** Items under a path prefix still waiting or running (e.g. "is a sync of this repository queued?"). */

@@ -75,7 +75,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
           name: m.name,
           kind: 'user',
           is_robot: m.kind === 'robot',
-          avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: null }),
+          avatar: namespaceAvatar(m),
           invited: m.invited,
         })),
         can_edit: canEdit,
