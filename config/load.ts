@@ -65,6 +65,12 @@ function semanticErrors(cfg: QuayConfig): string[] {
   if (!cfg.TAG_EXPIRATION_OPTIONS.includes(cfg.DEFAULT_TAG_EXPIRATION)) {
     errors.push(`DEFAULT_TAG_EXPIRATION: "${cfg.DEFAULT_TAG_EXPIRATION}" is not one of TAG_EXPIRATION_OPTIONS`);
   }
+  if (cfg.FEATURE_RECAPTCHA && (!cfg.RECAPTCHA_SITE_KEY || !cfg.RECAPTCHA_SECRET_KEY)) {
+    errors.push('FEATURE_RECAPTCHA: needs RECAPTCHA_SITE_KEY and RECAPTCHA_SECRET_KEY');
+  }
+  if (cfg.FEATURE_RECAPTCHA && !/^https?:\/\//.test(cfg.RECAPTCHA_VERIFY_URL)) {
+    errors.push(`RECAPTCHA_VERIFY_URL: "${cfg.RECAPTCHA_VERIFY_URL}" is not an http(s) URL`);
+  }
   return errors;
 }
 

@@ -118,6 +118,12 @@ export const QuayConfigSchema = Type.Object(
     CREATE_NAMESPACE_ON_PUSH: Bool(false, 'a push into an unknown namespace creates an organization owned by the pushing user'),
     FEATURE_BLACKLISTED_EMAILS: Bool(false, 'refuse user e-mail addresses in BLACKLISTED_EMAIL_DOMAINS (sign-up and e-mail changes)'),
     BLACKLISTED_EMAIL_DOMAINS: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'e-mail domains refused with FEATURE_BLACKLISTED_EMAILS (subdomains too)' }),
+    FEATURE_INVITE_ONLY_USER_CREATION: Bool(false, 'sign-up needs the code of a team invitation mailed to the e-mail address (FEATURE_MAILING)'),
+    FEATURE_RECAPTCHA: Bool(false, 'sign-up and organization creation need a reCAPTCHA answer, checked at RECAPTCHA_VERIFY_URL'),
+    RECAPTCHA_SITE_KEY: Type.Optional(Type.String({ minLength: 1, description: 'reCAPTCHA site key the web UI renders the challenge with (published in GET /config)' })),
+    RECAPTCHA_SECRET_KEY: Type.Optional(Type.String({ minLength: 1, description: 'reCAPTCHA secret key the registry checks answers with' })),
+    RECAPTCHA_WHITELISTED_USERS: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'signed-in users who are never asked for a reCAPTCHA answer' }),
+    RECAPTCHA_VERIFY_URL: Str('https://www.google.com/recaptcha/api/siteverify', 'not in Quay: the siteverify endpoint answers are checked at (a reCAPTCHA-compatible service)'),
     FEATURE_RESTRICTED_USERS: Bool(false, 'users not in RESTRICTED_USERS_WHITELIST only read in their own namespace and create no organizations'),
     RESTRICTED_USERS_WHITELIST: Type.Union([Type.Array(Type.String({ minLength: 1 })), Type.Null()], {
       default: null,

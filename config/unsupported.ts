@@ -21,8 +21,6 @@ const TOP_LEVEL_BUILD = 'read only inside BUILD_MANAGER (as Quay does); ignored 
 const SCANNER_V2 = 'the v2 scanner API is not implemented (SECURITY_SCANNER_V4_ENDPOINT is); ignored';
 
 export const UNSUPPORTED_KEYS: Readonly<Record<string, Unsupported>> = {
-  FEATURE_RECAPTCHA: { reason: "reCAPTCHA needs Google's service, which this registry does not call; set it to false", refuse: true },
-  FEATURE_INVITE_ONLY_USER_CREATION: { reason: 'not implemented; use FEATURE_USER_CREATION: false and create users through the superuser API', refuse: true },
   ALLOW_PULLS_WITHOUT_STRICT_LOGGING: { reason: NOT_BUILT },
   USE_CDN: { reason: NOT_BUILT },
   FEATURE_STORAGE_REPLICATION: { reason: 'storage replication is not implemented (one storage location is used); ignored' },
@@ -76,7 +74,7 @@ export const UNSUPPORTED_KEYS: Readonly<Record<string, Unsupported>> = {
   RESET_CHILD_MANIFEST_EXPIRATION: { reason: NOT_BUILT },
   QUOTA_TOTAL_DELAY_SECONDS: { reason: 'quota totals are maintained, never back-filled; ignored' },
   QUOTA_BACKFILL: { reason: 'quota totals are maintained, never back-filled; ignored' },
-  AVATAR_KIND: { reason: NOT_BUILT },
+  AVATAR_KIND: { reason: "avatars are always Quay's default 'local' kind (SHA-256 of the e-mail); ignored" },
   DEFAULT_LABEL_KEY_RESERVED_PREFIXES: { reason: NOT_BUILT },
   FEATURE_EXTENDED_ACTION_LOGGING: { reason: NOT_BUILT },
   SUPERUSERS_ORG_CREATION_ONLY: { reason: 'not read; the key is FEATURE_SUPERUSERS_ORG_CREATION_ONLY', refuse: true },

@@ -17,6 +17,7 @@ import { sendApiError, toApiError } from './http/api/errors.js';
 import { userfilesPlugin } from './http/userfiles.js';
 import { webhooksPlugin } from './http/webhooks.js';
 import type { TlsPolicy } from './tls.js';
+import { repositoryPathUrl } from './http/api/discovery.js';
 
 export interface AppOptions {
   isShuttingDown: () => boolean;
@@ -49,6 +50,7 @@ function createServer(rt: Runtime, opts: AppOptions): FastifyInstance {
     connectionTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     // No limit on a whole request: blob uploads of many gigabytes may take long; an idle one is closed above.
     requestTimeout: 0,
+    rewriteUrl: (req: { url?: string }) => repositoryPathUrl(req.url ?? '/'),
   };
   const tls = opts.tls;
   // Typed as the HTTP/1 instance: handlers use only what HTTP/1 and HTTP/2 requests share.

@@ -168,6 +168,10 @@ export class Metrics {
     counter('quay_cache_evictions_total', 'Entries pushed out of each cache by its byte bound', ['cache'], (m) => caches.forEach((c) => m.inc({ cache: c.name }, c.evictions)));
     counter('quay_cache_invalidations_total', "Cache changes applied (notifications and this process's own writes)", [], (m) => m.inc(coherence.invalidations));
     counter('quay_cache_resets_total', 'Times the caches were emptied because notifications may have been missed', [], (m) => m.inc(coherence.resets));
+    counter('quay_cache_fences_total', 'Write fences sent (NOTIFYs that writes wait for every live process to acknowledge; concurrent writes share one)', [], (m) =>
+      m.inc(coherence.fencesSent),
+    );
+    gauge('quay_cache_peers', 'Other processes (workers and replicas) whose acknowledgement a write fence waits for', [], (g) => g.set(coherence.peerCount));
     gauge('quay_cache_trusted', '1 while the cache notification path is confirmed by heartbeats (caches are served), 0 otherwise', [], (g) => g.set(coherence.trusted() ? 1 : 0));
   }
 

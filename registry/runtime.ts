@@ -30,6 +30,7 @@ import { LayerUrlSigner } from './scan/layer_urls.js';
 import type { WriteGate } from './model/write_gate.js';
 import { Queues } from './queue/index.js';
 import { Outbound } from './net/outbound.js';
+import { RecaptchaVerifier, type CaptchaVerifier } from './auth/captcha.js';
 import { Events } from './model/events.js';
 import { NotificationConfigs } from './model/notification_configs.js';
 import { NotificationDelivery } from './model/notification_delivery.js';
@@ -100,6 +101,8 @@ export interface Runtime {
   delivery: NotificationDelivery;
   /** Outgoing e-mail (MAIL_*, FEATURE_MAILING). */
   mailer: Mailer;
+  /** The reCAPTCHA check of sign-ups and new organizations (FEATURE_RECAPTCHA); null when off. */
+  captcha: CaptchaVerifier | null;
   /** The directory of config.yaml (ssl.cert / ssl.key for webhook client certificates); null in embedded mode. */
   configDir: string | null;
   /** Proxy cache organizations: configuration and pull-through (FEATURE_PROXY_CACHE). */
@@ -332,6 +335,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       notificationConfigs,
       delivery,
       mailer,
+      captcha: config.FEATURE_RECAPTCHA ? new RecaptchaVerifier(outbound, config.RECAPTCHA_VERIFY_URL, config.RECAPTCHA_SECRET_KEY!) : null,
       configDir,
       proxyCache,
       mirrors,

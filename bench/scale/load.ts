@@ -57,6 +57,13 @@ export interface KindStats {
   p99: number;
 }
 
+/**
+ * How long after the killed replica's process has ended a request may still have been sent to it: nginx
+ * learns of the death from the closed connections in its own time, and until then may pass a request over a
+ * kept-alive connection to the dead replica (a POST or PATCH sent that way is not resent, as on any balancer).
+ */
+export const KILL_NOTICE_MS = 1000;
+
 export interface KillEvent {
   hostPort: string;
   /** ms since the start of the load: just before SIGKILL, and when the replica's process had ended */
@@ -69,7 +76,10 @@ export interface LoadResult {
   elapsed: number;
   stats: Record<Kind, KindStats>;
   failures: RequestFailure[];
-  /** Failed requests that were in flight on the killed replica when it was killed. */
+  /**
+   * Failed requests that were in flight on the killed replica: passed to it (X-Upstream), sent before its
+   * process had ended (+ KILL_NOTICE_MS), ended after the SIGKILL.
+   */
   killFailures: RequestFailure[];
   /** Every other failed request: must be none. */
   otherFailures: RequestFailure[];
@@ -401,7 +411,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (unexpected.length) throw new Error(`the load generator failed:\n${unexpected.slice(0, 5).join('\n')}`);
 
   const k = kill as KillEvent | null;
-  const inKill = (f: RequestFailure) => k !== null && f.start < k.to && f.end >= k.from && f.upstream.split(', ').includes(k.hostPort);
+  const inKill = (f: RequestFailure) => k !== null && f.start < k.to + KILL_NOTICE_MS && f.end >= k.from && f.upstream.split(', ').includes(k.hostPort);
   const servedBy = new Map<string, { before: number; after: number }>();
   for (const s of client.served) {
     const e = servedBy.get(s.upstream) ?? { before: 0, after: 0 };

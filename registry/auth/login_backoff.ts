@@ -27,7 +27,7 @@ export class LoginBackoff {
       [userId],
     );
     if (r.rows.length === 0) return;
-    throw new TooManyRequests(TOO_MANY_LOGIN_ATTEMPTS, r.rows[0].s);
+    throw new TooManyRequests(TOO_MANY_LOGIN_ATTEMPTS, r.rows[0].s, 'login_attempts');
   }
 
   /** Counts a failed attempt. */

@@ -46,10 +46,16 @@ export class CacheCoherence {
   invalidations = 0;
   resets = 0;
   private fenceSeq = 0;
+  /** Fences sent and not yet complete, by id; `acked(peer)` records one process's acknowledgement. */
   private readonly fences = new Map<number, (peer: string) => void>();
   /** Other processes (by instance id) and when their last heartbeat arrived. */
   private readonly peers = new Map<string, number>();
-  private queuedFence: Promise<void> | null = null;
+  /** The fence not sent yet, which callers join; `fenceChain` ends when the fence in flight does. */
+  private joinableFence: Promise<void> | null = null;
+  private fenceChain: Promise<void> = Promise.resolve();
+  /** Fences of other processes to acknowledge, highest id per origin, sent together at the end of the tick. */
+  private readonly pendingAcks = new Map<string, number>();
+  fencesSent = 0;
 
   constructor(
     private readonly db: Db,
@@ -98,26 +104,55 @@ export class CacheCoherence {
 
   /**
    * A change this process made and committed: applied here at once, and the caller answers its client only
-   * after the fence, so that the client's next read finds the change applied in every process.
+   * after the fence, so that the client's next read finds the change applied in every process. Without live
+   * peers there is nobody to wait for: the local apply is the whole fence. `othersMayHold` false: the change
+   * only made things exist, which no cache holds (nothing is cached for what is missing), so the other
+   * processes may learn of it by the notification alone, and the client does not wait.
    */
-  async changed(change: CacheChange): Promise<void> {
+  async changed(change: CacheChange, othersMayHold = true): Promise<void> {
     this.apply(change);
-    await this.fence();
+    if (othersMayHold && this.livePeers().size > 0) await this.fence();
   }
 
   /**
    * Resolves when every live process (those whose heartbeat arrived within STALENESS_MS) has acknowledged a
-   * NOTIFY sent now, or after FENCE_TIMEOUT_MS. Notifications reach each listener in commit order, so a
-   * process acknowledging the fence has applied every change committed before it. Concurrent callers in one
-   * tick share a fence.
+   * NOTIFY sent after the call, or after FENCE_TIMEOUT_MS. Notifications reach each listener in commit order,
+   * so a process acknowledging the fence has applied every change committed before it.
+   *
+   * Cost (the manifest PUT's measured overhead): one fence is in flight per process at a time, and every
+   * caller arriving meanwhile joins the next one, sent when it ends (a group commit: the next fence's NOTIFY
+   * is sent after each joiner's commit, which is all a joiner needs); peers acknowledge the highest fence per
+   * origin once per tick. Under concurrent writes a NOTIFY and its acknowledgements serve many requests.
    */
   fence(): Promise<void> {
-    if (this.queuedFence) return this.queuedFence;
+    if (this.joinableFence) return this.joinableFence;
+    const p = this.fenceChain
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        if (this.joinableFence === p) this.joinableFence = null;
+        return this.sendFence();
+      });
+    this.joinableFence = p;
+    this.fenceChain = p;
+    return p;
+  }
+
+  /** Other processes a fence waits for now. */
+  get peerCount(): number {
+    return this.livePeers().size;
+  }
+
+  private livePeers(now = Date.now()): Set<string> {
+    const staleness = this.opts.stalenessMs ?? STALENESS_MS;
+    return new Set([...this.peers].filter(([, seen]) => now - seen < staleness).map(([peer]) => peer));
+  }
+
+  private sendFence(): Promise<void> {
     const id = this.fenceSeq++;
-    const now = Date.now();
-    const waitFor = new Set([...this.peers].filter(([, seen]) => now - seen < (this.opts.stalenessMs ?? STALENESS_MS)).map(([peer]) => peer));
+    const waitFor = this.livePeers();
     waitFor.add(this.instance);
-    const p = new Promise<void>((resolve) => {
+    this.fencesSent++;
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(() => done(), this.opts.fenceTimeoutMs ?? FENCE_TIMEOUT_MS);
       const done = () => {
         clearTimeout(timer);
@@ -128,13 +163,25 @@ export class CacheCoherence {
         waitFor.delete(peer);
         if (waitFor.size === 0) done();
       });
-      setImmediate(() => {
-        if (this.queuedFence === p) this.queuedFence = null;
-        this.notify(`f:${this.instance}:${id}`).catch(() => done());
-      });
+      this.notify(`f:${this.instance}:${id}`).catch(() => done());
     });
-    this.queuedFence = p;
-    return p;
+  }
+
+  /** A process saw this process's fences up to `upTo` (so every earlier one too: notifications are ordered). */
+  private acked(peer: string, upTo: number): void {
+    for (const [id, ack] of this.fences) if (id <= upTo) ack(peer);
+  }
+
+  private queueAck(origin: string, id: number): void {
+    if (this.pendingAcks.size === 0) setImmediate(() => this.flushAcks());
+    this.pendingAcks.set(origin, Math.max(id, this.pendingAcks.get(origin) ?? -1));
+  }
+
+  private flushAcks(): void {
+    if (this.pendingAcks.size === 0) return;
+    const acks = [...this.pendingAcks].map(([origin, id]) => `${origin}=${id}`).join(',');
+    this.pendingAcks.clear();
+    this.notify(`a:${this.instance}:${acks}`).catch(() => undefined);
   }
 
   private notify(payload: string): Promise<unknown> {
@@ -179,11 +226,20 @@ export class CacheCoherence {
 
   private onNotify(payload: string): void {
     const kind = payload[0];
-    if (kind === 'f' || kind === 'a') {
-      // f:<origin>:<id> a fence, acknowledged by every process with a:<origin>:<id>:<acknowledging process>
-      const [, origin, id, peer] = payload.split(':');
-      if (kind === 'f' && origin !== this.instance) this.notify(`a:${origin}:${id}:${this.instance}`).catch(() => undefined);
-      if (origin === this.instance) this.fences.get(Number(id))?.(kind === 'f' ? this.instance : peer);
+    if (kind === 'f') {
+      // f:<origin>:<id> a fence; the other processes acknowledge it (queueAck)
+      const [, origin, id] = payload.split(':');
+      if (origin === this.instance) this.acked(this.instance, Number(id));
+      else this.queueAck(origin, Number(id));
+      return;
+    }
+    if (kind === 'a') {
+      // a:<acknowledging process>:<origin>=<highest fence id>,...
+      const [, peer, list] = payload.split(':');
+      for (const entry of list.split(',')) {
+        const [origin, id] = entry.split('=');
+        if (origin === this.instance) this.acked(peer, Number(id));
+      }
       return;
     }
     if (kind === 'h') {

@@ -103,7 +103,7 @@ export interface StartBuildInput {
 /** The namespace already has its maximum of queued builds (the API answers 429). */
 export class BuildQueueFullError extends TooManyRequests {
   constructor() {
-    super('Maximum queued build rate exceeded.', 1);
+    super('Maximum queued build rate exceeded.', 1, 'queued_builds');
     this.name = 'BuildQueueFullError';
   }
 }

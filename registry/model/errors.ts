@@ -97,6 +97,8 @@ export class TooManyRequests extends DomainError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    /** What is limited: password attempts of an account, or queued builds of a namespace. */
+    readonly what: 'login_attempts' | 'queued_builds',
   ) {
     super(message);
   }

@@ -33,6 +33,7 @@ export interface LogRow {
   performer_email: string | null;
   account_name: string | null;
   account_kind: 'user' | 'org' | 'robot' | null;
+  account_email: string | null;
 }
 
 function conditions(f: LogFilter, params: unknown[]): string {
@@ -70,7 +71,7 @@ export class LogReader {
     params.push(limit + 1);
     const r = await this.db.query<LogRow>(
       `SELECT l.id, l.kind, to_char(l.datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, l.datetime, l.ip, l.metadata,
-              p.name AS performer_name, p.kind AS performer_kind, p.email AS performer_email, a.name AS account_name, a.kind AS account_kind
+              p.name AS performer_name, p.kind AS performer_kind, p.email AS performer_email, a.name AS account_name, a.kind AS account_kind, a.email AS account_email
          FROM log_entry l LEFT JOIN namespace p ON p.id = l.performer_id LEFT JOIN namespace a ON a.id = l.account_id
         WHERE ${where}
         ORDER BY l.datetime DESC, l.id DESC LIMIT $${params.length}`,

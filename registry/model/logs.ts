@@ -28,6 +28,23 @@ interface PendingRow {
 const FLUSH_INTERVAL_MS = 250;
 const FLUSH_BATCH = 500;
 
+/**
+ * What Quay's auth context adds to `push_repo`/`pull_repo` entries (auth/context_entity.py
+ * analytics_id_and_public_metadata): the acting user or robot, and the app token or OAuth token it used.
+ */
+export function authContextMetadata(p: Principal): Record<string, unknown> {
+  if (p.kind === 'robot') return { username: p.name, is_robot: true };
+  if (p.kind !== 'user') return {};
+  if (p.via === 'app_token' && p.credentialId) return { app_specific_token: p.credentialId, username: p.name };
+  if (p.via === 'oauth' && p.credentialId) return { oauth_token_id: p.credentialId, username: p.name };
+  return { username: p.name };
+}
+
+/** The `username` Quay's tag and label handlers record: the authenticated user's or robot's name. */
+export function performerUsername(p: Principal): Record<string, unknown> {
+  return p.kind === 'user' || p.kind === 'robot' ? { username: p.name } : {};
+}
+
 export class UsageLogs {
   private pending: PendingRow[] = [];
   private timer: NodeJS.Timeout | null = null;

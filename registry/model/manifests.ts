@@ -38,6 +38,11 @@ export interface PushResult {
   subject?: string;
   tags: string[];
   manifest: ParsedManifest;
+  /**
+   * The push changed a tag that existed (moved it, or re-pointed or re-dated it), which another process may
+   * hold in its caches; false when it only created tags (nothing is cached for a tag that does not exist).
+   */
+  changedExistingTags: boolean;
 }
 
 /** What a push does besides storing the manifest. */
@@ -131,6 +136,7 @@ export class Manifests {
     const configLabels = known.rows.length === 0 && this.hooks ? await this.hooks.configLabels(repoId, m) : [];
 
     let referencedBlobs = false;
+    let changedExistingTags = false;
     await this.db.tx(async (q) => {
       const found = await this.blobs.lockVisible(q, repoId, blobDigests);
       const missingBlob = blobDigests.find((d) => !found.has(d));
@@ -180,7 +186,11 @@ export class Manifests {
         ]);
       }
       const movedTags: string[] = [];
-      for (const t of tags) if ((await this.tags.set(q, repoId, t, manifestId)) !== 'unchanged') movedTags.push(t);
+      for (const t of tags) {
+        const r = await this.tags.set(q, repoId, t, manifestId);
+        if (r !== 'unchanged') movedTags.push(t);
+        if (r !== 'created') changedExistingTags = true;
+      }
       await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags, movedTags, performer, configLabels });
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
@@ -194,7 +204,7 @@ export class Manifests {
       }
     });
     if (referencedBlobs) await this.hooks?.usageGrew?.(repoId);
-    return { digest, subject: m.subject?.digest, tags, manifest: m };
+    return { digest, subject: m.subject?.digest, tags, manifest: m, changedExistingTags };
   }
 
   /**

@@ -212,10 +212,12 @@ export class NotificationConfigs {
     return (await q.query<NotificationRow>(`${NS_SELECT} WHERE x.namespace_id = $1 AND x.uuid = $2`, [namespaceId, uuid])).rows[0] ?? null;
   }
 
-  /** Any notification by uuid (the delivery worker). */
-  async byUuid(scope: 'repository' | 'namespace', uuid: string): Promise<NotificationRow | null> {
-    if (!isUuid(uuid)) return null;
-    return (await this.db.query<NotificationRow>(`${scope === 'repository' ? REPO_SELECT : NS_SELECT} WHERE x.uuid = $1`, [uuid])).rows[0] ?? null;
+  /** Several notifications of one scope by uuid, in one query (the delivery worker's leased batch). */
+  async byUuids(scope: 'repository' | 'namespace', uuids: string[]): Promise<Map<string, NotificationRow>> {
+    const valid = [...new Set(uuids.filter(isUuid))];
+    if (valid.length === 0) return new Map();
+    const r = await this.db.query<NotificationRow>(`${scope === 'repository' ? REPO_SELECT : NS_SELECT} WHERE x.uuid = ANY($1::uuid[])`, [valid]);
+    return new Map(r.rows.map((row) => [row.uuid, row]));
   }
 
   async delete(n: NotificationRow): Promise<void> {
@@ -243,6 +245,9 @@ export class NotificationConfigs {
 
   /** A successful delivery resets the counter and any pause. */
   async recordSuccess(n: NotificationRow): Promise<void> {
+    // Nothing to reset (the common case): no round trip. A failure recorded since `n` was read is reset by the
+    // next success whose read sees it.
+    if (n.number_of_failures === 0 && !n.paused_until) return;
     await this.db.query(`UPDATE ${table(n)} SET number_of_failures = 0, paused_until = NULL WHERE id = $1 AND (number_of_failures > 0 OR paused_until IS NOT NULL)`, [n.id]);
   }
 

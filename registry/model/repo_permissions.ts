@@ -14,6 +14,7 @@ import { invalid, missing } from './orgs.js';
 export interface UserPermission {
   name: string;
   kind: 'user' | 'robot';
+  email: string | null;
   role: Role;
   is_org_member: boolean;
 }
@@ -44,7 +45,7 @@ export class RepositoryPermissions {
   /** Direct permissions of users and robots on a repository. */
   async users(repo: RepositoryRow): Promise<UserPermission[]> {
     const r = await this.db.query<UserPermission>(
-      `SELECT n.name, n.kind, p.role,
+      `SELECT n.name, n.kind, n.email, p.role,
               EXISTS (SELECT 1 FROM team t JOIN team_member m ON m.team_id = t.id WHERE t.org_id = $2 AND m.member_id = n.id) AS is_org_member
          FROM repository_permission p JOIN namespace n ON n.id = p.user_id WHERE p.repository_id = $1 ORDER BY n.name`,
       [repo.id, repo.namespace_id],

@@ -15,6 +15,8 @@ export interface RepositoryRow {
   /** Changes with every change to the repository's tags (migration 006). */
   tag_version: number;
   created_at: Date;
+  /** The secret of the build-status badge of a private repository (Quay's badge_token, migration 043). */
+  badge_token: string;
 }
 
 /** A repository path resolved against the database: either part may be missing. */
@@ -45,10 +47,11 @@ export class Repositories {
 
   /**
    * This process changed the repository's tags or row and committed: its own next lookup must not be older
-   * than the notification that is on its way.
+   * than the notification that is on its way, nor, unless the change only created tags (`onlyCreatedTags`),
+   * any other process's (see CacheCoherence.changed).
    */
-  async changed(ref: RepoRef): Promise<void> {
-    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` });
+  async changed(ref: RepoRef, onlyCreatedTags = false): Promise<void> {
+    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` }, !onlyCreatedTags);
   }
 
   private async query(ref: RepoRef, q: Queryable): Promise<RepoTarget> {

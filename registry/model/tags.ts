@@ -104,15 +104,29 @@ export class Tags {
     await q.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [repoId % 2147483647, name]);
   }
 
-  /** Point a tag at a manifest. Re-pointing at the same manifest changes nothing. */
+  /**
+   * Point a tag at a manifest. Re-pointing at the same manifest changes nothing. After the lock, one statement
+   * reads the live row, ends it and inserts the new one (a round trip per push instead of three); the lock's
+   * statement comes first so that this one's snapshot sees every writer the lock waited for.
+   */
   async set(q: Queryable, repoId: number, name: string, manifestId: number, opts: { reversion?: boolean } = {}): Promise<'created' | 'moved' | 'unchanged'> {
     await this.lock(q, repoId, name);
-    const now = Date.now();
-    const current = await this.live(repoId, name, q, now);
-    if (current && current.manifest_id === manifestId && !opts.reversion) return 'unchanged';
-    if (current) await q.query('UPDATE tag SET end_ms = GREATEST($2::bigint, start_ms), expiry_state = NULL WHERE id = $1', [current.id, now]);
-    await q.query('INSERT INTO tag (repository_id, name, manifest_id, start_ms, reversion) VALUES ($1, $2, $3, $4, $5)', [repoId, name, manifestId, now, opts.reversion ?? false]);
-    return current ? 'moved' : 'created';
+    const r = await q.query<{ current: number | null; inserted: boolean }>(
+      `WITH cur AS (
+         SELECT t.id, t.manifest_id FROM tag t WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$4')} ORDER BY t.start_ms DESC LIMIT 1),
+       change AS (SELECT NOT EXISTS (SELECT 1 FROM cur WHERE cur.manifest_id = $3) OR $5 AS yes),
+       ended AS (
+         UPDATE tag SET end_ms = GREATEST($4::bigint, tag.start_ms), expiry_state = NULL
+           FROM cur, change WHERE tag.id = cur.id AND change.yes RETURNING tag.id),
+       ins AS (
+         INSERT INTO tag (repository_id, name, manifest_id, start_ms, reversion)
+         SELECT $1, $2, $3, $4, $5 FROM change WHERE change.yes RETURNING id)
+       SELECT (SELECT manifest_id FROM cur) AS current, EXISTS (SELECT 1 FROM ins) AS inserted`,
+      [repoId, name, manifestId, Date.now(), opts.reversion ?? false],
+    );
+    const { current, inserted } = r.rows[0];
+    if (!inserted) return 'unchanged';
+    return current === null ? 'created' : 'moved';
   }
 
   /** End the live row of a tag; false when there is none. */
@@ -142,13 +156,18 @@ export class Tags {
   /**
    * One page of live tag names in byte order after `last`: at most `limit` names as a JSON array (built by
    * Postgres, so a long list is not parsed and re-serialised row by row), whether more follow, and the last name.
-   * Served from memory while the repository's `tag_version` (read with the repository on every request) is the
-   * one the page was built at and none of the page's tags, nor the one after it, has expired since.
+   * Served from memory while the repository's `tag_version` is the one the page was built at and none of the
+   * page's tags, nor the one after it, has expired since. The version is read from the database on every
+   * request (a primary-key lookup), not from the hot caches: a push that only creates tags answers without
+   * waiting for the other processes (cache/coherence.ts), and a listing is where a new tag's absence would show.
    */
-  async page(repo: { id: number; tag_version: number }, last: string, limit: number): Promise<TagPage> {
-    const key = `${repo.id}|${limit}|${last}`;
+  async page(repoId: number, last: string, limit: number): Promise<TagPage> {
+    const key = `${repoId}|${limit}|${last}`;
     const now = Date.now();
-    const cached = this.pages.get(key, repo.tag_version, now);
+    const v = await this.db.query<{ tag_version: number }>('SELECT tag_version FROM repository WHERE id = $1', [repoId], { prepare: 'repository_tag_version' });
+    if (!v.rows[0]) return { json: '[]', more: false, last: null };
+    const version = v.rows[0].tag_version;
+    const cached = this.pages.get(key, version, now);
     if (cached) return cached;
     const r = await this.db.query<{ json: string; more: boolean; last: string | null; valid_until: string | null }>(
       `SELECT coalesce(json_agg(name ORDER BY rn) FILTER (WHERE rn <= $4), '[]')::text AS json,
@@ -159,12 +178,12 @@ export class Tags {
                  SELECT t.name COLLATE "C" AS name, min(t.end_ms) AS end_ms FROM tag t
                   WHERE t.repository_id = $1 AND ${LIVE('t', '$2')} AND t.name COLLATE "C" > $3
                   GROUP BY 1 ORDER BY 1 LIMIT $4 + 1) s) x`,
-      [repo.id, now, last, limit],
+      [repoId, now, last, limit],
       { prepare: 'tag_page' },
     );
     const { json, more, last: pageLast, valid_until } = r.rows[0];
     const page = { json, more, last: pageLast };
-    this.pages.set(key, { version: repo.tag_version, validUntil: valid_until === null ? Infinity : Number(valid_until), page });
+    this.pages.set(key, { version, validUntil: valid_until === null ? Infinity : Number(valid_until), page });
     return page;
   }
 

@@ -22,6 +22,7 @@ export interface TeamSummary extends TeamRow {
 export interface TeamMemberView {
   name: string;
   kind: 'user' | 'robot';
+  email: string | null;
   invited: boolean;
 }
 
@@ -116,9 +117,9 @@ export class Teams {
 
   async members(team: TeamRow, includePending: boolean): Promise<TeamMemberView[]> {
     const r = await this.db.query<TeamMemberView>(
-      `SELECT n.name, n.kind, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
+      `SELECT n.name, n.kind, n.email, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
        UNION ALL
-       SELECT n.name, n.kind, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
+       SELECT n.name, n.kind, n.email, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
        ORDER BY 1`,
       [team.id, includePending],
     );
@@ -189,12 +190,48 @@ export class Teams {
     });
   }
 
-  /** Accept an invitation addressed to this user: they join the team. */
+  /**
+   * Invite an e-mail address to a team (Quay's inviteTeamMemberEmail): returns the invitation's code, which
+   * the caller mails to the address. Inviting the same address to the same team again gives the same code.
+   */
+  async inviteEmail(team: TeamRow, email: string, inviter: number): Promise<string> {
+    return this.db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock($1::int, hashtext(lower($2)))', [team.id % 2147483647, email]);
+      const existing = await q.query<{ code: string }>('SELECT code FROM team_invite WHERE team_id = $1 AND lower(email) = lower($2)', [team.id, email]);
+      if (existing.rows[0]) return existing.rows[0].code;
+      const code = `urn:teaminvite:${randomUUID()}`;
+      await q.query('INSERT INTO team_invite (team_id, email, inviter_id, code) VALUES ($1, $2, $3, $4)', [team.id, email, inviter, code]);
+      return code;
+    });
+  }
+
+  /** Withdraw an e-mail invitation; false when there was none. */
+  async deleteEmailInvite(team: TeamRow, email: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM team_invite WHERE team_id = $1 AND lower(email) = lower($2)', [team.id, email]);
+    return r.rowCount > 0;
+  }
+
+  /**
+   * Sign-up with an invitation code (inside the sign-up's transaction): when `code` is a pending invitation
+   * mailed to `email`, the new user joins its team and the invitation is used up (so one code makes one
+   * account, however many sign-ups race). Returns whether it was.
+   */
+  async useEmailInvite(q: Queryable, code: string, email: string, userId: number): Promise<boolean> {
+    const r = await q.query<{ team_id: number }>('DELETE FROM team_invite WHERE code = $1 AND lower(email) = lower($2) RETURNING team_id', [code, email]);
+    if (!r.rows[0]) return false;
+    await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [r.rows[0].team_id, userId]);
+    return true;
+  }
+
+  /**
+   * Accept an invitation: one addressed to this user, or one mailed to an address (whoever holds its code
+   * received the mail, as in Quay). The user joins the team.
+   */
   async acceptInvite(code: string, user: NamespaceRow): Promise<{ org: string; team: string }> {
     return this.db.tx(async (q) => {
       const r = await q.query<{ team_id: number; team: string; org: string }>(
         `DELETE FROM team_invite i USING team t, namespace o
-          WHERE i.code = $1 AND i.user_id = $2 AND t.id = i.team_id AND o.id = t.org_id
+          WHERE i.code = $1 AND (i.user_id = $2 OR i.user_id IS NULL) AND t.id = i.team_id AND o.id = t.org_id
           RETURNING i.team_id, t.name AS team, o.name AS org`,
         [code, user.id],
       );

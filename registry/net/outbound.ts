@@ -27,7 +27,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { LookupFunction } from 'node:net';
 
 /** Why a call goes out: the blacklist of WEBHOOK_HOSTNAME_BLACKLIST applies to notifications and callbacks. */
-export type OutboundPurpose = 'webhook' | 'slack' | 'flowdock' | 'hipchat' | 'callback' | 'upstream' | 'archive' | 'scanner';
+export type OutboundPurpose = 'webhook' | 'slack' | 'flowdock' | 'hipchat' | 'callback' | 'upstream' | 'archive' | 'scanner' | 'captcha';
 
 const NOTIFICATION_PURPOSES: ReadonlySet<OutboundPurpose> = new Set(['webhook', 'slack', 'flowdock', 'hipchat', 'callback']);
 

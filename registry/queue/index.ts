@@ -92,25 +92,28 @@ export class WorkQueue {
   /** Enqueue an item; pass the caller's transaction `q` so the item commits (or not) with the caller's change. */
   async put(path: string[], body: Record<string, unknown>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number> {
     for (const p of path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
+    // The INSERT and the wake-up in one statement: one round trip inside the producer's transaction.
     const r = await q.query<{ id: number }>(
-      `INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
-       VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) RETURNING id`,
-      [this.name, path.join('/'), JSON.stringify(body), opts.availableAfterSeconds ?? 0, opts.retries ?? 5],
+      `WITH ins AS (
+         INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) RETURNING id)
+       SELECT ins.id FROM ins, (SELECT pg_notify($6, $1)) AS wake`,
+      [this.name, path.join('/'), JSON.stringify(body), opts.availableAfterSeconds ?? 0, opts.retries ?? 5, QUEUE_CHANNEL],
     );
-    await q.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, this.name]);
     return r.rows[0].id;
   }
 
-  /** Enqueue several items with one INSERT and one wake-up (a producer fanning an event out to its notifications). */
+  /** Enqueue several items and wake the consumers in one statement (a producer fanning an event out to its notifications). */
   async putMany(items: Array<{ path: string[]; body: Record<string, unknown> }>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number[]> {
     if (items.length === 0) return [];
     for (const it of items) for (const p of it.path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
     const r = await q.query<{ id: number }>(
-      `INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
-       SELECT $1, p, b::jsonb, now() + make_interval(secs => $4), $5 FROM unnest($2::text[], $3::text[]) AS t(p, b) RETURNING id`,
-      [this.name, items.map((it) => it.path.join('/')), items.map((it) => JSON.stringify(it.body)), opts.availableAfterSeconds ?? 0, opts.retries ?? 5],
+      `WITH ins AS (
+         INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
+         SELECT $1, p, b::jsonb, now() + make_interval(secs => $4), $5 FROM unnest($2::text[], $3::text[]) AS t(p, b) RETURNING id)
+       SELECT ins.id FROM ins, (SELECT pg_notify($6, $1)) AS wake ORDER BY ins.id`,
+      [this.name, items.map((it) => it.path.join('/')), items.map((it) => JSON.stringify(it.body)), opts.availableAfterSeconds ?? 0, opts.retries ?? 5, QUEUE_CHANNEL],
     );
-    await q.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, this.name]);
     return r.rows.map((x) => x.id);
   }
 
@@ -171,6 +174,16 @@ export class WorkQueue {
     return r.rowCount > 0;
   }
 
+  /** Done, for several items in one statement: the ids whose lease was still held (and are now deleted). */
+  async completeMany(items: LeaseRef[]): Promise<Set<number>> {
+    if (items.length === 0) return new Set();
+    const r = await this.db.query<{ id: number }>(
+      'DELETE FROM queue_item i USING unnest($1::bigint[], $2::uuid[]) AS d(id, state_id) WHERE i.id = d.id AND i.state_id = d.state_id RETURNING i.id',
+      [items.map((x) => x.id), items.map((x) => x.state_id)],
+    );
+    return new Set(r.rows.map((x) => Number(x.id)));
+  }
+
   /** Make the item available again after `seconds`; the attempt stays spent. False when the lease was lost. */
   async retry(item: LeaseRef, seconds: number, error?: string, q: Queryable = this.db): Promise<boolean> {
     const r = await q.query(
@@ -213,12 +226,14 @@ export class WorkQueue {
 
   /** Milliseconds until the next item becomes leasable (0: now), or null when the queue holds none. */
   async nextDueMs(): Promise<number | null> {
+    // Clamped here, not with SQL greatest(), which ignores the NULL of an empty queue and made it "due now".
     const r = await this.db.query<{ ms: number | null }>(
-      `SELECT greatest(0, extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
+      `SELECT (extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
          FROM queue_item WHERE queue_name = $1 AND retries_remaining > 0`,
       [this.name],
     );
-    return r.rows[0]?.ms ?? null;
+    const ms = r.rows[0]?.ms ?? null;
+    return ms === null ? null : Math.max(0, ms);
   }
 
   /** Items under a path prefix still waiting or running (e.g. "is a sync of this repository queued?"). */

@@ -5,7 +5,8 @@
  * changes reports without re-reading layers.
  */
 import type { Readable } from 'node:stream';
-import { readLayer, type LayerLimits, DEFAULT_LIMITS } from './layer.js';
+import { availableParallelism } from 'node:os';
+import { readLayer, type LayerEntry, type LayerLimits, DEFAULT_LIMITS } from './layer.js';
 import { detectPackages, type DetectedPackage, type Distribution, type ImageFile } from './detect.js';
 
 export interface LayerSource {
@@ -20,6 +21,9 @@ export interface IndexReport {
 
 /** Changes whenever detection changes, so stored reports from an older indexer are redone. */
 export const INDEXER_VERSION = 'builtin-1';
+
+/** Layers read at once, at most (and at most one per core). */
+const MAX_PARALLEL_LAYERS = 4;
 
 function resolveSymlink(path: string, target: string): string {
   const base = target.startsWith('/') ? [] : path.split('/').slice(0, -1);
@@ -42,8 +46,22 @@ export async function indexImage(layers: LayerSource[], limits: LayerLimits = DE
       for (const key of m.keys()) if ((self && key === dir) || key.startsWith(prefix)) m.delete(key);
     }
   };
-  for (const layer of layers) {
-    const entries = await readLayer(await layer.open(), limits);
+  // Layers are read a few at a time (inflating runs on libuv's thread pool, so two layers use two cores)
+  // and applied base → top.
+  const read = new Array<Promise<LayerEntry[]> | undefined>(layers.length);
+  const concurrency = Math.max(1, Math.min(availableParallelism(), MAX_PARALLEL_LAYERS));
+  const start = (i: number) => {
+    if (i >= layers.length) return;
+    const p = layers[i].open().then((source) => readLayer(source, limits));
+    // Awaited below in order; when an earlier layer fails, this one's failure is not reported on its own.
+    p.catch(() => undefined);
+    read[i] = p;
+  };
+  for (let i = 0; i < concurrency; i++) start(i);
+  for (const [i, layer] of layers.entries()) {
+    const entries = await read[i]!;
+    read[i] = undefined;
+    start(i + concurrency);
     // Whiteouts hide lower layers only, whatever their position in this layer's archive.
     for (const e of entries) {
       if (e.kind === 'opaque') removeUnder(e.path, false);

@@ -9,22 +9,43 @@ import { RetryLater, type QueueItem } from '../queue/index.js';
 import { NOTIFICATION_QUEUE, type NotificationItemBody } from '../model/events.js';
 import { eventKind } from '../model/event_kinds.js';
 import type { QueueHandler } from './queue_runner.js';
+import type { NotificationRow } from '../model/notification_configs.js';
 
 /** Deliveries in flight per process: a hanging receiver holds one slot for NOTIFICATION_SEND_TIMEOUT. */
 const CONCURRENCY = 16;
+/** Wake-ups are gathered for this long, so a burst of pushes is leased in a few queries rather than one per push. */
+const BATCH_MS = 25;
+/** Delivered items are deleted in batches gathered this long (a crash in between repeats those deliveries). */
+const COMPLETE_BATCH_MS = 10;
 
 export function notificationHandler(rt: Runtime): QueueHandler {
   return {
     queue: NOTIFICATION_QUEUE,
     processingSeconds: Math.max(30, Math.ceil(rt.config.NOTIFICATION_SEND_TIMEOUT * 3)),
     concurrency: CONCURRENCY,
-    handle: (item, r) => deliverItem(item, r),
+    batchMs: BATCH_MS,
+    completeBatchMs: COMPLETE_BATCH_MS,
+    // The notifications of a leased batch are read in one query per scope rather than one per delivery.
+    prepare: async (items, r) => {
+      const bodies = items.map((i) => i.body as unknown as NotificationItemBody);
+      const uuids = (scope: Scope) => bodies.filter((b) => scopeOf(b) === scope).map((b) => b.notification_uuid);
+      const [repository, namespace] = await Promise.all([
+        r.notificationConfigs.byUuids('repository', uuids('repository')),
+        r.notificationConfigs.byUuids('namespace', uuids('namespace')),
+      ]);
+      return { repository, namespace } satisfies Prepared;
+    },
+    handle: (item, r, _queue, prepared) => deliverItem(item, r, prepared as Prepared),
   };
 }
 
-async function deliverItem(item: QueueItem, rt: Runtime): Promise<void> {
+type Scope = 'repository' | 'namespace';
+type Prepared = Record<Scope, Map<string, NotificationRow>>;
+const scopeOf = (b: NotificationItemBody): Scope => (b.notification_type === 'namespace' ? 'namespace' : 'repository');
+
+async function deliverItem(item: QueueItem, rt: Runtime, prepared: Prepared): Promise<void> {
   const body = item.body as unknown as NotificationItemBody;
-  const n = await rt.notificationConfigs.byUuid(body.notification_type === 'namespace' ? 'namespace' : 'repository', body.notification_uuid);
+  const n = prepared[scopeOf(body)].get(body.notification_uuid) ?? null;
   const method = n?.method ?? 'unknown';
   const count = (outcome: string) => rt.metrics.notificationDeliveries.inc({ method, outcome });
   if (!n) return count('deleted');

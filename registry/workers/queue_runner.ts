@@ -15,7 +15,19 @@ export interface QueueHandler {
   concurrency?: number;
   /** Fallback poll interval when no NOTIFY arrives (default 5000 ms). */
   pollMs?: number;
-  handle(item: QueueItem, rt: Runtime, queue: WorkQueue): Promise<void>;
+  /**
+   * After a wake-up, wait this long before leasing (default 0), so that the items of several producers' commits
+   * are leased with one query: a busy queue costs fewer round trips per item, for this much added latency.
+   */
+  batchMs?: number;
+  /** Delete finished items in batches gathered over this many ms (default 0: one DELETE per item). */
+  completeBatchMs?: number;
+  /**
+   * Called with each leased batch before its items are handled, to read what they need in one query; its
+   * result is passed to `handle`. A failure here is the handler's failure for every item of the batch.
+   */
+  prepare?(items: QueueItem[], rt: Runtime): Promise<unknown>;
+  handle(item: QueueItem, rt: Runtime, queue: WorkQueue, prepared?: unknown): Promise<void>;
 }
 
 const PURGE_INTERVAL_MS = 60_000;
@@ -38,21 +50,47 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
     const queue = rt.queues.queue(h.queue);
     const concurrency = h.concurrency ?? 1;
     const pollMs = h.pollMs ?? 5000;
+    const batchMs = h.batchMs ?? 0;
     const running = new Set<Promise<void>>();
     let wake: () => void = () => undefined;
     let woken = false;
+    /** The last lease filled every free slot, so more items may be waiting for a slot to free up. */
+    let saturated = false;
     wakers.set(h.queue, () => {
       woken = true;
-      wake();
+      if (batchMs > 0 && !stopped) setTimeout(() => wake(), batchMs);
+      else wake();
     });
     let lastPurge = 0;
 
-    const runOne = async (item: QueueItem): Promise<void> => {
+    // Finished items are deleted together: the ones done within COMPLETE_BATCH_MS of each other in one statement.
+    // An item done but not yet deleted when the process dies is delivered again (as an item in flight would be).
+    let pendingDone: Array<{ item: QueueItem; resolve: (held: boolean) => void; reject: (err: unknown) => void }> = [];
+    const flushDone = async () => {
+      const batch = pendingDone;
+      pendingDone = [];
+      try {
+        const held = await queue.completeMany(batch.map((b) => b.item));
+        for (const b of batch) b.resolve(held.has(b.item.id));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    };
+    const complete = (item: QueueItem): Promise<boolean> => {
+      if (!h.completeBatchMs) return queue.complete(item);
+      return new Promise<boolean>((resolve, reject) => {
+        if (pendingDone.length === 0) setTimeout(() => void flushDone(), h.completeBatchMs);
+        pendingDone.push({ item, resolve, reject });
+      });
+    };
+
+    /** Handles one item; resolves with its outcome. */
+    const runOne = async (item: QueueItem, prepared: Promise<unknown>): Promise<string> => {
       const end = rt.metrics.queueJobDuration.startTimer({ queue: h.queue });
       let outcome = 'done';
       try {
-        await h.handle(item, rt, queue);
-        if (!(await queue.complete(item))) outcome = 'lease_lost';
+        await h.handle(item, rt, queue, await prepared);
+        if (!(await complete(item))) outcome = 'lease_lost';
       } catch (err) {
         if (err instanceof RetryLater && err.refund) {
           outcome = 'postponed';
@@ -74,6 +112,7 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
         end();
         rt.metrics.queueJobs.inc({ queue: h.queue, outcome });
       }
+      return outcome;
     };
 
     const loop = async (): Promise<void> => {
@@ -92,24 +131,34 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
           const free = concurrency - running.size;
           woken = false;
           if (free > 0) leased = await queue.lease(h.processingSeconds, free);
+          saturated = leased.length === free;
           // Items scheduled for later (retries, lapsing leases) send no NOTIFY: wake when the first is due.
-          if (leased.length === 0) {
+          if (free > 0 && leased.length < free) {
             const due = await queue.nextDueMs();
             if (due !== null) sleepMs = Math.min(pollMs, Math.ceil(due) + 20);
           }
         } catch (err) {
           rt.log.error({ err, queue: h.queue }, 'queue lease failed');
         }
+        const prepared = leased.length && h.prepare ? h.prepare(leased, rt) : Promise.resolve(undefined);
+        prepared.catch(() => undefined);
         for (const item of leased) {
-          const p = runOne(item).finally(() => {
+          const p = runOne(item, prepared).then((outcome) => {
             running.delete(p);
-            wake();
+            // A freed slot matters only when items may be waiting for one, and an item put back for later
+            // changes when the queue is next due; otherwise a finished item would cost an empty lease and a
+            // due-time query.
+            if (saturated || stopped || outcome !== 'done') {
+              // Noted even while a lease is under way (not sleeping), so the loop looks again after it.
+              woken = true;
+              wake();
+            }
           });
           running.add(p);
         }
         if (stopped) break;
         // More may be waiting when this lease filled every slot; otherwise sleep until woken or the poll.
-        if (leased.length > 0 && running.size < concurrency) continue;
+        if (saturated && running.size < concurrency) continue;
         if (woken && running.size < concurrency) continue;
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, sleepMs);

@@ -36,15 +36,26 @@ describe('config.yaml schema', () => {
   });
 
   test('security settings that are not implemented refuse the config when on, with a clear reason', () => {
-    const on = parseConfig('FEATURE_RECAPTCHA: true\nFEATURE_INVITE_ONLY_USER_CREATION: true\nFEATURE_IMMUTABLE_TAGS: true\n');
+    const on = parseConfig('FEATURE_IMMUTABLE_TAGS: true\nSUPERUSERS_ORG_CREATION_ONLY: true\n');
     expect(on.errors).toEqual([
-      expect.stringMatching(/^FEATURE_RECAPTCHA: reCAPTCHA needs Google's service/),
-      expect.stringMatching(/^FEATURE_INVITE_ONLY_USER_CREATION: not implemented/),
       expect.stringMatching(/^FEATURE_IMMUTABLE_TAGS: immutable tags are not implemented/),
+      expect.stringMatching(/^SUPERUSERS_ORG_CREATION_ONLY: not read; the key is FEATURE_SUPERUSERS_ORG_CREATION_ONLY/),
     ]);
-    const off = parseConfig('FEATURE_RECAPTCHA: false\nFEATURE_IMMUTABLE_TAGS: false\n');
+    const off = parseConfig('FEATURE_IMMUTABLE_TAGS: false\n');
     expect(off.errors).toEqual([]);
     expect(off.warnings).toEqual([]);
+  });
+
+  test('reCAPTCHA and invite-only sign-up load as implemented keys; reCAPTCHA needs both keys', () => {
+    const r = parseConfig(
+      'FEATURE_RECAPTCHA: true\nRECAPTCHA_SITE_KEY: site\nRECAPTCHA_SECRET_KEY: secret\nRECAPTCHA_WHITELISTED_USERS: [bob]\nFEATURE_INVITE_ONLY_USER_CREATION: true\n',
+    );
+    expect({ errors: r.errors, warnings: r.warnings }).toEqual({ errors: [], warnings: [] });
+    expect(r.config.RECAPTCHA_VERIFY_URL).toBe('https://www.google.com/recaptcha/api/siteverify');
+    expect(parseConfig('FEATURE_RECAPTCHA: true\nRECAPTCHA_SITE_KEY: site\n').errors).toEqual(['FEATURE_RECAPTCHA: needs RECAPTCHA_SITE_KEY and RECAPTCHA_SECRET_KEY']);
+    expect(parseConfig('FEATURE_RECAPTCHA: true\nRECAPTCHA_SITE_KEY: a\nRECAPTCHA_SECRET_KEY: b\nRECAPTCHA_VERIFY_URL: ftp://x\n').errors).toEqual([
+      'RECAPTCHA_VERIFY_URL: "ftp://x" is not an http(s) URL',
+    ]);
   });
 
   test('restricted users, account recovery mode, permanent tag deletion and user log access load as implemented keys', () => {

@@ -23,6 +23,7 @@ import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
 import buildTriggers from './075_build_triggers.js';
 import cacheNotify from './080_cache_notify.js';
+import badgeToken from './043_badge_token.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -48,5 +49,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 75, name: 'build triggers and user files', sql: buildTriggers },
   { version: 80, name: 'cache notifications', sql: cacheNotify },
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
+  { version: 43, name: 'repository badge token', sql: badgeToken },
   { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
 ];

@@ -22,7 +22,8 @@ import { atLeast, type Role } from '../../auth/permissions.js';
 import { durationSeconds, type NamespaceRow } from '../../model/namespaces.js';
 import type { RepoTarget } from '../../model/repositories.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
-import { ApiError, badRequest, notFound } from './errors.js';
+import { ApiError, badRequest, messageError, notFound } from './errors.js';
+import { CAPTCHA_REFUSED, captchaExempt } from '../../auth/captcha.js';
 
 /** How the caller authenticated on the API. */
 export interface ApiAuth {
@@ -230,4 +231,20 @@ export function setSessionCookie(rt: Runtime, reply: FastifyReply, id: string | 
   const secure = rt.config.PREFERRED_URL_SCHEME === 'https' ? '; Secure' : '';
   const maxAge = id ? durationSeconds(rt.config.SESSION_TIMEOUT) : 0;
   reply.header('set-cookie', `${SESSION_COOKIE}=${id ?? ''}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`);
+}
+
+/**
+ * FEATURE_RECAPTCHA: refuse the request unless the reCAPTCHA answer it carries is accepted (400 with Quay's
+ * `{message}`), or the caller is exempt. The verifying service being unreachable is a 503, not a pass.
+ */
+export async function requireCaptcha(rt: Runtime, req: FastifyRequest, response: string | undefined): Promise<void> {
+  if (!rt.captcha || captchaExempt(rt.config.RECAPTCHA_WHITELISTED_USERS, req.principal)) return;
+  let accepted: boolean;
+  try {
+    accepted = await rt.captcha.verify(response ?? '', req.ip);
+  } catch (err) {
+    req.log.warn({ err }, 'reCAPTCHA verification failed');
+    throw messageError(503, 'The reCAPTCHA service could not be reached; try again later');
+  }
+  if (!accepted) throw messageError(400, CAPTCHA_REFUSED);
 }

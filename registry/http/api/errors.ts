@@ -1,6 +1,7 @@
 /**
- * Quay's REST API error shape: `{type, title, status, detail, error_message, error_type}`, plus `message`:
- * many of Quay's handlers answer `{message}` instead (model errors, flask aborts), so scripts read either.
+ * Quay's REST API error shape (endpoints/exception.py ApiException.to_dict): `{type, title, status, detail,
+ * error_message, error_type}` and the exception's payload; the handlers Quay answers with flask-restful's
+ * `{message}` (aborts) or `{detail}` use those shapes instead (see ApiError.shape).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
@@ -89,7 +90,8 @@ export function toApiError(err: DomainError): ApiError {
       if (e.reason === 'repository_state') return messageError(503, repositoryStateMessage(e.repository?.state ?? 'READ_ONLY'));
       return messageError(503, e.message, e.reason === 'registry_readonly' ? { is_readonly: true } : {});
     case 'too_many_requests': {
-      const out = new ApiError(429, 'invalid_request', e.message);
+      // Quay answers the build rate with flask-restful's abort(429, message=...): `{message}`.
+      const out = e.what === 'queued_builds' ? messageError(429, e.message) : new ApiError(429, 'invalid_request', e.message);
       out.headers['retry-after'] = String(e.retryAfterSeconds);
       return out;
     }
@@ -116,7 +118,6 @@ export function sendApiError(rt: Runtime, req: FastifyRequest, reply: FastifyRep
     detail: err.message,
     error_message: err.message,
     error_type: err.errorType,
-    message: err.message,
     ...err.extra,
   });
 }

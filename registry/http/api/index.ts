@@ -2,13 +2,14 @@
  * The Quay REST API under /api/v1: one file per resource, registered here. The OpenAPI (Swagger 2.0, as
  * Quay publishes) document at /api/v1/discovery is generated from the routes' TypeBox schemas.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Runtime } from '../../runtime.js';
 import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
 import { DomainError } from '../../model/errors.js';
-import { ApiError, sendApiError, toApiError } from './errors.js';
+import { ApiError, badRequest, sendApiError, toApiError } from './errors.js';
+import { jsonschemaMessage } from './validation.js';
 import { registerApiAuth } from './auth.js';
 import { userInitializeRoutes } from './user_initialize.js';
 import { userRoutes } from './user.js';
@@ -22,7 +23,7 @@ import { prototypeRoutes } from './prototype.js';
 import { applicationRoutes } from './application.js';
 import { appTokenRoutes } from './apptoken.js';
 import { logRoutes } from './logs.js';
-import { discoveryRoutes } from './discovery.js';
+import { discoveryRoutes, quayRepositoryPaths } from './discovery.js';
 import { quayQueryBooleans } from './schema.js';
 import { tagRoutes } from './tags.js';
 import { manifestRoutes } from './manifest.js';
@@ -50,7 +51,8 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
     if (err instanceof DomainError) return sendApiError(rt, req, reply, toApiError(err));
-    const e = err as { statusCode?: number; validation?: unknown; message: string };
+    const e = err as { statusCode?: number; validation?: FastifySchemaValidationError[]; validationContext?: string; message: string };
+    if (e.validation?.length && e.validationContext === 'body') return sendApiError(rt, req, reply, badRequest(jsonschemaMessage(e.validation, req.body)));
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));
     req.log.error({ err }, 'unexpected error');
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));
@@ -90,6 +92,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
 
   const scheme = rt.config.PREFERRED_URL_SCHEME;
   await app.register(swagger, {
+    transform: quayRepositoryPaths,
     swagger: {
       info: {
         title: 'Quay Frontend',

@@ -64,7 +64,7 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
         namespaceId: repo.namespace_id,
         repositoryId: repo.id,
         ip: req.ip,
-        metadata: { id: label.uuid, key, value, manifest_digest: manifest.digest, repo: repo.name, namespace: namespace.name },
+        metadata: { id: label.uuid, key, value, manifest_digest: manifest.digest, media_type: mediaType, repo: repo.name, namespace: namespace.name },
       });
       reply.code(201).header('location', `/api/v1/repository/${namespace.name}/${repo.name}/manifest/${manifest.digest}/labels/${label.uuid}`);
       return { label: labelView(label) };

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { durationSeconds, type NamespaceRow } from '../../model/namespaces.js';
 import { ApiError, badRequest, notFound } from './errors.js';
-import { adminOrg, currentUser, orgByName, requireUser } from './auth.js';
+import { adminOrg, currentUser, orgByName, requireCaptcha, requireUser } from './auth.js';
 import { namespaceQuotaFields } from './quota.js';
 import { Email, OrgParams, op, typed } from './schema.js';
 import { namespaceAvatar, teamAvatar } from './views.js';
@@ -61,6 +61,7 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
           name: Type.String({ minLength: 1, description: 'Organization username' }),
           email: Type.Optional(Email),
           contact_email: Type.Optional(Email),
+          recaptcha_response: Type.Optional(Type.String({ maxLength: 8192, description: 'The reCAPTCHA answer (FEATURE_RECAPTCHA)' })),
         }),
       },
       config: { scope: 'user:admin' },
@@ -71,6 +72,7 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
         const why = rt.config.FEATURE_SUPERUSERS_ORG_CREATION_ONLY ? 'Only superusers may create organizations' : 'Restricted users cannot create organizations';
         throw new ApiError(403, 'insufficient_scope', why);
       }
+      await requireCaptcha(rt, req, req.body.recaptcha_response);
       const org = await rt.tenancy.orgs.create({ name: req.body.name, email: req.body.email ?? req.body.contact_email ?? null, creator: user });
       rt.logs.log({ kind: 'org_create', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { namespace: org.name, email: org.email } });
       // Quay answers with the JSON string "Created".

@@ -38,7 +38,7 @@ export async function permissionRoutes(base: FastifyInstance, rt: Runtime): Prom
     async (req) => {
       const { repo, namespace } = await admin(req, req.params);
       const perms = await rt.tenancy.repoPermissions.users(repo);
-      return { permissions: Object.fromEntries(perms.map((p) => [p.name, userView({ name: p.name, kind: p.kind, email: null }, p.role, namespace, p.is_org_member)])) };
+      return { permissions: Object.fromEntries(perms.map((p) => [p.name, userView(p, p.role, namespace, p.is_org_member)])) };
     },
   );
 

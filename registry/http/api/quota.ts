@@ -30,6 +30,8 @@ export interface QuotaMount {
   namespace(req: FastifyRequest): Promise<NamespaceRow>;
   /** May the caller change quotas here? */
   canWrite: boolean;
+  /** operationId suffix (Quay's superuser variants end in `SuperUser`) */
+  opSuffix?: string;
   /** operationId prefix */
   opPrefix: string;
 }
@@ -129,24 +131,32 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
   const cfg = { scope: m.canWrite ? ('super:user' as const) : ('user:read' as const) };
   const readCfg: FastifyContextConfig = m.canWrite ? {} : { scope: 'user:read' };
 
-  t.get(`${m.prefix}/quota`, { schema: { ...op(`list${m.opPrefix}Quota`, m.tag, 'List the quota of the namespace.'), params: m.params }, config: readCfg }, async (req) => {
-    enabled();
-    const ns = await m.namespace(req);
-    const q = await rt.quotas.forNamespace(ns.id);
-    if (q) return [quotaView(rt, q)];
-    const def = defaultQuotaView(rt);
-    return def ? [def] : [];
-  });
+  t.get(
+    `${m.prefix}/quota`,
+    { schema: { ...op(`list${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'List the quota of the namespace.'), params: m.params }, config: readCfg },
+    async (req) => {
+      enabled();
+      const ns = await m.namespace(req);
+      const q = await rt.quotas.forNamespace(ns.id);
+      if (q) return [quotaView(rt, q)];
+      const def = defaultQuotaView(rt);
+      return def ? [def] : [];
+    },
+  );
 
-  t.get(`${m.prefix}/quota/:quota_id`, { schema: { ...op(`get${m.opPrefix}Quota`, m.tag, 'Get a quota of the namespace.'), params: IdParams }, config: readCfg }, async (req) => {
-    enabled();
-    const ns = await m.namespace(req);
-    return quotaView(rt, await quotaOf(ns, (req.params as { quota_id: string }).quota_id));
-  });
+  t.get(
+    `${m.prefix}/quota/:quota_id`,
+    { schema: { ...op(`get${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Get a quota of the namespace.'), params: IdParams }, config: readCfg },
+    async (req) => {
+      enabled();
+      const ns = await m.namespace(req);
+      return quotaView(rt, await quotaOf(ns, (req.params as { quota_id: string }).quota_id));
+    },
+  );
 
   t.get(
     `${m.prefix}/quota/:quota_id/limit`,
-    { schema: { ...op(`list${m.opPrefix}QuotaLimit`, m.tag, 'List the limits of a quota.'), params: IdParams }, config: readCfg },
+    { schema: { ...op(`list${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'List the limits of a quota.'), params: IdParams }, config: readCfg },
     async (req) => {
       enabled();
       const ns = await m.namespace(req);
@@ -157,7 +167,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.get(
     `${m.prefix}/quota/:quota_id/limit/:limit_id`,
-    { schema: { ...op(`get${m.opPrefix}QuotaLimit`, m.tag, 'Get a limit of a quota.'), params: LimitParams }, config: readCfg },
+    { schema: { ...op(`get${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Get a limit of a quota.'), params: LimitParams }, config: readCfg },
     async (req) => {
       enabled();
       const ns = await m.namespace(req);
@@ -175,7 +185,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
     `${m.prefix}/quota`,
     {
       schema: {
-        ...op(`create${m.opPrefix}Quota`, m.tag, 'Create the quota of the namespace (one per namespace).', 'super:user'),
+        ...op(`create${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Create the quota of the namespace (one per namespace).', 'super:user'),
         params: m.params,
         body: Type.Optional(QuotaBody),
       },
@@ -195,7 +205,10 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.put(
     `${m.prefix}/quota/:quota_id`,
-    { schema: { ...op(`change${m.opPrefix}Quota`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) }, config: cfg },
+    {
+      schema: { ...op(`change${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Change the size of a quota.', 'super:user'), params: IdParams, body: Type.Optional(QuotaBody) },
+      config: cfg,
+    },
     async (req) => {
       enabled();
       writer(req);
@@ -213,7 +226,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.delete(
     `${m.prefix}/quota/:quota_id`,
-    { schema: { ...op(`delete${m.opPrefix}Quota`, m.tag, 'Delete the quota of the namespace.', 'super:user'), params: IdParams }, config: cfg },
+    { schema: { ...op(`delete${m.opPrefix}Quota${m.opSuffix ?? ''}`, m.tag, 'Delete the quota of the namespace.', 'super:user'), params: IdParams }, config: cfg },
     async (req, reply) => {
       enabled();
       writer(req);
@@ -228,7 +241,11 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
   t.post(
     `${m.prefix}/quota/:quota_id/limit`,
     {
-      schema: { ...op(`create${m.opPrefix}QuotaLimit`, m.tag, 'Add a Warning or Reject limit to a quota.', 'super:user'), params: IdParams, body: Type.Optional(LimitBody) },
+      schema: {
+        ...op(`create${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Add a Warning or Reject limit to a quota.', 'super:user'),
+        params: IdParams,
+        body: Type.Optional(LimitBody),
+      },
       config: cfg,
     },
     async (req, reply) => {
@@ -246,7 +263,10 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.put(
     `${m.prefix}/quota/:quota_id/limit/:limit_id`,
-    { schema: { ...op(`change${m.opPrefix}QuotaLimit`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) }, config: cfg },
+    {
+      schema: { ...op(`change${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Change a limit of a quota.', 'super:user'), params: LimitParams, body: Type.Optional(LimitBody) },
+      config: cfg,
+    },
     async (req) => {
       enabled();
       writer(req);
@@ -262,7 +282,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
 
   t.delete(
     `${m.prefix}/quota/:quota_id/limit/:limit_id`,
-    { schema: { ...op(`delete${m.opPrefix}QuotaLimit`, m.tag, 'Delete a limit of a quota.', 'super:user'), params: LimitParams }, config: cfg },
+    { schema: { ...op(`delete${m.opPrefix}QuotaLimit${m.opSuffix ?? ''}`, m.tag, 'Delete a limit of a quota.', 'super:user'), params: LimitParams }, config: cfg },
     async (req, reply) => {
       enabled();
       writer(req);

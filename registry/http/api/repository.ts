@@ -135,7 +135,8 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
         is_public: repo.visibility === 'public',
         is_organization: namespace.kind === 'org',
         is_starred: starred,
-        status_token: '',
+        // Quay: the badge token for private repositories; a public one's badge needs none.
+        status_token: repo.visibility === 'public' ? '' : repo.badge_token,
         trust_enabled: false,
         tag_expiration_s: namespace.removed_tag_expiration_s,
         is_free_account: true,

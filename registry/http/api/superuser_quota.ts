@@ -8,14 +8,16 @@ import { quotaResource } from './quota.js';
 
 export async function superuserQuotaRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
   for (const [path, kind, opPrefix] of [
-    ['users', 'user', 'SuperuserUser'],
-    ['organization', 'org', 'SuperuserOrganization'],
+    ['users', 'user', 'User'],
+    ['organization', 'org', 'Organization'],
   ] as const) {
     await quotaResource(app, rt, {
       prefix: `/superuser/${path}/:namespace`,
       params: Type.Object({ namespace: Type.String() }),
       tag: 'superuser',
+      // Quay's nicknames: listUserQuotaSuperUser, createOrganizationQuotaSuperUser, ... (endpoints/api/superuser.py).
       opPrefix,
+      opSuffix: 'SuperUser',
       canWrite: true,
       async namespace(req) {
         requireSuperuserRead(rt, req);

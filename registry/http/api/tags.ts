@@ -8,6 +8,7 @@ import type { Runtime } from '../../runtime.js';
 import type { TagHistoryRow } from '../../model/tags.js';
 import { rfc2822 } from '../../model/notifications.js';
 import { durationSeconds } from '../../model/namespaces.js';
+import { performerUsername } from '../../model/logs.js';
 import { validTag } from '../../oci/names.js';
 import { looksLikeDigest } from '../../oci/digest.js';
 import { isIndexMediaType } from './manifest.js';
@@ -116,9 +117,20 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const beforeDigest = before ? (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [before.manifest_id])).rows[0]?.digest : undefined;
         const result = await rt.tags.assign(repo.id, name, body.manifest_digest);
         if (result === null) throw notFound(`Manifest ${body.manifest_digest} not found in ${namespace.name}/${repo.name}`);
-        if (result === 'created') rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest });
+        if (result === 'created')
+          rt.logs.repoAction('create_tag', req.principal, req.ip, repo, namespace.name, {
+            ...performerUsername(req.principal),
+            tag: name,
+            manifest_digest: body.manifest_digest,
+            original_manifest_digest: null,
+          });
         if (result === 'moved')
-          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: body.manifest_digest, original_manifest_digest: beforeDigest });
+          rt.logs.repoAction('move_tag', req.principal, req.ip, repo, namespace.name, {
+            ...performerUsername(req.principal),
+            tag: name,
+            manifest_digest: body.manifest_digest,
+            original_manifest_digest: beforeDigest,
+          });
       }
       if (expirationMs !== undefined) {
         // As Quay: clamped to [pushed + LABELED_EXPIRATION_MINIMUM, pushed + LABELED_EXPIRATION_MAXIMUM].
@@ -126,6 +138,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
         const r = await rt.tags.setExpiration(repo.id, name, expirationMs, bounds);
         if (!r) throw notFound(`Tag ${name} not found in ${namespace.name}/${repo.name}`);
         rt.logs.repoAction('change_tag_expiration', req.principal, req.ip, repo, namespace.name, {
+          ...performerUsername(req.principal),
           tag: name,
           expiration_date: r.end === null ? null : rfc2822(r.end),
           old_expiration_date: r.previous === null ? null : rfc2822(r.previous),
@@ -147,7 +160,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       const live = await rt.tags.live(repo.id, req.params.tag);
       if (!live || !(await rt.tags.delete(repo.id, req.params.tag))) throw notFound(`Tag ${req.params.tag} not found in ${namespace.name}/${repo.name}`);
       const digest = (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0]?.digest;
-      rt.logs.repoAction('delete_tag', req.principal, req.ip, repo, namespace.name, { tag: req.params.tag, manifest_digest: digest });
+      rt.logs.repoAction('delete_tag', req.principal, req.ip, repo, namespace.name, { ...performerUsername(req.principal), tag: req.params.tag, manifest_digest: digest });
       reply.code(204).send();
     },
   );
@@ -177,7 +190,12 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       if (r === 'not_in_history') throw notFound(`Tag ${name} never pointed at ${digest}`);
       if (r === 'outside_window')
         throw badRequest(`Cannot restore tag ${name} to ${digest}: that was more than ${window} seconds ago, outside the time machine window of ${namespace.name}`);
-      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, { tag: name, manifest_digest: digest, original_manifest_digest: beforeDigest });
+      rt.logs.repoAction('revert_tag', req.principal, req.ip, repo, namespace.name, {
+        ...performerUsername(req.principal),
+        tag: name,
+        manifest_digest: digest,
+        original_manifest_digest: beforeDigest,
+      });
       return {};
     },
   );

@@ -2,13 +2,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
-import { badRequest, notFound } from './errors.js';
+import { ApiError, badRequest, notFound } from './errors.js';
 import { adminOrg, orgByName, requireUser, unauthorizedFor } from './auth.js';
-import { TeamRole, op, typed } from './schema.js';
-import { namespaceAvatar, teamAvatar } from './views.js';
+import { Email, TeamRole, op, typed } from './schema.js';
+import { avatar, namespaceAvatar, teamAvatar } from './views.js';
+import { escapeHtml } from '../../model/event_kinds.js';
 
 const TeamParams = Type.Object({ orgname: Type.String(), teamname: Type.String() });
 const MemberParams = Type.Object({ orgname: Type.String(), teamname: Type.String(), membername: Type.String() });
+const InviteParams = Type.Object({ orgname: Type.String(), teamname: Type.String(), email: Email });
 
 export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
   const app = typed(base);
@@ -73,7 +75,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
           name: m.name,
           kind: 'user',
           is_robot: m.kind === 'robot',
-          avatar: namespaceAvatar({ name: m.name, kind: m.kind, email: null }),
+          avatar: namespaceAvatar(m),
           invited: m.invited,
         })),
         can_edit: canEdit,
@@ -116,6 +118,60 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       if (!member) throw notFound();
       await rt.tenancy.teams.removeMember(org, team, member, caller.id);
       rt.logs.log({ kind: 'org_remove_team_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, member: member.name } });
+      reply.code(204).send();
+    },
+  );
+
+  // Invitations by e-mail (Quay's InviteTeamMember): the code goes out by mail, so they need FEATURE_MAILING.
+  app.put(
+    '/organization/:orgname/team/:teamname/invite/:email',
+    {
+      schema: { ...op('inviteTeamMemberEmail', tag, 'Invites an email address to an existing team.', 'org:admin'), params: InviteParams },
+      config: { scope: 'org:admin' },
+    },
+    async (req) => {
+      const caller = requireUser(req);
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const team = await rt.tenancy.teams.get(org, req.params.teamname);
+      const { email } = req.params;
+      if (!rt.mailer.enabled) throw badRequest('E-mail is not enabled on this registry (FEATURE_MAILING and MAIL_SERVER): invite users by name');
+      const code = await rt.tenancy.teams.inviteEmail(team, email, caller.id);
+      const where = `${rt.config.PREFERRED_URL_SCHEME}://${rt.config.SERVER_HOSTNAME}`;
+      const about = `${caller.name} invited you to join the team ${team.name} of the organization ${org.name} on ${where}.`;
+      const signUp = `${where}/createaccount?invite_code=${encodeURIComponent(code)}`;
+      try {
+        await rt.mailer.send({
+          to: email,
+          subject: `Invitation to join team ${org.name}/${team.name}`,
+          html: `<p>${escapeHtml(about)}</p><p><a href="${escapeHtml(signUp)}">Create your account</a> with this e-mail address, or accept the invitation from an existing account with the code <b>${escapeHtml(code)}</b>.</p>`,
+          text: `${about}\n\nCreate your account with this e-mail address: ${signUp}\nor accept the invitation from an existing account with the code ${code}\n`,
+        });
+      } catch (err) {
+        req.log.warn({ err }, 'team invitation e-mail not sent');
+        throw new ApiError(503, 'invalid_request', 'The invitation e-mail could not be sent; try again later');
+      }
+      rt.logs.log({ kind: 'org_invite_team_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { email, team: team.name, member: email } });
+      return { email, kind: 'invite', avatar: avatar(email, 'user', email), invited: true };
+    },
+  );
+
+  app.delete(
+    '/organization/:orgname/team/:teamname/invite/:email',
+    {
+      schema: { ...op('deleteTeamMemberEmailInvite', tag, 'Delete an invite of an email address to join a team.', 'org:admin'), params: InviteParams },
+      config: { scope: 'org:admin' },
+    },
+    async (req, reply) => {
+      const org = await adminOrg(rt, req, req.params.orgname);
+      const team = await rt.tenancy.teams.get(org, req.params.teamname);
+      if (!(await rt.tenancy.teams.deleteEmailInvite(team, req.params.email))) throw notFound();
+      rt.logs.log({
+        kind: 'org_delete_team_member_invite',
+        performer: req.principal,
+        namespaceId: org.id,
+        ip: req.ip,
+        metadata: { email: req.params.email, team: team.name, member: req.params.email },
+      });
       reply.code(204).send();
     },
   );

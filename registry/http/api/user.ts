@@ -13,7 +13,7 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
 import { NAME_RULE } from '../../model/orgs.js';
 import { ApiError, badRequest, notFound } from './errors.js';
-import { currentUser, repoWithRole, requireUser, setSessionCookie } from './auth.js';
+import { currentUser, repoWithRole, requireCaptcha, requireUser, setSessionCookie } from './auth.js';
 import { checkTagExpiration } from './organization.js';
 import { namespaceQuotaFields } from './quota.js';
 import { Email, RepoParams, op, typed } from './schema.js';
@@ -121,19 +121,31 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
           username: Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description: "The user's username" }),
           password: Credential("The user's password"),
           email: Type.Optional(Email),
+          invite_code: Type.Optional(Type.String({ maxLength: 128, description: 'The code of a team invitation mailed to the e-mail address' })),
+          recaptcha_response: Type.Optional(Type.String({ maxLength: 8192, description: 'The reCAPTCHA answer (FEATURE_RECAPTCHA)' })),
         }),
       },
       config: { noCsrf: true, anonymousAllowed: true },
     },
     async (req, reply) => {
       if (!rt.config.FEATURE_USER_CREATION || !rt.config.FEATURE_DIRECT_LOGIN) throw notFound();
-      const { username, password, email } = req.body;
+      const { username, password, email, invite_code } = req.body;
+      const inviteOnly = rt.config.FEATURE_INVITE_ONLY_USER_CREATION;
+      if (inviteOnly && !invite_code) throw badRequest('Cannot create non-invited user');
       if (!validNamespaceName(username)) throw badRequest(`Invalid username "${username}": ${NAME_RULE}`);
       if (rt.namespaces.reservedForSuperusers(username)) throw badRequest(`The username "${username}" is reserved for a superuser named in the configuration`);
       const problem = passwordProblem(password);
       if (problem) throw badRequest(problem);
       if (rt.config.FEATURE_MAILING && !email) throw badRequest('Email address is required');
-      const user = await rt.namespaces.createUser({ name: username, password, email: email ?? null });
+      await requireCaptcha(rt, req, req.body.recaptcha_response);
+      // An invitation mailed to the address makes the new user a member of its team; with
+      // FEATURE_INVITE_ONLY_USER_CREATION there is no account without one.
+      const user = await rt.db.tx(async (q) => {
+        const created = await rt.namespaces.createUser({ name: username, password, email: email ?? null }, q);
+        const invited = Boolean(invite_code && email) && (await rt.tenancy.teams.useEmailInvite(q, invite_code!, email!, created.id));
+        if (inviteOnly && !invited) throw badRequest('Creation of a user account for this e-mail is disabled; please contact an administrator');
+        return created;
+      });
       rt.logs.log({ kind: 'user_create', performer: rt.auth.userPrincipal(user), namespaceId: user.id, ip: req.ip, metadata: { username } });
       const session = await rt.tenancy.sessions.create(user.id);
       setSessionCookie(rt, reply, session.id);

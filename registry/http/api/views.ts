@@ -4,6 +4,7 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import type { LogRow } from '../../model/log_reader.js';
 import { parseScopes, SCOPE_DESCRIPTIONS, type Scope } from '../../auth/principal.js';
 
+/** Quay 3.8's AVATAR_COLORS (config.py). */
 const COLORS = [
   '#969696',
   '#aec7e8',
@@ -33,10 +34,13 @@ const COLORS = [
   '#31a354',
   '#b5cf6b',
   '#a1d99b',
-  '#8ca252',
+  '#8c6d31',
   '#ad494a',
-  '#843c39',
+  '#e7ba52',
+  '#a55194',
 ];
+/** Hex digits of the hash that pick the color: as many as it takes to count the colors (Quay: ceil(log16(n))). */
+const COLOR_DIGITS = Math.ceil(Math.log(COLORS.length) / Math.log(16));
 
 export interface Avatar {
   name: string;
@@ -45,14 +49,18 @@ export interface Avatar {
   kind: string;
 }
 
-/** Quay's avatar: a hash of the e-mail (or name) and a color picked from it. */
+/**
+ * Quay 3.8's avatar with its default `AVATAR_KIND: local` (avatars/avatars.py BaseAvatar.get_data): the SHA-256
+ * of the trimmed, lower-cased e-mail (the name when there is none) and a color picked by the hash's first digits.
+ */
 export function avatar(name: string, kind: string, email?: string | null): Avatar {
-  const hash = createHash('md5')
+  const hash = createHash('sha256')
     .update((email || name).trim().toLowerCase())
     .digest('hex');
-  return { name, hash, color: COLORS[parseInt(hash.slice(0, 8), 16) % COLORS.length], kind };
+  return { name, hash, color: COLORS[parseInt(hash.slice(0, COLOR_DIGITS), 16) % COLORS.length], kind };
 }
 
+/** An account's one avatar, wherever it is shown: always from its stored e-mail. */
 export function namespaceAvatar(ns: Pick<NamespaceRow, 'name' | 'kind' | 'email'>): Avatar {
   return avatar(ns.name, ns.kind === 'org' ? 'org' : ns.kind === 'robot' ? 'robot' : 'user', ns.email);
 }
@@ -90,11 +98,11 @@ export function logView(row: LogRow, includeNamespace: boolean) {
       kind: 'user',
       name: row.performer_name,
       is_robot: row.performer_kind === 'robot',
-      avatar: avatar(row.performer_name, row.performer_kind === 'robot' ? 'robot' : 'user', row.performer_email),
+      avatar: namespaceAvatar({ name: row.performer_name, kind: row.performer_kind, email: row.performer_email }),
     };
   }
   if (includeNamespace && row.account_name && row.account_kind) {
-    view.namespace = { kind: row.account_kind, name: row.account_name, avatar: avatar(row.account_name, row.account_kind) };
+    view.namespace = { kind: row.account_kind, name: row.account_name, avatar: namespaceAvatar({ name: row.account_name, kind: row.account_kind, email: row.account_email }) };
   }
   return view;
 }

@@ -3,6 +3,7 @@ import { looksLikeDigest, parseDigest } from '../../oci/digest.js';
 import { validTag } from '../../oci/names.js';
 import { RegistryError } from '../../errors.js';
 import { MAX_MANIFEST_BYTES } from '../../model/manifests.js';
+import { authContextMetadata } from '../../model/logs.js';
 import { pushTarget, repoPath, requireRepo, type V2Context } from './context.js';
 
 /** Check the syntax of a tag-or-digest reference. */
@@ -43,6 +44,8 @@ export async function getManifest(ctx: V2Context): Promise<void> {
     metadata: {
       repo: repo.name,
       namespace: ctx.target.ref.namespace,
+      'user-agent': ctx.req.headers['user-agent'] ?? '',
+      ...authContextMetadata(ctx.caller.principal),
       ...(looksLikeDigest(reference) ? { manifest_digest: m.digest } : { tag: reference, manifest_digest: m.digest }),
     },
   });
@@ -78,14 +81,21 @@ export async function putManifest(ctx: V2Context): Promise<void> {
   const body = await readManifestBody(ctx);
   const repo = await pushTarget(ctx);
   const result = await rt.manifests.put(repo.id, reference, body, ctx.req.headers['content-type'], extraTags, ctx.caller.principal, { sparse: rt.config.FEATURE_SPARSE_INDEX });
-  await rt.repositories.changed(ctx.target.ref);
+  await rt.repositories.changed(ctx.target.ref, !result.changedExistingTags);
   rt.logs.log({
     kind: 'push_repo',
     performer: ctx.caller.principal,
     namespaceId: repo.namespace_id,
     repositoryId: repo.id,
     ip: ctx.req.ip,
-    metadata: { repo: repo.name, namespace: ctx.target.ref.namespace, manifest_digest: result.digest, ...(result.tags.length ? { tag: result.tags.join(',') } : {}) },
+    metadata: {
+      repo: repo.name,
+      namespace: ctx.target.ref.namespace,
+      'user-agent': ctx.req.headers['user-agent'] ?? '',
+      ...authContextMetadata(ctx.caller.principal),
+      manifest_digest: result.digest,
+      ...(result.tags.length ? { tag: result.tags.join(',') } : {}),
+    },
   });
   const { reply } = ctx;
   reply.code(201);

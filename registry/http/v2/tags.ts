@@ -15,7 +15,7 @@ export async function listTags(ctx: V2Context): Promise<void> {
   const repo = requireRepo(ctx);
   const n = pageSize(ctx.query.get('n'), MAX_TAGS_PAGE, MAX_TAGS_PAGE);
   const last = ctx.query.get('last') ?? '';
-  const page = n === 0 ? { json: '[]', more: false, last: null } : await ctx.rt.tags.page(repo, last, n);
+  const page = n === 0 ? { json: '[]', more: false, last: null } : await ctx.rt.tags.page(repo.id, last, n);
   if (page.more) ctx.reply.header('link', `<${repoPath(ctx)}/tags/list?n=${n}&last=${encodeURIComponent(page.last ?? '')}>; rel="next"`);
   ctx.reply.header('content-type', 'application/json; charset=utf-8');
   ctx.reply.send(`{"name":${JSON.stringify(ctx.target.ref.full)},"tags":${page.json}}`);

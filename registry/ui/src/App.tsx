@@ -15,6 +15,7 @@ const TeamPage = lazy(() => import('./pages/organization/TeamPage'));
 const SuperuserUsageLogs = lazy(() => import('./pages/SuperuserUsageLogs'));
 const Messages = lazy(() => import('./pages/superuser/Messages'));
 const ServiceKeys = lazy(() => import('./pages/superuser/ServiceKeys'));
+const BuildLogs = lazy(() => import('./pages/superuser/BuildLogs'));
 const NotFound = lazy(() => import('./pages/NotFound'));
 
 /** Anonymous visitors may browse repositories; everything else asks them to sign in. */
@@ -103,6 +104,14 @@ export default function App() {
                   element={
                     <RequireUser>
                       <ServiceKeys />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/build-logs"
+                  element={
+                    <RequireUser>
+                      <BuildLogs />
                     </RequireUser>
                   }
                 />

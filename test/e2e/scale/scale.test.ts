@@ -45,6 +45,8 @@ test('3 replicas behind nginx: a replica killed mid-run fails only its in-flight
   expect(r.otherFailures).toEqual([]);
   expect(r.failures).toHaveLength(r.killFailures.length);
   expect(r.ops.pull.failed + r.ops.push.failed).toBeLessThanOrEqual(r.killFailures.length);
+  // Idempotent requests in flight on the dead replica were resent by nginx to a survivor: none of them failed.
+  expect(r.killFailures.filter((f) => f.method === 'GET' || f.kind === 'manifest PUT')).toEqual([]);
   // nginx spread the load over all three, then routed around the dead one.
   for (const rep of cluster.replicas) expect(r.servedBy.get(rep.hostPort)?.before ?? 0).toBeGreaterThan(0);
   expect(r.servedBy.get(killed.hostPort)?.after ?? 0).toBe(0);

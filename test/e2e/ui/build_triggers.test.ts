@@ -6,7 +6,8 @@
  *   build runs and fails at the clone: the git URL answers nothing), Disable/Enable, Delete — each checked
  *   through the API.
  * - A build from an uploaded Dockerfile followed on its page to `complete`: the phases and log lines the page
- *   shows are exactly the API's log, read incrementally with `logs?start=N`.
+ *   shows are exactly the API's log, read incrementally with `logs?start=N`; the superuser's Build Logs page
+ *   shows the same build by its uuid, with timestamps on request.
  */
 import type { Browser, Request } from 'playwright-core';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
@@ -275,6 +276,32 @@ test('a build from an uploaded Dockerfile: its page follows the phases and shows
   expect(starts[starts.length - 1]).toBeLessThanOrEqual(expected.length);
   await ui.expectAccessible('finished build page');
   await ui.screenshot('build-log');
+
+  // The superuser's Build Logs page finds the same build by its uuid alone (GET /superuser/{uuid}/build, /logs).
+  await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Build Logs' }).click();
+  await page.getByRole('heading', { name: 'Build Logs', level: 1 }).waitFor();
+  await page.getByLabel('Build UUID').fill('not-a-uuid');
+  expect(await page.getByRole('button', { name: 'Get Logs' }).isDisabled()).toBe(true);
+  await page.getByLabel('Build UUID').fill(build.id);
+  await page.getByRole('button', { name: 'Get Logs' }).click();
+  await page.getByRole('heading', { name: `Build ${build.id}` }).waitFor();
+  await page.getByRole('link', { name: 'acme/app' }).waitFor();
+  await page.getByTestId('build-phase').getByText('complete').waitFor();
+  await log.getByText('— complete —').waitFor();
+  expect(await log.locator('div').allInnerTexts()).toEqual(expected);
+  expect(new URL(page.url()).searchParams.get('uuid')).toBe(build.id);
+  await page.getByLabel('Show timestamps').check();
+  const stamped = await log.locator('div').allInnerTexts();
+  expect(stamped).toHaveLength(expected.length);
+  // Every entry the builder wrote carries its time; the page puts it before the message.
+  stamped.forEach((line, i) => expect(line.endsWith(expected[i]) && line.length > expected[i].length).toBe(true));
+  await ui.expectAccessible('superuser build logs');
+  await ui.screenshot('superuser-build-logs');
+  const unknown = '00000000-0000-4000-8000-000000000000';
+  await page.getByLabel('Build UUID').fill(unknown);
+  await page.getByRole('button', { name: 'Get Logs' }).click();
+  await page.getByTestId('error-state').waitFor();
+  expect((await admin.call('GET', `/superuser/${unknown}/build`)).status).toBe(404);
   expect(ui.problems).toEqual([]);
   await ui.close();
 }, 420_000);

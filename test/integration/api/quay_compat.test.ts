@@ -311,10 +311,14 @@ test("team changes are logged with Quay's kinds: creation, then one entry per at
   expect(mine.reverse()).toEqual(['org_create_team', 'org_set_team_description', 'org_set_team_role']);
 });
 
-test("error bodies carry `message` too, which Quay's model errors answer with", async () => {
+test("a taken or invalid robot name is Quay's data-model refusal: `{message}` only", async () => {
   const r = await owner.put('/organization/acme/robots/bot');
   expect(r.status).toBe(400);
-  expect(r.body).toMatchObject({ message: 'Existing robot with name: acme+bot', error_message: 'Existing robot with name: acme+bot', error_type: 'invalid_request' });
+  expect(r.body).toEqual({ message: 'Existing robot with name: acme+bot' });
+  const badName = await owner.put('/organization/acme/robots/Bad_');
+  expect(badName.status).toBe(400);
+  expect(Object.keys(badName.body)).toEqual(['message']);
+  expect(badName.body.message).toMatch(/^Invalid robot account name "Bad_"/);
 });
 
 test('migration 4 gives invitations pending before it their notification', async () => {

@@ -94,6 +94,34 @@ test('manifest GETs come from memory; tag moves, tag deletes and manifest delete
   for (const reg of [a, b]) expect((await getManifest(reg, repo, first.digest, auth[reg === a ? 'a' : 'b'])).status).toBe(404);
 });
 
+test('a push that only creates a tag answers without a fence, and the other replica lists and serves the tag at once', async () => {
+  const repo = 'admin/fresh';
+  const onA = V2Client.basic(a);
+  const onB = V2Client.basic(b);
+  await onA.pushImage(repo, 'base');
+  const auth = { a: await bearer(a, repo), b: await bearer(b, repo) };
+  // A caches the repository (its tag_version), the tag list and a tag.
+  for (let i = 0; i < 2; i++) {
+    expect((await getManifest(a, repo, 'base', auth.a)).status).toBe(200);
+    expect(((await (await onA.req('GET', `/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags).toEqual(['base']);
+  }
+  expect(await metric(a, 'quay_cache_peers')).toBe(1);
+  const fences = await metric(b, 'quay_cache_fences_total');
+  for (const tag of ['new1', 'new2', 'new3']) {
+    const pushed = await onB.pushImage(repo, tag);
+    const r = await getManifest(a, repo, tag, auth.a);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('docker-content-digest')).toBe(pushed.digest);
+    const listed = ((await (await onA.req('GET', `/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags;
+    expect(listed).toContain(tag);
+  }
+  // Creating tags sent no fence; moving one does, and A serves the moved tag at once.
+  expect(await metric(b, 'quay_cache_fences_total')).toBe(fences);
+  const moved = await onB.pushImage(repo, 'base');
+  expect(await metric(b, 'quay_cache_fences_total')).toBeGreaterThan(fences);
+  expect((await getManifest(a, repo, 'base', auth.a)).headers.get('docker-content-digest')).toBe(moved.digest);
+});
+
 test('a revoked permission and a repository made private take effect on both replicas at once', async () => {
   const repo = 'admin/guarded';
   await V2Client.basic(a).pushImage(repo, 'latest');

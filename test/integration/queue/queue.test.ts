@@ -73,6 +73,21 @@ describe('work queue on Postgres', () => {
     expect(await q.complete(second)).toBe(true);
   });
 
+  test('completeMany deletes the items whose lease is still held, in one statement, and reports which', async () => {
+    const q = new Queues(a).queue('complete_many');
+    await q.putMany([1, 2, 3].map((v) => ({ path: ['m'], body: { v } })));
+    const leased = await q.lease(30, 3);
+    expect(leased).toHaveLength(3);
+    // the third's lease is taken over (its token changed): completing with the old token must not delete it
+    const stale = { ...leased[2], state_id: '00000000-0000-4000-8000-000000000000' };
+    const held = await q.completeMany([leased[0], leased[1], stale]);
+    expect([...held].sort()).toEqual([leased[0].id, leased[1].id].sort());
+    const left = await a.query<{ id: number }>("SELECT id FROM queue_item WHERE queue_name = 'complete_many'");
+    expect(left.rows.map((r) => Number(r.id))).toEqual([leased[2].id]);
+    expect(await q.completeMany([])).toEqual(new Set());
+    expect(await q.complete(leased[2])).toBe(true);
+  });
+
   test('retry makes the item available after the delay; retries run out; purgeDead removes the dead', async () => {
     const q = new Queues(a).queue('retries');
     const id = await q.put([], { v: 2 }, { retries: 2 });
@@ -136,6 +151,17 @@ describe('work queue on Postgres', () => {
     const [again] = await q.lease(30);
     expect(again.attempts).toBe(1);
     expect(again.retries_remaining).toBe(0);
+  });
+
+  test('nextDueMs: null for an empty queue (the runner then sleeps its poll, not 20 ms), 0 when due, the wait when later', async () => {
+    const q = new Queues(a).queue('due');
+    expect(await q.nextDueMs()).toBeNull();
+    await q.put([], { v: 1 }, { availableAfterSeconds: 600 });
+    const later = await q.nextDueMs();
+    expect(later).toBeGreaterThan(500_000);
+    expect(later).toBeLessThanOrEqual(600_000);
+    await q.put([], { v: 2 });
+    expect(await q.nextDueMs()).toBe(0);
   });
 
   test('depth reports waiting and processing items per queue', async () => {

@@ -44,7 +44,8 @@ const SAMPLES: [domain.DomainError, Expect][] = [
     new domain.ReadOnly('repository_state', 'repository app is mirrored', { name: 'app', state: 'MIRROR' }),
     { v2: { code: 'DENIED', status: 403 }, api: { status: 503, body: { message: 'Repository is in read only or mirror mode: MIRROR' } } },
   ],
-  [new domain.TooManyRequests('x', 7), { v2: { code: 'TOOMANYREQUESTS', status: 429 }, api: { status: 429 } }],
+  [new domain.TooManyRequests('x', 7, 'login_attempts'), { v2: { code: 'TOOMANYREQUESTS', status: 429 }, api: { status: 429 } }],
+  [new domain.TooManyRequests('x', 1, 'queued_builds'), { v2: { code: 'TOOMANYREQUESTS', status: 429 }, api: { status: 429, body: { message: 'x' } } }],
   [new domain.Unsupported('digest_algorithm', 'x'), { v2: { code: 'UNSUPPORTED', status: 400 }, api: { status: 400 } }],
   [new domain.Unsupported('media_type', 'x'), { v2: { code: 'MANIFEST_INVALID', status: 415 }, api: { status: 415 } }],
   [new domain.Unsupported('operation', 'x'), { v2: { code: 'UNSUPPORTED', status: 405 }, api: { status: 405 } }],
@@ -83,7 +84,7 @@ test.each(SAMPLES.map(([e, x]) => [`${e.constructor.name}(${JSON.stringify(Objec
 );
 
 test('a login backoff carries Retry-After on both protocols', () => {
-  const e = new domain.TooManyRequests('slow down', 12);
+  const e = new domain.TooManyRequests('slow down', 12, 'login_attempts');
   expect(toRegistryError(e).headers).toEqual({ 'retry-after': '12' });
   expect(toApiError(e).headers).toEqual({ 'retry-after': '12' });
 });

@@ -1,6 +1,10 @@
 import { Readable } from 'node:stream';
 import { gzipSync, createGzip } from 'node:zlib';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
 import { compareApk, compareDpkg, comparePep440, compareRpm, compareSemver } from '../../../registry/scan/versions.js';
 import { readLayer, LayerError } from '../../../registry/scan/layer.js';
@@ -104,6 +108,41 @@ describe('layer reading', () => {
         ['whiteout', 'a/b'],
         ['opaque', 'c'],
       ]);
+    }
+  });
+  test('the tar walk: GNU and PAX long names, hard links, content split across any chunking, a corrupt header', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tarwalk-'));
+    try {
+      // too long for a ustar name and prefix: GNU tar writes a long-name entry (gnu) or a PAX path (pax)
+      const deep = `app/${'very-long-directory-name/'.repeat(7)}node_modules/left-pad/package.json`;
+      mkdirSync(join(dir, deep, '..'), { recursive: true });
+      writeFileSync(join(dir, deep), JSON.stringify({ name: 'left-pad', version: '1.3.0' }));
+      mkdirSync(join(dir, 'var/lib/dpkg'), { recursive: true });
+      writeFileSync(join(dir, 'var/lib/dpkg/status'), DPKG_STATUS);
+      mkdirSync(join(dir, 'opt'), { recursive: true });
+      writeFileSync(join(dir, 'opt/filler'), randomBytes(70_000));
+      // a hard link: whichever of the two names tar meets second is a link entry to the first
+      mkdirSync(join(dir, 'var/lib/dpkg/status.d'), { recursive: true });
+      linkSync(join(dir, 'var/lib/dpkg/status'), join(dir, 'var/lib/dpkg/status.d/base'));
+      for (const format of ['gnu', 'pax']) {
+        const archive = execFileSync('tar', ['-c', `--format=${format}`, '-C', dir, 'var', 'opt', 'app']);
+        for (const size of [7, 512, 4096, archive.length]) {
+          const chunks = [];
+          for (let at = 0; at < archive.length; at += size) chunks.push(archive.subarray(at, at + size));
+          const entries = await readLayer(Readable.from(chunks));
+          const files = entries.filter((e) => e.kind === 'file') as Array<{ path: string; data: Buffer }>;
+          const byPath = Object.fromEntries(files.map((f) => [f.path, f.data.toString()]));
+          expect(Object.keys(byPath).sort()).toEqual([deep, 'var/lib/dpkg/status', 'var/lib/dpkg/status.d/base']);
+          expect(byPath['var/lib/dpkg/status']).toBe(DPKG_STATUS);
+          expect(byPath['var/lib/dpkg/status.d/base']).toBe(DPKG_STATUS);
+          expect(JSON.parse(byPath[deep])).toEqual({ name: 'left-pad', version: '1.3.0' });
+        }
+        const corrupt = Buffer.from(archive);
+        corrupt[10] ^= 0xff;
+        await expect(readLayer(Readable.from([corrupt]))).rejects.toThrow(/not a readable tar archive: Invalid tar header/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
   test('a layer that is not a tarball fails with LayerError', async () => {

@@ -1,6 +1,6 @@
 /** Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in. */
 import { useState, type FormEvent } from 'react';
-import { Link, useNavigate } from 'react-router-dom';
+import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import {
   ActionGroup,
   Alert,
@@ -20,12 +20,18 @@ import {
 import { useQueryClient } from '@tanstack/react-query';
 import { api, resetCsrf } from '../api/client';
 import { errorMessage } from '../components/alerts';
+import { useRegistryInfo } from '../api/hooks';
 
 export default function CreateAccount() {
   const [username, setUsername] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
+  // A team invitation's code (mailed; FEATURE_INVITE_ONLY_USER_CREATION needs one), also taken from ?invite_code=.
+  const [params] = useSearchParams();
+  const [inviteCode, setInviteCode] = useState(params.get('invite_code') ?? '');
+  const { features } = useRegistryInfo();
+  const inviteOnly = !!features.INVITE_ONLY_USER_CREATION;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
@@ -36,7 +42,7 @@ export default function CreateAccount() {
     setBusy(true);
     setError(null);
     try {
-      await api.post('/user/', { username, password, ...(email ? { email } : {}) });
+      await api.post('/user/', { username, password, ...(email ? { email } : {}), ...(inviteCode ? { invite_code: inviteCode } : {}) });
       resetCsrf();
       await qc.resetQueries();
       navigate('/organization', { replace: true });
@@ -63,6 +69,16 @@ export default function CreateAccount() {
             <FormGroup label="Email" fieldId="new-email">
               <TextInput id="new-email" type="email" value={email} onChange={(_e, v) => setEmail(v)} autoComplete="email" />
             </FormGroup>
+            {(inviteOnly || inviteCode) && (
+              <FormGroup label="Invitation code" fieldId="invite-code" isRequired={inviteOnly}>
+                <TextInput id="invite-code" value={inviteCode} onChange={(_e, v) => setInviteCode(v)} isRequired={inviteOnly} />
+                <FormHelperText>
+                  <HelperText>
+                    <HelperTextItem>The code of the team invitation mailed to the e-mail address above.</HelperTextItem>
+                  </HelperText>
+                </FormHelperText>
+              </FormGroup>
+            )}
             <FormGroup label="Password" fieldId="new-password" isRequired>
               <TextInput id="new-password" type="password" value={password} onChange={(_e, v) => setPassword(v)} autoComplete="new-password" isRequired />
               <FormHelperText>

@@ -148,11 +148,15 @@ const SUPERUSER_PAGES = [
   ['/service-keys', 'Service Keys'],
   ['/usage-logs', 'Usage Logs'],
   ['/messages', 'Messages'],
+  ['/build-logs', 'Build Logs'],
 ] as const;
 
 function Sidebar() {
   const { data: user } = useUser();
+  const { features } = useRegistryInfo();
   const { pathname } = useLocation();
+  // Build Logs only where builds exist, as in Quay.
+  const superuserPages = SUPERUSER_PAGES.filter(([to]) => to !== '/build-logs' || !!features.BUILD_SUPPORT);
   const item = (to: string, label: string, active = pathname.startsWith(to)) => (
     <NavItem key={to} isActive={active}>
       <Link to={to}>{label}</Link>
@@ -166,8 +170,8 @@ function Sidebar() {
             {user && !user.anonymous && item('/organization', 'Organizations', pathname.startsWith('/organization') || pathname.startsWith('/user'))}
             {item('/repository', 'Repositories')}
             {user?.super_user && (
-              <NavExpandable title="Superuser" isExpanded isActive={SUPERUSER_PAGES.some(([to]) => pathname.startsWith(to))}>
-                {SUPERUSER_PAGES.map(([to, label]) => item(to, label))}
+              <NavExpandable title="Superuser" isExpanded isActive={superuserPages.some(([to]) => pathname.startsWith(to))}>
+                {superuserPages.map(([to, label]) => item(to, label))}
               </NavExpandable>
             )}
           </NavList>

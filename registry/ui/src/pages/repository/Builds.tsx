@@ -22,6 +22,7 @@ export interface Build {
   manual_user: string | null;
   trigger: { service?: string; id?: string } | null;
   archive_url?: string;
+  repository?: { namespace: string; name: string };
 }
 
 /** Phases after which nothing changes any more. */
