@@ -151,11 +151,14 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       log(`cloning ${pack.git_package.url} at ${pack.git_package.sha}`);
       root = await cloneGit(pack.git_package, work, log);
     } else if (pack.package_url) {
-      const allowed = (env.SSRF_ALLOWED_HOSTS ?? '')
-        .split(',')
-        .map((h) => h.trim())
-        .filter(Boolean);
-      const got = await fetchPack(pack.package_url, work, { maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES, allowedHosts: allowed, signal: abort.signal });
+      // The registry itself serves uploaded packs: its host is allowed although its address may be private.
+      const allowed = [...(env.SSRF_ALLOWED_HOSTS ?? '').split(','), pack.registry.replace(/:\d+$/, '')].map((h) => h.trim()).filter(Boolean);
+      const got = await fetchPack(pack.package_url, work, {
+        maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES,
+        allowedHosts: allowed,
+        ca: env.CA_CERT || undefined,
+        signal: abort.signal,
+      });
       log(`unpacked the build pack (${got.kind})`);
       root = got.root;
     } else {

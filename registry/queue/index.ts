@@ -174,6 +174,16 @@ export class WorkQueue {
     return r.rowCount > 0;
   }
 
+  /** Done, for several items in one statement: the ids whose lease was still held (and are now deleted). */
+  async completeMany(items: LeaseRef[]): Promise<Set<number>> {
+    if (items.length === 0) return new Set();
+    const r = await this.db.query<{ id: number }>(
+      'DELETE FROM queue_item i USING unnest($1::bigint[], $2::uuid[]) AS d(id, state_id) WHERE i.id = d.id AND i.state_id = d.state_id RETURNING i.id',
+      [items.map((x) => x.id), items.map((x) => x.state_id)],
+    );
+    return new Set(r.rows.map((x) => Number(x.id)));
+  }
+
   /** Make the item available again after `seconds`; the attempt stays spent. False when the lease was lost. */
   async retry(item: LeaseRef, seconds: number, error?: string, q: Queryable = this.db): Promise<boolean> {
     const r = await q.query(

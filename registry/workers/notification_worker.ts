@@ -15,6 +15,8 @@ import type { NotificationRow } from '../model/notification_configs.js';
 const CONCURRENCY = 16;
 /** Wake-ups are gathered for this long, so a burst of pushes is leased in a few queries rather than one per push. */
 const BATCH_MS = 25;
+/** Delivered items are deleted in batches gathered this long (a crash in between repeats those deliveries). */
+const COMPLETE_BATCH_MS = 10;
 
 export function notificationHandler(rt: Runtime): QueueHandler {
   return {
@@ -22,6 +24,7 @@ export function notificationHandler(rt: Runtime): QueueHandler {
     processingSeconds: Math.max(30, Math.ceil(rt.config.NOTIFICATION_SEND_TIMEOUT * 3)),
     concurrency: CONCURRENCY,
     batchMs: BATCH_MS,
+    completeBatchMs: COMPLETE_BATCH_MS,
     // The notifications of a leased batch are read in one query per scope rather than one per delivery.
     prepare: async (items, r) => {
       const bodies = items.map((i) => i.body as unknown as NotificationItemBody);

@@ -20,6 +20,8 @@ export interface QueueHandler {
    * are leased with one query: a busy queue costs fewer round trips per item, for this much added latency.
    */
   batchMs?: number;
+  /** Delete finished items in batches gathered over this many ms (default 0: one DELETE per item). */
+  completeBatchMs?: number;
   /**
    * Called with each leased batch before its items are handled, to read what they need in one query; its
    * result is passed to `handle`. A failure here is the handler's failure for every item of the batch.
@@ -61,13 +63,34 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
     });
     let lastPurge = 0;
 
+    // Finished items are deleted together: the ones done within COMPLETE_BATCH_MS of each other in one statement.
+    // An item done but not yet deleted when the process dies is delivered again (as an item in flight would be).
+    let pendingDone: Array<{ item: QueueItem; resolve: (held: boolean) => void; reject: (err: unknown) => void }> = [];
+    const flushDone = async () => {
+      const batch = pendingDone;
+      pendingDone = [];
+      try {
+        const held = await queue.completeMany(batch.map((b) => b.item));
+        for (const b of batch) b.resolve(held.has(b.item.id));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    };
+    const complete = (item: QueueItem): Promise<boolean> => {
+      if (!h.completeBatchMs) return queue.complete(item);
+      return new Promise<boolean>((resolve, reject) => {
+        if (pendingDone.length === 0) setTimeout(() => void flushDone(), h.completeBatchMs);
+        pendingDone.push({ item, resolve, reject });
+      });
+    };
+
     /** Handles one item; resolves with its outcome. */
     const runOne = async (item: QueueItem, prepared: Promise<unknown>): Promise<string> => {
       const end = rt.metrics.queueJobDuration.startTimer({ queue: h.queue });
       let outcome = 'done';
       try {
         await h.handle(item, rt, queue, await prepared);
-        if (!(await queue.complete(item))) outcome = 'lease_lost';
+        if (!(await complete(item))) outcome = 'lease_lost';
       } catch (err) {
         if (err instanceof RetryLater && err.refund) {
           outcome = 'postponed';
@@ -110,7 +133,7 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
           if (free > 0) leased = await queue.lease(h.processingSeconds, free);
           saturated = leased.length === free;
           // Items scheduled for later (retries, lapsing leases) send no NOTIFY: wake when the first is due.
-          if (leased.length === 0 && free > 0) {
+          if (free > 0 && leased.length < free) {
             const due = await queue.nextDueMs();
             if (due !== null) sleepMs = Math.min(pollMs, Math.ceil(due) + 20);
           }
@@ -125,7 +148,11 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
             // A freed slot matters only when items may be waiting for one, and an item put back for later
             // changes when the queue is next due; otherwise a finished item would cost an empty lease and a
             // due-time query.
-            if (saturated || stopped || outcome !== 'done') wake();
+            if (saturated || stopped || outcome !== 'done') {
+              // Noted even while a lease is under way (not sleeping), so the loop looks again after it.
+              woken = true;
+              wake();
+            }
           });
           running.add(p);
         }

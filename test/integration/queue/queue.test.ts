@@ -73,6 +73,21 @@ describe('work queue on Postgres', () => {
     expect(await q.complete(second)).toBe(true);
   });
 
+  test('completeMany deletes the items whose lease is still held, in one statement, and reports which', async () => {
+    const q = new Queues(a).queue('complete_many');
+    await q.putMany([1, 2, 3].map((v) => ({ path: ['m'], body: { v } })));
+    const leased = await q.lease(30, 3);
+    expect(leased).toHaveLength(3);
+    // the third's lease is taken over (its token changed): completing with the old token must not delete it
+    const stale = { ...leased[2], state_id: '00000000-0000-4000-8000-000000000000' };
+    const held = await q.completeMany([leased[0], leased[1], stale]);
+    expect([...held].sort()).toEqual([leased[0].id, leased[1].id].sort());
+    const left = await a.query<{ id: number }>("SELECT id FROM queue_item WHERE queue_name = 'complete_many'");
+    expect(left.rows.map((r) => Number(r.id))).toEqual([leased[2].id]);
+    expect(await q.completeMany([])).toEqual(new Set());
+    expect(await q.complete(leased[2])).toBe(true);
+  });
+
   test('retry makes the item available after the delay; retries run out; purgeDead removes the dead', async () => {
     const q = new Queues(a).queue('retries');
     const id = await q.put([], { v: 2 }, { retries: 2 });

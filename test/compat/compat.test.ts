@@ -1,0 +1,85 @@
+/**
+ * The compatibility corpus (corpus.ts) replayed against the real registry process on Postgres, as a Quay 3.8
+ * client would send it (a superuser's OAuth token, as the user guide's chapter 17 obtains one), and the
+ * coverage of Quay 3.8's endpoint list (quay38_endpoints.json) by this registry's discovery document.
+ */
+import { scaleOutConfig, startRegistry, type RegistryProcess } from '../helpers/registry.js';
+import { initialize } from '../integration/api/fixture.js';
+import { CORPUS, type JsonType } from './corpus.js';
+import { coverage, coverageTable, servedRoutes } from './coverage.js';
+
+let reg: RegistryProcess;
+let token: string;
+
+beforeAll(async () => {
+  reg = await startRegistry({
+    label: 'compat-corpus',
+    config: await scaleOutConfig({
+      FEATURE_USER_INITIALIZE: true,
+      SUPER_USERS: ['admin'],
+      FEATURE_QUOTA_MANAGEMENT: true,
+      FEATURE_SECURITY_SCANNER: true,
+      FEATURE_PROXY_CACHE: true,
+      FEATURE_REPO_MIRROR: true,
+      FEATURE_BUILD_SUPPORT: true,
+      FEATURE_TEAM_SYNCING: true,
+    }),
+  });
+  token = (await initialize(reg)).token;
+});
+
+afterAll(async () => {
+  await reg?.stop();
+});
+
+const typeOf = (v: unknown): JsonType => (v === null ? 'null' : Array.isArray(v) ? 'array' : (typeof v as JsonType));
+
+/** Keys missing or of another type than expected, as `key: expected, got type`. */
+function wrongKeys(value: unknown, keys: Record<string, JsonType | JsonType[]>): string[] {
+  const obj = (value ?? {}) as Record<string, unknown>;
+  return Object.entries(keys).flatMap(([k, t]) => {
+    const allowed = [t].flat();
+    return k in obj && allowed.includes(typeOf(obj[k])) ? [] : [`${k}: ${allowed.join('|')}, got ${k in obj ? typeOf(obj[k]) : 'nothing'}`];
+  });
+}
+
+test('every pair of the corpus is answered as Quay 3.8 answers it', async () => {
+  const ids: Record<string, string> = {};
+  const wrong: string[] = [];
+  for (const pair of CORPUS) {
+    const path = pair.request.path.replace(/\{(\w+)\}/g, (_m, k: string) => ids[k] ?? `{${k}}`);
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (pair.request.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${reg.url}${path}`, { method: pair.request.method, headers, body: pair.request.body === undefined ? undefined : JSON.stringify(pair.request.body) });
+    const text = await res.text();
+    const where = `${pair.request.method} ${path} (${pair.cite})`;
+    const body: unknown = text === '' ? undefined : JSON.parse(text);
+    const want = pair.response;
+    if (res.status !== want.status) wrong.push(`${where}: status ${res.status}, want ${want.status}: ${text.slice(0, 200)}`);
+    if (want.type && !(res.headers.get('content-type') ?? '').startsWith(want.type)) wrong.push(`${where}: content type ${res.headers.get('content-type')}`);
+    if (want.body !== undefined) {
+      const same =
+        typeof want.body === 'object' && want.body !== null && !Array.isArray(want.body)
+          ? expect.objectContaining(want.body).asymmetricMatch(body)
+          : JSON.stringify(body) === JSON.stringify(want.body);
+      if (!same) wrong.push(`${where}: body ${text.slice(0, 200)}, want ${JSON.stringify(want.body)}`);
+    }
+    if (want.keys) for (const w of wrongKeys(body, want.keys)) wrong.push(`${where}: ${w}`);
+    if (want.items) {
+      const list = want.items.key === '' ? body : (body as Record<string, unknown>)?.[want.items.key];
+      if (!Array.isArray(list) || list.length === 0) wrong.push(`${where}: no items in ${want.items.key || 'the answer'}`);
+      else for (const item of list) for (const w of wrongKeys(item, want.items.keys)) wrong.push(`${where}: item ${w}`);
+    }
+    // Ids later pairs address: the organization's quota and its first limit.
+    if (path.endsWith('/testorg/quota') && Array.isArray(body) && body.length > 0) ids.quota_id = String((body[0] as { id: number }).id);
+  }
+  expect(wrong).toEqual([]);
+});
+
+test("coverage of Quay 3.8's endpoints: at least 85 % of the public ones, all that the guide's chapters 14 and 17 call", async () => {
+  const discovery = (await (await fetch(`${reg.url}/api/v1/discovery`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  const c = coverage(servedRoutes(discovery));
+  process.stdout.write(`${coverageTable(c)}\n`);
+  expect(c.missingGuide).toEqual([]);
+  expect(c.total.publicServed / c.total.publicTotal).toBeGreaterThanOrEqual(0.85);
+});
