@@ -100,11 +100,33 @@ async function redisCommands(url: string): Promise<number> {
   }
 }
 
-const IDLE_SAMPLE_MS = 5000;
+const ROUNDS = 4;
+const IDLE_WINDOW_MS = 1500;
 
 /**
- * Registry and Postgres CPU per blob GET answered with a redirect, for a blob of `bytes`: net of what they
- * spend idle over the same time (measured just before), and raw.
+ * CPU seconds = idle rate × seconds + cost × GETs, fitted by least squares over alternating idle windows and
+ * windows of GETs: what a process spends idle (the caches' heartbeats, background workers) changes with the
+ * machine's load, so it is measured all along instead of once.
+ */
+function fitPerGet(windows: Array<{ seconds: number; gets: number; cpu: number }>): number {
+  let tt = 0;
+  let tn = 0;
+  let nn = 0;
+  let tc = 0;
+  let nc = 0;
+  for (const w of windows) {
+    tt += w.seconds * w.seconds;
+    tn += w.seconds * w.gets;
+    nn += w.gets * w.gets;
+    tc += w.seconds * w.cpu;
+    nc += w.gets * w.cpu;
+  }
+  return Math.max(0, (tt * nc - tn * tc) / (tt * nn - tn * tn));
+}
+
+/**
+ * CPU of one replica (and of Postgres) per blob GET answered with a redirect, for a blob of `bytes`: the GETs
+ * go straight to the first replica, 16 in flight, the redirect not followed.
  */
 async function redirectCost(
   cluster: ScaleCluster,
@@ -121,32 +143,48 @@ async function redirectCost(
     const auth = await reg.token(repo, 'pull');
     // Once followed to S3 and hashed, so the redirect is known to lead to the right bytes.
     await reg.getBlob(repo, layer, auth);
-    const url = `${cluster.url}/v2/${repo}/blobs/${layer.digest}`;
-    const replicaCpu = () => cluster.replicas.reduce((s, r) => s + cpuSeconds(r.reg.process.pid, true), 0);
-    // What the replicas and Postgres spend idle (the caches' heartbeats, background workers) is not the GETs' cost.
-    const idle0 = { replicas: replicaCpu(), pg: cpuSeconds(pgPid, true), at: performance.now() };
-    await sleep(IDLE_SAMPLE_MS);
-    const idleSeconds = (performance.now() - idle0.at) / 1000;
-    const idleRate = { replicas: (replicaCpu() - idle0.replicas) / idleSeconds, pg: (cpuSeconds(pgPid, true) - idle0.pg) / idleSeconds };
-    const cpu0 = replicaCpu();
-    const pg0 = cpuSeconds(pgPid, true);
-    const t0 = performance.now();
+    const replica = cluster.replicas[0];
+    const url = `${replica.reg.url}/v2/${repo}/blobs/${layer.digest}`;
+    const replicaCpu = () => cpuSeconds(replica.reg.process.pid, true);
+    const windows = { replica: [] as Array<{ seconds: number; gets: number; cpu: number }>, pg: [] as Array<{ seconds: number; gets: number; cpu: number }> };
+    const measure = async (n: number, work: () => Promise<unknown>) => {
+      const c0 = replicaCpu();
+      const p0 = cpuSeconds(pgPid, true);
+      const t0 = performance.now();
+      await work();
+      const seconds = (performance.now() - t0) / 1000;
+      windows.replica.push({ seconds, gets: n, cpu: replicaCpu() - c0 });
+      windows.pg.push({ seconds, gets: n, cpu: cpuSeconds(pgPid, true) - p0 });
+    };
     const before = client.durations.get('blob GET')!.length;
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next++ < gets) await client.call('blob GET', 'GET', url, { headers: auth, expect: [302, 307] });
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
-    const rawMs = ((replicaCpu() - cpu0) * 1000) / gets;
-    const registryMs = Math.max(0, rawMs - (idleRate.replicas * seconds * 1000) / gets);
-    const pgMs = Math.max(0, ((cpuSeconds(pgPid, true) - pg0 - idleRate.pg * seconds) * 1000) / gets);
+    for (let round = 0; round < ROUNDS; round++) {
+      await measure(0, () => sleep(IDLE_WINDOW_MS));
+      const n = Math.ceil(gets / ROUNDS);
+      let next = 0;
+      await measure(n, () =>
+        Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next++ < n) await client.call('blob GET', 'GET', url, { headers: auth, expect: [302, 307] });
+          }),
+        ),
+      );
+    }
+    const busy = windows.replica.filter((w) => w.gets > 0);
+    const total = busy.reduce((s, w) => s + w.gets, 0);
+    const rawMs = (busy.reduce((s, w) => s + w.cpu, 0) * 1000) / total;
     const d = client.durations
       .get('blob GET')!
       .slice(before)
       .sort((a, b) => a - b);
-    return { bytes, gets, rawMs, registryMs, pgMs, p50: d[Math.floor(d.length / 2)], p99: d[Math.ceil(d.length * 0.99) - 1] };
+    return {
+      bytes,
+      gets: total,
+      rawMs,
+      registryMs: fitPerGet(windows.replica) * 1000,
+      pgMs: fitPerGet(windows.pg) * 1000,
+      p50: d[Math.floor(d.length / 2)],
+      p99: d[Math.ceil(d.length * 0.99) - 1],
+    };
   } catch (e) {
     throw new Error(`redirect measurement (${bytes} bytes) failed: ${JSON.stringify(client.failures.slice(0, 3))}`, { cause: e });
   } finally {
@@ -390,7 +428,7 @@ export async function run(args: string[]): Promise<number> {
         `MinIO ${(((cpuUsed.get('MinIO') ?? 0) * 1000) / Math.max(1, s3Ops + result.stats['S3 download'].count)).toFixed(2)} ms CPU per request.`,
       `Redis: ${redisCmds} commands (${(redisCmds / secs).toFixed(1)}/s).`,
       '',
-      '| blob GET on S3 (redirect), through nginx | GETs | registry CPU per GET, net of idle (raw) | Postgres CPU per GET, net of idle | p50 | p99 | target |',
+      '| blob GET on S3 (redirect), straight to replica 1 | GETs | replica CPU per GET, net of idle (raw) | Postgres CPU per GET, net of idle | p50 | p99 | target |',
       '|---|---:|---:|---:|---:|---:|---|',
       ...redirects.map(
         (r) =>

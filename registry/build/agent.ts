@@ -49,6 +49,17 @@ export function baseImageOf(dockerfile: string): { image: string; tag: string } 
   return null;
 }
 
+/** The last error line of a command's output with the lines after it (buildah prints "errors:" then the causes). */
+function failureText(lines: string[]): string {
+  const at = lines.findLastIndex((l) => /error/i.test(l));
+  if (at < 0) return lines[lines.length - 1] ?? '';
+  return lines
+    .slice(at, at + 4)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
 export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const token = env.TOKEN;
   const server = env.SERVER;
@@ -121,7 +132,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
         current = null;
         if (stopped) fail(new Rejected('stopped'));
         else if (code === 0) ok();
-        else fail(new Error(`${what} failed (${signal ?? `exit code ${code}`}): ${lines.filter((l) => /error/i.test(l)).pop() ?? lines.pop() ?? ''}`));
+        else fail(new Error(`${what} failed (${signal ?? `exit code ${code}`}): ${failureText(lines)}`));
       });
     });
 
@@ -151,11 +162,14 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       log(`cloning ${pack.git_package.url} at ${pack.git_package.sha}`);
       root = await cloneGit(pack.git_package, work, log);
     } else if (pack.package_url) {
-      const allowed = (env.SSRF_ALLOWED_HOSTS ?? '')
-        .split(',')
-        .map((h) => h.trim())
-        .filter(Boolean);
-      const got = await fetchPack(pack.package_url, work, { maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES, allowedHosts: allowed, signal: abort.signal });
+      // The registry itself serves uploaded packs: its host is allowed although its address may be private.
+      const allowed = [...(env.SSRF_ALLOWED_HOSTS ?? '').split(','), pack.registry.replace(/:\d+$/, '')].map((h) => h.trim()).filter(Boolean);
+      const got = await fetchPack(pack.package_url, work, {
+        maxBytes: Number(env.MAX_PACK_BYTES) || DEFAULT_MAX_PACK_BYTES,
+        allowedHosts: allowed,
+        ca: env.CA_CERT || undefined,
+        signal: abort.signal,
+      });
       log(`unpacked the build pack (${got.kind})`);
       root = got.root;
     } else {

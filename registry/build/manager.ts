@@ -38,6 +38,8 @@ const LEASE_EXTEND_MIN_S = 60;
 const WORK_CHECK_MS = 10_000;
 const NO_EXECUTOR_RETRY_S = 20;
 const ARCHIVE_EVERY_MS = 30_000;
+/** Seconds the completion lock of a job lives when its holder dies before releasing it. */
+const COMPLETION_LOCK_S = 60;
 /** Lifetime of the signed URL of an uploaded pack (Quay: 300 s). */
 export const PACKAGE_URL_TTL_S = 300;
 
@@ -296,7 +298,7 @@ export class BuildManager {
   /** Quay's on_job_complete + cleanup: settle the build, stop the worker, remove the keys. */
   private async completeJob(uuid: string, result: BuildResult, job: JobValue, errorMessage?: string): Promise<void> {
     const lock = `${this.prefix}lock/${uuid}`;
-    if (!(await this.orch.lock(lock, 10_000))) return;
+    if (!(await this.orch.lock(lock, COMPLETION_LOCK_S))) return;
     try {
       const out = await this.rt.builds.finishBuild(uuid, result, job.job_queue_item, { errorMessage });
       await this.stopWorker(job);

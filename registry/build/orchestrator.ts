@@ -212,6 +212,8 @@ export class MemoryOrchestrator implements Orchestrator {
   }
 
   async delete(key: string): Promise<void> {
+    // A lock is released by deleting its key, as in Redis.
+    this.locks.delete(key);
     const old = this.values.get(key);
     if (!old) return;
     clearTimeout(old.timer);

@@ -18,6 +18,7 @@ import { createGunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { extract as tarExtract } from 'tar-stream';
 import yauzl from 'yauzl';
+import { rootCertificates } from 'node:tls';
 import { Outbound } from '../net/outbound.js';
 
 /** A problem with the user's source: reported as the build's error (not retried). */
@@ -216,11 +217,22 @@ export async function unpackZip(file: string, root: string, maxBytes: number): P
 }
 
 /** Download `url` (SSRF-guarded) into `dir/pack`, then unpack it into `dir/src`; returns the unpacked root. */
-export async function fetchPack(url: string, dir: string, opts: { maxBytes: number; allowedHosts: string[]; signal?: AbortSignal }): Promise<{ root: string; kind: PackKind }> {
+export async function fetchPack(
+  url: string,
+  dir: string,
+  opts: { maxBytes: number; allowedHosts: string[]; /** PEM trusted beside the system's CAs (the worker's CA_CERT). */ ca?: string; signal?: AbortSignal },
+): Promise<{ root: string; kind: PackKind }> {
   const out = new Outbound({ SSRF_ALLOWED_HOSTS: opts.allowedHosts });
   let res: Response;
   try {
-    res = await out.fetch(url, { purpose: 'archive', maxResponseBytes: Infinity, timeoutMs: 300_000, idleTimeoutMs: 120_000, signal: opts.signal });
+    res = await out.fetch(url, {
+      purpose: 'archive',
+      maxResponseBytes: Infinity,
+      timeoutMs: 300_000,
+      idleTimeoutMs: 120_000,
+      ...(opts.ca ? { tls: { ca: [...rootCertificates, opts.ca] } } : {}),
+      signal: opts.signal,
+    });
   } catch (err) {
     out.close();
     throw new BuildSourceError(`Could not fetch the build pack: ${(err as Error).message}`, 'io.quay.builder.buildpackissue');

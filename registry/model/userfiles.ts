@@ -1,9 +1,10 @@
 /**
  * Build packs uploaded through the filedrop flow (Quay's userfiles): POST /api/v1/filedrop/ hands out a
  * `file_id` and an upload URL; the client PUTs the bytes there once; a build then names the file_id. The
- * bytes are streamed into the blob store under their sha256 (never held in memory), size-limited while
- * they stream (USERFILES_MAX_SIZE). A file is written once: a second PUT, or a PUT to an id that was
- * never handed out, is refused.
+ * bytes are streamed into the blob store's file area under `userfiles/<file_id>` (never held in memory),
+ * size-limited while they stream (USERFILES_MAX_SIZE); their sha256 is recorded. Not under the digest as
+ * image blobs are: GC of an unreferenced image blob with the same bytes would delete the pack. A file is
+ * written once: a second PUT (also while the first streams), or a PUT to an id never handed out, is refused.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -28,8 +29,9 @@ export function userfileUrl(config: Pick<QuayConfig, 'PREFERRED_URL_SCHEME' | 'S
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Staging ids of userfile uploads in the blob store (apart from the v2 upload sessions). */
-const stagingId = (uuid: string) => `userfile-${uuid}`;
+const filePath = (uuid: string) => `userfiles/${uuid}`;
+/** A claim older than this is from an upload that died with its process: a new PUT may take the slot. */
+const STALE_CLAIM = "interval '1 hour'";
 
 export class Userfiles {
   constructor(
@@ -72,27 +74,25 @@ export class Userfiles {
         cb(null, data);
       },
     });
+    // Claim the slot (uploaded_at marks an upload in progress until digest is set), so that two concurrent
+    // PUTs cannot both write the file.
+    const claimed = await this.db.query(
+      `UPDATE userfile SET uploaded_at = now() WHERE uuid = $1 AND digest IS NULL AND (uploaded_at IS NULL OR uploaded_at < now() - ${STALE_CLAIM}) RETURNING uuid`,
+      [uuid],
+    );
+    if (claimed.rows.length === 0) throw new Conflict('The file was already uploaded');
     const source = pipeline(body, hashing, () => undefined);
-    const staging = stagingId(uuid);
-    const segment = randomUUID();
     try {
-      const written = await this.store.writeSegment(staging, segment, source);
+      const written = await this.store.writeFile(filePath(uuid), source);
       if (seen > max) throw tooLarge();
       if (declaredLength !== null && written !== declaredLength) throw new Invalid('size', `received ${written} bytes, expected ${declaredLength}`);
       const digest = `sha256:${hash.digest('hex')}`;
-      await this.store.commitUpload(staging, [{ id: segment, size: written }], digest);
-      const r = await this.db.query<{ uuid: string }>('UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL RETURNING uuid', [
-        uuid,
-        digest,
-        written,
-      ]);
-      if (r.rows.length === 0) throw new Conflict('The file was already uploaded');
+      await this.db.query('UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL', [uuid, digest, written]);
       return (await this.get(uuid))!;
     } catch (err) {
+      await this.db.query('UPDATE userfile SET uploaded_at = NULL WHERE uuid = $1 AND digest IS NULL', [uuid]).catch(() => undefined);
       // The hashing stream's own error is the real cause when the store reports a broken pipe.
       throw seen > max ? tooLarge() : err;
-    } finally {
-      await this.store.deleteUpload(staging).catch(() => undefined);
     }
   }
 
@@ -100,6 +100,11 @@ export class Userfiles {
   async open(uuid: string): Promise<{ file: UserfileRow; body: Readable } | null> {
     const file = await this.get(uuid);
     if (!file?.digest) return null;
-    return { file, body: await this.store.read(file.digest) };
+    try {
+      return { file, body: await this.store.readFile(filePath(file.uuid)) };
+    } catch {
+      // Uploaded before packs had their own area: stored under the digest.
+      return { file, body: await this.store.read(file.digest) };
+    }
   }
 }

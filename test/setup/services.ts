@@ -33,6 +33,10 @@ export interface Service {
 export interface PostgresService extends Service {
   /** Superuser URI of the `postgres` database: postgresql://postgres:postgres@127.0.0.1:<port>/postgres */
   readonly url: string;
+  /** Outage tests: stop the server (fast shutdown, its connections are cut), keeping its data. */
+  halt(): Promise<void>;
+  /** Start the halted server again on the same port and data; resolves when it accepts connections. */
+  resume(): Promise<void>;
 }
 
 export interface RedisService extends Service {
@@ -170,6 +174,8 @@ function postgresTemplate(initdb: string, asUser: { uid?: number; gid?: number }
   return template;
 }
 
+const pgUrl = (port: number) => `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+
 /** Starts a private PostgreSQL server (trust auth on 127.0.0.1, no unix socket, fsync off). */
 export async function startPostgres(): Promise<PostgresService> {
   const initdb = tool('initdb');
@@ -188,7 +194,7 @@ export async function startPostgres(): Promise<PostgresService> {
   // template for each server (cp -a keeps the postgres user's ownership and the 0700 mode).
   const data = join(dir, 'data');
   execFileSync('cp', ['-a', postgresTemplate(initdb, asUser, env), data]);
-  return onFreePort('postgres', async (port) => {
+  const launch = async (port: number): Promise<ManagedProcess> => {
     const proc = startProcess({
       name: 'postgres',
       bin: postgres,
@@ -220,9 +226,8 @@ export async function startPostgres(): Promise<PostgresService> {
       logFile: join(dir, 'postgres.log'),
       stopSignal: 'SIGINT',
     });
-    const url = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
     await waitUntil(proc, `accepting connections on 127.0.0.1:${port}`, async () => {
-      const c = new pg.Client({ connectionString: url });
+      const c = new pg.Client({ connectionString: pgUrl(port) });
       try {
         await c.connect();
         await c.query('SELECT 1');
@@ -231,7 +236,25 @@ export async function startPostgres(): Promise<PostgresService> {
         await c.end().catch(() => undefined);
       }
     });
-    return makeService<PostgresService>({ host: '127.0.0.1', port, url, dir, process: proc });
+    return proc;
+  };
+  return onFreePort('postgres', async (port) => {
+    let proc = await launch(port);
+    const service = makeService<Omit<PostgresService, 'halt' | 'resume'>>({ host: '127.0.0.1', port, url: pgUrl(port), dir, process: proc });
+    return {
+      ...service,
+      get process() {
+        return proc;
+      },
+      stop: async () => {
+        await proc.stop();
+        await service.stop();
+      },
+      halt: () => proc.stop(),
+      resume: async () => {
+        proc = await launch(port);
+      },
+    };
   });
 }
 

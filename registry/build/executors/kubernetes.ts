@@ -24,6 +24,8 @@ export interface KubernetesExecutorOptions {
   caCert?: string;
 }
 
+/** The message of a Kubernetes Status answer. */
+const apiMessage = (body: unknown): string => (typeof body === 'string' ? body.slice(0, 300) : String((body as { message?: unknown } | null)?.message ?? ''));
 const str = (v: unknown, d: string): string => (typeof v === 'string' && v !== '' ? v : d);
 const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
 
@@ -169,7 +171,8 @@ export class KubernetesExecutor implements Executor {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (payload) headers['content-type'] = 'application/json';
+    // An explicit length: Node sends a DELETE body without chunked framing, which the API server reads as the next request.
+    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
     if (this.settings.SERVICE_ACCOUNT_TOKEN) headers.authorization = `Bearer ${String(this.settings.SERVICE_ACCOUNT_TOKEN)}`;
     const timeout = num(this.settings.K8S_API_TIMEOUT, 20) * 1000;
     return new Promise((ok, fail) => {
@@ -208,9 +211,17 @@ export class KubernetesExecutor implements Executor {
       apiVersion: 'v1',
       propagationPolicy: 'Background',
     });
-    if (r.status >= 400 && r.status !== 404) throw new Error(`deleting the build Job failed: HTTP ${r.status}`);
-    const p = await this.request('DELETE', `/api/v1/namespaces/${this.namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${executionId}`)}`);
-    if (p.status >= 400 && p.status !== 404) throw new Error(`deleting the build pods failed: HTTP ${p.status}`);
+    if (r.status >= 400 && r.status !== 404) throw new Error(`deleting the build Job failed: HTTP ${r.status} ${apiMessage(r.body)}`);
+    // Pod by pod: the builder account's Role grants list and delete, not deletecollection.
+    const pods = await this.request<{ items?: Array<{ metadata?: { name?: string } }> }>(
+      'GET',
+      `/api/v1/namespaces/${this.namespace}/pods?labelSelector=${encodeURIComponent(`job-name=${executionId}`)}`,
+    );
+    if (pods.status !== 200) throw new Error(`listing the build pods failed: HTTP ${pods.status} ${apiMessage(pods.body)}`);
+    for (const pod of pods.body.items ?? []) {
+      const p = await this.request('DELETE', `/api/v1/namespaces/${this.namespace}/pods/${encodeURIComponent(pod.metadata?.name ?? '')}`);
+      if (p.status >= 400 && p.status !== 404) throw new Error(`deleting the build pod ${pod.metadata?.name} failed: HTTP ${p.status} ${apiMessage(p.body)}`);
+    }
   }
 
   async runningCount(): Promise<number> {
