@@ -119,6 +119,18 @@ export function scalableReplicas(ctx: RenderContext, kind: 'quay' | 'clair' | 'm
 /** Quay's base objects also select `app: quay`; the same selector lets this operator adopt its Deployment. */
 export const APP_SELECTOR = { app: 'quay' };
 
+/**
+ * The networks the OpenShift router or the Ingress controller connects from: its pods (the pod network) or,
+ * with host networking, its nodes. The operator cannot learn the cluster's CIDRs, so it trusts the private
+ * ranges clusters use; a `TRUSTED_PROXIES` entry in the quay component's `overrides.env` replaces it.
+ */
+export const CLUSTER_PROXY_NETWORKS = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fd00::/8';
+
+/** TRUSTED_PROXIES (X-Forwarded-For from these sets the client address) when a managed Route/Ingress fronts quay-app. */
+export function trustedProxiesEnv(ctx: RenderContext): Record<string, any>[] {
+  return isManaged(ctx, 'route') ? [{ name: 'TRUSTED_PROXIES', value: CLUSTER_PROXY_NETWORKS }] : [];
+}
+
 function appDeployment(ctx: RenderContext): KubeObject {
   const { env, volumes, mounts } = registryPod(ctx);
   const probe = (failureThreshold: number) => ({
@@ -150,6 +162,7 @@ function appDeployment(ctx: RenderContext): KubeObject {
           { name: 'BUILDMAN_GRPC_PORT', value: String(PORTS.grpc) },
           // gRPC TLS only behind the passthrough builder Route; an edge Route or Ingress forwards plaintext gRPC.
           { name: 'BUILDMAN_GRPC_TLS', value: String(passthrough(ctx)) },
+          ...trustedProxiesEnv(ctx),
           ...env,
         ],
         ports: Object.entries(PORTS).map(([name, containerPort]) => ({ name, containerPort, protocol: 'TCP' })),

@@ -49,6 +49,17 @@ export function baseImageOf(dockerfile: string): { image: string; tag: string } 
   return null;
 }
 
+/** The last error line of a command's output with the lines after it (buildah prints "errors:" then the causes). */
+function failureText(lines: string[]): string {
+  const at = lines.findLastIndex((l) => /error/i.test(l));
+  if (at < 0) return lines[lines.length - 1] ?? '';
+  return lines
+    .slice(at, at + 4)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
 export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const token = env.TOKEN;
   const server = env.SERVER;
@@ -121,7 +132,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
         current = null;
         if (stopped) fail(new Rejected('stopped'));
         else if (code === 0) ok();
-        else fail(new Error(`${what} failed (${signal ?? `exit code ${code}`}): ${lines.filter((l) => /error/i.test(l)).pop() ?? lines.pop() ?? ''}`));
+        else fail(new Error(`${what} failed (${signal ?? `exit code ${code}`}): ${failureText(lines)}`));
       });
     });
 

@@ -4,6 +4,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QuayConfig } from '../../config/index.js';
+import { Unavailable } from '../model/errors.js';
 
 export interface QueryResult<T> {
   rows: T[];
@@ -42,6 +43,21 @@ export interface Db extends Queryable {
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
 
+/** Errors of a connection that is gone or refused (the server down or restarting), as opposed to a failing statement. */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && CONNECTION_CODES.has(e.code)) return true;
+  return /Connection terminated|connection (is )?closed|Client has encountered a connection error/i.test(e.message ?? '');
+}
+
+/** The database being unreachable is the domain's Unavailable (503 in every protocol); other errors pass as they are. */
+function unavailableOr(err: unknown): unknown {
+  return isConnectionError(err) ? new Unavailable('database', 'The database is unavailable; try again shortly') : err;
+}
+
 class PgDb implements Db {
   readonly kind = 'postgres' as const;
   constructor(
@@ -50,16 +66,30 @@ class PgDb implements Db {
   ) {}
 
   async query<T>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
-    const r = await this.pool.query({ text: sql, values: params as unknown[], name: opts?.prepare });
-    return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    try {
+      const r = await this.pool.query({ text: sql, values: params as unknown[], name: opts?.prepare });
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    } catch (err) {
+      throw unavailableOr(err);
+    }
   }
 
   async exec(sql: string): Promise<void> {
-    await this.pool.query(sql);
+    try {
+      await this.pool.query(sql);
+    } catch (err) {
+      throw unavailableOr(err);
+    }
   }
 
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailableOr(err);
+    }
+    let broken = false;
     const q: Queryable = {
       query: async <R>(sql: string, params?: unknown[]) => {
         const r = await client.query(sql, params as unknown[]);
@@ -75,10 +105,12 @@ class PgDb implements Db {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      // A connection lost mid-transaction is not given back to the pool; the next one is fresh.
+      broken = isConnectionError(err);
+      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+      throw unavailableOr(err);
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

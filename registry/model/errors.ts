@@ -8,7 +8,18 @@ import type { DigestError } from '../oci/digest.js';
 import type { ManifestError } from '../oci/manifest.js';
 
 export type DomainErrorKind =
-  'unauthenticated' | 'not_found' | 'invalid' | 'conflict' | 'too_large' | 'denied' | 'quota_exceeded' | 'read_only' | 'too_many_requests' | 'unsupported' | 'storage_full';
+  | 'unauthenticated'
+  | 'not_found'
+  | 'invalid'
+  | 'conflict'
+  | 'too_large'
+  | 'denied'
+  | 'quota_exceeded'
+  | 'read_only'
+  | 'too_many_requests'
+  | 'unsupported'
+  | 'storage_full'
+  | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
@@ -128,8 +139,23 @@ export class StorageFull extends DomainError {
   readonly kind = 'storage_full';
 }
 
+/** Seconds a client is asked to wait (Retry-After) after a 503 for an unavailable service. */
+export const UNAVAILABLE_RETRY_SECONDS = 2;
+
+/** A service the registry depends on (the database) cannot be reached now; the client should retry. */
+export class Unavailable extends DomainError {
+  readonly kind = 'unavailable';
+  constructor(
+    readonly service: 'database',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Every domain error class; the protocol mappers switch over this union, so each must map all of them. */
-export type AnyDomainError = Unauthenticated | NotFound | Invalid | Conflict | TooLarge | Denied | QuotaExceeded | ReadOnly | TooManyRequests | Unsupported | StorageFull;
+export type AnyDomainError =
+  Unauthenticated | NotFound | Invalid | Conflict | TooLarge | Denied | QuotaExceeded | ReadOnly | TooManyRequests | Unsupported | StorageFull | Unavailable;
 
 /** A digest the client named: malformed, or of an algorithm this registry does not implement. */
 export function digestError(e: DigestError): Invalid | Unsupported {

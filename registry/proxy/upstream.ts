@@ -38,6 +38,9 @@ export class UpstreamError extends Error {
   }
 }
 
+/** A reused keep-alive connection was closed by the upstream before it answered (see send()). */
+class StaleConnection extends Error {}
+
 /** The SSRF guard: a check of a URL when it is configured, and a lookup that refuses forbidden addresses at connect time. */
 export interface OutboundGuard {
   check(url: string): Promise<void>;
@@ -364,7 +367,12 @@ export class UpstreamClient {
       }
     }
     try {
-      return await this.exchange(method, url, headers, readTimeoutMs);
+      return await this.exchange(method, url, headers, readTimeoutMs).catch((e: unknown) => {
+        // A kept-alive connection the upstream closed just as this request went out (its idle timeout): the
+        // request never reached it, so it goes again once on a new connection (only GET and HEAD are sent).
+        if (e instanceof StaleConnection) return this.exchange(method, url, headers, readTimeoutMs, false);
+        throw e;
+      });
     } catch (e) {
       const plainHttp =
         this.o.httpFallback && this.o.verifyTls === false && url.protocol === 'https:' && url.host === this.base.host && /SSL|TLS|EPROTO|wrong version/i.test((e as Error).message);
@@ -374,7 +382,7 @@ export class UpstreamClient {
     }
   }
 
-  private exchange(method: string, url: URL, headers: Record<string, string>, readTimeoutMs = this.o.readTimeoutMs ?? 30_000): Promise<IncomingMessage> {
+  private exchange(method: string, url: URL, headers: Record<string, string>, readTimeoutMs = this.o.readTimeoutMs ?? 30_000, reuse = true): Promise<IncomingMessage> {
     const connectTimeoutMs = this.o.connectTimeoutMs ?? 5_000;
     const isHttps = url.protocol === 'https:';
     const proxy = this.proxyFor(url);
@@ -403,7 +411,7 @@ export class UpstreamClient {
           host: url.hostname,
           port: url.port || (isHttps ? 443 : 80),
           path: url.pathname + url.search,
-          agent: sameOrigin && isHttps === !this.o.insecure ? this.agent : undefined,
+          agent: sameOrigin && isHttps === !this.o.insecure ? reuse && this.agent : undefined,
           servername: isHttps ? url.hostname : undefined,
         });
       }
@@ -420,7 +428,9 @@ export class UpstreamClient {
       });
       req.on('error', (err) => {
         clearTimeout(connectTimer);
-        fail(err);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) reject(new StaleConnection(err.message));
+        else fail(err);
       });
       req.end();
     });

@@ -33,6 +33,10 @@ export interface Service {
 export interface PostgresService extends Service {
   /** Superuser URI of the `postgres` database: postgresql://postgres:postgres@127.0.0.1:<port>/postgres */
   readonly url: string;
+  /** Outage tests: stop the server (fast shutdown, its connections are cut), keeping its data. */
+  halt(): Promise<void>;
+  /** Start the halted server again on the same port and data; resolves when it accepts connections. */
+  resume(): Promise<void>;
 }
 
 export interface RedisService extends Service {
@@ -170,6 +174,8 @@ function postgresTemplate(initdb: string, asUser: { uid?: number; gid?: number }
   return template;
 }
 
+const pgUrl = (port: number) => `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+
 /** Starts a private PostgreSQL server (trust auth on 127.0.0.1, no unix socket, fsync off). */
 /** `tls`: a server certificate and key; the server then accepts TLS (ssl=on) besides plaintext. */
 export async function startPostgres(opts: { tls?: { cert: string; key: string } } = {}): Promise<PostgresService> {
@@ -201,7 +207,7 @@ export async function startPostgres(opts: { tls?: { cert: string; key: string } 
     }
     tlsArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`);
   }
-  return onFreePort('postgres', async (port) => {
+  const launch = async (port: number): Promise<ManagedProcess> => {
     const proc = startProcess({
       name: 'postgres',
       bin: postgres,
@@ -234,9 +240,8 @@ export async function startPostgres(opts: { tls?: { cert: string; key: string } 
       logFile: join(dir, 'postgres.log'),
       stopSignal: 'SIGINT',
     });
-    const url = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
     await waitUntil(proc, `accepting connections on 127.0.0.1:${port}`, async () => {
-      const c = new pg.Client({ connectionString: url });
+      const c = new pg.Client({ connectionString: pgUrl(port) });
       try {
         await c.connect();
         await c.query('SELECT 1');
@@ -245,7 +250,25 @@ export async function startPostgres(opts: { tls?: { cert: string; key: string } 
         await c.end().catch(() => undefined);
       }
     });
-    return makeService<PostgresService>({ host: '127.0.0.1', port, url, dir, process: proc });
+    return proc;
+  };
+  return onFreePort('postgres', async (port) => {
+    let proc = await launch(port);
+    const service = makeService<Omit<PostgresService, 'halt' | 'resume'>>({ host: '127.0.0.1', port, url: pgUrl(port), dir, process: proc });
+    return {
+      ...service,
+      get process() {
+        return proc;
+      },
+      stop: async () => {
+        await proc.stop();
+        await service.stop();
+      },
+      halt: () => proc.stop(),
+      resume: async () => {
+        proc = await launch(port);
+      },
+    };
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import type { AnyDomainError, DomainError } from '../../model/errors.js';
+import { UNAVAILABLE_RETRY_SECONDS, type AnyDomainError, type DomainError } from '../../model/errors.js';
 
 export type ApiErrorType =
   | 'invalid_request'
@@ -101,6 +101,11 @@ export function toApiError(err: DomainError): ApiError {
       return new ApiError(e.what === 'media_type' ? 415 : e.what === 'operation' ? 405 : 400, 'invalid_request', e.message);
     case 'storage_full':
       return new ApiError(507, 'downstream_issue', e.message);
+    case 'unavailable': {
+      const out = new ApiError(503, 'downstream_issue', e.message);
+      out.headers['retry-after'] = String(UNAVAILABLE_RETRY_SECONDS);
+      return out;
+    }
   }
 }
 

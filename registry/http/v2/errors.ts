@@ -1,6 +1,6 @@
 /** The one mapping of domain errors (model/errors.ts) to the distribution API's error codes and statuses. */
 import { RegistryError, type ErrorCode } from '../../errors.js';
-import type { AnyDomainError, DomainError, InvalidField, MissingThing } from '../../model/errors.js';
+import { UNAVAILABLE_RETRY_SECONDS, type AnyDomainError, type DomainError, type InvalidField, type MissingThing } from '../../model/errors.js';
 
 const MISSING: Record<MissingThing, ErrorCode> = {
   blob: 'BLOB_UNKNOWN',
@@ -50,5 +50,7 @@ export function toRegistryError(err: DomainError): RegistryError {
       return new RegistryError('UNSUPPORTED', e.message, { status: e.what === 'digest_algorithm' ? 400 : 405 });
     case 'storage_full':
       return new RegistryError('UNAVAILABLE', e.message, { status: 507 });
+    case 'unavailable':
+      return new RegistryError('UNAVAILABLE', e.message, { status: 503, headers: { 'retry-after': String(UNAVAILABLE_RETRY_SECONDS) } });
   }
 }

@@ -279,3 +279,34 @@ test('gRPC: Ping answers; a foreign, expired or wrong-type JWT is UNAUTHENTICATE
   expect((await call('RegisterBuildJob', { register_jwt: valid })).err?.code).toBe(grpc.status.INTERNAL);
   client.close();
 }, 60_000);
+
+test('pull_robot: FROM a private image of this registry builds with the robot, and fails clearly without it', async () => {
+  const admin = await signin(reg, reg.admin.username, reg.admin.password);
+  await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'base', visibility: 'private', description: '' });
+  await admin.ok('PUT', '/organization/acme/robots/puller', { description: 'base image puller' });
+  await admin.ok('PUT', '/repository/acme/base/permissions/user/acme+puller', { role: 'read' });
+  // The private base image, built and pushed by hand.
+  const c = clientSandbox('builds-base');
+  const ctx = join(c.dir, 'base');
+  mkdirSync(ctx, { recursive: true });
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY base.txt /base.txt\n');
+  writeFileSync(join(ctx, 'base.txt'), 'from the private base\n');
+  const base = `${reg.hostPort}/acme/base:1`;
+  await c.run('buildah', ['bud', '--isolation', 'chroot', '-t', base, ctx]);
+  await c.run('buildah', ['push', ...INSECURE.buildah, '--creds', `${reg.admin.username}:${reg.admin.password}`, base, `docker://${base}`]);
+
+  served.set('/on-base.tgz', { type: 'application/gzip', body: tgz('on-base', { Dockerfile: `FROM ${base}\nCOPY app.txt /app.txt\n`, 'app.txt': 'app\n' }) });
+  const request = (extra: Record<string, unknown>) =>
+    admin.ok<{ id: string; pull_robot: unknown }>('POST', '/repository/acme/app/build/', { archive_url: `${filesUrl}/on-base.tgz`, docker_tags: ['on-base'], ...extra });
+  const withRobot = await request({ pull_robot: 'acme+puller' });
+  expect(withRobot.pull_robot).toMatchObject({ name: 'acme+puller', is_robot: true });
+  const ok = await waitPhase(withRobot.id, ['complete', 'error', 'internalerror']);
+  expect({ phase: ok.phase, logs: ok.phase === 'complete' ? '' : await logText(withRobot.id) }).toEqual({ phase: 'complete', logs: '' });
+
+  const without = await request({});
+  const failed = await waitPhase(without.id, ['complete', 'error', 'internalerror']);
+  expect(failed.phase).toBe('error');
+  const text = await logText(without.id);
+  expect(text).toMatch(/^error: buildah bud failed/m);
+  expect(text).toMatch(new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*(unauthorized|denied|authentication required)`, 'i'));
+}, 300_000);

@@ -51,6 +51,7 @@ const SAMPLES: [domain.DomainError, Expect][] = [
   [new domain.Unsupported('operation', 'x'), { v2: { code: 'UNSUPPORTED', status: 405 }, api: { status: 405 } }],
   [new domain.Unsupported('repository_kind', 'x'), { v2: { code: 'UNSUPPORTED', status: 405 }, api: { status: 501 } }],
   [new domain.StorageFull('x'), { v2: { code: 'UNAVAILABLE', status: 507 }, api: { status: 507 } }],
+  [new domain.Unavailable('database', 'x'), { v2: { code: 'UNAVAILABLE', status: 503 }, api: { status: 503 } }],
 ];
 
 type DomainClass = abstract new (...a: never[]) => domain.DomainError;

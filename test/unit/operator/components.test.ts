@@ -6,7 +6,7 @@ import type { ComponentKind, KubeObject } from '../../../operator/types.js';
 import { context, KUBERNETES, OPENSHIFT } from './fixtures.js';
 import { clusterTlsSettings } from '../../../operator/openshift.js';
 import { renderConfig } from '../../../operator/bundle.js';
-import { upgradeJob } from '../../../operator/components/quay.js';
+import { CLUSTER_PROXY_NETWORKS, upgradeJob } from '../../../operator/components/quay.js';
 
 function render(ctx: RenderContext): KubeObject[] {
   return (Object.keys(COMPONENTS) as ComponentKind[]).filter((k) => ctx.components[k].managed).flatMap((k) => COMPONENTS[k].objects(ctx));
@@ -144,6 +144,17 @@ describe('component renderers', () => {
     expect(d.spec.template.metadata.annotations.note).toBe('x');
     expect(d.spec.template.spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
     expect(d.spec.selector.matchLabels).toEqual({ app: 'quay', 'quay-operator/quayregistry': 'reg', 'quay-component': 'quay-app' });
+  });
+
+  test('behind a managed Route or Ingress, quay-app trusts X-Forwarded-For from the cluster networks only; overridable; none without one', () => {
+    const trusted = (ctx: RenderContext) => find(render(ctx), 'Deployment', 'reg-quay-app').spec.template.spec.containers[0].env.filter((e: any) => e.name === 'TRUSTED_PROXIES');
+    for (const platform of [OPENSHIFT, KUBERNETES]) {
+      expect(trusted(context({ platform }))).toEqual([{ name: 'TRUSTED_PROXIES', value: CLUSTER_PROXY_NETWORKS }]);
+    }
+    expect(CLUSTER_PROXY_NETWORKS.split(',')).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fd00::/8']);
+    const overridden = context({ components: [{ kind: 'quay', managed: true, overrides: { env: [{ name: 'TRUSTED_PROXIES', value: '10.128.0.0/14' }] } }] });
+    expect(trusted(overridden)).toEqual([{ name: 'TRUSTED_PROXIES', value: '10.128.0.0/14' }]);
+    expect(trusted(context({ components: [{ kind: 'route', managed: false }] }))).toEqual([]);
   });
 
   test('Kubernetes gets Ingresses with the generated certificate, OpenShift gets edge Routes', () => {

@@ -207,6 +207,20 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
     if (template && !s.templates.includes(template)) set({ templates: [...s.templates, template] });
     setTemplate('');
   };
+  /** The Dockerfile and context steps: one absolute path inside the checkout each. */
+  const pathStep = (name: string, field: 'dockerfile' | 'context', label: string, help: string) => (
+    <WizardStep name={name} id={`select-${field}`} key={field} footer={{ isNextDisabled: !validPath(s[field]) }}>
+      <Title headingLevel="h2">{name}</Title>
+      <FormGroup label={label} fieldId={`trigger-${field}`} isRequired style={{ marginTop: '1rem' }}>
+        <TextInput id={`trigger-${field}`} value={s[field]} onChange={(_e, v) => set({ [field]: v })} validated={validPath(s[field]) ? 'default' : 'error'} />
+        <FormHelperText>
+          <HelperText>
+            <HelperTextItem>{help}</HelperTextItem>
+          </HelperText>
+        </FormHelperText>
+      </FormGroup>
+    </WizardStep>
+  );
   if (activated) {
     return (
       <Modal variant="medium" isOpen onClose={onClose} aria-labelledby="trigger-activated-title">
@@ -306,28 +320,8 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
             <Alert variant="warning" isInline title="Tag with the branch or tag name, or add a tag template." style={{ marginTop: '1rem' }} />
           )}
         </WizardStep>
-        <WizardStep name="Select Dockerfile" id="select-dockerfile" footer={{ isNextDisabled: !validPath(s.dockerfile) }}>
-          <Title headingLevel="h2">Select Dockerfile</Title>
-          <FormGroup label="Dockerfile path" fieldId="trigger-dockerfile" isRequired style={{ marginTop: '1rem' }}>
-            <TextInput id="trigger-dockerfile" value={s.dockerfile} onChange={(_e, v) => set({ dockerfile: v })} validated={validPath(s.dockerfile) ? 'default' : 'error'} />
-            <FormHelperText>
-              <HelperText>
-                <HelperTextItem>The path of the Dockerfile in the repository, starting with /.</HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          </FormGroup>
-        </WizardStep>
-        <WizardStep name="Select Context" id="select-context" footer={{ isNextDisabled: !validPath(s.context) }}>
-          <Title headingLevel="h2">Select context</Title>
-          <FormGroup label="Context path" fieldId="trigger-context" isRequired style={{ marginTop: '1rem' }}>
-            <TextInput id="trigger-context" value={s.context} onChange={(_e, v) => set({ context: v })} validated={validPath(s.context) ? 'default' : 'error'} />
-            <FormHelperText>
-              <HelperText>
-                <HelperTextItem>The directory sent to the build as its context, starting with /.</HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          </FormGroup>
-        </WizardStep>
+        {pathStep('Select Dockerfile', 'dockerfile', 'Dockerfile path', 'The path of the Dockerfile in the repository, starting with /.')}
+        {pathStep('Select Context', 'context', 'Context path', 'The directory sent to the build as its context, starting with /.')}
         <WizardStep name="Robot Accounts" id="robot-accounts">
           <Title headingLevel="h2">Robot account</Title>
           <p>A robot account whose credentials the build uses to pull private base images (optional).</p>

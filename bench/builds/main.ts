@@ -1,0 +1,280 @@
+/**
+ * Builds benchmark (issue #11): the registry on Postgres + LocalStorage with Redis build logs, and the build
+ * manager as its own process (`buildmanager`, local executor: one builder agent process per build, buildah
+ * with vfs storage and chroot isolation) so that its memory is measured alone.
+ *
+ *   npm run bench -- builds [--builds 20] [--workers 1,2,4] [--by-hand 3] [--markdown FILE] [--keep]
+ *
+ * For each ALLOWED_WORKER_COUNT: `--builds` builds of a small `FROM scratch` Dockerfile (COPY of one file),
+ * requested at once through the REST API (POST …/build/ with an archive URL served by the bench), one
+ * repository each (a repository runs one build at a time). Measured from the database (polled every 50 ms):
+ * builds/minute from the first request to the last `complete`; request -> `build-scheduled`, overall and for
+ * the builds that found a free worker (the first ALLOWED_WORKER_COUNT); request -> `complete` for those
+ * builds, against `buildah bud` + `buildah push` of the same Dockerfile by hand (median of `--by-hand` runs);
+ * the build manager's peak RSS. The load average is printed with the results: on a busy machine the ratios
+ * mean more than the absolute times.
+ */
+import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { REPO_ROOT, runDir, workDir } from '../../test/setup/paths.js';
+import { signin } from '../../test/integration/api/fixture.js';
+import { createTestDatabase, startPostgres, startRedis } from '../../test/setup/services.js';
+import { freePort, startProcess, waitUntil } from '../../test/setup/procs.js';
+import { startRegistry } from '../../test/helpers/registry.js';
+import { clientSandbox, INSECURE } from '../../test/setup/tools.js';
+import { PeakWatch } from '../registry/rss.js';
+
+const USAGE = `usage: npm run bench -- builds [options]
+  --builds N        builds queued at once per worker count, default 20
+  --workers LIST    ALLOWED_WORKER_COUNT values, comma-separated, default 1,2,4
+  --by-hand N       runs of buildah bud + push by hand for the baseline, default 3
+  --markdown FILE   also write the result table (Markdown) to FILE
+  --keep            keep the run's directory (.test-work/run-<pid>) afterwards
+`;
+
+const ADMIN_PASSWORD = 'bench-admin-password';
+const DOCKERFILE = 'FROM scratch\nCOPY hello.txt /hello.txt\n';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface RunResult {
+  workers: number;
+  buildsPerMinute: number;
+  scheduledMedianMs: number;
+  scheduledFreeMedianMs: number;
+  completeFreeMedianMs: number;
+  failed: number;
+  managerPeakBytes: number;
+}
+
+/** The build context as a .tar.gz served over HTTP (the archive URL of every build). */
+function archive(dir: string): Buffer {
+  const ctx = join(dir, 'context');
+  mkdirSync(ctx, { recursive: true });
+  writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
+  writeFileSync(join(ctx, 'hello.txt'), 'hello from the builds benchmark\n');
+  return execFileSync('tar', ['-C', ctx, '-czf', '-', '.']);
+}
+
+async function oneRun(opts: { workers: number; builds: number; pgUrl: string; redisPort: number; archiveUrl: string; log: (m: string) => void }): Promise<RunResult> {
+  const dbUri = await createTestDatabase(`bench-builds-${opts.workers}`, opts.pgUrl);
+  const grpcPort = await freePort();
+  const redis = { host: '127.0.0.1', port: opts.redisPort, db: opts.workers };
+  const reg = await startRegistry({
+    label: `bench-builds-${opts.workers}`,
+    adminPassword: ADMIN_PASSWORD,
+    config: {
+      DB_URI: dbUri,
+      DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: workDir(`bench-builds-storage-${opts.workers}`) }] },
+      DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+      SUPER_USERS: ['admin'],
+      SSRF_ALLOWED_HOSTS: ['127.0.0.1/32'],
+      FEATURE_BUILD_SUPPORT: true,
+      BUILDLOGS_REDIS: redis,
+      BUILD_MANAGER: [
+        'ephemeral',
+        {
+          ALLOWED_WORKER_COUNT: opts.workers,
+          ORCHESTRATOR: { REDIS_HOST: redis.host, REDIS_PORT: redis.port, REDIS_DB: redis.db },
+          ORCHESTRATOR_PREFIX: 'buildman/bench/',
+          EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 120 }],
+        },
+      ],
+    },
+    env: { LOG_LEVEL: 'warn', BUILDMAN_IN_SERVE: 'false' },
+  });
+  const sandbox = clientSandbox(`bench-builds-worker-${opts.workers}`);
+  const manager = startProcess({
+    name: 'buildmanager',
+    bin: process.execPath,
+    args: [
+      join(REPO_ROOT, 'dist/registry/main.js'),
+      'buildmanager',
+      '--config',
+      reg.configPath!,
+      '--port',
+      String(await freePort()),
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      String(grpcPort),
+    ],
+    cwd: REPO_ROOT,
+    logFile: join(workDir(`bench-builds-manager-${opts.workers}`), 'manager.log'),
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      DATA_DIR: reg.dataDir,
+      CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
+      CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
+      TMPDIR: sandbox.env.TMPDIR,
+    },
+  });
+  const db = new pg.Client({ connectionString: dbUri });
+  try {
+    await waitUntil(manager, `the build manager's gRPC port ${grpcPort}`, async () => {
+      const { connect } = await import('node:net');
+      return new Promise<boolean>((ok) => {
+        const s = connect(grpcPort, '127.0.0.1', () => (s.destroy(), ok(true))).on('error', () => ok(false));
+      });
+    });
+    const peak = new PeakWatch([manager.pid]);
+    const session = await signin(reg, 'admin', ADMIN_PASSWORD);
+    await session.ok('POST', '/organization/', { name: 'bench', email: 'bench@example.com' });
+    const repos = Array.from({ length: opts.builds }, (_, i) => `r${i}`);
+    for (const r of repos) await session.ok('POST', '/repository', { namespace: 'bench', repository: r, visibility: 'private', description: '' });
+    await db.connect();
+
+    opts.log(`ALLOWED_WORKER_COUNT ${opts.workers}: ${opts.builds} builds`);
+    const requested = new Map<string, number>();
+    const scheduled = new Map<string, number>();
+    const finished = new Map<string, { at: number; phase: string }>();
+    const t0 = Date.now();
+    // Requests in order, so that the first ones are those that find a free worker.
+    const order: string[] = [];
+    for (const r of repos) {
+      const at = Date.now();
+      const b = await session.ok<{ id: string }>('POST', `/repository/bench/${r}/build/`, { archive_url: opts.archiveUrl, docker_tags: ['latest'] });
+      requested.set(b.id, at);
+      order.push(b.id);
+    }
+    const deadline = Date.now() + 30 * 60_000;
+    while (finished.size < order.length) {
+      if (Date.now() > deadline) throw new Error(`builds did not finish within 30 min\n${manager.logTail(40)}`);
+      const rows = (await db.query<{ uuid: string; phase: string }>('SELECT uuid::text AS uuid, phase FROM repository_build')).rows;
+      const now = Date.now();
+      for (const { uuid, phase } of rows) {
+        if (phase !== 'waiting' && !scheduled.has(uuid)) scheduled.set(uuid, now);
+        if (['complete', 'error', 'cancelled'].includes(phase) && !finished.has(uuid)) finished.set(uuid, { at: now, phase });
+      }
+      await sleep(50);
+    }
+    const last = Math.max(...[...finished.values()].map((f) => f.at));
+    const free = order.slice(0, opts.workers);
+    const peaks = peak.stop();
+    return {
+      workers: opts.workers,
+      buildsPerMinute: (order.length * 60_000) / (last - t0),
+      scheduledMedianMs: median(order.map((u) => scheduled.get(u)! - requested.get(u)!)),
+      scheduledFreeMedianMs: median(free.map((u) => scheduled.get(u)! - requested.get(u)!)),
+      completeFreeMedianMs: median(free.map((u) => finished.get(u)!.at - requested.get(u)!)),
+      failed: [...finished.values()].filter((f) => f.phase !== 'complete').length,
+      managerPeakBytes: peaks.get(manager.pid) ?? 0,
+    };
+  } finally {
+    await db.end().catch(() => undefined);
+    await manager.stop(30_000);
+    await reg.stop();
+  }
+}
+
+/** `buildah bud` + `buildah push` of the same context by hand, into a registry of its own. */
+async function byHand(runs: number, pgUrl: string, dir: string, log: (m: string) => void): Promise<number[]> {
+  const reg = await startRegistry({
+    label: 'bench-builds-byhand',
+    adminPassword: ADMIN_PASSWORD,
+    config: {
+      DB_URI: await createTestDatabase('bench-builds-byhand', pgUrl),
+      DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: workDir('bench-builds-byhand-storage') }] },
+      DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+      SUPER_USERS: ['admin'],
+    },
+    env: { LOG_LEVEL: 'warn' },
+  });
+  try {
+    const session = await signin(reg, 'admin', ADMIN_PASSWORD);
+    await session.ok('POST', '/organization/', { name: 'bench', email: 'bench@example.com' });
+    await session.ok('POST', '/repository', { namespace: 'bench', repository: 'byhand', visibility: 'private', description: '' });
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      // A fresh store each time, as each build worker has.
+      const sb = clientSandbox(`bench-builds-byhand-${i}`);
+      const image = `${reg.hostPort}/bench/byhand:h${i}`;
+      const t = Date.now();
+      await sb.run('buildah', ['bud', '--isolation', 'chroot', '--layers=false', '-f', join(dir, 'context', 'Dockerfile'), '-t', image, join(dir, 'context')]);
+      await sb.run('buildah', ['push', ...INSECURE.buildah, '--creds', `admin:${ADMIN_PASSWORD}`, image, `docker://${image}`]);
+      times.push(Date.now() - t);
+      log(`by hand ${i + 1}/${runs}: ${times[i]} ms`);
+    }
+    return times;
+  } finally {
+    await reg.stop();
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      builds: { type: 'string', default: '20' },
+      workers: { type: 'string', default: '1,2,4' },
+      'by-hand': { type: 'string', default: '3' },
+      markdown: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const builds = Number(values.builds);
+  const workerCounts = values.workers.split(',').map(Number);
+  const handRuns = Number(values['by-hand']);
+  if (!(builds > 0) || workerCounts.some((w) => !(w > 0)) || !(handRuns > 0)) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const log = (m: string) => process.stderr.write(`[bench builds] ${m}\n`);
+  const load0 = loadavg();
+  const cleanup: Array<() => Promise<void>> = [];
+  let files: Server | null = null;
+  try {
+    const postgres = await startPostgres();
+    cleanup.push(() => postgres.stop());
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const dir = workDir('bench-builds');
+    const tgz = archive(dir);
+    files = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': tgz.length }).end(tgz));
+    await new Promise<void>((ok) => files!.listen(0, '127.0.0.1', ok));
+    const archiveUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/context.tgz`;
+
+    const hand = await byHand(handRuns, postgres.url, dir, log);
+    const handMedian = median(hand);
+    const results: RunResult[] = [];
+    for (const workers of workerCounts) results.push(await oneRun({ workers, builds, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, log }));
+
+    const load1 = loadavg();
+    const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
+    const lines = [
+      `Builds benchmark: ${builds} queued builds of \`${DOCKERFILE.trim().replace(/\n/g, '; ')}\`, local executor (buildah vfs, chroot)`,
+      `${cpus().length} CPUs, load average ${load0[0].toFixed(1)} at start, ${load1[0].toFixed(1)} at end; buildah bud + push by hand: median ${handMedian} ms of ${hand.length}`,
+      '',
+      '| ALLOWED_WORKER_COUNT | builds/min | request → build-scheduled, median (free worker) | request → build-scheduled, median (all) | request → complete, median (free worker) | vs by hand | failed | manager peak RSS |',
+      '|---|---|---|---|---|---|---|---|',
+      ...results.map(
+        (r) =>
+          `| ${r.workers} | ${r.buildsPerMinute.toFixed(1)} | ${r.scheduledFreeMedianMs.toFixed(0)} ms | ${(r.scheduledMedianMs / 1000).toFixed(1)} s | ${r.completeFreeMedianMs.toFixed(0)} ms | ${(r.completeFreeMedianMs / handMedian).toFixed(2)}× | ${r.failed} | ${mb(r.managerPeakBytes)} MB |`,
+      ),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (values.markdown) writeFileSync(values.markdown, `${lines.join('\n')}\n`);
+    return results.some((r) => r.failed > 0) ? 1 : 0;
+  } finally {
+    await new Promise((ok) => (files ? files.close(ok) : ok(undefined)));
+    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+    if (!values.keep) rmSync(runDir(), { recursive: true, force: true });
+  }
+}
