@@ -83,7 +83,29 @@ export const QuayConfigSchema = Type.Object(
     DOCUMENTATION_ROOT: Type.Optional(Type.String({ description: 'base URL of the documentation the UI links to' })),
     FOOTER_LINKS: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'UI footer links: TERMS_OF_SERVICE_URL, PRIVACY_POLICY_URL, SECURITY_URL, ABOUT_URL' })),
     DB_URI: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'Postgres URI; absent = embedded PGlite' })),
-    DB_CONNECTION_ARGS: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    DB_CONNECTION_ARGS: Type.Optional(
+      Type.Object(
+        {
+          // peewee's switches: statements here always roll back on error and no connection is shared between requests.
+          autorollback: Type.Optional(Type.Literal(true)),
+          threadlocals: Type.Optional(Type.Literal(true)),
+          max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'connections per registry process (default 20)' })),
+          stale_timeout: Type.Optional(Type.Number({ minimum: 1, description: 'seconds an idle connection is kept' })),
+          connect_timeout: Type.Optional(Type.Number({ minimum: 1, description: 'seconds to wait for a new connection' })),
+          sslmode: Type.Optional(
+            Type.Union(
+              ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'].map((m) => Type.Literal(m)),
+              { description: "libpq's sslmode" },
+            ),
+          ),
+          sslrootcert: Type.Optional(Type.String({ minLength: 1, description: 'CA file the server certificate must chain to' })),
+          sslcert: Type.Optional(Type.String({ minLength: 1, description: 'client certificate file' })),
+          sslkey: Type.Optional(Type.String({ minLength: 1, description: 'client key file' })),
+          application_name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+        },
+        { additionalProperties: false, description: "Quay's database connection arguments (libpq keywords and the pool's)" },
+      ),
+    ),
     DISTRIBUTED_STORAGE_CONFIG: Type.Optional(Type.Record(Type.String(), StorageLocation)),
     DISTRIBUTED_STORAGE_PREFERENCE: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
     FEATURE_PROXY_STORAGE: Bool(false, 'blob GETs stream the bytes through the registry instead of redirecting to a pre-signed object storage URL'),

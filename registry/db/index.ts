@@ -120,7 +120,9 @@ class PgDb implements Db {
     let retry: NodeJS.Timeout | null = null;
     const connect = async (): Promise<void> => {
       // Named, so that an operator (and a test) can tell the listening connections apart in pg_stat_activity.
-      const c = new pg.Client({ connectionString: this.uri, application_name: `quay-listen:${channel}` });
+      const url = new URL(this.uri);
+      url.searchParams.set('application_name', `quay-listen:${channel}`);
+      const c = new pg.Client({ connectionString: url.toString() });
       c.on('notification', (m) => {
         if (m.channel === channel) onNotify(m.payload ?? '');
       });
@@ -206,11 +208,34 @@ function normalizeRows<T>(rows: T[]): T[] {
   return rows;
 }
 
-export async function openPostgres(uri: string, options: { max?: number } = {}): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: uri, max: options.max ?? 20 });
+/** DB_CONNECTION_ARGS as the config schema admits them. */
+export type ConnectionArgs = NonNullable<QuayConfig['DB_CONNECTION_ARGS']>;
+
+/**
+ * The pool's settings from DB_URI and DB_CONNECTION_ARGS. The libpq keywords join the URI's own (they win,
+ * as psycopg2's keyword arguments do over its DSN) and are read with libpq's meaning of each sslmode.
+ */
+export function poolConfig(uri: string, args: ConnectionArgs = {}): pg.PoolConfig {
+  const url = new URL(uri);
+  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'application_name'] as const) {
+    const v = args[key];
+    if (v !== undefined) url.searchParams.set(key, v);
+  }
+  if (url.searchParams.has('sslmode')) url.searchParams.set('uselibpqcompat', 'true');
+  return {
+    connectionString: url.toString(),
+    max: args.max_connections ?? 20,
+    ...(args.stale_timeout !== undefined && { idleTimeoutMillis: args.stale_timeout * 1000 }),
+    ...(args.connect_timeout !== undefined && { connectionTimeoutMillis: args.connect_timeout * 1000 }),
+  };
+}
+
+export async function openPostgres(uri: string, options: { max?: number; args?: ConnectionArgs } = {}): Promise<Db> {
+  const config = poolConfig(uri, options.args);
+  const pool = new pg.Pool({ ...config, max: options.max ?? config.max });
   // A broken idle connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const db = new PgDb(pool, uri);
+  const db = new PgDb(pool, config.connectionString!);
   await db.query('SELECT 1');
   return db;
 }
@@ -233,5 +258,5 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
 
 /** The database a config names: Postgres at DB_URI, or the embedded one under the data directory. */
 export function openDatabase(config: QuayConfig, dataDir: string): Promise<Db> {
-  return config.DB_URI ? openPostgres(config.DB_URI) : openEmbedded(join(dataDir, 'db'));
+  return config.DB_URI ? openPostgres(config.DB_URI, { args: config.DB_CONNECTION_ARGS }) : openEmbedded(join(dataDir, 'db'));
 }

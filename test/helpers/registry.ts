@@ -134,7 +134,9 @@ export async function startRegistry(opts: StartOptions = {}): Promise<RegistryPr
     logFile,
     cwd: REPO_ROOT,
     // One HTTP worker process unless a test asks for more (the default is one per CPU with an external database).
-    env: { ...process.env, INITIAL_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: process.env.REGISTRY_LOG_LEVEL ?? 'info', WORKERS: '1', ...opts.env },
+    // A free port for the build manager's gRPC unless a test picks one: the default 50051 would collide
+    // between registries of tests running in parallel.
+    env: { ...process.env, INITIAL_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: process.env.REGISTRY_LOG_LEVEL ?? 'info', WORKERS: '1', BUILDMAN_GRPC_PORT: '0', ...opts.env },
   });
   const url = `http://${hostPort}`;
   await waitUntil(proc, `${url}/health/instance answers 200`, async () => (await fetch(`${url}/health/instance`)).status === 200, 120_000);

@@ -177,7 +177,8 @@ function postgresTemplate(initdb: string, asUser: { uid?: number; gid?: number }
 const pgUrl = (port: number) => `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
 
 /** Starts a private PostgreSQL server (trust auth on 127.0.0.1, no unix socket, fsync off). */
-export async function startPostgres(): Promise<PostgresService> {
+/** `tls`: a server certificate and key; the server then accepts TLS (ssl=on) besides plaintext. */
+export async function startPostgres(opts: { tls?: { cert: string; key: string } } = {}): Promise<PostgresService> {
   const initdb = tool('initdb');
   const postgres = tool('postgres');
   const user = postgresUser();
@@ -194,6 +195,18 @@ export async function startPostgres(): Promise<PostgresService> {
   // template for each server (cp -a keeps the postgres user's ownership and the 0700 mode).
   const data = join(dir, 'data');
   execFileSync('cp', ['-a', postgresTemplate(initdb, asUser, env), data]);
+  const tlsArgs: string[] = [];
+  if (opts.tls) {
+    // Postgres refuses a key file others can read, so it belongs to the server's user with mode 0600.
+    for (const [name, pem] of [
+      ['server.crt', opts.tls.cert],
+      ['server.key', opts.tls.key],
+    ]) {
+      writeFileSync(join(dir, name), pem, { mode: 0o600 });
+      if (user) chownSync(join(dir, name), user.uid, user.gid);
+    }
+    tlsArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`);
+  }
   const launch = async (port: number): Promise<ManagedProcess> => {
     const proc = startProcess({
       name: 'postgres',
@@ -219,6 +232,7 @@ export async function startPostgres(): Promise<PostgresService> {
         'shared_buffers=128MB',
         '-c',
         'log_min_messages=warning',
+        ...tlsArgs,
       ],
       env,
       cwd: dir,
