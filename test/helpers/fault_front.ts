@@ -1,13 +1,14 @@
 /**
  * A fault-injecting front for a real upstream registry: an HTTP reverse proxy on loopback that forwards to
  * the upstream unchanged, or answers with a chosen status (503, 429), or accepts requests and never answers
- * (a timeout), as the test switches it. It counts what passed through, so a test sees how often the
+ * (a timeout), or holds them until `release()` forwards them (a sync the test can catch in the middle), as
+ * the test switches it. It counts what passed through, so a test sees how often the
  * upstream was asked for a path. The registry behind it stays real; only the network path misbehaves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' };
+export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' };
 
 export interface FaultFront {
   /** 127.0.0.1:<port>, the upstream_registry value to configure. */
@@ -17,15 +18,32 @@ export interface FaultFront {
   forwarded: string[];
   /** Response body bytes the upstream sent through the front. */
   bytesFromUpstream: number;
+  /** Back to `pass`, forwarding the requests held meanwhile. */
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startFaultFront(target: string): Promise<FaultFront> {
   const base = new URL(target);
   const held = new Set<http.ServerResponse>();
-  const front: FaultFront = { hostPort: '', mode: { kind: 'pass' }, forwarded: [], bytesFromUpstream: 0, close: async () => undefined };
+  const queued: Array<() => void> = [];
+  const front: FaultFront = {
+    hostPort: '',
+    mode: { kind: 'pass' },
+    forwarded: [],
+    bytesFromUpstream: 0,
+    release() {
+      front.mode = { kind: 'pass' };
+      for (const forward of queued.splice(0)) forward();
+    },
+    close: async () => undefined,
+  };
   const server = http.createServer((req, res) => {
     const m = front.mode;
+    if (m.kind === 'hold') {
+      queued.push(() => forward(req, res));
+      return;
+    }
     if (m.kind === 'hang') {
       held.add(res);
       res.on('close', () => held.delete(res));
@@ -37,6 +55,9 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;
     }
+    forward(req, res);
+  });
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
     front.forwarded.push(`${req.method} ${req.url}`);
     const headers = { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
@@ -51,7 +72,7 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       else res.destroy(err);
     });
     req.pipe(up);
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -59,6 +80,7 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
   front.hostPort = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   front.close = async () => {
     for (const r of held) r.destroy();
+    queued.length = 0;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };

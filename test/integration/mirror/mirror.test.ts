@@ -17,6 +17,7 @@ import { REPO_ROOT, workDir } from '../../setup/paths.js';
 import { Api, createUser, signin } from '../api/fixture.js';
 import { OCI_INDEX, OCI_MANIFEST, V2Client, jsonBlob, randomBlob, sha256 } from '../../helpers/v2.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
+import { startFaultFront } from '../../helpers/fault_front.js';
 
 let up: DistributionService;
 let reg: RegistryProcess;
@@ -357,20 +358,29 @@ test('sync-cancel during a sync, then a worker killed mid-blob: the next worker 
     config: { url: `${rx.url}/big-failed` },
     eventConfig: {},
   });
-  expect((await admin.post('/repository/mirrors/big/mirror', body('team/big'))).status).toBe(201);
+  // The upstream behind a front that holds its answers: the sync cannot finish before the test cancels it.
+  const front = await startFaultFront(up.url);
+  front.mode = { kind: 'hold' };
+  expect((await admin.post('/repository/mirrors/big/mirror', body('team/big', { external_reference: `${front.hostPort}/team/big` }))).status).toBe(201);
   await waitFor('big syncing', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
   expect((await admin.post('/repository/mirrors/big/mirror/sync-cancel')).status).toBe(204);
   expect((await mirrorState('big')).sync_status).toBe('CANCEL');
+  front.release();
   await waitFor('cancel logged', async () => (await repoLogs('big')).some((l) => l.kind === 'repo_mirror_sync_failed' && l.metadata.verb === 'Cancelled'), 60_000);
   // The cancelled run fires repo_mirror_sync_failed, as Quay's does.
   const cancelled = await waitFor('cancel notified', async () => rx.received.find((x) => x.path === '/big-failed') ?? null, 60_000);
-  expect(JSON.parse(cancelled.body)).toMatchObject({ repository: 'mirrors/big', message: `'${up.hostPort}/team/big' with tag pattern '*'` });
+  expect(JSON.parse(cancelled.body)).toMatchObject({ repository: 'mirrors/big', message: `'${front.hostPort}/team/big' with tag pattern '*'` });
   expect((await mirrorState('big')).sync_status).toBe('CANCEL');
   // Stop the two workers; one new worker takes the next run and is killed while it copies.
   for (const w of workers.splice(0)) await w.stop();
   const doomed = await startMirror('mirror-doomed');
+  front.mode = { kind: 'hold' };
   expect((await admin.post('/repository/mirrors/big/mirror/sync-now')).status).toBe(204);
   await waitFor('big syncing again', async () => (await mirrorState('big')).sync_status === 'SYNCING', 60_000);
+  // Killed once a layer's worth of bytes has come through (or earlier, if the sync is slower than the poll).
+  const before = front.bytesFromUpstream;
+  front.release();
+  await waitFor('a layer in flight', async () => front.bytesFromUpstream - before >= 24 * 1024 * 1024 || (await mirrorState('big')).sync_status !== 'SYNCING', 60_000);
   doomed.child.kill('SIGKILL');
   await doomed.exited;
   // Whatever is visible is whole: every blob the repository serves has its digest.
@@ -386,6 +396,7 @@ test('sync-cancel during a sync, then a worker killed mid-blob: the next worker 
     const r = await fetch(`${reg.url}/v2/mirrors/big/blobs/${l.digest}`, { headers: pullAuth() });
     expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(l.digest);
   }
+  await front.close();
 }, 300_000);
 
 test('a worker with REPO_MIRROR_INTERVAL of an hour starts a new configuration and a sync-now at once (woken by NOTIFY)', async () => {
