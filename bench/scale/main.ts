@@ -26,6 +26,7 @@ import { PeakWatch } from '../registry/rss.js';
 import { redisConfig, startScaleCluster, type Replica, type ScaleCluster } from './cluster.js';
 import { Client, KINDS, Registry, runLoad, seedImages, type Kind, type LoadResult, type RequestFailure } from './load.js';
 import { verifyImages } from './verify.js';
+import { s3StorageConfig } from '../../test/helpers/registry.js';
 
 const USAGE = `usage: npm run bench -- scale [options]
   --clients N         concurrent clients, each running pulls and pushes back to back (default 200)
@@ -275,7 +276,6 @@ export async function run(args: string[]): Promise<number> {
     services.push(postgres, s3, redis);
     const bucket = await createTestBucket('scale', s3);
     const dbUri = await createTestDatabase('scale', postgres.url);
-    const s3Url = new URL(s3.endpoint);
     log(`starting ${replicaCount} replicas (WORKERS=${workers}) and nginx`);
     cluster = await startScaleCluster({
       replicas: replicaCount,
@@ -283,22 +283,7 @@ export async function run(args: string[]): Promise<number> {
       env: { LOG_LEVEL: 'warn' },
       config: {
         DB_URI: dbUri,
-        DISTRIBUTED_STORAGE_CONFIG: {
-          s3: [
-            'S3Storage',
-            {
-              host: s3Url.hostname,
-              port: Number(s3Url.port),
-              is_secure: false,
-              s3_bucket: bucket.bucket,
-              s3_access_key: bucket.accessKey,
-              s3_secret_key: bucket.secretKey,
-              s3_region: bucket.region,
-              storage_path: '/registry',
-            },
-          ],
-        },
-        DISTRIBUTED_STORAGE_PREFERENCE: ['s3'],
+        ...s3StorageConfig(bucket),
         SUPER_USERS: ['admin'],
         BUILDLOGS_REDIS: redisConfig(redis.url),
       },

@@ -9,7 +9,7 @@ import yaml from 'js-yaml';
 import { PGlite } from '@electric-sql/pglite';
 import { REPO_ROOT, runDir, workDir } from '../setup/paths.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup/procs.js';
-import { createTestBucket, createTestDatabase } from '../setup/services.js';
+import { createTestBucket, createTestDatabase, type S3Bucket } from '../setup/services.js';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
 
@@ -46,13 +46,10 @@ export interface StartOptions {
   files?: Record<string, string | Buffer>;
 }
 
-/** A config.yaml for Postgres (a fresh database) and S3 (a fresh bucket) on the test bench. */
-export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const dbUri = await createTestDatabase('registry');
-  const bucket = await createTestBucket('registry');
+/** The storage keys of a config.yaml that stores in `bucket` (S3Storage, plain HTTP on loopback). */
+export function s3StorageConfig(bucket: S3Bucket): Record<string, unknown> {
   const url = new URL(bucket.endpoint);
   return {
-    DB_URI: dbUri,
     DISTRIBUTED_STORAGE_CONFIG: {
       s3: [
         'S3Storage',
@@ -69,6 +66,15 @@ export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promi
       ],
     },
     DISTRIBUTED_STORAGE_PREFERENCE: ['s3'],
+  };
+}
+
+/** A config.yaml for Postgres (a fresh database) and S3 (a fresh bucket) on the test bench. */
+export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const dbUri = await createTestDatabase('registry');
+  return {
+    DB_URI: dbUri,
+    ...s3StorageConfig(await createTestBucket('registry')),
     SUPER_USERS: ['admin'],
     // Blob GETs stream through the registry, so tests read blob bodies from it; the default, a redirect to a
     // pre-signed URL, has its own tests (core/blob_redirect.test.ts).
