@@ -20,6 +20,7 @@ import { freePort } from '../../setup/procs.js';
 import { INSECURE, clientSandbox, type ClientSandbox } from '../../setup/tools.js';
 import { signin, type Api } from '../../integration/api/fixture.js';
 import { buildScanImages } from './images.js';
+import { startReceiver } from '../../helpers/receiver.js';
 import * as shapes from './clair_shapes.js';
 import type { TSchema } from '@sinclair/typebox';
 
@@ -345,9 +346,11 @@ test('wrong PSK: Clair refuses the registry (manifests stay queued); the webhook
   expect(bad.status).toBe(400);
 });
 
-test('notification webhook → paged notifications → vulnerability_found queued for the repository; notification deleted at Clair', async () => {
+test('notification webhook → paged notifications → vulnerability_found delivered for the repository; notification deleted at Clair', async () => {
+  // The events are read where they arrive: the delivery worker consumes queue items as soon as they commit.
+  const rx = await startReceiver({ host: '127.0.0.5' });
   await reg.stop();
-  reg = await startRegistry({ label: 'clair-notify', config, port: reg.port });
+  reg = await startRegistry({ label: 'clair-notify', config: { ...config, SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'] }, port: reg.port });
   admin = await signin(reg, reg.admin.username, reg.admin.password);
   const digest = alpineDigest();
   const db = new pg.Client({ connectionString: config.DB_URI as string });
@@ -355,8 +358,9 @@ test('notification webhook → paged notifications → vulnerability_found queue
   try {
     await db.query(
       `INSERT INTO repository_notification (repository_id, event, method, config, event_config)
-       SELECT r.id, 'vulnerability_found', 'webhook', '{"url": "http://127.0.0.1:9/hook"}', '{"level": 1}'
+       SELECT r.id, 'vulnerability_found', 'webhook', json_build_object('url', $1::text), '{}'
          FROM repository r JOIN namespace n ON n.id = r.namespace_id WHERE n.name = 'admin' AND r.name = 'clair'`,
+      [`${rx.url}/hook`],
     );
     const id = '5e4b387e-88d3-4364-86fd-063447a6fad2';
     const entry = (name: string, severity: string) => ({
@@ -389,15 +393,18 @@ test('notification webhook → paged notifications → vulnerability_found queue
     });
     expect([r.status, await r.text()]).toEqual([200, 'Okay']);
     await until('notification deleted at Clair', async () => clair.notificationDeletes.includes(id));
-    const items = await db.query<{ body: any }>(`SELECT body FROM queue_item WHERE queue_name = 'notification' AND body->>'event' = 'vulnerability_found' ORDER BY id`);
-    // one event per `added` entry (the level filter applies at delivery); `removed` entries make none
-    expect(items.rows.map((x) => [x.body.event_data.vulnerability.id, x.body.event_data.vulnerability.priority, x.body.event_data.tags])).toEqual([
-      ['CVE-2023-0286', 'High', ['alpine']],
+    // One event per `added` entry; `removed` entries make none (a third delivery would show up meanwhile).
+    await rx.waitFor(2, 60_000);
+    await sleep(2000);
+    const events = rx.received.map((x) => JSON.parse(x.body)).sort((a, b) => a.vulnerability.id.localeCompare(b.vulnerability.id));
+    expect(events.map((e) => [e.vulnerability.id, e.vulnerability.priority, e.tags])).toEqual([
       ['CVE-2022-4304', 'Medium', ['alpine']],
+      ['CVE-2023-0286', 'High', ['alpine']],
     ]);
-    expect(items.rows[0].body.event_data).toMatchObject({ repository: 'admin/clair', namespace: 'admin', name: 'clair', vulnerability: { has_fix: true } });
+    for (const e of events) expect(e).toMatchObject({ repository: 'admin/clair', namespace: 'admin', name: 'clair', vulnerability: { has_fix: true } });
   } finally {
     await db.end();
+    await rx.close();
   }
 });
 

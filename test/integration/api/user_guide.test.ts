@@ -36,7 +36,7 @@ test('17.4.1 get superuser information', async () => {
       verified: true,
       super_user: true,
       enabled: true,
-      avatar: expect.objectContaining({ name: 'quayadmin', kind: 'user', hash: expect.stringMatching(/^[0-9a-f]{32}$/) }),
+      avatar: expect.objectContaining({ name: 'quayadmin', kind: 'user', hash: expect.stringMatching(/^[0-9a-f]{64}$/) }),
     }),
   ]);
 });
