@@ -10,8 +10,12 @@ import { Readable, Transform } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
 
-/** Chunk size of blob reads (see read()). */
-const READ_CHUNK_BYTES = 256 * 1024;
+/**
+ * Chunk size of blob reads (see read()). Measured with the registry bench's curl GET of a 64 MiB blob on the
+ * quiet machine: 256 KiB 1007-1061 MB/s, 512 KiB 1259 MB/s, 1 MiB 1346-1439 MB/s (Distribution 1403-1839,
+ * which sends the file with sendfile). Memory per stream stays bounded by one chunk in flight.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   readonly driver = 'LocalStorage';
@@ -107,8 +111,8 @@ export class FsBlobStore implements BlobStore {
     if (range && range.end < range.start) return emptyStream();
     // Open first so that a missing file rejects here rather than erroring the response stream.
     const fh = await open(path, 'r');
-    // 256 KiB reads instead of the default 64 KiB: a quarter of the per-chunk work (thread-pool round trip,
-    // promise, stream and socket write) for the same bytes; memory per stream stays bounded.
+    // 1 MiB reads instead of the default 64 KiB: a sixteenth of the per-chunk work (thread-pool round trip,
+    // promise, stream and socket write) for the same bytes.
     const chunk = { highWaterMark: READ_CHUNK_BYTES };
     return fh.createReadStream(range ? { start: range.start, end: range.end, ...chunk } : chunk);
   }
