@@ -142,22 +142,12 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
   const rt = await createRuntime(config, dataDir, log, { configDir: configPath ? dirname(resolve(configPath)) : undefined });
   if (role === 'mirror') {
-    let stopping = false;
-    const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
+    const state = { stopping: false };
+    const app = await buildWorkerApp(rt, { isShuttingDown: () => state.stopping });
     const worker = config.ACCOUNT_RECOVERY_MODE ? null : new MirrorWorker(rt).start();
     await app.listen({ port, host });
     log.info({ port, host, worker: worker?.id ?? 'off (ACCOUNT_RECOVERY_MODE)', database: rt.db.kind }, 'mirror worker running');
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down: finishing running syncs');
-      await worker?.stop();
-      await app.close();
-      await rt.close();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
+    stopRoleOnSignals(log, 'finishing running syncs', state, async () => worker?.stop(), app, rt);
     return;
   }
   const chosenPassword = process.env.INITIAL_ADMIN_PASSWORD || undefined;
@@ -315,8 +305,8 @@ async function buildmanager(argv: string[]): Promise<void> {
     console.error('the buildmanager role needs FEATURE_BUILD_SUPPORT: true and BUILD_MANAGER: [ephemeral, {...}] in the config');
     process.exit(2);
   }
-  let stopping = false;
-  const app = await buildWorkerApp(rt, { isShuttingDown: () => stopping });
+  const state = { stopping: false };
+  const app = await buildWorkerApp(rt, { isShuttingDown: () => state.stopping });
   // gRPC over TLS with the registry's pair, found as `serve` finds it.
   const tlsFiles = findTlsFiles({ cert: process.env.TLS_CERT_FILE, key: process.env.TLS_KEY_FILE, configPath });
   const manager = await startBuildManager(rt, settings, {
@@ -327,11 +317,26 @@ async function buildmanager(argv: string[]): Promise<void> {
   });
   await app.listen({ port, host });
   log.info({ port, host, grpcPort: manager.port, manager: manager.id }, 'build manager listening');
+  stopRoleOnSignals(log, 'stopping the build manager', state, () => manager.stop(), app, rt);
+}
+
+/**
+ * A background role (mirror, buildmanager) on SIGTERM or SIGINT: `state.stopping` turns true (its health
+ * check answers 503), its own work stops first, then its HTTP listener and the runtime.
+ */
+function stopRoleOnSignals(
+  log: pino.Logger,
+  what: string,
+  state: { stopping: boolean },
+  stopWork: () => Promise<void>,
+  app: { close(): Promise<unknown> },
+  rt: { close(): Promise<void> },
+): void {
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down the build manager');
-    await manager.stop();
+    if (state.stopping) return;
+    state.stopping = true;
+    log.info({ signal }, `shutting down: ${what}`);
+    await stopWork();
     await app.close();
     await rt.close();
     process.exit(0);
