@@ -34,7 +34,6 @@ import { userQuotaRoutes } from './user_quota.js';
 import { notificationRoutes } from './notifications.js';
 import { namespaceNotificationRoutes, repoNotificationRoutes } from './repo_notifications.js';
 import { searchRoutes } from './search.js';
-import { enabledUnbuiltFeatures, unbuiltFeatureError } from './unbuilt.js';
 import { errorRoutes } from './error.js';
 import { messageRoutes } from './messages.js';
 import { repoTokenRoutes } from './repotoken.js';
@@ -57,8 +56,6 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
     req.log.error({ err }, 'unexpected error');
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));
   });
-  for (const f of enabledUnbuiltFeatures(rt.config))
-    rt.log.warn({ feature: f.flag }, `${f.flag} is enabled, but this registry does not implement ${f.what}: its endpoints answer 501`);
   // Quay's router (werkzeug, strict slashes) answers a route declared with a trailing slash, asked without
   // it, with 308 to the slashed URL: scripts calling `/api/v1/user` or `POST /api/v1/organization` work.
   const slashedRoutes: { method: string; path: RegExp }[] = [];
@@ -73,8 +70,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Pr
       reply.code(308).header('location', `${path}/${query}`).send();
       return;
     }
-    const unbuilt = unbuiltFeatureError(rt.config, req.url.split('?')[0].slice('/api/v1'.length));
-    sendApiError(rt, req, reply, unbuilt ?? new ApiError(404, 'not_found', 'Not Found'));
+    sendApiError(rt, req, reply, new ApiError(404, 'not_found', 'Not Found'));
   });
 
   // Scripts send JSON with or without the right Content-Type, and PUTs often with no body at all (Quay reads
