@@ -103,18 +103,23 @@ export class WorkQueue {
     return r.rows[0].id;
   }
 
-  /** Enqueue several items and wake the consumers in one statement (a producer fanning an event out to its notifications). */
-  async putMany(items: Array<{ path: string[]; body: Record<string, unknown> }>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number[]> {
-    if (items.length === 0) return [];
-    for (const it of items) for (const p of it.path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
-    const r = await q.query<{ id: number }>(
-      `WITH ins AS (
+  /**
+   * Enqueue one item per row of `select` and wake the consumers, in one statement (a producer fanning an event
+   * out to the notifications that match it). `select` yields the columns `path` (text, segments joined by '/')
+   * and `body` (jsonb), with its parameters `params` as $1, $2, …. The NOTIFY is sent only when a row was
+   * enqueued. Returns the number of items.
+   */
+  async putFromSelect(select: string, params: unknown[], opts: PutOptions = {}, q: Queryable = this.db): Promise<number> {
+    const at = params.length;
+    const r = await q.query<{ n: number }>(
+      `WITH src AS (${select}),
+       ins AS (
          INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
-         SELECT $1, p, b::jsonb, now() + make_interval(secs => $4), $5 FROM unnest($2::text[], $3::text[]) AS t(p, b) RETURNING id)
-       SELECT ins.id FROM ins, (SELECT pg_notify($6, $1)) AS wake ORDER BY ins.id`,
-      [this.name, items.map((it) => it.path.join('/')), items.map((it) => JSON.stringify(it.body)), opts.availableAfterSeconds ?? 0, opts.retries ?? 5, QUEUE_CHANNEL],
+         SELECT $${at + 1}, src.path, src.body, now() + make_interval(secs => $${at + 2}), $${at + 3} FROM src RETURNING id)
+       SELECT (SELECT count(*)::int FROM ins) AS n, (SELECT count(*)::int FROM (SELECT pg_notify($${at + 4}, $${at + 1}) FROM ins LIMIT 1) AS w) AS woke`,
+      [...params, this.name, opts.availableAfterSeconds ?? 0, opts.retries ?? 5, QUEUE_CHANNEL],
     );
-    return r.rows.map((x) => x.id);
+    return r.rows[0].n;
   }
 
   /**
