@@ -127,7 +127,7 @@ export class Events {
          JOIN repository_notification x ON x.repository_id = r.id AND x.event = 'repo_push' AND x.number_of_failures < $5
         WHERE r.id = $6`,
       [JSON.stringify(body), this.dockerUrlPrefix, this.homepagePrefix, JSON.stringify(updatedTags), MAX_NOTIFICATION_FAILURES, repositoryId],
-      { retries: NOTIFICATION_RETRIES },
+      { retries: NOTIFICATION_RETRIES, prepare: 'emit_repo_push' },
       q,
     );
   }
