@@ -72,46 +72,26 @@ export class Spool {
   reader(): Readable | null {
     if (this.refs === 0) return null;
     this.refs++;
-    let pos = 0;
-    let busy = false;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.release();
-    };
-    const spool = this;
-    return new Readable({
-      highWaterMark: READ_CHUNK_BYTES,
-      read() {
-        if (busy) return;
-        busy = true;
-        const next = async (): Promise<void> => {
-          for (;;) {
-            if (this.destroyed) return;
-            if (pos < spool.length) {
-              const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, spool.length - pos));
-              const { bytesRead } = await spool.fh.read(buf, 0, buf.length, pos);
-              pos += bytesRead;
-              busy = false;
-              this.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-              return;
-            }
-            if (spool.state === 'failed') return void this.destroy(spool.failure!);
-            if (spool.state === 'complete') {
-              release();
-              return void this.push(null);
-            }
-            await new Promise<void>((resolve) => spool.waiters.add(resolve));
-          }
-        };
-        next().catch((e: Error) => this.destroy(e));
-      },
-      destroy(err, cb) {
-        release();
-        cb(err);
-      },
-    });
+    return new SpoolReader(this);
+  }
+
+  /** Up to `max` bytes from `pos`, waiting for the writer when they are not there yet; null at the end. */
+  async read(pos: number, max: number): Promise<Buffer | null> {
+    for (;;) {
+      if (pos < this.length) {
+        const buf = Buffer.allocUnsafe(Math.min(max, this.length - pos));
+        const { bytesRead } = await this.fh.read(buf, 0, buf.length, pos);
+        return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      }
+      if (this.state === 'failed') throw this.failure!;
+      if (this.state === 'complete') return null;
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
+  }
+
+  /** A reader is done with the spool. */
+  release(): void {
+    if (--this.refs === 0) void this.fh.close().catch(() => undefined);
   }
 
   private wake(): void {
@@ -119,8 +99,45 @@ export class Spool {
     this.waiters.clear();
     for (const w of ws) w();
   }
+}
+
+/** One reader of a spool, from its first byte. */
+class SpoolReader extends Readable {
+  private pos = 0;
+  private busy = false;
+  private released = false;
+
+  constructor(private readonly spool: Spool) {
+    super({ highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  override _read(): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.spool.read(this.pos, READ_CHUNK_BYTES).then(
+      (chunk) => {
+        this.busy = false;
+        if (this.destroyed) return;
+        if (chunk === null) {
+          this.release();
+          this.push(null);
+          return;
+        }
+        this.pos += chunk.length;
+        this.push(chunk);
+      },
+      (e: Error) => this.destroy(e),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.release();
+    cb(err);
+  }
 
   private release(): void {
-    if (--this.refs === 0) void this.fh.close().catch(() => undefined);
+    if (this.released) return;
+    this.released = true;
+    this.spool.release();
   }
 }
