@@ -1,10 +1,14 @@
-/** Removes abandoned uploads: sessions untouched for longer than the threshold, and staged bytes without a session. */
+/**
+ * Removes abandoned uploads: sessions untouched for longer than the threshold, staged bytes without a session,
+ * and the record of sessions finished longer ago than that.
+ */
 import type { Runtime } from '../runtime.js';
 
 export async function cleanupUploads(rt: Runtime, maxAgeMs: number): Promise<{ sessions: number; staged: number }> {
   const cutoff = new Date(Date.now() - maxAgeMs);
   const expired = await rt.db.query<{ id: string }>('DELETE FROM blob_upload WHERE updated_at < $1 RETURNING id', [cutoff]);
   for (const { id } of expired.rows) await rt.store.deleteUpload(id);
+  await rt.db.query('DELETE FROM blob_upload_finished WHERE finished_at < $1', [cutoff]);
   let staged = 0;
   for await (const u of rt.store.listUploads()) {
     if (u.modified >= cutoff) continue;
