@@ -17,6 +17,9 @@ import { V2Client, blobOf, errorCode, sha256 } from '../../helpers/v2.js';
 import { createTestDatabase } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
 
+/** Finished sessions are remembered for an hour; the cleanup looks every second. */
+const CLEANUP = { FEATURE_GARBAGE_COLLECTION: false, BLOBUPLOAD_DELETION_DATE_THRESHOLD: 3600, BLOBUPLOAD_CLEANUP_FREQUENCY: 1 };
+
 const storages: Array<[string, () => Promise<Record<string, unknown>>]> = [
   [
     'LocalStorage',
@@ -25,10 +28,10 @@ const storages: Array<[string, () => Promise<Record<string, unknown>>]> = [
       SUPER_USERS: ['admin'],
       DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: join(workDir('retried-finish'), 'storage') }] },
       DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
-      FEATURE_GARBAGE_COLLECTION: false,
+      ...CLEANUP,
     }),
   ],
-  ['S3 (MinIO)', () => scaleOutConfig({ FEATURE_GARBAGE_COLLECTION: false })],
+  ['S3 (MinIO)', () => scaleOutConfig(CLEANUP)],
 ];
 
 describe.each(storages)('retried final upload PUT after a replica death, %s', (_name, makeConfig) => {
@@ -107,6 +110,14 @@ describe.each(storages)('retried final upload PUT after a replica death, %s', (_
     // In another repository the session id means nothing.
     const elsewhere = await lastPut(onB, location.replace(name, repo()), digest, last);
     expect(elsewhere.status).toBe(404);
+
+    // Past the abandoned-upload threshold the cleanup forgets the finished session.
+    const id = location.split('/').pop();
+    await db.query("UPDATE blob_upload_finished SET finished_at = now() - interval '2 hours' WHERE id = $1", [id]);
+    while ((await db.query('SELECT 1 FROM blob_upload_finished WHERE id = $1', [id])).rows.length > 0) await new Promise((res) => setTimeout(res, 100));
+    const forgotten = await lastPut(onB, location, digest, last);
+    expect(forgotten.status).toBe(404);
+    expect(await errorCode(forgotten)).toBe('BLOB_UPLOAD_UNKNOWN');
   });
 
   async function waitForLockWait(queryPrefix: string): Promise<number> {
