@@ -77,7 +77,7 @@ function limitBytesOf(body: QuotaInput): number {
   if (hasBytes === hasHuman) throw badRequest('Give exactly one of limit_bytes (a number of bytes) or limit (e.g. "10 GiB")');
   let bytes: number | null;
   if (hasBytes) {
-    bytes = typeof body!.limit_bytes === 'number' && Number.isSafeInteger(body!.limit_bytes) ? body!.limit_bytes : null;
+    bytes = typeof body!.limit_bytes === 'number' && Number.isInteger(body!.limit_bytes) ? body!.limit_bytes : null;
     // jsonschema's text, as Quay's NewOrgQuota schema (`"type": "integer"`) answers it: "1000" is no integer.
     if (bytes === null) throw badRequest(`${pyRepr(body!.limit_bytes)} is not of type 'integer'\n\nOn instance['limit_bytes']:\n    ${pyRepr(body!.limit_bytes)}`);
   } else {
