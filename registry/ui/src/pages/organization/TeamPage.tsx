@@ -9,8 +9,10 @@ import Avatar from '../../components/Avatar';
 import ListWithActions from '../../components/ListWithActions';
 import EntityPicker, { type Entity } from '../../components/EntityPicker';
 
+/** A member, an invited user, or an invited e-mail address (kind `invite`: `email` and no name). */
 interface TeamMember {
-  name: string;
+  name?: string;
+  email?: string;
   kind: string;
   is_robot?: boolean;
   invited?: boolean;
@@ -19,7 +21,9 @@ interface TeamMember {
 
 export default function TeamPage() {
   const { organizationName = '', teamName = '' } = useParams();
-  const base = `/organization/${enc(organizationName)}/team/${enc(teamName)}/members`;
+  const team = `/organization/${enc(organizationName)}/team/${enc(teamName)}`;
+  const base = `${team}/members`;
+  const who = (m: TeamMember) => m.name ?? m.email ?? '';
   const [entity, setEntity] = useState<Entity | null>(null);
   const q = useQuery({ queryKey: ['team', organizationName, teamName], queryFn: () => api.get<{ members: TeamMember[]; can_edit: boolean }>(`${base}?includePending=true`) });
   return (
@@ -42,15 +46,15 @@ export default function TeamPage() {
         <ListWithActions<TeamMember>
           label="Team members"
           query={{ ...q, data: q.data?.members }}
-          rowKey={(m) => m.name}
-          filterText={(m) => m.name}
+          rowKey={(m) => `${m.kind}:${who(m)}`}
+          filterText={who}
           columns={[
             {
               title: 'Team member',
               cell: (m) => (
                 <>
                   <Avatar avatar={m.avatar} />
-                  {m.name}
+                  {who(m)}
                   {m.invited && (
                     <Label isCompact color="orange" style={{ marginLeft: 8 }}>
                       invited
@@ -59,16 +63,16 @@ export default function TeamPage() {
                 </>
               ),
             },
-            { title: 'Type', cell: (m) => (m.is_robot ? 'Robot account' : m.invited ? 'Invited' : 'User') },
+            { title: 'Type', cell: (m) => (m.is_robot ? 'Robot account' : m.kind === 'invite' ? 'Invited by e-mail' : m.invited ? 'Invited' : 'User') },
           ]}
           actions={
             q.data?.can_edit
               ? () => [
                   {
                     title: 'Remove',
-                    confirm: (m) => `Remove ${m.name} from team ${teamName}?`,
-                    run: (m) => api.del(`${base}/${enc(m.name)}`),
-                    done: (m) => `Removed ${m.name} from ${teamName}`,
+                    confirm: (m) => (m.kind === 'invite' ? `Withdraw the invitation of ${who(m)} to team ${teamName}?` : `Remove ${who(m)} from team ${teamName}?`),
+                    run: (m) => api.del(m.kind === 'invite' ? `${team}/invite/${enc(who(m))}` : `${base}/${enc(who(m))}`),
+                    done: (m) => (m.kind === 'invite' ? `Withdrew the invitation of ${who(m)}` : `Removed ${who(m)} from ${teamName}`),
                   },
                 ]
               : undefined
