@@ -108,20 +108,22 @@ test('Mirroring: the state set in Settings, the configuration saved, Sync Now an
   await page.getByRole('heading', { name: 'This repository is not a mirror' }).waitFor();
   await ui.expectAccessible('mirroring hint');
   await page.getByRole('link', { name: 'Settings' }).click();
-  await page.getByLabel('Mirror', { exact: true }).check();
+  // The radio follows the repository's state, which changes once the server has answered.
+  await page.getByLabel('Mirror', { exact: true }).click();
+  await page.getByLabel('Mirror', { exact: true }).and(page.locator(':checked')).waitFor();
   await ui.toast('acme/mirrored is now in state Mirror');
   expect((await admin.ok('GET', '/repository/acme/mirrored')).state).toBe('MIRROR');
 
   await page.getByRole('tab', { name: 'Mirroring' }).click();
   await page.getByRole('heading', { name: 'Set up mirroring' }).waitFor();
-  await page.getByLabel('Registry Location', { exact: true }).fill('127.0.0.5:5000/library/busybox');
-  await page.getByLabel('Tags', { exact: true }).fill('latest, 1.*');
-  await page.getByLabel('Start Date', { exact: true }).fill('2030-01-02T03:04');
-  await page.getByLabel('Sync Interval', { exact: true }).fill('6');
+  await page.locator('#mirror-location').fill('127.0.0.5:5000/library/busybox');
+  await page.locator('#mirror-tags').fill('latest, 1.*');
+  await page.locator('#mirror-start').fill('2030-01-02T03:04');
+  await page.locator('#mirror-interval').fill('6');
   await page.getByLabel('Sync interval unit').selectOption({ label: 'hours' });
-  await page.getByLabel('Robot User', { exact: true }).selectOption('acme+mirrorbot');
-  await page.getByLabel('Username', { exact: true }).fill('puller');
-  await page.getByLabel('Password', { exact: true }).fill('upstream-secret');
+  await page.locator('#mirror-robot').selectOption('acme+mirrorbot');
+  await page.locator('#mirror-username').fill('puller');
+  await page.locator('#mirror-password').fill('upstream-secret');
   await page.getByRole('button', { name: 'Advanced Settings' }).click();
   await page.getByLabel('Verify TLS').uncheck();
   await ui.expectAccessible('mirroring form');
@@ -143,7 +145,7 @@ test('Mirroring: the state set in Settings, the configuration saved, Sync Now an
   await ui.screenshot('repository-mirroring');
 
   // An update keeps the stored password when none is typed.
-  await page.getByLabel('Tags', { exact: true }).fill('latest');
+  await page.locator('#mirror-tags').fill('latest');
   await page.getByRole('button', { name: 'Update Mirror' }).click();
   await ui.toast('Mirror configuration updated');
   const updated = await admin.ok('GET', '/repository/acme/mirrored/mirror');

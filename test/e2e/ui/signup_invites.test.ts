@@ -2,7 +2,7 @@
  * Issue #13's UI items in the browser: with FEATURE_RECAPTCHA the create-account and create-organization
  * forms render the reCAPTCHA widget with RECAPTCHA_SITE_KEY and send its answer, which the registry checks
  * at the siteverify stand-in (test/helpers/siteverify.ts); and a team's pending e-mail invitations are
- * listed on the team page and can be withdrawn there (FEATURE_MAILING, real SMTP through Mailpit).
+ * sent from the team page (FEATURE_MAILING, real SMTP through Mailpit), listed there and withdrawn there.
  *
  * Google is played in the browser: requests for https://www.google.com/recaptcha/api.js are answered by the
  * test with a tiny stand-in that renders an "I'm not a robot" button. The page's CSP is still enforced
@@ -99,7 +99,7 @@ test('create account and create organization with the reCAPTCHA widget; the regi
   expect(loaded).toEqual(['https://www.google.com/recaptcha/api.js?render=explicit']);
   await page.getByLabel('Username').fill('carol');
   await page.getByLabel('Email').fill('carol@example.com');
-  await page.getByLabel('Password', { exact: true }).fill('carol-password-1');
+  await page.locator('#new-password').fill('carol-password-1');
   await page.getByLabel('Confirm password').fill('carol-password-1');
   const create = page.getByRole('button', { name: 'Create account' });
   // No answer yet: the form cannot be sent.
@@ -128,14 +128,21 @@ test('create account and create organization with the reCAPTCHA widget; the regi
   await ui.close();
 });
 
-test('a pending e-mail invitation is listed on the team page and withdrawn there', async () => {
+test('an e-mail invitation sent from the team page is listed there as pending and withdrawn there', async () => {
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   await admin.ok('PUT', '/organization/acme/team/devs', { role: 'member' });
-  await admin.ok('PUT', '/organization/acme/team/devs/invite/dora@example.com');
   const ui = await UiSession.open(browser, reg);
   const { page } = ui;
   await ui.signIn('admin', reg.admin.password);
   await ui.goto('/organization/acme/teams/devs');
+  await page.getByRole('button', { name: 'Invite by e-mail' }).click();
+  await page.getByRole('dialog').getByLabel('E-mail address').fill('dora@example.com');
+  await page.getByRole('dialog').getByRole('button', { name: 'Send invitation' }).click();
+  await ui.toast('Invited dora@example.com to devs');
+  const [sent] = await mail.waitFor((m) => m.To.some((t) => t.Address === 'dora@example.com'));
+  expect(sent.Subject).toBe('Invitation to join team acme/devs');
+  const invited = await admin.ok('GET', '/organization/acme/team/devs/members?includePending=true');
+  expect(invited.members).toEqual([{ email: 'dora@example.com', kind: 'invite', avatar: expect.any(Object), invited: true }]);
   const row = page.getByTestId('table-entry').filter({ hasText: 'dora@example.com' });
   await row.getByText('Invited by e-mail').waitFor();
   await row.getByText('invited', { exact: true }).waitFor();

@@ -1,10 +1,15 @@
-/** Team page: members (users, robots, pending invitations), add and remove. */
+/**
+ * Team page: members (users, robots, pending invitations of users and e-mail addresses), add, invite by
+ * e-mail (FEATURE_MAILING), remove or withdraw.
+ */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { Breadcrumb, BreadcrumbItem, Label, PageSection, Title } from '@patternfly/react-core';
+import { Breadcrumb, BreadcrumbItem, Button, FormGroup, Label, PageSection, TextInput, Title, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
-import type { Avatar as AvatarData } from '../../api/hooks';
+import { useInvalidate, useRegistryInfo, type Avatar as AvatarData } from '../../api/hooks';
+import { useAlert } from '../../components/alerts';
+import { FormModal } from '../../components/common';
 import Avatar from '../../components/Avatar';
 import ListWithActions from '../../components/ListWithActions';
 import EntityPicker, { type Entity } from '../../components/EntityPicker';
@@ -25,6 +30,11 @@ export default function TeamPage() {
   const base = `${team}/members`;
   const who = (m: TeamMember) => m.name ?? m.email ?? '';
   const [entity, setEntity] = useState<Entity | null>(null);
+  const { features } = useRegistryInfo();
+  const [inviting, setInviting] = useState(false);
+  const [email, setEmail] = useState('');
+  const invalidate = useInvalidate();
+  const alert = useAlert();
   const q = useQuery({ queryKey: ['team', organizationName, teamName], queryFn: () => api.get<{ members: TeamMember[]; can_edit: boolean }>(`${base}?includePending=true`) });
   return (
     <>
@@ -91,12 +101,41 @@ export default function TeamPage() {
                 }
               : undefined
           }
+          toolbar={
+            q.data?.can_edit &&
+            features.MAILING && (
+              <ToolbarItem>
+                <Button variant="secondary" onClick={() => setInviting(true)}>
+                  Invite by e-mail
+                </Button>
+              </ToolbarItem>
+            )
+          }
           empty={{ title: 'This team has no members' }}
           invalidates={[
             ['team', organizationName, teamName],
             ['organization', organizationName],
           ]}
         />
+        <FormModal
+          title="Invite by e-mail"
+          isOpen={inviting}
+          submitLabel="Send invitation"
+          submitDisabled={!/^[^@\s]+@[^@\s]+$/.test(email)}
+          onClose={() => {
+            setInviting(false);
+            setEmail('');
+          }}
+          onSubmit={async () => {
+            await api.put(`${team}/invite/${enc(email)}`);
+            alert('success', `Invited ${email} to ${teamName}`);
+            await invalidate(['team', organizationName, teamName]);
+          }}
+        >
+          <FormGroup label="E-mail address" fieldId="invite-email" isRequired>
+            <TextInput id="invite-email" type="email" value={email} onChange={(_e, v) => setEmail(v)} />
+          </FormGroup>
+        </FormModal>
       </PageSection>
     </>
   );

@@ -187,7 +187,7 @@ function MirrorForm({ repo, config }: { repo: Repository; config: MirrorConfig |
       {config && (
         <StackItem>
           <Card>
-            <CardTitle>Status</CardTitle>
+            <CardTitle component="h2">Status</CardTitle>
             <CardBody>
               <DescriptionList isHorizontal columnModifier={{ lg: '2Col' }}>
                 <DescriptionListGroup>
@@ -229,7 +229,7 @@ function MirrorForm({ repo, config }: { repo: Repository; config: MirrorConfig |
       )}
       <StackItem>
         <Card>
-          <CardTitle>{config ? 'Configuration' : 'Set up mirroring'}</CardTitle>
+          <CardTitle component="h2">{config ? 'Configuration' : 'Set up mirroring'}</CardTitle>
           <CardBody>
             {error && <Alert variant="danger" isInline title={error} style={{ marginBottom: '1rem' }} data-testid="mirror-error" />}
             <Form onSubmit={submit} maxWidth="48rem">

@@ -102,7 +102,7 @@ export default function Notifications({ repo }: { repo: Repository }) {
   };
   return (
     <Card>
-      <CardTitle>Events and notifications</CardTitle>
+      <CardTitle component="h2">Events and notifications</CardTitle>
       <CardBody>
         <ListWithActions<RepoNotification>
           label="Notifications"

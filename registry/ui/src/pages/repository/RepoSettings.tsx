@@ -124,7 +124,7 @@ function RepositoryState({ repo }: { repo: Repository }) {
   const run = useRunAction([['repository', repo.namespace, repo.name]]);
   return (
     <Card>
-      <CardTitle>Repository state</CardTitle>
+      <CardTitle component="h2">Repository state</CardTitle>
       <CardBody>
         {STATES.map((s) => (
           <Radio

@@ -95,10 +95,10 @@ export function SecuritySummary({ repo, digest }: { repo: Repository; digest: st
   );
 }
 
-export function SeverityLabels({ list }: { list: Finding[] }) {
+export function SeverityLabels({ list, testId }: { list: Finding[]; testId: string }) {
   const counts = severityCounts(list);
   return (
-    <LabelGroup numLabels={SEVERITIES.length} data-testid="vulnerability-chart" aria-label="Vulnerabilities by severity">
+    <LabelGroup numLabels={SEVERITIES.length} data-testid={testId} aria-label="Vulnerabilities by severity">
       {SEVERITIES.filter((s) => counts.get(s)).map((s) => (
         <Label key={s} color={COLORS[s]}>
           {counts.get(s)} {s}
@@ -132,7 +132,7 @@ export function SecurityReport({ repo, digest }: { repo: Repository; digest: str
           Quay Security Reporting has detected {all.length} vulnerabilities. Patches are available for {fixable.length} vulnerabilities.
         </p>
       </Content>
-      <SeverityLabels list={all} />
+      <SeverityLabels list={all} testId="vulnerability-chart" />
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>

@@ -77,7 +77,7 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
     if (!security.data) return security.error ? 'Unavailable' : 'Loading…';
     if (security.data.status !== 'scanned') return security.data.status === 'queued' ? 'Queued' : security.data.status === 'failed' ? 'Failed' : 'Unsupported';
     const list = findings(security.data);
-    return list.length ? <SeverityLabels list={list} /> : 'None Detected';
+    return list.length ? <SeverityLabels list={list} testId="vulnerability-summary" /> : 'None Detected';
   };
   const layers = [...(view.layers ?? [])].reverse();
   return (
