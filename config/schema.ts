@@ -198,6 +198,8 @@ export const QuayConfigSchema = Type.Object(
       Type.Integer({ minimum: 1, description: 'seconds between abandoned-upload cleanups (default: a quarter of the threshold, 10 s to 1 h)' }),
     ),
     TAG_EXPIRY_FREQUENCY: Type.Integer({ minimum: 1, default: 10, description: 'seconds between runs of the worker that records passed tag expiries' }),
+    UNAPPROVED_SERVICE_KEY_TTL_SEC: Type.Integer({ minimum: 1, default: 86400, description: 'seconds a submitted service key may wait for approval before it is removed' }),
+    EXPIRED_SERVICE_KEY_TTL_SEC: Type.Integer({ minimum: 0, default: 604800, description: 'seconds an expired service key is kept before it is removed' }),
     QUOTA_NOTIFICATION_COOLDOWN_SECONDS: Type.Integer({
       minimum: 0,
       default: 3600,

@@ -309,15 +309,18 @@ async function buildmanager(argv: string[]): Promise<void> {
   const app = await buildWorkerApp(rt, { isShuttingDown: () => state.stopping });
   // gRPC over TLS with the registry's pair, found as `serve` finds it.
   const tlsFiles = findTlsFiles({ cert: process.env.TLS_CERT_FILE, key: process.env.TLS_KEY_FILE, configPath });
-  const manager = await startBuildManager(rt, settings, {
-    grpcHost: host,
-    grpcPort: Number(values['grpc-port'] ?? process.env.BUILDMAN_GRPC_PORT ?? 50051),
-    workerLogDir: resolve(dataDir, 'build-workers'),
-    tls: tlsFiles && { files: tlsFiles, policy: tlsPolicy(config) },
-  });
+  // ACCOUNT_RECOVERY_MODE (as serve's workers): health and metrics only; no build is scheduled or run.
+  const manager = config.ACCOUNT_RECOVERY_MODE
+    ? null
+    : await startBuildManager(rt, settings, {
+        grpcHost: host,
+        grpcPort: Number(values['grpc-port'] ?? process.env.BUILDMAN_GRPC_PORT ?? 50051),
+        workerLogDir: resolve(dataDir, 'build-workers'),
+        tls: tlsFiles && { files: tlsFiles, policy: tlsPolicy(config) },
+      });
   await app.listen({ port, host });
-  log.info({ port, host, grpcPort: manager.port, manager: manager.id }, 'build manager listening');
-  stopRoleOnSignals(log, 'stopping the build manager', state, () => manager.stop(), app, rt);
+  log.info({ port, host, grpcPort: manager?.port ?? null, manager: manager?.id ?? 'off (ACCOUNT_RECOVERY_MODE)' }, 'build manager listening');
+  stopRoleOnSignals(log, 'stopping the build manager', state, async () => manager?.stop(), app, rt);
 }
 
 /**

@@ -201,6 +201,7 @@ export class Metrics {
       check: () => timed('check', () => store.check()),
       writeFile: (path: string, body: Readable) => timed('write_file', () => store.writeFile(path, body)),
       readFile: (path: string) => timed('open_read_file', () => store.readFile(path)),
+      deleteFile: (path: string) => timed('delete_file', () => store.deleteFile(path)),
       signedFileUrl: (path: string, seconds: number) => store.signedFileUrl(path, seconds),
       blobUrl: (digest: string, seconds: number) => timed('sign_url', () => store.blobUrl(digest, seconds)),
     };

@@ -12,8 +12,7 @@
  * after it.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { createGzip, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Db, Queryable } from '../db/index.js';
@@ -35,6 +34,8 @@ export const BUILD_RETRIES = 3;
 export const BUILD_RETRY_AFTER_S = 30;
 /** A build still unarchived after this long is archived whatever its phase (Quay's archiver). */
 const ARCHIVE_AFTER_S = 15 * 24 * 3600;
+/** Where a build's archived logs are stored (Quay's LOG_ARCHIVE_PATH default). */
+const logArchivePath = (uuid: string) => `logarchive/${uuid}`;
 
 export const BUILD_PHASES = ['waiting', 'build-scheduled', 'unpacking', 'pulling', 'building', 'pushing', 'complete', 'error', 'internalerror', 'cancelled'] as const;
 export type BuildPhase = (typeof BUILD_PHASES)[number];
@@ -430,37 +431,47 @@ export class Builds {
     const build = await this.getBuild(uuid);
     if (!build) return null;
     const from = Math.max(0, Math.floor(start));
-    if (build.logs_archived && build.logs_archive_digest) {
-      const all = await this.readArchive(build.logs_archive_digest);
+    if (build.logs_archived) {
+      const all = await this.readArchive(build);
       return { start: from, total: all.length, logs: all.slice(from) };
     }
     const { total, logs } = await this.logStore.read(uuid, from);
     return { start: from, total, logs };
   }
 
-  private async readArchive(digest: string): Promise<BuildLogEntry[]> {
+  private async readArchive(build: Pick<BuildRow, 'uuid' | 'logs_archive_digest'>): Promise<BuildLogEntry[]> {
     const chunks: Buffer[] = [];
-    for await (const c of await this.store.read(digest)) chunks.push(c as Buffer);
+    for await (const c of await this.openArchive(build)) chunks.push(c as Buffer);
     const doc = JSON.parse((await promisify(gunzip)(Buffer.concat(chunks))).toString('utf8')) as { logs: BuildLogEntry[] };
     return doc.logs;
+  }
+
+  private async openArchive(build: Pick<BuildRow, 'uuid' | 'logs_archive_digest'>): Promise<Readable> {
+    try {
+      return await this.store.readFile(logArchivePath(build.uuid));
+    } catch (err) {
+      // Archived before archives had their own area: stored as a blob under their digest.
+      if (build.logs_archive_digest) return this.store.read(build.logs_archive_digest);
+      throw err;
+    }
   }
 
   /** The archived logs, gzipped JSON `{start:0,total,logs}` (for a download route); null when not archived. */
   async logArchive(uuid: string): Promise<Readable | null> {
     const build = await this.getBuild(uuid);
-    if (!build?.logs_archived || !build.logs_archive_digest) return null;
-    return this.store.read(build.logs_archive_digest);
+    if (!build?.logs_archived) return null;
+    return this.openArchive(build);
   }
 
   /**
-   * Archive one finished build's logs (Quay's buildlogsarchiver): gzip them into blob storage, mark the build
-   * (compare-and-set, so two archivers do not both win) and delete the live list. False when already done.
+   * Archive one finished build's logs (Quay's buildlogsarchiver): gzip them into the store's file area under
+   * `logarchive/<uuid>` (not under their digest as image blobs are, so GC of a blob with the same bytes can
+   * never delete an archive), mark the build (compare-and-set, so two archivers do not both win) and delete
+   * the live list. False when already done.
    */
   async archiveLogs(uuid: string): Promise<boolean> {
     const build = await this.getBuild(uuid);
     if (!build || build.logs_archived) return false;
-    const uploadId = randomUUID();
-    const segment = randomUUID();
     const hash = createHash('sha256');
     const logStore = this.logStore;
     const PAGE = 1000;
@@ -482,21 +493,13 @@ export class Builds {
         done(null, chunk);
       },
     });
-    const out = new PassThrough();
-    const writing = this.store.writeSegment(uploadId, segment, out);
-    try {
-      await pipeline(Readable.from(json()), createGzip(), tee, out);
-      const size = await writing;
-      const digest = `sha256:${hash.digest('hex')}`;
-      await this.store.commitUpload(uploadId, [{ id: segment, size }], digest);
-      const r = await this.db.query('UPDATE repository_build SET logs_archived = true, logs_archive_digest = $2 WHERE uuid = $1 AND NOT logs_archived', [uuid, digest]);
-      if (r.rowCount === 0) return false;
-      await this.logStore.delete(uuid);
-      return true;
-    } finally {
-      await writing.catch(() => undefined);
-      await this.store.deleteUpload(uploadId).catch(() => undefined);
-    }
+    const gzipped = pipeline(Readable.from(json()), createGzip(), tee, () => undefined);
+    await this.store.writeFile(logArchivePath(uuid), gzipped);
+    const digest = `sha256:${hash.digest('hex')}`;
+    const r = await this.db.query('UPDATE repository_build SET logs_archived = true, logs_archive_digest = $2 WHERE uuid = $1 AND NOT logs_archived', [uuid, digest]);
+    if (r.rowCount === 0) return false;
+    await this.logStore.delete(uuid);
+    return true;
   }
 
   /**

@@ -242,6 +242,27 @@ export class ServiceKeys {
     });
   }
 
+  /**
+   * Removes what Quay's _gc_expired removes (data/model/service_keys.py): keys expired for longer than
+   * `expiredTtlSec` (EXPIRED_SERVICE_KEY_TTL_SEC) and keys still unapproved `unapprovedTtlSec`
+   * (UNAPPROVED_SERVICE_KEY_TTL_SEC) after their creation, with their pending approval notifications. Like
+   * Quay, no usage log is written: nobody deleted them. Returns the kids removed.
+   */
+  async collectStale(expiredTtlSec: number, unapprovedTtlSec: number): Promise<string[]> {
+    return this.db.tx(async (q) => {
+      const r = await q.query<{ kid: string }>(
+        `DELETE FROM service_key
+          WHERE expiration_date <= now() - make_interval(secs => $1)
+             OR (approval_type IS NULL AND created_at <= now() - make_interval(secs => $2))
+          RETURNING kid`,
+        [expiredTtlSec, unapprovedTtlSec],
+      );
+      const kids = r.rows.map((row) => row.kid);
+      if (kids.length) await q.query(`DELETE FROM notification WHERE kind = 'service_key_submitted' AND metadata->>'kid' = ANY($1::text[])`, [kids]);
+      return kids;
+    });
+  }
+
   /** The approval request is answered (approved, rotated away, deleted): superusers need not see it anymore. */
   private async dropSubmittedNotifications(kid: string, q: Queryable): Promise<void> {
     await q.query(`DELETE FROM notification WHERE kind = 'service_key_submitted' AND metadata->>'kid' = $1`, [kid]);

@@ -82,18 +82,39 @@ export class Userfiles {
     );
     if (claimed.rows.length === 0) throw new Conflict('The file was already uploaded');
     const source = pipeline(body, hashing, () => undefined);
+    let stored = false;
     try {
       const written = await this.store.writeFile(filePath(uuid), source);
+      stored = true;
       if (seen > max) throw tooLarge();
       if (declaredLength !== null && written !== declaredLength) throw new Invalid('size', `received ${written} bytes, expected ${declaredLength}`);
       const digest = `sha256:${hash.digest('hex')}`;
       await this.db.query('UPDATE userfile SET digest = $2, size = $3, uploaded_at = now() WHERE uuid = $1 AND digest IS NULL', [uuid, digest, written]);
       return (await this.get(uuid))!;
     } catch (err) {
+      // Bytes of a refused upload are not kept: the slot is free for a new PUT.
+      if (stored) await this.store.deleteFile(filePath(uuid)).catch(() => undefined);
       await this.db.query('UPDATE userfile SET uploaded_at = NULL WHERE uuid = $1 AND digest IS NULL', [uuid]).catch(() => undefined);
       // The hashing stream's own error is the real cause when the store reports a broken pipe.
       throw seen > max ? tooLarge() : err;
     }
+  }
+
+  /**
+   * Remove files (row and bytes) created before `cutoff` that no build names: upload slots never used,
+   * uploads that failed or died, packs nobody built. A file some build names is kept as long as that build
+   * (its `archive_url` serves it). Each row is deleted before its bytes, so the file is unknown (a build
+   * request naming it gets 400) before it is partly gone.
+   */
+  async expireUnused(cutoff: Date): Promise<number> {
+    const r = await this.db.query<{ uuid: string }>(
+      `DELETE FROM userfile u WHERE u.created_at < $1
+          AND NOT EXISTS (SELECT 1 FROM repository_build b WHERE b.resource_key = u.uuid::text)
+        RETURNING u.uuid::text AS uuid`,
+      [cutoff],
+    );
+    for (const { uuid } of r.rows) await this.store.deleteFile(filePath(uuid));
+    return r.rows.length;
   }
 
   /** The uploaded bytes of a file (null when unknown or not uploaded yet). */

@@ -63,6 +63,8 @@ export interface BlobStore {
    */
   writeFile(path: string, body: Readable): Promise<number>;
   readFile(path: string): Promise<Readable>;
+  /** Remove a named file; a missing one is not an error. */
+  deleteFile(path: string): Promise<void>;
   /** A pre-signed GET URL valid for `seconds`, or null when the store cannot sign (LocalStorage). */
   signedFileUrl(path: string, seconds: number): Promise<string | null>;
 }

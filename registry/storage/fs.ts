@@ -149,6 +149,10 @@ export class FsBlobStore implements BlobStore {
     return fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
   }
 
+  async deleteFile(path: string): Promise<void> {
+    await rm(join(this.root, path), { force: true });
+  }
+
   async blobUrl(): Promise<string | null> {
     return null;
   }

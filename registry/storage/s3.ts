@@ -232,6 +232,10 @@ export class S3BlobStore implements BlobStore {
     return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
   }
 
+  async deleteFile(path: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+  }
+
   async signedFileUrl(path: string, seconds: number): Promise<string | null> {
     // The presigner is loaded with the first signature, as the S3 driver is with the first S3 configuration.
     const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');

@@ -63,6 +63,16 @@ function defaultWorkers(rt: Runtime): Worker[] {
     { name: 'upload_cleanup', intervalMs: cleanupMs, run: (r) => cleanupUploads(r, ageMs).then(() => undefined) },
     { name: 'tag_expiry', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => recordExpiredTags(r).then(() => undefined) },
     { name: 'image_expiry_notifications', intervalMs: config.TAG_EXPIRY_FREQUENCY * 1000, run: (r) => notifyExpiringImages(r).then(() => undefined) },
+    {
+      // Quay collects stale service keys whenever a key of the service is written; a timer also catches
+      // services that stopped writing. A quarter of the shorter window, 1 s to 1 h.
+      name: 'service_key_gc',
+      intervalMs: Math.min(Math.max((Math.min(config.UNAPPROVED_SERVICE_KEY_TTL_SEC, config.EXPIRED_SERVICE_KEY_TTL_SEC) * 1000) / 4, 1000), 3_600_000),
+      run: async (r) => {
+        const kids = await r.serviceKeys.collectStale(config.EXPIRED_SERVICE_KEY_TTL_SEC, config.UNAPPROVED_SERVICE_KEY_TTL_SEC);
+        if (kids.length) r.log.info({ kids }, 'removed expired and unapproved service keys');
+      },
+    },
   ];
   if (config.FEATURE_SECURITY_SCANNER) {
     const everyMs = config.SECURITY_SCANNER_INDEXING_INTERVAL * 1000;

@@ -1,7 +1,10 @@
-/** Removes abandoned uploads: sessions untouched for longer than the threshold, and staged bytes without a session. */
+/**
+ * Removes abandoned uploads: sessions untouched for longer than the threshold, staged bytes without a session,
+ * and build-pack files (filedrop) older than the threshold that no build names.
+ */
 import type { Runtime } from '../runtime.js';
 
-export async function cleanupUploads(rt: Runtime, maxAgeMs: number): Promise<{ sessions: number; staged: number }> {
+export async function cleanupUploads(rt: Runtime, maxAgeMs: number): Promise<{ sessions: number; staged: number; userfiles: number }> {
   const cutoff = new Date(Date.now() - maxAgeMs);
   const expired = await rt.db.query<{ id: string }>('DELETE FROM blob_upload WHERE updated_at < $1 RETURNING id', [cutoff]);
   for (const { id } of expired.rows) await rt.store.deleteUpload(id);
@@ -14,6 +17,7 @@ export async function cleanupUploads(rt: Runtime, maxAgeMs: number): Promise<{ s
       staged++;
     }
   }
-  if (expired.rows.length > 0 || staged > 0) rt.log.info({ sessions: expired.rows.length, staged }, 'removed abandoned uploads');
-  return { sessions: expired.rows.length, staged };
+  const userfiles = await rt.userfiles.expireUnused(cutoff);
+  if (expired.rows.length > 0 || staged > 0 || userfiles > 0) rt.log.info({ sessions: expired.rows.length, staged, userfiles }, 'removed abandoned uploads');
+  return { sessions: expired.rows.length, staged, userfiles };
 }

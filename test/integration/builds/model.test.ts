@@ -9,10 +9,13 @@ import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { parseConfig } from '../../../config/index.js';
 import { createRuntime, type Runtime } from '../../../registry/runtime.js';
 import { toApiError } from '../../../registry/http/api/errors.js';
+import { cleanupUploads } from '../../../registry/workers/upload_cleanup.js';
 import { BUILD_QUEUE, BuildQueueFullError, sanitizeTag, type BuildRow } from '../../../registry/model/builds.js';
 import { createTestBucket, createTestDatabase, createTestRedisUrl, dropTestDatabase } from '../../setup/services.js';
 
@@ -282,13 +285,75 @@ test('logs: paged from Redis with start, archived gzipped to S3, then read from 
   const row = await rt.builds.getBuild(b.uuid);
   expect(row?.logs_archived).toBe(true);
   expect(row?.logs_archive_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-  expect(await rt.store.exists(row!.logs_archive_digest!)).toBe(true);
+  // In the file area, not among the content-addressed blobs.
+  expect(await rt.store.exists(row!.logs_archive_digest!)).toBe(false);
   const archived = await rt.builds.readBuildLogs(b.uuid, 0);
   expect(archived!.total).toBe(2501);
   expect(archived!.logs.slice(0, 2500)).toEqual(lines);
   expect(archived!.logs[2500]).toMatchObject({ type: 'phase', message: 'error' });
   expect((await rt.builds.readBuildLogs(b.uuid, 2500))!.logs).toHaveLength(1);
   expect(await rt.builds.archiveLogs(b.uuid)).toBe(false);
+});
+
+test('an archived log survives GC of an unreferenced image blob with the same bytes', async () => {
+  const b = await start({ displayName: 'gc' });
+  await rt.builds.appendLog(b.uuid, [{ message: 'kept after gc', data: { datetime: 'x' } }]);
+  const [item] = await rt.builds.queue.lease(60);
+  await rt.builds.finishBuild(b.uuid, 'complete', item);
+  expect(await rt.builds.archiveLogs(b.uuid)).toBe(true);
+  const { logs_archive_digest: digest } = (await rt.builds.getBuild(b.uuid))!;
+  // Someone pushes the archive's bytes as a layer, which nothing references any more: GC frees that blob.
+  const chunks: Buffer[] = [];
+  for await (const c of (await rt.builds.logArchive(b.uuid))!) chunks.push(c as Buffer);
+  const bytes = Buffer.concat(chunks);
+  const uploadId = randomUUID();
+  const segment = randomUUID();
+  await rt.store.writeSegment(uploadId, segment, Readable.from([bytes]));
+  await rt.store.commitUpload(uploadId, [{ id: segment, size: bytes.length }], digest!);
+  await rt.store.deleteUpload(uploadId);
+  await rt.db.query('INSERT INTO blob (digest, size) VALUES ($1, $2)', [digest, bytes.length]);
+  const report = await rt.gc.run();
+  expect(report.blobs).toBeGreaterThanOrEqual(1);
+  expect(await rt.store.exists(digest!)).toBe(false);
+
+  const archived = await rt.builds.readBuildLogs(b.uuid, 0);
+  expect(archived!.logs[0]).toMatchObject({ message: 'kept after gc' });
+});
+
+test('a refused filedrop upload leaves no bytes behind', async () => {
+  const id = await rt.userfiles.prepare('application/gzip', nsId);
+  // The client said 100 bytes and sent 10: refused after the store took them.
+  await expect(rt.userfiles.upload(id, Readable.from([Buffer.alloc(10, 1)]), 100)).rejects.toThrow('received 10 bytes, expected 100');
+  await expect(rt.store.readFile(`userfiles/${id}`)).rejects.toThrow();
+  // The slot takes a new, correct upload.
+  expect((await rt.userfiles.upload(id, Readable.from([Buffer.alloc(10, 2)]), 10)).size).toBe(10);
+});
+
+test('upload cleanup removes filedrop files no build names, keeps the ones a build names', async () => {
+  const upload = async () => {
+    const id = await rt.userfiles.prepare('text/plain', nsId);
+    await rt.userfiles.upload(id, Readable.from([Buffer.from(`FROM scratch\n# ${id}\n`)]), null);
+    return id;
+  };
+  const used = await upload();
+  const unused = await upload();
+  const neverUploaded = await rt.userfiles.prepare('text/plain', nsId);
+  await start({ resourceKey: used });
+  const fresh = await upload();
+  // Files younger than the threshold stay whatever they are.
+  await rt.db.query("UPDATE userfile SET created_at = created_at - interval '1 hour' WHERE uuid = ANY($1::uuid[])", [[used, unused, neverUploaded]]);
+  const removed = await cleanupUploads(rt, 30 * 60 * 1000);
+  expect(removed.userfiles).toBe(2);
+  for (const gone of [unused, neverUploaded]) {
+    expect(await rt.userfiles.get(gone)).toBeNull();
+    await expect(rt.store.readFile(`userfiles/${gone}`)).rejects.toThrow();
+  }
+  for (const kept of [used, fresh]) {
+    const opened = (await rt.userfiles.open(kept))!;
+    const chunks: Buffer[] = [];
+    for await (const c of opened.body) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toContain(kept);
+  }
 });
 
 test('getBuild / listBuilds: newest first with limit, unknown or malformed uuid is null', async () => {
