@@ -142,6 +142,7 @@ test('Mirroring: the state set in Settings, the configuration saved, Sync Now an
     robot_username: 'acme+mirrorbot',
     sync_status: 'NEVER_RUN',
   });
+  await page.getByTestId('mirror-status').scrollIntoViewIfNeeded();
   await ui.screenshot('repository-mirroring');
 
   // An update keeps the stored password when none is typed.

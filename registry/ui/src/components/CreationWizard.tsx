@@ -72,7 +72,7 @@ export default function CreationWizard({
   };
   const titleId = `wizard-${title.replace(/\W+/g, '-').toLowerCase()}`;
   return (
-    <Modal isOpen variant={ModalVariant.large} onClose={onClose} aria-labelledby={titleId}>
+    <Modal isOpen variant={ModalVariant.large} onEscapePress={onClose} aria-labelledby={titleId}>
       <Wizard height={520} header={<WizardHeader title={title} titleId={titleId} onClose={onClose} closeButtonAriaLabel={`Close ${title}`} />} onClose={onClose} onSave={finish}>
         {steps.map((s) => (
           <WizardStep key={s.id} id={s.id} name={s.name} footer={{ isNextDisabled: !!s.incomplete }}>
