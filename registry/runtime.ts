@@ -273,7 +273,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const buildSettings = buildManagerSettings(config);
     const buildOrchestrator = buildSettings
       ? buildSettings.orchestrator
-        ? new RedisOrchestrator(buildSettings.orchestrator, buildSettings.prefix)
+        ? await RedisOrchestrator.create(buildSettings.orchestrator, buildSettings.prefix)
         : new MemoryOrchestrator()
       : null;
     const builds = new Builds(

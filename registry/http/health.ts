@@ -3,6 +3,7 @@
  * status_code}` with 200 when every service is healthy, else 503:
  *   /health/instance  — this process and what it depends on: Quay's services map (registry_gunicorn,
  *                       web_gunicorn, service_key, disk_space, database, redis, storage, auth);
+ *                       redis is reported but does not fail it (only builds need Redis);
  *   /health/endtoend  — the shared dependencies only (database, redis, storage, auth);
  *   /health/warning   — disk_space_warning: free space above DISKSPACE_HEALTH_WARNING_THRESHOLD.
  * The registry and web API are one process here, so registry_gunicorn and web_gunicorn both say whether
@@ -33,8 +34,9 @@ async function diskWithin(dataDir: string, threshold: number): Promise<boolean> 
 
 export async function healthPlugin(app: FastifyInstance, opts: { rt: Runtime; isShuttingDown: () => boolean }): Promise<void> {
   const { rt } = opts;
-  const answer = (services: Record<string, boolean>) => {
-    const ok = Object.values(services).every(Boolean);
+  /** `optional`: services reported but not counted (the instance serves pushes and pulls without them). */
+  const answer = (services: Record<string, boolean>, optional: string[] = []) => {
+    const ok = Object.entries(services).every(([name, up]) => up || optional.includes(name));
     return { status: ok ? 200 : 503, body: { data: { services }, status_code: ok ? 200 : 503 } };
   };
   const shared = async (): Promise<Record<string, boolean>> => ({
@@ -47,13 +49,18 @@ export async function healthPlugin(app: FastifyInstance, opts: { rt: Runtime; is
 
   app.get('/health/instance', async (_req, reply) => {
     const serving = !opts.isShuttingDown();
-    const { status, body } = answer({
-      registry_gunicorn: serving,
-      web_gunicorn: serving,
-      service_key: await probe(() => rt.tokens.issue('(health)', [], {})),
-      disk_space: await diskWithin(rt.dataDir, rt.config.DISKSPACE_HEALTH_THRESHOLD),
-      ...(await shared()),
-    });
+    const { status, body } = answer(
+      {
+        registry_gunicorn: serving,
+        web_gunicorn: serving,
+        service_key: await probe(() => rt.tokens.issue('(health)', [], {})),
+        disk_space: await diskWithin(rt.dataDir, rt.config.DISKSPACE_HEALTH_THRESHOLD),
+        ...(await shared()),
+        // Redis holds only build logs and the build orchestration: its outage must not take this instance out of
+        // its Deployment's readiness (or restart it through liveness) while pushes and pulls work.
+      },
+      ['redis'],
+    );
     reply.header('cache-control', 'no-store').code(status).send(body);
   });
   app.get('/health/endtoend', async (_req, reply) => {

@@ -142,11 +142,11 @@ export class StorageFull extends DomainError {
 /** Seconds a client is asked to wait (Retry-After) after a 503 for an unavailable service. */
 export const UNAVAILABLE_RETRY_SECONDS = 2;
 
-/** A service the registry depends on (the database) cannot be reached now; the client should retry. */
+/** A service the registry depends on (the database, blob storage, Redis) cannot be reached now; the client should retry. */
 export class Unavailable extends DomainError {
   readonly kind = 'unavailable';
   constructor(
-    readonly service: 'database',
+    readonly service: 'database' | 'storage' | 'redis',
     message: string,
   ) {
     super(message);

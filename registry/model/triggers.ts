@@ -9,7 +9,6 @@
  */
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import sshpk from 'sshpk';
 import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import { SecretBox, sameSecret, secretMaterial } from '../auth/secrets.js';
@@ -120,6 +119,8 @@ export async function recordTriggerOutcome(q: Queryable, triggerUuid: string, ph
 /** A fresh SSH deploy key pair: the OpenSSH public line the user installs, the OpenSSH private key the builder uses. */
 export async function generateDeployKey(comment: string): Promise<{ publicKey: string; privateKey: string }> {
   const { privateKey } = await promisify(generateKeyPair)('ed25519');
+  // Loaded here, for the one operation that needs it.
+  const { default: sshpk } = await import('sshpk');
   const key = sshpk.parsePrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }), 'pkcs8');
   key.comment = comment;
   return { publicKey: key.toPublic().toString('ssh'), privateKey: key.toString('ssh-private') };

@@ -22,6 +22,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
+import { Unavailable } from '../model/errors.js';
 
 export interface S3Options {
   driver: string;
@@ -39,6 +40,21 @@ const MIN_PART = 5 * 1024 * 1024;
 /** S3 refuses a single CopyObject above 5 GiB; larger copies go part by part. */
 const MAX_COPY = 5 * 1024 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
+
+/** Errors of a connection to the storage service that is refused, cut or timed out (the service down or restarting). */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * The storage service unreachable, or answering 5xx after the SDK's retries, is the domain's Unavailable (503 in
+ * every protocol); answers about the request itself (404, 403, a bad range) pass as they are.
+ */
+function storageUnavailableOr(err: unknown): unknown {
+  const e = err as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  if (!e || err instanceof Unavailable) return err;
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  const unreachable = (e.code !== undefined && CONNECTION_CODES.has(e.code)) || e.name === 'TimeoutError' || status >= 500;
+  return unreachable ? new Unavailable('storage', 'The blob storage is unavailable; try again shortly') : err;
+}
 
 export class S3BlobStore implements BlobStore {
   readonly driver: string;
@@ -60,6 +76,17 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    // Outermost, so it sees what is left after the SDK's own retries.
+    this.s3.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          throw storageUnavailableOr(err);
+        }
+      },
+      { step: 'initialize', name: 'storageUnavailable' },
+    );
   }
 
   private key(rel: string): string {

@@ -42,6 +42,10 @@ export interface PostgresService extends Service {
 export interface RedisService extends Service {
   /** redis://127.0.0.1:<port> */
   readonly url: string;
+  /** Outage tests: stop the server (its connections are cut; it keeps no data). */
+  halt(): Promise<void>;
+  /** Start the halted server again on the same port; resolves when it answers PING. */
+  resume(): Promise<void>;
 }
 
 export interface S3Service extends Service {
@@ -50,6 +54,10 @@ export interface S3Service extends Service {
   readonly accessKey: string;
   readonly secretKey: string;
   readonly region: string;
+  /** Outage tests: stop the server (its connections are cut), keeping its data. */
+  halt(): Promise<void>;
+  /** Start the halted server again on the same port and data; resolves when it is ready. */
+  resume(): Promise<void>;
 }
 
 export interface S3Bucket {
@@ -342,7 +350,7 @@ const REDIS_DATABASES = 1024;
 export async function startRedis(): Promise<RedisService> {
   const bin = tool('redis-server');
   const dir = workDir('redis');
-  return onFreePort('redis', async (port) => {
+  const launch = async (port: number): Promise<ManagedProcess> => {
     const proc = startProcess({
       name: 'redis',
       bin,
@@ -368,7 +376,25 @@ export async function startRedis(): Promise<RedisService> {
       logFile: join(dir, 'redis.log'),
     });
     await waitUntil(proc, `PONG on 127.0.0.1:${port}`, async () => (await redisCommand(port, ['PING'])) === '+PONG');
-    return makeService<RedisService>({ host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, dir, process: proc });
+    return proc;
+  };
+  return onFreePort('redis', async (port) => {
+    let proc = await launch(port);
+    const service = makeService<Omit<RedisService, 'halt' | 'resume'>>({ host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, dir, process: proc });
+    return {
+      ...service,
+      get process() {
+        return proc;
+      },
+      stop: async () => {
+        await proc.stop();
+        await service.stop();
+      },
+      halt: () => proc.stop(),
+      resume: async () => {
+        proc = await launch(port);
+      },
+    };
   });
 }
 
@@ -395,8 +421,7 @@ export async function startS3(): Promise<S3Service> {
   const accessKey = 'quaytsadmin';
   const secretKey = randomBytes(12).toString('hex');
   const region = 'us-east-1';
-  return onFreePort('minio', async (port) => {
-    const consolePort = await freePort();
+  const launch = async (port: number, consolePort: number): Promise<ManagedProcess> => {
     const proc = startProcess({
       name: 'minio',
       bin,
@@ -419,7 +444,27 @@ export async function startS3(): Promise<S3Service> {
       const r = await fetch(`${endpoint}/minio/health/ready`);
       return r.status === 200;
     });
-    return makeService<S3Service>({ host: '127.0.0.1', port, endpoint, accessKey, secretKey, region, dir, process: proc });
+    return proc;
+  };
+  return onFreePort('minio', async (port) => {
+    const consolePort = await freePort();
+    let proc = await launch(port, consolePort);
+    const endpoint = `http://127.0.0.1:${port}`;
+    const service = makeService<Omit<S3Service, 'halt' | 'resume'>>({ host: '127.0.0.1', port, endpoint, accessKey, secretKey, region, dir, process: proc });
+    return {
+      ...service,
+      get process() {
+        return proc;
+      },
+      stop: async () => {
+        await proc.stop();
+        await service.stop();
+      },
+      halt: () => proc.stop(),
+      resume: async () => {
+        proc = await launch(port, consolePort);
+      },
+    };
   });
 }
 

@@ -24,6 +24,7 @@ import builds from './070_builds.js';
 import buildTriggers from './075_build_triggers.js';
 import cacheNotify from './080_cache_notify.js';
 import badgeToken from './043_badge_token.js';
+import uploadFinished from './007_upload_finished.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -51,4 +52,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
   { version: 43, name: 'repository badge token', sql: badgeToken },
   { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
+  { version: 7, name: 'finished upload sessions', sql: uploadFinished },
 ];
