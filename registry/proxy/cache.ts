@@ -30,7 +30,7 @@ import { ManifestError, parseManifest, type ParsedManifest } from '../oci/manife
 import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
 import { Denied, DomainError, Invalid, NotFound, QuotaExceeded } from '../model/errors.js';
 import { QUOTA_EXCEEDED, type Quotas } from '../model/quota.js';
-import { BlobFiller } from './fill.js';
+import { BlobFiller, type FillHandle } from './fill.js';
 import { UpstreamClient, UpstreamError, registryHost, type OutboundGuard, type UpstreamManifest } from './upstream.js';
 
 export interface ProxyConfigRow {
@@ -91,6 +91,8 @@ export interface ProxyDeps {
   box: SecretBox;
   log: Logger;
   maxBlobSize: number;
+  /** Where blob fills spool the upstream's bytes for the clients pulling them meanwhile (null: no sharing). */
+  spoolDir: string | null;
   guard?: OutboundGuard;
   /** Grant a role on a repository to the principal that caused its creation. */
   grantRead(repo: RepositoryRow, principal: Principal): Promise<void>;
@@ -116,7 +118,7 @@ export class ProxyCache {
   private readonly stored = new Set<number>();
 
   constructor(private readonly d: ProxyDeps) {
-    this.filler = new BlobFiller(d.db, d.store, d.blobs, d.maxBlobSize);
+    this.filler = new BlobFiller(d.db, d.store, d.blobs, d.maxBlobSize, d.spoolDir, d.log);
   }
 
   get enabled(): boolean {
@@ -535,13 +537,8 @@ export class ProxyCache {
    * arrive (only when `tee`; otherwise the fill completes before this resolves).
    */
   async prepareBlob(repo: RepositoryRow, blob: BlobRow, tee: boolean): Promise<Readable | null> {
-    const inflight = this.filler.pending(blob.digest);
-    if (inflight) {
-      await inflight.catch((e) => {
-        throw this.blobError(e);
-      });
-      return null;
-    }
+    const joined = this.filler.join(blob.digest, tee);
+    if (joined) return this.served(joined);
     if (this.stored.has(blob.id)) return null;
     const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
     if (placeholder.rows.length === 0) {
@@ -552,23 +549,25 @@ export class ProxyCache {
     if (!cfg) throw new NotFound('blob', 'blob unknown to registry', { digest: blob.digest });
     const client = this.client(cfg);
     const upstreamRepo = upstreamRepository(cfg, repo.name);
-    const { done, stream, started } = this.filler.fill(
-      { digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } },
-      tee,
+    return this.served(
+      this.filler.fill({ digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } }, tee),
     );
-    if (stream) {
-      // Answer with Quay's error while no byte is sent yet; once bytes flow, a failure can only cut the body.
-      await started.catch((e) => {
-        throw this.blobError(e);
-      });
-      return stream;
-    }
+  }
+
+  /** The stream of a fill once bytes are coming, or null once it is stored; Quay's error while no byte is sent yet. */
+  private async served({ done, stream, started }: FillHandle): Promise<Readable | null> {
     try {
+      if (stream) {
+        // Once bytes flow, a failure can only cut the body.
+        await started;
+        return stream;
+      }
       await done;
+      return null;
     } catch (e) {
+      stream?.destroy();
       throw this.blobError(e);
     }
-    return null;
   }
 
   private rememberStored(blobId: number): void {
