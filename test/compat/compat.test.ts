@@ -74,8 +74,13 @@ test('every pair of the corpus is answered as Quay 3.8 answers it', async () => 
       if (!Array.isArray(list) || list.length === 0) wrong.push(`${where}: no items in ${want.items.key || 'the answer'}`);
       else for (const item of list) for (const w of wrongKeys(item, want.items.keys)) wrong.push(`${where}: item ${w}`);
     }
-    // Ids later pairs address: the organization's quota and its first limit.
+    // Ids later pairs address: the organization's quota and its first limit, and what `save` names.
     if (path.endsWith('/testorg/quota') && Array.isArray(body) && body.length > 0) ids.quota_id = String((body[0] as { id: number }).id);
+    for (const [name, at] of Object.entries(want.save ?? {})) {
+      const v = at.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], body);
+      if (v === undefined || v === null) wrong.push(`${where}: nothing at ${at} to save as ${name}`);
+      else ids[name] = encodeURIComponent(String(v));
+    }
   }
   expect(wrong).toEqual([]);
 });
