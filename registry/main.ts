@@ -28,19 +28,16 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
-import { bootstrapSuperuser, createRuntime } from './runtime.js';
-import { openDatabase } from './db/index.js';
-import { migrate } from './db/migrate.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp } from './app.js';
-import { startWorkers } from './workers/index.js';
-import { MirrorWorker } from './workers/mirror.js';
-import { startBuildManager } from './build/index.js';
+import type { Runtime } from './runtime.js';
 import type { BuildManager } from './build/manager.js';
-import { runAgent } from './build/agent.js';
 import { runPrimary, workerCount, workerIndex } from './cluster.js';
 import { findTlsFiles, loadTlsPair, TlsConfigError, tlsPolicy, watchTlsPair, type TlsFiles, type TlsPair, type TlsPolicy } from './tls.js';
 
 const SHUTDOWN_GRACE_MS = 30_000;
+
+// The registry's modules are imported where a command needs them, not at the top: the primary of `serve
+// --workers` only forks and aggregates /metrics, the `builder` agent needs none of the server, and the build
+// manager's gRPC stack loads only where builds run. Every module loaded stays in the process's memory.
 
 function loadConfig(path: string | undefined, port: number): QuayConfig {
   if (!path) return { ...defaultConfig(), SERVER_HOSTNAME: `localhost:${port}` };
@@ -64,6 +61,7 @@ async function migrateOnly(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'data-dir': { type: 'string' } }, allowPositionals: false });
   const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? 'data');
   const config = loadConfig(values.config ?? process.env.QUAY_CONFIG, Number(process.env.PORT ?? 8080));
+  const [{ openDatabase }, { migrate }] = await Promise.all([import('./db/index.js'), import('./db/migrate.js')]);
   const db = await openDatabase(config, dataDir);
   try {
     const applied = await migrate(db);
@@ -140,8 +138,10 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
     console.error('the mirror role needs FEATURE_REPO_MIRROR: true in the config');
     process.exit(2);
   }
+  const [{ bootstrapSuperuser, createRuntime }, { DEFAULT_IDLE_TIMEOUT_MS, buildApp, buildWorkerApp }] = await Promise.all([import('./runtime.js'), import('./app.js')]);
   const rt = await createRuntime(config, dataDir, log, { configDir: configPath ? dirname(resolve(configPath)) : undefined });
   if (role === 'mirror') {
+    const { MirrorWorker } = await import('./workers/mirror.js');
     const state = { stopping: false };
     const app = await buildWorkerApp(rt, { isShuttingDown: () => state.stopping });
     const worker = config.ACCOUNT_RECOVERY_MODE ? null : new MirrorWorker(rt).start();
@@ -170,10 +170,10 @@ async function run(role: 'serve' | 'mirror', argv: string[]): Promise<void> {
   }
   const idleTimeoutMs = idle ? Number(idle) * 1000 : DEFAULT_IDLE_TIMEOUT_MS;
   const app = await buildApp(rt, { isShuttingDown: () => shuttingDown, tls: tls && { cert: tls.pair.cert, key: tls.pair.key, ...tls.policy }, trustedProxies, idleTimeoutMs });
-  const workers = background ? startWorkers(rt) : null;
+  const workers = background ? (await import('./workers/index.js')).startWorkers(rt) : null;
   const buildManager = background ? await startServeBuildManager(rt, !configPath, dataDir, tls) : null;
   // Embedded mode runs everything in one process; a configured deployment runs `mirror` processes instead.
-  const mirrorWorker = background && config.FEATURE_REPO_MIRROR && !configPath ? new MirrorWorker(rt).start() : null;
+  const mirrorWorker = background && config.FEATURE_REPO_MIRROR && !configPath ? new (await import('./workers/mirror.js')).MirrorWorker(rt).start() : null;
   let plain: HttpServer | null = null;
   let stopWatching = () => {};
   if (tls) {
@@ -265,15 +265,11 @@ async function verify(argv: string[]): Promise<void> {
 
 const [command, ...rest] = process.argv.slice(2);
 /** The build manager of `serve` (see the file comment), or null. */
-async function startServeBuildManager(
-  rt: Awaited<ReturnType<typeof createRuntime>>,
-  embedded: boolean,
-  dataDir: string,
-  tls: { files: TlsFiles; policy: TlsPolicy } | null,
-): Promise<BuildManager | null> {
+async function startServeBuildManager(rt: Runtime, embedded: boolean, dataDir: string, tls: { files: TlsFiles; policy: TlsPolicy } | null): Promise<BuildManager | null> {
   const settings = rt.buildSettings;
   if (!settings || settings.kind !== 'ephemeral' || process.env.BUILDMAN_IN_SERVE === 'false') return null;
   const envPort = process.env.BUILDMAN_GRPC_PORT;
+  const { startBuildManager } = await import('./build/index.js');
   return startBuildManager(rt, settings, {
     grpcHost: embedded ? '127.0.0.1' : '0.0.0.0',
     grpcPort: envPort !== undefined ? Number(envPort) : embedded ? 0 : 50051,
@@ -299,6 +295,7 @@ async function buildmanager(argv: string[]): Promise<void> {
   const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? 'data');
   const config = loadConfig(configPath, port);
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const [{ createRuntime }, { buildWorkerApp }, { startBuildManager }] = await Promise.all([import('./runtime.js'), import('./app.js'), import('./build/index.js')]);
   const rt = await createRuntime(config, dataDir, log, { configDir: dirname(resolve(configPath)) });
   const settings = rt.buildSettings;
   if (!settings || settings.kind !== 'ephemeral') {
@@ -349,6 +346,7 @@ function stopRoleOnSignals(
 }
 
 async function builder(): Promise<void> {
+  const { runAgent } = await import('./build/agent.js');
   process.exit(await runAgent(process.env));
 }
 

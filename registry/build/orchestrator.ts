@@ -13,7 +13,7 @@
  *   channel P orchestrator_events   {"event": 1 CREATE | 2 SET | 3 DELETE | 4 EXPIRE, key, value}
  * Unlike Quay, the cancel key carries the prefix too, so cancellation also works with a prefix.
  */
-import { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 export const enum OrchestratorEvent {
   CREATE = 1,
@@ -64,15 +64,22 @@ export class RedisOrchestrator implements Orchestrator {
   private readonly watchers: Array<{ prefix: string; cb: KeyCallback }> = [];
   private subscribing: Promise<void> | null = null;
 
-  constructor(
+  /** ioredis is loaded only when an orchestrator uses it: a registry without Redis does not carry it in memory. */
+  static async create(cfg: RedisOrchestratorConfig, prefix: string): Promise<RedisOrchestrator> {
+    const { Redis } = await import('ioredis');
+    return new RedisOrchestrator(cfg, prefix, Redis);
+  }
+
+  private constructor(
     private readonly cfg: RedisOrchestratorConfig,
     readonly prefix: string,
+    private readonly RedisClient: new (options: RedisOptions) => Redis,
   ) {
     this.client = this.connect();
   }
 
   private connect(): Redis {
-    const c = new Redis({
+    const c = new this.RedisClient({
       host: this.cfg.host,
       port: this.cfg.port ?? 6379,
       password: this.cfg.password ?? undefined,

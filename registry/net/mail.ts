@@ -2,7 +2,7 @@
  * Outgoing e-mail over SMTP (nodemailer), configured by Quay's MAIL_* keys and switched on by FEATURE_MAILING.
  * MAIL_USE_TLS means STARTTLS, as in Flask-Mail; MAIL_USE_AUTH sends MAIL_USERNAME / MAIL_PASSWORD.
  */
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { QuayConfig } from '../../config/index.js';
 
 export interface MailMessage {
@@ -20,9 +20,11 @@ export class Mailer {
     return this.config.FEATURE_MAILING && Boolean(this.config.MAIL_SERVER);
   }
 
-  private get smtp(): Transporter {
+  /** nodemailer is loaded at the first message: a registry without mail does not carry it in memory. */
+  private async smtp(): Promise<Transporter> {
     if (!this.transport) {
       const c = this.config;
+      const { default: nodemailer } = await import('nodemailer');
       this.transport = nodemailer.createTransport({
         host: c.MAIL_SERVER,
         port: c.MAIL_PORT,
@@ -41,7 +43,7 @@ export class Mailer {
   /** Send one message; throws when mailing is off or the SMTP server refuses it. */
   async send(m: MailMessage): Promise<void> {
     if (!this.enabled) throw new Error('e-mail is not configured (FEATURE_MAILING and MAIL_SERVER)');
-    await this.smtp.sendMail({ from: this.config.MAIL_DEFAULT_SENDER, to: m.to, subject: m.subject, html: m.html, text: m.text });
+    await (await this.smtp()).sendMail({ from: this.config.MAIL_DEFAULT_SENDER, to: m.to, subject: m.subject, html: m.html, text: m.text });
   }
 
   close(): void {

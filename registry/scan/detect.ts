@@ -4,7 +4,7 @@
  * A package database that cannot be parsed throws PackageDbError: the manifest is marked failed with that
  * reason instead of being reported as clean.
  */
-import initSqlJs from 'sql.js';
+import type initSqlJs from 'sql.js';
 import { createRequire } from 'node:module';
 import { parseGoBuildInfo } from './gobuildinfo.js';
 
@@ -179,12 +179,13 @@ function apkPackages(text: string, packageDb: string, ecosystem: string, layer: 
 }
 
 // sql.js is WebAssembly: a malicious rpmdb.sqlite is parsed inside the wasm sandbox, not by native code.
+// Loaded at the first rpm database: a registry that scans none does not carry it in memory.
 let sqlJs: ReturnType<typeof initSqlJs> | null = null;
 function sql() {
   if (!sqlJs) {
     const require = createRequire(import.meta.url);
     const wasm = require.resolve('sql.js/dist/sql-wasm.wasm');
-    sqlJs = initSqlJs({ locateFile: () => wasm });
+    sqlJs = import('sql.js').then(({ default: init }) => init({ locateFile: () => wasm }));
   }
   return sqlJs;
 }

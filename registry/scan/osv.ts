@@ -5,7 +5,7 @@
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import cvssCalculator from 'ae-cvss-calculator';
 import { comparatorFor } from './versions.js';
 import { normalizePypiName } from './detect.js';
@@ -71,6 +71,7 @@ function parseRecord(buf: Buffer, where: string): OsvRecord {
 }
 
 async function* fromZip(file: string): AsyncGenerator<OsvRecord> {
+  const { default: yauzl } = await import('yauzl');
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, z) => (err ? reject(new OsvImportError(`${file}: not a zip archive: ${err.message}`)) : resolve(z!))),
   );

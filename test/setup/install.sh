@@ -41,6 +41,10 @@ GO_TOOLS=(
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
   "osv-scanner|github.com/google/osv-scanner/v2/cmd/osv-scanner|v2.6.0||go1.27.3"
   "mailpit|github.com/axllent/mailpit|v1.33.1"
+  # containerd's client and daemon: ctr needs a running containerd even to pull (its content store); the TLS test
+  # starts one as root on a socket under its own temp dir (~2-3 min for both on 2 quiet cores)
+  "ctr|github.com/containerd/containerd/v2/cmd/ctr|v2.4.2|-X github.com/containerd/containerd/v2/version.Version=v2.4.2"
+  "containerd|github.com/containerd/containerd/v2/cmd/containerd|v2.4.2|-X github.com/containerd/containerd/v2/version.Version=v2.4.2"
   # CNCF Distribution's current release: the anchor of `npm run bench -- registry` (Debian's 2.8 is docker-registry)
   "distribution|github.com/distribution/distribution/v3/cmd/registry|v3.1.2|-X github.com/distribution/distribution/v3/version.version=v3.1.2"
 )

@@ -13,7 +13,7 @@ import yaml from 'js-yaml';
 import { toolsDir, workDir } from './paths.js';
 
 /** Built by test/setup/install.sh with Go into $QUAY_TS_TOOLS. */
-export const GO_TOOLS = ['oras', 'crane', 'helm', 'cosign', 'conformance', 'minio', 'osv-scanner', 'mailpit', 'distribution'] as const;
+export const GO_TOOLS = ['oras', 'crane', 'helm', 'cosign', 'conformance', 'minio', 'osv-scanner', 'mailpit', 'distribution', 'ctr', 'containerd'] as const;
 
 /** Where a missing tool comes from, for the error message. */
 const SOURCE: Record<string, string> = {
@@ -26,6 +26,8 @@ const SOURCE: Record<string, string> = {
   'osv-scanner': 'Go module github.com/google/osv-scanner/v2/cmd/osv-scanner',
   mailpit: 'Go module github.com/axllent/mailpit',
   distribution: 'Go module github.com/distribution/distribution/v3/cmd/registry (CNCF Distribution v3)',
+  ctr: 'Go module github.com/containerd/containerd/v2/cmd/ctr',
+  containerd: 'Go module github.com/containerd/containerd/v2/cmd/containerd',
   initdb: 'Debian package postgresql',
   postgres: 'Debian package postgresql',
   pg_ctl: 'Debian package postgresql',

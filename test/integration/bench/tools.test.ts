@@ -16,6 +16,8 @@ describe('test bench tools', () => {
     ['cosign', ['version'], () => new RegExp(`GitVersion:\\s+${pinned('cosign').replace(/\./g, '\\.')}\\b`)],
     ['minio', ['--version'], () => /^minio version .*\nRuntime: go1\.\d+/m],
     ['distribution', ['--version'], () => new RegExp(`github\\.com/distribution/distribution/v3 ${pinned('distribution').replace(/\./g, '\\.')}\\b`)],
+    ['ctr', ['--version'], () => new RegExp(`^ctr github\\.com/containerd/containerd/v2 ${pinned('ctr').replace(/\./g, '\\.')}\\b`, 'm')],
+    ['containerd', ['--version'], () => new RegExp(`^containerd github\\.com/containerd/containerd/v2 ${pinned('containerd').replace(/\./g, '\\.')}\\b`, 'm')],
   ] as const)('%s prints its version', async (name, args, expected) => {
     const r = await runTool(name, [...args]);
     expect(r.stdout + r.stderr).toMatch(expected());
