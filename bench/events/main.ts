@@ -282,6 +282,7 @@ export async function run(args: string[]): Promise<number> {
     const db = new pg.Client({ connectionString: dbUri });
     await db.connect();
     const b0 = Date.now();
+    const drain0 = cpuNow();
     const bodies = Array.from({ length: burst }, (_, i) =>
       JSON.stringify({
         notification_uuid: i % 2 ? chat.uuid : hook.uuid,
@@ -312,6 +313,7 @@ export async function run(args: string[]): Promise<number> {
     const wantS = before.s + Math.floor(burst / 2);
     const burstDeadline = Date.now() + 300_000;
     while ((webhook.received.length < wantW || slack.received.length < wantS) && Date.now() < burstDeadline) await sleep(50);
+    const drain1 = cpuNow();
     const last = Math.max(...webhook.received.slice(before.w).map((r) => r.at), ...slack.received.slice(before.s).map((r) => r.at));
     await sleep(1000);
     sampling = false;
@@ -350,6 +352,12 @@ export async function run(args: string[]): Promise<number> {
       ['manifest PUT → webhook received, median', `${p50} ms`, '–', '–'],
       ['manifest PUT → webhook received, p99', `${p99} ms`, '< 2000 ms', p99 < 2000 ? 'met' : '**missed**'],
       ['queue throughput (backlog committed → last delivery)', `${(delivered / ((last - enqueued) / 1000)).toFixed(0)} deliveries/s`, '–', '–'],
+      [
+        'CPU per delivery in the backlog drain: registry / postgres / receivers',
+        (['registry', 'postgres', 'bench'] as const).map((k) => `${(((drain1[k] - drain0[k]) * 1000) / Math.max(1, delivered)).toFixed(2)}`).join(' / ') + ' ms',
+        '–',
+        '–',
+      ],
       ['queue depth: max sampled / after the drain', `${maxDepth} / ${finalDepth}`, 'drains to 0', finalDepth === 0 ? 'met' : '**missed**'],
       ['registry peak RSS over the run', `${rss.toFixed(0)} MB`, '< 150 MB', rss < 150 ? 'met' : '**missed**'],
     ];
