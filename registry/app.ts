@@ -134,6 +134,6 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   }
   await app.register(secscanPlugin, { rt });
   await app.register(keyServerPlugin, { rt });
-  await registerUi(app);
+  await registerUi(app, { recaptcha: rt.config.FEATURE_RECAPTCHA });
   return app;
 }

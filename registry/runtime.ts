@@ -236,6 +236,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       log,
       maxBlobSize,
       spoolDir: join(dataDir, 'proxy-spool'),
+      coherence: caches.coherence,
       grantRead: async (repo, principal) => {
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },
