@@ -12,7 +12,9 @@
  * 3. queue throughput: a backlog of `--burst` deliveries (half webhook, half Slack) committed to the queue
  *    in one transaction, deliveries/s from that commit to the last arrival, and the queue depth (sampled
  *    from /metrics) draining back to 0;
- * 4. the registry's peak RSS over the run (VmHWM).
+ * 4. the registry's peak RSS over the run (VmHWM);
+ * 5. CPU per push per mode of the registry, Postgres and this process (each "on" half's deliveries waited for
+ *    and counted with it), and CPU per delivery in the backlog drain.
  */
 import { loadavg, cpus } from 'node:os';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
