@@ -15,6 +15,8 @@ export interface CompatPair {
     body?: unknown;
     keys?: Record<string, JsonType | JsonType[]>;
     items?: { key: string; keys: Record<string, JsonType | JsonType[]> };
+    /** Ids later pairs address as `{name}`: name → dotted path in the answer (`token.uuid`, `0.id`). */
+    save?: Record<string, string>;
     /** Texts the answer's top-level keys start with (Quay's error texts, whose schema dump is left out here). */
     texts?: Record<string, string>;
   };
@@ -579,9 +581,361 @@ export const CORPUS: CompatPair[] = [
     request: { method: 'GET', path: '/api/v1/superuser/keys' },
     response: { status: 200, type: 'application/json', keys: { keys: 'array' } },
   },
+
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppTokens.post (a second token, to read and revoke)',
+    request: { method: 'POST', path: '/api/v1/user/apptoken', body: { title: 'revoked' } },
+    response: { status: 200, type: 'application/json', keys: { token: 'object' }, save: { token_uuid: 'token.uuid' } },
+  },
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppToken.get, token_view with its code',
+    request: { method: 'GET', path: '/api/v1/user/apptoken/{token_uuid}' },
+    response: { status: 200, type: 'application/json', keys: { token: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppToken.delete',
+    request: { method: 'DELETE', path: '/api/v1/user/apptoken/{token_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaList.get (ids for the pairs below)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/quota' },
+    response: { status: 200, type: 'application/json', save: { quota_id: '0.id', limit_id: '0.limits.0.id' } },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuota.get, quota_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/quota/{quota_id}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { id: 'number', limit_bytes: 'number', default_config: 'boolean', limits: 'array', default_config_exists: 'boolean' },
+    },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaLimit.get, limit_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/quota/{quota_id}/limit/{limit_id}' },
+    response: { status: 200, type: 'application/json', keys: QUOTA_LIMIT_KEYS },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaLimit.put (answers the quota_view)',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg/quota/{quota_id}/limit/{limit_id}', body: { type: 'Reject', threshold_percent: 90 } },
+    response: { status: 200, type: 'application/json', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaLimit.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/quota/{quota_id}/limit/{limit_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py UserQuotaList.get (the signed-in user has none)',
+    request: { method: 'GET', path: '/api/v1/user/quota' },
+    response: { status: 200, type: 'application/json', body: [] },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.get (organization variant)',
+    request: { method: 'GET', path: '/api/v1/superuser/organization/testorg/quota' },
+    response: { status: 200, type: 'application/json', items: { key: '', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } } },
+  },
+  {
+    cite: 'endpoints/api/user.py Users.get, user_view (another user, seen by a superuser)',
+    request: { method: 'GET', path: '/api/v1/users/quaycompat' },
+    response: { status: 200, type: 'application/json', keys: { anonymous: 'boolean', username: 'string', avatar: 'object' }, body: { anonymous: false, username: 'quaycompat' } },
+  },
+  {
+    cite: 'endpoints/api/user.py StarredRepositoryList.post',
+    request: { method: 'POST', path: '/api/v1/user/starred', body: { namespace: 'testorg', repository: 'repo1' } },
+    response: { status: 201, type: 'application/json', body: { namespace: 'testorg', repository: 'repo1' } },
+  },
+  {
+    cite: 'endpoints/api/user.py StarredRepository.delete',
+    request: { method: 'DELETE', path: '/api/v1/user/starred/testorg/repo1' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryStateResource.put',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1/changestate', body: { state: 'READ_ONLY' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryStateResource.put (back to NORMAL)',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1/changestate', body: { state: 'NORMAL' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobot.put, Robot.to_dict(include_metadata, include_token) with 201',
+    request: { method: 'PUT', path: '/api/v1/user/robots/helper', body: { description: 'helps' } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { name: 'string', created: ['string', 'null'], last_accessed: ['string', 'null'], description: 'string', token: 'string', unstructured_metadata: 'object' },
+      body: { name: 'admin+helper', description: 'helps' },
+    },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobotList.get',
+    request: { method: 'GET', path: '/api/v1/user/robots' },
+    response: { status: 200, type: 'application/json', keys: { robots: 'array' }, items: { key: 'robots', keys: { name: 'string', description: 'string' } } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobot.get',
+    request: { method: 'GET', path: '/api/v1/user/robots/helper' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', token: 'string', unstructured_metadata: 'object' }, body: { name: 'admin+helper' } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobotPermissions.get (none)',
+    request: { method: 'GET', path: '/api/v1/user/robots/helper/permissions' },
+    response: { status: 200, type: 'application/json', body: { permissions: [] } },
+  },
+  {
+    cite: 'endpoints/api/robot.py RegenerateUserRobot.post, Robot.to_dict(include_token)',
+    request: { method: 'POST', path: '/api/v1/user/robots/helper/regenerate' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', token: 'string' }, body: { name: 'admin+helper' } },
+  },
+  {
+    cite: 'endpoints/api/robot.py RegenerateOrgRobot.post',
+    request: { method: 'POST', path: '/api/v1/organization/testorg/robots/deployer/regenerate' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', token: 'string' }, body: { name: 'testorg+deployer' } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobot.delete',
+    request: { method: 'DELETE', path: '/api/v1/user/robots/helper' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplications.get (the client id for the pairs below)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/applications' },
+    response: { status: 200, type: 'application/json', save: { client_id: 'applications.0.client_id' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplicationResource.get, app_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/applications/{client_id}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', description: 'string', application_uri: 'string', client_id: 'string', client_secret: 'string', redirect_uri: 'string' },
+      body: { name: 'compat-app' },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py ApplicationInformation.get',
+    request: { method: 'GET', path: '/api/v1/app/{client_id}' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', description: 'string', uri: 'string', avatar: 'object', organization: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplicationResource.put, app_view',
+    request: {
+      method: 'PUT',
+      path: '/api/v1/organization/testorg/applications/{client_id}',
+      body: { name: 'compat-app2', redirect_uri: 'https://example.com/cb', application_uri: 'https://example.com', description: 'renamed' },
+    },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', client_id: 'string' }, body: { name: 'compat-app2', description: 'renamed' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplicationResource.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/applications/{client_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/organization.py Organization.put, org_view',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg', body: { email: 'testorg-new@example.com' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', email: 'string', avatar: 'object', is_admin: 'boolean', is_member: 'boolean', tag_expiration_s: 'number', is_free_account: 'boolean' },
+      body: { name: 'testorg', email: 'testorg-new@example.com' },
+    },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototypeList.get (the id for the pairs below)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/prototypes' },
+    response: { status: 200, type: 'application/json', save: { prototype_id: 'prototypes.0.id' } },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototype.put, prototype_view',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg/prototypes/{prototype_id}', body: { role: 'write' } },
+    response: { status: 200, type: 'application/json', keys: { delegate: 'object', role: 'string', id: 'string' }, body: { role: 'write' } },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototype.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/prototypes/{prototype_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/globalmessages.py GlobalUserMessages.get (the uuid for the pair below)',
+    request: { method: 'GET', path: '/api/v1/messages' },
+    response: { status: 200, type: 'application/json', save: { message_uuid: 'messages.0.uuid' } },
+  },
+  {
+    cite: 'endpoints/api/globalmessages.py GlobalUserMessage.delete',
+    request: { method: 'DELETE', path: '/api/v1/message/{message_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKeyManagement.post',
+    request: { method: 'POST', path: '/api/v1/superuser/keys', body: { service: 'quay', name: 'compat', expiration: null } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { kid: 'string', name: 'string', service: 'string', public_key: 'string', private_key: 'string' },
+      save: { kid: 'kid' },
+    },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKey.get, key_view',
+    request: { method: 'GET', path: '/api/v1/superuser/keys/{kid}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: {
+        name: 'string',
+        kid: 'string',
+        service: 'string',
+        jwk: 'object',
+        metadata: 'object',
+        created_date: 'string',
+        expiration_date: 'null',
+        rotation_duration: 'null',
+        approval: 'object',
+      },
+    },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKey.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/keys/{kid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/logs.py RepositoryAggregateLogs.get',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/aggregatelogs' },
+    response: { status: 200, type: 'application/json', keys: { aggregated: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py UserAggregateLogs.get',
+    request: { method: 'GET', path: '/api/v1/user/aggregatelogs' },
+    response: { status: 200, type: 'application/json', keys: { aggregated: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/repotoken.py RepositoryTokenList.post (gone in Quay 3.8: 410)',
+    request: { method: 'POST', path: '/api/v1/repository/testorg/repo1/tokens/', body: { friendlyName: 'old' } },
+    response: { status: 410, type: 'application/json' },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryUserPermission.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1/permissions/user/quaycompat' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryTeamPermission.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1/permissions/team/devs' },
+    response: { status: 204 },
+  },
   {
     cite: 'endpoints/api/team.py OrganizationTeam.delete',
     request: { method: 'DELETE', path: '/api/v1/organization/testorg/team/devs' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repository.py Repository.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1' },
+    response: { status: 204 },
+  },
+
+  // A repository created by a push (admin/pushed:v1, pushed before the replay) and its tags.
+  {
+    cite: 'endpoints/api/repository.py Repository.get: a pushed repository has no description (null)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed' },
+    response: { status: 200, type: 'application/json', body: { namespace: 'admin', name: 'pushed', description: null } },
+  },
+  {
+    cite: 'endpoints/api/tag.py ListRepositoryTags.get, _tag_dict',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/tag/?onlyActiveTags=true' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { tags: 'array', page: 'number', has_additional: 'boolean' },
+      items: {
+        key: 'tags',
+        keys: {
+          name: 'string',
+          reversion: 'boolean',
+          start_ts: 'number',
+          manifest_digest: 'string',
+          is_manifest_list: 'boolean',
+          size: ['number', 'null'],
+          last_modified: 'string',
+        },
+      },
+      save: { digest: 'tags.0.manifest_digest' },
+    },
+  },
+  {
+    cite: 'endpoints/api/tag.py RepositoryTag.put (a new tag on a manifest: "Updated", 201)',
+    request: { method: 'PUT', path: '/api/v1/repository/admin/pushed/tag/stable', body: { manifest_digest: '{digest}' } },
+    response: { status: 201, type: 'application/json', body: 'Updated' },
+  },
+  {
+    cite: 'endpoints/api/tag.py RepositoryTag.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/tag/stable' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/tag.py RestoreTag.post (answers {})',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/tag/stable/restore', body: { manifest_digest: '{digest}' } },
+    response: { status: 200, type: 'application/json', body: {} },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotificationList.post, to_dict with 201',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/admin/pushed/notification/',
+      body: { event: 'repo_push', method: 'quay_notification', config: { target: { name: 'admin', kind: 'user' } }, eventConfig: {}, title: 'pushes' },
+    },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { uuid: 'string', title: 'string', event: 'string', method: 'string', config: 'object', event_config: 'object', number_of_failures: 'number' },
+      body: { title: 'pushes', event: 'repo_push', method: 'quay_notification', number_of_failures: 0 },
+      save: { notification_uuid: 'uuid' },
+    },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.get',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 200, type: 'application/json', keys: { uuid: 'string', title: 'string', event: 'string', method: 'string', config: 'object', event_config: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py TestRepositoryNotification.post (answers {})',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}/test' },
+    response: { status: 200, type: 'application/json', body: {} },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.post (reset failures: 204)',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.post (user variant: "Created", 201)',
+    request: { method: 'POST', path: '/api/v1/superuser/users/quaycompat/quota', body: { limit_bytes: 1048576 } },
+    response: { status: 201, type: 'application/json', body: 'Created' },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.get (user variant)',
+    request: { method: 'GET', path: '/api/v1/superuser/users/quaycompat/quota' },
+    response: { status: 200, type: 'application/json', items: { key: '', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } }, save: { user_quota_id: '0.id' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuota.put, quota_view',
+    request: { method: 'PUT', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}', body: { limit_bytes: 2097152 } },
+    response: { status: 200, type: 'application/json', keys: { id: 'number', limit_bytes: 'number', limits: 'array' }, body: { limit_bytes: 2097152 } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuota.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}' },
     response: { status: 204 },
   },
 ];
