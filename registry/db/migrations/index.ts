@@ -17,6 +17,7 @@ import serviceKeys from './042_service_keys.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
+import proxyWarmPull from './054_proxy_warm_pull.js';
 import proxyManifestFill from './053_proxy_manifest_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
@@ -53,4 +54,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 43, name: 'repository badge token', sql: badgeToken },
   { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
   { version: 7, name: 'finished upload sessions', sql: uploadFinished },
+  { version: 54, name: 'proxy warm pull without cache churn', sql: proxyWarmPull },
 ];

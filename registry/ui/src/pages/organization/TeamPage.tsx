@@ -1,16 +1,23 @@
-/** Team page: members (users, robots, pending invitations), add and remove. */
+/**
+ * Team page: members (users, robots, pending invitations of users and e-mail addresses), add, invite by
+ * e-mail (FEATURE_MAILING), remove or withdraw.
+ */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { Breadcrumb, BreadcrumbItem, Label, PageSection, Title } from '@patternfly/react-core';
+import { Breadcrumb, BreadcrumbItem, Button, FormGroup, Label, PageSection, TextInput, Title, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
-import type { Avatar as AvatarData } from '../../api/hooks';
+import { useInvalidate, useRegistryInfo, type Avatar as AvatarData } from '../../api/hooks';
+import { useAlert } from '../../components/alerts';
+import { FormModal } from '../../components/common';
 import Avatar from '../../components/Avatar';
 import ListWithActions from '../../components/ListWithActions';
 import EntityPicker, { type Entity } from '../../components/EntityPicker';
 
+/** A member, an invited user, or an invited e-mail address (kind `invite`: `email` and no name). */
 interface TeamMember {
-  name: string;
+  name?: string;
+  email?: string;
   kind: string;
   is_robot?: boolean;
   invited?: boolean;
@@ -19,8 +26,15 @@ interface TeamMember {
 
 export default function TeamPage() {
   const { organizationName = '', teamName = '' } = useParams();
-  const base = `/organization/${enc(organizationName)}/team/${enc(teamName)}/members`;
+  const team = `/organization/${enc(organizationName)}/team/${enc(teamName)}`;
+  const base = `${team}/members`;
+  const who = (m: TeamMember) => m.name ?? m.email ?? '';
   const [entity, setEntity] = useState<Entity | null>(null);
+  const { features } = useRegistryInfo();
+  const [inviting, setInviting] = useState(false);
+  const [email, setEmail] = useState('');
+  const invalidate = useInvalidate();
+  const alert = useAlert();
   const q = useQuery({ queryKey: ['team', organizationName, teamName], queryFn: () => api.get<{ members: TeamMember[]; can_edit: boolean }>(`${base}?includePending=true`) });
   return (
     <>
@@ -42,15 +56,15 @@ export default function TeamPage() {
         <ListWithActions<TeamMember>
           label="Team members"
           query={{ ...q, data: q.data?.members }}
-          rowKey={(m) => m.name}
-          filterText={(m) => m.name}
+          rowKey={(m) => `${m.kind}:${who(m)}`}
+          filterText={who}
           columns={[
             {
               title: 'Team member',
               cell: (m) => (
                 <>
                   <Avatar avatar={m.avatar} />
-                  {m.name}
+                  {who(m)}
                   {m.invited && (
                     <Label isCompact color="orange" style={{ marginLeft: 8 }}>
                       invited
@@ -59,16 +73,16 @@ export default function TeamPage() {
                 </>
               ),
             },
-            { title: 'Type', cell: (m) => (m.is_robot ? 'Robot account' : m.invited ? 'Invited' : 'User') },
+            { title: 'Type', cell: (m) => (m.is_robot ? 'Robot account' : m.kind === 'invite' ? 'Invited by e-mail' : m.invited ? 'Invited' : 'User') },
           ]}
           actions={
             q.data?.can_edit
               ? () => [
                   {
                     title: 'Remove',
-                    confirm: (m) => `Remove ${m.name} from team ${teamName}?`,
-                    run: (m) => api.del(`${base}/${enc(m.name)}`),
-                    done: (m) => `Removed ${m.name} from ${teamName}`,
+                    confirm: (m) => (m.kind === 'invite' ? `Withdraw the invitation of ${who(m)} to team ${teamName}?` : `Remove ${who(m)} from team ${teamName}?`),
+                    run: (m) => api.del(m.kind === 'invite' ? `${team}/invite/${enc(who(m))}` : `${base}/${enc(who(m))}`),
+                    done: (m) => (m.kind === 'invite' ? `Withdrew the invitation of ${who(m)}` : `Removed ${who(m)} from ${teamName}`),
                   },
                 ]
               : undefined
@@ -87,12 +101,41 @@ export default function TeamPage() {
                 }
               : undefined
           }
+          toolbar={
+            q.data?.can_edit &&
+            features.MAILING && (
+              <ToolbarItem>
+                <Button variant="secondary" onClick={() => setInviting(true)}>
+                  Invite by e-mail
+                </Button>
+              </ToolbarItem>
+            )
+          }
           empty={{ title: 'This team has no members' }}
           invalidates={[
             ['team', organizationName, teamName],
             ['organization', organizationName],
           ]}
         />
+        <FormModal
+          title="Invite by e-mail"
+          isOpen={inviting}
+          submitLabel="Send invitation"
+          submitDisabled={!/^[^@\s]+@[^@\s]+$/.test(email)}
+          onClose={() => {
+            setInviting(false);
+            setEmail('');
+          }}
+          onSubmit={async () => {
+            await api.put(`${team}/invite/${enc(email)}`);
+            alert('success', `Invited ${email} to ${teamName}`);
+            await invalidate(['team', organizationName, teamName]);
+          }}
+        >
+          <FormGroup label="E-mail address" fieldId="invite-email" isRequired>
+            <TextInput id="invite-email" type="email" value={email} onChange={(_e, v) => setEmail(v)} />
+          </FormGroup>
+        </FormModal>
       </PageSection>
     </>
   );
