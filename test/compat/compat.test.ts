@@ -6,7 +6,7 @@
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../helpers/registry.js';
 import { initialize } from '../integration/api/fixture.js';
 import { CORPUS, type JsonType } from './corpus.js';
-import { coverage, coverageTable, servedRoutes } from './coverage.js';
+import { corpusCoverage, coverage, coverageTable, servedRoutes } from './coverage.js';
 
 let reg: RegistryProcess;
 let token: string;
@@ -65,13 +65,22 @@ test('every pair of the corpus is answered as Quay 3.8 answers it', async () => 
       if (!same) wrong.push(`${where}: body ${text.slice(0, 200)}, want ${JSON.stringify(want.body)}`);
     }
     if (want.keys) for (const w of wrongKeys(body, want.keys)) wrong.push(`${where}: ${w}`);
+    for (const [k, t] of Object.entries(want.texts ?? {})) {
+      const got = (body as Record<string, unknown> | undefined)?.[k];
+      if (typeof got !== 'string' || !got.startsWith(t)) wrong.push(`${where}: ${k} ${JSON.stringify(got)}, want it to start with ${JSON.stringify(t)}`);
+    }
     if (want.items) {
       const list = want.items.key === '' ? body : (body as Record<string, unknown>)?.[want.items.key];
       if (!Array.isArray(list) || list.length === 0) wrong.push(`${where}: no items in ${want.items.key || 'the answer'}`);
       else for (const item of list) for (const w of wrongKeys(item, want.items.keys)) wrong.push(`${where}: item ${w}`);
     }
-    // Ids later pairs address: the organization's quota and its first limit.
+    // Ids later pairs address: the organization's quota and its first limit, and what `save` names.
     if (path.endsWith('/testorg/quota') && Array.isArray(body) && body.length > 0) ids.quota_id = String((body[0] as { id: number }).id);
+    for (const [name, at] of Object.entries(want.save ?? {})) {
+      const v = at.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], body);
+      if (v === undefined || v === null) wrong.push(`${where}: nothing at ${at} to save as ${name}`);
+      else ids[name] = encodeURIComponent(String(v));
+    }
   }
   expect(wrong).toEqual([]);
 });
@@ -82,4 +91,12 @@ test("coverage of Quay 3.8's endpoints: at least 85 % of the public ones, all th
   process.stdout.write(`${coverageTable(c)}\n`);
   expect(c.missingGuide).toEqual([]);
   expect(c.total.publicServed / c.total.publicTotal).toBeGreaterThanOrEqual(0.85);
+});
+
+test("every pair calls a Quay 3.8 endpoint this registry serves; the corpus's share of them", async () => {
+  const discovery = (await (await fetch(`${reg.url}/api/v1/discovery`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  const c = corpusCoverage(CORPUS, servedRoutes(discovery));
+  process.stdout.write(`corpus: ${c.covered} of ${c.served} served Quay 3.8 endpoints have a pair (${c.pairs} pairs)\n`);
+  expect(c.unknown).toEqual([]);
+  expect(c.covered).toBeGreaterThan(0);
 });
