@@ -839,4 +839,103 @@ export const CORPUS: CompatPair[] = [
     request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1' },
     response: { status: 204 },
   },
+
+  // A repository created by a push (admin/pushed:v1, pushed before the replay) and its tags.
+  {
+    cite: 'endpoints/api/repository.py Repository.get: a pushed repository has no description (null)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed' },
+    response: { status: 200, type: 'application/json', body: { namespace: 'admin', name: 'pushed', description: null } },
+  },
+  {
+    cite: 'endpoints/api/tag.py ListRepositoryTags.get, _tag_dict',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/tag/?onlyActiveTags=true' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { tags: 'array', page: 'number', has_additional: 'boolean' },
+      items: {
+        key: 'tags',
+        keys: {
+          name: 'string',
+          reversion: 'boolean',
+          start_ts: 'number',
+          manifest_digest: 'string',
+          is_manifest_list: 'boolean',
+          size: ['number', 'null'],
+          last_modified: 'string',
+        },
+      },
+      save: { digest: 'tags.0.manifest_digest' },
+    },
+  },
+  {
+    cite: 'endpoints/api/tag.py RepositoryTag.put (a new tag on a manifest: "Updated", 201)',
+    request: { method: 'PUT', path: '/api/v1/repository/admin/pushed/tag/stable', body: { manifest_digest: '{digest}' } },
+    response: { status: 201, type: 'application/json', body: 'Updated' },
+  },
+  {
+    cite: 'endpoints/api/tag.py RepositoryTag.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/tag/stable' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/tag.py RestoreTag.post (answers {})',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/tag/stable/restore', body: { manifest_digest: '{digest}' } },
+    response: { status: 200, type: 'application/json', body: {} },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotificationList.post, to_dict with 201',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/admin/pushed/notification/',
+      body: { event: 'repo_push', method: 'quay_notification', config: { target: { name: 'admin', kind: 'user' } }, eventConfig: {}, title: 'pushes' },
+    },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { uuid: 'string', title: 'string', event: 'string', method: 'string', config: 'object', event_config: 'object', number_of_failures: 'number' },
+      body: { title: 'pushes', event: 'repo_push', method: 'quay_notification', number_of_failures: 0 },
+      save: { notification_uuid: 'uuid' },
+    },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.get',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 200, type: 'application/json', keys: { uuid: 'string', title: 'string', event: 'string', method: 'string', config: 'object', event_config: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py TestRepositoryNotification.post (answers {})',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}/test' },
+    response: { status: 200, type: 'application/json', body: {} },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.post (reset failures: 204)',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.post (user variant: "Created", 201)',
+    request: { method: 'POST', path: '/api/v1/superuser/users/quaycompat/quota', body: { limit_bytes: 1048576 } },
+    response: { status: 201, type: 'application/json', body: 'Created' },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.get (user variant)',
+    request: { method: 'GET', path: '/api/v1/superuser/users/quaycompat/quota' },
+    response: { status: 200, type: 'application/json', items: { key: '', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } }, save: { user_quota_id: '0.id' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuota.put, quota_view',
+    request: { method: 'PUT', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}', body: { limit_bytes: 2097152 } },
+    response: { status: 200, type: 'application/json', keys: { id: 'number', limit_bytes: 'number', limits: 'array' }, body: { limit_bytes: 2097152 } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuota.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}' },
+    response: { status: 204 },
+  },
 ];
