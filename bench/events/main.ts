@@ -12,7 +12,9 @@
  * 3. queue throughput: a backlog of `--burst` deliveries (half webhook, half Slack) committed to the queue
  *    in one transaction, deliveries/s from that commit to the last arrival, and the queue depth (sampled
  *    from /metrics) draining back to 0;
- * 4. the registry's peak RSS over the run (VmHWM).
+ * 4. the registry's peak RSS over the run (VmHWM);
+ * 5. CPU per push per mode of the registry, Postgres and this process (each "on" half's deliveries waited for
+ *    and counted with it), and CPU per delivery in the backlog drain.
  */
 import { loadavg, cpus } from 'node:os';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -282,6 +284,7 @@ export async function run(args: string[]): Promise<number> {
     const db = new pg.Client({ connectionString: dbUri });
     await db.connect();
     const b0 = Date.now();
+    const drain0 = cpuNow();
     const bodies = Array.from({ length: burst }, (_, i) =>
       JSON.stringify({
         notification_uuid: i % 2 ? chat.uuid : hook.uuid,
@@ -312,6 +315,7 @@ export async function run(args: string[]): Promise<number> {
     const wantS = before.s + Math.floor(burst / 2);
     const burstDeadline = Date.now() + 300_000;
     while ((webhook.received.length < wantW || slack.received.length < wantS) && Date.now() < burstDeadline) await sleep(50);
+    const drain1 = cpuNow();
     const last = Math.max(...webhook.received.slice(before.w).map((r) => r.at), ...slack.received.slice(before.s).map((r) => r.at));
     await sleep(1000);
     sampling = false;
@@ -350,6 +354,12 @@ export async function run(args: string[]): Promise<number> {
       ['manifest PUT → webhook received, median', `${p50} ms`, '–', '–'],
       ['manifest PUT → webhook received, p99', `${p99} ms`, '< 2000 ms', p99 < 2000 ? 'met' : '**missed**'],
       ['queue throughput (backlog committed → last delivery)', `${(delivered / ((last - enqueued) / 1000)).toFixed(0)} deliveries/s`, '–', '–'],
+      [
+        'CPU per delivery in the backlog drain: registry / postgres / receivers',
+        (['registry', 'postgres', 'bench'] as const).map((k) => `${(((drain1[k] - drain0[k]) * 1000) / Math.max(1, delivered)).toFixed(2)}`).join(' / ') + ' ms',
+        '–',
+        '–',
+      ],
       ['queue depth: max sampled / after the drain', `${maxDepth} / ${finalDepth}`, 'drains to 0', finalDepth === 0 ? 'met' : '**missed**'],
       ['registry peak RSS over the run', `${rss.toFixed(0)} MB`, '< 150 MB', rss < 150 ? 'met' : '**missed**'],
     ];

@@ -14,6 +14,7 @@ import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
 import globalMessages from './041_global_messages.js';
 import serviceKeys from './042_service_keys.js';
+import repositoryDescriptionNull from './044_repository_description_null.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
@@ -54,5 +55,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 43, name: 'repository badge token', sql: badgeToken },
   { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
   { version: 7, name: 'finished upload sessions', sql: uploadFinished },
+  { version: 44, name: 'repository description null', sql: repositoryDescriptionNull },
   { version: 54, name: 'proxy warm pull without cache churn', sql: proxyWarmPull },
 ];

@@ -169,7 +169,7 @@ test('Mirroring: the state set in Settings, the configuration saved, Sync Now an
 
 interface Report {
   status: string;
-  data: { Layer: { Features: { Name: string; Vulnerabilities: { Name: string; Severity: string }[] }[] } } | null;
+  data: { Layer: { Features: { Name: string; AddedBy: string; Vulnerabilities: { Name: string; Severity: string; FixedBy: string }[] }[] } } | null;
 }
 
 test('Security: the Tags column and the Security Report show the scanner report of a pushed image', async () => {
@@ -215,6 +215,23 @@ test('Security: the Tags column and the Security Report show the scanner report 
   expect(await page.getByTestId('vulnerability-entry').count()).toBe(report.data!.Layer.Features.find((f) => f.Name === 'lodash')!.Vulnerabilities.length);
   await ui.expectAccessible('security report');
   await ui.screenshot('tag-security-report');
+
+  // Packages: one row per package of the report, its findings, those without a fix, and its layer.
+  await page.getByRole('tab', { name: 'Packages' }).click();
+  const features = report.data!.Layer.Features;
+  await page.getByTestId('package-total').getByText(`recognized ${features.length} packages`).waitFor();
+  expect(await page.getByTestId('package-entry').count()).toBe(features.length);
+  const lodashFeature = features.find((f) => f.Name === 'lodash')!;
+  const lodashRow = page.getByTestId('package-entry').filter({ has: page.locator('td[data-label="Package Name"]', { hasText: /^lodash$/ }) });
+  const unfixed = lodashFeature.Vulnerabilities.filter((v) => !v.FixedBy).length;
+  expect((await lodashRow.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual([
+    'lodash',
+    '4.17.20',
+    `${lodashFeature.Vulnerabilities.length} High`,
+    unfixed ? `${unfixed} High` : 'None',
+    lodashFeature.AddedBy.slice(0, 19),
+  ]);
+  await ui.expectAccessible('packages');
   expect(ui.problems).toEqual([]);
   await ui.close();
 }, 600_000);

@@ -146,6 +146,11 @@ test('an e-mail invitation sent from the team page is listed there as pending an
   const row = page.getByTestId('table-entry').filter({ hasText: 'dora@example.com' });
   await row.getByText('Invited by e-mail').waitFor();
   await row.getByText('invited', { exact: true }).waitFor();
+  // The view toggle: the invitation is under Invited, not under Robot accounts.
+  await page.getByRole('button', { name: 'Robot accounts', exact: true }).click();
+  await page.getByText('No robot accounts are members of this team').waitFor();
+  await page.getByRole('button', { name: 'Invited', exact: true }).click();
+  await row.waitFor();
   await ui.expectAccessible('team page with an e-mail invitation');
   await ui.screenshot('team-pending-invitation');
   await row.getByRole('button', { name: 'Kebab toggle' }).click();
@@ -153,7 +158,7 @@ test('an e-mail invitation sent from the team page is listed there as pending an
   await page.getByRole('dialog').getByText('Withdraw the invitation of dora@example.com to team devs?').waitFor();
   await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
   await ui.toast('Withdrew the invitation of dora@example.com');
-  await page.getByText('This team has no members').waitFor();
+  await page.getByText('No pending invitations').waitFor();
   const members = await admin.ok('GET', '/organization/acme/team/devs/members?includePending=true');
   expect(members.members).toEqual([]);
   expect(ui.problems).toEqual([]);

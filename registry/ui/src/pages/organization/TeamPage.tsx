@@ -4,7 +4,7 @@
  */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { Breadcrumb, BreadcrumbItem, Button, FormGroup, Label, PageSection, TextInput, Title, ToolbarItem } from '@patternfly/react-core';
+import { Breadcrumb, BreadcrumbItem, Button, FormGroup, Label, PageSection, TextInput, Title, ToggleGroup, ToggleGroupItem, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
 import { useInvalidate, useRegistryInfo, type Avatar as AvatarData } from '../../api/hooks';
@@ -24,6 +24,14 @@ interface TeamMember {
   avatar?: AvatarData;
 }
 
+const VIEWS = [
+  { id: 'all', text: 'All members', empty: 'This team has no members', shows: () => true },
+  { id: 'members', text: 'Team member', empty: 'No users are members of this team', shows: (m: TeamMember) => !m.invited && !m.is_robot },
+  { id: 'robots', text: 'Robot accounts', empty: 'No robot accounts are members of this team', shows: (m: TeamMember) => !!m.is_robot },
+  { id: 'invited', text: 'Invited', empty: 'No pending invitations', shows: (m: TeamMember) => !!m.invited },
+] as const;
+type View = (typeof VIEWS)[number]['id'];
+
 export default function TeamPage() {
   const { organizationName = '', teamName = '' } = useParams();
   const team = `/organization/${enc(organizationName)}/team/${enc(teamName)}`;
@@ -35,6 +43,8 @@ export default function TeamPage() {
   const [email, setEmail] = useState('');
   const invalidate = useInvalidate();
   const alert = useAlert();
+  const [view, setView] = useState<View>('all');
+  const shownView = VIEWS.find((v) => v.id === view)!;
   const q = useQuery({ queryKey: ['team', organizationName, teamName], queryFn: () => api.get<{ members: TeamMember[]; can_edit: boolean }>(`${base}?includePending=true`) });
   return (
     <>
@@ -53,9 +63,14 @@ export default function TeamPage() {
         </Title>
       </PageSection>
       <PageSection>
+        <ToggleGroup aria-label="Team members view" style={{ marginBottom: '1rem' }}>
+          {VIEWS.map((v) => (
+            <ToggleGroupItem key={v.id} text={v.text} isSelected={view === v.id} onChange={() => setView(v.id)} />
+          ))}
+        </ToggleGroup>
         <ListWithActions<TeamMember>
           label="Team members"
-          query={{ ...q, data: q.data?.members }}
+          query={{ ...q, data: q.data?.members.filter(shownView.shows) }}
           rowKey={(m) => `${m.kind}:${who(m)}`}
           filterText={who}
           columns={[
@@ -111,7 +126,7 @@ export default function TeamPage() {
               </ToolbarItem>
             )
           }
-          empty={{ title: 'This team has no members' }}
+          empty={{ title: shownView.empty }}
           invalidates={[
             ['team', organizationName, teamName],
             ['organization', organizationName],

@@ -1,6 +1,6 @@
 /**
  * Security scan views (FEATURE_SECURITY_SCANNER): the Tags list's Security column and the tag's Security
- * Report tab, both from `GET …/manifest/{digest}/security?vulnerabilities=true` (Quay's Clair-v2 shape:
+ * Report and Packages tabs, both from `GET …/manifest/{digest}/security?vulnerabilities=true` (Quay's Clair-v2 shape:
  * `status` queued / failed / unsupported / scanned, `data.Layer.Features[].Vulnerabilities[]`).
  */
 import { useState } from 'react';
@@ -23,6 +23,7 @@ interface Vulnerability {
 interface Feature {
   Name: string;
   Version: string;
+  AddedBy?: string;
   Vulnerabilities?: Vulnerability[];
 }
 
@@ -213,6 +214,64 @@ export function SecurityReport({ repo, digest }: { repo: Repository; digest: str
             </Tbody>
           );
         })}
+      </Table>
+    </>
+  );
+}
+
+/** The tag page's Packages tab: every package the scanner found, with its vulnerabilities. */
+export function Packages({ repo, digest }: { repo: Repository; digest: string }) {
+  const q = useSecurity(repo, digest);
+  const [filter, setFilter] = useState('');
+  if (q.isLoading) return <Loading />;
+  if (q.error) return <ErrorState error={q.error} title="Unable to load the packages" />;
+  const info = q.data!;
+  if (info.status !== 'scanned')
+    return <Empty title={info.status === 'queued' ? 'Security scan is currently queued' : 'No package information'}>The scanner has no package list for this manifest.</Empty>;
+  const features = [...(info.data?.Layer.Features ?? [])].sort((a, b) => a.Name.localeCompare(b.Name));
+  if (features.length === 0) return <Empty title="No packages were found in this manifest" />;
+  const shown = features.filter((f) => f.Name.toLowerCase().includes(filter.toLowerCase()));
+  return (
+    <>
+      <Content style={{ margin: '1rem 0' }}>
+        <p data-testid="package-total">
+          Quay Security Reporting has recognized {features.length} packages; {features.filter((f) => f.Vulnerabilities?.length).length} of them have vulnerabilities.
+        </p>
+      </Content>
+      <Toolbar>
+        <ToolbarContent>
+          <ToolbarItem>
+            <SearchInput placeholder="Filter packages" aria-label="Filter packages" value={filter} onChange={(_e, v) => setFilter(v)} onClear={() => setFilter('')} />
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      <Table aria-label="Packages" variant="compact">
+        <Thead>
+          <Tr>
+            <Th>Package Name</Th>
+            <Th>Package Version</Th>
+            <Th>Vulnerabilities</Th>
+            <Th>Remaining After Upgrade</Th>
+            <Th>Introduced In Layer</Th>
+          </Tr>
+        </Thead>
+        <Tbody>
+          {shown.map((f) => {
+            const list = findings({ status: 'scanned', data: { Layer: { Features: [f] } } });
+            const remaining = list.filter((x) => !x.vulnerability.FixedBy);
+            return (
+              <Tr key={`${f.Name}/${f.Version}/${f.AddedBy ?? ''}`} data-testid="package-entry">
+                <Td dataLabel="Package Name">{f.Name}</Td>
+                <Td dataLabel="Package Version">{f.Version}</Td>
+                <Td dataLabel="Vulnerabilities">{list.length ? <SeverityLabels list={list} testId="package-vulnerabilities" /> : 'None'}</Td>
+                <Td dataLabel="Remaining After Upgrade">{remaining.length ? <SeverityLabels list={remaining} testId="package-remaining" /> : 'None'}</Td>
+                <Td dataLabel="Introduced In Layer" className="quay-mono">
+                  {f.AddedBy ? f.AddedBy.slice(0, 19) : '—'}
+                </Td>
+              </Tr>
+            );
+          })}
+        </Tbody>
       </Table>
     </>
   );

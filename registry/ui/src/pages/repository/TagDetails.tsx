@@ -1,6 +1,6 @@
 /**
  * Tag details (`…/tag/:tag` or `…/manifest/:digest`): Details (digest, size, vulnerabilities, labels, pull
- * commands), Layers, and with FEATURE_SECURITY_SCANNER the Security Report.
+ * commands), Layers, and with FEATURE_SECURITY_SCANNER the Security Report and Packages.
  */
 import { Link, useSearchParams } from 'react-router-dom';
 import {
@@ -27,7 +27,7 @@ import { useRegistryInfo } from '../../api/hooks';
 import { bytes, dateTime } from '../../api/format';
 import { Copy, ErrorState, Loading } from '../../components/common';
 import { useRepository } from './RepositoryDetails';
-import { findings, SecurityReport, SeverityLabels, useSecurity } from './Security';
+import { findings, Packages, SecurityReport, SeverityLabels, useSecurity } from './Security';
 import type { Repository, TagPage } from './types';
 
 interface Layer {
@@ -72,7 +72,7 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
   const view = child.data ?? m.data!;
   const ref = `${host}/${repo.namespace}/${repo.name}`;
   const wanted = params.get('tab');
-  const tab = wanted === 'layers' || (wanted === 'securityreport' && scanning) ? wanted : 'details';
+  const tab = wanted === 'layers' || ((wanted === 'securityreport' || wanted === 'packages') && scanning) ? wanted : 'details';
   const vulnerabilities = () => {
     if (!security.data) return security.error ? 'Unavailable' : 'Loading…';
     if (security.data.status !== 'scanned') return security.data.status === 'queued' ? 'Queued' : security.data.status === 'failed' ? 'Failed' : 'Unsupported';
@@ -204,6 +204,11 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
         {scanning && (
           <Tab eventKey="securityreport" title={<TabTitleText>Security Report</TabTitleText>}>
             {tab === 'securityreport' && <SecurityReport repo={repo} digest={shown} />}
+          </Tab>
+        )}
+        {scanning && (
+          <Tab eventKey="packages" title={<TabTitleText>Packages</TabTitleText>}>
+            {tab === 'packages' && <Packages repo={repo} digest={shown} />}
           </Tab>
         )}
       </Tabs>
