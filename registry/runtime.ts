@@ -195,7 +195,6 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const manifests = new Manifests(
       db,
-      blobs,
       tags,
       { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed },
       {

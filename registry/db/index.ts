@@ -91,8 +91,8 @@ class PgDb implements Db {
     }
     let broken = false;
     const q: Queryable = {
-      query: async <R>(sql: string, params?: unknown[]) => {
-        const r = await client.query(sql, params as unknown[]);
+      query: async <R>(sql: string, params?: unknown[], opts?: QueryOptions) => {
+        const r = await client.query({ text: sql, values: params as unknown[], name: opts?.prepare });
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       },
       exec: async (sql: string) => {

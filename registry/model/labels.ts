@@ -104,13 +104,18 @@ export class Labels {
 
   /**
    * Before a push's transaction: the labels of the manifest's image config, read with a size cap and verified
-   * against the config's digest. Nothing is read when the config is not a stored blob of the declared size
-   * (the push itself is then refused). Damaged stored bytes refuse the push, and the repository forgets the
-   * blob so that the client uploads it again.
+   * against the config's digest. The common case asks the database nothing: the bytes are read by the
+   * descriptor's digest and size, and used only because the push's transaction then requires that very blob,
+   * of that size, to be in the repository (Manifests.put refuses the push otherwise). A read that fails (no such
+   * content, or damaged) takes the checked path: nothing is read when the config is not a stored blob of the
+   * declared size (the push is then refused), and damaged stored bytes refuse the push, the repository
+   * forgetting the blob so that the client uploads it again.
    */
   async configLabels(repoId: number, manifest: ParsedManifest): Promise<Array<[string, string]>> {
     const cfg = manifest.config;
     if (!cfg || !IMAGE_CONFIG_TYPES.has(cfg.mediaType)) return [];
+    const read = await this.blobs.readVerified({ digest: cfg.digest, size: cfg.size }, MAX_CONFIG_BYTES).catch(() => undefined);
+    if (read !== undefined) return read ? labelsOf(read) : [];
     const blob = await this.blobs.findInRepo(repoId, cfg.digest);
     if (!blob || blob.size !== cfg.size) return [];
     let bytes: Buffer | null;

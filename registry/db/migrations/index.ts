@@ -23,6 +23,7 @@ import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
 import buildTriggers from './075_build_triggers.js';
 import cacheNotify from './080_cache_notify.js';
+import tagCreateQuiet from './081_tag_create_quiet.js';
 import badgeToken from './043_badge_token.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -51,4 +52,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
   { version: 43, name: 'repository badge token', sql: badgeToken },
   { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
+  { version: 81, name: 'tag creation sends no cache notification', sql: tagCreateQuiet },
 ];
