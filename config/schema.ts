@@ -330,6 +330,29 @@ export const QuayConfigSchema = Type.Object(
       description: 'consecutive builds of a trigger ending in internalerror after which the trigger is disabled (null: never)',
     }),
     FEATURE_READER_BUILD_LOGS: Bool(false, 'users with read access may see build logs (else write access is needed)'),
+    FEATURE_GITHUB_BUILD: Bool(false, 'GitHub build triggers set up through GitHub (OAuth attach, deploy key and hook created on activate)'),
+    FEATURE_GITLAB_BUILD: Bool(false, 'GitLab build triggers set up through GitLab (OAuth attach, deploy key and hook created on activate)'),
+    GITHUB_TRIGGER_CONFIG: Type.Optional(
+      Type.Object(
+        {
+          CLIENT_ID: Type.String({ description: 'OAuth app client id' }),
+          CLIENT_SECRET: Type.String({ description: 'OAuth app client secret' }),
+          GITHUB_ENDPOINT: Type.String({ default: 'https://github.com/', description: 'GitHub (Enterprise) web address: OAuth and repository pages' }),
+          API_ENDPOINT: Type.Optional(Type.String({ description: 'REST API address (default https://api.github.com/ for github.com, else GITHUB_ENDPOINT/api/v3/)' })),
+        },
+        { additionalProperties: true, description: 'the GitHub OAuth app of build triggers' },
+      ),
+    ),
+    GITLAB_TRIGGER_CONFIG: Type.Optional(
+      Type.Object(
+        {
+          CLIENT_ID: Type.String({ description: 'OAuth application id' }),
+          CLIENT_SECRET: Type.String({ description: 'OAuth application secret' }),
+          GITLAB_ENDPOINT: Type.String({ default: 'https://gitlab.com/', description: 'GitLab address: OAuth, API (/api/v4) and project pages' }),
+        },
+        { additionalProperties: true, description: 'the GitLab OAuth application of build triggers' },
+      ),
+    ),
     USERFILES_MAX_SIZE: Type.String({
       pattern: '^[0-9]+[KMGT]?$',
       default: '1G',

@@ -41,8 +41,6 @@ export const UNSUPPORTED_KEYS: Readonly<Record<string, Unsupported>> = {
   FEATURE_ACI_CONVERSION: { reason: NOT_BUILT },
   FEATURE_ACTION_LOG_ROTATION: { reason: 'log rotation to storage is not implemented; ignored' },
   FEATURE_BITBUCKET_BUILD: { reason: BUILDS_SCM },
-  FEATURE_GITHUB_BUILD: { reason: BUILDS_SCM },
-  FEATURE_GITLAB_BUILD: { reason: BUILDS_SCM },
   FEATURE_GITHUB_LOGIN: { reason: SSO },
   FEATURE_GOOGLE_LOGIN: { reason: SSO },
   GITHUB_LOGIN_CONFIG: { reason: SSO },

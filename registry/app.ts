@@ -16,6 +16,7 @@ import { DomainError } from './model/errors.js';
 import { sendApiError, toApiError } from './http/api/errors.js';
 import { userfilesPlugin } from './http/userfiles.js';
 import { webhooksPlugin } from './http/webhooks.js';
+import { scmOAuthPlugin } from './http/scm_oauth.js';
 import type { TlsPolicy } from './tls.js';
 import { repositoryPathUrl } from './http/api/discovery.js';
 
@@ -129,9 +130,10 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<FastifyIn
   if (rt.config.FEATURE_BUILD_SUPPORT) {
     await app.register(userfilesPlugin, { rt });
     await app.register(webhooksPlugin, { rt });
+    await app.register(scmOAuthPlugin, { rt });
   }
   await app.register(secscanPlugin, { rt });
   await app.register(keyServerPlugin, { rt });
-  await registerUi(app);
+  await registerUi(app, { recaptcha: rt.config.FEATURE_RECAPTCHA });
   return app;
 }

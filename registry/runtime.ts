@@ -1,4 +1,5 @@
 /** The composition root: builds every service from the config. Routes and workers receive this object. */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { QuayConfig } from '../config/index.js';
@@ -233,6 +234,8 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       box: upstreamSecrets,
       log,
       maxBlobSize,
+      spoolDir: join(dataDir, 'proxy-spool'),
+      coherence: caches.coherence,
       grantRead: async (repo, principal) => {
         if (principal.kind === 'user' || principal.kind === 'robot') await tenancy.repoPermissions.setUser(repo, principal, 'read');
       },

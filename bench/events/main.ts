@@ -12,10 +12,12 @@
  * 3. queue throughput: a backlog of `--burst` deliveries (half webhook, half Slack) committed to the queue
  *    in one transaction, deliveries/s from that commit to the last arrival, and the queue depth (sampled
  *    from /metrics) draining back to 0;
- * 4. the registry's peak RSS over the run (VmHWM).
+ * 4. the registry's peak RSS over the run (VmHWM);
+ * 5. CPU per push per mode of the registry, Postgres and this process (each "on" half's deliveries waited for
+ *    and counted with it), and CPU per delivery in the backlog drain.
  */
 import { loadavg, cpus } from 'node:os';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createHash, randomBytes } from 'node:crypto';
@@ -110,6 +112,37 @@ async function queueDepth(reg: RegistryProcess): Promise<number> {
   return n;
 }
 
+const CLOCK_TICKS = 100;
+
+/** utime + stime of a process, with its reaped children's (cutime + cstime) when `reaped`, in seconds. */
+function procCpu(pid: number, reaped: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields after the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14)
+    return (Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0)) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used so far by a server and its child processes (Postgres: the postmaster and its backends). */
+function treeCpu(root: number): number {
+  let total = procCpu(root, true);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) total += procCpu(Number(name), false);
+    } catch {
+      /* exited */
+    }
+  }
+  return total;
+}
+
+const sum = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -192,6 +225,11 @@ export async function run(args: string[]): Promise<number> {
     // 1-2. Pushes, alternating halves: off, on, off, on.
     const putStart = new Map<string, number>();
     const elapsed = { on: 0, off: 0 };
+    // CPU seconds per mode of the registry, Postgres and this process (the pushing client and both receivers):
+    // unlike throughput, hardly moved by the other load on a shared machine, and what decides the throughput
+    // ratio where the CPU is the limit (a quiet 2-core machine running all three).
+    const cpuNow = () => ({ registry: treeCpu(reg.process.pid), postgres: treeCpu(postgres.process.pid), bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 });
+    const cpu = { on: { registry: 0, postgres: 0, bench: 0 }, off: { registry: 0, postgres: 0, bench: 0 } };
     const half = Math.ceil(pushes / 2);
     for (const [round, mode] of [
       [0, 'off'],
@@ -202,11 +240,21 @@ export async function run(args: string[]): Promise<number> {
       const tags = Array.from({ length: half }, (_, i) => `r${round}-${i}`);
       log(`${half} pushes with notifications ${mode}`);
       const t0 = Date.now();
+      const c0 = cpuNow();
       await pool(tags, concurrency, async (tag) => {
         const t = await pusher.push(`bench/${mode}`, tag, layer);
         if (mode === 'on') putStart.set(tag, t.putStart);
       });
       elapsed[mode] += Date.now() - t0;
+      // The CPU of a push with notifications includes its deliveries: wait for them before reading it, so none
+      // runs (and is counted) in the next half.
+      if (mode === 'on') {
+        const want = (round + 1) * half;
+        const until = Date.now() + 120_000;
+        while ((webhook.received.length < want || slack.received.length < want) && Date.now() < until) await sleep(20);
+      }
+      const c1 = cpuNow();
+      for (const k of ['registry', 'postgres', 'bench'] as const) cpu[mode][k] += c1[k] - c0[k];
     }
     const expected = 2 * half;
     const deadline = Date.now() + 120_000;
@@ -236,6 +284,7 @@ export async function run(args: string[]): Promise<number> {
     const db = new pg.Client({ connectionString: dbUri });
     await db.connect();
     const b0 = Date.now();
+    const drain0 = cpuNow();
     const bodies = Array.from({ length: burst }, (_, i) =>
       JSON.stringify({
         notification_uuid: i % 2 ? chat.uuid : hook.uuid,
@@ -266,6 +315,7 @@ export async function run(args: string[]): Promise<number> {
     const wantS = before.s + Math.floor(burst / 2);
     const burstDeadline = Date.now() + 300_000;
     while ((webhook.received.length < wantW || slack.received.length < wantS) && Date.now() < burstDeadline) await sleep(50);
+    const drain1 = cpuNow();
     const last = Math.max(...webhook.received.slice(before.w).map((r) => r.at), ...slack.received.slice(before.s).map((r) => r.at));
     await sleep(1000);
     sampling = false;
@@ -289,9 +339,27 @@ export async function run(args: string[]): Promise<number> {
         '≥ 0.95× off',
         onRate / offRate >= 0.95 ? `met (${(onRate / offRate).toFixed(2)}×)` : `**missed** (${(onRate / offRate).toFixed(2)}×)`,
       ],
+      [
+        'CPU per push, all three: on (deliveries included) / off',
+        `${((sum(cpu.on) * 1000) / (2 * half)).toFixed(1)} / ${((sum(cpu.off) * 1000) / (2 * half)).toFixed(1)} ms`,
+        '–',
+        `off / on = ${(sum(cpu.off) / sum(cpu.on)).toFixed(2)}×`,
+      ],
+      ...(['registry', 'postgres', 'bench'] as const).map((k): [string, string, string, string] => [
+        `CPU per push, ${k === 'bench' ? 'client + receivers' : k}: on / off`,
+        `${((cpu.on[k] * 1000) / (2 * half)).toFixed(1)} / ${((cpu.off[k] * 1000) / (2 * half)).toFixed(1)} ms`,
+        '–',
+        '–',
+      ]),
       ['manifest PUT → webhook received, median', `${p50} ms`, '–', '–'],
       ['manifest PUT → webhook received, p99', `${p99} ms`, '< 2000 ms', p99 < 2000 ? 'met' : '**missed**'],
       ['queue throughput (backlog committed → last delivery)', `${(delivered / ((last - enqueued) / 1000)).toFixed(0)} deliveries/s`, '–', '–'],
+      [
+        'CPU per delivery in the backlog drain: registry / postgres / receivers',
+        (['registry', 'postgres', 'bench'] as const).map((k) => `${(((drain1[k] - drain0[k]) * 1000) / Math.max(1, delivered)).toFixed(2)}`).join(' / ') + ' ms',
+        '–',
+        '–',
+      ],
       ['queue depth: max sampled / after the drain', `${maxDepth} / ${finalDepth}`, 'drains to 0', finalDepth === 0 ? 'met' : '**missed**'],
       ['registry peak RSS over the run', `${rss.toFixed(0)} MB`, '< 150 MB', rss < 150 ? 'met' : '**missed**'],
     ];

@@ -176,6 +176,20 @@ function layoutDigest(layout: string, tag: string): string {
   return index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag)!.digest;
 }
 
+/**
+ * Where the registry's resident memory is, in MiB: RSS split into anonymous memory (heap, malloc, buffers) and
+ * mapped files (the node binary's code), and the V8 heap and the memory outside it (Buffers) as the process's
+ * /metrics reports them.
+ */
+async function memoryBreakdown(reg: RegistryProcess): Promise<string> {
+  const status = readFileSync(`/proc/${reg.process.pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) / 1024;
+  const metrics = await (await fetch(`${reg.url}/metrics`)).text();
+  const metric = (name: string) => Number(new RegExp(`^quay_${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? 0) / MiB;
+  const f = (x: number) => x.toFixed(0);
+  return `RSS ${f(kb('VmRSS'))} (anon ${f(kb('RssAnon'))}, files ${f(kb('RssFile'))}), V8 heap ${f(metric('nodejs_heap_size_used_bytes'))} used of ${f(metric('nodejs_heap_size_total_bytes'))}, external ${f(metric('nodejs_external_memory_bytes'))} MiB`;
+}
+
 async function status(api: Api, repo: string, digest: string): Promise<string> {
   const r = await api.get(`/repository/${repo}/manifest/${digest}/security`);
   return r.status === 200 ? (r.body as { status: string }).status : `http ${r.status}`;
@@ -230,6 +244,7 @@ export async function run(args: string[]): Promise<number> {
     const reg = await start('bench-scan-0');
     const replicas: RegistryProcess[] = [reg];
     const api = await signin(reg, 'admin', ADMIN_PASSWORD);
+    const memory: Array<[string, string]> = [['started', await memoryBreakdown(reg)]];
     const creds = `admin:${ADMIN_PASSWORD}`;
 
     // 2. Built-in scanner on the big image.
@@ -241,6 +256,7 @@ export async function run(args: string[]): Promise<number> {
     // The index is queued by the manifest PUT, skopeo's last request: timing starts when skopeo ends.
     const t0 = Date.now();
     const rssBefore = memStatus(reg.process.pid).rss / MiB;
+    const afterPush = memoryBreakdown(reg);
     const peak = new PeakWatch([reg.process.pid]);
     const big = layoutDigest(layout, 'big');
     const final = await until(
@@ -253,6 +269,8 @@ export async function run(args: string[]): Promise<number> {
     );
     const builtinSeconds = (Date.now() - t0) / 1000;
     const builtinRss = peak.stop().get(reg.process.pid)! / MiB;
+    memory.push(['push ended', await afterPush], ['indexed', await memoryBreakdown(reg)]);
+    for (const [when, m] of memory) log(`registry memory, ${when}: ${m}`);
     const report = (await api.get(`/repository/admin/big/manifest/${big}/security?vulnerabilities=true`)).body as {
       data: { Layer: { Features: Array<{ Vulnerabilities: unknown[] }> } };
     };
@@ -373,6 +391,7 @@ export async function run(args: string[]): Promise<number> {
     ];
     const table = ['| measurement | value | target | result |', '|---|---:|---|---|', ...rows.map((x) => `| ${x.join(' | ')} |`)].join('\n');
     const notes = [
+      ...memory.map(([when, m]) => `Registry memory, ${when}: ${m}.`),
       `Built-in report: ${features.length} packages, ${vulns} vulnerabilities (status ${final}).`,
       `Load average before / after: ${load0.map((x) => x.toFixed(2)).join(' ')} / ${load1.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs.`,
     ];

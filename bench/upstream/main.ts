@@ -15,8 +15,9 @@
  * their RSS is sampled throughout, with the peak of each phase reported.
  */
 import { loadavg, cpus } from 'node:os';
-import { join } from 'node:path';
-import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createReadStream, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTestDatabase, startDistribution, startPostgres } from '../../test/setup/services.js';
 import { startRegistry } from '../../test/helpers/registry.js';
@@ -29,10 +30,12 @@ import { V2Client, randomBlob } from '../../test/helpers/v2.js';
 import type { RegistryProcess } from '../../test/helpers/registry.js';
 import { benchImage, type BenchImage } from '../registry/image.js';
 import { PeakWatch } from '../registry/rss.js';
+import { formatProfile, summarizeProfile } from '../registry/profile.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
 import { casPath } from '../../registry/storage/blobstore.js';
 
 const USAGE = `usage: npm run bench -- upstream [--mib 256] [--repeat 3] [--dedupe-mib 64] [--clients 20] [--tags 20] [--shared-mib 32]
+                                       [--skip dedupe,mirror] [--cpu-prof]
 
   --mib N          image size for the cold/warm pulls (default 256)
   --repeat N       warm pulls through each proxy, the median reported (default 3)
@@ -40,6 +43,8 @@ const USAGE = `usage: npm run bench -- upstream [--mib 256] [--repeat 3] [--dedu
   --clients N      concurrent cold pulls (default 20)
   --tags N         mirrored tags, each a shared layer plus a 1 MiB layer of its own (default 20)
   --shared-mib N   size of the shared layer (default 32)
+  --skip LIST      phases left out: dedupe, mirror (comma-separated; cold and warm always run)
+  --cpu-prof       profile serve's CPU during the warm pulls (V8 profiler) and print its hotspots
 `;
 
 const MiB = 1024 * 1024;
@@ -117,6 +122,8 @@ export async function run(args: string[]): Promise<number> {
       clients: { type: 'string', default: '20' },
       tags: { type: 'string', default: '20' },
       'shared-mib': { type: 'string', default: '32' },
+      skip: { type: 'string', default: '' },
+      'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -130,6 +137,10 @@ export async function run(args: string[]): Promise<number> {
   const clients = Number(values.clients);
   const tagCount = Number(values.tags);
   const sharedMiB = Number(values['shared-mib']);
+  const skip = new Set(values.skip.split(',').filter(Boolean));
+  for (const phase of skip) if (phase !== 'dedupe' && phase !== 'mirror') throw new Error(`--skip: unknown phase ${phase}`);
+  const profDir = values['cpu-prof'] ? join(workDir('bench-upstream-cpu-prof')) : null;
+  const preload = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../registry/cpu-prof-preload.js')).href;
   const log = (m: string) => process.stderr.write(`${m}\n`);
   for (const t of ['skopeo', 'umoci', 'docker-registry', 'postgres']) tool(t);
   const loadBefore = loadavg();
@@ -168,9 +179,22 @@ export async function run(args: string[]): Promise<number> {
         SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
       },
       // The V8 flags production runs with (npm start, the image, the operator).
-      env: { LOG_LEVEL: 'warn', NODE_OPTIONS: REGISTRY_NODE_FLAGS.join(' ') },
+      env: {
+        LOG_LEVEL: 'warn',
+        NODE_OPTIONS: [...REGISTRY_NODE_FLAGS, ...(profDir ? [`--import=${preload}`] : [])].join(' '),
+        ...(profDir ? { BENCH_CPU_PROF_DIR: profDir } : {}),
+      },
     });
     stops.push(() => reg.stop());
+    /** With --cpu-prof: ends serve's current CPU profile under `label` (cpu-prof-preload.ts) and starts the next. */
+    const cutProfile = async (label: string): Promise<string | null> => {
+      if (!profDir) return null;
+      writeFileSync(join(profDir, 'label'), label);
+      const before = new Set(readdirSync(profDir));
+      process.kill(reg.process.pid, 'SIGUSR2');
+      const done = await waitFor(`the ${label} CPU profile`, async () => readdirSync(profDir).find((f) => f.endsWith(`-${label}.done`) && !before.has(f)) ?? null, 60_000);
+      return join(profDir, done.replace(/\.done$/, '.cpuprofile'));
+    };
     const mirror = await startMirror(reg);
     stops.push(() => mirror.stop());
     // Peak RSS per phase: serve and mirror.
@@ -199,6 +223,7 @@ export async function run(args: string[]): Promise<number> {
     const distColdBytes = fronts.distribution.bytesFromUpstream;
     endPhase(`cold pull of ${mib} MiB`);
     log(`${repeat} warm pulls of ${mib} MiB through each`);
+    await cutProfile('setup');
     const quayWarms: number[] = [];
     const distWarms: number[] = [];
     const [algorithm, hex] = img.layer.digest.split(':');
@@ -219,57 +244,69 @@ export async function run(args: string[]): Promise<number> {
     const distWarmBytes = fronts.distribution.bytesFromUpstream - distColdBytes;
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
     const t = { quayCold, quayWarm: median(quayWarms), distCold, distWarm: median(distWarms) };
+    const warmProfile = await cutProfile('warm');
     endPhase(`${repeat} warm pulls of ${mib} MiB`);
     const imageBytes = (i: BenchImage) => i.layer.size + i.config.size;
 
-    log(`${clients} concurrent cold pulls of ${dedupeMiB} MiB`);
-    const before = fronts.quay.bytesFromUpstream;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: clients }, () => skopeo(pullArgs(reg.hostPort, 'cache/bench/many:v1', creds))));
-    const dedupeSeconds = (performance.now() - t0) / 1000;
-    const dedupeRatio = (fronts.quay.bytesFromUpstream - before) / imageBytes(dedupeImg);
-    endPhase(`${clients} concurrent cold pulls`);
-
-    log(`mirroring ${tagCount} tags sharing a ${sharedMiB} MiB layer`);
-    const up = new V2Client({ url: upstream.url } as RegistryProcess);
-    const shared = randomBlob(sharedMiB * MiB);
-    let tagBytes = shared.size;
-    for (let i = 0; i < tagCount; i++) {
-      const own = randomBlob(MiB);
-      const pushed = await up.pushImage('bench/tags', `v1.${i}`, { layers: [shared, own] });
-      tagBytes += own.size + pushed.config.size + pushed.manifest.length;
+    let dedupeSeconds = NaN;
+    let dedupeRatio = NaN;
+    if (!skip.has('dedupe')) {
+      log(`${clients} concurrent cold pulls of ${dedupeMiB} MiB`);
+      const before = fronts.quay.bytesFromUpstream;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: clients }, () => skopeo(pullArgs(reg.hostPort, 'cache/bench/many:v1', creds))));
+      dedupeSeconds = (performance.now() - t0) / 1000;
+      dedupeRatio = (fronts.quay.bytesFromUpstream - before) / imageBytes(dedupeImg);
+      endPhase(`${clients} concurrent cold pulls`);
     }
-    await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
-    await admin.ok('PUT', '/organization/mirrors/robots/bot', {});
-    await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'tags', visibility: 'private', description: '' });
-    const mirrorBefore = fronts.quay.bytesFromUpstream;
-    const m0 = performance.now();
-    await admin.ok('POST', '/repository/mirrors/tags/mirror', {
-      external_reference: `${fronts.quay.hostPort}/bench/tags`,
-      external_registry_config: { verify_tls: false },
-      sync_interval: 86400,
-      sync_start_date: '2020-01-01T00:00:00Z',
-      robot_username: 'mirrors+bot',
-      skopeo_timeout_interval: 3600,
-      root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1.*'] },
-    });
-    await waitFor('the mirror sync', async () => (await admin.ok('GET', '/repository/mirrors/tags/mirror')).sync_status === 'SUCCESS');
-    const mirrorSeconds = (performance.now() - m0) / 1000;
-    const mirrorBytes = fronts.quay.bytesFromUpstream - mirrorBefore;
-    const skopeoBefore = fronts.skopeo.bytesFromUpstream;
-    const skopeoSeconds = await skopeo([
-      'sync',
-      '--src',
-      'docker',
-      '--dest',
-      'docker',
-      '--src-tls-verify=false',
-      '--dest-tls-verify=false',
-      `${fronts.skopeo.hostPort}/bench/tags`,
-      `${skopeoTarget.hostPort}/synced`,
-    ]);
-    const skopeoBytes = fronts.skopeo.bytesFromUpstream - skopeoBefore;
-    endPhase(`mirror of ${tagCount} tags, skopeo sync`);
+
+    let tagBytes = 0;
+    let mirrorSeconds = NaN;
+    let mirrorBytes = NaN;
+    let skopeoSeconds = NaN;
+    let skopeoBytes = NaN;
+    if (!skip.has('mirror')) {
+      log(`mirroring ${tagCount} tags sharing a ${sharedMiB} MiB layer`);
+      const up = new V2Client({ url: upstream.url } as RegistryProcess);
+      const shared = randomBlob(sharedMiB * MiB);
+      tagBytes = shared.size;
+      for (let i = 0; i < tagCount; i++) {
+        const own = randomBlob(MiB);
+        const pushed = await up.pushImage('bench/tags', `v1.${i}`, { layers: [shared, own] });
+        tagBytes += own.size + pushed.config.size + pushed.manifest.length;
+      }
+      await admin.ok('POST', '/organization/', { name: 'mirrors', email: 'mirrors@example.com' });
+      await admin.ok('PUT', '/organization/mirrors/robots/bot', {});
+      await admin.ok('POST', '/repository', { namespace: 'mirrors', repository: 'tags', visibility: 'private', description: '' });
+      const mirrorBefore = fronts.quay.bytesFromUpstream;
+      const m0 = performance.now();
+      await admin.ok('POST', '/repository/mirrors/tags/mirror', {
+        external_reference: `${fronts.quay.hostPort}/bench/tags`,
+        external_registry_config: { verify_tls: false },
+        sync_interval: 86400,
+        sync_start_date: '2020-01-01T00:00:00Z',
+        robot_username: 'mirrors+bot',
+        skopeo_timeout_interval: 3600,
+        root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1.*'] },
+      });
+      await waitFor('the mirror sync', async () => (await admin.ok('GET', '/repository/mirrors/tags/mirror')).sync_status === 'SUCCESS');
+      mirrorSeconds = (performance.now() - m0) / 1000;
+      mirrorBytes = fronts.quay.bytesFromUpstream - mirrorBefore;
+      const skopeoBefore = fronts.skopeo.bytesFromUpstream;
+      skopeoSeconds = await skopeo([
+        'sync',
+        '--src',
+        'docker',
+        '--dest',
+        'docker',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `${fronts.skopeo.hostPort}/bench/tags`,
+        `${skopeoTarget.hostPort}/synced`,
+      ]);
+      skopeoBytes = fronts.skopeo.bytesFromUpstream - skopeoBefore;
+      endPhase(`mirror of ${tagCount} tags, skopeo sync`);
+    }
     watch.stop();
     const loadAfter = loadavg();
 
@@ -285,8 +322,14 @@ export async function run(args: string[]): Promise<number> {
       `| warm pull of ${mib} MiB through the proxy (median of ${repeat}) | ${s(t.quayWarm)} | ${s(t.distWarm)} | ${ratio(t.quayWarm, t.distWarm)} |`,
       `| server CPU per warm pull (mean) | ${warmCpu.quay.toFixed(2)} s | ${warmCpu.dist.toFixed(2)} s | ${ratio(warmCpu.quay, warmCpu.dist)} |`,
       `| upstream bytes: cold pull, all warm pulls | ${m(quayColdBytes)}, ${m(quayWarmBytes)} | ${m(distColdBytes)}, ${m(distWarmBytes)} | |`,
-      `| ${clients} concurrent cold pulls of ${dedupeMiB} MiB: time, upstream bytes / image size | ${s(dedupeSeconds)}, ${dedupeRatio.toFixed(2)}× | | |`,
-      `| mirror ${tagCount} tags sharing a ${sharedMiB} MiB layer (${m(tagBytes)} distinct) | ${s(mirrorSeconds)}, ${m(mirrorBytes)} fetched | skopeo sync: ${s(skopeoSeconds)}, ${m(skopeoBytes)} fetched | ${ratio(mirrorSeconds, skopeoSeconds)} |`,
+      ...(skip.has('dedupe')
+        ? []
+        : [`| ${clients} concurrent cold pulls of ${dedupeMiB} MiB: time, upstream bytes / image size | ${s(dedupeSeconds)}, ${dedupeRatio.toFixed(2)}× | | |`]),
+      ...(skip.has('mirror')
+        ? []
+        : [
+            `| mirror ${tagCount} tags sharing a ${sharedMiB} MiB layer (${m(tagBytes)} distinct) | ${s(mirrorSeconds)}, ${m(mirrorBytes)} fetched | skopeo sync: ${s(skopeoSeconds)}, ${m(skopeoBytes)} fetched | ${ratio(mirrorSeconds, skopeoSeconds)} |`,
+          ]),
       `| peak RSS: serve, mirror | ${m(Math.max(...phasePeaks.map((p) => p.serve)))}, ${m(Math.max(...phasePeaks.map((p) => p.mirror)))} | | |`,
       '',
       '| phase | peak RSS of serve | peak RSS of mirror |',
@@ -297,6 +340,7 @@ export async function run(args: string[]): Promise<number> {
       'The mirror time runs from the configuration POST (the worker is woken by it) to the SUCCESS status.',
     ].join('\n');
     process.stdout.write(`${out}\n`);
+    if (warmProfile) process.stdout.write(`\n### serve's CPU profile of the warm pulls (${warmProfile})\n${formatProfile(summarizeProfile(warmProfile, REPO_ROOT))}\n`);
     return 0;
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

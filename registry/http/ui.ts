@@ -2,7 +2,8 @@
  * The web UI at `/`: the files Vite built into dist/ui (registry/ui/), and index.html for every other GET
  * that asks for a page (client-side routes), never for the API, /v2 or the service endpoints, which keep
  * their own answers. Every UI response carries a strict CSP (scripts only from this origin, no inline
- * script), refuses framing, and turns off MIME sniffing.
+ * script), refuses framing, and turns off MIME sniffing. With FEATURE_RECAPTCHA, and only then, the CSP
+ * also lets in Google's reCAPTCHA script and challenge frame.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +16,14 @@ export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 /** Paths that belong to the server, not to the UI's client-side router. */
 const SERVER_PATHS = /^\/(api|v1|v2|csrf_token|config|health|metrics|oauth|static)(\/|$|\?)/;
 
-export const UI_SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': [
+/** The origins Google documents for reCAPTCHA under a CSP: its script (and what it loads) and the challenge frame. */
+const RECAPTCHA_SCRIPT_SRC = ['https://www.google.com/recaptcha/', 'https://www.gstatic.com/recaptcha/'];
+const RECAPTCHA_FRAME_SRC = ['https://www.google.com/recaptcha/', 'https://recaptcha.google.com/recaptcha/'];
+
+export function uiSecurityHeaders(opts: { recaptcha: boolean }): Record<string, string> {
+  const directives = [
     "default-src 'self'",
-    "script-src 'self'",
+    ['script-src', "'self'", ...(opts.recaptcha ? RECAPTCHA_SCRIPT_SRC : [])].join(' '),
     // PatternFly positions popovers and React sets style properties through the CSSOM, which CSP allows;
     // only stylesheets from this origin are loaded.
     "style-src 'self'",
@@ -29,18 +34,22 @@ export const UI_SECURITY_HEADERS: Record<string, string> = {
     "base-uri 'self'",
     "form-action 'self'",
     "frame-ancestors 'none'",
-  ].join('; '),
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-};
-
-function secure(reply: FastifyReply): void {
-  for (const [k, v] of Object.entries(UI_SECURITY_HEADERS)) reply.header(k, v);
+  ];
+  if (opts.recaptcha) directives.push(['frame-src', ...RECAPTCHA_FRAME_SRC].join(' '));
+  return {
+    'content-security-policy': directives.join('; '),
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'same-origin',
+  };
 }
 
 /** Registered on the root instance (the SPA fallback is the root's not-found handler). */
-export async function registerUi(app: FastifyInstance): Promise<void> {
+export async function registerUi(app: FastifyInstance, opts: { recaptcha: boolean }): Promise<void> {
+  const headers = uiSecurityHeaders(opts);
+  const secure = (reply: FastifyReply): void => {
+    for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  };
   const indexFile = `${UI_DIR}index.html`;
   const built = existsSync(indexFile);
   const indexHtml = built ? readFileSync(indexFile) : null;

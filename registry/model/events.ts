@@ -67,10 +67,18 @@ export class Events {
       repository: path,
       namespace,
       name,
-      docker_url: `${this.config.SERVER_HOSTNAME}/${path}`,
-      homepage: `${this.base}/repository/${path}${subpage ? `/${subpage.replace(/^\//, '')}` : ''}`,
+      docker_url: `${this.dockerUrlPrefix}${path}`,
+      homepage: `${this.homepagePrefix}${path}${subpage ? `/${subpage.replace(/^\//, '')}` : ''}`,
       ...extra,
     };
+  }
+
+  private get dockerUrlPrefix(): string {
+    return `${this.config.SERVER_HOSTNAME}/`;
+  }
+
+  private get homepagePrefix(): string {
+    return `${this.base}/repository/`;
   }
 
   /** The keys every namespace event starts with. */
@@ -80,7 +88,8 @@ export class Events {
 
   /**
    * Emit a repository event in the producer's transaction `q`: one queue item per enabled notification of the
-   * repository for `event` (or only `onlyUuid`). Returns the number of items enqueued.
+   * repository for `event` (or only `onlyUuid`), found and enqueued in one statement. Returns the number of
+   * items enqueued.
    */
   async emitRepository(
     q: Queryable,
@@ -90,90 +99,54 @@ export class Events {
     performer?: Principal,
     opts: { subpage?: string; onlyUuid?: string; extraPath?: string[] } = {},
   ): Promise<number> {
-    const rows = await q.query<{ uuid: string }>(
-      `SELECT uuid FROM repository_notification
-        WHERE repository_id = $1 AND event = $2 AND number_of_failures < $3 AND ($4::uuid IS NULL OR uuid = $4::uuid)`,
-      [repo.id, event, MAX_NOTIFICATION_FAILURES, opts.onlyUuid ?? null],
-    );
-    return this.enqueueRepository(
-      q,
-      event,
-      repo,
-      rows.rows.map((r) => r.uuid),
-      data,
-      performer,
-      opts,
-    );
-  }
-
-  /** One queue item per notification uuid, in one INSERT. */
-  private async enqueueRepository(
-    q: Queryable,
-    event: string,
-    repo: RepoRefNames,
-    uuids: string[],
-    data: Record<string, unknown>,
-    performer: Principal | undefined,
-    opts: { subpage?: string; extraPath?: string[] },
-  ): Promise<number> {
-    if (uuids.length === 0) return 0;
-    const eventData = this.repositoryPayload(repo.namespace, repo.name, data, opts.subpage);
-    const pd = performerData(performer);
     const path = [repo.namespace, repo.name.replace(/\//g, '+'), event, ...(opts.extraPath ?? [])];
-    const items = uuids.map((uuid) => {
-      const body: NotificationItemBody = { notification_uuid: uuid, event, event_data: eventData, performer_data: pd, emitted_at: Date.now() };
-      return { path, body: { ...body } };
-    });
-    await this.queues.queue(NOTIFICATION_QUEUE).putMany(items, { retries: NOTIFICATION_RETRIES }, q);
-    return uuids.length;
+    const body = this.itemBody(event, this.repositoryPayload(repo.namespace, repo.name, data, opts.subpage), performerData(performer));
+    return this.queues.queue(NOTIFICATION_QUEUE).putFromSelect(
+      `SELECT $1::text AS path, $2::jsonb || jsonb_build_object('notification_uuid', uuid) AS body FROM repository_notification
+        WHERE repository_id = $3 AND event = $4 AND number_of_failures < $5 AND ($6::uuid IS NULL OR uuid = $6::uuid)`,
+      [path.join('/'), JSON.stringify(body), repo.id, event, MAX_NOTIFICATION_FAILURES, opts.onlyUuid ?? null],
+      { retries: NOTIFICATION_RETRIES },
+      q,
+    );
   }
 
   /**
-   * repo_push: one event per manifest PUT that created or moved tags, with all of them in `updated_tags`.
-   * One query when the repository has no repo_push notification, three when it has any.
+   * repo_push: one event per manifest PUT that created or moved tags, with all of them in `updated_tags`. One
+   * statement whether or not the repository has repo_push notifications: it reads the repository's names and
+   * its notifications and enqueues the event for each (the payload's repository keys are built by it, as
+   * `repositoryPayload` builds them).
    */
   async emitRepositoryPush(q: Queryable, repositoryId: number, updatedTags: string[], performer?: Principal): Promise<number> {
-    const r = await q.query<{ name: string; namespace: string; uuid: string }>(
-      `SELECT r.name, n.name AS namespace, x.uuid FROM repository r JOIN namespace n ON n.id = r.namespace_id
-         JOIN repository_notification x ON x.repository_id = r.id AND x.event = 'repo_push' AND x.number_of_failures < $2
-        WHERE r.id = $1`,
-      [repositoryId, MAX_NOTIFICATION_FAILURES],
-    );
-    if (r.rows.length === 0) return 0;
-    const repo = { id: repositoryId, name: r.rows[0].name, namespace: r.rows[0].namespace };
-    return this.enqueueRepository(
+    const body = this.itemBody('repo_push', {}, performerData(performer));
+    return this.queues.queue(NOTIFICATION_QUEUE).putFromSelect(
+      `SELECT n.name || '/' || replace(r.name, '/', '+') || '/repo_push' AS path,
+              $1::jsonb || jsonb_build_object('notification_uuid', x.uuid, 'event_data', jsonb_build_object(
+                'repository', n.name || '/' || r.name, 'namespace', n.name, 'name', r.name,
+                'docker_url', $2 || n.name || '/' || r.name, 'homepage', $3 || n.name || '/' || r.name, 'updated_tags', $4::jsonb)) AS body
+         FROM repository r JOIN namespace n ON n.id = r.namespace_id
+         JOIN repository_notification x ON x.repository_id = r.id AND x.event = 'repo_push' AND x.number_of_failures < $5
+        WHERE r.id = $6`,
+      [JSON.stringify(body), this.dockerUrlPrefix, this.homepagePrefix, JSON.stringify(updatedTags), MAX_NOTIFICATION_FAILURES, repositoryId],
+      { retries: NOTIFICATION_RETRIES, prepare: 'emit_repo_push' },
       q,
-      'repo_push',
-      repo,
-      r.rows.map((x) => x.uuid),
-      { updated_tags: updatedTags },
-      performer,
-      {},
     );
   }
 
-  /** Emit a namespace event (quota_warning, quota_error) in the producer's transaction. */
+  /** Emit a namespace event (quota_warning, quota_error) in the producer's transaction, in one statement. */
   async emitNamespace(q: Queryable, event: string, namespace: { id: number; name: string }, data: Record<string, unknown>): Promise<number> {
-    const rows = await q.query<{ uuid: string }>('SELECT uuid FROM namespace_notification WHERE namespace_id = $1 AND event = $2 AND number_of_failures < $3', [
-      namespace.id,
-      event,
-      MAX_NOTIFICATION_FAILURES,
-    ]);
-    if (rows.rows.length === 0) return 0;
-    const eventData = this.namespacePayload(namespace.name, data);
-    const queue = this.queues.queue(NOTIFICATION_QUEUE);
-    for (const n of rows.rows) {
-      const body: NotificationItemBody = {
-        notification_uuid: n.uuid,
-        event,
-        event_data: eventData,
-        performer_data: {},
-        notification_type: 'namespace',
-        emitted_at: Date.now(),
-      };
-      await queue.put([namespace.name, event], { ...body }, { retries: NOTIFICATION_RETRIES }, q);
-    }
-    return rows.rows.length;
+    const body: Omit<NotificationItemBody, 'notification_uuid'> = { ...this.itemBody(event, this.namespacePayload(namespace.name, data), {}), notification_type: 'namespace' };
+    return this.queues.queue(NOTIFICATION_QUEUE).putFromSelect(
+      `SELECT $1::text AS path, $2::jsonb || jsonb_build_object('notification_uuid', uuid) AS body FROM namespace_notification
+        WHERE namespace_id = $3 AND event = $4 AND number_of_failures < $5`,
+      [[namespace.name, event].join('/'), JSON.stringify(body), namespace.id, event, MAX_NOTIFICATION_FAILURES],
+      { retries: NOTIFICATION_RETRIES },
+      q,
+    );
+  }
+
+  /** An item body without its notification's uuid (added per notification by the fan-out statement). */
+  private itemBody(event: string, eventData: Record<string, unknown>, performer: Record<string, unknown>): Omit<NotificationItemBody, 'notification_uuid'> {
+    return { event, event_data: eventData, performer_data: performer, emitted_at: Date.now() };
   }
 
   /** Enqueue a ready payload for one notification (the /test endpoints, per-notification producers). */

@@ -216,7 +216,9 @@ export class NotificationConfigs {
   async byUuids(scope: 'repository' | 'namespace', uuids: string[]): Promise<Map<string, NotificationRow>> {
     const valid = [...new Set(uuids.filter(isUuid))];
     if (valid.length === 0) return new Map();
-    const r = await this.db.query<NotificationRow>(`${scope === 'repository' ? REPO_SELECT : NS_SELECT} WHERE x.uuid = ANY($1::uuid[])`, [valid]);
+    const r = await this.db.query<NotificationRow>(`${scope === 'repository' ? REPO_SELECT : NS_SELECT} WHERE x.uuid = ANY($1::uuid[])`, [valid], {
+      prepare: `notifications_by_uuid_${scope}`,
+    });
     return new Map(r.rows.map((row) => [row.uuid, row]));
   }
 

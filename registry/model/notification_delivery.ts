@@ -71,15 +71,16 @@ export class NotificationDelivery {
   async deliver(n: NotificationRow, eventData: Record<string, unknown>): Promise<void> {
     const kind = eventKind(n.event);
     if (!kind) throw new DeliveryFailed(`unknown event ${n.event}`);
+    const c = n.config;
+    // A webhook posts the payload itself: the summary and HTML the other methods send are not built for it.
+    if (n.method === 'webhook') {
+      const template = c.template !== undefined && c.template !== null && c.template !== '' ? parseTemplate(c.template) : null;
+      return this.post(String(c.url), 'webhook', template === null ? eventData : applyTemplate(template, eventData));
+    }
     const level = kind.level(eventData);
     const summary = kind.summary(eventData);
     const html = kind.html(eventData);
-    const c = n.config;
     switch (n.method) {
-      case 'webhook': {
-        const template = c.template !== undefined && c.template !== null && c.template !== '' ? parseTemplate(c.template) : null;
-        return this.post(String(c.url), 'webhook', template === null ? eventData : applyTemplate(template, eventData));
-      }
       case 'slack':
         return this.post(String(c.url), 'slack', {
           text: summary,

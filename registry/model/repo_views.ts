@@ -25,8 +25,15 @@ export interface RepoListQuery {
 const lastModified = (now: string) =>
   `(SELECT max(t.start_ms) / 1000 FROM tag t WHERE t.repository_id = r.id AND t.start_ms <= ${now} AND (t.end_ms IS NULL OR t.end_ms > ${now}))`;
 
-/** Days of usage counted for `popularity`. */
-const POPULARITY_DAYS = 30;
+/**
+ * `popularity` as Quay 3.8 computes it (data/model/log.py get_repositories_action_sums): the repository's usage-log
+ * actions of the days that start within the last week, as its repositoryactioncounter worker counts them, one
+ * whole UTC day after it has ended; so today's actions are not counted yet (a repository pushed today shows 0).
+ */
+export const popularitySql = (repoId: string) =>
+  `(SELECT count(*) FROM log_entry l WHERE l.repository_id = ${repoId}
+      AND l.datetime >= date_trunc('day', now() - interval '7 days' - interval '1 microsecond', 'UTC') + interval '1 day'
+      AND l.datetime < date_trunc('day', now(), 'UTC'))::int`;
 
 export class RepoViews {
   constructor(
@@ -50,7 +57,7 @@ export class RepoViews {
       `SELECT r.*, n.name AS namespace,
               EXISTS (SELECT 1 FROM star s WHERE s.repository_id = r.id AND s.user_id = ${me}) AS is_starred,
               ${query.lastModified ? lastModified(add(Date.now())) : 'NULL::bigint'} AS last_modified,
-              ${query.popularity ? `(SELECT count(*) FROM log_entry l WHERE l.repository_id = r.id AND l.datetime > now() - interval '${POPULARITY_DAYS} days')::int` : 'NULL::int'} AS popularity
+              ${query.popularity ? popularitySql('r.id') : 'NULL::int'} AS popularity
          FROM repository r JOIN namespace n ON n.id = r.namespace_id
         WHERE ${where.join(' AND ')}
         ORDER BY r.id LIMIT ${add(query.limit + 1)}`,

@@ -9,7 +9,8 @@ export interface RepositoryRow {
   namespace_id: number;
   name: string;
   visibility: 'public' | 'private';
-  description: string;
+  /** null when nobody gave one (created by a push, a mirror or the proxy cache), as in Quay. */
+  description: string | null;
   state: string;
   kind: string;
   /** Changes with every change to the repository's tags (migration 006). */
@@ -85,7 +86,7 @@ export class Repositories {
     const ins = await q.query<RepositoryRow>(
       `INSERT INTO repository (namespace_id, name, visibility, description) VALUES ($1, $2, $3, $4)
        ON CONFLICT (namespace_id, name) DO NOTHING RETURNING *`,
-      [namespaceId, name, opts.visibility, opts.description ?? ''],
+      [namespaceId, name, opts.visibility, opts.description ?? null],
     );
     if (ins.rows[0]) return { repo: ins.rows[0], created: true };
     const existing = await q.query<RepositoryRow>('SELECT * FROM repository WHERE namespace_id = $1 AND name = $2', [namespaceId, name]);

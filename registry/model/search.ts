@@ -10,6 +10,7 @@ import type { Db } from '../db/index.js';
 import type { Principal } from '../auth/principal.js';
 import type { Permissions } from '../auth/permissions.js';
 import type { NamespaceRow } from './namespaces.js';
+import { popularitySql } from './repo_views.js';
 
 /** Days of activity counted into a repository's search score. */
 const SCORE_DAYS = 30;
@@ -17,7 +18,7 @@ const SCORE_DAYS = 30;
 export interface RepoHit {
   id: number;
   name: string;
-  description: string;
+  description: string | null;
   visibility: 'public' | 'private';
   namespace: NamespaceRow;
 }
@@ -62,7 +63,7 @@ export class Search {
     return r.rows.map((row) => ({
       id: Number(row.id),
       name: String(row.name),
-      description: String(row.description ?? ''),
+      description: row.description === null ? null : String(row.description),
       visibility: row.visibility as 'public' | 'private',
       namespace: namespaceOf(row, 'n_'),
     }));
@@ -134,7 +135,7 @@ export async function repositoryUsage(db: Db, ids: number[]): Promise<Map<number
     `SELECT r.id,
             (SELECT max(t.start_ms) / 1000 FROM tag t WHERE t.repository_id = r.id AND t.start_ms <= $2 AND (t.end_ms IS NULL OR t.end_ms > $2)) AS last_modified,
             (SELECT count(*) FROM star s WHERE s.repository_id = r.id)::int AS stars,
-            (SELECT count(*) FROM log_entry l WHERE l.repository_id = r.id AND l.datetime > now() - interval '${SCORE_DAYS} days')::int AS popularity
+            ${popularitySql('r.id')} AS popularity
        FROM repository r WHERE r.id = ANY($1::bigint[])`,
     [ids, now],
   );

@@ -19,9 +19,10 @@ export interface TeamSummary extends TeamRow {
   repo_count: number;
 }
 
+/** A member, an invited user (`invited`), or an invited e-mail address (kind `invite`, no name). */
 export interface TeamMemberView {
-  name: string;
-  kind: 'user' | 'robot';
+  name: string | null;
+  kind: 'user' | 'robot' | 'invite';
   email: string | null;
   invited: boolean;
 }
@@ -117,10 +118,14 @@ export class Teams {
 
   async members(team: TeamRow, includePending: boolean): Promise<TeamMemberView[]> {
     const r = await this.db.query<TeamMemberView>(
-      `SELECT n.name, n.kind, n.email, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
-       UNION ALL
-       SELECT n.name, n.kind, n.email, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
-       ORDER BY 1`,
+      // Members first, then invitations (users, then e-mail addresses), as Quay lists them.
+      `SELECT name, kind, email, invited FROM (
+         SELECT 0 AS part, n.name, n.kind, n.email, false AS invited FROM team_member m JOIN namespace n ON n.id = m.member_id WHERE m.team_id = $1
+         UNION ALL
+         SELECT 1, n.name, n.kind, n.email, true FROM team_invite i JOIN namespace n ON n.id = i.user_id WHERE i.team_id = $1 AND $2
+         UNION ALL
+         SELECT 2, NULL, 'invite', i.email, true FROM team_invite i WHERE i.team_id = $1 AND i.user_id IS NULL AND $2
+       ) x ORDER BY part, name, email`,
       [team.id, includePending],
     );
     return r.rows;

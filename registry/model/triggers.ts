@@ -13,6 +13,9 @@ import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import { SecretBox, sameSecret, secretMaterial } from '../auth/secrets.js';
 import { Invalid } from './errors.js';
+import { manualRef, scmEnabled, scmEndpoints, type ScmClient } from './scm.js';
+import { GithubClient } from './scm_github.js';
+import { GitlabClient } from './scm_gitlab.js';
 import {
   bitbucketMetadata,
   checkedMetadata,
@@ -46,6 +49,8 @@ export interface TriggerRow {
   successive_failure_count: number;
   successive_internal_error_count: number;
   has_private_key: boolean;
+  /** Attached to an account of its service (OAuth): its SCM API is used. */
+  has_auth_token: boolean;
 }
 
 /** A request the trigger refuses (400 with this message). */
@@ -63,7 +68,7 @@ export async function triggerSecretBox(db: Db, config: Pick<QuayConfig, 'DATABAS
 const SELECT = `SELECT t.id, t.uuid::text AS uuid, t.service, t.repository_id, t.connected_user_id, t.config, t.pull_robot_id,
                        b.name AS pull_robot_name, t.enabled, t.disabled_reason, t.disabled_datetime,
                        t.successive_failure_count, t.successive_internal_error_count,
-                       (t.secure_private_key IS NOT NULL) AS has_private_key
+                       (t.secure_private_key IS NOT NULL) AS has_private_key, (t.secure_auth_token IS NOT NULL) AS has_auth_token
                   FROM build_trigger t LEFT JOIN namespace b ON b.id = t.pull_robot_id`;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -218,6 +223,32 @@ export class Triggers {
     return (await this.byId(r.rows[0].id))!;
   }
 
+  /** A new, inactive trigger attached to the user's account at `service` (the OAuth callback's). */
+  async createAttached(repositoryId: number, service: 'github' | 'gitlab', userId: number, token: string): Promise<TriggerRow> {
+    const r = await this.db.query<{ id: number }>('INSERT INTO build_trigger (service, repository_id, connected_user_id, secure_auth_token) VALUES ($1, $2, $3, $4) RETURNING id', [
+      service,
+      repositoryId,
+      userId,
+      this.box.seal(token),
+    ]);
+    return (await this.byId(r.rows[0].id))!;
+  }
+
+  /**
+   * The client of the trigger's service with its account's token; null for a trigger not attached to an
+   * account (custom git, hand-installed SCM triggers) or whose service is not enabled.
+   */
+  async scmClient(t: TriggerRow): Promise<ScmClient | null> {
+    if (!t.has_auth_token || !scmEnabled(this.config, t.service)) return null;
+    const r = await this.db.query<{ secure_auth_token: string }>('SELECT secure_auth_token FROM build_trigger WHERE id = $1', [t.id]);
+    const sealed = r.rows[0]?.secure_auth_token;
+    if (!sealed) return null;
+    const token = this.box.open(sealed);
+    if (!token) return null;
+    const { api } = scmEndpoints(this.config, t.service);
+    return t.service === 'github' ? new GithubClient(api, token) : new GitlabClient(api, token);
+  }
+
   private async byId(id: number, q: Queryable = this.db): Promise<TriggerRow | null> {
     return (await q.query<TriggerRow>(`${SELECT} WHERE t.id = $1`, [id])).rows[0] ?? null;
   }
@@ -234,24 +265,34 @@ export class Triggers {
 
   /**
    * Activate: the user's config (only the keys builds read), the pull robot, and the generated credentials.
-   * Every kind gets an SSH deploy key and a webhook URL carrying a fresh token; for GitHub/GitLab/Bitbucket
-   * the user installs both by hand (their OAuth setup flows are not implemented).
+   * Every kind gets an SSH deploy key and a webhook URL carrying a fresh token. A trigger attached to its
+   * service's account gets both installed there (deploy key, push hook; their ids and the default branch go
+   * into the config, as Quay records them); otherwise the user installs them by hand.
    */
   async activate(t: TriggerRow, input: { config: Record<string, unknown>; pullRobotId: number | null }): Promise<TriggerRow> {
     if (isActive(t)) throw new TriggerError('Trigger config is not sufficient for activation.');
     const config = validateTriggerConfig(t.service, input.config);
     const key = await generateDeployKey(`${this.config.REGISTRY_TITLE} builder ${t.uuid}`);
     const token = randomBytes(32).toString('base64url');
+    const webhookUrl = this.webhookUrl(t.uuid, token);
+    const scm = await this.scmClient(t);
+    if (scm) {
+      Object.assign(config, await scm.install(config as { build_source: string }, key.publicKey, webhookUrl, `${this.config.REGISTRY_TITLE} Builder`));
+    }
     config.credentials = [
       { name: 'SSH Public Key', value: key.publicKey },
-      { name: 'Webhook Endpoint URL', value: this.webhookUrl(t.uuid, token) },
+      { name: 'Webhook Endpoint URL', value: webhookUrl },
     ];
     const r = await this.db.query(
       `UPDATE build_trigger SET config = $2, pull_robot_id = $3, secure_private_key = $4, secure_webhook_token = $5
         WHERE id = $1 AND NOT (config ? 'credentials')`,
       [t.id, JSON.stringify(config), input.pullRobotId, this.box.seal(key.privateKey), this.box.seal(token)],
     );
-    if (r.rowCount === 0) throw new TriggerError('Trigger config is not sufficient for activation.');
+    if (r.rowCount === 0) {
+      // A concurrent activation won: what this one installed at the service goes again.
+      if (scm) await scm.uninstall(config).catch(() => undefined);
+      throw new TriggerError('Trigger config is not sufficient for activation.');
+    }
     return (await this.byId(t.id))!;
   }
 
@@ -273,8 +314,18 @@ export class Triggers {
     return (await this.byId(t.id))!;
   }
 
-  async delete(t: TriggerRow): Promise<void> {
+  /**
+   * Delete the trigger; an attached, active one first has its deploy key and hook removed at its service.
+   * That removal failing does not keep the trigger (as in Quay); its error is returned for the log.
+   */
+  async delete(t: TriggerRow): Promise<{ uninstallError: Error | null }> {
+    let uninstallError: Error | null = null;
+    if (isActive(t)) {
+      const scm = await this.scmClient(t);
+      if (scm) await scm.uninstall(t.config).catch((err: Error) => (uninstallError = err));
+    }
     await this.db.query('DELETE FROM build_trigger WHERE id = $1', [t.id]);
+    return { uninstallError };
   }
 
   /**
@@ -322,11 +373,19 @@ export class Triggers {
   }
 
   /**
-   * "Run trigger now": custom git needs `commit_sha` (hex, at least 7); the SCM kinds cannot ask their
-   * service for the branch head here, so they take `commit_sha` too, with the branch or tag as the ref.
+   * "Run trigger now": a trigger attached to its service builds the head of `refs`, else `branch_name`, else
+   * the default branch, with the commit's metadata from the service. Custom git needs `commit_sha` (hex, at
+   * least 7); a hand-installed SCM trigger cannot ask its service, so it takes `commit_sha` too, with the
+   * branch or tag as the ref.
    */
-  prepareManualBuild(t: TriggerRow, params: { commit_sha?: string; branch_name?: string; refs?: { kind: string; name: string } | null }): PreparedTriggerBuild {
+  async prepareManualBuild(t: TriggerRow, params: { commit_sha?: string; branch_name?: string; refs?: { kind: string; name: string } | null }): Promise<PreparedTriggerBuild> {
     const cfg = t.config as TriggerBuildConfig;
+    const scm = await this.scmClient(t);
+    if (scm) {
+      const scmConfig = t.config as { build_source: string; master_branch?: string };
+      const ref = params.refs || params.branch_name ? manualRef(params, scmConfig.master_branch ?? null) : null;
+      return this.prepare(t, checkedMetadata(await scm.commitFor(scmConfig, ref)), true);
+    }
     const sha = params.commit_sha;
     if (sha === undefined) throw new TriggerError('missing required parameter');
     if (!/^[A-Fa-f0-9]{7,}$/.test(sha)) throw new TriggerError(`Invalid commit_sha: ${sha}`);

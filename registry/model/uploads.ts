@@ -10,6 +10,7 @@
  */
 import { randomUUID, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Db } from '../db/index.js';
 import type { BlobStore, Segment } from '../storage/index.js';
 import { type DigestError, newHash, parseDigest, type DigestAlgorithm } from '../oci/digest.js';
@@ -137,7 +138,7 @@ export class Uploads {
     } catch (e) {
       throw digestError(e as DigestError);
     }
-    if (last) upload = await this.append(upload, last);
+    if (last) upload = await this.attachLast(upload, parsed.digest, last);
     const size = upload.byte_count;
     const hash = this.cachedHash(upload, parsed.algorithm) ?? (await this.hashCommitted(upload, parsed.algorithm));
     const actual = `${parsed.algorithm}:${hash.copy().digest('hex')}`;
@@ -160,12 +161,49 @@ export class Uploads {
         throw storageFull(err) ?? err;
       });
       await this.blobs.holdTemporaryReference(q, upload.repository_id, b.rows[0].id);
-      await q.query('DELETE FROM blob_upload WHERE id = $1', [upload.id]);
+      // The session is remembered as finished, so a resent last PUT gets the same answer (finishedBlob).
+      await q.query(
+        `WITH done AS (DELETE FROM blob_upload WHERE id = $1 RETURNING id, repository_id)
+         INSERT INTO blob_upload_finished (id, repository_id, digest) SELECT id, repository_id, $2 FROM done`,
+        [upload.id, parsed.digest],
+      );
       return b.rows[0];
     });
     this.hashes.delete(upload.id);
     await this.store.deleteUpload(upload.id);
     return blob;
+  }
+
+  /**
+   * The blob a finished session published under `digest`, when it is still linked in the repository (its
+   * temporary reference renewed, as the first answer did): what a resent last PUT of that session answers.
+   */
+  async finishedBlob(repoId: number, id: string, digest: string): Promise<BlobRow | null> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) return null;
+    const r = await this.db.query('SELECT 1 FROM blob_upload_finished WHERE id = $1 AND repository_id = $2 AND digest = $3', [id, repoId, digest]);
+    return r.rows.length > 0 ? this.blobs.mount([repoId], repoId, digest) : null;
+  }
+
+  /**
+   * Attach the last PUT's chunk, unless it is a resent PUT whose chunk is already attached: a replica that
+   * died after attaching it and before publishing left the session ending with a segment of exactly this
+   * chunk's length and range, and the committed bytes already hash to the digest. Then the body is drained
+   * and the committed bytes are what gets published (they are what the digest names, so nothing else can be).
+   * Any other overlap is a 416 with the committed range, from which the client resumes.
+   */
+  private async attachLast(upload: UploadRow, digest: string, last: ChunkInput): Promise<UploadRow> {
+    const tail = upload.segments.at(-1);
+    const length = last.range ? last.range.end - last.range.start + 1 : last.length;
+    const resent = tail !== undefined && length === tail.size && (last.range === null || last.range.start === upload.byte_count - length);
+    if (resent) {
+      const algorithm = parseDigest(digest).algorithm;
+      const hash = this.cachedHash(upload, algorithm) ?? (await this.hashCommitted(upload, algorithm));
+      if (`${algorithm}:${hash.copy().digest('hex')}` === digest) {
+        await drain(last.body);
+        return upload;
+      }
+    }
+    return this.append(upload, last);
   }
 
   async cancel(upload: UploadRow): Promise<void> {
@@ -206,6 +244,12 @@ export class Uploads {
     if (this.hashes.size >= HASH_CACHE_LIMIT) this.hashes.delete(this.hashes.keys().next().value!);
     this.hashes.set(upload.id, { chain: chainKey(upload), algorithm, hash });
   }
+}
+
+/** Read a request body to its end without keeping it (the connection stays usable). */
+async function drain(body: Readable): Promise<void> {
+  body.resume();
+  await finished(body);
 }
 
 function isMissing(err: unknown): boolean {

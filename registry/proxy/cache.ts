@@ -16,11 +16,12 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../db/index.js';
+import type { CacheChange, CacheCoherence, Coherent } from '../cache/coherence.js';
 import type { QuayConfig } from '../../config/index.js';
 import type { BlobStore } from '../storage/index.js';
 import type { Blobs, BlobRow } from '../model/blobs.js';
 import type { Manifests, ManifestRow } from '../model/manifests.js';
-import type { Tags } from '../model/tags.js';
+import { LIVE, type Tags } from '../model/tags.js';
 import type { NamespaceRow } from '../model/namespaces.js';
 import type { RepoTarget, RepositoryRow, Repositories } from '../model/repositories.js';
 import type { Principal } from '../auth/principal.js';
@@ -30,7 +31,7 @@ import { ManifestError, parseManifest, type ParsedManifest } from '../oci/manife
 import { INDEX_TYPES, isNonDistributable } from '../oci/mediatypes.js';
 import { Denied, DomainError, Invalid, NotFound, QuotaExceeded } from '../model/errors.js';
 import { QUOTA_EXCEEDED, type Quotas } from '../model/quota.js';
-import { BlobFiller } from './fill.js';
+import { BlobFiller, type FillHandle } from './fill.js';
 import { UpstreamClient, UpstreamError, registryHost, type OutboundGuard, type UpstreamManifest } from './upstream.js';
 
 export interface ProxyConfigRow {
@@ -91,22 +92,32 @@ export interface ProxyDeps {
   box: SecretBox;
   log: Logger;
   maxBlobSize: number;
+  /** Keeps the configurations this process holds in memory coherent with the other processes'. */
+  coherence: CacheCoherence;
+  /** Where blob fills spool the upstream's bytes for the clients pulling them meanwhile (null: no sharing). */
+  spoolDir: string | null;
   guard?: OutboundGuard;
   /** Grant a role on a repository to the principal that caused its creation. */
   grantRead(repo: RepositoryRow, principal: Principal): Promise<void>;
 }
 
-const CONFIG_CACHE_MS = 2_000;
 /** A manifest fill lease lives this long without renewal; its holder renews it every third of that. */
 const MANIFEST_LEASE_SECONDS = 30;
 /** How often a replica waiting for another's manifest fill looks whether it is done. */
 const MANIFEST_WAIT_POLL_MS = 50;
+/** Namespaces whose configuration (or its absence) is remembered. */
+const CONFIG_MEMO_ENTRIES = 20_000;
 /** Blob ids remembered as stored (a few hundred KiB at most). */
 const STORED_MEMO_ENTRIES = 20_000;
 
-export class ProxyCache {
+export class ProxyCache implements Coherent {
   readonly filler: BlobFiller;
-  private readonly configs = new Map<number, { row: ProxyConfigRow | null; at: number }>();
+  /**
+   * Each namespace's configuration, or its absence (every push and manifest GET asks), by namespace id: kept
+   * while the cache channel is trusted and dropped on a change to the namespace (migration 054 notifies one
+   * when a configuration changes).
+   */
+  private readonly configs = new Map<number, { row: ProxyConfigRow | null; namespace: string }>();
   private readonly clients = new Map<string, UpstreamClient>();
   private readonly manifestFlights = new Map<string, Promise<{ repo: RepositoryRow; manifest: ManifestRow }>>();
   /**
@@ -116,7 +127,17 @@ export class ProxyCache {
   private readonly stored = new Set<number>();
 
   constructor(private readonly d: ProxyDeps) {
-    this.filler = new BlobFiller(d.db, d.store, d.blobs, d.maxBlobSize);
+    this.filler = new BlobFiller(d.db, d.store, d.blobs, d.maxBlobSize, d.spoolDir, d.log);
+    d.coherence.register(this);
+  }
+
+  invalidate(change: CacheChange): void {
+    if (change.kind !== 'n') return;
+    for (const [id, e] of this.configs) if (e.namespace === change.key) this.configs.delete(id);
+  }
+
+  clear(): void {
+    this.configs.clear();
   }
 
   get enabled(): boolean {
@@ -127,11 +148,21 @@ export class ProxyCache {
 
   async configFor(namespaceId: number, q: Queryable = this.d.db): Promise<ProxyConfigRow | null> {
     if (!this.enabled) return null;
-    const hit = this.configs.get(namespaceId);
-    if (hit && Date.now() - hit.at < CONFIG_CACHE_MS && q === this.d.db) return hit.row;
-    const r = await q.query<ProxyConfigRow>('SELECT * FROM proxy_cache_config WHERE namespace_id = $1', [namespaceId]);
-    const row = r.rows[0] ?? null;
-    this.configs.set(namespaceId, { row, at: Date.now() });
+    const coherence = this.d.coherence;
+    const hit = q === this.d.db && coherence.trusted() ? this.configs.get(namespaceId) : undefined;
+    if (hit) return hit.row;
+    const startGen = coherence.generation;
+    const r = await q.query<ProxyConfigRow & { namespace: string }>(
+      'SELECT c.*, n.name AS namespace FROM namespace n LEFT JOIN proxy_cache_config c ON c.namespace_id = n.id WHERE n.id = $1',
+      [namespaceId],
+    );
+    if (!r.rows[0]) return null;
+    const { namespace, ...cfg } = r.rows[0];
+    const row = cfg.namespace_id === null ? null : cfg;
+    if (q === this.d.db && coherence.mayKeep({ kind: 'n', key: namespace }, startGen)) {
+      if (this.configs.size >= CONFIG_MEMO_ENTRIES) this.configs.clear();
+      this.configs.set(namespaceId, { row, namespace });
+    }
     return row;
   }
 
@@ -183,13 +214,14 @@ export class ProxyCache {
        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (namespace_id) DO NOTHING`,
       [org.id, v.upstream_registry, v.username ? this.d.box.seal(v.username) : null, v.password ? this.d.box.seal(v.password) : null, v.expiration_s, v.insecure],
     );
-    this.configs.delete(org.id);
+    // Every process drops what it held for the organization before the caller answers (pushes are refused from now).
+    await this.d.coherence.changed({ kind: 'n', key: org.name });
     return r.rowCount > 0;
   }
 
   async delete(org: NamespaceRow): Promise<boolean> {
     const r = await this.d.db.query('DELETE FROM proxy_cache_config WHERE namespace_id = $1', [org.id]);
-    this.configs.delete(org.id);
+    await this.d.coherence.changed({ kind: 'n', key: org.name });
     for (const [k, c] of this.clients) {
       if (k.startsWith(`${org.id}|`)) {
         c.close();
@@ -296,20 +328,18 @@ export class ProxyCache {
       });
     }
 
-    // The upstream is asked on every tag pull (Quay's rule); the local lookups run meanwhile.
-    const [local, liveTag, head] = await Promise.all([
-      this.d.manifests.resolve(repo.id, reference),
-      this.d.tags.live(repo.id, reference),
+    // The upstream is asked on every tag pull (Quay's rule); the local lookup (the hot caches, as any pull's)
+    // runs meanwhile.
+    const [local, head] = await Promise.all([
+      this.d.manifests.resolve(repo.id, reference, repo.tag_version),
       client.headManifest(upstreamRepo, reference).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
     ]);
     if (head instanceof Error) {
       if (head instanceof UpstreamError && head.kind !== 'auth' && local) return { repo, manifest: local };
       throw unknown(this.reason(head));
     }
-    if (local && liveTag && head.digest === local.digest) {
-      await this.bumpTag(liveTag.id, cfg);
-      return { repo, manifest: local };
-    }
+    // The live tag still names what the upstream names: serve it, its end pushed forward (unless it moved meanwhile).
+    if (local && head.digest === local.digest && (await this.bumpTag(repo.id, reference, local.id, cfg))) return { repo, manifest: local };
     const landed = async () => {
       const got = await stored();
       return got && head.digest && got.manifest.digest === head.digest ? got : null;
@@ -401,9 +431,16 @@ export class ProxyCache {
     return repo;
   }
 
-  private async bumpTag(tagId: number, cfg: ProxyConfigRow): Promise<void> {
-    if (cfg.expiration_s === 0) return;
-    await this.d.db.query(`UPDATE tag SET end_ms = $2, expiry_state = 'scheduled' WHERE id = $1`, [tagId, Date.now() + cfg.expiration_s * 1000]);
+  /** Push the live tag's end forward (`expiration_s`) if it still names the manifest; false when it does not. */
+  private async bumpTag(repoId: number, tag: string, manifestId: number, cfg: ProxyConfigRow): Promise<boolean> {
+    // expiration_s 0: cached tags never expire, there is nothing to push forward.
+    if (cfg.expiration_s === 0) return true;
+    const now = Date.now();
+    const r = await this.d.db.query(
+      `UPDATE tag t SET end_ms = $4, expiry_state = 'scheduled' WHERE t.repository_id = $1 AND t.name = $2 AND t.manifest_id = $3 AND ${LIVE('t', '$5')}`,
+      [repoId, tag, manifestId, now + cfg.expiration_s * 1000, now],
+    );
+    return r.rowCount > 0;
   }
 
   /**
@@ -450,12 +487,9 @@ export class ProxyCache {
     // The config is read when the manifest is stored (labels, artifact type): fetch it now; it is small.
     if (parsed.config && !isNonDistributable(parsed.config.mediaType)) await this.fetchNow(client, upstreamRepo, repo, parsed.config);
     await this.d.manifests.put(repo.id, tag ?? m.digest, m.bytes, m.mediaType);
-    if (tag) {
-      const live = await this.d.tags.live(repo.id, tag);
-      if (live) await this.bumpTag(live.id, cfg);
-    }
     const stored = await this.d.manifests.resolve(repo.id, m.digest);
     if (!stored) throw new NotFound('manifest', 'manifest unknown');
+    if (tag) await this.bumpTag(repo.id, tag, stored.id, cfg);
     return stored;
   }
 
@@ -535,13 +569,8 @@ export class ProxyCache {
    * arrive (only when `tee`; otherwise the fill completes before this resolves).
    */
   async prepareBlob(repo: RepositoryRow, blob: BlobRow, tee: boolean): Promise<Readable | null> {
-    const inflight = this.filler.pending(blob.digest);
-    if (inflight) {
-      await inflight.catch((e) => {
-        throw this.blobError(e);
-      });
-      return null;
-    }
+    const joined = this.filler.join(blob.digest, tee);
+    if (joined) return this.served(joined);
     if (this.stored.has(blob.id)) return null;
     const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
     if (placeholder.rows.length === 0) {
@@ -552,23 +581,25 @@ export class ProxyCache {
     if (!cfg) throw new NotFound('blob', 'blob unknown to registry', { digest: blob.digest });
     const client = this.client(cfg);
     const upstreamRepo = upstreamRepository(cfg, repo.name);
-    const { done, stream, started } = this.filler.fill(
-      { digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } },
-      tee,
+    return this.served(
+      this.filler.fill({ digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } }, tee),
     );
-    if (stream) {
-      // Answer with Quay's error while no byte is sent yet; once bytes flow, a failure can only cut the body.
-      await started.catch((e) => {
-        throw this.blobError(e);
-      });
-      return stream;
-    }
+  }
+
+  /** The stream of a fill once bytes are coming, or null once it is stored; Quay's error while no byte is sent yet. */
+  private async served({ done, stream, started }: FillHandle): Promise<Readable | null> {
     try {
+      if (stream) {
+        // Once bytes flow, a failure can only cut the body.
+        await started;
+        return stream;
+      }
       await done;
+      return null;
     } catch (e) {
+      stream?.destroy();
       throw this.blobError(e);
     }
-    return null;
   }
 
   private rememberStored(blobId: number): void {

@@ -1,23 +1,28 @@
 /**
- * Filling the blob store from an upstream: the bytes stream from the upstream through a hasher into the
- * store's staging area and, when a client is waiting, to that client at the same time (Distribution's
- * tee: the first byte arrives at once, nothing is held whole in memory). The blob becomes visible only
- * after digest and size are verified over exactly the bytes committed.
+ * Filling the blob store from an upstream: the bytes stream from the upstream through a hasher into a spool
+ * file (spool.ts) that the store's writer and every client pulling the blob meanwhile read from its start, each
+ * at its own pace (Distribution's tee, shared: the first byte arrives at once, nothing is held whole in
+ * memory, and a client going away stops neither the fill nor the others). The blob becomes visible only after
+ * digest and size are verified over exactly the bytes committed; the spool ends for its readers only then.
  *
- * One fill per digest: concurrent requests of one process wait for the fill in flight and then read the
- * stored copy; across processes and replicas, the fill's leader holds a lease row for the digest
- * (proxy_blob_fill, renewed while the bytes flow) and the others wait for the blob to land, so the upstream
- * sends each blob once. A waiter whose leader dies takes the fill over when the lease lapses; a leader's
- * failure is every waiter's failure (the next request tries again).
+ * One fill per digest: concurrent requests of one process share the fill in flight (its spool, or the stored
+ * copy when it has none: a fill nobody waited for, the mirror's); across processes and replicas, the fill's
+ * leader holds a lease row for the digest (proxy_blob_fill, renewed while the bytes flow) and the others wait
+ * for the blob to land and serve the stored copy, so the upstream sends each blob once. A waiter whose leader
+ * dies takes the fill over when the lease lapses; a leader's failure is every waiter's failure (the next
+ * request tries again).
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassThrough, Transform, pipeline, type Readable } from 'node:stream';
+import { pipeline as pipelinePromise } from 'node:stream/promises';
+import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import type { BlobStore } from '../storage/index.js';
 import type { Blobs, BlobRow } from '../model/blobs.js';
 import { newHash, parseDigest } from '../oci/digest.js';
 import { UpstreamError } from './upstream.js';
+import { Spool } from './spool.js';
 
 export interface FillSource {
   /** The upstream's bytes and, when it says, their length. */
@@ -38,61 +43,109 @@ const FILL_LEASE_SECONDS = 30;
 /** How often a replica waiting for another's fill looks whether the blob landed. */
 const WAIT_POLL_MS = 200;
 
+export interface FillHandle {
+  done: Promise<BlobRow>;
+  /** Settles before the first byte: rejected when the fill failed before any byte could be sent. */
+  started: Promise<void>;
+  /** The bytes as they arrive (only when asked for). */
+  stream: Readable | null;
+}
+
+/** One fill in flight in this process: its outcome, whether bytes are coming, and its spool once it has one. */
+interface Flight {
+  done: Promise<BlobRow>;
+  started: Promise<void>;
+  /** Some caller wants the bytes as they arrive: the leader fetching from the upstream spools them. */
+  teed: boolean;
+  spool: Spool | null;
+}
+
 export class BlobFiller {
-  private readonly inflight = new Map<string, Promise<BlobRow>>();
+  private readonly inflight = new Map<string, Flight>();
 
   constructor(
     private readonly db: Db,
     private readonly store: BlobStore,
     private readonly blobs: Blobs,
     private readonly maxBlobSize: number,
+    /** Where fills' spools are made (each unlinked at once); null: no spool, clients wait for the stored copy. */
+    private readonly spoolDir: string | null,
+    private readonly log?: Logger,
   ) {}
 
   /** Is a fill of this digest under way in this process? */
   pending(digest: string): Promise<BlobRow> | undefined {
-    return this.inflight.get(digest);
+    return this.inflight.get(digest)?.done;
   }
 
   /**
-   * Store the blob from the upstream, once per digest. With `tee`, the leader of the fill also gets the
-   * bytes as they arrive (a client going away does not stop the fill); followers get null and read the
-   * stored blob once `done` resolves. `started` settles before the first byte goes to the leader's stream:
+   * Store the blob from the upstream, once per digest per process (and across replicas, see run()). With
+   * `tee`, the caller also gets the bytes as they arrive, whether it started the fill or joined one in
+   * flight: every such client reads the fill's spool from its start at its own pace, while the upstream's
+   * bytes are written into it once (a client going away does not stop the fill, nor slow the others down).
+   * When the bytes come from the store instead (another replica filled it, or the fill in flight has no
+   * spool), the stream reads the stored copy once it has landed. `started` settles before the first byte:
    * resolved when bytes are coming, rejected when the fill failed before that (the upstream refused, timed
    * out, or lied about the size), so the caller can still answer with an error instead of a broken body.
    */
-  fill(req: FillRequest, tee: boolean): { done: Promise<BlobRow>; stream: Readable | null; started: Promise<void> } {
-    const running = this.inflight.get(req.digest);
-    if (running) return { done: running, stream: null, started: running.then(() => undefined) };
-    const client = tee ? new PassThrough() : null;
-    // A failure before the first byte is answered from `started`, and the stream is then never sent:
-    // its error must not go unhandled (the response's own listener reports it once it is sent).
-    client?.on('error', () => undefined);
+  fill(req: FillRequest, tee: boolean): FillHandle {
+    const joined = this.join(req.digest, tee);
+    if (joined) return joined;
     let began!: () => void;
     const beginning = new Promise<void>((resolve) => {
       began = resolve;
     });
-    const done = this.run(req, client, began).finally(() => this.inflight.delete(req.digest));
-    this.inflight.set(req.digest, done);
-    const started = Promise.race([beginning, done.then(() => undefined)]);
+    const flight = { teed: tee, spool: null } as Flight;
+    flight.done = this.run(req, flight, began).finally(() => this.inflight.delete(req.digest));
+    flight.started = Promise.race([beginning, flight.done.then(() => undefined)]);
     // Waiters see a failure through `done`, `started` or the stream; keep the promises from being unhandled.
-    done.catch(() => undefined);
-    started.catch(() => undefined);
-    return { done, stream: client, started };
+    flight.done.catch(() => undefined);
+    flight.started.catch(() => undefined);
+    this.inflight.set(req.digest, flight);
+    return { done: flight.done, started: flight.started, stream: tee ? this.follow(req.digest, flight) : null };
+  }
+
+  /** Join the fill of this digest in flight in this process, if there is one (see fill()). */
+  join(digest: string, tee: boolean): FillHandle | undefined {
+    const flight = this.inflight.get(digest);
+    if (!flight) return undefined;
+    if (tee) flight.teed = true;
+    return { done: flight.done, started: flight.started, stream: tee ? this.follow(digest, flight) : null };
+  }
+
+  /** A client's stream of a fill: the spool from its start, or the stored copy once the fill is done. */
+  private follow(digest: string, flight: Flight): Readable {
+    const out = new PassThrough();
+    // A failure before the first byte is answered from `started`, and the stream is then never sent: its
+    // error must not go unhandled (the response's own listener reports it once it is sent).
+    out.on('error', () => undefined);
+    const attach = async () => {
+      await flight.started;
+      const spooled = flight.spool?.reader();
+      if (spooled) return spooled;
+      await flight.done;
+      return this.store.read(digest);
+    };
+    attach().then(
+      (source) => {
+        if (out.destroyed) return void source.destroy();
+        pipeline(source, out, () => undefined);
+      },
+      (e: Error) => out.destroy(e),
+    );
+    return out;
   }
 
   /** Lead the fill when this process gets the digest's lease; otherwise wait for the replica that holds it. */
-  private async run(req: FillRequest, client: PassThrough | null, began: () => void): Promise<BlobRow> {
+  private async run(req: FillRequest, flight: Flight, began: () => void): Promise<BlobRow> {
     const owner = randomUUID();
     for (;;) {
       if (await this.claim(req.digest, owner)) break;
-      let landed: BlobRow | null;
-      try {
-        landed = await this.awaitOtherFill(req);
-      } catch (e) {
-        if (client) client.destroy(e as Error);
-        throw e;
+      const landed = await this.awaitOtherFill(req);
+      if (landed) {
+        began();
+        return landed;
       }
-      if (landed) return this.deliverStored(landed, client, began);
     }
     const renewal = setInterval(
       () => {
@@ -106,8 +159,11 @@ export class BlobFiller {
     try {
       // Another replica may have finished between this one's look at the blob and its claim.
       const stored = await this.storedBlob(req);
-      if (stored) return await this.deliverStored(stored, client, began);
-      return await this.fetch(req, client, began);
+      if (stored) {
+        began();
+        return stored;
+      }
+      return await this.fetch(req, flight, began);
     } finally {
       clearInterval(renewal);
       await this.db.query('DELETE FROM proxy_blob_fill WHERE digest = $1 AND owner = $2', [req.digest, owner]).catch(() => undefined);
@@ -155,45 +211,22 @@ export class BlobFiller {
     }
   }
 
-  /** A waiting client of a fill another replica did gets the stored bytes. */
-  private async deliverStored(blob: BlobRow, client: PassThrough | null, began: () => void): Promise<BlobRow> {
-    began();
-    if (client) {
-      try {
-        pipeline(await this.store.read(blob.digest), client, () => undefined);
-      } catch (e) {
-        client.destroy(e as Error);
-      }
-    }
-    return blob;
-  }
-
-  private async fetch(req: FillRequest, client: PassThrough | null, began: () => void): Promise<BlobRow> {
+  private async fetch(req: FillRequest, flight: Flight, began: () => void): Promise<BlobRow> {
     const { algorithm } = parseDigest(req.digest);
     const stagingId = randomUUID();
-    let detached = false;
-    client?.once('close', () => {
-      detached = true;
-    });
-    const fail = (err: Error) => {
-      if (client && !detached) client.destroy(err);
-      throw err;
-    };
-    let source;
-    try {
-      source = await req.source.open();
-    } catch (e) {
-      return fail(e as Error);
-    }
+    const source = await req.source.open();
     const limit = req.expectedSize ?? this.maxBlobSize;
     if (source.size !== null && req.expectedSize !== null && source.size !== req.expectedSize) {
       source.stream.destroy();
-      return fail(new UpstreamError('invalid', `upstream blob has ${source.size} bytes, the manifest says ${req.expectedSize}`));
+      throw new UpstreamError('invalid', `upstream blob has ${source.size} bytes, the manifest says ${req.expectedSize}`);
     }
     if (limit > this.maxBlobSize) {
       source.stream.destroy();
-      return fail(new UpstreamError('invalid', `blob too large, max allowed is ${this.maxBlobSize}`));
+      throw new UpstreamError('invalid', `blob too large, max allowed is ${this.maxBlobSize}`);
     }
+    // Clients are waiting for the bytes: spool them so that each one (and the store) reads at its own pace.
+    const spool = flight.teed ? await this.spool() : null;
+    flight.spool = spool;
     began();
     const hash = newHash(algorithm);
     let seen = 0;
@@ -202,29 +235,37 @@ export class BlobFiller {
         seen += chunk.length;
         if (seen > limit) return cb(new UpstreamError('invalid', `upstream blob is longer than ${limit} bytes`));
         hash.update(chunk);
-        if (client && !detached && !client.write(chunk)) {
-          // The waiting client sets the pace; if it goes away the fill goes on alone.
-          const go = () => {
-            client.off('drain', go);
-            client.off('close', go);
-            cb(null, chunk);
-          };
-          client.on('drain', go);
-          client.on('close', go);
-          return;
-        }
         cb(null, chunk);
       },
     });
+    const verify = () => {
+      if (`${algorithm}:${hash.digest('hex')}` !== req.digest) throw new UpstreamError('invalid', 'blob digest mismatch');
+      if (req.expectedSize !== null && seen !== req.expectedSize) throw new UpstreamError('invalid', 'range mismatch');
+    };
+    // One private segment (storage/blobstore.ts).
+    const segment = randomUUID();
+    let storing: Promise<number> | null = null;
     try {
-      const staged = pipeline(source.stream, hashing, () => undefined);
-      // One private segment, hashed as it is written (storage/blobstore.ts).
-      const segment = randomUUID();
-      const written = await this.store.writeSegment(stagingId, segment, staged);
-      const actual = `${algorithm}:${hash.digest('hex')}`;
-      if (actual !== req.digest) throw new UpstreamError('invalid', 'blob digest mismatch');
-      if (req.expectedSize !== null && written !== req.expectedSize) throw new UpstreamError('invalid', 'range mismatch');
-      const blob = await this.db.tx(async (q) => {
+      let written: number;
+      if (spool) {
+        // The store reads the spool like any client; the spool ends only once the bytes are verified, so no
+        // reader ever sees the end of a blob whose digest is wrong.
+        storing = this.store.writeSegment(stagingId, segment, spool.reader()!);
+        storing.catch(() => undefined);
+        await pipelinePromise(source.stream, hashing, spool.writer());
+        verify();
+        spool.complete();
+        written = await storing;
+      } else {
+        written = await this.store.writeSegment(
+          stagingId,
+          segment,
+          pipeline(source.stream, hashing, () => undefined),
+        );
+        verify();
+      }
+      if (written !== seen) throw new UpstreamError('invalid', 'range mismatch');
+      return await this.db.tx(async (q) => {
         // Inserting or touching the row locks it against a concurrent GC deletion while the bytes land.
         const b = await q.query<BlobRow>(`INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size RETURNING id, digest, size`, [
           req.digest,
@@ -235,13 +276,24 @@ export class BlobFiller {
         await q.query('DELETE FROM proxy_blob_placeholder WHERE blob_id = $1', [b.rows[0].id]);
         return b.rows[0];
       });
-      if (client && !detached) client.end();
-      return blob;
     } catch (e) {
       source.stream.destroy();
-      return fail(e as Error);
+      spool?.fail(e as Error);
+      await storing?.catch(() => undefined);
+      throw e;
     } finally {
       await this.store.deleteUpload(stagingId).catch(() => undefined);
+    }
+  }
+
+  /** A spool for a fill, or null (then clients wait for the stored copy) when none can be made here. */
+  private async spool(): Promise<Spool | null> {
+    if (!this.spoolDir) return null;
+    try {
+      return await Spool.create(this.spoolDir);
+    } catch (e) {
+      this.log?.warn({ err: e, dir: this.spoolDir }, 'proxy cache: no spool for a blob fill; clients wait for the stored copy');
+      return null;
     }
   }
 }

@@ -46,6 +46,11 @@ export interface PutOptions {
   retries?: number;
 }
 
+/** putFromSelect's options: a hot producer (every push) names its statement, so Postgres plans it once per connection. */
+export interface PutFromSelectOptions extends PutOptions {
+  prepare?: string;
+}
+
 /**
  * Thrown by a handler: make the item available again after `seconds` (Quay's JobException). With
  * `refund` the attempt is given back (the item was not tried, e.g. its target is paused).
@@ -103,18 +108,24 @@ export class WorkQueue {
     return r.rows[0].id;
   }
 
-  /** Enqueue several items and wake the consumers in one statement (a producer fanning an event out to its notifications). */
-  async putMany(items: Array<{ path: string[]; body: Record<string, unknown> }>, opts: PutOptions = {}, q: Queryable = this.db): Promise<number[]> {
-    if (items.length === 0) return [];
-    for (const it of items) for (const p of it.path) if (p.includes('/')) throw new Error(`queue path segment "${p}" contains '/'`);
-    const r = await q.query<{ id: number }>(
-      `WITH ins AS (
+  /**
+   * Enqueue one item per row of `select` and wake the consumers, in one statement (a producer fanning an event
+   * out to the notifications that match it). `select` yields the columns `path` (text, segments joined by '/')
+   * and `body` (jsonb), with its parameters `params` as $1, $2, …. The NOTIFY is sent only when a row was
+   * enqueued. Returns the number of items.
+   */
+  async putFromSelect(select: string, params: unknown[], opts: PutFromSelectOptions = {}, q: Queryable = this.db): Promise<number> {
+    const at = params.length;
+    const r = await q.query<{ n: number }>(
+      `WITH src AS (${select}),
+       ins AS (
          INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining)
-         SELECT $1, p, b::jsonb, now() + make_interval(secs => $4), $5 FROM unnest($2::text[], $3::text[]) AS t(p, b) RETURNING id)
-       SELECT ins.id FROM ins, (SELECT pg_notify($6, $1)) AS wake ORDER BY ins.id`,
-      [this.name, items.map((it) => it.path.join('/')), items.map((it) => JSON.stringify(it.body)), opts.availableAfterSeconds ?? 0, opts.retries ?? 5, QUEUE_CHANNEL],
+         SELECT $${at + 1}, src.path, src.body, now() + make_interval(secs => $${at + 2}), $${at + 3} FROM src RETURNING id)
+       SELECT (SELECT count(*)::int FROM ins) AS n, (SELECT count(*)::int FROM (SELECT pg_notify($${at + 4}, $${at + 1}) FROM ins LIMIT 1) AS w) AS woke`,
+      [...params, this.name, opts.availableAfterSeconds ?? 0, opts.retries ?? 5, QUEUE_CHANNEL],
+      { prepare: opts.prepare },
     );
-    return r.rows.map((x) => x.id);
+    return r.rows[0].n;
   }
 
   /**
@@ -136,6 +147,7 @@ export class WorkQueue {
          FROM c WHERE i.id = c.id
        RETURNING i.id, i.queue_name, i.path, i.body, i.retries_remaining, i.attempts, i.state_id, i.processing_expires, i.created_at`,
       [this.name, processingSeconds, limit],
+      { prepare: 'queue_lease' },
     );
     return r.rows.map((x) => toItem<B>(x));
   }
@@ -180,6 +192,7 @@ export class WorkQueue {
     const r = await this.db.query<{ id: number }>(
       'DELETE FROM queue_item i USING unnest($1::bigint[], $2::uuid[]) AS d(id, state_id) WHERE i.id = d.id AND i.state_id = d.state_id RETURNING i.id',
       [items.map((x) => x.id), items.map((x) => x.state_id)],
+      { prepare: 'queue_complete_many' },
     );
     return new Set(r.rows.map((x) => Number(x.id)));
   }
@@ -231,6 +244,7 @@ export class WorkQueue {
       `SELECT (extract(epoch FROM min(greatest(available_after, coalesce(processing_expires, available_after))) - now()) * 1000)::float8 AS ms
          FROM queue_item WHERE queue_name = $1 AND retries_remaining > 0`,
       [this.name],
+      { prepare: 'queue_next_due' },
     );
     const ms = r.rows[0]?.ms ?? null;
     return ms === null ? null : Math.max(0, ms);

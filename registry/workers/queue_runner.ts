@@ -56,10 +56,22 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
     let woken = false;
     /** The last lease filled every free slot, so more items may be waiting for a slot to free up. */
     let saturated = false;
+    // With batching, the first wake-up starts the window and those arriving within it join it: one lease for
+    // the window, however many commits it saw (a timer per wake-up, and a flag set at once, made every wake-up
+    // during a lease cost another lease of its own).
+    let batchTimer: NodeJS.Timeout | null = null;
     wakers.set(h.queue, () => {
-      woken = true;
-      if (batchMs > 0 && !stopped) setTimeout(() => wake(), batchMs);
-      else wake();
+      if (batchMs === 0 || stopped) {
+        if (batchTimer) clearTimeout(batchTimer);
+        woken = true;
+        wake();
+        return;
+      }
+      batchTimer ??= setTimeout(() => {
+        batchTimer = null;
+        woken = true;
+        wake();
+      }, batchMs);
     });
     let lastPurge = 0;
 

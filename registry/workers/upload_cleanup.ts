@@ -1,6 +1,7 @@
 /**
  * Removes abandoned uploads: sessions untouched for longer than the threshold, staged bytes without a session,
- * and build-pack files (filedrop) older than the threshold that no build names.
+ * build-pack files (filedrop) older than the threshold that no build names, and the record of sessions
+ * finished longer ago than that.
  */
 import type { Runtime } from '../runtime.js';
 
@@ -8,6 +9,7 @@ export async function cleanupUploads(rt: Runtime, maxAgeMs: number): Promise<{ s
   const cutoff = new Date(Date.now() - maxAgeMs);
   const expired = await rt.db.query<{ id: string }>('DELETE FROM blob_upload WHERE updated_at < $1 RETURNING id', [cutoff]);
   for (const { id } of expired.rows) await rt.store.deleteUpload(id);
+  await rt.db.query('DELETE FROM blob_upload_finished WHERE finished_at < $1', [cutoff]);
   let staged = 0;
   for await (const u of rt.store.listUploads()) {
     if (u.modified >= cutoff) continue;

@@ -2,7 +2,7 @@
  * Request/response pairs of Quay 3.8's REST API, written from Quay's source (cited per pair: file and handler)
  * and the user guide's chapter 14 and 17 examples. Replayed in order against a running registry by
  * compat.test.ts: each answer must have the status, the content type, and the keys with the JSON types given
- * (`keys`), or exactly the body given (`body`). `{quota_id}` and `{limit_id}` are filled from earlier answers.
+ * (`keys`), or exactly the body given (`body`), and texts that start as given (`texts`). `{quota_id}` and `{limit_id}` are filled from earlier answers.
  */
 export type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'null';
 
@@ -15,9 +15,14 @@ export interface CompatPair {
     body?: unknown;
     keys?: Record<string, JsonType | JsonType[]>;
     items?: { key: string; keys: Record<string, JsonType | JsonType[]> };
+    /** Ids later pairs address as `{name}`: name → dotted path in the answer (`token.uuid`, `0.id`). */
+    save?: Record<string, string>;
+    /** Texts the answer's top-level keys start with (Quay's error texts, whose schema dump is left out here). */
+    texts?: Record<string, string>;
   };
 }
 
+const ERROR_KEYS = { type: 'string', title: 'string', status: 'number', detail: 'string', error_message: 'string', error_type: 'string' } as const;
 const QUOTA_LIMIT_KEYS = { id: 'number', type: 'string', limit_percent: 'number' } as const;
 
 export const CORPUS: CompatPair[] = [
@@ -193,5 +198,744 @@ export const CORPUS: CompatPair[] = [
       type: 'application/json',
       keys: { type: 'string', title: 'string', status: 'number', detail: 'string', error_message: 'string', error_type: 'string' },
     },
+  },
+
+  // Bodies are validated as jsonschema validates them (endpoints/api/__init__.py validate_json_request): no type
+  // coercion, 400 invalid_request with jsonschema's text.
+  {
+    cite: 'endpoints/api/superuser.py SuperUserManagement.put, schema UpdateUser (enabled: boolean): "true" is a string',
+    request: { method: 'PUT', path: '/api/v1/superuser/users/quaycompat', body: { enabled: 'true' } },
+    response: {
+      status: 400,
+      type: 'application/json',
+      keys: ERROR_KEYS,
+      body: { status: 400, error_type: 'invalid_request', title: 'invalid_request' },
+      texts: { error_message: "'true' is not of type 'boolean'", detail: "'true' is not of type 'boolean'" },
+    },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaList.post, schema NewOrgQuota (limit_bytes: integer): a number as a string',
+    request: { method: 'POST', path: '/api/v1/organization/testorg/quota', body: { limit_bytes: '1000' } },
+    response: {
+      status: 400,
+      type: 'application/json',
+      keys: ERROR_KEYS,
+      body: { status: 400, error_type: 'invalid_request' },
+      texts: { error_message: "'1000' is not of type 'integer'" },
+    },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryList.post, schema NewRepo (description: string): a number',
+    request: { method: 'POST', path: '/api/v1/repository', body: { namespace: 'testorg', repository: 'typed', visibility: 'private', description: 7 } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: "7 is not of type 'string'" } },
+  },
+  // Query parameters: endpoints/api/__init__.py parse_args → flask-restful 0.3.9 reqparse; a value its type refuses
+  // is answered 400 {"message": {"<param>": "<help>"}} and nothing else.
+  {
+    cite: 'endpoints/api/search.py ConductRepositorySearch.get, @query_param("page", "The page.", type=int): page=abc',
+    request: { method: 'GET', path: '/api/v1/find/repositories?query=repo&page=abc' },
+    response: { status: 400, type: 'application/json', body: { message: { page: 'The page.' } } },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryList.get, truthy_bool: any value but false/0/""/null is true (popularity=yes)',
+    request: { method: 'GET', path: '/api/v1/repository?namespace=testorg&popularity=yes&last_modified=0' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      items: { key: 'repositories', keys: { namespace: 'string', name: 'string', popularity: 'number' } },
+    },
+  },
+
+  // Every served area, in the order a client would go: views are Quay 3.8's (file and function cited); ids
+  // from earlier answers fill `{…}`.
+  {
+    cite: 'endpoints/api/error.py Error.get, error_view',
+    request: { method: 'GET', path: '/api/v1/error/not_found' },
+    response: { status: 200, type: 'application/json', keys: { type: 'string', title: 'string', description: 'string' }, body: { title: 'not_found' } },
+  },
+  {
+    cite: 'endpoints/api/user.py User.get, user_view (an admin of itself, a superuser, quota management on)',
+    request: { method: 'GET', path: '/api/v1/user/' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: {
+        anonymous: 'boolean',
+        username: 'string',
+        avatar: 'object',
+        can_create_repo: 'boolean',
+        is_me: 'boolean',
+        verified: 'boolean',
+        email: 'string',
+        logins: 'array',
+        invoice_email: 'boolean',
+        preferred_namespace: 'boolean',
+        tag_expiration_s: 'number',
+        prompts: 'array',
+        company: ['string', 'null'],
+        family_name: ['string', 'null'],
+        given_name: ['string', 'null'],
+        location: ['string', 'null'],
+        is_free_account: 'boolean',
+        has_password_set: 'boolean',
+        quotas: 'array',
+        quota_report: 'object',
+        organizations: 'array',
+        super_user: 'boolean',
+      },
+      body: { anonymous: false, is_me: true, super_user: true },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationMemberList.get',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/members' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { members: 'array' },
+      items: { key: 'members', keys: { name: 'string', kind: 'string', avatar: 'object', teams: 'array', repositories: 'array' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationCollaboratorList.get (no one outside the organization has a permission yet)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/collaborators' },
+    response: { status: 200, type: 'application/json', body: { collaborators: [] } },
+  },
+  {
+    cite: 'endpoints/api/team.py OrganizationTeam.put, team_view (a new team)',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg/team/devs', body: { role: 'member', description: 'developers' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', description: 'string', can_view: 'boolean', role: 'string', avatar: 'object', new_team: 'boolean' },
+      body: { name: 'devs', description: 'developers', role: 'member', new_team: true },
+    },
+  },
+  {
+    // Quay adds a user outside the organization at once when FEATURE_MAILING is off; here the invitation stands
+    // (README, remaining differences), and the answer is Quay's for an invited user.
+    cite: 'endpoints/api/team.py TeamMember.put, member_view(user, invited=True)',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg/team/devs/members/quaycompat' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', kind: 'string', is_robot: 'boolean', avatar: 'object', invited: 'boolean' },
+      body: { name: 'quaycompat', kind: 'user', is_robot: false, invited: true },
+    },
+  },
+  {
+    cite: 'endpoints/api/team.py TeamMemberList.get (includePending defaults to false: the invitation is not listed)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/team/devs/members' },
+    response: { status: 200, type: 'application/json', body: { name: 'devs', members: [], can_edit: true } },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryTeamPermission.put, TeamPermission.to_dict',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1/permissions/team/devs', body: { role: 'write' } },
+    response: { status: 200, type: 'application/json', keys: { role: 'string', name: 'string', avatar: 'object' }, body: { role: 'write', name: 'devs' } },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryTeamPermission.get',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/permissions/team/devs' },
+    response: { status: 200, type: 'application/json', keys: { role: 'string', name: 'string', avatar: 'object' }, body: { role: 'write', name: 'devs' } },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryTeamPermissionList.get (a map by team name)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/permissions/team/' },
+    response: { status: 200, type: 'application/json', keys: { permissions: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/team.py TeamPermissions.get, permission_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/team/devs/permissions' },
+    response: { status: 200, type: 'application/json', keys: { permissions: 'array' }, items: { key: 'permissions', keys: { repository: 'object', role: 'string' } } },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryUserPermission.put, UserPermission.to_dict',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1/permissions/user/quaycompat', body: { role: 'read' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { role: 'string', name: 'string', is_robot: 'boolean', avatar: 'object', is_org_member: 'boolean' },
+      body: { role: 'read', name: 'quaycompat', is_robot: false },
+    },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryUserPermission.get',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/permissions/user/quaycompat' },
+    response: { status: 200, type: 'application/json', keys: { role: 'string', name: 'string', is_robot: 'boolean', avatar: 'object', is_org_member: 'boolean' } },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryUserPermissionList.get (a map by user name)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/permissions/user/' },
+    response: { status: 200, type: 'application/json', keys: { permissions: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryUserTransitivePermission.get (direct and through teams)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/permissions/user/quaycompat/transitive' },
+    response: { status: 200, type: 'application/json', keys: { permissions: 'array' }, items: { key: 'permissions', keys: { role: 'string' } } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationCollaboratorList.get (quaycompat now holds a permission)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/collaborators' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { collaborators: 'array' },
+      items: { key: 'collaborators', keys: { kind: 'string', name: 'string', avatar: 'object', repositories: 'array' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationMember.get',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/members/admin' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', kind: 'string', avatar: 'object', teams: 'array', repositories: 'array' },
+      body: { name: 'admin', kind: 'user' },
+    },
+  },
+  {
+    cite: 'endpoints/api/robot.py OrgRobotList.get, robots_list (token included by default)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/robots' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { robots: 'array' },
+      items: { key: 'robots', keys: { name: 'string', created: ['string', 'null'], last_accessed: ['string', 'null'], description: 'string', token: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/robot.py OrgRobot.get, Robot.to_dict with its token',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/robots/deployer' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', created: ['string', 'null'], last_accessed: ['string', 'null'], description: 'string', token: 'string', unstructured_metadata: 'object' },
+      body: { name: 'testorg+deployer', description: 'deploys' },
+    },
+  },
+  {
+    cite: 'endpoints/api/robot.py OrgRobotPermissions.get (none yet)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/robots/deployer/permissions' },
+    response: { status: 200, type: 'application/json', body: { permissions: [] } },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototypeList.post, prototype_view',
+    request: { method: 'POST', path: '/api/v1/organization/testorg/prototypes', body: { role: 'read', delegate: { name: 'devs', kind: 'team' } } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { activating_user: 'null', delegate: 'object', role: 'string', id: 'string' },
+      body: { activating_user: null, role: 'read' },
+    },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototypeList.get',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/prototypes' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { prototypes: 'array' },
+      items: { key: 'prototypes', keys: { activating_user: 'null', delegate: 'object', role: 'string', id: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/globalmessages.py GlobalUserMessages.post (make_response("", 201))',
+    request: { method: 'POST', path: '/api/v1/messages', body: { message: { content: 'maintenance tonight', media_type: 'text/markdown', severity: 'info' } } },
+    response: { status: 201 },
+  },
+  {
+    cite: 'endpoints/api/globalmessages.py GlobalUserMessages.get, GlobalMessage.to_dict',
+    request: { method: 'GET', path: '/api/v1/messages' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { messages: 'array' },
+      items: { key: 'messages', keys: { uuid: 'string', content: 'string', severity: 'string', media_type: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppTokens.post, token_view with its code',
+    request: { method: 'POST', path: '/api/v1/user/apptoken', body: { title: 'ci' } },
+    response: { status: 200, type: 'application/json', keys: { token: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppTokens.get (expiring=false: only_expiring false)',
+    request: { method: 'GET', path: '/api/v1/user/apptoken' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { tokens: 'array', only_expiring: 'boolean' },
+      items: { key: 'tokens', keys: { uuid: 'string', title: 'string', last_accessed: ['string', 'null'], created: 'string', expiration: ['string', 'null'] } },
+    },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotificationList.get (none)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/notification/' },
+    response: { status: 200, type: 'application/json', body: { notifications: [] } },
+  },
+  {
+    cite: 'endpoints/api/repository.py Repository.put (description)',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1', body: { description: 'compat corpus' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryVisibility.post',
+    request: { method: 'POST', path: '/api/v1/repository/testorg/repo1/changevisibility', body: { visibility: 'public' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/user.py StarredRepositoryList.get (none starred)',
+    request: { method: 'GET', path: '/api/v1/user/starred' },
+    response: { status: 200, type: 'application/json', body: { repositories: [] } },
+  },
+  {
+    cite: 'endpoints/api/search.py EntitySearch.get',
+    request: { method: 'GET', path: '/api/v1/entities/quay?namespace=testorg' },
+    response: { status: 200, type: 'application/json', keys: { results: 'array' }, items: { key: 'results', keys: { name: 'string', kind: 'string', avatar: 'object' } } },
+  },
+  {
+    cite: 'endpoints/api/search.py ConductRepositorySearch.get',
+    request: { method: 'GET', path: '/api/v1/find/repositories?query=repo1' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { results: 'array', has_additional: 'boolean', page: 'number', page_size: 'number', start_index: 'number' },
+      items: { key: 'results', keys: { kind: 'string', name: 'string', namespace: 'object', description: ['string', 'null'], is_public: 'boolean', href: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/search.py ConductSearch.get',
+    request: { method: 'GET', path: '/api/v1/find/all?query=repo1' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { results: 'array' },
+      items: { key: 'results', keys: { kind: 'string', name: 'string', score: 'number', href: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/logs.py RepositoryLogs.get, _logs',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/logs' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { start_time: 'string', end_time: 'string', logs: 'array' },
+      items: { key: 'logs', keys: { kind: 'string', metadata: 'object', ip: ['string', 'null'], datetime: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/logs.py OrgLogs.get',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/logs' },
+    response: { status: 200, type: 'application/json', keys: { start_time: 'string', end_time: 'string', logs: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py UserLogs.get',
+    request: { method: 'GET', path: '/api/v1/user/logs' },
+    response: { status: 200, type: 'application/json', keys: { start_time: 'string', end_time: 'string', logs: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py OrgAggregateLogs.get, AggregatedLogCount.to_dict',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/aggregatelogs' },
+    response: { status: 200, type: 'application/json', keys: { aggregated: 'array' }, items: { key: 'aggregated', keys: { kind: 'string', count: 'number', datetime: 'string' } } },
+  },
+  {
+    cite: 'endpoints/api/repotoken.py RepositoryTokenList.get (gone in Quay 3.8: 410)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/tokens/' },
+    response: { status: 410, type: 'application/json' },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildList.get (none)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/build/' },
+    response: { status: 200, type: 'application/json', body: { builds: [] } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerList.get (none)',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/trigger/' },
+    response: { status: 200, type: 'application/json', body: { triggers: [] } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplications.post, app_view (an admin sees the secret)',
+    request: { method: 'POST', path: '/api/v1/organization/testorg/applications', body: { name: 'compat-app' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: {
+        name: 'string',
+        description: 'string',
+        application_uri: 'string',
+        client_id: 'string',
+        client_secret: 'string',
+        redirect_uri: 'string',
+        avatar_email: ['string', 'null'],
+      },
+      body: { name: 'compat-app' },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplications.get',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/applications' },
+    response: { status: 200, type: 'application/json', keys: { applications: 'array' }, items: { key: 'applications', keys: { name: 'string', client_id: 'string' } } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKeyManagement.get',
+    request: { method: 'GET', path: '/api/v1/superuser/keys' },
+    response: { status: 200, type: 'application/json', keys: { keys: 'array' } },
+  },
+
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppTokens.post (a second token, to read and revoke)',
+    request: { method: 'POST', path: '/api/v1/user/apptoken', body: { title: 'revoked' } },
+    response: { status: 200, type: 'application/json', keys: { token: 'object' }, save: { token_uuid: 'token.uuid' } },
+  },
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppToken.get, token_view with its code',
+    request: { method: 'GET', path: '/api/v1/user/apptoken/{token_uuid}' },
+    response: { status: 200, type: 'application/json', keys: { token: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/appspecifictokens.py AppToken.delete',
+    request: { method: 'DELETE', path: '/api/v1/user/apptoken/{token_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaList.get (ids for the pairs below)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/quota' },
+    response: { status: 200, type: 'application/json', save: { quota_id: '0.id', limit_id: '0.limits.0.id' } },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuota.get, quota_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/quota/{quota_id}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { id: 'number', limit_bytes: 'number', default_config: 'boolean', limits: 'array', default_config_exists: 'boolean' },
+    },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaLimit.get, limit_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/quota/{quota_id}/limit/{limit_id}' },
+    response: { status: 200, type: 'application/json', keys: QUOTA_LIMIT_KEYS },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaLimit.put (answers the quota_view)',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg/quota/{quota_id}/limit/{limit_id}', body: { type: 'Reject', threshold_percent: 90 } },
+    response: { status: 200, type: 'application/json', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py OrganizationQuotaLimit.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/quota/{quota_id}/limit/{limit_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/namespacequota.py UserQuotaList.get (the signed-in user has none)',
+    request: { method: 'GET', path: '/api/v1/user/quota' },
+    response: { status: 200, type: 'application/json', body: [] },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.get (organization variant)',
+    request: { method: 'GET', path: '/api/v1/superuser/organization/testorg/quota' },
+    response: { status: 200, type: 'application/json', items: { key: '', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } } },
+  },
+  {
+    cite: 'endpoints/api/user.py Users.get, user_view (another user, seen by a superuser)',
+    request: { method: 'GET', path: '/api/v1/users/quaycompat' },
+    response: { status: 200, type: 'application/json', keys: { anonymous: 'boolean', username: 'string', avatar: 'object' }, body: { anonymous: false, username: 'quaycompat' } },
+  },
+  {
+    cite: 'endpoints/api/user.py StarredRepositoryList.post',
+    request: { method: 'POST', path: '/api/v1/user/starred', body: { namespace: 'testorg', repository: 'repo1' } },
+    response: { status: 201, type: 'application/json', body: { namespace: 'testorg', repository: 'repo1' } },
+  },
+  {
+    cite: 'endpoints/api/user.py StarredRepository.delete',
+    request: { method: 'DELETE', path: '/api/v1/user/starred/testorg/repo1' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryStateResource.put',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1/changestate', body: { state: 'READ_ONLY' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryStateResource.put (back to NORMAL)',
+    request: { method: 'PUT', path: '/api/v1/repository/testorg/repo1/changestate', body: { state: 'NORMAL' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobot.put, Robot.to_dict(include_metadata, include_token) with 201',
+    request: { method: 'PUT', path: '/api/v1/user/robots/helper', body: { description: 'helps' } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { name: 'string', created: ['string', 'null'], last_accessed: ['string', 'null'], description: 'string', token: 'string', unstructured_metadata: 'object' },
+      body: { name: 'admin+helper', description: 'helps' },
+    },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobotList.get',
+    request: { method: 'GET', path: '/api/v1/user/robots' },
+    response: { status: 200, type: 'application/json', keys: { robots: 'array' }, items: { key: 'robots', keys: { name: 'string', description: 'string' } } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobot.get',
+    request: { method: 'GET', path: '/api/v1/user/robots/helper' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', token: 'string', unstructured_metadata: 'object' }, body: { name: 'admin+helper' } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobotPermissions.get (none)',
+    request: { method: 'GET', path: '/api/v1/user/robots/helper/permissions' },
+    response: { status: 200, type: 'application/json', body: { permissions: [] } },
+  },
+  {
+    cite: 'endpoints/api/robot.py RegenerateUserRobot.post, Robot.to_dict(include_token)',
+    request: { method: 'POST', path: '/api/v1/user/robots/helper/regenerate' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', token: 'string' }, body: { name: 'admin+helper' } },
+  },
+  {
+    cite: 'endpoints/api/robot.py RegenerateOrgRobot.post',
+    request: { method: 'POST', path: '/api/v1/organization/testorg/robots/deployer/regenerate' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', token: 'string' }, body: { name: 'testorg+deployer' } },
+  },
+  {
+    cite: 'endpoints/api/robot.py UserRobot.delete',
+    request: { method: 'DELETE', path: '/api/v1/user/robots/helper' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplications.get (the client id for the pairs below)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/applications' },
+    response: { status: 200, type: 'application/json', save: { client_id: 'applications.0.client_id' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplicationResource.get, app_view',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/applications/{client_id}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', description: 'string', application_uri: 'string', client_id: 'string', client_secret: 'string', redirect_uri: 'string' },
+      body: { name: 'compat-app' },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py ApplicationInformation.get',
+    request: { method: 'GET', path: '/api/v1/app/{client_id}' },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', description: 'string', uri: 'string', avatar: 'object', organization: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplicationResource.put, app_view',
+    request: {
+      method: 'PUT',
+      path: '/api/v1/organization/testorg/applications/{client_id}',
+      body: { name: 'compat-app2', redirect_uri: 'https://example.com/cb', application_uri: 'https://example.com', description: 'renamed' },
+    },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', client_id: 'string' }, body: { name: 'compat-app2', description: 'renamed' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationApplicationResource.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/applications/{client_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/organization.py Organization.put, org_view',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg', body: { email: 'testorg-new@example.com' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { name: 'string', email: 'string', avatar: 'object', is_admin: 'boolean', is_member: 'boolean', tag_expiration_s: 'number', is_free_account: 'boolean' },
+      body: { name: 'testorg', email: 'testorg-new@example.com' },
+    },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototypeList.get (the id for the pairs below)',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/prototypes' },
+    response: { status: 200, type: 'application/json', save: { prototype_id: 'prototypes.0.id' } },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototype.put, prototype_view',
+    request: { method: 'PUT', path: '/api/v1/organization/testorg/prototypes/{prototype_id}', body: { role: 'write' } },
+    response: { status: 200, type: 'application/json', keys: { delegate: 'object', role: 'string', id: 'string' }, body: { role: 'write' } },
+  },
+  {
+    cite: 'endpoints/api/prototype.py PermissionPrototype.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/prototypes/{prototype_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/globalmessages.py GlobalUserMessages.get (the uuid for the pair below)',
+    request: { method: 'GET', path: '/api/v1/messages' },
+    response: { status: 200, type: 'application/json', save: { message_uuid: 'messages.0.uuid' } },
+  },
+  {
+    cite: 'endpoints/api/globalmessages.py GlobalUserMessage.delete',
+    request: { method: 'DELETE', path: '/api/v1/message/{message_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKeyManagement.post',
+    request: { method: 'POST', path: '/api/v1/superuser/keys', body: { service: 'quay', name: 'compat', expiration: null } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { kid: 'string', name: 'string', service: 'string', public_key: 'string', private_key: 'string' },
+      save: { kid: 'kid' },
+    },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKey.get, key_view',
+    request: { method: 'GET', path: '/api/v1/superuser/keys/{kid}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: {
+        name: 'string',
+        kid: 'string',
+        service: 'string',
+        jwk: 'object',
+        metadata: 'object',
+        created_date: 'string',
+        expiration_date: 'null',
+        rotation_duration: 'null',
+        approval: 'object',
+      },
+    },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserServiceKey.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/keys/{kid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/logs.py RepositoryAggregateLogs.get',
+    request: { method: 'GET', path: '/api/v1/repository/testorg/repo1/aggregatelogs' },
+    response: { status: 200, type: 'application/json', keys: { aggregated: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py UserAggregateLogs.get',
+    request: { method: 'GET', path: '/api/v1/user/aggregatelogs' },
+    response: { status: 200, type: 'application/json', keys: { aggregated: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/repotoken.py RepositoryTokenList.post (gone in Quay 3.8: 410)',
+    request: { method: 'POST', path: '/api/v1/repository/testorg/repo1/tokens/', body: { friendlyName: 'old' } },
+    response: { status: 410, type: 'application/json' },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryUserPermission.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1/permissions/user/quaycompat' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/permission.py RepositoryTeamPermission.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1/permissions/team/devs' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/team.py OrganizationTeam.delete',
+    request: { method: 'DELETE', path: '/api/v1/organization/testorg/team/devs' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repository.py Repository.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/testorg/repo1' },
+    response: { status: 204 },
+  },
+
+  // A repository created by a push (admin/pushed:v1, pushed before the replay) and its tags.
+  {
+    cite: 'endpoints/api/repository.py Repository.get: a pushed repository has no description (null)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed' },
+    response: { status: 200, type: 'application/json', body: { namespace: 'admin', name: 'pushed', description: null } },
+  },
+  {
+    cite: 'endpoints/api/tag.py ListRepositoryTags.get, _tag_dict',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/tag/?onlyActiveTags=true' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { tags: 'array', page: 'number', has_additional: 'boolean' },
+      items: {
+        key: 'tags',
+        keys: {
+          name: 'string',
+          reversion: 'boolean',
+          start_ts: 'number',
+          manifest_digest: 'string',
+          is_manifest_list: 'boolean',
+          size: ['number', 'null'],
+          last_modified: 'string',
+        },
+      },
+      save: { digest: 'tags.0.manifest_digest' },
+    },
+  },
+  {
+    cite: 'endpoints/api/tag.py RepositoryTag.put (a new tag on a manifest: "Updated", 201)',
+    request: { method: 'PUT', path: '/api/v1/repository/admin/pushed/tag/stable', body: { manifest_digest: '{digest}' } },
+    response: { status: 201, type: 'application/json', body: 'Updated' },
+  },
+  {
+    cite: 'endpoints/api/tag.py RepositoryTag.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/tag/stable' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/tag.py RestoreTag.post (answers {})',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/tag/stable/restore', body: { manifest_digest: '{digest}' } },
+    response: { status: 200, type: 'application/json', body: {} },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotificationList.post, to_dict with 201',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/admin/pushed/notification/',
+      body: { event: 'repo_push', method: 'quay_notification', config: { target: { name: 'admin', kind: 'user' } }, eventConfig: {}, title: 'pushes' },
+    },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { uuid: 'string', title: 'string', event: 'string', method: 'string', config: 'object', event_config: 'object', number_of_failures: 'number' },
+      body: { title: 'pushes', event: 'repo_push', method: 'quay_notification', number_of_failures: 0 },
+      save: { notification_uuid: 'uuid' },
+    },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.get',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 200, type: 'application/json', keys: { uuid: 'string', title: 'string', event: 'string', method: 'string', config: 'object', event_config: 'object' } },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py TestRepositoryNotification.post (answers {})',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}/test' },
+    response: { status: 200, type: 'application/json', body: {} },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.post (reset failures: 204)',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/repositorynotification.py RepositoryNotification.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/notification/{notification_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.post (user variant: "Created", 201)',
+    request: { method: 'POST', path: '/api/v1/superuser/users/quaycompat/quota', body: { limit_bytes: 1048576 } },
+    response: { status: 201, type: 'application/json', body: 'Created' },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuotaList.get (user variant)',
+    request: { method: 'GET', path: '/api/v1/superuser/users/quaycompat/quota' },
+    response: { status: 200, type: 'application/json', items: { key: '', keys: { id: 'number', limit_bytes: 'number', limits: 'array' } }, save: { user_quota_id: '0.id' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuota.put, quota_view',
+    request: { method: 'PUT', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}', body: { limit_bytes: 2097152 } },
+    response: { status: 200, type: 'application/json', keys: { id: 'number', limit_bytes: 'number', limits: 'array' }, body: { limit_bytes: 2097152 } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserUserQuota.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}' },
+    response: { status: 204 },
   },
 ];

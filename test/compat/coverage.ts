@@ -86,6 +86,39 @@ export function coverage(served: Set<string>, api: QuayApiList = QUAY_API): Cove
   };
 }
 
+/** A concrete request path as a pattern of Quay's: `{repository}` is `namespace/name`, other parameters one segment. */
+function pathPattern(path: string): RegExp {
+  const re = path
+    .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+    .replace(/\{repository\}/g, '[^/?]+/[^/?]+')
+    .replace(/\{[^}]+\}/g, '[^/?]+');
+  return new RegExp(`^${re}(\\?.*)?$`);
+}
+
+/** The Quay endpoint a request (`GET /api/v1/repository/ns/name?x=1`) calls, or undefined. */
+export function endpointOf(method: string, path: string, api: QuayApiList = QUAY_API): QuayEndpoint | undefined {
+  const candidates = api.endpoints.filter((e) => e.method === method.toUpperCase() && pathPattern(e.path).test(path));
+  // The most literal path wins (`/repository/{repository}/tag/` over a longer `{repository}` match).
+  return candidates.sort((a, b) => b.path.replace(/\{[^}]+\}/g, '').length - a.path.replace(/\{[^}]+\}/g, '').length)[0];
+}
+
+/** How many served Quay endpoints the corpus's pairs call, and the pairs that call none (a wrong path or method). */
+export function corpusCoverage(
+  pairs: { request: { method: string; path: string } }[],
+  served: Set<string>,
+  api: QuayApiList = QUAY_API,
+): { pairs: number; covered: number; served: number; unknown: string[] } {
+  const hit = new Set<string>();
+  const unknown: string[] = [];
+  for (const p of pairs) {
+    const e = endpointOf(p.request.method, p.request.path, api);
+    if (e && served.has(key(e.method, e.path))) hit.add(key(e.method, e.path));
+    else unknown.push(`${p.request.method} ${p.request.path}`);
+  }
+  const servedTotal = api.endpoints.filter((e) => served.has(key(e.method, e.path))).length;
+  return { pairs: pairs.length, covered: hit.size, served: servedTotal, unknown };
+}
+
 const pct = (a: number, b: number) => (b === 0 ? '-' : `${Math.round((100 * a) / b)} %`);
 
 /** The Markdown table the README shows. */

@@ -1,14 +1,16 @@
 /**
  * A fault-injecting front for a real upstream registry: an HTTP reverse proxy on loopback that forwards to
  * the upstream unchanged, or answers with a chosen status (503, 429), or accepts requests and never answers
- * (a timeout), or holds them until `release()` forwards them (a sync the test can catch in the middle), as
- * the test switches it. It counts what passed through, so a test sees how often the
+ * (a timeout), or holds them until `release()` forwards them (a sync the test can catch in the middle), or
+ * forwards them but stalls each response body after its first bytes until `release()` (a slow upstream the
+ * test can catch mid-transfer), as the test switches it. It counts what passed through, so a test sees how often the
  * upstream was asked for a path. The registry behind it stays real; only the network path misbehaves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Transform, pipeline } from 'node:stream';
 
-export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' };
+export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number };
 
 export interface FaultFront {
   /** 127.0.0.1:<port>, the upstream_registry value to configure. */
@@ -18,7 +20,7 @@ export interface FaultFront {
   forwarded: string[];
   /** Response body bytes the upstream sent through the front. */
   bytesFromUpstream: number;
-  /** Back to `pass`, forwarding the requests held meanwhile. */
+  /** Back to `pass`, forwarding the requests held meanwhile and the rest of the stalled bodies. */
   release(): void;
   close(): Promise<void>;
 }
@@ -55,9 +57,9 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;
     }
-    forward(req, res);
+    forward(req, res, m.kind === 'stall' ? m.afterBytes : Infinity);
   });
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity) => {
     front.forwarded.push(`${req.method} ${req.url}`);
     const headers = { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
@@ -65,7 +67,23 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       upRes.on('data', (c: Buffer) => {
         front.bytesFromUpstream += c.length;
       });
-      upRes.pipe(res);
+      let passed = 0;
+      const gate = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          const room = stallAfter - passed;
+          if (chunk.length <= room) {
+            passed += chunk.length;
+            return cb(null, chunk);
+          }
+          if (room > 0) this.push(chunk.subarray(0, room));
+          passed = stallAfter;
+          queued.push(() => {
+            stallAfter = Infinity;
+            cb(null, chunk.subarray(Math.max(room, 0)));
+          });
+        },
+      });
+      pipeline(upRes, gate, res, () => undefined);
     });
     up.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502).end(String(err));

@@ -14,9 +14,11 @@ import notificationPause from './032_notification_pause.js';
 import repositoryState from './040_repository_state.js';
 import globalMessages from './041_global_messages.js';
 import serviceKeys from './042_service_keys.js';
+import repositoryDescriptionNull from './044_repository_description_null.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
+import proxyWarmPull from './054_proxy_warm_pull.js';
 import proxyManifestFill from './053_proxy_manifest_fill.js';
 import loginBackoff from './020_login_backoff.js';
 import securityScan from './060_security_scan.js';
@@ -25,6 +27,7 @@ import buildTriggers from './075_build_triggers.js';
 import cacheNotify from './080_cache_notify.js';
 import tagCreateQuiet from './081_tag_create_quiet.js';
 import badgeToken from './043_badge_token.js';
+import uploadFinished from './007_upload_finished.js';
 
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'core', sql: core },
@@ -52,5 +55,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 52, name: 'proxy blob fill leases', sql: proxyBlobFill },
   { version: 43, name: 'repository badge token', sql: badgeToken },
   { version: 53, name: 'proxy manifest fill leases', sql: proxyManifestFill },
+  { version: 7, name: 'finished upload sessions', sql: uploadFinished },
+  { version: 44, name: 'repository description null', sql: repositoryDescriptionNull },
+  { version: 54, name: 'proxy warm pull without cache churn', sql: proxyWarmPull },
   { version: 81, name: 'tag creation sends no cache notification', sql: tagCreateQuiet },
 ];

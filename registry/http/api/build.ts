@@ -303,7 +303,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       if (!t.trigger.enabled) throw badRequest('Trigger is not enabled.');
       if (!Array.isArray(t.trigger.config.credentials)) throw badRequest('Trigger is not active.');
       return started(reply, req.params, 'admin', async () => {
-        const prepared = rt.triggers.prepareManualBuild(t.trigger, req.body);
+        const prepared = await rt.triggers.prepareManualBuild(t.trigger, req.body);
         return rt.buildRequests.fromTrigger(buildRepository(t), t.trigger, prepared, { principal: req.principal, ip: req.ip });
       });
     },

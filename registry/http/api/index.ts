@@ -9,7 +9,8 @@ import { parseUntrustedJson } from '../../input.js';
 import { SCOPE_DESCRIPTIONS, SCOPES } from '../../auth/principal.js';
 import { DomainError } from '../../model/errors.js';
 import { ApiError, badRequest, sendApiError, toApiError } from './errors.js';
-import { jsonschemaMessage } from './validation.js';
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import { jsonschemaMessage, reqparseError } from './validation.js';
 import { registerApiAuth } from './auth.js';
 import { userInitializeRoutes } from './user_initialize.js';
 import { userRoutes } from './user.js';
@@ -47,11 +48,21 @@ import { buildRoutes } from './build.js';
 
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
+  // Quay validates bodies with jsonschema, which converts nothing (`"public": "true"` is `'true' is not of type
+  // 'boolean'`); query parameters are strings converted by their declared type (flask-restful's reqparse).
+  const compilers = AjvCompiler();
+  const bodyValidator = compilers({}, { customOptions: { coerceTypes: false } });
+  const queryValidator = compilers({}, { customOptions: {} });
+  app.setValidatorCompiler((route) => (route.httpPart === 'body' ? bodyValidator(route) : queryValidator(route)));
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) return sendApiError(rt, req, reply, err);
     if (err instanceof DomainError) return sendApiError(rt, req, reply, toApiError(err));
     const e = err as { statusCode?: number; validation?: FastifySchemaValidationError[]; validationContext?: string; message: string };
     if (e.validation?.length && e.validationContext === 'body') return sendApiError(rt, req, reply, badRequest(jsonschemaMessage(e.validation, req.body)));
+    if (e.validation?.length && e.validationContext === 'querystring') {
+      reply.code(400).type('application/json').send(reqparseError(e.validation[0], req.routeOptions.schema?.querystring));
+      return;
+    }
     if (e.statusCode && e.statusCode < 500) return sendApiError(rt, req, reply, new ApiError(e.statusCode, e.statusCode === 404 ? 'not_found' : 'invalid_request', e.message));
     req.log.error({ err }, 'unexpected error');
     sendApiError(rt, req, reply, new ApiError(500, 'internal_error', 'Internal server error'));

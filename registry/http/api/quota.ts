@@ -7,9 +7,10 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
-import { formatSize, MAX_QUOTA_BYTES, parseHumanSize, type LimitType, type QuotaRow } from '../../model/quota.js';
+import { MAX_QUOTA_BYTES, parseHumanSize, type LimitType, type QuotaRow } from '../../model/quota.js';
 import { requireSuperuser, unauthorizedFor } from './auth.js';
 import { op, sendJsonString } from './schema.js';
+import { pyRepr } from './validation.js';
 import { badRequest, notFound } from './errors.js';
 
 const QuotaBody = Type.Object({
@@ -40,7 +41,6 @@ function quotaView(rt: Runtime, q: QuotaRow): Record<string, unknown> {
   return {
     id: q.id,
     limit_bytes: q.limit_bytes,
-    limit: formatSize(q.limit_bytes),
     default_config: false,
     limits: q.limits.map((l) => ({ id: l.id, type: l.type, limit_percent: l.threshold_percent })),
     default_config_exists: rt.config.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES > 0,
@@ -51,7 +51,7 @@ function quotaView(rt: Runtime, q: QuotaRow): Record<string, unknown> {
 export function defaultQuotaView(rt: Runtime): Record<string, unknown> | null {
   const def = rt.config.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES;
   if (def <= 0) return null;
-  return { id: null, limit_bytes: def, limit: formatSize(def), default_config: true, limits: [{ id: null, type: 'Reject', limit_percent: 100 }], default_config_exists: true };
+  return { id: null, limit_bytes: def, default_config: true, limits: [{ id: null, type: 'Reject', limit_percent: 100 }], default_config_exists: true };
 }
 
 /**
@@ -77,8 +77,9 @@ function limitBytesOf(body: QuotaInput): number {
   if (hasBytes === hasHuman) throw badRequest('Give exactly one of limit_bytes (a number of bytes) or limit (e.g. "10 GiB")');
   let bytes: number | null;
   if (hasBytes) {
-    bytes = typeof body!.limit_bytes === 'number' && Number.isSafeInteger(body!.limit_bytes) ? body!.limit_bytes : null;
-    if (bytes === null) throw badRequest(`Invalid limit_bytes ${JSON.stringify(body!.limit_bytes)}: it must be a whole number of bytes`);
+    bytes = typeof body!.limit_bytes === 'number' && Number.isInteger(body!.limit_bytes) ? body!.limit_bytes : null;
+    // jsonschema's text, as Quay's NewOrgQuota schema (`"type": "integer"`) answers it: "1000" is no integer.
+    if (bytes === null) throw badRequest(`${pyRepr(body!.limit_bytes)} is not of type 'integer'\n\nOn instance['limit_bytes']:\n    ${pyRepr(body!.limit_bytes)}`);
   } else {
     bytes = typeof body!.limit === 'string' ? parseHumanSize(body!.limit) : null;
     if (bytes === null) throw badRequest(`Invalid limit ${JSON.stringify(body!.limit)}: use a size such as "500 MiB" or "10 GB"`);

@@ -71,13 +71,12 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       const members = await rt.tenancy.teams.members(team, Boolean(req.query.includePending) && canEdit);
       return {
         name: team.name,
-        members: members.map((m) => ({
-          name: m.name,
-          kind: 'user',
-          is_robot: m.kind === 'robot',
-          avatar: namespaceAvatar(m),
-          invited: m.invited,
-        })),
+        // Quay's invite_view: an invited e-mail address has no name, kind `invite`.
+        members: members.map((m) =>
+          m.kind === 'invite'
+            ? { email: m.email, kind: 'invite', avatar: avatar(m.email!, 'user', m.email!), invited: true }
+            : { name: m.name, kind: 'user', is_robot: m.kind === 'robot', avatar: namespaceAvatar({ name: m.name!, kind: m.kind, email: m.email }), invited: m.invited },
+        ),
         can_edit: canEdit,
       };
     },

@@ -91,3 +91,14 @@ function message(errors: ErrorObject[], first: ErrorObject, repr: string): strin
       return first.message ?? 'Request error.';
   }
 }
+
+/**
+ * Quay's answer to a query parameter its type refuses (endpoints/api/__init__.py parse_args, flask-restful 0.3.9
+ * reqparse Argument.handle_validation_error): `{"message": {"<param>": "<its help text>"}}`, status 400, and no
+ * other key. The help text is the parameter's description, which is Quay's help string.
+ */
+export function reqparseError(error: ErrorObject, querySchema: unknown): { message: Record<string, string> } {
+  const name = error.keyword === 'required' ? String((error.params as { missingProperty?: unknown }).missingProperty) : error.instancePath.split('/')[1] || '';
+  const props = (querySchema as { properties?: Record<string, { description?: string }> } | undefined)?.properties ?? {};
+  return { message: { [name]: props[name]?.description ?? error.message ?? 'Request error.' } };
+}

@@ -9,7 +9,7 @@ import type { ChunkInput, ChunkRange, UploadRow } from '../../model/uploads.js';
 import type { BlobRow } from '../../model/blobs.js';
 import { grantedActions } from './access.js';
 import { contentLength, hasBody, pushTarget, repoPath, requireRepo, type V2Context } from './context.js';
-import { DomainError } from '../../model/errors.js';
+import { DomainError, NotFound } from '../../model/errors.js';
 import { toRegistryError } from './errors.js';
 
 function uploadLocation(ctx: V2Context, id: string): string {
@@ -167,13 +167,36 @@ export async function patchUpload(ctx: V2Context): Promise<void> {
   sendSession(ctx, next, 202);
 }
 
+/**
+ * The last PUT of a session that is no longer open: when it names the digest the session was finished with
+ * (a load balancer resending it after the replica that published died before answering), the same 201.
+ */
+async function answerFinished(ctx: V2Context, err: unknown, digest: string | null): Promise<void> {
+  if (!(err instanceof NotFound && err.what === 'upload') || !digest) throw err;
+  const blob = await ctx.rt.uploads.finishedBlob(requireRepo(ctx).id, ctx.params[0], digest);
+  if (!blob) throw err;
+  ctx.req.raw.resume();
+  sendBlobCreated(ctx, blob);
+}
+
 export async function putUpload(ctx: V2Context): Promise<void> {
-  const u = await session(ctx);
   const digest = ctx.query.get('digest');
+  let u: UploadRow;
+  try {
+    u = await session(ctx);
+  } catch (err) {
+    return answerFinished(ctx, err, digest);
+  }
   if (!digest) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
   await checkQuota(ctx, requireRepo(ctx).namespace_id, u);
   const before = u.byte_count;
-  const blob = await withRecovery(ctx, u, () => ctx.rt.uploads.finish(u, digest, hasBody(ctx.req) ? chunkOf(ctx) : null));
+  let blob: BlobRow;
+  try {
+    blob = await withRecovery(ctx, u, () => ctx.rt.uploads.finish(u, digest, hasBody(ctx.req) ? chunkOf(ctx) : null));
+  } catch (err) {
+    // Another request finished the session meanwhile (the same PUT resent while the first was still running).
+    return answerFinished(ctx, err, digest);
+  }
   ctx.rt.metrics.bytesReceived.inc(blob.size - before);
   sendBlobCreated(ctx, blob);
 }

@@ -73,6 +73,9 @@ test('chapter 2: create a repository, push with podman, see the tag; the descrip
   const tags = await api.ok('GET', '/repository/admin/myrepo/tag/?onlyActiveTags=true');
   expect(tags.tags.map((t: { name: string }) => t.name)).toEqual(['latest']);
   expect(await row.textContent()).toContain(tags.tags[0].manifest_digest.slice(0, 19));
+  // Scanning and mirroring are off here: no Security column, no Mirroring tab (repo_features.test.ts has them on).
+  expect(await page.getByRole('grid', { name: 'Tags' }).locator('thead th').allInnerTexts()).not.toContain('Security');
+  expect(await page.getByRole('tab').allInnerTexts()).not.toContain('Mirroring');
   await ui.expectAccessible('tags tab');
   await ui.screenshot('repository-tags');
 

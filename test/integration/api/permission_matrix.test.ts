@@ -664,6 +664,13 @@ const API_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/repository/{repository}/build/{build_uuid}': 'repo:admin',
   'POST /api/v1/repository/{repository}/trigger/{trigger_uuid}/start': 'repo:admin',
   'GET /api/v1/repository/{repository}/trigger/{trigger_uuid}/builds': 'repo:admin',
+  // The SCM-API verbs: repository admins; subdir, sources and namespaces only for the trigger's connected user
+  // (test/e2e/builds/scm_trigger.test.ts).
+  'POST /api/v1/repository/{repository}/trigger/{trigger_uuid}/subdir': 'repo:admin',
+  'POST /api/v1/repository/{repository}/trigger/{trigger_uuid}/analyze': 'repo:admin',
+  'POST /api/v1/repository/{repository}/trigger/{trigger_uuid}/sources': 'repo:admin',
+  'GET /api/v1/repository/{repository}/trigger/{trigger_uuid}/namespaces': 'repo:admin',
+  'POST /api/v1/repository/{repository}/trigger/{trigger_uuid}/fields/{field_name}': 'repo:admin',
 };
 
 /** Who may use each /v2 route (`METHOD route-name` of the dispatcher's table), on the private repository acme/private. */

@@ -1,11 +1,10 @@
 /**
  * FEATURE_INVITE_ONLY_USER_CREATION and FEATURE_RECAPTCHA against a real registry process, with invitations
  * mailed through a real SMTP server (Mailpit) and the reCAPTCHA siteverify service played by a local HTTP
- * server (Google's service is a cloud service: the one part that cannot run here).
+ * server (test/helpers/siteverify.ts).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { SiteVerify } from '../../helpers/siteverify.js';
 import { startMailpit, type MailpitService } from '../../setup/services.js';
 import { Api, createUser, signin } from './fixture.js';
 import { CAPTCHA_REFUSED } from '../../../registry/auth/captcha.js';
@@ -13,38 +12,8 @@ import { CAPTCHA_REFUSED } from '../../../registry/auth/captcha.js';
 const SECRET = 'captcha-secret-key';
 const HUMAN = 'answer-of-a-human';
 
-/** The siteverify stand-in: accepts HUMAN with the right secret; `down` makes it fail. */
-class SiteVerify {
-  readonly calls: Array<Record<string, string>> = [];
-  down = false;
-  private server!: Server;
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        const form = Object.fromEntries(new URLSearchParams(body));
-        this.calls.push(form);
-        if (this.down) {
-          res.writeHead(500).end('down');
-          return;
-        }
-        const success = req.method === 'POST' && form.secret === SECRET && form.response === HUMAN;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success, ...(success ? {} : { 'error-codes': ['invalid-input-response'] }) }));
-      });
-    });
-    await new Promise<void>((ok) => this.server.listen(0, '127.0.0.1', ok));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/recaptcha/api/siteverify`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((ok) => this.server.close(() => ok()));
-  }
-}
-
 let mail: MailpitService;
-const verify = new SiteVerify();
+const verify = new SiteVerify(SECRET, HUMAN);
 let on: { reg: RegistryProcess; admin: Api };
 let off: { reg: RegistryProcess; admin: Api };
 
@@ -133,6 +102,12 @@ describe('on', () => {
 
   test('a withdrawn invitation no longer opens sign-up', async () => {
     const code = await invite(on.admin, 'late@example.com');
+    // Pending e-mail invitations are listed to admins with includePending, after the members, in Quay's invite_view shape.
+    const listed = await on.admin.ok<{ members: Record<string, unknown>[] }>('GET', '/organization/acme/team/devs/members?includePending=true');
+    expect(listed.members.at(-1)).toEqual({ email: 'late@example.com', kind: 'invite', avatar: expect.objectContaining({ kind: 'user' }), invited: true });
+    expect(listed.members.filter((m) => m.kind === 'invite').every((m) => !('name' in m))).toBe(true);
+    const plain = await on.admin.ok<{ members: Record<string, unknown>[] }>('GET', '/organization/acme/team/devs/members');
+    expect(plain.members.some((m) => m.kind === 'invite')).toBe(false);
     expect((await on.admin.delete('/organization/acme/team/devs/invite/late@example.com')).status).toBe(204);
     expect((await on.admin.delete('/organization/acme/team/devs/invite/late@example.com')).status).toBe(404);
     const r = await signUp(on.reg, { username: 'late', email: 'late@example.com', invite_code: code, recaptcha_response: HUMAN });

@@ -7,6 +7,7 @@
  * with two platforms copied with `skopeo copy --all`.
  */
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { join } from 'node:path';
 import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { startDistribution, type DistributionService } from '../../setup/services.js';
@@ -23,6 +24,7 @@ let reg: RegistryProcess;
 let reg2: RegistryProcess;
 let admin: Api;
 let upstream: V2Client;
+let dbUri: string;
 
 async function pull(r: RegistryProcess, path: string, accept = `${OCI_MANIFEST}, ${OCI_INDEX}`): Promise<Response> {
   const repo = path.split(/\/(manifests|blobs)\//)[0];
@@ -40,6 +42,7 @@ beforeAll(async () => {
   upstream = new V2Client({ url: dist.url } as RegistryProcess);
   // Two replicas of one registry: one Postgres database, one S3 bucket.
   const config = await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
+  dbUri = String(config.DB_URI);
   reg = await startRegistry({ label: 'proxy-up-a', config });
   reg2 = await startRegistry({ label: 'proxy-up-b', config });
   admin = await signin(reg, 'admin', reg.admin.password);
@@ -209,4 +212,50 @@ test('an OCI index with two platforms: skopeo copy --all through the proxy is di
   front.mode = { kind: 'status', status: 503 };
   for (const arch of ['amd64', 'arm64']) expect((await pull(reg, `mcache/app/manifests/${images[arch].digest}`)).status).toBe(200);
   front.mode = { kind: 'pass' };
+}, 240_000);
+
+test('a configuration made or removed on one replica applies on the other at once; a warm tag pull moves the tag’s end without a tag_version bump', async () => {
+  const img = await upstream.pushImage('wc/app', 'v1', { layers: [randomBlob(4096)] });
+  await admin.ok('POST', '/organization/', { name: 'wc', email: 'wc@example.com' });
+  const pushOn = async (r: RegistryProcess) => (await V2Client.basic(r).req('POST', '/v2/wc/pushed/blobs/uploads/')).status;
+  // B learns that wc is no proxy organization (and may keep that in memory)...
+  expect(await pushOn(reg2)).toBe(202);
+  expect(await pushOn(reg2)).toBe(202);
+  // ... and refuses pushes as soon as A has made it one, and takes them again as soon as A removed it.
+  expect((await admin.post('/organization/wc/proxycache', { upstream_registry: `${front.hostPort}/wc`, insecure: true, expiration_s: 3600 })).status).toBe(201);
+  expect(await pushOn(reg2)).toBe(403);
+  expect((await admin.call('DELETE', '/organization/wc/proxycache')).status).toBe(201);
+  expect(await pushOn(reg2)).toBe(202);
+  expect((await admin.post('/organization/wc/proxycache', { upstream_registry: `${front.hostPort}/wc`, insecure: true, expiration_s: 3600 })).status).toBe(201);
+  expect(await pushOn(reg2)).toBe(403);
+
+  const db = new pg.Client({ connectionString: dbUri });
+  await db.connect();
+  try {
+    const state = async () =>
+      (
+        await db.query<{ tag_version: string; end_ms: string }>(
+          `SELECT r.tag_version, t.end_ms FROM repository r JOIN namespace n ON n.id = r.namespace_id JOIN tag t ON t.repository_id = r.id
+            WHERE n.name = 'wc' AND r.name = 'app' AND t.name = 'v1' AND t.end_ms > $1`,
+          [Date.now()],
+        )
+      ).rows[0];
+    for (const r of [reg, reg2]) expect((await pull(r, 'wc/app/manifests/v1')).headers.get('docker-content-digest')).toBe(img.digest);
+    const cached = await state();
+    for (let i = 0; i < 3; i++) {
+      // Each warm pull asks the upstream and pushes the end forward (a later pull, a later end).
+      const { end_ms } = await state();
+      for (const r of [reg, reg2]) expect((await pull(r, 'wc/app/manifests/v1')).headers.get('docker-content-digest')).toBe(img.digest);
+      expect(Number((await state()).end_ms)).toBeGreaterThan(Number(end_ms));
+    }
+    expect((await state()).tag_version).toBe(cached.tag_version);
+    expect(front.forwarded.filter((f) => f === 'HEAD /v2/wc/app/manifests/v1').length).toBeGreaterThanOrEqual(8);
+
+    // A tag moved upstream is a tag change: fetched, and the version moves (both replicas serve the new one).
+    const moved = await upstream.pushImage('wc/app', 'v1', { layers: [randomBlob(4096)] });
+    for (const r of [reg, reg2]) expect((await pull(r, 'wc/app/manifests/v1')).headers.get('docker-content-digest')).toBe(moved.digest);
+    expect(Number((await state()).tag_version)).toBeGreaterThan(Number(cached.tag_version));
+  } finally {
+    await db.end();
+  }
 }, 240_000);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { pino } from 'pino';
 import { openEmbedded, openPostgres, type Db } from '../../../registry/db/index.js';
 import { migrate } from '../../../registry/db/migrate.js';
-import { Queues, RetryLater, type QueueItem } from '../../../registry/queue/index.js';
+import { QUEUE_CHANNEL, Queues, RetryLater, type QueueItem } from '../../../registry/queue/index.js';
 import { startQueueRunner } from '../../../registry/workers/queue_runner.js';
 import { Metrics } from '../../../registry/metrics.js';
 import type { Runtime } from '../../../registry/runtime.js';
@@ -75,7 +75,7 @@ describe('work queue on Postgres', () => {
 
   test('completeMany deletes the items whose lease is still held, in one statement, and reports which', async () => {
     const q = new Queues(a).queue('complete_many');
-    await q.putMany([1, 2, 3].map((v) => ({ path: ['m'], body: { v } })));
+    for (const v of [1, 2, 3]) await q.put(['m'], { v });
     const leased = await q.lease(30, 3);
     expect(leased).toHaveLength(3);
     // the third's lease is taken over (its token changed): completing with the old token must not delete it
@@ -118,22 +118,33 @@ describe('work queue on Postgres', () => {
     expect(items.map((i) => i.path[0])).toEqual(['kept']);
   });
 
-  test("putMany enqueues every item in the caller's transaction, or none of them", async () => {
-    const q = new Queues(a).queue('many');
-    const items = [0, 1, 2].map((i) => ({ path: ['ns', 'repo', `e${i}`], body: { i } }));
-    await expect(
-      a.tx(async (t) => {
-        await q.putMany(items, { retries: 2 }, t);
-        throw new Error('rollback');
-      }),
-    ).rejects.toThrow('rollback');
-    expect(await q.lease(30, 10)).toEqual([]);
-    const ids = await a.tx(async (t) => q.putMany(items, { retries: 2 }, t));
-    expect(ids).toHaveLength(3);
+  test("putFromSelect enqueues one item per row of the SELECT in the caller's transaction (or none), and wakes consumers only when it enqueued", async () => {
+    const q = new Queues(a).queue('from_select');
+    const select = "SELECT 'ns/repo/e' || i AS path, jsonb_build_object('i', i, 'tag', $1::text) AS body FROM generate_series(0, $2::int - 1) AS i";
+    const woken: string[] = [];
+    const unlisten = await b.listen(QUEUE_CHANNEL, (name) => woken.push(name));
+    try {
+      await expect(
+        a.tx(async (t) => {
+          expect(await q.putFromSelect(select, ['v1', 3], { retries: 2 }, t)).toBe(3);
+          throw new Error('rollback');
+        }),
+      ).rejects.toThrow('rollback');
+      expect(await q.lease(30, 10)).toEqual([]);
+      // No row: nothing enqueued and no wake-up. NOTIFYs arrive in commit order, so the marker put after it
+      // arriving alone shows there was none.
+      expect(await a.tx(async (t) => q.putFromSelect(select, ['v1', 0], {}, t))).toBe(0);
+      await new Queues(a).queue('from_select_marker').put([], {});
+      for (let i = 0; i < 100 && !woken.includes('from_select_marker'); i++) await sleep(50);
+      expect(woken).toEqual(['from_select_marker']);
+      expect(await a.tx(async (t) => q.putFromSelect(select, ['v1', 3], { retries: 2 }, t))).toBe(3);
+      for (let i = 0; i < 100 && !woken.includes('from_select'); i++) await sleep(50);
+      expect(woken).toEqual(['from_select_marker', 'from_select']);
+    } finally {
+      await unlisten();
+    }
     const leased = await q.lease(30, 10);
-    expect(leased.map((x) => [x.path, x.body, x.retries_remaining])).toEqual(items.map((it) => [it.path, it.body, 1]));
-    expect(await q.putMany([])).toEqual([]);
-    await expect(q.putMany([{ path: ['a/b'], body: {} }])).rejects.toThrow(/contains '\/'/);
+    expect(leased.map((x) => [x.path, x.body, x.retries_remaining])).toEqual([0, 1, 2].map((i) => [['ns', 'repo', `e${i}`], { i, tag: 'v1' }, 1]));
   });
 
   test('release refunds the attempt; extend keeps the lease; alive counts a path prefix', async () => {
@@ -208,6 +219,47 @@ describe('work queue on Postgres', () => {
       const text = await metrics.registry.metrics();
       expect(text).toMatch(/quay_queue_jobs_total\{queue="runner",outcome="done"\} 20/);
       expect(text).toMatch(/quay_queue_jobs_total\{queue="runner",outcome="retry"\} 1/);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test('with batchMs, the wake-ups of commits arriving within one window are leased together, in one lease', async () => {
+    const queues = new Queues(b);
+    const consumer = queues.queue('batched');
+    const leases: number[] = [];
+    const lease = consumer.lease.bind(consumer);
+    consumer.lease = async (seconds, limit) => {
+      const items = await lease(seconds, limit);
+      leases.push(items.length);
+      return items as never;
+    };
+    const rt = { db: b, queues, metrics: new Metrics(), log: pino({ level: 'silent' }) } as unknown as Runtime;
+    const handled: number[] = [];
+    const batchMs = 5000;
+    const runner = startQueueRunner(rt, [
+      { queue: 'batched', processingSeconds: 30, concurrency: 16, pollMs: 600_000, batchMs, handle: async (item: QueueItem) => void handled.push(item.body.n as number) },
+    ]);
+    try {
+      // The first (empty) lease at start done, and the runner's LISTEN in place.
+      const listening = async () =>
+        (
+          await a.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND query LIKE 'LISTEN%' AND state = 'idle'", [
+            `quay-listen:${QUEUE_CHANNEL}`,
+          ])
+        ).rows.length > 0;
+      for (let i = 0; i < 300 && (leases.length === 0 || !(await listening())); i++) await sleep(100);
+      expect(leases).toEqual([0]);
+      const producer = new Queues(a).queue('batched');
+      const first = Date.now();
+      for (let i = 0; i < 5; i++) await a.tx((t) => producer.put([], { n: i }, {}, t));
+      // Five commits, five NOTIFYs, all before the window the first one opened has closed:
+      expect(Date.now() - first).toBeLessThan(batchMs);
+      for (let i = 0; i < 200 && handled.length < 5; i++) await sleep(100);
+      expect(handled.sort()).toEqual([0, 1, 2, 3, 4]);
+      // Past any further window: no more leases came (each wake-up used to schedule a lease of its own).
+      await sleep(batchMs + 500);
+      expect(leases).toEqual([0, 5]);
     } finally {
       await runner.stop();
     }

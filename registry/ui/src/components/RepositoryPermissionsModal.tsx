@@ -24,7 +24,7 @@ interface Props {
 const NONE = 'none';
 
 /** Every repository of the namespace, following `next_page`. */
-async function allRepositories(namespace: string): Promise<string[]> {
+export async function allRepositories(namespace: string): Promise<string[]> {
   const names: string[] = [];
   let page: string | undefined;
   do {

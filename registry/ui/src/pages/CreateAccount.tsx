@@ -1,4 +1,7 @@
-/** Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in. */
+/**
+ * Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in. With FEATURE_RECAPTCHA the
+ * form carries the reCAPTCHA answer as `recaptcha_response`; a refused one resets the challenge.
+ */
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import {
@@ -21,6 +24,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, resetCsrf } from '../api/client';
 import { errorMessage } from '../components/alerts';
 import { useRegistryInfo } from '../api/hooks';
+import Recaptcha from '../components/Recaptcha';
 
 export default function CreateAccount() {
   const [username, setUsername] = useState('');
@@ -30,7 +34,11 @@ export default function CreateAccount() {
   // A team invitation's code (mailed; FEATURE_INVITE_ONLY_USER_CREATION needs one), also taken from ?invite_code=.
   const [params] = useSearchParams();
   const [inviteCode, setInviteCode] = useState(params.get('invite_code') ?? '');
-  const { features } = useRegistryInfo();
+  const { features, config } = useRegistryInfo();
+  const siteKey = features.RECAPTCHA ? (config.RECAPTCHA_SITE_KEY as string | undefined) : undefined;
+  const [captcha, setCaptcha] = useState('');
+  // A new key remounts the widget: an answer is good for one request.
+  const [captchaRound, setCaptchaRound] = useState(0);
   const inviteOnly = !!features.INVITE_ONLY_USER_CREATION;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -42,12 +50,22 @@ export default function CreateAccount() {
     setBusy(true);
     setError(null);
     try {
-      await api.post('/user/', { username, password, ...(email ? { email } : {}), ...(inviteCode ? { invite_code: inviteCode } : {}) });
+      await api.post('/user/', {
+        username,
+        password,
+        ...(email ? { email } : {}),
+        ...(inviteCode ? { invite_code: inviteCode } : {}),
+        ...(siteKey ? { recaptcha_response: captcha } : {}),
+      });
       resetCsrf();
       await qc.resetQueries();
       navigate('/organization', { replace: true });
     } catch (err) {
       setError(errorMessage(err));
+      if (siteKey) {
+        setCaptcha('');
+        setCaptchaRound((n) => n + 1);
+      }
     } finally {
       setBusy(false);
     }
@@ -105,8 +123,9 @@ export default function CreateAccount() {
                 </FormHelperText>
               )}
             </FormGroup>
+            {siteKey && <Recaptcha key={captchaRound} siteKey={siteKey} onChange={setCaptcha} />}
             <ActionGroup>
-              <Button type="submit" isBlock isLoading={busy} isDisabled={busy || !username || password.length < 8 || password !== confirm}>
+              <Button type="submit" isBlock isLoading={busy} isDisabled={busy || !username || password.length < 8 || password !== confirm || (!!siteKey && !captcha)}>
                 Create account
               </Button>
             </ActionGroup>

@@ -9,6 +9,7 @@ import { Button, Flex, FlexItem, FormGroup, Label, Modal, ModalBody, ModalHeader
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../api/client';
 import { useInvalidate, useMe, useRegistryInfo, type Avatar as AvatarData, type QuotaReport } from '../api/hooks';
+import Recaptcha from '../components/Recaptcha';
 import Avatar from '../components/Avatar';
 import { Copy, FormModal } from '../components/common';
 import ListWithActions from '../components/ListWithActions';
@@ -117,7 +118,15 @@ export default function OrganizationsList() {
   const [creatingUser, setCreatingUser] = useState(false);
   const [editing, setEditing] = useState<{ row: Row; field: Edit } | null>(null);
   const [quotaOf, setQuotaOf] = useState<string | null>(null);
-  const { features } = useRegistryInfo();
+  const { features, config } = useRegistryInfo();
+  // FEATURE_RECAPTCHA: creating an organization needs an answer too (users in RECAPTCHA_WHITELISTED_USERS are not checked).
+  const siteKey = features.RECAPTCHA ? (config.RECAPTCHA_SITE_KEY as string | undefined) : undefined;
+  const [captcha, setCaptcha] = useState('');
+  const [captchaRound, setCaptchaRound] = useState(0);
+  const newCaptcha = () => {
+    setCaptcha('');
+    setCaptchaRound((n) => n + 1);
+  };
   const quotaEditable = !!features.QUOTA_MANAGEMENT && !!features.EDIT_QUOTA;
   const [value, setValue] = useState('');
   const invalidate = useInvalidate();
@@ -249,12 +258,21 @@ export default function OrganizationsList() {
           create={{
             label: 'Create Organization',
             submitLabel: 'Create',
-            submitDisabled: !/^[a-z0-9][a-z0-9_-]{1,254}$/.test(orgName),
-            onSubmit: () => api.post('/organization/', { name: orgName, ...(orgEmail ? { email: orgEmail } : {}) }),
+            submitDisabled: !/^[a-z0-9][a-z0-9_-]{1,254}$/.test(orgName) || (!!siteKey && !captcha),
+            onSubmit: async () => {
+              try {
+                return await api.post('/organization/', { name: orgName, ...(orgEmail ? { email: orgEmail } : {}), ...(siteKey ? { recaptcha_response: captcha } : {}) });
+              } catch (e) {
+                // An answer is good for one request.
+                if (siteKey) newCaptcha();
+                throw e;
+              }
+            },
             done: `Created organization ${orgName}`,
             onClose: () => {
               setOrgName('');
               setOrgEmail('');
+              setCaptcha('');
             },
             fields: (
               <>
@@ -264,6 +282,7 @@ export default function OrganizationsList() {
                 <FormGroup label="Email (Optional)" fieldId="org-email">
                   <TextInput id="org-email" type="email" value={orgEmail} onChange={(_e, v) => setOrgEmail(v)} />
                 </FormGroup>
+                {siteKey && <Recaptcha key={captchaRound} siteKey={siteKey} onChange={setCaptcha} />}
               </>
             ),
           }}

@@ -4,7 +4,7 @@
  * fetched when the credentials open and dropped from the cache when they close.
  */
 import { useState } from 'react';
-import { Button, FormGroup, Modal, ModalBody, ModalHeader, Radio, Tab, TabTitleText, Tabs, TextInput, Title } from '@patternfly/react-core';
+import { Button, FormGroup, Modal, ModalBody, ModalHeader, Radio, Tab, TabTitleText, Tabs, Title, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc } from '../../api/client';
 import { useRegistryInfo } from '../../api/hooks';
@@ -13,6 +13,7 @@ import { Copy, ErrorState, Loading } from '../../components/common';
 import ListWithActions from '../../components/ListWithActions';
 import { useRunAction } from '../../components/runAction';
 import RepositoryPermissionsModal from '../../components/RepositoryPermissionsModal';
+import CreateRobotWizard from './CreateRobotWizard';
 import { robotBase } from './types';
 
 interface Robot {
@@ -125,8 +126,7 @@ function Credentials({ base, robot, onClose }: { base: string; robot: Robot; onC
 export default function Robots({ namespace, isUser }: { namespace: string; isUser: boolean }) {
   const base = robotBase(namespace, isUser);
   const key = ['robots', namespace];
-  const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
+  const [creating, setCreating] = useState(false);
   const [viewing, setViewing] = useState<Robot | null>(null);
   const [perms, setPerms] = useState<Robot | null>(null);
   const q = useQuery({ queryKey: key, queryFn: () => api.get<{ robots: Robot[] }>(`${base}?permissions=true&token=false`), select: (d) => d.robots });
@@ -164,29 +164,15 @@ export default function Robots({ namespace, isUser }: { namespace: string; isUse
             done: (r) => `Deleted ${r.name}`,
           },
         ]}
-        create={{
-          label: 'Create robot account',
-          submitDisabled: !/^[a-z][a-z0-9_]{1,254}$/.test(name),
-          onSubmit: () => api.put(`${base}/${enc(name)}`, { description }),
-          done: `Created robot account ${namespace}+${name}`,
-          onClose: () => {
-            setName('');
-            setDescription('');
-          },
-          fields: (
-            <>
-              <FormGroup label="Robot name" fieldId="robot-name" isRequired>
-                <TextInput id="robot-name" value={name} onChange={(_e, v) => setName(v)} />
-              </FormGroup>
-              <FormGroup label="Description" fieldId="robot-description">
-                <TextInput id="robot-description" value={description} onChange={(_e, v) => setDescription(v)} />
-              </FormGroup>
-            </>
-          ),
-        }}
+        toolbar={
+          <ToolbarItem>
+            <Button onClick={() => setCreating(true)}>Create robot account</Button>
+          </ToolbarItem>
+        }
         empty={{ title: 'No robot accounts', body: 'Robot accounts give automation (CI, Kubernetes) its own credentials with only the permissions it needs.' }}
         invalidates={[key]}
       />
+      {creating && <CreateRobotWizard namespace={namespace} isUser={isUser} onClose={() => setCreating(false)} />}
       {viewing && <Credentials base={base} robot={viewing} onClose={() => setViewing(null)} />}
       {perms && (
         <RepositoryPermissionsModal

@@ -1,6 +1,6 @@
 /** Teams and membership: Team View (roles, create, delete), Members View, Collaborators View. */
 import { useState } from 'react';
-import { FormGroup, FormSelect, FormSelectOption, TextInput, ToggleGroup, ToggleGroupItem } from '@patternfly/react-core';
+import { Button, FormSelect, FormSelectOption, ToggleGroup, ToggleGroupItem, ToolbarItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from 'react-router-dom';
 import { api, enc } from '../../api/client';
@@ -9,6 +9,7 @@ import Avatar from '../../components/Avatar';
 import ListWithActions from '../../components/ListWithActions';
 import { useRunAction } from '../../components/runAction';
 import RepositoryPermissionsModal from '../../components/RepositoryPermissionsModal';
+import CreateTeamWizard from './CreateTeamWizard';
 import type { Org, TeamSummary } from './types';
 
 const ROLES = ['member', 'creator', 'admin'];
@@ -24,9 +25,7 @@ interface Member {
 function TeamView({ org }: { org: Org }) {
   const navigate = useNavigate();
   const key = ['organization', org.name];
-  const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
-  const [role, setRole] = useState('member');
+  const [creating, setCreating] = useState(false);
   const [perms, setPerms] = useState<TeamSummary | null>(null);
   const base = `/organization/${enc(org.name)}/team`;
   const teams = (org.ordered_teams ?? Object.keys(org.teams ?? {})).map((t) => org.teams![t]).filter(Boolean);
@@ -84,37 +83,17 @@ function TeamView({ org }: { org: Org }) {
               ]
             : undefined
         }
-        create={
-          org.is_admin
-            ? {
-                label: 'Create new team',
-                submitLabel: 'Create team',
-                submitDisabled: !/^[a-z][a-z0-9]+$/.test(name),
-                onSubmit: () => api.put(`${base}/${enc(name)}`, { name, role, description }),
-                done: `Created team ${name}`,
-                onClose: () => {
-                  setName('');
-                  setDescription('');
-                },
-                fields: (
-                  <>
-                    <FormGroup label="Team name" fieldId="team-name" isRequired>
-                      <TextInput id="team-name" value={name} onChange={(_e, v) => setName(v)} />
-                    </FormGroup>
-                    <FormGroup label="Description" fieldId="team-description">
-                      <TextInput id="team-description" value={description} onChange={(_e, v) => setDescription(v)} />
-                    </FormGroup>
-                    <FormGroup label="Team role" fieldId="team-role">
-                      {roleSelect('team-role', 'Team role', role, setRole)}
-                    </FormGroup>
-                  </>
-                ),
-              }
-            : undefined
+        toolbar={
+          org.is_admin && (
+            <ToolbarItem>
+              <Button onClick={() => setCreating(true)}>Create new team</Button>
+            </ToolbarItem>
+          )
         }
         empty={{ title: 'No teams', body: 'Teams give their members a role in the organization and permissions on its repositories.' }}
         invalidates={[key]}
       />
+      {creating && <CreateTeamWizard org={org.name} onClose={() => setCreating(false)} />}
       {perms && (
         <RepositoryPermissionsModal
           namespace={org.name}

@@ -1,10 +1,13 @@
-/** Repository settings: user/robot/team permissions, visibility, deletion. */
+/**
+ * Repository settings: user/robot/team permissions, events and notifications, repository state (REPO_MIRROR),
+ * visibility, deletion.
+ */
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { Button, Card, CardBody, CardTitle, Content, FormGroup, Stack, StackItem } from '@patternfly/react-core';
+import { Button, Card, CardBody, CardTitle, Content, FormGroup, Radio, Stack, StackItem } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath } from '../../api/client';
-import { useInvalidate } from '../../api/hooks';
+import { useInvalidate, useRegistryInfo } from '../../api/hooks';
 import { TypeToConfirmModal } from '../../components/common';
 import ListWithActions from '../../components/ListWithActions';
 import { useRunAction } from '../../components/runAction';
@@ -13,6 +16,7 @@ import EntityPicker, { type Entity } from '../../components/EntityPicker';
 import RoleSelect from '../../components/RoleSelect';
 import Avatar from '../../components/Avatar';
 import type { Avatar as AvatarData } from '../../api/hooks';
+import Notifications from './Notifications';
 import type { Repository } from './types';
 
 interface Permission {
@@ -110,7 +114,38 @@ function Permissions({ repo }: { repo: Repository }) {
   );
 }
 
+const STATES = [
+  { value: 'NORMAL', label: 'Normal', help: 'Pushes and tag changes by users with write permission.' },
+  { value: 'MIRROR', label: 'Mirror', help: 'Tags come from an external registry (configure it in the Mirroring tab); users cannot push.' },
+  { value: 'READ_ONLY', label: 'Read Only', help: 'Nobody can push or change tags.' },
+];
+
+function RepositoryState({ repo }: { repo: Repository }) {
+  const run = useRunAction([['repository', repo.namespace, repo.name]]);
+  return (
+    <Card>
+      <CardTitle component="h2">Repository state</CardTitle>
+      <CardBody>
+        {STATES.map((s) => (
+          <Radio
+            key={s.value}
+            id={`repo-state-${s.value}`}
+            name="repo-state"
+            label={s.label}
+            description={s.help}
+            isChecked={repo.state === s.value}
+            onChange={() =>
+              void run(`${repo.namespace}/${repo.name} is now in state ${s.label}`, () => api.put(`${repoPath(repo.namespace, repo.name)}/changestate`, { state: s.value }))
+            }
+          />
+        ))}
+      </CardBody>
+    </Card>
+  );
+}
+
 export default function RepoSettings({ repo }: { repo: Repository }) {
+  const { features } = useRegistryInfo();
   const base = repoPath(repo.namespace, repo.name);
   const invalidate = useInvalidate();
   const alert = useAlert();
@@ -125,6 +160,14 @@ export default function RepoSettings({ repo }: { repo: Repository }) {
       <StackItem>
         <Permissions repo={repo} />
       </StackItem>
+      <StackItem>
+        <Notifications repo={repo} />
+      </StackItem>
+      {features.REPO_MIRROR && (
+        <StackItem>
+          <RepositoryState repo={repo} />
+        </StackItem>
+      )}
       <StackItem>
         <Card>
           <CardTitle>Repository visibility</CardTitle>

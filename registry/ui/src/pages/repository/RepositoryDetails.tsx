@@ -1,4 +1,4 @@
-/** Repository page: tabs Information, Tags, Tag history, Logs, Settings (`?tab=`). */
+/** Repository page: tabs Information, Tags, Tag history, Builds, Mirroring, Logs, Settings (`?tab=`). */
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Navigate, useSearchParams } from 'react-router-dom';
 import {
@@ -33,6 +33,7 @@ const TagHistory = lazy(() => import('./TagHistory'));
 const UsageLogs = lazy(() => import('../UsageLogs'));
 const RepoSettings = lazy(() => import('./RepoSettings'));
 const Builds = lazy(() => import('./Builds'));
+const Mirroring = lazy(() => import('./Mirroring'));
 
 export function useRepository(namespace: string, repo: string) {
   return useQuery({
@@ -107,7 +108,7 @@ function Information({ repo }: { repo: Repository }) {
   );
 }
 
-const TABS = ['information', 'tags', 'history', 'builds', 'logs', 'settings'] as const;
+const TABS = ['information', 'tags', 'history', 'builds', 'mirroring', 'logs', 'settings'] as const;
 
 export default function RepositoryDetails({ namespace, repo }: { namespace: string; repo: string }) {
   const [params, setParams] = useSearchParams();
@@ -137,7 +138,17 @@ export default function RepositoryDetails({ namespace, repo }: { namespace: stri
   const r = q.data!;
   // Builds as in Quay: BUILD_SUPPORT, a repository in the normal state, writers and admins.
   const builds = !!features.BUILD_SUPPORT && r.state === 'NORMAL' && (r.can_write || r.can_admin);
-  const visible = TABS.filter((t) => (t === 'logs' ? r.can_write || r.can_admin : t === 'settings' ? r.can_admin : t === 'history' ? r.can_write : t === 'builds' ? builds : true));
+  const shown: Record<(typeof TABS)[number], boolean> = {
+    information: true,
+    tags: true,
+    history: r.can_write,
+    builds,
+    // Mirroring as in Quay: FEATURE_REPO_MIRROR and admins; the tab explains how to enter the MIRROR state.
+    mirroring: !!features.REPO_MIRROR && r.can_admin,
+    logs: r.can_write || r.can_admin,
+    settings: r.can_admin,
+  };
+  const visible = TABS.filter((t) => shown[t]);
   const wanted = (params.get('tab') ?? 'information').toLowerCase();
   const tab = (visible as string[]).includes(wanted) ? wanted : 'information';
   const nsLink = r.is_organization ? `/organization/${namespace}` : `/user/${namespace}`;
@@ -180,6 +191,13 @@ export default function RepositoryDetails({ namespace, repo }: { namespace: stri
             <Tab eventKey="builds" title={<TabTitleText>Builds</TabTitleText>}>
               <Suspense fallback={<Loading />}>
                 <Builds repo={r} />
+              </Suspense>
+            </Tab>
+          )}
+          {visible.includes('mirroring') && (
+            <Tab eventKey="mirroring" title={<TabTitleText>Mirroring</TabTitleText>}>
+              <Suspense fallback={<Loading />}>
+                <Mirroring repo={r} />
               </Suspense>
             </Tab>
           )}

@@ -1,4 +1,7 @@
-/** Tag details (`…/tag/:tag` or `…/manifest/:digest`): Details (digest, size, labels, pull commands) and Layers. */
+/**
+ * Tag details (`…/tag/:tag` or `…/manifest/:digest`): Details (digest, size, vulnerabilities, labels, pull
+ * commands), Layers, and with FEATURE_SECURITY_SCANNER the Security Report and Packages.
+ */
 import { Link, useSearchParams } from 'react-router-dom';
 import {
   Breadcrumb,
@@ -24,6 +27,7 @@ import { useRegistryInfo } from '../../api/hooks';
 import { bytes, dateTime } from '../../api/format';
 import { Copy, ErrorState, Loading } from '../../components/common';
 import { useRepository } from './RepositoryDetails';
+import { findings, Packages, SecurityReport, SeverityLabels, useSecurity } from './Security';
 import type { Repository, TagPage } from './types';
 
 interface Layer {
@@ -44,7 +48,8 @@ interface Manifest {
 
 function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: string; tagName?: string }) {
   const [params, setParams] = useSearchParams();
-  const { host } = useRegistryInfo();
+  const { host, features } = useRegistryInfo();
+  const scanning = !!features.SECURITY_SCANNER;
   const base = repoPath(repo.namespace, repo.name);
   const m = useQuery({ queryKey: ['manifest', repo.namespace, repo.name, digest], queryFn: () => api.get<Manifest>(`${base}/manifest/${enc(digest)}`) });
   const children = m.data?.is_manifest_list
@@ -61,11 +66,19 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
     queryKey: ['labels', repo.namespace, repo.name, shown],
     queryFn: () => api.get<{ labels: { id: string; key: string; value: string }[] }>(`${base}/manifest/${enc(shown)}/labels`),
   });
+  const security = useSecurity(repo, shown, scanning && !!m.data && (!m.data.is_manifest_list || !!childDigest));
   if (m.isLoading || child.isLoading) return <Loading />;
   if (m.error || child.error) return <ErrorState error={m.error ?? child.error} />;
   const view = child.data ?? m.data!;
   const ref = `${host}/${repo.namespace}/${repo.name}`;
-  const tab = params.get('tab') === 'layers' ? 'layers' : 'details';
+  const wanted = params.get('tab');
+  const tab = wanted === 'layers' || ((wanted === 'securityreport' || wanted === 'packages') && scanning) ? wanted : 'details';
+  const vulnerabilities = () => {
+    if (!security.data) return security.error ? 'Unavailable' : 'Loading…';
+    if (security.data.status !== 'scanned') return security.data.status === 'queued' ? 'Queued' : security.data.status === 'failed' ? 'Failed' : 'Unsupported';
+    const list = findings(security.data);
+    return list.length ? <SeverityLabels list={list} testId="vulnerability-summary" /> : 'None Detected';
+  };
   const layers = [...(view.layers ?? [])].reverse();
   return (
     <>
@@ -105,6 +118,12 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
               <DescriptionListTerm>Size</DescriptionListTerm>
               <DescriptionListDescription>{bytes(view.layers_compressed_size)}</DescriptionListDescription>
             </DescriptionListGroup>
+            {scanning && (
+              <DescriptionListGroup>
+                <DescriptionListTerm>Vulnerabilities</DescriptionListTerm>
+                <DescriptionListDescription>{vulnerabilities()}</DescriptionListDescription>
+              </DescriptionListGroup>
+            )}
             <DescriptionListGroup>
               <DescriptionListTerm>Labels</DescriptionListTerm>
               <DescriptionListDescription>
@@ -182,6 +201,16 @@ function ManifestView({ repo, digest, tagName }: { repo: Repository; digest: str
             </Tbody>
           </Table>
         </Tab>
+        {scanning && (
+          <Tab eventKey="securityreport" title={<TabTitleText>Security Report</TabTitleText>}>
+            {tab === 'securityreport' && <SecurityReport repo={repo} digest={shown} />}
+          </Tab>
+        )}
+        {scanning && (
+          <Tab eventKey="packages" title={<TabTitleText>Packages</TabTitleText>}>
+            {tab === 'packages' && <Packages repo={repo} digest={shown} />}
+          </Tab>
+        )}
       </Tabs>
     </>
   );

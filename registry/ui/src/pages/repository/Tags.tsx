@@ -31,6 +31,7 @@ import { bytes, dateTime, shortDigest } from '../../api/format';
 import { Copy, Empty, ErrorState, FormModal, Loading } from '../../components/common';
 import { errorMessage, useAlert } from '../../components/alerts';
 import { Pager } from '../../components/TokenPager';
+import { SecuritySummary } from './Security';
 import type { Repository, Tag, TagPage } from './types';
 
 const PER_PAGE = 100;
@@ -68,7 +69,7 @@ export function useManifest(repo: Repository, digest: string | undefined) {
   });
 }
 
-function Children({ repo, digest }: { repo: Repository; digest: string }) {
+function Children({ repo, digest, security }: { repo: Repository; digest: string; security: boolean }) {
   const q = useManifest(repo, digest);
   if (q.isLoading) return <Loading />;
   if (q.error) return <ErrorState error={q.error} />;
@@ -78,6 +79,7 @@ function Children({ repo, digest }: { repo: Repository; digest: string }) {
       <Thead>
         <Tr>
           <Th>Platform</Th>
+          {security && <Th>Security</Th>}
           <Th>Size</Th>
           <Th>Digest</Th>
         </Tr>
@@ -86,6 +88,11 @@ function Children({ repo, digest }: { repo: Repository; digest: string }) {
         {children.map((c) => (
           <Tr key={c.digest}>
             <Td dataLabel="Platform">{c.platform ? `${c.platform.os} on ${c.platform.architecture}${c.platform.variant ? `/${c.platform.variant}` : ''}` : 'unknown'}</Td>
+            {security && (
+              <Td dataLabel="Security">
+                <SecuritySummary repo={repo} digest={c.digest} />
+              </Td>
+            )}
             <Td dataLabel="Size">{bytes(c.size)}</Td>
             <Td dataLabel="Digest">
               <Link to={`/repository/${repo.namespace}/${repo.name}/manifest/${c.digest}`} className="quay-mono">
@@ -259,7 +266,8 @@ function AddTagModal({ repo, tag, onClose }: { repo: Repository; tag: Tag; onClo
 type Action = { kind: 'add' | 'labels'; tag: Tag } | { kind: 'expiration' | 'remove'; tags: Tag[] };
 
 export default function Tags({ repo }: { repo: Repository }) {
-  const { host } = useRegistryInfo();
+  const { host, features } = useRegistryInfo();
+  const security = !!features.SECURITY_SCANNER;
   const pullRef = `${host}/${repo.namespace}/${repo.name}`;
   const [page, setPage] = useState(1);
   const [filter, setFilter] = useState('');
@@ -343,6 +351,7 @@ export default function Tags({ repo }: { repo: Repository }) {
                 />
               )}
               <Th>Tag</Th>
+              {security && <Th>Security</Th>}
               <Th>Size</Th>
               <Th>Last Modified</Th>
               <Th>Expires</Th>
@@ -396,6 +405,7 @@ export default function Tags({ repo }: { repo: Repository }) {
                       </Label>
                     )}
                   </Td>
+                  {security && <Td dataLabel="Security">{t.is_manifest_list ? 'See Child Manifests' : <SecuritySummary repo={repo} digest={t.manifest_digest} />}</Td>}
                   <Td dataLabel="Size">{t.is_manifest_list ? 'See Child Manifests' : bytes(t.size)}</Td>
                   <Td dataLabel="Last Modified">{dateTime(t.last_modified)}</Td>
                   <Td dataLabel="Expires">
@@ -438,8 +448,8 @@ export default function Tags({ repo }: { repo: Repository }) {
                 </Tr>
                 {t.is_manifest_list && (
                   <Tr isExpanded={isOpen}>
-                    <Td colSpan={writable ? 9 : 7}>
-                      <ExpandableRowContent>{isOpen && <Children repo={repo} digest={t.manifest_digest} />}</ExpandableRowContent>
+                    <Td colSpan={(writable ? 9 : 7) + (security ? 1 : 0)}>
+                      <ExpandableRowContent>{isOpen && <Children repo={repo} digest={t.manifest_digest} security={security} />}</ExpandableRowContent>
                     </Td>
                   </Tr>
                 )}

@@ -1,0 +1,143 @@
+/**
+ * The growing file of one blob fill: written once, in order, from the upstream's bytes, and read from its
+ * start by any number of readers at their own pace (the clients pulling the blob while it is fetched, and the
+ * blob store's writer). A reader that catches up with the writer waits for the next bytes; nothing is held in
+ * memory beyond each reader's current chunk, and a reader going away affects nobody else.
+ *
+ * The file is unlinked as soon as it is opened: its bytes live while a descriptor is open (the writer or a
+ * reader), and a process that dies leaves nothing behind.
+ */
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+
+/** Bytes a reader asks for at once: its memory is about this much (a reader's buffer holds one chunk). */
+const READ_CHUNK_BYTES = 256 * 1024;
+
+export class Spool {
+  /** Bytes written so far (all of them readable). */
+  private length = 0;
+  private state: 'writing' | 'complete' | 'failed' = 'writing';
+  private failure: Error | null = null;
+  private readonly waiters = new Set<() => void>();
+  /** The writer's reference and each open reader's: the descriptor closes when the last one goes. */
+  private refs = 1;
+
+  private constructor(private readonly fh: FileHandle) {}
+
+  static async create(dir: string): Promise<Spool> {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${randomUUID()}.spool`);
+    const fh = await open(path, 'wx+');
+    await unlink(path).catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
+    return new Spool(fh);
+  }
+
+  /** The sink the upstream's bytes are piped into; it does not end the spool (see complete()). */
+  writer(): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        this.fh.write(chunk, 0, chunk.length, this.length).then(({ bytesWritten }) => {
+          if (bytesWritten !== chunk.length) return cb(new Error('short write to the fill spool'));
+          this.length += bytesWritten;
+          this.wake();
+          cb();
+        }, cb);
+      },
+    });
+  }
+
+  /** Every byte is written and verified: readers end when they reach the end. */
+  complete(): void {
+    if (this.state !== 'writing') return;
+    this.state = 'complete';
+    this.wake();
+    this.release();
+  }
+
+  /** The fill failed: every reader errors with `err` (a client's body is cut, never ended as if whole). */
+  fail(err: Error): void {
+    if (this.state !== 'writing') return;
+    this.state = 'failed';
+    this.failure = err;
+    this.wake();
+    this.release();
+  }
+
+  /** A new reader from the first byte, or null when the spool is gone (its fill ended and nobody reads it). */
+  reader(): Readable | null {
+    if (this.refs === 0) return null;
+    this.refs++;
+    return new SpoolReader(this);
+  }
+
+  /** Up to `max` bytes from `pos`, waiting for the writer when they are not there yet; null at the end. */
+  async read(pos: number, max: number): Promise<Buffer | null> {
+    for (;;) {
+      if (pos < this.length) {
+        const buf = Buffer.allocUnsafe(Math.min(max, this.length - pos));
+        const { bytesRead } = await this.fh.read(buf, 0, buf.length, pos);
+        return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      }
+      if (this.state === 'failed') throw this.failure!;
+      if (this.state === 'complete') return null;
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
+  }
+
+  /** A reader is done with the spool. */
+  release(): void {
+    if (--this.refs === 0) void this.fh.close().catch(() => undefined);
+  }
+
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+}
+
+/** One reader of a spool, from its first byte. */
+class SpoolReader extends Readable {
+  private pos = 0;
+  private busy = false;
+  private released = false;
+
+  constructor(private readonly spool: Spool) {
+    super({ highWaterMark: READ_CHUNK_BYTES });
+  }
+
+  override _read(): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.spool.read(this.pos, READ_CHUNK_BYTES).then(
+      (chunk) => {
+        this.busy = false;
+        if (this.destroyed) return;
+        if (chunk === null) {
+          this.release();
+          this.push(null);
+          return;
+        }
+        this.pos += chunk.length;
+        this.push(chunk);
+      },
+      (e: Error) => this.destroy(e),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.release();
+    cb(err);
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.spool.release();
+  }
+}

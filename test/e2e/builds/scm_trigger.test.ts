@@ -1,0 +1,421 @@
+/**
+ * GitHub and GitLab build triggers set up through their services, as Quay 3.8 does it: the OAuth callback
+ * exchanges the code and creates the trigger, the SCM-API verbs (namespaces, sources, subdir, analyze, fields)
+ * list what the account sees, activation creates the deploy key and the push hook at the service, a push
+ * event the service delivers to that hook builds (local executor, real builder agent and buildah, cloning
+ * with the deploy key from Debian's sshd), "run now" asks the service for the branch head, and deleting the
+ * trigger removes key and hook. The services' APIs are played on loopback over a real git repository
+ * (scm_fakes.ts), behind GITHUB_TRIGGER_CONFIG / GITLAB_TRIGGER_CONFIG endpoints: the registry's code is the
+ * one that talks to the real services.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { Api, createUser, signin } from '../../integration/api/fixture.js';
+import { createTestRedisUrl } from '../../setup/services.js';
+import { workDir } from '../../setup/paths.js';
+import { clientSandbox } from '../../setup/tools.js';
+import { deliver, fakeGithub, fakeGitlab, type FakeScm } from './scm_fakes.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let reg: RegistryProcess;
+let admin: Api;
+let other: Api;
+let sshd: ChildProcess;
+let dir: string;
+let bare: string;
+let work: string;
+let github: FakeScm;
+let gitlab: FakeScm;
+const shas: Record<string, string> = {};
+let repoSshUrl: string;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((ok) => s.close(ok));
+  return port;
+}
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, {
+    cwd,
+    env: { ...process.env, GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' },
+  })
+    .toString()
+    .trim();
+
+function commit(name: string, message: string, files: Record<string, string>, branch = 'main'): string {
+  git(work, 'checkout', '-q', '-B', branch);
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(join(work, f, '..'), { recursive: true });
+    writeFileSync(join(work, f), text);
+  }
+  git(work, 'add', '-A');
+  git(work, 'commit', '-q', '-m', message);
+  git(work, 'push', '-q', bare, `${branch}:${branch}`);
+  shas[name] = git(work, 'rev-parse', 'HEAD');
+  return shas[name];
+}
+
+async function waitDone(uuid: string, timeoutMs = 300_000): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const b = await admin.ok('GET', `/repository/acme/app/build/${uuid}/status`);
+    if (['complete', 'error', 'expired', 'cancelled'].includes(b.phase)) return b;
+    if (Date.now() > end) throw new Error(`build ${uuid} is ${b.phase} after ${timeoutMs} ms\n${reg.output().slice(-3000)}`);
+    await sleep(500);
+  }
+}
+
+async function logText(uuid: string): Promise<string> {
+  const l = await admin.ok<{ logs: { message: string; type?: string }[] }>('GET', `/repository/acme/app/build/${uuid}/logs`);
+  return l.logs.map((e) => `${e.type ?? ''}: ${e.message}`).join('\n');
+}
+
+/** The OAuth callback as the browser follows it: with the session cookie, not following the redirect. */
+const callback = (path: string, api: Api | null) => fetch(`${reg.url}${path}`, { redirect: 'manual', headers: api ? { cookie: api.auth.cookie! } : {} });
+
+async function attach(service: 'github' | 'gitlab', fake: FakeScm): Promise<string> {
+  const path = service === 'github' ? `/oauth2/github/callback/trigger/acme/app?code=${fake.code}` : `/oauth2/gitlab/callback/trigger?code=${fake.code}&state=repo:acme/app`;
+  const r = await callback(path, admin);
+  expect(r.status).toBe(302);
+  const m = /^\/repository\/acme\/app\/trigger\/([0-9a-f-]{36})$/.exec(r.headers.get('location') ?? '');
+  expect(m).not.toBeNull();
+  return m![1];
+}
+
+beforeAll(async () => {
+  dir = workDir('scm-trigger');
+  const sshPort = await freePort();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
+  writeFileSync(join(dir, 'authorized_keys'), '');
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      `Port ${sshPort}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_ed25519')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin prohibit-password',
+      'ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"',
+      '',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let sshdLog = '';
+  sshd.stderr!.on('data', (b: Buffer) => (sshdLog += b.toString()));
+  for (let i = 0; ; i++) {
+    if (sshd.exitCode !== null) throw new Error(`sshd exited: ${sshdLog}`);
+    if (/Server listening/.test(sshdLog)) break;
+    if (i > 100) throw new Error(`sshd did not start: ${sshdLog}`);
+    await sleep(100);
+  }
+
+  bare = join(dir, 'app.git');
+  git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
+  work = join(dir, 'work');
+  git(dir, 'init', '-q', '-b', 'main', work);
+  commit('first', 'first version', { Dockerfile: 'FROM scratch\nCOPY msg.txt /msg.txt\n', 'msg.txt': 'first\n' });
+  git(work, 'tag', 'v1', shas.first);
+  git(work, 'push', '-q', bare, 'v1');
+  // The service's SSH server trusts the deploy keys created through its API.
+  repoSshUrl = `ssh://${userInfo().username}@127.0.0.1:${sshPort}${bare}`;
+  const repo = { bare, sshUrl: repoSshUrl, defaultBranch: 'main' };
+  const trust = (key: string) => appendFileSync(join(dir, 'authorized_keys'), `${key}\n`);
+  github = await fakeGithub(repo, trust);
+  gitlab = await fakeGitlab(repo, trust);
+
+  const redis = new URL(await createTestRedisUrl());
+  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
+  const config = await scaleOutConfig({
+    FEATURE_BUILD_SUPPORT: true,
+    FEATURE_GITHUB_BUILD: true,
+    FEATURE_GITLAB_BUILD: true,
+    GITHUB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITHUB_ENDPOINT: `${github.url}/`, API_ENDPOINT: `${github.url}/api/v3/` },
+    GITLAB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITLAB_ENDPOINT: gitlab.url },
+    BUILDLOGS_REDIS: redisCfg,
+    BUILD_MANAGER: [
+      'ephemeral',
+      {
+        ALLOWED_WORKER_COUNT: 1,
+        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
+        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 60 }],
+      },
+    ],
+  });
+  const sandbox = clientSandbox('scm-trigger-worker');
+  reg = await startRegistry({
+    label: 'scm-trigger',
+    config,
+    env: { BUILDMAN_GRPC_PORT: '0', CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF, TMPDIR: sandbox.env.TMPDIR },
+  });
+  admin = await signin(reg, reg.admin.username, reg.admin.password);
+  await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
+  for (const name of ['app', 'base']) await admin.ok('POST', '/repository', { namespace: 'acme', repository: name, visibility: 'private', description: '' });
+  await admin.ok('PUT', '/organization/acme/robots/reader', {});
+  await admin.ok('PUT', '/organization/acme/robots/stranger', {});
+  await admin.ok('PUT', '/repository/acme/base/permissions/user/acme+reader', { role: 'read' });
+  const pw = await createUser(admin, 'otheradmin');
+  await admin.ok('PUT', '/repository/acme/app/permissions/user/otheradmin', { role: 'admin' });
+  other = await signin(reg, 'otheradmin', pw);
+  // A Dockerfile whose base is a private repository of this registry (analyze), and a second branch.
+  commit('second', 'second version', { 'msg.txt': 'second\n', 'sub/web.Dockerfile': `FROM ${reg.hostPort}/acme/base:1\n`, 'sub/notes.txt': 'x\n' });
+  commit('dev', 'dev work', { 'msg.txt': 'dev\n' }, 'dev');
+  git(work, 'checkout', '-q', 'main');
+}, 180_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  await github?.close();
+  await gitlab?.close();
+  if (sshd && sshd.exitCode === null) {
+    sshd.kill('SIGTERM');
+    await new Promise((ok) => sshd.once('exit', ok));
+  }
+});
+
+test('the OAuth callback needs a session, repository admin and a good code', async () => {
+  expect((await callback(`/oauth2/github/callback/trigger/acme/app?code=${github.code}`, null)).status).toBe(401);
+  const denied = await signin(reg, 'nobody', await createUser(admin, 'nobody'));
+  expect((await callback(`/oauth2/github/callback/trigger/acme/app?code=${github.code}`, denied)).status).toBe(403);
+  expect((await callback('/oauth2/github/callback/trigger/acme/app?code=wrong', admin)).status).toBe(404);
+  expect((await callback(`/oauth2/gitlab/callback/trigger?code=${gitlab.code}&state=nonsense`, admin)).status).toBe(400);
+  // None of these created a trigger.
+  expect((await admin.ok('GET', '/repository/acme/app/trigger/')).triggers).toEqual([]);
+});
+
+describe('github', () => {
+  let uuid: string;
+  const T = () => `/repository/acme/app/trigger/${uuid}`;
+
+  test('attach, then list what the account sees: namespaces, sources (all pages), Dockerfiles with their contexts, refs', async () => {
+    uuid = await attach('github', github);
+    expect(await admin.ok('GET', T())).toMatchObject({ service: 'github', is_active: false, config: {} });
+    expect((await admin.ok('GET', `${T()}/namespaces`)).namespaces).toEqual([
+      { personal: true, id: 'octo', title: 'Octo Cat', avatar_url: `${github.url}/avatars/octo`, url: `${github.url}/octo`, score: 7 },
+      { personal: false, id: 'octo-org', title: 'octo-org', avatar_url: `${github.url}/avatars/octo-org`, url: '', score: 0 },
+    ]);
+    const sources = (await admin.ok('POST', `${T()}/sources`, { namespace: 'octo' })).sources;
+    expect(sources.map((s: { full_name: string }) => s.full_name)).toEqual(['octo/app', 'octo/one', 'octo/two']);
+    expect(sources[0]).toEqual({
+      name: 'app',
+      full_name: 'octo/app',
+      description: 'the app',
+      last_updated: Date.parse('2024-05-01T12:00:00Z') / 1000,
+      url: `${github.url}/octo/app`,
+      has_admin_permissions: true,
+      private: true,
+    });
+    expect((await admin.ok('POST', `${T()}/sources`, { namespace: 'octo-org' })).sources.map((s: { full_name: string }) => s.full_name)).toEqual(['octo-org/shared']);
+    expect((await admin.call('POST', `${T()}/sources`, {})).status).toBe(400);
+
+    expect(await admin.ok('POST', `${T()}/subdir`, { build_source: 'octo/app' })).toEqual({
+      status: 'success',
+      dockerfile_paths: ['/Dockerfile', '/sub/web.Dockerfile'],
+      contextMap: { '/Dockerfile': ['/'], '/sub/web.Dockerfile': ['/sub', '/'] },
+    });
+    expect(await admin.ok('POST', `${T()}/subdir`, { build_source: 'octo/missing' })).toEqual({
+      status: 'error',
+      message: 'Unable to find GitHub repository for source: octo/missing',
+    });
+
+    expect((await admin.ok('POST', `${T()}/fields/branch_name`, { build_source: 'octo/app' })).values).toEqual(['main', 'dev']);
+    expect((await admin.ok('POST', `${T()}/fields/tag_name`, { build_source: 'octo/app' })).values).toEqual(['v1']);
+    expect((await admin.ok('POST', `${T()}/fields/refs`, { build_source: 'octo/app' })).values).toEqual([
+      { kind: 'branch', name: 'main' },
+      { kind: 'branch', name: 'dev' },
+      { kind: 'tag', name: 'v1' },
+    ]);
+    expect((await admin.call('POST', `${T()}/fields/colour`, { build_source: 'octo/app' })).status).toBe(404);
+  });
+
+  test('analyze: a public base, a private base here that needs a robot (which robots can read it), a missing Dockerfile', async () => {
+    const base = { build_source: 'octo/app', context: '/' };
+    expect(await admin.ok('POST', `${T()}/analyze`, { config: { ...base, dockerfile_path: '/Dockerfile' } })).toMatchObject({
+      status: 'publicbase',
+      namespace: 'acme',
+      name: null,
+      is_admin: true,
+    });
+    const robot = await admin.ok('POST', `${T()}/analyze`, { config: { ...base, dockerfile_path: '/sub/web.Dockerfile' } });
+    expect(robot).toMatchObject({ status: 'requiresrobot', namespace: 'acme', name: 'base', message: null, is_admin: true });
+    expect(robot.robots.sort((a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'acme+reader', kind: 'user', is_robot: true, can_read: true },
+      { name: 'acme+stranger', kind: 'user', is_robot: true, can_read: false },
+    ]);
+    expect(await admin.ok('POST', `${T()}/analyze`, { config: { ...base, dockerfile_path: '/nope/Dockerfile' } })).toMatchObject({ status: 'warning', robots: expect.any(Array) });
+    expect(await admin.ok('POST', `${T()}/analyze`, { config: { ...base, context: '/other', dockerfile_path: '/sub/web.Dockerfile' } })).toMatchObject({
+      status: 'error',
+      message: 'Dockerfile, /sub/web.Dockerfile, is not a child of the context, /other.',
+    });
+  });
+
+  test('only the connected user lists through the account; another admin of the repository gets 403', async () => {
+    for (const [method, path, body] of [
+      ['GET', `${T()}/namespaces`, undefined],
+      ['POST', `${T()}/sources`, { namespace: 'octo' }],
+      ['POST', `${T()}/subdir`, { build_source: 'octo/app' }],
+    ] as const) {
+      expect((await other.call(method, path, body)).status).toBe(403);
+    }
+  });
+
+  test('activate installs a deploy key and a hook; the delivered push builds that commit with the deploy key; run now asks GitHub for the head; delete removes key and hook', async () => {
+    const t = await admin.ok('POST', `${T()}/activate`, {
+      config: { build_source: 'octo/app', dockerfile_path: '/Dockerfile', context: '/', tag_templates: ['gh-${commit_info.short_sha}'] },
+    });
+    expect(t).toMatchObject({ is_active: true, build_source: 'octo/app', config: { master_branch: 'main' } });
+    const [keyId] = [...github.keys.keys()];
+    const [hookId] = [...github.hooks.keys()];
+    expect(t.config).toMatchObject({ deploy_key_id: keyId, hook_id: hookId });
+    expect(github.keys.get(keyId)).toEqual({ title: 'Quay Builder', key: t.config.credentials[0].value });
+    const hook = github.hooks.get(hookId) as { name: string; events: string[]; config: { url: string; content_type: string } };
+    expect(hook).toMatchObject({ name: 'web', events: ['push'], config: { content_type: 'json' } });
+    expect(hook.config.url).toBe(t.config.credentials[1].value);
+
+    // GitHub delivers a push of the first commit to main.
+    const push = {
+      ref: 'refs/heads/main',
+      before: '0'.repeat(40),
+      after: shas.first,
+      repository: { full_name: 'octo/app', ssh_url: repoSshUrl },
+      head_commit: {
+        id: shas.first,
+        url: `${github.url}/octo/app/commit/${shas.first}`,
+        message: 'first version',
+        timestamp: '2024-05-01T12:00:00Z',
+        author: { name: 'dev', email: 'dev@example.com', username: 'octo' },
+        committer: { name: 'dev', email: 'dev@example.com', username: 'octo' },
+      },
+    };
+    expect(await deliver(hook.config.url, { 'x-github-event': 'push' }, push)).toEqual({ status: 200, text: 'Okay' });
+    const [queued] = (await admin.ok<{ builds: any[] }>('GET', `${T()}/builds`)).builds;
+    const short = shas.first.slice(0, 7);
+    expect(queued.tags).toEqual([`gh-${short}`, 'latest', 'main'].sort());
+    expect(queued.trigger_metadata).toMatchObject({ commit: shas.first, ref: 'refs/heads/main', default_branch: 'main' });
+    const done = await waitDone(queued.id);
+    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
+    expect(await logText(queued.id)).toContain(`checked out ${shas.first}`);
+
+    // Run now on the dev branch: GitHub names its head and the commit's details.
+    const run = await admin.ok('POST', `${T()}/start`, { branch_name: 'dev' });
+    expect(run.trigger_metadata).toMatchObject({
+      commit: shas.dev,
+      ref: 'refs/heads/dev',
+      default_branch: 'main',
+      commit_info: { message: 'dev work', url: `${github.url}/octo/app/commit/${shas.dev}`, author: { username: 'octo' }, committer: { username: 'web-flow' } },
+    });
+    expect((await waitDone(run.id)).phase).toBe('complete');
+    expect(await logText(run.id)).toContain(`checked out ${shas.dev}`);
+    expect((await admin.call('POST', `${T()}/start`, { refs: { kind: 'tag', name: 'v9' } })).body).toMatchObject({ error_message: 'Could not find tag in repository' });
+
+    const tags = (await admin.ok('GET', '/repository/acme/app/tag/')).tags.map((x: { name: string }) => x.name).sort();
+    expect(tags).toEqual(expect.arrayContaining([`gh-${short}`, 'main', 'dev', `gh-${shas.dev.slice(0, 7)}`]));
+
+    expect((await admin.call('DELETE', T())).status).toBe(204);
+    expect(github.keys.size).toBe(0);
+    expect(github.hooks.size).toBe(0);
+  }, 600_000);
+});
+
+describe('gitlab', () => {
+  let uuid: string;
+  const T = () => `/repository/acme/app/trigger/${uuid}`;
+
+  test('attach through the state-carrying callback, then namespaces, sources, top-level Dockerfiles, refs', async () => {
+    uuid = await attach('gitlab', gitlab);
+    expect((await admin.ok('GET', `${T()}/namespaces`)).namespaces).toEqual([
+      { personal: true, id: '7', title: 'gl-user', avatar_url: null, score: 1, url: `${gitlab.url}/gl-user` },
+      { personal: false, id: '42', title: 'team', avatar_url: `${gitlab.url}/team.png`, score: 1, url: `${gitlab.url}/groups/team` },
+    ]);
+    expect((await admin.ok('POST', `${T()}/sources`, { namespace: '42' })).sources).toEqual([
+      {
+        name: 'app',
+        full_name: 'team/app',
+        description: '',
+        url: `${gitlab.url}/team/app`,
+        has_admin_permissions: true,
+        private: true,
+        last_updated: Date.parse('2024-05-01T12:00:00Z') / 1000,
+      },
+    ]);
+    expect((await admin.ok('POST', `${T()}/sources`, { namespace: '7' })).sources).toEqual([]);
+    // GitLab's listing is the top level of the tree, as in Quay.
+    expect(await admin.ok('POST', `${T()}/subdir`, { build_source: 'team/app' })).toEqual({
+      status: 'success',
+      dockerfile_paths: ['/Dockerfile'],
+      contextMap: { '/Dockerfile': ['/'] },
+    });
+    expect((await admin.ok('POST', `${T()}/fields/refs`, { build_source: 'team/app' })).values).toEqual([
+      { kind: 'branch', name: 'dev' },
+      { kind: 'branch', name: 'main' },
+      { kind: 'tag', name: 'v1' },
+    ]);
+    expect(await admin.ok('POST', `${T()}/analyze`, { config: { build_source: 'team/app', dockerfile_path: '/Dockerfile', context: '/' } })).toMatchObject({
+      status: 'publicbase',
+    });
+  });
+
+  test('activate installs key and hook; a delivered push builds; run now on a tag asks GitLab; delete removes key and hook', async () => {
+    const t = await admin.ok('POST', `${T()}/activate`, {
+      config: { build_source: 'team/app', dockerfile_path: '/Dockerfile', context: '/', tag_templates: ['gl-${commit_info.short_sha}'] },
+    });
+    const [keyId] = [...gitlab.keys.keys()];
+    const [hookId] = [...gitlab.hooks.keys()];
+    expect(t.config).toMatchObject({ key_id: keyId, hook_id: hookId, master_branch: 'main' });
+    const hook = gitlab.hooks.get(hookId) as { url: string; push_events: boolean; tag_push_events: boolean };
+    expect(hook).toEqual({ url: t.config.credentials[1].value, push_events: true, tag_push_events: true });
+
+    const push = {
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      before: shas.first,
+      after: shas.second,
+      checkout_sha: shas.second,
+      project_id: 5,
+      project: { id: 5, path_with_namespace: 'team/app', default_branch: 'main' },
+      repository: { name: 'app', git_ssh_url: repoSshUrl },
+      commits: [
+        {
+          id: shas.second,
+          message: 'second version',
+          timestamp: '2024-05-02T12:00:00Z',
+          url: `${gitlab.url}/team/app/-/commit/${shas.second}`,
+          author: { name: 'dev', email: 'dev@example.com' },
+        },
+      ],
+      total_commits_count: 1,
+    };
+    expect(await deliver(hook.url, { 'x-gitlab-event': 'Push Hook' }, push)).toEqual({ status: 200, text: 'Okay' });
+    const [queued] = (await admin.ok<{ builds: any[] }>('GET', `${T()}/builds`)).builds;
+    expect(queued.trigger_metadata).toMatchObject({ commit: shas.second, ref: 'refs/heads/main', default_branch: 'main', commit_info: { message: 'second version' } });
+    const done = await waitDone(queued.id);
+    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
+    expect(await logText(queued.id)).toContain(`checked out ${shas.second}`);
+
+    const run = await admin.ok('POST', `${T()}/start`, { refs: { kind: 'tag', name: 'v1' } });
+    expect(run.trigger_metadata).toMatchObject({
+      commit: shas.first,
+      ref: 'refs/tags/v1',
+      default_branch: 'main',
+      commit_info: { message: 'first version', author: { username: 'dev', url: `${gitlab.url}/dev` } },
+    });
+    expect((await waitDone(run.id)).phase).toBe('complete');
+
+    expect((await admin.call('DELETE', T())).status).toBe(204);
+    expect(gitlab.keys.size).toBe(0);
+    expect(gitlab.hooks.size).toBe(0);
+  }, 600_000);
+});
