@@ -6,123 +6,131 @@ import type { ByteLru } from './cache/lru.js';
 import type { CacheCoherence } from './cache/coherence.js';
 import { serverMetrics, shareMetrics, workerIndex } from './cluster.js';
 
+/** A metric's identity: its name, help text and label names (kept stable: dashboards and alerts read them). */
+interface MetricDef {
+  name: string;
+  help: string;
+  labelNames?: string[];
+}
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'quay_http_requests_total',
-    help: 'HTTP requests by route, method and status',
-    labelNames: ['route', 'method', 'status'],
-    registers: [this.registry],
-  });
-  readonly requestDuration = new Histogram({
-    name: 'quay_http_request_duration_seconds',
-    help: 'HTTP request latency by route and method',
-    labelNames: ['route', 'method'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-  readonly bytesReceived = new Counter({ name: 'quay_http_bytes_received_total', help: 'Blob bytes received in uploads', registers: [this.registry] });
-  readonly bytesSent = new Counter({ name: 'quay_http_bytes_sent_total', help: 'Response body bytes sent', registers: [this.registry] });
-  readonly uploadDuration = new Histogram({
-    name: 'quay_blob_upload_request_duration_seconds',
-    help: 'Duration of requests that carry blob bytes (PATCH, PUT, single POST)',
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
-    registers: [this.registry],
-  });
-  readonly storageDuration = new Histogram({
-    name: 'quay_storage_operation_duration_seconds',
-    help: 'Blob store operation latency by driver and operation',
-    labelNames: ['driver', 'operation'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
-    registers: [this.registry],
-  });
+  readonly requests = this.counter({ name: 'quay_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'] });
+  readonly requestDuration = this.histogram(
+    { name: 'quay_http_request_duration_seconds', help: 'HTTP request latency by route and method', labelNames: ['route', 'method'] },
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+  readonly bytesReceived = this.counter({ name: 'quay_http_bytes_received_total', help: 'Blob bytes received in uploads' });
+  readonly bytesSent = this.counter({ name: 'quay_http_bytes_sent_total', help: 'Response body bytes sent' });
+  readonly uploadDuration = this.histogram(
+    { name: 'quay_blob_upload_request_duration_seconds', help: 'Duration of requests that carry blob bytes (PATCH, PUT, single POST)' },
+    [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
+  );
+  readonly storageDuration = this.histogram(
+    { name: 'quay_storage_operation_duration_seconds', help: 'Blob store operation latency by driver and operation', labelNames: ['driver', 'operation'] },
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+  );
 
-  readonly queueJobs = new Counter({
+  readonly queueJobs = this.counter({
     name: 'quay_queue_jobs_total',
     help: 'Work queue items handled, by queue and outcome (done, retry, postponed, error, gave_up, lease_lost)',
     labelNames: ['queue', 'outcome'],
-    registers: [this.registry],
   });
-  readonly queueJobDuration = new Histogram({
-    name: 'quay_queue_job_duration_seconds',
-    help: 'Time a handler spent on one work queue item',
-    labelNames: ['queue'],
-    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 120],
-    registers: [this.registry],
-  });
-  readonly notificationDeliveries = new Counter({
+  readonly queueJobDuration = this.histogram(
+    { name: 'quay_queue_job_duration_seconds', help: 'Time a handler spent on one work queue item', labelNames: ['queue'] },
+    [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 120],
+  );
+  readonly notificationDeliveries = this.counter({
     name: 'quay_notification_deliveries_total',
     help: 'Notification deliveries by method and outcome (success, failure, filtered, disabled, deleted)',
     labelNames: ['method', 'outcome'],
-    registers: [this.registry],
   });
-  readonly notificationLatency = new Histogram({
-    name: 'quay_notification_delivery_latency_seconds',
-    help: 'Time from the event (its commit) to a successful delivery, by method',
-    labelNames: ['method'],
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
-    registers: [this.registry],
-  });
-  readonly mirrorSyncs = new Counter({
+  readonly notificationLatency = this.histogram(
+    { name: 'quay_notification_delivery_latency_seconds', help: 'Time from the event (its commit) to a successful delivery, by method', labelNames: ['method'] },
+    [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+  );
+  readonly mirrorSyncs = this.counter({
     name: 'quay_repository_mirror_syncs_total',
     help: 'Repository mirror sync runs finished by this process, by result (success, fail, cancel)',
     labelNames: ['result'],
-    registers: [this.registry],
   });
-  readonly mirrorSyncDuration = new Histogram({
-    name: 'quay_repository_mirror_sync_duration_seconds',
-    help: 'Duration of repository mirror sync runs, by result',
-    labelNames: ['result'],
-    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
-    registers: [this.registry],
-  });
-  readonly mirrorTags = new Counter({
+  readonly mirrorSyncDuration = this.histogram(
+    { name: 'quay_repository_mirror_sync_duration_seconds', help: 'Duration of repository mirror sync runs, by result', labelNames: ['result'] },
+    [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+  );
+  readonly mirrorTags = this.counter({
     name: 'quay_repository_mirror_tags_total',
     help: 'Tags handled by repository mirror syncs, by result (copied, unchanged, failed)',
     labelNames: ['result'],
-    registers: [this.registry],
   });
-  readonly mirrorLastSuccess = new Gauge({
+  readonly mirrorLastSuccess = this.gauge({
     name: 'quay_repository_mirror_last_success_timestamp_seconds',
     help: 'When a sync run of this process last succeeded (Unix time; 0 before the first)',
-    registers: [this.registry],
   });
-  readonly mirrorSyncsRunning = new Gauge({
-    name: 'quay_repository_mirror_syncs_running',
-    help: 'Repository mirror sync runs in progress in this process',
-    registers: [this.registry],
-  });
+  readonly mirrorSyncsRunning = this.gauge({ name: 'quay_repository_mirror_syncs_running', help: 'Repository mirror sync runs in progress in this process' });
   private depthSource: (() => Promise<Array<{ queue: string; waiting: number; processing: number }>>) | null = null;
-  readonly queueDepth = new Gauge({
-    name: 'quay_queue_items',
-    help: 'Work queue items by queue and state (waiting, processing), read from the database at scrape time',
-    labelNames: ['queue', 'state'],
-    registers: [this.registry],
-    // Read from the database: every worker process reports the same numbers.
-    aggregator: 'max',
-    collect: async () => {
+  readonly queueDepth = this.gauge(
+    {
+      name: 'quay_queue_items',
+      help: 'Work queue items by queue and state (waiting, processing), read from the database at scrape time',
+      labelNames: ['queue', 'state'],
+    },
+    async (g) => {
       if (!this.depthSource) return;
-      this.queueDepth.reset();
+      g.reset();
       for (const d of await this.depthSource()) {
-        this.queueDepth.set({ queue: d.queue, state: 'waiting' }, d.waiting);
-        this.queueDepth.set({ queue: d.queue, state: 'processing' }, d.processing);
+        g.set({ queue: d.queue, state: 'waiting' }, d.waiting);
+        g.set({ queue: d.queue, state: 'processing' }, d.processing);
       }
     },
-  });
+    // Read from the database: every worker process reports the same numbers.
+    'max',
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quay_' });
     // Summed over worker processes, quay_process_resident_memory_bytes is the server's; this is each one's.
-    new Gauge({
-      name: 'quay_worker_resident_memory_bytes',
-      help: 'Resident memory of each HTTP worker process (serve --workers), by worker index and pid',
-      labelNames: ['worker', 'pid'],
-      registers: [this.registry],
-      collect() {
-        this.set({ worker: String(workerIndex()), pid: String(process.pid) }, process.memoryUsage.rss());
+    this.gauge(
+      {
+        name: 'quay_worker_resident_memory_bytes',
+        help: 'Resident memory of each HTTP worker process (serve --workers), by worker index and pid',
+        labelNames: ['worker', 'pid'],
       },
-    });
+      (g) => g.set({ worker: String(workerIndex()), pid: String(process.pid) }, process.memoryUsage.rss()),
+    );
     shareMetrics(this.registry);
+  }
+
+  /** A counter; with `read`, its value is read at scrape time (reset, then counted again from the source). */
+  private counter(def: MetricDef, read?: (c: Counter) => void): Counter {
+    const c: Counter = new Counter({
+      ...def,
+      labelNames: def.labelNames ?? [],
+      registers: [this.registry],
+      ...(read && {
+        collect: () => {
+          c.reset();
+          read(c);
+        },
+      }),
+    });
+    return c;
+  }
+
+  /** A gauge; with `read`, set at scrape time. `aggregator`: how `serve --workers` combines the processes' values. */
+  private gauge(def: MetricDef, read?: (g: Gauge) => void | Promise<void>, aggregator?: 'max'): Gauge {
+    const g: Gauge = new Gauge({
+      ...def,
+      labelNames: def.labelNames ?? [],
+      registers: [this.registry],
+      ...(aggregator && { aggregator }),
+      ...(read && { collect: () => read(g) }),
+    });
+    return g;
+  }
+
+  private histogram(def: MetricDef, buckets: number[]): Histogram {
+    return new Histogram({ ...def, labelNames: def.labelNames ?? [], buckets, registers: [this.registry] });
   }
 
   /** The /metrics text: the whole server's (all worker processes) under `serve --workers`. */
@@ -135,44 +143,28 @@ export class Metrics {
    * whether the notification path is confirmed (caches served) and how often it emptied them.
    */
   watchCaches(caches: ByteLru<unknown>[], coherence: CacheCoherence): void {
-    const gauge = (name: string, help: string, labelNames: string[], read: (g: Gauge) => void) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [this.registry],
-        collect() {
-          read(this as unknown as Gauge);
-        },
-      });
-    gauge('quay_cache_bytes', 'Bytes held by each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.bytes)));
-    gauge('quay_cache_max_bytes', 'The byte bound of each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.maxBytes)));
-    gauge('quay_cache_entries', 'Entries in each in-process cache', ['cache'], (g) => caches.forEach((c) => g.set({ cache: c.name }, c.size)));
-    const counter = (name: string, help: string, labelNames: string[], read: (c: Counter) => void) =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [this.registry],
-        collect() {
-          (this as unknown as Counter).reset();
-          read(this as unknown as Counter);
-        },
-      });
-    counter('quay_cache_lookups_total', 'Cache lookups by cache and result (hit, miss)', ['cache', 'result'], (m) =>
+    const perCache = (name: string, help: string, value: (c: ByteLru<unknown>) => number) =>
+      this.gauge({ name, help, labelNames: ['cache'] }, (g) => caches.forEach((c) => g.set({ cache: c.name }, value(c))));
+    perCache('quay_cache_bytes', 'Bytes held by each in-process cache', (c) => c.bytes);
+    perCache('quay_cache_max_bytes', 'The byte bound of each in-process cache', (c) => c.maxBytes);
+    perCache('quay_cache_entries', 'Entries in each in-process cache', (c) => c.size);
+    this.counter({ name: 'quay_cache_lookups_total', help: 'Cache lookups by cache and result (hit, miss)', labelNames: ['cache', 'result'] }, (m) =>
       caches.forEach((c) => {
         m.inc({ cache: c.name, result: 'hit' }, c.hits);
         m.inc({ cache: c.name, result: 'miss' }, c.misses);
       }),
     );
-    counter('quay_cache_evictions_total', 'Entries pushed out of each cache by its byte bound', ['cache'], (m) => caches.forEach((c) => m.inc({ cache: c.name }, c.evictions)));
-    counter('quay_cache_invalidations_total', "Cache changes applied (notifications and this process's own writes)", [], (m) => m.inc(coherence.invalidations));
-    counter('quay_cache_resets_total', 'Times the caches were emptied because notifications may have been missed', [], (m) => m.inc(coherence.resets));
-    counter('quay_cache_fences_total', 'Write fences sent (NOTIFYs that writes wait for every live process to acknowledge; concurrent writes share one)', [], (m) =>
-      m.inc(coherence.fencesSent),
+    this.counter({ name: 'quay_cache_evictions_total', help: 'Entries pushed out of each cache by its byte bound', labelNames: ['cache'] }, (m) =>
+      caches.forEach((c) => m.inc({ cache: c.name }, c.evictions)),
     );
-    gauge('quay_cache_peers', 'Other processes (workers and replicas) whose acknowledgement a write fence waits for', [], (g) => g.set(coherence.peerCount));
-    gauge('quay_cache_trusted', '1 while the cache notification path is confirmed by heartbeats (caches are served), 0 otherwise', [], (g) => g.set(coherence.trusted() ? 1 : 0));
+    const total = (name: string, help: string, value: () => number) => this.counter({ name, help }, (m) => m.inc(value()));
+    total('quay_cache_invalidations_total', "Cache changes applied (notifications and this process's own writes)", () => coherence.invalidations);
+    total('quay_cache_resets_total', 'Times the caches were emptied because notifications may have been missed', () => coherence.resets);
+    total('quay_cache_fences_total', 'Write fences sent (NOTIFYs that writes wait for every live process to acknowledge; concurrent writes share one)', () => coherence.fencesSent);
+    this.gauge({ name: 'quay_cache_peers', help: 'Other processes (workers and replicas) whose acknowledgement a write fence waits for' }, (g) => g.set(coherence.peerCount));
+    this.gauge({ name: 'quay_cache_trusted', help: '1 while the cache notification path is confirmed by heartbeats (caches are served), 0 otherwise' }, (g) =>
+      g.set(coherence.trusted() ? 1 : 0),
+    );
   }
 
   /** Where the queue depth gauge reads from (the runtime's queues). */

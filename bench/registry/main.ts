@@ -3,7 +3,7 @@
  * Distribution v3.1.2 (built by test/setup/install.sh; `--distribution 2.8`: Debian's docker-registry), no
  * auth, side by side on loopback in one run.
  *
- *   npm run bench -- registry [--distribution v3|2.8] [--blob-mib 256] [--big-mib 1024] [--reps 3] [--duration 10]
+ *   npm run bench -- registry [--distribution v3|2.8] [--blob-mib 256] [--layers 4] [--big-mib 1024] [--reps 3] [--duration 10]
  *                             [--phases push,pull,blob,big,manifest,tags,put] [--request-logs]
  *                             [--cpu-prof] [--markdown FILE] [--keep]
  *
@@ -35,6 +35,10 @@ async function warmPageCache(file: string): Promise<void> {
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) void chunk;
 }
 
+function layersOf(img: BenchImage): string {
+  return img.layers.length === 1 ? 'single-layer' : `${img.layers.length}-layer`;
+}
+
 const PHASES = ['push', 'pull', 'blob', 'big', 'manifest', 'tags', 'put'] as const;
 type Phase = (typeof PHASES)[number];
 
@@ -42,6 +46,8 @@ const USAGE = `usage: npm run bench -- registry [options]
   --workers N        quay-ts HTTP worker processes (default: the CPUs, as \`serve\` defaults to; 1 with --cpu-prof)
   --distribution V   the anchor: v3 (Distribution v3.1.2 from install.sh, default) or 2.8 (Debian's docker-registry)
   --blob-mib N       payload of the pushed image in MiB (default 256)
+  --layers N         layers of the pushed and pulled image, the payload split over them halving in size
+                     (default 4: 8/15, 4/15, 2/15, 1/15); the blob GET phase reads the largest
   --big-mib N        payload of the large image for the RSS flatness check (default 1024; 0 skips it)
   --reps N           repetitions of push, pull and blob GET per server (default 3; the median is reported)
   --duration S       seconds of each wrk run (default 10)
@@ -175,7 +181,7 @@ class Bench {
     const pg0 = cpuSeconds(this.s.postgres.process.pid, true);
     const auth0 = await this.routeSeconds('v2_auth');
     const commit0 = await this.storageSeconds('commit_upload');
-    const append0 = await this.storageSeconds('append_upload');
+    const append0 = await this.storageSeconds('write_segment');
     for (let i = 0; i < reps; i++) {
       for (const srv of this.order(i)) {
         const s = await skopeoPush(srv, images[i].ref, repoOf(i));
@@ -185,15 +191,15 @@ class Bench {
     }
     this.recordCpu(`${label} push ×${reps}`, c0, pg0);
     const commit = ((await this.storageSeconds('commit_upload')) - commit0) / reps;
-    const append = ((await this.storageSeconds('append_upload')) - append0) / reps;
+    const append = ((await this.storageSeconds('write_segment')) - append0) / reps;
     const auth = await this.routeSeconds('v2_auth');
     this.notes.push(
-      `${label} push on quay-ts, per push: ${append.toFixed(2)} s streaming the layer to disk (hashing on the way), ` +
-        `${commit.toFixed(2)} s committing it (fsync of file and directory, rename; Distribution does not fsync); ` +
+      `${label} push on quay-ts, per push: ${append.toFixed(2)} s streaming the layers to disk (hashing on the way), ` +
+        `${commit.toFixed(2)} s committing them (fsync of file and directory, rename; Distribution does not fsync); ` +
         `${reps} push(es): ${(auth.seconds - auth0.seconds).toFixed(2)} s in ${auth.count - auth0.count} token request(s) (bcrypt check of the password).`,
     );
     this.rows.push({
-      metric: `skopeo push, ${label} single-layer image (median of ${reps})`,
+      metric: `skopeo push, ${label} ${layersOf(images[0])} image (median of ${reps})`,
       quay: median(t.quay),
       dist: median(t.dist),
       unit: 's',
@@ -209,7 +215,7 @@ class Bench {
     const blob0 = await this.routeSeconds('v2_blob');
     for (let i = 0; i < reps; i++) {
       for (const srv of this.order(i)) {
-        await warmPageCache(srv.blobFile(img.layer.digest));
+        for (const l of img.layers) await warmPageCache(srv.blobFile(l.digest));
         const s = await skopeoPull(srv, repo);
         (srv === this.s.quay ? t.quay : t.dist).push(s);
         this.log(`  ${label} pull #${i + 1} ${srv.name}: ${s.toFixed(2)} s`);
@@ -223,7 +229,7 @@ class Bench {
         `${(blob.seconds - blob0.seconds).toFixed(2)} s in ${blob.count - blob0.count} blob request(s) (each until its last byte is handed to the socket).`,
     );
     this.rows.push({
-      metric: `skopeo pull, ${label} single-layer image (median of ${reps})`,
+      metric: `skopeo pull, ${label} ${layersOf(img)} image (median of ${reps})`,
       quay: median(t.quay),
       dist: median(t.dist),
       unit: 's',
@@ -335,6 +341,7 @@ export async function run(args: string[]): Promise<number> {
       distribution: { type: 'string', default: 'v3' },
       workers: { type: 'string', default: String(availableParallelism()) },
       'blob-mib': { type: 'string', default: '256' },
+      layers: { type: 'string', default: '4' },
       'big-mib': { type: 'string', default: '1024' },
       reps: { type: 'string', default: '3' },
       duration: { type: 'string', default: '10' },
@@ -356,6 +363,8 @@ export async function run(args: string[]): Promise<number> {
   const phases = new Set(values.phases!.split(',').map((p) => p.trim()) as Phase[]);
   for (const p of phases) if (!PHASES.includes(p)) throw new Error(`unknown phase "${p}"; phases: ${PHASES.join(',')}`);
   const blobMiB = Number(values['blob-mib']);
+  const layerCount = Number(values.layers);
+  if (!Number.isInteger(layerCount) || layerCount < 1 || layerCount > 16) throw new Error(`--layers is 1 to 16, not "${values.layers}"`);
   const bigMiB = Number(values['big-mib']);
   const reps = Number(values.reps);
   const duration = Number(values.duration);
@@ -376,10 +385,10 @@ export async function run(args: string[]): Promise<number> {
   if (!anchor) throw new Error(`--distribution is v3 or 2.8, not "${values.distribution}"`);
   for (const t of ['skopeo', 'umoci', 'wrk', 'curl', ANCHOR_BINARY[anchor], 'postgres', 'initdb']) tool(t);
   const needsImages = phases.has('push') || phases.has('pull') || phases.has('blob') || phases.has('manifest');
-  const img = needsImages ? await benchImage(blobMiB, log) : null;
+  const img = needsImages ? await benchImage(blobMiB, log, 1, layerCount) : null;
   // One image per push repetition (see benchImage): repetition i pushes image i into admin/push-<i>.
   const pushImages = phases.has('push') && img ? [img] : [];
-  for (let i = 2; phases.has('push') && i <= reps; i++) pushImages.push(await benchImage(blobMiB, log, i));
+  for (let i = 2; phases.has('push') && i <= reps; i++) pushImages.push(await benchImage(blobMiB, log, i, layerCount));
   const big = phases.has('big') && bigMiB > 0 ? await benchImage(bigMiB, log) : null;
 
   const profDir = values['cpu-prof'] ? join(runDir(), 'cpu-prof') : null;

@@ -38,6 +38,8 @@ export interface ClusterOptions {
   config: Record<string, unknown>;
   /** Extra environment of every replica (LOG_LEVEL, NODE_OPTIONS...). */
   env?: NodeJS.ProcessEnv;
+  /** Extra environment of the first replica only (the profiled one). */
+  firstEnv?: NodeJS.ProcessEnv;
   adminPassword?: string;
 }
 
@@ -58,7 +60,7 @@ export async function startScaleCluster(o: ClusterOptions): Promise<ScaleCluster
     const lbHostPort = `127.0.0.1:${lbPort}`;
     const config = { ...o.config, SERVER_HOSTNAME: lbHostPort };
     const env = { WORKERS: String(o.workers), ...o.env };
-    const start = (i: number) => startRegistry({ label: `scale-replica-${i}`, config, env, adminPassword: o.adminPassword });
+    const start = (i: number) => startRegistry({ label: `scale-replica-${i}`, config, env: i === 0 ? { ...env, ...o.firstEnv } : env, adminPassword: o.adminPassword });
     // The first replica applies the migrations and creates the superuser alone; the others then start together.
     const first = await start(0);
     started.push(first);

@@ -6,22 +6,25 @@
  *
  *   npm run bench -- scale [--clients 200] [--duration 60] [--replicas 3] [--workers 1] [--push-share 0.2]
  *                          [--layer-kib 256] [--kill-at S] [--small-kib 4] [--large-mib 128] [--redirect-gets 1000]
- *                          [--nice N] [--markdown FILE] [--keep]
+ *                          [--cpu-prof] [--nice N] [--markdown FILE] [--keep]
  *
  * Also measured, before the mixed load: the registry's CPU per blob GET on S3 (the redirect) for a small and a
  * large blob. Exit code 1 when a request failed outside the kill or an acknowledged push is not intact.
  */
 import { cpus, loadavg, release, getPriority, setPriority } from 'node:os';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { runDir } from '../../test/setup/paths.js';
+import { REPO_ROOT, runDir } from '../../test/setup/paths.js';
 import { runTool, tool } from '../../test/setup/tools.js';
 import { createTestBucket, createTestDatabase, startPostgres, startRedis, startS3, type Service } from '../../test/setup/services.js';
 import { cpuSeconds } from '../registry/cpu.js';
+import { formatProfile, summarizeProfile } from '../registry/profile.js';
 import { PeakWatch } from '../registry/rss.js';
 import { redisConfig, startScaleCluster, type Replica, type ScaleCluster } from './cluster.js';
 import { Client, KINDS, Registry, runLoad, seedImages, type Kind, type LoadResult, type RequestFailure } from './load.js';
@@ -39,6 +42,8 @@ const USAGE = `usage: npm run bench -- scale [options]
   --small-kib N       small blob of the redirect CPU measurement, KiB (default 4)
   --large-mib N       large blob of the redirect CPU measurement, MiB (default 128)
   --redirect-gets N   blob GETs per size in that measurement (default 1000)
+  --cpu-prof          profile the first replica's CPU (V8 profiler) during the redirect measurement and print
+                      its hotspots
   --nice N            scheduling priority of the benchmark and everything it starts (root for negative values)
   --markdown FILE     also write the report (Markdown) to FILE
   --keep              keep the run's directory (.test-work/run-<pid>) afterwards
@@ -193,6 +198,19 @@ async function redirectCost(
   }
 }
 
+/** Have the profiled replica (cpu-prof-preload.ts) write its profile so far under `label`; its path. */
+async function cutProfile(pid: number, dir: string, label: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  writeFileSync(join(dir, 'label'), label);
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 300; i++) {
+    const done = readdirSync(dir).find((f) => f.endsWith(`-${label}.done`) && !before.has(f));
+    if (done) return join(dir, done.replace(/\.done$/, '.cpuprofile'));
+    await sleep(100);
+  }
+  throw new Error(`replica 1 wrote no CPU profile for ${label} in ${dir}`);
+}
+
 function sizeText(bytes: number): string {
   return bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 1024} KiB`;
 }
@@ -222,6 +240,7 @@ export async function run(args: string[]): Promise<number> {
       'large-mib': { type: 'string', default: '128' },
       'redirect-gets': { type: 'string', default: '1000' },
       nice: { type: 'string', default: '0' },
+      'cpu-prof': { type: 'boolean', default: false },
       markdown: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -246,6 +265,8 @@ export async function run(args: string[]): Promise<number> {
   const smallBytes = num('small-kib', 1) * 1024;
   const largeBytes = num('large-mib', 1) * 2 ** 20;
   const redirectGets = num('redirect-gets', 1);
+  const profDir = values['cpu-prof'] ? join(runDir(), 'cpu-prof') : null;
+  if (profDir) mkdirSync(profDir, { recursive: true });
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const nice = Number(values.nice);
   if (nice !== 0) {
@@ -281,6 +302,9 @@ export async function run(args: string[]): Promise<number> {
       replicas: replicaCount,
       workers,
       env: { LOG_LEVEL: 'warn' },
+      firstEnv: profDir
+        ? { NODE_OPTIONS: `--import=${pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../registry/cpu-prof-preload.js')).href}`, BENCH_CPU_PROF_DIR: profDir }
+        : undefined,
       config: {
         DB_URI: dbUri,
         ...s3StorageConfig(bucket),
@@ -292,7 +316,10 @@ export async function run(args: string[]): Promise<number> {
     const pgPid = postgres.process.pid;
 
     log(`redirect cost: ${redirectGets} blob GETs of a ${sizeText(smallBytes)} and of a ${sizeText(largeBytes)} blob`);
+    if (profDir) await cutProfile(c.replicas[0].reg.process.pid, profDir, 'setup');
     const redirects = [await redirectCost(c, pgPid, smallBytes, redirectGets), await redirectCost(c, pgPid, largeBytes, redirectGets)];
+    const profile = profDir ? await cutProfile(c.replicas[0].reg.process.pid, profDir, 'redirect') : null;
+    if (profile) log(`replica 1 during the redirect measurement (${profile}):\n${formatProfile(summarizeProfile(profile, REPO_ROOT, 25))}`);
 
     const target = { url: c.url, hostPort: c.hostPort, admin: c.admin };
     const seeds = await seedImages({ ...target, repos: 16, layerBytes });

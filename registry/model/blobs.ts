@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Db, Queryable } from '../db/index.js';
 import type { BlobStore, ByteRange } from '../storage/index.js';
 import { newHash, parseDigest } from '../oci/digest.js';
+import { ByteLru } from '../cache/lru.js';
 
 /** Stored bytes that do not hash to their digest or do not have the recorded size (damaged or lost content). */
 export class BlobIntegrityError extends Error {
@@ -25,7 +26,12 @@ const VISIBLE_IN_REPO = `(EXISTS (SELECT 1 FROM uploaded_blob u WHERE u.blob_id 
   OR EXISTS (SELECT 1 FROM manifest_blob mb JOIN manifest m ON m.id = mb.manifest_id
               WHERE mb.blob_id = b.id AND mb.repository_id = $1 AND m.deleted_at IS NULL))`;
 
+/** Pre-signed download URLs kept for reuse: about 1500 of them. */
+const SIGNED_URL_CACHE_BYTES = 1024 * 1024;
+
 export class Blobs {
+  private readonly signedUrls = new ByteLru<{ url: string; until: number }>('signed_url', SIGNED_URL_CACHE_BYTES);
+
   constructor(
     private readonly db: Db,
     private readonly store: BlobStore,
@@ -139,8 +145,20 @@ export class Blobs {
     return this.store.read(blob.digest, range);
   }
 
-  /** Where a client may download the blob's bytes directly for `seconds` (a pre-signed URL), or null. */
-  downloadUrl(blob: BlobRow, seconds: number): Promise<string | null> {
-    return this.store.blobUrl(blob.digest, seconds);
+  /**
+   * Where a client may download the blob's bytes directly for `seconds` (a pre-signed URL), or null. A URL is
+   * reused for the first quarter of its lifetime: it names an immutable object and grants nothing tied to the
+   * caller (every caller is authorized for the blob before getting it), so each client still gets at least
+   * three quarters of the lifetime, and a blob pulled by many clients is signed once per quarter lifetime
+   * instead of once per GET.
+   */
+  async downloadUrl(blob: BlobRow, seconds: number): Promise<string | null> {
+    const key = `${seconds}:${blob.digest}`;
+    const now = Date.now();
+    const reused = this.signedUrls.get(key);
+    if (reused && reused.until > now) return reused.url;
+    const url = await this.store.blobUrl(blob.digest, seconds);
+    if (url) this.signedUrls.set(key, { url, until: now + (seconds * 1000) / 4 }, url.length + key.length + 64);
+    return url;
   }
 }
