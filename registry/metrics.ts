@@ -182,6 +182,7 @@ export class Metrics {
     return {
       driver: store.driver,
       writeSegment: (id: string, segmentId: string, body: Readable) => timed('write_segment', () => store.writeSegment(id, segmentId, body)),
+      ...(store.segmentFile ? { segmentFile: (id: string, segmentId: string) => store.segmentFile!(id, segmentId) } : {}),
       deleteSegment: (id: string, segmentId: string) => timed('delete_segment', () => store.deleteSegment(id, segmentId)),
       readSegments: (id: string, segments: readonly Segment[]) => timed('read_segments', () => store.readSegments(id, segments)),
       commitUpload: (id: string, segments: readonly Segment[], digest: string) => timed('commit_upload', () => store.commitUpload(id, segments, digest)),

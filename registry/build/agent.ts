@@ -84,8 +84,10 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
   const abort = new AbortController();
   const logStream = client.LogMessage() as grpc.ClientDuplexStream<unknown, { success: boolean; sequence_number: number }>;
   let logAcked = 0;
+  let onAck: (() => void) | null = null;
   logStream.on('data', (r: { sequence_number: number }) => {
     logAcked = Math.max(logAcked, r.sequence_number);
+    onAck?.();
   });
   logStream.on('error', () => undefined);
   const log = (message: unknown) => {
@@ -107,7 +109,18 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
   const setPhase = async (phase: PhaseName, pull?: Record<string, string>) => {
     // A final phase settles the build and archives its logs: the log lines before it must have arrived.
     if (phase === 'COMPLETE' || phase === 'ERROR') {
-      for (let waited = 0; logAcked < logSeq && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      // Woken by each acknowledgement (not polled: the last lines' ack is usually a millisecond away).
+      const deadline = Date.now() + 10_000;
+      while (logAcked < logSeq && Date.now() < deadline) {
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, deadline - Date.now());
+          onAck = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        onAck = null;
+      }
     }
     const n = ++seq;
     const res = await unary<{ success: boolean; sequence_number: number }>(client, 'SetPhase', { job_jwt: jobJwt, sequence_number: n, phase, pull_metadata: pull ?? null });

@@ -455,14 +455,7 @@ export class BuildManager {
 
   private async cachedTag(req: { job_jwt: string }): Promise<string> {
     const ctx = await this.verify(req.job_jwt, 'build_job_token');
-    const build = await this.rt.builds.getBuild(ctx.build_id);
-    if (!build) return '';
-    const r = await this.rt.db.query<{ name: string }>(
-      `SELECT name FROM tag WHERE repository_id = $1 AND (end_ms IS NULL OR end_ms > $2)
-        ORDER BY array_position($3::text[], name) NULLS LAST, start_ms DESC LIMIT 1`,
-      [build.repository_id, Date.now(), build.job_config.docker_tags ?? []],
-    );
-    return r.rows[0]?.name ?? '';
+    return this.rt.builds.cachedTag(ctx.build_id);
   }
 
   private handlers(): grpc.UntypedServiceImplementation {

@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { extract as tarExtract } from 'tar-stream';
-import yauzl from 'yauzl';
+import type yauzlTypes from 'yauzl';
 import { rootCertificates } from 'node:tls';
 import { Outbound } from '../net/outbound.js';
 
@@ -169,7 +169,9 @@ export async function unpackTar(file: string, root: string, gz: boolean, maxByte
 
 export async function unpackZip(file: string, root: string, maxBytes: number): Promise<void> {
   const budget = { left: maxBytes };
-  const zip = await new Promise<yauzl.ZipFile>((ok, fail) =>
+  // Loaded here, not with the agent: most packs are tarballs or a bare Dockerfile, and every build pays its start.
+  const { default: yauzl } = await import('yauzl');
+  const zip = await new Promise<yauzlTypes.ZipFile>((ok, fail) =>
     yauzl.open(file, { lazyEntries: true, autoClose: true, validateEntrySizes: true }, (err, z) =>
       err ? fail(new BuildSourceError(`the zip archive cannot be read: ${err.message}`)) : ok(z!),
     ),
@@ -177,7 +179,7 @@ export async function unpackZip(file: string, root: string, maxBytes: number): P
   try {
     if (zip.entryCount > MAX_ENTRIES) throw new BuildSourceError(`the build pack has more than ${MAX_ENTRIES} entries`);
     for (;;) {
-      const entry = await new Promise<yauzl.Entry | null>((ok, fail) => {
+      const entry = await new Promise<yauzlTypes.Entry | null>((ok, fail) => {
         zip.once('entry', ok);
         zip.once('end', () => ok(null));
         zip.once('error', fail);

@@ -242,6 +242,21 @@ export class Builds {
     return row!;
   }
 
+  /**
+   * The tag a worker may pull to prime its layer cache (Quay's DetermineCachedTag): the first of the build's
+   * tags that the repository has, else its most recently pushed tag, else "" (none, or no such build).
+   */
+  async cachedTag(uuid: string): Promise<string> {
+    const build = await this.getBuild(uuid);
+    if (!build) return '';
+    const r = await this.db.query<{ name: string }>(
+      `SELECT name FROM tag WHERE repository_id = $1 AND (end_ms IS NULL OR end_ms > $2)
+        ORDER BY array_position($3::text[], name) NULLS LAST, start_ms DESC, id DESC LIMIT 1`,
+      [build.repository_id, Date.now(), build.job_config.docker_tags ?? []],
+    );
+    return r.rows[0]?.name ?? '';
+  }
+
   async getBuild(uuid: string, q: Queryable = this.db): Promise<BuildRow | null> {
     if (!UUID_RE.test(uuid)) return null;
     const r = await q.query<BuildRow>(`${SELECT_BUILD} WHERE b.uuid = $1`, [uuid]);

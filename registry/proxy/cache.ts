@@ -570,7 +570,7 @@ export class ProxyCache implements Coherent {
    */
   async prepareBlob(repo: RepositoryRow, blob: BlobRow, tee: boolean): Promise<Readable | null> {
     const joined = this.filler.join(blob.digest, tee);
-    if (joined) return this.served(joined);
+    if (joined) return this.served(joined, tee);
     if (this.stored.has(blob.id)) return null;
     const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
     if (placeholder.rows.length === 0) {
@@ -583,21 +583,22 @@ export class ProxyCache implements Coherent {
     const upstreamRepo = upstreamRepository(cfg, repo.name);
     return this.served(
       this.filler.fill({ digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } }, tee),
+      tee,
     );
   }
 
-  /** The stream of a fill once bytes are coming, or null once it is stored; Quay's error while no byte is sent yet. */
-  private async served({ done, stream, started }: FillHandle): Promise<Readable | null> {
+  /**
+   * The bytes of a fill as they arrive (with `tee`, when it spools them), or null once it is stored; Quay's
+   * error while no byte is sent yet (once bytes flow, a failure can only cut the body).
+   */
+  private async served(fill: FillHandle, tee: boolean): Promise<Readable | null> {
     try {
-      if (stream) {
-        // Once bytes flow, a failure can only cut the body.
-        await started;
-        return stream;
-      }
-      await done;
+      await fill.started;
+      const spooled = tee ? fill.reader() : null;
+      if (spooled) return spooled;
+      await fill.done;
       return null;
     } catch (e) {
-      stream?.destroy();
       throw this.blobError(e);
     }
   }

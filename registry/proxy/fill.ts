@@ -13,8 +13,9 @@
  * request tries again).
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PassThrough, Transform, pipeline, type Readable } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { pipeline as pipelinePromise } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
@@ -47,8 +48,11 @@ export interface FillHandle {
   done: Promise<BlobRow>;
   /** Settles before the first byte: rejected when the fill failed before any byte could be sent. */
   started: Promise<void>;
-  /** The bytes as they arrive (only when asked for). */
-  stream: Readable | null;
+  /**
+   * Once `started` resolved: a new reader of the bytes as they arrive (the fill's spool from its first byte),
+   * or null when the fill has no spool (serve the stored copy once `done`).
+   */
+  reader(): Readable | null;
 }
 
 /** One fill in flight in this process: its outcome, whether bytes are coming, and its spool once it has one. */
@@ -80,13 +84,14 @@ export class BlobFiller {
 
   /**
    * Store the blob from the upstream, once per digest per process (and across replicas, see run()). With
-   * `tee`, the caller also gets the bytes as they arrive, whether it started the fill or joined one in
-   * flight: every such client reads the fill's spool from its start at its own pace, while the upstream's
-   * bytes are written into it once (a client going away does not stop the fill, nor slow the others down).
-   * When the bytes come from the store instead (another replica filled it, or the fill in flight has no
-   * spool), the stream reads the stored copy once it has landed. `started` settles before the first byte:
-   * resolved when bytes are coming, rejected when the fill failed before that (the upstream refused, timed
-   * out, or lied about the size), so the caller can still answer with an error instead of a broken body.
+   * `tee`, the caller wants the bytes as they arrive, whether it started the fill or joined one in flight:
+   * the fill then spools them, and every such client reads the spool from its start at its own pace while
+   * the upstream's bytes are written into it once (a client going away does not stop the fill, nor slow the
+   * others down). A fill without a spool (nobody waited for its bytes when it began, as the mirror's, or
+   * another replica filled the blob) is served from the store once `done`. `started` settles before the
+   * first byte: resolved when bytes are coming, rejected when the fill failed before that (the upstream
+   * refused, timed out, or lied about the size), so the caller can still answer with an error instead of a
+   * broken body.
    */
   fill(req: FillRequest, tee: boolean): FillHandle {
     const joined = this.join(req.digest, tee);
@@ -98,11 +103,11 @@ export class BlobFiller {
     const flight = { teed: tee, spool: null } as Flight;
     flight.done = this.run(req, flight, began).finally(() => this.inflight.delete(req.digest));
     flight.started = Promise.race([beginning, flight.done.then(() => undefined)]);
-    // Waiters see a failure through `done`, `started` or the stream; keep the promises from being unhandled.
+    // Waiters see a failure through `done` or `started`; keep the promises from being unhandled.
     flight.done.catch(() => undefined);
     flight.started.catch(() => undefined);
     this.inflight.set(req.digest, flight);
-    return { done: flight.done, started: flight.started, stream: tee ? this.follow(req.digest, flight) : null };
+    return this.handle(flight);
   }
 
   /** Join the fill of this digest in flight in this process, if there is one (see fill()). */
@@ -110,30 +115,11 @@ export class BlobFiller {
     const flight = this.inflight.get(digest);
     if (!flight) return undefined;
     if (tee) flight.teed = true;
-    return { done: flight.done, started: flight.started, stream: tee ? this.follow(digest, flight) : null };
+    return this.handle(flight);
   }
 
-  /** A client's stream of a fill: the spool from its start, or the stored copy once the fill is done. */
-  private follow(digest: string, flight: Flight): Readable {
-    const out = new PassThrough();
-    // A failure before the first byte is answered from `started`, and the stream is then never sent: its
-    // error must not go unhandled (the response's own listener reports it once it is sent).
-    out.on('error', () => undefined);
-    const attach = async () => {
-      await flight.started;
-      const spooled = flight.spool?.reader();
-      if (spooled) return spooled;
-      await flight.done;
-      return this.store.read(digest);
-    };
-    attach().then(
-      (source) => {
-        if (out.destroyed) return void source.destroy();
-        pipeline(source, out, () => undefined);
-      },
-      (e: Error) => out.destroy(e),
-    );
-    return out;
+  private handle(flight: Flight): FillHandle {
+    return { done: flight.done, started: flight.started, reader: () => flight.spool?.reader() ?? null };
   }
 
   /** Lead the fill when this process gets the digest's lease; otherwise wait for the replica that holds it. */
@@ -224,9 +210,11 @@ export class BlobFiller {
       source.stream.destroy();
       throw new UpstreamError('invalid', `blob too large, max allowed is ${this.maxBlobSize}`);
     }
+    // One private segment (storage/blobstore.ts).
+    const segment = randomUUID();
     // Clients are waiting for the bytes: spool them so that each one (and the store) reads at its own pace.
-    const spool = flight.teed ? await this.spool() : null;
-    flight.spool = spool;
+    const spool = flight.teed ? await this.spool(stagingId, segment) : null;
+    flight.spool = spool?.spool ?? null;
     began();
     const hash = newHash(algorithm);
     let seen = 0;
@@ -242,20 +230,22 @@ export class BlobFiller {
       if (`${algorithm}:${hash.digest('hex')}` !== req.digest) throw new UpstreamError('invalid', 'blob digest mismatch');
       if (req.expectedSize !== null && seen !== req.expectedSize) throw new UpstreamError('invalid', 'range mismatch');
     };
-    // One private segment (storage/blobstore.ts).
-    const segment = randomUUID();
     let storing: Promise<number> | null = null;
     try {
       let written: number;
       if (spool) {
-        // The store reads the spool like any client; the spool ends only once the bytes are verified, so no
-        // reader ever sees the end of a blob whose digest is wrong.
-        storing = this.store.writeSegment(stagingId, segment, spool.reader()!);
-        storing.catch(() => undefined);
-        await pipelinePromise(source.stream, hashing, spool.writer());
+        // The store reads the spool like any client, unless the spool is the store's own staging segment; the
+        // spool ends only once the bytes are verified, so no reader ever sees the end of a blob whose digest
+        // is wrong.
+        if (!spool.isSegment) {
+          storing = this.store.writeSegment(stagingId, segment, spool.spool.reader()!);
+          storing.catch(() => undefined);
+        }
+        await pipelinePromise(source.stream, hashing, spool.spool.writer());
         verify();
-        spool.complete();
-        written = await storing;
+        if (spool.isSegment) await spool.spool.sync();
+        spool.spool.complete();
+        written = storing ? await storing : seen;
       } else {
         written = await this.store.writeSegment(
           stagingId,
@@ -278,7 +268,7 @@ export class BlobFiller {
       });
     } catch (e) {
       source.stream.destroy();
-      spool?.fail(e as Error);
+      spool?.spool.fail(e as Error);
       await storing?.catch(() => undefined);
       throw e;
     } finally {
@@ -286,11 +276,17 @@ export class BlobFiller {
     }
   }
 
-  /** A spool for a fill, or null (then clients wait for the stored copy) when none can be made here. */
-  private async spool(): Promise<Spool | null> {
-    if (!this.spoolDir) return null;
+  /**
+   * A spool for a fill: the store's staging segment itself when the store has local files (nothing is written
+   * twice), else a file of its own in the spool directory; null (then clients wait for the stored copy) when
+   * none can be made here.
+   */
+  private async spool(stagingId: string, segment: string): Promise<{ spool: Spool; isSegment: boolean } | null> {
     try {
-      return await Spool.create(this.spoolDir);
+      const file = this.store.segmentFile ? await this.store.segmentFile(stagingId, segment) : null;
+      if (file) return { spool: await Spool.create(file, true), isSegment: true };
+      if (!this.spoolDir) return null;
+      return { spool: await Spool.create(join(this.spoolDir, `${randomUUID()}.spool`)), isSegment: false };
     } catch (e) {
       this.log?.warn({ err: e, dir: this.spoolDir }, 'proxy cache: no spool for a blob fill; clients wait for the stored copy');
       return null;

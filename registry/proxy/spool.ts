@@ -8,8 +8,7 @@
  * reader), and a process that dies leaves nothing behind.
  */
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 
 /** Bytes a reader asks for at once: its memory is about this much (a reader's buffer holds one chunk). */
@@ -26,15 +25,25 @@ export class Spool {
 
   private constructor(private readonly fh: FileHandle) {}
 
-  static async create(dir: string): Promise<Spool> {
-    await mkdir(dir, { recursive: true });
-    const path = join(dir, `${randomUUID()}.spool`);
+  /**
+   * A new spool file at `path`. Unless `keep`, it is unlinked at once (see above); a kept one is the caller's
+   * (a staging segment of the blob store, published afterwards).
+   */
+  static async create(path: string, keep = false): Promise<Spool> {
+    await mkdir(dirname(path), { recursive: true });
     const fh = await open(path, 'wx+');
-    await unlink(path).catch(async (e: unknown) => {
-      await fh.close();
-      throw e;
-    });
+    if (!keep) {
+      await unlink(path).catch(async (e: unknown) => {
+        await fh.close();
+        throw e;
+      });
+    }
     return new Spool(fh);
+  }
+
+  /** Make the bytes written so far durable (before a kept spool is published). */
+  async sync(): Promise<void> {
+    await this.fh.sync();
   }
 
   /** The sink the upstream's bytes are piped into; it does not end the spool (see complete()). */
@@ -68,9 +77,9 @@ export class Spool {
     this.release();
   }
 
-  /** A new reader from the first byte, or null when the spool is gone (its fill ended and nobody reads it). */
+  /** A new reader from the first byte, or null when the spool is gone (its fill ended and nobody reads it) or failed. */
   reader(): Readable | null {
-    if (this.refs === 0) return null;
+    if (this.refs === 0 || this.state === 'failed') return null;
     this.refs++;
     return new SpoolReader(this);
   }

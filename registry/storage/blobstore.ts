@@ -36,6 +36,12 @@ export interface BlobStore {
   readonly driver: string;
   /** Write `body` to a new private segment of an upload; durable when it resolves (to the bytes written). */
   writeSegment(uploadId: string, segmentId: string, body: Readable): Promise<number>;
+  /**
+   * Stores with local files (LocalStorage): the path of a new segment the caller writes itself (its directory
+   * made), e.g. while others read it as it grows; it is then like any segment written by writeSegment, once
+   * the caller fsynced it.
+   */
+  segmentFile?(uploadId: string, segmentId: string): Promise<string>;
   deleteSegment(uploadId: string, segmentId: string): Promise<void>;
   /** The bytes of `segments`, in order (for hashing the committed bytes of a session). */
   readSegments(uploadId: string, segments: readonly Segment[]): Promise<Readable>;

@@ -54,6 +54,11 @@ export class FsBlobStore implements BlobStore {
     return written;
   }
 
+  async segmentFile(uploadId: string, segmentId: string): Promise<string> {
+    await mkdir(this.uploadDir(uploadId), { recursive: true });
+    return this.segmentPath(uploadId, segmentId);
+  }
+
   async deleteSegment(uploadId: string, segmentId: string): Promise<void> {
     await rm(this.segmentPath(uploadId, segmentId), { force: true });
   }

@@ -938,4 +938,25 @@ export const CORPUS: CompatPair[] = [
     request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat/quota/{user_quota_id}' },
     response: { status: 204 },
   },
+
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.get (no mirror configured: NotFound)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/mirror' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.get, proxy_cache_view(None): empty strings',
+    request: { method: 'GET', path: '/api/v1/organization/testorg/proxycache' },
+    response: { status: 200, type: 'application/json', body: { upstream_registry: '', expiration_s: '', insecure: '' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserOrganizationManagement.put (rename), org.to_dict',
+    request: { method: 'PUT', path: '/api/v1/superuser/organizations/testorg', body: { name: 'testorg2' } },
+    response: { status: 200, type: 'application/json', keys: { name: 'string', email: 'string', avatar: 'object' }, body: { name: 'testorg2' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserOrganizationManagement.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/organizations/testorg2' },
+    response: { status: 204 },
+  },
 ];

@@ -1,7 +1,7 @@
 /**
  * The local executor (EXECUTOR: popen): the builder agent as a child process of the manager, in a process
  * group of its own so that stopping it also ends the buildah it runs. The embedded default, and the way
- * `npm start` builds. Keys: WORKER_COMMAND (argv of the agent; default this program's `builder` role),
+ * `npm start` builds. Keys: WORKER_COMMAND (argv of the agent; default the agent's own entry, dist/registry/build/agent_main.js),
  * BUILD_WORKDIR, DEBUG (never stop the worker).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutorSettings } from '../config.js';
 import type { Executor, WorkerStart } from './index.js';
 
-const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
+/** The agent's own entry (main.js's `builder` role without main.js's imports: a faster start). */
+const AGENT = fileURLToPath(new URL('../agent_main.js', import.meta.url));
 
 export interface LocalExecutorOptions {
   /** gRPC address the agent calls. */
@@ -49,7 +50,7 @@ export class LocalExecutor implements Executor {
 
   async start(w: WorkerStart): Promise<string> {
     const id = randomUUID();
-    const cmd = (this.settings.WORKER_COMMAND as string[] | undefined) ?? [process.execPath, MAIN, 'builder'];
+    const cmd = (this.settings.WORKER_COMMAND as string[] | undefined) ?? [process.execPath, AGENT];
     // The host's containers configuration (CONTAINERS_*, TMPDIR) applies to its local workers too.
     const host = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CONTAINERS_') || k === 'TMPDIR' || k === 'XDG_RUNTIME_DIR'));
     const env: NodeJS.ProcessEnv = {

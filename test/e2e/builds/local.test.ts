@@ -280,6 +280,39 @@ test('gRPC: Ping answers; a foreign, expired or wrong-type JWT is UNAUTHENTICATE
   client.close();
 }, 60_000);
 
+test('gRPC DetermineCachedTag: the first of the build\'s tags the repository has, else its newest tag, else ""', async () => {
+  const port = Number(/"grpcPort":(\d+)/.exec(reg.output())?.[1]);
+  const Service = buildManagerService();
+  const client = new Service(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: unknown, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
+  > &
+    grpc.Client;
+  const call = (req: unknown) => new Promise<{ err: grpc.ServiceError | null; res: unknown }>((ok) => client.DetermineCachedTag(req, (err, res) => ok({ err, res })));
+  // The builds above pushed tags to acme/app; the newest is the fallback.
+  const tags = (await rt.db.query<{ name: string }>('SELECT name FROM tag WHERE repository_id = $1 AND end_ms IS NULL ORDER BY start_ms DESC, id DESC', [repo.id])).rows.map(
+    (r) => r.name,
+  );
+  expect(tags.length).toBeGreaterThan(1);
+  const empty = await rt.repositories.create((await rt.namespaces.byName('acme'))!.id, 'empty', { visibility: 'private' });
+  const jwts = new BuildJwts(rt.db, reg.hostPort);
+  // Build rows without queue items: nothing schedules them, only their tags matter here.
+  const ask = async (repositoryId: number, dockerTags: string[]) => {
+    const r = await rt.db.query<{ uuid: string }>(
+      "INSERT INTO repository_build (repository_id, display_name, job_config, phase) VALUES ($1, 'cache', $2, 'cancelled') RETURNING uuid::text AS uuid",
+      [repositoryId, JSON.stringify({ docker_tags: dockerTags })],
+    );
+    const jwt = await jwts.sign('build_job_token', r.rows[0].uuid, `buildman/test/building/${r.rows[0].uuid}`, 60);
+    return call({ job_jwt: jwt, base_image_name: 'scratch', base_image_tag: '', base_image_id: '' });
+  };
+  const oldest = tags[tags.length - 1];
+  expect((await ask(repo.id, ['absent', oldest, tags[0]])).res).toEqual({ CachedTag: oldest });
+  expect((await ask(repo.id, ['absent'])).res).toEqual({ CachedTag: tags[0] });
+  expect((await ask(empty.repo.id, ['latest'])).res).toEqual({ CachedTag: '' });
+  expect((await call({ job_jwt: 'garbage' })).err?.code).toBe(grpc.status.UNAUTHENTICATED);
+  client.close();
+}, 60_000);
+
 test('pull_robot: FROM a private image of this registry builds with the robot, and fails clearly without it', async () => {
   const admin = await signin(reg, reg.admin.username, reg.admin.password);
   await admin.ok('POST', '/repository', { namespace: 'acme', repository: 'base', visibility: 'private', description: '' });
