@@ -151,7 +151,6 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const tokens = new TokenService(db, config.SERVER_HOSTNAME);
     await tokens.init();
     const caches = new HotCaches(await new CacheCoherence(db).start());
-    metrics.watchCaches([...caches.all, tokens.verified as ByteLru<unknown>], caches.coherence);
     const namespaces = new Namespaces(db, config);
     const blobs = new Blobs(db, store, config.PUSH_TEMP_TAG_EXPIRATION_SEC);
     const tags = new Tags(db);
@@ -174,6 +173,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const configDir = opts.configDir ?? null;
     const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
+    metrics.watchCaches([...caches.all, tokens.verified as ByteLru<unknown>, labels.configLabelCache as ByteLru<unknown>], caches.coherence);
     const layerUrls = new LayerUrlSigner(await secretMaterial(db, 'SECSCAN_LAYER_URL_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`);
     const clairEndpoint = config.SECURITY_SCANNER_V4_ENDPOINT;
     // Clair is the admin's own service: its host is allowed through the SSRF guard, which still applies its other rules.
@@ -196,7 +196,6 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const maxBlobSize = parseSize(config.MAXIMUM_LAYER_SIZE);
     const manifests = new Manifests(
       db,
-      blobs,
       tags,
       { generalOci: config.FEATURE_GENERAL_OCI_SUPPORT, helm: config.FEATURE_HELM_OCI_SUPPORT, allowed },
       {

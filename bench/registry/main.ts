@@ -44,6 +44,7 @@ type Phase = (typeof PHASES)[number];
 
 const USAGE = `usage: npm run bench -- registry [options]
   --workers N        quay-ts HTTP worker processes (default: the CPUs, as \`serve\` defaults to; 1 with --cpu-prof)
+  --embedded         quay-ts on its embedded database (PGlite, one process; the \`npm start\` default) instead of Postgres
   --distribution V   the anchor: v3 (Distribution v3.1.2 from install.sh, default) or 2.8 (Debian's docker-registry)
   --blob-mib N       payload of the pushed image in MiB (default 256)
   --layers N         layers of the pushed and pulled image, the payload split over them halving in size
@@ -340,6 +341,7 @@ export async function run(args: string[]): Promise<number> {
     args,
     options: {
       distribution: { type: 'string', default: 'v3' },
+      embedded: { type: 'boolean', default: false },
       workers: { type: 'string', default: String(availableParallelism()) },
       'blob-mib': { type: 'string', default: '256' },
       layers: { type: 'string', default: '4' },
@@ -398,7 +400,8 @@ export async function run(args: string[]): Promise<number> {
   log('starting Postgres, quay-ts and Distribution on loopback');
   const servers = await startServers({
     anchor,
-    workers: profDir ? 1 : Number(values.workers),
+    embedded: values.embedded,
+    workers: profDir || values.embedded ? 1 : Number(values.workers),
     requestLogs: values['request-logs']!,
     nodeOptions:
       [
@@ -541,7 +544,7 @@ export async function run(args: string[]): Promise<number> {
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node.js ${process.version}, ${pgVersion}`,
     `quay-ts ${servers.quay.version} (commit ${await gitCommit()}), Distribution ${servers.distribution.version} (${ANCHOR_BINARY[anchor]})`,
     `load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${loadavg()[0].toFixed(1)}; benchmark processes at nice ${getPriority(0)}`,
-    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')}; quay-ts HTTP worker processes: ${profDir ? 1 : values.workers}`,
+    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')}; quay-ts HTTP worker processes: ${profDir || values.embedded ? 1 : values.workers}; quay-ts database: ${values.embedded ? 'embedded (PGlite)' : 'Postgres'}`,
     `request logging: ${values['request-logs'] ? 'every request on both servers' : 'warnings only on both servers'}; idle RSS after start: quay-ts ${idle.quay.toFixed(1)} MB, Distribution ${idle.dist.toFixed(1)} MB`,
   ];
   const out = [

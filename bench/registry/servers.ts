@@ -55,6 +55,8 @@ export interface ServerOptions {
   workers: number;
   /** The Distribution build to compare against: v3 (install.sh's `distribution`, default) or Debian's 2.8. */
   anchor: 'v3' | '2.8';
+  /** quay-ts on its embedded database (PGlite, no DB_URI: one process) instead of the Postgres server. */
+  embedded?: boolean;
 }
 
 /** The binary of each anchor. */
@@ -135,7 +137,7 @@ export async function startServers(o: ServerOptions): Promise<StartedServers> {
       label: 'bench-quay',
       adminPassword: ADMIN_PASSWORD,
       config: {
-        DB_URI: dbUri,
+        ...(o.embedded ? {} : { DB_URI: dbUri }),
         DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: storage }] },
         DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
         SUPER_USERS: ['admin'],

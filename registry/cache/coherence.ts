@@ -105,13 +105,11 @@ export class CacheCoherence {
   /**
    * A change this process made and committed: applied here at once, and the caller answers its client only
    * after the fence, so that the client's next read finds the change applied in every process. Without live
-   * peers there is nobody to wait for: the local apply is the whole fence. `othersMayHold` false: the change
-   * only made things exist, which no cache holds (nothing is cached for what is missing), so the other
-   * processes may learn of it by the notification alone, and the client does not wait.
+   * peers there is nobody to wait for: the local apply is the whole fence.
    */
-  async changed(change: CacheChange, othersMayHold = true): Promise<void> {
+  async changed(change: CacheChange): Promise<void> {
     this.apply(change);
-    if (othersMayHold && this.livePeers().size > 0) await this.fence();
+    if (this.livePeers().size > 0) await this.fence();
   }
 
   /**

@@ -20,9 +20,9 @@ export interface BlobRow {
 
 /**
  * Visibility rule: a repository may serve a blob that its manifests (not deleted ones) reference, or that was
- * uploaded or mounted into it recently.
+ * uploaded or mounted into it recently. SQL over a blob row `b` and the repository id `$1`.
  */
-const VISIBLE_IN_REPO = `(EXISTS (SELECT 1 FROM uploaded_blob u WHERE u.blob_id = b.id AND u.repository_id = $1)
+export const VISIBLE_IN_REPO = `(EXISTS (SELECT 1 FROM uploaded_blob u WHERE u.blob_id = b.id AND u.repository_id = $1)
   OR EXISTS (SELECT 1 FROM manifest_blob mb JOIN manifest m ON m.id = mb.manifest_id
               WHERE mb.blob_id = b.id AND mb.repository_id = $1 AND m.deleted_at IS NULL))`;
 
@@ -41,16 +41,6 @@ export class Blobs {
   async findInRepo(repoId: number, digest: string, q: Queryable = this.db): Promise<BlobRow | null> {
     const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = $2 AND ${VISIBLE_IN_REPO}`, [repoId, digest]);
     return r.rows[0] ?? null;
-  }
-
-  /** Lock blob rows (against a concurrent GC deletion) and return those visible in the repository, by digest. */
-  async lockVisible(q: Queryable, repoId: number, digests: string[]): Promise<Map<string, BlobRow>> {
-    if (digests.length === 0) return new Map();
-    const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = ANY($2::text[]) AND ${VISIBLE_IN_REPO} ORDER BY b.id FOR SHARE`, [
-      repoId,
-      digests,
-    ]);
-    return new Map(r.rows.map((b) => [b.digest, b]));
   }
 
   /** Hold a temporary reference to a blob in a repository (after an upload or a mount) until a manifest references it. */
@@ -113,7 +103,7 @@ export class Blobs {
    * read), else the bytes, only after they hashed to the digest with exactly the recorded size. Memory stays
    * within `cap` plus one read chunk whatever the store holds.
    */
-  async readVerified(blob: BlobRow, cap: number): Promise<Buffer | null> {
+  async readVerified(blob: Pick<BlobRow, 'digest' | 'size'>, cap: number): Promise<Buffer | null> {
     if (blob.size > cap) return null;
     const hash = newHash(parseDigest(blob.digest).algorithm);
     const chunks: Buffer[] = [];

@@ -7,6 +7,7 @@ import type { Db, Queryable } from '../db/index.js';
 import type { ParsedManifest } from '../oci/manifest.js';
 import { Invalid } from './errors.js';
 import { BlobIntegrityError, type Blobs } from './blobs.js';
+import { ByteLru } from '../cache/lru.js';
 
 export interface LabelRow {
   id: number;
@@ -52,8 +53,16 @@ export function expiresAfterMs(value: string): number | null {
   return Number(m[1]) * unit;
 }
 
+/** Budget of the labels of image configs kept by digest (Labels.configLabels). */
+export const CONFIG_LABEL_CACHE_BYTES = 256 * 1024;
+
 export class Labels {
   private readonly reserved: string[];
+  /**
+   * The labels of image configs read before, by digest and size: content-addressed, so never stale. Pushes of
+   * manifests sharing a config (more tags or repositories for one image, mirrors) read its bytes once.
+   */
+  readonly configLabelCache = new ByteLru<Array<[string, string]>>('config_labels', CONFIG_LABEL_CACHE_BYTES);
 
   constructor(
     private readonly db: Db,
@@ -104,13 +113,25 @@ export class Labels {
 
   /**
    * Before a push's transaction: the labels of the manifest's image config, read with a size cap and verified
-   * against the config's digest. Nothing is read when the config is not a stored blob of the declared size
-   * (the push itself is then refused). Damaged stored bytes refuse the push, and the repository forgets the
-   * blob so that the client uploads it again.
+   * against the config's digest (or known from an earlier read). The common case asks the database nothing: the bytes are read by the
+   * descriptor's digest and size, and used only because the push's transaction then requires that very blob,
+   * of that size, to be in the repository (Manifests.put refuses the push otherwise). A read that fails (no such
+   * content, or damaged) takes the checked path: nothing is read when the config is not a stored blob of the
+   * declared size (the push is then refused), and damaged stored bytes refuse the push, the repository
+   * forgetting the blob so that the client uploads it again.
    */
   async configLabels(repoId: number, manifest: ParsedManifest): Promise<Array<[string, string]>> {
     const cfg = manifest.config;
     if (!cfg || !IMAGE_CONFIG_TYPES.has(cfg.mediaType)) return [];
+    const key = `${cfg.digest}|${cfg.size}`;
+    const known = this.configLabelCache.get(key);
+    if (known) return known;
+    const read = await this.blobs.readVerified({ digest: cfg.digest, size: cfg.size }, MAX_CONFIG_BYTES).catch(() => undefined);
+    if (read !== undefined) {
+      const labels = read ? labelsOf(read) : [];
+      this.configLabelCache.set(key, labels, 64 + JSON.stringify(labels).length * 2 + key.length * 2);
+      return labels;
+    }
     const blob = await this.blobs.findInRepo(repoId, cfg.digest);
     if (!blob || blob.size !== cfg.size) return [];
     let bytes: Buffer | null;

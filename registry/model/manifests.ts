@@ -6,8 +6,8 @@ import { checkArtifactType, type ArtifactPolicy } from '../oci/artifacts.js';
 import { isNonDistributable } from '../oci/mediatypes.js';
 import { validTag } from '../oci/names.js';
 import { Invalid, digestError, manifestError } from './errors.js';
-import type { Blobs } from './blobs.js';
-import { LIVE, type Tags } from './tags.js';
+import { VISIBLE_IN_REPO, type BlobRow } from './blobs.js';
+import { LIVE, tagLock, type Tags } from './tags.js';
 import type { Principal } from '../auth/principal.js';
 import type { HotCaches } from '../cache/hot.js';
 
@@ -80,7 +80,6 @@ export interface ReferrerDescriptor {
 export class Manifests {
   constructor(
     private readonly db: Db,
-    private readonly blobs: Blobs,
     private readonly tags: Tags,
     private readonly policy: ArtifactPolicy,
     private readonly hooks?: ManifestPushHooks,
@@ -131,14 +130,44 @@ export class Manifests {
     }
     const blobDigests = [...new Set([...(m.config ? [m.config] : []), ...m.layers].filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest))];
     const childDigests = [...new Set(m.manifests.map((d) => d.digest))];
-    // The config is read (capped, verified) before the transaction, never inside it; only for a new manifest.
-    const known = await this.db.query('SELECT 1 FROM manifest WHERE repository_id = $1 AND digest = $2', [repoId, digest]);
-    const configLabels = known.rows.length === 0 && this.hooks ? await this.hooks.configLabels(repoId, m) : [];
+    // The config is read (capped, verified) before the transaction, never inside it.
+    const configLabels = this.hooks ? await this.hooks.configLabels(repoId, m) : [];
 
     let referencedBlobs = false;
     let changedExistingTags = false;
     await this.db.tx(async (q) => {
-      const found = await this.blobs.lockVisible(q, repoId, blobDigests);
+      // One statement takes the tags' locks (sorted, so that concurrent pushes of several tags cannot deadlock),
+      // locks the referenced blobs that the repository may use (against a concurrent GC deletion) and stores the
+      // manifest; what the blob rows say is checked below, and a refusal rolls the whole transaction back.
+      const first = await q.query<{ id: number; inserted: boolean; blobs: BlobRow[] }>(
+        `WITH locks AS (SELECT ${tagLock('$1', 't')} FROM unnest($11::text[]) AS t),
+              blobs AS (SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = ANY($12::text[]) AND ${VISIBLE_IN_REPO} ORDER BY b.id FOR SHARE),
+              ins AS (
+                INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (repository_id, digest) DO UPDATE SET deleted_at = NULL, pushed_at = now()
+                RETURNING id, (xmax = 0) AS inserted)
+         SELECT ins.id, ins.inserted, (SELECT count(*) FROM locks) AS locked,
+                (SELECT coalesce(json_agg(json_build_object('id', id, 'digest', digest, 'size', size)), '[]') FROM blobs) AS blobs
+           FROM ins`,
+        [
+          repoId,
+          digest,
+          m.mediaType,
+          bytes,
+          bytes.length,
+          m.config?.mediaType ?? null,
+          referrerArtifactType(m) ?? null,
+          m.subject?.digest ?? null,
+          m.annotations ? JSON.stringify(m.annotations) : null,
+          m.layers.reduce((n, l) => n + l.size, 0),
+          [...tags].sort(),
+          blobDigests,
+        ],
+        { prepare: 'manifest_push' },
+      );
+      const { id: manifestId, inserted } = first.rows[0];
+      const found = new Map(first.rows[0].blobs.map((b) => [b.digest, b]));
       const missingBlob = blobDigests.find((d) => !found.has(d));
       if (missingBlob) throw new Invalid('reference', `blob unknown to registry: ${missingBlob}`, { digest: missingBlob });
       // An image manifest (the common push) names no child manifests: no round trip for them.
@@ -160,26 +189,7 @@ export class Manifests {
         throw new Invalid('manifest', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, { digest: lying.digest });
       }
 
-      const ins = await q.query<{ id: number; inserted: boolean }>(
-        `INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (repository_id, digest) DO UPDATE SET deleted_at = NULL, pushed_at = now()
-         RETURNING id, (xmax = 0) AS inserted`,
-        [
-          repoId,
-          digest,
-          m.mediaType,
-          bytes,
-          bytes.length,
-          m.config?.mediaType ?? null,
-          referrerArtifactType(m) ?? null,
-          m.subject?.digest ?? null,
-          m.annotations ? JSON.stringify(m.annotations) : null,
-          m.layers.reduce((n, l) => n + l.size, 0),
-        ],
-      );
-      const manifestId = ins.rows[0].id;
-      if (ins.rows[0].inserted && children.rows.length > 0) {
+      if (inserted && children.rows.length > 0) {
         await q.query('INSERT INTO manifest_child (manifest_id, child_manifest_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [
           manifestId,
           children.rows.map((c) => c.id),
@@ -187,19 +197,19 @@ export class Manifests {
       }
       const movedTags: string[] = [];
       for (const t of tags) {
-        const r = await this.tags.set(q, repoId, t, manifestId);
+        const r = await this.tags.set(q, repoId, t, manifestId, { locked: true });
         if (r !== 'unchanged') movedTags.push(t);
         if (r !== 'created') changedExistingTags = true;
       }
-      await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted: ins.rows[0].inserted, manifest: m, tags, movedTags, performer, configLabels });
+      await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted, manifest: m, tags, movedTags, performer, configLabels });
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
-      if (ins.rows[0].inserted && found.size > 0) {
-        await q.query('INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING', [
-          manifestId,
-          [...found.values()].map((b) => b.id),
-          repoId,
-        ]);
+      if (inserted && found.size > 0) {
+        await q.query(
+          'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
+          [manifestId, [...found.values()].map((b) => b.id), repoId],
+          { prepare: 'manifest_blob_insert' },
+        );
         referencedBlobs = true;
       }
     });

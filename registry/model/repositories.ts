@@ -48,11 +48,15 @@ export class Repositories {
 
   /**
    * This process changed the repository's tags or row and committed: its own next lookup must not be older
-   * than the notification that is on its way, nor, unless the change only created tags (`onlyCreatedTags`),
-   * any other process's (see CacheCoherence.changed).
+   * than the notification that is on its way, nor any other process's (see CacheCoherence.changed). A change
+   * that only created tags (`onlyCreatedTags`) needs neither: no cache holds a tag that did not exist, and the
+   * database sends no notification for it (migration 081), so every process keeps its cached repository row;
+   * the tag_version in it is then older than the database's, which only means that tags cached later are kept
+   * under the older version, and that version is dropped by the next change to an existing tag like any other.
    */
   async changed(ref: RepoRef, onlyCreatedTags = false): Promise<void> {
-    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` }, !onlyCreatedTags);
+    if (onlyCreatedTags) return;
+    await this.cache?.coherence.changed({ kind: 'r', key: `${ref.namespace}/${ref.name}` });
   }
 
   private async query(ref: RepoRef, q: Queryable): Promise<RepoTarget> {

@@ -89,6 +89,15 @@ class TagPageCache {
 /** Memory for cached tag pages (JSON characters): a 1000-tag page is about 7 KB. */
 const TAG_PAGE_CACHE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * SQL taking the transaction-scoped lock that serialises writers of one tag name (`Tags.lock`), for a
+ * repository id and a tag name given as SQL expressions. Whoever writes a tag row holds it first, in a
+ * statement before the one that reads the tag, so that the reader's snapshot sees every writer it waited for.
+ */
+export function tagLock(repoId: string, name: string): string {
+  return `pg_advisory_xact_lock((${repoId}::bigint % 2147483647)::int, hashtext(${name}))`;
+}
+
 export class Tags {
   private readonly pages = new TagPageCache(TAG_PAGE_CACHE_BYTES);
 
@@ -101,7 +110,7 @@ export class Tags {
 
   /** Serialise writers of one tag name for the rest of the transaction. */
   async lock(q: Queryable, repoId: number, name: string): Promise<void> {
-    await q.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [repoId % 2147483647, name]);
+    await q.query(`SELECT ${tagLock('$1', '$2')}`, [repoId, name]);
   }
 
   /**
@@ -109,8 +118,8 @@ export class Tags {
    * reads the live row, ends it and inserts the new one (a round trip per push instead of three); the lock's
    * statement comes first so that this one's snapshot sees every writer the lock waited for.
    */
-  async set(q: Queryable, repoId: number, name: string, manifestId: number, opts: { reversion?: boolean } = {}): Promise<'created' | 'moved' | 'unchanged'> {
-    await this.lock(q, repoId, name);
+  async set(q: Queryable, repoId: number, name: string, manifestId: number, opts: { reversion?: boolean; locked?: boolean } = {}): Promise<'created' | 'moved' | 'unchanged'> {
+    if (!opts.locked) await this.lock(q, repoId, name);
     const r = await q.query<{ current: number | null; inserted: boolean }>(
       `WITH cur AS (
          SELECT t.id, t.manifest_id FROM tag t WHERE t.repository_id = $1 AND t.name = $2 AND ${LIVE('t', '$4')} ORDER BY t.start_ms DESC LIMIT 1),
@@ -123,6 +132,7 @@ export class Tags {
          SELECT $1, $2, $3, $4, $5 FROM change WHERE change.yes RETURNING id)
        SELECT (SELECT manifest_id FROM cur) AS current, EXISTS (SELECT 1 FROM ins) AS inserted`,
       [repoId, name, manifestId, Date.now(), opts.reversion ?? false],
+      { prepare: 'tag_set' },
     );
     const { current, inserted } = r.rows[0];
     if (!inserted) return 'unchanged';

@@ -118,9 +118,12 @@ export class FsBlobStore implements BlobStore {
     // Open first so that a missing file rejects here rather than erroring the response stream.
     const fh = await open(path, 'r');
     // 1 MiB reads instead of the default 64 KiB: a sixteenth of the per-chunk work (thread-pool round trip,
-    // promise, stream and socket write) for the same bytes.
-    const chunk = { highWaterMark: READ_CHUNK_BYTES };
-    return fh.createReadStream(range ? { start: range.start, end: range.end, ...chunk } : chunk);
+    // promise, stream and socket write) for the same bytes. A read stream allocates a whole chunk for every
+    // read, so a file smaller than that (a manifest's config, read at every push) gets chunks of its size: a
+    // 1 MiB buffer per small read was a fifth of a manifest PUT's CPU in garbage collection.
+    if (range) return fh.createReadStream({ start: range.start, end: range.end, highWaterMark: READ_CHUNK_BYTES });
+    const { size } = await fh.stat();
+    return fh.createReadStream({ highWaterMark: Math.max(1, Math.min(READ_CHUNK_BYTES, size)) });
   }
 
   async delete(digest: string): Promise<void> {

@@ -959,4 +959,30 @@ export const CORPUS: CompatPair[] = [
     request: { method: 'DELETE', path: '/api/v1/superuser/organizations/testorg2' },
     response: { status: 204 },
   },
+
+  {
+    cite: 'endpoints/api/superuser.py SuperUserManagement.get, user.to_dict',
+    request: { method: 'GET', path: '/api/v1/superuser/users/quaycompat' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { kind: 'string', name: 'string', username: 'string', email: 'string', verified: 'boolean', avatar: 'object', super_user: 'boolean', enabled: 'boolean' },
+      body: { kind: 'user', username: 'quaycompat', super_user: false },
+    },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserManagement.put (e-mail: echoed in the answer)',
+    request: { method: 'PUT', path: '/api/v1/superuser/users/quaycompat', body: { email: 'quaycompat-new@example.com' } },
+    response: { status: 200, type: 'application/json', keys: { username: 'string', email: 'string' }, body: { username: 'quaycompat', email: 'quaycompat-new@example.com' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserManagement.delete of a superuser: InvalidRequest',
+    request: { method: 'DELETE', path: '/api/v1/superuser/users/admin' },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Cannot delete a superuser' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserManagement.delete',
+    request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat' },
+    response: { status: 204 },
+  },
 ];

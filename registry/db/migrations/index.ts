@@ -25,6 +25,7 @@ import securityScan from './060_security_scan.js';
 import builds from './070_builds.js';
 import buildTriggers from './075_build_triggers.js';
 import cacheNotify from './080_cache_notify.js';
+import tagCreateQuiet from './081_tag_create_quiet.js';
 import badgeToken from './043_badge_token.js';
 import uploadFinished from './007_upload_finished.js';
 
@@ -57,4 +58,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 7, name: 'finished upload sessions', sql: uploadFinished },
   { version: 44, name: 'repository description null', sql: repositoryDescriptionNull },
   { version: 54, name: 'proxy warm pull without cache churn', sql: proxyWarmPull },
+  { version: 81, name: 'tag creation sends no cache notification', sql: tagCreateQuiet },
 ];

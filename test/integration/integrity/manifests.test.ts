@@ -57,6 +57,32 @@ describe('manifest descriptors against stored content', () => {
     expect((await c.pushManifest(r, 'idx', index(honest.length), OCI_INDEX)).status).toBe(201);
   });
 
+  test("a config's labels reach every manifest pushed with it; a config stored only for another repository is refused, with no labels", async () => {
+    const cfg = blobOf(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { team: 'blue' } } })));
+    const layer = randomBlob(1024);
+    const image = (n: number) =>
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, digest: cfg.digest, size: cfg.size },
+        layers: [{ mediaType: OCI_LAYER, digest: layer.digest, size: layer.size }],
+        annotations: { n: String(n) },
+      });
+    for (const b of [cfg, layer]) expect((await c.pushBlob('admin/labelled', b)).status).toBe(201);
+    // The second push finds the config's labels known (content-addressed); both manifests carry them.
+    for (const n of [1, 2]) {
+      expect((await c.pushManifest('admin/labelled', `v${n}`, image(n))).status).toBe(201);
+      const labels = await api.get<{ labels: Array<{ key: string; value: string }> }>(`/repository/admin/labelled/manifest/${sha256(Buffer.from(image(n)))}/labels`);
+      expect(labels.body.labels.map((l) => [l.key, l.value])).toEqual([['team', 'blue']]);
+    }
+    // The config's bytes are in storage (and its labels known), but not in this repository: refused.
+    expect((await c.pushBlob('admin/other', layer)).status).toBe(201);
+    const refused = await c.pushManifest('admin/other', 'v1', image(3));
+    expect(refused.status).toBe(400);
+    expect(await errorCode(refused)).toBe('MANIFEST_BLOB_UNKNOWN');
+    expect((await c.req('GET', `/v2/admin/other/manifests/v1`, { headers: { accept: OCI_MANIFEST } })).status).toBe(404);
+  });
+
   test('an oversized config is neither read at push nor in parallel REST manifest views', async () => {
     const r = 'admin/bigconfig';
     // 24 MiB of valid JSON carrying a label: above the 4 MiB cap, so its labels are not read.
