@@ -7,6 +7,7 @@
  *   npm run bench -- events [--help]      notifications: push throughput, webhook latency, queue drain (bench/events/)
  *   npm run bench -- scan [--help]        the built-in scanner vs osv-scanner (bench/scan/)
  *   npm run bench -- scale [--help]       3 replicas behind nginx, 200 clients, a replica killed (bench/scale/)
+ *   npm run bench -- faults [--help]      the fault campaign's long variants: kills, GC races, outages, fuzz (bench/faults/)
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

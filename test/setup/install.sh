@@ -156,6 +156,32 @@ for entry in "${GO_TOOLS[@]}"; do
   fi
 done
 
+# ------------------------------------------------------------------------------------------- python
+# schemathesis (PyPI): the REST API fuzzer of test/integration/api/fuzz.test.ts, pinned, in a venv cached beside
+# the Go tools ($QUAY_TS_TOOLS/../schemathesis-venv); its `st` is linked into $QUAY_TS_TOOLS.
+ST_VERSION=4.32.5
+ST_VENV="$(dirname "$TOOLS")/schemathesis-venv"
+st_version() { "$ST_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true; }
+if [[ -x "$ST_VENV/bin/st" && -x "$TOOLS/st" && "$(st_version)" == "$ST_VERSION" ]]; then
+  log "schemathesis: cached ($ST_VERSION)"
+elif ((CHECK_ONLY)); then
+  missing+=("schemathesis $ST_VERSION (PyPI, venv $ST_VENV)")
+else
+  s=$(now)
+  if ! command -v python3 >/dev/null; then
+    log "python3 is not installed (needed for schemathesis)"
+    exit 1
+  fi
+  rm -rf "$ST_VENV"
+  if ! { python3 -m venv "$ST_VENV" && "$ST_VENV/bin/pip" install -q "schemathesis==$ST_VERSION"; } >/tmp/quay-ts-pip.log 2>&1; then
+    tail -30 /tmp/quay-ts-pip.log | sed 's/^/[install] schemathesis: /'
+    log "schemathesis: INSTALL FAILED"
+    exit 1
+  fi
+  ln -sfn "$ST_VENV/bin/st" "$TOOLS/st"
+  log "schemathesis: installed $ST_VERSION in $(elapsed "$s")s"
+fi
+
 if ((CHECK_ONLY)); then
   if ((${#missing[@]})); then
     printf '[install] missing: %s\n' "${missing[@]}"

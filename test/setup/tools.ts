@@ -44,6 +44,7 @@ const SOURCE: Record<string, string> = {
   chromium: 'Debian package chromium',
   jq: 'Debian package jq',
   curl: 'Debian package curl',
+  st: 'PyPI package schemathesis (a venv made by test/setup/install.sh)',
 };
 
 /** Directories holding the PostgreSQL server binaries (Debian keeps them off PATH), newest first. */

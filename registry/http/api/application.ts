@@ -104,7 +104,7 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
         ip: req.ip,
         metadata: { application_name: application.name, client_id: application.client_id },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -194,7 +194,7 @@ export async function applicationRoutes(base: FastifyInstance, rt: Runtime): Pro
         ip: req.ip,
         metadata: { oauth_token_uuid: req.params.token_uuid, application_name: application.name, client_id: application.client_id },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 

@@ -93,7 +93,7 @@ export async function appTokenRoutes(base: FastifyInstance, rt: Runtime): Promis
         ip: req.ip,
         metadata: { app_specific_token_title: t.title, app_specific_token: t.uuid },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 

@@ -102,7 +102,7 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
         ip: req.ip,
         metadata: { id: label.uuid, key: label.key, value: label.value, manifest_digest: manifest.digest, repo: repo.name, namespace: namespace.name },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

@@ -39,7 +39,7 @@ export async function messageRoutes(base: FastifyInstance, rt: Runtime): Promise
       requireSuperuser(rt, req);
       const m = req.body.message as { content: string; media_type: (typeof MESSAGE_MEDIA_TYPES)[number]; severity: (typeof MESSAGE_SEVERITIES)[number] };
       await messages.create(m);
-      reply.code(201).type('text/html; charset=utf-8').send('');
+      return reply.code(201).type('text/html; charset=utf-8').send('');
     },
   );
 
@@ -52,7 +52,7 @@ export async function messageRoutes(base: FastifyInstance, rt: Runtime): Promise
     async (req, reply) => {
       requireSuperuser(rt, req);
       await messages.delete(req.params.uuid);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

@@ -127,7 +127,7 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
       const org = await adminOrg(rt, req, req.params.orgname);
       await rt.tenancy.orgs.deleteNamespace(org);
       rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -204,7 +204,7 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
       if (!member) throw notFound();
       await rt.tenancy.orgs.removeMember(org, member);
       rt.logs.log({ kind: 'org_remove_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { member: member.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

@@ -106,7 +106,7 @@ export async function permissionRoutes(base: FastifyInstance, rt: Runtime): Prom
         ip: req.ip,
         metadata: { username: s.name, repo: repo.name, namespace: namespace.name },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -172,7 +172,7 @@ export async function permissionRoutes(base: FastifyInstance, rt: Runtime): Prom
         ip: req.ip,
         metadata: { team: t.name, repo: repo.name, namespace: namespace.name },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

@@ -118,7 +118,7 @@ export async function prototypeRoutes(base: FastifyInstance, rt: Runtime): Promi
       const org = await adminOrg(rt, req, req.params.orgname);
       await rt.tenancy.repoPermissions.deletePrototype(org, req.params.prototypeid);
       rt.logs.log({ kind: 'delete_prototype_permission', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { id: req.params.prototypeid } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

@@ -200,7 +200,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
       const q = await rt.quotas.create(ns.id, bytes);
       if (!q) throw badRequest(`Quota for ${ns.name} already exists`);
       log(req, ns, 'org_create_quota', { quota_id: q.id, limit_bytes: bytes });
-      sendJsonString(reply, 201, 'Created');
+      return sendJsonString(reply, 201, 'Created');
     },
   );
 
@@ -235,7 +235,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
       const q = await quotaOf(ns, (req.params as { quota_id: string }).quota_id);
       await rt.quotas.delete(q.id);
       log(req, ns, 'org_delete_quota', { quota_id: q.id });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -258,7 +258,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
       const l = await rt.quotas.addLimit(q.id, type, percent);
       if (!l) throw badRequest('Quota limit already exists');
       log(req, ns, 'org_create_quota_limit', { quota_id: q.id, limit_id: l.id, type, threshold_percent: percent });
-      sendJsonString(reply, 201, 'Created');
+      return sendJsonString(reply, 201, 'Created');
     },
   );
 
@@ -291,7 +291,7 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
       const { q, current } = await existingLimit(ns, req.params as { quota_id: string; limit_id: string });
       await rt.quotas.deleteLimit(current.id);
       log(req, ns, 'org_delete_quota_limit', { quota_id: q.id, limit_id: current.id });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

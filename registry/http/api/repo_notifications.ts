@@ -107,7 +107,7 @@ export async function repoNotificationRoutes(base: FastifyInstance, rt: Runtime)
       if (!n) throw missing(req.params);
       await rt.notificationConfigs.delete(n);
       audit('delete_repo_notification', req, t, n);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -120,7 +120,7 @@ export async function repoNotificationRoutes(base: FastifyInstance, rt: Runtime)
       if (!n) throw missing(req.params);
       await rt.notificationConfigs.reset(n);
       audit('reset_repo_notification', req, t, n);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -281,7 +281,7 @@ export async function namespaceNotificationRoutes(base: FastifyInstance, rt: Run
     { schema: { ...op('deleteOrganizationNotification', tag, 'Delete a quota notification of the organization.', 'org:admin'), params: OrgUuid }, config: orgCfg },
     async (req, reply) => {
       await org.remove(req, await orgOf(req), req.params.uuid);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
   app.post(
@@ -289,7 +289,7 @@ export async function namespaceNotificationRoutes(base: FastifyInstance, rt: Run
     { schema: { ...op('resetOrganizationNotificationFailures', tag, 'Reset the failure count of a quota notification.', 'org:admin'), params: OrgUuid }, config: orgCfg },
     async (req, reply) => {
       await org.reset(req, await orgOf(req), req.params.uuid);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
   app.post(
@@ -326,7 +326,7 @@ export async function namespaceNotificationRoutes(base: FastifyInstance, rt: Run
     { schema: { ...op('deleteUserNamespaceNotification', tag, "Delete a quota notification of the user's namespace.", 'user:admin'), params: UserUuid }, config: userCfg },
     async (req, reply) => {
       await user.remove(req, await currentUser(rt, req), req.params.uuid);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
   app.post(
@@ -334,7 +334,7 @@ export async function namespaceNotificationRoutes(base: FastifyInstance, rt: Run
     { schema: { ...op('resetUserNamespaceNotificationFailures', tag, 'Reset the failure count of a quota notification.', 'user:admin'), params: UserUuid }, config: userCfg },
     async (req, reply) => {
       await user.reset(req, await currentUser(rt, req), req.params.uuid);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
   app.post(

@@ -190,7 +190,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
       await rt.tenancy.repoViews.deleteRepository(repo.id);
       rt.logs.log({ kind: 'delete_repo', performer: req.principal, namespaceId: namespace.id, ip: req.ip, metadata: { repo: repo.name, namespace: namespace.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 

@@ -154,7 +154,7 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
         const ns = await managedOwner(req, p);
         await rt.tenancy.robots.delete(ns, p.robot_shortname);
         rt.logs.log({ kind: 'delete_robot', performer: req.principal, namespaceId: ns.id, ip: req.ip, metadata: { robot: `${ns.name}+${p.robot_shortname}` } });
-        reply.code(204).send();
+        return reply.code(204).send();
       },
     );
 

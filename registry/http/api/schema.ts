@@ -44,6 +44,6 @@ export async function quayQueryBooleans(req: FastifyRequest): Promise<void> {
 }
 
 /** Quay answers some writes with a bare JSON string (`"Created"`, `"Updated"`, `"Deleted"`): JSON, not text. */
-export function sendJsonString(reply: FastifyReply, status: number, text: string): void {
-  reply.code(status).type('application/json').send(JSON.stringify(text));
+export function sendJsonString(reply: FastifyReply, status: number, text: string): FastifyReply {
+  return reply.code(status).type('application/json').send(JSON.stringify(text));
 }

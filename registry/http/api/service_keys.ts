@@ -162,7 +162,7 @@ export async function serviceKeyRoutes(base: FastifyInstance, rt: Runtime): Prom
       created_date: key.created_date.toISOString(),
       expiration_date: key.expiration_date?.toISOString() ?? null,
     });
-    reply.code(204).send();
+    return reply.code(204).send();
   });
 
   app.post(
@@ -189,7 +189,7 @@ export async function serviceKeyRoutes(base: FastifyInstance, rt: Runtime): Prom
         // Approving an approved key changes nothing and is no error (as Quay).
       }
       // Quay answers 201 with an empty text body.
-      reply.code(201).type('text/html; charset=utf-8').send('');
+      return reply.code(201).type('text/html; charset=utf-8').send('');
     },
   );
 }

@@ -148,7 +148,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       if (rt.namespaces.isSuperuser(u)) throw badRequest('Cannot delete a superuser');
       await rt.tenancy.orgs.deleteNamespace(u);
       rt.logs.log({ kind: 'user_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { username: u.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -168,7 +168,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     { schema: op('queueRegistrySizeCalculation', tag, 'Calculates the registry size now (Quay queues it).', 'super:user'), config: cfg },
     async (req, reply) => {
       requireSuperuser(rt, req);
-      reply.code(201).type('text/html; charset=utf-8').send('');
+      return reply.code(201).type('text/html; charset=utf-8').send('');
     },
   );
 
@@ -215,7 +215,7 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       if (!org || org.kind !== 'org') throw notFound();
       await rt.tenancy.orgs.deleteNamespace(org);
       rt.logs.log({ kind: 'org_delete', performer: req.principal, namespaceId: null, ip: req.ip, metadata: { namespace: org.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 

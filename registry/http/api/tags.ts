@@ -144,7 +144,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
           old_expiration_date: r.previous === null ? null : rfc2822(r.previous),
         });
       }
-      sendJsonString(reply, 201, 'Updated');
+      return sendJsonString(reply, 201, 'Updated');
     },
   );
 
@@ -161,7 +161,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
       if (!live || !(await rt.tags.delete(repo.id, req.params.tag))) throw notFound(`Tag ${req.params.tag} not found in ${namespace.name}/${repo.name}`);
       const digest = (await rt.db.query<{ digest: string }>('SELECT digest FROM manifest WHERE id = $1', [live.manifest_id])).rows[0]?.digest;
       rt.logs.repoAction('delete_tag', req.principal, req.ip, repo, namespace.name, { ...performerUsername(req.principal), tag: req.params.tag, manifest_digest: digest });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -245,7 +245,7 @@ export async function tagRoutes(app: FastifyInstance, rt: Runtime): Promise<void
           tag: name,
           manifest_digest: manifest.digest,
         });
-        sendJsonString(reply, 200, '');
+        return sendJsonString(reply, 200, '');
       },
     );
   }

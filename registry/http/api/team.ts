@@ -49,7 +49,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       const team = await rt.tenancy.teams.get(org, req.params.teamname);
       await rt.tenancy.teams.delete(org, team, caller.id);
       rt.logs.log({ kind: 'org_delete_team', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -117,7 +117,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       if (!member) throw notFound();
       await rt.tenancy.teams.removeMember(org, team, member, caller.id);
       rt.logs.log({ kind: 'org_remove_team_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { team: team.name, member: member.name } });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -171,7 +171,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
         ip: req.ip,
         metadata: { email: req.params.email, team: team.name, member: req.params.email },
       });
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 

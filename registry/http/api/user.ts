@@ -200,7 +200,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     if (rt.namespaces.isSuperuser(user)) throw badRequest('Cannot delete a superuser');
     await rt.tenancy.orgs.deleteNamespace(user);
     setSessionCookie(rt, reply, null);
-    reply.code(204).send();
+    return reply.code(204).send();
   });
 
   app.post(
@@ -336,7 +336,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       const user = await currentUser(rt, req);
       const target = await rt.repositories.lookup({ namespace: req.params.namespace, name: req.params.repository, full: `${req.params.namespace}/${req.params.repository}` });
       if (target.repo) await rt.tenancy.repoViews.unstar(user.id, target.repo.id);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -393,7 +393,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     async (req, reply) => {
       const user = await currentUser(rt, req);
       await rt.tenancy.teams.declineInvite(req.params.code, user);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 
@@ -429,7 +429,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     async (req, reply) => {
       const user = await currentUser(rt, req);
       await rt.tenancy.oauth.revokeAuthorization(user, req.params.uuid);
-      reply.code(204).send();
+      return reply.code(204).send();
     },
   );
 }

@@ -46,6 +46,6 @@ export async function userInitializeRoutes(app: FastifyInstance, rt: Runtime): P
       const { token } = await rt.tenancy.oauth.createToken(application, user, { name: 'automation', scope: SCOPES.join(' ') });
       result.access_token = token;
     }
-    reply.send(result);
+    return reply.send(result);
   });
 }
