@@ -101,6 +101,27 @@ function makeService<T extends Service>(base: Omit<T, 'stop'>, extraStop?: () =>
   } as T;
 }
 
+type Restartable = Service & { halt(): Promise<void>; resume(): Promise<void> };
+
+/** A service outage tests can halt and resume: the same port and data, a new process each time. */
+function restartable<T extends Restartable>(base: Omit<T, 'stop' | 'process' | 'halt' | 'resume'>, first: ManagedProcess, relaunch: () => Promise<ManagedProcess>): T {
+  let proc = first;
+  return {
+    ...base,
+    get process() {
+      return proc;
+    },
+    stop: async () => {
+      await proc.stop();
+      if (!keepWork()) rmSync(base.dir, { recursive: true, force: true });
+    },
+    halt: () => proc.stop(),
+    resume: async () => {
+      proc = await relaunch();
+    },
+  } as T;
+}
+
 /** Tries start() on fresh ports up to 3 times (another process may take a port between check and bind). */
 async function onFreePort<T>(name: string, start: (port: number) => Promise<T>): Promise<T> {
   let last: Error | undefined;
@@ -261,22 +282,8 @@ export async function startPostgres(opts: { tls?: { cert: string; key: string } 
     return proc;
   };
   return onFreePort('postgres', async (port) => {
-    let proc = await launch(port);
-    const service = makeService<Omit<PostgresService, 'halt' | 'resume'>>({ host: '127.0.0.1', port, url: pgUrl(port), dir, process: proc });
-    return {
-      ...service,
-      get process() {
-        return proc;
-      },
-      stop: async () => {
-        await proc.stop();
-        await service.stop();
-      },
-      halt: () => proc.stop(),
-      resume: async () => {
-        proc = await launch(port);
-      },
-    };
+    const proc = await launch(port);
+    return restartable<PostgresService>({ host: '127.0.0.1', port, url: pgUrl(port), dir }, proc, () => launch(port));
   });
 }
 
@@ -379,22 +386,8 @@ export async function startRedis(): Promise<RedisService> {
     return proc;
   };
   return onFreePort('redis', async (port) => {
-    let proc = await launch(port);
-    const service = makeService<Omit<RedisService, 'halt' | 'resume'>>({ host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, dir, process: proc });
-    return {
-      ...service,
-      get process() {
-        return proc;
-      },
-      stop: async () => {
-        await proc.stop();
-        await service.stop();
-      },
-      halt: () => proc.stop(),
-      resume: async () => {
-        proc = await launch(port);
-      },
-    };
+    const proc = await launch(port);
+    return restartable<RedisService>({ host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, dir }, proc, () => launch(port));
   });
 }
 
@@ -448,23 +441,9 @@ export async function startS3(): Promise<S3Service> {
   };
   return onFreePort('minio', async (port) => {
     const consolePort = await freePort();
-    let proc = await launch(port, consolePort);
+    const proc = await launch(port, consolePort);
     const endpoint = `http://127.0.0.1:${port}`;
-    const service = makeService<Omit<S3Service, 'halt' | 'resume'>>({ host: '127.0.0.1', port, endpoint, accessKey, secretKey, region, dir, process: proc });
-    return {
-      ...service,
-      get process() {
-        return proc;
-      },
-      stop: async () => {
-        await proc.stop();
-        await service.stop();
-      },
-      halt: () => proc.stop(),
-      resume: async () => {
-        proc = await launch(port, consolePort);
-      },
-    };
+    return restartable<S3Service>({ host: '127.0.0.1', port, endpoint, accessKey, secretKey, region, dir }, proc, () => launch(port, consolePort));
   });
 }
 

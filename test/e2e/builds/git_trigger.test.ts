@@ -6,43 +6,27 @@
  * build]` commit and a branch outside `branchtag_regex` queue nothing; a trigger whose key the server does not
  * know fails its build at the clone.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
 import { createTestRedisUrl } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
+import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let reg: RegistryProcess;
 let admin: Api;
-let sshd: ChildProcess;
+let sshd: GitSshd;
 let dir: string;
 let sshPort: number;
 let bare: string;
 let work: string;
 const shas: Record<string, string> = {};
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((ok) => s.close(ok));
-  return port;
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, {
-    cwd,
-    env: { ...process.env, GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' },
-  })
-    .toString()
-    .trim();
 
 function commit(name: string, message: string, msgTxt: string, branch = 'main'): string {
   git(work, 'checkout', '-q', '-B', branch);
@@ -71,37 +55,8 @@ async function logText(uuid: string): Promise<string> {
 
 beforeAll(async () => {
   dir = workDir('git-trigger');
-  // sshd: loopback only, keys only, nothing but git (git-shell), our authorized_keys.
-  sshPort = await freePort();
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
-  writeFileSync(join(dir, 'authorized_keys'), '');
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [
-      `Port ${sshPort}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(dir, 'host_ed25519')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"',
-      '',
-    ].join('\n'),
-  );
-  mkdirSync('/run/sshd', { recursive: true });
-  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let sshdLog = '';
-  sshd.stderr!.on('data', (b: Buffer) => (sshdLog += b.toString()));
-  for (let i = 0; ; i++) {
-    if (sshd.exitCode !== null) throw new Error(`sshd exited: ${sshdLog}`);
-    if (/Server listening/.test(sshdLog)) break;
-    if (i > 100) throw new Error(`sshd did not start: ${sshdLog}`);
-    await sleep(100);
-  }
+  sshd = await startGitSshd(dir);
+  sshPort = sshd.port;
 
   bare = join(dir, 'app.git');
   git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
@@ -138,10 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await reg?.stop();
-  if (sshd && sshd.exitCode === null) {
-    sshd.kill('SIGTERM');
-    await new Promise((ok) => sshd.once('exit', ok));
-  }
+  await sshd?.stop();
 });
 
 async function activeTrigger(): Promise<{ id: string; publicKey: string; token: string }> {
@@ -175,7 +127,7 @@ const pushPayload = (sha: string, ref: string, message: string) => ({
 
 test('a push webhook builds exactly the named commit, cloned with the deploy key, and pushes the template tags; skips and filtered branches build nothing', async () => {
   const t = await activeTrigger();
-  writeFileSync(join(dir, 'authorized_keys'), `${t.publicKey}\n`);
+  writeFileSync(sshd.authorizedKeys, `${t.publicKey}\n`);
 
   const r = await webhook(t, pushPayload(shas.first, 'refs/heads/main', 'first version'));
   expect([r.status, await r.text()]).toEqual([200, 'Okay']);

@@ -8,15 +8,14 @@
  * (scm_fakes.ts), behind GITHUB_TRIGGER_CONFIG / GITLAB_TRIGGER_CONFIG endpoints: the registry's code is the
  * one that talks to the real services.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { createTestRedisUrl } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
+import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { deliver, fakeGithub, fakeGitlab, type FakeScm } from './scm_fakes.js';
 
@@ -25,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let reg: RegistryProcess;
 let admin: Api;
 let other: Api;
-let sshd: ChildProcess;
+let sshd: GitSshd;
 let dir: string;
 let bare: string;
 let work: string;
@@ -33,22 +32,6 @@ let github: FakeScm;
 let gitlab: FakeScm;
 const shas: Record<string, string> = {};
 let repoSshUrl: string;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((ok) => s.close(ok));
-  return port;
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, {
-    cwd,
-    env: { ...process.env, GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' },
-  })
-    .toString()
-    .trim();
 
 function commit(name: string, message: string, files: Record<string, string>, branch = 'main'): string {
   git(work, 'checkout', '-q', '-B', branch);
@@ -92,36 +75,8 @@ async function attach(service: 'github' | 'gitlab', fake: FakeScm): Promise<stri
 
 beforeAll(async () => {
   dir = workDir('scm-trigger');
-  const sshPort = await freePort();
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
-  writeFileSync(join(dir, 'authorized_keys'), '');
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [
-      `Port ${sshPort}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(dir, 'host_ed25519')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'ForceCommand git-shell -c "$SSH_ORIGINAL_COMMAND"',
-      '',
-    ].join('\n'),
-  );
-  mkdirSync('/run/sshd', { recursive: true });
-  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let sshdLog = '';
-  sshd.stderr!.on('data', (b: Buffer) => (sshdLog += b.toString()));
-  for (let i = 0; ; i++) {
-    if (sshd.exitCode !== null) throw new Error(`sshd exited: ${sshdLog}`);
-    if (/Server listening/.test(sshdLog)) break;
-    if (i > 100) throw new Error(`sshd did not start: ${sshdLog}`);
-    await sleep(100);
-  }
+  sshd = await startGitSshd(dir);
+  const sshPort = sshd.port;
 
   bare = join(dir, 'app.git');
   git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
@@ -133,7 +88,7 @@ beforeAll(async () => {
   // The service's SSH server trusts the deploy keys created through its API.
   repoSshUrl = `ssh://${userInfo().username}@127.0.0.1:${sshPort}${bare}`;
   const repo = { bare, sshUrl: repoSshUrl, defaultBranch: 'main' };
-  const trust = (key: string) => appendFileSync(join(dir, 'authorized_keys'), `${key}\n`);
+  const trust = (key: string) => appendFileSync(sshd.authorizedKeys, `${key}\n`);
   github = await fakeGithub(repo, trust);
   gitlab = await fakeGitlab(repo, trust);
 
@@ -180,10 +135,7 @@ afterAll(async () => {
   await reg?.stop();
   await github?.close();
   await gitlab?.close();
-  if (sshd && sshd.exitCode === null) {
-    sshd.kill('SIGTERM');
-    await new Promise((ok) => sshd.once('exit', ok));
-  }
+  await sshd?.stop();
 });
 
 test('the OAuth callback needs a session, repository admin and a good code', async () => {
