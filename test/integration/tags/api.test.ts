@@ -124,7 +124,6 @@ test('bad input is refused with a clear message and changes nothing', async () =
     ['PUT', `${R}/tag/-bad`, { manifest_digest: a.digest }, 400, /Invalid tag name/],
     ['PUT', `${R}/tag/nosuchtag`, { expiration: Math.floor(Date.now() / 1000) + 60 }, 404, /not found/],
     ['POST', `${R}/tag/keep/restore`, { manifest_digest: `sha256:${'2'.repeat(64)}` }, 404, /not found/],
-    ['GET', `${R}/tag/?limit=many`, undefined, 400, /limit/],
     ['POST', `${R}/manifest/${a.digest}/labels`, { key: 'quay.expires-after', value: '1h', media_type: 'text/plain' }, 400, /reserved prefix/],
     ['POST', `${R}/manifest/${a.digest}/labels`, { key: 'Bad Key', value: 'x', media_type: 'text/plain' }, 400, /Invalid label key/],
     ['POST', `${R}/manifest/${a.digest}/labels`, { key: 'json', value: '{nope', media_type: 'application/json' }, 400, /not valid JSON/],
@@ -134,6 +133,9 @@ test('bad input is refused with a clear message and changes nothing', async () =
     expect({ path, method, status: r.status }).toEqual({ path, method, status });
     expect(r.body.detail ?? r.body.error_message).toMatch(message);
   }
+  // A query parameter its type refuses answers as Quay's flask-restful parser does: the parameter's help text.
+  const badLimit = await api.call('GET', `${R}/tag/?limit=many`);
+  expect({ status: badLimit.status, body: badLimit.body }).toEqual({ status: 400, body: { message: { limit: 'Limit to the number of results to return per page. Max 100.' } } });
   expect(await api.ok('GET', `${R}/tag/?specificTag=keep`)).toEqual(before);
   expect((await api.ok('GET', `${R}/manifest/${a.digest}/labels?filter=json`)).labels).toEqual([]);
 });
