@@ -24,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { runDir, workDir } from '../../test/setup/paths.js';
 import { signin } from '../../test/integration/api/fixture.js';
 import { createTestDatabase, startPostgres } from '../../test/setup/services.js';
+import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
 import { startRegistry, basicAuth, type RegistryProcess } from '../../test/helpers/registry.js';
 import { startReceiver, type Receiver } from '../../test/helpers/receiver.js';
 import { PeakWatch } from '../registry/rss.js';
@@ -195,7 +196,8 @@ export async function run(args: string[]): Promise<number> {
         SUPER_USERS: ['admin'],
         SSRF_ALLOWED_HOSTS: ['127.0.0.1/32'],
       },
-      env: { LOG_LEVEL: 'warn' },
+      // The production process: its V8 flags as npm start, the image and the operator run it.
+      env: { LOG_LEVEL: 'warn', NODE_OPTIONS: REGISTRY_NODE_FLAGS.join(' ') },
     });
     cleanup.push(() => reg.stop());
     const peak = new PeakWatch([reg.process.pid]);

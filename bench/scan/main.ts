@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { REPO_ROOT, runDir, workDir } from '../../test/setup/paths.js';
 import { clientSandbox, INSECURE, runTool, tool, type ClientSandbox } from '../../test/setup/tools.js';
 import { createTestDatabase, startPostgres } from '../../test/setup/services.js';
+import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
 import { startRegistry, type RegistryProcess } from '../../test/helpers/registry.js';
 import { signin, type Api } from '../../test/integration/api/fixture.js';
 import { PeakWatch, memStatus } from '../registry/rss.js';
@@ -236,7 +237,7 @@ export async function run(args: string[]): Promise<number> {
       SECURITY_SCANNER_OSV_DB_PATH: osvDir,
     };
     const start = async (label: string): Promise<RegistryProcess> => {
-      const r = await startRegistry({ label, adminPassword: ADMIN_PASSWORD, config, env: { LOG_LEVEL: 'warn' } });
+      const r = await startRegistry({ label, adminPassword: ADMIN_PASSWORD, config, env: { LOG_LEVEL: 'warn', NODE_OPTIONS: REGISTRY_NODE_FLAGS.join(' ') } });
       cleanup.push(() => r.stop());
       return r;
     };
