@@ -2,7 +2,8 @@
  * A managed database moved to a new Postgres major on a real kube-apiserver: the operator restarted with a
  * newer database image stops the writers, copies with a Job, reports PostgresUpgradeInProgress, falls back
  * to the old database when the copy fails (PostgresUpgradeFailed), retries when the failed Job is deleted,
- * and on success runs the new major on a new volume while keeping the old one as an unowned backup. The
+ * and on success runs the new major on a new volume while keeping the old one as an unowned backup; Clair's
+ * database the same way, stopping only clair-app. The
  * harness plays the Deployment and volume controllers; the copy Job's outcome is set by the test (the
  * sclorg image that performs the copy cannot run here: no container runtime and no image registry).
  */
@@ -15,6 +16,9 @@ const OLD = 'quay.io/sclorg/postgresql-12-c9s:latest';
 const NEW = 'quay.io/sclorg/postgresql-13-c9s:latest';
 /** Where a disconnected cluster pulls the old major from (RELATED_IMAGE_COMPONENT_POSTGRES_PREVIOUS). */
 const OLD_MIRROR = 'mirror.example.test/sclorg/postgresql-12-c9s:latest';
+/** Clair's database: the operator's default major, then the next one. */
+const CLAIR_OLD = 'quay.io/sclorg/postgresql-15-c9s:latest';
+const CLAIR_NEW = 'quay.io/sclorg/postgresql-16-c9s:latest';
 const ns = 'pgup';
 const JOB = 'reg-quay-postgres-upgrade';
 
@@ -117,8 +121,36 @@ test('deleting the failed Job retries; success moves the database and keeps the 
   await waitCondition(cluster, ns, 'reg', 'Available', 'True', 'HealthChecksPassing', 60_000, logs);
 }, 180_000);
 
+test("Clair's database moves the same way: only clair-app stops, the copy lands on its own volume", async () => {
+  const CLAIR_JOB = 'reg-clair-postgres-upgrade';
+  const clairDb = async () => {
+    const d = await deployment('reg-clair-postgres');
+    return { image: d.spec.template.spec.containers[0].image, claim: d.spec.template.spec.volumes.find((v: any) => v.persistentVolumeClaim).persistentVolumeClaim.claimName };
+  };
+  expect(await clairDb()).toEqual({ image: CLAIR_OLD, claim: 'reg-clair-postgres-15' });
+
+  await restart({ RELATED_IMAGE_COMPONENT_POSTGRES: NEW, RELATED_IMAGE_COMPONENT_CLAIRPOSTGRES: CLAIR_NEW });
+  await waitCondition(cluster, ns, 'reg', 'ComponentsCreated', 'False', 'PostgresUpgradeInProgress', 60_000, logs);
+  const job = await waitFor('the Clair copy Job', () => get(cluster, 'batch/v1', 'Job', CLAIR_JOB, ns), 60_000, logs);
+  expect((await deployment('reg-clair-app')).spec.replicas).toBe(0);
+  // Quay's own database is not being moved, so its writers keep running.
+  expect((await deployment('reg-quay-app')).spec.replicas).toBeGreaterThan(0);
+  const pod = job.spec.template.spec;
+  expect(pod.containers[0].image).toBe(CLAIR_NEW);
+  expect(pod.volumes).toEqual([{ name: 'postgres-data', persistentVolumeClaim: { claimName: 'reg-clair-postgres-16' } }]);
+  expect(pod.containers[0].env).toContainEqual({ name: 'POSTGRESQL_MIGRATION_REMOTE_HOST', value: 'reg-clair-postgres' });
+  expect(await clairDb()).toEqual({ image: CLAIR_OLD, claim: 'reg-clair-postgres-15' });
+
+  await completeJob(cluster.kc, ns, CLAIR_JOB);
+  await waitCondition(cluster, ns, 'reg', 'ComponentsCreated', 'True', 'ComponentsCreationSuccess', 60_000, logs);
+  expect(await clairDb()).toEqual({ image: CLAIR_NEW, claim: 'reg-clair-postgres-16' });
+  expect((await get(cluster, 'v1', 'PersistentVolumeClaim', 'reg-clair-postgres-15', ns)).metadata.ownerReferences ?? []).toEqual([]);
+  await waitFor('clair-app back', async () => (await deployment('reg-clair-app')).spec.replicas > 0, 60_000, logs);
+  await waitCondition(cluster, ns, 'reg', 'Available', 'True', 'HealthChecksPassing', 60_000, logs);
+}, 180_000);
+
 test('an operator whose database image is an older major than the data refuses to roll out', async () => {
-  await restart({ RELATED_IMAGE_COMPONENT_POSTGRES: OLD });
+  await restart({ RELATED_IMAGE_COMPONENT_POSTGRES: OLD, RELATED_IMAGE_COMPONENT_CLAIRPOSTGRES: CLAIR_NEW });
   await waitBlocked(cluster, ns, 'reg', 'UpgradeUnsupported', /postgres holds Postgres 13 data but the operator's image .*postgresql-12.* is Postgres 12/, logs);
   expect(await dbRuns()).toEqual({ image: NEW, claim: 'reg-quay-postgres-13' });
 }, 120_000);
