@@ -9,7 +9,7 @@ import yaml from 'js-yaml';
 import { PGlite } from '@electric-sql/pglite';
 import { REPO_ROOT, runDir, workDir } from '../setup/paths.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup/procs.js';
-import { createTestBucket, createTestDatabase, type S3Bucket } from '../setup/services.js';
+import { createTestBucket, createTestDatabase, createTestRedisUrl, type S3Bucket } from '../setup/services.js';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
 
@@ -80,6 +80,28 @@ export async function scaleOutConfig(extra: Record<string, unknown> = {}): Promi
     // pre-signed URL, has its own tests (core/blob_redirect.test.ts).
     FEATURE_PROXY_STORAGE: true,
     ...extra,
+  };
+}
+
+/**
+ * The config keys of builds run by local workers (the popen executor): build logs and the build manager's
+ * orchestration in a fresh database of the test bench's Redis.
+ */
+export async function localBuildsConfig(o: { workers?: number; setupTime?: number; prefix?: string } = {}): Promise<Record<string, unknown>> {
+  const redis = new URL(await createTestRedisUrl());
+  const cfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
+  return {
+    FEATURE_BUILD_SUPPORT: true,
+    BUILDLOGS_REDIS: cfg,
+    BUILD_MANAGER: [
+      'ephemeral',
+      {
+        ALLOWED_WORKER_COUNT: o.workers ?? 1,
+        ORCHESTRATOR: { REDIS_HOST: cfg.host, REDIS_PORT: cfg.port, REDIS_DB: cfg.db },
+        ...(o.prefix ? { ORCHESTRATOR_PREFIX: o.prefix } : {}),
+        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: o.setupTime ?? 60 }],
+      },
+    ],
   };
 }
 

@@ -12,9 +12,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin } from '../../integration/api/fixture.js';
-import { createTestRedisUrl } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { parseConfig } from '../../../config/index.js';
@@ -74,20 +73,9 @@ test('SIGKILL of the manager mid-build: retried by the other manager, completed 
   });
   await new Promise<void>((ok) => files!.listen(0, '127.0.0.1', ok));
   const url = `http://127.0.0.1:${(files.address() as { port: number }).port}/pack.tgz`;
-  const redis = new URL(await createTestRedisUrl());
-  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   const config = await scaleOutConfig({
-    FEATURE_BUILD_SUPPORT: true,
-    BUILDLOGS_REDIS: redisCfg,
+    ...(await localBuildsConfig({ setupTime: 30 })),
     SSRF_ALLOWED_HOSTS: ['127.0.0.1/32'],
-    BUILD_MANAGER: [
-      'ephemeral',
-      {
-        ALLOWED_WORKER_COUNT: 1,
-        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
-        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 30 }],
-      },
-    ],
   });
   const sandbox = clientSandbox('builds-failover-worker');
   const env = {

@@ -10,9 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
-import { createTestRedisUrl } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
 import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
@@ -66,19 +65,8 @@ beforeAll(async () => {
   commit('first', 'first version', 'first\n');
   commit('second', 'second version', 'second\n');
 
-  const redis = new URL(await createTestRedisUrl());
-  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   const config = await scaleOutConfig({
-    FEATURE_BUILD_SUPPORT: true,
-    BUILDLOGS_REDIS: redisCfg,
-    BUILD_MANAGER: [
-      'ephemeral',
-      {
-        ALLOWED_WORKER_COUNT: 1,
-        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
-        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 60 }],
-      },
-    ],
+    ...(await localBuildsConfig()),
   });
   const sandbox = clientSandbox('git-trigger-worker');
   reg = await startRegistry({

@@ -16,9 +16,8 @@ import { pino } from 'pino';
 import yaml from 'js-yaml';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT, generateKeyPair } from 'jose';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin } from '../../integration/api/fixture.js';
-import { createTestRedisUrl } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
 import { parseConfig } from '../../../config/index.js';
@@ -103,21 +102,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((ok) => files.listen(0, '127.0.0.1', ok));
   filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}`;
-  const redis = new URL(await createTestRedisUrl());
-  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   const config = await scaleOutConfig({
-    FEATURE_BUILD_SUPPORT: true,
-    BUILDLOGS_REDIS: redisCfg,
+    ...(await localBuildsConfig({ workers: 2, prefix: 'buildman/test/' })),
     SSRF_ALLOWED_HOSTS: ['127.0.0.1/32'],
-    BUILD_MANAGER: [
-      'ephemeral',
-      {
-        ALLOWED_WORKER_COUNT: 2,
-        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
-        ORCHESTRATOR_PREFIX: 'buildman/test/',
-        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 60 }],
-      },
-    ],
   });
   const sandbox = clientSandbox('builds-worker');
   reg = await startRegistry({

@@ -11,9 +11,8 @@
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
-import { createTestRedisUrl } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
 import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox } from '../../setup/tools.js';
@@ -92,23 +91,12 @@ beforeAll(async () => {
   github = await fakeGithub(repo, trust);
   gitlab = await fakeGitlab(repo, trust);
 
-  const redis = new URL(await createTestRedisUrl());
-  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   const config = await scaleOutConfig({
-    FEATURE_BUILD_SUPPORT: true,
+    ...(await localBuildsConfig()),
     FEATURE_GITHUB_BUILD: true,
     FEATURE_GITLAB_BUILD: true,
     GITHUB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITHUB_ENDPOINT: `${github.url}/`, API_ENDPOINT: `${github.url}/api/v3/` },
     GITLAB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITLAB_ENDPOINT: gitlab.url },
-    BUILDLOGS_REDIS: redisCfg,
-    BUILD_MANAGER: [
-      'ephemeral',
-      {
-        ALLOWED_WORKER_COUNT: 1,
-        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
-        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 60 }],
-      },
-    ],
   });
   const sandbox = clientSandbox('scm-trigger-worker');
   reg = await startRegistry({

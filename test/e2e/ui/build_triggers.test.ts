@@ -10,9 +10,8 @@
  *   shows the same build by its uuid, with timestamps on request.
  */
 import type { Browser, Request } from 'playwright-core';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
-import { createTestRedisUrl } from '../../setup/services.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { launchBrowser, UiSession } from './browser.js';
 
@@ -39,20 +38,9 @@ async function apiLogLines(uuid: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const redis = new URL(await createTestRedisUrl());
-  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   const config = await scaleOutConfig({
     SUPER_USERS: ['admin'],
-    FEATURE_BUILD_SUPPORT: true,
-    BUILDLOGS_REDIS: redisCfg,
-    BUILD_MANAGER: [
-      'ephemeral',
-      {
-        ALLOWED_WORKER_COUNT: 1,
-        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
-        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 60 }],
-      },
-    ],
+    ...(await localBuildsConfig()),
   });
   const sandbox = clientSandbox('ui-build-worker');
   [reg, browser] = await Promise.all([

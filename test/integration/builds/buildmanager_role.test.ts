@@ -9,9 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin } from '../api/fixture.js';
-import { createTestRedisUrl } from '../../setup/services.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../setup/procs.js';
 import { REPO_ROOT, workDir } from '../../setup/paths.js';
 import { parseConfig } from '../../../config/index.js';
@@ -78,20 +77,9 @@ test('a buildmanager in ACCOUNT_RECOVERY_MODE schedules no build; without it the
   // The build's archive never arrives: the control's worker stays early in its build until it is stopped.
   archive = createServer(() => undefined);
   await new Promise<void>((ok) => archive!.listen(0, '127.0.0.1', ok));
-  const redis = new URL(await createTestRedisUrl());
-  const redisCfg = { host: redis.hostname, port: Number(redis.port), db: Number(redis.pathname.slice(1)) };
   const config = await scaleOutConfig({
-    FEATURE_BUILD_SUPPORT: true,
-    BUILDLOGS_REDIS: redisCfg,
+    ...(await localBuildsConfig({ setupTime: 30 })),
     SSRF_ALLOWED_HOSTS: ['127.0.0.1/32'],
-    BUILD_MANAGER: [
-      'ephemeral',
-      {
-        ALLOWED_WORKER_COUNT: 1,
-        ORCHESTRATOR: { REDIS_HOST: redisCfg.host, REDIS_PORT: redisCfg.port, REDIS_DB: redisCfg.db },
-        EXECUTORS: [{ EXECUTOR: 'popen', NAME: 'local', SETUP_TIME: 30 }],
-      },
-    ],
   });
   // The web registry schedules no builds itself: only the buildmanager processes below may.
   reg = await startRegistry({ label: 'bm-recovery-web', config, env: { BUILDMAN_IN_SERVE: 'false' } });
