@@ -6,10 +6,12 @@
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../helpers/registry.js';
 import { initialize } from '../integration/api/fixture.js';
 import { V2Client, randomBlob } from '../helpers/v2.js';
+import { startMailpit, type MailpitService } from '../setup/services.js';
 import { CORPUS, type JsonType } from './corpus.js';
 import { corpusCoverage, coverage, coverageTable, servedRoutes } from './coverage.js';
 
 let reg: RegistryProcess;
+let mail: MailpitService;
 let token: string;
 /**
  * Ids the corpus addresses that no Quay 3.8 endpoint creates: the registry's own host (an upstream for the
@@ -19,6 +21,8 @@ let token: string;
 const fixtureIds: Record<string, string> = {};
 
 beforeAll(async () => {
+  // E-mail on, as Quay's default FEATURE_MAILING: the e-mail authorization and invitation endpoints are Quay's only then.
+  mail = await startMailpit();
   reg = await startRegistry({
     label: 'compat-corpus',
     config: await scaleOutConfig({
@@ -31,6 +35,11 @@ beforeAll(async () => {
       FEATURE_BUILD_SUPPORT: true,
       FEATURE_TEAM_SYNCING: true,
       SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
+      FEATURE_MAILING: true,
+      MAIL_SERVER: '127.0.0.1',
+      MAIL_PORT: mail.smtpPort,
+      MAIL_USE_TLS: false,
+      MAIL_DEFAULT_SENDER: 'registry@example.com',
     }),
   });
   const admin = await initialize(reg);
@@ -45,6 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await reg?.stop();
+  await mail?.stop();
 });
 
 const typeOf = (v: unknown): JsonType => (v === null ? 'null' : Array.isArray(v) ? 'array' : (typeof v as JsonType));
@@ -103,8 +113,17 @@ test('every pair of the corpus is answered as Quay 3.8 answers it', async () => 
       if (v === undefined || v === null) wrong.push(`${where}: nothing at ${at} to save as ${name}`);
       else ids[name] = String(v);
     }
+    for (const [name, value] of Object.entries(want.headers ?? {})) {
+      const expected = fill(value, (v) => v);
+      if (res.headers.get(name) !== expected) wrong.push(`${where}: header ${name} ${res.headers.get(name)}, want ${expected}`);
+    }
   }
   expect(wrong).toEqual([]);
+});
+
+test('the e-mail authorization of the corpus went out by SMTP', async () => {
+  const [sent] = await mail.waitFor((m) => m.To.some((t) => t.Address === 'ops@example.com'));
+  expect(sent.Subject).toContain('buildorg/app');
 });
 
 test("coverage of Quay 3.8's endpoints: at least 85 % of the public ones, all that the guide's chapters 14 and 17 call", async () => {

@@ -19,6 +19,8 @@ export interface CompatPair {
     items?: { key: string; keys: Record<string, JsonType | readonly JsonType[]> };
     /** Ids later pairs address as `{name}`: name → dotted path in the answer (`token.uuid`, `0.id`). */
     save?: Record<string, string>;
+    /** Response headers, exactly; `{name}` is filled as in paths (after this answer's `save`). */
+    headers?: Record<string, string>;
     /** Texts the answer's top-level keys start with (Quay's error texts, whose schema dump is left out here). */
     texts?: Record<string, string>;
   };
@@ -1047,6 +1049,7 @@ export const CORPUS: CompatPair[] = [
       keys: { ...BUILD_KEYS, archive_url: 'string' },
       body: { phase: 'waiting', tags: ['v1'], manual_user: 'admin', is_writer: true, trigger: null, pull_robot: null, repository: { namespace: 'buildorg', name: 'app' } },
       save: { build_uuid: 'id' },
+      headers: { location: '/api/v1/repository/buildorg/app/build/{build_uuid}/status' },
     },
   },
   {
@@ -1173,7 +1176,14 @@ export const CORPUS: CompatPair[] = [
   {
     cite: 'endpoints/api/trigger.py ActivateBuildTrigger.post, build_status_view with 201',
     request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/start', body: { commit_sha: '0123456789abcdef0123456789abcdef01234567' } },
-    response: { status: 201, type: 'application/json', keys: { ...BUILD_KEYS, trigger: 'object', trigger_metadata: 'object' }, body: { phase: 'waiting', manual_user: 'admin' } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { ...BUILD_KEYS, trigger: 'object', trigger_metadata: 'object' },
+      body: { phase: 'waiting', manual_user: 'admin' },
+      save: { trigger_build_uuid: 'id' },
+      headers: { location: '/api/v1/repository/buildorg/app/build/{trigger_build_uuid}/status' },
+    },
   },
   {
     cite: 'endpoints/api/trigger.py TriggerBuildList.get',
@@ -1419,6 +1429,7 @@ export const CORPUS: CompatPair[] = [
       type: 'application/json',
       keys: { label: 'object' },
       save: { label_id: 'label.id' },
+      headers: { location: '/api/v1/repository/admin/pushed/manifest/{digest}/labels/{label_id}' },
     },
   },
   {
@@ -1468,10 +1479,14 @@ export const CORPUS: CompatPair[] = [
     response: { status: 404, type: 'application/json' },
   },
   {
-    // Quay shows the route only with FEATURE_MAILING (404 without); here it answers and names what is missing.
-    cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.post without e-mail configured (Quay: no route, README remaining differences)',
+    cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.post (the e-mail is sent; to_dict without the code)',
     request: { method: 'POST', path: '/api/v1/repository/buildorg/app/authorizedemail/ops@example.com' },
-    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: 'E-mail is not enabled on this registry' } },
+    response: { status: 200, type: 'application/json', body: { email: 'ops@example.com', repository: 'app', namespace: 'buildorg', confirmed: false } },
+  },
+  {
+    cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.get (requested, not yet confirmed)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/authorizedemail/ops@example.com' },
+    response: { status: 200, type: 'application/json', body: { email: 'ops@example.com', repository: 'app', namespace: 'buildorg', confirmed: false } },
   },
   {
     cite: 'endpoints/api/repotoken.py RepositoryToken.get (gone in Quay 3.8: 410)',
