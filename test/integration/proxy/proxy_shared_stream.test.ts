@@ -138,8 +138,9 @@ async function sharedStream(reg: RegistryProcess, org: string): Promise<void> {
     ended: true,
   });
   expect(fetches()).toBe(1);
-  // Stored now: mountable into the other organization.
-  expect((await mount(`${other}/copy`, layer.digest, `${org}/app`)).status).toBe(201);
+  // Once stored (the clients' bodies end when the bytes are verified, a moment before the blob row is), the
+  // layer is mountable into the other organization.
+  await waitFor('the fetched layer to be mountable', async () => (await mount(`${other}/copy`, layer.digest, `${org}/app`)).status === 201);
 
   // Stored whole although its first client left: served with the upstream refusing everything.
   front.mode = { kind: 'status', status: 503 };
