@@ -4,7 +4,8 @@
  * codes are exchanged for one token, and every API call must carry it. Deploy keys and hooks created by the
  * registry are recorded; `onKey` lets the test install a created key in its SSH server (as the service would
  * trust it for clones), and `deliver` POSTs a push event to a recorded hook the way the service does (the
- * hook URL's userinfo as HTTP Basic).
+ * hook URL's userinfo as HTTP Basic). The OAuth authorize page answers as if the user clicked "Authorize":
+ * it redirects to the app's `redirect_uri` with the code (and the `state` it was given).
  */
 import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -67,7 +68,7 @@ async function body(req: IncomingMessage): Promise<string> {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, text: string) => unknown;
 
-async function serve(routes: Array<[string, RegExp, Handler]>, token: string, authHeader: (t: string) => string, tokenPath: string): Promise<FakeScm> {
+async function serve(routes: Array<[string, RegExp, Handler]>, token: string, authHeader: (t: string) => string, tokenPath: string, authorizePath: string): Promise<FakeScm> {
   const state = { keys: new Map(), hooks: new Map(), calls: [] as string[] };
   const server: Server = createServer(async (req, res) => {
     const path = req.url!.split('?')[0];
@@ -83,6 +84,17 @@ async function serve(routes: Array<[string, RegExp, Handler]>, token: string, au
         return send(401, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' });
       }
       return send(200, { access_token: token, token_type: 'bearer' });
+    }
+    if (req.method === 'GET' && path === authorizePath) {
+      const q = new URL(req.url!, fake.url).searchParams;
+      const redirect = q.get('redirect_uri');
+      if (q.get('client_id') !== 'trigger-client' || !redirect) return send(400, { error: 'invalid_request' });
+      state.calls.push(`authorize ${q.toString()}`);
+      const back = new URL(redirect);
+      back.searchParams.set('code', fake.code);
+      if (q.get('state')) back.searchParams.set('state', q.get('state')!);
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
     }
     if (req.headers.authorization !== authHeader(token)) return send(401, { message: 'Bad credentials' });
     for (const [method, re, handler] of routes) {
@@ -233,7 +245,7 @@ export async function fakeGithub(repo: GitRepo, onKey: (key: string) => void): P
     ],
     ['DELETE', new RegExp(`${R}/hooks/(\\d+)$`), (_q, _s, m) => (fake.hooks.delete(Number(m[1])) ? null : undefined)],
   ];
-  const fake = await serve(routes, 'gh-oauth-token', (t) => `token ${t}`, '/login/oauth/access_token');
+  const fake = await serve(routes, 'gh-oauth-token', (t) => `token ${t}`, '/login/oauth/access_token', '/login/oauth/authorize');
   return fake;
 }
 
@@ -369,7 +381,7 @@ export async function fakeGitlab(repo: GitRepo, onKey: (key: string) => void): P
     ],
     ['DELETE', new RegExp(`${P}/hooks/(\\d+)$`), (_q, _s, m) => (fake.hooks.delete(Number(m[1])) ? null : undefined)],
   ];
-  const fake = await serve(routes, 'gl-oauth-token', (t) => `Bearer ${t}`, '/oauth/token');
+  const fake = await serve(routes, 'gl-oauth-token', (t) => `Bearer ${t}`, '/oauth/token', '/oauth/authorize');
   return fake;
 }
 
