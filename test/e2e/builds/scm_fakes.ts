@@ -6,7 +6,7 @@
  * registry are recorded; `onKey` lets the test install a created key in its SSH server (as the service would
  * trust it for clones), and `deliver` POSTs a push event to a recorded hook the way the service does (the
  * hook URL's userinfo as HTTP Basic). The OAuth authorize page answers as if the user clicked "Authorize":
- * it redirects to the app's `redirect_uri` with the code (and the `state` it was given).
+ * it redirects to the app's `redirect_uri` (or the fixed `callbackUrl`) with the code (and the `state` it was given).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +18,8 @@ export interface FakeScm {
   code: string;
   keys: Map<number, Record<string, unknown>>;
   hooks: Map<number | string, Record<string, unknown>>;
+  /** Where the authorize page returns when the request names no `redirect_uri` (Bitbucket: the consumer's callback). */
+  callbackUrl?: string;
   /** Requests seen, as `METHOD path`. */
   calls: string[];
   close(): Promise<void>;
@@ -104,7 +106,7 @@ async function serve(
     }
     if (req.method === 'GET' && path === authorizePath) {
       const q = new URL(req.url!, fake.url).searchParams;
-      const redirect = q.get('redirect_uri');
+      const redirect = q.get('redirect_uri') ?? fake.callbackUrl;
       if (q.get('client_id') !== 'trigger-client' || !redirect) return send(400, { error: 'invalid_request' });
       state.calls.push(`authorize ${q.toString()}`);
       const back = new URL(redirect);
@@ -553,7 +555,7 @@ export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void)
     access = `bb-access-${++issued}`;
     return { status: 200, body: { access_token: access, refresh_token: refresh, expires_in: 30, token_type: 'bearer', scopes: 'repository:admin webhook' } };
   };
-  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange), { refreshes: 0 });
+  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange, '/site/oauth2/authorize'), { refreshes: 0 });
   return fake;
 }
 

@@ -9,7 +9,8 @@
  * trigger is then run now on a branch chosen from the service's refs; the build (local executor, real
  * builder agent and buildah cloning over Debian's sshd with the deploy key the service trusted) completes and
  * its tag appears in the Tags tab. The GitLab trigger needs a robot (its Dockerfile's base is a private
- * repository here): the one chosen gets read access on Finish.
+ * repository here): the one chosen gets read access on Finish. Bitbucket's setup starts at the registry
+ * (`/bitbucket/setup/…` creates the trigger, then Bitbucket's authorize page returns to its callback).
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -20,7 +21,7 @@ import { Api, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { git, startGitSshd, type GitSshd } from '../builds/git_sshd.js';
-import { fakeGithub, fakeGitlab, type FakeScm } from '../builds/scm_fakes.js';
+import { fakeBitbucket, fakeGithub, fakeGitlab, type FakeScm } from '../builds/scm_fakes.js';
 import { launchBrowser, UiSession } from './browser.js';
 
 let reg: RegistryProcess;
@@ -29,6 +30,7 @@ let admin: Api;
 let sshd: GitSshd;
 let github: FakeScm;
 let gitlab: FakeScm;
+let bitbucket: FakeScm;
 const shas: Record<string, string> = {};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,6 +73,7 @@ beforeAll(async () => {
   const trust = (key: string) => appendFileSync(sshd.authorizedKeys, `${key}\n`);
   github = await fakeGithub(repo, trust);
   gitlab = await fakeGitlab(repo, trust);
+  bitbucket = await fakeBitbucket(repo, trust);
 
   const config = await scaleOutConfig({
     SUPER_USERS: ['admin'],
@@ -79,6 +82,8 @@ beforeAll(async () => {
     FEATURE_GITLAB_BUILD: true,
     GITHUB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITHUB_ENDPOINT: `${github.url}/`, API_ENDPOINT: `${github.url}/api/v3/` },
     GITLAB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITLAB_ENDPOINT: gitlab.url },
+    FEATURE_BITBUCKET_BUILD: true,
+    BITBUCKET_TRIGGER_CONFIG: { CONSUMER_KEY: 'trigger-client', CONSUMER_SECRET: 'trigger-secret', BITBUCKET_ENDPOINT: `${bitbucket.url}/`, API_ENDPOINT: `${bitbucket.url}/2.0` },
   });
   const sandbox = clientSandbox('ui-scm-worker');
   [reg, browser] = await Promise.all([
@@ -94,6 +99,8 @@ beforeAll(async () => {
     }),
     launchBrowser(),
   ]);
+  // Bitbucket sends the user back to the consumer's configured callback.
+  bitbucket.callbackUrl = `${reg.url}/bitbucket/callback/trigger`;
   admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });
   for (const name of ['app', 'base']) await admin.ok('POST', '/repository', { namespace: 'acme', repository: name, visibility: 'private', description: '' });
@@ -118,6 +125,7 @@ afterAll(async () => {
   await reg?.stop();
   await github?.close();
   await gitlab?.close();
+  await bitbucket?.close();
   await sshd?.stop();
 });
 
@@ -319,6 +327,59 @@ test('GitLab: an abandoned setup is finished later; a private base needs a robot
   expect(gitlab.hooks.size).toBe(1);
   await row.getByText('acme+stranger').waitFor();
   await row.getByText('setup not finished').waitFor({ state: 'detached' });
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+}, 300_000);
+
+test('Bitbucket: the setup starts at the registry, Bitbucket returns to its callback, the wizard activates the trigger there', async () => {
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/repository/acme/app?tab=builds');
+  await page.getByRole('button', { name: 'Create Build Trigger' }).click();
+  await page.getByRole('menuitem', { name: 'Bitbucket Repository Push' }).click();
+  const wizard = page.getByRole('dialog', { name: 'Setup Build Trigger' });
+  await wizard.getByRole('heading', { name: 'Select Bitbucket organization' }).waitFor();
+  const attached = (await admin.ok('GET', '/repository/acme/app/trigger/')).triggers.find((t: { service: string }) => t.service === 'bitbucket');
+  expect(attached).toMatchObject({ is_active: false });
+  expect(new URLSearchParams(bitbucket.calls.find((c) => c.startsWith('authorize '))!.slice('authorize '.length)).get('state')).toBe(attached.id);
+
+  const next = wizard.getByRole('button', { name: 'Next' });
+  await wizard.getByTestId('scm-namespace').filter({ hasText: 'bb-user' }).getByRole('radio').check();
+  await next.click();
+  // A repository the account does not administer cannot be chosen.
+  const other = wizard.getByTestId('scm-source').filter({ hasText: 'bb-user/other' });
+  await other.getByText('Admin access is required to add a trigger.').waitFor();
+  expect(await other.getByRole('radio').isDisabled()).toBe(true);
+  await wizard.getByTestId('scm-source').filter({ hasText: 'bb-user/app' }).getByRole('radio').check();
+  await next.click();
+  await next.click();
+  await next.click();
+  await wizard.getByLabel('Dockerfile path').selectOption('/Dockerfile');
+  await next.click();
+  await next.click();
+  await wizard.getByRole('heading', { name: 'Optional Robot Account' }).waitFor();
+  await next.click();
+  await wizard.getByRole('button', { name: 'Finish', exact: true }).click();
+  const done = page.getByRole('dialog', { name: 'Trigger has been successfully activated' });
+  await done.waitFor();
+  const trigger = await admin.ok('GET', `/repository/acme/app/trigger/${attached.id}`);
+  expect(trigger).toMatchObject({ service: 'bitbucket', is_active: true, config: { build_source: 'bb-user/app', dockerfile_path: '/Dockerfile', context: '/' } });
+  expect(bitbucket.keys.size).toBe(1);
+  expect(bitbucket.hooks.size).toBe(1);
+  const webhook = (trigger.config.credentials as { name: string; value: string }[]).find((c) => c.name === 'Webhook Endpoint URL')!.value;
+  expect(await ui.copyValue('Webhook Endpoint URL')).toBe(webhook);
+  await ui.expectAccessible('bitbucket trigger activated');
+  await done.getByRole('button', { name: 'Done' }).click();
+
+  const row = page.getByTestId('trigger-entry').filter({ hasText: 'push to Bitbucket repository' });
+  await row.getByRole('button', { name: 'Kebab toggle' }).click();
+  await page.getByRole('menuitem', { name: 'Delete Trigger' }).click();
+  await page.getByRole('dialog', { name: 'Delete Trigger?' }).getByRole('button', { name: 'Delete Trigger' }).click();
+  await ui.toast('Build trigger deleted');
+  await row.waitFor({ state: 'detached' });
+  expect(bitbucket.keys.size).toBe(0);
+  expect(bitbucket.hooks.size).toBe(0);
   expect(ui.problems).toEqual([]);
   await ui.close();
 }, 300_000);

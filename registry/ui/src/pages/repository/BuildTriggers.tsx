@@ -2,7 +2,7 @@
  * The Builds tab's "Build triggers" (repository admins): the list with what each trigger builds and how it
  * tags, "Create Build Trigger" → "Custom Git Repository Push" (a wizard: repository URL, tagging, Dockerfile,
  * context, robot, review; Finish creates and activates the trigger and shows its deploy key and webhook URL),
- * "GitHub Repository Push" / "GitLab Repository Push" (the service's OAuth authorize page, which returns to
+ * "GitHub/GitLab/Bitbucket Repository Push" (the service's OAuth authorize page, which returns to
  * `/repository/{ns}/{repo}/trigger/{uuid}` with a new inactive trigger whose wizard then opens), and per
  * trigger View Credentials, Run Trigger Now (a commit, or a branch/tag of the service), Disable/Enable
  * Trigger, Delete Trigger; an inactive trigger attached to a service offers Finish Setup.
@@ -361,8 +361,11 @@ export default function BuildTriggers({ repo }: { repo: Repository }) {
   const { data: cfg } = useConfig();
   const oauth = cfg?.oauth ?? {};
   const serverBase = `${String(cfg?.config.PREFERRED_URL_SCHEME ?? window.location.protocol.replace(':', ''))}://${String(cfg?.config.SERVER_HOSTNAME || window.location.host)}`;
-  const services = (['github', 'gitlab'] as const).filter((sv) => cfg?.features[`${sv.toUpperCase()}_BUILD`] && oauth[`${sv.toUpperCase()}_TRIGGER_CONFIG`]);
-  const attachable = (t: Trigger) => !t.is_active && (services as readonly string[]).includes(t.service);
+  const oauthServices = (['github', 'gitlab'] as const).filter((sv) => cfg?.features[`${sv.toUpperCase()}_BUILD`] && oauth[`${sv.toUpperCase()}_TRIGGER_CONFIG`]);
+  // Bitbucket's setup starts at the registry (it creates the trigger, then sends the browser to Bitbucket).
+  const bitbucket = !!cfg?.features.BITBUCKET_BUILD;
+  const services: string[] = [...oauthServices, ...(bitbucket ? ['bitbucket'] : [])];
+  const attachable = (t: Trigger) => !t.is_active && services.includes(t.service);
   // The OAuth callback sends the browser to …/trigger/{uuid}, which lands here with ?setupTrigger={uuid}.
   const [params, setParams] = useSearchParams();
   const setupId = params.get('setupTrigger');
@@ -444,11 +447,12 @@ export default function BuildTriggers({ repo }: { repo: Repository }) {
               )}
             >
               <DropdownList>
-                {services.map((sv) => (
+                {oauthServices.map((sv) => (
                   <DropdownItem key={sv} to={authorizeUrl(sv, oauth[`${sv.toUpperCase()}_TRIGGER_CONFIG`], serverBase, repo)}>
                     {SERVICE_TITLE[sv]} Repository Push
                   </DropdownItem>
                 ))}
+                {bitbucket && <DropdownItem to={`/bitbucket/setup/${repo.namespace}/${repo.name}`}>Bitbucket Repository Push</DropdownItem>}
                 <DropdownItem onClick={() => setSettingUp(true)}>Custom Git Repository Push</DropdownItem>
               </DropdownList>
             </Dropdown>

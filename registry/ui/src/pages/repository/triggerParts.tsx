@@ -24,6 +24,8 @@ export interface Trigger {
     latest_for_default_branch?: boolean;
     tag_templates?: string[];
     credentials?: { name: string; value: string }[];
+    hook_id?: number;
+    webhook_id?: string;
   };
 }
 
@@ -134,11 +136,12 @@ export function TaggingFields({ value, onChange }: { value: Tagging; onChange: (
 
 /**
  * A trigger's credentials. Custom git: the deploy key and the webhook URL are the user's to install. A
- * trigger attached to GitHub or GitLab had both installed at the service on activation; its webhook URL is
- * shown for reference (Quay shows it under the trigger's hook at the service).
+ * trigger attached to GitHub, GitLab or Bitbucket had both installed at the service on activation; its
+ * webhook URL is shown for reference (Quay shows it under the trigger's hook at the service).
  */
 export function Credentials({ t }: { t: Trigger }) {
-  const installed = t.service === 'github' || t.service === 'gitlab';
+  // Installing at the service records the hook's id in the config (GitHub, GitLab: hook_id; Bitbucket: webhook_id).
+  const installed = t.config.hook_id !== undefined || t.config.webhook_id !== undefined;
   const shown = (t.config.credentials ?? []).filter((c) => !installed || c.name === 'Webhook Endpoint URL');
   return (
     <>
