@@ -246,6 +246,7 @@ test('GitHub: authorize, walk the wizard, run the trigger on a branch chosen fro
   expect((await waitFinal(build.id)).phase).toBe('complete');
   const historyRow = page.getByTestId('table-entry').filter({ hasText: build.id.slice(0, 8) });
   await historyRow.getByText('complete').waitFor({ timeout: 60_000 });
+  await historyRow.getByText(`GitHub dev @ ${shas.dev.slice(0, 7)} (run by admin)`).waitFor();
   // The pushed tag is in the repository.
   await page.getByRole('tab', { name: 'Tags' }).click();
   await page.getByRole('link', { name: 'dev', exact: true }).waitFor();

@@ -12,6 +12,7 @@ import { api, enc, repoPath, request } from '../../api/client';
 import { dateTime } from '../../api/format';
 import ListWithActions from '../../components/ListWithActions';
 import BuildTriggers from './BuildTriggers';
+import { SERVICE_TITLE } from './triggerParts';
 import type { Repository } from './types';
 
 export interface Build {
@@ -22,6 +23,7 @@ export interface Build {
   tags: string[];
   manual_user: string | null;
   trigger: { service?: string; id?: string } | null;
+  trigger_metadata?: { commit?: string; ref?: string } | null;
   archive_url?: string;
   repository?: { namespace: string; name: string };
 }
@@ -46,6 +48,18 @@ export function PhaseLabel({ phase }: { phase: string }) {
       {phase}
     </Label>
   );
+}
+
+/**
+ * Who or what started a build: its user for a manual build; for a trigger's build the service, the branch or
+ * tag and the commit (and the user who ran the trigger by hand).
+ */
+export function triggeredBy(b: Build): string {
+  if (!b.trigger?.service) return b.manual_user ?? '—';
+  const meta = b.trigger_metadata ?? {};
+  const ref = meta.ref?.replace(/^refs\/(heads|tags)\//, '');
+  const what = [SERVICE_TITLE[b.trigger.service] ?? b.trigger.service, ref, meta.commit ? `@ ${meta.commit.slice(0, 7)}` : ''].filter(Boolean).join(' ');
+  return b.manual_user ? `${what} (run by ${b.manual_user})` : what;
 }
 
 export const buildsPath = (repo: Pick<Repository, 'namespace' | 'name'>) => `${repoPath(repo.namespace, repo.name)}/build/`;
@@ -109,7 +123,7 @@ export default function Builds({ repo }: { repo: Repository }) {
         columns={[
           { title: 'Build ID', cell: (b) => <Link to={`/repository/${repo.namespace}/${repo.name}/build/${b.id}`}>{b.id.slice(0, 8)}</Link> },
           { title: 'Status', cell: (b) => <PhaseLabel phase={b.phase} /> },
-          { title: 'Triggered by', cell: (b) => b.manual_user ?? b.trigger?.service ?? '—' },
+          { title: 'Triggered by', cell: triggeredBy },
           { title: 'Date started', cell: (b) => dateTime(b.started) },
           { title: 'Tags', cell: (b) => b.tags.join(', ') },
         ]}

@@ -119,16 +119,20 @@ export default function ScmTriggerWizard({ repo, trigger, onClose }: Props) {
     select: (d) => d.sources,
     enabled: !!s.namespace,
   });
+  // Each service call is made when its step needs it (refs for the filter preview, Dockerfiles from their step
+  // on), one at a time: a Bitbucket account's token may be refreshed on each call.
+  const [step, setStep] = useState('select-organization');
+  const atOrAfterDockerfile = ['select-dockerfile', 'select-context', 'robot-accounts', 'review-and-finish'].includes(step);
   const refs = useQuery({
     queryKey: key('refs', s.source),
     queryFn: () => api.post<{ values: { kind: string; name: string }[] }>(`${base}/fields/refs`, { build_source: s.source }),
     select: (d) => d.values.map((r) => `${r.kind === 'tag' ? 'tags' : 'heads'}/${r.name}`),
-    enabled: !!s.source,
+    enabled: !!s.source && s.hasFilter && step === 'configure-trigger',
   });
   const subdirs = useQuery({
     queryKey: key('subdir', s.source),
     queryFn: () => api.post<Subdirs>(`${base}/subdir`, { build_source: s.source }),
-    enabled: !!s.source,
+    enabled: !!s.source && atOrAfterDockerfile,
   });
   const analysisConfig = { build_source: s.source, dockerfile_path: s.dockerfile, context: s.context };
   const analysis = useQuery({
@@ -191,6 +195,7 @@ export default function ScmTriggerWizard({ repo, trigger, onClose }: Props) {
         height={600}
         onClose={onClose}
         isVisitRequired
+        onStepChange={(_e, current) => setStep(String(current.id))}
         header={<WizardHeader title={`Setup Build Trigger: ${service} Repository Push`} onClose={onClose} closeButtonAriaLabel="Close wizard" />}
       >
         <WizardStep name="Select Organization" id="select-organization" footer={{ isNextDisabled: !s.namespace }}>
