@@ -42,6 +42,14 @@ const BuildRequest = Type.Object(
   { description: 'Description of a new repository build.' },
 );
 
+/** A build-history page token: repository, the `since` it was asked with, the last build shown. */
+interface BuildPageCursor {
+  r: number;
+  s: number | null;
+  a: { started: string; id: number };
+}
+const BUILD_PAGE_TTL_S = 3600;
+
 const RunParameters = Type.Object(
   {
     branch_name: Type.Optional(Type.String({ maxLength: 255, description: '(SCM only) If specified, the name of the branch to build.' })),
@@ -128,6 +136,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 0, maximum: 1000, default: 5, description: 'The maximum number of builds to return' }),
           since: Type.Optional(Type.Integer({ minimum: 0, description: 'Returns all builds since the given unix timecode' })),
+          next_page: Type.Optional(Type.String({ maxLength: 2048, description: 'The page token for the next page (not in Quay)' })),
         }),
       },
       config: { scope: 'repo:read' },
@@ -135,8 +144,22 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
     async (req) => {
       const t = await repoParamsWithRole(rt, req, req.params, 'read');
       const role = await rt.permissions.repositoryRole(req.principal, t);
-      const builds = await rt.builds.listBuilds(t.repo.id, { limit: req.query.limit, since: req.query.since });
-      return { builds: await Promise.all(builds.map((b) => buildView(b, role))) };
+      const { limit, since } = req.query;
+      let after: BuildPageCursor['a'] | undefined;
+      if (req.query.next_page) {
+        const c = rt.tenancy.pages.openJson<BuildPageCursor>(req.query.next_page);
+        if (!c || c.r !== t.repo.id || c.s !== (since ?? null)) throw badRequest('Invalid or expired next_page token');
+        after = c.a;
+      }
+      // One row more than asked says whether another page follows (an addition to Quay, which has no paging here).
+      const rows = await rt.builds.listBuilds(t.repo.id, { limit: limit + 1, since, after });
+      const builds = rows.slice(0, limit);
+      const last = builds[builds.length - 1];
+      const next =
+        rows.length > limit && last
+          ? rt.tenancy.pages.sealJson({ r: t.repo.id, s: since ?? null, a: { started: last.started.toISOString(), id: last.id } } satisfies BuildPageCursor, BUILD_PAGE_TTL_S)
+          : null;
+      return { builds: await Promise.all(builds.map((b) => buildView(b, role))), ...(next ? { next_page: next } : {}) };
     },
   );
 
