@@ -171,7 +171,7 @@ function ignore(): void {}
  * Write `body` to a new file at `path` (refused if it exists: each file has one writer) and fdatasync it: the
  * bytes are durable when this resolves, to the number of bytes written. On failure the file is removed.
  * (Flushing in the background while the bytes arrive was tried: on this machine's disk the final fdatasync of
- * 256 MiB costs little, and the background flushes slowed the writes; registry bench, push phase.)
+ * 256 MiB costs little, and the registry bench's push phase showed no gain, with more CPU.)
  */
 async function writeDurably(path: string, body: AsyncIterable<Buffer>): Promise<number> {
   const fh = await open(path, 'wx');
