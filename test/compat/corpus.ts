@@ -1484,6 +1484,12 @@ export const CORPUS: CompatPair[] = [
     response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Proxy Cache Configuration already exists' } },
   },
   {
+    // Quay builds this error but does not raise it, and validates anyway; here the refusal stands.
+    cite: 'endpoints/api/organization.py ProxyCacheConfigValidation.post with a configuration in place (Quay: validates; README remaining differences)',
+    request: { method: 'POST', path: '/api/v1/organization/proxyorg/validateproxycache', body: { upstream_registry: '{registry_host}', insecure: true } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Proxy Cache Configuration already exists' } },
+  },
+  {
     cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.delete ("Deleted", 201)',
     request: { method: 'DELETE', path: '/api/v1/organization/proxyorg/proxycache' },
     response: { status: 201, type: 'application/json', body: 'Deleted' },
