@@ -59,10 +59,23 @@ interface StoredGrant {
   access_token: string;
   refresh_token?: string;
   expires_at?: number;
+  /** When the access token was issued (epoch seconds; absent in grants stored before it was recorded). */
+  issued_at?: number;
 }
 
 function sealedGrant(g: OAuthGrant): StoredGrant {
-  return { access_token: g.access_token, refresh_token: g.refresh_token, expires_at: g.expires_in !== undefined ? Math.floor(Date.now() / 1000) + g.expires_in : undefined };
+  const now = Math.floor(Date.now() / 1000);
+  return { access_token: g.access_token, refresh_token: g.refresh_token, expires_at: g.expires_in !== undefined ? now + g.expires_in : undefined, issued_at: now };
+}
+
+/**
+ * Whether a grant's access token is near its end: within a minute of it, or past half its life when it lives
+ * less than two minutes (else a token just issued would count as expiring and be refreshed again at once).
+ */
+function expiring(g: StoredGrant): boolean {
+  if (!g.refresh_token || g.expires_at === undefined) return false;
+  const margin = g.issued_at === undefined ? 60 : Math.min(60, (g.expires_at - g.issued_at) / 2);
+  return g.expires_at - margin <= Date.now() / 1000;
 }
 
 /** A request the trigger refuses (400 with this message). */
@@ -247,23 +260,35 @@ export class Triggers {
 
   /**
    * A Bitbucket access token that is still good: Bitbucket's expire after two hours, so a stored grant
-   * close to its end is refreshed with its refresh token and stored again.
+   * close to its end is refreshed with its refresh token and stored again. A refresh may end the access token
+   * the previous one gave out, so refreshes of one trigger are serialised on its row (across processes and
+   * replicas): a use that waited finds the grant another one just stored and takes it.
    */
   private async bitbucketAccessToken(t: TriggerRow, stored: string, ep: { web: string; clientId: string; clientSecret: string }): Promise<string> {
-    let grant: StoredGrant;
+    const grant = this.readGrant(stored);
+    if (!expiring(grant)) return grant.access_token;
+    return this.db.tx(async (q) => {
+      const r = await q.query<{ secure_auth_token: string | null }>('SELECT secure_auth_token FROM build_trigger WHERE id = $1 FOR UPDATE', [t.id]);
+      const sealed = r.rows[0]?.secure_auth_token;
+      const current = sealed ? this.readGrant(this.box.open(sealed) ?? '') : grant;
+      if (current.access_token !== grant.access_token || !expiring(current) || !current.refresh_token) return current.access_token;
+      const fresh = await exchangeOAuthCode(
+        slashJoin(ep.web, 'site/oauth2/access_token'),
+        { grant_type: 'refresh_token', refresh_token: current.refresh_token },
+        { id: ep.clientId, secret: ep.clientSecret },
+      );
+      const next = sealedGrant({ refresh_token: current.refresh_token, ...fresh });
+      await q.query('UPDATE build_trigger SET secure_auth_token = $2 WHERE id = $1', [t.id, this.box.seal(JSON.stringify(next))]);
+      return next.access_token;
+    });
+  }
+
+  private readGrant(stored: string): StoredGrant {
     try {
-      grant = JSON.parse(stored) as StoredGrant;
+      return JSON.parse(stored) as StoredGrant;
     } catch {
       throw new TriggerError('The Bitbucket authorization of this trigger is unreadable; set the trigger up again');
     }
-    if (!grant.refresh_token || grant.expires_at === undefined || grant.expires_at - 60 > Date.now() / 1000) return grant.access_token;
-    const fresh = await exchangeOAuthCode(
-      slashJoin(ep.web, 'site/oauth2/access_token'),
-      { grant_type: 'refresh_token', refresh_token: grant.refresh_token },
-      { id: ep.clientId, secret: ep.clientSecret },
-    );
-    await this.attachGrant(t, { refresh_token: grant.refresh_token, ...fresh });
-    return fresh.access_token;
   }
 
   private async byId(id: number, q: Queryable = this.db): Promise<TriggerRow | null> {

@@ -409,10 +409,11 @@ export async function fakeGitlab(repo: GitRepo, onKey: (key: string) => void): P
 /**
  * Bitbucket Cloud (API 2.0 under /2.0, OAuth 2 under /site/oauth2): user `bb-user`, workspaces `bb-user` (repositories
  * `app`, backed by `repo`, and `other`) and `team-ws` (`shared`); the account administers `bb-user/app` only. Lists are
- * paged in the body (`values`, `next`) two items a page. Access tokens last 30 s, so the registry refreshes them
- * before each use; `refreshes` counts that.
+ * paged in the body (`values`, `next`) two items a page. Access tokens last `lifetime` seconds (two hours, as
+ * Bitbucket's; a test sets 0 to have the next one issued already at its end), and only the newest one is accepted, so a
+ * refresh ends the token before it; `refreshes` counts the refreshes.
  */
-export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void): Promise<FakeScm & { refreshes: number }> {
+export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void): Promise<FakeScm & { refreshes: number; lifetime: number }> {
   const base = () => fake.url;
   let access = 'bb-access-0';
   let issued = 0;
@@ -545,7 +546,7 @@ export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void)
     ],
     ['DELETE', new RegExp(`${R}/hooks/([^/]+)$`), (_q, _s, m) => (fake.hooks.delete(decodeURIComponent(m[1])) ? null : undefined)],
   ];
-  /** Client id and secret as HTTP Basic; an authorization code or the refresh token gets a fresh 30-second token. */
+  /** Client id and secret as HTTP Basic; an authorization code or the refresh token gets a fresh token. */
   const exchange: Exchange = (req, form, f) => {
     if (req.headers.authorization !== `Basic ${Buffer.from('trigger-client:trigger-secret').toString('base64')}`) return { status: 401, body: { error: 'invalid_client' } };
     const grant = form.get('grant_type');
@@ -553,9 +554,12 @@ export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void)
     if (!good) return { status: 400, body: { error: 'invalid_grant', error_description: 'The code is invalid or expired.' } };
     if (grant === 'refresh_token') fake.refreshes++;
     access = `bb-access-${++issued}`;
-    return { status: 200, body: { access_token: access, refresh_token: refresh, expires_in: 30, token_type: 'bearer', scopes: 'repository:admin webhook' } };
+    return { status: 200, body: { access_token: access, refresh_token: refresh, expires_in: fake.lifetime, token_type: 'bearer', scopes: 'repository:admin webhook' } };
   };
-  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange, '/site/oauth2/authorize'), { refreshes: 0 });
+  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange, '/site/oauth2/authorize'), {
+    refreshes: 0,
+    lifetime: 7200,
+  });
   return fake;
 }
 

@@ -29,7 +29,7 @@ let bare: string;
 let work: string;
 let github: FakeScm;
 let gitlab: FakeScm;
-let bitbucket: FakeScm & { refreshes: number };
+let bitbucket: FakeScm & { refreshes: number; lifetime: number };
 const shas: Record<string, string> = {};
 let repoSshUrl: string;
 
@@ -385,8 +385,11 @@ describe('bitbucket', () => {
     expect((await admin.call('GET', `/repository/acme/app/trigger/${refused}`)).status).toBe(404);
 
     uuid = await startSetup();
-    // Bitbucket comes back to the consumer's callback URL with the state.
+    // Bitbucket comes back to the consumer's callback URL with the state; its access token is at its end at once, so
+    // the first use must refresh it.
+    bitbucket.lifetime = 0;
     const r = await callback(`/bitbucket/callback/trigger?code=${bitbucket.code}&state=${uuid}`, admin);
+    bitbucket.lifetime = 7200;
     expect(r.status).toBe(302);
     expect(r.headers.get('location')).toBe(`/repository/acme/app/trigger/${uuid}`);
     // Attached once: a second callback for it is not found.
@@ -394,6 +397,11 @@ describe('bitbucket', () => {
   });
 
   test('namespaces, sources (all pages, admin permission), top-level Dockerfiles, refs and analyze through the account', async () => {
+    // Concurrent first uses share one refresh of the expired token (a second refresh would end the token the first
+    // gave out, failing a call), and the refreshed grant is stored: later uses need none.
+    const calls = await Promise.all([0, 1, 2, 3].map(() => admin.call('GET', `${T()}/namespaces`)));
+    expect(calls.map((c) => c.status)).toEqual([200, 200, 200, 200]);
+    expect(bitbucket.refreshes).toBe(1);
     expect((await admin.ok('GET', `${T()}/namespaces`)).namespaces).toEqual([
       { personal: true, id: 'bb-user', title: 'bb-user', avatar_url: `${bitbucket.url}/avatars/bb-user/app`, url: `${bitbucket.url}/bb-user`, score: 2 },
       { personal: false, id: 'team-ws', title: 'team-ws', avatar_url: `${bitbucket.url}/avatars/team-ws/shared`, url: `${bitbucket.url}/team-ws`, score: 1 },
@@ -430,8 +438,7 @@ describe('bitbucket', () => {
     // The Dockerfile's bytes come from Bitbucket's raw source endpoint.
     expect(await admin.ok('POST', `${T()}/analyze`, { config: { ...base, dockerfile_path: '/sub/web.Dockerfile' } })).toMatchObject({ status: 'requiresrobot', name: 'base' });
     expect((await other.call('GET', `${T()}/namespaces`)).status).toBe(403);
-    // Each use refreshed the 30-second access token; a refreshed token replaced the stored one.
-    expect(bitbucket.refreshes).toBeGreaterThan(1);
+    expect(bitbucket.refreshes).toBe(1);
   });
 
   test('activate installs key and hook; a delivered repo:push builds with the deploy key; run now on a tag asks Bitbucket; delete removes key and hook', async () => {
