@@ -77,21 +77,43 @@ export function useSecurity(repo: Repository, digest: string, enabled = true) {
   });
 }
 
+/** `GET …/security?digests=`: a manifest's status and its findings per severity (the registry's addition to Quay's API). */
+export interface Summary {
+  status: SecurityInfo['status'] | 'manifest_layer_too_large';
+  vulnerabilities?: Partial<Record<string, number>>;
+  fixable?: number;
+}
+
+/**
+ * The summaries of a page's manifests in one request (Quay's UI asks one report per row); re-asked while any
+ * of them is queued.
+ */
+export function useSecuritySummaries(repo: Repository, digests: string[], enabled = true) {
+  const unique = [...new Set(digests)].sort();
+  return useQuery({
+    queryKey: ['securitySummaries', repo.namespace, repo.name, unique.join(',')],
+    queryFn: () => api.get<{ manifests: Record<string, Summary> }>(`${repoPath(repo.namespace, repo.name)}/security?digests=${unique.map(enc).join(',')}`),
+    enabled: enabled && unique.length > 0,
+    refetchInterval: (q) => (Object.values(q.state.data?.manifests ?? {}).some((m) => m.status === 'queued') ? 5000 : false),
+  });
+}
+
 /** The Security column: Queued / Failed / Unsupported / None Detected / "n <highest severity>". */
-export function SecuritySummary({ repo, digest }: { repo: Repository; digest: string }) {
-  const q = useSecurity(repo, digest);
-  if (q.isLoading) return <span>Loading…</span>;
-  if (q.error || !q.data) return <span>Unavailable</span>;
-  const { status } = q.data;
+export function SecuritySummary({ summary, loading }: { summary: Summary | undefined; loading: boolean }) {
+  if (loading) return <span>Loading…</span>;
+  if (!summary) return <span>Unavailable</span>;
+  const { status } = summary;
   if (status === 'queued') return <span>Queued</span>;
   if (status === 'failed') return <span>Failed</span>;
   if (status === 'unsupported') return <span>Unsupported</span>;
-  const list = findings(q.data);
-  if (list.length === 0) return <Label color="green">None Detected</Label>;
-  const top = list[0].severity;
+  if (status === 'manifest_layer_too_large') return <span>Layer too large</span>;
+  const counts = summary.vulnerabilities ?? {};
+  const total = SEVERITIES.reduce((a, s) => a + (counts[s] ?? 0), 0);
+  if (total === 0) return <Label color="green">None Detected</Label>;
+  const top = SEVERITIES.find((s) => counts[s])!;
   return (
     <Label color={COLORS[top]} data-testid="security-summary">
-      {list.length} {top}
+      {total} {top}
     </Label>
   );
 }
