@@ -19,6 +19,8 @@ ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The superuser change log (GET /api/v1/superuser/changelog/) reads it from the install's top directory.
+COPY CHANGELOG.md ./CHANGELOG.md
 # Quay's images run as an arbitrary non-root user (OpenShift assigns one); nothing here needs root.
 USER 1001
 EXPOSE 8080

@@ -332,6 +332,7 @@ export const QuayConfigSchema = Type.Object(
     FEATURE_READER_BUILD_LOGS: Bool(false, 'users with read access may see build logs (else write access is needed)'),
     FEATURE_GITHUB_BUILD: Bool(false, 'GitHub build triggers set up through GitHub (OAuth attach, deploy key and hook created on activate)'),
     FEATURE_GITLAB_BUILD: Bool(false, 'GitLab build triggers set up through GitLab (OAuth attach, deploy key and hook created on activate)'),
+    FEATURE_BITBUCKET_BUILD: Bool(false, 'Bitbucket build triggers set up through Bitbucket (OAuth attach, deploy key and hook created on activate)'),
     GITHUB_TRIGGER_CONFIG: Type.Optional(
       Type.Object(
         {
@@ -351,6 +352,17 @@ export const QuayConfigSchema = Type.Object(
           GITLAB_ENDPOINT: Type.String({ default: 'https://gitlab.com/', description: 'GitLab address: OAuth, API (/api/v4) and project pages' }),
         },
         { additionalProperties: true, description: 'the GitLab OAuth application of build triggers' },
+      ),
+    ),
+    BITBUCKET_TRIGGER_CONFIG: Type.Optional(
+      Type.Object(
+        {
+          CONSUMER_KEY: Type.String({ description: 'OAuth consumer key' }),
+          CONSUMER_SECRET: Type.String({ description: 'OAuth consumer secret' }),
+          BITBUCKET_ENDPOINT: Type.Optional(Type.String({ description: 'not in Quay: the Bitbucket web address (OAuth and repository pages; default https://bitbucket.org/)' })),
+          API_ENDPOINT: Type.Optional(Type.String({ description: 'not in Quay: the Bitbucket REST API 2.0 address (default https://api.bitbucket.org/2.0/)' })),
+        },
+        { additionalProperties: true, description: 'the Bitbucket OAuth consumer of build triggers' },
       ),
     ),
     USERFILES_MAX_SIZE: Type.String({

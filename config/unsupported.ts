@@ -14,7 +14,6 @@ export interface Unsupported {
 
 const NOT_BUILT = 'not implemented by this registry; ignored';
 const SSO = 'external login providers are not implemented (AUTHENTICATION_TYPE Database or AppToken only); ignored';
-const BUILDS_SCM = 'builds from this source control host are not implemented; ignored';
 const LOGS = 'usage logs are always kept in the database; ignored';
 const CACHE = 'the registry keeps its own in-process caches; ignored';
 const TOP_LEVEL_BUILD = 'read only inside BUILD_MANAGER (as Quay does); ignored at the top level';
@@ -40,7 +39,6 @@ export const UNSUPPORTED_KEYS: Readonly<Record<string, Unsupported>> = {
   SERVER_HOSTNAME_ALIASES: { reason: NOT_BUILT },
   FEATURE_ACI_CONVERSION: { reason: NOT_BUILT },
   FEATURE_ACTION_LOG_ROTATION: { reason: 'log rotation to storage is not implemented; ignored' },
-  FEATURE_BITBUCKET_BUILD: { reason: BUILDS_SCM },
   FEATURE_GITHUB_LOGIN: { reason: SSO },
   FEATURE_GOOGLE_LOGIN: { reason: SSO },
   GITHUB_LOGIN_CONFIG: { reason: SSO },

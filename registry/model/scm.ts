@@ -111,12 +111,39 @@ export class ScmApi {
     return out;
   }
 
-  private async send<T>(url: string, init: { method?: string; body?: unknown }): Promise<{ status: number; body: T; link: string | null }> {
-    let res: Response;
+  /**
+   * Every item of a list paged in the body (`{values, next}`, Bitbucket's shape), at most MAX_PAGES pages.
+   * A `next` on another origin is not followed: the token goes only to the configured API.
+   */
+  async values<T>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    const origin = new URL(this.base).origin;
+    let url: string | null = `${this.base}${path}${path.includes('?') ? '&' : '?'}pagelen=100`;
+    for (let page = 0; url && page < MAX_PAGES; page++) {
+      const r: { status: number; body: { values?: T[]; next?: unknown } } = await this.send(url, {});
+      if (r.status >= 400) throw new ScmApiError(r.status, serviceMessage(r.body, 'The source control service refused the request'));
+      if (!Array.isArray(r.body?.values)) throw new ScmError('The source control service sent no list');
+      out.push(...r.body.values);
+      const next = typeof r.body.next === 'string' ? r.body.next : null;
+      url = next && URL.canParse(next) && new URL(next).origin === origin ? next : null;
+    }
+    return out;
+  }
+
+  /** A file's raw bytes as text; null when the service has no such file (404). */
+  async text(path: string): Promise<string | null> {
+    const res = await this.fetch(`${this.base}${path}`, {}, '*/*');
+    const text = await res.text();
+    if (res.status === 404) return null;
+    if (res.status >= 400) throw new ScmApiError(res.status, serviceMessage(parseBody(text), 'The source control service refused the request'));
+    return text;
+  }
+
+  private async fetch(url: string, init: { method?: string; body?: unknown }, accept = 'application/json'): Promise<Response> {
     try {
-      res = await fetch(url, {
+      return await fetch(url, {
         method: init.method ?? 'GET',
-        headers: { accept: 'application/json', authorization: this.auth, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { accept, authorization: this.auth, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
         signal: AbortSignal.timeout(20_000),
         redirect: 'error',
@@ -124,6 +151,10 @@ export class ScmApi {
     } catch (err) {
       throw new ScmError(`Request to the source control service failed: ${(err as Error).message}`);
     }
+  }
+
+  private async send<T>(url: string, init: { method?: string; body?: unknown }): Promise<{ status: number; body: T; link: string | null }> {
+    const res = await this.fetch(url, init);
     return { status: res.status, body: parseBody(await res.text()) as T, link: res.headers.get('link') };
   }
 }
@@ -137,13 +168,27 @@ function parseBody(text: string): unknown {
   }
 }
 
-/** A form POST to a service's OAuth token endpoint: the access token for an authorization code. */
-export async function exchangeOAuthCode(url: string, form: Record<string, string>): Promise<string> {
+export interface OAuthGrant {
+  access_token: string;
+  /** Bitbucket's access tokens expire (2 h); its refresh token gets new ones. */
+  refresh_token?: string;
+  expires_in?: number;
+}
+
+/**
+ * A form POST to a service's OAuth token endpoint (an authorization code or a refresh token for an access
+ * token). `basic` sends the client's id and secret as HTTP Basic (Bitbucket) instead of form fields.
+ */
+export async function exchangeOAuthCode(url: string, form: Record<string, string>, basic?: { id: string; secret: string }): Promise<OAuthGrant> {
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(basic ? { authorization: `Basic ${Buffer.from(`${basic.id}:${basic.secret}`).toString('base64')}` } : {}),
+      },
       body: new URLSearchParams(form).toString(),
       signal: AbortSignal.timeout(20_000),
       redirect: 'error',
@@ -151,18 +196,23 @@ export async function exchangeOAuthCode(url: string, form: Record<string, string
   } catch (err) {
     throw new ScmError(`Request to the source control service failed: ${(err as Error).message}`);
   }
-  const body = parseBody(await res.text()) as { access_token?: unknown; error_description?: unknown } | null;
+  const body = parseBody(await res.text()) as { access_token?: unknown; refresh_token?: unknown; expires_in?: unknown; error_description?: unknown } | null;
   if (res.status >= 400 || typeof body?.access_token !== 'string' || !body.access_token) {
     throw new ScmError(`Could not get an access token: ${serviceMessage(body, typeof body?.error_description === 'string' ? body.error_description : `HTTP ${res.status}`)}`);
   }
-  return body.access_token;
+  return {
+    access_token: body.access_token,
+    ...(typeof body.refresh_token === 'string' ? { refresh_token: body.refresh_token } : {}),
+    ...(typeof body.expires_in === 'number' ? { expires_in: body.expires_in } : {}),
+  };
 }
 
-/** The service's own error text: GitHub's errors[0].message or message, GitLab's message/error. */
+/** The service's own error text: GitHub's errors[0].message or message, GitLab's message/error, Bitbucket's error.message. */
 export function serviceMessage(body: unknown, fallback: string): string {
   const b = (body ?? {}) as { errors?: Array<{ message?: unknown }>; message?: unknown; error?: unknown };
   const first = Array.isArray(b.errors) ? b.errors[0]?.message : undefined;
-  for (const m of [first, b.message, b.error]) {
+  const nested = b.error && typeof b.error === 'object' ? (b.error as { message?: unknown }).message : undefined;
+  for (const m of [first, b.message, nested, b.error]) {
     if (typeof m === 'string' && m) return m;
     if (m && typeof m === 'object') return JSON.stringify(m);
   }
@@ -209,19 +259,53 @@ export function manualRef(params: { branch_name?: string; refs?: { kind: string;
   return { kind: 'branch', name: params.branch_name || defaultBranch || 'master' };
 }
 
-export type ScmService = 'github' | 'gitlab';
+export type ScmService = 'github' | 'gitlab' | 'bitbucket';
 
 /** Whether the service's triggers are set up through it (its FEATURE_*_BUILD and OAuth app configured). */
 export function scmEnabled(config: QuayConfig, service: string): service is ScmService {
   if (service === 'github') return config.FEATURE_GITHUB_BUILD && !!config.GITHUB_TRIGGER_CONFIG;
   if (service === 'gitlab') return config.FEATURE_GITLAB_BUILD && !!config.GITLAB_TRIGGER_CONFIG;
+  if (service === 'bitbucket') return config.FEATURE_BITBUCKET_BUILD && !!config.BITBUCKET_TRIGGER_CONFIG;
   return false;
 }
 
 const slashJoin = (base: string, path: string) => `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 
+export type ScmHostsConfig = Pick<QuayConfig, 'GITHUB_TRIGGER_CONFIG' | 'GITLAB_TRIGGER_CONFIG' | 'BITBUCKET_TRIGGER_CONFIG'>;
+
+/**
+ * The service's web address: the configured one (GitHub Enterprise, a self-hosted GitLab) even when its
+ * OAuth setup is off, since hand-installed triggers name repositories on that host too.
+ */
+export function scmWebBase(config: ScmHostsConfig, service: ScmService): string {
+  if (service === 'github') return config.GITHUB_TRIGGER_CONFIG?.GITHUB_ENDPOINT ?? 'https://github.com/';
+  if (service === 'gitlab') return config.GITLAB_TRIGGER_CONFIG?.GITLAB_ENDPOINT ?? 'https://gitlab.com/';
+  return config.BITBUCKET_TRIGGER_CONFIG?.BITBUCKET_ENDPOINT ?? 'https://bitbucket.org/';
+}
+
+/** The web page of `owner/repository` on the service (Quay's get_repository_url, on the configured host). */
+export function scmRepositoryUrl(config: ScmHostsConfig, service: ScmService, source: string): string {
+  return slashJoin(scmWebBase(config, service), source);
+}
+
+/** The SSH clone address of `owner/repository` on the service's configured host (`git@host:owner/repo.git`). */
+export function scmSshUrl(config: ScmHostsConfig, service: ScmService, source: string): string {
+  let host: string;
+  try {
+    host = new URL(scmWebBase(config, service)).hostname;
+  } catch {
+    throw new ScmError(`The ${service} endpoint is not a URL`);
+  }
+  return `git@${host}:${source}.git`;
+}
+
 /** The service's web, OAuth and API addresses from its trigger config. */
 export function scmEndpoints(config: QuayConfig, service: ScmService): { web: string; api: string; clientId: string; clientSecret: string } {
+  if (service === 'bitbucket') {
+    const c = config.BITBUCKET_TRIGGER_CONFIG!;
+    const api = c.API_ENDPOINT ?? 'https://api.bitbucket.org/2.0/';
+    return { web: scmWebBase(config, service), api: api.replace(/\/+$/, ''), clientId: c.CONSUMER_KEY, clientSecret: c.CONSUMER_SECRET };
+  }
   if (service === 'github') {
     const c = config.GITHUB_TRIGGER_CONFIG!;
     const web = c.GITHUB_ENDPOINT ?? 'https://github.com/';

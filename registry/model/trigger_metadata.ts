@@ -239,7 +239,7 @@ export function gitlabMetadata(payload: unknown, lookups: GitlabLookups = {}): J
 }
 
 /** Bitbucket `repo:push` payload → metadata (bitbuckethandler.get_transformed_webhook_payload). */
-export function bitbucketMetadata(payload: unknown, defaultBranch?: string | null): Json {
+export function bitbucketMetadata(payload: unknown, defaultBranch?: string | null, gitUrl?: string): Json {
   const err = firstError(BITBUCKET_PAYLOAD, payload);
   if (err) throw new InvalidPayload(err);
   const changes = at(payload, 'push.changes') as Json[];
@@ -252,7 +252,7 @@ export function bitbucketMetadata(payload: unknown, defaultBranch?: string | nul
   m.set('commit', target.hash);
   m.set('ref', ref);
   m.set('default_branch', defaultBranch);
-  m.set('git_url', `git@bitbucket.org:${repositoryName}.git`);
+  m.set('git_url', gitUrl ?? `git@bitbucket.org:${repositoryName}.git`);
   m.set('commit_info.url', at(target, 'links.html.href') || '');
   m.set('commit_info.message', target.message);
   m.set('commit_info.date', target.date);

@@ -13,7 +13,8 @@ import type { Db, Queryable } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import { SecretBox, sameSecret, secretMaterial } from '../auth/secrets.js';
 import { Invalid } from './errors.js';
-import { manualRef, scmEnabled, scmEndpoints, type ScmClient } from './scm.js';
+import { exchangeOAuthCode, manualRef, scmEnabled, scmEndpoints, scmRepositoryUrl, scmSshUrl, slashJoin, type OAuthGrant, type ScmClient, type ScmHostsConfig } from './scm.js';
+import { BitbucketClient } from './scm_bitbucket.js';
 import { GithubClient } from './scm_github.js';
 import { GitlabClient } from './scm_gitlab.js';
 import {
@@ -51,6 +52,17 @@ export interface TriggerRow {
   has_private_key: boolean;
   /** Attached to an account of its service (OAuth): its SCM API is used. */
   has_auth_token: boolean;
+}
+
+/** An OAuth grant as stored (sealed) for a Bitbucket trigger: its access token's end in epoch seconds. */
+interface StoredGrant {
+  access_token: string;
+  refresh_token?: string;
+  expires_at?: number;
+}
+
+function sealedGrant(g: OAuthGrant): StoredGrant {
+  return { access_token: g.access_token, refresh_token: g.refresh_token, expires_at: g.expires_in !== undefined ? Math.floor(Date.now() / 1000) + g.expires_in : undefined };
 }
 
 /** A request the trigger refuses (400 with this message). */
@@ -131,35 +143,6 @@ export async function generateDeployKey(comment: string): Promise<{ publicKey: s
   return { publicKey: key.toPublic().toString('ssh'), privateKey: key.toString('ssh-private') };
 }
 
-/** The SCM web page of a build source (Quay's get_repository_url); custom git has none. */
-function repositoryUrl(service: TriggerService, source: string | undefined): string | null {
-  if (!source) return null;
-  switch (service) {
-    case 'github':
-      return `https://github.com/${source}`;
-    case 'gitlab':
-      return `https://gitlab.com/${source}`;
-    case 'bitbucket':
-      return `https://bitbucket.org/${source}`;
-    default:
-      return null;
-  }
-}
-
-/** The git URL a manual run of an SCM trigger clones (its webhooks carry their own). */
-function scmGitUrl(service: TriggerService, source: string): string {
-  switch (service) {
-    case 'github':
-      return `git@github.com:${source}.git`;
-    case 'gitlab':
-      return `git@gitlab.com:${source}.git`;
-    case 'bitbucket':
-      return `git@bitbucket.org:${source}.git`;
-    default:
-      return source;
-  }
-}
-
 /** What a trigger asks builds-core to build. */
 export interface PreparedTriggerBuild {
   displayName: string;
@@ -172,15 +155,17 @@ export interface PreparedTriggerBuild {
 }
 
 /** Quay's trigger_view. `canAdmin` shows the config (with the webhook URL) and the pull robot. */
-export function triggerView(t: TriggerRow, opts: { canAdmin: boolean; canRead?: boolean; forBuild?: boolean }): Record<string, unknown> {
+export function triggerView(t: TriggerRow, opts: { canAdmin: boolean; canRead?: boolean; forBuild?: boolean }, hosts: ScmHostsConfig): Record<string, unknown> {
   const canRead = opts.canRead || opts.canAdmin;
   const source = typeof t.config.build_source === 'string' ? t.config.build_source : undefined;
+  // The SCM web page of the build source (Quay's get_repository_url); custom git has none.
+  const repositoryUrl = source && t.service !== 'custom-git' ? scmRepositoryUrl(hosts, t.service, source) : null;
   const view: Record<string, unknown> = {
     id: t.uuid,
     service: t.service,
     is_active: isActive(t),
     build_source: canRead ? (source ?? null) : null,
-    repository_url: canRead ? repositoryUrl(t.service, source) : null,
+    repository_url: canRead ? repositoryUrl : null,
     config: opts.canAdmin ? t.config : {},
     can_invoke: opts.canAdmin,
     enabled: t.enabled,
@@ -245,8 +230,40 @@ export class Triggers {
     if (!sealed) return null;
     const token = this.box.open(sealed);
     if (!token) return null;
-    const { api } = scmEndpoints(this.config, t.service);
-    return t.service === 'github' ? new GithubClient(api, token) : new GitlabClient(api, token);
+    const ep = scmEndpoints(this.config, t.service);
+    if (t.service === 'github') return new GithubClient(ep.api, token);
+    if (t.service === 'gitlab') return new GitlabClient(ep.api, token);
+    const access = await this.bitbucketAccessToken(t, token, ep);
+    return new BitbucketClient(ep.api, access, ep.web, {
+      key: `${this.config.REGISTRY_TITLE} webhook key`,
+      hook: `Webhook for invoking builds on ${this.config.REGISTRY_TITLE_SHORT}`,
+    });
+  }
+
+  /** Attach the account's OAuth grant to a trigger connected to the user (Bitbucket's callback). */
+  async attachGrant(t: TriggerRow, grant: OAuthGrant): Promise<void> {
+    await this.db.query('UPDATE build_trigger SET secure_auth_token = $2 WHERE id = $1', [t.id, this.box.seal(JSON.stringify(sealedGrant(grant)))]);
+  }
+
+  /**
+   * A Bitbucket access token that is still good: Bitbucket's expire after two hours, so a stored grant
+   * close to its end is refreshed with its refresh token and stored again.
+   */
+  private async bitbucketAccessToken(t: TriggerRow, stored: string, ep: { web: string; clientId: string; clientSecret: string }): Promise<string> {
+    let grant: StoredGrant;
+    try {
+      grant = JSON.parse(stored) as StoredGrant;
+    } catch {
+      throw new TriggerError('The Bitbucket authorization of this trigger is unreadable; set the trigger up again');
+    }
+    if (!grant.refresh_token || grant.expires_at === undefined || grant.expires_at - 60 > Date.now() / 1000) return grant.access_token;
+    const fresh = await exchangeOAuthCode(
+      slashJoin(ep.web, 'site/oauth2/access_token'),
+      { grant_type: 'refresh_token', refresh_token: grant.refresh_token },
+      { id: ep.clientId, secret: ep.clientSecret },
+    );
+    await this.attachGrant(t, { refresh_token: grant.refresh_token, ...fresh });
+    return fresh.access_token;
   }
 
   private async byId(id: number, q: Queryable = this.db): Promise<TriggerRow | null> {
@@ -255,6 +272,12 @@ export class Triggers {
 
   async list(repositoryId: number): Promise<TriggerRow[]> {
     return (await this.db.query<TriggerRow>(`${SELECT} WHERE t.repository_id = $1 ORDER BY t.id`, [repositoryId])).rows;
+  }
+
+  /** The trigger `uuid` of any repository (the OAuth callback's, which checks the connected user). */
+  async byUuid(uuid: string): Promise<TriggerRow | null> {
+    if (!UUID_RE.test(uuid)) return null;
+    return (await this.db.query<TriggerRow>(`${SELECT} WHERE t.uuid = $1`, [uuid])).rows[0] ?? null;
   }
 
   /** The trigger `uuid` of this repository; null when it does not exist or belongs to another repository. */
@@ -364,7 +387,8 @@ export class Triggers {
         break;
       }
       case 'bitbucket':
-        raw = bitbucketMetadata(body, cfg.master_branch);
+        // Installed through Bitbucket's API, the trigger knows the repository's SSH clone address.
+        raw = bitbucketMetadata(body, cfg.master_branch, typeof t.config.git_url === 'string' ? t.config.git_url : undefined);
         break;
     }
     const metadata = checkedMetadata(raw);
@@ -390,7 +414,7 @@ export class Triggers {
     if (sha === undefined) throw new TriggerError('missing required parameter');
     if (!/^[A-Fa-f0-9]{7,}$/.test(sha)) throw new TriggerError(`Invalid commit_sha: ${sha}`);
     const source = cfg.build_source ?? '';
-    const metadata: Record<string, unknown> = { commit: sha, git_url: t.service === 'custom-git' ? source : scmGitUrl(t.service, source) };
+    const metadata: Record<string, unknown> = { commit: sha, git_url: t.service === 'custom-git' ? source : scmSshUrl(this.config, t.service, source) };
     if (t.service !== 'custom-git') {
       const ref = params.refs ? `refs/${params.refs.kind === 'tag' ? 'tags' : 'heads'}/${params.refs.name}` : params.branch_name ? `refs/heads/${params.branch_name}` : undefined;
       if (ref) metadata.ref = ref;

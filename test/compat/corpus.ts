@@ -4,6 +4,8 @@
  * compat.test.ts: each answer must have the status, the content type, and the keys with the JSON types given
  * (`keys`), or exactly the body given (`body`), and texts that start as given (`texts`). `{quota_id}` and `{limit_id}` are filled from earlier answers.
  */
+import { CORPUS_MORE } from './corpus_more.js';
+
 export type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'null';
 
 export interface CompatPair {
@@ -985,4 +987,5 @@ export const CORPUS: CompatPair[] = [
     request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat' },
     response: { status: 204 },
   },
+  ...CORPUS_MORE,
 ];

@@ -91,7 +91,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       tags: build.job_config.docker_tags ?? [],
       manual_user: build.job_config.manual_user ?? null,
       is_writer: canWrite,
-      trigger: trigger ? triggerView(trigger, { canAdmin, canRead, forBuild: true }) : null,
+      trigger: trigger ? triggerView(trigger, { canAdmin, canRead, forBuild: true }, rt.config) : null,
       trigger_metadata: canRead ? (build.job_config.trigger_metadata ?? null) : null,
       resource_key: build.resource_key,
       pull_robot: build.pull_robot_name ? { name: build.pull_robot_name, kind: 'user', is_robot: true } : null,

@@ -1,4 +1,6 @@
-/** The superuser panel's API: users (list, create with a generated password, change, disable, delete) and organizations. */
+/** The superuser panel's API: users (list, create with a generated password, change, disable, delete), organizations and the change log. */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
@@ -14,6 +16,9 @@ import { namespaceAvatar, userSummary } from './views.js';
 
 const GENERATED_PASSWORD_LENGTH = 32;
 const PAGE_TTL_S = 2 * 86400;
+
+/** dist/registry/http/api/superuser.js → the CHANGELOG.md shipped at the top of the install (as Quay ships its own). */
+export const CHANGELOG_FILE = fileURLToPath(new URL('../../../../CHANGELOG.md', import.meta.url));
 
 export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
   const app = typed(base);
@@ -277,6 +282,16 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
       return { namespace: ns.name };
     },
   );
+
+  // Read at request time, as Quay does: an install whose file is replaced shows the new text without a restart.
+  app.get('/superuser/changelog/', { schema: op('getChangeLog', tag, 'Returns the change log for this installation.', 'super:user'), config: cfg }, async (req) => {
+    requireSuperuser(rt, req);
+    const log = await readFile(CHANGELOG_FILE, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw notFound('No change log is installed with this registry');
+      throw e;
+    });
+    return { log };
+  });
 
   app.get(
     '/superuser/registrystatus',

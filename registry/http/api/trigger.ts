@@ -93,7 +93,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     { schema: { ...op('listBuildTriggers', tag, 'List the triggers for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg },
     async (req) => {
       const { repo } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
-      return { triggers: (await rt.triggers.list(repo.id)).map((t) => triggerView(t, { canAdmin: true })) };
+      return { triggers: (await rt.triggers.list(repo.id)).map((t) => triggerView(t, { canAdmin: true }, rt.config)) };
     },
   );
 
@@ -120,7 +120,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       await writable(rt, req, t.repo);
       const trigger = await rt.triggers.create(t.repo.id, req.body.service as TriggerService, req.principal.kind === 'user' ? req.principal.id : null);
       reply.code(201);
-      return triggerView(trigger, { canAdmin: true });
+      return triggerView(trigger, { canAdmin: true }, rt.config);
     },
   );
 
@@ -129,7 +129,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     { schema: { ...op('getBuildTrigger', tag, 'Get information for the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg },
     async (req) => {
       const { trigger } = await triggerFor(rt, req, req.params);
-      return triggerView(trigger, { canAdmin: true });
+      return triggerView(trigger, { canAdmin: true }, rt.config);
     },
   );
 
@@ -148,7 +148,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       await writable(rt, req, t.repo);
       const updated = await rt.triggers.setEnabled(t.trigger, req.body.enabled);
       audit('toggle_repo_trigger', req, t, updated, { enabled: req.body.enabled });
-      return triggerView(updated, { canAdmin: false });
+      return triggerView(updated, { canAdmin: false }, rt.config);
     },
   );
 
@@ -196,7 +196,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       const activated = await rt.triggers.activate(t.trigger, { config: req.body.config, pullRobotId: robot?.id ?? null });
       const { credentials: _hidden, ...loggedConfig } = activated.config;
       audit('setup_repo_trigger', req, t, activated, { namespace: t.namespace.name, pull_robot: robot?.name ?? null, config: loggedConfig });
-      return triggerView(activated, { canAdmin: true });
+      return triggerView(activated, { canAdmin: true }, rt.config);
     },
   );
 

@@ -16,6 +16,7 @@ const SuperuserUsageLogs = lazy(() => import('./pages/SuperuserUsageLogs'));
 const Messages = lazy(() => import('./pages/superuser/Messages'));
 const ServiceKeys = lazy(() => import('./pages/superuser/ServiceKeys'));
 const BuildLogs = lazy(() => import('./pages/superuser/BuildLogs'));
+const ChangeLog = lazy(() => import('./pages/superuser/ChangeLog'));
 const NotFound = lazy(() => import('./pages/NotFound'));
 
 /** Anonymous visitors may browse repositories; everything else asks them to sign in. */
@@ -112,6 +113,14 @@ export default function App() {
                   element={
                     <RequireUser>
                       <BuildLogs />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/change-log"
+                  element={
+                    <RequireUser>
+                      <ChangeLog />
                     </RequireUser>
                   }
                 />

@@ -1,20 +1,22 @@
 /**
- * GitHub's and GitLab's REST APIs (the parts a build trigger uses) played on loopback over a real git
- * repository: branches, tags, trees, files and commits are read from the bare repository with git; OAuth
- * codes are exchanged for one token, and every API call must carry it. Deploy keys and hooks created by the
+ * GitHub's, GitLab's and Bitbucket's REST APIs (the parts a build trigger uses) played on loopback over a real
+ * git repository: branches, tags, trees, files and commits are read from the bare repository with git; OAuth
+ * codes are exchanged for a token, and every API call must carry it (Bitbucket's tokens expire at once and
+ * are refreshed, each refresh invalidating the previous one). Deploy keys and hooks created by the
  * registry are recorded; `onKey` lets the test install a created key in its SSH server (as the service would
  * trust it for clones), and `deliver` POSTs a push event to a recorded hook the way the service does (the
  * hook URL's userinfo as HTTP Basic).
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface FakeScm {
   url: string;
   token: string;
   code: string;
-  keys: Map<number, { title: string; key: string }>;
-  hooks: Map<number, Record<string, unknown>>;
+  keys: Map<number, Record<string, unknown>>;
+  hooks: Map<number | string, Record<string, unknown>>;
   /** Requests seen, as `METHOD path`. */
   calls: string[];
   close(): Promise<void>;
@@ -67,7 +69,24 @@ async function body(req: IncomingMessage): Promise<string> {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, text: string) => unknown;
 
-async function serve(routes: Array<[string, RegExp, Handler]>, token: string, authHeader: (t: string) => string, tokenPath: string): Promise<FakeScm> {
+/** The token endpoint: an answer for a form POSTed to it (with the request, for HTTP Basic client auth). */
+type Exchange = (req: IncomingMessage, form: URLSearchParams, fake: FakeScm) => { status: number; body: unknown };
+
+/** GitHub's and GitLab's: the client's id and secret as form fields, one fixed token. */
+const formExchange =
+  (token: string): Exchange =>
+  (_req, form, fake) =>
+    form.get('client_id') !== 'trigger-client' || form.get('client_secret') !== 'trigger-secret' || form.get('code') !== fake.code
+      ? { status: 401, body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' } }
+      : { status: 200, body: { access_token: token, token_type: 'bearer' } };
+
+async function serve(
+  routes: Array<[string, RegExp, Handler]>,
+  token: string,
+  authOk: (header: string | undefined) => boolean,
+  tokenPath: string,
+  exchange: Exchange,
+): Promise<FakeScm> {
   const state = { keys: new Map(), hooks: new Map(), calls: [] as string[] };
   const server: Server = createServer(async (req, res) => {
     const path = req.url!.split('?')[0];
@@ -78,18 +97,17 @@ async function serve(routes: Array<[string, RegExp, Handler]>, token: string, au
       res.end(JSON.stringify(value));
     };
     if (req.method === 'POST' && path === tokenPath) {
-      const form = new URLSearchParams(text);
-      if (form.get('client_id') !== 'trigger-client' || form.get('client_secret') !== 'trigger-secret' || form.get('code') !== fake.code) {
-        return send(401, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' });
-      }
-      return send(200, { access_token: token, token_type: 'bearer' });
+      const answer = exchange(req, new URLSearchParams(text), fake);
+      return send(answer.status, answer.body);
     }
-    if (req.headers.authorization !== authHeader(token)) return send(401, { message: 'Bad credentials' });
+    if (!authOk(req.headers.authorization)) return send(401, { message: 'Bad credentials' });
     for (const [method, re, handler] of routes) {
       const m = method === req.method ? re.exec(path) : null;
       if (!m) continue;
       try {
         const out = handler(req, res, m, text);
+        // The handler answered itself (raw file contents).
+        if (res.writableEnded) return;
         if (out === undefined) return send(404, { message: 'Not Found' });
         if (out === null) {
           res.writeHead(204);
@@ -233,7 +251,7 @@ export async function fakeGithub(repo: GitRepo, onKey: (key: string) => void): P
     ],
     ['DELETE', new RegExp(`${R}/hooks/(\\d+)$`), (_q, _s, m) => (fake.hooks.delete(Number(m[1])) ? null : undefined)],
   ];
-  const fake = await serve(routes, 'gh-oauth-token', (t) => `token ${t}`, '/login/oauth/access_token');
+  const fake = await serve(routes, 'gh-oauth-token', (h) => h === 'token gh-oauth-token', '/login/oauth/access_token', formExchange('gh-oauth-token'));
   return fake;
 }
 
@@ -369,7 +387,160 @@ export async function fakeGitlab(repo: GitRepo, onKey: (key: string) => void): P
     ],
     ['DELETE', new RegExp(`${P}/hooks/(\\d+)$`), (_q, _s, m) => (fake.hooks.delete(Number(m[1])) ? null : undefined)],
   ];
-  const fake = await serve(routes, 'gl-oauth-token', (t) => `Bearer ${t}`, '/oauth/token');
+  const fake = await serve(routes, 'gl-oauth-token', (h) => h === 'Bearer gl-oauth-token', '/oauth/token', formExchange('gl-oauth-token'));
+  return fake;
+}
+
+/**
+ * Bitbucket Cloud (API 2.0 under /2.0, OAuth 2 under /site/oauth2): user `bb-user`, workspaces `bb-user` (repositories
+ * `app`, backed by `repo`, and `other`) and `team-ws` (`shared`); the account administers `bb-user/app` only. Lists are
+ * paged in the body (`values`, `next`) two items a page. Access tokens last 30 s, so the registry refreshes them
+ * before each use; `refreshes` counts that.
+ */
+export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void): Promise<FakeScm & { refreshes: number }> {
+  const base = () => fake.url;
+  let access = 'bb-access-0';
+  let issued = 0;
+  const refresh = 'bb-refresh-token';
+  const workspaceRepo = (ws: string, slug: string, extra: Record<string, unknown> = {}) => ({
+    slug,
+    name: slug,
+    full_name: `${ws}/${slug}`,
+    description: '',
+    updated_on: '2024-05-01T12:00:00.000000+00:00',
+    is_private: true,
+    mainbranch: { name: repo.defaultBranch, type: 'branch' },
+    workspace: { slug: ws },
+    links: { html: { href: `${base()}/${ws}/${slug}` }, avatar: { href: `${base()}/avatars/${ws}/${slug}` }, clone: [{ name: 'https', href: `${base()}/${ws}/${slug}.git` }] },
+    ...extra,
+  });
+  const app = () =>
+    workspaceRepo('bb-user', 'app', {
+      description: 'the app',
+      links: {
+        html: { href: `${base()}/bb-user/app` },
+        avatar: { href: `${base()}/avatars/bb-user/app` },
+        clone: [
+          { name: 'https', href: `${base()}/bb-user/app.git` },
+          { name: 'ssh', href: repo.sshUrl },
+        ],
+      },
+    });
+  /** Bitbucket's pages: `pagelen` (at most 2 here) items, `next` the absolute URL of the following page. */
+  const values = (req: IncomingMessage, items: unknown[]) => {
+    const u = new URL(req.url!, base());
+    const per = Math.min(Number(u.searchParams.get('pagelen') ?? 2), 2);
+    const n = Number(u.searchParams.get('page') ?? 1);
+    const out: Record<string, unknown> = { values: items.slice((n - 1) * per, n * per), page: n, pagelen: per, size: items.length };
+    if (n * per < items.length) {
+      u.searchParams.set('page', String(n + 1));
+      out.next = u.toString();
+    }
+    return out;
+  };
+  const target = (sha: string) => {
+    const c = commitOf(repo, sha)!;
+    return {
+      type: 'commit',
+      hash: c.sha,
+      message: `${c.message}\n`,
+      date: c.date,
+      author: { raw: `dev <${c.email}>`, user: { display_name: 'BB User', account_id: 'bb-1', links: { avatar: { href: `${base()}/avatars/bb-user` } } } },
+      links: { html: { href: `${base()}/bb-user/app/commits/${c.sha}` } },
+    };
+  };
+  const refList =
+    (kind: 'heads' | 'tags'): Handler =>
+    (req) =>
+      values(
+        req,
+        refs(repo, kind).map((r) => ({ name: r.name, target: target(r.sha) })),
+      );
+  const refOne =
+    (kind: 'heads' | 'tags'): Handler =>
+    (_q, _s, m) => {
+      const r = refs(repo, kind).find((x) => x.name === decodeURIComponent(m[1]));
+      return r ? { name: r.name, target: target(r.sha) } : undefined;
+    };
+  const R = '^/2\\.0/repositories/bb-user/app';
+  const routes: Array<[string, RegExp, Handler]> = [
+    ['GET', /^\/2\.0\/user$/, () => ({ username: 'bb-user', display_name: 'BB User', account_id: 'bb-1' })],
+    [
+      'GET',
+      /^\/2\.0\/repositories$/,
+      (req) =>
+        new URL(req.url!, base()).searchParams.get('role') === 'member' ? values(req, [app(), workspaceRepo('bb-user', 'other'), workspaceRepo('team-ws', 'shared')]) : undefined,
+    ],
+    ['GET', /^\/2\.0\/user\/permissions\/repositories$/, (req) => values(req, [{ permission: 'admin', repository: { full_name: 'bb-user/app' } }])],
+    ['GET', new RegExp(`${R}$`), () => app()],
+    ['GET', new RegExp(`${R}/refs/branches$`), refList('heads')],
+    ['GET', new RegExp(`${R}/refs/branches/(.+)$`), refOne('heads')],
+    ['GET', new RegExp(`${R}/refs/tags$`), refList('tags')],
+    ['GET', new RegExp(`${R}/refs/tags/(.+)$`), refOne('tags')],
+    [
+      'GET',
+      new RegExp(`${R}/src/([^/]+)/$`),
+      (req, _s, m) =>
+        values(
+          req,
+          git(repo.bare, 'ls-tree', decodeURIComponent(m[1]))
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => {
+              const [meta, path] = l.split('\t');
+              return { path, type: meta.split(' ')[1] === 'tree' ? 'commit_directory' : 'commit_file' };
+            }),
+        ),
+    ],
+    [
+      'GET',
+      new RegExp(`${R}/src/([^/]+)/(.+)$`),
+      (_q, res, m) => {
+        try {
+          const content = execFileSync('git', ['-C', repo.bare, 'show', `${decodeURIComponent(m[1])}:${decodeURIComponent(m[2])}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end(content);
+          return content;
+        } catch {
+          return undefined;
+        }
+      },
+    ],
+    [
+      'POST',
+      new RegExp(`${R}/deploy-keys$`),
+      (_q, _s, _m, text) => {
+        const k = JSON.parse(text) as { label: string; key: string };
+        const id = nextId++;
+        fake.keys.set(id, k);
+        onKey(k.key);
+        return { id, ...k, type: 'deploy_key' };
+      },
+    ],
+    ['DELETE', new RegExp(`${R}/deploy-keys/(\\d+)$`), (_q, _s, m) => (fake.keys.delete(Number(m[1])) ? null : undefined)],
+    [
+      'POST',
+      new RegExp(`${R}/hooks$`),
+      (_q, _s, _m, text) => {
+        const h = JSON.parse(text) as Record<string, unknown>;
+        const uuid = `{${randomUUID()}}`;
+        fake.hooks.set(uuid, h);
+        return { uuid, ...h };
+      },
+    ],
+    ['DELETE', new RegExp(`${R}/hooks/([^/]+)$`), (_q, _s, m) => (fake.hooks.delete(decodeURIComponent(m[1])) ? null : undefined)],
+  ];
+  /** Client id and secret as HTTP Basic; an authorization code or the refresh token gets a fresh 30-second token. */
+  const exchange: Exchange = (req, form, f) => {
+    if (req.headers.authorization !== `Basic ${Buffer.from('trigger-client:trigger-secret').toString('base64')}`) return { status: 401, body: { error: 'invalid_client' } };
+    const grant = form.get('grant_type');
+    const good = (grant === 'authorization_code' && form.get('code') === f.code) || (grant === 'refresh_token' && form.get('refresh_token') === refresh);
+    if (!good) return { status: 400, body: { error: 'invalid_grant', error_description: 'The code is invalid or expired.' } };
+    if (grant === 'refresh_token') fake.refreshes++;
+    access = `bb-access-${++issued}`;
+    return { status: 200, body: { access_token: access, refresh_token: refresh, expires_in: 30, token_type: 'bearer', scopes: 'repository:admin webhook' } };
+  };
+  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange), { refreshes: 0 });
   return fake;
 }
 

@@ -1,12 +1,13 @@
 /**
- * GitHub and GitLab build triggers set up through their services, as Quay 3.8 does it: the OAuth callback
- * exchanges the code and creates the trigger, the SCM-API verbs (namespaces, sources, subdir, analyze, fields)
+ * GitHub, GitLab and Bitbucket build triggers set up through their services, as Quay 3.8 does it: the OAuth
+ * callback exchanges the code and creates (Bitbucket: attaches) the trigger, the SCM-API verbs (namespaces, sources, subdir, analyze, fields)
  * list what the account sees, activation creates the deploy key and the push hook at the service, a push
  * event the service delivers to that hook builds (local executor, real builder agent and buildah, cloning
  * with the deploy key from Debian's sshd), "run now" asks the service for the branch head, and deleting the
  * trigger removes key and hook. The services' APIs are played on loopback over a real git repository
- * (scm_fakes.ts), behind GITHUB_TRIGGER_CONFIG / GITLAB_TRIGGER_CONFIG endpoints: the registry's code is the
- * one that talks to the real services.
+ * (scm_fakes.ts), behind GITHUB_TRIGGER_CONFIG / GITLAB_TRIGGER_CONFIG / BITBUCKET_TRIGGER_CONFIG endpoints on
+ * loopback (so also an enterprise host: repository_url names it): the registry's code is the one that talks to the
+ * real services.
  */
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -16,7 +17,7 @@ import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox } from '../../setup/tools.js';
-import { deliver, fakeGithub, fakeGitlab, type FakeScm } from './scm_fakes.js';
+import { deliver, fakeBitbucket, fakeGithub, fakeGitlab, type FakeScm } from './scm_fakes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,6 +30,7 @@ let bare: string;
 let work: string;
 let github: FakeScm;
 let gitlab: FakeScm;
+let bitbucket: FakeScm & { refreshes: number };
 const shas: Record<string, string> = {};
 let repoSshUrl: string;
 
@@ -90,6 +92,7 @@ beforeAll(async () => {
   const trust = (key: string) => appendFileSync(sshd.authorizedKeys, `${key}\n`);
   github = await fakeGithub(repo, trust);
   gitlab = await fakeGitlab(repo, trust);
+  bitbucket = await fakeBitbucket(repo, trust);
 
   const config = await scaleOutConfig({
     ...(await localBuildsConfig()),
@@ -97,6 +100,8 @@ beforeAll(async () => {
     FEATURE_GITLAB_BUILD: true,
     GITHUB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITHUB_ENDPOINT: `${github.url}/`, API_ENDPOINT: `${github.url}/api/v3/` },
     GITLAB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITLAB_ENDPOINT: gitlab.url },
+    FEATURE_BITBUCKET_BUILD: true,
+    BITBUCKET_TRIGGER_CONFIG: { CONSUMER_KEY: 'trigger-client', CONSUMER_SECRET: 'trigger-secret', BITBUCKET_ENDPOINT: `${bitbucket.url}/`, API_ENDPOINT: `${bitbucket.url}/2.0` },
   });
   const sandbox = clientSandbox('scm-trigger-worker');
   reg = await startRegistry({
@@ -123,6 +128,7 @@ afterAll(async () => {
   await reg?.stop();
   await github?.close();
   await gitlab?.close();
+  await bitbucket?.close();
   await sshd?.stop();
 });
 
@@ -217,6 +223,8 @@ describe('github', () => {
       config: { build_source: 'octo/app', dockerfile_path: '/Dockerfile', context: '/', tag_templates: ['gh-${commit_info.short_sha}'] },
     });
     expect(t).toMatchObject({ is_active: true, build_source: 'octo/app', config: { master_branch: 'main' } });
+    // GITHUB_ENDPOINT is an enterprise host (the fake): the repository's page is there, not on github.com.
+    expect(t.repository_url).toBe(`${github.url}/octo/app`);
     const [keyId] = [...github.keys.keys()];
     const [hookId] = [...github.hooks.keys()];
     expect(t.config).toMatchObject({ deploy_key_id: keyId, hook_id: hookId });
@@ -315,6 +323,8 @@ describe('gitlab', () => {
     const [keyId] = [...gitlab.keys.keys()];
     const [hookId] = [...gitlab.hooks.keys()];
     expect(t.config).toMatchObject({ key_id: keyId, hook_id: hookId, master_branch: 'main' });
+    // A self-hosted GitLab (GITLAB_ENDPOINT): the project's page is there, not on gitlab.com; builds show it too.
+    expect(t.repository_url).toBe(`${gitlab.url}/team/app`);
     const hook = gitlab.hooks.get(hookId) as { url: string; push_events: boolean; tag_push_events: boolean };
     expect(hook).toEqual({ url: t.config.credentials[1].value, push_events: true, tag_push_events: true });
 
@@ -341,6 +351,7 @@ describe('gitlab', () => {
     expect(await deliver(hook.url, { 'x-gitlab-event': 'Push Hook' }, push)).toEqual({ status: 200, text: 'Okay' });
     const [queued] = (await admin.ok<{ builds: any[] }>('GET', `${T()}/builds`)).builds;
     expect(queued.trigger_metadata).toMatchObject({ commit: shas.second, ref: 'refs/heads/main', default_branch: 'main', commit_info: { message: 'second version' } });
+    expect(queued.trigger.repository_url).toBe(`${gitlab.url}/team/app`);
     const done = await waitDone(queued.id);
     expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
     expect(await logText(queued.id)).toContain(`checked out ${shas.second}`);
@@ -357,5 +368,151 @@ describe('gitlab', () => {
     expect((await admin.call('DELETE', T())).status).toBe(204);
     expect(gitlab.keys.size).toBe(0);
     expect(gitlab.hooks.size).toBe(0);
+  }, 600_000);
+});
+
+describe('bitbucket', () => {
+  let uuid: string;
+  const T = () => `/repository/acme/app/trigger/${uuid}`;
+  const setup = (api: Api | null) => callback('/bitbucket/setup/acme/app', api);
+
+  /** /bitbucket/setup creates the inactive trigger and sends the browser to Bitbucket's authorize page. */
+  async function startSetup(): Promise<string> {
+    const r = await setup(admin);
+    expect(r.status).toBe(302);
+    const to = new URL(r.headers.get('location')!);
+    expect(`${to.origin}${to.pathname}`).toBe(`${bitbucket.url}/site/oauth2/authorize`);
+    expect(Object.fromEntries(to.searchParams)).toEqual({ client_id: 'trigger-client', response_type: 'code', state: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    return to.searchParams.get('state')!;
+  }
+
+  test('setup needs a session and repository admin; the callback needs the connected user and a good code', async () => {
+    expect((await setup(null)).status).toBe(401);
+    const denied = await signin(reg, 'bbnobody', await createUser(admin, 'bbnobody'));
+    expect((await setup(denied)).status).toBe(403);
+
+    const refused = await startSetup();
+    expect(await admin.ok('GET', `/repository/acme/app/trigger/${refused}`)).toMatchObject({ service: 'bitbucket', is_active: false });
+    // Another admin of the repository is not the connected user: not found, and the trigger stays.
+    expect((await callback(`/bitbucket/callback/trigger/${refused}?code=${bitbucket.code}`, other)).status).toBe(404);
+    expect((await callback(`/bitbucket/callback/trigger/${refused}?code=${bitbucket.code}`, null)).status).toBe(401);
+    // A code Bitbucket refuses: the unattached trigger goes, as in Quay.
+    expect((await callback(`/bitbucket/callback/trigger/${refused}?code=wrong`, admin)).status).toBe(400);
+    expect((await admin.call('GET', `/repository/acme/app/trigger/${refused}`)).status).toBe(404);
+
+    uuid = await startSetup();
+    // Bitbucket comes back to the consumer's callback URL with the state.
+    const r = await callback(`/bitbucket/callback/trigger?code=${bitbucket.code}&state=${uuid}`, admin);
+    expect(r.status).toBe(302);
+    expect(r.headers.get('location')).toBe(`/repository/acme/app/trigger/${uuid}`);
+    // Attached once: a second callback for it is not found.
+    expect((await callback(`/bitbucket/callback/trigger/${uuid}?code=${bitbucket.code}`, admin)).status).toBe(404);
+  });
+
+  test('namespaces, sources (all pages, admin permission), top-level Dockerfiles, refs and analyze through the account', async () => {
+    expect((await admin.ok('GET', `${T()}/namespaces`)).namespaces).toEqual([
+      { personal: true, id: 'bb-user', title: 'bb-user', avatar_url: `${bitbucket.url}/avatars/bb-user/app`, url: `${bitbucket.url}/bb-user`, score: 2 },
+      { personal: false, id: 'team-ws', title: 'team-ws', avatar_url: `${bitbucket.url}/avatars/team-ws/shared`, url: `${bitbucket.url}/team-ws`, score: 1 },
+    ]);
+    expect((await admin.ok('POST', `${T()}/sources`, { namespace: 'bb-user' })).sources).toEqual([
+      {
+        name: 'app',
+        full_name: 'bb-user/app',
+        description: 'the app',
+        last_updated: Date.parse('2024-05-01T12:00:00Z') / 1000,
+        url: `${bitbucket.url}/bb-user/app`,
+        has_admin_permissions: true,
+        private: true,
+      },
+      expect.objectContaining({ full_name: 'bb-user/other', has_admin_permissions: false }),
+    ]);
+    expect((await admin.ok('POST', `${T()}/sources`, { namespace: 'nobody' })).sources).toEqual([]);
+    expect(await admin.ok('POST', `${T()}/subdir`, { build_source: 'bb-user/app' })).toEqual({
+      status: 'success',
+      dockerfile_paths: ['/Dockerfile'],
+      contextMap: { '/Dockerfile': ['/'] },
+    });
+    expect(await admin.ok('POST', `${T()}/subdir`, { build_source: 'bb-user/missing' })).toEqual({
+      status: 'error',
+      message: 'Unable to find Bitbucket repository for source: bb-user/missing',
+    });
+    expect((await admin.ok('POST', `${T()}/fields/refs`, { build_source: 'bb-user/app' })).values).toEqual([
+      { kind: 'branch', name: 'dev' },
+      { kind: 'branch', name: 'main' },
+      { kind: 'tag', name: 'v1' },
+    ]);
+    const base = { build_source: 'bb-user/app', context: '/' };
+    expect(await admin.ok('POST', `${T()}/analyze`, { config: { ...base, dockerfile_path: '/Dockerfile' } })).toMatchObject({ status: 'publicbase' });
+    // The Dockerfile's bytes come from Bitbucket's raw source endpoint.
+    expect(await admin.ok('POST', `${T()}/analyze`, { config: { ...base, dockerfile_path: '/sub/web.Dockerfile' } })).toMatchObject({ status: 'requiresrobot', name: 'base' });
+    expect((await other.call('GET', `${T()}/namespaces`)).status).toBe(403);
+    // Each use refreshed the 30-second access token; a refreshed token replaced the stored one.
+    expect(bitbucket.refreshes).toBeGreaterThan(1);
+  });
+
+  test('activate installs key and hook; a delivered repo:push builds with the deploy key; run now on a tag asks Bitbucket; delete removes key and hook', async () => {
+    const t = await admin.ok('POST', `${T()}/activate`, {
+      config: { build_source: 'bb-user/app', dockerfile_path: '/Dockerfile', context: '/', tag_templates: ['bb-${commit_info.short_sha}'] },
+    });
+    const [keyId] = [...bitbucket.keys.keys()];
+    const [hookId] = [...bitbucket.hooks.keys()];
+    const hookUrl = t.config.credentials[1].value;
+    expect(t).toMatchObject({ is_active: true, repository_url: `${bitbucket.url}/bb-user/app` });
+    expect(t.config).toMatchObject({ deploy_key_id: keyId, webhook_id: hookId, webhook_url: hookUrl, master_branch: 'main', git_url: repoSshUrl });
+    expect(bitbucket.keys.get(keyId)).toEqual({ label: 'Quay webhook key', key: t.config.credentials[0].value });
+    expect(bitbucket.hooks.get(hookId)).toEqual({ description: 'Webhook for invoking builds on Quay', url: hookUrl, active: true, events: ['repo:push'] });
+
+    const push = {
+      push: {
+        changes: [
+          {
+            old: { type: 'branch', name: 'main', target: { hash: shas.first } },
+            new: {
+              type: 'branch',
+              name: 'main',
+              target: {
+                type: 'commit',
+                hash: shas.second,
+                message: 'second version\n',
+                date: '2024-05-02T12:00:00+00:00',
+                author: { raw: 'dev <dev@example.com>', user: { display_name: 'BB User', account_id: 'bb-1', links: { avatar: { href: `${bitbucket.url}/avatars/bb-user` } } } },
+                links: { html: { href: `${bitbucket.url}/bb-user/app/commits/${shas.second}` } },
+              },
+            },
+          },
+        ],
+      },
+      repository: { type: 'repository', full_name: 'bb-user/app', name: 'app', links: { html: { href: `${bitbucket.url}/bb-user/app` } } },
+      actor: { display_name: 'BB User', account_id: 'bb-1', links: { avatar: { href: `${bitbucket.url}/avatars/bb-user` } } },
+    };
+    expect(await deliver(hookUrl, { 'x-event-key': 'repo:push' }, push)).toEqual({ status: 200, text: 'Okay' });
+    const [queued] = (await admin.ok<{ builds: any[] }>('GET', `${T()}/builds`)).builds;
+    expect(queued.tags).toEqual([`bb-${shas.second.slice(0, 7)}`, 'latest', 'main'].sort());
+    expect(queued.trigger_metadata).toMatchObject({
+      commit: shas.second,
+      ref: 'refs/heads/main',
+      default_branch: 'main',
+      git_url: repoSshUrl,
+      commit_info: { message: 'second version\n', author: { username: 'BB User' }, committer: { username: 'BB User' } },
+    });
+    const done = await waitDone(queued.id);
+    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
+    expect(await logText(queued.id)).toContain(`checked out ${shas.second}`);
+
+    const run = await admin.ok('POST', `${T()}/start`, { refs: { kind: 'tag', name: 'v1' } });
+    expect(run.trigger_metadata).toMatchObject({
+      commit: shas.first,
+      ref: 'refs/tags/v1',
+      default_branch: 'main',
+      git_url: repoSshUrl,
+      commit_info: { message: 'first version\n', url: `${bitbucket.url}/bb-user/app/commits/${shas.first}`, author: { username: 'BB User' } },
+    });
+    expect((await waitDone(run.id)).phase).toBe('complete');
+    expect(await logText(run.id)).toContain(`checked out ${shas.first}`);
+    expect((await admin.call('POST', `${T()}/start`, { branch_name: 'nope' })).body).toMatchObject({ error_message: 'Could not find branch in repository' });
+
+    expect((await admin.call('DELETE', T())).status).toBe(204);
+    expect(bitbucket.keys.size).toBe(0);
+    expect(bitbucket.hooks.size).toBe(0);
   }, 600_000);
 });

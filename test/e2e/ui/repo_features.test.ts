@@ -240,9 +240,16 @@ test('Security: the Tags column and the Security Report show the scanner report 
   await row.getByRole('link', { name: 'debian' }).click();
   await page.getByRole('tab', { name: 'Security Report' }).click();
   await page.getByTestId('vulnerability-total').getByText(`Quay Security Reporting has detected ${found.length} vulnerabilities.`).waitFor();
+  // The donut (a lazily loaded chart): the total in its centre, one legend entry per severity found, and the same counts as labels.
+  const donut = page.getByTestId('vulnerability-chart').getByRole('img', { name: 'Vulnerabilities by severity' });
+  await donut.waitFor();
+  expect((await donut.locator('text').allTextContents()).join(' ')).toContain(String(found.length));
   for (const s of SEVERITIES) {
     const n = found.filter((x) => x === s).length;
-    if (n) await page.getByTestId('vulnerability-chart').getByText(`${n} ${s}`, { exact: true }).waitFor();
+    if (n) {
+      await donut.getByText(`${n} ${s}`, { exact: true }).waitFor();
+      await page.getByTestId('vulnerability-labels').getByText(`${n} ${s}`, { exact: true }).waitFor();
+    } else expect(await donut.getByText(new RegExp(`^\\d+ ${s}$`)).count()).toBe(0);
   }
   expect(await page.getByTestId('vulnerability-entry').count()).toBe(found.length);
   const lodash = page.getByTestId('vulnerability-entry').filter({ hasText: 'GHSA-35jh-r3h4-6jhm' });
@@ -256,6 +263,15 @@ test('Security: the Tags column and the Security Report show the scanner report 
   await page.getByRole('tab', { name: 'Packages' }).click();
   const features = report.data!.Layer.Features;
   await page.getByTestId('package-total').getByText(`recognized ${features.length} packages`).waitFor();
+  // Packages by their most severe finding: each package counted once.
+  const byHighest = new Map<string, number>();
+  for (const f of features) {
+    const top = SEVERITIES.find((s) => f.Vulnerabilities.some((v) => v.Severity === s)) ?? 'None';
+    byHighest.set(top, (byHighest.get(top) ?? 0) + 1);
+  }
+  const packageDonut = page.getByTestId('package-chart').getByRole('img', { name: 'Packages by highest severity' });
+  for (const [s, n] of byHighest) await packageDonut.getByText(`${n} ${s}`, { exact: true }).waitFor();
+  expect(await packageDonut.getByText(/^\d+ (Critical|High|Medium|Low|Negligible|Unknown|None)$/).count()).toBe(byHighest.size);
   expect(await page.getByTestId('package-entry').count()).toBe(features.length);
   const lodashFeature = features.find((f) => f.Name === 'lodash')!;
   const lodashRow = page.getByTestId('package-entry').filter({ has: page.locator('td[data-label="Package Name"]', { hasText: /^lodash$/ }) });

@@ -55,6 +55,7 @@ const ALL_OPS = [
   'repo_mirror_admin',
   'repo_triggers',
   'repo_builds',
+  'su_changelog',
 ] as const;
 type Op = (typeof ALL_OPS)[number];
 
@@ -70,6 +71,9 @@ const ALLOWED_STATUS: Partial<Record<Op, number>> = {
   repo_mirror_read: 404,
   repo_mirror_admin: 404,
 };
+
+/** What only superusers (and global read-only superusers, for some) may do. */
+const SUPERUSER_OPS: Op[] = ['su_users', 'other_ns_read', 'su_messages', 'su_changelog'];
 
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
@@ -124,14 +128,14 @@ const ALLOWED: Record<string, Op[]> = {
   ],
   member: ['public_read', 'public_security', 'public_security_summaries', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
   creator: ['repo_create', 'public_read', 'public_security', 'public_security_summaries', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
-  orgadmin: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
+  orgadmin: ALL_OPS.filter((o) => !SUPERUSER_OPS.includes(o)),
   robot_with_perm: ['public_read', 'public_security', 'public_security_summaries'],
   robot_without_perm: ['public_read', 'public_security', 'public_security_summaries'],
-  oauth_full: ALL_OPS.filter((o) => o !== 'su_users' && o !== 'other_ns_read' && o !== 'su_messages'),
+  oauth_full: ALL_OPS.filter((o) => !SUPERUSER_OPS.includes(o)),
   oauth_repo_read: ['repo_read', 'repo_security', 'repo_security_summaries', 'repo_builds', 'public_read', 'public_security', 'public_security_summaries'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'public_security', 'public_security_summaries', 'user_me', 'su_messages', 'user_namespace_notify'],
+  superuser: ['su_users', 'public_read', 'public_security', 'public_security_summaries', 'user_me', 'su_messages', 'user_namespace_notify', 'su_changelog'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
   global_reader: [
     'repo_read',
@@ -257,6 +261,8 @@ function call(api: Api, op: Op, name: string) {
       return api.get('/repository/acme/private/build/');
     case 'repo_triggers':
       return api.get('/repository/acme/private/trigger/');
+    case 'su_changelog':
+      return api.get('/superuser/changelog/');
     case 'su_messages':
       return api.post('/messages', { message: { content: `from ${name}`, media_type: 'text/plain', severity: 'info' } });
   }
@@ -607,6 +613,8 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/signin': 'public',
   'POST /api/v1/signin/verify': 'user',
   'POST /api/v1/signout': 'public',
+  // Quay's ChangeLog: SuperUserPermission only (a global read-only superuser is refused).
+  'GET /api/v1/superuser/changelog/': 'superuser',
   'GET /api/v1/superuser/aggregatelogs': 'superuser:read',
   'GET /api/v1/superuser/logs': 'superuser:read',
   'GET /api/v1/superuser/apptokens': 'superuser:read',

@@ -2,6 +2,7 @@
  * Quay 3.8 endpoints this registry lacked, each with Quay's body, status, texts and permissions (source cited
  * per test), against the real registry process on Postgres.
  */
+import { readFileSync } from 'node:fs';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, signin } from './fixture.js';
 
@@ -47,6 +48,16 @@ test("health (endpoints/web.py instance_health, warning_health; health/services.
 
 test('GET /api/v1/superuser/registrystatus (endpoints/api/suconfig.py SuperUserRegistryStatus.get): a running registry is set up', async () => {
   expect(await anonymous().get('/superuser/registrystatus')).toMatchObject({ status: 200, body: { status: 'ready', provider_id: 'file' } });
+});
+
+test('the change log (endpoints/api/superuser.py ChangeLog.get): the shipped CHANGELOG.md as {log}, for superusers only', async () => {
+  const shipped = readFileSync(new URL('../../../../CHANGELOG.md', import.meta.url), 'utf8');
+  expect(shipped).toMatch(/^# quay-ts change log\n/);
+  const res = await admin.get('/superuser/changelog/');
+  expect(res).toMatchObject({ status: 200, body: { log: shipped } });
+  expect(Object.keys(res.body)).toEqual(['log']);
+  expect(await alice.get('/superuser/changelog/')).toMatchObject({ status: 403, body: { error_type: 'insufficient_scope' } });
+  expect((await anonymous().get('/superuser/changelog/')).status).toBe(401);
 });
 
 test('global messages (endpoints/api/globalmessages.py): everyone reads, superusers create (201, empty) and delete (204)', async () => {
