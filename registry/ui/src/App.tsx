@@ -1,11 +1,13 @@
 /** Route table (the same paths as Quay's UI). Pages load lazily so the first screen stays small. */
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
+import { Navigate, Route, Routes, useLocation, useParams } from 'react-router-dom';
+import { useQueryClient } from '@tanstack/react-query';
 import { Loading } from './components/common';
 import { useUser } from './api/hooks';
 import Shell from './shell/Shell';
 import Signin from './pages/Signin';
 import CreateAccount from './pages/CreateAccount';
+import { prefetchRepositoryPage } from './pages/repository/queries';
 
 const RepositoriesList = lazy(() => import('./pages/RepositoriesList'));
 const RepositoryRouter = lazy(() => import('./pages/repository/RepositoryRouter'));
@@ -26,6 +28,18 @@ function RequireUser({ children }: { children: React.ReactNode }) {
   if (!user) return <Loading />;
   if (user.anonymous) return <Navigate to={`/signin?redirect=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   return children;
+}
+
+/**
+ * A repository's data is asked for as the route matches, in parallel with loading the page's code. Done while
+ * rendering because the page below suspends (its effects would wait for its code); prefetching is idempotent
+ * (a query in flight or fresh is not asked again).
+ */
+function RepositoryRoute() {
+  const { organizationName = '', '*': tail = '' } = useParams();
+  const { search } = useLocation();
+  prefetchRepositoryPage(useQueryClient(), organizationName, tail, search);
+  return <RepositoryRouter />;
 }
 
 function Home() {
@@ -83,7 +97,7 @@ export default function App() {
                   }
                 />
                 <Route path="/repository" element={<RepositoriesList />} />
-                <Route path="/repository/:organizationName/*" element={<RepositoryRouter />} />
+                <Route path="/repository/:organizationName/*" element={<RepositoryRoute />} />
                 <Route
                   path="/usage-logs"
                   element={

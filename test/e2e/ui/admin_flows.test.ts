@@ -326,3 +326,39 @@ test('superuser Service Keys: approve a submitted key, create a preshareable key
   expect(ui.problems).toEqual([]);
   await ui.close();
 });
+
+test('Change Log: the superuser page renders the API’s Markdown (headings, entries, inline code as text); others are refused', async () => {
+  const { log } = await admin.ok<{ log: string }>('GET', '/superuser/changelog/');
+  const lines = log.split('\n');
+  const headings = lines.filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '').replace(/`/g, ''));
+  const entries = lines.filter((l) => /^\s*[-*] /.test(l)).length;
+  expect(headings.length).toBeGreaterThan(0);
+
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await page.getByRole('link', { name: 'Change Log' }).click();
+  await page.waitForURL('**/change-log');
+  const markdown = page.getByTestId('change-log').getByTestId('markdown');
+  await markdown.locator('h1').first().waitFor();
+  expect((await markdown.locator('h1, h2, h3, h4, h5, h6').allInnerTexts()).map((h) => h.trim())).toEqual(headings);
+  expect(await markdown.locator('li').count()).toBe(entries);
+  // Markdown, not HTML: `<this text>` in the log is inline code shown as text.
+  if (log.includes('`{"log": "<this text>"}`')) await markdown.locator('code').filter({ hasText: '{"log": "<this text>"}' }).first().waitFor();
+  expect(await markdown.locator('script, iframe, [onerror]').count()).toBe(0);
+  await ui.expectAccessible('change log');
+  await ui.screenshot('superuser-change-log');
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+
+  // A user who is not a superuser: no sidebar entry, the page says why, the API refuses.
+  const alice = await UiSession.open(browser, reg);
+  await alice.signIn('alice', alicePassword);
+  expect(await alice.page.getByRole('link', { name: 'Change Log' }).count()).toBe(0);
+  await alice.goto('/change-log');
+  await alice.page.getByText('Superusers only').waitFor();
+  expect((await (await signin(reg, 'alice', alicePassword)).call('GET', '/superuser/changelog/')).status).toBe(403);
+  await alice.expectAccessible('change log refused');
+  expect(alice.problems).toEqual([]);
+  await alice.close();
+});

@@ -32,23 +32,8 @@ import { Copy, Empty, ErrorState, FormModal, Loading } from '../../components/co
 import { errorMessage, useAlert } from '../../components/alerts';
 import { Pager } from '../../components/TokenPager';
 import { SecuritySummary, useSecuritySummaries, type Summary } from './Security';
-import type { Repository, Tag, TagPage } from './types';
-
-const PER_PAGE = 100;
-
-/** One page of active tags; shared with the repository page, which starts it together with the repository. */
-export function tagPageQuery(namespace: string, name: string, page: number, filter: string) {
-  return {
-    queryKey: ['tags', namespace, name, page, filter],
-    // The repository page prefetches the first page; a page this fresh is not asked again when the tab mounts.
-    staleTime: 10_000,
-    queryFn: () => {
-      const p = new URLSearchParams({ limit: String(PER_PAGE), page: String(page), onlyActiveTags: 'true' });
-      if (filter) p.set('filter_tag_name', `like:${filter}`);
-      return api.get<TagPage>(`${repoPath(namespace, name)}/tag/?${p}`);
-    },
-  };
-}
+import { tagPageQuery } from './queries';
+import type { Repository, Tag } from './types';
 
 interface ManifestView {
   digest: string;

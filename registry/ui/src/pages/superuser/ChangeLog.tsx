@@ -17,7 +17,8 @@ export default function ChangeLog() {
       <PageSection>
         <Title headingLevel="h1">Change Log</Title>
       </PageSection>
-      <PageSection data-testid="change-log">
+      {/* Focusable, so that keyboard users can scroll a log with no link in it. */}
+      <PageSection data-testid="change-log" tabIndex={0} role="region" aria-label="Release notes">
         {!me.super_user ? (
           <Empty title="Superusers only">This page shows the registry&apos;s release notes.</Empty>
         ) : q.isLoading ? (
