@@ -11,6 +11,8 @@ export const TAGS_PER_PAGE = 100;
 export function repositoryQuery(namespace: string, repo: string) {
   return {
     queryKey: ['repository', namespace, repo],
+    // Prefetched by the route; not asked again as the page mounts (changes invalidate it).
+    staleTime: 10_000,
     queryFn: () => api.get<Repository>(`${repoPath(namespace, repo)}?includeStats=false&includeTags=false`),
   };
 }
@@ -33,6 +35,6 @@ export function tagPageQuery(namespace: string, name: string, page: number, filt
 export function prefetchRepositoryPage(qc: QueryClient, namespace: string, tail: string, search: string): void {
   if (/\/(tag|manifest|build)\/[^/]+$/.test(tail) || !tail) return;
   const repo = tail.replace(/\/$/, '');
-  void qc.prefetchQuery({ ...repositoryQuery(namespace, repo), staleTime: 10_000 });
+  void qc.prefetchQuery(repositoryQuery(namespace, repo));
   if ((new URLSearchParams(search).get('tab') ?? '').toLowerCase() === 'tags') void qc.prefetchQuery(tagPageQuery(namespace, repo, 1, ''));
 }
