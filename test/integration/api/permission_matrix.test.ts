@@ -540,6 +540,7 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/organization/{orgname}/validateproxycache': 'org:admin',
   'PUT /api/v1/repository/{repository}/changestate': 'repo:admin',
   'GET /api/v1/repository/{repository}/manifest/{manifestref}/security': 'repo:read',
+  'GET /api/v1/repository/{repository}/security': 'repo:read',
   'GET /api/v1/error/{error_type}': 'public',
   'GET /api/v1/messages': 'public',
   'POST /api/v1/messages': 'superuser',
