@@ -202,8 +202,9 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         configLabels: (repoId, m) => labels.configLabels(repoId, m),
         async pushed(q, p) {
           await labels.onManifestPushed(q, p);
-          if (p.movedTags.length > 0) await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer);
+          const push = p.movedTags.length > 0 ? await events.emitRepositoryPush(q, p.repositoryId, p.movedTags, p.performer) : null;
           await secscan.onManifestPushed(q, p);
+          return push?.afterCommit;
         },
         // A quota event must never fail the push that caused it: the next check fires it.
         usageGrew: (repositoryId) =>

@@ -8,6 +8,7 @@
  *   CA_CERT     PEM bundle trusted for gRPC TLS and, unless INSECURE, by buildah for the registry
  *   SSRF_ALLOWED_HOSTS  comma list the build-pack download may reach although private (the registry itself)
  *   BUILD_WORKDIR       scratch directory (default: the OS temp dir); MAX_PACK_BYTES (default 1 GiB)
+ *   LAYER_CACHE "true": build with --layers, each step's image pushed to / looked up in the build's repository
  * Sequence: Ping, LogMessage stream, RegisterBuildJob -> BuildPack, Heartbeat loop (every 2 s; three refusals
  * in a row stop the build), SetPhase(UNPACKING) + fetch/unpack or git clone, SetPhase(PULLING),
  * SetPhase(BUILDING) + `buildah bud` (vfs storage of its own, chroot isolation), SetPhase(PUSHING) +
@@ -68,6 +69,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     return 2;
   }
   const insecure = env.INSECURE === 'true';
+  const layerCache = env.LAYER_CACHE === 'true';
   const grpcTls = env.GRPC_TLS ? env.GRPC_TLS === 'true' : !insecure;
   const creds = grpcTls ? grpc.credentials.createSsl(env.CA_CERT ? Buffer.from(env.CA_CERT) : undefined) : grpc.credentials.createInsecure();
   const Service = buildManagerService();
@@ -196,8 +198,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     // Credentials for the registry only: the pull robot for base images when given, else the build token;
     // buildah reads them from an auth file (never from the command line).
     const authFile = join(work, 'auth.json');
-    const auth = (u: string, p: string) => ({ auths: { [pack.registry]: { auth: Buffer.from(`${u}:${p}`).toString('base64') } } });
+    const basic = (u: string, p: string) => ({ auth: Buffer.from(`${u}:${p}`).toString('base64') });
+    const auth = (u: string, p: string) => ({ auths: { [pack.registry]: basic(u, p) } });
+    const image = `${pack.registry}/${pack.repository}`;
     const pullAuth = pack.base_image?.username ? auth(pack.base_image.username, pack.base_image.password) : auth('$token', pack.pull_token);
+    // The layer cache lives in the build's repository, which only the build's token may push to: an entry
+    // for that repository (more specific than the registry's, so buildah picks it there) carries the token.
+    if (layerCache) Object.assign(pullAuth.auths, { [image]: basic('$token', pack.push_token) });
     await writeFile(authFile, JSON.stringify(pullAuth), { mode: 0o600 });
     const storage = ['--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs'];
     let tls = insecure ? ['--tls-verify=false'] : [];
@@ -207,15 +214,28 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       await writeFile(join(work, 'certs', 'ca.crt'), env.CA_CERT);
       tls = ['--cert-dir', join(work, 'certs')];
     }
-    const image = `${pack.registry}/${pack.repository}`;
     const tags = pack.tag_names.length > 0 ? pack.tag_names : ['latest'];
     const isolation = env.BUILDAH_ISOLATION || env.BULDAH_ISOLATION || 'chroot';
+    let cache = ['--layers=false'];
+    if (layerCache) {
+      // Quay's DetermineCachedTag says whether the repository has an image to start from. buildah does not
+      // reuse the layers of a pulled image (its cache matches per step), so instead every step's image is
+      // pushed under buildah's cache key (--cache-to) and looked up by it (--cache-from) in the repository.
+      const cached = await unary<{ CachedTag: string }>(client, 'DetermineCachedTag', {
+        job_jwt: jobJwt,
+        base_image_name: base?.image ?? '',
+        base_image_tag: base?.tag ?? '',
+        base_image_id: '',
+      });
+      cache = ['--layers', '--cache-to', image, ...(cached.CachedTag ? ['--cache-from', image] : [])];
+      log(cached.CachedTag ? `layer cache: ${image} (it has ${cached.CachedTag})` : `layer cache: ${image} (empty: nothing to reuse yet)`);
+    }
 
     await setPhase('BUILDING');
     await exec(
       'buildah bud',
       'buildah',
-      [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, '--layers=false', '-f', dockerfile, '-t', `${image}:${tags[0]}`, contextDir],
+      [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, ...cache, '-f', dockerfile, '-t', `${image}:${tags[0]}`, contextDir],
       {
         env: { BUILDAH_ISOLATION: isolation, REGISTRY_AUTH_FILE: authFile },
       },

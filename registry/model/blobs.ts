@@ -52,11 +52,16 @@ export class Blobs {
     );
   }
 
-  /** Make a blob visible in `toRepoId` if it is visible in one of `fromRepoIds`. */
+  /**
+   * Make a blob visible in `toRepoId` if it is visible in one of `fromRepoIds`. A blob of a proxy cache
+   * organization whose bytes are not fetched yet (a placeholder) is visible only where a cached manifest names
+   * it: it cannot be mounted into another repository until its bytes are stored.
+   */
   async mount(fromRepoIds: number[], toRepoId: number, digest: string): Promise<BlobRow | null> {
     return this.db.tx(async (q) => {
       for (const from of fromRepoIds) {
-        const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = $2 AND ${VISIBLE_IN_REPO} FOR SHARE`, [from, digest]);
+        const stored = from === toRepoId ? '' : 'AND NOT EXISTS (SELECT 1 FROM proxy_blob_placeholder p WHERE p.blob_id = b.id)';
+        const r = await q.query<BlobRow>(`SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = $2 AND ${VISIBLE_IN_REPO} ${stored} FOR SHARE`, [from, digest]);
         if (r.rows[0]) {
           await this.holdTemporaryReference(q, toRepoId, r.rows[0].id);
           return r.rows[0];

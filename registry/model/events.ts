@@ -114,11 +114,13 @@ export class Events {
    * repo_push: one event per manifest PUT that created or moved tags, with all of them in `updated_tags`. One
    * statement whether or not the repository has repo_push notifications: it reads the repository's names and
    * its notifications and enqueues the event for each (the payload's repository keys are built by it, as
-   * `repositoryPayload` builds them).
+   * `repositoryPayload` builds them). When this process runs the notification worker with a free slot, the
+   * items are put leased to it and `afterCommit` (call it once the push has committed) hands them over: the
+   * pushing process delivers them without a wake-up or a lease query (WorkQueue.putFromSelectLocal).
    */
-  async emitRepositoryPush(q: Queryable, repositoryId: number, updatedTags: string[], performer?: Principal): Promise<number> {
+  async emitRepositoryPush(q: Queryable, repositoryId: number, updatedTags: string[], performer?: Principal): Promise<{ count: number; afterCommit: () => void }> {
     const body = this.itemBody('repo_push', {}, performerData(performer));
-    return this.queues.queue(NOTIFICATION_QUEUE).putFromSelect(
+    return this.queues.queue(NOTIFICATION_QUEUE).putFromSelectLocal(
       `SELECT n.name || '/' || replace(r.name, '/', '+') || '/repo_push' AS path,
               $1::jsonb || jsonb_build_object('notification_uuid', x.uuid, 'event_data', jsonb_build_object(
                 'repository', n.name || '/' || r.name, 'namespace', n.name, 'name', r.name,

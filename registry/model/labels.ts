@@ -72,14 +72,10 @@ export class Labels {
     this.reserved = [...DEFAULT_RESERVED, ...extraReserved];
   }
 
-  /** Why a key cannot be added through the API, or null when it can. */
-  keyProblem(key: string): string | null {
-    if (key.length === 0 || key.length > 255 || !LABEL_KEY_PATTERN.test(key)) {
-      return `Invalid label key "${key}": use lowercase letters, digits, and single . or - between them (at most 255 characters)`;
-    }
-    const prefix = this.reserved.find((p) => key.startsWith(p));
-    if (prefix) return `Label key "${key}" has the reserved prefix "${prefix}"`;
-    return null;
+  /** Why a key cannot be added through the API (a malformed key, a reserved prefix), or null when it can. */
+  keyProblem(key: string): 'format' | 'reserved' | null {
+    if (key.length === 0 || key.length > 255 || !LABEL_KEY_PATTERN.test(key)) return 'format';
+    return this.reserved.some((p) => key.startsWith(p)) ? 'reserved' : null;
   }
 
   async list(manifestId: number, prefix?: string): Promise<LabelRow[]> {

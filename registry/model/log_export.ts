@@ -125,6 +125,8 @@ export class LogExports {
       this.d.logs.log({ kind, performer, namespaceId: scope.namespace.id, repositoryId: scope.repository?.id ?? null, ip, metadata: { ...metadata, url, email, ...repo } });
     try {
       if (url !== null) {
+        // Quay's own text for a URL that is not http(s); the SSRF guard's refusals say why.
+        if (!/^https?:\/\//.test(url)) throw new ExportInvalid('Invalid callback URL');
         try {
           await this.d.outbound.checkUrl(url, 'callback');
         } catch (err) {

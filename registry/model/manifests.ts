@@ -51,9 +51,10 @@ export interface ManifestPushHooks {
   configLabels(repoId: number, manifest: ParsedManifest): Promise<Array<[string, string]>>;
   /**
    * In the push's transaction after the manifest and its tags are written (labels, label side effects, the
-   * repo_push event). `movedTags`: the tags this push created or moved; `performer`: who pushed.
+   * repo_push event). `movedTags`: the tags this push created or moved; `performer`: who pushed. May return
+   * what to do once the transaction has committed (not after a rollback).
    */
-  pushed(q: Queryable, p: ManifestPushed): Promise<void>;
+  pushed(q: Queryable, p: ManifestPushed): Promise<(() => void) | void>;
   /** After the push's transaction committed, when it added blob references (the namespace's usage grew). */
   usageGrew?(repositoryId: number): Promise<void>;
 }
@@ -135,6 +136,7 @@ export class Manifests {
 
     let referencedBlobs = false;
     let changedExistingTags = false;
+    let afterCommit: (() => void) | undefined;
     await this.db.tx(async (q) => {
       // One statement takes the tags' locks (sorted, so that concurrent pushes of several tags cannot deadlock),
       // locks the referenced blobs that the repository may use (against a concurrent GC deletion) and stores the
@@ -201,7 +203,7 @@ export class Manifests {
         if (r !== 'unchanged') movedTags.push(t);
         if (r !== 'created') changedExistingTags = true;
       }
-      await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted, manifest: m, tags, movedTags, performer, configLabels });
+      afterCommit = (await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted, manifest: m, tags, movedTags, performer, configLabels })) ?? undefined;
       // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
       // pushes into the namespace wait for it, so nothing slow may follow it.
       if (inserted && found.size > 0) {
@@ -213,6 +215,7 @@ export class Manifests {
         referencedBlobs = true;
       }
     });
+    afterCommit?.();
     if (referencedBlobs) await this.hooks?.usageGrew?.(repoId);
     return { digest, subject: m.subject?.digest, tags, manifest: m, changedExistingTags };
   }

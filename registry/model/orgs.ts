@@ -215,7 +215,7 @@ export class Organizations {
   async removeMember(org: NamespaceRow, member: NamespaceRow): Promise<void> {
     await this.db.tx(async (q) => {
       await q.query('DELETE FROM team_member WHERE member_id = $2 AND team_id IN (SELECT id FROM team WHERE org_id = $1)', [org.id, member.id]);
-      await assertHasAdmin(q, org);
+      await assertHasAdmin(q, org, 'Cannot remove user as they are the only organization admin');
     });
   }
 
@@ -236,12 +236,15 @@ export class Organizations {
   }
 }
 
-/** An organization must keep at least one user in an admin team; checked inside the changing transaction. */
-export async function assertHasAdmin(q: Queryable, org: NamespaceRow): Promise<void> {
+/**
+ * An organization must keep at least one user in an admin team; checked inside the changing transaction.
+ * `message` is the refusal's text where Quay has its own (removing the only admin from the organization).
+ */
+export async function assertHasAdmin(q: Queryable, org: NamespaceRow, message = `Organization ${org.name} must keep at least one admin`): Promise<void> {
   const r = await q.query(
     `SELECT 1 FROM team t JOIN team_member m ON m.team_id = t.id JOIN namespace n ON n.id = m.member_id
       WHERE t.org_id = $1 AND t.role = 'admin' AND n.kind = 'user' LIMIT 1`,
     [org.id],
   );
-  if (r.rows.length === 0) throw invalid(`Organization ${org.name} must keep at least one admin`);
+  if (r.rows.length === 0) throw invalid(message);
 }

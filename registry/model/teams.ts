@@ -6,6 +6,9 @@ import type { NamespaceRow } from './namespaces.js';
 import type { TeamRole } from '../auth/permissions.js';
 import { assertHasAdmin, invalid, missing, NAME_RULE } from './orgs.js';
 
+/** Quay's data model refuses an unknown (or someone else's) invitation code with this text. */
+export const INVALID_INVITE_CODE = 'Invalid confirmation code.';
+
 export interface TeamRow {
   id: number;
   org_id: number;
@@ -241,7 +244,7 @@ export class Teams {
         [code, user.id],
       );
       const inv = r.rows[0];
-      if (!inv) throw missing('Invalid confirmation code.');
+      if (!inv) throw invalid(INVALID_INVITE_CODE);
       await q.query('INSERT INTO team_member (team_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [inv.team_id, user.id]);
       await dropInviteNotifications(q, [code]);
       return { org: inv.org, team: inv.team };
@@ -251,7 +254,7 @@ export class Teams {
   async declineInvite(code: string, user: NamespaceRow): Promise<void> {
     await this.db.tx(async (q) => {
       const r = await q.query('DELETE FROM team_invite WHERE code = $1 AND user_id = $2', [code, user.id]);
-      if (r.rowCount === 0) throw missing('Invalid confirmation code.');
+      if (r.rowCount === 0) throw invalid(INVALID_INVITE_CODE);
       await dropInviteNotifications(q, [code]);
     });
   }

@@ -153,21 +153,24 @@ export class Uploads {
       if (!cur.rows[0]) throw new NotFound('upload', 'blob upload unknown to registry');
       if (Number(cur.rows[0].byte_count) !== size) throw new Conflict('the upload was changed by a concurrent request');
       // Inserting or touching the row locks it: GC cannot delete this digest's bytes while we publish them.
-      const b = await q.query<BlobRow>(`INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id, digest, size`, [
-        parsed.digest,
-        size,
-      ]);
+      const b = await q.query<BlobRow & { existed: boolean }>(
+        `INSERT INTO blob (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size RETURNING id, digest, size, xmax <> 0 AS existed`,
+        [parsed.digest, size],
+      );
       await this.store.commitUpload(upload.id, upload.segments, parsed.digest).catch((err: unknown) => {
         throw storageFull(err) ?? err;
       });
-      await this.blobs.holdTemporaryReference(q, upload.repository_id, b.rows[0].id);
+      // A proxy cache placeholder of this digest (its bytes not fetched from the upstream yet) now has its bytes.
+      const { existed, ...row } = b.rows[0];
+      if (existed) await q.query('DELETE FROM proxy_blob_placeholder WHERE blob_id = $1', [row.id]);
+      await this.blobs.holdTemporaryReference(q, upload.repository_id, row.id);
       // The session is remembered as finished, so a resent last PUT gets the same answer (finishedBlob).
       await q.query(
         `WITH done AS (DELETE FROM blob_upload WHERE id = $1 RETURNING id, repository_id)
          INSERT INTO blob_upload_finished (id, repository_id, digest) SELECT id, repository_id, $2 FROM done`,
         [upload.id, parsed.digest],
       );
-      return b.rows[0];
+      return row;
     });
     this.hashes.delete(upload.id);
     await this.store.deleteUpload(upload.id);

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Db, Queryable } from '../db/index.js';
 import type { CacheChange, CacheCoherence, Coherent } from '../cache/coherence.js';
 import type { QuayConfig } from '../../config/index.js';
-import type { BlobStore } from '../storage/index.js';
+import type { BlobStore, ByteRange } from '../storage/index.js';
 import type { Blobs, BlobRow } from '../model/blobs.js';
 import type { Manifests, ManifestRow } from '../model/manifests.js';
 import { LIVE, type Tags } from '../model/tags.js';
@@ -564,13 +564,13 @@ export class ProxyCache implements Coherent {
   // ------------------------------------------------------------------ blobs
 
   /**
-   * Make a blob of a proxy repository servable. Null when its bytes are stored (serve it as usual, after
-   * waiting for a fill in flight); a stream when this request leads the fill and gets the bytes as they
-   * arrive (only when `tee`; otherwise the fill completes before this resolves).
+   * Make a blob of a proxy repository servable for a GET of it (all of it, or `range`). Null when its bytes
+   * are stored (serve it as usual); a stream of them (or of the range) as they arrive while a fill is under way,
+   * here or on another replica (see fill.ts), or, when that fill cannot stream them, null once it stored them.
    */
-  async prepareBlob(repo: RepositoryRow, blob: BlobRow, tee: boolean): Promise<Readable | null> {
-    const joined = this.filler.join(blob.digest, tee);
-    if (joined) return this.served(joined, tee);
+  async prepareBlob(repo: RepositoryRow, blob: BlobRow, range: ByteRange | null): Promise<Readable | null> {
+    const joined = this.filler.join(blob.digest, true);
+    if (joined) return this.served(joined, range);
     if (this.stored.has(blob.id)) return null;
     const placeholder = await this.d.db.query('SELECT 1 FROM proxy_blob_placeholder WHERE blob_id = $1', [blob.id]);
     if (placeholder.rows.length === 0) {
@@ -582,19 +582,19 @@ export class ProxyCache implements Coherent {
     const client = this.client(cfg);
     const upstreamRepo = upstreamRepository(cfg, repo.name);
     return this.served(
-      this.filler.fill({ digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } }, tee),
-      tee,
+      this.filler.fill({ digest: blob.digest, expectedSize: blob.size, repositoryId: repo.id, source: { open: () => client.getBlob(upstreamRepo, blob.digest) } }, true),
+      range,
     );
   }
 
   /**
-   * The bytes of a fill as they arrive (with `tee`, when it spools them), or null once it is stored; Quay's
-   * error while no byte is sent yet (once bytes flow, a failure can only cut the body).
+   * The bytes of a fill (or of `range`) as they arrive, when it can stream them, or null once it is stored;
+   * Quay's error while no byte is sent yet (once bytes flow, a failure can only cut the body).
    */
-  private async served(fill: FillHandle, tee: boolean): Promise<Readable | null> {
+  private async served(fill: FillHandle, range: ByteRange | null): Promise<Readable | null> {
     try {
       await fill.started;
-      const spooled = tee ? fill.reader() : null;
+      const spooled = fill.reader(range ?? undefined);
       if (spooled) return spooled;
       await fill.done;
       return null;

@@ -7,10 +7,12 @@
  *
  * One fill per digest: concurrent requests of one process share the fill in flight (its spool, or the stored
  * copy when it has none: a fill nobody waited for, the mirror's); across processes and replicas, the fill's
- * leader holds a lease row for the digest (proxy_blob_fill, renewed while the bytes flow) and the others wait
- * for the blob to land and serve the stored copy, so the upstream sends each blob once. A waiter whose leader
- * dies takes the fill over when the lease lapses; a leader's failure is every waiter's failure (the next
- * request tries again).
+ * leader holds a lease row for the digest (proxy_blob_fill, renewed while the bytes flow), so the upstream sends
+ * each blob once. On object storage the leader stores the bytes as pieces it lists in that row as they land,
+ * and the other replicas stream them to their clients meanwhile (remote_fill.ts); otherwise they wait for the
+ * blob to land and serve the stored copy. A waiter whose leader dies takes the fill over when the lease lapses
+ * (the clients it was streaming the dead leader's pieces to are cut); a leader's failure is every waiter's
+ * failure (the next request tries again).
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -19,11 +21,12 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { pipeline as pipelinePromise } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import type { BlobStore } from '../storage/index.js';
+import type { BlobStore, ByteRange, Segment } from '../storage/index.js';
 import type { Blobs, BlobRow } from '../model/blobs.js';
 import { newHash, parseDigest } from '../oci/digest.js';
 import { UpstreamError } from './upstream.js';
 import { Spool } from './spool.js';
+import { RemoteFill } from './remote_fill.js';
 
 export interface FillSource {
   /** The upstream's bytes and, when it says, their length. */
@@ -41,18 +44,24 @@ export interface FillRequest {
 
 /** A fill lease lives this long without renewal; its holder renews it every third of that. */
 const FILL_LEASE_SECONDS = 30;
-/** How often a replica waiting for another's fill looks whether the blob landed. */
+/** How often a replica waiting for another's fill looks whether the blob landed (and at the pieces stored so far). */
 const WAIT_POLL_MS = 200;
+/**
+ * The pieces a fill on object storage stores its bytes as, for other replicas to read meanwhile: what they wait
+ * for at most before their first byte; at least the store's smallest multipart part, so the commit is a copy.
+ */
+const FILL_PIECE_BYTES = 8 * 1024 * 1024;
 
 export interface FillHandle {
   done: Promise<BlobRow>;
   /** Settles before the first byte: rejected when the fill failed before any byte could be sent. */
   started: Promise<void>;
   /**
-   * Once `started` resolved: a new reader of the bytes as they arrive (the fill's spool from its first byte),
-   * or null when the fill has no spool (serve the stored copy once `done`).
+   * Once `started` resolved: a new reader of the bytes (all, or `range`) as they arrive (the fill's spool, or
+   * another replica's pieces), or null when the fill has neither (serve the stored copy once `done`). The last
+   * bytes of a range are handed out only once the blob is verified.
    */
-  reader(): Readable | null;
+  reader(range?: ByteRange): Readable | null;
 }
 
 /** One fill in flight in this process: its outcome, whether bytes are coming, and its spool once it has one. */
@@ -62,6 +71,8 @@ interface Flight {
   /** Some caller wants the bytes as they arrive: the leader fetching from the upstream spools them. */
   teed: boolean;
   spool: Spool | null;
+  /** Another replica leads the fill and lists the pieces it stored so far. */
+  remote: RemoteFill | null;
 }
 
 export class BlobFiller {
@@ -100,7 +111,7 @@ export class BlobFiller {
     const beginning = new Promise<void>((resolve) => {
       began = resolve;
     });
-    const flight = { teed: tee, spool: null } as Flight;
+    const flight = { teed: tee, spool: null, remote: null } as Flight;
     flight.done = this.run(req, flight, began).finally(() => this.inflight.delete(req.digest));
     flight.started = Promise.race([beginning, flight.done.then(() => undefined)]);
     // Waiters see a failure through `done` or `started`; keep the promises from being unhandled.
@@ -119,7 +130,11 @@ export class BlobFiller {
   }
 
   private handle(flight: Flight): FillHandle {
-    return { done: flight.done, started: flight.started, reader: () => flight.spool?.reader() ?? null };
+    const reader = (range?: ByteRange) => {
+      if (flight.spool) return range ? flight.spool.reader(range.start, range.end + 1, true) : flight.spool.reader();
+      return flight.remote?.reader(range) ?? null;
+    };
+    return { done: flight.done, started: flight.started, reader };
   }
 
   /** Lead the fill when this process gets the digest's lease; otherwise wait for the replica that holds it. */
@@ -127,7 +142,7 @@ export class BlobFiller {
     const owner = randomUUID();
     for (;;) {
       if (await this.claim(req.digest, owner)) break;
-      const landed = await this.awaitOtherFill(req);
+      const landed = await this.awaitOtherFill(req, flight, began);
       if (landed) {
         began();
         return landed;
@@ -149,7 +164,7 @@ export class BlobFiller {
         began();
         return stored;
       }
-      return await this.fetch(req, flight, began);
+      return await this.fetch(req, flight, began, owner);
     } finally {
       clearInterval(renewal);
       await this.db.query('DELETE FROM proxy_blob_fill WHERE digest = $1 AND owner = $2', [req.digest, owner]).catch(() => undefined);
@@ -160,7 +175,8 @@ export class BlobFiller {
   private async claim(digest: string, owner: string): Promise<boolean> {
     const r = await this.db.query(
       `INSERT INTO proxy_blob_fill (digest, owner, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-       ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at WHERE proxy_blob_fill.expires_at <= now()`,
+       ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, upload_id = NULL, pieces = '[]'
+       WHERE proxy_blob_fill.expires_at <= now()`,
       [digest, owner, FILL_LEASE_SECONDS],
     );
     return r.rowCount > 0;
@@ -179,25 +195,72 @@ export class BlobFiller {
     });
   }
 
-  /** Wait while another replica holds the lease: the blob once it landed, or null when the lease lapsed. */
-  private async awaitOtherFill(req: FillRequest): Promise<BlobRow | null> {
-    for (;;) {
-      const stored = await this.storedBlob(req);
-      if (stored) return stored;
-      const lease = await this.db.query<{ lapsed: boolean }>('SELECT expires_at <= now() AS lapsed FROM proxy_blob_fill WHERE digest = $1', [req.digest]);
-      if (!lease.rows[0]) {
-        // The leader gave up its lease without the blob landing: its fill failed. Look once more (it may
-        // have landed between the two reads) before reporting that.
-        const late = await this.storedBlob(req);
-        if (late) return late;
-        throw new UpstreamError('unavailable', 'fetching the blob from the upstream failed on another replica');
+  /**
+   * Wait while another replica holds the lease: the blob once it landed, or null when the lease lapsed. When the
+   * leader lists the pieces it stores, this flight's clients read them meanwhile (bytes are coming: `began`).
+   */
+  private async awaitOtherFill(req: FillRequest, flight: Flight, began: () => void): Promise<BlobRow | null> {
+    try {
+      for (;;) {
+        const stored = await this.storedBlob(req);
+        if (stored) {
+          flight.remote?.land();
+          return stored;
+        }
+        const lease = await this.db.query<{ lapsed: boolean; upload_id: string | null; pieces: Segment[] }>(
+          'SELECT expires_at <= now() AS lapsed, upload_id, pieces FROM proxy_blob_fill WHERE digest = $1',
+          [req.digest],
+        );
+        const row = lease.rows[0];
+        if (!row) {
+          // The leader gave up its lease without the blob landing: its fill failed. Look once more (it may
+          // have landed between the two reads) before reporting that.
+          const late = await this.storedBlob(req);
+          if (late) {
+            flight.remote?.land();
+            return late;
+          }
+          throw new UpstreamError('unavailable', 'fetching the blob from the upstream failed on another replica');
+        }
+        if (row.lapsed) throw new LeaseLapsed();
+        if (row.upload_id && req.expectedSize !== null) {
+          if (flight.remote?.uploadId !== row.upload_id) {
+            flight.remote?.fail(new UpstreamError('unavailable', 'another replica took the blob fill over'));
+            flight.remote = new RemoteFill(this.store, row.upload_id, req.digest, req.expectedSize);
+            began();
+          }
+          flight.remote.update(row.pieces);
+        }
+        await sleep(WAIT_POLL_MS);
       }
-      if (lease.rows[0].lapsed) return null;
-      await sleep(WAIT_POLL_MS);
+    } catch (e) {
+      flight.remote?.fail(e instanceof LeaseLapsed ? new UpstreamError('unavailable', 'the replica filling the blob went away') : (e as Error));
+      flight.remote = null;
+      if (e instanceof LeaseLapsed) return null;
+      throw e;
     }
   }
 
-  private async fetch(req: FillRequest, flight: Flight, began: () => void): Promise<BlobRow> {
+  /** List the pieces stored so far in the fill's lease row, for the other replicas' clients. */
+  private async publish(digest: string, owner: string, uploadId: string, pieces: Segment[]): Promise<void> {
+    await this.db
+      .query('UPDATE proxy_blob_fill SET upload_id = $3, pieces = $4::jsonb WHERE digest = $1 AND owner = $2', [digest, owner, uploadId, JSON.stringify(pieces)])
+      .catch((e: unknown) => this.log?.warn({ err: e, digest }, 'proxy cache: could not list the pieces of a blob fill'));
+  }
+
+  /** Store the spool's bytes as consecutive pieces of the upload, each listed in the lease row once stored. */
+  private async storePieces(uploadId: string, spool: Spool, pieces: Segment[], publish: () => Promise<void>): Promise<Segment[]> {
+    for (let start = 0; await spool.available(start); start += FILL_PIECE_BYTES) {
+      const reader = spool.reader(start, start + FILL_PIECE_BYTES);
+      if (!reader) throw new UpstreamError('unavailable', 'the fill spool is gone');
+      const id = randomUUID();
+      pieces.push({ id, size: await this.store.writeSegment(uploadId, id, reader) });
+      await publish();
+    }
+    return pieces;
+  }
+
+  private async fetch(req: FillRequest, flight: Flight, began: () => void, owner: string): Promise<BlobRow> {
     const { algorithm } = parseDigest(req.digest);
     const stagingId = randomUUID();
     const source = await req.source.open();
@@ -215,6 +278,10 @@ export class BlobFiller {
     // Clients are waiting for the bytes: spool them so that each one (and the store) reads at its own pace.
     const spool = flight.teed ? await this.spool(stagingId, segment) : null;
     flight.spool = spool?.spool ?? null;
+    // On object storage the bytes land as pieces listed in the lease row, which other replicas' clients read.
+    const pieces: Segment[] = [];
+    const publish = () => this.publish(req.digest, owner, stagingId, pieces);
+    if (spool && !spool.isSegment) await publish();
     began();
     const hash = newHash(algorithm);
     let seen = 0;
@@ -230,30 +297,32 @@ export class BlobFiller {
       if (`${algorithm}:${hash.digest('hex')}` !== req.digest) throw new UpstreamError('invalid', 'blob digest mismatch');
       if (req.expectedSize !== null && seen !== req.expectedSize) throw new UpstreamError('invalid', 'range mismatch');
     };
-    let storing: Promise<number> | null = null;
+    let storing: Promise<Segment[]> | null = null;
     try {
-      let written: number;
+      let segments: Segment[];
       if (spool) {
         // The store reads the spool like any client, unless the spool is the store's own staging segment; the
         // spool ends only once the bytes are verified, so no reader ever sees the end of a blob whose digest
         // is wrong.
         if (!spool.isSegment) {
-          storing = this.store.writeSegment(stagingId, segment, spool.spool.reader()!);
+          storing = this.storePieces(stagingId, spool.spool, pieces, publish);
           storing.catch(() => undefined);
         }
         await pipelinePromise(source.stream, hashing, spool.spool.writer());
         verify();
         if (spool.isSegment) await spool.spool.sync();
         spool.spool.complete();
-        written = storing ? await storing : seen;
+        segments = storing ? await storing : [{ id: segment, size: seen }];
       } else {
-        written = await this.store.writeSegment(
+        const size = await this.store.writeSegment(
           stagingId,
           segment,
           pipeline(source.stream, hashing, () => undefined),
         );
         verify();
+        segments = [{ id: segment, size }];
       }
+      const written = segments.reduce((n, p) => n + p.size, 0);
       if (written !== seen) throw new UpstreamError('invalid', 'range mismatch');
       return await this.db.tx(async (q) => {
         // Inserting or touching the row locks it against a concurrent GC deletion while the bytes land.
@@ -261,7 +330,7 @@ export class BlobFiller {
           req.digest,
           written,
         ]);
-        await this.store.commitUpload(stagingId, [{ id: segment, size: written }], req.digest);
+        await this.store.commitUpload(stagingId, segments, req.digest);
         await this.blobs.holdTemporaryReference(q, req.repositoryId, b.rows[0].id);
         await q.query('DELETE FROM proxy_blob_placeholder WHERE blob_id = $1', [b.rows[0].id]);
         return b.rows[0];
@@ -293,3 +362,6 @@ export class BlobFiller {
     }
   }
 }
+
+/** The lease of the replica this one waited for lapsed: take the fill over. */
+class LeaseLapsed extends Error {}

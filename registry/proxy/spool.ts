@@ -77,11 +77,34 @@ export class Spool {
     this.release();
   }
 
-  /** A new reader from the first byte, or null when the spool is gone (its fill ended and nobody reads it) or failed. */
-  reader(): Readable | null {
+  /**
+   * A new reader of the bytes from `start` up to (not including) `end`, or null when the spool is gone (its fill
+   * ended and nobody reads it) or failed. With `verifiedEnd`, the last bytes of the range are handed out only
+   * once the whole spool is complete (verified): a client of a part of a blob cannot check the digest itself.
+   */
+  reader(start = 0, end = Infinity, verifiedEnd = false): Readable | null {
     if (this.refs === 0 || this.state === 'failed') return null;
     this.refs++;
-    return new SpoolReader(this);
+    return new SpoolReader(this, start, end, verifiedEnd);
+  }
+
+  /** True once there are bytes at `pos`, false when the spool completed before `pos`; throws when it failed. */
+  async available(pos: number): Promise<boolean> {
+    for (;;) {
+      if (pos < this.length) return true;
+      if (this.state === 'failed') throw this.failure!;
+      if (this.state === 'complete') return false;
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
+  }
+
+  /** Resolves once every byte is written and verified; throws when the fill failed. */
+  async completed(): Promise<void> {
+    for (;;) {
+      if (this.state === 'complete') return;
+      if (this.state === 'failed') throw this.failure!;
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
   }
 
   /** Up to `max` bytes from `pos`, waiting for the writer when they are not there yet; null at the end. */
@@ -110,20 +133,24 @@ export class Spool {
   }
 }
 
-/** One reader of a spool, from its first byte. */
+/** One reader of a spool, of the bytes from `pos` up to `end` (exclusive). */
 class SpoolReader extends Readable {
-  private pos = 0;
   private busy = false;
   private released = false;
 
-  constructor(private readonly spool: Spool) {
+  constructor(
+    private readonly spool: Spool,
+    private pos: number,
+    private readonly end: number,
+    private readonly verifiedEnd: boolean,
+  ) {
     super({ highWaterMark: READ_CHUNK_BYTES });
   }
 
   override _read(): void {
     if (this.busy) return;
     this.busy = true;
-    this.spool.read(this.pos, READ_CHUNK_BYTES).then(
+    this.next().then(
       (chunk) => {
         this.busy = false;
         if (this.destroyed) return;
@@ -137,6 +164,13 @@ class SpoolReader extends Readable {
       },
       (e: Error) => this.destroy(e),
     );
+  }
+
+  private async next(): Promise<Buffer | null> {
+    if (this.pos >= this.end) return null;
+    const chunk = await this.spool.read(this.pos, Math.min(READ_CHUNK_BYTES, this.end - this.pos));
+    if (chunk && this.verifiedEnd && this.pos + chunk.length >= this.end) await this.spool.completed();
+    return chunk;
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {

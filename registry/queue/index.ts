@@ -85,8 +85,21 @@ function toItem<B>(r: ItemRow): QueueItem<B> {
   return { ...r, path: r.path === '' ? [] : r.path.split('/'), body: r.body as B };
 }
 
+/** A consumer in this process that takes items leased to it at their put (WorkQueue.putFromSelectLocal). */
+export interface LocalConsumer {
+  /** The lease an item is put with: the consumer's processing time. */
+  readonly leaseSeconds: number;
+  /** Whether a slot is free now; when not, items are put for any consumer, with the wake-up. */
+  hasRoom(): boolean;
+  /** Items leased to this process at their put, after the producer's commit. */
+  accept(items: QueueItem[]): void;
+}
+
 /** One named queue. Obtain it from `Queues.queue(name)`. */
 export class WorkQueue {
+  /** The consumer of this queue running in this process that takes items leased at their put, if any. */
+  local: LocalConsumer | null = null;
+
   constructor(
     private readonly db: Db,
     readonly name: string,
@@ -126,6 +139,31 @@ export class WorkQueue {
       { prepare: opts.prepare },
     );
     return r.rows[0].n;
+  }
+
+  /**
+   * putFromSelect for a hot producer (every push): when a consumer of this queue runs in this process and has a
+   * free slot, the items are inserted already leased to it (as its lease would leave them: one attempt spent,
+   * `leaseSeconds` of processing time), without the wake-up; `afterCommit` hands them to that consumer, so the
+   * process that committed them delivers them without a NOTIFY, a lease or a due-time query. Call
+   * `afterCommit` once the producer's transaction has committed (never after a rollback). Nothing is lost if
+   * the process dies before or while delivering: the lease lapses and any consumer leases the items again, as
+   * after a crash mid-handler. Without such a consumer this is putFromSelect.
+   */
+  async putFromSelectLocal(select: string, params: unknown[], opts: PutFromSelectOptions = {}, q: Queryable = this.db): Promise<{ count: number; afterCommit: () => void }> {
+    const local = this.local;
+    if (!local?.hasRoom()) return { count: await this.putFromSelect(select, params, opts, q), afterCommit: () => undefined };
+    const at = params.length;
+    const r = await q.query<ItemRow>(
+      `WITH src AS (${select})
+       INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining, processing_expires, attempts)
+       SELECT $${at + 1}, src.path, src.body, now(), $${at + 2} - 1, now() + make_interval(secs => $${at + 3}), 1 FROM src
+       RETURNING id, queue_name, path, body, retries_remaining, attempts, state_id, processing_expires, created_at`,
+      [...params, this.name, opts.retries ?? 5, local.leaseSeconds],
+      { prepare: opts.prepare ? `${opts.prepare}_local` : undefined },
+    );
+    const items = r.rows.map((x) => toItem<Record<string, unknown>>(x));
+    return { count: items.length, afterCommit: () => (items.length > 0 ? local.accept(items) : undefined) };
   }
 
   /**

@@ -25,6 +25,8 @@ export function notificationHandler(rt: Runtime): QueueHandler {
     concurrency: CONCURRENCY,
     batchMs: BATCH_MS,
     completeBatchMs: COMPLETE_BATCH_MS,
+    // A push's events are delivered by the process that committed it, without a wake-up or a lease query.
+    handOff: true,
     // The notifications of a leased batch are read in one query per scope rather than one per delivery.
     prepare: async (items, r) => {
       const bodies = items.map((i) => i.body as unknown as NotificationItemBody);

@@ -4,7 +4,7 @@
  * at once when an item is put (NOTIFY at the producer's commit) and polls as a fallback.
  */
 import type { Runtime } from '../runtime.js';
-import { QUEUE_CHANNEL, RetryLater, type QueueItem, type WorkQueue } from '../queue/index.js';
+import { QUEUE_CHANNEL, RetryLater, type LocalConsumer, type QueueItem, type WorkQueue } from '../queue/index.js';
 
 export interface QueueHandler {
   /** The queue name (e.g. 'notification', 'exportactionlogs'). */
@@ -23,6 +23,11 @@ export interface QueueHandler {
   /** Delete finished items in batches gathered over this many ms (default 0: one DELETE per item). */
   completeBatchMs?: number;
   /**
+   * Take the items this process's producers put leased to it (WorkQueue.putFromSelectLocal) while it has a free
+   * slot: they are handled without a wake-up or a lease query. Handed-over items join the same batch window.
+   */
+  handOff?: boolean;
+  /**
    * Called with each leased batch before its items are handled, to read what they need in one query; its
    * result is passed to `handle`. A failure here is the handler's failure for every item of the batch.
    */
@@ -31,6 +36,12 @@ export interface QueueHandler {
 }
 
 const PURGE_INTERVAL_MS = 60_000;
+/**
+ * A handed-over item that waited for a slot until less than this share of its lease is left is not started:
+ * its lease lapses and a consumer leases it again (started this late, it could still be running at the lapse
+ * and be delivered twice).
+ */
+const HANDOFF_MIN_LEASE_LEFT = 0.5;
 
 export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(): Promise<void> } {
   let stopped = false;
@@ -54,13 +65,17 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
     const running = new Set<Promise<void>>();
     let wake: () => void = () => undefined;
     let woken = false;
+    /** The next round leases from the database (a wake-up, a poll, a freed slot); not so for a hand-over alone. */
+    let dbWanted = true;
+    /** Items leased to this process at their put, waiting for a slot (handOff). */
+    const handed: QueueItem[] = [];
     /** The last lease filled every free slot, so more items may be waiting for a slot to free up. */
     let saturated = false;
     // With batching, the first wake-up starts the window and those arriving within it join it: one lease for
     // the window, however many commits it saw (a timer per wake-up, and a flag set at once, made every wake-up
     // during a lease cost another lease of its own).
     let batchTimer: NodeJS.Timeout | null = null;
-    wakers.set(h.queue, () => {
+    const wakeBatched = () => {
       if (batchMs === 0 || stopped) {
         if (batchTimer) clearTimeout(batchTimer);
         woken = true;
@@ -72,7 +87,26 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
         woken = true;
         wake();
       }, batchMs);
+    };
+    wakers.set(h.queue, () => {
+      dbWanted = true;
+      wakeBatched();
     });
+    if (h.handOff) {
+      const local: LocalConsumer = {
+        leaseSeconds: h.processingSeconds,
+        hasRoom: () => !stopped && running.size + handed.length < concurrency,
+        accept: (items) => {
+          if (stopped) {
+            for (const item of items) void queue.release(item).catch(() => undefined);
+            return;
+          }
+          handed.push(...items);
+          wakeBatched();
+        },
+      };
+      queue.local = local;
+    }
     let lastPurge = 0;
 
     // Finished items are deleted together: the ones done within COMPLETE_BATCH_MS of each other in one statement.
@@ -131,6 +165,12 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
       while (!stopped) {
         let leased: QueueItem[] = [];
         let sleepMs = pollMs;
+        // Handed-over items first; one whose lease has run down while it waited is left to lapse.
+        woken = false;
+        const taken = handed.splice(0, Math.max(0, concurrency - running.size));
+        const fresh = taken.filter((i) => i.processing_expires.getTime() - Date.now() > HANDOFF_MIN_LEASE_LEFT * h.processingSeconds * 1000);
+        const fromDb = dbWanted;
+        dbWanted = false;
         try {
           if (Date.now() - lastPurge > PURGE_INTERVAL_MS) {
             lastPurge = Date.now();
@@ -140,21 +180,24 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
               rt.log.warn({ queue: h.queue, items: dead }, 'queue items ran out of retries');
             }
           }
-          const free = concurrency - running.size;
-          woken = false;
-          if (free > 0) leased = await queue.lease(h.processingSeconds, free);
-          saturated = leased.length === free;
-          // Items scheduled for later (retries, lapsing leases) send no NOTIFY: wake when the first is due.
-          if (free > 0 && leased.length < free) {
-            const due = await queue.nextDueMs();
-            if (due !== null) sleepMs = Math.min(pollMs, Math.ceil(due) + 20);
+          const free = concurrency - running.size - taken.length;
+          if (fromDb) {
+            if (free > 0) leased = await queue.lease(h.processingSeconds, free);
+            saturated = leased.length === free;
+            // Items scheduled for later (retries, lapsing leases) send no NOTIFY: wake when the first is due.
+            if (free > 0 && leased.length < free) {
+              const due = await queue.nextDueMs();
+              if (due !== null) sleepMs = Math.min(pollMs, Math.ceil(due) + 20);
+            }
           }
         } catch (err) {
           rt.log.error({ err, queue: h.queue }, 'queue lease failed');
         }
-        const prepared = leased.length && h.prepare ? h.prepare(leased, rt) : Promise.resolve(undefined);
+        if (fresh.length < taken.length) rt.log.warn({ queue: h.queue, items: taken.length - fresh.length }, 'handed-over queue items waited too long; left to their lease');
+        const batch = [...fresh, ...leased];
+        const prepared = batch.length && h.prepare ? h.prepare(batch, rt) : Promise.resolve(undefined);
         prepared.catch(() => undefined);
-        for (const item of leased) {
+        for (const item of batch) {
           const p = runOne(item, prepared).then((outcome) => {
             running.delete(p);
             // A freed slot matters only when items may be waiting for one, and an item put back for later
@@ -162,6 +205,10 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
             // due-time query.
             if (saturated || stopped || outcome !== 'done') {
               // Noted even while a lease is under way (not sleeping), so the loop looks again after it.
+              dbWanted = true;
+              woken = true;
+              wake();
+            } else if (handed.length > 0) {
               woken = true;
               wake();
             }
@@ -170,10 +217,16 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
         }
         if (stopped) break;
         // More may be waiting when this lease filled every slot; otherwise sleep until woken or the poll.
-        if (saturated && running.size < concurrency) continue;
+        if (fromDb && saturated && running.size < concurrency) {
+          dbWanted = true;
+          continue;
+        }
         if (woken && running.size < concurrency) continue;
         await new Promise<void>((resolve) => {
-          const t = setTimeout(done, sleepMs);
+          const t = setTimeout(() => {
+            dbWanted = true;
+            done();
+          }, sleepMs);
           function done() {
             clearTimeout(t);
             wake = () => undefined;
@@ -183,6 +236,8 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
         });
       }
       await Promise.all(running);
+      // Handed-over items not started: available to any consumer at once, their attempt refunded.
+      await Promise.all(handed.splice(0).map((item) => queue.release(item).catch(() => false)));
     };
     loops.push(loop());
   }
@@ -190,6 +245,7 @@ export function startQueueRunner(rt: Runtime, handlers: QueueHandler[]): { stop(
   return {
     async stop() {
       stopped = true;
+      for (const h of handlers) if (rt.queues.queue(h.queue).local) rt.queues.queue(h.queue).local = null;
       for (const w of wakers.values()) w();
       await Promise.all(loops);
       await unlisten?.();

@@ -15,10 +15,12 @@ export interface CompatPair {
     status: number;
     type?: 'application/json';
     body?: unknown;
-    keys?: Record<string, JsonType | JsonType[]>;
-    items?: { key: string; keys: Record<string, JsonType | JsonType[]> };
+    keys?: Record<string, JsonType | readonly JsonType[]>;
+    items?: { key: string; keys: Record<string, JsonType | readonly JsonType[]> };
     /** Ids later pairs address as `{name}`: name → dotted path in the answer (`token.uuid`, `0.id`). */
     save?: Record<string, string>;
+    /** Response headers, exactly; `{name}` is filled as in paths (after this answer's `save`). */
+    headers?: Record<string, string>;
     /** Texts the answer's top-level keys start with (Quay's error texts, whose schema dump is left out here). */
     texts?: Record<string, string>;
   };
@@ -26,6 +28,38 @@ export interface CompatPair {
 
 const ERROR_KEYS = { type: 'string', title: 'string', status: 'number', detail: 'string', error_message: 'string', error_type: 'string' } as const;
 const QUOTA_LIMIT_KEYS = { id: 'number', type: 'string', limit_percent: 'number' } as const;
+/** endpoints/api/build.py build_status_view (a writer also sees `archive_url` when the build has one). */
+const BUILD_KEYS = {
+  id: 'string',
+  phase: 'string',
+  started: 'string',
+  display_name: 'string',
+  status: 'object',
+  subdirectory: 'string',
+  dockerfile_path: 'string',
+  context: 'string',
+  tags: 'array',
+  manual_user: ['string', 'null'],
+  is_writer: 'boolean',
+  trigger: ['object', 'null'],
+  trigger_metadata: ['object', 'null'],
+  resource_key: ['string', 'null'],
+  pull_robot: ['object', 'null'],
+  repository: 'object',
+  error: ['string', 'null'],
+} as const satisfies Record<string, JsonType | readonly JsonType[]>;
+/** endpoints/api/build.py trigger_view. */
+const TRIGGER_KEYS = {
+  id: 'string',
+  service: 'string',
+  is_active: 'boolean',
+  build_source: ['string', 'null'],
+  repository_url: ['string', 'null'],
+  config: 'object',
+  can_invoke: 'boolean',
+  enabled: 'boolean',
+  disabled_reason: ['string', 'null'],
+} as const satisfies Record<string, JsonType | readonly JsonType[]>;
 
 export const CORPUS: CompatPair[] = [
   {
@@ -986,6 +1020,488 @@ export const CORPUS: CompatPair[] = [
     cite: 'endpoints/api/superuser.py SuperUserManagement.delete',
     request: { method: 'DELETE', path: '/api/v1/superuser/users/quaycompat' },
     response: { status: 204 },
+  },
+
+  // Builds, triggers, mirroring, proxy cache, log exports, manifests and their labels, the scanner's answer,
+  // authorized e-mails and repository tokens. `buildorg/app` and its custom-git trigger `{trigger_uuid}` come
+  // from the fixture (no Quay endpoint creates a trigger); `{registry_host}` is this registry, an upstream.
+  {
+    cite: 'endpoints/api/build.py FileDropResource.post',
+    request: { method: 'POST', path: '/api/v1/filedrop/', body: { mimeType: 'application/x-tar' } },
+    response: { status: 200, type: 'application/json', keys: { url: 'string', file_id: 'string' } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildList.post: neither file_id nor archive_url (InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/build/', body: { docker_tags: ['v1'] } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'invalid_request', error_message: 'file_id or archive_url required' } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildList.post: an archive URL that is not http(s) (InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/build/', body: { archive_url: 'ftp://127.0.0.1/context.tar.gz' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Invalid Archive URL: Must be http or https' } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildList.post, build_status_view with 201',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/build/', body: { archive_url: 'http://127.0.0.1:9/context.tar.gz', docker_tags: ['v1'] } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { ...BUILD_KEYS, archive_url: 'string' },
+      body: { phase: 'waiting', tags: ['v1'], manual_user: 'admin', is_writer: true, trigger: null, pull_robot: null, repository: { namespace: 'buildorg', name: 'app' } },
+      save: { build_uuid: 'id' },
+      headers: { location: '/api/v1/repository/buildorg/app/build/{build_uuid}/status' },
+    },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildResource.get, build_status_view',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/build/{build_uuid}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { ...BUILD_KEYS, archive_url: 'string' },
+      body: { archive_url: 'http://127.0.0.1:9/context.tar.gz', subdirectory: '/Dockerfile', context: '/' },
+    },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildStatus.get, build_status_view',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/build/{build_uuid}/status' },
+    response: { status: 200, type: 'application/json', keys: BUILD_KEYS },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildLogs.get, get_logs_or_log_url',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/build/{build_uuid}/logs' },
+    response: { status: 200, type: 'application/json', keys: { start: 'number', total: 'number', logs: 'array' }, body: { start: 0 } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildList.get (limit=1)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/build/?limit=1' },
+    response: { status: 200, type: 'application/json', keys: { builds: 'array' }, items: { key: 'builds', keys: BUILD_KEYS } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserRepositoryBuildResource.get, build_status_view',
+    request: { method: 'GET', path: '/api/v1/superuser/{build_uuid}/build' },
+    response: { status: 200, type: 'application/json', keys: BUILD_KEYS, body: { repository: { namespace: 'buildorg', name: 'app' } } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserRepositoryBuildStatus.get, build_status_view',
+    request: { method: 'GET', path: '/api/v1/superuser/{build_uuid}/status' },
+    response: { status: 200, type: 'application/json', keys: BUILD_KEYS },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserRepositoryBuildLogs.get, get_logs_or_log_url',
+    request: { method: 'GET', path: '/api/v1/superuser/{build_uuid}/logs' },
+    response: { status: 200, type: 'application/json', keys: { start: 'number', total: 'number', logs: 'array' } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildResource.delete (a waiting build: "Okay", 201)',
+    request: { method: 'DELETE', path: '/api/v1/repository/buildorg/app/build/{build_uuid}' },
+    response: { status: 201, type: 'application/json', body: 'Okay' },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildResource.delete (cancelled already: InvalidRequest)',
+    request: { method: 'DELETE', path: '/api/v1/repository/buildorg/app/build/{build_uuid}' },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Build is currently running or has finished' } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildResource.get of an unknown build (NotFound)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/build/00000000-0000-0000-0000-000000000000' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.get, trigger_view(can_admin=True) of an inactive trigger',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: TRIGGER_KEYS,
+      body: { service: 'custom-git', is_active: false, build_source: null, repository_url: null, config: {}, can_invoke: true, enabled: true, disabled_reason: null },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.put of an inactive trigger (InvalidRequest)',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}', body: { enabled: false } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Cannot update an unactivated trigger' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerActivate.post, CustomBuildTrigger.activate (deploy key and webhook URL in credentials)',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/activate',
+      body: { config: { build_source: 'git@127.0.0.1:team/app.git', dockerfile_path: '/Dockerfile', context: '/' } },
+    },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: TRIGGER_KEYS,
+      body: { service: 'custom-git', is_active: true, build_source: 'git@127.0.0.1:team/app.git', can_invoke: true, enabled: true },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerActivate.post of an active trigger (InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/activate', body: { config: { build_source: 'git@127.0.0.1:team/app.git' } } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Trigger config is not sufficient for activation.' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerAnalyze.post: a custom-git trigger reads no Dockerfile (NotImplementedError: "notimplemented")',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/analyze', body: { config: { build_source: 'git@127.0.0.1:team/app.git' } } },
+    response: { status: 200, type: 'application/json', body: { status: 'notimplemented' } },
+  },
+  {
+    // Quay's custom-git handler raises NotImplementedError here, which Quay answers 500; a clear 400 here.
+    cite: 'endpoints/api/trigger.py BuildTriggerSubdirs.post of a custom-git trigger (Quay: 500, README remaining differences)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/subdir', body: {} },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'This trigger is not attached to an account of its source control service' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerSourceNamespaces.get of a custom-git trigger (Quay: 500, README remaining differences)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/namespaces' },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'This trigger is not attached to an account of its source control service' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerSources.post of a custom-git trigger (Quay: 500, README remaining differences)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/sources', body: { namespace: 'team' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'This trigger is not attached to an account of its source control service' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerFieldValues.post of a custom-git trigger: no values (NotFound; Quay: 500, README remaining differences)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/fields/refs', body: {} },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+  {
+    cite: 'endpoints/api/trigger.py ActivateBuildTrigger.post, CustomBuildTrigger.manual_start without commit_sha (InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/start', body: {} },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'missing required parameter' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py ActivateBuildTrigger.post, build_status_view with 201',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/start', body: { commit_sha: '0123456789abcdef0123456789abcdef01234567' } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { ...BUILD_KEYS, trigger: 'object', trigger_metadata: 'object' },
+      body: { phase: 'waiting', manual_user: 'admin' },
+      save: { trigger_build_uuid: 'id' },
+      headers: { location: '/api/v1/repository/buildorg/app/build/{trigger_build_uuid}/status' },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py TriggerBuildList.get',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/builds' },
+    response: { status: 200, type: 'application/json', keys: { builds: 'array' }, items: { key: 'builds', keys: { ...BUILD_KEYS, trigger: 'object' } } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.put, trigger_view without can_admin (toggle_build_trigger: user_toggled)',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}', body: { enabled: false } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: TRIGGER_KEYS,
+      body: { enabled: false, disabled_reason: 'user_toggled', config: {}, can_invoke: false, build_source: null },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py ActivateBuildTrigger.post of a disabled trigger (InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}/start', body: { commit_sha: '0123456789abcdef0123456789abcdef01234567' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Trigger is not enabled.' } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.get of a deleted trigger (get_trigger: NotFound)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+
+  {
+    cite: 'endpoints/api/logs.py ExportRepositoryLogs.post',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/exportlogs', body: {} },
+    response: { status: 200, type: 'application/json', keys: { export_id: 'string' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py ExportUserLogs.post: a callback URL that is not http(s) (_queue_logs_export: InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/user/exportlogs', body: { callback_url: 'ftp://127.0.0.1/logs' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Invalid callback URL' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py ExportUserLogs.post (starttime and endtime as "%m/%d/%Y")',
+    request: { method: 'POST', path: '/api/v1/user/exportlogs?starttime=12/01/2026&endtime=12/31/2026', body: {} },
+    response: { status: 200, type: 'application/json', keys: { export_id: 'string' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py ExportOrgLogs.post',
+    request: { method: 'POST', path: '/api/v1/organization/buildorg/exportlogs', body: {} },
+    response: { status: 200, type: 'application/json', keys: { export_id: 'string' } },
+  },
+
+  {
+    cite: 'endpoints/api/robot.py OrgRobot.put (the mirror robot)',
+    request: { method: 'PUT', path: '/api/v1/organization/buildorg/robots/mirrorbot', body: {} },
+    response: { status: 201, type: 'application/json', body: { name: 'buildorg+mirrorbot' } },
+  },
+  {
+    cite: 'endpoints/api/repository.py RepositoryList.post (the mirrored repository)',
+    request: { method: 'POST', path: '/api/v1/repository', body: { namespace: 'buildorg', repository: 'mirrored', visibility: 'private', description: '' } },
+    response: { status: 201, type: 'application/json', body: { namespace: 'buildorg', name: 'mirrored' } },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.post ("", 201)',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/buildorg/mirrored/mirror',
+      body: {
+        external_reference: '{registry_host}/admin/pushed',
+        external_registry_config: { verify_tls: false },
+        sync_interval: 3600,
+        sync_start_date: '2099-01-01T00:00:00Z',
+        root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v*'] },
+        robot_username: 'buildorg+mirrorbot',
+      },
+    },
+    response: { status: 201, type: 'application/json', body: '' },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.post of a second configuration (409)',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/buildorg/mirrored/mirror',
+      body: {
+        external_reference: '{registry_host}/admin/pushed',
+        sync_interval: 3600,
+        sync_start_date: '2099-01-01T00:00:00Z',
+        root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v*'] },
+        robot_username: 'buildorg+mirrorbot',
+      },
+    },
+    response: { status: 409, type: 'application/json', body: { detail: 'Mirror configuration already exits for repository buildorg/mirrored' } },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.get, ViewMirrorConfig',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/mirrored/mirror' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: {
+        is_enabled: 'boolean',
+        mirror_type: 'string',
+        external_reference: 'string',
+        external_registry_username: 'null',
+        external_registry_config: 'object',
+        sync_interval: 'number',
+        sync_start_date: 'string',
+        sync_expiration_date: 'null',
+        sync_retries_remaining: 'number',
+        sync_status: 'string',
+        root_rule: 'object',
+        robot_username: 'string',
+      },
+      body: {
+        is_enabled: true,
+        mirror_type: 'PULL',
+        sync_interval: 3600,
+        sync_start_date: '2099-01-01T00:00:00Z',
+        sync_status: 'NEVER_RUN',
+        root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v*'] },
+        robot_username: 'buildorg+mirrorbot',
+      },
+    },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.put ("", 201)',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/mirrored/mirror', body: { is_enabled: false, sync_interval: 7200 } },
+    response: { status: 201, type: 'application/json', body: '' },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.put: an empty external reference',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/mirrored/mirror', body: { external_reference: '' } },
+    response: { status: 400, type: 'application/json', body: { detail: 'Empty string is an invalid repository location.' } },
+  },
+  {
+    // NORMAL, so that no mirror worker takes the sync requested below before it is cancelled.
+    cite: 'endpoints/api/repository.py RepositoryStateResource.put (the mirrored repository back to NORMAL)',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/mirrored/changestate', body: { state: 'NORMAL' } },
+    response: { status: 200, type: 'application/json', body: { success: true } },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorSyncNowResource.post ("", 204)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/mirrored/mirror/sync-now' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorResource.get after sync-now',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/mirrored/mirror' },
+    response: { status: 200, type: 'application/json', body: { is_enabled: false, sync_interval: 7200, sync_status: 'SYNC_NOW' } },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorSyncCancelResource.post ("", 204)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/mirrored/mirror/sync-cancel' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/mirror.py RepoMirrorSyncCancelResource.post with nothing to cancel (NotFound)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/mirrored/mirror/sync-cancel' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+
+  {
+    cite: 'endpoints/api/organization.py OrganizationList.post (the proxy-cache organization)',
+    request: { method: 'POST', path: '/api/v1/organization/', body: { name: 'proxyorg', email: 'proxyorg@example.com' } },
+    response: { status: 201, type: 'application/json', body: 'Created' },
+  },
+  {
+    cite: 'endpoints/api/organization.py ProxyCacheConfigValidation.post: the upstream answers /v2/ with 401 ("Anonymous", 202)',
+    request: { method: 'POST', path: '/api/v1/organization/proxyorg/validateproxycache', body: { upstream_registry: '{registry_host}', insecure: true } },
+    response: { status: 202, type: 'application/json', body: 'Anonymous' },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.post ("Created", 201)',
+    request: { method: 'POST', path: '/api/v1/organization/proxyorg/proxycache', body: { upstream_registry: '{registry_host}', insecure: true, expiration_s: 3600 } },
+    response: { status: 201, type: 'application/json', body: 'Created' },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.get, proxy_cache_view',
+    request: { method: 'GET', path: '/api/v1/organization/proxyorg/proxycache' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { upstream_registry: 'string', expiration_s: 'number', insecure: 'boolean' },
+      body: { expiration_s: 3600, insecure: true },
+    },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.post of a second configuration (request_error)',
+    request: { method: 'POST', path: '/api/v1/organization/proxyorg/proxycache', body: { upstream_registry: '{registry_host}' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Proxy Cache Configuration already exists' } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.delete ("Deleted", 201)',
+    request: { method: 'DELETE', path: '/api/v1/organization/proxyorg/proxycache' },
+    response: { status: 201, type: 'application/json', body: 'Deleted' },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.delete with none (NotFound)',
+    request: { method: 'DELETE', path: '/api/v1/organization/proxyorg/proxycache' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifest.get, _manifest_dict',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/{digest}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { digest: 'string', is_manifest_list: 'boolean', manifest_data: 'string', config_media_type: ['string', 'null'], layers: 'array' },
+      body: { is_manifest_list: false },
+      items: {
+        key: 'layers',
+        keys: {
+          index: 'number',
+          compressed_size: ['number', 'null'],
+          is_remote: 'boolean',
+          urls: ['array', 'null'],
+          command: ['array', 'null'],
+          comment: ['string', 'null'],
+          author: ['string', 'null'],
+          blob_digest: 'string',
+          created_datetime: ['string', 'null'],
+        },
+      },
+    },
+  },
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifest.get of an unknown digest (NotFound)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/sha256:0000000000000000000000000000000000000000000000000000000000000000' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifestLabels.get (none)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels' },
+    response: { status: 200, type: 'application/json', body: { labels: [] } },
+  },
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifestLabels.post, _label_dict with 201',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels', body: { key: 'owner', value: 'compat', media_type: 'text/plain' } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { label: 'object' },
+      save: { label_id: 'label.id' },
+      headers: { location: '/api/v1/repository/admin/pushed/manifest/{digest}/labels/{label_id}' },
+    },
+  },
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifestLabels.post with a reserved prefix (abort 400, message)',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels', body: { key: 'com.docker.x', value: 'v', media_type: null } },
+    response: { status: 400, type: 'application/json', body: { message: 'Label has a reserved prefix' } },
+  },
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifestLabels.get (filter by prefix)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels?filter=own' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { labels: 'array' },
+      items: { key: 'labels', keys: { id: 'string', key: 'string', value: 'string', source_type: 'string', media_type: 'string' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/manifest.py ManageRepositoryManifestLabel.get, _label_dict',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels/{label_id}' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { id: 'string', key: 'string', value: 'string', source_type: 'string', media_type: 'string' },
+      body: { key: 'owner', value: 'compat', source_type: 'api', media_type: 'text/plain' },
+    },
+  },
+  {
+    cite: 'endpoints/api/manifest.py ManageRepositoryManifestLabel.delete',
+    request: { method: 'DELETE', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels/{label_id}' },
+    response: { status: 204 },
+  },
+  {
+    cite: 'endpoints/api/manifest.py ManageRepositoryManifestLabel.get of a deleted label (NotFound)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels/{label_id}' },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
+  },
+  {
+    cite: 'endpoints/api/secscan.py RepositoryManifestSecurity.get, _security_info (status: scanned, failed, queued or unsupported)',
+    request: { method: 'GET', path: '/api/v1/repository/admin/pushed/manifest/{digest}/security?vulnerabilities=true' },
+    response: { status: 200, type: 'application/json', keys: { status: 'string', data: ['object', 'null'] } },
+  },
+
+  {
+    cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.get of an address never authorized (abort 404)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/authorizedemail/ops@example.com' },
+    response: { status: 404, type: 'application/json' },
+  },
+  {
+    cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.post (the e-mail is sent; to_dict without the code)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/authorizedemail/ops@example.com' },
+    response: { status: 200, type: 'application/json', body: { email: 'ops@example.com', repository: 'app', namespace: 'buildorg', confirmed: false } },
+  },
+  {
+    cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.get (requested, not yet confirmed)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/authorizedemail/ops@example.com' },
+    response: { status: 200, type: 'application/json', body: { email: 'ops@example.com', repository: 'app', namespace: 'buildorg', confirmed: false } },
+  },
+  {
+    cite: 'endpoints/api/repotoken.py RepositoryToken.get (gone in Quay 3.8: 410)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/tokens/sometoken' },
+    response: { status: 410, type: 'application/json', body: { message: 'Handling of access tokens is no longer supported' } },
+  },
+  {
+    cite: 'endpoints/api/repotoken.py RepositoryToken.put (gone in Quay 3.8: 410)',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/app/tokens/sometoken', body: { role: 'read' } },
+    response: { status: 410, type: 'application/json', body: { message: 'Handling of access tokens is no longer supported' } },
+  },
+  {
+    cite: 'endpoints/api/repotoken.py RepositoryToken.delete (gone in Quay 3.8: 410)',
+    request: { method: 'DELETE', path: '/api/v1/repository/buildorg/app/tokens/sometoken' },
+    response: { status: 410, type: 'application/json', body: { message: 'Handling of access tokens is no longer supported' } },
   },
   ...CORPUS_MORE,
 ];

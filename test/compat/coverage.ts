@@ -107,7 +107,7 @@ export function corpusCoverage(
   pairs: { request: { method: string; path: string } }[],
   served: Set<string>,
   api: QuayApiList = QUAY_API,
-): { pairs: number; covered: number; served: number; unknown: string[] } {
+): { pairs: number; covered: number; served: number; unknown: string[]; missing: string[] } {
   const hit = new Set<string>();
   const unknown: string[] = [];
   for (const p of pairs) {
@@ -115,8 +115,9 @@ export function corpusCoverage(
     if (e && served.has(key(e.method, e.path))) hit.add(key(e.method, e.path));
     else unknown.push(`${p.request.method} ${p.request.path}`);
   }
-  const servedTotal = api.endpoints.filter((e) => served.has(key(e.method, e.path))).length;
-  return { pairs: pairs.length, covered: hit.size, served: servedTotal, unknown };
+  const servedEndpoints = api.endpoints.filter((e) => served.has(key(e.method, e.path)));
+  const missing = servedEndpoints.filter((e) => !hit.has(key(e.method, e.path))).map((e) => `${e.method} ${e.path} (${e.file} ${e.class})`);
+  return { pairs: pairs.length, covered: hit.size, served: servedEndpoints.length, unknown, missing };
 }
 
 const pct = (a: number, b: number) => (b === 0 ? '-' : `${Math.round((100 * a) / b)} %`);

@@ -64,6 +64,8 @@ export function renderJob(s: ExecutorSettings, o: KubernetesExecutorOptions, w: 
       { name: 'DOCKER_HOST', value: 'unix:///tmp/podman-run-1000/podman/podman.sock' },
       { name: 'EXECUTOR', value: 'kubernetesPodman' },
     );
+    // Not in Quay: the builder agent's layer cache in the build's repository.
+    if (s.LAYER_CACHE === true) env.push({ name: 'LAYER_CACHE', value: 'true' });
     container = { name: 'builder', image: str(s.BUILDER_CONTAINER_IMAGE, 'quay.io/projectquay/quay-builder:latest') };
   } else {
     env.push(

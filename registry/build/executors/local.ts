@@ -71,6 +71,7 @@ export class LocalExecutor implements Executor {
       ...(this.opts.caCert ? { CA_CERT: this.opts.caCert } : {}),
       ...(this.settings.BUILD_WORKDIR ? { BUILD_WORKDIR: String(this.settings.BUILD_WORKDIR) } : {}),
       ...(this.settings.DEBUG ? { DEBUG: 'true' } : {}),
+      ...(this.settings.LAYER_CACHE === true ? { LAYER_CACHE: 'true' } : {}),
     };
     const child = spawn(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     if (this.opts.logDir) {

@@ -15,7 +15,7 @@ import { userfileUrl } from '../../model/userfiles.js';
 import { formatDate } from './views.js';
 import { repoWithRole, requireSuperuserRead, unauthorizedFor } from './auth.js';
 import { badRequest, notFound } from './errors.js';
-import { op, RepoParams, typed } from './schema.js';
+import { op, RepoParams, sendJsonString, typed } from './schema.js';
 import { pullRobotFor, TriggerParams, triggerFor, writable } from './trigger.js';
 
 const tag = 'build';
@@ -286,8 +286,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       if (!build || build.repository_id !== t.repo.id) throw notFound();
       if (!(await rt.builds.cancelBuild(build.uuid, req.principal))) throw badRequest('Build is currently running or has finished');
       rt.logs.repoAction('cancel_build', req.principal, req.ip, t.repo, t.namespace.name, { build_uuid: build.uuid });
-      reply.code(201);
-      return 'Okay';
+      return sendJsonString(reply, 201, 'Okay');
     },
   );
 

@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { UNAVAILABLE_RETRY_SECONDS, type AnyDomainError, type DomainError } from '../../model/errors.js';
+import { DomainError, UNAVAILABLE_RETRY_SECONDS, type AnyDomainError } from '../../model/errors.js';
 
 export type ApiErrorType =
   | 'invalid_request'
@@ -59,6 +59,14 @@ export const detailError = (status: number, message: string) => new ApiError(sta
 
 /** An error Quay answers with flask-restful's `{"message": ...}` body (plus `extra` keys). */
 export const messageError = (status: number, message: string, extra: Record<string, unknown> = {}) => new ApiError(status, 'internal_error', message, extra, 'message');
+
+/**
+ * For `.catch()` where Quay lets its data model's refusal reach the DataModelException handler
+ * (endpoints/decorated.py handle_dme): an invalid input becomes 400 `{message}`; anything else goes on.
+ */
+export function quayDataModelError(e: unknown): never {
+  throw e instanceof DomainError && e.kind === 'invalid' ? messageError(400, e.message) : e;
+}
 
 export const badRequest = (message: string, extra?: Record<string, unknown>) => new ApiError(400, 'invalid_request', message, extra);
 export const notFound = (message = 'Not Found') => new ApiError(404, 'not_found', message);

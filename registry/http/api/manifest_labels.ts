@@ -2,10 +2,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
-import { labelView } from '../../model/labels.js';
+import { LABEL_KEY_PATTERN, labelView } from '../../model/labels.js';
 import { manifestAt, ManifestParams } from './manifest.js';
 import { op, typed } from './schema.js';
-import { badRequest, notFound } from './errors.js';
+import { badRequest, messageError, notFound } from './errors.js';
 
 const tag = 'manifest';
 const LabelParams = Type.Composite([ManifestParams, Type.Object({ labelid: Type.String({ description: 'The ID of the label' }) })]);
@@ -48,8 +48,10 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
       await rt.writeGate.check(req.principal, repo, 'api');
       const { key, value } = req.body;
       const mediaType = req.body.media_type ?? 'text/plain';
+      // Quay's texts, through flask-restful's abort: `{"message": ...}`.
       const problem = rt.labels.keyProblem(key);
-      if (problem) throw badRequest(problem);
+      if (problem === 'reserved') throw messageError(400, 'Label has a reserved prefix');
+      if (problem === 'format') throw messageError(400, `Label is of an invalid format or missing please use ${LABEL_KEY_PATTERN.source} format for labels`);
       if (mediaType === 'application/json') {
         try {
           JSON.parse(value);

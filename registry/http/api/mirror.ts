@@ -11,7 +11,7 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import { MIRROR_ARCHITECTURES, MirrorConfigError, parseExternalReference, parseMirrorDate, type MirrorRow } from '../../model/mirror.js';
 import { repoWithRole } from './auth.js';
 import { ApiError, badRequest, notFound } from './errors.js';
-import { RepoParams, op, typed } from './schema.js';
+import { RepoParams, op, sendJsonString, typed } from './schema.js';
 
 const MirrorBody = Type.Object({
   is_enabled: Type.Optional(Type.Unknown({ description: 'Used to enable or disable synchronizations.' })),
@@ -189,8 +189,8 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
       } catch (e) {
         throw configError(e);
       }
-      reply.code(201);
-      return '';
+      // Quay answers the JSON string "" (not an empty body).
+      return sendJsonString(reply, 201, '');
     },
   );
 
@@ -210,6 +210,7 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
       const logged: Array<[string, unknown]> = [];
       try {
         if (b.is_enabled !== undefined) logged.push(['is_enabled', (changes.is_enabled = boolOf(b.is_enabled, 'is_enabled'))]);
+        if (b.external_reference === '') throw fail('Empty string is an invalid repository location.');
         if (b.external_reference !== undefined)
           logged.push(['external_reference', (changes.external_reference = await checkSource(textOf(b.external_reference, 'external_reference', 2048)))]);
         if (b.robot_username !== undefined) {
@@ -262,8 +263,8 @@ export async function mirrorRoutes(base: FastifyInstance, rt: Runtime): Promise<
       }
       await rt.mirrors.update(repo.id, changes);
       for (const [changed, to] of logged) audit(req, repo, namespace, changed, to);
-      reply.code(201);
-      return '';
+      // Quay answers the JSON string "" (not an empty body).
+      return sendJsonString(reply, 201, '');
     },
   );
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { durationSeconds, type NamespaceRow } from '../../model/namespaces.js';
-import { ApiError, badRequest, notFound } from './errors.js';
+import { ApiError, badRequest, notFound, quayDataModelError } from './errors.js';
 import { adminOrg, currentUser, orgByName, requireCaptcha, requireUser } from './auth.js';
 import { namespaceQuotaFields } from './quota.js';
 import { Email, OrgParams, op, typed } from './schema.js';
@@ -202,7 +202,7 @@ export async function organizationRoutes(base: FastifyInstance, rt: Runtime): Pr
       const org = await adminOrg(rt, req, req.params.orgname);
       const member = await rt.namespaces.byName(req.params.membername);
       if (!member) throw notFound();
-      await rt.tenancy.orgs.removeMember(org, member);
+      await rt.tenancy.orgs.removeMember(org, member).catch(quayDataModelError);
       rt.logs.log({ kind: 'org_remove_member', performer: req.principal, namespaceId: org.id, ip: req.ip, metadata: { member: member.name } });
       return reply.code(204).send();
     },

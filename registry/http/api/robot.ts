@@ -9,8 +9,7 @@ import type { NamespaceRow } from '../../model/namespaces.js';
 import type { RobotView } from '../../model/robots.js';
 import { credentialForms } from '../../auth/credential_forms.js';
 import type { Scope } from '../../auth/principal.js';
-import { DomainError } from '../../model/errors.js';
-import { badRequest, messageError } from './errors.js';
+import { badRequest, quayDataModelError } from './errors.js';
 import { currentUser, orgByName, unauthorizedFor } from './auth.js';
 import { op, typed } from './schema.js';
 import { formatDate, teamAvatar } from './views.js';
@@ -131,9 +130,9 @@ export async function robotRoutes(base: FastifyInstance, rt: Runtime): Promise<v
         const ns = await managedOwner(req, p);
         if (rt.config.ROBOTS_DISALLOW) throw badRequest('Robot accounts are disabled on this registry');
         // Quay lets the data model's refusal (bad or taken name) reach its DataModelException handler: `{message}`.
-        const robot = await rt.tenancy.robots.create(ns, p.robot_shortname, { description: req.body.description, metadata: req.body.unstructured_metadata }).catch((e: unknown) => {
-          throw e instanceof DomainError && e.kind === 'invalid' ? messageError(400, e.message) : e;
-        });
+        const robot = await rt.tenancy.robots
+          .create(ns, p.robot_shortname, { description: req.body.description, metadata: req.body.unstructured_metadata })
+          .catch(quayDataModelError);
         rt.logs.log({
           kind: 'create_robot',
           performer: req.principal,

@@ -214,7 +214,7 @@ export async function teamRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       async (req) => {
         const team = await syncingTeam(req, req.params);
         // No team can be synced here, so there is nothing to stop.
-        return { name: team.name, description: team.description, can_view: true, role: team.role, avatar: teamAvatar(team.name) };
+        return { name: team.name, description: team.description, can_view: true, role: team.role, avatar: teamAvatar(team.name), new_team: false };
       },
     );
   }

@@ -12,7 +12,7 @@ import { NO_CONTROL_PATTERN } from '../../input.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
 import { NAME_RULE } from '../../model/orgs.js';
-import { ApiError, badRequest, notFound } from './errors.js';
+import { ApiError, badRequest, notFound, quayDataModelError } from './errors.js';
 import { currentUser, repoWithRole, requireCaptcha, requireUser, setSessionCookie } from './auth.js';
 import { checkTagExpiration } from './organization.js';
 import { namespaceQuotaFields } from './quota.js';
@@ -20,6 +20,9 @@ import { Email, RepoParams, op, typed } from './schema.js';
 import { avatar, namespaceAvatar, scopeInformation } from './views.js';
 
 /** A user name or password: never empty, never a control character. */
+/** Quay's database authentication answers every wrong user name or password with this text (data/users/database.py). */
+const INVALID_CREDENTIALS = 'Invalid Username or Password';
+
 const Credential = (description: string) => Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description });
 
 /** The full view of the calling user (GET /user/). */
@@ -214,7 +217,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
     async (req) => {
       const user = await currentUser(rt, req);
-      if (!(await rt.auth.password(user.name, req.body.password))) throw badRequest('Invalid password');
+      if (!(await rt.auth.password(user.name, req.body.password))) throw badRequest(INVALID_CREDENTIALS);
       return { key: rt.auth.encryptPassword(req.body.password) };
     },
   );
@@ -234,7 +237,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       if (!principal || principal.kind !== 'user') {
         rt.logs.log({ kind: 'login_failure', performer: { kind: 'anonymous' }, namespaceId: null, ip: req.ip, metadata: { type: 'quayauth', username: req.body.username } });
         reply.code(403);
-        return { needsEmailVerification: false, invalidCredentials: true, message: 'Invalid username or password' };
+        return { needsEmailVerification: false, invalidCredentials: true, message: INVALID_CREDENTIALS };
       }
       const session = await rt.tenancy.sessions.create(principal.id);
       rt.logs.log({ kind: 'login_success', performer: principal, namespaceId: principal.id, ip: req.ip, metadata: { type: 'quayauth' } });
@@ -252,11 +255,18 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
     async (req, reply) => {
       const p = requireUser(req);
-      if (req.apiAuth.kind !== 'session' || !(await rt.auth.password(p.name, req.body.password))) {
+      if (!(await rt.auth.password(p.name, req.body.password))) {
         reply.code(403);
-        return { message: 'Invalid verification credentials', invalidCredentials: true };
+        return { message: INVALID_CREDENTIALS, invalidCredentials: true };
       }
-      await rt.tenancy.sessions.refresh(req.apiAuth.sessionId!);
+      if (req.apiAuth.kind === 'session') {
+        await rt.tenancy.sessions.refresh(req.apiAuth.sessionId!);
+      } else {
+        // As Quay's common_login: a caller verified by token and password gets a fresh session of its own.
+        const session = await rt.tenancy.sessions.create(p.id);
+        setSessionCookie(rt, reply, session.id);
+        reply.header('x-next-csrf-token', session.csrf);
+      }
       return { success: true };
     },
   );
@@ -368,7 +378,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
     async (req) => {
       const user = await currentUser(rt, req);
-      const joined = await rt.tenancy.teams.acceptInvite(req.params.code, user);
+      const joined = await rt.tenancy.teams.acceptInvite(req.params.code, user).catch(quayDataModelError);
       const org = await rt.namespaces.byName(joined.org);
       rt.logs.log({
         kind: 'org_team_member_invite_accepted',
@@ -392,7 +402,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
     async (req, reply) => {
       const user = await currentUser(rt, req);
-      await rt.tenancy.teams.declineInvite(req.params.code, user);
+      await rt.tenancy.teams.declineInvite(req.params.code, user).catch(quayDataModelError);
       return reply.code(204).send();
     },
   );

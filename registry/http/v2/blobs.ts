@@ -1,4 +1,5 @@
 /** Blob endpoints: GET/HEAD (with Range) and DELETE /v2/<name>/blobs/<digest>. */
+import type { Readable } from 'node:stream';
 import { parseDigest, DigestError } from '../../oci/digest.js';
 import { RegistryError } from '../../errors.js';
 import type { ByteRange } from '../../storage/index.js';
@@ -51,8 +52,8 @@ export async function getBlob(ctx: V2Context): Promise<void> {
     });
   }
   // A blob of a proxy cache organization may still be only upstream: fetched now, streamed while stored.
-  const cold = ctx.req.method === 'GET' ? await ctx.rt.proxyCache.prepareBlob(repo, blob, !range) : null;
-  if (cold) return reply.header('content-length', blob.size).send(cold);
+  const cold = ctx.req.method === 'GET' ? await ctx.rt.proxyCache.prepareBlob(repo, blob, range) : null;
+  if (cold) return sendBody(ctx, blob.size, range, cold);
   if (ctx.req.method === 'HEAD') {
     reply.header('content-length', range ? range.end - range.start + 1 : blob.size);
     reply.code(range ? 206 : 200);
@@ -66,15 +67,20 @@ export async function getBlob(ctx: V2Context): Promise<void> {
     reply.removeHeader('content-type');
     return reply.code(302).header('location', direct).header('cache-control', 'no-store').header('content-length', 0).send();
   }
+  return sendBody(ctx, blob.size, range, await ctx.rt.blobs.open(blob, range ?? undefined));
+}
+
+/** A blob's bytes (or `range` of them, 206) as the body. */
+function sendBody(ctx: V2Context, size: number, range: ByteRange | null, body: Readable) {
+  const { reply } = ctx;
   if (range) {
     reply.code(206);
-    reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
     reply.header('content-length', range.end - range.start + 1);
   } else {
-    reply.header('content-length', blob.size);
+    reply.header('content-length', size);
   }
-  const stream = await ctx.rt.blobs.open(blob, range ?? undefined);
-  return reply.send(stream);
+  return reply.send(body);
 }
 
 export async function deleteBlob(ctx: V2Context): Promise<void> {

@@ -78,7 +78,7 @@ function suite(name: string, open: () => Promise<{ db: Db; close(): Promise<void
       let statements: string[] = [];
       const enqueued = await db.tx(async (t) => {
         const q = counting(t);
-        const n = await events.emitRepositoryPush(q, repo.id, ['v1', 'latest'], performer);
+        const { count: n } = await events.emitRepositoryPush(q, repo.id, ['v1', 'latest'], performer);
         statements = q.statements;
         return n;
       });
@@ -111,7 +111,7 @@ function suite(name: string, open: () => Promise<{ db: Db; close(): Promise<void
     test('repo_push without notifications: one statement, nothing enqueued', async () => {
       await notify('vulnerability_found');
       const q = counting(db);
-      expect(await events.emitRepositoryPush(q, repo.id, ['v1'])).toBe(0);
+      expect((await events.emitRepositoryPush(q, repo.id, ['v1'])).count).toBe(0);
       expect(q.statements).toHaveLength(1);
       expect(await items()).toEqual([]);
     });

@@ -329,7 +329,7 @@ describe.each([['LocalStorage'], ['S3']])('usage-log export on %s', (storage) =>
     await bad(org, { callback_email: 'no-at-sign' }, 'Invalid callback e-mail');
     await bad(org, { callback_url: 'http://169.254.169.254/latest/meta-data/' }, 'Invalid callback URL: Address 169.254.169.254 is not allowed');
     await bad(org, { callback_url: 'http://127.0.0.1:1/' }, 'Invalid callback URL: Address 127.0.0.1 is not allowed');
-    await bad(org, { callback_url: 'file:///etc/passwd' }, "Invalid callback URL: Invalid URL scheme 'file': only HTTP and HTTPS are allowed");
+    await bad(org, { callback_url: 'file:///etc/passwd' }, 'Invalid callback URL');
     // A 30-day span is allowed.
     const ok = await admin.post(`${org}?starttime=${encodeURIComponent(mmddyyyy(new Date(today.getTime() - 30 * DAY_MS)))}&endtime=${encodeURIComponent(mmddyyyy(today))}`, {});
     expect(ok.status).toBe(200);

@@ -1,10 +1,12 @@
 /**
  * One upstream stream shared by every client of an uncached blob: concurrent pulls of a proxied layer through
- * a slow upstream (Distribution 2.8 behind a front that stalls each body after its first MiB) fetch it from
+ * a slow upstream (Distribution 2.8 behind a front that stalls each body after its first bytes) fetch it from
  * the upstream once, every client gets its first bytes while the fill is still stalled, clients that go away
  * mid-stream (the one that started the fill among them) break nothing for the others, each of the others gets
- * the exact bytes, and the blob is stored. On S3 (the store's writer reads the spool like a client) and on
- * LocalStorage.
+ * the exact bytes, and the blob is stored. Range requests during the fill are answered from it (206). A blob
+ * whose bytes are not fetched yet cannot be mounted into another repository. On S3 (the store's writer reads
+ * the spool like a client) and on LocalStorage; and across two replicas on S3, where the clients of the replica
+ * that does not fill the blob stream the pieces the other one stores.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -40,14 +42,15 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>): P
   }
 }
 
-/** A client reading a blob body: bytes so far, their digest at the end, and whether the body ended whole. */
-function startPull(url: string, token: string) {
+/** A client reading a blob body (or `range` of it): bytes so far, their digest at the end, and whether the body ended whole. */
+function startPull(url: string, token: string, range?: string) {
   const abort = new AbortController();
-  const state = { received: 0, status: 0, digest: '', ended: false };
+  const state = { received: 0, status: 0, contentRange: null as string | null, digest: '', ended: false };
   const hash = createHash('sha256');
   const done = (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, ...(range ? { range } : {}) }, signal: abort.signal });
     state.status = res.status;
+    state.contentRange = res.headers.get('content-range');
     const reader = res.body!.getReader();
     for (;;) {
       const { value, done: end } = await reader.read();
@@ -62,15 +65,40 @@ function startPull(url: string, token: string) {
   return { state, done, abort: () => abort.abort() };
 }
 
+const sliceDigest = (data: Buffer, start: number, end: number) => `sha256:${createHash('sha256').update(data.subarray(start, end)).digest('hex')}`;
+
 async function sharedStream(reg: RegistryProcess, org: string): Promise<void> {
   const layer = randomBlob(24 * MiB);
-  const img = await upstream.pushImage(`${org}/app`, 'v1', { layers: [layer] });
+  const small = randomBlob(512 * 1024);
+  const img = await upstream.pushImage(`${org}/app`, 'v1', { layers: [layer, small] });
   const admin = await signin(reg, 'admin', reg.admin.password);
   await admin.ok('POST', '/organization/', { name: org, email: `${org}@example.com` });
   expect((await admin.post(`/organization/${org}/proxycache`, { upstream_registry: `${front.hostPort}/${org}`, insecure: true })).status).toBe(201);
   const token = await registryToken(reg, [`repository:${org}/app:pull`], reg.admin);
   const manifest = await fetch(`${reg.url}/v2/${org}/app/manifests/v1`, { headers: { authorization: `Bearer ${token}`, accept: OCI_MANIFEST } });
   expect(manifest.headers.get('docker-content-digest')).toBe(img.digest);
+
+  // The layers are placeholders now (rows without bytes): not mountable into another organization's repository,
+  // with or without `from` (the client uploads instead: 202 and an upload session).
+  const other = `${org}other`;
+  await admin.ok('POST', '/organization/', { name: other, email: `${other}@example.com` });
+  const pushToken = await registryToken(reg, [`repository:${other}/copy:push,pull`, `repository:${other}/copy2:push,pull`, `repository:${org}/app:pull`], reg.admin);
+  const pusher = new V2Client(reg, `Bearer ${pushToken}`);
+  const mount = (to: string, digest: string, from?: string) => pusher.req('POST', `/v2/${to}/blobs/uploads/?mount=${digest}${from ? `&from=${from}` : ''}`);
+  expect((await mount(`${other}/copy`, layer.digest, `${org}/app`)).status).toBe(202);
+  expect((await mount(`${other}/copy`, small.digest, `${org}/app`)).status).toBe(202);
+  expect((await mount(`${other}/copy`, small.digest)).status).toBe(202);
+  // A client pushing a placeholder's bytes stores them: mountable from there, and the proxy serves them without the upstream.
+  expect((await pusher.pushBlob(`${other}/copy`, small)).status).toBe(201);
+  expect((await mount(`${other}/copy2`, small.digest, `${other}/copy`)).status).toBe(201);
+  front.mode = { kind: 'status', status: 503 };
+  try {
+    const stored = startPull(`${reg.url}/v2/${org}/app/blobs/${small.digest}`, token);
+    await stored.done;
+    expect(stored.state).toMatchObject({ status: 200, received: small.data.length, digest: small.digest });
+  } finally {
+    front.mode = { kind: 'pass' };
+  }
 
   const blobPath = `/v2/${org}/app/blobs/${layer.digest}`;
   const fetches = () => front.forwarded.filter((f) => f === `GET ${blobPath}`).length;
@@ -84,6 +112,14 @@ async function sharedStream(reg: RegistryProcess, org: string): Promise<void> {
   await waitFor('every client to get its first bytes', () => all.every((c) => c.state.received > 0));
   expect(all.map((c) => c.state.status)).toEqual(all.map(() => 200));
   expect(all.every((c) => !c.state.ended && c.state.received <= MiB)).toBe(true);
+  // Ranges of the blob being filled: one within what the upstream sent gets its bytes (all but its last ones,
+  // which wait for the verified blob), one beyond it nothing yet; both get their exact bytes later.
+  const early = startPull(url, token, 'bytes=1000-400999');
+  const late = startPull(url, token, `bytes=${20 * MiB}-`);
+  await waitFor('the early range to get bytes', () => early.state.received > 0);
+  expect(early.state).toMatchObject({ status: 206, contentRange: `bytes 1000-400999/${layer.data.length}`, ended: false });
+  expect(early.state.received).toBeLessThan(400000);
+  expect(late.state.received).toBe(0);
 
   // The client that started the fill and one follower go away mid-stream.
   leader.abort();
@@ -91,9 +127,20 @@ async function sharedStream(reg: RegistryProcess, org: string): Promise<void> {
   await expect(leader.done).rejects.toThrow();
   await expect(followers[0].done).rejects.toThrow();
   front.release();
-  await Promise.all(followers.slice(1).map((c) => c.done));
+  await Promise.all([...followers.slice(1), early, late].map((c) => c.done));
   for (const c of followers.slice(1)) expect(c.state).toMatchObject({ status: 200, received: layer.data.length, digest: layer.digest, ended: true });
+  expect(early.state).toMatchObject({ received: 400000, digest: sliceDigest(layer.data, 1000, 401000), ended: true });
+  expect(late.state).toMatchObject({
+    status: 206,
+    contentRange: `bytes ${20 * MiB}-${layer.data.length - 1}/${layer.data.length}`,
+    received: 4 * MiB,
+    digest: sliceDigest(layer.data, 20 * MiB, 24 * MiB),
+    ended: true,
+  });
   expect(fetches()).toBe(1);
+  // Once stored (the clients' bodies end when the bytes are verified, a moment before the blob row is), the
+  // layer is mountable into the other organization.
+  await waitFor('the fetched layer to be mountable', async () => (await mount(`${other}/copy`, layer.digest, `${org}/app`)).status === 201);
 
   // Stored whole although its first client left: served with the upstream refusing everything.
   front.mode = { kind: 'status', status: 503 };
@@ -107,7 +154,7 @@ async function sharedStream(reg: RegistryProcess, org: string): Promise<void> {
   expect(fetches()).toBe(1);
 }
 
-test('S3 store: concurrent pulls of an uncached blob share one upstream stream; first bytes before the fill ends; leavers break nothing', async () => {
+test('S3 store: concurrent pulls of an uncached blob share one upstream stream; first bytes before the fill ends; leavers break nothing; ranges served from the fill; placeholders not mountable', async () => {
   const reg = await startRegistry({ label: 'proxy-shared-s3', config: await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }) });
   try {
     await sharedStream(reg, 'shs3');
@@ -116,7 +163,7 @@ test('S3 store: concurrent pulls of an uncached blob share one upstream stream; 
   }
 }, 240_000);
 
-test('LocalStorage: concurrent pulls of an uncached blob share one upstream stream; first bytes before the fill ends; leavers break nothing', async () => {
+test('LocalStorage: concurrent pulls of an uncached blob share one upstream stream; first bytes before the fill ends; leavers break nothing; ranges served from the fill; placeholders not mountable', async () => {
   const reg = await startRegistry({
     label: 'proxy-shared-fs',
     config: {
@@ -132,5 +179,58 @@ test('LocalStorage: concurrent pulls of an uncached blob share one upstream stre
     await sharedStream(reg, 'shfs');
   } finally {
     await reg.stop();
+  }
+}, 240_000);
+
+test('two replicas on S3: the clients of the replica that does not fill a blob stream the pieces the other one stores, before the fill ends; ranges too', async () => {
+  const config = await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
+  const a = await startRegistry({ label: 'proxy-xrep-a', config });
+  const b = await startRegistry({ label: 'proxy-xrep-b', config });
+  try {
+    const org = 'xrep';
+    const size = 24 * MiB;
+    const layer = randomBlob(size);
+    const img = await upstream.pushImage(`${org}/app`, 'v1', { layers: [layer] });
+    const admin = await signin(a, 'admin', a.admin.password);
+    await admin.ok('POST', '/organization/', { name: org, email: `${org}@example.com` });
+    expect((await admin.post(`/organization/${org}/proxycache`, { upstream_registry: `${front.hostPort}/${org}`, insecure: true })).status).toBe(201);
+    const tokenA = await registryToken(a, [`repository:${org}/app:pull`], a.admin);
+    const tokenB = await registryToken(b, [`repository:${org}/app:pull`], b.admin);
+    const manifest = await fetch(`${a.url}/v2/${org}/app/manifests/v1`, { headers: { authorization: `Bearer ${tokenA}`, accept: OCI_MANIFEST } });
+    expect(manifest.headers.get('docker-content-digest')).toBe(img.digest);
+
+    const blobPath = `/v2/${org}/app/blobs/${layer.digest}`;
+    const fetches = () => front.forwarded.filter((f) => f === `GET ${blobPath}`).length;
+    // The upstream sends 12 MiB, then holds the rest: replica A has stored its first 8 MiB piece.
+    front.mode = { kind: 'stall', afterBytes: 12 * MiB };
+    const onA = startPull(`${a.url}${blobPath}`, tokenA);
+    await waitFor('replica A to ask the upstream', () => fetches() === 1);
+    const onB = startPull(`${b.url}${blobPath}`, tokenB);
+    const rangeB = startPull(`${b.url}${blobPath}`, tokenB, `bytes=${MiB}-${3 * MiB - 1}`);
+    const tailB = startPull(`${b.url}${blobPath}`, tokenB, `bytes=${20 * MiB}-`);
+    await waitFor('replica B’s clients to get bytes of the fill in flight', () => onB.state.received > 0 && rangeB.state.received > 0);
+    expect(onB.state).toMatchObject({ status: 200, ended: false });
+    expect(onB.state.received).toBeLessThanOrEqual(12 * MiB);
+    expect(rangeB.state).toMatchObject({ status: 206, contentRange: `bytes ${MiB}-${3 * MiB - 1}/${size}`, ended: false });
+    expect(rangeB.state.received).toBeLessThan(2 * MiB);
+    expect(tailB.state.received).toBe(0);
+    expect(onA.state.ended).toBe(false);
+
+    front.release();
+    await Promise.all([onA, onB, rangeB, tailB].map((c) => c.done));
+    expect(onA.state).toMatchObject({ status: 200, received: size, digest: layer.digest, ended: true });
+    expect(onB.state).toMatchObject({ status: 200, received: size, digest: layer.digest, ended: true });
+    expect(rangeB.state).toMatchObject({ received: 2 * MiB, digest: sliceDigest(layer.data, MiB, 3 * MiB), ended: true });
+    expect(tailB.state).toMatchObject({
+      status: 206,
+      contentRange: `bytes ${20 * MiB}-${size - 1}/${size}`,
+      received: 4 * MiB,
+      digest: sliceDigest(layer.data, 20 * MiB, size),
+      ended: true,
+    });
+    expect(fetches()).toBe(1);
+  } finally {
+    front.mode = { kind: 'pass' };
+    await Promise.all([a.stop(), b.stop()]);
   }
 }, 240_000);

@@ -264,6 +264,92 @@ describe('work queue on Postgres', () => {
       await runner.stop();
     }
   });
+  test('handOff: a producer in the runner process puts items leased to it and hands them over at commit (no NOTIFY, no lease query); a rollback hands nothing; a dead holder leaves them to their lease', async () => {
+    const queues = new Queues(b);
+    const consumer = queues.queue('handoff');
+    const leases: number[] = [];
+    const lease = consumer.lease.bind(consumer);
+    consumer.lease = async (seconds, limit) => {
+      const items = await lease(seconds, limit);
+      leases.push(items.length);
+      return items as never;
+    };
+    const rt = { db: b, queues, metrics: new Metrics(), log: pino({ level: 'silent' }) } as unknown as Runtime;
+    const handled: Array<{ n: number; attempts: number }> = [];
+    const runner = startQueueRunner(rt, [
+      {
+        queue: 'handoff',
+        processingSeconds: 30,
+        concurrency: 4,
+        pollMs: 600_000,
+        batchMs: 20,
+        handOff: true,
+        handle: async (item: QueueItem) => void handled.push({ n: item.body.n as number, attempts: item.attempts }),
+      },
+    ]);
+    const woken: string[] = [];
+    const unlisten = await a.listen(QUEUE_CHANNEL, (name) => woken.push(name));
+    const select = "SELECT 'ns/repo' AS path, jsonb_build_object('n', i) AS body FROM generate_series($1::int, $2::int) AS i";
+    const rows = async () =>
+      (
+        await a.query<{ n: number; attempts: number; retries_remaining: number; leased: boolean }>(
+          "SELECT (body->>'n')::int AS n, attempts, retries_remaining, processing_expires > now() AS leased FROM queue_item WHERE queue_name = 'handoff' ORDER BY 1",
+        )
+      ).rows;
+    try {
+      for (let i = 0; i < 300 && leases.length === 0; i++) await sleep(100);
+      expect(leases).toEqual([0]);
+      // Rolled back: no item, and nothing to hand over (afterCommit is never reached).
+      await expect(
+        b.tx(async (t) => {
+          expect((await consumer.putFromSelectLocal(select, [100, 101], { retries: 3 }, t)).count).toBe(2);
+          throw new Error('rollback');
+        }),
+      ).rejects.toThrow('rollback');
+      expect(await rows()).toEqual([]);
+      // Committed: the rows exist leased to this process (one attempt spent) before they are handed over.
+      const put = await b.tx((t) => consumer.putFromSelectLocal(select, [0, 2], { retries: 3 }, t));
+      expect(put.count).toBe(3);
+      expect(await rows()).toEqual([0, 1, 2].map((n) => ({ n, attempts: 1, retries_remaining: 2, leased: true })));
+      put.afterCommit();
+      for (let i = 0; i < 100 && handled.length < 3; i++) await sleep(50);
+      expect(handled.sort((x, y) => x.n - y.n)).toEqual([0, 1, 2].map((n) => ({ n, attempts: 1 })));
+      for (let i = 0; i < 100 && (await rows()).length > 0; i++) await sleep(50);
+      expect(await rows()).toEqual([]);
+      // No lease query and no wake-up: a NOTIFY of a marker put afterwards arrives alone (NOTIFYs come in commit order).
+      expect(leases).toEqual([0]);
+      await new Queues(a).queue('handoff_marker').put([], {});
+      for (let i = 0; i < 100 && !woken.includes('handoff_marker'); i++) await sleep(50);
+      expect(woken).toEqual(['handoff_marker']);
+
+      // A producer without a consumer in its process (another replica) puts the item for anyone, with the wake-up.
+      const other = new Queues(a).queue('handoff');
+      const remote = await a.tx((t) => other.putFromSelectLocal(select, [10, 10], { retries: 3 }, t));
+      remote.afterCommit();
+      for (let i = 0; i < 100 && handled.length < 4; i++) await sleep(50);
+      expect(handled.map((h) => h.n)).toContain(10);
+      expect(woken).toEqual(['handoff_marker', 'handoff']);
+      expect(leases.filter((n) => n > 0)).toEqual([1]);
+
+      // A process that dies holding handed-over items: they stay leased until the lease lapses, then any consumer gets them.
+      other.local = { leaseSeconds: 1, hasRoom: () => true, accept: () => undefined };
+      const dead = await a.tx((t) => other.putFromSelectLocal(select, [20, 20], { retries: 3 }, t));
+      dead.afterCommit();
+      expect(await lease(30, 10)).toEqual([]);
+      await sleep(1200);
+      const [again] = await lease(30, 10);
+      expect([again.body.n, again.attempts, again.retries_remaining]).toEqual([20, 2, 1]);
+      expect(await consumer.complete(again)).toBe(true);
+    } finally {
+      await unlisten();
+      await runner.stop();
+    }
+    // Stopped: no consumer in this process any more, so a put is for anyone again (not leased).
+    expect(consumer.local).toBeNull();
+    await b.tx((t) => consumer.putFromSelectLocal(select, [30, 30], { retries: 3 }, t));
+    expect(await rows()).toEqual([{ n: 30, attempts: 0, retries_remaining: 3, leased: null }]);
+    await a.query("DELETE FROM queue_item WHERE queue_name = 'handoff'");
+  });
 });
 
 describe('work queue on PGlite', () => {
