@@ -55,14 +55,15 @@ export async function secscanRoutes(app: FastifyInstance, rt: Runtime): Promise<
           'repo:read',
         ),
         params: RepoParams,
-        querystring: Type.Object({ digests: Type.String({ description: 'Comma-separated manifest digests' }) }),
+        // Optional in the schema so that a caller without access learns that first, as on every route.
+        querystring: Type.Object({ digests: Type.Optional(Type.String({ description: 'Comma-separated manifest digests (required)' })) }),
       },
       config: { scope: 'repo:read' },
     },
     async (req) => {
       const { namespace, repository } = req.params;
       const target = await repoWithRole(rt, req, `${namespace}/${repository}`, 'read');
-      const digests = [...new Set(req.query.digests.split(',').filter(Boolean))];
+      const digests = [...new Set((req.query.digests ?? '').split(',').filter(Boolean))];
       if (digests.length === 0) throw badRequest('Give at least one manifest digest in digests');
       if (digests.length > MAX_SUMMARY_DIGESTS) throw badRequest(`At most ${MAX_SUMMARY_DIGESTS} digests per request`);
       const bad = digests.find((d) => !looksLikeDigest(d));

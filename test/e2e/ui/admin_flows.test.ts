@@ -1,14 +1,16 @@
 /**
  * Organization administration in the browser beyond the user guide's chapters: the organizations list's
  * counts, a team's repository permissions, a team invitation accepted from the bell, an OAuth application's
- * generated token used on the API, and the superuser's registry size and global messages. Every step is
+ * generated token used on the API, the superuser's registry size and global messages, the Change Log, and an
+ * organization's Settings → Proxy Cache against a real upstream (Distribution) pulled through. Every step is
  * checked on screen and through the API; axe-core runs on each page.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
-import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { registryToken, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client } from '../../helpers/v2.js';
+import { startDistribution, type DistributionService } from '../../setup/services.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { launchBrowser, UiSession } from './browser.js';
@@ -18,12 +20,18 @@ let browser: Browser;
 let admin: Api;
 let alicePassword: string;
 let receiver: Receiver;
+let upstream: DistributionService;
 
 beforeAll(async () => {
   // The log export's callback goes to a real receiver, on an address the SSRF guard is told to allow.
   receiver = await startReceiver({ host: '127.0.0.5' });
+  // The proxy cache's upstream: Debian's docker-registry on 127.0.0.1, also allowed.
+  upstream = await startDistribution();
   [reg, browser] = await Promise.all([
-    startRegistry({ label: 'ui-admin', config: { SUPER_USERS: ['admin'], SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'], PREFERRED_URL_SCHEME: 'http' } }),
+    startRegistry({
+      label: 'ui-admin',
+      config: { SUPER_USERS: ['admin'], SSRF_ALLOWED_HOSTS: ['127.0.0.5/32', '127.0.0.1/32'], PREFERRED_URL_SCHEME: 'http', FEATURE_PROXY_CACHE: true },
+    }),
     launchBrowser(),
   ]);
   admin = await signin(reg, 'admin', reg.admin.password);
@@ -38,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await reg?.stop();
+  await upstream?.stop();
   await receiver?.close();
 });
 
@@ -361,4 +370,46 @@ test('Change Log: the superuser page renders the API’s Markdown (headings, ent
   await alice.expectAccessible('change log refused');
   expect(alice.problems).toEqual([]);
   await alice.close();
+});
+
+test('Settings → Proxy Cache: a refused upstream stores nothing; a real one is validated, saved, pulled through, then deleted', async () => {
+  await admin.ok('POST', '/organization/', { name: 'mirrorcache', email: 'mirrorcache@example.com' });
+  const image = await new V2Client({ url: upstream.url } as RegistryProcess).pushImage('library/alpine', '3');
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/organization/mirrorcache?tab=Settings');
+  await page.getByRole('tab', { name: 'Proxy Cache' }).click();
+  await ui.expectAccessible('proxy cache form');
+
+  // The SSRF guard refuses an address it was not told to allow: the API's message, nothing stored.
+  await page.getByLabel('Remote Registry', { exact: true }).fill('10.0.0.1:5000/library');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await ui.toast('The provided registry URL is not allowed');
+  expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
+
+  await page.getByLabel('Remote Registry', { exact: true }).fill(`${upstream.hostPort}/library`);
+  await page.getByLabel('Expiration (seconds; 0: never)').fill('3600');
+  await page.getByLabel('Insecure (plain HTTP, no TLS verification)').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await ui.toast('Saved the proxy cache configuration of mirrorcache');
+  await page.getByTestId('proxy-cache-config').getByText(`${upstream.hostPort}/library`).waitFor();
+  expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: `${upstream.hostPort}/library`, expiration_s: 3600, insecure: true });
+  await ui.expectAccessible('proxy cache configured');
+  await ui.screenshot('organization-proxy-cache');
+
+  // The organization now caches the upstream: its manifest comes through, digest for digest.
+  const token = await registryToken(reg, ['repository:mirrorcache/alpine:pull'], reg.admin);
+  const pulled = await fetch(`${reg.url}/v2/mirrorcache/alpine/manifests/3`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  expect([pulled.status, pulled.headers.get('docker-content-digest')]).toEqual([200, image.digest]);
+
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+  await ui.toast('Deleted the proxy cache configuration of mirrorcache');
+  await page.getByLabel('Remote Registry', { exact: true }).waitFor();
+  expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
+  expect(ui.problems).toEqual([]);
+  await ui.close();
 });
