@@ -11,8 +11,8 @@
  * builds/minute from the first request to the last `complete`; request -> `build-scheduled`, overall and for
  * the builds that found a free worker (the first ALLOWED_WORKER_COUNT); request -> `complete` for those
  * builds, against `buildah bud` + `buildah push` of the same Dockerfile by hand (median of `--by-hand` runs);
- * the build manager's peak RSS. The load average is printed with the results: on a busy machine the ratios
- * mean more than the absolute times.
+ * the build manager's peak RSS; and where a free-worker build's time goes, step by step (PHASE_STEPS). The load
+ * average is printed with the results: on a busy machine the ratios mean more than the absolute times.
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -56,7 +56,19 @@ interface RunResult {
   completeFreeMedianMs: number;
   failed: number;
   managerPeakBytes: number;
+  /** Median time spent in each step of the free-worker builds (see PHASE_STEPS). */
+  stepMedianMs: number[];
 }
+
+/**
+ * The steps of a build as its phases show them (first seen in the database): from the request to
+ * `build-scheduled` (the manager leases the item and starts a worker), to `unpacking` (the agent process
+ * starts, pings, registers, starts heart-beating and reports the phase), to `pulling` (the pack downloaded and
+ * unpacked), to `building` (auth and storage set up), to `pushing` (`buildah bud`), to `complete` (`buildah push`,
+ * the log lines flushed, the build settled).
+ */
+const PHASE_STEPS = ['build-scheduled', 'unpacking', 'pulling', 'building', 'pushing', 'complete'] as const;
+const STEP_NAMES = ['request → scheduled', 'agent start + register', 'pack download + unpack', 'pull setup', 'buildah bud', 'buildah push + settle'];
 
 /** The build context as a .tar.gz served over HTTP (the archive URL of every build). */
 function archive(dir: string): Buffer {
@@ -140,6 +152,7 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
     const requested = new Map<string, number>();
     const scheduled = new Map<string, number>();
     const finished = new Map<string, { at: number; phase: string }>();
+    const seen = new Map<string, Map<string, number>>();
     const t0 = Date.now();
     // Requests in order, so that the first ones are those that find a free worker.
     const order: string[] = [];
@@ -155,6 +168,9 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
       const rows = (await db.query<{ uuid: string; phase: string }>('SELECT uuid::text AS uuid, phase FROM repository_build')).rows;
       const now = Date.now();
       for (const { uuid, phase } of rows) {
+        const phases = seen.get(uuid) ?? new Map<string, number>();
+        seen.set(uuid, phases);
+        if (!phases.has(phase)) phases.set(phase, now);
         if (phase !== 'waiting' && !scheduled.has(uuid)) scheduled.set(uuid, now);
         if (['complete', 'error', 'cancelled'].includes(phase) && !finished.has(uuid)) finished.set(uuid, { at: now, phase });
       }
@@ -171,6 +187,16 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
       completeFreeMedianMs: median(free.map((u) => finished.get(u)!.at - requested.get(u)!)),
       failed: [...finished.values()].filter((f) => f.phase !== 'complete').length,
       managerPeakBytes: peaks.get(manager.pid) ?? 0,
+      stepMedianMs: PHASE_STEPS.map((phase, i) =>
+        median(
+          free.map((u) => {
+            const at = seen.get(u)!;
+            // A phase shorter than one poll is not seen: it counts 0 and its time goes to the next step.
+            const prev = Math.max(requested.get(u)!, ...PHASE_STEPS.slice(0, i).map((p) => at.get(p) ?? -Infinity));
+            return (at.get(phase) ?? prev) - prev;
+          }),
+        ),
+      ),
     };
   } finally {
     await db.end().catch(() => undefined);
@@ -180,7 +206,7 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
 }
 
 /** `buildah bud` + `buildah push` of the same context by hand, into a registry of its own. */
-async function byHand(runs: number, pgUrl: string, dir: string, log: (m: string) => void): Promise<number[]> {
+async function byHand(runs: number, pgUrl: string, dir: string, log: (m: string) => void): Promise<{ total: number; bud: number }[]> {
   const reg = await startRegistry({
     label: 'bench-builds-byhand',
     adminPassword: ADMIN_PASSWORD,
@@ -196,16 +222,17 @@ async function byHand(runs: number, pgUrl: string, dir: string, log: (m: string)
     const session = await signin(reg, 'admin', ADMIN_PASSWORD);
     await session.ok('POST', '/organization/', { name: 'bench', email: 'bench@example.com' });
     await session.ok('POST', '/repository', { namespace: 'bench', repository: 'byhand', visibility: 'private', description: '' });
-    const times: number[] = [];
+    const times: { total: number; bud: number }[] = [];
     for (let i = 0; i < runs; i++) {
       // A fresh store each time, as each build worker has.
       const sb = clientSandbox(`bench-builds-byhand-${i}`);
       const image = `${reg.hostPort}/bench/byhand:h${i}`;
       const t = Date.now();
       await sb.run('buildah', ['bud', '--isolation', 'chroot', '--layers=false', '-f', join(dir, 'context', 'Dockerfile'), '-t', image, join(dir, 'context')]);
+      const bud = Date.now() - t;
       await sb.run('buildah', ['push', ...INSECURE.buildah, '--creds', `admin:${ADMIN_PASSWORD}`, image, `docker://${image}`]);
-      times.push(Date.now() - t);
-      log(`by hand ${i + 1}/${runs}: ${times[i]} ms`);
+      times.push({ total: Date.now() - t, bud });
+      log(`by hand ${i + 1}/${runs}: ${times[i].total} ms (bud ${bud} ms)`);
     }
     return times;
   } finally {
@@ -252,7 +279,8 @@ export async function run(args: string[]): Promise<number> {
     const archiveUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/context.tgz`;
 
     const hand = await byHand(handRuns, postgres.url, dir, log);
-    const handMedian = median(hand);
+    const handMedian = median(hand.map((h) => h.total));
+    const handBud = median(hand.map((h) => h.bud));
     const results: RunResult[] = [];
     for (const workers of workerCounts) results.push(await oneRun({ workers, builds, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, log }));
 
@@ -260,7 +288,7 @@ export async function run(args: string[]): Promise<number> {
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
     const lines = [
       `Builds benchmark: ${builds} queued builds of \`${DOCKERFILE.trim().replace(/\n/g, '; ')}\`, local executor (buildah vfs, chroot)`,
-      `${cpus().length} CPUs, load average ${load0[0].toFixed(1)} at start, ${load1[0].toFixed(1)} at end; buildah bud + push by hand: median ${handMedian} ms of ${hand.length}`,
+      `${cpus().length} CPUs, load average ${load0[0].toFixed(1)} at start, ${load1[0].toFixed(1)} at end; buildah bud + push by hand: median ${handMedian} ms of ${hand.length} (bud ${handBud} ms, push ${handMedian - handBud} ms)`,
       '',
       '| ALLOWED_WORKER_COUNT | builds/min | request → build-scheduled, median (free worker) | request → build-scheduled, median (all) | request → complete, median (free worker) | vs by hand | failed | manager peak RSS |',
       '|---|---|---|---|---|---|---|---|',
@@ -268,6 +296,12 @@ export async function run(args: string[]): Promise<number> {
         (r) =>
           `| ${r.workers} | ${r.buildsPerMinute.toFixed(1)} | ${r.scheduledFreeMedianMs.toFixed(0)} ms | ${(r.scheduledMedianMs / 1000).toFixed(1)} s | ${r.completeFreeMedianMs.toFixed(0)} ms | ${(r.completeFreeMedianMs / handMedian).toFixed(2)}× | ${r.failed} | ${mb(r.managerPeakBytes)} MB |`,
       ),
+      '',
+      'Where the time of a free-worker build goes (medians; a step shorter than the 50 ms poll counts in the next one):',
+      '',
+      `| ALLOWED_WORKER_COUNT | ${STEP_NAMES.join(' | ')} |`,
+      `|---|${STEP_NAMES.map(() => '---').join('|')}|`,
+      ...results.map((r) => `| ${r.workers} | ${r.stepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (values.markdown) writeFileSync(values.markdown, `${lines.join('\n')}\n`);

@@ -26,7 +26,10 @@ import { signin } from '../../test/integration/api/fixture.js';
 import { createTestDatabase, startPostgres } from '../../test/setup/services.js';
 import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
 import { startRegistry, basicAuth, type RegistryProcess } from '../../test/helpers/registry.js';
-import { startReceiver, type Receiver } from '../../test/helpers/receiver.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ReceiverRecords } from './receivers.js';
 import { PeakWatch } from '../registry/rss.js';
 
 const USAGE = `usage: npm run bench -- events [options]
@@ -113,6 +116,67 @@ async function queueDepth(reg: RegistryProcess): Promise<number> {
   return n;
 }
 
+/** The webhook and Slack receivers in their own process (bench/events/receivers.ts), asked over IPC. */
+class Receivers {
+  private next = 0;
+  private readonly waiting = new Map<number, (m: unknown) => void>();
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly webhookUrl: string,
+    readonly slackUrl: string,
+  ) {
+    child.on('message', (m: { id?: number }) => {
+      if (m.id !== undefined) this.waiting.get(m.id)?.(m);
+      this.waiting.delete(m.id ?? -1);
+    });
+  }
+
+  static async start(): Promise<Receivers> {
+    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'receivers.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const ready = await new Promise<{ webhook: string; slack: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { webhook: string; slack: string }));
+      child.once('exit', (code) => reject(new Error(`receivers exited (${code}) before listening`)));
+    });
+    return new Receivers(child, ready.webhook, ready.slack);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  private ask<T>(op: 'counts' | 'records'): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve) => {
+      this.waiting.set(id, (m) => resolve(m as T));
+      this.child.send({ id, op });
+    });
+  }
+
+  counts(): Promise<{ webhook: number; slack: number }> {
+    return this.ask('counts');
+  }
+
+  records(): Promise<ReceiverRecords> {
+    return this.ask('records');
+  }
+
+  /** Polls until both receivers have at least these many requests, or the deadline; returns the counts. */
+  async waitFor(webhook: number, slack: number, timeoutMs: number, pollMs: number): Promise<{ webhook: number; slack: number }> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await this.counts();
+      if ((c.webhook >= webhook && c.slack >= slack) || Date.now() > until) return c;
+      await sleep(pollMs);
+    }
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.disconnect();
+    await exited;
+  }
+}
+
 const CLOCK_TICKS = 100;
 
 /** utime + stime of a process, with its reaped children's (cutime + cstime) when `reaped`, in seconds. */
@@ -179,12 +243,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     const postgres = await startPostgres();
     cleanup.push(() => postgres.stop());
-    const webhook: Receiver = await startReceiver();
-    const slack: Receiver = await startReceiver();
-    cleanup.push(
-      () => webhook.close(),
-      () => slack.close(),
-    );
+    const receivers = await Receivers.start();
+    cleanup.push(() => receivers.close());
     const dbUri = await createTestDatabase('bench-events', postgres.url);
     const reg = await startRegistry({
       label: 'bench-events',
@@ -207,14 +267,14 @@ export async function run(args: string[]): Promise<number> {
     const hook = await session.ok('POST', '/repository/bench/on/notification/', {
       event: 'repo_push',
       method: 'webhook',
-      config: { url: `${webhook.url}/hook` },
+      config: { url: `${receivers.webhookUrl}/hook` },
       eventConfig: {},
       title: 'ci',
     });
     const chat = await session.ok('POST', '/repository/bench/on/notification/', {
       event: 'repo_push',
       method: 'slack',
-      config: { url: `${slack.url}/services/T/B/X` },
+      config: { url: `${receivers.slackUrl}/services/T/B/X` },
       eventConfig: {},
       title: 'chat',
     });
@@ -230,7 +290,10 @@ export async function run(args: string[]): Promise<number> {
     // CPU seconds per mode of the registry, Postgres and this process (the pushing client and both receivers):
     // unlike throughput, hardly moved by the other load on a shared machine, and what decides the throughput
     // ratio where the CPU is the limit (a quiet 2-core machine running all three).
-    const cpuNow = () => ({ registry: treeCpu(reg.process.pid), postgres: treeCpu(postgres.process.pid), bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 });
+    const cpuNow = () => {
+      const own = process.cpuUsage();
+      return { registry: treeCpu(reg.process.pid), postgres: treeCpu(postgres.process.pid), bench: (own.user + own.system) / 1e6 + procCpu(receivers.pid, false) };
+    };
     const cpu = { on: { registry: 0, postgres: 0, bench: 0 }, off: { registry: 0, postgres: 0, bench: 0 } };
     const half = Math.ceil(pushes / 2);
     for (const [round, mode] of [
@@ -252,29 +315,28 @@ export async function run(args: string[]): Promise<number> {
       // runs (and is counted) in the next half.
       if (mode === 'on') {
         const want = (round + 1) * half;
-        const until = Date.now() + 120_000;
-        while ((webhook.received.length < want || slack.received.length < want) && Date.now() < until) await sleep(20);
+        await receivers.waitFor(want, want, 120_000, 20);
       }
       const c1 = cpuNow();
       for (const k of ['registry', 'postgres', 'bench'] as const) cpu[mode][k] += c1[k] - c0[k];
     }
     const expected = 2 * half;
-    const deadline = Date.now() + 120_000;
-    while ((webhook.received.length < expected || slack.received.length < expected) && Date.now() < deadline) await sleep(100);
-    if (webhook.received.length < expected) problems.push(`webhook got ${webhook.received.length} of ${expected} deliveries`);
-    if (slack.received.length < expected) problems.push(`slack got ${slack.received.length} of ${expected} deliveries`);
+    const got = await receivers.waitFor(expected, expected, 120_000, 100);
+    if (got.webhook < expected) problems.push(`webhook got ${got.webhook} of ${expected} deliveries`);
+    if (got.slack < expected) problems.push(`slack got ${got.slack} of ${expected} deliveries`);
+    const pushRecords = await receivers.records();
     const latencies: number[] = [];
-    for (const r of webhook.received) {
+    for (const r of pushRecords.webhook) {
       const tag = (JSON.parse(r.body) as { updated_tags: string[] }).updated_tags[0];
       const start = putStart.get(tag);
       if (start !== undefined) latencies.push(r.at - start);
     }
-    const dupes = webhook.received.length - new Set(webhook.received.map((r) => r.body)).size;
+    const dupes = pushRecords.webhook.length - new Set(pushRecords.webhook.map((r) => r.body)).size;
 
     // 3. A backlog of deliveries put on the queue in one transaction (as a producer would, with the wake-up
     // NOTIFY), then drained by the registry's workers.
     log(`backlog of ${burst} deliveries`);
-    const before = { w: webhook.received.length, s: slack.received.length };
+    const before = { w: pushRecords.webhook.length, s: pushRecords.slack.length };
     const depths: Array<{ t: number; depth: number }> = [];
     let sampling = true;
     const sampler = (async () => {
@@ -315,14 +377,14 @@ export async function run(args: string[]): Promise<number> {
     const enqueued = Date.now();
     const wantW = before.w + Math.ceil(burst / 2);
     const wantS = before.s + Math.floor(burst / 2);
-    const burstDeadline = Date.now() + 300_000;
-    while ((webhook.received.length < wantW || slack.received.length < wantS) && Date.now() < burstDeadline) await sleep(50);
+    await receivers.waitFor(wantW, wantS, 300_000, 50);
     const drain1 = cpuNow();
-    const last = Math.max(...webhook.received.slice(before.w).map((r) => r.at), ...slack.received.slice(before.s).map((r) => r.at));
+    const all = await receivers.records();
+    const last = Math.max(...all.webhook.slice(before.w).map((r) => r.at), ...all.slack.slice(before.s).map((r) => r.at));
     await sleep(1000);
     sampling = false;
     await sampler;
-    const delivered = webhook.received.length - before.w + (slack.received.length - before.s);
+    const delivered = all.webhook.length - before.w + (all.slack.length - before.s);
     if (delivered < burst) problems.push(`burst: ${delivered} of ${burst} delivered`);
     const maxDepth = Math.max(...depths.map((d) => d.depth));
     const finalDepth = depths[depths.length - 1]?.depth ?? -1;

@@ -18,7 +18,7 @@ import type { Role } from './permissions.js';
 import { hashToken, sameSecret, type SecretBox } from './secrets.js';
 import { Unauthenticated } from '../model/errors.js';
 
-/** Remembers recent successful bcrypt checks; an entry is valid only while the stored hash is unchanged. */
+/** Remembers recent successful bcrypt checks, for a minute after their last use; an entry is valid only while the stored hash is unchanged. */
 const VERIFIED_TTL_MS = 60_000;
 /** last_accessed is written at most this often per credential. */
 const TOUCH_INTERVAL = "interval '1 minute'";
@@ -191,9 +191,16 @@ export class Authenticator {
     return createHash('sha256').update(`${row.id}\0${password}`).digest('hex');
   }
 
+  /**
+   * A hit renews the entry: a client that keeps working with its password (each skopeo or podman command asks
+   * /v2/auth again) pays one bcrypt check, not one a minute. The entry holds only while the stored hash is the
+   * one it was checked against, so a password change ends it at once.
+   */
   private recentlyVerified(row: NamespaceRow, password: string): boolean {
     const hit = this.verified.get(this.verifiedKey(row, password));
-    return hit !== undefined && hit.hash === row.password_hash && hit.until > Date.now();
+    if (hit === undefined || hit.hash !== row.password_hash || hit.until <= Date.now()) return false;
+    hit.until = Date.now() + VERIFIED_TTL_MS;
+    return true;
   }
 
   private async checkPassword(row: NamespaceRow, password: string): Promise<boolean> {

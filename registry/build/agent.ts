@@ -9,7 +9,7 @@
  *   SSRF_ALLOWED_HOSTS  comma list the build-pack download may reach although private (the registry itself)
  *   BUILD_WORKDIR       scratch directory (default: the OS temp dir); MAX_PACK_BYTES (default 1 GiB)
  *   LAYER_CACHE "true": build with --layers, each step's image pushed to / looked up in the build's repository
- * Sequence: Ping, LogMessage stream, RegisterBuildJob -> BuildPack, Heartbeat loop (every 2 s; three refusals
+ * Sequence: LogMessage stream, RegisterBuildJob -> BuildPack, Heartbeat loop (every 2 s; three refusals
  * in a row stop the build), SetPhase(UNPACKING) + fetch/unpack or git clone, SetPhase(PULLING),
  * SetPhase(BUILDING) + `buildah bud` (vfs storage of its own, chroot isolation), SetPhase(PUSHING) +
  * `buildah push` of every tag with the build's token, SetPhase(COMPLETE). A failure logs the error line and
@@ -128,6 +128,29 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     const res = await unary<{ success: boolean; sequence_number: number }>(client, 'SetPhase', { job_jwt: jobJwt, sequence_number: n, phase, pull_metadata: pull ?? null });
     if (!res.success || res.sequence_number !== n) throw new Rejected(`the manager refused the phase ${phase}`);
   };
+  /**
+   * The phases on the way (unpacking, pulling, building, pushing) are reported in order but not waited for:
+   * each answer is a round trip through the manager's database, off the build's critical path. A refusal
+   * (the build was cancelled or expired) stops the build as soon as it arrives; the final phase waits for them.
+   */
+  let phases: Promise<void> = Promise.resolve();
+  let refused: Error | null = null;
+  const reportPhase = (phase: PhaseName, pull?: Record<string, string>) => {
+    phases = phases.then(async () => {
+      if (refused) return;
+      try {
+        await setPhase(phase, pull);
+      } catch (err) {
+        refused = err instanceof Rejected ? err : new Error(`reporting the phase ${phase} failed: ${(err as Error).message}`);
+        stopBuild();
+      }
+    });
+  };
+  const finalPhase = async (phase: 'COMPLETE' | 'ERROR') => {
+    await phases;
+    if (refused && phase === 'COMPLETE') throw refused;
+    await setPhase(phase);
+  };
   /** Run a command in its own process group, every output line to the build log. */
   const exec = (what: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
     new Promise<void>((ok, fail) => {
@@ -154,8 +177,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
   let heartbeat: NodeJS.Timeout | null = null;
   let hbStream: grpc.ClientDuplexStream<unknown, { reply: boolean }> | null = null;
   try {
-    const pong = await unary<{ reply: string }>(client, 'Ping', {}, 60);
-    if (pong.reply !== 'pong') throw new Error('the build manager did not answer the ping');
+    // No Ping first: registering is the first call (one round trip less; its failure says as much).
     const pack = await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
     jobJwt = pack.job_jwt;
 
@@ -171,7 +193,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     beat();
     heartbeat = setInterval(beat, 2000);
 
-    await setPhase('UNPACKING');
+    reportPhase('UNPACKING');
     let root: string;
     if (pack.git_package?.url) {
       log(`cloning ${pack.git_package.url} at ${pack.git_package.sha}`);
@@ -193,7 +215,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     const { contextDir, dockerfile } = await buildPaths(root, pack.context, pack.dockerfile_path);
 
     const base = baseImageOf(await readFile(dockerfile, 'utf8'));
-    await setPhase('PULLING', base ? { registry_url: pack.registry, base_image: base.image, base_image_tag: base.tag, pull_username: pack.base_image?.username ?? '' } : undefined);
+    reportPhase('PULLING', base ? { registry_url: pack.registry, base_image: base.image, base_image_tag: base.tag, pull_username: pack.base_image?.username ?? '' } : undefined);
 
     // Credentials for the registry only: the pull robot for base images when given, else the build token;
     // buildah reads them from an auth file (never from the command line).
@@ -231,7 +253,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       log(cached.CachedTag ? `layer cache: ${image} (it has ${cached.CachedTag})` : `layer cache: ${image} (empty: nothing to reuse yet)`);
     }
 
-    await setPhase('BUILDING');
+    reportPhase('BUILDING');
     await exec(
       'buildah bud',
       'buildah',
@@ -241,7 +263,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       },
     );
 
-    await setPhase('PUSHING');
+    reportPhase('PUSHING');
     await writeFile(authFile, JSON.stringify(auth('$token', pack.push_token)), { mode: 0o600 });
     for (const tag of tags) {
       let tries = 0;
@@ -255,10 +277,10 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
         }
       }
     }
-    await setPhase('COMPLETE');
+    await finalPhase('COMPLETE');
     return 0;
   } catch (err) {
-    if (err instanceof Rejected || stopped) {
+    if (err instanceof Rejected || stopped || refused) {
       console.error(`builder: stopped: ${(err as Error).message}`);
       return 3;
     }
@@ -267,7 +289,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     try {
       if (jobJwt) {
         log({ error: message, errorDetail: { code: err instanceof BuildSourceError ? err.code : 'io.quay.builder.builderror' } });
-        await setPhase('ERROR');
+        await finalPhase('ERROR');
       }
     } catch {
       // The manager is gone or refused: the job expires on its side.

@@ -90,6 +90,13 @@ class PgDb implements Db {
       throw unavailableOr(err);
     }
     let broken = false;
+    // pg-pool drops its error listener from a checked-out client. A connection lost while `fn` awaits something
+    // other than a query (storage, a cache fence) is then emitted as 'error' with no listener, which kills the
+    // process; here it only marks the client broken, and the transaction's next statement fails as Unavailable.
+    const onLost = () => {
+      broken = true;
+    };
+    client.on('error', onLost);
     const q: Queryable = {
       query: async <R>(sql: string, params?: unknown[], opts?: QueryOptions) => {
         const r = await client.query({ text: sql, values: params as unknown[], name: opts?.prepare });
@@ -106,10 +113,11 @@ class PgDb implements Db {
       return result;
     } catch (err) {
       // A connection lost mid-transaction is not given back to the pool; the next one is fresh.
-      broken = isConnectionError(err);
+      broken ||= isConnectionError(err);
       if (!broken) await client.query('ROLLBACK').catch(() => undefined);
       throw unavailableOr(err);
     } finally {
+      client.removeListener('error', onLost);
       client.release(broken);
     }
   }

@@ -264,11 +264,13 @@ export class Builds {
   }
 
   /** A repository's builds, newest first; `since` (epoch seconds) keeps those started after it. */
-  async listBuilds(repositoryId: number, opts: { limit?: number; since?: number } = {}): Promise<BuildRow[]> {
+  async listBuilds(repositoryId: number, opts: { limit?: number; since?: number; after?: { started: string; id: number } } = {}): Promise<BuildRow[]> {
+    // `after`: the last row of the previous page (newest first, ties on started broken by id).
     const r = await this.db.query<BuildRow>(
       `${SELECT_BUILD} WHERE b.repository_id = $1 AND ($3::float8 IS NULL OR b.started >= to_timestamp($3::float8))
+        AND ($4::timestamptz IS NULL OR (b.started, b.id) < ($4::timestamptz, $5::bigint))
         ORDER BY b.started DESC, b.id DESC LIMIT $2`,
-      [repositoryId, Math.max(0, Math.min(opts.limit ?? 5, 1000)), opts.since ?? null],
+      [repositoryId, Math.max(0, Math.min(opts.limit ?? 5, 1001)), opts.since ?? null, opts.after?.started ?? null, opts.after?.id ?? null],
     );
     return r.rows;
   }

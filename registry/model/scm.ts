@@ -317,4 +317,21 @@ export function scmEndpoints(config: QuayConfig, service: ScmService): { web: st
   return { web, api: slashJoin(web, 'api/v4'), clientId: c.CLIENT_ID, clientSecret: c.CLIENT_SECRET };
 }
 
+/**
+ * The OAuth app's public half for `GET /config`'s `oauth` (Quay's get_public_config of its trigger services):
+ * what the UI needs to send a user to the service's authorize page. Never the client secret.
+ */
+export function scmPublicConfig(config: QuayConfig): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  if (scmEnabled(config, 'github')) {
+    const ep = scmEndpoints(config, 'github');
+    out.GITHUB_TRIGGER_CONFIG = { CLIENT_ID: ep.clientId, GITHUB_ENDPOINT: ep.web, AUTHORIZE_ENDPOINT: slashJoin(ep.web, 'login/oauth/authorize') };
+  }
+  if (scmEnabled(config, 'gitlab')) {
+    const ep = scmEndpoints(config, 'gitlab');
+    out.GITLAB_TRIGGER_CONFIG = { CLIENT_ID: ep.clientId, GITLAB_ENDPOINT: ep.web, AUTHORIZE_ENDPOINT: slashJoin(ep.web, 'oauth/authorize') };
+  }
+  return out;
+}
+
 export { slashJoin };

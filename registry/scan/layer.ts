@@ -12,6 +12,8 @@
  */
 import { Transform, Writable, Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { GoBuildInfoScanner } from './gobuildinfo.js';
@@ -77,6 +79,42 @@ export function normalizePath(name: string): string | null {
   return out.length ? out.join('/') : null;
 }
 
+/** Layer bytes read between two scavenges (see `scavenge`). */
+const SCAVENGE_EVERY_BYTES = 2 * 1024 * 1024;
+let sinceScavenge = 0;
+let scavenger: (() => void) | undefined;
+
+/**
+ * A young-generation GC (a scavenge) every SCAVENGE_EVERY_BYTES of layer data, counted over all layers being
+ * read. Every chunk of a layer stream (file reads, inflate output) is a new Buffer that dies at once, but V8
+ * frees dead Buffers only when its young generation fills with objects (rarely: a Buffer object is small) or
+ * when external memory has grown by about 64 MiB, so indexing a 500 MiB image left 40-70 MiB of dead Buffers
+ * in the registry's RSS at its peak (a plain gunzip pipeline, two layers at once: 92-108 MiB peak RSS, 58-60
+ * with a scavenge every 2 MiB, as fast). The Buffers are young, so a scavenge (well under a millisecond with
+ * the production young generation of 2 MiB) frees them. V8 offers it through `gc`: taken once here, as jest's
+ * leak detector does, instead of exposing `gc` to all code with --expose-gc.
+ */
+function scavenge(bytes: number): void {
+  sinceScavenge += bytes;
+  if (sinceScavenge < SCAVENGE_EVERY_BYTES) return;
+  sinceScavenge = 0;
+  if (!scavenger) {
+    let gc = (globalThis as { gc?: (o?: { type: 'minor' }) => void }).gc;
+    if (!gc) {
+      try {
+        v8.setFlagsFromString('--expose-gc');
+        gc = vm.runInNewContext('gc') as typeof gc;
+      } catch {
+        gc = undefined;
+      } finally {
+        v8.setFlagsFromString('--no-expose-gc');
+      }
+    }
+    scavenger = gc ? () => gc({ type: 'minor' }) : () => undefined;
+  }
+  scavenger();
+}
+
 class ByteLimit extends Transform {
   bytes = 0;
   constructor(private readonly limit: number) {
@@ -84,6 +122,7 @@ class ByteLimit extends Transform {
   }
   _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
     this.bytes += chunk.length;
+    scavenge(chunk.length);
     if (this.bytes > this.limit) cb(new LayerError(`layer expands beyond the decompression limit of ${this.limit} bytes`));
     else cb(null, chunk);
   }

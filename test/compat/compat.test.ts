@@ -3,8 +3,13 @@
  * client would send it (a superuser's OAuth token, as the user guide's chapter 17 obtains one), and the
  * coverage of Quay 3.8's endpoint list (quay38_endpoints.json) by this registry's discovery document.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../helpers/registry.js';
-import { initialize } from '../integration/api/fixture.js';
+import { initialize, signin } from '../integration/api/fixture.js';
+import { fakeGithub, type FakeScm } from '../e2e/builds/scm_fakes.js';
+import { workDir } from '../setup/paths.js';
 import { V2Client, randomBlob } from '../helpers/v2.js';
 import { startMailpit, type MailpitService } from '../setup/services.js';
 import { CORPUS, type JsonType } from './corpus.js';
@@ -12,17 +17,20 @@ import { corpusCoverage, coverage, coverageTable, servedRoutes } from './coverag
 
 let reg: RegistryProcess;
 let mail: MailpitService;
+let github: FakeScm;
 let token: string;
 /**
  * Ids the corpus addresses that no Quay 3.8 endpoint creates: the registry's own host (an upstream for the
- * proxy-cache validation and the mirror, allowed by SSRF_ALLOWED_HOSTS), and a custom-git build trigger
- * (Quay's web setup flow creates triggers; here `POST …/trigger/`).
+ * proxy-cache validation and the mirror, allowed by SSRF_ALLOWED_HOSTS), a custom-git build trigger (Quay's web
+ * setup flow creates triggers; here `POST …/trigger/`), and a GitHub trigger made by the OAuth callback from
+ * GitHub's API played on loopback over a real git repository (test/e2e/builds/scm_fakes.ts).
  */
 const fixtureIds: Record<string, string> = {};
 
 beforeAll(async () => {
   // E-mail on, as Quay's default FEATURE_MAILING: the e-mail authorization and invitation endpoints are Quay's only then.
   mail = await startMailpit();
+  github = await fakeGithub(gitRepository(), () => undefined);
   reg = await startRegistry({
     label: 'compat-corpus',
     config: await scaleOutConfig({
@@ -40,6 +48,8 @@ beforeAll(async () => {
       MAIL_PORT: mail.smtpPort,
       MAIL_USE_TLS: false,
       MAIL_DEFAULT_SENDER: 'registry@example.com',
+      FEATURE_GITHUB_BUILD: true,
+      GITHUB_TRIGGER_CONFIG: { CLIENT_ID: 'trigger-client', CLIENT_SECRET: 'trigger-secret', GITHUB_ENDPOINT: `${github.url}/`, API_ENDPOINT: `${github.url}/api/v3/` },
     }),
   });
   const admin = await initialize(reg);
@@ -48,6 +58,12 @@ beforeAll(async () => {
   await admin.api.ok('POST', '/organization/', { name: 'buildorg', email: 'buildorg@example.com' });
   await admin.api.ok('POST', '/repository', { namespace: 'buildorg', repository: 'app', visibility: 'private', description: 'builds' });
   fixtureIds.trigger_uuid = (await admin.api.ok<{ id: string }>('POST', '/repository/buildorg/app/trigger/', { service: 'custom-git' })).id;
+  // The browser's return from GitHub's OAuth page, with admin's session: the trigger is connected to admin.
+  const session = await signin(reg, 'admin', admin.password);
+  const back = await fetch(`${reg.url}/oauth2/github/callback/trigger/buildorg/app?code=${github.code}`, { redirect: 'manual', headers: { cookie: session.auth.cookie! } });
+  const made = /\/trigger\/([0-9a-f-]{36})$/.exec(back.headers.get('location') ?? '');
+  if (back.status !== 302 || !made) throw new Error(`GitHub trigger setup: ${back.status} ${back.headers.get('location')}`);
+  fixtureIds.github_trigger_uuid = made[1];
   // A pushed image for the tag pairs (admin/pushed:v1), and the repository a push creates.
   await V2Client.basic(reg).pushImage('admin/pushed', 'v1', { layers: [randomBlob(1024)] });
 });
@@ -55,7 +71,27 @@ beforeAll(async () => {
 afterAll(async () => {
   await reg?.stop();
   await mail?.stop();
+  await github?.close();
 });
+
+/** A bare git repository (branch main, tag v1) with a Dockerfile at the top and one in sub/: the GitHub repository octo/app. */
+function gitRepository(): { bare: string; sshUrl: string; defaultBranch: string } {
+  const dir = workDir('compat-git');
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, '-c', 'user.name=compat', '-c', 'user.email=compat@example.com', ...args]);
+  const bare = join(dir, 'app.git');
+  const work = join(dir, 'work');
+  git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
+  git(dir, 'init', '-q', '-b', 'main', work);
+  mkdirSync(join(work, 'sub'));
+  writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\nCOPY msg.txt /msg.txt\n');
+  writeFileSync(join(work, 'msg.txt'), 'hello\n');
+  writeFileSync(join(work, 'sub', 'web.Dockerfile'), 'FROM scratch\n');
+  git(work, 'add', '-A');
+  git(work, 'commit', '-q', '-m', 'first');
+  git(work, 'tag', 'v1');
+  git(work, 'push', '-q', bare, 'main', 'v1');
+  return { bare, sshUrl: `ssh://git@127.0.0.1${bare}`, defaultBranch: 'main' };
+}
 
 const typeOf = (v: unknown): JsonType => (v === null ? 'null' : Array.isArray(v) ? 'array' : (typeof v as JsonType));
 
@@ -94,7 +130,7 @@ test('every pair of the corpus is answered as Quay 3.8 answers it', async () => 
         typeof want.body === 'object' && want.body !== null && !Array.isArray(want.body)
           ? expect.objectContaining(want.body).asymmetricMatch(body)
           : JSON.stringify(body) === JSON.stringify(want.body);
-      if (!same) wrong.push(`${where}: body ${text.slice(0, 200)}, want ${JSON.stringify(want.body)}`);
+      if (!same) wrong.push(`${where}: body ${text.slice(0, 1000)}, want ${JSON.stringify(want.body)}`);
     }
     if (want.keys) for (const w of wrongKeys(body, want.keys)) wrong.push(`${where}: ${w}`);
     for (const [k, t] of Object.entries(want.texts ?? {})) {

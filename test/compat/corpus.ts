@@ -1216,6 +1216,113 @@ export const CORPUS: CompatPair[] = [
     response: { status: 404, type: 'application/json', keys: ERROR_KEYS },
   },
 
+  // The GitHub trigger `{github_trigger_uuid}` (connected to admin; GitHub's API on loopback, repository octo/app).
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.get of a trigger set up by the OAuth callback (inactive)',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}' },
+    response: { status: 200, type: 'application/json', keys: TRIGGER_KEYS, body: { service: 'github', is_active: false, enabled: true } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerSourceNamespaces.get, GithubBuildTrigger.list_build_source_namespaces',
+    request: { method: 'GET', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/namespaces' },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { namespaces: 'array' },
+      items: { key: 'namespaces', keys: { personal: 'boolean', id: 'string', title: 'string', avatar_url: 'string', url: 'string', score: 'number' } },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerSources.post, GithubBuildTrigger.list_build_sources_for_namespace',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/sources', body: { namespace: 'octo' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { sources: 'array' },
+      items: {
+        key: 'sources',
+        keys: { name: 'string', full_name: 'string', description: 'string', last_updated: 'number', url: 'string', has_admin_permissions: 'boolean', private: 'boolean' },
+      },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerSources.post without a namespace (InvalidRequest)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/sources', body: {} },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerSubdirs.post, GithubBuildTrigger.list_build_subdirs and get_parent_directory_mappings',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/subdir', body: { build_source: 'octo/app' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { dockerfile_paths: 'array', contextMap: 'object', status: 'string' },
+      body: { status: 'success', dockerfile_paths: ['/Dockerfile', '/sub/web.Dockerfile'] },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerFieldValues.post, GithubBuildTrigger.list_field_values("refs")',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/fields/refs', body: { build_source: 'octo/app' } },
+    response: {
+      status: 200,
+      type: 'application/json',
+      body: {
+        values: [
+          { kind: 'branch', name: 'main' },
+          { kind: 'tag', name: 'v1' },
+        ],
+      },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerFieldValues.post, GithubBuildTrigger.list_field_values("branch_name")',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/fields/branch_name', body: { build_source: 'octo/app' } },
+    response: { status: 200, type: 'application/json', body: { values: ['main'] } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerAnalyze.post, TriggerAnalyzer.analyze_trigger: FROM scratch is not on this registry (publicbase)',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/analyze',
+      body: { config: { build_source: 'octo/app', dockerfile_path: '/Dockerfile', context: '/' } },
+    },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { namespace: 'string', name: 'null', robots: 'array', status: 'string', message: 'null', is_admin: 'boolean' },
+      body: { namespace: 'buildorg', name: null, status: 'publicbase', message: null, is_admin: true },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTriggerActivate.post, GithubBuildTrigger.activate (deploy key and hook at GitHub)',
+    request: {
+      method: 'POST',
+      path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/activate',
+      body: { config: { build_source: 'octo/app', dockerfile_path: '/Dockerfile', context: '/' } },
+    },
+    response: {
+      status: 200,
+      type: 'application/json',
+      keys: { ...TRIGGER_KEYS, repository_url: 'string' },
+      body: { service: 'github', is_active: true, build_source: 'octo/app' },
+    },
+  },
+  {
+    cite: "endpoints/api/trigger.py ActivateBuildTrigger.post, GithubBuildTrigger.manual_start (the branch's head; _determine_tags: the branch and latest on the default branch, a set in Quay, sorted here)",
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/start', body: { branch_name: 'main' } },
+    response: {
+      status: 201,
+      type: 'application/json',
+      keys: { ...BUILD_KEYS, trigger: 'object', trigger_metadata: 'object' },
+      body: { phase: 'waiting', tags: ['latest', 'main'] },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.delete (the key and hook removed at GitHub)',
+    request: { method: 'DELETE', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}' },
+    response: { status: 204 },
+  },
+
   {
     cite: 'endpoints/api/logs.py ExportRepositoryLogs.post',
     request: { method: 'POST', path: '/api/v1/repository/buildorg/app/exportlogs', body: {} },

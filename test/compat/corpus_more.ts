@@ -61,6 +61,16 @@ export const CORPUS_MORE: CompatPair[] = [
     response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'invalid_request', error_message: INVALID_CREDENTIALS } },
   },
   {
+    cite: 'endpoints/api/user.py ConvertToOrganization.post naming the account itself as admin: request_error(reason="invaliduser")',
+    request: { method: 'POST', path: '/api/v1/user/convert', body: { adminUser: 'admin', adminPassword: 'admin-password-1' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'The admin user is not valid', reason: 'invaliduser' } },
+  },
+  {
+    cite: 'endpoints/api/user.py ConvertToOrganization.post with credentials that do not sign in',
+    request: { method: 'POST', path: '/api/v1/user/convert', body: { adminUser: 'nobody-here', adminPassword: 'not-a-password' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'The admin user credentials are not valid', reason: 'invaliduser' } },
+  },
+  {
     // With FEATURE_MAILING Quay answers {"awaiting_verification": true} and mails a confirmation link; here the
     // account is verified and signed in at once, as Quay does without mailing (README, remaining differences).
     cite: 'endpoints/api/user.py User.post (FEATURE_USER_CREATION), user_view',

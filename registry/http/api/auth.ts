@@ -208,6 +208,11 @@ export async function repoWithRole(
   return target as RepoTarget & { repo: NonNullable<RepoTarget['repo']>; namespace: NamespaceRow };
 }
 
+/** repoWithRole for the `:namespace/:repository` parameters of a repository route (the routes' common preamble). */
+export function repoParamsWithRole(rt: Runtime, req: FastifyRequest, params: { namespace: string; repository: string }, role: Role): ReturnType<typeof repoWithRole> {
+  return repoWithRole(rt, req, `${params.namespace}/${params.repository}`, role);
+}
+
 /** An organization by name (404 when it is not one). */
 export async function orgByName(rt: Runtime, name: string): Promise<NamespaceRow> {
   const ns = await rt.namespaces.byName(name);

@@ -13,7 +13,7 @@ import type { BuildRepository } from '../../model/build_requests.js';
 import { triggerView } from '../../model/triggers.js';
 import { userfileUrl } from '../../model/userfiles.js';
 import { formatDate } from './views.js';
-import { repoWithRole, requireSuperuserRead, unauthorizedFor } from './auth.js';
+import { repoParamsWithRole, requireSuperuserRead, unauthorizedFor } from './auth.js';
 import { badRequest, notFound } from './errors.js';
 import { op, RepoParams, sendJsonString, typed } from './schema.js';
 import { pullRobotFor, TriggerParams, triggerFor, writable } from './trigger.js';
@@ -42,6 +42,14 @@ const BuildRequest = Type.Object(
   { description: 'Description of a new repository build.' },
 );
 
+/** A build-history page token: repository, the `since` it was asked with, the last build shown. */
+interface BuildPageCursor {
+  r: number;
+  s: number | null;
+  a: { started: string; id: number };
+}
+const BUILD_PAGE_TTL_S = 3600;
+
 const RunParameters = Type.Object(
   {
     branch_name: Type.Optional(Type.String({ maxLength: 255, description: '(SCM only) If specified, the name of the branch to build.' })),
@@ -65,7 +73,6 @@ const buildRepository = (t: { repo: { id: number; namespace_id: number; name: st
 
 export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<void> {
   const app = typed(base);
-  const path = (p: RepoP) => `${p.namespace}/${p.repository}`;
 
   /** Quay's build_status_view, with the caller's roles on the build's repository. */
   async function buildView(build: BuildRow, role: Role | null): Promise<Record<string, unknown>> {
@@ -107,7 +114,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
 
   /** The caller's role (read required) and the build, 404 when it belongs to another repository. */
   async function readBuild(req: FastifyRequest, p: RepoP & { build_uuid: string }) {
-    const t = await repoWithRole(rt, req, path(p), 'read');
+    const t = await repoParamsWithRole(rt, req, p, 'read');
     const build = await rt.builds.getBuild(p.build_uuid);
     if (!build || build.repository_id !== t.repo.id) throw notFound();
     return { ...t, build, role: await rt.permissions.repositoryRole(req.principal, t) };
@@ -129,15 +136,30 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 0, maximum: 1000, default: 5, description: 'The maximum number of builds to return' }),
           since: Type.Optional(Type.Integer({ minimum: 0, description: 'Returns all builds since the given unix timecode' })),
+          next_page: Type.Optional(Type.String({ maxLength: 2048, description: 'The page token for the next page (not in Quay)' })),
         }),
       },
       config: { scope: 'repo:read' },
     },
     async (req) => {
-      const t = await repoWithRole(rt, req, path(req.params), 'read');
+      const t = await repoParamsWithRole(rt, req, req.params, 'read');
       const role = await rt.permissions.repositoryRole(req.principal, t);
-      const builds = await rt.builds.listBuilds(t.repo.id, { limit: req.query.limit, since: req.query.since });
-      return { builds: await Promise.all(builds.map((b) => buildView(b, role))) };
+      const { limit, since } = req.query;
+      let after: BuildPageCursor['a'] | undefined;
+      if (req.query.next_page) {
+        const c = rt.tenancy.pages.openJson<BuildPageCursor>(req.query.next_page);
+        if (!c || c.r !== t.repo.id || c.s !== (since ?? null)) throw badRequest('Invalid or expired next_page token');
+        after = c.a;
+      }
+      // One row more than asked says whether another page follows (an addition to Quay, which has no paging here).
+      const rows = await rt.builds.listBuilds(t.repo.id, { limit: limit + 1, since, after });
+      const builds = rows.slice(0, limit);
+      const last = builds[builds.length - 1];
+      const next =
+        rows.length > limit && last
+          ? rt.tenancy.pages.sealJson({ r: t.repo.id, s: since ?? null, a: { started: last.started.toISOString(), id: last.id } } satisfies BuildPageCursor, BUILD_PAGE_TTL_S)
+          : null;
+      return { builds: await Promise.all(builds.map((b) => buildView(b, role))), ...(next ? { next_page: next } : {}) };
     },
   );
 
@@ -148,7 +170,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       config: { scope: 'repo:write' },
     },
     async (req, reply) => {
-      const t = await repoWithRole(rt, req, path(req.params), 'write');
+      const t = await repoParamsWithRole(rt, req, req.params, 'write');
       await writable(rt, req, t.repo);
       const robot = req.body.pull_robot ? await manualPullRobot(req, req.body.pull_robot) : null;
       return started(reply, req.params, await rt.permissions.repositoryRole(req.principal, t), () =>
@@ -217,7 +239,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       config: { scope: 'repo:read' },
     },
     async (req) => {
-      const t = await repoWithRole(rt, req, path(req.params), 'read');
+      const t = await repoParamsWithRole(rt, req, req.params, 'read');
       const role = await rt.permissions.repositoryRole(req.principal, t);
       // Logs may show secrets of the build: writers only, unless FEATURE_READER_BUILD_LOGS (or a global reader).
       if (!atLeast(role, 'write') && !rt.config.FEATURE_READER_BUILD_LOGS && !rt.permissions.isGlobalReadonlySuperuser(req.principal)) throw unauthorizedFor(req.principal);
@@ -280,7 +302,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
     '/repository/:namespace/:repository/build/:build_uuid',
     { schema: { ...op('cancelRepoBuild', tag, 'Cancels a repository build.', 'repo:admin'), params: BuildParams }, config: { scope: 'repo:admin' } },
     async (req, reply) => {
-      const t = await repoWithRole(rt, req, path(req.params), 'admin');
+      const t = await repoParamsWithRole(rt, req, req.params, 'admin');
       await writable(rt, req, t.repo);
       const build = await rt.builds.getBuild(req.params.build_uuid);
       if (!build || build.repository_id !== t.repo.id) throw notFound();
@@ -297,8 +319,7 @@ export async function buildRoutes(base: FastifyInstance, rt: Runtime): Promise<v
       config: { scope: 'repo:admin' },
     },
     async (req, reply) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       if (!t.trigger.enabled) throw badRequest('Trigger is not enabled.');
       if (!Array.isArray(t.trigger.config.credentials)) throw badRequest('Trigger is not active.');
       return started(reply, req.params, 'admin', async () => {

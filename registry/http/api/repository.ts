@@ -5,7 +5,7 @@ import type { Runtime } from '../../runtime.js';
 import { atLeast } from '../../auth/permissions.js';
 import { ApiError, badRequest, detailError } from './errors.js';
 import { REPOSITORY_STATES, type RepositoryState } from '../../model/write_gate.js';
-import { parseRepoParam, repoWithRole, requireUser, unauthorizedFor } from './auth.js';
+import { parseRepoParam, repoParamsWithRole, requireUser, unauthorizedFor } from './auth.js';
 import { RepoParams, op, typed } from './schema.js';
 import { formatDate } from './views.js';
 
@@ -124,7 +124,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       config: { scope: 'repo:read' },
     },
     async (req) => {
-      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'read');
+      const { repo, namespace } = await repoParamsWithRole(rt, req, req.params, 'read');
       const role = await rt.permissions.repositoryRole(req.principal, { ref: parseRepoParam(rt, full(req.params)), namespace, repo });
       const starred = req.principal.kind === 'user' ? await rt.tenancy.repoViews.isStarred(req.principal.id, repo.id) : false;
       const view: Record<string, unknown> = {
@@ -176,7 +176,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       config: { scope: 'repo:write' },
     },
     async (req) => {
-      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'write');
+      const { repo, namespace } = await repoParamsWithRole(rt, req, req.params, 'write');
       await rt.tenancy.repoViews.setDescription(repo.id, req.body.description);
       rt.logs.repoAction('set_repo_description', req.principal, req.ip, repo, namespace.name, { description: req.body.description });
       return { success: true };
@@ -187,7 +187,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
     '/repository/:namespace/:repository',
     { schema: { ...op('deleteRepository', tag, 'Delete a repository.', 'repo:admin'), params: RepoParams }, config: { scope: 'repo:admin' } },
     async (req, reply) => {
-      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
+      const { repo, namespace } = await repoParamsWithRole(rt, req, req.params, 'admin');
       await rt.tenancy.repoViews.deleteRepository(repo.id);
       rt.logs.log({ kind: 'delete_repo', performer: req.principal, namespaceId: namespace.id, ip: req.ip, metadata: { repo: repo.name, namespace: namespace.name } });
       return reply.code(204).send();
@@ -201,7 +201,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       config: { scope: 'repo:admin' },
     },
     async (req) => {
-      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
+      const { repo, namespace } = await repoParamsWithRole(rt, req, req.params, 'admin');
       await rt.tenancy.repoViews.setVisibility(repo.id, req.body.visibility);
       rt.logs.repoAction('change_repo_visibility', req.principal, req.ip, repo, namespace.name, { visibility: req.body.visibility });
       return { success: true };
@@ -227,7 +227,7 @@ export async function repositoryRoutes(base: FastifyInstance, rt: Runtime): Prom
       config: { scope: 'repo:admin' },
     },
     async (req) => {
-      const { repo, namespace } = await repoWithRole(rt, req, full(req.params), 'admin');
+      const { repo, namespace } = await repoParamsWithRole(rt, req, req.params, 'admin');
       const state: RepositoryState = req.body.state;
       if (state === 'MIRROR' && !rt.config.FEATURE_REPO_MIRROR) throw detailError(400, `Unknown Repository State: ${state}`);
       await rt.writeGate.setState(repo.id, state);

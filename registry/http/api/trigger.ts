@@ -13,7 +13,7 @@ import { TRIGGER_SERVICES, isActive, triggerView, type TriggerRow, type TriggerS
 import { contextMap, EmptyRepository, ScmError, type ScmClient, type TriggerScmConfig } from '../../model/scm.js';
 import { analyzeTrigger } from '../../model/trigger_analyzer.js';
 import { atLeast } from '../../auth/permissions.js';
-import { repoWithRole, unauthorizedFor } from './auth.js';
+import { repoParamsWithRole, unauthorizedFor } from './auth.js';
 import { badRequest, notFound } from './errors.js';
 import { op, RepoParams, typed } from './schema.js';
 
@@ -22,11 +22,15 @@ export const TriggerParams = Type.Composite([RepoParams, Type.Object({ trigger_u
 type RepoP = { namespace: string; repository: string };
 type TriggerP = RepoP & { trigger_uuid: string };
 
-/** The repository (admin required) and its trigger; 404 for a trigger of another repository. */
-export async function triggerFor(rt: Runtime, req: FastifyRequest, p: TriggerP) {
-  const target = await repoWithRole(rt, req, `${p.namespace}/${p.repository}`, 'admin');
+/**
+ * The repository (admin required) and its trigger; 404 for a trigger of another repository. `write`: the
+ * request changes the trigger or starts a build, so the repository must be writable too (503 otherwise).
+ */
+export async function triggerFor(rt: Runtime, req: FastifyRequest, p: TriggerP, opts: { write?: boolean } = {}) {
+  const target = await repoParamsWithRole(rt, req, p, 'admin');
   const trigger = await rt.triggers.get(target.repo.id, p.trigger_uuid);
   if (!trigger) throw notFound();
+  if (opts.write) await writable(rt, req, target.repo);
   return { ...target, trigger };
 }
 
@@ -92,7 +96,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     '/repository/:namespace/:repository/trigger/',
     { schema: { ...op('listBuildTriggers', tag, 'List the triggers for the specified repository.', 'repo:admin'), params: RepoParams }, config: cfg },
     async (req) => {
-      const { repo } = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
+      const { repo } = await repoParamsWithRole(rt, req, req.params, 'admin');
       return { triggers: (await rt.triggers.list(repo.id)).map((t) => triggerView(t, { canAdmin: true }, rt.config)) };
     },
   );
@@ -116,7 +120,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req, reply) => {
-      const t = await repoWithRole(rt, req, `${req.params.namespace}/${req.params.repository}`, 'admin');
+      const t = await repoParamsWithRole(rt, req, req.params, 'admin');
       await writable(rt, req, t.repo);
       const trigger = await rt.triggers.create(t.repo.id, req.body.service as TriggerService, req.principal.kind === 'user' ? req.principal.id : null);
       reply.code(201);
@@ -144,8 +148,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       const updated = await rt.triggers.setEnabled(t.trigger, req.body.enabled);
       audit('toggle_repo_trigger', req, t, updated, { enabled: req.body.enabled });
       return triggerView(updated, { canAdmin: false }, rt.config);
@@ -156,8 +159,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
     '/repository/:namespace/:repository/trigger/:trigger_uuid',
     { schema: { ...op('deleteBuildTrigger', tag, 'Delete the specified build trigger.', 'repo:admin'), params: TriggerParams }, config: cfg },
     async (req, reply) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       const { uninstallError } = await rt.triggers.delete(t.trigger);
       // As in Quay, the trigger goes even when its service refused to remove the key or hook.
       if (uninstallError) req.log.warn({ err: uninstallError, trigger: t.trigger.uuid }, 'trigger deactivation at its service failed');
@@ -182,8 +184,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       if (isActive(t.trigger)) throw badRequest('Trigger config is not sufficient for activation.');
       // Quay: only the user the trigger is connected to activates it.
       if (
@@ -211,8 +212,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       const scm = await scmForConnectedUser(rt, req, t.trigger);
       try {
         const paths = await scm.dockerfiles(proposedConfig(t.trigger, req.body));
@@ -236,8 +236,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       const scm = await rt.triggers.scmClient(t.trigger);
       if (!scm) return { status: 'notimplemented' };
       const config = proposedConfig(t.trigger, req.body.config);
@@ -283,8 +282,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       const scm = await scmForConnectedUser(rt, req, t.trigger);
       if (req.body.namespace === undefined) throw badRequest('namespace is required');
       return { sources: await scm.sources(req.body.namespace) };
@@ -315,8 +313,7 @@ export async function triggerRoutes(base: FastifyInstance, rt: Runtime): Promise
       config: cfg,
     },
     async (req) => {
-      const t = await triggerFor(rt, req, req.params);
-      await writable(rt, req, t.repo);
+      const t = await triggerFor(rt, req, req.params, { write: true });
       const scm = await rt.triggers.scmClient(t.trigger);
       const field = req.params.field_name;
       if (!scm || !['refs', 'branch_name', 'tag_name'].includes(field)) throw notFound();

@@ -206,6 +206,38 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     return reply.code(204).send();
   });
 
+  // Quay's ConvertToOrganization: the signed-in account becomes an organization whose owners team holds the
+  // named admin user, and that admin is signed in (as Quay's conduct_signin). The conversion is a superuser's
+  // take-ownership of a user, done by the account itself.
+  app.post(
+    '/user/convert',
+    {
+      schema: {
+        ...op('convertUserToOrganization', 'user', 'Convert the user to an organization.', 'user:admin'),
+        body: Type.Object({
+          adminUser: Credential("The user who will become an org admin's username"),
+          adminPassword: Credential("The user who will become an org admin's password"),
+          plan: Type.Optional(Type.String({ description: 'The plan to which the organization should be subscribed (ignored: no billing)' })),
+        }),
+      },
+      config: { scope: 'user:admin' },
+    },
+    async (req, reply) => {
+      if (rt.config.AUTHENTICATION_TYPE !== 'Database') throw notFound();
+      const user = await currentUser(rt, req);
+      const admin = await rt.auth.password(req.body.adminUser, req.body.adminPassword);
+      if (!admin || admin.kind !== 'user') throw badRequest('The admin user credentials are not valid', { reason: 'invaliduser' });
+      if (admin.id === user.id) throw badRequest('The admin user is not valid', { reason: 'invaliduser' });
+      const adminRow = (await rt.namespaces.byId(admin.id))!;
+      await rt.tenancy.orgs.takeOwnership(user, adminRow);
+      rt.logs.log({ kind: 'account_convert', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { admin: adminRow.name } });
+      const session = await rt.tenancy.sessions.create(admin.id);
+      setSessionCookie(rt, reply, session.id);
+      reply.header('x-next-csrf-token', session.csrf);
+      return { success: true };
+    },
+  );
+
   app.post(
     '/user/clientkey',
     {

@@ -9,6 +9,7 @@ import type { Runtime } from '../../runtime.js';
 import { featureFlags, frontendVisibleConfig } from '../../../config/index.js';
 import { SESSION_COOKIE } from '../../auth/sessions.js';
 import { setSessionCookie } from './auth.js';
+import { scmPublicConfig } from '../../model/scm.js';
 
 export async function webSessionPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
@@ -19,8 +20,8 @@ export async function webSessionPlugin(app: FastifyInstance, opts: { rt: Runtime
     return {
       config: frontendVisibleConfig(rt.config),
       features: featureFlags(rt.config),
-      // No OAuth login services (GitHub, Google, OIDC) are implemented: nothing to publish.
-      oauth: {},
+      // No OAuth login services (GitHub, Google, OIDC) are implemented; the build trigger services are.
+      oauth: scmPublicConfig(rt.config),
       external_login: [],
       registry_state: rt.config.REGISTRY_STATE,
       account_recovery_mode: rt.config.ACCOUNT_RECOVERY_MODE,

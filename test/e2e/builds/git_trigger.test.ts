@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
+import { buildLogText, waitBuildEnded } from './build_api.js';
 import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let reg: RegistryProcess;
 let admin: Api;
@@ -35,21 +34,6 @@ function commit(name: string, message: string, msgTxt: string, branch = 'main'):
   git(work, 'push', '-q', bare, `${branch}:${branch}`);
   shas[name] = git(work, 'rev-parse', 'HEAD');
   return shas[name];
-}
-
-async function waitDone(api: Api, uuid: string, timeoutMs = 300_000): Promise<any> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const b = await api.ok('GET', `/repository/acme/app/build/${uuid}/status`);
-    if (['complete', 'error', 'expired', 'cancelled'].includes(b.phase)) return b;
-    if (Date.now() > end) throw new Error(`build ${uuid} is ${b.phase} after ${timeoutMs} ms\n${reg.output().slice(-3000)}`);
-    await sleep(500);
-  }
-}
-
-async function logText(uuid: string): Promise<string> {
-  const l = await admin.ok<{ logs: { message: string; type?: string }[] }>('GET', `/repository/acme/app/build/${uuid}/logs`);
-  return l.logs.map((e) => `${e.type ?? ''}: ${e.message}`).join('\n');
 }
 
 beforeAll(async () => {
@@ -122,9 +106,9 @@ test('a push webhook builds exactly the named commit, cloned with the deploy key
   const [queued] = (await admin.ok<{ builds: any[] }>('GET', `/repository/acme/app/trigger/${t.id}/builds`)).builds;
   const short = shas.first.slice(0, 7);
   expect(queued.tags).toEqual([short, 'branch-main', 'latest', 'main'].sort());
-  const done = await waitDone(admin, queued.id);
-  expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
-  expect(await logText(queued.id)).toContain(`checked out ${shas.first}`);
+  const done = await waitBuildEnded(admin, reg, 'acme/app', queued.id);
+  expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await buildLogText(admin, 'acme/app', queued.id) }).toEqual({ phase: 'complete', logs: '' });
+  expect(await buildLogText(admin, 'acme/app', queued.id)).toContain(`checked out ${shas.first}`);
 
   const c = clientSandbox('git-trigger-pull');
   await c.run('podman', ['login', ...INSECURE.podman, '-u', reg.admin.username, '-p', reg.admin.password, reg.hostPort]);
@@ -154,7 +138,7 @@ test('the deploy key is what authenticates: a trigger whose key the git server d
   const stranger = await activeTrigger();
   const r = await admin.post(`/repository/acme/app/trigger/${stranger.id}/start`, { commit_sha: shas.second });
   expect(r.status).toBe(201);
-  const done = await waitDone(admin, r.body.id);
+  const done = await waitBuildEnded(admin, reg, 'acme/app', r.body.id);
   expect(done.phase).toBe('error');
-  expect(await logText(r.body.id)).toMatch(/git clone failed/);
+  expect(await buildLogText(admin, 'acme/app', r.body.id)).toMatch(/git clone failed/);
 }, 420_000);

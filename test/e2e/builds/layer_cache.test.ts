@@ -13,8 +13,7 @@ import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess 
 import { signin, type Api } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { buildLogText, waitBuildEnded } from './build_api.js';
 
 let reg: RegistryProcess;
 let admin: Api;
@@ -35,17 +34,10 @@ function tgz(name: string, content: Record<string, string>): Buffer {
 
 async function buildDone(archive: string, tag: string): Promise<{ id: string; logs: string }> {
   const b = await admin.ok('POST', '/repository/acme/app/build/', { archive_url: `${filesUrl}/${archive}`, docker_tags: [tag] });
-  const end = Date.now() + 240_000;
-  for (;;) {
-    const s = await admin.ok('GET', `/repository/acme/app/build/${b.id}/status`);
-    if (['complete', 'error', 'expired', 'cancelled'].includes(s.phase)) {
-      const logs = (await admin.ok<{ logs: { message: string }[] }>('GET', `/repository/acme/app/build/${b.id}/logs`)).logs.map((l) => l.message).join('\n');
-      expect({ phase: s.phase, logs: s.phase === 'complete' ? '' : logs }).toEqual({ phase: 'complete', logs: '' });
-      return { id: b.id, logs };
-    }
-    if (Date.now() > end) throw new Error(`build ${b.id} is ${s.phase}\n${reg.output().slice(-3000)}`);
-    await sleep(250);
-  }
+  const s = await waitBuildEnded(admin, reg, 'acme/app', b.id, 240_000);
+  const logs = await buildLogText(admin, 'acme/app', b.id);
+  expect({ phase: s.phase, logs: s.phase === 'complete' ? '' : logs }).toEqual({ phase: 'complete', logs: '' });
+  return { id: b.id, logs };
 }
 
 async function digestOf(tag: string): Promise<string> {

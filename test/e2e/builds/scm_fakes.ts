@@ -5,7 +5,8 @@
  * are refreshed, each refresh invalidating the previous one). Deploy keys and hooks created by the
  * registry are recorded; `onKey` lets the test install a created key in its SSH server (as the service would
  * trust it for clones), and `deliver` POSTs a push event to a recorded hook the way the service does (the
- * hook URL's userinfo as HTTP Basic).
+ * hook URL's userinfo as HTTP Basic). The OAuth authorize page answers as if the user clicked "Authorize":
+ * it redirects to the app's `redirect_uri` (or the fixed `callbackUrl`) with the code (and the `state` it was given).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +18,8 @@ export interface FakeScm {
   code: string;
   keys: Map<number, Record<string, unknown>>;
   hooks: Map<number | string, Record<string, unknown>>;
+  /** Where the authorize page returns when the request names no `redirect_uri` (Bitbucket: the consumer's callback). */
+  callbackUrl?: string;
   /** Requests seen, as `METHOD path`. */
   calls: string[];
   close(): Promise<void>;
@@ -86,6 +89,7 @@ async function serve(
   authOk: (header: string | undefined) => boolean,
   tokenPath: string,
   exchange: Exchange,
+  authorizePath?: string,
 ): Promise<FakeScm> {
   const state = { keys: new Map(), hooks: new Map(), calls: [] as string[] };
   const server: Server = createServer(async (req, res) => {
@@ -99,6 +103,17 @@ async function serve(
     if (req.method === 'POST' && path === tokenPath) {
       const answer = exchange(req, new URLSearchParams(text), fake);
       return send(answer.status, answer.body);
+    }
+    if (req.method === 'GET' && path === authorizePath) {
+      const q = new URL(req.url!, fake.url).searchParams;
+      const redirect = q.get('redirect_uri') ?? fake.callbackUrl;
+      if (q.get('client_id') !== 'trigger-client' || !redirect) return send(400, { error: 'invalid_request' });
+      state.calls.push(`authorize ${q.toString()}`);
+      const back = new URL(redirect);
+      back.searchParams.set('code', fake.code);
+      if (q.get('state')) back.searchParams.set('state', q.get('state')!);
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
     }
     if (!authOk(req.headers.authorization)) return send(401, { message: 'Bad credentials' });
     for (const [method, re, handler] of routes) {
@@ -251,7 +266,7 @@ export async function fakeGithub(repo: GitRepo, onKey: (key: string) => void): P
     ],
     ['DELETE', new RegExp(`${R}/hooks/(\\d+)$`), (_q, _s, m) => (fake.hooks.delete(Number(m[1])) ? null : undefined)],
   ];
-  const fake = await serve(routes, 'gh-oauth-token', (h) => h === 'token gh-oauth-token', '/login/oauth/access_token', formExchange('gh-oauth-token'));
+  const fake = await serve(routes, 'gh-oauth-token', (h) => h === 'token gh-oauth-token', '/login/oauth/access_token', formExchange('gh-oauth-token'), '/login/oauth/authorize');
   return fake;
 }
 
@@ -387,7 +402,7 @@ export async function fakeGitlab(repo: GitRepo, onKey: (key: string) => void): P
     ],
     ['DELETE', new RegExp(`${P}/hooks/(\\d+)$`), (_q, _s, m) => (fake.hooks.delete(Number(m[1])) ? null : undefined)],
   ];
-  const fake = await serve(routes, 'gl-oauth-token', (h) => h === 'Bearer gl-oauth-token', '/oauth/token', formExchange('gl-oauth-token'));
+  const fake = await serve(routes, 'gl-oauth-token', (h) => h === 'Bearer gl-oauth-token', '/oauth/token', formExchange('gl-oauth-token'), '/oauth/authorize');
   return fake;
 }
 
@@ -540,7 +555,7 @@ export async function fakeBitbucket(repo: GitRepo, onKey: (key: string) => void)
     access = `bb-access-${++issued}`;
     return { status: 200, body: { access_token: access, refresh_token: refresh, expires_in: 30, token_type: 'bearer', scopes: 'repository:admin webhook' } };
   };
-  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange), { refreshes: 0 });
+  const fake = Object.assign(await serve(routes, '', (h) => h === `Bearer ${access}`, '/site/oauth2/access_token', exchange, '/site/oauth2/authorize'), { refreshes: 0 });
   return fake;
 }
 

@@ -15,11 +15,10 @@ import { join } from 'node:path';
 import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
+import { buildLogText, waitBuildEnded } from './build_api.js';
 import { git, startGitSshd, type GitSshd } from './git_sshd.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { deliver, fakeBitbucket, fakeGithub, fakeGitlab, type FakeScm } from './scm_fakes.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let reg: RegistryProcess;
 let admin: Api;
@@ -45,21 +44,6 @@ function commit(name: string, message: string, files: Record<string, string>, br
   git(work, 'push', '-q', bare, `${branch}:${branch}`);
   shas[name] = git(work, 'rev-parse', 'HEAD');
   return shas[name];
-}
-
-async function waitDone(uuid: string, timeoutMs = 300_000): Promise<any> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const b = await admin.ok('GET', `/repository/acme/app/build/${uuid}/status`);
-    if (['complete', 'error', 'expired', 'cancelled'].includes(b.phase)) return b;
-    if (Date.now() > end) throw new Error(`build ${uuid} is ${b.phase} after ${timeoutMs} ms\n${reg.output().slice(-3000)}`);
-    await sleep(500);
-  }
-}
-
-async function logText(uuid: string): Promise<string> {
-  const l = await admin.ok<{ logs: { message: string; type?: string }[] }>('GET', `/repository/acme/app/build/${uuid}/logs`);
-  return l.logs.map((e) => `${e.type ?? ''}: ${e.message}`).join('\n');
 }
 
 /** The OAuth callback as the browser follows it: with the session cookie, not following the redirect. */
@@ -253,9 +237,9 @@ describe('github', () => {
     const short = shas.first.slice(0, 7);
     expect(queued.tags).toEqual([`gh-${short}`, 'latest', 'main'].sort());
     expect(queued.trigger_metadata).toMatchObject({ commit: shas.first, ref: 'refs/heads/main', default_branch: 'main' });
-    const done = await waitDone(queued.id);
-    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
-    expect(await logText(queued.id)).toContain(`checked out ${shas.first}`);
+    const done = await waitBuildEnded(admin, reg, 'acme/app', queued.id);
+    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await buildLogText(admin, 'acme/app', queued.id) }).toEqual({ phase: 'complete', logs: '' });
+    expect(await buildLogText(admin, 'acme/app', queued.id)).toContain(`checked out ${shas.first}`);
 
     // Run now on the dev branch: GitHub names its head and the commit's details.
     const run = await admin.ok('POST', `${T()}/start`, { branch_name: 'dev' });
@@ -265,8 +249,8 @@ describe('github', () => {
       default_branch: 'main',
       commit_info: { message: 'dev work', url: `${github.url}/octo/app/commit/${shas.dev}`, author: { username: 'octo' }, committer: { username: 'web-flow' } },
     });
-    expect((await waitDone(run.id)).phase).toBe('complete');
-    expect(await logText(run.id)).toContain(`checked out ${shas.dev}`);
+    expect((await waitBuildEnded(admin, reg, 'acme/app', run.id)).phase).toBe('complete');
+    expect(await buildLogText(admin, 'acme/app', run.id)).toContain(`checked out ${shas.dev}`);
     expect((await admin.call('POST', `${T()}/start`, { refs: { kind: 'tag', name: 'v9' } })).body).toMatchObject({ error_message: 'Could not find tag in repository' });
 
     const tags = (await admin.ok('GET', '/repository/acme/app/tag/')).tags.map((x: { name: string }) => x.name).sort();
@@ -352,9 +336,9 @@ describe('gitlab', () => {
     const [queued] = (await admin.ok<{ builds: any[] }>('GET', `${T()}/builds`)).builds;
     expect(queued.trigger_metadata).toMatchObject({ commit: shas.second, ref: 'refs/heads/main', default_branch: 'main', commit_info: { message: 'second version' } });
     expect(queued.trigger.repository_url).toBe(`${gitlab.url}/team/app`);
-    const done = await waitDone(queued.id);
-    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
-    expect(await logText(queued.id)).toContain(`checked out ${shas.second}`);
+    const done = await waitBuildEnded(admin, reg, 'acme/app', queued.id);
+    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await buildLogText(admin, 'acme/app', queued.id) }).toEqual({ phase: 'complete', logs: '' });
+    expect(await buildLogText(admin, 'acme/app', queued.id)).toContain(`checked out ${shas.second}`);
 
     const run = await admin.ok('POST', `${T()}/start`, { refs: { kind: 'tag', name: 'v1' } });
     expect(run.trigger_metadata).toMatchObject({
@@ -363,7 +347,7 @@ describe('gitlab', () => {
       default_branch: 'main',
       commit_info: { message: 'first version', author: { username: 'dev', url: `${gitlab.url}/dev` } },
     });
-    expect((await waitDone(run.id)).phase).toBe('complete');
+    expect((await waitBuildEnded(admin, reg, 'acme/app', run.id)).phase).toBe('complete');
 
     expect((await admin.call('DELETE', T())).status).toBe(204);
     expect(gitlab.keys.size).toBe(0);
@@ -495,9 +479,9 @@ describe('bitbucket', () => {
       git_url: repoSshUrl,
       commit_info: { message: 'second version\n', author: { username: 'BB User' }, committer: { username: 'BB User' } },
     });
-    const done = await waitDone(queued.id);
-    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await logText(queued.id) }).toEqual({ phase: 'complete', logs: '' });
-    expect(await logText(queued.id)).toContain(`checked out ${shas.second}`);
+    const done = await waitBuildEnded(admin, reg, 'acme/app', queued.id);
+    expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : await buildLogText(admin, 'acme/app', queued.id) }).toEqual({ phase: 'complete', logs: '' });
+    expect(await buildLogText(admin, 'acme/app', queued.id)).toContain(`checked out ${shas.second}`);
 
     const run = await admin.ok('POST', `${T()}/start`, { refs: { kind: 'tag', name: 'v1' } });
     expect(run.trigger_metadata).toMatchObject({
@@ -507,8 +491,8 @@ describe('bitbucket', () => {
       git_url: repoSshUrl,
       commit_info: { message: 'first version\n', url: `${bitbucket.url}/bb-user/app/commits/${shas.first}`, author: { username: 'BB User' } },
     });
-    expect((await waitDone(run.id)).phase).toBe('complete');
-    expect(await logText(run.id)).toContain(`checked out ${shas.first}`);
+    expect((await waitBuildEnded(admin, reg, 'acme/app', run.id)).phase).toBe('complete');
+    expect(await buildLogText(admin, 'acme/app', run.id)).toContain(`checked out ${shas.first}`);
     expect((await admin.call('POST', `${T()}/start`, { branch_name: 'nope' })).body).toMatchObject({ error_message: 'Could not find branch in repository' });
 
     expect((await admin.call('DELETE', T())).status).toBe(204);

@@ -383,14 +383,14 @@ test('Settings → Proxy Cache: a refused upstream stores nothing; a real one is
   await ui.expectAccessible('proxy cache form');
 
   // The SSRF guard refuses an address it was not told to allow: the API's message, nothing stored.
-  await page.getByLabel('Remote Registry', { exact: true }).fill('10.0.0.1:5000/library');
+  await page.locator('#proxy-registry').fill('10.0.0.1:5000/library');
   await page.getByRole('button', { name: 'Save' }).click();
   await ui.toast('The provided registry URL is not allowed');
   expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
 
-  await page.getByLabel('Remote Registry', { exact: true }).fill(`${upstream.hostPort}/library`);
-  await page.getByLabel('Expiration (seconds; 0: never)').fill('3600');
-  await page.getByLabel('Insecure (plain HTTP, no TLS verification)').check();
+  await page.locator('#proxy-registry').fill(`${upstream.hostPort}/library`);
+  await page.locator('#proxy-expiration').fill('3600');
+  await page.locator('#proxy-insecure').check();
   await page.getByRole('button', { name: 'Save' }).click();
   await ui.toast('Saved the proxy cache configuration of mirrorcache');
   await page.getByTestId('proxy-cache-config').getByText(`${upstream.hostPort}/library`).waitFor();
@@ -408,7 +408,7 @@ test('Settings → Proxy Cache: a refused upstream stores nothing; a real one is
   await page.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
   await ui.toast('Deleted the proxy cache configuration of mirrorcache');
-  await page.getByLabel('Remote Registry', { exact: true }).waitFor();
+  await page.locator('#proxy-registry').waitFor();
   expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
   expect(ui.problems).toEqual([]);
   await ui.close();

@@ -668,6 +668,7 @@ const API_ROUTES: Record<string, Access> = {
   'GET /api/v1/user/authorizations/{uuid}': 'user',
   'DELETE /api/v1/user/authorizations/{uuid}': 'user',
   'POST /api/v1/user/clientkey': 'user',
+  'POST /api/v1/user/convert': 'user',
   'GET /api/v1/user/notifications': 'user',
   'GET /api/v1/user/organizations': 'user',
   'GET /api/v1/user/notifications/{uuid}': 'user',

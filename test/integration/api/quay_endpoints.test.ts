@@ -60,6 +60,26 @@ test('the change log (endpoints/api/superuser.py ChangeLog.get): the shipped CHA
   expect((await anonymous().get('/superuser/changelog/')).status).toBe(401);
 });
 
+test('convert an account to an organization (endpoints/api/user.py ConvertToOrganization.post): the admin user owns it and is signed in', async () => {
+  const password = await createUser(admin, 'convertme');
+  const convertme = await signin(reg, 'convertme', password);
+  await convertme.ok('POST', '/repository', { repository: 'kept', visibility: 'private', description: '' });
+  const wrong = await convertme.post('/user/convert', { adminUser: 'alice', adminPassword: 'not-her-password' });
+  expect(wrong).toMatchObject({ status: 400, body: { error_message: 'The admin user credentials are not valid', reason: 'invaliduser' } });
+  const self = await convertme.post('/user/convert', { adminUser: 'convertme', adminPassword: password });
+  expect(self).toMatchObject({ status: 400, body: { error_message: 'The admin user is not valid', reason: 'invaliduser' } });
+  const res = await convertme.post('/user/convert', { adminUser: 'alice', adminPassword: alicePassword });
+  expect(res).toMatchObject({ status: 200, body: { success: true } });
+  // The answer signs the admin in (Quay's conduct_signin).
+  const asAdmin = new Api(reg.url, { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] });
+  expect(await asAdmin.ok('GET', '/user/')).toMatchObject({ username: 'alice' });
+  expect(await alice.ok('GET', '/organization/convertme')).toMatchObject({ name: 'convertme', is_admin: true });
+  expect(await alice.ok('GET', '/repository/convertme/kept')).toMatchObject({ namespace: 'convertme', name: 'kept' });
+  // The account is an organization now: no sign-in, its session is gone.
+  expect((await anonymous().post('/signin', { username: 'convertme', password })).status).toBe(403);
+  expect((await convertme.get('/user/')).status).toBe(401);
+});
+
 test('global messages (endpoints/api/globalmessages.py): everyone reads, superusers create (201, empty) and delete (204)', async () => {
   expect(await anonymous().get('/messages')).toMatchObject({ status: 200, body: { messages: [] } });
   const message = { content: '**Maintenance** at 10:00', media_type: 'text/markdown', severity: 'warning' };

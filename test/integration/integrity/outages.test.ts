@@ -114,6 +114,21 @@ function startLoad(reg: RegistryProcess, auth: string, pullPath: string, pullDig
   };
 }
 
+/** Starts the stopped service again; waits until pulls answer 200 and pushes are acknowledged again. */
+async function resumeUnderLoad(load: ReturnType<typeof startLoad>, resume: () => Promise<void>, ackedBefore: number): Promise<void> {
+  await resume();
+  const mark = load.mark();
+  await until('pulls answered 200 again', async () => load.since(mark, 200), 90_000);
+  await until('a push acknowledged after the outage', async () => load.acked.length > ackedBefore + 2, 90_000);
+}
+
+/** The same registry served throughout: neither its process nor one of its worker processes was restarted. */
+function expectSameProcess(reg: RegistryProcess, pid: number): void {
+  expect(reg.process.running()).toBe(true);
+  expect(reg.process.pid).toBe(pid);
+  expect(reg.output()).not.toContain('worker process exited');
+}
+
 /** Every acknowledged push is complete: tag, manifest and blobs, each hashing to its digest. */
 async function expectAckedComplete(admin: V2Client, acked: Acked[]): Promise<void> {
   for (const a of acked) {
@@ -170,7 +185,7 @@ describe('Postgres', () => {
     const pid = reg.process.pid;
     const session = await signin(reg, reg.admin.username, reg.admin.password);
     const load = startLoad(reg, auth, `/v2/admin/base/manifests/${base.digest}`, base.digest);
-    let ackedBefore = 0;
+    let ackedBefore: number;
     try {
       await until('three pushes acknowledged before the outage', async () => load.acked.length >= 3);
       await pgsvc.halt();
@@ -182,17 +197,12 @@ describe('Postgres', () => {
       const rest = await session.get('/repository/admin/base');
       expect({ status: rest.status, body: rest.body }).toMatchObject({ status: 503, body: { status: 503, error_type: 'downstream_issue' } });
 
-      await pgsvc.resume();
-      const mark = load.mark();
-      await until('pulls answered 200 again', async () => load.since(mark, 200), 90_000);
-      await until('a push acknowledged after the outage', async () => load.acked.length > ackedBefore + 2, 90_000);
+      await resumeUnderLoad(load, () => pgsvc.resume(), ackedBefore);
     } finally {
       await load.stop();
     }
 
-    // The same process, never restarted.
-    expect(reg.process.running()).toBe(true);
-    expect(reg.process.pid).toBe(pid);
+    expectSameProcess(reg, pid);
     const all = expectOnly503(load.clients);
     expect(load.state.cut).toBe(0);
     await expectAckedComplete(admin, load.acked);
@@ -237,7 +247,7 @@ describe('MinIO (S3 storage)', () => {
     const layer = base.layers[0];
     const pid = reg.process.pid;
     const load = startLoad(reg, auth, `/v2/admin/base/blobs/${layer.digest}`, layer.digest);
-    let ackedBefore = 0;
+    let ackedBefore: number;
     try {
       await until('three pushes acknowledged before the outage', async () => load.acked.length >= 3);
       await s3svc.halt();
@@ -263,16 +273,12 @@ describe('MinIO (S3 storage)', () => {
       // What lives in the database alone still answers: the manifest of a pushed image.
       expect((await admin.req('GET', `/v2/admin/base/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status).toBe(200);
 
-      await s3svc.resume();
-      const mark = load.mark();
-      await until('pulls answered 200 again', async () => load.since(mark, 200), 90_000);
-      await until('a push acknowledged after the outage', async () => load.acked.length > ackedBefore + 2, 90_000);
+      await resumeUnderLoad(load, () => s3svc.resume(), ackedBefore);
     } finally {
       await load.stop();
     }
 
-    expect(reg.process.running()).toBe(true);
-    expect(reg.process.pid).toBe(pid);
+    expectSameProcess(reg, pid);
     const all = expectOnly503(load.clients);
     await expectAckedComplete(admin, load.acked);
     // Nothing half-written is visible: every blob the database shows is complete in storage and hashes to its name.
@@ -331,7 +337,7 @@ describe('Redis', () => {
     expect((await admin.get(logsPath)).status).toBe(200);
     const pid = reg.process.pid;
     const load = startLoad(reg, auth, `/v2/admin/base/manifests/${base.digest}`, base.digest);
-    let ackedBefore = 0;
+    let ackedBefore: number;
     try {
       await until('three pushes acknowledged before the outage', async () => load.acked.length >= 3);
       await redis.halt();
@@ -361,8 +367,7 @@ describe('Redis', () => {
     } finally {
       await load.stop();
     }
-    expect(reg.process.running()).toBe(true);
-    expect(reg.process.pid).toBe(pid);
+    expectSameProcess(reg, pid);
     // Not one error on the push and pull paths.
     expect(load.clients.flatMap((c) => c.statuses).filter((s) => s === 0 || s >= 400)).toEqual([]);
     expect(load.state.cut).toBe(0);

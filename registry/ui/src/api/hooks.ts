@@ -30,6 +30,8 @@ export interface RegistryConfig {
   features: Record<string, boolean>;
   config: Record<string, unknown>;
   registry_state: string;
+  /** Public halves of the OAuth apps (the build trigger services: `GITHUB_TRIGGER_CONFIG`, `GITLAB_TRIGGER_CONFIG`). */
+  oauth?: Record<string, Record<string, string>>;
 }
 
 const ANONYMOUS: User = { anonymous: true, username: '', email: null, avatar: { name: '', color: '#888', kind: 'user' }, organizations: [] };

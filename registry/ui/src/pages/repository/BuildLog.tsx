@@ -24,7 +24,7 @@ import { dateTime } from '../../api/format';
 import { ErrorState, FormModal, Loading } from '../../components/common';
 import { useRunAction } from '../../components/runAction';
 import { useRepository } from './RepositoryDetails';
-import { buildsPath, FINAL_PHASES, PhaseLabel, type Build } from './Builds';
+import { buildsPath, FINAL_PHASES, PhaseLabel, triggeredBy, type Build } from './Builds';
 
 interface LogEntry {
   message: string;
@@ -100,7 +100,7 @@ export function BuildSummary({ build, showRepository = false }: { build: UseQuer
       : []),
     ['Started', dateTime(b.started)],
     ['Tags', b.tags.join(', ')],
-    ['Triggered by', b.manual_user ?? b.trigger?.service ?? '—'],
+    ['Triggered by', triggeredBy(b)],
   ];
   return (
     <DescriptionList isHorizontal isCompact>

@@ -2,13 +2,16 @@
  * The Builds tab's "Build triggers" (repository admins): the list with what each trigger builds and how it
  * tags, "Create Build Trigger" → "Custom Git Repository Push" (a wizard: repository URL, tagging, Dockerfile,
  * context, robot, review; Finish creates and activates the trigger and shows its deploy key and webhook URL),
- * and per trigger View Credentials, Run Trigger Now (a commit), Disable/Enable Trigger, Delete Trigger.
+ * "GitHub/GitLab/Bitbucket Repository Push" (the service's OAuth authorize page, which returns to
+ * `/repository/{ns}/{repo}/trigger/{uuid}` with a new inactive trigger whose wizard then opens), and per
+ * trigger View Credentials, Run Trigger Now (a commit, or a branch/tag of the service), Disable/Enable
+ * Trigger, Delete Trigger; an inactive trigger attached to a service offers Finish Setup.
  */
-import { useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { useSearchParams } from 'react-router-dom';
 import {
   Alert,
   Button,
-  Checkbox,
   DescriptionList,
   DescriptionListDescription,
   DescriptionListGroup,
@@ -16,16 +19,14 @@ import {
   Dropdown,
   DropdownItem,
   DropdownList,
-  Flex,
   FormGroup,
   FormHelperText,
   FormSelect,
   FormSelectOption,
+  FormSelectOptionGroup,
   HelperText,
   HelperTextItem,
   Label,
-  List,
-  ListItem,
   MenuToggle,
   Modal,
   ModalBody,
@@ -38,34 +39,18 @@ import {
   WizardStep,
 } from '@patternfly/react-core';
 import { useQuery } from '@tanstack/react-query';
-import { api, enc, repoPath } from '../../api/client';
-import { useInvalidate } from '../../api/hooks';
-import { Copy, FormModal } from '../../components/common';
+import { api, ApiError, enc, repoPath } from '../../api/client';
+import { useConfig, useInvalidate } from '../../api/hooks';
+import { FormModal, Loading } from '../../components/common';
 import { errorMessage, useAlert } from '../../components/alerts';
 import ListWithActions from '../../components/ListWithActions';
 import { robotBase } from '../organization/types';
+import { Credentials, SERVICE_TITLE, TaggingFields, TaggingOptions, validRegex, type Trigger } from './triggerParts';
 import type { Repository } from './types';
 
-export interface Trigger {
-  id: string;
-  service: string;
-  is_active: boolean;
-  build_source: string | null;
-  repository_url: string | null;
-  enabled: boolean;
-  disabled_reason: string | null;
-  pull_robot?: { name: string };
-  config: {
-    build_source?: string;
-    dockerfile_path?: string;
-    context?: string;
-    branchtag_regex?: string;
-    default_tag_from_ref?: boolean;
-    latest_for_default_branch?: boolean;
-    tag_templates?: string[];
-    credentials?: { name: string; value: string }[];
-  };
-}
+const ScmTriggerWizard = lazy(() => import('./ScmTriggerWizard'));
+
+export type { Trigger };
 
 const DISABLED_REASON: Record<string, string> = {
   user_toggled: 'This build trigger is user disabled and will not build.',
@@ -83,7 +68,7 @@ function TriggerDescription({ t }: { t: Trigger }) {
   const source = t.config.build_source ?? t.build_source;
   return (
     <>
-      {t.service === 'custom-git' ? 'push to git repository ' : `push to ${t.service} repository `}
+      {t.service === 'custom-git' ? 'push to git repository ' : `push to ${SERVICE_TITLE[t.service] ?? t.service} repository `}
       <span className="quay-mono">{source ?? '(not set up)'}</span>
       {!t.is_active && (
         <Label color="orange" style={{ marginLeft: 8 }}>
@@ -95,43 +80,6 @@ function TriggerDescription({ t }: { t: Trigger }) {
           {DISABLED_REASON[t.disabled_reason ?? ''] ?? 'This build trigger is disabled and will not build.'}
         </div>
       )}
-    </>
-  );
-}
-
-function TaggingOptions({ config }: { config: Trigger['config'] }) {
-  return (
-    <List isPlain>
-      {config.default_tag_from_ref !== false && <ListItem>Branch/tag name</ListItem>}
-      {config.latest_for_default_branch !== false && (
-        <ListItem>
-          <code>latest</code> if default branch
-        </ListItem>
-      )}
-      {(config.tag_templates ?? []).map((t) => (
-        <ListItem key={t} className="quay-mono">
-          {t}
-        </ListItem>
-      ))}
-    </List>
-  );
-}
-
-function Credentials({ t }: { t: Trigger }) {
-  return (
-    <>
-      <Alert variant="info" isInline title="Note:" style={{ marginBottom: '1rem' }}>
-        In order to use this trigger, the following first requires action:
-        <List>
-          <ListItem>You must give the following public key read access to the git repository.</ListItem>
-          <ListItem>You must set your repository to POST to the following URL to trigger a build.</ListItem>
-        </List>
-      </Alert>
-      {(t.config.credentials ?? []).map((c) => (
-        <FormGroup key={c.name} label={c.name} fieldId={`cred-${c.name}`} style={{ marginBottom: '1rem' }}>
-          <Copy label={c.name} value={c.value} multiline={c.value.length > 80} testId={`credential-${c.name}`} />
-        </FormGroup>
-      ))}
     </>
   );
 }
@@ -149,16 +97,6 @@ interface SetupState {
 
 const INITIAL: SetupState = { url: '', tagFromRef: true, latest: true, templates: [], branchtagRegex: '', dockerfile: '/Dockerfile', context: '/', robot: '' };
 
-function validRegex(s: string): boolean {
-  if (!s) return true;
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The custom-git setup wizard. Finish creates the trigger and activates it with the config in one go, so an
  * abandoned wizard leaves nothing behind; a refused activation removes the inactive trigger again.
@@ -168,7 +106,6 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
   const invalidate = useInvalidate();
   const [s, setS] = useState<SetupState>(INITIAL);
   const set = (patch: Partial<SetupState>) => setS((old) => ({ ...old, ...patch }));
-  const [template, setTemplate] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [activated, setActivated] = useState<Trigger | null>(null);
   const robots = useQuery({
@@ -203,10 +140,6 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
       await invalidate(['triggers', repo.namespace, repo.name]);
     }
   };
-  const addTemplate = () => {
-    if (template && !s.templates.includes(template)) set({ templates: [...s.templates, template] });
-    setTemplate('');
-  };
   /** The Dockerfile and context steps: one absolute path inside the checkout each. */
   const pathStep = (name: string, field: 'dockerfile' | 'context', label: string, help: string) => (
     <WizardStep name={name} id={`select-${field}`} key={field} footer={{ isNextDisabled: !validPath(s[field]) }}>
@@ -233,7 +166,7 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
     );
   }
   return (
-    <Modal variant="large" isOpen onClose={onClose} aria-label="Setup Build Trigger">
+    <Modal variant="large" isOpen onEscapePress={onClose} aria-label="Setup Build Trigger">
       <Wizard
         height={560}
         onClose={onClose}
@@ -255,58 +188,7 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
         </WizardStep>
         <WizardStep name="Tagging Options" id="tagging-options" footer={{ isNextDisabled: !taggingOk }}>
           <Title headingLevel="h2">Configure tagging</Title>
-          <FormGroup fieldId="trigger-tagging" role="group" label="Confirm basic tagging options" style={{ marginTop: '1rem' }}>
-            <Checkbox
-              id="trigger-tag-from-ref"
-              label="Tag manifest with the branch or tag name"
-              description="Tags the built manifest the name of the branch or tag for the git commit."
-              isChecked={s.tagFromRef}
-              onChange={(_e, v) => set({ tagFromRef: v })}
-            />
-            <Checkbox
-              id="trigger-latest"
-              label="Add latest tag if on default branch"
-              description="Tags the built manifest with latest if the build occurred on the default branch for the repository."
-              isChecked={s.latest}
-              onChange={(_e, v) => set({ latest: v })}
-            />
-          </FormGroup>
-          <FormGroup label="Add custom tagging templates" fieldId="trigger-tag-template" style={{ marginTop: '1rem' }}>
-            {s.templates.length === 0 ? (
-              <p>No tag templates defined.</p>
-            ) : (
-              <List isPlain aria-label="Tag templates">
-                {s.templates.map((t) => (
-                  <ListItem key={t}>
-                    <span className="quay-mono">{t}</span>{' '}
-                    <Button variant="link" isInline onClick={() => set({ templates: s.templates.filter((x) => x !== t) })} aria-label={`Remove template ${t}`}>
-                      Remove
-                    </Button>
-                  </ListItem>
-                ))}
-              </List>
-            )}
-            <Flex style={{ marginTop: 8 }}>
-              <TextInput
-                id="trigger-tag-template"
-                aria-label="Enter a tag template"
-                value={template}
-                onChange={(_e, v) => setTemplate(v)}
-                placeholder="${commit_info.short_sha}"
-                style={{ width: '24rem' }}
-              />
-              <Button variant="secondary" onClick={addTemplate} isDisabled={!template}>
-                Add template
-              </Button>
-            </Flex>
-            <FormHelperText>
-              <HelperText>
-                <HelperTextItem>
-                  For example <code>{'${commit_info.short_sha}'}</code> or <code>{'${parsed_ref.branch}'}</code>.
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
-          </FormGroup>
+          <TaggingFields value={s} onChange={set} />
           <FormGroup label="Only build branches and tags matching (regular expression, optional)" fieldId="trigger-branchtag-regex" style={{ marginTop: '1rem' }}>
             <TextInput
               id="trigger-branchtag-regex"
@@ -316,9 +198,6 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
               validated={validRegex(s.branchtagRegex) ? 'default' : 'error'}
             />
           </FormGroup>
-          {!s.tagFromRef && s.templates.length === 0 && (
-            <Alert variant="warning" isInline title="Tag with the branch or tag name, or add a tag template." style={{ marginTop: '1rem' }} />
-          )}
         </WizardStep>
         {pathStep('Select Dockerfile', 'dockerfile', 'Dockerfile path', 'The path of the Dockerfile in the repository, starting with /.')}
         {pathStep('Select Context', 'context', 'Context path', 'The directory sent to the build as its context, starting with /.')}
@@ -371,13 +250,36 @@ function SetupWizard({ repo, onClose }: { repo: Repository; onClose: () => void 
   );
 }
 
-/** Run Trigger Now: custom git builds the commit given; the SCM kinds also name the branch or tag. */
+interface SourceRef {
+  kind: 'branch' | 'tag';
+  name: string;
+}
+
+/**
+ * Run Trigger Now. A trigger attached to GitHub or GitLab builds a branch or tag the service lists
+ * (`fields/refs`); custom git, and a service trigger set up without the service's API (no `fields`: 404),
+ * build the commit given.
+ */
 function RunTriggerModal({ repo, t, onClose }: { repo: Repository; t: Trigger; onClose: () => void }) {
   const alert = useAlert();
   const invalidate = useInvalidate();
+  const base = `${repoPath(repo.namespace, repo.name)}/trigger/${enc(t.id)}`;
+  const refs = useQuery({
+    queryKey: ['trigger-refs', repo.namespace, repo.name, t.id],
+    queryFn: () => api.post<{ values: SourceRef[] }>(`${base}/fields/refs`, { build_source: t.config.build_source }),
+    select: (d) => d.values,
+    enabled: t.service !== 'custom-git',
+    retry: false,
+  });
+  const byCommit = t.service === 'custom-git' || (refs.error instanceof ApiError && refs.error.status === 404);
   const [commit, setCommit] = useState('');
   const [ref, setRef] = useState('');
   const shaOk = /^[A-Fa-f0-9]{7,}$/.test(commit);
+  const chosen = (refs.data ?? []).find((r) => `${r.kind}/${r.name}` === ref);
+  const groups: [string, SourceRef[]][] = [
+    ['Branches', (refs.data ?? []).filter((r) => r.kind === 'branch')],
+    ['Tags', (refs.data ?? []).filter((r) => r.kind === 'tag')],
+  ];
   return (
     <FormModal
       title="Manually Start Build Trigger"
@@ -385,11 +287,10 @@ function RunTriggerModal({ repo, t, onClose }: { repo: Repository; t: Trigger; o
       variant="medium"
       onClose={onClose}
       submitLabel="Start Build"
-      submitDisabled={!shaOk}
+      submitDisabled={byCommit ? !shaOk : !chosen}
       onSubmit={async () => {
-        const body: Record<string, unknown> = { commit_sha: commit };
-        if (t.service !== 'custom-git' && ref) body.branch_name = ref;
-        const b = await api.post<{ id: string }>(`${repoPath(repo.namespace, repo.name)}/trigger/${enc(t.id)}/start`, body);
+        const body = byCommit ? { commit_sha: commit } : { refs: chosen };
+        const b = await api.post<{ id: string }>(`${base}/start`, body);
         alert('success', `Build started successfully with ID ${b.id}`);
         await invalidate(['builds', repo.namespace, repo.name]);
       }}
@@ -397,23 +298,55 @@ function RunTriggerModal({ repo, t, onClose }: { repo: Repository; t: Trigger; o
       <p>
         <TriggerDescription t={t} />
       </p>
-      <FormGroup label="Commit" fieldId="trigger-run-commit" isRequired>
-        <TextInput id="trigger-run-commit" value={commit} onChange={(_e, v) => setCommit(v.trim())} placeholder="1c002dd" validated={commit && !shaOk ? 'error' : 'default'} />
-        {commit && !shaOk && (
-          <FormHelperText>
-            <HelperText>
-              <HelperTextItem variant="error">Invalid commit pattern</HelperTextItem>
-            </HelperText>
-          </FormHelperText>
-        )}
-      </FormGroup>
-      {t.service !== 'custom-git' && (
-        <FormGroup label="Branch" fieldId="trigger-run-branch">
-          <TextInput id="trigger-run-branch" value={ref} onChange={(_e, v) => setRef(v)} />
+      {byCommit ? (
+        <FormGroup label="Commit" fieldId="trigger-run-commit" isRequired>
+          <TextInput id="trigger-run-commit" value={commit} onChange={(_e, v) => setCommit(v.trim())} placeholder="1c002dd" validated={commit && !shaOk ? 'error' : 'default'} />
+          {commit && !shaOk && (
+            <FormHelperText>
+              <HelperText>
+                <HelperTextItem variant="error">Invalid commit pattern</HelperTextItem>
+              </HelperText>
+            </FormHelperText>
+          )}
+        </FormGroup>
+      ) : refs.isLoading ? (
+        <Loading label="Loading branches and tags" />
+      ) : refs.error ? (
+        <Alert variant="danger" isInline title={errorMessage(refs.error)} />
+      ) : (
+        <FormGroup label="Branch/Tag" fieldId="trigger-run-ref" isRequired>
+          <FormSelect id="trigger-run-ref" value={ref} onChange={(_e, v) => setRef(v)}>
+            <FormSelectOption value="" label="Choose a branch or tag" isPlaceholder />
+            {groups.map(([label, items]) =>
+              items.length ? (
+                <FormSelectOptionGroup key={label} label={label}>
+                  {items.map((r) => (
+                    <FormSelectOption key={`${r.kind}/${r.name}`} value={`${r.kind}/${r.name}`} label={r.name} />
+                  ))}
+                </FormSelectOptionGroup>
+              ) : null,
+            )}
+          </FormSelect>
         </FormGroup>
       )}
     </FormModal>
   );
+}
+
+/** The service's OAuth authorize page for attaching a new trigger of this repository (Quay's redirect URLs). */
+function authorizeUrl(service: 'github' | 'gitlab', oauth: Record<string, string>, serverBase: string, repo: Repository): string {
+  const u = new URL(oauth.AUTHORIZE_ENDPOINT);
+  u.searchParams.set('client_id', oauth.CLIENT_ID);
+  if (service === 'github') {
+    u.searchParams.set('redirect_uri', `${serverBase}/oauth2/github/callback/trigger/${repo.namespace}/${repo.name}`);
+    u.searchParams.set('scope', 'repo,user:email');
+  } else {
+    u.searchParams.set('redirect_uri', `${serverBase}/oauth2/gitlab/callback/trigger`);
+    u.searchParams.set('scope', 'api write_repository openid');
+    u.searchParams.set('response_type', 'code');
+    u.searchParams.set('state', `repo:${repo.namespace}/${repo.name}`);
+  }
+  return u.toString();
 }
 
 export default function BuildTriggers({ repo }: { repo: Repository }) {
@@ -425,6 +358,41 @@ export default function BuildTriggers({ repo }: { repo: Repository }) {
   const [viewing, setViewing] = useState<Trigger | null>(null);
   const [running, setRunning] = useState<Trigger | null>(null);
   const url = (t: Trigger) => `${base}${enc(t.id)}`;
+  const { data: cfg } = useConfig();
+  const oauth = cfg?.oauth ?? {};
+  const serverBase = `${String(cfg?.config.PREFERRED_URL_SCHEME ?? window.location.protocol.replace(':', ''))}://${String(cfg?.config.SERVER_HOSTNAME || window.location.host)}`;
+  const oauthServices = (['github', 'gitlab'] as const).filter((sv) => cfg?.features[`${sv.toUpperCase()}_BUILD`] && oauth[`${sv.toUpperCase()}_TRIGGER_CONFIG`]);
+  // Bitbucket's setup starts at the registry (it creates the trigger, then sends the browser to Bitbucket).
+  const bitbucket = !!cfg?.features.BITBUCKET_BUILD;
+  const services: string[] = [...oauthServices, ...(bitbucket ? ['bitbucket'] : [])];
+  const attachable = (t: Trigger) => !t.is_active && services.includes(t.service);
+  // The OAuth callback sends the browser to …/trigger/{uuid}, which lands here with ?setupTrigger={uuid}.
+  const [params, setParams] = useSearchParams();
+  const setupId = params.get('setupTrigger');
+  // Held once opened: activation makes the trigger active (no longer attachable) while the wizard shows the
+  // result. The URL opens it once; closing it must not reopen it before the parameter is gone.
+  const [settingUpScm, setSettingUpScm] = useState<Trigger | null>(null);
+  const openedFor = useRef<string | null>(null);
+  const toSetUp = q.data?.find((t) => t.id === setupId && attachable(t));
+  useEffect(() => {
+    if (!setupId) openedFor.current = null;
+    else if (toSetUp && openedFor.current !== setupId) {
+      openedFor.current = setupId;
+      setSettingUpScm(toSetUp);
+    }
+  }, [setupId, toSetUp]);
+  const closeScmSetup = () => {
+    setSettingUpScm(null);
+    if (setupId) {
+      setParams(
+        (p) => {
+          p.delete('setupTrigger');
+          return p;
+        },
+        { replace: true },
+      );
+    }
+  };
   return (
     <section style={{ marginTop: '2rem' }} aria-labelledby="build-triggers-title">
       <Title headingLevel="h2" id="build-triggers-title">
@@ -444,6 +412,7 @@ export default function BuildTriggers({ repo }: { repo: Repository }) {
           { title: 'Tagging Options', cell: (t) => (t.is_active ? <TaggingOptions config={t.config} /> : '—') },
         ]}
         actions={(t) => [
+          ...(attachable(t) ? [{ title: 'Finish Setup', open: setSettingUpScm }] : []),
           ...(t.is_active
             ? [
                 { title: 'View Credentials', open: setViewing },
@@ -478,6 +447,12 @@ export default function BuildTriggers({ repo }: { repo: Repository }) {
               )}
             >
               <DropdownList>
+                {oauthServices.map((sv) => (
+                  <DropdownItem key={sv} to={authorizeUrl(sv, oauth[`${sv.toUpperCase()}_TRIGGER_CONFIG`], serverBase, repo)}>
+                    {SERVICE_TITLE[sv]} Repository Push
+                  </DropdownItem>
+                ))}
+                {bitbucket && <DropdownItem to={`/bitbucket/setup/${repo.namespace}/${repo.name}`}>Bitbucket Repository Push</DropdownItem>}
                 <DropdownItem onClick={() => setSettingUp(true)}>Custom Git Repository Push</DropdownItem>
               </DropdownList>
             </Dropdown>
@@ -499,6 +474,11 @@ export default function BuildTriggers({ repo }: { repo: Repository }) {
         </Modal>
       )}
       {running && <RunTriggerModal repo={repo} t={running} onClose={() => setRunning(null)} />}
+      {settingUpScm && (
+        <Suspense fallback={<Loading />}>
+          <ScmTriggerWizard repo={repo} trigger={settingUpScm} onClose={closeScmSetup} />
+        </Suspense>
+      )}
     </section>
   );
 }

@@ -1,16 +1,18 @@
 /**
- * Builds tab: the repository's build history (refreshed while a build is unfinished), "Start New Build" from
- * an uploaded Dockerfile or archive (filedrop, then the build request) or an archive URL, and Cancel for
- * builds that have not started. Each build links to its log page.
+ * Builds tab: the repository's build history (Recent builds, Last 48 hours or Last 30 days, as Quay's filter;
+ * pages of 25 read from the server with `next_page`; refreshed while a build on the page is unfinished),
+ * "Start New Build" from an uploaded Dockerfile or archive (filedrop, then the build request) or an archive
+ * URL, and Cancel for builds that have not started. Each build links to its log page.
  */
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
-import { FormGroup, Label, Radio, TextInput } from '@patternfly/react-core';
-import { useQuery } from '@tanstack/react-query';
+import { Button, Flex, FormGroup, FormSelect, FormSelectOption, Label, Radio, TextInput, ToolbarItem } from '@patternfly/react-core';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath, request } from '../../api/client';
 import { dateTime } from '../../api/format';
 import ListWithActions from '../../components/ListWithActions';
 import BuildTriggers from './BuildTriggers';
+import { SERVICE_TITLE } from './triggerParts';
 import type { Repository } from './types';
 
 export interface Build {
@@ -21,6 +23,7 @@ export interface Build {
   tags: string[];
   manual_user: string | null;
   trigger: { service?: string; id?: string } | null;
+  trigger_metadata?: { commit?: string; ref?: string } | null;
   archive_url?: string;
   repository?: { namespace: string; name: string };
 }
@@ -47,6 +50,18 @@ export function PhaseLabel({ phase }: { phase: string }) {
   );
 }
 
+/**
+ * Who or what started a build: its user for a manual build; for a trigger's build the service, the branch or
+ * tag and the commit (and the user who ran the trigger by hand).
+ */
+export function triggeredBy(b: Build): string {
+  if (!b.trigger?.service) return b.manual_user ?? '—';
+  const meta = b.trigger_metadata ?? {};
+  const ref = meta.ref?.replace(/^refs\/(heads|tags)\//, '');
+  const what = [SERVICE_TITLE[b.trigger.service] ?? b.trigger.service, ref, meta.commit ? `@ ${meta.commit.slice(0, 7)}` : ''].filter(Boolean).join(' ');
+  return b.manual_user ? `${what} (run by ${b.manual_user})` : what;
+}
+
 export const buildsPath = (repo: Pick<Repository, 'namespace' | 'name'>) => `${repoPath(repo.namespace, repo.name)}/build/`;
 
 /** Upload a build pack the way Quay's UI does: ask for a drop URL, PUT the bytes there, name the file id. */
@@ -58,15 +73,42 @@ async function uploadPack(file: File): Promise<string> {
   return drop.file_id;
 }
 
+const PAGE_SIZE = 25;
+/** Quay's history filter: the newest builds, or those started within a window (`since`). */
+const WINDOWS: Record<string, { label: string; seconds: number | null }> = {
+  recent: { label: 'Recent builds', seconds: null },
+  '48h': { label: 'Last 48 hours', seconds: 48 * 3600 },
+  '30d': { label: 'Last 30 days', seconds: 30 * 86400 },
+};
+
+type BuildPage = { builds: Build[]; next_page?: string };
+
 export default function Builds({ repo }: { repo: Repository }) {
   const base = buildsPath(repo);
   const key = ['builds', repo.namespace, repo.name];
+  const [windowKey, setWindowKey] = useState('recent');
+  // Tokens of the pages visited so far: pages[i] reads page i+1 (the first page needs none).
+  const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
+  const [since, setSince] = useState<number | null>(null);
+  const pageIndex = pages.length - 1;
   const q = useQuery({
-    queryKey: key,
-    queryFn: () => api.get<{ builds: Build[] }>(`${base}?limit=100`),
-    select: (d) => d.builds,
+    queryKey: [...key, since, pages[pageIndex]],
+    queryFn: () => {
+      const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (since !== null) params.set('since', String(since));
+      if (pages[pageIndex]) params.set('next_page', pages[pageIndex]!);
+      return api.get<BuildPage>(`${base}?${params}`);
+    },
+    placeholderData: keepPreviousData,
     refetchInterval: (query) => (query.state.data?.builds.some((b) => !FINAL_PHASES.includes(b.phase)) ? 5000 : false),
   });
+  const chooseWindow = (k: string) => {
+    setWindowKey(k);
+    const seconds = WINDOWS[k].seconds;
+    setSince(seconds === null ? null : Math.floor(Date.now() / 1000) - seconds);
+    setPages([undefined]);
+  };
+  const pageQuery = { data: q.data?.builds, isLoading: q.isLoading, error: q.error };
   const [source, setSource] = useState<'upload' | 'url'>('upload');
   const [file, setFile] = useState<File | null>(null);
   const [archiveUrl, setArchiveUrl] = useState('');
@@ -76,12 +118,12 @@ export default function Builds({ repo }: { repo: Repository }) {
     <div style={{ paddingTop: '1rem' }}>
       <ListWithActions<Build>
         label="Build history"
-        query={q}
+        query={pageQuery}
         rowKey={(b) => b.id}
         columns={[
           { title: 'Build ID', cell: (b) => <Link to={`/repository/${repo.namespace}/${repo.name}/build/${b.id}`}>{b.id.slice(0, 8)}</Link> },
           { title: 'Status', cell: (b) => <PhaseLabel phase={b.phase} /> },
-          { title: 'Triggered by', cell: (b) => b.manual_user ?? b.trigger?.service ?? '—' },
+          { title: 'Triggered by', cell: triggeredBy },
           { title: 'Date started', cell: (b) => dateTime(b.started) },
           { title: 'Tags', cell: (b) => b.tags.join(', ') },
         ]}
@@ -142,6 +184,28 @@ export default function Builds({ repo }: { repo: Repository }) {
                 ),
               }
             : undefined
+        }
+        toolbar={
+          <>
+            <ToolbarItem>
+              <FormSelect id="build-history-window" aria-label="Show builds" value={windowKey} onChange={(_e, v) => chooseWindow(v)}>
+                {Object.entries(WINDOWS).map(([k, w]) => (
+                  <FormSelectOption key={k} value={k} label={w.label} />
+                ))}
+              </FormSelect>
+            </ToolbarItem>
+            <ToolbarItem align={{ default: 'alignEnd' }}>
+              <Flex alignItems={{ default: 'alignItemsCenter' }} spaceItems={{ default: 'spaceItemsSm' }}>
+                <Button variant="plain" aria-label="Previous page" isDisabled={pageIndex === 0} onClick={() => setPages((p) => p.slice(0, -1))}>
+                  ‹
+                </Button>
+                <span data-testid="build-history-page">Page {pageIndex + 1}</span>
+                <Button variant="plain" aria-label="Next page" isDisabled={!q.data?.next_page || q.isPlaceholderData} onClick={() => setPages((p) => [...p, q.data!.next_page])}>
+                  ›
+                </Button>
+              </Flex>
+            </ToolbarItem>
+          </>
         }
         empty={{ title: 'No builds', body: 'Builds run a Dockerfile and push the image to this repository.' }}
         invalidates={[key]}
