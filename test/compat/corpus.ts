@@ -1484,6 +1484,12 @@ export const CORPUS: CompatPair[] = [
     response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Proxy Cache Configuration already exists' } },
   },
   {
+    // Quay builds this error but does not raise it, and validates anyway; here the refusal stands.
+    cite: 'endpoints/api/organization.py ProxyCacheConfigValidation.post with a configuration in place (Quay: validates; README remaining differences)',
+    request: { method: 'POST', path: '/api/v1/organization/proxyorg/validateproxycache', body: { upstream_registry: '{registry_host}', insecure: true } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Proxy Cache Configuration already exists' } },
+  },
+  {
     cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.delete ("Deleted", 201)',
     request: { method: 'DELETE', path: '/api/v1/organization/proxyorg/proxycache' },
     response: { status: 201, type: 'application/json', body: 'Deleted' },
@@ -1580,6 +1586,43 @@ export const CORPUS: CompatPair[] = [
     response: { status: 200, type: 'application/json', keys: { status: 'string', data: ['object', 'null'] } },
   },
 
+  // Bodies of these areas validated as jsonschema validates them (validate_json_request): jsonschema's first line.
+  {
+    cite: 'endpoints/api/manifest.py RepositoryManifestLabels.post, schema AddLabel (media_type enum)',
+    request: { method: 'POST', path: '/api/v1/repository/admin/pushed/manifest/{digest}/labels', body: { key: 'owner', value: 'x', media_type: 'text/html' } },
+    response: {
+      status: 400,
+      type: 'application/json',
+      keys: ERROR_KEYS,
+      body: { error_type: 'invalid_request' },
+      texts: { error_message: "'text/html' is not one of ['text/plain', 'application/json', None]" },
+    },
+  },
+  {
+    cite: 'endpoints/api/trigger.py BuildTrigger.put, schema UpdateTrigger (enabled: boolean)',
+    request: { method: 'PUT', path: '/api/v1/repository/buildorg/app/trigger/{trigger_uuid}', body: { enabled: 'yes' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: "'yes' is not of type 'boolean'" } },
+  },
+  {
+    cite: 'endpoints/api/trigger.py ActivateBuildTrigger.post, schema RunParameters (additionalProperties: false; validated before the trigger is looked up)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/trigger/{github_trigger_uuid}/start', body: { branch: 'main' } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: "Additional properties are not allowed ('branch' was unexpected)" } },
+  },
+  {
+    cite: 'endpoints/api/build.py RepositoryBuildList.post, schema RepositoryBuildRequest (docker_tags: minItems 1)',
+    request: { method: 'POST', path: '/api/v1/repository/buildorg/app/build/', body: { archive_url: 'http://127.0.0.1:9/context.tar.gz', docker_tags: [] } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: '[] is too short' } },
+  },
+  {
+    cite: 'endpoints/api/logs.py ExportOrgLogs.post, EXPORT_LOGS_SCHEMA (callback_url: string)',
+    request: { method: 'POST', path: '/api/v1/organization/buildorg/exportlogs', body: { callback_url: 5 } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: "5 is not of type 'string'" } },
+  },
+  {
+    cite: 'endpoints/api/organization.py OrganizationProxyCacheConfig.post, schema NewProxyCacheConfig (upstream_registry required)',
+    request: { method: 'POST', path: '/api/v1/organization/buildorg/proxycache', body: { insecure: true } },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, texts: { error_message: "'upstream_registry' is a required property" } },
+  },
   {
     cite: 'endpoints/api/repoemail.py RepositoryAuthorizedEmail.get of an address never authorized (abort 404)',
     request: { method: 'GET', path: '/api/v1/repository/buildorg/app/authorizedemail/ops@example.com' },

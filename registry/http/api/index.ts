@@ -49,9 +49,10 @@ import { buildRoutes } from './build.js';
 export async function apiPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
   // Quay validates bodies with jsonschema, which converts nothing (`"public": "true"` is `'true' is not of type
-  // 'boolean'`); query parameters are strings converted by their declared type (flask-restful's reqparse).
+  // 'boolean'`) and refuses what `additionalProperties: false` excludes (no silent removal); query parameters are
+  // strings converted by their declared type (flask-restful's reqparse).
   const compilers = AjvCompiler();
-  const bodyValidator = compilers({}, { customOptions: { coerceTypes: false } });
+  const bodyValidator = compilers({}, { customOptions: { coerceTypes: false, removeAdditional: false } });
   const queryValidator = compilers({}, { customOptions: {} });
   app.setValidatorCompiler((route) => (route.httpPart === 'body' ? bodyValidator(route) : queryValidator(route)));
   app.setErrorHandler((err, req, reply) => {

@@ -38,7 +38,8 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
         body: Type.Object({
           key: Type.String({ description: 'The key for the label' }),
           value: Type.String({ description: 'The value for the label' }),
-          media_type: Type.Union([Type.Literal('text/plain'), Type.Literal('application/json'), Type.Null()], { description: 'The media type for this label' }),
+          // Quay's enum (with null), so that a refusal reads as jsonschema's "is not one of [...]".
+          media_type: Type.Unsafe<'text/plain' | 'application/json' | null>({ enum: ['text/plain', 'application/json', null], description: 'The media type for this label' }),
         }),
       },
       config: { scope: 'repo:write' },
@@ -47,7 +48,7 @@ export async function manifestLabelRoutes(app: FastifyInstance, rt: Runtime): Pr
       const { repo, namespace, manifest } = await manifestAt(rt, req, req.params, 'write');
       await rt.writeGate.check(req.principal, repo, 'api');
       const { key, value } = req.body;
-      const mediaType = req.body.media_type ?? 'text/plain';
+      const mediaType = (req.body.media_type as 'text/plain' | 'application/json' | null) ?? 'text/plain';
       // Quay's texts, through flask-restful's abort: `{"message": ...}`.
       const problem = rt.labels.keyProblem(key);
       if (problem === 'reserved') throw messageError(400, 'Label has a reserved prefix');

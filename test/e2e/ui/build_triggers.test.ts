@@ -8,10 +8,17 @@
  * - A build from an uploaded Dockerfile followed on its page to `complete`: the phases and log lines the page
  *   shows are exactly the API's log, read incrementally with `logs?start=N`; the superuser's Build Logs page
  *   shows the same build by its uuid, with timestamps on request.
+ * - A build from an uploaded .tar.gz context (Dockerfile in a subdirectory, a COPY of a file beside it) with two
+ *   tags, followed to `complete` in the history; both tags appear in the Tags tab and the copied file is in the
+ *   pushed layer.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Request } from 'playwright-core';
-import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { localBuildsConfig, registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
+import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { launchBrowser, UiSession } from './browser.js';
 
@@ -290,6 +297,51 @@ test('a build from an uploaded Dockerfile: its page follows the phases and shows
   await page.getByRole('button', { name: 'Get Logs' }).click();
   await page.getByTestId('error-state').waitFor();
   expect((await admin.call('GET', `/superuser/${unknown}/build`)).status).toBe(404);
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+}, 420_000);
+
+test('a build from an uploaded archive runs to complete and its tags appear in the Tags tab', async () => {
+  const dir = workDir('ui-build-archive');
+  mkdirSync(join(dir, 'ctx/app'), { recursive: true });
+  writeFileSync(join(dir, 'ctx/app/Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+  writeFileSync(join(dir, 'ctx/app/hello.txt'), 'hello from an archive\n');
+  execFileSync('tar', ['-czf', join(dir, 'ctx.tar.gz'), '-C', join(dir, 'ctx'), 'app']);
+
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/repository/acme/app?tab=builds');
+  await page.getByRole('button', { name: 'Start New Build' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Dockerfile or archive').setInputFiles({ name: 'ctx.tar.gz', mimeType: 'application/gzip', buffer: readFileSync(join(dir, 'ctx.tar.gz')) });
+  await dialog.getByLabel('Tags (comma separated)').fill('archive-a, archive-b');
+  await dialog.getByLabel('Dockerfile path').fill('/app/Dockerfile');
+  await dialog.getByLabel('Context').fill('/app');
+  await ui.expectAccessible('start new build from an archive');
+  await dialog.getByRole('button', { name: 'Start New Build' }).click();
+  await ui.toast(/Build \w{8} queued/);
+  const build = (await admin.ok('GET', '/repository/acme/app/build/?limit=10')).builds.find((b: { tags: string[] }) => b.tags.includes('archive-a'));
+  expect(build).toMatchObject({ tags: ['archive-a', 'archive-b'], dockerfile_path: '/app/Dockerfile', context: '/app', manual_user: 'admin' });
+  expect((await waitFinal(build.id)).phase).toBe('complete');
+  await page
+    .getByTestId('table-entry')
+    .filter({ hasText: build.id.slice(0, 8) })
+    .getByText('complete')
+    .waitFor({ timeout: 60_000 });
+
+  await page.getByRole('tab', { name: 'Tags' }).click();
+  for (const tag of ['archive-a', 'archive-b']) await page.getByRole('link', { name: tag, exact: true }).waitFor();
+  const [tag] = (await admin.ok('GET', '/repository/acme/app/tag/?specificTag=archive-a')).tags;
+  const manifest = await admin.ok('GET', `/repository/acme/app/manifest/${tag.manifest_digest}`);
+  const layer = manifest.layers[manifest.layers.length - 1];
+  // The pushed layer holds the file copied from the archive.
+  const blob = await fetch(`${reg.url}/v2/acme/app/blobs/${layer.blob_digest}`, {
+    headers: { authorization: `Bearer ${await registryToken(reg, ['repository:acme/app:pull'], { username: 'admin', password: reg.admin.password })}` },
+  });
+  expect(blob.status).toBe(200);
+  writeFileSync(join(dir, 'layer.tgz'), Buffer.from(await blob.arrayBuffer()));
+  expect(execFileSync('tar', ['-xOf', join(dir, 'layer.tgz'), 'hello.txt']).toString()).toBe('hello from an archive\n');
   expect(ui.problems).toEqual([]);
   await ui.close();
 }, 420_000);

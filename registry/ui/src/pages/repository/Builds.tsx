@@ -113,6 +113,8 @@ export default function Builds({ repo }: { repo: Repository }) {
   const [file, setFile] = useState<File | null>(null);
   const [archiveUrl, setArchiveUrl] = useState('');
   const [tags, setTags] = useState('latest');
+  const [dockerfilePath, setDockerfilePath] = useState('/Dockerfile');
+  const [context, setContext] = useState('/');
   const dockerTags = tags.split(/[\s,]+/).filter(Boolean);
   return (
     <div style={{ paddingTop: '1rem' }}>
@@ -146,10 +148,13 @@ export default function Builds({ repo }: { repo: Repository }) {
           repo.can_write
             ? {
                 label: 'Start New Build',
-                submitDisabled: (source === 'upload' ? !file : !/^https?:\/\//.test(archiveUrl)) || dockerTags.length === 0,
+                submitDisabled:
+                  (source === 'upload' ? !file : !/^https?:\/\//.test(archiveUrl)) || dockerTags.length === 0 || !dockerfilePath.startsWith('/') || !context.startsWith('/'),
                 onSubmit: async () => {
                   const input = source === 'upload' ? { file_id: await uploadPack(file!) } : { archive_url: archiveUrl };
-                  return api.post<Build>(base, { ...input, docker_tags: dockerTags });
+                  // Within an archive: where its Dockerfile is and which directory is the context (server defaults otherwise).
+                  const paths = { ...(dockerfilePath !== '/Dockerfile' ? { dockerfile_path: dockerfilePath } : {}), ...(context !== '/' ? { context } : {}) };
+                  return api.post<Build>(base, { ...input, ...paths, docker_tags: dockerTags });
                 },
                 done: (b) => `Build ${(b as Build).id.slice(0, 8)} queued`,
                 onClose: () => {
@@ -177,6 +182,12 @@ export default function Builds({ repo }: { repo: Repository }) {
                         <TextInput id="build-archive-url" type="url" value={archiveUrl} onChange={(_e, v) => setArchiveUrl(v)} />
                       </FormGroup>
                     )}
+                    <FormGroup label="Dockerfile path" fieldId="build-dockerfile-path">
+                      <TextInput id="build-dockerfile-path" value={dockerfilePath} onChange={(_e, v) => setDockerfilePath(v)} />
+                    </FormGroup>
+                    <FormGroup label="Context" fieldId="build-context">
+                      <TextInput id="build-context" value={context} onChange={(_e, v) => setContext(v)} />
+                    </FormGroup>
                     <FormGroup label="Tags (comma separated)" fieldId="build-tags" isRequired>
                       <TextInput id="build-tags" value={tags} onChange={(_e, v) => setTags(v)} />
                     </FormGroup>
