@@ -184,8 +184,9 @@ export class OAuthApps {
     return r.rows;
   }
 
-  async revokeAuthorization(user: NamespaceRow, uuid: string): Promise<void> {
+  /** Whether the user held the token. */
+  async revokeAuthorization(user: NamespaceRow, uuid: string): Promise<boolean> {
     const r = await this.db.query('DELETE FROM oauth_access_token WHERE user_id = $1 AND uuid::text = $2', [user.id, uuid]);
-    if (r.rowCount === 0) throw missing('Unknown authorization');
+    return (r.rowCount ?? 0) > 0;
   }
 }

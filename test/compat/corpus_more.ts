@@ -102,12 +102,12 @@ export const CORPUS_MORE: CompatPair[] = [
   {
     cite: 'endpoints/api/user.py UserNotification.get of an unknown uuid: NotFound',
     request: { method: 'GET', path: `/api/v1/user/notifications/${NO_SUCH_UUID}` },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     cite: 'endpoints/api/user.py UserNotification.put of an unknown uuid: NotFound',
     request: { method: 'PUT', path: `/api/v1/user/notifications/${NO_SUCH_UUID}`, body: { dismissed: true } },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     cite: "endpoints/api/user.py UserAuthorizationList.get, authorization_view (the corpus's own OAuth token)",
@@ -128,7 +128,7 @@ export const CORPUS_MORE: CompatPair[] = [
   {
     cite: 'endpoints/api/user.py UserAuthorization.delete of an unknown uuid: NotFound (the corpus keeps its own token)',
     request: { method: 'DELETE', path: `/api/v1/user/authorizations/${NO_SUCH_UUID}` },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
 
   // The signed-in user's quota, set by a superuser.
@@ -157,7 +157,7 @@ export const CORPUS_MORE: CompatPair[] = [
   {
     cite: 'endpoints/api/namespacequota.py UserQuotaLimit.get of an unknown limit: NotFound',
     request: { method: 'GET', path: '/api/v1/user/quota/{admin_quota_id}/limit/999999' },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     cite: 'endpoints/api/superuser.py SuperUserUserQuota.delete (the signed-in superuser has no quota again)',
@@ -219,7 +219,7 @@ export const CORPUS_MORE: CompatPair[] = [
   {
     cite: 'endpoints/api/team.py InviteTeamMember.delete of an address no longer invited: NotFound',
     request: { method: 'DELETE', path: '/api/v1/organization/corpusorg/team/staff/invite/invitee@example.com' },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     cite: 'endpoints/api/team.py TeamMemberInvite.put of an unknown code: DataModelException → 400 {message} (endpoints/decorated.py handle_dme)',
@@ -331,19 +331,19 @@ export const CORPUS_MORE: CompatPair[] = [
   {
     cite: 'endpoints/api/superuser.py SuperUserRepositoryBuildResource.get of an unknown build: NotFound',
     request: { method: 'GET', path: `/api/v1/superuser/${NO_SUCH_UUID}/build` },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     // Quay answers 400 invalid_response "Unable to locate a build by id: …" here and on …/logs; a missing build
     // is a 404 here, as …/build answers in Quay too (README, remaining differences).
     cite: 'endpoints/api/superuser.py SuperUserRepositoryBuildStatus.get of an unknown build',
     request: { method: 'GET', path: `/api/v1/superuser/${NO_SUCH_UUID}/status` },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     cite: 'endpoints/api/superuser.py SuperUserRepositoryBuildLogs.get of an unknown build',
     request: { method: 'GET', path: `/api/v1/superuser/${NO_SUCH_UUID}/logs` },
-    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found' } },
+    response: { status: 404, type: 'application/json', keys: ERROR_KEYS, body: { error_type: 'not_found', error_message: 'Not Found' } },
   },
   {
     cite: 'endpoints/api/superuser.py SuperUserServiceKeyManagement.post (the kid for the pairs below)',

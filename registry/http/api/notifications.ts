@@ -13,7 +13,7 @@ export async function notificationRoutes(app: FastifyInstance, rt: Runtime): Pro
   const t = typed(app);
   const lookup = async (userId: number, uuid: string) => {
     const n = await rt.notifications.get(await rt.notifications.targetsOf(userId), uuid);
-    if (!n) throw notFound(`Notification ${uuid} not found`);
+    if (!n) throw notFound();
     return n;
   };
 

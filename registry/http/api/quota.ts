@@ -99,8 +99,8 @@ function limitOf(body: LimitInput, current?: { type: LimitType; threshold_percen
   return { type, percent };
 }
 
-function idParam(value: string, what: string): number {
-  if (!/^[0-9]{1,15}$/.test(value)) throw notFound(`${what} ${value} not found`);
+function idParam(value: string): number {
+  if (!/^[0-9]{1,15}$/.test(value)) throw notFound();
   return Number(value);
 }
 
@@ -118,13 +118,13 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
   };
   const quotaOf = async (ns: NamespaceRow, id: string) => {
     const q = await rt.quotas.forNamespace(ns.id);
-    if (!q || q.id !== idParam(id, 'Quota')) throw notFound(`Quota ${id} not found for ${ns.name}`);
+    if (!q || q.id !== idParam(id)) throw notFound();
     return q;
   };
   const existingLimit = async (ns: NamespaceRow, p: { quota_id: string; limit_id: string }) => {
     const q = await quotaOf(ns, p.quota_id);
-    const current = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
-    if (!current) throw notFound(`Quota limit ${p.limit_id} not found`);
+    const current = q.limits.find((x) => x.id === idParam(p.limit_id));
+    if (!current) throw notFound();
     return { q, current };
   };
   const log = (req: FastifyRequest, ns: NamespaceRow, kind: string, metadata: Record<string, unknown>) =>
@@ -174,8 +174,8 @@ export async function quotaResource(app: FastifyInstance, rt: Runtime, m: QuotaM
       const ns = await m.namespace(req);
       const p = req.params as { quota_id: string; limit_id: string };
       const q = await quotaOf(ns, p.quota_id);
-      const l = q.limits.find((x) => x.id === idParam(p.limit_id, 'Quota limit'));
-      if (!l) throw notFound(`Quota limit ${p.limit_id} not found`);
+      const l = q.limits.find((x) => x.id === idParam(p.limit_id));
+      if (!l) throw notFound();
       return { id: l.id, type: l.type, limit_percent: l.threshold_percent };
     },
   );

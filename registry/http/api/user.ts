@@ -470,7 +470,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
     async (req, reply) => {
       const user = await currentUser(rt, req);
-      await rt.tenancy.oauth.revokeAuthorization(user, req.params.uuid);
+      if (!(await rt.tenancy.oauth.revokeAuthorization(user, req.params.uuid))) throw notFound();
       return reply.code(204).send();
     },
   );
