@@ -1,11 +1,13 @@
 /** Route table (the same paths as Quay's UI). Pages load lazily so the first screen stays small. */
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
+import { Navigate, Route, Routes, useLocation, useParams } from 'react-router-dom';
+import { useQueryClient } from '@tanstack/react-query';
 import { Loading } from './components/common';
 import { useUser } from './api/hooks';
 import Shell from './shell/Shell';
 import Signin from './pages/Signin';
 import CreateAccount from './pages/CreateAccount';
+import { prefetchRepositoryPage } from './pages/repository/queries';
 
 const RepositoriesList = lazy(() => import('./pages/RepositoriesList'));
 const RepositoryRouter = lazy(() => import('./pages/repository/RepositoryRouter'));
@@ -16,6 +18,7 @@ const SuperuserUsageLogs = lazy(() => import('./pages/SuperuserUsageLogs'));
 const Messages = lazy(() => import('./pages/superuser/Messages'));
 const ServiceKeys = lazy(() => import('./pages/superuser/ServiceKeys'));
 const BuildLogs = lazy(() => import('./pages/superuser/BuildLogs'));
+const ChangeLog = lazy(() => import('./pages/superuser/ChangeLog'));
 const NotFound = lazy(() => import('./pages/NotFound'));
 
 /** Anonymous visitors may browse repositories; everything else asks them to sign in. */
@@ -25,6 +28,18 @@ function RequireUser({ children }: { children: React.ReactNode }) {
   if (!user) return <Loading />;
   if (user.anonymous) return <Navigate to={`/signin?redirect=${encodeURIComponent(location.pathname + location.search)}`} replace />;
   return children;
+}
+
+/**
+ * A repository's data is asked for as the route matches, in parallel with loading the page's code. Done while
+ * rendering because the page below suspends (its effects would wait for its code); prefetching is idempotent
+ * (a query in flight or fresh is not asked again).
+ */
+function RepositoryRoute() {
+  const { organizationName = '', '*': tail = '' } = useParams();
+  const { search } = useLocation();
+  prefetchRepositoryPage(useQueryClient(), organizationName, tail, search);
+  return <RepositoryRouter />;
 }
 
 function Home() {
@@ -82,7 +97,7 @@ export default function App() {
                   }
                 />
                 <Route path="/repository" element={<RepositoriesList />} />
-                <Route path="/repository/:organizationName/*" element={<RepositoryRouter />} />
+                <Route path="/repository/:organizationName/*" element={<RepositoryRoute />} />
                 <Route
                   path="/usage-logs"
                   element={
@@ -112,6 +127,14 @@ export default function App() {
                   element={
                     <RequireUser>
                       <BuildLogs />
+                    </RequireUser>
+                  }
+                />
+                <Route
+                  path="/change-log"
+                  element={
+                    <RequireUser>
+                      <ChangeLog />
                     </RequireUser>
                   }
                 />

@@ -10,6 +10,9 @@ import { AlertsProvider } from './components/alerts';
 import { applyTheme, storedTheme } from './shell/theme';
 
 applyTheme(storedTheme());
+// A web font is fetched when text first uses it; the tables' digests (mono) and the titles would otherwise get
+// theirs after the rows are on screen and lay the page out again. Fetched now, they come with the page's data.
+for (const family of ['Red Hat Mono', 'Red Hat Display']) document.fonts.load(`1em "${family}"`).catch(() => undefined);
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } },

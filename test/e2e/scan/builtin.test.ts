@@ -228,4 +228,23 @@ test('a layer that is not a tarball is `failed`; a manifest list is `unsupported
   const child = await settled(alpine);
   expect(child.status).toBe('scanned');
   expect(child.data.Layer.Features.map((f: any) => f.AddedBy)).toEqual([alpineLayers[0], alpineLayers[0], alpineLayers[0]]);
+
+  // The summaries of several manifests in one request (the UI's Tags list) agree with each one's report.
+  const unknown = `sha256:${'0'.repeat(64)}`;
+  const summaries = await admin.get(`/repository/admin/lists/security?digests=${[listDigest, junk.digest, alpine, unknown, alpine].join(',')}`);
+  expect(summaries.status).toBe(200);
+  const perSeverity: Record<string, number> = {};
+  for (const f of child.data.Layer.Features) for (const v of f.Vulnerabilities) perSeverity[v.Severity] = (perSeverity[v.Severity] ?? 0) + 1;
+  expect(summaries.body).toEqual({
+    manifests: {
+      [listDigest]: { status: 'unsupported' },
+      [junk.digest]: { status: 'failed' },
+      [alpine]: { status: 'scanned', vulnerabilities: perSeverity, fixable: child.data.Layer.Features.flatMap((f: any) => f.Vulnerabilities).filter((v: any) => v.FixedBy).length },
+    },
+  });
+  for (const bad of ['', 'latest', `${alpine},not-a-digest`, Array.from({ length: 201 }, (_, i) => `sha256:${i.toString(16).padStart(64, '0')}`).join(',')]) {
+    const r = await admin.get(`/repository/admin/lists/security?digests=${bad}`);
+    expect([r.status, r.body.error_message]).toEqual([400, expect.any(String)]);
+  }
+  expect((await fetch(`${reg.url}/api/v1/repository/admin/lists/security?digests=${alpine}`)).status).toBe(401);
 });

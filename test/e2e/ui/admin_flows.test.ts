@@ -1,14 +1,16 @@
 /**
  * Organization administration in the browser beyond the user guide's chapters: the organizations list's
  * counts, a team's repository permissions, a team invitation accepted from the bell, an OAuth application's
- * generated token used on the API, and the superuser's registry size and global messages. Every step is
+ * generated token used on the API, the superuser's registry size and global messages, the Change Log, and an
+ * organization's Settings → Proxy Cache against a real upstream (Distribution) pulled through. Every step is
  * checked on screen and through the API; axe-core runs on each page.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
-import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { registryToken, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client } from '../../helpers/v2.js';
+import { startDistribution, type DistributionService } from '../../setup/services.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { launchBrowser, UiSession } from './browser.js';
@@ -18,12 +20,18 @@ let browser: Browser;
 let admin: Api;
 let alicePassword: string;
 let receiver: Receiver;
+let upstream: DistributionService;
 
 beforeAll(async () => {
   // The log export's callback goes to a real receiver, on an address the SSRF guard is told to allow.
   receiver = await startReceiver({ host: '127.0.0.5' });
+  // The proxy cache's upstream: Debian's docker-registry on 127.0.0.1, also allowed.
+  upstream = await startDistribution();
   [reg, browser] = await Promise.all([
-    startRegistry({ label: 'ui-admin', config: { SUPER_USERS: ['admin'], SSRF_ALLOWED_HOSTS: ['127.0.0.5/32'], PREFERRED_URL_SCHEME: 'http' } }),
+    startRegistry({
+      label: 'ui-admin',
+      config: { SUPER_USERS: ['admin'], SSRF_ALLOWED_HOSTS: ['127.0.0.5/32', '127.0.0.1/32'], PREFERRED_URL_SCHEME: 'http', FEATURE_PROXY_CACHE: true },
+    }),
     launchBrowser(),
   ]);
   admin = await signin(reg, 'admin', reg.admin.password);
@@ -38,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await reg?.stop();
+  await upstream?.stop();
   await receiver?.close();
 });
 
@@ -323,6 +332,84 @@ test('superuser Service Keys: approve a submitted key, create a preshareable key
   await page.getByRole('dialog', { name: 'Delete Key?' }).getByRole('button', { name: 'Delete Key' }).click();
   await ui.toast('Deleted scanner');
   expect((await admin.call('GET', '/superuser/keys/k1')).status).toBe(404);
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
+
+test('Change Log: the superuser page renders the API’s Markdown (headings, entries, inline code as text); others are refused', async () => {
+  const { log } = await admin.ok<{ log: string }>('GET', '/superuser/changelog/');
+  const lines = log.split('\n');
+  const headings = lines.filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '').replace(/`/g, ''));
+  const entries = lines.filter((l) => /^\s*[-*] /.test(l)).length;
+  expect(headings.length).toBeGreaterThan(0);
+
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await page.getByRole('link', { name: 'Change Log' }).click();
+  await page.waitForURL('**/change-log');
+  const markdown = page.getByTestId('change-log').getByTestId('markdown');
+  await markdown.locator('h1').first().waitFor();
+  expect((await markdown.locator('h1, h2, h3, h4, h5, h6').allInnerTexts()).map((h) => h.trim())).toEqual(headings);
+  expect(await markdown.locator('li').count()).toBe(entries);
+  // Markdown, not HTML: `<this text>` in the log is inline code shown as text.
+  if (log.includes('`{"log": "<this text>"}`')) await markdown.locator('code').filter({ hasText: '{"log": "<this text>"}' }).first().waitFor();
+  expect(await markdown.locator('script, iframe, [onerror]').count()).toBe(0);
+  await ui.expectAccessible('change log');
+  await ui.screenshot('superuser-change-log');
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+
+  // A user who is not a superuser: no sidebar entry, the page says why, the API refuses.
+  const alice = await UiSession.open(browser, reg);
+  await alice.signIn('alice', alicePassword);
+  expect(await alice.page.getByRole('link', { name: 'Change Log' }).count()).toBe(0);
+  await alice.goto('/change-log');
+  await alice.page.getByText('Superusers only').waitFor();
+  expect((await (await signin(reg, 'alice', alicePassword)).call('GET', '/superuser/changelog/')).status).toBe(403);
+  await alice.expectAccessible('change log refused');
+  expect(alice.problems).toEqual([]);
+  await alice.close();
+});
+
+test('Settings → Proxy Cache: a refused upstream stores nothing; a real one is validated, saved, pulled through, then deleted', async () => {
+  await admin.ok('POST', '/organization/', { name: 'mirrorcache', email: 'mirrorcache@example.com' });
+  const image = await new V2Client({ url: upstream.url } as RegistryProcess).pushImage('library/alpine', '3');
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await ui.signIn('admin', reg.admin.password);
+  await ui.goto('/organization/mirrorcache?tab=Settings');
+  await page.getByRole('tab', { name: 'Proxy Cache' }).click();
+  await ui.expectAccessible('proxy cache form');
+
+  // The SSRF guard refuses an address it was not told to allow: the API's message, nothing stored.
+  await page.locator('#proxy-registry').fill('10.0.0.1:5000/library');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await ui.toast('The provided registry URL is not allowed');
+  expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
+
+  await page.locator('#proxy-registry').fill(`${upstream.hostPort}/library`);
+  await page.locator('#proxy-expiration').fill('3600');
+  await page.locator('#proxy-insecure').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await ui.toast('Saved the proxy cache configuration of mirrorcache');
+  await page.getByTestId('proxy-cache-config').getByText(`${upstream.hostPort}/library`).waitFor();
+  expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: `${upstream.hostPort}/library`, expiration_s: 3600, insecure: true });
+  await ui.expectAccessible('proxy cache configured');
+  await ui.screenshot('organization-proxy-cache');
+
+  // The organization now caches the upstream: its manifest comes through, digest for digest.
+  const token = await registryToken(reg, ['repository:mirrorcache/alpine:pull'], reg.admin);
+  const pulled = await fetch(`${reg.url}/v2/mirrorcache/alpine/manifests/3`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  expect([pulled.status, pulled.headers.get('docker-content-digest')]).toEqual([200, image.digest]);
+
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+  await ui.toast('Deleted the proxy cache configuration of mirrorcache');
+  await page.locator('#proxy-registry').waitFor();
+  expect(await admin.ok('GET', '/organization/mirrorcache/proxycache')).toEqual({ upstream_registry: '', expiration_s: '', insecure: '' });
   expect(ui.problems).toEqual([]);
   await ui.close();
 });

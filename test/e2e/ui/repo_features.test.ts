@@ -178,9 +178,20 @@ test('Security: the Tags column and the Security Report show the scanner report 
   await sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', `admin:${reg.admin.password}`, `oci:${layout}:debian`, `docker://${reg.hostPort}/acme/app:debian`]);
   const digest = ((await admin.ok('GET', '/repository/acme/app/tag/?specificTag=debian')).tags[0] as { manifest_digest: string }).manifest_digest;
 
+  // A second image and a second tag on the first: three rows, two manifests.
+  await sb.run('skopeo', ['copy', ...INSECURE.skopeoCopy, '--dest-creds', `admin:${reg.admin.password}`, `oci:${layout}:alpine`, `docker://${reg.hostPort}/acme/app:alpine`]);
+  await admin.ok('PUT', '/repository/acme/app/tag/debian-copy', { manifest_digest: digest });
+  const alpine = ((await admin.ok('GET', '/repository/acme/app/tag/?specificTag=alpine')).tags[0] as { manifest_digest: string }).manifest_digest;
+
   const ui = await UiSession.open(browser, reg);
   const { page } = ui;
   await ui.signIn('admin', reg.admin.password);
+  // No request per row: the Security column of the whole page comes from one request.
+  const securityRequests: string[] = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (/\/security$/.test(u.pathname)) securityRequests.push(`${u.pathname}?${u.searchParams.toString()}`);
+  });
   await ui.goto('/repository/acme/app?tab=tags');
   const headers = (await page.getByRole('grid', { name: 'Tags' }).locator('thead th').allInnerTexts()).map((h) => h.trim());
   expect(headers).toEqual(expect.arrayContaining(['Tag', 'Security', 'Size']));
@@ -196,17 +207,49 @@ test('Security: the Tags column and the Security Report show the scanner report 
   const found = report.data!.Layer.Features.flatMap((f) => f.Vulnerabilities.map((v) => v.Severity));
   expect(found.length).toBeGreaterThan(0);
   const highest = SEVERITIES.find((s) => found.includes(s))!;
-  const row = page.getByTestId('table-entry').filter({ hasText: 'debian' });
+  const row = page.getByTestId('table-entry').filter({ has: page.getByRole('link', { name: 'debian', exact: true }) });
   await row.getByTestId('security-summary').getByText(`${found.length} ${highest}`, { exact: true }).waitFor({ timeout: 60_000 });
+  const copyRow = page.getByTestId('table-entry').filter({ has: page.getByRole('link', { name: 'debian-copy', exact: true }) });
+  await copyRow.getByTestId('security-summary').getByText(`${found.length} ${highest}`, { exact: true }).waitFor();
+  // The alpine row shows what the summaries endpoint says, which agrees with alpine's own report.
+  let alpineReport: Report;
+  for (;;) {
+    alpineReport = await admin.ok<Report>('GET', `/repository/acme/app/manifest/${alpine}/security?vulnerabilities=true`);
+    if (alpineReport.status !== 'queued') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const alpineFound = alpineReport.data?.Layer.Features.flatMap((f) => f.Vulnerabilities.map((v) => v.Severity)) ?? [];
+  const summaries = await admin.ok<{ manifests: Record<string, { status: string; vulnerabilities?: Record<string, number> }> }>(
+    'GET',
+    `/repository/acme/app/security?digests=${digest},${alpine}`,
+  );
+  expect(summaries.manifests[alpine].status).toBe(alpineReport.status);
+  expect(Object.values(summaries.manifests[alpine].vulnerabilities ?? {}).reduce((a, n) => a + n, 0)).toBe(alpineFound.length);
+  expect(summaries.manifests[digest].vulnerabilities).toEqual(Object.fromEntries(SEVERITIES.filter((s) => found.includes(s)).map((s) => [s, found.filter((x) => x === s).length])));
+  const alpineRow = page.getByTestId('table-entry').filter({ has: page.getByRole('link', { name: 'alpine', exact: true }) });
+  const alpineText = alpineFound.length ? `${alpineFound.length} ${SEVERITIES.find((s) => alpineFound.includes(s))}` : 'None Detected';
+  await alpineRow.locator('td[data-label="Security"]').getByText(alpineText, { exact: true }).waitFor();
+  await ui.settle();
+  expect(securityRequests.length).toBeGreaterThan(0);
+  for (const r of securityRequests) expect(r).toMatch(/^\/api\/v1\/repository\/acme\/app\/security\?digests=/);
+  expect(new Set(securityRequests.map((r) => new URL(r, reg.url).searchParams.get('digests')!.split(',').sort().join(','))).size).toBe(1);
+  expect(new URL(securityRequests[0], reg.url).searchParams.get('digests')!.split(',').sort()).toEqual([digest, alpine].sort());
   await ui.expectAccessible('tags with security column');
   await ui.screenshot('tags-security');
 
   await row.getByRole('link', { name: 'debian' }).click();
   await page.getByRole('tab', { name: 'Security Report' }).click();
   await page.getByTestId('vulnerability-total').getByText(`Quay Security Reporting has detected ${found.length} vulnerabilities.`).waitFor();
+  // The donut (a lazily loaded chart): the total in its centre, one legend entry per severity found, and the same counts as labels.
+  const donut = page.getByTestId('vulnerability-chart').getByRole('img', { name: 'Vulnerabilities by severity' });
+  await donut.waitFor();
+  expect((await donut.locator('text').allTextContents()).join(' ')).toContain(String(found.length));
   for (const s of SEVERITIES) {
     const n = found.filter((x) => x === s).length;
-    if (n) await page.getByTestId('vulnerability-chart').getByText(`${n} ${s}`, { exact: true }).waitFor();
+    if (n) {
+      await donut.getByText(`${n} ${s}`, { exact: true }).waitFor();
+      await page.getByTestId('vulnerability-labels').getByText(`${n} ${s}`, { exact: true }).waitFor();
+    } else expect(await donut.getByText(new RegExp(`^\\d+ ${s}$`)).count()).toBe(0);
   }
   expect(await page.getByTestId('vulnerability-entry').count()).toBe(found.length);
   const lodash = page.getByTestId('vulnerability-entry').filter({ hasText: 'GHSA-35jh-r3h4-6jhm' });
@@ -220,6 +263,15 @@ test('Security: the Tags column and the Security Report show the scanner report 
   await page.getByRole('tab', { name: 'Packages' }).click();
   const features = report.data!.Layer.Features;
   await page.getByTestId('package-total').getByText(`recognized ${features.length} packages`).waitFor();
+  // Packages by their most severe finding: each package counted once.
+  const byHighest = new Map<string, number>();
+  for (const f of features) {
+    const top = SEVERITIES.find((s) => f.Vulnerabilities.some((v) => v.Severity === s)) ?? 'None';
+    byHighest.set(top, (byHighest.get(top) ?? 0) + 1);
+  }
+  const packageDonut = page.getByTestId('package-chart').getByRole('img', { name: 'Packages by highest severity' });
+  for (const [s, n] of byHighest) await packageDonut.getByText(`${n} ${s}`, { exact: true }).waitFor();
+  expect(await packageDonut.getByText(/^\d+ (Critical|High|Medium|Low|Negligible|Unknown|None)$/).count()).toBe(byHighest.size);
   expect(await page.getByTestId('package-entry').count()).toBe(features.length);
   const lodashFeature = features.find((f) => f.Name === 'lodash')!;
   const lodashRow = page.getByTestId('package-entry').filter({ has: page.locator('td[data-label="Package Name"]', { hasText: /^lodash$/ }) });

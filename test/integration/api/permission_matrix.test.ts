@@ -44,6 +44,8 @@ const ALL_OPS = [
   'user_namespace_notify',
   'repo_security',
   'public_security',
+  'repo_security_summaries',
+  'public_security_summaries',
   'repo_state',
   'repo_tokens',
   'su_messages',
@@ -75,13 +77,35 @@ const SUPERUSER_OPS: Op[] = ['su_users', 'other_ns_read', 'su_messages', 'su_cha
 
 /** What each principal may do on the API; everything else must be denied. */
 const ALLOWED: Record<string, Op[]> = {
-  anonymous: ['public_read', 'public_security'],
-  outsider: ['public_read', 'public_security', 'user_me', 'user_namespace_notify'],
-  reader: ['repo_read', 'repo_security', 'repo_builds', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
-  writer: ['repo_read', 'repo_security', 'repo_builds', 'repo_write', 'public_read', 'public_security', 'user_me', 'user_namespace_notify'],
+  anonymous: ['public_read', 'public_security', 'public_security_summaries'],
+  outsider: ['public_read', 'public_security', 'public_security_summaries', 'user_me', 'user_namespace_notify'],
+  reader: [
+    'repo_read',
+    'repo_security',
+    'repo_security_summaries',
+    'repo_builds',
+    'public_read',
+    'public_security',
+    'public_security_summaries',
+    'user_me',
+    'user_namespace_notify',
+  ],
+  writer: [
+    'repo_read',
+    'repo_security',
+    'repo_security_summaries',
+    'repo_builds',
+    'repo_write',
+    'public_read',
+    'public_security',
+    'public_security_summaries',
+    'user_me',
+    'user_namespace_notify',
+  ],
   repoadmin: [
     'repo_read',
     'repo_security',
+    'repo_security_summaries',
     'repo_builds',
     'repo_write',
     'repo_admin',
@@ -90,6 +114,7 @@ const ALLOWED: Record<string, Op[]> = {
     'repo_export_logs',
     'public_read',
     'public_security',
+    'public_security_summaries',
     'user_me',
     'repo_state',
     'repo_tokens',
@@ -101,25 +126,27 @@ const ALLOWED: Record<string, Op[]> = {
     'repo_mirror_admin',
     'repo_triggers',
   ],
-  member: ['public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
-  creator: ['repo_create', 'public_read', 'public_security', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
+  member: ['public_read', 'public_security', 'public_security_summaries', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
+  creator: ['repo_create', 'public_read', 'public_security', 'public_security_summaries', 'user_me', 'user_namespace_notify', 'org_proxycache_read'],
   orgadmin: ALL_OPS.filter((o) => !SUPERUSER_OPS.includes(o)),
-  robot_with_perm: ['public_read', 'public_security'],
-  robot_without_perm: ['public_read', 'public_security'],
+  robot_with_perm: ['public_read', 'public_security', 'public_security_summaries'],
+  robot_without_perm: ['public_read', 'public_security', 'public_security_summaries'],
   oauth_full: ALL_OPS.filter((o) => !SUPERUSER_OPS.includes(o)),
-  oauth_repo_read: ['repo_read', 'repo_security', 'repo_builds', 'public_read', 'public_security'],
+  oauth_repo_read: ['repo_read', 'repo_security', 'repo_security_summaries', 'repo_builds', 'public_read', 'public_security', 'public_security_summaries'],
   oauth_user_read: ['user_me'],
   app_token: [],
-  superuser: ['su_users', 'public_read', 'public_security', 'user_me', 'su_messages', 'user_namespace_notify', 'su_changelog'],
+  superuser: ['su_users', 'public_read', 'public_security', 'public_security_summaries', 'user_me', 'su_messages', 'user_namespace_notify', 'su_changelog'],
   // GLOBAL_READONLY_SUPER_USERS: reads every repository (its notifications too) and the superuser API, changes nothing.
   global_reader: [
     'repo_read',
     'repo_security',
+    'repo_security_summaries',
     'repo_builds',
     'su_users',
     'other_ns_read',
     'public_read',
     'public_security',
+    'public_security_summaries',
     'user_me',
     'repo_notify_list',
     'user_namespace_notify',
@@ -194,6 +221,10 @@ function call(api: Api, op: Op, name: string) {
       return api.get(`/repository/acme/private/manifest/${IMAGES.private}/security?vulnerabilities=true`);
     case 'public_security':
       return api.get(`/repository/acme/public/manifest/${IMAGES.public}/security?vulnerabilities=true`);
+    case 'repo_security_summaries':
+      return api.get(`/repository/acme/private/security?digests=${IMAGES.private}`);
+    case 'public_security_summaries':
+      return api.get(`/repository/acme/public/security?digests=${IMAGES.public}`);
     case 'org_add_owner':
       // Joining the owners team is how an org admin is made: only admins may do it.
       return api.put('/organization/acme/team/owners/members/grantee');
@@ -509,6 +540,7 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/organization/{orgname}/validateproxycache': 'org:admin',
   'PUT /api/v1/repository/{repository}/changestate': 'repo:admin',
   'GET /api/v1/repository/{repository}/manifest/{manifestref}/security': 'repo:read',
+  'GET /api/v1/repository/{repository}/security': 'repo:read',
   'GET /api/v1/error/{error_type}': 'public',
   'GET /api/v1/messages': 'public',
   'POST /api/v1/messages': 'superuser',

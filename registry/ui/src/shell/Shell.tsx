@@ -146,6 +146,7 @@ function Header({ onBell, unread }: { onBell: () => void; unread: number }) {
 
 const SUPERUSER_PAGES = [
   ['/service-keys', 'Service Keys'],
+  ['/change-log', 'Change Log'],
   ['/usage-logs', 'Usage Logs'],
   ['/messages', 'Messages'],
   ['/build-logs', 'Build Logs'],

@@ -1,7 +1,7 @@
 /**
  * Settings of an organization or of the signed-in user: General settings (email, time machine, password,
  * delete), CLI configuration (encrypted password, application tokens; users), Quota (usage bar, limits;
- * superusers change them).
+ * superusers change them), Proxy Cache (organizations, FEATURE_PROXY_CACHE).
  */
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
@@ -38,6 +38,7 @@ import { Copy, FormModal, TypeToConfirmModal } from '../../components/common';
 import ListWithActions from '../../components/ListWithActions';
 import { useRunAction } from '../../components/runAction';
 import { errorMessage, useAlert } from '../../components/alerts';
+import ProxyCache from './ProxyCache';
 import type { Org } from './types';
 
 type Limit = NonNullable<Org['quotas']>[number]['limits'][number];
@@ -432,12 +433,14 @@ function Quota({ name, org }: { name: string; org: Org | null }) {
 
 export default function NamespaceSettings({ name, org }: { name: string; org: Org | null }) {
   const me = useMe();
+  const { features } = useRegistryInfo();
   const [tab, setTab] = useState<string | number>('general');
   const source = org ?? (me as unknown as Org);
   const tabs = [
     { key: 'general', title: 'General settings', show: true },
     { key: 'cli', title: 'CLI configuration', show: !org },
     { key: 'quota', title: 'Quota', show: source.quotas !== undefined },
+    { key: 'proxycache', title: 'Proxy Cache', show: !!org && !!features.PROXY_CACHE },
   ].filter((t) => t.show);
   return (
     <Flex flexWrap={{ default: 'nowrap' }} alignItems={{ default: 'alignItemsFlexStart' }}>
@@ -452,6 +455,7 @@ export default function NamespaceSettings({ name, org }: { name: string; org: Or
         {tab === 'general' && <General name={name} org={org} />}
         {tab === 'cli' && <CliConfiguration />}
         {tab === 'quota' && <Quota name={name} org={org} />}
+        {tab === 'proxycache' && <ProxyCache org={name} />}
       </FlexItem>
     </Flex>
   );

@@ -1,5 +1,5 @@
 /** Repository page: tabs Information, Tags, Tag history, Builds, Mirroring, Logs, Settings (`?tab=`). */
-import { lazy, Suspense, useEffect, useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { Link, Navigate, useSearchParams } from 'react-router-dom';
 import {
   Breadcrumb,
@@ -21,13 +21,16 @@ import {
   TextArea,
   Title,
 } from '@patternfly/react-core';
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import { api, ApiError, repoPath } from '../../api/client';
 import { useInvalidate, useMe, useRegistryInfo, useUser } from '../../api/hooks';
 import { Copy, ErrorState, FormModal, Loading } from '../../components/common';
-import Markdown from '../../components/Markdown';
 import type { Repository } from './types';
-import Tags, { tagPageQuery } from './Tags';
+
+// Only the Information tab renders Markdown: its parser stays out of the other tabs' load.
+const Markdown = lazy(() => import('../../components/Markdown'));
+import Tags from './Tags';
+import { repositoryQuery } from './queries';
 
 const TagHistory = lazy(() => import('./TagHistory'));
 const UsageLogs = lazy(() => import('../UsageLogs'));
@@ -36,10 +39,7 @@ const Builds = lazy(() => import('./Builds'));
 const Mirroring = lazy(() => import('./Mirroring'));
 
 export function useRepository(namespace: string, repo: string) {
-  return useQuery({
-    queryKey: ['repository', namespace, repo],
-    queryFn: () => api.get<Repository>(`${repoPath(namespace, repo)}?includeStats=false&includeTags=false`),
-  });
+  return useQuery(repositoryQuery(namespace, repo));
 }
 
 function Information({ repo }: { repo: Repository }) {
@@ -87,7 +87,15 @@ function Information({ repo }: { repo: Repository }) {
         >
           <CardTitle>Description</CardTitle>
         </CardHeader>
-        <CardBody>{repo.description ? <Markdown source={repo.description} /> : <em>No description has been set for this repository.</em>}</CardBody>
+        <CardBody>
+          {repo.description ? (
+            <Suspense fallback={<Loading />}>
+              <Markdown source={repo.description} />
+            </Suspense>
+          ) : (
+            <em>No description has been set for this repository.</em>
+          )}
+        </CardBody>
       </Card>
       <FormModal
         title="Edit description"
@@ -115,13 +123,8 @@ export default function RepositoryDetails({ namespace, repo }: { namespace: stri
   const me = useMe();
   const { data: user } = useUser();
   const { features } = useRegistryInfo();
+  // Started by the route (with the Tags tab's first page) before this page's code had loaded.
   const q = useRepository(namespace, repo);
-  // The Tags tab's first page loads alongside the repository instead of after it.
-  const qc = useQueryClient();
-  const startTab = (params.get('tab') ?? '').toLowerCase();
-  useEffect(() => {
-    if (startTab === 'tags') void qc.prefetchQuery(tagPageQuery(namespace, repo, 1, ''));
-  }, [qc, namespace, repo, startTab]);
   if (q.isLoading) return <Loading />;
   if (q.error) {
     const refused = q.error instanceof ApiError && (q.error.status === 401 || q.error.status === 403);

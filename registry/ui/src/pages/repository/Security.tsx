@@ -3,13 +3,15 @@
  * Report and Packages tabs, both from `GET …/manifest/{digest}/security?vulnerabilities=true` (Quay's Clair-v2 shape:
  * `status` queued / failed / unsupported / scanned, `data.Layer.Features[].Vulnerabilities[]`).
  */
-import { useState } from 'react';
-import { Checkbox, Content, Label, LabelGroup, SearchInput, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
+import { lazy, Suspense, useState } from 'react';
+import { Checkbox, Content, Flex, Label, LabelGroup, SearchInput, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useQuery } from '@tanstack/react-query';
 import { api, enc, repoPath } from '../../api/client';
 import { Empty, ErrorState, Loading } from '../../components/common';
 import type { Repository } from './types';
+
+const SeverityDonut = lazy(() => import('./SeverityDonut'));
 
 interface Vulnerability {
   Name: string;
@@ -77,21 +79,43 @@ export function useSecurity(repo: Repository, digest: string, enabled = true) {
   });
 }
 
+/** `GET …/security?digests=`: a manifest's status and its findings per severity (the registry's addition to Quay's API). */
+export interface Summary {
+  status: SecurityInfo['status'] | 'manifest_layer_too_large';
+  vulnerabilities?: Partial<Record<string, number>>;
+  fixable?: number;
+}
+
+/**
+ * The summaries of a page's manifests in one request (Quay's UI asks one report per row); re-asked while any
+ * of them is queued.
+ */
+export function useSecuritySummaries(repo: Repository, digests: string[], enabled = true) {
+  const unique = [...new Set(digests)].sort();
+  return useQuery({
+    queryKey: ['securitySummaries', repo.namespace, repo.name, unique.join(',')],
+    queryFn: () => api.get<{ manifests: Record<string, Summary> }>(`${repoPath(repo.namespace, repo.name)}/security?digests=${unique.map(enc).join(',')}`),
+    enabled: enabled && unique.length > 0,
+    refetchInterval: (q) => (Object.values(q.state.data?.manifests ?? {}).some((m) => m.status === 'queued') ? 5000 : false),
+  });
+}
+
 /** The Security column: Queued / Failed / Unsupported / None Detected / "n <highest severity>". */
-export function SecuritySummary({ repo, digest }: { repo: Repository; digest: string }) {
-  const q = useSecurity(repo, digest);
-  if (q.isLoading) return <span>Loading…</span>;
-  if (q.error || !q.data) return <span>Unavailable</span>;
-  const { status } = q.data;
+export function SecuritySummary({ summary, loading }: { summary: Summary | undefined; loading: boolean }) {
+  if (loading) return <span>Loading…</span>;
+  if (!summary) return <span>Unavailable</span>;
+  const { status } = summary;
   if (status === 'queued') return <span>Queued</span>;
   if (status === 'failed') return <span>Failed</span>;
   if (status === 'unsupported') return <span>Unsupported</span>;
-  const list = findings(q.data);
-  if (list.length === 0) return <Label color="green">None Detected</Label>;
-  const top = list[0].severity;
+  if (status === 'manifest_layer_too_large') return <span>Layer too large</span>;
+  const counts = summary.vulnerabilities ?? {};
+  const total = SEVERITIES.reduce((a, s) => a + (counts[s] ?? 0), 0);
+  if (total === 0) return <Label color="green">None Detected</Label>;
+  const top = SEVERITIES.find((s) => counts[s])!;
   return (
     <Label color={COLORS[top]} data-testid="security-summary">
-      {list.length} {top}
+      {total} {top}
     </Label>
   );
 }
@@ -133,7 +157,17 @@ export function SecurityReport({ repo, digest }: { repo: Repository; digest: str
           Quay Security Reporting has detected {all.length} vulnerabilities. Patches are available for {fixable.length} vulnerabilities.
         </p>
       </Content>
-      <SeverityLabels list={all} testId="vulnerability-chart" />
+      <Flex alignItems={{ default: 'alignItemsCenter' }} data-testid="vulnerability-chart">
+        <Suspense fallback={null}>
+          <SeverityDonut
+            counts={SEVERITIES.map((s) => [s, severityCounts(all).get(s) ?? 0])}
+            title={String(all.length)}
+            subTitle="vulnerabilities"
+            label="Vulnerabilities by severity"
+          />
+        </Suspense>
+        <SeverityLabels list={all} testId="vulnerability-labels" />
+      </Flex>
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>
@@ -231,13 +265,25 @@ export function Packages({ repo, digest }: { repo: Repository; digest: string })
   const features = [...(info.data?.Layer.Features ?? [])].sort((a, b) => a.Name.localeCompare(b.Name));
   if (features.length === 0) return <Empty title="No packages were found in this manifest" />;
   const shown = features.filter((f) => f.Name.toLowerCase().includes(filter.toLowerCase()));
+  // Each package counted once, under its most severe finding ("None" without one).
+  const highest = new Map<string, number>();
+  for (const f of features) {
+    const top = findings({ status: 'scanned', data: { Layer: { Features: [f] } } })[0]?.severity ?? 'None';
+    highest.set(top, (highest.get(top) ?? 0) + 1);
+  }
+  const byHighest: [string, number][] = [...SEVERITIES, 'None'].map((s) => [s, highest.get(s) ?? 0]);
   return (
     <>
-      <Content style={{ margin: '1rem 0' }}>
-        <p data-testid="package-total">
-          Quay Security Reporting has recognized {features.length} packages; {features.filter((f) => f.Vulnerabilities?.length).length} of them have vulnerabilities.
-        </p>
-      </Content>
+      <Flex alignItems={{ default: 'alignItemsCenter' }} data-testid="package-chart">
+        <Suspense fallback={null}>
+          <SeverityDonut counts={byHighest} title={String(features.length)} subTitle="packages" label="Packages by highest severity" />
+        </Suspense>
+        <Content style={{ margin: '1rem 0' }}>
+          <p data-testid="package-total">
+            Quay Security Reporting has recognized {features.length} packages; {features.filter((f) => f.Vulnerabilities?.length).length} of them have vulnerabilities.
+          </p>
+        </Content>
+      </Flex>
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>

@@ -2,7 +2,7 @@
  * Tags tab: server-side filter and paging (100 per page), manifest lists expanded to their platforms,
  * add/move tag, labels, expiration, remove (into the time machine).
  */
-import { useState } from 'react';
+import { memo, useCallback, useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
   Button,
@@ -31,22 +31,9 @@ import { bytes, dateTime, shortDigest } from '../../api/format';
 import { Copy, Empty, ErrorState, FormModal, Loading } from '../../components/common';
 import { errorMessage, useAlert } from '../../components/alerts';
 import { Pager } from '../../components/TokenPager';
-import { SecuritySummary } from './Security';
-import type { Repository, Tag, TagPage } from './types';
-
-const PER_PAGE = 100;
-
-/** One page of active tags; shared with the repository page, which starts it together with the repository. */
-export function tagPageQuery(namespace: string, name: string, page: number, filter: string) {
-  return {
-    queryKey: ['tags', namespace, name, page, filter],
-    queryFn: () => {
-      const p = new URLSearchParams({ limit: String(PER_PAGE), page: String(page), onlyActiveTags: 'true' });
-      if (filter) p.set('filter_tag_name', `like:${filter}`);
-      return api.get<TagPage>(`${repoPath(namespace, name)}/tag/?${p}`);
-    },
-  };
-}
+import { SecuritySummary, useSecuritySummaries, type Summary } from './Security';
+import { tagPageQuery } from './queries';
+import type { Repository, Tag } from './types';
 
 interface ManifestView {
   digest: string;
@@ -71,9 +58,14 @@ export function useManifest(repo: Repository, digest: string | undefined) {
 
 function Children({ repo, digest, security }: { repo: Repository; digest: string; security: boolean }) {
   const q = useManifest(repo, digest);
+  const children = q.data ? (((JSON.parse(q.data.manifest_data) as { manifests?: ChildManifest[] }).manifests ?? []) as ChildManifest[]) : [];
+  const summaries = useSecuritySummaries(
+    repo,
+    children.map((c) => c.digest),
+    security,
+  );
   if (q.isLoading) return <Loading />;
   if (q.error) return <ErrorState error={q.error} />;
-  const children = ((JSON.parse(q.data!.manifest_data) as { manifests?: ChildManifest[] }).manifests ?? []) as ChildManifest[];
   return (
     <Table aria-label={`Platforms of ${digest}`} variant="compact" borders={false}>
       <Thead>
@@ -90,7 +82,7 @@ function Children({ repo, digest, security }: { repo: Repository; digest: string
             <Td dataLabel="Platform">{c.platform ? `${c.platform.os} on ${c.platform.architecture}${c.platform.variant ? `/${c.platform.variant}` : ''}` : 'unknown'}</Td>
             {security && (
               <Td dataLabel="Security">
-                <SecuritySummary repo={repo} digest={c.digest} />
+                <SecuritySummary summary={summaries.data?.manifests[c.digest]} loading={summaries.isLoading} />
               </Td>
             )}
             <Td dataLabel="Size">{bytes(c.size)}</Td>
@@ -106,32 +98,19 @@ function Children({ repo, digest, security }: { repo: Repository; digest: string
   );
 }
 
-/**
- * The row's "Pull" popover. Rendered 100 times per page, so it takes the pull reference from the table
- * (no per-row query hook) and builds its body only when opened.
- */
-function PullPopover({ pullRef, tag }: { pullRef: string; tag: Tag }) {
+/** The "Pull" popover's body; one popover serves the whole table, opened on the row's button. */
+function PullCommands({ pullRef, tag }: { pullRef: string; tag: Tag }) {
   return (
-    <Popover
-      headerContent="Fetch Tag"
-      minWidth="36rem"
-      bodyContent={() => (
-        <div data-testid="pull-popover">
-          <strong>Podman Pull (By Tag)</strong>
-          <Copy label="Podman pull by tag" value={`podman pull ${pullRef}:${tag.name}`} testId="copy-tag-podman" />
-          <strong>Docker Pull (By Tag)</strong>
-          <Copy label="Docker pull by tag" value={`docker pull ${pullRef}:${tag.name}`} />
-          <strong>Podman Pull (By Digest)</strong>
-          <Copy label="Podman pull by digest" value={`podman pull ${pullRef}@${tag.manifest_digest}`} />
-          <strong>Docker Pull (By Digest)</strong>
-          <Copy label="Docker pull by digest" value={`docker pull ${pullRef}@${tag.manifest_digest}`} />
-        </div>
-      )}
-    >
-      <Button variant="link" isInline aria-label={`Pull commands for ${tag.name}`}>
-        Pull
-      </Button>
-    </Popover>
+    <div data-testid="pull-popover">
+      <strong>Podman Pull (By Tag)</strong>
+      <Copy label="Podman pull by tag" value={`podman pull ${pullRef}:${tag.name}`} testId="copy-tag-podman" />
+      <strong>Docker Pull (By Tag)</strong>
+      <Copy label="Docker pull by tag" value={`docker pull ${pullRef}:${tag.name}`} />
+      <strong>Podman Pull (By Digest)</strong>
+      <Copy label="Podman pull by digest" value={`podman pull ${pullRef}@${tag.manifest_digest}`} />
+      <strong>Docker Pull (By Digest)</strong>
+      <Copy label="Docker pull by digest" value={`docker pull ${pullRef}@${tag.manifest_digest}`} />
+    </div>
   );
 }
 
@@ -265,6 +244,99 @@ function AddTagModal({ repo, tag, onClose }: { repo: Repository; tag: Tag; onClo
 
 type Action = { kind: 'add' | 'labels'; tag: Tag } | { kind: 'expiration' | 'remove'; tags: Tag[] };
 
+interface TagRowProps {
+  repo: Repository;
+  tag: Tag;
+  index: number;
+  writable: boolean;
+  security: boolean;
+  summary: Summary | undefined;
+  summaryLoading: boolean;
+  isOpen: boolean;
+  isSelected: boolean;
+  onToggle: (name: string) => void;
+  onSelect: (name: string, on: boolean) => void;
+  onAction: (a: Action) => void;
+  onPull: (tag: Tag, trigger: HTMLElement) => void;
+}
+
+/**
+ * One tag (and its platforms when expanded). A page renders 100 of them, so a row re-renders only when its own
+ * props change, and its plain cells are plain `td`s with PatternFly's class (PatternFly's `Td` measures every
+ * cell after mount).
+ */
+const TagRow = memo(function TagRow({ repo, tag: t, index, writable, security, summary, summaryLoading, isOpen, isSelected, onToggle, onSelect, onAction, onPull }: TagRowProps) {
+  const expires = dateTime(t.expiration, 'Never');
+  return (
+    <Tbody isExpanded={isOpen}>
+      <Tr data-testid="table-entry">
+        <Td expand={t.is_manifest_list ? { rowIndex: index, isExpanded: isOpen, onToggle: () => onToggle(t.name) } : undefined} />
+        {writable && <Td select={{ rowIndex: index, isSelected, onSelect: (_e, on) => onSelect(t.name, on) }} />}
+        <td className="pf-v6-c-table__td" data-label="Tag">
+          <Link to={`/repository/${repo.namespace}/${repo.name}/tag/${enc(t.name)}`}>{t.name}</Link>
+          {t.is_manifest_list && (
+            <Label isCompact color="blue" style={{ marginLeft: 8 }}>
+              manifest list
+            </Label>
+          )}
+        </td>
+        {security && (
+          <td className="pf-v6-c-table__td" data-label="Security">
+            {t.is_manifest_list ? 'See Child Manifests' : <SecuritySummary summary={summary} loading={summaryLoading} />}
+          </td>
+        )}
+        <td className="pf-v6-c-table__td" data-label="Size">
+          {t.is_manifest_list ? 'See Child Manifests' : bytes(t.size)}
+        </td>
+        <td className="pf-v6-c-table__td" data-label="Last Modified">
+          {dateTime(t.last_modified)}
+        </td>
+        <td className="pf-v6-c-table__td" data-label="Expires">
+          {writable ? (
+            <Button variant="link" isInline onClick={() => onAction({ kind: 'expiration', tags: [t] })} aria-label={`${expires}: change expiration of ${t.name}`}>
+              {expires}
+            </Button>
+          ) : (
+            expires
+          )}
+        </td>
+        <td className="pf-v6-c-table__td" data-label="Manifest">
+          <span className="quay-mono">{shortDigest(t.manifest_digest)}</span>
+        </td>
+        <td className="pf-v6-c-table__td" data-label="Pull">
+          <Button variant="link" isInline aria-label={`Pull commands for ${t.name}`} onClick={(e) => onPull(t, e.currentTarget)}>
+            Pull
+          </Button>
+        </td>
+        {writable && (
+          <Td isActionCell>
+            <ActionsColumn
+              items={[
+                { title: 'Add new tag', onClick: () => onAction({ kind: 'add', tag: t }) },
+                { title: 'Edit labels', onClick: () => onAction({ kind: 'labels', tag: t }) },
+                { title: 'Change expiration', onClick: () => onAction({ kind: 'expiration', tags: [t] }) },
+                { title: 'Remove', onClick: () => onAction({ kind: 'remove', tags: [t] }) },
+              ]}
+              actionsToggle={({ onToggle: toggle, isOpen: open, toggleRef }) => (
+                <MenuToggle ref={toggleRef} variant="plain" onClick={toggle} isExpanded={open} aria-label={`Actions for ${t.name}`}>
+                  <EllipsisVIcon />
+                </MenuToggle>
+              )}
+            />
+          </Td>
+        )}
+      </Tr>
+      {t.is_manifest_list && (
+        <Tr isExpanded={isOpen}>
+          <Td colSpan={(writable ? 9 : 7) + (security ? 1 : 0)}>
+            <ExpandableRowContent>{isOpen && <Children repo={repo} digest={t.manifest_digest} security={security} />}</ExpandableRowContent>
+          </Td>
+        </Tr>
+      )}
+    </Tbody>
+  );
+});
+
 export default function Tags({ repo }: { repo: Repository }) {
   const { host, features } = useRegistryInfo();
   const security = !!features.SECURITY_SCANNER;
@@ -275,11 +347,38 @@ export default function Tags({ repo }: { repo: Repository }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [action, setAction] = useState<Action | null>(null);
   const [bulkOpen, setBulkOpen] = useState(false);
+  const [pull, setPull] = useState<{ tag: Tag; trigger: HTMLElement } | null>(null);
+  const onToggle = useCallback(
+    (name: string) =>
+      setExpanded((s) => {
+        const n = new Set(s);
+        if (n.has(name)) n.delete(name);
+        else n.add(name);
+        return n;
+      }),
+    [],
+  );
+  const onSelect = useCallback(
+    (name: string, on: boolean) =>
+      setSelected((s) => {
+        const n = new Set(s);
+        if (on) n.add(name);
+        else n.delete(name);
+        return n;
+      }),
+    [],
+  );
+  const onPull = useCallback((tag: Tag, trigger: HTMLElement) => setPull((p) => (p?.tag.name === tag.name ? null : { tag, trigger })), []);
   const invalidate = useInvalidate();
   const alert = useAlert();
   const base = repoPath(repo.namespace, repo.name);
   const q = useQuery({ ...tagPageQuery(repo.namespace, repo.name, page, filter), placeholderData: keepPreviousData });
   const tags = q.data?.tags ?? [];
+  const summaries = useSecuritySummaries(
+    repo,
+    tags.filter((t) => !t.is_manifest_list).map((t) => t.manifest_digest),
+    security,
+  );
   const chosen = tags.filter((t) => selected.has(t.name));
   const writable = repo.can_write && repo.state === 'NORMAL';
 
@@ -360,103 +459,35 @@ export default function Tags({ repo }: { repo: Repository }) {
               {writable && <Th screenReaderText="Actions" />}
             </Tr>
           </Thead>
-          {tags.map((t, i) => {
-            const isOpen = expanded.has(t.name);
-            return (
-              <Tbody key={t.name} isExpanded={isOpen}>
-                <Tr data-testid="table-entry">
-                  <Td
-                    expand={
-                      t.is_manifest_list
-                        ? {
-                            rowIndex: i,
-                            isExpanded: isOpen,
-                            onToggle: () =>
-                              setExpanded((s) => {
-                                const n = new Set(s);
-                                if (n.has(t.name)) n.delete(t.name);
-                                else n.add(t.name);
-                                return n;
-                              }),
-                          }
-                        : undefined
-                    }
-                  />
-                  {writable && (
-                    <Td
-                      select={{
-                        rowIndex: i,
-                        isSelected: selected.has(t.name),
-                        onSelect: (_e, on) =>
-                          setSelected((s) => {
-                            const n = new Set(s);
-                            if (on) n.add(t.name);
-                            else n.delete(t.name);
-                            return n;
-                          }),
-                      }}
-                    />
-                  )}
-                  <Td dataLabel="Tag">
-                    <Link to={`/repository/${repo.namespace}/${repo.name}/tag/${enc(t.name)}`}>{t.name}</Link>
-                    {t.is_manifest_list && (
-                      <Label isCompact color="blue" style={{ marginLeft: 8 }}>
-                        manifest list
-                      </Label>
-                    )}
-                  </Td>
-                  {security && <Td dataLabel="Security">{t.is_manifest_list ? 'See Child Manifests' : <SecuritySummary repo={repo} digest={t.manifest_digest} />}</Td>}
-                  <Td dataLabel="Size">{t.is_manifest_list ? 'See Child Manifests' : bytes(t.size)}</Td>
-                  <Td dataLabel="Last Modified">{dateTime(t.last_modified)}</Td>
-                  <Td dataLabel="Expires">
-                    {writable ? (
-                      <Button
-                        variant="link"
-                        isInline
-                        onClick={() => setAction({ kind: 'expiration', tags: [t] })}
-                        aria-label={`${dateTime(t.expiration, 'Never')}: change expiration of ${t.name}`}
-                      >
-                        {dateTime(t.expiration, 'Never')}
-                      </Button>
-                    ) : (
-                      dateTime(t.expiration, 'Never')
-                    )}
-                  </Td>
-                  <Td dataLabel="Manifest">
-                    <span className="quay-mono">{shortDigest(t.manifest_digest)}</span>
-                  </Td>
-                  <Td dataLabel="Pull">
-                    <PullPopover pullRef={pullRef} tag={t} />
-                  </Td>
-                  {writable && (
-                    <Td isActionCell>
-                      <ActionsColumn
-                        items={[
-                          { title: 'Add new tag', onClick: () => setAction({ kind: 'add', tag: t }) },
-                          { title: 'Edit labels', onClick: () => setAction({ kind: 'labels', tag: t }) },
-                          { title: 'Change expiration', onClick: () => setAction({ kind: 'expiration', tags: [t] }) },
-                          { title: 'Remove', onClick: () => setAction({ kind: 'remove', tags: [t] }) },
-                        ]}
-                        actionsToggle={({ onToggle, isOpen: open, toggleRef }) => (
-                          <MenuToggle ref={toggleRef} variant="plain" onClick={onToggle} isExpanded={open} aria-label={`Actions for ${t.name}`}>
-                            <EllipsisVIcon />
-                          </MenuToggle>
-                        )}
-                      />
-                    </Td>
-                  )}
-                </Tr>
-                {t.is_manifest_list && (
-                  <Tr isExpanded={isOpen}>
-                    <Td colSpan={(writable ? 9 : 7) + (security ? 1 : 0)}>
-                      <ExpandableRowContent>{isOpen && <Children repo={repo} digest={t.manifest_digest} security={security} />}</ExpandableRowContent>
-                    </Td>
-                  </Tr>
-                )}
-              </Tbody>
-            );
-          })}
+          {tags.map((t, i) => (
+            <TagRow
+              key={t.name}
+              repo={repo}
+              tag={t}
+              index={i}
+              writable={writable}
+              security={security}
+              summary={summaries.data?.manifests[t.manifest_digest]}
+              summaryLoading={summaries.isLoading}
+              isOpen={expanded.has(t.name)}
+              isSelected={selected.has(t.name)}
+              onToggle={onToggle}
+              onSelect={onSelect}
+              onAction={setAction}
+              onPull={onPull}
+            />
+          ))}
         </Table>
+      )}
+      {pull && (
+        <Popover
+          isVisible
+          triggerRef={() => pull.trigger}
+          shouldClose={() => setPull(null)}
+          headerContent="Fetch Tag"
+          minWidth="36rem"
+          bodyContent={<PullCommands pullRef={pullRef} tag={pull.tag} />}
+        />
       )}
       {action?.kind === 'add' && <AddTagModal repo={repo} tag={action.tag} onClose={() => setAction(null)} />}
       {action?.kind === 'labels' && <LabelsModal repo={repo} tag={action.tag} onClose={() => setAction(null)} />}
