@@ -189,7 +189,7 @@ export class Metrics {
       deleteUpload: (id: string) => timed('delete_upload', () => store.deleteUpload(id)),
       listUploads: () => store.listUploads(),
       exists: (digest: string) => timed('exists', () => store.exists(digest)),
-      read: (digest: string, range?: ByteRange) => timed('open_read', () => store.read(digest, range)),
+      read: (digest: string, range?: ByteRange, opts?: { chunkBytes?: number }) => timed('open_read', () => store.read(digest, range, opts)),
       delete: (digest: string) => timed('delete', () => store.delete(digest)),
       check: () => timed('check', () => store.check()),
       writeFile: (path: string, body: Readable) => timed('write_file', () => store.writeFile(path, body)),

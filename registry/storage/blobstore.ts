@@ -56,7 +56,11 @@ export interface BlobStore {
   /** Staged uploads, for removing the abandoned ones. */
   listUploads(): AsyncIterable<StagedUpload>;
   exists(digest: string): Promise<boolean>;
-  read(digest: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * `chunkBytes`: the read size a store that reads local files uses instead of its default (the scanner reads
+   * with small chunks, whose buffers die young; others ignore it).
+   */
+  read(digest: string, range?: ByteRange, opts?: { chunkBytes?: number }): Promise<Readable>;
   /** A pre-signed GET URL of a blob's bytes valid for `seconds` (clients download directly), or null (LocalStorage). */
   blobUrl(digest: string, seconds: number): Promise<string | null>;
   delete(digest: string): Promise<void>;

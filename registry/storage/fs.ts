@@ -97,7 +97,8 @@ export class FsBlobStore implements BlobStore {
     );
   }
 
-  async read(digest: string, range?: ByteRange): Promise<Readable> {
+  async read(digest: string, range?: ByteRange, opts: { chunkBytes?: number } = {}): Promise<Readable> {
+    const chunk = opts.chunkBytes ?? READ_CHUNK_BYTES;
     const path = this.blobPath(digest);
     if (range && range.end < range.start) return emptyStream();
     // Open first so that a missing file rejects here rather than erroring the response stream.
@@ -106,9 +107,9 @@ export class FsBlobStore implements BlobStore {
     // promise, stream and socket write) for the same bytes. A read stream allocates a whole chunk for every
     // read, so a file smaller than that (a manifest's config, read at every push) gets chunks of its size: a
     // 1 MiB buffer per small read was a fifth of a manifest PUT's CPU in garbage collection.
-    if (range) return fh.createReadStream({ start: range.start, end: range.end, highWaterMark: READ_CHUNK_BYTES });
+    if (range) return fh.createReadStream({ start: range.start, end: range.end, highWaterMark: chunk });
     const { size } = await fh.stat();
-    return fh.createReadStream({ highWaterMark: Math.max(1, Math.min(READ_CHUNK_BYTES, size)) });
+    return fh.createReadStream({ highWaterMark: Math.max(1, Math.min(chunk, size)) });
   }
 
   async delete(digest: string): Promise<void> {
