@@ -335,3 +335,19 @@ export function scmPublicConfig(config: QuayConfig): Record<string, Record<strin
 }
 
 export { slashJoin };
+
+/** `owner/name` as a URL path: each part encoded, and a source is never allowed to add path segments. */
+export function sourcePath(source: string, service: string): string {
+  const parts = source.split('/');
+  if (parts.length !== 2 || parts.some((p) => !p || p === '.' || p === '..')) throw new ScmError(`Invalid ${service} repository: ${source}`);
+  return parts.map(encodeURIComponent).join('/');
+}
+
+/** A file's path in a repository as a URL path, each segment encoded. */
+export function encodePath(path: string): string {
+  return path
+    .split('/')
+    .filter((p) => p !== '')
+    .map(encodeURIComponent)
+    .join('/');
+}

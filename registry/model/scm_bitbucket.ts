@@ -20,7 +20,12 @@ import {
   type ScmRef,
   type ScmSource,
   type TriggerScmConfig,
+  encodePath,
+  sourcePath,
 } from './scm.js';
+
+/** `workspace/name` as a URL path. */
+const repoPath = (source: string) => sourcePath(source, 'Bitbucket');
 
 interface BbLinks {
   html?: { href?: string };
@@ -224,19 +229,4 @@ function ownerOf(r: BbRepo): string {
 
 function sshCloneUrl(r: BbRepo): string | null {
   return r.links?.clone?.find((c) => c.name === 'ssh')?.href ?? null;
-}
-
-/** `workspace/slug` as a URL path (each part encoded; a source is never allowed to add path segments). */
-function repoPath(source: string): string {
-  const parts = source.split('/');
-  if (parts.length !== 2 || parts.some((p) => !p || p === '.' || p === '..')) throw new ScmError(`Invalid Bitbucket repository: ${source}`);
-  return parts.map(encodeURIComponent).join('/');
-}
-
-function encodePath(path: string): string {
-  return path
-    .split('/')
-    .filter((p) => p !== '')
-    .map(encodeURIComponent)
-    .join('/');
 }

@@ -16,7 +16,12 @@ import {
   type ScmRef,
   type ScmSource,
   type TriggerScmConfig,
+  encodePath,
+  sourcePath,
 } from './scm.js';
+
+/** `owner/name` as a URL path. */
+const repoPath = (source: string) => sourcePath(source, 'GitHub');
 
 interface GhRepo {
   name: string;
@@ -211,19 +216,4 @@ export class GithubClient implements ScmClient {
       commit_info: commitInfo,
     };
   }
-}
-
-/** `owner/name` as a URL path (each part encoded; a source is never allowed to add path segments). */
-function repoPath(source: string): string {
-  const parts = source.split('/');
-  if (parts.length !== 2 || parts.some((p) => !p || p === '.' || p === '..')) throw new ScmError(`Invalid GitHub repository: ${source}`);
-  return parts.map(encodeURIComponent).join('/');
-}
-
-function encodePath(path: string): string {
-  return path
-    .split('/')
-    .filter((p) => p !== '')
-    .map(encodeURIComponent)
-    .join('/');
 }

@@ -10,6 +10,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { REPO_ROOT, runDir, workDir } from '../setup/paths.js';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../setup/procs.js';
 import { createTestBucket, createTestDatabase, createTestRedisUrl, type S3Bucket } from '../setup/services.js';
+import type { ClientSandbox } from '../setup/tools.js';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
 
@@ -103,6 +104,14 @@ export async function localBuildsConfig(o: { workers?: number; setupTime?: numbe
       },
     ],
   };
+}
+
+/**
+ * The environment of a registry whose local build workers run buildah: the containers configuration of the test
+ * clients' sandbox (plain-HTTP loopback registries, a private temporary directory). The gRPC port is already free.
+ */
+export function buildWorkerEnv(sandbox: ClientSandbox): Record<string, string | undefined> {
+  return { CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF, TMPDIR: sandbox.env.TMPDIR };
 }
 
 /**

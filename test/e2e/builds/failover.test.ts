@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
-import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
@@ -79,11 +79,8 @@ test('SIGKILL of the manager mid-build: retried by the other manager, completed 
   });
   const sandbox = clientSandbox('builds-failover-worker');
   const env = {
-    BUILDMAN_GRPC_PORT: '0',
     WORKERS: '1',
-    CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
-    CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
-    TMPDIR: sandbox.env.TMPDIR,
+    ...buildWorkerEnv(sandbox),
   };
   a = await startRegistry({ label: 'builds-failover-a', config, env });
   const parsed = parseConfig(yaml.dump({ SERVER_HOSTNAME: a.hostPort, ...config }));

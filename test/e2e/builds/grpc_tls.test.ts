@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
 import * as grpc from '@grpc/grpc-js';
-import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { makeTestPki, type TestPki } from '../../helpers/pki.js';
 import { signin } from '../../integration/api/fixture.js';
 import { createTestRedisUrl } from '../../setup/services.js';
@@ -67,10 +67,7 @@ beforeAll(async () => {
     files: { 'ssl.cert': `${pki.serverCert}${pki.ca}`, 'ssl.key': pki.serverKey },
     env: {
       TLS_PORT: String(await freePort()),
-      BUILDMAN_GRPC_PORT: '0',
-      CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
-      CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
-      TMPDIR: sandbox.env.TMPDIR,
+      ...buildWorkerEnv(sandbox),
     },
   });
   const m = /"grpcPort":(\d+),"grpcTls":(true|false)/.exec(reg.output());

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin, type Api } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
@@ -68,7 +68,7 @@ beforeAll(async () => {
   reg = await startRegistry({
     label: 'builds-layer-cache',
     config,
-    env: { BUILDMAN_GRPC_PORT: '0', CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF, TMPDIR: sandbox.env.TMPDIR },
+    env: { ...buildWorkerEnv(sandbox) },
   });
   admin = await signin(reg, reg.admin.username, reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });

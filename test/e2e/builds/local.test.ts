@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import yaml from 'js-yaml';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT, generateKeyPair } from 'jose';
-import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
@@ -111,10 +111,7 @@ beforeAll(async () => {
     label: 'builds-local',
     config,
     env: {
-      BUILDMAN_GRPC_PORT: '0',
-      CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
-      CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
-      TMPDIR: sandbox.env.TMPDIR,
+      ...buildWorkerEnv(sandbox),
     },
   });
   const parsed = parseConfig(yaml.dump({ SERVER_HOSTNAME: reg.hostPort, ...config }));

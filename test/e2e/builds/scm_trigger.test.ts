@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { buildLogText, waitBuildEnded } from './build_api.js';
@@ -91,7 +91,7 @@ beforeAll(async () => {
   reg = await startRegistry({
     label: 'scm-trigger',
     config,
-    env: { BUILDMAN_GRPC_PORT: '0', CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF, TMPDIR: sandbox.env.TMPDIR },
+    env: { ...buildWorkerEnv(sandbox) },
   });
   admin = await signin(reg, reg.admin.username, reg.admin.password);
   await admin.ok('POST', '/organization/', { name: 'acme', email: 'acme@example.com' });

@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Request } from 'playwright-core';
-import { localBuildsConfig, registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, localBuildsConfig, registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
@@ -55,10 +55,7 @@ beforeAll(async () => {
       label: 'ui-triggers',
       config,
       env: {
-        BUILDMAN_GRPC_PORT: '0',
-        CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
-        CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
-        TMPDIR: sandbox.env.TMPDIR,
+        ...buildWorkerEnv(sandbox),
       },
     }),
     launchBrowser(),

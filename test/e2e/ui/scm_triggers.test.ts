@@ -16,7 +16,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { buildWorkerEnv, localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
@@ -91,10 +91,7 @@ beforeAll(async () => {
       label: 'ui-scm-triggers',
       config,
       env: {
-        BUILDMAN_GRPC_PORT: '0',
-        CONTAINERS_REGISTRIES_CONF: sandbox.env.CONTAINERS_REGISTRIES_CONF,
-        CONTAINERS_CONF: sandbox.env.CONTAINERS_CONF,
-        TMPDIR: sandbox.env.TMPDIR,
+        ...buildWorkerEnv(sandbox),
       },
     }),
     launchBrowser(),
