@@ -165,6 +165,11 @@ export class FsBlobStore implements BlobStore {
  * writev(2) of about this size, with one write in flight while the next batch is gathered.
  */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/**
+ * Chunks per write at most: a client trickling its body a few bytes per packet would otherwise gather a million
+ * tiny Buffers (about 100 MB of heap) before one write.
+ */
+const WRITE_BATCH_CHUNKS = 1024;
 
 function ignore(): void {}
 
@@ -192,7 +197,7 @@ async function writeDurably(path: string, body: AsyncIterable<Buffer>): Promise<
       for await (const chunk of body) {
         batch.push(chunk);
         batchBytes += chunk.length;
-        if (batchBytes < WRITE_BATCH_BYTES) continue;
+        if (batchBytes < WRITE_BATCH_BYTES && batch.length < WRITE_BATCH_CHUNKS) continue;
         if (writing) await writing;
         flushBatch();
       }
