@@ -19,10 +19,10 @@ import { namespaceQuotaFields } from './quota.js';
 import { Email, RepoParams, op, typed } from './schema.js';
 import { avatar, namespaceAvatar, scopeInformation } from './views.js';
 
-/** A user name or password: never empty, never a control character. */
 /** Quay's database authentication answers every wrong user name or password with this text (data/users/database.py). */
 const INVALID_CREDENTIALS = 'Invalid Username or Password';
 
+/** A user name or password: never empty, never a control character. */
 const Credential = (description: string) => Type.String({ minLength: 1, pattern: NO_CONTROL_PATTERN, description });
 
 /** The full view of the calling user (GET /user/). */
