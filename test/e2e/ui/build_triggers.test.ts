@@ -21,22 +21,11 @@ import { Api, signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { launchBrowser, UiSession } from './browser.js';
+import { waitBuildEnded } from '../builds/build_api.js';
 
 let reg: RegistryProcess;
 let browser: Browser;
 let admin: Api;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const FINAL = ['complete', 'error', 'expired', 'cancelled'];
-
-async function waitFinal(uuid: string): Promise<{ phase: string }> {
-  for (const end = Date.now() + 300_000; ;) {
-    const b = await admin.ok('GET', `/repository/acme/app/build/${uuid}/status`);
-    if (FINAL.includes(b.phase)) return b;
-    if (Date.now() > end) throw new Error(`build ${uuid} still ${b.phase}\n${reg.output().slice(-3000)}`);
-    await sleep(500);
-  }
-}
 
 /** The log as the build page renders it: phases as `— phase —`, other entries as their message. */
 async function apiLogLines(uuid: string): Promise<string[]> {
@@ -168,7 +157,7 @@ test('set up a custom-git trigger with the wizard, view its credentials, run it 
   // The builder runs it and fails at the clone; its page shows the failure from the log.
   await historyRow.getByRole('link', { name: build.id.slice(0, 8) }).click();
   await page.getByRole('heading', { name: `Build ${build.id}` }).waitFor();
-  expect((await waitFinal(build.id)).phase).toBe('error');
+  expect((await waitBuildEnded(admin, reg, 'acme/app', build.id)).phase).toBe('error');
   await page.getByTestId('build-phase').getByText('error').waitFor();
   await page
     .getByTestId('build-log')
@@ -253,7 +242,7 @@ test('a build from an uploaded Dockerfile: its page follows the phases and shows
     .getByRole('link')
     .click();
   await page.getByRole('heading', { name: `Build ${build.id}` }).waitFor();
-  const final = await waitFinal(build.id);
+  const final = await waitBuildEnded(admin, reg, 'acme/app', build.id);
   expect({ phase: final.phase, log: final.phase === 'complete' ? [] : await apiLogLines(build.id) }).toEqual({ phase: 'complete', log: [] });
   await page.getByTestId('build-phase').getByText('complete').waitFor();
   const expected = await apiLogLines(build.id);
@@ -320,7 +309,7 @@ test('a build from an uploaded archive runs to complete and its tags appear in t
   await ui.toast(/Build \w{8} queued/);
   const build = (await admin.ok('GET', '/repository/acme/app/build/?limit=10')).builds.find((b: { tags: string[] }) => b.tags.includes('archive-a'));
   expect(build).toMatchObject({ tags: ['archive-a', 'archive-b'], dockerfile_path: '/app/Dockerfile', context: '/app', manual_user: 'admin' });
-  expect((await waitFinal(build.id)).phase).toBe('complete');
+  expect((await waitBuildEnded(admin, reg, 'acme/app', build.id)).phase).toBe('complete');
   await page
     .getByTestId('table-entry')
     .filter({ hasText: build.id.slice(0, 8) })

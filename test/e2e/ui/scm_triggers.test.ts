@@ -23,6 +23,7 @@ import { clientSandbox } from '../../setup/tools.js';
 import { git, startGitSshd, type GitSshd } from '../builds/git_sshd.js';
 import { fakeBitbucket, fakeGithub, fakeGitlab, type FakeScm } from '../builds/scm_fakes.js';
 import { launchBrowser, UiSession } from './browser.js';
+import { waitBuildEnded } from '../builds/build_api.js';
 
 let reg: RegistryProcess;
 let browser: Browser;
@@ -32,18 +33,6 @@ let github: FakeScm;
 let gitlab: FakeScm;
 let bitbucket: FakeScm;
 const shas: Record<string, string> = {};
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const FINAL = ['complete', 'error', 'expired', 'cancelled'];
-
-async function waitFinal(uuid: string): Promise<{ phase: string }> {
-  for (const end = Date.now() + 300_000; ;) {
-    const b = await admin.ok('GET', `/repository/acme/app/build/${uuid}/status`);
-    if (FINAL.includes(b.phase)) return b;
-    if (Date.now() > end) throw new Error(`build ${uuid} still ${b.phase}\n${reg.output().slice(-3000)}`);
-    await sleep(500);
-  }
-}
 
 beforeAll(async () => {
   const dir = workDir('ui-scm-triggers');
@@ -240,7 +229,7 @@ test('GitHub: authorize, walk the wizard, run the trigger on a branch chosen fro
   const [build] = (await admin.ok('GET', `/repository/acme/app/trigger/${trigger.id}/builds`)).builds;
   expect(build.trigger_metadata).toMatchObject({ commit: shas.dev, ref: 'refs/heads/dev' });
   expect(build.tags.sort()).toEqual(['dev', shas.dev.slice(0, 7)].sort());
-  expect((await waitFinal(build.id)).phase).toBe('complete');
+  expect((await waitBuildEnded(admin, reg, 'acme/app', build.id)).phase).toBe('complete');
   const historyRow = page.getByTestId('table-entry').filter({ hasText: build.id.slice(0, 8) });
   await historyRow.getByText('complete').waitFor({ timeout: 60_000 });
   await historyRow.getByText(`GitHub dev @ ${shas.dev.slice(0, 7)} (run by admin)`).waitFor();
