@@ -7,6 +7,7 @@ import { link, mkdir, open, readdir, rename, rm, stat, writeFile, readFile, type
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
+import { FileBody } from './file_body.js';
 import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
 
 /**
@@ -99,17 +100,20 @@ export class FsBlobStore implements BlobStore {
 
   async read(digest: string, range?: ByteRange, opts: { chunkBytes?: number } = {}): Promise<Readable> {
     const chunk = opts.chunkBytes ?? READ_CHUNK_BYTES;
-    const path = this.blobPath(digest);
     if (range && range.end < range.start) return emptyStream();
     // Open first so that a missing file rejects here rather than erroring the response stream.
-    const fh = await open(path, 'r');
-    // 1 MiB reads instead of the default 64 KiB: a sixteenth of the per-chunk work (thread-pool round trip,
-    // promise, stream and socket write) for the same bytes. A read stream allocates a whole chunk for every
-    // read, so a file smaller than that (a manifest's config, read at every push) gets chunks of its size: a
-    // 1 MiB buffer per small read was a fifth of a manifest PUT's CPU in garbage collection.
-    if (range) return fh.createReadStream({ start: range.start, end: range.end, highWaterMark: chunk });
-    const { size } = await fh.stat();
-    return fh.createReadStream({ highWaterMark: Math.max(1, Math.min(chunk, size)) });
+    const fh = await open(this.blobPath(digest), 'r');
+    try {
+      const end = range ? range.end + 1 : (await fh.stat()).size;
+      // 1 MiB reads instead of the default 64 KiB: a sixteenth of the per-chunk work (thread-pool round trip,
+      // promise, stream and socket write) for the same bytes. Read as a stream, a file smaller than that (a
+      // manifest's config, read at every push) gets chunks of its size: a 1 MiB buffer per small read was a
+      // fifth of a manifest PUT's CPU in garbage collection.
+      return new FileBody(fh, range?.start ?? 0, end, chunk);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
   }
 
   async delete(digest: string): Promise<void> {
