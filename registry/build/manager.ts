@@ -166,6 +166,7 @@ export class BuildManager {
       .catch(() => null);
     this.archiveTimer = setInterval(() => void this.rt.builds.archivePending(50, 5).catch((err) => this.rt.log.warn({ err }, 'build log archiving failed')), ARCHIVE_EVERY_MS);
     this.archiveTimer.unref();
+    for (const e of this.executors) e.warm?.();
     this.loop = this.workLoop();
     this.rt.log.info(
       { manager: this.id, grpcPort: this.port, grpcTls: this.tls, executors: this.executors.map((e) => e.name), allowed: this.settings.allowedWorkerCount },
