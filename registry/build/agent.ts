@@ -39,6 +39,23 @@ function unary<T>(client: Client, method: string, req: unknown, deadlineS = 30):
   });
 }
 
+/**
+ * RegisterBuildJob, called again while the manager answers UNAVAILABLE (it is still recording the worker it
+ * just started, or is not reachable yet), every 10 ms at first and then less often, for at most 60 s (the
+ * registration JWT's lifetime at least).
+ */
+async function register(client: Client, token: string): Promise<BuildPackMessage> {
+  const end = Date.now() + 60_000;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 1000)) {
+    try {
+      return await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
+    } catch (err) {
+      if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE || Date.now() + wait > end) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
 /** The first FROM image of a Dockerfile, for the PULLING phase's metadata. */
 export function baseImageOf(dockerfile: string): { image: string; tag: string } | null {
   for (const raw of dockerfile.split(/\r?\n/)) {
@@ -194,7 +211,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env, connected: 
   let hbStream: grpc.ClientDuplexStream<unknown, { reply: boolean }> | null = null;
   try {
     // No Ping first: registering is the first call (one round trip less; its failure says as much).
-    const pack = await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
+    const pack = await register(client, token);
     jobJwt = pack.job_jwt;
 
     hbStream = client.Heartbeat() as grpc.ClientDuplexStream<unknown, { reply: boolean }>;

@@ -3,23 +3,28 @@
  * process (its build manager in `serve`), real agents and buildah. Checked from /proc: a standby waits with
  * no credentials in its environment; a build runs on it (the build log names the agent's pid) and a new
  * standby takes its place; a cancel ends the build's agent and its process group while the standby stays; a
- * standby killed while idle is replaced; stopping the registry leaves no agent. And the agent program alone:
+ * standby killed while idle is replaced; a worker registering before its manager recorded it is told to come
+ * again; stopping the registry leaves no agent. And the agent program alone:
  * a standby whose stdin ends (its manager died) or that gets a message that is not a job exits without
  * calling the manager.
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
+import * as grpc from '@grpc/grpc-js';
 import { buildWorkerEnv, localBuildsConfig, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { signin } from '../../integration/api/fixture.js';
 import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { parseConfig } from '../../../config/index.js';
 import { createRuntime, type Runtime } from '../../../registry/runtime.js';
+import { buildManagerService } from '../../../registry/build/proto.js';
+import { BuildJwts } from '../../../registry/build/jwt.js';
 import { agentPidOf, alive, groupMembers } from './workers.js';
 
 const AGENT = fileURLToPath(new URL('../../../registry/build/agent_main.js', import.meta.url));
@@ -178,6 +183,36 @@ test('a standby killed while idle is replaced', async () => {
   });
   expect(next.env.has('TOKEN')).toBe(false);
 }, 120_000);
+
+test('a worker that registers before its manager recorded it is told to come again (UNAVAILABLE), not served', async () => {
+  // A standby calls within milliseconds of getting its job: the manager may not have written the worker into
+  // the job key yet. Serving it then would let its first heartbeat's write of the key drop execution_id.
+  const uuid = randomUUID();
+  const orch = rt.buildOrchestrator!;
+  const key = `${orch.prefix}building/${uuid}`;
+  const job = {
+    job_queue_item: { id: 0, state_id: 'x', retries_remaining: 3, body: {} },
+    max_expiration: Math.floor(Date.now() / 1000) + 600,
+    last_heartbeat: null,
+    created_at: Date.now() / 1000,
+    namespace: 'acme',
+  };
+  await orch.set(key, JSON.stringify(job), 60);
+  const jwt = await new BuildJwts(rt.db, reg!.hostPort).sign('build_job_registration', uuid, key, 60);
+  const Service = buildManagerService();
+  const client = new Service(grpcServer, grpc.credentials.createInsecure()) as unknown as grpc.Client &
+    Record<string, (req: unknown, cb: (err: grpc.ServiceError | null) => void) => void>;
+  const register = () => new Promise<grpc.ServiceError | null>((ok) => client.RegisterBuildJob({ register_jwt: jwt }, (err) => ok(err)));
+  try {
+    expect((await register())?.code).toBe(grpc.status.UNAVAILABLE);
+    // Recorded: served (here the build itself does not exist, so the answer is that it is over).
+    await orch.set(key, JSON.stringify({ ...job, executor_name: 'local', execution_id: 'e', manager: 'm' }), 60);
+    expect((await register())?.code).toBe(grpc.status.FAILED_PRECONDITION);
+  } finally {
+    client.close();
+    await orch.delete(key);
+  }
+}, 60_000);
 
 test('the agent program alone: a standby exits when its stdin ends or its message is not a job, calling no manager', async () => {
   // A gRPC address where nothing listens: a standby that tried to register would hang or fail there, not exit 0.
