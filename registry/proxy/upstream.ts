@@ -10,7 +10,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import type { LookupFunction, Socket } from 'node:net';
+import { isIP, type LookupFunction, type Socket } from 'node:net';
+import { getDomain } from 'tldts';
 import type { Readable } from 'node:stream';
 import { digestOf } from '../oci/digest.js';
 
@@ -110,10 +111,13 @@ export function parseChallenges(header: string | undefined): Challenge[] {
   return out;
 }
 
-/** The registrable domain, approximately: the last two labels of a name; an IP address is itself. */
+/**
+ * The registrable domain of a host name by the Public Suffix List, private suffixes included
+ * (`a.example.co.uk` → `example.co.uk`, `x.github.io` → itself); an IP address, or a name without one, is itself.
+ */
 function registrableDomain(host: string): string {
-  if (/^[0-9.]+$/.test(host) || host.includes(':')) return host;
-  return host.split('.').slice(-2).join('.');
+  if (isIP(host.replace(/^\[|\]$/g, ''))) return host;
+  return getDomain(host, { allowPrivateDomains: true }) ?? host;
 }
 
 function hostnameOf(hostPort: string): string {
@@ -330,8 +334,9 @@ export class UpstreamClient {
     if (bearer.params.service) q.set('service', bearer.params.service);
     if (scope) q.set('scope', scope);
     for (const [k, v] of q) realm.searchParams.set(k, v);
-    const sameDomain = registrableDomain(realm.hostname) === registrableDomain(hostnameOf(this.host));
-    const res = await this.send('GET', realm, basic && sameDomain ? { authorization: basic, accept: 'application/json' } : { accept: 'application/json' }, this.o.readTimeoutMs);
+    // Credentials go only to the upstream's own registrable domain, and never over plain http when the upstream speaks https.
+    const trusted = registrableDomain(realm.hostname) === registrableDomain(hostnameOf(this.host)) && (realm.protocol === 'https:' || this.base.protocol === 'http:');
+    const res = await this.send('GET', realm, basic && trusted ? { authorization: basic, accept: 'application/json' } : { accept: 'application/json' }, this.o.readTimeoutMs);
     if (res.statusCode === 401 || res.statusCode === 403) {
       res.resume();
       if (!this.o.username) return null; // anonymous: the registry may still allow what follows

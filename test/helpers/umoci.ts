@@ -40,7 +40,7 @@ export async function writeRandomTar(path: string, bytes: number, name = 'payloa
   };
   await write(header);
   const chunk = Buffer.alloc(4 << 20);
-  for (let left = bytes; left > 0; ) {
+  for (let left = bytes; left > 0;) {
     const n = Math.min(left, chunk.length);
     randomFillSync(chunk, 0, n);
     await write(Buffer.from(chunk.subarray(0, n)));

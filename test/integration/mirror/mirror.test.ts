@@ -258,7 +258,16 @@ test('a umoci-built OCI index with two platforms and architecture_filter [arm64]
   expect(amdLayer.status).toBe(404);
   // A runnable client pulls the arm64 image of the mirrored index by its tag.
   const sb = clientSandbox('mirror-multiarch-pull');
-  await sb.run('skopeo', ['--override-arch', 'arm64', 'copy', ...INSECURE.skopeoCopy, '--src-creds', `${reg.admin.username}:${reg.admin.password}`, `docker://${reg.hostPort}/mirrors/multi:latest`, `dir:${join(sb.dir, 'arm')}`]);
+  await sb.run('skopeo', [
+    '--override-arch',
+    'arm64',
+    'copy',
+    ...INSECURE.skopeoCopy,
+    '--src-creds',
+    `${reg.admin.username}:${reg.admin.password}`,
+    `docker://${reg.hostPort}/mirrors/multi:latest`,
+    `dir:${join(sb.dir, 'arm')}`,
+  ]);
   expect(sha256(readFileSync(join(sb.dir, 'arm', 'manifest.json')))).toBe(multi.images.arm64.manifest.digest);
 }, 120_000);
 
