@@ -91,7 +91,7 @@ export interface LocalConsumer {
   readonly leaseSeconds: number;
   /** Whether a slot is free now; when not, items are put for any consumer, with the wake-up. */
   hasRoom(): boolean;
-  /** Items leased to this process at their put, after the producer's commit. */
+  /** Items leased to this process at their put, after the producer's commit; `processing_expires` is the lease's end on this host's clock. */
   accept(items: QueueItem[]): void;
 }
 
@@ -154,15 +154,20 @@ export class WorkQueue {
     const local = this.local;
     if (!local?.hasRoom()) return { count: await this.putFromSelect(select, params, opts, q), afterCommit: () => undefined };
     const at = params.length;
+    // The consumer judges how much of the lease is left on this host's clock, which may disagree with
+    // Postgres's: the lease runs from the statement's own clock_timestamp(), which is later than `sentAt`, so
+    // `sentAt` + lease is never past the row's end, whatever the skew.
+    const sentAt = Date.now();
     const r = await q.query<ItemRow>(
       `WITH src AS (${select})
        INSERT INTO queue_item (queue_name, path, body, available_after, retries_remaining, processing_expires, attempts)
-       SELECT $${at + 1}, src.path, src.body, now(), $${at + 2} - 1, now() + make_interval(secs => $${at + 3}), 1 FROM src
+       SELECT $${at + 1}, src.path, src.body, now(), $${at + 2} - 1, clock_timestamp() + make_interval(secs => $${at + 3}), 1 FROM src
        RETURNING id, queue_name, path, body, retries_remaining, attempts, state_id, processing_expires, created_at`,
       [...params, this.name, opts.retries ?? 5, local.leaseSeconds],
       { prepare: opts.prepare ? `${opts.prepare}_local` : undefined },
     );
-    const items = r.rows.map((x) => toItem<Record<string, unknown>>(x));
+    const localEnd = new Date(sentAt + local.leaseSeconds * 1000);
+    const items = r.rows.map((x) => ({ ...toItem<Record<string, unknown>>(x), processing_expires: localEnd }));
     return { count: items.length, afterCommit: () => (items.length > 0 ? local.accept(items) : undefined) };
   }
 

@@ -350,6 +350,54 @@ describe('work queue on Postgres', () => {
     expect(await rows()).toEqual([{ n: 30, attempts: 0, retries_remaining: 3, leased: null }]);
     await a.query("DELETE FROM queue_item WHERE queue_name = 'handoff'");
   });
+
+  test("handOff judges the lease on this host's clock: a host clock hours ahead of Postgres's still hands items over, and one behind never counts past the row's lease", async () => {
+    const queues = new Queues(b);
+    const consumer = queues.queue('handoff_skew');
+    const handled: Array<{ n: number; attempts: number }> = [];
+    const rt = { db: b, queues, metrics: new Metrics(), log: pino({ level: 'silent' }) } as unknown as Runtime;
+    const runner = startQueueRunner(rt, [
+      {
+        queue: 'handoff_skew',
+        processingSeconds: 30,
+        concurrency: 4,
+        pollMs: 600_000,
+        handOff: true,
+        handle: async (item: QueueItem) => void handled.push({ n: item.body.n as number, attempts: item.attempts }),
+      },
+    ]);
+    const select = "SELECT 'ns/repo' AS path, jsonb_build_object('n', i) AS body FROM generate_series($1::int, $2::int) AS i";
+    const realNow = Date.now.bind(Date);
+    let skewMs = 0;
+    Date.now = () => realNow() + skewMs;
+    try {
+      for (let i = 0; i < 100 && consumer.local === null; i++) await sleep(50);
+      // Ahead by two hours: judged on Postgres's clock the lease would look long gone and the items would wait
+      // for it to lapse (then be leased again, a second attempt).
+      skewMs = 2 * 3600_000;
+      const ahead = await b.tx((t) => consumer.putFromSelectLocal(select, [0, 1], { retries: 3 }, t));
+      ahead.afterCommit();
+      for (let i = 0; i < 100 && handled.length < 2; i++) await sleep(50);
+      expect(handled.sort((x, y) => x.n - y.n)).toEqual([0, 1].map((n) => ({ n, attempts: 1 })));
+      // Behind by two hours: the lease end this process goes by is never later than the row's.
+      skewMs = -2 * 3600_000;
+      let seen: QueueItem[] = [];
+      const local = consumer.local!;
+      consumer.local = { leaseSeconds: local.leaseSeconds, hasRoom: () => true, accept: (items) => void (seen = items) };
+      const behind = await b.tx((t) => consumer.putFromSelectLocal(select, [5, 5], { retries: 3 }, t));
+      behind.afterCommit();
+      consumer.local = local;
+      const row = await b.query<{ left_ms: number }>(
+        "SELECT (extract(epoch FROM processing_expires - clock_timestamp()) * 1000)::float8 AS left_ms FROM queue_item WHERE queue_name = 'handoff_skew' AND body->>'n' = '5'",
+      );
+      expect(seen).toHaveLength(1);
+      expect(seen[0].processing_expires.getTime() - Date.now()).toBeLessThanOrEqual(row.rows[0].left_ms);
+    } finally {
+      Date.now = realNow;
+      await runner.stop();
+      await a.query("DELETE FROM queue_item WHERE queue_name = 'handoff_skew'");
+    }
+  });
 });
 
 describe('work queue on PGlite', () => {
