@@ -259,6 +259,7 @@ export class ProxyCache implements Coherent {
         username: cfg.username_enc ? this.d.box.open(cfg.username_enc) : null,
         password: cfg.password_enc ? this.d.box.open(cfg.password_enc) : null,
         guard: this.d.guard,
+        maxBackoffMs: this.d.config.PROXY_CACHE_UPSTREAM_MAX_BACKOFF * 1000,
       });
       this.clients.set(key, c);
     }

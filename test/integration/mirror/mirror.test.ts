@@ -429,3 +429,22 @@ test('a worker with REPO_MIRROR_INTERVAL of an hour starts a new configuration a
   await waitFor('v2 mirrored', async () => (await mirrorState('hourly')).sync_status === 'SUCCESS' && (await localTags('hourly')).v2 === v2.digest);
   expect(await localTags('hourly')).toEqual({ v1: v1.digest, v2: v2.digest });
 }, 300_000);
+
+test('REPO_MIRROR_PRUNE_VANISHED_TAGS: false: a tag deleted upstream stays mirrored', async () => {
+  for (const w of workers.splice(0)) await w.stop();
+  const config = yaml.load(readFileSync(reg.configPath!, 'utf8')) as Record<string, unknown>;
+  const keep = join(workDir('mirror-keep'), 'config.yaml');
+  writeFileSync(keep, yaml.dump({ ...config, REPO_MIRROR_PRUNE_VANISHED_TAGS: false }));
+  await startMirror('mirror-keep', keep);
+  const v1 = await upstream.pushImage('team/keep', 'v1', { layers: [randomBlob(2048)] });
+  const v2 = await upstream.pushImage('team/keep', 'v2', { layers: [randomBlob(2048)] });
+  await createMirroredRepo('keep', body('team/keep'));
+  await waitFor('first sync', async () => (await mirrorState('keep')).sync_status === 'SUCCESS');
+  expect(await localTags('keep')).toEqual({ v1: v1.digest, v2: v2.digest });
+  expect((await upstream.req('DELETE', `/v2/team/keep/manifests/${v2.digest}`)).status).toBe(202);
+  // v3 arriving marks the second run: its tags are copied before vanished ones would be deleted, and it ends after.
+  const v3 = await upstream.pushImage('team/keep', 'v3', { layers: [randomBlob(2048)] });
+  expect((await admin.post('/repository/mirrors/keep/mirror/sync-now')).status).toBe(204);
+  await waitFor('v3 mirrored', async () => (await localTags('keep')).v3 === v3.digest && (await mirrorState('keep')).sync_status === 'SUCCESS');
+  expect(await localTags('keep')).toEqual({ v1: v1.digest, v2: v2.digest, v3: v3.digest });
+}, 300_000);

@@ -81,6 +81,7 @@ beforeAll(async () => {
     SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
     PROXY_CACHE_MANIFEST_CHECK_INTERVAL: INTERVAL,
     PROXY_CACHE_STALE_IF_ERROR: WINDOW,
+    PROXY_CACHE_UPSTREAM_MAX_BACKOFF: HOUR,
     // Eviction is the garbage collector's next run: make runs frequent.
     GARBAGE_COLLECTION_FREQUENCY: 1,
   });
@@ -152,7 +153,7 @@ test('PROXY_CACHE_STALE_IF_ERROR: an expired tag is served while the upstream fa
     await ageCheck('siel', 'app', 'v1', INTERVAL + 1);
     const asked = front.injected.length;
     expect((await pull('siel/app/manifests/v1')).headers.get('docker-content-digest')).toBe(live.digest);
-    expect(front.injected.slice(asked)).toEqual(['HEAD /v2/siel/app/manifests/v1']);
+    expect(front.injected.slice(asked).map((i) => i.request)).toEqual(['HEAD /v2/siel/app/manifests/v1']);
     // Past the window: 404 although the tag is live.
     await ageCheck('siel', 'app', 'v1', WINDOW - INTERVAL);
     const past = await pull('siel/app/manifests/v1');
@@ -162,7 +163,8 @@ test('PROXY_CACHE_STALE_IF_ERROR: an expired tag is served while the upstream fa
     front.mode = { kind: 'pass' };
   }
   // An auth failure is never masked: inside the window, past the interval, the upstream answering 401 gives 404.
-  expect((await pull('siel/app/manifests/v1')).headers.get('docker-content-digest')).toBe(live.digest);
+  // (The upstream is back: confirmed by the first pull after the back-off from the failures above.)
+  await waitFor('confirmed again', async () => (await pull('siel/app/manifests/v1')).headers.get('docker-content-digest') === live.digest);
   await ageCheck('siel', 'app', 'v1', INTERVAL + 1);
   front.mode = { kind: 'status', status: 401 };
   try {
@@ -171,6 +173,37 @@ test('PROXY_CACHE_STALE_IF_ERROR: an expired tag is served while the upstream fa
     front.mode = { kind: 'pass' };
   }
 }, 180_000);
+
+test('PROXY_CACHE_UPSTREAM_MAX_BACKOFF: a failing upstream is asked again only after 1, 2, then 4 s; pulls meanwhile get the cached copy at once', async () => {
+  const img = await upstream.pushImage('boff/app', 'v1', { layers: [randomBlob(4096)] });
+  await proxyOrg('boff', 24 * HOUR);
+  expect((await pull('boff/app/manifests/v1')).headers.get('docker-content-digest')).toBe(img.digest);
+  // Past the check interval (each pull asks), inside the stale window (each pull is served).
+  await ageCheck('boff', 'app', 'v1', INTERVAL + 1);
+  front.mode = { kind: 'status', status: 503 };
+  const head = 'HEAD /v2/boff/app/manifests/v1';
+  const asks = () => front.injected.filter((i) => i.request === head).map((i) => i.at);
+  let pulls = 0;
+  const forwarded = front.forwarded.length;
+  try {
+    while (asks().length < 4) {
+      const r = await pull('boff/app/manifests/v1');
+      expect(r.headers.get('docker-content-digest')).toBe(img.digest);
+      pulls++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    front.mode = { kind: 'pass' };
+  }
+  const at = asks();
+  // The registry decides to ask again only once the back-off after the previous failure has passed.
+  expect([at[1] - at[0] >= 1000, at[2] - at[1] >= 2000, at[3] - at[2] >= 4000]).toEqual([true, true, true]);
+  expect(pulls).toBeGreaterThan(4);
+  await waitFor(
+    'confirmed again',
+    async () => (await pull('boff/app/manifests/v1')).headers.get('docker-content-digest') === img.digest && front.forwarded.slice(forwarded).includes(head),
+  );
+}, 120_000);
 
 test('eviction: an ended proxy tag is removed with its manifest once its end plus the stale window has passed, by the next GC run; a younger one and other organizations are kept', async () => {
   const img = await upstream.pushImage('evict/app', 'v1', { layers: [randomBlob(4096)] });
