@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { parseDigest, DigestError } from '../../oci/digest.js';
 import { RegistryError } from '../../errors.js';
 import type { ByteRange } from '../../storage/index.js';
+import { FileBody } from '../../storage/file_body.js';
 import { grantedActions } from './access.js';
 import { requireRepo, type V2Context } from './context.js';
 
@@ -70,8 +71,13 @@ export async function getBlob(ctx: V2Context): Promise<void> {
   return sendBody(ctx, blob.size, range, await ctx.rt.blobs.open(blob, range ?? undefined));
 }
 
-/** A blob's bytes (or `range` of them, 206) as the body. */
-function sendBody(ctx: V2Context, size: number, range: ByteRange | null, body: Readable) {
+/**
+ * A blob's bytes (or `range` of them, 206) as the body. A LocalStorage file on an HTTP/1 connection is written
+ * to the socket from reused buffers (FileBody.sendTo: no buffer allocated per chunk, two chunks in flight at
+ * most); the reply is then hijacked, onResponse still runs. Anything else (object storage, a proxy fill,
+ * HTTP/2) is piped as a stream.
+ */
+async function sendBody(ctx: V2Context, size: number, range: ByteRange | null, body: Readable): Promise<void> {
   const { reply } = ctx;
   if (range) {
     reply.code(206);
@@ -80,7 +86,16 @@ function sendBody(ctx: V2Context, size: number, range: ByteRange | null, body: R
   } else {
     reply.header('content-length', size);
   }
-  return reply.send(body);
+  if (!(body instanceof FileBody) || ctx.req.raw.httpVersionMajor !== 1) return reply.send(body);
+  reply.hijack();
+  const res = reply.raw;
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
+  res.writeHead(reply.statusCode);
+  try {
+    await body.sendTo(res);
+  } catch (err) {
+    ctx.req.log.warn({ err, digest: ctx.params[0] }, 'blob read failed mid-response; body cut');
+  }
 }
 
 export async function deleteBlob(ctx: V2Context): Promise<void> {
