@@ -1,6 +1,6 @@
 /**
  * A byte range of an open file, as a response body. As a Readable it reads a new buffer per chunk (its
- * consumer may keep them); `sendTo` instead writes it to an HTTP/1 response from two buffers that are reused
+ * consumer may keep them); `sendTo` instead writes it to an HTTP response from two buffers that are reused
  * for the whole file and then for the next response. A 256 MiB pull through a read stream allocated 256
  * buffers of 1 MiB, and their garbage collection was most of the registry's CPU per pulled byte beyond the
  * read and write system calls themselves (see README, "perf").
