@@ -9,6 +9,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, resetCsrf } from '../api/client';
 import { useRegistryInfo, useUser } from '../api/hooks';
 import { errorMessage } from '../components/alerts';
+import Recaptcha from '../components/Recaptcha';
 
 /** Only same-site paths are followed after sign-in. */
 export function safeRedirect(target: string | null): string {
@@ -23,11 +24,15 @@ export default function Signin() {
   const [recovering, setRecovering] = useState(false);
   const [recoveryEmail, setRecoveryEmail] = useState('');
   const [recoveryNote, setRecoveryNote] = useState<string | null>(null);
+  const [captcha, setCaptcha] = useState('');
+  // A new key remounts the widget: an answer is good for one request.
+  const [captchaRound, setCaptchaRound] = useState(0);
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const qc = useQueryClient();
   const { data: user } = useUser();
-  const { title, features } = useRegistryInfo();
+  const { title, features, config } = useRegistryInfo();
+  const siteKey = features.RECAPTCHA ? (config.RECAPTCHA_SITE_KEY as string | undefined) : undefined;
   if (user && !user.anonymous) return <Navigate to={safeRedirect(params.get('redirect'))} replace />;
 
   const submit = async (e: FormEvent) => {
@@ -52,7 +57,7 @@ export default function Signin() {
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<{ status: string; orgname?: string }>('/recovery', { email: recoveryEmail });
+      const r = await api.post<{ status: string; orgname?: string }>('/recovery', { email: recoveryEmail, ...(siteKey ? { recaptcha_response: captcha } : {}) });
       setRecoveryNote(
         r.status === 'org'
           ? `${recoveryEmail} belongs to the organization ${r.orgname}, which has no password: its administrators were mailed to you.`
@@ -62,6 +67,10 @@ export default function Signin() {
       setError(errorMessage(err));
     } finally {
       setBusy(false);
+      if (siteKey) {
+        setCaptcha('');
+        setCaptchaRound((n) => n + 1);
+      }
     }
   };
   return (
@@ -99,8 +108,9 @@ export default function Signin() {
               <FormGroup label="E-mail address of the account" fieldId="recovery-email" isRequired>
                 <TextInput id="recovery-email" type="email" value={recoveryEmail} onChange={(_e, v) => setRecoveryEmail(v)} autoComplete="email" isRequired />
               </FormGroup>
+              {siteKey && <Recaptcha key={captchaRound} siteKey={siteKey} onChange={setCaptcha} />}
               <ActionGroup>
-                <Button type="submit" variant="secondary" isLoading={busy} isDisabled={busy || !recoveryEmail}>
+                <Button type="submit" variant="secondary" isLoading={busy} isDisabled={busy || !recoveryEmail || (!!siteKey && !captcha)}>
                   Send recovery e-mail
                 </Button>
               </ActionGroup>
