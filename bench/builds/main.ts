@@ -7,7 +7,7 @@
  *
  * For each ALLOWED_WORKER_COUNT: `--builds` builds of a small `FROM scratch` Dockerfile (COPY of one file),
  * requested at once through the REST API (POST …/build/ with an archive URL served by the bench), one
- * repository each (a repository runs one build at a time). Measured from the database (polled every 50 ms):
+ * repository each (a repository runs one build at a time). Measured from the database (polled every 10 ms):
  * builds/minute from the first request to the last `complete`; request -> `build-scheduled`, overall and for
  * the builds that found a free worker (the first ALLOWED_WORKER_COUNT); request -> `complete` for those
  * builds, against `buildah bud` + `buildah push` of the same Dockerfile by hand (median of `--by-hand` runs);
@@ -174,7 +174,7 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
         if (phase !== 'waiting' && !scheduled.has(uuid)) scheduled.set(uuid, now);
         if (['complete', 'error', 'cancelled'].includes(phase) && !finished.has(uuid)) finished.set(uuid, { at: now, phase });
       }
-      await sleep(50);
+      await sleep(10);
     }
     const last = Math.max(...[...finished.values()].map((f) => f.at));
     const free = order.slice(0, opts.workers);
@@ -297,7 +297,7 @@ export async function run(args: string[]): Promise<number> {
           `| ${r.workers} | ${r.buildsPerMinute.toFixed(1)} | ${r.scheduledFreeMedianMs.toFixed(0)} ms | ${(r.scheduledMedianMs / 1000).toFixed(1)} s | ${r.completeFreeMedianMs.toFixed(0)} ms | ${(r.completeFreeMedianMs / handMedian).toFixed(2)}× | ${r.failed} | ${mb(r.managerPeakBytes)} MB |`,
       ),
       '',
-      'Where the time of a free-worker build goes (medians; a step shorter than the 50 ms poll counts in the next one):',
+      'Where the time of a free-worker build goes (medians; a step shorter than the 10 ms poll counts in the next one):',
       '',
       `| ALLOWED_WORKER_COUNT | ${STEP_NAMES.join(' | ')} |`,
       `|---|${STEP_NAMES.map(() => '---').join('|')}|`,

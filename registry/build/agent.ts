@@ -11,20 +11,24 @@
  *   LAYER_CACHE "true": build with --layers, each step's image pushed to / looked up in the build's repository
  * Sequence: LogMessage stream, RegisterBuildJob -> BuildPack, Heartbeat loop (every 2 s; three refusals
  * in a row stop the build), SetPhase(UNPACKING) + fetch/unpack or git clone, SetPhase(PULLING),
- * SetPhase(BUILDING) + `buildah bud` (vfs storage of its own, chroot isolation), SetPhase(PUSHING) +
- * `buildah push` of every tag with the build's token, SetPhase(COMPLETE). A failure logs the error line and
- * ends in SetPhase(ERROR). The registry's own credentials are never here: only the build's token.
+ * SetPhase(BUILDING) + `buildah bud` (vfs storage of its own, chroot isolation), SetPhase(PUSHING) + the push
+ * with the build's token (one tag: bud commits straight to the registry; several: `buildah push` of each),
+ * SetPhase(COMPLETE). A failure logs the error line and ends in SetPhase(ERROR). The registry's own
+ * credentials are never here: only the build's token.
+ * A standby agent (agent_main.ts, JOB_FROM_STDIN) is started before its build: it connects, then reads TOKEN
+ * and BUILD_UUID from its stdin and runs that one build.
  */
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BuildSourceError, DEFAULT_MAX_PACK_BYTES, buildPaths, cloneGit, fetchPack } from './source.js';
 import { buildManagerService, type BuildPackMessage, type PhaseName } from './proto.js';
 
-type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+export type AgentClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+type Client = AgentClient;
 
 /** The build was refused by the manager (cancelled, expired): stop without reporting an error. */
 class Rejected extends Error {}
@@ -33,6 +37,23 @@ function unary<T>(client: Client, method: string, req: unknown, deadlineS = 30):
   return new Promise((ok, fail) => {
     client[method](req, { deadline: Date.now() + deadlineS * 1000 }, (err: grpc.ServiceError | null, res: T) => (err ? fail(err) : ok(res)));
   });
+}
+
+/**
+ * RegisterBuildJob, called again while the manager answers UNAVAILABLE (it is still recording the worker it
+ * just started, or is not reachable yet), every 10 ms at first and then less often, for at most 60 s (the
+ * registration JWT's lifetime at least).
+ */
+async function register(client: Client, token: string): Promise<BuildPackMessage> {
+  const end = Date.now() + 60_000;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 1000)) {
+    try {
+      return await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
+    } catch (err) {
+      if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE || Date.now() + wait > end) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 /** The first FROM image of a Dockerfile, for the PULLING phase's metadata. */
@@ -61,22 +82,33 @@ function failureText(lines: string[]): string {
     .join(' ');
 }
 
-export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const token = env.TOKEN;
+/** The gRPC client of the build manager at SERVER (TLS per GRPC_TLS/INSECURE, trusting CA_CERT); null without SERVER. */
+export function connectAgent(env: NodeJS.ProcessEnv): AgentClient | null {
   const server = env.SERVER;
-  if (!token || !server) {
+  if (!server) return null;
+  const grpcTls = env.GRPC_TLS ? env.GRPC_TLS === 'true' : env.INSECURE !== 'true';
+  const creds = grpcTls ? grpc.credentials.createSsl(env.CA_CERT ? Buffer.from(env.CA_CERT) : undefined) : grpc.credentials.createInsecure();
+  const Service = buildManagerService();
+  return new Service(server, creds, {
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    ...(grpcTls && env.GRPC_SERVER_NAME ? { 'grpc.ssl_target_name_override': env.GRPC_SERVER_NAME, 'grpc.default_authority': env.GRPC_SERVER_NAME } : {}),
+  }) as unknown as AgentClient;
+}
+
+/**
+ * Run one build. `connected` is a client made beforehand by connectAgent (a standby agent connects while it
+ * waits for its job); runAgent closes it.
+ */
+export async function runAgent(env: NodeJS.ProcessEnv = process.env, connected: AgentClient | null = null): Promise<number> {
+  const token = env.TOKEN;
+  const client = connected ?? connectAgent(env);
+  if (!token || !client) {
     console.error('builder: TOKEN and SERVER must be set (the executor sets them)');
+    client?.close();
     return 2;
   }
   const insecure = env.INSECURE === 'true';
   const layerCache = env.LAYER_CACHE === 'true';
-  const grpcTls = env.GRPC_TLS ? env.GRPC_TLS === 'true' : !insecure;
-  const creds = grpcTls ? grpc.credentials.createSsl(env.CA_CERT ? Buffer.from(env.CA_CERT) : undefined) : grpc.credentials.createInsecure();
-  const Service = buildManagerService();
-  const client = new Service(server, creds, {
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    ...(grpcTls && env.GRPC_SERVER_NAME ? { 'grpc.ssl_target_name_override': env.GRPC_SERVER_NAME, 'grpc.default_authority': env.GRPC_SERVER_NAME } : {}),
-  }) as unknown as Client;
   const work = await mkdtemp(join(env.BUILD_WORKDIR || tmpdir(), 'quay-build-'));
   let jobJwt = '';
   let seq = 0;
@@ -152,7 +184,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     await setPhase(phase);
   };
   /** Run a command in its own process group, every output line to the build log. */
-  const exec = (what: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) =>
+  const exec = (what: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void } = {}) =>
     new Promise<void>((ok, fail) => {
       if (stopped) return fail(new Rejected('stopped'));
       const child = spawn(cmd, args, { cwd: opts.cwd ?? work, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -163,6 +195,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
           lines.push(l);
           if (lines.length > 20) lines.shift();
           log(l);
+          opts.onLine?.(l);
         });
       }
       child.on('error', fail);
@@ -178,7 +211,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
   let hbStream: grpc.ClientDuplexStream<unknown, { reply: boolean }> | null = null;
   try {
     // No Ping first: registering is the first call (one round trip less; its failure says as much).
-    const pack = await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
+    const pack = await register(client, token);
     jobJwt = pack.job_jwt;
 
     hbStream = client.Heartbeat() as grpc.ClientDuplexStream<unknown, { reply: boolean }>;
@@ -193,6 +226,8 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     beat();
     heartbeat = setInterval(beat, 2000);
 
+    // Which process runs the build (and on which host): the operator's handle on a worker.
+    log(`builder agent: process ${process.pid} on ${hostname()}`);
     reportPhase('UNPACKING');
     let root: string;
     if (pack.git_package?.url) {
@@ -224,9 +259,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     const auth = (u: string, p: string) => ({ auths: { [pack.registry]: basic(u, p) } });
     const image = `${pack.registry}/${pack.repository}`;
     const pullAuth = pack.base_image?.username ? auth(pack.base_image.username, pack.base_image.password) : auth('$token', pack.pull_token);
-    // The layer cache lives in the build's repository, which only the build's token may push to: an entry
-    // for that repository (more specific than the registry's, so buildah picks it there) carries the token.
-    if (layerCache) Object.assign(pullAuth.auths, { [image]: basic('$token', pack.push_token) });
+    // With one tag, `buildah bud` commits straight to the registry (no second buildah process to reopen the
+    // store and push), except with the layer cache (buildah 1.28 then fails to push the last step's cache
+    // image); the layer cache lives in the build's repository too. Only the build's token may push there: an
+    // entry for that repository (more specific than the registry's, so buildah picks it there) carries it.
+    const tags = pack.tag_names.length > 0 ? pack.tag_names : ['latest'];
+    const direct = tags.length === 1 && !layerCache;
+    if (layerCache || direct) Object.assign(pullAuth.auths, { [image]: basic('$token', pack.push_token) });
     await writeFile(authFile, JSON.stringify(pullAuth), { mode: 0o600 });
     const storage = ['--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs'];
     let tls = insecure ? ['--tls-verify=false'] : [];
@@ -236,7 +275,6 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
       await writeFile(join(work, 'certs', 'ca.crt'), env.CA_CERT);
       tls = ['--cert-dir', join(work, 'certs')];
     }
-    const tags = pack.tag_names.length > 0 ? pack.tag_names : ['latest'];
     const isolation = env.BUILDAH_ISOLATION || env.BULDAH_ISOLATION || 'chroot';
     let cache = ['--layers=false'];
     if (layerCache) {
@@ -254,27 +292,45 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<nu
     }
 
     reportPhase('BUILDING');
-    await exec(
-      'buildah bud',
-      'buildah',
-      [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, ...cache, '-f', dockerfile, '-t', `${image}:${tags[0]}`, contextDir],
-      {
+    const bud = (target: string, onLine?: (line: string) => void) =>
+      exec('buildah bud', 'buildah', [...storage, 'bud', '--isolation', isolation, '--authfile', authFile, ...tls, ...cache, '-f', dockerfile, '-t', target, contextDir], {
         env: { BUILDAH_ISOLATION: isolation, REGISTRY_AUTH_FILE: authFile },
-      },
-    );
-
-    reportPhase('PUSHING');
-    await writeFile(authFile, JSON.stringify(auth('$token', pack.push_token)), { mode: 0o600 });
-    for (const tag of tags) {
-      let tries = 0;
-      for (;;) {
+        onLine,
+      });
+    /** Three tries of a push (a failed build is not retried: only a failure once the push began). */
+    const pushing = async (what: string, push: (begun: () => void) => Promise<void>) => {
+      for (let tries = 1; ; tries++) {
+        let begun = false;
         try {
-          await exec(`buildah push of ${tag}`, 'buildah', [...storage, 'push', '--authfile', authFile, ...tls, `${image}:${tags[0]}`, `docker://${image}:${tag}`]);
-          break;
+          return await push(() => (begun = true));
         } catch (err) {
-          if (err instanceof Rejected || ++tries >= 3) throw err;
-          log(`push of ${tag} failed, trying again`);
+          if (err instanceof Rejected || !begun || tries >= 3) throw err;
+          log(`${what} failed, trying again`);
         }
+      }
+    };
+    if (direct) {
+      // buildah prints "COMMIT docker://…" when the final image's commit, which is the push, begins.
+      let reported = false;
+      await pushing(`push of ${tags[0]}`, (begun) =>
+        bud(`docker://${image}:${tags[0]}`, (line) => {
+          if (!line.startsWith('COMMIT docker://')) return;
+          begun();
+          if (!reported) reportPhase('PUSHING');
+          reported = true;
+        }),
+      );
+      // Keep Quay's phase sequence should a buildah print its commit differently.
+      if (!reported) reportPhase('PUSHING');
+    } else {
+      await bud(`${image}:${tags[0]}`);
+      reportPhase('PUSHING');
+      await writeFile(authFile, JSON.stringify(auth('$token', pack.push_token)), { mode: 0o600 });
+      for (const tag of tags) {
+        await pushing(`push of ${tag}`, async (begun) => {
+          begun();
+          await exec(`buildah push of ${tag}`, 'buildah', [...storage, 'push', '--authfile', authFile, ...tls, `${image}:${tags[0]}`, `docker://${image}:${tag}`]);
+        });
       }
     }
     await finalPhase('COMPLETE');

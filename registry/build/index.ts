@@ -45,6 +45,7 @@ function executorsFor(rt: Runtime, settings: BuildManagerSettings, grpcPort: num
           registryHostname: rt.config.SERVER_HOSTNAME,
           allowedHosts: [...new Set([registryHost, ...(rt.config.SSRF_ALLOWED_HOSTS ?? [])])],
           logDir: workerLogDir,
+          allowedWorkers: settings.allowedWorkerCount,
         });
       case 'kubernetesPodman':
       case 'kubernetes':

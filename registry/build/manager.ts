@@ -166,6 +166,7 @@ export class BuildManager {
       .catch(() => null);
     this.archiveTimer = setInterval(() => void this.rt.builds.archivePending(50, 5).catch((err) => this.rt.log.warn({ err }, 'build log archiving failed')), ARCHIVE_EVERY_MS);
     this.archiveTimer.unref();
+    for (const e of this.executors) e.warm?.();
     this.loop = this.workLoop();
     this.rt.log.info(
       { manager: this.id, grpcPort: this.port, grpcTls: this.tls, executors: this.executors.map((e) => e.name), allowed: this.settings.allowedWorkerCount },
@@ -277,13 +278,15 @@ export class BuildManager {
     }
     const setup = setupTimeS(started.executor);
     const scheduled: JobValue = { ...job, executor_name: started.executor.name, execution_id: started.id, manager: this.id };
-    await this.orch.set(key, JSON.stringify(scheduled), setup);
-    await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
+    // The phase and the push token first, the job key's execution_id last: a worker registers only once the
+    // key has it (a standby agent calls within milliseconds), so it never races these writes.
     if (!(await this.rt.builds.markScheduled(build.uuid, new Date(job.max_expiration * 1000)))) {
       // Cancelled meanwhile.
       await this.completeJob(build.uuid, 'cancelled', scheduled);
       return true;
     }
+    await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
+    await this.orch.set(key, JSON.stringify(scheduled), setup);
     await queue.extend(item, setup + 60);
     this.rt.log.info({ build: build.uuid, executor: started.executor.name, execution: started.id }, 'build scheduled');
     return true;
@@ -383,6 +386,8 @@ export class BuildManager {
     const ctx = await this.verify(registerJwt, 'build_job_registration');
     const job = await this.job(ctx);
     if (!job) throw grpcError(grpc.status.INTERNAL, 'the build job is gone (expired or cancelled)');
+    // Its manager has not recorded the worker yet: a write of this job now could lose execution_id.
+    if (!job.execution_id) throw grpcError(grpc.status.UNAVAILABLE, 'the build is being scheduled; register again');
     const build = await this.rt.builds.getBuild(ctx.build_id);
     if (!build || ['complete', 'error', 'cancelled'].includes(build.phase)) throw grpcError(grpc.status.FAILED_PRECONDITION, 'the build is over');
     const token = await this.rt.builds.pushToken(build.uuid);

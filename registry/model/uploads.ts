@@ -5,8 +5,10 @@
  * lives in the database, so any replica (or a restarted process) can continue it.
  *
  * The digest is computed over exactly the committed segments: a hash that this process chained while writing
- * them (keyed by the exact list of segment ids, which are immutable once written), or else by reading them
- * back. A blob is published under a digest only when that hash matches.
+ * them (keyed by the exact list of segment ids, which are immutable once written); else the digest that the
+ * process which wrote the last segment recorded with it (the hash of every byte through that segment, computed
+ * as the bytes were written), so a PUT answered by another worker process or replica than the PATCH does not
+ * read the bytes back; else by reading them back. A blob is published under a digest only when it matches.
  */
 import { randomUUID, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -23,9 +25,17 @@ export interface UploadRow {
   byte_count: number;
   algorithm: DigestAlgorithm;
   /** The committed segments, in order; their sizes add up to byte_count. */
-  segments: Segment[];
+  segments: UploadSegment[];
   created_at: Date;
   updated_at: Date;
+}
+
+export interface UploadSegment extends Segment {
+  /**
+   * `algorithm:hex` of the session's bytes from the first through this segment, when the process that wrote
+   * it held the hash of the bytes before it.
+   */
+  digest?: string;
 }
 
 /** An inclusive byte range from a `Content-Range: <start>-<end>` request header. */
@@ -116,10 +126,12 @@ export class Uploads {
       await discard();
       return upload;
     }
+    const attached: UploadSegment = { id: segment, size: written };
+    if (hash) attached.digest = `${upload.algorithm}:${hash.copy().digest('hex')}`;
     const r = await this.db.query<UploadRow>(
       `UPDATE blob_upload SET byte_count = $3, segments = segments || $4::jsonb, updated_at = now()
         WHERE id = $1 AND byte_count = $2 RETURNING *`,
-      [upload.id, offset, offset + written, JSON.stringify([{ id: segment, size: written }])],
+      [upload.id, offset, offset + written, JSON.stringify([attached])],
     );
     if (!r.rows[0]) {
       await discard();
@@ -140,8 +152,7 @@ export class Uploads {
     }
     if (last) upload = await this.attachLast(upload, parsed.digest, last);
     const size = upload.byte_count;
-    const hash = this.cachedHash(upload, parsed.algorithm) ?? (await this.hashCommitted(upload, parsed.algorithm));
-    const actual = `${parsed.algorithm}:${hash.copy().digest('hex')}`;
+    const actual = await this.committedDigest(upload, parsed.algorithm);
     if (actual !== parsed.digest) {
       await this.cancel(upload);
       throw new Invalid('digest', `uploaded content has digest ${actual}, not ${parsed.digest}`);
@@ -199,9 +210,7 @@ export class Uploads {
     const length = last.range ? last.range.end - last.range.start + 1 : last.length;
     const resent = tail !== undefined && length === tail.size && (last.range === null || last.range.start === upload.byte_count - length);
     if (resent) {
-      const algorithm = parseDigest(digest).algorithm;
-      const hash = this.cachedHash(upload, algorithm) ?? (await this.hashCommitted(upload, algorithm));
-      if (`${algorithm}:${hash.copy().digest('hex')}` === digest) {
+      if ((await this.committedDigest(upload, parseDigest(digest).algorithm)) === digest) {
         await drain(last.body);
         return upload;
       }
@@ -220,6 +229,15 @@ export class Uploads {
     if (upload.segments.length === 0) return upload.byte_count === 0 ? newHash(algorithm) : null;
     const known = this.hashes.get(upload.id);
     return known && known.algorithm === algorithm && known.chain === chainKey(upload) ? known.hash : null;
+  }
+
+  /** `algorithm:hex` of the session's committed bytes: chained here, recorded with the last segment, or read back. */
+  private async committedDigest(upload: UploadRow, algorithm: DigestAlgorithm): Promise<string> {
+    const hash = this.cachedHash(upload, algorithm);
+    if (hash) return `${algorithm}:${hash.copy().digest('hex')}`;
+    const recorded = upload.segments.at(-1)?.digest;
+    if (recorded?.startsWith(`${algorithm}:`)) return recorded;
+    return `${algorithm}:${(await this.hashCommitted(upload, algorithm)).copy().digest('hex')}`;
   }
 
   /** Hash the committed segments by reading them back; their length must be the session's byte count. */

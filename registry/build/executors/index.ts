@@ -23,6 +23,8 @@ export interface Executor {
   stop(executionId: string): Promise<void>;
   /** Workers of this executor alive now (counted against ALLOWED_WORKER_COUNT). */
   runningCount(): Promise<number>;
+  /** Get ready for builds before the first one comes (the local executor starts its standby agent). */
+  warm?(): void;
   close(): Promise<void>;
 }
 

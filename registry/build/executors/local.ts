@@ -3,17 +3,32 @@
  * group of its own so that stopping it also ends the buildah it runs. The embedded default, and the way
  * `npm start` builds. Keys: WORKER_COMMAND (argv of the agent; default the agent's own entry, dist/registry/build/agent_main.js),
  * BUILD_WORKDIR, DEBUG (never stop the worker).
+ *
+ * Standby agents: with the default agent, the executor keeps agents started ahead of the next builds (Node
+ * started, modules loaded, gRPC connected), one per free slot of ALLOWED_WORKER_COUNT and at least one, so a
+ * build's start costs a message on a standby's stdin instead of a process start. A standby holds no
+ * credentials: its environment is the executor's (no TOKEN, no BUILD_UUID); the registration JWT reaches it
+ * with its job, and it registers for its push token like any worker. It runs that one build and exits (never
+ * a second build). It is not a worker until it has a job (ALLOWED_WORKER_COUNT counts agents with a build),
+ * so the agent processes are at most ALLOWED_WORKER_COUNT + 1. Standbys end with the manager (close(), or
+ * the end of their stdin when the manager dies), and one that dies idle is replaced (after a pause that grows
+ * while replacements keep dying young). A WORKER_COMMAND gets Quay's popen behaviour: a process per build,
+ * started with TOKEN in its environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutorSettings } from '../config.js';
+import { jobLine } from '../standby.js';
 import type { Executor, WorkerStart } from './index.js';
 
 /** The agent's own entry (main.js's `builder` role without main.js's imports: a faster start). */
 const AGENT = fileURLToPath(new URL('../agent_main.js', import.meta.url));
+/** A standby that lived less than this counts as dying young: its replacement waits (1 s, 2 s, ... 60 s). */
+const STANDBY_YOUNG_MS = 10_000;
+const STANDBY_RETRY_MAX_MS = 60_000;
 
 export interface LocalExecutorOptions {
   /** gRPC address the agent calls. */
@@ -30,11 +45,27 @@ export interface LocalExecutorOptions {
   allowedHosts: string[];
   /** Where each worker's output goes (one file per build), or null to discard it. */
   logDir: string | null;
+  /** ALLOWED_WORKER_COUNT: the standby agents kept are one per free slot of it. */
+  allowedWorkers: number;
+}
+
+interface Agent {
+  id: string;
+  child: ChildProcess;
+  /** Its output file (a standby's is renamed after its build when taken). */
+  logFile: string | null;
+  startedAt: number;
 }
 
 export class LocalExecutor implements Executor {
   readonly name: string;
   private readonly children = new Map<string, ChildProcess>();
+  private readonly standbys: Agent[] = [];
+  /** Standbys being spawned. */
+  private readonly spawning = new Set<Promise<void>>();
+  private standbyRetry: NodeJS.Timeout | null = null;
+  private youngDeaths = 0;
+  private closed = false;
 
   constructor(
     readonly settings: ExecutorSettings,
@@ -48,17 +79,28 @@ export class LocalExecutor implements Executor {
     return [...this.children.values()].map((c) => c.pid!).filter(Boolean);
   }
 
-  async start(w: WorkerStart): Promise<string> {
-    const id = randomUUID();
-    const cmd = (this.settings.WORKER_COMMAND as string[] | undefined) ?? [process.execPath, AGENT];
+  /** The pids of the standby agents. */
+  standbyPids(): number[] {
+    return this.standbys.map((a) => a.child.pid!).filter(Boolean);
+  }
+
+  /** Standbys wanted now: one per free worker slot, at least one (so the next build after a full house starts warm too). */
+  private get standbyTarget(): number {
+    return this.settings.WORKER_COMMAND ? 0 : Math.max(1, this.opts.allowedWorkers - this.children.size);
+  }
+
+  private get command(): string[] {
+    return (this.settings.WORKER_COMMAND as string[] | undefined) ?? [process.execPath, AGENT];
+  }
+
+  /** The environment every worker of this executor gets: no credentials, nothing of one build. */
+  private baseEnv(): NodeJS.ProcessEnv {
     // The host's containers configuration (CONTAINERS_*, TMPDIR) applies to its local workers too.
     const host = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CONTAINERS_') || k === 'TMPDIR' || k === 'XDG_RUNTIME_DIR'));
-    const env: NodeJS.ProcessEnv = {
+    return {
       ...host,
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      TOKEN: w.registrationJwt,
-      BUILD_UUID: w.buildUuid,
       SERVER: this.opts.server,
       REGISTRY_HOSTNAME: this.opts.registryHostname,
       CONTAINER_RUNTIME: 'podman',
@@ -73,10 +115,19 @@ export class LocalExecutor implements Executor {
       ...(this.settings.DEBUG ? { DEBUG: 'true' } : {}),
       ...(this.settings.LAYER_CACHE === true ? { LAYER_CACHE: 'true' } : {}),
     };
-    const child = spawn(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  }
+
+  private async spawnAgent(env: NodeJS.ProcessEnv, logName: string, withStdin: boolean): Promise<Agent> {
+    const id = randomUUID();
+    const cmd = this.command;
+    const child = spawn(cmd[0], cmd.slice(1), { env, stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+    // A write to a standby that died meanwhile fails here, not as an unhandled error; the build then expires and is retried.
+    child.stdin?.on('error', () => undefined);
+    let logFile: string | null = null;
     if (this.opts.logDir) {
       mkdirSync(this.opts.logDir, { recursive: true });
-      const file = createWriteStream(join(this.opts.logDir, `${w.buildUuid}-${id}.log`));
+      logFile = join(this.opts.logDir, `${logName}-${id}.log`);
+      const file = createWriteStream(logFile);
       child.stdout!.pipe(file);
       child.stderr!.pipe(file);
     } else {
@@ -87,27 +138,111 @@ export class LocalExecutor implements Executor {
       child.once('spawn', ok);
       child.once('error', fail);
     });
-    this.children.set(id, child);
-    child.once('exit', () => this.children.delete(id));
-    return id;
+    return { id, child, logFile, startedAt: Date.now() };
+  }
+
+  warm(): void {
+    this.ensureStandbys();
+  }
+
+  /** Start standby agents up to the target (unless replacements of young deaths are due later). */
+  private ensureStandbys(): void {
+    while (!this.closed && !this.standbyRetry && this.standbys.length + this.spawning.size < this.standbyTarget) {
+      const spawning: Promise<void> = this.spawnAgent({ ...this.baseEnv(), JOB_FROM_STDIN: 'true' }, 'standby', true).then(
+        async (agent) => {
+          this.spawning.delete(spawning);
+          if (this.closed) return this.end(agent.child);
+          this.standbys.push(agent);
+          agent.child.once('exit', () => this.standbyExited(agent));
+        },
+        () => {
+          this.spawning.delete(spawning);
+          this.youngDeaths++;
+          this.retryStandbyLater();
+        },
+      );
+      this.spawning.add(spawning);
+    }
+  }
+
+  private standbyExited(agent: Agent): void {
+    const at = this.standbys.indexOf(agent);
+    if (at < 0) return;
+    this.standbys.splice(at, 1);
+    this.youngDeaths = Date.now() - agent.startedAt < STANDBY_YOUNG_MS ? this.youngDeaths + 1 : 0;
+    if (this.youngDeaths === 0) this.ensureStandbys();
+    else this.retryStandbyLater();
+  }
+
+  private retryStandbyLater(): void {
+    if (this.closed || this.standbyRetry) return;
+    const delay = Math.min(STANDBY_RETRY_MAX_MS, 1000 * 2 ** Math.max(0, this.youngDeaths - 1));
+    this.standbyRetry = setTimeout(() => {
+      this.standbyRetry = null;
+      this.ensureStandbys();
+    }, delay);
+    this.standbyRetry.unref();
+  }
+
+  /** Hand the build to a standby agent (the oldest: the most likely to be ready); null when none is alive. */
+  private async takeStandby(w: WorkerStart): Promise<Agent | null> {
+    const agent = this.standbys.find((a) => a.child.exitCode === null && a.child.signalCode === null);
+    if (!agent) return null;
+    this.standbys.splice(this.standbys.indexOf(agent), 1);
+    const stdin = agent.child.stdin!;
+    const sent = await new Promise<boolean>((ok) => stdin.end(jobLine({ TOKEN: w.registrationJwt, BUILD_UUID: w.buildUuid }), (err?: Error | null) => ok(!err && !stdin.errored)));
+    if (!sent) {
+      this.kill(agent.child, 'SIGKILL');
+      return null;
+    }
+    if (agent.logFile) {
+      const named = join(this.opts.logDir!, `${w.buildUuid}-${agent.id}.log`);
+      try {
+        renameSync(agent.logFile, named);
+        agent.logFile = named;
+      } catch {
+        // The output stays in its standby file.
+      }
+    }
+    return agent;
+  }
+
+  async start(w: WorkerStart): Promise<string> {
+    const taken = await this.takeStandby(w);
+    const agent = taken ?? (await this.spawnAgent({ ...this.baseEnv(), TOKEN: w.registrationJwt, BUILD_UUID: w.buildUuid }, w.buildUuid, false));
+    this.children.set(agent.id, agent.child);
+    agent.child.once('exit', () => {
+      this.children.delete(agent.id);
+      // A slot is free again: it gets its standby.
+      this.ensureStandbys();
+    });
+    if (agent.child.exitCode !== null || agent.child.signalCode !== null) this.children.delete(agent.id);
+    this.ensureStandbys();
+    return agent.id;
+  }
+
+  private kill(child: ChildProcess, sig: NodeJS.Signals): void {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      child.kill(sig);
+    }
+  }
+
+  /** SIGTERM to the process group, SIGKILL after 5 s; resolves when the agent has exited. */
+  private async end(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+    this.kill(child, 'SIGTERM');
+    const t = setTimeout(() => this.kill(child, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
   }
 
   async stop(executionId: string): Promise<void> {
     if (this.settings.DEBUG) return;
     const child = this.children.get(executionId);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-    const kill = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        child.kill(sig);
-      }
-    };
-    kill('SIGTERM');
-    const t = setTimeout(() => kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
+    if (child) await this.end(child);
   }
 
   async runningCount(): Promise<number> {
@@ -115,6 +250,11 @@ export class LocalExecutor implements Executor {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.children.keys()].map((id) => this.stop(id)));
+    this.closed = true;
+    if (this.standbyRetry) clearTimeout(this.standbyRetry);
+    this.standbyRetry = null;
+    await Promise.all(this.spawning);
+    const standbys = this.standbys.splice(0);
+    await Promise.all([...standbys.map((a) => this.end(a.child)), ...[...this.children.keys()].map((id) => this.stop(id))]);
   }
 }

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
@@ -18,21 +18,9 @@ import { workDir } from '../../setup/paths.js';
 import { clientSandbox } from '../../setup/tools.js';
 import { parseConfig } from '../../../config/index.js';
 import { createRuntime, type Runtime } from '../../../registry/runtime.js';
+import { agentPidOf, alive, workerPids } from './workers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function workerPids(uuid: string): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`BUILD_UUID=${uuid}`)) pids.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 let a: RegistryProcess | null = null;
 let b: RegistryProcess | null = null;
@@ -102,11 +90,12 @@ test('SIGKILL of the manager mid-build: retried by the other manager, completed 
   await until('the build unpacks on A', async () => (await rt!.builds.getBuild(build.uuid))?.phase === 'unpacking', 120_000);
   // The second replica (its own address; same database, storage and orchestrator).
   b = await startRegistry({ label: 'builds-failover-b', config, env });
-  const firstWorkers = workerPids(build.uuid);
-  expect(firstWorkers.length).toBeGreaterThan(0);
+  const firstAgent = await agentPidOf(rt, build.uuid);
+  const firstWorkers = workerPids(build.uuid, firstAgent);
+  expect(firstWorkers).toContain(firstAgent);
   await a.kill();
   // The orphaned worker notices that its manager is gone and stops.
-  await until('the first worker stops', async () => firstWorkers.every((p) => !workerPids(build.uuid).includes(p)), 30_000);
+  await until('the first worker stops', async () => firstWorkers.every((p) => !alive(p)), 30_000);
   await until('the build completes on B', async () => ['complete', 'error'].includes((await rt!.builds.getBuild(build.uuid))?.phase ?? ''), 240_000);
   expect((await rt.builds.getBuild(build.uuid))?.phase).toBe('complete');
   const phases = (await rt.builds.readBuildLogs(build.uuid, 0))!.logs.filter((l) => l.type === 'phase').map((l) => l.message);

@@ -10,7 +10,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import yaml from 'js-yaml';
@@ -25,6 +25,7 @@ import { createRuntime, type Runtime } from '../../../registry/runtime.js';
 import { buildManagerService } from '../../../registry/build/proto.js';
 import { BuildJwts } from '../../../registry/build/jwt.js';
 import type { BuildRow } from '../../../registry/model/builds.js';
+import { agentPidOf, groupMembers, workerPids } from './workers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,20 +59,6 @@ async function waitPhase(uuid: string, phases: string[], timeoutMs = 240_000): P
 
 async function logText(uuid: string): Promise<string> {
   return (await rt.builds.readBuildLogs(uuid, 0))!.logs.map((l) => `${l.type ?? ''}: ${l.message}`).join('\n');
-}
-
-/** Processes whose environment names this build (the worker and what it runs). */
-function workerPids(uuid: string): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`BUILD_UUID=${uuid}`)) pids.push(Number(p));
-    } catch {
-      // gone or not ours
-    }
-  }
-  return pids;
 }
 
 function build(url: string, extra: Record<string, unknown> = {}) {
@@ -183,12 +170,13 @@ test('cancel mid-build: cancelled, and the worker process is gone', async () => 
   served.set('/slow.tgz', { type: 'application/gzip', slowMs: 100, body: tgz('slow', { Dockerfile: 'FROM scratch\nCOPY big /big\n', big: 'x'.repeat(200_000) }) });
   const b = await build(`${filesUrl}/slow.tgz`);
   await waitPhase(b.uuid, ['unpacking'], 120_000);
-  expect(workerPids(b.uuid).length).toBeGreaterThan(0);
+  const agent = await agentPidOf(rt, b.uuid);
+  expect(workerPids(b.uuid, agent)).toContain(agent);
   expect(await rt.builds.cancelBuild(b.uuid)).toBe(true);
   expect((await rt.builds.getBuild(b.uuid))?.phase).toBe('cancelled');
   const end = Date.now() + 20_000;
-  while (workerPids(b.uuid).length > 0 && Date.now() < end) await sleep(200);
-  expect(workerPids(b.uuid)).toEqual([]);
+  while ((workerPids(b.uuid, agent).length > 0 || groupMembers(agent).length > 0) && Date.now() < end) await sleep(200);
+  expect({ workers: workerPids(b.uuid, agent), group: groupMembers(agent) }).toEqual({ workers: [], group: [] });
   await sleep(1000);
   expect((await rt.builds.getBuild(b.uuid))?.phase).toBe('cancelled');
 }, 300_000);

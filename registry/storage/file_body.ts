@@ -1,0 +1,175 @@
+/**
+ * A byte range of an open file, as a response body. As a Readable it reads a new buffer per chunk (its
+ * consumer may keep them); `sendTo` instead writes it to an HTTP response from two buffers that are reused
+ * for the whole file and then for the next response. A 256 MiB pull through a read stream allocated 256
+ * buffers of 1 MiB, and their garbage collection was most of the registry's CPU per pulled byte beyond the
+ * read and write system calls themselves (see README, "perf").
+ */
+import { Readable } from 'node:stream';
+import { readSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+
+/** Where `sendTo` writes: an HTTP response (http.ServerResponse) or any stream with a write callback. */
+export interface ByteSink {
+  write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
+  end(): void;
+  destroy(err?: Error): void;
+  once(event: 'close', listener: () => void): this;
+  removeListener(event: 'close', listener: () => void): this;
+  readonly destroyed: boolean;
+}
+
+/** How `sendTo` ended: every byte written, or the client went away first. */
+export type SendOutcome = 'sent' | 'closed';
+
+/**
+ * Idle chunk buffers kept for the next response, all of one size (the store's chunk size): 20 concurrent
+ * pulls allocate 40 once and leave at most this many.
+ */
+const POOL_MAX = 8;
+/** A read of one chunk from the page cache takes well under a millisecond; one that takes longer went to the disk. */
+const SLOW_READ_NS = 2_000_000n;
+const pool: Buffer[] = [];
+
+/** A buffer of `bytes`: from the pool if it has that size, else a new one (not pooled later). */
+function takeBuffer(bytes: number): Buffer {
+  if (pool.length > 0 && pool[0].length !== bytes) return Buffer.allocUnsafe(bytes);
+  return pool.pop() ?? Buffer.allocUnsafeSlow(bytes);
+}
+
+function giveBack(buffers: Buffer[]): void {
+  for (const b of buffers) {
+    if (pool.length >= POOL_MAX || (pool.length > 0 && pool[0].length !== b.length)) break;
+    pool.push(b);
+  }
+}
+
+export class FileBody extends Readable {
+  private pos: number;
+  private reading: Promise<unknown> | null = null;
+  private sending = false;
+  /** sendTo reads on the event loop's thread while reads are fast (readNow). */
+  private readsInline = true;
+
+  /**
+   * Bytes `start` to `end` (exclusive) of `fh`, which this body owns and closes. `slowReadNs`: how long a read
+   * on the event loop's thread may take before sendTo reads the rest on the thread pool (see readNow).
+   */
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly end: number,
+    private readonly chunkBytes: number,
+    private readonly slowReadNs = SLOW_READ_NS,
+  ) {
+    super();
+    this.pos = start;
+  }
+
+  /** Bytes still to come. */
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  override _read(): void {
+    const n = Math.min(this.chunkBytes, this.end - this.pos);
+    if (n <= 0) {
+      this.push(null);
+      return;
+    }
+    const buf = Buffer.allocUnsafeSlow(n);
+    this.reading = this.readInto(buf, n).then(
+      (got) => {
+        this.reading = null;
+        if (!this.destroyed) this.push(got === n ? buf : buf.subarray(0, got));
+      },
+      (err: Error) => {
+        this.reading = null;
+        this.destroy(err);
+      },
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // The file is closed once no read into it is in flight.
+    const close = () =>
+      this.fh.close().then(
+        () => cb(err),
+        (closeErr: Error) => cb(err ?? closeErr),
+      );
+    if (this.reading) void this.reading.finally(close);
+    else void close();
+  }
+
+  /** Read up to `n` bytes at the current position into `buf` on the thread pool. */
+  private async readInto(buf: Buffer, n: number): Promise<number> {
+    const { bytesRead } = await this.fh.read(buf, 0, n, this.pos);
+    return this.advance(bytesRead);
+  }
+
+  /**
+   * Read up to `n` bytes into `buf` on this thread: a chunk in the page cache is copied in a fraction of a
+   * millisecond, less than the thread pool's hand-over to another thread and back costs (measured: a third of
+   * the CPU of a 256 KiB-chunk send). A read slower than `slowReadNs` went to the disk: the rest of this
+   * body is read on the thread pool, so a cold blob blocks the event loop for one read at most.
+   */
+  private readNow(buf: Buffer, n: number): number {
+    const t0 = process.hrtime.bigint();
+    const got = readSync(this.fh.fd, buf, 0, n, this.pos);
+    if (process.hrtime.bigint() - t0 > this.slowReadNs) this.readsInline = false;
+    return this.advance(got);
+  }
+
+  /** Account `bytesRead` bytes read; a file shorter than announced is an error. */
+  private advance(bytesRead: number): number {
+    if (bytesRead === 0) throw new Error(`blob file ended ${this.end - this.pos} bytes early`);
+    this.pos += bytesRead;
+    return bytesRead;
+  }
+
+  /**
+   * Write the bytes to `out` (whose headers are set) and end it, reading the next chunk while the previous one
+   * is being written. A buffer is read into again only after the write of its last bytes completed, so at
+   * most two chunks per response are in memory whatever the client's speed (backpressure). The file is closed
+   * at the end; if the client goes away first, at once ('closed'). A read error destroys `out` (the client
+   * sees a cut body) and rejects. Only before any other use of this body as a Readable.
+   */
+  async sendTo(out: ByteSink): Promise<SendOutcome> {
+    if (this.sending || this.readableDidRead) throw new Error('FileBody.sendTo: the body was already consumed');
+    this.sending = true;
+    let gone: () => void = () => undefined;
+    const closed = new Promise<'closed'>((resolve) => {
+      gone = () => resolve('closed');
+      out.once('close', gone);
+    });
+    // A body of one chunk or less needs one buffer of its size; a larger one two of the chunk size.
+    const bytes = Math.min(this.chunkBytes, this.remaining);
+    const buffers = this.remaining > bytes ? [takeBuffer(bytes), takeBuffer(bytes)] : [takeBuffer(bytes)];
+    // Each write settles as 'written', or 'closed' if it failed (the connection went).
+    const writes: (Promise<'written' | 'closed'> | null)[] = [null, null];
+    let clean = false;
+    try {
+      for (let i = 0; this.pos < this.end; i = (i + 1) % buffers.length) {
+        if (writes[i] && (await Promise.race([writes[i], closed])) === 'closed') return 'closed';
+        if (out.destroyed) return 'closed';
+        const n = Math.min(this.chunkBytes, this.end - this.pos);
+        const got = this.readsInline ? this.readNow(buffers[i], n) : await this.readInto(buffers[i], n);
+        if (out.destroyed) return 'closed';
+        writes[i] = new Promise((resolve) => out.write(buffers[i].subarray(0, got), (err) => resolve(err ? 'closed' : 'written')));
+      }
+      const done = await Promise.race([Promise.all(writes), closed]);
+      if (done === 'closed' || done.includes('closed')) return 'closed';
+      clean = true;
+      out.end();
+      return 'sent';
+    } catch (err) {
+      out.destroy(err as Error);
+      throw err;
+    } finally {
+      out.removeListener('close', gone);
+      // A buffer whose write did not complete may still be queued in a closed connection: not reused.
+      if (clean && bytes === this.chunkBytes) giveBack(buffers);
+      this.destroy();
+    }
+  }
+}
