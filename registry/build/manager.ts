@@ -37,6 +37,8 @@ const JOB_TIMEOUT_S = 300;
 const LEASE_EXTEND_MIN_S = 60;
 const WORK_CHECK_MS = 10_000;
 const NO_EXECUTOR_RETRY_S = 20;
+/** A log stream's lines count as a heartbeat at most this often. */
+const LOG_ALIVE_EVERY_MS = 1000;
 const ARCHIVE_EVERY_MS = 30_000;
 /** Seconds the completion lock of a job lives when its holder dies before releasing it. */
 const COMPLETION_LOCK_S = 60;
@@ -278,15 +280,15 @@ export class BuildManager {
     }
     const setup = setupTimeS(started.executor);
     const scheduled: JobValue = { ...job, executor_name: started.executor.name, execution_id: started.id, manager: this.id };
-    // The phase and the push token first, the job key's execution_id last: a worker registers only once the
-    // key has it (a standby agent calls within milliseconds), so it never races these writes.
+    // The phase and the push token first, then the job key's execution_id: a worker registers only once the key
+    // has it (a standby agent calls within milliseconds), so it never races these writes.
     if (!(await this.rt.builds.markScheduled(build.uuid, new Date(job.max_expiration * 1000)))) {
       // Cancelled meanwhile.
       await this.completeJob(build.uuid, 'cancelled', scheduled);
       return true;
     }
-    await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
     await this.orch.set(key, JSON.stringify(scheduled), setup);
+    await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
     await queue.extend(item, setup + 60);
     this.rt.log.info({ build: build.uuid, executor: started.executor.name, execution: started.id }, 'build scheduled');
     return true;
@@ -481,9 +483,9 @@ export class BuildManager {
       };
     /** A bidi stream whose every message carries a job JWT; a bad one ends the call with UNAUTHENTICATED. */
     const stream =
-      <Q extends { job_jwt: string }, R>(fn: (req: Q, ctx: BuildTokenContext, state: { lastSeq: number }) => Promise<R>) =>
+      <Q extends { job_jwt: string }, R>(fn: (req: Q, ctx: BuildTokenContext, state: { lastSeq: number; aliveAt: number }) => Promise<R>) =>
       (call: grpc.ServerDuplexStream<Q, R>) => {
-        const state = { lastSeq: 0 };
+        const state = { lastSeq: 0, aliveAt: 0 };
         let chain = Promise.resolve();
         let verified: { token: string; ctx: BuildTokenContext } | null = null;
         call.on('data', (req: Q) => {
@@ -514,7 +516,12 @@ export class BuildManager {
       LogMessage: stream(async (req: { job_jwt: string; sequence_number: number; log_message: string }, ctx, state) => {
         if (req.sequence_number <= state.lastSeq) return { success: false, sequence_number: req.sequence_number };
         state.lastSeq = req.sequence_number;
-        if (!(await this.alive(ctx))) return { success: false, sequence_number: req.sequence_number };
+        // A log line counts as a sign of life, checked at most once a second per stream: a burst of lines (buildah
+        // prints several as its push ends, just before the build can complete) costs no database round trips.
+        if (Date.now() - state.aliveAt >= LOG_ALIVE_EVERY_MS) {
+          if (!(await this.alive(ctx))) return { success: false, sequence_number: req.sequence_number };
+          state.aliveAt = Date.now();
+        }
         await this.rt.builds.appendLog(ctx.build_id, [logEntryOf(req.log_message)]);
         return { success: true, sequence_number: req.sequence_number };
       }),
