@@ -230,8 +230,28 @@ export const QuayConfigSchema = Type.Object(
     FEATURE_BUILD_SUPPORT: Bool(false, 'Dockerfile builds'),
     FEATURE_REPO_MIRROR: Bool(false, 'repository mirroring'),
     FEATURE_PROXY_CACHE: Bool(false, 'proxy cache organizations'),
+    PROXY_CACHE_MANIFEST_CHECK_INTERVAL: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'seconds a proxy-cache tag is served without asking the upstream after the upstream confirmed it (0: ask on every pull, as Quay)',
+    }),
+    PROXY_CACHE_UPSTREAM_MAX_BACKOFF: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        'after an upstream failure (connection, timeout, 5xx, 429) a proxy cache organization does not ask its upstream for 1 s, doubling per failure in a row up to this many seconds (0: ask every time, as Quay)',
+    }),
+    PROXY_CACHE_STALE_IF_ERROR: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      default: null,
+      description:
+        'seconds since the upstream last confirmed a proxy-cache tag during which it is served when the upstream fails, expired or not (null: while the tag has not expired, as Quay); expired proxy tags are evicted once past it',
+    }),
     FEATURE_SPARSE_INDEX: Bool(false, 'manifest lists may name child manifests the repository does not hold (mirroring with architecture_filter)'),
     REPO_MIRROR_INTERVAL: Type.Integer({ minimum: 1, default: 30, description: 'seconds between passes of the mirror worker over due repositories' }),
+    REPO_MIRROR_PRUNE_VANISHED_TAGS: Bool(
+      true,
+      'a mirror sync deletes local tags no longer upstream or no longer matching (Quay), only after a complete, successful upstream listing; false: never',
+    ),
     FEATURE_SECURITY_SCANNER: Bool(false, 'security scanning: Clair v4 when SECURITY_SCANNER_V4_ENDPOINT is set, else the built-in OSV scanner'),
     FEATURE_SECURITY_NOTIFICATIONS: Bool(false, 'vulnerability_found events for advisories that appear after a manifest was indexed'),
     FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX: Bool(true, 'vulnerability_found events for what the first index of a manifest finds'),

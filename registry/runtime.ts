@@ -317,6 +317,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
         metrics,
         log,
         config.PUSH_TEMP_TAG_EXPIRATION_SEC,
+        config.PROXY_CACHE_STALE_IF_ERROR ?? 0,
         // built-in reports go with the manifest rows (ON DELETE CASCADE); Clair keeps its own
         clairScanner && config.FEATURE_SECURITY_SCANNER && config.SECURITY_SCANNER_V4_MANIFEST_CLEANUP ? (digest) => clairScanner.deleteReport(digest) : undefined,
       ),

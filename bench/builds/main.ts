@@ -3,7 +3,7 @@
  * manager as its own process (`buildmanager`, local executor: one builder agent process per build, buildah
  * with vfs storage and chroot isolation) so that its memory is measured alone.
  *
- *   npm run bench -- builds [--builds 20] [--workers 1,2,4] [--by-hand 3] [--markdown FILE] [--keep]
+ *   npm run bench -- builds [--builds 20] [--workers 1,2,4] [--by-hand 3] [--paired 3] [--markdown FILE] [--keep]
  *
  * For each ALLOWED_WORKER_COUNT: `--builds` builds of a small `FROM scratch` Dockerfile (COPY of one file),
  * requested at once through the REST API (POST …/build/ with an archive URL served by the bench), one
@@ -13,6 +13,9 @@
  * builds, against `buildah bud` + `buildah push` of the same Dockerfile by hand (median of `--by-hand` runs);
  * the build manager's peak RSS; and where a free-worker build's time goes, step by step (PHASE_STEPS). The load
  * average is printed with the results: on a busy machine the ratios mean more than the absolute times.
+ * Paired runs (`--paired N`, after each worker count's batch, with the manager idle): N times a by-hand
+ * `bud` + `push` and right after it one build requested alone, each pair's ratio taken at the same moment
+ * (on a machine whose load moves, the by-hand median of the start and a build minutes later compare badly).
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -33,6 +36,7 @@ const USAGE = `usage: npm run bench -- builds [options]
   --builds N        builds queued at once per worker count, default 20
   --workers LIST    ALLOWED_WORKER_COUNT values, comma-separated, default 1,2,4
   --by-hand N       runs of buildah bud + push by hand for the baseline, default 3
+  --paired N        pairs (by hand, then one build alone) per worker count, default 3; 0: none
   --markdown FILE   also write the result table (Markdown) to FILE
   --keep            keep the run's directory (.test-work/run-<pid>) afterwards
 `;
@@ -58,6 +62,8 @@ interface RunResult {
   managerPeakBytes: number;
   /** Median time spent in each step of the free-worker builds (see PHASE_STEPS). */
   stepMedianMs: number[];
+  /** Paired runs: request -> complete of a build alone, the by-hand time just before it, per pair. */
+  pairs: { buildMs: number; handMs: number }[];
 }
 
 /**
@@ -79,7 +85,16 @@ function archive(dir: string): Buffer {
   return execFileSync('tar', ['-C', ctx, '-czf', '-', '.']);
 }
 
-async function oneRun(opts: { workers: number; builds: number; pgUrl: string; redisPort: number; archiveUrl: string; log: (m: string) => void }): Promise<RunResult> {
+async function oneRun(opts: {
+  workers: number;
+  builds: number;
+  paired: number;
+  byHand: ByHand;
+  pgUrl: string;
+  redisPort: number;
+  archiveUrl: string;
+  log: (m: string) => void;
+}): Promise<RunResult> {
   const dbUri = await createTestDatabase(`bench-builds-${opts.workers}`, opts.pgUrl);
   const grpcPort = await freePort();
   const redis = { host: '127.0.0.1', port: opts.redisPort, db: opts.workers };
@@ -179,6 +194,21 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
     const last = Math.max(...[...finished.values()].map((f) => f.at));
     const free = order.slice(0, opts.workers);
     const peaks = peak.stop();
+    const pairs: RunResult['pairs'] = [];
+    for (let i = 0; i < opts.paired; i++) {
+      const handMs = (await opts.byHand.measure()).total;
+      await session.ok('POST', '/repository', { namespace: 'bench', repository: `p${i}`, visibility: 'private', description: '' });
+      const at = Date.now();
+      const b = await session.ok<{ id: string }>('POST', `/repository/bench/p${i}/build/`, { archive_url: opts.archiveUrl, docker_tags: ['latest'] });
+      for (;;) {
+        const phase = (await db.query<{ phase: string }>('SELECT phase FROM repository_build WHERE uuid = $1', [b.id])).rows[0]?.phase;
+        if (phase === 'complete') break;
+        if (['error', 'cancelled'].includes(phase) || Date.now() > deadline) throw new Error(`paired build ${b.id}: ${phase}\n${manager.logTail(40)}`);
+        await sleep(10);
+      }
+      pairs.push({ buildMs: Date.now() - at, handMs });
+      opts.log(`pair ${i + 1}/${opts.paired}: build ${pairs[i].buildMs} ms, by hand ${handMs} ms`);
+    }
     return {
       workers: opts.workers,
       buildsPerMinute: (order.length * 60_000) / (last - t0),
@@ -197,6 +227,7 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
           }),
         ),
       ),
+      pairs,
     };
   } finally {
     await db.end().catch(() => undefined);
@@ -205,8 +236,14 @@ async function oneRun(opts: { workers: number; builds: number; pgUrl: string; re
   }
 }
 
+interface ByHand {
+  /** One `buildah bud` + `buildah push` with a fresh store, as each build worker has. */
+  measure(): Promise<{ total: number; bud: number }>;
+  stop(): Promise<void>;
+}
+
 /** `buildah bud` + `buildah push` of the same context by hand, into a registry of its own. */
-async function byHand(runs: number, pgUrl: string, dir: string, log: (m: string) => void): Promise<{ total: number; bud: number }[]> {
+async function startByHand(pgUrl: string, dir: string): Promise<ByHand> {
   const reg = await startRegistry({
     label: 'bench-builds-byhand',
     adminPassword: ADMIN_PASSWORD,
@@ -222,22 +259,24 @@ async function byHand(runs: number, pgUrl: string, dir: string, log: (m: string)
     const session = await signin(reg, 'admin', ADMIN_PASSWORD);
     await session.ok('POST', '/organization/', { name: 'bench', email: 'bench@example.com' });
     await session.ok('POST', '/repository', { namespace: 'bench', repository: 'byhand', visibility: 'private', description: '' });
-    const times: { total: number; bud: number }[] = [];
-    for (let i = 0; i < runs; i++) {
-      // A fresh store each time, as each build worker has.
+  } catch (err) {
+    await reg.stop();
+    throw err;
+  }
+  let n = 0;
+  return {
+    async measure() {
+      const i = n++;
       const sb = clientSandbox(`bench-builds-byhand-${i}`);
       const image = `${reg.hostPort}/bench/byhand:h${i}`;
       const t = Date.now();
       await sb.run('buildah', ['bud', '--isolation', 'chroot', '--layers=false', '-f', join(dir, 'context', 'Dockerfile'), '-t', image, join(dir, 'context')]);
       const bud = Date.now() - t;
       await sb.run('buildah', ['push', ...INSECURE.buildah, '--creds', `admin:${ADMIN_PASSWORD}`, image, `docker://${image}`]);
-      times.push({ total: Date.now() - t, bud });
-      log(`by hand ${i + 1}/${runs}: ${times[i].total} ms (bud ${bud} ms)`);
-    }
-    return times;
-  } finally {
-    await reg.stop();
-  }
+      return { total: Date.now() - t, bud };
+    },
+    stop: () => reg.stop(),
+  };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -247,6 +286,7 @@ export async function run(args: string[]): Promise<number> {
       builds: { type: 'string', default: '20' },
       workers: { type: 'string', default: '1,2,4' },
       'by-hand': { type: 'string', default: '3' },
+      paired: { type: 'string', default: '3' },
       markdown: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -259,7 +299,8 @@ export async function run(args: string[]): Promise<number> {
   const builds = Number(values.builds);
   const workerCounts = values.workers.split(',').map(Number);
   const handRuns = Number(values['by-hand']);
-  if (!(builds > 0) || workerCounts.some((w) => !(w > 0)) || !(handRuns > 0)) {
+  const paired = Number(values.paired);
+  if (!(builds > 0) || workerCounts.some((w) => !(w > 0)) || !(handRuns > 0) || !(paired >= 0)) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -278,11 +319,17 @@ export async function run(args: string[]): Promise<number> {
     await new Promise<void>((ok) => files!.listen(0, '127.0.0.1', ok));
     const archiveUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/context.tgz`;
 
-    const hand = await byHand(handRuns, postgres.url, dir, log);
+    const byHand = await startByHand(postgres.url, dir);
+    cleanup.push(() => byHand.stop());
+    const hand: { total: number; bud: number }[] = [];
+    for (let i = 0; i < handRuns; i++) {
+      hand.push(await byHand.measure());
+      log(`by hand ${i + 1}/${handRuns}: ${hand[i].total} ms (bud ${hand[i].bud} ms)`);
+    }
     const handMedian = median(hand.map((h) => h.total));
     const handBud = median(hand.map((h) => h.bud));
     const results: RunResult[] = [];
-    for (const workers of workerCounts) results.push(await oneRun({ workers, builds, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, log }));
+    for (const workers of workerCounts) results.push(await oneRun({ workers, builds, paired, byHand, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, log }));
 
     const load1 = loadavg();
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
@@ -302,6 +349,19 @@ export async function run(args: string[]): Promise<number> {
       `| ALLOWED_WORKER_COUNT | ${STEP_NAMES.join(' | ')} |`,
       `|---|${STEP_NAMES.map(() => '---').join('|')}|`,
       ...results.map((r) => `| ${r.workers} | ${r.stepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`),
+      ...(paired > 0
+        ? [
+            '',
+            `Paired runs (each: bud + push by hand, then one build requested alone; ${paired} per worker count; medians):`,
+            '',
+            '| ALLOWED_WORKER_COUNT | request → complete, alone | by hand, just before | ratio (median of the pairs) |',
+            '|---|---|---|---|',
+            ...results.map(
+              (r) =>
+                `| ${r.workers} | ${median(r.pairs.map((p) => p.buildMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.handMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs / p.handMs)).toFixed(2)}× |`,
+            ),
+          ]
+        : []),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (values.markdown) writeFileSync(values.markdown, `${lines.join('\n')}\n`);

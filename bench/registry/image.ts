@@ -3,12 +3,11 @@
  * offline with umoci into an OCI layout. Built once per size and layer count and kept under
  * `.test-work/bench-images/` for later runs.
  */
-import { randomFillSync } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { WORK_ROOT } from '../../test/setup/paths.js';
 import { runTool } from '../../test/setup/tools.js';
+import { writeRandomTar } from '../../test/helpers/umoci.js';
 
 export interface BenchImage {
   /** OCI layout directory */
@@ -28,46 +27,6 @@ export interface BenchImage {
 
 const IMAGES = join(WORK_ROOT, 'bench-images');
 const TAG = 'bench';
-
-/** A tar archive (ustar) holding one file of `bytes` random bytes, written without buffering it whole. */
-async function writeRandomTar(path: string, bytes: number): Promise<void> {
-  const out = createWriteStream(path);
-  const header = Buffer.alloc(512);
-  header.write('payload.bin', 0, 'ascii');
-  header.write('0000644\0', 100, 'ascii');
-  header.write('0000000\0', 108, 'ascii');
-  header.write('0000000\0', 116, 'ascii');
-  header.write(`${bytes.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  header.write(
-    `${Math.floor(Date.UTC(2024, 0, 1) / 1000)
-      .toString(8)
-      .padStart(11, '0')}\0`,
-    136,
-    'ascii',
-  );
-  header.write('        ', 148, 'ascii');
-  header.write('0', 156, 'ascii');
-  header.write('ustar\0', 257, 'ascii');
-  header.write('00', 263, 'ascii');
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
-  const write = async (buf: Buffer) => {
-    if (!out.write(buf)) await once(out, 'drain');
-  };
-  await write(header);
-  const chunk = Buffer.alloc(4 << 20);
-  for (let left = bytes; left > 0;) {
-    const n = Math.min(left, chunk.length);
-    randomFillSync(chunk, 0, n);
-    await write(Buffer.from(chunk.subarray(0, n)));
-    left -= n;
-  }
-  const pad = (512 - (bytes % 512)) % 512;
-  await write(Buffer.alloc(pad + 1024)); // padding, then the two zero blocks that end an archive
-  out.end();
-  await once(out, 'finish');
-}
 
 function readImage(layout: string, payload: number, layerCount: number): BenchImage {
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };

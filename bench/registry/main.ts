@@ -184,6 +184,7 @@ class Bench {
     const auth0 = await this.routeSeconds('v2_auth');
     const commit0 = await this.storageSeconds('commit_upload');
     const append0 = await this.storageSeconds('write_segment');
+    const load0 = loadavg()[0];
     for (let i = 0; i < reps; i++) {
       for (const srv of this.order(i)) {
         const s = await skopeoPush(srv, images[i].ref, repoOf(i));
@@ -191,13 +192,19 @@ class Bench {
         this.log(`  ${label} push #${i + 1} ${srv.name}: ${s.toFixed(2)} s`);
       }
     }
+    const [dist, quay] = this.both.map((s, i) => (serverCpu(s) - c0[i]) / reps);
+    const pg = (cpuSeconds(this.s.postgres.process.pid, true) - pg0) / reps;
     this.recordCpu(`${label} push ×${reps}`, c0, pg0);
     const commit = ((await this.storageSeconds('commit_upload')) - commit0) / reps;
     const append = ((await this.storageSeconds('write_segment')) - append0) / reps;
     const auth = await this.routeSeconds('v2_auth');
     this.notes.push(
-      `${label} push on quay-ts, per push: ${append.toFixed(2)} s streaming the layers to disk (hashing on the way), ` +
-        `${commit.toFixed(2)} s committing them (fsync of file and directory, rename; Distribution does not fsync); ` +
+      `${label} push, server CPU per push (the steadier figure on a loaded machine): quay-ts ${quay.toFixed(2)} s + Postgres ${pg.toFixed(2)} s, ` +
+        `Distribution ${dist.toFixed(2)} s; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)} during the pushes.`,
+    );
+    this.notes.push(
+      `${label} push on quay-ts, per push: ${append.toFixed(2)} s streaming the layers to disk (hashing on the way, fdatasync before each answer), ` +
+        `${commit.toFixed(2)} s committing them (link, rename, fsync of the directory; Distribution does not fsync); ` +
         `${reps} push(es): ${(auth.seconds - auth0.seconds).toFixed(2)} s in ${auth.count - auth0.count} token request(s) (bcrypt check of the password).`,
     );
     this.rows.push({

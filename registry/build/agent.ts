@@ -41,12 +41,12 @@ function unary<T>(client: Client, method: string, req: unknown, deadlineS = 30):
 
 /**
  * RegisterBuildJob, called again while the manager answers UNAVAILABLE (it is still recording the worker it
- * just started, or is not reachable yet), every 10 ms at first and then less often, for at most 60 s (the
+ * just started, or is not reachable yet), after 5 ms at first and then less often, for at most 60 s (the
  * registration JWT's lifetime at least).
  */
 async function register(client: Client, token: string): Promise<BuildPackMessage> {
   const end = Date.now() + 60_000;
-  for (let wait = 10; ; wait = Math.min(wait * 2, 1000)) {
+  for (let wait = 5; ; wait = Math.min(wait * 2, 1000)) {
     try {
       return await unary<BuildPackMessage>(client, 'RegisterBuildJob', { register_jwt: token }, 60);
     } catch (err) {

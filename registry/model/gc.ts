@@ -65,6 +65,12 @@ export class GarbageCollector {
     private readonly log: Logger,
     /** PUSH_TEMP_TAG_EXPIRATION_SEC */
     private readonly pushGraceSeconds: number,
+    /**
+     * How long an ended tag of a proxy cache organization is kept (PROXY_CACHE_STALE_IF_ERROR, else 0): a
+     * cached tag is evicted once its end (expiry, or a quota prune) plus this has passed, by the next run,
+     * instead of staying in the time machine window of `removed_tag_expiration_s`.
+     */
+    private readonly proxyTagRetentionSeconds: number,
     /** After a manifest digest is gone from every repository (the security scanner forgets its report). */
     private readonly onDigestCollected?: (digest: string) => Promise<void>,
   ) {
@@ -123,7 +129,10 @@ export class GarbageCollector {
     return r.rowCount;
   }
 
-  /** Tag rows that ended before their namespace's time machine window: history that can no longer be restored. */
+  /**
+   * Tag rows that ended before their namespace's time machine window: history that can no longer be restored.
+   * A proxy cache organization's window is the proxy's retention (its tags come back from the upstream).
+   */
   private async dropTagsPastWindow(now: number): Promise<number> {
     let total = 0;
     for (;;) {
@@ -131,9 +140,11 @@ export class GarbageCollector {
         const r = await q.query(
           `DELETE FROM tag WHERE id IN (
              SELECT t.id FROM tag t JOIN repository r ON r.id = t.repository_id JOIN namespace n ON n.id = r.namespace_id
-              WHERE t.end_ms IS NOT NULL AND t.end_ms <= $1::bigint - n.removed_tag_expiration_s * 1000
+              WHERE t.end_ms IS NOT NULL
+                AND t.end_ms <= $1::bigint - 1000 * CASE WHEN EXISTS (SELECT 1 FROM proxy_cache_config p WHERE p.namespace_id = n.id)
+                                                        THEN $2::bigint ELSE n.removed_tag_expiration_s END
               LIMIT ${BATCH} FOR UPDATE OF t SKIP LOCKED)`,
-          [now],
+          [now, this.proxyTagRetentionSeconds],
         );
         return r.rowCount;
       });

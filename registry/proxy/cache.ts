@@ -2,11 +2,12 @@
  * Proxy cache organizations (user guide chapter 15): an organization's configuration, and pull-through of
  * manifests and blobs from its upstream registry.
  *
- * Manifest by tag: the upstream is asked (HEAD) on every pull; an unchanged digest serves the local copy and
+ * Manifest by tag: the upstream is asked (HEAD) on every pull (or, with PROXY_CACHE_MANIFEST_CHECK_INTERVAL, once
+ * that long has passed since it last confirmed the tag); an unchanged digest serves the local copy and
  * pushes the tag's expiry `expiration_s` forward (that end time is the least-recently-pulled order quota
  * pruning uses); a changed digest fetches the new manifest. When the upstream is down, times out, answers
  * 5xx/429 or 404 on HEAD, a tag that has not expired is served as cached (the staleness period is its
- * remaining lifetime); an auth failure is never masked by stale content. Manifest by digest never goes
+ * remaining lifetime, or PROXY_CACHE_STALE_IF_ERROR seconds since the last confirmation); an auth failure is never masked by stale content. Manifest by digest never goes
  * upstream once cached. A manifest is fetched from the upstream once however many replicas are asked for it
  * at the same time. Blobs are rows with the descriptor's size until their bytes are fetched, on the
  * first request for them, streamed to that client while stored (see fill.ts).
@@ -258,6 +259,7 @@ export class ProxyCache implements Coherent {
         username: cfg.username_enc ? this.d.box.open(cfg.username_enc) : null,
         password: cfg.password_enc ? this.d.box.open(cfg.password_enc) : null,
         guard: this.d.guard,
+        maxBackoffMs: this.d.config.PROXY_CACHE_UPSTREAM_MAX_BACKOFF * 1000,
       });
       this.clients.set(key, c);
     }
@@ -328,14 +330,23 @@ export class ProxyCache implements Coherent {
       });
     }
 
-    // The upstream is asked on every tag pull (Quay's rule); the local lookup (the hot caches, as any pull's)
-    // runs meanwhile.
-    const [local, head] = await Promise.all([
-      this.d.manifests.resolve(repo.id, reference, repo.tag_version),
+    // The upstream is asked on every tag pull (Quay's rule) unless it confirmed the tag less than
+    // PROXY_CACHE_MANIFEST_CHECK_INTERVAL seconds ago; the local lookup (the hot caches, as any pull's) runs meanwhile.
+    const localLookup = this.d.manifests.resolve(repo.id, reference, repo.tag_version);
+    const checkLookup = this.tracksChecks ? this.lastCheck(repo.id, reference) : Promise.resolve(null);
+    const interval = this.d.config.PROXY_CACHE_MANIFEST_CHECK_INTERVAL;
+    if (interval > 0) {
+      const [local, check] = await Promise.all([localLookup, checkLookup]);
+      if (local && check && check.manifest_id === local.id && Date.now() - check.checked_ms < interval * 1000) return { repo, manifest: local };
+    }
+    const [local, head, check] = await Promise.all([
+      localLookup,
       client.headManifest(upstreamRepo, reference).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+      checkLookup,
     ]);
     if (head instanceof Error) {
-      if (head instanceof UpstreamError && head.kind !== 'auth' && local) return { repo, manifest: local };
+      const stale = head instanceof UpstreamError && head.kind !== 'auth' ? await this.staleCopy(repo, local, check) : null;
+      if (stale) return { repo, manifest: stale };
       throw unknown(this.reason(head));
     }
     // The live tag still names what the upstream names: serve it, its end pushed forward (unless it moved meanwhile).
@@ -349,7 +360,8 @@ export class ProxyCache implements Coherent {
       try {
         fetched = await client.getManifest(upstreamRepo, head.digest ?? reference);
       } catch (e) {
-        if (e instanceof UpstreamError && e.kind === 'unavailable' && local) return { repo, manifest: local };
+        const stale = e instanceof UpstreamError && e.kind === 'unavailable' ? await this.staleCopy(repo, local, check) : null;
+        if (stale) return { repo, manifest: stale };
         throw unknown(this.reason(e));
       }
       return keep(fetched, reference);
@@ -431,14 +443,52 @@ export class ProxyCache implements Coherent {
     return repo;
   }
 
-  /** Push the live tag's end forward (`expiration_s`) if it still names the manifest; false when it does not. */
+  /** Whether the upstream's confirmations of tags are recorded (proxy_tag_check): only a key that reads them needs them. */
+  private get tracksChecks(): boolean {
+    return this.d.config.PROXY_CACHE_MANIFEST_CHECK_INTERVAL > 0 || this.d.config.PROXY_CACHE_STALE_IF_ERROR !== null;
+  }
+
+  /** When the upstream last confirmed a tag, and the manifest it named then. */
+  private async lastCheck(repoId: number, tag: string): Promise<{ manifest_id: number; digest: string; checked_ms: number } | null> {
+    const r = await this.d.db.query<{ manifest_id: number; digest: string; checked_ms: string }>(
+      'SELECT c.manifest_id, m.digest, c.checked_ms FROM proxy_tag_check c JOIN manifest m ON m.id = c.manifest_id WHERE c.repository_id = $1 AND c.name = $2',
+      [repoId, tag],
+    );
+    const row = r.rows[0];
+    return row ? { manifest_id: Number(row.manifest_id), digest: row.digest, checked_ms: Number(row.checked_ms) } : null;
+  }
+
+  /**
+   * What a tag pull gets when the upstream fails (not on an auth failure): by default (Quay) the live tag while
+   * it has not expired; with PROXY_CACHE_STALE_IF_ERROR the manifest the upstream last confirmed, expired or
+   * not, while that confirmation is at most that many seconds old. Null: nothing may be served.
+   */
+  private async staleCopy(repo: RepositoryRow, local: ManifestRow | null, check: { manifest_id: number; digest: string; checked_ms: number } | null): Promise<ManifestRow | null> {
+    const window = this.d.config.PROXY_CACHE_STALE_IF_ERROR;
+    if (window === null) return local;
+    if (!check || Date.now() - check.checked_ms > window * 1000) return null;
+    if (local && local.id === check.manifest_id) return local;
+    return this.d.manifests.resolve(repo.id, check.digest);
+  }
+
+  /**
+   * The upstream confirmed that the tag names the manifest: push the live tag's end forward (`expiration_s`;
+   * 0: cached tags never expire) and record the check when a key reads it. False when the tag no longer names it.
+   */
   private async bumpTag(repoId: number, tag: string, manifestId: number, cfg: ProxyConfigRow): Promise<boolean> {
-    // expiration_s 0: cached tags never expire, there is nothing to push forward.
-    if (cfg.expiration_s === 0) return true;
+    if (cfg.expiration_s === 0 && !this.tracksChecks) return true;
     const now = Date.now();
+    const live = `t.repository_id = $1 AND t.name = $2 AND t.manifest_id = $3 AND ${LIVE('t', '$4')}`;
+    const tagged =
+      cfg.expiration_s === 0
+        ? `SELECT t.id FROM tag t WHERE ${live}`
+        : `UPDATE tag t SET end_ms = ${now + cfg.expiration_s * 1000}, expiry_state = 'scheduled' WHERE ${live} RETURNING t.id`;
+    if (!this.tracksChecks) return (await this.d.db.query(tagged, [repoId, tag, manifestId, now])).rowCount > 0;
     const r = await this.d.db.query(
-      `UPDATE tag t SET end_ms = $4, expiry_state = 'scheduled' WHERE t.repository_id = $1 AND t.name = $2 AND t.manifest_id = $3 AND ${LIVE('t', '$5')}`,
-      [repoId, tag, manifestId, now + cfg.expiration_s * 1000, now],
+      `WITH tagged AS (${tagged})
+       INSERT INTO proxy_tag_check (repository_id, name, manifest_id, checked_ms) SELECT $1, $2, $3, $4 FROM tagged
+       ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = EXCLUDED.manifest_id, checked_ms = EXCLUDED.checked_ms`,
+      [repoId, tag, manifestId, now],
     );
     return r.rowCount > 0;
   }

@@ -10,7 +10,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import type { LookupFunction, Socket } from 'node:net';
+import { isIP, type LookupFunction, type Socket } from 'node:net';
+import { getDomain } from 'tldts';
 import type { Readable } from 'node:stream';
 import { digestOf } from '../oci/digest.js';
 
@@ -72,6 +73,12 @@ export interface UpstreamOptions {
   /** Idle-read timeout of blob streams, ms (Quay: 120 s). */
   blobReadTimeoutMs?: number;
   userAgent?: string;
+  /**
+   * Back off from a failing upstream: after a connection error, timeout, 5xx or 429, registry calls fail at once
+   * (as unavailable) for 1 s, doubling with each further failure in a row up to this many ms; a success ends it.
+   * 0 or absent: every call goes out.
+   */
+  maxBackoffMs?: number;
 }
 
 export interface UpstreamManifest {
@@ -110,10 +117,13 @@ export function parseChallenges(header: string | undefined): Challenge[] {
   return out;
 }
 
-/** The registrable domain, approximately: the last two labels of a name; an IP address is itself. */
+/**
+ * The registrable domain of a host name by the Public Suffix List, private suffixes included
+ * (`a.example.co.uk` → `example.co.uk`, `x.github.io` → itself); an IP address, or a name without one, is itself.
+ */
 function registrableDomain(host: string): string {
-  if (/^[0-9.]+$/.test(host) || host.includes(':')) return host;
-  return host.split('.').slice(-2).join('.');
+  if (isIP(host.replace(/^\[|\]$/g, ''))) return host;
+  return getDomain(host, { allowPrivateDomains: true }) ?? host;
 }
 
 function hostnameOf(hostPort: string): string {
@@ -161,6 +171,9 @@ export class UpstreamClient {
   /** Authorization header value per token scope (`''` = the upstream needs none), with its expiry. */
   private readonly auth = new Map<string, { header: string | null; expires: number }>();
   private readonly agent: http.Agent;
+  /** Failed registry calls in a row, and until when no call goes out (maxBackoffMs). */
+  private failures = 0;
+  private resumeAt = 0;
 
   constructor(private readonly o: UpstreamOptions) {
     this.host = registryHost(o.host);
@@ -244,11 +257,19 @@ export class UpstreamClient {
     return { stream: res, size: Number.isSafeInteger(len) && res.headers['content-length'] !== undefined ? len : null };
   }
 
-  /** Every tag of a repository (following `Link` pagination). */
-  async listTags(repo: string): Promise<string[]> {
+  /**
+   * The tags of a repository (following `Link` pagination, at most `maxPages` pages); `complete` is false when
+   * pages were left (or an entry was not a tag name), so a caller never takes a missing tag for a vanished one.
+   */
+  async listTags(repo: string, maxPages = 1000): Promise<{ tags: string[]; complete: boolean }> {
     const tags: string[] = [];
+    let complete = true;
     let path: string | null = `/v2/${repo}/tags/list?n=1000`;
-    for (let pages = 0; path && pages < 1000; pages++) {
+    for (let pages = 0; path; pages++) {
+      if (pages === maxPages) {
+        complete = false;
+        break;
+      }
       const res = await this.call('GET', repo, path, { accept: 'application/json' }, this.o.readTimeoutMs);
       if (res.statusCode !== 200) {
         res.resume();
@@ -262,16 +283,41 @@ export class UpstreamClient {
         throw new UpstreamError('invalid', 'upstream tag list is not JSON');
       }
       if (parsed.tags !== null && parsed.tags !== undefined && !Array.isArray(parsed.tags)) throw new UpstreamError('invalid', 'upstream tag list has no tags array');
-      for (const t of (parsed.tags as unknown[] | null) ?? []) if (typeof t === 'string') tags.push(t);
+      for (const t of (parsed.tags as unknown[] | null) ?? []) {
+        if (typeof t === 'string') tags.push(t);
+        else complete = false;
+      }
       const link = res.headers.link;
       const next = typeof link === 'string' ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
       path = next ? new URL(next[1], this.base).pathname + new URL(next[1], this.base).search : null;
     }
-    return tags;
+    return { tags, complete };
   }
 
   /** A registry API call with the repository's credentials; one forced re-authentication on a 401. */
   private async call(method: string, repo: string, path: string, headers: Record<string, string>, readTimeoutMs?: number): Promise<IncomingMessage> {
+    const max = this.o.maxBackoffMs ?? 0;
+    if (max <= 0) return this.callOnce(method, repo, path, headers, readTimeoutMs);
+    const wait = this.resumeAt - Date.now();
+    if (wait > 0) throw new UpstreamError('unavailable', `the upstream failed ${this.failures} times in a row: not asked again for ${Math.ceil(wait / 1000)} s`);
+    let res: IncomingMessage;
+    try {
+      res = await this.callOnce(method, repo, path, headers, readTimeoutMs);
+    } catch (e) {
+      if (e instanceof UpstreamError && e.kind === 'unavailable') this.failed(max);
+      throw e;
+    }
+    if (res.statusCode === 429 || (res.statusCode ?? 0) >= 500) this.failed(max);
+    else this.failures = 0;
+    return res;
+  }
+
+  private failed(maxMs: number): void {
+    this.failures++;
+    this.resumeAt = Date.now() + Math.min(maxMs, 1000 * 2 ** Math.min(this.failures - 1, 30));
+  }
+
+  private async callOnce(method: string, repo: string, path: string, headers: Record<string, string>, readTimeoutMs?: number): Promise<IncomingMessage> {
     const url = new URL(path, this.base);
     const scope = `repository:${repo}:pull`;
     const cached = this.auth.get(scope);
@@ -330,8 +376,9 @@ export class UpstreamClient {
     if (bearer.params.service) q.set('service', bearer.params.service);
     if (scope) q.set('scope', scope);
     for (const [k, v] of q) realm.searchParams.set(k, v);
-    const sameDomain = registrableDomain(realm.hostname) === registrableDomain(hostnameOf(this.host));
-    const res = await this.send('GET', realm, basic && sameDomain ? { authorization: basic, accept: 'application/json' } : { accept: 'application/json' }, this.o.readTimeoutMs);
+    // Credentials go only to the upstream's own registrable domain, and never over plain http when the upstream speaks https.
+    const trusted = registrableDomain(realm.hostname) === registrableDomain(hostnameOf(this.host)) && (realm.protocol === 'https:' || this.base.protocol === 'http:');
+    const res = await this.send('GET', realm, basic && trusted ? { authorization: basic, accept: 'application/json' } : { accept: 'application/json' }, this.o.readTimeoutMs);
     if (res.statusCode === 401 || res.statusCode === 403) {
       res.resume();
       if (!this.o.username) return null; // anonymous: the registry may still allow what follows

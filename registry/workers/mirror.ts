@@ -239,7 +239,8 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
       proxy: { http_proxy: row.http_proxy, https_proxy: row.https_proxy, no_proxy: row.no_proxy },
       guard: rt.outboundGuard,
     });
-    const matched = matchingTags(await s.client.listTags(s.upstreamRepo), row.tag_rules);
+    const listing = await s.client.listTags(s.upstreamRepo);
+    const matched = matchingTags(listing.tags, row.tag_rules);
     if (matched.length === 0) {
       log(s, 'repo_mirror_sync_success', { verb: 'end', message, tags: 'No tags matched' });
       await rt.mirrors.release(row, 'SUCCESS', rt.config.REPO_MIRROR_INTERVAL, { kind: 'repo_mirror_sync_success', message });
@@ -262,11 +263,15 @@ async function syncOnce(rt: Runtime, row: MirrorRow): Promise<SyncResult> {
         }
       });
     } finally {
-      // Tags gone upstream (or no longer matching) end here too, also after a partial run or a cancel:
-      // the upstream listing was complete.
-      for (const name of await liveTagNames(rt, repo.id)) {
-        if (matched.includes(name)) continue;
-        if (await rt.tags.delete(repo.id, name)) log(s, 'delete_tag', { tag: name, via: 'mirror' });
+      // Tags gone upstream (or no longer matching) end here too, also after a partial run or a cancel, when
+      // REPO_MIRROR_PRUNE_VANISHED_TAGS (Quay's behaviour) and only when the upstream listing was complete.
+      if (rt.config.REPO_MIRROR_PRUNE_VANISHED_TAGS && listing.complete) {
+        for (const name of await liveTagNames(rt, repo.id)) {
+          if (matched.includes(name)) continue;
+          if (await rt.tags.delete(repo.id, name)) log(s, 'delete_tag', { tag: name, via: 'mirror' });
+        }
+      } else if (!listing.complete) {
+        rt.log.warn({ repository: `${namespace.name}/${repo.name}` }, 'mirror: the upstream tag listing was incomplete; no local tag is deleted');
       }
     }
     if (failed.length > 0) {

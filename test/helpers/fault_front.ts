@@ -18,6 +18,8 @@ export interface FaultFront {
   mode: FrontMode;
   /** `METHOD path` of every request forwarded to the upstream (not the injected answers). */
   forwarded: string[];
+  /** Every request answered with an injected status: `METHOD path`, and when it arrived (ms). */
+  injected: { request: string; at: number }[];
   /** Response body bytes the upstream sent through the front. */
   bytesFromUpstream: number;
   /** Back to `pass`, forwarding the requests held meanwhile and the rest of the stalled bodies. */
@@ -33,6 +35,7 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
     hostPort: '',
     mode: { kind: 'pass' },
     forwarded: [],
+    injected: [],
     bytesFromUpstream: 0,
     release() {
       front.mode = { kind: 'pass' };
@@ -53,6 +56,7 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       return;
     }
     if (m.kind === 'status') {
+      front.injected.push({ request: `${req.method} ${req.url}`, at: Date.now() });
       req.resume();
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;

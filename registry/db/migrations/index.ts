@@ -18,6 +18,7 @@ import repositoryDescriptionNull from './044_repository_description_null.js';
 import proxyCache from './050_proxy_cache.js';
 import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
+import proxyTagCheck from './033_proxy_tag_check.js';
 import proxyBlobFillPieces from './055_proxy_blob_fill_pieces.js';
 import proxyWarmPull from './054_proxy_warm_pull.js';
 import proxyManifestFill from './053_proxy_manifest_fill.js';
@@ -61,4 +62,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 54, name: 'proxy warm pull without cache churn', sql: proxyWarmPull },
   { version: 81, name: 'tag creation sends no cache notification', sql: tagCreateQuiet },
   { version: 55, name: 'proxy blob fill pieces', sql: proxyBlobFillPieces },
+  { version: 33, name: 'proxy tag upstream checks', sql: proxyTagCheck },
 ];

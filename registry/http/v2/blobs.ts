@@ -3,7 +3,9 @@ import type { Readable } from 'node:stream';
 import { parseDigest, DigestError } from '../../oci/digest.js';
 import { RegistryError } from '../../errors.js';
 import type { ByteRange } from '../../storage/index.js';
-import { FileBody } from '../../storage/file_body.js';
+import { FileBody, type ByteSink } from '../../storage/file_body.js';
+import type { ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import { grantedActions } from './access.js';
 import { requireRepo, type V2Context } from './context.js';
 
@@ -72,10 +74,9 @@ export async function getBlob(ctx: V2Context): Promise<void> {
 }
 
 /**
- * A blob's bytes (or `range` of them, 206) as the body. A LocalStorage file on an HTTP/1 connection is written
- * to the socket from reused buffers (FileBody.sendTo: no buffer allocated per chunk, two chunks in flight at
- * most); the reply is then hijacked, onResponse still runs. Anything else (object storage, a proxy fill,
- * HTTP/2) is piped as a stream.
+ * A blob's bytes (or `range` of them, 206) as the body. A LocalStorage file is written to the connection from
+ * reused buffers (FileBody.sendTo: no buffer allocated per chunk, two chunks in flight at most); the reply is
+ * then hijacked, onResponse still runs. Anything else (object storage, a proxy fill) is piped as a stream.
  */
 async function sendBody(ctx: V2Context, size: number, range: ByteRange | null, body: Readable): Promise<void> {
   const { reply } = ctx;
@@ -86,16 +87,34 @@ async function sendBody(ctx: V2Context, size: number, range: ByteRange | null, b
   } else {
     reply.header('content-length', size);
   }
-  if (!(body instanceof FileBody) || ctx.req.raw.httpVersionMajor !== 1) return reply.send(body);
+  if (!(body instanceof FileBody)) return reply.send(body);
   reply.hijack();
-  const res = reply.raw;
+  const res = reply.raw as ServerResponse | Http2ServerResponse;
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
   res.writeHead(reply.statusCode);
   try {
-    await body.sendTo(res);
+    await body.sendTo(res instanceof Http2ServerResponse ? http2Sink(res) : res);
   } catch (err) {
     ctx.req.log.warn({ err, digest: ctx.params[0] }, 'blob read failed mid-response; body cut');
   }
+}
+
+/**
+ * An HTTP/2 response as sendTo's sink: its stream ends and is destroyed. A write's callback comes once the
+ * session wrote the DATA frame to the connection, so the buffer may be reused then, as on HTTP/1.
+ */
+function http2Sink(res: Http2ServerResponse): ByteSink {
+  const sink: ByteSink = {
+    write: (chunk, cb) => res.write(chunk, cb),
+    end: () => void res.end(),
+    destroy: (err) => void res.stream.destroy(err),
+    once: (event, listener) => (res.once(event, listener), sink),
+    removeListener: (event, listener) => (res.removeListener(event, listener), sink),
+    get destroyed() {
+      return res.stream.destroyed;
+    },
+  };
+  return sink;
 }
 
 export async function deleteBlob(ctx: V2Context): Promise<void> {

@@ -1,20 +1,42 @@
 /**
  * Blob GET on LocalStorage through the registry process (the reused-buffer path, FileBody.sendTo): the exact
  * bytes with the protocol's headers, a range, HEAD, the request still counted and logged (onResponse runs for a
- * hijacked reply), and the blob file closed in the server when the client goes away mid-body.
+ * hijacked reply), and the blob file closed in the server when the client goes away mid-body; over HTTP/1.1
+ * and over HTTP/2 (HTTPS by ALPN).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import { join } from 'node:path';
 import { startRegistry, basicAuth, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client, randomBlob } from '../../helpers/v2.js';
+import { workDir } from '../../setup/paths.js';
+import { freePort } from '../../setup/procs.js';
 
 let reg: RegistryProcess;
 let c: V2Client;
+let tlsPort: number;
+let ca: Buffer;
 const blob = randomBlob(24 * 1024 * 1024 + 3);
 const repo = 'admin/delivery';
 
+/** A self-signed pair for 127.0.0.1 (the client trusts it as its CA). */
+function selfSigned(): { cert: Buffer; key: Buffer } {
+  const dir = workDir('blob-delivery-pki');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { cwd: dir, stdio: 'pipe' },
+  );
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+}
+
 beforeAll(async () => {
-  reg = await startRegistry({ label: 'blob-delivery' });
+  const pair = selfSigned();
+  ca = pair.cert;
+  tlsPort = await freePort();
+  reg = await startRegistry({ label: 'blob-delivery', config: {}, files: { 'ssl.cert': pair.cert, 'ssl.key': pair.key }, env: { TLS_PORT: String(tlsPort) } });
   c = V2Client.basic(reg);
   expect((await c.pushBlob(repo, blob)).status).toBe(201);
 });
@@ -50,6 +72,28 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
     if (i > 3000) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** An HTTP/2 GET of the blob over HTTPS: status, headers and, unless `stopAfter` bytes end it early, the body. */
+function h2Get(session: ClientHttp2Session, headers: Record<string, string> = {}, stopAfter?: number) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    const stream = session.request({ ':path': `/v2/${repo}/blobs/${blob.digest}`, ':method': 'GET', authorization: basicAuth(reg.admin.username, reg.admin.password), ...headers });
+    const parts: Buffer[] = [];
+    let got = 0;
+    let head: Record<string, unknown> = {};
+    stream.on('response', (h) => (head = h));
+    stream.on('data', (b: Buffer) => {
+      parts.push(b);
+      got += b.length;
+      if (stopAfter !== undefined && got > stopAfter) {
+        stream.pause();
+        resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(parts) });
+      }
+    });
+    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(parts) }));
+    stream.on('error', reject);
+    stream.end();
+  });
 }
 
 async function blobRequests(status: number): Promise<number> {
@@ -104,4 +148,39 @@ test('a client that disconnects mid-body: the registry closes the blob file', as
   // The registry goes on serving the blob.
   const r = await c.req('GET', `/v2/${repo}/blobs/${blob.digest}`);
   expect(Buffer.from(await r.arrayBuffer()).equals(blob.data)).toBe(true);
+});
+
+describe('over HTTP/2', () => {
+  let session: ClientHttp2Session;
+  beforeAll(() => {
+    session = h2connect(`https://127.0.0.1:${tlsPort}`, { ca });
+  });
+  afterAll(() => {
+    session?.destroy();
+  });
+
+  test('GET answers the exact bytes, a range those bytes with 206', async () => {
+    const whole = await h2Get(session);
+    expect(whole.status).toBe(200);
+    expect(whole.headers['content-length']).toBe(String(blob.size));
+    expect(whole.headers['docker-content-digest']).toBe(blob.digest);
+    expect(whole.body.equals(blob.data)).toBe(true);
+    const start = 2 * 1024 * 1024 + 1;
+    const end = 5 * 1024 * 1024 - 2;
+    const part = await h2Get(session, { range: `bytes=${start}-${end}` });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes ${start}-${end}/${blob.size}`);
+    expect(part.body.equals(blob.data.subarray(start, end + 1))).toBe(true);
+    await until('the blob file is closed', () => openBlobFiles() === 0);
+  });
+
+  test('a client that drops the connection mid-body: the registry closes the blob file', async () => {
+    const s = h2connect(`https://127.0.0.1:${tlsPort}`, { ca });
+    s.on('error', () => undefined);
+    const partial = await h2Get(s, {}, 2 * 1024 * 1024);
+    expect(partial.body.length).toBeLessThan(blob.size);
+    expect(openBlobFiles()).toBe(1);
+    s.destroy();
+    await until('the blob file is closed', () => openBlobFiles() === 0);
+  });
 });

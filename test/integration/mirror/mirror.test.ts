@@ -15,9 +15,11 @@ import { startDistribution, type DistributionService } from '../../setup/service
 import { freePort, startProcess, waitUntil, type ManagedProcess } from '../../setup/procs.js';
 import { REPO_ROOT, workDir } from '../../setup/paths.js';
 import { Api, createUser, signin } from '../api/fixture.js';
-import { OCI_INDEX, OCI_MANIFEST, V2Client, jsonBlob, randomBlob, sha256 } from '../../helpers/v2.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
 import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { startFaultFront } from '../../helpers/fault_front.js';
+import { pushLayout, umociIndex } from '../../helpers/umoci.js';
+import { clientSandbox, INSECURE } from '../../setup/tools.js';
 
 let up: DistributionService;
 let reg: RegistryProcess;
@@ -236,25 +238,37 @@ test('30 tags with globs v1.* and latest, unmatched tags left out, an upstream d
   expect(logs.some((l) => l.kind === 'delete_tag' && l.metadata.tag === 'v1.3')).toBe(true);
 }, 240_000);
 
-test('an OCI index with two platforms and architecture_filter [arm64]: same index digest, only the arm64 image', async () => {
-  const images: Record<string, { digest: string; size: number }> = {};
-  for (const arch of ['amd64', 'arm64']) {
-    const img = await upstream.pushImage('team/multi', `only-${arch}`, { layers: [randomBlob(2048)] });
-    images[arch] = { digest: img.digest, size: img.manifest.length };
-  }
-  const index = jsonBlob({
-    schemaVersion: 2,
-    mediaType: OCI_INDEX,
-    manifests: ['amd64', 'arm64'].map((arch) => ({ mediaType: OCI_MANIFEST, digest: images[arch].digest, size: images[arch].size, platform: { architecture: arch, os: 'linux' } })),
-  });
-  expect((await upstream.pushManifest('team/multi', 'latest', index.data.toString(), OCI_INDEX)).status).toBe(201);
+test('a umoci-built OCI index with two platforms and architecture_filter [arm64]: same index digest, only the arm64 image', async () => {
+  const multi = await umociIndex('mirror-multiarch-build', 'latest');
+  await pushLayout(clientSandbox('mirror-multiarch-push'), multi.ref, `${up.hostPort}/team/multi:latest`, `${UP_USER}:${UP_PASSWORD}`);
   await createMirroredRepo('multi', body('team/multi', { architecture_filter: ['arm64'], root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['latest'] } }));
   await waitFor('multi synced', async () => (await mirrorState('multi')).sync_status === 'SUCCESS');
-  expect(await localTags('multi')).toEqual({ latest: index.digest });
-  const arm = await fetch(`${reg.url}/v2/mirrors/multi/manifests/${images.arm64.digest}`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
-  expect(arm.status).toBe(200);
-  const amd = await fetch(`${reg.url}/v2/mirrors/multi/manifests/${images.amd64.digest}`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
+  expect(await localTags('multi')).toEqual({ latest: multi.index.digest });
+  const idx = await fetch(`${reg.url}/v2/mirrors/multi/manifests/latest`, { headers: { ...pullAuth(), accept: OCI_INDEX } });
+  expect(sha256(Buffer.from(await idx.arrayBuffer()))).toBe(multi.index.digest);
+  const arm = await fetch(`${reg.url}/v2/mirrors/multi/manifests/${multi.images.arm64.manifest.digest}`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
+  expect(sha256(Buffer.from(await arm.arrayBuffer()))).toBe(multi.images.arm64.manifest.digest);
+  for (const d of [multi.images.arm64.config, ...multi.images.arm64.layers]) {
+    const b = await fetch(`${reg.url}/v2/mirrors/multi/blobs/${d.digest}`, { headers: pullAuth() });
+    expect(sha256(Buffer.from(await b.arrayBuffer()))).toBe(d.digest);
+  }
+  const amd = await fetch(`${reg.url}/v2/mirrors/multi/manifests/${multi.images.amd64.manifest.digest}`, { headers: { ...pullAuth(), accept: OCI_MANIFEST } });
   expect(amd.status).toBe(404);
+  const amdLayer = await fetch(`${reg.url}/v2/mirrors/multi/blobs/${multi.images.amd64.layers[0].digest}`, { headers: pullAuth() });
+  expect(amdLayer.status).toBe(404);
+  // A runnable client pulls the arm64 image of the mirrored index by its tag.
+  const sb = clientSandbox('mirror-multiarch-pull');
+  await sb.run('skopeo', [
+    '--override-arch',
+    'arm64',
+    'copy',
+    ...INSECURE.skopeoCopy,
+    '--src-creds',
+    `${reg.admin.username}:${reg.admin.password}`,
+    `docker://${reg.hostPort}/mirrors/multi:latest`,
+    `dir:${join(sb.dir, 'arm')}`,
+  ]);
+  expect(sha256(readFileSync(join(sb.dir, 'arm', 'manifest.json')))).toBe(multi.images.arm64.manifest.digest);
 }, 120_000);
 
 test('wrong upstream credentials: FAIL with the retries counted down', async () => {
@@ -414,4 +428,23 @@ test('a worker with REPO_MIRROR_INTERVAL of an hour starts a new configuration a
   expect((await admin.post('/repository/mirrors/hourly/mirror/sync-now')).status).toBe(204);
   await waitFor('v2 mirrored', async () => (await mirrorState('hourly')).sync_status === 'SUCCESS' && (await localTags('hourly')).v2 === v2.digest);
   expect(await localTags('hourly')).toEqual({ v1: v1.digest, v2: v2.digest });
+}, 300_000);
+
+test('REPO_MIRROR_PRUNE_VANISHED_TAGS: false: a tag deleted upstream stays mirrored', async () => {
+  for (const w of workers.splice(0)) await w.stop();
+  const config = yaml.load(readFileSync(reg.configPath!, 'utf8')) as Record<string, unknown>;
+  const keep = join(workDir('mirror-keep'), 'config.yaml');
+  writeFileSync(keep, yaml.dump({ ...config, REPO_MIRROR_PRUNE_VANISHED_TAGS: false }));
+  await startMirror('mirror-keep', keep);
+  const v1 = await upstream.pushImage('team/keep', 'v1', { layers: [randomBlob(2048)] });
+  const v2 = await upstream.pushImage('team/keep', 'v2', { layers: [randomBlob(2048)] });
+  await createMirroredRepo('keep', body('team/keep'));
+  await waitFor('first sync', async () => (await mirrorState('keep')).sync_status === 'SUCCESS');
+  expect(await localTags('keep')).toEqual({ v1: v1.digest, v2: v2.digest });
+  expect((await upstream.req('DELETE', `/v2/team/keep/manifests/${v2.digest}`)).status).toBe(202);
+  // v3 arriving marks the second run: its tags are copied before vanished ones would be deleted, and it ends after.
+  const v3 = await upstream.pushImage('team/keep', 'v3', { layers: [randomBlob(2048)] });
+  expect((await admin.post('/repository/mirrors/keep/mirror/sync-now')).status).toBe(204);
+  await waitFor('v3 mirrored', async () => (await localTags('keep')).v3 === v3.digest && (await mirrorState('keep')).sync_status === 'SUCCESS');
+  expect(await localTags('keep')).toEqual({ v1: v1.digest, v2: v2.digest, v3: v3.digest });
 }, 300_000);

@@ -14,7 +14,7 @@ import { startProcess, waitUntil } from '../../setup/procs.js';
 import { workDir } from '../../setup/paths.js';
 import { Api, createUser, signin } from '../api/fixture.js';
 import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
-import { pushRunnableImage, tarLayer } from '../../helpers/image.js';
+import { pushLayout, umociImage } from '../../helpers/umoci.js';
 
 let up: DistributionService;
 let reg: RegistryProcess;
@@ -84,15 +84,17 @@ test('configuration API: Quay bodies and texts, bad input refused, credentials n
 }, 60_000);
 
 test('pull-through: skopeo copy is digest-exact, blobs stream from the upstream once, then serve with the upstream stopped', async () => {
-  const layer = randomBlob(3 * 1024 * 1024);
-  const img = await upstream.pushImage('library/alpine', '3', { layers: [layer] });
+  const built = await umociImage('proxy-alpine-build', '3', 'amd64', [3 * 1024 * 1024]);
   const sb = clientSandbox('proxy-skopeo');
+  await pushLayout(sb, built.ref, `${up.hostPort}/library/alpine:3`);
+  const img = { digest: built.manifest.digest };
+  const layer = built.layers[0];
   const creds = ['--src-creds', `admin:${reg.admin.password}`];
   const out = join(sb.dir, 'alpine-oci');
   await sb.run('skopeo', ['copy', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${reg.hostPort}/cache/library/alpine:3`, `oci:${out}:3`]);
   const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
   expect(index.manifests[0].digest).toBe(img.digest);
-  expect(readFileSync(join(out, 'blobs', 'sha256', layer.digest.slice(7))).equals(layer.data)).toBe(true);
+  for (const d of [built.config, layer]) expect(sha256(readFileSync(join(out, 'blobs', 'sha256', d.digest.slice(7))))).toBe(d.digest);
   expect(blobGets(layer.digest)).toBe(1);
 
   // Concurrent cold pulls of one blob: the upstream sends it once.
@@ -179,7 +181,12 @@ test('htpasswd upstream with credentials: wrong ones refused on validate, a move
 test('15.3.1.1 at full size: quota 150 MiB, podman pulls three 60 MiB images, the least recently pulled tag pruned; an image above the quota refused', async () => {
   const MiB = 1024 * 1024;
   const images: Record<string, string> = {};
-  for (const t of ['3.7.9', '3.6.2', '3.5.1']) images[t] = (await pushRunnableImage(upstream, 'projectquay/quay', t, [tarLayer(60 * MiB)])).digest;
+  const sbPush = clientSandbox('proxy-walkthrough-push');
+  for (const t of ['3.7.9', '3.6.2', '3.5.1']) {
+    const built = await umociImage(`proxy-walkthrough-${t}`, t, 'amd64', [60 * MiB]);
+    await pushLayout(sbPush, built.ref, `${up.hostPort}/projectquay/quay:${t}`);
+    images[t] = built.manifest.digest;
+  }
   await upstream.pushImage('projectquay/huge', 'latest', { layers: [randomBlob(151 * MiB)] });
   await admin.ok('POST', '/organization/', { name: 'proxytest', email: 'proxytest@example.com' });
   expect((await admin.post('/organization/proxytest/quota', { limit_bytes: 150 * MiB })).status).toBe(201);

@@ -13,8 +13,8 @@ import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } fr
 import { startDistribution, type DistributionService } from '../../setup/services.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
 import { signin, type Api } from '../api/fixture.js';
-import { OCI_INDEX, OCI_MANIFEST, V2Client, jsonBlob, randomBlob, sha256 } from '../../helpers/v2.js';
-import { pushRunnableImage, tarLayer } from '../../helpers/image.js';
+import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
+import { pushLayout, umociImage, umociIndex } from '../../helpers/umoci.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 
 const MiB = 1024 * 1024;
@@ -60,8 +60,9 @@ test('a quay-ts upstream with token auth: robot credentials through realm/servic
   try {
     const upAdmin = await signin(up, 'admin', up.admin.password);
     await upAdmin.ok('POST', '/organization/', { name: 'team', email: 'team@example.com' });
-    const pusher = new V2Client(up, `Bearer ${await registryToken(up, ['repository:team/app:pull,push'], up.admin)}`);
-    const img = await pushRunnableImage(pusher, 'team/app', 'v1', [tarLayer(2 * MiB)]);
+    const built = await umociImage('proxy-token-build', 'v1', 'amd64', [2 * MiB]);
+    await pushLayout(clientSandbox('proxy-token-push'), built.ref, `${up.hostPort}/team/app:v1`, `${up.admin.username}:${up.admin.password}`);
+    const img = { digest: built.manifest.digest, layers: built.layers };
     const robot = await upAdmin.ok('PUT', '/organization/team/robots/puller', {});
     await upAdmin.ok('PUT', '/repository/team/app/permissions/user/team+puller', { role: 'read' });
     // The upstream answers 401 with a Bearer challenge: the token flow is what the proxy must speak.
@@ -80,7 +81,7 @@ test('a quay-ts upstream with token auth: robot credentials through realm/servic
     await sb.run('podman', ['pull', ...INSECURE.podman, `${reg.hostPort}/tcache/app:v1`]);
     const digest = (await sb.run('podman', ['image', 'inspect', '--format', '{{.Digest}}', `${reg.hostPort}/tcache/app:v1`])).stdout.trim();
     expect(digest).toBe(img.digest);
-    // The layer came through whole: podman unpacked it (a tar whose diff_id the config lists).
+    // The layer came through whole: podman unpacked it (umoci's gzip tar, whose diff_id the config lists).
     const layer = await pull(reg, `tcache/app/blobs/${img.layers[0].digest}`);
     expect(sha256(Buffer.from(await layer.arrayBuffer()))).toBe(img.layers[0].digest);
 
@@ -175,42 +176,30 @@ test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas
   expect({ layer: gets(layer.digest), config: gets(img.config.digest), manifest: manifestGets }).toEqual({ layer: 1, config: 1, manifest: 1 });
 }, 900_000);
 
-test('an OCI index with two platforms: skopeo copy --all through the proxy is digest-exact for the index and both images', async () => {
-  const images: Record<string, { digest: string; size: number; layer: string }> = {};
-  for (const arch of ['amd64', 'arm64']) {
-    const img = await upstream.pushImage('multi/app', `only-${arch}`, { layers: [randomBlob(256 * 1024)] });
-    images[arch] = { digest: img.digest, size: img.manifest.length, layer: img.layers[0].digest };
-  }
-  const index = jsonBlob({
-    schemaVersion: 2,
-    mediaType: OCI_INDEX,
-    manifests: ['amd64', 'arm64'].map((arch) => ({ mediaType: OCI_MANIFEST, digest: images[arch].digest, size: images[arch].size, platform: { architecture: arch, os: 'linux' } })),
-  });
-  expect((await upstream.pushManifest('multi/app', 'v1', index.data.toString(), OCI_INDEX)).status).toBe(201);
+test('a umoci-built OCI index with two platforms: skopeo copy --all through the proxy digest-exact, one platform with --override-arch, children by digest with the upstream failing', async () => {
+  const multi = await umociIndex('proxy-multiarch-build', 'v1');
+  const sb = clientSandbox('proxy-multiarch');
+  await pushLayout(sb, multi.ref, `${dist.hostPort}/multi/app:v1`);
   await admin.ok('POST', '/organization/', { name: 'mcache', email: 'mcache@example.com' });
   expect((await admin.post('/organization/mcache/proxycache', { upstream_registry: `${front.hostPort}/multi`, insecure: true })).status).toBe(201);
   front.mode = { kind: 'pass' };
-  const sb = clientSandbox('proxy-multiarch');
+  const creds = ['--src-creds', `admin:${reg.admin.password}`];
+  // One platform first: skopeo resolves the index and copies only the arm64 image.
+  const one = join(sb.dir, 'arm64');
+  await sb.run('skopeo', ['--override-arch', 'arm64', '--override-os', 'linux', 'copy', ...INSECURE.skopeoCopy, ...creds, `docker://${reg.hostPort}/mcache/app:v1`, `dir:${one}`]);
+  expect(sha256(readFileSync(join(one, 'manifest.json')))).toBe(multi.images.arm64.manifest.digest);
+  expect(sha256(readFileSync(join(one, multi.images.arm64.layers[0].digest.slice(7))))).toBe(multi.images.arm64.layers[0].digest);
+  // The whole index.
   const out = join(sb.dir, 'layout');
-  await sb.run('skopeo', [
-    'copy',
-    '--all',
-    '--preserve-digests',
-    ...INSECURE.skopeoCopy,
-    '--src-creds',
-    `admin:${reg.admin.password}`,
-    `docker://${reg.hostPort}/mcache/app:v1`,
-    `oci:${out}:v1`,
-  ]);
+  await sb.run('skopeo', ['copy', '--all', '--preserve-digests', ...INSECURE.skopeoCopy, ...creds, `docker://${reg.hostPort}/mcache/app:v1`, `oci:${out}:v1`]);
   const top = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  expect(top.manifests[0].digest).toBe(index.digest);
-  for (const arch of ['amd64', 'arm64']) {
-    expect(sha256(readFileSync(join(out, 'blobs', 'sha256', images[arch].digest.slice(7))))).toBe(images[arch].digest);
-    expect(sha256(readFileSync(join(out, 'blobs', 'sha256', images[arch].layer.slice(7))))).toBe(images[arch].layer);
+  expect(top.manifests[0].digest).toBe(multi.index.digest);
+  for (const img of Object.values(multi.images)) {
+    for (const d of [img.manifest, img.config, ...img.layers]) expect(sha256(readFileSync(join(out, 'blobs', 'sha256', d.digest.slice(7))))).toBe(d.digest);
   }
   // Once cached, each child is served by digest without the upstream.
   front.mode = { kind: 'status', status: 503 };
-  for (const arch of ['amd64', 'arm64']) expect((await pull(reg, `mcache/app/manifests/${images[arch].digest}`)).status).toBe(200);
+  for (const img of Object.values(multi.images)) expect((await pull(reg, `mcache/app/manifests/${img.manifest.digest}`)).status).toBe(200);
   front.mode = { kind: 'pass' };
 }, 240_000);
 

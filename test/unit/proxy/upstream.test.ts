@@ -1,8 +1,10 @@
 /**
  * The upstream client against a real HTTP/1.1 peer on loopback that closes a kept-alive connection instead of
  * answering the next request on it (what an upstream's idle timeout does when it fires just as a request goes
- * out): the request goes again on a new connection instead of failing the pull.
+ * out): the request goes again on a new connection instead of failing the pull. And a paginated tag listing
+ * cut at its page limit reports itself incomplete.
  */
+import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { UpstreamClient } from '../../../registry/proxy/upstream.js';
@@ -54,5 +56,26 @@ test('a kept-alive connection closed by the upstream instead of answering: the r
   } finally {
     client.close();
     await peer.close();
+  }
+});
+
+test('a tag listing is complete only when every page was read: a cut one says so (a mirror then deletes nothing)', async () => {
+  // Pages of two tags each, `pages` of them, linked with `Link: <…>; rel="next"` as Distribution does.
+  let pages = 3;
+  const server = http.createServer((req, res) => {
+    const page = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page') ?? 0);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (page + 1 < pages) headers.link = `</v2/team/app/tags/list?n=2&page=${page + 1}>; rel="next"`;
+    res.writeHead(200, headers).end(JSON.stringify({ name: 'team/app', tags: [`t${page}a`, `t${page}b`] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new UpstreamClient({ host: `127.0.0.1:${(server.address() as AddressInfo).port}`, insecure: true });
+  try {
+    expect(await client.listTags('team/app')).toEqual({ tags: ['t0a', 't0b', 't1a', 't1b', 't2a', 't2b'], complete: true });
+    pages = 10;
+    expect(await client.listTags('team/app', 2)).toEqual({ tags: ['t0a', 't0b', 't1a', 't1b'], complete: false });
+  } finally {
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
   }
 });

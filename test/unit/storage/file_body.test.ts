@@ -38,10 +38,20 @@ function fileOf(name: string, data: Buffer): string {
   return path;
 }
 
+/**
+ * How sendTo reads: on the event loop's thread while reads are fast (the default), or (a limit of 0 ns: every
+ * read counts as slow) the first chunk there and the rest on the thread pool, as after a read from the disk.
+ */
+const readModes: Array<[string, bigint | undefined]> = [
+  ['reads on the event loop', undefined],
+  ['reads moved to the thread pool', 0n],
+];
+let slowReadNs: bigint | undefined;
+
 /** Serve bytes start..end (exclusive) of `path` with sendTo; resolves with the body and how the send ended. */
 async function serve(path: string, start: number, end: number) {
   const fh = await open(path, 'r');
-  const body = new FileBody(fh, start, end, CHUNK);
+  const body = new FileBody(fh, start, end, CHUNK, slowReadNs);
   const outcome = new Promise<SendOutcome | Error>((resolve) => {
     handle = (_req, res) => {
       res.writeHead(200, { 'content-length': end - start });
@@ -67,75 +77,81 @@ async function until(what: string, check: () => boolean): Promise<void> {
   }
 }
 
-test('sends the whole file, then a range of it, byte for byte; the file is closed after each', async () => {
-  const data = randomBytes(3 * CHUNK + 12345);
-  const path = fileOf('whole', data);
-  for (const [start, end] of [
-    [0, data.length],
-    [CHUNK - 7, 2 * CHUNK + 100],
-    [data.length - 1, data.length],
-    [10, 10],
-  ]) {
-    const s = await serve(path, start, end);
-    const res = await fetch(`http://127.0.0.1:${port}/`);
-    const got = Buffer.from(await res.arrayBuffer());
-    expect(await s.outcome).toBe('sent');
-    expect(got.equals(data.subarray(start, end))).toBe(true);
+describe.each(readModes)('sendTo, %s', (_mode, limit) => {
+  beforeAll(() => {
+    slowReadNs = limit;
+  });
+
+  test('sends the whole file, then a range of it, byte for byte; the file is closed after each', async () => {
+    const data = randomBytes(3 * CHUNK + 12345);
+    const path = fileOf('whole', data);
+    for (const [start, end] of [
+      [0, data.length],
+      [CHUNK - 7, 2 * CHUNK + 100],
+      [data.length - 1, data.length],
+      [10, 10],
+    ]) {
+      const s = await serve(path, start, end);
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      const got = Buffer.from(await res.arrayBuffer());
+      expect(await s.outcome).toBe('sent');
+      expect(got.equals(data.subarray(start, end))).toBe(true);
+      expect(s.fh.fd).toBe(-1);
+    }
+  });
+
+  test('a client that goes away mid-body: sendTo answers "closed" and the file is closed', async () => {
+    const path = fileOf('gone', randomBytes(64 * 1024 * 1024));
+    const s = await serve(path, 0, 64 * 1024 * 1024);
+    const c = rawGet();
+    await until('some of the body arrived', () => c.received() > CHUNK);
+    c.socket.destroy();
+    expect(await s.outcome).toBe('closed');
     expect(s.fh.fd).toBe(-1);
-  }
-});
+    expect(s.body.remaining).toBeGreaterThan(0);
+  });
 
-test('a client that goes away mid-body: sendTo answers "closed" and the file is closed', async () => {
-  const path = fileOf('gone', randomBytes(64 * 1024 * 1024));
-  const s = await serve(path, 0, 64 * 1024 * 1024);
-  const c = rawGet();
-  await until('some of the body arrived', () => c.received() > CHUNK);
-  c.socket.destroy();
-  expect(await s.outcome).toBe('closed');
-  expect(s.fh.fd).toBe(-1);
-  expect(s.body.remaining).toBeGreaterThan(0);
-});
+  test('a client that stops reading: at most two chunks are read ahead of what the kernel took, the rest follows on resume', async () => {
+    const size = 48 * 1024 * 1024;
+    const data = randomBytes(size);
+    const path = fileOf('slow', data);
+    const s = await serve(path, 0, size);
+    let serverSocket: Socket | null = null;
+    server.once('request', (_req: IncomingMessage, res: ServerResponse) => (serverSocket = res.socket));
+    const c = rawGet();
+    c.socket.pause();
+    // The kernel's buffers fill up; then the server has a write waiting for the client.
+    await until('a write is waiting for the client', () => serverSocket !== null && serverSocket.writableLength > 0);
+    const sock = serverSocket!;
+    for (let i = 0; i < 50; i++) {
+      const readFromFile = size - s.body.remaining;
+      const takenByKernel = sock.bytesWritten - sock.writableLength;
+      expect(readFromFile - takenByKernel).toBeLessThanOrEqual(2 * CHUNK);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(s.body.remaining).toBeGreaterThan(0);
+    // Nothing was taken from the socket yet (paused at once): the headers and the whole body follow.
+    const chunks: Buffer[] = [];
+    c.socket.on('data', (b: Buffer) => chunks.push(b));
+    c.socket.resume();
+    expect(await s.outcome).toBe('sent');
+    await until('the whole body arrived', () => c.received() >= size);
+    const received = Buffer.concat(chunks);
+    expect(received.subarray(received.indexOf('\r\n\r\n') + 4).equals(data)).toBe(true);
+    c.socket.destroy();
+  });
 
-test('a client that stops reading: at most two chunks are read ahead of what the kernel took, the rest follows on resume', async () => {
-  const size = 48 * 1024 * 1024;
-  const data = randomBytes(size);
-  const path = fileOf('slow', data);
-  const s = await serve(path, 0, size);
-  let serverSocket: Socket | null = null;
-  server.once('request', (_req: IncomingMessage, res: ServerResponse) => (serverSocket = res.socket));
-  const c = rawGet();
-  c.socket.pause();
-  // The kernel's buffers fill up; then the server has a write waiting for the client.
-  await until('a write is waiting for the client', () => serverSocket !== null && serverSocket.writableLength > 0);
-  const sock = serverSocket!;
-  for (let i = 0; i < 50; i++) {
-    const readFromFile = size - s.body.remaining;
-    const takenByKernel = sock.bytesWritten - sock.writableLength;
-    expect(readFromFile - takenByKernel).toBeLessThanOrEqual(2 * CHUNK);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  expect(s.body.remaining).toBeGreaterThan(0);
-  // Nothing was taken from the socket yet (paused at once): the headers and the whole body follow.
-  const chunks: Buffer[] = [];
-  c.socket.on('data', (b: Buffer) => chunks.push(b));
-  c.socket.resume();
-  expect(await s.outcome).toBe('sent');
-  await until('the whole body arrived', () => c.received() >= size);
-  const received = Buffer.concat(chunks);
-  expect(received.subarray(received.indexOf('\r\n\r\n') + 4).equals(data)).toBe(true);
-  c.socket.destroy();
-});
-
-test('a file shorter than announced: sendTo rejects, the response is destroyed (a cut body), the file closed', async () => {
-  const path = fileOf('short', randomBytes(4 * CHUNK));
-  const s = await serve(path, 0, 4 * CHUNK);
-  await truncate(path, CHUNK);
-  const res = await fetch(`http://127.0.0.1:${port}/`);
-  await expect(res.arrayBuffer()).rejects.toThrow();
-  const outcome = await s.outcome;
-  expect(outcome).toBeInstanceOf(Error);
-  expect((outcome as Error).message).toMatch(/ended .* bytes early/);
-  expect(s.fh.fd).toBe(-1);
+  test('a file shorter than announced: sendTo rejects, the response is destroyed (a cut body), the file closed', async () => {
+    const path = fileOf('short', randomBytes(4 * CHUNK));
+    const s = await serve(path, 0, 4 * CHUNK);
+    await truncate(path, CHUNK);
+    // The connection is cut before the announced length: before the headers left, or in the body.
+    await expect(fetch(`http://127.0.0.1:${port}/`).then((res) => res.arrayBuffer())).rejects.toThrow();
+    const outcome = await s.outcome;
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/ended .* bytes early/);
+    expect(s.fh.fd).toBe(-1);
+  });
 });
 
 test('as a Readable: the same bytes in chunks of at most the chunk size; destroy mid-way closes the file', async () => {
