@@ -280,15 +280,15 @@ export class BuildManager {
     }
     const setup = setupTimeS(started.executor);
     const scheduled: JobValue = { ...job, executor_name: started.executor.name, execution_id: started.id, manager: this.id };
-    // The phase and the push token first, the job key's execution_id last: a worker registers only once the
-    // key has it (a standby agent calls within milliseconds), so it never races these writes.
+    // The phase and the push token first, then the job key's execution_id: a worker registers only once the key
+    // has it (a standby agent calls within milliseconds), so it never races these writes.
     if (!(await this.rt.builds.markScheduled(build.uuid, new Date(job.max_expiration * 1000)))) {
       // Cancelled meanwhile.
       await this.completeJob(build.uuid, 'cancelled', scheduled);
       return true;
     }
-    await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
     await this.orch.set(key, JSON.stringify(scheduled), setup);
+    await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
     await queue.extend(item, setup + 60);
     this.rt.log.info({ build: build.uuid, executor: started.executor.name, execution: started.id }, 'build scheduled');
     return true;
