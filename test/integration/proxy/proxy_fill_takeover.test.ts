@@ -1,0 +1,151 @@
+/**
+ * The replica filling a proxied blob is SIGKILLed mid-fill, on LocalStorage (two replicas sharing the store's
+ * directory and one Postgres): the other replica's client, which was streaming the
+ * dead replica's bytes, is cut once the dead replica's lease lapses (the bytes were never verified); nothing of
+ * the blob is stored meanwhile (its row stays a placeholder and the store holds no object for the digest); the
+ * survivor takes the fill over, asks the upstream again, and serves the exact bytes, now stored.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { registryToken, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { createTestDatabase, startDistribution, type DistributionService } from '../../setup/services.js';
+import { workDir } from '../../setup/paths.js';
+import { OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
+import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
+import { casPath } from '../../../registry/storage/blobstore.js';
+import { signin } from '../api/fixture.js';
+
+const MiB = 1024 * 1024;
+let dist: DistributionService;
+let front: FaultFront;
+let upstream: V2Client;
+
+beforeAll(async () => {
+  dist = await startDistribution();
+  front = await startFaultFront(dist.url);
+  upstream = new V2Client({ url: dist.url } as RegistryProcess);
+}, 240_000);
+
+afterAll(async () => {
+  await front?.close();
+  await dist?.stop();
+});
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + 180_000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A client reading a blob body: bytes so far, their digest at the end, and whether the body ended whole. */
+function startPull(url: string, token: string) {
+  const state = { received: 0, status: 0, digest: '', ended: false, cut: false };
+  const hash = createHash('sha256');
+  const done = (async () => {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    state.status = res.status;
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      state.received += value.length;
+      hash.update(value);
+    }
+    state.digest = `sha256:${hash.digest('hex')}`;
+    state.ended = true;
+  })();
+  done.catch(() => {
+    state.cut = true;
+  });
+  return { state, done };
+}
+
+async function takeover(config: Record<string, unknown>, org: string, inStore: (digest: string) => Promise<boolean>): Promise<void> {
+  const a = await startRegistry({ label: `proxy-kill-${org}-a`, config });
+  const b = await startRegistry({ label: `proxy-kill-${org}-b`, config });
+  const db = new pg.Client({ connectionString: String(config.DB_URI) });
+  await db.connect();
+  try {
+    const size = 24 * MiB;
+    const layer = randomBlob(size);
+    const img = await upstream.pushImage(`${org}/app`, 'v1', { layers: [layer] });
+    const admin = await signin(b, 'admin', b.admin.password);
+    await admin.ok('POST', '/organization/', { name: org, email: `${org}@example.com` });
+    expect((await admin.post(`/organization/${org}/proxycache`, { upstream_registry: `${front.hostPort}/${org}`, insecure: true })).status).toBe(201);
+    const tokenA = await registryToken(a, [`repository:${org}/app:pull`], a.admin);
+    const tokenB = await registryToken(b, [`repository:${org}/app:pull`], b.admin);
+    const manifest = await fetch(`${a.url}/v2/${org}/app/manifests/v1`, { headers: { authorization: `Bearer ${tokenA}`, accept: OCI_MANIFEST } });
+    expect(manifest.headers.get('docker-content-digest')).toBe(img.digest);
+    /** The blob's bytes are stored: its row is no placeholder any more, and the store has the object. */
+    const stored = async () => {
+      const r = await db.query<{ placeholder: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM proxy_blob_placeholder p JOIN blob b ON b.id = p.blob_id WHERE b.digest = $1) AS placeholder',
+        [layer.digest],
+      );
+      return { row: !r.rows[0].placeholder, bytes: await inStore(layer.digest) };
+    };
+    expect(await stored()).toEqual({ row: false, bytes: false });
+
+    const blobPath = `/v2/${org}/app/blobs/${layer.digest}`;
+    const fetches = () => front.forwarded.filter((f) => f === `GET ${blobPath}`).length;
+    // The upstream sends 12 MiB, then holds the rest: replica A is mid-fill (on S3 with its first piece stored).
+    front.mode = { kind: 'stall', afterBytes: 12 * MiB };
+    const onA = startPull(`${a.url}${blobPath}`, tokenA);
+    await waitFor('replica A to ask the upstream', () => fetches() === 1);
+    const onB = startPull(`${b.url}${blobPath}`, tokenB);
+    await waitFor('replica B’s client to get bytes of A’s fill', () => onB.state.received > 0);
+    expect(onB.state).toMatchObject({ status: 200, ended: false });
+
+    await a.kill();
+    await waitFor('A’s client to be cut', () => onA.state.cut);
+    // From now on the upstream answers whoever asks.
+    front.release();
+    // Until A's lease lapses (B cuts its client then, before it takes the fill over), nothing of the blob is visible.
+    expect(onB.state.received).toBeLessThanOrEqual(12 * MiB);
+    let looks = 0;
+    while (!onB.state.cut) {
+      expect(await stored()).toEqual({ row: false, bytes: false });
+      looks++;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(looks).toBeGreaterThan(0);
+
+    // A's lease lapsed: B's client, fed A's unverified bytes, was cut; B takes the fill over.
+    expect(onB.state.ended).toBe(false);
+    const again = startPull(`${b.url}${blobPath}`, tokenB);
+    await again.done;
+    expect(again.state).toMatchObject({ status: 200, received: size, digest: layer.digest, ended: true });
+    expect(fetches()).toBe(2);
+    await waitFor('the blob to be stored', async () => {
+      const s = await stored();
+      return s.row && s.bytes;
+    });
+
+    // Stored whole: served with the upstream refusing everything, on the survivor.
+    front.mode = { kind: 'status', status: 503 };
+    const cached = startPull(`${b.url}${blobPath}`, tokenB);
+    await cached.done;
+    expect(cached.state).toMatchObject({ status: 200, received: size, digest: layer.digest, ended: true });
+  } finally {
+    front.mode = { kind: 'pass' };
+    await db.end();
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+test('LocalStorage shared by two replicas: the filling replica SIGKILLed mid-fill; the other one’s client is cut when the lease lapses, nothing partial is stored, the survivor takes the fill over', async () => {
+  const storage = join(workDir('proxy-kill-fs'), 'blobs');
+  const config = {
+    DB_URI: await createTestDatabase('proxy-kill-fs'),
+    DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: storage }] },
+    DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+    SUPER_USERS: ['admin'],
+    FEATURE_PROXY_CACHE: true,
+    SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
+  };
+  await takeover(config, 'killfs', async (digest) => existsSync(join(storage, casPath(digest))));
+}, 300_000);
