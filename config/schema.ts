@@ -157,6 +157,7 @@ export const QuayConfigSchema = Type.Object(
     FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: Bool(false, "Basic auth on /v2 and /v2/auth takes a user's encrypted password (POST /api/v1/user/clientkey), never the plain one"),
     TAG_EXPIRATION_OPTIONS: Type.Array(Type.String({ pattern: DURATION_PATTERN }), { default: ['0s', '1d', '1w', '2w', '4w'] }),
     DEFAULT_TAG_EXPIRATION: Type.String({ pattern: DURATION_PATTERN, default: '2w' }),
+    USER_RECOVERY_TOKEN_LIFETIME: Type.String({ pattern: DURATION_PATTERN, default: '30m', description: 'how long a mailed password-recovery link works' }),
     PUSH_TEMP_TAG_EXPIRATION_SEC: Type.Integer({ minimum: 0, default: 3600 }),
     MAXIMUM_LAYER_SIZE: Type.String({ pattern: '^[0-9]+[KMGT]?$', default: '20G' }),
     V2_PAGINATION_SIZE: Type.Integer({ minimum: 1, default: 100 }),

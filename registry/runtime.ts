@@ -23,6 +23,7 @@ import { Quotas } from './model/quota.js';
 import { Labels } from './model/labels.js';
 import { Notifications } from './model/notifications.js';
 import { createTenancy, type Tenancy } from './model/tenancy.js';
+import { AccountMail } from './model/account_mail.js';
 import { SecurityScanner, parseLayerSize } from './model/secscan.js';
 import { BuiltinScanner } from './scan/builtin.js';
 import { DEFAULT_LIMITS } from './scan/layer.js';
@@ -102,6 +103,7 @@ export interface Runtime {
   delivery: NotificationDelivery;
   /** Outgoing e-mail (MAIL_*, FEATURE_MAILING). */
   mailer: Mailer;
+  accountMail: AccountMail;
   /** The reCAPTCHA check of sign-ups and new organizations (FEATURE_RECAPTCHA); null when off. */
   captcha: CaptchaVerifier | null;
   /** The directory of config.yaml (ssl.cert / ssl.key for webhook client certificates); null in embedded mode. */
@@ -170,6 +172,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const mirrors = new RepoMirrors(db, upstreamSecrets, tenancy.writeGate, events);
     const notificationConfigs = new NotificationConfigs(db, config, outbound);
     const mailer = new Mailer(config);
+    const accountMail = new AccountMail(db, config, mailer, namespaces);
     const configDir = opts.configDir ?? null;
     const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
@@ -339,6 +342,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       notificationConfigs,
       delivery,
       mailer,
+      accountMail,
       captcha: config.FEATURE_RECAPTCHA ? new RecaptchaVerifier(outbound, config.RECAPTCHA_VERIFY_URL, config.RECAPTCHA_SECRET_KEY!) : null,
       configDir,
       proxyCache,

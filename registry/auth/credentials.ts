@@ -26,6 +26,8 @@ const TOUCH_INTERVAL = "interval '1 minute'";
 /** Quay's answer to a plain password on Basic auth with FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH. */
 export const UNENCRYPTED_PASSWORD_REFUSED = 'Client login with unencrypted passwords is disabled. Please generate an encrypted password in the user admin panel for use here.';
 
+/** A right password of an account whose e-mail address is not confirmed yet (sign-up with FEATURE_MAILING). */
+export const UNCONFIRMED_ACCOUNT = 'The e-mail address of this account is not confirmed yet: follow the link mailed to it, then sign in';
 export const OAUTH_TOKEN_USERNAME = '$oauthtoken';
 export const APP_TOKEN_USERNAME = '$app';
 export const ACCESS_TOKEN_USERNAME = '$token';
@@ -89,19 +91,25 @@ export class Authenticator {
     if (opts.encryptedOnly && decrypted === null) throw new Unauthenticated(UNENCRYPTED_PASSWORD_REFUSED);
     const candidates = decrypted === null ? [password] : opts.encryptedOnly ? [decrypted] : [password, decrypted];
     const verified = () => candidates.some((c) => this.recentlyVerified(row, c));
-    if (verified()) return this.userPrincipal(row, { via: 'password' });
+    if (verified()) return this.passwordUser(row);
     return this.oneAtATime(row.id, async () => {
-      if (verified()) return this.userPrincipal(row, { via: 'password' });
+      if (verified()) return this.passwordUser(row);
       await this.backoff.check(row.id);
       for (const c of candidates) {
         if (await this.checkPassword(row, c)) {
           await this.backoff.clear(row.id);
-          return this.userPrincipal(row, { via: 'password' });
+          return this.passwordUser(row);
         }
       }
       await this.backoff.fail(row.id);
       return null;
     });
+  }
+
+  /** The user whose password matched; an account awaiting its e-mail confirmation cannot sign in yet (Quay's inactive login). */
+  private passwordUser(row: NamespaceRow): Principal {
+    if (!row.verified) throw new Unauthenticated(UNCONFIRMED_ACCOUNT);
+    return this.userPrincipal(row, { via: 'password' });
   }
 
   /** Runs `fn` after every earlier call for the same user in this process has settled. */

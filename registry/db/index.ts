@@ -178,7 +178,7 @@ class PgliteDb implements Db {
 
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
     const r = await this.lite.query<T>(sql, params);
-    return { rows: normalizeRows(r.rows), rowCount: r.affectedRows ?? r.rows.length };
+    return { rows: normalizeRows(r.rows), rowCount: r.affectedRows || r.rows.length };
   }
 
   async exec(sql: string): Promise<void> {
@@ -190,7 +190,7 @@ class PgliteDb implements Db {
       fn({
         query: async <R>(sql: string, params?: unknown[]) => {
           const r = await t.query<R>(sql, params);
-          return { rows: normalizeRows(r.rows), rowCount: r.affectedRows ?? r.rows.length };
+          return { rows: normalizeRows(r.rows), rowCount: r.affectedRows || r.rows.length };
         },
         exec: async (sql: string) => {
           await t.exec(sql);

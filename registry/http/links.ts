@@ -1,13 +1,16 @@
 /**
- * Links the registry mails or posts to people, outside /api/v1: the e-mail authorization confirmation
+ * Links the registry mails or posts to people, outside /api/v1: an account's address confirmation
+ * (`/confirm?code=`) and password recovery (`/recovery?code=`), both signing the user in; the e-mail authorization confirmation
  * (`/authrepoemail?code=`), a repository's build-status badge (`/repository/{repo}/status[?token=]`) and the download of an exported usage-log document (`/exportedlogs/<file>`, signed
  * and expiring; used where the blob store cannot pre-sign a URL of its own).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import { escapeHtml } from '../model/event_kinds.js';
 import { badgeSvg, repositoryBadge } from '../model/badges.js';
 import { NameError, parseRepositoryPath } from '../oci/names.js';
+import { setSessionCookie } from './api/auth.js';
+import type { NamespaceRow } from '../model/namespaces.js';
 
 function page(title: string, text: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>`;
@@ -15,6 +18,38 @@ function page(title: string, text: string): string {
 
 export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): Promise<void> {
   const { rt } = opts;
+  /** Signs `user` in (a fresh session, as Quay's common_login) and sends the browser to `to`. */
+  const signInAndGo = async (reply: FastifyReply, user: NamespaceRow, to: string) => {
+    const session = await rt.tenancy.sessions.create(user.id);
+    setSessionCookie(rt, reply, session.id);
+    return reply.code(302).header('location', to).header('cache-control', 'no-store').send();
+  };
+  const settings = (user: NamespaceRow) => `/user/${encodeURIComponent(user.name)}?tab=Settings`;
+  const codeOf = (q: { code?: unknown }) => (typeof q.code === 'string' ? q.code : '');
+
+  app.get<{ Querystring: { code?: string } }>('/confirm', async (req, reply) => {
+    const done = await rt.accountMail.confirm(codeOf(req.query));
+    if (!done) {
+      reply.header('content-type', 'text/html; charset=utf-8');
+      return reply.code(400).send(page('Invalid confirmation code', 'This confirmation link is not valid or was already used.'));
+    }
+    const { user, newEmail, oldEmail } = done;
+    if (newEmail) {
+      rt.logs.log({ kind: 'user_change_email', performer: rt.auth.userPrincipal(user), namespaceId: user.id, ip: req.ip, metadata: { email: newEmail, old_email: oldEmail } });
+    }
+    return signInAndGo(reply, user, newEmail ? settings(user) : '/');
+  });
+
+  app.get<{ Querystring: { code?: string } }>('/recovery', async (req, reply) => {
+    if (!rt.accountMail.enabled) return reply.callNotFound();
+    const user = await rt.accountMail.recover(codeOf(req.query));
+    if (!user) {
+      reply.header('content-type', 'text/html; charset=utf-8');
+      return reply.code(400).send(page('Invalid recovery code', 'This code is invalid, has expired or was already used. Ask for a new one on the sign-in page.'));
+    }
+    return signInAndGo(reply, user, settings(user));
+  });
+
   app.get<{ Querystring: { code?: string } }>('/authrepoemail', async (req, reply) => {
     const code = typeof req.query.code === 'string' ? req.query.code : '';
     const done = await rt.notificationConfigs.confirmEmail(code);

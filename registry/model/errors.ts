@@ -146,7 +146,7 @@ export const UNAVAILABLE_RETRY_SECONDS = 2;
 export class Unavailable extends DomainError {
   readonly kind = 'unavailable';
   constructor(
-    readonly service: 'database' | 'storage' | 'redis',
+    readonly service: 'database' | 'storage' | 'redis' | 'mail',
     message: string,
   ) {
     super(message);

@@ -13,6 +13,8 @@ export interface NamespaceRow {
   email: string | null;
   password_hash: string | null;
   enabled: boolean;
+  /** False while a new account's e-mail address awaits confirmation (sign-up with FEATURE_MAILING). */
+  verified: boolean;
   superuser: boolean;
   robot_owner_id: number | null;
   removed_tag_expiration_s: number;
@@ -77,16 +79,16 @@ export class Namespaces {
   }
 
   /** Create a user with its namespace. Name rules and uniqueness (across users, orgs and robots) are checked here. */
-  async createUser(input: { name: string; password: string | null; email: string | null; superuser?: boolean }, q: Queryable = this.db): Promise<NamespaceRow> {
+  async createUser(input: { name: string; password: string | null; email: string | null; superuser?: boolean; verified?: boolean }, q: Queryable = this.db): Promise<NamespaceRow> {
     if (!validNamespaceName(input.name)) {
       throw new Invalid('name', `Invalid username "${input.name}": use 2-255 lowercase letters, digits and single . _ - separators`);
     }
     this.checkEmailAllowed(input.email);
     const hash = input.password === null ? null : await hashPassword(input.password);
     const r = await q.query<NamespaceRow>(
-      `INSERT INTO namespace (name, kind, email, password_hash, superuser, removed_tag_expiration_s)
-       VALUES ($1, 'user', $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *`,
-      [input.name, input.email, hash, input.superuser ?? false, durationSeconds(this.config.DEFAULT_TAG_EXPIRATION)],
+      `INSERT INTO namespace (name, kind, email, password_hash, superuser, removed_tag_expiration_s, verified)
+       VALUES ($1, 'user', $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING *`,
+      [input.name, input.email, hash, input.superuser ?? false, durationSeconds(this.config.DEFAULT_TAG_EXPIRATION), input.verified ?? true],
     );
     if (r.rows.length === 0) {
       const taken = await this.byName(input.name, q);

@@ -71,11 +71,39 @@ export const CORPUS_MORE: CompatPair[] = [
     response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'The admin user credentials are not valid', reason: 'invaliduser' } },
   },
   {
-    // With FEATURE_MAILING Quay answers {"awaiting_verification": true} and mails a confirmation link; here the
-    // account is verified and signed in at once, as Quay does without mailing (README, remaining differences).
-    cite: 'endpoints/api/user.py User.post (FEATURE_USER_CREATION), user_view',
+    cite: 'endpoints/api/user.py User.post (FEATURE_USER_CREATION) with FEATURE_MAILING: a confirmation link is mailed',
     request: { method: 'POST', path: '/api/v1/user/', body: { username: 'corpussignup', password: 'corpus-password-1', email: 'corpussignup@example.com' } },
-    response: { status: 200, type: 'application/json', keys: USER_VIEW_KEYS, body: { anonymous: false, username: 'corpussignup', verified: true } },
+    response: { status: 200, type: 'application/json', body: { awaiting_verification: true } },
+  },
+  {
+    cite: 'endpoints/api/user.py Signin.post of an account awaiting its e-mail confirmation, conduct_signin (common_login refuses an unverified user)',
+    request: { method: 'POST', path: '/api/v1/signin', body: { username: 'corpussignup', password: 'corpus-password-1' } },
+    response: {
+      status: 403,
+      type: 'application/json',
+      keys: { needsEmailVerification: 'boolean', invalidCredentials: 'boolean' },
+      body: { needsEmailVerification: true, invalidCredentials: false },
+    },
+  },
+  {
+    cite: 'endpoints/api/user.py Recovery.post (FEATURE_MAILING) for an address nobody has',
+    request: { method: 'POST', path: '/api/v1/recovery', body: { email: 'nobody-here@example.com' } },
+    response: { status: 200, type: 'application/json', body: { status: 'sent' } },
+  },
+  {
+    cite: 'endpoints/api/user.py Recovery.post for a user address, send_recovery_email',
+    request: { method: 'POST', path: '/api/v1/recovery', body: { email: 'corpususer@example.com' } },
+    response: { status: 200, type: 'application/json', body: { status: 'sent' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserSendRecoveryEmail.post',
+    request: { method: 'POST', path: '/api/v1/superusers/users/corpususer/sendrecovery' },
+    response: { status: 200, type: 'application/json', body: { email: 'corpususer@example.com' } },
+  },
+  {
+    cite: 'endpoints/api/superuser.py SuperUserSendRecoveryEmail.post for a superuser: InvalidRequest',
+    request: { method: 'POST', path: '/api/v1/superusers/users/admin/sendrecovery' },
+    response: { status: 400, type: 'application/json', keys: ERROR_KEYS, body: { error_message: 'Cannot send a recovery email for a superuser' } },
   },
   {
     cite: 'endpoints/api/user.py User.post for a taken name: request_error',

@@ -95,6 +95,25 @@ export async function superuserRoutes(base: FastifyInstance, rt: Runtime): Promi
     },
   );
 
+  app.post(
+    '/superusers/users/:username/sendrecovery',
+    {
+      schema: {
+        ...op('sendInstallUserRecoveryEmail', tag, 'Sends a password recovery e-mail to the specified user.', 'super:user'),
+        params: Type.Object({ username: Type.String() }),
+      },
+      config: cfg,
+    },
+    async (req) => {
+      if (!rt.accountMail.enabled) throw notFound();
+      requireSuperuser(rt, req);
+      if (rt.config.AUTHENTICATION_TYPE !== 'Database') throw badRequest('Cannot send a recovery e-mail for non-database auth');
+      const u = await userByName(req.params.username);
+      if (rt.namespaces.isSuperuser(u)) throw badRequest('Cannot send a recovery email for a superuser');
+      return { email: await rt.accountMail.sendRecoveryTo(u) };
+    },
+  );
+
   app.put(
     '/superuser/users/:username',
     {

@@ -8,6 +8,8 @@ import type { AuthorizationRow } from '../../model/oauth.js';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { passwordProblem } from '../../auth/passwords.js';
+import { UNCONFIRMED_ACCOUNT } from '../../auth/credentials.js';
+import { Unauthenticated } from '../../model/errors.js';
 import { NO_CONTROL_PATTERN } from '../../input.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
@@ -35,7 +37,7 @@ export async function userView(rt: Runtime, user: NamespaceRow) {
     avatar: namespaceAvatar(user),
     can_create_repo: !rt.permissions.isRestrictedUserName(user.name),
     is_me: true,
-    verified: true,
+    verified: user.verified,
     email: user.email,
     logins: [],
     invoice_email: false,
@@ -142,14 +144,19 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       if (rt.config.FEATURE_MAILING && !email) throw badRequest('Email address is required');
       await requireCaptcha(rt, req, req.body.recaptcha_response);
       // An invitation mailed to the address makes the new user a member of its team; with
-      // FEATURE_INVITE_ONLY_USER_CREATION there is no account without one.
-      const user = await rt.db.tx(async (q) => {
-        const created = await rt.namespaces.createUser({ name: username, password, email: email ?? null }, q);
+      // FEATURE_INVITE_ONLY_USER_CREATION there is no account without one. With e-mail, the address is proven
+      // before the account can sign in: by that invitation (Quay's handle_invite_code), or by a mailed link.
+      const { user, awaiting } = await rt.db.tx(async (q) => {
+        const created = await rt.namespaces.createUser({ name: username, password, email: email ?? null, verified: !rt.accountMail.enabled }, q);
         const invited = Boolean(invite_code && email) && (await rt.tenancy.teams.useEmailInvite(q, invite_code!, email!, created.id));
         if (inviteOnly && !invited) throw badRequest('Creation of a user account for this e-mail is disabled; please contact an administrator');
-        return created;
+        if (created.verified) return { user: created, awaiting: false };
+        if (invited) return { user: await rt.accountMail.markVerified(created.id, q), awaiting: false };
+        await rt.accountMail.sendConfirmation(created, null, q);
+        return { user: created, awaiting: true };
       });
       rt.logs.log({ kind: 'user_create', performer: rt.auth.userPrincipal(user), namespaceId: user.id, ip: req.ip, metadata: { username } });
+      if (awaiting) return { awaiting_verification: true };
       const session = await rt.tenancy.sessions.create(user.id);
       setSessionCookie(rt, reply, session.id);
       reply.header('x-next-csrf-token', session.csrf);
@@ -180,7 +187,10 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
         await rt.tenancy.users.setPassword(user, password, req.apiAuth.sessionId);
         rt.logs.log({ kind: 'account_change_password', performer: req.principal, namespaceId: user.id, ip: req.ip });
       }
-      if (email !== undefined && email !== user.email) {
+      // With e-mail, a new address takes effect when the link mailed to it is followed (GET /confirm).
+      if (email !== undefined && email !== user.email && rt.accountMail.enabled) {
+        await rt.accountMail.sendConfirmation(user, email);
+      } else if (email !== undefined && email !== user.email) {
         await rt.tenancy.users.setEmail(user, email);
         rt.logs.log({ kind: 'user_change_email', performer: req.principal, namespaceId: user.id, ip: req.ip, metadata: { email, old_email: user.email } });
       }
@@ -265,7 +275,14 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
     },
     async (req, reply) => {
       if (!rt.config.FEATURE_DIRECT_LOGIN) throw notFound();
-      const principal = await rt.auth.password(req.body.username, req.body.password);
+      let principal;
+      try {
+        principal = await rt.auth.password(req.body.username, req.body.password);
+      } catch (err) {
+        if (!(err instanceof Unauthenticated && err.message === UNCONFIRMED_ACCOUNT)) throw err;
+        reply.code(403);
+        return { needsEmailVerification: true, invalidCredentials: false, message: UNCONFIRMED_ACCOUNT };
+      }
       if (!principal || principal.kind !== 'user') {
         rt.logs.log({ kind: 'login_failure', performer: { kind: 'anonymous' }, namespaceId: null, ip: req.ip, metadata: { type: 'quayauth', username: req.body.username } });
         reply.code(403);
@@ -276,6 +293,25 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       setSessionCookie(rt, reply, session.id);
       reply.header('x-next-csrf-token', session.csrf);
       return { success: true };
+    },
+  );
+
+  app.post(
+    '/recovery',
+    {
+      schema: {
+        ...op('requestRecoveryEmail', 'user', 'Request a password recovery email.'),
+        body: Type.Object({
+          email: Email,
+          recaptcha_response: Type.Optional(Type.String({ maxLength: 8192, description: 'The reCAPTCHA answer (FEATURE_RECAPTCHA)' })),
+        }),
+      },
+      config: { noCsrf: true, anonymousAllowed: true },
+    },
+    async (req) => {
+      if (!rt.accountMail.enabled) throw notFound();
+      await requireCaptcha(rt, req, req.body.recaptcha_response);
+      return rt.accountMail.requestRecovery(req.body.email);
     },
   );
 

@@ -109,9 +109,16 @@ test('create account and create organization with the reCAPTCHA widget; the regi
   await widget.click();
   const before = verify.calls.length;
   await create.click();
-  await page.waitForURL((u) => u.pathname === '/organization');
+  // With e-mail on, the account waits for its address to be confirmed: the page says so, the mail has the link.
+  await page.getByTestId('awaiting-verification').waitFor();
   expect(verify.calls.slice(before)).toEqual([{ secret: SECRET, response: HUMAN, remoteip: '127.0.0.1' }]);
   expect((await admin.ok('GET', '/users/carol')).username).toBe('carol');
+  const [confirmMail] = await mail.waitFor((m) => m.To.some((t) => t.Address === 'carol@example.com') && m.Subject === 'Please confirm your e-mail address');
+  const link = /https?:\/\/\S+\/confirm\?code=\S+/.exec((await mail.body(confirmMail.ID)).Text)?.[0];
+  expect(link).toBeDefined();
+  const { pathname, search } = new URL(link!);
+  await ui.goto(`${pathname}${search}`);
+  await page.waitForURL((u) => u.pathname === '/organization');
 
   // carol is not whitelisted: creating an organization asks again.
   await ui.settle();
@@ -161,6 +168,36 @@ test('an e-mail invitation sent from the team page is listed there as pending an
   await page.getByText('No pending invitations').waitFor();
   const members = await admin.ok('GET', '/organization/acme/team/devs/members?includePending=true');
   expect(members.members).toEqual([]);
+  expect(ui.problems).toEqual([]);
+  await ui.close();
+});
+
+test('"Forgot password?" on the sign-in page mails a link that signs the user in on their Settings tab', async () => {
+  const created = await admin.ok<{ password: string }>('POST', '/superuser/users/', { username: 'erin', email: 'erin@example.com' });
+  expect(created.password).toEqual(expect.any(String));
+  const ui = await UiSession.open(browser, reg);
+  const { page } = ui;
+  await playGoogle(ui);
+  await ui.goto('/signin');
+  await page.getByRole('button', { name: 'Forgot password?' }).click();
+  await page.getByLabel('E-mail address of the account').fill('erin@example.com');
+  // reCAPTCHA is on in this registry: the recovery request carries the widget's answer too.
+  const send = page.getByRole('button', { name: 'Send recovery e-mail' });
+  expect(await send.isDisabled()).toBe(true);
+  await page.getByTestId('recaptcha').getByRole('button', { name: "I'm not a robot" }).click();
+  const before = verify.calls.length;
+  await send.click();
+  await page.getByTestId('recovery-note').getByText('If an account uses erin@example.com').waitFor();
+  expect(verify.calls.slice(before)).toEqual([{ secret: SECRET, response: HUMAN, remoteip: '127.0.0.1' }]);
+  await ui.expectAccessible('sign-in page, password recovery');
+  await ui.screenshot('signin-recovery');
+  const [sent] = await mail.waitFor((m) => m.To.some((t) => t.Address === 'erin@example.com') && m.Subject === 'Account recovery');
+  const link = /https?:\/\/\S+\/recovery\?code=\S+/.exec((await mail.body(sent.ID)).Text)?.[0];
+  expect(link).toBeDefined();
+  const { pathname, search } = new URL(link!);
+  await ui.goto(`${pathname}${search}`);
+  await page.waitForURL((u) => u.pathname === '/user/erin' && u.searchParams.get('tab') === 'Settings');
+  await page.getByRole('button', { name: 'Change password' }).first().waitFor();
   expect(ui.problems).toEqual([]);
   await ui.close();
 });

@@ -612,6 +612,7 @@ const API_ROUTES: Record<string, Access> = {
   'POST /api/v1/repository/{repository}/tag/{tag}/restore': 'repo:write',
   'POST /api/v1/repository/{repository}/tag/{tag}/expire': 'repo:write',
   'POST /api/v1/signin': 'public',
+  'POST /api/v1/recovery': 'public',
   'POST /api/v1/signin/verify': 'user',
   'POST /api/v1/signout': 'public',
   // Quay's ChangeLog: SuperUserPermission only (a global read-only superuser is refused).
@@ -651,6 +652,8 @@ const API_ROUTES: Record<string, Access> = {
   'GET /api/v1/superuser/users/{username}': 'superuser:read',
   'PUT /api/v1/superuser/users/{username}': 'superuser',
   'DELETE /api/v1/superuser/users/{username}': 'superuser',
+  // 404 here (no e-mail configured); who may send it is tested with e-mail on in account_mail.test.ts.
+  'POST /api/v1/superusers/users/{username}/sendrecovery': 'superuser',
   'PUT /api/v1/teaminvite/{code}': 'user',
   'DELETE /api/v1/teaminvite/{code}': 'user',
   'GET /api/v1/user/': 'user',

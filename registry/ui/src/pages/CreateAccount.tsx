@@ -1,6 +1,7 @@
 /**
- * Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in. With FEATURE_RECAPTCHA the
- * form carries the reCAPTCHA answer as `recaptcha_response`; a refused one resets the challenge.
+ * Create account (FEATURE_USER_CREATION): POST /api/v1/user/ signs the new user in, or with e-mail on answers
+ * `awaiting_verification` and the page says to follow the mailed link. With FEATURE_RECAPTCHA the form carries
+ * the reCAPTCHA answer as `recaptcha_response`; a refused one resets the challenge.
  */
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
@@ -42,6 +43,7 @@ export default function CreateAccount() {
   const inviteOnly = !!features.INVITE_ONLY_USER_CREATION;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [mailedTo, setMailedTo] = useState<string | null>(null);
   const navigate = useNavigate();
   const qc = useQueryClient();
   const mismatch = confirm !== '' && confirm !== password;
@@ -50,13 +52,17 @@ export default function CreateAccount() {
     setBusy(true);
     setError(null);
     try {
-      await api.post('/user/', {
+      const created = await api.post<{ awaiting_verification?: boolean }>('/user/', {
         username,
         password,
         ...(email ? { email } : {}),
         ...(inviteCode ? { invite_code: inviteCode } : {}),
         ...(siteKey ? { recaptcha_response: captcha } : {}),
       });
+      if (created?.awaiting_verification) {
+        setMailedTo(email);
+        return;
+      }
       resetCsrf();
       await qc.resetQueries();
       navigate('/organization', { replace: true });
@@ -80,6 +86,11 @@ export default function CreateAccount() {
         </CardTitle>
         <CardBody>
           {error && <Alert variant="danger" isInline title={error} style={{ marginBottom: '1rem' }} />}
+          {mailedTo && (
+            <Alert variant="success" isInline title="Confirm your e-mail address" style={{ marginBottom: '1rem' }} data-testid="awaiting-verification">
+              A confirmation link was mailed to {mailedTo}. Follow it to finish creating the account; it signs you in.
+            </Alert>
+          )}
           <Form onSubmit={submit}>
             <FormGroup label="Username" fieldId="new-username" isRequired>
               <TextInput id="new-username" value={username} onChange={(_e, v) => setUsername(v)} autoComplete="username" isRequired />

@@ -1,4 +1,7 @@
-/** Sign-in page: username/password against POST /api/v1/signin, then the page the visitor wanted. */
+/**
+ * Sign-in page: username/password against POST /api/v1/signin, then the page the visitor wanted. With e-mail on,
+ * "Forgot password?" asks POST /api/v1/recovery to mail a link that signs the user in to set a new password.
+ */
 import { useState, type FormEvent } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { ActionGroup, Alert, Button, Card, CardBody, CardTitle, Content, Form, FormGroup, TextInput, Title } from '@patternfly/react-core';
@@ -6,6 +9,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, resetCsrf } from '../api/client';
 import { useRegistryInfo, useUser } from '../api/hooks';
 import { errorMessage } from '../components/alerts';
+import Recaptcha from '../components/Recaptcha';
 
 /** Only same-site paths are followed after sign-in. */
 export function safeRedirect(target: string | null): string {
@@ -17,11 +21,18 @@ export default function Signin() {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [recovering, setRecovering] = useState(false);
+  const [recoveryEmail, setRecoveryEmail] = useState('');
+  const [recoveryNote, setRecoveryNote] = useState<string | null>(null);
+  const [captcha, setCaptcha] = useState('');
+  // A new key remounts the widget: an answer is good for one request.
+  const [captchaRound, setCaptchaRound] = useState(0);
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const qc = useQueryClient();
   const { data: user } = useUser();
-  const { title, features } = useRegistryInfo();
+  const { title, features, config } = useRegistryInfo();
+  const siteKey = features.RECAPTCHA ? (config.RECAPTCHA_SITE_KEY as string | undefined) : undefined;
   if (user && !user.anonymous) return <Navigate to={safeRedirect(params.get('redirect'))} replace />;
 
   const submit = async (e: FormEvent) => {
@@ -39,6 +50,27 @@ export default function Signin() {
       setError(errorMessage(err));
     } finally {
       setBusy(false);
+    }
+  };
+  const recover = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.post<{ status: string; orgname?: string }>('/recovery', { email: recoveryEmail, ...(siteKey ? { recaptcha_response: captcha } : {}) });
+      setRecoveryNote(
+        r.status === 'org'
+          ? `${recoveryEmail} belongs to the organization ${r.orgname}, which has no password: its administrators were mailed to you.`
+          : `If an account uses ${recoveryEmail}, a link to set a new password was mailed to it.`,
+      );
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+      if (siteKey) {
+        setCaptcha('');
+        setCaptchaRound((n) => n + 1);
+      }
     }
   };
   return (
@@ -65,6 +97,25 @@ export default function Signin() {
               </Button>
             </ActionGroup>
           </Form>
+          {features.MAILING && !recovering && (
+            <Button variant="link" isInline style={{ marginTop: '0.5rem' }} onClick={() => setRecovering(true)}>
+              Forgot password?
+            </Button>
+          )}
+          {recovering && (
+            <Form onSubmit={recover} style={{ marginTop: '1rem' }}>
+              {recoveryNote && <Alert variant="info" isInline title={recoveryNote} data-testid="recovery-note" />}
+              <FormGroup label="E-mail address of the account" fieldId="recovery-email" isRequired>
+                <TextInput id="recovery-email" type="email" value={recoveryEmail} onChange={(_e, v) => setRecoveryEmail(v)} autoComplete="email" isRequired />
+              </FormGroup>
+              {siteKey && <Recaptcha key={captchaRound} siteKey={siteKey} onChange={setCaptcha} />}
+              <ActionGroup>
+                <Button type="submit" variant="secondary" isLoading={busy} isDisabled={busy || !recoveryEmail || (!!siteKey && !captcha)}>
+                  Send recovery e-mail
+                </Button>
+              </ActionGroup>
+            </Form>
+          )}
           <Content style={{ marginTop: '1rem' }}>
             {features.USER_CREATION !== false && (
               <p>

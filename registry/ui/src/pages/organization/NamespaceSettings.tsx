@@ -68,9 +68,11 @@ function General({ name, org }: { name: string; org: Org | null }) {
   const save = async () => {
     setBusy(true);
     try {
-      await api.put(path, { email: email || undefined, tag_expiration_s: Number(expiration) });
+      const saved = await api.put<{ email?: string | null }>(path, { email: email || undefined, tag_expiration_s: Number(expiration) });
       await invalidate(org ? ['organization', name] : ['user']);
-      alert('success', 'Settings saved');
+      // With e-mail on, a user's new address takes effect when the link mailed to it is followed.
+      if (!org && email && saved?.email !== email) alert('info', `Settings saved. A confirmation link was mailed to ${email}; the address changes when it is followed.`);
+      else alert('success', 'Settings saved');
     } catch (e) {
       alert('danger', errorMessage(e));
     } finally {
