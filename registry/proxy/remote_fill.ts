@@ -1,12 +1,22 @@
 /**
- * Another replica's blob fill, as this replica sees it through the fill's lease row: on object storage the
+ * Another replica's blob fill, as this replica sees it through the fill's lease row. On object storage the
  * filling replica stores the upstream's bytes as consecutive pieces (segments of one staging upload) and lists
- * each one in the row once it is stored. Clients here read those pieces while the fill goes on, then the rest
- * from the stored blob once it has landed (the filler deletes its pieces then). A client's last bytes are
- * handed out only once the blob has landed, verified against digest and size; a failed fill cuts its body.
+ * each one in the row once it is stored; clients here read those pieces while the fill goes on, then the rest
+ * from the stored blob once it has landed (the filler deletes its pieces then). On LocalStorage the replicas
+ * share the store's directory, and the row names the staging segment the filler writes as the bytes arrive:
+ * clients here read that file as it grows (following its size), and the file becomes the stored blob itself
+ * (a hard link), so a reader that holds it open reads on through the commit. Either way a client's last bytes
+ * are handed out only once the blob has landed, verified against digest and size; a failed fill (or a filler
+ * whose lease lapsed) cuts its body.
  */
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { BlobStore, ByteRange, Segment } from '../storage/index.js';
+
+/** How often a reader that caught up with a growing segment looks at its size again. */
+const GROW_POLL_MS = 50;
+/** Bytes a reader of a growing segment reads at once (its memory is about this much). */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 export class RemoteFill {
   private pieces: Segment[] = [];
@@ -19,6 +29,8 @@ export class RemoteFill {
     readonly uploadId: string,
     private readonly digest: string,
     private readonly size: number,
+    /** The staging segment the filler writes as the bytes arrive (LocalStorage), or null: it lists pieces. */
+    private readonly segment: string | null,
   ) {}
 
   /** The pieces the filler lists now (a prefix of them never changes). */
@@ -46,30 +58,24 @@ export class RemoteFill {
   reader(range?: ByteRange): Readable {
     const start = range?.start ?? 0;
     const end = range ? range.end + 1 : this.size;
-    return Readable.from(this.bytes(start, end), { objectMode: false, highWaterMark: 256 * 1024 });
+    const bytes = this.segment !== null && this.store.segmentFile ? this.growing(this.segment, start, end) : this.bytes(start, end);
+    return Readable.from(bytes, { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
   }
 
   private async *bytes(start: number, end: number): AsyncGenerator<Buffer> {
-    let pos = start;
+    const cursor = { pos: start };
     // The piece being looked at and where it starts in the blob.
     let index = 0;
     let offset = 0;
-    const last = async (chunk: Buffer) => {
-      // The range's last bytes wait for the verified blob.
-      if (pos + chunk.length >= end) await this.landed();
-      pos += chunk.length;
-      return chunk;
-    };
-    while (pos < end) {
+    while (cursor.pos < end) {
       const piece = this.pieces[index];
-      if (piece && offset + piece.size <= pos) {
+      if (piece && offset + piece.size <= cursor.pos) {
         offset += piece.size;
         index++;
         continue;
       }
       if (this.state === 'landed') {
-        for await (const c of await this.store.read(this.digest, { start: pos, end: end - 1 })) yield await last(c as Buffer);
-        if (pos !== end) throw new Error('the stored blob is shorter than its size');
+        yield* this.fromStore(cursor, end);
         return;
       }
       if (this.state === 'failed') throw this.failure!;
@@ -81,10 +87,10 @@ export class RemoteFill {
       try {
         for await (const c of await this.store.readSegments(this.uploadId, [piece])) {
           const chunk = c as Buffer;
-          const from = Math.max(pos - at, 0);
+          const from = Math.max(cursor.pos - at, 0);
           const to = Math.min(chunk.length, end - at);
           at += chunk.length;
-          if (to > from) yield await last(chunk.subarray(from, to));
+          if (to > from) yield await this.handOut(cursor, chunk.subarray(from, to), end);
           if (at >= end) break;
         }
         if (at < Math.min(offset + piece.size, end)) throw new Error('short piece');
@@ -98,17 +104,67 @@ export class RemoteFill {
     }
   }
 
+  /** The bytes of the segment file the filler writes, read as it grows, then (once landed) to `end`. */
+  private async *growing(segment: string, start: number, end: number): AsyncGenerator<Buffer> {
+    const cursor = { pos: start };
+    const path = await this.store.segmentFile!(this.uploadId, segment);
+    let fh: FileHandle | null = null;
+    try {
+      while (cursor.pos < end) {
+        if (this.state === 'failed') throw this.failure!;
+        const landed = this.state === 'landed';
+        // Not there: not made yet, or gone (the blob landed, or the fill failed and the lease row says so soon).
+        fh ??= await open(path, 'r').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+        const available = fh ? Math.min((await fh.stat()).size, end) : 0;
+        if (cursor.pos < available) {
+          const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, available - cursor.pos));
+          const { bytesRead } = await fh!.read(buf, 0, buf.length, cursor.pos);
+          if (bytesRead > 0) {
+            yield await this.handOut(cursor, buf.subarray(0, bytesRead), end);
+            continue;
+          }
+        }
+        if (landed) {
+          // The file held open is the stored blob; one opened too late (the upload was cleaned up) is not there.
+          yield* this.fromStore(cursor, end);
+          return;
+        }
+        await this.change(GROW_POLL_MS);
+      }
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  /** The rest of the range from the stored blob. */
+  private async *fromStore(cursor: { pos: number }, end: number): AsyncGenerator<Buffer> {
+    for await (const c of await this.store.read(this.digest, { start: cursor.pos, end: end - 1 })) yield await this.handOut(cursor, c as Buffer, end);
+    if (cursor.pos !== end) throw new Error('the stored blob is shorter than its size');
+  }
+
+  /** A chunk for the client, once the blob is verified when it holds the range's last bytes. */
+  private async handOut(cursor: { pos: number }, chunk: Buffer, end: number): Promise<Buffer> {
+    if (cursor.pos + chunk.length >= end) await this.landed();
+    cursor.pos += chunk.length;
+    return chunk;
+  }
+
   private async landed(): Promise<void> {
-    await this.settled();
+    while (this.state === 'filling') await this.change();
     if (this.state === 'failed') throw this.failure!;
   }
 
-  private async settled(): Promise<void> {
-    while (this.state === 'filling') await this.change();
-  }
-
-  private change(): Promise<void> {
-    return new Promise<void>((resolve) => this.waiters.add(resolve));
+  /** Resolves at the next change of state or pieces (or after `timeoutMs`). */
+  private change(timeoutMs?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+    });
   }
 
   private wake(): void {

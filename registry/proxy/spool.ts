@@ -13,6 +13,8 @@ import { Readable, Writable } from 'node:stream';
 
 /** Bytes a reader asks for at once: its memory is about this much (a reader's buffer holds one chunk). */
 const READ_CHUNK_BYTES = 256 * 1024;
+/** Bytes the writer gathers at most while a write is in flight (the upstream waits beyond that). */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export class Spool {
   /** Bytes written so far (all of them readable). */
@@ -41,31 +43,44 @@ export class Spool {
     return new Spool(fh);
   }
 
-  /** Make the bytes written so far durable (before a kept spool is published). */
-  async sync(): Promise<void> {
-    await this.fh.sync();
-  }
-
-  /** The sink the upstream's bytes are piped into; it does not end the spool (see complete()). */
+  /**
+   * The sink the upstream's bytes are piped into; it does not end the spool (see complete()). Chunks arriving
+   * while a write is in flight go out together in the next one (one writev instead of one write per chunk).
+   */
   writer(): Writable {
+    const append = async (chunks: Buffer[]) => {
+      let rest = chunks;
+      while (rest.length > 0) {
+        let { bytesWritten } = await this.fh.writev(rest, this.length);
+        if (bytesWritten === 0) throw new Error('no progress writing the fill spool');
+        this.length += bytesWritten;
+        this.wake();
+        let i = 0;
+        while (i < rest.length && bytesWritten >= rest[i].length) bytesWritten -= rest[i++].length;
+        rest = rest.slice(i);
+        if (bytesWritten > 0) rest[0] = rest[0].subarray(bytesWritten);
+      }
+    };
     return new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        this.fh.write(chunk, 0, chunk.length, this.length).then(({ bytesWritten }) => {
-          if (bytesWritten !== chunk.length) return cb(new Error('short write to the fill spool'));
-          this.length += bytesWritten;
-          this.wake();
-          cb();
-        }, cb);
-      },
+      highWaterMark: WRITE_BATCH_BYTES,
+      write: (chunk: Buffer, _enc, cb) => append([chunk]).then(() => cb(), cb),
+      writev: (chunks, cb) => append(chunks.map((c) => c.chunk as Buffer)).then(() => cb(), cb),
     });
   }
 
-  /** Every byte is written and verified: readers end when they reach the end. */
-  complete(): void {
+  /**
+   * Every byte is written and verified: readers end when they reach the end. With `durable` (a kept spool, which
+   * the caller publishes afterwards), the bytes are then made durable: the readers do not wait for that.
+   */
+  async complete(durable = false): Promise<void> {
     if (this.state !== 'writing') return;
     this.state = 'complete';
     this.wake();
-    this.release();
+    try {
+      if (durable) await this.fh.datasync();
+    } finally {
+      this.release();
+    }
   }
 
   /** The fill failed: every reader errors with `err` (a client's body is cut, never ended as if whole). */

@@ -37,9 +37,9 @@ export interface BlobStore {
   /** Write `body` to a new private segment of an upload; durable when it resolves (to the bytes written). */
   writeSegment(uploadId: string, segmentId: string, body: Readable): Promise<number>;
   /**
-   * Stores with local files (LocalStorage): the path of a new segment the caller writes itself (its directory
-   * made), e.g. while others read it as it grows; it is then like any segment written by writeSegment, once
-   * the caller fsynced it.
+   * Stores with local files (LocalStorage): the path of a segment, for one the caller writes itself (making its
+   * directory), e.g. while others read it as it grows; it is then like any segment written by writeSegment, once
+   * the caller fsynced it. Also the path other processes sharing the store's directory read it at meanwhile.
    */
   segmentFile?(uploadId: string, segmentId: string): Promise<string>;
   deleteSegment(uploadId: string, segmentId: string): Promise<void>;

@@ -41,7 +41,6 @@ export class FsBlobStore implements BlobStore {
   }
 
   async segmentFile(uploadId: string, segmentId: string): Promise<string> {
-    await mkdir(this.uploadDir(uploadId), { recursive: true });
     return this.segmentPath(uploadId, segmentId);
   }
 

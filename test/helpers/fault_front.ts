@@ -22,7 +22,10 @@ export interface FaultFront {
   injected: { request: string; at: number }[];
   /** Response body bytes the upstream sent through the front. */
   bytesFromUpstream: number;
-  /** Back to `pass`, forwarding the requests held meanwhile and the rest of the stalled bodies. */
+  /**
+   * Back to `pass`, forwarding the requests held meanwhile and the rest of the stalled bodies (a body that has
+   * not reached its stall point yet does not stall any more either).
+   */
   release(): void;
   close(): Promise<void>;
 }
@@ -31,6 +34,8 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
   const base = new URL(target);
   const held = new Set<http.ServerResponse>();
   const queued: Array<() => void> = [];
+  /** Lifts the stall of a body in flight. */
+  const unstalls = new Set<() => void>();
   const front: FaultFront = {
     hostPort: '',
     mode: { kind: 'pass' },
@@ -39,6 +44,7 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
     bytesFromUpstream: 0,
     release() {
       front.mode = { kind: 'pass' };
+      for (const unstall of unstalls) unstall();
       for (const forward of queued.splice(0)) forward();
     },
     close: async () => undefined,
@@ -72,6 +78,11 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
         front.bytesFromUpstream += c.length;
       });
       let passed = 0;
+      const unstall = () => {
+        stallAfter = Infinity;
+      };
+      if (stallAfter !== Infinity) unstalls.add(unstall);
+      upRes.once('close', () => unstalls.delete(unstall));
       const gate = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           const room = stallAfter - passed;

@@ -20,6 +20,7 @@ import repoMirror from './051_repo_mirror.js';
 import proxyBlobFill from './052_proxy_blob_fill.js';
 import proxyTagCheck from './033_proxy_tag_check.js';
 import proxyBlobFillPieces from './055_proxy_blob_fill_pieces.js';
+import proxyBlobFillSegment from './056_proxy_blob_fill_segment.js';
 import emailConfirmation from './090_email_confirmation.js';
 import proxyWarmPull from './054_proxy_warm_pull.js';
 import proxyManifestFill from './053_proxy_manifest_fill.js';
@@ -63,6 +64,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 54, name: 'proxy warm pull without cache churn', sql: proxyWarmPull },
   { version: 81, name: 'tag creation sends no cache notification', sql: tagCreateQuiet },
   { version: 55, name: 'proxy blob fill pieces', sql: proxyBlobFillPieces },
+  { version: 56, name: 'proxy blob fill growing segment', sql: proxyBlobFillSegment },
   { version: 33, name: 'proxy tag upstream checks', sql: proxyTagCheck },
   { version: 90, name: 'e-mail confirmation and recovery codes', sql: emailConfirmation },
 ];

@@ -5,8 +5,8 @@
  * mid-stream (the one that started the fill among them) break nothing for the others, each of the others gets
  * the exact bytes, and the blob is stored. Range requests during the fill are answered from it (206). A blob
  * whose bytes are not fetched yet cannot be mounted into another repository. On S3 (the store's writer reads
- * the spool like a client) and on LocalStorage; and across two replicas on S3, where the clients of the replica
- * that does not fill the blob stream the pieces the other one stores.
+ * the spool like a client) and on LocalStorage; and across two replicas, where the clients of the replica that
+ * does not fill the blob stream the pieces the other one stores (S3) or the staging file it writes (LocalStorage).
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -182,12 +182,15 @@ test('LocalStorage: concurrent pulls of an uncached blob share one upstream stre
   }
 }, 240_000);
 
-test('two replicas on S3: the clients of the replica that does not fill a blob stream the pieces the other one stores, before the fill ends; ranges too', async () => {
-  const config = await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
-  const a = await startRegistry({ label: 'proxy-xrep-a', config });
-  const b = await startRegistry({ label: 'proxy-xrep-b', config });
+/**
+ * Two replicas on one Postgres and one store: the upstream stalls after 12 MiB of a 24 MiB layer pulled on
+ * replica A; B's clients (the whole blob, a range within the first bytes, a range beyond) are served from A's
+ * fill, the first two before it ends, and all get the exact bytes once the upstream goes on, fetched once.
+ */
+async function crossReplica(config: Record<string, unknown>, org: string): Promise<void> {
+  const a = await startRegistry({ label: `proxy-xrep-${org}-a`, config });
+  const b = await startRegistry({ label: `proxy-xrep-${org}-b`, config });
   try {
-    const org = 'xrep';
     const size = 24 * MiB;
     const layer = randomBlob(size);
     const img = await upstream.pushImage(`${org}/app`, 'v1', { layers: [layer] });
@@ -201,7 +204,7 @@ test('two replicas on S3: the clients of the replica that does not fill a blob s
 
     const blobPath = `/v2/${org}/app/blobs/${layer.digest}`;
     const fetches = () => front.forwarded.filter((f) => f === `GET ${blobPath}`).length;
-    // The upstream sends 12 MiB, then holds the rest: replica A has stored its first 8 MiB piece.
+    // The upstream sends 12 MiB, then holds the rest (on S3 replica A has stored its first 8 MiB piece).
     front.mode = { kind: 'stall', afterBytes: 12 * MiB };
     const onA = startPull(`${a.url}${blobPath}`, tokenA);
     await waitFor('replica A to ask the upstream', () => fetches() === 1);
@@ -233,4 +236,22 @@ test('two replicas on S3: the clients of the replica that does not fill a blob s
     front.mode = { kind: 'pass' };
     await Promise.all([a.stop(), b.stop()]);
   }
+}
+
+test('two replicas on S3: the clients of the replica that does not fill a blob stream the pieces the other one stores, before the fill ends; ranges too', async () => {
+  await crossReplica(await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] }), 'xrep');
+}, 240_000);
+
+test('two replicas on one LocalStorage directory: the clients of the replica that does not fill a blob read the staging file the other one writes, before the fill ends; ranges too', async () => {
+  await crossReplica(
+    {
+      DB_URI: await createTestDatabase('proxy-xrep-fs'),
+      DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: join(workDir('proxy-xrep-fs'), 'blobs') }] },
+      DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+      SUPER_USERS: ['admin'],
+      FEATURE_PROXY_CACHE: true,
+      SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
+    },
+    'xrepfs',
+  );
 }, 240_000);
