@@ -171,15 +171,7 @@ async function oneRun(opts: {
     const t0 = Date.now();
     // Requests in order, so that the first ones are those that find a free worker.
     const order: string[] = [];
-    for (const r of repos) {
-      const at = Date.now();
-      const b = await session.ok<{ id: string }>('POST', `/repository/bench/${r}/build/`, { archive_url: opts.archiveUrl, docker_tags: ['latest'] });
-      requested.set(b.id, at);
-      order.push(b.id);
-    }
-    const deadline = Date.now() + 30 * 60_000;
-    while (finished.size < order.length) {
-      if (Date.now() > deadline) throw new Error(`builds did not finish within 30 min\n${manager.logTail(40)}`);
+    const observe = async () => {
       const rows = (await db.query<{ uuid: string; phase: string }>('SELECT uuid::text AS uuid, phase FROM repository_build')).rows;
       const now = Date.now();
       for (const { uuid, phase } of rows) {
@@ -189,6 +181,30 @@ async function oneRun(opts: {
         if (phase !== 'waiting' && !scheduled.has(uuid)) scheduled.set(uuid, now);
         if (['complete', 'error', 'cancelled'].includes(phase) && !finished.has(uuid)) finished.set(uuid, { at: now, phase });
       }
+    };
+    // Watched while the requests go out too: the first builds move on before the last ones are requested.
+    let requesting = true;
+    const watcher = (async () => {
+      while (requesting) {
+        await observe();
+        await sleep(10);
+      }
+    })();
+    try {
+      for (const r of repos) {
+        const at = Date.now();
+        const b = await session.ok<{ id: string }>('POST', `/repository/bench/${r}/build/`, { archive_url: opts.archiveUrl, docker_tags: ['latest'] });
+        requested.set(b.id, at);
+        order.push(b.id);
+      }
+    } finally {
+      requesting = false;
+      await watcher;
+    }
+    const deadline = Date.now() + 30 * 60_000;
+    while (finished.size < order.length) {
+      if (Date.now() > deadline) throw new Error(`builds did not finish within 30 min\n${manager.logTail(40)}`);
+      await observe();
       await sleep(10);
     }
     const last = Math.max(...[...finished.values()].map((f) => f.at));
