@@ -260,14 +260,22 @@ export class BlobFiller {
 
   /** Store the spool's bytes as consecutive pieces of the upload, each listed in the lease row once stored. */
   private async storePieces(uploadId: string, spool: Spool, pieces: Segment[], publish: () => Promise<void>): Promise<Segment[]> {
-    for (let start = 0; await spool.available(start); start += FILL_PIECE_BYTES) {
-      const reader = spool.reader(start, start + FILL_PIECE_BYTES);
-      if (!reader) throw new UpstreamError('unavailable', 'the fill spool is gone');
-      const id = randomUUID();
-      pieces.push({ id, size: await this.store.writeSegment(uploadId, id, reader) });
-      await publish();
+    // Held from the start: the spool closes when its last reader goes once it is complete, which could fall
+    // between two pieces (while one is being listed) and leave the last, partial piece unread.
+    const release = spool.hold();
+    if (!release) throw new UpstreamError('unavailable', 'the fill spool is gone');
+    try {
+      for (let start = 0; await spool.available(start); start += FILL_PIECE_BYTES) {
+        const reader = spool.reader(start, start + FILL_PIECE_BYTES);
+        if (!reader) throw new UpstreamError('unavailable', 'the blob fill failed');
+        const id = randomUUID();
+        pieces.push({ id, size: await this.store.writeSegment(uploadId, id, reader) });
+        await publish();
+      }
+      return pieces;
+    } finally {
+      release();
     }
-    return pieces;
   }
 
   private async fetch(req: FillRequest, flight: Flight, began: () => void, owner: string): Promise<BlobRow> {

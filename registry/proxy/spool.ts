@@ -103,6 +103,20 @@ export class Spool {
     return new SpoolReader(this, start, end, verifiedEnd);
   }
 
+  /**
+   * Keeps the spool open, as an open reader does, until the returned function is called: for a reader of several
+   * ranges in turn, between which no reader of its is open. Null when the spool is gone or failed.
+   */
+  hold(): (() => void) | null {
+    if (this.refs === 0 || this.state === 'failed') return null;
+    this.refs++;
+    let held = true;
+    return () => {
+      if (held) this.release();
+      held = false;
+    };
+  }
+
   /** True once there are bytes at `pos`, false when the spool completed before `pos`; throws when it failed. */
   async available(pos: number): Promise<boolean> {
     for (;;) {
