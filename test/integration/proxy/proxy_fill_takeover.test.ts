@@ -7,7 +7,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { registryToken, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { createTestDatabase, startDistribution, type DistributionService } from '../../setup/services.js';
@@ -16,6 +15,9 @@ import { OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 import { casPath } from '../../../registry/storage/blobstore.js';
 import { signin } from '../api/fixture.js';
+import { startPull, waitFor as poll } from '../../helpers/blob_pull.js';
+
+const waitFor = (what: string, check: () => boolean | Promise<boolean>) => poll(what, check, { timeoutMs: 180_000, everyMs: 50 });
 
 const MiB = 1024 * 1024;
 let dist: DistributionService;
@@ -32,37 +34,6 @@ afterAll(async () => {
   await front?.close();
   await dist?.stop();
 });
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + 180_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A client reading a blob body: bytes so far, their digest at the end, and whether the body ended whole. */
-function startPull(url: string, token: string) {
-  const state = { received: 0, status: 0, digest: '', ended: false, cut: false };
-  const hash = createHash('sha256');
-  const done = (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    state.status = res.status;
-    const reader = res.body!.getReader();
-    for (;;) {
-      const { value, done: end } = await reader.read();
-      if (end) break;
-      state.received += value.length;
-      hash.update(value);
-    }
-    state.digest = `sha256:${hash.digest('hex')}`;
-    state.ended = true;
-  })();
-  done.catch(() => {
-    state.cut = true;
-  });
-  return { state, done };
-}
 
 async function takeover(config: Record<string, unknown>, org: string, inStore: (digest: string) => Promise<boolean>): Promise<void> {
   const a = await startRegistry({ label: `proxy-kill-${org}-a`, config });

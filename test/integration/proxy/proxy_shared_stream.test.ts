@@ -16,6 +16,7 @@ import { workDir } from '../../setup/paths.js';
 import { OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 import { signin } from '../api/fixture.js';
+import { startPull, waitFor } from '../../helpers/blob_pull.js';
 
 const MiB = 1024 * 1024;
 const CLIENTS = 8;
@@ -33,37 +34,6 @@ afterAll(async () => {
   await front?.close();
   await dist?.stop();
 });
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + 120_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** A client reading a blob body (or `range` of it): bytes so far, their digest at the end, and whether the body ended whole. */
-function startPull(url: string, token: string, range?: string) {
-  const abort = new AbortController();
-  const state = { received: 0, status: 0, contentRange: null as string | null, digest: '', ended: false };
-  const hash = createHash('sha256');
-  const done = (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, ...(range ? { range } : {}) }, signal: abort.signal });
-    state.status = res.status;
-    state.contentRange = res.headers.get('content-range');
-    const reader = res.body!.getReader();
-    for (;;) {
-      const { value, done: end } = await reader.read();
-      if (end) break;
-      state.received += value.length;
-      hash.update(value);
-    }
-    state.digest = `sha256:${hash.digest('hex')}`;
-    state.ended = true;
-  })();
-  done.catch(() => undefined);
-  return { state, done, abort: () => abort.abort() };
-}
 
 const sliceDigest = (data: Buffer, start: number, end: number) => `sha256:${createHash('sha256').update(data.subarray(start, end)).digest('hex')}`;
 
