@@ -11,6 +11,7 @@ import { badgeSvg, repositoryBadge } from '../model/badges.js';
 import { NameError, parseRepositoryPath } from '../oci/names.js';
 import { setSessionCookie } from './api/auth.js';
 import type { NamespaceRow } from '../model/namespaces.js';
+import { Invalid } from '../model/errors.js';
 
 function page(title: string, text: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>`;
@@ -28,7 +29,15 @@ export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): 
   const codeOf = (q: { code?: unknown }) => (typeof q.code === 'string' ? q.code : '');
 
   app.get<{ Querystring: { code?: string } }>('/confirm', async (req, reply) => {
-    const done = await rt.accountMail.confirm(codeOf(req.query));
+    let done;
+    try {
+      done = await rt.accountMail.confirm(codeOf(req.query));
+    } catch (e) {
+      // The new address was taken by another account meanwhile: the link stays unused.
+      if (!(e instanceof Invalid)) throw e;
+      reply.header('content-type', 'text/html; charset=utf-8');
+      return reply.code(400).send(page('E-mail address not changed', e.message));
+    }
     if (!done) {
       reply.header('content-type', 'text/html; charset=utf-8');
       return reply.code(400).send(page('Invalid confirmation code', 'This confirmation link is not valid or was already used.'));

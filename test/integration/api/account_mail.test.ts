@@ -108,6 +108,18 @@ describe('sign-up confirms the address by e-mail', () => {
     const taken = await bob.put('/user/', { email: 'alice.new@example.com' });
     expect(taken.status).toBe(400);
     expect(taken.body.error_message).toBe('E-mail address already used');
+    // An address taken between the request and the link: the link is refused with the reason, and stays unused.
+    await bob.ok('PUT', '/user/', { email: 'shared@example.com' });
+    const bobsLink = await mailedLink('shared@example.com', 'Please confirm your e-mail address', '/confirm');
+    await alice.ok('PUT', '/user/', { email: 'shared@example.com' });
+    const alicesLink = await mailedLink('shared@example.com', 'Please confirm your e-mail address', '/confirm', 2);
+    expect(alicesLink).not.toBe(bobsLink);
+    expect((await follow(reg, bobsLink)).status).toBe(302);
+    const refused = await fetch(`${reg.url}${new URL(alicesLink).pathname}${new URL(alicesLink).search}`, { redirect: 'manual' });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('E-mail address already used');
+    expect(await alice.ok('GET', '/user/')).toMatchObject({ email: 'alice.new@example.com' });
+    expect(await bob.ok('GET', '/user/')).toMatchObject({ email: 'shared@example.com' });
   });
 });
 
@@ -144,8 +156,8 @@ describe('password recovery', () => {
   });
 
   test('a superuser sends a recovery link to a user, never to a superuser; others may not', async () => {
-    expect(await admin.ok('POST', '/superusers/users/bob/sendrecovery')).toEqual({ email: 'bob@example.com' });
-    await mailedLink('bob@example.com', 'Account recovery', '/recovery');
+    expect(await admin.ok('POST', '/superusers/users/bob/sendrecovery')).toEqual({ email: 'shared@example.com' });
+    await mailedLink('shared@example.com', 'Account recovery', '/recovery');
     expect((await admin.post('/superusers/users/admin/sendrecovery')).status).toBe(400);
     expect((await admin.post('/superusers/users/nobody/sendrecovery')).status).toBe(404);
     const bob = await signin(reg, 'bob', PASSWORD);
