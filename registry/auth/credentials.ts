@@ -28,6 +28,11 @@ export const UNENCRYPTED_PASSWORD_REFUSED = 'Client login with unencrypted passw
 
 /** A right password of an account whose e-mail address is not confirmed yet (sign-up with FEATURE_MAILING). */
 export const UNCONFIRMED_ACCOUNT = 'The e-mail address of this account is not confirmed yet: follow the link mailed to it, then sign in';
+export class UnconfirmedAccount extends Unauthenticated {
+  constructor() {
+    super(UNCONFIRMED_ACCOUNT);
+  }
+}
 export const OAUTH_TOKEN_USERNAME = '$oauthtoken';
 export const APP_TOKEN_USERNAME = '$app';
 export const ACCESS_TOKEN_USERNAME = '$token';
@@ -108,7 +113,7 @@ export class Authenticator {
 
   /** The user whose password matched; an account awaiting its e-mail confirmation cannot sign in yet (Quay's inactive login). */
   private passwordUser(row: NamespaceRow): Principal {
-    if (!row.verified) throw new Unauthenticated(UNCONFIRMED_ACCOUNT);
+    if (!row.verified) throw new UnconfirmedAccount();
     return this.userPrincipal(row, { via: 'password' });
   }
 

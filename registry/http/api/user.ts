@@ -8,8 +8,7 @@ import type { AuthorizationRow } from '../../model/oauth.js';
 import { Type } from '@sinclair/typebox';
 import type { Runtime } from '../../runtime.js';
 import { passwordProblem } from '../../auth/passwords.js';
-import { UNCONFIRMED_ACCOUNT } from '../../auth/credentials.js';
-import { Unauthenticated } from '../../model/errors.js';
+import { UNCONFIRMED_ACCOUNT, UnconfirmedAccount } from '../../auth/credentials.js';
 import { NO_CONTROL_PATTERN } from '../../input.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
 import { validNamespaceName } from '../../oci/names.js';
@@ -279,7 +278,7 @@ export async function userRoutes(base: FastifyInstance, rt: Runtime): Promise<vo
       try {
         principal = await rt.auth.password(req.body.username, req.body.password);
       } catch (err) {
-        if (!(err instanceof Unauthenticated && err.message === UNCONFIRMED_ACCOUNT)) throw err;
+        if (!(err instanceof UnconfirmedAccount)) throw err;
         reply.code(403);
         return { needsEmailVerification: true, invalidCredentials: false, message: UNCONFIRMED_ACCOUNT };
       }
