@@ -27,6 +27,8 @@ export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): 
   };
   const settings = (user: NamespaceRow) => `/user/${encodeURIComponent(user.name)}?tab=Settings`;
   const codeOf = (q: { code?: unknown }) => (typeof q.code === 'string' ? q.code : '');
+  /** A link that cannot be followed: a 400 page saying why. */
+  const refused = (reply: FastifyReply, title: string, text: string) => reply.code(400).header('content-type', 'text/html; charset=utf-8').send(page(title, text));
 
   app.get<{ Querystring: { code?: string } }>('/confirm', async (req, reply) => {
     let done;
@@ -35,13 +37,9 @@ export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): 
     } catch (e) {
       // The new address was taken by another account meanwhile: the link stays unused.
       if (!(e instanceof Invalid)) throw e;
-      reply.header('content-type', 'text/html; charset=utf-8');
-      return reply.code(400).send(page('E-mail address not changed', e.message));
+      return refused(reply, 'E-mail address not changed', e.message);
     }
-    if (!done) {
-      reply.header('content-type', 'text/html; charset=utf-8');
-      return reply.code(400).send(page('Invalid confirmation code', 'This confirmation link is not valid or was already used.'));
-    }
+    if (!done) return refused(reply, 'Invalid confirmation code', 'This confirmation link is not valid or was already used.');
     const { user, newEmail, oldEmail } = done;
     if (newEmail) {
       rt.logs.log({ kind: 'user_change_email', performer: rt.auth.userPrincipal(user), namespaceId: user.id, ip: req.ip, metadata: { email: newEmail, old_email: oldEmail } });
@@ -52,10 +50,7 @@ export async function linksPlugin(app: FastifyInstance, opts: { rt: Runtime }): 
   app.get<{ Querystring: { code?: string } }>('/recovery', async (req, reply) => {
     if (!rt.accountMail.enabled) return reply.callNotFound();
     const user = await rt.accountMail.recover(codeOf(req.query));
-    if (!user) {
-      reply.header('content-type', 'text/html; charset=utf-8');
-      return reply.code(400).send(page('Invalid recovery code', 'This code is invalid, has expired or was already used. Ask for a new one on the sign-in page.'));
-    }
+    if (!user) return refused(reply, 'Invalid recovery code', 'This code is invalid, has expired or was already used. Ask for a new one on the sign-in page.');
     return signInAndGo(reply, user, settings(user));
   });
 
