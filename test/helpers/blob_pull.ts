@@ -1,14 +1,5 @@
-/** Clients of a blob body that tests watch while it streams, and polling for a state (proxy fill tests). */
+/** Clients of a blob body that tests watch while it streams (proxy fill tests). */
 import { createHash } from 'node:crypto';
-
-/** Polls `check` every `everyMs` until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, { timeoutMs = 120_000, everyMs = 20 } = {}): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /**
  * A client reading a blob body (or `range` of it): bytes so far, their digest at the end, whether the body

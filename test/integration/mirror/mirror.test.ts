@@ -20,6 +20,7 @@ import { startReceiver, type Receiver } from '../../helpers/receiver.js';
 import { startFaultFront } from '../../helpers/fault_front.js';
 import { pushLayout, umociIndex } from '../../helpers/umoci.js';
 import { clientSandbox, INSECURE } from '../../setup/tools.js';
+import { waitFor } from '../../helpers/poll.js';
 
 let up: DistributionService;
 let reg: RegistryProcess;
@@ -79,16 +80,6 @@ async function mirrorMetrics(label: string): Promise<{ text: string; value(name:
 
 async function mirrorState(name: string): Promise<{ sync_status: string; sync_retries_remaining: number }> {
   return admin.ok('GET', `/repository/mirrors/${name}/mirror`);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | false>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function localTags(name: string): Promise<Record<string, string>> {

@@ -15,9 +15,10 @@ import { OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 import { casPath } from '../../../registry/storage/blobstore.js';
 import { signin } from '../api/fixture.js';
-import { startPull, waitFor as poll } from '../../helpers/blob_pull.js';
+import { startPull } from '../../helpers/blob_pull.js';
+import { waitFor as poll } from '../../helpers/poll.js';
 
-const waitFor = (what: string, check: () => boolean | Promise<boolean>) => poll(what, check, { timeoutMs: 180_000, everyMs: 50 });
+const waitFor = (what: string, check: () => boolean | Promise<boolean>) => poll(what, check, 180_000, 50);
 
 const MiB = 1024 * 1024;
 let dist: DistributionService;

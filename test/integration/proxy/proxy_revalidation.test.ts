@@ -11,6 +11,7 @@ import { startDistribution, type DistributionService } from '../../setup/service
 import { signin, type Api } from '../api/fixture.js';
 import { OCI_INDEX, OCI_MANIFEST, V2Client, randomBlob, sha256 } from '../../helpers/v2.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
+import { waitFor } from '../../helpers/poll.js';
 
 const HOUR = 3600;
 /** PROXY_CACHE_MANIFEST_CHECK_INTERVAL and PROXY_CACHE_STALE_IF_ERROR of the registry under test */
@@ -27,16 +28,6 @@ async function pull(path: string): Promise<Response> {
   const repo = path.split(/\/(manifests|blobs)\//)[0];
   const token = await registryToken(reg, [`repository:${repo}:pull`], reg.admin);
   return fetch(`${reg.url}/v2/${path}`, { headers: { authorization: `Bearer ${token}`, accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | false>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const heads = (repo: string, tag: string) => front.forwarded.filter((f) => f === `HEAD /v2/${repo}/manifests/${tag}`).length;

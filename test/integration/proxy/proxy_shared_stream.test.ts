@@ -16,7 +16,10 @@ import { workDir } from '../../setup/paths.js';
 import { OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 import { signin } from '../api/fixture.js';
-import { startPull, waitFor } from '../../helpers/blob_pull.js';
+import { startPull } from '../../helpers/blob_pull.js';
+import { waitFor as poll } from '../../helpers/poll.js';
+
+const waitFor = (what: string, check: () => boolean | Promise<boolean>) => poll(what, check, 120_000, 20);
 
 const MiB = 1024 * 1024;
 const CLIENTS = 8;
