@@ -24,7 +24,7 @@ import { PeakWatch, memStatus } from './rss.js';
 import { cpuSeconds } from './cpu.js';
 import { ACCEPT, curlBlob, manifestPutScript, probe, seedBlobs, seedTags, skopeoPull, skopeoPush, wrk } from './clients.js';
 import { formatProfile, summarizeProfile } from './profile.js';
-import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
+import { REGISTRY_NODE_FLAGS, REGISTRY_V8_RUNTIME_FLAGS } from '../../config/node.js';
 
 /**
  * Read a stored blob once (by the benchmark, not the server) so that the measured request finds it in the
@@ -565,7 +565,7 @@ export async function run(args: string[]): Promise<number> {
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node.js ${process.version}, ${pgVersion}`,
     `quay-ts ${servers.quay.version} (commit ${await gitCommit()}), Distribution ${servers.distribution.version} (${ANCHOR_BINARY[anchor]})`,
     `load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${loadavg()[0].toFixed(1)}; benchmark processes at nice ${getPriority(0)}`,
-    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')}; quay-ts HTTP worker processes: ${profDir || values.embedded ? 1 : values.workers}; quay-ts database: ${values.embedded ? 'embedded (PGlite)' : 'Postgres'}`,
+    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')} (and set at start: ${REGISTRY_V8_RUNTIME_FLAGS.join(' ')}); quay-ts HTTP worker processes: ${profDir || values.embedded ? 1 : values.workers}; quay-ts database: ${values.embedded ? 'embedded (PGlite)' : 'Postgres'}`,
     `request logging: ${values['request-logs'] ? 'every request on both servers' : 'warnings only on both servers'}; idle RSS after start: quay-ts ${idle.quay.toFixed(1)} MB, Distribution ${idle.dist.toFixed(1)} MB`,
   ];
   const out = [
