@@ -3,14 +3,15 @@
  * the upstream unchanged, or answers with a chosen status (503, 429), or accepts requests and never answers
  * (a timeout), or holds them until `release()` forwards them (a sync the test can catch in the middle), or
  * forwards them but stalls each response body after its first bytes until `release()` (a slow upstream the
- * test can catch mid-transfer), as the test switches it. It counts what passed through, so a test sees how often the
+ * test can catch mid-transfer; with `corrupt`, the bytes before the stall point have their first one flipped: an upstream
+ * that lies), as the test switches it. It counts what passed through, so a test sees how often the
  * upstream was asked for a path. The registry behind it stays real; only the network path misbehaves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 
-export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number };
+export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number; corrupt?: boolean };
 
 export interface FaultFront {
   /** 127.0.0.1:<port>, the upstream_registry value to configure. */
@@ -67,9 +68,9 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;
     }
-    forward(req, res, m.kind === 'stall' ? m.afterBytes : Infinity);
+    forward(req, res, m.kind === 'stall' ? m.afterBytes : Infinity, m.kind === 'stall' && m.corrupt === true);
   });
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity, corrupt = false) => {
     front.forwarded.push(`${req.method} ${req.url}`);
     const headers = { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
@@ -85,6 +86,10 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       upRes.once('close', () => unstalls.delete(unstall));
       const gate = new Transform({
         transform(chunk: Buffer, _enc, cb) {
+          if (corrupt && passed === 0 && chunk.length > 0) {
+            chunk = Buffer.from(chunk);
+            chunk[0] ^= 0xff;
+          }
           const room = stallAfter - passed;
           if (chunk.length <= room) {
             passed += chunk.length;
