@@ -56,6 +56,18 @@ function storageUnavailableOr(err: unknown): unknown {
   return unreachable ? new Unavailable('storage', 'The blob storage is unavailable; try again shortly') : err;
 }
 
+/**
+ * An object's body as a plain stream (callers do not depend on the SDK's stream type) whose failure mid-body is
+ * mapped like the requests' own: the service going away after the answer's head is Unavailable too, so a
+ * response that has not begun yet is a 503, not a 500.
+ */
+function objectBody(body: Readable): Readable {
+  const out = new PassThrough();
+  body.on('error', (err) => out.destroy(storageUnavailableOr(err) as Error));
+  out.once('close', () => body.destroy());
+  return body.pipe(out);
+}
+
 export class S3BlobStore implements BlobStore {
   readonly driver: string;
   private readonly s3: S3Client;
@@ -140,7 +152,7 @@ export class S3BlobStore implements BlobStore {
     async function* concat(): AsyncIterable<Buffer> {
       for (const seg of keys) {
         const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: seg.key, Range: `bytes=0-${seg.size - 1}` }));
-        for await (const chunk of r.Body as Readable) yield chunk as Buffer;
+        for await (const chunk of objectBody(r.Body as Readable)) yield chunk as Buffer;
       }
     }
     return Readable.from(concat());
@@ -227,8 +239,7 @@ export class S3BlobStore implements BlobStore {
   async read(digest: string, range?: ByteRange): Promise<Readable> {
     if (range && range.end < range.start) return Readable.from([]);
     const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
-    // Hand out a plain stream so that callers do not depend on the SDK's stream type.
-    return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
+    return objectBody(r.Body as Readable);
   }
 
   async delete(digest: string): Promise<void> {
@@ -256,7 +267,7 @@ export class S3BlobStore implements BlobStore {
 
   async readFile(path: string): Promise<Readable> {
     const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
-    return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
+    return objectBody(r.Body as Readable);
   }
 
   async deleteFile(path: string): Promise<void> {
