@@ -1,6 +1,6 @@
 /**
  * The replica filling a proxied blob is SIGKILLed mid-fill, on LocalStorage (two replicas sharing the store's
- * directory and one Postgres): the other replica's client, which was streaming the
+ * directory and one Postgres) and on S3 (MinIO; the filler stores its bytes as pieces): the other replica's client, which was streaming the
  * dead replica's bytes, is cut once the dead replica's lease lapses (the bytes were never verified); nothing of
  * the blob is stored meanwhile (its row stays a placeholder and the store holds no object for the digest); the
  * survivor takes the fill over, asks the upstream again, and serves the exact bytes, now stored.
@@ -8,12 +8,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { registryToken, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
-import { createTestDatabase, startDistribution, type DistributionService } from '../../setup/services.js';
+import { registryToken, scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
+import { createTestDatabase, s3Client, startDistribution, testS3, type DistributionService } from '../../setup/services.js';
 import { workDir } from '../../setup/paths.js';
 import { OCI_MANIFEST, V2Client, randomBlob } from '../../helpers/v2.js';
 import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 import { casPath } from '../../../registry/storage/blobstore.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { signin } from '../api/fixture.js';
 import { startPull } from '../../helpers/blob_pull.js';
 import { waitFor as poll } from '../../helpers/poll.js';
@@ -36,7 +37,8 @@ afterAll(async () => {
   await dist?.stop();
 });
 
-async function takeover(config: Record<string, unknown>, org: string, inStore: (digest: string) => Promise<boolean>): Promise<void> {
+/** `copies(digest)`: how many stored objects hold the blob's bytes (staging uploads not counted). */
+async function takeover(config: Record<string, unknown>, org: string, copies: (digest: string) => Promise<number>): Promise<void> {
   const a = await startRegistry({ label: `proxy-kill-${org}-a`, config });
   const b = await startRegistry({ label: `proxy-kill-${org}-b`, config });
   const db = new pg.Client({ connectionString: String(config.DB_URI) });
@@ -58,7 +60,7 @@ async function takeover(config: Record<string, unknown>, org: string, inStore: (
         'SELECT EXISTS (SELECT 1 FROM proxy_blob_placeholder p JOIN blob b ON b.id = p.blob_id WHERE b.digest = $1) AS placeholder',
         [layer.digest],
       );
-      return { row: !r.rows[0].placeholder, bytes: await inStore(layer.digest) };
+      return { row: !r.rows[0].placeholder, bytes: (await copies(layer.digest)) > 0 };
     };
     expect(await stored()).toEqual({ row: false, bytes: false });
 
@@ -96,6 +98,9 @@ async function takeover(config: Record<string, unknown>, org: string, inStore: (
       const s = await stored();
       return s.row && s.bytes;
     });
+    expect(await copies(layer.digest)).toBe(1);
+    const rows = await db.query<{ size: string }>('SELECT size FROM blob WHERE digest = $1', [layer.digest]);
+    expect(rows.rows.map((r) => Number(r.size))).toEqual([size]);
 
     // Stored whole: served with the upstream refusing everything, on the survivor.
     front.mode = { kind: 'status', status: 503 };
@@ -119,5 +124,27 @@ test('LocalStorage shared by two replicas: the filling replica SIGKILLed mid-fil
     FEATURE_PROXY_CACHE: true,
     SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
   };
-  await takeover(config, 'killfs', async (digest) => existsSync(join(storage, casPath(digest))));
+  await takeover(config, 'killfs', async (digest) => (existsSync(join(storage, casPath(digest))) ? 1 : 0));
+}, 300_000);
+
+test('S3 (MinIO) shared by two replicas: the filling replica SIGKILLed mid-fill with a piece stored; the other one’s client is cut when the lease lapses, nothing partial is stored, the survivor takes the fill over', async () => {
+  const config = await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
+  const { s3 } = config.DISTRIBUTED_STORAGE_CONFIG as { s3: [string, { s3_bucket: string; storage_path: string }] };
+  const { s3_bucket: bucket, storage_path: prefix } = s3[1];
+  const client = s3Client(testS3());
+  try {
+    await takeover(config, 'kills3', async (digest) => {
+      const hex = digest.split(':')[1];
+      let n = 0;
+      let token: string | undefined;
+      do {
+        const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix.replace(/^\/+/, '')}/`, ContinuationToken: token }));
+        n += (r.Contents ?? []).filter((o) => !o.Key!.includes('/uploads/') && o.Key!.endsWith(hex)).length;
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+      return n;
+    });
+  } finally {
+    client.destroy();
+  }
 }, 300_000);
