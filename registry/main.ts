@@ -26,12 +26,15 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { Server as SecureServer } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
-import { defaultConfig, parseConfig, type QuayConfig } from '../config/index.js';
+import { defaultConfig, parseConfig, REGISTRY_V8_RUNTIME_FLAGS, type QuayConfig } from '../config/index.js';
 import type { Runtime } from './runtime.js';
 import type { BuildManager } from './build/manager.js';
 import { runPrimary, workerCount, workerIndex } from './cluster.js';
 import { findTlsFiles, loadTlsPair, TlsConfigError, tlsPolicy, watchTlsPair, type TlsFiles, type TlsPair, type TlsPolicy } from './tls.js';
+
+for (const flag of REGISTRY_V8_RUNTIME_FLAGS) setFlagsFromString(flag);
 
 const SHUTDOWN_GRACE_MS = 30_000;
 

@@ -24,7 +24,7 @@ import { PeakWatch, memStatus } from './rss.js';
 import { cpuSeconds } from './cpu.js';
 import { ACCEPT, curlBlob, manifestPutScript, probe, seedBlobs, seedTags, skopeoPull, skopeoPush, wrk } from './clients.js';
 import { formatProfile, summarizeProfile } from './profile.js';
-import { REGISTRY_NODE_FLAGS } from '../../config/node.js';
+import { REGISTRY_NODE_FLAGS, REGISTRY_V8_RUNTIME_FLAGS } from '../../config/node.js';
 
 /**
  * Read a stored blob once (by the benchmark, not the server) so that the measured request finds it in the
@@ -53,7 +53,8 @@ const USAGE = `usage: npm run bench -- registry [options]
   --big-mib N        payload of the large image for the RSS flatness check (default 1024; 0 skips it)
   --reps N           repetitions of push, pull and blob GET per server (default 3; the median is reported)
   --duration S       seconds of each wrk run (default 10)
-  --rounds N         measured wrk runs per server and measurement, alternating servers (default 3; median)
+  --rounds N         measured wrk runs per server and measurement, alternating servers (default 3; median;
+                     the manifest PUT phase runs at least 3)
   --phases LIST      comma-separated subset of ${PHASES.join(',')} (default all)
   --request-logs     both servers log every request (each one's default); otherwise warnings only
   --nice N           scheduling priority of the benchmark, everything it starts (servers, Postgres, clients)
@@ -276,14 +277,22 @@ class Bench {
 
   /**
    * wrk against each server with the same URL path and load: a 2 s warm-up, then `rounds` measured runs that
-   * alternate which server goes first (the median counts). Also the server CPU time per request, which other
-   * load on the machine disturbs much less than requests/s.
+   * alternate which server goes first (the median counts; at least `minRounds`). Also the server CPU time per
+   * request, which other load on the machine disturbs much less than requests/s.
    */
   async wrkBoth(
     label: string,
     path: string,
-    opts: { connections: number; headers?: Record<string, string>; scriptFor?: (srv: Server, run: string) => string; repos: string[]; actions: string[] },
+    opts: {
+      connections: number;
+      headers?: Record<string, string>;
+      scriptFor?: (srv: Server, run: string) => string;
+      repos: string[];
+      actions: string[];
+      minRounds?: number;
+    },
   ): Promise<Map<Server, WrkSummary>> {
+    const rounds = Math.max(this.o.rounds, opts.minRounds ?? 1);
     const runs = new Map<Server, { rps: number[]; cpuMs: number[]; pgMs: number[]; p99: number[] }>();
     const pgPid = this.s.postgres.process.pid;
     for (const srv of this.both) {
@@ -291,7 +300,7 @@ class Bench {
       const headers = { ...opts.headers, ...(await srv.authHeaders(opts.repos, opts.actions)) };
       await wrk(`${srv.url}${path}`, { threads: 2, connections: opts.connections, headers, seconds: 2, script: opts.scriptFor?.(srv, 'warm') });
     }
-    for (let round = 0; round < this.o.rounds; round++) {
+    for (let round = 0; round < rounds; round++) {
       for (const srv of this.order(round)) {
         await sleep(500);
         const headers = { ...opts.headers, ...(await srv.authHeaders(opts.repos, opts.actions)) };
@@ -318,7 +327,7 @@ class Bench {
     const q = out.get(this.s.quay)!;
     const d = out.get(this.s.distribution)!;
     this.cpuRows.push(
-      `| ${label}, per request (median of ${this.o.rounds}) | ${q.cpuMsPerRequest.toFixed(2)} ms + Postgres ${q.pgMsPerRequest.toFixed(2)} ms | ${d.cpuMsPerRequest.toFixed(2)} ms |`,
+      `| ${label}, per request (median of ${rounds}) | ${q.cpuMsPerRequest.toFixed(2)} ms + Postgres ${q.pgMsPerRequest.toFixed(2)} ms | ${d.cpuMsPerRequest.toFixed(2)} ms |`,
     );
     return out;
   }
@@ -506,14 +515,17 @@ export async function run(args: string[]): Promise<number> {
       const seeds = new Map<Server, Awaited<ReturnType<typeof seedBlobs>>>();
       for (const srv of b.both) seeds.set(srv, await seedBlobs(srv, repo));
       await b.cutProfile('manifest-put-setup');
+      // Three rounds at least: a single short sample of either server swings by ±30 % on a busy machine.
+      const putRounds = Math.max(rounds, 3);
       const r = await b.wrkBoth('manifest PUT (new tag each)', `/v2/${repo}/manifests/x`, {
         connections: 8,
         repos: [repo],
         actions: ['pull', 'push'],
         scriptFor: (srv, runLabel) => manifestPutScript(repo, seeds.get(srv)!.config, seeds.get(srv)!.layer, runLabel),
+        minRounds: putRounds,
       });
       b.rows.push({
-        metric: `manifest PUT, a new manifest and tag each, wrk -t2 -c8 -d${duration}s`,
+        metric: `manifest PUT, a new manifest and tag each, wrk -t2 -c8 -d${duration}s, median of ${putRounds}`,
         quay: r.get(servers.quay)!.rps,
         dist: r.get(servers.distribution)!.rps,
         unit: 'req/s',
@@ -553,7 +565,7 @@ export async function run(args: string[]): Promise<number> {
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node.js ${process.version}, ${pgVersion}`,
     `quay-ts ${servers.quay.version} (commit ${await gitCommit()}), Distribution ${servers.distribution.version} (${ANCHOR_BINARY[anchor]})`,
     `load average (1 min) at start ${loadBefore.toFixed(1)}, at end ${loadavg()[0].toFixed(1)}; benchmark processes at nice ${getPriority(0)}`,
-    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')}; quay-ts HTTP worker processes: ${profDir || values.embedded ? 1 : values.workers}; quay-ts database: ${values.embedded ? 'embedded (PGlite)' : 'Postgres'}`,
+    `registry NODE_OPTIONS: ${values['node-options'] ?? REGISTRY_NODE_FLAGS.join(' ')} (and set at start: ${REGISTRY_V8_RUNTIME_FLAGS.join(' ')}); quay-ts HTTP worker processes: ${profDir || values.embedded ? 1 : values.workers}; quay-ts database: ${values.embedded ? 'embedded (PGlite)' : 'Postgres'}`,
     `request logging: ${values['request-logs'] ? 'every request on both servers' : 'warnings only on both servers'}; idle RSS after start: quay-ts ${idle.quay.toFixed(1)} MB, Distribution ${idle.dist.toFixed(1)} MB`,
   ];
   const out = [

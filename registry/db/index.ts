@@ -30,10 +30,29 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** A transaction's connection. */
+export interface TxQueryable extends Queryable {
+  /**
+   * Run `sql` (no parameters) as the transaction's last statement, sent with its COMMIT in one round trip: a row
+   * lock it takes is then held for no client round trip. When it fails, the transaction rolls back and `tx` throws.
+   */
+  commitWith(sql: string): void;
+}
+
+export interface TxOptions {
+  /**
+   * Plan the transaction's prepared statements once per connection (`plan_cache_mode = force_generic_plan`, local
+   * to the transaction), for hot statements whose custom plan costs more to make than to run and whose generic
+   * plan is as good (a data-modifying CTE over a parameter array: Postgres estimates its generic plan dearer and
+   * plans it again on every call).
+   */
+  genericPlans?: boolean;
+}
+
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Run `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
-  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  tx<T>(fn: (q: TxQueryable) => Promise<T>, opts?: TxOptions): Promise<T>;
   /**
    * Call `onNotify` for each NOTIFY on `channel` (delivered at the notifier's commit), on a connection of its
    * own that reconnects after errors; `onListening` runs each time the LISTEN is (re)established (what was
@@ -86,7 +105,7 @@ class PgDb implements Db {
     }
   }
 
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (q: TxQueryable) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -101,19 +120,24 @@ class PgDb implements Db {
       broken = true;
     };
     client.on('error', onLost);
-    const q: Queryable = {
-      query: async <R>(sql: string, params?: unknown[], opts?: QueryOptions) => {
-        const r = await client.query({ text: sql, values: params as unknown[], name: opts?.prepare });
+    let last: string | undefined;
+    const q: TxQueryable = {
+      query: async <R>(sql: string, params?: unknown[], qopts?: QueryOptions) => {
+        const r = await client.query({ text: sql, values: params as unknown[], name: qopts?.prepare });
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       },
       exec: async (sql: string) => {
         await client.query(sql);
       },
+      commitWith: (sql: string) => {
+        last = sql;
+      },
     };
     try {
-      await client.query('BEGIN');
+      // One simple query each: statements after a failing one in it are not run (a failed last statement skips the COMMIT).
+      await client.query(opts.genericPlans ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN');
       const result = await fn(q);
-      await client.query('COMMIT');
+      await client.query(last === undefined ? 'COMMIT' : `${last}; COMMIT`);
       return result;
     } catch (err) {
       // A connection lost mid-transaction is not given back to the pool; the next one is fresh.
@@ -185,9 +209,11 @@ class PgliteDb implements Db {
     await this.lite.exec(sql);
   }
 
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.lite.transaction(async (t) =>
-      fn({
+  // Plans are not kept across PGlite's statements: `genericPlans` has nothing to save here.
+  async tx<T>(fn: (q: TxQueryable) => Promise<T>): Promise<T> {
+    return this.lite.transaction(async (t) => {
+      let last: string | undefined;
+      const result = await fn({
         query: async <R>(sql: string, params?: unknown[]) => {
           const r = await t.query<R>(sql, params);
           return { rows: normalizeRows(r.rows), rowCount: r.affectedRows || r.rows.length };
@@ -195,8 +221,14 @@ class PgliteDb implements Db {
         exec: async (sql: string) => {
           await t.exec(sql);
         },
-      }),
-    );
+        commitWith: (sql: string) => {
+          last = sql;
+        },
+      });
+      // In process: no round trip to save.
+      if (last !== undefined) await t.exec(last);
+      return result;
+    });
   }
 
   async listen(channel: string, onNotify: (payload: string) => void, onListening?: () => void): Promise<() => Promise<void>> {

@@ -13,6 +13,12 @@ import type { HotCaches } from '../cache/hot.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** An id written into SQL text (a statement sent without parameters): only ever an integer. */
+function sqlInteger(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new Error(`not an integer id: ${String(n)}`);
+  return String(n);
+}
+
 export interface ManifestRow {
   id: number;
   repository_id: number;
@@ -137,12 +143,13 @@ export class Manifests {
     let referencedBlobs = false;
     let changedExistingTags = false;
     let afterCommit: (() => void) | undefined;
-    await this.db.tx(async (q) => {
-      // One statement takes the tags' locks (sorted, so that concurrent pushes of several tags cannot deadlock),
-      // locks the referenced blobs that the repository may use (against a concurrent GC deletion) and stores the
-      // manifest; what the blob rows say is checked below, and a refusal rolls the whole transaction back.
-      const first = await q.query<{ id: number; inserted: boolean; blobs: BlobRow[] }>(
-        `WITH locks AS (SELECT ${tagLock('$1', 't')} FROM unnest($11::text[]) AS t),
+    await this.db.tx(
+      async (q) => {
+        // One statement takes the tags' locks (sorted, so that concurrent pushes of several tags cannot deadlock),
+        // locks the referenced blobs that the repository may use (against a concurrent GC deletion) and stores the
+        // manifest; what the blob rows say is checked below, and a refusal rolls the whole transaction back.
+        const first = await q.query<{ id: number; inserted: boolean; blobs: BlobRow[] }>(
+          `WITH locks AS (SELECT ${tagLock('$1', 't')} FROM unnest($11::text[]) AS t),
               blobs AS (SELECT b.id, b.digest, b.size FROM blob b WHERE b.digest = ANY($12::text[]) AND ${VISIBLE_IN_REPO} ORDER BY b.id FOR SHARE),
               ins AS (
                 INSERT INTO manifest (repository_id, digest, media_type, bytes, size, config_media_type, artifact_type, subject_digest, annotations, layers_size)
@@ -152,69 +159,71 @@ export class Manifests {
          SELECT ins.id, ins.inserted, (SELECT count(*) FROM locks) AS locked,
                 (SELECT coalesce(json_agg(json_build_object('id', id, 'digest', digest, 'size', size)), '[]') FROM blobs) AS blobs
            FROM ins`,
-        [
-          repoId,
-          digest,
-          m.mediaType,
-          bytes,
-          bytes.length,
-          m.config?.mediaType ?? null,
-          referrerArtifactType(m) ?? null,
-          m.subject?.digest ?? null,
-          m.annotations ? JSON.stringify(m.annotations) : null,
-          m.layers.reduce((n, l) => n + l.size, 0),
-          [...tags].sort(),
-          blobDigests,
-        ],
-        { prepare: 'manifest_push' },
-      );
-      const { id: manifestId, inserted } = first.rows[0];
-      const found = new Map(first.rows[0].blobs.map((b) => [b.digest, b]));
-      const missingBlob = blobDigests.find((d) => !found.has(d));
-      if (missingBlob) throw new Invalid('reference', `blob unknown to registry: ${missingBlob}`, { digest: missingBlob });
-      // An image manifest (the common push) names no child manifests: no round trip for them.
-      const children =
-        childDigests.length === 0
-          ? { rows: [] as Array<{ id: number; digest: string; size: number }> }
-          : await q.query<{ id: number; digest: string; size: number }>(
-              'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
-              [repoId, childDigests],
-            );
-      const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
-      if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new Invalid('reference', `manifest unknown to registry: ${missingChild}`, { digest: missingChild });
-      const stored = new Map<string, number>([
-        ...[...found.values()].map((b): [string, number] => [b.digest, b.size]),
-        ...children.rows.map((c): [string, number] => [c.digest, c.size]),
-      ]);
-      const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
-      if (lying) {
-        throw new Invalid('manifest', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, { digest: lying.digest });
-      }
-
-      if (inserted && children.rows.length > 0) {
-        await q.query('INSERT INTO manifest_child (manifest_id, child_manifest_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [
-          manifestId,
-          children.rows.map((c) => c.id),
-        ]);
-      }
-      const movedTags: string[] = [];
-      for (const t of tags) {
-        const r = await this.tags.set(q, repoId, t, manifestId, { locked: true });
-        if (r !== 'unchanged') movedTags.push(t);
-        if (r !== 'created') changedExistingTags = true;
-      }
-      afterCommit = (await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted, manifest: m, tags, movedTags, performer, configLabels })) ?? undefined;
-      // Last: the quota trigger on manifest_blob locks the namespace's size row until commit, and concurrent
-      // pushes into the namespace wait for it, so nothing slow may follow it.
-      if (inserted && found.size > 0) {
-        await q.query(
-          'INSERT INTO manifest_blob (manifest_id, blob_id, repository_id) SELECT $1, unnest($2::bigint[]), $3 ON CONFLICT DO NOTHING',
-          [manifestId, [...found.values()].map((b) => b.id), repoId],
-          { prepare: 'manifest_blob_insert' },
+          [
+            repoId,
+            digest,
+            m.mediaType,
+            bytes,
+            bytes.length,
+            m.config?.mediaType ?? null,
+            referrerArtifactType(m) ?? null,
+            m.subject?.digest ?? null,
+            m.annotations ? JSON.stringify(m.annotations) : null,
+            m.layers.reduce((n, l) => n + l.size, 0),
+            [...tags].sort(),
+            blobDigests,
+          ],
+          { prepare: 'manifest_push' },
         );
-        referencedBlobs = true;
-      }
-    });
+        const { id: manifestId, inserted } = first.rows[0];
+        const found = new Map(first.rows[0].blobs.map((b) => [b.digest, b]));
+        const missingBlob = blobDigests.find((d) => !found.has(d));
+        if (missingBlob) throw new Invalid('reference', `blob unknown to registry: ${missingBlob}`, { digest: missingBlob });
+        // An image manifest (the common push) names no child manifests: no round trip for them.
+        const children =
+          childDigests.length === 0
+            ? { rows: [] as Array<{ id: number; digest: string; size: number }> }
+            : await q.query<{ id: number; digest: string; size: number }>(
+                'SELECT id, digest, size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::text[]) AND deleted_at IS NULL FOR SHARE',
+                [repoId, childDigests],
+              );
+        const missingChild = childDigests.find((d) => !children.rows.some((c) => c.digest === d));
+        if (missingChild && !(opts.sparse && children.rows.length > 0)) throw new Invalid('reference', `manifest unknown to registry: ${missingChild}`, { digest: missingChild });
+        const stored = new Map<string, number>([
+          ...[...found.values()].map((b): [string, number] => [b.digest, b.size]),
+          ...children.rows.map((c): [string, number] => [c.digest, c.size]),
+        ]);
+        const lying = [...(m.config ? [m.config] : []), ...m.layers, ...m.manifests].find((d) => stored.has(d.digest) && stored.get(d.digest) !== d.size);
+        if (lying) {
+          throw new Invalid('manifest', `descriptor of ${lying.digest} says ${lying.size} bytes; the stored content has ${stored.get(lying.digest)}`, { digest: lying.digest });
+        }
+
+        if (inserted && children.rows.length > 0) {
+          await q.query('INSERT INTO manifest_child (manifest_id, child_manifest_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING', [
+            manifestId,
+            children.rows.map((c) => c.id),
+          ]);
+        }
+        const movedTags: string[] = [];
+        for (const t of tags) {
+          const r = await this.tags.set(q, repoId, t, manifestId, { locked: true });
+          if (r !== 'unchanged') movedTags.push(t);
+          if (r !== 'created') changedExistingTags = true;
+        }
+        afterCommit = (await this.hooks?.pushed(q, { repositoryId: repoId, manifestId, inserted, manifest: m, tags, movedTags, performer, configLabels })) ?? undefined;
+        // Last, and sent with the COMMIT: the quota trigger on manifest_blob locks the namespace's size row until
+        // commit, and concurrent pushes into the namespace wait for it, so not even a client round trip may follow it.
+        if (inserted && found.size > 0) {
+          q.commitWith(
+            `INSERT INTO manifest_blob (manifest_id, blob_id, repository_id)
+           SELECT ${sqlInteger(manifestId)}, unnest(ARRAY[${[...found.values()].map((b) => sqlInteger(b.id)).join(',')}]::bigint[]), ${sqlInteger(repoId)}
+           ON CONFLICT DO NOTHING`,
+          );
+          referencedBlobs = true;
+        }
+      },
+      { genericPlans: true },
+    );
     afterCommit?.();
     if (referencedBlobs) await this.hooks?.usageGrew?.(repoId);
     return { digest, subject: m.subject?.digest, tags, manifest: m, changedExistingTags };

@@ -21,7 +21,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
+import { casPath, isMissingObject, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
 import { Unavailable } from '../model/errors.js';
 
 export interface S3Options {
@@ -54,6 +54,18 @@ function storageUnavailableOr(err: unknown): unknown {
   const status = e.$metadata?.httpStatusCode ?? 0;
   const unreachable = (e.code !== undefined && CONNECTION_CODES.has(e.code)) || e.name === 'TimeoutError' || status >= 500;
   return unreachable ? new Unavailable('storage', 'The blob storage is unavailable; try again shortly') : err;
+}
+
+/**
+ * An object's body as a plain stream (callers do not depend on the SDK's stream type) whose failure mid-body is
+ * mapped like the requests' own: the service going away after the answer's head is Unavailable too, so a
+ * response that has not begun yet is a 503, not a 500.
+ */
+function objectBody(body: Readable): Readable {
+  const out = new PassThrough();
+  body.on('error', (err) => out.destroy(storageUnavailableOr(err) as Error));
+  out.once('close', () => body.destroy());
+  return body.pipe(out);
 }
 
 export class S3BlobStore implements BlobStore {
@@ -140,7 +152,7 @@ export class S3BlobStore implements BlobStore {
     async function* concat(): AsyncIterable<Buffer> {
       for (const seg of keys) {
         const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: seg.key, Range: `bytes=0-${seg.size - 1}` }));
-        for await (const chunk of r.Body as Readable) yield chunk as Buffer;
+        for await (const chunk of objectBody(r.Body as Readable)) yield chunk as Buffer;
       }
     }
     return Readable.from(concat());
@@ -219,7 +231,7 @@ export class S3BlobStore implements BlobStore {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)) }));
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
+      if (isMissingObject(err)) return false;
       throw err;
     }
   }
@@ -227,8 +239,7 @@ export class S3BlobStore implements BlobStore {
   async read(digest: string, range?: ByteRange): Promise<Readable> {
     if (range && range.end < range.start) return Readable.from([]);
     const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
-    // Hand out a plain stream so that callers do not depend on the SDK's stream type.
-    return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
+    return objectBody(r.Body as Readable);
   }
 
   async delete(digest: string): Promise<void> {
@@ -256,7 +267,7 @@ export class S3BlobStore implements BlobStore {
 
   async readFile(path: string): Promise<Readable> {
     const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
-    return pipeline(r.Body as Readable, new PassThrough(), () => undefined);
+    return objectBody(r.Body as Readable);
   }
 
   async deleteFile(path: string): Promise<void> {
@@ -281,9 +292,4 @@ export class S3BlobStore implements BlobStore {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     if (text !== 'ok') throw new Error('S3 storage read back different bytes');
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 }

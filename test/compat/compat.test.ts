@@ -41,6 +41,9 @@ beforeAll(async () => {
       FEATURE_PROXY_CACHE: true,
       FEATURE_REPO_MIRROR: true,
       FEATURE_BUILD_SUPPORT: true,
+      // No build manager in this registry: a requested build stays waiting, as the cancel pair needs (a local
+      // worker could take it first).
+      BUILD_MANAGER: ['external', {}],
       FEATURE_TEAM_SYNCING: true,
       SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
       FEATURE_MAILING: true,

@@ -3,14 +3,15 @@
  * the upstream unchanged, or answers with a chosen status (503, 429), or accepts requests and never answers
  * (a timeout), or holds them until `release()` forwards them (a sync the test can catch in the middle), or
  * forwards them but stalls each response body after its first bytes until `release()` (a slow upstream the
- * test can catch mid-transfer), as the test switches it. It counts what passed through, so a test sees how often the
+ * test can catch mid-transfer), or forwards them and cuts the connection right after each answer's head (a
+ * service that goes away between the head and the body), as the test switches it. It counts what passed through, so a test sees how often the
  * upstream was asked for a path. The registry behind it stays real; only the network path misbehaves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 
-export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number };
+export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number } | { kind: 'cut' };
 
 export interface FaultFront {
   /** 127.0.0.1:<port>, the upstream_registry value to configure. */
@@ -30,7 +31,8 @@ export interface FaultFront {
   close(): Promise<void>;
 }
 
-export async function startFaultFront(target: string): Promise<FaultFront> {
+/** `keepHost`: forward the client's Host header as it came (an S3 request's signature covers it). */
+export async function startFaultFront(target: string, opts: { keepHost?: boolean } = {}): Promise<FaultFront> {
   const base = new URL(target);
   const held = new Set<http.ServerResponse>();
   const queued: Array<() => void> = [];
@@ -67,13 +69,19 @@ export async function startFaultFront(target: string): Promise<FaultFront> {
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;
     }
-    forward(req, res, m.kind === 'stall' ? m.afterBytes : Infinity);
+    forward(req, res, m.kind === 'stall' ? m.afterBytes : m.kind === 'cut' ? 0 : Infinity, m.kind === 'cut');
   });
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity, cut = false) => {
     front.forwarded.push(`${req.method} ${req.url}`);
-    const headers = { ...req.headers, host: base.host };
+    const headers = opts.keepHost ? req.headers : { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      if (cut) {
+        res.flushHeaders();
+        upRes.destroy();
+        res.socket?.destroy();
+        return;
+      }
       upRes.on('data', (c: Buffer) => {
         front.bytesFromUpstream += c.length;
       });

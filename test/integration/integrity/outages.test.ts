@@ -27,6 +27,7 @@ import {
   type S3Service,
 } from '../../setup/services.js';
 import { signin, type Api } from '../api/fixture.js';
+import { startFaultFront, type FaultFront } from '../../helpers/fault_front.js';
 
 /** A V2 client that records the status of every response it gets. */
 class RecordingClient extends V2Client {
@@ -301,6 +302,37 @@ describe('MinIO (S3 storage)', () => {
     console.log(
       `minio outage: ${load.acked.length} pushes acknowledged (${ackedBefore} before the outage), ${all.length} responses, ${all.filter((s) => s === 503).length} of them 503, ${load.state.cut} pull bodies cut mid-stream, ${checked} stored blobs verified`,
     );
+  });
+});
+
+describe("MinIO (S3 storage) gone between an answer's head and its body", () => {
+  let s3svc: S3Service;
+  let front: FaultFront;
+  let reg: RegistryProcess;
+
+  beforeAll(async () => {
+    s3svc = await startS3();
+    const bucket = await createTestBucket('cut', s3svc);
+    front = await startFaultFront(bucket.endpoint, { keepHost: true });
+    const config = { DB_URI: await createTestDatabase('s3cut'), ...s3StorageConfig({ ...bucket, endpoint: `http://${front.hostPort}` }), FEATURE_PROXY_STORAGE: true };
+    reg = await startRegistry({ label: 's3-cut', config });
+  });
+
+  afterAll(async () => {
+    await reg?.stop();
+    await front?.close();
+    await s3svc?.stop();
+  });
+
+  test('a blob GET whose storage read is cut before the first byte is a 503 UNAVAILABLE, not a 500', async () => {
+    const admin = new V2Client(reg, basicAuth(reg.admin.username, reg.admin.password));
+    const image = await admin.pushImage('admin/cut', 'v1', { layers: [randomBlob(64 * 1024)] });
+    const layer = image.layers[0];
+    front.mode = { kind: 'cut' };
+    await expectV2Unavailable(await admin.req('GET', `/v2/admin/cut/blobs/${layer.digest}`));
+    front.mode = { kind: 'pass' };
+    const again = await admin.req('GET', `/v2/admin/cut/blobs/${layer.digest}`);
+    expect({ status: again.status, digest: sha256(Buffer.from(await again.arrayBuffer())) }).toEqual({ status: 200, digest: layer.digest });
   });
 });
 
