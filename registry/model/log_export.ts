@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { QuayConfig } from '../../config/index.js';
 import type { BlobStore } from '../storage/index.js';
+import { isMissingObject } from '../storage/blobstore.js';
 import type { Queues } from '../queue/index.js';
 import type { Outbound } from '../net/outbound.js';
 import { OutboundRefused } from '../net/outbound.js';
@@ -250,8 +251,7 @@ export class LogExports {
     try {
       return await this.d.store.readFile(`${this.storagePath}/${file}`);
     } catch (err) {
-      const e = err as { code?: string; name?: string };
-      if (e.code === 'ENOENT' || e.name === 'NoSuchKey') return null;
+      if (isMissingObject(err)) return null;
       throw err;
     }
   }

@@ -15,6 +15,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Db } from '../db/index.js';
 import type { BlobStore, Segment } from '../storage/index.js';
+import { isMissingObject } from '../storage/blobstore.js';
 import { type DigestError, newHash, parseDigest, type DigestAlgorithm } from '../oci/digest.js';
 import { Conflict, Invalid, NotFound, StorageFull, TooLarge, digestError } from './errors.js';
 import type { Blobs, BlobRow } from './blobs.js';
@@ -250,7 +251,7 @@ export class Uploads {
         n += (data as Buffer).length;
       }
     } catch (err) {
-      if (!isMissing(err)) throw err;
+      if (!isMissingObject(err)) throw err;
     }
     if (n !== upload.byte_count) {
       await this.cancel(upload);
@@ -271,11 +272,6 @@ export class Uploads {
 async function drain(body: Readable): Promise<void> {
   body.resume();
   await finished(body);
-}
-
-function isMissing(err: unknown): boolean {
-  const e = err as { code?: string; name?: string };
-  return e.code === 'ENOENT' || e.name === 'NoSuchKey' || e.name === 'NotFound';
 }
 
 /** The storage has no room left: a clear 507 instead of an internal error (nothing was attached or published). */

@@ -79,6 +79,12 @@ export interface BlobStore {
   signedFileUrl(path: string, seconds: number): Promise<string | null>;
 }
 
+/** A store's answer that an object is not there: a missing file (LocalStorage), S3's NoSuchKey or a 404. */
+export function isMissingObject(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return !!e && (e.code === 'ENOENT' || e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404);
+}
+
 /** Content-addressed path of a digest: `sha256/ab/abcdef...` (Quay's layout). */
 export function casPath(digest: string): string {
   const [algorithm, hex] = digest.split(':');

@@ -21,7 +21,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
+import { casPath, isMissingObject, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
 import { Unavailable } from '../model/errors.js';
 
 export interface S3Options {
@@ -231,7 +231,7 @@ export class S3BlobStore implements BlobStore {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(casPath(digest)) }));
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
+      if (isMissingObject(err)) return false;
       throw err;
     }
   }
@@ -292,9 +292,4 @@ export class S3BlobStore implements BlobStore {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     if (text !== 'ok') throw new Error('S3 storage read back different bytes');
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 }
