@@ -154,6 +154,32 @@ describe.each(readModes)('sendTo, %s', (_mode, limit) => {
   });
 });
 
+test('a range starting inside a page: every read after the first starts on a page boundary of the file', async () => {
+  const data = randomBytes(4 * CHUNK);
+  const path = fileOf('aligned', data);
+  const fh = await open(path, 'r');
+  // Every read but the first goes through the FileHandle (the thread pool) when each read counts as slow.
+  const positions: number[] = [];
+  const read = fh.read.bind(fh) as (b: Buffer, o: number, l: number, p: number) => ReturnType<typeof fh.read>;
+  Object.assign(fh, {
+    read: (b: Buffer, o: number, l: number, p: number) => {
+      positions.push(p);
+      return read(b, o, l, p);
+    },
+  });
+  const body = new FileBody(fh, 1000, data.length - 3, CHUNK, 0n);
+  const outcome = new Promise<SendOutcome | Error>((resolve) => {
+    handle = (_req, res) => {
+      res.writeHead(200, { 'content-length': body.remaining });
+      body.sendTo(res).then(resolve, resolve);
+    };
+  });
+  const got = Buffer.from(await (await fetch(`http://127.0.0.1:${port}/`)).arrayBuffer());
+  expect(await outcome).toBe('sent');
+  expect(got.equals(data.subarray(1000, data.length - 3))).toBe(true);
+  expect(positions).toEqual([CHUNK, 2 * CHUNK, 3 * CHUNK]);
+});
+
 test('as a Readable: the same bytes in chunks of at most the chunk size; destroy mid-way closes the file', async () => {
   const data = randomBytes(2 * CHUNK + 99);
   const path = fileOf('readable', data);
