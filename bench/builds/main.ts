@@ -15,7 +15,8 @@
  * average is printed with the results: on a busy machine the ratios mean more than the absolute times.
  * Paired runs (`--paired N`, after each worker count's batch, with the manager idle): N times a by-hand
  * `bud` + `push` and right after it one build requested alone, each pair's ratio taken at the same moment
- * (on a machine whose load moves, the by-hand median of the start and a build minutes later compare badly).
+ * (on a machine whose load moves, the by-hand median of the start and a build minutes later compare badly),
+ * with the same step-by-step profile over the paired builds.
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -64,6 +65,8 @@ interface RunResult {
   stepMedianMs: number[];
   /** Paired runs: request -> complete of a build alone, the by-hand time just before it, per pair. */
   pairs: { buildMs: number; handMs: number }[];
+  /** Median time spent in each step of the paired builds (see PHASE_STEPS). */
+  pairStepMedianMs: number[];
 }
 
 /**
@@ -210,19 +213,37 @@ async function oneRun(opts: {
     const last = Math.max(...[...finished.values()].map((f) => f.at));
     const free = order.slice(0, opts.workers);
     const peaks = peak.stop();
+    /** Median time per step of these builds, from the phases first seen. */
+    const stepMedians = (uuids: string[]) =>
+      PHASE_STEPS.map((phase, i) =>
+        median(
+          uuids.map((u) => {
+            const at = seen.get(u)!;
+            // A phase shorter than one poll is not seen: it counts 0 and its time goes to the next step.
+            const prev = Math.max(requested.get(u)!, ...PHASE_STEPS.slice(0, i).map((p) => at.get(p) ?? -Infinity));
+            return (at.get(phase) ?? prev) - prev;
+          }),
+        ),
+      );
     const pairs: RunResult['pairs'] = [];
+    const paired: string[] = [];
     for (let i = 0; i < opts.paired; i++) {
       const handMs = (await opts.byHand.measure()).total;
       await session.ok('POST', '/repository', { namespace: 'bench', repository: `p${i}`, visibility: 'private', description: '' });
       const at = Date.now();
       const b = await session.ok<{ id: string }>('POST', `/repository/bench/p${i}/build/`, { archive_url: opts.archiveUrl, docker_tags: ['latest'] });
+      requested.set(b.id, at);
+      paired.push(b.id);
+      const phases = new Map<string, number>();
+      seen.set(b.id, phases);
       for (;;) {
         const phase = (await db.query<{ phase: string }>('SELECT phase FROM repository_build WHERE uuid = $1', [b.id])).rows[0]?.phase;
+        if (phase && !phases.has(phase)) phases.set(phase, Date.now());
         if (phase === 'complete') break;
         if (['error', 'cancelled'].includes(phase) || Date.now() > deadline) throw new Error(`paired build ${b.id}: ${phase}\n${manager.logTail(40)}`);
         await sleep(10);
       }
-      pairs.push({ buildMs: Date.now() - at, handMs });
+      pairs.push({ buildMs: phases.get('complete')! - at, handMs });
       opts.log(`pair ${i + 1}/${opts.paired}: build ${pairs[i].buildMs} ms, by hand ${handMs} ms`);
     }
     return {
@@ -233,17 +254,9 @@ async function oneRun(opts: {
       completeFreeMedianMs: median(free.map((u) => finished.get(u)!.at - requested.get(u)!)),
       failed: [...finished.values()].filter((f) => f.phase !== 'complete').length,
       managerPeakBytes: peaks.get(manager.pid) ?? 0,
-      stepMedianMs: PHASE_STEPS.map((phase, i) =>
-        median(
-          free.map((u) => {
-            const at = seen.get(u)!;
-            // A phase shorter than one poll is not seen: it counts 0 and its time goes to the next step.
-            const prev = Math.max(requested.get(u)!, ...PHASE_STEPS.slice(0, i).map((p) => at.get(p) ?? -Infinity));
-            return (at.get(phase) ?? prev) - prev;
-          }),
-        ),
-      ),
+      stepMedianMs: stepMedians(free),
       pairs,
+      pairStepMedianMs: stepMedians(paired),
     };
   } finally {
     await db.end().catch(() => undefined);
@@ -376,6 +389,12 @@ export async function run(args: string[]): Promise<number> {
               (r) =>
                 `| ${r.workers} | ${median(r.pairs.map((p) => p.buildMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.handMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs / p.handMs)).toFixed(2)}× |`,
             ),
+            '',
+            'Where the time of a paired build goes (medians of the pairs):',
+            '',
+            `| ALLOWED_WORKER_COUNT | ${STEP_NAMES.join(' | ')} |`,
+            `|---|${STEP_NAMES.map(() => '---').join('|')}|`,
+            ...results.map((r) => `| ${r.workers} | ${r.pairStepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`),
           ]
         : []),
     ];

@@ -46,6 +46,7 @@ function executorsFor(rt: Runtime, settings: BuildManagerSettings, grpcPort: num
           allowedHosts: [...new Set([registryHost, ...(rt.config.SSRF_ALLOWED_HOSTS ?? [])])],
           logDir: workerLogDir,
           allowedWorkers: settings.allowedWorkerCount,
+          warn: (message) => rt.log.warn(message),
         });
       case 'kubernetesPodman':
       case 'kubernetes':

@@ -16,7 +16,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Runtime } from '../runtime.js';
-import { QUEUE_CHANNEL } from '../queue/index.js';
+import { QUEUE_CHANNEL, type QueueItem } from '../queue/index.js';
 import { BUILD_QUEUE, type BuildJobItem, type BuildResult, type WorkerPhase } from '../model/builds.js';
 import type { BuildManagerSettings } from './config.js';
 import { OrchestratorEvent, type Orchestrator } from './orchestrator.js';
@@ -116,6 +116,8 @@ export class BuildManager {
   private readonly jwts: BuildJwts;
   /** Lease extensions done by this process (epoch ms per build). */
   private readonly extendedAt = new Map<string, number>();
+  /** Builds this manager is scheduling, settled once the job key names the worker (see registerBuildJob). */
+  private readonly scheduling = new Map<string, Promise<void>>();
   port = 0;
 
   constructor(
@@ -263,6 +265,30 @@ export class BuildManager {
       return true;
     }
     const jwt = await this.jwts.sign('build_job_registration', build.uuid, key, this.settings.jobRegistrationTimeoutS + 30);
+    let scheduled!: () => void;
+    this.scheduling.set(build.uuid, new Promise<void>((ok) => (scheduled = ok)));
+    try {
+      return await this.startWorker(item, build, key, job, jwt, now, scheduled);
+    } finally {
+      this.scheduling.delete(build.uuid);
+      scheduled();
+    }
+  }
+
+  /**
+   * Start the job's worker through the first executor that can, and record it in the build and in the job key
+   * (then `recorded` is called: the worker may register).
+   */
+  private async startWorker(
+    item: QueueItem<{ build_uuid?: string }>,
+    build: { uuid: string; namespace: string },
+    key: string,
+    job: JobValue,
+    jwt: string,
+    now: number,
+    recorded: () => void,
+  ): Promise<boolean> {
+    const queue = this.rt.builds.queue;
     let started: { executor: Executor; id: string } | null = null;
     for (const e of candidates(this.executors, build.namespace, item.retries_remaining)) {
       try {
@@ -288,6 +314,7 @@ export class BuildManager {
       return true;
     }
     await this.orch.set(key, JSON.stringify(scheduled), setup);
+    recorded();
     await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
     await queue.extend(item, setup + 60);
     this.rt.log.info({ build: build.uuid, executor: started.executor.name, execution: started.id }, 'build scheduled');
@@ -386,9 +413,15 @@ export class BuildManager {
 
   private async registerBuildJob(registerJwt: string): Promise<BuildPackMessage> {
     const ctx = await this.verify(registerJwt, 'build_job_registration');
-    const job = await this.job(ctx);
+    let job = await this.job(ctx);
     if (!job) throw grpcError(grpc.status.INTERNAL, 'the build job is gone (expired or cancelled)');
     // Its manager has not recorded the worker yet: a write of this job now could lose execution_id.
+    // A worker of this manager (a standby calls within milliseconds) waits here instead of calling again.
+    if (!job.execution_id && this.scheduling.has(ctx.build_id)) {
+      await this.scheduling.get(ctx.build_id);
+      job = await this.job(ctx);
+      if (!job) throw grpcError(grpc.status.INTERNAL, 'the build job is gone (expired or cancelled)');
+    }
     if (!job.execution_id) throw grpcError(grpc.status.UNAVAILABLE, 'the build is being scheduled; register again');
     const build = await this.rt.builds.getBuild(ctx.build_id);
     if (!build || ['complete', 'error', 'cancelled'].includes(build.phase)) throw grpcError(grpc.status.FAILED_PRECONDITION, 'the build is over');

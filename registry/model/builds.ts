@@ -324,17 +324,36 @@ export class Builds {
    */
   async setPhase(uuid: string, phase: WorkerPhase | 'build-scheduled', pullMetadata?: Record<string, unknown>): Promise<boolean> {
     if (!UUID_RE.test(uuid)) return false;
-    const changed = await this.db.tx(async (q) => {
-      const row = (await q.query<BuildRow>(`${SELECT_BUILD} WHERE b.uuid = $1 FOR UPDATE OF b`, [uuid])).rows[0];
-      if (!row || FINAL_PHASES.has(row.phase)) return null;
-      if (row.phase === phase) return false;
-      await q.query('UPDATE repository_build SET phase = $2 WHERE id = $1', [row.id, phase]);
-      if (phase === 'building') await this.emitBuildEvent(q, row, 'build_start');
-      return true;
-    });
+    const changed =
+      phase === 'building'
+        ? await this.db.tx(async (q) => {
+            const row = (await q.query<BuildRow>(`${SELECT_BUILD} WHERE b.uuid = $1 FOR UPDATE OF b`, [uuid])).rows[0];
+            if (!row || FINAL_PHASES.has(row.phase)) return null;
+            if (row.phase === phase) return false;
+            await q.query('UPDATE repository_build SET phase = $2 WHERE id = $1', [row.id, phase]);
+            await this.emitBuildEvent(q, row, 'build_start');
+            return true;
+          })
+        : await this.movePhase(uuid, phase);
     if (changed === null) return false;
     if (changed) await this.appendPhaseLog(uuid, phase, pullMetadata);
     return true;
+  }
+
+  /**
+   * A phase without an event, in one statement (one round trip on the build's way, instead of a transaction's
+   * four): true when it moved, false when the build already had it, null when the build is final or unknown.
+   */
+  private async movePhase(uuid: string, phase: WorkerPhase | 'build-scheduled'): Promise<boolean | null> {
+    const r = await this.db.query<{ before: string; moved: boolean }>(
+      `WITH cur AS (SELECT id, phase FROM repository_build WHERE uuid = $1 FOR UPDATE),
+            moved AS (UPDATE repository_build b SET phase = $2 FROM cur WHERE b.id = cur.id AND cur.phase <> ALL($3::text[]) AND cur.phase <> $2 RETURNING b.id)
+       SELECT cur.phase AS before, EXISTS (SELECT 1 FROM moved) AS moved FROM cur`,
+      [uuid, phase, [...FINAL_PHASES]],
+    );
+    const row = r.rows[0];
+    if (!row || FINAL_PHASES.has(row.before as BuildPhase)) return null;
+    return row.moved;
   }
 
   /**

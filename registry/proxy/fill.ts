@@ -11,8 +11,9 @@
  * each blob once. The other replicas stream the bytes to their clients meanwhile (remote_fill.ts): on object
  * storage the leader stores them as pieces it lists in that row as they land; on LocalStorage (a directory the
  * replicas share) the row names the staging segment the leader writes, which they read as it grows. A waiter
- * whose leader dies takes the fill over when the lease lapses (the clients it was streaming the dead leader's
- * bytes to are cut); a leader's failure is every waiter's failure (the next request tries again).
+ * whose leader dies takes the fill over when the lease lapses (or another replica does), and the clients it
+ * was streaming the dead leader's bytes to go on from the new fill once the bytes they got are found to be its
+ * own (remote_fill.ts); a leader's failure is every waiter's failure (the next request tries again).
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ import type { Blobs, BlobRow } from '../model/blobs.js';
 import { newHash, parseDigest } from '../oci/digest.js';
 import { UpstreamError } from './upstream.js';
 import { Spool } from './spool.js';
-import { RemoteFill } from './remote_fill.js';
+import { RemoteFill, type Successor } from './remote_fill.js';
 
 export interface FillSource {
   /** The upstream's bytes and, when it says, their length. */
@@ -73,6 +74,8 @@ interface Flight {
   spool: Spool | null;
   /** Another replica leads the fill and lists the pieces it stored so far. */
   remote: RemoteFill | null;
+  /** Another replica's fill whose leader went away: its readers go on from the fill that takes over. */
+  orphan: RemoteFill | null;
 }
 
 export class BlobFiller {
@@ -111,8 +114,20 @@ export class BlobFiller {
     const beginning = new Promise<void>((resolve) => {
       began = resolve;
     });
-    const flight = { teed: tee, spool: null, remote: null } as Flight;
-    flight.done = this.run(req, flight, began).finally(() => this.inflight.delete(req.digest));
+    const flight = { teed: tee, spool: null, remote: null, orphan: null } as Flight;
+    flight.done = this.run(req, flight, began)
+      .then(
+        (row) => {
+          // Taken over by no fill of its own (another replica finished it): the orphan's readers go on from the stored blob.
+          this.adopt(flight, this.storedSuccessor(req.digest, flight));
+          return row;
+        },
+        (e: Error) => {
+          flight.orphan?.fail(e);
+          throw e;
+        },
+      )
+      .finally(() => this.inflight.delete(req.digest));
     flight.started = Promise.race([beginning, flight.done.then(() => undefined)]);
     // Waiters see a failure through `done` or `started`; keep the promises from being unhandled.
     flight.done.catch(() => undefined);
@@ -135,6 +150,21 @@ export class BlobFiller {
       return flight.remote?.reader(range) ?? null;
     };
     return { done: flight.done, started: flight.started, reader };
+  }
+
+  /** The readers of the fill in flight whose leader went away (if any) go on from `successor`. */
+  private adopt(flight: Flight, successor: Successor): void {
+    flight.orphan?.takeOver(successor);
+    flight.orphan = null;
+  }
+
+  /** The bytes of the stored blob, once the flight's fill stored it. */
+  private storedSuccessor(digest: string, flight: Flight): Successor {
+    const store = this.store;
+    return async function* (start, end) {
+      await flight.done;
+      for await (const c of await store.read(digest, { start, end: end - 1 })) yield c as Buffer;
+    };
   }
 
   /** Lead the fill when this process gets the digest's lease; otherwise wait for the replica that holds it. */
@@ -226,8 +256,12 @@ export class BlobFiller {
         if (row.lapsed) throw new LeaseLapsed();
         if (row.upload_id && req.expectedSize !== null) {
           if (flight.remote?.uploadId !== row.upload_id) {
-            flight.remote?.fail(new UpstreamError('unavailable', 'another replica took the blob fill over'));
-            flight.remote = new RemoteFill(this.store, row.upload_id, req.digest, req.expectedSize, row.segment);
+            // A new fill (another replica took over from the one followed so far, or from a dead leader).
+            const remote = new RemoteFill(this.store, row.upload_id, req.digest, req.expectedSize, row.segment);
+            const successor: Successor = (start, end) => remote.reader({ start, end: end - 1 });
+            flight.remote?.takeOver(successor);
+            this.adopt(flight, successor);
+            flight.remote = remote;
             began();
           }
           flight.remote.update(row.pieces);
@@ -235,9 +269,17 @@ export class BlobFiller {
         await sleep(WAIT_POLL_MS);
       }
     } catch (e) {
-      flight.remote?.fail(e instanceof LeaseLapsed ? new UpstreamError('unavailable', 'the replica filling the blob went away') : (e as Error));
+      if (e instanceof LeaseLapsed) {
+        // Its readers wait for whichever fill takes over: this process's (fetch()) or another replica's.
+        if (flight.remote) {
+          flight.remote.orphan();
+          flight.orphan = flight.remote;
+        }
+        flight.remote = null;
+        return null;
+      }
+      flight.remote?.fail(e as Error);
       flight.remote = null;
-      if (e instanceof LeaseLapsed) return null;
       throw e;
     }
   }
@@ -296,6 +338,10 @@ export class BlobFiller {
     // Clients are waiting for the bytes: spool them so that each one (and the store) reads at its own pace.
     const spool = flight.teed ? await this.spool(stagingId, segment) : null;
     flight.spool = spool?.spool ?? null;
+    if (spool) {
+      const storedSuccessor = this.storedSuccessor(req.digest, flight);
+      this.adopt(flight, (start, end) => spool.spool.reader(start, end, true) ?? storedSuccessor(start, end));
+    }
     // Other replicas' clients read the bytes as they land: on object storage as pieces listed in the lease row,
     // with local files the staging segment itself as it grows (whether spooled or written by writeSegment).
     const pieces: Segment[] = [];

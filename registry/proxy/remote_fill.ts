@@ -6,22 +6,45 @@
  * share the store's directory, and the row names the staging segment the filler writes as the bytes arrive:
  * clients here read that file as it grows (following its size), and the file becomes the stored blob itself
  * (a hard link), so a reader that holds it open reads on through the commit. Either way a client's last bytes
- * are handed out only once the blob has landed, verified against digest and size; a failed fill (or a filler
- * whose lease lapsed) cuts its body.
+ * are handed out only once the blob has landed, verified against digest and size; a failed fill cuts its body.
+ *
+ * A filler that dies (its lease lapses) or is replaced leaves this fill orphaned: its readers wait for the fill
+ * that takes over (here or on another replica) and go on from it. They were handed bytes nobody verified, so
+ * each reader hashes what it hands out, and before going on reads the same bytes from the new fill and
+ * compares: a client is continued only when what it got is the new fill's prefix (whose whole is verified
+ * before its last bytes go out), and cut otherwise. A reader of the whole blob also checks the digest of all it
+ * handed out before the last chunk.
  */
+import type { Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { BlobStore, ByteRange, Segment } from '../storage/index.js';
+import { newHash, parseDigest } from '../oci/digest.js';
 
 /** How often a reader that caught up with a growing segment looks at its size again. */
 const GROW_POLL_MS = 50;
 /** Bytes a reader of a growing segment reads at once (its memory is about this much). */
 const READ_CHUNK_BYTES = 256 * 1024;
 
+/** The bytes from `start` up to (not including) `end` of the fill that took an orphaned one over. */
+export type Successor = (start: number, end: number) => AsyncIterable<Buffer>;
+
+/** Where a reader is: the next byte it hands out, and the hash of those it handed out so far. */
+interface Cursor {
+  pos: number;
+  hash: Hash;
+  /** The reader reads the whole blob. */
+  whole: boolean;
+}
+
+/** This fill was taken over by another: its readers go on from that one. */
+class TakenOver extends Error {}
+
 export class RemoteFill {
   private pieces: Segment[] = [];
-  private state: 'filling' | 'landed' | 'failed' = 'filling';
+  private state: 'filling' | 'landed' | 'failed' | 'orphaned' | 'taken-over' = 'filling';
   private failure: Error | null = null;
+  private successor: Successor | null = null;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -48,9 +71,24 @@ export class RemoteFill {
   }
 
   fail(err: Error): void {
-    if (this.state !== 'filling') return;
+    if (this.state !== 'filling' && this.state !== 'orphaned') return;
     this.state = 'failed';
     this.failure = err;
+    this.wake();
+  }
+
+  /** The filler went away without the blob landing: readers wait for the fill that takes over (takeOver()). */
+  orphan(): void {
+    if (this.state !== 'filling') return;
+    this.state = 'orphaned';
+    this.wake();
+  }
+
+  /** Another fill took this one over: readers go on from its bytes. */
+  takeOver(successor: Successor): void {
+    if (this.state !== 'filling' && this.state !== 'orphaned') return;
+    this.state = 'taken-over';
+    this.successor = successor;
     this.wake();
   }
 
@@ -58,12 +96,50 @@ export class RemoteFill {
   reader(range?: ByteRange): Readable {
     const start = range?.start ?? 0;
     const end = range ? range.end + 1 : this.size;
-    const bytes = this.segment !== null && this.store.segmentFile ? this.growing(this.segment, start, end) : this.bytes(start, end);
-    return Readable.from(bytes, { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
+    return Readable.from(this.read(start, end), { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
   }
 
-  private async *bytes(start: number, end: number): AsyncGenerator<Buffer> {
-    const cursor = { pos: start };
+  private async *read(start: number, end: number): AsyncGenerator<Buffer> {
+    const cursor: Cursor = { pos: start, hash: newHash(parseDigest(this.digest).algorithm), whole: start === 0 && end === this.size };
+    try {
+      yield* this.segment !== null && this.store.segmentFile ? this.growing(this.segment, cursor, end) : this.bytes(cursor, end);
+    } catch (e) {
+      if (!(e instanceof TakenOver)) throw e;
+      yield* this.continued(start, cursor, end);
+    }
+  }
+
+  /**
+   * The rest of a reader's bytes from the fill that took this one over, once the bytes it handed out so far
+   * (from `start` to the cursor) are found to be that fill's own.
+   */
+  private async *continued(start: number, cursor: Cursor, end: number): AsyncGenerator<Buffer> {
+    const sent = cursor.hash.digest('hex');
+    const check = newHash(parseDigest(this.digest).algorithm);
+    let at = start;
+    for await (const c of this.successor!(start, end)) {
+      let chunk = c;
+      if (at < cursor.pos) {
+        const n = Math.min(chunk.length, cursor.pos - at);
+        check.update(chunk.subarray(0, n));
+        at += n;
+        chunk = chunk.subarray(n);
+        if (at === cursor.pos && check.digest('hex') !== sent) throw new Error('the bytes sent differ from those of the fill that took over');
+      }
+      if (chunk.length === 0) continue;
+      at += chunk.length;
+      yield chunk;
+    }
+    if (at < end) throw new Error('the fill that took over ended early');
+  }
+
+  /** Throws when readers should stop reading this fill: it failed, or another one took it over. */
+  private check(): void {
+    if (this.state === 'failed') throw this.failure!;
+    if (this.state === 'taken-over') throw new TakenOver();
+  }
+
+  private async *bytes(cursor: Cursor, end: number): AsyncGenerator<Buffer> {
     // The piece being looked at and where it starts in the blob.
     let index = 0;
     let offset = 0;
@@ -78,7 +154,7 @@ export class RemoteFill {
         yield* this.fromStore(cursor, end);
         return;
       }
-      if (this.state === 'failed') throw this.failure!;
+      this.check();
       if (!piece) {
         await this.change();
         continue;
@@ -94,7 +170,8 @@ export class RemoteFill {
           if (at >= end) break;
         }
         if (at < Math.min(offset + piece.size, end)) throw new Error('short piece');
-      } catch {
+      } catch (e) {
+        if (e instanceof TakenOver) throw e;
         // The filler deletes its pieces once the blob landed (or its fill failed): go on from the blob.
         await this.landed();
         continue;
@@ -105,13 +182,12 @@ export class RemoteFill {
   }
 
   /** The bytes of the segment file the filler writes, read as it grows, then (once landed) to `end`. */
-  private async *growing(segment: string, start: number, end: number): AsyncGenerator<Buffer> {
-    const cursor = { pos: start };
+  private async *growing(segment: string, cursor: Cursor, end: number): AsyncGenerator<Buffer> {
     const path = await this.store.segmentFile!(this.uploadId, segment);
     let fh: FileHandle | null = null;
     try {
       while (cursor.pos < end) {
-        if (this.state === 'failed') throw this.failure!;
+        this.check();
         const landed = this.state === 'landed';
         // Not there: not made yet, or gone (the blob landed, or the fill failed and the lease row says so soon).
         fh ??= await open(path, 'r').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
@@ -137,21 +213,29 @@ export class RemoteFill {
   }
 
   /** The rest of the range from the stored blob. */
-  private async *fromStore(cursor: { pos: number }, end: number): AsyncGenerator<Buffer> {
+  private async *fromStore(cursor: Cursor, end: number): AsyncGenerator<Buffer> {
     for await (const c of await this.store.read(this.digest, { start: cursor.pos, end: end - 1 })) yield await this.handOut(cursor, c as Buffer, end);
     if (cursor.pos !== end) throw new Error('the stored blob is shorter than its size');
   }
 
-  /** A chunk for the client, once the blob is verified when it holds the range's last bytes. */
-  private async handOut(cursor: { pos: number }, chunk: Buffer, end: number): Promise<Buffer> {
-    if (cursor.pos + chunk.length >= end) await this.landed();
+  /**
+   * A chunk for the client, once the blob is verified when it holds the range's last bytes (for the whole blob,
+   * once all the bytes handed out hash to the digest).
+   */
+  private async handOut(cursor: Cursor, chunk: Buffer, end: number): Promise<Buffer> {
+    const last = cursor.pos + chunk.length >= end;
+    if (last) await this.landed();
+    cursor.hash.update(chunk);
+    if (last && cursor.whole && `${parseDigest(this.digest).algorithm}:${cursor.hash.copy().digest('hex')}` !== this.digest) {
+      throw new Error('the bytes of the fill do not match the digest');
+    }
     cursor.pos += chunk.length;
     return chunk;
   }
 
   private async landed(): Promise<void> {
-    while (this.state === 'filling') await this.change();
-    if (this.state === 'failed') throw this.failure!;
+    while (this.state === 'filling' || this.state === 'orphaned') await this.change();
+    this.check();
   }
 
   /** Resolves at the next change of state or pieces (or after `timeoutMs`). */

@@ -3,15 +3,17 @@
  * the upstream unchanged, or answers with a chosen status (503, 429), or accepts requests and never answers
  * (a timeout), or holds them until `release()` forwards them (a sync the test can catch in the middle), or
  * forwards them but stalls each response body after its first bytes until `release()` (a slow upstream the
- * test can catch mid-transfer), or forwards them and cuts the connection right after each answer's head (a
- * service that goes away between the head and the body), as the test switches it. It counts what passed through, so a test sees how often the
+ * test can catch mid-transfer; with `corrupt`, the bytes before the stall point have their first one flipped: an
+ * upstream that lies), or forwards them and cuts the connection right after each answer's head (a service that
+ * goes away between the head and the body), as the test switches it. It counts what passed through, so a test sees how often the
  * upstream was asked for a path. The registry behind it stays real; only the network path misbehaves.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Transform, pipeline } from 'node:stream';
 
-export type FrontMode = { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number } | { kind: 'cut' };
+export type FrontMode =
+  { kind: 'pass' } | { kind: 'status'; status: number } | { kind: 'hang' } | { kind: 'hold' } | { kind: 'stall'; afterBytes: number; corrupt?: boolean } | { kind: 'cut' };
 
 export interface FaultFront {
   /** 127.0.0.1:<port>, the upstream_registry value to configure. */
@@ -69,9 +71,9 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;
     }
-    forward(req, res, m.kind === 'stall' ? m.afterBytes : m.kind === 'cut' ? 0 : Infinity, m.kind === 'cut');
+    forward(req, res, m.kind === 'stall' ? m.afterBytes : m.kind === 'cut' ? 0 : Infinity, m.kind === 'cut', m.kind === 'stall' && m.corrupt === true);
   });
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity, cut = false) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity, cut = false, corrupt = false) => {
     front.forwarded.push(`${req.method} ${req.url}`);
     const headers = opts.keepHost ? req.headers : { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
@@ -93,6 +95,10 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
       upRes.once('close', () => unstalls.delete(unstall));
       const gate = new Transform({
         transform(chunk: Buffer, _enc, cb) {
+          if (corrupt && passed === 0 && chunk.length > 0) {
+            chunk = Buffer.from(chunk);
+            chunk[0] ^= 0xff;
+          }
           const room = stallAfter - passed;
           if (chunk.length <= room) {
             passed += chunk.length;

@@ -96,11 +96,16 @@ async function buildInto(layout: string, tag: string, arch: string, layerSizes: 
     await writeRandomTar(tar, size, `${tag}-${i}.bin`);
     await runTool('umoci', ['raw', 'add-layer', '--image', image, '--no-history', tar], { timeoutMs: 600_000 });
   }
+  return taggedImage(layout, tag, arch);
+}
+
+/** The image umoci wrote into `layout` as `tag`. */
+function taggedImage(layout: string, tag: string, arch: string): UmociImage {
   const desc = readLayoutIndex(layout).manifests.find((m) => m.annotations?.[REF_NAME] === tag);
   if (!desc) throw new Error(`${layout}: umoci wrote no manifest tagged ${tag}`);
   const manifest = JSON.parse(readFileSync(blobPath(layout, desc.digest), 'utf8')) as { config: Descriptor; layers: Descriptor[] };
   return {
-    ref: `oci:${image}`,
+    ref: `oci:${layout}:${tag}`,
     arch,
     manifest: { mediaType: desc.mediaType, digest: desc.digest, size: desc.size },
     config: manifest.config,
@@ -120,6 +125,21 @@ export async function umociImage(label: string, tag: string, arch = 'amd64', lay
   const img = await buildInto(layout, tag, arch, layerSizes);
   await runTool('umoci', ['gc', '--layout', layout]);
   return img;
+}
+
+/**
+ * One umoci image per tag in one layout, all over one shared layer of `layerSize` random bytes; each tag's
+ * config carries its name as a label, so every tag is a manifest of its own.
+ */
+export async function umociTags(label: string, tags: string[], layerSize = 64 * 1024): Promise<Record<string, UmociImage>> {
+  const layout = await newLayout(label);
+  const base = await buildInto(layout, 'base', 'amd64', [layerSize]);
+  const out: Record<string, UmociImage> = {};
+  for (const tag of tags) {
+    await runTool('umoci', ['config', '--image', `${layout}:base`, '--tag', tag, '--config.label', `org.opencontainers.image.version=${tag}`, '--no-history']);
+    out[tag] = taggedImage(layout, tag, base.arch);
+  }
+  return out;
 }
 
 /**

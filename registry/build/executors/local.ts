@@ -14,10 +14,16 @@
  * the end of their stdin when the manager dies), and one that dies idle is replaced (after a pause that grows
  * while replacements keep dying young). A WORKER_COMMAND gets Quay's popen behaviour: a process per build,
  * started with TOKEN in its environment.
+ *
+ * A standby starts at the lowest CPU priority (nice 19) when the manager may raise it back (CAP_SYS_NICE): its
+ * start-up (Node, modules: ~0.2 s of CPU) then runs on what the builds leave, instead of competing with the
+ * build that just took its predecessor. It gets the manager's own priority back with its job, before buildah
+ * starts (which inherits it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutorSettings } from '../config.js';
@@ -29,6 +35,37 @@ const AGENT = fileURLToPath(new URL('../agent_main.js', import.meta.url));
 /** A standby that lived less than this counts as dying young: its replacement waits (1 s, 2 s, ... 60 s). */
 const STANDBY_YOUNG_MS = 10_000;
 const STANDBY_RETRY_MAX_MS = 60_000;
+/** A standby's niceness until it has a job. */
+const STANDBY_NICE = 19;
+const CAP_SYS_NICE = 23n;
+
+/** This process may raise a process's priority (Linux: CAP_SYS_NICE in its effective set). */
+function mayRaisePriority(): boolean {
+  try {
+    const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return capEff !== undefined && ((BigInt(`0x${capEff}`) >> CAP_SYS_NICE) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/** Set the priority of every thread of a process (a Linux niceness is per thread; new threads and children inherit their creator's). */
+function renice(pid: number, priority: number): void {
+  let tids: number[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    tids = [pid];
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(tid, priority);
+    } catch (err) {
+      // A thread may end meanwhile; the main thread's failure is the process's.
+      if (tid === pid) throw err;
+    }
+  }
+}
 
 export interface LocalExecutorOptions {
   /** gRPC address the agent calls. */
@@ -47,6 +84,8 @@ export interface LocalExecutorOptions {
   logDir: string | null;
   /** ALLOWED_WORKER_COUNT: the standby agents kept are one per free slot of it. */
   allowedWorkers: number;
+  /** Where the executor's own warnings go. */
+  warn?: (message: string) => void;
 }
 
 interface Agent {
@@ -66,6 +105,8 @@ export class LocalExecutor implements Executor {
   private standbyRetry: NodeJS.Timeout | null = null;
   private youngDeaths = 0;
   private closed = false;
+  /** Standbys start niced (only when their priority can be raised back with their job). */
+  private niceStandbys = mayRaisePriority();
 
   constructor(
     readonly settings: ExecutorSettings,
@@ -117,10 +158,20 @@ export class LocalExecutor implements Executor {
     };
   }
 
-  private async spawnAgent(env: NodeJS.ProcessEnv, logName: string, withStdin: boolean): Promise<Agent> {
+  private async spawnAgent(env: NodeJS.ProcessEnv, logName: string, standby: boolean): Promise<Agent> {
     const id = randomUUID();
     const cmd = this.command;
-    const child = spawn(cmd[0], cmd.slice(1), { env, stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+    // A niced standby is forked from this thread at the standby's niceness, so that every thread it starts
+    // inherits it (renicing it after the fork could miss threads it starts meanwhile).
+    const niced = standby && this.niceStandbys;
+    const own = getPriority();
+    if (niced) setPriority(STANDBY_NICE);
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd[0], cmd.slice(1), { env, stdio: [standby ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+    } finally {
+      if (niced) setPriority(own);
+    }
     // A write to a standby that died meanwhile fails here, not as an unhandled error; the build then expires and is retried.
     child.stdin?.on('error', () => undefined);
     let logFile: string | null = null;
@@ -189,6 +240,15 @@ export class LocalExecutor implements Executor {
     const agent = this.standbys.find((a) => a.child.exitCode === null && a.child.signalCode === null);
     if (!agent) return null;
     this.standbys.splice(this.standbys.indexOf(agent), 1);
+    if (this.niceStandbys) {
+      try {
+        renice(agent.child.pid!, getPriority());
+      } catch (err) {
+        // This build runs niced; later standbys start at the manager's priority.
+        this.niceStandbys = false;
+        this.opts.warn?.(`a standby builder agent's priority could not be raised back (${(err as Error).message}); standbys are no longer started niced`);
+      }
+    }
     const stdin = agent.child.stdin!;
     const sent = await new Promise<boolean>((ok) => stdin.end(jobLine({ TOKEN: w.registrationJwt, BUILD_UUID: w.buildUuid }), (err?: Error | null) => ok(!err && !stdin.errored)));
     if (!sent) {

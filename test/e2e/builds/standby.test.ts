@@ -3,7 +3,8 @@
  * process (its build manager in `serve`), real agents and buildah. Checked from /proc: a standby waits with
  * no credentials in its environment; a build runs on it (the build log names the agent's pid) and a new
  * standby takes its place; a cancel ends the build's agent and its process group while the standby stays; a
- * standby killed while idle is replaced; a worker registering before its manager recorded it is told to come
+ * standby killed while idle is replaced; a standby waits at the lowest CPU priority and gets the manager's
+ * back with its build (when the manager may raise it); a worker registering before its manager recorded it is told to come
  * again; stopping the registry leaves no agent. And the agent program alone:
  * a standby whose stdin ends (its manager died) or that gets a message that is not a job exits without
  * calling the manager.
@@ -72,6 +73,17 @@ function agents(): { pid: number; env: Map<string, string> }[] {
 
 const standbys = () => agents().filter((a) => a.env.get('JOB_FROM_STDIN') === 'true');
 
+/** Fields 3.. of /proc/<pid>/task/<tid>/stat (after the command name). */
+function stat(pid: number, tid = pid): string[] {
+  const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return s.slice(s.lastIndexOf(')') + 2).split(' ');
+}
+const parentOf = (pid: number) => Number(stat(pid)[1]);
+/** The niceness of every thread of a process. */
+const niceness = (pid: number) => [...new Set(readdirSync(`/proc/${pid}/task`).map((tid) => Number(stat(pid, Number(tid))[16])))];
+/** The process may raise priorities (CAP_SYS_NICE): only then does its executor start standbys niced. */
+const mayRaisePriority = (pid: number) => ((BigInt(`0x${/^CapEff:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]}`) >> 23n) & 1n) === 1n;
+
 async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms = 120_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -131,11 +143,17 @@ test('a standby waits without credentials; a build runs on it and a new standby 
   expect(standby.env.has('TOKEN')).toBe(false);
   expect(standby.env.has('BUILD_UUID')).toBe(false);
   expect([...standby.env.keys()].filter((k) => /TOKEN|PASSWORD|SECRET|KEY/i.test(k))).toEqual([]);
+  // Waiting, it runs at the lowest priority (its start yields to running builds) when the manager can raise it
+  // back; with its build it runs at the manager's own priority, as every thread started before.
+  const manager = parentOf(standby.pid);
+  const managerNice = niceness(manager)[0];
+  expect(niceness(standby.pid)).toEqual([mayRaisePriority(manager) ? 19 : managerNice]);
 
   hold();
   const b = await build('/held.tgz');
   await until('the build unpacks', async () => (await phaseOf(b.uuid)) === 'unpacking');
   expect(await agentPidOf(rt, b.uuid)).toBe(standby.pid);
+  expect(niceness(standby.pid)).toEqual([managerNice]);
   // The build's agent is no standby any more; a new one waits, again without credentials.
   const [next] = await until('a new standby agent', () => {
     const s = standbys().filter((a) => a.pid !== standby.pid);

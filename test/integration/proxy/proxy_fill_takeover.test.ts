@@ -1,10 +1,12 @@
 /**
  * The replica filling a proxied blob is SIGKILLed mid-fill, on LocalStorage (two replicas sharing the store's
- * directory and one Postgres) and on S3 (MinIO; the filler stores its bytes as pieces): the other replica's client, which was streaming the
- * dead replica's bytes, is cut once the dead replica's lease lapses (the bytes were never verified); nothing of
- * the blob is stored meanwhile (its row stays a placeholder and the store holds no object for the digest); the
- * survivor takes the fill over, asks the upstream again, and serves the exact bytes, now stored.
+ * directory and one Postgres) and on S3 (MinIO; the filler stores its bytes as pieces): nothing of the blob is
+ * stored until the survivor took the fill over (its row stays a placeholder and the store holds no object for
+ * the digest); the survivor asks the upstream again, and its clients that were streaming the dead replica's
+ * bytes (the whole blob, and a range) go on from the new fill and get the exact bytes; the blob ends stored
+ * once. When the dead replica's bytes were wrong (a lying upstream), the client that got them is cut instead.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -37,8 +39,11 @@ afterAll(async () => {
   await dist?.stop();
 });
 
-/** `copies(digest)`: how many stored objects hold the blob's bytes (staging uploads not counted). */
-async function takeover(config: Record<string, unknown>, org: string, copies: (digest: string) => Promise<number>): Promise<void> {
+/**
+ * `copies(digest)`: how many stored objects hold the blob's bytes (staging uploads not counted). With `corrupt`,
+ * the upstream's first answer (the one the killed replica gets) has a wrong byte.
+ */
+async function takeover(config: Record<string, unknown>, org: string, copies: (digest: string) => Promise<number>, corrupt = false): Promise<void> {
   const a = await startRegistry({ label: `proxy-kill-${org}-a`, config });
   const b = await startRegistry({ label: `proxy-kill-${org}-b`, config });
   const db = new pg.Client({ connectionString: String(config.DB_URI) });
@@ -67,33 +72,46 @@ async function takeover(config: Record<string, unknown>, org: string, copies: (d
     const blobPath = `/v2/${org}/app/blobs/${layer.digest}`;
     const fetches = () => front.forwarded.filter((f) => f === `GET ${blobPath}`).length;
     // The upstream sends 12 MiB, then holds the rest: replica A is mid-fill (on S3 with its first piece stored).
-    front.mode = { kind: 'stall', afterBytes: 12 * MiB };
+    front.mode = { kind: 'stall', afterBytes: 12 * MiB, corrupt };
     const onA = startPull(`${a.url}${blobPath}`, tokenA);
     await waitFor('replica A to ask the upstream', () => fetches() === 1);
     const onB = startPull(`${b.url}${blobPath}`, tokenB);
-    await waitFor('replica B’s client to get bytes of A’s fill', () => onB.state.received > 0);
+    const rangeB = startPull(`${b.url}${blobPath}`, tokenB, `bytes=${MiB}-${20 * MiB - 1}`);
+    await waitFor('replica B’s clients to get bytes of A’s fill', () => onB.state.received > 0 && rangeB.state.received > 0);
     expect(onB.state).toMatchObject({ status: 200, ended: false });
+    expect(rangeB.state).toMatchObject({ status: 206, contentRange: `bytes ${MiB}-${20 * MiB - 1}/${size}`, ended: false });
 
     await a.kill();
     await waitFor('A’s client to be cut', () => onA.state.cut);
     // From now on the upstream answers whoever asks.
     front.release();
-    // Until A's lease lapses (B cuts its client then, before it takes the fill over), nothing of the blob is visible.
-    expect(onB.state.received).toBeLessThanOrEqual(12 * MiB);
+    // Until A's lease lapses and B takes the fill over (asking the upstream again), nothing of the blob is
+    // visible, and B's clients have no more than A got from the upstream.
     let looks = 0;
-    while (!onB.state.cut) {
-      expect(await stored()).toEqual({ row: false, bytes: false });
+    for (;;) {
+      const s = await stored();
+      if (fetches() > 1) break;
+      expect(s).toEqual({ row: false, bytes: false });
+      expect(onB.state.received).toBeLessThanOrEqual(12 * MiB);
+      expect(rangeB.state.received).toBeLessThanOrEqual(11 * MiB);
       looks++;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(looks).toBeGreaterThan(0);
-
-    // A's lease lapsed: B's client, fed A's unverified bytes, was cut; B takes the fill over.
-    expect(onB.state.ended).toBe(false);
-    const again = startPull(`${b.url}${blobPath}`, tokenB);
-    await again.done;
-    expect(again.state).toMatchObject({ status: 200, received: size, digest: layer.digest, ended: true });
     expect(fetches()).toBe(2);
+
+    if (corrupt) {
+      // B's whole-blob client got A's wrong first byte: it is cut, never ended as if whole. The range client,
+      // which starts beyond that byte, got bytes that are the new fill's own: it goes on.
+      await onB.done.catch(() => undefined);
+      expect(onB.state).toMatchObject({ cut: true, ended: false });
+    } else {
+      // B's clients, fed A's unverified bytes, go on from B's own fill, which verified the whole blob.
+      await onB.done;
+      expect(onB.state).toMatchObject({ status: 200, received: size, digest: layer.digest, ended: true });
+    }
+    await rangeB.done;
+    expect(rangeB.state).toMatchObject({ received: 19 * MiB, digest: sliceDigest(layer.data, MiB, 20 * MiB), ended: true });
     await waitFor('the blob to be stored', async () => {
       const s = await stored();
       return s.row && s.bytes;
@@ -101,6 +119,7 @@ async function takeover(config: Record<string, unknown>, org: string, copies: (d
     expect(await copies(layer.digest)).toBe(1);
     const rows = await db.query<{ size: string }>('SELECT size FROM blob WHERE digest = $1', [layer.digest]);
     expect(rows.rows.map((r) => Number(r.size))).toEqual([size]);
+    expect(fetches()).toBe(2);
 
     // Stored whole: served with the upstream refusing everything, on the survivor.
     front.mode = { kind: 'status', status: 503 };
@@ -114,20 +133,30 @@ async function takeover(config: Record<string, unknown>, org: string, copies: (d
   }
 }
 
-test('LocalStorage shared by two replicas: the filling replica SIGKILLed mid-fill; the other one’s client is cut when the lease lapses, nothing partial is stored, the survivor takes the fill over', async () => {
-  const storage = join(workDir('proxy-kill-fs'), 'blobs');
+const sliceDigest = (data: Buffer, start: number, end: number) => `sha256:${createHash('sha256').update(data.subarray(start, end)).digest('hex')}`;
+
+async function localStorageTakeover(org: string, corrupt: boolean): Promise<void> {
+  const storage = join(workDir(`proxy-kill-${org}`), 'blobs');
   const config = {
-    DB_URI: await createTestDatabase('proxy-kill-fs'),
+    DB_URI: await createTestDatabase(`proxy-kill-${org}`),
     DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: storage }] },
     DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
     SUPER_USERS: ['admin'],
     FEATURE_PROXY_CACHE: true,
     SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
   };
-  await takeover(config, 'killfs', async (digest) => (existsSync(join(storage, casPath(digest))) ? 1 : 0));
+  await takeover(config, org, async (digest) => (existsSync(join(storage, casPath(digest))) ? 1 : 0), corrupt);
+}
+
+test('LocalStorage shared by two replicas: the filling replica SIGKILLed mid-fill; nothing partial is stored, the survivor takes the fill over and its clients of the dead fill go on from it', async () => {
+  await localStorageTakeover('killfs', false);
 }, 300_000);
 
-test('S3 (MinIO) shared by two replicas: the filling replica SIGKILLed mid-fill with a piece stored; the other one’s client is cut when the lease lapses, nothing partial is stored, the survivor takes the fill over', async () => {
+test('LocalStorage: the killed filler got a wrong byte from the upstream; the survivor’s client that got it is cut, a range client beyond it goes on', async () => {
+  await localStorageTakeover('killbad', true);
+}, 300_000);
+
+test('S3 (MinIO) shared by two replicas: the filling replica SIGKILLed mid-fill with a piece stored; nothing partial is stored, the survivor takes the fill over and its clients of the dead fill go on from it', async () => {
   const config = await scaleOutConfig({ FEATURE_PROXY_CACHE: true, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
   const { s3 } = config.DISTRIBUTED_STORAGE_CONFIG as { s3: [string, { s3_bucket: string; storage_path: string }] };
   const { s3_bucket: bucket, storage_path: prefix } = s3[1];

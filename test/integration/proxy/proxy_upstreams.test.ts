@@ -100,8 +100,10 @@ test('a quay-ts upstream with token auth: robot credentials through realm/servic
   }
 }, 240_000);
 
-test('failure matrix: upstream 503, 429 and a timeout serve the cached tag while it lives, 404 when nothing is cached or it expired; blobs get Quay’s text', async () => {
-  const img = await upstream.pushImage('fm/app', 'v1', { layers: [randomBlob(64 * 1024)] });
+test('failure matrix: upstream 503, 429 and a timeout serve the cached tag while it lives, 404 when nothing is cached or it expired; blobs get Quay’s text; skopeo pulls the cached image with the upstream failing', async () => {
+  const built = await umociImage('proxy-fm-build', 'v1', 'amd64', [64 * 1024]);
+  await pushLayout(clientSandbox('proxy-fm-push'), built.ref, `${dist.hostPort}/fm/app:v1`);
+  const img = { digest: built.manifest.digest, config: built.config, layers: built.layers };
   await admin.ok('POST', '/organization/', { name: 'fm', email: 'fm@example.com' });
   // expiration_s outlives the timeout row (30 s read timeout) but not the whole test.
   expect((await admin.post('/organization/fm/proxycache', { upstream_registry: `${front.hostPort}/fm`, insecure: true, expiration_s: 45 })).status).toBe(201);
@@ -145,7 +147,29 @@ test('failure matrix: upstream 503, 429 and a timeout serve the cached tag while
   expect((await pull(reg, 'fm/app/manifests/v1')).headers.get('docker-content-digest')).toBe(img.digest);
   const blob = await pull(reg, `fm/app/blobs/${img.layers[0].digest}`);
   expect(sha256(Buffer.from(await blob.arrayBuffer()))).toBe(img.layers[0].digest);
-}, 180_000);
+
+  // Every upstream request answered 503: a runnable client still pulls the whole image (the tag was just
+  // confirmed; its config and layer are stored), digest-exact.
+  front.mode = { kind: 'status', status: 503 };
+  const injectedBefore = front.injected.length;
+  const sb = clientSandbox('proxy-fm-pull');
+  try {
+    await sb.run('skopeo', [
+      'copy',
+      '--preserve-digests',
+      ...INSECURE.skopeoCopy,
+      '--src-creds',
+      `admin:${reg.admin.password}`,
+      `docker://${reg.hostPort}/fm/app:v1`,
+      `dir:${join(sb.dir, 'v1')}`,
+    ]);
+  } finally {
+    front.mode = { kind: 'pass' };
+  }
+  expect(front.injected.length).toBeGreaterThan(injectedBefore);
+  expect(sha256(readFileSync(join(sb.dir, 'v1', 'manifest.json')))).toBe(img.digest);
+  for (const d of [img.config, ...img.layers]) expect(sha256(readFileSync(join(sb.dir, 'v1', d.digest.slice(7))))).toBe(d.digest);
+}, 240_000);
 
 test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas: the manifest and every blob fetched from the upstream once', async () => {
   // Not a whole number of the fill's 8 MiB pieces: the last, partial piece was once lost when the spool closed
