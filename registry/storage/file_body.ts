@@ -34,19 +34,29 @@ const pool: Buffer[][] = [];
 /** The one WebAssembly API used here (the project's TypeScript lib declares none). */
 declare const WebAssembly: undefined | { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } };
 
+/** False once the engine could not map a WebAssembly memory (no WebAssembly under `--jitless`, or a `ulimit -v`). */
+let wasmMemory = typeof WebAssembly !== 'undefined';
+
 /**
  * `count` buffers of `bytes` at page-aligned addresses, from one WebAssembly memory (which the engine maps
  * page-aligned). Why: the kernel's copy from the page cache into a buffer 16 bytes past a page boundary,
  * where malloc puts a large Buffer, took three times as long on this machine's AMD CPUs as into an aligned one
  * (`rep movsb` with the destination just ahead of the source: 140 against 45 ms per 256 MiB), and was half of
- * a blob GET's CPU (perf). Under `--jitless` there is no WebAssembly: plain buffers then.
+ * a blob GET's CPU (perf). The engine reserves address space for each memory (about 10 GiB, not resident):
+ * where it cannot, plain buffers, as before.
  */
 function alignedBuffers(bytes: number, count: number): Buffer[] {
-  if (typeof WebAssembly === 'undefined') return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(bytes));
-  const stride = Math.ceil(bytes / PAGE) * PAGE;
-  const pages = Math.ceil((stride * count) / WASM_PAGE);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * stride, bytes));
+  if (wasmMemory) {
+    const stride = Math.ceil(bytes / PAGE) * PAGE;
+    const pages = Math.ceil((stride * count) / WASM_PAGE);
+    try {
+      const memory = new WebAssembly!.Memory({ initial: pages, maximum: pages });
+      return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * stride, bytes));
+    } catch {
+      wasmMemory = false;
+    }
+  }
+  return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(bytes));
 }
 
 /** A pair of chunk buffers: from the pool if it holds that size, else new. */

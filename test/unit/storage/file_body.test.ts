@@ -10,8 +10,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { FileBody, type SendOutcome } from '../../../registry/storage/file_body.js';
+import { REPO_ROOT } from '../../setup/paths.js';
 
 const CHUNK = 256 * 1024;
 let dir: string;
@@ -197,4 +200,47 @@ test('as a Readable: the same bytes in chunks of at most the chunk size; destroy
   }
   await until('the file is closed', () => fh.fd === -1);
   await expect(partial.sendTo({} as never)).rejects.toThrow(/already consumed/);
+});
+
+test('where the engine cannot map a WebAssembly memory (ulimit -v), sendTo sends the exact bytes from plain buffers', async () => {
+  const data = randomBytes(3 * CHUNK + 5);
+  const path = fileOf('no-wasm', data);
+  // A process of its own under an address-space limit: it serves the file to itself and prints what it got.
+  const script = `
+    import { open } from 'node:fs/promises';
+    import { createServer, get } from 'node:http';
+    import { createHash } from 'node:crypto';
+    import { FileBody } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'dist/registry/storage/file_body.js')).href)};
+    let mapped = true;
+    try { new WebAssembly.Memory({ initial: 32, maximum: 32 }); } catch { mapped = false; }
+    const size = ${data.length};
+    let outcome = null;
+    const server = createServer(async (req, res) => {
+      const body = new FileBody(await open(${JSON.stringify(path)}, 'r'), 0, size, ${CHUNK});
+      res.writeHead(200, { 'content-length': size });
+      outcome = await body.sendTo(res);
+    });
+    // node:http, not fetch: fetch's HTTP parser is WebAssembly too.
+    server.listen(0, '127.0.0.1', () => {
+      get('http://127.0.0.1:' + server.address().port + '/', (res) => {
+        const hash = createHash('sha256');
+        res.on('data', (c) => hash.update(c));
+        res.on('end', () => {
+          process.stdout.write(JSON.stringify({ mapped, outcome, sha256: hash.digest('hex') }));
+          server.close();
+        });
+      });
+    });
+  `;
+  const child = spawn('sh', ['-c', 'ulimit -v 8000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], {
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  expect({ code, err }).toEqual({ code: 0, err: '' });
+  expect(JSON.parse(out)).toEqual({ mapped: false, outcome: 'sent', sha256: createHash('sha256').update(data).digest('hex') });
 });
