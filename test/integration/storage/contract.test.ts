@@ -47,6 +47,15 @@ async function stage(store: BlobStore, parts: Buffer[]): Promise<{ uploadId: str
   return { uploadId, segments };
 }
 
+/** Stores `parts` as one blob through an upload (staged, committed, staging removed); returns its digest. */
+async function storeBlob(store: BlobStore, parts: Buffer[]): Promise<string> {
+  const digest = digestOf(Buffer.concat(parts));
+  const { uploadId, segments } = await stage(store, parts);
+  await store.commitUpload(uploadId, segments, digest);
+  await store.deleteUpload(uploadId);
+  return digest;
+}
+
 /** A body that yields `first` and then fails, as a client connection cut mid-request. */
 function failingBody(first: Buffer): Readable {
   return Readable.from(
@@ -94,21 +103,14 @@ describe.each(drivers)('BlobStore contract, %s', (_name, storageConfig) => {
   });
 
   test('a blob of several segments above the multipart size is committed whole', async () => {
-    const parts = [randomBytes(6 * MiB), randomBytes(6 * MiB + 17), randomBytes(1)];
-    const digest = digestOf(Buffer.concat(parts));
-    const { uploadId, segments } = await stage(store, parts);
-    await store.commitUpload(uploadId, segments, digest);
-    await store.deleteUpload(uploadId);
+    const digest = await storeBlob(store, [randomBytes(6 * MiB), randomBytes(6 * MiB + 17), randomBytes(1)]);
     const back = await bytesOf(await store.read(digest));
     expect({ size: back.length, digest: digestOf(back) }).toEqual({ size: 12 * MiB + 18, digest });
   });
 
   test('ranges: first byte, last byte, a middle span, the whole blob, and an empty range', async () => {
     const data = randomBytes(256 * 1024 + 5);
-    const digest = digestOf(data);
-    const { uploadId, segments } = await stage(store, [data]);
-    await store.commitUpload(uploadId, segments, digest);
-    await store.deleteUpload(uploadId);
+    const digest = await storeBlob(store, [data]);
     const last = data.length - 1;
     for (const [start, end] of [
       [0, 0],
@@ -147,11 +149,7 @@ describe.each(drivers)('BlobStore contract, %s', (_name, storageConfig) => {
   });
 
   test('a deleted blob is gone; what is missing reads as missing, and deleting it again is no error', async () => {
-    const data = randomBytes(1000);
-    const digest = digestOf(data);
-    const { uploadId, segments } = await stage(store, [data]);
-    await store.commitUpload(uploadId, segments, digest);
-    await store.deleteUpload(uploadId);
+    const digest = await storeBlob(store, [randomBytes(1000)]);
     await store.delete(digest);
     expect(await store.exists(digest)).toBe(false);
     const readErr = await rejection((async () => bytesOf(await store.read(digest)))());
@@ -182,10 +180,7 @@ describe.each(drivers)('BlobStore contract, %s', (_name, storageConfig) => {
 
   test('pre-signed URLs, where the store signs them, serve exactly the bytes', async () => {
     const data = randomBytes(10_000);
-    const digest = digestOf(data);
-    const { uploadId, segments } = await stage(store, [data]);
-    await store.commitUpload(uploadId, segments, digest);
-    await store.deleteUpload(uploadId);
+    const digest = await storeBlob(store, [data]);
     const path = `contract/${randomUUID()}.json`;
     await store.writeFile(path, Readable.from([data]));
     const urls = [await store.blobUrl(digest, 60), await store.signedFileUrl(path, 60)];
