@@ -7,7 +7,7 @@
  * written once: a second PUT (also while the first streams), or a PUT to an id never handed out, is refused.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import type { BlobStore } from '../storage/index.js';
@@ -81,7 +81,9 @@ export class Userfiles {
       [uuid],
     );
     if (claimed.rows.length === 0) throw new Conflict('The file was already uploaded');
-    const source = pipeline(body, hashing, () => undefined);
+    // Not pipeline(): a refusal must leave the request whole, so that the route can read the rest of it and answer.
+    body.on('error', (err) => hashing.destroy(err));
+    const source = body.pipe(hashing);
     let stored = false;
     try {
       const written = await this.store.writeFile(filePath(uuid), source);

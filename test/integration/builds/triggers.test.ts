@@ -212,6 +212,21 @@ describe('filedrop', () => {
     expect((await fetch(local, { method: 'PUT', body: 'small enough' })).status).toBe(200);
   });
 
+  test('a streamed body refused while the client is still sending: the client reads the 413, not a reset', async () => {
+    const drop = await admin.ok<{ url: string; file_id: string }>('POST', '/filedrop/', { mimeType: 'application/gzip' });
+    const local = `${reg.url}/userfiles/${drop.file_id}`;
+    // 8 MiB as fast as the connection takes it: the limit (64K) is passed while megabytes are still in flight.
+    const burst = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 1024; i++) c.enqueue(new Uint8Array(8 * 1024));
+        c.close();
+      },
+    });
+    const res = await fetch(local, { method: 'PUT', body: burst, duplex: 'half' } as RequestInit);
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 413, body: { message: expect.stringContaining('maximum build pack size') } });
+    expect((await fetch(local)).status).toBe(404);
+  });
+
   test('unknown ids, anonymous callers and bad mime types are refused', async () => {
     expect((await fetch(`${reg.url}/userfiles/00000000-0000-4000-8000-000000000000`, { method: 'PUT', body: 'x' })).status).toBe(404);
     expect((await fetch(`${reg.url}/userfiles/..%2F..%2Fetc%2Fpasswd`, { method: 'PUT', body: 'x' })).status).toBe(404);
