@@ -71,7 +71,7 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
       res.writeHead(m.status, { 'content-type': 'text/plain', ...(m.status === 429 ? { 'retry-after': '60' } : {}) }).end(`injected ${m.status}\n`);
       return;
     }
-    forward(req, res, m.kind === 'stall' ? m.afterBytes : m.kind === 'cut' ? 0 : Infinity, m.kind === 'cut', m.kind === 'stall' && m.corrupt === true);
+    forward(req, res, m.kind === 'stall' ? m.afterBytes : Infinity, m.kind === 'cut', m.kind === 'stall' && m.corrupt === true);
   });
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity, cut = false, corrupt = false) => {
     front.forwarded.push(`${req.method} ${req.url}`);
