@@ -471,7 +471,9 @@ export class BuildManager {
       const robot = owner ? await this.rt.tenancy.robots.get(owner, short).catch(() => null) : null;
       if (robot?.token) pack.base_image = { username: build.pull_robot_name, password: robot.token };
     }
-    await this.alive({ ...ctx, token_type: 'build_job_token' });
+    // The job's first sign of life (its TTL from SETUP_TIME down to the heartbeat's) beside the answer, not
+    // before it: the worker's first heartbeat follows at once anyway.
+    void this.alive({ ...ctx, token_type: 'build_job_token' }).catch((err) => this.rt.log.warn({ err, build: build.uuid }, 'recording a registration failed'));
     return pack;
   }
 
