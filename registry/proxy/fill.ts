@@ -43,8 +43,14 @@ export interface FillRequest {
   source: FillSource;
 }
 
-/** A fill lease lives this long without renewal; its holder renews it every third of that. */
-const FILL_LEASE_SECONDS = 30;
+/**
+ * A fill lease lives this long without renewal: the longest the clients of a dead filler's bytes wait before
+ * another replica takes the fill over. Its holder renews it every RENEW_MS, so four renewals in a row must be
+ * lost or late (a process stalled that long) before a live filler is taken over, which costs a second fetch
+ * from the upstream and nothing else (the first filler's writes to the row then change nothing).
+ */
+const FILL_LEASE_SECONDS = 10;
+const RENEW_MS = 2_000;
 /** How often a replica waiting for another's fill looks whether the blob landed (and at the pieces stored so far). */
 const WAIT_POLL_MS = 200;
 /**
@@ -178,14 +184,11 @@ export class BlobFiller {
         return landed;
       }
     }
-    const renewal = setInterval(
-      () => {
-        this.db
-          .query(`UPDATE proxy_blob_fill SET expires_at = now() + make_interval(secs => $3) WHERE digest = $1 AND owner = $2`, [req.digest, owner, FILL_LEASE_SECONDS])
-          .catch(() => undefined);
-      },
-      (FILL_LEASE_SECONDS * 1000) / 3,
-    );
+    const renewal = setInterval(() => {
+      this.db
+        .query(`UPDATE proxy_blob_fill SET expires_at = now() + make_interval(secs => $3) WHERE digest = $1 AND owner = $2`, [req.digest, owner, FILL_LEASE_SECONDS])
+        .catch(() => undefined);
+    }, RENEW_MS);
     renewal.unref();
     try {
       // Another replica may have finished between this one's look at the blob and its claim.
