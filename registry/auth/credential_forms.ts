@@ -4,7 +4,9 @@
  * secret, an rkt auth file and the Mesos bundle (a tar.gz holding .docker/config.json).
  */
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
+import { lazyModule } from '../lazy.js';
+
+const tarStream = lazyModule<typeof import('tar-stream')>('tar-stream');
 
 export interface CredentialForms {
   username: string;
@@ -29,7 +31,7 @@ function shellQuote(s: string): string {
 }
 
 async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const p = pack();
+  const p = tarStream().pack();
   const chunks: Buffer[] = [];
   p.on('data', (c) => chunks.push(c as Buffer));
   const done = new Promise<void>((res, rej) => {

@@ -21,9 +21,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { buffer } from 'node:stream/consumers';
+import { createGzip } from 'node:zlib';
+import { pack as tarPack } from 'tar-stream';
 import { BuildSourceError, DEFAULT_MAX_PACK_BYTES, buildPaths, cloneGit, fetchPack } from './source.js';
 import { buildManagerService, type BuildPackMessage, type PhaseName } from './proto.js';
 
@@ -93,6 +97,46 @@ export function connectAgent(env: NodeJS.ProcessEnv): AgentClient | null {
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     ...(grpcTls && env.GRPC_SERVER_NAME ? { 'grpc.ssl_target_name_override': env.GRPC_SERVER_NAME, 'grpc.default_authority': env.GRPC_SERVER_NAME } : {}),
   }) as unknown as AgentClient;
+}
+
+/**
+ * A standby agent's warm-up while it waits for its job (niced, so at no running build's expense): in a fresh
+ * process the first run of a code path costs several times the later ones (lazy parts of modules, the JIT),
+ * ~40 ms of a build's critical path for the pack's download and unpack alone. So the steps every build takes
+ * first run once on nothing of a build: a Ping over the manager's channel, a small tar.gz pack served by this
+ * process on loopback, fetched and unpacked as a build's pack is, and a `buildah --version` started as the
+ * build's buildah is (its binary read from disk too). True when the pack went through; failures are ignored
+ * (nothing depends on it; the agent's output stays clean).
+ */
+export async function warmUp(client: AgentClient | null, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const dir = await mkdtemp(join(env.BUILD_WORKDIR || tmpdir(), 'quay-build-warm-'));
+  const server = createServer();
+  try {
+    if (client) await unary(client, 'Ping', {}, 10).catch(() => undefined);
+    const pack = tarPack();
+    pack.entry({ name: 'Dockerfile' }, 'FROM scratch\n');
+    pack.finalize();
+    const tgz = await buffer(pack.pipe(createGzip()));
+    server.on('request', (_req, res) => res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': tgz.length }).end(tgz));
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const { port } = server.address() as { port: number };
+    const got = await fetchPack(`http://127.0.0.1:${port}/pack.tgz`, dir, { maxBytes: 1024 * 1024, allowedHosts: ['127.0.0.1'] });
+    const { dockerfile } = await buildPaths(got.root, '/', '/Dockerfile');
+    baseImageOf(await readFile(dockerfile, 'utf8'));
+    await new Promise<void>((ok) => {
+      const child = spawn('buildah', ['--version'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      child.stdout.resume();
+      child.stderr.resume();
+      child.on('error', () => ok());
+      child.on('close', () => ok());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /**

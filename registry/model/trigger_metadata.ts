@@ -10,9 +10,11 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { JSONPath } from 'jsonpath-plus';
+import { lazyModule } from '../lazy.js';
 import { sanitizeTag } from './builds.js';
 import { Invalid } from './errors.js';
+
+const jsonPath = lazyModule<typeof import('jsonpath-plus')>('jsonpath-plus');
 
 /** The request must be answered 200 without a build (a ping, a deleted branch, `[skip build]`, a filtered ref). */
 export class SkipRequest extends Error {
@@ -366,7 +368,7 @@ function expandTemplate(template: string, data: Json): string | null {
     const path = expr.trim().startsWith('$') ? expr.trim() : `$.${expr.trim()}`;
     let values: unknown[];
     try {
-      values = JSONPath({ path, json: data, wrap: true, eval: false }) as unknown[];
+      values = jsonPath().JSONPath({ path, json: data, wrap: true, eval: false }) as unknown[];
     } catch {
       dropped = true;
       return '';

@@ -4,7 +4,9 @@
  * longer string are stringified (lists joined by ',', a missing value as '(none)'). JSONPath script
  * expressions are disabled.
  */
-import { JSONPath } from 'jsonpath-plus';
+import { lazyModule } from '../lazy.js';
+
+const jsonPath = lazyModule<typeof import('jsonpath-plus')>('jsonpath-plus');
 
 export class TemplateError extends Error {}
 
@@ -29,7 +31,7 @@ function lookup(path: string, data: unknown): unknown[] {
   const p = path.trim();
   if (p === '') throw new TemplateError('Invalid webhook template: empty placeholder ${}');
   try {
-    return JSONPath({ path: p, json: data as object, wrap: true, eval: false }) as unknown[];
+    return jsonPath().JSONPath({ path: p, json: data as object, wrap: true, eval: false }) as unknown[];
   } catch (err) {
     throw new TemplateError(`Invalid webhook template: bad JSONPath '${p}' (${(err as Error).message})`);
   }

@@ -11,9 +11,11 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
-import { getDomain } from 'tldts';
+import { lazyModule } from '../lazy.js';
 import type { Readable } from 'node:stream';
 import { digestOf } from '../oci/digest.js';
+
+const tldts = lazyModule<typeof import('tldts')>('tldts');
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
@@ -123,7 +125,7 @@ export function parseChallenges(header: string | undefined): Challenge[] {
  */
 function registrableDomain(host: string): string {
   if (isIP(host.replace(/^\[|\]$/g, ''))) return host;
-  return getDomain(host, { allowPrivateDomains: true }) ?? host;
+  return tldts().getDomain(host, { allowPrivateDomains: true }) ?? host;
 }
 
 function hostnameOf(hostPort: string): string {

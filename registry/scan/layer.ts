@@ -15,8 +15,10 @@ import { pipeline } from 'node:stream/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import zlib from 'node:zlib';
-import { Decompress } from 'fzstd';
+import { lazyModule } from '../lazy.js';
 import { GoBuildInfoScanner } from './gobuildinfo.js';
+
+const fzstd = lazyModule<typeof import('fzstd')>('fzstd');
 
 export class LayerError extends Error {
   constructor(message: string) {
@@ -129,7 +131,7 @@ class ByteLimit extends Transform {
 }
 
 class ZstdDecompress extends Transform {
-  private readonly z = new Decompress((data) => this.push(Buffer.from(data.buffer, data.byteOffset, data.length)));
+  private readonly z = new (fzstd().Decompress)((data) => this.push(Buffer.from(data.buffer, data.byteOffset, data.length)));
   _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
     try {
       this.z.push(chunk);

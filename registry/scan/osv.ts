@@ -6,9 +6,11 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type yauzl from 'yauzl';
-import cvssCalculator from 'ae-cvss-calculator';
+import { lazyModule } from '../lazy.js';
 import { comparatorFor } from './versions.js';
 import { normalizePypiName } from './detect.js';
+
+const cvssCalculator = lazyModule<typeof import('ae-cvss-calculator')>('ae-cvss-calculator');
 
 export interface OsvEvent {
   introduced?: string;
@@ -218,7 +220,7 @@ export function cvssOf(record: OsvRecord): Cvss | null {
   for (const s of record.severity ?? []) {
     if ((s.type !== 'CVSS_V3' && s.type !== 'CVSS_V4') || !s.score) continue;
     try {
-      const score = cvssCalculator.fromVector(s.score)?.calculateScores().base;
+      const score = cvssCalculator().fromVector(s.score)?.calculateScores().base;
       if (typeof score === 'number' && (!best || score > best.score)) best = { vector: s.score, score };
     } catch {
       // an unparseable vector gives no score; the record's other severity sources still apply

@@ -4,7 +4,9 @@
  * algorithms (dpkg's verrevcmp, apk-tools' version.c, rpm's rpmvercmp) here.
  */
 import semver from 'semver';
-import pep440 from '@renovatebot/pep440';
+import { lazyModule } from '../lazy.js';
+
+const pep440 = lazyModule<typeof import('@renovatebot/pep440')>('@renovatebot/pep440');
 
 export type Comparator = (a: string, b: string) => number;
 
@@ -184,7 +186,7 @@ export const compareSemver: Comparator = (a, b) => {
 };
 
 export const comparePep440: Comparator = (a, b) => {
-  if (pep440.valid(a) && pep440.valid(b)) return pep440.compare(a, b);
+  if (pep440().valid(a) && pep440().valid(b)) return pep440().compare(a, b);
   return a < b ? -1 : a > b ? 1 : 0;
 };
 

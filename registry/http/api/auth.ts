@@ -11,7 +11,7 @@
  * (rt.permissions); the helpers below only turn its answers into Quay's errors.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Bowser from 'bowser';
+import { lazyModule } from '../../lazy.js';
 import { parse as parseCookies } from 'cookie';
 import { timingSafeEqual } from 'node:crypto';
 import type { Runtime } from '../../runtime.js';
@@ -24,6 +24,8 @@ import type { RepoTarget } from '../../model/repositories.js';
 import { NameError, parseRepositoryPath } from '../../oci/names.js';
 import { ApiError, badRequest, messageError, notFound } from './errors.js';
 import { CAPTCHA_REFUSED, captchaExempt } from '../../auth/captcha.js';
+
+const bowser = lazyModule<typeof import('bowser')>('bowser');
 
 /** How the caller authenticated on the API. */
 export interface ApiAuth {
@@ -60,7 +62,7 @@ const BROWSER_ENGINES = new Set(['blink', 'gecko', 'webkit', 'trident', 'edgehtm
 
 function isBrowser(ua: string | undefined): boolean {
   if (!ua) return false;
-  const parsed = Bowser.parse(ua);
+  const parsed = bowser().parse(ua);
   return Boolean(parsed.browser.name) && BROWSER_ENGINES.has((parsed.engine.name ?? '').toLowerCase());
 }
 

@@ -8,10 +8,12 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.js';
 import type { NamespaceRow } from '../../model/namespaces.js';
-import LiquidMetal from 'liquidmetal';
+import { lazyModule } from '../../lazy.js';
 import { Search, repositoryUsage, type RepoHit } from '../../model/search.js';
 import { op, typed } from './schema.js';
 import { namespaceAvatar, teamAvatar } from './views.js';
+
+const liquidMetal = lazyModule<(typeof import('liquidmetal'))['default']>('liquidmetal');
 
 const MAX_USERS = 10;
 /** Quay's per-kind base scores and the number of hits of each kind `/find/all` gathers. */
@@ -82,7 +84,7 @@ export async function searchRoutes(base: FastifyInstance, rt: Runtime): Promise<
       for (const r of await search.repositories(p, query, 0, FIND_ALL_PER_KIND)) results.push(repoView(me, r));
       for (const n of await search.namespaces(p, query, FIND_ALL_PER_KIND)) results.push(entityView(me, n));
       // Closer names rank higher: Quay scales each score by the LiquidMetal match of the name (0.5 when none).
-      for (const r of results) r.score = (r.score as number) * (LiquidMetal.score(String(r.short_name ?? r.name), query) || 0.5);
+      for (const r of results) r.score = (r.score as number) * (liquidMetal().score(String(r.short_name ?? r.name), query) || 0.5);
       return { results: results.sort((a, b) => (b.score as number) - (a.score as number)) };
     },
   );

@@ -2,12 +2,16 @@
  * The builder agent's unpacking against hostile packs made with Python's zipfile/tarfile (real archive
  * bytes): zip bombs and tar.gz bombs stop at the size limit, traversal, absolute names, escaping symlinks,
  * writes through a symlink, hard links out, device files; sniffing; context/Dockerfile paths that leave the pack.
+ * And the download over real HTTP (a server of the test): the content type, a refused status, the size limit;
+ * a standby's warm-up runs that path and leaves nothing in its work directory.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { BuildSourceError, buildPaths, sniffPack, unpackTar, unpackZip } from '../../../registry/build/source.js';
+import { BuildSourceError, buildPaths, fetchPack, sniffPack, unpackTar, unpackZip } from '../../../registry/build/source.js';
+import { warmUp } from '../../../registry/build/agent.js';
 
 let dir: string;
 beforeEach(() => {
@@ -117,4 +121,57 @@ test('context and Dockerfile paths stay inside the pack, links included', async 
   expect((await buildPaths(r, '/../../sub', 'sub/Dockerfile')).contextDir).toBe(p.contextDir);
   await refused(buildPaths(r, '/out', '/sub/Dockerfile'), /leaves the build pack/);
   await refused(buildPaths(r, '/', '/missing/Dockerfile'), /does not exist/);
+});
+
+/** Serve `body` with `type` and `status` on loopback for the duration of `fn`. */
+async function served<T>(status: number, type: string, body: Buffer, fn: (url: string) => Promise<T>): Promise<T> {
+  const server: Server = createServer((_req, res) => res.writeHead(status, { 'content-type': type, 'content-length': body.length }).end(body));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  try {
+    return await fn(`http://127.0.0.1:${(server.address() as { port: number }).port}/pack`);
+  } finally {
+    server.close();
+  }
+}
+
+test('fetchPack over HTTP: a tar.gz is unpacked by its content type; a refused status, an unknown type and an oversized pack fail', async () => {
+  const ctx = join(dir, 'ctx');
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\n');
+  writeFileSync(join(ctx, 'a.txt'), 'a\n');
+  const tgz = execFileSync('tar', ['-C', ctx, '-czf', '-', '.']);
+  const opts = { maxBytes: 1024 * 1024, allowedHosts: ['127.0.0.1'] };
+  const work = (name: string) => {
+    const w = join(dir, name);
+    mkdirSync(w);
+    return w;
+  };
+  const got = await served(200, 'application/gzip', tgz, (url) => fetchPack(url, work('ok'), opts));
+  expect(got.kind).toBe('tgz');
+  expect(readFileSync(join(got.root, 'a.txt'), 'utf8')).toBe('a\n');
+  expect(readdirSync(join(dir, 'ok')).sort()).toEqual(['src']);
+  await refused(
+    served(404, 'text/plain', Buffer.from('no'), (url) => fetchPack(url, work('404'), opts)),
+    /HTTP 404/,
+  );
+  await refused(
+    served(200, 'image/png', tgz, (url) => fetchPack(url, work('png'), opts)),
+    /Unknown build pack type image\/png/,
+  );
+  await refused(
+    served(200, 'application/gzip', tgz, (url) => fetchPack(url, work('big'), { ...opts, maxBytes: 16 })),
+    /larger than the build pack size limit/,
+  );
+  // The address check still applies: loopback without being allowed is refused.
+  await refused(
+    served(200, 'application/gzip', tgz, (url) => fetchPack(url, work('ssrf'), { ...opts, allowedHosts: [] })),
+    /Could not fetch the build pack/,
+  );
+});
+
+test("a standby's warm-up fetches and unpacks in its work directory and leaves nothing there", async () => {
+  const work = join(dir, 'work');
+  mkdirSync(work);
+  expect(await warmUp(null, { ...process.env, BUILD_WORKDIR: work })).toBe(true);
+  expect(readdirSync(work)).toEqual([]);
 });
