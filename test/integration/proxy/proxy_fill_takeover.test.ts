@@ -82,20 +82,18 @@ async function takeover(config: Record<string, unknown>, org: string, copies: (d
     expect(onB.state).toMatchObject({ status: 200, ended: false });
     expect(rangeB.state).toMatchObject({ status: 206, contentRange: `bytes ${MiB}-${20 * MiB - 1}/${size}`, ended: false });
 
+    expect(await stored()).toEqual({ row: false, bytes: false });
     const lease = await db.query<{ owner: string }>('SELECT owner FROM proxy_blob_fill WHERE digest = $1', [layer.digest]);
+    // The upstream answers the next asker whole (A's body stays held), and A dies mid-fill.
+    front.mode = { kind: 'pass' };
     await a.kill();
     // A's lease would hold for up to 10 s more: pushed an hour on (A renews nothing now), B can take the fill
     // over only by finding A's liveness connection gone.
     await db.query(`UPDATE proxy_blob_fill SET expires_at = now() + interval '1 hour' WHERE digest = $1 AND owner = $2`, [layer.digest, lease.rows[0].owner]);
     await waitFor('A’s client to be cut', () => onA.state.cut);
-    // While the upstream holds its bytes back, nothing of the blob is visible, and B's clients have no more than A
-    // got from the upstream (B may have taken the fill over already: the upstream holds its bytes back too).
-    expect(await stored()).toEqual({ row: false, bytes: false });
-    expect(onB.state.received).toBeLessThanOrEqual(12 * MiB);
-    expect(rangeB.state.received).toBeLessThanOrEqual(11 * MiB);
-    // From now on the upstream answers whoever asks.
     front.release();
-    // Until B takes the fill over (asking the upstream again), the same holds.
+    // Until B takes the fill over (asking the upstream again), nothing of the blob is visible, and B's clients
+    // have no more than A got from the upstream.
     for (;;) {
       const s = await stored();
       if (fetches() > 1) break;
