@@ -5,6 +5,7 @@
  * workers (GC, expiry, queue runner, mirror).
  */
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 
@@ -15,6 +16,10 @@ import type { Logger } from 'pino';
 const METRICS_MESSAGE = 'quay:metrics';
 /** primary → worker: your registry's metrics as JSON, please; worker → primary: here. */
 const COLLECT_MESSAGE = 'quay:collect';
+/** worker → primary → every other worker: a value for one named peer channel (see peerChannel). */
+const PEERS_MESSAGE = 'quay:peers';
+/** primary → worker (environment at fork): the key the workers of this server share (see peerKey). */
+const PEER_KEY_ENV = 'QUAY_PEER_KEY';
 /** A worker that exits on its own is started again after this, unless the whole server is stopping. */
 const RESTART_DELAY_MS = 1000;
 
@@ -64,12 +69,15 @@ export async function runPrimary(count: number, log: Logger, graceMs: number): P
   };
   let stopping = false;
   const byIndex = new Map<number, Worker>();
+  const key = randomBytes(32).toString('base64');
   const fork = (index: number): Worker => {
-    const w = cluster.fork({ QUAY_WORKER_INDEX: String(index) });
+    const w = cluster.fork({ QUAY_WORKER_INDEX: String(index), [PEER_KEY_ENV]: key });
     byIndex.set(index, w);
     w.on('listening', () => listening.add(w));
     w.on('message', (m: { type?: string; id?: number; metrics?: metricJson }) => {
-      if (m?.type === COLLECT_MESSAGE) {
+      if (m?.type === PEERS_MESSAGE) {
+        for (const other of byIndex.values()) if (other !== w && other.isConnected()) other.send(m);
+      } else if (m?.type === COLLECT_MESSAGE) {
         const p = pending.get(m.id!);
         if (!p) return;
         p.parts.push(m.metrics!);
@@ -166,4 +174,35 @@ export function serverMetrics(registry: Registry): Promise<string> {
     process.on('message', onMessage);
     process.send!({ type: METRICS_MESSAGE, id });
   });
+}
+
+/**
+ * A secret shared by the worker processes of this server and by no one else: made by the primary at start,
+ * never stored. Read (and removed from the environment, so that child processes do not inherit it) when this
+ * module loads; a process outside a cluster has a key of its own.
+ */
+const sharedKey = Buffer.from((cluster.isWorker && process.env[PEER_KEY_ENV]) || randomBytes(32).toString('base64'), 'base64');
+delete process.env[PEER_KEY_ENV];
+
+export function peerKey(): Buffer {
+  return sharedKey;
+}
+
+/** Sends values to the other worker processes of this server (through the primary); outside a cluster, to no one. */
+export interface PeerChannel<T> {
+  send(value: T): void;
+}
+
+/** The channel `name` between worker processes: `receive` gets what the other workers send on it. */
+export function peerChannel<T>(name: string, receive: (value: T) => void): PeerChannel<T> {
+  if (!cluster.isWorker || !process.send) return { send: () => undefined };
+  process.on('message', (m: { type?: string; channel?: string; value?: T }) => {
+    if (m?.type === PEERS_MESSAGE && m.channel === name) receive(m.value as T);
+  });
+  return {
+    send: (value) => {
+      // A worker being stopped may have lost its channel already: then the peers simply do not hear of it.
+      if (process.connected) process.send!({ type: PEERS_MESSAGE, channel: name, value });
+    },
+  };
 }

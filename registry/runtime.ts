@@ -176,7 +176,10 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
     const configDir = opts.configDir ?? null;
     const delivery = new NotificationDelivery({ db, config, outbound, mailer, notifications, configDir });
     const labels = new Labels(db, blobs, config.LABEL_KEY_RESERVED_PREFIXES);
-    metrics.watchCaches([...caches.all, tokens.verified as ByteLru<unknown>, labels.configLabelCache as ByteLru<unknown>], caches.coherence);
+    metrics.watchCaches(
+      [...caches.all, tokens.verified as ByteLru<unknown>, tenancy.auth.verified as ByteLru<unknown>, labels.configLabelCache as ByteLru<unknown>],
+      caches.coherence,
+    );
     const layerUrls = new LayerUrlSigner(await secretMaterial(db, 'SECSCAN_LAYER_URL_KEY', undefined), `${config.PREFERRED_URL_SCHEME}://${config.SERVER_HOSTNAME}`);
     const clairEndpoint = config.SECURITY_SCANNER_V4_ENDPOINT;
     // Clair is the admin's own service: its host is allowed through the SSRF guard, which still applies its other rules.

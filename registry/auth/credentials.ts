@@ -7,7 +7,7 @@
  *   $token:<access token>        a repository access token (one role on one repository)
  * Bearer tokens on /api/v1 are OAuth access tokens.
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import type { QuayConfig } from '../../config/index.js';
 import type { Namespaces, NamespaceRow } from '../model/namespaces.js';
@@ -17,9 +17,14 @@ import { parseScopes, type Principal } from './principal.js';
 import type { Role } from './permissions.js';
 import { hashToken, sameSecret, type SecretBox } from './secrets.js';
 import { Unauthenticated } from '../model/errors.js';
+import { ByteLru } from '../cache/lru.js';
+import { peerChannel, peerKey, type PeerChannel } from '../cluster.js';
 
 /** Remembers recent successful bcrypt checks, for a minute after their last use; an entry is valid only while the stored hash is unchanged. */
 const VERIFIED_TTL_MS = 60_000;
+/** Memory for remembered password checks, per process: about 10,000 entries (a 64-character key, its expiry and the Map's overhead). */
+const VERIFIED_CACHE_BYTES = 2 * 1024 * 1024;
+const VERIFIED_ENTRY_BYTES = 200;
 /** last_accessed is written at most this often per credential. */
 const TOUCH_INTERVAL = "interval '1 minute'";
 
@@ -45,7 +50,12 @@ export const ACCESS_TOKEN_NAME_LENGTH = 32;
 export type BearerResult = { principal: Principal } | { error: 'invalid' | 'expired' };
 
 export class Authenticator {
-  private readonly verified = new Map<string, { hash: string; until: number }>();
+  /** Keys of recently verified passwords (see verifiedKey) → until when they hold. */
+  readonly verified = new ByteLru<number>('password', VERIFIED_CACHE_BYTES);
+  /** The other HTTP worker processes of this server learn each verified key, so a client's next request pays no bcrypt there either. */
+  private readonly peers: PeerChannel<string> = peerChannel<string>('verified-password', (key) => {
+    if (typeof key === 'string' && /^[0-9a-f]{64}$/.test(key)) this.remember(key);
+  });
   /** Per user, the last password check queued in this process (see password()). */
   private readonly checking = new Map<number, Promise<void>>();
 
@@ -200,26 +210,37 @@ export class Authenticator {
       .catch(() => undefined);
   }
 
+  /**
+   * What a verified password is remembered by: a keyed hash (HMAC under the server's own random key, never
+   * stored) of the user, the stored password hash and the password. A changed password (a new stored hash)
+   * therefore never meets an older entry, in any process, and the password itself is kept nowhere.
+   */
   private verifiedKey(row: NamespaceRow, password: string): string {
-    return createHash('sha256').update(`${row.id}\0${password}`).digest('hex');
+    return createHmac('sha256', peerKey()).update(`${row.id}\0${row.password_hash}\0${password}`).digest('hex');
   }
 
   /**
    * A hit renews the entry: a client that keeps working with its password (each skopeo or podman command asks
-   * /v2/auth again) pays one bcrypt check, not one a minute. The entry holds only while the stored hash is the
-   * one it was checked against, so a password change ends it at once.
+   * /v2/auth again) pays one bcrypt check, not one a minute. The caller has read the user's row just now, so a
+   * disabled account never gets here.
    */
   private recentlyVerified(row: NamespaceRow, password: string): boolean {
-    const hit = this.verified.get(this.verifiedKey(row, password));
-    if (hit === undefined || hit.hash !== row.password_hash || hit.until <= Date.now()) return false;
-    hit.until = Date.now() + VERIFIED_TTL_MS;
+    const key = this.verifiedKey(row, password);
+    const until = this.verified.get(key);
+    if (until === undefined || until <= Date.now()) return false;
+    this.remember(key);
     return true;
+  }
+
+  private remember(key: string): void {
+    this.verified.set(key, Date.now() + VERIFIED_TTL_MS, VERIFIED_ENTRY_BYTES);
   }
 
   private async checkPassword(row: NamespaceRow, password: string): Promise<boolean> {
     if (!(await verifyPassword(password, row.password_hash!))) return false;
-    if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(this.verifiedKey(row, password), { hash: row.password_hash!, until: Date.now() + VERIFIED_TTL_MS });
+    const key = this.verifiedKey(row, password);
+    this.remember(key);
+    this.peers.send(key);
     return true;
   }
 }

@@ -205,8 +205,13 @@ export class BuildManager {
       this.woken = false;
       let progressed = false;
       try {
-        await this.purgeDead();
-        if ((await this.liveWorkers()) < this.settings.allowedWorkerCount) progressed = await this.workOnce();
+        // Beside the scheduling, not before it: a build just requested should not wait for this query.
+        const purged = this.purgeDead();
+        try {
+          if ((await this.liveWorkers()) < this.settings.allowedWorkerCount) progressed = await this.workOnce();
+        } finally {
+          await purged;
+        }
       } catch (err) {
         this.rt.log.error({ err }, 'build manager work check failed');
       }
@@ -316,6 +321,8 @@ export class BuildManager {
     await this.orch.set(key, JSON.stringify(scheduled), setup);
     recorded();
     await this.orch.set(`${this.prefix}metric/${build.uuid}`, JSON.stringify({ executor_name: started.executor.name, start_time: now }), this.settings.machineMaxTimeS + 60);
+    // Extended now: the worker's registration, right after, need not extend it again (alive: once a minute).
+    this.extendedAt.set(build.uuid, Date.now());
     await queue.extend(item, setup + 60);
     this.rt.log.info({ build: build.uuid, executor: started.executor.name, execution: started.id }, 'build scheduled');
     return true;
@@ -423,9 +430,8 @@ export class BuildManager {
       if (!job) throw grpcError(grpc.status.INTERNAL, 'the build job is gone (expired or cancelled)');
     }
     if (!job.execution_id) throw grpcError(grpc.status.UNAVAILABLE, 'the build is being scheduled; register again');
-    const build = await this.rt.builds.getBuild(ctx.build_id);
+    const [build, token] = await Promise.all([this.rt.builds.getBuild(ctx.build_id), this.rt.builds.pushToken(ctx.build_id)]);
     if (!build || ['complete', 'error', 'cancelled'].includes(build.phase)) throw grpcError(grpc.status.FAILED_PRECONDITION, 'the build is over');
-    const token = await this.rt.builds.pushToken(build.uuid);
     if (!token) throw grpcError(grpc.status.INTERNAL, 'the build has no push token');
     const jobJwt = await this.jwts.sign('build_job_token', build.uuid, ctx.job_id, Math.max(1, job.max_expiration - Date.now() / 1000));
     const cfg = build.job_config;
@@ -465,7 +471,9 @@ export class BuildManager {
       const robot = owner ? await this.rt.tenancy.robots.get(owner, short).catch(() => null) : null;
       if (robot?.token) pack.base_image = { username: build.pull_robot_name, password: robot.token };
     }
-    await this.alive({ ...ctx, token_type: 'build_job_token' });
+    // The job's first sign of life (its TTL from SETUP_TIME down to the heartbeat's) beside the answer, not
+    // before it: the worker's first heartbeat follows at once anyway.
+    void this.alive({ ...ctx, token_type: 'build_job_token' }).catch((err) => this.rt.log.warn({ err, build: build.uuid }, 'recording a registration failed'));
     return pack;
   }
 

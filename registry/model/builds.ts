@@ -286,6 +286,7 @@ export class Builds {
 
   /** The push token's code for the worker's BuildPack (valid only while the build is scheduled). */
   async pushToken(uuid: string): Promise<string | null> {
+    if (!UUID_RE.test(uuid)) return null;
     const r = await this.db.query<{ push_token_sealed: string | null }>('SELECT push_token_sealed FROM repository_build WHERE uuid = $1', [uuid]);
     const sealed = r.rows[0]?.push_token_sealed ?? null;
     return sealed ? this.tokenBox.open(sealed) : null;
@@ -361,9 +362,20 @@ export class Builds {
    * False when the build is final meanwhile (cancelled): the worker must be stopped.
    */
   async markScheduled(uuid: string, maxExpiration: Date): Promise<boolean> {
-    const ok = await this.setPhase(uuid, 'build-scheduled');
-    if (!ok) return false;
-    await this.db.query('UPDATE access_token SET expires_at = $2 WHERE id = (SELECT access_token_id FROM repository_build WHERE uuid = $1)', [uuid, maxExpiration]);
+    if (!UUID_RE.test(uuid)) return false;
+    // One statement (it is on the way from the request to the worker's start): the phase moves unless the
+    // build is final, and the token becomes valid only then (a data-modifying WITH runs whether read or not).
+    const r = await this.db.query<{ before: string; moved: boolean }>(
+      `WITH cur AS (SELECT id, phase, access_token_id FROM repository_build WHERE uuid = $1 FOR UPDATE),
+            ok AS (SELECT * FROM cur WHERE cur.phase <> ALL($3::text[])),
+            moved AS (UPDATE repository_build b SET phase = 'build-scheduled' FROM ok WHERE b.id = ok.id AND ok.phase <> 'build-scheduled' RETURNING b.id),
+            token AS (UPDATE access_token t SET expires_at = $2 FROM ok WHERE t.id = ok.access_token_id RETURNING t.id)
+       SELECT cur.phase AS before, EXISTS (SELECT 1 FROM moved) AS moved FROM cur`,
+      [uuid, maxExpiration, [...FINAL_PHASES]],
+    );
+    const row = r.rows[0];
+    if (!row || FINAL_PHASES.has(row.before as BuildPhase)) return false;
+    if (row.moved) await this.appendPhaseLog(uuid, 'build-scheduled');
     return true;
   }
 
@@ -384,8 +396,8 @@ export class Builds {
       const row = (await q.query<BuildRow & { access_token_id: number | null }>(`${SELECT_BUILD} WHERE b.uuid = $1 FOR UPDATE OF b`, [uuid])).rows[0];
       if (!row) return { phase: 'internalerror' as BuildPhase, final: true };
       const queueItem = item;
-      if (row.access_token_id !== null) await setAccessTokenExpiry(q, row.access_token_id, 'now');
       if (FINAL_PHASES.has(row.phase)) {
+        await this.expireToken(q, row);
         if (queueItem) await this.queue.complete(queueItem, q);
         return { phase: row.phase, final: true };
       }
@@ -403,12 +415,14 @@ export class Builds {
           return { phase: result, final: true };
         }
         case 'internalerror': {
+          await this.expireToken(q, row);
           await q.query("UPDATE repository_build SET phase = 'internalerror' WHERE id = $1", [row.id]);
           if (queueItem) await this.queue.postpone(queueItem, BUILD_RETRY_AFTER_S, q);
           logged = 'internalerror';
           return { phase: 'internalerror' as BuildPhase, final: !queueItem };
         }
         case 'expired': {
+          await this.expireToken(q, row);
           logged = 'internalerror';
           if (queueItem && queueItem.retries_remaining > 0) {
             await q.query("UPDATE repository_build SET phase = 'internalerror' WHERE id = $1", [row.id]);
@@ -426,8 +440,13 @@ export class Builds {
     return out;
   }
 
+  /** The final phase, and the push token expired. */
   private async writeFinal(q: Queryable, row: BuildRow, phase: 'complete' | 'error' | 'cancelled'): Promise<void> {
     await q.query('UPDATE repository_build SET phase = $2, completed_at = now() WHERE id = $1', [row.id, phase]);
+    await this.expireToken(q, row);
+  }
+
+  private async expireToken(q: Queryable, row: BuildRow): Promise<void> {
     if (row.access_token_id !== null) await setAccessTokenExpiry(q, row.access_token_id, 'now');
   }
 

@@ -167,6 +167,8 @@ test('lifecycle: scheduled token works on its repository only, phases, build_sta
   const [item] = await rt.builds.queue.lease(60);
   expect(item.body.build_uuid).toBe(b.uuid);
   expect(await rt.builds.markScheduled(b.uuid, new Date(Date.now() + 600_000))).toBe(true);
+  // Again (a retry's scheduling): still true, no second phase log entry (checked at the end).
+  expect(await rt.builds.markScheduled(b.uuid, new Date(Date.now() + 600_000))).toBe(true);
   const p = await tokenPrincipal(b);
   expect(p).toMatchObject({ kind: 'token', repositoryId: repo.id, role: 'write', tokenKind: 'build-worker' });
   expect(await rt.permissions.repositoryRole(p!, await rt.repositories.lookup({ namespace: 'builder', name: 'app' } as never))).toBe('write');
@@ -242,6 +244,10 @@ test('cancel: waiting cancels at once; running signals the manager; pushing refu
     expect(await rt.builds.cancelBuild(run.uuid)).toBe(true);
     expect(signalled).toEqual([run.uuid]);
     expect(await tokenPrincipal(run)).toBeNull();
+    // Scheduling it again (a manager that leased it before the cancel) is refused and leaves the token expired.
+    expect(await rt.builds.markScheduled(run.uuid, new Date(Date.now() + 600_000))).toBe(false);
+    expect(await tokenPrincipal(run)).toBeNull();
+    expect((await rt.builds.getBuild(run.uuid))?.phase).toBe('cancelled');
     // The worker is turned away; the manager's completion keeps the phase.
     expect(await rt.builds.setPhase(run.uuid, 'pushing')).toBe(false);
     expect(await rt.builds.finishBuild(run.uuid, 'complete', item)).toEqual({ phase: 'cancelled', final: true });
