@@ -1,7 +1,7 @@
 /** Prometheus metrics (served at /metrics). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Readable } from 'node:stream';
-import type { BlobStore, ByteRange, Segment } from './storage/index.js';
+import type { BlobStore, ByteRange, ReadOptions, Segment } from './storage/index.js';
 import type { ByteLru } from './cache/lru.js';
 import type { CacheCoherence } from './cache/coherence.js';
 import { serverMetrics, shareMetrics, workerIndex } from './cluster.js';
@@ -189,7 +189,7 @@ export class Metrics {
       deleteUpload: (id: string) => timed('delete_upload', () => store.deleteUpload(id)),
       listUploads: () => store.listUploads(),
       exists: (digest: string) => timed('exists', () => store.exists(digest)),
-      read: (digest: string, range?: ByteRange, opts?: { chunkBytes?: number }) => timed('open_read', () => store.read(digest, range, opts)),
+      read: (digest: string, range?: ByteRange, opts?: ReadOptions) => timed('open_read', () => store.read(digest, range, opts)),
       delete: (digest: string) => timed('delete', () => store.delete(digest)),
       check: () => timed('check', () => store.check()),
       writeFile: (path: string, body: Readable) => timed('write_file', () => store.writeFile(path, body)),

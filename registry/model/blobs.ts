@@ -137,7 +137,7 @@ export class Blobs {
   }
 
   open(blob: BlobRow, range?: ByteRange): Promise<Readable> {
-    return this.store.read(blob.digest, range);
+    return this.store.read(blob.digest, range, { size: blob.size });
   }
 
   /**

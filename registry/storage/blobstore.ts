@@ -32,6 +32,11 @@ export interface Segment {
   size: number;
 }
 
+export interface ReadOptions {
+  chunkBytes?: number;
+  size?: number;
+}
+
 export interface BlobStore {
   readonly driver: string;
   /** Write `body` to a new private segment of an upload; durable when it resolves (to the bytes written). */
@@ -58,9 +63,11 @@ export interface BlobStore {
   exists(digest: string): Promise<boolean>;
   /**
    * `chunkBytes`: the read size a store that reads local files uses instead of its default (the scanner reads
-   * with small chunks, whose buffers die young; others ignore it).
+   * with small chunks, whose buffers die young; others ignore it). `size`: the blob's recorded size, where a
+   * store that reads local files ends a whole-blob read (no stat; a file that grew still yields exactly the
+   * bytes a response announced).
    */
-  read(digest: string, range?: ByteRange, opts?: { chunkBytes?: number }): Promise<Readable>;
+  read(digest: string, range?: ByteRange, opts?: ReadOptions): Promise<Readable>;
   /** A pre-signed GET URL of a blob's bytes valid for `seconds` (clients download directly), or null (LocalStorage). */
   blobUrl(digest: string, seconds: number): Promise<string | null>;
   delete(digest: string): Promise<void>;

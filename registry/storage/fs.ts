@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { FileBody } from './file_body.js';
-import { casPath, type BlobStore, type ByteRange, type Segment, type StagedUpload } from './blobstore.js';
+import { casPath, type BlobStore, type ByteRange, type ReadOptions, type Segment, type StagedUpload } from './blobstore.js';
 
 /**
  * Chunk size of blob reads (see read()). Measured with the registry bench's curl GET of a 64 MiB blob on the
@@ -97,13 +97,13 @@ export class FsBlobStore implements BlobStore {
     );
   }
 
-  async read(digest: string, range?: ByteRange, opts: { chunkBytes?: number } = {}): Promise<Readable> {
+  async read(digest: string, range?: ByteRange, opts: ReadOptions = {}): Promise<Readable> {
     const chunk = opts.chunkBytes ?? READ_CHUNK_BYTES;
     if (range && range.end < range.start) return emptyStream();
     // Open first so that a missing file rejects here rather than erroring the response stream.
     const fh = await open(this.blobPath(digest), 'r');
     try {
-      const end = range ? range.end + 1 : (await fh.stat()).size;
+      const end = range ? range.end + 1 : (opts.size ?? (await fh.stat()).size);
       // 1 MiB reads instead of the default 64 KiB: a sixteenth of the per-chunk work (thread-pool round trip,
       // promise, stream and socket write) for the same bytes. Read as a stream, a file smaller than that (a
       // manifest's config, read at every push) gets chunks of its size: a 1 MiB buffer per small read was a

@@ -4,7 +4,7 @@ import type { QuayConfig } from '../../config/index.js';
 import type { BlobStore } from './blobstore.js';
 import { FsBlobStore } from './fs.js';
 
-export type { BlobStore, ByteRange, Segment } from './blobstore.js';
+export type { BlobStore, ByteRange, ReadOptions, Segment } from './blobstore.js';
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null || v === '' ? undefined : String(v));
 

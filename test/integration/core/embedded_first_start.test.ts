@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmbedded } from '../../../registry/db/index.js';
+import { EMBEDDED_POSTGRES_SETTINGS, openEmbedded } from '../../../registry/db/index.js';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { V2Client, randomBlob } from '../../helpers/v2.js';
 
@@ -63,6 +63,11 @@ describe('embedded database, first start', () => {
     const db = await openEmbedded(dataDir);
     try {
       expect((await db.query<{ n: number }>('SELECT 1 + 1 AS n')).rows).toEqual([{ n: 2 }]);
+      // The memory settings are in effect (PGlite hands them to Postgres at open).
+      for (const setting of EMBEDDED_POSTGRES_SETTINGS) {
+        const [name, value] = setting.split(/\s*=\s*/);
+        expect((await db.query<Record<string, string>>(`SHOW ${name}`)).rows[0][name]).toBe(value);
+      }
     } finally {
       await db.close();
     }
