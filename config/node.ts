@@ -15,5 +15,10 @@ export const REGISTRY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'
  * allocation while modules load) held for a whole benchmark in a worker that never needed another full
  * collection: 27 MB live, old space at 80 MB, the process's peak RSS 150-210 MB. Promotion under load is
  * slow (tens of MB a minute), so the extra full collections cost little; measured in bench/registry.
+ * --no-concurrent-array-buffer-sweeping: V8 counts ArrayBuffer bytes allocated since the last full collection
+ * against that limit, and Node's HTTP parser copies every request-body piece into a new ArrayBuffer. Swept
+ * concurrently, the dead ones were credited back late (later still on a busy machine), so a push's body bytes
+ * alone passed the 1.5× limit and started a full collection every ~200 ms of a push (20-30 per 256 MiB push,
+ * the old space flat). Swept at each scavenge instead, they are credited back at once; measured in bench/registry.
  */
-export const REGISTRY_V8_RUNTIME_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
+export const REGISTRY_V8_RUNTIME_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--no-concurrent-array-buffer-sweeping'];

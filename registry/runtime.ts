@@ -362,6 +362,7 @@ export async function createRuntime(config: QuayConfig, dataDir: string, log: Lo
       logExports,
       async close() {
         await caches.coherence.stop();
+        await proxyCache.close();
         await buildOrchestrator?.close();
         await logs.flush();
         outbound.close();

@@ -81,6 +81,11 @@ function unavailableOr(err: unknown): unknown {
   return isConnectionError(err) ? new Unavailable('database', 'The database is unavailable; try again shortly') : err;
 }
 
+/** The application name (in pg_stat_activity) of the connection that `listen(channel)` keeps open. */
+export function listenerName(channel: string): string {
+  return `quay-listen:${channel}`;
+}
+
 class PgDb implements Db {
   readonly kind = 'postgres' as const;
   constructor(
@@ -157,7 +162,7 @@ class PgDb implements Db {
     const connect = async (): Promise<void> => {
       // Named, so that an operator (and a test) can tell the listening connections apart in pg_stat_activity.
       const url = new URL(this.uri);
-      url.searchParams.set('application_name', `quay-listen:${channel}`);
+      url.searchParams.set('application_name', listenerName(channel));
       const c = new pg.Client({ connectionString: url.toString() });
       c.on('notification', (m) => {
         if (m.channel === channel) onNotify(m.payload ?? '');

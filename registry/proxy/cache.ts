@@ -141,6 +141,11 @@ export class ProxyCache implements Coherent {
     this.configs.clear();
   }
 
+  /** At shutdown: closes the blob fills' liveness connection. */
+  async close(): Promise<void> {
+    await this.filler.close();
+  }
+
   get enabled(): boolean {
     return this.d.config.FEATURE_PROXY_CACHE;
   }

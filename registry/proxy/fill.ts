@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { pipeline as pipelinePromise } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import type { Db } from '../db/index.js';
+import { listenerName, type Db } from '../db/index.js';
 import type { BlobStore, ByteRange, Segment } from '../storage/index.js';
 import type { Blobs, BlobRow } from '../model/blobs.js';
 import { newHash, parseDigest } from '../oci/digest.js';
@@ -43,8 +43,20 @@ export interface FillRequest {
   source: FillSource;
 }
 
-/** A fill lease lives this long without renewal; its holder renews it every third of that. */
-const FILL_LEASE_SECONDS = 30;
+/**
+ * A fill lease lives this long without renewal. Its holder renews it every RENEW_MS, so four renewals in a row
+ * must be lost or late (a process stalled that long) before a live filler is taken over, which costs a second
+ * fetch from the upstream and nothing else (the first filler's writes to the row then change nothing). A
+ * filler whose process died is found at once by its liveness connection being gone (see Liveness); the lease
+ * is what is left when that cannot tell (a network partition, PGlite).
+ */
+const FILL_LEASE_SECONDS = 10;
+const RENEW_MS = 2_000;
+/**
+ * SQL: the lease row `f` is free to take, its time lapsed or its holder's liveness connection gone (a process's
+ * connections close when it dies, however it dies, and Postgres drops them from pg_stat_activity).
+ */
+const LAPSED = (f: string) => `(${f}.expires_at <= now() OR (${f}.holder IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = ${f}.holder)))`;
 /** How often a replica waiting for another's fill looks whether the blob landed (and at the pieces stored so far). */
 const WAIT_POLL_MS = 200;
 /**
@@ -78,8 +90,16 @@ interface Flight {
   orphan: RemoteFill | null;
 }
 
+/** This process's liveness connection: its application name, and how to close it. */
+interface Liveness {
+  name: string;
+  stop: () => Promise<void>;
+}
+
 export class BlobFiller {
   private readonly inflight = new Map<string, Flight>();
+  /** Started with the first lease this process takes; null inside: no liveness (the lease alone). */
+  private liveness: Promise<Liveness | null> | null = null;
 
   constructor(
     private readonly db: Db,
@@ -90,6 +110,38 @@ export class BlobFiller {
     private readonly spoolDir: string | null,
     private readonly log?: Logger,
   ) {}
+
+  /** Closes the liveness connection (at shutdown: the process's leases then count as its holder's death). */
+  async close(): Promise<void> {
+    const liveness = await this.liveness;
+    this.liveness = null;
+    await liveness?.stop();
+  }
+
+  /**
+   * The name leases of this process's fills carry: the application name of a connection that LISTENs on a
+   * channel of this process's own (db.listen, which reconnects after errors) for as long as the process lives.
+   * Null on PGlite (one process), or when this process does not see its own connection in pg_stat_activity (a
+   * pooler in between, or a role that may not see other sessions): every holder would look dead.
+   */
+  private holder(): Promise<string | null> {
+    this.liveness ??= (async () => {
+      if (this.db.kind !== 'postgres') return null;
+      const channel = `proxy_fill_${randomUUID().replaceAll('-', '')}`;
+      try {
+        const stop = await this.db.listen(channel, () => undefined);
+        const name = listenerName(channel);
+        const seen = await this.db.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name]);
+        if (seen.rows.length > 0) return { name, stop };
+        await stop();
+        this.log?.warn({ name }, 'proxy cache: a connection is not visible in pg_stat_activity; a dead filler is taken over when its lease lapses');
+      } catch (e) {
+        this.log?.warn({ err: e }, 'proxy cache: no liveness connection; a dead filler is taken over when its lease lapses');
+      }
+      return null;
+    })();
+    return this.liveness.then((l) => l?.name ?? null);
+  }
 
   /** Is a fill of this digest under way in this process? */
   pending(digest: string): Promise<BlobRow> | undefined {
@@ -178,14 +230,11 @@ export class BlobFiller {
         return landed;
       }
     }
-    const renewal = setInterval(
-      () => {
-        this.db
-          .query(`UPDATE proxy_blob_fill SET expires_at = now() + make_interval(secs => $3) WHERE digest = $1 AND owner = $2`, [req.digest, owner, FILL_LEASE_SECONDS])
-          .catch(() => undefined);
-      },
-      (FILL_LEASE_SECONDS * 1000) / 3,
-    );
+    const renewal = setInterval(() => {
+      this.db
+        .query(`UPDATE proxy_blob_fill SET expires_at = now() + make_interval(secs => $3) WHERE digest = $1 AND owner = $2`, [req.digest, owner, FILL_LEASE_SECONDS])
+        .catch(() => undefined);
+    }, RENEW_MS);
     renewal.unref();
     try {
       // Another replica may have finished between this one's look at the blob and its claim.
@@ -201,13 +250,13 @@ export class BlobFiller {
     }
   }
 
-  /** Take the digest's fill lease: free, or lapsed (its holder died). */
+  /** Take the digest's fill lease: free, or lapsed (its holder died or stalled). */
   private async claim(digest: string, owner: string): Promise<boolean> {
     const r = await this.db.query(
-      `INSERT INTO proxy_blob_fill (digest, owner, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-       ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, upload_id = NULL, pieces = '[]', segment = NULL
-       WHERE proxy_blob_fill.expires_at <= now()`,
-      [digest, owner, FILL_LEASE_SECONDS],
+      `INSERT INTO proxy_blob_fill (digest, owner, expires_at, holder) VALUES ($1, $2, now() + make_interval(secs => $3), $4)
+       ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, holder = EXCLUDED.holder, upload_id = NULL, pieces = '[]', segment = NULL
+       WHERE ${LAPSED('proxy_blob_fill')}`,
+      [digest, owner, FILL_LEASE_SECONDS, await this.holder()],
     );
     return r.rowCount > 0;
   }
@@ -239,7 +288,7 @@ export class BlobFiller {
           return stored;
         }
         const lease = await this.db.query<{ lapsed: boolean; upload_id: string | null; pieces: Segment[]; segment: string | null }>(
-          'SELECT expires_at <= now() AS lapsed, upload_id, pieces, segment FROM proxy_blob_fill WHERE digest = $1',
+          `SELECT ${LAPSED('f')} AS lapsed, upload_id, pieces, segment FROM proxy_blob_fill f WHERE digest = $1`,
           [req.digest],
         );
         const row = lease.rows[0];

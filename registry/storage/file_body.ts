@@ -23,6 +23,15 @@ export interface ByteSink {
 /** How `sendTo` ended: every byte written, or the client went away first. */
 export type SendOutcome = 'sent' | 'closed';
 
+/** A body that writes itself to a response from reused buffers (FileBody; a proxy fill's spool reader). */
+export interface DirectBody {
+  sendTo(out: ByteSink): Promise<SendOutcome>;
+}
+
+export function isDirectBody(body: Readable): body is Readable & DirectBody {
+  return typeof (body as Partial<DirectBody>).sendTo === 'function';
+}
+
 /** Idle pairs of chunk buffers kept for the next response (pairs of the store's chunk size only). */
 const POOL_MAX = 4;
 /** A read of one chunk from the page cache takes well under a millisecond; one that takes longer went to the disk. */
@@ -45,7 +54,7 @@ let wasmMemory = typeof WebAssembly !== 'undefined';
  * a blob GET's CPU (perf). The engine reserves address space for each memory (about 10 GiB, not resident):
  * where it cannot, plain buffers, as before.
  */
-function alignedBuffers(bytes: number, count: number): Buffer[] {
+export function alignedBuffers(bytes: number, count: number): Buffer[] {
   if (wasmMemory) {
     const stride = Math.ceil(bytes / PAGE) * PAGE;
     const pages = Math.ceil((stride * count) / WASM_PAGE);

@@ -40,6 +40,8 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
   const queued: Array<() => void> = [];
   /** Lifts the stall of a body in flight. */
   const unstalls = new Set<() => void>();
+  /** release() calls so far: a request forwarded before one whose answer comes after it does not stall. */
+  let releases = 0;
   const front: FaultFront = {
     hostPort: '',
     mode: { kind: 'pass' },
@@ -47,6 +49,7 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
     injected: [],
     bytesFromUpstream: 0,
     release() {
+      releases++;
       front.mode = { kind: 'pass' };
       for (const unstall of unstalls) unstall();
       for (const forward of queued.splice(0)) forward();
@@ -75,6 +78,7 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
   });
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, stallAfter = Infinity, cut = false, corrupt = false) => {
     front.forwarded.push(`${req.method} ${req.url}`);
+    const epoch = releases;
     const headers = opts.keepHost ? req.headers : { ...req.headers, host: base.host };
     const up = http.request({ host: base.hostname, port: base.port, method: req.method, path: req.url, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -88,6 +92,7 @@ export async function startFaultFront(target: string, opts: { keepHost?: boolean
         front.bytesFromUpstream += c.length;
       });
       let passed = 0;
+      if (releases !== epoch) stallAfter = Infinity;
       const unstall = () => {
         stallAfter = Infinity;
       };

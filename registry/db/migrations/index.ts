@@ -21,6 +21,7 @@ import proxyBlobFill from './052_proxy_blob_fill.js';
 import proxyTagCheck from './033_proxy_tag_check.js';
 import proxyBlobFillPieces from './055_proxy_blob_fill_pieces.js';
 import proxyBlobFillSegment from './056_proxy_blob_fill_segment.js';
+import proxyBlobFillHolder from './057_proxy_blob_fill_holder.js';
 import emailConfirmation from './090_email_confirmation.js';
 import proxyWarmPull from './054_proxy_warm_pull.js';
 import proxyManifestFill from './053_proxy_manifest_fill.js';
@@ -67,4 +68,5 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 56, name: 'proxy blob fill growing segment', sql: proxyBlobFillSegment },
   { version: 33, name: 'proxy tag upstream checks', sql: proxyTagCheck },
   { version: 90, name: 'e-mail confirmation and recovery codes', sql: emailConfirmation },
+  { version: 57, name: 'proxy blob fill holder liveness', sql: proxyBlobFillHolder },
 ];

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { parseDigest, DigestError } from '../../oci/digest.js';
 import { RegistryError } from '../../errors.js';
 import type { ByteRange } from '../../storage/index.js';
-import { FileBody, type ByteSink } from '../../storage/file_body.js';
+import { isDirectBody, type ByteSink } from '../../storage/file_body.js';
 import type { ServerResponse } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import { grantedActions } from './access.js';
@@ -74,9 +74,9 @@ export async function getBlob(ctx: V2Context): Promise<void> {
 }
 
 /**
- * A blob's bytes (or `range` of them, 206) as the body. A LocalStorage file is written to the connection from
- * reused buffers (FileBody.sendTo: no buffer allocated per chunk, two chunks in flight at most); the reply is
- * then hijacked, onResponse still runs. Anything else (object storage, a proxy fill) is piped as a stream.
+ * A blob's bytes (or `range` of them, 206) as the body. A LocalStorage file or a proxy fill's spool is written to
+ * the connection from reused buffers (DirectBody.sendTo: no buffer allocated per chunk, two chunks in flight at
+ * most); the reply is then hijacked, onResponse still runs. Anything else (object storage) is piped as a stream.
  */
 async function sendBody(ctx: V2Context, size: number, range: ByteRange | null, body: Readable): Promise<void> {
   const { reply } = ctx;
@@ -87,7 +87,7 @@ async function sendBody(ctx: V2Context, size: number, range: ByteRange | null, b
   } else {
     reply.header('content-length', size);
   }
-  if (!(body instanceof FileBody)) return reply.send(body);
+  if (!isDirectBody(body)) return reply.send(body);
   reply.hijack();
   const res = reply.raw as ServerResponse | Http2ServerResponse;
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);

@@ -3,7 +3,7 @@
  * (realm/service/scope, a robot's credentials), pulled by podman; Debian's docker-registry (Distribution 2.8)
  * behind a fault-injecting front for the upstream failure matrix (5xx, 429, a timeout: the cached copy is
  * served while the tag lives, a clear 404 otherwise); and two registry replicas on one Postgres and S3 with
- * 20 concurrent `skopeo copy` of an uncached 64 MiB image, the upstream sending each blob once; an OCI index
+ * 20 concurrent `skopeo copy` of an uncached umoci-built 64 MiB image, the upstream sending each blob once; an OCI index
  * with two platforms copied with `skopeo copy --all`.
  */
 import { readFileSync } from 'node:fs';
@@ -171,11 +171,13 @@ test('failure matrix: upstream 503, 429 and a timeout serve the cached tag while
   for (const d of [img.config, ...img.layers]) expect(sha256(readFileSync(join(sb.dir, 'v1', d.digest.slice(7))))).toBe(d.digest);
 }, 240_000);
 
-test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas: the manifest and every blob fetched from the upstream once', async () => {
+test('20 concurrent skopeo copy of an uncached umoci-built 64 MiB image through two replicas: the manifest and every blob fetched from the upstream once', async () => {
+  const built = await umociImage('proxy-20-build', 'v1', 'amd64', [64 * MiB + 65_536 + 123]);
+  const [layer] = built.layers;
   // Not a whole number of the fill's 8 MiB pieces: the last, partial piece was once lost when the spool closed
   // between two pieces, and the other replica's clients were cut.
-  const layer = randomBlob(64 * MiB + 65_536 + 123);
-  const img = await upstream.pushImage('big/image', 'v1', { layers: [layer] });
+  expect(layer.size % (8 * MiB)).not.toBe(0);
+  await pushLayout(clientSandbox('proxy-20-push'), built.ref, `${dist.hostPort}/big/image:v1`);
   await admin.ok('POST', '/organization/', { name: 'bigcache', email: 'bigcache@example.com' });
   expect((await admin.post('/organization/bigcache/proxycache', { upstream_registry: front.hostPort, insecure: true })).status).toBe(201);
   front.mode = { kind: 'pass' };
@@ -193,13 +195,13 @@ test('20 concurrent skopeo copy of an uncached 64 MiB image through two replicas
     }),
   );
   for (const out of outs) {
-    expect(sha256(readFileSync(join(out, 'manifest.json')))).toBe(img.digest);
+    expect(sha256(readFileSync(join(out, 'manifest.json')))).toBe(built.manifest.digest);
     expect(sha256(readFileSync(join(out, layer.digest.slice(7))))).toBe(layer.digest);
   }
   const gets = (digest: string) => front.forwarded.filter((l) => l === `GET /v2/big/image/blobs/${digest}`).length;
   // The manifest too: one replica fetched it, the other served what it stored (by tag or by digest, one GET in all).
   const manifestGets = front.forwarded.filter((l) => l.startsWith('GET /v2/big/image/manifests/')).length;
-  expect({ layer: gets(layer.digest), config: gets(img.config.digest), manifest: manifestGets }).toEqual({ layer: 1, config: 1, manifest: 1 });
+  expect({ layer: gets(layer.digest), config: gets(built.config.digest), manifest: manifestGets }).toEqual({ layer: 1, config: 1, manifest: 1 });
 }, 900_000);
 
 test('a umoci-built OCI index with two platforms: skopeo copy --all through the proxy digest-exact, one platform with --override-arch, children by digest with the upstream failing', async () => {
