@@ -2,7 +2,8 @@
  * Quay 3.8 endpoints this registry lacked, each with Quay's body, status, texts and permissions (source cited
  * per test), against the real registry process on Postgres.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { scaleOutConfig, startRegistry, type RegistryProcess } from '../../helpers/registry.js';
 import { Api, createUser, signin } from './fixture.js';
 
@@ -12,8 +13,25 @@ let alice: Api;
 let alicePassword: string;
 const anonymous = () => new Api(reg.url);
 
+/** The free fraction of the file system the registry and its temporary files live on (this checkout's, here). */
+function freeFraction(): number {
+  return Math.min(...[process.cwd(), tmpdir()].map((dir) => statfsSync(dir)).map((s) => s.bavail / s.blocks));
+}
+
 beforeAll(async () => {
-  reg = await startRegistry({ label: 'quay-endpoints', config: await scaleOutConfig({ SUPER_USERS: ['admin'], FEATURE_TEAM_SYNCING: true, FEATURE_BUILD_SUPPORT: true }) });
+  // The disk checks' thresholds sit at half of what is free now, so the health answers do not depend on how full
+  // the test machine's disk happens to be (Quay's default warning threshold, 10 % free, fails on a full one).
+  const half = freeFraction() / 2;
+  reg = await startRegistry({
+    label: 'quay-endpoints',
+    config: await scaleOutConfig({
+      SUPER_USERS: ['admin'],
+      FEATURE_TEAM_SYNCING: true,
+      FEATURE_BUILD_SUPPORT: true,
+      DISKSPACE_HEALTH_THRESHOLD: half,
+      DISKSPACE_HEALTH_WARNING_THRESHOLD: half,
+    }),
+  });
   admin = await signin(reg, 'admin', reg.admin.password);
   alicePassword = await createUser(admin, 'alice');
   alice = await signin(reg, 'alice', alicePassword);
