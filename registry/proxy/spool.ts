@@ -10,7 +10,7 @@
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { alignedBuffers, type ByteSink, type SendOutcome } from '../storage/file_body.js';
+import { alignedBuffers, sendFromBuffers, type ByteSink, type SendOutcome } from '../storage/file_body.js';
 
 /** Bytes a reader asks for at once: its memory is about this much (a reader's buffer holds one chunk). */
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -223,43 +223,24 @@ class SpoolReader extends Readable {
   async sendTo(out: ByteSink): Promise<SendOutcome> {
     if (this.sending || this.readableDidRead) throw new Error('SpoolReader.sendTo: the reader was already consumed');
     this.sending = true;
-    let gone: () => void = () => undefined;
-    const closed = new Promise<'closed'>((resolve) => {
-      gone = () => resolve('closed');
-      out.once('close', gone);
-    });
     const buffers = pool.pop() ?? alignedBuffers(READ_CHUNK_BYTES, 2);
-    // Each write settles as 'written', or 'closed' if it failed (the connection went).
-    const writes: (Promise<'written' | 'closed'> | null)[] = [null, null];
-    let clean = false;
+    let outcome: SendOutcome = 'closed';
     try {
-      for (let i = 0; this.pos < this.end; i ^= 1) {
-        if (writes[i] && (await Promise.race([writes[i], closed])) === 'closed') return 'closed';
+      outcome = await sendFromBuffers(out, buffers, async (buffer, closed) => {
+        if (this.pos >= this.end) return 0;
         // A client gone while the spool waits for the upstream's next bytes is let go at once.
         const more = await unlessClosed(this.spool.available(this.pos), closed);
         if (more === 'closed') return 'closed';
-        if (!more) break;
-        const buf = buffers[i].subarray(0, Math.min(READ_CHUNK_BYTES, this.end - this.pos));
-        const got = await this.spool.readInto(buf, this.pos);
+        if (!more) return 0;
+        const got = await this.spool.readInto(buffer.subarray(0, Math.min(READ_CHUNK_BYTES, this.end - this.pos)), this.pos);
         if (got === 0) throw new Error('the fill spool ended early');
         if (this.verifiedEnd && this.pos + got >= this.end && (await unlessClosed(this.spool.completed(), closed)) === 'closed') return 'closed';
-        if (out.destroyed) return 'closed';
         this.pos += got;
-        writes[i] = new Promise((resolve) => out.write(buf.subarray(0, got), (err) => resolve(err ? 'closed' : 'written')));
-      }
-      const done = await Promise.race([Promise.all(writes), closed]);
-      if (done === 'closed' || done.includes('closed')) return 'closed';
-      clean = true;
-      out.end();
-      return 'sent';
-    } catch (err) {
-      out.destroy(err as Error);
-      throw err;
+        return got;
+      });
+      return outcome;
     } finally {
-      out.removeListener('close', gone);
-      // A buffer whose write did not complete may still be queued in a closed connection, or a read into it still
-      // pending: not reused.
-      if (clean && pool.length < POOL_MAX) pool.push(buffers);
+      if (outcome === 'sent' && pool.length < POOL_MAX) pool.push(buffers);
       this.release();
       this.destroy();
     }

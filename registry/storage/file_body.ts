@@ -68,6 +68,49 @@ export function alignedBuffers(bytes: number, count: number): Buffer[] {
   return Array.from({ length: count }, () => Buffer.allocUnsafeSlow(bytes));
 }
 
+/**
+ * The write loop of a `sendTo`: `fill(buf, closed)` puts the body's next bytes into `buf` and returns how many
+ * (0: the body is complete), or 'closed' when `closed` settled first in a wait of its own. Each buffer is
+ * written while the next one is filled, and filled again only after its write completed, so a response holds
+ * at most `buffers.length` chunks whatever the client's speed (backpressure). Ends `out` after the last write
+ * completed and resolves 'sent': only then may the buffers be reused (a buffer whose write did not complete
+ * may still be queued in a closed connection, or a read into it still pending). 'closed' when the client
+ * went away first; a fill that throws destroys `out` (the client sees a cut body) and rejects.
+ */
+export async function sendFromBuffers(
+  out: ByteSink,
+  buffers: Buffer[],
+  fill: (buf: Buffer, closed: Promise<'closed'>) => Promise<number | 'closed'> | number,
+): Promise<SendOutcome> {
+  let gone: () => void = () => undefined;
+  const closed = new Promise<'closed'>((resolve) => {
+    gone = () => resolve('closed');
+    out.once('close', gone);
+  });
+  // Each write settles as 'written', or 'closed' if it failed (the connection went).
+  const writes: (Promise<'written' | 'closed'> | null)[] = buffers.map(() => null);
+  try {
+    for (let i = 0; ; i = (i + 1) % buffers.length) {
+      if (writes[i] && (await Promise.race([writes[i], closed])) === 'closed') return 'closed';
+      if (out.destroyed) return 'closed';
+      const buf = buffers[i];
+      const got = await fill(buf, closed);
+      if (got === 'closed' || out.destroyed) return 'closed';
+      if (got === 0) break;
+      writes[i] = new Promise((resolve) => out.write(buf.subarray(0, got), (err) => resolve(err ? 'closed' : 'written')));
+    }
+    const done = await Promise.race([Promise.all(writes), closed]);
+    if (done === 'closed' || done.includes('closed')) return 'closed';
+    out.end();
+    return 'sent';
+  } catch (err) {
+    out.destroy(err as Error);
+    throw err;
+  } finally {
+    out.removeListener('close', gone);
+  }
+}
+
 /** A pair of chunk buffers: from the pool if it holds that size, else new. */
 function takePair(bytes: number): Buffer[] {
   if (pool.length > 0 && pool[0][0].length === bytes) return pool.pop()!;
@@ -171,41 +214,22 @@ export class FileBody extends Readable {
   async sendTo(out: ByteSink): Promise<SendOutcome> {
     if (this.sending || this.readableDidRead) throw new Error('FileBody.sendTo: the body was already consumed');
     this.sending = true;
-    let gone: () => void = () => undefined;
-    const closed = new Promise<'closed'>((resolve) => {
-      gone = () => resolve('closed');
-      out.once('close', gone);
-    });
     // A body of one chunk or less needs one buffer of its size; a larger one two of the chunk size.
     const bytes = Math.min(this.chunkBytes, this.remaining);
     const paired = this.remaining > bytes;
     const buffers = paired ? takePair(bytes) : [Buffer.allocUnsafeSlow(bytes)];
-    // Each write settles as 'written', or 'closed' if it failed (the connection went).
-    const writes: (Promise<'written' | 'closed'> | null)[] = [null, null];
-    let clean = false;
+    let outcome: SendOutcome = 'closed';
     try {
-      for (let i = 0; this.pos < this.end; i = (i + 1) % buffers.length) {
-        if (writes[i] && (await Promise.race([writes[i], closed])) === 'closed') return 'closed';
-        if (out.destroyed) return 'closed';
+      outcome = await sendFromBuffers(out, buffers, (buf) => {
+        if (this.pos >= this.end) return 0;
         // A range starting inside a page: the first read ends on a page boundary, so that every later one copies
         // from page-aligned file offsets into page-aligned buffers (see alignedBuffers).
         const n = Math.min(this.chunkBytes - (paired && this.chunkBytes > PAGE ? this.pos % PAGE : 0), this.end - this.pos);
-        const got = this.readsInline ? this.readNow(buffers[i], n) : await this.readInto(buffers[i], n);
-        if (out.destroyed) return 'closed';
-        writes[i] = new Promise((resolve) => out.write(buffers[i].subarray(0, got), (err) => resolve(err ? 'closed' : 'written')));
-      }
-      const done = await Promise.race([Promise.all(writes), closed]);
-      if (done === 'closed' || done.includes('closed')) return 'closed';
-      clean = true;
-      out.end();
-      return 'sent';
-    } catch (err) {
-      out.destroy(err as Error);
-      throw err;
+        return this.readsInline ? this.readNow(buf, n) : this.readInto(buf, n);
+      });
+      return outcome;
     } finally {
-      out.removeListener('close', gone);
-      // A buffer whose write did not complete may still be queued in a closed connection: not reused.
-      if (clean && paired) giveBack(buffers);
+      if (outcome === 'sent' && paired) giveBack(buffers);
       this.destroy();
     }
   }
