@@ -15,16 +15,20 @@
  * builds, against `buildah bud` + `buildah push` of the same Dockerfile by hand (median of `--by-hand` runs);
  * the build manager's peak RSS; and where a free-worker build's time goes, step by step (PHASE_STEPS). The load
  * average is printed with the results: on a busy machine the ratios mean more than the absolute times.
- * Paired runs (`--paired N`, after each worker count's batch, with the manager idle): N times a by-hand
+ * Paired runs (`--paired N`, after each worker count's batch, with the manager idle and its standby agents
+ * started and warmed up, as before the batch): N times a by-hand
  * `bud` + `push` and right after it one build requested alone, each pair's ratio taken at the same moment
  * (on a machine whose load moves, the by-hand median of the start and a build minutes later compare badly),
- * with the same step-by-step profile over the paired builds.
+ * with the same step-by-step profile over the paired builds. Each pair also starts a build from a push
+ * webhook: a custom-git trigger whose repository Debian's sshd serves on loopback (the agent clones it with the
+ * trigger's deploy key, so that build's "pack download + unpack" step is the `git clone` and checkout), webhook
+ * -> `complete` against the same by-hand run.
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadavg, cpus } from 'node:os';
+import { loadavg, cpus, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { REPO_ROOT, runDir, workDir } from '../../test/setup/paths.js';
@@ -33,13 +37,15 @@ import { createTestDatabase, startPostgres, startRedis } from '../../test/setup/
 import { freePort, startProcess, waitUntil } from '../../test/setup/procs.js';
 import { startRegistry } from '../../test/helpers/registry.js';
 import { clientSandbox, INSECURE } from '../../test/setup/tools.js';
+import { git, startGitSshd } from '../../test/e2e/builds/git_sshd.js';
 import { PeakWatch } from '../registry/rss.js';
 
 const USAGE = `usage: npm run bench -- builds [options]
   --builds N        builds queued at once per worker count, default 20
   --workers LIST    ALLOWED_WORKER_COUNT values, comma-separated, default 1,2,4
   --by-hand N       runs of buildah bud + push by hand for the baseline, default 3
-  --paired N        pairs (by hand, then one build alone) per worker count, default 3; 0: none
+  --paired N        pairs (by hand, then one build alone from the API, then one from a push webhook)
+                    per worker count, default 3; 0: none
   --markdown FILE   also write the result table (Markdown) to FILE
   --keep            keep the run's directory (.test-work/run-<pid>) afterwards
 `;
@@ -75,10 +81,14 @@ interface RunResult {
   managerPeakBytes: number;
   /** Median time spent in each step of the free-worker builds (see PHASE_STEPS). */
   stepMedianMs: number[];
-  /** Paired runs: request -> complete of a build alone, the by-hand time just before it, per pair. */
-  pairs: { buildMs: number; handMs: number }[];
-  /** Median time spent in each step of the paired builds (see PHASE_STEPS). */
+  /**
+   * Paired runs, per pair: request -> complete of a build requested alone through the REST API, webhook ->
+   * complete of one started by a custom-git trigger's push webhook, and the by-hand time just before them.
+   */
+  pairs: { buildMs: number; webhookMs: number; handMs: number }[];
+  /** Median time spent in each step of the paired builds (see PHASE_STEPS), REST API and webhook. */
   pairStepMedianMs: number[];
+  webhookStepMedianMs: number[];
 }
 
 /**
@@ -90,6 +100,37 @@ interface RunResult {
  */
 const PHASE_STEPS = ['build-scheduled', 'unpacking', 'pulling', 'building', 'pushing', 'complete'] as const;
 const STEP_NAMES = ['request → scheduled', 'agent start + register', 'pack download + unpack', 'pull setup', 'buildah bud', 'buildah push + settle'];
+
+/** CPU ticks (user + system) of `pid`'s child processes, by pid. */
+function childTicks(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid) out.set(Number(p), Number(f[11]) + Number(f[12]));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * Until the manager's standby agents are started and warmed up: at least one child process, and none used CPU
+ * for 300 ms (at most 30 s). A measurement then shares the machine with no agent's start-up.
+ */
+async function standbysSettled(managerPid: number): Promise<void> {
+  const end = Date.now() + 30_000;
+  let before = childTicks(managerPid);
+  while (Date.now() < end) {
+    await new Promise((ok) => setTimeout(ok, 300));
+    const now = childTicks(managerPid);
+    if (now.size > 0 && now.size === before.size && [...now].every(([p, t]) => before.get(p) === t)) return;
+    before = now;
+  }
+}
 
 /** The build context as a .tar.gz served over HTTP (the archive URL of every build). */
 function archive(dir: string): Buffer {
@@ -108,6 +149,8 @@ async function oneRun(opts: {
   pgUrl: string;
   redisPort: number;
   archiveUrl: string;
+  /** The git repository of the webhook builds (over sshd), its commit, and the sshd's authorized_keys. */
+  git: GitSource;
   log: (m: string) => void;
 }): Promise<RunResult> {
   const dbUri = await createTestDatabase(`bench-builds-${opts.workers}`, opts.pgUrl);
@@ -206,6 +249,7 @@ async function oneRun(opts: {
         });
       }
     };
+    await standbysSettled(manager.pid);
     const t0 = Date.now();
     // Requests in order, so that the first ones are those that find a free worker.
     const order: string[] = [];
@@ -236,21 +280,43 @@ async function oneRun(opts: {
       );
     const pairs: RunResult['pairs'] = [];
     const paired: string[] = [];
+    const hooked: string[] = [];
+    /** request -> complete of `uuid`, requested at `at`. */
+    const completed = async (uuid: string, at: number) => {
+      await until(
+        () => ['complete', 'error', 'cancelled'].some((p) => seen.get(uuid)?.has(p)),
+        () => `paired build ${uuid} did not finish within 30 min`,
+      );
+      const phases = seen.get(uuid)!;
+      if (!phases.has('complete')) throw new Error(`paired build ${uuid}: ${[...phases.keys()].pop()}\n${manager.logTail(40)}`);
+      return phases.get('complete')! - at;
+    };
+    const hook = opts.paired > 0 ? await customGitTrigger(session, opts.git) : null;
     for (let i = 0; i < opts.paired; i++) {
+      await standbysSettled(manager.pid);
       const handMs = (await opts.byHand.measure()).total;
       await session.ok('POST', '/repository', { namespace: 'bench', repository: `p${i}`, visibility: 'private', description: '' });
-      const at = Date.now();
+      let at = Date.now();
       const b = await session.ok<{ id: string }>('POST', `/repository/bench/p${i}/build/`, { archive_url: opts.archiveUrl, docker_tags: ['latest'] });
       requested.set(b.id, at);
       paired.push(b.id);
+      const buildMs = await completed(b.id, at);
+
+      await standbysSettled(manager.pid);
+      const known = new Set(seen.keys());
+      at = Date.now();
+      await hook!.post();
+      // The webhook answers "Okay" (as Quay's does): its build is the one uuid not seen before.
       await until(
-        () => ['complete', 'error', 'cancelled'].some((p) => seen.get(b.id)?.has(p)),
-        () => `paired build ${b.id} did not finish within 30 min`,
+        () => [...seen.keys()].some((u) => !known.has(u)),
+        () => 'the webhook started no build within 30 min',
       );
-      const phases = seen.get(b.id)!;
-      if (!phases.has('complete')) throw new Error(`paired build ${b.id}: ${[...phases.keys()].pop()}\n${manager.logTail(40)}`);
-      pairs.push({ buildMs: phases.get('complete')! - at, handMs });
-      opts.log(`pair ${i + 1}/${opts.paired}: build ${pairs[i].buildMs} ms, by hand ${handMs} ms`);
+      const uuid = [...seen.keys()].find((u) => !known.has(u))!;
+      requested.set(uuid, at);
+      hooked.push(uuid);
+      const webhookMs = await completed(uuid, at);
+      pairs.push({ buildMs, webhookMs, handMs });
+      opts.log(`pair ${i + 1}/${opts.paired}: build ${buildMs} ms, from the webhook ${webhookMs} ms, by hand ${handMs} ms`);
     }
     return {
       workers: opts.workers,
@@ -263,12 +329,65 @@ async function oneRun(opts: {
       stepMedianMs: stepMedians(free),
       pairs,
       pairStepMedianMs: stepMedians(paired),
+      webhookStepMedianMs: stepMedians(hooked),
     };
   } finally {
     await db.end().catch(() => undefined);
     await manager.stop(30_000);
     await reg.stop();
   }
+}
+
+interface GitSource {
+  url: string;
+  sha: string;
+  authorizedKeys: string;
+}
+
+/** The same build context as a git repository served by sshd (git-shell forced), one commit on `main`. */
+async function gitSource(dir: string): Promise<{ source: GitSource; stop: () => Promise<void> }> {
+  const sshDir = join(dir, 'sshd');
+  rmSync(sshDir, { recursive: true, force: true });
+  mkdirSync(sshDir, { recursive: true });
+  const sshd = await startGitSshd(sshDir);
+  const bare = join(sshDir, 'context.git');
+  git(sshDir, 'init', '-q', '--bare', '-b', 'main', bare);
+  // A copy of the context: a .git in the by-hand build's context would be more for buildah to look at.
+  const work = join(dir, 'git-work');
+  rmSync(work, { recursive: true, force: true });
+  cpSync(join(dir, 'context'), work, { recursive: true });
+  git(work, 'init', '-q', '-b', 'main');
+  git(work, 'add', '-A');
+  git(work, 'commit', '-q', '-m', 'the benchmark context');
+  git(work, 'push', '-q', bare, 'main:main');
+  return {
+    source: { url: `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${bare}`, sha: git(work, 'rev-parse', 'HEAD'), authorizedKeys: sshd.authorizedKeys },
+    stop: () => sshd.stop(),
+  };
+}
+
+/** A custom-git trigger on a new repository `bench/hook`, its deploy key trusted by the git server; post() sends its push webhook. */
+async function customGitTrigger(session: Awaited<ReturnType<typeof signin>>, source: GitSource): Promise<{ post: () => Promise<void> }> {
+  await session.ok('POST', '/repository', { namespace: 'bench', repository: 'hook', visibility: 'private', description: '' });
+  const created = await session.ok<{ id: string }>('POST', '/repository/bench/hook/trigger/', { service: 'custom-git' });
+  const t = await session.ok<{ id: string; config: { credentials: { value: string }[] } }>('POST', `/repository/bench/hook/trigger/${created.id}/activate`, {
+    config: { build_source: source.url, dockerfile_path: '/Dockerfile', context: '/' },
+  });
+  const [pub, hook] = t.config.credentials;
+  appendFileSync(source.authorizedKeys, `${pub.value}\n`);
+  const auth = `Basic ${Buffer.from(`$token:${/\$token:([^@]+)@/.exec(hook.value)![1]}`).toString('base64')}`;
+  const body = JSON.stringify({
+    commit: source.sha,
+    ref: 'refs/heads/main',
+    default_branch: 'main',
+    commit_info: { url: `https://git.example.com/c/${source.sha}`, message: 'the benchmark context', date: '2026-12-06T00:00:00Z' },
+  });
+  return {
+    async post() {
+      const res = await fetch(`${session.base}/webhooks/push/trigger/${t.id}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body });
+      if (res.status !== 200) throw new Error(`webhook: ${res.status} ${await res.text()}`);
+    },
+  };
 }
 
 interface ByHand {
@@ -354,6 +473,8 @@ export async function run(args: string[]): Promise<number> {
     await new Promise<void>((ok) => files!.listen(0, '127.0.0.1', ok));
     const archiveUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/context.tgz`;
 
+    const gitServer = await gitSource(dir);
+    cleanup.push(() => gitServer.stop());
     const byHand = await startByHand(postgres.url, dir);
     cleanup.push(() => byHand.stop());
     const hand: { total: number; bud: number }[] = [];
@@ -364,7 +485,8 @@ export async function run(args: string[]): Promise<number> {
     const handMedian = median(hand.map((h) => h.total));
     const handBud = median(hand.map((h) => h.bud));
     const results: RunResult[] = [];
-    for (const workers of workerCounts) results.push(await oneRun({ workers, builds, paired, byHand, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, log }));
+    for (const workers of workerCounts)
+      results.push(await oneRun({ workers, builds, paired, byHand, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, git: gitServer.source, log }));
 
     const load1 = loadavg();
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
@@ -387,20 +509,23 @@ export async function run(args: string[]): Promise<number> {
       ...(paired > 0
         ? [
             '',
-            `Paired runs (each: bud + push by hand, then one build requested alone; ${paired} per worker count; medians):`,
+            `Paired runs (each: bud + push by hand, then one build requested alone through the API, then one from a custom-git push webhook; ${paired} per worker count; medians):`,
             '',
-            '| ALLOWED_WORKER_COUNT | request → complete, alone | by hand, just before | ratio (median of the pairs) |',
-            '|---|---|---|---|',
+            '| ALLOWED_WORKER_COUNT | by hand, just before | request → complete, alone | ratio | webhook → complete, alone | ratio |',
+            '|---|---|---|---|---|---|',
             ...results.map(
               (r) =>
-                `| ${r.workers} | ${median(r.pairs.map((p) => p.buildMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.handMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs / p.handMs)).toFixed(2)}× |`,
+                `| ${r.workers} | ${median(r.pairs.map((p) => p.handMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs / p.handMs)).toFixed(2)}× | ${median(r.pairs.map((p) => p.webhookMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.webhookMs / p.handMs)).toFixed(2)}× |`,
             ),
             '',
-            'Where the time of a paired build goes (medians of the pairs):',
+            'Where the time of a paired build goes (medians of the pairs; from the webhook, "pack download + unpack" is the git clone and checkout):',
             '',
-            `| ALLOWED_WORKER_COUNT | ${STEP_NAMES.join(' | ')} |`,
-            `|---|${STEP_NAMES.map(() => '---').join('|')}|`,
-            ...results.map((r) => `| ${r.workers} | ${r.pairStepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`),
+            `| ALLOWED_WORKER_COUNT | started by | ${STEP_NAMES.join(' | ')} |`,
+            `|---|---|${STEP_NAMES.map(() => '---').join('|')}|`,
+            ...results.flatMap((r) => [
+              `| ${r.workers} | API | ${r.pairStepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`,
+              `| ${r.workers} | webhook | ${r.webhookStepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`,
+            ]),
           ]
         : []),
     ];

@@ -209,6 +209,7 @@ export class BuildManager {
         const purged = this.purgeDead();
         try {
           if ((await this.liveWorkers()) < this.settings.allowedWorkerCount) progressed = await this.workOnce();
+          else if ((await this.rt.builds.queue.nextDueMs()) === 0) for (const e of this.executors) e.warm?.(true);
         } finally {
           await purged;
         }

@@ -23,8 +23,11 @@ export interface Executor {
   stop(executionId: string): Promise<void>;
   /** Workers of this executor alive now (counted against ALLOWED_WORKER_COUNT). */
   runningCount(): Promise<number>;
-  /** Get ready for builds before the first one comes (the local executor starts its standby agent). */
-  warm?(): void;
+  /**
+   * Get ready for the next builds (the local executor starts its standby agents): before the first one comes,
+   * and with `buildWaiting` when every worker slot is taken and a build waits in the queue.
+   */
+  warm?(buildWaiting?: boolean): void;
   close(): Promise<void>;
 }
 

@@ -5,8 +5,10 @@
  * BUILD_WORKDIR, DEBUG (never stop the worker).
  *
  * Standby agents: with the default agent, the executor keeps agents started ahead of the next builds (Node
- * started, modules loaded, gRPC connected), one per free slot of ALLOWED_WORKER_COUNT and at least one, so a
- * build's start costs a message on a standby's stdin instead of a process start. A standby holds no
+ * started, modules loaded, gRPC connected), one per free slot of ALLOWED_WORKER_COUNT, plus one while every slot
+ * is taken and a build waits for one (the manager says so: warm(true)), so a build's start costs a message on a
+ * standby's stdin instead of a process start. No standby starts beside running builds when none waits: its
+ * start-up would compete with them for nothing. A standby holds no
  * credentials: its environment is the executor's (no TOKEN, no BUILD_UUID); the registration JWT reaches it
  * with its job, and it registers for its push token like any worker. It runs that one build and exits (never
  * a second build). It is not a worker until it has a job (ALLOWED_WORKER_COUNT counts agents with a build),
@@ -107,6 +109,8 @@ export class LocalExecutor implements Executor {
   private closed = false;
   /** Standbys start niced (only when their priority can be raised back with their job). */
   private niceStandbys = mayRaisePriority();
+  /** A build waits for a worker slot (warm(true)); cleared when a build starts, until the manager says so again. */
+  private buildWaiting = false;
 
   constructor(
     readonly settings: ExecutorSettings,
@@ -125,9 +129,10 @@ export class LocalExecutor implements Executor {
     return this.standbys.map((a) => a.child.pid!).filter(Boolean);
   }
 
-  /** Standbys wanted now: one per free worker slot, at least one (so the next build after a full house starts warm too). */
+  /** Standbys wanted now: one per free worker slot, or one while a build waits for a slot (it then starts warm too). */
   private get standbyTarget(): number {
-    return this.settings.WORKER_COMMAND ? 0 : Math.max(1, this.opts.allowedWorkers - this.children.size);
+    if (this.settings.WORKER_COMMAND) return 0;
+    return Math.max(this.buildWaiting ? 1 : 0, this.opts.allowedWorkers - this.children.size);
   }
 
   private get command(): string[] {
@@ -192,7 +197,8 @@ export class LocalExecutor implements Executor {
     return { id, child, logFile, startedAt: Date.now() };
   }
 
-  warm(): void {
+  warm(buildWaiting = false): void {
+    this.buildWaiting ||= buildWaiting;
     this.ensureStandbys();
   }
 
@@ -268,6 +274,7 @@ export class LocalExecutor implements Executor {
   }
 
   async start(w: WorkerStart): Promise<string> {
+    this.buildWaiting = false;
     const taken = await this.takeStandby(w);
     const agent = taken ?? (await this.spawnAgent({ ...this.baseEnv(), TOKEN: w.registrationJwt, BUILD_UUID: w.buildUuid }, w.buildUuid, false));
     this.children.set(agent.id, agent.child);

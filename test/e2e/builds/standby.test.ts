@@ -138,7 +138,7 @@ afterAll(async () => {
   await new Promise((ok) => files?.close(ok));
 });
 
-test('a standby waits without credentials; a build runs on it and a new standby takes its place', async () => {
+test('a standby waits without credentials; a build runs on it; a new standby starts only while another build waits for the slot', async () => {
   const [standby] = await until('a standby agent', () => (standbys().length === 1 ? standbys() : null));
   expect(standby.env.has('TOKEN')).toBe(false);
   expect(standby.env.has('BUILD_UUID')).toBe(false);
@@ -148,30 +148,40 @@ test('a standby waits without credentials; a build runs on it and a new standby 
   const manager = parentOf(standby.pid);
   const managerNice = niceness(manager)[0];
   expect(niceness(standby.pid)).toEqual([mayRaisePriority(manager) ? 19 : managerNice]);
+  const others = (pid: number) => standbys().filter((a) => a.pid !== pid);
 
   hold();
-  const b = await build('/held.tgz');
-  await until('the build unpacks', async () => (await phaseOf(b.uuid)) === 'unpacking');
-  expect(await agentPidOf(rt, b.uuid)).toBe(standby.pid);
+  const first = await build('/held.tgz');
+  await until('the build unpacks', async () => (await phaseOf(first.uuid)) === 'unpacking');
+  expect(await agentPidOf(rt, first.uuid)).toBe(standby.pid);
   expect(niceness(standby.pid)).toEqual([managerNice]);
-  // The build's agent is no standby any more; a new one waits, again without credentials.
-  const [next] = await until('a new standby agent', () => {
-    const s = standbys().filter((a) => a.pid !== standby.pid);
+  // The one slot is taken and no build waits: no standby starts beside the build (it would only slow it down).
+  await sleep(2000);
+  expect(others(standby.pid)).toEqual([]);
+  // A second build waits for the slot: a standby starts for it, again without credentials.
+  const second = await build('/held.tgz');
+  const [next] = await until('a standby for the waiting build', () => {
+    const s = others(standby.pid);
     return s.length === 1 ? s : null;
   });
   expect(next.env.has('TOKEN')).toBe(false);
   expect(alive(standby.pid)).toBe(true);
+  expect(await phaseOf(second.uuid)).toBe('waiting');
 
   release();
-  await until('the build ends', async () => ['complete', 'error', 'internalerror'].includes((await phaseOf(b.uuid)) ?? ''), 240_000);
-  const logs = (await rt.builds.readBuildLogs(b.uuid, 0))!.logs;
-  expect({ phase: await phaseOf(b.uuid), errors: logs.filter((l) => l.type === 'error').map((l) => l.message) }).toEqual({ phase: 'complete', errors: [] });
-  expect(logs.filter((l) => l.type === 'phase').map((l) => l.message)).toEqual(['build-scheduled', 'unpacking', 'pulling', 'building', 'pushing', 'complete']);
+  for (const b of [first, second]) {
+    await until('the build ends', async () => ['complete', 'error', 'internalerror'].includes((await phaseOf(b.uuid)) ?? ''), 240_000);
+    const logs = (await rt.builds.readBuildLogs(b.uuid, 0))!.logs;
+    expect({ phase: await phaseOf(b.uuid), errors: logs.filter((l) => l.type === 'error').map((l) => l.message) }).toEqual({ phase: 'complete', errors: [] });
+    expect(logs.filter((l) => l.type === 'phase').map((l) => l.message)).toEqual(['build-scheduled', 'unpacking', 'pulling', 'building', 'pushing', 'complete']);
+  }
+  expect(await agentPidOf(rt, second.uuid)).toBe(next.pid);
   const tag = await rt.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tag WHERE repository_id = $1 AND name = 'standby' AND end_ms IS NULL", [repo.id]);
   expect(tag.rows[0].n).toBe(1);
-  // One build per agent: the agent that ran it is gone, the new standby is still there and still idle.
-  await until('the build agent exits', () => !alive(standby.pid));
-  expect(standbys().map((a) => a.pid)).toEqual([next.pid]);
+  // One build per agent: both agents are gone, and the free slot has its standby again, idle.
+  await until('the build agents exit', () => !alive(standby.pid) && !alive(next.pid));
+  const [idle] = await until('a standby for the free slot', () => (standbys().length === 1 ? standbys() : null));
+  expect(idle.env.has('TOKEN')).toBe(false);
 }, 300_000);
 
 test('cancel mid-build: the build agent and its process group are gone, the standby stays', async () => {
