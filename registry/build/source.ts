@@ -279,7 +279,8 @@ const run = promisify(execFile);
  */
 export async function cloneGit(git: { url: string; sha: string; private_key: string }, dir: string, log: (line: string) => void): Promise<string> {
   const root = join(dir, 'src');
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
+  // Network protocols only, for the clone and its submodules: no local path or file:// on the worker, no ext::.
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ALLOW_PROTOCOL: 'ssh:git:http:https' };
   if (git.private_key) {
     const keyFile = join(dir, 'deploy_key');
     await writeFile(keyFile, git.private_key.endsWith('\n') ? git.private_key : `${git.private_key}\n`, { mode: 0o600 });

@@ -484,5 +484,16 @@ export function validateTriggerConfig(service: TriggerService, input: Record<str
     const v = out[k] as string | undefined;
     if (v !== undefined && v.split('/').includes('..')) throw new TriggerError(`config.${k} must not contain ".."`);
   }
+  if (service === 'custom-git' && !REMOTE_GIT_URL.test(out.build_source)) {
+    throw new TriggerError('config.build_source must be a remote git URL: ssh://, git://, https:// or user@host:path');
+  }
   return out;
 }
+
+/**
+ * A git URL a custom-git trigger may clone: over the network (ssh, git, http(s), or scp-like [user@]host:path),
+ * never a path or file:// URL on the worker (with the local executor, the registry's own host) nor a remote
+ * helper such as ext:: (which runs a command). The builder agent allows only these protocols to git too
+ * (GIT_ALLOW_PROTOCOL), submodules included.
+ */
+const REMOTE_GIT_URL = /^(?:(?:ssh|git\+ssh|ssh\+git|git|https?):\/\/[^\s/]+\/|(?:[^\s@/:]+@)?(?:[\w.-]+|\[[\da-f:.]+\]):(?!:|\/\/))/i;

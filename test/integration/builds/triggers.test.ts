@@ -83,13 +83,17 @@ describe('triggers', () => {
     expect(again.body.error_message).toBe('Trigger config is not sufficient for activation.');
   });
 
-  test('activation refuses a config without build_source, with a bad type, or a source git would read as an option', async () => {
+  test('activation refuses a config without build_source, with a bad type, a source git would read as an option, or one not on the network', async () => {
     const created = await admin.ok('POST', '/repository/acme/app/trigger/', { service: 'custom-git' });
     for (const [config, message] of [
       [{}, 'config.build_source (the git URL to clone) is required'],
       [{ build_source: 'x', tag_templates: 'not-a-list' }, 'config.tag_templates must be a list of strings'],
       [{ build_source: '--upload-pack=touch /tmp/x' }, 'config.build_source must not start with "-"'],
       [{ build_source: 'x', context: '/../..' }, 'config.context must not contain ".."'],
+      // Nothing on the worker's own disk, no remote helper that runs a command.
+      ...['x', '/srv/git/app.git', 'file:///srv/git/app.git', 'ext::sh -c touch% /tmp/x', '../app.git'].map(
+        (source) => [{ build_source: source }, 'config.build_source must be a remote git URL: ssh://, git://, https:// or user@host:path'] as const,
+      ),
     ] as const) {
       const r = await admin.post(`/repository/acme/app/trigger/${created.id}/activate`, { config });
       expect(r.status).toBe(400);

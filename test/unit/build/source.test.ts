@@ -3,14 +3,15 @@
  * bytes): zip bombs and tar.gz bombs stop at the size limit, traversal, absolute names, escaping symlinks,
  * writes through a symlink, hard links out, device files; sniffing; context/Dockerfile paths that leave the pack.
  * And the download over real HTTP (a server of the test): the content type, a refused status, the size limit;
- * a standby's warm-up runs that path and leaves nothing in its work directory.
+ * a standby's warm-up runs that path and leaves nothing in its work directory. The git clone allows network
+ * protocols only: a repository on the worker's own disk is not cloned, nor one a submodule names there.
  */
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { BuildSourceError, buildPaths, fetchPack, sniffPack, unpackTar, unpackZip } from '../../../registry/build/source.js';
+import { BuildSourceError, buildPaths, cloneGit, fetchPack, sniffPack, unpackTar, unpackZip } from '../../../registry/build/source.js';
 import { warmUp } from '../../../registry/build/agent.js';
 
 let dir: string;
@@ -174,4 +175,33 @@ test("a standby's warm-up fetches and unpacks in its work directory and leaves n
   mkdirSync(work);
   expect(await warmUp(null, { ...process.env, BUILD_WORKDIR: work })).toBe(true);
   expect(readdirSync(work)).toEqual([]);
+});
+
+test("the git clone refuses a repository on the worker's own disk (path or file://), also as a submodule", async () => {
+  const env = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' };
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', args, { cwd, env: { ...process.env, ...env } })
+      .toString()
+      .trim();
+  const secret = join(dir, 'secret');
+  mkdirSync(secret);
+  git(secret, 'init', '-q', '-b', 'main');
+  writeFileSync(join(secret, 'key'), 'a secret of the worker host\n');
+  git(secret, 'add', '-A');
+  git(secret, 'commit', '-q', '-m', 'secret');
+  for (const url of [secret, `file://${secret}`]) {
+    const out = join(dir, `clone-${readdirSync(dir).length}`);
+    mkdirSync(out);
+    const lines: string[] = [];
+    await refused(
+      cloneGit({ url, sha: '', private_key: '' }, out, (l) => lines.push(l)),
+      /git clone failed/,
+    );
+    expect(lines.join('\n')).toMatch(/transport 'file' not allowed/);
+    expect(readdirSync(out).includes('src') && readdirSync(join(out, 'src')).includes('key')).toBe(false);
+  }
+  // Without the allow-list git would clone it: the refusal above is the protocol rule, not a broken repository.
+  const plain = join(dir, 'plain');
+  git(dir, 'clone', '-q', secret, plain);
+  expect(readFileSync(join(plain, 'key'), 'utf8')).toBe('a secret of the worker host\n');
 });
