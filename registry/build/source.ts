@@ -9,7 +9,7 @@
  * size claims, so a zip bomb stops at the limit).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, realpath, rm, symlink, writeFile, link } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -273,9 +273,9 @@ export async function fetchPack(
 const run = promisify(execFile);
 
 /**
- * `git clone` + `checkout <sha>` + submodules with the deploy key (GIT_SSH_COMMAND names the key file; host
- * keys are not pinned: the trigger names the server, as in Quay). A clone that prints nothing for a minute is
- * killed (Quay's rule).
+ * `git clone` + `checkout <sha>` + submodules (when the commit has a .gitmodules) with the deploy key
+ * (GIT_SSH_COMMAND names the key file; host keys are not pinned: the trigger names the server, as in Quay). A
+ * clone that prints nothing for a minute is killed (Quay's rule).
  */
 export async function cloneGit(git: { url: string; sha: string; private_key: string }, dir: string, log: (line: string) => void): Promise<string> {
   const root = join(dir, 'src');
@@ -311,9 +311,10 @@ export async function cloneGit(git: { url: string; sha: string; private_key: str
           );
       });
     });
-  await step(['clone', '--progress', git.url, root], dir, 60_000);
+  // With a commit named, the clone checks out nothing: that commit's is the only checkout.
+  await step(['clone', '--progress', ...(git.sha ? ['--no-checkout'] : []), git.url, root], dir, 60_000);
   if (git.sha) await step(['checkout', '--quiet', git.sha], root, 60_000);
-  await step(['submodule', 'update', '--init', '--recursive'], root, 15 * 60_000);
+  if (existsSync(join(root, '.gitmodules'))) await step(['submodule', 'update', '--init', '--recursive'], root, 15 * 60_000);
   const head = (await run('git', ['rev-parse', 'HEAD'], { cwd: root, env })).stdout.trim();
   log(`checked out ${head}`);
   return root;

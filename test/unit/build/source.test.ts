@@ -4,15 +4,17 @@
  * writes through a symlink, hard links out, device files; sniffing; context/Dockerfile paths that leave the pack.
  * And the download over real HTTP (a server of the test): the content type, a refused status, the size limit;
  * a standby's warm-up runs that path and leaves nothing in its work directory. The git clone allows network
- * protocols only: a repository on the worker's own disk is not cloned, nor one a submodule names there.
+ * protocols only: a repository on the worker's own disk is not cloned, nor one a submodule names there; over
+ * git:// (Debian's git daemon) it checks out exactly the named commit, with its submodules.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { BuildSourceError, buildPaths, cloneGit, fetchPack, sniffPack, unpackTar, unpackZip } from '../../../registry/build/source.js';
 import { warmUp } from '../../../registry/build/agent.js';
+import { freePort } from '../../setup/procs.js';
 
 let dir: string;
 beforeEach(() => {
@@ -177,12 +179,75 @@ test("a standby's warm-up fetches and unpacks in its work directory and leaves n
   expect(readdirSync(work)).toEqual([]);
 });
 
-test("the git clone refuses a repository on the worker's own disk (path or file://), also as a submodule", async () => {
-  const env = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' };
-  const git = (cwd: string, ...args: string[]) =>
-    execFileSync('git', args, { cwd, env: { ...process.env, ...env } })
-      .toString()
-      .trim();
+const gitEnv = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com' };
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, env: { ...process.env, ...gitEnv } })
+    .toString()
+    .trim();
+
+test("over git:// (git daemon) the clone checks out exactly the named commit, with its submodule; a submodule on the worker's disk is refused", async () => {
+  const served = join(dir, 'served');
+  mkdirSync(served);
+  const lib = join(dir, 'lib');
+  mkdirSync(lib);
+  git(lib, 'init', '-q', '-b', 'main');
+  writeFileSync(join(lib, 'lib.txt'), 'from the submodule\n');
+  git(lib, 'add', '-A');
+  git(lib, 'commit', '-q', '-m', 'lib');
+  git(served, 'clone', '-q', '--bare', lib, 'lib.git');
+  git(served, 'init', '-q', '--bare', '-b', 'main', 'app.git');
+  const port = await freePort();
+  const base = `git://127.0.0.1:${port}`;
+  const daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${served}`, '--listen=127.0.0.1', `--port=${port}`, served], { stdio: 'ignore' });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        git(dir, 'ls-remote', `${base}/lib.git`);
+        break;
+      } catch (err) {
+        if (i > 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const app = join(dir, 'app');
+    mkdirSync(app);
+    git(app, 'init', '-q', '-b', 'main');
+    writeFileSync(join(app, 'msg.txt'), 'first\n');
+    git(app, 'submodule', 'add', '-q', `${base}/lib.git`, 'lib');
+    git(app, 'add', '-A');
+    git(app, 'commit', '-q', '-m', 'first, with lib');
+    const first = git(app, 'rev-parse', 'HEAD');
+    writeFileSync(join(app, 'msg.txt'), 'second\n');
+    git(app, 'commit', '-q', '-am', 'second');
+    git(app, 'push', '-q', join(served, 'app.git'), 'main:main');
+
+    const out = join(dir, 'clone-ok');
+    mkdirSync(out);
+    const root = await cloneGit({ url: `${base}/app.git`, sha: first, private_key: '' }, out, () => undefined);
+    expect(readFileSync(join(root, 'msg.txt'), 'utf8')).toBe('first\n');
+    expect(readFileSync(join(root, 'lib', 'lib.txt'), 'utf8')).toBe('from the submodule\n');
+    expect(git(root, 'rev-parse', 'HEAD')).toBe(first);
+
+    // The same submodule named by a path on the worker's disk: refused, and nothing of it is checked out.
+    git(app, 'config', '-f', '.gitmodules', 'submodule.lib.url', join(served, 'lib.git'));
+    git(app, 'commit', '-q', '-am', 'lib from a path');
+    const local = git(app, 'rev-parse', 'HEAD');
+    git(app, 'push', '-q', join(served, 'app.git'), 'main:main');
+    const bad = join(dir, 'clone-bad');
+    mkdirSync(bad);
+    const lines: string[] = [];
+    await refused(
+      cloneGit({ url: `${base}/app.git`, sha: local, private_key: '' }, bad, (l) => lines.push(l)),
+      /git submodule failed/,
+    );
+    expect(lines.join('\n')).toMatch(/transport 'file' not allowed/);
+    expect(existsSync(join(bad, 'src', 'lib', 'lib.txt'))).toBe(false);
+  } finally {
+    daemon.kill();
+  }
+});
+
+test("the git clone refuses a repository on the worker's own disk (path or file://)", async () => {
   const secret = join(dir, 'secret');
   mkdirSync(secret);
   git(secret, 'init', '-q', '-b', 'main');
