@@ -19,10 +19,11 @@
  * started and warmed up, as before the batch): N times a by-hand
  * `bud` + `push` and right after it one build requested alone, each pair's ratio taken at the same moment
  * (on a machine whose load moves, the by-hand median of the start and a build minutes later compare badly),
- * with the same step-by-step profile over the paired builds. Each pair also starts a build from a push
- * webhook: a custom-git trigger whose repository Debian's sshd serves on loopback (the agent clones it with the
- * trigger's deploy key, so that build's "pack download + unpack" step is the `git clone` and checkout), webhook
- * -> `complete` against the same by-hand run.
+ * with the same step-by-step profile over the paired builds. Each pair also starts two builds from push
+ * webhooks of custom-git triggers on the same context as a git repository, served on loopback by `git daemon`
+ * (git://) and by Debian's sshd (ssh://, cloned with the trigger's deploy key): webhook -> `complete` against the
+ * same by-hand run. Their "pack download + unpack" step is the `git clone` and checkout (over ssh, an ssh
+ * connection costs ~0.3 s of sshd's own start-up on this machine).
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -44,8 +45,8 @@ const USAGE = `usage: npm run bench -- builds [options]
   --builds N        builds queued at once per worker count, default 20
   --workers LIST    ALLOWED_WORKER_COUNT values, comma-separated, default 1,2,4
   --by-hand N       runs of buildah bud + push by hand for the baseline, default 3
-  --paired N        pairs (by hand, then one build alone from the API, then one from a push webhook)
-                    per worker count, default 3; 0: none
+  --paired N        pairs (by hand, then one build alone from the API, then one from a push webhook
+                    over git:// and one over ssh) per worker count, default 3; 0: none
   --markdown FILE   also write the result table (Markdown) to FILE
   --keep            keep the run's directory (.test-work/run-<pid>) afterwards
 `;
@@ -83,12 +84,13 @@ interface RunResult {
   stepMedianMs: number[];
   /**
    * Paired runs, per pair: request -> complete of a build requested alone through the REST API, webhook ->
-   * complete of one started by a custom-git trigger's push webhook, and the by-hand time just before them.
+   * complete of one started by a custom-git trigger's push webhook per git source (gitSources), the by-hand time
+   * (bud + push) just before them, and per git source a `git clone` + checkout of the commit by hand.
    */
-  pairs: { buildMs: number; webhookMs: number; handMs: number }[];
-  /** Median time spent in each step of the paired builds (see PHASE_STEPS), REST API and webhook. */
+  pairs: { buildMs: number; webhookMs: number[]; handMs: number; cloneMs: number[] }[];
+  /** Median time spent in each step of the paired builds (see PHASE_STEPS): from the API, and per git source. */
   pairStepMedianMs: number[];
-  webhookStepMedianMs: number[];
+  webhookStepMedianMs: number[][];
 }
 
 /**
@@ -149,8 +151,8 @@ async function oneRun(opts: {
   pgUrl: string;
   redisPort: number;
   archiveUrl: string;
-  /** The git repository of the webhook builds (over sshd), its commit, and the sshd's authorized_keys. */
-  git: GitSource;
+  /** The git repository of the webhook builds, per source (GIT_SOURCES). */
+  git: GitSource[];
   log: (m: string) => void;
 }): Promise<RunResult> {
   const dbUri = await createTestDatabase(`bench-builds-${opts.workers}`, opts.pgUrl);
@@ -280,7 +282,7 @@ async function oneRun(opts: {
       );
     const pairs: RunResult['pairs'] = [];
     const paired: string[] = [];
-    const hooked: string[] = [];
+    const hooked: string[][] = opts.git.map(() => []);
     /** request -> complete of `uuid`, requested at `at`. */
     const completed = async (uuid: string, at: number) => {
       await until(
@@ -291,7 +293,7 @@ async function oneRun(opts: {
       if (!phases.has('complete')) throw new Error(`paired build ${uuid}: ${[...phases.keys()].pop()}\n${manager.logTail(40)}`);
       return phases.get('complete')! - at;
     };
-    const hook = opts.paired > 0 ? await customGitTrigger(session, opts.git) : null;
+    const hooks = opts.paired > 0 ? await Promise.all(opts.git.map((g, n) => customGitTrigger(session, `hook${n}`, g))) : [];
     for (let i = 0; i < opts.paired; i++) {
       await standbysSettled(manager.pid);
       const handMs = (await opts.byHand.measure()).total;
@@ -302,21 +304,28 @@ async function oneRun(opts: {
       paired.push(b.id);
       const buildMs = await completed(b.id, at);
 
-      await standbysSettled(manager.pid);
-      const known = new Set(seen.keys());
-      at = Date.now();
-      await hook!.post();
-      // The webhook answers "Okay" (as Quay's does): its build is the one uuid not seen before.
-      await until(
-        () => [...seen.keys()].some((u) => !known.has(u)),
-        () => 'the webhook started no build within 30 min',
+      const webhookMs: number[] = [];
+      const cloneMs: number[] = [];
+      for (const [n, hook] of hooks.entries()) {
+        await standbysSettled(manager.pid);
+        cloneMs.push(await cloneByHand(opts.git[n], join(runDir(), `clone-${opts.workers}-${i}-${n}`)));
+        const known = new Set(seen.keys());
+        at = Date.now();
+        await hook.post();
+        // The webhook answers "Okay" (as Quay's does): its build is the one uuid not seen before.
+        await until(
+          () => [...seen.keys()].some((u) => !known.has(u)),
+          () => 'the webhook started no build within 30 min',
+        );
+        const uuid = [...seen.keys()].find((u) => !known.has(u))!;
+        requested.set(uuid, at);
+        hooked[n].push(uuid);
+        webhookMs.push(await completed(uuid, at));
+      }
+      pairs.push({ buildMs, webhookMs, handMs, cloneMs });
+      opts.log(
+        `pair ${i + 1}/${opts.paired}: by hand ${handMs} ms, from the API ${buildMs} ms, ${opts.git.map((g, n) => `from a webhook over ${g.label} ${webhookMs[n]} ms (its clone by hand ${cloneMs[n]} ms)`).join(', ')}`,
       );
-      const uuid = [...seen.keys()].find((u) => !known.has(u))!;
-      requested.set(uuid, at);
-      hooked.push(uuid);
-      const webhookMs = await completed(uuid, at);
-      pairs.push({ buildMs, webhookMs, handMs });
-      opts.log(`pair ${i + 1}/${opts.paired}: build ${buildMs} ms, from the webhook ${webhookMs} ms, by hand ${handMs} ms`);
     }
     return {
       workers: opts.workers,
@@ -329,7 +338,7 @@ async function oneRun(opts: {
       stepMedianMs: stepMedians(free),
       pairs,
       pairStepMedianMs: stepMedians(paired),
-      webhookStepMedianMs: stepMedians(hooked),
+      webhookStepMedianMs: hooked.map(stepMedians),
     };
   } finally {
     await db.end().catch(() => undefined);
@@ -339,19 +348,39 @@ async function oneRun(opts: {
 }
 
 interface GitSource {
+  label: string;
   url: string;
   sha: string;
-  authorizedKeys: string;
+  /** The git server's authorized_keys, for the trigger's deploy key, and the key of the clone by hand (ssh only). */
+  authorizedKeys?: string;
+  handKey?: string;
 }
 
-/** The same build context as a git repository served by sshd (git-shell forced), one commit on `main`. */
-async function gitSource(dir: string): Promise<{ source: GitSource; stop: () => Promise<void> }> {
-  const sshDir = join(dir, 'sshd');
-  rmSync(sshDir, { recursive: true, force: true });
-  mkdirSync(sshDir, { recursive: true });
-  const sshd = await startGitSshd(sshDir);
-  const bare = join(sshDir, 'context.git');
-  git(sshDir, 'init', '-q', '--bare', '-b', 'main', bare);
+/** `git clone` + checkout of the source's commit by hand, as the builder agent does it; milliseconds. */
+async function cloneByHand(source: GitSource, into: string): Promise<number> {
+  rmSync(into, { recursive: true, force: true });
+  const env = {
+    ...process.env,
+    ...(source.handKey ? { GIT_SSH_COMMAND: `ssh -i ${source.handKey} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes` } : {}),
+  };
+  const t = Date.now();
+  execFileSync('git', ['clone', '-q', '--no-checkout', source.url, into], { env, stdio: 'ignore' });
+  execFileSync('git', ['checkout', '-q', source.sha], { cwd: into, env, stdio: 'ignore' });
+  const ms = Date.now() - t;
+  rmSync(into, { recursive: true, force: true });
+  return ms;
+}
+
+/**
+ * The same build context as a git repository with one commit on `main`, served on loopback by `git daemon`
+ * (git://) and by sshd (ssh://, git-shell forced).
+ */
+async function gitSources(dir: string): Promise<{ sources: GitSource[]; stop: () => Promise<void> }> {
+  const gitDir = join(dir, 'git');
+  rmSync(gitDir, { recursive: true, force: true });
+  mkdirSync(gitDir, { recursive: true });
+  const bare = join(gitDir, 'context.git');
+  git(gitDir, 'init', '-q', '--bare', '-b', 'main', bare);
   // A copy of the context: a .git in the by-hand build's context would be more for buildah to look at.
   const work = join(dir, 'git-work');
   rmSync(work, { recursive: true, force: true });
@@ -360,21 +389,49 @@ async function gitSource(dir: string): Promise<{ source: GitSource; stop: () => 
   git(work, 'add', '-A');
   git(work, 'commit', '-q', '-m', 'the benchmark context');
   git(work, 'push', '-q', bare, 'main:main');
+  const sha = git(work, 'rev-parse', 'HEAD');
+  const sshd = await startGitSshd(gitDir);
+  const handKey = join(gitDir, 'hand_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', handKey]);
+  appendFileSync(sshd.authorizedKeys, readFileSync(`${handKey}.pub`));
+  const daemonPort = await freePort();
+  const daemon = startProcess({
+    name: 'git-daemon',
+    bin: 'git',
+    args: ['daemon', '--reuseaddr', '--export-all', `--base-path=${gitDir}`, '--listen=127.0.0.1', `--port=${daemonPort}`, gitDir],
+    cwd: gitDir,
+    logFile: join(gitDir, 'daemon.log'),
+  });
+  await waitUntil(daemon, `git daemon's port ${daemonPort}`, async () => {
+    try {
+      git(gitDir, 'ls-remote', `git://127.0.0.1:${daemonPort}/context.git`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   return {
-    source: { url: `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${bare}`, sha: git(work, 'rev-parse', 'HEAD'), authorizedKeys: sshd.authorizedKeys },
-    stop: () => sshd.stop(),
+    sources: [
+      { label: 'git://', url: `git://127.0.0.1:${daemonPort}/context.git`, sha },
+      { label: 'ssh', url: `ssh://${userInfo().username}@127.0.0.1:${sshd.port}${bare}`, sha, authorizedKeys: sshd.authorizedKeys, handKey },
+    ],
+    stop: async () => {
+      await daemon.stop(5000);
+      await sshd.stop();
+    },
   };
 }
 
-/** A custom-git trigger on a new repository `bench/hook`, its deploy key trusted by the git server; post() sends its push webhook. */
-async function customGitTrigger(session: Awaited<ReturnType<typeof signin>>, source: GitSource): Promise<{ post: () => Promise<void> }> {
-  await session.ok('POST', '/repository', { namespace: 'bench', repository: 'hook', visibility: 'private', description: '' });
-  const created = await session.ok<{ id: string }>('POST', '/repository/bench/hook/trigger/', { service: 'custom-git' });
-  const t = await session.ok<{ id: string; config: { credentials: { value: string }[] } }>('POST', `/repository/bench/hook/trigger/${created.id}/activate`, {
-    config: { build_source: source.url, dockerfile_path: '/Dockerfile', context: '/' },
+/** A custom-git trigger on a new repository `bench/<name>`, its deploy key trusted by the git server; post() sends its push webhook. */
+async function customGitTrigger(session: Awaited<ReturnType<typeof signin>>, name: string, source: GitSource): Promise<{ post: () => Promise<void> }> {
+  await session.ok('POST', '/repository', { namespace: 'bench', repository: name, visibility: 'private', description: '' });
+  const created = await session.ok<{ id: string }>('POST', `/repository/bench/${name}/trigger/`, { service: 'custom-git' });
+  const t = await session.ok<{ id: string; config: { credentials: { value: string }[] } }>('POST', `/repository/bench/${name}/trigger/${created.id}/activate`, {
+    // One tag, as the by-hand run pushes (by default a push to main would tag `main` and `latest`).
+    config: { build_source: source.url, dockerfile_path: '/Dockerfile', context: '/', default_tag_from_ref: false, latest_for_default_branch: false, tag_templates: ['latest'] },
   });
   const [pub, hook] = t.config.credentials;
-  appendFileSync(source.authorizedKeys, `${pub.value}\n`);
+  if (source.authorizedKeys) appendFileSync(source.authorizedKeys, `${pub.value}\n`);
   const auth = `Basic ${Buffer.from(`$token:${/\$token:([^@]+)@/.exec(hook.value)![1]}`).toString('base64')}`;
   const body = JSON.stringify({
     commit: source.sha,
@@ -473,8 +530,9 @@ export async function run(args: string[]): Promise<number> {
     await new Promise<void>((ok) => files!.listen(0, '127.0.0.1', ok));
     const archiveUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}/context.tgz`;
 
-    const gitServer = await gitSource(dir);
+    const gitServer = await gitSources(dir);
     cleanup.push(() => gitServer.stop());
+    const gitLabels = gitServer.sources.map((g) => g.label);
     const byHand = await startByHand(postgres.url, dir);
     cleanup.push(() => byHand.stop());
     const hand: { total: number; bud: number }[] = [];
@@ -486,7 +544,7 @@ export async function run(args: string[]): Promise<number> {
     const handBud = median(hand.map((h) => h.bud));
     const results: RunResult[] = [];
     for (const workers of workerCounts)
-      results.push(await oneRun({ workers, builds, paired, byHand, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, git: gitServer.source, log }));
+      results.push(await oneRun({ workers, builds, paired, byHand, pgUrl: postgres.url, redisPort: redis.port, archiveUrl, git: gitServer.sources, log }));
 
     const load1 = loadavg();
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
@@ -509,14 +567,19 @@ export async function run(args: string[]): Promise<number> {
       ...(paired > 0
         ? [
             '',
-            `Paired runs (each: bud + push by hand, then one build requested alone through the API, then one from a custom-git push webhook; ${paired} per worker count; medians):`,
+            `Paired runs (each: bud + push by hand, then one build requested alone through the API, then one from a custom-git push webhook per git server; ${paired} per worker count; medians; ratios: median of the pairs):`,
             '',
-            '| ALLOWED_WORKER_COUNT | by hand, just before | request → complete, alone | ratio | webhook → complete, alone | ratio |',
-            '|---|---|---|---|---|---|',
-            ...results.map(
-              (r) =>
-                `| ${r.workers} | ${median(r.pairs.map((p) => p.handMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.buildMs / p.handMs)).toFixed(2)}× | ${median(r.pairs.map((p) => p.webhookMs)).toFixed(0)} ms | ${median(r.pairs.map((p) => p.webhookMs / p.handMs)).toFixed(2)}× |`,
-            ),
+            `| ALLOWED_WORKER_COUNT | by hand (bud + push), just before | request → complete, alone | ratio | ${gitLabels.map((l) => `webhook (${l}) → complete | ratio | git clone by hand | ratio to clone + bud + push`).join(' | ')} |`,
+            `|---|---|---|---|${gitLabels.map(() => '---|---|---|---').join('|')}|`,
+            ...results.map((r) => {
+              const ms = (f: (p: RunResult['pairs'][number]) => number) => `${median(r.pairs.map(f)).toFixed(0)} ms`;
+              const ratio = (f: (p: RunResult['pairs'][number]) => number) => `${median(r.pairs.map(f)).toFixed(2)}×`;
+              const hooks = gitLabels.map(
+                (_, n) =>
+                  `${ms((p) => p.webhookMs[n])} | ${ratio((p) => p.webhookMs[n] / p.handMs)} | ${ms((p) => p.cloneMs[n])} | ${ratio((p) => p.webhookMs[n] / (p.handMs + p.cloneMs[n]))}`,
+              );
+              return `| ${r.workers} | ${ms((p) => p.handMs)} | ${ms((p) => p.buildMs)} | ${ratio((p) => p.buildMs / p.handMs)} | ${hooks.join(' | ')} |`;
+            }),
             '',
             'Where the time of a paired build goes (medians of the pairs; from the webhook, "pack download + unpack" is the git clone and checkout):',
             '',
@@ -524,7 +587,7 @@ export async function run(args: string[]): Promise<number> {
             `|---|---|${STEP_NAMES.map(() => '---').join('|')}|`,
             ...results.flatMap((r) => [
               `| ${r.workers} | API | ${r.pairStepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`,
-              `| ${r.workers} | webhook | ${r.webhookStepMedianMs.map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`,
+              ...gitLabels.map((l, n) => `| ${r.workers} | webhook (${l}) | ${r.webhookStepMedianMs[n].map((m) => `${m.toFixed(0)} ms`).join(' | ')} |`),
             ]),
           ]
         : []),
