@@ -8,9 +8,9 @@
  * started, modules loaded, gRPC connected), one per free slot of ALLOWED_WORKER_COUNT, plus one while every slot
  * is taken and a build waits for one (the manager says so: warm(true)), so a build's start costs a message on a
  * standby's stdin instead of a process start. No standby starts beside running builds when none waits: its
- * start-up would compete with them for nothing. A standby holds no
- * credentials: its environment is the executor's (no TOKEN, no BUILD_UUID); the registration JWT reaches it
- * with its job, and it registers for its push token like any worker. It runs that one build and exits (never
+ * start-up would compete with them for nothing. A standby holds no credentials: its environment is the
+ * executor's (no TOKEN, no BUILD_UUID); the registration JWT reaches it with its job, and it registers for its
+ * push token like any worker. It runs that one build and exits (never
  * a second build). It is not a worker until it has a job (ALLOWED_WORKER_COUNT counts agents with a build),
  * so the agent processes are at most ALLOWED_WORKER_COUNT + 1. Standbys end with the manager (close(), or
  * the end of their stdin when the manager dies), and one that dies idle is replaced (after a pause that grows
