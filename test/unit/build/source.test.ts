@@ -185,15 +185,21 @@ const git = (cwd: string, ...args: string[]) =>
     .toString()
     .trim();
 
+/** A repository at `dir/<name>` with one commit of one file. */
+function oneCommitRepo(name: string, file: string, content: string): string {
+  const repo = join(dir, name);
+  mkdirSync(repo);
+  git(repo, 'init', '-q', '-b', 'main');
+  writeFileSync(join(repo, file), content);
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', name);
+  return repo;
+}
+
 test("over git:// (git daemon) the clone checks out exactly the named commit, with its submodule; a submodule on the worker's disk is refused", async () => {
   const served = join(dir, 'served');
   mkdirSync(served);
-  const lib = join(dir, 'lib');
-  mkdirSync(lib);
-  git(lib, 'init', '-q', '-b', 'main');
-  writeFileSync(join(lib, 'lib.txt'), 'from the submodule\n');
-  git(lib, 'add', '-A');
-  git(lib, 'commit', '-q', '-m', 'lib');
+  const lib = oneCommitRepo('lib', 'lib.txt', 'from the submodule\n');
   git(served, 'clone', '-q', '--bare', lib, 'lib.git');
   git(served, 'init', '-q', '--bare', '-b', 'main', 'app.git');
   const port = await freePort();
@@ -248,12 +254,7 @@ test("over git:// (git daemon) the clone checks out exactly the named commit, wi
 });
 
 test("the git clone refuses a repository on the worker's own disk (path or file://)", async () => {
-  const secret = join(dir, 'secret');
-  mkdirSync(secret);
-  git(secret, 'init', '-q', '-b', 'main');
-  writeFileSync(join(secret, 'key'), 'a secret of the worker host\n');
-  git(secret, 'add', '-A');
-  git(secret, 'commit', '-q', '-m', 'secret');
+  const secret = oneCommitRepo('secret', 'key', 'a secret of the worker host\n');
   for (const url of [secret, `file://${secret}`]) {
     const out = join(dir, `clone-${readdirSync(dir).length}`);
     mkdirSync(out);
