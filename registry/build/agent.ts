@@ -29,6 +29,7 @@ import { buffer } from 'node:stream/consumers';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { BuildSourceError, DEFAULT_MAX_PACK_BYTES, buildPaths, cloneGit, fetchPack } from './source.js';
+import { manifestOf } from './retag.js';
 import { buildManagerService, type BuildPackMessage, type PhaseName } from './proto.js';
 
 export type AgentClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -303,13 +304,15 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env, connected: 
     const auth = (u: string, p: string) => ({ auths: { [pack.registry]: basic(u, p) } });
     const image = `${pack.registry}/${pack.repository}`;
     const pullAuth = pack.base_image?.username ? auth(pack.base_image.username, pack.base_image.password) : auth('$token', pack.pull_token);
-    // With one tag, `buildah bud` commits straight to the registry (no second buildah process to reopen the
-    // store and push), except with the layer cache (buildah 1.28 then fails to push the last step's cache
-    // image); the layer cache lives in the build's repository too. Only the build's token may push there: an
-    // entry for that repository (more specific than the registry's, so buildah picks it there) carries it.
+    // `buildah bud` commits the first tag straight to the registry (no second buildah process to reopen the
+    // store and push) and the other tags get the same manifest through the registry's API (retag.ts), except with
+    // the layer cache (buildah 1.28 then fails to push the last step's cache image): then it builds into the
+    // local store and pushes each tag. The layer cache lives in the build's repository too. Only the build's
+    // token may push there: an entry for that repository (more specific than the registry's, so buildah picks
+    // it there) carries it.
     const tags = pack.tag_names.length > 0 ? pack.tag_names : ['latest'];
-    const direct = tags.length === 1 && !layerCache;
-    if (layerCache || direct) Object.assign(pullAuth.auths, { [image]: basic('$token', pack.push_token) });
+    const direct = !layerCache;
+    Object.assign(pullAuth.auths, { [image]: basic('$token', pack.push_token) });
     await writeFile(authFile, JSON.stringify(pullAuth), { mode: 0o600 });
     const storage = ['--root', join(work, 'storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs'];
     let tls = insecure ? ['--tls-verify=false'] : [];
@@ -366,6 +369,21 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env, connected: 
       );
       // Keep Quay's phase sequence should a buildah print its commit differently.
       if (!reported) reportPhase('PUSHING');
+      if (tags.length > 1) {
+        const target = { registry: pack.registry, repository: pack.repository, insecure, ca: env.CA_CERT || undefined, pushToken: pack.push_token };
+        let tagAs: (tag: string) => Promise<void> = async () => undefined;
+        await pushing(`reading the manifest of ${tags[0]}`, async (begun) => {
+          begun();
+          tagAs = await manifestOf(target, tags[0]);
+        });
+        for (const tag of tags.slice(1)) {
+          await pushing(`tagging ${tag}`, async (begun) => {
+            begun();
+            await tagAs(tag);
+          });
+          log(`tagged ${image}:${tag} (the manifest of ${tags[0]})`);
+        }
+      }
     } else {
       await bud(`${image}:${tags[0]}`);
       reportPhase('PUSHING');

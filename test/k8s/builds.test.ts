@@ -170,7 +170,8 @@ async function startBuild(repository: string, file: string): Promise<BuildRow> {
     displayName: repository,
     resourceKey: drop.file_id,
     manualUser: { name: 'admin' },
-    dockerTags: ['k8s'],
+    // Two tags: the second is given over the registry's API with the build's token, here over TLS.
+    dockerTags: ['k8s', 'k8s-second'],
   });
 }
 
@@ -185,8 +186,10 @@ test(
     const logs = (await rt.builds.readBuildLogs(b.uuid, 0))!.logs.map((l) => l.message).join('\n');
     expect({ phase: done.phase, logs: done.phase === 'complete' ? '' : logs }).toEqual({ phase: 'complete', logs: '' });
     const admin = await signin(reg, reg.admin.username, reg.admin.password);
-    const tags = await admin.ok<{ tags: Array<{ name: string }> }>('GET', '/repository/acme/app/tag/');
-    expect(tags.tags.map((t) => t.name)).toContain('k8s');
+    const tags = await admin.ok<{ tags: Array<{ name: string; manifest_digest: string }> }>('GET', '/repository/acme/app/tag/');
+    const digestOf = (name: string) => tags.tags.find((t) => t.name === name)?.manifest_digest;
+    expect(digestOf('k8s')).toMatch(/^sha256:/);
+    expect(digestOf('k8s-second')).toBe(digestOf('k8s'));
 
     // The Job, as the reference's table says (kubernetesPodman on plain Kubernetes).
     const [jobName, job] = [...jobSpecs].find(([, j]) => j.metadata.labels.build === b.uuid)!;
