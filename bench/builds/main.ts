@@ -84,11 +84,11 @@ interface RunResult {
   stepMedianMs: number[];
   /**
    * Paired runs, per pair: request -> complete of a build requested alone through the REST API, webhook ->
-   * complete of one started by a custom-git trigger's push webhook per git source (gitSources), the by-hand time
-   * (bud + push) just before them, and per git source a `git clone` + checkout of the commit by hand.
+   * complete of one started by a custom-git trigger's push webhook per git server (gitSources), the by-hand time
+   * (bud + push) just before them, and per git server a `git clone` + checkout of the commit by hand.
    */
   pairs: { buildMs: number; webhookMs: number[]; handMs: number; cloneMs: number[] }[];
-  /** Median time spent in each step of the paired builds (see PHASE_STEPS): from the API, and per git source. */
+  /** Median time spent in each step of the paired builds (see PHASE_STEPS): from the API, and per git server. */
   pairStepMedianMs: number[];
   webhookStepMedianMs: number[][];
 }
@@ -151,7 +151,7 @@ async function oneRun(opts: {
   pgUrl: string;
   redisPort: number;
   archiveUrl: string;
-  /** The git repository of the webhook builds, per source (GIT_SOURCES). */
+  /** The git repository of the webhook builds, per git server (gitSources). */
   git: GitSource[];
   log: (m: string) => void;
 }): Promise<RunResult> {
@@ -308,7 +308,7 @@ async function oneRun(opts: {
       const cloneMs: number[] = [];
       for (const [n, hook] of hooks.entries()) {
         await standbysSettled(manager.pid);
-        cloneMs.push(await cloneByHand(opts.git[n], join(runDir(), `clone-${opts.workers}-${i}-${n}`)));
+        cloneMs.push(cloneByHand(opts.git[n], join(runDir(), `clone-${opts.workers}-${i}-${n}`)));
         const known = new Set(seen.keys());
         at = Date.now();
         await hook.post();
@@ -357,7 +357,7 @@ interface GitSource {
 }
 
 /** `git clone` + checkout of the source's commit by hand, as the builder agent does it; milliseconds. */
-async function cloneByHand(source: GitSource, into: string): Promise<number> {
+function cloneByHand(source: GitSource, into: string): number {
   rmSync(into, { recursive: true, force: true });
   const env = {
     ...process.env,
