@@ -39,6 +39,7 @@ import { freePort, startProcess, waitUntil } from '../../test/setup/procs.js';
 import { startRegistry } from '../../test/helpers/registry.js';
 import { clientSandbox, INSECURE } from '../../test/setup/tools.js';
 import { git, startGitSshd } from '../../test/e2e/builds/git_sshd.js';
+import { gitSshCommand } from '../../registry/build/source.js';
 import { PeakWatch } from '../registry/rss.js';
 
 const USAGE = `usage: npm run bench -- builds [options]
@@ -361,7 +362,7 @@ function cloneByHand(source: GitSource, into: string): number {
   rmSync(into, { recursive: true, force: true });
   const env = {
     ...process.env,
-    ...(source.handKey ? { GIT_SSH_COMMAND: `ssh -i ${source.handKey} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes` } : {}),
+    ...(source.handKey ? { GIT_SSH_COMMAND: gitSshCommand(source.handKey) } : {}),
   };
   const t = Date.now();
   execFileSync('git', ['clone', '-q', '--no-checkout', source.url, into], { env, stdio: 'ignore' });

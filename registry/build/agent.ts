@@ -345,7 +345,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env, connected: 
         onLine,
       });
     /** Three tries of a push (a failed build is not retried: only a failure once the push began). */
-    const pushing = async (what: string, push: (begun: () => void) => Promise<void>) => {
+    const pushing = async <T>(what: string, push: (begun: () => void) => Promise<T>): Promise<T> => {
       for (let tries = 1; ; tries++) {
         let begun = false;
         try {
@@ -371,10 +371,9 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env, connected: 
       if (!reported) reportPhase('PUSHING');
       if (tags.length > 1) {
         const target = { registry: pack.registry, repository: pack.repository, insecure, ca: env.CA_CERT || undefined, pushToken: pack.push_token };
-        let tagAs: (tag: string) => Promise<void> = async () => undefined;
-        await pushing(`reading the manifest of ${tags[0]}`, async (begun) => {
+        const tagAs = await pushing(`reading the manifest of ${tags[0]}`, (begun) => {
           begun();
-          tagAs = await manifestOf(target, tags[0]);
+          return manifestOf(target, tags[0]);
         });
         for (const tag of tags.slice(1)) {
           await pushing(`tagging ${tag}`, async (begun) => {

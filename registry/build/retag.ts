@@ -7,14 +7,8 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { MANIFEST_ACCEPT } from '../oci/mediatypes.js';
 
-/** The manifest types a build can push (buildah's OCI default, Docker schema 2, and their lists). */
-const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
 /** A manifest is small; a registry answering more is not answering a manifest. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const TIMEOUT_MS = 60_000;

@@ -272,6 +272,11 @@ export async function fetchPack(
 
 const run = promisify(execFile);
 
+/** git's ssh command for a clone with the deploy key in `keyFile` (and nothing else: no agent, no prompt). */
+export function gitSshCommand(keyFile: string): string {
+  return `ssh -i ${keyFile} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes`;
+}
+
 /**
  * `git clone` + `checkout <sha>` + submodules (when the commit has a .gitmodules) with the deploy key
  * (GIT_SSH_COMMAND names the key file; host keys are not pinned: the trigger names the server, as in Quay). A
@@ -285,7 +290,7 @@ export async function cloneGit(git: { url: string; sha: string; private_key: str
     const keyFile = join(dir, 'deploy_key');
     await writeFile(keyFile, git.private_key.endsWith('\n') ? git.private_key : `${git.private_key}\n`, { mode: 0o600 });
     await chmod(keyFile, 0o600);
-    env.GIT_SSH_COMMAND = `ssh -i ${keyFile} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes`;
+    env.GIT_SSH_COMMAND = gitSshCommand(keyFile);
   }
   const step = (args: string[], cwd: string, idleMs: number) =>
     new Promise<void>((ok, fail) => {

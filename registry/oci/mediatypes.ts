@@ -13,6 +13,8 @@ export const MT = {
 } as const;
 
 export const MANIFEST_TYPES: ReadonlySet<string> = new Set([MT.ociManifest, MT.dockerManifest]);
+/** The Accept header of a client reading manifests from a registry: images and lists, OCI and Docker. */
+export const MANIFEST_ACCEPT = [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ');
 export const INDEX_TYPES: ReadonlySet<string> = new Set([MT.ociIndex, MT.dockerList]);
 export const DOCKER_TYPES: ReadonlySet<string> = new Set([MT.dockerManifest, MT.dockerList]);
 export const SCHEMA1_TYPES: ReadonlySet<string> = new Set([MT.dockerSchema1, MT.dockerSchema1Signed, 'application/json']);

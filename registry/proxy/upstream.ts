@@ -14,15 +14,9 @@ import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { lazyModule } from '../lazy.js';
 import type { Readable } from 'node:stream';
 import { digestOf } from '../oci/digest.js';
+import { MANIFEST_ACCEPT } from '../oci/mediatypes.js';
 
 const tldts = lazyModule<typeof import('tldts')>('tldts');
-
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
 
 /** Upstream manifests larger than this are refused (the registry's own manifest limit is 4 MiB). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
